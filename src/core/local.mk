@@ -1,0 +1,7 @@
+# core: status codes, error records, logging, clocks. Depends on nothing.
+noinst_LTLIBRARIES += src/core/libcore.la
+src_core_libcore_la_SOURCES = \
+	src/core/err.c src/core/err.h \
+	src/core/log.c src/core/log.h \
+	src/core/clock.c src/core/clock.h
+src_core_libcore_la_LIBADD = -lm -lpthread

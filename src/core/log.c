@@ -1,0 +1,110 @@
+/* core/log.c: see log.h. */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int current_level = LOG_LVL_INFO;
+static atomic_int out_fd = STDERR_FILENO;
+
+void log_set_level(enum log_level level)
+{
+    atomic_store(&current_level, (int)level);
+}
+
+enum log_level log_get_level(void)
+{
+    return (enum log_level)atomic_load(&current_level);
+}
+
+void log_set_fd(int fd)
+{
+    atomic_store(&out_fd, fd);
+}
+
+static const struct {
+    const char *name;
+    enum log_level level;
+} level_names[] = {
+    {"error", LOG_LVL_ERROR},
+    {"warn", LOG_LVL_WARN},
+    {"info", LOG_LVL_INFO},
+    {"debug", LOG_LVL_DEBUG},
+};
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+        if (strcmp(name, level_names[i].name) == 0) {
+            *out = level_names[i].level;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *log_level_name(enum log_level level)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
+        if (level_names[i].level == level) return level_names[i].name;
+    return "info";
+}
+
+void log_emit(enum log_level level, const char *event, const char *fields, ...)
+{
+    if ((int)level > atomic_load(&current_level)) return;
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "<%d>ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
+                     (int)level, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_level_name(level), event);
+    if (n < 0) return;
+    if ((size_t)n < sizeof line - 2 && fields && fields[0]) {
+        line[n++] = ' ';
+        va_list ap;
+        va_start(ap, fields);
+        int m = vsnprintf(line + n, sizeof line - (size_t)n, fields, ap);
+        va_end(ap);
+        if (m > 0) n += m;
+    }
+    if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    ssize_t w = write(atomic_load(&out_fd), line, (size_t)n);
+    (void)w; /* nowhere to report a failed log write */
+}
+
+const char *log_quote(char *buf, size_t n, const char *s)
+{
+    if (n == 0) return buf;
+    if (!s) s = "";
+    int plain = s[0] != '\0';
+    for (const char *p = s; *p; p++)
+        if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20) plain = 0;
+    if (plain) {
+        snprintf(buf, n, "%s", s);
+        return buf;
+    }
+    size_t o = 0;
+    buf[o++] = '"';
+    for (const char *p = s; *p && o + 3 < n; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c < 0x20) {
+            buf[o++] = ' ';
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    if (o + 1 < n) buf[o++] = '"';
+    buf[o < n ? o : n - 1] = '\0';
+    return buf;
+}

@@ -1,0 +1,56 @@
+/* store/db.h: SQLite connections and schema migrations.
+ *
+ * The only layer that speaks SQL. One connection per thread (SQLite's
+ * recommended model with WAL): a db_pool hands each calling thread its own
+ * connection, opened lazily and closed when the pool is freed. Every
+ * connection is set up the same way: WAL, busy_timeout, foreign_keys=ON and
+ * the configured synchronous level (default FULL: models and jobs must not be
+ * lost). Writes start with BEGIN IMMEDIATE so a writer never deadlocks on a
+ * lock upgrade.
+ *
+ * Migrations are the numbered files migrations/NNNN_name.sql, embedded in the
+ * binary at build time. Each is applied in its own transaction together with
+ * the PRAGMA user_version bump, so a failing migration leaves the database
+ * exactly as it was. A database whose user_version is newer than the binary
+ * knows is refused (ERR_SCHEMA). */
+#ifndef ODESERVE_STORE_DB_H
+#define ODESERVE_STORE_DB_H
+
+#include "core/err.h"
+
+typedef struct db db;           /* one connection; use from one thread at a time */
+typedef struct db_pool db_pool; /* thread-safe; hands out per-thread connections */
+
+typedef struct db_opts {
+    const char *path;        /* database file; created if missing (its directory must exist) */
+    int busy_timeout_ms;     /* PRAGMA busy_timeout; default 5000 */
+    const char *synchronous; /* "off" | "normal" | "full" | "extra"; default "full" */
+} db_opts;
+
+void db_opts_default(db_opts *o);
+
+/* Open one connection with the pragmas above. */
+err_code db_open(db **out, const db_opts *o, err *e);
+void db_close(db *d); /* NULL is a no-op */
+
+/* Highest migration number compiled into this binary. */
+int db_schema_latest(void);
+
+/* PRAGMA user_version of the open database. */
+err_code db_schema_version(db *d, int *version, err *e);
+
+/* Apply every embedded migration above the current user_version, each in
+ * its own transaction. *from / *to (may be NULL) receive the versions before
+ * and after. ERR_SCHEMA if the database is newer than db_schema_latest(). */
+err_code db_migrate(db *d, int *from, int *to, err *e);
+
+/* Readiness probe: the connection answers and the schema is current. */
+err_code db_ping(db *d, err *e);
+
+/* Pool: `o` is copied. */
+err_code db_pool_new(db_pool **out, const db_opts *o, err *e);
+void db_pool_free(db_pool *p); /* closes every connection; no thread may still use one */
+/* The calling thread's connection (opened on first use). */
+err_code db_pool_get(db_pool *p, db **out, err *e);
+
+#endif

@@ -18,13 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* One directory per run (removed at the end even if a test failed and
+ * skipped its teardown), one subdirectory per test. */
+static char topdir[PATH_MAX];
 static char tmpdir[PATH_MAX];
 
 static void tmp_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    if (!base || !base[0]) base = "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/check_store.XXXXXX", base);
+    int n = snprintf(tmpdir, sizeof tmpdir, "%s/test.XXXXXX", topdir);
+    ck_assert(n > 0 && (size_t)n < sizeof tmpdir);
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
@@ -36,9 +38,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void tmp_teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_tree(tmpdir);
 }
 
 /* A path inside the test's temporary directory. */
@@ -889,9 +896,17 @@ static Suite *store_suite(void)
 int main(void)
 {
     log_set_level(LOG_LVL_WARN);
+    const char *base = getenv("TMPDIR");
+    if (!base || !base[0]) base = "/tmp";
+    snprintf(topdir, sizeof topdir, "%s/check_store.XXXXXX", base);
+    if (!mkdtemp(topdir)) {
+        perror(topdir);
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(store_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    rm_tree(topdir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -118,8 +118,11 @@ def emit(name, arr):
     """One C row per array row; 17 significant digits round-trip a double."""
     arr = np.atleast_2d(np.asarray(arr, dtype=float))
     print("static const double %s[%d] = {" % (name, arr.size))
-    for row in arr:
-        print("    " + ", ".join("%.17g" % v for v in row) + ",")
+    for r, row in enumerate(arr):
+        if arr.shape[0] > 1:
+            print("    /* %d */" % (r + 1))
+        for i in range(0, len(row), 4):
+            print("    " + ", ".join("%.17g" % v for v in row[i:i + 4]) + ",")
     print("};")
 
 

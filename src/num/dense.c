@@ -1,7 +1,8 @@
 /* num/dense.c: dense output of one step. See dense.h.
  *
- * The P form of tableau.h: weights w_i = b_i(theta) by Horner per stage, then
- * y = y_n + h sum_i w_i k_i. Cost per output time: (stages) x (dim + degree). */
+ * Weights w_i = b_i(theta) from the table's Bernstein coefficients
+ * (rk_tableau_dense_weights), then y = y_n + h sum_i w_i k_i. Cost per output
+ * time: stages x (dim + degree). */
 #include "num/dense.h"
 
 #include "num/step.h"

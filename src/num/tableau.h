@@ -13,32 +13,37 @@
  * methods that stage is not part of the classical method; it costs nothing
  * (it is the next k_1) and gives the Hermite dense output its end slope.
  *
- * Dense output ("P form"): y(t_n + theta h) = y_n + h sum_i b_i(theta) k_i with
- *   b_i(theta) = sum_{j=0}^{dense_degree-1} p[i*dense_degree + j] theta^(j+1),
- * over stages + dense_stages stages. The dense stages (DOP853's three) follow
- * the step's stages in `a` and `c` and are computed only when an output time
- * falls in the step (dense.c).
+ * Dense output: y(t_n + theta h) = y_n + h sum_i b_i(theta) k_i over the
+ * stages + dense_stages stages, each b_i a polynomial of degree n =
+ * dense_degree with b_i(0) = 0, stored by its Bernstein coefficients:
+ *   b_i(theta) = sum_{j=1..n} dense[i*n + j-1] C(n,j) theta^j (1-theta)^(n-j).
+ * (Well conditioned on [0, 1]: the same polynomials in powers of theta lose
+ * up to 2.5 more digits for DOP853.) The dense stages (DOP853's three) follow
+ * the step's stages in `a` and `c`; dense.c computes them only when an output
+ * time falls in the step.
  *
  * The tables are const and shared by every thread. A reverse sweep (training
  * by backprop through the solver) reads them directly. */
 #ifndef ODESERVE_NUM_TABLEAU_H
 #define ODESERVE_NUM_TABLEAU_H
 
+#define RK_MAX_DEGREE 8 /* highest dense-output degree a table may have */
+
 struct rk_tableau {
-    const char *name; /* lookup name: "dopri5", ... */
-    int stages;       /* s: stages of one step, the FSAL stage included */
-    int dense_stages; /* extra stages the dense output needs (DOP853: 3), else 0 */
-    int order;        /* order of the propagated solution y_{n+1} */
-    int err_order;    /* order of the embedded solution; 0 = no estimate (fixed step only) */
-    int dense_order;  /* order of the continuous extension */
-    int dense_degree; /* degree in theta of the b_i(theta) */
-    int fsal;         /* 1: k_s = f(t_n + h, y_{n+1}) and is reused as the next k_1 */
-    const double *a;  /* (stages+dense_stages)^2, row-major, strictly lower triangular */
-    const double *b;  /* stages: weights of y_{n+1} */
-    const double *c;  /* stages+dense_stages: nodes */
-    const double *e;  /* stages: error weights b - b_hat (NULL when err_order == 0) */
-    const double *e3; /* stages: DOP853's 3rd-order weights for its combined norm, else NULL */
-    const double *p;  /* (stages+dense_stages) x dense_degree: dense-output polynomials */
+    const char *name;    /* lookup name: "dopri5", ... */
+    int stages;          /* s: stages of one step, the FSAL stage included */
+    int dense_stages;    /* extra stages the dense output needs (DOP853: 3), else 0 */
+    int order;           /* order of the propagated solution y_{n+1} */
+    int err_order;       /* order of the embedded solution; 0 = no estimate (fixed step only) */
+    int dense_order;     /* order of the continuous extension */
+    int dense_degree;    /* degree in theta of the b_i(theta) */
+    int fsal;            /* 1: k_s = f(t_n + h, y_{n+1}) and is reused as the next k_1 */
+    const double *a;     /* (stages+dense_stages)^2, row-major, strictly lower triangular */
+    const double *b;     /* stages: weights of y_{n+1} */
+    const double *c;     /* stages+dense_stages: nodes */
+    const double *e;     /* stages: error weights b - b_hat (NULL when err_order == 0) */
+    const double *e3;    /* stages: DOP853's 3rd-order weights for its combined norm, else NULL */
+    const double *dense; /* (stages+dense_stages) x dense_degree: Bernstein coefficients */
 };
 
 /* The methods. */

@@ -578,6 +578,7 @@ TCase *num_tcase_core(void)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep the lines of failing (forked) tests */
     tp_load();
     Suite *s = suite_create("num");
     suite_add_tcase(s, num_tcase_core());

@@ -166,6 +166,8 @@ static void load_problem(json_t *pj, struct tp_problem *p)
     p->n = json_array_size(t);
     if (!p->n || json_array_size(y) != p->n) die("t/y");
     p->t = malloc(p->n * sizeof *p->t);
+    p->ref_errs = malloc(p->n * sizeof *p->ref_errs);
+    vec(json_object_get(pj, "ref_err"), p->ref_errs, p->n);
     p->y = malloc(p->n * p->dim * sizeof *p->y);
     vec(t, p->t, p->n);
     for (size_t i = 0; i < p->n; i++)
@@ -205,6 +207,7 @@ void tp_free(void)
     for (size_t i = 0; i < nprobs; i++) {
         free((char *)probs[i].name);
         free(probs[i].t);
+        free(probs[i].ref_errs);
         free(probs[i].y);
         free(probs[i].ctx);
     }

@@ -25,11 +25,12 @@ struct tp_problem {
     size_t dim;
     double t0, t_lo, t_hi;
     double y0[TP_MAXDIM];
-    int analytic;   /* reference is the exact solution */
-    double ref_err; /* estimated error of the reference (0 if analytic) */
-    size_t n;       /* output times */
-    double *t;      /* n, caller order (random, duplicates, both sides of t0) */
-    double *y;      /* n x dim */
+    int analytic;     /* reference is the exact solution */
+    double ref_err;   /* estimated error of the reference (0 if analytic) */
+    double *ref_errs; /* n: the same per output time */
+    size_t n;         /* output times */
+    double *t;        /* n, caller order (random, duplicates, both sides of t0) */
+    double *y;        /* n x dim */
     struct tp_nfe rk45[TP_NFE_ROWS];
     ode_rhs_fn f;
     void *ctx; /* parameters, owned by the table */

@@ -35,7 +35,7 @@ err_code num_solve(const char *method, const struct tp_problem *p, const struct 
  * held to ~1 (scaled); C allows for its accumulation over the 10^2-10^3 steps.
  * For scale: SciPy's RK23 / RK45 / DOP853 at the same tolerances reach
  * 83 / 10 / 3 on the other problems and 1.4e4 / 342 / 6.1e3 on Arenstorf. */
-#define ACC_C 100
+#define ACC_C ACC_C_DEFAULT
 #define ACC_C_ARENSTORF 2e4
 
 static const struct {

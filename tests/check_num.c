@@ -7,7 +7,7 @@
  * output-time handling, jumps, batches, the step observer, NFE) and main().
  * check_num_order.c: order conditions and convergence orders.
  * check_num_errors.c: TCases "limits" and "errors". */
-#include "check_num.h"
+#include "num_check.h"
 
 #include <math.h>
 #include <stdio.h>

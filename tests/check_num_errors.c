@@ -1,7 +1,7 @@
 /* check_num_errors.c: TCases "limits" (edge cases of the driver and the
  * public dense-output API) and "errors" (every failure path, its code, its
  * message and the failure time) of check_num. See check_num.c. */
-#include "check_num.h"
+#include "num_check.h"
 
 #include <math.h>
 #include <stdio.h>

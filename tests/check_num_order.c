@@ -8,7 +8,7 @@
  *   fit of log(error) against log(h) over the asymptotic range.
  * - The local error, the error estimate and the dense output of one step
  *   shrink like h^(p+1), h^(q+1) and h^(d+1) (harmonic oscillator, exact). */
-#include "check_num.h"
+#include "num_check.h"
 
 #include <math.h>
 #include <stdio.h>

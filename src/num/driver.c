@@ -355,14 +355,14 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
 
     for (size_t i = 0; i < p->n_out; i++)
         s->outs[i] = (struct ode_tpair){p->t_out[i], i};
-    qsort(s->outs, p->n_out, sizeof *s->outs, cmp_tpair);
+    if (p->n_out > 1) qsort(s->outs, p->n_out, sizeof *s->outs, cmp_tpair);
     size_t split = 0; /* outs[0, split) < t0 <= outs[split, n) */
     while (split < p->n_out && s->outs[split].t < p->t0)
         split++;
     reverse_tpairs(s->outs, split);
 
     if (p->n_jumps) memcpy(s->jumps, p->jump_times, p->n_jumps * sizeof *s->jumps);
-    qsort(s->jumps, p->n_jumps, sizeof *s->jumps, cmp_double);
+    if (p->n_jumps > 1) qsort(s->jumps, p->n_jumps, sizeof *s->jumps, cmp_double);
     size_t jlo = 0, jhi;
     while (jlo < p->n_jumps && s->jumps[jlo] < p->t0)
         jlo++;

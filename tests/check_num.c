@@ -501,6 +501,12 @@ START_TEST(groups_each_meets_tolerance)
     o.atol = 1e-12;
     ck_assert_int_eq(ode_solve(s, &pr, &o, y2, NULL, &e), ERR_OK);
     ck_assert(memcmp(y, y2, sizeof y) == 0);
+    const double rtol_g[2] = {1e-8, 1e-8}; /* per-component rtol, broadcast */
+    o.rtol_v = rtol_g;
+    o.rtol_len = 2;
+    o.rtol = 0.5; /* ignored when the vector is given */
+    ck_assert_int_eq(ode_solve(s, &pr, &o, y2, NULL, &e), ERR_OK);
+    ck_assert(memcmp(y, y2, sizeof y) == 0);
     ode_solver_free(s);
 }
 END_TEST

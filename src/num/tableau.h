@@ -34,7 +34,8 @@ struct rk_tableau {
     int stages;          /* s: stages of one step, the FSAL stage included */
     int dense_stages;    /* extra stages the dense output needs (DOP853: 3), else 0 */
     int order;           /* order of the propagated solution y_{n+1} */
-    int err_order;       /* order of the embedded solution; 0 = no estimate (fixed step only) */
+    int err_order;       /* q: the error estimate shrinks like h^(q+1); 0 = none (fixed step only).
+                            DOP853: 7 for its combined estimate (b - e alone is 5th order) */
     int dense_order;     /* order of the continuous extension */
     int dense_degree;    /* degree in theta of the b_i(theta) */
     int fsal;            /* 1: k_s = f(t_n + h, y_{n+1}) and is reused as the next k_1 */

@@ -1,1 +1,13 @@
-# num layer: see src/num/*.h. (sources are added as the layer is built)
+# num: explicit Runge-Kutta solvers with dense output (see src/num/driver.h).
+# Depends on core only; knows nothing of networks, JSON, HTTP or SQLite.
+noinst_LTLIBRARIES += src/num/libnum.la
+src_num_libnum_la_SOURCES = \
+	src/num/tableau.c src/num/tableau.h \
+	src/num/step.c src/num/step.h \
+	src/num/control.c src/num/control.h \
+	src/num/dense.c src/num/dense.h \
+	src/num/evolve.c src/num/evolve.h \
+	src/num/driver.c src/num/driver.h \
+	src/num/solver_impl.h
+src_num_libnum_la_LIBADD = -lm
+EXTRA_DIST += src/num/gen_tableau.py docs/solvers.md

@@ -1,0 +1,150 @@
+/* num/driver.h: solve an initial value problem y' = f(t, y), y(t0) = y0, and
+ * report y at any set of output times. The public face of the num layer.
+ *
+ * The integrator is split as in GSL's odeiv2: step.c (one trial step of the
+ * generic explicit Runge-Kutta kernel + error estimate), control.c (error
+ * norm, accept/reject, next h), evolve.c (one accepted step, with retries),
+ * dense.c (the interpolant of the last step), driver.c (this loop). Methods
+ * are data (tableau.h).
+ *
+ * Output times: any order, duplicates allowed, on either side of t0. Times
+ * >= t0 are reached by one forward integration, times < t0 by one backward
+ * integration from (t0, y0); states come back in the caller's order. Output
+ * times never shorten a step: each is answered from the dense output of the
+ * step that covers it (a time equal to a step end gets that step's y_{n+1}),
+ * so the work does not grow with the number of output times. The forward
+ * span ends at the largest output time, the backward one at the smallest.
+ *
+ * Jump times (discontinuities of f in t, e.g. the knots of a neural CDE's
+ * piecewise interpolation): a step never crosses one; it ends exactly there,
+ * and the next step starts afresh (k_1 is re-evaluated, no FSAL reuse). Stages
+ * of the step that ends at a jump t_j that fall on t_j are evaluated at
+ * nextafter(t_j, t_n), and the first stage after it at nextafter(t_j, beyond),
+ * so f sees the one-sided limits it needs (the scheme torchdiffeq uses for
+ * its jump_t). Jumps outside the integrated spans are ignored.
+ *
+ * Batches. Shared-step mode: pass the batch as one system of dim = groups *
+ * n and set options.groups; the error norm is the maximum over the groups of
+ * each group's RMS norm, so each trajectory meets the tolerance, and f can
+ * evaluate each stage of the whole batch at once (one GEMM). Per-trajectory
+ * mode is a loop over trajectories calling ode_solve once each (one solver
+ * object reused: no allocation after the first); that loop belongs to the
+ * caller, who also decides what one failed trajectory means for the rest.
+ *
+ * Ownership and threads: an ode_solver owns its workspaces; use one per
+ * thread. Problems, options and outputs are borrowed for the call only.
+ * Tables are const and shared. The hot loop never allocates: ode_solver_new
+ * sizes the workspaces for `dim`; a solve with a larger dim, or more output
+ * or jump times than any before, grows them once at entry. */
+#ifndef ODESERVE_NUM_DRIVER_H
+#define ODESERVE_NUM_DRIVER_H
+
+#include "core/err.h"
+#include "num/dense.h"
+#include "num/tableau.h"
+
+#include <stddef.h>
+
+typedef struct ode_solver ode_solver;
+
+/* The vector field, ode_rhs_fn (dense.h):
+ *   int f(double t, const double *y, double *dydt, void *ctx)
+ * writes f(t, y) into dydt (dim values) and returns 0 on success, > 0 for a
+ * recoverable failure (the solver shrinks the step and retries; non-finite
+ * output is treated the same way), < 0 for a fatal one (the solve stops at
+ * once). CVODE's RHS contract. */
+
+/* Polled before every step attempt: 0 = go on; otherwise an err_code
+ * (ERR_ABORTED, ERR_DEADLINE, ...) with which the solve stops. */
+typedef int (*ode_abort_fn)(void *ctx);
+
+/* One accepted step, as the observer sees it (all pointers valid only during
+ * the call). With the tableau this is everything a reverse sweep needs:
+ * y1 = y0 + h sum_i b_i k_i, k_i = f(t + c_i h, y0 + h sum_j a_ij k_j). */
+struct ode_step_record {
+    const struct rk_tableau *tab;
+    size_t dim;
+    double t, h;      /* the step goes from t to t + h (h < 0 backward) */
+    const double *y0; /* state at t */
+    const double *y1; /* state at t + h */
+    const double *k;  /* n_k x dim, row-major: the stage derivatives k_i */
+    int n_k;          /* tab->stages, + tab->dense_stages when the dense stages were computed */
+    int fresh_start;  /* k_1 was evaluated afresh (first step of a span, or after a jump) */
+    int ends_at_jump; /* t + h is a jump time: stages at t + h were taken just before it */
+};
+
+/* Called after every accepted step (after the outputs it covers are filled).
+ * Return 0 to go on, or an err_code (e.g. ERR_NOMEM) to stop the solve. */
+typedef int (*ode_observer_fn)(const struct ode_step_record *rec, void *ctx);
+
+enum ode_controller {
+    ODE_CONTROL_PI = 0, /* default: Hairer's DOPRI5 PI controller (Gustafsson) */
+    ODE_CONTROL_I = 1,  /* classical: h *= safety * err^(-1/(q+1)); SciPy's choice */
+};
+
+/* Options. Fill with ode_options_init, then change what you need. */
+struct ode_options {
+    double rtol;                    /* relative tolerance (1e-3; raised to 100 eps if smaller) */
+    double atol;                    /* absolute tolerance (1e-6) */
+    const double *rtol_v, *atol_v;  /* per-component tolerances (NULL = use the scalar) */
+    size_t rtol_len, atol_len;      /* length dim, or dim/groups (applied to each group) */
+    enum ode_controller controller; /* ODE_CONTROL_PI */
+    double safety;                  /* 0.9 */
+    double min_factor;              /* 0.2: smallest factor h may shrink by in one step */
+    double max_factor;              /* 10: largest factor h may grow by in one step */
+    double pi_beta;                 /* 0.04: PI: weight of the previous error (0 = I on accept) */
+    double first_step;              /* 0 = Hairer's automatic initial step */
+    double min_step;                /* 0: fail ("step size underflow") below this |h| */
+    double max_step;                /* 0 = unbounded */
+    long max_steps;                 /* 100000: step attempts (accepted + rejected) per solve */
+    double fixed_step;              /* > 0: fixed step of this size, no error control */
+    long n_steps;                   /* > 0: fixed step |span| / n_steps per direction */
+    size_t groups;                  /* 1: independent trajectories in the state (see above) */
+    ode_abort_fn abort;             /* NULL, or polled before every step attempt */
+    void *abort_ctx;
+    ode_observer_fn observer; /* NULL, or called after every accepted step */
+    void *observer_ctx;
+};
+
+void ode_options_init(struct ode_options *o);
+
+/* The problem. */
+struct ode_problem {
+    ode_rhs_fn f;
+    void *ctx; /* passed to f */
+    size_t dim;
+    double t0;
+    const double *y0;    /* dim values */
+    const double *t_out; /* n_out output times: any order, duplicates, either side */
+    size_t n_out;
+    const double *jump_times; /* n_jumps times where a step must end; any order; may be NULL */
+    size_t n_jumps;
+};
+
+/* Statistics of one solve (both directions together). */
+struct ode_stats {
+    long nfe;        /* evaluations of f (initial step selection and dense stages included) */
+    long n_accepted; /* accepted steps */
+    long n_rejected; /* rejected step attempts (error too large or f failed recoverably) */
+    double t_fail;   /* where the solve failed (the last accepted time), NAN on success */
+    double h_last;   /* size of the last accepted step, 0 if none */
+};
+
+/* A solver for `tab`, with workspaces sized for dim. NULL (and e filled) on
+ * a bad argument or out of memory. */
+ode_solver *ode_solver_new(const struct rk_tableau *tab, size_t dim, err *e);
+void ode_solver_free(ode_solver *s);
+const struct rk_tableau *ode_solver_tableau(const ode_solver *s);
+
+/* Solve `p` with options `o` (NULL = defaults); y_out receives n_out x dim
+ * values, row i for t_out[i]; stats may be NULL. Returns 0, ERR_INVALID on a
+ * bad problem or option (field named), ERR_SOLVER ("step size underflow at
+ * t=...", "max_steps (N) reached at t=...", "non-finite state at t=...",
+ * "vector field failed at t=..."), ERR_NOMEM, or the code an abort hook or
+ * observer returned. On failure y_out is unspecified and stats->t_fail says
+ * where. If f records its own error in the same err first, that one wins
+ * and its code is returned. */
+err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_options *o,
+                   double *y_out, struct ode_stats *stats, err *e);
+
+#endif

@@ -1,0 +1,36 @@
+/* num/solver_impl.h (private to num): the body of ode_solver, shared by
+ * evolve.c and driver.c. Nothing outside src/num includes this. */
+#ifndef ODESERVE_NUM_SOLVER_IMPL_H
+#define ODESERVE_NUM_SOLVER_IMPL_H
+
+#include "num/control.h"
+#include "num/dense.h"
+#include "num/driver.h"
+
+struct ode_tpair {
+    double t;   /* an output time */
+    size_t idx; /* its row in the caller's order */
+};
+
+struct ode_solver {
+    const struct rk_tableau *tab;
+    size_t cap;             /* dim the state buffers hold */
+    double *y, *y1, *ytmp;  /* cap each: state, trial state, stage argument */
+    double *k;              /* (stages + dense_stages) x cap: stage derivatives */
+    ode_dense *dense;       /* interpolant of the last accepted step */
+    struct ode_tpair *outs; /* output times sorted for the sweep */
+    size_t outs_cap;
+    double *jumps; /* jump times sorted for the sweep */
+    size_t jumps_cap;
+
+    /* the current solve (borrowed) */
+    const struct ode_problem *p;
+    const struct ode_options *o;
+    size_t dim;
+    struct ode_control ctl;
+    struct ode_stats *st;
+    err *e;
+    long attempts; /* step attempts so far, against max_steps */
+};
+
+#endif

@@ -1,0 +1,32 @@
+/* num/step.h (internal to num): one trial step of the generic explicit
+ * Runge-Kutta kernel and its error estimate. GSL odeiv2's step.c.
+ *
+ * The kernel knows nothing of tolerances or step-size choice: it evaluates
+ * the stages of any table, and reports whether f failed or returned a
+ * non-finite value. Plain loops over dim, no allocation. */
+#ifndef ODESERVE_NUM_STEP_H
+#define ODESERVE_NUM_STEP_H
+
+#include "num/dense.h"
+#include "num/tableau.h"
+
+#include <stddef.h>
+
+/* k = f(t, y), counted in *nfe, checked for non-finite values. Returns 0,
+ * f's nonzero code, or ODE_RC_NONFINITE. */
+int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, double *k, long *nfe);
+
+/* Stages 2..s of a step from (t, y) of size h, k[0] = f(t, y) on entry; k is
+ * stages x dim. y1 receives y + h sum b_i k_i; for FSAL tables the last stage
+ * is f(t_end, y1). Stages with c_i == 1 are evaluated at t_end (t + h, or
+ * just before it when the step ends at a jump). ytmp: dim scratch. Returns
+ * as rk_eval; y1 is also checked for finiteness. */
+int rk_step_trial(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f, void *ctx, double t,
+                  double h, double t_end, const double *y, double *k, double *y1, double *ytmp,
+                  long *nfe);
+
+/* The dense stages (rows stages .. stages+dense_stages-1 of k) of a step. */
+int rk_step_dense_stages(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f, void *ctx,
+                         double t, double h, const double *y, double *k, double *ytmp, long *nfe);
+
+#endif

@@ -22,14 +22,22 @@ typedef struct db db;           /* one connection; use from one thread at a time
 typedef struct db_pool db_pool; /* thread-safe; hands out per-thread connections */
 
 typedef struct db_opts {
-    const char *path;        /* database file; created if missing (its directory must exist) */
-    int busy_timeout_ms;     /* PRAGMA busy_timeout; default 5000 */
-    const char *synchronous; /* "off" | "normal" | "full" | "extra"; default "full" */
+    const char *path;        /* database file; created if missing (its directory must exist);
+                                not ":memory:"; a name starting "file:" is a plain file name */
+    int busy_timeout_ms;     /* PRAGMA busy_timeout; default 5000; 0 = fail at once when busy */
+    const char *synchronous; /* "off" | "normal" | "full" | "extra" (any case); NULL or
+                                default "full" */
 } db_opts;
 
+/* path = NULL (the caller must set it), busy_timeout_ms = 5000, synchronous = "full". */
 void db_opts_default(db_opts *o);
 
-/* Open one connection with the pragmas above. */
+/* Open one connection with the pragmas above. Bad options: ERR_CONFIG with
+ * e->field "path", "busy_timeout_ms" or "synchronous" and what was expected.
+ * Anything SQLite or the OS refuses (missing directory, permissions, not a
+ * database, no WAL support): ERR_DB, the message naming the path, SQLite's
+ * message and code, and the OS error where there is one. *out is NULL on
+ * failure. `o` is not kept. */
 err_code db_open(db **out, const db_opts *o, err *e);
 void db_close(db *d); /* NULL is a no-op */
 
@@ -41,16 +49,30 @@ err_code db_schema_version(db *d, int *version, err *e);
 
 /* Apply every embedded migration above the current user_version, each in
  * its own transaction. *from / *to (may be NULL) receive the versions before
- * and after. ERR_SCHEMA if the database is newer than db_schema_latest(). */
+ * and after (also on failure: *to is then the last version committed).
+ * Already current: returns at once, nothing written. ERR_SCHEMA if the
+ * database is newer than db_schema_latest() ("database schema version N is
+ * newer than this odeserved supports (M); upgrade odeserved"); ERR_DB if a
+ * migration fails (the message names the file, the line and SQLite's
+ * message), the database then being exactly as before that migration. Safe
+ * against another process migrating the same file at the same time. */
 err_code db_migrate(db *d, int *from, int *to, err *e);
 
-/* Readiness probe: the connection answers and the schema is current. */
+/* Readiness probe: the connection answers and the schema is current.
+ * ERR_DB if the database does not answer, ERR_UNAVAILABLE if migrations are
+ * still to be applied, ERR_SCHEMA if the database is newer than the binary. */
 err_code db_ping(db *d, err *e);
 
-/* Pool: `o` is copied. */
+/* Pool: `o` is copied (strings too) and checked at once (ERR_CONFIG as in
+ * db_open); no connection is opened until a thread asks for one. */
 err_code db_pool_new(db_pool **out, const db_opts *o, err *e);
-void db_pool_free(db_pool *p); /* closes every connection; no thread may still use one */
-/* The calling thread's connection (opened on first use). */
+/* Closes every connection; no thread may still use one (join them first).
+ * NULL is a no-op. */
+void db_pool_free(db_pool *p);
+/* The calling thread's connection, opened on first use (errors as in
+ * db_open) and the same one on every later call from that thread. It
+ * belongs to the pool: never db_close it. It is closed when the thread
+ * exits, or by db_pool_free. */
 err_code db_pool_get(db_pool *p, db **out, err *e);
 
 #endif

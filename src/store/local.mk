@@ -1,1 +1,28 @@
-# store layer: see src/store/*.h. (sources are added as the layer is built)
+# store: SQLite connections (one per thread), schema migrations; later the
+# model, dataset and job tables. The only layer that speaks SQL.
+noinst_LTLIBRARIES += src/store/libstore.la
+src_store_libstore_la_SOURCES = \
+	src/store/db.c src/store/db.h src/store/db_internal.h \
+	src/store/migrate.c src/store/migrate_internal.h \
+	src/store/pool.c
+nodist_src_store_libstore_la_SOURCES = src/store/migrations_gen.c
+src_store_libstore_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
+
+# Schema migrations, in order. A new migration is a new file here (never an
+# edit of a released one). They are embedded in the binary at build time and
+# also installed, for operators, under $(pkgdatadir)/migrations.
+store_migrations = \
+	migrations/0001_init.sql
+migrationsdir = $(pkgdatadir)/migrations
+dist_migrations_DATA = $(store_migrations)
+
+# migrations_gen.c is generated in the build tree (works out of tree and in
+# make distcheck, where the source tree is read-only).
+EXTRA_DIST += src/store/embed-migrations.sh
+BUILT_SOURCES += src/store/migrations_gen.c
+CLEANFILES += src/store/migrations_gen.c src/store/migrations_gen.c-t
+src/store/migrations_gen.c: $(store_migrations) src/store/embed-migrations.sh
+	$(AM_V_GEN)$(MKDIR_P) src/store && \
+	$(SHELL) $(srcdir)/src/store/embed-migrations.sh $(srcdir) $(store_migrations) >$@-t && \
+	mv -f $@-t $@

@@ -1,0 +1,338 @@
+/* store/db.c: one SQLite connection, set up the same way every time.
+ *
+ * DESIGN
+ * Connections are opened with SQLITE_OPEN_NOMUTEX (SQLite's "multi-thread"
+ * mode): SQLite takes no lock around calls on a connection, which is safe
+ * because each connection belongs to one thread (db_pool). Each connection
+ * gets, in this order:
+ *   - extended result codes, so messages carry e.g. SQLITE_BUSY_SNAPSHOT;
+ *   - busy_timeout, before anything that may need a lock;
+ *   - SQLITE_DBCONFIG_DEFENSIVE (no writable_schema, no journal_mode=OFF)
+ *     and no double-quoted string literals (a "typo" is an error, not text);
+ *   - journal_mode=WAL (readers never block the writer and vice versa;
+ *     persistent in the file, so this is a no-op after the first open);
+ *   - foreign_keys=ON (per connection in SQLite, off by default);
+ *   - synchronous as configured (FULL: a commit is on disk when it returns).
+ * Each setting is read back, so a SQLite built without foreign keys or a
+ * file system that cannot hold a WAL is an error at start-up, not a
+ * surprise later. */
+#include "store/db.h"
+#include "store/db_internal.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct db {
+    sqlite3 *conn; /* owned */
+    char *path;    /* as given in db_opts, for messages */
+};
+
+static const struct {
+    const char *name;   /* db_opts.synchronous */
+    const char *pragma; /* PRAGMA synchronous value */
+} sync_levels[] = {
+    {"off", "OFF"},
+    {"normal", "NORMAL"},
+    {"full", "FULL"},
+    {"extra", "EXTRA"},
+};
+
+void db_opts_default(db_opts *o)
+{
+    o->path = NULL;
+    o->busy_timeout_ms = 5000;
+    o->synchronous = "full";
+}
+
+/* PRAGMA synchronous keyword for a db_opts value (NULL = default FULL), or
+ * NULL if the value is not one we accept. */
+static const char *sync_pragma(const char *name)
+{
+    if (!name) return "FULL";
+    for (size_t i = 0; i < sizeof sync_levels / sizeof sync_levels[0]; i++)
+        if (strcasecmp(name, sync_levels[i].name) == 0) return sync_levels[i].pragma;
+    return NULL;
+}
+
+err_code db_opts_check(const db_opts *o, err *e)
+{
+    if (!o) return err_set(e, ERR_INTERNAL, NULL, "db_opts is NULL");
+    if (!o->path || !o->path[0])
+        return err_set(e, ERR_CONFIG, "path", "database path must not be empty");
+    if (strcmp(o->path, ":memory:") == 0)
+        return err_set(e, ERR_CONFIG, "path",
+                       "database path must be a file (\":memory:\" cannot be shared "
+                       "between connections or use WAL)");
+    if (o->busy_timeout_ms < 0)
+        return err_set(e, ERR_CONFIG, "busy_timeout_ms", "must be >= 0 milliseconds (got %d)",
+                       o->busy_timeout_ms);
+    if (!sync_pragma(o->synchronous))
+        return err_set(e, ERR_CONFIG, "synchronous",
+                       "must be one of off, normal, full, extra (got \"%s\")", o->synchronous);
+    return ERR_OK;
+}
+
+sqlite3 *db_sqlite(db *d)
+{
+    return d->conn;
+}
+
+const char *db_path(db *d)
+{
+    return d->path;
+}
+
+/* Does the OS error behind this result code say something useful? */
+static int has_os_cause(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_FULL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+err_code db_error(db *d, err *e, const char *what)
+{
+    int rc = sqlite3_extended_errcode(d->conn);
+    int sys = sqlite3_system_errno(d->conn);
+    if (sys && has_os_cause(rc))
+        return err_set(e, ERR_DB, NULL, "%s: %s: %s (sqlite code %d: %s)", d->path, what,
+                       sqlite3_errmsg(d->conn), rc, strerror(sys));
+    return err_set(e, ERR_DB, NULL, "%s: %s: %s (sqlite code %d)", d->path, what,
+                   sqlite3_errmsg(d->conn), rc);
+}
+
+err_code db_exec(db *d, const char *sql, err *e)
+{
+    if (sqlite3_exec(d->conn, sql, NULL, NULL, NULL) == SQLITE_OK) return ERR_OK;
+    char what[80];
+    snprintf(what, sizeof what, "%s", sql);
+    return db_error(d, e, what);
+}
+
+err_code db_query_int(db *d, const char *sql, long long *out, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    err_code rc = ERR_OK;
+    if (sqlite3_prepare_v2(d->conn, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = db_error(d, e, sql);
+        goto out;
+    }
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+    } else if (s == SQLITE_DONE) {
+        rc = err_set(e, ERR_DB, NULL, "%s: %s: returned no row", d->path, sql);
+    } else {
+        rc = db_error(d, e, sql);
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* PRAGMA journal_mode[=WAL]: the mode now in effect, lower case, into buf.
+ * Returns the SQLite result code. */
+static int journal_mode(db *d, const char *sql, char *buf, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->conn, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        snprintf(buf, n, "%s", mode ? mode : "?");
+        for (char *c = buf; *c; c++)
+            if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Switch the file to WAL unless it is already (the mode persists in the
+ * file). Switching needs an exclusive lock, and while another connection
+ * holds the write lock SQLite answers SQLITE_BUSY at once, without calling
+ * the busy handler (the pragma holds a read lock as it asks, and SQLite does
+ * not wait where waiting could deadlock). That happens when several threads
+ * or processes open a new database together, so we retry here, within
+ * busy_timeout, with the busy handler's back-off. */
+static err_code setup_wal(db *d, int busy_timeout_ms, err *e)
+{
+    static const int backoff_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    const size_t nb = sizeof backoff_ms / sizeof backoff_ms[0];
+    char mode[16];
+    if (journal_mode(d, "PRAGMA journal_mode", mode, sizeof mode) != SQLITE_OK)
+        return db_error(d, e, "cannot read the journal mode");
+    double deadline = clock_mono() + busy_timeout_ms / 1000.0;
+    for (size_t i = 0; strcmp(mode, "wal") != 0; i++) {
+        int rc = journal_mode(d, "PRAGMA journal_mode=WAL", mode, sizeof mode);
+        if (rc == SQLITE_OK && strcmp(mode, "wal") != 0)
+            return err_set(e, ERR_DB, NULL,
+                           "%s: cannot enable WAL: journal mode stays \"%s\" (WAL needs a "
+                           "local file system with shared memory)",
+                           d->path, mode);
+        if (rc == SQLITE_OK) break;
+        if ((rc & 0xff) != SQLITE_BUSY || clock_mono() >= deadline)
+            return db_error(d, e, "cannot enable WAL");
+        struct timespec ts = {0, backoff_ms[i < nb ? i : nb - 1] * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return ERR_OK;
+}
+
+static err_code setup_connection(db *d, const db_opts *o, err *e)
+{
+    sqlite3 *c = d->conn;
+    sqlite3_extended_result_codes(c, 1);
+    if (sqlite3_db_readonly(c, "main") == 1)
+        return err_set(e, ERR_DB, NULL,
+                       "%s: database is read-only for this process (check the permissions "
+                       "of the file and its directory)",
+                       d->path);
+    if (sqlite3_busy_timeout(c, o->busy_timeout_ms) != SQLITE_OK)
+        return db_error(d, e, "cannot set busy_timeout");
+    sqlite3_db_config(c, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(c, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL);
+    sqlite3_db_config(c, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    err_code rc = setup_wal(d, o->busy_timeout_ms, e);
+    if (rc) return rc;
+    if ((rc = db_exec(d, "PRAGMA foreign_keys=ON", e))) return rc;
+    long long fk = 0;
+    if ((rc = db_query_int(d, "PRAGMA foreign_keys", &fk, e))) return rc;
+    if (fk != 1)
+        return err_set(e, ERR_DB, NULL, "%s: this SQLite does not enforce foreign keys", d->path);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync_pragma(o->synchronous));
+    return db_exec(d, sql, e);
+}
+
+err_code db_open(db **out, const db_opts *o, err *e)
+{
+    *out = NULL;
+    err_code rc = db_opts_check(o, e);
+    if (rc) return rc;
+    if (!sqlite3_threadsafe())
+        return err_set(e, ERR_DB, NULL, "SQLite was built without thread support");
+    char *open_path = NULL;
+    db *d = calloc(1, sizeof *d);
+    if (!d || !(d->path = strdup(o->path))) {
+        rc = err_set(e, ERR_NOMEM, NULL, "out of memory opening %s", o->path);
+        goto fail;
+    }
+    /* Debian's SQLite is built with SQLITE_USE_URI: a name starting with
+     * "file:" would be parsed as a URI (with ?mode=... and the like). We
+     * open plain file names only. */
+    const char *path = o->path;
+    if (strncmp(path, "file:", 5) == 0) {
+        size_t n = strlen(path) + 3;
+        if (!(open_path = malloc(n))) {
+            rc = err_set(e, ERR_NOMEM, NULL, "out of memory opening %s", o->path);
+            goto fail;
+        }
+        snprintf(open_path, n, "./%s", path);
+        path = open_path;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &d->conn, flags, NULL) != SQLITE_OK) {
+        if (!d->conn) {
+            rc = err_set(e, ERR_NOMEM, NULL, "out of memory opening %s", o->path);
+            goto fail;
+        }
+        sqlite3_extended_result_codes(d->conn, 1);
+        rc = db_error(d, e, "cannot open database");
+        goto fail;
+    }
+    if ((rc = setup_connection(d, o, e))) goto fail;
+    free(open_path);
+    *out = d;
+    return ERR_OK;
+fail:
+    free(open_path);
+    db_close(d);
+    return rc;
+}
+
+void db_close(db *d)
+{
+    if (!d) return;
+    if (d->conn && sqlite3_close(d->conn) != SQLITE_OK) {
+        /* A statement was left unfinalized: a bug. Let SQLite finish the
+         * close when the statement goes, rather than leak the handle. */
+        char q[256], m[256];
+        log_error("db_close_busy", "path=%s error=%s", log_quote(q, sizeof q, d->path),
+                  log_quote(m, sizeof m, sqlite3_errmsg(d->conn)));
+        sqlite3_close_v2(d->conn);
+    }
+    free(d->path);
+    free(d);
+}
+
+err_code db_schema_version(db *d, int *version, err *e)
+{
+    long long v = 0;
+    err_code rc = db_query_int(d, "PRAGMA user_version", &v, e);
+    if (rc) return rc;
+    *version = (int)v;
+    return ERR_OK;
+}
+
+err_code db_ping(db *d, err *e)
+{
+    int v = 0;
+    err_code rc = db_schema_version(d, &v, e);
+    if (rc) return rc;
+    int latest = db_schema_latest();
+    if (v > latest)
+        return err_set(e, ERR_SCHEMA, NULL,
+                       "%s: database schema version %d is newer than this odeserved supports "
+                       "(%d); upgrade odeserved",
+                       d->path, v, latest);
+    if (v < latest)
+        return err_set(e, ERR_UNAVAILABLE, NULL,
+                       "%s: database schema version %d, migrations up to %d not applied yet",
+                       d->path, v, latest);
+    return ERR_OK;
+}
+
+int db_in_transaction(db *d)
+{
+    return !sqlite3_get_autocommit(d->conn);
+}
+
+err_code db_begin_immediate(db *d, err *e)
+{
+    if (db_in_transaction(d))
+        return err_set(e, ERR_INTERNAL, NULL, "%s: BEGIN IMMEDIATE inside an open transaction",
+                       d->path);
+    return db_exec(d, "BEGIN IMMEDIATE", e);
+}
+
+err_code db_commit(db *d, err *e)
+{
+    if (sqlite3_exec(d->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return ERR_OK;
+    err_code rc = db_error(d, e, "COMMIT");
+    db_rollback(d);
+    return rc;
+}
+
+void db_rollback(db *d)
+{
+    if (!db_in_transaction(d)) return; /* SQLite rolled back already */
+    if (sqlite3_exec(d->conn, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        char q[256], m[256];
+        log_error("db_rollback_failed", "path=%s error=%s", log_quote(q, sizeof q, d->path),
+                  log_quote(m, sizeof m, sqlite3_errmsg(d->conn)));
+    }
+}

@@ -1,0 +1,66 @@
+/* store/db_internal.h: what the store layer's own modules need from a
+ * connection. Not for use outside src/store/ (and its tests): higher layers
+ * call store functions and never see SQL, a statement or a transaction.
+ *
+ * Transactions: every write starts with db_begin_immediate, which takes the
+ * database's write lock up front (waiting up to busy_timeout for it), so a
+ * writer never fails half-way with SQLITE_BUSY on a lock upgrade. The usual
+ * shape is
+ *
+ *     if (db_begin_immediate(d, e)) return e->code;
+ *     if (... statements ... fail) goto fail;
+ *     return db_commit(d, e);
+ * fail:
+ *     db_rollback(d);
+ *     return e->code;
+ *
+ * Thread safety: as for db: one thread at a time per connection. */
+#ifndef ODESERVE_STORE_DB_INTERNAL_H
+#define ODESERVE_STORE_DB_INTERNAL_H
+
+#include "store/db.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* The underlying handle (borrowed; owned by `d`). */
+sqlite3 *db_sqlite(db *d);
+
+/* The path the connection was opened with (for messages). */
+const char *db_path(db *d);
+
+/* Record the connection's last SQLite error as ERR_DB:
+ * "<path>: <what>: <sqlite message> (sqlite code N[, <os error>])".
+ * Returns ERR_DB (or the code already recorded in `e`). */
+err_code db_error(db *d, err *e, const char *what);
+
+/* Check options as db_open does (ERR_CONFIG naming the bad field). */
+err_code db_opts_check(const db_opts *o, err *e);
+
+/* The single integer a one-row, one-column query returns (PRAGMA user_version
+ * and the like). No row is an ERR_DB. */
+err_code db_query_int(db *d, const char *sql, long long *out, err *e);
+
+/* Run SQL text with no parameters and no result rows wanted (one or more
+ * statements). */
+err_code db_exec(db *d, const char *sql, err *e);
+
+/* BEGIN IMMEDIATE / COMMIT. Starting a transaction inside another is an
+ * ERR_INTERNAL (a bug in the caller). If COMMIT fails, the transaction is
+ * rolled back before returning, so the connection is always usable after. */
+err_code db_begin_immediate(db *d, err *e);
+err_code db_commit(db *d, err *e);
+
+/* Roll back the open transaction, if any (SQLite may already have rolled it
+ * back after some errors). Never fails in a way the caller could act on; a
+ * failure is logged. */
+void db_rollback(db *d);
+
+/* Is a transaction open on this connection? */
+int db_in_transaction(db *d);
+
+/* Number of connections the pool holds open right now (diagnostics and
+ * tests). */
+size_t db_pool_size(db_pool *p);
+
+#endif

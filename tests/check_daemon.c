@@ -121,7 +121,7 @@ END_TEST
 /* ---- sd_notify and SIGHUP ---- */
 
 static int notify_fd = -1;
-static char notify_name[108];
+static char notify_name[400];
 
 static void bind_notify(int abstract)
 {
@@ -133,6 +133,7 @@ static void bind_notify(int abstract)
     else
         snprintf(notify_name, sizeof notify_name, "%s/notify.sock", d.dir);
     size_t len = strlen(notify_name);
+    ck_assert_uint_lt(len, sizeof sa.sun_path);
     memcpy(sa.sun_path, notify_name, len);
     if (abstract) sa.sun_path[0] = '\0';
     socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + !abstract);
@@ -156,7 +157,7 @@ static void notify_cycle(int abstract)
 {
     ck_assert_int_eq(tu_daemon_init(&d), 0);
     bind_notify(abstract);
-    char env_notify[160];
+    char env_notify[450];
     snprintf(env_notify, sizeof env_notify, "NOTIFY_SOCKET=%s", notify_name);
     const char *env[] = {env_notify, NULL};
     ck_assert_int_eq(tu_daemon_start(&d, NULL, env), 0);

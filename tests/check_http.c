@@ -205,7 +205,7 @@ START_TEST(workq_runs_fifo)
     counter c = {.mu = PTHREAD_MUTEX_INITIALIZER};
     job_arg args[20];
     for (int i = 0; i < 20; i++) {
-        args[i] = (job_arg){&c, i, NULL};
+        args[i] = (job_arg){&c, i, NULL, NULL};
         ck_assert_int_eq(workq_submit(q, job_record, &args[i], NULL), ERR_OK);
     }
     ck_assert_int_eq(workq_wait_idle(q, -1), 1);

@@ -152,6 +152,7 @@ static void consume(tu_conn *c, size_t n)
 {
     memmove(c->buf, c->buf + n, c->len - n);
     c->len -= n;
+    c->buf[c->len] = '\0'; /* stale bytes must not look like a reply */
 }
 
 /* Wait until buf holds `need` bytes (or EOF). */

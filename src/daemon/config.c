@@ -358,7 +358,8 @@ static err_code parse_option(int argc, char **argv, int *i, config_cli *cli, err
     }
     const config_key *k = NULL;
     int is_config = strncmp(arg, "--config", 8) == 0 && len == 6;
-    if (!is_config && (strncmp(arg, "--", 2) != 0 || !(k = key_for_option(name, len))))
+    if (!is_config &&
+        (strncmp(arg, "--", 2) != 0 || memchr(name, '_', len) || !(k = key_for_option(name, len))))
         return err_set(e, ERR_CONFIG, NULL, "unknown option '%s' (see --help)", arg);
     if (!value) {
         if (*i + 1 >= argc)

@@ -27,6 +27,7 @@ struct http_req {
     size_t body_len, body_cap;
     uint64_t body_limit; /* app->max_body when the request started */
     int too_large;       /* body went past the cap: rest discarded, 413 */
+    uint64_t discarded;  /* bytes dropped since (cut off past body_limit) */
     json_t *json;        /* parsed body (ROUTE_JSON), owned */
 
     int replied; /* a reply is ready (status, reply) */

@@ -6,7 +6,8 @@
  *      when Content-Length is over the cap, so an oversized body is never
  *      read;
  *   2. calls with upload data: append under the cap; a chunked body that
- *      crosses it is answered 413 and the rest is discarded;
+ *      crosses it is discarded and answered 413 at its end (libmicrohttpd
+ *      0.9.75 cannot reply mid-upload), or cut off past twice the cap;
  *   3. the last call (no more data): parse JSON once (ROUTE_JSON), run the
  *      handler; queue its reply, or, if it deferred, suspend the connection
  *      and hand the work to the evaluation pool, which resumes it when the
@@ -216,6 +217,7 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
 
 /* ---- stage 2: body ---- */
 
+/* Append under the cap; past it, set too_large and keep nothing more. */
 static void body_append(http_req *r, const char *data, size_t n)
 {
     if (r->too_large) return;
@@ -309,16 +311,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         atomic_fetch_add(&s->inflight, 1);
         return r->replied ? send_reply(r) : MHD_YES;
     }
-    if (r->queued) { /* answered early (413 mid-upload): drop what still comes */
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     if (*upload_data_size) {
-        body_append(r, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large && !r->replied) {
-            reply_too_large(r, "exceeds");
-            if (send_reply(r) != MHD_YES) r->replied = 0; /* not allowed yet: answer at the end */
+        body_append(r, upload_data, n);
+        /* libmicrohttpd 0.9.75 queues a reply only once the whole request
+         * is in, so a chunked body over the cap is discarded and answered
+         * 413 at its end; one that runs on past twice the cap is cut off. */
+        if (r->too_large && (r->discarded += n) > r->body_limit) {
+            log_warn("body_cut", "request_id=%s limit=%llu", r->id,
+                     (unsigned long long)r->body_limit);
+            return MHD_NO;
         }
         return MHD_YES;
     }
@@ -395,11 +398,11 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT, o->connection_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        o->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
         free(s);

@@ -38,8 +38,7 @@ END_TEST
 
 START_TEST(code_names_complete)
 {
-    for (int c = 0; c < ERR__COUNT; c++)
-        ck_assert_ptr_nonnull(err_code_name((err_code)c));
+    for (int c = 0; c < ERR__COUNT; c++) ck_assert_ptr_nonnull(err_code_name((err_code)c));
     ck_assert_str_eq(err_code_name((err_code)999), "internal");
 }
 END_TEST

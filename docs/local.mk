@@ -1,1 +1,2 @@
-# docs
+# docs: shipped in the tarball.
+EXTRA_DIST += docs

@@ -51,7 +51,11 @@ void err_prefix_field(err *e, const char *prefix)
     if (!e || !prefix || !prefix[0]) return;
     char buf[ERR_FIELD_MAX];
     const char *sep = (e->field[0] == '\0' || e->field[0] == '[') ? "" : ".";
-    snprintf(buf, sizeof buf, "%s%s%s", prefix, sep, e->field);
+    size_t lp = strlen(prefix), ls = strlen(sep), lf = strlen(e->field);
+    if (lp + ls + lf >= sizeof buf) return; /* keep the innermost path rather than a cut one */
+    memcpy(buf, prefix, lp);
+    memcpy(buf + lp, sep, ls);
+    memcpy(buf + lp + ls, e->field, lf + 1);
     memcpy(e->field, buf, sizeof buf);
 }
 

@@ -5,6 +5,7 @@
 #include "config.h" /* autoconf: PACKAGE_VERSION */
 
 #include <check.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -245,6 +247,55 @@ START_TEST(sighup_reloads)
 }
 END_TEST
 
+/* A thread of the daemon's process that does not block SIGHUP, other than
+ * the main thread (which waits for it): OpenBLAS's pool threads start in a
+ * library constructor, before main() can set the mask. 0 if none. */
+static pid_t foreign_thread(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/task", (long)pid);
+    DIR *dp = opendir(dir);
+    if (!dp) return 0;
+    pid_t found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(dp))) {
+        long tid = atol(de->d_name);
+        if (tid <= 0 || tid == pid) continue;
+        char path[128];
+        snprintf(path, sizeof path, "%s/%ld/status", dir, tid);
+        char *st = tu_read_file(path, NULL);
+        const char *blk = st ? strstr(st, "SigBlk:") : NULL;
+        if (blk && !(strtoull(blk + 7, NULL, 16) & (1ull << (SIGHUP - 1)))) found = (pid_t)tid;
+        free(st);
+    }
+    closedir(dp);
+    return found;
+}
+
+/* A SIGHUP or SIGTERM that the kernel hands to such a thread (it does
+ * whenever the main thread is not inside sigwait) must still reach the
+ * main thread: without forwarding, the default action would kill the
+ * process. The test sends them straight to the foreign thread. */
+START_TEST(signals_on_foreign_threads_are_forwarded)
+{
+    const char *env[] = {"OPENBLAS_NUM_THREADS=2", NULL};
+    ck_assert_int_eq(tu_daemon_start(&d, NULL, env), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=ready", 10), 0);
+    pid_t tid = foreign_thread(d.pid);
+    if (tid == 0) { /* a single-threaded BLAS: nothing to forward from */
+        ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
+        ck_assert_int_eq(tu_daemon_wait(&d, 30), 0);
+        return;
+    }
+    ck_assert_int_eq(syscall(SYS_tgkill, d.pid, tid, SIGHUP), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 10), 0);
+    ck_assert_int_eq(syscall(SYS_tgkill, d.pid, tid, SIGTERM), 0);
+    int st = tu_daemon_wait(&d, 30);
+    ck_assert_msg(st == 0, "exit status %d", st);
+    ck_assert_int_eq(tu_log_count(&d, "event=stopped exit=0"), 1);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -266,6 +317,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(sys, notify_path_socket);
     tcase_add_test(sys, notify_abstract_socket);
     tcase_add_test(sys, sighup_reloads);
+    tcase_add_test(sys, signals_on_foreign_threads_are_forwarded);
     suite_add_tcase(s, sys);
     return s;
 }

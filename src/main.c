@@ -38,7 +38,10 @@ int main(int argc, char **argv)
     log_level_parse(cfg.log_level, &lvl);
     log_set_level(lvl);
     if (cli.check_config) {
-        log_info("config_ok", "file=%s", cli.config_file ? cli.config_file : "(none)");
+        char q[CONFIG_STR_MAX + 8];
+        config_log(&cfg);
+        log_info("config_ok", "file=%s",
+                 log_quote(q, sizeof q, cli.config_file ? cli.config_file : ""));
         return EXIT_OK;
     }
     if (cli.command && strcmp(cli.command, "migrate") == 0) return service_migrate(&cfg);

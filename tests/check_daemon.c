@@ -90,6 +90,31 @@ START_TEST(check_config_exit_codes)
 }
 END_TEST
 
+/* End to end: command line > environment > file > default, as the binary
+ * reports its effective settings. */
+START_TEST(precedence_end_to_end)
+{
+    ck_assert_int_eq(tu_daemon_init(&d), 0);
+    char path[400];
+    snprintf(path, sizeof path, "%s/p.conf", d.dir);
+    ck_assert_int_eq(tu_write_file(path, "http_threads = 3\nlog_level = warn\n"
+                                         "connection_timeout = 7\ndb_busy_timeout = 11\n"),
+                     0);
+    const char *env[] = {"ODESERVE_HTTP_THREADS=5", "ODESERVE_CONNECTION_TIMEOUT=8", NULL};
+    char *out = NULL;
+    /* The file says warn, which would hide the info line: --log-level wins. */
+    const char *args2[] = {"--config",         path, "--check-config", "--connection-timeout", "9",
+                           "--log-level=info", NULL};
+    ck_assert_int_eq(tu_run_daemon(args2, env, &out), 0);
+    ck_assert_msg(strstr(out, " http_threads=5 "), "env over file: %s", out);
+    ck_assert_msg(strstr(out, " connection_timeout=9 "), "cli over env: %s", out);
+    ck_assert_msg(strstr(out, " db_busy_timeout=11 "), "file over default: %s", out);
+    ck_assert_msg(strstr(out, " connection_limit=512 "), "default: %s", out);
+    ck_assert_msg(strstr(out, " log_level=info "), "cli: %s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(start_failures)
 {
     ck_assert_int_eq(tu_daemon_init(&d), 0);
@@ -305,6 +330,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(core, help_and_version);
     tcase_add_test(core, check_config_exit_codes);
     tcase_add_test(core, migrate_command);
+    tcase_add_test(core, precedence_end_to_end);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, NULL, cleanup);

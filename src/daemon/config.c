@@ -6,6 +6,8 @@
  * validated by exactly the same code. */
 #include "daemon/config.h"
 
+#include "core/log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -437,4 +439,16 @@ void config_print_help(void *out, const char *argv0)
         fprintf(f, "  --%-24s %s%s (default %s)\n", opt, keys[i].doc,
                 keys[i].reloadable ? "; SIGHUP reloads it" : "", keys[i].def);
     }
+}
+
+void config_log(const config *c)
+{
+    char line[1800], v[CONFIG_STR_MAX], q[CONFIG_STR_MAX + 8];
+    size_t o = 0;
+    line[0] = '\0';
+    for (size_t i = 0; i < N_KEYS && o < sizeof line; i++) {
+        log_quote(q, sizeof q, config_format(c, &keys[i], v, sizeof v));
+        o += (size_t)snprintf(line + o, sizeof line - o, "%s%s=%s", i ? " " : "", keys[i].name, q);
+    }
+    log_info("config", "%s", line);
 }

@@ -110,6 +110,9 @@ err_code config_parse_args(int argc, char **argv, config_cli *cli, err *e);
  * environment, then cli->set[]. Used at start and again on SIGHUP. */
 err_code config_load(config *c, const config_cli *cli, err *e);
 
+/* One log line (info) with every effective setting: event=config KEY=VALUE... */
+void config_log(const config *c);
+
 /* Write the usage text (options and every key with its default) to `out`
  * (a FILE *; void * keeps <stdio.h> out of this header). */
 void config_print_help(void *out, const char *argv0);

@@ -35,19 +35,6 @@ static void notify(const char *fmt, const char *arg)
     }
 }
 
-void service_log_config(const config *cfg)
-{
-    char line[1800], v[CONFIG_STR_MAX], q[CONFIG_STR_MAX + 8];
-    size_t n_keys, o = 0;
-    const config_key *k = config_keys(&n_keys);
-    line[0] = '\0';
-    for (size_t i = 0; i < n_keys && o < sizeof line; i++) {
-        log_quote(q, sizeof q, config_format(cfg, &k[i], v, sizeof v));
-        o += (size_t)snprintf(line + o, sizeof line - o, "%s%s=%s", i ? " " : "", k[i].name, q);
-    }
-    log_info("config", "%s", line);
-}
-
 /* Settings that take effect while running. */
 static void apply_runtime(service *s)
 {
@@ -232,7 +219,7 @@ int service_run(const config_cli *cli, const config *cfg)
     err e;
     err_clear(&e);
     log_info("starting", "pid=%ld", (long)getpid());
-    service_log_config(&s.cfg);
+    config_log(&s.cfg);
     if (start(&s, &e) != ERR_OK) {
         log_err("start_failed", &e);
         notify("STATUS=start failed: %s", e.message);

@@ -34,7 +34,4 @@ int service_run(const config_cli *cli, const config *cfg);
 /* `odeserved migrate`: apply the migrations to cfg->db and exit. */
 int service_migrate(const config *cfg);
 
-/* One log line with every effective setting (event=config). */
-void service_log_config(const config *cfg);
-
 #endif

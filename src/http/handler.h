@@ -14,6 +14,11 @@
  *     solve) never stalls /healthz. When the pool is full the request gets
  *     503 unavailable without `work` being run.
  *
+ * A synchronous handler holds an HTTP thread (http_threads of them serve
+ * every connection) and cannot be cancelled at shutdown, so it must be
+ * quick: parsing, validation, a database lookup. Anything that computes for
+ * long is deferred, and checks http_req_cancelled() while it runs.
+ *
  * Thread rules: the accessors that read connection data held by
  * libmicrohttpd (http_req_query, http_req_header) may be called only in
  * the handler itself; copy what `work` needs (http_req_set_user). Everything

@@ -145,6 +145,15 @@ START_TEST(error_body_shape)
     ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such model: x\"}}");
     free(s);
     json_decref(j);
+    /* Not UTF-8 (a decoded %FF in a path): still a JSON body. */
+    err_clear(&e);
+    err_set(&e, ERR_NOT_FOUND, "p\xff", "no such endpoint: /a\xff\xfe");
+    j = http_error_json(&e);
+    s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"field\":\"p?\","
+                        "\"message\":\"no such endpoint: /a??\"}}");
+    free(s);
+    json_decref(j);
 }
 END_TEST
 

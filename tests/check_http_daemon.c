@@ -128,6 +128,9 @@ START_TEST(not_found_and_method_not_allowed)
     expect_error(&r, 404, "not_found");
     ck_assert_ptr_null(strstr(r.body, "\"field\"")); /* omitted when empty */
     tu_response_free(&r);
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/%FF%00x", NULL, NULL, &r), 0);
+    expect_error(&r, 404, "not_found"); /* not UTF-8 once decoded: still JSON */
+    tu_response_free(&r);
 
     ck_assert_int_eq(tu_http(d.port, "DELETE", "/healthz", NULL, NULL, &r), 0);
     expect_error(&r, 405, "method_not_allowed");

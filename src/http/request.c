@@ -37,13 +37,27 @@ unsigned http_status_for(err_code code)
     return status_for[code];
 }
 
+/* A JSON string of `s`; text that is not valid UTF-8 (a path with %FF in
+ * it) has its non-ASCII bytes replaced by '?', so the reply is always JSON. */
+static json_t *safe_string(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j) return j;
+    char buf[ERR_MSG_MAX];
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof buf; i++)
+        buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    buf[i] = '\0';
+    return json_string(buf);
+}
+
 json_t *http_error_json(const err *e)
 {
     json_t *inner = json_object();
     if (!inner) return NULL;
     json_object_set_new(inner, "code", json_string(err_code_name(e->code)));
-    json_object_set_new(inner, "message", json_string(e->message[0] ? e->message : "error"));
-    if (e->field[0]) json_object_set_new(inner, "field", json_string(e->field));
+    json_object_set_new(inner, "message", safe_string(e->message[0] ? e->message : "error"));
+    if (e->field[0]) json_object_set_new(inner, "field", safe_string(e->field));
     json_t *outer = json_object();
     if (!outer || json_object_set_new(outer, "error", inner) != 0) {
         json_decref(outer);

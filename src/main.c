@@ -1,7 +1,54 @@
-/* main.c: placeholder until the daemon lands. */
+/* main.c: odeserved. Wires the modules together and nothing more:
+ * command line and settings (daemon/config), signals (daemon/signals),
+ * then the daemon's life (daemon/service). See `odeserved --help`. */
+#include "config.h" /* autoconf: PACKAGE_VERSION */
+
+#include <stdio.h>
+#include <string.h>
+
 #include "core/log.h"
-int main(void)
+#include "daemon/config.h"
+#include "daemon/service.h"
+#include "daemon/signals.h"
+
+static int invalid(const err *e)
 {
-    log_info("start", NULL);
-    return 0;
+    char q[ERR_MSG_MAX + 8];
+    log_error("config_invalid", "error=%s", log_quote(q, sizeof q, e->message));
+    return EXIT_INVALID;
+}
+
+int main(int argc, char **argv)
+{
+    config_cli cli;
+    config cfg;
+    err e;
+    err_clear(&e);
+    if (config_parse_args(argc, argv, &cli, &e) != ERR_OK) return invalid(&e);
+    if (cli.help) {
+        config_print_help(stdout, "odeserved");
+        return EXIT_OK;
+    }
+    if (cli.version) {
+        printf("odeserved %s\n", PACKAGE_VERSION);
+        return EXIT_OK;
+    }
+    if (config_load(&cfg, &cli, &e) != ERR_OK) return invalid(&e);
+    enum log_level lvl = LOG_LVL_INFO;
+    log_level_parse(cfg.log_level, &lvl);
+    log_set_level(lvl);
+    if (cli.check_config) {
+        char q[CONFIG_STR_MAX + 8];
+        config_log(&cfg);
+        log_info("config_ok", "file=%s",
+                 log_quote(q, sizeof q, cli.config_file ? cli.config_file : ""));
+        return EXIT_OK;
+    }
+    if (cli.command && strcmp(cli.command, "migrate") == 0) return service_migrate(&cfg);
+    /* Before any thread exists, so every thread inherits the mask. */
+    if (signals_block() != 0) {
+        log_error("signals_failed", NULL);
+        return EXIT_FAIL;
+    }
+    return service_run(&cli, &cfg);
 }

@@ -1,1 +1,16 @@
-# http layer: see src/http/*.h. (sources are added as the layer is built)
+# http layer: the only one that speaks HTTP. libmicrohttpd server (epoll,
+# thread pool, suspend/resume), the route table (routes.c: every endpoint),
+# one error-body builder, and the evaluation pool for deferred handlers.
+noinst_LTLIBRARIES += src/http/libhttp.la
+src_http_libhttp_la_SOURCES = \
+	src/http/app.h \
+	src/http/handler.h src/http/handlers.h \
+	src/http/request.c src/http/request_impl.h \
+	src/http/routes.c src/http/routes.h \
+	src/http/server.c src/http/server.h \
+	src/http/workq.c src/http/workq.h \
+	src/http/meta.c \
+	src/http/testing.c
+src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
+	$(BLAS_CFLAGS)
+src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -1,0 +1,454 @@
+/* daemon/config.c: the settings table and its parsers. See config.h.
+ *
+ * DESIGN: every value, including the defaults, goes through config_set, so
+ * a default that would not parse is caught by the first test that loads the
+ * defaults, and the shipped file, the environment and the command line are
+ * validated by exactly the same code. */
+#include "daemon/config.h"
+
+#include "core/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KIB 1024.0
+#define MIB (1024.0 * 1024.0)
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+#define STR(field) offsetof(config, field), sizeof(((config *)0)->field)
+#define NUM(field) offsetof(config, field), sizeof(((config *)0)->field)
+
+/* clang-format off */
+static const config_key keys[] = {
+    {"listen", CONFIG_ADDR, STR(listen), "127.0.0.1:8080", 0, 0, NULL, 0,
+     "address and port to listen on, HOST:PORT or [IPv6]:PORT; port 0 picks a free port"},
+    {"db", CONFIG_PATH, STR(db), "/var/lib/odeserve/odeserve.db", 0, 0, NULL, 0,
+     "SQLite database file; created (and migrated) on start; its directory must exist"},
+    {"log_level", CONFIG_ENUM, STR(log_level), "info", 0, 0, "error|warn|info|debug", 1,
+     "lowest level written to stderr"},
+    {"http_threads", CONFIG_INT, NUM(http_threads), "2", 1, 256, NULL, 0,
+     "HTTP threads (libmicrohttpd thread pool, epoll); they parse requests and send replies"},
+    {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
+     "seconds a client connection may stay idle before it is closed"},
+    {"connection_limit", CONFIG_INT, NUM(connection_limit), "512", 1, 65536, NULL, 0,
+     "most concurrent client connections in total"},
+    {"per_ip_connection_limit", CONFIG_INT, NUM(per_ip_connection_limit), "128", 0, 65536, NULL, 0,
+     "most concurrent connections from one client address; 0 = no per-address cap"},
+    {"max_body_size", CONFIG_BYTES, NUM(max_body_size), "16M", KIB, GIB, NULL, 1,
+     "largest request body accepted, in bytes or with a K/M/G suffix; larger gets 413"},
+    {"shutdown_timeout", CONFIG_SECONDS, NUM(shutdown_timeout), "20", 0, 3600, NULL, 1,
+     "seconds in-flight requests get to finish after SIGTERM (keep below the unit's TimeoutStopSec)"},
+    {"db_synchronous", CONFIG_ENUM, STR(db_synchronous), "full", 0, 0, "off|normal|full|extra", 0,
+     "SQLite PRAGMA synchronous; full survives power loss"},
+    {"db_busy_timeout", CONFIG_INT, NUM(db_busy_timeout), "5000", 0, 600000, NULL, 0,
+     "milliseconds a database connection waits for a lock before failing"},
+    {"eval_threads", CONFIG_INT, NUM(eval_threads), "0", 0, 256, NULL, 0,
+     "evaluation threads for CPU-heavy requests; 0 = one per online CPU"},
+    {"eval_queue_limit", CONFIG_INT, NUM(eval_queue_limit), "256", 1, 1000000, NULL, 0,
+     "evaluations that may wait for a thread; beyond that requests get 503"},
+};
+/* clang-format on */
+
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+const config_key *config_keys(size_t *n)
+{
+    if (n) *n = N_KEYS;
+    return keys;
+}
+
+const config_key *config_key_find(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+/* ---- value parsers: each returns 0 or fills e with what was expected ---- */
+
+/* Decimal digits with at most one '.', nothing else; *out in [min, max]. */
+static int parse_decimal(const char *s, int allow_fraction, double *out)
+{
+    const char *p = s;
+    int digits = 0, dots = 0;
+    if (*p == '-') p++;
+    for (; *p; p++) {
+        if (isdigit((unsigned char)*p))
+            digits++;
+        else if (*p == '.' && allow_fraction && dots == 0)
+            dots++;
+        else
+            return -1;
+    }
+    if (digits == 0) return -1;
+    errno = 0;
+    *out = strtod(s, NULL);
+    return (errno == 0 && isfinite(*out)) ? 0 : -1;
+}
+
+static err_code set_number(const config_key *k, void *field, const char *v, err *e)
+{
+    double x, mult = 1;
+    char num[64];
+    size_t len = strlen(v);
+    if (len == 0 || len >= sizeof num) goto bad;
+    memcpy(num, v, len + 1);
+    if (k->type == CONFIG_BYTES) {
+        char u = (char)toupper((unsigned char)num[len - 1]);
+        mult = u == 'K' ? KIB : u == 'M' ? MIB : u == 'G' ? GIB : 1;
+        if (mult > 1) num[len - 1] = '\0';
+    }
+    if (parse_decimal(num, k->type == CONFIG_SECONDS, &x) != 0) goto bad;
+    x *= mult;
+    if (x < k->min || x > k->max) goto bad;
+    if (k->type == CONFIG_INT)
+        *(long long *)field = (long long)x;
+    else if (k->type == CONFIG_BYTES)
+        *(uint64_t *)field = (uint64_t)x;
+    else
+        *(double *)field = x;
+    return ERR_OK;
+bad:
+    if (k->type == CONFIG_INT)
+        return err_set(e, ERR_CONFIG, k->name,
+                       "%s: expected an integer from %.0f to %.0f, got '%s'", k->name, k->min,
+                       k->max, v);
+    if (k->type == CONFIG_BYTES)
+        return err_set(e, ERR_CONFIG, k->name,
+                       "%s: expected a size from %.0f to %.0f bytes (suffix K, M or G allowed), "
+                       "got '%s'",
+                       k->name, k->min, k->max, v);
+    return err_set(e, ERR_CONFIG, k->name, "%s: expected seconds from %g to %g, got '%s'", k->name,
+                   k->min, k->max, v);
+}
+
+static int enum_has(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (n > 0 && len == n && strncmp(p, v, n) == 0) return 1;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/* HOST:PORT or [V6]:PORT; HOST non-empty, PORT 0..65535. Resolution is
+ * left to the listener. */
+static int addr_valid(const char *v)
+{
+    const char *colon;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (!close || close == v + 1 || close[1] != ':') return 0;
+        colon = close + 1;
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon || colon == v || memchr(v, ':', (size_t)(colon - v))) return 0;
+    }
+    const char *port = colon + 1;
+    if (!*port || strlen(port) > 5) return 0;
+    for (const char *p = port; *p; p++)
+        if (!isdigit((unsigned char)*p)) return 0;
+    for (const char *p = v; p < colon; p++)
+        if (isspace((unsigned char)*p)) return 0;
+    return atoi(port) <= 65535;
+}
+
+static err_code set_string(const config_key *k, char *field, const char *v, err *e)
+{
+    if (strlen(v) >= k->size)
+        return err_set(e, ERR_CONFIG, k->name, "%s: expected at most %zu characters", k->name,
+                       k->size - 1);
+    if (k->type == CONFIG_ENUM && !enum_has(k->choices, v))
+        return err_set(e, ERR_CONFIG, k->name, "%s: expected one of %s, got '%s'", k->name,
+                       k->choices, v);
+    if (k->type == CONFIG_PATH && v[0] == '\0')
+        return err_set(e, ERR_CONFIG, k->name, "%s: expected a non-empty path", k->name);
+    if (k->type == CONFIG_ADDR && !addr_valid(v))
+        return err_set(e, ERR_CONFIG, k->name,
+                       "%s: expected HOST:PORT or [IPV6]:PORT with a port from 0 to 65535, "
+                       "got '%s'",
+                       k->name, v);
+    memcpy(field, v, strlen(v) + 1);
+    return ERR_OK;
+}
+
+err_code config_set(config *c, const char *key, const char *value, err *e)
+{
+    const config_key *k = config_key_find(key);
+    if (!k) return err_set(e, ERR_CONFIG, key, "unknown key '%s'", key);
+    void *field = (char *)c + k->offset;
+    switch (k->type) {
+    case CONFIG_INT:
+    case CONFIG_BYTES:
+    case CONFIG_SECONDS:
+        return set_number(k, field, value, e);
+    default:
+        return set_string(k, field, value, e);
+    }
+}
+
+void config_defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        err_code rc = config_set(c, keys[i].name, keys[i].def, NULL);
+        (void)rc; /* defaults are checked by tests/check_config.c */
+    }
+}
+
+const char *config_format(const config *c, const config_key *k, char *buf, size_t n)
+{
+    const void *field = (const char *)c + k->offset;
+    switch (k->type) {
+    case CONFIG_INT:
+        snprintf(buf, n, "%lld", *(const long long *)field);
+        break;
+    case CONFIG_BYTES: {
+        uint64_t v = *(const uint64_t *)field;
+        static const char suffix[] = {'G', 'M', 'K'};
+        const uint64_t unit[] = {1ull << 30, 1ull << 20, 1ull << 10};
+        for (int i = 0; i < 3; i++) {
+            if (v >= unit[i] && v % unit[i] == 0) {
+                snprintf(buf, n, "%llu%c", (unsigned long long)(v / unit[i]), suffix[i]);
+                return buf;
+            }
+        }
+        snprintf(buf, n, "%llu", (unsigned long long)v);
+        break;
+    }
+    case CONFIG_SECONDS:
+        snprintf(buf, n, "%g", *(const double *)field);
+        break;
+    default:
+        snprintf(buf, n, "%s", (const char *)field);
+    }
+    return buf;
+}
+
+/* ---- the file ---- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int key_syntax_ok(const char *k)
+{
+    if (!*k) return 0;
+    for (; *k; k++)
+        if (!(islower((unsigned char)*k) || isdigit((unsigned char)*k) || *k == '_')) return 0;
+    return 1;
+}
+
+/* One line; `seen[i]` holds the line where key i was set (0 = not yet). */
+static err_code apply_line(config *c, char *line, unsigned lineno, unsigned *seen, err *e)
+{
+    char *s = trim(line);
+    if (*s == '\0' || *s == '#') return ERR_OK;
+    char *eq = strchr(s, '=');
+    if (!eq) return err_set(e, ERR_CONFIG, NULL, "expected 'key = value', got '%.60s'", s);
+    *eq = '\0';
+    char *key = trim(s), *value = trim(eq + 1);
+    if (!key_syntax_ok(key))
+        return err_set(e, ERR_CONFIG, NULL,
+                       "expected 'key = value' with a key of a-z, 0-9 and '_', got '%.60s'", key);
+    const config_key *k = config_key_find(key);
+    if (!k) return err_set(e, ERR_CONFIG, key, "unknown key '%s'", key);
+    size_t idx = (size_t)(k - keys);
+    if (seen[idx])
+        return err_set(e, ERR_CONFIG, key, "duplicate key '%s' (first set on line %u)", key,
+                       seen[idx]);
+    seen[idx] = lineno;
+    size_t vn = strlen(value);
+    if (vn >= 2 && value[0] == '"' && value[vn - 1] == '"') {
+        value[vn - 1] = '\0';
+        value++;
+    } else if (vn >= 1 && value[0] == '"') {
+        return err_set(e, ERR_CONFIG, key, "%s: expected a closing '\"'", key);
+    }
+    return config_set(c, key, value, e);
+}
+
+err_code config_apply_file(config *c, const char *path, err *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return err_set(e, ERR_IO, NULL, "%s: cannot open: %s", path, strerror(errno));
+    unsigned seen[N_KEYS] = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    err_code rc = ERR_OK;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        err le;
+        err_clear(&le);
+        if (apply_line(c, line, lineno, seen, &le) != ERR_OK) {
+            rc = err_set(e, le.code, le.field, "%s:%u: %s", path, lineno, le.message);
+            goto out;
+        }
+    }
+    if (ferror(f)) rc = err_set(e, ERR_IO, NULL, "%s: read error", path);
+out:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ---- environment and command line ---- */
+
+static void env_name(const char *key, char *buf, size_t n)
+{
+    size_t o = (size_t)snprintf(buf, n, "ODESERVE_");
+    for (; *key && o + 1 < n; key++)
+        buf[o++] = (char)toupper((unsigned char)*key);
+    buf[o] = '\0';
+}
+
+err_code config_apply_env(config *c, err *e)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char name[96];
+        env_name(keys[i].name, name, sizeof name);
+        const char *v = getenv(name);
+        if (!v) continue;
+        err le;
+        err_clear(&le);
+        if (config_set(c, keys[i].name, v, &le) != ERR_OK)
+            return err_set(e, le.code, le.field, "environment %s: %s", name, le.message);
+    }
+    return ERR_OK;
+}
+
+/* "--log-level" -> the row for "log_level". */
+static const config_key *key_for_option(const char *opt, size_t len)
+{
+    char name[96];
+    if (len >= sizeof name) return NULL;
+    for (size_t i = 0; i < len; i++)
+        name[i] = opt[i] == '-' ? '_' : opt[i];
+    name[len] = '\0';
+    return config_key_find(name);
+}
+
+static err_code parse_option(int argc, char **argv, int *i, config_cli *cli, err *e)
+{
+    const char *arg = argv[*i], *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const char *value = eq ? eq + 1 : NULL;
+    int *flag = NULL;
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) flag = &cli->help;
+    if (strcmp(arg, "--version") == 0) flag = &cli->version;
+    if (strcmp(arg, "--check-config") == 0) flag = &cli->check_config;
+    if (flag) {
+        *flag = 1;
+        return ERR_OK;
+    }
+    const config_key *k = NULL;
+    int is_config = strncmp(arg, "--config", 8) == 0 && len == 6;
+    if (!is_config &&
+        (strncmp(arg, "--", 2) != 0 || memchr(name, '_', len) || !(k = key_for_option(name, len))))
+        return err_set(e, ERR_CONFIG, NULL, "unknown option '%s' (see --help)", arg);
+    if (!value) {
+        if (*i + 1 >= argc)
+            return err_set(e, ERR_CONFIG, NULL, "option %.*s: expected a value", (int)len + 2, arg);
+        value = argv[++*i];
+    }
+    if (is_config) {
+        cli->config_file = value;
+        return ERR_OK;
+    }
+    if (cli->n_set >= CONFIG_MAX_SET)
+        return err_set(e, ERR_CONFIG, NULL, "too many options (at most %d)", CONFIG_MAX_SET);
+    cli->set[cli->n_set].key = k->name;
+    cli->set[cli->n_set].value = value;
+    cli->n_set++;
+    return ERR_OK;
+}
+
+err_code config_parse_args(int argc, char **argv, config_cli *cli, err *e)
+{
+    memset(cli, 0, sizeof *cli);
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (parse_option(argc, argv, &i, cli, e) != ERR_OK) return ERR_CONFIG;
+        } else if (!cli->command && strcmp(argv[i], "migrate") == 0) {
+            cli->command = "migrate";
+        } else {
+            return err_set(e, ERR_CONFIG, NULL,
+                           "unexpected argument '%s' (the only command is 'migrate')", argv[i]);
+        }
+    }
+    return ERR_OK;
+}
+
+err_code config_load(config *c, const config_cli *cli, err *e)
+{
+    err_code rc;
+    config_defaults(c);
+    if (cli->config_file && (rc = config_apply_file(c, cli->config_file, e)) != ERR_OK) return rc;
+    if ((rc = config_apply_env(c, e)) != ERR_OK) return rc;
+    for (size_t i = 0; i < cli->n_set; i++) {
+        err le;
+        err_clear(&le);
+        if (config_set(c, cli->set[i].key, cli->set[i].value, &le) != ERR_OK) {
+            char opt[96];
+            size_t j = 0;
+            for (const char *p = cli->set[i].key; *p && j + 1 < sizeof opt; p++)
+                opt[j++] = *p == '_' ? '-' : *p;
+            opt[j] = '\0';
+            return err_set(e, le.code, le.field, "option --%s: %s", opt, le.message);
+        }
+    }
+    return ERR_OK;
+}
+
+void config_print_help(void *out, const char *argv0)
+{
+    FILE *f = out;
+    fprintf(f,
+            "usage: %s [--config FILE] [--listen ADDR:PORT] [--db PATH] [--log-level LEVEL]\n"
+            "          [--check-config] [--version] [--help] [--KEY VALUE ...]\n"
+            "       %s migrate --db PATH\n\n"
+            "  --config FILE     read settings from FILE (key = value lines)\n"
+            "  --check-config    validate the settings and exit (0 = valid, 2 = invalid)\n"
+            "  --version         print the version and exit\n"
+            "  migrate           apply the database migrations and exit\n\n"
+            "Settings (command line > environment ODESERVE_<KEY> > file > default):\n",
+            argv0, argv0);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char opt[96];
+        size_t j = 0;
+        for (const char *p = keys[i].name; *p && j + 1 < sizeof opt; p++)
+            opt[j++] = *p == '_' ? '-' : *p;
+        opt[j] = '\0';
+        fprintf(f, "  --%-24s %s%s (default %s)\n", opt, keys[i].doc,
+                keys[i].reloadable ? "; SIGHUP reloads it" : "", keys[i].def);
+    }
+}
+
+void config_log(const config *c)
+{
+    char line[1800], v[CONFIG_STR_MAX], q[CONFIG_STR_MAX + 8];
+    size_t o = 0;
+    line[0] = '\0';
+    for (size_t i = 0; i < N_KEYS && o < sizeof line; i++) {
+        log_quote(q, sizeof q, config_format(c, &keys[i], v, sizeof v));
+        o += (size_t)snprintf(line + o, sizeof line - o, "%s%s=%s", i ? " " : "", keys[i].name, q);
+    }
+    log_info("config", "%s", line);
+}

@@ -1,0 +1,240 @@
+/* daemon/service.c: see service.h. */
+#include "daemon/service.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "daemon/notify.h"
+#include "daemon/signals.h"
+#include "http/server.h"
+#include "http/workq.h"
+#include "store/db.h"
+
+typedef struct service {
+    config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
+    const config_cli *cli; /* where the settings come from */
+    db_pool *db;
+    workq *eval;
+    http_app app;
+    http_server *http;
+} service;
+
+static void notify(const char *fmt, const char *arg)
+{
+    err e;
+    err_clear(&e);
+    if (notify_sendf(&e, fmt, arg) != ERR_OK) {
+        char q[ERR_MSG_MAX + 8];
+        log_warn("notify_failed", "error=%s", log_quote(q, sizeof q, e.message));
+    }
+}
+
+/* Settings that take effect while running. */
+static void apply_runtime(service *s)
+{
+    enum log_level lvl = LOG_LVL_INFO;
+    log_level_parse(s->cfg.log_level, &lvl);
+    log_set_level(lvl);
+    atomic_store(&s->app.max_body, s->cfg.max_body_size);
+}
+
+static db_opts db_options(const config *cfg)
+{
+    db_opts o;
+    db_opts_default(&o);
+    o.path = cfg->db;
+    o.busy_timeout_ms = (int)cfg->db_busy_timeout;
+    o.synchronous = cfg->db_synchronous;
+    return o;
+}
+
+static void log_err(const char *event, const err *e)
+{
+    char q[ERR_MSG_MAX + 8];
+    log_error(event, "code=%s error=%s", err_code_name(e->code),
+              log_quote(q, sizeof q, e->message));
+}
+
+static err_code migrate(db *d, err *e)
+{
+    int from = 0, to = 0;
+    if (db_migrate(d, &from, &to, e) != ERR_OK) return e->code;
+    if (from != to)
+        log_info("migrated", "from=%d to=%d", from, to);
+    else
+        log_info("schema_current", "version=%d", to);
+    return ERR_OK;
+}
+
+int service_migrate(const config *cfg)
+{
+    err e;
+    err_clear(&e);
+    db_opts o = db_options(cfg);
+    db *d = NULL;
+    char q[CONFIG_STR_MAX + 8];
+    if (db_open(&d, &o, &e) == ERR_OK && migrate(d, &e) == ERR_OK) {
+        db_close(d);
+        log_info("migrate_done", "db=%s", log_quote(q, sizeof q, cfg->db));
+        return EXIT_OK;
+    }
+    db_close(d);
+    log_err("migrate_failed", &e);
+    return EXIT_FAIL;
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static err_code start(service *s, err *e)
+{
+    db_opts o = db_options(&s->cfg);
+    db *d = NULL;
+    if (db_pool_new(&s->db, &o, e) != ERR_OK || db_pool_get(s->db, &d, e) != ERR_OK ||
+        migrate(d, e) != ERR_OK)
+        return e->code;
+    int threads = s->cfg.eval_threads > 0 ? (int)s->cfg.eval_threads : online_cpus();
+    if (workq_new(&s->eval, threads, (size_t)s->cfg.eval_queue_limit, e) != ERR_OK) return e->code;
+    s->app.db = s->db;
+    s->app.eval = s->eval;
+    const char *tr = getenv("ODESERVE_TEST_ROUTES");
+    s->app.test_routes = tr && strcmp(tr, "1") == 0;
+    if (s->app.test_routes) log_warn("test_routes_enabled", "prefix=/v1/test/");
+    apply_runtime(s);
+    http_server_opts ho = {
+        .listen = s->cfg.listen,
+        .threads = (unsigned)s->cfg.http_threads,
+        .connection_timeout = (unsigned)s->cfg.connection_timeout,
+        .connection_limit = (unsigned)s->cfg.connection_limit,
+        .per_ip_connection_limit = (unsigned)s->cfg.per_ip_connection_limit,
+    };
+    if (http_server_start(&s->http, &ho, &s->app, e) != ERR_OK) return e->code;
+    log_info("listening", "addr=%s http_threads=%d eval_threads=%d", http_server_addr(s->http),
+             (int)s->cfg.http_threads, threads);
+    return ERR_OK;
+}
+
+static void reload(service *s)
+{
+    char usec[32];
+    snprintf(usec, sizeof usec, "%llu", (unsigned long long)clock_mono_usec());
+    notify("RELOADING=1\nMONOTONIC_USEC=%s\nSTATUS=reloading settings", usec);
+    config fresh;
+    err e;
+    err_clear(&e);
+    if (config_load(&fresh, s->cli, &e) != ERR_OK) {
+        log_err("reload_failed", &e);
+        notify("READY=1\nSTATUS=serving on %s; last reload failed, see the log",
+               http_server_addr(s->http));
+        return;
+    }
+    size_t n_keys, changed = 0;
+    const config_key *k = config_keys(&n_keys);
+    for (size_t i = 0; i < n_keys; i++) {
+        char was[CONFIG_STR_MAX], now[CONFIG_STR_MAX], qw[CONFIG_STR_MAX + 8],
+            qn[CONFIG_STR_MAX + 8];
+        config_format(&s->cfg, &k[i], was, sizeof was);
+        config_format(&fresh, &k[i], now, sizeof now);
+        if (strcmp(was, now) == 0) continue;
+        log_quote(qw, sizeof qw, was);
+        log_quote(qn, sizeof qn, now);
+        if (!k[i].reloadable) {
+            log_warn("config_needs_restart", "key=%s running=%s file=%s", k[i].name, qw, qn);
+            continue;
+        }
+        memcpy((char *)&s->cfg + k[i].offset, (const char *)&fresh + k[i].offset, k[i].size);
+        log_info("config_changed", "key=%s old=%s new=%s", k[i].name, qw, qn);
+        changed++;
+    }
+    apply_runtime(s);
+    log_info("reloaded", "changed=%zu", changed);
+    notify("READY=1\nSTATUS=serving on %s", http_server_addr(s->http));
+}
+
+/* Wait for in-flight requests until `deadline`; a second stop signal
+ * ends the wait early. Returns the requests still in flight. */
+static unsigned drain(service *s, double deadline)
+{
+    unsigned n;
+    while ((n = http_server_inflight(s->http)) > 0) {
+        double left = deadline - clock_mono();
+        if (left <= 0) break;
+        int sig = signals_wait(left < 0.05 ? left : 0.05);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_warn("stop_forced", "signal=%d inflight=%u", sig, n);
+            break;
+        }
+    }
+    return n;
+}
+
+static int shutdown_gracefully(service *s, int sig)
+{
+    double t0 = clock_mono();
+    notify("STOPPING=1\nSTATUS=%s", "draining");
+    atomic_store(&s->app.state, HTTP_APP_DRAINING);
+    http_server_quiesce(s->http);
+    log_info("draining", "signal=%s inflight=%u timeout_s=%g", sig == SIGINT ? "INT" : "TERM",
+             http_server_inflight(s->http), s->cfg.shutdown_timeout);
+    unsigned left = drain(s, t0 + s->cfg.shutdown_timeout);
+    if (left) log_warn("drain_timeout", "inflight=%u", left);
+    /* Deferred work learns about the stop; every suspended connection is
+     * resumed once the pool is idle (MHD_stop_daemon requires it). */
+    atomic_store(&s->app.cancel, 1);
+    if (!workq_wait_idle(s->eval, 10.0)) {
+        log_error("eval_stuck", "busy=%zu", workq_busy(s->eval));
+        return EXIT_BUG;
+    }
+    drain(s, clock_mono() + 1.0); /* let the cancelled replies go out */
+    http_server_stop(s->http);
+    s->http = NULL;
+    return EXIT_OK;
+}
+
+static void teardown(service *s)
+{
+    http_server_stop(s->http);
+    workq_free(s->eval);
+    db_pool_free(s->db);
+}
+
+int service_run(const config_cli *cli, const config *cfg)
+{
+    service s;
+    memset(&s, 0, sizeof s);
+    s.cfg = *cfg;
+    s.cli = cli;
+    atomic_init(&s.app.state, HTTP_APP_STARTING);
+    atomic_init(&s.app.cancel, 0);
+    atomic_init(&s.app.max_body, cfg->max_body_size);
+    err e;
+    err_clear(&e);
+    log_info("starting", "pid=%ld", (long)getpid());
+    config_log(&s.cfg);
+    if (start(&s, &e) != ERR_OK) {
+        log_err("start_failed", &e);
+        notify("STATUS=start failed: %s", e.message);
+        teardown(&s);
+        return EXIT_FAIL;
+    }
+    atomic_store(&s.app.state, HTTP_APP_READY);
+    notify("READY=1\nSTATUS=serving on %s", http_server_addr(s.http));
+    log_info("ready", "addr=%s", http_server_addr(s.http));
+    int sig;
+    while ((sig = signals_wait(-1)) == SIGHUP)
+        reload(&s);
+    int rc = shutdown_gracefully(&s, sig);
+    if (rc != EXIT_OK) _exit(rc); /* threads still run work; cannot free under them */
+    teardown(&s);
+    log_info("stopped", "exit=%d", rc);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* daemon/service.h: the daemon's life, from a valid configuration to its
+ * exit status: open and migrate the database, start the evaluation pool
+ * and the HTTP server, tell systemd, then handle signals in this (the main)
+ * thread until SIGTERM/SIGINT, and shut down gracefully.
+ *
+ *   SIGHUP          re-read the settings (same sources as at start);
+ *                   apply the reloadable ones (log_level, max_body_size,
+ *                   shutdown_timeout), log each change, and warn about
+ *                   changes that need a restart. sd_notify RELOADING=1 +
+ *                   MONOTONIC_USEC before, READY=1 after.
+ *   SIGTERM/SIGINT  STOPPING=1; /readyz -> 503; stop accepting; in-flight
+ *                   requests get shutdown_timeout seconds; then deferred
+ *                   work is cancelled, the server stopped, the database
+ *                   closed; exit 0. A second SIGTERM/SIGINT cuts the wait.
+ *
+ * signals_block() must have run before service_run (main does it before any
+ * thread exists). */
+#ifndef ODESERVE_DAEMON_SERVICE_H
+#define ODESERVE_DAEMON_SERVICE_H
+
+#include "daemon/config.h"
+
+/* Exit statuses (LSB init-script conventions). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,    /* could not start or run: database, bind, ... */
+    EXIT_INVALID = 2, /* invalid configuration or command line */
+    EXIT_BUG = 70     /* EX_SOFTWARE: work would not stop at shutdown */
+};
+
+/* Serve with `cfg` (loaded from `cli`, which SIGHUP re-reads). */
+int service_run(const config_cli *cli, const config *cfg);
+
+/* `odeserved migrate`: apply the migrations to cfg->db and exit. */
+int service_migrate(const config *cfg);
+
+#endif

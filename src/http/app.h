@@ -1,0 +1,31 @@
+/* http/app.h: the state every handler may reach through http_req_app().
+ *
+ * One http_app lives as long as the server. main fills the borrowed
+ * pointers before http_server_start and changes only the atomics afterwards
+ * (readiness on start and shutdown, max_body on SIGHUP); handlers read them.
+ * Later layers (the model cache, the job runner) hang their pointers here. */
+#ifndef ODESERVE_HTTP_APP_H
+#define ODESERVE_HTTP_APP_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "http/workq.h"
+#include "store/db.h"
+
+enum http_app_state {
+    HTTP_APP_STARTING = 0, /* /readyz answers 503 */
+    HTTP_APP_READY,        /* /readyz answers 200 when the database does */
+    HTTP_APP_DRAINING      /* shutting down: /readyz 503, replies carry Connection: close */
+};
+
+typedef struct http_app {
+    db_pool *db;       /* borrowed; per-thread connections */
+    workq *eval;       /* borrowed; where http_req_defer'd work runs */
+    atomic_int state;  /* enum http_app_state */
+    atomic_int cancel; /* set when the shutdown deadline passes: deferred work should stop */
+    _Atomic uint64_t max_body; /* request body cap in bytes (SIGHUP may change it) */
+    int test_routes;           /* serve ROUTE_TEST routes (ODESERVE_TEST_ROUTES=1) */
+} http_app;
+
+#endif

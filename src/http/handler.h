@@ -1,0 +1,91 @@
+/* http/handler.h: what a route handler sees and how it replies.
+ *
+ * A handler is called on an HTTP thread once the whole request is in: the
+ * body is accumulated under the configured cap and, for ROUTE_JSON routes,
+ * parsed once; the handler borrows the parsed JSON. It must give exactly one
+ * reply, in one of two ways:
+ *
+ *   - synchronously: call an http_reply_* function before returning;
+ *   - asynchronously: call http_req_defer(r, work) and return without a
+ *     reply. The connection is suspended (MHD_suspend_connection), `work(r)`
+ *     runs on the evaluation pool (http/workq.h) and replies there; the
+ *     connection is then resumed and the reply sent. The HTTP threads keep
+ *     serving other requests meanwhile, so CPU-heavy work (a trajectory
+ *     solve) never stalls /healthz. When the pool is full the request gets
+ *     503 unavailable without `work` being run.
+ *
+ * A synchronous handler holds an HTTP thread (http_threads of them serve
+ * every connection) and cannot be cancelled at shutdown, so it must be
+ * quick: parsing, validation, a database lookup. Anything that computes for
+ * long is deferred, and checks http_req_cancelled() while it runs.
+ *
+ * Thread rules: the accessors that read connection data held by
+ * libmicrohttpd (http_req_query, http_req_header) may be called only in
+ * the handler itself; copy what `work` needs (http_req_set_user). Everything
+ * else may be used from `work` too. A request and everything it owns (body,
+ * parsed JSON, user data) is freed only in the request-completed callback,
+ * after the reply is sent or the client has gone.
+ *
+ * Errors: http_reply_error builds every error body,
+ *   {"error": {"code": "...", "message": "...", "field": "..."}}
+ * (field omitted when empty), with the HTTP status taken from one table
+ * (http_status_for). */
+#ifndef ODESERVE_HTTP_HANDLER_H
+#define ODESERVE_HTTP_HANDLER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/err.h"
+#include "http/app.h"
+
+typedef struct http_req http_req;
+typedef void (*http_handler)(http_req *r);
+
+/* ---- the request (valid until the request-completed callback) ---- */
+const char *http_req_method(const http_req *r); /* "GET" (HEAD is routed as GET) */
+const char *http_req_path(const http_req *r);   /* decoded path, no query */
+const char *http_req_id(const http_req *r);     /* X-Request-Id sent back */
+http_app *http_req_app(const http_req *r);
+/* Value of the {name} segment of the route pattern, or NULL. */
+const char *http_req_param(const http_req *r, const char *name);
+/* Query argument / request header, or NULL. Handler thread only. */
+const char *http_req_query(http_req *r, const char *key);
+const char *http_req_header(http_req *r, const char *name);
+/* The parsed body (ROUTE_JSON routes; NULL otherwise). Borrowed. */
+json_t *http_req_json(const http_req *r);
+/* The raw body (not NUL-terminated; *len may be 0). Borrowed. */
+const char *http_req_body(const http_req *r, size_t *len);
+
+/* Per-request handler state, freed by `free_fn` (may be NULL) in the
+ * request-completed callback. Replaces (and frees) earlier user data. */
+void http_req_set_user(http_req *r, void *data, void (*free_fn)(void *));
+void *http_req_user(const http_req *r);
+
+/* ---- replies: exactly one per request; a second one is ignored ---- */
+/* `body` is stolen (json_decref'd); serialized compactly, reals with 17
+ * significant digits so they read back to the same double. */
+void http_reply_json(http_req *r, unsigned status, json_t *body);
+/* `body` (malloc'd JSON text, len bytes) is stolen. */
+void http_reply_buf(http_req *r, unsigned status, char *body, size_t len);
+/* Error reply: status from http_status_for(e->code). */
+void http_reply_error(http_req *r, const err *e);
+void http_reply_errorf(http_req *r, err_code code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Extra response header (e.g. Location). At most 8 per reply. */
+err_code http_reply_header(http_req *r, const char *name, const char *value);
+
+/* ---- asynchronous completion ---- */
+/* Run work(r) on the evaluation pool once the handler returns; work must
+ * reply. Call at most once, from the handler, without replying. */
+void http_req_defer(http_req *r, http_handler work);
+/* True once the server's shutdown deadline has passed: long work should
+ * stop and reply (ERR_UNAVAILABLE). Any thread. */
+int http_req_cancelled(const http_req *r);
+
+/* ---- the one error table and the one error body ---- */
+unsigned http_status_for(err_code code);
+/* New reference to {"error": {...}}; NULL only when out of memory. */
+json_t *http_error_json(const err *e);
+
+#endif

@@ -1,0 +1,18 @@
+/* http/handlers.h: the handlers routes.c points at. Private to the http
+ * layer; each is documented where it is defined. */
+#ifndef ODESERVE_HTTP_HANDLERS_H
+#define ODESERVE_HTTP_HANDLERS_H
+
+#include "http/handler.h"
+
+/* meta.c: liveness, readiness, versions */
+void h_healthz(http_req *r);
+void h_readyz(http_req *r);
+void h_version(http_req *r);
+
+/* testing.c: test-only routes (ODESERVE_TEST_ROUTES=1) */
+void h_test_sleep(http_req *r);
+void h_test_eval(http_req *r);
+void h_test_echo(http_req *r);
+
+#endif

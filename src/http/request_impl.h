@@ -1,0 +1,56 @@
+/* http/request_impl.h: the body of http_req, shared by server.c (the
+ * libmicrohttpd callbacks) and request.c (the handler API). Private to
+ * the http layer. */
+#ifndef ODESERVE_HTTP_REQUEST_IMPL_H
+#define ODESERVE_HTTP_REQUEST_IMPL_H
+
+#include <microhttpd.h>
+
+#include "http/handler.h"
+#include "http/routes.h"
+
+#define REQ_ID_MAX 65     /* accepted X-Request-Id: 1..64 of [A-Za-z0-9._:-] */
+#define REQ_MAX_HEADERS 8 /* extra reply headers */
+
+struct http_req {
+    struct MHD_Connection *conn;
+    http_app *app;
+    const http_route *route; /* NULL when the request was answered at its headers */
+    char method[16];         /* as received (truncated); routing maps HEAD to GET */
+    char *path;              /* decoded path */
+    char *pathbuf;           /* the path split for params */
+    route_params params;
+    char id[REQ_ID_MAX];
+    double t_start; /* clock_mono() at the first callback */
+
+    char *body; /* accumulated, at most app->max_body bytes */
+    size_t body_len, body_cap;
+    uint64_t body_limit; /* app->max_body when the request started */
+    int too_large;       /* body went past the cap: rest discarded, 413 */
+    uint64_t discarded;  /* bytes dropped since (cut off past body_limit) */
+    json_t *json;        /* parsed body (ROUTE_JSON), owned */
+
+    int replied; /* a reply is ready (status, reply) */
+    int queued;  /* handed to libmicrohttpd */
+    unsigned status;
+    char *reply; /* malloc'd JSON text */
+    size_t reply_len;
+    char allow[64]; /* Allow header for 405 */
+    size_t n_headers;
+    char *hname[REQ_MAX_HEADERS], *hvalue[REQ_MAX_HEADERS];
+
+    http_handler work; /* set by http_req_defer */
+    int suspended;
+
+    void *user; /* http_req_set_user */
+    void (*user_free)(void *);
+};
+
+/* request.c: lifecycle helpers used by server.c. */
+void req_free(http_req *r);
+/* Generate a fresh request id into buf (>= 17 bytes). Thread-safe. */
+void req_new_id(char *buf, size_t n);
+/* 1 when `id` may be echoed back (1..64 of [A-Za-z0-9._:-]). */
+int req_id_ok(const char *id);
+
+#endif

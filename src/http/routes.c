@@ -1,0 +1,120 @@
+/* http/routes.c: every endpoint of odeserved, and the matcher.
+ *
+ * To add an endpoint, add a row. Patterns use {name} for one path segment;
+ * ROUTE_JSON makes the server check Content-Type and parse the body before
+ * the handler runs. ROUTE_TEST rows exist only for the test suite and are
+ * invisible (404) unless the daemon starts with ODESERVE_TEST_ROUTES=1. */
+#include "http/routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "http/handlers.h"
+
+/* clang-format off */
+static const http_route table[] = {
+    {"GET",  "/healthz",          h_healthz,    0},
+    {"GET",  "/readyz",           h_readyz,     0},
+    {"GET",  "/v1/version",       h_version,    0},
+
+    /* tests only: sleep on the HTTP thread, sleep on the evaluation pool, echo a JSON body */
+    {"GET",  "/v1/test/sleep",    h_test_sleep, ROUTE_TEST},
+    {"GET",  "/v1/test/eval",     h_test_eval,  ROUTE_TEST},
+    {"POST", "/v1/test/echo",     h_test_echo,  ROUTE_JSON | ROUTE_TEST},
+};
+/* clang-format on */
+
+const http_route *routes_table(size_t *n)
+{
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+/* Split "/a/b/c" in place into {"a","b","c"}. -1 when the path does not
+ * start with '/', has an empty segment, or too many segments. "/" has 0. */
+static int split_path(char *p, char **seg)
+{
+    if (*p != '/') return -1;
+    p++;
+    if (*p == '\0') return 0;
+    int n = 0;
+    for (;;) {
+        if (n == ROUTE_MAX_SEGMENTS) return -1;
+        seg[n++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash) break;
+        *slash = '\0';
+        p = slash + 1;
+        if (*p == '\0') return -1; /* trailing slash or "//" */
+    }
+    for (int i = 0; i < n; i++)
+        if (seg[i][0] == '\0') return -1;
+    return n;
+}
+
+/* Match one pattern against the split path; fill params on success. */
+static int segments_match(const char *pattern, char **seg, int nseg, route_params *pp)
+{
+    route_params p = {0};
+    const char *q = pattern + 1;
+    int i = 0;
+    if (*q == '\0') return nseg == 0;
+    for (;;) {
+        const char *end = strchr(q, '/');
+        size_t len = end ? (size_t)(end - q) : strlen(q);
+        if (i >= nseg) return 0;
+        if (len >= 2 && q[0] == '{' && q[len - 1] == '}') {
+            if (p.n == ROUTE_MAX_PARAMS || len - 2 >= ROUTE_NAME_MAX) return 0;
+            memcpy(p.name[p.n], q + 1, len - 2);
+            p.name[p.n][len - 2] = '\0';
+            p.value[p.n++] = seg[i];
+        } else if (strlen(seg[i]) != len || strncmp(seg[i], q, len) != 0) {
+            return 0;
+        }
+        i++;
+        if (!end) break;
+        q = end + 1;
+    }
+    if (i != nseg) return 0;
+    if (pp) *pp = p;
+    return 1;
+}
+
+static void allow_add(char *allow, size_t n, const char *method)
+{
+    if (strstr(allow, method)) return; /* methods are distinct words in practice */
+    size_t len = strlen(allow);
+    snprintf(allow + len, n - len, "%s%s", len ? ", " : "", method);
+}
+
+const http_route *routes_match(const char *method, char *pathbuf, int test_routes,
+                               route_params *params, char *allow, size_t allow_n, err_code *why)
+{
+    char *seg[ROUTE_MAX_SEGMENTS];
+    int nseg = split_path(pathbuf, seg);
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    size_t n;
+    const http_route *t = routes_table(&n);
+    if (allow_n) allow[0] = '\0';
+    *why = ERR_NOT_FOUND;
+    if (nseg < 0) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if ((t[i].flags & ROUTE_TEST) && !test_routes) continue;
+        if (!segments_match(t[i].pattern, seg, nseg, NULL)) continue;
+        if (strcmp(t[i].method, m) == 0) {
+            segments_match(t[i].pattern, seg, nseg, params);
+            return &t[i];
+        }
+        *why = ERR_METHOD;
+        allow_add(allow, allow_n, t[i].method);
+        if (strcmp(t[i].method, "GET") == 0) allow_add(allow, allow_n, "HEAD");
+    }
+    return NULL;
+}
+
+int routes_pattern_match(const char *pattern, char *pathbuf, route_params *params)
+{
+    char *seg[ROUTE_MAX_SEGMENTS];
+    int nseg = split_path(pathbuf, seg);
+    return nseg >= 0 && segments_match(pattern, seg, nseg, params);
+}

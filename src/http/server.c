@@ -1,0 +1,439 @@
+/* http/server.c: libmicrohttpd glue. See server.h and handler.h.
+ *
+ * A request's life, one struct http_req per request (request_impl.h):
+ *   1. first access-handler call (headers are in): allocate, pick or make
+ *      the request id, match the route; answer 404/405/415 at once, and 413
+ *      when Content-Length is over the cap, so an oversized body is never
+ *      read;
+ *   2. calls with upload data: append under the cap; a chunked body that
+ *      crosses it is discarded and answered 413 at its end (libmicrohttpd
+ *      0.9.75 cannot reply mid-upload), or cut off past twice the cap;
+ *   3. the last call (no more data): parse JSON once (ROUTE_JSON), run the
+ *      handler; queue its reply, or, if it deferred, suspend the connection
+ *      and hand the work to the evaluation pool, which resumes it when the
+ *      reply is ready; the access handler is then called again and queues;
+ *   4. the request-completed callback writes the access-log line and frees
+ *      everything. Nothing is freed earlier, so a worker never sees a
+ *      dangling request.
+ * Design after libmicrohttpd's largepost.c and suspend/resume examples, and
+ * GNU Taler's exchange (table-driven routes, bodies parsed once). */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/request_impl.h"
+#include "http/routes.h"
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    http_app *app;
+    int listen_fd; /* ours until MHD_start_daemon; -1 once closed */
+    int quiesced;
+    atomic_uint inflight; /* requests between first callback and completion */
+    char addr[80];        /* bound address, "127.0.0.1:41234" */
+};
+
+/* ---- listening socket ---- */
+
+static void format_addr(const struct sockaddr *sa, char *buf, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        port = ntohs(s6->sin6_port);
+        snprintf(buf, n, "[%s]:%u", host, port);
+    } else {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        port = ntohs(s4->sin_port);
+        snprintf(buf, n, "%s:%u", host, port);
+    }
+}
+
+/* "HOST:PORT" / "[V6]:PORT" -> host, port strings. */
+static err_code split_listen(const char *where, char *host, size_t hn, char *port, size_t pn,
+                             err *e)
+{
+    const char *colon = strrchr(where, ':');
+    const char *h = where, *hend = colon;
+    if (where[0] == '[') {
+        h = where + 1;
+        hend = strchr(where, ']');
+        if (!hend || hend[1] != ':') colon = NULL;
+    }
+    if (!colon || !hend || hend <= h || (size_t)(hend - h) >= hn || strlen(colon + 1) >= pn)
+        return err_set(e, ERR_CONFIG, "listen", "listen: expected HOST:PORT, got '%s'", where);
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
+    snprintf(port, pn, "%s", colon + 1);
+    return ERR_OK;
+}
+
+static err_code open_listener(http_server *s, const char *where, int *family, err *e)
+{
+    char host[256], port[16];
+    err_code rc = split_listen(where, host, sizeof host, port, sizeof port, e);
+    if (rc != ERR_OK) return rc;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) return err_set(e, ERR_IO, "listen", "listen %s: %s", where, gai_strerror(gai));
+    int saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            getsockname(fd, (struct sockaddr *)&ss, &sl);
+            format_addr((struct sockaddr *)&ss, s->addr, sizeof s->addr);
+            *family = ai->ai_family;
+            s->listen_fd = fd;
+            freeaddrinfo(res);
+            return ERR_OK;
+        }
+        saved = errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return err_set(e, ERR_IO, "listen", "listen %s: %s", where, strerror(saved));
+}
+
+/* ---- replies ---- */
+
+/* Turn r's stored reply into a libmicrohttpd response and queue it. The
+ * reply text moves into the response. */
+static enum MHD_Result send_reply(http_req *r)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
+    if (!resp) return MHD_NO;
+    r->reply = NULL;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (r->status == 405 && r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
+    for (size_t i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
+    if (atomic_load(&r->app->state) == HTTP_APP_DRAINING)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    if (ok == MHD_YES) r->queued = 1;
+    return ok;
+}
+
+static void reply_too_large(http_req *r, const char *how)
+{
+    http_reply_errorf(r, ERR_TOO_LARGE, NULL, "request body %s the limit of %llu bytes", how,
+                      (unsigned long long)r->body_limit);
+}
+
+/* ---- stage 1: headers ---- */
+
+static int is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (strncasecmp(ct, want, sizeof want - 1) != 0) return 0;
+    char c = ct[sizeof want - 1];
+    return c == '\0' || c == ';' || c == ' ' || c == '\t';
+}
+
+/* Checks that need only the headers; may store a reply. */
+static void check_headers(http_req *r, err_code why)
+{
+    if (!r->route) {
+        if (why == ERR_METHOD)
+            http_reply_errorf(r, ERR_METHOD, NULL, "method %s is not allowed on %s (allowed: %s)",
+                              r->method, r->path, r->allow);
+        else
+            http_reply_errorf(r, ERR_NOT_FOUND, NULL, "no such endpoint: %s", r->path);
+        return;
+    }
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && *end == '\0' && n > r->body_limit) {
+            reply_too_large(r, "would exceed");
+            return;
+        }
+    }
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if ((r->route->flags & ROUTE_JSON) && ct && !is_json_type(ct))
+        http_reply_errorf(r, ERR_MEDIA, NULL, "Content-Type must be application/json, got '%.80s'",
+                          ct);
+}
+
+static http_req *req_start(http_server *s, struct MHD_Connection *c, const char *url,
+                           const char *method)
+{
+    http_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->conn = c;
+    r->app = s->app;
+    r->t_start = clock_mono();
+    r->body_limit = atomic_load(&s->app->max_body);
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->path = strdup(url);
+    r->pathbuf = strdup(url);
+    if (!r->path || !r->pathbuf) {
+        req_free(r);
+        return NULL;
+    }
+    const char *cid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (cid && req_id_ok(cid))
+        snprintf(r->id, sizeof r->id, "%s", cid);
+    else
+        req_new_id(r->id, sizeof r->id);
+    err_code why;
+    r->route = routes_match(r->method, r->pathbuf, s->app->test_routes, &r->params, r->allow,
+                            sizeof r->allow, &why);
+    check_headers(r, why);
+    return r;
+}
+
+/* ---- stage 2: body ---- */
+
+/* Append under the cap; past it, set too_large and keep nothing more. */
+static void body_append(http_req *r, const char *data, size_t n)
+{
+    if (r->too_large) return;
+    if (r->body_len + n > r->body_limit) {
+        r->too_large = 1;
+        return;
+    }
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + n)
+            cap *= 2;
+        if (cap > r->body_limit) cap = (size_t)r->body_limit;
+        char *b = realloc(r->body, cap);
+        if (!b) {
+            http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory reading the request body");
+            r->too_large = 1; /* discard the rest */
+            return;
+        }
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+}
+
+/* ---- stage 3: dispatch ---- */
+
+static void run_deferred(void *arg)
+{
+    http_req *r = arg;
+    if (http_req_cancelled(r))
+        http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "the server is shutting down");
+    else
+        r->work(r);
+    if (!r->replied)
+        http_reply_errorf(r, ERR_INTERNAL, NULL, "%s %s: deferred handler gave no reply", r->method,
+                          r->route->pattern);
+    /* Last touch: after this the HTTP thread owns r again. */
+    MHD_resume_connection(r->conn);
+}
+
+static void dispatch(http_req *r)
+{
+    if (r->route->flags & ROUTE_JSON) {
+        json_error_t je;
+        if (r->body_len == 0) {
+            http_reply_errorf(r, ERR_BAD_JSON, NULL, "the request body is empty; expected JSON");
+            return;
+        }
+        r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!r->json) {
+            http_reply_errorf(r, ERR_BAD_JSON, NULL, "line %d column %d: %s", je.line, je.column,
+                              je.text);
+            return;
+        }
+    }
+    r->route->handler(r);
+    if (!r->replied && !r->work)
+        http_reply_errorf(r, ERR_INTERNAL, NULL, "%s %s: handler gave no reply", r->method,
+                          r->route->pattern);
+}
+
+static enum MHD_Result defer(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    /* Suspend first: the worker may resume the connection before we return.
+     * (r stays valid until we return: this connection's completion can only
+     * run on this thread.) */
+    MHD_suspend_connection(r->conn);
+    r->suspended = 1;
+    if (workq_submit(r->app->eval, run_deferred, r, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        MHD_resume_connection(r->conn); /* the access handler runs again and queues */
+        return MHD_YES;
+    }
+    log_debug("deferred", "request_id=%s", r->id);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    http_server *s = cls;
+    http_req *r = *con_cls;
+    if (!r) {
+        r = req_start(s, c, url, method);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&s->inflight, 1);
+        return r->replied ? send_reply(r) : MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        body_append(r, upload_data, n);
+        /* libmicrohttpd 0.9.75 queues a reply only once the whole request
+         * is in, so a chunked body over the cap is discarded and answered
+         * 413 at its end; one that runs on past twice the cap is cut off. */
+        if (r->too_large && (r->discarded += n) > r->body_limit) {
+            log_warn("body_cut", "request_id=%s limit=%llu", r->id,
+                     (unsigned long long)r->body_limit);
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (r->too_large && !r->replied) reply_too_large(r, "exceeds");
+    if (!r->replied && !r->work) {
+        dispatch(r);
+        if (r->work && !r->replied) return defer(r);
+    }
+    return send_reply(r);
+}
+
+/* ---- stage 4: completion ---- */
+
+static const char *termination_name(enum MHD_RequestTerminationCode t)
+{
+    switch (t) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client_abort";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "read_error";
+    default:
+        return "error";
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server *s = cls;
+    http_req *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    char q[512];
+    const char *outcome = termination_name(toe);
+    log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s", r->method,
+             log_quote(q, sizeof q, r->path), r->queued ? r->status : 0,
+             (clock_mono() - r->t_start) * 1e3, r->id, outcome ? " outcome=" : "",
+             outcome ? outcome : "");
+    req_free(r);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512], q[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("mhd", "message=%s", log_quote(q, sizeof q, msg));
+}
+
+/* ---- lifecycle ---- */
+
+err_code http_server_start(http_server **out, const http_server_opts *o, http_app *app, err *e)
+{
+    *out = NULL;
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) return err_set(e, ERR_NOMEM, NULL, "http server: out of memory");
+    s->app = app;
+    s->listen_fd = -1;
+    int family = AF_INET;
+    err_code rc = open_listener(s, o->listen, &family, e);
+    if (rc != ERR_OK) {
+        free(s);
+        return rc;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        o->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->mhd) {
+        close(s->listen_fd);
+        free(s);
+        return err_set(e, ERR_IO, "listen", "cannot start the HTTP server on %s", o->listen);
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+const char *http_server_addr(const http_server *s)
+{
+    return s->addr;
+}
+
+void http_server_quiesce(http_server *s)
+{
+    if (s->quiesced) return;
+    s->quiesced = 1;
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    s->listen_fd = -1;
+}
+
+unsigned http_server_inflight(const http_server *s)
+{
+    return atomic_load(&s->inflight);
+}
+
+void http_server_stop(http_server *s)
+{
+    if (!s) return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

@@ -1,0 +1,42 @@
+/* http/workq.h: the evaluation pool, a fixed set of threads that run
+ * CPU-heavy request work off the HTTP threads.
+ *
+ * A handler that must compute (a trajectory solve) hands a job here and its
+ * connection is suspended; the HTTP threads keep serving other requests
+ * (/healthz stays prompt). FIFO queue under one mutex and two condition
+ * variables, after Redis bio.c. Each job goes queued -> running -> done;
+ * the pool never cancels a job itself (see http_req_cancelled for how work
+ * learns about a shutdown).
+ *
+ * Thread-safe: any thread may submit; workq_free must be called once, by
+ * the owner, after the last submit. */
+#ifndef ODESERVE_HTTP_WORKQ_H
+#define ODESERVE_HTTP_WORKQ_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+typedef struct workq workq;
+typedef void (*workq_fn)(void *arg);
+
+/* `threads` >= 1 workers; at most `max_queued` jobs wait (running ones do
+ * not count). */
+err_code workq_new(workq **out, int threads, size_t max_queued, err *e);
+
+/* Queue fn(arg). ERR_UNAVAILABLE when the queue is full or the pool is
+ * shutting down; fn is then not called and arg stays the caller's. */
+err_code workq_submit(workq *q, workq_fn fn, void *arg, err *e);
+
+/* Jobs queued or running right now. */
+size_t workq_busy(workq *q);
+
+/* Wait until no job is queued or running, at most timeout_s seconds
+ * (negative = forever). Returns 1 when idle, 0 on timeout. */
+int workq_wait_idle(workq *q, double timeout_s);
+
+/* Refuse new jobs, run those already queued, join the threads, free.
+ * NULL is a no-op. */
+void workq_free(workq *q);
+
+#endif

@@ -54,7 +54,11 @@ static uint64_t hash_mix(uint64_t h, uint64_t v)
     return h * 0x100000001b3ull; /* FNV-1a step */
 }
 
-static err_code check_layer(const mlp_spec *s, size_t i, size_t *width, mlp_layer *out, err *e)
+/* Layer i of s, given the width of its input; at_input: no linear layer
+ * before it (its input is the network input, maybe through elementwise
+ * layers). Resolves in/out into *out and advances *width. */
+static err_code check_layer(const mlp_spec *s, size_t i, bool at_input, size_t *width,
+                            mlp_layer *out, err *e)
 {
     mlp_layer L = s->layers[i];
     char f[32];
@@ -72,7 +76,7 @@ static err_code check_layer(const mlp_spec *s, size_t i, size_t *width, mlp_laye
             return err_set(e, ERR_INVALID, f, "in = %zu, out = %zu: each must be 1 .. %d", L.in,
                            L.out, MLP_MAX_WIDTH);
         if (L.in != *width) {
-            if (i == 0 || *width == s->state_dim + s->time_input)
+            if (at_input)
                 return err_set(e, ERR_INVALID, f,
                                "in = %zu, but the network input has %zu values (state_dim %zu%s)",
                                L.in, *width, s->state_dim, s->time_input ? " + time" : "");
@@ -101,7 +105,8 @@ static err_code check_spec(const mlp_spec *s, mlp *m, err *e)
     m->max_width = width;
     m->first_linear = s->n_layers;
     for (size_t i = 0; i < s->n_layers; i++) {
-        err_code rc = check_layer(s, i, &width, &m->layer[i], e);
+        bool at_input = m->first_linear == s->n_layers;
+        err_code rc = check_layer(s, i, at_input, &width, &m->layer[i], e);
         if (rc) return rc;
         m->offset[i] = m->n_params;
         if (m->layer[i].kind == MLP_LINEAR) {

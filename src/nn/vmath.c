@@ -109,7 +109,8 @@ static inline double expm1_elem(double x)
     double a = s - 1.0, b = s * d.hi;
     double t = a + b;
     double e = (a - t) + b;
-    return t + (e + s * (d.lo + (d.r * d.r) * expm1_q(d.r)));
+    double y = t + (e + s * (d.lo + (d.r * d.r) * expm1_q(d.r)));
+    return x == 0 ? x : y; /* expm1(-0) = -0 */
 }
 
 static inline double clamp(double x, double lo, double hi) /* keeps NaN */

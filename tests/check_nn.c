@@ -338,7 +338,8 @@ static long double r_softplus(long double x)
 }
 static long double r_silu(long double x)
 {
-    return isinf(x) && x < 0 ? -0.0L : x * ref_sigmoid(x); /* the limit at -inf */
+    /* the limit at -inf (not isinf: valgrind's 64-bit x87 makes LDBL_MAX inf) */
+    return x < -(long double)DBL_MAX ? -0.0L : x * ref_sigmoid(x);
 }
 static long double r_elu(long double x)
 {
@@ -401,12 +402,15 @@ START_TEST(vmath_ulp)
     }
     s->f(n, x, y);
     double worst = 0, at = 0;
+    bool extended = long_double_is_extended();
     for (size_t i = 0; i < n; i++) {
-        double e = ulp_error(y[i], s->ref(x[i]));
+        long double r = s->ref(x[i]);
+        if (!extended && fabsl(r) < 0x1p-960L) continue; /* subnormal intermediates */
+        double e = ulp_error(y[i], r);
         if (e > worst) worst = e, at = x[i];
     }
     fprintf(stderr, "vmath_ulp: %-8s %zu points, max %.3f ulp at %.17g\n", s->name, n, worst, at);
-    if (long_double_is_extended())
+    if (extended)
         ck_assert_msg(worst <= s->bound, "%s: %.3f ulp at %.17g (bound %g)", s->name, worst, at,
                       s->bound);
     else

@@ -140,18 +140,21 @@ START_TEST(pytorch_layout)
     mlp *m = make_mlp(2, false, 1, L);
     const double p[] = {1, 2, 3, 4, 5, 6, 0.5, 0.25, 0.125};
     set_params(m, p, 9);
-    mlp_ws *ws = make_ws(m, 2);
-    double x[4] = {1, 10, -1, 0}, y[6];
+    mlp_ws *ws = make_ws(m, 16);
+    double x[32] = {1, 10, -1, 0}, y[48];
     mlp_forward(m, ws, x, 0, y);
     ck_assert_double_eq(y[0], 21.5);
     ck_assert_double_eq(y[1], 43.25);
     ck_assert_double_eq(y[2], 65.125);
-    mlp_forward_batch(m, ws, 2, x, 0, y); /* through cblas_dgemm */
-    ck_assert_double_eq(y[0], 21.5);
-    ck_assert_double_eq(y[2], 65.125);
-    ck_assert_double_eq(y[3], -0.5);
-    ck_assert_double_eq(y[4], -2.75);
-    ck_assert_double_eq(y[5], -4.875);
+    for (size_t n = 2; n <= 16; n += 14) { /* hand loops, then cblas_dgemm */
+        mlp_forward_batch(m, ws, n, x, 0, y);
+        ck_assert_double_eq(y[0], 21.5);
+        ck_assert_double_eq(y[2], 65.125);
+        ck_assert_double_eq(y[3], -0.5);
+        ck_assert_double_eq(y[4], -2.75);
+        ck_assert_double_eq(y[5], -4.875);
+        if (n > 2) ck_assert_double_eq(y[3 * n - 1], 0.125); /* x = 0: the bias */
+    }
     mlp_ws_free(ws);
     mlp_free(m);
 
@@ -451,7 +454,7 @@ END_TEST
 
 /* ---- network derivatives against central finite differences ------------------- */
 
-enum { SD = 3, OD = 2, NB = 5 };
+enum { SD = 3, OD = 2, NB = 11 }; /* batches of 5 (hand loops) and 11 (GEMM) */
 
 typedef struct fd_net {
     mlp *m;
@@ -582,6 +585,7 @@ END_TEST
 START_TEST(vjp_batch_fd)
 {
     mlp_act act = (mlp_act)(_i / 2);
+    check_fd(act, _i % 2, 5);
     check_fd(act, _i % 2, NB);
 }
 END_TEST
@@ -647,14 +651,17 @@ START_TEST(vjp_partial_outputs)
                            {MLP_LINEAR, 6, 2, MLP_ACT_IDENTITY}};
     mlp *m = make_mlp(2, false, 3, L);
     random_params(m, 0.5);
-    mlp_ws *ws = make_ws(m, 3);
+    mlp_ws *ws = make_ws(m, 9);
     size_t np = mlp_n_params(m);
-    double x[6] = {0.3, -0.7, 1.1, 0.2, -0.4, 0.9}, v[6] = {1, -2, 0.5, 0.25, -1, 3}, y[6];
+    double x[18], v[18], y[18], dx1[18], dx2[18], dt[9];
+    for (int i = 0; i < 18; i++)
+        x[i] = urand(-1, 1), v[i] = urand(-1, 1);
     double *g1 = calloc(np, sizeof *g1), *g2 = calloc(np, sizeof *g2);
-    double dx1[6] = {0}, dx2[6] = {0}, dt[3] = {5, 5, 5};
-    for (size_t n = 1; n <= 3; n += 2) {
+    for (size_t n = 1; n <= 9; n += n < 3 ? 2 : 6) { /* 1, 3: hand loops; 9: GEMM */
         memset(g1, 0, np * sizeof *g1), memset(g2, 0, np * sizeof *g2);
         memset(dx1, 0, sizeof dx1), memset(dx2, 0, sizeof dx2);
+        for (int i = 0; i < 9; i++)
+            dt[i] = 5;
         mlp_forward_batch(m, ws, n, x, 0, y);
         mlp_vjp_batch(m, ws, n, v, dx1, NULL, g1);
         mlp_vjp_batch(m, ws, n, v, NULL, NULL, g2); /* the tape is reusable */
@@ -663,7 +670,8 @@ START_TEST(vjp_partial_outputs)
             ck_assert_double_eq(g1[j], g2[j]);
         for (size_t i = 0; i < 2 * n; i++)
             ck_assert_double_eq(dx1[i], dx2[i]);
-        ck_assert(dt[0] == 5 && dt[2] == 5);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_double_eq(dt[i], 5);
     }
     free(g1);
     free(g2);

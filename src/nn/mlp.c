@@ -1,11 +1,13 @@
 /* nn/mlp.c: MLP forward passes, VJPs, JVP and Jacobian. See mlp.h.
  *
- * Batches go through cblas_dgemm (row-major, each state a row). A single
- * state goes through hand loops rather than cblas_dgemv: for the small
- * layers of a vector field (2 -> 64 -> 64 -> 2) the BLAS call overhead is
- * larger than the arithmetic (bench/bench_nn measures both; docs/nn.md).
- * The loops need no reassociation except the dot products of W u, which
- * are `omp simd` reductions (vectorised partial sums). */
+ * Batches of GEMM_MIN_BATCH or more go through cblas_dgemm (row-major, each
+ * state a row). A single state (and a small batch, item by item) goes
+ * through hand loops rather than cblas_dgemv: for the small layers of a
+ * vector field (2 -> 64 -> 64 -> 2) they are faster than the BLAS call
+ * (bench/bench_nn measures both; docs/nn.md). The dot products of W u keep
+ * 8 explicit partial sums, so their summation order is fixed by the source,
+ * not by the vectoriser; results differ from the GEMM path's in the last
+ * bits only. */
 #include "nn/mlp.h"
 
 #include "nn/simd.h"
@@ -18,6 +20,10 @@
 #include <string.h>
 
 #define MLP_MAX_PARAMS ((size_t)1 << 31)
+/* Batches smaller than this go item by item through the hand loops: below
+ * it, OpenBLAS's call overhead outweighs GEMM's speed (bench/bench_nn,
+ * fwd_batch<n> lines; docs/nn.md). */
+#define GEMM_MIN_BATCH 8
 
 struct mlp {
     size_t state_dim; /* input without t */
@@ -449,8 +455,9 @@ static void linear_forward(const mlp *m, mlp_ws *ws, size_t l, size_t n)
     const double *b = W + L->out * L->in;
     const double *u = layer_input(ws, l);
     double *z = ws->z[l];
-    if (n == 1) {
-        matvec(L->out, L->in, W, b, u, z);
+    if (n < GEMM_MIN_BATCH) {
+        for (size_t k = 0; k < n; k++)
+            matvec(L->out, L->in, W, b, u + k * L->in, z + k * L->out);
         return;
     }
     for (size_t k = 0; k < n; k++)
@@ -492,8 +499,9 @@ static void linear_param_grad(const mlp *m, const mlp_ws *ws, size_t l, size_t n
     double *dW = dtheta + m->offset[l];
     double *db = dW + L->out * L->in;
     const double *u = layer_input(ws, l);
-    if (n == 1) {
-        outer_acc(L->out, L->in, g, u, dW, db);
+    if (n < GEMM_MIN_BATCH) {
+        for (size_t k = 0; k < n; k++)
+            outer_acc(L->out, L->in, g + k * L->out, u + k * L->in, dW, db);
         return;
     }
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->out, (int)L->in, (int)n, 1.0, g,
@@ -507,8 +515,9 @@ static void linear_input_grad(const mlp *m, size_t l, size_t n, const double *g,
 {
     const mlp_layer *L = &m->layer[l];
     const double *W = m->params + m->offset[l];
-    if (n == 1) {
-        matvec_t(L->out, L->in, W, g, gp);
+    if (n < GEMM_MIN_BATCH) {
+        for (size_t k = 0; k < n; k++)
+            matvec_t(L->out, L->in, W, g + k * L->out, gp + k * L->in);
         return;
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)L->in, (int)L->out, 1.0, g,

@@ -1,1 +1,6 @@
-# bench
+# bench: throughput programs, built by `make`, run from the build tree; each
+# prints one JSON object per line. Never run by `make check`.
+noinst_PROGRAMS += bench/bench_nn
+bench_bench_nn_SOURCES = bench/bench_nn.c
+bench_bench_nn_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm

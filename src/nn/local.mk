@@ -1,1 +1,15 @@
-# nn layer: see src/nn/*.h. (sources are added as the layer is built)
+# nn layer: MLP vector fields (forward, VJP, JVP, Jacobian) on OpenBLAS, and
+# the vectorised activations they use. Knows nothing of solvers or JSON.
+# Programs link it before src/core/libcore.la.
+# -fopenmp-simd honours `#pragma omp simd` (no OpenMP runtime);
+# -fno-trapping-math lets GCC if-convert the branch-free kernels (we never
+# read the floating-point exception flags); -ffp-contract=off keeps every
+# target_clones variant bit-identical.
+noinst_LTLIBRARIES += src/nn/libnn.la
+src_nn_libnn_la_SOURCES = \
+	src/nn/simd.h \
+	src/nn/vmath.c src/nn/vmath.h \
+	src/nn/act.c src/nn/act.h \
+	src/nn/mlp.c src/nn/mlp.h
+src_nn_libnn_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) -fopenmp-simd -fno-trapping-math -ffp-contract=off
+src_nn_libnn_la_LIBADD = $(BLAS_LIBS) -lm

@@ -1,0 +1,606 @@
+/* nn/mlp.c: MLP forward passes, VJPs, JVP and Jacobian. See mlp.h.
+ *
+ * Batches of GEMM_MIN_BATCH or more go through cblas_dgemm (row-major, each
+ * state a row). A single state (and a small batch, item by item) goes
+ * through hand loops rather than cblas_dgemv: for the small layers of a
+ * vector field (2 -> 64 -> 64 -> 2) they are faster than the BLAS call
+ * (bench/bench_nn measures both; docs/nn.md). The dot products of W u keep
+ * 8 explicit partial sums, so their summation order is fixed by the source,
+ * not by the vectoriser; results differ from the GEMM path's in the last
+ * bits only. */
+#include "nn/mlp.h"
+
+#include "nn/simd.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MLP_MAX_PARAMS ((size_t)1 << 31)
+/* Batches smaller than this go item by item through the hand loops: below
+ * it, OpenBLAS's call overhead outweighs GEMM's speed (bench/bench_nn,
+ * fwd_batch<n> lines; docs/nn.md). */
+#define GEMM_MIN_BATCH 8
+
+struct mlp {
+    size_t state_dim; /* input without t */
+    size_t in0;       /* state_dim + time_input */
+    size_t out_dim;   /* width of the last layer */
+    size_t max_width; /* widest input or output of any layer */
+    size_t n_layers;
+    size_t n_params;
+    size_t first_linear; /* index of the first linear layer */
+    bool time_input;
+    uint64_t shape;                  /* hash of the layer list; workspaces check it */
+    mlp_layer layer[MLP_MAX_LAYERS]; /* resolved: in/out set for every layer */
+    size_t offset[MLP_MAX_LAYERS];   /* start of W in the parameter vector */
+    double *own;                     /* the internal parameter vector */
+    double *params;                  /* own, or bound by mlp_params_bind */
+};
+
+struct mlp_ws {
+    uint64_t shape; /* of the mlp it was made for */
+    size_t max_batch;
+    size_t tape_n;             /* batch size of the recorded forward; 0: none */
+    double *mem;               /* one allocation holding every buffer below */
+    double *in;                /* tape: network input [x; t], max_batch x in0 */
+    double *z[MLP_MAX_LAYERS]; /* tape: pre-activations (alias of the input: elementwise) */
+    double *a[MLP_MAX_LAYERS]; /* tape: outputs (alias of z: identity) */
+    double *g[2];              /* backward / tangent ping-pong, max_batch x max_width */
+};
+
+/* ---- construction ---------------------------------------------------- */
+
+static uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+    h ^= v;
+    return h * 0x100000001b3ull; /* FNV-1a step */
+}
+
+/* Layer i of s, given the width of its input; at_input: no linear layer
+ * before it (its input is the network input, maybe through elementwise
+ * layers). Resolves in/out into *out and advances *width. */
+static err_code check_layer(const mlp_spec *s, size_t i, bool at_input, size_t *width,
+                            mlp_layer *out, err *e)
+{
+    mlp_layer L = s->layers[i];
+    char f[32];
+    snprintf(f, sizeof f, "layers[%zu]", i);
+    if ((int)L.act < 0 || L.act >= MLP_ACT__COUNT)
+        return err_set(e, ERR_INVALID, f, "unknown activation %d", (int)L.act);
+    if (L.kind == MLP_ELEMENTWISE) {
+        if ((L.in && L.in != *width) || (L.out && L.out != *width))
+            return err_set(e, ERR_INVALID, f,
+                           "elementwise layer of width %zu/%zu, but its input has width %zu", L.in,
+                           L.out, *width);
+        L.in = L.out = *width;
+    } else if (L.kind == MLP_LINEAR) {
+        if (L.in == 0 || L.out == 0 || L.in > MLP_MAX_WIDTH || L.out > MLP_MAX_WIDTH)
+            return err_set(e, ERR_INVALID, f, "in = %zu, out = %zu: each must be 1 .. %d", L.in,
+                           L.out, MLP_MAX_WIDTH);
+        if (L.in != *width) {
+            if (at_input)
+                return err_set(e, ERR_INVALID, f,
+                               "in = %zu, but the network input has %zu values (state_dim %zu%s)",
+                               L.in, *width, s->state_dim, s->time_input ? " + time" : "");
+            return err_set(e, ERR_INVALID, f,
+                           "in = %zu does not match the width %zu of the layer before it", L.in,
+                           *width);
+        }
+        *width = L.out;
+    } else {
+        return err_set(e, ERR_INVALID, f, "unknown layer kind %d", (int)L.kind);
+    }
+    *out = L;
+    return ERR_OK;
+}
+
+static err_code check_spec(const mlp_spec *s, mlp *m, err *e)
+{
+    if (!s || (!s->layers && s->n_layers))
+        return err_set(e, ERR_INVALID, "layers", "no layers given");
+    if (s->state_dim == 0 || s->state_dim >= MLP_MAX_WIDTH)
+        return err_set(e, ERR_INVALID, "state_dim", "must be 1 .. %d", MLP_MAX_WIDTH - 1);
+    if (s->n_layers == 0 || s->n_layers > MLP_MAX_LAYERS)
+        return err_set(e, ERR_INVALID, "layers", "%zu layers: must be 1 .. %d", s->n_layers,
+                       MLP_MAX_LAYERS);
+    size_t width = s->state_dim + s->time_input;
+    m->max_width = width;
+    m->first_linear = s->n_layers;
+    for (size_t i = 0; i < s->n_layers; i++) {
+        bool at_input = m->first_linear == s->n_layers;
+        err_code rc = check_layer(s, i, at_input, &width, &m->layer[i], e);
+        if (rc) return rc;
+        m->offset[i] = m->n_params;
+        if (m->layer[i].kind == MLP_LINEAR) {
+            if (m->first_linear == s->n_layers) m->first_linear = i;
+            m->n_params += m->layer[i].out * (m->layer[i].in + 1);
+            if (m->n_params > MLP_MAX_PARAMS) {
+                char f[32];
+                snprintf(f, sizeof f, "layers[%zu]", i);
+                return err_set(e, ERR_INVALID, f, "more than %zu parameters", MLP_MAX_PARAMS);
+            }
+        }
+        if (width > m->max_width) m->max_width = width;
+    }
+    if (m->first_linear == s->n_layers)
+        return err_set(e, ERR_INVALID, "layers", "at least one linear layer is required");
+    m->out_dim = width;
+    return ERR_OK;
+}
+
+err_code mlp_new(mlp **out, const mlp_spec *spec, err *e)
+{
+    *out = NULL;
+    mlp *m = calloc(1, sizeof *m);
+    if (!m) return err_set(e, ERR_NOMEM, NULL, "mlp_new: out of memory");
+    err_code rc = check_spec(spec, m, e);
+    if (rc) goto fail;
+    m->state_dim = spec->state_dim;
+    m->time_input = spec->time_input;
+    m->in0 = m->state_dim + m->time_input;
+    m->n_layers = spec->n_layers;
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = hash_mix(hash_mix(h, m->state_dim), m->time_input);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const mlp_layer *L = &m->layer[i];
+        h = hash_mix(hash_mix(hash_mix(hash_mix(h, L->kind), L->in), L->out), L->act);
+    }
+    m->shape = h;
+    m->own = calloc(m->n_params, sizeof *m->own);
+    if (!m->own) {
+        rc = err_set(e, ERR_NOMEM, NULL, "mlp_new: out of memory (%zu parameters)", m->n_params);
+        goto fail;
+    }
+    m->params = m->own;
+    *out = m;
+    return ERR_OK;
+fail:
+    mlp_free(m);
+    return rc;
+}
+
+err_code mlp_clone(mlp **out, const mlp *m, err *e)
+{
+    *out = NULL;
+    mlp *c = malloc(sizeof *c);
+    if (!c) return err_set(e, ERR_NOMEM, NULL, "mlp_clone: out of memory");
+    *c = *m;
+    c->own = malloc(m->n_params * sizeof *c->own);
+    if (!c->own) {
+        free(c);
+        return err_set(e, ERR_NOMEM, NULL, "mlp_clone: out of memory");
+    }
+    memcpy(c->own, m->params, m->n_params * sizeof *c->own);
+    c->params = c->own;
+    *out = c;
+    return ERR_OK;
+}
+
+void mlp_free(mlp *m)
+{
+    if (!m) return;
+    free(m->own);
+    free(m);
+}
+
+size_t mlp_n_params(const mlp *m)
+{
+    return m->n_params;
+}
+
+double *mlp_params(mlp *m)
+{
+    return m->params;
+}
+
+const double *mlp_params_const(const mlp *m)
+{
+    return m->params;
+}
+
+void mlp_params_bind(mlp *m, double *p)
+{
+    m->params = p ? p : m->own;
+}
+
+size_t mlp_state_dim(const mlp *m)
+{
+    return m->state_dim;
+}
+
+size_t mlp_output_dim(const mlp *m)
+{
+    return m->out_dim;
+}
+
+bool mlp_time_input(const mlp *m)
+{
+    return m->time_input;
+}
+
+size_t mlp_max_width(const mlp *m)
+{
+    return m->max_width;
+}
+
+size_t mlp_n_layers(const mlp *m)
+{
+    return m->n_layers;
+}
+
+mlp_layer mlp_layer_at(const mlp *m, size_t i)
+{
+    assert(i < m->n_layers);
+    return m->layer[i];
+}
+
+size_t mlp_layer_offset(const mlp *m, size_t i)
+{
+    assert(i < m->n_layers);
+    return m->offset[i];
+}
+
+/* ---- workspace --------------------------------------------------------- */
+
+static size_t round8(size_t n) /* keep every buffer 64-byte aligned */
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
+{
+    *out = NULL;
+    if (max_batch == 0 || max_batch > (size_t)INT32_MAX / m->max_width)
+        return err_set(e, ERR_INVALID, "batch", "batch size %zu: must be 1 .. %zu", max_batch,
+                       (size_t)INT32_MAX / m->max_width);
+    size_t total = round8(max_batch * m->in0) + 2 * round8(max_batch * m->max_width);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        size_t buf = round8(max_batch * m->layer[i].out);
+        total +=
+            (m->layer[i].kind == MLP_LINEAR) * buf + (m->layer[i].act != MLP_ACT_IDENTITY) * buf;
+    }
+    mlp_ws *w = calloc(1, sizeof *w);
+    if (!w) return err_set(e, ERR_NOMEM, NULL, "mlp_ws_new: out of memory");
+    w->mem = aligned_alloc(64, total * sizeof(double));
+    if (!w->mem) {
+        free(w);
+        return err_set(e, ERR_NOMEM, NULL, "mlp_ws_new: out of memory (%zu doubles)", total);
+    }
+    w->shape = m->shape;
+    w->max_batch = max_batch;
+    double *p = w->mem;
+    w->in = p, p += round8(max_batch * m->in0);
+    w->g[0] = p, p += round8(max_batch * m->max_width);
+    w->g[1] = p, p += round8(max_batch * m->max_width);
+    const double *prev = w->in;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const mlp_layer *L = &m->layer[i];
+        size_t buf = round8(max_batch * L->out);
+        if (L->kind == MLP_LINEAR) {
+            w->z[i] = p, p += buf;
+        } else {
+            w->z[i] = (double *)prev;
+        }
+        if (L->act != MLP_ACT_IDENTITY) {
+            w->a[i] = p, p += buf;
+        } else {
+            w->a[i] = w->z[i];
+        }
+        prev = w->a[i];
+    }
+    assert((size_t)(p - w->mem) == total);
+    *out = w;
+    return ERR_OK;
+}
+
+void mlp_ws_free(mlp_ws *ws)
+{
+    if (!ws) return;
+    free(ws->mem);
+    free(ws);
+}
+
+size_t mlp_ws_max_batch(const mlp_ws *ws)
+{
+    return ws->max_batch;
+}
+
+/* ---- kernels ----------------------------------------------------------- */
+
+static inline __attribute__((always_inline)) double hsum8(const double *a)
+{
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+/* W[0..3] . u: 8 explicit partial sums per row (one vector register; a
+ * fixed summation order, not left to the vectoriser), each chunk of u
+ * loaded once for the four rows. */
+static inline __attribute__((always_inline)) void dot4(size_t in, const double *w0, const double *u,
+                                                       double s[4])
+{
+    const double *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+    double a0[8] = {0}, a1[8] = {0}, a2[8] = {0}, a3[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= in; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            double uj = u[i + j];
+            a0[j] += w0[i + j] * uj;
+            a1[j] += w1[i + j] * uj;
+            a2[j] += w2[i + j] * uj;
+            a3[j] += w3[i + j] * uj;
+        }
+    }
+    s[0] = hsum8(a0), s[1] = hsum8(a1), s[2] = hsum8(a2), s[3] = hsum8(a3);
+    for (; i < in; i++) {
+        s[0] += w0[i] * u[i];
+        s[1] += w1[i] * u[i];
+        s[2] += w2[i] * u[i];
+        s[3] += w3[i] * u[i];
+    }
+}
+
+static inline __attribute__((always_inline)) double dot1(size_t in, const double *w,
+                                                         const double *u)
+{
+    double a[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= in; i += 8)
+        for (int j = 0; j < 8; j++)
+            a[j] += w[i + j] * u[i + j];
+    double s = hsum8(a);
+    for (; i < in; i++)
+        s += w[i] * u[i];
+    return s;
+}
+
+/* z = W u (+ b if b): W out x in row-major. Narrow inputs go column by
+ * column (vectorised over the rows); wider ones four rows at a time. */
+NN_CLONES static void matvec(size_t out, size_t in, const double *W, const double *b,
+                             const double *u, double *z)
+{
+    if (in < 8) {
+        for (size_t o = 0; o < out; o++)
+            z[o] = b ? b[o] : 0.0;
+        for (size_t i = 0; i < in; i++) {
+            const double *w = W + i;
+            double ui = u[i];
+#pragma omp simd
+            for (size_t o = 0; o < out; o++)
+                z[o] += w[o * in] * ui;
+        }
+        return;
+    }
+    size_t o = 0;
+    for (; o + 4 <= out; o += 4) {
+        double s[4];
+        dot4(in, W + o * in, u, s);
+        for (int r = 0; r < 4; r++)
+            z[o + r] = (b ? b[o + r] : 0.0) + s[r];
+    }
+    for (; o < out; o++)
+        z[o] = (b ? b[o] : 0.0) + dot1(in, W + o * in, u);
+}
+
+/* gp = W^T g (in values), four rows of W per pass over gp. */
+NN_CLONES static void matvec_t(size_t out, size_t in, const double *W, const double *g, double *gp)
+{
+    memset(gp, 0, in * sizeof *gp);
+    size_t o = 0;
+    for (; o + 4 <= out; o += 4) {
+        const double *w0 = W + o * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+        double g0 = g[o], g1 = g[o + 1], g2 = g[o + 2], g3 = g[o + 3];
+#pragma omp simd
+        for (size_t i = 0; i < in; i++)
+            gp[i] += (g0 * w0[i] + g1 * w1[i]) + (g2 * w2[i] + g3 * w3[i]);
+    }
+    for (; o < out; o++) {
+        const double *w = W + o * in;
+        double go = g[o];
+#pragma omp simd
+        for (size_t i = 0; i < in; i++)
+            gp[i] += go * w[i];
+    }
+}
+
+/* dW += g u^T (out x in), db += g. */
+NN_CLONES static void outer_acc(size_t out, size_t in, const double *g, const double *u, double *dW,
+                                double *db)
+{
+    for (size_t o = 0; o < out; o++) {
+        double *d = dW + o * in;
+        double go = g[o];
+#pragma omp simd
+        for (size_t i = 0; i < in; i++)
+            d[i] += go * u[i];
+        db[o] += go;
+    }
+}
+
+/* y += x */
+static void add_to(size_t n, const double *x, double *y)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+static const double *layer_input(const mlp_ws *ws, size_t l)
+{
+    return l == 0 ? ws->in : ws->a[l - 1];
+}
+
+/* ---- forward ----------------------------------------------------------- */
+
+static void load_input(const mlp *m, mlp_ws *ws, size_t n, const double *x, double t)
+{
+    size_t sd = m->state_dim;
+    if (!m->time_input) {
+        memcpy(ws->in, x, n * sd * sizeof *x);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        memcpy(ws->in + k * (sd + 1), x + k * sd, sd * sizeof *x);
+        ws->in[k * (sd + 1) + sd] = t;
+    }
+}
+
+static void linear_forward(const mlp *m, mlp_ws *ws, size_t l, size_t n)
+{
+    const mlp_layer *L = &m->layer[l];
+    const double *W = m->params + m->offset[l];
+    const double *b = W + L->out * L->in;
+    const double *u = layer_input(ws, l);
+    double *z = ws->z[l];
+    if (n < GEMM_MIN_BATCH) {
+        for (size_t k = 0; k < n; k++)
+            matvec(L->out, L->in, W, b, u + k * L->in, z + k * L->out);
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        memcpy(z + k * L->out, b, L->out * sizeof *b);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)L->out, (int)L->in, 1.0, u,
+                (int)L->in, W, (int)L->in, 1.0, z, (int)L->out);
+}
+
+static void forward_tape(const mlp *m, mlp_ws *ws, size_t n, const double *x, double t)
+{
+    assert(ws->shape == m->shape && n >= 1 && n <= ws->max_batch);
+    load_input(m, ws, n, x, t);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const mlp_layer *L = &m->layer[l];
+        if (L->kind == MLP_LINEAR) linear_forward(m, ws, l, n);
+        if (ws->a[l] != ws->z[l]) mlp_act_apply(L->act, n * L->out, ws->z[l], ws->a[l]);
+    }
+    ws->tape_n = n;
+}
+
+void mlp_forward_batch(const mlp *m, mlp_ws *ws, size_t n, const double *x, double t, double *y)
+{
+    forward_tape(m, ws, n, x, t);
+    memcpy(y, ws->a[m->n_layers - 1], n * m->out_dim * sizeof *y);
+}
+
+void mlp_forward(const mlp *m, mlp_ws *ws, const double *x, double t, double *y)
+{
+    mlp_forward_batch(m, ws, 1, x, t, y);
+}
+
+/* ---- reverse mode -------------------------------------------------------- */
+
+/* Parameter gradient of linear layer l from its output cotangent g (n x out). */
+static void linear_param_grad(const mlp *m, const mlp_ws *ws, size_t l, size_t n, const double *g,
+                              double *dtheta)
+{
+    const mlp_layer *L = &m->layer[l];
+    double *dW = dtheta + m->offset[l];
+    double *db = dW + L->out * L->in;
+    const double *u = layer_input(ws, l);
+    if (n < GEMM_MIN_BATCH) {
+        for (size_t k = 0; k < n; k++)
+            outer_acc(L->out, L->in, g + k * L->out, u + k * L->in, dW, db);
+        return;
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->out, (int)L->in, (int)n, 1.0, g,
+                (int)L->out, u, (int)L->in, 1.0, dW, (int)L->in);
+    for (size_t k = 0; k < n; k++)
+        add_to(L->out, g + k * L->out, db);
+}
+
+/* gp (n x in) = g (n x out) W. */
+static void linear_input_grad(const mlp *m, size_t l, size_t n, const double *g, double *gp)
+{
+    const mlp_layer *L = &m->layer[l];
+    const double *W = m->params + m->offset[l];
+    if (n < GEMM_MIN_BATCH) {
+        for (size_t k = 0; k < n; k++)
+            matvec_t(L->out, L->in, W, g + k * L->out, gp + k * L->in);
+        return;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)L->in, (int)L->out, 1.0, g,
+                (int)L->out, W, (int)L->in, 0.0, gp, (int)L->in);
+}
+
+void mlp_vjp_batch(const mlp *m, mlp_ws *ws, size_t n, const double *v, double *dx, double *dt,
+                   double *dtheta)
+{
+    assert(ws->shape == m->shape && ws->tape_n == n && n >= 1);
+    bool want_input = dx || (dt && m->time_input);
+    size_t stop = want_input ? 0 : m->first_linear; /* lowest layer to visit */
+    int cur = 0;
+    double *g = ws->g[cur];
+    memcpy(g, v, n * m->out_dim * sizeof *v);
+    for (size_t l = m->n_layers; l-- > stop;) {
+        const mlp_layer *L = &m->layer[l];
+        mlp_act_grad(L->act, n * L->out, ws->z[l], ws->a[l], g);
+        if (L->kind != MLP_LINEAR) continue;
+        if (dtheta) linear_param_grad(m, ws, l, n, g, dtheta);
+        if (l == stop && !want_input) break; /* no one needs the input cotangent */
+        cur ^= 1;
+        linear_input_grad(m, l, n, g, ws->g[cur]);
+        g = ws->g[cur];
+    }
+    if (!want_input) return;
+    size_t sd = m->state_dim, in0 = m->in0;
+    for (size_t k = 0; k < n; k++) {
+        if (dx) add_to(sd, g + k * in0, dx + k * sd);
+        if (dt && m->time_input) dt[k] += g[k * in0 + sd];
+    }
+}
+
+void mlp_vjp(const mlp *m, mlp_ws *ws, const double *v, double *dx, double *dt, double *dtheta)
+{
+    mlp_vjp_batch(m, ws, 1, v, dx, dt, dtheta);
+}
+
+/* ---- forward mode -------------------------------------------------------- */
+
+/* Push the tangent preloaded in ws->g[0] (in0 values) through the layers;
+ * returns the buffer holding the output tangent. */
+static const double *tangent_forward(const mlp *m, mlp_ws *ws)
+{
+    int cur = 0;
+    double *d = ws->g[cur];
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const mlp_layer *L = &m->layer[l];
+        if (L->kind == MLP_LINEAR) {
+            cur ^= 1;
+            matvec(L->out, L->in, m->params + m->offset[l], NULL, d, ws->g[cur]);
+            d = ws->g[cur];
+        }
+        mlp_act_grad(L->act, L->out, ws->z[l], ws->a[l], d);
+    }
+    return d;
+}
+
+void mlp_jvp(const mlp *m, mlp_ws *ws, const double *u, double ut, double *yd)
+{
+    assert(ws->shape == m->shape && ws->tape_n == 1);
+    memcpy(ws->g[0], u, m->state_dim * sizeof *u);
+    if (m->time_input) ws->g[0][m->state_dim] = ut;
+    memcpy(yd, tangent_forward(m, ws), m->out_dim * sizeof *yd);
+}
+
+void mlp_jacobian(const mlp *m, mlp_ws *ws, const double *x, double t, double *y, double *jac,
+                  double *jt)
+{
+    size_t sd = m->state_dim, od = m->out_dim;
+    forward_tape(m, ws, 1, x, t);
+    if (y) memcpy(y, ws->a[m->n_layers - 1], od * sizeof *y);
+    if (jt && !m->time_input) memset(jt, 0, od * sizeof *jt);
+    size_t cols = (jt && m->time_input) ? m->in0 : sd;
+    for (size_t i = 0; i < cols; i++) { /* column i = J e_i, one forward tangent each */
+        memset(ws->g[0], 0, m->in0 * sizeof(double));
+        ws->g[0][i] = 1.0;
+        const double *d = tangent_forward(m, ws);
+        if (i < sd) {
+            for (size_t o = 0; o < od; o++)
+                jac[o * sd + i] = d[o];
+        } else {
+            memcpy(jt, d, od * sizeof *jt);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+/* nn/simd.h (private to src/nn): function multiversioning for the kernels.
+ *
+ * NN_CLONES compiles a function for AVX-512F, AVX2 and baseline x86-64 and
+ * lets the dynamic loader pick one for the CPU (GCC target_clones, an ifunc).
+ * Compiled with -ffp-contract=off (src/nn/local.mk) every variant performs
+ * the same IEEE operations in the same order, so results do not depend on
+ * the variant. Elsewhere it expands to nothing. */
+#ifndef ODESERVE_NN_SIMD_H
+#define ODESERVE_NN_SIMD_H
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__) &&   \
+    !defined(ODESERVE_NO_CLONES)
+#define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NN_CLONES
+#endif
+
+#endif

@@ -1,1 +1,7 @@
-# model layer: see src/model/*.h. (sources are added as the layer is built)
+# model layer: neural ODE/CDE models built from num (solvers) and nn (MLPs).
+# Knows nothing of JSON, HTTP or SQLite.
+noinst_LTLIBRARIES += src/model/libmodel.la
+src_model_libmodel_la_SOURCES = \
+	src/model/model_def.c src/model/model_def.h
+src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm

@@ -1,0 +1,287 @@
+/* model/model_def.c: see model_def.h. */
+#include "model/model_def.h"
+
+#include "num/tableau.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = {[MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde"};
+
+static const char *const interp_names[MODEL_INTERP__COUNT] = {
+    [MODEL_INTERP_LINEAR] = "linear",
+    [MODEL_INTERP_RECTILINEAR] = "rectilinear",
+    [MODEL_INTERP_NATURAL_CUBIC] = "natural_cubic",
+    [MODEL_INTERP_HERMITE_BDIFF] = "hermite_bdiff",
+};
+
+static const char *const ode_net_names[] = {"vector_field"};
+static const char *const cde_net_names[] = {"initial", "vector_field", "readout"};
+
+void model_def_init(model_def *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void model_def_free(model_def *d)
+{
+    if (!d) return;
+    free(d->description);
+    free(d->params);
+    model_def_init(d);
+}
+
+const char *model_kind_name(model_kind k)
+{
+    if (k == MODEL_KIND_ODE || k == MODEL_KIND_CDE) return kind_names[k];
+    return "?";
+}
+
+err_code model_kind_from_name(const char *name, model_kind *out, err *e)
+{
+    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_CDE; k++) {
+        if (strcmp(name, kind_names[k]) == 0) {
+            *out = (model_kind)k;
+            return ERR_OK;
+        }
+    }
+    return err_set(e, ERR_INVALID, "", "unknown kind \"%s\" (expected \"ode\" or \"cde\")",
+                   name ? name : "");
+}
+
+const char *model_interp_name(model_interp i)
+{
+    if ((int)i >= 0 && i < MODEL_INTERP__COUNT) return interp_names[i];
+    return "?";
+}
+
+err_code model_interp_from_name(const char *name, model_interp *out, err *e)
+{
+    for (int i = 0; name && i < MODEL_INTERP__COUNT; i++) {
+        if (strcmp(name, interp_names[i]) == 0) {
+            *out = (model_interp)i;
+            return ERR_OK;
+        }
+    }
+    return err_set(e, ERR_INVALID, "",
+                   "unknown interpolation \"%s\" (expected linear, rectilinear, natural_cubic or "
+                   "hermite_bdiff)",
+                   name ? name : "");
+}
+
+size_t model_kind_n_nets(model_kind k)
+{
+    return k == MODEL_KIND_ODE ? 1 : k == MODEL_KIND_CDE ? 3 : 0;
+}
+
+const char *model_net_name(model_kind k, size_t i)
+{
+    if (k == MODEL_KIND_ODE && i < 1) return ode_net_names[i];
+    if (k == MODEL_KIND_CDE && i < 3) return cde_net_names[i];
+    return NULL;
+}
+
+/* Walk the layers, resolving elementwise widths; *in_out gives the output
+ * width. Errors name "layers[i]". */
+static err_code net_chain(const model_net *n, size_t *n_params, size_t *out_dim, err *e)
+{
+    if (n->n_layers == 0 || n->n_layers > MLP_MAX_LAYERS)
+        return err_set(e, ERR_INVALID, "layers", "must hold 1 to %d layers", MLP_MAX_LAYERS);
+    size_t width = n->in_dim + (n->time_input ? 1 : 0), np = 0, linear = 0;
+    char f[32];
+    for (size_t i = 0; i < n->n_layers; i++) {
+        const mlp_layer *l = &n->layers[i];
+        snprintf(f, sizeof f, "layers[%zu]", i);
+        if ((int)l->act < 0 || l->act >= MLP_ACT__COUNT)
+            return err_set(e, ERR_INVALID, f, "unknown activation");
+        if (l->kind == MLP_ELEMENTWISE) {
+            if (l->out != 0 && l->out != width)
+                return err_set(e, ERR_INVALID, f, "elementwise layer of width %zu after width %zu",
+                               l->out, width);
+            continue;
+        }
+        if (l->kind != MLP_LINEAR) return err_set(e, ERR_INVALID, f, "unknown layer kind");
+        if (l->in != width)
+            return err_set(e, ERR_INVALID, f, "takes %zu inputs but the layer before it gives %zu",
+                           l->in, width);
+        if (l->out == 0 || l->out > MLP_MAX_WIDTH)
+            return err_set(e, ERR_INVALID, f, "width %zu out of range 1..%d", l->out,
+                           MLP_MAX_WIDTH);
+        np += l->in * l->out + l->out;
+        width = l->out;
+        linear++;
+    }
+    if (linear == 0) return err_set(e, ERR_INVALID, "layers", "needs at least one linear layer");
+    if (n_params) *n_params = np;
+    if (out_dim) *out_dim = width;
+    return ERR_OK;
+}
+
+err_code model_net_n_params(const model_net *n, size_t *out, err *e)
+{
+    return net_chain(n, out, NULL, e);
+}
+
+size_t model_def_net_offset(const model_def *d, size_t i)
+{
+    size_t off = 0;
+    for (size_t j = 0; j < i && j < d->n_nets; j++) {
+        size_t np = 0;
+        if (net_chain(&d->nets[j], &np, NULL, NULL) == ERR_OK) off += np;
+    }
+    return off;
+}
+
+/* One network against the dimensions its kind requires (0 = any). */
+static err_code check_net(const model_def *d, size_t i, size_t want_in, size_t want_out, size_t *np,
+                          err *e)
+{
+    const model_net *n = &d->nets[i];
+    const char *name = model_net_name(d->kind, i);
+    size_t out_dim = 0;
+    if (n->in_dim != want_in) {
+        err_set(e, ERR_INVALID, "layers[0]", "takes %zu inputs (plus time: %s), expected %zu",
+                n->in_dim, n->time_input ? "yes" : "no", want_in);
+        err_prefix_field(e, name);
+        return ERR_INVALID;
+    }
+    if (net_chain(n, np, &out_dim, e)) {
+        err_prefix_field(e, name);
+        return ERR_INVALID;
+    }
+    if (want_out && out_dim != want_out) {
+        char f[32];
+        snprintf(f, sizeof f, "layers[%zu]", n->n_layers - 1);
+        err_set(e, ERR_INVALID, f, "gives %zu outputs, expected %zu", out_dim, want_out);
+        err_prefix_field(e, name);
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+err_code model_solver_validate(const model_solver *s, err *e)
+{
+    if (s->method[0] && !rk_tableau_find(s->method))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "unknown method \"%s\" (expected euler, midpoint, rk4, bosh3, dopri5, "
+                       "tsit5 or dop853)",
+                       s->method);
+    const struct {
+        const char *name;
+        double v;
+    } pos[] = {{"solver.rtol", s->rtol},
+               {"solver.atol", s->atol},
+               {"solver.first_step", s->first_step},
+               {"solver.min_step", s->min_step},
+               {"solver.max_step", s->max_step},
+               {"solver.step", s->step}};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+        if (!isfinite(pos[i].v) || pos[i].v < 0)
+            return err_set(e, ERR_INVALID, pos[i].name, "must be a positive finite number");
+    if (s->max_steps < 0) return err_set(e, ERR_INVALID, "solver.max_steps", "must be positive");
+    if (s->min_step > 0 && s->max_step > 0 && s->min_step > s->max_step)
+        return err_set(e, ERR_INVALID, "solver.min_step", "is larger than solver.max_step");
+    return ERR_OK;
+}
+
+err_code model_def_validate(const model_def *d, err *e)
+{
+    size_t np[MODEL_MAX_NETS] = {0}, total = 0;
+    if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE)
+        return err_set(e, ERR_INVALID, "kind", "must be \"ode\" or \"cde\"");
+    if (d->description && strlen(d->description) > MODEL_DESCRIPTION_MAX)
+        return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
+                       MODEL_DESCRIPTION_MAX);
+    if (d->n_nets != model_kind_n_nets(d->kind))
+        return err_set(e, ERR_INVALID, "", "a %s model has %zu networks, not %zu",
+                       model_kind_name(d->kind), model_kind_n_nets(d->kind), d->n_nets);
+    if (d->kind == MODEL_KIND_ODE) {
+        if (d->state_dim == 0) return err_set(e, ERR_INVALID, "state_dim", "must be at least 1");
+        size_t dim = d->state_dim + d->augment_dim;
+        if (check_net(d, MODEL_NET_ODE_FIELD, dim, dim, &np[0], e)) return ERR_INVALID;
+    } else {
+        if (d->input_channels == 0)
+            return err_set(e, ERR_INVALID, "input_channels", "must be at least 1");
+        if (d->hidden_dim == 0) return err_set(e, ERR_INVALID, "hidden_dim", "must be at least 1");
+        if ((int)d->interp < 0 || d->interp >= MODEL_INTERP__COUNT)
+            return err_set(e, ERR_INVALID, "interpolation", "unknown interpolation");
+        size_t added = d->channel_time ? 1 : 0;
+        if (d->channel_intensity) {
+            /* data channels c: input_channels = added_time + c + c */
+            if ((d->input_channels - added) % 2 != 0 || d->input_channels <= added)
+                return err_set(e, ERR_INVALID, "input_channels",
+                               "with channels.intensity, input_channels - %zu must be even "
+                               "(one intensity channel per data channel)",
+                               added);
+        } else if (d->input_channels <= added) {
+            return err_set(e, ERR_INVALID, "input_channels",
+                           "must count at least one data channel besides time");
+        }
+        if (d->nets[MODEL_NET_CDE_INITIAL].time_input || d->nets[MODEL_NET_CDE_FIELD].time_input ||
+            d->nets[MODEL_NET_CDE_READOUT].time_input)
+            return err_set(e, ERR_INVALID, "time_input",
+                           "a cde's networks take no time input (use channels.time)");
+        if (check_net(d, MODEL_NET_CDE_INITIAL, d->input_channels, d->hidden_dim, &np[0], e) ||
+            check_net(d, MODEL_NET_CDE_FIELD, d->hidden_dim, d->hidden_dim * d->input_channels,
+                      &np[1], e) ||
+            check_net(d, MODEL_NET_CDE_READOUT, d->hidden_dim, 0, &np[2], e))
+            return ERR_INVALID;
+    }
+    for (size_t i = 0; i < d->n_nets; i++)
+        total += np[i];
+    if (total != d->n_params || (total && !d->params))
+        return err_set(e, ERR_INVALID, "", "has %zu parameters, the networks need %zu", d->n_params,
+                       total);
+    for (size_t i = 0; i < d->n_params; i++)
+        if (!isfinite(d->params[i]))
+            return err_set(e, ERR_INVALID, "", "parameter %zu is not finite", i);
+    return model_solver_validate(&d->solver, e);
+}
+
+err_code model_def_copy(model_def *dst, const model_def *src, err *e)
+{
+    model_def tmp = *src;
+    tmp.description = NULL;
+    tmp.params = NULL;
+    if (src->description && !(tmp.description = strdup(src->description))) goto nomem;
+    if (src->n_params) {
+        tmp.params = malloc(src->n_params * sizeof *tmp.params);
+        if (!tmp.params) goto nomem;
+        memcpy(tmp.params, src->params, src->n_params * sizeof *tmp.params);
+    }
+    *dst = tmp;
+    return ERR_OK;
+nomem:
+    free(tmp.description);
+    return err_set(e, ERR_NOMEM, NULL, "out of memory copying a model");
+}
+
+unsigned long long model_def_checksum(const model_def *d)
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (size_t i = 0; i < d->n_params; i++) {
+        unsigned long long bits;
+        memcpy(&bits, &d->params[i], sizeof bits);
+        for (int b = 0; b < 8; b++) { /* little-endian byte order on every host */
+            h ^= (bits >> (8 * b)) & 0xffu;
+            h *= 1099511628211ull;
+        }
+    }
+    return h;
+}
+
+void model_solver_merge(const model_solver *base, const model_solver *over, model_solver *out)
+{
+    model_solver r = *base;
+    if (over->method[0]) memcpy(r.method, over->method, sizeof r.method);
+    if (over->rtol > 0) r.rtol = over->rtol;
+    if (over->atol > 0) r.atol = over->atol;
+    if (over->max_steps > 0) r.max_steps = over->max_steps;
+    if (over->first_step > 0) r.first_step = over->first_step;
+    if (over->min_step > 0) r.min_step = over->min_step;
+    if (over->max_step > 0) r.max_step = over->max_step;
+    if (over->step > 0) r.step = over->step;
+    *out = r;
+}

@@ -1,0 +1,133 @@
+/* model/model_def.h: a model version as plain data: what is uploaded,
+ * stored, exported and built into an executable model.
+ *
+ * The JSON model document (docs/model-format.md) is decoded into a model_def
+ * by http/, persisted by store/, and turned into something that solves by
+ * the model layer's builders (ode_model, later cde_model). model_def itself
+ * has no behaviour beyond validation: it is the one shape every layer above
+ * nn agrees on, so none of them needs JSON, SQL or a solver to hold a model.
+ *
+ * Networks. A kind has a fixed list of networks, each an MLP (nn/mlp.h):
+ *   ode: [0] vector_field   in = state_dim + augment_dim (+1 with time_input)
+ *                           out = state_dim + augment_dim
+ *   cde: [0] initial        in = input_channels, out = hidden_dim
+ *        [1] vector_field   in = hidden_dim, out = hidden_dim * input_channels
+ *        [2] readout        in = hidden_dim, out >= 1
+ * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
+ * concatenated in network order.
+ *
+ * Ownership: a model_def owns `description` and `params`; model_def_free
+ * releases them. Not shared between threads while being written; read-only
+ * sharing is fine. */
+#ifndef ODESERVE_MODEL_MODEL_DEF_H
+#define ODESERVE_MODEL_MODEL_DEF_H
+
+#include "core/err.h"
+#include "nn/mlp.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum model_kind {
+    MODEL_KIND_ODE = 1, /* "ode": dh/dt = f(h, t) */
+    MODEL_KIND_CDE = 2, /* "cde": dz/dt = f(z) dX/dt */
+} model_kind;
+
+typedef enum model_interp {
+    MODEL_INTERP_LINEAR = 0,    /* "linear" */
+    MODEL_INTERP_RECTILINEAR,   /* "rectilinear" */
+    MODEL_INTERP_NATURAL_CUBIC, /* "natural_cubic" */
+    MODEL_INTERP_HERMITE_BDIFF, /* "hermite_bdiff" */
+    MODEL_INTERP__COUNT
+} model_interp;
+
+#define MODEL_MAX_NETS 3
+#define MODEL_METHOD_MAX 16
+#define MODEL_DESCRIPTION_MAX 4096
+
+/* One network: an mlp_spec's content, owned inline. */
+typedef struct model_net {
+    size_t in_dim;   /* input without t */
+    bool time_input; /* t appended to the input */
+    size_t n_layers;
+    mlp_layer layers[MLP_MAX_LAYERS];
+} model_net;
+
+/* Solver settings: a model's defaults, or a request's overrides of them.
+ * Zero / empty means "not set" (the solver's own default applies). */
+typedef struct model_solver {
+    char method[MODEL_METHOD_MAX];         /* "dopri5", ...; "" = not set */
+    double rtol, atol;                     /* > 0 when set */
+    long max_steps;                        /* > 0 when set */
+    double first_step, min_step, max_step; /* > 0 when set */
+    double step;                           /* fixed-step methods: step size (> 0 when set) */
+} model_solver;
+
+typedef struct model_def {
+    model_kind kind;
+    char *description; /* owned, may be NULL; at most MODEL_DESCRIPTION_MAX bytes */
+    /* ode */
+    size_t state_dim;   /* reported state */
+    size_t augment_dim; /* zeros appended to the state (Dupont et al. 2019) */
+    /* cde */
+    size_t input_channels; /* channels of X, including the added ones */
+    size_t hidden_dim;
+    bool channel_time;      /* time prepended as channel 0 */
+    bool channel_intensity; /* cumulative observation count per data channel appended */
+    model_interp interp;
+    /* both */
+    size_t n_nets; /* 1 (ode) or 3 (cde) */
+    model_net nets[MODEL_MAX_NETS];
+    model_solver solver;
+    size_t n_params;
+    double *params; /* owned, n_params values */
+} model_def;
+
+/* Network indices. */
+enum { MODEL_NET_ODE_FIELD = 0 };
+enum { MODEL_NET_CDE_INITIAL = 0, MODEL_NET_CDE_FIELD = 1, MODEL_NET_CDE_READOUT = 2 };
+
+/* Zero everything (kind unset). */
+void model_def_init(model_def *d);
+void model_def_free(model_def *d); /* frees the owned members, then re-inits */
+
+/* Document names: "ode" / "cde", "vector_field", "hermite_bdiff". */
+const char *model_kind_name(model_kind k);
+err_code model_kind_from_name(const char *name, model_kind *out, err *e);
+const char *model_interp_name(model_interp i);
+err_code model_interp_from_name(const char *name, model_interp *out, err *e);
+/* Name of network i of kind k ("vector_field"), NULL when out of range. */
+const char *model_net_name(model_kind k, size_t i);
+
+/* Number of networks a kind has (1 or 3). */
+size_t model_kind_n_nets(model_kind k);
+
+/* Parameter count of one network (nn/mlp.h layout). ERR_INVALID (field
+ * "layers[i]") when its layers do not chain. */
+err_code model_net_n_params(const model_net *n, size_t *out, err *e);
+
+/* Check everything: kind, dimensions > 0, each network's shapes against
+ * the kind's rules above, n_params equal to the networks' total, every
+ * parameter finite, solver settings in range and the method known. The
+ * field names the offending part as the document spells it
+ * ("vector_field.layers[1]", "solver.rtol", "augment_dim"). */
+err_code model_def_validate(const model_def *d, err *e);
+
+/* Offset of network i's parameters in d->params. */
+size_t model_def_net_offset(const model_def *d, size_t i);
+
+/* `out` = `base` with every field that is set in `over` replacing it (a
+ * request's solver overrides on a model's defaults). */
+void model_solver_merge(const model_solver *base, const model_solver *over, model_solver *out);
+
+/* Check solver settings alone (fields "solver.rtol", ...). */
+err_code model_solver_validate(const model_solver *s, err *e);
+
+/* Deep copy. */
+err_code model_def_copy(model_def *dst, const model_def *src, err *e);
+
+/* 64-bit FNV-1a of the parameter bytes (little-endian doubles): the
+ * checksum stored with a version and shown to clients as 16 hex digits. */
+unsigned long long model_def_checksum(const model_def *d);
+
+#endif

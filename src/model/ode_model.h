@@ -1,0 +1,76 @@
+/* model/ode_model.h: a neural ODE, dh/dt = f_theta(h, t), ready to solve.
+ *
+ * Built from a validated model_def of kind "ode". With augment_dim > 0 the
+ * solved state is [h; 0...0] (Dupont et al., "Augmented Neural ODEs", 2019):
+ * the client sends state_dim values, the zeros are appended, and outputs
+ * report the first state_dim components unless the query asks for all.
+ *
+ * Batches: `batch` initial states solved against the same output times, in
+ * one of two modes (num/driver.h):
+ *   shared-step       the batch is one system (options.groups = batch): each
+ *                     stage is one GEMM through mlp_forward_batch, and the
+ *                     error norm is the max over trajectories, so each one
+ *                     meets the tolerance;
+ *   per-trajectory    one adaptive solve per initial state (matrix-vector).
+ * ODE_BATCH_AUTO picks the one benchmarked faster at equal accuracy (see
+ * docs/benchmarks.md for the figures behind the choice).
+ *
+ * Ownership and threads: an ode_model is immutable after ode_model_new and
+ * may be shared by any number of threads; each ode_model_solve call makes
+ * its own workspaces (one allocation set per call, none in the solver's
+ * loop). The model keeps its own copy of what it needs from the model_def. */
+#ifndef ODESERVE_MODEL_ODE_MODEL_H
+#define ODESERVE_MODEL_ODE_MODEL_H
+
+#include "core/err.h"
+#include "model/model_def.h"
+#include "num/driver.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ode_model ode_model;
+
+typedef enum ode_batch_mode {
+    ODE_BATCH_AUTO = 0,
+    ODE_BATCH_SHARED,         /* one system, one GEMM per stage */
+    ODE_BATCH_PER_TRAJECTORY, /* one solve per initial state */
+} ode_batch_mode;
+
+struct ode_model_query {
+    double t0;
+    size_t batch;     /* number of initial states, >= 1 */
+    const double *y0; /* batch x state_dim values */
+    const double *t;  /* n_t output times: any order, duplicates, either side of t0 */
+    size_t n_t;
+    model_solver solver; /* overrides of the model's defaults (unset fields keep them) */
+    ode_batch_mode mode;
+    bool report_augmented; /* outputs carry state_dim + augment_dim values */
+    ode_abort_fn abort;    /* NULL, or polled every step (request deadline) */
+    void *abort_ctx;
+};
+
+/* Statistics, summed over the batch in per-trajectory mode. */
+struct ode_model_stats {
+    long nfe, steps, rejected;
+    double t_fail; /* NAN unless the solve failed */
+};
+
+/* ERR_INVALID if d is not a valid "ode" model_def. */
+err_code ode_model_new(ode_model **out, const model_def *d, err *e);
+void ode_model_free(ode_model *m); /* NULL is a no-op */
+
+size_t ode_model_state_dim(const ode_model *m);
+size_t ode_model_augment_dim(const ode_model *m);
+/* Values per output state for a query (state_dim, or + augment_dim). */
+size_t ode_model_output_dim(const ode_model *m, bool report_augmented);
+
+/* Solve. y_out receives batch x n_t x output_dim values: y_out[(b*n_t + i)*od + k]
+ * is component k of trajectory b at q->t[i]. ERR_INVALID for a bad query (field
+ * named as in the HTTP request: "y0[3]", "t[2]", "solver.rtol"), ERR_SOLVER
+ * with the time reached ("max_steps (N) reached at t=..."), or what the abort
+ * hook returned. */
+err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, double *y_out,
+                         struct ode_model_stats *stats, err *e);
+
+#endif

@@ -1,0 +1,73 @@
+/* store/models.h: models and their immutable, numbered versions in SQLite.
+ *
+ * A model is a name ([A-Za-z0-9._-]{1,64}) with versions 1, 2, ... Each
+ * version is a model_def (model/model_def.h) stored as columns plus its
+ * networks' layers, with the parameter vector as a compact BLOB of
+ * little-endian doubles and its FNV-1a checksum (model_def_checksum), so
+ * loading is one row read and a memcpy, not a JSON parse. Versions are never
+ * modified; numbers are never reused, even after a version is deleted.
+ * Deleting a model's last remaining version deletes the model.
+ *
+ * Every function takes the calling thread's connection (db_pool_get) and is
+ * as thread-safe as SQLite's one-connection-per-thread model; writes run in
+ * one BEGIN IMMEDIATE transaction each, so a failure leaves nothing behind. */
+#ifndef ODESERVE_STORE_MODELS_H
+#define ODESERVE_STORE_MODELS_H
+
+#include "core/err.h"
+#include "model/model_def.h"
+#include "store/db.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_NAME_MAX 64
+
+typedef struct model_info {
+    char name[MODEL_NAME_MAX + 1];
+    model_kind kind;  /* of the latest version */
+    size_t state_dim; /* ode: state_dim; cde: readout output size (of the latest version) */
+    int latest_version;
+    int n_versions;
+    char created_at[32]; /* ISO 8601 UTC, "2026-11-27T17:49:30.123Z" */
+} model_info;
+
+typedef struct model_version_info {
+    int version;
+    char created_at[32];
+    char checksum[17]; /* 16 lowercase hex digits */
+    size_t n_params;
+    char description[256]; /* first 255 bytes of the description */
+} model_version_info;
+
+/* 1 when `name` matches [A-Za-z0-9._-]{1,64}. */
+bool store_model_name_ok(const char *name);
+
+/* Validate d (model_def_validate) and store it as the next version of
+ * `name`, creating the model on its first version. *version receives the
+ * new number. ERR_INVALID (field "name" or the model_def's field). */
+err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e);
+
+/* All models, sorted by name. *out is malloc'ed (free() it); *n may be 0. */
+err_code store_model_list(db *d, model_info **out, size_t *n, err *e);
+
+/* One model's metadata and its versions (ascending). *versions is malloc'ed.
+ * ERR_NOT_FOUND (field "name") for an unknown model. */
+err_code store_model_get(db *d, const char *name, model_info *info, model_version_info **versions,
+                         size_t *n, err *e);
+
+/* Latest version number of `name`; ERR_NOT_FOUND if none. */
+err_code store_model_latest(db *d, const char *name, int *version, err *e);
+
+/* Load version `version` (0 = latest) into def (model_def_init'ed by the
+ * caller; model_def_free it after). *loaded (may be NULL) receives the
+ * version number. The checksum is verified: a mismatch is ERR_DB. */
+err_code store_model_load(db *d, const char *name, int version, model_def *def, int *loaded,
+                          char created_at[32], err *e);
+
+/* Delete a model with all its versions / one version. ERR_NOT_FOUND. */
+err_code store_model_delete(db *d, const char *name, err *e);
+err_code store_model_delete_version(db *d, const char *name, int version, err *e);
+
+#endif

@@ -269,11 +269,11 @@ START_TEST(test_linear_jumps)
         ck_assert_double_eq(interp_jumps(p)[i], t[i + 1]);
     /* torchcde's convention: at an interior knot the left segment */
     double dx;
-    interp_deriv(p, 1.0, &dx);
+    interp_deriv(p, 1.0, NULL, &dx);
     ck_assert_double_eq(dx, 1.0);
-    interp_deriv(p, nextafter(1.0, 2.0), &dx);
+    interp_deriv(p, nextafter(1.0, 2.0), NULL, &dx);
     ck_assert_double_eq(dx, -0.5);
-    interp_deriv(p, 0.0, &dx);
+    interp_deriv(p, 0.0, NULL, &dx);
     ck_assert_double_eq(dx, 1.0);
     interp_free(p);
     double t2[2] = {0, 1}, x2[2] = {0, 1};
@@ -330,7 +330,7 @@ START_TEST(test_derivatives_fd)
                     assert_close(d2X[j], (dXp[j] - dXm[j]) / (2 * h), TOL_FD, "d2X vs FD");
                 }
                 double d[C];
-                interp_deriv(p, s, d);
+                interp_deriv(p, s, NULL, d);
                 for (size_t j = 0; j < C; j++)
                     ck_assert_double_eq(d[j], dX[j]);
             }

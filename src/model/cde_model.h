@@ -74,7 +74,9 @@ struct cde_model_query {
 
 /* Statistics summed over the batch. */
 struct cde_model_stats {
-    long nfe, steps, rejected; /* vector-field evaluations, accepted and rejected steps */
+    long nfe, steps, rejected; /* right-hand-side evaluations, accepted and rejected steps */
+    long field_evals;          /* of them, evaluations of the vector_field network (the rest
+                                  reuse F(z) at the same z across a knot) */
     double t_fail;             /* NAN unless a solve failed: where (in s) */
     size_t series_fail;        /* the failing series (when t_fail is set) */
 };

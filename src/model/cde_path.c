@@ -45,9 +45,9 @@ static err_code check_times(const struct cde_obs *obs, err *e)
     if (obs->n == 0 || !obs->t)
         return err_set(e, ERR_INVALID, "observations.t", "is empty (needs an observation)");
     for (size_t i = 0; i < obs->n; i++) {
+        if (isfinite(obs->t[i]) && (i == 0 || obs->t[i] > obs->t[i - 1])) continue;
         snprintf(f, sizeof f, "observations.t[%zu]", i);
         if (!isfinite(obs->t[i])) return err_set(e, ERR_INVALID, f, "is not a finite number");
-        if (i == 0) continue;
         if (obs->t[i] == obs->t[i - 1])
             return err_set(e, ERR_INVALID, f,
                            "duplicates observations.t[%zu] (times must strictly increase)", i - 1);

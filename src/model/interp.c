@@ -179,13 +179,13 @@ static err_code check_inputs(model_interp scheme, const double *t, size_t n, con
         return err_set(e, ERR_INVALID, "scheme", "unknown interpolation scheme");
     if (n == 0 || c == 0)
         return err_set(e, ERR_INVALID, "t", "needs at least one time and channel");
-    for (size_t i = 0; i < n; i++) {
-        char f[48];
-        snprintf(f, sizeof f, "t[%zu]", i);
-        if (!isfinite(t[i])) return err_set(e, ERR_INVALID, f, "is not a finite number");
-        if (i > 0 && !(t[i] > t[i - 1]))
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(t[i]) || (i > 0 && !(t[i] > t[i - 1]))) {
+            char f[48];
+            snprintf(f, sizeof f, "t[%zu]", i);
+            if (!isfinite(t[i])) return err_set(e, ERR_INVALID, f, "is not a finite number");
             return err_set(e, ERR_INVALID, f, "is not after t[%zu] (times must increase)", i - 1);
-    }
+        }
     for (size_t i = 0; i < n * c; i++)
         if (isinf(x[i])) {
             char f[64];
@@ -335,6 +335,17 @@ const double *interp_jumps(const interp *p)
     return interp_n_jumps(p) ? p->s + 1 : NULL;
 }
 
+size_t interp_n_stops(const interp *p)
+{
+    if (p->scheme == MODEL_INTERP_HERMITE_BDIFF && p->m > 2) return p->m - 2;
+    return interp_n_jumps(p);
+}
+
+const double *interp_stops(const interp *p)
+{
+    return interp_n_stops(p) ? p->s + 1 : NULL;
+}
+
 /* Number of knots of v (len values) that are < x (torchcde's bucketize). */
 static size_t count_below(const double *v, size_t len, double x)
 {
@@ -379,9 +390,16 @@ void interp_eval(const interp *p, double s, double *x, double *dx, double *d2x)
     }
 }
 
-void interp_deriv(const interp *p, double s, double *dx)
+/* Does segment k hold s under interp_segment's convention? */
+static bool holds(const interp *p, size_t k, double s)
 {
-    size_t k = interp_segment(p, s);
+    return k < p->nseg && (k == 0 || s > p->s[k]) && (k + 1 == p->nseg || s <= p->s[k + 1]);
+}
+
+void interp_deriv(const interp *p, double s, size_t *hint, double *dx)
+{
+    size_t k = hint && holds(p, *hint, s) ? *hint : interp_segment(p, s);
+    if (hint) *hint = k;
     double f = s - p->s[k];
     const double *cf = p->coef + k * p->c * 4;
     for (size_t j = 0; j < p->c; j++, cf += 4)

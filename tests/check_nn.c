@@ -286,7 +286,12 @@ START_TEST(activation_derivatives)
         mlp_act_grad(A, N, z, a, g);
         for (int i = 0; i < N; i++)
             ck_assert_double_eq(g[i], (0.5 + i) * d[i]);
+        if (mlp_act_deriv_from_output(A)) { /* the tape may keep a alone */
+            mlp_act_deriv(A, N, a, a, g);
+            ck_assert(memcmp(g, d, sizeof d) == 0);
+        }
     }
+    ck_assert(!mlp_act_deriv_from_output(MLP_ACT_SILU) && !mlp_act_deriv_from_output(MLP_ACT_CUBE));
     /* closed forms at a few points, PyTorch conventions at the kinks */
     double zz[3] = {-0.75, 0.0, 1.25}, aa[3], dd[3];
     mlp_act_apply(MLP_ACT_TANH, 3, zz, aa);

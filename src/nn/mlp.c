@@ -1,6 +1,6 @@
 /* nn/mlp.c: MLP forward passes, VJPs, JVP and Jacobian. See mlp.h.
  *
- * Batches of GEMM_MIN_BATCH or more go through cblas_dgemm (row-major, each
+ * Batches of MLP_GEMM_MIN_BATCH or more go through cblas_dgemm (row-major, each
  * state a row). A single state (and a small batch, item by item) goes
  * through hand loops rather than cblas_dgemv: for the small layers of a
  * vector field (2 -> 64 -> 64 -> 2) they are faster than the BLAS call
@@ -20,10 +20,6 @@
 #include <string.h>
 
 #define MLP_MAX_PARAMS ((size_t)1 << 31)
-/* Batches smaller than this go item by item through the hand loops: below
- * it, OpenBLAS's call overhead outweighs GEMM's speed (bench/bench_nn,
- * fwd_batch<n> lines; docs/nn.md). */
-#define GEMM_MIN_BATCH 8
 
 struct mlp {
     size_t state_dim; /* input without t */
@@ -465,7 +461,7 @@ static void linear_forward(const mlp *m, mlp_ws *ws, size_t l, size_t n)
     const double *b = W + L->out * L->in;
     const double *u = layer_input(ws, l);
     double *z = ws->z[l];
-    if (n < GEMM_MIN_BATCH) {
+    if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             matvec(L->out, L->in, W, b, u + k * L->in, z + k * L->out);
         return;
@@ -509,7 +505,7 @@ static void linear_param_grad(const mlp *m, const mlp_ws *ws, size_t l, size_t n
     double *dW = dtheta + m->offset[l];
     double *db = dW + L->out * L->in;
     const double *u = layer_input(ws, l);
-    if (n < GEMM_MIN_BATCH) {
+    if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             outer_acc(L->out, L->in, g + k * L->out, u + k * L->in, dW, db);
         return;
@@ -525,7 +521,7 @@ static void linear_input_grad(const mlp *m, size_t l, size_t n, const double *g,
 {
     const mlp_layer *L = &m->layer[l];
     const double *W = m->params + m->offset[l];
-    if (n < GEMM_MIN_BATCH) {
+    if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             matvec_t(L->out, L->in, W, g + k * L->out, gp + k * L->in);
         return;

@@ -365,8 +365,8 @@ static inline __attribute__((always_inline)) double dot1(size_t in, const double
 
 /* z = W u (+ b if b): W out x in row-major. Narrow inputs go column by
  * column (vectorised over the rows); wider ones four rows at a time. */
-NN_CLONES static void matvec(size_t out, size_t in, const double *W, const double *b,
-                             const double *u, double *z)
+NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *b,
+                                   const double *u, double *z)
 {
     if (in < 8) {
         for (size_t o = 0; o < out; o++)
@@ -389,6 +389,22 @@ NN_CLONES static void matvec(size_t out, size_t in, const double *W, const doubl
     }
     for (; o < out; o++)
         z[o] = (b ? b[o] : 0.0) + dot1(in, W + o * in, u);
+}
+
+/* z = W u (+ b if b). The four-row loops keep 32 partial sums, which need
+ * wide vectors: at SSE2 width (the baseline clone, CPUs without AVX2) they
+ * spill and are 3x slower than OpenBLAS's dgemv, which picks its own kernel
+ * for the CPU; use it there (different summation order, same contract). */
+static void matvec(size_t out, size_t in, const double *W, const double *b, const double *u,
+                   double *z)
+{
+    if (in < 8 || nn_wide_vectors()) {
+        matvec_loops(out, in, W, b, u, z);
+        return;
+    }
+    if (b) memcpy(z, b, out * sizeof *z);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0, W, (int)in, u, 1,
+                b ? 1.0 : 0.0, z, 1);
 }
 
 /* gp = W^T g (in values), four rows of W per pass over gp. */

@@ -402,9 +402,11 @@ static void matvec(size_t out, size_t in, const double *W, const double *b, cons
         matvec_loops(out, in, W, b, u, z);
         return;
     }
-    if (b) memcpy(z, b, out * sizeof *z);
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0, W, (int)in, u, 1,
-                b ? 1.0 : 0.0, z, 1);
+    if (b)
+        memcpy(z, b, out * sizeof *z);
+    else
+        memset(z, 0, out * sizeof *z); /* beta = 0 need not clear a NaN left in z */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0, W, (int)in, u, 1, 1.0, z, 1);
 }
 
 /* gp = W^T g (in values), four rows of W per pass over gp. */

@@ -1,2 +1,1 @@
 # docs
-EXTRA_DIST += docs/nn.md

@@ -556,6 +556,27 @@ START_TEST(test_observation_errors)
 }
 END_TEST
 
+/* A bad series anywhere fails the batch before anything is solved. */
+START_TEST(test_batch_checked_first)
+{
+    model_def d;
+    cde_model *m = fixture_model(0, &d);
+    const double t[3] = {0, 1, 2}, x[6] = {0, 1, 1, 0, 2, 2}, tq[1] = {5};
+    const struct cde_series ser[3] = {{.obs = {.n = 3, .t = t, .x = x}},
+                                      {.obs = {.n = 3, .t = t, .x = x}},
+                                      {.obs = {.n = 3, .t = t, .x = x}, .t = tq, .n_t = 1}};
+    struct cde_model_query q = {.batch = 3, .series = ser, .series_fields = true};
+    double out[64];
+    err e = {0};
+    struct cde_model_stats st;
+    ct_assert_err(cde_model_solve(m, &q, out, NULL, &st, &e), e, ERR_INVALID, "series[2].t[0]");
+    ck_assert_int_eq(st.nfe, 0);
+    ck_assert(isnan(st.t_fail));
+    cde_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
 START_TEST(test_codec_helpers)
 {
     err e = {0};
@@ -677,6 +698,7 @@ static Suite *cde_suite(void)
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_observation_errors);
+    tcase_add_test(errors, test_batch_checked_first);
     tcase_add_test(errors, test_codec_helpers);
     tcase_add_test(errors, test_model_and_query_errors);
     suite_add_tcase(s, errors);

@@ -11,20 +11,23 @@
  * F[i][j] = out[i * input_channels + j].
  *
  * SOLVING. dz/ds = F(z) dX/ds is integrated with num/driver.h in the path's
- * parameter s (interp.h: s = t, except rectilinear, whose knots are
- * 0, 1, ..., 2n-2), from s_0 to the largest query; the interior knots of
- * linear and rectilinear paths are jump times (no step crosses a kink), and
- * dense output answers the query times. Solver settings: the model's, with
- * the query's overrides (model_solver_merge); method default "dopri5",
- * tolerances the solver's defaults. For rectilinear paths the step-size
- * settings (first_step, min_step, max_step, step) are in units of s.
+ * parameter s (interp.h), from s_0 to the largest query; the path's stops
+ * (interp_stops: the kinks of linear and rectilinear paths, the knots of
+ * hermite_bdiff) are jump times, so no step crosses a kink, and dense output
+ * answers the query times. Solver settings: the model's, with the query's
+ * overrides (model_solver_merge); method default "dopri5", tolerances the
+ * solver's defaults. Step-size settings (first_step, min_step, max_step,
+ * step) are in units of s.
  *
  * QUERIES. A batch of series, each with its own observations and query
  * times (default: its observation times; any order, duplicates allowed;
- * each within [t_0, t_n-1], else ERR_INVALID "t[i]"). One adaptive solve
- * per series (each has its own knots). Outputs are concatenated in series
- * order: series b's rows start after the rows of series 0..b-1 (row count
- * of a series = its number of query times; cde_model_query_rows sums them).
+ * each within [t_0, t_n-1], else ERR_INVALID "t[i]"). Every series is
+ * checked before any is solved. Outputs are concatenated in series order:
+ * series b's rows start after the rows of series 0..b-1 (row count of a
+ * series = its number of query times; cde_model_query_rows sums them).
+ *
+ * BATCHES are solved series by series, each on its own knots with its own
+ * steps (cde_model.c says why not as one shared-step system).
  *
  * ERRORS name fields as the HTTP request spells them (cde_path.h), with
  * "series[i]." in front when query.series_fields is set (a "series" batch).

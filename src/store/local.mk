@@ -13,7 +13,8 @@ src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
 # edit of a released one). They are embedded in the binary at build time and
 # also installed, for operators, under $(pkgdatadir)/migrations.
 store_migrations = \
-	migrations/0001_init.sql
+	migrations/0001_init.sql \
+	migrations/0002_models.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -1,10 +1,13 @@
-# store: SQLite connections (one per thread), schema migrations; later the
-# model, dataset and job tables. The only layer that speaks SQL.
+# store: SQLite connections (one per thread), schema migrations, models and
+# their versions, the cache of loaded versions; later the dataset and job
+# tables. The only layer that speaks SQL. Programs link it before
+# src/model/libmodel.la (models.c validates and checksums model_defs).
 noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
 	src/store/migrate.c src/store/migrate_internal.h \
-	src/store/pool.c
+	src/store/pool.c \
+	src/store/models.c src/store/models.h
 nodist_src_store_libstore_la_SOURCES = src/store/migrations_gen.c
 src_store_libstore_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread

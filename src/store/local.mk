@@ -7,7 +7,8 @@ src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
 	src/store/migrate.c src/store/migrate_internal.h \
 	src/store/pool.c \
-	src/store/models.c src/store/models.h
+	src/store/models.c src/store/models.h \
+	src/store/model_cache.c src/store/model_cache.h
 nodist_src_store_libstore_la_SOURCES = src/store/migrations_gen.c
 src_store_libstore_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread

@@ -357,14 +357,15 @@ static err_code insert_nets(db *d, sqlite3_int64 version_id, const model_def *de
 static err_code now_text(db *d, char out[32], err *e)
 {
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d, "SELECT " NOW_SQL, &st, "reading the time", e);
+    const char *what = "reading the time";
+    err_code rc = prepare(d, "SELECT " NOW_SQL, &st, what, e);
     if (rc) return rc;
-    if (step_row(d, st, "reading the time", e) == 1)
+    if (step_row(d, st, what, e) == 1)
         copy_text(out, 32, sqlite3_column_text(st, 0));
     else
-        rc = ERR_DB;
+        rc = err_set(e, ERR_DB, NULL, "%s: %s: no row", db_path(d), what);
     sqlite3_finalize(st);
-    return rc ? err_set(e, ERR_DB, NULL, "%s: cannot read the time", db_path(d)) : ERR_OK;
+    return rc;
 }
 
 err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e)
@@ -393,8 +394,8 @@ out:
 
 /* ---- list, get, latest ---- */
 
-/* Columns 0..6 of a model_info row: name, created_at, kind, state_dim,
- * latest version, number of versions, readout width (cde). */
+/* A model_info row: name, created_at, kind, state_dim, latest version,
+ * number of versions, readout width (cde), then the model's id. */
 #define INFO_SELECT                                                                                \
     "SELECT m.name, m.created_at, v.kind, v.state_dim, v.version, "                                \
     "(SELECT count(*) FROM model_versions c WHERE c.model_id = m.id), "                            \

@@ -244,6 +244,60 @@ START_TEST(backprop_adaptive_tight)
 }
 END_TEST
 
+/* Per-item mode with each item's own t0 and times (both methods). */
+START_TEST(per_item_times_fd)
+{
+    struct ode_case c;
+    ode_case_init(&c, true, 3, LOSS_MSE, 150 + (uint64_t)_i);
+    const double t0s[3] = {0.1, -0.4, 0.35};
+    double ts[3 * 8];
+    for (size_t b = 0; b < 3; b++)
+        for (size_t i = 0; i < c.n_t; i++)
+            ts[b * c.n_t + i] = c.t[i] + t0s[b] - 0.1 + 0.05 * (double)b * (double)i;
+    c.o.batch_mode = GRAD_BATCH_PER_ITEM;
+    c.o.solve.method = _i ? GRAD_ADJOINT : GRAD_BACKPROP;
+    c.o.solve.tab = _i ? &rk_dop853 : &rk_dopri5;
+    c.o.solve.ode.n_steps = _i ? 0 : 13;
+    c.o.solve.ode.rtol = 1e-11;
+    c.o.solve.ode.atol = 1e-13;
+    struct grad_ode_batch b = ode_batch(&c);
+    b.per_item_times = true;
+    b.t0 = t0s;
+    b.t = ts;
+    double dtheta[128], dy0[8], loss, lp, lm;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(grad_ode_compute(c.g, &b, &c.o, &loss, dtheta, dy0, NULL, &e) == ERR_OK, "%s",
+                  e.message);
+    const double h = _i ? 1e-5 : 1e-6, at = _i ? 1e-6 : 1e-7, rt = _i ? 1e-5 : 1e-6;
+    double *p = mlp_params(c.f);
+    for (size_t i = 0; i < mlp_n_params(c.f); i++) {
+        const double keep = p[i];
+        p[i] = keep + h;
+        grad_ode_compute(c.g, &b, &c.o, &lp, NULL, NULL, NULL, &e);
+        p[i] = keep - h;
+        grad_ode_compute(c.g, &b, &c.o, &lm, NULL, NULL, NULL, &e);
+        p[i] = keep;
+        assert_close("dtheta", i, dtheta[i], (lp - lm) / (2 * h), at, rt);
+    }
+    for (size_t i = 0; i < 6; i++) {
+        const double keep = c.y0[i];
+        c.y0[i] = keep + h;
+        grad_ode_compute(c.g, &b, &c.o, &lp, NULL, NULL, NULL, &e);
+        c.y0[i] = keep - h;
+        grad_ode_compute(c.g, &b, &c.o, &lm, NULL, NULL, NULL, &e);
+        c.y0[i] = keep;
+        assert_close("dy0", i, dy0[i], (lp - lm) / (2 * h), at, rt);
+    }
+    /* a time before its item's t0 is named with the item */
+    ts[1 * c.n_t + 2] = -1;
+    err_clear(&e);
+    ck_assert_int_eq(grad_ode_compute(c.g, &b, &c.o, &loss, dtheta, dy0, NULL, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "batch[1].t[2]");
+    ode_case_free(&c);
+}
+END_TEST
+
 /* ---- adjoint: against FD of a tight solve -------------------------------------- */
 
 START_TEST(adjoint_tight_fd)
@@ -285,6 +339,7 @@ START_TEST(adjoint_vs_backprop)
 {
     struct ode_case c;
     ode_case_init(&c, _i == 1, 3, LOSS_L1, 400 + (uint64_t)_i);
+    c.o.solve.per_item_norm = _i == 1; /* max over items of each item's RMS norm */
     c.o.solve.tab = &rk_dopri5;
     c.o.solve.ode.n_steps = 0;
     c.o.solve.ode.rtol = 1e-6;
@@ -653,6 +708,7 @@ static Suite *grad_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, backprop_fixed_step_fd, 0, 24);
     tcase_add_test(tc, backprop_modes_agree);
+    tcase_add_loop_test(tc, per_item_times_fd, 0, 2);
     tcase_add_loop_test(tc, backprop_adaptive_tight, 0, 2);
     tcase_add_loop_test(tc, adjoint_tight_fd, 0, 8);
     tcase_add_test(tc, adjoint_seminorm_fd);

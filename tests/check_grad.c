@@ -5,8 +5,8 @@
  * - Backprop is the exact gradient of the numerical solution, so it is
  *   checked against central differences of that same solution with a step
  *   sequence that cannot change under the perturbation: fixed steps
- *   (n_steps), rk4, dopri5 (observation times inside steps: the dense
- *   output) and dop853 (its three extra dense stages), and for the CDE
+ *   (n_steps), every table (observation times inside steps: the dense
+ *   output; dop853's three extra dense stages), and for the CDE
  *   jump times (steps end at the knots; one-sided stage times). FD step
  *   1e-6: truncation ~1e-12, rounding ~eps L / 1e-6 ~ 1e-10; we hold
  *   |g - fd| <= 1e-7 + 1e-6 |fd|.
@@ -179,15 +179,17 @@ static void check_ode_fd(struct ode_case *c, double fd_h, double abs_tol, double
 
 /* ---- backprop: exact against FD of the same discretisation ------------------------- */
 
-static const struct rk_tableau *const fixed_tabs[] = {&rk_rk4, &rk_dopri5, &rk_dop853};
+static const struct rk_tableau *const fixed_tabs[] = {
+    &rk_euler, &rk_midpoint, &rk_rk4, &rk_bosh3, &rk_dopri5, &rk_tsit5, &rk_dop853};
+enum { N_TABS = sizeof fixed_tabs / sizeof fixed_tabs[0] };
 
 START_TEST(backprop_fixed_step_fd)
 {
-    /* _i: table (3) x loss (2) x time input (2) x batch mode (2) */
-    const struct rk_tableau *tab = fixed_tabs[_i % 3];
-    const loss_kind loss = (_i / 3) % 2 ? LOSS_L1 : LOSS_MSE;
-    const bool time = (_i / 6) % 2;
-    const bool per_item = (_i / 12) % 2;
+    /* _i: table (7) x loss (2) x time input (2) x batch mode (2) */
+    const struct rk_tableau *tab = fixed_tabs[_i % N_TABS];
+    const loss_kind loss = (_i / N_TABS) % 2 ? LOSS_L1 : LOSS_MSE;
+    const bool time = (_i / (2 * N_TABS)) % 2;
+    const bool per_item = (_i / (4 * N_TABS)) % 2;
     struct ode_case c;
     ode_case_init(&c, time, 3, loss, 100 + (uint64_t)_i);
     c.o.solve.method = GRAD_BACKPROP;
@@ -397,6 +399,36 @@ START_TEST(partial_observation_fd)
         grad_ode_compute(c.g, &b, &c.o, &lm, NULL, NULL, NULL, &e);
         p[i] = keep;
         assert_close("dtheta", i, dtheta[i], (lp - lm) / (2 * h), 1e-6, 1e-5);
+    }
+    ode_case_free(&c);
+}
+END_TEST
+
+/* Observations at t0 only: no step at all; dL/dy0 is the loss gradient. */
+START_TEST(observed_at_t0_only)
+{
+    struct ode_case c;
+    ode_case_init(&c, false, 2, LOSS_MSE, 550);
+    c.o.solve.method = _i ? GRAD_ADJOINT : GRAD_BACKPROP;
+    c.o.solve.tab = &rk_dopri5;
+    c.o.solve.ode.n_steps = 0;
+    struct grad_ode_batch b = ode_batch(&c);
+    const double t[2] = {c.t0, c.t0};
+    const double tgt[2 * 2 * 2] = {0, 1, 2, 3, 4, 5, 6, 7};
+    b.t = t;
+    b.n_t = 2;
+    b.target = tgt;
+    double dtheta[128], dy0[4], loss;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(grad_ode_compute(c.g, &b, &c.o, &loss, dtheta, dy0, NULL, &e), ERR_OK);
+    for (size_t i = 0; i < mlp_n_params(c.f); i++)
+        ck_assert_double_eq(dtheta[i], 0);
+    for (size_t k = 0; k < 4; k++) { /* two identical observations: 2 x 2 (y0 - y) / 8 */
+        const size_t bb = k / 2, j = k % 2;
+        const double want =
+            (2 * (c.y0[k] - tgt[bb * 4 + j]) + 2 * (c.y0[k] - tgt[bb * 4 + 2 + j])) / 8;
+        ck_assert_double_eq_tol(dy0[k], want, 1e-15);
     }
     ode_case_free(&c);
 }
@@ -706,7 +738,7 @@ static Suite *grad_suite(void)
     Suite *s = suite_create("grad");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, backprop_fixed_step_fd, 0, 24);
+    tcase_add_loop_test(tc, backprop_fixed_step_fd, 0, 8 * N_TABS);
     tcase_add_test(tc, backprop_modes_agree);
     tcase_add_loop_test(tc, per_item_times_fd, 0, 2);
     tcase_add_loop_test(tc, backprop_adaptive_tight, 0, 2);
@@ -714,6 +746,7 @@ static Suite *grad_suite(void)
     tcase_add_test(tc, adjoint_seminorm_fd);
     tcase_add_loop_test(tc, adjoint_vs_backprop, 0, 2);
     tcase_add_loop_test(tc, partial_observation_fd, 0, 2);
+    tcase_add_loop_test(tc, observed_at_t0_only, 0, 2);
     tcase_add_test(tc, adjoint_memory_flat);
     suite_add_tcase(s, tc);
     TCase *cde = tcase_create("cde");

@@ -4,6 +4,12 @@ noinst_PROGRAMS += bench/bench_nn
 bench_bench_nn_SOURCES = bench/bench_nn.c
 bench_bench_nn_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm
+# W3 (issue 5): neural CDE evaluation, batch of 32 series.
+noinst_PROGRAMS += bench/bench_cde
+bench_bench_cde_SOURCES = bench/bench_cde.c
+bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm
 # bench_train (branch train): time per training iteration, spiral setup
 noinst_PROGRAMS += bench/bench_train
 bench_bench_train_SOURCES = bench/bench_train.c

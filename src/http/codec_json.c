@@ -2,8 +2,9 @@
  *
  * DESIGN. Numbers: a double has a shortest decimal form of at most 17
  * significant digits that reads back to it; %.15g is exact for any value
- * whose shortest form has <= 15 digits (the double is within half an ulp,
- * far inside the 15-digit rounding interval), so trying 15, 16, 17 in turn
+ * whose shortest form has <= 15 digits (a normal double is within half an
+ * ulp, 2^-53 relative, of that form, far inside half the 15-digit spacing,
+ * 5e-16 relative, so it is the nearest 15-digit value), so trying 15, 16, 17 in turn
  * and keeping the first that strtod maps back gives the shortest form in
  * the common cases and a correct one always (17 digits always round-trip,
  * IEEE 754 5.12.2). glibc's printf and strtod round correctly.
@@ -19,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,49 @@
 
 /* ---- numbers ---- */
 
+/* A power of two has a lower half-interval half as wide as the upper one,
+ * so its nearest prec-digit decimal may fall just below the values that
+ * read back to it while the next one up does not (2^-24: %.16g gives
+ * ...062e-08, only ...063e-08 reads back). Try that one, written as %g
+ * would (every such case is in %g's exponent range). Returns its length,
+ * or 0 when it does not read back either. */
+static int fmt_next_up(char *buf, double x, int prec)
+{
+    char t[48], digits[24];
+    snprintf(t, sizeof t, "%.*e", prec - 1, x);
+    const char *p = t + (t[0] == '-');
+    int nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (isdigit((unsigned char)*p)) digits[nd++] = *p;
+    int exp10 = atoi(p + 1), i = nd - 1;
+    while (i >= 0 && digits[i] == '9')
+        digits[i--] = '0';
+    if (i < 0) { /* 9.99..9 -> 1.00..0 one decade up */
+        digits[0] = '1';
+        exp10++;
+    } else {
+        digits[i]++;
+    }
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    int n = 0;
+    if (t[0] == '-') buf[n++] = '-';
+    buf[n++] = digits[0];
+    if (nd > 1) {
+        buf[n++] = '.';
+        memcpy(buf + n, digits + 1, (size_t)nd - 1);
+        n += nd - 1;
+    }
+    n += snprintf(buf + n, CODEC_NUM_MAX - (size_t)n, "e%+03d", exp10);
+    return strtod(buf, NULL) == x ? n : 0;
+}
+
+static int power_of_two(double x)
+{
+    int e;
+    return fabs(x) >= DBL_MIN && fabs(frexp(x, &e)) == 0.5;
+}
+
 size_t codec_fmt_double(char *buf, double x)
 {
     if (!isfinite(x)) {
@@ -36,9 +81,12 @@ size_t codec_fmt_double(char *buf, double x)
         return 4;
     }
     int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
+    /* Subnormals carry fewer bits: their shortest form may be short of 15
+     * digits without %.15g being it ("5e-324"), so they search from 1. */
+    for (int prec = fabs(x) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         n = snprintf(buf, CODEC_NUM_MAX, "%.*g", prec, x);
         if (prec == 17 || strtod(buf, NULL) == x) break;
+        if (power_of_two(x) && (n = fmt_next_up(buf, x, prec)) > 0) break;
     }
     /* "2" -> "2.0", "-0" -> "-0.0": a real for every reader. */
     if (!strpbrk(buf, ".e")) {

@@ -2,9 +2,10 @@
  *
  *   - The number writer: every double the API writes (trajectories, model
  *     exports, error details) goes through codec_fmt_double, which writes
- *     the shortest of %.15g, %.16g and %.17g that strtod reads back to the
- *     same double. So a client (or our own decoder) gets every bit back,
- *     and a model exported, re-uploaded and exported again is the same text.
+ *     the shortest decimal that strtod reads back to the same double, as
+ *     Python's repr writes it. So a client (or our own decoder) gets every
+ *     bit back, and a model exported, re-uploaded and exported again is the
+ *     same text.
  *   - jbuf: a growing text buffer with JSON writers (strings escaped,
  *     numbers through the writer above, any jansson value), for replies
  *     built without a json_t tree (the trajectory hot path) or from one.
@@ -30,7 +31,9 @@
 
 #define CODEC_NUM_MAX 32 /* longest text codec_fmt_double writes, with the NUL */
 
-/* Write x into buf (>= CODEC_NUM_MAX bytes); returns the length. Integral
+/* Write x into buf (>= CODEC_NUM_MAX bytes); returns the length. The
+ * shortest round-trip digits (the nearest such when several), positional
+ * for decimal exponents -4..15 and "1.5e-07" / "1e+16" beyond; integral
  * values keep a ".0" ("2.0"), so every reader sees a real; -0.0 is "-0.0".
  * Non-finite values (never produced by a successful solve) are "null". */
 size_t codec_fmt_double(char *buf, double x);

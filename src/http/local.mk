@@ -12,7 +12,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/meta.c \
 	src/http/testing.c \
 	src/http/api.c src/http/api.h \
-	src/http/codec_json.c src/http/codec_json.h \
+	src/http/codec_json.c src/http/codec_json.h src/http/codec_pow10.h \
 	src/http/codec_model.c src/http/codec_model.h \
 	src/http/codec_request.c src/http/codec_request.h \
 	src/http/models.c \
@@ -20,3 +20,5 @@ src_http_libhttp_la_SOURCES = \
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(BLAS_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+# codec_pow10.h is generated (committed): src/http/gen_pow10.py
+EXTRA_DIST += src/http/gen_pow10.py

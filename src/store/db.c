@@ -319,6 +319,13 @@ err_code db_begin_immediate(db *d, err *e)
     return db_exec(d, "BEGIN IMMEDIATE", e);
 }
 
+err_code db_begin_read(db *d, err *e)
+{
+    if (db_in_transaction(d))
+        return err_set(e, ERR_INTERNAL, NULL, "%s: BEGIN inside an open transaction", d->path);
+    return db_exec(d, "BEGIN", e);
+}
+
 err_code db_commit(db *d, err *e)
 {
     if (sqlite3_exec(d->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return ERR_OK;

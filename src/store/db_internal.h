@@ -51,6 +51,13 @@ err_code db_exec(db *d, const char *sql, err *e);
 err_code db_begin_immediate(db *d, err *e);
 err_code db_commit(db *d, err *e);
 
+/* BEGIN (deferred) for reads only: the SELECTs that follow see one snapshot
+ * of the database (WAL), so several queries agree with each other even
+ * while other connections write. No lock is held against writers. End it
+ * with db_rollback (there is nothing to commit). Inside another transaction:
+ * ERR_INTERNAL. */
+err_code db_begin_read(db *d, err *e);
+
 /* Roll back the open transaction, if any (SQLite may already have rolled it
  * back after some errors). Never fails in a way the caller could act on; a
  * failure is logged. */

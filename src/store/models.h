@@ -43,6 +43,9 @@ typedef struct model_version_info {
 
 /* 1 when `name` matches [A-Za-z0-9._-]{1,64}. */
 bool store_model_name_ok(const char *name);
+/* ERR_INVALID (field "name", saying what a name may hold) unless
+ * store_model_name_ok(name). Every function below checks its name so. */
+err_code store_model_name_check(const char *name, err *e);
 
 /* Validate d (model_def_validate) and store it as the next version of
  * `name`, creating the model on its first version. *version receives the

@@ -24,8 +24,8 @@ int apitest_start(tu_daemon *d, const char *const *extra)
 {
     static char seed[1024];
     apitest_src(seed, sizeof seed, "examples/spiral.json");
-    const char *args[48] = {"--seed-models", seed, "--log-level", "warn"};
-    size_t n = 4;
+    const char *args[48] = {"--seed-models", seed};
+    size_t n = 2;
     for (const char *const *a = extra; a && *a && n + 1 < sizeof args / sizeof args[0]; a++)
         args[n++] = *a;
     args[n] = NULL;
@@ -67,8 +67,7 @@ static int fail(char *why, size_t n, const char *path, const char *fmt, const js
     return 0;
 }
 
-static int match_at(const json_t *w, const json_t *g, double tol, char *path, char *why,
-                    size_t n)
+static int match_at(const json_t *w, const json_t *g, double tol, char *path, char *why, size_t n)
 {
     size_t plen = strlen(path);
     if (json_is_string(w) && strcmp(json_string_value(w), "*") == 0)
@@ -84,7 +83,8 @@ static int match_at(const json_t *w, const json_t *g, double tol, char *path, ch
         if (!json_is_object(g)) return fail(why, n, path, "not an object", w, g);
         const char *k;
         json_t *x;
-        json_object_foreach ((json_t *)w, k, x) {
+        json_object_foreach((json_t *)w, k, x)
+        {
             snprintf(path + plen, 256 - plen, "%s%s", plen ? "." : "", k);
             if (!match_at(x, json_object_get(g, k), tol, path, why, n)) return 0;
             path[plen] = '\0';
@@ -96,8 +96,7 @@ static int match_at(const json_t *w, const json_t *g, double tol, char *path, ch
             return fail(why, n, path, "not an array of that length", w, g);
         for (size_t i = 0; i < json_array_size(w); i++) {
             snprintf(path + plen, 256 - plen, "[%zu]", i);
-            if (!match_at(json_array_get(w, i), json_array_get(g, i), tol, path, why, n))
-                return 0;
+            if (!match_at(json_array_get(w, i), json_array_get(g, i), tol, path, why, n)) return 0;
             path[plen] = '\0';
         }
         return 1;

@@ -19,7 +19,7 @@
 #include "testutil.h"
 
 /* Start odeserved (tu_daemon_start) with the demo model seeded from
- * $top_srcdir/examples/spiral.json, quiet logs, and `extra` arguments
+ * $top_srcdir/examples/spiral.json and `extra` arguments
  * (NULL-terminated, may be NULL). 0 or -1 (the log is printed). */
 int apitest_start(tu_daemon *d, const char *const *extra);
 

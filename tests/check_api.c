@@ -111,7 +111,8 @@ static int send_request(int port, const char *dir, const json_t *req, tu_respons
     int has_ct = 0;
     const char *k;
     json_t *v;
-    json_object_foreach (json_object_get(req, "headers"), k, v) {
+    json_object_foreach(json_object_get(req, "headers"), k, v)
+    {
         if (strcasecmp(k, "Content-Type") == 0) has_ct = 1;
         if (json_is_null(v) || nh == 16) continue;
         snprintf(lines[nh], sizeof lines[nh], "%s: %s", k, json_string_value(v));
@@ -149,7 +150,8 @@ static int check_reply(const json_t *exp, const tu_response *r, char *why, size_
     }
     const char *k;
     json_t *v;
-    json_object_foreach (json_object_get(exp, "headers"), k, v) {
+    json_object_foreach(json_object_get(exp, "headers"), k, v)
+    {
         char val[512];
         if (!tu_header(r, k, val, sizeof val) || strcmp(val, json_string_value(v)) != 0) {
             snprintf(why, n, "header %s: want '%s', got '%s'", k, json_string_value(v),

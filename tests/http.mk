@@ -21,3 +21,13 @@ tests_check_codec_SOURCES = tests/check_codec.c
 tests_check_codec_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_codec_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+
+# The model and trajectory API against the real daemon: the data-driven
+# cases of tests/api/ (check_api).
+check_PROGRAMS += tests/check_api
+TESTS += tests/check_api
+tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h tests/testutil.c \
+	tests/testutil.h
+tests_check_api_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_api_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+EXTRA_DIST += tests/api

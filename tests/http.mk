@@ -31,3 +31,14 @@ tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h test
 tests_check_api_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_api_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 EXTRA_DIST += tests/api
+
+# Serving end to end (check_serve): upload/export round trips bit for bit,
+# HTTP trajectories equal to the library's, slow solves not stalling small
+# requests, and the README's curl examples.
+check_PROGRAMS += tests/check_serve
+TESTS += tests/check_serve
+tests_check_serve_SOURCES = tests/check_serve.c tests/apitest.c tests/apitest.h tests/testutil.c \
+	tests/testutil.h
+tests_check_serve_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_serve_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm

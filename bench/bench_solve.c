@@ -20,13 +20,17 @@
  * Fields: median_us (wall), median_cpu_us (this thread's CPU time: on a
  * shared machine the figure that does not count other processes' turns),
  * nfe, steps, rejected (of one solve; per-trajectory mode: the batch's
- * totals), us_per_nfe (median_cpu_us / nfe), max_abs_err.
+ * totals), us_per_nfe (median_cpu_us / nfe), max_abs_err, median_traj_err
+ * (the median over the batch of each trajectory's largest error).
  *
  * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
- *                          [--rtol R --atol A] [--model FILE]
+ *                          [--rtol R --atol A] [--near] [--model FILE]
+ *                          [--print-request]
  * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
  * --rtol/--atol: other tolerances than W1's, for accuracy-matched
- * comparisons of the batch modes; the rows are then not W1's.)
+ * comparisons of the batch modes; the rows are then not W1's; --near: the
+ * batch rows, named w1near_batch..., on a clustered batch, y0 = (2, 0) +
+ * U(-0.1, 0.1)^2, the shape of an ensemble query around one state.)
  * Run from the build tree (make builds it). --model FILE runs the same lines
  * on a model document (e.g. examples/spiral.json, W1's own weights, or a
  * user's model). --print-request prints W1's single-trajectory request as
@@ -127,12 +131,14 @@ static void make_times(double *t)
     qsort(t, N_T, sizeof *t, cmp_double);
 }
 
+static bool near; /* --near: a batch's y0 = (2, 0, ...) + U(-0.1, 0.1) each */
+
 static void make_y0(struct workload *w, bool single)
 {
     rng_state = 0x9e3779b97f4a7c15ull;
     for (size_t b = 0; b < w->max_batch; b++)
         for (size_t k = 0; k < w->sd; k++)
-            w->y0[b * w->sd + k] = 4 * urand() - 2;
+            w->y0[b * w->sd + k] = near ? (k == 0 ? 2 : 0) + 0.2 * urand() - 0.1 : 4 * urand() - 2;
     if (single) {
         memset(w->y0, 0, w->sd * sizeof *w->y0);
         w->y0[0] = 2;
@@ -165,7 +171,7 @@ static err_code make_reference(const struct workload *w, const double *y0, size_
 /* ---- timing ---------------------------------------------------------------- */
 
 struct row {
-    double median_us, median_cpu_us, max_abs_err;
+    double median_us, median_cpu_us, max_abs_err, median_traj_err;
     struct ode_model_stats st;
 };
 
@@ -205,11 +211,21 @@ static err_code time_query(const struct workload *w, const struct ode_model_quer
     r->median_us = 1e6 * median(wall, reps);
     r->median_cpu_us = 1e6 * median(cpu, reps);
     free(wall);
+    /* the worst error, and the median over trajectories of each one's worst */
+    const size_t per = N_T * w->sd;
+    double *traj = malloc(q->batch * sizeof *traj);
+    if (!traj) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     r->max_abs_err = 0;
-    for (size_t i = 0; i < q->batch * N_T * w->sd; i++) {
-        double d = fabs(y[i] - ref[i]);
-        if (!(d <= r->max_abs_err)) r->max_abs_err = d;
+    for (size_t b = 0; b < q->batch; b++) {
+        traj[b] = 0;
+        for (size_t i = b * per; i < (b + 1) * per; i++) {
+            double d = fabs(y[i] - ref[i]);
+            if (!(d <= traj[b])) traj[b] = d;
+        }
+        if (!(traj[b] <= r->max_abs_err)) r->max_abs_err = traj[b];
     }
+    r->median_traj_err = median(traj, (int)q->batch);
+    free(traj);
     return rc;
 }
 
@@ -218,9 +234,11 @@ static void print_row(const char *name, const char *mode, const struct row *r)
     printf("{\"bench\": \"%s\", ", name);
     if (mode) printf("\"mode\": \"%s\", ", mode);
     printf("\"median_us\": %.1f, \"median_cpu_us\": %.1f, \"nfe\": %ld, \"steps\": %ld, "
-           "\"rejected\": %ld, \"us_per_nfe\": %.3f, \"max_abs_err\": %.2e}\n",
+           "\"rejected\": %ld, \"us_per_nfe\": %.3f, \"max_abs_err\": %.2e, "
+           "\"median_traj_err\": %.2e}\n",
            r->median_us, r->median_cpu_us, r->st.nfe, r->st.steps, r->st.rejected,
-           r->st.nfe ? r->median_cpu_us / (double)r->st.nfe : 0.0, r->max_abs_err);
+           r->st.nfe ? r->median_cpu_us / (double)r->st.nfe : 0.0, r->max_abs_err,
+           r->median_traj_err);
     fflush(stdout);
 }
 
@@ -298,21 +316,23 @@ static int run(const char *model_file, int reps, const size_t *sizes, int n_size
         print_row("w1_single", NULL, &r);
     }
     /* batches: y0 from the fixed seed; trajectory b is the same for every size */
+    const char *fam = near ? "w1near_batch" : "w1_batch";
+    char name[64];
     make_y0(&w, false);
-    if ((!only || strncmp(only, "w1_batch", strlen("w1_batch")) == 0 || want("w1_batch")) &&
+    if ((!only || strncmp(only, fam, strlen(fam)) == 0 || want(fam)) &&
         make_reference(&w, w.y0, w.max_batch, w.ref, &e))
         goto fail;
     q = base_query(&w, w.y0, 256, ODE_BATCH_AUTO);
-    if (want("w1_batch256")) {
+    snprintf(name, sizeof name, "%s256", fam);
+    if (want(name)) {
         if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
-        print_row("w1_batch256", auto_mode_name(&w, &q, &r, y, &e), &r);
+        print_row(name, auto_mode_name(&w, &q, &r, y, &e), &r);
     }
     for (int i = 0; i < n_sizes; i++) {
         const ode_batch_mode modes[2] = {ODE_BATCH_SHARED, ODE_BATCH_PER_TRAJECTORY};
         const char *suffix[2] = {"shared", "per_traj"};
         for (int k = 0; k < 2; k++) {
-            char name[64];
-            snprintf(name, sizeof name, "w1_batch%zu_%s", sizes[i], suffix[k]);
+            snprintf(name, sizeof name, "%s%zu_%s", fam, sizes[i], suffix[k]);
             if (!want(name)) continue;
             q = base_query(&w, w.y0, sizes[i], modes[k]);
             if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
@@ -378,6 +398,8 @@ int main(int argc, char **argv)
             opt_rtol = atof(argv[++i]);
         } else if (strcmp(argv[i], "--atol") == 0 && i + 1 < argc) {
             opt_atol = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--near") == 0) {
+            near = true;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
@@ -388,7 +410,7 @@ int main(int argc, char **argv)
             fprintf(
                 stderr,
                 "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
-                "[--model FILE] [--print-request]\n",
+                "[--near] [--model FILE] [--print-request]\n",
                 argv[0]);
             return 2;
         }

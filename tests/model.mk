@@ -20,3 +20,10 @@ tests_check_cde_SOURCES = tests/check_cde.c tests/cde_testlib.c tests/cde_testli
 tests_check_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+check_PROGRAMS += tests/check_model_def
+TESTS += tests/check_model_def
+tests_check_model_def_SOURCES = tests/check_model_def.c
+tests_check_model_def_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_model_def_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

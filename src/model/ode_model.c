@@ -24,7 +24,21 @@
  * solver.step (a model may keep one for when a request picks rk4).
  *
  * Batch mode: ODE_BATCH_AUTO is shared-step from ODE_MODEL_SHARED_MIN_BATCH
- * trajectories up, per-trajectory below (docs/benchmarks.md, "Batch modes"). */
+ * trajectories up, per-trajectory below (docs/benchmarks.md, "Batch modes").
+ *
+ * Errors, with the field as the HTTP request spells it:
+ *   ERR_INVALID   "y0" (batch 0, no states), "y0[k]" (one state: component
+ *                 k not finite), "y0[b][k]" (batch > 1), "t" (no times),
+ *                 "t[i]", "t0", "mode"; "solver.rtol" etc. from
+ *                 model_solver_validate, first on the query's overrides, then
+ *                 on the merged settings ("solver.min_step" above max_step);
+ *   ERR_TOO_LARGE "t" (batch x times x state does not fit in memory sizes);
+ *   ERR_SOLVER    "y0" (one state, or a shared-step batch: one system) or
+ *                 "y0[b]" (trajectory b, per-trajectory mode, batch > 1),
+ *                 with num's message, which gives the time ("max_steps (N)
+ *                 reached at t=...", "step size underflow at t=...",
+ *                 "non-finite state at t=..."); stats->t_fail is that time;
+ *   an abort hook's code (ERR_DEADLINE, ...) with an empty field. */
 #include "model/ode_model.h"
 
 #include "nn/mlp.h"

@@ -1,19 +1,14 @@
 /* http/codec_json.h: JSON text in and out for the API codecs.
  *
- *   - The number writer: every double the API writes (trajectories, model
- *     exports, error details) goes through codec_fmt_double, which writes
- *     the shortest decimal that strtod reads back to the same double, as
- *     Python's repr writes it. So a client (or our own decoder) gets every
- *     bit back, and a model exported, re-uploaded and exported again is the
- *     same text.
  *   - jbuf: a growing text buffer with JSON writers (strings escaped,
- *     numbers through the writer above, any jansson value), for replies
- *     built without a json_t tree (the trajectory hot path) or from one.
- *   - codec_parse: the request body to a json_t, numbers as doubles. JSON
- *     has no NaN or Infinity; writers that emit them anyway (Python's
- *     json.dumps, printf's "inf") get 422 invalid_argument naming the field
- *     where the value sits, rather than a bare 400 bad_json. Malformed JSON is
- *     400 bad_json with line and column.
+ *     numbers through codec_num.h's codec_fmt_double, the one number writer
+ *     of the API; any jansson value), for replies built without a json_t
+ *     tree (the trajectory hot path) or from one;
+ *   - codec_parse (codec_parse.c): the request body to a json_t, numbers as
+ *     doubles. JSON has no NaN or Infinity; writers that emit them anyway
+ *     (Python's json.dumps, printf's "inf") get 422 invalid_argument naming
+ *     the field where the value sits, rather than a bare 400 bad_json.
+ *     Malformed JSON is 400 bad_json with line and column;
  *   - field-path helpers for decoders: typed getters that fill an err with
  *     the offending field ("y0[1]", "solver.rtol") and why.
  *
@@ -26,17 +21,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
-
-/* ---- numbers ---- */
-
-#define CODEC_NUM_MAX 32 /* longest text codec_fmt_double writes, with the NUL */
-
-/* Write x into buf (>= CODEC_NUM_MAX bytes); returns the length. The
- * shortest round-trip digits (the nearest such when several), positional
- * for decimal exponents -4..15 and "1.5e-07" / "1e+16" beyond; integral
- * values keep a ".0" ("2.0"), so every reader sees a real; -0.0 is "-0.0".
- * Non-finite values (never produced by a successful solve) are "null". */
-size_t codec_fmt_double(char *buf, double x);
+#include "http/codec_num.h"
 
 /* ---- text buffer ---- */
 

@@ -12,7 +12,9 @@ src_http_libhttp_la_SOURCES = \
 	src/http/meta.c \
 	src/http/testing.c \
 	src/http/api.c src/http/api.h \
-	src/http/codec_json.c src/http/codec_json.h src/http/codec_pow10.h \
+	src/http/codec_json.c src/http/codec_json.h \
+	src/http/codec_num.c src/http/codec_num.h src/http/codec_pow10.h \
+	src/http/codec_parse.c \
 	src/http/codec_model.c src/http/codec_model.h \
 	src/http/codec_request.c src/http/codec_request.h \
 	src/http/models.c \

@@ -13,6 +13,7 @@
  *                test asserts the slow replies have not arrived yet when
  *                the small ones have (ordering, not wall-clock thresholds);
  *                solve_timeout then stops the slow ones;
+ *                Uploads racing for one model get distinct versions;
  *   readme       every curl example of README.md marked <!-- api-example -->
  *                runs against a live daemon and prints what the README says
  *                it prints. */
@@ -345,6 +346,43 @@ START_TEST(slow_solves_do_not_stall_others)
 }
 END_TEST
 
+/* Uploads racing for the same model each get their own version. */
+START_TEST(concurrent_uploads_get_distinct_versions)
+{
+    start(NULL);
+    enum { N = 8 };
+    const char *doc = "{\"kind\": \"ode\", \"state_dim\": 1, \"vector_field\": {\"layers\": "
+                      "[{\"weight\": [[-1.0]], \"bias\": [0.0]}]}}";
+    tu_conn *c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(c[i]);
+        ck_assert_int_eq(
+            tu_send(c[i], "POST", "/v1/models/raced/versions", json_ct, doc, strlen(doc)), 0);
+    }
+    int seen[N + 1] = {0};
+    for (int i = 0; i < N; i++) {
+        tu_response r;
+        ck_assert_int_eq(tu_recv(c[i], &r, 60), 0);
+        json_t *j = reply_json(&r, 201);
+        int v = (int)json_number_value(json_object_get(j, "version"));
+        ck_assert_msg(v >= 1 && v <= N && !seen[v], "version %d twice or out of range", v);
+        seen[v] = 1;
+        json_decref(j);
+        tu_response_free(&r);
+        tu_close(c[i]);
+    }
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/models/raced", NULL, NULL, &r), 0);
+    json_t *j = reply_json(&r, 200);
+    ck_assert_int_eq((int)json_number_value(json_object_get(j, "latest_version")), N);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "versions")), N);
+    json_decref(j);
+    tu_response_free(&r);
+    stop_ok();
+}
+END_TEST
+
 /* ---- README ---- */
 
 /* Remove `key` wherever it occurs in v. */
@@ -487,6 +525,7 @@ static Suite *serve_suite(void)
     tcase_set_timeout(l, 300);
     tcase_add_checked_fixture(l, NULL, cleanup);
     tcase_add_test(l, slow_solves_do_not_stall_others);
+    tcase_add_test(l, concurrent_uploads_get_distinct_versions);
     suite_add_tcase(s, l);
     return s;
 }

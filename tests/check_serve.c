@@ -12,8 +12,8 @@
  *                threads, /healthz and a small trajectory are answered; the
  *                test asserts the slow replies have not arrived yet when
  *                the small ones have (ordering, not wall-clock thresholds);
- *                solve_timeout then stops the slow ones;
- *                Uploads racing for one model get distinct versions;
+ *                solve_timeout then stops the slow ones. Uploads racing for
+ *                one model get distinct versions;
  *   readme       every curl example of README.md marked <!-- api-example -->
  *                runs against a live daemon and prints what the README says
  *                it prints. */

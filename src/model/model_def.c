@@ -91,15 +91,19 @@ static err_code net_chain(const model_net *n, size_t *n_params, size_t *out_dim,
         return err_set(e, ERR_INVALID, "layers", "must hold 1 to %d layers", MLP_MAX_LAYERS);
     size_t width = n->in_dim + (n->time_input ? 1 : 0), np = 0, linear = 0;
     char f[32];
+    if (n->in_dim == 0 || n->in_dim >= MLP_MAX_WIDTH) /* nn/mlp.h's state_dim range */
+        return err_set(e, ERR_INVALID, "layers[0]", "takes %zu inputs: must be 1..%d", n->in_dim,
+                       MLP_MAX_WIDTH - 1);
     for (size_t i = 0; i < n->n_layers; i++) {
         const mlp_layer *l = &n->layers[i];
         snprintf(f, sizeof f, "layers[%zu]", i);
         if ((int)l->act < 0 || l->act >= MLP_ACT__COUNT)
             return err_set(e, ERR_INVALID, f, "unknown activation");
         if (l->kind == MLP_ELEMENTWISE) {
-            if (l->out != 0 && l->out != width)
-                return err_set(e, ERR_INVALID, f, "elementwise layer of width %zu after width %zu",
-                               l->out, width);
+            if ((l->out != 0 && l->out != width) || (l->in != 0 && l->in != width))
+                return err_set(e, ERR_INVALID, f,
+                               "elementwise layer of width %zu/%zu after width %zu", l->in, l->out,
+                               width);
             continue;
         }
         if (l->kind != MLP_LINEAR) return err_set(e, ERR_INVALID, f, "unknown layer kind");
@@ -163,6 +167,9 @@ static err_code check_net(const model_def *d, size_t i, size_t want_in, size_t w
 
 err_code model_solver_validate(const model_solver *s, err *e)
 {
+    if (!memchr(s->method, '\0', sizeof s->method))
+        return err_set(e, ERR_INVALID, "solver.method", "longer than %d characters",
+                       MODEL_METHOD_MAX - 1);
     if (s->method[0] && !rk_tableau_find(s->method))
         return err_set(e, ERR_INVALID, "solver.method",
                        "unknown method \"%s\" (expected euler, midpoint, rk4, bosh3, dopri5, "
@@ -184,6 +191,35 @@ err_code model_solver_validate(const model_solver *s, err *e)
     if (s->min_step > 0 && s->max_step > 0 && s->min_step > s->max_step)
         return err_set(e, ERR_INVALID, "solver.min_step", "is larger than solver.max_step");
     return ERR_OK;
+}
+
+/* Parameter i (of a model whose shapes are valid) is not finite: name it as
+ * the document does, "vector_field.layers[1].weight[3][0]" or
+ * "...layers[1].bias[3]". */
+static err_code param_not_finite(const model_def *d, size_t i, err *e)
+{
+    size_t off = 0;
+    char f[96];
+    for (size_t k = 0; k < d->n_nets; k++) {
+        const model_net *n = &d->nets[k];
+        for (size_t l = 0; l < n->n_layers; l++) {
+            const mlp_layer *L = &n->layers[l];
+            if (L->kind != MLP_LINEAR) continue;
+            const size_t nw = L->in * L->out;
+            if (i < off + nw)
+                snprintf(f, sizeof f, "%s.layers[%zu].weight[%zu][%zu]", model_net_name(d->kind, k),
+                         l, (i - off) / L->in, (i - off) % L->in);
+            else if (i < off + nw + L->out)
+                snprintf(f, sizeof f, "%s.layers[%zu].bias[%zu]", model_net_name(d->kind, k), l,
+                         i - off - nw);
+            else {
+                off += nw + L->out;
+                continue;
+            }
+            return err_set(e, ERR_INVALID, f, "is not a finite number");
+        }
+    }
+    return err_set(e, ERR_INVALID, "", "parameter %zu is not finite", i);
 }
 
 err_code model_def_validate(const model_def *d, err *e)
@@ -235,8 +271,7 @@ err_code model_def_validate(const model_def *d, err *e)
         return err_set(e, ERR_INVALID, "", "has %zu parameters, the networks need %zu", d->n_params,
                        total);
     for (size_t i = 0; i < d->n_params; i++)
-        if (!isfinite(d->params[i]))
-            return err_set(e, ERR_INVALID, "", "parameter %zu is not finite", i);
+        if (!isfinite(d->params[i])) return param_not_finite(d, i, e);
     return model_solver_validate(&d->solver, e);
 }
 

@@ -4,3 +4,9 @@ noinst_PROGRAMS += bench/bench_nn
 bench_bench_nn_SOURCES = bench/bench_nn.c
 bench_bench_nn_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm
+# bench_train (branch train): time per training iteration, spiral setup
+noinst_PROGRAMS += bench/bench_train
+bench_bench_train_SOURCES = bench/bench_train.c
+bench_bench_train_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_train_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm

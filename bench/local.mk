@@ -10,3 +10,12 @@ bench_bench_train_SOURCES = bench/bench_train.c
 bench_bench_train_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_train_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
+
+
+# bench_solve: W1 trajectory solves through model/ode_model.h (docs/benchmarks.md).
+noinst_PROGRAMS += bench/bench_solve
+bench_bench_solve_SOURCES = bench/bench_solve.c bench/w1_weights.h
+bench_bench_solve_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_solve_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm
+EXTRA_DIST += bench/gen_w1_weights.py bench/w1_model.json

@@ -12,3 +12,12 @@ tests_check_http_LDADD = src/http/libhttp.la src/store/libstore.la src/core/libc
 tests_check_http_daemon_SOURCES = tests/check_http_daemon.c tests/testutil.c tests/testutil.h
 tests_check_http_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_http_daemon_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# The API's JSON codecs in-process (numbers against Python's repr, model
+# documents, trajectory requests and replies).
+check_PROGRAMS += tests/check_codec
+TESTS += tests/check_codec
+tests_check_codec_SOURCES = tests/check_codec.c
+tests_check_codec_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_codec_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm

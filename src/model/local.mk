@@ -2,7 +2,8 @@
 # Knows nothing of JSON, HTTP or SQLite.
 noinst_LTLIBRARIES += src/model/libmodel.la
 src_model_libmodel_la_SOURCES = \
-	src/model/model_def.c src/model/model_def.h
+	src/model/model_def.c src/model/model_def.h \
+	src/model/ode_model.c src/model/ode_model.h
 src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm
 # training maths (branch train): losses, optimisers, init, RNG, gradients

@@ -1,0 +1,366 @@
+/* bench_solve: trajectory solves through model/ode_model.h, single-threaded.
+ *
+ * Workload W1 (issue 3): an autonomous MLP 2 -> 64 -> 64 -> 2 (tanh, tanh,
+ * identity) whose weights (bench/w1_weights.h, from bench/gen_w1_weights.py)
+ * are fitted to the spiral dy/dt = (y^3) A; dopri5, rtol 1e-6, atol 1e-8;
+ * 100 sorted irregular output times in [0, 25], 0 and 25 included (fixed
+ * seed); y0 = (2, 0) for one trajectory, a batch's y0 uniform in [-2, 2]^2
+ * (fixed seed).
+ *
+ * Prints one JSON object per line: the median wall time per solve over
+ * --reps timed runs after a warm-up (each run repeats the solve enough times
+ * to last ~20 ms), the statistics of one solve, and max_abs_err, the largest
+ * deviation over every trajectory, time and component from a dop853 solve
+ * at rtol 1e-12, atol 1e-14 (per trajectory) of the same problem.
+ *   w1_single                 one trajectory (ODE_BATCH_AUTO)
+ *   w1_batch256               256 trajectories (ODE_BATCH_AUTO; "mode" says
+ *                             which mode AUTO picked)
+ *   w1_batch<n>_shared        n trajectories as one system (one GEMM/stage)
+ *   w1_batch<n>_per_traj      n adaptive solves, one after the other
+ * Fields: median_us (wall), median_cpu_us (this thread's CPU time: on a
+ * shared machine the figure that does not count other processes' turns),
+ * nfe, steps, rejected (of one solve; per-trajectory mode: the batch's
+ * totals), us_per_nfe (median_cpu_us / nfe), max_abs_err.
+ *
+ * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
+ *                          [--rtol R --atol A] [--model FILE]
+ * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
+ * --rtol/--atol: other tolerances than W1's, for accuracy-matched
+ * comparisons of the batch modes; the rows are then not W1's.)
+ * Run from the build tree (make builds it). --model is the hook for running
+ * the same lines on a model document: see load_workload. */
+#include "config.h"
+
+#include "core/clock.h"
+#include "model/model_def.h"
+#include "model/ode_model.h"
+#include "w1_weights.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { N_T = 100, MAX_SIZES = 16, REPS_DEFAULT = 15 };
+#define MIN_RUN_S 0.02 /* one timed run repeats the solve for at least this long */
+
+static uint64_t rng_state;
+
+static double urand(void) /* xorshift64, uniform in [0, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * 0x1p-53;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- the workload --------------------------------------------------------- */
+
+/* W1: the built-in model, with its solver defaults. */
+static err_code w1_model_def(model_def *d, err *e)
+{
+    model_def_init(d);
+    d->kind = MODEL_KIND_ODE;
+    d->state_dim = 2;
+    d->n_nets = 1;
+    model_net *n = &d->nets[MODEL_NET_ODE_FIELD];
+    n->in_dim = 2;
+    n->n_layers = 3;
+    n->layers[0] = (mlp_layer){MLP_LINEAR, 2, 64, MLP_ACT_TANH};
+    n->layers[1] = (mlp_layer){MLP_LINEAR, 64, 64, MLP_ACT_TANH};
+    n->layers[2] = (mlp_layer){MLP_LINEAR, 64, 2, MLP_ACT_IDENTITY};
+    d->n_params = W1_N_PARAMS;
+    d->params = malloc(sizeof w1_params);
+    if (!d->params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    memcpy(d->params, w1_params, sizeof w1_params);
+    snprintf(d->solver.method, sizeof d->solver.method, "dopri5");
+    d->solver.rtol = 1e-6;
+    d->solver.atol = 1e-8;
+    return model_def_validate(d, e);
+}
+
+/* The model the lines are measured on: W1, or a model document.
+ * HOOK (--model FILE): when http/ has the model-document codec, decode FILE
+ * into d here (the W1 solver settings still apply: the query overrides the
+ * model's own with dopri5, rtol 1e-6, atol 1e-8). Everything below works
+ * for any "ode" model: y0 = (2, 0, 0, ...), a batch's y0 uniform in
+ * [-2, 2]^state_dim. */
+static err_code load_workload(const char *model_file, model_def *d, err *e)
+{
+    if (!model_file) return w1_model_def(d, e);
+    model_def_init(d);
+    return err_set(e, ERR_INVALID, "--model",
+                   "reading model documents needs the model-document codec (http/), which this "
+                   "build does not have yet");
+}
+
+struct workload {
+    ode_model *m;
+    size_t sd; /* state_dim */
+    double t[N_T];
+    double *y0;  /* max_batch x sd: row 0 is (2, 0, ...), the rest random */
+    double *ref; /* max_batch x N_T x sd: the reference solution */
+    size_t max_batch;
+    double rtol, atol; /* W1: 1e-6, 1e-8 (--rtol, --atol change them) */
+};
+
+static void make_times(double *t)
+{
+    rng_state = 0x2545f4914f6cdd1dull;
+    t[0] = 0;
+    t[N_T - 1] = 25;
+    for (int i = 1; i < N_T - 1; i++)
+        t[i] = 25 * urand();
+    qsort(t, N_T, sizeof *t, cmp_double);
+}
+
+static void make_y0(struct workload *w, bool single)
+{
+    rng_state = 0x9e3779b97f4a7c15ull;
+    for (size_t b = 0; b < w->max_batch; b++)
+        for (size_t k = 0; k < w->sd; k++)
+            w->y0[b * w->sd + k] = 4 * urand() - 2;
+    if (single) {
+        memset(w->y0, 0, w->sd * sizeof *w->y0);
+        w->y0[0] = 2;
+    }
+}
+
+static struct ode_model_query base_query(const struct workload *w, const double *y0, size_t batch,
+                                         ode_batch_mode mode)
+{
+    struct ode_model_query q = {
+        .t0 = 0, .batch = batch, .y0 = y0, .t = w->t, .n_t = N_T, .mode = mode};
+    snprintf(q.solver.method, sizeof q.solver.method, "dopri5");
+    q.solver.rtol = w->rtol;
+    q.solver.atol = w->atol;
+    return q;
+}
+
+/* The reference: dop853, rtol 1e-12, atol 1e-14, one trajectory at a time. */
+static err_code make_reference(const struct workload *w, const double *y0, size_t batch,
+                               double *ref, err *e)
+{
+    struct ode_model_query q = base_query(w, y0, batch, ODE_BATCH_PER_TRAJECTORY);
+    snprintf(q.solver.method, sizeof q.solver.method, "dop853");
+    q.solver.rtol = 1e-12;
+    q.solver.atol = 1e-14;
+    q.solver.max_steps = 10000000;
+    return ode_model_solve(w->m, &q, ref, NULL, e);
+}
+
+/* ---- timing ---------------------------------------------------------------- */
+
+struct row {
+    double median_us, median_cpu_us, max_abs_err;
+    struct ode_model_stats st;
+};
+
+static double cpu_now(void) /* this thread's CPU time, seconds */
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static err_code time_query(const struct workload *w, const struct ode_model_query *q,
+                           const double *ref, int reps, double *y, struct row *r, err *e)
+{
+    err_code rc = ode_model_solve(w->m, q, y, &r->st, e); /* warm-up, and the statistics */
+    if (rc) return rc;
+    int inner = 1;
+    double t0 = clock_mono();
+    if ((rc = ode_model_solve(w->m, q, y, NULL, e))) return rc;
+    double once = clock_mono() - t0;
+    if (once < MIN_RUN_S) inner = (int)(MIN_RUN_S / (once > 1e-7 ? once : 1e-7)) + 1;
+    double *wall = malloc(2 * (size_t)reps * sizeof *wall), *cpu = wall + reps;
+    if (!wall) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    for (int i = 0; i < reps && !rc; i++) {
+        double c0 = cpu_now();
+        t0 = clock_mono();
+        for (int j = 0; j < inner && !rc; j++)
+            rc = ode_model_solve(w->m, q, y, NULL, e);
+        wall[i] = (clock_mono() - t0) / inner;
+        cpu[i] = (cpu_now() - c0) / inner;
+    }
+    r->median_us = 1e6 * median(wall, reps);
+    r->median_cpu_us = 1e6 * median(cpu, reps);
+    free(wall);
+    r->max_abs_err = 0;
+    for (size_t i = 0; i < q->batch * N_T * w->sd; i++) {
+        double d = fabs(y[i] - ref[i]);
+        if (!(d <= r->max_abs_err)) r->max_abs_err = d;
+    }
+    return rc;
+}
+
+static void print_row(const char *name, const char *mode, const struct row *r)
+{
+    printf("{\"bench\": \"%s\", ", name);
+    if (mode) printf("\"mode\": \"%s\", ", mode);
+    printf("\"median_us\": %.1f, \"median_cpu_us\": %.1f, \"nfe\": %ld, \"steps\": %ld, "
+           "\"rejected\": %ld, \"us_per_nfe\": %.3f, \"max_abs_err\": %.2e}\n",
+           r->median_us, r->median_cpu_us, r->st.nfe, r->st.steps, r->st.rejected,
+           r->st.nfe ? r->median_cpu_us / (double)r->st.nfe : 0.0, r->max_abs_err);
+    fflush(stdout);
+}
+
+/* The mode ODE_BATCH_AUTO picks for `batch`, found by asking for stats of
+ * each explicit mode: the one whose NFE and steps AUTO's run reproduces. */
+static const char *auto_mode_name(const struct workload *w, const struct ode_model_query *q,
+                                  const struct row *auto_row, double *y, err *e)
+{
+    struct ode_model_query s = *q;
+    struct ode_model_stats st;
+    s.mode = ODE_BATCH_SHARED;
+    if (ode_model_solve(w->m, &s, y, &st, e)) return "?";
+    bool shared = st.nfe == auto_row->st.nfe && st.steps == auto_row->st.steps;
+    s.mode = ODE_BATCH_PER_TRAJECTORY;
+    if (ode_model_solve(w->m, &s, y, &st, e)) return "?";
+    bool per = st.nfe == auto_row->st.nfe && st.steps == auto_row->st.steps;
+    return shared && !per ? "shared" : per && !shared ? "per_trajectory" : "either";
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int parse_sizes(const char *s, size_t *sizes, int *n)
+{
+    *n = 0;
+    while (*s && *n < MAX_SIZES) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || v == 0 || v > 100000) return -1;
+        sizes[(*n)++] = v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return *n ? 0 : -1;
+}
+
+static const char *only; /* --only PREFIX: the rows whose name starts with it */
+
+static bool want(const char *name)
+{
+    return !only || strncmp(name, only, strlen(only)) == 0;
+}
+
+static double opt_rtol = 1e-6, opt_atol = 1e-8;
+
+static int run(const char *model_file, int reps, const size_t *sizes, int n_sizes)
+{
+    err e;
+    err_clear(&e);
+    model_def d;
+    struct workload w = {0};
+    double *y = NULL;
+    int status = 1;
+    w.max_batch = 256;
+    w.rtol = opt_rtol;
+    w.atol = opt_atol;
+    for (int i = 0; i < n_sizes; i++)
+        if (sizes[i] > w.max_batch) w.max_batch = sizes[i];
+    if (load_workload(model_file, &d, &e) || ode_model_new(&w.m, &d, &e)) goto fail;
+    w.sd = ode_model_state_dim(w.m);
+    make_times(w.t);
+    w.y0 = malloc(w.max_batch * w.sd * sizeof *w.y0);
+    w.ref = malloc(w.max_batch * N_T * w.sd * sizeof *w.ref);
+    y = malloc(w.max_batch * N_T * w.sd * sizeof *y);
+    if (!w.y0 || !w.ref || !y) {
+        err_set(&e, ERR_NOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    struct row r;
+    /* w1_single */
+    make_y0(&w, true);
+    struct ode_model_query q = base_query(&w, w.y0, 1, ODE_BATCH_AUTO);
+    if (want("w1_single")) {
+        if (make_reference(&w, w.y0, 1, w.ref, &e) || time_query(&w, &q, w.ref, reps, y, &r, &e))
+            goto fail;
+        print_row("w1_single", NULL, &r);
+    }
+    /* batches: y0 from the fixed seed; trajectory b is the same for every size */
+    make_y0(&w, false);
+    if ((!only || strncmp(only, "w1_batch", strlen("w1_batch")) == 0 || want("w1_batch")) &&
+        make_reference(&w, w.y0, w.max_batch, w.ref, &e))
+        goto fail;
+    q = base_query(&w, w.y0, 256, ODE_BATCH_AUTO);
+    if (want("w1_batch256")) {
+        if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
+        print_row("w1_batch256", auto_mode_name(&w, &q, &r, y, &e), &r);
+    }
+    for (int i = 0; i < n_sizes; i++) {
+        const ode_batch_mode modes[2] = {ODE_BATCH_SHARED, ODE_BATCH_PER_TRAJECTORY};
+        const char *suffix[2] = {"shared", "per_traj"};
+        for (int k = 0; k < 2; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "w1_batch%zu_%s", sizes[i], suffix[k]);
+            if (!want(name)) continue;
+            q = base_query(&w, w.y0, sizes[i], modes[k]);
+            if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
+            print_row(name, NULL, &r);
+        }
+    }
+    status = 0;
+fail:
+    if (status)
+        fprintf(stderr, "bench_solve: %s%s%s\n", e.field, e.field[0] ? ": " : "", e.message);
+    free(y);
+    free(w.ref);
+    free(w.y0);
+    ode_model_free(w.m);
+    model_def_free(&d);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+#ifdef HAVE_OPENBLAS
+    openblas_set_num_threads(1);
+#endif
+    const char *model_file = NULL;
+    int reps = REPS_DEFAULT, n_sizes = 0;
+    size_t sizes[MAX_SIZES];
+    parse_sizes("1,4,16,64,256", sizes, &n_sizes);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+            if (reps < 1) reps = 1;
+        } else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
+            if (parse_sizes(argv[++i], sizes, &n_sizes)) {
+                fprintf(stderr, "bench_solve: --sizes wants a list like 1,4,16\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--rtol") == 0 && i + 1 < argc) {
+            opt_rtol = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--atol") == 0 && i + 1 < argc) {
+            opt_atol = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            model_file = argv[++i];
+        } else {
+            fprintf(
+                stderr,
+                "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
+                "[--model FILE]\n",
+                argv[0]);
+            return 2;
+        }
+    }
+    return run(model_file, reps, sizes, n_sizes);
+}

@@ -1,0 +1,776 @@
+/* check_ode_model: neural ODE models (model/ode_model.h) against independent
+ * references.
+ *
+ *  - linear fields (one identity linear layer: dh/dt = W h + b, and with the
+ *    time input dh/dt = W h + c t + b) against the closed-form solution,
+ *    written out here for a 2 x 2 W with complex eigenvalues;
+ *  - small tanh / softplus / cube MLPs, with time input and augmented
+ *    states, against tests/fixtures/ode_model_reference.json (SciPy DOP853
+ *    at rtol 1e-13, tests/fixtures/gen_ode_model_reference.py), in both batch
+ *    modes, at unsorted, duplicated output times on both sides of t0;
+ *  - the query's validation (fields as the HTTP request names them), solver
+ *    failures naming the trajectory and the time, the abort hook, the
+ *    solver-settings merge and the fixed-step default.
+ *
+ * Accuracy criterion (as in check_num): per component,
+ * |y - y_ref| <= C (atol + rtol max|y_ref|) + ref_err, with C = 100 (global
+ * error of a tolerance-controlled solve over a few time units). */
+#include "model/model_def.h"
+#include "model/ode_model.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ACC_C 100.0
+
+/* ---- model builders ---------------------------------------------------- */
+
+static void def_ode(model_def *d, size_t state_dim, size_t augment_dim, bool time_input)
+{
+    model_def_init(d);
+    d->kind = MODEL_KIND_ODE;
+    d->state_dim = state_dim;
+    d->augment_dim = augment_dim;
+    d->n_nets = 1;
+    d->nets[0].in_dim = state_dim + augment_dim;
+    d->nets[0].time_input = time_input;
+}
+
+static void def_add_linear(model_def *d, size_t in, size_t out, mlp_act act)
+{
+    model_net *n = &d->nets[0];
+    n->layers[n->n_layers++] = (mlp_layer){MLP_LINEAR, in, out, act};
+    d->params = realloc(d->params, (d->n_params + in * out + out) * sizeof *d->params);
+    ck_assert_ptr_nonnull(d->params);
+    memset(d->params + d->n_params, 0, (in * out + out) * sizeof *d->params);
+    d->n_params += in * out + out;
+}
+
+static ode_model *new_model(const model_def *d)
+{
+    ode_model *m = NULL;
+    err e;
+    err_clear(&e);
+    err_code rc = ode_model_new(&m, d, &e);
+    ck_assert_msg(rc == ERR_OK, "ode_model_new: %s: %s", e.field, e.message);
+    return m;
+}
+
+/* The linear test field: W with eigenvalues -0.25 +- i sqrt(2.9975), b, and
+ * (time input) c. */
+static const double LW[4] = {-0.3, 2.0, -1.5, -0.2}, LB[2] = {0.5, -0.4}, LC[2] = {0.3, -0.2};
+
+static void def_linear(model_def *d, bool time_input)
+{
+    def_ode(d, 2, 0, time_input);
+    size_t in = time_input ? 3 : 2;
+    def_add_linear(d, in, 2, MLP_ACT_IDENTITY);
+    for (int o = 0; o < 2; o++) {
+        d->params[o * in + 0] = LW[o * 2 + 0];
+        d->params[o * in + 1] = LW[o * 2 + 1];
+        if (time_input) d->params[o * in + 2] = LC[o];
+        d->params[2 * in + o] = LB[o];
+    }
+}
+
+/* ---- the closed form ----------------------------------------------------- */
+
+static void mat2_vec(const double *M, const double *v, double *out)
+{
+    double a = M[0] * v[0] + M[1] * v[1], b = M[2] * v[0] + M[3] * v[1];
+    out[0] = a, out[1] = b;
+}
+
+static void mat2_inv(const double *M, double *inv)
+{
+    double det = M[0] * M[3] - M[1] * M[2];
+    inv[0] = M[3] / det, inv[1] = -M[1] / det, inv[2] = -M[2] / det, inv[3] = M[0] / det;
+}
+
+/* exp(W s) for a 2 x 2 W with complex eigenvalues alpha +- i beta:
+ * e^{alpha s} (cos(beta s) I + sin(beta s)/beta (W - alpha I)). */
+static void expm2(const double *W, double s, double *E)
+{
+    double alpha = 0.5 * (W[0] + W[3]), det = W[0] * W[3] - W[1] * W[2];
+    double beta = sqrt(det - alpha * alpha);
+    ck_assert(det - alpha * alpha > 0);
+    double ea = exp(alpha * s), c = cos(beta * s), sn = sin(beta * s) / beta;
+    E[0] = ea * (c + sn * (W[0] - alpha));
+    E[1] = ea * sn * W[1];
+    E[2] = ea * sn * W[2];
+    E[3] = ea * (c + sn * (W[3] - alpha));
+}
+
+/* h(t) for dh/dt = W h + c t + b (c = 0 without time input), h(t0) = h0:
+ * h = p(t) + e^{W (t - t0)} (h0 - p(t0)), p(t) = P + Q t the particular
+ * solution, Q = -W^-1 c, P = W^-1 (Q - b). */
+static void linear_exact(bool time_input, double t0, const double *h0, double t, double *h)
+{
+    double Wi[4], Q[2] = {0, 0}, P[2], r[2], E[4], d[2];
+    mat2_inv(LW, Wi);
+    if (time_input) {
+        mat2_vec(Wi, LC, Q);
+        Q[0] = -Q[0], Q[1] = -Q[1];
+    }
+    r[0] = Q[0] - LB[0], r[1] = Q[1] - LB[1];
+    mat2_vec(Wi, r, P);
+    d[0] = h0[0] - (P[0] + Q[0] * t0), d[1] = h0[1] - (P[1] + Q[1] * t0);
+    expm2(LW, t - t0, E);
+    mat2_vec(E, d, h);
+    h[0] += P[0] + Q[0] * t, h[1] += P[1] + Q[1] * t;
+}
+
+/* unsorted, duplicated, both sides of t0 = 0.3, t0 itself */
+static const double LT0 = 0.3;
+static const double LTIMES[] = {2.0, -1.0, 0.3, 5.0, 2.0, -2.5, 0.31, 4.999, -1.0};
+#define N_LTIMES (sizeof LTIMES / sizeof LTIMES[0])
+static const double LY0[3][2] = {{1.0, -0.5}, {-2.0, 3.0}, {0.25, 0.125}};
+
+static double err_bound(double rtol, double atol, double ymax, double ref_err)
+{
+    return ACC_C * (atol + rtol * ymax) + ref_err;
+}
+
+static struct ode_model_query linear_query(const double *y0, size_t batch, const char *method,
+                                           double rtol, double atol)
+{
+    struct ode_model_query q = {.t0 = LT0, .batch = batch, .y0 = y0, .t = LTIMES, .n_t = N_LTIMES};
+    snprintf(q.solver.method, sizeof q.solver.method, "%s", method);
+    q.solver.rtol = rtol;
+    q.solver.atol = atol;
+    return q;
+}
+
+static void check_linear(bool time_input, const char *method, double rtol, double atol, double step,
+                         double bound)
+{
+    model_def d;
+    def_linear(&d, time_input);
+    ode_model *m = new_model(&d);
+    double y[3 * N_LTIMES * 2];
+    struct ode_model_query q = linear_query(&LY0[0][0], 3, method, rtol, atol);
+    q.solver.step = step;
+    for (int mode = ODE_BATCH_SHARED; mode <= ODE_BATCH_PER_TRAJECTORY; mode++) {
+        q.mode = (ode_batch_mode)mode;
+        err e;
+        err_clear(&e);
+        struct ode_model_stats st;
+        err_code rc = ode_model_solve(m, &q, y, &st, &e);
+        ck_assert_msg(rc == ERR_OK, "%s: %s", method, e.message);
+        ck_assert(isnan(st.t_fail));
+        ck_assert_int_gt(st.nfe, 0);
+        for (size_t b = 0; b < 3; b++)
+            for (size_t i = 0; i < N_LTIMES; i++) {
+                double ex[2];
+                linear_exact(time_input, LT0, LY0[b], LTIMES[i], ex);
+                double ymax = fmax(fabs(ex[0]), fabs(ex[1]));
+                double tol = bound > 0 ? bound : err_bound(rtol, atol, ymax, 0);
+                for (int k = 0; k < 2; k++) {
+                    double got = y[(b * N_LTIMES + i) * 2 + k];
+                    ck_assert_msg(fabs(got - ex[k]) <= tol,
+                                  "%s mode %d time_input %d: y0[%zu] t=%g [%d]: %.17g vs exact "
+                                  "%.17g (tol %g)",
+                                  method, mode, time_input, b, LTIMES[i], k, got, ex[k], tol);
+                }
+            }
+    }
+    ode_model_free(m);
+    model_def_free(&d);
+}
+
+START_TEST(linear_closed_form)
+{
+    static const char *const methods[] = {"dopri5", "tsit5", "dop853", "bosh3"};
+    for (int ti = 0; ti < 2; ti++)
+        for (size_t i = 0; i < 4; i++)
+            check_linear(ti, methods[i], 1e-9, 1e-12, 0, 0);
+    /* rk4 with a given step: global error ~ C h^4 */
+    check_linear(false, "rk4", 0, 0, 0.01, 1e-7);
+    check_linear(true, "rk4", 0, 0, 0.01, 1e-7);
+    /* rk4 without a step: the default 1000 steps per direction */
+    check_linear(true, "rk4", 0, 0, 0, 1e-8);
+}
+END_TEST
+
+/* ---- the SciPy fixture ------------------------------------------------- */
+
+struct fx_case {
+    char name[32];
+    model_def def;
+    size_t batch, n_t, full_dim;
+    double *y0; /* batch x state_dim */
+    double *y;  /* batch x n_t x full_dim */
+    double ref_err;
+};
+
+static struct {
+    double t0;
+    double *t;
+    size_t n_t;
+    struct fx_case c[8];
+    size_t n;
+} fx;
+
+static void load_layer(model_def *d, json_t *L, size_t *width)
+{
+    mlp_act act;
+    ck_assert_int_eq(
+        mlp_act_from_name(json_string_value(json_object_get(L, "activation")), &act, NULL), ERR_OK);
+    json_t *W = json_object_get(L, "weight");
+    model_net *n = &d->nets[0];
+    if (!W) {
+        n->layers[n->n_layers++] = (mlp_layer){MLP_ELEMENTWISE, 0, 0, act};
+        return;
+    }
+    size_t out = json_array_size(W), in = json_array_size(json_array_get(W, 0));
+    ck_assert_uint_eq(in, *width);
+    size_t base = d->n_params;
+    def_add_linear(d, in, out, act);
+    for (size_t o = 0; o < out; o++)
+        for (size_t i = 0; i < in; i++)
+            d->params[base + o * in + i] = json_real_value(json_array_get(json_array_get(W, o), i));
+    for (size_t o = 0; o < out; o++)
+        d->params[base + out * in + o] =
+            json_real_value(json_array_get(json_object_get(L, "bias"), o));
+    *width = out;
+}
+
+static void load_case(struct fx_case *c, json_t *j)
+{
+    snprintf(c->name, sizeof c->name, "%s", json_string_value(json_object_get(j, "name")));
+    size_t sd = (size_t)json_integer_value(json_object_get(j, "state_dim"));
+    size_t ad = (size_t)json_integer_value(json_object_get(j, "augment_dim"));
+    bool ti = json_is_true(json_object_get(j, "time_input"));
+    def_ode(&c->def, sd, ad, ti);
+    size_t width = sd + ad + ti;
+    json_t *layers = json_object_get(j, "layers");
+    for (size_t l = 0; l < json_array_size(layers); l++)
+        load_layer(&c->def, json_array_get(layers, l), &width);
+    json_t *y0 = json_object_get(j, "y0"), *y = json_object_get(j, "y");
+    c->batch = json_array_size(y0);
+    c->n_t = fx.n_t;
+    c->full_dim = sd + ad;
+    c->y0 = malloc(c->batch * sd * sizeof *c->y0);
+    c->y = malloc(c->batch * c->n_t * c->full_dim * sizeof *c->y);
+    ck_assert(c->y0 && c->y && json_array_size(y) == c->batch);
+    for (size_t b = 0; b < c->batch; b++) {
+        for (size_t k = 0; k < sd; k++)
+            c->y0[b * sd + k] = json_real_value(json_array_get(json_array_get(y0, b), k));
+        for (size_t i = 0; i < c->n_t; i++)
+            for (size_t k = 0; k < c->full_dim; k++)
+                c->y[(b * c->n_t + i) * c->full_dim + k] =
+                    json_real_value(json_array_get(json_array_get(json_array_get(y, b), i), k));
+    }
+    c->ref_err = json_real_value(json_object_get(j, "ref_err"));
+}
+
+static void fx_load(void)
+{
+    char path[1024];
+    const char *top = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/fixtures/ode_model_reference.json", top ? top : ".");
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    ck_assert_msg(root != NULL, "cannot load %s: %s (set top_srcdir)", path, je.text);
+    fx.t0 = json_real_value(json_object_get(root, "t0"));
+    json_t *t = json_object_get(root, "t");
+    fx.n_t = json_array_size(t);
+    fx.t = malloc(fx.n_t * sizeof *fx.t);
+    ck_assert_ptr_nonnull(fx.t);
+    for (size_t i = 0; i < fx.n_t; i++)
+        fx.t[i] = json_real_value(json_array_get(t, i));
+    json_t *cases = json_object_get(root, "cases");
+    fx.n = json_array_size(cases);
+    ck_assert(fx.n >= 4 && fx.n <= 8);
+    for (size_t i = 0; i < fx.n; i++)
+        load_case(&fx.c[i], json_array_get(cases, i));
+    json_decref(root);
+}
+
+static void fx_free(void)
+{
+    for (size_t i = 0; i < fx.n; i++) {
+        model_def_free(&fx.c[i].def);
+        free(fx.c[i].y0);
+        free(fx.c[i].y);
+    }
+    free(fx.t);
+    memset(&fx, 0, sizeof fx);
+}
+
+static struct ode_model_query fx_query(const struct fx_case *c, const char *method,
+                                       ode_batch_mode mode, bool aug)
+{
+    struct ode_model_query q = {.t0 = fx.t0,
+                                .batch = c->batch,
+                                .y0 = c->y0,
+                                .t = fx.t,
+                                .n_t = fx.n_t,
+                                .mode = mode,
+                                .report_augmented = aug};
+    snprintf(q.solver.method, sizeof q.solver.method, "%s", method);
+    q.solver.rtol = 1e-8;
+    q.solver.atol = 1e-10;
+    return q;
+}
+
+/* y (batch x n_t x od) against the reference; returns the worst ratio
+ * |y - ref| / bound. */
+static double fx_check(const struct fx_case *c, const double *y, size_t od, const char *what)
+{
+    double worst = 0;
+    for (size_t b = 0; b < c->batch; b++)
+        for (size_t i = 0; i < c->n_t; i++) {
+            const double *ref = c->y + (b * c->n_t + i) * c->full_dim;
+            double ymax = 0;
+            for (size_t k = 0; k < c->full_dim; k++)
+                ymax = fmax(ymax, fabs(ref[k]));
+            double tol = err_bound(1e-8, 1e-10, ymax, c->ref_err);
+            for (size_t k = 0; k < od; k++) {
+                double got = y[(b * c->n_t + i) * od + k], d = fabs(got - ref[k]);
+                ck_assert_msg(d <= tol, "%s %s: y0[%zu] t=%g [%zu]: %.17g vs %.17g (tol %g)",
+                              c->name, what, b, fx.t[i], k, got, ref[k], tol);
+                worst = fmax(worst, d / tol);
+            }
+        }
+    return worst;
+}
+
+START_TEST(fixture_modes_methods)
+{
+    fx_load();
+    static const char *const methods[] = {"dopri5", "tsit5", "dop853"};
+    static const char *const mode_names[] = {"auto", "shared", "per_trajectory"};
+    for (size_t ci = 0; ci < fx.n; ci++) {
+        struct fx_case *c = &fx.c[ci];
+        ode_model *m = new_model(&c->def);
+        ck_assert_uint_eq(ode_model_state_dim(m), c->def.state_dim);
+        ck_assert_uint_eq(ode_model_augment_dim(m), c->def.augment_dim);
+        ck_assert_uint_eq(ode_model_output_dim(m, false), c->def.state_dim);
+        ck_assert_uint_eq(ode_model_output_dim(m, true), c->full_dim);
+        double *y = malloc(c->batch * c->n_t * c->full_dim * sizeof *y);
+        ck_assert_ptr_nonnull(y);
+        for (size_t mi = 0; mi < 3; mi++)
+            for (int mode = ODE_BATCH_AUTO; mode <= ODE_BATCH_PER_TRAJECTORY; mode++)
+                for (int aug = 0; aug < 2; aug++) {
+                    struct ode_model_query q = fx_query(c, methods[mi], mode, aug);
+                    err e;
+                    err_clear(&e);
+                    ck_assert_msg(ode_model_solve(m, &q, y, NULL, &e) == ERR_OK, "%s: %s", c->name,
+                                  e.message);
+                    char what[64];
+                    snprintf(what, sizeof what, "%s %s%s", methods[mi], mode_names[mode],
+                             aug ? " augmented" : "");
+                    fx_check(c, y, ode_model_output_dim(m, aug), what);
+                }
+        free(y);
+        ode_model_free(m);
+    }
+    fx_free();
+}
+END_TEST
+
+/* Shared-step and per-trajectory results agree with each other (each is
+ * within the bound of the reference, so within twice the bound of the
+ * other), and a batch of one is the same computation in both modes. */
+START_TEST(fixture_batch_equals_single)
+{
+    fx_load();
+    for (size_t ci = 0; ci < fx.n; ci++) {
+        struct fx_case *c = &fx.c[ci];
+        ode_model *m = new_model(&c->def);
+        const size_t n = c->batch * c->n_t * c->full_dim, per = c->n_t * c->full_dim;
+        double *ys = malloc(n * sizeof *ys), *yp = malloc(n * sizeof *yp);
+        double *y1 = malloc(per * sizeof *y1);
+        ck_assert(ys && yp && y1);
+        struct ode_model_query q = fx_query(c, "dopri5", ODE_BATCH_SHARED, true);
+        struct ode_model_stats ss, sp, s1;
+        ck_assert_int_eq(ode_model_solve(m, &q, ys, &ss, NULL), ERR_OK);
+        q.mode = ODE_BATCH_PER_TRAJECTORY;
+        ck_assert_int_eq(ode_model_solve(m, &q, yp, &sp, NULL), ERR_OK);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(fabs(ys[i] - yp[i]) <= 2 * err_bound(1e-8, 1e-10, fabs(yp[i]), 0) + 1e-8,
+                          "%s: shared %.17g vs per-trajectory %.17g at %zu", c->name, ys[i], yp[i],
+                          i);
+        /* per-trajectory statistics are the sums of single solves */
+        long nfe = 0, steps = 0, rej = 0;
+        for (size_t b = 0; b < c->batch; b++) {
+            struct ode_model_query one = q;
+            one.batch = 1;
+            one.y0 = c->y0 + b * c->def.state_dim;
+            for (int mode = ODE_BATCH_SHARED; mode <= ODE_BATCH_PER_TRAJECTORY; mode++) {
+                one.mode = (ode_batch_mode)mode;
+                ck_assert_int_eq(ode_model_solve(m, &one, y1, &s1, NULL), ERR_OK);
+                ck_assert_mem_eq(y1, yp + b * per, per * sizeof *y1); /* bit for bit */
+            }
+            nfe += s1.nfe, steps += s1.steps, rej += s1.rejected;
+        }
+        ck_assert_int_eq(sp.nfe, nfe);
+        ck_assert_int_eq(sp.steps, steps);
+        ck_assert_int_eq(sp.rejected, rej);
+        /* the shared batch takes the steps of its hardest member, or more */
+        ck_assert_int_le(ss.steps, steps);
+        ck_assert(isnan(ss.t_fail) && isnan(sp.t_fail));
+        free(ys);
+        free(yp);
+        free(y1);
+        ode_model_free(m);
+    }
+    fx_free();
+}
+END_TEST
+
+/* The augmented components start at zero and evolve; outputs without
+ * report_augmented are the leading state_dim values of the full ones. */
+START_TEST(augmented_outputs)
+{
+    fx_load();
+    for (size_t ci = 0; ci < fx.n; ci++) {
+        struct fx_case *c = &fx.c[ci];
+        if (c->def.augment_dim == 0) continue;
+        ode_model *m = new_model(&c->def);
+        const size_t sd = c->def.state_dim, fd = c->full_dim;
+        double *yf = malloc(c->batch * c->n_t * fd * sizeof *yf);
+        double *yr = malloc(c->batch * c->n_t * sd * sizeof *yr);
+        ck_assert(yf && yr);
+        for (int mode = ODE_BATCH_SHARED; mode <= ODE_BATCH_PER_TRAJECTORY; mode++) {
+            struct ode_model_query q = fx_query(c, "dopri5", mode, true);
+            ck_assert_int_eq(ode_model_solve(m, &q, yf, NULL, NULL), ERR_OK);
+            q.report_augmented = false;
+            ck_assert_int_eq(ode_model_solve(m, &q, yr, NULL, NULL), ERR_OK);
+            bool moved = false;
+            for (size_t r = 0; r < c->batch * c->n_t; r++) {
+                ck_assert_mem_eq(yr + r * sd, yf + r * fd, sd * sizeof *yr);
+                for (size_t k = sd; k < fd; k++) {
+                    if (fx.t[r % c->n_t] == fx.t0) ck_assert(yf[r * fd + k] == 0);
+                    if (fabs(yf[r * fd + k]) > 1e-3) moved = true;
+                }
+            }
+            ck_assert_msg(moved, "%s: the augmented components never moved", c->name);
+        }
+        free(yf);
+        free(yr);
+        ode_model_free(m);
+    }
+    fx_free();
+}
+END_TEST
+
+/* ---- settings ------------------------------------------------------------ */
+
+/* The model's defaults apply unless the query overrides them. */
+START_TEST(solver_defaults_merge)
+{
+    model_def d;
+    def_linear(&d, false);
+    snprintf(d.solver.method, sizeof d.solver.method, "tsit5");
+    d.solver.rtol = 1e-7;
+    d.solver.atol = 1e-9;
+    ode_model *m = new_model(&d);
+    double y[N_LTIMES * 2];
+    struct ode_model_stats s_def, s_tsit, s_dopri, s_tight;
+    struct ode_model_query q = linear_query(LY0[0], 1, "", 0, 0);
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &s_def, NULL), ERR_OK);
+    q = linear_query(LY0[0], 1, "tsit5", 1e-7, 1e-9);
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &s_tsit, NULL), ERR_OK);
+    ck_assert_int_eq(s_def.nfe, s_tsit.nfe);
+    ck_assert_int_eq(s_def.steps, s_tsit.steps);
+    q = linear_query(LY0[0], 1, "dopri5", 0, 0); /* method overridden, tolerances kept */
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &s_dopri, NULL), ERR_OK);
+    q = linear_query(LY0[0], 1, "", 1e-10, 0); /* rtol overridden */
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &s_tight, NULL), ERR_OK);
+    ck_assert_int_ne(s_dopri.nfe, s_def.nfe);
+    ck_assert_int_gt(s_tight.steps, s_def.steps);
+    /* a model-level step is ignored by adaptive methods, used by rk4 */
+    q = linear_query(LY0[0], 1, "", 0, 0);
+    q.solver.step = 0.5;
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &s_tight, NULL), ERR_OK);
+    ck_assert_int_eq(s_tight.nfe, s_def.nfe);
+    snprintf(q.solver.method, sizeof q.solver.method, "rk4");
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &s_tight, NULL), ERR_OK);
+    /* forward 0.3 -> 5 and backward 0.3 -> -2.5 in steps of 0.5 */
+    ck_assert_int_eq(s_tight.steps, 10 + 6);
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+START_TEST(fixed_step_default)
+{
+    model_def d;
+    def_linear(&d, false);
+    ode_model *m = new_model(&d);
+    double y[N_LTIMES * 2];
+    struct ode_model_stats st;
+    static const char *const methods[] = {"euler", "midpoint", "rk4"};
+    for (int i = 0; i < 3; i++) {
+        struct ode_model_query q = linear_query(LY0[1], 1, methods[i], 0, 0);
+        err e;
+        err_clear(&e);
+        ck_assert_msg(ode_model_solve(m, &q, y, &st, &e) == ERR_OK, "%s", e.message);
+        ck_assert_int_eq(st.steps, 2 * 1000); /* 1000 per direction */
+        ck_assert_int_eq(st.rejected, 0);
+    }
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+/* ---- errors -------------------------------------------------------------- */
+
+static void expect_invalid(const ode_model *m, const struct ode_model_query *q, double *y,
+                           const char *field)
+{
+    err e;
+    err_clear(&e);
+    struct ode_model_stats st = {.nfe = -1};
+    err_code rc = ode_model_solve(m, q, y, &st, &e);
+    ck_assert_msg(rc == ERR_INVALID, "want invalid %s, got %d (%s)", field, rc, e.message);
+    ck_assert_str_eq(e.field, field);
+    ck_assert(e.message[0] != '\0');
+    ck_assert_int_eq(st.nfe, 0);
+}
+
+START_TEST(invalid_queries)
+{
+    model_def d;
+    def_linear(&d, false);
+    d.solver.max_step = 1.0; /* a model default a query can clash with */
+    ode_model *m = new_model(&d);
+    double y[3 * N_LTIMES * 2], y0[6], t[N_LTIMES];
+    memcpy(y0, LY0, sizeof y0);
+    memcpy(t, LTIMES, sizeof t);
+    struct ode_model_query q = linear_query(y0, 1, "dopri5", 1e-6, 1e-9);
+    q.t = t;
+    struct ode_model_query b;
+
+    b = q, b.batch = 0;
+    expect_invalid(m, &b, y, "y0");
+    b = q, b.y0 = NULL;
+    expect_invalid(m, &b, y, "y0");
+    b = q, b.n_t = 0;
+    expect_invalid(m, &b, y, "t");
+    b = q, b.t = NULL;
+    expect_invalid(m, &b, y, "t");
+    b = q, b.t0 = INFINITY;
+    expect_invalid(m, &b, y, "t0");
+    b = q, b.mode = (ode_batch_mode)7;
+    expect_invalid(m, &b, y, "mode");
+
+    y0[1] = NAN; /* one state: "y0[k]" */
+    expect_invalid(m, &q, y, "y0[1]");
+    b = q, b.batch = 3; /* a batch: "y0[b][k]" */
+    expect_invalid(m, &b, y, "y0[0][1]");
+    y0[1] = LY0[0][1];
+    y0[5] = -INFINITY;
+    expect_invalid(m, &b, y, "y0[2][1]");
+    ck_assert_int_eq(ode_model_solve(m, &q, y, NULL, NULL), ERR_OK); /* batch 1 reads y0[0] only */
+    y0[5] = LY0[2][1];
+
+    t[4] = NAN;
+    expect_invalid(m, &q, y, "t[4]");
+    t[4] = LTIMES[4];
+
+    b = q, b.solver.rtol = -1;
+    expect_invalid(m, &b, y, "solver.rtol");
+    b = q, b.solver.atol = NAN;
+    expect_invalid(m, &b, y, "solver.atol");
+    b = q, b.solver.max_steps = -3;
+    expect_invalid(m, &b, y, "solver.max_steps");
+    b = q;
+    snprintf(b.solver.method, sizeof b.solver.method, "rk9");
+    expect_invalid(m, &b, y, "solver.method");
+    b = q, b.solver.min_step = 2.0; /* above the model's max_step once merged */
+    expect_invalid(m, &b, y, "solver.min_step");
+    expect_invalid(m, &q, NULL, "");
+    ck_assert_int_eq(ode_model_solve(m, &q, y, NULL, NULL), ERR_OK);
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+START_TEST(invalid_models)
+{
+    model_def d;
+    ode_model *m = (ode_model *)&d;
+    err e;
+
+    def_linear(&d, false);
+    d.kind = MODEL_KIND_CDE;
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_new(&m, &d, &e), ERR_INVALID);
+    ck_assert_ptr_null(m);
+    ck_assert_str_eq(e.field, "kind");
+    model_def_free(&d);
+
+    def_linear(&d, false);
+    d.nets[0].layers[0].in = 3; /* the state has 2 values */
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_new(&m, &d, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "vector_field.layers[0]");
+    model_def_free(&d);
+
+    def_linear(&d, false);
+    d.augment_dim = 1; /* the network must then take and give 3 values */
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_new(&m, &d, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "vector_field.layers[0]");
+    model_def_free(&d);
+
+    def_linear(&d, false);
+    d.params[3] = NAN;
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_new(&m, &d, &e), ERR_INVALID);
+    model_def_free(&d);
+
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_new(&m, NULL, &e), ERR_INVALID);
+    ode_model_free(NULL);
+}
+END_TEST
+
+/* A solver failure fails the whole query: ERR_SOLVER with the time reached,
+ * the field naming the trajectory in per-trajectory mode. */
+START_TEST(solver_failure)
+{
+    model_def d;
+    def_linear(&d, false);
+    ode_model *m = new_model(&d);
+    /* trajectory 0 sits on the equilibrium (f = 0: few steps), 1 and 2 do not */
+    double eq[2], Wi[4], y0[6];
+    mat2_inv(LW, Wi);
+    mat2_vec(Wi, LB, eq);
+    y0[0] = -eq[0], y0[1] = -eq[1];
+    memcpy(y0 + 2, LY0[1], 4 * sizeof *y0);
+    double y[3 * N_LTIMES * 2];
+    struct ode_model_query q = linear_query(y0, 3, "dopri5", 1e-8, 1e-10);
+    q.solver.max_steps = 30;
+    q.mode = ODE_BATCH_PER_TRAJECTORY;
+    err e;
+    err_clear(&e);
+    struct ode_model_stats st;
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_SOLVER);
+    ck_assert_str_eq(e.field, "y0[1]");
+    ck_assert_msg(strstr(e.message, "max_steps (30) reached at t=") != NULL, "%s", e.message);
+    ck_assert(isfinite(st.t_fail));
+    ck_assert_double_ge(st.t_fail, -2.5);
+    ck_assert_double_le(st.t_fail, 5.0);
+    char want[64];
+    snprintf(want, sizeof want, "at t=%.15g", st.t_fail);
+    ck_assert_msg(strstr(e.message, want) != NULL, "%s vs t_fail %g", e.message, st.t_fail);
+    ck_assert_int_gt(st.nfe, 0);
+
+    q.mode = ODE_BATCH_SHARED; /* the batch is one system: the field names y0 */
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_SOLVER);
+    ck_assert_str_eq(e.field, "y0");
+    ck_assert_msg(strstr(e.message, "max_steps (30) reached at t=") != NULL, "%s", e.message);
+    ck_assert(isfinite(st.t_fail));
+
+    q.batch = 1, q.y0 = y0 + 2, q.mode = ODE_BATCH_PER_TRAJECTORY;
+    err_clear(&e);
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_SOLVER);
+    ck_assert_str_eq(e.field, "y0");
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+/* A vector field that overflows: the solver gives up with the time. */
+START_TEST(non_finite_state)
+{
+    model_def d;
+    def_ode(&d, 1, 0, false);
+    def_add_linear(&d, 1, 1, MLP_ACT_CUBE); /* y' = y^3 blows up at t = 1/(2 y0^2) */
+    d.params[0] = 1;
+    ode_model *m = new_model(&d);
+    const double y0 = 1, t = 2;
+    double y;
+    struct ode_model_query q = {.batch = 1, .y0 = &y0, .t = &t, .n_t = 1};
+    err e;
+    err_clear(&e);
+    struct ode_model_stats st;
+    ck_assert_int_eq(ode_model_solve(m, &q, &y, &st, &e), ERR_SOLVER);
+    ck_assert_msg(strstr(e.message, "at t=") != NULL, "%s", e.message);
+    ck_assert_double_le(st.t_fail, 0.5);
+    ck_assert_double_gt(st.t_fail, 0.4);
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+struct abort_ctx {
+    int polls, limit;
+};
+
+static int abort_after(void *ctx)
+{
+    struct abort_ctx *a = ctx;
+    return ++a->polls > a->limit ? ERR_DEADLINE : 0;
+}
+
+START_TEST(abort_hook)
+{
+    model_def d;
+    def_linear(&d, false);
+    ode_model *m = new_model(&d);
+    double y[3 * N_LTIMES * 2];
+    for (int mode = ODE_BATCH_SHARED; mode <= ODE_BATCH_PER_TRAJECTORY; mode++) {
+        struct abort_ctx a = {0, 12};
+        struct ode_model_query q = linear_query(&LY0[0][0], 3, "dopri5", 1e-8, 1e-10);
+        q.mode = (ode_batch_mode)mode;
+        q.abort = abort_after;
+        q.abort_ctx = &a;
+        err e;
+        err_clear(&e);
+        struct ode_model_stats st;
+        ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_DEADLINE);
+        ck_assert_msg(strstr(e.message, "deadline exceeded at t=") != NULL, "%s", e.message);
+        ck_assert_str_eq(e.field, "");
+        ck_assert_int_eq(a.polls, a.limit + 1); /* stopped at the first refusal */
+        ck_assert(isfinite(st.t_fail));
+        /* a hook that never fires changes nothing */
+        a.limit = 1 << 30;
+        ck_assert_int_eq(ode_model_solve(m, &q, y, NULL, NULL), ERR_OK);
+        ck_assert_int_gt(a.polls, 13);
+    }
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ode_model");
+    TCase *core = tcase_create("core");
+    tcase_set_timeout(core, 120);
+    tcase_add_test(core, linear_closed_form);
+    tcase_add_test(core, fixture_modes_methods);
+    tcase_add_test(core, fixture_batch_equals_single);
+    tcase_add_test(core, augmented_outputs);
+    tcase_add_test(core, solver_defaults_merge);
+    tcase_add_test(core, fixed_step_default);
+    suite_add_tcase(s, core);
+    TCase *errors = tcase_create("errors");
+    tcase_set_timeout(errors, 60);
+    tcase_add_test(errors, invalid_queries);
+    tcase_add_test(errors, invalid_models);
+    tcase_add_test(errors, solver_failure);
+    tcase_add_test(errors, non_finite_state);
+    tcase_add_test(errors, abort_hook);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -276,6 +276,30 @@ START_TEST(kill9_resumes_from_the_checkpoint)
 }
 END_TEST
 
+START_TEST(serving_while_training)
+{
+    static const char *const args[] = {"--job-workers", "2", NULL};
+    start(args);
+    upload_circle("circle");
+    json_decref(wait_job(submit("", 20), "succeeded", 0)); /* model m, version 1 */
+    long long a = submit("", 100000000), b = submit("", 100000000);
+    json_decref(wait_job(a, "running", 0));
+    json_decref(wait_job(b, "running", 0));
+    for (int i = 0; i < 20; i++) {
+        json_t *j = req("POST", "/v1/models/m/trajectory", json_h,
+                        "{\"y0\": [1, 0], \"t\": [0.5, 1.0]}", 200);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "y")), 2);
+        json_decref(j);
+    }
+    char path[64];
+    for (long long id = a; id <= b; id++) {
+        snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", id);
+        json_decref(req("POST", path, NULL, NULL, 202));
+        json_decref(wait_job(id, "cancelled", 0));
+    }
+}
+END_TEST
+
 static Suite *jobs_suite(void)
 {
     Suite *s = suite_create("jobs");
@@ -285,6 +309,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, datasets_over_http);
     tcase_add_test(tc, job_trains_a_new_version);
     tcase_add_test(tc, kill9_resumes_from_the_checkpoint);
+    tcase_add_test(tc, serving_while_training);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, setup, teardown);

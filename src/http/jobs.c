@@ -112,7 +112,15 @@ static void create_work(http_req *r)
             goto fail;
         }
     }
-    if (store_job_create(d, s.model, s.dataset, body, s.iterations, &id, &e) != ERR_OK) goto fail;
+    /* the body is not NUL-terminated */
+    char *text = strndup(body ? body : "", len);
+    if (!text) {
+        err_set(&e, ERR_NOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    err_code rc = store_job_create(d, s.model, s.dataset, text, s.iterations, &id, &e);
+    free(text);
+    if (rc != ERR_OK) goto fail;
     jobs_pool_notify(http_req_app(r)->jobs);
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/jobs/%lld", id);

@@ -7,3 +7,7 @@ src_jobs_libjobs_la_SOURCES = \
 	src/jobs/pool.c src/jobs/pool.h
 src_jobs_libjobs_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 src_jobs_libjobs_la_LIBADD = $(JANSSON_LIBS) -lpthread
+
+# The spiral demo (README, docs/training-jobs.md).
+EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
+	examples/spiral-data/spiral.csv

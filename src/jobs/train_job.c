@@ -351,6 +351,11 @@ static err_code store_result(train *t, int *version, err *e)
              t->ck.train_loss, t->ck.best_val_loss);
     free(out.description);
     out.description = strdup(desc);
+    /* Serve it with the solver it was trained with. */
+    snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
+    out.solver.rtol = t->spec.rtol;
+    out.solver.atol = t->spec.atol;
+    if (t->spec.max_steps) out.solver.max_steps = t->spec.max_steps;
     err_code rc = store_model_put(t->d, t->spec.model, &out, version, e);
     model_def_free(&out);
     return rc;

@@ -300,6 +300,48 @@ START_TEST(serving_while_training)
 }
 END_TEST
 
+/* Whole series (no batch_time) with one held out for validation, then a
+ * warm start from the version that job stored. */
+START_TEST(whole_series_holdout_and_warm_start)
+{
+    start(NULL);
+    json_decref(req("POST", "/v1/datasets/four", json_h,
+                    "{\"series\": ["
+                    "{\"t\": [0, 0.2, 0.5], \"y\": [[1, 0], [0.98, 0.2], [null, 0.48]]},"
+                    "{\"t\": [0.1, 0.3], \"y\": [[0.99, 0.1], [0.95, 0.3]]},"
+                    "{\"t\": [0, 0.4, 0.6], \"y\": [[1, 0], [0.92, 0.39], [0.82, 0.56]]},"
+                    "{\"t\": [0.2, 0.7], \"y\": [[0.98, 0.2], [0.76, 0.64]]}]}",
+                    201));
+    json_t *j = req("POST", "/v1/jobs", json_h,
+                    "{\"model\": \"w\", \"dataset\": \"four\", \"iterations\": 15, "
+                    "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4], "
+                    "\"activation\": \"tanh\"}, \"validation\": {\"every\": 5, "
+                    "\"holdout_fraction\": 0.25}, \"optimizer\": {\"name\": \"sgd\", "
+                    "\"lr\": 0.05, \"momentum\": 0.9}}",
+                    202);
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    j = wait_job(id, "succeeded", 0);
+    ck_assert(json_is_real(json_object_get(j, "best_validation_loss")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 1);
+    json_decref(j);
+    j = req("POST", "/v1/jobs", json_h,
+            "{\"model\": \"w\", \"dataset\": \"four\", \"iterations\": 5, \"from_version\": 1, "
+            "\"gradient\": \"backprop\", \"objective\": {\"loss\": \"mse\", \"batch_size\": 2}}",
+            202);
+    id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    j = wait_job(id, "succeeded", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 2);
+    json_decref(j);
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"w\", \"dataset\": \"four\", \"iterations\": 5, "
+                     "\"from_version\": 9}",
+                     404),
+                 "from_version");
+}
+END_TEST
+
 static Suite *jobs_suite(void)
 {
     Suite *s = suite_create("jobs");
@@ -310,6 +352,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, job_trains_a_new_version);
     tcase_add_test(tc, kill9_resumes_from_the_checkpoint);
     tcase_add_test(tc, serving_while_training);
+    tcase_add_test(tc, whole_series_holdout_and_warm_start);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, setup, teardown);

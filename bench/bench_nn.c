@@ -5,12 +5,16 @@
  *   <act>_libm / <act>_vm   ns per element of the activation over 256 x 64
  *                           values in [-4, 4] (libm element by element vs
  *                           nn/vmath.h)
+ *   layer_<out>x<in>_loops  one linear layer, one state: mlp_forward (the
+ *   layer_<out>x<in>_gemv   library's hand loops) vs cblas_dgemv
  *   fwd_single_loops        mlp_forward, 2 -> 64 -> 64 -> 2 (tanh, tanh, id)
  *   fwd_single_gemv         the same network through cblas_dgemv per layer
- *   fwd_batch256_gemm       mlp_forward_batch, 256 states
- *   fwd_batch256_libm       the same with libm tanh instead of vm_tanh
- *   fwd_batch256_gemm_only  its three GEMMs alone (no activation)
- *   fwd_batch256_as_single  256 calls of mlp_forward
+ *   fwd_batch<n>            mlp_forward_batch, n states (hand loops below 8,
+ *                           cblas_dgemm from 8)
+ *   fwd_batch<n>_gemm       cblas_dgemm per layer whatever n
+ *   fwd_batch<n>_as_single  n calls of mlp_forward
+ *   fwd_batch256_libm_tanh  the GEMM path with libm tanh element by element
+ *   fwd_batch256_gemm_only  the three GEMMs alone (no activation)
  *   vjp_single, vjp_batch256, jacobian_single: forward + VJP (dx and
  *                           dtheta) / forward + Jacobian
  * Run from the build tree: bench/bench_nn (make builds it). */
@@ -138,6 +142,8 @@ static void bench_acts(void)
 typedef struct net_ctx {
     mlp *m;
     mlp_ws *ws;
+    size_t n; /* batch size */
+    int act;  /* manual GEMM path: 0 none, 1 libm tanh, 2 mlp_act_apply */
     double *x, *y, *v, *dx, *dtheta, *jac, *h1, *h2;
 } net_ctx;
 
@@ -153,57 +159,53 @@ static void fwd_single_gemv(void *p)
     net_ctx *c = p;
     const double *th = mlp_params_const(c->m);
     const double *in = c->x;
-    double *bufs[3] = {c->h1, c->h2, c->y};
-    for (size_t l = 0; l < 3; l++) {
+    size_t nl = mlp_n_layers(c->m);
+    for (size_t l = 0; l < nl; l++) {
         mlp_layer L = mlp_layer_at(c->m, l);
         const double *W = th + mlp_layer_offset(c->m, l);
-        memcpy(bufs[l], W + L.out * L.in, L.out * sizeof(double));
+        double *out = l + 1 == nl ? c->y : (l % 2 ? c->h2 : c->h1);
+        memcpy(out, W + L.out * L.in, L.out * sizeof(double));
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)L.out, (int)L.in, 1.0, W, (int)L.in, in, 1,
-                    1.0, bufs[l], 1);
-        mlp_act_apply(L.act, L.out, bufs[l], bufs[l]);
-        in = bufs[l];
+                    1.0, out, 1);
+        mlp_act_apply(L.act, L.out, out, out);
+        in = out;
     }
 }
 
 static void fwd_batch(void *p)
 {
     net_ctx *c = p;
-    mlp_forward_batch(c->m, c->ws, BATCH, c->x, 0.0, c->y);
+    mlp_forward_batch(c->m, c->ws, c->n, c->x, 0.0, c->y);
 }
 
-/* dgemm per layer with libm tanh (gemm_only: no activation at all). */
-static void fwd_batch_manual(net_ctx *c, int act)
+/* cblas_dgemm per layer whatever the batch size, with the activation
+ * chosen by c->act. */
+static void fwd_batch_gemm(void *p)
 {
+    net_ctx *c = p;
     const double *th = mlp_params_const(c->m);
     const double *in = c->x;
-    double *bufs[3] = {c->h1, c->h2, c->y};
-    for (size_t l = 0; l < 3; l++) {
+    size_t nl = mlp_n_layers(c->m);
+    for (size_t l = 0; l < nl; l++) {
         mlp_layer L = mlp_layer_at(c->m, l);
         const double *W = th + mlp_layer_offset(c->m, l);
-        for (int k = 0; k < BATCH; k++)
-            memcpy(bufs[l] + k * L.out, W + L.out * L.in, L.out * sizeof(double));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BATCH, (int)L.out, (int)L.in, 1.0, in,
-                    (int)L.in, W, (int)L.in, 1.0, bufs[l], (int)L.out);
-        if (act && L.act == MLP_ACT_TANH) libm_tanh(BATCH * L.out, bufs[l], bufs[l]);
-        in = bufs[l];
+        double *out = l + 1 == nl ? c->y : (l % 2 ? c->h2 : c->h1);
+        for (size_t k = 0; k < c->n; k++)
+            memcpy(out + k * L.out, W + L.out * L.in, L.out * sizeof(double));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->n, (int)L.out, (int)L.in, 1.0,
+                    in, (int)L.in, W, (int)L.in, 1.0, out, (int)L.out);
+        if (c->act == 1 && L.act == MLP_ACT_TANH) libm_tanh(c->n * L.out, out, out);
+        if (c->act == 2) mlp_act_apply(L.act, c->n * L.out, out, out);
+        in = out;
     }
-}
-
-static void fwd_batch_libm(void *p)
-{
-    fwd_batch_manual(p, 1);
-}
-
-static void fwd_batch_gemm_only(void *p)
-{
-    fwd_batch_manual(p, 0);
 }
 
 static void fwd_batch_as_single(void *p)
 {
     net_ctx *c = p;
-    for (int k = 0; k < BATCH; k++)
-        mlp_forward(c->m, c->ws, c->x + 2 * k, 0.0, c->y + 2 * k);
+    size_t sd = mlp_state_dim(c->m), od = mlp_output_dim(c->m);
+    for (size_t k = 0; k < c->n; k++)
+        mlp_forward(c->m, c->ws, c->x + sd * k, 0.0, c->y + od * k);
 }
 
 static void vjp_single(void *p)
@@ -216,8 +218,8 @@ static void vjp_single(void *p)
 static void vjp_batch(void *p)
 {
     net_ctx *c = p;
-    mlp_forward_batch(c->m, c->ws, BATCH, c->x, 0.0, c->y);
-    mlp_vjp_batch(c->m, c->ws, BATCH, c->v, c->dx, NULL, c->dtheta);
+    mlp_forward_batch(c->m, c->ws, c->n, c->x, 0.0, c->y);
+    mlp_vjp_batch(c->m, c->ws, c->n, c->v, c->dx, NULL, c->dtheta);
 }
 
 static void jacobian_single(void *p)
@@ -231,10 +233,65 @@ static void report_call(const char *name, double s)
     printf("{\"bench\": \"%s\", \"ns_per_call\": %.1f}\n", name, s * 1e9);
 }
 
-static void report_batch(const char *name, double s)
+static void report_batch(const char *name, size_t n, double s)
 {
-    printf("{\"bench\": \"%s\", \"us_per_call\": %.2f, \"ns_per_state\": %.1f}\n", name, s * 1e6,
-           s * 1e9 / BATCH);
+    printf("{\"bench\": \"%s\", \"batch\": %zu, \"us_per_call\": %.2f, \"ns_per_state\": %.1f}\n",
+           name, n, s * 1e6, s * 1e9 / (double)n);
+}
+
+/* A network with the given layers, PyTorch's default initialisation
+ * U(-1/sqrt(in), 1/sqrt(in)), a workspace for BATCH and buffers. */
+static int net_open(net_ctx *c, size_t sd, size_t nl, const mlp_layer *layers)
+{
+    mlp_spec spec = {.state_dim = sd, .n_layers = nl, .layers = layers};
+    err e;
+    err_clear(&e);
+    memset(c, 0, sizeof *c);
+    if (mlp_new(&c->m, &spec, &e) || mlp_ws_new(&c->ws, c->m, BATCH, &e)) {
+        fprintf(stderr, "bench_nn: %s: %s\n", e.field, e.message);
+        return -1;
+    }
+    double *th = mlp_params(c->m);
+    for (size_t l = 0; l < nl; l++) {
+        mlp_layer L = mlp_layer_at(c->m, l);
+        double bound = 1.0 / sqrt((double)L.in);
+        for (size_t i = 0; i < L.out * (L.in + 1); i++)
+            th[mlp_layer_offset(c->m, l) + i] = bound * (2.0 * urand() - 1.0);
+    }
+    size_t big = BATCH * mlp_max_width(c->m), np = mlp_n_params(c->m);
+    double *mem = calloc(6 * big + np + big, sizeof(double));
+    if (!mem) return -1;
+    c->x = mem, c->y = c->x + big, c->v = c->y + big, c->dx = c->v + big, c->h1 = c->dx + big;
+    c->h2 = c->h1 + big, c->dtheta = c->h2 + big, c->jac = c->dtheta + np;
+    for (size_t i = 0; i < big; i++)
+        c->x[i] = 4.0 * urand() - 2.0, c->v[i] = urand() - 0.5;
+    c->n = BATCH;
+    return 0;
+}
+
+static void net_close(net_ctx *c)
+{
+    free(c->x);
+    mlp_ws_free(c->ws);
+    mlp_free(c->m);
+}
+
+/* One linear layer (identity): the matrix-vector product alone. */
+static int bench_layers(void)
+{
+    static const size_t shapes[][2] = {{64, 2}, {64, 64}, {2, 64}}; /* out, in */
+    for (size_t s = 0; s < 3; s++) {
+        mlp_layer L = {MLP_LINEAR, shapes[s][1], shapes[s][0], MLP_ACT_IDENTITY};
+        net_ctx c;
+        if (net_open(&c, L.in, 1, &L)) return 1;
+        char name[64];
+        snprintf(name, sizeof name, "layer_%zux%zu_loops", L.out, L.in);
+        report_call(name, median_per_call(fwd_single, &c, 20000));
+        snprintf(name, sizeof name, "layer_%zux%zu_gemv", L.out, L.in);
+        report_call(name, median_per_call(fwd_single_gemv, &c, 20000));
+        net_close(&c);
+    }
+    return 0;
 }
 
 static int bench_net(void)
@@ -244,41 +301,32 @@ static int bench_net(void)
         {MLP_LINEAR, 64, 64, MLP_ACT_TANH},
         {MLP_LINEAR, 64, 2, MLP_ACT_IDENTITY},
     };
-    mlp_spec spec = {.state_dim = 2, .n_layers = 3, .layers = layers};
-    err e;
-    err_clear(&e);
-    net_ctx c = {0};
-    if (mlp_new(&c.m, &spec, &e) || mlp_ws_new(&c.ws, c.m, BATCH, &e)) {
-        fprintf(stderr, "bench_nn: %s\n", e.message);
-        return 1;
-    }
-    double *th = mlp_params(c.m); /* PyTorch's default: U(-1/sqrt(in), 1/sqrt(in)) */
-    for (size_t l = 0; l < 3; l++) {
-        mlp_layer L = mlp_layer_at(c.m, l);
-        double bound = 1.0 / sqrt((double)L.in);
-        for (size_t i = 0; i < L.out * (L.in + 1); i++)
-            th[mlp_layer_offset(c.m, l) + i] = bound * (2.0 * urand() - 1.0);
-    }
-    size_t big = BATCH * 64;
-    double *mem = calloc(6 * big + mlp_n_params(c.m) + 4, sizeof(double));
-    if (!mem) return 1;
-    c.x = mem, c.y = c.x + big, c.v = c.y + big, c.dx = c.v + big, c.h1 = c.dx + big;
-    c.h2 = c.h1 + big, c.dtheta = c.h2 + big, c.jac = c.dtheta + mlp_n_params(c.m);
-    for (int i = 0; i < 2 * BATCH; i++)
-        c.x[i] = 4.0 * urand() - 2.0, c.v[i] = urand() - 0.5;
-
+    net_ctx c;
+    if (net_open(&c, 2, 3, layers)) return 1;
+    char name[64];
     report_call("fwd_single_loops", median_per_call(fwd_single, &c, 20000));
     report_call("fwd_single_gemv", median_per_call(fwd_single_gemv, &c, 20000));
-    report_batch("fwd_batch256_gemm", median_per_call(fwd_batch, &c, 200));
-    report_batch("fwd_batch256_libm", median_per_call(fwd_batch_libm, &c, 200));
-    report_batch("fwd_batch256_gemm_only", median_per_call(fwd_batch_gemm_only, &c, 200));
-    report_batch("fwd_batch256_as_single", median_per_call(fwd_batch_as_single, &c, 100));
+    static const size_t sizes[] = {2, 4, 8, 16, 64, BATCH};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        c.n = sizes[i];
+        int inner = (int)(20000 / c.n);
+        snprintf(name, sizeof name, "fwd_batch%zu", c.n);
+        report_batch(name, c.n, median_per_call(fwd_batch, &c, inner));
+        c.act = 2;
+        snprintf(name, sizeof name, "fwd_batch%zu_gemm", c.n);
+        report_batch(name, c.n, median_per_call(fwd_batch_gemm, &c, inner));
+        snprintf(name, sizeof name, "fwd_batch%zu_as_single", c.n);
+        report_batch(name, c.n, median_per_call(fwd_batch_as_single, &c, inner));
+    }
+    c.n = BATCH;
+    c.act = 1;
+    report_batch("fwd_batch256_libm_tanh", BATCH, median_per_call(fwd_batch_gemm, &c, 100));
+    c.act = 0;
+    report_batch("fwd_batch256_gemm_only", BATCH, median_per_call(fwd_batch_gemm, &c, 100));
     report_call("vjp_single", median_per_call(vjp_single, &c, 10000));
-    report_batch("vjp_batch256", median_per_call(vjp_batch, &c, 100));
+    report_batch("vjp_batch256", BATCH, median_per_call(vjp_batch, &c, 100));
     report_call("jacobian_single", median_per_call(jacobian_single, &c, 10000));
-    free(mem);
-    mlp_ws_free(c.ws);
-    mlp_free(c.m);
+    net_close(&c);
     return 0;
 }
 
@@ -288,5 +336,5 @@ int main(void)
     openblas_set_num_threads(1);
 #endif
     bench_acts();
-    return bench_net();
+    return bench_layers() || bench_net();
 }

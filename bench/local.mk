@@ -4,6 +4,12 @@ noinst_PROGRAMS += bench/bench_nn
 bench_bench_nn_SOURCES = bench/bench_nn.c
 bench_bench_nn_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm
+# W3 (issue 5): neural CDE evaluation, batch of 32 series.
+noinst_PROGRAMS += bench/bench_cde
+bench_bench_cde_SOURCES = bench/bench_cde.c
+bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm
 
 # bench_solve: W1 trajectory solves through model/ode_model.h (docs/benchmarks.md).
 noinst_PROGRAMS += bench/bench_solve

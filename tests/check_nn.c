@@ -147,6 +147,7 @@ START_TEST(pytorch_layout)
     ck_assert_double_eq(y[1], 43.25);
     ck_assert_double_eq(y[2], 65.125);
     for (size_t n = 2; n <= 16; n += 14) { /* hand loops, then cblas_dgemm */
+        ck_assert(2 < MLP_GEMM_MIN_BATCH && 16 >= MLP_GEMM_MIN_BATCH);
         mlp_forward_batch(m, ws, n, x, 0, y);
         ck_assert_double_eq(y[0], 21.5);
         ck_assert_double_eq(y[2], 65.125);
@@ -286,7 +287,12 @@ START_TEST(activation_derivatives)
         mlp_act_grad(A, N, z, a, g);
         for (int i = 0; i < N; i++)
             ck_assert_double_eq(g[i], (0.5 + i) * d[i]);
+        if (mlp_act_deriv_from_output(A)) { /* the tape may keep a alone */
+            mlp_act_deriv(A, N, a, a, g);
+            ck_assert(memcmp(g, d, sizeof d) == 0);
+        }
     }
+    ck_assert(!mlp_act_deriv_from_output(MLP_ACT_SILU) && !mlp_act_deriv_from_output(MLP_ACT_CUBE));
     /* closed forms at a few points, PyTorch conventions at the kinks */
     double zz[3] = {-0.75, 0.0, 1.25}, aa[3], dd[3];
     mlp_act_apply(MLP_ACT_TANH, 3, zz, aa);
@@ -454,7 +460,8 @@ END_TEST
 
 /* ---- network derivatives against central finite differences ------------------- */
 
-enum { SD = 3, OD = 2, NB = 11 }; /* batches of 5 (hand loops) and 11 (GEMM) */
+enum { SD = 3, OD = 2, NB = 13 }; /* batches of 5 (hand loops) and 13 (GEMM) */
+_Static_assert(5 < MLP_GEMM_MIN_BATCH && NB >= MLP_GEMM_MIN_BATCH, "both batch paths");
 
 typedef struct fd_net {
     mlp *m;
@@ -651,16 +658,16 @@ START_TEST(vjp_partial_outputs)
                            {MLP_LINEAR, 6, 2, MLP_ACT_IDENTITY}};
     mlp *m = make_mlp(2, false, 3, L);
     random_params(m, 0.5);
-    mlp_ws *ws = make_ws(m, 9);
+    mlp_ws *ws = make_ws(m, 13);
     size_t np = mlp_n_params(m);
-    double x[18], v[18], y[18], dx1[18], dx2[18], dt[9];
-    for (int i = 0; i < 18; i++)
+    double x[26], v[26], y[26], dx1[26], dx2[26], dt[13];
+    for (int i = 0; i < 26; i++)
         x[i] = urand(-1, 1), v[i] = urand(-1, 1);
     double *g1 = calloc(np, sizeof *g1), *g2 = calloc(np, sizeof *g2);
-    for (size_t n = 1; n <= 9; n += n < 3 ? 2 : 6) { /* 1, 3: hand loops; 9: GEMM */
+    for (size_t n = 1; n <= 13; n += n < 3 ? 2 : 10) { /* 1, 3: hand loops; 13: GEMM */
         memset(g1, 0, np * sizeof *g1), memset(g2, 0, np * sizeof *g2);
         memset(dx1, 0, sizeof dx1), memset(dx2, 0, sizeof dx2);
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < 13; i++)
             dt[i] = 5;
         mlp_forward_batch(m, ws, n, x, 0, y);
         mlp_vjp_batch(m, ws, n, v, dx1, NULL, g1);

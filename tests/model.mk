@@ -1,5 +1,20 @@
-# tests for model: neural ODE models against closed forms and SciPy fixtures.
-# jansson reads the fixture in the test only; libmodel never links it.
+# tests for model
+# cde: interpolation schemes (check_interp) and the neural CDE model
+# (check_cde), against tests/fixtures/cde_reference.json (gen_cde_reference.py).
+check_PROGRAMS += tests/check_interp tests/check_cde
+TESTS += tests/check_interp tests/check_cde
+tests_check_interp_SOURCES = tests/check_interp.c tests/cde_testlib.c tests/cde_testlib.h
+tests_check_interp_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_interp_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
+tests_check_cde_SOURCES = tests/check_cde.c tests/cde_testlib.c tests/cde_testlib.h
+tests_check_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# ode: the neural ODE model against closed forms and SciPy fixtures
+# (tests/fixtures/ode_model_reference.json, gen_ode_model_reference.py);
+# model_def validation.
 check_PROGRAMS += tests/check_ode_model
 TESTS += tests/check_ode_model
 tests_check_ode_model_SOURCES = tests/check_ode_model.c

@@ -27,6 +27,12 @@ err_code mlp_act_from_name(const char *name, mlp_act *out, err *e)
                    name ? name : "(null)");
 }
 
+bool mlp_act_deriv_from_output(mlp_act act)
+{
+    return act == MLP_ACT_IDENTITY || act == MLP_ACT_TANH || act == MLP_ACT_RELU ||
+           act == MLP_ACT_SIGMOID || act == MLP_ACT_ELU;
+}
+
 const char *mlp_act_name(mlp_act act)
 {
     if ((int)act < 0 || act >= MLP_ACT__COUNT) return "?";
@@ -93,7 +99,7 @@ void mlp_act_deriv(mlp_act act, size_t n, const double *z, const double *a, doub
     case MLP_ACT_RELU:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
-            d[i] = z[i] > 0 ? 1.0 : 0.0;
+            d[i] = a[i] > 0 ? 1.0 : 0.0; /* a > 0 iff z > 0 */
         break;
     case MLP_ACT_SOFTPLUS:
         vm_sigmoid(n, z, d);
@@ -106,7 +112,7 @@ void mlp_act_deriv(mlp_act act, size_t n, const double *z, const double *a, doub
     case MLP_ACT_ELU:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
-            d[i] = z[i] > 0 ? 1.0 : a[i] + 1.0;
+            d[i] = a[i] > 0 ? 1.0 : a[i] + 1.0; /* a > 0 iff z > 0; else a + 1 = e^z */
         break;
     case MLP_ACT_SILU: /* s (1 + z (1 - s)), s = sigmoid(z) */
         vm_sigmoid(n, z, d);

@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum mlp_act {
@@ -47,5 +48,10 @@ void mlp_act_deriv(mlp_act act, size_t n, const double *z, const double *a, doub
 
 /* g[i] *= act'(z[i]): the backward step of the activation. */
 void mlp_act_grad(mlp_act act, size_t n, const double *z, const double *a, double *g);
+
+/* True when act' is computed from a = act(z) alone (identity, tanh, relu,
+ * sigmoid, elu): z may then be overwritten by a, and deriv/grad may be
+ * called with z == a. */
+bool mlp_act_deriv_from_output(mlp_act act);
 
 #endif

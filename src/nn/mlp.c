@@ -1,6 +1,6 @@
 /* nn/mlp.c: MLP forward passes, VJPs, JVP and Jacobian. See mlp.h.
  *
- * Batches of GEMM_MIN_BATCH or more go through cblas_dgemm (row-major, each
+ * Batches of MLP_GEMM_MIN_BATCH or more go through cblas_dgemm (row-major, each
  * state a row). A single state (and a small batch, item by item) goes
  * through hand loops rather than cblas_dgemv: for the small layers of a
  * vector field (2 -> 64 -> 64 -> 2) they are faster than the BLAS call
@@ -20,10 +20,6 @@
 #include <string.h>
 
 #define MLP_MAX_PARAMS ((size_t)1 << 31)
-/* Batches smaller than this go item by item through the hand loops: below
- * it, OpenBLAS's call overhead outweighs GEMM's speed (bench/bench_nn,
- * fwd_batch<n> lines; docs/nn.md). */
-#define GEMM_MIN_BATCH 8
 
 struct mlp {
     size_t state_dim; /* input without t */
@@ -47,8 +43,8 @@ struct mlp_ws {
     size_t tape_n;             /* batch size of the recorded forward; 0: none */
     double *mem;               /* one allocation holding every buffer below */
     double *in;                /* tape: network input [x; t], max_batch x in0 */
-    double *z[MLP_MAX_LAYERS]; /* tape: pre-activations (alias of the input: elementwise) */
-    double *a[MLP_MAX_LAYERS]; /* tape: outputs (alias of z: identity) */
+    double *z[MLP_MAX_LAYERS]; /* tape: pre-activations (elementwise: the layer's input) */
+    double *a[MLP_MAX_LAYERS]; /* tape: outputs (== z when output_in_place) */
     double *g[2];              /* backward / tangent ping-pong, max_batch x max_width */
 };
 
@@ -246,6 +242,17 @@ size_t mlp_layer_offset(const mlp *m, size_t i)
 
 /* ---- workspace --------------------------------------------------------- */
 
+/* Whether layer L's output overwrites its pre-activation in the tape: the
+ * identity always; a linear layer whose activation's derivative needs only
+ * the output (tanh, sigmoid, relu, elu). Saves a buffer and a pass. An
+ * elementwise layer's pre-activation is the previous layer's output, which
+ * that layer still needs: never in place. */
+static bool output_in_place(const mlp_layer *L)
+{
+    return L->act == MLP_ACT_IDENTITY ||
+           (L->kind == MLP_LINEAR && mlp_act_deriv_from_output(L->act));
+}
+
 static size_t round8(size_t n) /* keep every buffer 64-byte aligned */
 {
     return (n + 7) & ~(size_t)7;
@@ -260,8 +267,7 @@ err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
     size_t total = round8(max_batch * m->in0) + 2 * round8(max_batch * m->max_width);
     for (size_t i = 0; i < m->n_layers; i++) {
         size_t buf = round8(max_batch * m->layer[i].out);
-        total +=
-            (m->layer[i].kind == MLP_LINEAR) * buf + (m->layer[i].act != MLP_ACT_IDENTITY) * buf;
+        total += (m->layer[i].kind == MLP_LINEAR) * buf + !output_in_place(&m->layer[i]) * buf;
     }
     mlp_ws *w = calloc(1, sizeof *w);
     if (!w) return err_set(e, ERR_NOMEM, NULL, "mlp_ws_new: out of memory");
@@ -285,7 +291,7 @@ err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
         } else {
             w->z[i] = (double *)prev;
         }
-        if (L->act != MLP_ACT_IDENTITY) {
+        if (!output_in_place(L)) {
             w->a[i] = p, p += buf;
         } else {
             w->a[i] = w->z[i];
@@ -359,8 +365,8 @@ static inline __attribute__((always_inline)) double dot1(size_t in, const double
 
 /* z = W u (+ b if b): W out x in row-major. Narrow inputs go column by
  * column (vectorised over the rows); wider ones four rows at a time. */
-NN_CLONES static void matvec(size_t out, size_t in, const double *W, const double *b,
-                             const double *u, double *z)
+NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *b,
+                                   const double *u, double *z)
 {
     if (in < 8) {
         for (size_t o = 0; o < out; o++)
@@ -383,6 +389,24 @@ NN_CLONES static void matvec(size_t out, size_t in, const double *W, const doubl
     }
     for (; o < out; o++)
         z[o] = (b ? b[o] : 0.0) + dot1(in, W + o * in, u);
+}
+
+/* z = W u (+ b if b). The four-row loops keep 32 partial sums, which need
+ * wide vectors: at SSE2 width (the baseline clone, CPUs without AVX2) they
+ * spill and are 3x slower than OpenBLAS's dgemv, which picks its own kernel
+ * for the CPU; use it there (different summation order, same contract). */
+static void matvec(size_t out, size_t in, const double *W, const double *b, const double *u,
+                   double *z)
+{
+    if (in < 8 || nn_wide_vectors()) {
+        matvec_loops(out, in, W, b, u, z);
+        return;
+    }
+    if (b)
+        memcpy(z, b, out * sizeof *z);
+    else
+        memset(z, 0, out * sizeof *z); /* beta = 0 need not clear a NaN left in z */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0, W, (int)in, u, 1, 1.0, z, 1);
 }
 
 /* gp = W^T g (in values), four rows of W per pass over gp. */
@@ -455,7 +479,7 @@ static void linear_forward(const mlp *m, mlp_ws *ws, size_t l, size_t n)
     const double *b = W + L->out * L->in;
     const double *u = layer_input(ws, l);
     double *z = ws->z[l];
-    if (n < GEMM_MIN_BATCH) {
+    if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             matvec(L->out, L->in, W, b, u + k * L->in, z + k * L->out);
         return;
@@ -473,7 +497,7 @@ static void forward_tape(const mlp *m, mlp_ws *ws, size_t n, const double *x, do
     for (size_t l = 0; l < m->n_layers; l++) {
         const mlp_layer *L = &m->layer[l];
         if (L->kind == MLP_LINEAR) linear_forward(m, ws, l, n);
-        if (ws->a[l] != ws->z[l]) mlp_act_apply(L->act, n * L->out, ws->z[l], ws->a[l]);
+        if (L->act != MLP_ACT_IDENTITY) mlp_act_apply(L->act, n * L->out, ws->z[l], ws->a[l]);
     }
     ws->tape_n = n;
 }
@@ -499,7 +523,7 @@ static void linear_param_grad(const mlp *m, const mlp_ws *ws, size_t l, size_t n
     double *dW = dtheta + m->offset[l];
     double *db = dW + L->out * L->in;
     const double *u = layer_input(ws, l);
-    if (n < GEMM_MIN_BATCH) {
+    if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             outer_acc(L->out, L->in, g + k * L->out, u + k * L->in, dW, db);
         return;
@@ -515,7 +539,7 @@ static void linear_input_grad(const mlp *m, size_t l, size_t n, const double *g,
 {
     const mlp_layer *L = &m->layer[l];
     const double *W = m->params + m->offset[l];
-    if (n < GEMM_MIN_BATCH) {
+    if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             matvec_t(L->out, L->in, W, g + k * L->out, gp + k * L->in);
         return;

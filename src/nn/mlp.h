@@ -56,6 +56,10 @@
 
 #define MLP_MAX_LAYERS 64
 #define MLP_MAX_WIDTH 65536 /* per layer */
+/* Batches of at least this many states go through cblas_dgemm; smaller ones
+ * item by item through the single-state loops, which are faster there
+ * (bench/bench_nn fwd_batch<n> lines, docs/nn.md). */
+#define MLP_GEMM_MIN_BATCH 12
 
 typedef enum mlp_layer_kind {
     MLP_LINEAR = 0,  /* W, b then the activation */
@@ -81,7 +85,7 @@ typedef struct mlp_ws mlp_ws;
 
 /* Validate the spec and build the network with zero parameters.
  * Errors (ERR_INVALID) name the layer in `field` ("layers[1]") and say what
- * is wrong, e.g. "in = 3 does not match the width 2 before this layer". */
+ * is wrong, e.g. "in = 3 does not match the width 2 of the layer before it". */
 err_code mlp_new(mlp **out, const mlp_spec *spec, err *e);
 /* Same shapes, copied parameters (e.g. a training snapshot). */
 err_code mlp_clone(mlp **out, const mlp *m, err *e);

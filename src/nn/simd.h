@@ -8,11 +8,28 @@
 #ifndef ODESERVE_NN_SIMD_H
 #define ODESERVE_NN_SIMD_H
 
+#include <stdbool.h>
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__) &&   \
     !defined(ODESERVE_NO_CLONES)
 #define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define NN_HAVE_CLONES 1
 #else
 #define NN_CLONES
 #endif
+
+/* Whether the running code has vectors of 4 doubles or more (the AVX2 or
+ * AVX-512 clone, or a build for such a target). Kernels that keep many
+ * vector accumulators spill at SSE2 width and defer to OpenBLAS there. */
+static inline bool nn_wide_vectors(void)
+{
+#if defined(NN_HAVE_CLONES)
+    return __builtin_cpu_supports("avx2");
+#elif defined(__AVX2__)
+    return true;
+#else
+    return false;
+#endif
+}
 
 #endif

@@ -28,9 +28,16 @@
 #include <strings.h>
 #include <time.h>
 
+struct cached_stmt {
+    const char *sql;  /* the key: a string with static storage duration */
+    sqlite3_stmt *st; /* owned */
+};
+
 struct db {
-    sqlite3 *conn; /* owned */
-    char *path;    /* as given in db_opts, for messages */
+    sqlite3 *conn;             /* owned */
+    char *path;                /* as given in db_opts, for messages */
+    struct cached_stmt *stmts; /* db_stmt's statements */
+    size_t n_stmts, cap_stmts;
 };
 
 static const struct {
@@ -264,9 +271,43 @@ fail:
     return rc;
 }
 
+err_code db_stmt(db *d, const char *sql, sqlite3_stmt **out, err *e)
+{
+    *out = NULL;
+    for (size_t i = 0; i < d->n_stmts; i++) {
+        if (d->stmts[i].sql == sql) {
+            *out = d->stmts[i].st;
+            return ERR_OK;
+        }
+    }
+    if (d->n_stmts == d->cap_stmts) {
+        size_t cap = d->cap_stmts ? 2 * d->cap_stmts : 8;
+        struct cached_stmt *p = realloc(d->stmts, cap * sizeof *p);
+        if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory preparing a statement");
+        d->stmts = p;
+        d->cap_stmts = cap;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(d->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+        return db_error(d, e, sql);
+    d->stmts[d->n_stmts++] = (struct cached_stmt){sql, st};
+    *out = st;
+    return ERR_OK;
+}
+
+void db_stmt_reset(sqlite3_stmt *st)
+{
+    if (!st) return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 void db_close(db *d)
 {
     if (!d) return;
+    for (size_t i = 0; i < d->n_stmts; i++)
+        sqlite3_finalize(d->stmts[i].st);
+    free(d->stmts);
     if (d->conn && sqlite3_close(d->conn) != SQLITE_OK) {
         /* A statement was left unfinalized: a bug. Let SQLite finish the
          * close when the statement goes, rather than leak the handle. */
@@ -317,6 +358,13 @@ err_code db_begin_immediate(db *d, err *e)
         return err_set(e, ERR_INTERNAL, NULL, "%s: BEGIN IMMEDIATE inside an open transaction",
                        d->path);
     return db_exec(d, "BEGIN IMMEDIATE", e);
+}
+
+err_code db_begin_read(db *d, err *e)
+{
+    if (db_in_transaction(d))
+        return err_set(e, ERR_INTERNAL, NULL, "%s: BEGIN inside an open transaction", d->path);
+    return db_exec(d, "BEGIN", e);
 }
 
 err_code db_commit(db *d, err *e)

@@ -51,6 +51,23 @@ err_code db_exec(db *d, const char *sql, err *e);
 err_code db_begin_immediate(db *d, err *e);
 err_code db_commit(db *d, err *e);
 
+/* Cached statements, for the queries on a request's path (a prepare costs
+ * more than running a small indexed query). The connection's statement for
+ * `sql`, prepared on its first use and kept until db_close. `sql` must have
+ * static storage duration: its address is the key. The statement comes
+ * back reset, without bindings; hand it back with db_stmt_reset as soon as
+ * its rows are read (a statement not reset keeps its read snapshot open).
+ * Rarer statements simply prepare and finalize. */
+err_code db_stmt(db *d, const char *sql, sqlite3_stmt **out, err *e);
+void db_stmt_reset(sqlite3_stmt *st); /* NULL is a no-op */
+
+/* BEGIN (deferred) for reads only: the SELECTs that follow see one snapshot
+ * of the database (WAL), so several queries agree with each other even
+ * while other connections write. No lock is held against writers. End it
+ * with db_rollback (there is nothing to commit). Inside another transaction:
+ * ERR_INTERNAL. */
+err_code db_begin_read(db *d, err *e);
+
 /* Roll back the open transaction, if any (SQLite may already have rolled it
  * back after some errors). Never fails in a way the caller could act on; a
  * failure is logged. */

@@ -1,10 +1,14 @@
-# store: SQLite connections (one per thread), schema migrations; later the
-# model, dataset and job tables. The only layer that speaks SQL.
+# store: SQLite connections (one per thread), schema migrations, models and
+# their versions, the cache of loaded versions; later the dataset and job
+# tables. The only layer that speaks SQL. Programs link it before
+# src/model/libmodel.la (models.c validates and checksums model_defs).
 noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
 	src/store/migrate.c src/store/migrate_internal.h \
-	src/store/pool.c
+	src/store/pool.c \
+	src/store/models.c src/store/models.h \
+	src/store/model_cache.c src/store/model_cache.h
 nodist_src_store_libstore_la_SOURCES = src/store/migrations_gen.c
 src_store_libstore_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
@@ -13,7 +17,8 @@ src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
 # edit of a released one). They are embedded in the binary at build time and
 # also installed, for operators, under $(pkgdatadir)/migrations.
 store_migrations = \
-	migrations/0001_init.sql
+	migrations/0001_init.sql \
+	migrations/0002_models.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -22,7 +22,9 @@
 typedef struct model_cache model_cache;
 
 /* Build an executable object from a validated model_def (borrowed for the
- * call). NULL with e filled on failure. */
+ * call). NULL with e filled on failure. A NULL build function caches the
+ * model_def alone (handles then have built = NULL); a NULL unbuild frees
+ * nothing. */
 typedef void *(*model_build_fn)(const model_def *def, err *e);
 typedef void (*model_unbuild_fn)(void *built);
 

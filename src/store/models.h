@@ -43,10 +43,16 @@ typedef struct model_version_info {
 
 /* 1 when `name` matches [A-Za-z0-9._-]{1,64}. */
 bool store_model_name_ok(const char *name);
+/* ERR_INVALID (field "name", saying what a name may hold) unless
+ * store_model_name_ok(name). Every function below checks its name so. */
+err_code store_model_name_check(const char *name, err *e);
 
 /* Validate d (model_def_validate) and store it as the next version of
- * `name`, creating the model on its first version. *version receives the
- * new number. ERR_INVALID (field "name" or the model_def's field). */
+ * `name`, creating the model on its first version. *version (may be NULL)
+ * receives the new number. ERR_INVALID (field "name" or the model_def's
+ * field); a field of the other kind that is set (an ode's hidden_dim, a
+ * cde's state_dim, ...) is ERR_INVALID too: only a kind's own fields are
+ * stored, so what put accepts loads back field for field. */
 err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e);
 
 /* All models, sorted by name. *out is malloc'ed (free() it); *n may be 0. */
@@ -61,12 +67,17 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
 err_code store_model_latest(db *d, const char *name, int *version, err *e);
 
 /* Load version `version` (0 = latest) into def (model_def_init'ed by the
- * caller; model_def_free it after). *loaded (may be NULL) receives the
- * version number. The checksum is verified: a mismatch is ERR_DB. */
+ * caller; model_def_free it after; untouched on failure). *loaded and
+ * created_at (may be NULL) receive the version number and its creation
+ * time. The checksum and the shapes are verified: a damaged row is ERR_DB
+ * ("model \"x\" version 3 is damaged: ..."). A negative version is
+ * ERR_INVALID (field "version"). */
 err_code store_model_load(db *d, const char *name, int version, model_def *def, int *loaded,
                           char created_at[32], err *e);
 
-/* Delete a model with all its versions / one version. ERR_NOT_FOUND. */
+/* Delete a model with all its versions / one version (>= 1; else
+ * ERR_INVALID, field "version"). ERR_NOT_FOUND (field "name" or
+ * "version"). */
 err_code store_model_delete(db *d, const char *name, err *e);
 err_code store_model_delete_version(db *d, const char *name, int version, err *e);
 

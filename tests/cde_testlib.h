@@ -1,0 +1,37 @@
+/* cde_testlib.h: what check_interp and check_cde share: a small RNG, the
+ * SciPy fixture (tests/fixtures/cde_reference.json, made by
+ * tests/fixtures/gen_cde_reference.py) and error-field assertions.
+ * Test-only: jansson is linked into the tests, never into libmodel. */
+#ifndef ODESERVE_TESTS_CDE_TESTLIB_H
+#define ODESERVE_TESTS_CDE_TESTLIB_H
+
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Uniform in [lo, hi) (xorshift; deterministic). */
+double ct_urand(double lo, double hi);
+
+/* The fixture, loaded once (aborts the test program if it cannot). */
+json_t *ct_fixture(void);
+void ct_fixture_free(void);
+
+/* A JSON array of numbers (null -> NaN) into a new array; *n its length.
+ * Rows: an array of arrays, flattened row-major; *rows, *cols. */
+double *ct_vec(const json_t *a, size_t *n);
+double *ct_mat(const json_t *a, size_t *rows, size_t *cols);
+
+/* |a - b| <= tol (1 + |b|), elementwise over n values; returns the worst
+ * ratio |a - b| / (1 + |b|). */
+double ct_rel_err(const double *a, const double *b, size_t n);
+
+/* Assert that e carries `code` and the field `field`. */
+#define ct_assert_err(rc, e, want_code, want_field)                                                \
+    do {                                                                                           \
+        ck_assert_int_eq((rc), (want_code));                                                       \
+        ck_assert_int_eq((e).code, (want_code));                                                   \
+        ck_assert_str_eq((e).field, (want_field));                                                 \
+    } while (0)
+
+#endif

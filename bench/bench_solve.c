@@ -25,7 +25,7 @@
  *
  * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
  *                          [--rtol R --atol A] [--y0 uniform|near|mixed]
- *                          [--model FILE]
+ *                          [--model FILE] [--print-request]
  * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
  * --rtol/--atol: other tolerances than W1's, for accuracy-matched
  * comparisons of the batch modes; the rows are then not W1's; --y0: the
@@ -33,11 +33,15 @@
  * U(-0.1, 0.1)^2, the shape of an ensemble query around one state; "mixed",
  * w1mixed_batch..., y0 = (2, 0) for trajectory 0 and U(-0.3, 0.3)^2 for the
  * rest: one hard trajectory among easy ones.)
- * Run from the build tree (make builds it). --model is the hook for running
- * the same lines on a model document: see load_workload. */
+ * Run from the build tree (make builds it). --model FILE runs the same lines
+ * on a model document (e.g. examples/spiral.json, W1's own weights, or a
+ * user's model). --print-request prints W1's single-trajectory request as
+ * the HTTP API takes it ({"y0", "t", "solver"}) and exits: bench_http.sh
+ * posts exactly that to a running daemon. */
 #include "config.h"
 
 #include "core/clock.h"
+#include "http/codec_model.h"
 #include "model/model_def.h"
 #include "model/ode_model.h"
 #include "w1_weights.h"
@@ -94,19 +98,19 @@ static err_code w1_model_def(model_def *d, err *e)
     return model_def_validate(d, e);
 }
 
-/* The model the lines are measured on: W1, or a model document.
- * HOOK (--model FILE): when http/ has the model-document codec, decode FILE
- * into d here (the W1 solver settings still apply: the query overrides the
- * model's own with dopri5, rtol 1e-6, atol 1e-8). Everything below works
- * for any "ode" model: y0 = (2, 0, 0, ...), a batch's y0 uniform in
- * [-2, 2]^state_dim. */
+/* The model the lines are measured on: W1, or a model document (--model
+ * FILE, decoded by the API's codec; the W1 solver settings still apply: the
+ * query overrides the model's own with dopri5, rtol 1e-6, atol 1e-8).
+ * Everything below works for any "ode" model: y0 = (2, 0, 0, ...), a
+ * batch's y0 uniform in [-2, 2]^state_dim. */
 static err_code load_workload(const char *model_file, model_def *d, err *e)
 {
     if (!model_file) return w1_model_def(d, e);
-    model_def_init(d);
-    return err_set(e, ERR_INVALID, "--model",
-                   "reading model documents needs the model-document codec (http/), which this "
-                   "build does not have yet");
+    if (codec_model_load_file(model_file, d, e) != ERR_OK) return e->code;
+    if (d->kind != MODEL_KIND_ODE)
+        return err_set(e, ERR_INVALID, "--model", "%s: a %s model; bench_solve measures ode models",
+                       model_file, model_kind_name(d->kind));
+    return ERR_OK;
 }
 
 struct workload {
@@ -358,6 +362,31 @@ fail:
     return status;
 }
 
+/* W1's single-trajectory request in the HTTP API's form, the numbers
+ * through the API's number writer (the same doubles as the timed solve). */
+static int print_request(void)
+{
+    double t[N_T];
+    make_times(t);
+    jbuf b;
+    jbuf_init(&b);
+    jbuf_lit(&b, "{\"y0\":[2.0,0.0],\"t\":[");
+    for (int i = 0; i < N_T; i++) {
+        if (i) jbuf_lit(&b, ",");
+        jbuf_double(&b, t[i]);
+    }
+    jbuf_lit(&b, "],\"solver\":{\"method\":\"dopri5\",\"rtol\":");
+    jbuf_double(&b, opt_rtol);
+    jbuf_lit(&b, ",\"atol\":");
+    jbuf_double(&b, opt_atol);
+    jbuf_lit(&b, "}}");
+    char *text = jbuf_take(&b, NULL);
+    if (!text) return 1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef HAVE_OPENBLAS
@@ -389,11 +418,13 @@ int main(int argc, char **argv)
             only = argv[++i];
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
             model_file = argv[++i];
+        } else if (strcmp(argv[i], "--print-request") == 0) {
+            return print_request();
         } else {
             fprintf(
                 stderr,
                 "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
-                "[--y0 uniform|near|mixed] [--model FILE]\n",
+                "[--y0 uniform|near|mixed] [--model FILE] [--print-request]\n",
                 argv[0]);
             return 2;
         }

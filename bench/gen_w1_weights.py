@@ -20,9 +20,11 @@ absolute fit leaves spurious fixed points there; step 1 alone does).
 V = y1^4 + y2^4 decreases along the true flow (dV/dt = -0.4 (y1^6 + y2^6)).
 
 Writes bench/w1_weights.h (the parameter vector in nn/mlp.h's layout: W1,
-b1, W2, b2, W3, b3, row-major out x in) and bench/w1_model.json (the same
-model as a model document, docs/model-format.md). Prints a summary on
-stderr. Run from the source tree: bench/gen_w1_weights.py (takes a few minutes).
+b1, W2, b2, W3, b3, row-major out x in) and examples/spiral.json (the same
+model as a model document, docs/model-format.md: the demo model `make run`
+stores as "spiral", and what `bench_solve --model examples/spiral.json`
+measures). Prints a summary on stderr. Run from the source tree:
+bench/gen_w1_weights.py (takes ~1 min).
 """
 import json
 import os
@@ -125,8 +127,9 @@ def main():
     doc = {
         "kind": "ode",
         "state_dim": 2,
-        "description": "W1 benchmark: 2-64-64-2 tanh field fitted to the spiral dy/dt = (y^3) A "
-                       "(bench/gen_w1_weights.py)",
+        "description": "spiral: 2-64-64-2 tanh MLP fitted to dy/dt = (y^3) A, "
+                       "A = [[-0.1, 2.0], [-2.0, -0.1]] (the demo and W1 benchmark model, "
+                       "bench/gen_w1_weights.py)",
         "vector_field": {
             "time_input": False,
             "layers": [
@@ -137,10 +140,32 @@ def main():
         },
         "solver": {"method": "dopri5", "rtol": 1e-6, "atol": 1e-8},
     }
-    with open(os.path.join(here, "w1_model.json"), "w") as out:
-        json.dump(doc, out, indent=1)
-        out.write("\n")
+    write_doc(os.path.join(here, "..", "examples", "spiral.json"), doc)
 
+
+def write_doc(path, doc):
+    """The model document, one weight row per line (numbers as repr writes
+    them: they read back to the same doubles)."""
+    d = json.dumps
+    vf = doc["vector_field"]
+    out = ["{"]
+    for k in ("kind", "state_dim", "description"):
+        out.append(f"  {d(k)}: {d(doc[k])},")
+    out.append('  "vector_field": {')
+    out.append(f'    "time_input": {d(vf["time_input"])},')
+    out.append('    "layers": [')
+    for i, layer in enumerate(vf["layers"]):
+        rows = ",\n".join("        " + d(r) for r in layer["weight"])
+        out.append('      {"weight": [\n' + rows + "],")
+        out.append(f'       "bias": {d(layer["bias"])},')
+        out.append(f'       "activation": {d(layer["activation"])}}}'
+                   + ("," if i + 1 < len(vf["layers"]) else ""))
+    out.append("    ]")
+    out.append("  },")
+    out.append(f'  "solver": {d(doc["solver"])}')
+    out.append("}")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 if __name__ == "__main__":
     main()

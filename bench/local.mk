@@ -4,17 +4,28 @@ noinst_PROGRAMS += bench/bench_nn
 bench_bench_nn_SOURCES = bench/bench_nn.c
 bench_bench_nn_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm
+
+# bench_solve: W1 trajectory solves through model/ode_model.h (docs/benchmarks.md).
+noinst_PROGRAMS += bench/bench_solve
+bench_bench_solve_SOURCES = bench/bench_solve.c bench/w1_weights.h
+bench_bench_solve_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_solve_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+EXTRA_DIST += bench/gen_w1_weights.py
+
+# bench_http.sh: the trajectory endpoint under wrk (w1_trajectory.lua posts
+# bench_solve --print-request's W1 request) against a running daemon.
+EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua
+
 # W3 (issue 5): neural CDE evaluation, batch of 32 series.
 noinst_PROGRAMS += bench/bench_cde
 bench_bench_cde_SOURCES = bench/bench_cde.c
 bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
-
-# bench_solve: W1 trajectory solves through model/ode_model.h (docs/benchmarks.md).
-noinst_PROGRAMS += bench/bench_solve
-bench_bench_solve_SOURCES = bench/bench_solve.c bench/w1_weights.h
-bench_bench_solve_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
-bench_bench_solve_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+# bench_train (branch train): time per training iteration, spiral setup
+noinst_PROGRAMS += bench/bench_train
+bench_bench_train_SOURCES = bench/bench_train.c
+bench_bench_train_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_train_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
-EXTRA_DIST += bench/gen_w1_weights.py bench/w1_model.json

@@ -11,11 +11,14 @@ src_daemon_libdaemon_la_LIBADD = -lm -lpthread
 sbin_PROGRAMS += src/odeserved
 src_odeserved_SOURCES = src/main.c src/daemon/service.c src/daemon/service.h
 src_odeserved_LDADD = src/daemon/libdaemon.la src/http/libhttp.la src/store/libstore.la \
-	src/core/libcore.la $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
+	$(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # make run: the daemon in the foreground with the shipped settings, its
-# database under ./var (created on first start), on 127.0.0.1:8080.
+# database under ./var (created on first start), on 127.0.0.1:8080, with the
+# demo model `spiral` stored on first start (examples/spiral.json).
 .PHONY: run
 run: src/odeserved
 	$(MKDIR_P) var
-	src/odeserved --config $(srcdir)/etc/odeserve.conf --db var/odeserve.db
+	src/odeserved --config $(srcdir)/etc/odeserve.conf --db var/odeserve.db \
+		--seed-models $(srcdir)/examples/spiral.json

@@ -116,6 +116,9 @@ START_TEST(every_key_good_and_bad)
         case CONFIG_ADDR:
             good = "[::1]:0", bad[0] = "127.0.0.1", bad[1] = "h:70000";
             break;
+        case CONFIG_PATHS:
+            good = "/a/x.json,b.json", bad[0] = ",", bad[1] = "a.json,", bad[2] = "a,,b";
+            break;
         }
         err e;
         err_clear(&e);

@@ -6,9 +6,40 @@ TESTS += tests/check_http tests/check_http_daemon
 
 tests_check_http_SOURCES = tests/check_http.c
 tests_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
-tests_check_http_LDADD = src/http/libhttp.la src/store/libstore.la src/core/libcore.la \
-	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS)
+tests_check_http_LDADD = src/http/libhttp.la src/store/libstore.la src/model/libmodel.la \
+	src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
+	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm
 
 tests_check_http_daemon_SOURCES = tests/check_http_daemon.c tests/testutil.c tests/testutil.h
 tests_check_http_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_http_daemon_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# The API's JSON codecs in-process (numbers against Python's repr, model
+# documents, trajectory requests and replies).
+check_PROGRAMS += tests/check_codec
+TESTS += tests/check_codec
+tests_check_codec_SOURCES = tests/check_codec.c
+tests_check_codec_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_codec_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+
+# The model and trajectory API against the real daemon: the data-driven
+# cases of tests/api/ (check_api).
+check_PROGRAMS += tests/check_api
+TESTS += tests/check_api
+tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h tests/testutil.c \
+	tests/testutil.h
+tests_check_api_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_api_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+EXTRA_DIST += tests/api
+
+# Serving end to end (check_serve): upload/export round trips bit for bit,
+# HTTP trajectories equal to the library's, slow solves not stalling small
+# requests, and the README's curl examples.
+check_PROGRAMS += tests/check_serve
+TESTS += tests/check_serve
+tests_check_serve_SOURCES = tests/check_serve.c tests/apitest.c tests/apitest.h tests/testutil.c \
+	tests/testutil.h
+tests_check_serve_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_serve_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm

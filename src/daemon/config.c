@@ -48,9 +48,18 @@ static const config_key keys[] = {
     {"db_busy_timeout", CONFIG_INT, NUM(db_busy_timeout), "5000", 0, 600000, NULL, 0,
      "milliseconds a database connection waits for a lock before failing"},
     {"eval_threads", CONFIG_INT, NUM(eval_threads), "0", 0, 256, NULL, 0,
-     "evaluation threads for CPU-heavy requests; 0 = one per online CPU"},
+     "evaluation threads for CPU-heavy requests; 0 = one per online CPU plus 2, at least 4"},
     {"eval_queue_limit", CONFIG_INT, NUM(eval_queue_limit), "256", 1, 1000000, NULL, 0,
      "evaluations that may wait for a thread; beyond that requests get 503"},
+    {"max_solve_points", CONFIG_INT, NUM(max_solve_points), "1000000", 1, 100000000, NULL, 1,
+     "most values one trajectory reply may hold (batch x times x state size); more gets 413"},
+    {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
+     "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
+    {"model_cache_size", CONFIG_INT, NUM(model_cache_size), "64", 1, 100000, NULL, 0,
+     "loaded model versions kept in memory while no request uses them"},
+    {"seed_models", CONFIG_PATHS, STR(seed_models), "", 0, 0, NULL, 0,
+     "model documents (comma-separated files) stored on start when no model of that name "
+     "exists; the name is the file name without .json; empty = none"},
 };
 /* clang-format on */
 
@@ -162,6 +171,19 @@ static int addr_valid(const char *v)
     return atoi(port) <= 65535;
 }
 
+/* "" or "a,b,c" with no empty item. */
+static int paths_valid(const char *v)
+{
+    if (!*v) return 1;
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0) return 0;
+        if (!comma) return 1;
+        p = comma + 1;
+    }
+}
+
 static err_code set_string(const config_key *k, char *field, const char *v, err *e)
 {
     if (strlen(v) >= k->size)
@@ -172,6 +194,10 @@ static err_code set_string(const config_key *k, char *field, const char *v, err 
                        k->choices, v);
     if (k->type == CONFIG_PATH && v[0] == '\0')
         return err_set(e, ERR_CONFIG, k->name, "%s: expected a non-empty path", k->name);
+    if (k->type == CONFIG_PATHS && !paths_valid(v))
+        return err_set(e, ERR_CONFIG, k->name,
+                       "%s: expected comma-separated file paths (none empty), got '%s'", k->name,
+                       v);
     if (k->type == CONFIG_ADDR && !addr_valid(v))
         return err_set(e, ERR_CONFIG, k->name,
                        "%s: expected HOST:PORT or [IPV6]:PORT with a port from 0 to 65535, "

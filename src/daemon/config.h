@@ -40,6 +40,10 @@ typedef struct config {
     long long db_busy_timeout;         /* milliseconds SQLite waits for a lock */
     long long eval_threads;            /* evaluation pool size; 0 = one per online CPU */
     long long eval_queue_limit;        /* evaluations waiting for a thread before 503 */
+    long long max_solve_points;        /* most values in one trajectory reply */
+    double solve_timeout;              /* seconds one solve may run; 0 = no limit */
+    long long model_cache_size;        /* loaded model versions kept in memory when unused */
+    char seed_models[CONFIG_STR_MAX];  /* model documents stored on start if absent; "" = none */
 } config;
 
 typedef enum config_type {
@@ -48,7 +52,8 @@ typedef enum config_type {
     CONFIG_SECONDS, /* decimal number of seconds, fractions allowed */
     CONFIG_ENUM,    /* one of `choices` ("a|b|c") */
     CONFIG_PATH,    /* non-empty string */
-    CONFIG_ADDR     /* HOST:PORT, [IPv6]:PORT */
+    CONFIG_ADDR,    /* HOST:PORT, [IPv6]:PORT */
+    CONFIG_PATHS    /* comma-separated paths, none empty; "" = no paths */
 } config_type;
 
 typedef struct config_key {

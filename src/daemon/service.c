@@ -1,4 +1,6 @@
 /* daemon/service.c: see service.h. */
+#include "config.h" /* autoconf (the top build dir): HAVE_OPENBLAS */
+
 #include "daemon/service.h"
 
 #include <signal.h>
@@ -12,15 +14,24 @@
 #include "core/log.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
+#include "http/codec_model.h"
 #include "http/server.h"
+#include "http/trajectory.h"
 #include "http/workq.h"
 #include "store/db.h"
+#include "store/model_cache.h"
+#include "store/models.h"
+
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
     const config_cli *cli; /* where the settings come from */
     db_pool *db;
     workq *eval;
+    model_cache *models;
     http_app app;
     http_server *http;
 } service;
@@ -42,6 +53,8 @@ static void apply_runtime(service *s)
     log_level_parse(s->cfg.log_level, &lvl);
     log_set_level(lvl);
     atomic_store(&s->app.max_body, s->cfg.max_body_size);
+    atomic_store(&s->app.max_solve_points, (uint64_t)s->cfg.max_solve_points);
+    atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
 }
 
 static db_opts db_options(const config *cfg)
@@ -95,17 +108,76 @@ static int online_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* eval_threads = 0: one per CPU plus 2, at least 4, so that small requests
+ * still find a thread (and a share of the CPUs) while long solves run. */
+static int eval_threads(const config *cfg)
+{
+    if (cfg->eval_threads > 0) return (int)cfg->eval_threads;
+    int n = online_cpus() + 2;
+    return n < 4 ? 4 : n;
+}
+
+/* Store one seed document as version 1 of the model named after the file,
+ * unless a model of that name exists. */
+static err_code seed_one(db *d, const char *path, err *e)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char name[MODEL_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s", base);
+    size_t n = strlen(name);
+    if (n > 5 && strcmp(name + n - 5, ".json") == 0) name[n - 5] = '\0';
+    if (!store_model_name_ok(name))
+        return err_set(e, ERR_CONFIG, "seed_models",
+                       "seed_models: %s: the file name gives the model name, which must be 1 to "
+                       "64 of A-Z, a-z, 0-9, '.', '_' and '-'",
+                       path);
+    int version = 0;
+    err le;
+    err_clear(&le);
+    char q[CONFIG_STR_MAX + 8];
+    log_quote(q, sizeof q, path);
+    if (store_model_latest(d, name, &version, &le) == ERR_OK) {
+        log_info("model_seed_skipped", "name=%s latest_version=%d file=%s", name, version, q);
+        return ERR_OK;
+    }
+    if (le.code != ERR_NOT_FOUND) return err_set(e, le.code, le.field, "%s", le.message);
+    model_def def;
+    err_code rc = codec_model_load_file(path, &def, e);
+    if (rc == ERR_OK) rc = store_model_put(d, name, &def, &version, e);
+    model_def_free(&def);
+    if (rc == ERR_OK) log_info("model_seeded", "name=%s version=%d file=%s", name, version, q);
+    return rc;
+}
+
+static err_code seed_models(const config *cfg, db *d, err *e)
+{
+    char list[CONFIG_STR_MAX], *save = NULL;
+    snprintf(list, sizeof list, "%s", cfg->seed_models);
+    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (seed_one(d, p, e) != ERR_OK) return e->code;
+    return ERR_OK;
+}
+
 static err_code start(service *s, err *e)
 {
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
+#ifdef HAVE_OPENBLAS
+    /* Parallelism comes from serving requests at once, not from BLAS. */
+    openblas_set_num_threads(1);
+#endif
     if (db_pool_new(&s->db, &o, e) != ERR_OK || db_pool_get(s->db, &d, e) != ERR_OK ||
-        migrate(d, e) != ERR_OK)
+        migrate(d, e) != ERR_OK || seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;
-    int threads = s->cfg.eval_threads > 0 ? (int)s->cfg.eval_threads : online_cpus();
+    int threads = eval_threads(&s->cfg);
     if (workq_new(&s->eval, threads, (size_t)s->cfg.eval_queue_limit, e) != ERR_OK) return e->code;
+    if (model_cache_new(&s->models, s->db, served_model_build, served_model_free,
+                        (size_t)s->cfg.model_cache_size, e) != ERR_OK)
+        return e->code;
     s->app.db = s->db;
     s->app.eval = s->eval;
+    s->app.models = s->models;
     const char *tr = getenv("ODESERVE_TEST_ROUTES");
     s->app.test_routes = tr && strcmp(tr, "1") == 0;
     if (s->app.test_routes) log_warn("test_routes_enabled", "prefix=/v1/test/");
@@ -204,6 +276,7 @@ static void teardown(service *s)
 {
     http_server_stop(s->http);
     workq_free(s->eval);
+    model_cache_free(s->models); /* after the last request released its handles */
     db_pool_free(s->db);
 }
 

@@ -1,11 +1,15 @@
 /* daemon/service.h: the daemon's life, from a valid configuration to its
  * exit status: open and migrate the database, start the evaluation pool
  * and the HTTP server, tell systemd, then handle signals in this (the main)
- * thread until SIGTERM/SIGINT, and shut down gracefully.
+ * thread until SIGTERM/SIGINT, and shut down gracefully. On start, the
+ * model documents listed in seed_models are stored when their models are
+ * absent (the demo model of `make run`), and the model cache is created
+ * with the trajectory route's builder (http/trajectory.h).
  *
  *   SIGHUP          re-read the settings (same sources as at start);
  *                   apply the reloadable ones (log_level, max_body_size,
- *                   shutdown_timeout), log each change, and warn about
+ *                   shutdown_timeout, max_solve_points, solve_timeout), log
+ *                   each change, and warn about
  *                   changes that need a restart. sd_notify RELOADING=1 +
  *                   MONOTONIC_USEC before, READY=1 after.
  *   SIGTERM/SIGINT  STOPPING=1; /readyz -> 503; stop accepting; in-flight

@@ -12,6 +12,7 @@
 
 #include "http/workq.h"
 #include "store/db.h"
+#include "store/model_cache.h"
 
 enum http_app_state {
     HTTP_APP_STARTING = 0, /* /readyz answers 503 */
@@ -26,6 +27,13 @@ typedef struct http_app {
     atomic_int cancel; /* set when the shutdown deadline passes: deferred work should stop */
     _Atomic uint64_t max_body; /* request body cap in bytes (SIGHUP may change it) */
     int test_routes;           /* serve ROUTE_TEST routes (ODESERVE_TEST_ROUTES=1) */
+
+    /* models and trajectories (models.c, trajectory.c) */
+    model_cache *models;               /* borrowed; loaded versions, shared by every thread */
+    _Atomic uint64_t max_solve_points; /* most values in a trajectory reply (batch x times x
+                                          state size); more is 413 too_large (SIGHUP) */
+    _Atomic uint64_t solve_timeout_us; /* a solve running longer stops with 503
+                                          deadline_exceeded; 0 = no limit (SIGHUP) */
 } http_app;
 
 #endif

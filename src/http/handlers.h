@@ -10,6 +10,17 @@ void h_healthz(http_req *r);
 void h_readyz(http_req *r);
 void h_version(http_req *r);
 
+/* models.c: models and their versions */
+void h_models_list(http_req *r);
+void h_model_get(http_req *r);
+void h_model_delete(http_req *r);
+void h_version_create(http_req *r);
+void h_version_get(http_req *r);
+void h_version_delete(http_req *r);
+
+/* trajectory.c: solves */
+void h_trajectory(http_req *r);
+
 /* testing.c: test-only routes (ODESERVE_TEST_ROUTES=1) */
 void h_test_sleep(http_req *r);
 void h_test_eval(http_req *r);

@@ -10,7 +10,17 @@ src_http_libhttp_la_SOURCES = \
 	src/http/server.c src/http/server.h \
 	src/http/workq.c src/http/workq.h \
 	src/http/meta.c \
-	src/http/testing.c
+	src/http/testing.c \
+	src/http/api.c src/http/api.h \
+	src/http/codec_json.c src/http/codec_json.h \
+	src/http/codec_num.c src/http/codec_num.h src/http/codec_pow10.h \
+	src/http/codec_parse.c \
+	src/http/codec_model.c src/http/codec_model.h \
+	src/http/codec_request.c src/http/codec_request.h \
+	src/http/models.c \
+	src/http/trajectory.c src/http/trajectory.h
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(BLAS_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+# codec_pow10.h is generated (committed): src/http/gen_pow10.py
+EXTRA_DIST += src/http/gen_pow10.py

@@ -3,7 +3,9 @@
  * To add an endpoint, add a row. Patterns use {name} for one path segment;
  * ROUTE_JSON makes the server check Content-Type and parse the body before
  * the handler runs. ROUTE_TEST rows exist only for the test suite and are
- * invisible (404) unless the daemon starts with ODESERVE_TEST_ROUTES=1. */
+ * invisible (404) unless the daemon starts with ODESERVE_TEST_ROUTES=1.
+ * The model routes parse their bodies themselves (http/api.h): off the HTTP
+ * threads, and with NaN/Infinity reported as a 422 naming the field. */
 #include "http/routes.h"
 
 #include <stdio.h>
@@ -16,6 +18,15 @@ static const http_route table[] = {
     {"GET",  "/healthz",          h_healthz,    0},
     {"GET",  "/readyz",           h_readyz,     0},
     {"GET",  "/v1/version",       h_version,    0},
+
+    /* models (models.c) and trajectories (trajectory.c); docs/api.md */
+    {"GET",    "/v1/models",                      h_models_list,    0},
+    {"GET",    "/v1/models/{name}",               h_model_get,      0},
+    {"DELETE", "/v1/models/{name}",               h_model_delete,   0},
+    {"POST",   "/v1/models/{name}/versions",      h_version_create, 0},
+    {"GET",    "/v1/models/{name}/versions/{v}",  h_version_get,    0},
+    {"DELETE", "/v1/models/{name}/versions/{v}",  h_version_delete, 0},
+    {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0},
 
     /* tests only: sleep on the HTTP thread, sleep on the evaluation pool, echo a JSON body */
     {"GET",  "/v1/test/sleep",    h_test_sleep, ROUTE_TEST},

@@ -1,0 +1,79 @@
+/* http/api.c: see api.h. */
+#include "http/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/models.h"
+
+int api_require_json(http_req *r)
+{
+    const char *ct = http_req_header(r, "Content-Type");
+    if (codec_is_json_type(ct)) return 1;
+    if (!ct)
+        http_reply_errorf(r, ERR_MEDIA, NULL,
+                          "Content-Type is missing; send the body as application/json");
+    else
+        http_reply_errorf(r, ERR_MEDIA, NULL, "Content-Type must be application/json, got '%.80s'",
+                          ct);
+    return 0;
+}
+
+err_code api_parse_body(http_req *r, json_t **out, err *e)
+{
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    return codec_parse(body ? body : "", body ? len : 0, out, e);
+}
+
+const char *api_model_name(http_req *r, int creating)
+{
+    const char *name = http_req_param(r, "name");
+    if (name && store_model_name_ok(name)) return name;
+    if (creating)
+        http_reply_errorf(r, ERR_INVALID, "name",
+                          "a model name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'");
+    else
+        http_reply_errorf(r, ERR_NOT_FOUND, "name",
+                          "no such model (a model name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' "
+                          "and '-')");
+    return NULL;
+}
+
+int api_path_version(http_req *r)
+{
+    const char *v = http_req_param(r, "v");
+    if (v && strcmp(v, "latest") == 0) return 0;
+    size_t n = v ? strlen(v) : 0;
+    int ok = n > 0 && n <= 9 && v[0] != '0';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] >= '0' && v[i] <= '9';
+    if (ok) return atoi(v);
+    http_reply_errorf(r, ERR_NOT_FOUND, "version",
+                      "no such version (versions are positive integers, or \"latest\")");
+    return -1;
+}
+
+void api_reply_jbuf(http_req *r, unsigned status, jbuf *b)
+{
+    size_t len = 0;
+    char *text = jbuf_take(b, &len);
+    http_reply_buf(r, status, text, len); /* NULL: the server's out-of-memory reply */
+}
+
+void api_reply_error_with(http_req *r, const err *e, const char *key, double value)
+{
+    json_t *body = http_error_json(e);
+    json_t *inner = json_object_get(body, "error");
+    if (!key || !inner) {
+        json_decref(body);
+        http_reply_error(r, e);
+        return;
+    }
+    json_object_set_new(inner, key, json_real(value));
+    jbuf b;
+    jbuf_init(&b);
+    jbuf_json(&b, body);
+    json_decref(body);
+    api_reply_jbuf(r, http_status_for(e->code), &b);
+}

@@ -1,0 +1,40 @@
+/* http/api.h: helpers shared by the model and trajectory handlers
+ * (models.c, trajectory.c). Private to the http layer.
+ *
+ * Their POST routes are not ROUTE_JSON: the body is parsed by codec_parse
+ * (numbers as doubles, NaN/Infinity named as a 422 field) inside the
+ * deferred work, off the HTTP threads. api_require_json gives them the same
+ * 415 the server gives ROUTE_JSON routes, and stricter: the header must be
+ * there. */
+#ifndef ODESERVE_HTTP_API_H
+#define ODESERVE_HTTP_API_H
+
+#include <jansson.h>
+
+#include "http/codec_json.h"
+#include "http/handler.h"
+
+/* 1 when the request says Content-Type: application/json (parameters such
+ * as charset allowed); otherwise replies 415 and returns 0. Handler thread. */
+int api_require_json(http_req *r);
+
+/* Parse the raw body (codec_parse). */
+err_code api_parse_body(http_req *r, json_t **out, err *e);
+
+/* The {name} path segment when it is a valid model name
+ * ([A-Za-z0-9._-]{1,64}); otherwise replies (422 invalid_argument with
+ * field "name" when `creating`, else 404) and returns NULL. */
+const char *api_model_name(http_req *r, int creating);
+
+/* The {v} path segment: a positive integer, or "latest" (0). Otherwise
+ * replies 404 and returns -1. */
+int api_path_version(http_req *r);
+
+/* Reply with the text in b (taken; b is empty afterwards). */
+void api_reply_jbuf(http_req *r, unsigned status, jbuf *b);
+
+/* An error reply through the one error builder (http_error_json), with an
+ * extra number in the error object (e.g. "t_reached") when key != NULL. */
+void api_reply_error_with(http_req *r, const err *e, const char *key, double value);
+
+#endif

@@ -1,0 +1,507 @@
+/* http/codec_model.c: see codec_model.h.
+ *
+ * Decoding walks the document once, in the order the networks chain:
+ * each layer's input width is the previous layer's output (the network's
+ * input for the first), so a shape mismatch is reported at the layer and
+ * row where it happens, and the parameters are collected straight into the
+ * model_def layout (nn/mlp.h: per linear layer W row-major, then b). */
+#include "http/codec_model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(buf, parent, child) codec_field(buf, sizeof buf, parent, child)
+
+/* The parameter vector being collected. */
+typedef struct pvec {
+    double *v;
+    size_t n, cap;
+} pvec;
+
+static double *pvec_add(pvec *p, size_t n, err *e)
+{
+    if (p->n + n > p->cap) {
+        size_t cap = p->cap ? p->cap : 1024;
+        while (cap < p->n + n)
+            cap *= 2;
+        double *v = realloc(p->v, cap * sizeof *v);
+        if (!v) {
+            err_set(e, ERR_NOMEM, NULL, "out of memory decoding the model's parameters");
+            return NULL;
+        }
+        p->v = v;
+        p->cap = cap;
+    }
+    double *at = p->v + p->n;
+    p->n += n;
+    return at;
+}
+
+static err_code missing(const char *field, const char *what, err *e)
+{
+    return err_set(e, ERR_INVALID, field, "missing: %s", what);
+}
+
+/* ---- layers and networks ---- */
+
+/* A network being decoded: where its input comes from (for messages) and
+ * the running width. */
+typedef struct net_ctx {
+    const char *field; /* "vector_field" */
+    const char *input; /* "state_dim + augment_dim = 2" */
+    size_t width;      /* input width of the next layer */
+    pvec *params;
+} net_ctx;
+
+static err_code decode_weight(const json_t *w, const char *field, net_ctx *c, size_t first,
+                              size_t *rows_out, double **wv, err *e)
+{
+    char f[ERR_FIELD_MAX];
+    if (!json_is_array(w) || json_array_size(w) == 0)
+        return err_set(e, ERR_INVALID, field,
+                       "must be a non-empty array of rows (out x in), got %s",
+                       json_is_array(w) ? "an empty array" : codec_type_name(w));
+    size_t rows = json_array_size(w);
+    const json_t *row0 = json_array_get(w, 0);
+    if (!json_is_array(row0))
+        return err_set(e, ERR_INVALID, codec_field_index(f, sizeof f, field, 0),
+                       "must be an array of numbers (a row of the out x in matrix), got %s",
+                       codec_type_name(row0));
+    size_t cols = json_array_size(row0);
+    if (cols != c->width) {
+        if (first)
+            return err_set(e, ERR_INVALID, field,
+                           "rows have %zu values, but the network's input has %zu (%s)", cols,
+                           c->width, c->input);
+        return err_set(e, ERR_INVALID, field,
+                       "rows have %zu values, but the layer before gives %zu (shape mismatch "
+                       "with the previous layer)",
+                       cols, c->width);
+    }
+    if (rows > MLP_MAX_WIDTH)
+        return err_set(e, ERR_INVALID, field, "has %zu rows, at most %d allowed", rows,
+                       MLP_MAX_WIDTH);
+    double *v = pvec_add(c->params, rows * cols + rows, e);
+    if (!v) return ERR_NOMEM;
+    for (size_t j = 0; j < rows; j++) {
+        const json_t *row = json_array_get(w, j);
+        codec_field_index(f, sizeof f, field, j);
+        if (json_is_array(row) && json_array_size(row) != cols)
+            return err_set(e, ERR_INVALID, f, "has %zu values, row 0 has %zu", json_array_size(row),
+                           cols);
+        if (!json_is_array(row))
+            return err_set(e, ERR_INVALID, f, "must be an array of %zu numbers, got %s", cols,
+                           codec_type_name(row));
+        if (codec_get_vector(row, f, cols, v + j * cols, e) != ERR_OK) return ERR_INVALID;
+    }
+    *rows_out = rows;
+    *wv = v;
+    return ERR_OK;
+}
+
+/* One layer; n_linear = linear layers before it (0: its rows must match
+ * the network's input). */
+static err_code decode_layer(const json_t *l, const char *field, size_t n_linear, net_ctx *c,
+                             mlp_layer *out, err *e)
+{
+    static const char *const keys[] = {"weight", "bias", "activation", NULL};
+    char f[ERR_FIELD_MAX];
+    if (codec_check_keys(l, field, keys, e) != ERR_OK) return ERR_INVALID;
+    const json_t *w = json_object_get(l, "weight"), *b = json_object_get(l, "bias"),
+                 *a = json_object_get(l, "activation");
+    memset(out, 0, sizeof *out);
+    out->act = MLP_ACT_IDENTITY;
+    if (a) {
+        const char *name;
+        if (codec_get_string(a, F(f, field, "activation"), &name, e) != ERR_OK) return ERR_INVALID;
+        err ae;
+        err_clear(&ae);
+        if (mlp_act_from_name(name, &out->act, &ae) != ERR_OK)
+            return err_set(e, ERR_INVALID, f, "%s", ae.message);
+    }
+    if (!w) {
+        if (b) return err_set(e, ERR_INVALID, F(f, field, "bias"), "a bias needs a weight");
+        if (!a)
+            return err_set(e, ERR_INVALID, field,
+                           "a layer needs a weight and a bias (linear), or an activation alone "
+                           "(elementwise)");
+        out->kind = MLP_ELEMENTWISE;
+        out->in = out->out = c->width;
+        return ERR_OK;
+    }
+    if (!b) return missing(F(f, field, "bias"), "one value per weight row (zeros for none)", e);
+    size_t rows = 0;
+    double *wv = NULL;
+    if (decode_weight(w, F(f, field, "weight"), c, n_linear == 0, &rows, &wv, e) != ERR_OK)
+        return e->code;
+    if (codec_get_vector(b, F(f, field, "bias"), rows, wv + rows * c->width, e) != ERR_OK)
+        return ERR_INVALID;
+    out->kind = MLP_LINEAR;
+    out->in = c->width;
+    out->out = rows;
+    c->width = rows;
+    return ERR_OK;
+}
+
+/* One network object. want_out = 0 accepts any output width. */
+static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bool ode,
+                           size_t want_out, const char *want_what, pvec *params, model_net *net,
+                           err *e)
+{
+    static const char *const ode_keys[] = {"time_input", "layers", NULL};
+    static const char *const cde_keys[] = {"layers", NULL};
+    char f[ERR_FIELD_MAX], input[96];
+    if (!v) return missing(field, "an object with \"layers\"", e);
+    if (codec_check_keys(v, field, ode ? ode_keys : cde_keys, e) != ERR_OK) return ERR_INVALID;
+    memset(net, 0, sizeof *net);
+    net->in_dim = in_dim;
+    const json_t *ti = json_object_get(v, "time_input");
+    if (ti && codec_get_bool(ti, F(f, field, "time_input"), &net->time_input, e) != ERR_OK)
+        return ERR_INVALID;
+    const json_t *layers = json_object_get(v, "layers");
+    F(f, field, "layers");
+    if (!layers) return missing(f, "the list of layers", e);
+    if (!json_is_array(layers) || json_array_size(layers) == 0 ||
+        json_array_size(layers) > MLP_MAX_LAYERS)
+        return err_set(e, ERR_INVALID, f, "must be an array of 1 to %d layers, got %s",
+                       MLP_MAX_LAYERS,
+                       json_is_array(layers) ? "the wrong count" : codec_type_name(layers));
+    if (ode)
+        snprintf(input, sizeof input, "state_dim + augment_dim = %zu%s", in_dim,
+                 net->time_input ? ", plus time" : "");
+    else
+        snprintf(input, sizeof input, "%zu", in_dim);
+    net_ctx c = {field, input, in_dim + (net->time_input ? 1 : 0), params};
+    size_t linear = 0;
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        char lf[ERR_FIELD_MAX];
+        codec_field_index(lf, sizeof lf, f, i);
+        if (decode_layer(json_array_get(layers, i), lf, linear, &c, &net->layers[i], e) != ERR_OK)
+            return e->code;
+        linear += net->layers[i].kind == MLP_LINEAR;
+    }
+    net->n_layers = json_array_size(layers);
+    if (linear == 0) return err_set(e, ERR_INVALID, f, "needs at least one layer with a weight");
+    if (want_out && c.width != want_out) {
+        char lf[ERR_FIELD_MAX];
+        codec_field_index(lf, sizeof lf, f, net->n_layers - 1);
+        return err_set(e, ERR_INVALID, lf, "gives %zu outputs, expected %zu (%s)", c.width,
+                       want_out, want_what);
+    }
+    return ERR_OK;
+}
+
+/* ---- solver ---- */
+
+err_code codec_solver_decode(const json_t *v, const char *field, model_solver *s, err *e)
+{
+    static const char *const keys[] = {"method",   "rtol",     "atol", "max_steps", "first_step",
+                                       "min_step", "max_step", "step", NULL};
+    char f[ERR_FIELD_MAX];
+    memset(s, 0, sizeof *s);
+    if (codec_check_keys(v, field, keys, e) != ERR_OK) return ERR_INVALID;
+    const json_t *m = json_object_get(v, "method");
+    if (m) {
+        const char *name;
+        if (codec_get_string(m, F(f, field, "method"), &name, e) != ERR_OK) return ERR_INVALID;
+        if (strlen(name) >= sizeof s->method || !name[0])
+            return err_set(e, ERR_INVALID, f, "unknown method \"%.40s\"", name);
+        memcpy(s->method, name, strlen(name) + 1);
+    }
+    struct {
+        const char *key;
+        double *at;
+    } pos[] = {
+        {"rtol", &s->rtol},         {"atol", &s->atol},         {"first_step", &s->first_step},
+        {"min_step", &s->min_step}, {"max_step", &s->max_step}, {"step", &s->step}};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
+        const json_t *x = json_object_get(v, pos[i].key);
+        if (!x) continue;
+        if (codec_get_double(x, F(f, field, pos[i].key), pos[i].at, e) != ERR_OK)
+            return ERR_INVALID;
+        if (!(*pos[i].at > 0))
+            return err_set(e, ERR_INVALID, f, "must be positive, got %.17g", *pos[i].at);
+    }
+    const json_t *ms = json_object_get(v, "max_steps");
+    if (ms &&
+        codec_get_long(ms, F(f, field, "max_steps"), 1, 1000000000000L, &s->max_steps, e) != ERR_OK)
+        return ERR_INVALID;
+    err se;
+    err_clear(&se);
+    if (model_solver_validate(s, &se) != ERR_OK) {
+        /* its fields are spelled "solver.x": re-root them under `field` */
+        const char *leaf = strncmp(se.field, "solver.", 7) == 0 ? se.field + 7 : se.field;
+        return err_set(e, se.code, F(f, field, leaf), "%s", se.message);
+    }
+    return ERR_OK;
+}
+
+/* ---- documents ---- */
+
+static err_code decode_common(const json_t *doc, model_def *d, err *e)
+{
+    const json_t *desc = json_object_get(doc, "description");
+    if (desc) {
+        const char *s;
+        if (codec_get_string(desc, "description", &s, e) != ERR_OK) return ERR_INVALID;
+        if (strlen(s) > MODEL_DESCRIPTION_MAX)
+            return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
+                           MODEL_DESCRIPTION_MAX);
+        if (!(d->description = strdup(s)))
+            return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the model");
+    }
+    const json_t *solver = json_object_get(doc, "solver");
+    if (solver && codec_solver_decode(solver, "solver", &d->solver, e) != ERR_OK)
+        return ERR_INVALID;
+    return ERR_OK;
+}
+
+static err_code required_size(const json_t *doc, const char *key, size_t lo, size_t *out, err *e)
+{
+    const json_t *v = json_object_get(doc, key);
+    if (!v) return missing(key, "a positive integer", e);
+    return codec_get_size(v, key, lo, MLP_MAX_WIDTH, out, e);
+}
+
+static err_code decode_ode(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {"kind",         "description", "state_dim", "augment_dim",
+                                       "vector_field", "solver",      NULL};
+    if (codec_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (required_size(doc, "state_dim", 1, &d->state_dim, e) != ERR_OK) return ERR_INVALID;
+    const json_t *aug = json_object_get(doc, "augment_dim");
+    if (aug && codec_get_size(aug, "augment_dim", 0, MLP_MAX_WIDTH, &d->augment_dim, e) != ERR_OK)
+        return ERR_INVALID;
+    if (decode_common(doc, d, e) != ERR_OK) return e->code;
+    size_t dim = d->state_dim + d->augment_dim;
+    d->n_nets = 1;
+    return decode_net(json_object_get(doc, "vector_field"), "vector_field", dim, true, dim,
+                      "state_dim + augment_dim", p, &d->nets[MODEL_NET_ODE_FIELD], e);
+}
+
+static err_code decode_channels(const json_t *v, model_def *d, err *e)
+{
+    static const char *const keys[] = {"time", "intensity", NULL};
+    if (!v) return ERR_OK;
+    if (codec_check_keys(v, "channels", keys, e) != ERR_OK) return ERR_INVALID;
+    const json_t *t = json_object_get(v, "time"), *i = json_object_get(v, "intensity");
+    if (t && codec_get_bool(t, "channels.time", &d->channel_time, e) != ERR_OK) return ERR_INVALID;
+    if (i && codec_get_bool(i, "channels.intensity", &d->channel_intensity, e) != ERR_OK)
+        return ERR_INVALID;
+    return ERR_OK;
+}
+
+static err_code decode_cde(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {
+        "kind",    "description",  "input_channels", "hidden_dim", "channels", "interpolation",
+        "initial", "vector_field", "readout",        "solver",     NULL};
+    if (codec_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (required_size(doc, "input_channels", 1, &d->input_channels, e) != ERR_OK ||
+        required_size(doc, "hidden_dim", 1, &d->hidden_dim, e) != ERR_OK ||
+        decode_channels(json_object_get(doc, "channels"), d, e) != ERR_OK)
+        return ERR_INVALID;
+    const json_t *interp = json_object_get(doc, "interpolation");
+    const char *name;
+    if (!interp)
+        return missing("interpolation", "linear, rectilinear, natural_cubic or hermite_bdiff", e);
+    if (codec_get_string(interp, "interpolation", &name, e) != ERR_OK) return ERR_INVALID;
+    err ie;
+    err_clear(&ie);
+    if (model_interp_from_name(name, &d->interp, &ie) != ERR_OK)
+        return err_set(e, ERR_INVALID, "interpolation", "%s", ie.message);
+    if (decode_common(doc, d, e) != ERR_OK) return e->code;
+    size_t h = d->hidden_dim, c = d->input_channels;
+    d->n_nets = 3;
+    if (decode_net(json_object_get(doc, "initial"), "initial", c, false, h, "hidden_dim", p,
+                   &d->nets[MODEL_NET_CDE_INITIAL], e) != ERR_OK ||
+        decode_net(json_object_get(doc, "vector_field"), "vector_field", h, false, h * c,
+                   "hidden_dim x input_channels", p, &d->nets[MODEL_NET_CDE_FIELD], e) != ERR_OK ||
+        decode_net(json_object_get(doc, "readout"), "readout", h, false, 0, NULL, p,
+                   &d->nets[MODEL_NET_CDE_READOUT], e) != ERR_OK)
+        return e->code;
+    return ERR_OK;
+}
+
+err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
+{
+    model_def_init(d);
+    if (!json_is_object(doc))
+        return err_set(e, ERR_INVALID, "", "a model document must be an object, got %s",
+                       codec_type_name(doc));
+    const json_t *k = json_object_get(doc, "kind");
+    const char *kind;
+    if (!k) return missing("kind", "\"ode\" or \"cde\"", e);
+    if (codec_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
+    err ke;
+    err_clear(&ke);
+    if (model_kind_from_name(kind, &d->kind, &ke) != ERR_OK)
+        return err_set(e, ERR_INVALID, "kind", "%s", ke.message);
+    pvec p = {0};
+    err_code rc = d->kind == MODEL_KIND_ODE ? decode_ode(doc, d, &p, e) : decode_cde(doc, d, &p, e);
+    d->params = p.v;
+    d->n_params = p.n;
+    if (rc == ERR_OK) rc = model_def_validate(d, e);
+    if (rc != ERR_OK) model_def_free(d);
+    return rc;
+}
+
+/* ---- encoding ---- */
+
+static void encode_layers(const model_net *n, const double *p, jbuf *b)
+{
+    jbuf_lit(b, "\"layers\":[");
+    for (size_t i = 0; i < n->n_layers; i++) {
+        const mlp_layer *l = &n->layers[i];
+        if (i) jbuf_lit(b, ",");
+        if (l->kind == MLP_LINEAR) {
+            jbuf_lit(b, "{\"weight\":[");
+            for (size_t r = 0; r < l->out; r++) {
+                jbuf_lit(b, r ? ",[" : "[");
+                for (size_t c = 0; c < l->in; c++) {
+                    if (c) jbuf_raw(b, ",", 1);
+                    jbuf_double(b, *p++);
+                }
+                jbuf_lit(b, "]");
+            }
+            jbuf_lit(b, "],\"bias\":[");
+            for (size_t r = 0; r < l->out; r++) {
+                if (r) jbuf_raw(b, ",", 1);
+                jbuf_double(b, *p++);
+            }
+            jbuf_lit(b, "],");
+        } else {
+            jbuf_lit(b, "{");
+        }
+        jbuf_lit(b, "\"activation\":");
+        jbuf_str(b, mlp_act_name(l->act));
+        jbuf_lit(b, "}");
+    }
+    jbuf_lit(b, "]");
+}
+
+static void encode_net(const model_def *d, size_t i, bool time_key, jbuf *b)
+{
+    const model_net *n = &d->nets[i];
+    jbuf_lit(b, ",");
+    jbuf_str(b, model_net_name(d->kind, i));
+    jbuf_lit(b, ":{");
+    if (time_key) jbuf_lit(b, n->time_input ? "\"time_input\":true," : "\"time_input\":false,");
+    encode_layers(n, d->params + model_def_net_offset(d, i), b);
+    jbuf_lit(b, "}");
+}
+
+static void encode_key_double(jbuf *b, int *first, const char *key, double v)
+{
+    if (!(v > 0)) return;
+    jbuf_lit(b, *first ? "" : ",");
+    *first = 0;
+    jbuf_str(b, key);
+    jbuf_lit(b, ":");
+    jbuf_double(b, v);
+}
+
+static void encode_solver(const model_solver *s, jbuf *b)
+{
+    int first = 1;
+    jbuf_lit(b, ",\"solver\":{");
+    if (s->method[0]) {
+        jbuf_lit(b, "\"method\":");
+        jbuf_str(b, s->method);
+        first = 0;
+    }
+    encode_key_double(b, &first, "rtol", s->rtol);
+    encode_key_double(b, &first, "atol", s->atol);
+    if (s->max_steps > 0) {
+        jbuf_lit(b, first ? "\"max_steps\":" : ",\"max_steps\":");
+        jbuf_int(b, s->max_steps);
+        first = 0;
+    }
+    encode_key_double(b, &first, "first_step", s->first_step);
+    encode_key_double(b, &first, "min_step", s->min_step);
+    encode_key_double(b, &first, "max_step", s->max_step);
+    encode_key_double(b, &first, "step", s->step);
+    jbuf_lit(b, "}");
+}
+
+static void encode_key_size(jbuf *b, const char *key, size_t v)
+{
+    jbuf_lit(b, ",");
+    jbuf_str(b, key);
+    jbuf_lit(b, ":");
+    jbuf_int(b, (long long)v);
+}
+
+void codec_model_encode(const model_def *d, jbuf *b)
+{
+    jbuf_reserve(b, 64 + d->n_params * 24);
+    jbuf_lit(b, "{\"kind\":");
+    jbuf_str(b, model_kind_name(d->kind));
+    if (d->kind == MODEL_KIND_ODE) {
+        encode_key_size(b, "state_dim", d->state_dim);
+        if (d->augment_dim) encode_key_size(b, "augment_dim", d->augment_dim);
+    } else {
+        encode_key_size(b, "input_channels", d->input_channels);
+        encode_key_size(b, "hidden_dim", d->hidden_dim);
+        jbuf_lit(b, d->channel_time ? ",\"channels\":{\"time\":true"
+                                    : ",\"channels\":{\"time\":false");
+        jbuf_lit(b, d->channel_intensity ? ",\"intensity\":true}" : ",\"intensity\":false}");
+        jbuf_lit(b, ",\"interpolation\":");
+        jbuf_str(b, model_interp_name(d->interp));
+    }
+    if (d->description) {
+        jbuf_lit(b, ",\"description\":");
+        jbuf_str(b, d->description);
+    }
+    for (size_t i = 0; i < d->n_nets; i++)
+        encode_net(d, i, d->kind == MODEL_KIND_ODE, b);
+    encode_solver(&d->solver, b);
+    jbuf_lit(b, "}");
+}
+
+/* ---- files ---- */
+
+static char *read_all(const char *path, size_t *len, err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_set(e, ERR_IO, NULL, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    jbuf b;
+    jbuf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        jbuf_raw(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        jbuf_free(&b);
+        err_set(e, ERR_IO, NULL, "%s: read error", path);
+        return NULL;
+    }
+    char *text = jbuf_take(&b, len);
+    if (!text) err_set(e, ERR_NOMEM, NULL, "%s: out of memory", path);
+    return text;
+}
+
+err_code codec_model_load_file(const char *path, model_def *d, err *e)
+{
+    model_def_init(d);
+    size_t len = 0;
+    char *text = read_all(path, &len, e);
+    if (!text) return e ? e->code : ERR_IO;
+    json_t *doc = NULL;
+    err le;
+    err_clear(&le);
+    if (codec_parse(text, len, &doc, &le) == ERR_OK) codec_model_decode(doc, d, &le);
+    json_decref(doc);
+    free(text);
+    if (le.code != ERR_OK)
+        return err_set(e, le.code, le.field, "%s: %s%s%s", path, le.field[0] ? le.field : "",
+                       le.field[0] ? ": " : "", le.message);
+    return ERR_OK;
+}

@@ -1,0 +1,434 @@
+/* http/codec_parse.c: request bodies to jansson trees. See codec_json.h
+ * (codec_parse).
+ *
+ * DESIGN. Our own strict parser (RFC 8259) builds the jansson tree, because
+ * jansson's lexer spends about half a microsecond on each long number and a
+ * request is mostly numbers (this one: about 0.2, most of it strtod). Every
+ * number becomes a real (strtod, correctly rounded); strings are checked
+ * UTF-8; duplicate keys, "\\u0000" and nesting deeper than
+ * PARSE_MAX_DEPTH are malformed (400 with line and column). Bare NaN /
+ * Infinity / inf (any case, signed), which some encoders write, and literals
+ * that overflow a double are a 422 naming the field where they sit, from a
+ * stack of the containers being parsed; the first problem met is reported.
+ */
+#include "http/codec_json.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool codec_is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (!ct) return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, want, sizeof want - 1) != 0) return false;
+    char c = ct[sizeof want - 1];
+    return c == '\0' || c == ';' || c == ' ' || c == '\t';
+}
+
+#define PARSE_MAX_DEPTH 512
+#define PATH_KEY_MAX 64 /* longest key kept for an error's field path */
+
+/* Where the parser is inside the tree, for a field path on error. */
+typedef struct frame {
+    int is_object;
+    size_t index;           /* arrays: the item being parsed */
+    char key[PATH_KEY_MAX]; /* objects: the member being parsed (cut) */
+} frame;
+
+typedef struct parser {
+    const char *start, *p, *end;
+    err *e;
+    int depth;
+    frame stack[PARSE_MAX_DEPTH];
+    jbuf sbuf; /* a string being decoded */
+} parser;
+
+/* 400 bad_json at the current position: "line L column C: why". */
+static json_t *syntax_error(parser *ps, const char *why)
+{
+    int line = 1, col = 1;
+    for (const char *q = ps->start; q < ps->p && q < ps->end; q++) {
+        if (*q == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    err_set(ps->e, ERR_BAD_JSON, NULL, "line %d column %d: %s", line, col, why);
+    return NULL;
+}
+
+/* The field path of the value being parsed: "t[2]", "solver.rtol". */
+static void current_path(const parser *ps, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < ps->depth; i++) {
+        char tmp[ERR_FIELD_MAX];
+        snprintf(tmp, sizeof tmp, "%s", buf);
+        if (ps->stack[i].is_object)
+            codec_field(buf, n, tmp, ps->stack[i].key);
+        else
+            codec_field_index(buf, n, tmp, ps->stack[i].index);
+    }
+}
+
+/* 422 invalid_argument at the value being parsed. */
+static json_t *value_error(parser *ps, const char *token, size_t len, const char *why)
+{
+    char path[ERR_FIELD_MAX];
+    current_path(ps, path, sizeof path);
+    err_set(ps->e, ERR_INVALID, path, "must be a finite number, got %.*s (%s)",
+            (int)(len < 40 ? len : 40), token, why);
+    return NULL;
+}
+
+static void skip_ws(parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\t' || *ps->p == '\r'))
+        ps->p++;
+}
+
+static int word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '+' || c == '-' || c == '.';
+}
+
+/* NaN, Infinity, inf (any case, optionally signed): not JSON, but written
+ * by some encoders (Python's json.dumps); a 422 with the field. */
+static int nonfinite_word(const char *w, size_t n)
+{
+    if (n && (*w == '-' || *w == '+')) w++, n--;
+    return (n == 3 && (strncasecmp(w, "nan", 3) == 0 || strncasecmp(w, "inf", 3) == 0)) ||
+           (n == 8 && strncasecmp(w, "infinity", 8) == 0);
+}
+
+static json_t *parse_number(parser *ps)
+{
+    const char *s = ps->p, *q = s;
+    if (q < ps->end && *q == '-') q++;
+    if (q < ps->end && (*q == 'N' || *q == 'n' || *q == 'I' || *q == 'i')) {
+        const char *w = q;
+        while (w < ps->end && word_char(*w))
+            w++;
+        if (nonfinite_word(s, (size_t)(w - s)))
+            return value_error(ps, s, (size_t)(w - s), "JSON has no NaN or Infinity");
+        return syntax_error(ps, "invalid number");
+    }
+    if (q < ps->end && *q == '0') {
+        q++;
+    } else if (q < ps->end && *q >= '1' && *q <= '9') {
+        while (q < ps->end && isdigit((unsigned char)*q))
+            q++;
+    } else {
+        return syntax_error(ps, "invalid number");
+    }
+    if (q < ps->end && *q == '.') {
+        if (++q >= ps->end || !isdigit((unsigned char)*q)) {
+            ps->p = q;
+            return syntax_error(ps, "invalid number: a digit must follow '.'");
+        }
+        while (q < ps->end && isdigit((unsigned char)*q))
+            q++;
+    }
+    if (q < ps->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < ps->end && (*q == '+' || *q == '-')) q++;
+        if (q >= ps->end || !isdigit((unsigned char)*q)) {
+            ps->p = q;
+            return syntax_error(ps, "invalid number: a digit must follow the exponent");
+        }
+        while (q < ps->end && isdigit((unsigned char)*q))
+            q++;
+    }
+    size_t n = (size_t)(q - s);
+    char local[64], *text = n < sizeof local ? local : malloc(n + 1);
+    if (!text) {
+        err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+        return NULL;
+    }
+    memcpy(text, s, n);
+    text[n] = '\0';
+    double x = strtod(text, NULL); /* the grammar was checked: it reads all of it */
+    if (text != local) free(text);
+    if (isinf(x)) return value_error(ps, s, n, "too large for a double");
+    ps->p = q;
+    json_t *v = json_real(x);
+    if (!v) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+    return v;
+}
+
+static int hex4(const char *h, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = h[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(jbuf *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp, n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    }
+    jbuf_raw(b, u, n);
+}
+
+/* Length of the valid UTF-8 sequence at p (< end), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if ((size_t)(end - p) < n) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0; /* overlong, out of range, or a surrogate */
+    return n;
+}
+
+/* A string token into ps->sbuf (decoded, NUL-terminated); 0 or -1. */
+static int parse_string_raw(parser *ps)
+{
+    ps->sbuf.len = 0;
+    ps->p++; /* the opening quote */
+    for (;;) {
+        const char *run = ps->p;
+        while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' &&
+               (unsigned char)*ps->p >= 0x20 && (unsigned char)*ps->p < 0x80)
+            ps->p++;
+        jbuf_raw(&ps->sbuf, run, (size_t)(ps->p - run));
+        if (ps->p >= ps->end) return syntax_error(ps, "unterminated string"), -1;
+        unsigned char c = (unsigned char)*ps->p;
+        if (c == '"') {
+            ps->p++;
+            break;
+        }
+        if (c < 0x20) return syntax_error(ps, "control character in a string"), -1;
+        if (c >= 0x80) {
+            size_t n = utf8_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+            if (!n) return syntax_error(ps, "invalid UTF-8 in a string"), -1;
+            jbuf_raw(&ps->sbuf, ps->p, n);
+            ps->p += n;
+            continue;
+        }
+        /* an escape */
+        if (ps->end - ps->p < 2) return syntax_error(ps, "unterminated string"), -1;
+        char x = ps->p[1];
+        const char *simple = strchr("\"\\/bfnrt", x);
+        if (x && simple) {
+            static const char out[] = "\"\\/\b\f\n\r\t";
+            jbuf_raw(&ps->sbuf, &out[simple - "\"\\/bfnrt"], 1);
+            ps->p += 2;
+            continue;
+        }
+        unsigned cp, lo;
+        if (x != 'u' || ps->end - ps->p < 6 || hex4(ps->p + 2, &cp) != 0)
+            return syntax_error(ps, "invalid escape in a string"), -1;
+        ps->p += 6;
+        if (cp >= 0xd800 && cp <= 0xdbff) { /* a surrogate pair */
+            if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' ||
+                hex4(ps->p + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+                return syntax_error(ps, "invalid \\u surrogate pair in a string"), -1;
+            ps->p += 6;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            return syntax_error(ps, "invalid \\u surrogate pair in a string"), -1;
+        } else if (cp == 0) {
+            return syntax_error(ps, "\\u0000 is not allowed in a string"), -1;
+        }
+        put_utf8(&ps->sbuf, cp);
+    }
+    jbuf_raw(&ps->sbuf, "", 0); /* make sure the text exists and is NUL-terminated */
+    if (ps->sbuf.oom) {
+        err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *parse_value(parser *ps);
+
+static json_t *parse_container(parser *ps, int is_object)
+{
+    if (ps->depth == PARSE_MAX_DEPTH) return syntax_error(ps, "nested too deeply");
+    json_t *c = is_object ? json_object() : json_array();
+    if (!c) {
+        err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+        return NULL;
+    }
+    frame *f = &ps->stack[ps->depth++];
+    f->is_object = is_object;
+    f->index = 0;
+    f->key[0] = '\0';
+    const char close = is_object ? '}' : ']';
+    ps->p++;
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        ps->depth--;
+        return c;
+    }
+    for (;;) {
+        skip_ws(ps);
+        if (is_object) {
+            if (ps->p >= ps->end || *ps->p != '"') goto bad_key;
+            const char *key_at = ps->p;
+            if (parse_string_raw(ps) != 0) goto fail;
+            const char *key = ps->sbuf.p;
+            snprintf(f->key, sizeof f->key, "%s", key);
+            if (json_object_get(c, key)) {
+                ps->p = key_at;
+                char why[PATH_KEY_MAX + 32];
+                snprintf(why, sizeof why, "duplicate key \"%s\"", f->key);
+                syntax_error(ps, why);
+                goto fail;
+            }
+            skip_ws(ps);
+            if (ps->p >= ps->end || *ps->p != ':') {
+                syntax_error(ps, "expected ':' after a key");
+                goto fail;
+            }
+            ps->p++;
+            char *k = strdup(key); /* sbuf is reused by the value */
+            json_t *v = k ? parse_value(ps) : NULL;
+            if (!k) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+            if (!v || json_object_set_new_nocheck(c, k, v) != 0) {
+                free(k);
+                goto fail;
+            }
+            free(k);
+        } else {
+            json_t *v = parse_value(ps);
+            if (!v || json_array_append_new(c, v) != 0) goto fail;
+            f->index++;
+        }
+        skip_ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == close) {
+            ps->p++;
+            break;
+        }
+        syntax_error(ps, is_object ? "expected ',' or '}'" : "expected ',' or ']'");
+        goto fail;
+    }
+    ps->depth--;
+    return c;
+bad_key:
+    syntax_error(ps, "expected a string (an object key)");
+fail:
+    json_decref(c);
+    return NULL;
+}
+
+/* true, false, null; NaN and Infinity named as such; anything else malformed. */
+static json_t *parse_word(parser *ps)
+{
+    const char *w = ps->p;
+    while (w < ps->end && word_char(*w))
+        w++;
+    size_t n = (size_t)(w - ps->p);
+    json_t *v = NULL;
+    if (n == 4 && memcmp(ps->p, "true", 4) == 0)
+        v = json_true();
+    else if (n == 5 && memcmp(ps->p, "false", 5) == 0)
+        v = json_false();
+    else if (n == 4 && memcmp(ps->p, "null", 4) == 0)
+        v = json_null();
+    else if (nonfinite_word(ps->p, n))
+        return value_error(ps, ps->p, n, "JSON has no NaN or Infinity");
+    else
+        return syntax_error(ps, "invalid literal (expected true, false or null)");
+    ps->p = w;
+    return v;
+}
+
+static json_t *parse_value(parser *ps)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end) return syntax_error(ps, "unexpected end of the text: expected a value");
+    char c = *ps->p;
+    if (c == '{' || c == '[') return parse_container(ps, c == '{');
+    if (c == '-' || isdigit((unsigned char)c)) return parse_number(ps);
+    if (isalpha((unsigned char)c) || c == '+') return parse_word(ps);
+    if (c != '"') return syntax_error(ps, "expected a value");
+    if (parse_string_raw(ps) != 0) return NULL;
+    json_t *s = json_stringn_nocheck(ps->sbuf.p, ps->sbuf.len);
+    if (!s) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+    return s;
+}
+
+err_code codec_parse(const char *text, size_t len, json_t **out, err *e)
+{
+    *out = NULL;
+    parser *ps = malloc(sizeof *ps);
+    if (!ps) return err_set(e, ERR_NOMEM, NULL, "out of memory parsing the request");
+    err local;
+    err_clear(&local);
+    ps->start = ps->p = text;
+    ps->end = text + len;
+    ps->e = &local;
+    ps->depth = 0;
+    jbuf_init(&ps->sbuf);
+    skip_ws(ps);
+    json_t *v = NULL;
+    if (ps->p == ps->end) {
+        err_set(&local, ERR_BAD_JSON, NULL, "the request body is empty; expected JSON");
+    } else if ((v = parse_value(ps)) != NULL) {
+        skip_ws(ps);
+        if (ps->p != ps->end) {
+            syntax_error(ps, "text after the JSON value");
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    jbuf_free(&ps->sbuf);
+    free(ps);
+    if (!v)
+        return err_set(e, local.code ? local.code : ERR_INTERNAL, local.field, "%s", local.message);
+    *out = v;
+    return ERR_OK;
+}

@@ -1,0 +1,205 @@
+/* http/models.c: models and their versions.
+ *
+ *   GET    /v1/models                          every model, by name
+ *   POST   /v1/models/{name}/versions          upload a model document: the
+ *                                              next version (201 + Location)
+ *   GET    /v1/models/{name}                   metadata and versions
+ *   GET    /v1/models/{name}/versions/{v}      the model document ({v} may be
+ *                                              "latest")
+ *   DELETE /v1/models/{name}                   the model and every version
+ *   DELETE /v1/models/{name}/versions/{v}      one version
+ *
+ * Uploads and exports scale with the model's size (decoding and writing a
+ * million parameters takes a while), so they run deferred on the
+ * evaluation pool; the rest are one indexed query and answer on the HTTP
+ * thread. A failed upload stores nothing: the document is decoded and
+ * validated in full first, and store_model_put writes the version in one
+ * transaction. See docs/api.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/api.h"
+#include "http/codec_model.h"
+#include "http/handlers.h"
+#include "store/models.h"
+
+/* This thread's database connection, or a 5xx reply. */
+static db *conn(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    db *d = NULL;
+    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return NULL;
+    }
+    return d;
+}
+
+/* ---- GET /v1/models ---- */
+
+void h_models_list(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    db *d = conn(r);
+    model_info *list = NULL;
+    size_t n = 0;
+    if (!d) return;
+    if (store_model_list(d, &list, &n, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    json_t *models = json_array();
+    for (size_t i = 0; models && i < n; i++)
+        json_array_append_new(models,
+                              json_pack("{s:s, s:s, s:I, s:i, s:i, s:s}", "name", list[i].name,
+                                        "kind", model_kind_name(list[i].kind), "state_dim",
+                                        (json_int_t)list[i].state_dim, "latest_version",
+                                        list[i].latest_version, "versions", list[i].n_versions,
+                                        "created_at", list[i].created_at));
+    free(list);
+    http_reply_json(r, 200, json_pack("{s:o*}", "models", models));
+}
+
+/* ---- GET /v1/models/{name} ---- */
+
+void h_model_get(http_req *r)
+{
+    const char *name = api_model_name(r, 0);
+    db *d = name ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    model_info info;
+    model_version_info *v = NULL;
+    size_t n = 0;
+    if (store_model_get(d, name, &info, &v, &n, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    json_t *versions = json_array();
+    for (size_t i = 0; versions && i < n; i++)
+        json_array_append_new(
+            versions, json_pack("{s:i, s:s, s:s, s:I, s:s}", "version", v[i].version, "created_at",
+                                v[i].created_at, "checksum", v[i].checksum, "n_params",
+                                (json_int_t)v[i].n_params, "description", v[i].description));
+    free(v);
+    http_reply_json(r, 200,
+                    json_pack("{s:s, s:s, s:I, s:i, s:s, s:o*}", "name", info.name, "kind",
+                              model_kind_name(info.kind), "state_dim", (json_int_t)info.state_dim,
+                              "latest_version", info.latest_version, "created_at", info.created_at,
+                              "versions", versions));
+}
+
+/* ---- POST /v1/models/{name}/versions ---- */
+
+static void upload_work(http_req *r)
+{
+    const char *name = http_req_param(r, "name");
+    err e;
+    err_clear(&e);
+    json_t *doc = NULL;
+    model_def def;
+    model_def_init(&def);
+    db *d = NULL;
+    int version = 0;
+    if (api_parse_body(r, &doc, &e) != ERR_OK || codec_model_decode(doc, &def, &e) != ERR_OK ||
+        db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+        store_model_put(d, name, &def, &version, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        goto out;
+    }
+    char loc[160];
+    snprintf(loc, sizeof loc, "/v1/models/%s/versions/%d", name, version);
+    http_reply_header(r, "Location", loc);
+    log_info("model_stored", "request_id=%s name=%s version=%d kind=%s n_params=%zu",
+             http_req_id(r), name, version, model_kind_name(def.kind), def.n_params);
+    http_reply_json(r, 201, json_pack("{s:s, s:i}", "name", name, "version", version));
+out:
+    model_def_free(&def);
+    json_decref(doc);
+}
+
+void h_version_create(http_req *r)
+{
+    if (!api_model_name(r, 1) || !api_require_json(r)) return;
+    http_req_defer(r, upload_work);
+}
+
+/* ---- GET /v1/models/{name}/versions/{v} ---- */
+
+static void export_work(http_req *r)
+{
+    const char *name = http_req_param(r, "name");
+    int version = *(int *)http_req_user(r);
+    err e;
+    err_clear(&e);
+    db *d = NULL;
+    model_def def;
+    model_def_init(&def);
+    char created[32];
+    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+        store_model_load(d, name, version, &def, NULL, created, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    jbuf b;
+    jbuf_init(&b);
+    codec_model_encode(&def, &b);
+    model_def_free(&def);
+    api_reply_jbuf(r, 200, &b);
+}
+
+void h_version_get(http_req *r)
+{
+    if (!api_model_name(r, 0)) return;
+    int v = api_path_version(r);
+    if (v < 0) return;
+    int *arg = malloc(sizeof *arg);
+    if (!arg) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
+        return;
+    }
+    *arg = v;
+    http_req_set_user(r, arg, free);
+    http_req_defer(r, export_work);
+}
+
+/* ---- DELETE ---- */
+
+void h_model_delete(http_req *r)
+{
+    const char *name = api_model_name(r, 0);
+    db *d = name ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    if (store_model_delete(d, name, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    model_cache_drop(http_req_app(r)->models, name, 0);
+    log_info("model_deleted", "request_id=%s name=%s", http_req_id(r), name);
+    http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+}
+
+void h_version_delete(http_req *r)
+{
+    const char *name = api_model_name(r, 0);
+    int v = name ? api_path_version(r) : -1;
+    db *d = v >= 0 ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    if ((v == 0 && store_model_latest(d, name, &v, &e) != ERR_OK) ||
+        store_model_delete_version(d, name, v, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    model_cache_drop(http_req_app(r)->models, name, v);
+    log_info("model_version_deleted", "request_id=%s name=%s version=%d", http_req_id(r), name, v);
+    http_reply_json(r, 200, json_pack("{s:s, s:i, s:b}", "name", name, "version", v, "deleted", 1));
+}

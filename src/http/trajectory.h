@@ -1,0 +1,19 @@
+/* http/trajectory.h: what the model cache holds for the trajectory route.
+ *
+ * The daemon creates the model cache (store/model_cache.h) with these as
+ * its build and unbuild functions, so a loaded version is built once into
+ * a served_model (an ode_model for kind "ode") and shared by every request
+ * that solves it. The route itself is h_trajectory (handlers.h). */
+#ifndef ODESERVE_HTTP_TRAJECTORY_H
+#define ODESERVE_HTTP_TRAJECTORY_H
+
+#include "core/err.h"
+#include "model/model_def.h"
+
+/* model_build_fn: build the executable model for a validated def. NULL
+ * with e filled on failure. The result is immutable and thread-safe. */
+void *served_model_build(const model_def *def, err *e);
+/* model_unbuild_fn. NULL is a no-op. */
+void served_model_free(void *built);
+
+#endif

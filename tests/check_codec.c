@@ -1,0 +1,749 @@
+/* check_codec: the API's JSON codecs, in-process.
+ *
+ *   numbers   the number writer against Python's repr (an independent
+ *             shortest round-trip implementation, tests/fixtures/
+ *             shortest_doubles.txt): the same text; and on random doubles
+ *             against a brute-force search with printf and strtod;
+ *   parse     malformed JSON (400 with line and column), NaN / Infinity /
+ *             overflowing literals named by their field path (422);
+ *   model     documents decoded into model_def (layout, kinds, defaults),
+ *             every validation error with its exact field, and
+ *             encode -> decode -> encode round trips (bitwise, same text),
+ *             docs/model-format.md's complete example included;
+ *   request   trajectory requests (single state, batch, every error) and
+ *             the reply's exact text. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/codec_json.h"
+#include "http/codec_model.h"
+#include "http/codec_request.h"
+
+static json_t *parse_ok(const char *text)
+{
+    json_t *j = NULL;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_parse(text, strlen(text), &j, &e) == ERR_OK, "%s: %s", text, e.message);
+    return j;
+}
+
+static uint64_t bits_of(double x)
+{
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+/* ---- numbers ---- */
+
+/* "-1.25e+03" -> sign, significant digits without leading/trailing zeros,
+ * and the decimal exponent of the first digit. */
+static void normalize(const char *s, int *neg, char *digits, size_t n, int *exp10)
+{
+    *neg = *s == '-';
+    if (*s == '-') s++;
+    size_t o = 0;
+    int point = -1, i = 0, first = -1;
+    for (; *s && *s != 'e' && *s != 'E'; s++) {
+        if (*s == '.') {
+            point = i;
+            continue;
+        }
+        if (first < 0 && *s != '0') first = i;
+        if (first >= 0 && o + 1 < n) digits[o++] = *s;
+        i++;
+    }
+    if (point < 0) point = i;
+    while (o > 0 && digits[o - 1] == '0')
+        o--;
+    digits[o] = '\0';
+    int e = (*s == 'e' || *s == 'E') ? atoi(s + 1) : 0;
+    *exp10 = first < 0 ? 0 : point - first - 1 + e;
+}
+
+START_TEST(numbers_match_python_repr)
+{
+    char path[512];
+    const char *src = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/fixtures/shortest_doubles.txt", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char hex[32], ref[64];
+    int count = 0;
+    while (fscanf(f, "%31s %63s", hex, ref) == 2) {
+        uint64_t b = strtoull(hex, NULL, 16);
+        double x;
+        memcpy(&x, &b, sizeof x);
+        char buf[CODEC_NUM_MAX];
+        size_t len = codec_fmt_double(buf, x);
+        ck_assert_uint_eq(len, strlen(buf));
+        double back = strtod(buf, NULL);
+        ck_assert_msg(bits_of(back) == b, "%s: wrote %s, reads back as %.17g", ref, buf, back);
+        ck_assert_msg(strcmp(buf, ref) == 0, "%s: wrote %s, Python writes %s", hex, buf, ref);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_ge(count, 5900);
+}
+END_TEST
+
+/* The shortest %.*e form that reads back, found by brute force: the
+ * independent reference for random doubles (the nearest one at the
+ * shortest length: glibc's printf rounds correctly). */
+static void brute_shortest(double x, int *neg, char *digits, size_t n, int *exp10)
+{
+    char t[48];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(t, sizeof t, "%.*e", prec - 1, x);
+        if (strtod(t, NULL) == x) break;
+    }
+    normalize(t, neg, digits, n, exp10);
+}
+
+START_TEST(numbers_random_against_brute_force)
+{
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 10000; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17; /* xorshift64 */
+        double x;
+        if (i % 2) {
+            memcpy(&x, &state, sizeof x); /* any bit pattern */
+        } else {
+            x = (double)(state >> 11) / 9007199254740992.0 * 50 - 25; /* solver-like values */
+        }
+        if (!isfinite(x)) continue;
+        char buf[CODEC_NUM_MAX], d1[32], d2[32];
+        codec_fmt_double(buf, x);
+        ck_assert_msg(bits_of(strtod(buf, NULL)) == bits_of(x), "%.17g: wrote %s", x, buf);
+        int n1, n2, e1, e2;
+        normalize(buf, &n1, d1, sizeof d1, &e1);
+        brute_shortest(x, &n2, d2, sizeof d2, &e2);
+        ck_assert_msg(n1 == n2 && e1 == e2 && strcmp(d1, d2) == 0,
+                      "%.17g: wrote %s, the shortest is %s e%d", x, buf, d2, e2);
+    }
+}
+END_TEST
+
+START_TEST(numbers_spelling)
+{
+    char buf[CODEC_NUM_MAX];
+    const struct {
+        double x;
+        const char *want;
+    } cases[] = {
+        {2.0, "2.0"},       {-0.0, "-0.0"},         {0.0, "0.0"},   {0.1, "0.1"},
+        {1e-7, "1e-07"},    {1e16, "1e+16"},        {-2.5, "-2.5"}, {1.0 / 3, "0.3333333333333333"},
+        {5e-324, "5e-324"}, {2.5e-320, "2.5e-320"}, {NAN, "null"},  {INFINITY, "null"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        codec_fmt_double(buf, cases[i].x);
+        ck_assert_str_eq(buf, cases[i].want);
+    }
+}
+END_TEST
+
+START_TEST(jbuf_writes_json)
+{
+    jbuf b;
+    jbuf_init(&b);
+    json_t *v = json_pack("{s:s, s:[f, i, b, n], s:{}}", "k\"\n\x01", "é", "a", 0.5, 3, 1, "o");
+    jbuf_json(&b, v);
+    json_decref(v);
+    size_t len;
+    char *t = jbuf_take(&b, &len);
+    ck_assert_str_eq(t, "{\"k\\\"\\n\\u0001\":\"é\",\"a\":[0.5,3,true,null],\"o\":{}}");
+    ck_assert_uint_eq(len, strlen(t));
+    free(t);
+    t = jbuf_take(&b, &len); /* empty buffer: empty text */
+    ck_assert_str_eq(t, "");
+    free(t);
+}
+END_TEST
+
+/* ---- parse ---- */
+
+static void expect_parse_error(const char *text, err_code code, const char *field, const char *part)
+{
+    json_t *j = NULL;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_parse(text, strlen(text), &j, &e) == code, "%s: code %d (%s)", text, e.code,
+                  e.message);
+    ck_assert_ptr_null(j);
+    ck_assert_msg(strcmp(e.field, field) == 0, "%s: field '%s', want '%s'", text, e.field, field);
+    ck_assert_msg(strstr(e.message, part), "%s: message '%s' lacks '%s'", text, e.message, part);
+}
+
+START_TEST(parse_errors)
+{
+    expect_parse_error("", ERR_BAD_JSON, "", "empty");
+    expect_parse_error("  \n", ERR_BAD_JSON, "", "empty");
+    expect_parse_error("{\"a\": [1, 2,]}", ERR_BAD_JSON, "", "line 1 column 13");
+    expect_parse_error("{\n  \"a\": 1,\n  \"a\": 2\n}", ERR_BAD_JSON, "", "line 3");
+    expect_parse_error("{\"a\": 1} x", ERR_BAD_JSON, "", "line 1");
+    expect_parse_error("{\"y0\": [1, NaN]}", ERR_INVALID, "y0[1]", "got NaN");
+    expect_parse_error("{\"y0\": [[1, 2], [3, -Infinity]]}", ERR_INVALID, "y0[1][1]", "-Infinity");
+    expect_parse_error("{\"solver\": {\"rtol\": inf}}", ERR_INVALID, "solver.rtol", "inf");
+    expect_parse_error("{\"t\": [1e999]}", ERR_INVALID, "t[0]", "too large");
+    expect_parse_error("{\"t\": [-1e400]}", ERR_INVALID, "t[0]", "too large");
+    expect_parse_error("[{\"w\": [[0, Infinity]]}]", ERR_INVALID, "[0].w[0][1]", "Infinity");
+    /* a bare word as a key stays malformed; NaN next to another error too */
+    expect_parse_error("{nan: 1}", ERR_BAD_JSON, "", "line 1");
+    /* the first problem met is the one reported */
+    expect_parse_error("{\"a\": NaN,}", ERR_INVALID, "a", "NaN");
+    expect_parse_error("{\"a\": [1,], \"b\": NaN}", ERR_BAD_JSON, "", "line 1 column 10");
+    /* strings: escapes, UTF-8, control characters */
+    expect_parse_error("{\"a\": \"x\ty\"}", ERR_BAD_JSON, "", "control character");
+    expect_parse_error("{\"a\": \"\\q\"}", ERR_BAD_JSON, "", "invalid escape");
+    expect_parse_error("{\"a\": \"\\ud800\"}", ERR_BAD_JSON, "", "surrogate");
+    expect_parse_error("{\"a\": \"\\u0000\"}", ERR_BAD_JSON, "", "\\u0000");
+    expect_parse_error("{\"a\": \"\xc3\x28\"}", ERR_BAD_JSON, "", "UTF-8");
+    expect_parse_error("{\"a\": \"\xe0\x80\xaf\"}", ERR_BAD_JSON, "", "UTF-8"); /* overlong */
+    expect_parse_error("{\"a\": \"abc", ERR_BAD_JSON, "", "unterminated");
+    /* numbers and literals */
+    expect_parse_error("[01]", ERR_BAD_JSON, "", "expected ',' or ']'");
+    expect_parse_error("[1.]", ERR_BAD_JSON, "", "digit must follow");
+    expect_parse_error("[1e+]", ERR_BAD_JSON, "", "digit must follow");
+    expect_parse_error("[-]", ERR_BAD_JSON, "", "invalid number");
+    expect_parse_error("[.5]", ERR_BAD_JSON, "", "expected a value");
+    expect_parse_error("[0x10]", ERR_BAD_JSON, "", "expected ',' or ']'");
+    expect_parse_error("[True]", ERR_BAD_JSON, "", "invalid literal");
+    expect_parse_error("[nulll]", ERR_BAD_JSON, "", "invalid literal");
+    expect_parse_error("{\"a\" 1}", ERR_BAD_JSON, "", "expected ':'");
+    expect_parse_error("{\"a\": 1 \"b\": 2}", ERR_BAD_JSON, "", "expected ',' or '}'");
+    expect_parse_error("[", ERR_BAD_JSON, "", "end of the text");
+    expect_parse_error("{\"a\": nul}", ERR_BAD_JSON, "", "line 1");
+}
+END_TEST
+
+START_TEST(parse_accepts_json)
+{
+    json_t *j = parse_ok(" {\"s\": \"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\u20ac\", "
+                         "\"u\": \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"e\": {}, \"a\": [], "
+                         "\"n\": [true, false, null, -0.5e+2, 0, 1E3, -0]}\r\n");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "s")),
+                     "a\"b\\c/d\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80\xe2\x82\xac");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "u")),
+                     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    ck_assert_uint_eq(json_object_size(json_object_get(j, "e")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "a")), 0);
+    json_t *n = json_object_get(j, "n");
+    ck_assert(json_is_true(json_array_get(n, 0)) && json_is_false(json_array_get(n, 1)) &&
+              json_is_null(json_array_get(n, 2)));
+    ck_assert_double_eq(json_real_value(json_array_get(n, 3)), -50.0);
+    ck_assert_double_eq(json_real_value(json_array_get(n, 5)), 1000.0);
+    /* insertion order kept (export relies on jbuf_json's order) */
+    const char *first = NULL;
+    void *it = json_object_iter(j);
+    first = json_object_iter_key(it);
+    ck_assert_str_eq(first, "s");
+    json_decref(j);
+    /* deep but within the limit; too deep is malformed */
+    char deep[1200];
+    memset(deep, '[', 500);
+    memset(deep + 500, ']', 500);
+    deep[1000] = '\0';
+    json_decref(parse_ok(deep));
+    memset(deep, '[', 600);
+    memset(deep + 600, ']', 600);
+    deep[1200 - 1] = '\0';
+    expect_parse_error(deep, ERR_BAD_JSON, "", "nested too deeply");
+}
+END_TEST
+
+START_TEST(parse_numbers_are_reals)
+{
+    json_t *j =
+        parse_ok("{\"a\": [1, -0, 2.5e-3, 123456789012345678901234567890], \"s\": \"NaN\"}");
+    json_t *a = json_object_get(j, "a");
+    for (size_t i = 0; i < 4; i++)
+        ck_assert(json_is_real(json_array_get(a, i)));
+    ck_assert(signbit(json_real_value(json_array_get(a, 1))));
+    ck_assert_double_eq(json_real_value(json_array_get(a, 3)), 123456789012345678901234567890.0);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "s")), "NaN");
+    json_decref(j);
+    j = parse_ok("3");
+    ck_assert(json_is_real(j));
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(content_types)
+{
+    ck_assert(codec_is_json_type("application/json"));
+    ck_assert(codec_is_json_type("Application/JSON; charset=utf-8"));
+    ck_assert(codec_is_json_type("application/json;charset=UTF-8"));
+    ck_assert(!codec_is_json_type(NULL));
+    ck_assert(!codec_is_json_type("application/jsonx"));
+    ck_assert(!codec_is_json_type("text/plain"));
+    ck_assert(!codec_is_json_type("application/x-www-form-urlencoded"));
+}
+END_TEST
+
+/* ---- model documents ---- */
+
+/* 2 -> 3 (tanh) -> cube -> 2 (identity by default), time input off. */
+static const char small_doc[] =
+    "{\"kind\": \"ode\", \"state_dim\": 2, \"description\": \"small\",\n"
+    " \"vector_field\": {\"time_input\": false, \"layers\": [\n"
+    "   {\"weight\": [[1, 2], [3, 4], [5, 6]], \"bias\": [0.1, 0.2, 0.3], \"activation\": "
+    "\"tanh\"},\n"
+    "   {\"activation\": \"cube\"},\n"
+    "   {\"weight\": [[-1, -2, -3], [-4, -5, -6]], \"bias\": [7, 8]}]},\n"
+    " \"solver\": {\"method\": \"tsit5\", \"rtol\": 1e-7, \"atol\": 1e-9, \"max_steps\": 5000}}";
+
+START_TEST(model_decode_ode)
+{
+    json_t *j = parse_ok(small_doc);
+    model_def d;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_model_decode(j, &d, &e) == ERR_OK, "%s: %s", e.field, e.message);
+    json_decref(j);
+    ck_assert_int_eq(d.kind, MODEL_KIND_ODE);
+    ck_assert_uint_eq(d.state_dim, 2);
+    ck_assert_uint_eq(d.augment_dim, 0);
+    ck_assert_str_eq(d.description, "small");
+    ck_assert_uint_eq(d.n_nets, 1);
+    const model_net *n = &d.nets[0];
+    ck_assert_uint_eq(n->in_dim, 2);
+    ck_assert(!n->time_input);
+    ck_assert_uint_eq(n->n_layers, 3);
+    ck_assert_int_eq(n->layers[0].kind, MLP_LINEAR);
+    ck_assert_uint_eq(n->layers[0].in, 2);
+    ck_assert_uint_eq(n->layers[0].out, 3);
+    ck_assert_int_eq(n->layers[0].act, MLP_ACT_TANH);
+    ck_assert_int_eq(n->layers[1].kind, MLP_ELEMENTWISE);
+    ck_assert_int_eq(n->layers[1].act, MLP_ACT_CUBE);
+    ck_assert_int_eq(n->layers[2].act, MLP_ACT_IDENTITY);
+    /* nn/mlp.h layout: W1 row-major, b1, W3, b3 */
+    const double want[] = {1, 2, 3, 4, 5, 6, 0.1, 0.2, 0.3, -1, -2, -3, -4, -5, -6, 7, 8};
+    ck_assert_uint_eq(d.n_params, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < d.n_params; i++)
+        ck_assert_double_eq(d.params[i], want[i]);
+    ck_assert_str_eq(d.solver.method, "tsit5");
+    ck_assert_double_eq(d.solver.rtol, 1e-7);
+    ck_assert_double_eq(d.solver.atol, 1e-9);
+    ck_assert_int_eq(d.solver.max_steps, 5000);
+    ck_assert_double_eq(d.solver.first_step, 0);
+    model_def_free(&d);
+}
+END_TEST
+
+/* Replace the first occurrence of `from` in small_doc by `to`. */
+static char *doc_with(const char *base, const char *from, const char *to)
+{
+    const char *at = strstr(base, from);
+    ck_assert_msg(at != NULL, "'%s' not in the document", from);
+    size_t n = strlen(base) - strlen(from) + strlen(to) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, "%.*s%s%s", (int)(at - base), base, to, at + strlen(from));
+    return s;
+}
+
+static void expect_model_error(const char *text, const char *field, const char *part)
+{
+    json_t *j = NULL;
+    err e;
+    err_clear(&e);
+    model_def d;
+    if (codec_parse(text, strlen(text), &j, &e) == ERR_OK) {
+        ck_assert_msg(codec_model_decode(j, &d, &e) == ERR_INVALID, "accepted: %s", text);
+        ck_assert_ptr_null(d.params);
+    }
+    json_decref(j);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_msg(strcmp(e.field, field) == 0, "field '%s' (%s), want '%s' in\n%s", e.field,
+                  e.message, field, text);
+    ck_assert_msg(strstr(e.message, part), "message '%s' lacks '%s'", e.message, part);
+}
+
+START_TEST(model_decode_errors)
+{
+    const struct {
+        const char *from, *to, *field, *part;
+    } cases[] = {
+        /* shapes */
+        {"[[-1, -2, -3], [-4, -5, -6]]", "[[-1, -2, -3], [-4, -5]]",
+         "vector_field.layers[2].weight[1]", "has 2 values, row 0 has 3"},
+        {"[[-1, -2, -3], [-4, -5, -6]]", "[[-1, -2], [-4, -5]]", "vector_field.layers[2].weight",
+         "the layer before gives 3"},
+        {"[[1, 2], [3, 4], [5, 6]]", "[[1, 2, 0], [3, 4, 0], [5, 6, 0]]",
+         "vector_field.layers[0].weight", "the network's input has 2"},
+        {"\"bias\": [7, 8]", "\"bias\": [7, 8, 9]", "vector_field.layers[2].bias",
+         "must hold 2 numbers"},
+        {"[[-1, -2, -3], [-4, -5, -6]], \"bias\": [7, 8]", "[[-1, -2, -3]], \"bias\": [7]",
+         "vector_field.layers[2]", "gives 1 outputs, expected 2"},
+        {"[[-1, -2, -3], [-4, -5, -6]]", "[]", "vector_field.layers[2].weight", "non-empty"},
+        {"[[-1, -2, -3], [-4, -5, -6]]", "[[-1, -2, -3], 4]", "vector_field.layers[2].weight[1]",
+         "got a number"},
+        {"\"time_input\": false", "\"time_input\": true", "vector_field.layers[0].weight",
+         "plus time"},
+        {"\"state_dim\": 2", "\"state_dim\": 2, \"augment_dim\": 1",
+         "vector_field.layers[0].weight", "= 3"},
+        /* values */
+        {"[3, 4]", "[3, NaN]", "vector_field.layers[0].weight[1][1]", "NaN"},
+        {"[0.1, 0.2, 0.3]", "[0.1, 1e999, 0.3]", "vector_field.layers[0].bias[1]", "too large"},
+        {"[3, 4]", "[3, \"4\"]", "vector_field.layers[0].weight[1][1]", "got a string"},
+        {"\"tanh\"", "\"tanhh\"", "vector_field.layers[0].activation", "tanh"},
+        {"\"tanh\"", "3", "vector_field.layers[0].activation", "must be a string"},
+        {"{\"activation\": \"cube\"}", "{}", "vector_field.layers[1]", "an activation alone"},
+        {"{\"activation\": \"cube\"}", "{\"bias\": [1]}", "vector_field.layers[1].bias",
+         "needs a weight"},
+        {", \"bias\": [7, 8]", "", "vector_field.layers[2].bias", "missing"},
+        /* keys */
+        {"\"description\"", "\"descr\"", "descr", "unknown key"},
+        {"\"activation\": \"cube\"", "\"activation\": \"cube\", \"width\": 3",
+         "vector_field.layers[1].width", "unknown key"},
+        {"\"time_input\": false,", "\"time_input\": false, \"extra\": 1,", "vector_field.extra",
+         "unknown key"},
+        {"\"rtol\"", "\"tolerance\"", "solver.tolerance", "unknown key"},
+        {"\"kind\": \"ode\"", "\"kind\": \"sde\"", "kind", "unknown kind"},
+        {"\"kind\": \"ode\", ", "", "kind", "missing"},
+        {"\"state_dim\": 2", "\"state_dim\": 0", "state_dim", "from 1"},
+        {"\"state_dim\": 2", "\"state_dim\": 2.5", "state_dim", "fraction"},
+        {"\"state_dim\": 2", "\"state_dim\": \"2\"", "state_dim", "got a string"},
+        {"\"time_input\": false", "\"time_input\": 0", "vector_field.time_input", "true or false"},
+        {"\"layers\": [", "\"layerz\": [", "vector_field.layerz", "unknown key"},
+        /* solver */
+        {"\"rtol\": 1e-7", "\"rtol\": 0", "solver.rtol", "positive"},
+        {"\"atol\": 1e-9", "\"atol\": -1e-9", "solver.atol", "positive"},
+        {"\"tsit5\"", "\"rk45\"", "solver.method", "unknown method"},
+        {"\"max_steps\": 5000", "\"max_steps\": 0", "solver.max_steps", "from 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *doc = doc_with(small_doc, cases[i].from, cases[i].to);
+        expect_model_error(doc, cases[i].field, cases[i].part);
+        free(doc);
+    }
+    expect_model_error("[1]", "", "must be an object");
+    expect_model_error("{\"kind\": \"ode\", \"state_dim\": 2}", "vector_field", "missing");
+}
+END_TEST
+
+static void round_trip(const char *text)
+{
+    json_t *j = parse_ok(text);
+    model_def a, b;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_model_decode(j, &a, &e) == ERR_OK, "%s: %s", e.field, e.message);
+    json_decref(j);
+    jbuf buf;
+    jbuf_init(&buf);
+    codec_model_encode(&a, &buf);
+    char *t1 = jbuf_take(&buf, NULL);
+    j = parse_ok(t1);
+    ck_assert_msg(codec_model_decode(j, &b, &e) == ERR_OK, "%s: %s in\n%s", e.field, e.message, t1);
+    json_decref(j);
+    ck_assert_uint_eq(a.n_params, b.n_params);
+    ck_assert_int_eq(memcmp(a.params, b.params, a.n_params * sizeof(double)), 0);
+    ck_assert_mem_eq(&a.solver, &b.solver, sizeof a.solver);
+    codec_model_encode(&b, &buf);
+    char *t2 = jbuf_take(&buf, NULL);
+    ck_assert_str_eq(t1, t2);
+    free(t1);
+    free(t2);
+    model_def_free(&a);
+    model_def_free(&b);
+}
+
+START_TEST(model_round_trip)
+{
+    round_trip(small_doc);
+    /* awkward numbers: every one must come back bit for bit */
+    char *doc = doc_with(small_doc, "[[1, 2], [3, 4], [5, 6]]",
+                         "[[0.1, -0.0], [5e-324, 1.7976931348623157e308], [0.30000000000000004, "
+                         "-2.2250738585072014e-308]]");
+    round_trip(doc);
+    free(doc);
+    /* time input and augmentation */
+    round_trip("{\"kind\": \"ode\", \"state_dim\": 1, \"augment_dim\": 1, \"vector_field\": "
+               "{\"time_input\": true, \"layers\": [{\"weight\": [[1, 2, 3], [4, 5, 6]], "
+               "\"bias\": [0, 0], \"activation\": \"sin\"}]}}");
+}
+END_TEST
+
+static const char cde_doc[] =
+    "{\"kind\": \"cde\", \"input_channels\": 3, \"hidden_dim\": 2,"
+    " \"channels\": {\"time\": true, \"intensity\": false}, \"interpolation\": \"hermite_bdiff\","
+    " \"initial\": {\"layers\": [{\"weight\": [[1, 2, 3], [4, 5, 6]], \"bias\": [0, 1]}]},"
+    " \"vector_field\": {\"layers\": [{\"weight\": [[1, 0], [0, 1], [1, 1], [2, 0], [0, 2], [1, "
+    "-1]], \"bias\": [0, 0, 0, 0, 0, 0], \"activation\": \"tanh\"}]},"
+    " \"readout\": {\"layers\": [{\"weight\": [[0.5, -0.5]], \"bias\": [0.25]}]},"
+    " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-4, \"atol\": 1e-6}}";
+
+START_TEST(model_decode_cde)
+{
+    json_t *j = parse_ok(cde_doc);
+    model_def d;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_model_decode(j, &d, &e) == ERR_OK, "%s: %s", e.field, e.message);
+    json_decref(j);
+    ck_assert_int_eq(d.kind, MODEL_KIND_CDE);
+    ck_assert_uint_eq(d.input_channels, 3);
+    ck_assert_uint_eq(d.hidden_dim, 2);
+    ck_assert(d.channel_time && !d.channel_intensity);
+    ck_assert_int_eq(d.interp, MODEL_INTERP_HERMITE_BDIFF);
+    ck_assert_uint_eq(d.n_nets, 3);
+    ck_assert_uint_eq(d.n_params, 8 + 18 + 3);
+    ck_assert_double_eq(d.params[8 + 18], 0.5); /* readout W starts after initial and field */
+    model_def_free(&d);
+    round_trip(cde_doc);
+
+    char *bad = doc_with(cde_doc, "[[0.5, -0.5]]", "[[0.5, -0.5, 1]]");
+    expect_model_error(bad, "readout.layers[0].weight", "the network's input has 2");
+    free(bad);
+    bad = doc_with(cde_doc, "[1, -1]]", "[1, -1], [0, 0]]");
+    expect_model_error(bad, "vector_field.layers[0].bias", "must hold 7");
+    free(bad);
+    bad = doc_with(cde_doc, "\"hermite_bdiff\"", "\"cubic\"");
+    expect_model_error(bad, "interpolation", "natural_cubic");
+    free(bad);
+    bad = doc_with(cde_doc, "\"intensity\": false", "\"intensity\": false, \"count\": true");
+    expect_model_error(bad, "channels.count", "unknown key");
+    free(bad);
+    bad = doc_with(cde_doc, "{\"layers\": [{\"weight\": [[1, 0]",
+                   "{\"time_input\": false, \"layers\": [{\"weight\": [[1, 0]");
+    expect_model_error(bad, "vector_field.time_input", "unknown key");
+    free(bad);
+}
+END_TEST
+
+/* The complete example of docs/model-format.md (the ```json block after
+ * <!-- model-example -->) is a valid document. */
+START_TEST(model_format_doc_example)
+{
+    char path[512];
+    const char *src = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/docs/model-format.md", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *m = strstr(text, "<!-- model-example -->");
+    ck_assert_ptr_nonnull(m);
+    const char *a = strstr(m, "```json\n"), *b = a ? strstr(a + 8, "```") : NULL;
+    ck_assert(a && b);
+    char *doc = strndup(a + 8, (size_t)(b - a - 8));
+    round_trip(doc);
+    free(doc);
+}
+END_TEST
+
+START_TEST(model_load_file_errors)
+{
+    model_def d;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(codec_model_load_file("/nonexistent/spiral.json", &d, &e), ERR_IO);
+    ck_assert_ptr_nonnull(strstr(e.message, "/nonexistent/spiral.json: cannot open"));
+    char path[] = "/tmp/check_codec_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"kind\": \"ode\", \"state_dim\": -1}", f);
+    fclose(f);
+    err_clear(&e);
+    ck_assert_int_eq(codec_model_load_file(path, &d, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "state_dim");
+    ck_assert_ptr_nonnull(strstr(e.message, path));
+    unlink(path);
+}
+END_TEST
+
+/* ---- trajectory requests ---- */
+
+static err_code decode_req(const char *text, size_t dim, ode_traj_req *q, err *e)
+{
+    json_t *j = NULL;
+    err_clear(e);
+    err_code rc = codec_parse(text, strlen(text), &j, e);
+    if (rc == ERR_OK) rc = codec_ode_req_decode(j, dim, q, e);
+    json_decref(j);
+    return rc;
+}
+
+START_TEST(request_decode)
+{
+    ode_traj_req q;
+    err e;
+    ck_assert_int_eq(decode_req("{\"y0\": [2, 0], \"t\": [0.5, 3.1, 0.2, 25, 0.5]}", 2, &q, &e),
+                     ERR_OK);
+    ck_assert(!q.batched);
+    ck_assert_uint_eq(q.batch, 1);
+    ck_assert_uint_eq(q.n_t, 5);
+    ck_assert_double_eq(q.t[2], 0.2);
+    ck_assert_double_eq(q.t0, 0);
+    ck_assert_double_eq(q.y0[0], 2);
+    ck_assert(!q.augmented);
+    ck_assert_str_eq(q.solver.method, "");
+    codec_ode_req_free(&q);
+
+    ck_assert_int_eq(decode_req("{\"y0\": [[1, 2], [3, 4], [5, 6]], \"t\": [-1], \"t0\": 2.5,"
+                                " \"version\": 3, \"augmented\": true,"
+                                " \"solver\": {\"method\": \"dop853\", \"max_steps\": 10}}",
+                                2, &q, &e),
+                     ERR_OK);
+    ck_assert(q.batched);
+    ck_assert_uint_eq(q.batch, 3);
+    ck_assert_double_eq(q.y0[5], 6);
+    ck_assert_double_eq(q.t0, 2.5);
+    ck_assert(q.augmented);
+    ck_assert_str_eq(q.solver.method, "dop853");
+    ck_assert_int_eq(q.solver.max_steps, 10);
+    codec_ode_req_free(&q);
+
+    /* a batch of one keeps its nesting */
+    ck_assert_int_eq(decode_req("{\"y0\": [[1, 2]], \"t\": [1]}", 2, &q, &e), ERR_OK);
+    ck_assert(q.batched);
+    ck_assert_uint_eq(q.batch, 1);
+    codec_ode_req_free(&q);
+}
+END_TEST
+
+START_TEST(request_errors)
+{
+    const struct {
+        const char *text, *field, *part;
+    } cases[] = {
+        {"{\"t\": [1]}", "y0", "missing"},
+        {"{\"y0\": [1, 2]}", "t", "missing"},
+        {"{\"y0\": [1, 2], \"t\": []}", "t", "must not be empty"},
+        {"{\"y0\": [1, 2], \"t\": 3}", "t", "must be an array"},
+        {"{\"y0\": [1, 2], \"t\": [1, \"2\"]}", "t[1]", "got a string"},
+        {"{\"y0\": [1, 2], \"t\": [1, NaN]}", "t[1]", "NaN"},
+        {"{\"y0\": [1, 2, 3], \"t\": [1]}", "y0", "must hold 2 numbers, got 3"},
+        {"{\"y0\": [], \"t\": [1]}", "y0", "must hold 2 numbers, got 0"},
+        {"{\"y0\": 2, \"t\": [1]}", "y0", "must be a state"},
+        {"{\"y0\": [[1, 2], [3]], \"t\": [1]}", "y0[1]", "must hold 2 numbers, got 1"},
+        {"{\"y0\": [[1, 2], 3], \"t\": [1]}", "y0[1]", "must be an array"},
+        {"{\"y0\": [1, [2]], \"t\": [1]}", "y0[1]", "must be a number"},
+        {"{\"y0\": [[1, 2], [3, Infinity]], \"t\": [1]}", "y0[1][1]", "Infinity"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"t0\": \"0\"}", "t0", "must be a number"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"augmented\": 1}", "augmented", "true or false"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"times\": [1]}", "times", "unknown key"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"rtol\": 0}}", "solver.rtol", "positive"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"atol\": -1}}", "solver.atol", "positive"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"method\": \"rk45\"}}", "solver.method",
+         "unknown method"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"method\": \"\"}}", "solver.method",
+         "unknown method"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"max_steps\": 1.5}}", "solver.max_steps",
+         "fraction"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"rtol\": 1e-6, \"order\": 5}}", "solver.order",
+         "unknown key"},
+        {"{\"y0\": [1, 2], \"t\": [1], \"solver\": []}", "solver", "must be an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ode_traj_req q;
+        err e;
+        ck_assert_msg(decode_req(cases[i].text, 2, &q, &e) == ERR_INVALID, "accepted: %s",
+                      cases[i].text);
+        ck_assert_ptr_null(q.t);
+        ck_assert_ptr_null(q.y0);
+        ck_assert_msg(strcmp(e.field, cases[i].field) == 0, "%s: field '%s' (%s), want '%s'",
+                      cases[i].text, e.field, e.message, cases[i].field);
+        ck_assert_msg(strstr(e.message, cases[i].part), "%s: message '%s' lacks '%s'",
+                      cases[i].text, e.message, cases[i].part);
+    }
+}
+END_TEST
+
+START_TEST(request_version)
+{
+    const struct {
+        const char *text;
+        err_code rc;
+        int version;
+    } cases[] = {{"{}", ERR_OK, 0},
+                 {"{\"version\": \"latest\"}", ERR_OK, 0},
+                 {"{\"version\": 3}", ERR_OK, 3},
+                 {"{\"version\": 0}", ERR_INVALID, 0},
+                 {"{\"version\": 1.5}", ERR_INVALID, 0},
+                 {"{\"version\": \"3\"}", ERR_INVALID, 0},
+                 {"{\"version\": null}", ERR_INVALID, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *j = parse_ok(cases[i].text);
+        err e;
+        err_clear(&e);
+        int v = -1;
+        ck_assert_int_eq(codec_traj_version(j, &v, &e), cases[i].rc);
+        if (cases[i].rc == ERR_OK)
+            ck_assert_int_eq(v, cases[i].version);
+        else
+            ck_assert_str_eq(e.field, "version");
+        json_decref(j);
+    }
+}
+END_TEST
+
+START_TEST(reply_text)
+{
+    double t[] = {0.5, 0.1};
+    double y[] = {1, 2, 0.25, -0.0, 5, 6, 7, 8};
+    ode_traj_req q = {.n_t = 2, .t = t, .batch = 1};
+    codec_stats st = {86, 14, 1, 0.21};
+    jbuf b;
+    jbuf_init(&b);
+    codec_ode_reply(&b, "spiral", 3, &q, y, 2, &st);
+    char *s = jbuf_take(&b, NULL);
+    ck_assert_str_eq(s, "{\"model\":\"spiral\",\"version\":3,\"t\":[0.5,0.1],\"y\":[[1.0,2.0],"
+                        "[0.25,-0.0]],\"stats\":{\"nfe\":86,\"steps\":14,\"rejected\":1,"
+                        "\"elapsed_ms\":0.21}}");
+    free(s);
+    q.batch = 2;
+    q.batched = true;
+    codec_ode_reply(&b, "m", 1, &q, y, 2, &st);
+    s = jbuf_take(&b, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\"y\":[[[1.0,2.0],[0.25,-0.0]],[[5.0,6.0],[7.0,8.0]]]"));
+    free(s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("codec");
+    TCase *c = tcase_create("core");
+    tcase_set_timeout(c, 120); /* sanitizer builds are several times slower */
+    tcase_add_test(c, numbers_match_python_repr);
+    tcase_add_test(c, numbers_random_against_brute_force);
+    tcase_add_test(c, numbers_spelling);
+    tcase_add_test(c, jbuf_writes_json);
+    tcase_add_test(c, parse_accepts_json);
+    tcase_add_test(c, parse_numbers_are_reals);
+    tcase_add_test(c, content_types);
+    tcase_add_test(c, model_decode_ode);
+    tcase_add_test(c, model_decode_cde);
+    tcase_add_test(c, model_round_trip);
+    tcase_add_test(c, model_format_doc_example);
+    tcase_add_test(c, request_decode);
+    tcase_add_test(c, request_version);
+    tcase_add_test(c, reply_text);
+    suite_add_tcase(s, c);
+    TCase *er = tcase_create("errors");
+    tcase_set_timeout(er, 120);
+    tcase_add_test(er, parse_errors);
+    tcase_add_test(er, model_decode_errors);
+    tcase_add_test(er, model_load_file_errors);
+    tcase_add_test(er, request_errors);
+    suite_add_tcase(s, er);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

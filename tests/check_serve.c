@@ -1,0 +1,540 @@
+/* check_serve: serving models over HTTP, end to end, against the real
+ * daemon (ephemeral port, temporary database, the demo model seeded).
+ *
+ *   round trip   a document uploaded and exported comes back with every
+ *                number bit for bit (awkward values included), and the
+ *                demo document's numbers come back as the same text; the
+ *                export re-uploaded exports to the same bytes;
+ *   library      a trajectory over HTTP is, bit for bit, what
+ *                ode_model_solve gives in-process for the same model
+ *                document and query (single, batch, solver overrides);
+ *   concurrency  while two slow solves (large batches) hold evaluation
+ *                threads, /healthz and a small trajectory are answered; the
+ *                test asserts the slow replies have not arrived yet when
+ *                the small ones have (ordering, not wall-clock thresholds);
+ *                solve_timeout then stops the slow ones. Uploads racing for
+ *                one model get distinct versions;
+ *   readme       every curl example of README.md marked <!-- api-example -->
+ *                runs against a live daemon and prints what the README says
+ *                it prints. */
+#include <check.h>
+#include <ctype.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apitest.h"
+#include "http/codec_json.h"
+#include "http/codec_model.h"
+#include "model/ode_model.h"
+
+static tu_daemon d;
+
+static void start(const char *const *extra)
+{
+    ck_assert_msg(apitest_start(&d, extra) == 0, "the daemon did not start");
+}
+
+static void stop_ok(void)
+{
+    ck_assert_int_eq(apitest_stop(&d), 0);
+}
+
+static void cleanup(void)
+{
+    tu_daemon_cleanup(&d);
+}
+
+static const char *const json_ct[] = {"Content-Type: application/json", NULL};
+
+static tu_response post(const char *path, const char *body)
+{
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "POST", path, json_ct, body, &r), 0);
+    return r;
+}
+
+static json_t *reply_json(const tu_response *r, int status)
+{
+    ck_assert_msg(r->status == status, "status %d, want %d: %.400s", r->status, status, r->body);
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_INT_AS_REAL, &je);
+    ck_assert_msg(j != NULL, "not JSON (%s): %.200s", je.text, r->body);
+    return j;
+}
+
+/* Every number of a JSON text, in order, as text (the tokens) and as
+ * doubles (strtod). Strings are skipped. Returns the count. */
+static size_t numbers_of(const char *s, char ***tok, double **val)
+{
+    size_t n = 0, cap = 1024;
+    *tok = malloc(cap * sizeof **tok);
+    *val = malloc(cap * sizeof **val);
+    for (const char *p = s; *p;) {
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (*p) p++;
+        } else if (*p == '-' || isdigit((unsigned char)*p)) {
+            const char *q = p;
+            while (*q && (isdigit((unsigned char)*q) || strchr("+-.eE", *q)))
+                q++;
+            if (n == cap) {
+                cap *= 2;
+                *tok = realloc(*tok, cap * sizeof **tok);
+                *val = realloc(*val, cap * sizeof **val);
+            }
+            (*tok)[n] = strndup(p, (size_t)(q - p));
+            (*val)[n] = strtod(p, NULL);
+            n++;
+            p = q;
+        } else {
+            p++;
+        }
+    }
+    return n;
+}
+
+static void free_numbers(char **tok, double *val, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(tok[i]);
+    free(tok);
+    free(val);
+}
+
+static char *export_text(const char *name, int version)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/models/%s/versions/%d", name, version);
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "GET", path, NULL, NULL, &r), 0);
+    ck_assert_msg(r.status == 200, "export %s: %d %s", path, r.status, r.body);
+    char *text = strdup(r.body);
+    tu_response_free(&r);
+    return text;
+}
+
+/* ---- round trip ---- */
+
+/* A document whose weights are awkward doubles written with %.17g (not
+ * the shortest form): random bit patterns, subnormals, -0.0, extremes. */
+static char *awkward_doc(double *vals, size_t n_vals)
+{
+    uint64_t s = 0x853c49e6748fea9bull;
+    const double fixed[] = {
+        -0.0,      5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 1.0 / 3,
+        -2.5e-320, 1e23};
+    for (size_t i = 0; i < n_vals; i++) {
+        if (i < sizeof fixed / sizeof fixed[0]) {
+            vals[i] = fixed[i];
+            continue;
+        }
+        do {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            memcpy(&vals[i], &s, sizeof s);
+        } while (!isfinite(vals[i]));
+    }
+    /* one layer 4 -> 4 (16 weights + 4 biases), state_dim 4 */
+    char *doc = malloc(8192);
+    size_t o = (size_t)snprintf(doc, 8192,
+                                "{\"kind\": \"ode\", \"state_dim\": 4, \"vector_field\": "
+                                "{\"layers\": [{\"weight\": [");
+    for (size_t r = 0; r < 4; r++) {
+        o += (size_t)snprintf(doc + o, 8192 - o, "%s[", r ? ", " : "");
+        for (size_t c = 0; c < 4; c++)
+            o += (size_t)snprintf(doc + o, 8192 - o, "%s%.17g", c ? ", " : "", vals[r * 4 + c]);
+        o += (size_t)snprintf(doc + o, 8192 - o, "]");
+    }
+    o += (size_t)snprintf(doc + o, 8192 - o, "], \"bias\": [");
+    for (size_t k = 0; k < 4; k++)
+        o += (size_t)snprintf(doc + o, 8192 - o, "%s%.17g", k ? ", " : "", vals[16 + k]);
+    snprintf(doc + o, 8192 - o, "], \"activation\": \"identity\"}]}}");
+    return doc;
+}
+
+START_TEST(round_trip_is_exact)
+{
+    start(NULL);
+    double vals[20];
+    char *doc = awkward_doc(vals, 20);
+    tu_response r = post("/v1/models/awkward/versions", doc);
+    json_decref(reply_json(&r, 201));
+    tu_response_free(&r);
+    char *e1 = export_text("awkward", 1);
+    char **tok;
+    double *got;
+    size_t n = numbers_of(e1, &tok, &got);
+    /* state_dim 4, then the 16 weights and 4 biases */
+    ck_assert_uint_eq(n, 21);
+    for (size_t i = 0; i < 20; i++) {
+        uint64_t a, b;
+        memcpy(&a, &vals[i], sizeof a);
+        memcpy(&b, &got[i + 1], sizeof b);
+        ck_assert_msg(a == b, "value %zu: sent %.17g, exported %s", i, vals[i], tok[i + 1]);
+    }
+    free_numbers(tok, got, n);
+    /* the export, uploaded again, exports to the same bytes */
+    r = post("/v1/models/awkward/versions", e1);
+    json_decref(reply_json(&r, 201));
+    tu_response_free(&r);
+    char *e2 = export_text("awkward", 2);
+    ck_assert_str_eq(e1, e2);
+    free(e1);
+    free(e2);
+    free(doc);
+
+    /* the demo document (numbers as Python's repr writes them): every
+     * number of the export is the same text as in the file */
+    char path[1024];
+    char *file = tu_read_file(apitest_src(path, sizeof path, "examples/spiral.json"), NULL);
+    ck_assert_ptr_nonnull(file);
+    char *e3 = export_text("spiral", 1);
+    char **t1, **t2;
+    double *v1, *v2;
+    size_t n1 = numbers_of(file, &t1, &v1), n2 = numbers_of(e3, &t2, &v2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_uint_gt(n1, 4482);
+    for (size_t i = 0; i < n1; i++)
+        ck_assert_msg(strcmp(t1[i], t2[i]) == 0, "number %zu: file %s, export %s", i, t1[i], t2[i]);
+    free_numbers(t1, v1, n1);
+    free_numbers(t2, v2, n2);
+    free(file);
+    free(e3);
+    stop_ok();
+}
+END_TEST
+
+/* ---- HTTP = library ---- */
+
+static void compare_with_library(const ode_model *m, const char *request, size_t batch,
+                                 const double *y0, const double *t, size_t n_t,
+                                 const model_solver *over)
+{
+    size_t sd = ode_model_state_dim(m);
+    double *want = malloc(batch * n_t * sd * sizeof *want);
+    struct ode_model_query q = {.t0 = 0, .batch = batch, .y0 = y0, .t = t, .n_t = n_t};
+    if (over) q.solver = *over;
+    struct ode_model_stats st;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(ode_model_solve(m, &q, want, &st, &e) == ERR_OK, "%s", e.message);
+
+    tu_response r = post("/v1/models/spiral/trajectory", request);
+    json_t *j = reply_json(&r, 200);
+    tu_response_free(&r);
+    const json_t *y = json_object_get(j, "y");
+    for (size_t b = 0; b < batch; b++) {
+        const json_t *traj = batch > 1 || json_is_array(json_array_get(json_array_get(y, 0), 0))
+                                 ? json_array_get(y, b)
+                                 : y;
+        ck_assert_uint_eq(json_array_size(traj), n_t);
+        for (size_t i = 0; i < n_t; i++)
+            for (size_t k = 0; k < sd; k++) {
+                double g = json_number_value(json_array_get(json_array_get(traj, i), k));
+                double w = want[(b * n_t + i) * sd + k];
+                ck_assert_msg(memcmp(&g, &w, sizeof g) == 0,
+                              "y[%zu][%zu][%zu]: HTTP %.17g, library %.17g", b, i, k, g, w);
+            }
+    }
+    const json_t *stats = json_object_get(j, "stats");
+    ck_assert_int_eq((long)json_number_value(json_object_get(stats, "nfe")), st.nfe);
+    ck_assert_int_eq((long)json_number_value(json_object_get(stats, "steps")), st.steps);
+    json_decref(j);
+    free(want);
+}
+
+START_TEST(http_equals_library)
+{
+    start(NULL);
+    char path[1024];
+    model_def def;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_model_load_file(apitest_src(path, sizeof path, "examples/spiral.json"),
+                                        &def, &e) == ERR_OK,
+                  "%s", e.message);
+    ode_model *m = NULL;
+    ck_assert_int_eq(ode_model_new(&m, &def, &e), ERR_OK);
+
+    const double t[] = {0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0};
+    const double y0[] = {2.0, 0.0, 1.0, 1.0, -0.5, 1.5};
+    compare_with_library(m, "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
+                         1, y0, t, 7, NULL);
+    compare_with_library(m,
+                         "{\"y0\": [[2.0, 0.0], [1.0, 1.0], [-0.5, 1.5]], "
+                         "\"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
+                         3, y0, t, 7, NULL);
+    model_solver over = {.method = "tsit5", .rtol = 1e-9, .atol = 1e-11, .max_steps = 100000};
+    compare_with_library(m,
+                         "{\"y0\": [[2.0, 0.0], [1.0, 1.0]], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, "
+                         "-1.25, 7.0], \"solver\": {\"method\": \"tsit5\", \"rtol\": 1e-9, "
+                         "\"atol\": 1e-11, \"max_steps\": 100000}}",
+                         2, y0, t, 7, &over);
+    ode_model_free(m);
+    model_def_free(&def);
+    stop_ok();
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+/* A solve that would run for many seconds (64 trajectories, a tight
+ * tolerance, a long span); solve_timeout cuts it. */
+static char *slow_request(void)
+{
+    size_t cap = 4096, o = 0;
+    char *s = malloc(cap);
+    o += (size_t)snprintf(s + o, cap - o, "{\"y0\": [");
+    for (int b = 0; b < 64; b++)
+        o +=
+            (size_t)snprintf(s + o, cap - o, "%s[%g, %g]", b ? ", " : "", 2.0 - b * 0.03, 0.01 * b);
+    snprintf(s + o, cap - o,
+             "], \"t\": [1e6], \"solver\": {\"rtol\": 1e-12, \"atol\": 1e-14, "
+             "\"max_steps\": 1000000000}}");
+    return s;
+}
+
+START_TEST(slow_solves_do_not_stall_others)
+{
+    const char *const args[] = {"--solve-timeout", "3", "--log-level", "debug", NULL};
+    start(args);
+    char *body = slow_request();
+    tu_conn *slow[2];
+    for (int i = 0; i < 2; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "X-Request-Id: slow-%d", i);
+        const char *h[] = {"Content-Type: application/json", id, NULL};
+        slow[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(slow[i]);
+        ck_assert_int_eq(
+            tu_send(slow[i], "POST", "/v1/models/spiral/trajectory", h, body, strlen(body)), 0);
+    }
+    /* both are solving (their evaluation threads are busy) */
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-1", 10), 0);
+
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+    r = post("/v1/models/spiral/trajectory", "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2]}");
+    json_decref(reply_json(&r, 200));
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/models", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+
+    /* ...and the slow ones are still running */
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(!tu_readable(slow[i], 0), "slow request %d answered before the small ones",
+                      i);
+    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-"), 0);
+    /* they end at solve_timeout (or, on a machine fast enough, before it) */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(tu_recv(slow[i], &r, 60), 0);
+        ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
+                      "%d %s", r.status, r.body);
+        tu_response_free(&r);
+        tu_close(slow[i]);
+    }
+    free(body);
+    stop_ok();
+}
+END_TEST
+
+/* Uploads racing for the same model each get their own version. */
+START_TEST(concurrent_uploads_get_distinct_versions)
+{
+    start(NULL);
+    enum { N = 8 };
+    const char *doc = "{\"kind\": \"ode\", \"state_dim\": 1, \"vector_field\": {\"layers\": "
+                      "[{\"weight\": [[-1.0]], \"bias\": [0.0]}]}}";
+    tu_conn *c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(c[i]);
+        ck_assert_int_eq(
+            tu_send(c[i], "POST", "/v1/models/raced/versions", json_ct, doc, strlen(doc)), 0);
+    }
+    int seen[N + 1] = {0};
+    for (int i = 0; i < N; i++) {
+        tu_response r;
+        ck_assert_int_eq(tu_recv(c[i], &r, 60), 0);
+        json_t *j = reply_json(&r, 201);
+        int v = (int)json_number_value(json_object_get(j, "version"));
+        ck_assert_msg(v >= 1 && v <= N && !seen[v], "version %d twice or out of range", v);
+        seen[v] = 1;
+        json_decref(j);
+        tu_response_free(&r);
+        tu_close(c[i]);
+    }
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/models/raced", NULL, NULL, &r), 0);
+    json_t *j = reply_json(&r, 200);
+    ck_assert_int_eq((int)json_number_value(json_object_get(j, "latest_version")), N);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "versions")), N);
+    json_decref(j);
+    tu_response_free(&r);
+    stop_ok();
+}
+END_TEST
+
+/* ---- README ---- */
+
+/* Remove `key` wherever it occurs in v. */
+static void drop_key(json_t *v, const char *key)
+{
+    if (json_is_object(v)) {
+        json_object_del(v, key);
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) drop_key(x, key);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            drop_key(json_array_get(v, i), key);
+    }
+}
+
+/* The fenced block of `lang` after p: its text into a new string; *end
+ * after it. NULL when there is none before the next marker. */
+static char *fenced(const char *p, const char *lang, const char **end)
+{
+    char open[32];
+    snprintf(open, sizeof open, "```%s\n", lang);
+    const char *a = strstr(p, open), *next = strstr(p, "<!-- api-example");
+    if (!a || (next && next < a)) return NULL;
+    a += strlen(open);
+    const char *b = strstr(a, "```");
+    if (!b) return NULL;
+    *end = b + 3;
+    return strndup(a, (size_t)(b - a));
+}
+
+/* Replace every "localhost:8080" by the daemon's address. */
+static char *retarget(const char *cmd, int port)
+{
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    char *out = malloc(strlen(cmd) * 2 + 64), *o = out;
+    for (const char *p = cmd; *p;) {
+        if (strncmp(p, "localhost:8080", 14) == 0) {
+            o += sprintf(o, "%s", addr);
+            p += 14;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static char *run_shell(const char *cmd, int *status)
+{
+    char script[4096];
+    snprintf(script, sizeof script, "cd '%s' && %s", tu_srcdir(), cmd);
+    FILE *f = popen(script, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    size_t k;
+    while ((k = fread(out + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 == cap) out = realloc(out, cap *= 2);
+    }
+    out[n] = '\0';
+    *status = pclose(f);
+    return out;
+}
+
+START_TEST(readme_examples_hold)
+{
+    int st = 0;
+    free(run_shell("command -v curl >/dev/null", &st));
+    if (st != 0) {
+        fprintf(stderr, "check_serve: curl is not installed; README examples not run\n");
+        return;
+    }
+    start(NULL);
+    char path[1024];
+    char *readme = tu_read_file(apitest_src(path, sizeof path, "README.md"), NULL);
+    ck_assert_ptr_nonnull(readme);
+    int count = 0;
+    for (const char *p = strstr(readme, "<!-- api-example"); p; p = strstr(p, "<!-- api-example")) {
+        const char *close = strstr(p, "-->"), *end = NULL;
+        ck_assert_ptr_nonnull(close);
+        char opts[256];
+        snprintf(opts, sizeof opts, "%.*s", (int)(close - p), p);
+        p = close + 3;
+        char *cmd = fenced(p, "sh", &end);
+        ck_assert_msg(cmd != NULL, "README example %d: no ```sh block after the marker", count);
+        p = end;
+        char *want_text = fenced(p, "json", &end);
+        ck_assert_msg(want_text != NULL, "README example %d: no ```json block after ```sh", count);
+        p = end;
+        char *live = retarget(cmd, d.port);
+        char *out = run_shell(live, &st);
+        ck_assert_msg(st == 0, "README example %d exited %d:\n%s", count, st, cmd);
+        json_error_t je;
+        json_t *want = json_loads(want_text, 0, &je), *got = json_loads(out, 0, &je);
+        ck_assert_msg(want != NULL, "README example %d: its expected output is not JSON: %s", count,
+                      want_text);
+        ck_assert_msg(got != NULL, "README example %d printed no JSON:\n%s\n%s", count, cmd, out);
+        /* "ignore=a,b": keys whose values change from run to run */
+        const char *ign = strstr(opts, "ignore=");
+        if (ign) {
+            char keys[200], *save = NULL;
+            sscanf(ign + 7, "%199[^ ]", keys);
+            for (char *k = strtok_r(keys, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+                drop_key(want, k);
+                drop_key(got, k);
+            }
+        }
+        char why[1024];
+        ck_assert_msg(apitest_match(want, got, 1e-9, why, sizeof why) &&
+                          apitest_match(got, want, 1e-9, why, sizeof why),
+                      "README example %d:\n%s\nprinted\n%s\n%s", count, cmd, out, why);
+        json_decref(want);
+        json_decref(got);
+        free(out);
+        free(live);
+        free(want_text);
+        free(cmd);
+        count++;
+    }
+    ck_assert_int_ge(count, 5);
+    free(readme);
+    stop_ok();
+}
+END_TEST
+
+static Suite *serve_suite(void)
+{
+    Suite *s = suite_create("serve");
+    TCase *c = tcase_create("core");
+    tcase_set_timeout(c, 300);
+    tcase_add_checked_fixture(c, NULL, cleanup);
+    tcase_add_test(c, round_trip_is_exact);
+    tcase_add_test(c, http_equals_library);
+    tcase_add_test(c, readme_examples_hold);
+    suite_add_tcase(s, c);
+    TCase *l = tcase_create("limits");
+    tcase_set_timeout(l, 300);
+    tcase_add_checked_fixture(l, NULL, cleanup);
+    tcase_add_test(l, slow_solves_do_not_stall_others);
+    tcase_add_test(l, concurrent_uploads_get_distinct_versions);
+    suite_add_tcase(s, l);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(serve_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

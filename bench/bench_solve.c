@@ -24,13 +24,15 @@
  * (the median over the batch of each trajectory's largest error).
  *
  * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
- *                          [--rtol R --atol A] [--near] [--model FILE]
- *                          [--print-request]
+ *                          [--rtol R --atol A] [--y0 uniform|near|mixed]
+ *                          [--model FILE] [--print-request]
  * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
  * --rtol/--atol: other tolerances than W1's, for accuracy-matched
- * comparisons of the batch modes; the rows are then not W1's; --near: the
- * batch rows, named w1near_batch..., on a clustered batch, y0 = (2, 0) +
- * U(-0.1, 0.1)^2, the shape of an ensemble query around one state.)
+ * comparisons of the batch modes; the rows are then not W1's; --y0: the
+ * batch rows on another batch: "near", named w1near_batch..., y0 = (2, 0) +
+ * U(-0.1, 0.1)^2, the shape of an ensemble query around one state; "mixed",
+ * w1mixed_batch..., y0 = (2, 0) for trajectory 0 and U(-0.3, 0.3)^2 for the
+ * rest: one hard trajectory among easy ones.)
  * Run from the build tree (make builds it). --model FILE runs the same lines
  * on a model document (e.g. examples/spiral.json, W1's own weights, or a
  * user's model). --print-request prints W1's single-trajectory request as
@@ -131,14 +133,22 @@ static void make_times(double *t)
     qsort(t, N_T, sizeof *t, cmp_double);
 }
 
-static bool near; /* --near: a batch's y0 = (2, 0, ...) + U(-0.1, 0.1) each */
+enum y0_dist { Y0_UNIFORM, Y0_NEAR, Y0_MIXED };
+static enum y0_dist y0_dist; /* --y0 */
 
 static void make_y0(struct workload *w, bool single)
 {
     rng_state = 0x9e3779b97f4a7c15ull;
     for (size_t b = 0; b < w->max_batch; b++)
-        for (size_t k = 0; k < w->sd; k++)
-            w->y0[b * w->sd + k] = near ? (k == 0 ? 2 : 0) + 0.2 * urand() - 0.1 : 4 * urand() - 2;
+        for (size_t k = 0; k < w->sd; k++) {
+            double u = urand(), *v = &w->y0[b * w->sd + k];
+            if (y0_dist == Y0_NEAR)
+                *v = (k == 0 ? 2 : 0) + 0.2 * u - 0.1;
+            else if (y0_dist == Y0_MIXED)
+                *v = b == 0 ? (k == 0 ? 2 : 0) : 0.6 * u - 0.3;
+            else
+                *v = 4 * u - 2;
+        }
     if (single) {
         memset(w->y0, 0, w->sd * sizeof *w->y0);
         w->y0[0] = 2;
@@ -316,7 +326,8 @@ static int run(const char *model_file, int reps, const size_t *sizes, int n_size
         print_row("w1_single", NULL, &r);
     }
     /* batches: y0 from the fixed seed; trajectory b is the same for every size */
-    const char *fam = near ? "w1near_batch" : "w1_batch";
+    static const char *const families[] = {"w1_batch", "w1near_batch", "w1mixed_batch"};
+    const char *fam = families[y0_dist];
     char name[64];
     make_y0(&w, false);
     if ((!only || strncmp(only, fam, strlen(fam)) == 0 || want(fam)) &&
@@ -398,8 +409,11 @@ int main(int argc, char **argv)
             opt_rtol = atof(argv[++i]);
         } else if (strcmp(argv[i], "--atol") == 0 && i + 1 < argc) {
             opt_atol = atof(argv[++i]);
-        } else if (strcmp(argv[i], "--near") == 0) {
-            near = true;
+        } else if (strcmp(argv[i], "--y0") == 0 && i + 1 < argc) {
+            const char *d = argv[++i];
+            y0_dist = strcmp(d, "near") == 0    ? Y0_NEAR
+                      : strcmp(d, "mixed") == 0 ? Y0_MIXED
+                                                : Y0_UNIFORM;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
@@ -410,7 +424,7 @@ int main(int argc, char **argv)
             fprintf(
                 stderr,
                 "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
-                "[--near] [--model FILE] [--print-request]\n",
+                "[--y0 uniform|near|mixed] [--model FILE] [--print-request]\n",
                 argv[0]);
             return 2;
         }

@@ -21,6 +21,7 @@
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,64 @@ START_TEST(augmented_outputs)
 }
 END_TEST
 
+/* One model, solved from several threads at once (shared-step and
+ * per-trajectory in turn): every result equals the single-threaded one bit
+ * for bit, so a solve keeps no state in the model. */
+struct thread_job {
+    const ode_model *m;
+    const struct fx_case *c;
+    const double *want[2]; /* shared, per-trajectory */
+    size_t n;
+    int mismatches;
+};
+
+static void *solve_repeatedly(void *arg)
+{
+    struct thread_job *j = arg;
+    double *y = malloc(j->n * sizeof *y);
+    if (!y) return NULL;
+    for (int r = 0; r < 8; r++)
+        for (int k = 0; k < 2; k++) {
+            struct ode_model_query q =
+                fx_query(j->c, "dopri5", k ? ODE_BATCH_PER_TRAJECTORY : ODE_BATCH_SHARED, true);
+            if (ode_model_solve(j->m, &q, y, NULL, NULL) ||
+                memcmp(y, j->want[k], j->n * sizeof *y) != 0)
+                j->mismatches++;
+        }
+    free(y);
+    return NULL;
+}
+
+START_TEST(concurrent_solves)
+{
+    fx_load();
+    struct fx_case *c = &fx.c[0];
+    ode_model *m = new_model(&c->def);
+    const size_t n = c->batch * c->n_t * c->full_dim;
+    double *want = malloc(2 * n * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    for (int k = 0; k < 2; k++) {
+        struct ode_model_query q =
+            fx_query(c, "dopri5", k ? ODE_BATCH_PER_TRAJECTORY : ODE_BATCH_SHARED, true);
+        ck_assert_int_eq(ode_model_solve(m, &q, want + k * n, NULL, NULL), ERR_OK);
+    }
+    enum { N_THREADS = 4 };
+    pthread_t th[N_THREADS];
+    struct thread_job jobs[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        jobs[i] = (struct thread_job){.m = m, .c = c, .want = {want, want + n}, .n = n};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, solve_repeatedly, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(jobs[i].mismatches, 0);
+    }
+    free(want);
+    ode_model_free(m);
+    fx_free();
+}
+END_TEST
+
 /* ---- settings ------------------------------------------------------------ */
 
 /* The model's defaults apply unless the query overrides them. */
@@ -752,6 +811,7 @@ static Suite *suite(void)
     tcase_add_test(core, fixture_modes_methods);
     tcase_add_test(core, fixture_batch_equals_single);
     tcase_add_test(core, augmented_outputs);
+    tcase_add_test(core, concurrent_solves);
     tcase_add_test(core, solver_defaults_merge);
     tcase_add_test(core, fixed_step_default);
     suite_add_tcase(s, core);

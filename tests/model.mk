@@ -1,12 +1,3 @@
-# tests for model: neural ODE models against closed forms and SciPy fixtures.
-# jansson reads the fixture in the test only; libmodel never links it.
-check_PROGRAMS += tests/check_ode_model
-TESTS += tests/check_ode_model
-tests_check_ode_model_SOURCES = tests/check_ode_model.c
-tests_check_ode_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
-tests_check_ode_model_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
-	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
-
 # tests for model
 # cde: interpolation schemes (check_interp) and the neural CDE model
 # (check_cde), against tests/fixtures/cde_reference.json (gen_cde_reference.py).
@@ -20,6 +11,17 @@ tests_check_cde_SOURCES = tests/check_cde.c tests/cde_testlib.c tests/cde_testli
 tests_check_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# ode: the neural ODE model against closed forms and SciPy fixtures
+# (tests/fixtures/ode_model_reference.json, gen_ode_model_reference.py);
+# model_def validation.
+check_PROGRAMS += tests/check_ode_model
+TESTS += tests/check_ode_model
+tests_check_ode_model_SOURCES = tests/check_ode_model.c
+tests_check_ode_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_ode_model_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
 # training maths (branch train): gradients, losses, optimisers, init, RNG
 check_PROGRAMS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
 TESTS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init

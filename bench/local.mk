@@ -7,7 +7,7 @@ bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm
 
 # bench_solve: W1 trajectory solves through model/ode_model.h (docs/benchmarks.md).
 noinst_PROGRAMS += bench/bench_solve
-bench_bench_solve_SOURCES = bench/bench_solve.c bench/w1_weights.h
+bench_bench_solve_SOURCES = bench/bench_solve.c
 bench_bench_solve_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_solve_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm

@@ -1,5 +1,5 @@
 # examples: model documents. spiral.json is the demo model `make run` stores
-# (and W1's, see bench/gen_w1_weights.py); installed under
+# (written by bench/gen_w1_weights.py); installed under
 # $(pkgdatadir)/examples for `seed_models`.
 examplesdir = $(pkgdatadir)/examples
 dist_examples_DATA = examples/spiral.json

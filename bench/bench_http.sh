@@ -5,7 +5,8 @@
 # spiral model, y0 = (2, 0), 100 irregular times in [0, 25], dopri5 rtol 1e-6
 # atol 1e-8) to /v1/models/spiral/trajectory with wrk at 1, 8 and 64
 # connections, then runs the same solve in-process (bench_solve --only
-# w1_single) for comparison. Prints one JSON line per measurement and a
+# w1_single --model examples/spiral.json: the daemon's spiral, not the
+# built-in untrained W1) for comparison. Prints one JSON line per measurement and a
 # summary: the HTTP + JSON overhead at one connection (p50 over the
 # in-process median) and the throughput scaling.
 #
@@ -47,7 +48,7 @@ for c in $connections; do
     W1_REQUEST=$req WRK_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" \
         -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"' | tee -a "$out"
 done
-"$solve" --only w1_single | tee -a "$out"
+"$solve" --only w1_single --model "$here/../examples/spiral.json" | tee -a "$out"
 
 # Summary: HTTP p50 at one connection against the in-process median; req/s
 # at each connection count against one connection.

@@ -23,12 +23,8 @@
  * the farthest output time on that side). Adaptive methods ignore
  * solver.step (a model may keep one for when a request picks rk4).
  *
- * Batch mode: ODE_BATCH_AUTO is per-trajectory, at every batch size. On W1
- * (docs/benchmarks.md, "Batch modes") it is 5-25% faster than shared-step
- * at the same tolerance and ~10% faster at equal worst-case error; shared
- * mode wins by up to 1.5x only on clustered batches, and loses up to 8x when
- * one hard trajectory sets the steps for easy ones (every trajectory pays
- * for the batch's hardest). ODE_BATCH_SHARED stays available.
+ * Batch mode: ODE_BATCH_AUTO is shared-step from ODE_MODEL_SHARED_MIN_BATCH
+ * trajectories up, per-trajectory below (docs/benchmarks.md, "Batch modes").
  *
  * Errors, with the field as the HTTP request spells it:
  *   ERR_INVALID   "y0" (batch 0, no states), "y0[k]" (one state: component
@@ -57,6 +53,8 @@
 #define ODE_MODEL_DEFAULT_METHOD "dopri5"
 /* Fixed-step methods without solver.step: this many steps per direction. */
 #define ODE_MODEL_DEFAULT_N_STEPS 1000
+/* ODE_BATCH_AUTO: shared-step from this batch size up (measured; see above). */
+#define ODE_MODEL_SHARED_MIN_BATCH 16
 
 struct ode_model {
     size_t state_dim;    /* reported state */
@@ -382,6 +380,8 @@ err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, do
     if ((rc = check_query(m, q, y_out, e)) || (rc = make_options(m, q, &j.tab, &j.opt, e)))
         return rc;
     j.od = ode_model_output_dim(m, q->report_augmented);
-    /* ODE_BATCH_AUTO: per-trajectory (see the file comment) */
-    return q->mode == ODE_BATCH_SHARED ? solve_shared(&j, e) : solve_per_trajectory(&j, e);
+    ode_batch_mode mode = q->mode;
+    if (mode == ODE_BATCH_AUTO)
+        mode = q->batch >= ODE_MODEL_SHARED_MIN_BATCH ? ODE_BATCH_SHARED : ODE_BATCH_PER_TRAJECTORY;
+    return mode == ODE_BATCH_SHARED ? solve_shared(&j, e) : solve_per_trajectory(&j, e);
 }

@@ -23,3 +23,9 @@ bench_bench_cde_SOURCES = bench/bench_cde.c
 bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
+# bench_train (branch train): time per training iteration, spiral setup
+noinst_PROGRAMS += bench/bench_train
+bench_bench_train_SOURCES = bench/bench_train.c
+bench_bench_train_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_train_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm

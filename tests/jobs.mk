@@ -1,1 +1,13 @@
-# tests for jobs
+# tests for datasets and training jobs: the codecs and the store in-process
+# (check_datasets), the real daemon over TCP (check_jobs).
+check_PROGRAMS += tests/check_datasets
+TESTS += tests/check_datasets
+tests_check_datasets_SOURCES = tests/check_datasets.c tests/store_testlib.c tests/store_testlib.h
+tests_check_datasets_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_datasets_LDADD = src/http/libhttp.la src/jobs/libjobs.la $(store_test_ldadd) $(JANSSON_LIBS) $(MHD_LIBS)
+
+check_PROGRAMS += tests/check_jobs
+TESTS += tests/check_jobs
+tests_check_jobs_SOURCES = tests/check_jobs.c tests/testutil.c tests/testutil.h
+tests_check_jobs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_jobs_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)

@@ -20,6 +20,25 @@ tests_check_cde_SOURCES = tests/check_cde.c tests/cde_testlib.c tests/cde_testli
 tests_check_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+# training maths (branch train): gradients, losses, optimisers, init, RNG
+check_PROGRAMS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
+TESTS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
+tests_check_grad_SOURCES = tests/check_grad.c
+tests_check_grad_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_grad_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+tests_check_optim_SOURCES = tests/check_optim.c
+tests_check_optim_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_optim_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
+tests_check_loss_init_SOURCES = tests/check_loss_init.c
+tests_check_loss_init_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_loss_init_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
+tests_check_grad_cde_SOURCES = tests/check_grad_cde.c
+tests_check_grad_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_grad_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
 
 check_PROGRAMS += tests/check_model_def
 TESTS += tests/check_model_def

@@ -60,6 +60,12 @@ static const config_key keys[] = {
     {"seed_models", CONFIG_PATHS, STR(seed_models), "", 0, 0, NULL, 0,
      "model documents (comma-separated files) stored on start when no model of that name "
      "exists; the name is the file name without .json; empty = none"},
+    {"job_workers", CONFIG_INT, NUM(job_workers), "1", 1, 64, NULL, 0,
+     "training worker threads (each runs one job at a time, single-threaded)"},
+    {"checkpoint_every_iterations", CONFIG_INT, NUM(checkpoint_every_iterations), "100", 1,
+     1000000000, NULL, 0, "a running job writes a checkpoint every this many iterations ..."},
+    {"checkpoint_every_seconds", CONFIG_SECONDS, NUM(checkpoint_every_seconds), "5", 0.001, 86400,
+     NULL, 0, "... or every this many seconds, whichever comes first"},
 };
 /* clang-format on */
 

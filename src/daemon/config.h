@@ -44,6 +44,9 @@ typedef struct config {
     double solve_timeout;              /* seconds one solve may run; 0 = no limit */
     long long model_cache_size;        /* loaded model versions kept in memory when unused */
     char seed_models[CONFIG_STR_MAX];  /* model documents stored on start if absent; "" = none */
+    long long job_workers;                 /* training worker threads */
+    long long checkpoint_every_iterations; /* a job checkpoints this often ... */
+    double checkpoint_every_seconds;       /* ... or this often, whichever first */
 } config;
 
 typedef enum config_type {

@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "http/trajectory.h"
 #include "http/workq.h"
+#include "jobs/pool.h"
 #include "store/db.h"
 #include "store/model_cache.h"
 #include "store/models.h"
@@ -32,6 +33,7 @@ typedef struct service {
     db_pool *db;
     workq *eval;
     model_cache *models;
+    jobs_pool *jobs;
     http_app app;
     http_server *http;
 } service;
@@ -175,9 +177,16 @@ static err_code start(service *s, err *e)
     if (model_cache_new(&s->models, s->db, served_model_build, served_model_free,
                         (size_t)s->cfg.model_cache_size, e) != ERR_OK)
         return e->code;
+    const jobs_pool_opts jo = {
+        .workers = (int)s->cfg.job_workers,
+        .checkpoint_every_iterations = (long)s->cfg.checkpoint_every_iterations,
+        .checkpoint_every_seconds = s->cfg.checkpoint_every_seconds,
+    };
+    if (jobs_pool_new(&s->jobs, s->db, &jo, e) != ERR_OK) return e->code;
     s->app.db = s->db;
     s->app.eval = s->eval;
     s->app.models = s->models;
+    s->app.jobs = s->jobs;
     const char *tr = getenv("ODESERVE_TEST_ROUTES");
     s->app.test_routes = tr && strcmp(tr, "1") == 0;
     if (s->app.test_routes) log_warn("test_routes_enabled", "prefix=/v1/test/");
@@ -275,6 +284,7 @@ static int shutdown_gracefully(service *s, int sig)
 static void teardown(service *s)
 {
     http_server_stop(s->http);
+    jobs_pool_free(s->jobs); /* running jobs checkpoint and go back to the queue */
     workq_free(s->eval);
     model_cache_free(s->models); /* after the last request released its handles */
     db_pool_free(s->db);

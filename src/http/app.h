@@ -14,6 +14,8 @@
 #include "store/db.h"
 #include "store/model_cache.h"
 
+struct jobs_pool;
+
 enum http_app_state {
     HTTP_APP_STARTING = 0, /* /readyz answers 503 */
     HTTP_APP_READY,        /* /readyz answers 200 when the database does */
@@ -34,6 +36,9 @@ typedef struct http_app {
                                           state size); more is 413 too_large (SIGHUP) */
     _Atomic uint64_t solve_timeout_us; /* a solve running longer stops with 503
                                           deadline_exceeded; 0 = no limit (SIGHUP) */
+
+    /* training jobs (jobs.c) */
+    struct jobs_pool *jobs; /* borrowed; the worker pool (jobs/pool.h) */
 } http_app;
 
 #endif

@@ -21,6 +21,19 @@ void h_version_delete(http_req *r);
 /* trajectory.c: solves */
 void h_trajectory(http_req *r);
 
+/* datasets.c: uploaded time series */
+void h_dataset_create(http_req *r);
+void h_datasets_list(http_req *r);
+void h_dataset_get(http_req *r);
+void h_dataset_delete(http_req *r);
+
+/* jobs.c: training jobs */
+void h_job_create(http_req *r);
+void h_jobs_list(http_req *r);
+void h_job_get(http_req *r);
+void h_job_metrics(http_req *r);
+void h_job_cancel(http_req *r);
+
 /* testing.c: test-only routes (ODESERVE_TEST_ROUTES=1) */
 void h_test_sleep(http_req *r);
 void h_test_eval(http_req *r);

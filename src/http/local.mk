@@ -18,7 +18,10 @@ src_http_libhttp_la_SOURCES = \
 	src/http/codec_model.c src/http/codec_model.h \
 	src/http/codec_request.c src/http/codec_request.h \
 	src/http/models.c \
-	src/http/trajectory.c src/http/trajectory.h
+	src/http/trajectory.c src/http/trajectory.h \
+	src/http/codec_dataset.c src/http/codec_dataset.h \
+	src/http/datasets.c \
+	src/http/jobs.c
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(BLAS_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -28,6 +28,19 @@ static const http_route table[] = {
     {"DELETE", "/v1/models/{name}/versions/{v}",  h_version_delete, 0},
     {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0},
 
+    /* datasets (datasets.c); docs/training-jobs.md */
+    {"GET",    "/v1/datasets",                    h_datasets_list,  0},
+    {"GET",    "/v1/datasets/{name}",             h_dataset_get,    0},
+    {"POST",   "/v1/datasets/{name}",             h_dataset_create, 0},
+    {"DELETE", "/v1/datasets/{name}",             h_dataset_delete, 0},
+
+    /* training jobs (jobs.c); docs/training-jobs.md */
+    {"GET",    "/v1/jobs",                        h_jobs_list,      0},
+    {"POST",   "/v1/jobs",                        h_job_create,     0},
+    {"GET",    "/v1/jobs/{id}",                   h_job_get,        0},
+    {"GET",    "/v1/jobs/{id}/metrics",           h_job_metrics,    0},
+    {"POST",   "/v1/jobs/{id}/cancel",            h_job_cancel,     0},
+
     /* tests only: sleep on the HTTP thread, sleep on the evaluation pool, echo a JSON body */
     {"GET",  "/v1/test/sleep",    h_test_sleep, ROUTE_TEST},
     {"GET",  "/v1/test/eval",     h_test_eval,  ROUTE_TEST},

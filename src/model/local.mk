@@ -10,3 +10,14 @@ src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm
 src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
 src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h
+# training maths (branch train): losses, optimisers, init, RNG, gradients
+src_model_libmodel_la_SOURCES += \
+	src/model/rng.c src/model/rng.h \
+	src/model/loss.c src/model/loss.h \
+	src/model/optim.c src/model/optim.h \
+	src/model/init.c src/model/init.h \
+	src/model/grad_solve.c src/model/grad_solve.h src/model/grad_solve_impl.h \
+	src/model/grad_backprop.c src/model/grad_adjoint.c \
+	src/model/grad_ode.c src/model/grad_ode.h \
+	src/model/grad_cde.c src/model/grad_cde.h \
+	src/model/grad_interp.c src/model/grad_interp.h

@@ -8,7 +8,9 @@ src_store_libstore_la_SOURCES = \
 	src/store/migrate.c src/store/migrate_internal.h \
 	src/store/pool.c \
 	src/store/models.c src/store/models.h \
-	src/store/model_cache.c src/store/model_cache.h
+	src/store/model_cache.c src/store/model_cache.h \
+	src/store/datasets.c src/store/datasets.h \
+	src/store/jobs.c src/store/jobs.h
 nodist_src_store_libstore_la_SOURCES = src/store/migrations_gen.c
 src_store_libstore_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
@@ -18,7 +20,9 @@ src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
 # also installed, for operators, under $(pkgdatadir)/migrations.
 store_migrations = \
 	migrations/0001_init.sql \
-	migrations/0002_models.sql
+	migrations/0002_models.sql \
+	migrations/0003_datasets.sql \
+	migrations/0004_jobs.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -1,0 +1,317 @@
+/* http/codec_dataset.c: see codec_dataset.h. */
+#include "http/codec_dataset.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/codec_json.h"
+
+static const char *const series_keys[] = {"t", "y", "label", NULL};
+
+static err_code decode_label(const json_t *v, const char *field, dataset *ds, dataset_series *x,
+                             size_t s, err *e)
+{
+    dataset_label_kind k = !v                 ? DATASET_LABEL_NONE
+                           : json_is_array(v) ? DATASET_LABEL_VECTOR
+                                              : DATASET_LABEL_CLASS;
+    if (s == 0) {
+        ds->label_kind = k;
+        ds->label_dim = json_is_array(v) ? json_array_size(v) : 0;
+    } else if (k != ds->label_kind) {
+        return err_set(e, ERR_INVALID, field, "series[0] has a %s label, this series %s",
+                       dataset_label_kind_name(ds->label_kind),
+                       k == DATASET_LABEL_NONE ? "has none" : "has another kind");
+    }
+    if (k == DATASET_LABEL_CLASS) return codec_get_long(v, field, 0, 1000000, &x->label_class, e);
+    if (k != DATASET_LABEL_VECTOR) return ERR_OK;
+    if (ds->label_dim == 0) return err_set(e, ERR_INVALID, field, "must not be empty");
+    x->label_vec = malloc(ds->label_dim * sizeof *x->label_vec);
+    if (!x->label_vec) return err_set(e, ERR_NOMEM, field, "out of memory");
+    return codec_get_vector(v, field, ds->label_dim, x->label_vec, e);
+}
+
+static err_code decode_rows(const json_t *yv, const char *field, dataset *ds, dataset_series *x,
+                            size_t s, err *e)
+{
+    char f[ERR_FIELD_MAX];
+    if (!json_is_array(yv) || json_array_size(yv) != x->n)
+        return err_set(e, ERR_INVALID, field, "must be an array of %zu rows (one per time)", x->n);
+    for (size_t i = 0; i < x->n; i++) {
+        const json_t *row = json_array_get(yv, i);
+        codec_field_index(f, sizeof f, field, i);
+        if (s == 0 && i == 0 && json_is_array(row)) ds->channels = json_array_size(row);
+        if (ds->channels == 0) return err_set(e, ERR_INVALID, f, "must be a non-empty array");
+        if (!x->y) x->y = malloc(x->n * ds->channels * sizeof *x->y);
+        if (!x->y) return err_set(e, ERR_NOMEM, f, "out of memory");
+        if (!json_is_array(row) || json_array_size(row) != ds->channels)
+            return err_set(e, ERR_INVALID, f, "must be an array of %zu values (channels)",
+                           ds->channels);
+        for (size_t k = 0; k < ds->channels; k++) {
+            const json_t *v = json_array_get(row, k);
+            char fk[ERR_FIELD_MAX];
+            codec_field_index(fk, sizeof fk, f, k);
+            if (json_is_null(v))
+                x->y[i * ds->channels + k] = NAN;
+            else if (codec_get_double(v, fk, &x->y[i * ds->channels + k], e) != ERR_OK)
+                return e->code;
+        }
+    }
+    return ERR_OK;
+}
+
+static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
+{
+    char f[ERR_FIELD_MAX], ft[ERR_FIELD_MAX];
+    dataset_series *x = &ds->series[s];
+    codec_field_index(f, sizeof f, "series", s);
+    if (!json_is_object(sv)) return err_set(e, ERR_INVALID, f, "must be an object with t and y");
+    if (codec_check_keys(sv, f, series_keys, e) != ERR_OK) return e->code;
+    const json_t *tv = json_object_get(sv, "t");
+    codec_field(ft, sizeof ft, f, "t");
+    if (!json_is_array(tv) || json_array_size(tv) == 0)
+        return err_set(e, ERR_INVALID, ft, "must be a non-empty array of times");
+    x->n = json_array_size(tv);
+    x->t = malloc(x->n * sizeof *x->t);
+    if (!x->t) return err_set(e, ERR_NOMEM, ft, "out of memory");
+    if (codec_get_vector(tv, ft, x->n, x->t, e) != ERR_OK) return e->code;
+    codec_field(ft, sizeof ft, f, "y");
+    if (decode_rows(json_object_get(sv, "y"), ft, ds, x, s, e) != ERR_OK) return e->code;
+    codec_field(ft, sizeof ft, f, "label");
+    return decode_label(json_object_get(sv, "label"), ft, ds, x, s, e);
+}
+
+err_code codec_dataset_decode_json(const json_t *doc, dataset *ds, err *e)
+{
+    static const char *const top[] = {"series", NULL};
+    dataset_init(ds);
+    if (!json_is_object(doc)) return err_set(e, ERR_INVALID, "", "the body must be an object");
+    if (codec_check_keys(doc, "", top, e) != ERR_OK) return e->code;
+    const json_t *arr = json_object_get(doc, "series");
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return err_set(e, ERR_INVALID, "series", "must be a non-empty array of series");
+    ds->n_series = json_array_size(arr);
+    ds->series = calloc(ds->n_series, sizeof *ds->series);
+    if (!ds->series) return err_set(e, ERR_NOMEM, "series", "out of memory");
+    for (size_t s = 0; s < ds->n_series; s++)
+        if (decode_series(json_array_get(arr, s), s, ds, e) != ERR_OK) goto fail;
+    if (dataset_validate(ds, e) != ERR_OK) goto fail;
+    return ERR_OK;
+fail:
+    dataset_free(ds);
+    return e->code;
+}
+
+/* ---- CSV ---- */
+
+#define CSV_MAX_COLS 1024
+
+typedef struct csv_row {
+    size_t n;
+    const char *cell[CSV_MAX_COLS];
+    size_t len[CSV_MAX_COLS];
+} csv_row;
+
+/* Split one line (no quoting: cells are numbers and series ids). */
+static void csv_split(const char *p, size_t len, csv_row *r)
+{
+    r->n = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= len && r->n < CSV_MAX_COLS; i++)
+        if (i == len || p[i] == ',') {
+            size_t a = start, b = i;
+            while (a < b && isspace((unsigned char)p[a]))
+                a++;
+            while (b > a && isspace((unsigned char)p[b - 1]))
+                b--;
+            r->cell[r->n] = p + a;
+            r->len[r->n++] = b - a;
+            start = i + 1;
+        }
+}
+
+static int cell_is(const csv_row *r, size_t i, const char *s)
+{
+    return r->len[i] == strlen(s) && strncasecmp(r->cell[i], s, r->len[i]) == 0;
+}
+
+static err_code cell_num(const csv_row *r, size_t i, int allow_missing, const char *field,
+                         double *out, err *e)
+{
+    char buf[64];
+    if (r->len[i] == 0 || cell_is(r, i, "NA") || cell_is(r, i, "NaN") || cell_is(r, i, "null")) {
+        if (!allow_missing) return err_set(e, ERR_INVALID, field, "must not be empty");
+        *out = NAN;
+        return ERR_OK;
+    }
+    if (r->len[i] >= sizeof buf) return err_set(e, ERR_INVALID, field, "is not a number");
+    memcpy(buf, r->cell[i], r->len[i]);
+    buf[r->len[i]] = '\0';
+    char *end;
+    errno = 0;
+    *out = strtod(buf, &end);
+    if (*end || end == buf || !isfinite(*out))
+        return err_set(e, ERR_INVALID, field, "\"%s\" is not a finite number", buf);
+    return ERR_OK;
+}
+
+typedef struct csv_state {
+    const char *text;
+    size_t len, pos;
+    size_t line;
+} csv_state;
+
+/* The next non-empty line; 0 at the end. */
+static int csv_next(csv_state *c, const char **p, size_t *n)
+{
+    while (c->pos < c->len) {
+        const char *s = c->text + c->pos;
+        const char *nl = memchr(s, '\n', c->len - c->pos);
+        size_t l = nl ? (size_t)(nl - s) : c->len - c->pos;
+        c->pos += l + (nl ? 1 : 0);
+        c->line++;
+        if (l && s[l - 1] == '\r') l--;
+        if (l == 0) continue;
+        *p = s;
+        *n = l;
+        return 1;
+    }
+    return 0;
+}
+
+static err_code csv_header(csv_state *c, csv_row *r, int *has_label, size_t *channels, err *e)
+{
+    const char *p;
+    size_t n;
+    if (!csv_next(c, &p, &n))
+        return err_set(e, ERR_INVALID, "line[1]", "empty CSV: a header is required");
+    csv_split(p, n, r);
+    if (r->n < 3 || !cell_is(r, 0, "series") || !cell_is(r, 1, "t"))
+        return err_set(e, ERR_INVALID, "line[1]",
+                       "the header must be series,t,<channel...>[,label]");
+    *has_label = cell_is(r, r->n - 1, "label");
+    *channels = r->n - 2 - (size_t)*has_label;
+    if (*channels == 0) return err_set(e, ERR_INVALID, "line[1]", "no channel columns");
+    return ERR_OK;
+}
+
+static err_code grow(dataset_series *x, size_t *cap, size_t channels, err *e)
+{
+    if (x->n < *cap) return ERR_OK;
+    *cap = *cap ? 2 * *cap : 64;
+    double *t = realloc(x->t, *cap * sizeof *t);
+    if (t) x->t = t;
+    double *y = t ? realloc(x->y, *cap * channels * sizeof *y) : NULL;
+    if (y) x->y = y;
+    return t && y ? ERR_OK : err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+}
+
+/* Start a new series; its id must not have been seen before (lines of a
+ * series are consecutive). */
+static err_code csv_new_series(dataset *ds, size_t *scap, char ***ids, const csv_row *r,
+                               const char *field, err *e)
+{
+    for (size_t s = 0; s < ds->n_series; s++)
+        if (strlen((*ids)[s]) == r->len[0] && strncmp((*ids)[s], r->cell[0], r->len[0]) == 0)
+            return err_set(
+                e, ERR_INVALID, field,
+                "series \"%s\" appears again after other series: keep its lines together",
+                (*ids)[s]);
+    if (ds->n_series == *scap) {
+        size_t cap = *scap ? 2 * *scap : 16;
+        dataset_series *p = realloc(ds->series, cap * sizeof *p);
+        if (p) ds->series = p;
+        char **q = p ? realloc(*ids, cap * sizeof *q) : NULL;
+        if (q) *ids = q;
+        if (!p || !q) return err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+        *scap = cap;
+    }
+    memset(&ds->series[ds->n_series], 0, sizeof ds->series[0]);
+    (*ids)[ds->n_series] = strndup(r->cell[0], r->len[0]);
+    if (!(*ids)[ds->n_series]) return err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+    ds->n_series++;
+    return ERR_OK;
+}
+
+static err_code csv_line(dataset *ds, const csv_row *hdr, const csv_row *r, size_t line,
+                         int has_label, size_t *cap, int new_series, err *e)
+{
+    char f[64];
+    dataset_series *x = &ds->series[ds->n_series - 1];
+    if (r->n != ds->channels + 2 + (size_t)has_label) {
+        snprintf(f, sizeof f, "line[%zu]", line);
+        return err_set(e, ERR_INVALID, f, "has %zu columns, the header %zu", r->n,
+                       ds->channels + 2 + (size_t)has_label);
+    }
+    if (r->len[0] == 0) {
+        snprintf(f, sizeof f, "line[%zu].series", line);
+        return err_set(e, ERR_INVALID, f, "must not be empty");
+    }
+    if (new_series) *cap = 0;
+    if (grow(x, cap, ds->channels, e) != ERR_OK) return e->code;
+    snprintf(f, sizeof f, "line[%zu].t", line);
+    if (cell_num(r, 1, 0, f, &x->t[x->n], e) != ERR_OK) return e->code;
+    if (x->n > 0 && !(x->t[x->n] > x->t[x->n - 1]))
+        return err_set(e, ERR_INVALID, f, "times of a series must be strictly increasing");
+    for (size_t k = 0; k < ds->channels; k++) {
+        snprintf(f, sizeof f, "line[%zu].%.*s", line,
+                 (int)(hdr->len[k + 2] > 40 ? 40 : hdr->len[k + 2]), hdr->cell[k + 2]);
+        if (cell_num(r, k + 2, 1, f, &x->y[x->n * ds->channels + k], e) != ERR_OK) return e->code;
+    }
+    if (has_label) {
+        double v;
+        snprintf(f, sizeof f, "line[%zu].label", line);
+        if (cell_num(r, r->n - 1, 0, f, &v, e) != ERR_OK) return e->code;
+        if (v < 0 || v != floor(v) || v > 1e6)
+            return err_set(e, ERR_INVALID, f, "a label must be a class index (an integer >= 0)");
+        if (!new_series && (long)v != x->label_class)
+            return err_set(e, ERR_INVALID, f, "differs from the label on the series' first line");
+        x->label_class = (long)v;
+    }
+    x->n++;
+    return ERR_OK;
+}
+
+err_code codec_dataset_decode_csv(const char *text, size_t len, dataset *ds, err *e)
+{
+    dataset_init(ds);
+    csv_row *hdr = malloc(2 * sizeof *hdr), *r = hdr ? hdr + 1 : NULL;
+    char **ids = NULL;
+    size_t scap = 0, cap = 0;
+    csv_state c = {.text = text, .len = len};
+    int has_label = 0;
+    if (!hdr) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (csv_header(&c, hdr, &has_label, &ds->channels, e) != ERR_OK) goto fail;
+    ds->label_kind = has_label ? DATASET_LABEL_CLASS : DATASET_LABEL_NONE;
+    const char *p;
+    size_t n;
+    while (csv_next(&c, &p, &n)) {
+        csv_split(p, n, r);
+        dataset_series *last = ds->n_series ? &ds->series[ds->n_series - 1] : NULL;
+        const char *id = ds->n_series ? ids[ds->n_series - 1] : NULL;
+        int fresh = !last || strlen(id) != r->len[0] || strncmp(id, r->cell[0], r->len[0]) != 0;
+        char f[64];
+        snprintf(f, sizeof f, "line[%zu].series", c.line);
+        if (fresh && csv_new_series(ds, &scap, &ids, r, f, e) != ERR_OK) goto fail;
+        if (csv_line(ds, hdr, r, c.line, has_label, &cap, fresh, e) != ERR_OK) goto fail;
+    }
+    if (ds->n_series == 0) {
+        err_set(e, ERR_INVALID, "line[2]", "no data lines after the header");
+        goto fail;
+    }
+    if (dataset_validate(ds, e) != ERR_OK) goto fail;
+    for (size_t s = 0; s < ds->n_series; s++)
+        free(ids[s]);
+    free(ids);
+    free(hdr);
+    return ERR_OK;
+fail:
+    for (size_t s = 0; ids && s < ds->n_series; s++)
+        free(ids[s]);
+    free(ids);
+    free(hdr);
+    dataset_free(ds);
+    return e->code;
+}

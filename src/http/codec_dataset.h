@@ -1,0 +1,26 @@
+/* http/codec_dataset.h: dataset uploads (JSON and CSV) -> dataset.
+ *
+ * JSON: {"series": [{"t": [...], "y": [[...], ...], "label": ...}, ...]}
+ *   y has one row per time, each with the same number of channels; null
+ *   marks a missing value. label is optional, and either on every series
+ *   or on none: an integer >= 0 (a class) or an array of numbers.
+ * CSV (Content-Type: text/csv): a header line "series,t,<channel...>[,label]"
+ *   then one line per observation. A series' lines are consecutive and in
+ *   time order; an empty cell (or NA, NaN, null) is a missing value; label
+ *   is a class index, the same on every line of a series.
+ * Errors are ERR_INVALID naming the place: "series[2].y[5][1]" for JSON,
+ * "line[7].t" for CSV (line 1 is the header). Stateless, thread-safe. */
+#ifndef ODESERVE_HTTP_CODEC_DATASET_H
+#define ODESERVE_HTTP_CODEC_DATASET_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/err.h"
+#include "store/datasets.h"
+
+/* ds is dataset_init'ed by the caller and left empty on failure. */
+err_code codec_dataset_decode_json(const json_t *doc, dataset *ds, err *e);
+err_code codec_dataset_decode_csv(const char *text, size_t len, dataset *ds, err *e);
+
+#endif

@@ -1,0 +1,168 @@
+/* http/datasets.c: uploaded time-series datasets (docs/training-jobs.md).
+ *
+ *   POST   /v1/datasets/{name}   upload (application/json or text/csv):
+ *                                201 + Location + the summary
+ *   GET    /v1/datasets          every dataset's summary, by name
+ *   GET    /v1/datasets/{name}   one summary: series, points, channels,
+ *                                time range, missing fraction, labels
+ *   DELETE /v1/datasets/{name}
+ *
+ * Uploads are decoded and validated in full before anything is written,
+ * on the evaluation pool (a large CSV takes a while); the store writes the
+ * dataset in one transaction, so a rejected upload stores nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "http/api.h"
+#include "http/codec_dataset.h"
+#include "http/handlers.h"
+#include "store/datasets.h"
+#include "store/models.h"
+
+enum { BODY_JSON = 1, BODY_CSV = 2 };
+
+static json_t *info_json(const dataset_info *in)
+{
+    double total = (double)(in->n_points * in->channels);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:[f, f], s:f, s:s}", "name", in->name,
+                          "created_at", in->created_at, "series", (json_int_t)in->n_series,
+                          "points", (json_int_t)in->n_points, "channels", (json_int_t)in->channels,
+                          "time_range", in->t_min, in->t_max, "missing_fraction",
+                          total > 0 ? (double)in->n_missing / total : 0.0, "label",
+                          dataset_label_kind_name(in->label_kind));
+    if (o && in->label_kind == DATASET_LABEL_VECTOR)
+        json_object_set_new(o, "label_dim", json_integer((json_int_t)in->label_dim));
+    return o;
+}
+
+static const char *dataset_name(http_req *r, int creating)
+{
+    const char *name = http_req_param(r, "name");
+    if (name && store_model_name_ok(name)) return name;
+    http_reply_errorf(r, creating ? ERR_INVALID : ERR_NOT_FOUND, "name",
+                      "%s (a dataset name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-')",
+                      creating ? "invalid dataset name" : "no such dataset");
+    return NULL;
+}
+
+static db *conn(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    db *d = NULL;
+    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return NULL;
+    }
+    return d;
+}
+
+static void upload_work(http_req *r)
+{
+    const char *name = http_req_param(r, "name");
+    int kind = *(int *)http_req_user(r);
+    err e;
+    err_clear(&e);
+    json_t *doc = NULL;
+    dataset ds;
+    dataset_init(&ds);
+    db *d = NULL;
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    err_code rc = kind == BODY_CSV ? codec_dataset_decode_csv(body ? body : "", len, &ds, &e)
+                  : api_parse_body(r, &doc, &e) == ERR_OK ? codec_dataset_decode_json(doc, &ds, &e)
+                                                          : e.code;
+    dataset_info in;
+    if (rc != ERR_OK || db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+        store_dataset_put(d, name, &ds, &e) != ERR_OK ||
+        store_dataset_info(d, name, &in, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        goto out;
+    }
+    char loc[128];
+    snprintf(loc, sizeof loc, "/v1/datasets/%s", name);
+    http_reply_header(r, "Location", loc);
+    log_info("dataset_stored", "request_id=%s name=%s series=%zu points=%zu channels=%zu",
+             http_req_id(r), name, in.n_series, in.n_points, in.channels);
+    http_reply_json(r, 201, info_json(&in));
+out:
+    dataset_free(&ds);
+    json_decref(doc);
+}
+
+void h_dataset_create(http_req *r)
+{
+    if (!dataset_name(r, 1)) return;
+    const char *ct = http_req_header(r, "Content-Type");
+    int kind = 0;
+    if (codec_is_json_type(ct))
+        kind = BODY_JSON;
+    else if (ct && strncasecmp(ct, "text/csv", 8) == 0 && (ct[8] == '\0' || ct[8] == ';'))
+        kind = BODY_CSV;
+    if (!kind) {
+        http_reply_errorf(r, ERR_MEDIA, NULL,
+                          "Content-Type must be application/json or text/csv, got '%.80s'",
+                          ct ? ct : "(none)");
+        return;
+    }
+    int *arg = malloc(sizeof *arg);
+    if (!arg) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
+        return;
+    }
+    *arg = kind;
+    http_req_set_user(r, arg, free);
+    http_req_defer(r, upload_work);
+}
+
+void h_datasets_list(http_req *r)
+{
+    db *d = conn(r);
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    dataset_info *list = NULL;
+    size_t n = 0;
+    if (store_dataset_list(d, &list, &n, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, info_json(&list[i]));
+    free(list);
+    http_reply_json(r, 200, json_pack("{s:o*}", "datasets", arr));
+}
+
+void h_dataset_get(http_req *r)
+{
+    const char *name = dataset_name(r, 0);
+    db *d = name ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    dataset_info in;
+    if (store_dataset_info(d, name, &in, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    http_reply_json(r, 200, info_json(&in));
+}
+
+void h_dataset_delete(http_req *r)
+{
+    const char *name = dataset_name(r, 0);
+    db *d = name ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    if (store_dataset_delete(d, name, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    log_info("dataset_deleted", "request_id=%s name=%s", http_req_id(r), name);
+    http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+}

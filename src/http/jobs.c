@@ -1,0 +1,233 @@
+/* http/jobs.c: training jobs (docs/training-jobs.md).
+ *
+ *   POST /v1/jobs               queue a job: 202 + Location + {"id", "status"}
+ *   GET  /v1/jobs[?status=S]    jobs by id, optionally one status
+ *   GET  /v1/jobs/{id}          status, progress, losses, result, error
+ *   GET  /v1/jobs/{id}/metrics  the loss curve
+ *   POST /v1/jobs/{id}/cancel   cancel a queued or running job
+ *
+ * The job document is checked in full (jobs/job_spec.h) before it is
+ * queued; the model and dataset named are checked to exist (the dataset
+ * may still be deleted before the job runs: the job then fails). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/api.h"
+#include "http/handlers.h"
+#include "jobs/job_spec.h"
+#include "jobs/pool.h"
+#include "store/datasets.h"
+#include "store/jobs.h"
+#include "store/models.h"
+
+static db *conn(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    db *d = NULL;
+    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return NULL;
+    }
+    return d;
+}
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s[0] ? json_string(s) : json_null();
+}
+
+static json_t *job_json(const job_info *j)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, "id", json_integer(j->id));
+    json_object_set_new(o, "status", json_string(job_status_name(j->status)));
+    json_object_set_new(o, "model", json_string(j->model));
+    json_object_set_new(o, "dataset", json_string(j->dataset));
+    json_object_set_new(o, "iterations", json_integer(j->iterations));
+    json_object_set_new(o, "iteration", json_integer(j->iteration));
+    json_object_set_new(o, "train_loss", num_or_null(j->train_loss));
+    json_object_set_new(o, "validation_loss", num_or_null(j->val_loss));
+    json_object_set_new(o, "best_train_loss", num_or_null(j->best_train_loss));
+    json_object_set_new(o, "best_validation_loss", num_or_null(j->best_val_loss));
+    json_object_set_new(o, "iterations_per_second",
+                        num_or_null(j->elapsed > 0 ? (double)j->iteration / j->elapsed : NAN));
+    json_object_set_new(o, "elapsed_seconds", json_real(j->elapsed));
+    json_object_set_new(o, "created_at", json_string(j->created_at));
+    json_object_set_new(o, "started_at", str_or_null(j->started_at));
+    json_object_set_new(o, "finished_at", str_or_null(j->finished_at));
+    json_object_set_new(o, "result_version",
+                        j->result_version > 0 ? json_integer(j->result_version) : json_null());
+    json_object_set_new(o, "error", str_or_null(j->error));
+    if (j->cancel_requested && j->status == JOB_RUNNING)
+        json_object_set_new(o, "cancel_requested", json_true());
+    return o;
+}
+
+/* The {id} segment: a positive integer, else 404. */
+static long long path_id(http_req *r)
+{
+    const char *s = http_req_param(r, "id");
+    char *end = NULL;
+    long long id = s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || id <= 0 || s[0] == '0') {
+        http_reply_errorf(r, ERR_NOT_FOUND, "id", "no such job");
+        return 0;
+    }
+    return id;
+}
+
+static void create_work(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    job_spec s;
+    db *d = NULL;
+    long long id = 0;
+    dataset_info di;
+    int latest = 0;
+    if (job_spec_parse(body ? body : "", len, &s, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+        store_dataset_info(d, s.dataset, &di, &e) != ERR_OK)
+        goto fail;
+    if (s.from_version) {
+        if (store_model_latest(d, s.model, &latest, &e) != ERR_OK) goto fail;
+        if (s.from_version > latest) {
+            err_set(&e, ERR_NOT_FOUND, "from_version", "model \"%s\" has no version %d", s.model,
+                    s.from_version);
+            goto fail;
+        }
+    }
+    /* the body is not NUL-terminated */
+    char *text = strndup(body ? body : "", len);
+    if (!text) {
+        err_set(&e, ERR_NOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    err_code rc = store_job_create(d, s.model, s.dataset, text, s.iterations, &id, &e);
+    free(text);
+    if (rc != ERR_OK) goto fail;
+    jobs_pool_notify(http_req_app(r)->jobs);
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/jobs/%lld", id);
+    http_reply_header(r, "Location", loc);
+    log_info("job_queued", "request_id=%s id=%lld model=%s dataset=%s iterations=%ld",
+             http_req_id(r), id, s.model, s.dataset, s.iterations);
+    http_reply_json(r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "queued"));
+    job_spec_free(&s);
+    return;
+fail:
+    if (e.code == ERR_NOT_FOUND && strcmp(e.field, "name") == 0)
+        snprintf(e.field, sizeof e.field, "%s", s.from_version ? "model" : "dataset");
+    job_spec_free(&s);
+    http_reply_error(r, &e);
+}
+
+void h_job_create(http_req *r)
+{
+    if (!api_require_json(r)) return;
+    http_req_defer(r, create_work);
+}
+
+void h_jobs_list(http_req *r)
+{
+    const char *q = http_req_query(r, "status");
+    job_status want = JOB_QUEUED;
+    err e;
+    err_clear(&e);
+    if (q && job_status_from_name(q, &want, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    db *d = conn(r);
+    if (!d) return;
+    job_info *list = NULL;
+    size_t n = 0;
+    if (store_job_list(d, q ? (int)want : -1, &list, &n, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, job_json(&list[i]));
+    free(list);
+    http_reply_json(r, 200, json_pack("{s:o*}", "jobs", arr));
+}
+
+void h_job_get(http_req *r)
+{
+    long long id = path_id(r);
+    db *d = id ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    job_info j;
+    if (store_job_get(d, id, &j, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    http_reply_json(r, 200, job_json(&j));
+}
+
+void h_job_metrics(http_req *r)
+{
+    long long id = path_id(r);
+    db *d = id ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    job_metric *m = NULL;
+    size_t n = 0;
+    if (store_job_metrics(d, id, &m, &n, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    json_t *it = json_array(), *tl = json_array(), *vl = json_array(), *el = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(it, json_integer(m[i].iteration));
+        json_array_append_new(tl, num_or_null(m[i].train_loss));
+        json_array_append_new(vl, num_or_null(m[i].val_loss));
+        json_array_append_new(el, json_real(m[i].elapsed));
+    }
+    free(m);
+    http_reply_json(r, 200,
+                    json_pack("{s:I, s:o*, s:o*, s:o*, s:o*}", "id", (json_int_t)id, "iteration",
+                              it, "train_loss", tl, "validation_loss", vl, "elapsed_seconds", el));
+}
+
+void h_job_cancel(http_req *r)
+{
+    long long id = path_id(r);
+    db *d = id ? conn(r) : NULL;
+    if (!d) return;
+    err e;
+    err_clear(&e);
+    job_status after;
+    if (store_job_cancel(d, id, &after, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    if (after == JOB_RUNNING) jobs_pool_cancel(http_req_app(r)->jobs, id);
+    log_info("job_cancel", "request_id=%s id=%lld status=%s", http_req_id(r), id,
+             job_status_name(after));
+    job_info j;
+    if (store_job_get(d, id, &j, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    http_reply_json(r, 202, job_json(&j));
+}

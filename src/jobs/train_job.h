@@ -1,0 +1,42 @@
+/* jobs/train_job.h: run one claimed training job to its end (or to a stop).
+ *
+ * The loop (docs/training-jobs.md): each iteration draws a mini-batch
+ * (batch_time windows of consecutive observations from random series and
+ * start points, or whole series), computes the loss and its gradient
+ * (model/grad_ode.h: adjoint or backprop), clips the gradient norm, takes
+ * an optimiser step, and every validation.every iterations evaluates the
+ * validation loss, keeping the parameters with the best one. Every
+ * checkpoint_every_iterations iterations or checkpoint_every_seconds
+ * seconds, the state (parameters, best parameters, optimiser state, RNG
+ * state, iteration) and the metric rows since the previous checkpoint are
+ * written in one transaction (store_job_checkpoint).
+ *
+ * Ends: succeeded (the best parameters stored as a new version of the
+ * model, named by the job), failed (a non-finite loss or gradient, a
+ * solver failure, a bad dataset: the reason recorded, the model
+ * untouched), cancelled (POST .../cancel), or requeued when *stop is set
+ * (shutdown: it resumes from this checkpoint at the next start).
+ *
+ * Runs on the calling worker thread with its own database connection. */
+#ifndef ODESERVE_JOBS_TRAIN_JOB_H
+#define ODESERVE_JOBS_TRAIN_JOB_H
+
+#include <stdatomic.h>
+
+#include "store/db.h"
+#include "store/jobs.h"
+
+typedef struct train_limits {
+    long checkpoint_every_iterations; /* >= 1 */
+    double checkpoint_every_seconds;  /* > 0 */
+    const atomic_int *stop;           /* set at shutdown: checkpoint, requeue, return */
+    const atomic_int *cancel;         /* set by a cancel request for this job (may be NULL) */
+} train_limits;
+
+/* Run job `id` (its document `spec`, its checkpoint `ck`: iteration 0 for
+ * a fresh start) and record how it ended. Returns the status it ended in
+ * (JOB_QUEUED when stopped). */
+job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *ck,
+                         const train_limits *lim);
+
+#endif

@@ -1,0 +1,262 @@
+/* model/grad_backprop.c: discretise-then-optimise, the exact gradient of
+ * the numerical solution by a reverse sweep through the recorded steps.
+ *
+ * DESIGN. The forward solve's observer copies each accepted step (y_n, the
+ * stage derivatives k_i, t, h, flags) to a tape that grows by doubling.
+ * The observation times are matched to the steps that answered them with
+ * the driver's own rule (num/driver.c): a time equal to t0 is y0; otherwise
+ * the first step whose end t_new is >= it; at t_new exactly (or at t + h)
+ * it is y_{n+1}, else the dense output at theta = (t_obs - t) / h. t_new is
+ * only known at the next step (or, for the last one, it is the last
+ * observation time: the solve ends there), so the matching lags one step.
+ *
+ * One step, y_{n+1} = y_n + h sum_j b_j k_j, k_i = g(T_i, Y_i),
+ * Y_i = y_n + h sum_{j<i} a_ij k_j, and an observation inside it,
+ * y(t_obs) = y_n + h sum_j b_j(theta) k_j, are run backwards with the
+ * cotangent lam of y_{n+1} and those of the observations:
+ *   ybar_n = lam + sum_obs ybar_obs,  kbar_j = h b_j lam + sum_obs h b_j(theta) ybar_obs,
+ *   then for i = last stage .. 1st: Ybar_i = kbar_i^T dg/dy (Y_i),
+ *        thetabar += kbar_i^T dg/dtheta (Y_i),
+ *        ybar_n += Ybar_i,  kbar_j += h a_ij Ybar_i (j < i),
+ * and ybar_n is the lam of the step before. Y_i is recomputed from the tape
+ * with the arithmetic of num/step.c (so g is differentiated at the very
+ * point the forward evaluated), and at the time the forward used (the
+ * driver's one-sided times at jumps). Stages whose cotangent is zero by
+ * structure (dopri5's FSAL stage, b_7 = 0, outside steps with a dense
+ * output) are skipped: about one forward + one VJP per stage and step.
+ * FSAL is not a special case: the next step's k_1 is differentiated as
+ * g(t_{n+1}, y_{n+1}) of that step, this step's last stage as its own.
+ * References: Hairer-Norsett-Wanner I, II.1 (the scheme), Griewank &
+ * Walther, "Evaluating Derivatives" (the reverse mode of a loop). */
+#include "model/grad_solve_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+void grad_backprop_begin(grad_solver *s)
+{
+    s->steps_n = 0;
+    s->tape_n = 0;
+    s->obs_rc = ERR_OK;
+    struct bp_obs *obs = s->obs.p;
+    const double *t = s->times.p;
+    size_t i = 0;
+    for (; i < s->n_t && t[i] == s->t0; i++)
+        obs[i] = (struct bp_obs){.step = -1};
+    s->obs_next = i;
+}
+
+/* Give step m (its t_new now known) the observations it answered. */
+static void assign_obs(grad_solver *s, size_t m)
+{
+    const struct bp_step *st = (const struct bp_step *)s->steps.p + m;
+    struct bp_obs *obs = s->obs.p;
+    const double *t = s->times.p;
+    for (; s->obs_next < s->n_t && t[s->obs_next] <= st->t_new; s->obs_next++) {
+        const double to = t[s->obs_next];
+        struct bp_obs *ob = &obs[s->obs_next];
+        ob->step = (long)m;
+        ob->at_end = to == st->t_new || to == st->t + st->h;
+        ob->theta = (to - st->t) / st->h;
+    }
+}
+
+int grad_backprop_observe(const struct ode_step_record *rec, void *ctx)
+{
+    grad_solver *s = ctx;
+    struct bp_step *steps = s->steps.p;
+    int after_jump = 0;
+    if (s->steps_n > 0) {
+        steps[s->steps_n - 1].t_new = rec->t;
+        assign_obs(s, s->steps_n - 1);
+        after_jump = steps[s->steps_n - 1].ends_at_jump;
+    }
+    const size_t N = rec->dim, add = (size_t)(1 + rec->n_k) * N;
+    if (grad_buf_reserve(s, &s->steps, (s->steps_n + 1) * sizeof *steps, NULL) ||
+        grad_buf_reserve(s, &s->tape, (s->tape_n + add) * sizeof(double), NULL)) {
+        s->obs_rc = ERR_NOMEM;
+        return ERR_NOMEM;
+    }
+    steps = s->steps.p;
+    double *dst = (double *)s->tape.p + s->tape_n;
+    memcpy(dst, rec->y0, N * sizeof *dst);
+    memcpy(dst + N, rec->k, (size_t)rec->n_k * N * sizeof *dst);
+    steps[s->steps_n++] = (struct bp_step){
+        .t = rec->t,
+        .h = rec->h,
+        .t_new = rec->t + rec->h,
+        .off = s->tape_n,
+        .n_k = rec->n_k,
+        .k1_after_jump = rec->fresh_start && after_jump,
+        .ends_at_jump = rec->ends_at_jump,
+    };
+    s->tape_n += add;
+    return 0;
+}
+
+err_code grad_backprop_finish(grad_solver *s, err *e)
+{
+    if (s->steps_n > 0) {
+        struct bp_step *last = (struct bp_step *)s->steps.p + s->steps_n - 1;
+        last->t_new = ((const double *)s->times.p)[s->n_t - 1];
+        assign_obs(s, s->steps_n - 1);
+    }
+    if (s->obs_next != s->n_t)
+        return err_set(e, ERR_INTERNAL, NULL, "backprop: %zu observation times not matched",
+                       s->n_t - s->obs_next);
+    s->st.tape_bytes = s->tape_n * sizeof(double) + s->steps_n * sizeof(struct bp_step);
+    return ERR_OK;
+}
+
+/* ---- the reverse sweep --------------------------------------------------------- */
+
+static err_code reserve_sweep(grad_solver *s, err *e)
+{
+    const size_t N = s->N, rows = (size_t)(s->tab->stages + s->tab->dense_stages);
+    const size_t d = sizeof(double);
+    if (grad_buf_reserve(s, &s->kbar, rows * N * d, e) ||
+        grad_buf_reserve(s, &s->nz, rows * sizeof(int), e) ||
+        grad_buf_reserve(s, &s->lam, N * d, e) || grad_buf_reserve(s, &s->y0b, N * d, e) ||
+        grad_buf_reserve(s, &s->ys, N * d, e) || grad_buf_reserve(s, &s->arg, N * d, e) ||
+        grad_buf_reserve(s, &s->scratch, N * d, e) || grad_buf_reserve(s, &s->w, rows * d, e))
+        return ERR_NOMEM;
+    return ERR_OK;
+}
+
+static void axpy(size_t n, double a, const double *x, double *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* Y_i = y + h sum_{j<i} a_ij k_j, exactly as num/step.c's stage_arg. */
+static void stage_arg(size_t N, const double *arow, int i, double h, const double *y,
+                      const double *k, double *out)
+{
+    memcpy(out, y, N * sizeof *out);
+    for (int j = 0; j < i; j++) {
+        if (arow[j] == 0.0) continue;
+        const double ha = h * arow[j];
+        const double *kj = k + (size_t)j * N;
+        for (size_t n = 0; n < N; n++)
+            out[n] += ha * kj[n];
+    }
+}
+
+/* The time at which the forward evaluated stage i of step st. */
+static double stage_time(const struct rk_tableau *tab, const struct bp_step *st, int i)
+{
+    const double dir = st->h > 0 ? INFINITY : -INFINITY;
+    if (i == 0) return st->k1_after_jump ? nextafter(st->t, dir) : st->t;
+    if (i >= tab->stages) return st->t + tab->c[i] * st->h;
+    if (tab->c[i] == 1.0) return st->ends_at_jump ? nextafter(st->t_new, st->t) : st->t_new;
+    return st->t + tab->c[i] * st->h;
+}
+
+/* Cotangents of the observations answered by step m (indices *j down to
+ * the first with another step) into lam (at the end) or y0b and kbar. */
+static err_code seed_obs(grad_solver *s, long m, const struct bp_step *st, size_t *j, err *e)
+{
+    const struct bp_obs *obs = s->obs.p;
+    const size_t N = s->N;
+    const int rows = s->tab->stages + s->tab->dense_stages;
+    double *kbar = s->kbar.p, *w = s->w.p;
+    int *nz = s->nz.p;
+    for (; *j > 0 && obs[*j - 1].step == m; (*j)--) {
+        const struct bp_obs *ob = &obs[*j - 1];
+        const double *yb = (const double *)s->ybt.p + (*j - 1) * N;
+        if (ob->at_end) {
+            axpy(N, 1.0, yb, s->lam.p);
+            continue;
+        }
+        axpy(N, 1.0, yb, s->y0b.p);
+        rk_tableau_dense_weights(s->tab, ob->theta, w);
+        for (int i = 0; i < rows; i++) {
+            if (w[i] == 0.0) continue;
+            if (i >= st->n_k)
+                return err_set(e, ERR_INTERNAL, NULL, "backprop: dense stage %d not recorded", i);
+            axpy(N, st->h * w[i], yb, kbar + (size_t)i * N);
+            nz[i] = 1;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Run step m backwards: on entry lam = dL/dy_{n+1}; on exit dL/dy_n. */
+static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, err *e)
+{
+    const struct rk_tableau *tab = s->tab;
+    const struct grad_field *g = s->g;
+    const struct bp_step *st = (const struct bp_step *)s->steps.p + m;
+    const size_t N = s->N;
+    const int S = tab->stages, lda = S + tab->dense_stages;
+    const double h = st->h;
+    const double *y = (const double *)s->tape.p + st->off, *k = y + N;
+    double *kbar = s->kbar.p, *lam = s->lam.p, *y0b = s->y0b.p, *ys = s->ys.p;
+    int *nz = s->nz.p;
+    memset(kbar, 0, (size_t)st->n_k * N * sizeof *kbar);
+    memset(nz, 0, (size_t)lda * sizeof *nz);
+    memset(y0b, 0, N * sizeof *y0b);
+    err_code rc = seed_obs(s, m, st, j, e);
+    if (rc) return rc;
+    /* y_{n+1} = y_n + h sum_j brow_j k_j (FSAL tables: the last row of a) */
+    const double *brow = tab->fsal ? tab->a + (size_t)(S - 1) * lda : tab->b;
+    axpy(N, 1.0, lam, y0b);
+    for (int i = 0; i < S; i++)
+        if (brow[i] != 0.0) {
+            axpy(N, h * brow[i], lam, kbar + (size_t)i * N);
+            nz[i] = 1;
+        }
+    for (int i = st->n_k - 1; i >= 0; i--) {
+        if (!nz[i]) continue;
+        const double *arow = tab->a + (size_t)i * lda;
+        const double *Y = y;
+        if (i > 0) {
+            stage_arg(N, arow, i, h, y, k, s->arg.p);
+            Y = s->arg.p;
+        }
+        int frc = g->eval(g->ctx, stage_time(tab, st, i), s->item0, s->n, Y, s->scratch.p);
+        if (frc)
+            return err_set(e, ERR_SOLVER, NULL,
+                           "backprop: the vector field failed (code %d) at t=%.15g, where the "
+                           "forward solve succeeded",
+                           frc, stage_time(tab, st, i));
+        memset(ys, 0, N * sizeof *ys);
+        g->vjp(g->ctx, s->item0, s->n, kbar + (size_t)i * N, ys, dtheta);
+        s->st.bwd_nfe++;
+        axpy(N, 1.0, ys, y0b);
+        for (int jj = 0; jj < i; jj++)
+            if (arow[jj] != 0.0) {
+                axpy(N, h * arow[jj], ys, kbar + (size_t)jj * N);
+                nz[jj] = 1;
+            }
+    }
+    memcpy(lam, y0b, N * sizeof *lam);
+    return ERR_OK;
+}
+
+err_code grad_backprop_backward(grad_solver *s, double *y0bar, double *dtheta, err *e)
+{
+    err_code rc = reserve_sweep(s, e);
+    if (rc) return rc;
+    const size_t N = s->N;
+    double *lam = s->lam.p;
+    memset(lam, 0, N * sizeof *lam);
+    size_t j = s->n_t; /* observations not yet seeded: [0, j) */
+    for (long m = (long)s->steps_n - 1; m >= 0; m--) {
+        if ((rc = sweep_step(s, m, &j, dtheta, e))) return rc;
+        s->st.bwd_steps++;
+    }
+    const struct bp_obs *obs = s->obs.p;
+    for (; j > 0; j--) { /* observations at t0: y0 itself */
+        if (obs[j - 1].step != -1)
+            return err_set(e, ERR_INTERNAL, NULL, "backprop: observation %zu left over", j - 1);
+        axpy(N, 1.0, (const double *)s->ybt.p + (j - 1) * N, lam);
+    }
+    if (y0bar) {
+        const size_t n = s->n, dim = s->dim;
+        for (size_t b = 0; b < n; b++)
+            memcpy(y0bar + b * dim, lam + b * dim, dim * sizeof *y0bar);
+    }
+    return ERR_OK;
+}

@@ -1,0 +1,224 @@
+/* model/grad_solve.c: the engine's object, buffers and forward solve. See
+ * grad_solve.h; the reverse sweep is in grad_backprop.c, the adjoint in
+ * grad_adjoint.c. */
+#include "model/grad_solve_impl.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+err_code grad_method_from_name(const char *name, grad_method *out, err *e)
+{
+    if (name && !strcmp(name, "adjoint")) {
+        *out = GRAD_ADJOINT;
+        return ERR_OK;
+    }
+    if (name && !strcmp(name, "backprop")) {
+        *out = GRAD_BACKPROP;
+        return ERR_OK;
+    }
+    return err_set(e, ERR_INVALID, "", "unknown gradient \"%s\" (expected adjoint or backprop)",
+                   name ? name : "(null)");
+}
+
+const char *grad_method_name(grad_method m)
+{
+    return m == GRAD_ADJOINT ? "adjoint" : m == GRAD_BACKPROP ? "backprop" : "?";
+}
+
+void grad_solve_options_init(struct grad_solve_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = GRAD_ADJOINT;
+    o->tab = &rk_dopri5;
+    ode_options_init(&o->ode);
+}
+
+/* ---- counted buffers ------------------------------------------------------ */
+
+err_code grad_buf_reserve(grad_solver *s, struct gbuf *b, size_t bytes, err *e)
+{
+    if (bytes <= b->bytes && b->p) return ERR_OK;
+    size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
+    if (want < bytes) want = bytes;
+    if (want < 64) want = 64;
+    void *p = realloc(b->p, want);
+    if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
+    s->mem_now += want - b->bytes;
+    if (s->mem_now > s->mem_peak) s->mem_peak = s->mem_now;
+    b->p = p;
+    b->bytes = want;
+    return ERR_OK;
+}
+
+void grad_buf_release(grad_solver *s, struct gbuf *b)
+{
+    free(b->p);
+    s->mem_now -= b->bytes;
+    b->p = NULL;
+    b->bytes = 0;
+}
+
+err_code grad_solver_new(grad_solver **out, err *e)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient solver");
+    return ERR_OK;
+}
+
+void grad_solver_free(grad_solver *s)
+{
+    if (!s) return;
+    struct gbuf *all[] = {&s->times, &s->yt,      &s->ybt,  &s->y0,      &s->steps,
+                          &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
+                          &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
+                          &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        grad_buf_release(s, all[i]);
+    ode_solver_free(s->ode);
+    free(s);
+}
+
+void grad_solver_stats(const grad_solver *s, struct grad_stats *st)
+{
+    *st = s->st;
+}
+
+void grad_solver_mem(const grad_solver *s, size_t *now, size_t *peak)
+{
+    if (now) *now = s->mem_now;
+    if (peak) *peak = s->mem_peak;
+}
+
+void grad_solver_mem_reset_peak(grad_solver *s)
+{
+    s->mem_peak = s->mem_now;
+}
+
+/* ---- forward ----------------------------------------------------------------- */
+
+static int fwd_rhs(double t, const double *y, double *dydt, void *ctx)
+{
+    grad_solver *s = ctx;
+    return s->g->eval(s->g->ctx, t, s->item0, s->n, y, dydt);
+}
+
+static err_code check_call(const struct grad_field *g, const struct grad_solve_options *o, size_t n,
+                           double t0, const double *y0, const double *t, size_t n_t, double *y_out,
+                           err *e)
+{
+    if (!g || !g->eval || !g->vjp || g->dim == 0)
+        return err_set(e, ERR_INVALID, "field", "no vector field, VJP or dimension");
+    if (!o) return err_set(e, ERR_INVALID, "options", "missing");
+    if (o->method != GRAD_ADJOINT && o->method != GRAD_BACKPROP)
+        return err_set(e, ERR_INVALID, "gradient", "unknown method");
+    if (n == 0) return err_set(e, ERR_INVALID, "batch", "must be >= 1");
+    if (n > SIZE_MAX / g->dim / sizeof(double) / 16)
+        return err_set(e, ERR_TOO_LARGE, "batch", "batch x dim too large");
+    if (!y0 || !y_out) return err_set(e, ERR_INVALID, "y0", "missing");
+    if (!isfinite(t0)) return err_set(e, ERR_INVALID, "t0", "must be finite");
+    if (n_t == 0 || !t) return err_set(e, ERR_INVALID, "t", "at least one observation time");
+    for (size_t i = 0; i < n_t; i++) {
+        char f[40];
+        snprintf(f, sizeof f, "t[%zu]", i);
+        if (!isfinite(t[i])) return err_set(e, ERR_INVALID, f, "must be finite");
+        if (t[i] < t0) return err_set(e, ERR_INVALID, f, "is before t0 = %.17g", t0);
+        if (i && t[i] < t[i - 1])
+            return err_set(e, ERR_INVALID, f, "observation times must be sorted (non-decreasing)");
+    }
+    return ERR_OK;
+}
+
+static err_code reserve_forward(grad_solver *s, err *e)
+{
+    const size_t N = s->N, nt = s->n_t, d = sizeof(double);
+    if (grad_buf_reserve(s, &s->times, nt * d, e) || grad_buf_reserve(s, &s->yt, nt * N * d, e) ||
+        grad_buf_reserve(s, &s->ybt, nt * N * d, e) || grad_buf_reserve(s, &s->y0, N * d, e))
+        return ERR_NOMEM;
+    if (s->o->method == GRAD_BACKPROP &&
+        grad_buf_reserve(s, &s->obs, nt * sizeof(struct bp_obs), e))
+        return ERR_NOMEM;
+    return ERR_OK;
+}
+
+static err_code ensure_ode(grad_solver *s, const struct rk_tableau *tab, err *e)
+{
+    if (s->ode && ode_solver_tableau(s->ode) == tab) return ERR_OK;
+    ode_solver_free(s->ode);
+    s->ode = ode_solver_new(tab, 1, e);
+    return s->ode ? ERR_OK : ERR_NOMEM;
+}
+
+err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
+                             const struct grad_solve_options *o, size_t item0, size_t n, double t0,
+                             const double *y0, const double *t, size_t n_t, double *y_out, err *e)
+{
+    s->ready = 0;
+    memset(&s->st, 0, sizeof s->st);
+    err_code rc = check_call(g, o, n, t0, y0, t, n_t, y_out, e);
+    if (rc) return rc;
+    s->g = g;
+    s->o = o;
+    s->tab = o->tab ? o->tab : &rk_dopri5;
+    s->item0 = item0;
+    s->n = n;
+    s->dim = g->dim;
+    s->N = n * g->dim;
+    s->n_t = n_t;
+    s->t0 = t0;
+    if ((rc = reserve_forward(s, e)) || (rc = ensure_ode(s, s->tab, e))) return rc;
+    double *times = s->times.p, *yt = s->yt.p;
+    memcpy(times, t, n_t * sizeof *times);
+    memcpy(s->y0.p, y0, s->N * sizeof(double));
+
+    struct ode_options oo = o->ode;
+    oo.groups = o->per_item_norm ? n : 1;
+    oo.observer = NULL;
+    oo.observer_ctx = NULL;
+    if (o->method == GRAD_BACKPROP) {
+        oo.observer = grad_backprop_observe;
+        oo.observer_ctx = s;
+        grad_backprop_begin(s);
+    }
+    const struct ode_problem p = {
+        .f = fwd_rhs,
+        .ctx = s,
+        .dim = s->N,
+        .t0 = t0,
+        .y0 = s->y0.p,
+        .t_out = times,
+        .n_out = n_t,
+        .jump_times = g->jump_times,
+        .n_jumps = g->n_jumps,
+    };
+    struct ode_stats os;
+    rc = ode_solve(s->ode, &p, &oo, yt, &os, e);
+    s->st.fwd_steps = os.n_accepted;
+    s->st.fwd_rejected = os.n_rejected;
+    s->st.fwd_nfe = os.nfe;
+    if (!rc && o->method == GRAD_BACKPROP) rc = grad_backprop_finish(s, e);
+    if (rc) return rc;
+    const size_t dim = s->dim;
+    for (size_t i = 0; i < n_t; i++)
+        for (size_t b = 0; b < n; b++)
+            memcpy(y_out + (b * n_t + i) * dim, yt + i * s->N + b * dim, dim * sizeof *y_out);
+    s->ready = 1;
+    return ERR_OK;
+}
+
+err_code grad_solver_backward(grad_solver *s, const double *ybar, double *y0bar, double *dtheta,
+                              err *e)
+{
+    if (!s->ready) return err_set(e, ERR_INTERNAL, NULL, "grad_solver_backward before a forward");
+    if (!ybar) return err_set(e, ERR_INVALID, "ybar", "missing");
+    const size_t n = s->n, n_t = s->n_t, dim = s->dim;
+    double *ybt = s->ybt.p;
+    for (size_t i = 0; i < n_t; i++)
+        for (size_t b = 0; b < n; b++)
+            memcpy(ybt + i * s->N + b * dim, ybar + (b * n_t + i) * dim, dim * sizeof *ybt);
+    s->st.bwd_steps = s->st.bwd_rejected = s->st.bwd_nfe = 0;
+    return s->o->method == GRAD_BACKPROP ? grad_backprop_backward(s, y0bar, dtheta, e)
+                                         : grad_adjoint_backward(s, y0bar, dtheta, e);
+}

@@ -1,0 +1,135 @@
+/* model/grad_solve.h: the gradient of a loss on the solution of
+ * dy/dt = g_theta(t, y) at observation times, with respect to theta and
+ * y(t0): the engine under neural ODE and neural CDE training (grad_ode.h,
+ * grad_cde.h), for any batched vector field that has a VJP.
+ *
+ * Two methods (docs/training.md has the maths):
+ *   GRAD_ADJOINT   optimise-then-discretise, Chen et al. 2018, the
+ *                  semantics of torchdiffeq's odeint_adjoint. The forward
+ *                  solve keeps only y(t_i). Backward, from the last
+ *                  observation time to t0, one solve per interval
+ *                  [t_{i-1}, t_i] of the augmented system
+ *                      dh/dt = g(t, h),  da/dt = -a^T dg/dh,  dw/dt = -a^T dg/dtheta
+ *                  with the same method; at each t_i, h is reset to the
+ *                  stored forward y(t_i) and dL/dy(t_i) is added to a (a
+ *                  jump). Memory: O(n_t x state), never O(steps).
+ *   GRAD_BACKPROP  discretise-then-optimise: the exact gradient of the
+ *                  numerical solution. The forward solve records every
+ *                  accepted step (y_n and the stage derivatives k_i, via
+ *                  the num observer); the reverse sweep runs each step's
+ *                  Runge-Kutta map backwards (a_ij, b_i, and the dense
+ *                  output weights b_i(theta) of the observation times that
+ *                  fall inside a step) with VJPs of g at the recomputed
+ *                  stage arguments. Memory: O(steps x stages x state).
+ *                  The step sizes (error control, initial step) are treated
+ *                  as constants, as every discretise-then-optimise library
+ *                  does: the gradient is that of the map y0 -> y(t_i) for
+ *                  the step sequence actually taken.
+ *
+ * Batches. The n items of one call are solved as ONE system (shared steps,
+ * num/driver.h): every stage evaluates g on the whole batch (one GEMM per
+ * layer), and the VJPs are batched likewise. The error norm of the forward
+ * solve is the RMS over the whole batch (torchdiffeq's, on a batch tensor)
+ * or, with per_item_norm, the max over items of each item's RMS (num's
+ * groups). Per-trajectory training is n = 1 per call (item0 says which).
+ *
+ * Observation times: t[0 .. n_t) shared by the n items, sorted
+ * non-decreasing (duplicates allowed: their losses add), all >= t0; a time
+ * equal to t0 observes y0 itself.
+ *
+ * Ownership and threads: a grad_solver owns all its memory; one thread at
+ * a time. The field and its ctx are borrowed from forward to backward.
+ * Allocations only grow (amortised doubling); a stream of calls of one
+ * shape allocates nothing after the first few. Every allocation of the
+ * engine goes through a byte counter (grad_solver_mem); the num solver's
+ * own buffers are sized by the state dimension and the number of output
+ * and jump times (num/driver.h), never by the number of steps. */
+#ifndef ODESERVE_MODEL_GRAD_SOLVE_H
+#define ODESERVE_MODEL_GRAD_SOLVE_H
+
+#include "core/err.h"
+#include "num/driver.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum grad_method {
+    GRAD_ADJOINT = 0, /* "adjoint" */
+    GRAD_BACKPROP,    /* "backprop" */
+} grad_method;
+
+err_code grad_method_from_name(const char *name, grad_method *out, err *e);
+const char *grad_method_name(grad_method m);
+
+/* A batched vector field with its vector-Jacobian product. */
+struct grad_field {
+    size_t dim;      /* state values per item */
+    size_t n_params; /* length of the parameter gradient (theta) */
+    /* dydt = g(t, y) for the n items item0 .. item0+n-1 (y and dydt n x dim,
+     * row-major); keeps what vjp needs. Returns 0, > 0 (recoverable: the
+     * solver shrinks the step) or < 0 (fatal), as ode_rhs_fn. */
+    int (*eval)(void *ctx, double t, size_t item0, size_t n, const double *y, double *dydt);
+    /* After the latest eval, same items: dy += v^T dg/dy per item (n x dim)
+     * and dtheta += the sum over items of v^T dg/dtheta. Both accumulate. */
+    void (*vjp)(void *ctx, size_t item0, size_t n, const double *v, double *dy, double *dtheta);
+    void *ctx;
+    const double *jump_times; /* times where g jumps in t (CDE knots); may be NULL */
+    size_t n_jumps;
+};
+
+struct grad_solve_options {
+    grad_method method;
+    const struct rk_tableau *tab; /* NULL = dopri5 */
+    /* rtol, atol, max_steps, fixed_step / n_steps, first/min/max_step,
+     * controller, abort hook. Its observer and groups are the engine's. */
+    struct ode_options ode;
+    bool per_item_norm; /* forward error norm: max over items (else RMS over the batch) */
+    /* Adjoint only. The backward solve's tolerances: 0 = the forward's
+     * rtol/atol. They apply to every component of [h, a, w] (torchdiffeq's
+     * default), RMS over the augmented state; with adjoint_seminorm the w
+     * components are left out of the error norm (Kidger, Chen, Lyons,
+     * "Hey, that's not an ODE", 2021), the RMS taken over [h, a] alone. A
+     * forward n_steps becomes a fixed step |t_last - t0| / n_steps. */
+    double adjoint_rtol, adjoint_atol;
+    bool adjoint_seminorm;
+};
+
+/* Defaults: adjoint, dopri5, ode_options_init, norm over the batch. */
+void grad_solve_options_init(struct grad_solve_options *o);
+
+/* Work counters of the latest forward + backward. */
+struct grad_stats {
+    long fwd_steps, fwd_rejected, fwd_nfe; /* forward solve */
+    long bwd_steps, bwd_rejected, bwd_nfe; /* adjoint solves, or the reverse sweep's VJPs (nfe) */
+    size_t tape_bytes;                     /* backprop: bytes of the recorded steps */
+};
+
+typedef struct grad_solver grad_solver;
+
+err_code grad_solver_new(grad_solver **out, err *e);
+void grad_solver_free(grad_solver *s); /* NULL is a no-op */
+
+/* Forward: y(t_i) of the n items into y_out (n x n_t x dim: y_out[(b*n_t +
+ * i)*dim + k]); y0 is n x dim. Keeps what backward needs (the adjoint: the
+ * y(t_i); backprop: the tape). o and g must stay valid until backward.
+ * Errors: ERR_INVALID (field "t[i]", "t0", "y0", ...), the solver's
+ * ERR_SOLVER (message with the time reached), ERR_NOMEM, the abort hook's. */
+err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
+                             const struct grad_solve_options *o, size_t item0, size_t n, double t0,
+                             const double *y0, const double *t, size_t n_t, double *y_out, err *e);
+
+/* Backward after a successful forward: ybar = dL/dy(t_i) in the layout of
+ * y_out. y0bar (n x dim, may be NULL) receives dL/dy0 (overwritten);
+ * dtheta (g->n_params) accumulates dL/dtheta (+=). */
+err_code grad_solver_backward(grad_solver *s, const double *ybar, double *y0bar, double *dtheta,
+                              err *e);
+
+/* Counters of the latest forward/backward. */
+void grad_solver_stats(const grad_solver *s, struct grad_stats *st);
+
+/* Bytes the engine holds now and the most it ever held. */
+void grad_solver_mem(const grad_solver *s, size_t *now, size_t *peak);
+/* Reset the peak to the current holding (e.g. between measurements). */
+void grad_solver_mem_reset_peak(grad_solver *s);
+
+#endif

@@ -1,0 +1,374 @@
+/* store/datasets.c: see datasets.h. Series are stored as BLOBs of doubles
+ * in host byte order, which the schema calls little-endian: odeserve
+ * targets little-endian machines (x86-64, aarch64). */
+#include "store/datasets.h"
+
+#include "store/db_internal.h"
+#include "store/models.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+void dataset_init(dataset *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void dataset_free(dataset *d)
+{
+    if (!d) return;
+    for (size_t i = 0; d->series && i < d->n_series; i++) {
+        free(d->series[i].t);
+        free(d->series[i].y);
+        free(d->series[i].label_vec);
+    }
+    free(d->series);
+    dataset_init(d);
+}
+
+const char *dataset_label_kind_name(dataset_label_kind k)
+{
+    switch (k) {
+    case DATASET_LABEL_CLASS:
+        return "class";
+    case DATASET_LABEL_VECTOR:
+        return "vector";
+    default:
+        return "none";
+    }
+}
+
+static err_code series_validate(const dataset *d, size_t s, err *e)
+{
+    const dataset_series *x = &d->series[s];
+    char f[96];
+    if (x->n == 0) {
+        snprintf(f, sizeof f, "series[%zu].t", s);
+        return err_set(e, ERR_INVALID, f, "a series needs at least one point");
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        if (!isfinite(x->t[i]) || (i > 0 && !(x->t[i] > x->t[i - 1]))) {
+            snprintf(f, sizeof f, "series[%zu].t[%zu]", s, i);
+            return err_set(e, ERR_INVALID, f,
+                           isfinite(x->t[i]) ? "times must be strictly increasing"
+                                             : "must be a finite number");
+        }
+        for (size_t k = 0; k < d->channels; k++)
+            if (isinf(x->y[i * d->channels + k])) {
+                snprintf(f, sizeof f, "series[%zu].y[%zu][%zu]", s, i, k);
+                return err_set(e, ERR_INVALID, f, "must be a finite number or null");
+            }
+    }
+    if (d->label_kind == DATASET_LABEL_CLASS && x->label_class < 0) {
+        snprintf(f, sizeof f, "series[%zu].label", s);
+        return err_set(e, ERR_INVALID, f, "a class label must be an integer >= 0");
+    }
+    for (size_t k = 0; d->label_kind == DATASET_LABEL_VECTOR && k < d->label_dim; k++)
+        if (!isfinite(x->label_vec[k])) {
+            snprintf(f, sizeof f, "series[%zu].label[%zu]", s, k);
+            return err_set(e, ERR_INVALID, f, "must be a finite number");
+        }
+    return ERR_OK;
+}
+
+err_code dataset_validate(const dataset *d, err *e)
+{
+    if (d->channels == 0) return err_set(e, ERR_INVALID, "series", "no channels");
+    if (d->n_series == 0) return err_set(e, ERR_INVALID, "series", "must hold at least one series");
+    if (d->label_kind == DATASET_LABEL_VECTOR && d->label_dim == 0)
+        return err_set(e, ERR_INVALID, "label", "a label vector must not be empty");
+    for (size_t s = 0; s < d->n_series; s++)
+        if (series_validate(d, s, e) != ERR_OK) return e->code;
+    return ERR_OK;
+}
+
+void dataset_summarise(const dataset *d, dataset_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->channels = d->channels;
+    info->n_series = d->n_series;
+    info->label_kind = d->label_kind;
+    info->label_dim = d->label_dim;
+    info->t_min = INFINITY;
+    info->t_max = -INFINITY;
+    for (size_t s = 0; s < d->n_series; s++) {
+        const dataset_series *x = &d->series[s];
+        info->n_points += x->n;
+        if (x->n && x->t[0] < info->t_min) info->t_min = x->t[0];
+        if (x->n && x->t[x->n - 1] > info->t_max) info->t_max = x->t[x->n - 1];
+        for (size_t i = 0; i < x->n * d->channels; i++)
+            info->n_missing += isnan(x->y[i]) ? 1 : 0;
+    }
+}
+
+static void copy_text(char *dst, size_t n, const unsigned char *src)
+{
+    snprintf(dst, n, "%s", src ? (const char *)src : "");
+}
+
+static err_code put_series(db *d, long long id, const dataset *ds, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(d),
+                           "INSERT INTO dataset_series (dataset_id, idx, n_points, t, y, "
+                           "label_class, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(d, e, "prepare dataset_series insert");
+    for (size_t s = 0; s < ds->n_series; s++) {
+        const dataset_series *x = &ds->series[s];
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)s);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)x->n);
+        sqlite3_bind_blob64(st, 4, x->t, (sqlite3_uint64)x->n * 8, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 5, x->y, (sqlite3_uint64)(x->n * ds->channels) * 8, SQLITE_STATIC);
+        if (ds->label_kind == DATASET_LABEL_CLASS) sqlite3_bind_int64(st, 6, x->label_class);
+        if (ds->label_kind == DATASET_LABEL_VECTOR)
+            sqlite3_bind_blob64(st, 7, x->label_vec, (sqlite3_uint64)ds->label_dim * 8,
+                                SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_error(d, e, "insert dataset series");
+            sqlite3_finalize(st);
+            return e->code;
+        }
+    }
+    sqlite3_finalize(st);
+    return ERR_OK;
+}
+
+err_code store_dataset_put(db *d, const char *name, const dataset *ds, err *e)
+{
+    if (store_model_name_check(name, e) != ERR_OK || dataset_validate(ds, e) != ERR_OK)
+        return e->code;
+    dataset_info in;
+    dataset_summarise(ds, &in);
+    sqlite3_stmt *st = NULL;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (sqlite3_prepare_v2(db_sqlite(d),
+                           "INSERT INTO datasets (name, created_at, channels, n_series, n_points, "
+                           "n_missing, t_min, t_max, label_kind, label_dim) VALUES (?1, " NOW_SQL
+                           ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(d, e, "prepare dataset insert");
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)in.channels);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)in.n_series);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)in.n_points);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)in.n_missing);
+    sqlite3_bind_double(st, 6, in.t_min);
+    sqlite3_bind_double(st, 7, in.t_max);
+    sqlite3_bind_text(st, 8, dataset_label_kind_name(ds->label_kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)ds->label_dim);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_error(d, e, "insert dataset");
+        goto fail;
+    }
+    if (sqlite3_changes(db_sqlite(d)) == 0) {
+        err_set(e, ERR_CONFLICT, "name",
+                "dataset \"%s\" exists; datasets are immutable: delete it first or pick "
+                "another name",
+                name);
+        goto fail;
+    }
+    if (put_series(d, sqlite3_last_insert_rowid(db_sqlite(d)), ds, e) != ERR_OK) goto fail;
+    sqlite3_finalize(st);
+    return db_commit(d, e);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    return e->code;
+}
+
+#define INFO_COLS                                                                                  \
+    "name, created_at, channels, n_series, n_points, n_missing, t_min, t_max, label_kind, "        \
+    "label_dim, id"
+
+static long long read_info(sqlite3_stmt *st, dataset_info *in)
+{
+    memset(in, 0, sizeof *in);
+    copy_text(in->name, sizeof in->name, sqlite3_column_text(st, 0));
+    copy_text(in->created_at, sizeof in->created_at, sqlite3_column_text(st, 1));
+    in->channels = (size_t)sqlite3_column_int64(st, 2);
+    in->n_series = (size_t)sqlite3_column_int64(st, 3);
+    in->n_points = (size_t)sqlite3_column_int64(st, 4);
+    in->n_missing = (size_t)sqlite3_column_int64(st, 5);
+    in->t_min = sqlite3_column_double(st, 6);
+    in->t_max = sqlite3_column_double(st, 7);
+    const char *k = (const char *)sqlite3_column_text(st, 8);
+    in->label_kind = k && strcmp(k, "class") == 0    ? DATASET_LABEL_CLASS
+                     : k && strcmp(k, "vector") == 0 ? DATASET_LABEL_VECTOR
+                                                     : DATASET_LABEL_NONE;
+    in->label_dim = (size_t)sqlite3_column_int64(st, 9);
+    return sqlite3_column_int64(st, 10);
+}
+
+err_code store_dataset_list(db *d, dataset_info **out, size_t *n, err *e)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(d), "SELECT " INFO_COLS " FROM datasets ORDER BY name", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_error(d, e, "prepare dataset list");
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            dataset_info *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                err_set(e, ERR_NOMEM, NULL, "out of memory listing datasets");
+                goto fail;
+            }
+            *out = p;
+        }
+        read_info(st, &(*out)[(*n)++]);
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(d, e, "list datasets");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return ERR_OK;
+fail:
+    sqlite3_finalize(st);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return e->code;
+}
+
+static err_code find(db *d, const char *name, dataset_info *info, long long *id, err *e)
+{
+    if (store_model_name_check(name, e) != ERR_OK) return e->code;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(d), "SELECT " INFO_COLS " FROM datasets WHERE name = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_error(d, e, "prepare dataset lookup");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = read_info(st, info);
+    else if (rc == SQLITE_DONE)
+        err_set(e, ERR_NOT_FOUND, "name", "no dataset named \"%s\"", name);
+    else
+        db_error(d, e, "look up dataset");
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? ERR_OK : e->code;
+}
+
+err_code store_dataset_info(db *d, const char *name, dataset_info *info, err *e)
+{
+    long long id;
+    return find(d, name, info, &id, e);
+}
+
+static double *blob_doubles(sqlite3_stmt *st, int col, size_t n)
+{
+    if ((size_t)sqlite3_column_bytes(st, col) != n * 8) return NULL;
+    double *p = malloc(n ? n * 8 : 8);
+    if (p && n) memcpy(p, sqlite3_column_blob(st, col), n * 8);
+    return p;
+}
+
+static err_code load_series(db *d, long long id, dataset *ds, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(d),
+                           "SELECT n_points, t, y, label_class, label FROM dataset_series "
+                           "WHERE dataset_id = ?1 ORDER BY idx",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(d, e, "prepare dataset load");
+    sqlite3_bind_int64(st, 1, id);
+    size_t s = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && s < ds->n_series) {
+        dataset_series *x = &ds->series[s++];
+        x->n = (size_t)sqlite3_column_int64(st, 0);
+        x->t = blob_doubles(st, 1, x->n);
+        x->y = blob_doubles(st, 2, x->n * ds->channels);
+        x->label_class = sqlite3_column_int64(st, 3);
+        if (ds->label_kind == DATASET_LABEL_VECTOR)
+            x->label_vec = blob_doubles(st, 4, ds->label_dim);
+        if (!x->t || !x->y || (ds->label_kind == DATASET_LABEL_VECTOR && !x->label_vec)) {
+            err_set(e, ERR_DB, "name", "dataset series %zu is damaged or out of memory", s - 1);
+            goto fail;
+        }
+    }
+    if (rc != SQLITE_DONE || s != ds->n_series) {
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+            db_error(d, e, "load dataset");
+        else
+            err_set(e, ERR_DB, "name", "dataset has %zu series rows, expected %zu", s,
+                    ds->n_series);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return ERR_OK;
+fail:
+    sqlite3_finalize(st);
+    return e->code;
+}
+
+err_code store_dataset_load(db *d, const char *name, dataset *out, err *e)
+{
+    dataset_info in;
+    long long id;
+    if (db_begin_read(d, e) != ERR_OK) return e->code;
+    if (find(d, name, &in, &id, e) != ERR_OK) goto fail;
+    dataset ds;
+    dataset_init(&ds);
+    ds.channels = in.channels;
+    ds.label_kind = in.label_kind;
+    ds.label_dim = in.label_dim;
+    ds.n_series = in.n_series;
+    ds.series = calloc(in.n_series, sizeof *ds.series);
+    if (!ds.series) {
+        err_set(e, ERR_NOMEM, NULL, "out of memory loading dataset \"%s\"", name);
+        goto fail;
+    }
+    if (load_series(d, id, &ds, e) != ERR_OK) {
+        dataset_free(&ds);
+        goto fail;
+    }
+    db_rollback(d);
+    *out = ds;
+    return ERR_OK;
+fail:
+    db_rollback(d);
+    return e->code;
+}
+
+err_code store_dataset_delete(db *d, const char *name, err *e)
+{
+    if (store_model_name_check(name, e) != ERR_OK) return e->code;
+    sqlite3_stmt *st = NULL;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (sqlite3_prepare_v2(db_sqlite(d), "DELETE FROM datasets WHERE name = ?1", -1, &st, NULL) !=
+        SQLITE_OK) {
+        db_error(d, e, "prepare dataset delete");
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_error(d, e, "delete dataset");
+        goto fail;
+    }
+    if (sqlite3_changes(db_sqlite(d)) == 0) {
+        err_set(e, ERR_NOT_FOUND, "name", "no dataset named \"%s\"", name);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return db_commit(d, e);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    return e->code;
+}

@@ -1,0 +1,476 @@
+/* store/jobs.c: see jobs.h. */
+#include "store/jobs.h"
+
+#include "store/db_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+static const char *const status_names[JOB__COUNT] = {"queued", "running", "succeeded", "failed",
+                                                     "cancelled"};
+
+const char *job_status_name(job_status s)
+{
+    return s >= 0 && s < JOB__COUNT ? status_names[s] : "?";
+}
+
+err_code job_status_from_name(const char *name, job_status *out, err *e)
+{
+    for (int i = 0; i < JOB__COUNT; i++)
+        if (name && strcmp(name, status_names[i]) == 0) {
+            *out = (job_status)i;
+            return ERR_OK;
+        }
+    return err_set(e, ERR_INVALID, "status",
+                   "unknown status (expected one of: queued, running, succeeded, failed, "
+                   "cancelled)");
+}
+
+void job_ckpt_free(job_ckpt *c)
+{
+    if (!c) return;
+    free(c->params);
+    free(c->best);
+    free(c->optim);
+    memset(c, 0, sizeof *c);
+}
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", s ? (const char *)s : "");
+}
+
+static double col_real(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isfinite(v))
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Prepare or record the error. */
+static err_code prep(db *d, const char *sql, sqlite3_stmt **st, err *e)
+{
+    if (sqlite3_prepare_v2(db_sqlite(d), sql, -1, st, NULL) != SQLITE_OK)
+        return db_error(d, e, "prepare");
+    return ERR_OK;
+}
+
+err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,
+                          long iterations, long long *id, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (prep(d,
+             "INSERT INTO jobs (model, dataset, spec, status, created_at, iterations) "
+             "VALUES (?1, ?2, ?3, 'queued', " NOW_SQL ", ?4)",
+             &st, e) != ERR_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, spec, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, iterations);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_error(d, e, "insert job");
+        goto fail;
+    }
+    *id = sqlite3_last_insert_rowid(db_sqlite(d));
+    sqlite3_finalize(st);
+    return db_commit(d, e);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    return e->code;
+}
+
+#define INFO_COLS                                                                                  \
+    "id, model, dataset, status, cancel_requested, created_at, started_at, finished_at, "          \
+    "iterations, iteration, train_loss, val_loss, best_train_loss, best_val_loss, elapsed, "       \
+    "result_version, error"
+
+static void read_info(sqlite3_stmt *st, job_info *j)
+{
+    memset(j, 0, sizeof *j);
+    j->id = sqlite3_column_int64(st, 0);
+    copy_text(j->model, sizeof j->model, st, 1);
+    copy_text(j->dataset, sizeof j->dataset, st, 2);
+    job_status s = JOB_QUEUED;
+    job_status_from_name((const char *)sqlite3_column_text(st, 3), &s, NULL);
+    j->status = s;
+    j->cancel_requested = sqlite3_column_int(st, 4) != 0;
+    copy_text(j->created_at, sizeof j->created_at, st, 5);
+    copy_text(j->started_at, sizeof j->started_at, st, 6);
+    copy_text(j->finished_at, sizeof j->finished_at, st, 7);
+    j->iterations = (long)sqlite3_column_int64(st, 8);
+    j->iteration = (long)sqlite3_column_int64(st, 9);
+    j->train_loss = col_real(st, 10);
+    j->val_loss = col_real(st, 11);
+    j->best_train_loss = col_real(st, 12);
+    j->best_val_loss = col_real(st, 13);
+    j->elapsed = sqlite3_column_double(st, 14);
+    j->result_version = sqlite3_column_int(st, 15);
+    copy_text(j->error, sizeof j->error, st, 16);
+}
+
+err_code store_job_get(db *d, long long id, job_info *out, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (prep(d, "SELECT " INFO_COLS " FROM jobs WHERE id = ?1", &st, e) != ERR_OK) return e->code;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read_info(st, out);
+    else if (rc == SQLITE_DONE)
+        err_set(e, ERR_NOT_FOUND, "id", "no job %lld", id);
+    else
+        db_error(d, e, "get job");
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? ERR_OK : e->code;
+}
+
+err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (prep(d, "SELECT " INFO_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 ORDER BY id", &st,
+             e) != ERR_OK)
+        return e->code;
+    if (status >= 0)
+        sqlite3_bind_text(st, 1, job_status_name((job_status)status), -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            job_info *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                err_set(e, ERR_NOMEM, NULL, "out of memory listing jobs");
+                goto fail;
+            }
+            *out = p;
+        }
+        read_info(st, &(*out)[(*n)++]);
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(d, e, "list jobs");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return ERR_OK;
+fail:
+    sqlite3_finalize(st);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return e->code;
+}
+
+err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err *e)
+{
+    job_info j;
+    *out = NULL;
+    *n = 0;
+    if (store_job_get(d, id, &j, e) != ERR_OK) return e->code;
+    sqlite3_stmt *st = NULL;
+    if (prep(d,
+             "SELECT iteration, train_loss, val_loss, elapsed FROM job_metrics "
+             "WHERE job_id = ?1 ORDER BY iteration",
+             &st, e) != ERR_OK)
+        return e->code;
+    sqlite3_bind_int64(st, 1, id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            job_metric *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                err_set(e, ERR_NOMEM, NULL, "out of memory reading metrics");
+                goto fail;
+            }
+            *out = p;
+        }
+        job_metric *m = &(*out)[(*n)++];
+        m->iteration = (long)sqlite3_column_int64(st, 0);
+        m->train_loss = col_real(st, 1);
+        m->val_loss = col_real(st, 2);
+        m->elapsed = sqlite3_column_double(st, 3);
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(d, e, "read metrics");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return ERR_OK;
+fail:
+    sqlite3_finalize(st);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return e->code;
+}
+
+/* Run one parameterised UPDATE on job `id`; *changed = rows changed. */
+static err_code update(db *d, const char *sql, long long id, int *changed, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (prep(d, sql, &st, e) != ERR_OK) return e->code;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return db_error(d, e, "update job");
+    if (changed) *changed = sqlite3_changes(db_sqlite(d));
+    return ERR_OK;
+}
+
+err_code store_job_cancel(db *d, long long id, job_status *after, err *e)
+{
+    job_info j;
+    int changed = 0;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (store_job_get(d, id, &j, e) != ERR_OK) goto fail;
+    if (j.status == JOB_QUEUED) {
+        if (update(d,
+                   "UPDATE jobs SET status = 'cancelled', finished_at = " NOW_SQL
+                   ", error = 'cancelled before it started' WHERE id = ?1",
+                   id, &changed, e) != ERR_OK)
+            goto fail;
+        *after = JOB_CANCELLED;
+    } else if (j.status == JOB_RUNNING) {
+        if (update(d, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", id, &changed, e) !=
+            ERR_OK)
+            goto fail;
+        *after = JOB_RUNNING;
+    } else {
+        err_set(e, ERR_CONFLICT, "id", "job %lld has already %s", id, job_status_name(j.status));
+        goto fail;
+    }
+    return db_commit(d, e);
+fail:
+    db_rollback(d);
+    return e->code;
+}
+
+err_code store_job_requeue_all(db *d, size_t *n, err *e)
+{
+    int changed = 0;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (update(d, "UPDATE jobs SET status = 'queued' WHERE status = 'running' AND ?1 = ?1", 0,
+               &changed, e) != ERR_OK) {
+        db_rollback(d);
+        return e->code;
+    }
+    if (n) *n = (size_t)changed;
+    return db_commit(d, e);
+}
+
+err_code store_job_requeue(db *d, long long id, err *e)
+{
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (update(d, "UPDATE jobs SET status = 'queued' WHERE id = ?1 AND status = 'running'", id,
+               NULL, e) != ERR_OK) {
+        db_rollback(d);
+        return e->code;
+    }
+    return db_commit(d, e);
+}
+
+static double *blob_copy(sqlite3_stmt *st, int col, size_t *n)
+{
+    size_t bytes = (size_t)sqlite3_column_bytes(st, col);
+    *n = bytes / 8;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL || bytes == 0) return NULL;
+    double *p = malloc(bytes);
+    if (p) memcpy(p, sqlite3_column_blob(st, col), bytes);
+    return p;
+}
+
+static err_code read_ckpt(db *d, long long id, job_ckpt *ck, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    memset(ck, 0, sizeof *ck);
+    if (prep(d,
+             "SELECT iteration, elapsed, train_loss, val_loss, best_train_loss, best_val_loss, "
+             "ckpt_params, ckpt_best, ckpt_optim, ckpt_optim_steps, ckpt_rng FROM jobs "
+             "WHERE id = ?1 AND ckpt_params IS NOT NULL",
+             &st, e) != ERR_OK)
+        return e->code;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t nb, no;
+        ck->iteration = (long)sqlite3_column_int64(st, 0);
+        ck->elapsed = sqlite3_column_double(st, 1);
+        ck->train_loss = col_real(st, 2);
+        ck->val_loss = col_real(st, 3);
+        ck->best_train_loss = col_real(st, 4);
+        ck->best_val_loss = col_real(st, 5);
+        ck->params = blob_copy(st, 6, &ck->n_params);
+        ck->best = blob_copy(st, 7, &nb);
+        ck->optim = blob_copy(st, 8, &no);
+        ck->optim_len = no;
+        ck->optim_steps = (long)sqlite3_column_int64(st, 9);
+        if (sqlite3_column_bytes(st, 10) == 32) memcpy(ck->rng, sqlite3_column_blob(st, 10), 32);
+        if (!ck->params || !ck->best || nb != ck->n_params || (no && !ck->optim)) {
+            err_set(e, ERR_DB, "id", "job %lld: checkpoint damaged or out of memory", id);
+            job_ckpt_free(ck);
+            rc = SQLITE_ERROR;
+        }
+    } else if (rc != SQLITE_DONE) {
+        db_error(d, e, "read checkpoint");
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ERR_OK : e->code;
+}
+
+err_code store_job_claim(db *d, bool *found, long long *id, char **spec, job_ckpt *ck, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    *found = false;
+    *spec = NULL;
+    memset(ck, 0, sizeof *ck);
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (prep(d, "SELECT id, spec FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1", &st, e) !=
+        ERR_OK)
+        goto fail;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        db_rollback(d);
+        return ERR_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        db_error(d, e, "claim job");
+        goto fail;
+    }
+    *id = sqlite3_column_int64(st, 0);
+    *spec = strdup((const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!*spec) {
+        err_set(e, ERR_NOMEM, NULL, "out of memory claiming a job");
+        goto fail;
+    }
+    if (update(d,
+               "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, " NOW_SQL
+               ") WHERE id = ?1",
+               *id, NULL, e) != ERR_OK ||
+        read_ckpt(d, *id, ck, e) != ERR_OK)
+        goto fail;
+    if (db_commit(d, e) != ERR_OK) goto fail;
+    *found = true;
+    return ERR_OK;
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    free(*spec);
+    *spec = NULL;
+    job_ckpt_free(ck);
+    return e->code;
+}
+
+static err_code insert_metrics(db *d, long long id, const job_metric *rows, size_t n, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (prep(d,
+             "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed) "
+             "VALUES (?1, ?2, ?3, ?4, ?5)",
+             &st, e) != ERR_OK)
+        return e->code;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, rows[i].iteration);
+        bind_real(st, 3, rows[i].train_loss);
+        bind_real(st, 4, rows[i].val_loss);
+        sqlite3_bind_double(st, 5, rows[i].elapsed);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_error(d, e, "insert metrics");
+            sqlite3_finalize(st);
+            return e->code;
+        }
+    }
+    sqlite3_finalize(st);
+    return ERR_OK;
+}
+
+err_code store_job_checkpoint(db *d, long long id, const job_ckpt *ck, const job_metric *rows,
+                              size_t n_rows, bool *cancel, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (insert_metrics(d, id, rows, n_rows, e) != ERR_OK ||
+        prep(d,
+             "UPDATE jobs SET iteration = ?2, elapsed = ?3, train_loss = ?4, val_loss = ?5, "
+             "best_train_loss = ?6, best_val_loss = ?7, ckpt_params = ?8, ckpt_best = ?9, "
+             "ckpt_optim = ?10, ckpt_optim_steps = ?11, ckpt_rng = ?12 WHERE id = ?1 "
+             "RETURNING cancel_requested",
+             &st, e) != ERR_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, ck->iteration);
+    sqlite3_bind_double(st, 3, ck->elapsed);
+    bind_real(st, 4, ck->train_loss);
+    bind_real(st, 5, ck->val_loss);
+    bind_real(st, 6, ck->best_train_loss);
+    bind_real(st, 7, ck->best_val_loss);
+    sqlite3_bind_blob64(st, 8, ck->params, (sqlite3_uint64)ck->n_params * 8, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 9, ck->best, (sqlite3_uint64)ck->n_params * 8, SQLITE_STATIC);
+    if (ck->optim_len)
+        sqlite3_bind_blob64(st, 10, ck->optim, (sqlite3_uint64)ck->optim_len * 8, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, ck->optim_steps);
+    sqlite3_bind_blob(st, 12, ck->rng, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            err_set(e, ERR_NOT_FOUND, "id", "no job %lld", id);
+        else
+            db_error(d, e, "write checkpoint");
+        goto fail;
+    }
+    if (cancel) *cancel = sqlite3_column_int(st, 0) != 0;
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    return db_commit(d, e);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    return e->code;
+}
+
+err_code store_job_finish(db *d, long long id, job_status status, int result_version,
+                          const char *error, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (prep(d,
+             "UPDATE jobs SET status = ?2, result_version = ?3, error = ?4, finished_at = " NOW_SQL
+             " WHERE id = ?1",
+             &st, e) != ERR_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, job_status_name(status), -1, SQLITE_STATIC);
+    if (result_version > 0) sqlite3_bind_int(st, 3, result_version);
+    if (error) sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_error(d, e, "finish job");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return db_commit(d, e);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    return e->code;
+}

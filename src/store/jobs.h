@@ -1,0 +1,111 @@
+/* store/jobs.h: training jobs, their checkpoints and loss curves in SQLite.
+ *
+ * The table is the queue: store_job_claim takes the oldest queued job
+ * (FIFO by id) and marks it running in one BEGIN IMMEDIATE transaction, so
+ * two workers never get the same job. States (docs/training-jobs.md):
+ *
+ *   queued --claim--> running --finish--> succeeded | failed | cancelled
+ *   queued --cancel--> cancelled
+ *   running --requeue (shutdown, or start after a crash)--> queued
+ *
+ * A checkpoint and the metric rows since the previous one are written in
+ * one transaction (store_job_checkpoint), so the loss curve never runs
+ * ahead of, or falls behind, the state a restarted job resumes from.
+ *
+ * Functions take the calling thread's connection (db_pool_get). */
+#ifndef ODESERVE_STORE_JOBS_H
+#define ODESERVE_STORE_JOBS_H
+
+#include "core/err.h"
+#include "store/db.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum job_status {
+    JOB_QUEUED = 0,
+    JOB_RUNNING,
+    JOB_SUCCEEDED,
+    JOB_FAILED,
+    JOB_CANCELLED,
+    JOB__COUNT
+} job_status;
+
+const char *job_status_name(job_status s);
+/* ERR_INVALID (field "status") for an unknown name. */
+err_code job_status_from_name(const char *name, job_status *out, err *e);
+
+typedef struct job_info {
+    long long id;
+    char model[65], dataset[65];
+    job_status status;
+    bool cancel_requested;
+    char created_at[32], started_at[32], finished_at[32]; /* "" when not yet */
+    long iterations, iteration; /* asked for; done as of the last checkpoint */
+    double train_loss, val_loss, best_train_loss, best_val_loss; /* NaN = none yet */
+    double elapsed;     /* seconds of training up to the last checkpoint */
+    int result_version; /* 0 = none */
+    char error[320];
+} job_info;
+
+typedef struct job_metric {
+    long iteration;    /* 1-based: the iteration just done */
+    double train_loss; /* of that iteration's mini-batch */
+    double val_loss;   /* NaN when not evaluated then */
+    double elapsed;    /* training seconds since the job first started */
+} job_metric;
+
+/* A checkpoint. Arrays are owned by whoever filled them (job_ckpt_free for
+ * those store_job_claim returns). */
+typedef struct job_ckpt {
+    long iteration; /* 0 = no checkpoint (fresh start) */
+    double elapsed, train_loss, val_loss, best_train_loss, best_val_loss;
+    size_t n_params;
+    double *params, *best; /* n_params each */
+    size_t optim_len;
+    double *optim;
+    long optim_steps;
+    uint64_t rng[4];
+} job_ckpt;
+
+void job_ckpt_free(job_ckpt *c); /* frees the arrays, zeroes; NULL is a no-op */
+
+/* A new queued job; *id its number. */
+err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,
+                          long iterations, long long *id, err *e);
+/* ERR_NOT_FOUND (field "id"). */
+err_code store_job_get(db *d, long long id, job_info *out, err *e);
+/* Jobs by id, all or with one status (status < 0 = all); *out malloc'ed. */
+err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e);
+/* The loss curve, by iteration; *out malloc'ed. ERR_NOT_FOUND for no job. */
+err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err *e);
+
+/* Cancel: queued -> cancelled at once; running -> cancel_requested (the
+ * worker stops at its next look); *after receives the status now. A
+ * finished job is ERR_CONFLICT. */
+err_code store_job_cancel(db *d, long long id, job_status *after, err *e);
+
+/* Every running job back to queued (at start: their worker is gone).
+ * *n (may be NULL) receives how many. */
+err_code store_job_requeue_all(db *d, size_t *n, err *e);
+/* One running job back to queued (a clean shutdown stops it). */
+err_code store_job_requeue(db *d, long long id, err *e);
+
+/* Claim the oldest queued job: *found = false when there is none. On
+ * success it is running (started_at set the first time), *id and *spec
+ * (malloc'ed JSON text) are filled and *ck receives its checkpoint
+ * (iteration 0 when none). */
+err_code store_job_claim(db *d, bool *found, long long *id, char **spec, job_ckpt *ck, err *e);
+
+/* Write a checkpoint and the metric rows since the last one, in one
+ * transaction. *cancel (may be NULL) receives cancel_requested. */
+err_code store_job_checkpoint(db *d, long long id, const job_ckpt *ck, const job_metric *rows,
+                              size_t n_rows, bool *cancel, err *e);
+
+/* A running job ends: succeeded (result_version > 0), failed (error) or
+ * cancelled. */
+err_code store_job_finish(db *d, long long id, job_status status, int result_version,
+                          const char *error, err *e);
+
+#endif

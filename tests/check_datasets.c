@@ -1,0 +1,189 @@
+/* check_datasets: dataset uploads decoded from JSON and CSV
+ * (http/codec_dataset.c) and stored in SQLite (store/datasets.c): round
+ * trips value for value (missing values included), summaries, and every
+ * malformed input rejected naming its place, with nothing stored. */
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/codec_dataset.h"
+#include "store/datasets.h"
+#include "store_testlib.h"
+
+static err_code from_json(const char *text, dataset *ds, err *e)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, JSON_DECODE_INT_AS_REAL, &je);
+    ck_assert_msg(doc != NULL, "bad test JSON: %s", je.text);
+    err_code rc = codec_dataset_decode_json(doc, ds, e);
+    json_decref(doc);
+    return rc;
+}
+
+static const char *const two_series =
+    "{\"series\": [{\"t\": [0, 0.5, 1.5], \"y\": [[1, 2], [null, 3], [4, null]], \"label\": 1},"
+    " {\"t\": [2], \"y\": [[5, 6]], \"label\": 0}]}";
+
+START_TEST(json_round_trip)
+{
+    dataset ds, back;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(from_json(two_series, &ds, &e), ERR_OK);
+    ck_assert_uint_eq(ds.channels, 2);
+    ck_assert_uint_eq(ds.n_series, 2);
+    ck_assert_int_eq(ds.label_kind, DATASET_LABEL_CLASS);
+    ck_assert(isnan(ds.series[0].y[2]) && isnan(ds.series[0].y[5]));
+    db *d = stl_open();
+    ck_assert_int_eq(store_dataset_put(d, "obs", &ds, &e), ERR_OK);
+    dataset_init(&back);
+    ck_assert_int_eq(store_dataset_load(d, "obs", &back, &e), ERR_OK);
+    ck_assert_uint_eq(back.n_series, 2);
+    for (size_t s = 0; s < 2; s++) {
+        ck_assert_uint_eq(back.series[s].n, ds.series[s].n);
+        ck_assert_int_eq(back.series[s].label_class, ds.series[s].label_class);
+        ck_assert_mem_eq(back.series[s].t, ds.series[s].t, ds.series[s].n * 8);
+        ck_assert_mem_eq(back.series[s].y, ds.series[s].y, ds.series[s].n * 16);
+    }
+    dataset_info in;
+    ck_assert_int_eq(store_dataset_info(d, "obs", &in, &e), ERR_OK);
+    ck_assert_uint_eq(in.n_points, 4);
+    ck_assert_uint_eq(in.n_missing, 2);
+    ck_assert(in.t_min == 0 && in.t_max == 2);
+    ck_assert_int_eq(store_dataset_put(d, "obs", &ds, &e), ERR_CONFLICT);
+    err_clear(&e);
+    ck_assert_int_eq(store_dataset_delete(d, "obs", &e), ERR_OK);
+    ck_assert_int_eq(store_dataset_info(d, "obs", &in, &e), ERR_NOT_FOUND);
+    ck_assert_str_eq(e.field, "name");
+    dataset_free(&ds);
+    dataset_free(&back);
+    db_close(d);
+}
+END_TEST
+
+START_TEST(csv_matches_json)
+{
+    const char *csv = "series,t,a,b,label\n"
+                      "s1,0,1,2,1\n"
+                      "s1,0.5,,3,1\n"
+                      "s1,1.5,4,NA,1\r\n"
+                      "\n"
+                      "s2,2,5,6,0\n";
+    dataset a, b;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(codec_dataset_decode_csv(csv, strlen(csv), &a, &e), ERR_OK);
+    ck_assert_int_eq(from_json(two_series, &b, &e), ERR_OK);
+    ck_assert_uint_eq(a.channels, b.channels);
+    ck_assert_uint_eq(a.n_series, b.n_series);
+    for (size_t s = 0; s < 2; s++) {
+        ck_assert_uint_eq(a.series[s].n, b.series[s].n);
+        ck_assert_int_eq(a.series[s].label_class, b.series[s].label_class);
+        ck_assert_mem_eq(a.series[s].t, b.series[s].t, a.series[s].n * 8);
+        for (size_t i = 0; i < a.series[s].n * 2; i++) {
+            double x = a.series[s].y[i], y = b.series[s].y[i];
+            ck_assert(x == y || (isnan(x) && isnan(y)));
+        }
+    }
+    dataset_free(&a);
+    dataset_free(&b);
+}
+END_TEST
+
+struct bad_case {
+    const char *text;
+    int csv;
+    const char *field;
+};
+
+static const struct bad_case bad[] = {
+    {"{\"series\": []}", 0, "series"},
+    {"{\"series\": [{\"t\": [0, 1], \"y\": [[1], [2, 3]]}]}", 0, "series[0].y[1]"},
+    {"{\"series\": [{\"t\": [0, 1], \"y\": [[1]]}]}", 0, "series[0].y"},
+    {"{\"series\": [{\"t\": [1, 0], \"y\": [[1], [2]]}]}", 0, "series[0].t[1]"},
+    {"{\"series\": [{\"t\": [0], \"y\": [[\"x\"]]}]}", 0, "series[0].y[0][0]"},
+    {"{\"series\": [{\"t\": [0], \"y\": [[1]], \"label\": 1}, {\"t\": [0], \"y\": [[1]]}]}", 0,
+     "series[1].label"},
+    {"{\"series\": [{\"t\": [0], \"y\": [[1]], \"extra\": 1}]}", 0, "series[0].extra"},
+    {"{\"series\": [{\"t\": [0], \"y\": [[1]], \"label\": -1}]}", 0, "series[0].label"},
+    {"", 1, "line[1]"},
+    {"t,series,a\n0,s,1\n", 1, "line[1]"},
+    {"series,t,a\n", 1, "line[2]"},
+    {"series,t,a\ns,0,1\ns,x,2\n", 1, "line[3].t"},
+    {"series,t,a\ns,0,1\ns,0,2\n", 1, "line[3].t"},
+    {"series,t,a\ns,0,1,2\n", 1, "line[2]"},
+    {"series,t,a\ns,0,1e999\n", 1, "line[2].a"},
+    {"series,t,a\ns,0,1\nr,0,1\ns,1,1\n", 1, "line[4].series"},
+    {"series,t,a,label\ns,0,1,0\ns,1,1,1\n", 1, "line[3].label"},
+    {"series,t,a,label\ns,0,1,0.5\n", 1, "line[2].label"},
+};
+
+START_TEST(malformed_inputs_name_their_place)
+{
+    const struct bad_case *c = &bad[_i];
+    dataset ds;
+    err e;
+    err_clear(&e);
+    err_code rc = c->csv ? codec_dataset_decode_csv(c->text, strlen(c->text), &ds, &e)
+                         : from_json(c->text, &ds, &e);
+    ck_assert_msg(rc == ERR_INVALID, "case %d: rc %d (%s)", _i, rc, e.message);
+    ck_assert_msg(strcmp(e.field, c->field) == 0, "case %d: field '%s', want '%s' (%s)", _i,
+                  e.field, c->field, e.message);
+    ck_assert_ptr_null(ds.series);
+}
+END_TEST
+
+START_TEST(rejected_put_stores_nothing)
+{
+    dataset ds;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(from_json(two_series, &ds, &e), ERR_OK);
+    ds.series[1].t[0] = INFINITY; /* invalid after decoding: the store checks too */
+    db *d = stl_open();
+    ck_assert_int_eq(store_dataset_put(d, "obs", &ds, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "series[1].t[0]");
+    err_clear(&e);
+    ck_assert_int_eq(store_dataset_put(d, "bad/name", &ds, &e), ERR_INVALID);
+    dataset_info *list = NULL;
+    size_t n = 9;
+    err_clear(&e);
+    ck_assert_int_eq(store_dataset_list(d, &list, &n, &e), ERR_OK);
+    ck_assert_uint_eq(n, 0);
+    free(list);
+    dataset_free(&ds);
+    db_close(d);
+}
+END_TEST
+
+static Suite *datasets_suite(void)
+{
+    Suite *s = suite_create("datasets");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, stl_tmp_setup, stl_tmp_teardown);
+    tcase_add_test(tc, json_round_trip);
+    tcase_add_test(tc, csv_matches_json);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_checked_fixture(tc, stl_tmp_setup, stl_tmp_teardown);
+    tcase_add_loop_test(tc, malformed_inputs_name_their_place, 0,
+                        (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_test(tc, rejected_put_stores_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    log_set_level(LOG_LVL_WARN);
+    stl_init("check_datasets");
+    SRunner *sr = srunner_create(datasets_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    stl_done();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,374 @@
+/* check_jobs: datasets and training jobs through the real odeserved
+ * (tests/testutil.c): uploads and their 4xx errors, a job that trains to
+ * a new model version, a job that fails (solver) without touching the
+ * model, cancelling, and kill -9 in the middle of a job: after a restart
+ * the job resumes from its last checkpoint and finishes, and its loss
+ * curve has every iteration exactly once. Jobs are tiny (a 2-state ODE,
+ * a 4-unit hidden layer, windows of 3 points) so the suite stays fast,
+ * also under ASan. Nothing here asserts on time. */
+#include <check.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static tu_daemon d;
+static const char *const json_h[] = {"Content-Type: application/json", NULL};
+static const char *const csv_h[] = {"Content-Type: text/csv", NULL};
+
+static void start(const char *const *args)
+{
+    if (tu_daemon_start(&d, args, NULL) != 0) {
+        char *log = tu_read_file(d.log, NULL);
+        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
+    }
+}
+
+static void setup(void)
+{
+    memset(&d, 0, sizeof d);
+}
+
+static void teardown(void)
+{
+    tu_daemon_cleanup(&d);
+}
+
+static json_t *req(const char *method, const char *path, const char *const *h, const char *body,
+                   int want)
+{
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, method, path, h, body, &r), 0);
+    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
+                  r.body);
+    json_error_t je;
+    json_t *j = json_loads(r.body, 0, &je);
+    ck_assert_msg(j != NULL, "not JSON: %s", r.body);
+    tu_response_free(&r);
+    return j;
+}
+
+static void expect_field(json_t *j, const char *field)
+{
+    json_t *e = json_object_get(j, "error");
+    ck_assert_ptr_nonnull(e);
+    const char *f = json_string_value(json_object_get(e, "field"));
+    ck_assert_msg(f && strcmp(f, field) == 0, "field %s, want %s (%s)", f ? f : "(none)", field,
+                  json_string_value(json_object_get(e, "message")));
+    json_decref(j);
+}
+
+/* A circle: y = (cos t, sin t) at 12 times. */
+static void upload_circle(const char *name)
+{
+    char body[2048] = "series,t,a,b\n";
+    for (int i = 0; i < 12; i++) {
+        char line[96];
+        double t = 0.1 * i;
+        snprintf(line, sizeof line, "s,%.3f,%.6f,%.6f\n", t, 1 - t * t / 2, t - t * t * t / 6);
+        strcat(body, line);
+    }
+    char path[96];
+    snprintf(path, sizeof path, "/v1/datasets/%s", name);
+    json_decref(req("POST", path, csv_h, body, 201));
+}
+
+static long long submit(const char *extra, long iterations)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"model\": \"m\", \"dataset\": \"circle\", \"iterations\": %ld, \"seed\": 3, "
+             "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4]}, "
+             "\"objective\": {\"loss\": \"l1\", \"batch_time\": 3, \"batch_size\": 2}, "
+             "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.01}%s}",
+             iterations, extra);
+    json_t *j = req("POST", "/v1/jobs", json_h, body, 202);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "queued");
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    return id;
+}
+
+static json_t *job(long long id)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
+    return req("GET", path, NULL, NULL, 200);
+}
+
+/* Poll until the job's status is `want` (or, with want NULL, until its
+ * checkpointed iteration reaches min_iter); the final document. */
+static json_t *wait_job(long long id, const char *want, long min_iter)
+{
+    for (int i = 0; i < 6000; i++) {
+        json_t *j = job(id);
+        const char *st = json_string_value(json_object_get(j, "status"));
+        if (want && strcmp(st, want) == 0) return j;
+        if (!want && json_integer_value(json_object_get(j, "iteration")) >= min_iter) return j;
+        if (want && (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
+                     strcmp(st, "cancelled") == 0))
+            ck_abort_msg("job %lld ended %s, want %s: %s", id, st, want,
+                         json_string_value(json_object_get(j, "error")));
+        json_decref(j);
+        usleep(20000);
+    }
+    ck_abort_msg("job %lld: timed out", id);
+    return NULL;
+}
+
+START_TEST(datasets_over_http)
+{
+    start(NULL);
+    json_t *j = req("POST", "/v1/datasets/obs", json_h,
+                    "{\"series\": [{\"t\": [0, 1], \"y\": [[1, null], [2, 3]]}]}", 201);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "points")), 2);
+    ck_assert(json_real_value(json_object_get(j, "missing_fraction")) == 0.25);
+    json_decref(j);
+    j = req("GET", "/v1/datasets/obs", NULL, NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "channels")), 2);
+    json_decref(j);
+    expect_field(req("POST", "/v1/datasets/bad", json_h,
+                     "{\"series\": [{\"t\": [0, 1], \"y\": [[1, 2], [3]]}]}", 422),
+                 "series[0].y[1]");
+    expect_field(req("POST", "/v1/datasets/bad", csv_h, "series,t,a\ns,0,1\ns,zz,2\n", 422),
+                 "line[3].t");
+    expect_field(req("POST", "/v1/datasets/obs", json_h,
+                     "{\"series\": [{\"t\": [0], \"y\": [[1, 2]]}]}", 409),
+                 "name");
+    json_decref(req("POST", "/v1/datasets/x",
+                    (const char *const[]){"Content-Type: text/plain", NULL}, "a", 415));
+    j = req("GET", "/v1/datasets", NULL, NULL, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "datasets")),
+                     1); /* nothing from the rejects */
+    json_decref(j);
+    json_decref(req("DELETE", "/v1/datasets/obs", NULL, NULL, 200));
+    json_decref(req("GET", "/v1/datasets/obs", NULL, NULL, 404));
+}
+END_TEST
+
+START_TEST(job_trains_a_new_version)
+{
+    start(NULL);
+    upload_circle("circle");
+    long long id = submit(", \"validation\": {\"every\": 5}, \"gradient\": \"backprop\"", 40);
+    json_t *j = wait_job(id, "succeeded", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "iteration")), 40);
+    ck_assert(json_is_real(json_object_get(j, "best_validation_loss")));
+    json_decref(j);
+    j = req("GET", "/v1/models/m", NULL, NULL, 200);
+    const char *desc = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "versions"), 0), "description"));
+    char want[64];
+    snprintf(want, sizeof want, "job %lld", id);
+    ck_assert_msg(desc && strstr(desc, want), "description: %s", desc ? desc : "(none)");
+    json_decref(j);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
+    j = req("GET", path, NULL, NULL, 200);
+    json_t *it = json_object_get(j, "iteration");
+    ck_assert_int_eq(json_array_size(it), 40);
+    for (size_t i = 0; i < 40; i++)
+        ck_assert_int_eq(json_integer_value(json_array_get(it, i)), (long)i + 1);
+    ck_assert(json_is_real(json_array_get(json_object_get(j, "validation_loss"), 4)));
+    ck_assert(json_is_null(json_array_get(json_object_get(j, "validation_loss"), 0)));
+    json_decref(j);
+    j = req("GET", "/v1/jobs?status=succeeded", NULL, NULL, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "jobs")), 1);
+    json_decref(j);
+    j = req("GET", "/v1/jobs?status=queued", NULL, NULL, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "jobs")), 0);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(bad_jobs_are_4xx)
+{
+    start(NULL);
+    upload_circle("circle");
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"m\", \"dataset\": \"circle\", \"iterations\": 5, \"init\": "
+                     "{\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4]}, \"optimizer\": "
+                     "{\"lr\": -1}}",
+                     422),
+                 "optimizer.lr");
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"m\", \"dataset\": \"nope\", \"iterations\": 5, \"init\": "
+                     "{\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4]}}",
+                     404),
+                 "dataset");
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"m\", \"dataset\": \"circle\", \"iterations\": 5}", 422),
+                 "init");
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"m\", \"dataset\": \"circle\", \"iterations\": 5, \"init\": "
+                     "{\"kind\": \"ode\", \"state_dim\": 2, \"layers\": [{\"out\": 4, "
+                     "\"activation\": \"nope\"}]}}",
+                     422),
+                 "init.layers[0]");
+    json_decref(req("GET", "/v1/jobs/99", NULL, NULL, 404));
+    json_decref(req("GET", "/v1/jobs?status=sleeping", NULL, NULL, 422));
+}
+END_TEST
+
+START_TEST(failed_job_leaves_the_model_alone)
+{
+    start(NULL);
+    upload_circle("circle");
+    long long id = submit(", \"solver\": {\"max_steps\": 1}", 10);
+    json_t *j = wait_job(id, "failed", 0);
+    const char *why = json_string_value(json_object_get(j, "error"));
+    ck_assert_msg(why && strstr(why, "max_steps"), "error: %s", why ? why : "(none)");
+    ck_assert(json_is_null(json_object_get(j, "result_version")));
+    json_decref(j);
+    json_decref(req("GET", "/v1/models/m", NULL, NULL, 404));
+}
+END_TEST
+
+START_TEST(cancel_a_running_job)
+{
+    start(NULL);
+    upload_circle("circle");
+    long long id = submit("", 100000000);
+    json_decref(wait_job(id, "running", 0));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", id);
+    json_decref(req("POST", path, NULL, NULL, 202));
+    json_t *j = wait_job(id, "cancelled", 0);
+    json_decref(j);
+    json_decref(req("POST", path, NULL, NULL, 409));
+    json_decref(req("GET", "/v1/models/m", NULL, NULL, 404));
+}
+END_TEST
+
+START_TEST(kill9_resumes_from_the_checkpoint)
+{
+    static const char *const args[] = {"--checkpoint-every-iterations", "7", NULL};
+    start(args);
+    upload_circle("circle");
+    const long n = 2000;
+    long long id = submit(", \"validation\": {\"every\": 50}", n);
+    json_t *j = wait_job(id, NULL, 21);
+    long at = (long)json_integer_value(json_object_get(j, "iteration"));
+    json_decref(j);
+    ck_assert_int_eq(tu_daemon_kill(&d, SIGKILL), 0);
+    tu_daemon_wait(&d, 10.0);
+    ck_assert_int_lt(at, n); /* killed in the middle */
+    char old[400];
+    snprintf(old, sizeof old, "%s.1", d.log);
+    ck_assert_int_eq(rename(d.log, old), 0); /* the new log's listening line gives the port */
+    start(args);
+    j = wait_job(id, "succeeded", 0);
+    json_decref(j);
+    ck_assert_int_ge(tu_log_count(&d, "event=jobs_requeued"), 1);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
+    j = req("GET", path, NULL, NULL, 200);
+    json_t *it = json_object_get(j, "iteration");
+    ck_assert_int_eq(json_array_size(it), n);
+    for (size_t i = 0; i < (size_t)n; i++)
+        ck_assert_int_eq(json_integer_value(json_array_get(it, i)), (long)i + 1);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(serving_while_training)
+{
+    static const char *const args[] = {"--job-workers", "2", NULL};
+    start(args);
+    upload_circle("circle");
+    json_decref(wait_job(submit("", 20), "succeeded", 0)); /* model m, version 1 */
+    long long a = submit("", 100000000), b = submit("", 100000000);
+    json_decref(wait_job(a, "running", 0));
+    json_decref(wait_job(b, "running", 0));
+    for (int i = 0; i < 20; i++) {
+        json_t *j = req("POST", "/v1/models/m/trajectory", json_h,
+                        "{\"y0\": [1, 0], \"t\": [0.5, 1.0]}", 200);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "y")), 2);
+        json_decref(j);
+    }
+    char path[64];
+    for (long long id = a; id <= b; id++) {
+        snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", id);
+        json_decref(req("POST", path, NULL, NULL, 202));
+        json_decref(wait_job(id, "cancelled", 0));
+    }
+}
+END_TEST
+
+/* Whole series (no batch_time) with one held out for validation, then a
+ * warm start from the version that job stored. */
+START_TEST(whole_series_holdout_and_warm_start)
+{
+    start(NULL);
+    json_decref(req("POST", "/v1/datasets/four", json_h,
+                    "{\"series\": ["
+                    "{\"t\": [0, 0.2, 0.5], \"y\": [[1, 0], [0.98, 0.2], [null, 0.48]]},"
+                    "{\"t\": [0.1, 0.3], \"y\": [[0.99, 0.1], [0.95, 0.3]]},"
+                    "{\"t\": [0, 0.4, 0.6], \"y\": [[1, 0], [0.92, 0.39], [0.82, 0.56]]},"
+                    "{\"t\": [0.2, 0.7], \"y\": [[0.98, 0.2], [0.76, 0.64]]}]}",
+                    201));
+    json_t *j = req("POST", "/v1/jobs", json_h,
+                    "{\"model\": \"w\", \"dataset\": \"four\", \"iterations\": 15, "
+                    "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4], "
+                    "\"activation\": \"tanh\"}, \"validation\": {\"every\": 5, "
+                    "\"holdout_fraction\": 0.25}, \"optimizer\": {\"name\": \"sgd\", "
+                    "\"lr\": 0.05, \"momentum\": 0.9}}",
+                    202);
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    j = wait_job(id, "succeeded", 0);
+    ck_assert(json_is_real(json_object_get(j, "best_validation_loss")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 1);
+    json_decref(j);
+    j = req("POST", "/v1/jobs", json_h,
+            "{\"model\": \"w\", \"dataset\": \"four\", \"iterations\": 5, \"from_version\": 1, "
+            "\"gradient\": \"backprop\", \"objective\": {\"loss\": \"mse\", \"batch_size\": 2}}",
+            202);
+    id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    j = wait_job(id, "succeeded", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 2);
+    json_decref(j);
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"w\", \"dataset\": \"four\", \"iterations\": 5, "
+                     "\"from_version\": 9}",
+                     404),
+                 "from_version");
+}
+END_TEST
+
+static Suite *jobs_suite(void)
+{
+    Suite *s = suite_create("jobs");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, datasets_over_http);
+    tcase_add_test(tc, job_trains_a_new_version);
+    tcase_add_test(tc, kill9_resumes_from_the_checkpoint);
+    tcase_add_test(tc, serving_while_training);
+    tcase_add_test(tc, whole_series_holdout_and_warm_start);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, bad_jobs_are_4xx);
+    tcase_add_test(tc, failed_job_leaves_the_model_alone);
+    tcase_add_test(tc, cancel_a_running_job);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(jobs_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

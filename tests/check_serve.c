@@ -599,9 +599,12 @@ START_TEST(readme_examples_hold)
                 drop_key(got, k);
             }
         }
+        /* 1e-6: an adaptive solve's last digits move with the compiler's
+         * flags (a ThreadSanitizer build differs at 1e-9); what the README
+         * shows must hold, not its rounding noise */
         char why[1024];
-        ck_assert_msg(apitest_match(want, got, 1e-9, why, sizeof why) &&
-                          apitest_match(got, want, 1e-9, why, sizeof why),
+        ck_assert_msg(apitest_match(want, got, 1e-6, why, sizeof why) &&
+                          apitest_match(got, want, 1e-6, why, sizeof why),
                       "README example %d:\n%s\nprinted\n%s\n%s", count, cmd, out, why);
         json_decref(want);
         json_decref(got);

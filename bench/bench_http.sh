@@ -11,12 +11,19 @@
 #      exposes both to the same conditions);
 #   2. throughput and latency at 1, 8 and 64 connections (DURATION each),
 #      with the errors (connection errors and non-2xx replies).
-# Prints one JSON line per measurement, then the summary lines.
+#   3. with DAEMON_LOG set to the daemon's log file (and the daemon run with
+#      --log-level debug): the server-side overhead of each request of part
+#      1, its time in the daemon minus its solve's (same request, same
+#      moment, so unaffected by the machine's load), and the median.
+# Prints one JSON line per measurement, then the summary lines. Run it on an
+# otherwise idle machine: under contention, wrk's per-request p50 and the
+# in-process median (of 20 ms runs) react differently to preemption.
 #
 # Usage, from the build tree, with a daemon serving the demo model (make run):
 #   bench/bench_http.sh [BASE_URL]        (default http://127.0.0.1:8080)
 # Environment: DURATION (part 2, wrk's -d, default 10s), CONNECTIONS (default
-# "1 8 64"), ROUNDS (part 1, default 7), ROUND_DURATION (default 2s).
+# "1 8 64"), ROUNDS (part 1, default 7), ROUND_DURATION (default 2s),
+# DAEMON_LOG (part 3).
 # Needs wrk (Debian: apt-get install wrk) and curl.
 set -eu
 
@@ -48,6 +55,10 @@ if ! curl -sf -H 'Content-Type: application/json' --data-binary @"$req" "$endpoi
     exit 1
 fi
 
+log_from=0
+log_to=0
+[ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && log_from=$(wc -l <"$DAEMON_LOG")
+
 # 1. The overhead at one connection: short wrk runs alternating with the
 #    in-process solve, so a change in the machine's load hits both alike;
 #    the median over the rounds of (HTTP p50 / in-process median).
@@ -57,6 +68,8 @@ for r in $(seq 1 "$rounds"); do
         tee -a "$out"
     "$solve" --only w1_single --reps 5 | sed "s/^{/{\"round\": $r, /" | tee -a "$out"
 done
+
+[ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && log_to=$(wc -l <"$DAEMON_LOG")
 
 # 2. Throughput at each connection count (wrk -d DURATION).
 for c in $connections; do
@@ -89,3 +102,27 @@ awk '
             printf "{\"summary\": \"scaling\", \"connections\": %d, \"requests_per_s\": %.1f, \"vs_1conn\": %.2f, \"errors\": %d}\n", c, rps[c], (order[0] in rps && rps[order[0]] > 0) ? rps[c] / rps[order[0]] : 0, err[c]
         }
     }' "$out"
+
+if [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ]; then
+    pairs=$(mktemp)
+    awk '
+        function val(key,    m) {
+            if (!match($0, key "=[^ ]+")) return ""
+            m = substr($0, RSTART, RLENGTH); sub(/^[^=]*=/, "", m); return m
+        }
+        / event=trajectory_done / { solve[val("request_id")] = val("elapsed_ms") + 0 }
+        / event=request method=POST / { dur[val("request_id")] = val("duration_ms") + 0 }
+        END { for (id in solve) if (id in dur) printf "%.6f %.6f\n", dur[id] - solve[id], solve[id] }
+    ' <<EOF >"$pairs"
+$(sed -n "$((log_from + 1)),${log_to}p" "$DAEMON_LOG")
+EOF
+    n=$(wc -l <"$pairs")
+    if [ "$n" -gt 0 ]; then
+        mid=$(( (n + 1) / 2 ))
+        d=$(cut -d' ' -f1 "$pairs" | sort -g | sed -n "${mid}p")
+        s=$(cut -d' ' -f2 "$pairs" | sort -g | sed -n "${mid}p")
+        awk -v n="$n" -v d="$d" -v s="$s" 'BEGIN {
+            printf "{\"summary\": \"server_side\", \"requests\": %d, \"p50_overhead_us\": %.1f, \"p50_solve_us\": %.1f, \"overhead_pct\": %.1f}\n", n, d * 1000, s * 1000, d / s * 100 }'
+    fi
+    rm -f "$pairs"
+fi

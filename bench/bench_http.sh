@@ -3,22 +3,36 @@
 #
 # Posts W1's single-trajectory request (bench_solve --print-request: the
 # spiral model, y0 = (2, 0), 100 irregular times in [0, 25], dopri5 rtol 1e-6
-# atol 1e-8) to /v1/models/spiral/trajectory with wrk at 1, 8 and 64
-# connections, then runs the same solve in-process (bench_solve --only
-# w1_single --model examples/spiral.json: the daemon's spiral, not the
-# built-in untrained W1) for comparison. Prints one JSON line per measurement and a
-# summary: the HTTP + JSON overhead at one connection (p50 over the
-# in-process median) and the throughput scaling.
+# atol 1e-8) to /v1/models/spiral/trajectory with wrk. Two parts:
+#   1. HTTP + JSON overhead at one connection: ROUNDS short wrk runs, each
+#      followed by the same solve in-process (bench_solve --only w1_single
+#      --model examples/spiral.json: the daemon's model, not the built-in W1);
+#      the summary gives the median over rounds of (HTTP p50 / in-process
+#      median - 1), robust to a machine whose load changes (alternation
+#      exposes both to the same conditions);
+#   2. throughput and latency at 1, 8 and 64 connections (DURATION each),
+#      with the errors (connection errors and non-2xx replies).
+#   3. with DAEMON_LOG set to the daemon's log file (and the daemon run with
+#      --log-level debug): the server-side overhead of each request of part
+#      1, its time in the daemon minus its solve's (same request, same
+#      moment, so unaffected by the machine's load), and the median.
+# Prints one JSON line per measurement, then the summary lines. Run it on an
+# otherwise idle machine: under contention, wrk's per-request p50 and the
+# in-process median (of 20 ms runs) react differently to preemption.
 #
 # Usage, from the build tree, with a daemon serving the demo model (make run):
 #   bench/bench_http.sh [BASE_URL]        (default http://127.0.0.1:8080)
-# Environment: DURATION (wrk's -d, default 10s), CONNECTIONS (default "1 8 64").
+# Environment: DURATION (part 2, wrk's -d, default 10s), CONNECTIONS (default
+# "1 8 64"), ROUNDS (part 1, default 7), ROUND_DURATION (default 2s),
+# DAEMON_LOG (part 3).
 # Needs wrk (Debian: apt-get install wrk) and curl.
 set -eu
 
 url=${1:-http://127.0.0.1:8080}
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-1 8 64}
+rounds=${ROUNDS:-7}
+round_duration=${ROUND_DURATION:-2s}
 here=$(cd "$(dirname "$0")" && pwd)
 solve=bench/bench_solve
 [ -x "$solve" ] || solve="$here/bench_solve"
@@ -42,34 +56,74 @@ if ! curl -sf -H 'Content-Type: application/json' --data-binary @"$req" "$endpoi
     exit 1
 fi
 
+log_from=0
+log_to=0
+[ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && log_from=$(wc -l <"$DAEMON_LOG")
+
+# 1. The overhead at one connection: short wrk runs alternating with the
+#    in-process solve, so a change in the machine's load hits both alike;
+#    the median over the rounds of (HTTP p50 / in-process median).
+for r in $(seq 1 "$rounds"); do
+    W1_REQUEST=$req WRK_CONNECTIONS=1 wrk -t1 -c1 -d"$round_duration" \
+        -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"' | sed "s/^{/{\"round\": $r, /" |
+        tee -a "$out"
+    "$solve" --only w1_single --model "$here/../examples/spiral.json" --reps 5 | sed "s/^{/{\"round\": $r, /" | tee -a "$out"
+done
+
+[ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && log_to=$(wc -l <"$DAEMON_LOG")
+
+# 2. Throughput at each connection count (wrk -d DURATION).
 for c in $connections; do
     threads=$c
     [ "$threads" -gt 2 ] && threads=2
     W1_REQUEST=$req WRK_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" \
         -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"' | tee -a "$out"
 done
-"$solve" --only w1_single --model "$here/../examples/spiral.json" | tee -a "$out"
 
-# Summary: HTTP p50 at one connection against the in-process median; req/s
-# at each connection count against one connection.
 awk '
-    /"bench": "http_w1_single"/ {
-        match($0, /"connections": [0-9]+/); c = substr($0, RSTART + 15, RLENGTH - 15) + 0
-        match($0, /"requests_per_s": [0-9.]+/); rps[c] = substr($0, RSTART + 18, RLENGTH - 18) + 0
-        match($0, /"p50_us": [0-9.]+/); p50[c] = substr($0, RSTART + 10, RLENGTH - 10) + 0
-        match($0, /"errors": [0-9]+/); err[c] = substr($0, RSTART + 10, RLENGTH - 10) + 0
-        match($0, /"non_2xx": [0-9]+/); err[c] += substr($0, RSTART + 11, RLENGTH - 11) + 0
-        order[n++] = c
+    function num(key,    m) {
+        if (!match($0, "\"" key "\": [0-9.]+")) return -1
+        m = substr($0, RSTART, RLENGTH); sub(/.*: /, "", m); return m + 0
     }
-    /"bench": "w1_single"/ {
-        match($0, /"median_us": [0-9.]+/); solve = substr($0, RSTART + 13, RLENGTH - 13) + 0
+    /"round"/ && /"http_w1_single"/ { p50[num("round")] = num("p50_us") }
+    /"round"/ && /"bench": "w1_single"/ { solve[num("round")] = num("median_us") }
+    !/"round"/ && /"http_w1_single"/ {
+        c = num("connections"); rps[c] = num("requests_per_s")
+        err[c] = num("errors") + num("non_2xx"); order[n++] = c
     }
     END {
-        if (solve > 0 && (1 in p50))
-            printf "{\"summary\": \"http_overhead_1conn\", \"solve_median_us\": %.1f, \"http_p50_us\": %.1f, \"overhead_pct\": %.1f}\n", solve, p50[1], (p50[1] / solve - 1) * 100
+        k = 0
+        for (r in p50) if (r in solve && solve[r] > 0) ratio[k++] = p50[r] / solve[r]
+        for (i = 0; i < k; i++) for (j = i + 1; j < k; j++)
+            if (ratio[j] < ratio[i]) { t = ratio[i]; ratio[i] = ratio[j]; ratio[j] = t }
+        if (k > 0)
+            printf "{\"summary\": \"http_overhead_1conn\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f}\n", k, (ratio[int((k - 1) / 2)] - 1) * 100, (ratio[0] - 1) * 100, (ratio[k - 1] - 1) * 100
         for (i = 0; i < n; i++) {
             c = order[i]
-            if (1 in rps && rps[1] > 0)
-                printf "{\"summary\": \"scaling\", \"connections\": %d, \"requests_per_s\": %.1f, \"vs_1conn\": %.2f, \"errors\": %d}\n", c, rps[c], rps[c] / rps[1], err[c]
+            printf "{\"summary\": \"scaling\", \"connections\": %d, \"requests_per_s\": %.1f, \"vs_1conn\": %.2f, \"errors\": %d}\n", c, rps[c], (order[0] in rps && rps[order[0]] > 0) ? rps[c] / rps[order[0]] : 0, err[c]
         }
     }' "$out"
+
+if [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ]; then
+    pairs=$(mktemp)
+    awk '
+        function val(key,    m) {
+            if (!match($0, key "=[^ ]+")) return ""
+            m = substr($0, RSTART, RLENGTH); sub(/^[^=]*=/, "", m); return m
+        }
+        / event=trajectory_done / { solve[val("request_id")] = val("elapsed_ms") + 0 }
+        / event=request method=POST / { dur[val("request_id")] = val("duration_ms") + 0 }
+        END { for (id in solve) if (id in dur) printf "%.6f %.6f\n", dur[id] - solve[id], solve[id] }
+    ' <<EOF >"$pairs"
+$(sed -n "$((log_from + 1)),${log_to}p" "$DAEMON_LOG")
+EOF
+    n=$(wc -l <"$pairs")
+    if [ "$n" -gt 0 ]; then
+        mid=$(( (n + 1) / 2 ))
+        d=$(cut -d' ' -f1 "$pairs" | sort -g | sed -n "${mid}p")
+        s=$(cut -d' ' -f2 "$pairs" | sort -g | sed -n "${mid}p")
+        awk -v n="$n" -v d="$d" -v s="$s" 'BEGIN {
+            printf "{\"summary\": \"server_side\", \"requests\": %d, \"p50_overhead_us\": %.1f, \"p50_solve_us\": %.1f, \"overhead_pct\": %.1f}\n", n, d * 1000, s * 1000, d / s * 100 }'
+    fi
+    rm -f "$pairs"
+fi

@@ -2,4 +2,4 @@
 # (written by bench/gen_w1_weights.py); installed under
 # $(pkgdatadir)/examples for `seed_models`.
 examplesdir = $(pkgdatadir)/examples
-dist_examples_DATA = examples/spiral.json
+dist_examples_DATA = examples/spiral.json examples/cde-demo.json

@@ -516,8 +516,8 @@ START_TEST(model_decode_cde)
 }
 END_TEST
 
-/* The complete example of docs/model-format.md (the ```json block after
- * <!-- model-example -->) is a valid document. */
+/* The complete examples of docs/model-format.md (each ```json block after
+ * <!-- model-example -->) are valid documents. */
 START_TEST(model_format_doc_example)
 {
     char path[512];
@@ -525,17 +525,21 @@ START_TEST(model_format_doc_example)
     snprintf(path, sizeof path, "%s/docs/model-format.md", src ? src : ".");
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
-    static char text[1 << 16];
+    static char text[1 << 17];
     size_t n = fread(text, 1, sizeof text - 1, f);
+    ck_assert_uint_lt(n, sizeof text - 1);
     fclose(f);
     text[n] = '\0';
-    const char *m = strstr(text, "<!-- model-example -->");
-    ck_assert_ptr_nonnull(m);
-    const char *a = strstr(m, "```json\n"), *b = a ? strstr(a + 8, "```") : NULL;
-    ck_assert(a && b);
-    char *doc = strndup(a + 8, (size_t)(b - a - 8));
-    round_trip(doc);
-    free(doc);
+    int count = 0;
+    for (const char *m = strstr(text, "<!-- model-example -->"); m;
+         m = strstr(m + 1, "<!-- model-example -->"), count++) {
+        const char *a = strstr(m, "```json\n"), *b = a ? strstr(a + 8, "```") : NULL;
+        ck_assert(a && b);
+        char *doc = strndup(a + 8, (size_t)(b - a - 8));
+        round_trip(doc);
+        free(doc);
+    }
+    ck_assert_int_ge(count, 2); /* the ode example and the cde one */
 }
 END_TEST
 

@@ -7,7 +7,7 @@
  *   ode  {"y0": [..] | [[..], ..], "t": [..], "t0": 0, "version": 3,
  *         "solver": {...overrides...}, "augmented": false}
  *
- * (a cde decoder joins here when cde models are served). Every key not
+ * (cde models: http/codec_cde.h). Every key not
  * listed is an error; every error names its field ("y0[1][0]", "t[4]",
  * "solver.rtol") and says why.
  *

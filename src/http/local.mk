@@ -17,6 +17,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/codec_parse.c \
 	src/http/codec_model.c src/http/codec_model.h \
 	src/http/codec_request.c src/http/codec_request.h \
+	src/http/codec_cde.c src/http/codec_cde.h \
 	src/http/models.c \
 	src/http/trajectory.c src/http/trajectory.h \
 	src/http/codec_dataset.c src/http/codec_dataset.h \

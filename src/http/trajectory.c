@@ -24,6 +24,8 @@
 #include "http/api.h"
 #include "http/codec_request.h"
 #include "http/handlers.h"
+#include "http/codec_cde.h"
+#include "model/cde_model.h"
 #include "model/ode_model.h"
 
 /* ---- served models: one per cached version ---- */
@@ -31,7 +33,7 @@
 typedef struct served_model {
     model_kind kind;
     ode_model *ode; /* kind ode */
-    /* kind cde: its model joins here when cde models are served (issue 5) */
+    cde_model *cde; /* kind cde */
 } served_model;
 
 void *served_model_build(const model_def *def, err *e)
@@ -46,6 +48,10 @@ void *served_model_build(const model_def *def, err *e)
         free(m);
         return NULL;
     }
+    if (def->kind == MODEL_KIND_CDE && cde_model_new(&m->cde, def, e) != ERR_OK) {
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -54,6 +60,7 @@ void served_model_free(void *built)
     served_model *m = built;
     if (!m) return;
     ode_model_free(m->ode);
+    cde_model_free(m->cde);
     free(m);
 }
 
@@ -169,6 +176,73 @@ out:
     codec_ode_req_free(&q);
 }
 
+/* ---- kind cde ---- */
+
+static void serve_cde(http_req *r, const model_handle *h, const json_t *body)
+{
+    const served_model *m = h->built;
+    cde_traj_req q;
+    err e;
+    err_clear(&e);
+    double *ro = NULL, *hid = NULL;
+    if (codec_cde_req_decode(body, cde_model_data_channels(m->cde), &q, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    size_t rd = cde_model_readout_dim(m->cde), hd = cde_model_hidden_dim(m->cde);
+    bool want_r = q.output & CDE_OUTPUT_READOUT, want_h = q.output & CDE_OUTPUT_HIDDEN;
+    size_t rows = 0;
+    for (size_t k = 0; k < q.batch; k++)
+        rows += q.series[k].n_t;
+    /* the cap counts every value of the reply: rows x (readout + hidden) */
+    uint64_t cap = atomic_load(&http_req_app(r)->max_solve_points);
+    size_t per_row = (want_r ? rd : 0) + (want_h ? hd : 0);
+    double points = (double)rows * (double)per_row;
+    if (points > (double)cap) {
+        http_reply_errorf(r, ERR_TOO_LARGE, NULL,
+                          "the reply would hold %.0f values (%zu query times over %zu series x "
+                          "%zu per time), more than max_solve_points = %llu; split the request",
+                          points, rows, q.batch, per_row, (unsigned long long)cap);
+        goto out;
+    }
+    if ((want_r && !(ro = malloc(rows * rd * sizeof *ro))) ||
+        (want_h && !(hid = malloc(rows * hd * sizeof *hid)))) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
+        goto out;
+    }
+    limits l = limits_start(r);
+    struct cde_model_query cq = {
+        .batch = q.batch,
+        .series = q.series,
+        .output = q.output,
+        .solver = q.solver,
+        .series_fields = q.batched,
+        .abort = check_limits,
+        .abort_ctx = &l,
+    };
+    struct cde_model_stats st = {0};
+    log_debug("trajectory_start", "request_id=%s model=%s version=%d batch=%zu rows=%zu",
+              http_req_id(r), h->name, h->version, q.batch, rows);
+    double t0 = clock_mono();
+    err_code rc = cde_model_solve(m->cde, &cq, ro, hid, &st, &e);
+    double ms = (clock_mono() - t0) * 1e3;
+    log_debug("trajectory_done", "request_id=%s code=%s nfe=%ld steps=%ld elapsed_ms=%.3f",
+              http_req_id(r), err_code_name(rc), st.nfe, st.steps, ms);
+    if (rc != ERR_OK) {
+        reply_solve_error(r, &l, &e, st.t_fail);
+        goto out;
+    }
+    codec_stats cs = {st.nfe, st.steps, st.rejected, round(ms * 1e3) / 1e3};
+    jbuf b;
+    jbuf_init(&b);
+    codec_cde_reply(&b, h->name, h->version, &q, ro, rd, hid, hd, &cs);
+    api_reply_jbuf(r, 200, &b);
+out:
+    free(ro);
+    free(hid);
+    codec_cde_req_free(&q);
+}
+
 /* ---- dispatch ---- */
 
 /* Decode the kind-specific rest of the request, solve, reply. */
@@ -178,7 +252,8 @@ static const struct {
     model_kind kind;
     traj_serve_fn serve; /* NULL: not served yet */
 } kinds[] = {
-    {MODEL_KIND_ODE, serve_ode}, {MODEL_KIND_CDE, NULL}, /* issue 5: cde models */
+    {MODEL_KIND_ODE, serve_ode},
+    {MODEL_KIND_CDE, serve_cde},
 };
 
 static traj_serve_fn serve_fn(model_kind k)

@@ -1,0 +1,272 @@
+/* http/codec_cde.c: see codec_cde.h. */
+#include "http/codec_cde.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/codec_model.h"
+
+static void series_free(struct cde_series *s)
+{
+    free((void *)s->obs.t);
+    free((void *)s->obs.x);
+    free((void *)s->obs.missing);
+    free((void *)s->t);
+    memset(s, 0, sizeof *s);
+}
+
+void codec_cde_req_free(cde_traj_req *q)
+{
+    if (!q) return;
+    for (size_t b = 0; q->series && b < q->batch; b++)
+        series_free(&q->series[b]);
+    free(q->series);
+    memset(q, 0, sizeof *q);
+}
+
+static void *alloc_n(size_t n, size_t size, err *e)
+{
+    void *p = n && n <= ((size_t)-1) / size ? calloc(n, size) : NULL;
+    if (!p) err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+    return p;
+}
+
+/* A non-empty array of finite numbers at `field` into a new array. */
+static err_code decode_list(const json_t *v, const char *field, const char *what, double **out,
+                            size_t *n, err *e)
+{
+    if (!json_is_array(v))
+        return err_set(e, ERR_INVALID, field, "must be an array of %s, got %s", what,
+                       codec_type_name(v));
+    if (json_array_size(v) == 0)
+        return err_set(e, ERR_INVALID, field, "must not be empty: give at least one of the %s",
+                       what);
+    *n = json_array_size(v);
+    if (!(*out = alloc_n(*n, sizeof **out, e))) return ERR_NOMEM;
+    return codec_get_vector(v, field, *n, *out, e);
+}
+
+/* "x": n rows of n_data values, each a number or null. */
+static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_series *s, err *e)
+{
+    if (!v) return err_set(e, ERR_INVALID, "observations.x", "missing: one row per time");
+    if (!json_is_array(v))
+        return err_set(e, ERR_INVALID, "observations.x",
+                       "must be an array of rows (%zu values each, null = not observed), got %s",
+                       n_data, codec_type_name(v));
+    if (cde_obs_check_rows(n, json_array_size(v), e) != ERR_OK) return ERR_INVALID;
+    double *x = alloc_n(n * n_data, sizeof *x, e);
+    unsigned char *miss = x ? alloc_n(n * n_data, 1, e) : NULL;
+    s->obs.x = x;
+    s->obs.missing = miss;
+    if (!miss) return ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *row = json_array_get(v, i);
+        char f[ERR_FIELD_MAX];
+        if (!json_is_array(row))
+            return err_set(e, ERR_INVALID, codec_field_index(f, sizeof f, "observations.x", i),
+                           "must be a row of %zu values (null = not observed), got %s", n_data,
+                           codec_type_name(row));
+        if (cde_obs_check_row(i, json_array_size(row), n_data, e) != ERR_OK) return ERR_INVALID;
+        for (size_t j = 0; j < n_data; j++) {
+            const json_t *a = json_array_get(row, j);
+            if (json_is_null(a)) {
+                miss[i * n_data + j] = 1;
+                continue;
+            }
+            char fi[ERR_FIELD_MAX], fj[ERR_FIELD_MAX];
+            codec_field_index(fi, sizeof fi, "observations.x", i);
+            if (codec_get_double(a, codec_field_index(fj, sizeof fj, fi, j), &x[i * n_data + j],
+                                 e) != ERR_OK)
+                return ERR_INVALID;
+        }
+    }
+    return ERR_OK;
+}
+
+/* One series: "observations" and "t" (allowed `keys` of `obj`). */
+static err_code decode_series(const json_t *obj, size_t n_data, struct cde_series *s, err *e)
+{
+    static const char *const obs_keys[] = {"t", "x", NULL};
+    const json_t *o = json_object_get(obj, "observations"), *t = json_object_get(obj, "t");
+    if (!o)
+        return err_set(e, ERR_INVALID, "observations",
+                       "missing: the series, {\"t\": [times], \"x\": [rows]}");
+    if (!json_is_object(o))
+        return err_set(e, ERR_INVALID, "observations",
+                       "must be an object {\"t\": [times], \"x\": [rows]}, got %s",
+                       codec_type_name(o));
+    if (codec_check_keys(o, "observations", obs_keys, e) != ERR_OK) return ERR_INVALID;
+    const json_t *ot = json_object_get(o, "t");
+    if (!ot) return err_set(e, ERR_INVALID, "observations.t", "missing: the observation times");
+    double *times = NULL;
+    err_code rc = decode_list(ot, "observations.t", "observation times", &times, &s->obs.n, e);
+    s->obs.t = times;
+    if (rc != ERR_OK) return rc;
+    if ((rc = decode_x(json_object_get(o, "x"), s->obs.n, n_data, s, e)) != ERR_OK) return rc;
+    if ((rc = cde_obs_validate(&s->obs, n_data, e)) != ERR_OK) return rc;
+    double *qt = NULL;
+    if (t) {
+        rc = decode_list(t, "t", "query times", &qt, &s->n_t, e);
+        s->t = qt;
+        return rc;
+    }
+    /* default: the observation times */
+    if (!(qt = alloc_n(s->obs.n, sizeof *qt, e))) return ERR_NOMEM;
+    memcpy(qt, s->obs.t, s->obs.n * sizeof *qt);
+    s->t = qt;
+    s->n_t = s->obs.n;
+    return ERR_OK;
+}
+
+static err_code decode_output(const json_t *v, cde_output *out, err *e)
+{
+    *out = CDE_OUTPUT_READOUT;
+    if (!v) return ERR_OK;
+    const char *s;
+    if (codec_get_string(v, "output", &s, e) != ERR_OK) return ERR_INVALID;
+    if (strcmp(s, "readout") == 0)
+        *out = CDE_OUTPUT_READOUT;
+    else if (strcmp(s, "hidden") == 0)
+        *out = CDE_OUTPUT_HIDDEN;
+    else if (strcmp(s, "both") == 0)
+        *out = CDE_OUTPUT_BOTH;
+    else
+        return err_set(e, ERR_INVALID, "output",
+                       "must be \"readout\", \"hidden\" or \"both\", got \"%.40s\"", s);
+    return ERR_OK;
+}
+
+static err_code decode_batch(const json_t *v, size_t n_data, cde_traj_req *q, err *e)
+{
+    static const char *const keys[] = {"observations", "t", NULL};
+    if (!json_is_array(v))
+        return err_set(e, ERR_INVALID, "series",
+                       "must be an array of series {\"observations\", \"t\"}, got %s",
+                       codec_type_name(v));
+    if (json_array_size(v) == 0)
+        return err_set(e, ERR_INVALID, "series", "must not be empty: give at least one series");
+    q->batched = true;
+    if (!(q->series = alloc_n(json_array_size(v), sizeof *q->series, e))) return ERR_NOMEM;
+    q->batch = json_array_size(v);
+    for (size_t b = 0; b < q->batch; b++) {
+        const json_t *s = json_array_get(v, b);
+        char f[ERR_FIELD_MAX];
+        codec_field_index(f, sizeof f, "series", b);
+        if (!json_is_object(s))
+            return err_set(e, ERR_INVALID, f, "must be an object {\"observations\", \"t\"}, got %s",
+                           codec_type_name(s));
+        err_code rc = codec_check_keys(s, f, keys, e);
+        if (rc == ERR_OK && (rc = decode_series(s, n_data, &q->series[b], e)) != ERR_OK)
+            err_prefix_field(e, f);
+        if (rc != ERR_OK) return rc;
+    }
+    return ERR_OK;
+}
+
+err_code codec_cde_req_decode(const json_t *body, size_t n_data, cde_traj_req *q, err *e)
+{
+    static const char *const keys[] = {"observations", "t",      "series", "output",
+                                       "version",      "solver", NULL};
+    memset(q, 0, sizeof *q);
+    const json_t *series = json_object_get(body, "series"),
+                 *solver = json_object_get(body, "solver");
+    err_code rc = codec_check_keys(body, "", keys, e);
+    if (rc == ERR_OK) rc = decode_output(json_object_get(body, "output"), &q->output, e);
+    if (rc == ERR_OK && solver) rc = codec_solver_decode(solver, "solver", &q->solver, e);
+    if (rc == ERR_OK && series) {
+        const char *extra = json_object_get(body, "observations") ? "observations"
+                            : json_object_get(body, "t")          ? "t"
+                                                                  : NULL;
+        if (extra)
+            rc = err_set(e, ERR_INVALID, extra,
+                         "a batch (\"series\") carries \"observations\" and \"t\" inside each "
+                         "series, not at the top level");
+        else
+            rc = decode_batch(series, n_data, q, e);
+    } else if (rc == ERR_OK) {
+        if (!(q->series = alloc_n(1, sizeof *q->series, e)))
+            rc = ERR_NOMEM;
+        else {
+            q->batch = 1;
+            rc = decode_series(body, n_data, &q->series[0], e);
+        }
+    }
+    if (rc != ERR_OK) codec_cde_req_free(q);
+    return rc;
+}
+
+static void write_vec(jbuf *b, const double *v, size_t n)
+{
+    jbuf_raw(b, "[", 1);
+    for (size_t k = 0; k < n; k++) {
+        if (k) jbuf_raw(b, ",", 1);
+        jbuf_double(b, v[k]);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
+static void write_rows(jbuf *b, const double *y, size_t n, size_t dim)
+{
+    jbuf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) jbuf_raw(b, ",", 1);
+        write_vec(b, y + i * dim, dim);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
+/* "t":[..],"readout":[..],"hidden":[..] of one series from row `row`. */
+static void write_series(jbuf *b, const cde_traj_req *q, const struct cde_series *s, size_t row,
+                         const double *readout, size_t rd, const double *hidden, size_t hd)
+{
+    jbuf_lit(b, "\"t\":");
+    write_vec(b, s->t, s->n_t);
+    if (q->output & CDE_OUTPUT_READOUT) {
+        jbuf_lit(b, ",\"readout\":");
+        write_rows(b, readout + row * rd, s->n_t, rd);
+    }
+    if (q->output & CDE_OUTPUT_HIDDEN) {
+        jbuf_lit(b, ",\"hidden\":");
+        write_rows(b, hidden + row * hd, s->n_t, hd);
+    }
+}
+
+void codec_cde_reply(jbuf *b, const char *model, int version, const cde_traj_req *q,
+                     const double *readout, size_t readout_dim, const double *hidden,
+                     size_t hidden_dim, const codec_stats *st)
+{
+    size_t rows = 0;
+    for (size_t k = 0; k < q->batch; k++)
+        rows += q->series[k].n_t;
+    size_t per = 1 + ((q->output & CDE_OUTPUT_READOUT) ? readout_dim : 0) +
+                 ((q->output & CDE_OUTPUT_HIDDEN) ? hidden_dim : 0);
+    jbuf_reserve(b, 160 + strlen(model) + q->batch * 40 + rows * per * 25);
+    jbuf_lit(b, "{\"model\":");
+    jbuf_str(b, model);
+    jbuf_lit(b, ",\"version\":");
+    jbuf_int(b, version);
+    jbuf_raw(b, ",", 1);
+    if (!q->batched) {
+        write_series(b, q, &q->series[0], 0, readout, readout_dim, hidden, hidden_dim);
+    } else {
+        jbuf_lit(b, "\"series\":[");
+        size_t row = 0;
+        for (size_t k = 0; k < q->batch; k++) {
+            jbuf_lit(b, k ? ",{" : "{");
+            write_series(b, q, &q->series[k], row, readout, readout_dim, hidden, hidden_dim);
+            jbuf_raw(b, "}", 1);
+            row += q->series[k].n_t;
+        }
+        jbuf_raw(b, "]", 1);
+    }
+    jbuf_lit(b, ",\"stats\":{\"nfe\":");
+    jbuf_int(b, st->nfe);
+    jbuf_lit(b, ",\"steps\":");
+    jbuf_int(b, st->steps);
+    jbuf_lit(b, ",\"rejected\":");
+    jbuf_int(b, st->rejected);
+    jbuf_lit(b, ",\"elapsed_ms\":");
+    jbuf_double(b, st->elapsed_ms);
+    jbuf_lit(b, "}}");
+}

@@ -395,7 +395,15 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
         free(s);
         return rc;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* poll(), not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon races with
+     * its own epoll loop in a thread pool (both remove the listen FD from the
+     * epoll set; the loser gets ENOENT and MHD_PANIC aborts the process: seen
+     * here at SIGTERM under load). With poll() the workers just stop polling
+     * the listen FD once told through the ITC. At our connection counts
+     * (connection_limit, default 512, spread over the pool) poll costs nothing
+     * measurable. */
+    unsigned flags =
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,

@@ -1,9 +1,9 @@
 /* http/server.h: the HTTP server (libmicrohttpd) and its lifecycle.
  *
- * epoll with an internal thread pool; connection timeout, total and per-IP
- * connection limits from the settings; suspend/resume enabled for deferred
- * handlers (handler.h). The listening socket is bound here, so bind errors
- * are precise and port 0 works: http_server_addr() tells the real port.
+ * poll() with an internal thread pool (not epoll: see server.c); connection timeout, total and
+ * per-IP connection limits from the settings; suspend/resume enabled for deferred handlers
+ * (handler.h). The listening socket is bound here, so bind errors are precise and port 0 works:
+ * http_server_addr() tells the real port.
  *
  * Shutdown, driven by main: http_server_quiesce (stop accepting; existing
  * connections still finish), wait for http_server_inflight() to reach 0 or

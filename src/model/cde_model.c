@@ -287,24 +287,9 @@ static err_code prepare(const cde_model *m, const struct cde_model_query *q, dou
 static err_code solver_setup(const cde_model *m, const struct cde_model_query *q,
                              const struct rk_tableau **tab, struct ode_options *o, err *e)
 {
-    model_solver ms;
-    err_code rc = model_solver_validate(&q->solver, e); /* merging drops bad overrides */
+    /* no default step count: the path's parameter span says nothing of a sensible h */
+    err_code rc = model_solver_options(&m->solver, &q->solver, 0, tab, o, e);
     if (rc) return rc;
-    model_solver_merge(&m->solver, &q->solver, &ms);
-    if ((rc = model_solver_validate(&ms, e))) return rc;
-    *tab = rk_tableau_find(ms.method[0] ? ms.method : "dopri5");
-    if (!*tab) return err_set(e, ERR_INVALID, "solver.method", "unknown method");
-    ode_options_init(o);
-    if (ms.rtol > 0) o->rtol = ms.rtol;
-    if (ms.atol > 0) o->atol = ms.atol;
-    if (ms.max_steps > 0) o->max_steps = ms.max_steps;
-    if (ms.first_step > 0) o->first_step = ms.first_step;
-    if (ms.min_step > 0) o->min_step = ms.min_step;
-    if (ms.max_step > 0) o->max_step = ms.max_step;
-    if (ms.step > 0) o->fixed_step = ms.step;
-    if (!rk_tableau_adaptive(*tab) && o->fixed_step == 0)
-        return err_set(e, ERR_INVALID, "solver.step",
-                       "method %s has no error estimate: give solver.step", (*tab)->name);
     o->abort = q->abort;
     o->abort_ctx = q->abort_ctx;
     return ERR_OK;

@@ -320,3 +320,33 @@ void model_solver_merge(const model_solver *base, const model_solver *over, mode
     if (over->step > 0) r.step = over->step;
     *out = r;
 }
+
+err_code model_solver_options(const model_solver *base, const model_solver *over,
+                              long fixed_n_steps, const struct rk_tableau **tab,
+                              struct ode_options *o, err *e)
+{
+    model_solver s;
+    /* merging drops unset (non-positive) overrides, so check them first */
+    if (model_solver_validate(over, e)) return ERR_INVALID;
+    model_solver_merge(base, over, &s);
+    if (model_solver_validate(&s, e)) return ERR_INVALID;
+    *tab = rk_tableau_find(s.method[0] ? s.method : "dopri5");
+    if (!*tab) return err_set(e, ERR_INVALID, "solver.method", "unknown method");
+    ode_options_init(o);
+    if (s.rtol > 0) o->rtol = s.rtol;
+    if (s.atol > 0) o->atol = s.atol;
+    if (s.max_steps > 0) o->max_steps = s.max_steps;
+    o->first_step = s.first_step;
+    o->min_step = s.min_step;
+    o->max_step = s.max_step;
+    if (!rk_tableau_adaptive(*tab)) {
+        if (s.step > 0)
+            o->fixed_step = s.step;
+        else if (fixed_n_steps > 0)
+            o->n_steps = fixed_n_steps;
+        else
+            return err_set(e, ERR_INVALID, "solver.step",
+                           "method %s has no error estimate: give solver.step", (*tab)->name);
+    }
+    return ERR_OK;
+}

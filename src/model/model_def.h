@@ -24,6 +24,7 @@
 
 #include "core/err.h"
 #include "nn/mlp.h"
+#include "num/driver.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -119,6 +120,17 @@ size_t model_def_net_offset(const model_def *d, size_t i);
 /* `out` = `base` with every field that is set in `over` replacing it (a
  * request's solver overrides on a model's defaults). */
 void model_solver_merge(const model_solver *base, const model_solver *over, model_solver *out);
+
+/* Validate a request's overrides, lay them on a model's defaults and fill
+ * num's options and method: the one mapping from model_solver to the solver,
+ * shared by every model kind. Unset fields keep num's defaults
+ * (ode_options_init); the method defaults to dopri5. Adaptive methods
+ * ignore solver.step. A fixed-step method uses solver.step, else
+ * `fixed_n_steps` equal steps per direction when that is > 0, else it is
+ * ERR_INVALID on "solver.step". Fields are named "solver.*". */
+err_code model_solver_options(const model_solver *base, const model_solver *over,
+                              long fixed_n_steps, const struct rk_tableau **tab,
+                              struct ode_options *o, err *e);
 
 /* Check solver settings alone (fields "solver.rtol", ...). */
 err_code model_solver_validate(const model_solver *s, err *e);

@@ -50,7 +50,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ODE_MODEL_DEFAULT_METHOD "dopri5"
 /* Fixed-step methods without solver.step: this many steps per direction. */
 #define ODE_MODEL_DEFAULT_N_STEPS 1000
 /* ODE_BATCH_AUTO: shared-step from this batch size up (measured; see above). */
@@ -194,25 +193,8 @@ static err_code check_query(const ode_model *m, const struct ode_model_query *q,
 static err_code make_options(const ode_model *m, const struct ode_model_query *q,
                              const struct rk_tableau **tab, struct ode_options *o, err *e)
 {
-    model_solver s;
-    if (model_solver_validate(&q->solver, e)) return ERR_INVALID;
-    model_solver_merge(&m->solver, &q->solver, &s);
-    if (model_solver_validate(&s, e)) return ERR_INVALID;
-    *tab = rk_tableau_find(s.method[0] ? s.method : ODE_MODEL_DEFAULT_METHOD);
-    if (!*tab) return err_set(e, ERR_INVALID, "solver.method", "unknown method");
-    ode_options_init(o);
-    if (s.rtol > 0) o->rtol = s.rtol;
-    if (s.atol > 0) o->atol = s.atol;
-    if (s.max_steps > 0) o->max_steps = s.max_steps;
-    o->first_step = s.first_step;
-    o->min_step = s.min_step;
-    o->max_step = s.max_step;
-    if (!rk_tableau_adaptive(*tab)) {
-        if (s.step > 0)
-            o->fixed_step = s.step;
-        else
-            o->n_steps = ODE_MODEL_DEFAULT_N_STEPS;
-    }
+    if (model_solver_options(&m->solver, &q->solver, ODE_MODEL_DEFAULT_N_STEPS, tab, o, e))
+        return ERR_INVALID;
     o->abort = q->abort;
     o->abort_ctx = q->abort_ctx;
     return ERR_OK;

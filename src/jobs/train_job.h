@@ -23,6 +23,7 @@
 
 #include <stdatomic.h>
 
+#include "jobs/job_spec.h"
 #include "store/db.h"
 #include "store/jobs.h"
 
@@ -31,6 +32,7 @@ typedef struct train_limits {
     double checkpoint_every_seconds;  /* > 0 */
     const atomic_int *stop;           /* set at shutdown: checkpoint, requeue, return */
     const atomic_int *cancel;         /* set by a cancel request for this job (may be NULL) */
+    job_spec_decode_fn decode;        /* the job document's decoder */
 } train_limits;
 
 /* Run job `id` (its document `spec`, its checkpoint `ck`: iteration 0 for

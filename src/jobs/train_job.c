@@ -465,7 +465,8 @@ static err_code restore(train *t, const job_ckpt *ck, err *e)
     return ERR_OK;
 }
 
-/* Store the result as a new version; its number. */
+/* Store the result as a new version (its number) and mark the job
+ * succeeded, in one transaction (store_job_succeed). */
 static err_code store_result(train *t, int *version, err *e)
 {
     model_def out;
@@ -485,7 +486,7 @@ static err_code store_result(train *t, int *version, err *e)
     out.solver.rtol = t->spec.rtol;
     out.solver.atol = t->spec.atol;
     if (t->spec.max_steps) out.solver.max_steps = t->spec.max_steps;
-    err_code rc = store_model_put(t->d, t->spec.model, &out, version, e);
+    err_code rc = store_job_succeed(t->d, t->id, t->spec.model, &out, version, e);
     model_def_free(&out);
     return rc;
 }
@@ -557,8 +558,9 @@ done:;
                  e.message, t.ck.iteration);
     if (st == JOB_CANCELLED)
         snprintf(why, sizeof why, "cancelled at iteration %ld", t.ck.iteration);
-    err_code rc = st == JOB_QUEUED ? store_job_requeue(d, id, &fe)
-                                   : store_job_finish(d, id, st, version, why[0] ? why : NULL, &fe);
+    err_code rc = st == JOB_QUEUED      ? store_job_requeue(d, id, &fe)
+                  : st == JOB_SUCCEEDED ? ERR_OK /* recorded with its result */
+                                        : store_job_finish(d, id, st, 0, why[0] ? why : NULL, &fe);
     if (rc != ERR_OK) log_error("job_record_failed", "id=%lld code=%s", id, err_code_name(fe.code));
     log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d", id, job_status_name(st),
              t.ck.iteration, version);

@@ -511,6 +511,26 @@ START_TEST(cde_regression_against_labels)
 }
 END_TEST
 
+/* A series whose channel is never observed has no path: the job fails
+ * naming it, and stores nothing. */
+START_TEST(cde_job_with_an_unobserved_channel_fails)
+{
+    start(NULL);
+    json_decref(req("POST", "/v1/datasets/holes", json_h,
+                    "{\"series\": [{\"t\": [0, 1], \"y\": [[1, 2], [2, 3]], \"label\": 0},"
+                    " {\"t\": [0, 1, 2], \"y\": [[1, null], [2, null], [3, null]], \"label\": 1}]}",
+                    201));
+    long long id = submit_cde("holes", "holes", "backprop", "cross_entropy",
+                              "{\"hidden\": [], \"out\": 2}", 5);
+    json_t *j = wait_job(id, "failed", 0);
+    const char *why = json_string_value(json_object_get(j, "error"));
+    ck_assert_msg(why && strstr(why, "series[1]") && strstr(why, "x[*][1]"), "error: %s",
+                  why ? why : "(none)");
+    json_decref(j);
+    json_decref(req("GET", "/v1/models/holes", NULL, NULL, 404));
+}
+END_TEST
+
 static Suite *jobs_suite(void)
 {
     Suite *s = suite_create("jobs");
@@ -531,6 +551,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, bad_jobs_are_4xx);
     tcase_add_test(tc, failed_job_leaves_the_model_alone);
     tcase_add_test(tc, cancel_a_running_job);
+    tcase_add_test(tc, cde_job_with_an_unobserved_channel_fails);
     suite_add_tcase(s, tc);
     return s;
 }

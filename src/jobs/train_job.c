@@ -200,7 +200,7 @@ static err_code cde_setup(train *t, err *e)
             grad_interp_new(&t->gi[s], (const interp *const *)&t->paths[s], 1, e)) {
             err inner = *e;
             err_clear(e);
-            return err_set(e, ERR_INVALID, "dataset", "series[%zu] of \"%s\": %s%s%s", s,
+            return err_set(e, inner.code, "dataset", "series[%zu] of \"%s\": %s%s%s", s,
                            t->spec.dataset, inner.field, inner.field[0] ? ": " : "", inner.message);
         }
         if (t->spec.loss == LOSS_CROSS_ENTROPY && (size_t)x->label_class >= t->out)

@@ -508,6 +508,26 @@ START_TEST(cde_regression_against_labels)
     ck_assert_uint_eq(json_array_size(json_object_get(j, "readout")), 3);
     ck_assert_uint_eq(json_array_size(json_array_get(json_object_get(j, "readout"), 0)), 2);
     json_decref(j);
+    /* a warm start from that cde version; its kind's rules apply at submission */
+    j = req("POST", "/v1/jobs", json_h,
+            "{\"model\": \"vec\", \"dataset\": \"spirals-vec\", \"iterations\": 5, "
+            "\"from_version\": 1, \"gradient\": \"adjoint\", \"objective\": {\"loss\": \"l1\"}}",
+            202);
+    id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    j = wait_job(id, "succeeded", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 2);
+    json_decref(j);
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"vec\", \"dataset\": \"spirals-vec\", \"iterations\": 5, "
+                     "\"from_version\": 1, \"objective\": {\"batch_time\": 3}}",
+                     422),
+                 "objective.batch_time");
+    expect_field(req("POST", "/v1/jobs", json_h,
+                     "{\"model\": \"vec\", \"dataset\": \"spirals-vec\", \"iterations\": 5, "
+                     "\"from_version\": 1, \"objective\": {\"loss\": \"cross_entropy\"}}",
+                     422),
+                 "objective.loss");
 }
 END_TEST
 

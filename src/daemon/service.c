@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
+#include "http/codec_job.h"
 #include "http/codec_model.h"
 #include "http/server.h"
 #include "http/trajectory.h"
@@ -181,6 +182,7 @@ static err_code start(service *s, err *e)
         .workers = (int)s->cfg.job_workers,
         .checkpoint_every_iterations = (long)s->cfg.checkpoint_every_iterations,
         .checkpoint_every_seconds = s->cfg.checkpoint_every_seconds,
+        .decode = codec_job_decode,
     };
     if (jobs_pool_new(&s->jobs, s->db, &jo, e) != ERR_OK) return e->code;
     s->app.db = s->db;

@@ -21,6 +21,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/models.c \
 	src/http/trajectory.c src/http/trajectory.h \
 	src/http/codec_dataset.c src/http/codec_dataset.h \
+	src/http/codec_job.c src/http/codec_job.h \
 	src/http/datasets.c \
 	src/http/jobs.c
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \

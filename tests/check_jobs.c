@@ -533,6 +533,46 @@ END_TEST
 
 /* A series whose channel is never observed has no path: the job fails
  * naming it, and stores nothing. */
+/* kill -9 in the middle of a CDE job: it resumes from its checkpoint (paths,
+ * optimiser, RNG), finishes with every iteration reported once, and the
+ * model gets exactly one version. */
+START_TEST(cde_kill9_resumes_from_the_checkpoint)
+{
+    static const char *const args[] = {"--checkpoint-every-iterations", "7", NULL};
+    start(args);
+    post_json("/v1/datasets/spirals", spiral_series(32, 7, 0, NULL), 201);
+    const long n = 600;
+    long long id = submit_cde("dir", "spirals", "backprop", "cross_entropy",
+                              "{\"hidden\": [], \"out\": 2}", n);
+    json_t *j = wait_job(id, NULL, 21);
+    long at = (long)json_integer_value(json_object_get(j, "iteration"));
+    json_decref(j);
+    ck_assert_int_eq(tu_daemon_kill(&d, SIGKILL), 0);
+    tu_daemon_wait(&d, 10.0);
+    ck_assert_int_lt(at, n);
+    char old[400];
+    snprintf(old, sizeof old, "%s.1", d.log);
+    ck_assert_int_eq(rename(d.log, old), 0);
+    start(args);
+    j = wait_job(id, "succeeded", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 1);
+    json_decref(j);
+    ck_assert_int_ge(tu_log_count(&d, "event=jobs_requeued"), 1);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
+    j = req("GET", path, NULL, NULL, 200);
+    json_t *it = json_object_get(j, "iteration");
+    ck_assert_int_eq(json_array_size(it), n);
+    for (size_t i = 0; i < (size_t)n; i++)
+        ck_assert_int_eq(json_integer_value(json_array_get(it, i)), (long)i + 1);
+    json_decref(j);
+    j = req("GET", "/v1/models/dir", NULL, NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "latest_version")), 1);
+    json_decref(j);
+    ck_assert(spiral_accuracy("dir", 40) >= 0.9);
+}
+END_TEST
+
 START_TEST(cde_job_with_an_unobserved_channel_fails)
 {
     start(NULL);
@@ -560,6 +600,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, datasets_over_http);
     tcase_add_test(tc, job_trains_a_new_version);
     tcase_add_test(tc, kill9_resumes_from_the_checkpoint);
+    tcase_add_test(tc, cde_kill9_resumes_from_the_checkpoint);
     tcase_add_test(tc, serving_while_training);
     tcase_add_test(tc, whole_series_holdout_and_warm_start);
     tcase_add_test(tc, cde_classifies_spirals);

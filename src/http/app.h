@@ -3,7 +3,11 @@
  * One http_app lives as long as the server. main fills the borrowed
  * pointers before http_server_start and changes only the atomics afterwards
  * (readiness on start and shutdown, max_body on SIGHUP); handlers read them.
- * Later layers (the model cache, the job runner) hang their pointers here. */
+ *
+ * Ownership and threads: the app owns nothing; the database pool, the
+ * evaluation pool, the model cache and the job pool are the daemon's
+ * (service.c) and outlive the server. Any thread may read the app; after
+ * http_server_start only the atomics change. */
 #ifndef ODESERVE_HTTP_APP_H
 #define ODESERVE_HTTP_APP_H
 

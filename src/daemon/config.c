@@ -32,7 +32,7 @@ static const config_key keys[] = {
     {"log_level", CONFIG_ENUM, STR(log_level), "info", 0, 0, "error|warn|info|debug", 1,
      "lowest level written to stderr"},
     {"http_threads", CONFIG_INT, NUM(http_threads), "2", 1, 256, NULL, 0,
-     "HTTP threads (libmicrohttpd thread pool, epoll); they parse requests and send replies"},
+     "HTTP threads (libmicrohttpd thread pool, poll()); they parse requests and send replies"},
     {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
      "seconds a client connection may stay idle before it is closed"},
     {"connection_limit", CONFIG_INT, NUM(connection_limit), "512", 1, 65536, NULL, 0,

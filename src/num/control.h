@@ -56,11 +56,11 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
  * initial step selection. */
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y);
 
-/* Factor for the next step after accepting one with error norm err;
+/* Factor for the next step after accepting one with error norm en;
  * `rejected` = this step was rejected before. Updates the PI memory. */
 double ode_control_accept(struct ode_control *c, double en, int rejected);
 
-/* Factor (< 1) for the retry after rejecting a step with error norm err. */
+/* Factor (< 1) for the retry after rejecting a step with error norm en. */
 double ode_control_reject(const struct ode_control *c, double en);
 
 #endif

@@ -52,7 +52,7 @@ static const config_key keys[] = {
     {"eval_queue_limit", CONFIG_INT, NUM(eval_queue_limit), "256", 1, 1000000, NULL, 0,
      "evaluations that may wait for a thread; beyond that requests get 503"},
     {"max_solve_points", CONFIG_INT, NUM(max_solve_points), "1000000", 1, 100000000, NULL, 1,
-     "most values one trajectory reply may hold (batch x times x state size); more gets 413"},
+     "most values one trajectory reply may hold (every query time x values per time); more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
     {"model_cache_size", CONFIG_INT, NUM(model_cache_size), "64", 1, 100000, NULL, 0,

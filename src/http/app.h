@@ -36,8 +36,9 @@ typedef struct http_app {
 
     /* models and trajectories (models.c, trajectory.c) */
     model_cache *models;               /* borrowed; loaded versions, shared by every thread */
-    _Atomic uint64_t max_solve_points; /* most values in a trajectory reply (batch x times x
-                                          state size); more is 413 too_large (SIGHUP) */
+    _Atomic uint64_t max_solve_points; /* most values in a trajectory reply (every query
+                                          time x values per time); more is 413 too_large
+                                          (SIGHUP) */
     _Atomic uint64_t solve_timeout_us; /* a solve running longer stops with 503
                                           deadline_exceeded; 0 = no limit (SIGHUP) */
 

@@ -5,7 +5,11 @@
  * (numbers as doubles, NaN/Infinity named as a 422 field) inside the
  * deferred work, off the HTTP threads. api_require_json gives them the same
  * 415 the server gives ROUTE_JSON routes, and stricter: the header must be
- * there. */
+ * there.
+ *
+ * Threads: handler.h's rules. api_require_json reads a request header, so
+ * it runs in the handler itself; the others may also run in deferred work.
+ * Nothing here keeps state. */
 #ifndef ODESERVE_HTTP_API_H
 #define ODESERVE_HTTP_API_H
 

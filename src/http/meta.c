@@ -9,7 +9,6 @@
 #include "config.h" /* autoconf (the top build dir): PACKAGE_VERSION, HAVE_OPENBLAS */
 
 #include <microhttpd.h>
-#include <sqlite3.h> /* sqlite3_libversion() only: no SQL outside store/ */
 #include <stdatomic.h>
 
 #ifdef HAVE_OPENBLAS
@@ -53,7 +52,7 @@ void h_version(http_req *r)
     if (db_pool_get(app->db, &d, &e) != ERR_OK || db_schema_version(d, &current, &e) != ERR_OK)
         current = -1;
     json_t *libs = json_pack("{s:s, s:s, s:s}", "libmicrohttpd", MHD_get_version(), "jansson",
-                             jansson_version_str(), "sqlite", sqlite3_libversion());
+                             jansson_version_str(), "sqlite", db_sqlite_version());
 #ifdef HAVE_OPENBLAS
     if (libs) json_object_set_new(libs, "openblas", json_string(openblas_get_config()));
 #endif

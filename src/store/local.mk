@@ -1,6 +1,6 @@
 # store: SQLite connections (one per thread), schema migrations, models and
-# their versions, the cache of loaded versions; later the dataset and job
-# tables. The only layer that speaks SQL. Programs link it before
+# their versions, the cache of loaded versions, datasets, and training jobs
+# with their checkpoints and metrics. The only layer that speaks SQL. Programs link it before
 # src/model/libmodel.la (models.c validates and checksums model_defs).
 noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \

@@ -265,6 +265,9 @@ static int shutdown_gracefully(service *s, int sig)
     double t0 = clock_mono();
     notify("STOPPING=1\nSTATUS=%s", "draining");
     atomic_store(&s->app.state, HTTP_APP_DRAINING);
+    /* Training checkpoints now, while requests drain, so that the whole stop
+     * fits in systemd's TimeoutStopSec (a job loses nothing either way). */
+    jobs_pool_stop(s->jobs);
     http_server_quiesce(s->http);
     log_info("draining", "signal=%s inflight=%u timeout_s=%g", sig == SIGINT ? "INT" : "TERM",
              http_server_inflight(s->http), s->cfg.shutdown_timeout);

@@ -144,11 +144,17 @@ void jobs_pool_cancel(jobs_pool *p, long long id)
         if (atomic_load(&p->w[i].job) == id) atomic_store(&p->w[i].cancel, 1);
 }
 
-void jobs_pool_free(jobs_pool *p)
+void jobs_pool_stop(jobs_pool *p)
 {
     if (!p) return;
     atomic_store(&p->stop, 1);
     jobs_pool_notify(p);
+}
+
+void jobs_pool_free(jobs_pool *p)
+{
+    if (!p) return;
+    jobs_pool_stop(p);
     for (int i = 0; i < p->n; i++)
         if (p->w[i].started) pthread_join(p->w[i].thread, NULL);
     pthread_cond_destroy(&p->cv);

@@ -24,7 +24,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/codec_job.c src/http/codec_job.h \
 	src/http/datasets.c \
 	src/http/jobs.c
-src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
-src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread
+src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
+src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
 # codec_pow10.h is generated (committed): src/http/gen_pow10.py
 EXTRA_DIST += src/http/gen_pow10.py

@@ -1,5 +1,5 @@
 /* daemon/service.c: see service.h. */
-#include "config.h" /* autoconf (the top build dir): HAVE_OPENBLAS */
+#include "config.h" /* autoconf (the top build dir) */
 
 #include "daemon/service.h"
 
@@ -20,13 +20,10 @@
 #include "http/trajectory.h"
 #include "http/workq.h"
 #include "jobs/pool.h"
+#include "nn/blas.h"
 #include "store/db.h"
 #include "store/model_cache.h"
 #include "store/models.h"
-
-#ifdef HAVE_OPENBLAS
-#include <cblas.h>
-#endif
 
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
@@ -166,10 +163,7 @@ static err_code start(service *s, err *e)
 {
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
-#ifdef HAVE_OPENBLAS
-    /* Parallelism comes from serving requests at once, not from BLAS. */
-    openblas_set_num_threads(1);
-#endif
+    nn_blas_single_thread();
     if (db_pool_new(&s->db, &o, e) != ERR_OK || db_pool_get(s->db, &d, e) != ERR_OK ||
         migrate(d, e) != ERR_OK || seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;

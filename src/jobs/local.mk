@@ -6,9 +6,5 @@ src_jobs_libjobs_la_SOURCES = \
 	src/jobs/job_spec.c src/jobs/job_spec.h \
 	src/jobs/train_job.c src/jobs/train_job.h \
 	src/jobs/pool.c src/jobs/pool.h
-src_jobs_libjobs_la_CPPFLAGS = $(AM_CPPFLAGS) $(BLAS_CFLAGS)
+src_jobs_libjobs_la_CPPFLAGS = $(AM_CPPFLAGS)
 src_jobs_libjobs_la_LIBADD = -lpthread
-
-# The spiral demo (README, docs/training-jobs.md).
-EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
-	examples/spiral-data/spiral.csv

@@ -17,3 +17,10 @@ const char *nn_blas_config(void)
     return NULL;
 #endif
 }
+
+void nn_blas_single_thread(void)
+{
+#ifdef HAVE_OPENBLAS
+    openblas_set_num_threads(1);
+#endif
+}

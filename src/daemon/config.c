@@ -63,9 +63,9 @@ static const config_key keys[] = {
     {"job_workers", CONFIG_INT, NUM(job_workers), "1", 1, 64, NULL, 0,
      "training worker threads (each runs one job at a time, single-threaded)"},
     {"checkpoint_every_iterations", CONFIG_INT, NUM(checkpoint_every_iterations), "100", 1,
-     1000000000, NULL, 0, "a running job writes a checkpoint every this many iterations ..."},
+     1000000000, NULL, 0, "a running job writes a checkpoint after this many iterations, or sooner (checkpoint_every_seconds)"},
     {"checkpoint_every_seconds", CONFIG_SECONDS, NUM(checkpoint_every_seconds), "5", 0.001, 86400,
-     NULL, 0, "... or every this many seconds, whichever comes first"},
+     NULL, 0, "a running job writes a checkpoint after this many seconds, or sooner (checkpoint_every_iterations)"},
 };
 /* clang-format on */
 
@@ -468,7 +468,7 @@ void config_print_help(void *out, const char *argv0)
         for (const char *p = keys[i].name; *p && j + 1 < sizeof opt; p++)
             opt[j++] = *p == '_' ? '-' : *p;
         opt[j] = '\0';
-        fprintf(f, "  --%-24s %s%s (default %s)\n", opt, keys[i].doc,
+        fprintf(f, "  --%-28s %s%s (default %s)\n", opt, keys[i].doc,
                 keys[i].reloadable ? "; SIGHUP reloads it" : "", keys[i].def);
     }
 }

@@ -253,7 +253,10 @@ static int csv_next(csv_state *c, const char **p, size_t *n)
         c->pos += l + (nl ? 1 : 0);
         c->line++;
         if (l && s[l - 1] == '\r') l--;
-        if (l == 0) continue;
+        size_t blank = 0;
+        while (blank < l && (s[blank] == ' ' || s[blank] == '\t'))
+            blank++;
+        if (blank == l) continue; /* empty, or only spaces */
         *p = s;
         *n = l;
         return 1;

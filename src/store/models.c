@@ -47,6 +47,9 @@ static bool name_char_ok(char c)
 bool store_model_name_ok(const char *name)
 {
     if (!name || !name[0]) return false;
+    /* "." and ".." are dot-segments: clients remove them from URLs (RFC 3986
+     * 5.2.4), so /v1/models/../versions would reach /v1/versions */
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return false;
     for (size_t i = 0; name[i]; i++)
         if (i >= MODEL_NAME_MAX || !name_char_ok(name[i])) return false;
     return true;

@@ -255,7 +255,11 @@ START_TEST(info_and_versions)
     ck_assert_int_eq(store_model_get(d, "m", &info, &v, &n, &e), ERR_OK);
     ck_assert_str_eq(info.name, "m");
     ck_assert_int_eq(info.kind, MODEL_KIND_CDE); /* of the latest version */
-    ck_assert_uint_eq(info.state_dim, 2);        /* its readout's width */
+    ck_assert_uint_eq(info.state_dim, 4);        /* a cde's: hidden_dim (its state z) */
+    ck_assert_uint_eq(info.input_channels, 3);   /* stl_cde_def: time + 1 data + 1 intensity */
+    ck_assert_uint_eq(info.data_channels, 1);
+    ck_assert_uint_eq(info.hidden_dim, 4);
+    ck_assert_uint_eq(info.output_dim, 2); /* the readout's width */
     ck_assert_int_eq(info.latest_version, 2);
     ck_assert_int_eq(info.n_versions, 2);
     ck_assert_uint_eq(n, 2);
@@ -458,7 +462,9 @@ START_TEST(list_is_sorted_by_name)
     ck_assert_int_eq(list[4].latest_version, 2);
     ck_assert_int_eq(list[4].n_versions, 2);
     ck_assert_int_eq(list[4].kind, MODEL_KIND_CDE);
-    ck_assert_uint_eq(list[4].state_dim, 2);
+    ck_assert_uint_eq(list[4].state_dim, 4);
+    ck_assert_uint_eq(list[4].output_dim, 2);
+    ck_assert_uint_eq(list[0].hidden_dim, 0);       /* an ode has none */
     ck_assert_int_eq(list[0].kind, MODEL_KIND_ODE); /* "-x", names[4] */
     ck_assert_int_eq(list[0].latest_version, 1);
     ck_assert_int_eq(list[0].n_versions, 1);

@@ -109,27 +109,105 @@ fail:
 #define CSV_MAX_COLS 1024
 
 typedef struct csv_row {
-    size_t n;
+    size_t n;      /* cells; CSV_MAX_COLS + 1 = too many */
+    int bad_quote; /* a quoted cell without its closing quote, or text after it */
     const char *cell[CSV_MAX_COLS];
     size_t len[CSV_MAX_COLS];
+    char *scratch; /* the unquoted text of cells that had "" in them */
+    size_t cap, used;
 } csv_row;
 
-/* Split one line (no quoting: cells are numbers and series ids). */
-static void csv_split(const char *p, size_t len, csv_row *r)
+/* A quoted cell starting at the quote p[i]: its text (RFC 4180: "" is a
+ * quote) into the row, the index after the closing quote into *end;
+ * -1 when the quote is not closed on this line. */
+static int csv_quoted(const char *p, size_t len, size_t i, csv_row *r, size_t *end)
+{
+    size_t a = i + 1, j = a, escapes = 0;
+    for (;; j++) {
+        if (j >= len) return -1;
+        if (p[j] != '"') continue;
+        if (j + 1 < len && p[j + 1] == '"') {
+            escapes++;
+            j++;
+            continue;
+        }
+        break;
+    }
+    *end = j + 1;
+    if (!escapes) {
+        r->cell[r->n] = p + a;
+        r->len[r->n] = j - a;
+        return 0;
+    }
+    char *o = r->scratch + r->used; /* the line's length bounds all of it */
+    size_t n = 0;
+    for (size_t k = a; k < j; k++) {
+        o[n++] = p[k];
+        if (p[k] == '"') k++;
+    }
+    r->cell[r->n] = o;
+    r->len[r->n] = n;
+    r->used += n;
+    return 0;
+}
+
+/* Split one line into cells: trimmed, a cell may be quoted ("a,b", with ""
+ * for a quote; RFC 4180, but not across lines). 0, or -1 out of memory. */
+static int csv_split(const char *p, size_t len, csv_row *r)
 {
     r->n = 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= len && r->n < CSV_MAX_COLS; i++)
-        if (i == len || p[i] == ',') {
-            size_t a = start, b = i;
-            while (a < b && isspace((unsigned char)p[a]))
-                a++;
+    r->bad_quote = 0;
+    r->used = 0;
+    if (len + 1 > r->cap) {
+        char *s = realloc(r->scratch, len + 1);
+        if (!s) return -1;
+        r->scratch = s;
+        r->cap = len + 1;
+    }
+    size_t i = 0;
+    for (;;) {
+        while (i < len && p[i] != ',' && isspace((unsigned char)p[i]))
+            i++;
+        if (r->n == CSV_MAX_COLS) {
+            r->n = CSV_MAX_COLS + 1;
+            return 0;
+        }
+        size_t a = i, b;
+        if (i < len && p[i] == '"') {
+            if (csv_quoted(p, len, i, r, &i) != 0) {
+                r->bad_quote = 1;
+                return 0;
+            }
+            while (i < len && p[i] != ',' && isspace((unsigned char)p[i]))
+                i++;
+            if (i < len && p[i] != ',') r->bad_quote = 1;
+            r->n++;
+        } else {
+            while (i < len && p[i] != ',')
+                i++;
+            b = i;
             while (b > a && isspace((unsigned char)p[b - 1]))
                 b--;
             r->cell[r->n] = p + a;
             r->len[r->n++] = b - a;
-            start = i + 1;
         }
+        if (i >= len) return 0;
+        i++; /* the comma */
+    }
+}
+
+/* A row's shape problem (too many columns, a bad quote) as an error. */
+static err_code csv_row_check(const csv_row *r, size_t line, err *e)
+{
+    char f[48];
+    snprintf(f, sizeof f, "line[%zu]", line);
+    if (r->n > CSV_MAX_COLS)
+        return err_set(e, ERR_INVALID, f, "has more than %d columns", CSV_MAX_COLS);
+    if (r->bad_quote)
+        return err_set(e, ERR_INVALID, f,
+                       "a quoted cell must end with a quote followed by a comma or the end "
+                       "of the line (quoted cells do not span lines)");
+    return ERR_OK;
 }
 
 static int cell_is(const csv_row *r, size_t i, const char *s)
@@ -149,10 +227,12 @@ static err_code cell_num(const csv_row *r, size_t i, int allow_missing, const ch
     if (r->len[i] >= sizeof buf) return err_set(e, ERR_INVALID, field, "is not a number");
     memcpy(buf, r->cell[i], r->len[i]);
     buf[r->len[i]] = '\0';
+    /* decimal only: strtod would also take hex ("0x10"), "infinity", "nan(1)" */
+    int decimal = strspn(buf, "0123456789+-.eE") == r->len[i];
     char *end;
     errno = 0;
     *out = strtod(buf, &end);
-    if (*end || end == buf || !isfinite(*out))
+    if (!decimal || *end || end == buf || !isfinite(*out))
         return err_set(e, ERR_INVALID, field, "\"%s\" is not a finite number", buf);
     return ERR_OK;
 }
@@ -173,7 +253,10 @@ static int csv_next(csv_state *c, const char **p, size_t *n)
         c->pos += l + (nl ? 1 : 0);
         c->line++;
         if (l && s[l - 1] == '\r') l--;
-        if (l == 0) continue;
+        size_t blank = 0;
+        while (blank < l && (s[blank] == ' ' || s[blank] == '\t'))
+            blank++;
+        if (blank == l) continue; /* empty, or only spaces */
         *p = s;
         *n = l;
         return 1;
@@ -187,7 +270,8 @@ static err_code csv_header(csv_state *c, csv_row *r, int *has_label, size_t *cha
     size_t n;
     if (!csv_next(c, &p, &n))
         return err_set(e, ERR_INVALID, "line[1]", "empty CSV: a header is required");
-    csv_split(p, n, r);
+    if (csv_split(p, n, r) != 0) return err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+    if (csv_row_check(r, c->line, e) != ERR_OK) return e->code;
     if (r->n < 3 || !cell_is(r, 0, "series") || !cell_is(r, 1, "t"))
         return err_set(e, ERR_INVALID, "line[1]",
                        "the header must be series,t,<channel...>[,label]");
@@ -277,18 +361,33 @@ static err_code csv_line(dataset *ds, const csv_row *hdr, const csv_row *r, size
 err_code codec_dataset_decode_csv(const char *text, size_t len, dataset *ds, err *e)
 {
     dataset_init(ds);
-    csv_row *hdr = malloc(2 * sizeof *hdr), *r = hdr ? hdr + 1 : NULL;
+    csv_row *hdr = calloc(2, sizeof *hdr), *r = hdr ? hdr + 1 : NULL;
     char **ids = NULL;
     size_t scap = 0, cap = 0;
     csv_state c = {.text = text, .len = len};
     int has_label = 0;
     if (!hdr) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) c.pos = 3; /* a UTF-8 byte order mark */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t line = 1;
+        for (const char *q = text; q < nul; q++)
+            line += *q == '\n';
+        char f[48];
+        snprintf(f, sizeof f, "line[%zu]", line);
+        err_set(e, ERR_INVALID, f, "holds a NUL byte: CSV is text");
+        goto fail;
+    }
     if (csv_header(&c, hdr, &has_label, &ds->channels, e) != ERR_OK) goto fail;
     ds->label_kind = has_label ? DATASET_LABEL_CLASS : DATASET_LABEL_NONE;
     const char *p;
     size_t n;
     while (csv_next(&c, &p, &n)) {
-        csv_split(p, n, r);
+        if (csv_split(p, n, r) != 0) {
+            err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+            goto fail;
+        }
+        if (csv_row_check(r, c.line, e) != ERR_OK) goto fail;
         dataset_series *last = ds->n_series ? &ds->series[ds->n_series - 1] : NULL;
         const char *id = ds->n_series ? ids[ds->n_series - 1] : NULL;
         int fresh = !last || strlen(id) != r->len[0] || strncmp(id, r->cell[0], r->len[0]) != 0;
@@ -305,12 +404,18 @@ err_code codec_dataset_decode_csv(const char *text, size_t len, dataset *ds, err
     for (size_t s = 0; s < ds->n_series; s++)
         free(ids[s]);
     free(ids);
+    free(hdr[0].scratch);
+    free(hdr[1].scratch);
     free(hdr);
     return ERR_OK;
 fail:
     for (size_t s = 0; ids && s < ds->n_series; s++)
         free(ids[s]);
     free(ids);
+    if (hdr) {
+        free(hdr[0].scratch);
+        free(hdr[1].scratch);
+    }
     free(hdr);
     dataset_free(ds);
     return e->code;

@@ -312,6 +312,9 @@ static err_code decode_cde(const json_t *doc, model_def *d, pvec *p, err *e)
     err_clear(&ie);
     if (model_interp_from_name(name, &d->interp, &ie) != ERR_OK)
         return err_set(e, ERR_INVALID, "interpolation", "%s", ie.message);
+    if (d->interp == MODEL_INTERP_RECTILINEAR && !d->channel_time) /* docs/cde.md, as torchcde */
+        return err_set(e, ERR_INVALID, "channels.time",
+                       "rectilinear interpolation needs the time channel: set channels.time");
     if (decode_common(doc, d, e) != ERR_OK) return e->code;
     size_t h = d->hidden_dim, c = d->input_channels;
     d->n_nets = 3;

@@ -289,6 +289,20 @@ static int parse_string_raw(parser *ps)
 
 static json_t *parse_value(parser *ps);
 
+/* The key for a field path, cut to PATH_KEY_MAX - 1 bytes at a character
+ * boundary (the key is valid UTF-8: it was just decoded). */
+static void copy_key(char *dst, const char *key)
+{
+    size_t n = strlen(key);
+    if (n >= PATH_KEY_MAX) {
+        n = PATH_KEY_MAX - 1;
+        while (n > 0 && ((unsigned char)key[n] & 0xc0) == 0x80) /* key[n] continues a char */
+            n--;
+    }
+    memcpy(dst, key, n);
+    dst[n] = '\0';
+}
+
 static json_t *parse_container(parser *ps, int is_object)
 {
     if (ps->depth == PARSE_MAX_DEPTH) return syntax_error(ps, "nested too deeply");
@@ -316,7 +330,7 @@ static json_t *parse_container(parser *ps, int is_object)
             const char *key_at = ps->p;
             if (parse_string_raw(ps) != 0) goto fail;
             const char *key = ps->sbuf.p;
-            snprintf(f->key, sizeof f->key, "%s", key);
+            copy_key(f->key, key);
             if (json_object_get(c, key)) {
                 ps->p = key_at;
                 char why[PATH_KEY_MAX + 32];

@@ -93,6 +93,16 @@ out:
     json_decref(doc);
 }
 
+/* text/csv, any case, with or without parameters (as codec_is_json_type). */
+static int is_csv_type(const char *ct)
+{
+    if (!ct) return 0;
+    ct += strspn(ct, " \t");
+    if (strncasecmp(ct, "text/csv", 8) != 0) return 0;
+    char c = ct[8];
+    return c == '\0' || c == ';' || c == ' ' || c == '\t';
+}
+
 void h_dataset_create(http_req *r)
 {
     if (!dataset_name(r, 1)) return;
@@ -100,7 +110,7 @@ void h_dataset_create(http_req *r)
     int kind = 0;
     if (codec_is_json_type(ct))
         kind = BODY_JSON;
-    else if (ct && strncasecmp(ct, "text/csv", 8) == 0 && (ct[8] == '\0' || ct[8] == ';'))
+    else if (is_csv_type(ct))
         kind = BODY_CSV;
     if (!kind) {
         http_reply_errorf(r, ERR_MEDIA, NULL,

@@ -40,6 +40,24 @@ static db *conn(http_req *r)
 
 /* ---- GET /v1/models ---- */
 
+/* name, kind, the dimensions and latest_version of a model. An ode gives
+ * state_dim; a cde gives state_dim = hidden_dim (its solved state z) and,
+ * spelled out, input_channels, data_channels (what a client sends),
+ * hidden_dim and output_dim (the readout's width). */
+static json_t *info_json(const model_info *in)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I}", "name", in->name, "kind", model_kind_name(in->kind),
+                          "state_dim", (json_int_t)in->state_dim);
+    if (o && in->kind == MODEL_KIND_CDE) {
+        json_object_set_new(o, "input_channels", json_integer((json_int_t)in->input_channels));
+        json_object_set_new(o, "data_channels", json_integer((json_int_t)in->data_channels));
+        json_object_set_new(o, "hidden_dim", json_integer((json_int_t)in->hidden_dim));
+        json_object_set_new(o, "output_dim", json_integer((json_int_t)in->output_dim));
+    }
+    if (o) json_object_set_new(o, "latest_version", json_integer(in->latest_version));
+    return o;
+}
+
 void h_models_list(http_req *r)
 {
     err e;
@@ -53,13 +71,14 @@ void h_models_list(http_req *r)
         return;
     }
     json_t *models = json_array();
-    for (size_t i = 0; models && i < n; i++)
-        json_array_append_new(models,
-                              json_pack("{s:s, s:s, s:I, s:i, s:i, s:s}", "name", list[i].name,
-                                        "kind", model_kind_name(list[i].kind), "state_dim",
-                                        (json_int_t)list[i].state_dim, "latest_version",
-                                        list[i].latest_version, "versions", list[i].n_versions,
-                                        "created_at", list[i].created_at));
+    for (size_t i = 0; models && i < n; i++) {
+        json_t *m = info_json(&list[i]);
+        if (m) {
+            json_object_set_new(m, "versions", json_integer(list[i].n_versions));
+            json_object_set_new(m, "created_at", json_string(list[i].created_at));
+        }
+        json_array_append_new(models, m);
+    }
     free(list);
     http_reply_json(r, 200, json_pack("{s:o*}", "models", models));
 }
@@ -87,11 +106,14 @@ void h_model_get(http_req *r)
                                 v[i].created_at, "checksum", v[i].checksum, "n_params",
                                 (json_int_t)v[i].n_params, "description", v[i].description));
     free(v);
-    http_reply_json(r, 200,
-                    json_pack("{s:s, s:s, s:I, s:i, s:s, s:o*}", "name", info.name, "kind",
-                              model_kind_name(info.kind), "state_dim", (json_int_t)info.state_dim,
-                              "latest_version", info.latest_version, "created_at", info.created_at,
-                              "versions", versions));
+    json_t *o = info_json(&info);
+    if (o) {
+        json_object_set_new(o, "created_at", json_string(info.created_at));
+        json_object_set_new(o, "versions", versions);
+    } else {
+        json_decref(versions);
+    }
+    http_reply_json(r, 200, o);
 }
 
 /* ---- POST /v1/models/{name}/versions ---- */

@@ -340,6 +340,12 @@ static err_code solve_path(const cde_model *m, struct work *w, const struct ode_
     const double s0 = interp_knots(path)[0];
     interp_eval(path, s0, w->x0, NULL, NULL);
     mlp_forward(m->net[MODEL_NET_CDE_INITIAL], w->ws_init, w->x0, 0, w->z0);
+    for (size_t i = 0; i < m->hidden; i++)
+        if (!isfinite(w->z0[i]))
+            return err_set(e, ERR_INVALID, "observations.x[0]",
+                           "the initial network gives a non-finite hidden state z0[%zu] from "
+                           "the first observation (values too large for the model?)",
+                           i);
     struct rhs_ctx ctx = {
         .m = m, .path = path, .ws = w->ws_field, .v = w->v, .F = w->F, .zc = w->zc};
     const struct ode_problem p = {.f = cde_rhs,

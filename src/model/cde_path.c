@@ -2,6 +2,7 @@
 #include "model/cde_path.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -100,6 +101,45 @@ void cde_path_data(const struct cde_channels *ch, const struct cde_obs *obs, dou
     }
 }
 
+/* Segment k of the path, its value and slope at both ends and the size of
+ * each term over it, all finite? Finite observations can still give a path
+ * a double cannot hold: values near the largest double, or a time spacing
+ * so small (1e-300) or so large (2e308) that slopes and cubic coefficients
+ * overflow. Such a path would reach the solver as a NaN state. */
+static bool segment_finite(const interp *p, size_t k, double h)
+{
+    double cf[4];
+    for (size_t j = 0; j < interp_channels(p); j++) {
+        interp_coeffs(p, k, j, cf);
+        double t1 = cf[1] * h, t2 = cf[2] * h * h, t3 = cf[3] * h * h * h;
+        double x = cf[0] + t1 + t2 + t3, dx = cf[1] + 2 * cf[2] * h + 3 * cf[3] * h * h;
+        if (!isfinite(cf[0]) || !isfinite(cf[1]) || !isfinite(cf[2]) || !isfinite(cf[3]) ||
+            !isfinite(t1) || !isfinite(t2) || !isfinite(t3) || !isfinite(x) || !isfinite(dx))
+            return false;
+    }
+    return true;
+}
+
+static err_code check_path_finite(const interp *p, const struct cde_obs *obs, err *e)
+{
+    const size_t m = interp_n_knots(p);
+    const double *s = interp_knots(p);
+    const bool doubled = interp_scheme(p) == MODEL_INTERP_RECTILINEAR;
+    for (size_t k = 0; k + 1 < m || k == 0; k++) {
+        double h = m > 1 ? s[k + 1] - s[k] : 0;
+        if (isfinite(h) && segment_finite(p, k, h)) continue;
+        size_t i = doubled ? k / 2 : k; /* the segment starts at observation i */
+        char f[64];
+        if (obs->n < 2) return err_set(e, ERR_INVALID, "observations.x[0]", "is too large");
+        snprintf(f, sizeof f, "observations.t[%zu]", i + 1);
+        return err_set(e, ERR_INVALID, f,
+                       "the path from observations.t[%zu] to here overflows a double: the "
+                       "values, or the time spacing (%.17g), are out of range",
+                       i, obs->t[i + 1] - obs->t[i]);
+    }
+    return ERR_OK;
+}
+
 err_code cde_path_new(interp **out, model_interp scheme, const struct cde_channels *ch,
                       const struct cde_obs *obs, err *e)
 {
@@ -115,5 +155,9 @@ err_code cde_path_new(interp **out, model_interp scheme, const struct cde_channe
     cde_path_data(ch, obs, X);
     rc = interp_new(out, scheme, obs->t, obs->n, X, C, ch->time ? 0 : INTERP_NO_TIME_CHANNEL, e);
     free(X);
+    if (!rc && (rc = check_path_finite(*out, obs, e))) {
+        interp_free(*out);
+        *out = NULL;
+    }
     return rc;
 }

@@ -304,7 +304,10 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
     ode_control_reset(&s->ctl);
     if (o->fixed_step > 0 || o->n_steps > 0) {
         ev.fixed = 1;
-        ev.h = dir * (o->fixed_step > 0 ? o->fixed_step : fabs(t_end - p->t0) / (double)o->n_steps);
+        const double span = fabs(t_end - p->t0);
+        double h = o->fixed_step > 0 ? o->fixed_step : span / (double)o->n_steps;
+        if (!(h > 0)) h = span; /* span / n_steps underflowed (a subnormal span): one step */
+        ev.h = dir * h;
     } else if ((rc = ode_evolve_initial_step(s, p->t0, dir, &ev.h))) {
         return rc;
     }

@@ -47,6 +47,9 @@ static bool name_char_ok(char c)
 bool store_model_name_ok(const char *name)
 {
     if (!name || !name[0]) return false;
+    /* "." and ".." are dot-segments: clients remove them from URLs (RFC 3986
+     * 5.2.4), so /v1/models/../versions would reach /v1/versions */
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return false;
     for (size_t i = 0; name[i]; i++)
         if (i >= MODEL_NAME_MAX || !name_char_ok(name[i])) return false;
     return true;
@@ -405,12 +408,14 @@ err_code store_model_put(db *d, const char *name, const model_def *def, int *ver
 /* ---- list, get, latest ---- */
 
 /* A model_info row: name, created_at, kind, state_dim, latest version,
- * number of versions, readout width (cde), then the model's id. */
+ * number of versions, readout width (cde), the model's id, then (cde)
+ * input_channels, hidden_dim, channel_time, channel_intensity. */
 #define INFO_SELECT                                                                                \
     "SELECT m.name, m.created_at, v.kind, v.state_dim, v.version, "                                \
     "(SELECT count(*) FROM model_versions c WHERE c.model_id = m.id), "                            \
     "(SELECT l.out_dim FROM model_layers l WHERE l.version_id = v.id AND l.net = 2 "               \
-    "AND l.kind = 'linear' ORDER BY l.layer DESC LIMIT 1), m.id "                                  \
+    "AND l.kind = 'linear' ORDER BY l.layer DESC LIMIT 1), m.id, "                                 \
+    "v.input_channels, v.hidden_dim, v.channel_time, v.channel_intensity "                         \
     "FROM models m JOIN model_versions v ON v.model_id = m.id "                                    \
     "WHERE v.version = (SELECT max(x.version) FROM model_versions x WHERE x.model_id = m.id) "
 
@@ -421,7 +426,17 @@ static void read_info(sqlite3_stmt *st, model_info *info)
     copy_text(info->created_at, sizeof info->created_at, sqlite3_column_text(st, 1));
     const char *kind = (const char *)sqlite3_column_text(st, 2);
     info->kind = kind && strcmp(kind, "cde") == 0 ? MODEL_KIND_CDE : MODEL_KIND_ODE;
-    info->state_dim = (size_t)sqlite3_column_int64(st, info->kind == MODEL_KIND_ODE ? 3 : 6);
+    if (info->kind == MODEL_KIND_ODE) {
+        info->state_dim = (size_t)sqlite3_column_int64(st, 3);
+    } else {
+        size_t added = sqlite3_column_int(st, 10) ? 1 : 0, ch = (size_t)sqlite3_column_int64(st, 8);
+        info->input_channels = ch;
+        info->data_channels = ch >= added ? ch - added : 0;
+        if (sqlite3_column_int(st, 11)) info->data_channels /= 2;
+        info->hidden_dim = (size_t)sqlite3_column_int64(st, 9);
+        info->output_dim = (size_t)sqlite3_column_int64(st, 6);
+        info->state_dim = info->hidden_dim; /* z is the state a CDE solves for */
+    }
     info->latest_version = sqlite3_column_int(st, 4);
     info->n_versions = sqlite3_column_int(st, 5);
 }

@@ -27,7 +27,12 @@
 typedef struct model_info {
     char name[MODEL_NAME_MAX + 1];
     model_kind kind;  /* of the latest version */
-    size_t state_dim; /* ode: state_dim; cde: readout output size (of the latest version) */
+    size_t state_dim; /* ode: state_dim; cde: hidden_dim, the size of the solved state z */
+    /* cde only (0 for an ode), of the latest version: */
+    size_t input_channels; /* channels of the path X, the added ones included */
+    size_t data_channels;  /* channels a client sends per observation */
+    size_t hidden_dim;     /* size of z */
+    size_t output_dim;     /* width of the readout network's output */
     int latest_version;
     int n_versions;
     char created_at[32]; /* ISO 8601 UTC, "2026-11-27T17:49:30.123Z" */

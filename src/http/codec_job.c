@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/codec_json.h"
 #include "num/tableau.h"
 #include "store/models.h"
 
@@ -477,10 +478,10 @@ static err_code parse_doc(json_t *doc, job_spec *s, err *e)
 err_code codec_job_decode(const char *text, size_t len, job_spec *s, err *e)
 {
     job_spec_init(s);
-    json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!doc)
-        return err_set(e, ERR_BAD_JSON, NULL, "line %d column %d: %s", je.line, je.column, je.text);
+    json_t *doc = NULL;
+    /* the API's one parser: NaN, Infinity and overflowing numbers are 422
+     * naming the field, as in every other body */
+    if (codec_parse(text, len, &doc, e) != ERR_OK) return e->code;
     err_code rc = json_is_object(doc) ? parse_doc(doc, s, e)
                                       : err_set(e, ERR_INVALID, "", "the body must be an object");
     json_decref(doc);

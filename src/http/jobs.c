@@ -77,9 +77,11 @@ static json_t *job_json(const job_info *j)
 static long long path_id(http_req *r)
 {
     const char *s = http_req_param(r, "id");
-    char *end = NULL;
-    long long id = s ? strtoll(s, &end, 10) : 0;
-    if (!s || !*s || *end || id <= 0 || s[0] == '0') {
+    /* digits only, no sign, space or leading zero, and short enough not to
+     * saturate: "+1", " 1" and 10^30 name no job */
+    size_t n = s ? strspn(s, "0123456789") : 0;
+    long long id = n && n <= 18 && !s[n] ? strtoll(s, NULL, 10) : 0;
+    if (id <= 0 || s[0] == '0') {
         http_reply_errorf(r, ERR_NOT_FOUND, "id", "no such job");
         return 0;
     }

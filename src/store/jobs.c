@@ -254,7 +254,8 @@ err_code store_job_cancel(db *d, long long id, job_status *after, err *e)
             goto fail;
         *after = JOB_RUNNING;
     } else {
-        err_set(e, ERR_CONFLICT, "id", "job %lld has already %s", id, job_status_name(j.status));
+        err_set(e, ERR_CONFLICT, "id", "job %lld has already finished (%s)", id,
+                job_status_name(j.status));
         goto fail;
     }
     return db_commit(d, e);

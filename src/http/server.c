@@ -197,6 +197,12 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
     r->t_start = clock_mono();
     r->body_limit = atomic_load(&s->app->max_body);
     snprintf(r->method, sizeof r->method, "%s", method);
+    /* absolute-form ("GET http://host/healthz", RFC 7230 5.3.2): the path
+     * is what follows the authority */
+    if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+        const char *p = strchr(strstr(url, "//") + 2, '/');
+        url = p ? p : "/";
+    }
     r->path = strdup(url);
     r->pathbuf = strdup(url);
     if (!r->path || !r->pathbuf) {
@@ -370,6 +376,39 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode %HH in the path and query in place, except %00 and %2F, which stay
+ * encoded: a NUL would cut the C string the routes see ("/versions/1%00"
+ * read as "/versions/1") and a decoded '/' would split a name into two path
+ * segments ("a%2Fb" answering "no such endpoint"). Left encoded, both reach
+ * the name and number checks and get their 422 or 404 there. */
+static size_t url_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hex_val(p[1])) >= 0 && (lo = hex_val(p[2])) >= 0) {
+            int v = hi * 16 + lo;
+            if (v != 0 && v != '/') {
+                *w++ = (char)v;
+                p += 2;
+                continue;
+            }
+        }
+        *w++ = *p;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512], q[600];
@@ -410,7 +449,8 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
         o->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
+        NULL, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
         free(s);

@@ -32,7 +32,7 @@ static const config_key keys[] = {
     {"log_level", CONFIG_ENUM, STR(log_level), "info", 0, 0, "error|warn|info|debug", 1,
      "lowest level written to stderr"},
     {"http_threads", CONFIG_INT, NUM(http_threads), "2", 1, 256, NULL, 0,
-     "HTTP threads (libmicrohttpd thread pool, epoll); they parse requests and send replies"},
+     "HTTP threads (libmicrohttpd thread pool, poll); they parse requests and send replies"},
     {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
      "seconds a client connection may stay idle before it is closed"},
     {"connection_limit", CONFIG_INT, NUM(connection_limit), "512", 1, 65536, NULL, 0,
@@ -55,6 +55,9 @@ static const config_key keys[] = {
      "most values one trajectory reply may hold (batch x times x state size); more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
+    {"inline_budget", CONFIG_SECONDS, NUM(inline_budget), "0.005", 0, 1, NULL, 1,
+     "seconds a small solve may run on the HTTP thread when the server is idle; longer ones "
+     "move to the evaluation threads; 0 = always on the evaluation threads"},
     {"model_cache_size", CONFIG_INT, NUM(model_cache_size), "64", 1, 100000, NULL, 0,
      "loaded model versions kept in memory while no request uses them"},
     {"seed_models", CONFIG_PATHS, STR(seed_models), "", 0, 0, NULL, 0,

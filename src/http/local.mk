@@ -1,4 +1,4 @@
-# http layer: the only one that speaks HTTP. libmicrohttpd server (epoll,
+# http layer: the only one that speaks HTTP. libmicrohttpd server (poll,
 # thread pool, suspend/resume), the route table (routes.c: every endpoint),
 # one error-body builder, and the evaluation pool for deferred handlers.
 noinst_LTLIBRARIES += src/http/libhttp.la
@@ -20,6 +20,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/codec_cde.c src/http/codec_cde.h \
 	src/http/models.c \
 	src/http/trajectory.c src/http/trajectory.h \
+	src/http/solve_cost.c src/http/solve_cost.h \
 	src/http/codec_dataset.c src/http/codec_dataset.h \
 	src/http/datasets.c \
 	src/http/jobs.c

@@ -1,4 +1,4 @@
-/* bench_cde: workload W3 of issue 5, neural CDE evaluation, single-threaded.
+/* bench_cde: workload W3 (docs/benchmarks.md), neural CDE evaluation, single-threaded.
  *
  * The model: 3 input channels (time + 2 data), hidden 8; initial
  * Linear(3, 8); vector field Linear(8, 128) relu, Linear(128, 24) tanh;

@@ -1,6 +1,6 @@
 /* bench_solve: trajectory solves through model/ode_model.h, single-threaded.
  *
- * Workload W1 (issue 3): an autonomous MLP 2 -> 64 -> 64 -> 2 (tanh, tanh,
+ * Workload W1 (docs/benchmarks.md): an autonomous MLP 2 -> 64 -> 64 -> 2 (tanh, tanh,
  * identity), untrained: PyTorch's default nn.Linear initialisation (W, b ~
  * U(-1/sqrt(in), 1/sqrt(in))) drawn by model/init.h from seed W1_SEED (the
  * numbers are not PyTorch's: another generator); dopri5, rtol 1e-6, atol 1e-8;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The demo model examples/spiral.json: a 2 -> 64 -> 64 -> 2 (tanh, tanh,
-identity) autonomous vector field (W1's architecture) fitted to the reference spiral of issue 6,
+identity) autonomous vector field (W1's architecture) fitted to the reference spiral (torchdiffeq ode_demo.py),
 
     dy/dt = (y^3) A,   A = [[-0.1, 2.0], [-2.0, -0.1]]
 

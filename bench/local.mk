@@ -17,13 +17,13 @@ EXTRA_DIST += bench/gen_w1_weights.py
 # bench_solve --print-request's W1 request) against a running daemon.
 EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua
 
-# W3 (issue 5): neural CDE evaluation, batch of 32 series.
+# W3: neural CDE evaluation, batch of 32 series (docs/benchmarks.md).
 noinst_PROGRAMS += bench/bench_cde
 bench_bench_cde_SOURCES = bench/bench_cde.c
 bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
-# bench_train (branch train): time per training iteration, spiral setup
+# bench_train: time per training iteration, spiral setup
 noinst_PROGRAMS += bench/bench_train
 bench_bench_train_SOURCES = bench/bench_train.c
 bench_bench_train_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)

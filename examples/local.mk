@@ -3,3 +3,7 @@
 # $(pkgdatadir)/examples for `seed_models`.
 examplesdir = $(pkgdatadir)/examples
 dist_examples_DATA = examples/spiral.json examples/cde-demo.json
+
+# The training demo (README, docs/training-jobs.md): curl script and data.
+EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
+	examples/spiral-data/spiral.csv

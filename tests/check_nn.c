@@ -818,6 +818,59 @@ START_TEST(shared_params_threads)
 }
 END_TEST
 
+/* Single-state linear layers of many shapes (every row-block and tail path of
+ * the hand kernels: narrow inputs, 8- and 4-row blocks, leftover rows and
+ * columns) against the long double product, and the JVP (no bias) against
+ * W1 diag(1) W2 computed the same way. Bound: a few ulps of sum |w u|. */
+START_TEST(linear_shapes)
+{
+    static const size_t shapes[][3] = {{1, 8, 3},    {7, 9, 8},     {8, 8, 8},    {8, 128, 24},
+                                       {9, 17, 5},   {13, 24, 33},  {16, 12, 40}, {31, 40, 7},
+                                       {64, 64, 64}, {3, 130, 129}, {128, 24, 8}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t a = shapes[k][0], h = shapes[k][1], o = shapes[k][2];
+        const mlp_layer L[] = {{MLP_LINEAR, a, h, MLP_ACT_IDENTITY},
+                               {MLP_LINEAR, h, o, MLP_ACT_IDENTITY}};
+        mlp *m = make_mlp(a, false, 2, L);
+        random_params(m, 1.0);
+        mlp_ws *ws = make_ws(m, 1);
+        const double *p = mlp_params_const(m);
+        const double *W1 = p, *b1 = W1 + h * a, *W2 = b1 + h, *b2 = W2 + o * h;
+        double x[128], u[128], y[256], yd[256];
+        for (size_t i = 0; i < a; i++)
+            x[i] = urand(-2, 2), u[i] = urand(-1, 1);
+        mlp_forward(m, ws, x, 0, y);
+        mlp_jvp(m, ws, u, 0, yd);
+        long double z[256], zabs[256], d[256], dabs[256];
+        for (size_t r = 0; r < h; r++) {
+            z[r] = b1[r], zabs[r] = fabs(b1[r]), d[r] = 0, dabs[r] = 0;
+            for (size_t i = 0; i < a; i++) {
+                z[r] += (long double)W1[r * a + i] * x[i];
+                zabs[r] += fabsl((long double)W1[r * a + i] * x[i]);
+                d[r] += (long double)W1[r * a + i] * u[i];
+                dabs[r] += fabsl((long double)W1[r * a + i] * u[i]);
+            }
+        }
+        for (size_t r = 0; r < o; r++) {
+            long double ref = b2[r], refabs = fabs(b2[r]), dref = 0, drefabs = 0;
+            for (size_t i = 0; i < h; i++) {
+                ref += W2[r * h + i] * z[i];
+                refabs += fabsl(W2[r * h + i]) * zabs[i];
+                dref += W2[r * h + i] * d[i];
+                drefabs += fabsl(W2[r * h + i]) * dabs[i];
+            }
+            double tol = 1e-14 * (double)refabs, dtol = 1e-14 * (double)drefabs;
+            ck_assert_msg(fabs(y[r] - (double)ref) <= tol,
+                          "shape %zu-%zu-%zu y[%zu] %.17g vs %.17Lg", a, h, o, r, y[r], ref);
+            ck_assert_msg(fabs(yd[r] - (double)dref) <= dtol,
+                          "shape %zu-%zu-%zu jvp[%zu] %.17g vs %.17Lg", a, h, o, r, yd[r], dref);
+        }
+        mlp_ws_free(ws);
+        mlp_free(m);
+    }
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -825,6 +878,7 @@ static Suite *nn_suite(void)
     tcase_add_test(core, hand_network);
     tcase_add_test(core, hand_network_time_input);
     tcase_add_test(core, pytorch_layout);
+    tcase_add_test(core, linear_shapes);
     tcase_add_test(core, activation_names);
     tcase_add_test(core, activation_values);
     tcase_add_test(core, activation_derivatives);

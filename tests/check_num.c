@@ -327,7 +327,7 @@ END_TEST
 /* A neural-CDE-like field: y' = dX/dt for X piecewise linear through knots.
  * With the knots as jump times every stage of a step sees one slope, so
  * y(t) = y0 + X(t) - X(t0) holds to rounding, forward and backward, for every
- * method (issue 5's exactness requirement). */
+ * method (the exactness a neural CDE's piecewise-linear path needs). */
 static const double knot_t[] = {0.0, 0.3, 0.35, 1.0, 1.7, 2.0, 3.1, 3.2, 4.0};
 static const double knot_x[] = {0.0, 1.0, -2.0, 0.5, 0.5, 3.0, -1.0, 2.0, 0.0};
 #define NKNOT 9

@@ -473,6 +473,9 @@ START_TEST(pragmas_in_effect)
     ck_assert_int_eq(q_int(d, "PRAGMA foreign_keys"), 1);
     ck_assert_int_eq(q_int(d, "PRAGMA synchronous"), 2); /* FULL */
     ck_assert_int_eq(q_int(d, "PRAGMA busy_timeout"), 5000);
+    char *version = q_text(d, "SELECT sqlite_version()"); /* what GET /v1/version reports */
+    ck_assert_str_eq(db_sqlite_version(), version);
+    free(version);
     db_close(d);
 
     static const struct {

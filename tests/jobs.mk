@@ -11,3 +11,11 @@ TESTS += tests/check_jobs
 tests_check_jobs_SOURCES = tests/check_jobs.c tests/testutil.c tests/testutil.h
 tests_check_jobs_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_jobs_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# the training runner and the job store in-process: checkpoint / resume of a
+# cde job, a job's result committed with its status.
+check_PROGRAMS += tests/check_train
+TESTS += tests/check_train
+tests_check_train_SOURCES = tests/check_train.c tests/store_testlib.c tests/store_testlib.h
+tests_check_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_train_LDADD = src/http/libhttp.la src/jobs/libjobs.la $(store_test_ldadd) $(JANSSON_LIBS) $(MHD_LIBS)

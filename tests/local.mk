@@ -12,3 +12,18 @@ include $(srcdir)/tests/store.mk
 include $(srcdir)/tests/jobs.mk
 include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/daemon.mk
+
+# The unit tests (no daemon process) under valgrind: no leaks, no invalid
+# accesses (tests/run-valgrind.sh). .ci/run calls it; valgrind comes from
+# ./bootstrap.
+VALGRIND_TESTS = tests/check_core tests/check_num tests/check_nn tests/check_interp \
+	tests/check_cde tests/check_model_def tests/check_ode_model tests/check_grad \
+	tests/check_grad_cde tests/check_loss_init tests/check_optim tests/check_store \
+	tests/check_models tests/check_model_cache tests/check_datasets tests/check_codec \
+	tests/check_config tests/check_notify tests/check_http tests/check_train
+EXTRA_DIST += tests/run-valgrind.sh
+check-valgrind: $(VALGRIND_TESTS)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	  $(SHELL) $(srcdir)/tests/run-valgrind.sh $(VALGRIND_TESTS)
+.PHONY: check-valgrind
+CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

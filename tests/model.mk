@@ -22,7 +22,7 @@ tests_check_ode_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(
 tests_check_ode_model_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
 
-# training maths (branch train): gradients, losses, optimisers, init, RNG
+# training maths: gradients, losses, optimisers, init, RNG
 check_PROGRAMS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
 TESTS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
 tests_check_grad_SOURCES = tests/check_grad.c

@@ -32,7 +32,7 @@ static const config_key keys[] = {
     {"log_level", CONFIG_ENUM, STR(log_level), "info", 0, 0, "error|warn|info|debug", 1,
      "lowest level written to stderr"},
     {"http_threads", CONFIG_INT, NUM(http_threads), "2", 1, 256, NULL, 0,
-     "HTTP threads (libmicrohttpd thread pool, poll); they parse requests and send replies"},
+     "HTTP threads (libmicrohttpd thread pool, poll()); they parse requests and send replies"},
     {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
      "seconds a client connection may stay idle before it is closed"},
     {"connection_limit", CONFIG_INT, NUM(connection_limit), "512", 1, 65536, NULL, 0,
@@ -52,7 +52,7 @@ static const config_key keys[] = {
     {"eval_queue_limit", CONFIG_INT, NUM(eval_queue_limit), "256", 1, 1000000, NULL, 0,
      "evaluations that may wait for a thread; beyond that requests get 503"},
     {"max_solve_points", CONFIG_INT, NUM(max_solve_points), "1000000", 1, 100000000, NULL, 1,
-     "most values one trajectory reply may hold (batch x times x state size); more gets 413"},
+     "most values one trajectory reply may hold (every query time x values per time); more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
     {"inline_budget", CONFIG_SECONDS, NUM(inline_budget), "0.005", 0, 1, NULL, 1,
@@ -66,9 +66,9 @@ static const config_key keys[] = {
     {"job_workers", CONFIG_INT, NUM(job_workers), "1", 1, 64, NULL, 0,
      "training worker threads (each runs one job at a time, single-threaded)"},
     {"checkpoint_every_iterations", CONFIG_INT, NUM(checkpoint_every_iterations), "100", 1,
-     1000000000, NULL, 0, "a running job writes a checkpoint every this many iterations ..."},
+     1000000000, NULL, 0, "a running job writes a checkpoint after this many iterations, or sooner (checkpoint_every_seconds)"},
     {"checkpoint_every_seconds", CONFIG_SECONDS, NUM(checkpoint_every_seconds), "5", 0.001, 86400,
-     NULL, 0, "... or every this many seconds, whichever comes first"},
+     NULL, 0, "a running job writes a checkpoint after this many seconds, or sooner (checkpoint_every_iterations)"},
 };
 /* clang-format on */
 
@@ -471,7 +471,7 @@ void config_print_help(void *out, const char *argv0)
         for (const char *p = keys[i].name; *p && j + 1 < sizeof opt; p++)
             opt[j++] = *p == '_' ? '-' : *p;
         opt[j] = '\0';
-        fprintf(f, "  --%-24s %s%s (default %s)\n", opt, keys[i].doc,
+        fprintf(f, "  --%-28s %s%s (default %s)\n", opt, keys[i].doc,
                 keys[i].reloadable ? "; SIGHUP reloads it" : "", keys[i].def);
     }
 }

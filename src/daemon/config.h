@@ -4,8 +4,8 @@
  * whether SIGHUP may change it, one line of documentation). Parsing,
  * validation, --help, the environment (ODESERVE_<KEY>), the command line
  * (--<key-with-dashes> VALUE) and the "what changed" report on reload are
- * all driven by that table, so a later issue adds a setting by adding a row
- * and a field.
+ * all driven by that table, so a new setting is one more row and one more
+ * field.
  *
  * Sources, highest precedence first: command line > environment > file >
  * built-in default. Errors name their source: "FILE:LINE: ...",
@@ -45,7 +45,7 @@ typedef struct config {
     double inline_budget;              /* seconds a solve may run on the HTTP thread; 0 = never */
     long long model_cache_size;        /* loaded model versions kept in memory when unused */
     char seed_models[CONFIG_STR_MAX];  /* model documents stored on start if absent; "" = none */
-    long long job_workers;                 /* training worker threads */
+    long long job_workers;             /* training worker threads */
     long long checkpoint_every_iterations; /* a job checkpoints this often ... */
     double checkpoint_every_seconds;       /* ... or this often, whichever first */
 } config;

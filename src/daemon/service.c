@@ -1,5 +1,5 @@
 /* daemon/service.c: see service.h. */
-#include "config.h" /* autoconf (the top build dir): HAVE_OPENBLAS */
+#include "config.h" /* autoconf (the top build dir) */
 
 #include "daemon/service.h"
 
@@ -14,18 +14,16 @@
 #include "core/log.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
+#include "http/codec_job.h"
 #include "http/codec_model.h"
 #include "http/server.h"
 #include "http/trajectory.h"
 #include "http/workq.h"
 #include "jobs/pool.h"
+#include "nn/blas.h"
 #include "store/db.h"
 #include "store/model_cache.h"
 #include "store/models.h"
-
-#ifdef HAVE_OPENBLAS
-#include <cblas.h>
-#endif
 
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
@@ -166,10 +164,7 @@ static err_code start(service *s, err *e)
 {
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
-#ifdef HAVE_OPENBLAS
-    /* Parallelism comes from serving requests at once, not from BLAS. */
-    openblas_set_num_threads(1);
-#endif
+    nn_blas_single_thread();
     if (db_pool_new(&s->db, &o, e) != ERR_OK || db_pool_get(s->db, &d, e) != ERR_OK ||
         migrate(d, e) != ERR_OK || seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;
@@ -182,6 +177,7 @@ static err_code start(service *s, err *e)
         .workers = (int)s->cfg.job_workers,
         .checkpoint_every_iterations = (long)s->cfg.checkpoint_every_iterations,
         .checkpoint_every_seconds = s->cfg.checkpoint_every_seconds,
+        .decode = codec_job_decode,
     };
     if (jobs_pool_new(&s->jobs, s->db, &jo, e) != ERR_OK) return e->code;
     s->app.db = s->db;
@@ -264,6 +260,9 @@ static int shutdown_gracefully(service *s, int sig)
     double t0 = clock_mono();
     notify("STOPPING=1\nSTATUS=%s", "draining");
     atomic_store(&s->app.state, HTTP_APP_DRAINING);
+    /* Training checkpoints now, while requests drain, so that the whole stop
+     * fits in systemd's TimeoutStopSec (a job loses nothing either way). */
+    jobs_pool_stop(s->jobs);
     http_server_quiesce(s->http);
     log_info("draining", "signal=%s inflight=%u timeout_s=%g", sig == SIGINT ? "INT" : "TERM",
              http_server_inflight(s->http), s->cfg.shutdown_timeout);

@@ -1,6 +1,7 @@
 /* daemon/service.h: the daemon's life, from a valid configuration to its
- * exit status: open and migrate the database, start the evaluation pool
- * and the HTTP server, tell systemd, then handle signals in this (the main)
+ * exit status: open and migrate the database, start the evaluation pool,
+ * the training worker pool (jobs left running by a crash are requeued) and
+ * the HTTP server, tell systemd, then handle signals in this (the main)
  * thread until SIGTERM/SIGINT, and shut down gracefully. On start, the
  * model documents listed in seed_models are stored when their models are
  * absent (the demo model of `make run`), and the model cache is created
@@ -15,8 +16,9 @@
  *                   MONOTONIC_USEC before, READY=1 after.
  *   SIGTERM/SIGINT  STOPPING=1; /readyz -> 503; stop accepting; in-flight
  *                   requests get shutdown_timeout seconds; then deferred
- *                   work is cancelled, the server stopped, the database
- *                   closed; exit 0. A second SIGTERM/SIGINT cuts the wait.
+ *                   work is cancelled, the server stopped, running training
+ *                   jobs checkpointed and requeued, the database closed;
+ *                   exit 0. A second SIGTERM/SIGINT cuts the wait.
  *
  * signals_block() must have run before service_run (main does it before any
  * thread exists). */

@@ -6,7 +6,11 @@
  * deferred work, off the HTTP threads (a small trajectory request of an
  * idle server is parsed and solved inline: trajectory.c). api_require_json gives them the same
  * 415 the server gives ROUTE_JSON routes, and stricter: the header must be
- * there. */
+ * there.
+ *
+ * Threads: handler.h's rules. api_require_json reads a request header, so
+ * it runs in the handler itself; the others may also run in deferred work.
+ * Nothing here keeps state. */
 #ifndef ODESERVE_HTTP_API_H
 #define ODESERVE_HTTP_API_H
 

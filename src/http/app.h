@@ -3,7 +3,11 @@
  * One http_app lives as long as the server. main fills the borrowed
  * pointers before http_server_start and changes only the atomics afterwards
  * (readiness on start and shutdown, max_body on SIGHUP); handlers read them.
- * Later layers (the model cache, the job runner) hang their pointers here. */
+ *
+ * Ownership and threads: the app owns nothing; the database pool, the
+ * evaluation pool, the model cache and the job pool are the daemon's
+ * (service.c) and outlive the server. Any thread may read the app; after
+ * http_server_start only the atomics change. */
 #ifndef ODESERVE_HTTP_APP_H
 #define ODESERVE_HTTP_APP_H
 
@@ -32,8 +36,9 @@ typedef struct http_app {
 
     /* models and trajectories (models.c, trajectory.c) */
     model_cache *models;               /* borrowed; loaded versions, shared by every thread */
-    _Atomic uint64_t max_solve_points; /* most values in a trajectory reply (batch x times x
-                                          state size); more is 413 too_large (SIGHUP) */
+    _Atomic uint64_t max_solve_points; /* most values in a trajectory reply (every query
+                                          time x values per time); more is 413 too_large
+                                          (SIGHUP) */
     _Atomic uint64_t solve_timeout_us; /* a solve running longer stops with 503
                                           deadline_exceeded; 0 = no limit (SIGHUP) */
     _Atomic uint64_t inline_budget_us; /* a small solve may run on the HTTP thread for at

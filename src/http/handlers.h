@@ -1,5 +1,6 @@
 /* http/handlers.h: the handlers routes.c points at. Private to the http
- * layer; each is documented where it is defined. */
+ * layer; each is documented where it is defined. Each runs on an HTTP
+ * thread under handler.h's rules (reply once, defer what computes). */
 #ifndef ODESERVE_HTTP_HANDLERS_H
 #define ODESERVE_HTTP_HANDLERS_H
 

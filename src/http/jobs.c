@@ -6,7 +6,7 @@
  *   GET  /v1/jobs/{id}/metrics  the loss curve
  *   POST /v1/jobs/{id}/cancel   cancel a queued or running job
  *
- * The job document is checked in full (jobs/job_spec.h) before it is
+ * The job document is checked in full (http/codec_job.h) before it is
  * queued; the model and dataset named are checked to exist (the dataset
  * may still be deleted before the job runs: the job then fails). */
 #include <math.h>
@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
-#include "jobs/job_spec.h"
+#include "http/codec_job.h"
 #include "jobs/pool.h"
 #include "store/datasets.h"
 #include "store/jobs.h"
@@ -86,6 +86,22 @@ static long long path_id(http_req *r)
     return id;
 }
 
+/* The model (init, or the from_version) against the dataset's shape. */
+static err_code check_data(db *d, const job_spec *s, const dataset_info *di, err *e)
+{
+    if (!s->from_version)
+        return job_spec_check_data(s, &s->init_def, "init.readout", di->channels, di->label_kind,
+                                   di->label_dim, NULL, e);
+    model_def def;
+    model_def_init(&def);
+    err_code rc = store_model_load(d, s->model, s->from_version, &def, NULL, NULL, e);
+    if (rc == ERR_OK)
+        rc = job_spec_check_data(s, &def, "from_version", di->channels, di->label_kind,
+                                 di->label_dim, NULL, e);
+    model_def_free(&def);
+    return rc;
+}
+
 static void create_work(http_req *r)
 {
     err e;
@@ -97,7 +113,7 @@ static void create_work(http_req *r)
     long long id = 0;
     dataset_info di;
     int latest = 0;
-    if (job_spec_parse(body ? body : "", len, &s, &e) != ERR_OK) {
+    if (codec_job_decode(body ? body : "", len, &s, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return;
     }
@@ -112,6 +128,7 @@ static void create_work(http_req *r)
             goto fail;
         }
     }
+    if (check_data(d, &s, &di, &e) != ERR_OK) goto fail;
     /* the body is not NUL-terminated */
     char *text = strndup(body ? body : "", len);
     if (!text) {

@@ -1,5 +1,5 @@
-# http layer: the only one that speaks HTTP. libmicrohttpd server (poll,
-# thread pool, suspend/resume), the route table (routes.c: every endpoint),
+# http layer: the only one that speaks HTTP. libmicrohttpd server (poll()
+# with a thread pool, suspend/resume), the route table (routes.c: every endpoint),
 # one error-body builder, and the evaluation pool for deferred handlers.
 noinst_LTLIBRARIES += src/http/libhttp.la
 src_http_libhttp_la_SOURCES = \
@@ -22,10 +22,10 @@ src_http_libhttp_la_SOURCES = \
 	src/http/trajectory.c src/http/trajectory.h \
 	src/http/solve_cost.c src/http/solve_cost.h \
 	src/http/codec_dataset.c src/http/codec_dataset.h \
+	src/http/codec_job.c src/http/codec_job.h \
 	src/http/datasets.c \
 	src/http/jobs.c
-src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
-	$(BLAS_CFLAGS)
-src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
+src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
 # codec_pow10.h is generated (committed): src/http/gen_pow10.py
 EXTRA_DIST += src/http/gen_pow10.py

@@ -6,17 +6,13 @@
  *                    with the current schema (db_ping); 503 otherwise.
  *   GET /v1/version  the daemon's version, the schema versions, and the
  *                    versions of the libraries it runs on. */
-#include "config.h" /* autoconf (the top build dir): PACKAGE_VERSION, HAVE_OPENBLAS */
+#include "config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
 
 #include <microhttpd.h>
-#include <sqlite3.h> /* sqlite3_libversion() only: no SQL outside store/ */
 #include <stdatomic.h>
 
-#ifdef HAVE_OPENBLAS
-#include <cblas.h>
-#endif
-
 #include "http/handlers.h"
+#include "nn/blas.h"
 #include "store/db.h"
 
 void h_healthz(http_req *r)
@@ -53,10 +49,9 @@ void h_version(http_req *r)
     if (db_pool_get(app->db, &d, &e) != ERR_OK || db_schema_version(d, &current, &e) != ERR_OK)
         current = -1;
     json_t *libs = json_pack("{s:s, s:s, s:s}", "libmicrohttpd", MHD_get_version(), "jansson",
-                             jansson_version_str(), "sqlite", sqlite3_libversion());
-#ifdef HAVE_OPENBLAS
-    if (libs) json_object_set_new(libs, "openblas", json_string(openblas_get_config()));
-#endif
+                             jansson_version_str(), "sqlite", db_sqlite_version());
+    const char *blas = nn_blas_config();
+    if (libs && blas) json_object_set_new(libs, "openblas", json_string(blas));
     json_t *schema = json_pack("{s:i}", "latest", db_schema_latest());
     if (schema)
         json_object_set_new(schema, "current", current >= 0 ? json_integer(current) : json_null());

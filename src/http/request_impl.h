@@ -1,6 +1,8 @@
 /* http/request_impl.h: the body of http_req, shared by server.c (the
  * libmicrohttpd callbacks) and request.c (the handler API). Private to
- * the http layer. */
+ * the http layer. Ownership and threads as handler.h: server.c creates an
+ * http_req per request and frees it (req_free) in the request-completed
+ * callback (or at once, when setting it up fails). */
 #ifndef ODESERVE_HTTP_REQUEST_IMPL_H
 #define ODESERVE_HTTP_REQUEST_IMPL_H
 

@@ -2,8 +2,13 @@
  *
  * The daemon creates the model cache (store/model_cache.h) with these as
  * its build and unbuild functions, so a loaded version is built once into
- * a served_model (an ode_model for kind "ode") and shared by every request
- * that solves it. The route itself is h_trajectory (handlers.h). */
+ * a served_model (an ode_model for kind "ode", a cde_model for kind "cde")
+ * and shared by every request that solves it. The route itself is
+ * h_trajectory (handlers.h).
+ *
+ * Ownership and threads: the cache owns what served_model_build returns and
+ * frees it with served_model_free when its last handle is released; a
+ * served_model is immutable, so any number of threads may solve with it. */
 #ifndef ODESERVE_HTTP_TRAJECTORY_H
 #define ODESERVE_HTTP_TRAJECTORY_H
 

@@ -1,12 +1,13 @@
 /* jobs/job_spec.h: the training job document (POST /v1/jobs;
  * docs/training-jobs.md) as plain data.
  *
- * The jobs layer owns the document's format: http/jobs.c checks a
- * submitted body with job_spec_parse (a 422 naming the field), the store
- * keeps the text as submitted, and the worker parses it again when it
- * claims (or resumes) the job. Parsing builds the starting model for an
- * `init` (a model_def with seeded parameters); a `from_version` is loaded
- * by the worker.
+ * The jobs layer knows the document only as this struct: the JSON text is
+ * decoded by the http layer (http/codec_job.h), which fills a job_spec. The
+ * store keeps the text as submitted; the worker pool turns it back into a
+ * job_spec through the decoder it was handed at creation (a job_spec_decode_fn
+ * wired by the daemon), so there is one decoder and one format, and jobs/
+ * needs no JSON library. An `init` is decoded into a model_def with seeded
+ * parameters; a `from_version` is loaded by the worker.
  *
  * Ownership: a job_spec owns its model_def; job_spec_free releases it. */
 #ifndef ODESERVE_JOBS_JOB_SPEC_H
@@ -18,19 +19,28 @@
 #include "model/loss.h"
 #include "model/model_def.h"
 #include "model/optim.h"
+#include "store/datasets.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a cde's mse / l1 loss compares the readout with. */
+typedef enum job_target {
+    JOB_TARGET_AUTO = 0, /* "label" when the dataset has labels, else "series" */
+    JOB_TARGET_LABEL,    /* the series' label vector, at its last observation */
+    JOB_TARGET_SERIES,   /* the series' own values, at every observation */
+} job_target;
+
 typedef struct job_spec {
     char model[65], dataset[65];
     int from_version;   /* > 0: warm start from that version of model; 0: init */
-    model_def init_def; /* init: the new model, parameters seeded (kind 0 with from_version) */
+    model_def init_def; /* init: the new model (ode or cde), parameters seeded */
     struct init_config init_scheme;
     size_t val_every;        /* validate every N iterations; 0 = never */
     double holdout_fraction; /* of the series, held out for validation; 0 = validate on all */
     loss_kind loss;
+    job_target target; /* cde mse / l1 only */
     size_t batch_size; /* 0 = every window / series */
     size_t batch_time; /* ODE windows of this many observations; 0 = whole series */
     struct optim_config optim;
@@ -44,10 +54,33 @@ typedef struct job_spec {
 } job_spec;
 
 void job_spec_init(job_spec *s);
-void job_spec_free(job_spec *s);
+void job_spec_free(job_spec *s); /* NULL is a no-op */
 
-/* Parse the document text (JSON). ERR_BAD_JSON / ERR_INVALID with the
- * field ("optimizer.lr", "init.layers[1].out"). */
-err_code job_spec_parse(const char *text, size_t len, job_spec *s, err *e);
+/* Decode a job document's text into s (job_spec_init'ed first; on failure
+ * it is left freed). ERR_BAD_JSON / ERR_INVALID with the field
+ * ("optimizer.lr", "init.vector_field.layers[1].out"). The http layer
+ * provides one (codec_job_decode); the worker pool is handed it. */
+typedef err_code (*job_spec_decode_fn)(const char *text, size_t len, job_spec *s, err *e);
+
+const char *job_target_name(job_target t);
+
+/* The rules that depend on the model's kind: cross_entropy and
+ * objective.target are for cde models, batch_time for ode models.
+ * ERR_INVALID naming the objective field. */
+err_code job_spec_check_kind(const job_spec *s, model_kind k, err *e);
+
+/* The model against the dataset's shape (channels, label kind, label_dim):
+ *   ode  the dataset's channels are the first components of the state;
+ *   cde  the dataset's channels are the path's data channels
+ *        (input_channels = [1] + d + [d]); cross_entropy needs class labels;
+ *        mse / l1 compare the readout with a vector label (its width the
+ *        label's) or, without labels or with target "series", with the
+ *        series' values (its width the channels).
+ * *target (may be NULL) receives the resolved target. Fields: "dataset",
+ * "objective.loss", "objective.target", and `model_field` ("init.readout"
+ * or "from_version") for a readout of the wrong width. */
+err_code job_spec_check_data(const job_spec *s, const model_def *d, const char *model_field,
+                             size_t channels, dataset_label_kind label_kind, size_t label_dim,
+                             job_target *target, err *e);
 
 #endif

@@ -1,13 +1,10 @@
 # jobs layer: the training job document, the training loop of one job, and
-# the worker pool (see src/jobs/*.h). The job document is JSON (jansson).
+# the worker pool (see src/jobs/*.h). No JSON here: the document is decoded
+# by http/codec_job.c, handed down as a function pointer.
 noinst_LTLIBRARIES += src/jobs/libjobs.la
 src_jobs_libjobs_la_SOURCES = \
 	src/jobs/job_spec.c src/jobs/job_spec.h \
 	src/jobs/train_job.c src/jobs/train_job.h \
 	src/jobs/pool.c src/jobs/pool.h
-src_jobs_libjobs_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
-src_jobs_libjobs_la_LIBADD = $(JANSSON_LIBS) -lpthread
-
-# The spiral demo (README, docs/training-jobs.md).
-EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
-	examples/spiral-data/spiral.csv
+src_jobs_libjobs_la_CPPFLAGS = $(AM_CPPFLAGS)
+src_jobs_libjobs_la_LIBADD = -lpthread

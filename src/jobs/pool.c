@@ -63,7 +63,8 @@ static int run_one(worker *w, db *d)
     const train_limits lim = {.checkpoint_every_iterations = p->o.checkpoint_every_iterations,
                               .checkpoint_every_seconds = p->o.checkpoint_every_seconds,
                               .stop = &p->stop,
-                              .cancel = &w->cancel};
+                              .cancel = &w->cancel,
+                              .decode = p->o.decode};
     train_job_run(d, id, spec, &ck, &lim);
     atomic_store(&w->job, 0);
     free(spec);
@@ -91,7 +92,8 @@ static void *worker_main(void *arg)
 err_code jobs_pool_new(jobs_pool **out, db_pool *dbp, const jobs_pool_opts *o, err *e)
 {
     *out = NULL;
-    if (o->workers < 1 || o->checkpoint_every_iterations < 1 || !(o->checkpoint_every_seconds > 0))
+    if (o->workers < 1 || o->checkpoint_every_iterations < 1 ||
+        !(o->checkpoint_every_seconds > 0) || !o->decode)
         return err_set(e, ERR_CONFIG, "job_workers", "bad job pool settings");
     db *d = NULL;
     size_t requeued = 0;
@@ -142,11 +144,17 @@ void jobs_pool_cancel(jobs_pool *p, long long id)
         if (atomic_load(&p->w[i].job) == id) atomic_store(&p->w[i].cancel, 1);
 }
 
-void jobs_pool_free(jobs_pool *p)
+void jobs_pool_stop(jobs_pool *p)
 {
     if (!p) return;
     atomic_store(&p->stop, 1);
     jobs_pool_notify(p);
+}
+
+void jobs_pool_free(jobs_pool *p)
+{
+    if (!p) return;
+    jobs_pool_stop(p);
     for (int i = 0; i < p->n; i++)
         if (p->w[i].started) pthread_join(p->w[i].thread, NULL);
     pthread_cond_destroy(&p->cv);

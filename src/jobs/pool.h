@@ -23,6 +23,7 @@
 #define ODESERVE_JOBS_POOL_H
 
 #include "core/err.h"
+#include "jobs/job_spec.h"
 #include "store/db.h"
 
 typedef struct jobs_pool jobs_pool;
@@ -31,13 +32,16 @@ typedef struct jobs_pool_opts {
     int workers;                      /* >= 1 */
     long checkpoint_every_iterations; /* >= 1 */
     double checkpoint_every_seconds;  /* > 0 */
+    job_spec_decode_fn decode;        /* the stored job document's decoder (http/codec_job.h) */
 } jobs_pool_opts;
 
 /* Requeue jobs left running by a previous process, then start the
  * workers. `dbp` is borrowed and must outlive the pool. */
 err_code jobs_pool_new(jobs_pool **out, db_pool *dbp, const jobs_pool_opts *o, err *e);
-/* Stop: running jobs checkpoint and go back to queued; workers joined.
- * NULL is a no-op. */
+/* Ask the workers to stop without waiting: running jobs checkpoint and go
+ * back to queued, and no worker takes a new job. NULL is a no-op. */
+void jobs_pool_stop(jobs_pool *p);
+/* jobs_pool_stop, then join the workers and free. NULL is a no-op. */
 void jobs_pool_free(jobs_pool *p);
 /* A job was queued. */
 void jobs_pool_notify(jobs_pool *p);

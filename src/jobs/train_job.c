@@ -9,6 +9,9 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "jobs/job_spec.h"
+#include "model/cde_path.h"
+#include "model/grad_cde.h"
+#include "model/grad_interp.h"
 #include "model/grad_ode.h"
 #include "num/tableau.h"
 #include "store/datasets.h"
@@ -20,8 +23,16 @@ typedef struct train {
     job_spec spec;
     model_def def; /* the starting model; its params replaced by the result */
     dataset ds;
-    mlp *f;
+    double *params; /* the parameter vector every network is bound to (np values) */
+    mlp *f;         /* ode: the vector field */
     grad_ode *g;
+    mlp *net[3];       /* cde: initial, vector_field, readout */
+    grad_cde *gc;      /* cde: batches of one series */
+    interp **paths;    /* cde: the path of every series */
+    grad_interp **gi;  /* cde: the callbacks over each path */
+    job_target target; /* cde: what mse / l1 compare the readout with */
+    size_t out;        /* cde: readout width */
+    struct grad_cde_options co;
     optim *opt;
     rng r;
     struct grad_ode_options o;
@@ -43,41 +54,62 @@ static void train_free(train *t)
 {
     job_spec_free(&t->spec);
     model_def_free(&t->def);
-    dataset_free(&t->ds);
     grad_ode_free(t->g);
     mlp_free(t->f);
+    grad_cde_free(t->gc);
+    for (size_t i = 0; i < 3; i++)
+        mlp_free(t->net[i]);
+    for (size_t s = 0; s < t->ds.n_series; s++) {
+        if (t->gi) grad_interp_free(t->gi[s]);
+        if (t->paths) interp_free(t->paths[s]);
+    }
+    free(t->gi), free(t->paths), free(t->params);
     optim_free(t->opt);
     free(t->train_s), free(t->val_s), free(t->win_s), free(t->win_i), free(t->pick);
     free(t->y0), free(t->t0), free(t->tt), free(t->tgt);
     free(t->grad), free(t->gtmp), free(t->best), free(t->rows), free(t->ck.optim);
-}
-
-static err_code load_model(train *t, err *e)
-{
-    if (t->spec.from_version) {
-        if (store_model_load(t->d, t->spec.model, t->spec.from_version, &t->def, NULL, NULL, e))
-            return e->code;
-        if (t->def.kind != MODEL_KIND_ODE)
-            return err_set(e, ERR_INVALID, "from_version",
-                           "training supports ode models so far; this version is a cde");
-    } else if (model_def_copy(&t->def, &t->spec.init_def, e) != ERR_OK) {
-        return e->code;
-    }
-    const model_net *n = &t->def.nets[0];
-    mlp_spec ms = {.state_dim = n->in_dim,
-                   .time_input = n->time_input,
-                   .n_layers = n->n_layers,
-                   .layers = n->layers};
-    if (mlp_new(&t->f, &ms, e) != ERR_OK) return e->code;
-    t->np = mlp_n_params(t->f);
-    memcpy(mlp_params(t->f), t->def.params, t->np * sizeof(double));
-    t->dim = t->def.state_dim + t->def.augment_dim;
-    return ERR_OK;
+    dataset_free(&t->ds);
 }
 
 static double *dalloc(size_t n)
 {
     return calloc(n ? n : 1, sizeof(double));
+}
+
+static err_code net_new(train *t, size_t i, mlp **out, err *e)
+{
+    const model_net *n = &t->def.nets[i];
+    mlp_spec ms = {.state_dim = n->in_dim,
+                   .time_input = n->time_input,
+                   .n_layers = n->n_layers,
+                   .layers = n->layers};
+    if (mlp_new(out, &ms, e) != ERR_OK) return e->code;
+    mlp_params_bind(*out, t->params + model_def_net_offset(&t->def, i));
+    return ERR_OK;
+}
+
+/* The starting model, its networks bound to one parameter vector. */
+static err_code load_model(train *t, err *e)
+{
+    if (t->spec.from_version) {
+        if (store_model_load(t->d, t->spec.model, t->spec.from_version, &t->def, NULL, NULL, e) ||
+            job_spec_check_kind(&t->spec, t->def.kind, e))
+            return e->code;
+    } else if (model_def_copy(&t->def, &t->spec.init_def, e) != ERR_OK) {
+        return e->code;
+    }
+    t->np = t->def.n_params;
+    t->params = dalloc(t->np);
+    if (!t->params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    memcpy(t->params, t->def.params, t->np * sizeof(double));
+    if (t->def.kind == MODEL_KIND_ODE) {
+        t->dim = t->def.state_dim + t->def.augment_dim;
+        return net_new(t, MODEL_NET_ODE_FIELD, &t->f, e);
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (net_new(t, i, &t->net[i], e) != ERR_OK) return e->code;
+    t->out = mlp_output_dim(t->net[MODEL_NET_CDE_READOUT]);
+    return ERR_OK;
 }
 
 /* Hold out series for validation (their own generator: the same split on
@@ -152,15 +184,59 @@ static err_code windows(train *t, err *e)
     return ERR_OK;
 }
 
+/* The path of every series (cde_path.h: the added channels, the missing
+ * values filled as serving fills them), in the path's parameter s. */
+static err_code cde_setup(train *t, err *e)
+{
+    const size_t n = t->ds.n_series;
+    const struct cde_channels ch = cde_channels_of(&t->def);
+    t->paths = calloc(n, sizeof *t->paths);
+    t->gi = calloc(n, sizeof *t->gi);
+    if (!t->paths || !t->gi) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    for (size_t s = 0; s < n; s++) {
+        const dataset_series *x = &t->ds.series[s];
+        const struct cde_obs obs = {.n = x->n, .t = x->t, .x = x->y};
+        if (cde_path_new(&t->paths[s], t->def.interp, &ch, &obs, e) ||
+            grad_interp_new(&t->gi[s], (const interp *const *)&t->paths[s], 1, e)) {
+            err inner = *e;
+            err_clear(e);
+            return err_set(e, inner.code, "dataset", "series[%zu] of \"%s\": %s%s%s", s,
+                           t->spec.dataset, inner.field, inner.field[0] ? ": " : "", inner.message);
+        }
+        if (t->spec.loss == LOSS_CROSS_ENTROPY && (size_t)x->label_class >= t->out)
+            return err_set(e, ERR_INVALID, "dataset",
+                           "series[%zu] of \"%s\" has class %ld; the readout gives %zu classes", s,
+                           t->spec.dataset, x->label_class, t->out);
+    }
+    const struct grad_cde_nets nets = {.initial = t->net[MODEL_NET_CDE_INITIAL],
+                                       .vector_field = t->net[MODEL_NET_CDE_FIELD],
+                                       .readout = t->net[MODEL_NET_CDE_READOUT]};
+    if (grad_cde_new(&t->gc, &nets, 1, e) != ERR_OK) return e->code;
+    grad_cde_options_init(&t->co);
+    t->co.batch_mode = GRAD_BATCH_SHARED;
+    t->co.loss = t->spec.loss;
+    return ERR_OK;
+}
+
+static void solve_options(const job_spec *spec, struct grad_solve_options *o)
+{
+    grad_solve_options_init(o);
+    o->method = spec->gradient;
+    o->tab = rk_tableau_find(spec->method);
+    o->ode.rtol = spec->rtol;
+    o->ode.atol = spec->atol;
+    if (spec->max_steps) o->ode.max_steps = spec->max_steps;
+}
+
 static err_code setup(train *t, err *e)
 {
     if (load_model(t, e) || store_dataset_load(t->d, t->spec.dataset, &t->ds, e)) return e->code;
     t->ch = t->ds.channels;
-    if (t->ch > t->def.state_dim)
-        return err_set(e, ERR_INVALID, "dataset",
-                       "dataset \"%s\" has %zu channels, more than the model's state_dim %zu",
-                       t->spec.dataset, t->ch, t->def.state_dim);
-    if (split(t, e) || (t->spec.batch_time && windows(t, e))) return e->code;
+    if (job_spec_check_data(&t->spec, &t->def,
+                            t->spec.from_version ? "from_version" : "init.readout", t->ch,
+                            t->ds.label_kind, t->ds.label_dim, &t->target, e) ||
+        split(t, e) || (t->spec.batch_time && windows(t, e)))
+        return e->code;
     size_t bmax = t->spec.batch_time ? (t->spec.batch_size ? t->spec.batch_size : t->n_win) : 1;
     if (t->spec.batch_time && bmax > t->n_win) bmax = t->n_win;
     size_t nt = t->spec.batch_time;
@@ -176,15 +252,63 @@ static err_code setup(train *t, err *e)
     t->best = dalloc(t->np);
     if (!t->pick || !t->y0 || !t->t0 || !t->tt || !t->tgt || !t->grad || !t->gtmp || !t->best)
         return err_set(e, ERR_NOMEM, NULL, "out of memory");
-    if (grad_ode_new(&t->g, t->f, bmax, e) || optim_new(&t->opt, &t->spec.optim, t->np, e))
-        return e->code;
+    if (optim_new(&t->opt, &t->spec.optim, t->np, e) != ERR_OK) return e->code;
+    if (t->def.kind == MODEL_KIND_CDE) {
+        if (cde_setup(t, e) != ERR_OK) return e->code;
+        solve_options(&t->spec, &t->co.solve);
+        return ERR_OK;
+    }
+    if (grad_ode_new(&t->g, t->f, bmax, e) != ERR_OK) return e->code;
     grad_ode_options_init(&t->o);
-    t->o.solve.method = t->spec.gradient;
-    t->o.solve.tab = rk_tableau_find(t->spec.method);
-    t->o.solve.ode.rtol = t->spec.rtol;
-    t->o.solve.ode.atol = t->spec.atol;
-    if (t->spec.max_steps) t->o.solve.ode.max_steps = t->spec.max_steps;
+    solve_options(&t->spec, &t->o.solve);
     t->o.loss = t->spec.loss;
+    return ERR_OK;
+}
+
+/* The cde's loss over whole series list[0 .. n) (and its gradient into
+ * t->grad, when want_grad), one series per solve, each from its first
+ * observation: cross_entropy of the readout at the last observation
+ * against the class label, the mean over the series; mse / l1 of the
+ * readout at the last observation against the label vector, or at every
+ * observation against the series' values, the mean over the values
+ * compared. */
+static err_code cde_loss(train *t, const size_t *list, size_t n, int want_grad, double *loss,
+                         err *e)
+{
+    size_t count = 0;
+    for (size_t k = 0; k < n; k++) {
+        const dataset_series *x = &t->ds.series[list[k]];
+        count += t->spec.loss == LOSS_CROSS_ENTROPY ? 1
+                 : t->target == JOB_TARGET_LABEL    ? loss_count_observed(t->out, x->label_vec)
+                                                    : loss_count_observed(x->n * t->ch, x->y);
+    }
+    *loss = 0;
+    if (want_grad) memset(t->grad, 0, t->np * sizeof(double));
+    if (count == 0) return ERR_OK;
+    struct grad_cde_options o = t->co;
+    o.loss_scale = 1.0 / (double)count;
+    for (size_t k = 0; k < n; k++) {
+        const dataset_series *x = &t->ds.series[list[k]];
+        const grad_interp *gi = t->gi[list[k]];
+        const int every = t->target == JOB_TARGET_SERIES;
+        const size_t nt = every ? x->n : 1;
+        const double s0 = grad_interp_s0(gi, 0);
+        grad_interp_params(gi, 0, every ? x->t : &x->t[x->n - 1], nt, t->tt);
+        const long label = x->label_class;
+        const struct grad_cde_batch b = {.batch = 1,
+                                         .path = grad_interp_path(gi),
+                                         .t0 = &s0,
+                                         .t = t->tt,
+                                         .n_t = nt,
+                                         .target = every ? x->y : x->label_vec,
+                                         .label = &label};
+        double l = 0;
+        if (grad_cde_compute(t->gc, &b, &o, &l, want_grad ? t->gtmp : NULL, NULL, e))
+            return e->code;
+        *loss += l;
+        for (size_t p = 0; want_grad && p < t->np; p++)
+            t->grad[p] += t->gtmp[p];
+    }
     return ERR_OK;
 }
 
@@ -194,6 +318,7 @@ static err_code setup(train *t, err *e)
 static err_code series_loss(train *t, const size_t *list, size_t n, int want_grad, double *loss,
                             err *e)
 {
+    if (t->def.kind == MODEL_KIND_CDE) return cde_loss(t, list, n, want_grad, loss, e);
     size_t count = 0;
     for (size_t k = 0; k < n; k++) {
         const dataset_series *x = &t->ds.series[list[k]];
@@ -282,7 +407,7 @@ static err_code train_step(train *t, double *loss, err *e)
     if (!isfinite(*loss) || !isfinite(norm))
         return err_set(e, ERR_SOLVER, NULL, "diverged: the %s is not finite",
                        isfinite(*loss) ? "gradient" : "loss");
-    optim_step(t->opt, mlp_params(t->f), t->grad);
+    optim_step(t->opt, t->params, t->grad);
     return ERR_OK;
 }
 
@@ -302,7 +427,7 @@ static err_code add_row(train *t, long it, double loss, double val, double elaps
 static err_code checkpoint(train *t, bool *cancel, err *e)
 {
     t->ck.n_params = t->np;
-    t->ck.params = mlp_params(t->f);
+    t->ck.params = t->params;
     t->ck.best = t->best;
     t->ck.optim_len = optim_state_len(t->opt);
     t->ck.optim_steps = optim_steps(t->opt);
@@ -321,7 +446,7 @@ static err_code restore(train *t, const job_ckpt *ck, err *e)
         rng r0;
         rng_seed(&r0, t->spec.seed + 1);
         t->r = r0;
-        memcpy(t->best, mlp_params(t->f), t->np * sizeof(double));
+        memcpy(t->best, t->params, t->np * sizeof(double));
         t->ck.train_loss = t->ck.val_loss = t->ck.best_train_loss = t->ck.best_val_loss = NAN;
         return ERR_OK;
     }
@@ -331,7 +456,7 @@ static err_code restore(train *t, const job_ckpt *ck, err *e)
     if (optim_state_set(t->opt, ck->optim_steps, ck->optim, ck->optim_len, e) ||
         rng_state_set(&t->r, ck->rng, e))
         return e->code;
-    memcpy(mlp_params(t->f), ck->params, t->np * sizeof(double));
+    memcpy(t->params, ck->params, t->np * sizeof(double));
     memcpy(t->best, ck->best, t->np * sizeof(double));
     double *keep = t->ck.optim;
     t->ck = *ck;
@@ -340,13 +465,14 @@ static err_code restore(train *t, const job_ckpt *ck, err *e)
     return ERR_OK;
 }
 
-/* Store the result as a new version; its number. */
+/* Store the result as a new version (its number) and mark the job
+ * succeeded, in one transaction (store_job_succeed). */
 static err_code store_result(train *t, int *version, err *e)
 {
     model_def out;
     model_def_init(&out);
     if (model_def_copy(&out, &t->def, e) != ERR_OK) return e->code;
-    memcpy(out.params, t->spec.val_every ? t->best : mlp_params(t->f), t->np * sizeof(double));
+    memcpy(out.params, t->spec.val_every ? t->best : t->params, t->np * sizeof(double));
     char desc[512];
     snprintf(desc, sizeof desc,
              "trained by job %lld on dataset %s (%ld iterations, %s gradient): final training "
@@ -360,7 +486,7 @@ static err_code store_result(train *t, int *version, err *e)
     out.solver.rtol = t->spec.rtol;
     out.solver.atol = t->spec.atol;
     if (t->spec.max_steps) out.solver.max_steps = t->spec.max_steps;
-    err_code rc = store_model_put(t->d, t->spec.model, &out, version, e);
+    err_code rc = store_job_succeed(t->d, t->id, t->spec.model, &out, version, e);
     model_def_free(&out);
     return rc;
 }
@@ -372,7 +498,7 @@ static void validate(train *t, long it, double *val, err *e)
     t->ck.val_loss = *val;
     if (isfinite(*val) && !(*val >= t->ck.best_val_loss)) {
         t->ck.best_val_loss = *val;
-        memcpy(t->best, mlp_params(t->f), t->np * sizeof(double));
+        memcpy(t->best, t->params, t->np * sizeof(double));
     }
 }
 
@@ -417,7 +543,7 @@ job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *
     err_clear(&e);
     job_status st = JOB_FAILED;
     int version = 0;
-    if (job_spec_parse(spec, strlen(spec), &t.spec, &e) || setup(&t, &e) || restore(&t, ck, &e))
+    if (lim->decode(spec, strlen(spec), &t.spec, &e) || setup(&t, &e) || restore(&t, ck, &e))
         goto done;
     log_info("job_started", "id=%lld model=%s dataset=%s from_iteration=%ld iterations=%ld", id,
              t.spec.model, t.spec.dataset, t.ck.iteration, t.spec.iterations);
@@ -432,8 +558,9 @@ done:;
                  e.message, t.ck.iteration);
     if (st == JOB_CANCELLED)
         snprintf(why, sizeof why, "cancelled at iteration %ld", t.ck.iteration);
-    err_code rc = st == JOB_QUEUED ? store_job_requeue(d, id, &fe)
-                                   : store_job_finish(d, id, st, version, why[0] ? why : NULL, &fe);
+    err_code rc = st == JOB_QUEUED      ? store_job_requeue(d, id, &fe)
+                  : st == JOB_SUCCEEDED ? ERR_OK /* recorded with its result */
+                                        : store_job_finish(d, id, st, 0, why[0] ? why : NULL, &fe);
     if (rc != ERR_OK) log_error("job_record_failed", "id=%lld code=%s", id, err_code_name(fe.code));
     log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d", id, job_status_name(st),
              t.ck.iteration, version);

@@ -1,9 +1,11 @@
 /* jobs/train_job.h: run one claimed training job to its end (or to a stop).
  *
  * The loop (docs/training-jobs.md): each iteration draws a mini-batch
- * (batch_time windows of consecutive observations from random series and
- * start points, or whole series), computes the loss and its gradient
- * (model/grad_ode.h: adjoint or backprop), clips the gradient norm, takes
+ * (ode: batch_time windows of consecutive observations from random series
+ * and start points, or whole series; cde: whole series, each on its path
+ * built as serving builds it, model/cde_path.h), computes the loss and its
+ * gradient (model/grad_ode.h, model/grad_cde.h: adjoint or backprop; a cde
+ * one series per solve), clips the gradient norm, takes
  * an optimiser step, and every validation.every iterations evaluates the
  * validation loss, keeping the parameters with the best one. Every
  * checkpoint_every_iterations iterations or checkpoint_every_seconds
@@ -12,7 +14,8 @@
  * written in one transaction (store_job_checkpoint).
  *
  * Ends: succeeded (the best parameters stored as a new version of the
- * model, named by the job), failed (a non-finite loss or gradient, a
+ * model, named by the job, in one transaction with the job's status:
+ * store_job_succeed), failed (a non-finite loss or gradient, a
  * solver failure, a bad dataset: the reason recorded, the model
  * untouched), cancelled (POST .../cancel), or requeued when *stop is set
  * (shutdown: it resumes from this checkpoint at the next start).
@@ -23,6 +26,7 @@
 
 #include <stdatomic.h>
 
+#include "jobs/job_spec.h"
 #include "store/db.h"
 #include "store/jobs.h"
 
@@ -31,6 +35,7 @@ typedef struct train_limits {
     double checkpoint_every_seconds;  /* > 0 */
     const atomic_int *stop;           /* set at shutdown: checkpoint, requeue, return */
     const atomic_int *cancel;         /* set by a cancel request for this job (may be NULL) */
+    job_spec_decode_fn decode;        /* the job document's decoder */
 } train_limits;
 
 /* Run job `id` (its document `spec`, its checkpoint `ck`: iteration 0 for

@@ -107,7 +107,8 @@ size_t cde_model_query_rows(const struct cde_model_query *q);
 err_code cde_model_solve(const cde_model *m, const struct cde_model_query *q, double *readout_out,
                          double *hidden_out, struct cde_model_stats *stats, err *e);
 
-/* ---- building blocks (training, issue 6, reuses them) ----------------------
+/* ---- building blocks (the tests and bench/bench_cde use them; training has
+ * its own batched field in grad_cde.c) -----------------------------------------
  * The model's networks: MODEL_NET_CDE_INITIAL, _FIELD, _READOUT. */
 const mlp *cde_model_net(const cde_model *m, size_t which);
 

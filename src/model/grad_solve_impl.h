@@ -1,6 +1,8 @@
 /* model/grad_solve_impl.h (private to grad_solve*.c): the body of
  * grad_solver, shared by the forward (grad_solve.c), the reverse sweep
- * (grad_backprop.c) and the adjoint (grad_adjoint.c). */
+ * (grad_backprop.c) and the adjoint (grad_adjoint.c). Ownership and threads
+ * as grad_solver (grad_solve.h): it owns these buffers; one thread at a
+ * time. */
 #ifndef ODESERVE_MODEL_GRAD_SOLVE_IMPL_H
 #define ODESERVE_MODEL_GRAD_SOLVE_IMPL_H
 

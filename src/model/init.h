@@ -13,7 +13,9 @@
  * "normal" draws nothing. So a seed fixes every value, on one machine
  * (rng.h); the numbers are not PyTorch's (a different generator).
  *
- * Stateless apart from the generator passed in. */
+ * Ownership and threads: stateless apart from the generator passed in (one
+ * per thread, rng.h); init_model_params allocates d->params when it is NULL,
+ * and the model_def then owns it (model_def_free). */
 #ifndef ODESERVE_MODEL_INIT_H
 #define ODESERVE_MODEL_INIT_H
 

@@ -10,7 +10,7 @@ src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm
 src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
 src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h
-# training maths (branch train): losses, optimisers, init, RNG, gradients
+# training maths: losses, optimisers, init, RNG, gradients
 src_model_libmodel_la_SOURCES += \
 	src/model/rng.c src/model/rng.h \
 	src/model/loss.c src/model/loss.h \

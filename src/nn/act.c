@@ -1,6 +1,7 @@
 /* nn/act.c: activations over arrays. See act.h. */
 #include "nn/act.h"
 
+#include "nn/simd.h"
 #include "nn/vmath.h"
 
 #include <math.h>
@@ -39,7 +40,7 @@ const char *mlp_act_name(mlp_act act)
     return act_names[act];
 }
 
-void mlp_act_apply(mlp_act act, size_t n, const double *z, double *a)
+NN_CLONES void mlp_act_apply(mlp_act act, size_t n, const double *z, double *a)
 {
     switch (act) {
     case MLP_ACT_IDENTITY:

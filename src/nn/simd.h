@@ -32,4 +32,17 @@ static inline bool nn_wide_vectors(void)
 #endif
 }
 
+/* Whether the running code has 8-double vectors (the AVX-512 clone). Kernels
+ * that keep eight such accumulators spill at AVX2 width. */
+static inline bool nn_vectors8(void)
+{
+#if defined(NN_HAVE_CLONES)
+    return __builtin_cpu_supports("avx512f");
+#elif defined(__AVX512F__)
+    return true;
+#else
+    return false;
+#endif
+}
+
 #endif

@@ -17,7 +17,11 @@
  *   err_prev the previous accepted step's err (at least 1e-4).
  * Both clamp fac to [min_factor, max_factor]; after a rejection the factor
  * is max(min_factor, safety * err^(-alpha)) (alpha = 1/(q+1) for I), and the
- * step that is finally accepted after a rejection may not grow. */
+ * step that is finally accepted after a rejection may not grow.
+ *
+ * Ownership and threads: a struct ode_control lives inside its ode_solver
+ * and borrows the options' tolerance arrays for the solve; one thread at a
+ * time, as the solver (driver.h). */
 #ifndef ODESERVE_NUM_CONTROL_H
 #define ODESERVE_NUM_CONTROL_H
 
@@ -52,11 +56,11 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
  * initial step selection. */
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y);
 
-/* Factor for the next step after accepting one with error norm err;
+/* Factor for the next step after accepting one with error norm en;
  * `rejected` = this step was rejected before. Updates the PI memory. */
 double ode_control_accept(struct ode_control *c, double en, int rejected);
 
-/* Factor (< 1) for the retry after rejecting a step with error norm err. */
+/* Factor (< 1) for the retry after rejecting a step with error norm en. */
 double ode_control_reject(const struct ode_control *c, double en);
 
 #endif

@@ -7,7 +7,11 @@
  * guard), rejected steps shrink h by the controller's factor, and a
  * recoverable failure of f (> 0 or non-finite) shrinks h by 4. It fails when
  * |h| falls below max(min_step, 10 ulp(t)), after max_steps attempts, or
- * when the abort hook says so. */
+ * when the abort hook says so.
+ *
+ * Ownership and threads: works in the ode_solver's own buffers (no
+ * allocation); the state struct is the driver's, on its stack. One thread
+ * at a time per solver (driver.h). */
 #ifndef ODESERVE_NUM_EVOLVE_H
 #define ODESERVE_NUM_EVOLVE_H
 

@@ -1,5 +1,7 @@
 /* num/solver_impl.h (private to num): the body of ode_solver, shared by
- * evolve.c and driver.c. Nothing outside src/num includes this. */
+ * evolve.c and driver.c. Nothing outside src/num includes this. Ownership
+ * and threads as ode_solver (driver.h): it owns these buffers; one thread
+ * at a time. */
 #ifndef ODESERVE_NUM_SOLVER_IMPL_H
 #define ODESERVE_NUM_SOLVER_IMPL_H
 

@@ -3,7 +3,10 @@
  *
  * The kernel knows nothing of tolerances or step-size choice: it evaluates
  * the stages of any table, and reports whether f failed or returned a
- * non-finite value. Plain loops over dim, no allocation. */
+ * non-finite value. Plain loops over dim, no allocation.
+ *
+ * Ownership and threads: every buffer is the caller's (the solver's
+ * workspaces); the functions keep no state and are thread-safe. */
 #ifndef ODESERVE_NUM_STEP_H
 #define ODESERVE_NUM_STEP_H
 

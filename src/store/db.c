@@ -329,6 +329,11 @@ err_code db_schema_version(db *d, int *version, err *e)
     return ERR_OK;
 }
 
+const char *db_sqlite_version(void)
+{
+    return sqlite3_libversion();
+}
+
 err_code db_ping(db *d, err *e)
 {
     int v = 0;

@@ -44,6 +44,10 @@ void db_close(db *d); /* NULL is a no-op */
 /* Highest migration number compiled into this binary. */
 int db_schema_latest(void);
 
+/* The SQLite library's version ("3.40.1"), for GET /v1/version, so that
+ * layers above store never include sqlite3.h. Static storage; thread-safe. */
+const char *db_sqlite_version(void);
+
 /* PRAGMA user_version of the open database. */
 err_code db_schema_version(db *d, int *version, err *e);
 

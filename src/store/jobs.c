@@ -1,5 +1,6 @@
 /* store/jobs.c: see jobs.h. */
 #include "store/jobs.h"
+#include "store/models_internal.h"
 
 #include "store/db_internal.h"
 
@@ -469,6 +470,38 @@ err_code store_job_finish(db *d, long long id, job_status status, int result_ver
     }
     sqlite3_finalize(st);
     return db_commit(d, e);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(d);
+    return e->code;
+}
+
+err_code store_job_succeed(db *d, long long id, const char *model, const model_def *def,
+                           int *version, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int v = 0;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (store_model_put_in_tx(d, model, def, &v, e) != ERR_OK ||
+        prep(d,
+             "UPDATE jobs SET status = 'succeeded', result_version = ?2, error = NULL, "
+             "finished_at = " NOW_SQL " WHERE id = ?1 AND status = 'running'",
+             &st, e) != ERR_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, v);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_error(d, e, "finish job");
+        goto fail;
+    }
+    if (sqlite3_changes(db_sqlite(d)) != 1) {
+        err_set(e, ERR_CONFLICT, "id", "job %lld is not running: its result is not stored", id);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    if (db_commit(d, e) != ERR_OK) return e->code;
+    if (version) *version = v;
+    return ERR_OK;
 fail:
     sqlite3_finalize(st);
     db_rollback(d);

@@ -17,6 +17,7 @@
 #define ODESERVE_STORE_JOBS_H
 
 #include "core/err.h"
+#include "model/model_def.h"
 #include "store/db.h"
 
 #include <stdbool.h>
@@ -103,8 +104,19 @@ err_code store_job_claim(db *d, bool *found, long long *id, char **spec, job_ckp
 err_code store_job_checkpoint(db *d, long long id, const job_ckpt *ck, const job_metric *rows,
                               size_t n_rows, bool *cancel, err *e);
 
-/* A running job ends: succeeded (result_version > 0), failed (error) or
- * cancelled. */
+/* A running job succeeds: `def` is stored as the next version of `model`
+ * (*version, may be NULL, receives its number) and the job marked
+ * succeeded with it as result_version, in ONE transaction. A crash before
+ * the commit leaves neither (the job, still running, is requeued at the
+ * next start and resumes from its checkpoint), a crash after it leaves
+ * both: a job's result is never stored twice. ERR_CONFLICT (field "id")
+ * when the job is not running (nothing is stored); model errors as
+ * store_model_put. */
+err_code store_job_succeed(db *d, long long id, const char *model, const model_def *def,
+                           int *version, err *e);
+
+/* A running job ends: failed (error) or cancelled (or succeeded without a
+ * result version; a result goes through store_job_succeed). */
 err_code store_job_finish(db *d, long long id, job_status status, int result_version,
                           const char *error, err *e);
 

@@ -1,13 +1,13 @@
 # store: SQLite connections (one per thread), schema migrations, models and
-# their versions, the cache of loaded versions; later the dataset and job
-# tables. The only layer that speaks SQL. Programs link it before
+# their versions, the cache of loaded versions, datasets, and training jobs
+# with their checkpoints and metrics. The only layer that speaks SQL. Programs link it before
 # src/model/libmodel.la (models.c validates and checksums model_defs).
 noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
 	src/store/migrate.c src/store/migrate_internal.h \
 	src/store/pool.c \
-	src/store/models.c src/store/models.h \
+	src/store/models.c src/store/models.h src/store/models_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \
 	src/store/datasets.c src/store/datasets.h \
 	src/store/jobs.c src/store/jobs.h

@@ -3,7 +3,9 @@
  * outside src/store/ and its tests.
  *
  * The embedded list is generated at build time from migrations/NNNN_*.sql by
- * src/store/embed-migrations.sh into migrations_gen.c (see src/store/local.mk). */
+ * src/store/embed-migrations.sh into migrations_gen.c (see src/store/local.mk).
+ * The list is const data; the runner works on the caller's connection (one
+ * thread at a time, as db). */
 #ifndef ODESERVE_STORE_MIGRATE_INTERNAL_H
 #define ODESERVE_STORE_MIGRATE_INTERNAL_H
 

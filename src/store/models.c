@@ -23,6 +23,7 @@
  * a put or a load (a cache miss) is dominated by the disk and the rows, not
  * by the parse. */
 #include "store/models.h"
+#include "store/models_internal.h"
 #include "store/db_internal.h"
 
 #include "nn/act.h"
@@ -368,7 +369,7 @@ static err_code now_text(db *d, char out[32], err *e)
     return rc;
 }
 
-err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e)
+err_code store_model_put_in_tx(db *d, const char *name, const model_def *def, int *version, err *e)
 {
     err_code rc = store_model_name_check(name, e);
     if (rc || (rc = check_def(def, e))) return rc;
@@ -378,18 +379,27 @@ err_code store_model_put(db *d, const char *name, const model_def *def, int *ver
     char now[32];
     sqlite3_int64 model_id = 0, version_id = 0;
     int v = 0;
-    if ((rc = db_begin_immediate(d, e))) goto out;
     if ((rc = now_text(d, now, e)) || (rc = reserve_version(d, name, now, &model_id, &v, e)) ||
         (rc = insert_version(d, model_id, v, now, def, blob, &version_id, e)) ||
-        (rc = insert_nets(d, version_id, def, e))) {
-        db_rollback(d);
+        (rc = insert_nets(d, version_id, def, e)))
         goto out;
-    }
-    if ((rc = db_commit(d, e))) goto out; /* rolled back */
     if (version) *version = v;
 out:
     free(blob);
     return rc;
+}
+
+err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e)
+{
+    int v = 0;
+    if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    if (store_model_put_in_tx(d, name, def, &v, e) != ERR_OK) {
+        db_rollback(d);
+        return e->code;
+    }
+    if (db_commit(d, e) != ERR_OK) return e->code; /* rolled back */
+    if (version) *version = v;
+    return ERR_OK;
 }
 
 /* ---- list, get, latest ---- */

@@ -1,0 +1,489 @@
+/* http/codec_job.c: see codec_job.h. */
+#include "http/codec_job.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "num/tableau.h"
+#include "store/models.h"
+
+static err_code check_keys(json_t *o, const char *field, const char *const *allowed, err *e)
+{
+    if (!json_is_object(o)) return err_set(e, ERR_INVALID, field, "must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        size_t i = 0;
+        while (allowed[i] && strcmp(allowed[i], k) != 0)
+            i++;
+        if (!allowed[i]) {
+            char f[ERR_FIELD_MAX];
+            snprintf(f, sizeof f, "%s%s%.64s", field, *field ? "." : "", k);
+            return err_set(e, ERR_INVALID, f, "unknown key");
+        }
+    }
+    return ERR_OK;
+}
+
+static err_code get_num(json_t *o, const char *key, const char *parent, double lo, double hi,
+                        double *out, err *e)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return ERR_OK;
+    char f[ERR_FIELD_MAX];
+    snprintf(f, sizeof f, "%s%s%s", parent, *parent ? "." : "", key);
+    if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
+        return err_set(e, ERR_INVALID, f, "must be a number in [%g, %g]", lo, hi);
+    *out = json_number_value(v);
+    return ERR_OK;
+}
+
+static err_code get_int(json_t *o, const char *key, const char *parent, double lo, double hi,
+                        double *out, err *e)
+{
+    if (get_num(o, key, parent, lo, hi, out, e) != ERR_OK) return e->code;
+    if (*out != floor(*out)) {
+        char f[ERR_FIELD_MAX];
+        snprintf(f, sizeof f, "%s%s%s", parent, *parent ? "." : "", key);
+        return err_set(e, ERR_INVALID, f, "must be an integer");
+    }
+    return ERR_OK;
+}
+
+static err_code get_str(json_t *o, const char *key, const char *field, const char **out, err *e)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return ERR_OK;
+    if (!json_is_string(v)) return err_set(e, ERR_INVALID, field, "must be a string");
+    *out = json_string_value(v);
+    return ERR_OK;
+}
+
+static err_code parse_act(json_t *l, const char *field, mlp_act *act, err *e)
+{
+    const char *name = "identity";
+    if (get_str(l, "activation", field, &name, e) != ERR_OK) return e->code;
+    if (mlp_act_from_name(name, act, e) != ERR_OK) {
+        err_prefix_field(e, field);
+        return e->code;
+    }
+    return ERR_OK;
+}
+
+/* "layers": [{"activation": "cube"}, {"out": 50, "activation": "tanh"}, ...]
+ * under `field` ("init" or "init.vector_field"). */
+static err_code parse_layers(json_t *arr, const char *field, size_t in, model_net *net, err *e)
+{
+    static const char *const keys[] = {"out", "activation", NULL};
+    char f[ERR_FIELD_MAX];
+    snprintf(f, sizeof f, "%s.layers", field);
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > MLP_MAX_LAYERS)
+        return err_set(e, ERR_INVALID, f, "must be an array of 1 to %d layers", MLP_MAX_LAYERS);
+    size_t width = in;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *l = json_array_get(arr, i);
+        snprintf(f, sizeof f, "%s.layers[%zu]", field, i);
+        mlp_layer *ly = &net->layers[net->n_layers++];
+        if (check_keys(l, f, keys, e) != ERR_OK || parse_act(l, f, &ly->act, e) != ERR_OK)
+            return e->code;
+        double out = 0;
+        if (get_int(l, "out", f, 1, 4096, &out, e) != ERR_OK) return e->code;
+        if (out == 0) {
+            ly->kind = MLP_ELEMENTWISE;
+            ly->in = ly->out = 0;
+        } else {
+            ly->kind = MLP_LINEAR;
+            ly->in = width;
+            ly->out = (size_t)out;
+            width = ly->out;
+        }
+    }
+    return ERR_OK;
+}
+
+/* "hidden": [64, 64], "activation": "tanh": Linear layers of those widths
+ * with that activation, then a Linear layer to `out` with `last`. */
+static err_code parse_hidden(json_t *o, const char *field, size_t in, size_t out, mlp_act last,
+                             model_net *net, err *e)
+{
+    mlp_act act = MLP_ACT_TANH;
+    json_t *h = json_object_get(o, "hidden");
+    char f[ERR_FIELD_MAX];
+    snprintf(f, sizeof f, "%s.hidden", field);
+    if (json_object_get(o, "activation") && parse_act(o, field, &act, e) != ERR_OK) return e->code;
+    if (!json_is_array(h) || json_array_size(h) + 1 > MLP_MAX_LAYERS)
+        return err_set(e, ERR_INVALID, f, "must be an array of layer widths");
+    size_t width = in;
+    for (size_t i = 0; i <= json_array_size(h); i++) {
+        mlp_layer *ly = &net->layers[net->n_layers++];
+        ly->kind = MLP_LINEAR;
+        ly->in = width;
+        if (i < json_array_size(h)) {
+            json_t *v = json_array_get(h, i);
+            double w = json_number_value(v);
+            if (!json_is_number(v) || w < 1 || w > 4096 || w != floor(w)) {
+                snprintf(f, sizeof f, "%s.hidden[%zu]", field, i);
+                return err_set(e, ERR_INVALID, f, "must be an integer in [1, 4096]");
+            }
+            ly->out = (size_t)w;
+            ly->act = act;
+        } else {
+            ly->out = out;
+            ly->act = last;
+        }
+        width = ly->out;
+    }
+    return ERR_OK;
+}
+
+/* The layers of one network: `layers`, or the `hidden` shorthand ending in
+ * a Linear layer to `out` with activation `last` (out 0: the shorthand
+ * takes the width from the object's "out", required). */
+static err_code parse_net(json_t *o, const char *field, size_t in, size_t out, mlp_act last,
+                          model_net *net, err *e)
+{
+    json_t *layers = json_object_get(o, "layers"), *hidden = json_object_get(o, "hidden");
+    char f[ERR_FIELD_MAX];
+    net->in_dim = in;
+    if (layers && hidden) {
+        snprintf(f, sizeof f, "%s.hidden", field);
+        return err_set(e, ERR_INVALID, f, "give either layers or hidden, not both");
+    }
+    if (layers) return parse_layers(layers, field, in, net, e);
+    if (!hidden) {
+        snprintf(f, sizeof f, "%s.layers", field);
+        return err_set(e, ERR_INVALID, f, "give layers or hidden");
+    }
+    if (out == 0) {
+        double w = 0;
+        if (get_int(o, "out", field, 1, 4096, &w, e) != ERR_OK) return e->code;
+        if (w == 0) {
+            snprintf(f, sizeof f, "%s.out", field);
+            return err_set(e, ERR_INVALID, f,
+                           "required with hidden: the output width (classes for cross_entropy, "
+                           "the label or data width for mse and l1)");
+        }
+        out = (size_t)w;
+    }
+    return parse_hidden(o, field, in, out, last, net, e);
+}
+
+static err_code parse_scheme(json_t *init, struct init_config *c, err *e)
+{
+    static const char *const keys[] = {"name", "std", NULL};
+    json_t *s = json_object_get(init, "scheme");
+    c->scheme = INIT_PYTORCH;
+    c->std = 0;
+    if (!s) return ERR_OK;
+    if (json_is_string(s)) return init_scheme_from_name(json_string_value(s), &c->scheme, e);
+    const char *name = "pytorch";
+    if (check_keys(s, "init.scheme", keys, e) != ERR_OK ||
+        get_str(s, "name", "init.scheme.name", &name, e) != ERR_OK)
+        return e->code;
+    if (init_scheme_from_name(name, &c->scheme, e) != ERR_OK) {
+        err_prefix_field(e, "init.scheme.name");
+        return e->code;
+    }
+    if (get_num(s, "std", "init.scheme", 1e-12, 1e6, &c->std, e) != ERR_OK) return e->code;
+    if (c->scheme == INIT_NORMAL && c->std == 0)
+        return err_set(e, ERR_INVALID, "init.scheme.std", "the normal scheme needs a std > 0");
+    return ERR_OK;
+}
+
+static err_code parse_init_ode(json_t *init, model_def *d, err *e)
+{
+    static const char *const keys[] = {"kind",   "state_dim",  "augment_dim", "layers",
+                                       "hidden", "activation", "scheme",      NULL};
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    double sd = 0, aug = 0;
+    if (get_int(init, "state_dim", "init", 1, 4096, &sd, e) != ERR_OK ||
+        get_int(init, "augment_dim", "init", 0, 4096, &aug, e) != ERR_OK)
+        return e->code;
+    if (sd == 0) return err_set(e, ERR_INVALID, "init.state_dim", "is required");
+    d->kind = MODEL_KIND_ODE;
+    d->state_dim = (size_t)sd;
+    d->augment_dim = (size_t)aug;
+    d->n_nets = 1;
+    size_t dim = d->state_dim + d->augment_dim;
+    return parse_net(init, "init", dim, dim, MLP_ACT_IDENTITY, &d->nets[0], e);
+}
+
+static err_code parse_channels(json_t *o, model_def *d, err *e)
+{
+    static const char *const keys[] = {"time", "intensity", NULL};
+    if (!o) return ERR_OK;
+    if (check_keys(o, "init.channels", keys, e) != ERR_OK) return e->code;
+    json_t *t = json_object_get(o, "time"), *i = json_object_get(o, "intensity");
+    if (t && !json_is_boolean(t))
+        return err_set(e, ERR_INVALID, "init.channels.time", "must be true or false");
+    if (i && !json_is_boolean(i))
+        return err_set(e, ERR_INVALID, "init.channels.intensity", "must be true or false");
+    d->channel_time = t && json_is_true(t);
+    d->channel_intensity = i && json_is_true(i);
+    return ERR_OK;
+}
+
+/* The three networks of a cde: initial (C -> H), vector_field (H -> H*C,
+ * the shorthand ending in tanh as torchcde's examples do), readout (H ->
+ * out). A missing initial is one Linear layer. */
+static err_code parse_cde_nets(json_t *init, model_def *d, err *e)
+{
+    static const char *const keys[] = {"layers", "hidden", "activation", "out", NULL};
+    static const char *const names[] = {"initial", "vector_field", "readout"};
+    const size_t h = d->hidden_dim, c = d->input_channels;
+    const size_t in[3] = {c, h, h}, out[3] = {h, h * c, 0};
+    const mlp_act last[3] = {MLP_ACT_IDENTITY, MLP_ACT_TANH, MLP_ACT_IDENTITY};
+    json_t *one_linear = json_pack("{s:[]}", "hidden");
+    err_code rc = one_linear ? ERR_OK : err_set(e, ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; rc == ERR_OK && i < 3; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "init.%s", names[i]);
+        json_t *o = json_object_get(init, names[i]);
+        if (!o && i == MODEL_NET_CDE_INITIAL) o = one_linear;
+        if (!o) {
+            rc =
+                err_set(e, ERR_INVALID, f, "required: {\"layers\": [...]} or {\"hidden\": [...]%s}",
+                        i == MODEL_NET_CDE_READOUT ? ", \"out\": n" : "");
+            break;
+        }
+        if (check_keys(o, f, keys, e) != ERR_OK ||
+            (i != MODEL_NET_CDE_READOUT && json_object_get(o, "out") &&
+             err_set(e, ERR_INVALID, f, "\"out\" is fixed for this network (%zu)", out[i])) ||
+            parse_net(o, f, in[i], out[i], last[i], &d->nets[i], e) != ERR_OK)
+            rc = e->code;
+    }
+    json_decref(one_linear);
+    return rc;
+}
+
+static err_code parse_init_cde(json_t *init, model_def *d, err *e)
+{
+    static const char *const keys[] = {
+        "kind",    "input_channels", "hidden_dim", "channels", "interpolation",
+        "initial", "vector_field",   "readout",    "scheme",   NULL};
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    double c = 0, h = 0;
+    const char *name = NULL;
+    if (get_int(init, "input_channels", "init", 1, 1024, &c, e) != ERR_OK ||
+        get_int(init, "hidden_dim", "init", 1, 4096, &h, e) != ERR_OK ||
+        parse_channels(json_object_get(init, "channels"), d, e) != ERR_OK ||
+        get_str(init, "interpolation", "init.interpolation", &name, e) != ERR_OK)
+        return e->code;
+    if (c == 0) return err_set(e, ERR_INVALID, "init.input_channels", "is required");
+    if (h == 0) return err_set(e, ERR_INVALID, "init.hidden_dim", "is required");
+    d->kind = MODEL_KIND_CDE;
+    d->input_channels = (size_t)c;
+    d->hidden_dim = (size_t)h;
+    d->n_nets = 3;
+    size_t data = d->input_channels - (d->channel_time ? 1 : 0);
+    if (d->input_channels <= (d->channel_time ? 1u : 0u) ||
+        (d->channel_intensity && (data % 2 != 0 || data < 2)))
+        return err_set(
+            e, ERR_INVALID, "init.input_channels", "must be %s d%s for d >= 1 data channels",
+            d->channel_time ? "1 (time) +" : "", d->channel_intensity ? " + d (intensity)" : "");
+    if (!name)
+        return err_set(e, ERR_INVALID, "init.interpolation",
+                       "required: linear, rectilinear, natural_cubic or hermite_bdiff");
+    if (model_interp_from_name(name, &d->interp, e) != ERR_OK) {
+        err_prefix_field(e, "init.interpolation");
+        return e->code;
+    }
+    if (d->interp == MODEL_INTERP_RECTILINEAR && !d->channel_time)
+        return err_set(e, ERR_INVALID, "init.channels.time",
+                       "rectilinear interpolation needs the time channel");
+    return parse_cde_nets(init, d, e);
+}
+
+static err_code parse_init(json_t *init, job_spec *s, err *e)
+{
+    if (!json_is_object(init)) return err_set(e, ERR_INVALID, "init", "must be an object");
+    const char *kind = "ode";
+    if (get_str(init, "kind", "init.kind", &kind, e) != ERR_OK) return e->code;
+    model_def *d = &s->init_def;
+    if (strcmp(kind, "ode") == 0) {
+        if (parse_init_ode(init, d, e) != ERR_OK) return e->code;
+    } else if (strcmp(kind, "cde") == 0) {
+        if (parse_init_cde(init, d, e) != ERR_OK) return e->code;
+    } else {
+        return err_set(e, ERR_INVALID, "init.kind", "must be \"ode\" or \"cde\"");
+    }
+    if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
+    rng r;
+    rng_seed(&r, s->seed);
+    if (init_model_params(d, &s->init_scheme, &r, e) != ERR_OK ||
+        model_def_validate(d, e) != ERR_OK) {
+        err_prefix_field(e, "init");
+        return e->code;
+    }
+    return ERR_OK;
+}
+
+static err_code parse_objective(json_t *o, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"loss", "batch_size", "batch_time", "target", NULL};
+    if (!o) return ERR_OK;
+    const char *loss = "mse", *target = NULL;
+    double bs = 0, bt = 0;
+    if (check_keys(o, "objective", keys, e) != ERR_OK ||
+        get_str(o, "loss", "objective.loss", &loss, e) != ERR_OK ||
+        get_str(o, "target", "objective.target", &target, e) != ERR_OK ||
+        get_int(o, "batch_size", "objective", 1, 1e6, &bs, e) != ERR_OK ||
+        get_int(o, "batch_time", "objective", 2, 1e6, &bt, e) != ERR_OK)
+        return e->code;
+    if (loss_from_name(loss, &s->loss, e) != ERR_OK) {
+        err_prefix_field(e, "objective.loss");
+        return e->code;
+    }
+    if (target && strcmp(target, "label") == 0)
+        s->target = JOB_TARGET_LABEL;
+    else if (target && strcmp(target, "series") == 0)
+        s->target = JOB_TARGET_SERIES;
+    else if (target)
+        return err_set(e, ERR_INVALID, "objective.target", "must be \"label\" or \"series\"");
+    if (target && s->loss == LOSS_CROSS_ENTROPY)
+        return err_set(e, ERR_INVALID, "objective.target",
+                       "cross_entropy always compares with the class label");
+    s->batch_size = (size_t)bs;
+    s->batch_time = (size_t)bt;
+    return ERR_OK;
+}
+
+static err_code parse_optimizer(json_t *o, job_spec *s, err *e)
+{
+    static const char *const keys[] = {
+        "name",  "lr",       "weight_decay", "clip_norm", "momentum", "dampening", "nesterov",
+        "alpha", "centered", "beta1",        "beta2",     "eps",      NULL};
+    const char *name = "adam";
+    if (o && (check_keys(o, "optimizer", keys, e) != ERR_OK ||
+              get_str(o, "name", "optimizer.name", &name, e) != ERR_OK))
+        return e->code;
+    optim_kind k;
+    if (optim_kind_from_name(name, &k, e) != ERR_OK) {
+        err_prefix_field(e, "optimizer.name");
+        return e->code;
+    }
+    struct optim_config *c = &s->optim;
+    optim_config_init(c, k);
+    if (!o) return ERR_OK;
+    if (get_num(o, "lr", "optimizer", 0, 1e6, &c->lr, e) ||
+        get_num(o, "weight_decay", "optimizer", 0, 1e6, &c->weight_decay, e) ||
+        get_num(o, "clip_norm", "optimizer", 0, 1e12, &s->clip_norm, e) ||
+        get_num(o, "momentum", "optimizer", 0, 1, &c->momentum, e) ||
+        get_num(o, "dampening", "optimizer", 0, 1, &c->dampening, e) ||
+        get_num(o, "alpha", "optimizer", 0, 1, &c->alpha, e) ||
+        get_num(o, "beta1", "optimizer", 0, 1, &c->beta1, e) ||
+        get_num(o, "beta2", "optimizer", 0, 1, &c->beta2, e) ||
+        get_num(o, "eps", "optimizer", 0, 1, &c->eps, e))
+        return e->code;
+    json_t *b = json_object_get(o, "nesterov");
+    if (b) c->nesterov = json_is_true(b);
+    b = json_object_get(o, "centered");
+    if (b) c->centered = json_is_true(b);
+    if (optim_config_validate(c, e) != ERR_OK) {
+        err_prefix_field(e, "optimizer");
+        return e->code;
+    }
+    return ERR_OK;
+}
+
+static err_code parse_solver(json_t *o, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"method", "rtol", "atol", "max_steps", NULL};
+    snprintf(s->method, sizeof s->method, "dopri5");
+    s->rtol = 1e-6;
+    s->atol = 1e-8;
+    if (!o) return ERR_OK;
+    const char *m = "dopri5";
+    double ms = 0;
+    if (check_keys(o, "solver", keys, e) || get_str(o, "method", "solver.method", &m, e) ||
+        get_num(o, "rtol", "solver", 1e-14, 1, &s->rtol, e) ||
+        get_num(o, "atol", "solver", 1e-300, 1e6, &s->atol, e) ||
+        get_int(o, "max_steps", "solver", 1, 1e9, &ms, e))
+        return e->code;
+    const struct rk_tableau *tab = rk_tableau_find(m);
+    if (!tab || !rk_tableau_adaptive(tab) || strlen(m) >= sizeof s->method)
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "unknown or fixed-step method \"%.32s\" (e.g. dopri5, tsit5, bosh3)", m);
+    snprintf(s->method, sizeof s->method, "%s", m);
+    s->max_steps = (long)ms;
+    return ERR_OK;
+}
+
+static err_code parse_validation(json_t *o, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"every", "holdout_fraction", NULL};
+    if (!o) return ERR_OK;
+    double every = 0;
+    if (check_keys(o, "validation", keys, e) ||
+        get_int(o, "every", "validation", 0, 1e9, &every, e) ||
+        get_num(o, "holdout_fraction", "validation", 0, 0.9, &s->holdout_fraction, e))
+        return e->code;
+    s->val_every = (size_t)every;
+    return ERR_OK;
+}
+
+static err_code parse_names(json_t *doc, job_spec *s, err *e)
+{
+    const char *model = NULL, *ds_name = NULL;
+    if (get_str(doc, "model", "model", &model, e) ||
+        get_str(doc, "dataset", "dataset", &ds_name, e))
+        return e->code;
+    if (!model || !store_model_name_ok(model))
+        return err_set(e, ERR_INVALID, "model",
+                       "required: a model name, 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'");
+    if (!ds_name || !store_model_name_ok(ds_name))
+        return err_set(e, ERR_INVALID, "dataset", "required: the name of an uploaded dataset");
+    snprintf(s->model, sizeof s->model, "%s", model);
+    snprintf(s->dataset, sizeof s->dataset, "%s", ds_name);
+    return ERR_OK;
+}
+
+static err_code parse_doc(json_t *doc, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"model",      "init",      "from_version", "dataset",
+                                       "validation", "objective", "optimizer",    "iterations",
+                                       "gradient",   "solver",    "seed",         NULL};
+    double it = 0, seed = 0, fv = 0;
+    const char *grad = "adjoint";
+    if (check_keys(doc, "", keys, e) || parse_names(doc, s, e) ||
+        get_int(doc, "iterations", "", 1, 1e8, &it, e) ||
+        get_int(doc, "seed", "", 0, 9007199254740991.0, &seed, e) ||
+        get_int(doc, "from_version", "", 1, 1e9, &fv, e) ||
+        get_str(doc, "gradient", "gradient", &grad, e))
+        return e->code;
+    if (it == 0) return err_set(e, ERR_INVALID, "iterations", "required: a number >= 1");
+    s->iterations = (long)it;
+    s->seed = (uint64_t)seed;
+    s->from_version = (int)fv;
+    if (grad_method_from_name(grad, &s->gradient, e) != ERR_OK) {
+        err_prefix_field(e, "gradient");
+        return e->code;
+    }
+    json_t *init = json_object_get(doc, "init");
+    if (!init == !s->from_version)
+        return err_set(e, ERR_INVALID, "init", "give either init (a new model) or from_version");
+    if (init && parse_init(init, s, e) != ERR_OK) return e->code;
+    if (parse_objective(json_object_get(doc, "objective"), s, e) ||
+        parse_optimizer(json_object_get(doc, "optimizer"), s, e) ||
+        parse_solver(json_object_get(doc, "solver"), s, e) ||
+        parse_validation(json_object_get(doc, "validation"), s, e))
+        return e->code;
+    return s->init_def.kind ? job_spec_check_kind(s, s->init_def.kind, e) : ERR_OK;
+}
+
+err_code codec_job_decode(const char *text, size_t len, job_spec *s, err *e)
+{
+    job_spec_init(s);
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return err_set(e, ERR_BAD_JSON, NULL, "line %d column %d: %s", je.line, je.column, je.text);
+    err_code rc = json_is_object(doc) ? parse_doc(doc, s, e)
+                                      : err_set(e, ERR_INVALID, "", "the body must be an object");
+    json_decref(doc);
+    if (rc != ERR_OK) job_spec_free(s);
+    return rc;
+}

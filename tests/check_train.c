@@ -1,0 +1,247 @@
+/* check_train: the training runner (jobs/train_job.c) and the job store
+ * (store/jobs.c) in-process, on a real database in a temporary directory.
+ *
+ *   - a job's result version and its "succeeded" commit together
+ *     (store_job_succeed): a job that is not running stores nothing, and a
+ *     result is never stored twice;
+ *   - a neural CDE job stopped and resumed from its checkpoint five times
+ *     (the path a clean shutdown takes; check_jobs kills the daemon for the
+ *     crash path) ends with the very loss curve and parameters of the same
+ *     job run straight through, for both gradients: the checkpoint carries
+ *     the parameters, the optimiser state, the RNG and the iteration;
+ *   - the same seed gives the same loss curve.
+ * The dataset is small (spirals turning one way or the other, irregular
+ * times, missing values), so each job runs in well under a second. */
+#include <check.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/codec_job.h"
+#include "jobs/train_job.h"
+#include "model/rng.h"
+#include "store/datasets.h"
+#include "store/jobs.h"
+#include "store/models.h"
+#include "store_testlib.h"
+
+/* n spirals: (cos(t + phi), +-sin(t + phi)), label 1 = anticlockwise;
+ * 8 to 12 irregular times; interior values missing with probability 0.2. */
+static void spirals(dataset *ds, size_t n, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    dataset_init(ds);
+    ds->channels = 2;
+    ds->label_kind = DATASET_LABEL_CLASS;
+    ds->n_series = n;
+    ds->series = calloc(n, sizeof *ds->series);
+    ck_assert_ptr_nonnull(ds->series);
+    for (size_t k = 0; k < n; k++) {
+        dataset_series *x = &ds->series[k];
+        x->n = 8 + rng_below(&r, 5);
+        x->t = calloc(x->n, sizeof(double));
+        x->y = calloc(2 * x->n, sizeof(double));
+        ck_assert(x->t && x->y);
+        x->label_class = (long)(k % 2);
+        const double phi = rng_uniform_range(&r, 0, 6.283185307179586);
+        for (size_t i = 0; i < x->n; i++) {
+            x->t[i] = (i ? x->t[i - 1] : 0) + rng_uniform_range(&r, 0.2, 0.8);
+            x->y[2 * i] = cos(x->t[i] + phi);
+            x->y[2 * i + 1] = (x->label_class ? 1 : -1) * sin(x->t[i] + phi);
+            for (size_t j = 0; j < 2; j++)
+                if (i > 0 && i + 1 < x->n && rng_uniform(&r) < 0.2) x->y[2 * i + j] = NAN;
+        }
+    }
+}
+
+static void put_spirals(db *d)
+{
+    dataset ds;
+    spirals(&ds, 24, 7);
+    err e;
+    err_clear(&e);
+    ck_assert_msg(store_dataset_put(d, "spirals", &ds, &e) == ERR_OK, "%s", e.message);
+    dataset_free(&ds);
+}
+
+static const char *cde_job(const char *gradient)
+{
+    static char body[1024];
+    snprintf(body, sizeof body,
+             "{\"model\": \"dir\", \"dataset\": \"spirals\", \"iterations\": 30, \"seed\": 4, "
+             "\"gradient\": \"%s\", "
+             "\"init\": {\"kind\": \"cde\", \"input_channels\": 3, \"hidden_dim\": 4, "
+             "\"channels\": {\"time\": true}, \"interpolation\": \"linear\", "
+             "\"vector_field\": {\"hidden\": [16], \"activation\": \"relu\"}, "
+             "\"readout\": {\"hidden\": [], \"out\": 2}}, "
+             "\"objective\": {\"loss\": \"cross_entropy\", \"batch_size\": 8}, "
+             "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
+             "\"validation\": {\"every\": 5, \"holdout_fraction\": 0.25}, "
+             "\"solver\": {\"rtol\": 1e-5, \"atol\": 1e-7}}",
+             gradient);
+    return body;
+}
+
+static long long create(db *d, const char *spec)
+{
+    job_spec s;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_job_decode(spec, strlen(spec), &s, &e) == ERR_OK, "%s: %s", e.field,
+                  e.message);
+    long long id = 0;
+    ck_assert_int_eq(store_job_create(d, s.model, s.dataset, spec, s.iterations, &id, &e), ERR_OK);
+    job_spec_free(&s);
+    return id;
+}
+
+/* Claim the next job and run it; stop = 1 makes it stop (checkpoint and
+ * requeue) after its next iteration. */
+static job_status run(db *d, long long want, int stop_now)
+{
+    atomic_int stop = stop_now;
+    const train_limits lim = {.checkpoint_every_iterations = 5,
+                              .checkpoint_every_seconds = 1e9,
+                              .stop = &stop,
+                              .decode = codec_job_decode};
+    bool found = false;
+    long long id = 0;
+    char *spec = NULL;
+    job_ckpt ck;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(store_job_claim(d, &found, &id, &spec, &ck, &e), ERR_OK);
+    ck_assert(found);
+    ck_assert_int_eq(id, want);
+    job_status st = train_job_run(d, id, spec, &ck, &lim);
+    free(spec);
+    job_ckpt_free(&ck);
+    return st;
+}
+
+static void load_version(db *d, int v, model_def *def)
+{
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(store_model_load(d, "dir", v, def, NULL, NULL, &e), ERR_OK);
+}
+
+START_TEST(cde_resume_matches_a_straight_run)
+{
+    const char *grad = _i ? "adjoint" : "backprop";
+    db *d = stl_open();
+    put_spirals(d);
+    long long a = create(d, cde_job(grad)), b = create(d, cde_job(grad));
+    ck_assert_int_eq(run(d, a, 0), JOB_SUCCEEDED);
+    for (int k = 0; k < 5; k++)
+        ck_assert_int_eq(run(d, b, 1), JOB_QUEUED);
+    err e;
+    err_clear(&e);
+    job_info j;
+    ck_assert_int_eq(store_job_get(d, b, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.iteration, 5);
+    ck_assert_int_eq(j.status, JOB_QUEUED);
+    ck_assert_int_eq(run(d, b, 0), JOB_SUCCEEDED);
+    job_metric *ma = NULL, *mb = NULL;
+    size_t na = 0, nb = 0;
+    ck_assert_int_eq(store_job_metrics(d, a, &ma, &na, &e), ERR_OK);
+    ck_assert_int_eq(store_job_metrics(d, b, &mb, &nb, &e), ERR_OK);
+    ck_assert_uint_eq(na, 30);
+    ck_assert_uint_eq(nb, 30);
+    for (size_t i = 0; i < na; i++) {
+        ck_assert_int_eq(mb[i].iteration, (long)i + 1);
+        ck_assert_msg(ma[i].train_loss == mb[i].train_loss, "iteration %zu: %.17g vs %.17g", i + 1,
+                      ma[i].train_loss, mb[i].train_loss);
+        ck_assert(isnan(ma[i].val_loss) ? isnan(mb[i].val_loss) : ma[i].val_loss == mb[i].val_loss);
+    }
+    /* it learns: the last validation loss far below log 2 = 0.69 (chance) */
+    ck_assert_msg(ma[29].val_loss < 0.05, "validation loss %g", ma[29].val_loss);
+    free(ma);
+    free(mb);
+    model_def va, vb;
+    load_version(d, 1, &va);
+    load_version(d, 2, &vb);
+    ck_assert_int_eq(va.kind, MODEL_KIND_CDE);
+    ck_assert_uint_eq(va.n_params, vb.n_params);
+    ck_assert(memcmp(va.params, vb.params, va.n_params * sizeof(double)) == 0);
+    model_def_free(&va);
+    model_def_free(&vb);
+    db_close(d);
+}
+END_TEST
+
+START_TEST(result_and_success_commit_together)
+{
+    db *d = stl_open();
+    err e;
+    err_clear(&e);
+    model_def def;
+    stl_cde_def(&def, 1);
+    long long id = 0;
+    ck_assert_int_eq(store_job_create(d, "m", "ds", "{}", 10, &id, &e), ERR_OK);
+    /* queued, not running: nothing is stored */
+    int v = -1, latest = 0;
+    ck_assert_int_eq(store_job_succeed(d, id, "m", &def, &v, &e), ERR_CONFLICT);
+    ck_assert_str_eq(e.field, "id");
+    ck_assert_int_eq(v, -1);
+    err_clear(&e);
+    ck_assert_int_eq(store_model_latest(d, "m", &latest, &e), ERR_NOT_FOUND);
+    bool found = false;
+    long long got = 0;
+    char *spec = NULL;
+    job_ckpt ck;
+    err_clear(&e);
+    ck_assert_int_eq(store_job_claim(d, &found, &got, &spec, &ck, &e), ERR_OK);
+    ck_assert(found && got == id);
+    free(spec);
+    job_ckpt_free(&ck);
+    /* a model the store refuses: the job stays running */
+    ck_assert_int_eq(store_job_succeed(d, id, "bad/name", &def, &v, &e), ERR_INVALID);
+    job_info j;
+    err_clear(&e);
+    ck_assert_int_eq(store_job_get(d, id, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.status, JOB_RUNNING);
+    /* running: the version and the status together */
+    ck_assert_int_eq(store_job_succeed(d, id, "m", &def, &v, &e), ERR_OK);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(store_job_get(d, id, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.status, JOB_SUCCEEDED);
+    ck_assert_int_eq(j.result_version, 1);
+    ck_assert(j.finished_at[0]);
+    /* again (a rerun after the commit): refused, no second version */
+    ck_assert_int_eq(store_job_succeed(d, id, "m", &def, &v, &e), ERR_CONFLICT);
+    err_clear(&e);
+    ck_assert_int_eq(store_model_latest(d, "m", &latest, &e), ERR_OK);
+    ck_assert_int_eq(latest, 1);
+    model_def_free(&def);
+    db_close(d);
+}
+END_TEST
+
+static Suite *train_suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, stl_tmp_setup, stl_tmp_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, cde_resume_matches_a_straight_run, 0, 2);
+    tcase_add_test(tc, result_and_success_commit_together);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    log_set_level(LOG_LVL_WARN);
+    stl_init("check_train");
+    SRunner *sr = srunner_create(train_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    stl_done();
+    return failed ? 1 : 0;
+}

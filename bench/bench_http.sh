@@ -15,7 +15,11 @@
 #   3. with DAEMON_LOG set to the daemon's log file (and the daemon run with
 #      --log-level debug): the server-side overhead of each request of part
 #      1, its time in the daemon minus its solve's (same request, same
-#      moment, so unaffected by the machine's load), and the median.
+#      moment, so unaffected by the machine's load), and the median; and,
+#      per round of part 1, the HTTP p50 over the p50 of the same requests'
+#      solves as the daemon timed them (summary "http_vs_daemon_solve": the
+#      client-side overhead with both sides measured at the same moment, so
+#      far less sensitive to a changing load than part 1's alternation).
 # Prints one JSON line per measurement, then the summary lines. Run it on an
 # otherwise idle machine: under contention, wrk's per-request p50 and the
 # in-process median (of 20 ms runs) react differently to preemption.
@@ -63,14 +67,31 @@ log_to=0
 # 1. The overhead at one connection: short wrk runs alternating with the
 #    in-process solve, so a change in the machine's load hits both alike;
 #    the median over the rounds of (HTTP p50 / in-process median).
+ranges=$(mktemp)
+trap 'rm -f "$req" "$out" "$ranges"' EXIT
 for r in $(seq 1 "$rounds"); do
+    [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && printf '%s %s' "$r" "$(wc -l <"$DAEMON_LOG")" >>"$ranges"
     W1_REQUEST=$req WRK_CONNECTIONS=1 wrk -t1 -c1 -d"$round_duration" \
         -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"' | sed "s/^{/{\"round\": $r, /" |
         tee -a "$out"
+    [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && printf ' %s\n' "$(wc -l <"$DAEMON_LOG")" >>"$ranges"
     "$solve" --only w1_single --model "$here/../examples/spiral.json" --reps 5 | sed "s/^{/{\"round\": $r, /" | tee -a "$out"
 done
 
 [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && log_to=$(wc -l <"$DAEMON_LOG")
+
+# The daemon's own solve times of each round's requests (successful solves).
+if [ -s "$ranges" ]; then
+    while read -r r from to; do
+        n=$(sed -n "$((from + 1)),${to}p" "$DAEMON_LOG" | grep ' event=trajectory_done ' | grep -c ' code=ok ' || true)
+        [ "$n" -gt 0 ] || continue
+        mid=$(( (n + 1) / 2 ))
+        ms=$(sed -n "$((from + 1)),${to}p" "$DAEMON_LOG" | grep ' event=trajectory_done ' | grep ' code=ok ' |
+            sed 's/.*elapsed_ms=\([0-9.]*\).*/\1/' | sort -g | sed -n "${mid}p")
+        printf '{"round": %s, "daemon_solve": "w1_single", "p50_us": %.1f, "solves": %d}\n' "$r" "$(awk -v m="$ms" 'BEGIN { print m * 1000 }')" "$n" |
+            tee -a "$out"
+    done <"$ranges"
+fi
 
 # 2. Throughput at each connection count (wrk -d DURATION).
 for c in $connections; do
@@ -87,6 +108,7 @@ awk '
     }
     /"round"/ && /"http_w1_single"/ { p50[num("round")] = num("p50_us") }
     /"round"/ && /"bench": "w1_single"/ { solve[num("round")] = num("median_us") }
+    /"round"/ && /"daemon_solve"/ { dsolve[num("round")] = num("p50_us") }
     !/"round"/ && /"http_w1_single"/ {
         c = num("connections"); rps[c] = num("requests_per_s")
         err[c] = num("errors") + num("non_2xx"); order[n++] = c
@@ -96,6 +118,12 @@ awk '
         for (r in p50) if (r in solve && solve[r] > 0) ratio[k++] = p50[r] / solve[r]
         for (i = 0; i < k; i++) for (j = i + 1; j < k; j++)
             if (ratio[j] < ratio[i]) { t = ratio[i]; ratio[i] = ratio[j]; ratio[j] = t }
+        m = 0
+        for (r in p50) if (r in dsolve && dsolve[r] > 0) dratio[m++] = p50[r] / dsolve[r]
+        for (i = 0; i < m; i++) for (j = i + 1; j < m; j++)
+            if (dratio[j] < dratio[i]) { t = dratio[i]; dratio[i] = dratio[j]; dratio[j] = t }
+        if (m > 0)
+            printf "{\"summary\": \"http_vs_daemon_solve\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f}\n", m, (dratio[int((m - 1) / 2)] - 1) * 100, (dratio[0] - 1) * 100, (dratio[m - 1] - 1) * 100
         if (k > 0)
             printf "{\"summary\": \"http_overhead_1conn\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f}\n", k, (ratio[int((k - 1) / 2)] - 1) * 100, (ratio[0] - 1) * 100, (ratio[k - 1] - 1) * 100
         for (i = 0; i < n; i++) {

@@ -250,9 +250,41 @@ static void compare_with_library(const ode_model *m, const char *request, size_t
     free(want);
 }
 
+/* The daemon's arguments for the two places a solve may run: the HTTP
+ * thread (nothing else is in flight in these tests, so with a budget no
+ * solve here reaches, every solve runs inline; one HTTP thread, so a
+ * request's completion is always counted before the next one is read) and
+ * the evaluation pool (inline_budget 0). Run with both, the HTTP = library
+ * tests show that the two give the same bits. */
+static const char *const inline_args[] = {
+    "--inline-budget", "1", "--http-threads", "1", "--log-level", "debug", NULL};
+static const char *const pool_args[] = {"--inline-budget", "0", "--log-level", "debug", NULL};
+static const char *const *const where_args[] = {inline_args, pool_args};
+static const char *const where_name[] = {"where=inline", "where=pool"};
+
+/* How many solves the log shows (*all) and how many of them ran as loop
+ * index i says and succeeded. */
+static int solved_where(int i, int *all)
+{
+    char *log = tu_read_file(d.log, NULL);
+    ck_assert_ptr_nonnull(log);
+    char want[64];
+    snprintf(want, sizeof want, "%s code=ok", where_name[i]);
+    int here = 0;
+    *all = 0;
+    for (char *p = log; (p = strstr(p, "event=trajectory_done ")); p++) {
+        char *eol = strchr(p, '\n');
+        char *w = strstr(p, want);
+        ++*all;
+        if (w && (!eol || w < eol)) here++;
+    }
+    free(log);
+    return here;
+}
+
 START_TEST(http_equals_library)
 {
-    start(NULL);
+    start(where_args[_i]);
     char path[1024];
     model_def def;
     err e;
@@ -277,6 +309,8 @@ START_TEST(http_equals_library)
                          "-1.25, 7.0], \"solver\": {\"method\": \"tsit5\", \"rtol\": 1e-9, "
                          "\"atol\": 1e-11, \"max_steps\": 100000}}",
                          2, y0, t, 7, &over);
+    int all, here = solved_where(_i, &all);
+    ck_assert_msg(all == 3 && here == 3, "%d of %d solves ran %s", here, all, where_name[_i]);
     ode_model_free(m);
     model_def_free(&def);
     stop_ok();
@@ -334,7 +368,7 @@ static void compare_cde(const cde_model *m, const char *request, const struct cd
 
 START_TEST(cde_http_equals_library)
 {
-    start(NULL);
+    start(where_args[_i]);
     char path[1024];
     apitest_src(path, sizeof path, "examples/cde-demo.json");
     char *doc = tu_read_file(path, NULL);
@@ -380,6 +414,12 @@ START_TEST(cde_http_equals_library)
                 "\"t\": [-0.5, 2.0]}], \"output\": \"both\", \"solver\": {\"method\": "
                 "\"tsit5\", \"rtol\": 1e-9, \"atol\": 1e-11}}",
                 &q);
+    /* the pool variant runs every solve there; inline, the first may find
+     * the upload's evaluation thread not yet idle and go to the pool */
+    int all, here = solved_where(_i, &all);
+    ck_assert_int_eq(all, 2);
+    ck_assert_msg(_i == 0 ? here >= 1 : here == 2, "%d of %d solves ran %s", here, all,
+                  where_name[_i]);
     cde_model_free(m);
     model_def_free(&def);
     stop_ok();
@@ -419,9 +459,10 @@ START_TEST(slow_solves_do_not_stall_others)
         ck_assert_int_eq(
             tu_send(slow[i], "POST", "/v1/models/spiral/trajectory", h, body, strlen(body)), 0);
     }
-    /* both are solving (their evaluation threads are busy) */
-    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0", 10), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-1", 10), 0);
+    /* both are solving on evaluation threads (the first may have tried the
+     * HTTP thread first, for at most inline_budget) */
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-1 where=pool", 10), 0);
 
     tu_response r;
     ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
@@ -438,7 +479,8 @@ START_TEST(slow_solves_do_not_stall_others)
     for (int i = 0; i < 2; i++)
         ck_assert_msg(!tu_readable(slow[i], 0), "slow request %d answered before the small ones",
                       i);
-    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-"), 0);
+    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
+    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-1 where=pool"), 0);
     /* they end at solve_timeout (or, on a machine fast enough, before it) */
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(tu_recv(slow[i], &r, 60), 0);
@@ -448,6 +490,102 @@ START_TEST(slow_solves_do_not_stall_others)
         tu_close(slow[i]);
     }
     free(body);
+    stop_ok();
+}
+END_TEST
+
+/* One HTTP thread, so every connection shares it. A slow solve first tries
+ * that thread (nothing is known of its cost yet), runs out of
+ * inline_budget and moves to the evaluation pool; a keep-alive connection
+ * opened before it then gets /healthz and a small trajectory answered while
+ * the slow one still runs; and a second slow request goes to the pool at
+ * once (the first one's cost was learned). */
+START_TEST(keepalive_not_stalled_by_slow_solve)
+{
+    const char *const args[] = {"--http-threads", "1", "--solve-timeout", "3", "--log-level",
+                                "debug",          NULL};
+    start(args);
+    tu_conn *keep = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(keep);
+    tu_response r;
+    ck_assert_int_eq(tu_request(keep, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+
+    char *body = slow_request();
+    tu_conn *slow[2];
+    for (int i = 0; i < 2; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "X-Request-Id: slow-%d", i);
+        const char *h[] = {"Content-Type: application/json", id, NULL};
+        slow[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(slow[i]);
+        ck_assert_int_eq(
+            tu_send(slow[i], "POST", "/v1/models/spiral/trajectory", h, body, strlen(body)), 0);
+        if (i == 1) break;
+        ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_fallback request_id=slow-0", 10), 0);
+        ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10),
+                         0);
+
+        ck_assert_int_eq(tu_request(keep, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+        const char *small = "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2]}";
+        ck_assert_int_eq(tu_request(keep, "POST", "/v1/models/spiral/trajectory", json_ct, small,
+                                    strlen(small), &r),
+                         0);
+        json_decref(reply_json(&r, 200));
+        tu_response_free(&r);
+        ck_assert_msg(!tu_readable(slow[0], 0), "the slow request answered before the small ones");
+        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
+        ck_assert_int_eq(tu_recv(slow[0], &r, 60), 0);
+        ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
+                      "%d %s", r.status, r.body);
+        tu_response_free(&r);
+    }
+    ck_assert_int_eq(tu_recv(slow[1], &r, 60), 0);
+    ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
+                  "%d %s", r.status, r.body);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_start request_id=slow-1 where=pool"), 1);
+    ck_assert_int_eq(tu_log_count(&d, "request_id=slow-1 where=inline"), 0);
+    for (int i = 0; i < 2; i++)
+        tu_close(slow[i]);
+    tu_close(keep);
+    free(body);
+    stop_ok();
+}
+END_TEST
+
+/* An inline attempt that runs out of its budget (here 1 microsecond) moves
+ * to the evaluation pool and answers there with the library's bits; the
+ * next request like it goes to the pool at once. */
+START_TEST(inline_budget_fallback)
+{
+    const char *const args[] = {"--inline-budget", "0.000001", "--log-level", "debug", NULL};
+    start(args);
+    char path[1024];
+    model_def def;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_model_load_file(apitest_src(path, sizeof path, "examples/spiral.json"),
+                                        &def, &e) == ERR_OK,
+                  "%s", e.message);
+    ode_model *m = NULL;
+    ck_assert_int_eq(ode_model_new(&m, &def, &e), ERR_OK);
+    const double t[] = {0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0};
+    const double y0[] = {2.0, 0.0};
+    const char *req = "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}";
+    compare_with_library(m, req, 1, y0, t, 7, NULL);
+    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_fallback"), 1);
+    ck_assert_int_eq(tu_log_count(&d, "where=inline code=aborted"), 1);
+    ck_assert_int_eq(tu_log_count(&d, "where=pool code=ok"), 1);
+    compare_with_library(m, req, 1, y0, t, 7, NULL);
+    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_fallback"), 1);
+    ck_assert_int_eq(tu_log_count(&d, "where=inline model="), 1); /* one attempt */
+    ck_assert_int_eq(tu_log_count(&d, "where=pool code=ok"), 2);
+    ode_model_free(m);
+    model_def_free(&def);
     stop_ok();
 }
 END_TEST
@@ -627,8 +765,8 @@ static Suite *serve_suite(void)
     tcase_set_timeout(c, 300);
     tcase_add_checked_fixture(c, NULL, cleanup);
     tcase_add_test(c, round_trip_is_exact);
-    tcase_add_test(c, http_equals_library);
-    tcase_add_test(c, cde_http_equals_library);
+    tcase_add_loop_test(c, http_equals_library, 0, 2);
+    tcase_add_loop_test(c, cde_http_equals_library, 0, 2);
     tcase_add_test(c, readme_examples_hold);
     suite_add_tcase(s, c);
     TCase *l = tcase_create("limits");
@@ -636,6 +774,8 @@ static Suite *serve_suite(void)
     tcase_add_checked_fixture(l, NULL, cleanup);
     tcase_add_test(l, slow_solves_do_not_stall_others);
     tcase_add_test(l, concurrent_uploads_get_distinct_versions);
+    tcase_add_test(l, keepalive_not_stalled_by_slow_solve);
+    tcase_add_test(l, inline_budget_fallback);
     suite_add_tcase(s, l);
     return s;
 }

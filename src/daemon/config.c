@@ -55,6 +55,9 @@ static const config_key keys[] = {
      "most values one trajectory reply may hold (every query time x values per time); more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
+    {"inline_budget", CONFIG_SECONDS, NUM(inline_budget), "0.005", 0, 1, NULL, 1,
+     "seconds a small solve may run on the HTTP thread when the server is idle; longer ones "
+     "move to the evaluation threads; 0 = always on the evaluation threads"},
     {"model_cache_size", CONFIG_INT, NUM(model_cache_size), "64", 1, 100000, NULL, 0,
      "loaded model versions kept in memory while no request uses them"},
     {"seed_models", CONFIG_PATHS, STR(seed_models), "", 0, 0, NULL, 0,

@@ -55,6 +55,7 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.max_body, s->cfg.max_body_size);
     atomic_store(&s->app.max_solve_points, (uint64_t)s->cfg.max_solve_points);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
+    atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));
 }
 
 static db_opts db_options(const config *cfg)

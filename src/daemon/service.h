@@ -9,7 +9,8 @@
  *
  *   SIGHUP          re-read the settings (same sources as at start);
  *                   apply the reloadable ones (log_level, max_body_size,
- *                   shutdown_timeout, max_solve_points, solve_timeout), log
+ *                   shutdown_timeout, max_solve_points, solve_timeout,
+ *                   inline_budget), log
  *                   each change, and warn about
  *                   changes that need a restart. sd_notify RELOADING=1 +
  *                   MONOTONIC_USEC before, READY=1 after.

@@ -3,7 +3,8 @@
  *
  * Their POST routes are not ROUTE_JSON: the body is parsed by codec_parse
  * (numbers as doubles, NaN/Infinity named as a 422 field) inside the
- * deferred work, off the HTTP threads. api_require_json gives them the same
+ * deferred work, off the HTTP threads (a small trajectory request of an
+ * idle server is parsed and solved inline: trajectory.c). api_require_json gives them the same
  * 415 the server gives ROUTE_JSON routes, and stricter: the header must be
  * there.
  *

@@ -41,6 +41,11 @@ typedef struct http_app {
                                           (SIGHUP) */
     _Atomic uint64_t solve_timeout_us; /* a solve running longer stops with 503
                                           deadline_exceeded; 0 = no limit (SIGHUP) */
+    _Atomic uint64_t inline_budget_us; /* a small solve may run on the HTTP thread for at
+                                          most this long, then moves to the evaluation
+                                          pool; 0 = never inline (SIGHUP) */
+    atomic_uint traj_active;           /* trajectory requests between handler and
+                                          completion (trajectory.c) */
 
     /* training jobs (jobs.c) */
     struct jobs_pool *jobs; /* borrowed; the worker pool (jobs/pool.h) */

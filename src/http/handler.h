@@ -16,8 +16,10 @@
  *
  * A synchronous handler holds an HTTP thread (http_threads of them serve
  * every connection) and cannot be cancelled at shutdown, so it must be
- * quick: parsing, validation, a database lookup. Anything that computes for
- * long is deferred, and checks http_req_cancelled() while it runs.
+ * quick: parsing, validation, a database lookup, or a computation bounded
+ * by a small time budget (the trajectory route's inline solves, which stop
+ * at inline_budget and then defer). Anything that computes for long is
+ * deferred, and checks http_req_cancelled() while it runs.
  *
  * Thread rules: the accessors that read connection data held by
  * libmicrohttpd (http_req_query, http_req_header) may be called only in

@@ -20,6 +20,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/codec_cde.c src/http/codec_cde.h \
 	src/http/models.c \
 	src/http/trajectory.c src/http/trajectory.h \
+	src/http/solve_cost.c src/http/solve_cost.h \
 	src/http/codec_dataset.c src/http/codec_dataset.h \
 	src/http/codec_job.c src/http/codec_job.h \
 	src/http/datasets.c \

@@ -5,7 +5,8 @@
  * the handler runs. ROUTE_TEST rows exist only for the test suite and are
  * invisible (404) unless the daemon starts with ODESERVE_TEST_ROUTES=1.
  * The model routes parse their bodies themselves (http/api.h): off the HTTP
- * threads, and with NaN/Infinity reported as a 422 naming the field. */
+ * threads (but small trajectory requests of an idle server, trajectory.c),
+ * and with NaN/Infinity reported as a 422 naming the field. */
 #include "http/routes.h"
 
 #include <stdio.h>

@@ -1,39 +1,70 @@
 /* http/trajectory.c: POST /v1/models/{name}/trajectory.
  *
- * The handler checks the name and the Content-Type and defers; the work,
- * on the evaluation pool, parses the body, reads "version", takes the
- * model from the cache (built once per version, shared) and hands the rest
- * to the serving function of the model's kind, which decodes the
- * kind-specific request, solves and replies.
+ * The body is parsed, "version" read, the model taken from the cache (built
+ * once per version, shared) and the kind-specific rest decoded by the
+ * model's kind (traj_kind below); then the request is solved where it
+ * costs least:
+ *
+ *   inline  on the HTTP thread that read it, when no other trajectory
+ *           request or evaluation is in flight, the body is small
+ *           (TRAJ_INLINE_MAX_BODY) and the model's learned cost
+ *           (solve_cost.h) predicts well under `inline_budget`. The abort
+ *           hook stops the attempt at the budget; the request then moves to
+ *           the evaluation pool and is solved again there from the start
+ *           (same inputs, same answer), and the model's cost is raised so
+ *           the next request like it goes to the pool at once. This saves
+ *           the two cross-thread wake-ups of a deferred request (HTTP
+ *           thread -> pool worker -> resumed connection), tens of
+ *           microseconds each, a quarter of a small solve's time;
+ *   pool    everything else (http_req_defer), parsing included when the
+ *           server is busy or the body large, as before.
+ *
+ * DESIGN, why /healthz stays prompt: an inline solve blocks its HTTP thread
+ * and every connection that thread polls (keep-alive ones included), so at
+ * most one runs in the whole server, only while nothing else is in flight,
+ * and never longer than inline_budget (default 5 ms): a request that
+ * arrives meanwhile waits at most that long. Under any load the solves
+ * queue on the pool and the HTTP threads only parse and reply.
  *
  * Limits, each with its own error: the reply's size (batch x times x state
  * size <= max_solve_points, else 413 too_large, checked before any work);
- * the solve's time (solve_timeout, else 503 deadline_exceeded) and the
- * shutdown (503 unavailable), both through the solver's abort hook, polled
- * before every step; a solver failure is 422 solver_failed with the time
- * reached ("t_reached"). See docs/api.md. */
+ * the solve's time (solve_timeout, else 503 deadline_exceeded; an inline
+ * attempt's time counts against it) and the shutdown (503 unavailable),
+ * both through the solver's abort hook, polled before every step; a solver
+ * failure is 422 solver_failed with the time reached ("t_reached"). See
+ * docs/api.md. */
 #include "http/trajectory.h"
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "http/codec_cde.h"
 #include "http/codec_request.h"
 #include "http/handlers.h"
-#include "http/codec_cde.h"
+#include "http/solve_cost.h"
 #include "model/cde_model.h"
 #include "model/ode_model.h"
+
+/* Bodies larger than this are parsed on the pool, never inline (parsing
+ * 32 KiB of JSON takes ~0.2 ms). */
+#define TRAJ_INLINE_MAX_BODY 32768
+/* Inline only when the learned cost predicts at most this share of the
+ * budget: room for the guess to be wrong before the fallback costs. */
+#define TRAJ_INLINE_GUESS_SHARE 0.5
 
 /* ---- served models: one per cached version ---- */
 
 typedef struct served_model {
     model_kind kind;
-    ode_model *ode; /* kind ode */
-    cde_model *cde; /* kind cde */
+    ode_model *ode;  /* kind ode */
+    cde_model *cde;  /* kind cde */
+    solve_cost cost; /* learned from the solves served, for the inline decision */
 } served_model;
 
 void *served_model_build(const model_def *def, err *e)
@@ -44,6 +75,7 @@ void *served_model_build(const model_def *def, err *e)
         return NULL;
     }
     m->kind = def->kind;
+    solve_cost_init(&m->cost);
     if (def->kind == MODEL_KIND_ODE && ode_model_new(&m->ode, def, e) != ERR_OK) {
         free(m);
         return NULL;
@@ -64,41 +96,99 @@ void served_model_free(void *built)
     free(m);
 }
 
+/* ---- one request's state (its user data: freed at completion) ---- */
+
+struct traj_kind;
+
+typedef struct traj {
+    http_app *app;
+    json_t *body;                 /* parsed, owned */
+    const model_handle *h;        /* from the cache, released at completion */
+    served_model *m;              /* h->built */
+    const struct traj_kind *kind; /* the model's kind */
+    int prepared;                 /* decoded, checked against the caps, outputs allocated */
+    double units;                 /* solve_cost_units of the request */
+    double spent_s;               /* an inline attempt that ran out of budget: its time */
+    size_t batch, points;         /* for the log: trajectories, output times (rows) */
+
+    ode_traj_req oq; /* kind ode: the request, outputs (batch x n_t x od) */
+    double *y;
+    size_t od;
+
+    cde_traj_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
+    double *ro, *hid;
+    size_t rd, hd;
+
+    long nfe, steps, rejected; /* the last solve's */
+    double t_fail, ms;
+} traj;
+
+static void traj_free(void *p)
+{
+    traj *t = p;
+    if (t->h) model_cache_release(t->app->models, t->h);
+    json_decref(t->body);
+    codec_ode_req_free(&t->oq);
+    codec_cde_req_free(&t->cq);
+    free(t->y);
+    free(t->ro);
+    free(t->hid);
+    atomic_fetch_sub(&t->app->traj_active, 1);
+    free(t);
+}
+
+/* Each kind: decode the rest of the request, check it against the caps and
+ * allocate the outputs (0, or -1 after replying); solve; write the reply. */
+typedef struct traj_kind {
+    model_kind kind;
+    int (*prepare)(http_req *r, traj *t);
+    err_code (*solve)(traj *t, ode_abort_fn abort, void *abort_ctx, err *e);
+    void (*reply)(http_req *r, traj *t);
+} traj_kind;
+
 /* ---- limits ---- */
 
 typedef struct limits {
-    double deadline; /* clock_mono() past which the solve stops; INFINITY = none */
+    double deadline;   /* clock_mono() past which the solve stops; INFINITY = none */
+    double budget_end; /* an inline attempt's end; INFINITY on the pool */
     double timeout_s;
     const http_req *r;
 } limits;
 
-static limits limits_start(const http_req *r)
+/* The limits of a solve starting now, `spent` seconds of earlier attempts
+ * counted against solve_timeout, with an inline budget (0 = none). */
+static limits limits_start(const http_req *r, double spent, double budget)
 {
     uint64_t us = atomic_load(&http_req_app(r)->solve_timeout_us);
-    limits l = {INFINITY, (double)us * 1e-6, r};
-    if (us) l.deadline = clock_mono() + l.timeout_s;
+    limits l = {INFINITY, INFINITY, (double)us * 1e-6, r};
+    double now = clock_mono();
+    if (us) l.deadline = now + l.timeout_s - spent;
+    if (budget > 0) l.budget_end = now + budget;
     return l;
 }
 
-/* ode_abort_fn: polled before every step attempt. */
+/* ode_abort_fn: polled before every step attempt. The deadline wins over
+ * the budget (a solve_timeout shorter than the budget ends inline). */
 static int check_limits(void *ctx)
 {
     const limits *l = ctx;
     if (http_req_cancelled(l->r)) return ERR_UNAVAILABLE;
-    if (clock_mono() > l->deadline) return ERR_DEADLINE;
+    double now = clock_mono();
+    if (now > l->deadline) return ERR_DEADLINE;
+    if (now > l->budget_end) return ERR_ABORTED;
     return 0;
 }
 
-/* 1 when batch x n_t x dim values fit the configured cap; else replies 413. */
-static int within_cap(http_req *r, size_t batch, size_t n_t, size_t dim)
+/* 1 when `points` values fit the configured cap; else replies 413 with
+ * `what` (how the values are counted) in the message. */
+static int within_cap(http_req *r, double points, const char *what)
 {
     uint64_t cap = atomic_load(&http_req_app(r)->max_solve_points);
-    double points = (double)batch * (double)n_t * (double)dim;
     if (points <= (double)cap) return 1;
     http_reply_errorf(r, ERR_TOO_LARGE, NULL,
-                      "the reply would hold %.0f values (%zu states x %zu times x %zu per state), "
-                      "more than max_solve_points = %llu; split the request",
-                      points, batch, n_t, dim, (unsigned long long)cap);
+                      "the reply would hold %.0f values (%s), more than max_solve_points = %llu; "
+                      "split the request",
+                      points, what, (unsigned long long)cap);
     return 0;
 }
 
@@ -122,182 +212,283 @@ static void reply_solve_error(http_req *r, const limits *l, err *e, double t_fai
     }
 }
 
+/* Time the solver covers from t0 to every time in t (both directions). */
+static double time_span(double t0, const double *t, size_t n)
+{
+    double lo = t0, hi = t0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] < lo) lo = t[i];
+        if (t[i] > hi) hi = t[i];
+    }
+    return (hi - t0) + (t0 - lo);
+}
+
+static double request_units(const traj *t, size_t batch, double span, const model_solver *over)
+{
+    model_solver eff;
+    model_solver_merge(&t->h->def->solver, over, &eff);
+    return solve_cost_units(batch, span, &eff);
+}
+
 /* ---- kind ode ---- */
 
-static void serve_ode(http_req *r, const model_handle *h, const json_t *body)
+static int traj_ode_prepare(http_req *r, traj *t)
 {
-    const served_model *m = h->built;
-    ode_traj_req q;
+    const ode_model *m = t->m->ode;
+    ode_traj_req *q = &t->oq;
     err e;
     err_clear(&e);
-    double *y = NULL;
-    if (codec_ode_req_decode(body, ode_model_state_dim(m->ode), &q, &e) != ERR_OK) {
+    if (codec_ode_req_decode(t->body, ode_model_state_dim(m), q, &e) != ERR_OK) {
         http_reply_error(r, &e);
-        return;
+        return -1;
     }
-    size_t od = ode_model_output_dim(m->ode, q.augmented);
-    if (!within_cap(r, q.batch, q.n_t, od)) goto out;
-    if (!(y = malloc(q.batch * q.n_t * od * sizeof *y))) {
+    t->od = ode_model_output_dim(m, q->augmented);
+    char what[128];
+    snprintf(what, sizeof what, "%zu states x %zu times x %zu per state", q->batch, q->n_t, t->od);
+    if (!within_cap(r, (double)q->batch * (double)q->n_t * (double)t->od, what)) return -1;
+    if (!(t->y = malloc(q->batch * q->n_t * t->od * sizeof *t->y))) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
-        goto out;
+        return -1;
     }
-    limits l = limits_start(r);
+    t->batch = q->batch;
+    t->points = q->n_t;
+    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
+    return 0;
+}
+
+static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const ode_traj_req *q = &t->oq;
     struct ode_model_query oq = {
-        .t0 = q.t0,
-        .batch = q.batch,
-        .y0 = q.y0,
-        .t = q.t,
-        .n_t = q.n_t,
-        .solver = q.solver,
+        .t0 = q->t0,
+        .batch = q->batch,
+        .y0 = q->y0,
+        .t = q->t,
+        .n_t = q->n_t,
+        .solver = q->solver,
         .mode = ODE_BATCH_AUTO,
-        .report_augmented = q.augmented,
-        .abort = check_limits,
-        .abort_ctx = &l,
+        .report_augmented = q->augmented,
+        .abort = abort,
+        .abort_ctx = abort_ctx,
     };
     struct ode_model_stats st = {0};
-    log_debug("trajectory_start", "request_id=%s model=%s version=%d batch=%zu n_t=%zu",
-              http_req_id(r), h->name, h->version, q.batch, q.n_t);
-    double t0 = clock_mono();
-    err_code rc = ode_model_solve(m->ode, &oq, y, &st, &e);
-    double ms = (clock_mono() - t0) * 1e3;
-    log_debug("trajectory_done", "request_id=%s code=%s nfe=%ld steps=%ld elapsed_ms=%.3f",
-              http_req_id(r), err_code_name(rc), st.nfe, st.steps, ms);
-    if (rc != ERR_OK) {
-        reply_solve_error(r, &l, &e, st.t_fail);
-        goto out;
-    }
-    codec_stats cs = {st.nfe, st.steps, st.rejected, round(ms * 1e3) / 1e3};
+    err_code rc = ode_model_solve(t->m->ode, &oq, t->y, &st, e);
+    t->nfe = st.nfe;
+    t->steps = st.steps;
+    t->rejected = st.rejected;
+    t->t_fail = st.t_fail;
+    return rc;
+}
+
+static void traj_ode_reply(http_req *r, traj *t)
+{
+    codec_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
     jbuf b;
     jbuf_init(&b);
-    codec_ode_reply(&b, h->name, h->version, &q, y, od, &cs);
+    codec_ode_reply(&b, t->h->name, t->h->version, &t->oq, t->y, t->od, &cs);
     api_reply_jbuf(r, 200, &b);
-out:
-    free(y);
-    codec_ode_req_free(&q);
 }
 
 /* ---- kind cde ---- */
 
-static void serve_cde(http_req *r, const model_handle *h, const json_t *body)
+static int traj_cde_prepare(http_req *r, traj *t)
 {
-    const served_model *m = h->built;
-    cde_traj_req q;
+    const cde_model *m = t->m->cde;
+    cde_traj_req *q = &t->cq;
     err e;
     err_clear(&e);
-    double *ro = NULL, *hid = NULL;
-    if (codec_cde_req_decode(body, cde_model_data_channels(m->cde), &q, &e) != ERR_OK) {
+    if (codec_cde_req_decode(t->body, cde_model_data_channels(m), q, &e) != ERR_OK) {
         http_reply_error(r, &e);
-        return;
+        return -1;
     }
-    size_t rd = cde_model_readout_dim(m->cde), hd = cde_model_hidden_dim(m->cde);
-    bool want_r = q.output & CDE_OUTPUT_READOUT, want_h = q.output & CDE_OUTPUT_HIDDEN;
+    t->rd = cde_model_readout_dim(m);
+    t->hd = cde_model_hidden_dim(m);
+    bool want_r = q->output & CDE_OUTPUT_READOUT, want_h = q->output & CDE_OUTPUT_HIDDEN;
     size_t rows = 0;
-    for (size_t k = 0; k < q.batch; k++)
-        rows += q.series[k].n_t;
+    double span = 0;
+    for (size_t k = 0; k < q->batch; k++) {
+        const struct cde_obs *o = &q->series[k].obs;
+        rows += q->series[k].n_t;
+        span += o->n ? o->t[o->n - 1] - o->t[0] : 0;
+    }
     /* the cap counts every value of the reply: rows x (readout + hidden) */
-    uint64_t cap = atomic_load(&http_req_app(r)->max_solve_points);
-    size_t per_row = (want_r ? rd : 0) + (want_h ? hd : 0);
-    double points = (double)rows * (double)per_row;
-    if (points > (double)cap) {
-        http_reply_errorf(r, ERR_TOO_LARGE, NULL,
-                          "the reply would hold %.0f values (%zu query times over %zu series x "
-                          "%zu per time), more than max_solve_points = %llu; split the request",
-                          points, rows, q.batch, per_row, (unsigned long long)cap);
-        goto out;
-    }
-    if ((want_r && !(ro = malloc(rows * rd * sizeof *ro))) ||
-        (want_h && !(hid = malloc(rows * hd * sizeof *hid)))) {
+    size_t per_row = (want_r ? t->rd : 0) + (want_h ? t->hd : 0);
+    char what[128];
+    snprintf(what, sizeof what, "%zu query times over %zu series x %zu per time", rows, q->batch,
+             per_row);
+    if (!within_cap(r, (double)rows * (double)per_row, what)) return -1;
+    if ((want_r && !(t->ro = malloc(rows * t->rd * sizeof *t->ro))) ||
+        (want_h && !(t->hid = malloc(rows * t->hd * sizeof *t->hid)))) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
-        goto out;
+        return -1;
     }
-    limits l = limits_start(r);
-    struct cde_model_query cq = {
-        .batch = q.batch,
-        .series = q.series,
-        .output = q.output,
-        .solver = q.solver,
-        .series_fields = q.batched,
-        .abort = check_limits,
-        .abort_ctx = &l,
-    };
-    struct cde_model_stats st = {0};
-    log_debug("trajectory_start", "request_id=%s model=%s version=%d batch=%zu rows=%zu",
-              http_req_id(r), h->name, h->version, q.batch, rows);
-    double t0 = clock_mono();
-    err_code rc = cde_model_solve(m->cde, &cq, ro, hid, &st, &e);
-    double ms = (clock_mono() - t0) * 1e3;
-    log_debug("trajectory_done", "request_id=%s code=%s nfe=%ld steps=%ld elapsed_ms=%.3f",
-              http_req_id(r), err_code_name(rc), st.nfe, st.steps, ms);
-    if (rc != ERR_OK) {
-        reply_solve_error(r, &l, &e, st.t_fail);
-        goto out;
-    }
-    codec_stats cs = {st.nfe, st.steps, st.rejected, round(ms * 1e3) / 1e3};
-    jbuf b;
-    jbuf_init(&b);
-    codec_cde_reply(&b, h->name, h->version, &q, ro, rd, hid, hd, &cs);
-    api_reply_jbuf(r, 200, &b);
-out:
-    free(ro);
-    free(hid);
-    codec_cde_req_free(&q);
+    t->batch = q->batch;
+    t->points = rows;
+    t->units = request_units(t, q->batch, span / (double)q->batch, &q->solver);
+    return 0;
 }
 
-/* ---- dispatch ---- */
+static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const cde_traj_req *q = &t->cq;
+    struct cde_model_query cq = {
+        .batch = q->batch,
+        .series = q->series,
+        .output = q->output,
+        .solver = q->solver,
+        .series_fields = q->batched,
+        .abort = abort,
+        .abort_ctx = abort_ctx,
+    };
+    struct cde_model_stats st = {0};
+    err_code rc = cde_model_solve(t->m->cde, &cq, t->ro, t->hid, &st, e);
+    t->nfe = st.nfe;
+    t->steps = st.steps;
+    t->rejected = st.rejected;
+    t->t_fail = st.t_fail;
+    return rc;
+}
 
-/* Decode the kind-specific rest of the request, solve, reply. */
-typedef void (*traj_serve_fn)(http_req *r, const model_handle *h, const json_t *body);
+static void traj_cde_reply(http_req *r, traj *t)
+{
+    codec_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    jbuf b;
+    jbuf_init(&b);
+    codec_cde_reply(&b, t->h->name, t->h->version, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);
+    api_reply_jbuf(r, 200, &b);
+}
 
-static const struct {
-    model_kind kind;
-    traj_serve_fn serve; /* NULL: not served yet */
-} kinds[] = {
-    {MODEL_KIND_ODE, serve_ode},
-    {MODEL_KIND_CDE, serve_cde},
+/* ---- the route ---- */
+
+static const traj_kind kinds[] = {
+    {MODEL_KIND_ODE, traj_ode_prepare, traj_ode_solve, traj_ode_reply},
+    {MODEL_KIND_CDE, traj_cde_prepare, traj_cde_solve, traj_cde_reply},
 };
 
-static traj_serve_fn serve_fn(model_kind k)
+static const traj_kind *kind_of(model_kind k)
 {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (kinds[i].kind == k) return kinds[i].serve;
+        if (kinds[i].kind == k) return &kinds[i];
     return NULL;
 }
 
-static void traj_work(http_req *r)
+/* Parse, find the model, decode: 0, or -1 after replying. */
+static int prepare(http_req *r, traj *t)
 {
     const char *name = http_req_param(r, "name");
-    model_cache *cache = http_req_app(r)->models;
     err e;
     err_clear(&e);
-    json_t *body = NULL;
-    const model_handle *h = NULL;
     int version = 0;
-    if (api_parse_body(r, &body, &e) != ERR_OK) goto fail;
-    if (!json_is_object(body)) {
+    if (api_parse_body(r, &t->body, &e) != ERR_OK) goto fail;
+    if (!json_is_object(t->body)) {
         err_set(&e, ERR_INVALID, "", "the request must be a JSON object, got %s",
-                codec_type_name(body));
+                codec_type_name(t->body));
         goto fail;
     }
-    if (codec_traj_version(body, &version, &e) != ERR_OK ||
-        model_cache_get(cache, name, version, &h, &e) != ERR_OK)
+    if (codec_traj_version(t->body, &version, &e) != ERR_OK ||
+        model_cache_get(t->app->models, name, version, &t->h, &e) != ERR_OK)
         goto fail;
-    traj_serve_fn serve = serve_fn(h->def->kind);
-    if (!serve) {
+    t->m = t->h->built;
+    if (!(t->kind = kind_of(t->h->def->kind))) {
         err_set(&e, ERR_INVALID, NULL, "model %s is a %s model; %s models are not served yet", name,
-                model_kind_name(h->def->kind), model_kind_name(h->def->kind));
+                model_kind_name(t->h->def->kind), model_kind_name(t->h->def->kind));
         goto fail;
     }
-    serve(r, h, body);
-    goto out;
+    if (t->kind->prepare(r, t) != 0) return -1;
+    t->prepared = 1;
+    return 0;
 fail:
     http_reply_error(r, &e);
-out:
-    if (h) model_cache_release(cache, h);
-    json_decref(body);
+    return -1;
+}
+
+/* One solve attempt, logged and learned from. `where` is "inline" (with a
+ * budget) or "pool". */
+static err_code solve_once(http_req *r, traj *t, const char *where, double budget, limits *l,
+                           err *e)
+{
+    *l = limits_start(r, t->spent_s, budget);
+    log_debug("trajectory_start",
+              "request_id=%s where=%s model=%s version=%d batch=%zu n_t=%zu units=%.3g",
+              http_req_id(r), where, t->h->name, t->h->version, t->batch, t->points, t->units);
+    double t0 = clock_mono();
+    err_code rc = t->kind->solve(t, check_limits, l, e);
+    double s = clock_mono() - t0;
+    t->ms = s * 1e3;
+    log_debug("trajectory_done", "request_id=%s where=%s code=%s nfe=%ld steps=%ld elapsed_ms=%.3f",
+              http_req_id(r), where, err_code_name(rc), t->nfe, t->steps, t->ms);
+    if (rc == ERR_OK)
+        solve_cost_observe(&t->m->cost, t->units, s);
+    else if (rc == ERR_ABORTED || rc == ERR_DEADLINE)
+        solve_cost_at_least(&t->m->cost, t->units, s);
+    return rc;
+}
+
+static void finish(http_req *r, traj *t, const limits *l, err_code rc, err *e)
+{
+    if (rc != ERR_OK)
+        reply_solve_error(r, l, e, t->t_fail);
+    else
+        t->kind->reply(r, t);
+}
+
+/* The evaluation pool's work: everything not done yet. */
+static void traj_pool_work(http_req *r)
+{
+    traj *t = http_req_user(r);
+    if (!t->prepared && prepare(r, t) != 0) return;
+    limits l;
+    err e;
+    err_clear(&e);
+    err_code rc = solve_once(r, t, "pool", 0, &l, &e);
+    finish(r, t, &l, rc, &e);
+}
+
+/* The inline budget in seconds when this request may try it, else 0:
+ * nothing else in flight (`before`: trajectory requests already active)
+ * and a small body. */
+static double inline_budget(http_req *r, unsigned before)
+{
+    http_app *app = http_req_app(r);
+    double budget = (double)atomic_load(&app->inline_budget_us) * 1e-6;
+    size_t len = 0;
+    http_req_body(r, &len);
+    if (budget <= 0 || before != 0 || len > TRAJ_INLINE_MAX_BODY || workq_busy(app->eval) != 0)
+        return 0;
+    return budget;
 }
 
 void h_trajectory(http_req *r)
 {
     if (!api_model_name(r, 0) || !api_require_json(r)) return;
-    http_req_defer(r, traj_work);
+    http_app *app = http_req_app(r);
+    traj *t = calloc(1, sizeof *t);
+    if (!t) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
+        return;
+    }
+    t->app = app;
+    unsigned before = atomic_fetch_add(&app->traj_active, 1);
+    http_req_set_user(r, t, traj_free);
+    double budget = inline_budget(r, before);
+    if (budget <= 0) {
+        http_req_defer(r, traj_pool_work);
+        return;
+    }
+    if (prepare(r, t) != 0) return;
+    if (solve_cost_predict(&t->m->cost, t->units) > budget * TRAJ_INLINE_GUESS_SHARE) {
+        http_req_defer(r, traj_pool_work);
+        return;
+    }
+    limits l;
+    err e;
+    err_clear(&e);
+    err_code rc = solve_once(r, t, "inline", budget, &l, &e);
+    if (rc == ERR_ABORTED) { /* over budget: start again on the pool */
+        t->spent_s = t->ms * 1e-3;
+        log_debug("trajectory_fallback", "request_id=%s after_ms=%.3f", http_req_id(r), t->ms);
+        http_req_defer(r, traj_pool_work);
+        return;
+    }
+    finish(r, t, &l, rc, &e);
 }

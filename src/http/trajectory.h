@@ -16,7 +16,8 @@
 #include "model/model_def.h"
 
 /* model_build_fn: build the executable model for a validated def. NULL
- * with e filled on failure. The result is immutable and thread-safe. */
+ * with e filled on failure. The result is thread-safe: immutable but for
+ * its learned solve cost (solve_cost.h, atomics). */
 void *served_model_build(const model_def *def, err *e);
 /* model_unbuild_fn. NULL is a no-op. */
 void served_model_free(void *built);

@@ -517,7 +517,10 @@ int tu_daemon_start(tu_daemon *d, const char *const *args, const char *const *en
         d->port = atoi(colon + 1);
     }
     free(log);
-    return d->port > 0 ? 0 : -1;
+    /* "listening" comes before the rest of the start-up (jobs, readiness):
+     * tests begin once the daemon says it is ready, as systemd would */
+    if (d->port <= 0 || tu_wait_log(d, "event=ready addr=", 20.0) != 0) return -1;
+    return 0;
 }
 
 int tu_log_count(tu_daemon *d, const char *needle)

@@ -240,13 +240,5 @@ void codec_cde_reply(jbuf *b, const char *model, int version, const cde_traj_req
         }
         jbuf_raw(b, "]", 1);
     }
-    jbuf_lit(b, ",\"stats\":{\"nfe\":");
-    jbuf_int(b, st->nfe);
-    jbuf_lit(b, ",\"steps\":");
-    jbuf_int(b, st->steps);
-    jbuf_lit(b, ",\"rejected\":");
-    jbuf_int(b, st->rejected);
-    jbuf_lit(b, ",\"elapsed_ms\":");
-    jbuf_double(b, st->elapsed_ms);
-    jbuf_lit(b, "}}");
+    codec_stats_write(b, st);
 }

@@ -88,6 +88,19 @@ err_code codec_ode_req_decode(const json_t *body, size_t state_dim, ode_traj_req
     return ERR_OK;
 }
 
+void codec_stats_write(jbuf *b, const codec_stats *st)
+{
+    jbuf_lit(b, ",\"stats\":{\"nfe\":");
+    jbuf_int(b, st->nfe);
+    jbuf_lit(b, ",\"steps\":");
+    jbuf_int(b, st->steps);
+    jbuf_lit(b, ",\"rejected\":");
+    jbuf_int(b, st->rejected);
+    jbuf_lit(b, ",\"elapsed_ms\":");
+    jbuf_double(b, st->elapsed_ms);
+    jbuf_lit(b, "}}");
+}
+
 void codec_ode_reply(jbuf *b, const char *model, int version, const ode_traj_req *q,
                      const double *y, size_t od, const codec_stats *st)
 {
@@ -109,13 +122,5 @@ void codec_ode_reply(jbuf *b, const char *model, int version, const ode_traj_req
         }
         jbuf_raw(b, "]", 1);
     }
-    jbuf_lit(b, ",\"stats\":{\"nfe\":");
-    jbuf_int(b, st->nfe);
-    jbuf_lit(b, ",\"steps\":");
-    jbuf_int(b, st->steps);
-    jbuf_lit(b, ",\"rejected\":");
-    jbuf_int(b, st->rejected);
-    jbuf_lit(b, ",\"elapsed_ms\":");
-    jbuf_double(b, st->elapsed_ms);
-    jbuf_lit(b, "}}");
+    codec_stats_write(b, st);
 }

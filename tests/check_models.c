@@ -17,62 +17,33 @@
 
 /* ---- helpers ---- */
 
-static long long q_int(db *d, const char *sql)
-{
-    long long v = -1;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(db_query_int(d, sql, &v, &e) == ERR_OK, "%s: %s", sql, e.message);
-    return v;
-}
-
-/* The first column of the first row, malloc'ed ("" for NULL). */
-static char *q_text(db *d, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db_sqlite(d), sql, -1, &st, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    char *s = strdup(t ? (const char *)t : "");
-    sqlite3_finalize(st);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
-
 static int exec_sql(db *d, const char *sql)
 {
     return sqlite3_exec(db_sqlite(d), sql, NULL, NULL, NULL);
 }
 
-static void exec_ok(db *d, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db_sqlite(d), sql, NULL, NULL, &msg);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
-}
-
 /* Rows in each model table, as one string, for before/after comparisons. */
 static char *table_counts(db *d)
 {
-    return q_text(d,
-                  "SELECT (SELECT count(*) FROM models) || ' ' || "
-                  "(SELECT count(*) FROM model_versions) || ' ' || "
-                  "(SELECT count(*) FROM model_nets) || ' ' || "
-                  "(SELECT count(*) FROM model_layers) || ' ' || "
-                  "(SELECT coalesce(group_concat(name || ':' || next_version), '') FROM models)");
+    return stl_q_text(
+        d, "SELECT (SELECT count(*) FROM models) || ' ' || "
+           "(SELECT count(*) FROM model_versions) || ' ' || "
+           "(SELECT count(*) FROM model_nets) || ' ' || "
+           "(SELECT count(*) FROM model_layers) || ' ' || "
+           "(SELECT coalesce(group_concat(name || ':' || next_version), '') FROM models)");
 }
 
 /* Rows whose parent is gone, in every child table, plus foreign_key_check. */
 static long long orphans(db *d)
 {
-    long long n = q_int(d, "SELECT "
-                           "(SELECT count(*) FROM model_versions v WHERE NOT EXISTS "
-                           "  (SELECT 1 FROM models m WHERE m.id = v.model_id)) + "
-                           "(SELECT count(*) FROM model_nets n WHERE NOT EXISTS "
-                           "  (SELECT 1 FROM model_versions v WHERE v.id = n.version_id)) + "
-                           "(SELECT count(*) FROM model_layers l WHERE NOT EXISTS "
-                           "  (SELECT 1 FROM model_nets n WHERE n.version_id = l.version_id "
-                           "   AND n.net = l.net))");
+    long long n = stl_q_int(d, "SELECT "
+                               "(SELECT count(*) FROM model_versions v WHERE NOT EXISTS "
+                               "  (SELECT 1 FROM models m WHERE m.id = v.model_id)) + "
+                               "(SELECT count(*) FROM model_nets n WHERE NOT EXISTS "
+                               "  (SELECT 1 FROM model_versions v WHERE v.id = n.version_id)) + "
+                               "(SELECT count(*) FROM model_layers l WHERE NOT EXISTS "
+                               "  (SELECT 1 FROM model_nets n WHERE n.version_id = l.version_id "
+                               "   AND n.net = l.net))");
     sqlite3_stmt *st = NULL;
     ck_assert_int_eq(sqlite3_prepare_v2(db_sqlite(d), "PRAGMA foreign_key_check", -1, &st, NULL),
                      SQLITE_OK);
@@ -179,24 +150,25 @@ START_TEST(ode_round_trip)
     /* The stored form, read with SQL: little-endian doubles (params[0] is
      * 1.0, params[1] is -0.0), the FNV-1a of exactly those bytes, unset
      * solver fields as NULL, the other kind's fields NULL. */
-    char *hex = q_text(d, "SELECT hex(substr(params, 1, 16)) FROM model_versions");
+    char *hex = stl_q_text(d, "SELECT hex(substr(params, 1, 16)) FROM model_versions");
     ck_assert_str_eq(hex, "000000000000F03F0000000000000080");
     free(hex);
     char *sum = fnv_hex_of_blob(d, "SELECT params FROM model_versions");
-    char *stored = q_text(d, "SELECT checksum FROM model_versions");
+    char *stored = stl_q_text(d, "SELECT checksum FROM model_versions");
     ck_assert_str_eq(stored, sum);
     char want[17];
     snprintf(want, sizeof want, "%016llx", model_def_checksum(&def));
     ck_assert_str_eq(stored, want);
     free(sum);
     free(stored);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM model_versions WHERE solver_step IS NULL "
-                              "AND hidden_dim IS NULL AND interpolation IS NULL "
-                              "AND solver_method = 'tsit5' AND state_dim = 2 AND n_params = 67"),
+    ck_assert_int_eq(stl_q_int(d,
+                               "SELECT count(*) FROM model_versions WHERE solver_step IS NULL "
+                               "AND hidden_dim IS NULL AND interpolation IS NULL "
+                               "AND solver_method = 'tsit5' AND state_dim = 2 AND n_params = 67"),
                      1);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM model_layers"), 4);
-    char *acts = q_text(d, "SELECT group_concat(kind || ':' || activation, ',') FROM "
-                           "(SELECT * FROM model_layers ORDER BY layer)");
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_layers"), 4);
+    char *acts = stl_q_text(d, "SELECT group_concat(kind || ':' || activation, ',') FROM "
+                               "(SELECT * FROM model_layers ORDER BY layer)");
     ck_assert_str_eq(acts, "elementwise:cube,linear:tanh,elementwise:sin,linear:identity");
     free(acts);
     model_def_free(&def);
@@ -217,12 +189,12 @@ START_TEST(cde_round_trip)
     stl_assert_def_eq(&def, &back);
     ck_assert_ptr_null(back.description);
     model_def_free(&back);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM model_versions WHERE state_dim IS NULL "
-                              "AND augment_dim IS NULL AND interpolation = 'hermite_bdiff' "
-                              "AND description IS NULL AND solver_rtol IS NULL"),
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_versions WHERE state_dim IS NULL "
+                                  "AND augment_dim IS NULL AND interpolation = 'hermite_bdiff' "
+                                  "AND description IS NULL AND solver_rtol IS NULL"),
                      1);
-    char *nets = q_text(d, "SELECT group_concat(name, ',') FROM (SELECT name FROM model_nets "
-                           "ORDER BY net)");
+    char *nets = stl_q_text(d, "SELECT group_concat(name, ',') FROM (SELECT name FROM model_nets "
+                               "ORDER BY net)");
     ck_assert_str_eq(nets, "initial,vector_field,readout");
     free(nets);
 
@@ -387,7 +359,7 @@ START_TEST(deleting_the_last_version_deletes_the_model)
     err e;
     err_clear(&e);
     ck_assert_int_eq(store_model_delete_version(d, "m", 1, &e), ERR_OK);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM models"), 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM models"), 1);
     ck_assert_int_eq(store_model_delete_version(d, "m", 2, &e), ERR_OK);
     char *counts = table_counts(d);
     ck_assert_str_eq(counts, "0 0 0 0 ");
@@ -562,7 +534,7 @@ START_TEST(not_found_names_the_field)
     err_clear(&e);
     expect_err(store_model_delete_version(d, "m", 0, &e), &e, ERR_INVALID, "version", NULL);
     ck_assert_ptr_null(back.params); /* untouched on failure */
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM model_versions"), 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_versions"), 1);
     db_close(d);
 }
 END_TEST
@@ -638,8 +610,8 @@ START_TEST(failed_write_rolls_back)
     db *d = stl_open();
     put_example(d, "old", false, 1, 1);
     char *before = table_counts(d);
-    exec_ok(d, "CREATE TEMP TRIGGER refuse_layers BEFORE INSERT ON main.model_layers "
-               "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+    stl_exec_ok(d, "CREATE TEMP TRIGGER refuse_layers BEFORE INSERT ON main.model_layers "
+                   "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
     model_def def;
     stl_cde_def(&def, 1);
     const char *names[] = {"new", "old"};
@@ -655,7 +627,7 @@ START_TEST(failed_write_rolls_back)
         ck_assert_str_eq(after, before);
         free(after);
     }
-    exec_ok(d, "DROP TRIGGER refuse_layers");
+    stl_exec_ok(d, "DROP TRIGGER refuse_layers");
     ck_assert_int_eq(put_ok(d, "old", &def), 2);
     ck_assert_int_eq(put_ok(d, "new", &def), 1);
     free(before);
@@ -704,10 +676,10 @@ START_TEST(versions_are_immutable)
         ck_assert_msg(exec_sql(d, inserts[i]) != SQLITE_OK, "accepted: %s", inserts[i]);
     /* The same rows with nothing wrong go in (so the refusals above were
      * for the reasons given). */
-    exec_ok(d, "INSERT INTO model_layers VALUES (1, 0, 9, 'elementwise', 0, 0, 'tanh')");
-    exec_ok(d, "INSERT INTO model_versions (model_id, version, created_at, kind, state_dim, "
-               "augment_dim, n_params, params, checksum) VALUES (1, 9, "
-               "'2026-11-27T17:49:30.123Z', 'ode', 2, 0, 1, zeroblob(8), '0123456789abcdef')");
+    stl_exec_ok(d, "INSERT INTO model_layers VALUES (1, 0, 9, 'elementwise', 0, 0, 'tanh')");
+    stl_exec_ok(d, "INSERT INTO model_versions (model_id, version, created_at, kind, state_dim, "
+                   "augment_dim, n_params, params, checksum) VALUES (1, 9, "
+                   "'2026-11-27T17:49:30.123Z', 'ode', 2, 0, 1, zeroblob(8), '0123456789abcdef')");
     db_close(d);
 }
 END_TEST
@@ -719,7 +691,7 @@ START_TEST(damage_is_detected_on_load)
     put_example(d, "m", false, 2, 2);
     put_example(d, "m", true, 3, 3);
     /* Bit rot does not go through triggers: lift the guard to simulate it. */
-    exec_ok(d, "DROP TRIGGER model_versions_immutable");
+    stl_exec_ok(d, "DROP TRIGGER model_versions_immutable");
     /* One bit of one parameter of version 1, rewritten through SQL. */
     sqlite3_stmt *st = NULL;
     ck_assert_int_eq(sqlite3_prepare_v2(db_sqlite(d),
@@ -753,23 +725,23 @@ START_TEST(damage_is_detected_on_load)
     ck_assert(!db_in_transaction(d));
 
     /* A lost layer row; an activation nn does not know. */
-    exec_ok(d, "DELETE FROM model_layers WHERE layer = 2 AND version_id = "
-               "(SELECT id FROM model_versions WHERE version = 2)");
+    stl_exec_ok(d, "DELETE FROM model_layers WHERE layer = 2 AND version_id = "
+                   "(SELECT id FROM model_versions WHERE version = 2)");
     err_clear(&e);
     ck_assert_int_eq(store_model_load(d, "m", 2, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "version 2 is damaged"), "%s", e.message);
-    exec_ok(d, "DROP TRIGGER model_layers_immutable");
-    exec_ok(d, "UPDATE model_layers SET activation = 'gelu' WHERE net = 2 AND version_id = "
-               "(SELECT id FROM model_versions WHERE version = 3)");
+    stl_exec_ok(d, "DROP TRIGGER model_layers_immutable");
+    stl_exec_ok(d, "UPDATE model_layers SET activation = 'gelu' WHERE net = 2 AND version_id = "
+                   "(SELECT id FROM model_versions WHERE version = 3)");
     err_clear(&e);
     ck_assert_int_eq(store_model_load(d, "m", 3, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "version 3 is damaged"), "%s", e.message);
     /* A shape that no longer chains: caught by model_def_validate. */
-    exec_ok(d, "UPDATE model_layers SET activation = 'sigmoid', out_dim = 3 WHERE net = 2 AND "
-               "version_id = (SELECT id FROM model_versions WHERE version = 3)");
-    exec_ok(d, "DROP TRIGGER model_nets_immutable");
-    exec_ok(d, "UPDATE model_nets SET in_dim = 5 WHERE net = 2 AND version_id = "
-               "(SELECT id FROM model_versions WHERE version = 3)");
+    stl_exec_ok(d, "UPDATE model_layers SET activation = 'sigmoid', out_dim = 3 WHERE net = 2 AND "
+                   "version_id = (SELECT id FROM model_versions WHERE version = 3)");
+    stl_exec_ok(d, "DROP TRIGGER model_nets_immutable");
+    stl_exec_ok(d, "UPDATE model_nets SET in_dim = 5 WHERE net = 2 AND version_id = "
+                   "(SELECT id FROM model_versions WHERE version = 3)");
     err_clear(&e);
     ck_assert_int_eq(store_model_load(d, "m", 3, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "version 3 is damaged: readout"), "%s", e.message);
@@ -839,9 +811,9 @@ START_TEST(concurrent_puts_get_consecutive_versions)
     err e;
     err_clear(&e);
     ck_assert_int_eq(db_pool_get(pool, &d, &e), ERR_OK);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM models"), 1);
-    ck_assert_int_eq(q_int(d, "SELECT next_version FROM models"), PUTTERS * PUTS + 1);
-    ck_assert_int_eq(q_int(d, "SELECT count(DISTINCT version) FROM model_versions"),
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM models"), 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT next_version FROM models"), PUTTERS * PUTS + 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(DISTINCT version) FROM model_versions"),
                      PUTTERS * PUTS);
     db_pool_free(pool);
 }

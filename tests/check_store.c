@@ -6,6 +6,7 @@
 #include "store/db.h"
 #include "store/db_internal.h"
 #include "store/migrate_internal.h"
+#include "store_testlib.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -68,41 +69,12 @@ static db *open_ok(const char *path)
     return d;
 }
 
-static void exec_ok(db *d, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db_sqlite(d), sql, NULL, NULL, &msg);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
-}
-
-static long long q_int(db *d, const char *sql)
-{
-    long long v = -1;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(db_query_int(d, sql, &v, &e) == ERR_OK, "%s: %s", sql, e.message);
-    return v;
-}
-
-/* The first column of the first row as a malloc'd string ("" if NULL). */
-static char *q_text(db *d, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db_sqlite(d), sql, -1, &st, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    char *s = strdup(t ? (const char *)t : "");
-    sqlite3_finalize(st);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
-
 /* Everything in the schema, for before/after comparisons. */
 static char *schema_dump(db *d)
 {
-    return q_text(d, "SELECT coalesce(group_concat(type || ' ' || name || ' ' || "
-                     "coalesce(sql, ''), char(10)), '') "
-                     "FROM (SELECT * FROM sqlite_master ORDER BY type, name)");
+    return stl_q_text(d, "SELECT coalesce(group_concat(type || ' ' || name || ' ' || "
+                         "coalesce(sql, ''), char(10)), '') "
+                         "FROM (SELECT * FROM sqlite_master ORDER BY type, name)");
 }
 
 static long long table_exists(db *d, const char *name)
@@ -159,22 +131,22 @@ START_TEST(fresh_database_migrates_to_latest)
     ck_assert_int_eq(from, 0);
     ck_assert_int_eq(to, db_schema_latest());
     ck_assert_int_eq(db_schema_latest(), (int)db_migrations_count);
-    ck_assert_int_eq(q_int(d, "PRAGMA user_version"), db_schema_latest());
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), db_schema_latest());
     ck_assert_int_eq(db_ping(d, &e), ERR_OK);
 
     /* 0001_init.sql: meta and the runner's audit trail. */
-    char *by = q_text(d, "SELECT value FROM meta WHERE key = 'created_by'");
+    char *by = stl_q_text(d, "SELECT value FROM meta WHERE key = 'created_by'");
     ck_assert_str_eq(by, "odeserved " PACKAGE_VERSION);
     free(by);
-    char *at = q_text(d, "SELECT value FROM meta WHERE key = 'created_at'");
+    char *at = stl_q_text(d, "SELECT value FROM meta WHERE key = 'created_at'");
     ck_assert_msg(strlen(at) == 24 && at[10] == 'T' && at[23] == 'Z', "created_at %s", at);
     free(at);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM meta WHERE key = 'database_id' "
-                              "AND length(value) = 32 AND value NOT GLOB '*[^0-9a-f]*'"),
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM meta WHERE key = 'database_id' "
+                                  "AND length(value) = 32 AND value NOT GLOB '*[^0-9a-f]*'"),
                      1);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM schema_history"), db_schema_latest());
-    char *name = q_text(d, "SELECT name || ' ' || odeserved_version FROM schema_history "
-                           "WHERE version = 1");
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), db_schema_latest());
+    char *name = stl_q_text(d, "SELECT name || ' ' || odeserved_version FROM schema_history "
+                               "WHERE version = 1");
     ck_assert_str_eq(name, "0001_init.sql " PACKAGE_VERSION);
     free(name);
     /* The CHECK constraints hold. */
@@ -195,7 +167,7 @@ START_TEST(rerun_is_a_noop)
     err_clear(&e);
     ck_assert_int_eq(db_migrate(d, NULL, NULL, &e), ERR_OK);
     char *before = schema_dump(d);
-    long long dv = q_int(other, "PRAGMA data_version");
+    long long dv = stl_q_int(other, "PRAGMA data_version");
     int changes = sqlite3_total_changes(db_sqlite(d));
 
     int from = -1, to = -1;
@@ -203,11 +175,11 @@ START_TEST(rerun_is_a_noop)
     ck_assert_int_eq(from, db_schema_latest());
     ck_assert_int_eq(to, db_schema_latest());
     /* Nothing was committed: another connection sees the same data_version. */
-    ck_assert_int_eq(q_int(other, "PRAGMA data_version"), dv);
+    ck_assert_int_eq(stl_q_int(other, "PRAGMA data_version"), dv);
     ck_assert_int_eq(sqlite3_total_changes(db_sqlite(d)), changes);
     char *after = schema_dump(d);
     ck_assert_str_eq(before, after);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM schema_history"), db_schema_latest());
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), db_schema_latest());
     free(before);
     free(after);
 
@@ -232,7 +204,7 @@ START_TEST(newer_schema_is_refused_untouched)
     char sql[64];
     int newer = db_schema_latest() + 1;
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", newer);
-    exec_ok(d, sql);
+    stl_exec_ok(d, sql);
     db_close(d); /* last connection: the WAL is checkpointed into the file */
 
     size_t n0, n1;
@@ -277,7 +249,7 @@ START_TEST(broken_migration_rolls_back)
     };
     ck_assert_int_eq(db_migrate_list(d, list, 1, NULL, NULL, &e), ERR_OK);
     char *before = schema_dump(d);
-    char *meta_before = q_text(d, "SELECT group_concat(key || '=' || value) FROM meta");
+    char *meta_before = stl_q_text(d, "SELECT group_concat(key || '=' || value) FROM meta");
 
     int from = -1, to = -1;
     ck_assert_int_eq(db_migrate_list(d, list, 2, &from, &to, &e), ERR_DB);
@@ -287,16 +259,16 @@ START_TEST(broken_migration_rolls_back)
     ck_assert_int_eq(from, 1);
     ck_assert_int_eq(to, 1);
 
-    ck_assert_int_eq(q_int(d, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), 1);
     ck_assert_int_eq(table_exists(d, "half_done"), 0);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM schema_history"), 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), 1);
     char *after = schema_dump(d);
-    char *meta_after = q_text(d, "SELECT group_concat(key || '=' || value) FROM meta");
+    char *meta_after = stl_q_text(d, "SELECT group_concat(key || '=' || value) FROM meta");
     ck_assert_str_eq(before, after);
     ck_assert_str_eq(meta_before, meta_after);
     /* The connection is left as it was: no transaction, foreign keys on. */
     ck_assert(!db_in_transaction(d));
-    ck_assert_int_eq(q_int(d, "PRAGMA foreign_keys"), 1);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA foreign_keys"), 1);
     free(before);
     free(after);
     free(meta_before);
@@ -317,8 +289,8 @@ START_TEST(broken_first_migration_leaves_empty_database)
     ck_assert_int_eq(db_migrate_list(d, list, 1, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "0001_bad.sql, line 2: table a already exists") != NULL,
                   "got: %s", e.message);
-    ck_assert_int_eq(q_int(d, "PRAGMA user_version"), 0);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM sqlite_master"), 0);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), 0);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM sqlite_master"), 0);
     db_close(d);
 }
 END_TEST
@@ -342,7 +314,7 @@ START_TEST(migration_cannot_end_its_transaction)
         ck_assert_msg(strstr(e.message, "0001_sneaky.sql, line 2") &&
                           strstr(e.message, "not allowed in a migration"),
                       "body %zu: %s", i, e.message);
-        ck_assert_int_eq(q_int(d, "PRAGMA user_version"), 0);
+        ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), 0);
         ck_assert_int_eq(table_exists(d, "t"), 0);
         ck_assert(!db_in_transaction(d));
     }
@@ -385,16 +357,16 @@ START_TEST(migration_foreign_keys)
         {3, "0003_dangling.sql", "INSERT INTO child VALUES (11, 99);\n"},
     };
     ck_assert_msg(db_migrate_list(d, list, 2, NULL, NULL, &e) == ERR_OK, "%s", e.message);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM child"), 1);
-    ck_assert_int_eq(q_int(d, "PRAGMA foreign_keys"), 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM child"), 1);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA foreign_keys"), 1);
 
     int to = -1;
     ck_assert_int_eq(db_migrate_list(d, list, 3, NULL, &to, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "0003_dangling.sql leaves rows in table child"), "%s",
                   e.message);
     ck_assert_int_eq(to, 2);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM child"), 1);
-    ck_assert_int_eq(q_int(d, "PRAGMA foreign_keys"), 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM child"), 1);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA foreign_keys"), 1);
     /* Foreign keys are enforced again outside migrations. */
     ck_assert_int_ne(
         sqlite3_exec(db_sqlite(d), "INSERT INTO child VALUES (12, 99)", NULL, NULL, NULL),
@@ -414,7 +386,7 @@ START_TEST(migration_list_must_be_numbered)
         {3, "0003_c.sql", "CREATE TABLE c (x);"},
     };
     ck_assert_int_eq(db_migrate_list(d, list, 2, NULL, NULL, &e), ERR_INTERNAL);
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM sqlite_master"), 0);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM sqlite_master"), 0);
     db_close(d);
 }
 END_TEST
@@ -467,13 +439,13 @@ START_TEST(pragmas_in_effect)
 {
     char p[PATH_MAX];
     db *d = open_ok(tmp_path(p, sizeof p, "pragmas.db"));
-    char *mode = q_text(d, "PRAGMA journal_mode");
+    char *mode = stl_q_text(d, "PRAGMA journal_mode");
     ck_assert_str_eq(mode, "wal");
     free(mode);
-    ck_assert_int_eq(q_int(d, "PRAGMA foreign_keys"), 1);
-    ck_assert_int_eq(q_int(d, "PRAGMA synchronous"), 2); /* FULL */
-    ck_assert_int_eq(q_int(d, "PRAGMA busy_timeout"), 5000);
-    char *version = q_text(d, "SELECT sqlite_version()"); /* what GET /v1/version reports */
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA foreign_keys"), 1);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA synchronous"), 2); /* FULL */
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA busy_timeout"), 5000);
+    char *version = stl_q_text(d, "SELECT sqlite_version()"); /* what GET /v1/version reports */
     ck_assert_str_eq(db_sqlite_version(), version);
     free(version);
     db_close(d);
@@ -491,9 +463,9 @@ START_TEST(pragmas_in_effect)
         err e;
         err_clear(&e);
         ck_assert_msg(db_open(&d, &o, &e) == ERR_OK, "%s", e.message);
-        ck_assert_int_eq(q_int(d, "PRAGMA synchronous"), levels[i].level);
-        ck_assert_int_eq(q_int(d, "PRAGMA busy_timeout"), 1234 + (int)i);
-        ck_assert_int_eq(q_int(d, "PRAGMA foreign_keys"), 1);
+        ck_assert_int_eq(stl_q_int(d, "PRAGMA synchronous"), levels[i].level);
+        ck_assert_int_eq(stl_q_int(d, "PRAGMA busy_timeout"), 1234 + (int)i);
+        ck_assert_int_eq(stl_q_int(d, "PRAGMA foreign_keys"), 1);
         db_close(d);
     }
 }
@@ -589,7 +561,7 @@ START_TEST(file_colon_names_are_plain_files)
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     ck_assert_int_eq(chdir(tmpdir), 0);
     db *d = open_ok("file:odd.db?mode=ro");
-    exec_ok(d, "CREATE TABLE t (x)");
+    stl_exec_ok(d, "CREATE TABLE t (x)");
     db_close(d);
     ck_assert_int_eq(access("file:odd.db?mode=ro", F_OK), 0);
     ck_assert_int_eq(chdir(cwd), 0);
@@ -602,7 +574,7 @@ START_TEST(transaction_helpers)
     db *d = open_ok(tmp_path(p, sizeof p, "txn.db"));
     err e;
     err_clear(&e);
-    exec_ok(d, "CREATE TABLE t (x INTEGER)");
+    stl_exec_ok(d, "CREATE TABLE t (x INTEGER)");
     ck_assert(!db_in_transaction(d));
     ck_assert_int_eq(db_begin_immediate(d, &e), ERR_OK);
     ck_assert(db_in_transaction(d));
@@ -611,13 +583,13 @@ START_TEST(transaction_helpers)
     ck_assert_int_eq(db_exec(d, "INSERT INTO t VALUES (1)", &e), ERR_OK);
     db_rollback(d);
     ck_assert(!db_in_transaction(d));
-    ck_assert_int_eq(q_int(d, "SELECT count(*) FROM t"), 0);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM t"), 0);
     db_rollback(d); /* nothing open: a no-op */
 
     ck_assert_int_eq(db_begin_immediate(d, &e), ERR_OK);
     ck_assert_int_eq(db_exec(d, "INSERT INTO t VALUES (2)", &e), ERR_OK);
     ck_assert_int_eq(db_commit(d, &e), ERR_OK);
-    ck_assert_int_eq(q_int(d, "SELECT sum(x) FROM t"), 2);
+    ck_assert_int_eq(stl_q_int(d, "SELECT sum(x) FROM t"), 2);
 
     ck_assert_int_eq(db_exec(d, "INSERT INTO nowhere VALUES (1)", &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "no such table: nowhere") && strstr(e.message, p), "%s",
@@ -779,7 +751,7 @@ START_TEST(concurrent_writers_wait_instead_of_failing)
     db *mine = NULL;
     ck_assert_int_eq(db_pool_get(pool, &mine, &e), ERR_OK);
     ck_assert_int_eq(db_migrate(mine, NULL, NULL, &e), ERR_OK);
-    exec_ok(mine, "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)");
+    stl_exec_ok(mine, "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)");
 
     struct writer w[WRITERS];
     pthread_t th[WRITERS];
@@ -792,7 +764,7 @@ START_TEST(concurrent_writers_wait_instead_of_failing)
     for (int i = 0; i < WRITERS; i++)
         ck_assert_msg(w[i].failures == 0, "writer %d: %d failures, first: %s", i, w[i].failures,
                       w[i].e.message);
-    ck_assert_int_eq(q_int(mine, "SELECT n FROM counter"), WRITERS * WRITES);
+    ck_assert_int_eq(stl_q_int(mine, "SELECT n FROM counter"), WRITERS * WRITES);
     db_pool_free(pool);
 }
 END_TEST
@@ -851,10 +823,10 @@ START_TEST(concurrent_migrations_apply_once)
             ck_assert_int_eq(m[i].to, 3);
         }
         db *d = open_ok(p);
-        ck_assert_int_eq(q_int(d, "PRAGMA user_version"), 3);
-        ck_assert_int_eq(q_int(d, "SELECT count(*) FROM a"), 1);
-        ck_assert_int_eq(q_int(d, "SELECT count(*) FROM b"), 1);
-        ck_assert_int_eq(q_int(d, "SELECT y FROM a"), 7);
+        ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), 3);
+        ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM a"), 1);
+        ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM b"), 1);
+        ck_assert_int_eq(stl_q_int(d, "SELECT y FROM a"), 7);
         db_close(d);
     }
 }

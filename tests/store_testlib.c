@@ -1,6 +1,8 @@
 /* tests/store_testlib.c: see store_testlib.h. */
 #include "store_testlib.h"
 
+#include "store/db_internal.h"
+
 #include <check.h>
 #include <float.h>
 #include <ftw.h>
@@ -81,6 +83,36 @@ db_pool *stl_pool(void)
     db_pool *p = NULL;
     ck_assert_msg(db_pool_new(&p, &o, &e) == ERR_OK, "db_pool_new: %s", e.message);
     return p;
+}
+
+/* ---- SQL ---- */
+
+void stl_exec_ok(db *d, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db_sqlite(d), sql, NULL, NULL, &msg);
+    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
+}
+
+long long stl_q_int(db *d, const char *sql)
+{
+    long long v = -1;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(db_query_int(d, sql, &v, &e) == ERR_OK, "%s: %s", sql, e.message);
+    return v;
+}
+
+char *stl_q_text(db *d, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db_sqlite(d), sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    char *s = strdup(t ? (const char *)t : "");
+    sqlite3_finalize(st);
+    ck_assert_ptr_nonnull(s);
+    return s;
 }
 
 /* ---- example models ---- */

@@ -1,6 +1,7 @@
 /* tests/store_testlib.h: shared by the model store tests (check_models,
- * check_model_cache): a fresh temporary directory per test, migrated
- * databases in it, and example model versions with awkward contents. */
+ * check_model_cache, check_store, ...): a fresh temporary directory per
+ * test, migrated databases in it, SQL helpers, and example model versions
+ * with awkward contents. */
 #ifndef ODESERVE_TESTS_STORE_TESTLIB_H
 #define ODESERVE_TESTS_STORE_TESTLIB_H
 
@@ -23,6 +24,13 @@ const char *stl_db_path(void);
 db *stl_open(void);
 /* A pool on it (the database migrated through a first connection). */
 db_pool *stl_pool(void);
+
+/* SQL straight on a connection, for checks independent of the store's API;
+ * each fails the test on an error. */
+void stl_exec_ok(db *d, const char *sql);    /* no rows wanted */
+long long stl_q_int(db *d, const char *sql); /* db_query_int */
+/* The first column of the first row, malloc'd ("" for NULL). */
+char *stl_q_text(db *d, const char *sql);
 
 /* Example versions, every field set (model_def_init'ed first; free with
  * model_def_free). `seed` varies the parameters. The parameters include

@@ -26,29 +26,35 @@ err_code api_parse_body(http_req *r, json_t **out, err *e)
     return codec_parse(body ? body : "", body ? len : 0, out, e);
 }
 
-const char *api_model_name(http_req *r, int creating)
+const char *api_path_name(http_req *r, const char *kind, int creating)
 {
     const char *name = http_req_param(r, "name");
     if (name && store_model_name_ok(name)) return name;
-    if (creating)
-        http_reply_errorf(r, ERR_INVALID, "name",
-                          "a model name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'");
-    else
-        http_reply_errorf(r, ERR_NOT_FOUND, "name",
-                          "no such model (a model name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' "
-                          "and '-')");
+    http_reply_errorf(r, creating ? ERR_INVALID : ERR_NOT_FOUND, "name",
+                      "%s %s%s (a %s name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-')",
+                      creating ? "invalid" : "no such", kind, creating ? " name" : "", kind);
     return NULL;
+}
+
+const char *api_model_name(http_req *r, int creating)
+{
+    return api_path_name(r, "model", creating);
+}
+
+long long api_path_number(http_req *r, const char *param, size_t max_digits)
+{
+    const char *s = http_req_param(r, param);
+    size_t n = s ? strspn(s, "0123456789") : 0;
+    if (n == 0 || n > max_digits || s[n] || s[0] == '0') return 0;
+    return strtoll(s, NULL, 10);
 }
 
 int api_path_version(http_req *r)
 {
     const char *v = http_req_param(r, "v");
     if (v && strcmp(v, "latest") == 0) return 0;
-    size_t n = v ? strlen(v) : 0;
-    int ok = n > 0 && n <= 9 && v[0] != '0';
-    for (size_t i = 0; ok && i < n; i++)
-        ok = v[i] >= '0' && v[i] <= '9';
-    if (ok) return atoi(v);
+    long long n = api_path_number(r, "v", 9);
+    if (n) return (int)n;
     http_reply_errorf(r, ERR_NOT_FOUND, "version",
                       "no such version (versions are positive integers, or \"latest\")");
     return -1;
@@ -76,4 +82,16 @@ void api_reply_error_with(http_req *r, const err *e, const char *key, double val
     jbuf_json(&b, body);
     json_decref(body);
     api_reply_jbuf(r, http_status_for(e->code), &b);
+}
+
+db *api_db(http_req *r)
+{
+    err e;
+    err_clear(&e);
+    db *d = NULL;
+    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return NULL;
+    }
+    return d;
 }

@@ -42,4 +42,19 @@ void api_reply_jbuf(http_req *r, unsigned status, jbuf *b);
  * extra number in the error object (e.g. "t_reached") when key != NULL. */
 void api_reply_error_with(http_req *r, const err *e, const char *key, double value);
 
+/* This thread's database connection (from the app's pool), or a 5xx reply
+ * and NULL. */
+db *api_db(http_req *r);
+
+/* The {name} path segment when it is a valid store name
+ * ([A-Za-z0-9._-]{1,64}); otherwise replies, for `kind` "dataset" say,
+ * 422 "invalid dataset name (...)" when `creating`, else 404 "no such
+ * dataset (...)", both with field "name", and returns NULL. */
+const char *api_path_name(http_req *r, const char *kind, int creating);
+
+/* The path segment `param` when it is a positive integer of 1 to
+ * `max_digits` digits (no sign, space or leading zero); otherwise 0. Does
+ * not reply. */
+long long api_path_number(http_req *r, const char *param, size_t max_digits);
+
 #endif

@@ -196,39 +196,19 @@ err_code codec_cde_req_decode(const json_t *body, size_t n_data, cde_traj_req *q
     return rc;
 }
 
-static void write_vec(jbuf *b, const double *v, size_t n)
-{
-    jbuf_raw(b, "[", 1);
-    for (size_t k = 0; k < n; k++) {
-        if (k) jbuf_raw(b, ",", 1);
-        jbuf_double(b, v[k]);
-    }
-    jbuf_raw(b, "]", 1);
-}
-
-static void write_rows(jbuf *b, const double *y, size_t n, size_t dim)
-{
-    jbuf_raw(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i) jbuf_raw(b, ",", 1);
-        write_vec(b, y + i * dim, dim);
-    }
-    jbuf_raw(b, "]", 1);
-}
-
 /* "t":[..],"readout":[..],"hidden":[..] of one series from row `row`. */
 static void write_series(jbuf *b, const cde_traj_req *q, const struct cde_series *s, size_t row,
                          const double *readout, size_t rd, const double *hidden, size_t hd)
 {
     jbuf_lit(b, "\"t\":");
-    write_vec(b, s->t, s->n_t);
+    jbuf_vec(b, s->t, s->n_t);
     if (q->output & CDE_OUTPUT_READOUT) {
         jbuf_lit(b, ",\"readout\":");
-        write_rows(b, readout + row * rd, s->n_t, rd);
+        jbuf_rows(b, readout + row * rd, s->n_t, rd);
     }
     if (q->output & CDE_OUTPUT_HIDDEN) {
         jbuf_lit(b, ",\"hidden\":");
-        write_rows(b, hidden + row * hd, s->n_t, hd);
+        jbuf_rows(b, hidden + row * hd, s->n_t, hd);
     }
 }
 
@@ -260,13 +240,5 @@ void codec_cde_reply(jbuf *b, const char *model, int version, const cde_traj_req
         }
         jbuf_raw(b, "]", 1);
     }
-    jbuf_lit(b, ",\"stats\":{\"nfe\":");
-    jbuf_int(b, st->nfe);
-    jbuf_lit(b, ",\"steps\":");
-    jbuf_int(b, st->steps);
-    jbuf_lit(b, ",\"rejected\":");
-    jbuf_int(b, st->rejected);
-    jbuf_lit(b, ",\"elapsed_ms\":");
-    jbuf_double(b, st->elapsed_ms);
-    jbuf_lit(b, "}}");
+    codec_stats_write(b, st);
 }

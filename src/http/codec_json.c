@@ -106,6 +106,26 @@ void jbuf_int(jbuf *b, long long v)
     jbuf_raw(b, t, (size_t)n);
 }
 
+void jbuf_vec(jbuf *b, const double *v, size_t n)
+{
+    jbuf_raw(b, "[", 1);
+    for (size_t k = 0; k < n; k++) {
+        if (k) jbuf_raw(b, ",", 1);
+        jbuf_double(b, v[k]);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
+void jbuf_rows(jbuf *b, const double *y, size_t n, size_t dim)
+{
+    jbuf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) jbuf_raw(b, ",", 1);
+        jbuf_vec(b, y + i * dim, dim);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
 void jbuf_json(jbuf *b, const json_t *v)
 {
     switch (json_typeof(v)) {

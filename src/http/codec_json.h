@@ -38,6 +38,10 @@ void jbuf_lit(jbuf *b, const char *s); /* raw NUL-terminated text, e.g. "{\"y\":
 void jbuf_str(jbuf *b, const char *s); /* a JSON string, quoted and escaped */
 void jbuf_double(jbuf *b, double x);   /* codec_fmt_double */
 void jbuf_int(jbuf *b, long long v);
+/* [v0,v1,...]: n numbers through jbuf_double. */
+void jbuf_vec(jbuf *b, const double *v, size_t n);
+/* [[..],[..],...]: n rows of dim numbers each, row-major in y. */
+void jbuf_rows(jbuf *b, const double *y, size_t n, size_t dim);
 /* Any jansson value; reals through codec_fmt_double, object keys in
  * insertion order. */
 void jbuf_json(jbuf *b, const json_t *v);

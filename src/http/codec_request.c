@@ -88,25 +88,17 @@ err_code codec_ode_req_decode(const json_t *body, size_t state_dim, ode_traj_req
     return ERR_OK;
 }
 
-static void write_vec(jbuf *b, const double *v, size_t n)
+void codec_stats_write(jbuf *b, const codec_stats *st)
 {
-    jbuf_raw(b, "[", 1);
-    for (size_t k = 0; k < n; k++) {
-        if (k) jbuf_raw(b, ",", 1);
-        jbuf_double(b, v[k]);
-    }
-    jbuf_raw(b, "]", 1);
-}
-
-/* n_t states of od values: [[..], [..], ...] */
-static void write_states(jbuf *b, const double *y, size_t n_t, size_t od)
-{
-    jbuf_raw(b, "[", 1);
-    for (size_t i = 0; i < n_t; i++) {
-        if (i) jbuf_raw(b, ",", 1);
-        write_vec(b, y + i * od, od);
-    }
-    jbuf_raw(b, "]", 1);
+    jbuf_lit(b, ",\"stats\":{\"nfe\":");
+    jbuf_int(b, st->nfe);
+    jbuf_lit(b, ",\"steps\":");
+    jbuf_int(b, st->steps);
+    jbuf_lit(b, ",\"rejected\":");
+    jbuf_int(b, st->rejected);
+    jbuf_lit(b, ",\"elapsed_ms\":");
+    jbuf_double(b, st->elapsed_ms);
+    jbuf_lit(b, "}}");
 }
 
 void codec_ode_reply(jbuf *b, const char *model, int version, const ode_traj_req *q,
@@ -118,25 +110,17 @@ void codec_ode_reply(jbuf *b, const char *model, int version, const ode_traj_req
     jbuf_lit(b, ",\"version\":");
     jbuf_int(b, version);
     jbuf_lit(b, ",\"t\":");
-    write_vec(b, q->t, q->n_t);
+    jbuf_vec(b, q->t, q->n_t);
     jbuf_lit(b, ",\"y\":");
     if (!q->batched) {
-        write_states(b, y, q->n_t, od);
+        jbuf_rows(b, y, q->n_t, od);
     } else {
         jbuf_raw(b, "[", 1);
         for (size_t k = 0; k < q->batch; k++) {
             if (k) jbuf_raw(b, ",", 1);
-            write_states(b, y + k * q->n_t * od, q->n_t, od);
+            jbuf_rows(b, y + k * q->n_t * od, q->n_t, od);
         }
         jbuf_raw(b, "]", 1);
     }
-    jbuf_lit(b, ",\"stats\":{\"nfe\":");
-    jbuf_int(b, st->nfe);
-    jbuf_lit(b, ",\"steps\":");
-    jbuf_int(b, st->steps);
-    jbuf_lit(b, ",\"rejected\":");
-    jbuf_int(b, st->rejected);
-    jbuf_lit(b, ",\"elapsed_ms\":");
-    jbuf_double(b, st->elapsed_ms);
-    jbuf_lit(b, "}}");
+    codec_stats_write(b, st);
 }

@@ -52,6 +52,10 @@ typedef struct codec_stats {
     double elapsed_ms; /* time spent solving */
 } codec_stats;
 
+/* ,"stats":{"nfe":..,"steps":..,"rejected":..,"elapsed_ms":..}} : the
+ * stats member and the closing brace of every trajectory reply. */
+void codec_stats_write(jbuf *b, const codec_stats *st);
+
 /* The reply {"model", "version", "t", "y", "stats"}: y holds batch x n_t x
  * od values (row-major, as ode_model_solve writes them); y[i] is the state
  * at t[i], or y[b][i] for a batched request. */

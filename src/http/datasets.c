@@ -20,7 +20,6 @@
 #include "http/codec_dataset.h"
 #include "http/handlers.h"
 #include "store/datasets.h"
-#include "store/models.h"
 
 enum { BODY_JSON = 1, BODY_CSV = 2 };
 
@@ -36,28 +35,6 @@ static json_t *info_json(const dataset_info *in)
     if (o && in->label_kind == DATASET_LABEL_VECTOR)
         json_object_set_new(o, "label_dim", json_integer((json_int_t)in->label_dim));
     return o;
-}
-
-static const char *dataset_name(http_req *r, int creating)
-{
-    const char *name = http_req_param(r, "name");
-    if (name && store_model_name_ok(name)) return name;
-    http_reply_errorf(r, creating ? ERR_INVALID : ERR_NOT_FOUND, "name",
-                      "%s (a dataset name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-')",
-                      creating ? "invalid dataset name" : "no such dataset");
-    return NULL;
-}
-
-static db *conn(http_req *r)
-{
-    err e;
-    err_clear(&e);
-    db *d = NULL;
-    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
-        http_reply_error(r, &e);
-        return NULL;
-    }
-    return d;
 }
 
 static void upload_work(http_req *r)
@@ -105,7 +82,7 @@ static int is_csv_type(const char *ct)
 
 void h_dataset_create(http_req *r)
 {
-    if (!dataset_name(r, 1)) return;
+    if (!api_path_name(r, "dataset", 1)) return;
     const char *ct = http_req_header(r, "Content-Type");
     int kind = 0;
     if (codec_is_json_type(ct))
@@ -130,7 +107,7 @@ void h_dataset_create(http_req *r)
 
 void h_datasets_list(http_req *r)
 {
-    db *d = conn(r);
+    db *d = api_db(r);
     if (!d) return;
     err e;
     err_clear(&e);
@@ -149,8 +126,8 @@ void h_datasets_list(http_req *r)
 
 void h_dataset_get(http_req *r)
 {
-    const char *name = dataset_name(r, 0);
-    db *d = name ? conn(r) : NULL;
+    const char *name = api_path_name(r, "dataset", 0);
+    db *d = name ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);
@@ -164,8 +141,8 @@ void h_dataset_get(http_req *r)
 
 void h_dataset_delete(http_req *r)
 {
-    const char *name = dataset_name(r, 0);
-    db *d = name ? conn(r) : NULL;
+    const char *name = api_path_name(r, "dataset", 0);
+    db *d = name ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);

@@ -23,18 +23,6 @@
 #include "store/jobs.h"
 #include "store/models.h"
 
-static db *conn(http_req *r)
-{
-    err e;
-    err_clear(&e);
-    db *d = NULL;
-    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
-        http_reply_error(r, &e);
-        return NULL;
-    }
-    return d;
-}
-
 static json_t *num_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
@@ -76,15 +64,10 @@ static json_t *job_json(const job_info *j)
 /* The {id} segment: a positive integer, else 404. */
 static long long path_id(http_req *r)
 {
-    const char *s = http_req_param(r, "id");
     /* digits only, no sign, space or leading zero, and short enough not to
      * saturate: "+1", " 1" and 10^30 name no job */
-    size_t n = s ? strspn(s, "0123456789") : 0;
-    long long id = n && n <= 18 && !s[n] ? strtoll(s, NULL, 10) : 0;
-    if (id <= 0 || s[0] == '0') {
-        http_reply_errorf(r, ERR_NOT_FOUND, "id", "no such job");
-        return 0;
-    }
+    long long id = api_path_number(r, "id", 18);
+    if (!id) http_reply_errorf(r, ERR_NOT_FOUND, "id", "no such job");
     return id;
 }
 
@@ -172,7 +155,7 @@ void h_jobs_list(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    db *d = conn(r);
+    db *d = api_db(r);
     if (!d) return;
     job_info *list = NULL;
     size_t n = 0;
@@ -190,7 +173,7 @@ void h_jobs_list(http_req *r)
 void h_job_get(http_req *r)
 {
     long long id = path_id(r);
-    db *d = id ? conn(r) : NULL;
+    db *d = id ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);
@@ -205,7 +188,7 @@ void h_job_get(http_req *r)
 void h_job_metrics(http_req *r)
 {
     long long id = path_id(r);
-    db *d = id ? conn(r) : NULL;
+    db *d = id ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);
@@ -231,7 +214,7 @@ void h_job_metrics(http_req *r)
 void h_job_cancel(http_req *r)
 {
     long long id = path_id(r);
-    db *d = id ? conn(r) : NULL;
+    db *d = id ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);

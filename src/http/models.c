@@ -25,19 +25,6 @@
 #include "http/handlers.h"
 #include "store/models.h"
 
-/* This thread's database connection, or a 5xx reply. */
-static db *conn(http_req *r)
-{
-    err e;
-    err_clear(&e);
-    db *d = NULL;
-    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
-        http_reply_error(r, &e);
-        return NULL;
-    }
-    return d;
-}
-
 /* ---- GET /v1/models ---- */
 
 /* name, kind, the dimensions and latest_version of a model. An ode gives
@@ -62,7 +49,7 @@ void h_models_list(http_req *r)
 {
     err e;
     err_clear(&e);
-    db *d = conn(r);
+    db *d = api_db(r);
     model_info *list = NULL;
     size_t n = 0;
     if (!d) return;
@@ -88,7 +75,7 @@ void h_models_list(http_req *r)
 void h_model_get(http_req *r)
 {
     const char *name = api_model_name(r, 0);
-    db *d = name ? conn(r) : NULL;
+    db *d = name ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);
@@ -195,7 +182,7 @@ void h_version_get(http_req *r)
 void h_model_delete(http_req *r)
 {
     const char *name = api_model_name(r, 0);
-    db *d = name ? conn(r) : NULL;
+    db *d = name ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);
@@ -212,7 +199,7 @@ void h_version_delete(http_req *r)
 {
     const char *name = api_model_name(r, 0);
     int v = name ? api_path_version(r) : -1;
-    db *d = v >= 0 ? conn(r) : NULL;
+    db *d = v >= 0 ? api_db(r) : NULL;
     if (!d) return;
     err e;
     err_clear(&e);

@@ -15,6 +15,7 @@
  * instead of 106, which ate the GEMM's gain (docs/cde.md has the figures). */
 #include "model/cde_model.h"
 
+#include "model/cde_field.h"
 #include "num/tableau.h"
 
 #include <math.h>
@@ -132,13 +133,7 @@ void cde_field_apply(const mlp *field, mlp_ws *ws, size_t hidden, size_t channel
                      const double *v, double *dz, double *F)
 {
     mlp_forward(field, ws, z, 0, F);
-    for (size_t i = 0; i < hidden; i++) {
-        const double *row = F + i * channels;
-        double acc = 0;
-        for (size_t j = 0; j < channels; j++)
-            acc += row[j] * v[j];
-        dz[i] = acc;
-    }
+    cde_field_product(hidden, channels, F, v, dz);
 }
 
 void cde_field_vjp(const mlp *field, mlp_ws *ws, size_t hidden, size_t channels, const double *F,
@@ -184,13 +179,7 @@ static int cde_rhs(double s, const double *z, double *dz, void *ctx)
         memcpy(c->zc, z, H * sizeof *z);
         c->cached = true;
     }
-    for (size_t i = 0; i < H; i++) {
-        const double *row = c->F + i * C;
-        double acc = 0;
-        for (size_t j = 0; j < C; j++)
-            acc += row[j] * c->v[j];
-        dz[i] = acc;
-    }
+    cde_field_product(H, C, c->F, c->v, dz);
     return 0;
 }
 

@@ -12,6 +12,8 @@
  * the engine returns dL/dz0. */
 #include "model/grad_cde.h"
 
+#include "model/cde_field.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +54,7 @@ static int field_eval(void *ctx, double t, size_t item0, size_t n, const double 
     for (size_t b = 0; b < n; b++) {
         double *dx = g->dx + b * C;
         if (g->path->dxdt(g->path->ctx, item0 + b, t, dx)) return -1;
-        const double *F = g->fm + b * H * C;
-        for (size_t i = 0; i < H; i++) {
-            double acc = 0;
-            for (size_t c = 0; c < C; c++)
-                acc += F[i * C + c] * dx[c];
-            dz[b * H + i] = acc;
-        }
+        cde_field_product(H, C, g->fm + b * H * C, dx, dz + b * H);
     }
     return 0;
 }

@@ -9,7 +9,7 @@ src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm
 # cde: interpolation schemes, observation paths, the neural CDE model
 src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
-src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h
+src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h src/model/cde_field.h
 # training maths: losses, optimisers, init, RNG, gradients
 src_model_libmodel_la_SOURCES += \
 	src/model/rng.c src/model/rng.h \

@@ -113,11 +113,11 @@ static void copy_text(char *dst, size_t n, const unsigned char *src)
 static err_code put_series(db *d, long long id, const dataset *ds, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(d),
-                           "INSERT INTO dataset_series (dataset_id, idx, n_points, t, y, "
-                           "label_class, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(d, e, "prepare dataset_series insert");
+    if (db_prepare(d,
+                   "INSERT INTO dataset_series (dataset_id, idx, n_points, t, y, "
+                   "label_class, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                   &st, "prepare dataset_series insert", e) != ERR_OK)
+        return e->code;
     for (size_t s = 0; s < ds->n_series; s++) {
         const dataset_series *x = &ds->series[s];
         sqlite3_reset(st);
@@ -149,14 +149,12 @@ err_code store_dataset_put(db *d, const char *name, const dataset *ds, err *e)
     dataset_summarise(ds, &in);
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (sqlite3_prepare_v2(db_sqlite(d),
-                           "INSERT INTO datasets (name, created_at, channels, n_series, n_points, "
-                           "n_missing, t_min, t_max, label_kind, label_dim) VALUES (?1, " NOW_SQL
-                           ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_error(d, e, "prepare dataset insert");
+    if (db_prepare(d,
+                   "INSERT INTO datasets (name, created_at, channels, n_series, n_points, "
+                   "n_missing, t_min, t_max, label_kind, label_dim) VALUES (?1, " NOW_SQL
+                   ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
+                   &st, "prepare dataset insert", e) != ERR_OK)
         goto fail;
-    }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)in.channels);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)in.n_series);
@@ -209,49 +207,35 @@ static long long read_info(sqlite3_stmt *st, dataset_info *in)
     return sqlite3_column_int64(st, 10);
 }
 
+static void read_info_row(sqlite3_stmt *st, void *row, void *ctx)
+{
+    (void)ctx;
+    read_info(st, row);
+}
+
 err_code store_dataset_list(db *d, dataset_info **out, size_t *n, err *e)
 {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(d), "SELECT " INFO_COLS " FROM datasets ORDER BY name", -1,
-                           &st, NULL) != SQLITE_OK)
-        return db_error(d, e, "prepare dataset list");
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            dataset_info *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                err_set(e, ERR_NOMEM, NULL, "out of memory listing datasets");
-                goto fail;
-            }
-            *out = p;
-        }
-        read_info(st, &(*out)[(*n)++]);
-    }
-    if (rc != SQLITE_DONE) {
-        db_error(d, e, "list datasets");
-        goto fail;
-    }
+    if (db_prepare(d, "SELECT " INFO_COLS " FROM datasets ORDER BY name", &st,
+                   "prepare dataset list", e) != ERR_OK)
+        return e->code;
+    void *rows;
+    err_code rc =
+        db_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, "listing datasets", e);
     sqlite3_finalize(st);
-    return ERR_OK;
-fail:
-    sqlite3_finalize(st);
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return e->code;
+    *out = rows;
+    return rc;
 }
 
 static err_code find(db *d, const char *name, dataset_info *info, long long *id, err *e)
 {
     if (store_model_name_check(name, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(d), "SELECT " INFO_COLS " FROM datasets WHERE name = ?1", -1,
-                           &st, NULL) != SQLITE_OK)
-        return db_error(d, e, "prepare dataset lookup");
+    if (db_prepare(d, "SELECT " INFO_COLS " FROM datasets WHERE name = ?1", &st,
+                   "prepare dataset lookup", e) != ERR_OK)
+        return e->code;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -281,11 +265,11 @@ static double *blob_doubles(sqlite3_stmt *st, int col, size_t n)
 static err_code load_series(db *d, long long id, dataset *ds, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(d),
-                           "SELECT n_points, t, y, label_class, label FROM dataset_series "
-                           "WHERE dataset_id = ?1 ORDER BY idx",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(d, e, "prepare dataset load");
+    if (db_prepare(d,
+                   "SELECT n_points, t, y, label_class, label FROM dataset_series "
+                   "WHERE dataset_id = ?1 ORDER BY idx",
+                   &st, "prepare dataset load", e) != ERR_OK)
+        return e->code;
     sqlite3_bind_int64(st, 1, id);
     size_t s = 0;
     int rc;
@@ -351,11 +335,9 @@ err_code store_dataset_delete(db *d, const char *name, err *e)
     if (store_model_name_check(name, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (sqlite3_prepare_v2(db_sqlite(d), "DELETE FROM datasets WHERE name = ?1", -1, &st, NULL) !=
-        SQLITE_OK) {
-        db_error(d, e, "prepare dataset delete");
+    if (db_prepare(d, "DELETE FROM datasets WHERE name = ?1", &st, "prepare dataset delete", e) !=
+        ERR_OK)
         goto fail;
-    }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         db_error(d, e, "delete dataset");

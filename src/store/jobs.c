@@ -59,23 +59,15 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_null(st, i);
 }
 
-/* Prepare or record the error. */
-static err_code prep(db *d, const char *sql, sqlite3_stmt **st, err *e)
-{
-    if (sqlite3_prepare_v2(db_sqlite(d), sql, -1, st, NULL) != SQLITE_OK)
-        return db_error(d, e, "prepare");
-    return ERR_OK;
-}
-
 err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,
                           long iterations, long long *id, err *e)
 {
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (prep(d,
-             "INSERT INTO jobs (model, dataset, spec, status, created_at, iterations) "
-             "VALUES (?1, ?2, ?3, 'queued', " NOW_SQL ", ?4)",
-             &st, e) != ERR_OK)
+    if (db_prepare(d,
+                   "INSERT INTO jobs (model, dataset, spec, status, created_at, iterations) "
+                   "VALUES (?1, ?2, ?3, 'queued', " NOW_SQL ", ?4)",
+                   &st, "prepare", e) != ERR_OK)
         goto fail;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
@@ -126,7 +118,8 @@ static void read_info(sqlite3_stmt *st, job_info *j)
 err_code store_job_get(db *d, long long id, job_info *out, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(d, "SELECT " INFO_COLS " FROM jobs WHERE id = ?1", &st, e) != ERR_OK) return e->code;
+    if (db_prepare(d, "SELECT " INFO_COLS " FROM jobs WHERE id = ?1", &st, "prepare", e) != ERR_OK)
+        return e->code;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -139,42 +132,38 @@ err_code store_job_get(db *d, long long id, job_info *out, err *e)
     return rc == SQLITE_ROW ? ERR_OK : e->code;
 }
 
+static void read_info_row(sqlite3_stmt *st, void *row, void *ctx)
+{
+    (void)ctx;
+    read_info(st, row);
+}
+
 err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e)
 {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    if (prep(d, "SELECT " INFO_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 ORDER BY id", &st,
-             e) != ERR_OK)
+    if (db_prepare(d, "SELECT " INFO_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+                   &st, "prepare", e) != ERR_OK)
         return e->code;
     if (status >= 0)
         sqlite3_bind_text(st, 1, job_status_name((job_status)status), -1, SQLITE_STATIC);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            job_info *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                err_set(e, ERR_NOMEM, NULL, "out of memory listing jobs");
-                goto fail;
-            }
-            *out = p;
-        }
-        read_info(st, &(*out)[(*n)++]);
-    }
-    if (rc != SQLITE_DONE) {
-        db_error(d, e, "list jobs");
-        goto fail;
-    }
+    void *rows;
+    err_code rc =
+        db_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, "listing jobs", e);
     sqlite3_finalize(st);
-    return ERR_OK;
-fail:
-    sqlite3_finalize(st);
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return e->code;
+    *out = rows;
+    return rc;
+}
+
+static void read_metric_row(sqlite3_stmt *st, void *row, void *ctx)
+{
+    job_metric *m = row;
+    (void)ctx;
+    m->iteration = (long)sqlite3_column_int64(st, 0);
+    m->train_loss = col_real(st, 1);
+    m->val_loss = col_real(st, 2);
+    m->elapsed = sqlite3_column_double(st, 3);
 }
 
 err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err *e)
@@ -184,49 +173,25 @@ err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err
     *n = 0;
     if (store_job_get(d, id, &j, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
-    if (prep(d,
-             "SELECT iteration, train_loss, val_loss, elapsed FROM job_metrics "
-             "WHERE job_id = ?1 ORDER BY iteration",
-             &st, e) != ERR_OK)
+    if (db_prepare(d,
+                   "SELECT iteration, train_loss, val_loss, elapsed FROM job_metrics "
+                   "WHERE job_id = ?1 ORDER BY iteration",
+                   &st, "prepare", e) != ERR_OK)
         return e->code;
     sqlite3_bind_int64(st, 1, id);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 256;
-            job_metric *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                err_set(e, ERR_NOMEM, NULL, "out of memory reading metrics");
-                goto fail;
-            }
-            *out = p;
-        }
-        job_metric *m = &(*out)[(*n)++];
-        m->iteration = (long)sqlite3_column_int64(st, 0);
-        m->train_loss = col_real(st, 1);
-        m->val_loss = col_real(st, 2);
-        m->elapsed = sqlite3_column_double(st, 3);
-    }
-    if (rc != SQLITE_DONE) {
-        db_error(d, e, "read metrics");
-        goto fail;
-    }
+    void *rows;
+    err_code rc =
+        db_collect_rows(d, st, sizeof **out, read_metric_row, NULL, &rows, n, "reading metrics", e);
     sqlite3_finalize(st);
-    return ERR_OK;
-fail:
-    sqlite3_finalize(st);
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return e->code;
+    *out = rows;
+    return rc;
 }
 
 /* Run one parameterised UPDATE on job `id`; *changed = rows changed. */
 static err_code update(db *d, const char *sql, long long id, int *changed, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(d, sql, &st, e) != ERR_OK) return e->code;
+    if (db_prepare(d, sql, &st, "prepare", e) != ERR_OK) return e->code;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -302,11 +267,12 @@ static err_code read_ckpt(db *d, long long id, job_ckpt *ck, err *e)
 {
     sqlite3_stmt *st = NULL;
     memset(ck, 0, sizeof *ck);
-    if (prep(d,
-             "SELECT iteration, elapsed, train_loss, val_loss, best_train_loss, best_val_loss, "
-             "ckpt_params, ckpt_best, ckpt_optim, ckpt_optim_steps, ckpt_rng FROM jobs "
-             "WHERE id = ?1 AND ckpt_params IS NOT NULL",
-             &st, e) != ERR_OK)
+    if (db_prepare(
+            d,
+            "SELECT iteration, elapsed, train_loss, val_loss, best_train_loss, best_val_loss, "
+            "ckpt_params, ckpt_best, ckpt_optim, ckpt_optim_steps, ckpt_rng FROM jobs "
+            "WHERE id = ?1 AND ckpt_params IS NOT NULL",
+            &st, "prepare", e) != ERR_OK)
         return e->code;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
@@ -343,8 +309,8 @@ err_code store_job_claim(db *d, bool *found, long long *id, char **spec, job_ckp
     *spec = NULL;
     memset(ck, 0, sizeof *ck);
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (prep(d, "SELECT id, spec FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1", &st, e) !=
-        ERR_OK)
+    if (db_prepare(d, "SELECT id, spec FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1", &st,
+                   "prepare", e) != ERR_OK)
         goto fail;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -385,10 +351,10 @@ fail:
 static err_code insert_metrics(db *d, long long id, const job_metric *rows, size_t n, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(d,
-             "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed) "
-             "VALUES (?1, ?2, ?3, ?4, ?5)",
-             &st, e) != ERR_OK)
+    if (db_prepare(d,
+                   "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)",
+                   &st, "prepare", e) != ERR_OK)
         return e->code;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
@@ -413,12 +379,12 @@ err_code store_job_checkpoint(db *d, long long id, const job_ckpt *ck, const job
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (insert_metrics(d, id, rows, n_rows, e) != ERR_OK ||
-        prep(d,
-             "UPDATE jobs SET iteration = ?2, elapsed = ?3, train_loss = ?4, val_loss = ?5, "
-             "best_train_loss = ?6, best_val_loss = ?7, ckpt_params = ?8, ckpt_best = ?9, "
-             "ckpt_optim = ?10, ckpt_optim_steps = ?11, ckpt_rng = ?12 WHERE id = ?1 "
-             "RETURNING cancel_requested",
-             &st, e) != ERR_OK)
+        db_prepare(d,
+                   "UPDATE jobs SET iteration = ?2, elapsed = ?3, train_loss = ?4, val_loss = ?5, "
+                   "best_train_loss = ?6, best_val_loss = ?7, ckpt_params = ?8, ckpt_best = ?9, "
+                   "ckpt_optim = ?10, ckpt_optim_steps = ?11, ckpt_rng = ?12 WHERE id = ?1 "
+                   "RETURNING cancel_requested",
+                   &st, "prepare", e) != ERR_OK)
         goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, ck->iteration);
@@ -456,10 +422,11 @@ err_code store_job_finish(db *d, long long id, job_status status, int result_ver
 {
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (prep(d,
-             "UPDATE jobs SET status = ?2, result_version = ?3, error = ?4, finished_at = " NOW_SQL
-             " WHERE id = ?1",
-             &st, e) != ERR_OK)
+    if (db_prepare(
+            d,
+            "UPDATE jobs SET status = ?2, result_version = ?3, error = ?4, finished_at = " NOW_SQL
+            " WHERE id = ?1",
+            &st, "prepare", e) != ERR_OK)
         goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, job_status_name(status), -1, SQLITE_STATIC);
@@ -484,10 +451,10 @@ err_code store_job_succeed(db *d, long long id, const char *model, const model_d
     int v = 0;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (store_model_put_in_tx(d, model, def, &v, e) != ERR_OK ||
-        prep(d,
-             "UPDATE jobs SET status = 'succeeded', result_version = ?2, error = NULL, "
-             "finished_at = " NOW_SQL " WHERE id = ?1 AND status = 'running'",
-             &st, e) != ERR_OK)
+        db_prepare(d,
+                   "UPDATE jobs SET status = 'succeeded', result_version = ?2, error = NULL, "
+                   "finished_at = " NOW_SQL " WHERE id = ?1 AND status = 'running'",
+                   &st, "prepare", e) != ERR_OK)
         goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, v);

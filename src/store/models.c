@@ -82,13 +82,6 @@ static err_code corrupt(db *d, const char *name, int version, const char *what, 
 
 /* ---- statements ---- */
 
-static err_code prepare(db *d, const char *sql, sqlite3_stmt **st, const char *what, err *e)
-{
-    *st = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(d), sql, -1, st, NULL) == SQLITE_OK) return ERR_OK;
-    return db_error(d, e, what);
-}
-
 /* sqlite3_step expecting SQLITE_DONE. */
 static err_code step_done(db *d, sqlite3_stmt *st, const char *what, err *e)
 {
@@ -222,7 +215,8 @@ static err_code reserve_version(db *d, const char *name, const char *now, sqlite
 {
     sqlite3_stmt *st = NULL;
     const char *what = "reading the model";
-    err_code rc = prepare(d, "SELECT id, next_version FROM models WHERE name = ?1", &st, what, e);
+    err_code rc =
+        db_prepare(d, "SELECT id, next_version FROM models WHERE name = ?1", &st, what, e);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, what, e);
@@ -239,15 +233,15 @@ static err_code reserve_version(db *d, const char *name, const char *now, sqlite
     if (rc) return rc;
     if (row == 1) {
         what = "advancing the model's version counter";
-        if ((rc = prepare(d, "UPDATE models SET next_version = next_version + 1 WHERE id = ?1", &st,
-                          what, e)))
+        if ((rc = db_prepare(d, "UPDATE models SET next_version = next_version + 1 WHERE id = ?1",
+                             &st, what, e)))
             return rc;
         sqlite3_bind_int64(st, 1, *model_id);
     } else {
         what = "creating the model";
-        if ((rc = prepare(d,
-                          "INSERT INTO models (name, created_at, next_version) VALUES (?1, ?2, 2)",
-                          &st, what, e)))
+        if ((rc = db_prepare(
+                 d, "INSERT INTO models (name, created_at, next_version) VALUES (?1, ?2, 2)", &st,
+                 what, e)))
             return rc;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
@@ -298,7 +292,7 @@ static err_code insert_version(db *d, sqlite3_int64 model_id, int version, const
         "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
     const char *what = "storing the model version";
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d, sql, &st, what, e);
+    err_code rc = db_prepare(d, sql, &st, what, e);
     if (rc) return rc;
     char sum[17];
     checksum_hex(def, sum);
@@ -319,15 +313,15 @@ static err_code insert_nets(db *d, sqlite3_int64 version_id, const model_def *de
 {
     const char *what = "storing the model's networks";
     sqlite3_stmt *net = NULL, *layer = NULL;
-    err_code rc = prepare(d,
-                          "INSERT INTO model_nets (version_id, net, name, in_dim, time_input) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5)",
-                          &net, what, e);
+    err_code rc = db_prepare(d,
+                             "INSERT INTO model_nets (version_id, net, name, in_dim, time_input) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5)",
+                             &net, what, e);
     if (!rc)
-        rc = prepare(d,
-                     "INSERT INTO model_layers (version_id, net, layer, kind, in_dim, out_dim, "
-                     "activation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                     &layer, what, e);
+        rc = db_prepare(d,
+                        "INSERT INTO model_layers (version_id, net, layer, kind, in_dim, out_dim, "
+                        "activation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        &layer, what, e);
     for (size_t i = 0; !rc && i < def->n_nets; i++) {
         const model_net *n = &def->nets[i];
         sqlite3_reset(net);
@@ -362,7 +356,7 @@ static err_code now_text(db *d, char out[32], err *e)
 {
     sqlite3_stmt *st = NULL;
     const char *what = "reading the time";
-    err_code rc = prepare(d, "SELECT " NOW_SQL, &st, what, e);
+    err_code rc = db_prepare(d, "SELECT " NOW_SQL, &st, what, e);
     if (rc) return rc;
     if (step_row(d, st, what, e) == 1)
         copy_text(out, 32, sqlite3_column_text(st, 0));
@@ -441,38 +435,24 @@ static void read_info(sqlite3_stmt *st, model_info *info)
     info->n_versions = sqlite3_column_int(st, 5);
 }
 
+static void read_info_row(sqlite3_stmt *st, void *row, void *ctx)
+{
+    (void)ctx;
+    read_info(st, row);
+}
+
 err_code store_model_list(db *d, model_info **out, size_t *n, err *e)
 {
     *out = NULL;
     *n = 0;
     const char *what = "listing the models";
     sqlite3_stmt *st = NULL;
-    model_info *list = NULL;
-    size_t len = 0, cap = 0;
-    err_code rc = prepare(d, INFO_SELECT "ORDER BY m.name", &st, what, e);
-    int row = 0;
-    while (!rc && (row = step_row(d, st, what, e)) == 1) {
-        if (len == cap) {
-            size_t nc = cap ? 2 * cap : 16;
-            model_info *p = realloc(list, nc * sizeof *p);
-            if (!p) {
-                rc = err_set(e, ERR_NOMEM, NULL, "out of memory listing the models");
-                break;
-            }
-            list = p;
-            cap = nc;
-        }
-        read_info(st, &list[len++]);
-    }
-    if (row < 0) rc = ERR_DB;
+    void *rows = NULL;
+    err_code rc = db_prepare(d, INFO_SELECT "ORDER BY m.name", &st, what, e);
+    if (!rc) rc = db_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, what, e);
     sqlite3_finalize(st);
-    if (rc) {
-        free(list);
-        return rc;
-    }
-    *out = list;
-    *n = len;
-    return ERR_OK;
+    *out = rows;
+    return rc;
 }
 
 /* First `max - 1` bytes of s at most, cut at a UTF-8 character boundary
@@ -496,10 +476,10 @@ static err_code read_versions(db *d, sqlite3_int64 model_id, model_version_info 
     sqlite3_stmt *st = NULL;
     model_version_info *v = calloc(n ? n : 1, sizeof *v);
     if (!v) return err_set(e, ERR_NOMEM, NULL, "out of memory listing versions");
-    err_code rc = prepare(d,
-                          "SELECT version, created_at, checksum, n_params, description "
-                          "FROM model_versions WHERE model_id = ?1 ORDER BY version",
-                          &st, what, e);
+    err_code rc = db_prepare(d,
+                             "SELECT version, created_at, checksum, n_params, description "
+                             "FROM model_versions WHERE model_id = ?1 ORDER BY version",
+                             &st, what, e);
     size_t i = 0;
     int row = 0;
     if (!rc) sqlite3_bind_int64(st, 1, model_id);
@@ -533,7 +513,7 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
     const char *what = "reading the model";
     sqlite3_stmt *st = NULL;
     sqlite3_int64 model_id = 0;
-    if ((rc = prepare(d, INFO_SELECT "AND m.name = ?1", &st, what, e))) goto out;
+    if ((rc = db_prepare(d, INFO_SELECT "AND m.name = ?1", &st, what, e))) goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, what, e);
     if (row == 1) {
@@ -684,10 +664,10 @@ static err_code read_nets(db *d, sqlite3_int64 version_id, model_def *def, const
 {
     const char *what = "reading the model's networks";
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d,
-                          "SELECT net, in_dim, time_input FROM model_nets WHERE version_id = ?1 "
-                          "ORDER BY net",
-                          &st, what, e);
+    err_code rc = db_prepare(d,
+                             "SELECT net, in_dim, time_input FROM model_nets WHERE version_id = ?1 "
+                             "ORDER BY net",
+                             &st, what, e);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, version_id);
     size_t want = model_kind_n_nets(def->kind);
@@ -713,10 +693,11 @@ static err_code read_layers(db *d, sqlite3_int64 version_id, model_def *def, con
 {
     const char *what = "reading the model's layers";
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d,
-                          "SELECT net, layer, kind, in_dim, out_dim, activation FROM model_layers "
-                          "WHERE version_id = ?1 ORDER BY net, layer",
-                          &st, what, e);
+    err_code rc =
+        db_prepare(d,
+                   "SELECT net, layer, kind, in_dim, out_dim, activation FROM model_layers "
+                   "WHERE version_id = ?1 ORDER BY net, layer",
+                   &st, what, e);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, version_id);
     int row = 0;
@@ -775,7 +756,8 @@ static err_code read_version(db *d, sqlite3_stmt *st, const char *name, int vers
 static err_code not_found(db *d, const char *name, int version, err *e)
 {
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d, "SELECT 1 FROM models WHERE name = ?1", &st, "reading the model", e);
+    err_code rc =
+        db_prepare(d, "SELECT 1 FROM models WHERE name = ?1", &st, "reading the model", e);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, "reading the model", e);
@@ -803,7 +785,7 @@ err_code store_model_load(db *d, const char *name, int version, model_def *def, 
     sqlite3_stmt *st = NULL;
     model_def tmp;
     model_def_init(&tmp);
-    if ((rc = prepare(d, sql, &st, what, e))) goto out;
+    if ((rc = db_prepare(d, sql, &st, what, e))) goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, version);
     int row = step_row(d, st, what, e);
@@ -836,7 +818,7 @@ err_code store_model_delete(db *d, const char *name, err *e)
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
     const char *what = "deleting the model";
     sqlite3_stmt *st = NULL;
-    if (!(rc = prepare(d, "DELETE FROM models WHERE name = ?1", &st, what, e))) {
+    if (!(rc = db_prepare(d, "DELETE FROM models WHERE name = ?1", &st, what, e))) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = step_done(d, st, what, e);
         if (!rc && sqlite3_changes(db_sqlite(d)) == 0) rc = no_model(name, e);
@@ -854,7 +836,7 @@ static err_code exec_id(db *d, const char *sql, sqlite3_int64 id, int version, i
                         const char *what, err *e)
 {
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d, sql, &st, what, e);
+    err_code rc = db_prepare(d, sql, &st, what, e);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_bind_parameter_count(st) >= 2) sqlite3_bind_int(st, 2, version);
@@ -868,7 +850,8 @@ static err_code exec_id(db *d, const char *sql, sqlite3_int64 id, int version, i
 static err_code model_id_of(db *d, const char *name, sqlite3_int64 *id, err *e)
 {
     sqlite3_stmt *st = NULL;
-    err_code rc = prepare(d, "SELECT id FROM models WHERE name = ?1", &st, "reading the model", e);
+    err_code rc =
+        db_prepare(d, "SELECT id FROM models WHERE name = ?1", &st, "reading the model", e);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, "reading the model", e);

@@ -1,12 +1,13 @@
-/* http/api.h: helpers shared by the model and trajectory handlers
- * (models.c, trajectory.c). Private to the http layer.
+/* http/api.h: helpers shared by the route handlers (models.c, datasets.c,
+ * jobs.c, trajectory.c): path names and numbers, the request's database
+ * connection, JSON bodies. Private to the http layer.
  *
  * Their POST routes are not ROUTE_JSON: the body is parsed by codec_parse
  * (numbers as doubles, NaN/Infinity named as a 422 field) inside the
- * deferred work, off the HTTP threads (a small trajectory request of an
- * idle server is parsed and solved inline: trajectory.c). api_require_json gives them the same
- * 415 the server gives ROUTE_JSON routes, and stricter: the header must be
- * there.
+ * deferred work, off the HTTP threads (a small trajectory request of an idle
+ * server is parsed and solved inline: trajectory.c). api_require_json gives
+ * them the same 415 the server gives ROUTE_JSON routes, and stricter: the
+ * header must be there.
  *
  * Threads: handler.h's rules. api_require_json reads a request header, so
  * it runs in the handler itself; the others may also run in deferred work.

@@ -23,6 +23,9 @@ bench_bench_cde_SOURCES = bench/bench_cde.c
 bench_bench_cde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
+# w3_torch.py: W3 in PyTorch as torchcde + torchdiffeq compute it, for the
+# ratio (needs Debian's python3-torch; not a build dependency).
+EXTRA_DIST += bench/w3_torch.py
 # bench_train: time per training iteration, spiral setup
 noinst_PROGRAMS += bench/bench_train
 bench_bench_train_SOURCES = bench/bench_train.c

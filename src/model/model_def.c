@@ -272,7 +272,16 @@ err_code model_def_validate(const model_def *d, err *e)
                        total);
     for (size_t i = 0; i < d->n_params; i++)
         if (!isfinite(d->params[i])) return param_not_finite(d, i, e);
-    return model_solver_validate(&d->solver, e);
+    if (model_solver_validate(&d->solver, e)) return ERR_INVALID;
+    /* An ODE's fixed-step default is a number of steps over the query's
+     * span; a CDE's span is the path's parameter, which says nothing of a
+     * sensible step, so its document must give one (else every query would
+     * have to). */
+    const struct rk_tableau *tab = d->solver.method[0] ? rk_tableau_find(d->solver.method) : NULL;
+    if (d->kind == MODEL_KIND_CDE && tab && !rk_tableau_adaptive(tab) && !(d->solver.step > 0))
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "a cde model with the fixed-step method %s needs solver.step", tab->name);
+    return ERR_OK;
 }
 
 err_code model_def_copy(model_def *dst, const model_def *src, err *e)

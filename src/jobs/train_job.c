@@ -560,7 +560,7 @@ done:;
         snprintf(why, sizeof why, "cancelled at iteration %ld", t.ck.iteration);
     err_code rc = st == JOB_QUEUED      ? store_job_requeue(d, id, &fe)
                   : st == JOB_SUCCEEDED ? ERR_OK /* recorded with its result */
-                                        : store_job_finish(d, id, st, 0, why[0] ? why : NULL, &fe);
+                                        : store_job_finish(d, id, st, why[0] ? why : NULL, &fe);
     if (rc != ERR_OK) log_error("job_record_failed", "id=%lld code=%s", id, err_code_name(fe.code));
     log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d", id, job_status_name(st),
              t.ck.iteration, version);

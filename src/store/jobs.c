@@ -417,21 +417,17 @@ fail:
     return e->code;
 }
 
-err_code store_job_finish(db *d, long long id, job_status status, int result_version,
-                          const char *error, err *e)
+err_code store_job_finish(db *d, long long id, job_status status, const char *error, err *e)
 {
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (db_prepare(
-            d,
-            "UPDATE jobs SET status = ?2, result_version = ?3, error = ?4, finished_at = " NOW_SQL
-            " WHERE id = ?1",
+            d, "UPDATE jobs SET status = ?2, error = ?3, finished_at = " NOW_SQL " WHERE id = ?1",
             &st, "prepare", e) != ERR_OK)
         goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, job_status_name(status), -1, SQLITE_STATIC);
-    if (result_version > 0) sqlite3_bind_int(st, 3, result_version);
-    if (error) sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+    if (error) sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         db_error(d, e, "finish job");
         goto fail;

@@ -115,9 +115,8 @@ err_code store_job_checkpoint(db *d, long long id, const job_ckpt *ck, const job
 err_code store_job_succeed(db *d, long long id, const char *model, const model_def *def,
                            int *version, err *e);
 
-/* A running job ends: failed (error) or cancelled (or succeeded without a
- * result version; a result goes through store_job_succeed). */
-err_code store_job_finish(db *d, long long id, job_status status, int result_version,
-                          const char *error, err *e);
+/* A running job ends without a result: failed (error) or cancelled. A
+ * result goes through store_job_succeed. */
+err_code store_job_finish(db *d, long long id, job_status status, const char *error, err *e);
 
 #endif

@@ -251,13 +251,14 @@ START_TEST(cancel_a_running_job)
 }
 END_TEST
 
-START_TEST(kill9_resumes_from_the_checkpoint)
+static const char *const kill9_args[] = {"--checkpoint-every-iterations", "7", NULL};
+
+/* Job `id` (n iterations, on the daemon started with kill9_args) is killed
+ * with SIGKILL once it has checkpointed, the daemon restarted: the job
+ * resumes, succeeds, and its metrics hold every iteration exactly once.
+ * The final job document. */
+static json_t *kill9_and_resume(long long id, long n)
 {
-    static const char *const args[] = {"--checkpoint-every-iterations", "7", NULL};
-    start(args);
-    upload_circle("circle");
-    const long n = 2000;
-    long long id = submit(", \"validation\": {\"every\": 50}", n);
     json_t *j = wait_job(id, NULL, 21);
     long at = (long)json_integer_value(json_object_get(j, "iteration"));
     json_decref(j);
@@ -267,9 +268,8 @@ START_TEST(kill9_resumes_from_the_checkpoint)
     char old[400];
     snprintf(old, sizeof old, "%s.1", d.log);
     ck_assert_int_eq(rename(d.log, old), 0); /* the new log's listening line gives the port */
-    start(args);
-    j = wait_job(id, "succeeded", 0);
-    json_decref(j);
+    start(kill9_args);
+    json_t *done = wait_job(id, "succeeded", 0);
     ck_assert_int_ge(tu_log_count(&d, "event=jobs_requeued"), 1);
     char path[64];
     snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
@@ -279,6 +279,16 @@ START_TEST(kill9_resumes_from_the_checkpoint)
     for (size_t i = 0; i < (size_t)n; i++)
         ck_assert_int_eq(json_integer_value(json_array_get(it, i)), (long)i + 1);
     json_decref(j);
+    return done;
+}
+
+START_TEST(kill9_resumes_from_the_checkpoint)
+{
+    start(kill9_args);
+    upload_circle("circle");
+    const long n = 2000;
+    long long id = submit(", \"validation\": {\"every\": 50}", n);
+    json_decref(kill9_and_resume(id, n));
 }
 END_TEST
 
@@ -538,33 +548,13 @@ END_TEST
  * model gets exactly one version. */
 START_TEST(cde_kill9_resumes_from_the_checkpoint)
 {
-    static const char *const args[] = {"--checkpoint-every-iterations", "7", NULL};
-    start(args);
+    start(kill9_args);
     post_json("/v1/datasets/spirals", spiral_series(32, 7, 0, NULL), 201);
     const long n = 600;
     long long id = submit_cde("dir", "spirals", "backprop", "cross_entropy",
                               "{\"hidden\": [], \"out\": 2}", n);
-    json_t *j = wait_job(id, NULL, 21);
-    long at = (long)json_integer_value(json_object_get(j, "iteration"));
-    json_decref(j);
-    ck_assert_int_eq(tu_daemon_kill(&d, SIGKILL), 0);
-    tu_daemon_wait(&d, 10.0);
-    ck_assert_int_lt(at, n);
-    char old[400];
-    snprintf(old, sizeof old, "%s.1", d.log);
-    ck_assert_int_eq(rename(d.log, old), 0);
-    start(args);
-    j = wait_job(id, "succeeded", 0);
+    json_t *j = kill9_and_resume(id, n);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 1);
-    json_decref(j);
-    ck_assert_int_ge(tu_log_count(&d, "event=jobs_requeued"), 1);
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
-    j = req("GET", path, NULL, NULL, 200);
-    json_t *it = json_object_get(j, "iteration");
-    ck_assert_int_eq(json_array_size(it), n);
-    for (size_t i = 0; i < (size_t)n; i++)
-        ck_assert_int_eq(json_integer_value(json_array_get(it, i)), (long)i + 1);
     json_decref(j);
     j = req("GET", "/v1/models/dir", NULL, NULL, 200);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "latest_version")), 1);

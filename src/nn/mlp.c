@@ -449,7 +449,7 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
     }
     size_t o = 0;
 #if defined(NN_HAVE_V8D)
-    if (nn_vectors8())
+    if (nn_vector_doubles() >= 8)
         for (; o + 8 <= out; o += 8)
             dot8(in, W + o * in, b ? b + o : NULL, u, z + o);
 #endif
@@ -470,7 +470,7 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
 static void matvec(size_t out, size_t in, const double *W, const double *b, const double *u,
                    double *z)
 {
-    if (in < 8 || nn_wide_vectors()) {
+    if (in < 8 || nn_vector_doubles() >= 4) {
         matvec_loops(out, in, W, b, u, z);
         return;
     }

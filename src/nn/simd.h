@@ -8,8 +8,6 @@
 #ifndef ODESERVE_NN_SIMD_H
 #define ODESERVE_NN_SIMD_H
 
-#include <stdbool.h>
-
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__) &&   \
     !defined(ODESERVE_NO_CLONES)
 #define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -18,30 +16,20 @@
 #define NN_CLONES
 #endif
 
-/* Whether the running code has vectors of 4 doubles or more (the AVX2 or
- * AVX-512 clone, or a build for such a target). Kernels that keep many
- * vector accumulators spill at SSE2 width and defer to OpenBLAS there. */
-static inline bool nn_wide_vectors(void)
+/* Doubles per vector register of the running code: 8 in the AVX-512 clone,
+ * 4 in the AVX2 one, 2 at baseline (or in a build for such a target).
+ * Kernels that keep many vector accumulators spill at narrower widths and
+ * pick another path there. */
+static inline int nn_vector_doubles(void)
 {
 #if defined(NN_HAVE_CLONES)
-    return __builtin_cpu_supports("avx2");
-#elif defined(__AVX2__)
-    return true;
-#else
-    return false;
-#endif
-}
-
-/* Whether the running code has 8-double vectors (the AVX-512 clone). Kernels
- * that keep eight such accumulators spill at AVX2 width. */
-static inline bool nn_vectors8(void)
-{
-#if defined(NN_HAVE_CLONES)
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") ? 8 : __builtin_cpu_supports("avx2") ? 4 : 2;
 #elif defined(__AVX512F__)
-    return true;
+    return 8;
+#elif defined(__AVX2__)
+    return 4;
 #else
-    return false;
+    return 2;
 #endif
 }
 

@@ -105,7 +105,7 @@ START_TEST(every_key_good_and_bad)
             break;
         case CONFIG_SECONDS:
             snprintf(hi, sizeof hi, "%.0f", k[i].max + 1);
-            good = "0.5", bad[0] = "-1", bad[1] = hi, bad[2] = "1e3", bad[3] = "nan";
+            good = k[i].def, bad[0] = "-1", bad[1] = hi, bad[2] = "1e3", bad[3] = "nan";
             break;
         case CONFIG_ENUM:
             good = k[i].def, bad[0] = "loud", bad[1] = "", bad[2] = "INFO";

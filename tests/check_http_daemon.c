@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -230,6 +231,50 @@ START_TEST(json_bodies)
     expect_error(&r, 422, "invalid_argument");
     ck_assert_ptr_nonnull(strstr(r.body, "\"field\":\"ms\""));
     tu_response_free(&r);
+    stop_ok();
+}
+END_TEST
+
+/* keepalive_poll: after a reply on a keep-alive connection of an idle
+ * server, the HTTP thread polls that connection before sleeping. At its
+ * largest (10 ms) and with one HTTP thread, so that every connection shares
+ * the polling thread: a second connection is still answered, the first
+ * connection's next request too, and a client that asks to close (HTTP/1.1
+ * "Connection: close", HTTP/1.0 without keep-alive) gets its reply and the
+ * end of the connection. */
+START_TEST(keepalive_poll_holds_up_no_one)
+{
+    const char *args[] = {"--keepalive-poll", "0.01", "--http-threads", "1", NULL};
+    start(args, test_env);
+    tu_response r;
+    tu_conn *a = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(a);
+    for (int round = 0; round < 20; round++) {
+        ck_assert_int_eq(tu_request(a, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+        /* the thread may be polling `a` now: another connection is served */
+        ck_assert_int_eq(tu_http(d.port, "GET", "/v1/version", NULL, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+    }
+    tu_close(a);
+
+    static const char *const closing[] = {
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof closing / sizeof closing[0]; i++) {
+        tu_conn *c = tu_connect("127.0.0.1", d.port);
+        ck_assert_int_eq(tu_send_raw(c, closing[i], strlen(closing[i])), 0);
+        ck_assert_int_eq(tu_recv(c, &r, 10.0), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+        char byte;
+        ck_assert_msg(tu_readable(c, 10.0), "the server kept connection %zu open", i);
+        ck_assert_int_eq(recv(tu_conn_fd(c), &byte, 1, 0), 0); /* EOF */
+        tu_close(c);
+    }
     stop_ok();
 }
 END_TEST
@@ -466,6 +511,7 @@ static Suite *http_daemon_suite(void)
     tcase_add_test(core, not_found_and_method_not_allowed);
     tcase_add_test(core, request_ids);
     tcase_add_test(core, json_bodies);
+    tcase_add_test(core, keepalive_poll_holds_up_no_one);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, NULL, cleanup);

@@ -58,6 +58,9 @@ static const config_key keys[] = {
     {"inline_budget", CONFIG_SECONDS, NUM(inline_budget), "0.005", 0, 1, NULL, 1,
      "seconds a small solve may run on the HTTP thread when the server is idle; longer ones "
      "move to the evaluation threads; 0 = always on the evaluation threads"},
+    {"keepalive_poll", CONFIG_SECONDS, NUM(keepalive_poll), "0.0002", 0, 0.01, NULL, 1,
+     "seconds an idle server's HTTP thread polls a keep-alive connection after replying, "
+     "so that the client's next request finds it awake; 0 = sleep at once"},
     {"model_cache_size", CONFIG_INT, NUM(model_cache_size), "64", 1, 100000, NULL, 0,
      "loaded model versions kept in memory while no request uses them"},
     {"seed_models", CONFIG_PATHS, STR(seed_models), "", 0, 0, NULL, 0,

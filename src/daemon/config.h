@@ -42,6 +42,8 @@ typedef struct config {
     long long eval_queue_limit;        /* evaluations waiting for a thread before 503 */
     long long max_solve_points;        /* most values in one trajectory reply */
     double solve_timeout;              /* seconds one solve may run; 0 = no limit */
+    double keepalive_poll;             /* seconds an idle HTTP thread polls a keep-alive
+                                          connection after replying; 0 = never */
     double inline_budget;              /* seconds a solve may run on the HTTP thread; 0 = never */
     long long model_cache_size;        /* loaded model versions kept in memory when unused */
     char seed_models[CONFIG_STR_MAX];  /* model documents stored on start if absent; "" = none */

@@ -56,6 +56,7 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.max_solve_points, (uint64_t)s->cfg.max_solve_points);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
     atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));
+    atomic_store(&s->app.keepalive_poll_us, (uint64_t)(s->cfg.keepalive_poll * 1e6 + 0.5));
 }
 
 static db_opts db_options(const config *cfg)

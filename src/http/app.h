@@ -44,6 +44,9 @@ typedef struct http_app {
     _Atomic uint64_t inline_budget_us; /* a small solve may run on the HTTP thread for at
                                           most this long, then moves to the evaluation
                                           pool; 0 = never inline (SIGHUP) */
+    _Atomic uint64_t keepalive_poll_us; /* after a reply on a keep-alive connection of an
+                                           idle server, poll it this long before sleeping;
+                                           0 = never (SIGHUP; server.c) */
     atomic_uint traj_active;           /* trajectory requests between handler and
                                           completion (trajectory.c) */
 

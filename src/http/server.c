@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -304,6 +305,16 @@ static enum MHD_Result defer(http_req *r)
     return MHD_YES;
 }
 
+/* Whether the client means to send another request on this connection
+ * (HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "keep-alive"). */
+static int wants_keepalive(struct MHD_Connection *c, const char *version)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+    if (v && strcasestr(v, "close")) return 0;
+    if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) return 1;
+    return v && strcasestr(v, "keep-alive");
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -314,6 +325,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r = req_start(s, c, url, method);
         if (!r) return MHD_NO;
         *con_cls = r;
+        r->keepalive = wants_keepalive(c, version);
         atomic_fetch_add(&s->inflight, 1);
         return r->replied ? send_reply(r) : MHD_YES;
     }
@@ -359,6 +371,29 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
     }
 }
 
+/* An idle server, having answered on a keep-alive connection, polls that
+ * connection for up to `keepalive_poll` before going back to sleep in
+ * libmicrohttpd's poll(). Why: a client that sends its next request at once
+ * (a dashboard, a script in a loop) otherwise finds this thread asleep, and
+ * on a virtual machine waking an idle vCPU costs tens of microseconds and
+ * leaves it cold (measured in docs/benchmarks.md: a keep-alive /healthz
+ * round trip 76 -> 25 us). Only when nothing else is in flight, so the spin
+ * never takes a core from a solve; it stops as soon as any request starts
+ * elsewhere. A request on another connection of this same HTTP thread waits
+ * at most `keepalive_poll`. */
+static void keepalive_poll(http_server *s, struct MHD_Connection *c)
+{
+    uint64_t us = atomic_load(&s->app->keepalive_poll_us);
+    if (us == 0 || s->quiesced) return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return;
+    struct pollfd pf = {.fd = ci->connect_fd, .events = POLLIN};
+    double until = clock_mono() + (double)us * 1e-6;
+    while (poll(&pf, 1, 0) == 0 && atomic_load(&s->inflight) == 0 && clock_mono() < until)
+        ;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -372,8 +407,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
              log_quote(q, sizeof q, r->path), r->queued ? r->status : 0,
              (clock_mono() - r->t_start) * 1e3, r->id, outcome ? " outcome=" : "",
              outcome ? outcome : "");
+    int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     req_free(r);
-    atomic_fetch_sub(&s->inflight, 1);
+    if (atomic_fetch_sub(&s->inflight, 1) == 1 && keepalive) keepalive_poll(s, c);
 }
 
 static int hex_val(char c)

@@ -129,8 +129,17 @@ START_TEST(start_failures)
     snprintf(db2, sizeof db2, "%s/second.db", d.dir);
     const char *taken[] = {"--listen", listen, "--db", db2, NULL};
     run_expect(taken, NULL, 1, "Address already in use");
+
+    /* The database is another daemon's (this one's): neither a second
+     * daemon nor a migration may open it. */
+    const char *shared[] = {"--listen", "127.0.0.1:0", "--db", d.db, NULL};
+    run_expect(shared, NULL, 1, "is in use by another process");
+    const char *mig[] = {"migrate", "--db", d.db, NULL};
+    run_expect(mig, NULL, 1, "event=migrate_failed code=conflict");
     ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
     ck_assert_int_eq(tu_daemon_wait(&d, 30), 0);
+    /* ... until it has stopped */
+    run_expect(mig, NULL, 0, "event=migrate_done");
 }
 END_TEST
 

@@ -9,11 +9,13 @@
 #include "core/log.h"
 #include "store/db_internal.h"
 #include "store/model_cache.h"
+#include "store/jobs.h"
 #include "store/models.h"
 #include "store_testlib.h"
 
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +195,109 @@ START_TEST(latest_follows_new_versions)
     model_cache_release(cache, h2);
     model_cache_release(cache, again);
     ck_assert_int_eq(builds(), 2);
+}
+END_TEST
+
+/* The version "latest" names, or 0 when get says there is none. */
+static int latest_version(void)
+{
+    const model_handle *h = NULL;
+    err e;
+    err_clear(&e);
+    err_code rc = model_cache_get(cache, "m", 0, &h, &e);
+    if (rc == ERR_NOT_FOUND) return 0;
+    ck_assert_msg(rc == ERR_OK, "%s", e.message);
+    int v = h->version;
+    model_cache_release(cache, h);
+    return v;
+}
+
+/* "latest" is answered from memory between writes; every kind of write
+ * through the store is seen by the next get: a new version, a deleted
+ * version, a job's result, a deleted model and its re-creation. */
+START_TEST(latest_sees_every_kind_of_write)
+{
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(latest_version(), 0);
+    put("m", 1);
+    ck_assert_int_eq(latest_version(), 1);
+    ck_assert_int_eq(latest_version(), 1);
+    put("m", 2);
+    ck_assert_int_eq(latest_version(), 2);
+    ck_assert_int_eq(store_model_delete_version(conn, "m", 2, &e), ERR_OK);
+    ck_assert_int_eq(latest_version(), 1);
+
+    model_def def;
+    stl_ode_def(&def, 3);
+    long long id = 0, got = 0;
+    bool found = false;
+    char *spec = NULL;
+    job_ckpt ck;
+    ck_assert_int_eq(store_job_create(conn, "m", "ds", "{}", 10, &id, &e), ERR_OK);
+    ck_assert_int_eq(store_job_claim(conn, &found, &got, &spec, &ck, &e), ERR_OK);
+    ck_assert(found && got == id);
+    free(spec);
+    job_ckpt_free(&ck);
+    int v = 0;
+    ck_assert_int_eq(store_job_succeed(conn, id, "m", &def, &v, &e), ERR_OK);
+    model_def_free(&def);
+    ck_assert_int_eq(v, 3); /* numbers are never reused */
+    ck_assert_int_eq(latest_version(), 3);
+
+    ck_assert_int_eq(store_model_delete(conn, "m", &e), ERR_OK);
+    model_cache_drop(cache, "m", 0);
+    ck_assert_int_eq(latest_version(), 0);
+    put("m", 4);
+    ck_assert_int_eq(latest_version(), 1); /* a new model starts again at 1 */
+}
+END_TEST
+
+/* Once a put has returned on one thread, no get that starts after it on
+ * another answers an older "latest". */
+struct writer {
+    atomic_int done; /* the highest version whose put has returned */
+    err e;
+};
+
+static void *writer_run(void *arg)
+{
+    struct writer *w = arg;
+    db *d = NULL;
+    err_clear(&w->e);
+    if (db_pool_get(pool, &d, &w->e) != ERR_OK) return NULL;
+    for (int v = 2; v <= 60; v++) {
+        model_def def;
+        stl_ode_def(&def, (unsigned)v);
+        int got = 0;
+        err_code rc = store_model_put(d, "m", &def, &got, &w->e);
+        model_def_free(&def);
+        if (rc != ERR_OK) break;
+        atomic_store(&w->done, got);
+    }
+    return NULL;
+}
+
+START_TEST(latest_is_never_older_than_a_finished_put)
+{
+    put("m", 1);
+    struct writer w;
+    atomic_init(&w.done, 1);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, writer_run, &w), 0);
+    int last = 0, gets = 0;
+    while (last < 60 && !w.e.code) {
+        int before = atomic_load(&w.done);
+        int v = latest_version();
+        ck_assert_msg(v >= before, "latest answered %d after version %d was stored", v, before);
+        ck_assert_int_ge(v, last);
+        last = v;
+        gets++;
+    }
+    pthread_join(th, NULL);
+    ck_assert_msg(w.e.code == ERR_OK, "writer: %s", w.e.message);
+    ck_assert_int_eq(latest_version(), 60);
+    ck_assert_int_gt(gets, 1);
 }
 END_TEST
 
@@ -492,6 +597,8 @@ static Suite *cache_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, second_get_shares_the_first_build);
     tcase_add_test(tc, latest_follows_new_versions);
+    tcase_add_test(tc, latest_sees_every_kind_of_write);
+    tcase_add_test(tc, latest_is_never_older_than_a_finished_put);
     tcase_add_test(tc, errors_name_the_field);
     tcase_add_test(tc, drop_keeps_held_handles_valid);
     tcase_add_test(tc, drop_one_version);

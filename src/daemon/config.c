@@ -28,7 +28,8 @@ static const config_key keys[] = {
     {"listen", CONFIG_ADDR, STR(listen), "127.0.0.1:8080", 0, 0, NULL, 0,
      "address and port to listen on, HOST:PORT or [IPv6]:PORT; port 0 picks a free port"},
     {"db", CONFIG_PATH, STR(db), "/var/lib/odeserve/odeserve.db", 0, 0, NULL, 0,
-     "SQLite database file; created (and migrated) on start; its directory must exist"},
+     "SQLite database file; created (and migrated) on start; its directory must exist; "
+     "locked while the daemon runs (one daemon per database)"},
     {"log_level", CONFIG_ENUM, STR(log_level), "info", 0, 0, "error|warn|info|debug", 1,
      "lowest level written to stderr"},
     {"http_threads", CONFIG_INT, NUM(http_threads), "2", 1, 256, NULL, 0,

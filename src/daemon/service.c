@@ -28,6 +28,7 @@
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
     const config_cli *cli; /* where the settings come from */
+    int db_lock;           /* db_claim's descriptor; -1 before */
     db_pool *db;
     workq *eval;
     model_cache *models;
@@ -93,13 +94,18 @@ int service_migrate(const config *cfg)
     err_clear(&e);
     db_opts o = db_options(cfg);
     db *d = NULL;
+    int lock = -1;
     char q[CONFIG_STR_MAX + 8];
-    if (db_open(&d, &o, &e) == ERR_OK && migrate(d, &e) == ERR_OK) {
+    /* claimed like the daemon does: never migrate under a running daemon */
+    if (db_claim(o.path, &lock, &e) == ERR_OK && db_open(&d, &o, &e) == ERR_OK &&
+        migrate(d, &e) == ERR_OK) {
         db_close(d);
+        db_unclaim(lock);
         log_info("migrate_done", "db=%s", log_quote(q, sizeof q, cfg->db));
         return EXIT_OK;
     }
     db_close(d);
+    db_unclaim(lock);
     log_err("migrate_failed", &e);
     return EXIT_FAIL;
 }
@@ -166,8 +172,9 @@ static err_code start(service *s, err *e)
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
     nn_blas_single_thread();
-    if (db_pool_new(&s->db, &o, e) != ERR_OK || db_pool_get(s->db, &d, e) != ERR_OK ||
-        migrate(d, e) != ERR_OK || seed_models(&s->cfg, d, e) != ERR_OK)
+    if (db_claim(o.path, &s->db_lock, e) != ERR_OK || db_pool_new(&s->db, &o, e) != ERR_OK ||
+        db_pool_get(s->db, &d, e) != ERR_OK || migrate(d, e) != ERR_OK ||
+        seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;
     int threads = eval_threads(&s->cfg);
     if (workq_new(&s->eval, threads, (size_t)s->cfg.eval_queue_limit, e) != ERR_OK) return e->code;
@@ -289,6 +296,7 @@ static void teardown(service *s)
     workq_free(s->eval);
     model_cache_free(s->models); /* after the last request released its handles */
     db_pool_free(s->db);
+    db_unclaim(s->db_lock); /* after the last connection: see db_claim */
 }
 
 int service_run(const config_cli *cli, const config *cfg)
@@ -297,6 +305,7 @@ int service_run(const config_cli *cli, const config *cfg)
     memset(&s, 0, sizeof s);
     s.cfg = *cfg;
     s.cli = cli;
+    s.db_lock = -1;
     atomic_init(&s.app.state, HTTP_APP_STARTING);
     atomic_init(&s.app.cancel, 0);
     atomic_init(&s.app.max_body, cfg->max_body_size);

@@ -35,20 +35,20 @@ typedef struct http_app {
     int test_routes;           /* serve ROUTE_TEST routes (ODESERVE_TEST_ROUTES=1) */
 
     /* models and trajectories (models.c, trajectory.c) */
-    model_cache *models;               /* borrowed; loaded versions, shared by every thread */
-    _Atomic uint64_t max_solve_points; /* most values in a trajectory reply (every query
-                                          time x values per time); more is 413 too_large
-                                          (SIGHUP) */
-    _Atomic uint64_t solve_timeout_us; /* a solve running longer stops with 503
-                                          deadline_exceeded; 0 = no limit (SIGHUP) */
-    _Atomic uint64_t inline_budget_us; /* a small solve may run on the HTTP thread for at
-                                          most this long, then moves to the evaluation
-                                          pool; 0 = never inline (SIGHUP) */
+    model_cache *models;                /* borrowed; loaded versions, shared by every thread */
+    _Atomic uint64_t max_solve_points;  /* most values in a trajectory reply (every query
+                                           time x values per time); more is 413 too_large
+                                           (SIGHUP) */
+    _Atomic uint64_t solve_timeout_us;  /* a solve running longer stops with 503
+                                           deadline_exceeded; 0 = no limit (SIGHUP) */
+    _Atomic uint64_t inline_budget_us;  /* a small solve may run on the HTTP thread for at
+                                           most this long, then moves to the evaluation
+                                           pool; 0 = never inline (SIGHUP) */
     _Atomic uint64_t keepalive_poll_us; /* after a reply on a keep-alive connection of an
                                            idle server, poll it this long before sleeping;
                                            0 = never (SIGHUP; server.c) */
-    atomic_uint traj_active;           /* trajectory requests between handler and
-                                          completion (trajectory.c) */
+    atomic_uint traj_active;            /* trajectory requests between handler and
+                                           completion (trajectory.c) */
 
     /* training jobs (jobs.c) */
     struct jobs_pool *jobs; /* borrowed; the worker pool (jobs/pool.h) */

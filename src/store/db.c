@@ -22,11 +22,15 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 struct cached_stmt {
     const char *sql;  /* the key: a string with static storage duration */
@@ -428,4 +432,30 @@ void db_rollback(db *d)
         log_error("db_rollback_failed", "path=%s error=%s", log_quote(q, sizeof q, d->path),
                   log_quote(m, sizeof m, sqlite3_errmsg(d->conn)));
     }
+}
+
+err_code db_claim(const char *path, int *fd, err *e)
+{
+    *fd = -1;
+    if (!path || !*path) return err_set(e, ERR_CONFIG, "db", "no database path");
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0)
+        return err_set(e, ERR_IO, "db", "cannot open the database %s: %s", path, strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        int en = errno;
+        close(f);
+        if (en == EWOULDBLOCK)
+            return err_set(e, ERR_CONFLICT, "db",
+                           "the database %s is in use by another process (another odeserved?); "
+                           "one daemon serves one database",
+                           path);
+        return err_set(e, ERR_IO, "db", "cannot lock the database %s: %s", path, strerror(en));
+    }
+    *fd = f;
+    return ERR_OK;
+}
+
+void db_unclaim(int fd)
+{
+    if (fd >= 0) close(fd); /* the flock goes with it */
 }

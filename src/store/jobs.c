@@ -463,9 +463,10 @@ err_code store_job_succeed(db *d, long long id, const char *model, const model_d
         goto fail;
     }
     sqlite3_finalize(st);
-    if (db_commit(d, e) != ERR_OK) return e->code;
-    if (version) *version = v;
-    return ERR_OK;
+    err_code rc = db_commit(d, e);
+    store_models_changed();
+    if (rc == ERR_OK && version) *version = v;
+    return rc;
 fail:
     sqlite3_finalize(st);
     db_rollback(d);

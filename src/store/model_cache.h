@@ -5,8 +5,11 @@
  * model_cache_get returns a counted handle that stays valid until released,
  * even if the model is deleted meanwhile (the entry is unlinked at once and
  * freed by its last user). Versions are immutable, so an entry never goes
- * stale; version 0 ("latest") is resolved with one indexed query per call,
- * so a version uploaded by any thread is seen at once.
+ * stale. Version 0 ("latest") is answered from memory until a write to
+ * models ends anywhere in this process (store_models_changes), then with one
+ * indexed query: a version uploaded or deleted by any thread is seen at
+ * once; a version written by another process is not (the daemon holds its
+ * database exclusively: db_claim).
  *
  * Thread-safe: one mutex guards the table; loading and building happen
  * outside it (two threads may race to build the same version: the first to

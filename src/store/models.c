@@ -29,6 +29,7 @@
 #include "nn/act.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +387,18 @@ out:
     return rc;
 }
 
+static atomic_ulong models_changes;
+
+unsigned long store_models_changes(void)
+{
+    return atomic_load(&models_changes);
+}
+
+void store_models_changed(void)
+{
+    atomic_fetch_add(&models_changes, 1);
+}
+
 err_code store_model_put(db *d, const char *name, const model_def *def, int *version, err *e)
 {
     int v = 0;
@@ -394,9 +407,10 @@ err_code store_model_put(db *d, const char *name, const model_def *def, int *ver
         db_rollback(d);
         return e->code;
     }
-    if (db_commit(d, e) != ERR_OK) return e->code; /* rolled back */
-    if (version) *version = v;
-    return ERR_OK;
+    err_code rc = db_commit(d, e); /* rolled back on failure */
+    store_models_changed();
+    if (rc == ERR_OK && version) *version = v;
+    return rc;
 }
 
 /* ---- list, get, latest ---- */
@@ -824,11 +838,12 @@ err_code store_model_delete(db *d, const char *name, err *e)
         if (!rc && sqlite3_changes(db_sqlite(d)) == 0) rc = no_model(name, e);
     }
     sqlite3_finalize(st);
-    if (rc) {
+    if (rc)
         db_rollback(d);
-        return rc;
-    }
-    return db_commit(d, e);
+    else
+        rc = db_commit(d, e);
+    store_models_changed();
+    return rc;
 }
 
 /* Run `sql` with ?1 = id, ?2 = version; *changes receives the rows changed. */
@@ -882,7 +897,9 @@ err_code store_model_delete_version(db *d, const char *name, int version, err *e
                       "(SELECT 1 FROM model_versions WHERE model_id = ?1)",
                       id, 0, NULL, "deleting the model", e)))
         goto fail;
-    return db_commit(d, e);
+    rc = db_commit(d, e);
+    store_models_changed();
+    return rc;
 fail:
     db_rollback(d);
     return rc;

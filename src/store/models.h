@@ -68,6 +68,13 @@ err_code store_model_list(db *d, model_info **out, size_t *n, err *e);
 err_code store_model_get(db *d, const char *name, model_info *info, model_version_info **versions,
                          size_t *n, err *e);
 
+/* A counter that every write to models or versions through this process's
+ * store (put, delete, a job's result) increases once its transaction has
+ * ended. Read it before reading the database: while it still has that
+ * value, what was read is current, as far as this process's writes go
+ * (the daemon holds its database exclusively: db_claim). Thread-safe. */
+unsigned long store_models_changes(void);
+
 /* Latest version number of `name`; ERR_NOT_FOUND if none. */
 err_code store_model_latest(db *d, const char *name, int *version, err *e);
 

@@ -13,6 +13,10 @@
 #include "model/model_def.h"
 #include "store/db.h"
 
+/* Increase store_models_changes(); a writer calls it after its
+ * transaction ends (commit or rollback), never before the commit. */
+void store_models_changed(void);
+
 /* As store_model_put, without its own transaction. */
 err_code store_model_put_in_tx(db *d, const char *name, const model_def *def, int *version, err *e);
 

@@ -384,7 +384,7 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
 static void keepalive_poll(http_server *s, struct MHD_Connection *c)
 {
     uint64_t us = atomic_load(&s->app->keepalive_poll_us);
-    if (us == 0 || s->quiesced) return;
+    if (us == 0) return;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return;

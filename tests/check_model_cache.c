@@ -256,7 +256,8 @@ END_TEST
 /* Once a put has returned on one thread, no get that starts after it on
  * another answers an older "latest". */
 struct writer {
-    atomic_int done; /* the highest version whose put has returned */
+    atomic_int done;   /* the highest version whose put has returned */
+    atomic_int failed; /* e is set (read by the main thread only after join) */
     err e;
 };
 
@@ -264,15 +265,20 @@ static void *writer_run(void *arg)
 {
     struct writer *w = arg;
     db *d = NULL;
-    err_clear(&w->e);
-    if (db_pool_get(pool, &d, &w->e) != ERR_OK) return NULL;
+    if (db_pool_get(pool, &d, &w->e) != ERR_OK) {
+        atomic_store(&w->failed, 1);
+        return NULL;
+    }
     for (int v = 2; v <= 60; v++) {
         model_def def;
         stl_ode_def(&def, (unsigned)v);
         int got = 0;
         err_code rc = store_model_put(d, "m", &def, &got, &w->e);
         model_def_free(&def);
-        if (rc != ERR_OK) break;
+        if (rc != ERR_OK) {
+            atomic_store(&w->failed, 1);
+            break;
+        }
         atomic_store(&w->done, got);
     }
     return NULL;
@@ -283,10 +289,12 @@ START_TEST(latest_is_never_older_than_a_finished_put)
     put("m", 1);
     struct writer w;
     atomic_init(&w.done, 1);
+    atomic_init(&w.failed, 0);
+    err_clear(&w.e);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, writer_run, &w), 0);
     int last = 0, gets = 0;
-    while (last < 60 && !w.e.code) {
+    while (last < 60 && !atomic_load(&w.failed)) {
         int before = atomic_load(&w.done);
         int v = latest_version();
         ck_assert_msg(v >= before, "latest answered %d after version %d was stored", v, before);

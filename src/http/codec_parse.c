@@ -15,7 +15,7 @@
  * bit, but a request's shortest round-trip numbers (16-17 digits, where
  * glibc takes its multi-precision path) cost ~15 ns instead of ~70 ns
  * each, and no NUL-terminated copy is made (bench_codec: the W1 request's
- * parse 13 -> 7.5 us on the development VM; most of the rest is jansson's
+ * parse 13 -> 7 us on the development VM; most of the rest is jansson's
  * allocations).
  */
 #include "http/codec_json.h"

@@ -68,7 +68,7 @@ static inline bool all_digits(uint64_t x)
 
 /* The digits at p into *w (w * 10 + digit, wrapping past 2^64: the caller
  * counts digits); returns the first non-digit. */
-static const char *read_digits(const char *p, const char *end, uint64_t *w)
+static inline const char *read_digits(const char *p, const char *end, uint64_t *w)
 {
     uint64_t v = *w, x;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

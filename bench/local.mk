@@ -32,3 +32,10 @@ bench_bench_train_SOURCES = bench/bench_train.c
 bench_bench_train_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_train_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
+# bench_codec: the request parser's number reading (strtod vs codec_strtod,
+# ns per number) and codec_parse of a whole request, fed on stdin:
+#   bench/bench_solve --print-request | bench/bench_codec
+noinst_PROGRAMS += bench/bench_codec
+bench_bench_codec_SOURCES = bench/bench_codec.c
+bench_bench_codec_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_codec_LDADD = src/http/libhttp.la src/core/libcore.la $(JANSSON_LIBS) $(MHD_LIBS) -lm

@@ -4,6 +4,9 @@
  *             shortest round-trip implementation, tests/fixtures/
  *             shortest_doubles.txt): the same text; and on random doubles
  *             against a brute-force search with printf and strtod;
+ *   strtod    the number reader against glibc's strtod, bit for bit: hard
+ *             cases (tests/fixtures/strtod_hard.txt, also against Python's
+ *             float()) and 10^6 random tokens of five forms;
  *   parse     malformed JSON (400 with line and column), NaN / Infinity /
  *             overflowing literals named by their field path (422);
  *   model     documents decoded into model_def (layout, kinds, defaults),
@@ -23,6 +26,14 @@
 #include "http/codec_json.h"
 #include "http/codec_model.h"
 #include "http/codec_request.h"
+#include "http/codec_strtod.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define HAVE_VALGRIND_H 1
+#endif
+#endif
 
 static json_t *parse_ok(const char *text)
 {
@@ -161,6 +172,198 @@ START_TEST(jbuf_writes_json)
     free(t);
     t = jbuf_take(&b, &len); /* empty buffer: empty text */
     ck_assert_str_eq(t, "");
+    free(t);
+}
+END_TEST
+
+/* ---- the number reader (codec_strtod) ---- */
+
+/* glibc's strtod is the reference: correctly rounded, independent code. */
+static uint64_t strtod_bits(const char *s)
+{
+    return bits_of(strtod(s, NULL));
+}
+
+/* (Check's ck_assert records every passing assertion: a write(2) each,
+ * too slow for 10^6 numbers; hence ck_abort_msg behind plain ifs.) */
+static uint64_t reader_bits(const char *s, size_t len)
+{
+    double x = NAN;
+    if (codec_strtod(s, len, &x) != 0) ck_abort_msg("%s: out of memory", s);
+    return bits_of(x);
+}
+
+/* tests/fixtures/strtod_hard.txt: each token against strtod and against
+ * the bits Python's float() gave; also read from inside a longer text (not
+ * NUL-terminated) and through codec_parse, as a request's number. */
+START_TEST(strtod_hard_cases)
+{
+    char path[512];
+    const char *src = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/fixtures/strtod_hard.txt", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char line[4096], tok[4096];
+    char hex[32];
+    int count = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        ck_assert_int_eq(sscanf(line, "%4095s %31s", tok, hex), 2);
+        size_t n = strlen(tok);
+        uint64_t want = strtoull(hex, NULL, 16);
+        ck_assert_msg(strtod_bits(tok) == want, "%s: strtod and Python disagree", tok);
+        uint64_t got = reader_bits(tok, n);
+        ck_assert_msg(got == want, "%s: %016llx, strtod %016llx", tok, (unsigned long long)got,
+                      (unsigned long long)want);
+        /* in place: digits after the token must not be read */
+        char *padded = malloc(n + 2);
+        ck_assert_ptr_nonnull(padded);
+        memcpy(padded, tok, n);
+        memcpy(padded + n, "7e", 2);
+        ck_assert_msg(reader_bits(padded, n) == want, "%s followed by digits", tok);
+        free(padded);
+        char *doc = malloc(n + 3);
+        ck_assert_ptr_nonnull(doc);
+        snprintf(doc, n + 3, "[%s]", tok);
+        json_t *j = NULL;
+        err e;
+        err_clear(&e);
+        err_code rc = codec_parse(doc, n + 2, &j, &e);
+        if (isinf(strtod(tok, NULL))) {
+            ck_assert_msg(rc == ERR_INVALID && strstr(e.message, "too large"), "%s: %s", tok,
+                          e.message);
+        } else {
+            ck_assert_msg(rc == ERR_OK, "%s: %s", tok, e.message);
+            ck_assert(bits_of(json_real_value(json_array_get(j, 0))) == want);
+        }
+        json_decref(j);
+        free(doc);
+        count++;
+    }
+    fclose(f);
+    ck_assert_int_ge(count, 300);
+}
+END_TEST
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+    return *s;
+}
+
+/* A random JSON number: 1-25 digits, the point anywhere (or none), an
+ * exponent in [-350, 330] or none. */
+static size_t random_token(uint64_t *st, char *buf)
+{
+    size_t o = 0;
+    uint64_t r = xorshift(st);
+    if (r & 1) buf[o++] = '-';
+    int nd = 1 + (int)((r >> 1) % 25), point = (int)((r >> 8) % (unsigned)(nd + 1));
+    if (point == 0) buf[o++] = '0'; /* "0.ddd" */
+    for (int i = 0; i < nd; i++) {
+        if (i == point && point > 0) buf[o++] = '.';
+        if (i == 0 && point == 0) buf[o++] = '.';
+        int d = (int)(xorshift(st) % 10);
+        if (i == 0 && point != 0 && d == 0) d = 1 + (int)((r >> 20) % 9); /* no leading zero */
+        buf[o++] = (char)('0' + d);
+    }
+    if (buf[o - 1] == '.') o--; /* point after the last digit: none */
+    if ((r >> 30) % 4)
+        o += (size_t)sprintf(buf + o, "%s%d", (r >> 40) & 1 ? "e" : "E",
+                             (int)((r >> 41) % 681) - 350);
+    buf[o] = '\0';
+    return o;
+}
+
+/* How many random tokens: 10^6, fewer under valgrind (about 50x slower)
+ * or as CODEC_STRTOD_RANDOM says. */
+static long random_count(void)
+{
+    const char *env = getenv("CODEC_STRTOD_RANDOM");
+    if (env) return atol(env);
+#ifdef HAVE_VALGRIND_H
+    if (RUNNING_ON_VALGRIND) return 20000;
+#endif
+    return 1000000;
+}
+
+/* Random tokens of five forms against strtod, bit for bit: the shortest
+ * round-trip text of random bit patterns (codec_fmt_double) and of
+ * solver-like values in [0, 25] (a trajectory request), %.17g of random
+ * bit patterns, decimals near the midpoint of two doubles (%.*Le of the
+ * midpoint, 17-21 digits: the hard decisions), and random_token's. */
+START_TEST(strtod_random_against_strtod)
+{
+    uint64_t st = 0x2545f4914f6cdd1dull;
+    long n = random_count();
+    char buf[64];
+    for (long i = 0; i < n; i++) {
+        uint64_t b = xorshift(&st);
+        double x;
+        memcpy(&x, &b, sizeof x);
+        size_t len = 0;
+        switch (i % 5) {
+        case 0:
+            if (!isfinite(x)) continue;
+            len = codec_fmt_double(buf, x);
+            break;
+        case 1:
+            len = codec_fmt_double(buf, (double)(b >> 11) / 9007199254740992.0 * 25);
+            break;
+        case 2:
+            if (!isfinite(x)) continue;
+            len = (size_t)snprintf(buf, sizeof buf, "%.17g", x);
+            break;
+        case 3: {
+            if (!isfinite(x) || !isfinite(nextafter(x, INFINITY))) continue;
+            long double mid = ((long double)x + nextafter(x, INFINITY)) / 2;
+            len = (size_t)snprintf(buf, sizeof buf, "%.*Le", 16 + (int)(b >> 60) % 5, mid);
+            break;
+        }
+        default:
+            len = random_token(&st, buf);
+        }
+        uint64_t got = reader_bits(buf, len), want = strtod_bits(buf);
+        if (got != want)
+            ck_abort_msg("%s: %016llx, strtod %016llx", buf, (unsigned long long)got,
+                         (unsigned long long)want);
+        if (i % 97 == 0 && !isinf(strtod(buf, NULL))) { /* valid JSON, read the same */
+            char doc[80];
+            snprintf(doc, sizeof doc, "{\"t\": [%s]}", buf);
+            json_t *j = parse_ok(doc);
+            json_t *v = json_array_get(json_object_get(j, "t"), 0);
+            if (bits_of(json_real_value(v)) != want) ck_abort_msg("%s through codec_parse", buf);
+            json_decref(j);
+        }
+    }
+}
+END_TEST
+
+/* Tokens of 10^5 digits: the exponent's offset by the digits' position is
+ * kept exactly (no saturation short of 10^15), and strtod's copy of a long
+ * token is freed (valgrind). */
+START_TEST(strtod_long_tokens)
+{
+    const size_t n = 100000;
+    char *t = malloc(n + 32);
+    ck_assert_ptr_nonnull(t);
+    const struct {
+        const char *head, *tail;
+        char fill;
+        double want;
+    } cases[] = {{"0.", "1e100002", '0', 10.0},      {"1", "e-100000", '0', 1.0},
+                 {"-0.", "e99999999999", '0', -0.0}, {"0.", "3e-10", '3', 0.0},
+                 {"4", "e-100310", '9', 5e-10},      {"1.", "1", '0', 1.0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t h = strlen(cases[i].head);
+        memcpy(t, cases[i].head, h);
+        memset(t + h, cases[i].fill, n);
+        strcpy(t + h + n, cases[i].tail);
+        size_t len = strlen(t);
+        uint64_t want = strtod_bits(t);
+        ck_assert_msg(reader_bits(t, len) == want, "case %zu", i);
+        if (i != 3 && i != 4) ck_assert(want == bits_of(cases[i].want));
+    }
     free(t);
 }
 END_TEST
@@ -721,6 +924,8 @@ static Suite *suite(void)
     tcase_add_test(c, numbers_match_python_repr);
     tcase_add_test(c, numbers_random_against_brute_force);
     tcase_add_test(c, numbers_spelling);
+    tcase_add_test(c, strtod_hard_cases);
+    tcase_add_test(c, strtod_random_against_strtod);
     tcase_add_test(c, jbuf_writes_json);
     tcase_add_test(c, parse_accepts_json);
     tcase_add_test(c, parse_numbers_are_reals);
@@ -733,6 +938,10 @@ static Suite *suite(void)
     tcase_add_test(c, request_version);
     tcase_add_test(c, reply_text);
     suite_add_tcase(s, c);
+    TCase *lim = tcase_create("limits");
+    tcase_set_timeout(lim, 120);
+    tcase_add_test(lim, strtod_long_tokens);
+    suite_add_tcase(s, lim);
     TCase *er = tcase_create("errors");
     tcase_set_timeout(er, 120);
     tcase_add_test(er, parse_errors);

@@ -14,6 +14,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/api.c src/http/api.h \
 	src/http/codec_json.c src/http/codec_json.h \
 	src/http/codec_num.c src/http/codec_num.h src/http/codec_pow10.h \
+	src/http/codec_strtod.c src/http/codec_strtod.h src/http/codec_pow5.h \
 	src/http/codec_parse.c \
 	src/http/codec_model.c src/http/codec_model.h \
 	src/http/codec_request.c src/http/codec_request.h \
@@ -27,5 +28,6 @@ src_http_libhttp_la_SOURCES = \
 	src/http/jobs.c
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
-# codec_pow10.h is generated (committed): src/http/gen_pow10.py
-EXTRA_DIST += src/http/gen_pow10.py
+# codec_pow10.h and codec_pow5.h are generated (committed): src/http/gen_pow10.py,
+# src/http/gen_pow5.py
+EXTRA_DIST += src/http/gen_pow10.py src/http/gen_pow5.py

@@ -6,7 +6,9 @@
 # atol 1e-8) to /v1/models/spiral/trajectory with wrk. Two parts:
 #   1. HTTP + JSON overhead at one connection: ROUNDS short wrk runs, each
 #      followed by the same solve in-process (bench_solve --only w1_single
-#      --model examples/spiral.json: the daemon's model, not the built-in W1);
+#      --model examples/spiral.json --reps 21: the daemon's model, not the
+#      built-in W1; 21 runs of 20 ms, so that a burst of load on the host
+#      shorter than ~0.2 s does not move the median);
 #      the summary gives the median over rounds of (HTTP p50 / in-process
 #      median - 1), robust to a machine whose load changes (alternation
 #      exposes both to the same conditions);
@@ -75,7 +77,7 @@ for r in $(seq 1 "$rounds"); do
         -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"' | sed "s/^{/{\"round\": $r, /" |
         tee -a "$out"
     [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && printf ' %s\n' "$(wc -l <"$DAEMON_LOG")" >>"$ranges"
-    "$solve" --only w1_single --model "$here/../examples/spiral.json" --reps 5 | sed "s/^{/{\"round\": $r, /" | tee -a "$out"
+    "$solve" --only w1_single --model "$here/../examples/spiral.json" --reps 21 | sed "s/^{/{\"round\": $r, /" | tee -a "$out"
 done
 
 [ -n "${DAEMON_LOG:-}" ] && [ -r "$DAEMON_LOG" ] && log_to=$(wc -l <"$DAEMON_LOG")

@@ -78,13 +78,20 @@ static void normalize(const char *s, int *neg, char *digits, size_t n, int *exp1
     *exp10 = first < 0 ? 0 : point - first - 1 + e;
 }
 
-START_TEST(numbers_match_python_repr)
+/* A file of the source tree ($top_srcdir, else "."), open for reading. */
+static FILE *open_source_file(const char *rel)
 {
     char path[512];
     const char *src = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/tests/fixtures/shortest_doubles.txt", src ? src : ".");
+    snprintf(path, sizeof path, "%s/%s", src ? src : ".", rel);
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
+    return f;
+}
+
+START_TEST(numbers_match_python_repr)
+{
+    FILE *f = open_source_file("tests/fixtures/shortest_doubles.txt");
     char hex[32], ref[64];
     int count = 0;
     while (fscanf(f, "%31s %63s", hex, ref) == 2) {
@@ -198,11 +205,7 @@ static uint64_t reader_bits(const char *s, size_t len)
  * NUL-terminated) and through codec_parse, as a request's number. */
 START_TEST(strtod_hard_cases)
 {
-    char path[512];
-    const char *src = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/tests/fixtures/strtod_hard.txt", src ? src : ".");
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
+    FILE *f = open_source_file("tests/fixtures/strtod_hard.txt");
     char line[4096], tok[4096];
     char hex[32];
     int count = 0;
@@ -723,11 +726,7 @@ END_TEST
  * <!-- model-example -->) are valid documents. */
 START_TEST(model_format_doc_example)
 {
-    char path[512];
-    const char *src = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/docs/model-format.md", src ? src : ".");
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
+    FILE *f = open_source_file("docs/model-format.md");
     static char text[1 << 17];
     size_t n = fread(text, 1, sizeof text - 1, f);
     ck_assert_uint_lt(n, sizeof text - 1);

@@ -209,6 +209,7 @@ const char *codec_type_name(const json_t *v)
 
 const char *codec_field(char *buf, size_t n, const char *parent, const char *child)
 {
+    if (!child[0]) child = "[\"\"]"; /* the empty key: visible, unlike "a." or "" */
     const char *sep = (!parent || !parent[0] || child[0] == '[') ? "" : ".";
     if (snprintf(buf, n, "%s%s%s", parent ? parent : "", sep, child) >= (int)n)
         buf[n - 1] = '\0'; /* cut: a path this long is still recognisable */

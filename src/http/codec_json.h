@@ -87,7 +87,8 @@ err_code codec_get_vector(const json_t *v, const char *field, size_t n, double *
  * the top level, field = "") and the list of known keys. */
 err_code codec_check_keys(const json_t *obj, const char *field, const char *const *allowed, err *e);
 
-/* "a" + "b" -> "a.b"; "" + "b" -> "b"; "a" + "[3]" -> "a[3]". Writes into
+/* "a" + "b" -> "a.b"; "" + "b" -> "b"; "a" + "[3]" -> "a[3]"; the empty key
+ * "a" + "" -> "a[\"\"]" (top level: "[\"\"]"). Writes into
  * buf (n bytes), truncating; returns buf. */
 const char *codec_field(char *buf, size_t n, const char *parent, const char *child);
 /* "a" + 3 -> "a[3]". */

@@ -125,9 +125,9 @@ awk '
         for (i = 0; i < m; i++) for (j = i + 1; j < m; j++)
             if (dratio[j] < dratio[i]) { t = dratio[i]; dratio[i] = dratio[j]; dratio[j] = t }
         if (m > 0)
-            printf "{\"summary\": \"http_vs_daemon_solve\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f}\n", m, (dratio[int((m - 1) / 2)] - 1) * 100, (dratio[0] - 1) * 100, (dratio[m - 1] - 1) * 100
+            printf "{\"summary\": \"http_vs_daemon_solve\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f, \"target_pct\": 20}\n", m, (dratio[int((m - 1) / 2)] - 1) * 100, (dratio[0] - 1) * 100, (dratio[m - 1] - 1) * 100
         if (k > 0)
-            printf "{\"summary\": \"http_overhead_1conn\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f}\n", k, (ratio[int((k - 1) / 2)] - 1) * 100, (ratio[0] - 1) * 100, (ratio[k - 1] - 1) * 100
+            printf "{\"summary\": \"http_overhead_1conn\", \"rounds\": %d, \"median_overhead_pct\": %.1f, \"min_overhead_pct\": %.1f, \"max_overhead_pct\": %.1f, \"target_pct\": 20}\n", k, (ratio[int((k - 1) / 2)] - 1) * 100, (ratio[0] - 1) * 100, (ratio[k - 1] - 1) * 100
         for (i = 0; i < n; i++) {
             c = order[i]
             printf "{\"summary\": \"scaling\", \"connections\": %d, \"requests_per_s\": %.1f, \"vs_1conn\": %.2f, \"errors\": %d}\n", c, rps[c], (order[0] in rps && rps[order[0]] > 0) ? rps[c] / rps[order[0]] : 0, err[c]

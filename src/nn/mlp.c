@@ -558,6 +558,30 @@ static inline __attribute__((always_inline)) void dot8p(int k, size_t in, const 
         memcpy(z + 8 * q, &s, sizeof s);
     }
 }
+
+/* z = b (or +0) + W u for in < 8 from W transposed (P[i*out + o] =
+ * W[o][i]), eight rows per vector, each z[o] added column after column in
+ * order as the column loop of matvec_loops does, but in a register. */
+static inline __attribute__((always_inline)) void colp(size_t out, size_t in, const double *P,
+                                                       const double *b, const double *u, double *z)
+{
+    size_t o = 0;
+    for (; o + 8 <= out; o += 8) {
+        v8d s = {0}, pv;
+        if (b) LOAD8(s, b + o);
+        for (size_t i = 0; i < in; i++) {
+            LOAD8(pv, P + i * out + o);
+            s += pv * u[i];
+        }
+        memcpy(z + o, &s, sizeof s);
+    }
+    for (; o < out; o++) {
+        double s = b ? b[o] : 0.0;
+        for (size_t i = 0; i < in; i++)
+            s += P[i * out + o] * u[i];
+        z[o] = s;
+    }
+}
 #undef SHUF
 #undef LOAD8
 #endif
@@ -571,8 +595,16 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
                                    const double *b, const double *u, double *z)
 {
     if (in < 8) {
-        for (size_t o = 0; o < out; o++)
-            z[o] = b ? b[o] : 0.0;
+#if defined(NN_HAVE_V8D)
+        if (P && nn_vector_doubles() >= 8) {
+            colp(out, in, P, b, u, z);
+            return;
+        }
+#endif
+        if (b) /* z = b or +0 */
+            memcpy(z, b, out * sizeof *z);
+        else
+            memset(z, 0, out * sizeof *z);
         for (size_t i = 0; i < in; i++) {
             double ui = u[i];
             if (P) { /* column i of W, contiguous */

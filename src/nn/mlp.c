@@ -214,14 +214,14 @@ static size_t round8(size_t n) /* keep every buffer 64-byte aligned */
 
 /* Panels of layer L: for in >= 8, blocks of eight rows, each laid out
  * [in][8], for the first out/8*8 rows, when the running code has the
- * AVX-512 kernels that read them (dot8p); for in < 8, W transposed,
- * [in][out], read column by column by every variant. 0: none. */
+ * AVX-512 or AVX2 kernels that read them (dot8p, dot4p); for in < 8, W
+ * transposed, [in][out], read column by column by every variant. 0: none. */
 static size_t panel_size(const mlp_layer *L)
 {
     if (L->kind != MLP_LINEAR) return 0;
     if (L->in < 8) return L->in * L->out;
 #if defined(NN_HAVE_V8D)
-    if (nn_vector_doubles() >= 8) return L->out / 8 * 8 * L->in;
+    if (nn_vector_doubles() >= 4) return L->out / 8 * 8 * L->in;
 #endif
     return 0;
 }
@@ -559,6 +559,44 @@ static inline __attribute__((always_inline)) void dot8p(int k, size_t in, const 
     }
 }
 
+/* The AVX2 clone's dot8p: four rows (half a block: P at the block's
+ * panel + 0 or + 4, stride 8) per 256-bit vector, lane r = row r, with
+ * dot4's IEEE operations in dot4's order (0 + the first product, hsum8's
+ * tree, the tail, b + s), so the same bits. dot4 reduces each row with
+ * scalar adds; this was 2.5-7.6x faster than it for W3's and W1's layers
+ * in a microbenchmark (-mavx2), with 8 accumulators of the 16 registers. */
+typedef double v4d __attribute__((vector_size(32)));
+#define LOAD4(dst, p) memcpy(&(dst), (p), sizeof(v4d))
+
+static inline __attribute__((always_inline)) void dot4p(size_t in, const double *P, const double *b,
+                                                        const double *u, double *z)
+{
+    v4d a[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        a[j] = (v4d){0};
+    size_t i = 0;
+    for (; i + 8 <= in; i += 8) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            v4d pv;
+            LOAD4(pv, P + (i + j) * 8);
+            a[j] += pv * u[i + j];
+        }
+    }
+    v4d s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; i < in; i++) {
+        v4d pv;
+        LOAD4(pv, P + i * 8);
+        s += pv * u[i];
+    }
+    v4d bv = {0};
+    if (b) LOAD4(bv, b);
+    s = bv + s;
+    memcpy(z, &s, sizeof s);
+}
+#undef LOAD4
+
 /* z = b (or +0) + W u for in < 8 from W transposed (P[i*out + o] =
  * W[o][i]), eight rows per vector, each z[o] added column after column in
  * order as the column loop of matvec_loops does, but in a register. */
@@ -590,7 +628,7 @@ static inline __attribute__((always_inline)) void colp(size_t out, size_t in, co
  * column (vectorised over the rows); wider ones eight or four rows at a
  * time. P, if not NULL, is mlp_pack's copy of W (panel_size): W
  * transposed for in < 8, else panels of the first out/8*8 rows, which
- * only the AVX-512 clone is given. */
+ * only the AVX-512 and AVX2 clones are given. */
 NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *P,
                                    const double *b, const double *u, double *z)
 {
@@ -638,6 +676,11 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
         }
         for (; o + 8 <= out; o += 8)
             dot8(in, W + o * in, b ? b + o : NULL, u, z + o);
+    } else if (P && nn_vector_doubles() >= 4) {
+        for (; o + 8 <= out; o += 8) {
+            dot4p(in, P + o * in, b ? b + o : NULL, u, z + o);
+            dot4p(in, P + o * in + 4, b ? b + o + 4 : NULL, u, z + o + 4);
+        }
     }
 #endif
     for (; o + 4 <= out; o += 4) {

@@ -105,9 +105,9 @@ void mlp_params_bind(mlp *m, double *p);
 
 /* PANELS. A derived copy of the weights, rearranged for the single-state
  * kernels (mlp_forward, a batch below MLP_GEMM_MIN_BATCH, mlp_jvp,
- * mlp_jacobian): with AVX-512, blocks of eight rows stored column by
- * column, which need no horizontal sums; on every CPU, layers with fewer
- * than 8 inputs transposed, read column by column. Results are the same
+ * mlp_jacobian): with AVX-512 or AVX2, blocks of eight rows stored column
+ * by column, which need no horizontal sums; on every CPU, layers with
+ * fewer than 8 inputs transposed, read column by column. Results are the same
  * bit for bit with or without them; only the speed differs (bench/bench_nn,
  * bench/bench_cde). mlp_pack builds them from the current parameters
  * (ERR_NOMEM on failure; m stays usable, unpacked); mlp_params and

@@ -258,6 +258,10 @@ static int net_open(net_ctx *c, size_t sd, size_t nl, const mlp_layer *layers)
         for (size_t i = 0; i < L.out * (L.in + 1); i++)
             th[mlp_layer_offset(c->m, l) + i] = bound * (2.0 * urand() - 1.0);
     }
+    if (mlp_pack(c->m, &e)) { /* as a loaded model is */
+        fprintf(stderr, "bench_nn: %s\n", e.message);
+        return -1;
+    }
     size_t big = BATCH * mlp_max_width(c->m), np = mlp_n_params(c->m);
     double *mem = calloc(6 * big + np + big, sizeof(double));
     if (!mem) return -1;

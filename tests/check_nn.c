@@ -821,9 +821,11 @@ END_TEST
 /* Single-state linear layers of many shapes (every row-block and tail path of
  * the hand kernels: narrow inputs, 8- and 4-row blocks, leftover rows and
  * columns) against the long double product, and the JVP (no bias) against
- * W1 diag(1) W2 computed the same way. Bound: a few ulps of sum |w u|. */
+ * W1 diag(1) W2 computed the same way. Bound: a few ulps of sum |w u|.
+ * Loop 0 without panels, 1 with (mlp_pack). */
 START_TEST(linear_shapes)
 {
+    const bool pack = _i == 1;
     static const size_t shapes[][3] = {{1, 8, 3},    {7, 9, 8},     {8, 8, 8},    {8, 128, 24},
                                        {9, 17, 5},   {13, 24, 33},  {16, 12, 40}, {31, 40, 7},
                                        {64, 64, 64}, {3, 130, 129}, {128, 24, 8}};
@@ -833,6 +835,7 @@ START_TEST(linear_shapes)
                                {MLP_LINEAR, h, o, MLP_ACT_IDENTITY}};
         mlp *m = make_mlp(a, false, 2, L);
         random_params(m, 1.0);
+        if (pack) ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK);
         mlp_ws *ws = make_ws(m, 1);
         const double *p = mlp_params_const(m);
         const double *W1 = p, *b1 = W1 + h * a, *W2 = b1 + h, *b2 = W2 + o * h;
@@ -871,6 +874,137 @@ START_TEST(linear_shapes)
 }
 END_TEST
 
+/* A value for the panel tests. Mix 0: ordinary; 1: often a signed zero, a
+ * subnormal, a tiny or a huge number (whose sums may overflow to inf and
+ * cancel to NaN); 2: signed zeros alone; 3: for parameters (param) -0,
+ * otherwise positive, so every product is -0 and the sign of each zero
+ * sum depends on the order and starting value of the additions. */
+static double special_value(int mix, bool param)
+{
+    static const double sp[] = {0.0,    -0.0,    0x1p-1074, -0x1p-1074, 0x1p-1022, -3e-308,
+                                1e-200, -1e-200, 1e300,     -1e300,     1.7e308,   -1.7e308};
+    double r = urand(0, 1);
+    if (mix == 3) return param ? -0.0 : urand(0, 2);
+    if (mix == 2) return (r < 0.9) == param ? -0.0 : 0.0;
+    if (mix == 0 || r < 0.5) return urand(-2, 2);
+    return sp[(size_t)urand(0, sizeof sp / sizeof sp[0]) % (sizeof sp / sizeof sp[0])];
+}
+
+static void fill_special(double *p, size_t n, int mix, bool param)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = special_value(mix, param);
+}
+
+/* One linear layer (in, out), its values as mlp_forward, a batch of 3
+ * (item by item) and mlp_jvp (no bias) give them: with panels (mlp_pack)
+ * the same bits as without. Without panels is dot8/dot4/dot1 or the
+ * column loop over W; with them, other code reading another copy: each
+ * lane must repeat the same IEEE operations in the same order. */
+static void packed_case(size_t in, size_t out, bool time, int mix)
+{
+    const mlp_layer L[] = {{MLP_LINEAR, in, out, MLP_ACT_IDENTITY}};
+    size_t sd = in - time;
+    mlp *plain = make_mlp(sd, time, 1, L);
+    fill_special(mlp_params(plain), mlp_n_params(plain), mix, true);
+    mlp *packed = NULL;
+    ck_assert_int_eq(mlp_clone(&packed, plain, NULL), ERR_OK);
+    ck_assert_int_eq(mlp_pack(packed, NULL), ERR_OK);
+    mlp_ws *ws = make_ws(plain, 3);
+    double x[3 * 128], u[128], t = special_value(mix, false), ut = special_value(mix, false);
+    fill_special(x, 3 * sd, mix, false);
+    fill_special(u, sd, mix, false);
+    double y[2][3 * 130], yb[2][3 * 130], yd[2][130];
+    mlp *net[2] = {plain, packed};
+    for (int k = 0; k < 2; k++) {
+        mlp_forward_batch(net[k], ws, 3, x, t, yb[k]);
+        mlp_forward(net[k], ws, x, t, y[k]);
+        mlp_jvp(net[k], ws, u, ut, yd[k]);
+    }
+    ck_assert_msg(memcmp(y[0], y[1], out * sizeof(double)) == 0,
+                  "forward %zu -> %zu, time %d, mix %d", in, out, time, mix);
+    ck_assert_msg(memcmp(yb[0], yb[1], 3 * out * sizeof(double)) == 0,
+                  "batch %zu -> %zu, time %d, mix %d", in, out, time, mix);
+    ck_assert_msg(memcmp(yd[0], yd[1], out * sizeof(double)) == 0,
+                  "jvp %zu -> %zu, time %d, mix %d", in, out, time, mix);
+    mlp_ws_free(ws);
+    mlp_free(packed);
+    mlp_free(plain);
+}
+
+START_TEST(packed_bitwise)
+{
+    size_t ins[42], outs[43], n_in = 0, n_out = 0;
+    for (size_t i = 1; i <= 40; i++)
+        ins[n_in++] = i, outs[n_out++] = i;
+    ins[n_in++] = 64, ins[n_in++] = 128;
+    outs[n_out++] = 64, outs[n_out++] = 128, outs[n_out++] = 130;
+    for (size_t a = 0; a < n_in; a++)
+        for (size_t b = 0; b < n_out; b++)
+            for (int time = 0; time < 2; time++)
+                for (int mix = 0; mix < 4; mix++)
+                    if (ins[a] > (size_t)time) packed_case(ins[a], outs[b], time, mix);
+}
+END_TEST
+
+/* Panels are a copy: writing the parameters through mlp_params or binding
+ * others must drop them, or the next forward would use the old weights.
+ * The first layer has in < 8, which gets panels on every CPU. */
+START_TEST(packed_dropped_on_write)
+{
+    const mlp_layer L[] = {{MLP_LINEAR, 3, 24, MLP_ACT_TANH},
+                           {MLP_LINEAR, 24, 16, MLP_ACT_IDENTITY}};
+    mlp *m = make_mlp(3, false, 2, L), *fresh = make_mlp(3, false, 2, L);
+    size_t np = mlp_n_params(m);
+    random_params(m, 1.0);
+    random_params(fresh, 1.0); /* other values */
+    mlp_ws *ws = make_ws(m, 1);
+    const double x[3] = {0.5, -1.25, 2.0};
+    double y_old[16], y_new[16], y[16];
+    mlp_forward(m, ws, x, 0, y_old);
+    mlp_forward(fresh, ws, x, 0, y_new);
+    ck_assert(memcmp(y_old, y_new, sizeof y) != 0);
+    /* a write through mlp_params: the new parameters' answer */
+    ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK);
+    ck_assert(mlp_packed(m));
+    mlp_forward(m, ws, x, 0, y);
+    ck_assert(memcmp(y, y_old, sizeof y) == 0);
+    memcpy(mlp_params(m), mlp_params_const(fresh), np * sizeof(double));
+    ck_assert(!mlp_packed(m));
+    mlp_forward(m, ws, x, 0, y);
+    ck_assert(memcmp(y, y_new, sizeof y) == 0);
+    /* a clone of a packed network is packed and answers the same */
+    ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK);
+    mlp *c = NULL;
+    ck_assert_int_eq(mlp_clone(&c, m, NULL), ERR_OK);
+    ck_assert(mlp_packed(c));
+    mlp_forward(c, ws, x, 0, y);
+    ck_assert(memcmp(y, y_new, sizeof y) == 0);
+    mlp_free(c);
+    /* binding other parameters (and unbinding) drops them too */
+    double *ext = malloc(np * sizeof *ext);
+    ck_assert_ptr_nonnull(ext);
+    random_params(fresh, 1.0);
+    memcpy(ext, mlp_params_const(fresh), np * sizeof *ext);
+    mlp_forward(fresh, ws, x, 0, y_new);
+    mlp_params_bind(m, ext);
+    ck_assert(!mlp_packed(m));
+    mlp_forward(m, ws, x, 0, y);
+    ck_assert(memcmp(y, y_new, sizeof y) == 0);
+    ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK); /* packed from ext */
+    mlp_forward(m, ws, x, 0, y);
+    ck_assert(memcmp(y, y_new, sizeof y) == 0);
+    mlp_params_bind(m, NULL);
+    ck_assert(!mlp_packed(m));
+    mlp_forward(m, ws, x, 0, y);
+    ck_assert(memcmp(y, y_new, sizeof y) != 0); /* the internal vector again */
+    free(ext);
+    mlp_ws_free(ws);
+    mlp_free(fresh);
+    mlp_free(m);
+}
+END_TEST
+
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
@@ -878,7 +1012,9 @@ static Suite *nn_suite(void)
     tcase_add_test(core, hand_network);
     tcase_add_test(core, hand_network_time_input);
     tcase_add_test(core, pytorch_layout);
-    tcase_add_test(core, linear_shapes);
+    tcase_add_loop_test(core, linear_shapes, 0, 2);
+    tcase_add_test(core, packed_bitwise);
+    tcase_add_test(core, packed_dropped_on_write);
     tcase_add_test(core, activation_names);
     tcase_add_test(core, activation_values);
     tcase_add_test(core, activation_derivatives);

@@ -9,7 +9,11 @@
  * not by the vectoriser; results differ from the GEMM path's in the last
  * bits only. With AVX-512, eight rows are reduced together by a shuffle
  * tree in the same order (a scalar reduction per row was half the time of
- * a 8 -> 128 -> 24 network, the CDE field of bench W3). */
+ * a 8 -> 128 -> 24 network, the CDE field of bench W3), or, once mlp_pack
+ * has stored them as panels (lane r = row r), by plain vector adds, again
+ * in the same order: the same bits, and W3's field evaluation 466 -> 338
+ * ns on Zen 4, where the shuffles across the halves of a 512-bit register
+ * are dear. */
 #include "nn/mlp.h"
 
 #include "nn/simd.h"
@@ -23,6 +27,10 @@
 
 #define MLP_MAX_PARAMS ((size_t)1 << 31)
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_HAVE_V8D 1 /* GCC vector extensions: the eight-row kernels below */
+#endif
+
 struct mlp {
     size_t state_dim; /* input without t */
     size_t in0;       /* state_dim + time_input */
@@ -32,11 +40,13 @@ struct mlp {
     size_t n_params;
     size_t first_linear; /* index of the first linear layer */
     bool time_input;
-    uint64_t shape;                  /* hash of the layer list; workspaces check it */
-    mlp_layer layer[MLP_MAX_LAYERS]; /* resolved: in/out set for every layer */
-    size_t offset[MLP_MAX_LAYERS];   /* start of W in the parameter vector */
-    double *own;                     /* the internal parameter vector */
-    double *params;                  /* own, or bound by mlp_params_bind */
+    uint64_t shape;                      /* hash of the layer list; workspaces check it */
+    mlp_layer layer[MLP_MAX_LAYERS];     /* resolved: in/out set for every layer */
+    size_t offset[MLP_MAX_LAYERS];       /* start of W in the parameter vector */
+    double *own;                         /* the internal parameter vector */
+    double *params;                      /* own, or bound by mlp_params_bind */
+    double *panels;                      /* mlp_pack's copy of the weights; NULL: none */
+    const double *panel[MLP_MAX_LAYERS]; /* layer i's panels in `panels`, or NULL */
 };
 
 struct mlp_ws {
@@ -174,6 +184,15 @@ err_code mlp_clone(mlp **out, const mlp *m, err *e)
     }
     memcpy(c->own, m->params, m->n_params * sizeof *c->own);
     c->params = c->own;
+    c->panels = NULL;
+    memset(c->panel, 0, sizeof c->panel);
+    if (m->panels) { /* packed from the same parameters: the same panels */
+        err_code rc = mlp_pack(c, e);
+        if (rc) {
+            mlp_free(c);
+            return rc;
+        }
+    }
     *out = c;
     return ERR_OK;
 }
@@ -181,8 +200,78 @@ err_code mlp_clone(mlp **out, const mlp *m, err *e)
 void mlp_free(mlp *m)
 {
     if (!m) return;
+    free(m->panels);
     free(m->own);
     free(m);
+}
+
+/* ---- panels -------------------------------------------------------------- */
+
+static size_t round8(size_t n) /* keep every buffer 64-byte aligned */
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+/* Panels of layer L: for in >= 8, blocks of eight rows, each laid out
+ * [in][8], for the first out/8*8 rows, when the running code has the
+ * AVX-512 or AVX2 kernels that read them (dot8p, dot4p); for in < 8, W
+ * transposed, [in][out], read column by column by every variant. 0: none. */
+static size_t panel_size(const mlp_layer *L)
+{
+    if (L->kind != MLP_LINEAR) return 0;
+    if (L->in < 8) return L->in * L->out;
+#if defined(NN_HAVE_V8D)
+    if (nn_vector_doubles() >= 4) return L->out / 8 * 8 * L->in;
+#endif
+    return 0;
+}
+
+static void pack_layer(const mlp_layer *L, const double *W, double *p)
+{
+    size_t in = L->in, out = L->out;
+    if (in < 8) {
+        for (size_t i = 0; i < in; i++)
+            for (size_t o = 0; o < out; o++)
+                p[i * out + o] = W[o * in + i];
+        return;
+    }
+    for (size_t o = 0; o + 8 <= out; o += 8, p += 8 * in) /* block o: [in][8] */
+        for (size_t i = 0; i < in; i++)
+            for (size_t r = 0; r < 8; r++)
+                p[i * 8 + r] = W[(o + r) * in + i];
+}
+
+static void drop_panels(mlp *m)
+{
+    free(m->panels);
+    m->panels = NULL;
+    memset(m->panel, 0, sizeof m->panel);
+}
+
+err_code mlp_pack(mlp *m, err *e)
+{
+    drop_panels(m);
+    size_t total = 0;
+    for (size_t l = 0; l < m->n_layers; l++)
+        total += round8(panel_size(&m->layer[l])); /* each layer's panels 64-byte aligned */
+    if (total == 0) return ERR_OK;
+    m->panels = aligned_alloc(64, total * sizeof(double));
+    if (!m->panels)
+        return err_set(e, ERR_NOMEM, NULL, "mlp_pack: out of memory (%zu doubles)", total);
+    double *p = m->panels;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        size_t n = panel_size(&m->layer[l]);
+        if (n == 0) continue;
+        pack_layer(&m->layer[l], m->params + m->offset[l], p);
+        m->panel[l] = p;
+        p += round8(n);
+    }
+    return ERR_OK;
+}
+
+bool mlp_packed(const mlp *m)
+{
+    return m->panels != NULL;
 }
 
 size_t mlp_n_params(const mlp *m)
@@ -192,6 +281,7 @@ size_t mlp_n_params(const mlp *m)
 
 double *mlp_params(mlp *m)
 {
+    drop_panels(m); /* the caller may write: panels would go stale */
     return m->params;
 }
 
@@ -202,6 +292,7 @@ const double *mlp_params_const(const mlp *m)
 
 void mlp_params_bind(mlp *m, double *p)
 {
+    drop_panels(m); /* packed from the vector being replaced */
     m->params = p ? p : m->own;
 }
 
@@ -253,11 +344,6 @@ static bool output_in_place(const mlp_layer *L)
 {
     return L->act == MLP_ACT_IDENTITY ||
            (L->kind == MLP_LINEAR && mlp_act_deriv_from_output(L->act));
-}
-
-static size_t round8(size_t n) /* keep every buffer 64-byte aligned */
-{
-    return (n + 7) & ~(size_t)7;
 }
 
 err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
@@ -365,8 +451,7 @@ static inline __attribute__((always_inline)) double dot1(size_t in, const double
     return s;
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define NN_HAVE_V8D 1
+#if defined(NN_HAVE_V8D)
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8i __attribute__((vector_size(64)));
 #define SHUF(a, b, ...) __builtin_shuffle((a), (b), (v8i){__VA_ARGS__})
@@ -425,33 +510,178 @@ static inline __attribute__((always_inline)) void dot8(size_t in, const double *
     sv = bv + sv;
     memcpy(z, &sv, sizeof sv);
 }
+
+/* dot8 for k = 1..3 consecutive blocks of eight rows from their panels
+ * (mlp_pack; block q at P + q*8*in, laid out [in][8], P[i*8 + r] = W[r][i]):
+ * lane r of every vector is row r, so partial sum j of eight rows is one
+ * vector, a[q][j], and the reduction is plain vector adds in hsum8's
+ * order; the tail likewise. Each lane performs dot8's IEEE operations in
+ * dot8's order (0 + the first product included), so the result is the
+ * same bit for bit, without the shuffle tree, which cost more than the
+ * products for in = 8 (AVX-512 is double-pumped on Zen 4). Each u[i] is
+ * broadcast once for the k blocks: one block per broadcast was slower than
+ * dot8 for in >= 32 (24 accumulators still fit the 32 registers). */
+static inline __attribute__((always_inline)) void dot8p(int k, size_t in, const double *P,
+                                                        const double *b, const double *u, double *z)
+{
+    v8d a[3][8];
+#pragma GCC unroll 3
+    for (int q = 0; q < k; q++)
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            a[q][j] = (v8d){0};
+    size_t i = 0;
+    for (; i + 8 <= in; i += 8) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            double uj = u[i + j];
+#pragma GCC unroll 3
+            for (int q = 0; q < k; q++) {
+                v8d pv;
+                LOAD8(pv, P + q * 8 * in + (i + j) * 8);
+                a[q][j] += pv * uj;
+            }
+        }
+    }
+#pragma GCC unroll 3
+    for (int q = 0; q < k; q++) {
+        v8d s = ((a[q][0] + a[q][4]) + (a[q][1] + a[q][5])) +
+                ((a[q][2] + a[q][6]) + (a[q][3] + a[q][7]));
+        for (size_t t = i; t < in; t++) {
+            v8d pv;
+            LOAD8(pv, P + q * 8 * in + t * 8);
+            s += pv * u[t];
+        }
+        v8d bv = {0};
+        if (b) LOAD8(bv, b + 8 * q);
+        s = bv + s;
+        memcpy(z + 8 * q, &s, sizeof s);
+    }
+}
+
+/* The AVX2 clone's dot8p: four rows (half a block: P at the block's
+ * panel + 0 or + 4, stride 8) per 256-bit vector, lane r = row r, with
+ * dot4's IEEE operations in dot4's order (0 + the first product, hsum8's
+ * tree, the tail, b + s), so the same bits. dot4 reduces each row with
+ * scalar adds; this was 2.5-7.6x faster than it for W3's and W1's layers
+ * in a microbenchmark (-mavx2), with 8 accumulators of the 16 registers. */
+typedef double v4d __attribute__((vector_size(32)));
+#define LOAD4(dst, p) memcpy(&(dst), (p), sizeof(v4d))
+
+static inline __attribute__((always_inline)) void dot4p(size_t in, const double *P, const double *b,
+                                                        const double *u, double *z)
+{
+    v4d a[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        a[j] = (v4d){0};
+    size_t i = 0;
+    for (; i + 8 <= in; i += 8) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            v4d pv;
+            LOAD4(pv, P + (i + j) * 8);
+            a[j] += pv * u[i + j];
+        }
+    }
+    v4d s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for (; i < in; i++) {
+        v4d pv;
+        LOAD4(pv, P + i * 8);
+        s += pv * u[i];
+    }
+    v4d bv = {0};
+    if (b) LOAD4(bv, b);
+    s = bv + s;
+    memcpy(z, &s, sizeof s);
+}
+#undef LOAD4
+
+/* z = b (or +0) + W u for in < 8 from W transposed (P[i*out + o] =
+ * W[o][i]), eight rows per vector, each z[o] added column after column in
+ * order as the column loop of matvec_loops does, but in a register. */
+static inline __attribute__((always_inline)) void colp(size_t out, size_t in, const double *P,
+                                                       const double *b, const double *u, double *z)
+{
+    size_t o = 0;
+    for (; o + 8 <= out; o += 8) {
+        v8d s = {0}, pv;
+        if (b) LOAD8(s, b + o);
+        for (size_t i = 0; i < in; i++) {
+            LOAD8(pv, P + i * out + o);
+            s += pv * u[i];
+        }
+        memcpy(z + o, &s, sizeof s);
+    }
+    for (; o < out; o++) {
+        double s = b ? b[o] : 0.0;
+        for (size_t i = 0; i < in; i++)
+            s += P[i * out + o] * u[i];
+        z[o] = s;
+    }
+}
 #undef SHUF
 #undef LOAD8
 #endif
 
 /* z = W u (+ b if b): W out x in row-major. Narrow inputs go column by
  * column (vectorised over the rows); wider ones eight or four rows at a
- * time. */
-NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *b,
-                                   const double *u, double *z)
+ * time. P, if not NULL, is mlp_pack's copy of W (panel_size): W
+ * transposed for in < 8, else panels of the first out/8*8 rows, which
+ * only the AVX-512 and AVX2 clones are given. */
+NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *P,
+                                   const double *b, const double *u, double *z)
 {
     if (in < 8) {
-        for (size_t o = 0; o < out; o++)
-            z[o] = b ? b[o] : 0.0;
+#if defined(NN_HAVE_V8D)
+        if (P && nn_vector_doubles() >= 8) {
+            colp(out, in, P, b, u, z);
+            return;
+        }
+#endif
+        if (b) /* z = b or +0 */
+            memcpy(z, b, out * sizeof *z);
+        else
+            memset(z, 0, out * sizeof *z);
         for (size_t i = 0; i < in; i++) {
-            const double *w = W + i;
             double ui = u[i];
+            if (P) { /* column i of W, contiguous */
+                const double *w = P + i * out;
 #pragma omp simd
-            for (size_t o = 0; o < out; o++)
-                z[o] += w[o * in] * ui;
+                for (size_t o = 0; o < out; o++)
+                    z[o] += w[o] * ui;
+            } else {
+                const double *w = W + i;
+#pragma omp simd
+                for (size_t o = 0; o < out; o++)
+                    z[o] += w[o * in] * ui;
+            }
         }
         return;
     }
     size_t o = 0;
 #if defined(NN_HAVE_V8D)
-    if (nn_vector_doubles() >= 8)
+    if (nn_vector_doubles() >= 8) {
+        if (P) {
+            for (; o + 24 <= out; o += 24)
+                dot8p(3, in, P + o * in, b ? b + o : NULL, u, z + o);
+            /* 0, 1 or 2 blocks left; k a constant in each call */
+            if (out - o >= 16) {
+                dot8p(2, in, P + o * in, b ? b + o : NULL, u, z + o);
+                o += 16;
+            } else if (out - o >= 8) {
+                dot8p(1, in, P + o * in, b ? b + o : NULL, u, z + o);
+                o += 8;
+            }
+        }
         for (; o + 8 <= out; o += 8)
             dot8(in, W + o * in, b ? b + o : NULL, u, z + o);
+    } else if (P && nn_vector_doubles() >= 4) {
+        for (; o + 8 <= out; o += 8) {
+            dot4p(in, P + o * in, b ? b + o : NULL, u, z + o);
+            dot4p(in, P + o * in + 4, b ? b + o + 4 : NULL, u, z + o + 4);
+        }
+    }
 #endif
     for (; o + 4 <= out; o += 4) {
         double s[4];
@@ -467,11 +697,11 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
  * wide vectors: at SSE2 width (the baseline clone, CPUs without AVX2) they
  * spill and are 3x slower than OpenBLAS's dgemv, which picks its own kernel
  * for the CPU; use it there (different summation order, same contract). */
-static void matvec(size_t out, size_t in, const double *W, const double *b, const double *u,
-                   double *z)
+static void matvec(size_t out, size_t in, const double *W, const double *P, const double *b,
+                   const double *u, double *z)
 {
     if (in < 8 || nn_vector_doubles() >= 4) {
-        matvec_loops(out, in, W, b, u, z);
+        matvec_loops(out, in, W, P, b, u, z);
         return;
     }
     if (b)
@@ -553,7 +783,7 @@ static void linear_forward(const mlp *m, mlp_ws *ws, size_t l, size_t n)
     double *z = ws->z[l];
     if (n < MLP_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
-            matvec(L->out, L->in, W, b, u + k * L->in, z + k * L->out);
+            matvec(L->out, L->in, W, m->panel[l], b, u + k * L->in, z + k * L->out);
         return;
     }
     for (size_t k = 0; k < n; k++)
@@ -664,7 +894,7 @@ static const double *tangent_forward(const mlp *m, mlp_ws *ws)
         const mlp_layer *L = &m->layer[l];
         if (L->kind == MLP_LINEAR) {
             cur ^= 1;
-            matvec(L->out, L->in, m->params + m->offset[l], NULL, d, ws->g[cur]);
+            matvec(L->out, L->in, m->params + m->offset[l], m->panel[l], NULL, d, ws->g[cur]);
             d = ws->g[cur];
         }
         mlp_act_grad(L->act, L->out, ws->z[l], ws->a[l], d);

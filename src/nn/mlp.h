@@ -92,13 +92,31 @@ err_code mlp_clone(mlp **out, const mlp *m, err *e);
 void mlp_free(mlp *m); /* NULL is a no-op */
 
 size_t mlp_n_params(const mlp *m);
-double *mlp_params(mlp *m); /* the vector described above; writable */
+/* The vector described above, writable: drops the panels (mlp_pack), so
+ * the writes that may follow cannot leave a stale copy in use. Write
+ * through this pointer only until the next mlp_pack. */
+double *mlp_params(mlp *m);
 const double *mlp_params_const(const mlp *m);
 /* Evaluate with caller-owned parameters p (mlp_n_params doubles, laid out
  * as above, outliving every use) instead of the internal vector, e.g. a
  * slice of a model's combined parameter vector; NULL returns to the
- * internal vector. Not thread-safe with evaluations of m. */
+ * internal vector. Drops the panels. Not thread-safe with evaluations of m. */
 void mlp_params_bind(mlp *m, double *p);
+
+/* PANELS. A derived copy of the weights, rearranged for the single-state
+ * kernels (mlp_forward, a batch below MLP_GEMM_MIN_BATCH, mlp_jvp,
+ * mlp_jacobian): with AVX-512 or AVX2, blocks of eight rows stored column
+ * by column, which need no horizontal sums; on every CPU, layers with
+ * fewer than 8 inputs transposed, read column by column. Results are the same
+ * bit for bit with or without them; only the speed differs (bench/bench_nn,
+ * bench/bench_cde). mlp_pack builds them from the current parameters
+ * (ERR_NOMEM on failure; m stays usable, unpacked); mlp_params and
+ * mlp_params_bind drop them, mlp_clone packs the clone if m was packed,
+ * mlp_free frees them. So pack only a network whose parameters are final
+ * (a loaded model), never one being trained. Packing is a write, like a
+ * parameter write: not concurrent with evaluations of m. */
+err_code mlp_pack(mlp *m, err *e);
+bool mlp_packed(const mlp *m); /* whether m currently has panels */
 
 size_t mlp_state_dim(const mlp *m); /* input size without t */
 size_t mlp_output_dim(const mlp *m);

@@ -309,6 +309,35 @@ START_TEST(latest_is_never_older_than_a_finished_put)
 }
 END_TEST
 
+/* A model deleted in the store and re-created under its name, before
+ * anyone called model_cache_drop (the DELETE handler drops after the
+ * commit): "latest" and "version 1" are the new model's, not the deleted
+ * one's cached version 1. */
+START_TEST(recreated_model_is_not_served_from_before_its_deletion)
+{
+    err e;
+    err_clear(&e);
+    put("m", 7);
+    const model_handle *h = get_ok("m", 0);
+    model_cache_release(cache, h);
+    ck_assert_int_eq(store_model_delete(conn, "m", &e), ERR_OK);
+    ck_assert_int_eq(put("m", 9), 1);
+    h = get_ok("m", 0);
+    check_handle(h, "m", 1, 9);
+    model_cache_release(cache, h);
+    h = get_ok("m", 1);
+    check_handle(h, "m", 1, 9);
+    model_cache_release(cache, h);
+
+    /* the same through deleting the last version, which takes the model */
+    ck_assert_int_eq(store_model_delete_version(conn, "m", 1, &e), ERR_OK);
+    ck_assert_int_eq(put("m", 11), 1);
+    h = get_ok("m", 1);
+    check_handle(h, "m", 1, 11);
+    model_cache_release(cache, h);
+}
+END_TEST
+
 START_TEST(errors_name_the_field)
 {
     put("m", 1);
@@ -607,6 +636,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, latest_follows_new_versions);
     tcase_add_test(tc, latest_sees_every_kind_of_write);
     tcase_add_test(tc, latest_is_never_older_than_a_finished_put);
+    tcase_add_test(tc, recreated_model_is_not_served_from_before_its_deletion);
     tcase_add_test(tc, errors_name_the_field);
     tcase_add_test(tc, drop_keeps_held_handles_valid);
     tcase_add_test(tc, drop_one_version);

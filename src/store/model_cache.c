@@ -19,6 +19,13 @@
  * a load inserts its entry only if no drop happened since it began;
  * otherwise it hands out a private, unlinked entry, freed by its release.
  * So after model_cache_drop returns, no get returns data loaded before it.
+ * Deletions are also seen without a drop: a get that finds the store's
+ * deletion count (store_models_deletions) moved since the last get drops
+ * every entry first, as model_cache_drop does. Otherwise a model deleted
+ * and re-created under its name (at version 1 again) could be answered
+ * with the deleted model's cached version 1 in the moment between the
+ * deletion's commit and the caller's drop. Deletions are rare; what is
+ * dropped is loaded again on demand.
  *
  * An unlinked entry (dropped, or private) is freed by whoever brings its
  * count to zero; nothing else can reach it. Freeing (the caller's unbuild
@@ -77,6 +84,7 @@ struct model_cache {
     struct entry *lru_tail;   /* next to evict */
     size_t n_unused;          /* entries on the LRU list */
     unsigned long generation; /* bumped by every drop */
+    unsigned long deletions;  /* store_models_deletions() as of the last drop of everything */
     struct latest latest[LATEST_SLOTS];
 };
 
@@ -218,6 +226,29 @@ static void free_list(model_cache *c, struct entry *en)
     }
 }
 
+/* Unlink the entries of `name` (NULL: every name) at `version` (0: all)
+ * and stop loads in flight from inserting; returns the unused ones as a
+ * list to free outside the lock. Under the lock. */
+static struct entry *unlink_matching(model_cache *c, const char *name, int version)
+{
+    struct entry *dead = NULL;
+    c->generation++;
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        for (struct entry *en = c->buckets[i], *next; en; en = next) {
+            next = en->next;
+            if ((name && strcmp(en->name, name) != 0) || (version != 0 && en->h.version != version))
+                continue;
+            bool unused = en->refs == 0;
+            unlink_entry(c, en);
+            if (unused) { /* else freed by its last release */
+                en->next = dead;
+                dead = en;
+            }
+        }
+    }
+    return dead;
+}
+
 /* ---- public ---- */
 
 err_code model_cache_new(model_cache **out, db_pool *pool, model_build_fn build,
@@ -241,6 +272,7 @@ err_code model_cache_new(model_cache **out, db_pool *pool, model_build_fn build,
     c->build = build;
     c->unbuild = unbuild;
     c->capacity = capacity;
+    c->deletions = store_models_deletions();
     *out = c;
     return ERR_OK;
 }
@@ -337,6 +369,15 @@ err_code model_cache_get(model_cache *c, const char *name, int version, const mo
     if (version < 0)
         return err_set(e, ERR_INVALID, "version", "must be a version number >= 1 (or latest)");
     db *d = NULL;
+    unsigned long dels = store_models_deletions();
+    struct entry *dead = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (dels != c->deletions) { /* a deletion ended since: see DESIGN */
+        c->deletions = dels;
+        dead = unlink_matching(c, NULL, 0);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free_list(c, dead);
     if (version == 0 && (rc = resolve_latest(c, name, &version, &d, e))) return rc;
     pthread_mutex_lock(&c->mu);
     struct entry *en = find(c, name, version);
@@ -371,21 +412,8 @@ void model_cache_release(model_cache *c, const model_handle *h)
 void model_cache_drop(model_cache *c, const char *name, int version)
 {
     if (!name) return;
-    struct entry *dead = NULL;
     pthread_mutex_lock(&c->mu);
-    c->generation++;
-    for (size_t i = 0; i < c->n_buckets; i++) {
-        for (struct entry *en = c->buckets[i], *next; en; en = next) {
-            next = en->next;
-            if (strcmp(en->name, name) != 0 || (version != 0 && en->h.version != version)) continue;
-            bool unused = en->refs == 0;
-            unlink_entry(c, en);
-            if (unused) { /* else freed by its last release */
-                en->next = dead;
-                dead = en;
-            }
-        }
-    }
+    struct entry *dead = unlink_matching(c, name, version);
     pthread_mutex_unlock(&c->mu);
     free_list(c, dead);
 }

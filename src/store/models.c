@@ -387,11 +387,23 @@ out:
     return rc;
 }
 
-static atomic_ulong models_changes;
+static atomic_ulong models_changes, models_deletions;
 
 unsigned long store_models_changes(void)
 {
     return atomic_load(&models_changes);
+}
+
+unsigned long store_models_deletions(void)
+{
+    return atomic_load(&models_deletions);
+}
+
+/* After a deletion's transaction ends: see store_models_deletions. */
+static void models_deleted(void)
+{
+    atomic_fetch_add(&models_deletions, 1);
+    store_models_changed();
 }
 
 void store_models_changed(void)
@@ -842,7 +854,7 @@ err_code store_model_delete(db *d, const char *name, err *e)
         db_rollback(d);
     else
         rc = db_commit(d, e);
-    store_models_changed();
+    models_deleted();
     return rc;
 }
 
@@ -898,7 +910,7 @@ err_code store_model_delete_version(db *d, const char *name, int version, err *e
                       id, 0, NULL, "deleting the model", e)))
         goto fail;
     rc = db_commit(d, e);
-    store_models_changed();
+    models_deleted();
     return rc;
 fail:
     db_rollback(d);

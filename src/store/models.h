@@ -74,6 +74,10 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
  * value, what was read is current, as far as this process's writes go
  * (the daemon holds its database exclusively: db_claim). Thread-safe. */
 unsigned long store_models_changes(void);
+/* Likewise, increased by the deletions alone (a model or a version): a
+ * cache of loaded versions drops what it holds when it moves, since a
+ * deleted model re-created under the same name starts again at version 1. */
+unsigned long store_models_deletions(void);
 
 /* Latest version number of `name`; ERR_NOT_FOUND if none. */
 err_code store_model_latest(db *d, const char *name, int *version, err *e);

@@ -279,6 +279,37 @@ START_TEST(keepalive_poll_holds_up_no_one)
 }
 END_TEST
 
+/* Pipelined requests are already in libmicrohttpd's buffer when the one
+ * before them completes: the socket never turns readable for them, so a
+ * keep-alive poll after each would only run out (20 x 10 ms here). A burst
+ * pays for one poll: the daemon's debug log counts the polls that found
+ * nothing. */
+START_TEST(pipelined_requests_are_not_polled_for)
+{
+    const char *args[] = {
+        "--keepalive-poll", "0.01", "--http-threads", "1", "--log-level", "debug", NULL};
+    start(args, test_env);
+    tu_conn *c = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(c);
+    static const char one[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    char burst[20 * sizeof one];
+    size_t n = 0;
+    for (int i = 0; i < 20; i++, n += sizeof one - 1)
+        memcpy(burst + n, one, sizeof one - 1);
+    ck_assert_int_eq(tu_send_raw(c, burst, n), 0);
+    for (int i = 0; i < 20; i++) {
+        tu_response r;
+        ck_assert_int_eq(tu_recv(c, &r, 10.0), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+    }
+    tu_close(c);
+    stop_ok();
+    int quiet = tu_log_count(&d, "event=keepalive_poll_quiet");
+    ck_assert_msg(quiet <= 2, "%d of 20 pipelined requests waited out a keep-alive poll", quiet);
+}
+END_TEST
+
 /* ---- limits ---- */
 
 START_TEST(body_over_the_cap_is_refused_before_it_is_read)
@@ -512,6 +543,7 @@ static Suite *http_daemon_suite(void)
     tcase_add_test(core, request_ids);
     tcase_add_test(core, json_bodies);
     tcase_add_test(core, keepalive_poll_holds_up_no_one);
+    tcase_add_test(core, pipelined_requests_are_not_polled_for);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, NULL, cleanup);

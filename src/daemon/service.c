@@ -97,7 +97,7 @@ int service_migrate(const config *cfg)
     int lock = -1;
     char q[CONFIG_STR_MAX + 8];
     /* claimed like the daemon does: never migrate under a running daemon */
-    if (db_claim(o.path, &lock, &e) == ERR_OK && db_open(&d, &o, &e) == ERR_OK &&
+    if (db_claim(&o, &lock, &e) == ERR_OK && db_open(&d, &o, &e) == ERR_OK &&
         migrate(d, &e) == ERR_OK) {
         db_close(d);
         db_unclaim(lock);
@@ -172,7 +172,7 @@ static err_code start(service *s, err *e)
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
     nn_blas_single_thread();
-    if (db_claim(o.path, &s->db_lock, e) != ERR_OK || db_pool_new(&s->db, &o, e) != ERR_OK ||
+    if (db_claim(&o, &s->db_lock, e) != ERR_OK || db_pool_new(&s->db, &o, e) != ERR_OK ||
         db_pool_get(s->db, &d, e) != ERR_OK || migrate(d, e) != ERR_OK ||
         seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;

@@ -25,6 +25,7 @@ struct http_req {
     char id[REQ_ID_MAX];
     double t_start; /* clock_mono() at the first callback */
     int keepalive;  /* the client means to send more on this connection */
+    int pipelined;  /* it was already buffered when the previous one completed */
 
     char *body; /* accumulated, at most app->max_body bytes */
     size_t body_len, body_cap;

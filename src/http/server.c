@@ -305,6 +305,14 @@ static enum MHD_Result defer(http_req *r)
     return MHD_YES;
 }
 
+/* Pipelined requests: see keepalive_poll. */
+#define PIPELINED_GAP_S 100e-6
+
+static _Thread_local struct {
+    const struct MHD_Connection *conn; /* NULL: none */
+    double at;                         /* clock_mono() */
+} quiet;
+
 /* Whether the client means to send another request on this connection
  * (HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "keep-alive"). */
 static int wants_keepalive(struct MHD_Connection *c, const char *version)
@@ -326,6 +334,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (!r) return MHD_NO;
         *con_cls = r;
         r->keepalive = wants_keepalive(c, version);
+        r->pipelined = quiet.conn == c && r->t_start - quiet.at < PIPELINED_GAP_S;
         atomic_fetch_add(&s->inflight, 1);
         return r->replied ? send_reply(r) : MHD_YES;
     }
@@ -380,18 +389,33 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
  * round trip 76 -> 25 us). Only when nothing else is in flight, so the spin
  * never takes a core from a solve; it stops as soon as any request starts
  * elsewhere. A request on another connection of this same HTTP thread waits
- * at most `keepalive_poll`. */
-static void keepalive_poll(http_server *s, struct MHD_Connection *c)
+ * at most `keepalive_poll`.
+ *
+ * Pipelined requests. A request the client sent along with the previous one
+ * is already in libmicrohttpd's buffer: the socket never turns readable for
+ * it, and polling would only wait out keepalive_poll before serving it. So
+ * a poll that found nothing is remembered (`quiet`, per HTTP thread), and a
+ * request that starts on the same connection right after it (within
+ * PIPELINED_GAP_S) counts as pipelined: no poll after it, and the next one
+ * that follows as closely counts as pipelined too. A burst of pipelined
+ * requests pays for one poll, not one each. */
+
+/* 1 when the connection turned readable (or closed) within the poll; 0 when
+ * the poll ran out, or stopped for a request elsewhere. */
+static int keepalive_poll(http_server *s, struct MHD_Connection *c)
 {
     uint64_t us = atomic_load(&s->app->keepalive_poll_us);
-    if (us == 0) return;
+    if (us == 0) return 1;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci) return;
+    if (!ci) return 1;
     struct pollfd pf = {.fd = ci->connect_fd, .events = POLLIN};
     double until = clock_mono() + (double)us * 1e-6;
-    while (poll(&pf, 1, 0) == 0 && atomic_load(&s->inflight) == 0 && clock_mono() < until)
+    int ready;
+    while ((ready = poll(&pf, 1, 0)) == 0 && atomic_load(&s->inflight) == 0 && clock_mono() < until)
         ;
+    if (ready == 0) log_debug("keepalive_poll_quiet", "us=%llu", (unsigned long long)us);
+    return ready != 0;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -407,9 +431,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
              log_quote(q, sizeof q, r->path), r->queued ? r->status : 0,
              (clock_mono() - r->t_start) * 1e3, r->id, outcome ? " outcome=" : "",
              outcome ? outcome : "");
-    int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    /* not when the connection closes anyway: the client asked, the reply
+     * came before the body was read (libmicrohttpd then closes), draining */
+    int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&
+                    !r->too_large && atomic_load(&s->app->state) == HTTP_APP_READY;
+    int pipelined = r->pipelined;
     req_free(r);
-    if (atomic_fetch_sub(&s->inflight, 1) == 1 && keepalive) keepalive_poll(s, c);
+    quiet.conn = NULL;
+    if (atomic_fetch_sub(&s->inflight, 1) == 1 && keepalive &&
+        (pipelined || !keepalive_poll(s, c))) {
+        quiet.conn = c;
+        quiet.at = clock_mono();
+    }
 }
 
 static int hex_val(char c)

@@ -434,10 +434,12 @@ void db_rollback(db *d)
     }
 }
 
-err_code db_claim(const char *path, int *fd, err *e)
+err_code db_claim(const db_opts *o, int *fd, err *e)
 {
     *fd = -1;
-    if (!path || !*path) return err_set(e, ERR_CONFIG, "db", "no database path");
+    err_code rc = db_opts_check(o, e); /* before creating a file named ":memory:" */
+    if (rc) return rc;
+    const char *path = o->path;
     int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (f < 0)
         return err_set(e, ERR_IO, "db", "cannot open the database %s: %s", path, strerror(errno));

@@ -41,17 +41,20 @@ void db_opts_default(db_opts *o);
 err_code db_open(db **out, const db_opts *o, err *e);
 void db_close(db *d); /* NULL is a no-op */
 
-/* Claim the database file at `path` for this process: an exclusive
- * flock(2) on it, held through *fd until db_unclaim. A daemon claims its
- * database before opening it, because it assumes it is the only writer:
+/* Claim the database file of `o` (checked first, as db_open does) for this
+ * process: an exclusive flock(2) on it, held through *fd until db_unclaim.
+ * A daemon claims its database before opening it, because it assumes it is
+ * the only writer:
  * it requeues "running" jobs at start, and caches answers read from the
  * database (model_cache.h). A file another process has claimed is
  * ERR_CONFLICT (field "db"): "... is in use by another process"; a file
  * that cannot be opened, ERR_IO. The file is created if missing. flock
  * locks are separate from SQLite's fcntl locks; but closing any descriptor
  * of the file drops this process's fcntl locks on it, so call db_unclaim
- * only after every connection to it has been closed. */
-err_code db_claim(const char *path, int *fd, err *e);
+ * only after every connection to it has been closed. On NFS, Linux emulates
+ * flock with fcntl locks, which SQLite's own would then release: keep the
+ * database on a local file system (WAL needs one anyway). */
+err_code db_claim(const db_opts *o, int *fd, err *e);
 void db_unclaim(int fd); /* -1 is a no-op */
 
 /* Highest migration number compiled into this binary. */

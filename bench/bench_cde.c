@@ -23,6 +23,7 @@
  *   w3_rhs              ns per right-hand-side evaluation (interp_deriv +
  *                       the 8 -> 128 -> 24 network + the 8 x 3 product).
  * Run from the build tree: bench/bench_cde (make builds it). */
+#include "bench_util.h" /* next to this file */
 #include "config.h"
 
 #include "core/clock.h"
@@ -45,12 +46,6 @@ static double urand(void) /* uniform in [0, 1) */
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return (double)(rng_state >> 11) * 0x1p-53;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void model(model_def *d)
@@ -104,7 +99,7 @@ static void data(struct data *D, double p_missing)
         double *t = D->t[b];
         for (size_t i = 0; i < N_OBS; i++)
             t[i] = 4 * M_PI * urand();
-        qsort(t, N_OBS, sizeof *t, cmp_double);
+        qsort(t, N_OBS, sizeof *t, bench_cmp_double);
         double phase = 2 * M_PI * urand(), radius = 0.5 + urand(), sense = urand() < 0.5 ? -1 : 1;
         for (size_t i = 0; i < N_OBS; i++) {
             double noise = 0.01 * (urand() + urand() + urand() - 1.5);
@@ -120,13 +115,6 @@ static void data(struct data *D, double p_missing)
     }
 }
 
-static double cpu_now(void) /* this thread's CPU seconds */
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Median wall and CPU ms per solve of q; fills the statistics of the last run. */
 static void time_query(const cde_model *m, const struct cde_model_query *q, double *out,
                        struct cde_model_stats *st, double ms[2])
@@ -134,15 +122,15 @@ static void time_query(const cde_model *m, const struct cde_model_query *q, doub
     double t[REPS], c[REPS];
     err e = {0};
     for (int r = -1; r < REPS; r++) {
-        double t0 = clock_mono(), c0 = cpu_now();
+        double t0 = clock_mono(), c0 = bench_cpu_now();
         if (cde_model_solve(m, q, out, NULL, st, &e)) {
             fprintf(stderr, "bench_cde: %s: %s\n", e.field, e.message);
             exit(1);
         }
-        if (r >= 0) t[r] = clock_mono() - t0, c[r] = cpu_now() - c0;
+        if (r >= 0) t[r] = clock_mono() - t0, c[r] = bench_cpu_now() - c0;
     }
-    qsort(t, REPS, sizeof t[0], cmp_double);
-    qsort(c, REPS, sizeof c[0], cmp_double);
+    qsort(t, REPS, sizeof t[0], bench_cmp_double);
+    qsort(c, REPS, sizeof c[0], bench_cmp_double);
     ms[0] = t[REPS / 2] * 1e3;
     ms[1] = c[REPS / 2] * 1e3;
 }
@@ -184,7 +172,7 @@ static void bench_rhs(const cde_model *m, const struct data *D)
         }
         if (r >= 0) t[r] = (clock_mono() - c0) / inner;
     }
-    qsort(t, REPS, sizeof t[0], cmp_double);
+    qsort(t, REPS, sizeof t[0], bench_cmp_double);
     printf("{\"bench\": \"w3_rhs\", \"ns_per_eval\": %.1f}\n", t[REPS / 2] * 1e9);
     mlp_ws_free(ws);
     interp_free(path);

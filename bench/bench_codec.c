@@ -12,6 +12,7 @@
  *   codec_parse     the whole request through codec_parse (jansson tree
  *                   built and freed): median_us, median_cpu_us.
  * Run from the build tree (make builds it). */
+#include "bench_util.h" /* next to this file */
 #include "core/clock.h"
 #include "http/codec_json.h"
 #include "http/codec_strtod.h"
@@ -32,19 +33,6 @@ typedef struct token {
 } token;
 
 static volatile double sink;
-
-static double cpu_now(void) /* this thread's CPU time, seconds */
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static char *read_all(FILE *f, size_t *len)
 {
@@ -135,15 +123,15 @@ static void time_fn(void (*fn)(const token *, size_t), const token *t, size_t k,
     int inner = once < MIN_RUN_S ? (int)(MIN_RUN_S / (once > 1e-8 ? once : 1e-8)) + 1 : 1;
     double wall[reps], cpu[reps];
     for (int r = 0; r < reps; r++) {
-        double c0 = cpu_now();
+        double c0 = bench_cpu_now();
         t0 = clock_mono();
         for (int i = 0; i < inner; i++)
             fn(t, k);
         wall[r] = (clock_mono() - t0) / inner;
-        cpu[r] = (cpu_now() - c0) / inner;
+        cpu[r] = (bench_cpu_now() - c0) / inner;
     }
-    qsort(wall, (size_t)reps, sizeof *wall, cmp_double);
-    qsort(cpu, (size_t)reps, sizeof *cpu, cmp_double);
+    qsort(wall, (size_t)reps, sizeof *wall, bench_cmp_double);
+    qsort(cpu, (size_t)reps, sizeof *cpu, bench_cmp_double);
     *wall_s = wall[reps / 2];
     *cpu_s = cpu[reps / 2];
 }

@@ -18,6 +18,7 @@
  *   vjp_single, vjp_batch256, jacobian_single: forward + VJP (dx and
  *                           dtheta) / forward + Jacobian
  * Run from the build tree: bench/bench_nn (make builds it). */
+#include "bench_util.h" /* next to this file */
 #include "config.h"
 
 #include "core/clock.h"
@@ -34,12 +35,6 @@ enum { REPS = 21, BATCH = 256, ACT_N = BATCH * 64 };
 
 typedef void (*bench_fn)(void *ctx);
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median seconds per call of fn(ctx) over REPS runs of `inner` calls. */
 static double median_per_call(bench_fn fn, void *ctx, int inner)
 {
@@ -52,7 +47,7 @@ static double median_per_call(bench_fn fn, void *ctx, int inner)
             fn(ctx);
         t[r] = (clock_mono() - t0) / inner;
     }
-    qsort(t, REPS, sizeof t[0], cmp_double);
+    qsort(t, REPS, sizeof t[0], bench_cmp_double);
     return t[REPS / 2];
 }
 

@@ -40,6 +40,7 @@
  * the untrained W1; or a user's model). --print-request prints W1's single-trajectory request as
  * the HTTP API takes it ({"y0", "t", "solver"}) and exits: bench_http.sh
  * posts exactly that to a running daemon. */
+#include "bench_util.h" /* next to this file */
 #include "config.h"
 
 #include "core/clock.h"
@@ -69,12 +70,6 @@ static double urand(void) /* xorshift64, uniform in [0, 1) */
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return (double)(rng_state >> 11) * 0x1p-53;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* ---- the workload --------------------------------------------------------- */
@@ -135,7 +130,7 @@ static void make_times(double *t)
     t[N_T - 1] = 25;
     for (int i = 1; i < N_T - 1; i++)
         t[i] = 25 * urand();
-    qsort(t, N_T, sizeof *t, cmp_double);
+    qsort(t, N_T, sizeof *t, bench_cmp_double);
 }
 
 enum y0_dist { Y0_UNIFORM, Y0_NEAR, Y0_MIXED };
@@ -190,16 +185,9 @@ struct row {
     struct ode_model_stats st;
 };
 
-static double cpu_now(void) /* this thread's CPU time, seconds */
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return v[n / 2];
 }
 
@@ -216,12 +204,12 @@ static err_code time_query(const struct workload *w, const struct ode_model_quer
     double *wall = malloc(2 * (size_t)reps * sizeof *wall), *cpu = wall + reps;
     if (!wall) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     for (int i = 0; i < reps && !rc; i++) {
-        double c0 = cpu_now();
+        double c0 = bench_cpu_now();
         t0 = clock_mono();
         for (int j = 0; j < inner && !rc; j++)
             rc = ode_model_solve(w->m, q, y, NULL, e);
         wall[i] = (clock_mono() - t0) / inner;
-        cpu[i] = (cpu_now() - c0) / inner;
+        cpu[i] = (bench_cpu_now() - c0) / inner;
     }
     r->median_us = 1e6 * median(wall, reps);
     r->median_cpu_us = 1e6 * median(cpu, reps);

@@ -26,6 +26,7 @@
  * job keeping its best validation loss would store.
  *
  * Usage: bench/bench_train [iterations (200)] [seed (0)] [adjoint|backprop|both] */
+#include "bench_util.h" /* next to this file */
 #include "config.h"
 
 #include "core/clock.h"
@@ -93,15 +94,9 @@ static mlp *make_model(uint64_t seed)
     return m;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 

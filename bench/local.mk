@@ -11,7 +11,7 @@ bench_bench_solve_SOURCES = bench/bench_solve.c
 bench_bench_solve_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_solve_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
-EXTRA_DIST += bench/gen_w1_weights.py
+EXTRA_DIST += bench/gen_w1_weights.py bench/bench_util.h
 
 # bench_http.sh: the trajectory endpoint under wrk (w1_trajectory.lua posts
 # bench_solve --print-request's W1 request) against a running daemon.

@@ -49,7 +49,10 @@ static err_code make_net(const model_def *d, size_t i, mlp **out, err *e)
     }
     memcpy(mlp_params(*out), d->params + model_def_net_offset(d, i),
            mlp_n_params(*out) * sizeof(double));
-    return mlp_pack(*out, e); /* the parameters are final: a model never changes */
+    err pe; /* final parameters: pack; out of memory only serves it unpacked (same results) */
+    err_clear(&pe);
+    (void)mlp_pack(*out, &pe);
+    return ERR_OK;
 }
 
 err_code cde_model_new(cde_model **out, const model_def *d, err *e)

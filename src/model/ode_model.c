@@ -92,7 +92,9 @@ err_code ode_model_new(ode_model **out, const model_def *d, err *e)
         goto fail;
     }
     memcpy(mlp_params(m->net), d->params + off, np * sizeof(double));
-    if ((rc = mlp_pack(m->net, e))) goto fail; /* final: a model never changes */
+    err pe; /* final parameters: pack; out of memory only serves it unpacked (same results) */
+    err_clear(&pe);
+    (void)mlp_pack(m->net, &pe);
     m->state_dim = d->state_dim;
     m->augment_dim = d->augment_dim;
     m->dim = d->state_dim + d->augment_dim;

@@ -190,6 +190,8 @@ void h_model_delete(http_req *r)
         http_reply_error(r, &e);
         return;
     }
+    /* frees the loaded versions now; that no get serves them after the
+     * commit is the store's deletion count's doing (model_cache.c) */
     model_cache_drop(http_req_app(r)->models, name, 0);
     log_info("model_deleted", "request_id=%s name=%s", http_req_id(r), name);
     http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));

@@ -398,10 +398,10 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
  * request that starts on the same connection right after it (within
  * PIPELINED_GAP_S) counts as pipelined: no poll after it, and the next one
  * that follows as closely counts as pipelined too. A burst of pipelined
- * requests pays for one poll, not one each. */
-
-/* 1 when the connection turned readable (or closed) within the poll; 0 when
- * the poll ran out, or stopped for a request elsewhere. */
+ * requests pays for one poll, not one each.
+ *
+ * Returns 1 when the connection turned readable (or closed) within the
+ * poll; 0 when the poll ran out, or stopped for a request elsewhere. */
 static int keepalive_poll(http_server *s, struct MHD_Connection *c)
 {
     uint64_t us = atomic_load(&s->app->keepalive_poll_us);

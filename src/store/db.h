@@ -44,9 +44,8 @@ void db_close(db *d); /* NULL is a no-op */
 /* Claim the database file of `o` (checked first, as db_open does) for this
  * process: an exclusive flock(2) on it, held through *fd until db_unclaim.
  * A daemon claims its database before opening it, because it assumes it is
- * the only writer:
- * it requeues "running" jobs at start, and caches answers read from the
- * database (model_cache.h). A file another process has claimed is
+ * the only writer: it requeues "running" jobs at start, and caches answers
+ * read from the database (model_cache.h). A file another process has claimed is
  * ERR_CONFLICT (field "db"): "... is in use by another process"; a file
  * that cannot be opened, ERR_IO. The file is created if missing. flock
  * locks are separate from SQLite's fcntl locks; but closing any descriptor

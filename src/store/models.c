@@ -29,8 +29,8 @@
 #include "nn/act.h"
 
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -73,7 +73,7 @@ static int unbuilds(void)
 
 /* ---- fixture: a pool, a cache, a connection for the main thread ---- */
 
-static db_pool *pool;
+static db_conns *pool;
 static db *conn;
 static model_cache *cache;
 
@@ -84,7 +84,7 @@ static void cache_setup_cap(size_t capacity)
     pool = stl_pool();
     err e;
     err_clear(&e);
-    ck_assert_int_eq(db_pool_get(pool, &conn, &e), ERR_OK);
+    ck_assert_int_eq(db_conns_get(pool, &conn, &e), ERR_OK);
     ck_assert_int_eq(model_cache_new(&cache, pool, test_build, test_unbuild, capacity, &e), ERR_OK);
 }
 
@@ -100,7 +100,7 @@ static void teardown(void)
     cache = NULL;
     /* Every build was undone: nothing leaked, nothing freed twice. */
     ck_assert_int_eq(__atomic_load_n(&n_made, __ATOMIC_RELAXED), unbuilds());
-    db_pool_free(pool);
+    db_conns_free(pool);
     pool = NULL;
     stl_tmp_teardown();
 }
@@ -265,7 +265,7 @@ static void *writer_run(void *arg)
 {
     struct writer *w = arg;
     db *d = NULL;
-    if (db_pool_get(pool, &d, &w->e) != ERR_OK) {
+    if (db_conns_get(pool, &d, &w->e) != ERR_OK) {
         atomic_store(&w->failed, 1);
         return NULL;
     }

@@ -458,7 +458,7 @@ START_TEST(bad_names_are_invalid)
     stl_ode_def(&def, 1);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *name = bad[i];
-        ck_assert(!store_model_name_ok(name));
+        ck_assert(!model_name_ok(name));
         err e;
         int v = -7;
         err_clear(&e);
@@ -482,9 +482,9 @@ START_TEST(bad_names_are_invalid)
         expect_err(store_model_delete_version(d, name, 1, &e), &e, ERR_INVALID, "name", NULL);
     }
     long_name[MODEL_NAME_MAX] = '\0'; /* 64 characters: fine */
-    ck_assert(store_model_name_ok(long_name));
+    ck_assert(model_name_ok(long_name));
     ck_assert_int_eq(put_ok(d, long_name, &def), 1);
-    ck_assert(store_model_name_ok("Az09._-"));
+    ck_assert(model_name_ok("Az09._-"));
     ck_assert_int_eq(put_ok(d, "Az09._-", &def), 1);
     /* The schema refuses what the code would: a name the C check missed
      * still cannot get in. */
@@ -754,7 +754,7 @@ END_TEST
 enum { PUTTERS = 4, PUTS = 8 };
 
 struct putter {
-    db_pool *pool;
+    db_conns *pool;
     pthread_barrier_t *go;
     int versions[PUTS];
     err e;
@@ -768,7 +768,7 @@ static void *putter_run(void *arg)
     model_def_init(&def);
     stl_ode_def(&def, 3);
     db *d = NULL;
-    err_code rc = db_pool_get(p->pool, &d, &p->e);
+    err_code rc = db_conns_get(p->pool, &d, &p->e);
     pthread_barrier_wait(p->go);
     for (int i = 0; !rc && i < PUTS; i++)
         rc = store_model_put(d, "shared", &def, &p->versions[i], &p->e);
@@ -783,7 +783,7 @@ static int cmp_int(const void *a, const void *b)
 
 START_TEST(concurrent_puts_get_consecutive_versions)
 {
-    db_pool *pool = stl_pool();
+    db_conns *pool = stl_pool();
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, PUTTERS);
     struct putter p[PUTTERS];
@@ -810,12 +810,12 @@ START_TEST(concurrent_puts_get_consecutive_versions)
     db *d = NULL;
     err e;
     err_clear(&e);
-    ck_assert_int_eq(db_pool_get(pool, &d, &e), ERR_OK);
+    ck_assert_int_eq(db_conns_get(pool, &d, &e), ERR_OK);
     ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM models"), 1);
     ck_assert_int_eq(stl_q_int(d, "SELECT next_version FROM models"), PUTTERS * PUTS + 1);
     ck_assert_int_eq(stl_q_int(d, "SELECT count(DISTINCT version) FROM model_versions"),
                      PUTTERS * PUTS);
-    db_pool_free(pool);
+    db_conns_free(pool);
 }
 END_TEST
 
@@ -825,7 +825,7 @@ END_TEST
  * reading it, or a count of versions from before a delete with the list
  * from after. */
 struct churn {
-    db_pool *pool;
+    db_conns *pool;
     int stop, loads; /* atomics */
     err e;
 };
@@ -835,7 +835,7 @@ static void *loader_run(void *arg)
     struct churn *c = arg;
     db *d = NULL;
     err_clear(&c->e);
-    if (db_pool_get(c->pool, &d, &c->e)) return NULL;
+    if (db_conns_get(c->pool, &d, &c->e)) return NULL;
     model_def want;
     stl_ode_def(&want, 5);
     while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
@@ -875,11 +875,11 @@ static void *loader_run(void *arg)
 
 START_TEST(loads_are_consistent_while_versions_change)
 {
-    db_pool *pool = stl_pool();
+    db_conns *pool = stl_pool();
     db *d = NULL;
     err e;
     err_clear(&e);
-    ck_assert_int_eq(db_pool_get(pool, &d, &e), ERR_OK);
+    ck_assert_int_eq(db_conns_get(pool, &d, &e), ERR_OK);
     model_def def;
     stl_ode_def(&def, 5);
     put_ok(d, "churn", &def); /* version 1 stays; the latest comes and goes */
@@ -897,7 +897,7 @@ START_TEST(loads_are_consistent_while_versions_change)
     pthread_join(th, NULL);
     ck_assert_msg(c.e.code == ERR_OK, "%s", c.e.message);
     model_def_free(&def);
-    db_pool_free(pool);
+    db_conns_free(pool);
 }
 END_TEST
 

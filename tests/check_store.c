@@ -477,7 +477,7 @@ START_TEST(bad_options_rejected)
     tmp_path(p, sizeof p, "opts.db");
     db_opts o;
     db *d = (db *)&o; /* must be reset to NULL on failure */
-    db_pool *pool = (db_pool *)&o;
+    db_conns *pool = (db_conns *)&o;
     err e;
 
     db_opts_default(&o);
@@ -490,7 +490,7 @@ START_TEST(bad_options_rejected)
     ck_assert_msg(strstr(e.message, "off, normal, full, extra") && strstr(e.message, "\"fast\""),
                   "%s", e.message);
     err_clear(&e);
-    ck_assert_int_eq(db_pool_new(&pool, &o, &e), ERR_CONFIG);
+    ck_assert_int_eq(db_conns_new(&pool, &o, &e), ERR_CONFIG);
     ck_assert_ptr_null(pool);
     ck_assert_str_eq(e.field, "synchronous");
 
@@ -629,7 +629,7 @@ END_TEST
 /* ---- the pool ---- */
 
 struct pool_probe {
-    db_pool *pool;
+    db_conns *pool;
     pthread_barrier_t *started, *checked;
     db *first, *second;
     long long answer;
@@ -640,8 +640,8 @@ static void *pool_probe_run(void *arg)
 {
     struct pool_probe *t = arg;
     err_clear(&t->e);
-    if (db_pool_get(t->pool, &t->first, &t->e) == ERR_OK &&
-        db_pool_get(t->pool, &t->second, &t->e) == ERR_OK)
+    if (db_conns_get(t->pool, &t->first, &t->e) == ERR_OK &&
+        db_conns_get(t->pool, &t->second, &t->e) == ERR_OK)
         db_query_int(t->first, "SELECT 6 * 7", &t->answer, &t->e);
     pthread_barrier_wait(t->started);
     pthread_barrier_wait(t->checked); /* stay alive until the main thread has looked */
@@ -656,12 +656,12 @@ START_TEST(pool_gives_each_thread_its_own_connection)
     o.path = tmp_path(p, sizeof p, "pool.db");
     err e;
     err_clear(&e);
-    db_pool *pool = NULL;
-    ck_assert_int_eq(db_pool_new(&pool, &o, &e), ERR_OK);
-    ck_assert_uint_eq(db_pool_size(pool), 0); /* lazily opened */
+    db_conns *pool = NULL;
+    ck_assert_int_eq(db_conns_new(&pool, &o, &e), ERR_OK);
+    ck_assert_uint_eq(db_conns_size(pool), 0); /* lazily opened */
     db *mine = NULL, *again = NULL;
-    ck_assert_int_eq(db_pool_get(pool, &mine, &e), ERR_OK);
-    ck_assert_int_eq(db_pool_get(pool, &again, &e), ERR_OK);
+    ck_assert_int_eq(db_conns_get(pool, &mine, &e), ERR_OK);
+    ck_assert_int_eq(db_conns_get(pool, &again, &e), ERR_OK);
     ck_assert_ptr_eq(mine, again);
     ck_assert_int_eq(db_migrate(mine, NULL, NULL, &e), ERR_OK);
 
@@ -676,12 +676,12 @@ START_TEST(pool_gives_each_thread_its_own_connection)
         ck_assert_int_eq(pthread_create(&th[i], NULL, pool_probe_run, &t[i]), 0);
     }
     pthread_barrier_wait(&started);
-    ck_assert_uint_eq(db_pool_size(pool), N + 1);
+    ck_assert_uint_eq(db_conns_size(pool), N + 1);
     pthread_barrier_wait(&checked);
     for (int i = 0; i < N; i++)
         pthread_join(th[i], NULL);
     /* Each exiting thread closed its connection. */
-    ck_assert_uint_eq(db_pool_size(pool), 1);
+    ck_assert_uint_eq(db_conns_size(pool), 1);
 
     for (int i = 0; i < N; i++) {
         ck_assert_msg(t[i].e.code == ERR_OK, "thread %d: %s", i, t[i].e.message);
@@ -695,15 +695,15 @@ START_TEST(pool_gives_each_thread_its_own_connection)
     pthread_barrier_destroy(&started);
     pthread_barrier_destroy(&checked);
     ck_assert_int_eq(db_ping(mine, &e), ERR_OK);
-    db_pool_free(pool);
-    db_pool_free(NULL);
+    db_conns_free(pool);
+    db_conns_free(NULL);
 }
 END_TEST
 
 enum { WRITERS = 4, WRITES = 50 };
 
 struct writer {
-    db_pool *pool;
+    db_conns *pool;
     int failures;
     err e; /* the first failure */
 };
@@ -729,7 +729,7 @@ static void *writer_run(void *arg)
     struct writer *w = arg;
     err_clear(&w->e);
     db *d = NULL;
-    if (db_pool_get(w->pool, &d, &w->e)) {
+    if (db_conns_get(w->pool, &d, &w->e)) {
         w->failures = WRITES;
         return NULL;
     }
@@ -746,10 +746,10 @@ START_TEST(concurrent_writers_wait_instead_of_failing)
     o.path = tmp_path(p, sizeof p, "writers.db");
     err e;
     err_clear(&e);
-    db_pool *pool = NULL;
-    ck_assert_int_eq(db_pool_new(&pool, &o, &e), ERR_OK);
+    db_conns *pool = NULL;
+    ck_assert_int_eq(db_conns_new(&pool, &o, &e), ERR_OK);
     db *mine = NULL;
-    ck_assert_int_eq(db_pool_get(pool, &mine, &e), ERR_OK);
+    ck_assert_int_eq(db_conns_get(pool, &mine, &e), ERR_OK);
     ck_assert_int_eq(db_migrate(mine, NULL, NULL, &e), ERR_OK);
     stl_exec_ok(mine, "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)");
 
@@ -765,7 +765,7 @@ START_TEST(concurrent_writers_wait_instead_of_failing)
         ck_assert_msg(w[i].failures == 0, "writer %d: %d failures, first: %s", i, w[i].failures,
                       w[i].e.message);
     ck_assert_int_eq(stl_q_int(mine, "SELECT n FROM counter"), WRITERS * WRITES);
-    db_pool_free(pool);
+    db_conns_free(pool);
 }
 END_TEST
 

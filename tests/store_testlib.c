@@ -72,7 +72,7 @@ db *stl_open(void)
     return d;
 }
 
-db_pool *stl_pool(void)
+db_conns *stl_pool(void)
 {
     db_close(stl_open());
     db_opts o;
@@ -80,8 +80,8 @@ db_pool *stl_pool(void)
     o.path = dbpath;
     err e;
     err_clear(&e);
-    db_pool *p = NULL;
-    ck_assert_msg(db_pool_new(&p, &o, &e) == ERR_OK, "db_pool_new: %s", e.message);
+    db_conns *p = NULL;
+    ck_assert_msg(db_conns_new(&p, &o, &e) == ERR_OK, "db_conns_new: %s", e.message);
     return p;
 }
 

@@ -23,7 +23,7 @@ const char *stl_db_path(void);
 /* A connection to it, migrated to the latest schema. */
 db *stl_open(void);
 /* A pool on it (the database migrated through a first connection). */
-db_pool *stl_pool(void);
+db_conns *stl_pool(void);
 
 /* SQL straight on a connection, for checks independent of the store's API;
  * each fails the test on an error. */

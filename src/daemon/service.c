@@ -29,7 +29,7 @@ typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
     const config_cli *cli; /* where the settings come from */
     int db_lock;           /* db_claim's descriptor; -1 before */
-    db_pool *db;
+    db_conns *db;
     workq *eval;
     model_cache *models;
     jobs_pool *jobs;
@@ -135,7 +135,7 @@ static err_code seed_one(db *d, const char *path, err *e)
     snprintf(name, sizeof name, "%s", base);
     size_t n = strlen(name);
     if (n > 5 && strcmp(name + n - 5, ".json") == 0) name[n - 5] = '\0';
-    if (!store_model_name_ok(name))
+    if (!model_name_ok(name))
         return err_set(e, ERR_CONFIG, "seed_models",
                        "seed_models: %s: the file name gives the model name, which must be 1 to "
                        "64 of A-Z, a-z, 0-9, '.', '_' and '-'",
@@ -172,8 +172,8 @@ static err_code start(service *s, err *e)
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
     nn_blas_single_thread();
-    if (db_claim(&o, &s->db_lock, e) != ERR_OK || db_pool_new(&s->db, &o, e) != ERR_OK ||
-        db_pool_get(s->db, &d, e) != ERR_OK || migrate(d, e) != ERR_OK ||
+    if (db_claim(&o, &s->db_lock, e) != ERR_OK || db_conns_new(&s->db, &o, e) != ERR_OK ||
+        db_conns_get(s->db, &d, e) != ERR_OK || migrate(d, e) != ERR_OK ||
         seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;
     int threads = eval_threads(&s->cfg);
@@ -295,7 +295,7 @@ static void teardown(service *s)
     jobs_pool_free(s->jobs); /* running jobs checkpoint and go back to the queue */
     workq_free(s->eval);
     model_cache_free(s->models); /* after the last request released its handles */
-    db_pool_free(s->db);
+    db_conns_free(s->db);
     db_unclaim(s->db_lock); /* after the last connection: see db_claim */
 }
 

@@ -29,7 +29,7 @@ err_code api_parse_body(http_req *r, json_t **out, err *e)
 const char *api_path_name(http_req *r, const char *kind, int creating)
 {
     const char *name = http_req_param(r, "name");
-    if (name && store_model_name_ok(name)) return name;
+    if (name && model_name_ok(name)) return name;
     http_reply_errorf(r, creating ? ERR_INVALID : ERR_NOT_FOUND, "name",
                       "%s %s%s (a %s name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-')",
                       creating ? "invalid" : "no such", kind, creating ? " name" : "", kind);
@@ -89,7 +89,7 @@ db *api_db(http_req *r)
     err e;
     err_clear(&e);
     db *d = NULL;
-    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
+    if (db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return NULL;
     }

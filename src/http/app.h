@@ -27,7 +27,7 @@ enum http_app_state {
 };
 
 typedef struct http_app {
-    db_pool *db;       /* borrowed; per-thread connections */
+    db_conns *db;       /* borrowed; per-thread connections */
     workq *eval;       /* borrowed; where http_req_defer'd work runs */
     atomic_int state;  /* enum http_app_state */
     atomic_int cancel; /* set when the shutdown deadline passes: deferred work should stop */

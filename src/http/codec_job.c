@@ -8,7 +8,7 @@
 
 #include "http/codec_json.h"
 #include "num/tableau.h"
-#include "store/models.h"
+#include "model/model_name.h"
 
 static err_code check_keys(json_t *o, const char *field, const char *const *allowed, err *e)
 {
@@ -432,10 +432,10 @@ static err_code parse_names(json_t *doc, job_spec *s, err *e)
     if (get_str(doc, "model", "model", &model, e) ||
         get_str(doc, "dataset", "dataset", &ds_name, e))
         return e->code;
-    if (!model || !store_model_name_ok(model))
+    if (!model || !model_name_ok(model))
         return err_set(e, ERR_INVALID, "model",
                        "required: a model name, 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'");
-    if (!ds_name || !store_model_name_ok(ds_name))
+    if (!ds_name || !model_name_ok(ds_name))
         return err_set(e, ERR_INVALID, "dataset", "required: the name of an uploaded dataset");
     snprintf(s->model, sizeof s->model, "%s", model);
     snprintf(s->dataset, sizeof s->dataset, "%s", ds_name);

@@ -1,5 +1,5 @@
 /* http/codec_job.h: the training job document (POST /v1/jobs;
- * docs/training-jobs.md) from JSON text into a jobs/job_spec.h job_spec.
+ * docs/training-jobs.md) from JSON text into a model/job_spec.h job_spec.
  *
  * The one decoder of the document: http/jobs.c checks a submitted body with
  * it (a 422 naming the field), and the daemon hands it to the worker pool
@@ -13,7 +13,7 @@
 #ifndef ODESERVE_HTTP_CODEC_JOB_H
 #define ODESERVE_HTTP_CODEC_JOB_H
 
-#include "jobs/job_spec.h"
+#include "model/job_spec.h"
 
 #include <stddef.h>
 

@@ -53,7 +53,7 @@ static void upload_work(http_req *r)
                   : api_parse_body(r, &doc, &e) == ERR_OK ? codec_dataset_decode_json(doc, &ds, &e)
                                                           : e.code;
     dataset_info in;
-    if (rc != ERR_OK || db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+    if (rc != ERR_OK || db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_dataset_put(d, name, &ds, &e) != ERR_OK ||
         store_dataset_info(d, name, &in, &e) != ERR_OK) {
         http_reply_error(r, &e);

@@ -102,7 +102,7 @@ static void create_work(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+    if (db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_dataset_info(d, s.dataset, &di, &e) != ERR_OK)
         goto fail;
     if (s.from_version) {

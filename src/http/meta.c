@@ -32,7 +32,7 @@ void h_readyz(http_req *r)
     err e;
     err_clear(&e);
     db *d = NULL;
-    if (db_pool_get(app->db, &d, &e) != ERR_OK || db_ping(d, &e) != ERR_OK) {
+    if (db_conns_get(app->db, &d, &e) != ERR_OK || db_ping(d, &e) != ERR_OK) {
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "not ready: database: %s", e.message);
         return;
     }
@@ -46,7 +46,7 @@ void h_version(http_req *r)
     err_clear(&e);
     db *d = NULL;
     int current = -1;
-    if (db_pool_get(app->db, &d, &e) != ERR_OK || db_schema_version(d, &current, &e) != ERR_OK)
+    if (db_conns_get(app->db, &d, &e) != ERR_OK || db_schema_version(d, &current, &e) != ERR_OK)
         current = -1;
     json_t *libs = json_pack("{s:s, s:s, s:s}", "libmicrohttpd", MHD_get_version(), "jansson",
                              jansson_version_str(), "sqlite", db_sqlite_version());

@@ -116,7 +116,7 @@ static void upload_work(http_req *r)
     db *d = NULL;
     int version = 0;
     if (api_parse_body(r, &doc, &e) != ERR_OK || codec_model_decode(doc, &def, &e) != ERR_OK ||
-        db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+        db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_model_put(d, name, &def, &version, &e) != ERR_OK) {
         http_reply_error(r, &e);
         goto out;
@@ -150,7 +150,7 @@ static void export_work(http_req *r)
     model_def def;
     model_def_init(&def);
     char created[32];
-    if (db_pool_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+    if (db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_model_load(d, name, version, &def, NULL, created, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return;

@@ -1,9 +1,8 @@
-# jobs layer: the training job document, the training loop of one job, and
+# jobs layer: the training loop of one job, and
 # the worker pool (see src/jobs/*.h). No JSON here: the document is decoded
 # by http/codec_job.c, handed down as a function pointer.
 noinst_LTLIBRARIES += src/jobs/libjobs.la
 src_jobs_libjobs_la_SOURCES = \
-	src/jobs/job_spec.c src/jobs/job_spec.h \
 	src/jobs/train_job.c src/jobs/train_job.h \
 	src/jobs/pool.c src/jobs/pool.h
 src_jobs_libjobs_la_CPPFLAGS = $(AM_CPPFLAGS)

@@ -20,7 +20,7 @@ typedef struct worker {
 } worker;
 
 struct jobs_pool {
-    db_pool *db;
+    db_conns *db;
     jobs_pool_opts o;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -79,7 +79,7 @@ static void *worker_main(void *arg)
     err e;
     err_clear(&e);
     db *d = NULL;
-    if (db_pool_get(p->db, &d, &e) != ERR_OK) {
+    if (db_conns_get(p->db, &d, &e) != ERR_OK) {
         log_error("job_worker_failed", "code=%s", err_code_name(e.code));
         return NULL;
     }
@@ -89,7 +89,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-err_code jobs_pool_new(jobs_pool **out, db_pool *dbp, const jobs_pool_opts *o, err *e)
+err_code jobs_pool_new(jobs_pool **out, db_conns *dbp, const jobs_pool_opts *o, err *e)
 {
     *out = NULL;
     if (o->workers < 1 || o->checkpoint_every_iterations < 1 ||
@@ -97,7 +97,7 @@ err_code jobs_pool_new(jobs_pool **out, db_pool *dbp, const jobs_pool_opts *o, e
         return err_set(e, ERR_CONFIG, "job_workers", "bad job pool settings");
     db *d = NULL;
     size_t requeued = 0;
-    if (db_pool_get(dbp, &d, e) != ERR_OK || store_job_requeue_all(d, &requeued, e) != ERR_OK)
+    if (db_conns_get(dbp, &d, e) != ERR_OK || store_job_requeue_all(d, &requeued, e) != ERR_OK)
         return e->code;
     if (requeued) log_info("jobs_requeued", "count=%zu", requeued);
     jobs_pool *p = calloc(1, sizeof *p);

@@ -12,7 +12,7 @@
  *                                        i.e. the daemon died: requeued)
  *
  * A requeued job resumes from its last checkpoint. Each worker has its own
- * database connection (db_pool_get) and runs one job at a time; OpenBLAS
+ * database connection (db_conns_get) and runs one job at a time; OpenBLAS
  * must be single-threaded (the daemon sets it once for the process).
  * Cancel requests reach a running job through its worker's flag at once,
  * and through the database at its next checkpoint.
@@ -23,7 +23,7 @@
 #define ODESERVE_JOBS_POOL_H
 
 #include "core/err.h"
-#include "jobs/job_spec.h"
+#include "model/job_spec.h"
 #include "store/db.h"
 
 typedef struct jobs_pool jobs_pool;
@@ -37,7 +37,7 @@ typedef struct jobs_pool_opts {
 
 /* Requeue jobs left running by a previous process, then start the
  * workers. `dbp` is borrowed and must outlive the pool. */
-err_code jobs_pool_new(jobs_pool **out, db_pool *dbp, const jobs_pool_opts *o, err *e);
+err_code jobs_pool_new(jobs_pool **out, db_conns *dbp, const jobs_pool_opts *o, err *e);
 /* Ask the workers to stop without waiting: running jobs checkpoint and go
  * back to queued, and no worker takes a new job. NULL is a no-op. */
 void jobs_pool_stop(jobs_pool *p);

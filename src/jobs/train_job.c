@@ -8,7 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "jobs/job_spec.h"
+#include "model/job_spec.h"
 #include "model/cde_path.h"
 #include "model/grad_cde.h"
 #include "model/grad_interp.h"

@@ -26,7 +26,7 @@
 
 #include <stdatomic.h>
 
-#include "jobs/job_spec.h"
+#include "model/job_spec.h"
 #include "store/db.h"
 #include "store/jobs.h"
 

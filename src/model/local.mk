@@ -3,6 +3,9 @@
 noinst_LTLIBRARIES += src/model/libmodel.la
 src_model_libmodel_la_SOURCES = \
 	src/model/model_def.c src/model/model_def.h \
+	src/model/model_name.c src/model/model_name.h \
+	src/model/dataset.c src/model/dataset.h \
+	src/model/job_spec.c src/model/job_spec.h \
 	src/model/ode_model.c src/model/ode_model.h
 src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm

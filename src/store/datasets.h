@@ -1,67 +1,19 @@
-/* store/datasets.h: uploaded time-series datasets in SQLite.
- *
- * A dataset is a name ([A-Za-z0-9._-]{1,64}, as models) holding series of
- * observations: series s has n points at strictly increasing times t and,
- * at each, `channels` values (NaN = missing), and optionally a label: a
- * class index (CDE classification) or a vector of label_dim values. Every
- * series of a dataset has the same channels and the same kind of label.
+/* store/datasets.h: uploaded time-series datasets (model/dataset.h) in
+ * SQLite, each under a name ([A-Za-z0-9._-]{1,64}, as models).
  *
  * Datasets are immutable: a put stores a new name in one transaction (a
  * name already taken is ERR_CONFLICT), delete removes it.
  *
- * Ownership: a dataset owns its series and their arrays; dataset_free
- * releases them. Functions take the calling thread's connection
- * (db_pool_get). */
+ * Functions take the calling thread's connection
+ * (db_conns_get). */
 #ifndef ODESERVE_STORE_DATASETS_H
 #define ODESERVE_STORE_DATASETS_H
 
 #include "core/err.h"
+#include "model/dataset.h"
 #include "store/db.h"
 
 #include <stddef.h>
-
-typedef enum dataset_label_kind {
-    DATASET_LABEL_NONE = 0, /* "none" */
-    DATASET_LABEL_CLASS,    /* "class": an integer >= 0 */
-    DATASET_LABEL_VECTOR,   /* "vector": label_dim numbers */
-} dataset_label_kind;
-
-typedef struct dataset_series {
-    size_t n;          /* points, >= 1 */
-    double *t;         /* n times, strictly increasing (owned) */
-    double *y;         /* n x channels, row-major, NaN = missing (owned) */
-    long label_class;  /* DATASET_LABEL_CLASS */
-    double *label_vec; /* DATASET_LABEL_VECTOR: label_dim values (owned) */
-} dataset_series;
-
-typedef struct dataset {
-    size_t channels;
-    dataset_label_kind label_kind;
-    size_t label_dim; /* vector labels */
-    size_t n_series;
-    dataset_series *series; /* owned */
-} dataset;
-
-typedef struct dataset_info {
-    char name[65];
-    char created_at[32];
-    size_t channels, n_series, n_points, n_missing; /* n_missing values (not points) */
-    double t_min, t_max;
-    dataset_label_kind label_kind;
-    size_t label_dim;
-} dataset_info;
-
-void dataset_init(dataset *d);
-void dataset_free(dataset *d); /* frees the owned members, then re-inits */
-const char *dataset_label_kind_name(dataset_label_kind k);
-
-/* Check the shape rules above (times finite and strictly increasing,
- * values finite or NaN, labels of one kind); the field names the series
- * ("series[3].t[5]"). */
-err_code dataset_validate(const dataset *d, err *e);
-
-/* The summary of d (name and created_at left empty). */
-void dataset_summarise(const dataset *d, dataset_info *info);
 
 /* Store d as `name`: ERR_INVALID (field "name", or dataset_validate's),
  * ERR_CONFLICT when the name exists. One transaction. */

@@ -3,7 +3,7 @@
  * DESIGN
  * Connections are opened with SQLITE_OPEN_NOMUTEX (SQLite's "multi-thread"
  * mode): SQLite takes no lock around calls on a connection, which is safe
- * because each connection belongs to one thread (db_pool). Each connection
+ * because each connection belongs to one thread (db_conns). Each connection
  * gets, in this order:
  *   - extended result codes, so messages carry e.g. SQLITE_BUSY_SNAPSHOT;
  *   - busy_timeout, before anything that may need a lock;

@@ -1,8 +1,8 @@
 /* store/db.h: SQLite connections and schema migrations.
  *
  * The only layer that speaks SQL. One connection per thread (SQLite's
- * recommended model with WAL): a db_pool hands each calling thread its own
- * connection, opened lazily and closed when the pool is freed. Every
+ * recommended model with WAL): a db_conns hands each calling thread its own
+ * connection, opened lazily and closed when the set is freed. Every
  * connection is set up the same way: WAL, busy_timeout, foreign_keys=ON and
  * the configured synchronous level (default FULL: models and jobs must not be
  * lost). Writes start with BEGIN IMMEDIATE so a writer never deadlocks on a
@@ -19,7 +19,7 @@
 #include "core/err.h"
 
 typedef struct db db;           /* one connection; use from one thread at a time */
-typedef struct db_pool db_pool; /* thread-safe; hands out per-thread connections */
+typedef struct db_conns db_conns; /* thread-safe; hands out per-thread connections */
 
 typedef struct db_opts {
     const char *path;        /* database file; created if missing (its directory must exist);
@@ -84,14 +84,14 @@ err_code db_ping(db *d, err *e);
 
 /* Pool: `o` is copied (strings too) and checked at once (ERR_CONFIG as in
  * db_open); no connection is opened until a thread asks for one. */
-err_code db_pool_new(db_pool **out, const db_opts *o, err *e);
+err_code db_conns_new(db_conns **out, const db_opts *o, err *e);
 /* Closes every connection; no thread may still use one (join them first).
  * NULL is a no-op. */
-void db_pool_free(db_pool *p);
+void db_conns_free(db_conns *p);
 /* The calling thread's connection, opened on first use (errors as in
  * db_open) and the same one on every later call from that thread. It
- * belongs to the pool: never db_close it. It is closed when the thread
- * exits, or by db_pool_free. */
-err_code db_pool_get(db_pool *p, db **out, err *e);
+ * belongs to the set: never db_close it. It is closed when the thread
+ * exits, or by db_conns_free. */
+err_code db_conns_get(db_conns *p, db **out, err *e);
 
 #endif

@@ -92,8 +92,8 @@ void db_rollback(db *d);
 /* Is a transaction open on this connection? */
 int db_in_transaction(db *d);
 
-/* Number of connections the pool holds open right now (diagnostics and
+/* Number of connections the set holds open right now (diagnostics and
  * tests). */
-size_t db_pool_size(db_pool *p);
+size_t db_conns_size(db_conns *p);
 
 #endif

@@ -12,7 +12,7 @@
  * one transaction (store_job_checkpoint), so the loss curve never runs
  * ahead of, or falls behind, the state a restarted job resumes from.
  *
- * Functions take the calling thread's connection (db_pool_get). */
+ * Functions take the calling thread's connection (db_conns_get). */
 #ifndef ODESERVE_STORE_JOBS_H
 #define ODESERVE_STORE_JOBS_H
 

@@ -6,7 +6,7 @@ noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
 	src/store/migrate.c src/store/migrate_internal.h \
-	src/store/pool.c \
+	src/store/conns.c \
 	src/store/models.c src/store/models.h src/store/models_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \
 	src/store/datasets.c src/store/datasets.h \

@@ -73,7 +73,7 @@ struct latest {
 
 struct model_cache {
     pthread_mutex_t mu; /* guards everything below and every entry's refs, linked, links */
-    db_pool *pool;
+    db_conns *conns;
     model_build_fn build;
     model_unbuild_fn unbuild;
     size_t capacity;          /* unused entries kept */
@@ -251,11 +251,11 @@ static struct entry *unlink_matching(model_cache *c, const char *name, int versi
 
 /* ---- public ---- */
 
-err_code model_cache_new(model_cache **out, db_pool *pool, model_build_fn build,
+err_code model_cache_new(model_cache **out, db_conns *conns, model_build_fn build,
                          model_unbuild_fn unbuild, size_t capacity, err *e)
 {
     *out = NULL;
-    if (!pool) return err_set(e, ERR_INTERNAL, NULL, "model_cache_new: no connection pool");
+    if (!conns) return err_set(e, ERR_INTERNAL, NULL, "model_cache_new: no connection set");
     model_cache *c = calloc(1, sizeof *c);
     if (!c) return err_set(e, ERR_NOMEM, NULL, "out of memory creating the model cache");
     c->n_buckets = 16;
@@ -268,7 +268,7 @@ err_code model_cache_new(model_cache **out, db_pool *pool, model_build_fn build,
         free(c);
         return err_set(e, ERR_NOMEM, NULL, "cannot create the model cache's mutex");
     }
-    c->pool = pool;
+    c->conns = conns;
     c->build = build;
     c->unbuild = unbuild;
     c->capacity = capacity;
@@ -305,7 +305,7 @@ static err_code load_entry(model_cache *c, db *d, const char *name, int version,
     struct entry *en = calloc(1, sizeof *en);
     if (!en) return err_set(e, ERR_NOMEM, NULL, "out of memory loading model \"%s\"", name);
     model_def_init(&en->def);
-    if (!d && (rc = db_pool_get(c->pool, &d, e))) goto fail;
+    if (!d && (rc = db_conns_get(c->conns, &d, e))) goto fail;
     if ((rc = store_model_load(d, name, version, &en->def, NULL, en->h.created_at, e))) goto fail;
     if (c->build) {
         err be;
@@ -350,7 +350,7 @@ static err_code resolve_latest(model_cache *c, const char *name, int *version, d
     if (slot->changes == changes && strcmp(slot->name, name) == 0) *version = slot->version;
     pthread_mutex_unlock(&c->mu);
     if (*version) return ERR_OK;
-    err_code rc = db_pool_get(c->pool, d, e);
+    err_code rc = db_conns_get(c->conns, d, e);
     if (rc || (rc = store_model_latest(*d, name, version, e))) return rc;
     pthread_mutex_lock(&c->mu);
     snprintf(slot->name, sizeof slot->name, "%s", name);
@@ -364,7 +364,7 @@ err_code model_cache_get(model_cache *c, const char *name, int version, const mo
                          err *e)
 {
     *out = NULL;
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc) return rc;
     if (version < 0)
         return err_set(e, ERR_INVALID, "version", "must be a version number >= 1 (or latest)");

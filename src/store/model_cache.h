@@ -39,7 +39,7 @@ typedef struct model_handle {
     char created_at[32];
 } model_handle;
 
-err_code model_cache_new(model_cache **out, db_pool *pool, model_build_fn build,
+err_code model_cache_new(model_cache **out, db_conns *conns, model_build_fn build,
                          model_unbuild_fn unbuild, size_t capacity, err *e);
 void model_cache_free(model_cache *c); /* every handle must have been released */
 

@@ -39,31 +39,6 @@
 
 /* ---- names, messages ---- */
 
-static bool name_char_ok(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-}
-
-bool store_model_name_ok(const char *name)
-{
-    if (!name || !name[0]) return false;
-    /* "." and ".." are dot-segments: clients remove them from URLs (RFC 3986
-     * 5.2.4), so /v1/models/../versions would reach /v1/versions */
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return false;
-    for (size_t i = 0; name[i]; i++)
-        if (i >= MODEL_NAME_MAX || !name_char_ok(name[i])) return false;
-    return true;
-}
-
-err_code store_model_name_check(const char *name, err *e)
-{
-    if (store_model_name_ok(name)) return ERR_OK;
-    return err_set(e, ERR_INVALID, "name",
-                   "a model name is 1 to %d characters, each a letter, a digit, '.', '_' or '-'",
-                   MODEL_NAME_MAX);
-}
-
 static err_code no_model(const char *name, err *e)
 {
     return err_set(e, ERR_NOT_FOUND, "name", "no model named \"%s\"", name);
@@ -369,7 +344,7 @@ static err_code now_text(db *d, char out[32], err *e)
 
 err_code store_model_put_in_tx(db *d, const char *name, const model_def *def, int *version, err *e)
 {
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc || (rc = check_def(def, e))) return rc;
     unsigned char *blob = malloc(def->n_params * 8);
     if (!blob) return err_set(e, ERR_NOMEM, NULL, "out of memory storing model \"%s\"", name);
@@ -534,7 +509,7 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
 {
     *versions = NULL;
     *n = 0;
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc || (rc = db_begin_read(d, e))) return rc;
     const char *what = "reading the model";
     sqlite3_stmt *st = NULL;
@@ -560,7 +535,7 @@ err_code store_model_latest(db *d, const char *name, int *version, err *e)
 {
     static const char sql[] = "SELECT max(v.version) FROM models m JOIN model_versions v "
                               "ON v.model_id = m.id WHERE m.name = ?1";
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc) return rc;
     const char *what = "reading the latest version";
     sqlite3_stmt *st = NULL;
@@ -802,7 +777,7 @@ err_code store_model_load(db *d, const char *name, int version, model_def *def, 
         "v.solver_first_step, v.solver_min_step, v.solver_max_step, v.solver_step, v.n_params, "
         "length(v.params), v.checksum FROM models m JOIN model_versions v ON v.model_id = m.id "
         "WHERE m.name = ?1 AND (?2 = 0 OR v.version = ?2) ORDER BY v.version DESC LIMIT 1";
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc) return rc;
     if (version < 0)
         return err_set(e, ERR_INVALID, "version", "must be a version number >= 1 (or latest)");
@@ -840,7 +815,7 @@ out:
 
 err_code store_model_delete(db *d, const char *name, err *e)
 {
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
     const char *what = "deleting the model";
     sqlite3_stmt *st = NULL;
@@ -889,7 +864,7 @@ static err_code model_id_of(db *d, const char *name, sqlite3_int64 *id, err *e)
 
 err_code store_model_delete_version(db *d, const char *name, int version, err *e)
 {
-    err_code rc = store_model_name_check(name, e);
+    err_code rc = model_name_check(name, e);
     if (rc) return rc;
     if (version < 1) return err_set(e, ERR_INVALID, "version", "must be a version number >= 1");
     if ((rc = db_begin_immediate(d, e))) return rc;

@@ -8,7 +8,7 @@
  * modified; numbers are never reused, even after a version is deleted.
  * Deleting a model's last remaining version deletes the model.
  *
- * Every function takes the calling thread's connection (db_pool_get) and is
+ * Every function takes the calling thread's connection (db_conns_get) and is
  * as thread-safe as SQLite's one-connection-per-thread model; writes run in
  * one BEGIN IMMEDIATE transaction each, so a failure leaves nothing behind. */
 #ifndef ODESERVE_STORE_MODELS_H
@@ -16,13 +16,13 @@
 
 #include "core/err.h"
 #include "model/model_def.h"
+#include "model/model_name.h"
 #include "store/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_NAME_MAX 64
 
 typedef struct model_info {
     char name[MODEL_NAME_MAX + 1];
@@ -46,11 +46,7 @@ typedef struct model_version_info {
     char description[256]; /* first 255 bytes of the description */
 } model_version_info;
 
-/* 1 when `name` matches [A-Za-z0-9._-]{1,64}. */
-bool store_model_name_ok(const char *name);
-/* ERR_INVALID (field "name", saying what a name may hold) unless
- * store_model_name_ok(name). Every function below checks its name so. */
-err_code store_model_name_check(const char *name, err *e);
+/* Every function below checks its name with model_name_check. */
 
 /* Validate d (model_def_validate) and store it as the next version of
  * `name`, creating the model on its first version. *version (may be NULL)

@@ -1,4 +1,4 @@
-/* store/pool.c: one connection per thread.
+/* store/conns.c: one connection per thread.
  *
  * DESIGN
  * SQLite connections opened with SQLITE_OPEN_NOMUTEX must not be used by two
@@ -6,17 +6,17 @@
  * its own (SQLite's recommended model with WAL: readers proceed in parallel,
  * writers queue on the database lock with busy_timeout).
  *
- * The calling thread's connection hangs off a pthread key, so db_pool_get is
- * a pthread_getspecific and no lock after the first call. The pool also
- * keeps every connection on a list under a mutex, so that db_pool_free can
+ * The calling thread's connection hangs off a pthread key, so db_conns_get is
+ * a pthread_getspecific and no lock after the first call. The set also
+ * keeps every connection on a list under a mutex, so that db_conns_free can
  * close them all. When a thread exits, the key's destructor closes its
  * connection and takes it off the list: threads that come and go (a thread
  * per request, say) do not pile up open connections.
  *
- * Ownership: connections belong to the pool; a thread borrows its own and
- * never closes it. db_pool_free must run after every thread that used the
- * pool has stopped using it (joined, or at least finished its last call);
- * after it, a thread's exit no longer touches the pool (the key is deleted,
+ * Ownership: connections belong to the set; a thread borrows its own and
+ * never closes it. db_conns_free must run after every thread that used the
+ * conns has stopped using it (joined, or at least finished its last call);
+ * after it, a thread's exit no longer touches the set (the key is deleted,
  * so its destructor no longer runs). */
 #include "store/db.h"
 #include "store/db_internal.h"
@@ -26,12 +26,12 @@
 #include <string.h>
 
 struct slot {
-    db_pool *pool;
+    db_conns *conns;
     db *conn; /* owned */
     struct slot *prev, *next;
 };
 
-struct db_pool {
+struct db_conns {
     pthread_key_t key;  /* -> the calling thread's struct slot */
     pthread_mutex_t mu; /* guards head and count */
     struct slot *head;  /* every open connection */
@@ -41,7 +41,7 @@ struct db_pool {
     char *synchronous;
 };
 
-static void slot_unlink(db_pool *p, struct slot *s)
+static void slot_unlink(db_conns *p, struct slot *s)
 {
     pthread_mutex_lock(&p->mu);
     if (s->prev)
@@ -57,34 +57,34 @@ static void slot_unlink(db_pool *p, struct slot *s)
 static void slot_release(void *arg)
 {
     struct slot *s = arg;
-    slot_unlink(s->pool, s);
+    slot_unlink(s->conns, s);
     db_close(s->conn);
     free(s);
 }
 
-err_code db_pool_new(db_pool **out, const db_opts *o, err *e)
+err_code db_conns_new(db_conns **out, const db_opts *o, err *e)
 {
     *out = NULL;
     err_code rc = db_opts_check(o, e);
     if (rc) return rc;
-    db_pool *p = calloc(1, sizeof *p);
-    if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory creating the connection pool");
+    db_conns *p = calloc(1, sizeof *p);
+    if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory creating the connection set");
     p->opts = *o;
     p->path = strdup(o->path);
     p->synchronous = o->synchronous ? strdup(o->synchronous) : NULL;
     if (!p->path || (o->synchronous && !p->synchronous)) {
-        rc = err_set(e, ERR_NOMEM, NULL, "out of memory creating the connection pool");
+        rc = err_set(e, ERR_NOMEM, NULL, "out of memory creating the connection set");
         goto fail;
     }
     p->opts.path = p->path;
     p->opts.synchronous = p->synchronous;
     if (pthread_key_create(&p->key, slot_release) != 0) {
-        rc = err_set(e, ERR_NOMEM, NULL, "cannot create a thread key for the connection pool");
+        rc = err_set(e, ERR_NOMEM, NULL, "cannot create a thread key for the connection set");
         goto fail;
     }
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         pthread_key_delete(p->key);
-        rc = err_set(e, ERR_NOMEM, NULL, "cannot create the connection pool's mutex");
+        rc = err_set(e, ERR_NOMEM, NULL, "cannot create the connection set's mutex");
         goto fail;
     }
     *out = p;
@@ -96,7 +96,7 @@ fail:
     return rc;
 }
 
-void db_pool_free(db_pool *p)
+void db_conns_free(db_conns *p)
 {
     if (!p) return;
     pthread_setspecific(p->key, NULL);
@@ -114,7 +114,7 @@ void db_pool_free(db_pool *p)
     free(p);
 }
 
-err_code db_pool_get(db_pool *p, db **out, err *e)
+err_code db_conns_get(db_conns *p, db **out, err *e)
 {
     struct slot *s = pthread_getspecific(p->key);
     if (s) {
@@ -127,9 +127,9 @@ err_code db_pool_get(db_pool *p, db **out, err *e)
     if (rc) return rc;
     if (!(s = calloc(1, sizeof *s))) {
         db_close(d);
-        return err_set(e, ERR_NOMEM, NULL, "out of memory in the connection pool");
+        return err_set(e, ERR_NOMEM, NULL, "out of memory in the connection set");
     }
-    s->pool = p;
+    s->conns = p;
     s->conn = d;
     pthread_mutex_lock(&p->mu);
     s->next = p->head;
@@ -141,13 +141,13 @@ err_code db_pool_get(db_pool *p, db **out, err *e)
         slot_unlink(p, s);
         db_close(d);
         free(s);
-        return err_set(e, ERR_NOMEM, NULL, "out of memory in the connection pool");
+        return err_set(e, ERR_NOMEM, NULL, "out of memory in the connection set");
     }
     *out = d;
     return ERR_OK;
 }
 
-size_t db_pool_size(db_pool *p)
+size_t db_conns_size(db_conns *p)
 {
     pthread_mutex_lock(&p->mu);
     size_t n = p->count;

@@ -1,4 +1,4 @@
-/* jobs/job_spec.h: the training job document (POST /v1/jobs;
+/* model/job_spec.h: the training job document (POST /v1/jobs;
  * docs/training-jobs.md) as plain data.
  *
  * The jobs layer knows the document only as this struct: the JSON text is
@@ -10,8 +10,8 @@
  * parameters; a `from_version` is loaded by the worker.
  *
  * Ownership: a job_spec owns its model_def; job_spec_free releases it. */
-#ifndef ODESERVE_JOBS_JOB_SPEC_H
-#define ODESERVE_JOBS_JOB_SPEC_H
+#ifndef ODESERVE_MODEL_JOB_SPEC_H
+#define ODESERVE_MODEL_JOB_SPEC_H
 
 #include "core/err.h"
 #include "model/grad_solve.h"
@@ -19,7 +19,7 @@
 #include "model/loss.h"
 #include "model/model_def.h"
 #include "model/optim.h"
-#include "store/datasets.h"
+#include "model/dataset.h"
 
 #include <stdbool.h>
 #include <stddef.h>

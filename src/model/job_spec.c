@@ -1,5 +1,5 @@
-/* jobs/job_spec.c: see job_spec.h. */
-#include "jobs/job_spec.h"
+/* model/job_spec.c: see job_spec.h. */
+#include "model/job_spec.h"
 
 #include <string.h>
 

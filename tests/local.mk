@@ -13,6 +13,11 @@ include $(srcdir)/tests/jobs.mk
 include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/daemon.mk
 
+# The layer order of src/ (tools/layers.sh, docs/STYLE.md), and the script
+# itself on the fake trees of tests/fixtures/layers/.
+TESTS += tests/test_layers.sh tests/test_layers_fixtures.sh
+EXTRA_DIST += tests/test_layers.sh tests/test_layers_fixtures.sh tools/layers.sh
+
 # The unit tests (no daemon process) under valgrind: no leaks, no invalid
 # accesses (tests/run-valgrind.sh). .ci/run calls it; valgrind comes from
 # ./bootstrap.

@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *apitest_src(char *buf, size_t n, const char *rel)
-{
-    snprintf(buf, n, "%s/%s", tu_srcdir(), rel);
-    return buf;
-}
-
 static void print_log(const tu_daemon *d, const char *why)
 {
     char *log = tu_read_file(d->log, NULL);
@@ -23,7 +17,7 @@ static void print_log(const tu_daemon *d, const char *why)
 int apitest_start(tu_daemon *d, const char *const *extra)
 {
     static char seed[1024];
-    apitest_src(seed, sizeof seed, "examples/spiral.json");
+    tu_source_path(seed, sizeof seed, "examples/spiral.json");
     const char *args[48] = {"--seed-models", seed};
     size_t n = 2;
     for (const char *const *a = extra; a && *a && n + 1 < sizeof args / sizeof args[0]; a++)

@@ -34,7 +34,4 @@ int apitest_match(const json_t *want, const json_t *got, double tol, char *why, 
 /* Parse a reply body; NULL (with a message in why) when it is not JSON. */
 json_t *apitest_json(const tu_response *r, char *why, size_t n);
 
-/* $top_srcdir/<rel> into buf. */
-const char *apitest_src(char *buf, size_t n, const char *rel);
-
 #endif

@@ -1,5 +1,6 @@
 /* cde_testlib.c: see cde_testlib.h. */
 #include "cde_testlib.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -21,9 +22,8 @@ static json_t *fixture;
 json_t *ct_fixture(void)
 {
     if (fixture) return fixture;
-    const char *top = getenv("top_srcdir");
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/cde_reference.json", top ? top : ".");
+    tu_source_path(path, sizeof path, "tests/fixtures/cde_reference.json");
     json_error_t je;
     fixture = json_load_file(path, 0, &je);
     if (!fixture) {

@@ -246,7 +246,7 @@ static int is_case(const struct dirent *e)
 START_TEST(api_cases)
 {
     char root[1024];
-    apitest_src(root, sizeof root, "tests/api");
+    tu_source_path(root, sizeof root, "tests/api");
     struct dirent **list = NULL;
     int n = scandir(root, &list, is_case, alphasort);
     ck_assert_msg(n > 0, "no cases in %s", root);
@@ -293,9 +293,5 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(api_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(api_suite());
 }

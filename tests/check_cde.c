@@ -24,6 +24,7 @@
 #include "cde_testlib.h"
 #include "model/cde_model.h"
 #include "model/cde_path.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -710,10 +711,7 @@ static Suite *cde_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cde_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(cde_suite());
     ct_fixture_free();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

@@ -27,6 +27,7 @@
 #include "http/codec_model.h"
 #include "http/codec_request.h"
 #include "http/codec_strtod.h"
+#include "testutil.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -78,14 +79,11 @@ static void normalize(const char *s, int *neg, char *digits, size_t n, int *exp1
     *exp10 = first < 0 ? 0 : point - first - 1 + e;
 }
 
-/* A file of the source tree ($top_srcdir, else "."), open for reading. */
+/* A file of the source tree, open for reading; the test fails without it. */
 static FILE *open_source_file(const char *rel)
 {
-    char path[512];
-    const char *src = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/%s", src ? src : ".", rel);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
+    FILE *f = tu_source_open(rel);
+    ck_assert_msg(f != NULL, "cannot open %s", rel);
     return f;
 }
 
@@ -953,9 +951,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(suite());
 }

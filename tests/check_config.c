@@ -1,6 +1,7 @@
 /* check_config: the settings table, its parsers, precedence, errors with
  * their line numbers, the command line, and the shipped etc/odeserve.conf. */
 #include "daemon/config.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -398,9 +399,7 @@ END_TEST
 START_TEST(shipped_file_has_every_key)
 {
     char path[512];
-    const char *src = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/etc/odeserve.conf", src ? src : ".");
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(tu_source_path(path, sizeof path, "etc/odeserve.conf"), "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     size_t n;
     const config_key *k = config_keys(&n);
@@ -464,9 +463,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(config_suite());
 }

@@ -1,6 +1,7 @@
 /* check_core: the error record and the log line format. */
 #include "core/err.h"
 #include "core/log.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -84,9 +85,5 @@ static Suite *core_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(core_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(core_suite());
 }

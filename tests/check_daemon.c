@@ -40,8 +40,7 @@ static void run_expect(const char *const *args, const char *const *env, int stat
 static const char *shipped_conf(void)
 {
     static char path[512];
-    snprintf(path, sizeof path, "%s/etc/odeserve.conf", tu_srcdir());
-    return path;
+    return tu_source_path(path, sizeof path, "etc/odeserve.conf");
 }
 
 /* ---- the command line ---- */
@@ -359,9 +358,5 @@ static Suite *daemon_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(daemon_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(daemon_suite());
 }

@@ -12,6 +12,7 @@
 #include "http/codec_dataset.h"
 #include "store/datasets.h"
 #include "store_testlib.h"
+#include "testutil.h"
 
 static err_code from_json(const char *text, dataset *ds, err *e)
 {
@@ -180,10 +181,7 @@ int main(void)
 {
     log_set_level(LOG_LVL_WARN);
     stl_init("check_datasets");
-    SRunner *sr = srunner_create(datasets_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(datasets_suite());
     stl_done();
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -25,6 +25,7 @@
 #include "model/grad_interp.h"
 #include "model/init.h"
 #include "model/rng.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -287,9 +288,5 @@ static Suite *grad_cde_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(grad_cde_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(grad_cde_suite());
 }

@@ -6,6 +6,7 @@
 #include "http/routes.h"
 #include "http/solve_cost.h"
 #include "http/workq.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -343,9 +344,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(http_suite());
 }

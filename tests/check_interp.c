@@ -20,6 +20,7 @@
  *     so |dX - fd| <= 1e-7 (1 + |dX|). */
 #include "cde_testlib.h"
 #include "model/interp.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -445,10 +446,7 @@ static Suite *interp_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(interp_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(interp_suite());
     ct_fixture_free();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

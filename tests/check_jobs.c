@@ -609,9 +609,5 @@ static Suite *jobs_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(jobs_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(jobs_suite());
 }

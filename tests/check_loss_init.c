@@ -12,6 +12,7 @@
 #include "model/init.h"
 #include "model/loss.h"
 #include "model/rng.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -25,9 +26,8 @@ static json_t *fixture;
 static json_t *load_fixture(void)
 {
     if (fixture) return fixture;
-    const char *top = getenv("top_srcdir");
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/train_reference.json", top ? top : ".");
+    tu_source_path(path, sizeof path, "tests/fixtures/train_reference.json");
     json_error_t je;
     fixture = json_load_file(path, 0, &je);
     ck_assert_msg(fixture != NULL, "%s:%d: %s (set top_srcdir)", path, je.line, je.text);
@@ -350,10 +350,7 @@ static Suite *loss_init_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(loss_init_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(loss_init_suite());
     json_decref(fixture);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

@@ -12,6 +12,7 @@
 #include "store/jobs.h"
 #include "store/models.h"
 #include "store_testlib.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -662,10 +663,7 @@ int main(void)
 {
     log_set_level(LOG_LVL_WARN);
     stl_init("check_model_cache");
-    SRunner *sr = srunner_create(cache_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(cache_suite());
     stl_done();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

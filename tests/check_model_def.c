@@ -1,6 +1,7 @@
 /* check_model_def: validation of model_def (model/model_def.h): the
  * offending field named as the model document spells it. */
 #include "model/model_def.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -122,9 +123,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(suite());
 }

@@ -7,6 +7,7 @@
 #include "store/db_internal.h"
 #include "store/models.h"
 #include "store_testlib.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -941,10 +942,7 @@ int main(void)
 {
     log_set_level(LOG_LVL_WARN);
     stl_init("check_models");
-    SRunner *sr = srunner_create(models_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(models_suite());
     stl_done();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

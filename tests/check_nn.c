@@ -14,6 +14,7 @@
 #include "nn/act.h"
 #include "nn/mlp.h"
 #include "nn/vmath.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <float.h>
@@ -1042,9 +1043,5 @@ static Suite *nn_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(nn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(nn_suite());
 }

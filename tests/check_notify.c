@@ -1,6 +1,7 @@
 /* check_notify: the sd_notify datagram protocol against a socket this test
  * binds, at a path and in the abstract namespace, and its failure modes. */
 #include "daemon/notify.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <poll.h>
@@ -97,9 +98,5 @@ int main(void)
     tcase_add_test(tc, sends_to_an_abstract_socket);
     tcase_add_test(tc, unset_is_a_no_op_and_bad_is_an_error);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(s);
 }

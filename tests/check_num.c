@@ -8,6 +8,7 @@
  * check_num_order.c: order conditions and convergence orders.
  * check_num_errors.c: TCases "limits" and "errors". */
 #include "num_check.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -591,10 +592,7 @@ int main(void)
     suite_add_tcase(s, num_tcase_order());
     suite_add_tcase(s, num_tcase_limits());
     suite_add_tcase(s, num_tcase_errors());
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(s);
     tp_free();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

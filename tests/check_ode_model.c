@@ -17,6 +17,7 @@
  * error of a tolerance-controlled solve over a few time units). */
 #include "model/model_def.h"
 #include "model/ode_model.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -272,8 +273,7 @@ static void load_case(struct fx_case *c, json_t *j)
 static void fx_load(void)
 {
     char path[1024];
-    const char *top = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/tests/fixtures/ode_model_reference.json", top ? top : ".");
+    tu_source_path(path, sizeof path, "tests/fixtures/ode_model_reference.json");
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     ck_assert_msg(root != NULL, "cannot load %s: %s (set top_srcdir)", path, je.text);
@@ -828,9 +828,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(suite());
 }

@@ -193,7 +193,7 @@ START_TEST(round_trip_is_exact)
     /* the demo document (numbers as Python's repr writes them): every
      * number of the export is the same text as in the file */
     char path[1024];
-    char *file = tu_read_file(apitest_src(path, sizeof path, "examples/spiral.json"), NULL);
+    char *file = tu_read_file(tu_source_path(path, sizeof path, "examples/spiral.json"), NULL);
     ck_assert_ptr_nonnull(file);
     char *e3 = export_text("spiral", 1);
     char **t1, **t2;
@@ -289,7 +289,7 @@ START_TEST(http_equals_library)
     model_def def;
     err e;
     err_clear(&e);
-    ck_assert_msg(codec_model_load_file(apitest_src(path, sizeof path, "examples/spiral.json"),
+    ck_assert_msg(codec_model_load_file(tu_source_path(path, sizeof path, "examples/spiral.json"),
                                         &def, &e) == ERR_OK,
                   "%s", e.message);
     ode_model *m = NULL;
@@ -370,7 +370,7 @@ START_TEST(cde_http_equals_library)
 {
     start(where_args[_i]);
     char path[1024];
-    apitest_src(path, sizeof path, "examples/cde-demo.json");
+    tu_source_path(path, sizeof path, "examples/cde-demo.json");
     char *doc = tu_read_file(path, NULL);
     ck_assert_ptr_nonnull(doc);
     tu_response r = post("/v1/models/cde-demo/versions", doc);
@@ -568,7 +568,7 @@ START_TEST(inline_budget_fallback)
     model_def def;
     err e;
     err_clear(&e);
-    ck_assert_msg(codec_model_load_file(apitest_src(path, sizeof path, "examples/spiral.json"),
+    ck_assert_msg(codec_model_load_file(tu_source_path(path, sizeof path, "examples/spiral.json"),
                                         &def, &e) == ERR_OK,
                   "%s", e.message);
     ode_model *m = NULL;
@@ -704,7 +704,7 @@ START_TEST(readme_examples_hold)
     }
     start(NULL);
     char path[1024];
-    char *readme = tu_read_file(apitest_src(path, sizeof path, "README.md"), NULL);
+    char *readme = tu_read_file(tu_source_path(path, sizeof path, "README.md"), NULL);
     ck_assert_ptr_nonnull(readme);
     int count = 0;
     for (const char *p = strstr(readme, "<!-- api-example"); p; p = strstr(p, "<!-- api-example")) {
@@ -782,9 +782,5 @@ static Suite *serve_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(serve_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(serve_suite());
 }

@@ -7,6 +7,7 @@
 #include "store/db_internal.h"
 #include "store/migrate_internal.h"
 #include "store_testlib.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -400,11 +401,8 @@ static int cmp_str(const void *a, const void *b)
  * but not to src/store/local.mk (or edited without a rebuild) fails here. */
 START_TEST(embedded_migrations_match_files)
 {
-    const char *top = getenv("top_srcdir");
-    if (!top) top = ".";
     char dir[PATH_MAX];
-    int len = snprintf(dir, sizeof dir, "%s/migrations", top);
-    ck_assert(len > 0 && (size_t)len < sizeof dir);
+    tu_source_path(dir, sizeof dir, "migrations");
     DIR *dh = opendir(dir);
     ck_assert_msg(dh != NULL, "cannot open %s", dir);
     char *names[1000];
@@ -421,7 +419,7 @@ START_TEST(embedded_migrations_match_files)
         ck_assert_str_eq(names[i], db_migrations[i].name);
         ck_assert_int_eq(db_migrations[i].version, (int)i + 1);
         char path[PATH_MAX];
-        len = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        int len = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         ck_assert(len > 0 && (size_t)len < sizeof path);
         size_t size;
         char *text = read_file(path, &size);
@@ -878,10 +876,7 @@ int main(void)
         perror(topdir);
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(store_suite());
     rm_tree(topdir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

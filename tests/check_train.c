@@ -27,6 +27,7 @@
 #include "store/jobs.h"
 #include "store/models.h"
 #include "store_testlib.h"
+#include "testutil.h"
 
 /* n spirals: (cos(t + phi), +-sin(t + phi)), label 1 = anticlockwise;
  * 8 to 12 irregular times; interior values missing with probability 0.2. */
@@ -238,10 +239,7 @@ int main(void)
 {
     log_set_level(LOG_LVL_WARN);
     stl_init("check_train");
-    SRunner *sr = srunner_create(train_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_suite_run(train_suite());
     stl_done();
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -5,11 +5,11 @@ check_PROGRAMS += tests/check_config tests/check_notify tests/check_daemon
 TESTS += tests/check_config tests/check_notify tests/check_daemon tests/test_systemd.sh
 EXTRA_DIST += tests/test_systemd.sh
 
-tests_check_config_SOURCES = tests/check_config.c
+tests_check_config_SOURCES = tests/check_config.c tests/testutil.c tests/testutil.h
 tests_check_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_config_LDADD = src/daemon/libdaemon.la src/core/libcore.la $(CHECK_LIBS)
 
-tests_check_notify_SOURCES = tests/check_notify.c
+tests_check_notify_SOURCES = tests/check_notify.c tests/testutil.c tests/testutil.h
 tests_check_notify_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_notify_LDADD = src/daemon/libdaemon.la src/core/libcore.la $(CHECK_LIBS)
 

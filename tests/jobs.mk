@@ -2,7 +2,8 @@
 # (check_datasets), the real daemon over TCP (check_jobs).
 check_PROGRAMS += tests/check_datasets
 TESTS += tests/check_datasets
-tests_check_datasets_SOURCES = tests/check_datasets.c tests/store_testlib.c tests/store_testlib.h
+tests_check_datasets_SOURCES = tests/check_datasets.c tests/store_testlib.c tests/store_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_datasets_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_datasets_LDADD = src/http/libhttp.la src/jobs/libjobs.la $(store_test_ldadd) $(JANSSON_LIBS) $(MHD_LIBS)
 
@@ -16,6 +17,7 @@ tests_check_jobs_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 # cde job, a job's result committed with its status.
 check_PROGRAMS += tests/check_train
 TESTS += tests/check_train
-tests_check_train_SOURCES = tests/check_train.c tests/store_testlib.c tests/store_testlib.h
+tests_check_train_SOURCES = tests/check_train.c tests/store_testlib.c tests/store_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_train_LDADD = src/http/libhttp.la src/jobs/libjobs.la $(store_test_ldadd) $(JANSSON_LIBS) $(MHD_LIBS)

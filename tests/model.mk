@@ -3,11 +3,13 @@
 # (check_cde), against tests/fixtures/cde_reference.json (gen_cde_reference.py).
 check_PROGRAMS += tests/check_interp tests/check_cde
 TESTS += tests/check_interp tests/check_cde
-tests_check_interp_SOURCES = tests/check_interp.c tests/cde_testlib.c tests/cde_testlib.h
+tests_check_interp_SOURCES = tests/check_interp.c tests/cde_testlib.c tests/cde_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_interp_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_interp_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
-tests_check_cde_SOURCES = tests/check_cde.c tests/cde_testlib.c tests/cde_testlib.h
+tests_check_cde_SOURCES = tests/check_cde.c tests/cde_testlib.c tests/cde_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
@@ -17,7 +19,7 @@ tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la 
 # model_def validation.
 check_PROGRAMS += tests/check_ode_model
 TESTS += tests/check_ode_model
-tests_check_ode_model_SOURCES = tests/check_ode_model.c
+tests_check_ode_model_SOURCES = tests/check_ode_model.c tests/testutil.c tests/testutil.h
 tests_check_ode_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_ode_model_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
@@ -25,26 +27,26 @@ tests_check_ode_model_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/lib
 # training maths: gradients, losses, optimisers, init, RNG
 check_PROGRAMS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
 TESTS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
-tests_check_grad_SOURCES = tests/check_grad.c
+tests_check_grad_SOURCES = tests/check_grad.c tests/testutil.c tests/testutil.h
 tests_check_grad_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
-tests_check_optim_SOURCES = tests/check_optim.c
+tests_check_optim_SOURCES = tests/check_optim.c tests/testutil.c tests/testutil.h
 tests_check_optim_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_optim_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
-tests_check_loss_init_SOURCES = tests/check_loss_init.c
+tests_check_loss_init_SOURCES = tests/check_loss_init.c tests/testutil.c tests/testutil.h
 tests_check_loss_init_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_loss_init_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
-tests_check_grad_cde_SOURCES = tests/check_grad_cde.c
+tests_check_grad_cde_SOURCES = tests/check_grad_cde.c tests/testutil.c tests/testutil.h
 tests_check_grad_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
 
 check_PROGRAMS += tests/check_model_def
 TESTS += tests/check_model_def
-tests_check_model_def_SOURCES = tests/check_model_def.c
+tests_check_model_def_SOURCES = tests/check_model_def.c tests/testutil.c tests/testutil.h
 tests_check_model_def_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_model_def_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

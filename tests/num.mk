@@ -3,6 +3,6 @@
 check_PROGRAMS += tests/check_num
 TESTS += tests/check_num
 tests_check_num_SOURCES = tests/check_num.c tests/check_num_order.c tests/check_num_errors.c \
-	tests/num_check.h tests/num_testlib.c tests/num_testlib.h
+	tests/num_check.h tests/num_testlib.c tests/num_testlib.h tests/testutil.c tests/testutil.h
 tests_check_num_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_num_LDADD = src/num/libnum.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) -lm

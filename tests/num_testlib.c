@@ -1,5 +1,6 @@
 /* num_testlib.c: see num_testlib.h. */
 #include "num_testlib.h"
+#include "testutil.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -185,9 +186,8 @@ static void load_problem(json_t *pj, struct tp_problem *p)
 void tp_load(void)
 {
     if (nprobs) return;
-    const char *top = getenv("top_srcdir");
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/ode_reference.json", top ? top : ".");
+    tu_source_path(path, sizeof path, "tests/fixtures/ode_reference.json");
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) {

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -332,6 +333,29 @@ void tu_response_free(tu_response *r)
 }
 
 /* ---- files ---- */
+
+int tu_suite_run(struct Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+const char *tu_source_path(char *buf, size_t n, const char *rel)
+{
+    snprintf(buf, n, "%s/%s", tu_srcdir(), rel);
+    return buf;
+}
+
+FILE *tu_source_open(const char *rel)
+{
+    char path[4096];
+    FILE *f = fopen(tu_source_path(path, sizeof path, rel), "r");
+    if (!f) fprintf(stderr, "cannot open %s: %s (set top_srcdir)\n", path, strerror(errno));
+    return f;
+}
 
 const char *tu_builddir(void)
 {

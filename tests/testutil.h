@@ -1,5 +1,8 @@
-/* tests/testutil.h: helpers for tests that run the real daemon.
+/* tests/testutil.h: what the tests share.
  *
+ *  - the whole of a test's main(): run a Check suite, exit status;
+ *  - files of the source tree (fixtures, docs, examples) found from
+ *    $top_srcdir, the one place tests look them up;
  *  - a small HTTP/1.1 client over a plain TCP socket: method, path, headers,
  *    body -> status, headers, body; keep-alive connections, raw writes (to
  *    send headers without a body), Content-Length and chunked replies;
@@ -12,12 +15,32 @@
  * top_srcdir; tests/local.mk). ODESERVE_TEST_WRAPPER, when set, is a
  * command prefix for every daemon the tests start, e.g.
  *   ODESERVE_TEST_WRAPPER="valgrind -q --leak-check=full --error-exitcode=99"
+ * Plain C and libc: every test links testutil.c, whatever layer it checks.
  * Not thread-safe; one test process drives one or a few daemons. */
 #ifndef ODESERVE_TESTS_TESTUTIL_H
 #define ODESERVE_TESTS_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+/* ---- a test's main ---- */
+
+/* Run every test of `s` (a Check Suite; CK_NORMAL report) and free the
+ * runner with the suite: EXIT_SUCCESS when none failed, else EXIT_FAILURE.
+ * Declared with the struct tag so this header does not pull in <check.h>
+ * (whose fail() macro would take the name from files that only want the
+ * HTTP client). */
+struct Suite;
+int tu_suite_run(struct Suite *s);
+
+/* ---- the source tree ---- */
+
+/* $top_srcdir/rel (./rel without it) into buf; returns buf. */
+const char *tu_source_path(char *buf, size_t n, const char *rel);
+/* That file open for reading, or NULL after a line on stderr naming the
+ * path (a test run by hand without top_srcdir is the usual cause). */
+FILE *tu_source_open(const char *rel);
 
 /* ---- HTTP client ---- */
 

@@ -27,7 +27,6 @@
 #include "http/codec_model.h"
 #include "http/codec_request.h"
 #include "http/codec_strtod.h"
-#include "testutil.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -35,6 +34,8 @@
 #define HAVE_VALGRIND_H 1
 #endif
 #endif
+
+#include "testutil.h"
 
 static json_t *parse_ok(const char *text)
 {

@@ -6,7 +6,6 @@
 #include "http/routes.h"
 #include "http/solve_cost.h"
 #include "http/workq.h"
-#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -16,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "testutil.h"
 
 /* ---- routes ---- */
 

@@ -11,6 +11,6 @@ src_nn_libnn_la_SOURCES = \
 	src/nn/vmath.c src/nn/vmath.h \
 	src/nn/act.c src/nn/act.h \
 	src/nn/mlp.c src/nn/mlp.h \
-	src/nn/blas.c src/nn/blas.h
+	src/nn/nn_blas.c src/nn/nn_blas.h
 src_nn_libnn_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) -fopenmp-simd -fno-trapping-math -ffp-contract=off
 src_nn_libnn_la_LIBADD = $(BLAS_LIBS) -lm

@@ -77,7 +77,7 @@ static err_code check_layer(const mlp_spec *s, size_t i, bool at_input, size_t *
     mlp_layer L = s->layers[i];
     char f[32];
     snprintf(f, sizeof f, "layers[%zu]", i);
-    if ((int)L.act < 0 || L.act >= MLP_ACT__COUNT)
+    if ((int)L.act < 0 || L.act >= ACT__COUNT)
         return err_set(e, ERR_INVALID, f, "unknown activation %d", (int)L.act);
     if (L.kind == MLP_ELEMENTWISE) {
         if ((L.in && L.in != *width) || (L.out && L.out != *width))
@@ -221,7 +221,7 @@ static size_t panel_size(const mlp_layer *L)
     if (L->kind != MLP_LINEAR) return 0;
     if (L->in < 8) return L->in * L->out;
 #if defined(NN_HAVE_V8D)
-    if (nn_vector_doubles() >= 4) return L->out / 8 * 8 * L->in;
+    if (simd_vector_doubles() >= 4) return L->out / 8 * 8 * L->in;
 #endif
     return 0;
 }
@@ -342,8 +342,7 @@ size_t mlp_layer_offset(const mlp *m, size_t i)
  * that layer still needs: never in place. */
 static bool output_in_place(const mlp_layer *L)
 {
-    return L->act == MLP_ACT_IDENTITY ||
-           (L->kind == MLP_LINEAR && mlp_act_deriv_from_output(L->act));
+    return L->act == ACT_IDENTITY || (L->kind == MLP_LINEAR && act_deriv_from_output(L->act));
 }
 
 err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
@@ -629,12 +628,12 @@ static inline __attribute__((always_inline)) void colp(size_t out, size_t in, co
  * time. P, if not NULL, is mlp_pack's copy of W (panel_size): W
  * transposed for in < 8, else panels of the first out/8*8 rows, which
  * only the AVX-512 and AVX2 clones are given. */
-NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *P,
-                                   const double *b, const double *u, double *z)
+SIMD_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const double *P,
+                                     const double *b, const double *u, double *z)
 {
     if (in < 8) {
 #if defined(NN_HAVE_V8D)
-        if (P && nn_vector_doubles() >= 8) {
+        if (P && simd_vector_doubles() >= 8) {
             colp(out, in, P, b, u, z);
             return;
         }
@@ -661,7 +660,7 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
     }
     size_t o = 0;
 #if defined(NN_HAVE_V8D)
-    if (nn_vector_doubles() >= 8) {
+    if (simd_vector_doubles() >= 8) {
         if (P) {
             for (; o + 24 <= out; o += 24)
                 dot8p(3, in, P + o * in, b ? b + o : NULL, u, z + o);
@@ -676,7 +675,7 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
         }
         for (; o + 8 <= out; o += 8)
             dot8(in, W + o * in, b ? b + o : NULL, u, z + o);
-    } else if (P && nn_vector_doubles() >= 4) {
+    } else if (P && simd_vector_doubles() >= 4) {
         for (; o + 8 <= out; o += 8) {
             dot4p(in, P + o * in, b ? b + o : NULL, u, z + o);
             dot4p(in, P + o * in + 4, b ? b + o + 4 : NULL, u, z + o + 4);
@@ -700,7 +699,7 @@ NN_CLONES static void matvec_loops(size_t out, size_t in, const double *W, const
 static void matvec(size_t out, size_t in, const double *W, const double *P, const double *b,
                    const double *u, double *z)
 {
-    if (in < 8 || nn_vector_doubles() >= 4) {
+    if (in < 8 || simd_vector_doubles() >= 4) {
         matvec_loops(out, in, W, P, b, u, z);
         return;
     }
@@ -712,7 +711,8 @@ static void matvec(size_t out, size_t in, const double *W, const double *P, cons
 }
 
 /* gp = W^T g (in values), four rows of W per pass over gp. */
-NN_CLONES static void matvec_t(size_t out, size_t in, const double *W, const double *g, double *gp)
+SIMD_CLONES static void matvec_t(size_t out, size_t in, const double *W, const double *g,
+                                 double *gp)
 {
     memset(gp, 0, in * sizeof *gp);
     size_t o = 0;
@@ -733,8 +733,8 @@ NN_CLONES static void matvec_t(size_t out, size_t in, const double *W, const dou
 }
 
 /* dW += g u^T (out x in), db += g. */
-NN_CLONES static void outer_acc(size_t out, size_t in, const double *g, const double *u, double *dW,
-                                double *db)
+SIMD_CLONES static void outer_acc(size_t out, size_t in, const double *g, const double *u,
+                                  double *dW, double *db)
 {
     for (size_t o = 0; o < out; o++) {
         double *d = dW + o * in;
@@ -799,7 +799,7 @@ static void forward_tape(const mlp *m, mlp_ws *ws, size_t n, const double *x, do
     for (size_t l = 0; l < m->n_layers; l++) {
         const mlp_layer *L = &m->layer[l];
         if (L->kind == MLP_LINEAR) linear_forward(m, ws, l, n);
-        if (L->act != MLP_ACT_IDENTITY) mlp_act_apply(L->act, n * L->out, ws->z[l], ws->a[l]);
+        if (L->act != ACT_IDENTITY) act_apply(L->act, n * L->out, ws->z[l], ws->a[l]);
     }
     ws->tape_n = n;
 }
@@ -861,7 +861,7 @@ void mlp_vjp_batch(const mlp *m, mlp_ws *ws, size_t n, const double *v, double *
     memcpy(g, v, n * m->out_dim * sizeof *v);
     for (size_t l = m->n_layers; l-- > stop;) {
         const mlp_layer *L = &m->layer[l];
-        mlp_act_grad(L->act, n * L->out, ws->z[l], ws->a[l], g);
+        act_grad(L->act, n * L->out, ws->z[l], ws->a[l], g);
         if (L->kind != MLP_LINEAR) continue;
         if (dtheta) linear_param_grad(m, ws, l, n, g, dtheta);
         if (l == stop && !want_input) break; /* no one needs the input cotangent */
@@ -897,7 +897,7 @@ static const double *tangent_forward(const mlp *m, mlp_ws *ws)
             matvec(L->out, L->in, m->params + m->offset[l], m->panel[l], NULL, d, ws->g[cur]);
             d = ws->g[cur];
         }
-        mlp_act_grad(L->act, L->out, ws->z[l], ws->a[l], d);
+        act_grad(L->act, L->out, ws->z[l], ws->a[l], d);
     }
     return d;
 }

@@ -4,7 +4,7 @@
  * lets the dynamic loader pick one for the CPU (GCC target_clones, an ifunc).
  * Compiled with -ffp-contract=off (src/nn/local.mk) every variant performs
  * the same IEEE operations in the same order, so results do not depend on
- * the variant. Elsewhere it expands to nothing. */
+ * the variant. Elsewhere it expands to nothing. Stateless; thread-safe. */
 #ifndef ODESERVE_NN_SIMD_H
 #define ODESERVE_NN_SIMD_H
 

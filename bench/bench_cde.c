@@ -57,10 +57,10 @@ static void model(model_def *d)
     d->channel_time = true;
     d->interp = MODEL_INTERP_HERMITE_BDIFF;
     d->n_nets = 3;
-    const mlp_layer init[] = {{MLP_LINEAR, CH, HIDDEN, MLP_ACT_IDENTITY}};
-    const mlp_layer field[] = {{MLP_LINEAR, HIDDEN, WIDTH, MLP_ACT_RELU},
-                               {MLP_LINEAR, WIDTH, HIDDEN * CH, MLP_ACT_TANH}};
-    const mlp_layer readout[] = {{MLP_LINEAR, HIDDEN, 1, MLP_ACT_IDENTITY}};
+    const mlp_layer init[] = {{MLP_LINEAR, CH, HIDDEN, ACT_IDENTITY}};
+    const mlp_layer field[] = {{MLP_LINEAR, HIDDEN, WIDTH, ACT_RELU},
+                               {MLP_LINEAR, WIDTH, HIDDEN * CH, ACT_TANH}};
+    const mlp_layer readout[] = {{MLP_LINEAR, HIDDEN, 1, ACT_IDENTITY}};
     const mlp_layer *nets[3] = {init, field, readout};
     const size_t n_layers[3] = {1, 2, 1};
     size_t np = 0;

@@ -111,11 +111,11 @@ static void bench_acts(void)
         void (*libm)(size_t, const double *, double *);
         void (*vm)(size_t, const double *, double *);
     } acts[] = {
-        {"tanh", libm_tanh, vm_tanh},
-        {"sigmoid", libm_sigmoid, vm_sigmoid},
-        {"softplus", libm_softplus, vm_softplus},
-        {"silu", libm_silu, vm_silu},
-        {"elu", libm_elu, vm_elu},
+        {"tanh", libm_tanh, vmath_tanh},
+        {"sigmoid", libm_sigmoid, vmath_sigmoid},
+        {"softplus", libm_softplus, vmath_softplus},
+        {"silu", libm_silu, vmath_silu},
+        {"elu", libm_elu, vmath_elu},
     };
     act_ctx c = {NULL, malloc(ACT_N * sizeof(double)), malloc(ACT_N * sizeof(double))};
     for (int i = 0; i < ACT_N; i++)
@@ -138,7 +138,7 @@ typedef struct net_ctx {
     mlp *m;
     mlp_ws *ws;
     size_t n; /* batch size */
-    int act;  /* manual GEMM path: 0 none, 1 libm tanh, 2 mlp_act_apply */
+    int act;  /* manual GEMM path: 0 none, 1 libm tanh, 2 act_apply */
     double *x, *y, *v, *dx, *dtheta, *jac, *h1, *h2;
 } net_ctx;
 
@@ -162,7 +162,7 @@ static void fwd_single_gemv(void *p)
         memcpy(out, W + L.out * L.in, L.out * sizeof(double));
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)L.out, (int)L.in, 1.0, W, (int)L.in, in, 1,
                     1.0, out, 1);
-        mlp_act_apply(L.act, L.out, out, out);
+        act_apply(L.act, L.out, out, out);
         in = out;
     }
 }
@@ -189,8 +189,8 @@ static void fwd_batch_gemm(void *p)
             memcpy(out + k * L.out, W + L.out * L.in, L.out * sizeof(double));
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->n, (int)L.out, (int)L.in, 1.0,
                     in, (int)L.in, W, (int)L.in, 1.0, out, (int)L.out);
-        if (c->act == 1 && L.act == MLP_ACT_TANH) libm_tanh(c->n * L.out, out, out);
-        if (c->act == 2) mlp_act_apply(L.act, c->n * L.out, out, out);
+        if (c->act == 1 && L.act == ACT_TANH) libm_tanh(c->n * L.out, out, out);
+        if (c->act == 2) act_apply(L.act, c->n * L.out, out, out);
         in = out;
     }
 }
@@ -280,7 +280,7 @@ static int bench_layers(void)
 {
     static const size_t shapes[][2] = {{64, 2}, {64, 64}, {2, 64}}; /* out, in */
     for (size_t s = 0; s < 3; s++) {
-        mlp_layer L = {MLP_LINEAR, shapes[s][1], shapes[s][0], MLP_ACT_IDENTITY};
+        mlp_layer L = {MLP_LINEAR, shapes[s][1], shapes[s][0], ACT_IDENTITY};
         net_ctx c;
         if (net_open(&c, L.in, 1, &L)) return 1;
         char name[64];
@@ -296,9 +296,9 @@ static int bench_layers(void)
 static int bench_net(void)
 {
     const mlp_layer layers[] = {
-        {MLP_LINEAR, 2, 64, MLP_ACT_TANH},
-        {MLP_LINEAR, 64, 64, MLP_ACT_TANH},
-        {MLP_LINEAR, 64, 2, MLP_ACT_IDENTITY},
+        {MLP_LINEAR, 2, 64, ACT_TANH},
+        {MLP_LINEAR, 64, 64, ACT_TANH},
+        {MLP_LINEAR, 64, 2, ACT_IDENTITY},
     };
     net_ctx c;
     if (net_open(&c, 2, 3, layers)) return 1;

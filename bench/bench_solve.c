@@ -85,9 +85,9 @@ static err_code w1_model_def(model_def *d, err *e)
     model_net *n = &d->nets[MODEL_NET_ODE_FIELD];
     n->in_dim = 2;
     n->n_layers = 3;
-    n->layers[0] = (mlp_layer){MLP_LINEAR, 2, 64, MLP_ACT_TANH};
-    n->layers[1] = (mlp_layer){MLP_LINEAR, 64, 64, MLP_ACT_TANH};
-    n->layers[2] = (mlp_layer){MLP_LINEAR, 64, 2, MLP_ACT_IDENTITY};
+    n->layers[0] = (mlp_layer){MLP_LINEAR, 2, 64, ACT_TANH};
+    n->layers[1] = (mlp_layer){MLP_LINEAR, 64, 64, ACT_TANH};
+    n->layers[2] = (mlp_layer){MLP_LINEAR, 64, 2, ACT_IDENTITY};
     const struct init_config ic = {.scheme = INIT_PYTORCH};
     rng r;
     rng_seed(&r, W1_SEED);

@@ -75,9 +75,9 @@ static int make_data(double *t, double *y)
 static mlp *make_model(uint64_t seed)
 {
     mlp_layer layers[3] = {
-        {.kind = MLP_ELEMENTWISE, .act = MLP_ACT_CUBE},
-        {.kind = MLP_LINEAR, .in = 2, .out = 50, .act = MLP_ACT_TANH},
-        {.kind = MLP_LINEAR, .in = 50, .out = 2, .act = MLP_ACT_IDENTITY},
+        {.kind = MLP_ELEMENTWISE, .act = ACT_CUBE},
+        {.kind = MLP_LINEAR, .in = 2, .out = 50, .act = ACT_TANH},
+        {.kind = MLP_LINEAR, .in = 50, .out = 2, .act = ACT_IDENTITY},
     };
     mlp_spec spec = {.state_dim = 2, .n_layers = 3, .layers = layers};
     mlp *m = NULL;

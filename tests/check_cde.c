@@ -51,7 +51,7 @@ static void load_net(const json_t *jn, model_net *net, double **params, size_t *
         l->in = (size_t)json_integer_value(json_object_get(L, "in"));
         l->out = (size_t)json_integer_value(json_object_get(L, "out"));
         ck_assert_int_eq(
-            mlp_act_from_name(json_string_value(json_object_get(L, "activation")), &l->act, NULL),
+            act_from_name(json_string_value(json_object_get(L, "activation")), &l->act, NULL),
             ERR_OK);
     }
     net->in_dim = net->layers[0].in;
@@ -236,7 +236,7 @@ static void const_field_model(model_def *d, model_interp sc, size_t H, size_t C,
     for (size_t i = 0; i < 3; i++) {
         d->nets[i].in_dim = sizes[i][0];
         d->nets[i].n_layers = 1;
-        d->nets[i].layers[0] = (mlp_layer){MLP_LINEAR, sizes[i][0], sizes[i][1], MLP_ACT_IDENTITY};
+        d->nets[i].layers[0] = (mlp_layer){MLP_LINEAR, sizes[i][0], sizes[i][1], ACT_IDENTITY};
         d->n_params += sizes[i][0] * sizes[i][1] + sizes[i][1];
     }
     d->params = calloc(d->n_params, sizeof *d->params);
@@ -305,8 +305,8 @@ END_TEST
 START_TEST(test_field_vjp_fd)
 {
     enum { H = 3, C = 4, W = 7 };
-    const mlp_layer layers[2] = {{MLP_LINEAR, H, W, MLP_ACT_TANH},
-                                 {MLP_LINEAR, W, H * C, MLP_ACT_SOFTPLUS}};
+    const mlp_layer layers[2] = {{MLP_LINEAR, H, W, ACT_TANH},
+                                 {MLP_LINEAR, W, H * C, ACT_SOFTPLUS}};
     const mlp_spec spec = {.state_dim = H, .n_layers = 2, .layers = layers};
     mlp *f = NULL;
     mlp_ws *ws = NULL;

@@ -522,10 +522,10 @@ START_TEST(model_decode_ode)
     ck_assert_int_eq(n->layers[0].kind, MLP_LINEAR);
     ck_assert_uint_eq(n->layers[0].in, 2);
     ck_assert_uint_eq(n->layers[0].out, 3);
-    ck_assert_int_eq(n->layers[0].act, MLP_ACT_TANH);
+    ck_assert_int_eq(n->layers[0].act, ACT_TANH);
     ck_assert_int_eq(n->layers[1].kind, MLP_ELEMENTWISE);
-    ck_assert_int_eq(n->layers[1].act, MLP_ACT_CUBE);
-    ck_assert_int_eq(n->layers[2].act, MLP_ACT_IDENTITY);
+    ck_assert_int_eq(n->layers[1].act, ACT_CUBE);
+    ck_assert_int_eq(n->layers[2].act, ACT_IDENTITY);
     /* nn/mlp.h layout: W1 row-major, b1, W3, b3 */
     const double want[] = {1, 2, 3, 4, 5, 6, 0.1, 0.2, 0.3, -1, -2, -3, -4, -5, -6, 7, 8};
     ck_assert_uint_eq(d.n_params, sizeof want / sizeof want[0]);

@@ -36,11 +36,11 @@
 
 /* ---- helpers --------------------------------------------------------------------- */
 
-static mlp *make_net(size_t in, bool time, size_t hidden, size_t out, mlp_act act, rng *r,
+static mlp *make_net(size_t in, bool time, size_t hidden, size_t out, act_kind act, rng *r,
                      double scale)
 {
     mlp_layer layers[2] = {{.kind = MLP_LINEAR, .in = in + time, .out = hidden, .act = act},
-                           {.kind = MLP_LINEAR, .in = hidden, .out = out, .act = MLP_ACT_IDENTITY}};
+                           {.kind = MLP_LINEAR, .in = hidden, .out = out, .act = ACT_IDENTITY}};
     mlp_spec spec = {.state_dim = in, .time_input = time, .n_layers = 2, .layers = layers};
     mlp *m = NULL;
     err e;
@@ -77,7 +77,7 @@ static void ode_case_init(struct ode_case *c, bool time, size_t B, loss_kind los
     rng_seed(&r, seed);
     memset(c, 0, sizeof *c);
     c->dim = 2;
-    c->f = make_net(2, time, 8, 2, MLP_ACT_TANH, &r, 0.6);
+    c->f = make_net(2, time, 8, 2, ACT_TANH, &r, 0.6);
     c->B = B;
     c->t0 = 0.1;
     /* t0 itself, times inside steps and at step ends of a 30-step grid on [0.1, 1.6] */
@@ -607,9 +607,9 @@ static void cde_case_init(struct cde_case *c, int smooth, loss_kind loss, uint64
     c->path = (struct grad_path){
         .channels = CC, .x = path_x, .dxdt = path_dx, .jumps = path_jumps, .ctx = &c->lp};
     const size_t H = 3, O = loss == LOSS_CROSS_ENTROPY ? 3 : 2;
-    c->init = make_net(CC, false, 5, H, MLP_ACT_TANH, &r, 0.5);
-    c->field = make_net(H, false, 6, H * CC, MLP_ACT_TANH, &r, 0.5);
-    c->read = make_net(H, false, 4, O, MLP_ACT_TANH, &r, 0.7);
+    c->init = make_net(CC, false, 5, H, ACT_TANH, &r, 0.5);
+    c->field = make_net(H, false, 6, H * CC, ACT_TANH, &r, 0.5);
+    c->read = make_net(H, false, 4, O, ACT_TANH, &r, 0.7);
     struct grad_cde_nets nets = {.initial = c->init, .vector_field = c->field, .readout = c->read};
     ck_assert_int_eq(grad_cde_new(&c->g, &nets, CB, NULL), ERR_OK);
     c->t0 = 0;

@@ -50,11 +50,11 @@ struct fixture {
     struct grad_cde_batch batch;
 };
 
-static void set_net(model_net *n, size_t in, size_t hidden, size_t out, mlp_act last)
+static void set_net(model_net *n, size_t in, size_t hidden, size_t out, act_kind last)
 {
     n->in_dim = in;
     n->n_layers = 2;
-    n->layers[0] = (mlp_layer){.kind = MLP_LINEAR, .in = in, .out = hidden, .act = MLP_ACT_TANH};
+    n->layers[0] = (mlp_layer){.kind = MLP_LINEAR, .in = in, .out = hidden, .act = ACT_TANH};
     n->layers[1] = (mlp_layer){.kind = MLP_LINEAR, .in = hidden, .out = out, .act = last};
 }
 
@@ -84,9 +84,9 @@ static void fixture_init(struct fixture *f, model_interp scheme, loss_kind loss,
     d->channel_time = true;
     d->interp = scheme;
     d->n_nets = 3;
-    set_net(&d->nets[0], C, 4, H, MLP_ACT_IDENTITY);
-    set_net(&d->nets[1], H, 5, H * C, MLP_ACT_TANH); /* torchcde's tanh on F */
-    set_net(&d->nets[2], H, 4, O, MLP_ACT_IDENTITY);
+    set_net(&d->nets[0], C, 4, H, ACT_IDENTITY);
+    set_net(&d->nets[1], H, 5, H * C, ACT_TANH); /* torchcde's tanh on F */
+    set_net(&d->nets[2], H, 4, O, ACT_IDENTITY);
     const struct init_config ic = {.scheme = INIT_NORMAL, .std = 0.6};
     ck_assert_int_eq(init_model_params(d, &ic, &r, NULL), ERR_OK);
     err e;

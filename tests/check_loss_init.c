@@ -137,9 +137,9 @@ END_TEST
 static model_net wide_net(void)
 {
     model_net n = {.in_dim = 300, .n_layers = 3};
-    n.layers[0] = (mlp_layer){.kind = MLP_LINEAR, .in = 300, .out = 200, .act = MLP_ACT_TANH};
-    n.layers[1] = (mlp_layer){.kind = MLP_ELEMENTWISE, .act = MLP_ACT_CUBE};
-    n.layers[2] = (mlp_layer){.kind = MLP_LINEAR, .in = 200, .out = 4, .act = MLP_ACT_IDENTITY};
+    n.layers[0] = (mlp_layer){.kind = MLP_LINEAR, .in = 300, .out = 200, .act = ACT_TANH};
+    n.layers[1] = (mlp_layer){.kind = MLP_ELEMENTWISE, .act = ACT_CUBE};
+    n.layers[2] = (mlp_layer){.kind = MLP_LINEAR, .in = 200, .out = 4, .act = ACT_IDENTITY};
     return n;
 }
 
@@ -218,10 +218,9 @@ START_TEST(model_params_allocated)
     d.state_dim = 2;
     d.n_nets = 1;
     d.nets[0] = (model_net){.in_dim = 2, .n_layers = 3};
-    d.nets[0].layers[0] = (mlp_layer){.kind = MLP_ELEMENTWISE, .act = MLP_ACT_CUBE};
-    d.nets[0].layers[1] = (mlp_layer){.kind = MLP_LINEAR, .in = 2, .out = 50, .act = MLP_ACT_TANH};
-    d.nets[0].layers[2] =
-        (mlp_layer){.kind = MLP_LINEAR, .in = 50, .out = 2, .act = MLP_ACT_IDENTITY};
+    d.nets[0].layers[0] = (mlp_layer){.kind = MLP_ELEMENTWISE, .act = ACT_CUBE};
+    d.nets[0].layers[1] = (mlp_layer){.kind = MLP_LINEAR, .in = 2, .out = 50, .act = ACT_TANH};
+    d.nets[0].layers[2] = (mlp_layer){.kind = MLP_LINEAR, .in = 50, .out = 2, .act = ACT_IDENTITY};
     rng r;
     rng_seed(&r, 0);
     const struct init_config c = {.scheme = INIT_NORMAL, .std = 0.1};

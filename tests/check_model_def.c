@@ -19,9 +19,9 @@ static void make_ode(model_def *d, size_t augment_dim)
     d->n_nets = 1;
     d->nets[0].in_dim = dim;
     d->nets[0].n_layers = 3;
-    d->nets[0].layers[0] = (mlp_layer){MLP_LINEAR, dim, 4, MLP_ACT_TANH};
-    d->nets[0].layers[1] = (mlp_layer){MLP_ELEMENTWISE, 0, 0, MLP_ACT_CUBE};
-    d->nets[0].layers[2] = (mlp_layer){MLP_LINEAR, 4, dim, MLP_ACT_IDENTITY};
+    d->nets[0].layers[0] = (mlp_layer){MLP_LINEAR, dim, 4, ACT_TANH};
+    d->nets[0].layers[1] = (mlp_layer){MLP_ELEMENTWISE, 0, 0, ACT_CUBE};
+    d->nets[0].layers[2] = (mlp_layer){MLP_LINEAR, 4, dim, ACT_IDENTITY};
     d->n_params = dim * 4 + 4 + 4 * dim + dim;
     d->params = calloc(d->n_params, sizeof *d->params);
     ck_assert_ptr_nonnull(d->params);

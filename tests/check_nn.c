@@ -86,7 +86,7 @@ START_TEST(hand_network)
 {
     /* 2 -> 2 (tanh) -> 1: z1 = (0.5 - 2 + 0.1, 2 + 0.5 - 0.2) = (-1.4, 2.3),
      * y = 1.5 tanh(-1.4) - 0.5 tanh(2.3) + 0.3 (Python math.tanh, repr). */
-    const mlp_layer L[] = {{MLP_LINEAR, 2, 2, MLP_ACT_TANH}, {MLP_LINEAR, 2, 1, MLP_ACT_IDENTITY}};
+    const mlp_layer L[] = {{MLP_LINEAR, 2, 2, ACT_TANH}, {MLP_LINEAR, 2, 1, ACT_IDENTITY}};
     mlp *m = make_mlp(2, false, 2, L);
     const double p[] = {0.5, -1.0, 2.0, 0.25, 0.1, -0.2, 1.5, -0.5, 0.3};
     set_params(m, p, 9);
@@ -105,9 +105,9 @@ END_TEST
 START_TEST(hand_network_time_input)
 {
     /* [x; t] -> (x + 2t, 3x + 4t + 1) -> squared -> summed: exact in binary. */
-    const mlp_layer L[] = {{MLP_LINEAR, 2, 2, MLP_ACT_IDENTITY},
-                           {MLP_ELEMENTWISE, 0, 0, MLP_ACT_SQUARE},
-                           {MLP_LINEAR, 2, 1, MLP_ACT_IDENTITY}};
+    const mlp_layer L[] = {{MLP_LINEAR, 2, 2, ACT_IDENTITY},
+                           {MLP_ELEMENTWISE, 0, 0, ACT_SQUARE},
+                           {MLP_LINEAR, 2, 1, ACT_IDENTITY}};
     mlp *m = make_mlp(1, true, 3, L);
     const double p[] = {1, 2, 3, 4, 0, 1, 1, 1, 0};
     set_params(m, p, 9);
@@ -117,8 +117,7 @@ START_TEST(hand_network_time_input)
     ck_assert_double_eq(y, 1.0 + 12.25);
     /* the time input goes through leading elementwise layers too:
      * cube([x; t]) -> x^3 + 10 t^3 */
-    const mlp_layer C[] = {{MLP_ELEMENTWISE, 0, 0, MLP_ACT_CUBE},
-                           {MLP_LINEAR, 2, 1, MLP_ACT_IDENTITY}};
+    const mlp_layer C[] = {{MLP_ELEMENTWISE, 0, 0, ACT_CUBE}, {MLP_LINEAR, 2, 1, ACT_IDENTITY}};
     mlp *c = make_mlp(1, true, 2, C);
     const double q[] = {1, 10, 0};
     set_params(c, q, 3);
@@ -137,7 +136,7 @@ START_TEST(pytorch_layout)
 {
     /* nn.Linear(2, 3): weight [[1, 2], [3, 4], [5, 6]] (out x in), bias
      * [0.5, 0.25, 0.125]; y = W x + b for x = (1, 10). */
-    const mlp_layer L[] = {{MLP_LINEAR, 2, 3, MLP_ACT_IDENTITY}};
+    const mlp_layer L[] = {{MLP_LINEAR, 2, 3, ACT_IDENTITY}};
     mlp *m = make_mlp(2, false, 1, L);
     const double p[] = {1, 2, 3, 4, 5, 6, 0.5, 0.25, 0.125};
     set_params(m, p, 9);
@@ -161,11 +160,11 @@ START_TEST(pytorch_layout)
     mlp_free(m);
 
     /* offsets: W then b per linear layer, elementwise layers own nothing */
-    const mlp_layer M[] = {{MLP_ELEMENTWISE, 0, 0, MLP_ACT_CUBE},
-                           {MLP_LINEAR, 2, 3, MLP_ACT_IDENTITY},
-                           {MLP_ELEMENTWISE, 3, 3, MLP_ACT_TANH},
-                           {MLP_LINEAR, 3, 4, MLP_ACT_RELU},
-                           {MLP_LINEAR, 4, 1, MLP_ACT_IDENTITY}};
+    const mlp_layer M[] = {{MLP_ELEMENTWISE, 0, 0, ACT_CUBE},
+                           {MLP_LINEAR, 2, 3, ACT_IDENTITY},
+                           {MLP_ELEMENTWISE, 3, 3, ACT_TANH},
+                           {MLP_LINEAR, 3, 4, ACT_RELU},
+                           {MLP_LINEAR, 4, 1, ACT_IDENTITY}};
     m = make_mlp(2, false, 5, M);
     ck_assert_uint_eq(mlp_n_params(m), 9 + 16 + 5);
     const size_t off[] = {0, 0, 9, 9, 25};
@@ -186,30 +185,30 @@ static long double ref_sigmoid(long double x)
     return x >= 0 ? 1 / (1 + expl(-x)) : expl(x) / (1 + expl(x));
 }
 
-static long double ref_act(mlp_act a, long double z)
+static long double ref_act(act_kind a, long double z)
 {
     switch (a) {
-    case MLP_ACT_IDENTITY:
+    case ACT_IDENTITY:
         return z;
-    case MLP_ACT_TANH:
+    case ACT_TANH:
         return tanhl(z);
-    case MLP_ACT_RELU:
+    case ACT_RELU:
         return z > 0 ? z : 0;
-    case MLP_ACT_SOFTPLUS:
+    case ACT_SOFTPLUS:
         return z > 0 ? z + log1pl(expl(-z)) : log1pl(expl(z));
-    case MLP_ACT_SIGMOID:
+    case ACT_SIGMOID:
         return ref_sigmoid(z);
-    case MLP_ACT_ELU:
+    case ACT_ELU:
         return z > 0 ? z : expm1l(z);
-    case MLP_ACT_SILU:
+    case ACT_SILU:
         return z * ref_sigmoid(z);
-    case MLP_ACT_CUBE:
+    case ACT_CUBE:
         return z * z * z;
-    case MLP_ACT_SQUARE:
+    case ACT_SQUARE:
         return z * z;
-    case MLP_ACT_SIN:
+    case ACT_SIN:
         return sinl(z);
-    case MLP_ACT__COUNT:
+    case ACT__COUNT:
         break;
     }
     return NAN;
@@ -217,23 +216,23 @@ static long double ref_act(mlp_act a, long double z)
 
 START_TEST(activation_names)
 {
-    for (int a = 0; a < MLP_ACT__COUNT; a++) {
-        mlp_act got;
-        ck_assert_int_eq(mlp_act_from_name(mlp_act_name((mlp_act)a), &got, NULL), ERR_OK);
+    for (int a = 0; a < ACT__COUNT; a++) {
+        act_kind got;
+        ck_assert_int_eq(act_from_name(act_name((act_kind)a), &got, NULL), ERR_OK);
         ck_assert_int_eq(got, a);
     }
-    ck_assert_str_eq(mlp_act_name(MLP_ACT_SILU), "silu");
-    ck_assert_str_eq(mlp_act_name((mlp_act)99), "?");
+    ck_assert_str_eq(act_name(ACT_SILU), "silu");
+    ck_assert_str_eq(act_name((act_kind)99), "?");
     err e;
     err_clear(&e);
-    mlp_act got;
-    ck_assert_int_eq(mlp_act_from_name("gelu", &got, &e), ERR_INVALID);
+    act_kind got;
+    ck_assert_int_eq(act_from_name("gelu", &got, &e), ERR_INVALID);
     ck_assert_str_eq(e.field, "");
     ck_assert_ptr_nonnull(strstr(e.message, "\"gelu\""));
     err_prefix_field(&e, "layers[1].activation");
     ck_assert_str_eq(e.field, "layers[1].activation");
-    ck_assert_int_eq(mlp_act_from_name(NULL, &got, NULL), ERR_INVALID);
-    ck_assert_int_eq(mlp_act_from_name("Tanh", &got, NULL), ERR_INVALID);
+    ck_assert_int_eq(act_from_name(NULL, &got, NULL), ERR_INVALID);
+    ck_assert_int_eq(act_from_name("Tanh", &got, NULL), ERR_INVALID);
 }
 END_TEST
 
@@ -244,24 +243,24 @@ START_TEST(activation_values)
     static double z[N], a[N];
     for (int i = 0; i < N; i++)
         z[i] = -12.0 + 24.0 * i / (N - 1);
-    for (int act = 0; act < MLP_ACT__COUNT; act++) {
-        mlp_act_apply((mlp_act)act, N, z, a);
+    for (int act = 0; act < ACT__COUNT; act++) {
+        act_apply((act_kind)act, N, z, a);
         for (int i = 0; i < N; i++) {
-            long double r = ref_act((mlp_act)act, z[i]);
+            long double r = ref_act((act_kind)act, z[i]);
             double tol = ulps * DBL_EPSILON * fabs((double)r) + 1e-300;
             ck_assert_msg(fabsl(a[i] - r) <= tol, "%s(%.17g) = %.17g, expected %.17Lg",
-                          mlp_act_name((mlp_act)act), z[i], a[i], r);
+                          act_name((act_kind)act), z[i], a[i], r);
         }
         /* in place */
         memcpy(a, z, sizeof z);
-        mlp_act_apply((mlp_act)act, N, a, a);
-        ck_assert(fabsl(a[7] - ref_act((mlp_act)act, z[7])) <= 1e-14 * (1 + fabs(a[7])));
+        act_apply((act_kind)act, N, a, a);
+        ck_assert(fabsl(a[7] - ref_act((act_kind)act, z[7])) <= 1e-14 * (1 + fabs(a[7])));
     }
     /* NaN is never masked */
     double nan_in[1] = {NAN}, out[1];
-    for (int act = 0; act < MLP_ACT__COUNT; act++) {
-        mlp_act_apply((mlp_act)act, 1, nan_in, out);
-        ck_assert_msg(isnan(out[0]), "%s(NaN) = %g", mlp_act_name((mlp_act)act), out[0]);
+    for (int act = 0; act < ACT__COUNT; act++) {
+        act_apply((act_kind)act, 1, nan_in, out);
+        ck_assert_msg(isnan(out[0]), "%s(NaN) = %g", act_name((act_kind)act), out[0]);
     }
 }
 END_TEST
@@ -274,40 +273,40 @@ START_TEST(activation_derivatives)
         z[i] = -9.0 + 18.0 * (i + 0.5) / N; /* never 0: relu and elu have a kink there */
         if (fabs(z[i]) < 1e-3) z[i] = 1e-3;
     }
-    for (int act = 0; act < MLP_ACT__COUNT; act++) {
-        mlp_act A = (mlp_act)act;
-        mlp_act_apply(A, N, z, a);
-        mlp_act_deriv(A, N, z, a, d);
+    for (int act = 0; act < ACT__COUNT; act++) {
+        act_kind A = (act_kind)act;
+        act_apply(A, N, z, a);
+        act_deriv(A, N, z, a, d);
         for (int i = 0; i < N; i++) {
             long double h = 1e-5L * (1 + fabs(z[i]));
             long double fd = (ref_act(A, z[i] + h) - ref_act(A, z[i] - h)) / (2 * h);
             ck_assert_msg(fabsl(d[i] - fd) <= 1e-8 * (1 + fabs(d[i])),
-                          "%s'(%.17g) = %.17g, fd %.17Lg", mlp_act_name(A), z[i], d[i], fd);
+                          "%s'(%.17g) = %.17g, fd %.17Lg", act_name(A), z[i], d[i], fd);
             g[i] = 0.5 + i;
         }
-        mlp_act_grad(A, N, z, a, g);
+        act_grad(A, N, z, a, g);
         for (int i = 0; i < N; i++)
             ck_assert_double_eq(g[i], (0.5 + i) * d[i]);
-        if (mlp_act_deriv_from_output(A)) { /* the tape may keep a alone */
-            mlp_act_deriv(A, N, a, a, g);
+        if (act_deriv_from_output(A)) { /* the tape may keep a alone */
+            act_deriv(A, N, a, a, g);
             ck_assert(memcmp(g, d, sizeof d) == 0);
         }
     }
-    ck_assert(!mlp_act_deriv_from_output(MLP_ACT_SILU) && !mlp_act_deriv_from_output(MLP_ACT_CUBE));
+    ck_assert(!act_deriv_from_output(ACT_SILU) && !act_deriv_from_output(ACT_CUBE));
     /* closed forms at a few points, PyTorch conventions at the kinks */
     double zz[3] = {-0.75, 0.0, 1.25}, aa[3], dd[3];
-    mlp_act_apply(MLP_ACT_TANH, 3, zz, aa);
-    mlp_act_deriv(MLP_ACT_TANH, 3, zz, aa, dd);
+    act_apply(ACT_TANH, 3, zz, aa);
+    act_deriv(ACT_TANH, 3, zz, aa, dd);
     ck_near(dd[0], 1 / (cosh(0.75) * cosh(0.75)), 1e-15);
-    mlp_act_apply(MLP_ACT_RELU, 3, zz, aa);
-    mlp_act_deriv(MLP_ACT_RELU, 3, zz, aa, dd);
+    act_apply(ACT_RELU, 3, zz, aa);
+    act_deriv(ACT_RELU, 3, zz, aa, dd);
     ck_assert(dd[0] == 0 && dd[1] == 0 && dd[2] == 1);
-    mlp_act_apply(MLP_ACT_ELU, 3, zz, aa);
-    mlp_act_deriv(MLP_ACT_ELU, 3, zz, aa, dd);
+    act_apply(ACT_ELU, 3, zz, aa);
+    act_deriv(ACT_ELU, 3, zz, aa, dd);
     ck_near(dd[0], exp(-0.75), 1e-15);
     ck_assert_double_eq(dd[1], 1.0);
-    mlp_act_apply(MLP_ACT_SIN, 3, zz, aa);
-    mlp_act_deriv(MLP_ACT_SIN, 3, zz, aa, dd);
+    act_apply(ACT_SIN, 3, zz, aa);
+    act_deriv(ACT_SIN, 3, zz, aa, dd);
     ck_near(dd[2], cos(1.25), 1e-16);
 }
 END_TEST
@@ -344,7 +343,7 @@ static long double r_tanh(long double x)
 }
 static long double r_softplus(long double x)
 {
-    return ref_act(MLP_ACT_SOFTPLUS, x);
+    return ref_act(ACT_SOFTPLUS, x);
 }
 static long double r_silu(long double x)
 {
@@ -353,7 +352,7 @@ static long double r_silu(long double x)
 }
 static long double r_elu(long double x)
 {
-    return ref_act(MLP_ACT_ELU, x);
+    return ref_act(ACT_ELU, x);
 }
 
 typedef struct sweep {
@@ -367,14 +366,14 @@ typedef struct sweep {
 } sweep;
 
 static const sweep sweeps[] = {
-    {"exp", vm_exp, r_exp, -750, 715, 1e-310, 800, false, 1.5},
-    {"expm1", vm_expm1, r_expm1, -50, 50, 1e-310, 800, false, 1.5},
-    {"log1p", vm_log1p, r_log1p, 0, 1, 1e-310, 1, true, 1.5},
-    {"tanh", vm_tanh, r_tanh, -25, 25, 1e-310, 1e6, false, 4},
-    {"sigmoid", vm_sigmoid, ref_sigmoid, -760, 760, 1e-310, 1e6, false, 4},
-    {"softplus", vm_softplus, r_softplus, -760, 760, 1e-310, 1e6, false, 4},
-    {"silu", vm_silu, r_silu, -760, 760, 1e-310, 1e6, false, 4},
-    {"elu", vm_elu, r_elu, -50, 50, 1e-310, 1e6, false, 4},
+    {"exp", vmath_exp, r_exp, -750, 715, 1e-310, 800, false, 1.5},
+    {"expm1", vmath_expm1, r_expm1, -50, 50, 1e-310, 800, false, 1.5},
+    {"log1p", vmath_log1p, r_log1p, 0, 1, 1e-310, 1, true, 1.5},
+    {"tanh", vmath_tanh, r_tanh, -25, 25, 1e-310, 1e6, false, 4},
+    {"sigmoid", vmath_sigmoid, ref_sigmoid, -760, 760, 1e-310, 1e6, false, 4},
+    {"softplus", vmath_softplus, r_softplus, -760, 760, 1e-310, 1e6, false, 4},
+    {"silu", vmath_silu, r_silu, -760, 760, 1e-310, 1e6, false, 4},
+    {"elu", vmath_elu, r_elu, -50, 50, 1e-310, 1e6, false, 4},
 };
 
 static const double specials[] = {
@@ -441,20 +440,20 @@ END_TEST
 START_TEST(vmath_specials)
 {
     double in[] = {-0.0, 0.0, INFINITY, -INFINITY}, out[4];
-    vm_tanh(4, in, out);
+    vmath_tanh(4, in, out);
     ck_assert(out[0] == 0 && signbit(out[0]) && out[1] == 0 && !signbit(out[1]));
     ck_assert(out[2] == 1 && out[3] == -1);
-    vm_sigmoid(4, in, out);
+    vmath_sigmoid(4, in, out);
     ck_assert(out[0] == 0.5 && out[2] == 1 && out[3] == 0);
-    vm_softplus(4, in, out);
+    vmath_softplus(4, in, out);
     ck_assert(out[2] == INFINITY && out[3] == 0);
-    vm_silu(4, in, out);
+    vmath_silu(4, in, out);
     ck_assert(out[2] == INFINITY && out[3] == 0 && signbit(out[3]));
-    vm_elu(4, in, out);
+    vmath_elu(4, in, out);
     ck_assert(out[2] == INFINITY && out[3] == -1);
-    vm_exp(4, in, out);
+    vmath_exp(4, in, out);
     ck_assert(out[0] == 1 && out[2] == INFINITY && out[3] == 0);
-    vm_expm1(4, in, out);
+    vmath_expm1(4, in, out);
     ck_assert(out[0] == 0 && signbit(out[0]) && out[2] == INFINITY && out[3] == -1);
 }
 END_TEST
@@ -473,14 +472,14 @@ typedef struct fd_net {
 /* state 3 (+t) -> 13 (act) -> act elementwise -> 11 (act) -> 2 (identity):
  * the single-state kernels take every path (inputs narrower than 8, and
  * wider with a remainder; rows in blocks of 4 and left over). */
-static fd_net fd_make(mlp_act act, bool time)
+static fd_net fd_make(act_kind act, bool time)
 {
     const mlp_layer L[] = {{MLP_LINEAR, SD + time, 13, act},
                            {MLP_ELEMENTWISE, 0, 0, act},
                            {MLP_LINEAR, 13, 11, act},
-                           {MLP_LINEAR, 11, OD, MLP_ACT_IDENTITY}};
+                           {MLP_LINEAR, 11, OD, ACT_IDENTITY}};
     fd_net f = {make_mlp(SD, time, 4, L), NULL, time};
-    random_params(f.m, act == MLP_ACT_CUBE ? 0.4 : 0.6);
+    random_params(f.m, act == ACT_CUBE ? 0.4 : 0.6);
     f.ws = make_ws(f.m, NB);
     return f;
 }
@@ -510,8 +509,8 @@ static double vdotf(fd_net *f, size_t nb, const double *x, double t, const doubl
 #define FD_H 1e-6
 #define ck_fd(an, fd, mag, what, i)                                                                \
     ck_assert_msg(fabs((an) - (fd)) <= 1e-7 * fmax(1.0, fabs(an)) + 1e-8 * (mag),                  \
-                  "%s, %s[%zu]: analytic %.12g, finite difference %.12g (mag %g)",                 \
-                  mlp_act_name(act), what, (size_t)(i), (double)(an), (double)(fd), (double)(mag))
+                  "%s, %s[%zu]: analytic %.12g, finite difference %.12g (mag %g)", act_name(act),  \
+                  what, (size_t)(i), (double)(an), (double)(fd), (double)(mag))
 
 static double mag_of(size_t n, const double *v, const double *y)
 {
@@ -521,7 +520,7 @@ static double mag_of(size_t n, const double *v, const double *y)
     return s;
 }
 
-static void check_fd(mlp_act act, bool time, size_t nb)
+static void check_fd(act_kind act, bool time, size_t nb)
 {
     fd_net f = fd_make(act, time);
     size_t np = mlp_n_params(f.m);
@@ -585,14 +584,14 @@ static void check_fd(mlp_act act, bool time, size_t nb)
 
 START_TEST(vjp_single_fd)
 {
-    mlp_act act = (mlp_act)(_i / 2);
+    act_kind act = (act_kind)(_i / 2);
     check_fd(act, _i % 2, 1);
 }
 END_TEST
 
 START_TEST(vjp_batch_fd)
 {
-    mlp_act act = (mlp_act)(_i / 2);
+    act_kind act = (act_kind)(_i / 2);
     check_fd(act, _i % 2, 5);
     check_fd(act, _i % 2, NB);
 }
@@ -600,7 +599,7 @@ END_TEST
 
 START_TEST(jacobian_jvp_fd)
 {
-    mlp_act act = (mlp_act)(_i / 2);
+    act_kind act = (act_kind)(_i / 2);
     bool time = _i % 2;
     fd_net f = fd_make(act, time);
     double x[SD], t = urand(-1, 1), y[OD], y2[OD], J[OD * SD], jt[OD] = {7, 7};
@@ -654,9 +653,9 @@ START_TEST(vjp_partial_outputs)
 {
     /* cube first: without dx the backward pass stops at the first linear
      * layer; the parameter gradient must not change */
-    const mlp_layer L[] = {{MLP_ELEMENTWISE, 0, 0, MLP_ACT_CUBE},
-                           {MLP_LINEAR, 2, 6, MLP_ACT_TANH},
-                           {MLP_LINEAR, 6, 2, MLP_ACT_IDENTITY}};
+    const mlp_layer L[] = {{MLP_ELEMENTWISE, 0, 0, ACT_CUBE},
+                           {MLP_LINEAR, 2, 6, ACT_TANH},
+                           {MLP_LINEAR, 6, 2, ACT_IDENTITY}};
     mlp *m = make_mlp(2, false, 3, L);
     random_params(m, 0.5);
     mlp_ws *ws = make_ws(m, 13);
@@ -705,28 +704,28 @@ static void expect_invalid(size_t sd, bool time, size_t n, const mlp_layer *L, c
 
 START_TEST(shape_errors)
 {
-    const mlp_layer mismatch[] = {{MLP_LINEAR, 2, 4, MLP_ACT_TANH}, {MLP_LINEAR, 3, 1, 0}};
+    const mlp_layer mismatch[] = {{MLP_LINEAR, 2, 4, ACT_TANH}, {MLP_LINEAR, 3, 1, 0}};
     expect_invalid(2, false, 2, mismatch, "layers[1]", "in = 3 does not match the width 4");
-    const mlp_layer first[] = {{MLP_LINEAR, 2, 4, MLP_ACT_TANH}};
+    const mlp_layer first[] = {{MLP_LINEAR, 2, 4, ACT_TANH}};
     expect_invalid(2, true, 1, first, "layers[0]", "state_dim 2 + time");
     expect_invalid(3, false, 1, first, "layers[0]", "network input has 3 values");
-    const mlp_layer ew[] = {{MLP_LINEAR, 2, 4, MLP_ACT_TANH}, {MLP_ELEMENTWISE, 3, 3, MLP_ACT_SIN}};
+    const mlp_layer ew[] = {{MLP_LINEAR, 2, 4, ACT_TANH}, {MLP_ELEMENTWISE, 3, 3, ACT_SIN}};
     expect_invalid(2, false, 2, ew, "layers[1]", "input has width 4");
-    const mlp_layer after_ew[] = {{MLP_LINEAR, 2, 4, MLP_ACT_TANH},
-                                  {MLP_ELEMENTWISE, 0, 0, MLP_ACT_CUBE},
-                                  {MLP_LINEAR, 5, 1, MLP_ACT_IDENTITY}};
+    const mlp_layer after_ew[] = {{MLP_LINEAR, 2, 4, ACT_TANH},
+                                  {MLP_ELEMENTWISE, 0, 0, ACT_CUBE},
+                                  {MLP_LINEAR, 5, 1, ACT_IDENTITY}};
     expect_invalid(2, false, 3, after_ew, "layers[2]", "does not match the width 4");
-    const mlp_layer none[] = {{MLP_ELEMENTWISE, 0, 0, MLP_ACT_CUBE}};
+    const mlp_layer none[] = {{MLP_ELEMENTWISE, 0, 0, ACT_CUBE}};
     expect_invalid(2, false, 1, none, "layers", "at least one linear layer");
     expect_invalid(2, false, 0, first, "layers", "0 layers");
     expect_invalid(0, false, 1, first, "state_dim", "must be");
-    const mlp_layer kind[] = {{(mlp_layer_kind)7, 2, 4, MLP_ACT_TANH}};
+    const mlp_layer kind[] = {{(mlp_layer_kind)7, 2, 4, ACT_TANH}};
     expect_invalid(2, false, 1, kind, "layers[0]", "unknown layer kind");
-    const mlp_layer act[] = {{MLP_LINEAR, 2, 4, (mlp_act)42}};
+    const mlp_layer act[] = {{MLP_LINEAR, 2, 4, (act_kind)42}};
     expect_invalid(2, false, 1, act, "layers[0]", "unknown activation");
-    const mlp_layer zero[] = {{MLP_LINEAR, 2, 0, MLP_ACT_TANH}};
+    const mlp_layer zero[] = {{MLP_LINEAR, 2, 0, ACT_TANH}};
     expect_invalid(2, false, 1, zero, "layers[0]", "out = 0");
-    const mlp_layer wide[] = {{MLP_LINEAR, 2, MLP_MAX_WIDTH + 1, MLP_ACT_TANH}};
+    const mlp_layer wide[] = {{MLP_LINEAR, 2, MLP_MAX_WIDTH + 1, ACT_TANH}};
     expect_invalid(2, false, 1, wide, "layers[0]", "each must be");
     mlp_layer many[MLP_MAX_LAYERS + 1];
     for (int i = 0; i <= MLP_MAX_LAYERS; i++)
@@ -772,7 +771,7 @@ static void *share_thread(void *arg)
 
 START_TEST(shared_params_threads)
 {
-    fd_net f = fd_make(MLP_ACT_TANH, true);
+    fd_net f = fd_make(ACT_TANH, true);
     mlp_ws_free(f.ws);
     f.ws = make_ws(f.m, 16);
     double x[16 * SD], v[16 * OD];
@@ -832,8 +831,7 @@ START_TEST(linear_shapes)
                                        {64, 64, 64}, {3, 130, 129}, {128, 24, 8}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         size_t a = shapes[k][0], h = shapes[k][1], o = shapes[k][2];
-        const mlp_layer L[] = {{MLP_LINEAR, a, h, MLP_ACT_IDENTITY},
-                               {MLP_LINEAR, h, o, MLP_ACT_IDENTITY}};
+        const mlp_layer L[] = {{MLP_LINEAR, a, h, ACT_IDENTITY}, {MLP_LINEAR, h, o, ACT_IDENTITY}};
         mlp *m = make_mlp(a, false, 2, L);
         random_params(m, 1.0);
         if (pack) ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK);
@@ -904,7 +902,7 @@ static void fill_special(double *p, size_t n, int mix, bool param)
  * lane must repeat the same IEEE operations in the same order. */
 static void packed_case(size_t in, size_t out, bool time, int mix)
 {
-    const mlp_layer L[] = {{MLP_LINEAR, in, out, MLP_ACT_IDENTITY}};
+    const mlp_layer L[] = {{MLP_LINEAR, in, out, ACT_IDENTITY}};
     size_t sd = in - time;
     mlp *plain = make_mlp(sd, time, 1, L);
     fill_special(mlp_params(plain), mlp_n_params(plain), mix, true);
@@ -953,8 +951,7 @@ END_TEST
  * The first layer has in < 8, which gets panels on every CPU. */
 START_TEST(packed_dropped_on_write)
 {
-    const mlp_layer L[] = {{MLP_LINEAR, 3, 24, MLP_ACT_TANH},
-                           {MLP_LINEAR, 24, 16, MLP_ACT_IDENTITY}};
+    const mlp_layer L[] = {{MLP_LINEAR, 3, 24, ACT_TANH}, {MLP_LINEAR, 24, 16, ACT_IDENTITY}};
     mlp *m = make_mlp(3, false, 2, L), *fresh = make_mlp(3, false, 2, L);
     size_t np = mlp_n_params(m);
     random_params(m, 1.0);
@@ -1025,9 +1022,9 @@ static Suite *nn_suite(void)
     suite_add_tcase(s, core);
 
     TCase *deriv = tcase_create("derivatives");
-    tcase_add_loop_test(deriv, vjp_single_fd, 0, 2 * MLP_ACT__COUNT);
-    tcase_add_loop_test(deriv, vjp_batch_fd, 0, 2 * MLP_ACT__COUNT);
-    tcase_add_loop_test(deriv, jacobian_jvp_fd, 0, 2 * MLP_ACT__COUNT);
+    tcase_add_loop_test(deriv, vjp_single_fd, 0, 2 * ACT__COUNT);
+    tcase_add_loop_test(deriv, vjp_batch_fd, 0, 2 * ACT__COUNT);
+    tcase_add_loop_test(deriv, jacobian_jvp_fd, 0, 2 * ACT__COUNT);
     suite_add_tcase(s, deriv);
 
     TCase *limits = tcase_create("limits");

@@ -42,7 +42,7 @@ static void def_ode(model_def *d, size_t state_dim, size_t augment_dim, bool tim
     d->nets[0].time_input = time_input;
 }
 
-static void def_add_linear(model_def *d, size_t in, size_t out, mlp_act act)
+static void def_add_linear(model_def *d, size_t in, size_t out, act_kind act)
 {
     model_net *n = &d->nets[0];
     n->layers[n->n_layers++] = (mlp_layer){MLP_LINEAR, in, out, act};
@@ -70,7 +70,7 @@ static void def_linear(model_def *d, bool time_input)
 {
     def_ode(d, 2, 0, time_input);
     size_t in = time_input ? 3 : 2;
-    def_add_linear(d, in, 2, MLP_ACT_IDENTITY);
+    def_add_linear(d, in, 2, ACT_IDENTITY);
     for (int o = 0; o < 2; o++) {
         d->params[o * in + 0] = LW[o * 2 + 0];
         d->params[o * in + 1] = LW[o * 2 + 1];
@@ -219,9 +219,9 @@ static struct {
 
 static void load_layer(model_def *d, json_t *L, size_t *width)
 {
-    mlp_act act;
-    ck_assert_int_eq(
-        mlp_act_from_name(json_string_value(json_object_get(L, "activation")), &act, NULL), ERR_OK);
+    act_kind act;
+    ck_assert_int_eq(act_from_name(json_string_value(json_object_get(L, "activation")), &act, NULL),
+                     ERR_OK);
     json_t *W = json_object_get(L, "weight");
     model_net *n = &d->nets[0];
     if (!W) {
@@ -744,7 +744,7 @@ START_TEST(non_finite_state)
 {
     model_def d;
     def_ode(&d, 1, 0, false);
-    def_add_linear(&d, 1, 1, MLP_ACT_CUBE); /* y' = y^3 blows up at t = 1/(2 y0^2) */
+    def_add_linear(&d, 1, 1, ACT_CUBE); /* y' = y^3 blows up at t = 1/(2 y0^2) */
     d.params[0] = 1;
     ode_model *m = new_model(&d);
     const double y0 = 1, t = 2;

@@ -145,12 +145,12 @@ static void fill_params(model_def *d, size_t n, unsigned seed)
         d->params[i] = special[i];
 }
 
-static mlp_layer linear(size_t in, size_t out, mlp_act act)
+static mlp_layer linear(size_t in, size_t out, act_kind act)
 {
     return (mlp_layer){MLP_LINEAR, in, out, act};
 }
 
-static mlp_layer elementwise(size_t width, mlp_act act)
+static mlp_layer elementwise(size_t width, act_kind act)
 {
     return (mlp_layer){MLP_ELEMENTWISE, width, width, act};
 }
@@ -168,10 +168,10 @@ void stl_ode_def(model_def *d, unsigned seed)
     n->in_dim = 3;
     n->time_input = true;
     n->n_layers = 4;
-    n->layers[0] = elementwise(0, MLP_ACT_CUBE);
-    n->layers[1] = linear(4, 8, MLP_ACT_TANH);
-    n->layers[2] = elementwise(8, MLP_ACT_SIN);
-    n->layers[3] = linear(8, 3, MLP_ACT_IDENTITY);
+    n->layers[0] = elementwise(0, ACT_CUBE);
+    n->layers[1] = linear(4, 8, ACT_TANH);
+    n->layers[2] = elementwise(8, ACT_SIN);
+    n->layers[3] = linear(8, 3, ACT_IDENTITY);
     model_solver *s = &d->solver;
     snprintf(s->method, sizeof s->method, "tsit5");
     s->rtol = 1e-7;
@@ -199,17 +199,17 @@ void stl_cde_def(model_def *d, unsigned seed)
     model_net *n = &d->nets[MODEL_NET_CDE_INITIAL];
     n->in_dim = 3;
     n->n_layers = 1;
-    n->layers[0] = linear(3, 4, MLP_ACT_IDENTITY);
+    n->layers[0] = linear(3, 4, ACT_IDENTITY);
     n = &d->nets[MODEL_NET_CDE_FIELD];
     n->in_dim = 4;
     n->n_layers = 3;
-    n->layers[0] = linear(4, 5, MLP_ACT_RELU);
-    n->layers[1] = elementwise(0, MLP_ACT_SQUARE);
-    n->layers[2] = linear(5, 12, MLP_ACT_TANH);
+    n->layers[0] = linear(4, 5, ACT_RELU);
+    n->layers[1] = elementwise(0, ACT_SQUARE);
+    n->layers[2] = linear(5, 12, ACT_TANH);
     n = &d->nets[MODEL_NET_CDE_READOUT];
     n->in_dim = 4;
     n->n_layers = 1;
-    n->layers[0] = linear(4, 2, MLP_ACT_SIGMOID);
+    n->layers[0] = linear(4, 2, ACT_SIGMOID);
     model_solver *s = &d->solver;
     snprintf(s->method, sizeof s->method, "rk4");
     s->step = 0.015625;

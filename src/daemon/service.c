@@ -20,7 +20,7 @@
 #include "http/trajectory.h"
 #include "http/workq.h"
 #include "jobs/pool.h"
-#include "nn/blas.h"
+#include "nn/nn_blas.h"
 #include "store/db.h"
 #include "store/model_cache.h"
 #include "store/models.h"

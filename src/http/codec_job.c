@@ -63,11 +63,11 @@ static err_code get_str(json_t *o, const char *key, const char *field, const cha
     return ERR_OK;
 }
 
-static err_code parse_act(json_t *l, const char *field, mlp_act *act, err *e)
+static err_code parse_act(json_t *l, const char *field, act_kind *act, err *e)
 {
     const char *name = "identity";
     if (get_str(l, "activation", field, &name, e) != ERR_OK) return e->code;
-    if (mlp_act_from_name(name, act, e) != ERR_OK) {
+    if (act_from_name(name, act, e) != ERR_OK) {
         err_prefix_field(e, field);
         return e->code;
     }
@@ -107,10 +107,10 @@ static err_code parse_layers(json_t *arr, const char *field, size_t in, model_ne
 
 /* "hidden": [64, 64], "activation": "tanh": Linear layers of those widths
  * with that activation, then a Linear layer to `out` with `last`. */
-static err_code parse_hidden(json_t *o, const char *field, size_t in, size_t out, mlp_act last,
+static err_code parse_hidden(json_t *o, const char *field, size_t in, size_t out, act_kind last,
                              model_net *net, err *e)
 {
-    mlp_act act = MLP_ACT_TANH;
+    act_kind act = ACT_TANH;
     json_t *h = json_object_get(o, "hidden");
     char f[ERR_FIELD_MAX];
     snprintf(f, sizeof f, "%s.hidden", field);
@@ -143,7 +143,7 @@ static err_code parse_hidden(json_t *o, const char *field, size_t in, size_t out
 /* The layers of one network: `layers`, or the `hidden` shorthand ending in
  * a Linear layer to `out` with activation `last` (out 0: the shorthand
  * takes the width from the object's "out", required). */
-static err_code parse_net(json_t *o, const char *field, size_t in, size_t out, mlp_act last,
+static err_code parse_net(json_t *o, const char *field, size_t in, size_t out, act_kind last,
                           model_net *net, err *e)
 {
     json_t *layers = json_object_get(o, "layers"), *hidden = json_object_get(o, "hidden");
@@ -209,7 +209,7 @@ static err_code parse_init_ode(json_t *init, model_def *d, err *e)
     d->augment_dim = (size_t)aug;
     d->n_nets = 1;
     size_t dim = d->state_dim + d->augment_dim;
-    return parse_net(init, "init", dim, dim, MLP_ACT_IDENTITY, &d->nets[0], e);
+    return parse_net(init, "init", dim, dim, ACT_IDENTITY, &d->nets[0], e);
 }
 
 static err_code parse_channels(json_t *o, model_def *d, err *e)
@@ -236,7 +236,7 @@ static err_code parse_cde_nets(json_t *init, model_def *d, err *e)
     static const char *const names[] = {"initial", "vector_field", "readout"};
     const size_t h = d->hidden_dim, c = d->input_channels;
     const size_t in[3] = {c, h, h}, out[3] = {h, h * c, 0};
-    const mlp_act last[3] = {MLP_ACT_IDENTITY, MLP_ACT_TANH, MLP_ACT_IDENTITY};
+    const act_kind last[3] = {ACT_IDENTITY, ACT_TANH, ACT_IDENTITY};
     json_t *one_linear = json_pack("{s:[]}", "hidden");
     err_code rc = one_linear ? ERR_OK : err_set(e, ERR_NOMEM, NULL, "out of memory");
     for (size_t i = 0; rc == ERR_OK && i < 3; i++) {

@@ -112,13 +112,13 @@ static err_code decode_layer(const json_t *l, const char *field, size_t n_linear
     const json_t *w = json_object_get(l, "weight"), *b = json_object_get(l, "bias"),
                  *a = json_object_get(l, "activation");
     memset(out, 0, sizeof *out);
-    out->act = MLP_ACT_IDENTITY;
+    out->act = ACT_IDENTITY;
     if (a) {
         const char *name;
         if (codec_get_string(a, F(f, field, "activation"), &name, e) != ERR_OK) return ERR_INVALID;
         err ae;
         err_clear(&ae);
-        if (mlp_act_from_name(name, &out->act, &ae) != ERR_OK)
+        if (act_from_name(name, &out->act, &ae) != ERR_OK)
             return err_set(e, ERR_INVALID, f, "%s", ae.message);
     }
     if (!w) {
@@ -379,7 +379,7 @@ static void encode_layers(const model_net *n, const double *p, jbuf *b)
             jbuf_lit(b, "{");
         }
         jbuf_lit(b, "\"activation\":");
-        jbuf_str(b, mlp_act_name(l->act));
+        jbuf_str(b, act_name(l->act));
         jbuf_lit(b, "}");
     }
     jbuf_lit(b, "]");

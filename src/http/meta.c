@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 
 #include "http/handlers.h"
-#include "nn/blas.h"
+#include "nn/nn_blas.h"
 #include "store/db.h"
 
 void h_healthz(http_req *r)

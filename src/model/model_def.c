@@ -97,7 +97,7 @@ static err_code net_chain(const model_net *n, size_t *n_params, size_t *out_dim,
     for (size_t i = 0; i < n->n_layers; i++) {
         const mlp_layer *l = &n->layers[i];
         snprintf(f, sizeof f, "layers[%zu]", i);
-        if ((int)l->act < 0 || l->act >= MLP_ACT__COUNT)
+        if ((int)l->act < 0 || l->act >= ACT__COUNT)
             return err_set(e, ERR_INVALID, f, "unknown activation");
         if (l->kind == MLP_ELEMENTWISE) {
             if ((l->out != 0 && l->out != width) || (l->in != 0 && l->in != width))

@@ -7,18 +7,18 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const act_names[MLP_ACT__COUNT] = {
-    [MLP_ACT_IDENTITY] = "identity", [MLP_ACT_TANH] = "tanh",       [MLP_ACT_RELU] = "relu",
-    [MLP_ACT_SOFTPLUS] = "softplus", [MLP_ACT_SIGMOID] = "sigmoid", [MLP_ACT_ELU] = "elu",
-    [MLP_ACT_SILU] = "silu",         [MLP_ACT_CUBE] = "cube",       [MLP_ACT_SQUARE] = "square",
-    [MLP_ACT_SIN] = "sin",
+static const char *const act_names[ACT__COUNT] = {
+    [ACT_IDENTITY] = "identity", [ACT_TANH] = "tanh",       [ACT_RELU] = "relu",
+    [ACT_SOFTPLUS] = "softplus", [ACT_SIGMOID] = "sigmoid", [ACT_ELU] = "elu",
+    [ACT_SILU] = "silu",         [ACT_CUBE] = "cube",       [ACT_SQUARE] = "square",
+    [ACT_SIN] = "sin",
 };
 
-err_code mlp_act_from_name(const char *name, mlp_act *out, err *e)
+err_code act_from_name(const char *name, act_kind *out, err *e)
 {
-    for (int i = 0; name && i < MLP_ACT__COUNT; i++) {
+    for (int i = 0; name && i < ACT__COUNT; i++) {
         if (strcmp(name, act_names[i]) == 0) {
-            *out = (mlp_act)i;
+            *out = (act_kind)i;
             return ERR_OK;
         }
     }
@@ -28,126 +28,126 @@ err_code mlp_act_from_name(const char *name, mlp_act *out, err *e)
                    name ? name : "(null)");
 }
 
-bool mlp_act_deriv_from_output(mlp_act act)
+bool act_deriv_from_output(act_kind act)
 {
-    return act == MLP_ACT_IDENTITY || act == MLP_ACT_TANH || act == MLP_ACT_RELU ||
-           act == MLP_ACT_SIGMOID || act == MLP_ACT_ELU;
+    return act == ACT_IDENTITY || act == ACT_TANH || act == ACT_RELU || act == ACT_SIGMOID ||
+           act == ACT_ELU;
 }
 
-const char *mlp_act_name(mlp_act act)
+const char *act_name(act_kind act)
 {
-    if ((int)act < 0 || act >= MLP_ACT__COUNT) return "?";
+    if ((int)act < 0 || act >= ACT__COUNT) return "?";
     return act_names[act];
 }
 
-NN_CLONES void mlp_act_apply(mlp_act act, size_t n, const double *z, double *a)
+SIMD_CLONES void act_apply(act_kind act, size_t n, const double *z, double *a)
 {
     switch (act) {
-    case MLP_ACT_IDENTITY:
+    case ACT_IDENTITY:
         if (a != z) memmove(a, z, n * sizeof *a);
         break;
-    case MLP_ACT_TANH:
-        vm_tanh(n, z, a);
+    case ACT_TANH:
+        vmath_tanh(n, z, a);
         break;
-    case MLP_ACT_SOFTPLUS:
-        vm_softplus(n, z, a);
+    case ACT_SOFTPLUS:
+        vmath_softplus(n, z, a);
         break;
-    case MLP_ACT_SIGMOID:
-        vm_sigmoid(n, z, a);
+    case ACT_SIGMOID:
+        vmath_sigmoid(n, z, a);
         break;
-    case MLP_ACT_ELU:
-        vm_elu(n, z, a);
+    case ACT_ELU:
+        vmath_elu(n, z, a);
         break;
-    case MLP_ACT_SILU:
-        vm_silu(n, z, a);
+    case ACT_SILU:
+        vmath_silu(n, z, a);
         break;
-    case MLP_ACT_RELU:
+    case ACT_RELU:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             a[i] = z[i] < 0 ? 0.0 : z[i]; /* keeps NaN */
         break;
-    case MLP_ACT_CUBE:
+    case ACT_CUBE:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             a[i] = z[i] * z[i] * z[i];
         break;
-    case MLP_ACT_SQUARE:
+    case ACT_SQUARE:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             a[i] = z[i] * z[i];
         break;
-    case MLP_ACT_SIN:
+    case ACT_SIN:
         for (size_t i = 0; i < n; i++)
             a[i] = sin(z[i]);
         break;
-    case MLP_ACT__COUNT:
+    case ACT__COUNT:
         break;
     }
 }
 
-void mlp_act_deriv(mlp_act act, size_t n, const double *z, const double *a, double *d)
+void act_deriv(act_kind act, size_t n, const double *z, const double *a, double *d)
 {
     switch (act) {
-    case MLP_ACT_IDENTITY:
+    case ACT_IDENTITY:
         for (size_t i = 0; i < n; i++)
             d[i] = 1.0;
         break;
-    case MLP_ACT_TANH:
+    case ACT_TANH:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = 1.0 - a[i] * a[i];
         break;
-    case MLP_ACT_RELU:
+    case ACT_RELU:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = a[i] > 0 ? 1.0 : 0.0; /* a > 0 iff z > 0 */
         break;
-    case MLP_ACT_SOFTPLUS:
-        vm_sigmoid(n, z, d);
+    case ACT_SOFTPLUS:
+        vmath_sigmoid(n, z, d);
         break;
-    case MLP_ACT_SIGMOID:
+    case ACT_SIGMOID:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = a[i] * (1.0 - a[i]);
         break;
-    case MLP_ACT_ELU:
+    case ACT_ELU:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = a[i] > 0 ? 1.0 : a[i] + 1.0; /* a > 0 iff z > 0; else a + 1 = e^z */
         break;
-    case MLP_ACT_SILU: /* s (1 + z (1 - s)), s = sigmoid(z) */
-        vm_sigmoid(n, z, d);
+    case ACT_SILU: /* s (1 + z (1 - s)), s = sigmoid(z) */
+        vmath_sigmoid(n, z, d);
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = d[i] * (1.0 + z[i] * (1.0 - d[i]));
         break;
-    case MLP_ACT_CUBE:
+    case ACT_CUBE:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = 3.0 * z[i] * z[i];
         break;
-    case MLP_ACT_SQUARE:
+    case ACT_SQUARE:
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             d[i] = 2.0 * z[i];
         break;
-    case MLP_ACT_SIN:
+    case ACT_SIN:
         for (size_t i = 0; i < n; i++)
             d[i] = cos(z[i]);
         break;
-    case MLP_ACT__COUNT:
+    case ACT__COUNT:
         break;
     }
 }
 
-void mlp_act_grad(mlp_act act, size_t n, const double *z, const double *a, double *g)
+void act_grad(act_kind act, size_t n, const double *z, const double *a, double *g)
 {
     enum { CHUNK = 256 };
     double d[CHUNK];
-    if (act == MLP_ACT_IDENTITY) return;
+    if (act == ACT_IDENTITY) return;
     for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
         size_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
-        mlp_act_deriv(act, m, z + i0, a + i0, d);
+        act_deriv(act, m, z + i0, a + i0, d);
         double *gi = g + i0;
 #pragma omp simd
         for (size_t i = 0; i < m; i++)

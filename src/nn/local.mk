@@ -1,5 +1,7 @@
-# nn layer: MLP vector fields (forward, VJP, JVP, Jacobian) on OpenBLAS, and
-# the vectorised activations they use. Knows nothing of solvers or JSON.
+# nn layer: MLP vector fields (mlp: forward, VJP, JVP, Jacobian) on OpenBLAS,
+# their linear layers (linear: batches, GEMM), the single-state kernels and
+# packed weights (panel), and the vectorised activations (act, vmath).
+# Knows nothing of solvers or JSON.
 # Programs link it before src/core/libcore.la.
 # -fopenmp-simd honours `#pragma omp simd` (no OpenMP runtime);
 # -fno-trapping-math lets GCC if-convert the branch-free kernels (we never
@@ -10,7 +12,9 @@ src_nn_libnn_la_SOURCES = \
 	src/nn/simd.h \
 	src/nn/vmath.c src/nn/vmath.h \
 	src/nn/act.c src/nn/act.h \
+	src/nn/panel.c src/nn/panel.h \
+	src/nn/linear.c src/nn/linear.h \
 	src/nn/mlp.c src/nn/mlp.h \
-	src/nn/blas.c src/nn/blas.h
+	src/nn/nn_blas.c src/nn/nn_blas.h
 src_nn_libnn_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) -fopenmp-simd -fno-trapping-math -ffp-contract=off
 src_nn_libnn_la_LIBADD = $(BLAS_LIBS) -lm

@@ -68,9 +68,9 @@ typedef enum mlp_layer_kind {
 
 typedef struct mlp_layer {
     mlp_layer_kind kind;
-    size_t in;   /* linear: in_features; elementwise: 0 (inferred) or the width */
-    size_t out;  /* linear: out_features; elementwise: 0 (inferred) or the width */
-    mlp_act act; /* applied after W u + b (linear) or to u (elementwise) */
+    size_t in;    /* linear: in_features; elementwise: 0 (inferred) or the width */
+    size_t out;   /* linear: out_features; elementwise: 0 (inferred) or the width */
+    act_kind act; /* applied after W u + b (linear) or to u (elementwise) */
 } mlp_layer;
 
 typedef struct mlp_spec {

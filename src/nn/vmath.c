@@ -182,8 +182,8 @@ static inline double softplus_elem(double x)
     return (x > 0 ? x : 0.0) + log1p_elem(e);
 }
 
-#define VM_LOOP(name, expr)                                                                        \
-    NN_CLONES void name(size_t n, const double *x, double *y)                                      \
+#define VMATH_LOOP(name, expr)                                                                     \
+    SIMD_CLONES void name(size_t n, const double *x, double *y)                                    \
     {                                                                                              \
         _Pragma("omp simd") for (size_t i = 0; i < n; i++)                                         \
         {                                                                                          \
@@ -192,11 +192,12 @@ static inline double softplus_elem(double x)
         }                                                                                          \
     }
 
-VM_LOOP(vm_exp, exp_elem(clamp(xi, -746.0, 710.0)))
-VM_LOOP(vm_expm1, xi > 40.0 ? exp_elem(clamp(xi, 40.0, 710.0)) : expm1_elem(clamp(xi, -40.0, 40.0)))
-VM_LOOP(vm_log1p, log1p_elem(xi))
-VM_LOOP(vm_tanh, tanh_elem(xi))
-VM_LOOP(vm_sigmoid, sigmoid_elem(xi))
-VM_LOOP(vm_softplus, softplus_elem(xi))
-VM_LOOP(vm_silu, silu_elem(xi))
-VM_LOOP(vm_elu, xi > 0 ? xi : expm1_elem(clamp(xi, -40.0, 0.0)))
+VMATH_LOOP(vmath_exp, exp_elem(clamp(xi, -746.0, 710.0)))
+VMATH_LOOP(vmath_expm1,
+           xi > 40.0 ? exp_elem(clamp(xi, 40.0, 710.0)) : expm1_elem(clamp(xi, -40.0, 40.0)))
+VMATH_LOOP(vmath_log1p, log1p_elem(xi))
+VMATH_LOOP(vmath_tanh, tanh_elem(xi))
+VMATH_LOOP(vmath_sigmoid, sigmoid_elem(xi))
+VMATH_LOOP(vmath_softplus, softplus_elem(xi))
+VMATH_LOOP(vmath_silu, silu_elem(xi))
+VMATH_LOOP(vmath_elu, xi > 0 ? xi : expm1_elem(clamp(xi, -40.0, 0.0)))

@@ -11,8 +11,8 @@
  *
  * Accuracy (tests/check_nn.c sweeps >= 1e6 points each, tiny, large,
  * negative, subnormal, +-0, +-inf and NaN, against long double libm):
- *   vm_exp, vm_expm1, vm_log1p: <= 2 ulp;  vm_tanh, vm_sigmoid, vm_softplus,
- *   vm_silu: <= 4 ulp (the bound asserted; the observed maxima are in
+ *   vmath_exp, vmath_expm1, vmath_log1p: <= 2 ulp;  vmath_tanh, vmath_sigmoid, vmath_softplus,
+ *   vmath_silu: <= 4 ulp (the bound asserted; the observed maxima are in
  *   docs/nn.md). Subnormal results are handled (exp down to -745.13).
  *
  * Method: exp/expm1 reduce x = k ln2 + r (|r| <= ln2/2, Cody–Waite two-part
@@ -33,13 +33,13 @@
 
 #include <stddef.h>
 
-void vm_exp(size_t n, const double *x, double *y);
-void vm_expm1(size_t n, const double *x, double *y);
-void vm_log1p(size_t n, const double *x, double *y); /* x in [0, 1] only */
-void vm_tanh(size_t n, const double *x, double *y);
-void vm_sigmoid(size_t n, const double *x, double *y);
-void vm_softplus(size_t n, const double *x, double *y);
-void vm_silu(size_t n, const double *x, double *y);
-void vm_elu(size_t n, const double *x, double *y);
+void vmath_exp(size_t n, const double *x, double *y);
+void vmath_expm1(size_t n, const double *x, double *y);
+void vmath_log1p(size_t n, const double *x, double *y); /* x in [0, 1] only */
+void vmath_tanh(size_t n, const double *x, double *y);
+void vmath_sigmoid(size_t n, const double *x, double *y);
+void vmath_softplus(size_t n, const double *x, double *y);
+void vmath_silu(size_t n, const double *x, double *y);
+void vmath_elu(size_t n, const double *x, double *y);
 
 #endif

@@ -317,7 +317,7 @@ static err_code insert_nets(db *d, sqlite3_int64 version_id, const model_def *de
                               SQLITE_STATIC);
             bind_size(layer, 5, l->in);
             bind_size(layer, 6, l->out);
-            sqlite3_bind_text(layer, 7, mlp_act_name(l->act), -1, SQLITE_STATIC);
+            sqlite3_bind_text(layer, 7, act_name(l->act), -1, SQLITE_STATIC);
             rc = step_done(d, layer, what, e);
         }
     }
@@ -714,7 +714,7 @@ static err_code read_layers(db *d, sqlite3_int64 version_id, model_def *def, con
         long long in = col_range(st, 3, 0, MLP_MAX_WIDTH), out = col_range(st, 4, 0, MLP_MAX_WIDTH);
         const char *act = (const char *)sqlite3_column_text(st, 5);
         if (!kind || (strcmp(kind, "linear") != 0 && strcmp(kind, "elementwise") != 0) || in < 0 ||
-            out < 0 || mlp_act_from_name(act, &l->act, NULL)) {
+            out < 0 || act_from_name(act, &l->act, NULL)) {
             *bad = "a layer has an unknown kind, activation or width";
             break;
         }

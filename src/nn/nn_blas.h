@@ -1,9 +1,9 @@
-/* nn/blas.h: the process-wide BLAS settings and which BLAS the networks run
+/* nn/nn_blas.h: the process-wide BLAS settings and which BLAS the networks run
  * on (GET /v1/version); callers need not know the BLAS API.
  *
  * Thread safety: nn_blas_config may be called from any thread. */
-#ifndef ODESERVE_NN_BLAS_H
-#define ODESERVE_NN_BLAS_H
+#ifndef ODESERVE_NN_NN_BLAS_H
+#define ODESERVE_NN_NN_BLAS_H
 
 /* OpenBLAS's build description ("OpenBLAS 0.3.21 DYNAMIC_ARCH ..."), static
  * storage; NULL when built on another BLAS, which does not say. */

@@ -1,7 +1,7 @@
-/* nn/blas.c: see blas.h. */
+/* nn/nn_blas.c: see nn_blas.h. */
 #include "config.h" /* autoconf: HAVE_OPENBLAS */
 
-#include "nn/blas.h"
+#include "nn/nn_blas.h"
 
 #include <stddef.h>
 

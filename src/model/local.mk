@@ -23,6 +23,7 @@ src_model_libmodel_la_SOURCES += \
 	src/model/grad_backprop.c src/model/grad_backprop.h \
 	src/model/grad_adjoint.c src/model/grad_adjoint.h \
 	src/model/grad_solve.c src/model/grad_solve.h \
+	src/model/grad_batch.c src/model/grad_batch.h \
 	src/model/grad_ode.c src/model/grad_ode.h \
 	src/model/grad_cde.c src/model/grad_cde.h \
 	src/model/grad_interp.c src/model/grad_interp.h

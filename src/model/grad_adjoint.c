@@ -48,11 +48,12 @@ static int aug_rhs(double t, const double *z, double *dz, void *ctx)
 static err_code reserve_adjoint(grad_solver *s, size_t D, err *e)
 {
     const size_t d = sizeof(double);
-    if (grad_core_buf_reserve(s, &s->aug, D * d, e) || grad_core_buf_reserve(s, &s->aug_out, D * d, e) ||
+    if (grad_core_buf_reserve(s, &s->aug, D * d, e) ||
+        grad_core_buf_reserve(s, &s->aug_out, D * d, e) ||
         grad_core_buf_reserve(s, &s->negv, s->N * d, e))
         return ERR_NOMEM;
-    if (s->o->adjoint_seminorm &&
-        (grad_core_buf_reserve(s, &s->rtol_v, D * d, e) || grad_core_buf_reserve(s, &s->atol_v, D * d, e)))
+    if (s->o->adjoint_seminorm && (grad_core_buf_reserve(s, &s->rtol_v, D * d, e) ||
+                                   grad_core_buf_reserve(s, &s->atol_v, D * d, e)))
         return ERR_NOMEM;
     return ERR_OK;
 }

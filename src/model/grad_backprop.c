@@ -52,7 +52,6 @@ struct bp_obs {
     double theta; /* else dense output at theta in (0, 1) */
 };
 
-
 err_code grad_backprop_reserve(grad_solver *s, err *e)
 {
     return grad_core_buf_reserve(s, &s->obs, s->n_t * sizeof(struct bp_obs), e);
@@ -141,9 +140,11 @@ static err_code reserve_sweep(grad_solver *s, err *e)
     const size_t d = sizeof(double);
     if (grad_core_buf_reserve(s, &s->kbar, rows * N * d, e) ||
         grad_core_buf_reserve(s, &s->nz, rows * sizeof(int), e) ||
-        grad_core_buf_reserve(s, &s->lam, N * d, e) || grad_core_buf_reserve(s, &s->y0b, N * d, e) ||
-        grad_core_buf_reserve(s, &s->ys, N * d, e) || grad_core_buf_reserve(s, &s->arg, N * d, e) ||
-        grad_core_buf_reserve(s, &s->scratch, N * d, e) || grad_core_buf_reserve(s, &s->w, rows * d, e))
+        grad_core_buf_reserve(s, &s->lam, N * d, e) ||
+        grad_core_buf_reserve(s, &s->y0b, N * d, e) || grad_core_buf_reserve(s, &s->ys, N * d, e) ||
+        grad_core_buf_reserve(s, &s->arg, N * d, e) ||
+        grad_core_buf_reserve(s, &s->scratch, N * d, e) ||
+        grad_core_buf_reserve(s, &s->w, rows * d, e))
         return ERR_NOMEM;
     return ERR_OK;
 }

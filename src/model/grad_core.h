@@ -40,8 +40,8 @@ struct grad_solver {
     struct grad_core_buf tape; /* doubles: tape_n used */
     size_t tape_n;
     struct grad_core_buf obs; /* grad_backprop.c's observation records, n_t of them */
-    size_t obs_next; /* first observation not yet given a step */
-    err_code obs_rc; /* allocation failure inside the observer */
+    size_t obs_next;          /* first observation not yet given a step */
+    err_code obs_rc;          /* allocation failure inside the observer */
     struct grad_core_buf kbar, nz, lam, y0b, ys, arg, scratch, w;
 
     /* adjoint */

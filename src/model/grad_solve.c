@@ -52,9 +52,9 @@ void grad_solver_free(grad_solver *s)
 {
     if (!s) return;
     struct grad_core_buf *all[] = {&s->times, &s->yt,      &s->ybt,  &s->y0,      &s->steps,
-                          &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
-                          &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
-                          &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v};
+                                   &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
+                                   &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
+                                   &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         grad_core_buf_release(s, all[i]);
     ode_solver_free(s->ode);
@@ -114,8 +114,10 @@ static err_code check_call(const struct grad_field *g, const struct grad_solve_o
 static err_code reserve_forward(grad_solver *s, err *e)
 {
     const size_t N = s->N, nt = s->n_t, d = sizeof(double);
-    if (grad_core_buf_reserve(s, &s->times, nt * d, e) || grad_core_buf_reserve(s, &s->yt, nt * N * d, e) ||
-        grad_core_buf_reserve(s, &s->ybt, nt * N * d, e) || grad_core_buf_reserve(s, &s->y0, N * d, e))
+    if (grad_core_buf_reserve(s, &s->times, nt * d, e) ||
+        grad_core_buf_reserve(s, &s->yt, nt * N * d, e) ||
+        grad_core_buf_reserve(s, &s->ybt, nt * N * d, e) ||
+        grad_core_buf_reserve(s, &s->y0, N * d, e))
         return ERR_NOMEM;
     if (s->o->method == GRAD_BACKPROP && grad_backprop_reserve(s, e)) return ERR_NOMEM;
     return ERR_OK;

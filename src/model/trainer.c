@@ -251,8 +251,8 @@ static err_code grad_step(trainer *t, double *loss, err *e)
         if (t->kind->window_loss(t->ks, &t->d, t->win_s, t->win_i, t->pick, bs, loss, t->grad, e))
             return e->code;
     } else {
-        size_t bs = spec->batch_size && spec->batch_size < t->n_train ? spec->batch_size
-                                                                      : t->n_train;
+        size_t bs =
+            spec->batch_size && spec->batch_size < t->n_train ? spec->batch_size : t->n_train;
         size_t *list = t->train_s;
         if (bs < t->n_train) {
             if (rng_sample(&t->r, t->n_train, bs, t->pick, e) != ERR_OK) return e->code;
@@ -325,8 +325,8 @@ void trainer_state_get(trainer *t, struct trainer_state *st)
 err_code trainer_state_set(trainer *t, const struct trainer_state *st, err *e)
 {
     if (st->n_params != t->d.np)
-        return err_set(e, ERR_INVALID, "state", "%zu parameters, the model has %zu",
-                       st->n_params, t->d.np);
+        return err_set(e, ERR_INVALID, "state", "%zu parameters, the model has %zu", st->n_params,
+                       t->d.np);
     if (optim_state_set(t->opt, st->optim_steps, st->optim, st->optim_len, e) ||
         rng_state_set(&t->r, st->rng, e))
         return e->code;

@@ -27,14 +27,14 @@ struct trainer_data {
     const model_def *def;
     const dataset *ds;
     const job_spec *spec;
-    const mlp *net[MODEL_MAX_NETS]; /* the model_def's networks, in its order */
-    double *params;                 /* np values; the optimiser updates them in place */
-    size_t np;                      /* parameters */
+    const mlp *net[MODEL_MAX_NETS];  /* the model_def's networks, in its order */
+    double *params;                  /* np values; the optimiser updates them in place */
+    size_t np;                       /* parameters */
     struct grad_solve_options solve; /* the document's method, tolerances, gradient */
-    size_t ch;         /* observed channels (the dataset's) */
-    job_target target; /* cde: what mse / l1 compare the readout with */
-    size_t bmax;       /* the largest mini-batch of windows (1 without windows) */
-    size_t nt_max;     /* the most observations of a series or a window */
+    size_t ch;                       /* observed channels (the dataset's) */
+    job_target target;               /* cde: what mse / l1 compare the readout with */
+    size_t bmax;                     /* the largest mini-batch of windows (1 without windows) */
+    size_t nt_max;                   /* the most observations of a series or a window */
 };
 
 struct trainer_kind {

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 
 struct cde_state {
-    grad_cde *gc;             /* batches of one series */
-    interp **paths;           /* the path of every series */
-    grad_interp **gi;         /* the callbacks over each path */
-    size_t n_series;          /* of paths and gi */
-    size_t out;               /* readout width */
+    grad_cde *gc;     /* batches of one series */
+    interp **paths;   /* the path of every series */
+    grad_interp **gi; /* the callbacks over each path */
+    size_t n_series;  /* of paths and gi */
+    size_t out;       /* readout width */
     struct grad_cde_options o;
     double *tt; /* the observation times in the path's parameter */
 };
@@ -39,7 +39,7 @@ static err_code cde_setup(void **state, const struct trainer_data *d, err *e)
     if (!k) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     *state = k;
     const size_t n = d->ds->n_series;
-    const struct cde_channels ch = cde_channels_of(d->def);
+    const struct cde_path_channels ch = cde_path_channels_of(d->def);
     k->out = mlp_output_dim(d->net[MODEL_NET_CDE_READOUT]);
     k->tt = calloc(d->bmax * d->nt_max + 1, sizeof(double));
     k->paths = calloc(n, sizeof *k->paths);
@@ -48,7 +48,7 @@ static err_code cde_setup(void **state, const struct trainer_data *d, err *e)
     k->n_series = n;
     for (size_t s = 0; s < n; s++) {
         const dataset_series *x = &d->ds->series[s];
-        const struct cde_obs obs = {.n = x->n, .t = x->t, .x = x->y};
+        const struct cde_path_obs obs = {.n = x->n, .t = x->t, .x = x->y};
         if (cde_path_new(&k->paths[s], d->def->interp, &ch, &obs, e) ||
             grad_interp_new(&k->gi[s], (const interp *const *)&k->paths[s], 1, e)) {
             err inner = *e;

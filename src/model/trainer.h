@@ -77,7 +77,8 @@ int trainer_done(const trainer *t);
 /* The state to checkpoint (arrays borrowed, see struct trainer_state). */
 void trainer_state_get(trainer *t, struct trainer_state *st);
 /* Resume from st (iteration >= 1). ERR_INVALID when its parameter count or
- * optimiser state does not fit this trainer ("state", "optim"). */
+ * optimiser state does not fit this trainer ("state"), or its generator
+ * state is all zero ("rng"). */
 err_code trainer_state_set(trainer *t, const struct trainer_state *st, err *e);
 
 /* The parameters to keep as the result: the best-validated ones when the

@@ -9,7 +9,7 @@
 #define ODESERVE_MODEL_GRAD_ADJOINT_H
 
 #include "core/err.h"
-#include "model/grad_solve.h"
+#include "model/grad.h"
 
 /* y0bar (may be NULL) overwritten with dL/dy0, dtheta added to. */
 err_code grad_adjoint_backward(grad_solver *s, double *y0bar, double *dtheta, err *e);

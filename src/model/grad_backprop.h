@@ -10,7 +10,7 @@
 #define ODESERVE_MODEL_GRAD_BACKPROP_H
 
 #include "core/err.h"
-#include "model/grad_solve.h"
+#include "model/grad.h"
 #include "num/driver.h"
 
 /* The observation records of the forward solve (n_t of them). */

@@ -9,7 +9,7 @@
 #ifndef ODESERVE_MODEL_GRAD_CORE_H
 #define ODESERVE_MODEL_GRAD_CORE_H
 
-#include "model/grad_solve.h"
+#include "model/grad.h"
 
 /* A growable buffer whose bytes are counted in the solver. */
 struct grad_core_buf {

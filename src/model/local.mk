@@ -19,6 +19,7 @@ src_model_libmodel_la_SOURCES += \
 	src/model/loss.c src/model/loss.h \
 	src/model/optim.c src/model/optim.h \
 	src/model/init.c src/model/init.h \
+	src/model/grad.c src/model/grad.h \
 	src/model/grad_core.c src/model/grad_core.h \
 	src/model/grad_backprop.c src/model/grad_backprop.h \
 	src/model/grad_adjoint.c src/model/grad_adjoint.h \

@@ -28,7 +28,7 @@ src_model_libmodel_la_SOURCES += \
 	src/model/grad_ode.c src/model/grad_ode.h \
 	src/model/grad_cde.c src/model/grad_cde.h \
 	src/model/grad_interp.c src/model/grad_interp.h
-# the training loop of one job, one for every kind (trainer_kind.h's table)
+# the training loop of one job, one for every kind (trainer_internal.h's table)
 src_model_libmodel_la_SOURCES += \
-	src/model/trainer.c src/model/trainer.h src/model/trainer_kind.h \
+	src/model/trainer.c src/model/trainer.h src/model/trainer_internal.h \
 	src/model/trainer_ode.c src/model/trainer_cde.c

@@ -1,12 +1,12 @@
 /* model/trainer.c: the training loop of every kind. See trainer.h; what
- * differs per kind is behind trainer_kind.h. */
+ * differs per kind is behind trainer_internal.h. */
 #include "model/trainer.h"
 
 #include "model/grad_solve.h"
 #include "model/loss.h"
 #include "model/optim.h"
 #include "model/rng.h"
-#include "model/trainer_kind.h"
+#include "model/trainer_internal.h"
 #include "nn/mlp.h"
 #include "num/tableau.h"
 

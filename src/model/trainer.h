@@ -7,7 +7,7 @@
  * takes an optimiser step and, every validation.every iterations,
  * evaluates the validation loss, keeping the parameters with the best one.
  * One loop for every kind; what differs per kind sits behind an ops table
- * (trainer_kind.h: trainer_ode.c, trainer_cde.c).
+ * (trainer_internal.h: trainer_ode.c, trainer_cde.c).
  *
  * The trainer knows no store, clock or job state: the caller loads the
  * model and the dataset, runs iterations, and saves and restores the state

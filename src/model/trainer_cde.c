@@ -1,4 +1,4 @@
-/* model/trainer_cde.c: the neural CDE's part of training (trainer_kind.h):
+/* model/trainer_cde.c: the neural CDE's part of training (trainer_internal.h):
  * whole series, one per solve, each on its own path built as serving
  * builds it (cde_path.h: the added channels, the missing values filled as
  * serving fills them), in the path's parameter s; by grad_cde.h. */
@@ -6,7 +6,7 @@
 #include "model/grad_cde.h"
 #include "model/grad_interp.h"
 #include "model/loss.h"
-#include "model/trainer_kind.h"
+#include "model/trainer_internal.h"
 
 #include <stdlib.h>
 

@@ -1,9 +1,9 @@
-/* model/trainer_ode.c: the neural ODE's part of training (trainer_kind.h):
+/* model/trainer_ode.c: the neural ODE's part of training (trainer_internal.h):
  * whole series from their first observation, and mini-batches of windows,
  * by grad_ode.h. */
 #include "model/grad_ode.h"
 #include "model/loss.h"
-#include "model/trainer_kind.h"
+#include "model/trainer_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* model/trainer_kind.h (private to trainer*.c): what the training loop
+/* model/trainer_internal.h (private to trainer*.c): what the training loop
  * (trainer.c) asks of a model kind. trainer.c owns the loop, the batch
  * drawing, the optimiser and the checkpointable state; a kind
  * (trainer_ode.c, trainer_cde.c) owns its networks and gradient engine
@@ -9,8 +9,8 @@
  * Ownership and threads: a kind's state is made by setup and released by
  * free; it borrows the struct trainer_data (owned by the trainer). One
  * thread at a time, as the trainer. */
-#ifndef ODESERVE_MODEL_TRAINER_KIND_H
-#define ODESERVE_MODEL_TRAINER_KIND_H
+#ifndef ODESERVE_MODEL_TRAINER_INTERNAL_H
+#define ODESERVE_MODEL_TRAINER_INTERNAL_H
 
 #include "core/err.h"
 #include "model/dataset.h"

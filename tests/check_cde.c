@@ -186,9 +186,9 @@ START_TEST(test_channels)
 {
     const double t[4] = {0.5, 1, 2, 4};
     const double x[8] = {1, NAN, NAN, NAN, 3, 5, NAN, 6};
-    const struct cde_obs obs = {.n = 4, .t = t, .x = x};
-    const struct cde_channels ch = {.n_data = 2, .time = true, .intensity = true};
-    ck_assert_uint_eq(cde_channels_total(&ch), 5);
+    const struct cde_path_obs obs = {.n = 4, .t = t, .x = x};
+    const struct cde_path_channels ch = {.n_data = 2, .time = true, .intensity = true};
+    ck_assert_uint_eq(cde_path_channels_total(&ch), 5);
     double X[20];
     cde_path_data(&ch, &obs, X);
     const double want[20] = {0.5, 1, NAN, 1, 0, 1, NAN, NAN, 1, 0, 2, 3, 5, 2, 1, 4, NAN, 6, 2, 2};
@@ -203,10 +203,10 @@ START_TEST(test_channels)
     d.input_channels = 7;
     d.channel_time = true;
     d.channel_intensity = true;
-    struct cde_channels c2 = cde_channels_of(&d);
+    struct cde_path_channels c2 = cde_path_channels_of(&d);
     ck_assert_uint_eq(c2.n_data, 3);
     d.channel_intensity = false;
-    ck_assert_uint_eq(cde_channels_of(&d).n_data, 6);
+    ck_assert_uint_eq(cde_path_channels_of(&d).n_data, 6);
     /* a path through them, linear: channel 2 (data 1) is 5 until t=2, then 6 */
     interp *p = NULL;
     ck_assert_int_eq(cde_path_new(&p, MODEL_INTERP_LINEAR, &ch, &obs, NULL), ERR_OK);
@@ -581,11 +581,11 @@ END_TEST
 START_TEST(test_codec_helpers)
 {
     err e = {0};
-    ck_assert_int_eq(cde_obs_check_rows(3, 3, &e), ERR_OK);
-    ct_assert_err(cde_obs_check_rows(3, 2, &e), e, ERR_INVALID, "observations.x");
+    ck_assert_int_eq(cde_path_check_rows(3, 3, &e), ERR_OK);
+    ct_assert_err(cde_path_check_rows(3, 2, &e), e, ERR_INVALID, "observations.x");
     err_clear(&e);
-    ck_assert_int_eq(cde_obs_check_row(2, 2, 2, &e), ERR_OK);
-    ct_assert_err(cde_obs_check_row(2, 3, 2, &e), e, ERR_INVALID, "observations.x[2]");
+    ck_assert_int_eq(cde_path_check_row(2, 2, 2, &e), ERR_OK);
+    ct_assert_err(cde_path_check_row(2, 3, 2, &e), e, ERR_INVALID, "observations.x[2]");
     ck_assert_ptr_nonnull(strstr(e.message, "3 values"));
 }
 END_TEST

@@ -94,7 +94,7 @@ static void fixture_init(struct fixture *f, model_interp scheme, loss_kind loss,
     ck_assert_msg(cde_model_new(&f->model, d, &e) == ERR_OK, "%s: %s", e.field, e.message);
     for (size_t i = 0; i < 3; i++)
         f->net[i] = net_from_def(d, i);
-    const struct cde_channels ch = cde_model_channels(f->model);
+    const struct cde_path_channels ch = cde_model_channels(f->model);
     for (size_t b = 0; b < B; b++) {
         for (size_t i = 0; i < N_OBS; i++) {
             f->t[b][i] = shared_grid ? 0.4 * (double)i
@@ -104,7 +104,7 @@ static void fixture_init(struct fixture *f, model_interp scheme, loss_kind loss,
                 f->x[b][i * D + j] = rng_uniform_range(&r, -1.5, 1.5);
         }
         if (b == 1) f->x[b][2 * D + 1] = NAN; /* a missing value of the path */
-        const struct cde_obs obs = {.n = N_OBS, .t = f->t[b], .x = f->x[b]};
+        const struct cde_path_obs obs = {.n = N_OBS, .t = f->t[b], .x = f->x[b]};
         ck_assert_int_eq(cde_path_new(&f->paths[b], scheme, &ch, &obs, &e), ERR_OK);
     }
     ck_assert_int_eq(grad_interp_new(&f->gi, (const interp *const *)f->paths, B, &e), ERR_OK);

@@ -9,7 +9,10 @@
  *     crash path) ends with the very loss curve and parameters of the same
  *     job run straight through, for both gradients: the checkpoint carries
  *     the parameters, the optimiser state, the RNG and the iteration;
- *   - the same seed gives the same loss curve.
+ *   - the same seed gives the same loss curve;
+ *   - the training maths alone (model/trainer.h, no store): a trainer's
+ *     state restored into a fresh trainer resumes bit for bit, for a cde
+ *     job (both gradients) and an ode job of windows.
  * The dataset is small (spirals turning one way or the other, irregular
  * times, missing values), so each job runs in well under a second. */
 #include <check.h>
@@ -23,6 +26,7 @@
 #include "http/codec_job.h"
 #include "jobs/train_job.h"
 #include "model/rng.h"
+#include "model/trainer.h"
 #include "store/datasets.h"
 #include "store/jobs.h"
 #include "store/models.h"
@@ -223,6 +227,88 @@ START_TEST(result_and_success_commit_together)
 }
 END_TEST
 
+/* An ode job of windows on the spirals (their labels unused). */
+static const char *ode_job(void)
+{
+    return "{\"model\": \"m\", \"dataset\": \"spirals\", \"iterations\": 30, \"seed\": 5, "
+           "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [8]}, "
+           "\"objective\": {\"loss\": \"l1\", \"batch_time\": 4, \"batch_size\": 6}, "
+           "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.01}, "
+           "\"validation\": {\"every\": 5}}";
+}
+
+/* Run t from its iteration to `until` (0 = to the end), its rows into
+ * rows[iteration - 1]. */
+static void steps(trainer *t, long until, struct trainer_row *rows)
+{
+    err e;
+    err_clear(&e);
+    while (!trainer_done(t) && (!until || trainer_iteration(t) < until)) {
+        struct trainer_row r;
+        ck_assert_msg(trainer_step(t, &r, &e) == ERR_OK, "%s: %s", e.field, e.message);
+        ck_assert_int_eq(r.iteration, trainer_iteration(t));
+        rows[r.iteration - 1] = r;
+    }
+}
+
+static double *dup(const double *p, size_t n)
+{
+    double *q = malloc(n * sizeof *q + 1);
+    ck_assert_ptr_nonnull(q);
+    memcpy(q, p, n * sizeof *q);
+    return q;
+}
+
+START_TEST(trainer_state_resumes_bit_for_bit)
+{
+    const char *doc = _i == 2 ? ode_job() : cde_job(_i ? "adjoint" : "backprop");
+    job_spec spec;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_job_decode(doc, strlen(doc), &spec, &e) == ERR_OK, "%s: %s", e.field,
+                  e.message);
+    dataset ds;
+    spirals(&ds, 24, 7);
+    struct trainer_row a[30], b[30];
+    trainer *ta = NULL, *tb = NULL;
+    ck_assert_msg(trainer_new(&ta, &spec.init_def, &ds, &spec, &e) == ERR_OK, "%s: %s", e.field,
+                  e.message);
+    steps(ta, 0, a);
+    ck_assert_int_eq(trainer_iteration(ta), 30);
+    /* 12 iterations, the state copied out, the trainer gone; a new one resumes */
+    ck_assert_int_eq(trainer_new(&tb, &spec.init_def, &ds, &spec, &e), ERR_OK);
+    steps(tb, 12, b);
+    struct trainer_state st;
+    trainer_state_get(tb, &st);
+    ck_assert_int_eq(st.iteration, 12);
+    st.params = dup(st.params, st.n_params);
+    st.best = dup(st.best, st.n_params);
+    st.optim = dup(st.optim, st.optim_len);
+    trainer_free(tb);
+    ck_assert_int_eq(trainer_new(&tb, &spec.init_def, &ds, &spec, &e), ERR_OK);
+    ck_assert_int_eq(trainer_state_set(tb, &st, &e), ERR_OK);
+    free(st.params), free(st.best), free(st.optim);
+    ck_assert_int_eq(trainer_iteration(tb), 12);
+    steps(tb, 0, b);
+    for (size_t i = 0; i < 30; i++) {
+        ck_assert_int_eq(b[i].iteration, a[i].iteration);
+        ck_assert_msg(a[i].train_loss == b[i].train_loss, "iteration %zu: %.17g vs %.17g", i + 1,
+                      a[i].train_loss, b[i].train_loss);
+        ck_assert(isnan(a[i].val_loss) ? isnan(b[i].val_loss) : a[i].val_loss == b[i].val_loss);
+    }
+    trainer_state_get(ta, &st);
+    ck_assert(memcmp(trainer_result(ta), trainer_result(tb), st.n_params * sizeof(double)) == 0);
+    ck_assert(isfinite(st.best_val_loss) && st.best_val_loss <= st.val_loss);
+    /* a state of another shape is refused */
+    st.n_params++;
+    ck_assert_int_eq(trainer_state_set(tb, &st, &e), ERR_INVALID);
+    trainer_free(ta);
+    trainer_free(tb);
+    dataset_free(&ds);
+    job_spec_free(&spec);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -231,6 +317,7 @@ static Suite *train_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, cde_resume_matches_a_straight_run, 0, 2);
     tcase_add_test(tc, result_and_success_commit_together);
+    tcase_add_loop_test(tc, trainer_state_resumes_bit_for_bit, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -54,7 +54,7 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
         return err_set(e, ERR_INVALID, "observations.x",
                        "must be an array of rows (%zu values each, null = not observed), got %s",
                        n_data, codec_type_name(v));
-    if (cde_obs_check_rows(n, json_array_size(v), e) != ERR_OK) return ERR_INVALID;
+    if (cde_path_check_rows(n, json_array_size(v), e) != ERR_OK) return ERR_INVALID;
     double *x = alloc_n(n * n_data, sizeof *x, e);
     unsigned char *miss = x ? alloc_n(n * n_data, 1, e) : NULL;
     s->obs.x = x;
@@ -67,7 +67,7 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
             return err_set(e, ERR_INVALID, codec_field_index(f, sizeof f, "observations.x", i),
                            "must be a row of %zu values (null = not observed), got %s", n_data,
                            codec_type_name(row));
-        if (cde_obs_check_row(i, json_array_size(row), n_data, e) != ERR_OK) return ERR_INVALID;
+        if (cde_path_check_row(i, json_array_size(row), n_data, e) != ERR_OK) return ERR_INVALID;
         for (size_t j = 0; j < n_data; j++) {
             const json_t *a = json_array_get(row, j);
             if (json_is_null(a)) {
@@ -104,7 +104,7 @@ static err_code decode_series(const json_t *obj, size_t n_data, struct cde_serie
     s->obs.t = times;
     if (rc != ERR_OK) return rc;
     if ((rc = decode_x(json_object_get(o, "x"), s->obs.n, n_data, s, e)) != ERR_OK) return rc;
-    if ((rc = cde_obs_validate(&s->obs, n_data, e)) != ERR_OK) return rc;
+    if ((rc = cde_path_validate(&s->obs, n_data, e)) != ERR_OK) return rc;
     double *qt = NULL;
     if (t) {
         rc = decode_list(t, "t", "query times", &qt, &s->n_t, e);

@@ -10,7 +10,7 @@
  *
  * "x" has one row per observation time, each with the model's data
  * channels (cde_model_data_channels); JSON null marks a value not observed
- * (carried as the mask of struct cde_obs, never as NaN). "t" (query times)
+ * (carried as the mask of struct cde_path_obs, never as NaN). "t" (query times)
  * defaults to the observation times. "output" is "readout" (default),
  * "hidden" or "both". Every key not listed is an error; every error names
  * its field as the request spells it ("observations.x[2][1]",

@@ -307,7 +307,7 @@ static int traj_cde_prepare(http_req *r, traj *t)
     size_t rows = 0;
     double span = 0;
     for (size_t k = 0; k < q->batch; k++) {
-        const struct cde_obs *o = &q->series[k].obs;
+        const struct cde_path_obs *o = &q->series[k].obs;
         rows += q->series[k].n_t;
         span += o->n ? o->t[o->n - 1] - o->t[0] : 0;
     }

@@ -1,17 +1,15 @@
 /* jobs/train_job.h: run one claimed training job to its end (or to a stop).
  *
- * The loop (docs/training-jobs.md): each iteration draws a mini-batch
- * (ode: batch_time windows of consecutive observations from random series
- * and start points, or whole series; cde: whole series, each on its path
- * built as serving builds it, model/cde_path.h), computes the loss and its
- * gradient (model/grad_ode.h, model/grad_cde.h: adjoint or backprop; a cde
- * one series per solve), clips the gradient norm, takes
- * an optimiser step, and every validation.every iterations evaluates the
- * validation loss, keeping the parameters with the best one. Every
- * checkpoint_every_iterations iterations or checkpoint_every_seconds
- * seconds, the state (parameters, best parameters, optimiser state, RNG
- * state, iteration) and the metric rows since the previous checkpoint are
- * written in one transaction (store_job_checkpoint).
+ * The orchestration (docs/training-jobs.md): load the starting model
+ * (from_version from the store, or the document's init) and the dataset,
+ * hand them to the training maths (model/trainer.h: one iteration = a
+ * mini-batch, its loss and gradient, an optimiser step, validation), and
+ * run iterations. Every checkpoint_every_iterations iterations or
+ * checkpoint_every_seconds seconds, the trainer's state (parameters, best
+ * parameters, optimiser state, RNG state, iteration) and the metric rows
+ * since the previous checkpoint are written in one transaction
+ * (store_job_checkpoint); a claimed checkpoint is restored into the
+ * trainer before the first iteration.
  *
  * Ends: succeeded (the best parameters stored as a new version of the
  * model, named by the job, in one transaction with the job's status:

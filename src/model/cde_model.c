@@ -24,7 +24,7 @@
 #include <string.h>
 
 struct cde_model {
-    struct cde_channels ch;
+    struct cde_path_channels ch;
     size_t channels; /* input_channels */
     size_t hidden;
     size_t readout_dim;
@@ -67,7 +67,7 @@ err_code cde_model_new(cde_model **out, const model_def *d, err *e)
                        "rectilinear interpolation needs the time channel (channels.time)");
     cde_model *m = calloc(1, sizeof *m);
     if (!m) return err_set(e, ERR_NOMEM, NULL, "out of memory for a cde model");
-    m->ch = cde_channels_of(d);
+    m->ch = cde_path_channels_of(d);
     m->channels = d->input_channels;
     m->hidden = d->hidden_dim;
     m->scheme = d->interp;
@@ -115,7 +115,7 @@ model_interp cde_model_interp(const cde_model *m)
     return m->scheme;
 }
 
-struct cde_channels cde_model_channels(const cde_model *m)
+struct cde_path_channels cde_model_channels(const cde_model *m)
 {
     return m->ch;
 }
@@ -125,7 +125,7 @@ const mlp *cde_model_net(const cde_model *m, size_t which)
     return which < 3 ? m->net[which] : NULL;
 }
 
-err_code cde_model_path(const cde_model *m, const struct cde_obs *obs, interp **out, err *e)
+err_code cde_model_path(const cde_model *m, const struct cde_path_obs *obs, interp **out, err *e)
 {
     return cde_path_new(out, m->scheme, &m->ch, obs, e);
 }

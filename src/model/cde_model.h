@@ -60,9 +60,9 @@ typedef enum cde_output {
 
 /* One series of a query (borrowed). */
 struct cde_series {
-    struct cde_obs obs; /* observations (cde_path.h: null as a mask or NaN) */
-    const double *t;    /* query times, or NULL: the observation times */
-    size_t n_t;         /* with t: how many (0 = no rows) */
+    struct cde_path_obs obs; /* observations (cde_path.h: null as a mask or NaN) */
+    const double *t;         /* query times, or NULL: the observation times */
+    size_t n_t;              /* with t: how many (0 = no rows) */
 };
 
 struct cde_model_query {
@@ -94,7 +94,7 @@ size_t cde_model_data_channels(const cde_model *m); /* what a client sends per r
 size_t cde_model_hidden_dim(const cde_model *m);
 size_t cde_model_readout_dim(const cde_model *m);
 model_interp cde_model_interp(const cde_model *m);
-struct cde_channels cde_model_channels(const cde_model *m);
+struct cde_path_channels cde_model_channels(const cde_model *m);
 
 /* Output rows of a query: the sum over series of their query times. */
 size_t cde_model_query_rows(const struct cde_model_query *q);
@@ -113,7 +113,7 @@ err_code cde_model_solve(const cde_model *m, const struct cde_model_query *q, do
 const mlp *cde_model_net(const cde_model *m, size_t which);
 
 /* The path of one series for this model (validated; fields as above). */
-err_code cde_model_path(const cde_model *m, const struct cde_obs *obs, interp **out, err *e);
+err_code cde_model_path(const cde_model *m, const struct cde_path_obs *obs, interp **out, err *e);
 
 /* The right-hand side dz = F(z) v for a field network with hidden x
  * channels outputs: F (hidden * channels) receives the network's output,

@@ -6,27 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-struct cde_channels cde_channels_of(const model_def *d)
+struct cde_path_channels cde_path_channels_of(const model_def *d)
 {
-    struct cde_channels ch = {.time = d->channel_time, .intensity = d->channel_intensity};
+    struct cde_path_channels ch = {.time = d->channel_time, .intensity = d->channel_intensity};
     size_t rest = d->input_channels - (d->channel_time ? 1 : 0);
     ch.n_data = d->channel_intensity ? rest / 2 : rest;
     return ch;
 }
 
-size_t cde_channels_total(const struct cde_channels *ch)
+size_t cde_path_channels_total(const struct cde_path_channels *ch)
 {
     return (ch->time ? 1 : 0) + ch->n_data * (ch->intensity ? 2 : 1);
 }
 
-err_code cde_obs_check_rows(size_t n_t, size_t n_rows, err *e)
+err_code cde_path_check_rows(size_t n_t, size_t n_rows, err *e)
 {
     if (n_t == n_rows) return ERR_OK;
     return err_set(e, ERR_INVALID, "observations.x",
                    "has %zu rows but observations.t has %zu times (one row per time)", n_rows, n_t);
 }
 
-err_code cde_obs_check_row(size_t i, size_t len, size_t n_data, err *e)
+err_code cde_path_check_row(size_t i, size_t len, size_t n_data, err *e)
 {
     if (len == n_data) return ERR_OK;
     char f[64];
@@ -35,12 +35,12 @@ err_code cde_obs_check_row(size_t i, size_t len, size_t n_data, err *e)
                    n_data);
 }
 
-static bool is_null(const struct cde_obs *obs, size_t n_data, size_t i, size_t j)
+static bool is_null(const struct cde_path_obs *obs, size_t n_data, size_t i, size_t j)
 {
     return obs->missing ? obs->missing[i * n_data + j] != 0 : isnan(obs->x[i * n_data + j]);
 }
 
-static err_code check_times(const struct cde_obs *obs, err *e)
+static err_code check_times(const struct cde_path_obs *obs, err *e)
 {
     char f[64];
     if (obs->n == 0 || !obs->t)
@@ -59,7 +59,7 @@ static err_code check_times(const struct cde_obs *obs, err *e)
     return ERR_OK;
 }
 
-err_code cde_obs_validate(const struct cde_obs *obs, size_t n_data, err *e)
+err_code cde_path_validate(const struct cde_path_obs *obs, size_t n_data, err *e)
 {
     err_code rc = check_times(obs, e);
     if (rc) return rc;
@@ -86,9 +86,9 @@ err_code cde_obs_validate(const struct cde_obs *obs, size_t n_data, err *e)
     return ERR_OK;
 }
 
-void cde_path_data(const struct cde_channels *ch, const struct cde_obs *obs, double *X)
+void cde_path_data(const struct cde_path_channels *ch, const struct cde_path_obs *obs, double *X)
 {
-    const size_t d = ch->n_data, C = cde_channels_total(ch), off = ch->time ? 1 : 0;
+    const size_t d = ch->n_data, C = cde_path_channels_total(ch), off = ch->time ? 1 : 0;
     for (size_t i = 0; i < obs->n; i++) {
         double *row = X + i * C;
         if (ch->time) row[0] = obs->t[i];
@@ -120,7 +120,7 @@ static bool segment_finite(const interp *p, size_t k, double h)
     return true;
 }
 
-static err_code check_path_finite(const interp *p, const struct cde_obs *obs, err *e)
+static err_code check_path_finite(const interp *p, const struct cde_path_obs *obs, err *e)
 {
     const size_t m = interp_n_knots(p);
     const double *s = interp_knots(p);
@@ -140,16 +140,16 @@ static err_code check_path_finite(const interp *p, const struct cde_obs *obs, er
     return ERR_OK;
 }
 
-err_code cde_path_new(interp **out, model_interp scheme, const struct cde_channels *ch,
-                      const struct cde_obs *obs, err *e)
+err_code cde_path_new(interp **out, model_interp scheme, const struct cde_path_channels *ch,
+                      const struct cde_path_obs *obs, err *e)
 {
     *out = NULL;
     if (scheme == MODEL_INTERP_RECTILINEAR && !ch->time)
         return err_set(e, ERR_INVALID, "channels.time",
                        "rectilinear interpolation needs the time channel (channels.time)");
-    err_code rc = cde_obs_validate(obs, ch->n_data, e);
+    err_code rc = cde_path_validate(obs, ch->n_data, e);
     if (rc) return rc;
-    const size_t C = cde_channels_total(ch);
+    const size_t C = cde_path_channels_total(ch);
     double *X = malloc(obs->n * C * sizeof *X);
     if (!X) return err_set(e, ERR_NOMEM, NULL, "out of memory for a path");
     cde_path_data(ch, obs, X);

@@ -24,9 +24,9 @@
  * ERROR FIELDS are spelled as the HTTP request spells them:
  *   "observations.t"        no observation;
  *   "observations.t[3]"     non-finite, equal to (duplicate) or before t[2];
- *   "observations.x"        as many rows as times? (cde_obs_check_rows);
+ *   "observations.x"        as many rows as times? (cde_path_check_rows);
  *   "observations.x[2]"     a row with the wrong channel count
- *                           (cde_obs_check_row: ragged rows are the codec's
+ *                           (cde_path_check_row: ragged rows are the codec's
  *                           to see, it calls this for the message);
  *   "observations.x[4][1]"  an observed value that is not finite;
  *   "observations.x[*][2]"  data channel 2 never observed;
@@ -46,7 +46,7 @@
 #include <stddef.h>
 
 /* One series of observations (borrowed). */
-struct cde_obs {
+struct cde_path_obs {
     size_t n;                     /* observations, >= 1 */
     const double *t;              /* n times, strictly increasing */
     const double *x;              /* n x n_data values, row-major */
@@ -54,32 +54,32 @@ struct cde_obs {
 };
 
 /* The channel layout of X. */
-struct cde_channels {
+struct cde_path_channels {
     size_t n_data;  /* the client's channels, d >= 1 */
     bool time;      /* prepend t as channel 0 */
     bool intensity; /* append d cumulative counts */
 };
 
 /* The layout of a model_def of kind "cde" (n_data from input_channels). */
-struct cde_channels cde_channels_of(const model_def *d);
+struct cde_path_channels cde_path_channels_of(const model_def *d);
 /* Channels of X: [1] + d + [d]. */
-size_t cde_channels_total(const struct cde_channels *ch);
+size_t cde_path_channels_total(const struct cde_path_channels *ch);
 
 /* Codec helpers, so every layer words these errors alike:
  * n_rows rows of x for n_t times ("observations.x"), and row i holding len
  * values where n_data are expected ("observations.x[i]"). */
-err_code cde_obs_check_rows(size_t n_t, size_t n_rows, err *e);
-err_code cde_obs_check_row(size_t i, size_t len, size_t n_data, err *e);
+err_code cde_path_check_rows(size_t n_t, size_t n_rows, err *e);
+err_code cde_path_check_row(size_t i, size_t len, size_t n_data, err *e);
 
 /* Check one series (fields above). */
-err_code cde_obs_validate(const struct cde_obs *obs, size_t n_data, err *e);
+err_code cde_path_validate(const struct cde_path_obs *obs, size_t n_data, err *e);
 
 /* The data matrix of X at the observation times: n x total channels,
  * row-major, NaN where a data channel is null. obs must be valid. */
-void cde_path_data(const struct cde_channels *ch, const struct cde_obs *obs, double *X);
+void cde_path_data(const struct cde_path_channels *ch, const struct cde_path_obs *obs, double *X);
 
 /* Validate, lay out the channels and build the interpolation. */
-err_code cde_path_new(interp **out, model_interp scheme, const struct cde_channels *ch,
-                      const struct cde_obs *obs, err *e);
+err_code cde_path_new(interp **out, model_interp scheme, const struct cde_path_channels *ch,
+                      const struct cde_path_obs *obs, err *e);
 
 #endif

@@ -22,7 +22,9 @@
  * the [h, a] ones rtol, atol x sqrt(2N / (2N + P)), which turns the RMS over
  * 2N + P components back into the RMS over [h, a] alone. One eval + one VJP
  * of g per stage; nothing here grows with the number of steps. */
-#include "model/grad_solve_impl.h"
+#include "model/grad_adjoint.h"
+
+#include "model/grad_core.h"
 
 #include <math.h>
 #include <string.h>
@@ -46,11 +48,12 @@ static int aug_rhs(double t, const double *z, double *dz, void *ctx)
 static err_code reserve_adjoint(grad_solver *s, size_t D, err *e)
 {
     const size_t d = sizeof(double);
-    if (grad_buf_reserve(s, &s->aug, D * d, e) || grad_buf_reserve(s, &s->aug_out, D * d, e) ||
-        grad_buf_reserve(s, &s->negv, s->N * d, e))
+    if (grad_core_buf_reserve(s, &s->aug, D * d, e) ||
+        grad_core_buf_reserve(s, &s->aug_out, D * d, e) ||
+        grad_core_buf_reserve(s, &s->negv, s->N * d, e))
         return ERR_NOMEM;
-    if (s->o->adjoint_seminorm &&
-        (grad_buf_reserve(s, &s->rtol_v, D * d, e) || grad_buf_reserve(s, &s->atol_v, D * d, e)))
+    if (s->o->adjoint_seminorm && (grad_core_buf_reserve(s, &s->rtol_v, D * d, e) ||
+                                   grad_core_buf_reserve(s, &s->atol_v, D * d, e)))
         return ERR_NOMEM;
     return ERR_OK;
 }

@@ -28,10 +28,34 @@
  * g(t_{n+1}, y_{n+1}) of that step, this step's last stage as its own.
  * References: Hairer-Norsett-Wanner I, II.1 (the scheme), Griewank &
  * Walther, "Evaluating Derivatives" (the reverse mode of a loop). */
-#include "model/grad_solve_impl.h"
+#include "model/grad_backprop.h"
+
+#include "model/grad_core.h"
 
 #include <math.h>
 #include <string.h>
+
+/* One accepted step of the forward solve, as the reverse sweep needs it. */
+struct bp_step {
+    double t, h;       /* from t, size h (the driver's h_used) */
+    double t_new;      /* the driver's end time (the next step's t; the last output time) */
+    size_t off;        /* y_n then n_k rows of k in the tape, N doubles each */
+    int n_k;           /* stage rows recorded (dense stages included when computed) */
+    int k1_after_jump; /* k_1 was evaluated just after a jump (at nextafter(t, +dir)) */
+    int ends_at_jump;  /* stages with c_i == 1 were evaluated at nextafter(t_new, t) */
+};
+
+/* Where an observation time was answered. */
+struct bp_obs {
+    long step;    /* index into steps; -1: at t0 (y0 itself) */
+    int at_end;   /* the step's y_{n+1} (weights b) */
+    double theta; /* else dense output at theta in (0, 1) */
+};
+
+err_code grad_backprop_reserve(grad_solver *s, err *e)
+{
+    return grad_core_buf_reserve(s, &s->obs, s->n_t * sizeof(struct bp_obs), e);
+}
 
 void grad_backprop_begin(grad_solver *s)
 {
@@ -72,8 +96,8 @@ int grad_backprop_observe(const struct ode_step_record *rec, void *ctx)
         after_jump = steps[s->steps_n - 1].ends_at_jump;
     }
     const size_t N = rec->dim, add = (size_t)(1 + rec->n_k) * N;
-    if (grad_buf_reserve(s, &s->steps, (s->steps_n + 1) * sizeof *steps, NULL) ||
-        grad_buf_reserve(s, &s->tape, (s->tape_n + add) * sizeof(double), NULL)) {
+    if (grad_core_buf_reserve(s, &s->steps, (s->steps_n + 1) * sizeof *steps, NULL) ||
+        grad_core_buf_reserve(s, &s->tape, (s->tape_n + add) * sizeof(double), NULL)) {
         s->obs_rc = ERR_NOMEM;
         return ERR_NOMEM;
     }
@@ -114,11 +138,13 @@ static err_code reserve_sweep(grad_solver *s, err *e)
 {
     const size_t N = s->N, rows = (size_t)(s->tab->stages + s->tab->dense_stages);
     const size_t d = sizeof(double);
-    if (grad_buf_reserve(s, &s->kbar, rows * N * d, e) ||
-        grad_buf_reserve(s, &s->nz, rows * sizeof(int), e) ||
-        grad_buf_reserve(s, &s->lam, N * d, e) || grad_buf_reserve(s, &s->y0b, N * d, e) ||
-        grad_buf_reserve(s, &s->ys, N * d, e) || grad_buf_reserve(s, &s->arg, N * d, e) ||
-        grad_buf_reserve(s, &s->scratch, N * d, e) || grad_buf_reserve(s, &s->w, rows * d, e))
+    if (grad_core_buf_reserve(s, &s->kbar, rows * N * d, e) ||
+        grad_core_buf_reserve(s, &s->nz, rows * sizeof(int), e) ||
+        grad_core_buf_reserve(s, &s->lam, N * d, e) ||
+        grad_core_buf_reserve(s, &s->y0b, N * d, e) || grad_core_buf_reserve(s, &s->ys, N * d, e) ||
+        grad_core_buf_reserve(s, &s->arg, N * d, e) ||
+        grad_core_buf_reserve(s, &s->scratch, N * d, e) ||
+        grad_core_buf_reserve(s, &s->w, rows * d, e))
         return ERR_NOMEM;
     return ERR_OK;
 }

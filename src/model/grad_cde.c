@@ -248,19 +248,6 @@ static err_code seed_loss(grad_cde *g, const struct grad_cde_batch *b, loss_kind
     return ERR_OK;
 }
 
-static void add_stats(struct grad_stats *a, const grad_solver *s)
-{
-    struct grad_stats st;
-    grad_solver_stats(s, &st);
-    a->fwd_steps += st.fwd_steps;
-    a->fwd_rejected += st.fwd_rejected;
-    a->fwd_nfe += st.fwd_nfe;
-    a->bwd_steps += st.bwd_steps;
-    a->bwd_rejected += st.bwd_rejected;
-    a->bwd_nfe += st.bwd_nfe;
-    if (st.tape_bytes > a->tape_bytes) a->tape_bytes = st.tape_bytes;
-}
-
 /* z0 = zeta(X(t0)) for items [b0, b0 + n). */
 static err_code initial_state(grad_cde *g, const struct grad_path *p, size_t b0, size_t n,
                               double t0, err *e)
@@ -272,10 +259,23 @@ static err_code initial_state(grad_cde *g, const struct grad_path *p, size_t b0,
     return ERR_OK;
 }
 
-static err_code solve_items(grad_cde *g, const struct grad_cde_batch *b,
-                            const struct grad_cde_options *o, size_t b0, size_t n, double scale,
-                            double *loss, double *dtheta, double *y_pred, err *e)
+/* One grad_cde_compute: its arguments, for the solves of its batch. */
+struct call {
+    grad_cde *g;
+    const struct grad_cde_batch *b;
+    const struct grad_cde_options *o;
+    double scale;
+    double *loss, *dtheta, *y_pred;
+};
+
+/* Solve items [b0, b0 + n) as one system, add their loss and gradient. */
+static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
 {
+    const struct call *c = ctx;
+    grad_cde *g = c->g;
+    const struct grad_cde_batch *b = c->b;
+    const struct grad_cde_options *o = c->o;
+    double *dtheta = c->dtheta, *y_pred = c->y_pred;
     const struct grad_path *p = b->path;
     const size_t nt = b->n_t, H = g->H, O = g->O;
     const int want_grad = dtheta != NULL;
@@ -288,21 +288,17 @@ static err_code solve_items(grad_cde *g, const struct grad_cde_batch *b,
     g->field.jump_times = p->jumps ? p->jumps(p->ctx, b0, n, &g->field.n_jumps) : NULL;
     if (!g->field.jump_times) g->field.n_jumps = 0;
     rc = grad_solver_forward(g->solver, &g->field, &so, b0, n, t0, g->z0, t, nt, g->z, e);
-    add_stats(&g->st, g->solver);
+    grad_batch_stats_add_forward(&g->st, g->solver);
     if (rc) return rc;
     mlp_forward_batch(g->nets.readout, g->ws_read, n * nt, g->z, 0.0, g->r);
     if (y_pred) memcpy(y_pred + b0 * nt * O, g->r, n * nt * O * sizeof *y_pred);
-    if ((rc = seed_loss(g, b, o->loss, b0, n, scale, want_grad, loss, e))) return rc;
+    if ((rc = seed_loss(g, b, o->loss, b0, n, c->scale, want_grad, c->loss, e))) return rc;
     if (!want_grad) return ERR_OK;
     double *d_init = dtheta, *d_field = dtheta + g->np_init, *d_read = d_field + g->np_field;
     memset(g->zbar, 0, n * nt * H * sizeof *g->zbar);
     mlp_vjp_batch(g->nets.readout, g->ws_read, n * nt, g->rbar, g->zbar, NULL, d_read);
     rc = grad_solver_backward(g->solver, g->zbar, g->z0bar, d_field, e);
-    struct grad_stats st;
-    grad_solver_stats(g->solver, &st);
-    g->st.bwd_steps += st.bwd_steps;
-    g->st.bwd_rejected += st.bwd_rejected;
-    g->st.bwd_nfe += st.bwd_nfe;
+    grad_batch_stats_add_backward(&g->st, g->solver);
     if (rc) return rc;
     mlp_vjp_batch(g->nets.initial, g->ws_init, n, g->z0bar, NULL, NULL, d_init);
     return ERR_OK;
@@ -326,18 +322,7 @@ err_code grad_cde_compute(grad_cde *g, const struct grad_cde_batch *b,
     if (dtheta) memset(dtheta, 0, grad_cde_n_params(g) * sizeof *dtheta);
     *loss = 0;
     g->path = b->path;
-    const int shared = o->batch_mode != GRAD_BATCH_PER_ITEM;
-    const size_t per = shared ? b->batch : 1;
-    if ((rc = reserve(g, per, b->n_t, e))) return rc;
-    for (size_t b0 = 0; b0 < b->batch; b0 += per)
-        if ((rc = solve_items(g, b, o, b0, per, scale, loss, dtheta, y_pred, e))) {
-            if (!shared) {
-                char f[40];
-                snprintf(f, sizeof f, "[%zu]", b0);
-                err_prefix_field(e, f);
-                err_prefix_field(e, "batch");
-            }
-            return rc;
-        }
-    return ERR_OK;
+    if ((rc = reserve(g, grad_batch_items(b->batch, o->batch_mode), b->n_t, e))) return rc;
+    struct call args = {g, b, o, scale, loss, dtheta, y_pred};
+    return grad_batch_run(b->batch, o->batch_mode, solve_items, &args, e);
 }

@@ -36,7 +36,7 @@
 #define ODESERVE_MODEL_GRAD_CDE_H
 
 #include "core/err.h"
-#include "model/grad_ode.h"
+#include "model/grad_batch.h"
 #include "model/grad_solve.h"
 #include "model/loss.h"
 #include "nn/mlp.h"

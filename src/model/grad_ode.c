@@ -8,7 +8,6 @@
 #include "model/grad_ode.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,22 +150,23 @@ static double seed_loss(grad_ode *g, const struct grad_ode_batch *b, loss_kind k
     return sum;
 }
 
-static void add_stats(struct grad_stats *a, const struct grad_stats *s)
-{
-    a->fwd_steps += s->fwd_steps;
-    a->fwd_rejected += s->fwd_rejected;
-    a->fwd_nfe += s->fwd_nfe;
-    a->bwd_steps += s->bwd_steps;
-    a->bwd_rejected += s->bwd_rejected;
-    a->bwd_nfe += s->bwd_nfe;
-    if (s->tape_bytes > a->tape_bytes) a->tape_bytes = s->tape_bytes;
-}
+/* One grad_ode_compute: its arguments, for the solves of its batch. */
+struct call {
+    grad_ode *g;
+    const struct grad_ode_batch *b;
+    const struct grad_ode_options *o;
+    double scale;
+    double *loss, *dtheta, *dy0, *y_pred;
+};
 
 /* Solve items [b0, b0 + n) as one system, add their loss and gradient. */
-static err_code solve_items(grad_ode *g, const struct grad_ode_batch *b,
-                            const struct grad_ode_options *o, size_t b0, size_t n, double scale,
-                            double *loss, double *dtheta, double *dy0, double *y_pred, err *e)
+static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
 {
+    const struct call *c = ctx;
+    grad_ode *g = c->g;
+    const struct grad_ode_batch *b = c->b;
+    const struct grad_ode_options *o = c->o;
+    double *dtheta = c->dtheta, *dy0 = c->dy0, *y_pred = c->y_pred;
     const size_t dim = g->field.dim, nt = b->n_t;
     const int want_grad = dtheta || dy0;
     struct grad_solve_options so = o->solve;
@@ -175,18 +175,13 @@ static err_code solve_items(grad_ode *g, const struct grad_ode_batch *b,
     const double *t = b->per_item_times ? b->t + b0 * nt : b->t;
     err_code rc = grad_solver_forward(g->solver, &g->field, &so, b0, n, t0, b->y0 + b0 * dim, t, nt,
                                       g->pred, e);
-    struct grad_stats st;
-    grad_solver_stats(g->solver, &st);
-    add_stats(&g->st, &st);
+    grad_batch_stats_add_forward(&g->st, g->solver);
     if (rc) return rc;
     if (y_pred) memcpy(y_pred + b0 * nt * dim, g->pred, n * nt * dim * sizeof *y_pred);
-    *loss += seed_loss(g, b, o->loss, b0, n, scale, want_grad);
+    *c->loss += seed_loss(g, b, o->loss, b0, n, c->scale, want_grad);
     if (!want_grad) return ERR_OK;
     rc = grad_solver_backward(g->solver, g->ybar, dy0 ? dy0 + b0 * dim : NULL, dtheta, e);
-    grad_solver_stats(g->solver, &st);
-    g->st.bwd_steps += st.bwd_steps;
-    g->st.bwd_rejected += st.bwd_rejected;
-    g->st.bwd_nfe += st.bwd_nfe;
+    grad_batch_stats_add_backward(&g->st, g->solver);
     return rc;
 }
 
@@ -205,18 +200,7 @@ err_code grad_ode_compute(grad_ode *g, const struct grad_ode_batch *b,
     }
     if (dtheta) memset(dtheta, 0, g->field.n_params * sizeof *dtheta);
     *loss = 0;
-    const int shared = o->batch_mode != GRAD_BATCH_PER_ITEM;
-    const size_t per = shared ? B : 1;
-    if ((rc = reserve(g, per, b->n_t, e))) return rc;
-    for (size_t b0 = 0; b0 < B; b0 += per)
-        if ((rc = solve_items(g, b, o, b0, per, scale, loss, dtheta, dy0, y_pred, e))) {
-            if (!shared) {
-                char f[40];
-                snprintf(f, sizeof f, "[%zu]", b0);
-                err_prefix_field(e, f);
-                err_prefix_field(e, "batch");
-            }
-            return rc;
-        }
-    return ERR_OK;
+    if ((rc = reserve(g, grad_batch_items(B, o->batch_mode), b->n_t, e))) return rc;
+    struct call args = {g, b, o, scale, loss, dtheta, dy0, y_pred};
+    return grad_batch_run(B, o->batch_mode, solve_items, &args, e);
 }

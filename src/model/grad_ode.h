@@ -11,7 +11,7 @@
  * there). The observed components are the first obs_dim of the state (an
  * augmented ODE, model_def.augment_dim, solves [h; 0] but observes h).
  *
- * BATCH MODES.
+ * BATCH MODES (grad_batch.h).
  *   GRAD_BATCH_SHARED     the batch is one system: one t0 and one list of
  *                         times for every item (use NaN targets where an
  *                         item has no observation at a time of the union);
@@ -28,17 +28,13 @@
 #define ODESERVE_MODEL_GRAD_ODE_H
 
 #include "core/err.h"
+#include "model/grad_batch.h"
 #include "model/grad_solve.h"
 #include "model/loss.h"
 #include "nn/mlp.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-
-typedef enum grad_batch_mode {
-    GRAD_BATCH_SHARED = 0, /* one system, batched GEMMs */
-    GRAD_BATCH_PER_ITEM,   /* one solve per item */
-} grad_batch_mode;
 
 struct grad_ode_batch {
     size_t batch;         /* items, >= 1 */

@@ -1,65 +1,18 @@
-/* model/grad_solve.c: the engine's object, buffers and forward solve. See
- * grad_solve.h; the reverse sweep is in grad_backprop.c, the adjoint in
- * grad_adjoint.c. */
-#include "model/grad_solve_impl.h"
+/* model/grad_solve.c: the engine's object and forward solve. See
+ * grad_solve.h; it sits on the reverse sweep (grad_backprop.h) and the
+ * adjoint (grad_adjoint.h), which share the solver's body and buffers
+ * (grad_core.h) with it. */
+#include "model/grad_solve.h"
+
+#include "model/grad_adjoint.h"
+#include "model/grad_backprop.h"
+#include "model/grad_core.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-err_code grad_method_from_name(const char *name, grad_method *out, err *e)
-{
-    if (name && !strcmp(name, "adjoint")) {
-        *out = GRAD_ADJOINT;
-        return ERR_OK;
-    }
-    if (name && !strcmp(name, "backprop")) {
-        *out = GRAD_BACKPROP;
-        return ERR_OK;
-    }
-    return err_set(e, ERR_INVALID, "", "unknown gradient \"%s\" (expected adjoint or backprop)",
-                   name ? name : "(null)");
-}
-
-const char *grad_method_name(grad_method m)
-{
-    return m == GRAD_ADJOINT ? "adjoint" : m == GRAD_BACKPROP ? "backprop" : "?";
-}
-
-void grad_solve_options_init(struct grad_solve_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->method = GRAD_ADJOINT;
-    o->tab = &rk_dopri5;
-    ode_options_init(&o->ode);
-}
-
-/* ---- counted buffers ------------------------------------------------------ */
-
-err_code grad_buf_reserve(grad_solver *s, struct gbuf *b, size_t bytes, err *e)
-{
-    if (bytes <= b->bytes && b->p) return ERR_OK;
-    size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
-    if (want < bytes) want = bytes;
-    if (want < 64) want = 64;
-    void *p = realloc(b->p, want);
-    if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
-    s->mem_now += want - b->bytes;
-    if (s->mem_now > s->mem_peak) s->mem_peak = s->mem_now;
-    b->p = p;
-    b->bytes = want;
-    return ERR_OK;
-}
-
-void grad_buf_release(grad_solver *s, struct gbuf *b)
-{
-    free(b->p);
-    s->mem_now -= b->bytes;
-    b->p = NULL;
-    b->bytes = 0;
-}
 
 err_code grad_solver_new(grad_solver **out, err *e)
 {
@@ -71,12 +24,12 @@ err_code grad_solver_new(grad_solver **out, err *e)
 void grad_solver_free(grad_solver *s)
 {
     if (!s) return;
-    struct gbuf *all[] = {&s->times, &s->yt,      &s->ybt,  &s->y0,      &s->steps,
-                          &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
-                          &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
-                          &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v};
+    struct grad_core_buf *all[] = {&s->times, &s->yt,      &s->ybt,  &s->y0,      &s->steps,
+                                   &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
+                                   &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
+                                   &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        grad_buf_release(s, all[i]);
+        grad_core_buf_release(s, all[i]);
     ode_solver_free(s->ode);
     free(s);
 }
@@ -134,12 +87,12 @@ static err_code check_call(const struct grad_field *g, const struct grad_solve_o
 static err_code reserve_forward(grad_solver *s, err *e)
 {
     const size_t N = s->N, nt = s->n_t, d = sizeof(double);
-    if (grad_buf_reserve(s, &s->times, nt * d, e) || grad_buf_reserve(s, &s->yt, nt * N * d, e) ||
-        grad_buf_reserve(s, &s->ybt, nt * N * d, e) || grad_buf_reserve(s, &s->y0, N * d, e))
+    if (grad_core_buf_reserve(s, &s->times, nt * d, e) ||
+        grad_core_buf_reserve(s, &s->yt, nt * N * d, e) ||
+        grad_core_buf_reserve(s, &s->ybt, nt * N * d, e) ||
+        grad_core_buf_reserve(s, &s->y0, N * d, e))
         return ERR_NOMEM;
-    if (s->o->method == GRAD_BACKPROP &&
-        grad_buf_reserve(s, &s->obs, nt * sizeof(struct bp_obs), e))
-        return ERR_NOMEM;
+    if (s->o->method == GRAD_BACKPROP && grad_backprop_reserve(s, e)) return ERR_NOMEM;
     return ERR_OK;
 }
 

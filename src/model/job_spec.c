@@ -49,7 +49,7 @@ static err_code check_cde_data(const job_spec *s, const model_def *d, const char
                                size_t channels, dataset_label_kind lk, size_t label_dim,
                                job_target *target, err *e)
 {
-    const struct cde_channels ch = cde_channels_of(d);
+    const struct cde_path_channels ch = cde_path_channels_of(d);
     const model_net *ro = &d->nets[MODEL_NET_CDE_READOUT];
     size_t out = 0;
     for (size_t i = 0; i < ro->n_layers; i++)

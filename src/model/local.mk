@@ -19,8 +19,16 @@ src_model_libmodel_la_SOURCES += \
 	src/model/loss.c src/model/loss.h \
 	src/model/optim.c src/model/optim.h \
 	src/model/init.c src/model/init.h \
-	src/model/grad_solve.c src/model/grad_solve.h src/model/grad_solve_impl.h \
-	src/model/grad_backprop.c src/model/grad_adjoint.c \
+	src/model/grad.c src/model/grad.h \
+	src/model/grad_core.c src/model/grad_core.h \
+	src/model/grad_backprop.c src/model/grad_backprop.h \
+	src/model/grad_adjoint.c src/model/grad_adjoint.h \
+	src/model/grad_solve.c src/model/grad_solve.h \
+	src/model/grad_batch.c src/model/grad_batch.h \
 	src/model/grad_ode.c src/model/grad_ode.h \
 	src/model/grad_cde.c src/model/grad_cde.h \
 	src/model/grad_interp.c src/model/grad_interp.h
+# the training loop of one job, one for every kind (trainer_internal.h's table)
+src_model_libmodel_la_SOURCES += \
+	src/model/trainer.c src/model/trainer.h src/model/trainer_internal.h \
+	src/model/trainer_ode.c src/model/trainer_cde.c

@@ -1,0 +1,71 @@
+/* model/grad.h: the vocabulary of the gradient engine (grad_solve.h has
+ * the whole story): the two methods, the batched vector field with its VJP,
+ * the options and the work counters, and the engine's handle. Kept apart so
+ * the engine's lower files (grad_core.h, grad_backprop.h, grad_adjoint.h)
+ * speak it without including the engine that sits on top of them.
+ *
+ * Ownership and threads: plain types and pure functions; a grad_field's
+ * ctx is the caller's. */
+#ifndef ODESERVE_MODEL_GRAD_H
+#define ODESERVE_MODEL_GRAD_H
+
+#include "core/err.h"
+#include "num/driver.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum grad_method {
+    GRAD_ADJOINT = 0, /* "adjoint" */
+    GRAD_BACKPROP,    /* "backprop" */
+} grad_method;
+
+err_code grad_method_from_name(const char *name, grad_method *out, err *e);
+const char *grad_method_name(grad_method m);
+
+/* A batched vector field with its vector-Jacobian product. */
+struct grad_field {
+    size_t dim;      /* state values per item */
+    size_t n_params; /* length of the parameter gradient (theta) */
+    /* dydt = g(t, y) for the n items item0 .. item0+n-1 (y and dydt n x dim,
+     * row-major); keeps what vjp needs. Returns 0, > 0 (recoverable: the
+     * solver shrinks the step) or < 0 (fatal), as ode_rhs_fn. */
+    int (*eval)(void *ctx, double t, size_t item0, size_t n, const double *y, double *dydt);
+    /* After the latest eval, same items: dy += v^T dg/dy per item (n x dim)
+     * and dtheta += the sum over items of v^T dg/dtheta. Both accumulate. */
+    void (*vjp)(void *ctx, size_t item0, size_t n, const double *v, double *dy, double *dtheta);
+    void *ctx;
+    const double *jump_times; /* times where g jumps in t (CDE knots); may be NULL */
+    size_t n_jumps;
+};
+
+struct grad_solve_options {
+    grad_method method;
+    const struct rk_tableau *tab; /* NULL = dopri5 */
+    /* rtol, atol, max_steps, fixed_step / n_steps, first/min/max_step,
+     * controller, abort hook. Its observer and groups are the engine's. */
+    struct ode_options ode;
+    bool per_item_norm; /* forward error norm: max over items (else RMS over the batch) */
+    /* Adjoint only. The backward solve's tolerances: 0 = the forward's
+     * rtol/atol. They apply to every component of [h, a, w] (torchdiffeq's
+     * default), RMS over the augmented state; with adjoint_seminorm the w
+     * components are left out of the error norm (Kidger, Chen, Lyons,
+     * "Hey, that's not an ODE", 2021), the RMS taken over [h, a] alone. A
+     * forward n_steps becomes a fixed step |t_last - t0| / n_steps. */
+    double adjoint_rtol, adjoint_atol;
+    bool adjoint_seminorm;
+};
+
+/* Defaults: adjoint, dopri5, ode_options_init, norm over the batch. */
+void grad_solve_options_init(struct grad_solve_options *o);
+
+/* Work counters of the latest forward + backward. */
+struct grad_stats {
+    long fwd_steps, fwd_rejected, fwd_nfe; /* forward solve */
+    long bwd_steps, bwd_rejected, bwd_nfe; /* adjoint solves, or the reverse sweep's VJPs (nfe) */
+    size_t tape_bytes;                     /* backprop: bytes of the recorded steps */
+};
+
+typedef struct grad_solver grad_solver;
+
+#endif

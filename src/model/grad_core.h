@@ -1,0 +1,57 @@
+/* model/grad_core.h (private to grad_*.c): the body of grad_solver and its
+ * counted buffers, the layer under the forward solve (grad_solve.c), the
+ * reverse sweep (grad_backprop.c) and the adjoint (grad_adjoint.c). The
+ * arrows run one way: grad_solve.c calls grad_backprop.h and grad_adjoint.h,
+ * and all three use this; nothing here calls up.
+ *
+ * Ownership and threads as grad_solver (grad_solve.h): it owns these
+ * buffers; one thread at a time. */
+#ifndef ODESERVE_MODEL_GRAD_CORE_H
+#define ODESERVE_MODEL_GRAD_CORE_H
+
+#include "model/grad.h"
+
+/* A growable buffer whose bytes are counted in the solver. */
+struct grad_core_buf {
+    void *p;
+    size_t bytes;
+};
+
+struct grad_solver {
+    size_t mem_now, mem_peak; /* bytes held by the buffers below */
+    ode_solver *ode;          /* num's solver for the latest table */
+
+    /* the problem of the latest forward (borrowed) */
+    const struct grad_field *g;
+    const struct grad_solve_options *o;
+    const struct rk_tableau *tab;
+    size_t item0, n, dim, N, n_t; /* N = n * dim: the solved system */
+    double t0;
+    int ready; /* a forward succeeded: backward may run */
+
+    struct grad_core_buf times; /* n_t: the observation times (copy) */
+    struct grad_core_buf yt;    /* n_t x N: forward states, time-major */
+    struct grad_core_buf ybt;   /* n_t x N: dL/dy(t_i), time-major */
+    struct grad_core_buf y0;    /* N: the initial state (copy) */
+
+    /* backprop */
+    struct grad_core_buf steps; /* grad_backprop.c's step records, steps_n of them */
+    size_t steps_n;
+    struct grad_core_buf tape; /* doubles: tape_n used */
+    size_t tape_n;
+    struct grad_core_buf obs; /* grad_backprop.c's observation records, n_t of them */
+    size_t obs_next;          /* first observation not yet given a step */
+    err_code obs_rc;          /* allocation failure inside the observer */
+    struct grad_core_buf kbar, nz, lam, y0b, ys, arg, scratch, w;
+
+    /* adjoint */
+    struct grad_core_buf aug, aug_out, negv, rtol_v, atol_v;
+
+    struct grad_stats st;
+};
+
+/* Make buf hold at least `bytes` (grows to max(bytes, 2 x old)). */
+err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e);
+void grad_core_buf_release(grad_solver *s, struct grad_core_buf *b);
+
+#endif

@@ -1,0 +1,346 @@
+/* model/trainer.c: the training loop of every kind. See trainer.h; what
+ * differs per kind is behind trainer_internal.h. */
+#include "model/trainer.h"
+
+#include "model/grad_solve.h"
+#include "model/loss.h"
+#include "model/optim.h"
+#include "model/rng.h"
+#include "model/trainer_internal.h"
+#include "nn/mlp.h"
+#include "num/tableau.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct trainer {
+    struct trainer_data d;
+    const struct trainer_kind *kind;
+    void *ks; /* the kind's state */
+    mlp *net[MODEL_MAX_NETS];
+    optim *opt;
+    rng r;
+    size_t *train_s, n_train;     /* training series */
+    size_t *val_s, n_val;         /* validation series (the training ones when none held out) */
+    size_t *win_s, *win_i, n_win; /* window candidates: series, start */
+    size_t *pick;                 /* sampled indices */
+    double *grad, *gtmp, *best;   /* np each */
+    double *optim_state;          /* optim_state_len: trainer_state_get's copy */
+    long iteration;
+    double train_loss, val_loss, best_train_loss, best_val_loss;
+};
+
+static double *dalloc(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(double));
+}
+
+void trainer_free(trainer *t)
+{
+    if (!t) return;
+    if (t->kind) t->kind->free(t->ks);
+    for (size_t i = 0; i < MODEL_MAX_NETS; i++)
+        mlp_free(t->net[i]);
+    optim_free(t->opt);
+    free(t->d.params);
+    free(t->train_s), free(t->val_s), free(t->win_s), free(t->win_i), free(t->pick);
+    free(t->grad), free(t->gtmp), free(t->best), free(t->optim_state);
+    free(t);
+}
+
+/* Every network of the model, bound to the one parameter vector. */
+static err_code nets_new(trainer *t, err *e)
+{
+    const model_def *def = t->d.def;
+    t->d.np = def->n_params;
+    t->d.params = dalloc(t->d.np);
+    if (!t->d.params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    memcpy(t->d.params, def->params, t->d.np * sizeof(double));
+    for (size_t i = 0; i < def->n_nets; i++) {
+        const model_net *n = &def->nets[i];
+        mlp_spec ms = {.state_dim = n->in_dim,
+                       .time_input = n->time_input,
+                       .n_layers = n->n_layers,
+                       .layers = n->layers};
+        if (mlp_new(&t->net[i], &ms, e) != ERR_OK) return e->code;
+        mlp_params_bind(t->net[i], t->d.params + model_def_net_offset(def, i));
+        t->d.net[i] = t->net[i];
+    }
+    return ERR_OK;
+}
+
+/* Hold out series for validation (their own generator: the same split on
+ * every resume), and list the window starts of the training series. */
+static err_code split(trainer *t, err *e)
+{
+    const job_spec *spec = t->d.spec;
+    size_t n = t->d.ds->n_series, nv = 0;
+    if (spec->holdout_fraction > 0) {
+        nv = (size_t)llround(spec->holdout_fraction * (double)n);
+        if (nv < 1) nv = 1;
+        if (nv >= n)
+            return err_set(e, ERR_INVALID, "validation.holdout_fraction",
+                           "holds out every series of dataset \"%s\" (%zu); use 0 to validate "
+                           "on the training series",
+                           spec->dataset, n);
+    }
+    t->train_s = calloc(n, sizeof(size_t));
+    t->val_s = calloc(n, sizeof(size_t));
+    size_t *perm = calloc(n, sizeof(size_t));
+    if (!t->train_s || !t->val_s || !perm) {
+        free(perm);
+        return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    }
+    rng sr;
+    rng_seed(&sr, spec->seed ^ 0x5eedda7aULL);
+    if (nv) rng_sample(&sr, n, nv, perm, NULL);
+    char *held = calloc(n, 1);
+    for (size_t i = 0; held && i < nv; i++)
+        held[perm[i]] = 1;
+    for (size_t s = 0; held && s < n; s++)
+        if (held[s])
+            t->val_s[t->n_val++] = s;
+        else
+            t->train_s[t->n_train++] = s;
+    free(perm);
+    if (!held) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    free(held);
+    if (!nv) {
+        memcpy(t->val_s, t->train_s, t->n_train * sizeof(size_t));
+        t->n_val = t->n_train;
+    }
+    return ERR_OK;
+}
+
+/* Window starts with a fully observed first point. */
+static err_code windows(trainer *t, err *e)
+{
+    const dataset *ds = t->d.ds;
+    const size_t bt = t->d.spec->batch_time, ch = t->d.ch;
+    size_t total = 0;
+    for (size_t k = 0; k < t->n_train; k++) {
+        size_t n = ds->series[t->train_s[k]].n;
+        total += n >= bt ? n - bt + 1 : 0;
+    }
+    t->win_s = calloc(total + 1, sizeof(size_t));
+    t->win_i = calloc(total + 1, sizeof(size_t));
+    if (!t->win_s || !t->win_i) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    for (size_t k = 0; k < t->n_train; k++) {
+        const dataset_series *x = &ds->series[t->train_s[k]];
+        for (size_t i = 0; x->n >= bt && i + bt <= x->n; i++) {
+            int ok = 1;
+            for (size_t c = 0; c < ch; c++)
+                ok &= !isnan(x->y[i * ch + c]);
+            if (!ok) continue;
+            t->win_s[t->n_win] = t->train_s[k];
+            t->win_i[t->n_win++] = i;
+        }
+    }
+    if (t->n_win == 0)
+        return err_set(e, ERR_INVALID, "objective.batch_time",
+                       "no training series has %zu consecutive observations starting with a "
+                       "complete one",
+                       bt);
+    return ERR_OK;
+}
+
+static void solve_options(const job_spec *spec, struct grad_solve_options *o)
+{
+    grad_solve_options_init(o);
+    o->method = spec->gradient;
+    o->tab = rk_tableau_find(spec->method);
+    o->ode.rtol = spec->rtol;
+    o->ode.atol = spec->atol;
+    if (spec->max_steps) o->ode.max_steps = spec->max_steps;
+}
+
+static err_code setup(trainer *t, err *e)
+{
+    const job_spec *spec = t->d.spec;
+    const dataset *ds = t->d.ds;
+    if (nets_new(t, e) != ERR_OK) return e->code;
+    t->d.ch = ds->channels;
+    if (job_spec_check_data(spec, t->d.def, spec->from_version ? "from_version" : "init.readout",
+                            t->d.ch, ds->label_kind, ds->label_dim, &t->d.target, e) ||
+        split(t, e) || (spec->batch_time && windows(t, e)))
+        return e->code;
+    size_t bmax = spec->batch_time ? (spec->batch_size ? spec->batch_size : t->n_win) : 1;
+    if (spec->batch_time && bmax > t->n_win) bmax = t->n_win;
+    size_t nt = spec->batch_time;
+    for (size_t s = 0; s < ds->n_series; s++)
+        if (ds->series[s].n > nt) nt = ds->series[s].n;
+    t->d.bmax = bmax;
+    t->d.nt_max = nt;
+    t->pick = calloc(t->n_win > t->n_train ? t->n_win + 1 : t->n_train + 1, sizeof(size_t));
+    t->grad = dalloc(t->d.np);
+    t->gtmp = dalloc(t->d.np);
+    t->best = dalloc(t->d.np);
+    if (!t->pick || !t->grad || !t->gtmp || !t->best)
+        return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (optim_new(&t->opt, &spec->optim, t->d.np, e) != ERR_OK) return e->code;
+    solve_options(spec, &t->d.solve);
+    t->kind = t->d.def->kind == MODEL_KIND_CDE ? &trainer_cde_kind : &trainer_ode_kind;
+    return t->kind->setup(&t->ks, &t->d, e);
+}
+
+/* Iteration 0: the mini-batch generator seeded from the document, the
+ * starting parameters the best so far. */
+static err_code start(trainer *t, err *e)
+{
+    t->optim_state = dalloc(optim_state_len(t->opt));
+    if (!t->optim_state) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    rng r0;
+    rng_seed(&r0, t->d.spec->seed + 1);
+    t->r = r0;
+    memcpy(t->best, t->d.params, t->d.np * sizeof(double));
+    t->train_loss = t->val_loss = t->best_train_loss = t->best_val_loss = NAN;
+    return ERR_OK;
+}
+
+err_code trainer_new(trainer **out, const model_def *def, const dataset *ds, const job_spec *spec,
+                     err *e)
+{
+    *out = NULL;
+    trainer *t = calloc(1, sizeof *t);
+    if (!t) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    t->d.def = def;
+    t->d.ds = ds;
+    t->d.spec = spec;
+    if (setup(t, e) || start(t, e)) {
+        trainer_free(t);
+        return e->code;
+    }
+    *out = t;
+    return ERR_OK;
+}
+
+/* Loss (and gradient into t->grad, when want_grad) of whole series
+ * list[0 .. n), each from its first observation; the mean over every value
+ * the kind compares in the list. */
+static err_code series_loss(trainer *t, const size_t *list, size_t n, int want_grad, double *loss,
+                            err *e)
+{
+    const size_t np = t->d.np;
+    size_t count = 0;
+    for (size_t k = 0; k < n; k++)
+        count += t->kind->count(t->ks, &t->d, list[k]);
+    *loss = 0;
+    if (want_grad) memset(t->grad, 0, np * sizeof(double));
+    if (count == 0) return ERR_OK;
+    const double scale = 1.0 / (double)count;
+    for (size_t k = 0; k < n; k++) {
+        double l = 0;
+        if (t->kind->series_loss(t->ks, &t->d, list[k], scale, &l, want_grad ? t->gtmp : NULL, e))
+            return e->code;
+        *loss += l;
+        for (size_t p = 0; want_grad && p < np; p++)
+            t->grad[p] += t->gtmp[p];
+    }
+    return ERR_OK;
+}
+
+/* One mini-batch (windows, or whole series): its loss and gradient into
+ * t->grad; then the clipped gradient's optimiser step. */
+static err_code grad_step(trainer *t, double *loss, err *e)
+{
+    const job_spec *spec = t->d.spec;
+    if (spec->batch_time) {
+        size_t bs = spec->batch_size && spec->batch_size < t->n_win ? spec->batch_size : t->n_win;
+        if (rng_sample(&t->r, t->n_win, bs, t->pick, e) != ERR_OK) return e->code;
+        if (t->kind->window_loss(t->ks, &t->d, t->win_s, t->win_i, t->pick, bs, loss, t->grad, e))
+            return e->code;
+    } else {
+        size_t bs =
+            spec->batch_size && spec->batch_size < t->n_train ? spec->batch_size : t->n_train;
+        size_t *list = t->train_s;
+        if (bs < t->n_train) {
+            if (rng_sample(&t->r, t->n_train, bs, t->pick, e) != ERR_OK) return e->code;
+            for (size_t k = 0; k < bs; k++)
+                t->pick[k] = t->train_s[t->pick[k]];
+            list = t->pick;
+        }
+        if (series_loss(t, list, bs, 1, loss, e) != ERR_OK) return e->code;
+    }
+    double norm = optim_clip_grad_norm(t->grad, t->d.np, spec->clip_norm);
+    if (!isfinite(*loss) || !isfinite(norm))
+        return err_set(e, ERR_SOLVER, NULL, "diverged: the %s is not finite",
+                       isfinite(*loss) ? "gradient" : "loss");
+    optim_step(t->opt, t->d.params, t->grad);
+    return ERR_OK;
+}
+
+static err_code validate(trainer *t, long it, double *val, err *e)
+{
+    const size_t every = t->d.spec->val_every;
+    if (!every || it % (long)every != 0) return ERR_OK;
+    if (series_loss(t, t->val_s, t->n_val, 0, val, e) != ERR_OK) return e->code;
+    t->val_loss = *val;
+    if (isfinite(*val) && !(*val >= t->best_val_loss)) {
+        t->best_val_loss = *val;
+        memcpy(t->best, t->d.params, t->d.np * sizeof(double));
+    }
+    return ERR_OK;
+}
+
+err_code trainer_step(trainer *t, struct trainer_row *row, err *e)
+{
+    double loss = NAN, val = NAN;
+    if (grad_step(t, &loss, e) != ERR_OK) return e->code;
+    long it = ++t->iteration;
+    t->train_loss = loss;
+    if (!(loss >= t->best_train_loss)) t->best_train_loss = loss;
+    err_code rc = validate(t, it, &val, e);
+    *row = (struct trainer_row){it, loss, val};
+    return rc;
+}
+
+long trainer_iteration(const trainer *t)
+{
+    return t->iteration;
+}
+
+int trainer_done(const trainer *t)
+{
+    return t->iteration >= t->d.spec->iterations;
+}
+
+void trainer_state_get(trainer *t, struct trainer_state *st)
+{
+    optim_state_get(t->opt, t->optim_state);
+    *st = (struct trainer_state){.iteration = t->iteration,
+                                 .train_loss = t->train_loss,
+                                 .val_loss = t->val_loss,
+                                 .best_train_loss = t->best_train_loss,
+                                 .best_val_loss = t->best_val_loss,
+                                 .n_params = t->d.np,
+                                 .params = t->d.params,
+                                 .best = t->best,
+                                 .optim_len = optim_state_len(t->opt),
+                                 .optim = t->optim_state,
+                                 .optim_steps = optim_steps(t->opt)};
+    rng_state_get(&t->r, st->rng);
+}
+
+err_code trainer_state_set(trainer *t, const struct trainer_state *st, err *e)
+{
+    if (st->n_params != t->d.np)
+        return err_set(e, ERR_INVALID, "state", "%zu parameters, the model has %zu", st->n_params,
+                       t->d.np);
+    if (optim_state_set(t->opt, st->optim_steps, st->optim, st->optim_len, e) ||
+        rng_state_set(&t->r, st->rng, e))
+        return e->code;
+    memcpy(t->d.params, st->params, t->d.np * sizeof(double));
+    memcpy(t->best, st->best, t->d.np * sizeof(double));
+    t->iteration = st->iteration;
+    t->train_loss = st->train_loss;
+    t->val_loss = st->val_loss;
+    t->best_train_loss = st->best_train_loss;
+    t->best_val_loss = st->best_val_loss;
+    return ERR_OK;
+}
+
+const double *trainer_result(const trainer *t)
+{
+    return t->d.spec->val_every ? t->best : t->d.params;
+}

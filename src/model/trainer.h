@@ -1,0 +1,88 @@
+/* model/trainer.h: the training maths of one job, for every model kind
+ * (docs/training-jobs.md): one iteration draws a mini-batch (ode:
+ * batch_time windows of consecutive observations from random series and
+ * start points, or whole series; cde: whole series, each on its path built
+ * as serving builds it, model/cde_path.h), computes the loss and its
+ * gradient (model/grad_ode.h, model/grad_cde.h), clips the gradient norm,
+ * takes an optimiser step and, every validation.every iterations,
+ * evaluates the validation loss, keeping the parameters with the best one.
+ * One loop for every kind; what differs per kind sits behind an ops table
+ * (trainer_internal.h: trainer_ode.c, trainer_cde.c).
+ *
+ * The trainer knows no store, clock or job state: the caller loads the
+ * model and the dataset, runs iterations, and saves and restores the state
+ * (struct trainer_state) wherever it keeps checkpoints. Restoring a state
+ * into a trainer made from the same model, dataset and job document resumes
+ * bit for bit: the validation split has its own generator, seeded from the
+ * document, and the mini-batch generator is part of the state.
+ *
+ * Ownership and threads: a trainer borrows the model_def, dataset and
+ * job_spec it was made from (they must outlive it and not change) and owns
+ * everything else (its parameter vector, networks, gradient engines,
+ * optimiser). One thread at a time; one trainer per running job. */
+#ifndef ODESERVE_MODEL_TRAINER_H
+#define ODESERVE_MODEL_TRAINER_H
+
+#include "core/err.h"
+#include "model/dataset.h"
+#include "model/job_spec.h"
+#include "model/model_def.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct trainer trainer;
+
+/* What a checkpoint holds. From trainer_state_get the arrays are the
+ * trainer's (valid until its next step or free); into trainer_state_set
+ * they are the caller's, copied. */
+struct trainer_state {
+    long iteration; /* iterations done; 0 = a fresh start */
+    double train_loss, val_loss, best_train_loss, best_val_loss; /* NaN until known */
+    size_t n_params;
+    double *params, *best; /* n_params each: the current and the best-validated parameters */
+    size_t optim_len;      /* the optimiser's state (model/optim.h's layout) */
+    double *optim;
+    long optim_steps;
+    uint64_t rng[4]; /* the mini-batch generator */
+};
+
+/* The metrics of one iteration. */
+struct trainer_row {
+    long iteration;    /* 1-based: the iteration just done */
+    double train_loss; /* of its mini-batch */
+    double val_loss;   /* NaN when not evaluated then */
+};
+
+/* A trainer at iteration 0 for `def` (its parameters the starting point)
+ * on `ds`, as `spec` says. Checks the model against the dataset
+ * (job_spec_check_data; `def` is the starting model: from_version's or
+ * the init's), splits the validation series and lists the windows.
+ * ERR_INVALID with the document's field ("dataset",
+ * "validation.holdout_fraction", "objective.batch_time", ...), ERR_NOMEM. */
+err_code trainer_new(trainer **out, const model_def *def, const dataset *ds, const job_spec *spec,
+                     err *e);
+void trainer_free(trainer *t); /* NULL is a no-op */
+
+/* One iteration, its metrics into *row. A failed gradient step (a solver
+ * failure; ERR_SOLVER "diverged" for a non-finite loss or gradient) leaves
+ * the iteration count as it was; a failed validation comes after the
+ * step, which counts. */
+err_code trainer_step(trainer *t, struct trainer_row *row, err *e);
+
+/* Iterations done, and whether the document's count is reached. */
+long trainer_iteration(const trainer *t);
+int trainer_done(const trainer *t);
+
+/* The state to checkpoint (arrays borrowed, see struct trainer_state). */
+void trainer_state_get(trainer *t, struct trainer_state *st);
+/* Resume from st (iteration >= 1). ERR_INVALID when its parameter count or
+ * optimiser state does not fit this trainer ("state"), or its generator
+ * state is all zero ("rng"). */
+err_code trainer_state_set(trainer *t, const struct trainer_state *st, err *e);
+
+/* The parameters to keep as the result: the best-validated ones when the
+ * document validates, else the latest (trainer_state's n_params values). */
+const double *trainer_result(const trainer *t);
+
+#endif

@@ -1,0 +1,64 @@
+/* model/trainer_internal.h (private to trainer*.c): what the training loop
+ * (trainer.c) asks of a model kind. trainer.c owns the loop, the batch
+ * drawing, the optimiser and the checkpointable state; a kind
+ * (trainer_ode.c, trainer_cde.c) owns its networks and gradient engine
+ * and answers for one series or one batch of windows. The arrows run one
+ * way: trainer.c calls a kind through its table, a kind calls nothing in
+ * trainer.c.
+ *
+ * Ownership and threads: a kind's state is made by setup and released by
+ * free; it borrows the struct trainer_data (owned by the trainer). One
+ * thread at a time, as the trainer. */
+#ifndef ODESERVE_MODEL_TRAINER_INTERNAL_H
+#define ODESERVE_MODEL_TRAINER_INTERNAL_H
+
+#include "core/err.h"
+#include "model/dataset.h"
+#include "model/grad_solve.h"
+#include "model/job_spec.h"
+#include "model/model_def.h"
+#include "nn/mlp.h"
+
+#include <stddef.h>
+
+/* What every kind reads: the problem, and the networks, bound to the one
+ * parameter vector the optimiser updates. */
+struct trainer_data {
+    const model_def *def;
+    const dataset *ds;
+    const job_spec *spec;
+    const mlp *net[MODEL_MAX_NETS];  /* the model_def's networks, in its order */
+    double *params;                  /* np values; the optimiser updates them in place */
+    size_t np;                       /* parameters */
+    struct grad_solve_options solve; /* the document's method, tolerances, gradient */
+    size_t ch;                       /* observed channels (the dataset's) */
+    job_target target;               /* cde: what mse / l1 compare the readout with */
+    size_t bmax;                     /* the largest mini-batch of windows (1 without windows) */
+    size_t nt_max;                   /* the most observations of a series or a window */
+};
+
+struct trainer_kind {
+    /* Make the kind's state (networks bound to d->params, the gradient
+     * engine, buffers); check what only the kind can (a cde's class labels
+     * against its readout). */
+    err_code (*setup)(void **state, const struct trainer_data *d, err *e);
+    /* The values series s contributes to the mean of a whole-series loss. */
+    size_t (*count)(void *state, const struct trainer_data *d, size_t s);
+    /* The loss of whole series s, from its first observation, scaled by
+     * scale; its gradient into dtheta (np values, overwritten) unless NULL. */
+    err_code (*series_loss)(void *state, const struct trainer_data *d, size_t s, double scale,
+                            double *loss, double *dtheta, err *e);
+    /* The mean loss of windows k = 0 .. bs-1 (series win_s[pick[k]] from
+     * observation win_i[pick[k]], spec->batch_time long) and its gradient
+     * into grad (overwritten). NULL for a kind without windows
+     * (job_spec_check_kind keeps batch_time to those that have them). */
+    err_code (*window_loss)(void *state, const struct trainer_data *d, const size_t *win_s,
+                            const size_t *win_i, const size_t *pick, size_t bs, double *loss,
+                            double *grad, err *e);
+    void (*free)(void *state); /* NULL is a no-op */
+};
+
+extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
+extern const struct trainer_kind trainer_cde_kind; /* trainer_cde.c */
+
+#endif

@@ -378,24 +378,6 @@ const char *db_sqlite_version(void)
     return sqlite3_libversion();
 }
 
-err_code db_ping(db *d, err *e)
-{
-    int v = 0;
-    err_code rc = db_schema_version(d, &v, e);
-    if (rc) return rc;
-    int latest = db_schema_latest();
-    if (v > latest)
-        return err_set(e, ERR_SCHEMA, NULL,
-                       "%s: database schema version %d is newer than this odeserved supports "
-                       "(%d); upgrade odeserved",
-                       d->path, v, latest);
-    if (v < latest)
-        return err_set(e, ERR_UNAVAILABLE, NULL,
-                       "%s: database schema version %d, migrations up to %d not applied yet",
-                       d->path, v, latest);
-    return ERR_OK;
-}
-
 int db_in_transaction(db *d)
 {
     return !sqlite3_get_autocommit(d->conn);

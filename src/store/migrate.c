@@ -31,8 +31,8 @@
  * e.g. for the meta table); any other parameter is an error. */
 #include "config.h"
 
-#include "store/db.h"
 #include "store/db_internal.h"
+#include "store/migrate.h"
 #include "store/migrate_internal.h"
 
 #include "core/log.h"
@@ -41,7 +41,7 @@
 #include <string.h>
 #include <strings.h>
 
-int db_schema_latest(void)
+int db_migrate_latest(void)
 {
     return (int)db_migrations_count;
 }
@@ -57,6 +57,20 @@ static err_code newer_error(db *d, int version, int latest, err *e)
                    "%s: database schema version %d is newer than this odeserved supports (%d); "
                    "upgrade odeserved",
                    db_path(d), version, latest);
+}
+
+err_code db_migrate_check(db *d, err *e)
+{
+    int v = 0;
+    err_code rc = db_schema_version(d, &v, e);
+    if (rc) return rc;
+    int latest = db_migrate_latest();
+    if (v > latest) return newer_error(d, v, latest, e);
+    if (v < latest)
+        return err_set(e, ERR_UNAVAILABLE, NULL,
+                       "%s: database schema version %d, migrations up to %d not applied yet",
+                       db_path(d), v, latest);
+    return ERR_OK;
 }
 
 /* What the authorizer refused, for the error message (SQLite itself only

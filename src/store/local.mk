@@ -5,6 +5,7 @@
 noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
+	src/store/stmt.c src/store/stmt.h \
 	src/store/migrate.c src/store/migrate_internal.h \
 	src/store/conns.c \
 	src/store/models.c src/store/models.h src/store/models_internal.h \

@@ -24,7 +24,7 @@
  * by the parse. */
 #include "store/models.h"
 #include "store/models_internal.h"
-#include "store/db_internal.h"
+#include "store/stmt.h"
 
 #include "nn/act.h"
 
@@ -192,7 +192,7 @@ static err_code reserve_version(db *d, const char *name, const char *now, sqlite
     sqlite3_stmt *st = NULL;
     const char *what = "reading the model";
     err_code rc =
-        db_prepare(d, "SELECT id, next_version FROM models WHERE name = ?1", &st, what, e);
+        stmt_prepare(d, "SELECT id, next_version FROM models WHERE name = ?1", &st, what, e);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, what, e);
@@ -209,13 +209,13 @@ static err_code reserve_version(db *d, const char *name, const char *now, sqlite
     if (rc) return rc;
     if (row == 1) {
         what = "advancing the model's version counter";
-        if ((rc = db_prepare(d, "UPDATE models SET next_version = next_version + 1 WHERE id = ?1",
-                             &st, what, e)))
+        if ((rc = stmt_prepare(d, "UPDATE models SET next_version = next_version + 1 WHERE id = ?1",
+                               &st, what, e)))
             return rc;
         sqlite3_bind_int64(st, 1, *model_id);
     } else {
         what = "creating the model";
-        if ((rc = db_prepare(
+        if ((rc = stmt_prepare(
                  d, "INSERT INTO models (name, created_at, next_version) VALUES (?1, ?2, 2)", &st,
                  what, e)))
             return rc;
@@ -268,7 +268,7 @@ static err_code insert_version(db *d, sqlite3_int64 model_id, int version, const
         "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
     const char *what = "storing the model version";
     sqlite3_stmt *st = NULL;
-    err_code rc = db_prepare(d, sql, &st, what, e);
+    err_code rc = stmt_prepare(d, sql, &st, what, e);
     if (rc) return rc;
     char sum[17];
     checksum_hex(def, sum);
@@ -289,15 +289,16 @@ static err_code insert_nets(db *d, sqlite3_int64 version_id, const model_def *de
 {
     const char *what = "storing the model's networks";
     sqlite3_stmt *net = NULL, *layer = NULL;
-    err_code rc = db_prepare(d,
-                             "INSERT INTO model_nets (version_id, net, name, in_dim, time_input) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5)",
-                             &net, what, e);
+    err_code rc = stmt_prepare(d,
+                               "INSERT INTO model_nets (version_id, net, name, in_dim, time_input) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5)",
+                               &net, what, e);
     if (!rc)
-        rc = db_prepare(d,
-                        "INSERT INTO model_layers (version_id, net, layer, kind, in_dim, out_dim, "
-                        "activation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        &layer, what, e);
+        rc =
+            stmt_prepare(d,
+                         "INSERT INTO model_layers (version_id, net, layer, kind, in_dim, out_dim, "
+                         "activation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         &layer, what, e);
     for (size_t i = 0; !rc && i < def->n_nets; i++) {
         const model_net *n = &def->nets[i];
         sqlite3_reset(net);
@@ -332,7 +333,7 @@ static err_code now_text(db *d, char out[32], err *e)
 {
     sqlite3_stmt *st = NULL;
     const char *what = "reading the time";
-    err_code rc = db_prepare(d, "SELECT " NOW_SQL, &st, what, e);
+    err_code rc = stmt_prepare(d, "SELECT " NOW_SQL, &st, what, e);
     if (rc) return rc;
     if (step_row(d, st, what, e) == 1)
         copy_text(out, 32, sqlite3_column_text(st, 0));
@@ -449,8 +450,8 @@ err_code store_model_list(db *d, model_info **out, size_t *n, err *e)
     const char *what = "listing the models";
     sqlite3_stmt *st = NULL;
     void *rows = NULL;
-    err_code rc = db_prepare(d, INFO_SELECT "ORDER BY m.name", &st, what, e);
-    if (!rc) rc = db_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, what, e);
+    err_code rc = stmt_prepare(d, INFO_SELECT "ORDER BY m.name", &st, what, e);
+    if (!rc) rc = stmt_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, what, e);
     sqlite3_finalize(st);
     *out = rows;
     return rc;
@@ -477,10 +478,10 @@ static err_code read_versions(db *d, sqlite3_int64 model_id, model_version_info 
     sqlite3_stmt *st = NULL;
     model_version_info *v = calloc(n ? n : 1, sizeof *v);
     if (!v) return err_set(e, ERR_NOMEM, NULL, "out of memory listing versions");
-    err_code rc = db_prepare(d,
-                             "SELECT version, created_at, checksum, n_params, description "
-                             "FROM model_versions WHERE model_id = ?1 ORDER BY version",
-                             &st, what, e);
+    err_code rc = stmt_prepare(d,
+                               "SELECT version, created_at, checksum, n_params, description "
+                               "FROM model_versions WHERE model_id = ?1 ORDER BY version",
+                               &st, what, e);
     size_t i = 0;
     int row = 0;
     if (!rc) sqlite3_bind_int64(st, 1, model_id);
@@ -514,7 +515,7 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
     const char *what = "reading the model";
     sqlite3_stmt *st = NULL;
     sqlite3_int64 model_id = 0;
-    if ((rc = db_prepare(d, INFO_SELECT "AND m.name = ?1", &st, what, e))) goto out;
+    if ((rc = stmt_prepare(d, INFO_SELECT "AND m.name = ?1", &st, what, e))) goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, what, e);
     if (row == 1) {
@@ -665,10 +666,11 @@ static err_code read_nets(db *d, sqlite3_int64 version_id, model_def *def, const
 {
     const char *what = "reading the model's networks";
     sqlite3_stmt *st = NULL;
-    err_code rc = db_prepare(d,
-                             "SELECT net, in_dim, time_input FROM model_nets WHERE version_id = ?1 "
-                             "ORDER BY net",
-                             &st, what, e);
+    err_code rc =
+        stmt_prepare(d,
+                     "SELECT net, in_dim, time_input FROM model_nets WHERE version_id = ?1 "
+                     "ORDER BY net",
+                     &st, what, e);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, version_id);
     size_t want = model_kind_n_nets(def->kind);
@@ -695,10 +697,10 @@ static err_code read_layers(db *d, sqlite3_int64 version_id, model_def *def, con
     const char *what = "reading the model's layers";
     sqlite3_stmt *st = NULL;
     err_code rc =
-        db_prepare(d,
-                   "SELECT net, layer, kind, in_dim, out_dim, activation FROM model_layers "
-                   "WHERE version_id = ?1 ORDER BY net, layer",
-                   &st, what, e);
+        stmt_prepare(d,
+                     "SELECT net, layer, kind, in_dim, out_dim, activation FROM model_layers "
+                     "WHERE version_id = ?1 ORDER BY net, layer",
+                     &st, what, e);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, version_id);
     int row = 0;
@@ -758,7 +760,7 @@ static err_code not_found(db *d, const char *name, int version, err *e)
 {
     sqlite3_stmt *st = NULL;
     err_code rc =
-        db_prepare(d, "SELECT 1 FROM models WHERE name = ?1", &st, "reading the model", e);
+        stmt_prepare(d, "SELECT 1 FROM models WHERE name = ?1", &st, "reading the model", e);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, "reading the model", e);
@@ -786,7 +788,7 @@ err_code store_model_load(db *d, const char *name, int version, model_def *def, 
     sqlite3_stmt *st = NULL;
     model_def tmp;
     model_def_init(&tmp);
-    if ((rc = db_prepare(d, sql, &st, what, e))) goto out;
+    if ((rc = stmt_prepare(d, sql, &st, what, e))) goto out;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, version);
     int row = step_row(d, st, what, e);
@@ -819,7 +821,7 @@ err_code store_model_delete(db *d, const char *name, err *e)
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
     const char *what = "deleting the model";
     sqlite3_stmt *st = NULL;
-    if (!(rc = db_prepare(d, "DELETE FROM models WHERE name = ?1", &st, what, e))) {
+    if (!(rc = stmt_prepare(d, "DELETE FROM models WHERE name = ?1", &st, what, e))) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = step_done(d, st, what, e);
         if (!rc && sqlite3_changes(db_sqlite(d)) == 0) rc = no_model(name, e);
@@ -838,7 +840,7 @@ static err_code exec_id(db *d, const char *sql, sqlite3_int64 id, int version, i
                         const char *what, err *e)
 {
     sqlite3_stmt *st = NULL;
-    err_code rc = db_prepare(d, sql, &st, what, e);
+    err_code rc = stmt_prepare(d, sql, &st, what, e);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_bind_parameter_count(st) >= 2) sqlite3_bind_int(st, 2, version);
@@ -853,7 +855,7 @@ static err_code model_id_of(db *d, const char *name, sqlite3_int64 *id, err *e)
 {
     sqlite3_stmt *st = NULL;
     err_code rc =
-        db_prepare(d, "SELECT id FROM models WHERE name = ?1", &st, "reading the model", e);
+        stmt_prepare(d, "SELECT id FROM models WHERE name = ?1", &st, "reading the model", e);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int row = step_row(d, st, "reading the model", e);

@@ -2,6 +2,7 @@
 #include "store/jobs.h"
 #include "store/models_internal.h"
 #include "store/stmt.h"
+#include "store/versions_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -401,7 +402,7 @@ err_code store_job_succeed(db *d, long long id, const char *model, const model_d
     }
     sqlite3_finalize(st);
     err_code rc = db_commit(d, e);
-    store_models_changed();
+    store_version_changed(false);
     if (rc == ERR_OK && version) *version = v;
     return rc;
 fail:

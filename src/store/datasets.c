@@ -1,6 +1,6 @@
 /* store/datasets.c: see datasets.h. Series are stored as BLOBs of doubles
- * in host byte order, which the schema calls little-endian: odeserve
- * targets little-endian machines (x86-64, aarch64). */
+ * in host byte order (stmt_bind_doubles), which the schema calls
+ * little-endian: odeserve targets little-endian machines (x86-64, aarch64). */
 #include "store/datasets.h"
 
 #include "store/stmt.h"

@@ -14,6 +14,8 @@
  *     db_rollback(d);
  *     return e->code;
  *
+ * Ownership: the handle and the cached statements (db_stmt) belong to the
+ * connection and go with db_close. Statement helpers are store/stmt.h's.
  * Thread safety: as for db: one thread at a time per connection. */
 #ifndef ODESERVE_STORE_DB_INTERNAL_H
 #define ODESERVE_STORE_DB_INTERNAL_H

@@ -14,7 +14,9 @@
  * Thread-safe: one mutex guards the table; loading and building happen
  * outside it (two threads may race to build the same version: the first to
  * insert wins and the other's copy is freed). At most `capacity` unused
- * entries are kept (least recently used dropped first). */
+ * entries are kept (least recently used dropped first). Ownership: the
+ * cache owns its entries (model_def and built object); a handle borrows
+ * one until model_cache_release. */
 #ifndef ODESERVE_STORE_MODEL_CACHE_H
 #define ODESERVE_STORE_MODEL_CACHE_H
 

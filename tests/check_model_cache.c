@@ -226,7 +226,7 @@ START_TEST(latest_sees_every_kind_of_write)
     ck_assert_int_eq(latest_version(), 1);
     put("m", 2);
     ck_assert_int_eq(latest_version(), 2);
-    ck_assert_int_eq(store_model_delete_version(conn, "m", 2, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(conn, "m", 2, &e), ERR_OK);
     ck_assert_int_eq(latest_version(), 1);
 
     model_def def;
@@ -331,7 +331,7 @@ START_TEST(recreated_model_is_not_served_from_before_its_deletion)
     model_cache_release(cache, h);
 
     /* the same through deleting the last version, which takes the model */
-    ck_assert_int_eq(store_model_delete_version(conn, "m", 1, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(conn, "m", 1, &e), ERR_OK);
     ck_assert_int_eq(put("m", 11), 1);
     h = get_ok("m", 1);
     check_handle(h, "m", 1, 11);

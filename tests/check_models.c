@@ -81,7 +81,7 @@ static void load_ok(db *d, const char *name, int version, model_def *out, int *l
     err e;
     err_clear(&e);
     model_def_init(out);
-    ck_assert_msg(store_model_load(d, name, version, out, loaded, NULL, &e) == ERR_OK,
+    ck_assert_msg(store_version_load(d, name, version, out, loaded, NULL, &e) == ERR_OK,
                   "load %s %d: %s", name, version, e.message);
 }
 
@@ -137,7 +137,7 @@ START_TEST(ode_round_trip)
     err e;
     err_clear(&e);
     model_def_init(&back);
-    ck_assert_int_eq(store_model_load(d, "spiral", 1, &back, &loaded, created, &e), ERR_OK);
+    ck_assert_int_eq(store_version_load(d, "spiral", 1, &back, &loaded, created, &e), ERR_OK);
     ck_assert_int_eq(loaded, 1);
     ck_assert_msg(is_timestamp(created), "created_at %s", created);
     stl_assert_def_eq(&def, &back);
@@ -312,12 +312,12 @@ START_TEST(versions_are_numbered_and_never_reused)
         put_example(d, "m", false, (unsigned)v, v);
     err e;
     err_clear(&e);
-    ck_assert_int_eq(store_model_delete_version(d, "m", 3, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "m", 3, &e), ERR_OK);
     int latest = 0;
     ck_assert_int_eq(store_model_latest(d, "m", &latest, &e), ERR_OK);
     ck_assert_int_eq(latest, 2);
     put_example(d, "m", true, 4, 4); /* not 3 again */
-    ck_assert_int_eq(store_model_delete_version(d, "m", 2, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "m", 2, &e), ERR_OK);
 
     model_info info;
     model_version_info *v = NULL;
@@ -339,10 +339,10 @@ START_TEST(versions_are_numbered_and_never_reused)
     model_def_free(&back);
 
     model_def_init(&back);
-    expect_err(store_model_load(d, "m", 2, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "version",
+    expect_err(store_version_load(d, "m", 2, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "version",
                "model \"m\" has no version 2");
     err_clear(&e);
-    expect_err(store_model_delete_version(d, "m", 3, &e), &e, ERR_NOT_FOUND, "version",
+    expect_err(store_version_delete(d, "m", 3, &e), &e, ERR_NOT_FOUND, "version",
                "model \"m\" has no version 3");
     ck_assert_int_eq(orphans(d), 0);
     char *counts = table_counts(d);
@@ -359,9 +359,9 @@ START_TEST(deleting_the_last_version_deletes_the_model)
     put_example(d, "m", false, 2, 2);
     err e;
     err_clear(&e);
-    ck_assert_int_eq(store_model_delete_version(d, "m", 1, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "m", 1, &e), ERR_OK);
     ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM models"), 1);
-    ck_assert_int_eq(store_model_delete_version(d, "m", 2, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "m", 2, &e), ERR_OK);
     char *counts = table_counts(d);
     ck_assert_str_eq(counts, "0 0 0 0 ");
     free(counts);
@@ -424,7 +424,7 @@ START_TEST(list_is_sorted_by_name)
         put_example(d, names[i], i % 2 == 1, (unsigned)i, 1);
     put_example(d, "a", true, 9, 2);
     put_example(d, "a", false, 10, 3);
-    ck_assert_int_eq(store_model_delete_version(d, "a", 3, &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "a", 3, &e), ERR_OK);
     ck_assert_int_eq(store_model_list(d, &list, &n, &e), ERR_OK);
     ck_assert_uint_eq(n, k);
     for (size_t i = 0; i < k; i++) {
@@ -475,12 +475,12 @@ START_TEST(bad_names_are_invalid)
         err_clear(&e);
         model_def back;
         model_def_init(&back);
-        expect_err(store_model_load(d, name, 0, &back, NULL, NULL, &e), &e, ERR_INVALID, "name",
+        expect_err(store_version_load(d, name, 0, &back, NULL, NULL, &e), &e, ERR_INVALID, "name",
                    NULL);
         err_clear(&e);
         expect_err(store_model_delete(d, name, &e), &e, ERR_INVALID, "name", NULL);
         err_clear(&e);
-        expect_err(store_model_delete_version(d, name, 1, &e), &e, ERR_INVALID, "name", NULL);
+        expect_err(store_version_delete(d, name, 1, &e), &e, ERR_INVALID, "name", NULL);
     }
     long_name[MODEL_NAME_MAX] = '\0'; /* 64 characters: fine */
     ck_assert(model_name_ok(long_name));
@@ -515,25 +515,25 @@ START_TEST(not_found_names_the_field)
     expect_err(store_model_latest(d, "x", &v, &e), &e, ERR_NOT_FOUND, "name",
                "no model named \"x\"");
     err_clear(&e);
-    expect_err(store_model_load(d, "x", 0, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "name",
+    expect_err(store_version_load(d, "x", 0, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "name",
                "no model named \"x\"");
     err_clear(&e);
-    expect_err(store_model_load(d, "x", 3, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "name",
+    expect_err(store_version_load(d, "x", 3, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "name",
                "no model named \"x\"");
     err_clear(&e);
-    expect_err(store_model_load(d, "m", 7, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "version",
+    expect_err(store_version_load(d, "m", 7, &back, NULL, NULL, &e), &e, ERR_NOT_FOUND, "version",
                "model \"m\" has no version 7");
     err_clear(&e);
-    expect_err(store_model_delete_version(d, "x", 1, &e), &e, ERR_NOT_FOUND, "name",
+    expect_err(store_version_delete(d, "x", 1, &e), &e, ERR_NOT_FOUND, "name",
                "no model named \"x\"");
     err_clear(&e);
-    expect_err(store_model_delete_version(d, "m", 7, &e), &e, ERR_NOT_FOUND, "version",
+    expect_err(store_version_delete(d, "m", 7, &e), &e, ERR_NOT_FOUND, "version",
                "model \"m\" has no version 7");
     err_clear(&e);
-    expect_err(store_model_load(d, "m", -1, &back, NULL, NULL, &e), &e, ERR_INVALID, "version",
+    expect_err(store_version_load(d, "m", -1, &back, NULL, NULL, &e), &e, ERR_INVALID, "version",
                NULL);
     err_clear(&e);
-    expect_err(store_model_delete_version(d, "m", 0, &e), &e, ERR_INVALID, "version", NULL);
+    expect_err(store_version_delete(d, "m", 0, &e), &e, ERR_INVALID, "version", NULL);
     ck_assert_ptr_null(back.params); /* untouched on failure */
     ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_versions"), 1);
     db_close(d);
@@ -718,7 +718,7 @@ START_TEST(damage_is_detected_on_load)
     model_def back;
     model_def_init(&back);
     err_clear(&e);
-    ck_assert_int_eq(store_model_load(d, "m", 1, &back, NULL, NULL, &e), ERR_DB);
+    ck_assert_int_eq(store_version_load(d, "m", 1, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(
         strstr(e.message, "model \"m\" version 1 is damaged: parameter checksum mismatch"), "%s",
         e.message);
@@ -729,13 +729,13 @@ START_TEST(damage_is_detected_on_load)
     stl_exec_ok(d, "DELETE FROM model_layers WHERE layer = 2 AND version_id = "
                    "(SELECT id FROM model_versions WHERE version = 2)");
     err_clear(&e);
-    ck_assert_int_eq(store_model_load(d, "m", 2, &back, NULL, NULL, &e), ERR_DB);
+    ck_assert_int_eq(store_version_load(d, "m", 2, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "version 2 is damaged"), "%s", e.message);
     stl_exec_ok(d, "DROP TRIGGER model_layers_immutable");
     stl_exec_ok(d, "UPDATE model_layers SET activation = 'gelu' WHERE net = 2 AND version_id = "
                    "(SELECT id FROM model_versions WHERE version = 3)");
     err_clear(&e);
-    ck_assert_int_eq(store_model_load(d, "m", 3, &back, NULL, NULL, &e), ERR_DB);
+    ck_assert_int_eq(store_version_load(d, "m", 3, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "version 3 is damaged"), "%s", e.message);
     /* A shape that no longer chains: caught by model_def_validate. */
     stl_exec_ok(d, "UPDATE model_layers SET activation = 'sigmoid', out_dim = 3 WHERE net = 2 AND "
@@ -744,7 +744,7 @@ START_TEST(damage_is_detected_on_load)
     stl_exec_ok(d, "UPDATE model_nets SET in_dim = 5 WHERE net = 2 AND version_id = "
                    "(SELECT id FROM model_versions WHERE version = 3)");
     err_clear(&e);
-    ck_assert_int_eq(store_model_load(d, "m", 3, &back, NULL, NULL, &e), ERR_DB);
+    ck_assert_int_eq(store_version_load(d, "m", 3, &back, NULL, NULL, &e), ERR_DB);
     ck_assert_msg(strstr(e.message, "version 3 is damaged: readout"), "%s", e.message);
     db_close(d);
 }
@@ -844,7 +844,7 @@ static void *loader_run(void *arg)
         model_def_init(&back);
         err e;
         err_clear(&e);
-        if (store_model_load(d, "churn", 0, &back, NULL, NULL, &e)) {
+        if (store_version_load(d, "churn", 0, &back, NULL, NULL, &e)) {
             c->e = e;
             break;
         }
@@ -892,7 +892,7 @@ START_TEST(loads_are_consistent_while_versions_change)
     for (int i = 0; i < 60 || __atomic_load_n(&c.loads, __ATOMIC_ACQUIRE) < 60; i++) {
         if (__atomic_load_n(&c.stop, __ATOMIC_ACQUIRE)) break; /* the loader failed */
         int v = put_ok(d, "churn", &def);
-        ck_assert_int_eq(store_model_delete_version(d, "churn", v, &e), ERR_OK);
+        ck_assert_int_eq(store_version_delete(d, "churn", v, &e), ERR_OK);
     }
     __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);

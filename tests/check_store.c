@@ -126,14 +126,14 @@ START_TEST(fresh_database_migrates_to_latest)
     int v = -1, from = -1, to = -1;
     ck_assert_int_eq(db_schema_version(d, &v, &e), ERR_OK);
     ck_assert_int_eq(v, 0);
-    ck_assert_int_eq(db_ping(d, &e), ERR_UNAVAILABLE);
+    ck_assert_int_eq(db_migrate_check(d, &e), ERR_UNAVAILABLE);
     err_clear(&e);
     ck_assert_msg(db_migrate(d, &from, &to, &e) == ERR_OK, "%s", e.message);
     ck_assert_int_eq(from, 0);
-    ck_assert_int_eq(to, db_schema_latest());
-    ck_assert_int_eq(db_schema_latest(), (int)db_migrations_count);
-    ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), db_schema_latest());
-    ck_assert_int_eq(db_ping(d, &e), ERR_OK);
+    ck_assert_int_eq(to, db_migrate_latest());
+    ck_assert_int_eq(db_migrate_latest(), (int)db_migrations_count);
+    ck_assert_int_eq(stl_q_int(d, "PRAGMA user_version"), db_migrate_latest());
+    ck_assert_int_eq(db_migrate_check(d, &e), ERR_OK);
 
     /* 0001_init.sql: meta and the runner's audit trail. */
     char *by = stl_q_text(d, "SELECT value FROM meta WHERE key = 'created_by'");
@@ -145,7 +145,7 @@ START_TEST(fresh_database_migrates_to_latest)
     ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM meta WHERE key = 'database_id' "
                                   "AND length(value) = 32 AND value NOT GLOB '*[^0-9a-f]*'"),
                      1);
-    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), db_schema_latest());
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), db_migrate_latest());
     char *name = stl_q_text(d, "SELECT name || ' ' || odeserved_version FROM schema_history "
                                "WHERE version = 1");
     ck_assert_str_eq(name, "0001_init.sql " PACKAGE_VERSION);
@@ -173,14 +173,14 @@ START_TEST(rerun_is_a_noop)
 
     int from = -1, to = -1;
     ck_assert_int_eq(db_migrate(d, &from, &to, &e), ERR_OK);
-    ck_assert_int_eq(from, db_schema_latest());
-    ck_assert_int_eq(to, db_schema_latest());
+    ck_assert_int_eq(from, db_migrate_latest());
+    ck_assert_int_eq(to, db_migrate_latest());
     /* Nothing was committed: another connection sees the same data_version. */
     ck_assert_int_eq(stl_q_int(other, "PRAGMA data_version"), dv);
     ck_assert_int_eq(sqlite3_total_changes(db_sqlite(d)), changes);
     char *after = schema_dump(d);
     ck_assert_str_eq(before, after);
-    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), db_schema_latest());
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM schema_history"), db_migrate_latest());
     free(before);
     free(after);
 
@@ -203,7 +203,7 @@ START_TEST(newer_schema_is_refused_untouched)
     err_clear(&e);
     ck_assert_int_eq(db_migrate(d, NULL, NULL, &e), ERR_OK);
     char sql[64];
-    int newer = db_schema_latest() + 1;
+    int newer = db_migrate_latest() + 1;
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", newer);
     stl_exec_ok(d, sql);
     db_close(d); /* last connection: the WAL is checkpointed into the file */
@@ -217,13 +217,13 @@ START_TEST(newer_schema_is_refused_untouched)
     snprintf(want, sizeof want,
              "database schema version %d is newer than this odeserved supports (%d); "
              "upgrade odeserved",
-             newer, db_schema_latest());
+             newer, db_migrate_latest());
     ck_assert_msg(strstr(e.message, want) != NULL, "got: %s", e.message);
     ck_assert_msg(strstr(e.message, p) != NULL, "path missing: %s", e.message);
     ck_assert_int_eq(from, newer);
     ck_assert_int_eq(to, newer);
     err_clear(&e);
-    ck_assert_int_eq(db_ping(d, &e), ERR_SCHEMA);
+    ck_assert_int_eq(db_migrate_check(d, &e), ERR_SCHEMA);
     db_close(d);
     char *bytes1 = read_file(p, &n1);
     ck_assert_uint_eq(n0, n1);
@@ -692,7 +692,7 @@ START_TEST(pool_gives_each_thread_its_own_connection)
     }
     pthread_barrier_destroy(&started);
     pthread_barrier_destroy(&checked);
-    ck_assert_int_eq(db_ping(mine, &e), ERR_OK);
+    ck_assert_int_eq(db_migrate_check(mine, &e), ERR_OK);
     db_conns_free(pool);
     db_conns_free(NULL);
 }

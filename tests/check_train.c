@@ -132,7 +132,7 @@ static void load_version(db *d, int v, model_def *def)
 {
     err e;
     err_clear(&e);
-    ck_assert_int_eq(store_model_load(d, "dir", v, def, NULL, NULL, &e), ERR_OK);
+    ck_assert_int_eq(store_version_load(d, "dir", v, def, NULL, NULL, &e), ERR_OK);
 }
 
 START_TEST(cde_resume_matches_a_straight_run)

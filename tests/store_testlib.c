@@ -2,6 +2,7 @@
 #include "store_testlib.h"
 
 #include "store/db_internal.h"
+#include "store/migrate.h"
 
 #include <check.h>
 #include <float.h>

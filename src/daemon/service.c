@@ -22,6 +22,7 @@
 #include "jobs/pool.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
+#include "store/migrate.h"
 #include "store/model_cache.h"
 #include "store/models.h"
 

@@ -79,7 +79,7 @@ static err_code check_data(db *d, const job_spec *s, const dataset_info *di, err
                                    di->label_dim, NULL, e);
     model_def def;
     model_def_init(&def);
-    err_code rc = store_model_load(d, s->model, s->from_version, &def, NULL, NULL, e);
+    err_code rc = store_version_load(d, s->model, s->from_version, &def, NULL, NULL, e);
     if (rc == ERR_OK)
         rc = job_spec_check_data(s, &def, "from_version", di->channels, di->label_kind,
                                  di->label_dim, NULL, e);

@@ -3,7 +3,7 @@
  *   GET /healthz     200 {"status":"ok"} while the process serves at all.
  *   GET /readyz      200 {"status":"ready"} when the daemon has finished
  *                    starting, is not draining, and the database answers
- *                    with the current schema (db_ping); 503 otherwise.
+ *                    with the current schema (db_migrate_check); 503 otherwise.
  *   GET /v1/version  the daemon's version, the schema versions, and the
  *                    versions of the libraries it runs on. */
 #include "config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
@@ -14,6 +14,7 @@
 #include "http/handlers.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
+#include "store/migrate.h"
 
 void h_healthz(http_req *r)
 {
@@ -32,7 +33,7 @@ void h_readyz(http_req *r)
     err e;
     err_clear(&e);
     db *d = NULL;
-    if (db_conns_get(app->db, &d, &e) != ERR_OK || db_ping(d, &e) != ERR_OK) {
+    if (db_conns_get(app->db, &d, &e) != ERR_OK || db_migrate_check(d, &e) != ERR_OK) {
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "not ready: database: %s", e.message);
         return;
     }
@@ -52,7 +53,7 @@ void h_version(http_req *r)
                              jansson_version_str(), "sqlite", db_sqlite_version());
     const char *blas = nn_blas_config();
     if (libs && blas) json_object_set_new(libs, "openblas", json_string(blas));
-    json_t *schema = json_pack("{s:i}", "latest", db_schema_latest());
+    json_t *schema = json_pack("{s:i}", "latest", db_migrate_latest());
     if (schema)
         json_object_set_new(schema, "current", current >= 0 ? json_integer(current) : json_null());
     http_reply_json(r, 200,

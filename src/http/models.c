@@ -151,7 +151,7 @@ static void export_work(http_req *r)
     model_def_init(&def);
     char created[32];
     if (db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
-        store_model_load(d, name, version, &def, NULL, created, &e) != ERR_OK) {
+        store_version_load(d, name, version, &def, NULL, created, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return;
     }
@@ -206,7 +206,7 @@ void h_version_delete(http_req *r)
     err e;
     err_clear(&e);
     if ((v == 0 && store_model_latest(d, name, &v, &e) != ERR_OK) ||
-        store_model_delete_version(d, name, v, &e) != ERR_OK) {
+        store_version_delete(d, name, v, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return;
     }

@@ -39,7 +39,7 @@ static void train_free(train *t)
 static err_code setup(train *t, err *e)
 {
     if (t->spec.from_version) {
-        if (store_model_load(t->d, t->spec.model, t->spec.from_version, &t->def, NULL, NULL, e) ||
+        if (store_version_load(t->d, t->spec.model, t->spec.from_version, &t->def, NULL, NULL, e) ||
             job_spec_check_kind(&t->spec, t->def.kind, e))
             return e->code;
     } else if (model_def_copy(&t->def, &t->spec.init_def, e) != ERR_OK) {

@@ -5,7 +5,10 @@ src_model_libmodel_la_SOURCES = \
 	src/model/model_def.c src/model/model_def.h \
 	src/model/model_name.c src/model/model_name.h \
 	src/model/dataset.c src/model/dataset.h \
+	src/model/model_rows.c src/model/model_rows.h \
 	src/model/job_spec.c src/model/job_spec.h \
+	src/model/job_status.c src/model/job_status.h \
+	src/model/job_ckpt.c src/model/job_ckpt.h \
 	src/model/ode_model.c src/model/ode_model.h
 src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm

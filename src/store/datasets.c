@@ -1,46 +1,36 @@
 /* store/datasets.c: see datasets.h. Series are stored as BLOBs of doubles
- * in host byte order, which the schema calls little-endian: odeserve
- * targets little-endian machines (x86-64, aarch64). */
+ * in host byte order (stmt_bind_doubles), which the schema calls
+ * little-endian: odeserve targets little-endian machines (x86-64, aarch64). */
 #include "store/datasets.h"
 
-#include "store/db_internal.h"
-#include "store/models.h"
+#include "store/stmt.h"
 
-#include <math.h>
-#include <stdio.h>
+#include "model/model_name.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-
-static void copy_text(char *dst, size_t n, const unsigned char *src)
-{
-    snprintf(dst, n, "%s", src ? (const char *)src : "");
-}
 
 static err_code put_series(db *d, long long id, const dataset *ds, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d,
-                   "INSERT INTO dataset_series (dataset_id, idx, n_points, t, y, "
-                   "label_class, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                   &st, "prepare dataset_series insert", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "INSERT INTO dataset_series (dataset_id, idx, n_points, t, y, "
+                     "label_class, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     &st, "prepare dataset_series insert", e) != ERR_OK)
         return e->code;
     for (size_t s = 0; s < ds->n_series; s++) {
         const dataset_series *x = &ds->series[s];
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)s);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)x->n);
-        sqlite3_bind_blob64(st, 4, x->t, (sqlite3_uint64)x->n * 8, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 5, x->y, (sqlite3_uint64)(x->n * ds->channels) * 8, SQLITE_STATIC);
-        if (ds->label_kind == DATASET_LABEL_CLASS) sqlite3_bind_int64(st, 6, x->label_class);
+        stmt_bind_int(st, 1, id);
+        stmt_bind_int(st, 2, (long long)s);
+        stmt_bind_int(st, 3, (long long)x->n);
+        stmt_bind_doubles(st, 4, x->t, x->n);
+        stmt_bind_doubles(st, 5, x->y, (x->n * ds->channels));
+        if (ds->label_kind == DATASET_LABEL_CLASS) stmt_bind_int(st, 6, x->label_class);
         if (ds->label_kind == DATASET_LABEL_VECTOR)
-            sqlite3_bind_blob64(st, 7, x->label_vec, (sqlite3_uint64)ds->label_dim * 8,
-                                SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_error(d, e, "insert dataset series");
+            stmt_bind_doubles(st, 7, x->label_vec, ds->label_dim);
+        if (stmt_step_done(d, st, "insert dataset series", e) != ERR_OK) {
             sqlite3_finalize(st);
             return e->code;
         }
@@ -51,31 +41,27 @@ static err_code put_series(db *d, long long id, const dataset *ds, err *e)
 
 err_code store_dataset_put(db *d, const char *name, const dataset *ds, err *e)
 {
-    if (model_name_check(name, e) != ERR_OK || dataset_validate(ds, e) != ERR_OK)
-        return e->code;
+    if (model_name_check(name, e) != ERR_OK || dataset_validate(ds, e) != ERR_OK) return e->code;
     dataset_info in;
     dataset_summarise(ds, &in);
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (db_prepare(d,
-                   "INSERT INTO datasets (name, created_at, channels, n_series, n_points, "
-                   "n_missing, t_min, t_max, label_kind, label_dim) VALUES (?1, " NOW_SQL
-                   ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
-                   &st, "prepare dataset insert", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "INSERT INTO datasets (name, created_at, channels, n_series, n_points, "
+                     "n_missing, t_min, t_max, label_kind, label_dim) VALUES (?1, " STMT_NOW_SQL
+                     ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
+                     &st, "prepare dataset insert", e) != ERR_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)in.channels);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)in.n_series);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)in.n_points);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)in.n_missing);
-    sqlite3_bind_double(st, 6, in.t_min);
-    sqlite3_bind_double(st, 7, in.t_max);
-    sqlite3_bind_text(st, 8, dataset_label_kind_name(ds->label_kind), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)ds->label_dim);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_error(d, e, "insert dataset");
-        goto fail;
-    }
+    stmt_bind_text(st, 1, name);
+    stmt_bind_int(st, 2, (long long)in.channels);
+    stmt_bind_int(st, 3, (long long)in.n_series);
+    stmt_bind_int(st, 4, (long long)in.n_points);
+    stmt_bind_int(st, 5, (long long)in.n_missing);
+    stmt_bind_double(st, 6, in.t_min);
+    stmt_bind_double(st, 7, in.t_max);
+    stmt_bind_text(st, 8, dataset_label_kind_name(ds->label_kind));
+    stmt_bind_int(st, 9, (long long)ds->label_dim);
+    if (stmt_step_done(d, st, "insert dataset", e) != ERR_OK) goto fail;
     if (sqlite3_changes(db_sqlite(d)) == 0) {
         err_set(e, ERR_CONFLICT, "name",
                 "dataset \"%s\" exists; datasets are immutable: delete it first or pick "
@@ -99,8 +85,8 @@ fail:
 static long long read_info(sqlite3_stmt *st, dataset_info *in)
 {
     memset(in, 0, sizeof *in);
-    copy_text(in->name, sizeof in->name, sqlite3_column_text(st, 0));
-    copy_text(in->created_at, sizeof in->created_at, sqlite3_column_text(st, 1));
+    stmt_column_text(st, 0, in->name, sizeof in->name);
+    stmt_column_text(st, 1, in->created_at, sizeof in->created_at);
     in->channels = (size_t)sqlite3_column_int64(st, 2);
     in->n_series = (size_t)sqlite3_column_int64(st, 3);
     in->n_points = (size_t)sqlite3_column_int64(st, 4);
@@ -126,12 +112,12 @@ err_code store_dataset_list(db *d, dataset_info **out, size_t *n, err *e)
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d, "SELECT " INFO_COLS " FROM datasets ORDER BY name", &st,
-                   "prepare dataset list", e) != ERR_OK)
+    if (stmt_prepare(d, "SELECT " INFO_COLS " FROM datasets ORDER BY name", &st,
+                     "prepare dataset list", e) != ERR_OK)
         return e->code;
     void *rows;
-    err_code rc =
-        db_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, "listing datasets", e);
+    err_code rc = stmt_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n,
+                                    "listing datasets", e);
     sqlite3_finalize(st);
     *out = rows;
     return rc;
@@ -141,10 +127,10 @@ static err_code find(db *d, const char *name, dataset_info *info, long long *id,
 {
     if (model_name_check(name, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d, "SELECT " INFO_COLS " FROM datasets WHERE name = ?1", &st,
-                   "prepare dataset lookup", e) != ERR_OK)
+    if (stmt_prepare(d, "SELECT " INFO_COLS " FROM datasets WHERE name = ?1", &st,
+                     "prepare dataset lookup", e) != ERR_OK)
         return e->code;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    stmt_bind_text(st, 1, name);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *id = read_info(st, info);
@@ -162,23 +148,25 @@ err_code store_dataset_info(db *d, const char *name, dataset_info *info, err *e)
     return find(d, name, info, &id, e);
 }
 
+/* Exactly n doubles; NULL for any other length (or out of memory). */
 static double *blob_doubles(sqlite3_stmt *st, int col, size_t n)
 {
-    if ((size_t)sqlite3_column_bytes(st, col) != n * 8) return NULL;
-    double *p = malloc(n ? n * 8 : 8);
-    if (p && n) memcpy(p, sqlite3_column_blob(st, col), n * 8);
-    return p;
+    double *p;
+    size_t got;
+    if (stmt_column_doubles(st, col, &p, &got) && got == n) return p;
+    free(p);
+    return NULL;
 }
 
 static err_code load_series(db *d, long long id, dataset *ds, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d,
-                   "SELECT n_points, t, y, label_class, label FROM dataset_series "
-                   "WHERE dataset_id = ?1 ORDER BY idx",
-                   &st, "prepare dataset load", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "SELECT n_points, t, y, label_class, label FROM dataset_series "
+                     "WHERE dataset_id = ?1 ORDER BY idx",
+                     &st, "prepare dataset load", e) != ERR_OK)
         return e->code;
-    sqlite3_bind_int64(st, 1, id);
+    stmt_bind_int(st, 1, id);
     size_t s = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && s < ds->n_series) {
@@ -243,14 +231,11 @@ err_code store_dataset_delete(db *d, const char *name, err *e)
     if (model_name_check(name, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (db_prepare(d, "DELETE FROM datasets WHERE name = ?1", &st, "prepare dataset delete", e) !=
+    if (stmt_prepare(d, "DELETE FROM datasets WHERE name = ?1", &st, "prepare dataset delete", e) !=
         ERR_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_error(d, e, "delete dataset");
-        goto fail;
-    }
+    stmt_bind_text(st, 1, name);
+    if (stmt_step_done(d, st, "delete dataset", e) != ERR_OK) goto fail;
     if (sqlite3_changes(db_sqlite(d)) == 0) {
         err_set(e, ERR_NOT_FOUND, "name", "no dataset named \"%s\"", name);
         goto fail;

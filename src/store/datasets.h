@@ -4,8 +4,9 @@
  * Datasets are immutable: a put stores a new name in one transaction (a
  * name already taken is ERR_CONFLICT), delete removes it.
  *
- * Functions take the calling thread's connection
- * (db_conns_get). */
+ * Functions take the calling thread's connection (db_conns_get) and are as
+ * thread-safe as SQLite's one-connection-per-thread model. What they return
+ * is the caller's: free() a list, dataset_free a loaded dataset. */
 #ifndef ODESERVE_STORE_DATASETS_H
 #define ODESERVE_STORE_DATASETS_H
 

@@ -154,46 +154,6 @@ out:
     return rc;
 }
 
-err_code db_prepare(db *d, const char *sql, sqlite3_stmt **out, const char *what, err *e)
-{
-    *out = NULL;
-    if (sqlite3_prepare_v2(d->conn, sql, -1, out, NULL) == SQLITE_OK) return ERR_OK;
-    return db_error(d, e, what);
-}
-
-err_code db_collect_rows(db *d, sqlite3_stmt *st, size_t size, db_read_row_fn read_row, void *ctx,
-                         void **out, size_t *n, const char *what, err *e)
-{
-    char *rows = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? 2 * cap : 16;
-            char *p = realloc(rows, nc * size);
-            if (!p) {
-                err_set(e, ERR_NOMEM, NULL, "out of memory %s", what);
-                goto fail;
-            }
-            rows = p;
-            cap = nc;
-        }
-        read_row(st, rows + len++ * size, ctx);
-    }
-    if (rc != SQLITE_DONE) {
-        db_error(d, e, what);
-        goto fail;
-    }
-    *out = rows;
-    *n = len;
-    return ERR_OK;
-fail:
-    free(rows);
-    return e->code;
-}
-
 /* PRAGMA journal_mode[=WAL]: the mode now in effect, lower case, into buf.
  * Returns the SQLite result code. */
 static int journal_mode(db *d, const char *sql, char *buf, size_t n)
@@ -376,24 +336,6 @@ err_code db_schema_version(db *d, int *version, err *e)
 const char *db_sqlite_version(void)
 {
     return sqlite3_libversion();
-}
-
-err_code db_ping(db *d, err *e)
-{
-    int v = 0;
-    err_code rc = db_schema_version(d, &v, e);
-    if (rc) return rc;
-    int latest = db_schema_latest();
-    if (v > latest)
-        return err_set(e, ERR_SCHEMA, NULL,
-                       "%s: database schema version %d is newer than this odeserved supports "
-                       "(%d); upgrade odeserved",
-                       d->path, v, latest);
-    if (v < latest)
-        return err_set(e, ERR_UNAVAILABLE, NULL,
-                       "%s: database schema version %d, migrations up to %d not applied yet",
-                       d->path, v, latest);
-    return ERR_OK;
 }
 
 int db_in_transaction(db *d)

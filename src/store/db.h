@@ -1,4 +1,4 @@
-/* store/db.h: SQLite connections and schema migrations.
+/* store/db.h: SQLite connections.
  *
  * The only layer that speaks SQL. One connection per thread (SQLite's
  * recommended model with WAL): a db_conns hands each calling thread its own
@@ -6,19 +6,18 @@
  * connection is set up the same way: WAL, busy_timeout, foreign_keys=ON and
  * the configured synchronous level (default FULL: models and jobs must not be
  * lost). Writes start with BEGIN IMMEDIATE so a writer never deadlocks on a
- * lock upgrade.
+ * lock upgrade. The schema and its migrations are store/migrate.h's: a
+ * connection knows nothing of them.
  *
- * Migrations are the numbered files migrations/NNNN_name.sql, embedded in the
- * binary at build time. Each is applied in its own transaction together with
- * the PRAGMA user_version bump, so a failing migration leaves the database
- * exactly as it was. A database whose user_version is newer than the binary
- * knows is refused (ERR_SCHEMA). */
+ * Ownership and thread safety: a db is owned by whoever opened it (db_close)
+ * or by its db_conns, and is used by one thread at a time; a db_conns is
+ * thread-safe and owns every connection it hands out. */
 #ifndef ODESERVE_STORE_DB_H
 #define ODESERVE_STORE_DB_H
 
 #include "core/err.h"
 
-typedef struct db db;           /* one connection; use from one thread at a time */
+typedef struct db db;             /* one connection; use from one thread at a time */
 typedef struct db_conns db_conns; /* thread-safe; hands out per-thread connections */
 
 typedef struct db_opts {
@@ -56,9 +55,6 @@ void db_close(db *d); /* NULL is a no-op */
 err_code db_claim(const db_opts *o, int *fd, err *e);
 void db_unclaim(int fd); /* -1 is a no-op */
 
-/* Highest migration number compiled into this binary. */
-int db_schema_latest(void);
-
 /* The SQLite library's version ("3.40.1"), for GET /v1/version, so that
  * layers above store never include sqlite3.h. Static storage; thread-safe. */
 const char *db_sqlite_version(void);
@@ -66,24 +62,9 @@ const char *db_sqlite_version(void);
 /* PRAGMA user_version of the open database. */
 err_code db_schema_version(db *d, int *version, err *e);
 
-/* Apply every embedded migration above the current user_version, each in
- * its own transaction. *from / *to (may be NULL) receive the versions before
- * and after (also on failure: *to is then the last version committed).
- * Already current: returns at once, nothing written. ERR_SCHEMA if the
- * database is newer than db_schema_latest() ("database schema version N is
- * newer than this odeserved supports (M); upgrade odeserved"); ERR_DB if a
- * migration fails (the message names the file, the line and SQLite's
- * message), the database then being exactly as before that migration. Safe
- * against another process migrating the same file at the same time. */
-err_code db_migrate(db *d, int *from, int *to, err *e);
-
-/* Readiness probe: the connection answers and the schema is current.
- * ERR_DB if the database does not answer, ERR_UNAVAILABLE if migrations are
- * still to be applied, ERR_SCHEMA if the database is newer than the binary. */
-err_code db_ping(db *d, err *e);
-
-/* Pool: `o` is copied (strings too) and checked at once (ERR_CONFIG as in
- * db_open); no connection is opened until a thread asks for one. */
+/* Connections per thread (store/conns.c): `o` is copied (strings too) and
+ * checked at once (ERR_CONFIG as in db_open); no connection is opened until
+ * a thread asks for one. */
 err_code db_conns_new(db_conns **out, const db_opts *o, err *e);
 /* Closes every connection; no thread may still use one (join them first).
  * NULL is a no-op. */

@@ -14,6 +14,8 @@
  *     db_rollback(d);
  *     return e->code;
  *
+ * Ownership: the handle and the cached statements (db_stmt) belong to the
+ * connection and go with db_close. Statement helpers are store/stmt.h's.
  * Thread safety: as for db: one thread at a time per connection. */
 #ifndef ODESERVE_STORE_DB_INTERNAL_H
 #define ODESERVE_STORE_DB_INTERNAL_H
@@ -44,22 +46,6 @@ err_code db_query_int(db *d, const char *sql, long long *out, err *e);
 /* Run SQL text with no parameters and no result rows wanted (one or more
  * statements). */
 err_code db_exec(db *d, const char *sql, err *e);
-
-/* Prepare a one-off statement (the caller finalizes it). On failure *out
- * is NULL and the error is db_error(d, e, what). */
-err_code db_prepare(db *d, const char *sql, sqlite3_stmt **out, const char *what, err *e);
-
-/* Reads the current row of st into `row` (one element of the array
- * db_collect_rows grows). */
-typedef void (*db_read_row_fn)(sqlite3_stmt *st, void *row, void *ctx);
-
-/* Step st (prepared and bound by the caller, who finalizes it) to the end,
- * reading each row with read_row(st, row, ctx) into a growing array of `size`-byte
- * elements. On success *out (malloc'd, the caller frees; NULL when there are
- * no rows) and *n hold the rows. On failure *out is NULL, *n is 0, and e
- * holds ERR_NOMEM ("out of memory <what>") or db_error(d, e, what). */
-err_code db_collect_rows(db *d, sqlite3_stmt *st, size_t size, db_read_row_fn read_row, void *ctx,
-                         void **out, size_t *n, const char *what, err *e);
 
 /* BEGIN IMMEDIATE / COMMIT. Starting a transaction inside another is an
  * ERR_INTERNAL (a bug in the caller). If COMMIT fails, the transaction is

@@ -1,62 +1,17 @@
 /* store/jobs.c: see jobs.h. */
 #include "store/jobs.h"
 #include "store/models_internal.h"
-
-#include "store/db_internal.h"
+#include "store/stmt.h"
+#include "store/versions_internal.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-
-static const char *const status_names[JOB__COUNT] = {"queued", "running", "succeeded", "failed",
-                                                     "cancelled"};
-
-const char *job_status_name(job_status s)
-{
-    return s >= 0 && s < JOB__COUNT ? status_names[s] : "?";
-}
-
-err_code job_status_from_name(const char *name, job_status *out, err *e)
-{
-    for (int i = 0; i < JOB__COUNT; i++)
-        if (name && strcmp(name, status_names[i]) == 0) {
-            *out = (job_status)i;
-            return ERR_OK;
-        }
-    return err_set(e, ERR_INVALID, "status",
-                   "unknown status (expected one of: queued, running, succeeded, failed, "
-                   "cancelled)");
-}
-
-void job_ckpt_free(job_ckpt *c)
-{
-    if (!c) return;
-    free(c->params);
-    free(c->best);
-    free(c->optim);
-    memset(c, 0, sizeof *c);
-}
-
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
-{
-    const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", s ? (const char *)s : "");
-}
-
+/* A nullable REAL column: NaN ("none yet") for NULL. */
 static double col_real(sqlite3_stmt *st, int col)
 {
-    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
-}
-
-static void bind_real(sqlite3_stmt *st, int i, double v)
-{
-    if (isfinite(v))
-        sqlite3_bind_double(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
+    return stmt_column_double_or(st, col, NAN);
 }
 
 err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,
@@ -64,19 +19,16 @@ err_code store_job_create(db *d, const char *model, const char *dataset, const c
 {
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (db_prepare(d,
-                   "INSERT INTO jobs (model, dataset, spec, status, created_at, iterations) "
-                   "VALUES (?1, ?2, ?3, 'queued', " NOW_SQL ", ?4)",
-                   &st, "prepare", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "INSERT INTO jobs (model, dataset, spec, status, created_at, iterations) "
+                     "VALUES (?1, ?2, ?3, 'queued', " STMT_NOW_SQL ", ?4)",
+                     &st, "prepare", e) != ERR_OK)
         goto fail;
-    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, spec, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, iterations);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_error(d, e, "insert job");
-        goto fail;
-    }
+    stmt_bind_text(st, 1, model);
+    stmt_bind_text(st, 2, dataset);
+    stmt_bind_text(st, 3, spec);
+    stmt_bind_int(st, 4, iterations);
+    if (stmt_step_done(d, st, "insert job", e) != ERR_OK) goto fail;
     *id = sqlite3_last_insert_rowid(db_sqlite(d));
     sqlite3_finalize(st);
     return db_commit(d, e);
@@ -95,15 +47,15 @@ static void read_info(sqlite3_stmt *st, job_info *j)
 {
     memset(j, 0, sizeof *j);
     j->id = sqlite3_column_int64(st, 0);
-    copy_text(j->model, sizeof j->model, st, 1);
-    copy_text(j->dataset, sizeof j->dataset, st, 2);
+    stmt_column_text(st, 1, j->model, sizeof j->model);
+    stmt_column_text(st, 2, j->dataset, sizeof j->dataset);
     job_status s = JOB_QUEUED;
     job_status_from_name((const char *)sqlite3_column_text(st, 3), &s, NULL);
     j->status = s;
     j->cancel_requested = sqlite3_column_int(st, 4) != 0;
-    copy_text(j->created_at, sizeof j->created_at, st, 5);
-    copy_text(j->started_at, sizeof j->started_at, st, 6);
-    copy_text(j->finished_at, sizeof j->finished_at, st, 7);
+    stmt_column_text(st, 5, j->created_at, sizeof j->created_at);
+    stmt_column_text(st, 6, j->started_at, sizeof j->started_at);
+    stmt_column_text(st, 7, j->finished_at, sizeof j->finished_at);
     j->iterations = (long)sqlite3_column_int64(st, 8);
     j->iteration = (long)sqlite3_column_int64(st, 9);
     j->train_loss = col_real(st, 10);
@@ -112,15 +64,16 @@ static void read_info(sqlite3_stmt *st, job_info *j)
     j->best_val_loss = col_real(st, 13);
     j->elapsed = sqlite3_column_double(st, 14);
     j->result_version = sqlite3_column_int(st, 15);
-    copy_text(j->error, sizeof j->error, st, 16);
+    stmt_column_text(st, 16, j->error, sizeof j->error);
 }
 
 err_code store_job_get(db *d, long long id, job_info *out, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d, "SELECT " INFO_COLS " FROM jobs WHERE id = ?1", &st, "prepare", e) != ERR_OK)
+    if (stmt_prepare(d, "SELECT " INFO_COLS " FROM jobs WHERE id = ?1", &st, "prepare", e) !=
+        ERR_OK)
         return e->code;
-    sqlite3_bind_int64(st, 1, id);
+    stmt_bind_int(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         read_info(st, out);
@@ -143,14 +96,14 @@ err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e)
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d, "SELECT " INFO_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
-                   &st, "prepare", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "SELECT " INFO_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+                     &st, "prepare", e) != ERR_OK)
         return e->code;
-    if (status >= 0)
-        sqlite3_bind_text(st, 1, job_status_name((job_status)status), -1, SQLITE_STATIC);
+    if (status >= 0) stmt_bind_text(st, 1, job_status_name((job_status)status));
     void *rows;
     err_code rc =
-        db_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, "listing jobs", e);
+        stmt_collect_rows(d, st, sizeof **out, read_info_row, NULL, &rows, n, "listing jobs", e);
     sqlite3_finalize(st);
     *out = rows;
     return rc;
@@ -173,15 +126,15 @@ err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err
     *n = 0;
     if (store_job_get(d, id, &j, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d,
-                   "SELECT iteration, train_loss, val_loss, elapsed FROM job_metrics "
-                   "WHERE job_id = ?1 ORDER BY iteration",
-                   &st, "prepare", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "SELECT iteration, train_loss, val_loss, elapsed FROM job_metrics "
+                     "WHERE job_id = ?1 ORDER BY iteration",
+                     &st, "prepare", e) != ERR_OK)
         return e->code;
-    sqlite3_bind_int64(st, 1, id);
+    stmt_bind_int(st, 1, id);
     void *rows;
-    err_code rc =
-        db_collect_rows(d, st, sizeof **out, read_metric_row, NULL, &rows, n, "reading metrics", e);
+    err_code rc = stmt_collect_rows(d, st, sizeof **out, read_metric_row, NULL, &rows, n,
+                                    "reading metrics", e);
     sqlite3_finalize(st);
     *out = rows;
     return rc;
@@ -191,8 +144,8 @@ err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err
 static err_code update(db *d, const char *sql, long long id, int *changed, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d, sql, &st, "prepare", e) != ERR_OK) return e->code;
-    sqlite3_bind_int64(st, 1, id);
+    if (stmt_prepare(d, sql, &st, "prepare", e) != ERR_OK) return e->code;
+    stmt_bind_int(st, 1, id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return db_error(d, e, "update job");
@@ -208,7 +161,7 @@ err_code store_job_cancel(db *d, long long id, job_status *after, err *e)
     if (store_job_get(d, id, &j, e) != ERR_OK) goto fail;
     if (j.status == JOB_QUEUED) {
         if (update(d,
-                   "UPDATE jobs SET status = 'cancelled', finished_at = " NOW_SQL
+                   "UPDATE jobs SET status = 'cancelled', finished_at = " STMT_NOW_SQL
                    ", error = 'cancelled before it started' WHERE id = ?1",
                    id, &changed, e) != ERR_OK)
             goto fail;
@@ -253,44 +206,35 @@ err_code store_job_requeue(db *d, long long id, err *e)
     return db_commit(d, e);
 }
 
-static double *blob_copy(sqlite3_stmt *st, int col, size_t *n)
-{
-    size_t bytes = (size_t)sqlite3_column_bytes(st, col);
-    *n = bytes / 8;
-    if (sqlite3_column_type(st, col) == SQLITE_NULL || bytes == 0) return NULL;
-    double *p = malloc(bytes);
-    if (p) memcpy(p, sqlite3_column_blob(st, col), bytes);
-    return p;
-}
-
 static err_code read_ckpt(db *d, long long id, job_ckpt *ck, err *e)
 {
     sqlite3_stmt *st = NULL;
     memset(ck, 0, sizeof *ck);
-    if (db_prepare(
+    if (stmt_prepare(
             d,
             "SELECT iteration, elapsed, train_loss, val_loss, best_train_loss, best_val_loss, "
             "ckpt_params, ckpt_best, ckpt_optim, ckpt_optim_steps, ckpt_rng FROM jobs "
             "WHERE id = ?1 AND ckpt_params IS NOT NULL",
             &st, "prepare", e) != ERR_OK)
         return e->code;
-    sqlite3_bind_int64(st, 1, id);
+    stmt_bind_int(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         size_t nb, no;
+        bool ok;
         ck->iteration = (long)sqlite3_column_int64(st, 0);
         ck->elapsed = sqlite3_column_double(st, 1);
         ck->train_loss = col_real(st, 2);
         ck->val_loss = col_real(st, 3);
         ck->best_train_loss = col_real(st, 4);
         ck->best_val_loss = col_real(st, 5);
-        ck->params = blob_copy(st, 6, &ck->n_params);
-        ck->best = blob_copy(st, 7, &nb);
-        ck->optim = blob_copy(st, 8, &no);
+        ok = stmt_column_doubles(st, 6, &ck->params, &ck->n_params);
+        ok = stmt_column_doubles(st, 7, &ck->best, &nb) && ok;
+        ok = stmt_column_doubles(st, 8, &ck->optim, &no) && ok;
         ck->optim_len = no;
         ck->optim_steps = (long)sqlite3_column_int64(st, 9);
         if (sqlite3_column_bytes(st, 10) == 32) memcpy(ck->rng, sqlite3_column_blob(st, 10), 32);
-        if (!ck->params || !ck->best || nb != ck->n_params || (no && !ck->optim)) {
+        if (!ok || !ck->params || !ck->best || nb != ck->n_params) {
             err_set(e, ERR_DB, "id", "job %lld: checkpoint damaged or out of memory", id);
             job_ckpt_free(ck);
             rc = SQLITE_ERROR;
@@ -309,8 +253,8 @@ err_code store_job_claim(db *d, bool *found, long long *id, char **spec, job_ckp
     *spec = NULL;
     memset(ck, 0, sizeof *ck);
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (db_prepare(d, "SELECT id, spec FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1", &st,
-                   "prepare", e) != ERR_OK)
+    if (stmt_prepare(d, "SELECT id, spec FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1",
+                     &st, "prepare", e) != ERR_OK)
         goto fail;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -331,7 +275,7 @@ err_code store_job_claim(db *d, bool *found, long long *id, char **spec, job_ckp
         goto fail;
     }
     if (update(d,
-               "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, " NOW_SQL
+               "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, " STMT_NOW_SQL
                ") WHERE id = ?1",
                *id, NULL, e) != ERR_OK ||
         read_ckpt(d, *id, ck, e) != ERR_OK)
@@ -351,20 +295,19 @@ fail:
 static err_code insert_metrics(db *d, long long id, const job_metric *rows, size_t n, err *e)
 {
     sqlite3_stmt *st = NULL;
-    if (db_prepare(d,
-                   "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)",
-                   &st, "prepare", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+                     &st, "prepare", e) != ERR_OK)
         return e->code;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, rows[i].iteration);
-        bind_real(st, 3, rows[i].train_loss);
-        bind_real(st, 4, rows[i].val_loss);
-        sqlite3_bind_double(st, 5, rows[i].elapsed);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_error(d, e, "insert metrics");
+        stmt_bind_int(st, 1, id);
+        stmt_bind_int(st, 2, rows[i].iteration);
+        stmt_bind_finite(st, 3, rows[i].train_loss);
+        stmt_bind_finite(st, 4, rows[i].val_loss);
+        stmt_bind_double(st, 5, rows[i].elapsed);
+        if (stmt_step_done(d, st, "insert metrics", e) != ERR_OK) {
             sqlite3_finalize(st);
             return e->code;
         }
@@ -379,26 +322,26 @@ err_code store_job_checkpoint(db *d, long long id, const job_ckpt *ck, const job
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (insert_metrics(d, id, rows, n_rows, e) != ERR_OK ||
-        db_prepare(d,
-                   "UPDATE jobs SET iteration = ?2, elapsed = ?3, train_loss = ?4, val_loss = ?5, "
-                   "best_train_loss = ?6, best_val_loss = ?7, ckpt_params = ?8, ckpt_best = ?9, "
-                   "ckpt_optim = ?10, ckpt_optim_steps = ?11, ckpt_rng = ?12 WHERE id = ?1 "
-                   "RETURNING cancel_requested",
-                   &st, "prepare", e) != ERR_OK)
+        stmt_prepare(
+            d,
+            "UPDATE jobs SET iteration = ?2, elapsed = ?3, train_loss = ?4, val_loss = ?5, "
+            "best_train_loss = ?6, best_val_loss = ?7, ckpt_params = ?8, ckpt_best = ?9, "
+            "ckpt_optim = ?10, ckpt_optim_steps = ?11, ckpt_rng = ?12 WHERE id = ?1 "
+            "RETURNING cancel_requested",
+            &st, "prepare", e) != ERR_OK)
         goto fail;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, ck->iteration);
-    sqlite3_bind_double(st, 3, ck->elapsed);
-    bind_real(st, 4, ck->train_loss);
-    bind_real(st, 5, ck->val_loss);
-    bind_real(st, 6, ck->best_train_loss);
-    bind_real(st, 7, ck->best_val_loss);
-    sqlite3_bind_blob64(st, 8, ck->params, (sqlite3_uint64)ck->n_params * 8, SQLITE_STATIC);
-    sqlite3_bind_blob64(st, 9, ck->best, (sqlite3_uint64)ck->n_params * 8, SQLITE_STATIC);
-    if (ck->optim_len)
-        sqlite3_bind_blob64(st, 10, ck->optim, (sqlite3_uint64)ck->optim_len * 8, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, ck->optim_steps);
-    sqlite3_bind_blob(st, 12, ck->rng, 32, SQLITE_STATIC);
+    stmt_bind_int(st, 1, id);
+    stmt_bind_int(st, 2, ck->iteration);
+    stmt_bind_double(st, 3, ck->elapsed);
+    stmt_bind_finite(st, 4, ck->train_loss);
+    stmt_bind_finite(st, 5, ck->val_loss);
+    stmt_bind_finite(st, 6, ck->best_train_loss);
+    stmt_bind_finite(st, 7, ck->best_val_loss);
+    stmt_bind_doubles(st, 8, ck->params, ck->n_params);
+    stmt_bind_doubles(st, 9, ck->best, ck->n_params);
+    if (ck->optim_len) stmt_bind_doubles(st, 10, ck->optim, ck->optim_len);
+    stmt_bind_int(st, 11, ck->optim_steps);
+    stmt_bind_blob(st, 12, ck->rng, sizeof ck->rng);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE)
@@ -421,17 +364,15 @@ err_code store_job_finish(db *d, long long id, job_status status, const char *er
 {
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (db_prepare(
-            d, "UPDATE jobs SET status = ?2, error = ?3, finished_at = " NOW_SQL " WHERE id = ?1",
-            &st, "prepare", e) != ERR_OK)
+    if (stmt_prepare(d,
+                     "UPDATE jobs SET status = ?2, error = ?3, finished_at = " STMT_NOW_SQL
+                     " WHERE id = ?1",
+                     &st, "prepare", e) != ERR_OK)
         goto fail;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, job_status_name(status), -1, SQLITE_STATIC);
-    if (error) sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_error(d, e, "finish job");
-        goto fail;
-    }
+    stmt_bind_int(st, 1, id);
+    stmt_bind_text(st, 2, job_status_name(status));
+    if (error) stmt_bind_text(st, 3, error);
+    if (stmt_step_done(d, st, "finish job", e) != ERR_OK) goto fail;
     sqlite3_finalize(st);
     return db_commit(d, e);
 fail:
@@ -447,24 +388,21 @@ err_code store_job_succeed(db *d, long long id, const char *model, const model_d
     int v = 0;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (store_model_put_in_tx(d, model, def, &v, e) != ERR_OK ||
-        db_prepare(d,
-                   "UPDATE jobs SET status = 'succeeded', result_version = ?2, error = NULL, "
-                   "finished_at = " NOW_SQL " WHERE id = ?1 AND status = 'running'",
-                   &st, "prepare", e) != ERR_OK)
+        stmt_prepare(d,
+                     "UPDATE jobs SET status = 'succeeded', result_version = ?2, error = NULL, "
+                     "finished_at = " STMT_NOW_SQL " WHERE id = ?1 AND status = 'running'",
+                     &st, "prepare", e) != ERR_OK)
         goto fail;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, v);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        db_error(d, e, "finish job");
-        goto fail;
-    }
+    stmt_bind_int(st, 1, id);
+    stmt_bind_int(st, 2, v);
+    if (stmt_step_done(d, st, "finish job", e) != ERR_OK) goto fail;
     if (sqlite3_changes(db_sqlite(d)) != 1) {
         err_set(e, ERR_CONFLICT, "id", "job %lld is not running: its result is not stored", id);
         goto fail;
     }
     sqlite3_finalize(st);
     err_code rc = db_commit(d, e);
-    store_models_changed();
+    store_version_changed(false);
     if (rc == ERR_OK && version) *version = v;
     return rc;
 fail:

@@ -12,30 +12,23 @@
  * one transaction (store_job_checkpoint), so the loss curve never runs
  * ahead of, or falls behind, the state a restarted job resumes from.
  *
- * Functions take the calling thread's connection (db_conns_get). */
+ * The status and the checkpoint are model/'s types (job_status.h,
+ * job_ckpt.h). Rows come back as copies the caller owns (free() the
+ * arrays, job_ckpt_free a checkpoint). Functions take the calling thread's
+ * connection (db_conns_get) and are as thread-safe as SQLite's
+ * one-connection-per-thread model; each write is one transaction. */
 #ifndef ODESERVE_STORE_JOBS_H
 #define ODESERVE_STORE_JOBS_H
 
 #include "core/err.h"
+#include "model/job_ckpt.h"
+#include "model/job_status.h"
 #include "model/model_def.h"
 #include "store/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef enum job_status {
-    JOB_QUEUED = 0,
-    JOB_RUNNING,
-    JOB_SUCCEEDED,
-    JOB_FAILED,
-    JOB_CANCELLED,
-    JOB__COUNT
-} job_status;
-
-const char *job_status_name(job_status s);
-/* ERR_INVALID (field "status") for an unknown name. */
-err_code job_status_from_name(const char *name, job_status *out, err *e);
 
 typedef struct job_info {
     long long id;
@@ -56,21 +49,6 @@ typedef struct job_metric {
     double val_loss;   /* NaN when not evaluated then */
     double elapsed;    /* training seconds since the job first started */
 } job_metric;
-
-/* A checkpoint. Arrays are owned by whoever filled them (job_ckpt_free for
- * those store_job_claim returns). */
-typedef struct job_ckpt {
-    long iteration; /* 0 = no checkpoint (fresh start) */
-    double elapsed, train_loss, val_loss, best_train_loss, best_val_loss;
-    size_t n_params;
-    double *params, *best; /* n_params each */
-    size_t optim_len;
-    double *optim;
-    long optim_steps;
-    uint64_t rng[4];
-} job_ckpt;
-
-void job_ckpt_free(job_ckpt *c); /* frees the arrays, zeroes; NULL is a no-op */
 
 /* A new queued job; *id its number. */
 err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,

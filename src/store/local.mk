@@ -1,13 +1,18 @@
-# store: SQLite connections (one per thread), schema migrations, models and
-# their versions, the cache of loaded versions, datasets, and training jobs
-# with their checkpoints and metrics. The only layer that speaks SQL. Programs link it before
-# src/model/libmodel.la (models.c validates and checksums model_defs).
+# store: SQLite connections (one per thread), statement helpers, schema
+# migrations, one file per table (models, their versions, the versions'
+# networks, datasets, training jobs with their checkpoints and metrics) and
+# the cache of loaded versions. The only layer that speaks SQL. Programs link
+# it before src/model/libmodel.la (model/model_rows.h turns model_defs into
+# rows and back).
 noinst_LTLIBRARIES += src/store/libstore.la
 src_store_libstore_la_SOURCES = \
 	src/store/db.c src/store/db.h src/store/db_internal.h \
-	src/store/migrate.c src/store/migrate_internal.h \
+	src/store/stmt.c src/store/stmt.h \
+	src/store/migrate.c src/store/migrate.h src/store/migrate_internal.h \
 	src/store/conns.c \
 	src/store/models.c src/store/models.h src/store/models_internal.h \
+	src/store/versions.c src/store/versions.h src/store/versions_internal.h \
+	src/store/nets.c src/store/nets_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \
 	src/store/datasets.c src/store/datasets.h \
 	src/store/jobs.c src/store/jobs.h

@@ -31,9 +31,9 @@
  * e.g. for the meta table); any other parameter is an error. */
 #include "config.h"
 
-#include "store/db.h"
-#include "store/db_internal.h"
+#include "store/migrate.h"
 #include "store/migrate_internal.h"
+#include "store/stmt.h"
 
 #include "core/log.h"
 
@@ -41,7 +41,7 @@
 #include <string.h>
 #include <strings.h>
 
-int db_schema_latest(void)
+int db_migrate_latest(void)
 {
     return (int)db_migrations_count;
 }
@@ -57,6 +57,20 @@ static err_code newer_error(db *d, int version, int latest, err *e)
                    "%s: database schema version %d is newer than this odeserved supports (%d); "
                    "upgrade odeserved",
                    db_path(d), version, latest);
+}
+
+err_code db_migrate_check(db *d, err *e)
+{
+    int v = 0;
+    err_code rc = db_schema_version(d, &v, e);
+    if (rc) return rc;
+    int latest = db_migrate_latest();
+    if (v > latest) return newer_error(d, v, latest, e);
+    if (v < latest)
+        return err_set(e, ERR_UNAVAILABLE, NULL,
+                       "%s: database schema version %d, migrations up to %d not applied yet",
+                       db_path(d), v, latest);
+    return ERR_OK;
 }
 
 /* What the authorizer refused, for the error message (SQLite itself only
@@ -180,22 +194,19 @@ static err_code run_script(db *d, const struct migration *m, err *e)
 
 static err_code check_foreign_keys(db *d, const struct migration *m, err *e)
 {
+    const char *what = "PRAGMA foreign_key_check";
     sqlite3_stmt *st = NULL;
-    err_code rc = ERR_OK;
-    if (sqlite3_prepare_v2(db_sqlite(d), "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK) {
-        rc = db_error(d, e, "PRAGMA foreign_key_check");
-        goto out;
-    }
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW) {
+    err_code rc = stmt_prepare(d, what, &st, what, e);
+    if (rc) return rc;
+    int row = stmt_step_row(d, st, what, e);
+    if (row < 0) {
+        rc = ERR_DB;
+    } else if (row == 1) {
         const char *table = (const char *)sqlite3_column_text(st, 0);
         rc = err_set(e, ERR_DB, NULL,
                      "%s: migration %s leaves rows in table %s that violate a foreign key",
                      db_path(d), m->name, table ? table : "?");
-    } else if (s != SQLITE_DONE) {
-        rc = db_error(d, e, "PRAGMA foreign_key_check");
     }
-out:
     sqlite3_finalize(st);
     return rc;
 }
@@ -211,15 +222,17 @@ static err_code record_history(db *d, const struct migration *m, err *e)
                                "WHERE type = 'table' AND name = 'schema_history'",
                                &exists, e);
     if (rc || !exists) return rc;
+    const char *what = "recording the migration in schema_history";
     sqlite3_stmt *st = NULL;
-    const char *sql = "INSERT INTO schema_history (version, name, applied_at, odeserved_version) "
-                      "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?3)";
-    if (sqlite3_prepare_v2(db_sqlite(d), sql, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_int(st, 1, m->version) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, PACKAGE_VERSION, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_DONE)
-        rc = db_error(d, e, "recording the migration in schema_history");
+    if ((rc = stmt_prepare(d,
+                           "INSERT INTO schema_history (version, name, applied_at, "
+                           "odeserved_version) VALUES (?1, ?2, " STMT_NOW_SQL ", ?3)",
+                           &st, what, e)))
+        return rc;
+    stmt_bind_int(st, 1, m->version);
+    stmt_bind_text(st, 2, m->name);
+    stmt_bind_text(st, 3, PACKAGE_VERSION);
+    rc = stmt_step_done(d, st, what, e);
     sqlite3_finalize(st);
     return rc;
 }

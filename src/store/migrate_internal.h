@@ -9,7 +9,7 @@
 #ifndef ODESERVE_STORE_MIGRATE_INTERNAL_H
 #define ODESERVE_STORE_MIGRATE_INTERNAL_H
 
-#include "store/db.h"
+#include "store/migrate.h"
 
 #include <stddef.h>
 

@@ -20,7 +20,7 @@
  * otherwise it hands out a private, unlinked entry, freed by its release.
  * So after model_cache_drop returns, no get returns data loaded before it.
  * Deletions are also seen without a drop: a get that finds the store's
- * deletion count (store_models_deletions) moved since the last get drops
+ * deletion count (store_version_deletions) moved since the last get drops
  * every entry first, as model_cache_drop does. Otherwise a model deleted
  * and re-created under its name (at version 1 again) could be answered
  * with the deleted model's cached version 1 in the moment between the
@@ -34,7 +34,7 @@
  * "Latest". Resolving version 0 took an SQLite read transaction per request
  * (about 10 us of a served request's 70 us of overhead: two fcntl locks,
  * an fstat, a cold B-tree walk). A small direct-mapped memo keeps each
- * name's answer with the value store_models_changes() had before the query
+ * name's answer with the value store_version_changes() had before the query
  * that produced it; an answer is used only while that counter has not moved,
  * i.e. while no write to models has ended in this process since. Reading
  * the counter before the query and writers bumping it after their commit
@@ -43,6 +43,7 @@
  * is why the daemon claims its database exclusively (db_claim). */
 #include "store/model_cache.h"
 #include "store/models.h"
+#include "store/versions.h"
 
 #include "core/log.h"
 
@@ -68,7 +69,7 @@ struct entry {
 struct latest {
     char name[MODEL_NAME_MAX + 1]; /* "" = empty slot */
     int version;
-    unsigned long changes; /* store_models_changes() before the query */
+    unsigned long changes; /* store_version_changes() before the query */
 };
 
 struct model_cache {
@@ -84,7 +85,7 @@ struct model_cache {
     struct entry *lru_tail;   /* next to evict */
     size_t n_unused;          /* entries on the LRU list */
     unsigned long generation; /* bumped by every drop */
-    unsigned long deletions;  /* store_models_deletions() as of the last drop of everything */
+    unsigned long deletions;  /* store_version_deletions() as of the last drop of everything */
     struct latest latest[LATEST_SLOTS];
 };
 
@@ -272,7 +273,7 @@ err_code model_cache_new(model_cache **out, db_conns *conns, model_build_fn buil
     c->build = build;
     c->unbuild = unbuild;
     c->capacity = capacity;
-    c->deletions = store_models_deletions();
+    c->deletions = store_version_deletions();
     *out = c;
     return ERR_OK;
 }
@@ -306,7 +307,7 @@ static err_code load_entry(model_cache *c, db *d, const char *name, int version,
     if (!en) return err_set(e, ERR_NOMEM, NULL, "out of memory loading model \"%s\"", name);
     model_def_init(&en->def);
     if (!d && (rc = db_conns_get(c->conns, &d, e))) goto fail;
-    if ((rc = store_model_load(d, name, version, &en->def, NULL, en->h.created_at, e))) goto fail;
+    if ((rc = store_version_load(d, name, version, &en->def, NULL, en->h.created_at, e))) goto fail;
     if (c->build) {
         err be;
         err_clear(&be);
@@ -345,7 +346,7 @@ fail:
 static err_code resolve_latest(model_cache *c, const char *name, int *version, db **d, err *e)
 {
     struct latest *slot = &c->latest[key_hash(name, 0) & (LATEST_SLOTS - 1)];
-    unsigned long changes = store_models_changes();
+    unsigned long changes = store_version_changes();
     pthread_mutex_lock(&c->mu);
     if (slot->changes == changes && strcmp(slot->name, name) == 0) *version = slot->version;
     pthread_mutex_unlock(&c->mu);
@@ -369,7 +370,7 @@ err_code model_cache_get(model_cache *c, const char *name, int version, const mo
     if (version < 0)
         return err_set(e, ERR_INVALID, "version", "must be a version number >= 1 (or latest)");
     db *d = NULL;
-    unsigned long dels = store_models_deletions();
+    unsigned long dels = store_version_deletions();
     struct entry *dead = NULL;
     pthread_mutex_lock(&c->mu);
     if (dels != c->deletions) { /* a deletion ended since: see DESIGN */

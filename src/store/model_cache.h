@@ -6,7 +6,7 @@
  * even if the model is deleted meanwhile (the entry is unlinked at once and
  * freed by its last user). Versions are immutable, so an entry never goes
  * stale. Version 0 ("latest") is answered from memory until a write to
- * models ends anywhere in this process (store_models_changes), then with one
+ * models ends anywhere in this process (store_version_changes), then with one
  * indexed query: a version uploaded or deleted by any thread is seen at
  * once; a version written by another process is not (the daemon holds its
  * database exclusively: db_claim).
@@ -14,7 +14,9 @@
  * Thread-safe: one mutex guards the table; loading and building happen
  * outside it (two threads may race to build the same version: the first to
  * insert wins and the other's copy is freed). At most `capacity` unused
- * entries are kept (least recently used dropped first). */
+ * entries are kept (least recently used dropped first). Ownership: the
+ * cache owns its entries (model_def and built object); a handle borrows
+ * one until model_cache_release. */
 #ifndef ODESERVE_STORE_MODEL_CACHE_H
 #define ODESERVE_STORE_MODEL_CACHE_H
 

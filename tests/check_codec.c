@@ -23,10 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http/codec_json.h"
-#include "http/codec_model.h"
-#include "http/codec_request.h"
-#include "http/codec_strtod.h"
+#include "codec/codec_json.h"
+#include "codec/codec_model.h"
+#include "codec/codec_request.h"
+#include "codec/codec_strtod.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

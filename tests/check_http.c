@@ -1,11 +1,11 @@
 /* check_http: the http layer's pieces in-process (no sockets): the route
  * table and matcher, the error table and error body, request ids, and the
  * evaluation pool. tests/check_http_daemon.c drives the real daemon. */
+#include "core/workq.h"
 #include "http/handler.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
-#include "http/solve_cost.h"
-#include "http/workq.h"
+#include "model/solve_cost.h"
 
 #include <check.h>
 #include <math.h>

@@ -29,8 +29,8 @@
 #include <string.h>
 
 #include "apitest.h"
-#include "http/codec_json.h"
-#include "http/codec_model.h"
+#include "codec/codec_json.h"
+#include "codec/codec_model.h"
 #include "model/cde_model.h"
 #include "model/ode_model.h"
 

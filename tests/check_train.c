@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_job.h"
 #include "core/log.h"
-#include "http/codec_job.h"
 #include "jobs/train_job.h"
 #include "model/rng.h"
 #include "store/datasets.h"

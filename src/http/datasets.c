@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec/codec_dataset.h"
 #include "core/log.h"
 #include "http/api.h"
-#include "http/codec_dataset.h"
 #include "http/handlers.h"
 #include "store/datasets.h"
 

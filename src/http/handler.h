@@ -8,7 +8,7 @@
  *   - synchronously: call an http_reply_* function before returning;
  *   - asynchronously: call http_req_defer(r, work) and return without a
  *     reply. The connection is suspended (MHD_suspend_connection), `work(r)`
- *     runs on the evaluation pool (http/workq.h) and replies there; the
+ *     runs on the evaluation pool (core/workq.h) and replies there; the
  *     connection is then resumed and the reply sent. The HTTP threads keep
  *     serving other requests meanwhile, so CPU-heavy work (a trajectory
  *     solve) never stalls /healthz. When the pool is full the request gets

@@ -33,23 +33,19 @@
  * both through the solver's abort hook, polled before every step; a solver
  * failure is 422 solver_failed with the time reached ("t_reached"). See
  * docs/api.md. */
-#include "http/trajectory.h"
-
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_cde.h"
+#include "codec/codec_request.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/api.h"
-#include "http/codec_cde.h"
-#include "http/codec_request.h"
 #include "http/handlers.h"
-#include "http/solve_cost.h"
-#include "model/cde_model.h"
-#include "model/ode_model.h"
+#include "model/served_model.h"
 
 /* Bodies larger than this are parsed on the pool, never inline (parsing
  * 32 KiB of JSON takes ~0.2 ms). */
@@ -57,44 +53,6 @@
 /* Inline only when the learned cost predicts at most this share of the
  * budget: room for the guess to be wrong before the fallback costs. */
 #define TRAJ_INLINE_GUESS_SHARE 0.5
-
-/* ---- served models: one per cached version ---- */
-
-typedef struct served_model {
-    model_kind kind;
-    ode_model *ode;  /* kind ode */
-    cde_model *cde;  /* kind cde */
-    solve_cost cost; /* learned from the solves served, for the inline decision */
-} served_model;
-
-void *served_model_build(const model_def *def, err *e)
-{
-    served_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        err_set(e, ERR_NOMEM, NULL, "out of memory building a model");
-        return NULL;
-    }
-    m->kind = def->kind;
-    solve_cost_init(&m->cost);
-    if (def->kind == MODEL_KIND_ODE && ode_model_new(&m->ode, def, e) != ERR_OK) {
-        free(m);
-        return NULL;
-    }
-    if (def->kind == MODEL_KIND_CDE && cde_model_new(&m->cde, def, e) != ERR_OK) {
-        free(m);
-        return NULL;
-    }
-    return m;
-}
-
-void served_model_free(void *built)
-{
-    served_model *m = built;
-    if (!m) return;
-    ode_model_free(m->ode);
-    cde_model_free(m->cde);
-    free(m);
-}
 
 /* ---- one request's state (its user data: freed at completion) ---- */
 

@@ -1,6 +1,6 @@
 # jobs layer: the training loop of one job, and
 # the worker pool (see src/jobs/*.h). No JSON here: the document is decoded
-# by http/codec_job.c, handed down as a function pointer.
+# by codec/codec_job.c, handed down as a function pointer.
 noinst_LTLIBRARIES += src/jobs/libjobs.la
 src_jobs_libjobs_la_SOURCES = \
 	src/jobs/train_job.c src/jobs/train_job.h \

@@ -2,7 +2,7 @@
  * docs/training-jobs.md) as plain data.
  *
  * The jobs layer knows the document only as this struct: the JSON text is
- * decoded by the http layer (http/codec_job.h), which fills a job_spec. The
+ * decoded by the codec layer (codec/codec_job.h), which fills a job_spec. The
  * store keeps the text as submitted; the worker pool turns it back into a
  * job_spec through the decoder it was handed at creation (a job_spec_decode_fn
  * wired by the daemon), so there is one decoder and one format, and jobs/

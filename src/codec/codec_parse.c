@@ -1,4 +1,4 @@
-/* http/codec_parse.c: request bodies to jansson trees. See codec_json.h
+/* codec/codec_parse.c: request bodies to jansson trees. See codec_json.h
  * (codec_parse).
  *
  * DESIGN. Our own strict parser (RFC 8259) builds the jansson tree, because
@@ -18,8 +18,8 @@
  * parse 13 -> 7 us on the development VM; most of the rest is jansson's
  * allocations).
  */
-#include "http/codec_json.h"
-#include "http/codec_strtod.h"
+#include "codec/codec_json.h"
+#include "codec/codec_strtod.h"
 
 #include <ctype.h>
 #include <math.h>

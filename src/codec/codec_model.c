@@ -1,11 +1,11 @@
-/* http/codec_model.c: see codec_model.h.
+/* codec/codec_model.c: see codec_model.h.
  *
  * Decoding walks the document once, in the order the networks chain:
  * each layer's input width is the previous layer's output (the network's
  * input for the first), so a shape mismatch is reported at the layer and
  * row where it happens, and the parameters are collected straight into the
  * model_def layout (nn/mlp.h: per linear layer W row-major, then b). */
-#include "http/codec_model.h"
+#include "codec/codec_model.h"
 
 #include <errno.h>
 #include <stdio.h>

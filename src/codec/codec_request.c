@@ -1,10 +1,10 @@
-/* http/codec_request.c: see codec_request.h. */
-#include "http/codec_request.h"
+/* codec/codec_request.c: see codec_request.h. */
+#include "codec/codec_request.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/codec_model.h"
+#include "codec/codec_model.h"
 
 err_code codec_traj_version(const json_t *body, int *version, err *e)
 {

@@ -1,6 +1,6 @@
-/* http/codec_json.c: the text buffer and the typed getters. See
+/* codec/codec_json.c: the text buffer and the typed getters. See
  * codec_json.h; the number writer is codec_num.c, the parser codec_parse.c. */
-#include "http/codec_json.h"
+#include "codec/codec_json.h"
 
 #include <math.h>
 #include <stdio.h>

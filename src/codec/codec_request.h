@@ -1,4 +1,4 @@
-/* http/codec_request.h: trajectory requests in, trajectory replies out.
+/* codec/codec_request.h: trajectory requests in, trajectory replies out.
  *
  * POST /v1/models/{name}/trajectory carries one JSON object. Its "version"
  * is read first (codec_traj_version), to find the model; the rest depends
@@ -7,22 +7,22 @@
  *   ode  {"y0": [..] | [[..], ..], "t": [..], "t0": 0, "version": 3,
  *         "solver": {...overrides...}, "augmented": false}
  *
- * (cde models: http/codec_cde.h). Every key not
+ * (cde models: codec/codec_cde.h). Every key not
  * listed is an error; every error names its field ("y0[1][0]", "t[4]",
  * "solver.rtol") and says why.
  *
  * Replies are written straight into a jbuf (no json_t tree), numbers
  * through codec_fmt_double, so they read back bit for bit. Stateless and
  * thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_REQUEST_H
-#define ODESERVE_HTTP_CODEC_REQUEST_H
+#ifndef ODESERVE_CODEC_CODEC_REQUEST_H
+#define ODESERVE_CODEC_CODEC_REQUEST_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/err.h"
-#include "http/codec_json.h"
+#include "codec/codec_json.h"
 #include "model/model_def.h"
 
 /* "version": a positive integer or "latest"; absent = latest. *version

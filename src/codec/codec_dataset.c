@@ -1,5 +1,5 @@
-/* http/codec_dataset.c: see codec_dataset.h. */
-#include "http/codec_dataset.h"
+/* codec/codec_dataset.c: see codec_dataset.h. */
+#include "codec/codec_dataset.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/codec_json.h"
+#include "codec/codec_json.h"
 
 static const char *const series_keys[] = {"t", "y", "label", NULL};
 

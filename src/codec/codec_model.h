@@ -1,4 +1,4 @@
-/* http/codec_model.h: the model document (docs/model-format.md) <-> model_def.
+/* codec/codec_model.h: the model document (docs/model-format.md) <-> model_def.
  *
  * The document is what clients upload (POST /v1/models/{name}/versions) and
  * what an export returns (GET .../versions/{v}); the same text works both
@@ -19,13 +19,13 @@
  * Both kinds are handled: "ode" (state_dim, augment_dim, vector_field) and
  * "cde" (input_channels, hidden_dim, channels, interpolation, initial,
  * vector_field, readout). Stateless and thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_MODEL_H
-#define ODESERVE_HTTP_CODEC_MODEL_H
+#ifndef ODESERVE_CODEC_CODEC_MODEL_H
+#define ODESERVE_CODEC_CODEC_MODEL_H
 
 #include <jansson.h>
 
 #include "core/err.h"
-#include "http/codec_json.h"
+#include "codec/codec_json.h"
 #include "model/model_def.h"
 
 /* Decode a document into d (model_def_init'ed by the caller; on failure it

@@ -1,4 +1,4 @@
-/* http/codec_cde.h: cde trajectory requests in, cde trajectory replies out.
+/* codec/codec_cde.h: cde trajectory requests in, cde trajectory replies out.
  *
  * POST /v1/models/{name}/trajectory with a model of kind "cde" carries
  *
@@ -25,16 +25,16 @@
  *   a batch     {"model", "version", "series": [{"t", "readout"?, "hidden"?},
  *                ..], "stats"}
  * "readout"[i] / "hidden"[i] is the value at t[i]. Stateless, thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_CDE_H
-#define ODESERVE_HTTP_CODEC_CDE_H
+#ifndef ODESERVE_CODEC_CODEC_CDE_H
+#define ODESERVE_CODEC_CODEC_CDE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/err.h"
-#include "http/codec_json.h"
-#include "http/codec_request.h"
+#include "codec/codec_json.h"
+#include "codec/codec_request.h"
 #include "model/cde_model.h"
 
 /* A decoded cde trajectory request. Owns every array its series point to. */

@@ -1,12 +1,12 @@
-/* http/codec_job.c: see codec_job.h. */
-#include "http/codec_job.h"
+/* codec/codec_job.c: see codec_job.h. */
+#include "codec/codec_job.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "http/codec_json.h"
+#include "codec/codec_json.h"
 #include "num/tableau.h"
 #include "model/model_name.h"
 

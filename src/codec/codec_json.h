@@ -1,4 +1,4 @@
-/* http/codec_json.h: JSON text in and out for the API codecs.
+/* codec/codec_json.h: JSON text in and out for the API codecs.
  *
  *   - jbuf: a growing text buffer with JSON writers (strings escaped,
  *     numbers through codec_num.h's codec_fmt_double, the one number writer
@@ -13,15 +13,15 @@
  *     the offending field ("y0[1]", "solver.rtol") and why.
  *
  * Stateless and thread-safe; a jbuf belongs to one thread. */
-#ifndef ODESERVE_HTTP_CODEC_JSON_H
-#define ODESERVE_HTTP_CODEC_JSON_H
+#ifndef ODESERVE_CODEC_CODEC_JSON_H
+#define ODESERVE_CODEC_CODEC_JSON_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/err.h"
-#include "http/codec_num.h"
+#include "codec/codec_num.h"
 
 /* ---- text buffer ---- */
 

@@ -1,10 +1,10 @@
-/* http/codec_cde.c: see codec_cde.h. */
-#include "http/codec_cde.h"
+/* codec/codec_cde.c: see codec_cde.h. */
+#include "codec/codec_cde.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/codec_model.h"
+#include "codec/codec_model.h"
 
 static void series_free(struct cde_series *s)
 {

@@ -1,12 +1,12 @@
-/* http/codec_num.h: the number writer of the API.
+/* codec/codec_num.h: the number writer of the API.
  *
  * Every double the API writes (trajectories, model exports, error details)
  * goes through codec_fmt_double: the shortest decimal that strtod reads
  * back to the same double, spelled as Python's repr spells it. So a client
  * (or our own decoder) gets every bit back, and a model exported,
  * re-uploaded and exported again is the same text. Stateless, thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_NUM_H
-#define ODESERVE_HTTP_CODEC_NUM_H
+#ifndef ODESERVE_CODEC_CODEC_NUM_H
+#define ODESERVE_CODEC_CODEC_NUM_H
 
 #include <stddef.h>
 

@@ -13,7 +13,7 @@
  *                   built and freed): median_us, median_cpu_us.
  * Run from the build tree (make builds it). */
 #include "bench_util.h" /* next to this file */
-#include "codec/codec_json.h"
+#include "codec/codec_parse.h"
 #include "codec/codec_strtod.h"
 #include "core/clock.h"
 

@@ -29,7 +29,6 @@
 #include <string.h>
 
 #include "apitest.h"
-#include "codec/codec_json.h"
 #include "codec/codec_model.h"
 #include "model/cde_model.h"
 #include "model/ode_model.h"

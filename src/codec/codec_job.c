@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "codec/codec_json.h"
-#include "num/tableau.h"
+#include "codec/codec_parse.h"
 #include "model/model_name.h"
+#include "num/tableau.h"
 
 static err_code check_keys(json_t *o, const char *field, const char *const *allowed, err *e)
 {

@@ -13,7 +13,7 @@
  * then runs model_def_validate as a last line of defence.
  *
  * Encoding writes the canonical document: keys in a fixed order, every
- * number through codec_fmt_double (bit-exact round trip), unset solver
+ * number through codec_num_write (bit-exact round trip), unset solver
  * fields and a zero augment_dim left out.
  *
  * Both kinds are handled: "ode" (state_dim, augment_dim, vector_field) and
@@ -25,7 +25,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
-#include "codec/codec_json.h"
+#include "codec/jbuf.h"
 #include "model/model_def.h"
 
 /* Decode a document into d (model_def_init'ed by the caller; on failure it
@@ -37,7 +37,7 @@ void codec_model_encode(const model_def *d, jbuf *b);
 
 /* Decode a "solver" object (a model's defaults or a request's overrides)
  * into s (zeroed first). `field` is the object's own name ("solver"). */
-err_code codec_solver_decode(const json_t *v, const char *field, model_solver *s, err *e);
+err_code codec_model_solver_decode(const json_t *v, const char *field, model_solver *s, err *e);
 
 /* Read, parse and decode a document file. Errors are prefixed with the
  * path ("examples/spiral.json: ..."). */

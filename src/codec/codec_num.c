@@ -184,7 +184,7 @@ static size_t fmt_normal(char *buf, double v)
     return render(buf, neg, (cmp < 0 || (cmp == 0 && (s & 1) == 0)) ? s : t1, k);
 }
 
-size_t codec_fmt_double(char *buf, double x)
+size_t codec_num_write(char *buf, double x)
 {
     if (!isfinite(x)) {
         memcpy(buf, "null", 5);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Generate src/codec/codec_pow10.h: the table of 126-bit approximations of
-powers of ten used by the number writer (codec_json.c, the Schubfach
+powers of ten used by the number writer (codec_num.c, the Schubfach
 algorithm of R. Giulietti, "The Schubfach way to render doubles", 2020).
 
 For every e in [-292, 324] (the decimal scales a double can need): write

@@ -6,10 +6,12 @@
 # Uses core, num, nn and model; knows nothing of HTTP, SQL or threads.
 noinst_LTLIBRARIES += src/codec/libcodec.la
 src_codec_libcodec_la_SOURCES = \
-	src/codec/codec_json.c src/codec/codec_json.h \
+	src/codec/jbuf.c src/codec/jbuf.h \
 	src/codec/codec_num.c src/codec/codec_num.h src/codec/codec_pow10.h \
 	src/codec/codec_strtod.c src/codec/codec_strtod.h src/codec/codec_pow5.h \
-	src/codec/codec_parse.c \
+	src/codec/codec_utf8.c src/codec/codec_utf8.h \
+	src/codec/codec_parse.c src/codec/codec_parse.h \
+	src/codec/codec_json.c src/codec/codec_json.h \
 	src/codec/codec_model.c src/codec/codec_model.h \
 	src/codec/codec_request.c src/codec/codec_request.h \
 	src/codec/codec_cde.c src/codec/codec_cde.h \

@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_parse.h"
 #include "store/models.h"
 
 int api_require_json(http_req *r)
 {
     const char *ct = http_req_header(r, "Content-Type");
-    if (codec_is_json_type(ct)) return 1;
+    if (codec_parse_is_json_type(ct)) return 1;
     if (!ct)
         http_reply_errorf(r, ERR_MEDIA, NULL,
                           "Content-Type is missing; send the body as application/json");

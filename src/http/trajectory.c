@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "codec/codec_cde.h"
+#include "codec/codec_json.h"
 #include "codec/codec_request.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -69,11 +70,11 @@ typedef struct traj {
     double spent_s;               /* an inline attempt that ran out of budget: its time */
     size_t batch, points;         /* for the log: trajectories, output times (rows) */
 
-    ode_traj_req oq; /* kind ode: the request, outputs (batch x n_t x od) */
+    codec_request_ode oq; /* kind ode: the request, outputs (batch x n_t x od) */
     double *y;
     size_t od;
 
-    cde_traj_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
+    codec_cde_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
     double *ro, *hid;
     size_t rd, hd;
 
@@ -86,7 +87,7 @@ static void traj_free(void *p)
     traj *t = p;
     if (t->h) model_cache_release(t->app->models, t->h);
     json_decref(t->body);
-    codec_ode_req_free(&t->oq);
+    codec_request_ode_free(&t->oq);
     codec_cde_req_free(&t->cq);
     free(t->y);
     free(t->ro);
@@ -193,10 +194,10 @@ static double request_units(const traj *t, size_t batch, double span, const mode
 static int traj_ode_prepare(http_req *r, traj *t)
 {
     const ode_model *m = t->m->ode;
-    ode_traj_req *q = &t->oq;
+    codec_request_ode *q = &t->oq;
     err e;
     err_clear(&e);
-    if (codec_ode_req_decode(t->body, ode_model_state_dim(m), q, &e) != ERR_OK) {
+    if (codec_request_ode_decode(t->body, ode_model_state_dim(m), q, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return -1;
     }
@@ -216,7 +217,7 @@ static int traj_ode_prepare(http_req *r, traj *t)
 
 static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
-    const ode_traj_req *q = &t->oq;
+    const codec_request_ode *q = &t->oq;
     struct ode_model_query oq = {
         .t0 = q->t0,
         .batch = q->batch,
@@ -240,10 +241,10 @@ static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
 
 static void traj_ode_reply(http_req *r, traj *t)
 {
-    codec_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
     jbuf b;
     jbuf_init(&b);
-    codec_ode_reply(&b, t->h->name, t->h->version, &t->oq, t->y, t->od, &cs);
+    codec_request_ode_reply(&b, t->h->name, t->h->version, &t->oq, t->y, t->od, &cs);
     api_reply_jbuf(r, 200, &b);
 }
 
@@ -252,7 +253,7 @@ static void traj_ode_reply(http_req *r, traj *t)
 static int traj_cde_prepare(http_req *r, traj *t)
 {
     const cde_model *m = t->m->cde;
-    cde_traj_req *q = &t->cq;
+    codec_cde_req *q = &t->cq;
     err e;
     err_clear(&e);
     if (codec_cde_req_decode(t->body, cde_model_data_channels(m), q, &e) != ERR_OK) {
@@ -288,7 +289,7 @@ static int traj_cde_prepare(http_req *r, traj *t)
 
 static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
-    const cde_traj_req *q = &t->cq;
+    const codec_cde_req *q = &t->cq;
     struct cde_model_query cq = {
         .batch = q->batch,
         .series = q->series,
@@ -309,7 +310,7 @@ static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
 
 static void traj_cde_reply(http_req *r, traj *t)
 {
-    codec_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
     jbuf b;
     jbuf_init(&b);
     codec_cde_reply(&b, t->h->name, t->h->version, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);
@@ -340,10 +341,10 @@ static int prepare(http_req *r, traj *t)
     if (api_parse_body(r, &t->body, &e) != ERR_OK) goto fail;
     if (!json_is_object(t->body)) {
         err_set(&e, ERR_INVALID, "", "the request must be a JSON object, got %s",
-                codec_type_name(t->body));
+                codec_json_type_name(t->body));
         goto fail;
     }
-    if (codec_traj_version(t->body, &version, &e) != ERR_OK ||
+    if (codec_request_version(t->body, &version, &e) != ERR_OK ||
         model_cache_get(t->app->models, name, version, &t->h, &e) != ERR_OK)
         goto fail;
     t->m = t->h->built;

@@ -78,11 +78,7 @@ void api_reply_error_with(http_req *r, const err *e, const char *key, double val
         return;
     }
     json_object_set_new(inner, key, json_real(value));
-    jbuf b;
-    jbuf_init(&b);
-    jbuf_json(&b, body);
-    json_decref(body);
-    api_reply_jbuf(r, http_status_for(e->code), &b);
+    http_reply_json(r, http_status_for(e->code), body);
 }
 
 db *api_db(http_req *r)

@@ -65,8 +65,9 @@ void http_req_set_user(http_req *r, void *data, void (*free_fn)(void *));
 void *http_req_user(const http_req *r);
 
 /* ---- replies: exactly one per request; a second one is ignored ---- */
-/* `body` is stolen (json_decref'd); serialized compactly, reals with 17
- * significant digits so they read back to the same double. */
+/* `body` is stolen (json_decref'd); written compactly by the codec's
+ * writer (jbuf_json), reals in the shortest form that reads back to the
+ * same double, as every number the daemon writes. */
 void http_reply_json(http_req *r, unsigned status, json_t *body);
 /* `body` (malloc'd JSON text, len bytes) is stolen. */
 void http_reply_buf(http_req *r, unsigned status, char *body, size_t len);

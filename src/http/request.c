@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "codec/codec_utf8.h"
+#include "codec/jbuf.h"
 #include "core/log.h"
 
 /* err_code -> HTTP status: the one table. */
@@ -229,9 +230,16 @@ void http_reply_buf(http_req *r, unsigned status, char *body, size_t len)
 
 void http_reply_json(http_req *r, unsigned status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-    json_decref(body);
-    http_reply_buf(r, status, text, text ? strlen(text) : 0);
+    char *text = NULL;
+    size_t len = 0;
+    if (body) {
+        jbuf b;
+        jbuf_init(&b);
+        jbuf_json(&b, body);
+        text = jbuf_take(&b, &len);
+        json_decref(body);
+    }
+    http_reply_buf(r, status, text, len); /* NULL: the out-of-memory reply */
 }
 
 void http_reply_error(http_req *r, const err *e)

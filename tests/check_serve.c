@@ -213,6 +213,43 @@ START_TEST(round_trip_is_exact)
 }
 END_TEST
 
+/* Replies built as jansson trees (datasets, jobs, errors) spell their
+ * numbers as the trajectory replies do, the shortest round-trip form: the
+ * README's dataset has a missing fraction of 1/14 and ends at t = 1.6,
+ * which %.17g writes 0.071428571428571425 and 1.6000000000000001. */
+static void assert_turns_summary(const char *what, const tu_response *r, int status)
+{
+    static const char want[] = "\"series\":4,\"points\":14,\"channels\":2,\"time_range\":[0.0,1.6],"
+                               "\"missing_fraction\":0.07142857142857142,\"label\":\"class\"";
+    ck_assert_msg(r->status == status, "%s: status %d: %.400s", what, r->status, r->body);
+    ck_assert_msg(strstr(r->body, want) != NULL, "%s: want ...%s...\ngot %s", what, want, r->body);
+}
+
+START_TEST(tree_replies_numbers_shortest)
+{
+    start(NULL);
+    tu_response r = post("/v1/datasets/turns",
+                         "{\"series\": ["
+                         "{\"t\": [0.0, 0.4, 1.1, 1.5], \"y\": [[1.0, 0.0], [0.92, null], "
+                         "[0.45, 0.89], [0.07, 1.0]], \"label\": 1},"
+                         "{\"t\": [0.0, 0.5, 0.9, 1.6], \"y\": [[1.0, 0.0], [0.88, -0.48], "
+                         "[null, -0.78], [-0.03, -1.0]], \"label\": 0},"
+                         "{\"t\": [0.0, 0.7, 1.2], \"y\": [[0.0, 1.0], [-0.64, 0.77], "
+                         "[-0.93, 0.36]], \"label\": 1},"
+                         "{\"t\": [0.0, 0.3, 1.3], \"y\": [[0.0, 1.0], [0.3, 0.96], "
+                         "[0.96, 0.27]], \"label\": 0}]}");
+    assert_turns_summary("POST /v1/datasets/turns", &r, 201);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/datasets/turns", NULL, NULL, &r), 0);
+    assert_turns_summary("GET /v1/datasets/turns", &r, 200);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/datasets", NULL, NULL, &r), 0);
+    assert_turns_summary("GET /v1/datasets", &r, 200);
+    tu_response_free(&r);
+    stop_ok();
+}
+END_TEST
+
 /* ---- HTTP = library ---- */
 
 static void compare_with_library(const ode_model *m, const char *request, size_t batch,
@@ -263,45 +300,6 @@ static const char *const inline_args[] = {
 static const char *const pool_args[] = {"--inline-budget", "0", "--log-level", "debug", NULL};
 static const char *const *const where_args[] = {inline_args, pool_args};
 static const char *const where_name[] = {"where=inline", "where=pool"};
-
-
-/* Replies built as jansson trees (datasets, jobs, errors) spell their
- * numbers as the trajectory replies do, the shortest round-trip form: the
- * README's dataset has a missing fraction of 1/14 and ends at t = 1.6,
- * which %.17g writes 0.071428571428571425 and 1.6000000000000001. */
-static void assert_turns_summary(const char *what, const tu_response *r, int status)
-{
-    static const char want[] =
-        "\"series\":4,\"points\":14,\"channels\":2,\"time_range\":[0.0,1.6],"
-        "\"missing_fraction\":0.07142857142857142,\"label\":\"class\"";
-    ck_assert_msg(r->status == status, "%s: status %d: %.400s", what, r->status, r->body);
-    ck_assert_msg(strstr(r->body, want) != NULL, "%s: want ...%s...\ngot %s", what, want, r->body);
-}
-
-START_TEST(tree_replies_numbers_shortest)
-{
-    start(NULL);
-    tu_response r = post("/v1/datasets/turns",
-                         "{\"series\": ["
-                         "{\"t\": [0.0, 0.4, 1.1, 1.5], \"y\": [[1.0, 0.0], [0.92, null], "
-                         "[0.45, 0.89], [0.07, 1.0]], \"label\": 1},"
-                         "{\"t\": [0.0, 0.5, 0.9, 1.6], \"y\": [[1.0, 0.0], [0.88, -0.48], "
-                         "[null, -0.78], [-0.03, -1.0]], \"label\": 0},"
-                         "{\"t\": [0.0, 0.7, 1.2], \"y\": [[0.0, 1.0], [-0.64, 0.77], "
-                         "[-0.93, 0.36]], \"label\": 1},"
-                         "{\"t\": [0.0, 0.3, 1.3], \"y\": [[0.0, 1.0], [0.3, 0.96], "
-                         "[0.96, 0.27]], \"label\": 0}]}");
-    assert_turns_summary("POST /v1/datasets/turns", &r, 201);
-    tu_response_free(&r);
-    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/datasets/turns", NULL, NULL, &r), 0);
-    assert_turns_summary("GET /v1/datasets/turns", &r, 200);
-    tu_response_free(&r);
-    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/datasets", NULL, NULL, &r), 0);
-    assert_turns_summary("GET /v1/datasets", &r, 200);
-    tu_response_free(&r);
-    stop_ok();
-}
-END_TEST
 
 /* How many solves the log shows (*all) and how many of them ran as loop
  * index i says and succeeded. */

@@ -77,8 +77,8 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
             }
             char fi[ERR_FIELD_MAX], fj[ERR_FIELD_MAX];
             codec_json_field_index(fi, sizeof fi, "observations.x", i);
-            if (codec_json_get_double(a, codec_json_field_index(fj, sizeof fj, fi, j), &x[i * n_data + j],
-                                 e) != ERR_OK)
+            if (codec_json_get_double(a, codec_json_field_index(fj, sizeof fj, fi, j),
+                                      &x[i * n_data + j], e) != ERR_OK)
                 return ERR_INVALID;
         }
     }

@@ -25,7 +25,8 @@ static err_code decode_label(const json_t *v, const char *field, dataset *ds, da
                        dataset_label_kind_name(ds->label_kind),
                        k == DATASET_LABEL_NONE ? "has none" : "has another kind");
     }
-    if (k == DATASET_LABEL_CLASS) return codec_json_get_long(v, field, 0, 1000000, &x->label_class, e);
+    if (k == DATASET_LABEL_CLASS)
+        return codec_json_get_long(v, field, 0, 1000000, &x->label_class, e);
     if (k != DATASET_LABEL_VECTOR) return ERR_OK;
     if (ds->label_dim == 0) return err_set(e, ERR_INVALID, field, "must not be empty");
     x->label_vec = malloc(ds->label_dim * sizeof *x->label_vec);

@@ -50,7 +50,8 @@ err_code codec_json_get_double(const json_t *v, const char *field, double *out, 
     return ERR_OK;
 }
 
-err_code codec_json_get_long(const json_t *v, const char *field, long lo, long hi, long *out, err *e)
+err_code codec_json_get_long(const json_t *v, const char *field, long lo, long hi, long *out,
+                             err *e)
 {
     double x;
     if (!json_is_number(v) || !isfinite(x = json_number_value(v)) || x != floor(x))
@@ -64,7 +65,7 @@ err_code codec_json_get_long(const json_t *v, const char *field, long lo, long h
 }
 
 err_code codec_json_get_size(const json_t *v, const char *field, size_t lo, size_t hi, size_t *out,
-                        err *e)
+                             err *e)
 {
     long x;
     if (codec_json_get_long(v, field, (long)lo, (long)hi, &x, e) != ERR_OK) return ERR_INVALID;
@@ -75,7 +76,8 @@ err_code codec_json_get_size(const json_t *v, const char *field, size_t lo, size
 err_code codec_json_get_bool(const json_t *v, const char *field, bool *out, err *e)
 {
     if (!json_is_boolean(v))
-        return err_set(e, ERR_INVALID, field, "must be true or false, got %s", codec_json_type_name(v));
+        return err_set(e, ERR_INVALID, field, "must be true or false, got %s",
+                       codec_json_type_name(v));
     *out = json_is_true(v);
     return ERR_OK;
 }
@@ -103,16 +105,19 @@ err_code codec_json_get_vector(const json_t *v, const char *field, size_t n, dou
             if (isfinite(out[i])) continue;
         }
         char f[ERR_FIELD_MAX];
-        if (codec_json_get_double(x, codec_json_field_index(f, sizeof f, field, i), &out[i], e) != ERR_OK)
+        if (codec_json_get_double(x, codec_json_field_index(f, sizeof f, field, i), &out[i], e) !=
+            ERR_OK)
             return ERR_INVALID;
     }
     return ERR_OK;
 }
 
-err_code codec_json_check_keys(const json_t *obj, const char *field, const char *const *allowed, err *e)
+err_code codec_json_check_keys(const json_t *obj, const char *field, const char *const *allowed,
+                               err *e)
 {
     if (!json_is_object(obj))
-        return err_set(e, ERR_INVALID, field, "must be an object, got %s", codec_json_type_name(obj));
+        return err_set(e, ERR_INVALID, field, "must be an object, got %s",
+                       codec_json_type_name(obj));
     const char *k;
     json_t *x;
     json_object_foreach((json_t *)obj, k, x)

@@ -22,10 +22,11 @@
 /* A finite number (JSON integers included). */
 err_code codec_json_get_double(const json_t *v, const char *field, double *out, err *e);
 /* An integral number in [lo, hi]. */
-err_code codec_json_get_long(const json_t *v, const char *field, long lo, long hi, long *out, err *e);
+err_code codec_json_get_long(const json_t *v, const char *field, long lo, long hi, long *out,
+                             err *e);
 /* An integral number in [lo, hi] as a size_t. */
 err_code codec_json_get_size(const json_t *v, const char *field, size_t lo, size_t hi, size_t *out,
-                        err *e);
+                             err *e);
 err_code codec_json_get_bool(const json_t *v, const char *field, bool *out, err *e);
 /* A string; the pointer is borrowed from v. */
 err_code codec_json_get_string(const json_t *v, const char *field, const char **out, err *e);
@@ -36,7 +37,8 @@ err_code codec_json_get_vector(const json_t *v, const char *field, size_t n, dou
 /* `obj` must be an object whose keys are all in `allowed` (NULL-terminated).
  * An unknown key is ERR_INVALID with field "<field>.<key>" (or "<key>" for
  * the top level, field = "") and the list of known keys. */
-err_code codec_json_check_keys(const json_t *obj, const char *field, const char *const *allowed, err *e);
+err_code codec_json_check_keys(const json_t *obj, const char *field, const char *const *allowed,
+                               err *e);
 
 /* "a" + "b" -> "a.b"; "" + "b" -> "b"; "a" + "[3]" -> "a[3]"; the empty key
  * "a" + "" -> "a[\"\"]" (top level: "[\"\"]"). Writes into

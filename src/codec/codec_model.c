@@ -118,7 +118,8 @@ static err_code decode_layer(const json_t *l, const char *field, size_t n_linear
     out->act = MLP_ACT_IDENTITY;
     if (a) {
         const char *name;
-        if (codec_json_get_string(a, F(f, field, "activation"), &name, e) != ERR_OK) return ERR_INVALID;
+        if (codec_json_get_string(a, F(f, field, "activation"), &name, e) != ERR_OK)
+            return ERR_INVALID;
         err ae;
         err_clear(&ae);
         if (mlp_act_from_name(name, &out->act, &ae) != ERR_OK)
@@ -228,8 +229,8 @@ err_code codec_model_solver_decode(const json_t *v, const char *field, model_sol
             return err_set(e, ERR_INVALID, f, "must be positive, got %.17g", *pos[i].at);
     }
     const json_t *ms = json_object_get(v, "max_steps");
-    if (ms &&
-        codec_json_get_long(ms, F(f, field, "max_steps"), 1, 1000000000000L, &s->max_steps, e) != ERR_OK)
+    if (ms && codec_json_get_long(ms, F(f, field, "max_steps"), 1, 1000000000000L, &s->max_steps,
+                                  e) != ERR_OK)
         return ERR_INVALID;
     err se;
     err_clear(&se);
@@ -275,7 +276,8 @@ static err_code decode_ode(const json_t *doc, model_def *d, pvec *p, err *e)
     if (codec_json_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
     if (required_size(doc, "state_dim", 1, &d->state_dim, e) != ERR_OK) return ERR_INVALID;
     const json_t *aug = json_object_get(doc, "augment_dim");
-    if (aug && codec_json_get_size(aug, "augment_dim", 0, MLP_MAX_WIDTH, &d->augment_dim, e) != ERR_OK)
+    if (aug &&
+        codec_json_get_size(aug, "augment_dim", 0, MLP_MAX_WIDTH, &d->augment_dim, e) != ERR_OK)
         return ERR_INVALID;
     if (decode_common(doc, d, e) != ERR_OK) return e->code;
     size_t dim = d->state_dim + d->augment_dim;
@@ -290,7 +292,8 @@ static err_code decode_channels(const json_t *v, model_def *d, err *e)
     if (!v) return ERR_OK;
     if (codec_json_check_keys(v, "channels", keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *t = json_object_get(v, "time"), *i = json_object_get(v, "intensity");
-    if (t && codec_json_get_bool(t, "channels.time", &d->channel_time, e) != ERR_OK) return ERR_INVALID;
+    if (t && codec_json_get_bool(t, "channels.time", &d->channel_time, e) != ERR_OK)
+        return ERR_INVALID;
     if (i && codec_json_get_bool(i, "channels.intensity", &d->channel_intensity, e) != ERR_OK)
         return ERR_INVALID;
     return ERR_OK;

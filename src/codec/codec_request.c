@@ -64,14 +64,16 @@ static err_code decode_y0(const json_t *v, size_t dim, codec_request_ode *q, err
     if (!q->batched) return codec_json_get_vector(v, "y0", dim, q->y0, e);
     for (size_t b = 0; b < q->batch; b++) {
         char f[ERR_FIELD_MAX];
-        if (codec_json_get_vector(json_array_get(v, b), codec_json_field_index(f, sizeof f, "y0", b), dim,
-                             q->y0 + b * dim, e) != ERR_OK)
+        if (codec_json_get_vector(json_array_get(v, b),
+                                  codec_json_field_index(f, sizeof f, "y0", b), dim,
+                                  q->y0 + b * dim, e) != ERR_OK)
             return ERR_INVALID;
     }
     return ERR_OK;
 }
 
-err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q, err *e)
+err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q,
+                                  err *e)
 {
     static const char *const keys[] = {"y0", "t", "t0", "version", "solver", "augmented", NULL};
     memset(q, 0, sizeof *q);
@@ -103,7 +105,7 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
 }
 
 void codec_request_ode_reply(jbuf *b, const char *model, int version, const codec_request_ode *q,
-                     const double *y, size_t od, const codec_request_stats *st)
+                             const double *y, size_t od, const codec_request_stats *st)
 {
     jbuf_reserve(b, 160 + strlen(model) + (q->n_t + q->batch * q->n_t * od) * 25);
     jbuf_lit(b, "{\"model\":");

@@ -43,7 +43,8 @@ typedef struct codec_request_ode {
 
 /* Decode `body` (an object) for a model of state_dim. On failure q is
  * left empty (codec_request_ode_free is still safe). */
-err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q, err *e);
+err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q,
+                                  err *e);
 void codec_request_ode_free(codec_request_ode *q);
 
 /* What the reply reports about the solve. */
@@ -60,6 +61,6 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st);
  * od values (row-major, as ode_model_solve writes them); y[i] is the state
  * at t[i], or y[b][i] for a batched request. */
 void codec_request_ode_reply(jbuf *b, const char *model, int version, const codec_request_ode *q,
-                     const double *y, size_t od, const codec_request_stats *st);
+                             const double *y, size_t od, const codec_request_stats *st);
 
 #endif

@@ -58,7 +58,7 @@ void job_spec_free(job_spec *s); /* NULL is a no-op */
 
 /* Decode a job document's text into s (job_spec_init'ed first; on failure
  * it is left freed). ERR_BAD_JSON / ERR_INVALID with the field
- * ("optimizer.lr", "init.vector_field.layers[1].out"). The http layer
+ * ("optimizer.lr", "init.vector_field.layers[1].out"). The codec layer
  * provides one (codec_job_decode); the worker pool is handed it. */
 typedef err_code (*job_spec_decode_fn)(const char *text, size_t len, job_spec *s, err *e);
 

@@ -1,5 +1,5 @@
 # Tests for the http layer: its pieces in-process (check_http: routes,
-# error table, request ids, evaluation pool), and the real daemon over TCP
+# error table, request ids), and the real daemon over TCP
 # (check_http_daemon, with the reusable client in tests/testutil.c).
 check_PROGRAMS += tests/check_http tests/check_http_daemon
 TESTS += tests/check_http tests/check_http_daemon

@@ -1,6 +1,8 @@
 # http layer: the only one that speaks HTTP. libmicrohttpd server (poll()
 # with a thread pool, suspend/resume), the route table (routes.c: every endpoint),
-# one error-body builder, and the evaluation pool for deferred handlers.
+# one error-body builder with the one code -> status table (request.c), and the
+# handlers' glue: decode with codec/, act through store/, jobs/ and model/,
+# defer CPU-heavy work to the evaluation pool (core/workq.h).
 noinst_LTLIBRARIES += src/http/libhttp.la
 src_http_libhttp_la_SOURCES = \
 	src/http/app.h \

@@ -8,7 +8,7 @@
  *   inline  on the HTTP thread that read it, when no other trajectory
  *           request or evaluation is in flight, the body is small
  *           (TRAJ_INLINE_MAX_BODY) and the model's learned cost
- *           (solve_cost.h) predicts well under `inline_budget`. The abort
+ *           (model/solve_cost.h) predicts well under `inline_budget`. The abort
  *           hook stops the attempt at the budget; the request then moves to
  *           the evaluation pool and is solved again there from the start
  *           (same inputs, same answer), and the model's cost is raised so

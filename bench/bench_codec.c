@@ -13,9 +13,9 @@
  *                   built and freed): median_us, median_cpu_us.
  * Run from the build tree (make builds it). */
 #include "bench_util.h" /* next to this file */
+#include "codec/codec_parse.h"
+#include "codec/codec_strtod.h"
 #include "core/clock.h"
-#include "http/codec_json.h"
-#include "http/codec_strtod.h"
 
 #include <stdint.h>
 #include <stdio.h>

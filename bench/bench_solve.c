@@ -43,8 +43,8 @@
 #include "bench_util.h" /* next to this file */
 #include "config.h"
 
+#include "codec/codec_model.h"
 #include "core/clock.h"
-#include "http/codec_model.h"
 #include "model/model_def.h"
 #include "model/init.h"
 #include "model/ode_model.h"

@@ -9,7 +9,7 @@ bench_bench_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lm
 noinst_PROGRAMS += bench/bench_solve
 bench_bench_solve_SOURCES = bench/bench_solve.c
 bench_bench_solve_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
-bench_bench_solve_LDADD = src/http/libhttp.la src/model/libmodel.la src/num/libnum.la \
+bench_bench_solve_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
 EXTRA_DIST += bench/gen_w1_weights.py bench/bench_util.h
 
@@ -38,4 +38,5 @@ bench_bench_train_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.l
 noinst_PROGRAMS += bench/bench_codec
 bench_bench_codec_SOURCES = bench/bench_codec.c
 bench_bench_codec_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-bench_bench_codec_LDADD = src/http/libhttp.la src/core/libcore.la $(JANSSON_LIBS) $(MHD_LIBS) -lm
+bench_bench_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm

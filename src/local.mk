@@ -11,7 +11,7 @@ src_daemon_libdaemon_la_LIBADD = -lm -lpthread
 sbin_PROGRAMS += src/odeserved
 src_odeserved_SOURCES = src/main.c src/daemon/service.c src/daemon/service.h
 src_odeserved_LDADD = src/daemon/libdaemon.la src/http/libhttp.la src/jobs/libjobs.la \
-	src/store/libstore.la \
+	src/codec/libcodec.la src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 

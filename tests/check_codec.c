@@ -23,10 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http/codec_json.h"
-#include "http/codec_model.h"
-#include "http/codec_request.h"
-#include "http/codec_strtod.h"
+#include "codec/codec_json.h"
+#include "codec/codec_model.h"
+#include "codec/codec_parse.h"
+#include "codec/codec_request.h"
+#include "codec/codec_strtod.h"
+#include "codec/codec_utf8.h"
+#include "codec/jbuf.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -98,7 +101,7 @@ START_TEST(numbers_match_python_repr)
         double x;
         memcpy(&x, &b, sizeof x);
         char buf[CODEC_NUM_MAX];
-        size_t len = codec_fmt_double(buf, x);
+        size_t len = codec_num_write(buf, x);
         ck_assert_uint_eq(len, strlen(buf));
         double back = strtod(buf, NULL);
         ck_assert_msg(bits_of(back) == b, "%s: wrote %s, reads back as %.17g", ref, buf, back);
@@ -136,7 +139,7 @@ START_TEST(numbers_random_against_brute_force)
         }
         if (!isfinite(x)) continue;
         char buf[CODEC_NUM_MAX], d1[32], d2[32];
-        codec_fmt_double(buf, x);
+        codec_num_write(buf, x);
         ck_assert_msg(bits_of(strtod(buf, NULL)) == bits_of(x), "%.17g: wrote %s", x, buf);
         int n1, n2, e1, e2;
         normalize(buf, &n1, d1, sizeof d1, &e1);
@@ -158,7 +161,7 @@ START_TEST(numbers_spelling)
         {1e-7, "1e-07"},    {1e16, "1e+16"},        {-2.5, "-2.5"}, {1.0 / 3, "0.3333333333333333"},
         {5e-324, "5e-324"}, {2.5e-320, "2.5e-320"}, {NAN, "null"},  {INFINITY, "null"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        codec_fmt_double(buf, cases[i].x);
+        codec_num_write(buf, cases[i].x);
         ck_assert_str_eq(buf, cases[i].want);
     }
 }
@@ -179,6 +182,53 @@ START_TEST(jbuf_writes_json)
     t = jbuf_take(&b, &len); /* empty buffer: empty text */
     ck_assert_str_eq(t, "");
     free(t);
+}
+END_TEST
+
+/* The jansson values a reply is built from, with the reals the dataset
+ * summary carries: the shortest round-trip form, not %.17g's. */
+START_TEST(jbuf_json_numbers_shortest)
+{
+    jbuf b;
+    jbuf_init(&b);
+    json_t *v = json_pack("{s:[f, f], s:f, s:f}", "time_range", 0.0, 1.6, "missing_fraction",
+                          1.0 / 14.0, "lr", 0.1);
+    jbuf_json(&b, v);
+    json_decref(v);
+    char *t = jbuf_take(&b, NULL);
+    ck_assert_str_eq(t, "{\"time_range\":[0.0,1.6],\"missing_fraction\":0.07142857142857142,"
+                        "\"lr\":0.1}");
+    free(t);
+}
+END_TEST
+
+/* ---- UTF-8 (codec_utf8_len) ---- */
+
+START_TEST(utf8_sequences)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+    } cases[] = {
+        {"a", 1},
+        {"\xc3\xa9", 2},
+        {"\xe2\x82\xac", 3},
+        {"\xf0\x9f\x98\x80", 4},
+        {"\xc3", 0},             /* cut by the end */
+        {"\xc3\x28", 0},         /* not a continuation */
+        {"\xc0\xaf", 0},         /* overlong '/' */
+        {"\xe0\x80\xaf", 0},     /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 0},     /* a surrogate */
+        {"\xf4\x90\x80\x80", 0}, /* past U+10FFFF */
+        {"\x80", 0},             /* a lone continuation */
+        {"\xff", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const unsigned char *p = (const unsigned char *)cases[i].s;
+        ck_assert_msg(codec_utf8_len(p, p + strlen(cases[i].s)) == cases[i].len, "case %zu", i);
+    }
+    const unsigned char two[] = {0xc3, 0xa9};
+    ck_assert_uint_eq(codec_utf8_len(two, two + 1), 0); /* end falls inside */
 }
 END_TEST
 
@@ -290,7 +340,7 @@ static long random_count(void)
 }
 
 /* Random tokens of five forms against strtod, bit for bit: the shortest
- * round-trip text of random bit patterns (codec_fmt_double) and of
+ * round-trip text of random bit patterns (codec_num_write) and of
  * solver-like values in [0, 25] (a trajectory request), %.17g of random
  * bit patterns, decimals near the midpoint of two doubles (%.*Le of the
  * midpoint, 17-21 digits: the hard decisions), and random_token's. */
@@ -307,10 +357,10 @@ START_TEST(strtod_random_against_strtod)
         switch (i % 5) {
         case 0:
             if (!isfinite(x)) continue;
-            len = codec_fmt_double(buf, x);
+            len = codec_num_write(buf, x);
             break;
         case 1:
-            len = codec_fmt_double(buf, (double)(b >> 11) / 9007199254740992.0 * 25);
+            len = codec_num_write(buf, (double)(b >> 11) / 9007199254740992.0 * 25);
             break;
         case 2:
             if (!isfinite(x)) continue;
@@ -480,13 +530,13 @@ END_TEST
 
 START_TEST(content_types)
 {
-    ck_assert(codec_is_json_type("application/json"));
-    ck_assert(codec_is_json_type("Application/JSON; charset=utf-8"));
-    ck_assert(codec_is_json_type("application/json;charset=UTF-8"));
-    ck_assert(!codec_is_json_type(NULL));
-    ck_assert(!codec_is_json_type("application/jsonx"));
-    ck_assert(!codec_is_json_type("text/plain"));
-    ck_assert(!codec_is_json_type("application/x-www-form-urlencoded"));
+    ck_assert(codec_parse_is_json_type("application/json"));
+    ck_assert(codec_parse_is_json_type("Application/JSON; charset=utf-8"));
+    ck_assert(codec_parse_is_json_type("application/json;charset=UTF-8"));
+    ck_assert(!codec_parse_is_json_type(NULL));
+    ck_assert(!codec_parse_is_json_type("application/jsonx"));
+    ck_assert(!codec_parse_is_json_type("text/plain"));
+    ck_assert(!codec_parse_is_json_type("application/x-www-form-urlencoded"));
 }
 END_TEST
 
@@ -767,19 +817,19 @@ END_TEST
 
 /* ---- trajectory requests ---- */
 
-static err_code decode_req(const char *text, size_t dim, ode_traj_req *q, err *e)
+static err_code decode_req(const char *text, size_t dim, codec_request_ode *q, err *e)
 {
     json_t *j = NULL;
     err_clear(e);
     err_code rc = codec_parse(text, strlen(text), &j, e);
-    if (rc == ERR_OK) rc = codec_ode_req_decode(j, dim, q, e);
+    if (rc == ERR_OK) rc = codec_request_ode_decode(j, dim, q, e);
     json_decref(j);
     return rc;
 }
 
 START_TEST(request_decode)
 {
-    ode_traj_req q;
+    codec_request_ode q;
     err e;
     ck_assert_int_eq(decode_req("{\"y0\": [2, 0], \"t\": [0.5, 3.1, 0.2, 25, 0.5]}", 2, &q, &e),
                      ERR_OK);
@@ -791,7 +841,7 @@ START_TEST(request_decode)
     ck_assert_double_eq(q.y0[0], 2);
     ck_assert(!q.augmented);
     ck_assert_str_eq(q.solver.method, "");
-    codec_ode_req_free(&q);
+    codec_request_ode_free(&q);
 
     ck_assert_int_eq(decode_req("{\"y0\": [[1, 2], [3, 4], [5, 6]], \"t\": [-1], \"t0\": 2.5,"
                                 " \"version\": 3, \"augmented\": true,"
@@ -805,13 +855,13 @@ START_TEST(request_decode)
     ck_assert(q.augmented);
     ck_assert_str_eq(q.solver.method, "dop853");
     ck_assert_int_eq(q.solver.max_steps, 10);
-    codec_ode_req_free(&q);
+    codec_request_ode_free(&q);
 
     /* a batch of one keeps its nesting */
     ck_assert_int_eq(decode_req("{\"y0\": [[1, 2]], \"t\": [1]}", 2, &q, &e), ERR_OK);
     ck_assert(q.batched);
     ck_assert_uint_eq(q.batch, 1);
-    codec_ode_req_free(&q);
+    codec_request_ode_free(&q);
 }
 END_TEST
 
@@ -849,7 +899,7 @@ START_TEST(request_errors)
         {"{\"y0\": [1, 2], \"t\": [1], \"solver\": []}", "solver", "must be an object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ode_traj_req q;
+        codec_request_ode q;
         err e;
         ck_assert_msg(decode_req(cases[i].text, 2, &q, &e) == ERR_INVALID, "accepted: %s",
                       cases[i].text);
@@ -881,7 +931,7 @@ START_TEST(request_version)
         err e;
         err_clear(&e);
         int v = -1;
-        ck_assert_int_eq(codec_traj_version(j, &v, &e), cases[i].rc);
+        ck_assert_int_eq(codec_request_version(j, &v, &e), cases[i].rc);
         if (cases[i].rc == ERR_OK)
             ck_assert_int_eq(v, cases[i].version);
         else
@@ -895,11 +945,11 @@ START_TEST(reply_text)
 {
     double t[] = {0.5, 0.1};
     double y[] = {1, 2, 0.25, -0.0, 5, 6, 7, 8};
-    ode_traj_req q = {.n_t = 2, .t = t, .batch = 1};
-    codec_stats st = {86, 14, 1, 0.21};
+    codec_request_ode q = {.n_t = 2, .t = t, .batch = 1};
+    codec_request_stats st = {86, 14, 1, 0.21};
     jbuf b;
     jbuf_init(&b);
-    codec_ode_reply(&b, "spiral", 3, &q, y, 2, &st);
+    codec_request_ode_reply(&b, "spiral", 3, &q, y, 2, &st);
     char *s = jbuf_take(&b, NULL);
     ck_assert_str_eq(s, "{\"model\":\"spiral\",\"version\":3,\"t\":[0.5,0.1],\"y\":[[1.0,2.0],"
                         "[0.25,-0.0]],\"stats\":{\"nfe\":86,\"steps\":14,\"rejected\":1,"
@@ -907,7 +957,7 @@ START_TEST(reply_text)
     free(s);
     q.batch = 2;
     q.batched = true;
-    codec_ode_reply(&b, "m", 1, &q, y, 2, &st);
+    codec_request_ode_reply(&b, "m", 1, &q, y, 2, &st);
     s = jbuf_take(&b, NULL);
     ck_assert_ptr_nonnull(strstr(s, "\"y\":[[[1.0,2.0],[0.25,-0.0]],[[5.0,6.0],[7.0,8.0]]]"));
     free(s);
@@ -925,6 +975,8 @@ static Suite *suite(void)
     tcase_add_test(c, strtod_hard_cases);
     tcase_add_test(c, strtod_random_against_strtod);
     tcase_add_test(c, jbuf_writes_json);
+    tcase_add_test(c, jbuf_json_numbers_shortest);
+    tcase_add_test(c, utf8_sequences);
     tcase_add_test(c, parse_accepts_json);
     tcase_add_test(c, parse_numbers_are_reals);
     tcase_add_test(c, content_types);

@@ -1,11 +1,15 @@
-/* check_core: the error record and the log line format. */
+/* check_core: the error record, the log line format and the work queue. */
 #include "core/err.h"
 #include "core/log.h"
+#include "core/workq.h"
 #include "testutil.h"
 
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 START_TEST(first_error_wins)
@@ -71,6 +75,95 @@ START_TEST(log_line_format)
 }
 END_TEST
 
+/* ---- the work queue (workq.h) ---- */
+
+typedef struct counter {
+    pthread_mutex_t mu;
+    int order[64];
+    int n;
+} counter;
+
+typedef struct job_arg {
+    counter *c;
+    int id;
+    atomic_int *gate;    /* spin until nonzero (NULL = no gate) */
+    atomic_int *started; /* incremented when the job starts (may be NULL) */
+} job_arg;
+
+static void job_record(void *p)
+{
+    job_arg *a = p;
+    if (a->started) atomic_fetch_add(a->started, 1);
+    while (a->gate && !atomic_load(a->gate)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&a->c->mu);
+    a->c->order[a->c->n++] = a->id;
+    pthread_mutex_unlock(&a->c->mu);
+}
+
+START_TEST(workq_runs_fifo)
+{
+    workq *q;
+    ck_assert_int_eq(workq_new(&q, 1, 64, NULL), ERR_OK);
+    counter c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    job_arg args[20];
+    for (int i = 0; i < 20; i++) {
+        args[i] = (job_arg){&c, i, NULL, NULL};
+        ck_assert_int_eq(workq_submit(q, job_record, &args[i], NULL), ERR_OK);
+    }
+    ck_assert_int_eq(workq_wait_idle(q, -1), 1);
+    ck_assert_uint_eq(workq_busy(q), 0);
+    ck_assert_int_eq(c.n, 20);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(c.order[i], i);
+    workq_free(q);
+}
+END_TEST
+
+START_TEST(workq_limits_and_drains)
+{
+    workq *q;
+    ck_assert_int_eq(workq_new(&q, 2, 3, NULL), ERR_OK);
+    counter c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    atomic_int gate = 0, started = 0;
+    job_arg args[8];
+    for (int i = 0; i < 8; i++)
+        args[i] = (job_arg){&c, i, &gate, &started};
+    /* Two jobs occupy both threads (blocked on the gate)... */
+    ck_assert_int_eq(workq_submit(q, job_record, &args[0], NULL), ERR_OK);
+    ck_assert_int_eq(workq_submit(q, job_record, &args[1], NULL), ERR_OK);
+    while (atomic_load(&started) < 2) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    /* ...three may wait, the sixth is refused. */
+    err e;
+    for (int i = 2; i < 5; i++)
+        ck_assert_int_eq(workq_submit(q, job_record, &args[i], NULL), ERR_OK);
+    err_clear(&e);
+    ck_assert_int_eq(workq_submit(q, job_record, &args[5], &e), ERR_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(e.message, "retry"));
+    ck_assert_uint_eq(workq_busy(q), 5);
+    ck_assert_int_eq(workq_wait_idle(q, 0.05), 0); /* gated: not idle */
+    atomic_store(&gate, 1);
+    ck_assert_int_eq(workq_wait_idle(q, -1), 1);
+    ck_assert_int_eq(c.n, 5);
+    /* Freeing runs what is still queued. */
+    atomic_store(&gate, 0);
+    atomic_store(&started, 0);
+    ck_assert_int_eq(workq_submit(q, job_record, &args[5], NULL), ERR_OK);
+    ck_assert_int_eq(workq_submit(q, job_record, &args[6], NULL), ERR_OK);
+    ck_assert_int_eq(workq_submit(q, job_record, &args[7], NULL), ERR_OK);
+    atomic_store(&gate, 1);
+    workq_free(q);
+    ck_assert_int_eq(c.n, 8);
+    ck_assert_int_eq(workq_new(&q, 0, 1, &e), ERR_INVALID);
+    workq_free(NULL);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -80,6 +173,10 @@ static Suite *core_suite(void)
     tcase_add_test(tc, code_names_complete);
     tcase_add_test(tc, log_line_format);
     suite_add_tcase(s, tc);
+    TCase *limits = tcase_create("limits");
+    tcase_add_test(limits, workq_runs_fifo);
+    tcase_add_test(limits, workq_limits_and_drains);
+    suite_add_tcase(s, limits);
     return s;
 }
 

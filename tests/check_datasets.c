@@ -1,5 +1,5 @@
 /* check_datasets: dataset uploads decoded from JSON and CSV
- * (http/codec_dataset.c) and stored in SQLite (store/datasets.c): round
+ * (codec/codec_dataset.c) and stored in SQLite (store/datasets.c): round
  * trips value for value (missing values included), summaries, and every
  * malformed input rejected naming its place, with nothing stored. */
 #include <check.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_dataset.h"
 #include "core/log.h"
-#include "http/codec_dataset.h"
 #include "store/datasets.h"
 #include "store_testlib.h"
 #include "testutil.h"

@@ -1,11 +1,9 @@
 /* check_http: the http layer's pieces in-process (no sockets): the route
- * table and matcher, the error table and error body, request ids, and the
- * evaluation pool. tests/check_http_daemon.c drives the real daemon. */
+ * table and matcher, the error table and error body, request ids.
+ * tests/check_http_daemon.c drives the real daemon. */
 #include "http/handler.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
-#include "http/solve_cost.h"
-#include "http/workq.h"
 
 #include <check.h>
 #include <math.h>
@@ -183,144 +181,6 @@ START_TEST(request_ids)
 }
 END_TEST
 
-/* ---- the evaluation pool ---- */
-
-typedef struct counter {
-    pthread_mutex_t mu;
-    int order[64];
-    int n;
-} counter;
-
-typedef struct job_arg {
-    counter *c;
-    int id;
-    atomic_int *gate;    /* spin until nonzero (NULL = no gate) */
-    atomic_int *started; /* incremented when the job starts (may be NULL) */
-} job_arg;
-
-static void job_record(void *p)
-{
-    job_arg *a = p;
-    if (a->started) atomic_fetch_add(a->started, 1);
-    while (a->gate && !atomic_load(a->gate)) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    pthread_mutex_lock(&a->c->mu);
-    a->c->order[a->c->n++] = a->id;
-    pthread_mutex_unlock(&a->c->mu);
-}
-
-START_TEST(workq_runs_fifo)
-{
-    workq *q;
-    ck_assert_int_eq(workq_new(&q, 1, 64, NULL), ERR_OK);
-    counter c = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    job_arg args[20];
-    for (int i = 0; i < 20; i++) {
-        args[i] = (job_arg){&c, i, NULL, NULL};
-        ck_assert_int_eq(workq_submit(q, job_record, &args[i], NULL), ERR_OK);
-    }
-    ck_assert_int_eq(workq_wait_idle(q, -1), 1);
-    ck_assert_uint_eq(workq_busy(q), 0);
-    ck_assert_int_eq(c.n, 20);
-    for (int i = 0; i < 20; i++)
-        ck_assert_int_eq(c.order[i], i);
-    workq_free(q);
-}
-END_TEST
-
-START_TEST(workq_limits_and_drains)
-{
-    workq *q;
-    ck_assert_int_eq(workq_new(&q, 2, 3, NULL), ERR_OK);
-    counter c = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    atomic_int gate = 0, started = 0;
-    job_arg args[8];
-    for (int i = 0; i < 8; i++)
-        args[i] = (job_arg){&c, i, &gate, &started};
-    /* Two jobs occupy both threads (blocked on the gate)... */
-    ck_assert_int_eq(workq_submit(q, job_record, &args[0], NULL), ERR_OK);
-    ck_assert_int_eq(workq_submit(q, job_record, &args[1], NULL), ERR_OK);
-    while (atomic_load(&started) < 2) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    /* ...three may wait, the sixth is refused. */
-    err e;
-    for (int i = 2; i < 5; i++)
-        ck_assert_int_eq(workq_submit(q, job_record, &args[i], NULL), ERR_OK);
-    err_clear(&e);
-    ck_assert_int_eq(workq_submit(q, job_record, &args[5], &e), ERR_UNAVAILABLE);
-    ck_assert_ptr_nonnull(strstr(e.message, "retry"));
-    ck_assert_uint_eq(workq_busy(q), 5);
-    ck_assert_int_eq(workq_wait_idle(q, 0.05), 0); /* gated: not idle */
-    atomic_store(&gate, 1);
-    ck_assert_int_eq(workq_wait_idle(q, -1), 1);
-    ck_assert_int_eq(c.n, 5);
-    /* Freeing runs what is still queued. */
-    atomic_store(&gate, 0);
-    atomic_store(&started, 0);
-    ck_assert_int_eq(workq_submit(q, job_record, &args[5], NULL), ERR_OK);
-    ck_assert_int_eq(workq_submit(q, job_record, &args[6], NULL), ERR_OK);
-    ck_assert_int_eq(workq_submit(q, job_record, &args[7], NULL), ERR_OK);
-    atomic_store(&gate, 1);
-    workq_free(q);
-    ck_assert_int_eq(c.n, 8);
-    ck_assert_int_eq(workq_new(&q, 0, 1, &e), ERR_INVALID);
-    workq_free(NULL);
-}
-END_TEST
-
-/* ---- the inline decision's cost guess (solve_cost.h) ---- */
-
-START_TEST(solve_cost_units_scale)
-{
-    model_solver dflt = {0}, tight = {.rtol = 1e-12}, ref = {.rtol = 1e-6};
-    model_solver rk4 = {.method = "rk4", .step = 0.01}, rk4fine = {.method = "rk4", .step = 0.001};
-    /* one unit of setup per trajectory, even with nothing to integrate */
-    ck_assert_double_eq(solve_cost_units(1, 0, &ref), 1.0);
-    ck_assert_double_eq(solve_cost_units(3, 0, &dflt), 3.0);
-    /* at the reference tolerance a unit of time is a unit of work */
-    ck_assert_double_eq_tol(solve_cost_units(2, 25, &ref), 52.0, 1e-12);
-    /* rtol^(-1/5): a million times tighter is 10^(6/5) times the steps */
-    ck_assert_double_eq_tol(solve_cost_units(1, 10, &tight), 1 + 10 * pow(10, 1.2), 1e-9);
-    ck_assert(solve_cost_units(1, 10, &dflt) < solve_cost_units(1, 10, &ref));
-    /* fixed steps: span / step, relative to ~10 adaptive steps per unit time */
-    ck_assert_double_eq_tol(solve_cost_units(1, 10, &rk4), 1 + 10 / (0.01 * 10), 1e-9);
-    ck_assert(solve_cost_units(1, 10, &rk4fine) > solve_cost_units(1, 10, &rk4));
-    /* nonsense spans count as none */
-    ck_assert_double_eq(solve_cost_units(1, NAN, &ref), 1.0);
-    ck_assert_double_eq(solve_cost_units(1, -1, &ref), 1.0);
-}
-END_TEST
-
-START_TEST(solve_cost_learns)
-{
-    solve_cost c;
-    solve_cost_init(&c);
-    ck_assert_double_eq(solve_cost_predict(&c, 100), 0); /* nothing learned: try inline */
-    solve_cost_observe(&c, 10, 1e-3);                    /* 1e-4 s per unit */
-    ck_assert_double_eq_tol(solve_cost_predict(&c, 20), 2e-3, 1e-15);
-    /* a mean: one slower solve moves the guess a quarter of the way */
-    solve_cost_observe(&c, 10, 5e-3);
-    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 2e-3, 1e-15);
-    /* a stopped solve raises the guess to its bound at once... */
-    solve_cost_at_least(&c, 10, 0.05);
-    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 0.05, 1e-15);
-    /* ...and never lowers it */
-    solve_cost_at_least(&c, 10, 1e-6);
-    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 0.05, 1e-15);
-    /* fast solves bring it back down, step by step */
-    for (int i = 0; i < 40; i++)
-        solve_cost_observe(&c, 10, 1e-3);
-    ck_assert(solve_cost_predict(&c, 10) < 1.01e-3);
-    solve_cost_observe(&c, 0, 1.0); /* ignored */
-    solve_cost_observe(&c, 10, NAN);
-    ck_assert(solve_cost_predict(&c, 10) < 1.01e-3);
-}
-END_TEST
-
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -329,17 +189,11 @@ static Suite *http_suite(void)
     tcase_add_test(core, matches_methods_and_paths);
     tcase_add_test(core, patterns_capture_params);
     tcase_add_test(core, request_ids);
-    tcase_add_test(core, solve_cost_units_scale);
-    tcase_add_test(core, solve_cost_learns);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, status_table);
     tcase_add_test(errors, error_body_shape);
     suite_add_tcase(s, errors);
-    TCase *limits = tcase_create("limits");
-    tcase_add_test(limits, workq_runs_fifo);
-    tcase_add_test(limits, workq_limits_and_drains);
-    suite_add_tcase(s, limits);
     return s;
 }
 

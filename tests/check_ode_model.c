@@ -10,13 +10,15 @@
  *    modes, at unsorted, duplicated output times on both sides of t0;
  *  - the query's validation (fields as the HTTP request names them), solver
  *    failures naming the trajectory and the time, the abort hook, the
- *    solver-settings merge and the fixed-step default.
+ *    solver-settings merge and the fixed-step default;
+ *  - the solve-cost guess served models learn (model/solve_cost.h).
  *
  * Accuracy criterion (as in check_num): per component,
  * |y - y_ref| <= C (atol + rtol max|y_ref|) + ref_err, with C = 100 (global
  * error of a tolerance-controlled solve over a few time units). */
 #include "model/model_def.h"
 #include "model/ode_model.h"
+#include "model/solve_cost.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -802,6 +804,55 @@ START_TEST(abort_hook)
 }
 END_TEST
 
+/* ---- the inline decision's cost guess (solve_cost.h) ---- */
+
+START_TEST(solve_cost_units_scale)
+{
+    model_solver dflt = {0}, tight = {.rtol = 1e-12}, ref = {.rtol = 1e-6};
+    model_solver rk4 = {.method = "rk4", .step = 0.01}, rk4fine = {.method = "rk4", .step = 0.001};
+    /* one unit of setup per trajectory, even with nothing to integrate */
+    ck_assert_double_eq(solve_cost_units(1, 0, &ref), 1.0);
+    ck_assert_double_eq(solve_cost_units(3, 0, &dflt), 3.0);
+    /* at the reference tolerance a unit of time is a unit of work */
+    ck_assert_double_eq_tol(solve_cost_units(2, 25, &ref), 52.0, 1e-12);
+    /* rtol^(-1/5): a million times tighter is 10^(6/5) times the steps */
+    ck_assert_double_eq_tol(solve_cost_units(1, 10, &tight), 1 + 10 * pow(10, 1.2), 1e-9);
+    ck_assert(solve_cost_units(1, 10, &dflt) < solve_cost_units(1, 10, &ref));
+    /* fixed steps: span / step, relative to ~10 adaptive steps per unit time */
+    ck_assert_double_eq_tol(solve_cost_units(1, 10, &rk4), 1 + 10 / (0.01 * 10), 1e-9);
+    ck_assert(solve_cost_units(1, 10, &rk4fine) > solve_cost_units(1, 10, &rk4));
+    /* nonsense spans count as none */
+    ck_assert_double_eq(solve_cost_units(1, NAN, &ref), 1.0);
+    ck_assert_double_eq(solve_cost_units(1, -1, &ref), 1.0);
+}
+END_TEST
+
+START_TEST(solve_cost_learns)
+{
+    solve_cost c;
+    solve_cost_init(&c);
+    ck_assert_double_eq(solve_cost_predict(&c, 100), 0); /* nothing learned: try inline */
+    solve_cost_observe(&c, 10, 1e-3);                    /* 1e-4 s per unit */
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 20), 2e-3, 1e-15);
+    /* a mean: one slower solve moves the guess a quarter of the way */
+    solve_cost_observe(&c, 10, 5e-3);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 2e-3, 1e-15);
+    /* a stopped solve raises the guess to its bound at once... */
+    solve_cost_at_least(&c, 10, 0.05);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 0.05, 1e-15);
+    /* ...and never lowers it */
+    solve_cost_at_least(&c, 10, 1e-6);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 0.05, 1e-15);
+    /* fast solves bring it back down, step by step */
+    for (int i = 0; i < 40; i++)
+        solve_cost_observe(&c, 10, 1e-3);
+    ck_assert(solve_cost_predict(&c, 10) < 1.01e-3);
+    solve_cost_observe(&c, 0, 1.0); /* ignored */
+    solve_cost_observe(&c, 10, NAN);
+    ck_assert(solve_cost_predict(&c, 10) < 1.01e-3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ode_model");
@@ -814,6 +865,8 @@ static Suite *suite(void)
     tcase_add_test(core, concurrent_solves);
     tcase_add_test(core, solver_defaults_merge);
     tcase_add_test(core, fixed_step_default);
+    tcase_add_test(core, solve_cost_units_scale);
+    tcase_add_test(core, solve_cost_learns);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_set_timeout(errors, 60);

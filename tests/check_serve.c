@@ -4,7 +4,9 @@
  *   round trip   a document uploaded and exported comes back with every
  *                number bit for bit (awkward values included), and the
  *                demo document's numbers come back as the same text; the
- *                export re-uploaded exports to the same bytes;
+ *                export re-uploaded exports to the same bytes; the
+ *                replies built as jansson trees (a dataset's summary) spell
+ *                numbers in the same shortest form, byte for byte;
  *   library      a trajectory over HTTP is, bit for bit, what
  *                ode_model_solve gives in-process for the same model
  *                document and query (single, batch, solver overrides);
@@ -18,7 +20,8 @@
  *                one model get distinct versions;
  *   readme       every curl example of README.md marked <!-- api-example -->
  *                runs against a live daemon and prints what the README says
- *                it prints. */
+ *                it prints (numbers within 1e-6, or as the same text when
+ *                marked "exact"). */
 #include <check.h>
 #include <ctype.h>
 #include <math.h>
@@ -29,8 +32,7 @@
 #include <string.h>
 
 #include "apitest.h"
-#include "http/codec_json.h"
-#include "http/codec_model.h"
+#include "codec/codec_model.h"
 #include "model/cde_model.h"
 #include "model/ode_model.h"
 
@@ -207,6 +209,43 @@ START_TEST(round_trip_is_exact)
     free_numbers(t2, v2, n2);
     free(file);
     free(e3);
+    stop_ok();
+}
+END_TEST
+
+/* Replies built as jansson trees (datasets, jobs, errors) spell their
+ * numbers as the trajectory replies do, the shortest round-trip form: the
+ * README's dataset has a missing fraction of 1/14 and ends at t = 1.6,
+ * which %.17g writes 0.071428571428571425 and 1.6000000000000001. */
+static void assert_turns_summary(const char *what, const tu_response *r, int status)
+{
+    static const char want[] = "\"series\":4,\"points\":14,\"channels\":2,\"time_range\":[0.0,1.6],"
+                               "\"missing_fraction\":0.07142857142857142,\"label\":\"class\"";
+    ck_assert_msg(r->status == status, "%s: status %d: %.400s", what, r->status, r->body);
+    ck_assert_msg(strstr(r->body, want) != NULL, "%s: want ...%s...\ngot %s", what, want, r->body);
+}
+
+START_TEST(tree_replies_numbers_shortest)
+{
+    start(NULL);
+    tu_response r = post("/v1/datasets/turns",
+                         "{\"series\": ["
+                         "{\"t\": [0.0, 0.4, 1.1, 1.5], \"y\": [[1.0, 0.0], [0.92, null], "
+                         "[0.45, 0.89], [0.07, 1.0]], \"label\": 1},"
+                         "{\"t\": [0.0, 0.5, 0.9, 1.6], \"y\": [[1.0, 0.0], [0.88, -0.48], "
+                         "[null, -0.78], [-0.03, -1.0]], \"label\": 0},"
+                         "{\"t\": [0.0, 0.7, 1.2], \"y\": [[0.0, 1.0], [-0.64, 0.77], "
+                         "[-0.93, 0.36]], \"label\": 1},"
+                         "{\"t\": [0.0, 0.3, 1.3], \"y\": [[0.0, 1.0], [0.3, 0.96], "
+                         "[0.96, 0.27]], \"label\": 0}]}");
+    assert_turns_summary("POST /v1/datasets/turns", &r, 201);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/datasets/turns", NULL, NULL, &r), 0);
+    assert_turns_summary("GET /v1/datasets/turns", &r, 200);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_http(d.port, "GET", "/v1/datasets", NULL, NULL, &r), 0);
+    assert_turns_summary("GET /v1/datasets", &r, 200);
+    tu_response_free(&r);
     stop_ok();
 }
 END_TEST
@@ -706,7 +745,7 @@ START_TEST(readme_examples_hold)
     char path[1024];
     char *readme = tu_read_file(tu_source_path(path, sizeof path, "README.md"), NULL);
     ck_assert_ptr_nonnull(readme);
-    int count = 0;
+    int count = 0, exact = 0;
     for (const char *p = strstr(readme, "<!-- api-example"); p; p = strstr(p, "<!-- api-example")) {
         const char *close = strstr(p, "-->"), *end = NULL;
         ck_assert_ptr_nonnull(close);
@@ -744,6 +783,22 @@ START_TEST(readme_examples_hold)
         ck_assert_msg(apitest_match(want, got, 1e-6, why, sizeof why) &&
                           apitest_match(got, want, 1e-6, why, sizeof why),
                       "README example %d:\n%s\nprinted\n%s\n%s", count, cmd, out, why);
+        /* "exact": no solve in it, so every number must be printed as the
+         * README spells it, to the last digit (the shortest form) */
+        if (strstr(opts, " exact")) {
+            char **wt, **gt;
+            double *wv, *gv;
+            size_t nw = numbers_of(want_text, &wt, &wv), ng = numbers_of(out, &gt, &gv);
+            ck_assert_msg(nw == ng, "README example %d: %zu numbers, printed %zu:\n%s", count, nw,
+                          ng, out);
+            for (size_t i = 0; i < nw; i++)
+                ck_assert_msg(strcmp(wt[i], gt[i]) == 0,
+                              "README example %d: number %zu is %s, printed %s:\n%s", count, i,
+                              wt[i], gt[i], out);
+            free_numbers(wt, wv, nw);
+            free_numbers(gt, gv, ng);
+            exact++;
+        }
         json_decref(want);
         json_decref(got);
         free(out);
@@ -753,6 +808,7 @@ START_TEST(readme_examples_hold)
         count++;
     }
     ck_assert_int_ge(count, 5);
+    ck_assert_int_ge(exact, 1);
     free(readme);
     stop_ok();
 }
@@ -765,6 +821,7 @@ static Suite *serve_suite(void)
     tcase_set_timeout(c, 300);
     tcase_add_checked_fixture(c, NULL, cleanup);
     tcase_add_test(c, round_trip_is_exact);
+    tcase_add_test(c, tree_replies_numbers_shortest);
     tcase_add_loop_test(c, http_equals_library, 0, 2);
     tcase_add_loop_test(c, cde_http_equals_library, 0, 2);
     tcase_add_test(c, readme_examples_hold);

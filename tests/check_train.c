@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_job.h"
 #include "core/log.h"
-#include "http/codec_job.h"
 #include "jobs/train_job.h"
 #include "model/rng.h"
 #include "model/trainer.h"

@@ -1,29 +1,19 @@
 # Tests for the http layer: its pieces in-process (check_http: routes,
-# error table, request ids, evaluation pool), and the real daemon over TCP
+# error table, request ids), and the real daemon over TCP
 # (check_http_daemon, with the reusable client in tests/testutil.c).
 check_PROGRAMS += tests/check_http tests/check_http_daemon
 TESTS += tests/check_http tests/check_http_daemon
 
 tests_check_http_SOURCES = tests/check_http.c tests/testutil.c tests/testutil.h
 tests_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
-tests_check_http_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/store/libstore.la \
+tests_check_http_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 tests_check_http_daemon_SOURCES = tests/check_http_daemon.c tests/testutil.c tests/testutil.h
 tests_check_http_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_http_daemon_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
-
-# The API's JSON codecs in-process (numbers against Python's repr, model
-# documents, trajectory requests and replies).
-check_PROGRAMS += tests/check_codec
-TESTS += tests/check_codec
-tests_check_codec_SOURCES = tests/check_codec.c tests/testutil.c tests/testutil.h
-tests_check_codec_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
-tests_check_codec_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/store/libstore.la \
-	src/model/libmodel.la src/num/libnum.la \
-	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) \
-	$(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # The model and trajectory API against the real daemon: the data-driven
 # cases of tests/api/ (check_api).
@@ -43,6 +33,7 @@ TESTS += tests/check_serve
 tests_check_serve_SOURCES = tests/check_serve.c tests/apitest.c tests/apitest.h tests/testutil.c \
 	tests/testutil.h
 tests_check_serve_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
-tests_check_serve_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/store/libstore.la \
+tests_check_serve_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -5,7 +5,7 @@ TESTS += tests/check_datasets
 tests_check_datasets_SOURCES = tests/check_datasets.c tests/store_testlib.c tests/store_testlib.h \
 	tests/testutil.c tests/testutil.h
 tests_check_datasets_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS) $(JANSSON_CFLAGS)
-tests_check_datasets_LDADD = src/http/libhttp.la src/jobs/libjobs.la $(store_test_ldadd) $(JANSSON_LIBS) $(MHD_LIBS)
+tests_check_datasets_LDADD = src/codec/libcodec.la $(store_test_ldadd) $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/check_jobs
 TESTS += tests/check_jobs
@@ -20,4 +20,4 @@ TESTS += tests/check_train
 tests_check_train_SOURCES = tests/check_train.c tests/store_testlib.c tests/store_testlib.h \
 	tests/testutil.c tests/testutil.h
 tests_check_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
-tests_check_train_LDADD = src/http/libhttp.la src/jobs/libjobs.la $(store_test_ldadd) $(JANSSON_LIBS) $(MHD_LIBS)
+tests_check_train_LDADD = src/jobs/libjobs.la src/codec/libcodec.la $(store_test_ldadd) $(JANSSON_LIBS)

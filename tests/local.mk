@@ -8,6 +8,7 @@ include $(srcdir)/tests/core.mk
 include $(srcdir)/tests/num.mk
 include $(srcdir)/tests/nn.mk
 include $(srcdir)/tests/model.mk
+include $(srcdir)/tests/codec.mk
 include $(srcdir)/tests/store.mk
 include $(srcdir)/tests/jobs.mk
 include $(srcdir)/tests/http.mk

@@ -6,8 +6,9 @@
  * jansson's json_error_t record). The record is plain data, owned by the
  * caller, usually on its stack; it is not shared between threads.
  *
- * The mapping code -> HTTP status lives in http/ (one table); the code names
- * here are the wire names used in {"error": {"code": ...}} bodies. */
+ * Each code has a stable name (err_code_name), the word logs use and that
+ * any layer reporting an error outside the process may show; how a code is
+ * reported is that layer's choice, not core's. */
 #ifndef ODESERVE_CORE_ERR_H
 #define ODESERVE_CORE_ERR_H
 
@@ -16,11 +17,11 @@
 typedef enum err_code {
     ERR_OK = 0,
     ERR_INVALID,      /* invalid_argument: a value has the wrong type, shape or range */
-    ERR_BAD_JSON,     /* bad_json: the body does not parse as JSON */
-    ERR_NOT_FOUND,    /* not_found: no such route, model, version, job or dataset */
-    ERR_METHOD,       /* method_not_allowed: the route exists, the method does not */
-    ERR_TOO_LARGE,    /* too_large: a body or a request's work is over a configured cap */
-    ERR_MEDIA,        /* unsupported_media_type: Content-Type is not one we accept */
+    ERR_BAD_JSON,     /* bad_json: a text that should be JSON does not parse */
+    ERR_NOT_FOUND,    /* not_found: no such model, version, job, dataset or endpoint */
+    ERR_METHOD,       /* method_not_allowed: the thing exists, the operation asked of it does not */
+    ERR_TOO_LARGE,    /* too_large: an input or the work it asks for is over a configured cap */
+    ERR_MEDIA,        /* unsupported_media_type: the input's format is not one we accept */
     ERR_CONFLICT,     /* conflict: the request clashes with stored state */
     ERR_SOLVER,       /* solver_failed: max_steps, step underflow, non-finite state */
     ERR_DEADLINE,     /* deadline_exceeded: the work ran past its time limit */

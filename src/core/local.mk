@@ -1,7 +1,9 @@
-# core: status codes, error records, logging, clocks. Depends on nothing.
+# core: status codes, error records, logging, clocks, the work queue
+# (threads). Depends on nothing.
 noinst_LTLIBRARIES += src/core/libcore.la
 src_core_libcore_la_SOURCES = \
 	src/core/err.c src/core/err.h \
 	src/core/log.c src/core/log.h \
-	src/core/clock.c src/core/clock.h
+	src/core/clock.c src/core/clock.h \
+	src/core/workq.c src/core/workq.h
 src_core_libcore_la_LIBADD = -lm -lpthread

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codec/codec_job.h"
+#include "codec/codec_model.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/workq.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
-#include "http/codec_job.h"
-#include "http/codec_model.h"
 #include "http/server.h"
-#include "http/trajectory.h"
-#include "http/workq.h"
 #include "jobs/pool.h"
+#include "model/served_model.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
 #include "store/migrate.h"

@@ -5,7 +5,7 @@
  * thread until SIGTERM/SIGINT, and shut down gracefully. On start, the
  * model documents listed in seed_models are stored when their models are
  * absent (the demo model of `make run`), and the model cache is created
- * with the trajectory route's builder (http/trajectory.h).
+ * with the served-model builder (model/served_model.h).
  *
  *   SIGHUP          re-read the settings (same sources as at start);
  *                   apply the reloadable ones (log_level, max_body_size,

@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_parse.h"
 #include "store/models.h"
 
 int api_require_json(http_req *r)
 {
     const char *ct = http_req_header(r, "Content-Type");
-    if (codec_is_json_type(ct)) return 1;
+    if (codec_parse_is_json_type(ct)) return 1;
     if (!ct)
         http_reply_errorf(r, ERR_MEDIA, NULL,
                           "Content-Type is missing; send the body as application/json");
@@ -77,11 +78,7 @@ void api_reply_error_with(http_req *r, const err *e, const char *key, double val
         return;
     }
     json_object_set_new(inner, key, json_real(value));
-    jbuf b;
-    jbuf_init(&b);
-    jbuf_json(&b, body);
-    json_decref(body);
-    api_reply_jbuf(r, http_status_for(e->code), &b);
+    http_reply_json(r, http_status_for(e->code), body);
 }
 
 db *api_db(http_req *r)

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "http/codec_json.h"
+#include "codec/jbuf.h"
 #include "http/handler.h"
 
 /* 1 when the request says Content-Type: application/json (parameters such

@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "http/workq.h"
+#include "core/workq.h"
 #include "store/db.h"
 #include "store/model_cache.h"
 

@@ -15,9 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec/codec_dataset.h"
+#include "codec/codec_parse.h"
 #include "core/log.h"
 #include "http/api.h"
-#include "http/codec_dataset.h"
 #include "http/handlers.h"
 #include "store/datasets.h"
 
@@ -70,7 +71,7 @@ out:
     json_decref(doc);
 }
 
-/* text/csv, any case, with or without parameters (as codec_is_json_type). */
+/* text/csv, any case, with or without parameters (as codec_parse_is_json_type). */
 static int is_csv_type(const char *ct)
 {
     if (!ct) return 0;
@@ -85,7 +86,7 @@ void h_dataset_create(http_req *r)
     if (!api_path_name(r, "dataset", 1)) return;
     const char *ct = http_req_header(r, "Content-Type");
     int kind = 0;
-    if (codec_is_json_type(ct))
+    if (codec_parse_is_json_type(ct))
         kind = BODY_JSON;
     else if (is_csv_type(ct))
         kind = BODY_CSV;

@@ -8,7 +8,7 @@
  *   - synchronously: call an http_reply_* function before returning;
  *   - asynchronously: call http_req_defer(r, work) and return without a
  *     reply. The connection is suspended (MHD_suspend_connection), `work(r)`
- *     runs on the evaluation pool (http/workq.h) and replies there; the
+ *     runs on the evaluation pool (core/workq.h) and replies there; the
  *     connection is then resumed and the reply sent. The HTTP threads keep
  *     serving other requests meanwhile, so CPU-heavy work (a trajectory
  *     solve) never stalls /healthz. When the pool is full the request gets
@@ -65,8 +65,9 @@ void http_req_set_user(http_req *r, void *data, void (*free_fn)(void *));
 void *http_req_user(const http_req *r);
 
 /* ---- replies: exactly one per request; a second one is ignored ---- */
-/* `body` is stolen (json_decref'd); serialized compactly, reals with 17
- * significant digits so they read back to the same double. */
+/* `body` is stolen (json_decref'd); written compactly by the codec's
+ * writer (jbuf_json), reals in the shortest form that reads back to the
+ * same double, as every number the daemon writes. */
 void http_reply_json(http_req *r, unsigned status, json_t *body);
 /* `body` (malloc'd JSON text, len bytes) is stolen. */
 void http_reply_buf(http_req *r, unsigned status, char *body, size_t len);

@@ -6,7 +6,7 @@
  *   GET  /v1/jobs/{id}/metrics  the loss curve
  *   POST /v1/jobs/{id}/cancel   cancel a queued or running job
  *
- * The job document is checked in full (http/codec_job.h) before it is
+ * The job document is checked in full (codec/codec_job.h) before it is
  * queued; the model and dataset named are checked to exist (the dataset
  * may still be deleted before the job runs: the job then fails). */
 #include <math.h>
@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_job.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
-#include "http/codec_job.h"
 #include "jobs/pool.h"
 #include "store/datasets.h"
 #include "store/jobs.h"

@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_model.h"
 #include "core/log.h"
 #include "http/api.h"
-#include "http/codec_model.h"
 #include "http/handlers.h"
 #include "store/models.h"
 

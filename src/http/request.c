@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec/codec_utf8.h"
+#include "codec/jbuf.h"
 #include "core/log.h"
 
 /* err_code -> HTTP status: the one table. */
@@ -37,31 +39,6 @@ unsigned http_status_for(err_code code)
     return status_for[code];
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 (overlong forms,
- * surrogates and code points past U+10FFFF are invalid, as in RFC 3629). */
-static size_t utf8_seq(const unsigned char *p)
-{
-    unsigned c = p[0], cp;
-    size_t n;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* A JSON string of `s`, always valid. Messages and fields are cut to
  * fixed sizes, possibly inside a multi-byte character of a key the client
  * sent ("\u00e9" x 100), and a path may hold any byte (%FF): each byte
@@ -73,16 +50,16 @@ static json_t *safe_string(const char *s)
     if (j) return j;
     char buf[ERR_MSG_MAX + ERR_FIELD_MAX];
     size_t o = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p && o + 4 < sizeof buf) {
-        size_t n = utf8_seq(p);
+    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+    while (p < end && o + 4 < sizeof buf) {
+        size_t n = codec_utf8_len(p, end);
         if (n) {
             memcpy(buf + o, p, n);
             o += n;
             p += n;
             continue;
         }
-        size_t rest = strlen((const char *)p);
+        size_t rest = (size_t)(end - p);
         if (rest < 4 && *p >= 0xc2 && *p <= 0xf4) {
             size_t i = 1; /* a lead byte and continuations up to the end: a cut character */
             while (i < rest && (p[i] & 0xc0) == 0x80)
@@ -253,9 +230,16 @@ void http_reply_buf(http_req *r, unsigned status, char *body, size_t len)
 
 void http_reply_json(http_req *r, unsigned status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-    json_decref(body);
-    http_reply_buf(r, status, text, text ? strlen(text) : 0);
+    char *text = NULL;
+    size_t len = 0;
+    if (body) {
+        jbuf b;
+        jbuf_init(&b);
+        jbuf_json(&b, body);
+        text = jbuf_take(&b, &len);
+        json_decref(body);
+    }
+    http_reply_buf(r, status, text, len); /* NULL: the out-of-memory reply */
 }
 
 void http_reply_error(http_req *r, const err *e)

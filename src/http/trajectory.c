@@ -8,7 +8,7 @@
  *   inline  on the HTTP thread that read it, when no other trajectory
  *           request or evaluation is in flight, the body is small
  *           (TRAJ_INLINE_MAX_BODY) and the model's learned cost
- *           (solve_cost.h) predicts well under `inline_budget`. The abort
+ *           (model/solve_cost.h) predicts well under `inline_budget`. The abort
  *           hook stops the attempt at the budget; the request then moves to
  *           the evaluation pool and is solved again there from the start
  *           (same inputs, same answer), and the model's cost is raised so
@@ -33,23 +33,20 @@
  * both through the solver's abort hook, polled before every step; a solver
  * failure is 422 solver_failed with the time reached ("t_reached"). See
  * docs/api.md. */
-#include "http/trajectory.h"
-
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_cde.h"
+#include "codec/codec_json.h"
+#include "codec/codec_request.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/api.h"
-#include "http/codec_cde.h"
-#include "http/codec_request.h"
 #include "http/handlers.h"
-#include "http/solve_cost.h"
-#include "model/cde_model.h"
-#include "model/ode_model.h"
+#include "model/served_model.h"
 
 /* Bodies larger than this are parsed on the pool, never inline (parsing
  * 32 KiB of JSON takes ~0.2 ms). */
@@ -57,44 +54,6 @@
 /* Inline only when the learned cost predicts at most this share of the
  * budget: room for the guess to be wrong before the fallback costs. */
 #define TRAJ_INLINE_GUESS_SHARE 0.5
-
-/* ---- served models: one per cached version ---- */
-
-typedef struct served_model {
-    model_kind kind;
-    ode_model *ode;  /* kind ode */
-    cde_model *cde;  /* kind cde */
-    solve_cost cost; /* learned from the solves served, for the inline decision */
-} served_model;
-
-void *served_model_build(const model_def *def, err *e)
-{
-    served_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        err_set(e, ERR_NOMEM, NULL, "out of memory building a model");
-        return NULL;
-    }
-    m->kind = def->kind;
-    solve_cost_init(&m->cost);
-    if (def->kind == MODEL_KIND_ODE && ode_model_new(&m->ode, def, e) != ERR_OK) {
-        free(m);
-        return NULL;
-    }
-    if (def->kind == MODEL_KIND_CDE && cde_model_new(&m->cde, def, e) != ERR_OK) {
-        free(m);
-        return NULL;
-    }
-    return m;
-}
-
-void served_model_free(void *built)
-{
-    served_model *m = built;
-    if (!m) return;
-    ode_model_free(m->ode);
-    cde_model_free(m->cde);
-    free(m);
-}
 
 /* ---- one request's state (its user data: freed at completion) ---- */
 
@@ -111,11 +70,11 @@ typedef struct traj {
     double spent_s;               /* an inline attempt that ran out of budget: its time */
     size_t batch, points;         /* for the log: trajectories, output times (rows) */
 
-    ode_traj_req oq; /* kind ode: the request, outputs (batch x n_t x od) */
+    codec_request_ode oq; /* kind ode: the request, outputs (batch x n_t x od) */
     double *y;
     size_t od;
 
-    cde_traj_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
+    codec_cde_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
     double *ro, *hid;
     size_t rd, hd;
 
@@ -128,7 +87,7 @@ static void traj_free(void *p)
     traj *t = p;
     if (t->h) model_cache_release(t->app->models, t->h);
     json_decref(t->body);
-    codec_ode_req_free(&t->oq);
+    codec_request_ode_free(&t->oq);
     codec_cde_req_free(&t->cq);
     free(t->y);
     free(t->ro);
@@ -235,10 +194,10 @@ static double request_units(const traj *t, size_t batch, double span, const mode
 static int traj_ode_prepare(http_req *r, traj *t)
 {
     const ode_model *m = t->m->ode;
-    ode_traj_req *q = &t->oq;
+    codec_request_ode *q = &t->oq;
     err e;
     err_clear(&e);
-    if (codec_ode_req_decode(t->body, ode_model_state_dim(m), q, &e) != ERR_OK) {
+    if (codec_request_ode_decode(t->body, ode_model_state_dim(m), q, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return -1;
     }
@@ -258,7 +217,7 @@ static int traj_ode_prepare(http_req *r, traj *t)
 
 static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
-    const ode_traj_req *q = &t->oq;
+    const codec_request_ode *q = &t->oq;
     struct ode_model_query oq = {
         .t0 = q->t0,
         .batch = q->batch,
@@ -282,10 +241,10 @@ static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
 
 static void traj_ode_reply(http_req *r, traj *t)
 {
-    codec_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
     jbuf b;
     jbuf_init(&b);
-    codec_ode_reply(&b, t->h->name, t->h->version, &t->oq, t->y, t->od, &cs);
+    codec_request_ode_reply(&b, t->h->name, t->h->version, &t->oq, t->y, t->od, &cs);
     api_reply_jbuf(r, 200, &b);
 }
 
@@ -294,7 +253,7 @@ static void traj_ode_reply(http_req *r, traj *t)
 static int traj_cde_prepare(http_req *r, traj *t)
 {
     const cde_model *m = t->m->cde;
-    cde_traj_req *q = &t->cq;
+    codec_cde_req *q = &t->cq;
     err e;
     err_clear(&e);
     if (codec_cde_req_decode(t->body, cde_model_data_channels(m), q, &e) != ERR_OK) {
@@ -330,7 +289,7 @@ static int traj_cde_prepare(http_req *r, traj *t)
 
 static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
-    const cde_traj_req *q = &t->cq;
+    const codec_cde_req *q = &t->cq;
     struct cde_model_query cq = {
         .batch = q->batch,
         .series = q->series,
@@ -351,7 +310,7 @@ static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
 
 static void traj_cde_reply(http_req *r, traj *t)
 {
-    codec_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
     jbuf b;
     jbuf_init(&b);
     codec_cde_reply(&b, t->h->name, t->h->version, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);
@@ -382,10 +341,10 @@ static int prepare(http_req *r, traj *t)
     if (api_parse_body(r, &t->body, &e) != ERR_OK) goto fail;
     if (!json_is_object(t->body)) {
         err_set(&e, ERR_INVALID, "", "the request must be a JSON object, got %s",
-                codec_type_name(t->body));
+                codec_json_type_name(t->body));
         goto fail;
     }
-    if (codec_traj_version(t->body, &version, &e) != ERR_OK ||
+    if (codec_request_version(t->body, &version, &e) != ERR_OK ||
         model_cache_get(t->app->models, name, version, &t->h, &e) != ERR_OK)
         goto fail;
     t->m = t->h->built;

@@ -1,6 +1,6 @@
 # jobs layer: running one training job (load, checkpoint, stop, record;
 # the maths is model/trainer.h), and the worker pool (see src/jobs/*.h). No
-# JSON here: the document is decoded by http/codec_job.c, handed down as a
+# JSON here: the document is decoded by codec/codec_job.c, handed down as a
 # function pointer.
 noinst_LTLIBRARIES += src/jobs/libjobs.la
 src_jobs_libjobs_la_SOURCES = \

@@ -32,7 +32,7 @@ typedef struct jobs_pool_opts {
     int workers;                      /* >= 1 */
     long checkpoint_every_iterations; /* >= 1 */
     double checkpoint_every_seconds;  /* > 0 */
-    job_spec_decode_fn decode;        /* the stored job document's decoder (http/codec_job.h) */
+    job_spec_decode_fn decode;        /* the stored job document's decoder (codec/codec_job.h) */
 } jobs_pool_opts;
 
 /* Requeue jobs left running by a previous process, then start the

@@ -13,7 +13,7 @@
  *   missing != NULL   a mask, n x d flags, nonzero = null: the value in x is
  *                     ignored there, and every other value must be finite
  *                     ("observations.x[4][1]": is not a finite number). The
- *                     HTTP codec uses this: JSON null sets the flag, so a
+ *                     codec uses this: JSON null sets the flag, so a
  *                     real NaN (which JSON cannot carry anyway) is never
  *                     mistaken for a missing value;
  *   missing == NULL   NaN in x means null (torchcde's convention; handy for

@@ -2,7 +2,7 @@
  * docs/training-jobs.md) as plain data.
  *
  * The jobs layer knows the document only as this struct: the JSON text is
- * decoded by the http layer (http/codec_job.h), which fills a job_spec. The
+ * decoded by the codec layer (codec/codec_job.h), which fills a job_spec. The
  * store keeps the text as submitted; the worker pool turns it back into a
  * job_spec through the decoder it was handed at creation (a job_spec_decode_fn
  * wired by the daemon), so there is one decoder and one format, and jobs/
@@ -58,7 +58,7 @@ void job_spec_free(job_spec *s); /* NULL is a no-op */
 
 /* Decode a job document's text into s (job_spec_init'ed first; on failure
  * it is left freed). ERR_BAD_JSON / ERR_INVALID with the field
- * ("optimizer.lr", "init.vector_field.layers[1].out"). The http layer
+ * ("optimizer.lr", "init.vector_field.layers[1].out"). The codec layer
  * provides one (codec_job_decode); the worker pool is handed it. */
 typedef err_code (*job_spec_decode_fn)(const char *text, size_t len, job_spec *s, err *e);
 

@@ -9,7 +9,9 @@ src_model_libmodel_la_SOURCES = \
 	src/model/job_spec.c src/model/job_spec.h \
 	src/model/job_status.c src/model/job_status.h \
 	src/model/job_ckpt.c src/model/job_ckpt.h \
-	src/model/ode_model.c src/model/ode_model.h
+	src/model/ode_model.c src/model/ode_model.h \
+	src/model/served_model.c src/model/served_model.h \
+	src/model/solve_cost.c src/model/solve_cost.h
 src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm
 # cde: interpolation schemes, observation paths, the neural CDE model

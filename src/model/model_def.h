@@ -2,7 +2,7 @@
  * stored, exported and built into an executable model.
  *
  * The JSON model document (docs/model-format.md) is decoded into a model_def
- * by http/, persisted by store/, and turned into something that solves by
+ * by codec/, persisted by store/, and turned into something that solves by
  * the model layer's builders (ode_model, cde_model). model_def itself
  * has no behaviour beyond validation: it is the one shape every layer above
  * nn agrees on, so none of them needs JSON, SQL or a solver to hold a model.

@@ -1,7 +1,8 @@
-/* http/solve_cost.h: a cheap guess of how long a trajectory solve will
- * take, learned per model version, so that the trajectory route can answer
- * predictably small solves on the HTTP thread (no hand-off to the
- * evaluation pool) and send the rest to the pool at once.
+/* model/solve_cost.h: a cheap guess of how long a trajectory solve will
+ * take, learned per model version, so that the server can answer
+ * predictably small solves on the thread that read the request (no hand-off
+ * to the evaluation pool; http/trajectory.c) and send the rest to the pool
+ * at once.
  *
  * Work is counted in "units": per trajectory, one unit of setup plus the
  * time span the solver must cover, scaled by how many steps per unit of
@@ -19,8 +20,8 @@
  * updates are relaxed atomic stores (a lost update costs nothing but a
  * slightly older guess). No allocation; zero-initialise (or
  * solve_cost_init) before use. */
-#ifndef ODESERVE_HTTP_SOLVE_COST_H
-#define ODESERVE_HTTP_SOLVE_COST_H
+#ifndef ODESERVE_MODEL_SOLVE_COST_H
+#define ODESERVE_MODEL_SOLVE_COST_H
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -1,25 +1,27 @@
-/* http/codec_parse.c: request bodies to jansson trees. See codec_json.h
- * (codec_parse).
+/* codec/codec_parse.c: request bodies to jansson trees. See codec_parse.h.
  *
  * DESIGN. Our own strict parser (RFC 8259) builds the jansson tree, because
- * jansson's lexer spends about half a microsecond on each long number and a
- * request is mostly numbers (this one: about 0.07, tree building included).
+ * jansson's lexer is slow on long numbers and a request is mostly numbers.
  * Every number becomes a real (correctly rounded); strings are checked
- * UTF-8; duplicate keys, "\\u0000" and nesting deeper than
- * PARSE_MAX_DEPTH are malformed (400 with line and column). Bare NaN /
- * Infinity / inf (any case, signed), which some encoders write, and literals
- * that overflow a double are a 422 naming the field where they sit, from a
- * stack of the containers being parsed; the first problem met is reported.
+ * UTF-8 (codec_utf8.h); duplicate keys, "\\u0000" and nesting deeper than
+ * PARSE_MAX_DEPTH are malformed (ERR_BAD_JSON with line and column). Bare
+ * NaN / Infinity / inf (any case, signed), which some encoders write, and
+ * literals that overflow a double are ERR_INVALID naming the field where
+ * they sit, from a stack of the containers being parsed; the first problem
+ * met is reported.
  *
  * Numbers are read by codec_strtod, in place: strtod's own result, bit for
  * bit, but a request's shortest round-trip numbers (16-17 digits, where
- * glibc takes its multi-precision path) cost ~13 ns instead of ~70 ns
- * each, and no NUL-terminated copy is made (bench_codec: the W1 request's
- * parse 13 -> 7 us on the development VM; most of the rest is jansson's
- * allocations).
+ * glibc takes its multi-precision path) mostly without that path, and no
+ * NUL-terminated copy is made (bench/bench_codec measures both, and a
+ * whole request's parse).
  */
-#include "http/codec_json.h"
-#include "http/codec_strtod.h"
+#include "codec/codec_parse.h"
+
+#include "codec/codec_json.h"
+#include "codec/codec_strtod.h"
+#include "codec/codec_utf8.h"
+#include "codec/jbuf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -28,7 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
-bool codec_is_json_type(const char *ct)
+bool codec_parse_is_json_type(const char *ct)
 {
     static const char want[] = "application/json";
     if (!ct) return false;
@@ -81,9 +83,9 @@ static void current_path(const parser *ps, char *buf, size_t n)
         char tmp[ERR_FIELD_MAX];
         snprintf(tmp, sizeof tmp, "%s", buf);
         if (ps->stack[i].is_object)
-            codec_field(buf, n, tmp, ps->stack[i].key);
+            codec_json_field(buf, n, tmp, ps->stack[i].key);
         else
-            codec_field_index(buf, n, tmp, ps->stack[i].index);
+            codec_json_field_index(buf, n, tmp, ps->stack[i].index);
     }
 }
 
@@ -205,32 +207,6 @@ static void put_utf8(jbuf *b, unsigned cp)
     jbuf_raw(b, u, n);
 }
 
-/* Length of the valid UTF-8 sequence at p (< end), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if ((size_t)(end - p) < n) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0; /* overlong, out of range, or a surrogate */
-    return n;
-}
-
 /* A string token into ps->sbuf (decoded, NUL-terminated); 0 or -1. */
 static int parse_string_raw(parser *ps)
 {
@@ -250,7 +226,7 @@ static int parse_string_raw(parser *ps)
         }
         if (c < 0x20) return syntax_error(ps, "control character in a string"), -1;
         if (c >= 0x80) {
-            size_t n = utf8_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+            size_t n = codec_utf8_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
             if (!n) return syntax_error(ps, "invalid UTF-8 in a string"), -1;
             jbuf_raw(&ps->sbuf, ps->p, n);
             ps->p += n;

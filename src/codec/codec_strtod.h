@@ -1,11 +1,11 @@
-/* http/codec_strtod.h: the number reader of the API.
+/* codec/codec_strtod.h: the number reader of the API.
  *
  * codec_parse turns every JSON number into a double through codec_strtod:
  * the same double glibc's strtod gives (the nearest, ties to even), most
  * of them without strtod's multi-precision arithmetic, and read from the
  * request text in place (no NUL-terminated copy). Stateless, thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_STRTOD_H
-#define ODESERVE_HTTP_CODEC_STRTOD_H
+#ifndef ODESERVE_CODEC_CODEC_STRTOD_H
+#define ODESERVE_CODEC_CODEC_STRTOD_H
 
 #include <stddef.h>
 

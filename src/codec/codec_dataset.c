@@ -1,5 +1,5 @@
-/* http/codec_dataset.c: see codec_dataset.h. */
-#include "http/codec_dataset.h"
+/* codec/codec_dataset.c: see codec_dataset.h. */
+#include "codec/codec_dataset.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/codec_json.h"
+#include "codec/codec_json.h"
 
 static const char *const series_keys[] = {"t", "y", "label", NULL};
 
@@ -25,12 +25,13 @@ static err_code decode_label(const json_t *v, const char *field, dataset *ds, da
                        dataset_label_kind_name(ds->label_kind),
                        k == DATASET_LABEL_NONE ? "has none" : "has another kind");
     }
-    if (k == DATASET_LABEL_CLASS) return codec_get_long(v, field, 0, 1000000, &x->label_class, e);
+    if (k == DATASET_LABEL_CLASS)
+        return codec_json_get_long(v, field, 0, 1000000, &x->label_class, e);
     if (k != DATASET_LABEL_VECTOR) return ERR_OK;
     if (ds->label_dim == 0) return err_set(e, ERR_INVALID, field, "must not be empty");
     x->label_vec = malloc(ds->label_dim * sizeof *x->label_vec);
     if (!x->label_vec) return err_set(e, ERR_NOMEM, field, "out of memory");
-    return codec_get_vector(v, field, ds->label_dim, x->label_vec, e);
+    return codec_json_get_vector(v, field, ds->label_dim, x->label_vec, e);
 }
 
 static err_code decode_rows(const json_t *yv, const char *field, dataset *ds, dataset_series *x,
@@ -41,7 +42,7 @@ static err_code decode_rows(const json_t *yv, const char *field, dataset *ds, da
         return err_set(e, ERR_INVALID, field, "must be an array of %zu rows (one per time)", x->n);
     for (size_t i = 0; i < x->n; i++) {
         const json_t *row = json_array_get(yv, i);
-        codec_field_index(f, sizeof f, field, i);
+        codec_json_field_index(f, sizeof f, field, i);
         if (s == 0 && i == 0 && json_is_array(row)) ds->channels = json_array_size(row);
         if (ds->channels == 0) return err_set(e, ERR_INVALID, f, "must be a non-empty array");
         if (!x->y) x->y = malloc(x->n * ds->channels * sizeof *x->y);
@@ -52,10 +53,10 @@ static err_code decode_rows(const json_t *yv, const char *field, dataset *ds, da
         for (size_t k = 0; k < ds->channels; k++) {
             const json_t *v = json_array_get(row, k);
             char fk[ERR_FIELD_MAX];
-            codec_field_index(fk, sizeof fk, f, k);
+            codec_json_field_index(fk, sizeof fk, f, k);
             if (json_is_null(v))
                 x->y[i * ds->channels + k] = NAN;
-            else if (codec_get_double(v, fk, &x->y[i * ds->channels + k], e) != ERR_OK)
+            else if (codec_json_get_double(v, fk, &x->y[i * ds->channels + k], e) != ERR_OK)
                 return e->code;
         }
     }
@@ -66,20 +67,20 @@ static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
 {
     char f[ERR_FIELD_MAX], ft[ERR_FIELD_MAX];
     dataset_series *x = &ds->series[s];
-    codec_field_index(f, sizeof f, "series", s);
+    codec_json_field_index(f, sizeof f, "series", s);
     if (!json_is_object(sv)) return err_set(e, ERR_INVALID, f, "must be an object with t and y");
-    if (codec_check_keys(sv, f, series_keys, e) != ERR_OK) return e->code;
+    if (codec_json_check_keys(sv, f, series_keys, e) != ERR_OK) return e->code;
     const json_t *tv = json_object_get(sv, "t");
-    codec_field(ft, sizeof ft, f, "t");
+    codec_json_field(ft, sizeof ft, f, "t");
     if (!json_is_array(tv) || json_array_size(tv) == 0)
         return err_set(e, ERR_INVALID, ft, "must be a non-empty array of times");
     x->n = json_array_size(tv);
     x->t = malloc(x->n * sizeof *x->t);
     if (!x->t) return err_set(e, ERR_NOMEM, ft, "out of memory");
-    if (codec_get_vector(tv, ft, x->n, x->t, e) != ERR_OK) return e->code;
-    codec_field(ft, sizeof ft, f, "y");
+    if (codec_json_get_vector(tv, ft, x->n, x->t, e) != ERR_OK) return e->code;
+    codec_json_field(ft, sizeof ft, f, "y");
     if (decode_rows(json_object_get(sv, "y"), ft, ds, x, s, e) != ERR_OK) return e->code;
-    codec_field(ft, sizeof ft, f, "label");
+    codec_json_field(ft, sizeof ft, f, "label");
     return decode_label(json_object_get(sv, "label"), ft, ds, x, s, e);
 }
 
@@ -88,7 +89,7 @@ err_code codec_dataset_decode_json(const json_t *doc, dataset *ds, err *e)
     static const char *const top[] = {"series", NULL};
     dataset_init(ds);
     if (!json_is_object(doc)) return err_set(e, ERR_INVALID, "", "the body must be an object");
-    if (codec_check_keys(doc, "", top, e) != ERR_OK) return e->code;
+    if (codec_json_check_keys(doc, "", top, e) != ERR_OK) return e->code;
     const json_t *arr = json_object_get(doc, "series");
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return err_set(e, ERR_INVALID, "series", "must be a non-empty array of series");

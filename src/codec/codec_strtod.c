@@ -1,4 +1,4 @@
-/* http/codec_strtod.c: JSON number tokens to doubles. See codec_strtod.h.
+/* codec/codec_strtod.c: JSON number tokens to doubles. See codec_strtod.h.
  *
  * DESIGN. A token is first read into w * 10^q with w the first 19
  * significant digits (any 19-digit integer fits in 64 bits) and a flag for
@@ -26,9 +26,9 @@
  * daemon changes (strtod would follow another mode), and path 1 IEEE double
  * evaluation (FLT_EVAL_METHOD 0, x86-64's SSE2; elsewhere it is compiled
  * out). */
-#include "http/codec_strtod.h"
+#include "codec/codec_strtod.h"
 
-#include "http/codec_pow5.h"
+#include "codec/codec_pow5.h"
 
 #include <float.h>
 #include <stdbool.h>

@@ -1,14 +1,15 @@
-/* http/codec_job.c: see codec_job.h. */
-#include "http/codec_job.h"
+/* codec/codec_job.c: see codec_job.h. */
+#include "codec/codec_job.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "http/codec_json.h"
-#include "num/tableau.h"
+#include "codec/codec_json.h"
+#include "codec/codec_parse.h"
 #include "model/model_name.h"
+#include "num/tableau.h"
 
 static err_code check_keys(json_t *o, const char *field, const char *const *allowed, err *e)
 {

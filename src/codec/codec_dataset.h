@@ -1,4 +1,4 @@
-/* http/codec_dataset.h: dataset uploads (JSON and CSV) -> dataset.
+/* codec/codec_dataset.h: dataset uploads (JSON and CSV) -> dataset.
  *
  * JSON: {"series": [{"t": [...], "y": [[...], ...], "label": ...}, ...]}
  *   y has one row per time, each with the same number of channels; null
@@ -10,14 +10,14 @@
  *   is a class index, the same on every line of a series.
  * Errors are ERR_INVALID naming the place: "series[2].y[5][1]" for JSON,
  * "line[7].t" for CSV (line 1 is the header). Stateless, thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_DATASET_H
-#define ODESERVE_HTTP_CODEC_DATASET_H
+#ifndef ODESERVE_CODEC_CODEC_DATASET_H
+#define ODESERVE_CODEC_CODEC_DATASET_H
 
 #include <jansson.h>
 #include <stddef.h>
 
 #include "core/err.h"
-#include "store/datasets.h"
+#include "model/dataset.h"
 
 /* ds is dataset_init'ed by the caller and left empty on failure. */
 err_code codec_dataset_decode_json(const json_t *doc, dataset *ds, err *e);

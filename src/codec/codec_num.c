@@ -1,4 +1,4 @@
-/* http/codec_num.c: the number writer. See codec_num.h.
+/* codec/codec_num.c: the number writer. See codec_num.h.
  *
  * DESIGN. The shortest decimal that reads back to the double, the nearest
  * one when several are as short, spelled as Python's repr spells it (so a
@@ -9,9 +9,9 @@
  * Python's repr (tests/fixtures/shortest_doubles.txt) and against a
  * brute-force printf/strtod search on random doubles (tests/check_codec.c).
  */
-#include "http/codec_num.h"
+#include "codec/codec_num.h"
 
-#include "http/codec_pow10.h"
+#include "codec/codec_pow10.h"
 
 #include <ctype.h>
 #include <float.h>
@@ -184,7 +184,7 @@ static size_t fmt_normal(char *buf, double v)
     return render(buf, neg, (cmp < 0 || (cmp == 0 && (s & 1) == 0)) ? s : t1, k);
 }
 
-size_t codec_fmt_double(char *buf, double x)
+size_t codec_num_write(char *buf, double x)
 {
     if (!isfinite(x)) {
         memcpy(buf, "null", 5);

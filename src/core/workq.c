@@ -1,5 +1,5 @@
-/* http/workq.c: see workq.h. */
-#include "http/workq.h"
+/* core/workq.c: see workq.h. */
+#include "core/workq.h"
 
 #include <errno.h>
 #include <math.h>

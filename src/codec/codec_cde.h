@@ -1,4 +1,4 @@
-/* http/codec_cde.h: cde trajectory requests in, cde trajectory replies out.
+/* codec/codec_cde.h: cde trajectory requests in, cde trajectory replies out.
  *
  * POST /v1/models/{name}/trajectory with a model of kind "cde" carries
  *
@@ -19,43 +19,43 @@
  * Query times outside the observations are the solve's to report
  * (cde_model_solve, field "t[i]" / "series[b].t[i]").
  *
- * Replies (written into a jbuf, numbers through codec_fmt_double so they
+ * Replies (written into a jbuf, numbers through codec_num_write so they
  * read back bit for bit):
  *   one series  {"model", "version", "t", "readout"?, "hidden"?, "stats"}
  *   a batch     {"model", "version", "series": [{"t", "readout"?, "hidden"?},
  *                ..], "stats"}
  * "readout"[i] / "hidden"[i] is the value at t[i]. Stateless, thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_CDE_H
-#define ODESERVE_HTTP_CODEC_CDE_H
+#ifndef ODESERVE_CODEC_CODEC_CDE_H
+#define ODESERVE_CODEC_CODEC_CDE_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/err.h"
-#include "http/codec_json.h"
-#include "http/codec_request.h"
+#include "codec/codec_request.h"
+#include "codec/jbuf.h"
 #include "model/cde_model.h"
 
 /* A decoded cde trajectory request. Owns every array its series point to. */
-typedef struct cde_traj_req {
+typedef struct codec_cde_req {
     size_t batch;              /* series, >= 1 */
     bool batched;              /* sent as "series": the reply is a "series" list */
     struct cde_series *series; /* batch entries; t is never NULL after decoding */
     cde_output output;
     model_solver solver; /* overrides; unset fields keep the model's defaults */
-} cde_traj_req;
+} codec_cde_req;
 
 /* Decode `body` (an object) for a model with n_data data channels. On
  * failure q is left empty (codec_cde_req_free is still safe). */
-err_code codec_cde_req_decode(const json_t *body, size_t n_data, cde_traj_req *q, err *e);
-void codec_cde_req_free(cde_traj_req *q);
+err_code codec_cde_req_decode(const json_t *body, size_t n_data, codec_cde_req *q, err *e);
+void codec_cde_req_free(codec_cde_req *q);
 
 /* The reply: readout (rows x readout_dim) and hidden (rows x hidden_dim),
  * rows in series order (cde_model_solve's layout); each written when the
  * request's output asks for it. */
-void codec_cde_reply(jbuf *b, const char *model, int version, const cde_traj_req *q,
+void codec_cde_reply(jbuf *b, const char *model, int version, const codec_cde_req *q,
                      const double *readout, size_t readout_dim, const double *hidden,
-                     size_t hidden_dim, const codec_stats *st);
+                     size_t hidden_dim, const codec_request_stats *st);
 
 #endif

@@ -1,18 +1,21 @@
-/* http/codec_model.c: see codec_model.h.
+/* codec/codec_model.c: see codec_model.h.
  *
  * Decoding walks the document once, in the order the networks chain:
  * each layer's input width is the previous layer's output (the network's
  * input for the first), so a shape mismatch is reported at the layer and
  * row where it happens, and the parameters are collected straight into the
  * model_def layout (nn/mlp.h: per linear layer W row-major, then b). */
-#include "http/codec_model.h"
+#include "codec/codec_model.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define F(buf, parent, child) codec_field(buf, sizeof buf, parent, child)
+#include "codec/codec_json.h"
+#include "codec/codec_parse.h"
+
+#define F(buf, parent, child) codec_json_field(buf, sizeof buf, parent, child)
 
 /* The parameter vector being collected. */
 typedef struct pvec {
@@ -62,13 +65,13 @@ static err_code decode_weight(const json_t *w, const char *field, net_ctx *c, si
     if (!json_is_array(w) || json_array_size(w) == 0)
         return err_set(e, ERR_INVALID, field,
                        "must be a non-empty array of rows (out x in), got %s",
-                       json_is_array(w) ? "an empty array" : codec_type_name(w));
+                       json_is_array(w) ? "an empty array" : codec_json_type_name(w));
     size_t rows = json_array_size(w);
     const json_t *row0 = json_array_get(w, 0);
     if (!json_is_array(row0))
-        return err_set(e, ERR_INVALID, codec_field_index(f, sizeof f, field, 0),
+        return err_set(e, ERR_INVALID, codec_json_field_index(f, sizeof f, field, 0),
                        "must be an array of numbers (a row of the out x in matrix), got %s",
-                       codec_type_name(row0));
+                       codec_json_type_name(row0));
     size_t cols = json_array_size(row0);
     if (cols != c->width) {
         if (first)
@@ -87,14 +90,14 @@ static err_code decode_weight(const json_t *w, const char *field, net_ctx *c, si
     if (!v) return ERR_NOMEM;
     for (size_t j = 0; j < rows; j++) {
         const json_t *row = json_array_get(w, j);
-        codec_field_index(f, sizeof f, field, j);
+        codec_json_field_index(f, sizeof f, field, j);
         if (json_is_array(row) && json_array_size(row) != cols)
             return err_set(e, ERR_INVALID, f, "has %zu values, row 0 has %zu", json_array_size(row),
                            cols);
         if (!json_is_array(row))
             return err_set(e, ERR_INVALID, f, "must be an array of %zu numbers, got %s", cols,
-                           codec_type_name(row));
-        if (codec_get_vector(row, f, cols, v + j * cols, e) != ERR_OK) return ERR_INVALID;
+                           codec_json_type_name(row));
+        if (codec_json_get_vector(row, f, cols, v + j * cols, e) != ERR_OK) return ERR_INVALID;
     }
     *rows_out = rows;
     *wv = v;
@@ -108,14 +111,15 @@ static err_code decode_layer(const json_t *l, const char *field, size_t n_linear
 {
     static const char *const keys[] = {"weight", "bias", "activation", NULL};
     char f[ERR_FIELD_MAX];
-    if (codec_check_keys(l, field, keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_check_keys(l, field, keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *w = json_object_get(l, "weight"), *b = json_object_get(l, "bias"),
                  *a = json_object_get(l, "activation");
     memset(out, 0, sizeof *out);
     out->act = ACT_IDENTITY;
     if (a) {
         const char *name;
-        if (codec_get_string(a, F(f, field, "activation"), &name, e) != ERR_OK) return ERR_INVALID;
+        if (codec_json_get_string(a, F(f, field, "activation"), &name, e) != ERR_OK)
+            return ERR_INVALID;
         err ae;
         err_clear(&ae);
         if (act_from_name(name, &out->act, &ae) != ERR_OK)
@@ -136,7 +140,7 @@ static err_code decode_layer(const json_t *l, const char *field, size_t n_linear
     double *wv = NULL;
     if (decode_weight(w, F(f, field, "weight"), c, n_linear == 0, &rows, &wv, e) != ERR_OK)
         return e->code;
-    if (codec_get_vector(b, F(f, field, "bias"), rows, wv + rows * c->width, e) != ERR_OK)
+    if (codec_json_get_vector(b, F(f, field, "bias"), rows, wv + rows * c->width, e) != ERR_OK)
         return ERR_INVALID;
     out->kind = MLP_LINEAR;
     out->in = c->width;
@@ -154,11 +158,11 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
     static const char *const cde_keys[] = {"layers", NULL};
     char f[ERR_FIELD_MAX], input[96];
     if (!v) return missing(field, "an object with \"layers\"", e);
-    if (codec_check_keys(v, field, ode ? ode_keys : cde_keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_check_keys(v, field, ode ? ode_keys : cde_keys, e) != ERR_OK) return ERR_INVALID;
     memset(net, 0, sizeof *net);
     net->in_dim = in_dim;
     const json_t *ti = json_object_get(v, "time_input");
-    if (ti && codec_get_bool(ti, F(f, field, "time_input"), &net->time_input, e) != ERR_OK)
+    if (ti && codec_json_get_bool(ti, F(f, field, "time_input"), &net->time_input, e) != ERR_OK)
         return ERR_INVALID;
     const json_t *layers = json_object_get(v, "layers");
     F(f, field, "layers");
@@ -167,7 +171,7 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
         json_array_size(layers) > MLP_MAX_LAYERS)
         return err_set(e, ERR_INVALID, f, "must be an array of 1 to %d layers, got %s",
                        MLP_MAX_LAYERS,
-                       json_is_array(layers) ? "the wrong count" : codec_type_name(layers));
+                       json_is_array(layers) ? "the wrong count" : codec_json_type_name(layers));
     if (ode)
         snprintf(input, sizeof input, "state_dim + augment_dim = %zu%s", in_dim,
                  net->time_input ? ", plus time" : "");
@@ -177,7 +181,7 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
     size_t linear = 0;
     for (size_t i = 0; i < json_array_size(layers); i++) {
         char lf[ERR_FIELD_MAX];
-        codec_field_index(lf, sizeof lf, f, i);
+        codec_json_field_index(lf, sizeof lf, f, i);
         if (decode_layer(json_array_get(layers, i), lf, linear, &c, &net->layers[i], e) != ERR_OK)
             return e->code;
         linear += net->layers[i].kind == MLP_LINEAR;
@@ -186,7 +190,7 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
     if (linear == 0) return err_set(e, ERR_INVALID, f, "needs at least one layer with a weight");
     if (want_out && c.width != want_out) {
         char lf[ERR_FIELD_MAX];
-        codec_field_index(lf, sizeof lf, f, net->n_layers - 1);
+        codec_json_field_index(lf, sizeof lf, f, net->n_layers - 1);
         return err_set(e, ERR_INVALID, lf, "gives %zu outputs, expected %zu (%s)", c.width,
                        want_out, want_what);
     }
@@ -195,17 +199,17 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
 
 /* ---- solver ---- */
 
-err_code codec_solver_decode(const json_t *v, const char *field, model_solver *s, err *e)
+err_code codec_model_solver_decode(const json_t *v, const char *field, model_solver *s, err *e)
 {
     static const char *const keys[] = {"method",   "rtol",     "atol", "max_steps", "first_step",
                                        "min_step", "max_step", "step", NULL};
     char f[ERR_FIELD_MAX];
     memset(s, 0, sizeof *s);
-    if (codec_check_keys(v, field, keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_check_keys(v, field, keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *m = json_object_get(v, "method");
     if (m) {
         const char *name;
-        if (codec_get_string(m, F(f, field, "method"), &name, e) != ERR_OK) return ERR_INVALID;
+        if (codec_json_get_string(m, F(f, field, "method"), &name, e) != ERR_OK) return ERR_INVALID;
         if (strlen(name) >= sizeof s->method || !name[0])
             return err_set(e, ERR_INVALID, f, "unknown method \"%.40s\"", name);
         memcpy(s->method, name, strlen(name) + 1);
@@ -219,14 +223,14 @@ err_code codec_solver_decode(const json_t *v, const char *field, model_solver *s
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
         const json_t *x = json_object_get(v, pos[i].key);
         if (!x) continue;
-        if (codec_get_double(x, F(f, field, pos[i].key), pos[i].at, e) != ERR_OK)
+        if (codec_json_get_double(x, F(f, field, pos[i].key), pos[i].at, e) != ERR_OK)
             return ERR_INVALID;
         if (!(*pos[i].at > 0))
             return err_set(e, ERR_INVALID, f, "must be positive, got %.17g", *pos[i].at);
     }
     const json_t *ms = json_object_get(v, "max_steps");
-    if (ms &&
-        codec_get_long(ms, F(f, field, "max_steps"), 1, 1000000000000L, &s->max_steps, e) != ERR_OK)
+    if (ms && codec_json_get_long(ms, F(f, field, "max_steps"), 1, 1000000000000L, &s->max_steps,
+                                  e) != ERR_OK)
         return ERR_INVALID;
     err se;
     err_clear(&se);
@@ -245,7 +249,7 @@ static err_code decode_common(const json_t *doc, model_def *d, err *e)
     const json_t *desc = json_object_get(doc, "description");
     if (desc) {
         const char *s;
-        if (codec_get_string(desc, "description", &s, e) != ERR_OK) return ERR_INVALID;
+        if (codec_json_get_string(desc, "description", &s, e) != ERR_OK) return ERR_INVALID;
         if (strlen(s) > MODEL_DESCRIPTION_MAX)
             return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
                            MODEL_DESCRIPTION_MAX);
@@ -253,7 +257,7 @@ static err_code decode_common(const json_t *doc, model_def *d, err *e)
             return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the model");
     }
     const json_t *solver = json_object_get(doc, "solver");
-    if (solver && codec_solver_decode(solver, "solver", &d->solver, e) != ERR_OK)
+    if (solver && codec_model_solver_decode(solver, "solver", &d->solver, e) != ERR_OK)
         return ERR_INVALID;
     return ERR_OK;
 }
@@ -262,17 +266,18 @@ static err_code required_size(const json_t *doc, const char *key, size_t lo, siz
 {
     const json_t *v = json_object_get(doc, key);
     if (!v) return missing(key, "a positive integer", e);
-    return codec_get_size(v, key, lo, MLP_MAX_WIDTH, out, e);
+    return codec_json_get_size(v, key, lo, MLP_MAX_WIDTH, out, e);
 }
 
 static err_code decode_ode(const json_t *doc, model_def *d, pvec *p, err *e)
 {
     static const char *const keys[] = {"kind",         "description", "state_dim", "augment_dim",
                                        "vector_field", "solver",      NULL};
-    if (codec_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
     if (required_size(doc, "state_dim", 1, &d->state_dim, e) != ERR_OK) return ERR_INVALID;
     const json_t *aug = json_object_get(doc, "augment_dim");
-    if (aug && codec_get_size(aug, "augment_dim", 0, MLP_MAX_WIDTH, &d->augment_dim, e) != ERR_OK)
+    if (aug &&
+        codec_json_get_size(aug, "augment_dim", 0, MLP_MAX_WIDTH, &d->augment_dim, e) != ERR_OK)
         return ERR_INVALID;
     if (decode_common(doc, d, e) != ERR_OK) return e->code;
     size_t dim = d->state_dim + d->augment_dim;
@@ -285,10 +290,11 @@ static err_code decode_channels(const json_t *v, model_def *d, err *e)
 {
     static const char *const keys[] = {"time", "intensity", NULL};
     if (!v) return ERR_OK;
-    if (codec_check_keys(v, "channels", keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_check_keys(v, "channels", keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *t = json_object_get(v, "time"), *i = json_object_get(v, "intensity");
-    if (t && codec_get_bool(t, "channels.time", &d->channel_time, e) != ERR_OK) return ERR_INVALID;
-    if (i && codec_get_bool(i, "channels.intensity", &d->channel_intensity, e) != ERR_OK)
+    if (t && codec_json_get_bool(t, "channels.time", &d->channel_time, e) != ERR_OK)
+        return ERR_INVALID;
+    if (i && codec_json_get_bool(i, "channels.intensity", &d->channel_intensity, e) != ERR_OK)
         return ERR_INVALID;
     return ERR_OK;
 }
@@ -298,7 +304,7 @@ static err_code decode_cde(const json_t *doc, model_def *d, pvec *p, err *e)
     static const char *const keys[] = {
         "kind",    "description",  "input_channels", "hidden_dim", "channels", "interpolation",
         "initial", "vector_field", "readout",        "solver",     NULL};
-    if (codec_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
     if (required_size(doc, "input_channels", 1, &d->input_channels, e) != ERR_OK ||
         required_size(doc, "hidden_dim", 1, &d->hidden_dim, e) != ERR_OK ||
         decode_channels(json_object_get(doc, "channels"), d, e) != ERR_OK)
@@ -307,7 +313,7 @@ static err_code decode_cde(const json_t *doc, model_def *d, pvec *p, err *e)
     const char *name;
     if (!interp)
         return missing("interpolation", "linear, rectilinear, natural_cubic or hermite_bdiff", e);
-    if (codec_get_string(interp, "interpolation", &name, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_get_string(interp, "interpolation", &name, e) != ERR_OK) return ERR_INVALID;
     err ie;
     err_clear(&ie);
     if (model_interp_from_name(name, &d->interp, &ie) != ERR_OK)
@@ -333,11 +339,11 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
     model_def_init(d);
     if (!json_is_object(doc))
         return err_set(e, ERR_INVALID, "", "a model document must be an object, got %s",
-                       codec_type_name(doc));
+                       codec_json_type_name(doc));
     const json_t *k = json_object_get(doc, "kind");
     const char *kind;
     if (!k) return missing("kind", "\"ode\" or \"cde\"", e);
-    if (codec_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
     err ke;
     err_clear(&ke);
     if (model_kind_from_name(kind, &d->kind, &ke) != ERR_OK)

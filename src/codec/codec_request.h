@@ -1,36 +1,36 @@
-/* http/codec_request.h: trajectory requests in, trajectory replies out.
+/* codec/codec_request.h: trajectory requests in, trajectory replies out.
  *
  * POST /v1/models/{name}/trajectory carries one JSON object. Its "version"
- * is read first (codec_traj_version), to find the model; the rest depends
+ * is read first (codec_request_version), to find the model; the rest depends
  * on the model's kind and is decoded by that kind's decoder:
  *
  *   ode  {"y0": [..] | [[..], ..], "t": [..], "t0": 0, "version": 3,
  *         "solver": {...overrides...}, "augmented": false}
  *
- * (cde models: http/codec_cde.h). Every key not
+ * (cde models: codec/codec_cde.h). Every key not
  * listed is an error; every error names its field ("y0[1][0]", "t[4]",
  * "solver.rtol") and says why.
  *
  * Replies are written straight into a jbuf (no json_t tree), numbers
- * through codec_fmt_double, so they read back bit for bit. Stateless and
+ * through codec_num_write, so they read back bit for bit. Stateless and
  * thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_REQUEST_H
-#define ODESERVE_HTTP_CODEC_REQUEST_H
+#ifndef ODESERVE_CODEC_CODEC_REQUEST_H
+#define ODESERVE_CODEC_CODEC_REQUEST_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "core/err.h"
-#include "http/codec_json.h"
+#include "codec/jbuf.h"
 #include "model/model_def.h"
 
 /* "version": a positive integer or "latest"; absent = latest. *version
  * receives the number, 0 for latest. `body` must be an object. */
-err_code codec_traj_version(const json_t *body, int *version, err *e);
+err_code codec_request_version(const json_t *body, int *version, err *e);
 
 /* A decoded ode trajectory request. Owns t and y0. */
-typedef struct ode_traj_req {
+typedef struct codec_request_ode {
     double t0;           /* default 0 */
     size_t n_t;          /* >= 1 */
     double *t;           /* n_t output times, as sent */
@@ -39,27 +39,28 @@ typedef struct ode_traj_req {
     double *y0;          /* batch x state_dim */
     model_solver solver; /* overrides; unset fields keep the model's defaults */
     bool augmented;      /* report the augmented dimensions too */
-} ode_traj_req;
+} codec_request_ode;
 
 /* Decode `body` (an object) for a model of state_dim. On failure q is
- * left empty (codec_ode_req_free is still safe). */
-err_code codec_ode_req_decode(const json_t *body, size_t state_dim, ode_traj_req *q, err *e);
-void codec_ode_req_free(ode_traj_req *q);
+ * left empty (codec_request_ode_free is still safe). */
+err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q,
+                                  err *e);
+void codec_request_ode_free(codec_request_ode *q);
 
 /* What the reply reports about the solve. */
-typedef struct codec_stats {
+typedef struct codec_request_stats {
     long nfe, steps, rejected;
     double elapsed_ms; /* time spent solving */
-} codec_stats;
+} codec_request_stats;
 
 /* ,"stats":{"nfe":..,"steps":..,"rejected":..,"elapsed_ms":..}} : the
  * stats member and the closing brace of every trajectory reply. */
-void codec_stats_write(jbuf *b, const codec_stats *st);
+void codec_request_stats_write(jbuf *b, const codec_request_stats *st);
 
 /* The reply {"model", "version", "t", "y", "stats"}: y holds batch x n_t x
  * od values (row-major, as ode_model_solve writes them); y[i] is the state
  * at t[i], or y[b][i] for a batched request. */
-void codec_ode_reply(jbuf *b, const char *model, int version, const ode_traj_req *q,
-                     const double *y, size_t od, const codec_stats *st);
+void codec_request_ode_reply(jbuf *b, const char *model, int version, const codec_request_ode *q,
+                             const double *y, size_t od, const codec_request_stats *st);
 
 #endif

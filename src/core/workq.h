@@ -1,17 +1,17 @@
-/* http/workq.h: the evaluation pool, a fixed set of threads that run
- * CPU-heavy request work off the HTTP threads.
+/* core/workq.h: a work queue, a fixed set of threads that run the jobs
+ * handed to them, in order.
  *
- * A handler that must compute (a trajectory solve) hands a job here and its
- * connection is suspended; the HTTP threads keep serving other requests
- * (/healthz stays prompt). FIFO queue under one mutex and two condition
- * variables, after Redis bio.c. Each job goes queued -> running -> done;
- * the pool never cancels a job itself (see http_req_cancelled for how work
- * learns about a shutdown).
+ * For CPU-heavy work that must not hold up the thread that received it
+ * (the daemon's evaluation pool: trajectory solves run here while the
+ * threads that read requests keep serving). FIFO queue under one mutex and
+ * two condition variables, after Redis bio.c. Each job goes queued ->
+ * running -> done; the queue never cancels a job itself (a job that must
+ * stop early watches a flag of its own).
  *
  * Thread-safe: any thread may submit; workq_free must be called once, by
  * the owner, after the last submit. */
-#ifndef ODESERVE_HTTP_WORKQ_H
-#define ODESERVE_HTTP_WORKQ_H
+#ifndef ODESERVE_CORE_WORKQ_H
+#define ODESERVE_CORE_WORKQ_H
 
 #include <stddef.h>
 

@@ -1,10 +1,11 @@
-/* http/codec_cde.c: see codec_cde.h. */
-#include "http/codec_cde.h"
+/* codec/codec_cde.c: see codec_cde.h. */
+#include "codec/codec_cde.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/codec_model.h"
+#include "codec/codec_json.h"
+#include "codec/codec_model.h"
 
 static void series_free(struct cde_series *s)
 {
@@ -15,7 +16,7 @@ static void series_free(struct cde_series *s)
     memset(s, 0, sizeof *s);
 }
 
-void codec_cde_req_free(cde_traj_req *q)
+void codec_cde_req_free(codec_cde_req *q)
 {
     if (!q) return;
     for (size_t b = 0; q->series && b < q->batch; b++)
@@ -37,13 +38,13 @@ static err_code decode_list(const json_t *v, const char *field, const char *what
 {
     if (!json_is_array(v))
         return err_set(e, ERR_INVALID, field, "must be an array of %s, got %s", what,
-                       codec_type_name(v));
+                       codec_json_type_name(v));
     if (json_array_size(v) == 0)
         return err_set(e, ERR_INVALID, field, "must not be empty: give at least one of the %s",
                        what);
     *n = json_array_size(v);
     if (!(*out = alloc_n(*n, sizeof **out, e))) return ERR_NOMEM;
-    return codec_get_vector(v, field, *n, *out, e);
+    return codec_json_get_vector(v, field, *n, *out, e);
 }
 
 /* "x": n rows of n_data values, each a number or null. */
@@ -53,7 +54,7 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
     if (!json_is_array(v))
         return err_set(e, ERR_INVALID, "observations.x",
                        "must be an array of rows (%zu values each, null = not observed), got %s",
-                       n_data, codec_type_name(v));
+                       n_data, codec_json_type_name(v));
     if (cde_path_check_rows(n, json_array_size(v), e) != ERR_OK) return ERR_INVALID;
     double *x = alloc_n(n * n_data, sizeof *x, e);
     unsigned char *miss = x ? alloc_n(n * n_data, 1, e) : NULL;
@@ -64,9 +65,9 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
         const json_t *row = json_array_get(v, i);
         char f[ERR_FIELD_MAX];
         if (!json_is_array(row))
-            return err_set(e, ERR_INVALID, codec_field_index(f, sizeof f, "observations.x", i),
+            return err_set(e, ERR_INVALID, codec_json_field_index(f, sizeof f, "observations.x", i),
                            "must be a row of %zu values (null = not observed), got %s", n_data,
-                           codec_type_name(row));
+                           codec_json_type_name(row));
         if (cde_path_check_row(i, json_array_size(row), n_data, e) != ERR_OK) return ERR_INVALID;
         for (size_t j = 0; j < n_data; j++) {
             const json_t *a = json_array_get(row, j);
@@ -75,9 +76,9 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
                 continue;
             }
             char fi[ERR_FIELD_MAX], fj[ERR_FIELD_MAX];
-            codec_field_index(fi, sizeof fi, "observations.x", i);
-            if (codec_get_double(a, codec_field_index(fj, sizeof fj, fi, j), &x[i * n_data + j],
-                                 e) != ERR_OK)
+            codec_json_field_index(fi, sizeof fi, "observations.x", i);
+            if (codec_json_get_double(a, codec_json_field_index(fj, sizeof fj, fi, j),
+                                      &x[i * n_data + j], e) != ERR_OK)
                 return ERR_INVALID;
         }
     }
@@ -95,8 +96,8 @@ static err_code decode_series(const json_t *obj, size_t n_data, struct cde_serie
     if (!json_is_object(o))
         return err_set(e, ERR_INVALID, "observations",
                        "must be an object {\"t\": [times], \"x\": [rows]}, got %s",
-                       codec_type_name(o));
-    if (codec_check_keys(o, "observations", obs_keys, e) != ERR_OK) return ERR_INVALID;
+                       codec_json_type_name(o));
+    if (codec_json_check_keys(o, "observations", obs_keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *ot = json_object_get(o, "t");
     if (!ot) return err_set(e, ERR_INVALID, "observations.t", "missing: the observation times");
     double *times = NULL;
@@ -124,7 +125,7 @@ static err_code decode_output(const json_t *v, cde_output *out, err *e)
     *out = CDE_OUTPUT_READOUT;
     if (!v) return ERR_OK;
     const char *s;
-    if (codec_get_string(v, "output", &s, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_get_string(v, "output", &s, e) != ERR_OK) return ERR_INVALID;
     if (strcmp(s, "readout") == 0)
         *out = CDE_OUTPUT_READOUT;
     else if (strcmp(s, "hidden") == 0)
@@ -137,13 +138,13 @@ static err_code decode_output(const json_t *v, cde_output *out, err *e)
     return ERR_OK;
 }
 
-static err_code decode_batch(const json_t *v, size_t n_data, cde_traj_req *q, err *e)
+static err_code decode_batch(const json_t *v, size_t n_data, codec_cde_req *q, err *e)
 {
     static const char *const keys[] = {"observations", "t", NULL};
     if (!json_is_array(v))
         return err_set(e, ERR_INVALID, "series",
                        "must be an array of series {\"observations\", \"t\"}, got %s",
-                       codec_type_name(v));
+                       codec_json_type_name(v));
     if (json_array_size(v) == 0)
         return err_set(e, ERR_INVALID, "series", "must not be empty: give at least one series");
     q->batched = true;
@@ -152,11 +153,11 @@ static err_code decode_batch(const json_t *v, size_t n_data, cde_traj_req *q, er
     for (size_t b = 0; b < q->batch; b++) {
         const json_t *s = json_array_get(v, b);
         char f[ERR_FIELD_MAX];
-        codec_field_index(f, sizeof f, "series", b);
+        codec_json_field_index(f, sizeof f, "series", b);
         if (!json_is_object(s))
             return err_set(e, ERR_INVALID, f, "must be an object {\"observations\", \"t\"}, got %s",
-                           codec_type_name(s));
-        err_code rc = codec_check_keys(s, f, keys, e);
+                           codec_json_type_name(s));
+        err_code rc = codec_json_check_keys(s, f, keys, e);
         if (rc == ERR_OK && (rc = decode_series(s, n_data, &q->series[b], e)) != ERR_OK)
             err_prefix_field(e, f);
         if (rc != ERR_OK) return rc;
@@ -164,16 +165,16 @@ static err_code decode_batch(const json_t *v, size_t n_data, cde_traj_req *q, er
     return ERR_OK;
 }
 
-err_code codec_cde_req_decode(const json_t *body, size_t n_data, cde_traj_req *q, err *e)
+err_code codec_cde_req_decode(const json_t *body, size_t n_data, codec_cde_req *q, err *e)
 {
     static const char *const keys[] = {"observations", "t",      "series", "output",
                                        "version",      "solver", NULL};
     memset(q, 0, sizeof *q);
     const json_t *series = json_object_get(body, "series"),
                  *solver = json_object_get(body, "solver");
-    err_code rc = codec_check_keys(body, "", keys, e);
+    err_code rc = codec_json_check_keys(body, "", keys, e);
     if (rc == ERR_OK) rc = decode_output(json_object_get(body, "output"), &q->output, e);
-    if (rc == ERR_OK && solver) rc = codec_solver_decode(solver, "solver", &q->solver, e);
+    if (rc == ERR_OK && solver) rc = codec_model_solver_decode(solver, "solver", &q->solver, e);
     if (rc == ERR_OK && series) {
         const char *extra = json_object_get(body, "observations") ? "observations"
                             : json_object_get(body, "t")          ? "t"
@@ -197,7 +198,7 @@ err_code codec_cde_req_decode(const json_t *body, size_t n_data, cde_traj_req *q
 }
 
 /* "t":[..],"readout":[..],"hidden":[..] of one series from row `row`. */
-static void write_series(jbuf *b, const cde_traj_req *q, const struct cde_series *s, size_t row,
+static void write_series(jbuf *b, const codec_cde_req *q, const struct cde_series *s, size_t row,
                          const double *readout, size_t rd, const double *hidden, size_t hd)
 {
     jbuf_lit(b, "\"t\":");
@@ -212,9 +213,9 @@ static void write_series(jbuf *b, const cde_traj_req *q, const struct cde_series
     }
 }
 
-void codec_cde_reply(jbuf *b, const char *model, int version, const cde_traj_req *q,
+void codec_cde_reply(jbuf *b, const char *model, int version, const codec_cde_req *q,
                      const double *readout, size_t readout_dim, const double *hidden,
-                     size_t hidden_dim, const codec_stats *st)
+                     size_t hidden_dim, const codec_request_stats *st)
 {
     size_t rows = 0;
     for (size_t k = 0; k < q->batch; k++)
@@ -240,5 +241,5 @@ void codec_cde_reply(jbuf *b, const char *model, int version, const cde_traj_req
         }
         jbuf_raw(b, "]", 1);
     }
-    codec_stats_write(b, st);
+    codec_request_stats_write(b, st);
 }

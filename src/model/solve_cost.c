@@ -1,5 +1,5 @@
-/* http/solve_cost.c: see solve_cost.h. */
-#include "http/solve_cost.h"
+/* model/solve_cost.c: see solve_cost.h. */
+#include "model/solve_cost.h"
 
 #include <math.h>
 

@@ -1,4 +1,4 @@
-/* http/codec_job.h: the training job document (POST /v1/jobs;
+/* codec/codec_job.h: the training job document (POST /v1/jobs;
  * docs/training-jobs.md) from JSON text into a model/job_spec.h job_spec.
  *
  * The one decoder of the document: http/jobs.c checks a submitted body with
@@ -10,8 +10,8 @@
  * kind) is checked by the submit handler and the worker, not here.
  *
  * Stateless and thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_JOB_H
-#define ODESERVE_HTTP_CODEC_JOB_H
+#ifndef ODESERVE_CODEC_CODEC_JOB_H
+#define ODESERVE_CODEC_CODEC_JOB_H
 
 #include "model/job_spec.h"
 

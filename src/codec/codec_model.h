@@ -1,4 +1,4 @@
-/* http/codec_model.h: the model document (docs/model-format.md) <-> model_def.
+/* codec/codec_model.h: the model document (docs/model-format.md) <-> model_def.
  *
  * The document is what clients upload (POST /v1/models/{name}/versions) and
  * what an export returns (GET .../versions/{v}); the same text works both
@@ -13,19 +13,19 @@
  * then runs model_def_validate as a last line of defence.
  *
  * Encoding writes the canonical document: keys in a fixed order, every
- * number through codec_fmt_double (bit-exact round trip), unset solver
+ * number through codec_num_write (bit-exact round trip), unset solver
  * fields and a zero augment_dim left out.
  *
  * Both kinds are handled: "ode" (state_dim, augment_dim, vector_field) and
  * "cde" (input_channels, hidden_dim, channels, interpolation, initial,
  * vector_field, readout). Stateless and thread-safe. */
-#ifndef ODESERVE_HTTP_CODEC_MODEL_H
-#define ODESERVE_HTTP_CODEC_MODEL_H
+#ifndef ODESERVE_CODEC_CODEC_MODEL_H
+#define ODESERVE_CODEC_CODEC_MODEL_H
 
 #include <jansson.h>
 
 #include "core/err.h"
-#include "http/codec_json.h"
+#include "codec/jbuf.h"
 #include "model/model_def.h"
 
 /* Decode a document into d (model_def_init'ed by the caller; on failure it
@@ -37,7 +37,7 @@ void codec_model_encode(const model_def *d, jbuf *b);
 
 /* Decode a "solver" object (a model's defaults or a request's overrides)
  * into s (zeroed first). `field` is the object's own name ("solver"). */
-err_code codec_solver_decode(const json_t *v, const char *field, model_solver *s, err *e);
+err_code codec_model_solver_decode(const json_t *v, const char *field, model_solver *s, err *e);
 
 /* Read, parse and decode a document file. Errors are prefixed with the
  * path ("examples/spiral.json: ..."). */

@@ -1,0 +1,24 @@
+# codec layer: all JSON reading and writing (jansson). The request parser and
+# its number reader (codec_strtod), the one number writer (codec_num: the
+# shortest round-trip form), the text buffer every reply is written into
+# (jbuf), and the decoders and encoders of the API's documents: models,
+# trajectory requests and replies (ode and cde), datasets, training jobs.
+# Uses core, num, nn and model; knows nothing of HTTP, SQL or threads.
+noinst_LTLIBRARIES += src/codec/libcodec.la
+src_codec_libcodec_la_SOURCES = \
+	src/codec/jbuf.c src/codec/jbuf.h \
+	src/codec/codec_num.c src/codec/codec_num.h src/codec/codec_pow10.h \
+	src/codec/codec_strtod.c src/codec/codec_strtod.h src/codec/codec_pow5.h \
+	src/codec/codec_utf8.c src/codec/codec_utf8.h \
+	src/codec/codec_parse.c src/codec/codec_parse.h \
+	src/codec/codec_json.c src/codec/codec_json.h \
+	src/codec/codec_model.c src/codec/codec_model.h \
+	src/codec/codec_request.c src/codec/codec_request.h \
+	src/codec/codec_cde.c src/codec/codec_cde.h \
+	src/codec/codec_dataset.c src/codec/codec_dataset.h \
+	src/codec/codec_job.c src/codec/codec_job.h
+src_codec_libcodec_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS)
+src_codec_libcodec_la_LIBADD = $(JANSSON_LIBS) -lm
+# codec_pow10.h and codec_pow5.h are generated (committed): src/codec/gen_pow10.py,
+# src/codec/gen_pow5.py
+EXTRA_DIST += src/codec/gen_pow10.py src/codec/gen_pow5.py

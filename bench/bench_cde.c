@@ -24,7 +24,7 @@
  *                       the 8 -> 128 -> 24 network + the 8 x 3 product).
  * Run from the build tree: bench/bench_cde (make builds it). */
 #include "bench_util.h" /* next to this file */
-#include "config.h"
+#include "build_config.h"
 
 #include "core/clock.h"
 #include "model/cde_model.h"

@@ -19,7 +19,7 @@
  *                           dtheta) / forward + Jacobian
  * Run from the build tree: bench/bench_nn (make builds it). */
 #include "bench_util.h" /* next to this file */
-#include "config.h"
+#include "build_config.h"
 
 #include "core/clock.h"
 #include "nn/mlp.h"

@@ -41,7 +41,7 @@
  * the HTTP API takes it ({"y0", "t", "solver"}) and exits: bench_http.sh
  * posts exactly that to a running daemon. */
 #include "bench_util.h" /* next to this file */
-#include "config.h"
+#include "build_config.h"
 
 #include "codec/codec_model.h"
 #include "core/clock.h"
@@ -106,7 +106,7 @@ static err_code w1_model_def(model_def *d, err *e)
 static err_code load_workload(const char *model_file, model_def *d, err *e)
 {
     if (!model_file) return w1_model_def(d, e);
-    if (codec_model_load_file(model_file, d, e) != ERR_OK) return e->code;
+    if (codec_model_file_load(model_file, d, e) != ERR_OK) return e->code;
     if (d->kind != MODEL_KIND_ODE)
         return err_set(e, ERR_INVALID, "--model", "%s: a %s model; bench_solve measures ode models",
                        model_file, model_kind_name(d->kind));

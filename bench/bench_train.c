@@ -27,7 +27,7 @@
  *
  * Usage: bench/bench_train [iterations (200)] [seed (0)] [adjoint|backprop|both] */
 #include "bench_util.h" /* next to this file */
-#include "config.h"
+#include "build_config.h"
 
 #include "core/clock.h"
 #include "model/grad_ode.h"

@@ -1,7 +1,7 @@
 /* main.c: odeserved. Wires the modules together and nothing more:
  * command line and settings (daemon/config), signals (daemon/signals),
  * then the daemon's life (daemon/service). See `odeserved --help`. */
-#include "config.h" /* autoconf: PACKAGE_VERSION */
+#include "build_config.h" /* autoconf: PACKAGE_VERSION */
 
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +24,7 @@ int main(int argc, char **argv)
     config cfg;
     err e;
     err_clear(&e);
-    if (config_parse_args(argc, argv, &cli, &e) != ERR_OK) return invalid(&e);
+    if (config_args_parse(argc, argv, &cli, &e) != ERR_OK) return invalid(&e);
     if (cli.help) {
         config_print_help(stdout, "odeserved");
         return EXIT_OK;
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     if (config_load(&cfg, &cli, &e) != ERR_OK) return invalid(&e);
     enum log_level lvl = LOG_LVL_INFO;
     log_level_parse(cfg.log_level, &lvl);
-    log_set_level(lvl);
+    log_level_set(lvl);
     if (cli.check_config) {
         char q[CONFIG_STR_MAX + 8];
         config_log(&cfg);

@@ -581,11 +581,11 @@ END_TEST
 START_TEST(test_codec_helpers)
 {
     err e = {0};
-    ck_assert_int_eq(cde_path_check_rows(3, 3, &e), ERR_OK);
-    ct_assert_err(cde_path_check_rows(3, 2, &e), e, ERR_INVALID, "observations.x");
+    ck_assert_int_eq(cde_path_rows_check(3, 3, &e), ERR_OK);
+    ct_assert_err(cde_path_rows_check(3, 2, &e), e, ERR_INVALID, "observations.x");
     err_clear(&e);
-    ck_assert_int_eq(cde_path_check_row(2, 2, 2, &e), ERR_OK);
-    ct_assert_err(cde_path_check_row(2, 3, 2, &e), e, ERR_INVALID, "observations.x[2]");
+    ck_assert_int_eq(cde_path_row_check(2, 2, 2, &e), ERR_OK);
+    ct_assert_err(cde_path_row_check(2, 3, 2, &e), e, ERR_INVALID, "observations.x[2]");
     ck_assert_ptr_nonnull(strstr(e.message, "3 values"));
 }
 END_TEST

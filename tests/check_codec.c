@@ -799,7 +799,7 @@ START_TEST(model_load_file_errors)
     model_def d;
     err e;
     err_clear(&e);
-    ck_assert_int_eq(codec_model_load_file("/nonexistent/spiral.json", &d, &e), ERR_IO);
+    ck_assert_int_eq(codec_model_file_load("/nonexistent/spiral.json", &d, &e), ERR_IO);
     ck_assert_ptr_nonnull(strstr(e.message, "/nonexistent/spiral.json: cannot open"));
     char path[] = "/tmp/check_codec_XXXXXX";
     int fd = mkstemp(path);
@@ -808,7 +808,7 @@ START_TEST(model_load_file_errors)
     fputs("{\"kind\": \"ode\", \"state_dim\": -1}", f);
     fclose(f);
     err_clear(&e);
-    ck_assert_int_eq(codec_model_load_file(path, &d, &e), ERR_INVALID);
+    ck_assert_int_eq(codec_model_file_load(path, &d, &e), ERR_INVALID);
     ck_assert_str_eq(e.field, "state_dim");
     ck_assert_ptr_nonnull(strstr(e.message, path));
     unlink(path);

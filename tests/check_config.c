@@ -207,7 +207,7 @@ START_TEST(file_syntax)
     config_defaults(&c);
     err e;
     err_clear(&e);
-    ck_assert_msg(config_apply_file(&c, path, &e) == ERR_OK, "%s", e.message);
+    ck_assert_msg(config_file_apply(&c, path, &e) == ERR_OK, "%s", e.message);
     ck_assert_int_eq(c.http_threads, 3);
     ck_assert_str_eq(c.log_level, "debug");
     ck_assert_str_eq(c.db, " /tmp/with space.db");
@@ -245,7 +245,7 @@ START_TEST(file_errors_name_the_line)
     config_defaults(&c);
     err e;
     err_clear(&e);
-    ck_assert_int_eq(config_apply_file(&c, path, &e), ERR_CONFIG);
+    ck_assert_int_eq(config_file_apply(&c, path, &e), ERR_CONFIG);
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s:%u: ", path, file_errors[_i].line);
     expect_err(&e, ERR_CONFIG, prefix, file_errors[_i].part);
@@ -258,7 +258,7 @@ START_TEST(file_missing)
     config_defaults(&c);
     err e;
     err_clear(&e);
-    ck_assert_int_eq(config_apply_file(&c, "/nonexistent/odeserve.conf", &e), ERR_IO);
+    ck_assert_int_eq(config_file_apply(&c, "/nonexistent/odeserve.conf", &e), ERR_IO);
     expect_err(&e, ERR_IO, "/nonexistent/odeserve.conf: ", "cannot open");
 }
 END_TEST
@@ -276,11 +276,11 @@ START_TEST(precedence)
     err e;
     err_clear(&e);
 
-    ck_assert_int_eq(config_parse_args(1, argv_file, &cli, &e), ERR_OK);
+    ck_assert_int_eq(config_args_parse(1, argv_file, &cli, &e), ERR_OK);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_OK);
     ck_assert_int_eq(c.http_threads, 2); /* default */
 
-    ck_assert_int_eq(config_parse_args(3, argv_file, &cli, &e), ERR_OK);
+    ck_assert_int_eq(config_args_parse(3, argv_file, &cli, &e), ERR_OK);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_OK);
     ck_assert_int_eq(c.http_threads, 3); /* file over default */
     ck_assert_str_eq(c.log_level, "warn");
@@ -292,7 +292,7 @@ START_TEST(precedence)
     ck_assert_str_eq(c.log_level, "debug");
     ck_assert_int_eq(c.db_busy_timeout, 100); /* file still applies to other keys */
 
-    ck_assert_int_eq(config_parse_args(6, argv_cli, &cli, &e), ERR_OK);
+    ck_assert_int_eq(config_args_parse(6, argv_cli, &cli, &e), ERR_OK);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_OK);
     ck_assert_int_eq(c.http_threads, 7); /* command line over environment */
     ck_assert_str_eq(c.log_level, "error");
@@ -308,7 +308,7 @@ START_TEST(env_and_cli_errors)
     err e;
     char *argv0[] = {"odeserved", NULL};
     err_clear(&e);
-    ck_assert_int_eq(config_parse_args(1, argv0, &cli, &e), ERR_OK);
+    ck_assert_int_eq(config_args_parse(1, argv0, &cli, &e), ERR_OK);
     setenv("ODESERVE_MAX_BODY_SIZE", "lots", 1);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_CONFIG);
     expect_err(&e, ERR_CONFIG, "environment ODESERVE_MAX_BODY_SIZE: max_body_size: ", "expected");
@@ -319,7 +319,7 @@ START_TEST(env_and_cli_errors)
     unsetenv("ODESERVE_TEST_ROUTES");
 
     char *argv_bad[] = {"odeserved", "--listen", "nowhere", NULL};
-    ck_assert_int_eq(config_parse_args(3, argv_bad, &cli, &e), ERR_OK);
+    ck_assert_int_eq(config_args_parse(3, argv_bad, &cli, &e), ERR_OK);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_CONFIG);
     expect_err(&e, ERR_CONFIG, "option --listen: listen: ", "expected HOST:PORT");
 }
@@ -342,7 +342,7 @@ START_TEST(args_parse)
                   "--db-busy-timeout=9",
                   "--config=/etc/x.conf",
                   NULL};
-    ck_assert_int_eq(config_parse_args(9, a1, &cli, &e), ERR_OK);
+    ck_assert_int_eq(config_args_parse(9, a1, &cli, &e), ERR_OK);
     ck_assert_str_eq(cli.command, "migrate");
     ck_assert_str_eq(cli.config_file, "/etc/x.conf");
     ck_assert(cli.check_config && cli.version && cli.help);
@@ -365,7 +365,7 @@ START_TEST(args_parse)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *argv[] = {"odeserved", (char *)bad[i].arg, (char *)bad[i].arg2, NULL};
         err_clear(&e);
-        ck_assert_int_eq(config_parse_args(bad[i].arg2 ? 3 : 2, argv, &cli, &e), ERR_CONFIG);
+        ck_assert_int_eq(config_args_parse(bad[i].arg2 ? 3 : 2, argv, &cli, &e), ERR_CONFIG);
         ck_assert_msg(strstr(e.message, bad[i].part), "'%s' lacks '%s'", e.message, bad[i].part);
     }
 }
@@ -425,7 +425,7 @@ START_TEST(shipped_file_has_every_key)
     err e;
     err_clear(&e);
     config_defaults(&c);
-    ck_assert_msg(config_apply_file(&c, path, &e) == ERR_OK, "%s", e.message);
+    ck_assert_msg(config_file_apply(&c, path, &e) == ERR_OK, "%s", e.message);
     config_defaults(&d);
     for (size_t i = 0; i < n; i++) {
         char a[CONFIG_STR_MAX], b[CONFIG_STR_MAX];

@@ -52,13 +52,13 @@ START_TEST(log_line_format)
 {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
-    log_set_fd(fds[1]);
-    log_set_level(LOG_LVL_INFO);
+    log_fd_set(fds[1]);
+    log_level_set(LOG_LVL_INFO);
     char q[64];
     log_info("hello", "path=%s n=%d", log_quote(q, sizeof q, "a b\"c"), 7);
     log_debug("dropped", NULL);
     log_warn("warned", NULL);
-    log_set_fd(2);
+    log_fd_set(2);
     close(fds[1]);
     char buf[1024] = {0};
     ssize_t n = read(fds[0], buf, sizeof buf - 1);

@@ -2,7 +2,7 @@
  * --help/--version, --check-config and its exit codes, start-up errors,
  * `migrate`, sd_notify (READY=1, RELOADING=1 + MONOTONIC_USEC, STOPPING=1)
  * on a datagram socket this test binds, and SIGHUP reloads. */
-#include "config.h" /* autoconf: PACKAGE_VERSION */
+#include "build_config.h" /* autoconf: PACKAGE_VERSION */
 
 #include <check.h>
 #include <dirent.h>

@@ -19,7 +19,7 @@ static err_code from_json(const char *text, dataset *ds, err *e)
     json_error_t je;
     json_t *doc = json_loads(text, JSON_DECODE_INT_AS_REAL, &je);
     ck_assert_msg(doc != NULL, "bad test JSON: %s", je.text);
-    err_code rc = codec_dataset_decode_json(doc, ds, e);
+    err_code rc = codec_dataset_json_decode(doc, ds, e);
     json_decref(doc);
     return rc;
 }
@@ -76,7 +76,7 @@ START_TEST(csv_matches_json)
     dataset a, b;
     err e;
     err_clear(&e);
-    ck_assert_int_eq(codec_dataset_decode_csv(csv, strlen(csv), &a, &e), ERR_OK);
+    ck_assert_int_eq(codec_dataset_csv_decode(csv, strlen(csv), &a, &e), ERR_OK);
     ck_assert_int_eq(from_json(two_series, &b, &e), ERR_OK);
     ck_assert_uint_eq(a.channels, b.channels);
     ck_assert_uint_eq(a.n_series, b.n_series);
@@ -128,7 +128,7 @@ START_TEST(malformed_inputs_name_their_place)
     dataset ds;
     err e;
     err_clear(&e);
-    err_code rc = c->csv ? codec_dataset_decode_csv(c->text, strlen(c->text), &ds, &e)
+    err_code rc = c->csv ? codec_dataset_csv_decode(c->text, strlen(c->text), &ds, &e)
                          : from_json(c->text, &ds, &e);
     ck_assert_msg(rc == ERR_INVALID, "case %d: rc %d (%s)", _i, rc, e.message);
     ck_assert_msg(strcmp(e.field, c->field) == 0, "case %d: field '%s', want '%s' (%s)", _i,
@@ -179,7 +179,7 @@ static Suite *datasets_suite(void)
 
 int main(void)
 {
-    log_set_level(LOG_LVL_WARN);
+    log_level_set(LOG_LVL_WARN);
     stl_init("check_datasets");
     int rc = tu_suite_run(datasets_suite());
     stl_done();

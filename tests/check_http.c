@@ -173,8 +173,8 @@ START_TEST(request_ids)
     longid[64] = '\0';
     ck_assert(req_id_ok(longid));
     char a[32], b[32];
-    req_new_id(a, sizeof a);
-    req_new_id(b, sizeof b);
+    req_id_new(a, sizeof a);
+    req_id_new(b, sizeof b);
     ck_assert_uint_eq(strlen(a), 16);
     ck_assert(req_id_ok(a));
     ck_assert_str_ne(a, b);

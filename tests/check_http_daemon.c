@@ -6,7 +6,7 @@
  * the HTTP threads free, the evaluation queue limit, and graceful shutdown
  * with a request in flight. Ordering, not timing, is asserted: "the slow
  * reply has not arrived yet when /healthz answers". */
-#include "config.h" /* autoconf: PACKAGE_VERSION */
+#include "build_config.h" /* autoconf: PACKAGE_VERSION */
 
 #include <check.h>
 #include <errno.h>

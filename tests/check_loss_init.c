@@ -259,7 +259,7 @@ START_TEST(regression_by_hand)
     ck_assert_double_eq(g[3], -0.5);
     const double none[2] = {NAN, NAN};
     ck_assert_double_eq(loss_regression(LOSS_MSE, 2, y, none, 0, NULL), 0);
-    ck_assert_uint_eq(loss_count_observed(4, t), 3);
+    ck_assert_uint_eq(loss_observed_count(4, t), 3);
     loss_kind k;
     ck_assert_int_eq(loss_from_name("cross_entropy", &k, NULL), ERR_OK);
     ck_assert_int_eq(k, LOSS_CROSS_ENTROPY);

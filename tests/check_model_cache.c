@@ -4,7 +4,7 @@
  * and the "built" object records what it was built from so a handle can be
  * checked against it. Run it under valgrind or ASan (and, for the threads,
  * once under -fsanitize=thread) to catch a handle used after it was freed. */
-#include "config.h"
+#include "build_config.h"
 
 #include "core/log.h"
 #include "store/db_internal.h"
@@ -661,7 +661,7 @@ static Suite *cache_suite(void)
 
 int main(void)
 {
-    log_set_level(LOG_LVL_WARN);
+    log_level_set(LOG_LVL_WARN);
     stl_init("check_model_cache");
     int rc = tu_suite_run(cache_suite());
     stl_done();

@@ -1,7 +1,7 @@
 /* check_models: models and versions in SQLite (store/models.h), on real
  * database files, checked through the API and, independently, through SQL
  * on the tables of migrations/0002_models.sql. */
-#include "config.h"
+#include "build_config.h"
 
 #include "core/log.h"
 #include "store/db_internal.h"
@@ -940,7 +940,7 @@ static Suite *models_suite(void)
 
 int main(void)
 {
-    log_set_level(LOG_LVL_WARN);
+    log_level_set(LOG_LVL_WARN);
     stl_init("check_models");
     int rc = tu_suite_run(models_suite());
     stl_done();

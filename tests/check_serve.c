@@ -328,7 +328,7 @@ START_TEST(http_equals_library)
     model_def def;
     err e;
     err_clear(&e);
-    ck_assert_msg(codec_model_load_file(tu_source_path(path, sizeof path, "examples/spiral.json"),
+    ck_assert_msg(codec_model_file_load(tu_source_path(path, sizeof path, "examples/spiral.json"),
                                         &def, &e) == ERR_OK,
                   "%s", e.message);
     ode_model *m = NULL;
@@ -419,7 +419,7 @@ START_TEST(cde_http_equals_library)
     model_def def;
     err e;
     err_clear(&e);
-    ck_assert_msg(codec_model_load_file(path, &def, &e) == ERR_OK, "%s", e.message);
+    ck_assert_msg(codec_model_file_load(path, &def, &e) == ERR_OK, "%s", e.message);
     cde_model *m = NULL;
     ck_assert_msg(cde_model_new(&m, &def, &e) == ERR_OK, "%s", e.message);
 
@@ -607,7 +607,7 @@ START_TEST(inline_budget_fallback)
     model_def def;
     err e;
     err_clear(&e);
-    ck_assert_msg(codec_model_load_file(tu_source_path(path, sizeof path, "examples/spiral.json"),
+    ck_assert_msg(codec_model_file_load(tu_source_path(path, sizeof path, "examples/spiral.json"),
                                         &def, &e) == ERR_OK,
                   "%s", e.message);
     ode_model *m = NULL;

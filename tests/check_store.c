@@ -1,6 +1,6 @@
 /* check_store: connections, pragmas, migrations and the per-thread pool,
  * on real database files in a fresh temporary directory per test. */
-#include "config.h"
+#include "build_config.h"
 
 #include "core/log.h"
 #include "store/db.h"
@@ -868,7 +868,7 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    log_set_level(LOG_LVL_WARN);
+    log_level_set(LOG_LVL_WARN);
     const char *base = getenv("TMPDIR");
     if (!base || !base[0]) base = "/tmp";
     snprintf(topdir, sizeof topdir, "%s/check_store.XXXXXX", base);

@@ -324,7 +324,7 @@ static Suite *train_suite(void)
 
 int main(void)
 {
-    log_set_level(LOG_LVL_WARN);
+    log_level_set(LOG_LVL_WARN);
     stl_init("check_train");
     int rc = tu_suite_run(train_suite());
     stl_done();

@@ -23,7 +23,7 @@
 # makes such cycles too, hence a note. Cycles through a header that declares
 # what another file defines (grad_solve_impl.h for grad_adjoint.c) need the
 # symbols, not the #include lines, and are not seen.
-# Includes without a directory ("config.h", autoconf's) count only when the
+# Includes without a directory ("build_config.h", autoconf's) count only when the
 # file is in the including file's own directory, as the compiler finds it.
 #
 # Usage: tools/layers.sh [SRCDIR]   (default: $top_srcdir/src, else ./src)
@@ -173,7 +173,7 @@ END {
         } else {
             # "x.h": the including file'"'"'s own directory first, as the compiler does
             path = (from == "main") ? t : from "/" t
-            if (!(path in exists)) continue # autoconf'"'"'s config.h and the like
+            if (!(path in exists)) continue # autoconf'"'"'s build_config.h and the like
             to = from
         }
         if (to == "main") path = t

@@ -55,7 +55,7 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
         return err_set(e, ERR_INVALID, "observations.x",
                        "must be an array of rows (%zu values each, null = not observed), got %s",
                        n_data, codec_json_type_name(v));
-    if (cde_path_check_rows(n, json_array_size(v), e) != ERR_OK) return ERR_INVALID;
+    if (cde_path_rows_check(n, json_array_size(v), e) != ERR_OK) return ERR_INVALID;
     double *x = alloc_n(n * n_data, sizeof *x, e);
     unsigned char *miss = x ? alloc_n(n * n_data, 1, e) : NULL;
     s->obs.x = x;
@@ -68,7 +68,7 @@ static err_code decode_x(const json_t *v, size_t n, size_t n_data, struct cde_se
             return err_set(e, ERR_INVALID, codec_json_field_index(f, sizeof f, "observations.x", i),
                            "must be a row of %zu values (null = not observed), got %s", n_data,
                            codec_json_type_name(row));
-        if (cde_path_check_row(i, json_array_size(row), n_data, e) != ERR_OK) return ERR_INVALID;
+        if (cde_path_row_check(i, json_array_size(row), n_data, e) != ERR_OK) return ERR_INVALID;
         for (size_t j = 0; j < n_data; j++) {
             const json_t *a = json_array_get(row, j);
             if (json_is_null(a)) {
@@ -97,7 +97,7 @@ static err_code decode_series(const json_t *obj, size_t n_data, struct cde_serie
         return err_set(e, ERR_INVALID, "observations",
                        "must be an object {\"t\": [times], \"x\": [rows]}, got %s",
                        codec_json_type_name(o));
-    if (codec_json_check_keys(o, "observations", obs_keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(o, "observations", obs_keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *ot = json_object_get(o, "t");
     if (!ot) return err_set(e, ERR_INVALID, "observations.t", "missing: the observation times");
     double *times = NULL;
@@ -157,7 +157,7 @@ static err_code decode_batch(const json_t *v, size_t n_data, codec_cde_req *q, e
         if (!json_is_object(s))
             return err_set(e, ERR_INVALID, f, "must be an object {\"observations\", \"t\"}, got %s",
                            codec_json_type_name(s));
-        err_code rc = codec_json_check_keys(s, f, keys, e);
+        err_code rc = codec_json_keys_check(s, f, keys, e);
         if (rc == ERR_OK && (rc = decode_series(s, n_data, &q->series[b], e)) != ERR_OK)
             err_prefix_field(e, f);
         if (rc != ERR_OK) return rc;
@@ -172,7 +172,7 @@ err_code codec_cde_req_decode(const json_t *body, size_t n_data, codec_cde_req *
     memset(q, 0, sizeof *q);
     const json_t *series = json_object_get(body, "series"),
                  *solver = json_object_get(body, "solver");
-    err_code rc = codec_json_check_keys(body, "", keys, e);
+    err_code rc = codec_json_keys_check(body, "", keys, e);
     if (rc == ERR_OK) rc = decode_output(json_object_get(body, "output"), &q->output, e);
     if (rc == ERR_OK && solver) rc = codec_model_solver_decode(solver, "solver", &q->solver, e);
     if (rc == ERR_OK && series) {

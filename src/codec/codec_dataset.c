@@ -69,7 +69,7 @@ static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
     dataset_series *x = &ds->series[s];
     codec_json_field_index(f, sizeof f, "series", s);
     if (!json_is_object(sv)) return err_set(e, ERR_INVALID, f, "must be an object with t and y");
-    if (codec_json_check_keys(sv, f, series_keys, e) != ERR_OK) return e->code;
+    if (codec_json_keys_check(sv, f, series_keys, e) != ERR_OK) return e->code;
     const json_t *tv = json_object_get(sv, "t");
     codec_json_field(ft, sizeof ft, f, "t");
     if (!json_is_array(tv) || json_array_size(tv) == 0)
@@ -84,12 +84,12 @@ static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
     return decode_label(json_object_get(sv, "label"), ft, ds, x, s, e);
 }
 
-err_code codec_dataset_decode_json(const json_t *doc, dataset *ds, err *e)
+err_code codec_dataset_json_decode(const json_t *doc, dataset *ds, err *e)
 {
     static const char *const top[] = {"series", NULL};
     dataset_init(ds);
     if (!json_is_object(doc)) return err_set(e, ERR_INVALID, "", "the body must be an object");
-    if (codec_json_check_keys(doc, "", top, e) != ERR_OK) return e->code;
+    if (codec_json_keys_check(doc, "", top, e) != ERR_OK) return e->code;
     const json_t *arr = json_object_get(doc, "series");
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return err_set(e, ERR_INVALID, "series", "must be a non-empty array of series");
@@ -359,7 +359,7 @@ static err_code csv_line(dataset *ds, const csv_row *hdr, const csv_row *r, size
     return ERR_OK;
 }
 
-err_code codec_dataset_decode_csv(const char *text, size_t len, dataset *ds, err *e)
+err_code codec_dataset_csv_decode(const char *text, size_t len, dataset *ds, err *e)
 {
     dataset_init(ds);
     csv_row *hdr = calloc(2, sizeof *hdr), *r = hdr ? hdr + 1 : NULL;

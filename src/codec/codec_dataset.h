@@ -20,7 +20,7 @@
 #include "model/dataset.h"
 
 /* ds is dataset_init'ed by the caller and left empty on failure. */
-err_code codec_dataset_decode_json(const json_t *doc, dataset *ds, err *e);
-err_code codec_dataset_decode_csv(const char *text, size_t len, dataset *ds, err *e);
+err_code codec_dataset_json_decode(const json_t *doc, dataset *ds, err *e);
+err_code codec_dataset_csv_decode(const char *text, size_t len, dataset *ds, err *e);
 
 #endif

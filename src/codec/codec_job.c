@@ -473,7 +473,7 @@ static err_code parse_doc(json_t *doc, job_spec *s, err *e)
         parse_solver(json_object_get(doc, "solver"), s, e) ||
         parse_validation(json_object_get(doc, "validation"), s, e))
         return e->code;
-    return s->init_def.kind ? job_spec_check_kind(s, s->init_def.kind, e) : ERR_OK;
+    return s->init_def.kind ? job_spec_kind_check(s, s->init_def.kind, e) : ERR_OK;
 }
 
 err_code codec_job_decode(const char *text, size_t len, job_spec *s, err *e)

@@ -112,7 +112,7 @@ err_code codec_json_get_vector(const json_t *v, const char *field, size_t n, dou
     return ERR_OK;
 }
 
-err_code codec_json_check_keys(const json_t *obj, const char *field, const char *const *allowed,
+err_code codec_json_keys_check(const json_t *obj, const char *field, const char *const *allowed,
                                err *e)
 {
     if (!json_is_object(obj))

@@ -37,7 +37,7 @@ err_code codec_json_get_vector(const json_t *v, const char *field, size_t n, dou
 /* `obj` must be an object whose keys are all in `allowed` (NULL-terminated).
  * An unknown key is ERR_INVALID with field "<field>.<key>" (or "<key>" for
  * the top level, field = "") and the list of known keys. */
-err_code codec_json_check_keys(const json_t *obj, const char *field, const char *const *allowed,
+err_code codec_json_keys_check(const json_t *obj, const char *field, const char *const *allowed,
                                err *e);
 
 /* "a" + "b" -> "a.b"; "" + "b" -> "b"; "a" + "[3]" -> "a[3]"; the empty key

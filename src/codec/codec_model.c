@@ -111,7 +111,7 @@ static err_code decode_layer(const json_t *l, const char *field, size_t n_linear
 {
     static const char *const keys[] = {"weight", "bias", "activation", NULL};
     char f[ERR_FIELD_MAX];
-    if (codec_json_check_keys(l, field, keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(l, field, keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *w = json_object_get(l, "weight"), *b = json_object_get(l, "bias"),
                  *a = json_object_get(l, "activation");
     memset(out, 0, sizeof *out);
@@ -158,7 +158,7 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
     static const char *const cde_keys[] = {"layers", NULL};
     char f[ERR_FIELD_MAX], input[96];
     if (!v) return missing(field, "an object with \"layers\"", e);
-    if (codec_json_check_keys(v, field, ode ? ode_keys : cde_keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(v, field, ode ? ode_keys : cde_keys, e) != ERR_OK) return ERR_INVALID;
     memset(net, 0, sizeof *net);
     net->in_dim = in_dim;
     const json_t *ti = json_object_get(v, "time_input");
@@ -205,7 +205,7 @@ err_code codec_model_solver_decode(const json_t *v, const char *field, model_sol
                                        "min_step", "max_step", "step", NULL};
     char f[ERR_FIELD_MAX];
     memset(s, 0, sizeof *s);
-    if (codec_json_check_keys(v, field, keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(v, field, keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *m = json_object_get(v, "method");
     if (m) {
         const char *name;
@@ -273,7 +273,7 @@ static err_code decode_ode(const json_t *doc, model_def *d, pvec *p, err *e)
 {
     static const char *const keys[] = {"kind",         "description", "state_dim", "augment_dim",
                                        "vector_field", "solver",      NULL};
-    if (codec_json_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
     if (required_size(doc, "state_dim", 1, &d->state_dim, e) != ERR_OK) return ERR_INVALID;
     const json_t *aug = json_object_get(doc, "augment_dim");
     if (aug &&
@@ -290,7 +290,7 @@ static err_code decode_channels(const json_t *v, model_def *d, err *e)
 {
     static const char *const keys[] = {"time", "intensity", NULL};
     if (!v) return ERR_OK;
-    if (codec_json_check_keys(v, "channels", keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(v, "channels", keys, e) != ERR_OK) return ERR_INVALID;
     const json_t *t = json_object_get(v, "time"), *i = json_object_get(v, "intensity");
     if (t && codec_json_get_bool(t, "channels.time", &d->channel_time, e) != ERR_OK)
         return ERR_INVALID;
@@ -304,7 +304,7 @@ static err_code decode_cde(const json_t *doc, model_def *d, pvec *p, err *e)
     static const char *const keys[] = {
         "kind",    "description",  "input_channels", "hidden_dim", "channels", "interpolation",
         "initial", "vector_field", "readout",        "solver",     NULL};
-    if (codec_json_check_keys(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
     if (required_size(doc, "input_channels", 1, &d->input_channels, e) != ERR_OK ||
         required_size(doc, "hidden_dim", 1, &d->hidden_dim, e) != ERR_OK ||
         decode_channels(json_object_get(doc, "channels"), d, e) != ERR_OK)
@@ -497,7 +497,7 @@ static char *read_all(const char *path, size_t *len, err *e)
     return text;
 }
 
-err_code codec_model_load_file(const char *path, model_def *d, err *e)
+err_code codec_model_file_load(const char *path, model_def *d, err *e)
 {
     model_def_init(d);
     size_t len = 0;

@@ -41,6 +41,6 @@ err_code codec_model_solver_decode(const json_t *v, const char *field, model_sol
 
 /* Read, parse and decode a document file. Errors are prefixed with the
  * path ("examples/spiral.json: ..."). */
-err_code codec_model_load_file(const char *path, model_def *d, err *e);
+err_code codec_model_file_load(const char *path, model_def *d, err *e);
 
 #endif

@@ -79,7 +79,7 @@ err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_re
     memset(q, 0, sizeof *q);
     const json_t *t0 = json_object_get(body, "t0"), *solver = json_object_get(body, "solver"),
                  *aug = json_object_get(body, "augmented");
-    if (codec_json_check_keys(body, "", keys, e) != ERR_OK ||
+    if (codec_json_keys_check(body, "", keys, e) != ERR_OK ||
         decode_y0(json_object_get(body, "y0"), state_dim, q, e) != ERR_OK ||
         decode_times(json_object_get(body, "t"), q, e) != ERR_OK ||
         (t0 && codec_json_get_double(t0, "t0", &q->t0, e) != ERR_OK) ||

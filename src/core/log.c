@@ -11,17 +11,17 @@
 static atomic_int current_level = LOG_LVL_INFO;
 static atomic_int out_fd = STDERR_FILENO;
 
-void log_set_level(enum log_level level)
+void log_level_set(enum log_level level)
 {
     atomic_store(&current_level, (int)level);
 }
 
-enum log_level log_get_level(void)
+enum log_level log_level_get(void)
 {
     return (enum log_level)atomic_load(&current_level);
 }
 
-void log_set_fd(int fd)
+void log_fd_set(int fd)
 {
     atomic_store(&out_fd, fd);
 }

@@ -18,15 +18,15 @@ enum log_level {
 };
 
 /* Lines above `level` are dropped. Default LOG_LVL_INFO. Thread-safe. */
-void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
+void log_level_set(enum log_level level);
+enum log_level log_level_get(void);
 
 /* "error" | "warn" | "info" | "debug" -> level; returns 0 on success, -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *out);
 const char *log_level_name(enum log_level level);
 
 /* Send lines to `fd` instead of stderr (tests). */
-void log_set_fd(int fd);
+void log_fd_set(int fd);
 
 /* Emit `<N>ts=... level=... event=<event> <fields>` where `fields` is a
  * printf format producing further key=value pairs (may be NULL). Values

@@ -322,7 +322,7 @@ static err_code apply_line(config *c, char *line, unsigned lineno, unsigned *see
     return config_set(c, key, value, e);
 }
 
-err_code config_apply_file(config *c, const char *path, err *e)
+err_code config_file_apply(config *c, const char *path, err *e)
 {
     FILE *f = fopen(path, "r");
     if (!f) return err_set(e, ERR_IO, NULL, "%s: cannot open: %s", path, strerror(errno));
@@ -357,7 +357,7 @@ static void env_name(const char *key, char *buf, size_t n)
     buf[o] = '\0';
 }
 
-err_code config_apply_env(config *c, err *e)
+err_code config_env_apply(config *c, err *e)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         char name[96];
@@ -419,7 +419,7 @@ static err_code parse_option(int argc, char **argv, int *i, config_cli *cli, err
     return ERR_OK;
 }
 
-err_code config_parse_args(int argc, char **argv, config_cli *cli, err *e)
+err_code config_args_parse(int argc, char **argv, config_cli *cli, err *e)
 {
     memset(cli, 0, sizeof *cli);
     for (int i = 1; i < argc; i++) {
@@ -439,8 +439,8 @@ err_code config_load(config *c, const config_cli *cli, err *e)
 {
     err_code rc;
     config_defaults(c);
-    if (cli->config_file && (rc = config_apply_file(c, cli->config_file, e)) != ERR_OK) return rc;
-    if ((rc = config_apply_env(c, e)) != ERR_OK) return rc;
+    if (cli->config_file && (rc = config_file_apply(c, cli->config_file, e)) != ERR_OK) return rc;
+    if ((rc = config_env_apply(c, e)) != ERR_OK) return rc;
     for (size_t i = 0; i < cli->n_set; i++) {
         err le;
         err_clear(&le);

@@ -89,11 +89,11 @@ err_code config_set(config *c, const char *key, const char *value, err *e);
 /* Apply a `key = value` file on top of c. ERR_CONFIG "FILE:LINE: ..." on an
  * unknown key, a malformed line, a duplicate key or a bad value; ERR_IO
  * "FILE: ..." when it cannot be read. */
-err_code config_apply_file(config *c, const char *path, err *e);
+err_code config_file_apply(config *c, const char *path, err *e);
 
 /* Apply every ODESERVE_<KEY> environment variable naming a known key.
  * Other ODESERVE_* variables are left alone (ODESERVE_TEST_ROUTES). */
-err_code config_apply_env(config *c, err *e);
+err_code config_env_apply(config *c, err *e);
 
 /* Format the value of `k` in c as config-file text into buf. */
 const char *config_format(const config *c, const config_key *k, char *buf, size_t n);
@@ -115,7 +115,7 @@ typedef struct config_cli {
 /* Parse argv. ERR_CONFIG "option --x: ..." on an unknown option, a
  * missing value or an unknown command; values are validated later, by
  * config_load. argv must outlive `cli`. */
-err_code config_parse_args(int argc, char **argv, config_cli *cli, err *e);
+err_code config_args_parse(int argc, char **argv, config_cli *cli, err *e);
 
 /* The full load: defaults, then cli->config_file (if any), then the
  * environment, then cli->set[]. Used at start and again on SIGHUP. */

@@ -1,5 +1,5 @@
 /* daemon/service.c: see service.h. */
-#include "config.h" /* autoconf (the top build dir) */
+#include "build_config.h" /* autoconf (the top build dir) */
 
 #include "daemon/service.h"
 
@@ -53,7 +53,7 @@ static void apply_runtime(service *s)
 {
     enum log_level lvl = LOG_LVL_INFO;
     log_level_parse(s->cfg.log_level, &lvl);
-    log_set_level(lvl);
+    log_level_set(lvl);
     atomic_store(&s->app.max_body, s->cfg.max_body_size);
     atomic_store(&s->app.max_solve_points, (uint64_t)s->cfg.max_solve_points);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
@@ -152,7 +152,7 @@ static err_code seed_one(db *d, const char *path, err *e)
     }
     if (le.code != ERR_NOT_FOUND) return err_set(e, le.code, le.field, "%s", le.message);
     model_def def;
-    err_code rc = codec_model_load_file(path, &def, e);
+    err_code rc = codec_model_file_load(path, &def, e);
     if (rc == ERR_OK) rc = store_model_put(d, name, &def, &version, e);
     model_def_free(&def);
     if (rc == ERR_OK) log_info("model_seeded", "name=%s version=%d file=%s", name, version, q);

@@ -20,7 +20,7 @@ int api_require_json(http_req *r)
     return 0;
 }
 
-err_code api_parse_body(http_req *r, json_t **out, err *e)
+err_code api_body_parse(http_req *r, json_t **out, err *e)
 {
     size_t len = 0;
     const char *body = http_req_body(r, &len);

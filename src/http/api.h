@@ -25,7 +25,7 @@
 int api_require_json(http_req *r);
 
 /* Parse the raw body (codec_parse). */
-err_code api_parse_body(http_req *r, json_t **out, err *e);
+err_code api_body_parse(http_req *r, json_t **out, err *e);
 
 /* The {name} path segment when it is a valid model name
  * ([A-Za-z0-9._-]{1,64}); otherwise replies (422 invalid_argument with

@@ -50,8 +50,8 @@ static void upload_work(http_req *r)
     db *d = NULL;
     size_t len = 0;
     const char *body = http_req_body(r, &len);
-    err_code rc = kind == BODY_CSV ? codec_dataset_decode_csv(body ? body : "", len, &ds, &e)
-                  : api_parse_body(r, &doc, &e) == ERR_OK ? codec_dataset_decode_json(doc, &ds, &e)
+    err_code rc = kind == BODY_CSV ? codec_dataset_csv_decode(body ? body : "", len, &ds, &e)
+                  : api_body_parse(r, &doc, &e) == ERR_OK ? codec_dataset_json_decode(doc, &ds, &e)
                                                           : e.code;
     dataset_info in;
     if (rc != ERR_OK || db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
@@ -102,7 +102,7 @@ void h_dataset_create(http_req *r)
         return;
     }
     *arg = kind;
-    http_req_set_user(r, arg, free);
+    http_req_user_set(r, arg, free);
     http_req_defer(r, upload_work);
 }
 

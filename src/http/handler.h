@@ -23,7 +23,7 @@
  *
  * Thread rules: the accessors that read connection data held by
  * libmicrohttpd (http_req_query, http_req_header) may be called only in
- * the handler itself; copy what `work` needs (http_req_set_user). Everything
+ * the handler itself; copy what `work` needs (http_req_user_set). Everything
  * else may be used from `work` too. A request and everything it owns (body,
  * parsed JSON, user data) is freed only in the request-completed callback,
  * after the reply is sent or the client has gone.
@@ -61,7 +61,7 @@ const char *http_req_body(const http_req *r, size_t *len);
 
 /* Per-request handler state, freed by `free_fn` (may be NULL) in the
  * request-completed callback. Replaces (and frees) earlier user data. */
-void http_req_set_user(http_req *r, void *data, void (*free_fn)(void *));
+void http_req_user_set(http_req *r, void *data, void (*free_fn)(void *));
 void *http_req_user(const http_req *r);
 
 /* ---- replies: exactly one per request; a second one is ignored ---- */

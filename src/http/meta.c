@@ -6,7 +6,7 @@
  *                    with the current schema (db_migrate_check); 503 otherwise.
  *   GET /v1/version  the daemon's version, the schema versions, and the
  *                    versions of the libraries it runs on. */
-#include "config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
+#include "build_config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
 
 #include <microhttpd.h>
 #include <stdatomic.h>

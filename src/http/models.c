@@ -115,7 +115,7 @@ static void upload_work(http_req *r)
     model_def_init(&def);
     db *d = NULL;
     int version = 0;
-    if (api_parse_body(r, &doc, &e) != ERR_OK || codec_model_decode(doc, &def, &e) != ERR_OK ||
+    if (api_body_parse(r, &doc, &e) != ERR_OK || codec_model_decode(doc, &def, &e) != ERR_OK ||
         db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_model_put(d, name, &def, &version, &e) != ERR_OK) {
         http_reply_error(r, &e);
@@ -173,7 +173,7 @@ void h_version_get(http_req *r)
         return;
     }
     *arg = v;
-    http_req_set_user(r, arg, free);
+    http_req_user_set(r, arg, free);
     http_req_defer(r, export_work);
 }
 

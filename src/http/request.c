@@ -111,7 +111,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-void req_new_id(char *buf, size_t n)
+void req_id_new(char *buf, size_t n)
 {
     pthread_once(&id_once, id_seed_init);
     uint64_t k = atomic_fetch_add(&id_counter, 1);
@@ -180,7 +180,7 @@ const char *http_req_body(const http_req *r, size_t *len)
     return r->body;
 }
 
-void http_req_set_user(http_req *r, void *data, void (*free_fn)(void *))
+void http_req_user_set(http_req *r, void *data, void (*free_fn)(void *))
 {
     if (r->user && r->user_free) r->user_free(r->user);
     r->user = data;

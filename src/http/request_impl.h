@@ -46,14 +46,14 @@ struct http_req {
     http_handler work; /* set by http_req_defer */
     int suspended;
 
-    void *user; /* http_req_set_user */
+    void *user; /* http_req_user_set */
     void (*user_free)(void *);
 };
 
 /* request.c: lifecycle helpers used by server.c. */
 void req_free(http_req *r);
 /* Generate a fresh request id into buf (>= 17 bytes). Thread-safe. */
-void req_new_id(char *buf, size_t n);
+void req_id_new(char *buf, size_t n);
 /* 1 when `id` may be echoed back (1..64 of [A-Za-z0-9._:-]). */
 int req_id_ok(const char *id);
 

@@ -214,7 +214,7 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
     if (cid && req_id_ok(cid))
         snprintf(r->id, sizeof r->id, "%s", cid);
     else
-        req_new_id(r->id, sizeof r->id);
+        req_id_new(r->id, sizeof r->id);
     err_code why;
     r->route = routes_match(r->method, r->pathbuf, s->app->test_routes, &r->params, r->allow,
                             sizeof r->allow, &why);

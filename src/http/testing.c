@@ -78,7 +78,7 @@ void h_test_eval(http_req *r)
         return;
     }
     a->ms = ms;
-    http_req_set_user(r, a, free);
+    http_req_user_set(r, a, free);
     http_req_defer(r, test_eval_work);
 }
 

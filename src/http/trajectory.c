@@ -338,7 +338,7 @@ static int prepare(http_req *r, traj *t)
     err e;
     err_clear(&e);
     int version = 0;
-    if (api_parse_body(r, &t->body, &e) != ERR_OK) goto fail;
+    if (api_body_parse(r, &t->body, &e) != ERR_OK) goto fail;
     if (!json_is_object(t->body)) {
         err_set(&e, ERR_INVALID, "", "the request must be a JSON object, got %s",
                 codec_json_type_name(t->body));
@@ -428,7 +428,7 @@ void h_trajectory(http_req *r)
     }
     t->app = app;
     unsigned before = atomic_fetch_add(&app->traj_active, 1);
-    http_req_set_user(r, t, traj_free);
+    http_req_user_set(r, t, traj_free);
     double budget = inline_budget(r, before);
     if (budget <= 0) {
         http_req_defer(r, traj_pool_work);

@@ -40,7 +40,7 @@ static err_code setup(train *t, err *e)
 {
     if (t->spec.from_version) {
         if (store_version_load(t->d, t->spec.model, t->spec.from_version, &t->def, NULL, NULL, e) ||
-            job_spec_check_kind(&t->spec, t->def.kind, e))
+            job_spec_kind_check(&t->spec, t->def.kind, e))
             return e->code;
     } else if (model_def_copy(&t->def, &t->spec.init_def, e) != ERR_OK) {
         return e->code;

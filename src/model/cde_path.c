@@ -19,14 +19,14 @@ size_t cde_path_channels_total(const struct cde_path_channels *ch)
     return (ch->time ? 1 : 0) + ch->n_data * (ch->intensity ? 2 : 1);
 }
 
-err_code cde_path_check_rows(size_t n_t, size_t n_rows, err *e)
+err_code cde_path_rows_check(size_t n_t, size_t n_rows, err *e)
 {
     if (n_t == n_rows) return ERR_OK;
     return err_set(e, ERR_INVALID, "observations.x",
                    "has %zu rows but observations.t has %zu times (one row per time)", n_rows, n_t);
 }
 
-err_code cde_path_check_row(size_t i, size_t len, size_t n_data, err *e)
+err_code cde_path_row_check(size_t i, size_t len, size_t n_data, err *e)
 {
     if (len == n_data) return ERR_OK;
     char f[64];

@@ -24,9 +24,9 @@
  * ERROR FIELDS are spelled as the HTTP request spells them:
  *   "observations.t"        no observation;
  *   "observations.t[3]"     non-finite, equal to (duplicate) or before t[2];
- *   "observations.x"        as many rows as times? (cde_path_check_rows);
+ *   "observations.x"        as many rows as times? (cde_path_rows_check);
  *   "observations.x[2]"     a row with the wrong channel count
- *                           (cde_path_check_row: ragged rows are the codec's
+ *                           (cde_path_row_check: ragged rows are the codec's
  *                           to see, it calls this for the message);
  *   "observations.x[4][1]"  an observed value that is not finite;
  *   "observations.x[*][2]"  data channel 2 never observed;
@@ -68,8 +68,8 @@ size_t cde_path_channels_total(const struct cde_path_channels *ch);
 /* Codec helpers, so every layer words these errors alike:
  * n_rows rows of x for n_t times ("observations.x"), and row i holding len
  * values where n_data are expected ("observations.x[i]"). */
-err_code cde_path_check_rows(size_t n_t, size_t n_rows, err *e);
-err_code cde_path_check_row(size_t i, size_t len, size_t n_data, err *e);
+err_code cde_path_rows_check(size_t n_t, size_t n_rows, err *e);
+err_code cde_path_row_check(size_t i, size_t len, size_t n_data, err *e);
 
 /* Check one series (fields above). */
 err_code cde_path_validate(const struct cde_path_obs *obs, size_t n_data, err *e);

@@ -307,7 +307,7 @@ static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
 static double default_scale(const grad_cde *g, const struct grad_cde_batch *b, loss_kind k)
 {
     if (k == LOSS_CROSS_ENTROPY) return 1.0 / (double)b->batch;
-    const size_t c = loss_count_observed(b->batch * b->n_t * g->O, b->target);
+    const size_t c = loss_observed_count(b->batch * b->n_t * g->O, b->target);
     return c ? 1.0 / (double)c : 0.0;
 }
 

@@ -195,7 +195,7 @@ err_code grad_ode_compute(grad_ode *g, const struct grad_ode_batch *b,
     const size_t B = b->batch, od = b->obs_dim ? b->obs_dim : g->field.dim;
     double scale = o->loss_scale;
     if (scale == 0) {
-        const size_t c = loss_count_observed(B * b->n_t * od, b->target);
+        const size_t c = loss_observed_count(B * b->n_t * od, b->target);
         scale = c ? 1.0 / (double)c : 0.0;
     }
     if (dtheta) memset(dtheta, 0, g->field.n_params * sizeof *dtheta);

@@ -45,7 +45,7 @@ void grad_solver_mem(const grad_solver *s, size_t *now, size_t *peak)
     if (peak) *peak = s->mem_peak;
 }
 
-void grad_solver_mem_reset_peak(grad_solver *s)
+void grad_solver_mem_peak_reset(grad_solver *s)
 {
     s->mem_peak = s->mem_now;
 }

@@ -81,6 +81,6 @@ void grad_solver_stats(const grad_solver *s, struct grad_stats *st);
 /* Bytes the engine holds now and the most it ever held. */
 void grad_solver_mem(const grad_solver *s, size_t *now, size_t *peak);
 /* Reset the peak to the current holding (e.g. between measurements). */
-void grad_solver_mem_reset_peak(grad_solver *s);
+void grad_solver_mem_peak_reset(grad_solver *s);
 
 #endif

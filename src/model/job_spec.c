@@ -31,7 +31,7 @@ const char *job_target_name(job_target t)
     return "?";
 }
 
-err_code job_spec_check_kind(const job_spec *s, model_kind k, err *e)
+err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
 {
     if (k == MODEL_KIND_ODE && s->loss == LOSS_CROSS_ENTROPY)
         return err_set(e, ERR_INVALID, "objective.loss",
@@ -86,11 +86,11 @@ static err_code check_cde_data(const job_spec *s, const model_def *d, const char
     return ERR_OK;
 }
 
-err_code job_spec_check_data(const job_spec *s, const model_def *d, const char *model_field,
+err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *model_field,
                              size_t channels, dataset_label_kind label_kind, size_t label_dim,
                              job_target *target, err *e)
 {
-    if (job_spec_check_kind(s, d->kind, e) != ERR_OK) return e->code;
+    if (job_spec_kind_check(s, d->kind, e) != ERR_OK) return e->code;
     if (d->kind == MODEL_KIND_CDE)
         return check_cde_data(s, d, model_field, channels, label_kind, label_dim, target, e);
     if (channels > d->state_dim)

@@ -67,7 +67,7 @@ const char *job_target_name(job_target t);
 /* The rules that depend on the model's kind: cross_entropy and
  * objective.target are for cde models, batch_time for ode models.
  * ERR_INVALID naming the objective field. */
-err_code job_spec_check_kind(const job_spec *s, model_kind k, err *e);
+err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
 
 /* The model against the dataset's shape (channels, label kind, label_dim):
  *   ode  the dataset's channels are the first components of the state;
@@ -79,7 +79,7 @@ err_code job_spec_check_kind(const job_spec *s, model_kind k, err *e);
  * *target (may be NULL) receives the resolved target. Fields: "dataset",
  * "objective.loss", "objective.target", and `model_field` ("init.readout"
  * or "from_version") for a readout of the wrong width. */
-err_code job_spec_check_data(const job_spec *s, const model_def *d, const char *model_field,
+err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *model_field,
                              size_t channels, dataset_label_kind label_kind, size_t label_dim,
                              job_target *target, err *e);
 

@@ -23,7 +23,7 @@ const char *loss_name(loss_kind k)
     return (int)k >= 0 && k < LOSS__COUNT ? names[k] : "?";
 }
 
-size_t loss_count_observed(size_t n, const double *target)
+size_t loss_observed_count(size_t n, const double *target)
 {
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
@@ -35,7 +35,7 @@ double loss_regression(loss_kind k, size_t n, const double *y, const double *tar
                        double *grad)
 {
     if (scale == 0) {
-        size_t c = loss_count_observed(n, target);
+        size_t c = loss_observed_count(n, target);
         if (!c) return 0;
         scale = 1.0 / (double)c;
     }

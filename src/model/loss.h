@@ -36,7 +36,7 @@ err_code loss_from_name(const char *name, loss_kind *out, err *e);
 const char *loss_name(loss_kind k); /* "?" when out of range */
 
 /* Number of non-NaN values among target[0 .. n). */
-size_t loss_count_observed(size_t n, const double *target);
+size_t loss_observed_count(size_t n, const double *target);
 
 /* mse or l1 over n values: returns scale * sum over non-NaN targets of
  * l(y_i, target_i) (scale 0 = the mean: 0 when nothing is observed), and

@@ -56,7 +56,7 @@ struct trainer_row {
 
 /* A trainer at iteration 0 for `def` (its parameters the starting point)
  * on `ds`, as `spec` says. Checks the model against the dataset
- * (job_spec_check_data; `def` is the starting model: from_version's or
+ * (job_spec_data_check; `def` is the starting model: from_version's or
  * the init's), splits the validation series and lists the windows.
  * ERR_INVALID with the document's field ("dataset",
  * "validation.holdout_fraction", "objective.batch_time", ...), ERR_NOMEM. */

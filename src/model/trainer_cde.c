@@ -82,8 +82,8 @@ static size_t cde_count(void *state, const struct trainer_data *d, size_t s)
     const struct cde_state *k = state;
     const dataset_series *x = &d->ds->series[s];
     return d->spec->loss == LOSS_CROSS_ENTROPY ? 1
-           : d->target == JOB_TARGET_LABEL     ? loss_count_observed(k->out, x->label_vec)
-                                               : loss_count_observed(x->n * d->ch, x->y);
+           : d->target == JOB_TARGET_LABEL     ? loss_observed_count(k->out, x->label_vec)
+                                               : loss_observed_count(x->n * d->ch, x->y);
 }
 
 static err_code cde_series_loss(void *state, const struct trainer_data *d, size_t s, double scale,

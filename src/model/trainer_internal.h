@@ -51,7 +51,7 @@ struct trainer_kind {
     /* The mean loss of windows k = 0 .. bs-1 (series win_s[pick[k]] from
      * observation win_i[pick[k]], spec->batch_time long) and its gradient
      * into grad (overwritten). NULL for a kind without windows
-     * (job_spec_check_kind keeps batch_time to those that have them). */
+     * (job_spec_kind_check keeps batch_time to those that have them). */
     err_code (*window_loss)(void *state, const struct trainer_data *d, const size_t *win_s,
                             const size_t *win_i, const size_t *pick, size_t bs, double *loss,
                             double *grad, err *e);

@@ -54,7 +54,7 @@ static size_t ode_count(void *state, const struct trainer_data *d, size_t s)
 {
     (void)state;
     const dataset_series *x = &d->ds->series[s];
-    return loss_count_observed(x->n * d->ch, x->y);
+    return loss_observed_count(x->n * d->ch, x->y);
 }
 
 static err_code ode_series_loss(void *state, const struct trainer_data *d, size_t s, double scale,

@@ -1,5 +1,5 @@
 /* nn/nn_blas.c: see nn_blas.h. */
-#include "config.h" /* autoconf: HAVE_OPENBLAS */
+#include "build_config.h" /* autoconf: HAVE_OPENBLAS */
 
 #include "nn/nn_blas.h"
 

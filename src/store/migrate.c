@@ -29,7 +29,7 @@
  *
  * Statements may use the parameter :odeserved_version (the daemon's version,
  * e.g. for the meta table); any other parameter is an error. */
-#include "config.h"
+#include "build_config.h"
 
 #include "store/migrate.h"
 #include "store/migrate_internal.h"

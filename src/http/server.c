@@ -384,9 +384,9 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
  * connection for up to `keepalive_poll` before going back to sleep in
  * libmicrohttpd's poll(). Why: a client that sends its next request at once
  * (a dashboard, a script in a loop) otherwise finds this thread asleep, and
- * on a virtual machine waking an idle vCPU costs tens of microseconds and
- * leaves it cold (measured in docs/benchmarks.md: a keep-alive /healthz
- * round trip 76 -> 25 us). Only when nothing else is in flight, so the spin
+ * on a virtual machine waking an idle vCPU is slow and leaves it cold
+ * (bench/bench_http.sh; the before/after is in docs/benchmarks-archive.md,
+ * "keepalive_poll"). Only when nothing else is in flight, so the spin
  * never takes a core from a solve; it stops as soon as any request starts
  * elsewhere. A request on another connection of this same HTTP thread waits
  * at most `keepalive_poll`.

@@ -14,8 +14,8 @@
  *           (same inputs, same answer), and the model's cost is raised so
  *           the next request like it goes to the pool at once. This saves
  *           the two cross-thread wake-ups of a deferred request (HTTP
- *           thread -> pool worker -> resumed connection), tens of
- *           microseconds each, a quarter of a small solve's time;
+ *           thread -> pool worker -> resumed connection), each a
+ *           thread wake-up (bench/bench_http.sh measures what it costs);
  *   pool    everything else (http_req_defer), parsing included when the
  *           server is busy or the body large, as before.
  *
@@ -48,8 +48,8 @@
 #include "http/handlers.h"
 #include "model/served_model.h"
 
-/* Bodies larger than this are parsed on the pool, never inline (parsing
- * 32 KiB of JSON takes ~0.2 ms). */
+/* Bodies larger than this are parsed on the pool, never inline: parsing
+ * alone would eat a large share of the inline budget (bench/bench_codec). */
 #define TRAJ_INLINE_MAX_BODY 32768
 /* Inline only when the learned cost predicts at most this share of the
  * budget: room for the guess to be wrong before the fallback costs. */

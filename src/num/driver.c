@@ -10,6 +10,7 @@
 #include "num/driver.h"
 
 #include "num/evolve.h"
+#include "num/implicit.h"
 #include "num/step.h"
 
 #include <math.h>
@@ -50,6 +51,7 @@ static err_code reserve_state(ode_solver *s, size_t dim, err *e)
     if (k) s->k = k;
     if (!y || !y1 || !yt || !k) return err_set(e, ERR_NOMEM, NULL, "out of memory for the solver");
     if (ode_dense_reserve(s->dense, dim, e)) return ERR_NOMEM;
+    if (ode_implicit_reserve(s, dim, e)) return e && e->code ? e->code : ERR_NOMEM;
     s->cap = dim;
     return ERR_OK;
 }
@@ -101,6 +103,7 @@ void ode_solver_free(ode_solver *s)
     free(s->outs);
     free(s->jumps);
     ode_dense_free(s->dense);
+    ode_implicit_free(s);
     free(s);
 }
 
@@ -302,6 +305,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
     err_code rc = fresh_k1(s, p->t0, p->t0);
     if (rc) return rc;
     ode_control_reset(&s->ctl);
+    ode_implicit_reset(s);
     if (o->fixed_step > 0 || o->n_steps > 0) {
         ev.fixed = 1;
         const double span = fabs(t_end - p->t0);

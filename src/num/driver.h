@@ -54,6 +54,16 @@ typedef struct ode_solver ode_solver;
  * output is treated the same way), < 0 for a fatal one (the solve stops at
  * once). CVODE's RHS contract. */
 
+/* The Jacobian of f for the implicit methods (rodas4, esdirk4):
+ *   int jac(double t, const double *y, double *J, double *dfdt, void *ctx)
+ * writes df/dy at (t, y) into J, dim x dim row-major (J[i*dim + j] =
+ * df_i/dy_j), and, when dfdt is not NULL, df/dt into dfdt (dim values; the
+ * Rosenbrock method asks for it unless the problem is autonomous). Returns
+ * as f: 0, > 0 recoverable, < 0 fatal. A problem without one gets a
+ * finite-difference Jacobian (dim + 1 evaluations of f): a fallback for
+ * tests and small problems; the model layer gives the analytic one. */
+typedef int (*ode_jac_fn)(double t, const double *y, double *J, double *dfdt, void *ctx);
+
 /* Polled before every step attempt: 0 = go on; otherwise an err_code
  * (ERR_ABORTED, ERR_DEADLINE, ...) with which the solve stops. */
 typedef int (*ode_abort_fn)(void *ctx);
@@ -119,6 +129,8 @@ struct ode_problem {
     size_t n_out;
     const double *jump_times; /* n_jumps times where a step must end; any order; may be NULL */
     size_t n_jumps;
+    ode_jac_fn jac; /* NULL, or df/dy for the implicit methods (see ode_jac_fn); ctx as f */
+    int autonomous; /* 1: f does not depend on t (no df/dt needed) */
 };
 
 /* Statistics of one solve (both directions together). */
@@ -128,6 +140,8 @@ struct ode_stats {
     long n_rejected; /* rejected step attempts (error too large or f failed recoverably) */
     double t_fail;   /* where the solve failed (the last accepted time), NAN on success */
     double h_last;   /* size of the last accepted step, 0 if none */
+    long n_jac;      /* Jacobian evaluations (implicit methods) */
+    long n_lu;       /* LU factorisations of the iteration matrix (implicit methods) */
 };
 
 /* A solver for `tab`, with workspaces sized for dim. NULL (and e filled) on

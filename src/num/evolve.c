@@ -7,6 +7,7 @@
  * under max(min_step, 10 ulp(t)). */
 #include "num/evolve.h"
 
+#include "num/implicit.h"
 #include "num/step.h"
 
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 
 #define NONFINITE_SHRINK 0.25 /* h factor after f failed recoverably */
+#define NEWTON_SHRINK 0.5    /* h factor after Newton failed or I - h gamma J was singular */
 #define STOP_GUARD 1e-8       /* a step ending within this fraction of |h| of t_stop ends at it */
 
 err_code ode_evolve_fail(ode_solver *s, double t, err_code code, const char *fmt, ...)
@@ -104,7 +106,7 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
         if (o->max_step > 0 && habs > o->max_step) habs = o->max_step;
         if (habs < hmin) habs = hmin;
     }
-    int rejected = 0;
+    int rejected = 0, first = 1;
     for (;;) {
         if (o->abort) {
             int rc = o->abort(o->abort_ctx);
@@ -117,8 +119,22 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
         const double h = place_step(ev, habs);
         const double t_last =
             ev->hit_stop && ev->stop_is_jump ? nextafter(ev->t_new, t) : ev->t_new;
-        int rc = rk_step_trial(s->tab, s->dim, p->f, p->ctx, t, h, t_last, s->y, s->k, s->y1,
-                               s->ytmp, &s->st->nfe);
+        int rc = s->imp ? ode_implicit_trial(s, t, h, t_last, first)
+                        : rk_step_trial(s->tab, s->dim, p->f, p->ctx, t, h, t_last, s->y, s->k,
+                                        s->y1, s->ytmp, &s->st->nfe);
+        first = 0;
+        if (rc == ODE_RC_NEWTON || rc == ODE_RC_SINGULAR) {
+            const char *what = rc == ODE_RC_NEWTON ? "Newton iteration did not converge"
+                                                   : "singular iteration matrix";
+            if (ev->fixed) return ode_evolve_fail(s, t, ERR_SOLVER, "%s at t=%.15g", what, t);
+            s->st->n_rejected++;
+            rejected = 1;
+            habs = fabs(h) * NEWTON_SHRINK;
+            if (habs < hmin)
+                return ode_evolve_fail(s, t, ERR_SOLVER, "%s at t=%.15g (step size underflow)",
+                                       what, t);
+            continue;
+        }
         if (rc < 0 || (rc > 0 && ev->fixed)) return ode_evolve_rhs_fail(s, t, rc, "");
         if (rc > 0) {
             s->st->n_rejected++;

@@ -1,4 +1,4 @@
-# num: explicit Runge-Kutta solvers with dense output (see src/num/driver.h).
+# num: explicit Runge-Kutta and implicit (Rosenbrock, ESDIRK) solvers with dense output (see src/num/driver.h).
 # Depends on core only; knows nothing of networks, JSON, HTTP or SQLite.
 noinst_LTLIBRARIES += src/num/libnum.la
 src_num_libnum_la_SOURCES = \
@@ -8,6 +8,8 @@ src_num_libnum_la_SOURCES = \
 	src/num/dense.c src/num/dense.h \
 	src/num/evolve.c src/num/evolve.h \
 	src/num/driver.c src/num/driver.h \
+	src/num/implicit.c src/num/implicit.h \
 	src/num/solver_impl.h
-src_num_libnum_la_LIBADD = -lm
-EXTRA_DIST += src/num/gen_tableau.py docs/solvers.md
+# LAPACK's dgetrf/dgetrs for the implicit methods come from OpenBLAS.
+src_num_libnum_la_LIBADD = $(BLAS_LIBS) -lm
+EXTRA_DIST += src/num/gen_tableau.py src/num/gen_implicit.py docs/solvers.md

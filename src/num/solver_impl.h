@@ -20,6 +20,7 @@ struct ode_solver {
     double *y, *y1, *ytmp;  /* cap each: state, trial state, stage argument */
     double *k;              /* (stages + dense_stages) x cap: stage derivatives */
     ode_dense *dense;       /* interpolant of the last accepted step */
+    struct ode_implicit *imp; /* implicit methods' workspace (implicit.h), else NULL */
     struct ode_tpair *outs; /* output times sorted for the sweep */
     size_t outs_cap;
     double *jumps; /* jump times sorted for the sweep */

@@ -392,11 +392,19 @@ const struct rk_tableau rk_dop853 = {
 /* ---- lookup ------------------------------------------------------------- */
 static const struct rk_tableau *const all[] = {
     &rk_euler, &rk_midpoint, &rk_rk4, &rk_bosh3, &rk_dopri5, &rk_tsit5, &rk_dop853,
+    &rk_rodas4, &rk_esdirk4,
 };
 
 const char *const rk_tableau_names[] = {
     "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dop853", NULL,
 };
+
+const char *const rk_tableau_implicit_names[] = {"rodas4", "esdirk4", NULL};
+
+int rk_tableau_implicit(const struct rk_tableau *tab)
+{
+    return tab && tab->kind != RK_EXPLICIT;
+}
 
 const struct rk_tableau *rk_tableau_find(const char *name)
 {

@@ -22,12 +22,24 @@
  * the step's stages in `a` and `c`; dense.c computes them only when an output
  * time falls in the step.
  *
+ * Implicit methods (kind != RK_EXPLICIT, implicit.h) use the same struct:
+ * stages, orders, b, c, e and the dense output mean the same, so the error
+ * norm, step control and dense output are shared; `a` of an ESDIRK holds its
+ * diagonal gamma too, and a Rosenbrock method's rows of k hold U_i / h
+ * (implicit.h says how the kernels fill them).
+ *
  * The tables are const and shared by every thread. A reverse sweep (training
  * by backprop through the solver) reads them directly. */
 #ifndef ODESERVE_NUM_TABLEAU_H
 #define ODESERVE_NUM_TABLEAU_H
 
 #define RK_MAX_DEGREE 8 /* highest dense-output degree a table may have */
+
+enum rk_kind {
+    RK_EXPLICIT = 0,   /* the generic explicit kernel (step.c) */
+    RK_ROSENBROCK = 1, /* linearly implicit: one LU per step (implicit.c) */
+    RK_ESDIRK = 2,     /* explicit first stage, diagonally implicit: simplified Newton */
+};
 
 struct rk_tableau {
     const char *name;    /* lookup name: "dopri5", ... */
@@ -39,24 +51,37 @@ struct rk_tableau {
     int dense_order;     /* order of the continuous extension */
     int dense_degree;    /* degree in theta of the b_i(theta) */
     int fsal;            /* 1: k_s = f(t_n + h, y_{n+1}) and is reused as the next k_1 */
-    const double *a;     /* (stages+dense_stages)^2, row-major, strictly lower triangular */
+    const double *a;     /* (stages+dense_stages)^2, row-major, strictly lower triangular
+                            (an ESDIRK's has gamma on the diagonal) */
     const double *b;     /* stages: weights of y_{n+1} */
     const double *c;     /* stages+dense_stages: nodes */
     const double *e;     /* stages: error weights b - b_hat (NULL when err_order == 0) */
     const double *e3;    /* stages: DOP853's 3rd-order weights for its combined norm, else NULL */
     const double *dense; /* (stages+dense_stages) x dense_degree: Bernstein coefficients */
+    /* implicit methods only (zero for the explicit tables) */
+    int kind;         /* enum rk_kind */
+    double gamma;     /* the diagonal: the iteration matrix is I - h gamma J */
+    const double *cm; /* Rosenbrock: stages^2, strictly lower: the C_ij of rodas.f */
+    const double *d;  /* Rosenbrock: stages: weights d_i of h df/dt */
 };
 
 /* The methods. */
 extern const struct rk_tableau rk_euler, rk_midpoint, rk_rk4, rk_bosh3, rk_dopri5, rk_tsit5,
     rk_dop853;
+extern const struct rk_tableau rk_rodas4, rk_esdirk4; /* implicit.c */
 
 /* The table named `name` ("euler", "midpoint", "rk4", "bosh3", "dopri5",
- * "tsit5", "dop853"), or NULL. */
+ * "tsit5", "dop853", "rodas4", "esdirk4"), or NULL: the one solver table. */
 const struct rk_tableau *rk_tableau_find(const char *name);
 
-/* NULL-terminated list of the method names, in the order above. */
+/* NULL-terminated lists of the method names: the explicit ones (in the order
+ * above; what the explicit order tests and the reverse sweeps of training
+ * know) and the implicit ones (rodas4, esdirk4). */
 extern const char *const rk_tableau_names[];
+extern const char *const rk_tableau_implicit_names[];
+
+/* 1 for the implicit methods (they need a Jacobian: driver.h). */
+int rk_tableau_implicit(const struct rk_tableau *tab);
 
 /* 1 when the method has an error estimate (adaptive stepping possible). */
 int rk_tableau_adaptive(const struct rk_tableau *tab);

@@ -1,0 +1,502 @@
+/* check_num_stiff: the implicit methods (rodas4, esdirk4) against
+ * independent references: closed forms, the matrix exponential and SciPy's
+ * Radau at rtol 1e-12 (tests/fixtures/stiff_reference.json, made by
+ * tests/fixtures/gen_reference.py --stiff).
+ *
+ * - order: the observed convergence slope with fixed steps on a smooth,
+ *   non-stiff, non-autonomous problem (both methods are of order 4), and the
+ *   dense output's local error slope (order 3: error ~ h^4);
+ * - L-stability: one step of h lambda = -1e12 damps the stiff mode to ~0;
+ * - stiff problems: a linear system with eigenvalues over six decades,
+ *   Prothero-Robinson, Van der Pol mu = 1000, Robertson; each to within a
+ *   bound tied to the tolerance, and in far fewer steps than dopri5;
+ * - the finite-difference Jacobian fallback gives the same answers;
+ * - Newton failure and the singular iteration matrix end in ERR_SOLVER with
+ *   the reason named. */
+#include "num/driver.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const methods[] = {"rodas4", "esdirk4"};
+#define N_METHODS 2
+
+static json_t *fixture;
+
+static json_t *problem(const char *name)
+{
+    if (!fixture) {
+        char path[4096];
+        tu_source_path(path, sizeof path, "tests/fixtures/stiff_reference.json");
+        json_error_t je;
+        fixture = json_load_file(path, 0, &je);
+        if (!fixture) {
+            fprintf(stderr, "%s:%d: %s (set top_srcdir)\n", path, je.line, je.text);
+            abort();
+        }
+    }
+    json_t *arr = json_object_get(fixture, "problems"), *p;
+    size_t i;
+    json_array_foreach(arr, i, p)
+    {
+        if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0) return p;
+    }
+    abort();
+}
+
+static size_t vec(json_t *a, double *out, size_t cap)
+{
+    size_t n = json_array_size(a);
+    ck_assert_uint_le(n, cap);
+    for (size_t i = 0; i < n; i++)
+        out[i] = json_number_value(json_array_get(a, i));
+    return n;
+}
+
+/* ---- problems ------------------------------------------------------------ */
+
+/* smooth: y1' = cos(t) y1, y2' = -2 t y2; y = (exp(sin t), exp(-t^2)) */
+static int smooth_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)ctx;
+    d[0] = cos(t) * y[0];
+    d[1] = -2 * t * y[1];
+    return 0;
+}
+
+static int smooth_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)ctx;
+    J[0] = cos(t), J[1] = 0, J[2] = 0, J[3] = -2 * t;
+    if (dt) dt[0] = -sin(t) * y[0], dt[1] = -2 * y[1];
+    return 0;
+}
+
+static double smooth_err(double t, const double *y)
+{
+    return fmax(fabs(y[0] - exp(sin(t))), fabs(y[1] - exp(-t * t)));
+}
+
+/* y' = A y */
+static double lin_A[9];
+static int lin_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    for (int i = 0; i < 3; i++)
+        d[i] = lin_A[3 * i] * y[0] + lin_A[3 * i + 1] * y[1] + lin_A[3 * i + 2] * y[2];
+    return 0;
+}
+
+static int lin_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)y, (void)ctx;
+    memcpy(J, lin_A, sizeof lin_A);
+    if (dt) dt[0] = dt[1] = dt[2] = 0;
+    return 0;
+}
+
+/* Prothero-Robinson: y' = lambda (y - g(t)) + g'(t), g = sin; y = sin t */
+#define PR_LAMBDA (-1e6)
+static int pr_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)ctx;
+    d[0] = PR_LAMBDA * (y[0] - sin(t)) + cos(t);
+    return 0;
+}
+
+static int pr_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)y, (void)ctx;
+    J[0] = PR_LAMBDA;
+    if (dt) dt[0] = -PR_LAMBDA * cos(t) - sin(t);
+    return 0;
+}
+
+static double vdp_mu = 1000;
+static int vdp_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = y[1];
+    d[1] = vdp_mu * (1 - y[0] * y[0]) * y[1] - y[0];
+    return 0;
+}
+
+static int vdp_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)ctx;
+    J[0] = 0, J[1] = 1;
+    J[2] = -2 * vdp_mu * y[0] * y[1] - 1, J[3] = vdp_mu * (1 - y[0] * y[0]);
+    if (dt) dt[0] = dt[1] = 0;
+    return 0;
+}
+
+static int rober_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = -0.04 * y[0] + 1e4 * y[1] * y[2];
+    d[1] = 0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] * y[1];
+    d[2] = 3e7 * y[1] * y[1];
+    return 0;
+}
+
+static int rober_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)ctx;
+    J[0] = -0.04, J[1] = 1e4 * y[2], J[2] = 1e4 * y[1];
+    J[3] = 0.04, J[4] = -1e4 * y[2] - 6e7 * y[1], J[5] = -1e4 * y[1];
+    J[6] = 0, J[7] = 6e7 * y[1], J[8] = 0;
+    if (dt) dt[0] = dt[1] = dt[2] = 0;
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static err_code solve(const char *method, const struct ode_problem *p,
+                      const struct ode_options *o, double *y_out, struct ode_stats *st, err *e)
+{
+    err_clear(e);
+    ode_solver *s = ode_solver_new(rk_tableau_find(method), p->dim, e);
+    ck_assert_ptr_nonnull(s);
+    err_code rc = ode_solve(s, p, o, y_out, st, e);
+    ode_solver_free(s);
+    return rc;
+}
+
+/* max over outputs and components of |y - ref| / (|ref| + floor) */
+static double rel_err(const double *y, const double *ref, size_t n, double floor)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double r = fabs(y[i] - ref[i]) / (fabs(ref[i]) + floor);
+        if (!(r <= worst)) worst = r;
+    }
+    return worst;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+START_TEST(table_lookup)
+{
+    for (int m = 0; m < N_METHODS; m++) {
+        const struct rk_tableau *tab = rk_tableau_find(methods[m]);
+        ck_assert_ptr_nonnull(tab);
+        ck_assert(rk_tableau_implicit(tab));
+        ck_assert(rk_tableau_adaptive(tab));
+        ck_assert_int_eq(tab->order, 4);
+        ck_assert_int_ge(tab->dense_order, 3);
+        ck_assert_str_eq(rk_tableau_implicit_names[m], methods[m]);
+    }
+    ck_assert(!rk_tableau_implicit(rk_tableau_find("dopri5")));
+}
+END_TEST
+
+/* Both methods are of order 4 on a non-autonomous problem (so the df/dt
+ * terms of the Rosenbrock method count): halving h divides the error by
+ * ~16. */
+START_TEST(order_slope)
+{
+    const char *method = methods[_i];
+    const double t_out = 2.0;
+    double y0[2] = {1, 1}, y[2], errs[4];
+    const long ns[4] = {40, 80, 160, 320};
+    for (int r = 0; r < 4; r++) {
+        struct ode_problem p = {.f = smooth_f, .jac = smooth_jac, .dim = 2, .y0 = y0,
+                                .t_out = &t_out, .n_out = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.n_steps = ns[r];
+        o.rtol = 1e-12; /* with fixed steps the tolerances still set Newton's */
+        o.atol = 1e-14;
+        err e;
+        ck_assert_int_eq(solve(method, &p, &o, y, NULL, &e), ERR_OK);
+        errs[r] = smooth_err(t_out, y);
+    }
+    for (int r = 1; r < 4; r++) {
+        const double slope = log(errs[r - 1] / errs[r]) / log(2.0);
+        ck_assert_msg(slope > 3.6 && slope < 4.6, "%s: slope %.3f (errors %.3g -> %.3g)", method,
+                      slope, errs[r - 1], errs[r]);
+    }
+}
+END_TEST
+
+/* The dense output is of order 3: over one step from the exact state its
+ * error at theta = 0.37 shrinks like h^4. */
+START_TEST(dense_order)
+{
+    const char *method = methods[_i];
+    const double t0 = 0.3;
+    double y0[2] = {exp(sin(t0)), exp(-t0 * t0)}, y[4], errs[4];
+    const double hs[4] = {0.2, 0.1, 0.05, 0.025};
+    for (int r = 0; r < 4; r++) {
+        const double t_out[2] = {t0 + 0.37 * hs[r], t0 + hs[r]};
+        struct ode_problem p = {.f = smooth_f, .jac = smooth_jac, .dim = 2, .t0 = t0,
+                                .y0 = y0, .t_out = t_out, .n_out = 2};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.fixed_step = hs[r];
+        o.rtol = 1e-12;
+        o.atol = 1e-14;
+        err e;
+        struct ode_stats st;
+        ck_assert_int_eq(solve(method, &p, &o, y, &st, &e), ERR_OK);
+        ck_assert_int_eq(st.n_accepted, 1);
+        errs[r] = smooth_err(t_out[0], y);
+    }
+    for (int r = 1; r < 4; r++) {
+        const double slope = log(errs[r - 1] / errs[r]) / log(2.0);
+        ck_assert_msg(slope > 3.6, "%s: dense slope %.3f (errors %.3g -> %.3g)", method, slope,
+                      errs[r - 1], errs[r]);
+    }
+}
+END_TEST
+
+/* R(-inf) = 0: one step with h lambda = -1e12 from y = 1 of y' = lambda y
+ * leaves (almost) nothing, where an A-stable but not L-stable method (the
+ * trapezoidal rule: R = -1) would leave |y| = 1. */
+static double ls_lambda = -1e12;
+static int ls_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = ls_lambda * y[0];
+    return 0;
+}
+
+static int ls_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)y, (void)ctx;
+    J[0] = ls_lambda;
+    if (dt) dt[0] = 0;
+    return 0;
+}
+
+START_TEST(l_stable)
+{
+    const char *method = methods[_i];
+    double y0 = 1, y;
+    const double t_out = 1;
+    struct ode_problem p = {.f = ls_f, .jac = ls_jac, .dim = 1, .y0 = &y0, .t_out = &t_out,
+                            .n_out = 1, .autonomous = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.fixed_step = 1;
+    err e;
+    ck_assert_int_eq(solve(method, &p, &o, &y, NULL, &e), ERR_OK);
+    ck_assert_msg(fabs(y) < 1e-6, "%s: R(-1e12) = %g", method, y);
+}
+END_TEST
+
+/* dopri5's steps on a problem, or its max_steps (2e6) when it runs out. */
+static long dopri5_steps(const struct ode_problem *p, const struct ode_options *o)
+{
+    struct ode_options od = *o;
+    od.max_steps = 2000000;
+    double *y = malloc(p->n_out * p->dim * sizeof *y);
+    struct ode_stats st;
+    err e;
+    err_code rc = solve("dopri5", p, &od, y, &st, &e);
+    free(y);
+    if (rc == ERR_SOLVER && strstr(e.message, "max_steps")) return od.max_steps;
+    ck_assert_int_eq(rc, ERR_OK);
+    return st.n_accepted;
+}
+
+/* y' = A y, eigenvalues -1, -1e3, -1e6: the exact expm(A t) y0. */
+START_TEST(linear_stiff)
+{
+    const char *method = methods[_i];
+    json_t *pj = problem("linear6");
+    double y0[3], t[8], ref[8 * 3], y[8 * 3];
+    for (size_t r = 0; r < 3; r++)
+        vec(json_array_get(json_object_get(pj, "A"), r), lin_A + 3 * r, 3);
+    vec(json_object_get(pj, "y0"), y0, 3);
+    const size_t n = vec(json_object_get(pj, "t"), t, 8);
+    for (size_t i = 0; i < n; i++)
+        vec(json_array_get(json_object_get(pj, "y"), i), ref + 3 * i, 3);
+    struct ode_problem p = {.f = lin_f, .jac = lin_jac, .dim = 3, .y0 = y0, .t_out = t,
+                            .n_out = n, .autonomous = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-8;
+    o.atol = 1e-10;
+    struct ode_stats st;
+    err e;
+    ck_assert_int_eq(solve(method, &p, &o, y, &st, &e), ERR_OK);
+    const double r = rel_err(y, ref, n * 3, 1e-6);
+    ck_assert_msg(r < 1e-5, "%s: linear6 relative error %.3g", method, r);
+    const long d5 = dopri5_steps(&p, &o);
+    ck_assert_msg(st.n_accepted * 100 < d5, "%s: %ld steps, dopri5 %ld", method, st.n_accepted,
+                  d5);
+    ck_assert_int_gt(st.n_jac, 0);
+    ck_assert_int_gt(st.n_lu, 0);
+}
+END_TEST
+
+/* Each time is a span's end (answered by the step, not the order-3 dense
+ * output, whose error over the long steps the method takes here exceeds the
+ * tolerance: docs/solvers.md). */
+START_TEST(prothero_robinson)
+{
+    const char *method = methods[_i];
+    const double t[4] = {0.5, 1, 5, 10};
+    for (int i = 0; i < 4; i++) {
+        double y0 = 0, y;
+        struct ode_problem p = {.f = pr_f, .jac = pr_jac, .dim = 1, .y0 = &y0, .t_out = t + i,
+                                .n_out = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.rtol = 1e-6;
+        o.atol = 1e-9;
+        struct ode_stats st;
+        err e;
+        ck_assert_int_eq(solve(method, &p, &o, &y, &st, &e), ERR_OK);
+        ck_assert_msg(fabs(y - sin(t[i])) < 1e-5, "%s: t=%g error %.3g", method, t[i],
+                      fabs(y - sin(t[i])));
+        const long d5 = dopri5_steps(&p, &o);
+        ck_assert_msg(st.n_accepted * 100 < d5, "%s: %ld steps, dopri5 %ld", method,
+                      st.n_accepted, d5);
+    }
+}
+END_TEST
+
+/* Against SciPy Radau at rtol 1e-12. The bound: 1e3 x the requested rtol
+ * (global error grows over the many steps of a long span). */
+static void radau_case(const char *method, const char *name, ode_rhs_fn f, ode_jac_fn jac,
+                       size_t dim, double rtol, double atol, double floor, int with_dopri5)
+{
+    json_t *pj = problem(name);
+    double y0[3], t[8], ref[8 * 3], y[8 * 3];
+    vec(json_object_get(pj, "y0"), y0, dim);
+    const size_t n = vec(json_object_get(pj, "t"), t, 8);
+    for (size_t i = 0; i < n; i++)
+        vec(json_array_get(json_object_get(pj, "y"), i), ref + dim * i, dim);
+    struct ode_problem p = {.f = f, .jac = jac, .dim = dim, .y0 = y0, .t_out = t, .n_out = n,
+                            .autonomous = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = rtol;
+    o.atol = atol;
+    struct ode_stats st;
+    err e;
+    ck_assert_msg(solve(method, &p, &o, y, &st, &e) == ERR_OK, "%s %s: %s", method, name, e.message);
+    const double r = rel_err(y, ref, n * dim, floor);
+    ck_assert_msg(r < 1e3 * rtol, "%s %s: relative error %.3g (%ld steps)", method, name, r,
+                  st.n_accepted);
+    if (with_dopri5) {
+        const long d5 = dopri5_steps(&p, &o);
+        ck_assert_msg(st.n_accepted * 10 < d5, "%s %s: %ld steps, dopri5 %ld", method, name,
+                      st.n_accepted, d5);
+    }
+}
+
+START_TEST(van_der_pol)
+{
+    radau_case(methods[_i], "vdp1000", vdp_f, vdp_jac, 2, 1e-8, 1e-10, 1e-3, 1);
+}
+END_TEST
+
+START_TEST(robertson)
+{
+    radau_case(methods[_i], "robertson", rober_f, rober_jac, 3, 1e-8, 1e-14, 1e-12, 1);
+}
+END_TEST
+
+/* Without a Jacobian, num differences f: the documented fallback. */
+START_TEST(fd_fallback)
+{
+    radau_case(methods[_i], "robertson", rober_f, NULL, 3, 1e-8, 1e-14, 1e-12, 0);
+    radau_case(methods[_i], "vdp1000", vdp_f, NULL, 2, 1e-8, 1e-10, 1e-3, 0);
+}
+END_TEST
+
+/* A Jacobian that disagrees with f (sign flipped: I - h gamma J is then
+ * singular at h gamma = 1/lambda and Newton diverges for large h) ends in
+ * ERR_SOLVER naming the reason, not a wrong answer. */
+static int bad_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)y, (void)ctx;
+    J[0] = 1e6; /* f' = -1e6 */
+    if (dt) dt[0] = 0;
+    return 0;
+}
+
+static int decay_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = -1e6 * y[0] + 1e6 * y[0] * y[0] * y[0];
+    return 0;
+}
+
+START_TEST(newton_failure)
+{
+    double y0 = 0.5, y;
+    const double t_out = 1;
+    struct ode_problem p = {.f = decay_f, .jac = bad_jac, .dim = 1, .y0 = &y0, .t_out = &t_out,
+                            .n_out = 1, .autonomous = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.fixed_step = 0.1;
+    err e;
+    ck_assert_int_eq(solve("esdirk4", &p, &o, &y, NULL, &e), ERR_SOLVER);
+    ck_assert_msg(strstr(e.message, "Newton") != NULL, "%s", e.message);
+    o.fixed_step = 4e-6; /* h gamma J = 1 */
+    ck_assert_int_eq(solve("rodas4", &p, &o, &y, NULL, &e), ERR_SOLVER);
+    ck_assert_msg(strstr(e.message, "singular") != NULL, "%s", e.message);
+}
+END_TEST
+
+/* Per-trajectory reuse: a second solve with another y0 on the same solver
+ * (the Jacobian and LU of the first are not reused). */
+START_TEST(reuse_solver)
+{
+    const char *method = methods[_i];
+    ode_solver *s = ode_solver_new(rk_tableau_find(method), 2, NULL);
+    const double t_out = 10;
+    double y[2];
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-8;
+    o.atol = 1e-10;
+    double ya[2], yb[2];
+    for (int pass = 0; pass < 2; pass++) {
+        double y0[2] = {2, pass ? 0.5 : 0};
+        struct ode_problem p = {.f = vdp_f, .jac = vdp_jac, .dim = 2, .y0 = y0,
+                                .t_out = &t_out, .n_out = 1, .autonomous = 1};
+        err e;
+        ck_assert_int_eq(ode_solve(s, &p, &o, y, NULL, &e), ERR_OK);
+        memcpy(pass ? yb : ya, y, sizeof y);
+        ode_solver *fresh = ode_solver_new(rk_tableau_find(method), 2, NULL);
+        ck_assert_int_eq(ode_solve(fresh, &p, &o, y, NULL, &e), ERR_OK);
+        ode_solver_free(fresh);
+        ck_assert(memcmp(y, pass ? yb : ya, sizeof y) == 0);
+    }
+    ode_solver_free(s);
+}
+END_TEST
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    Suite *s = suite_create("num_stiff");
+    TCase *tc = tcase_create("stiff");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, table_lookup);
+    tcase_add_loop_test(tc, order_slope, 0, N_METHODS);
+    tcase_add_loop_test(tc, dense_order, 0, N_METHODS);
+    tcase_add_loop_test(tc, l_stable, 0, N_METHODS);
+    tcase_add_loop_test(tc, linear_stiff, 0, N_METHODS);
+    tcase_add_loop_test(tc, prothero_robinson, 0, N_METHODS);
+    tcase_add_loop_test(tc, van_der_pol, 0, N_METHODS);
+    tcase_add_loop_test(tc, robertson, 0, N_METHODS);
+    tcase_add_loop_test(tc, fd_fallback, 0, N_METHODS);
+    tcase_add_test(tc, newton_failure);
+    tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
+    suite_add_tcase(s, tc);
+    int rc = tu_suite_run(s);
+    json_decref(fixture);
+    return rc;
+}

@@ -853,6 +853,36 @@ START_TEST(solve_cost_learns)
 }
 END_TEST
 
+/* The implicit methods through the model: the Jacobian is the mlp's own
+ * (mlp_jacobian, with df/dt for a time input), both batch modes run per
+ * trajectory; against the closed form and the SciPy fixture. */
+START_TEST(implicit_methods)
+{
+    static const char *const methods[] = {"rodas4", "esdirk4"};
+    for (int ti = 0; ti < 2; ti++)
+        for (size_t i = 0; i < 2; i++)
+            check_linear(ti, methods[i], 1e-9, 1e-12, 0, 0);
+    fx_load();
+    for (size_t ci = 0; ci < fx.n; ci++) {
+        struct fx_case *c = &fx.c[ci];
+        ode_model *m = new_model(&c->def);
+        double *y = malloc(c->batch * c->n_t * c->full_dim * sizeof *y);
+        ck_assert_ptr_nonnull(y);
+        for (size_t mi = 0; mi < 2; mi++) {
+            struct ode_model_query q = fx_query(c, methods[mi], ODE_BATCH_AUTO, 1);
+            err e;
+            err_clear(&e);
+            ck_assert_msg(ode_model_solve(m, &q, y, NULL, &e) == ERR_OK, "%s: %s", c->name,
+                          e.message);
+            fx_check(c, y, ode_model_output_dim(m, true), methods[mi]);
+        }
+        free(y);
+        ode_model_free(m);
+    }
+    fx_free();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ode_model");
@@ -867,6 +897,7 @@ static Suite *suite(void)
     tcase_add_test(core, fixed_step_default);
     tcase_add_test(core, solve_cost_units_scale);
     tcase_add_test(core, solve_cost_learns);
+    tcase_add_test(core, implicit_methods);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_set_timeout(errors, 60);

@@ -309,6 +309,25 @@ START_TEST(trainer_state_resumes_bit_for_bit)
 }
 END_TEST
 
+/* Training has no reverse sweep through the implicit methods yet: a job
+ * asking for one is refused at decoding, naming the field. */
+START_TEST(implicit_method_refused)
+{
+    char doc[1200];
+    const char *base = cde_job("backprop");
+    const char *at = strstr(base, "\"solver\": {");
+    ck_assert_ptr_nonnull(at);
+    snprintf(doc, sizeof doc, "%.*s\"solver\": {\"method\": \"rodas4\", %s", (int)(at - base),
+             base, at + strlen("\"solver\": {"));
+    job_spec s;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(codec_job_decode(doc, strlen(doc), &s, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "solver.method");
+    ck_assert_msg(strstr(e.message, "implicit") != NULL, "%s", e.message);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -318,6 +337,7 @@ static Suite *train_suite(void)
     tcase_add_loop_test(tc, cde_resume_matches_a_straight_run, 0, 2);
     tcase_add_test(tc, result_and_success_commit_together);
     tcase_add_loop_test(tc, trainer_state_resumes_bit_for_bit, 0, 3);
+    tcase_add_test(tc, implicit_method_refused);
     suite_add_tcase(s, tc);
     return s;
 }

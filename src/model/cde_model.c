@@ -282,6 +282,10 @@ static err_code solver_setup(const cde_model *m, const struct cde_model_query *q
     /* no default step count: the path's parameter span says nothing of a sensible h */
     err_code rc = model_solver_options(&m->solver, &q->solver, 0, tab, o, e);
     if (rc) return rc;
+    if (rk_tableau_implicit(*tab))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "the implicit method %s serves ode models only (not cde yet)",
+                       (*tab)->name);
     o->abort = q->abort;
     o->abort_ctx = q->abort_ctx;
     return ERR_OK;

@@ -11,6 +11,8 @@
  *   rhs_batch   the shared-step batch, one system of batch x dim values
  *               (row-major, trajectory-major), options.groups = batch:
  *               mlp_forward_batch, one GEMM per linear layer.
+ *   jac_single  df/dy (and df/dt with time_input) of one state for the
+ *               implicit methods: mlp_jacobian, analytic.
  * With time_input the mlp appends t to its input itself. Both adapters
  * return 0: a non-finite output is detected by the solver, which treats it
  * as recoverable (shrinks the step, retries) and fails the solve only then.
@@ -25,6 +27,8 @@
  *
  * Batch mode: ODE_BATCH_AUTO is shared-step from ODE_MODEL_SHARED_MIN_BATCH
  * trajectories up, per-trajectory below (docs/benchmarks.md, "Batch modes").
+ * The implicit methods (rodas4, esdirk4) always solve per trajectory: a
+ * shared-step batch would factor one dense (batch x dim)^2 matrix.
  *
  * Errors, with the field as the HTTP request spells it:
  *   ERR_INVALID   "y0" (batch 0, no states), "y0[k]" (one state: component
@@ -140,6 +144,13 @@ static int rhs_single(double t, const double *y, double *dydt, void *ctx)
 {
     const struct rhs_ctx *c = ctx;
     mlp_forward(c->net, c->ws, y, t, dydt);
+    return 0;
+}
+
+static int jac_single(double t, const double *y, double *J, double *dfdt, void *ctx)
+{
+    const struct rhs_ctx *c = ctx;
+    mlp_jacobian(c->net, c->ws, y, t, NULL, J, dfdt);
     return 0;
 }
 
@@ -269,7 +280,9 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
                                   .t0 = q->t0,
                                   .y0 = y0,
                                   .t_out = q->t,
-                                  .n_out = n_t};
+                                  .n_out = n_t,
+                                  .jac = jac_single,
+                                  .autonomous = !mlp_time_input(m->net)};
     for (size_t b = 0; b < q->batch; b++) {
         double *dst = j->y_out + b * n_t * j->od;
         struct ode_stats s;
@@ -368,5 +381,6 @@ err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, do
     ode_batch_mode mode = q->mode;
     if (mode == ODE_BATCH_AUTO)
         mode = q->batch >= ODE_MODEL_SHARED_MIN_BATCH ? ODE_BATCH_SHARED : ODE_BATCH_PER_TRAJECTORY;
+    if (rk_tableau_implicit(j.tab)) mode = ODE_BATCH_PER_TRAJECTORY;
     return mode == ODE_BATCH_SHARED ? solve_shared(&j, e) : solve_per_trajectory(&j, e);
 }

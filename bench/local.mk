@@ -40,3 +40,12 @@ bench_bench_codec_SOURCES = bench/bench_codec.c
 bench_bench_codec_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+# bench_stiff: a stiff neural ODE (state 3, stiffness ratio ~1e5) to t = 10,
+# rodas4 / esdirk4 / dopri5; stiff_scipy.py runs it and SciPy Radau and BDF
+# on the same weights (docs/benchmarks.md, docs/solvers.md).
+noinst_PROGRAMS += bench/bench_stiff
+bench_bench_stiff_SOURCES = bench/bench_stiff.c
+bench_bench_stiff_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_stiff_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm
+EXTRA_DIST += bench/stiff_scipy.py

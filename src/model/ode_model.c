@@ -293,6 +293,8 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
         j->st->nfe += s.nfe;
         j->st->steps += s.n_accepted;
         j->st->rejected += s.n_rejected;
+        j->st->n_jac += s.n_jac;
+        j->st->n_lu += s.n_lu;
         if (rc) {
             j->st->t_fail = s.t_fail;
             rc = name_failure(rc, &local, q->batch > 1 ? (long)b : -1, e);

@@ -54,6 +54,7 @@ struct ode_model_query {
 struct ode_model_stats {
     long nfe, steps, rejected;
     double t_fail; /* NAN unless the solve failed */
+    long n_jac, n_lu; /* implicit methods: Jacobians formed, LU factorisations */
 };
 
 /* ERR_INVALID if d is not a valid "ode" model_def. */

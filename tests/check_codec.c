@@ -856,6 +856,12 @@ START_TEST(request_decode)
     ck_assert_str_eq(q.solver.method, "dop853");
     ck_assert_int_eq(q.solver.max_steps, 10);
     codec_request_ode_free(&q);
+    /* the implicit methods are in the one solver table */
+    ck_assert_int_eq(decode_req("{\"y0\": [1, 2], \"t\": [1], \"solver\": {\"method\": \"rodas4\"}}",
+                                2, &q, &e),
+                     ERR_OK);
+    ck_assert_str_eq(q.solver.method, "rodas4");
+    codec_request_ode_free(&q);
 
     /* a batch of one keeps its nesting */
     ck_assert_int_eq(decode_req("{\"y0\": [[1, 2]], \"t\": [1]}", 2, &q, &e), ERR_OK);

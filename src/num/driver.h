@@ -2,7 +2,8 @@
  * report y at any set of output times. The public face of the num layer.
  *
  * The integrator is split as in GSL's odeiv2: step.c (one trial step of the
- * generic explicit Runge-Kutta kernel + error estimate), control.c (error
+ * generic explicit Runge-Kutta kernel + error estimate; implicit.c for the
+ * Rosenbrock and ESDIRK tables, which need ode_problem.jac), control.c (error
  * norm, accept/reject, next h), evolve.c (one accepted step, with retries),
  * dense.c (the interpolant of the last step), driver.c (this loop). Methods
  * are data (tableau.h).
@@ -70,7 +71,10 @@ typedef int (*ode_abort_fn)(void *ctx);
 
 /* One accepted step, as the observer sees it (all pointers valid only during
  * the call). With the tableau this is everything a reverse sweep needs:
- * y1 = y0 + h sum_i b_i k_i, k_i = f(t + c_i h, y0 + h sum_j a_ij k_j). */
+ * y1 = y0 + h sum_i b_i k_i, k_i = f(t + c_i h, y0 + h sum_j a_ij k_j).
+ * For an implicit table (rk_tableau_implicit) the rows of k are its
+ * kernel's (implicit.h): y1 and the dense output follow from them the same
+ * way, the stage relation above does not hold. */
 struct ode_step_record {
     const struct rk_tableau *tab;
     size_t dim;

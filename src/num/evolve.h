@@ -5,7 +5,9 @@
  * accepted: the step is clipped so that it ends exactly at t_stop when it
  * would reach or pass it (also when it would stop a hair short: the ulp
  * guard), rejected steps shrink h by the controller's factor, and a
- * recoverable failure of f (> 0 or non-finite) shrinks h by 4. It fails when
+ * recoverable failure of f (> 0 or non-finite) shrinks h by 4, a Newton
+ * failure or a singular iteration matrix of an implicit method (implicit.h)
+ * by 2. It fails when
  * |h| falls below max(min_step, 10 ulp(t)), after max_steps attempts, or
  * when the abort hook says so.
  *

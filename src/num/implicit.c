@@ -189,7 +189,10 @@ static int nonfinite(const double *v, size_t n)
     return acc != 0.0;
 }
 
-/* J (and df/dt into w->ft when want_ft) at (t, y); f0 = f(t, y). */
+/* J (and df/dt into w->ft when want_ft) at (t, y); f0 = f(t, y), or NULL:
+ * the differences then evaluate it into w->f0 (an ESDIRK's k_1 is the last
+ * step's k_s, which the stage equation defines: it differs from f(t, y) by
+ * the Newton error, which a difference quotient would blow up). */
 static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, int want_ft)
 {
     struct ode_implicit *w = s->imp;
@@ -204,6 +207,11 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
         if (nonfinite(w->J, n * n) || (want_ft && nonfinite(w->ft, n))) return ODE_RC_NONFINITE;
     } else { /* the documented fallback: forward differences, column by column */
         double *yp = w->z, *fp = w->r;
+        if (!f0) {
+            int rc = rk_eval(p->f, p->ctx, n, t, y, w->f0, &s->st->nfe);
+            if (rc) return rc;
+            f0 = w->f0;
+        }
         memcpy(yp, y, n * sizeof *yp);
         for (size_t j = 0; j < n; j++) {
             const double dy = sqrt(DBL_EPSILON) * fmax(fabs(y[j]), 1e-3);
@@ -366,7 +374,7 @@ static int esdirk_trial(ode_solver *s, double t, double h, double t_end)
     const double fnewt = fmax(10 * DBL_EPSILON / rtol, fmin(0.03, sqrt(rtol)));
     int rc;
     if (!w->jac_valid || w->refresh) {
-        if ((rc = jac_eval(s, t, s->y, k, 0))) return rc;
+        if ((rc = jac_eval(s, t, s->y, NULL, 0))) return rc;
         w->refresh = 0;
     }
     for (;;) {
@@ -399,7 +407,7 @@ static int esdirk_trial(ode_solver *s, double t, double h, double t_end)
             w->eta = 1;
             return ODE_RC_NEWTON;
         }
-        if ((rc = jac_eval(s, t, s->y, k, 0))) return rc;
+        if ((rc = jac_eval(s, t, s->y, NULL, 0))) return rc;
         w->eta = 1;
     }
 }

@@ -883,6 +883,76 @@ START_TEST(implicit_methods)
 }
 END_TEST
 
+/* A stiff MLP (stiffness ratio ~1e5; tests/fixtures/stiff_reference.json,
+ * gen_reference.py --stiff) against SciPy Radau at rtol 1e-12: both
+ * implicit methods within the usual bound, in far fewer steps than dopri5. */
+START_TEST(stiff_mlp)
+{
+    char path[1024];
+    tu_source_path(path, sizeof path, "tests/fixtures/stiff_reference.json");
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    ck_assert_msg(root != NULL, "cannot load %s: %s (set top_srcdir)", path, je.text);
+    json_t *pj = NULL, *it;
+    size_t k;
+    json_array_foreach(json_object_get(root, "problems"), k, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "name")), "stiff_mlp") == 0) pj = it;
+    }
+    ck_assert_ptr_nonnull(pj);
+    model_def d;
+    def_ode(&d, 3, 0, false);
+    size_t width = 3;
+    json_t *layers = json_object_get(pj, "layers");
+    for (size_t l = 0; l < json_array_size(layers); l++)
+        load_layer(&d, json_array_get(layers, l), &width);
+    ode_model *m = new_model(&d);
+    double y0[3], t[8], ref[8 * 3], y[8 * 3];
+    for (size_t i = 0; i < 3; i++)
+        y0[i] = json_real_value(json_array_get(json_object_get(pj, "y0"), i));
+    const size_t n_t = json_array_size(json_object_get(pj, "t"));
+    ck_assert_uint_le(n_t, 8);
+    for (size_t i = 0; i < n_t; i++) {
+        t[i] = json_real_value(json_array_get(json_object_get(pj, "t"), i));
+        for (size_t c = 0; c < 3; c++)
+            ref[i * 3 + c] =
+                json_real_value(json_array_get(json_array_get(json_object_get(pj, "y"), i), c));
+    }
+    const double ref_err = json_real_value(json_object_get(pj, "ref_err_est"));
+    static const char *const methods[] = {"rodas4", "esdirk4", "dopri5"};
+    long steps[3];
+    for (int mi = 0; mi < 3; mi++) {
+        struct ode_model_query q = {.t0 = 0, .batch = 1, .y0 = y0, .t = t, .n_t = n_t};
+        snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[mi]);
+        q.solver.rtol = 1e-8;
+        q.solver.atol = 1e-10;
+        q.solver.max_steps = 5000000;
+        err e;
+        err_clear(&e);
+        struct ode_model_stats st;
+        ck_assert_msg(ode_model_solve(m, &q, y, &st, &e) == ERR_OK, "%s: %s", methods[mi],
+                      e.message);
+        steps[mi] = st.steps;
+        if (mi < 2) ck_assert_int_gt(st.n_jac, 0);
+        for (size_t i = 0; i < n_t; i++) {
+            double ymax = 0;
+            for (size_t c = 0; c < 3; c++)
+                ymax = fmax(ymax, fabs(ref[i * 3 + c]));
+            const double tol = err_bound(1e-8, 1e-10, ymax, ref_err);
+            for (size_t c = 0; c < 3; c++)
+                ck_assert_msg(fabs(y[i * 3 + c] - ref[i * 3 + c]) <= tol,
+                              "%s t=%g [%zu]: %.17g vs %.17g (tol %g)", methods[mi], t[i], c,
+                              y[i * 3 + c], ref[i * 3 + c], tol);
+        }
+    }
+    ck_assert_msg(steps[0] * 100 < steps[2] && steps[1] * 100 < steps[2],
+                  "steps: rodas4 %ld, esdirk4 %ld, dopri5 %ld", steps[0], steps[1], steps[2]);
+    ode_model_free(m);
+    model_def_free(&d);
+    json_decref(root);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ode_model");
@@ -898,6 +968,7 @@ static Suite *suite(void)
     tcase_add_test(core, solve_cost_units_scale);
     tcase_add_test(core, solve_cost_learns);
     tcase_add_test(core, implicit_methods);
+    tcase_add_test(core, stiff_mlp);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_set_timeout(errors, 60);

@@ -116,8 +116,9 @@ else
     echo "run_bench: wrk or curl missing (apt-get install wrk curl); HTTP rows skipped" >&2
 fi
 
-echo "make bench: $rounds rounds, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
-    "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)"
+echo "make bench: $rounds rounds, $(date -u '+%Y-%m-%d %H:%M UTC'), $(getconf _NPROCESSORS_ONLN) CPUs," \
+    "$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { m = $2 } /^CPU family/ { f = $2 }
+        /^Model:/ { n = $2 } END { printf "%s (family %s, model %s)", m, f, n }')"
 echo "anchors: $PYTHON $("$PYTHON" -c 'import torch, torchdiffeq, torchcde; print("torch", torch.__version__, "torchdiffeq", torchdiffeq.__version__, "torchcde", torchcde.__version__)' 2>/dev/null || echo '(not importable)')"
 echo "ratio = anchor / odeserve (CPU-time medians; HTTP: wall), > 1: odeserve faster"
 

@@ -191,6 +191,16 @@ static int cmp_tpair(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Already in cmp_tpair's order (the common case: a client's sorted times)?
+ * Then qsort, whose order is total here, would leave them as they are; a
+ * per-trajectory batch asks this once per trajectory. */
+static int tpairs_sorted(const struct ode_tpair *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (cmp_tpair(&v[i - 1], &v[i]) > 0) return 0;
+    return 1;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -358,7 +368,8 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
 
     for (size_t i = 0; i < p->n_out; i++)
         s->outs[i] = (struct ode_tpair){p->t_out[i], i};
-    if (p->n_out > 1) qsort(s->outs, p->n_out, sizeof *s->outs, cmp_tpair);
+    if (p->n_out > 1 && !tpairs_sorted(s->outs, p->n_out))
+        qsort(s->outs, p->n_out, sizeof *s->outs, cmp_tpair);
     size_t split = 0; /* outs[0, split) < t0 <= outs[split, n) */
     while (split < p->n_out && s->outs[split].t < p->t0)
         split++;

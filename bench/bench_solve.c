@@ -26,7 +26,7 @@
  *
  * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
  *                          [--rtol R --atol A] [--y0 uniform|near|mixed]
- *                          [--model FILE] [--print-request]
+ *                          [--model FILE] [--print-request] [--print-model]
  * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
  * --rtol/--atol: other tolerances than W1's, for accuracy-matched
  * comparisons of the batch modes; the rows are then not W1's; --y0: the
@@ -39,7 +39,8 @@
  * network fitted to the spiral dy/dt = (y^3) A, ~20x the evaluations of
  * the untrained W1; or a user's model). --print-request prints W1's single-trajectory request as
  * the HTTP API takes it ({"y0", "t", "solver"}) and exits: bench_http.sh
- * posts exactly that to a running daemon. */
+ * posts exactly that to a running daemon. --print-model prints W1's model
+ * document (bench/w1_torch.py solves the same weights in torchdiffeq). */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
 
@@ -347,6 +348,30 @@ fail:
     return status;
 }
 
+/* W1's built-in model as a model document (docs/model-format.md), so that
+ * the anchor script bench/w1_torch.py solves with the very doubles measured
+ * here (the initialisation is the project's generator, not one Python has). */
+static int print_model(void)
+{
+    model_def d;
+    err e;
+    err_clear(&e);
+    if (w1_model_def(&d, &e) != ERR_OK) {
+        fprintf(stderr, "bench_solve: %s\n", e.message);
+        model_def_free(&d);
+        return 1;
+    }
+    jbuf b;
+    jbuf_init(&b);
+    codec_model_encode(&d, &b);
+    char *text = jbuf_take(&b, NULL);
+    model_def_free(&d);
+    if (!text) return 1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
 /* W1's single-trajectory request in the HTTP API's form, the numbers
  * through the API's number writer (the same doubles as the timed solve). */
 static int print_request(void)
@@ -405,11 +430,13 @@ int main(int argc, char **argv)
             model_file = argv[++i];
         } else if (strcmp(argv[i], "--print-request") == 0) {
             return print_request();
+        } else if (strcmp(argv[i], "--print-model") == 0) {
+            return print_model();
         } else {
             fprintf(
                 stderr,
                 "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
-                "[--y0 uniform|near|mixed] [--model FILE] [--print-request]\n",
+                "[--y0 uniform|near|mixed] [--model FILE] [--print-request] [--print-model]\n",
                 argv[0]);
             return 2;
         }

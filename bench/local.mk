@@ -40,13 +40,6 @@ bench_bench_codec_SOURCES = bench/bench_codec.c
 bench_bench_codec_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
-# w1_model: W1's built-in weights as a model document, for bench/w1_torch.py.
-noinst_PROGRAMS += bench/w1_model
-bench_w1_model_SOURCES = bench/w1_model.c
-bench_w1_model_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
-bench_w1_model_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
-	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
-
 # make bench: W1, W2, W3 and HTTP side by side with the anchors (the real
 # torchdiffeq / torchcde through Debian's python3-torch), ROUNDS alternating
 # rounds, ratios and load average per round, then a markdown table
@@ -56,6 +49,6 @@ ROUNDS = 3
 # The Python that has torch (empty: /usr/bin/python3 when it imports torch, else python3).
 BENCH_PY =
 .PHONY: bench
-bench: bench/bench_solve bench/bench_train bench/bench_cde bench/w1_model src/odeserved
+bench: bench/bench_solve bench/bench_train bench/bench_cde src/odeserved
 	ROUNDS='$(ROUNDS)' PYTHON='$(BENCH_PY)' srcdir='$(srcdir)' \
 		$(SHELL) $(srcdir)/bench/run_bench.sh

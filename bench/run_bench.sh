@@ -47,7 +47,7 @@ done
 export PYTHONPATH=${PYTHONPATH:-}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
-for p in bench/bench_solve bench/bench_train bench/bench_cde bench/w1_model src/odeserved; do
+for p in bench/bench_solve bench/bench_train bench/bench_cde src/odeserved; do
     if [ ! -x "$p" ]; then
         echo "run_bench: $p not found; run from the build tree after make" >&2
         exit 1
@@ -81,7 +81,7 @@ if ! "$PYTHON" -c 'import torch, torchdiffeq, torchcde' >/dev/null 2>&1; then
 fi
 
 # The inputs both sides share.
-bench/w1_model >"$tmp/w1.json"
+bench/bench_solve --print-model >"$tmp/w1.json"
 bench/bench_solve --print-request >"$tmp/request.json"
 bench/bench_train --print-setup "$iters" 0 >"$tmp/w2_setup.json"
 # bench_solve on W1's document must be bench_solve's built-in W1.
@@ -89,7 +89,7 @@ bench/bench_solve --only w1_single --reps 1 | sed 's/"median[^,]*, //g; s/"us_pe
 bench/bench_solve --only w1_single --reps 1 --model "$tmp/w1.json" |
     sed 's/"median[^,]*, //g; s/"us_per_nfe[^,]*, //' >"$tmp/b"
 if ! cmp -s "$tmp/a" "$tmp/b"; then
-    echo "run_bench: bench/w1_model's document does not reproduce bench_solve's W1:" >&2
+    echo "run_bench: bench_solve --print-model's document does not reproduce bench_solve's W1:" >&2
     cat "$tmp/a" "$tmp/b" >&2
     exit 1
 fi

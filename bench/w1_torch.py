@@ -4,7 +4,7 @@ real torchdiffeq, for the ratio against bench_solve.
 
 The same problem and the same doubles as bench_solve:
   * the vector field from a model document (--model): W1's built-in weights
-    as bench/w1_model prints them (make bench checks that bench_solve on that
+    as bench/bench_solve --print-model prints them (make bench checks that bench_solve on that
     document reproduces its built-in run), or examples/spiral.json (the demo
     model bench_http.sh serves);
   * the output times and y0 = (2, 0) from bench_solve --print-request

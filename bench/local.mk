@@ -40,3 +40,10 @@ bench_bench_codec_SOURCES = bench/bench_codec.c
 bench_bench_codec_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+# bench_cde_knots: docs/cde.md's work-precision table (knots and step
+# control) from tests/fixtures/cde_knots.json (gen_cde_knots.py runs torchcde).
+noinst_PROGRAMS += bench/bench_cde_knots
+bench_bench_cde_knots_SOURCES = bench/bench_cde_knots.c
+bench_bench_cde_knots_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_cde_knots_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm

@@ -158,10 +158,6 @@ static void run_case(const json_t *cs)
             for (size_t i = 0; i < nq * R; i++)
                 worst = fmax(worst, fabs(ro[i] - ref[i]));
             nfe += st.nfe;
-            if (getenv("DBG"))
-                fprintf(stderr, "%s %zu rtol %g: nfe %ld steps %ld rej %ld fe %ld err %.3g\n",
-                        json_string_value(json_object_get(cs, "interpolation")), b, TOLS[k], st.nfe,
-                        st.steps, st.rejected, st.field_evals, worst);
             free(t);
             free(x);
             free(tq);

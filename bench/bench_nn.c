@@ -17,7 +17,9 @@
  *   fwd_batch256_gemm_only  the three GEMMs alone (no activation)
  *   vjp_single, vjp_batch256, jacobian_single: forward + VJP (dx and
  *                           dtheta) / forward + Jacobian
- * Run from the build tree: bench/bench_nn (make builds it). */
+ * With --cpu every figure is this thread's CPU time instead of wall time
+ * (on a shared machine: what other processes' turns do not inflate).
+ * Run from the build tree: bench/bench_nn [--cpu] (make builds it). */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
 
@@ -35,6 +37,8 @@ enum { REPS = 21, BATCH = 256, ACT_N = BATCH * 64 };
 
 typedef void (*bench_fn)(void *ctx);
 
+static double (*now)(void) = clock_mono; /* bench_cpu_now with --cpu */
+
 /* Median seconds per call of fn(ctx) over REPS runs of `inner` calls. */
 static double median_per_call(bench_fn fn, void *ctx, int inner)
 {
@@ -42,10 +46,10 @@ static double median_per_call(bench_fn fn, void *ctx, int inner)
     for (int i = 0; i < inner; i++)
         fn(ctx); /* warm-up */
     for (int r = 0; r < REPS; r++) {
-        double t0 = clock_mono();
+        double t0 = now();
         for (int i = 0; i < inner; i++)
             fn(ctx);
-        t[r] = (clock_mono() - t0) / inner;
+        t[r] = (now() - t0) / inner;
     }
     qsort(t, REPS, sizeof t[0], bench_cmp_double);
     return t[REPS / 2];
@@ -329,8 +333,9 @@ static int bench_net(void)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--cpu") == 0) now = bench_cpu_now;
 #ifdef HAVE_OPENBLAS
     openblas_set_num_threads(1);
 #endif

@@ -26,7 +26,7 @@
  *
  * Usage: bench/bench_solve [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX]
  *                          [--rtol R --atol A] [--y0 uniform|near|mixed]
- *                          [--model FILE] [--print-request]
+ *                          [--model FILE] [--print-request] [--print-model]
  * (--only: just the rows whose name starts with PREFIX, e.g. w1_single;
  * --rtol/--atol: other tolerances than W1's, for accuracy-matched
  * comparisons of the batch modes; the rows are then not W1's; --y0: the
@@ -39,7 +39,8 @@
  * network fitted to the spiral dy/dt = (y^3) A, ~20x the evaluations of
  * the untrained W1; or a user's model). --print-request prints W1's single-trajectory request as
  * the HTTP API takes it ({"y0", "t", "solver"}) and exits: bench_http.sh
- * posts exactly that to a running daemon. */
+ * posts exactly that to a running daemon. --print-model prints W1's model
+ * document (bench/w1_torch.py solves the same weights in torchdiffeq). */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
 
@@ -194,8 +195,10 @@ static double median(double *v, int n)
 static err_code time_query(const struct workload *w, const struct ode_model_query *q,
                            const double *ref, int reps, double *y, struct row *r, err *e)
 {
-    err_code rc = ode_model_solve(w->m, q, y, &r->st, e); /* warm-up, and the statistics */
-    if (rc) return rc;
+    /* warm-up, twice: AUTO's first batch learns its cost model (ode_model.h);
+     * the statistics are the second's */
+    err_code rc = ode_model_solve(w->m, q, y, NULL, e);
+    if (rc || (rc = ode_model_solve(w->m, q, y, &r->st, e))) return rc;
     int inner = 1;
     double t0 = clock_mono();
     if ((rc = ode_model_solve(w->m, q, y, NULL, e))) return rc;
@@ -245,20 +248,10 @@ static void print_row(const char *name, const char *mode, const struct row *r)
     fflush(stdout);
 }
 
-/* The mode ODE_BATCH_AUTO picks for `batch`, found by asking for stats of
- * each explicit mode: the one whose NFE and steps AUTO's run reproduces. */
-static const char *auto_mode_name(const struct workload *w, const struct ode_model_query *q,
-                                  const struct row *auto_row, double *y, err *e)
+/* The mode ODE_BATCH_AUTO picked in the run that gave the statistics. */
+static const char *auto_mode_name(const struct row *auto_row)
 {
-    struct ode_model_query s = *q;
-    struct ode_model_stats st;
-    s.mode = ODE_BATCH_SHARED;
-    if (ode_model_solve(w->m, &s, y, &st, e)) return "?";
-    bool shared = st.nfe == auto_row->st.nfe && st.steps == auto_row->st.steps;
-    s.mode = ODE_BATCH_PER_TRAJECTORY;
-    if (ode_model_solve(w->m, &s, y, &st, e)) return "?";
-    bool per = st.nfe == auto_row->st.nfe && st.steps == auto_row->st.steps;
-    return shared && !per ? "shared" : per && !shared ? "per_trajectory" : "either";
+    return auto_row->st.mode == ODE_BATCH_SHARED ? "shared" : "per_trajectory";
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -330,7 +323,7 @@ static int run(const char *model_file, int reps, const size_t *sizes, int n_size
     snprintf(name, sizeof name, "%s256", fam);
     if (want(name)) {
         if (time_query(&w, &q, w.ref, reps, y, &r, &e)) goto fail;
-        print_row(name, auto_mode_name(&w, &q, &r, y, &e), &r);
+        print_row(name, auto_mode_name(&r), &r);
     }
     for (int i = 0; i < n_sizes; i++) {
         const ode_batch_mode modes[2] = {ODE_BATCH_SHARED, ODE_BATCH_PER_TRAJECTORY};
@@ -353,6 +346,30 @@ fail:
     ode_model_free(w.m);
     model_def_free(&d);
     return status;
+}
+
+/* W1's built-in model as a model document (docs/model-format.md), so that
+ * the anchor script bench/w1_torch.py solves with the very doubles measured
+ * here (the initialisation is the project's generator, not one Python has). */
+static int print_model(void)
+{
+    model_def d;
+    err e;
+    err_clear(&e);
+    if (w1_model_def(&d, &e) != ERR_OK) {
+        fprintf(stderr, "bench_solve: %s\n", e.message);
+        model_def_free(&d);
+        return 1;
+    }
+    jbuf b;
+    jbuf_init(&b);
+    codec_model_encode(&d, &b);
+    char *text = jbuf_take(&b, NULL);
+    model_def_free(&d);
+    if (!text) return 1;
+    puts(text);
+    free(text);
+    return 0;
 }
 
 /* W1's single-trajectory request in the HTTP API's form, the numbers
@@ -413,11 +430,13 @@ int main(int argc, char **argv)
             model_file = argv[++i];
         } else if (strcmp(argv[i], "--print-request") == 0) {
             return print_request();
+        } else if (strcmp(argv[i], "--print-model") == 0) {
+            return print_model();
         } else {
             fprintf(
                 stderr,
                 "usage: %s [--reps N] [--sizes 1,4,16,64,256] [--only PREFIX] [--rtol R --atol A] "
-                "[--y0 uniform|near|mixed] [--model FILE] [--print-request]\n",
+                "[--y0 uniform|near|mixed] [--model FILE] [--print-request] [--print-model]\n",
                 argv[0]);
             return 2;
         }

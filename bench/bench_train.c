@@ -25,7 +25,16 @@
  * of those errors evaluated every 20 iterations (untimed), which is what a
  * job keeping its best validation loss would store.
  *
- * Usage: bench/bench_train [iterations (200)] [seed (0)] [adjoint|backprop|both] */
+ * median_cpu_ms_per_iter: the same median in this thread's CPU time (on a
+ * shared machine, the figure other processes' turns do not move).
+ *
+ * Usage: bench/bench_train [iterations (200)] [seed (0)] [adjoint|backprop|both]
+ *        bench/bench_train --print-setup [iterations (200)] [seed (0)]
+ * --print-setup prints, as one JSON object, what a run with those arguments
+ * starts from and feeds the solver, and exits: "params" (the initial
+ * parameters in mlp.h's layout: W1 50 x 2, b1, W2 2 x 50, b2), "starts" (per
+ * iteration the 20 window starts), "t" and "y" (the 1000 samples): the
+ * anchor script bench/w2_torch.py trains from exactly these. */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
 
@@ -36,6 +45,7 @@
 #include "model/rng.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +151,7 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
     rng_seed(&r, seed + 1);
     const size_t np = mlp_n_params(f);
     double *grad = malloc(np * sizeof *grad), *ms = malloc((size_t)iters * sizeof *ms);
+    double *cpu = malloc((size_t)iters * sizeof *cpu);
     double *steps = malloc((size_t)iters * sizeof *steps), y0[BATCH * 2], tgt[BATCH * BT * 2];
     double *bsteps = malloc((size_t)iters * sizeof *bsteps);
     double loss_first = NAN, loss_tail = 0, mae_best = INFINITY;
@@ -155,10 +166,11 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
         struct grad_ode_batch batch = {
             .batch = BATCH, .y0 = y0, .t0 = &t[0], .t = t, .n_t = BT, .target = tgt};
         double loss;
-        const double c0 = clock_mono();
+        const double c0 = clock_mono(), p0 = bench_cpu_now();
         rc = grad_ode_compute(g, &batch, &o, &loss, grad, NULL, NULL, &e);
         if (!rc) optim_step(opt, mlp_params(f), grad);
         ms[it] = 1e3 * (clock_mono() - c0);
+        cpu[it] = 1e3 * (bench_cpu_now() - p0);
         struct grad_stats st;
         grad_ode_stats(g, &st);
         steps[it] = (double)st.fwd_steps;
@@ -171,14 +183,16 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
         fprintf(stderr, "training (%s): %s\n", grad_method_name(method), e.message);
     } else {
         const double mae = full_mae(g, t, y, &o);
-        printf("{\"bench\": \"train_%s\", \"median_ms_per_iter\": %.4f, \"iters\": %d, "
-               "\"loss_first\": %.5f, \"loss_last10\": %.5f, \"steps_median\": %.0f, "
-               "\"bwd_steps_median\": %.0f, \"mae_full\": %.5f, \"mae_best\": %.5f}\n",
-               grad_method_name(method), median(ms, iters), iters, loss_first, loss_tail,
-               median(steps, iters), median(bsteps, iters), mae, mae_best);
+        printf("{\"bench\": \"train_%s\", \"median_ms_per_iter\": %.4f, "
+               "\"median_cpu_ms_per_iter\": %.4f, \"iters\": %d, \"loss_first\": %.5f, "
+               "\"loss_last10\": %.5f, \"steps_median\": %.0f, \"bwd_steps_median\": %.0f, "
+               "\"mae_full\": %.5f, \"mae_best\": %.5f}\n",
+               grad_method_name(method), median(ms, iters), median(cpu, iters), iters, loss_first,
+               loss_tail, median(steps, iters), median(bsteps, iters), mae, mae_best);
     }
     free(grad);
     free(ms);
+    free(cpu);
     free(steps);
     free(bsteps);
     optim_free(opt);
@@ -187,17 +201,57 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
     return rc;
 }
 
+static void print_array(const char *key, const double *v, size_t n)
+{
+    printf("\"%s\": [", key);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%.17g", i ? ", " : "", v[i]);
+    printf("]");
+}
+
+/* --print-setup: the initial parameters and the windows run() draws. */
+static int print_setup(int iters, uint64_t seed, const double *t, const double *y)
+{
+    mlp *f = make_model(seed);
+    if (!f) return 1;
+    printf("{");
+    print_array("params", mlp_params(f), mlp_n_params(f));
+    printf(", \"starts\": [");
+    rng r;
+    rng_seed(&r, seed + 1);
+    size_t start[BATCH];
+    int rc = 0;
+    for (int it = 0; it < iters && !rc; it++) {
+        rc = rng_sample(&r, DATA - BT, BATCH, start, NULL) != ERR_OK;
+        printf("%s[", it ? ", " : "");
+        for (int b = 0; b < BATCH; b++)
+            printf("%s%zu", b ? ", " : "", start[b]);
+        printf("]");
+    }
+    printf("], ");
+    print_array("t", t, DATA);
+    printf(", ");
+    print_array("y", y, 2 * DATA);
+    printf("}\n");
+    mlp_free(f);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    const bool setup = argc > 1 && strcmp(argv[1], "--print-setup") == 0;
+    if (setup) argc--, argv++;
     const int iters = argc > 1 ? atoi(argv[1]) : 200;
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
     const char *which = argc > 3 ? argv[3] : "both";
     if (iters < 1) {
-        fprintf(stderr, "usage: %s [iterations] [seed] [adjoint|backprop|both]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--print-setup] [iterations] [seed] [adjoint|backprop|both]\n",
+                argv[0]);
         return 2;
     }
     static double t[DATA], y[DATA * 2];
     if (make_data(t, y)) return 1;
+    if (setup) return print_setup(iters, seed, t, y);
     int rc = 0;
     if (strcmp(which, "adjoint")) rc |= run(GRAD_BACKPROP, iters, seed, t, y);
     if (strcmp(which, "backprop")) rc |= run(GRAD_ADJOINT, iters, seed, t, y);

@@ -40,6 +40,27 @@ bench_bench_codec_SOURCES = bench/bench_codec.c
 bench_bench_codec_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+# bench_cde_knots: docs/cde.md's work-precision table (knots and step
+# control) from tests/fixtures/cde_knots.json (gen_cde_knots.py runs torchcde).
+noinst_PROGRAMS += bench/bench_cde_knots
+bench_bench_cde_knots_SOURCES = bench/bench_cde_knots.c
+bench_bench_cde_knots_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_cde_knots_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+
+# make bench: W1, W2, W3 and HTTP side by side with the anchors (the real
+# torchdiffeq / torchcde through Debian's python3-torch), ROUNDS alternating
+# rounds, ratios and load average per round, then a markdown table
+# (bench/run_bench.sh; docs/benchmarks.md). Not part of make check.
+EXTRA_DIST += bench/run_bench.sh bench/w1_torch.py bench/w2_torch.py bench/anchor_common.py
+ROUNDS = 3
+# The Python that has torch (empty: /usr/bin/python3 when it imports torch, else python3).
+BENCH_PY =
+.PHONY: bench
+bench: bench/bench_solve bench/bench_train bench/bench_cde src/odeserved
+	ROUNDS='$(ROUNDS)' PYTHON='$(BENCH_PY)' srcdir='$(srcdir)' \
+		$(SHELL) $(srcdir)/bench/run_bench.sh
+
 # bench_stiff: a stiff neural ODE (state 3, stiffness ratio ~1e5) to t = 10,
 # rodas4 / esdirk4 / dopri5; stiff_scipy.py runs it and SciPy Radau and BDF
 # on the same weights (docs/benchmarks.md, docs/solvers.md).

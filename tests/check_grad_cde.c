@@ -16,6 +16,9 @@
  *   adaptive solve, is smooth in the parameters (adaptive FD across the
  *   natural cubic's knots, where X''' jumps, is off by ~1e-4 relative):
  *   |g - fd| <= 1e-6 + 1e-5 |fd|, every third parameter.
+ * - Knots: the training solve's jump and stop times per item and their
+ *   union over a batch are the path's interp_stops / interp_smooth_stops,
+ *   as serving passes them.
  * Losses: mse on the readout at every observation time (per-item times,
  * irregular series, a missing value) and cross entropy at the last one; a
  * shared-step batch on a common time grid. */
@@ -252,6 +255,51 @@ START_TEST(adjoint_fd)
 }
 END_TEST
 
+/* Training hands the solver the knots serving does: per item its jumps
+ * (linear, rectilinear) or stops (the cubic schemes) in s, and for a range
+ * of items the sorted union of theirs. */
+START_TEST(knots_as_serving)
+{
+    struct fixture f;
+    fixture_init(&f, schemes[_i], LOSS_MSE, 0, 60 + (uint64_t)_i);
+    const struct grad_path *gp = grad_interp_path(f.gi);
+    const bool smooth =
+        schemes[_i] == MODEL_INTERP_NATURAL_CUBIC || schemes[_i] == MODEL_INTERP_HERMITE_BDIFF;
+    double all[2 * B * N_OBS];
+    size_t n_all = 0;
+    for (size_t b = 0; b < B; b++) {
+        size_t nj, ns;
+        const double *j = gp->jumps(gp->ctx, b, 1, &nj), *st = gp->stops(gp->ctx, b, 1, &ns);
+        ck_assert_uint_eq(nj, interp_n_stops(f.paths[b]));
+        ck_assert_uint_eq(ns, interp_n_smooth_stops(f.paths[b]));
+        ck_assert_uint_eq(smooth ? nj : ns, 0);
+        const size_t n = smooth ? ns : nj;
+        const double *k = smooth ? st : j, *knots = interp_knots(f.paths[b]);
+        ck_assert_uint_eq(n, interp_n_knots(f.paths[b]) - 2);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_double_eq(k[i], knots[i + 1]);
+            all[n_all++] = k[i];
+        }
+    }
+    size_t nu;
+    const double *u = smooth ? gp->stops(gp->ctx, 0, B, &nu) : gp->jumps(gp->ctx, 0, B, &nu);
+    for (size_t i = 0; i < nu; i++) {
+        if (i) ck_assert(u[i - 1] < u[i]);
+        size_t hits = 0;
+        for (size_t k = 0; k < n_all; k++)
+            hits += all[k] == u[i];
+        ck_assert_uint_ge(hits, 1);
+    }
+    for (size_t k = 0; k < n_all; k++) {
+        size_t hits = 0;
+        for (size_t i = 0; i < nu; i++)
+            hits += all[k] == u[i];
+        ck_assert_uint_eq(hits, 1);
+    }
+    fixture_free(&f);
+}
+END_TEST
+
 START_TEST(interp_errors)
 {
     err e;
@@ -277,6 +325,7 @@ static Suite *grad_cde_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, forward_matches_cde_model, 0, 4);
+    tcase_add_loop_test(tc, knots_as_serving, 0, 4);
     tcase_add_loop_test(tc, backprop_fd, 0, 12);
     tcase_add_loop_test(tc, adjoint_fd, 0, 12);
     suite_add_tcase(s, tc);

@@ -325,6 +325,100 @@ START_TEST(jumps_piecewise)
 }
 END_TEST
 
+/* Stop times: y' = (1 + |t - 1| + |t - 2.5|) y, continuous with kinks at
+ * 1 and 2.5 (the kind of point a C2 spline's knot makes of a CDE field).
+ * Steps end at the stops inside the span, never with one-sided stage times,
+ * the next step reuses the last stage (FSAL: no fresh k_1), and the answer
+ * meets the tolerance; a time given as both a jump and a stop is a jump. */
+static double abs_int(double t, double c) /* int_0^t |s - c| ds, t, c >= 0 */
+{
+    return t <= c ? c * t - t * t / 2 : c * c / 2 + (t - c) * (t - c) / 2;
+}
+
+static int f_kinks(double t, const double *y, double *d, void *ctx)
+{
+    (void)ctx;
+    d[0] = (1 + fabs(t - 1.0) + fabs(t - 2.5)) * y[0];
+    return 0;
+}
+
+struct stop_log {
+    int n;
+    double t1[512];
+    int fresh[512], at_jump[512];
+};
+
+static int log_stops(const struct ode_step_record *r, void *ctx)
+{
+    struct stop_log *l = ctx;
+    if (l->n < 512) {
+        l->t1[l->n] = r->t + r->h;
+        l->fresh[l->n] = r->fresh_start;
+        l->at_jump[l->n] = r->ends_at_jump;
+        l->n++;
+    }
+    return 0;
+}
+
+START_TEST(stops_continuous)
+{
+    const double stops[] = {2.5, 1.0, 7.0, -3.0}; /* unsorted, two outside */
+    double t[50], y[50], ref[50], y0 = 0.7;
+    for (int i = 0; i < 50; i++) {
+        t[i] = 3.0 * ((i * 13) % 50) / 49.0; /* [0, 3], shuffled */
+        ref[i] = y0 * exp(t[i] + abs_int(t[i], 1.0) + abs_int(t[i], 2.5));
+    }
+    struct stop_log log = {0};
+    struct ode_problem pr = {.f = f_kinks,
+                             .dim = 1,
+                             .t0 = 0,
+                             .y0 = &y0,
+                             .t_out = t,
+                             .n_out = 50,
+                             .stop_times = stops,
+                             .n_stops = 4};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-8;
+    o.atol = 1e-10;
+    o.observer = log_stops;
+    o.observer_ctx = &log;
+    err e;
+    err_clear(&e);
+    ode_solver *s = ode_solver_new(&rk_dopri5, 1, &e);
+    ck_assert_int_eq(ode_solve(s, &pr, &o, y, NULL, &e), ERR_OK);
+    ck_assert_double_le(tp_normwise_err(y, ref, 50, 1, o.rtol, o.atol), ACC_C);
+    int ends[2] = {0, 0};
+    for (int i = 0; i < log.n; i++) {
+        ck_assert(!log.at_jump[i]);
+        ck_assert_int_eq(log.fresh[i], i == 0); /* FSAL throughout, stops included */
+        const double a = i ? log.t1[i - 1] : 0.0, b = log.t1[i];
+        ck_assert_msg(!(a < 1.0 && 1.0 < b) && !(a < 2.5 && 2.5 < b), "step [%g, %g] crosses", a,
+                      b);
+        ends[0] += b == 1.0;
+        ends[1] += b == 2.5;
+    }
+    ck_assert_int_eq(ends[0], 1);
+    ck_assert_int_eq(ends[1], 1);
+    /* 1.0 also a jump: a fresh start there, with one-sided stage times */
+    const double jump = 1.0;
+    pr.jump_times = &jump;
+    pr.n_jumps = 1;
+    log.n = 0;
+    ck_assert_int_eq(ode_solve(s, &pr, &o, y, NULL, &e), ERR_OK);
+    int jumped = 0;
+    for (int i = 0; i + 1 < log.n; i++)
+        if (log.t1[i] == 1.0) {
+            ck_assert(log.at_jump[i] && log.fresh[i + 1]);
+            jumped = 1;
+        } else {
+            ck_assert(!log.at_jump[i] && !log.fresh[i + 1]);
+        }
+    ck_assert(jumped);
+    ode_solver_free(s);
+}
+END_TEST
+
 /* A neural-CDE-like field: y' = dX/dt for X piecewise linear through knots.
  * With the knots as jump times every stage of a step sees one slope, so
  * y(t) = y0 + X(t) - X(t0) holds to rounding, forward and backward, for every
@@ -576,6 +670,7 @@ TCase *num_tcase_core(void)
     tcase_add_test(tc, nfe_independent_of_outputs);
     tcase_add_test(tc, backward_only);
     tcase_add_test(tc, jumps_piecewise);
+    tcase_add_test(tc, stops_continuous);
     tcase_add_test(tc, jumps_exact_piecewise_linear);
     tcase_add_test(tc, groups_max_norm);
     tcase_add_test(tc, groups_each_meets_tolerance);

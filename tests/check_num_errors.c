@@ -504,6 +504,7 @@ START_TEST(invalid_arguments)
         TNAN,
         YINF,
         JNAN,
+        STOPNAN,
         FN,
         DIM,
         YOUT,
@@ -525,6 +526,7 @@ START_TEST(invalid_arguments)
         {TNAN, "t_out[2]"},
         {YINF, "y0[1]"},
         {JNAN, "jump_times[0]"},
+        {STOPNAN, "stop_times[0]"},
         {FN, "f"},
         {DIM, "dim"},
         {YOUT, "y_out"},
@@ -560,6 +562,9 @@ START_TEST(invalid_arguments)
             break;
         case JNAN:
             pr.jump_times = &jn, pr.n_jumps = 1;
+            break;
+        case STOPNAN:
+            pr.stop_times = &jn, pr.n_stops = 1;
             break;
         case FN:
             pr.f = NULL;

@@ -11,6 +11,9 @@
  *  - the query's validation (fields as the HTTP request names them), solver
  *    failures naming the trajectory and the time, the abort hook, the
  *    solver-settings merge and the fixed-step default;
+ *  - ODE_BATCH_AUTO: its rule (ode_batch_pick), answers bit for bit those
+ *    of the mode it reports, for batches of 1, 2, 17 and 256 and a batch
+ *    with one hard trajectory, failures and the abort hook;
  *  - the solve-cost guess served models learn (model/solve_cost.h).
  *
  * Accuracy criterion (as in check_num): per component,
@@ -804,6 +807,173 @@ START_TEST(abort_hook)
 }
 END_TEST
 
+/* ---- ODE_BATCH_AUTO's choice (ode_batch_pick) ---- */
+
+START_TEST(batch_pick_rule)
+{
+    /* shared-step iff r x cost_row < cost_single */
+    ck_assert_int_eq(ode_batch_pick(256, 1.0, 0.3, 2.0), ODE_BATCH_SHARED);
+    ck_assert_int_eq(ode_batch_pick(256, 1.0, 0.6, 2.0), ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_int_eq(ode_batch_pick(16, 1.0, 0.9, 1.0), ODE_BATCH_SHARED);
+    ck_assert_int_eq(ode_batch_pick(16, 1.0, 1.0, 1.0), ODE_BATCH_PER_TRAJECTORY);
+    /* small batches, and missing figures, stay per trajectory */
+    ck_assert_int_eq(ode_batch_pick(15, 1.0, 0.01, 1.0), ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_int_eq(ode_batch_pick(256, 0, 0.3, 2.0), ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_int_eq(ode_batch_pick(256, 1.0, 0, 2.0), ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_int_eq(ode_batch_pick(256, 1.0, 0.3, 0), ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_int_eq(ode_batch_pick(256, NAN, 0.3, 2.0), ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_int_eq(ode_batch_pick(256, 1.0, 0.3, NAN), ODE_BATCH_PER_TRAJECTORY);
+}
+END_TEST
+
+/* A 2 -> 16 -> 2 tanh field with fixed pseudo-random weights. */
+static void def_tanh_mlp(model_def *d)
+{
+    def_ode(d, 2, 0, false);
+    def_add_linear(d, 2, 16, ACT_TANH);
+    def_add_linear(d, 16, 2, ACT_IDENTITY);
+    for (size_t i = 0; i < d->n_params; i++)
+        d->params[i] = 0.8 * sin(1.7 * (double)i + 0.3);
+}
+
+/* AUTO's answer is bit for bit the answer of the mode stats.mode names,
+ * with the same statistics. */
+static void check_auto_is_mode(const ode_model *m, struct ode_model_query q, size_t od,
+                               ode_batch_mode *used)
+{
+    const size_t n = q.batch * q.n_t * od;
+    double *ya = malloc(2 * n * sizeof *ya), *ym = ya + n;
+    ck_assert_ptr_nonnull(ya);
+    struct ode_model_stats sa, sm;
+    err e;
+    err_clear(&e);
+    q.mode = ODE_BATCH_AUTO;
+    ck_assert_msg(ode_model_solve(m, &q, ya, &sa, &e) == ERR_OK, "%s", e.message);
+    ck_assert(sa.mode == ODE_BATCH_SHARED || sa.mode == ODE_BATCH_PER_TRAJECTORY);
+    if (q.batch < 16) ck_assert_int_eq(sa.mode, ODE_BATCH_PER_TRAJECTORY);
+    q.mode = sa.mode;
+    ck_assert_msg(ode_model_solve(m, &q, ym, &sm, &e) == ERR_OK, "%s", e.message);
+    ck_assert_int_eq(sm.mode, sa.mode);
+    ck_assert_int_eq(sa.nfe, sm.nfe);
+    ck_assert_int_eq(sa.steps, sm.steps);
+    ck_assert_int_eq(sa.rejected, sm.rejected);
+    ck_assert_mem_eq(ya, ym, n * sizeof *ya);
+    free(ya);
+    *used = sa.mode;
+}
+
+START_TEST(auto_batch_sizes)
+{
+    static const size_t sizes[] = {1, 2, 17, 256};
+    model_def d;
+    def_tanh_mlp(&d);
+    double *y0 = malloc(256 * 2 * sizeof *y0);
+    ck_assert_ptr_nonnull(y0);
+    for (size_t i = 0; i < 256 * 2; i++)
+        y0[i] = 2.0 * sin(0.37 * (double)i * (double)i + 1.0);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        ode_model *m = new_model(&d);
+        struct ode_model_query q = linear_query(y0, sizes[si], "dopri5", 1e-6, 1e-8);
+        /* a fresh model knows no evaluation ratio: its first batch goes per
+         * trajectory, and teaches it one; later ones follow the cost model,
+         * exploring per trajectory now and then */
+        for (int round = 0; round < 12; round++) {
+            ode_batch_mode used;
+            check_auto_is_mode(m, q, 2, &used);
+            if (round == 0) ck_assert_int_eq(used, ODE_BATCH_PER_TRAJECTORY);
+        }
+        ode_model_free(m);
+    }
+    free(y0);
+    model_def_free(&d);
+}
+END_TEST
+
+/* y0: `batch` states at the linear field's equilibrium (f = 0: a few large
+ * steps each) but for trajectory `hard`. */
+static void mixed_y0(double *y0, size_t batch, size_t hard)
+{
+    double eq[2], Wi[4];
+    mat2_inv(LW, Wi);
+    mat2_vec(Wi, LB, eq);
+    for (size_t b = 0; b < batch; b++)
+        y0[2 * b] = -eq[0], y0[2 * b + 1] = -eq[1];
+    y0[2 * hard] = LY0[1][0], y0[2 * hard + 1] = LY0[1][1];
+}
+
+START_TEST(auto_mixed_batch)
+{
+    model_def d;
+    def_linear(&d, false);
+    ode_model *m = new_model(&d);
+    double y0[2 * 17];
+    mixed_y0(y0, 17, 9);
+    struct ode_model_query q = linear_query(y0, 17, "dopri5", 1e-8, 1e-10);
+    /* the hard trajectory takes many more steps than the others alone */
+    struct ode_model_stats st;
+    double y[17 * N_LTIMES * 2];
+    q.mode = ODE_BATCH_PER_TRAJECTORY;
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &st, NULL), ERR_OK);
+    struct ode_model_query one = q;
+    one.batch = 1, one.y0 = y0 + 18;
+    struct ode_model_stats s1;
+    double y1[N_LTIMES * 2];
+    ck_assert_int_eq(ode_model_solve(m, &one, y1, &s1, NULL), ERR_OK);
+    ck_assert_int_gt(s1.nfe, 4 * (st.nfe - s1.nfe) / 16);
+    ck_assert_mem_eq(y + 9 * N_LTIMES * 2, y1, sizeof y1); /* a lane as it is alone */
+    for (int round = 0; round < 10; round++) {
+        ode_batch_mode used;
+        check_auto_is_mode(m, q, 2, &used);
+    }
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+START_TEST(auto_failure_and_abort)
+{
+    model_def d;
+    def_linear(&d, false);
+    ode_model *m = new_model(&d);
+    double y0[2 * 17], y[17 * N_LTIMES * 2];
+    mixed_y0(y0, 17, 5);
+    struct ode_model_query q = linear_query(y0, 17, "dopri5", 1e-8, 1e-10);
+    q.solver.max_steps = 30;
+    err e;
+    err_clear(&e);
+    struct ode_model_stats st;
+    /* a fresh model: per trajectory, and the failing lane is named */
+    ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_SOLVER);
+    ck_assert_int_eq(st.mode, ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_str_eq(e.field, "y0[5]");
+    ck_assert_msg(strstr(e.message, "max_steps (30) reached at t=") != NULL, "%s", e.message);
+    ck_assert(isfinite(st.t_fail));
+    /* whatever AUTO picks later, the failure is reported in that mode's words */
+    for (int round = 0; round < 4; round++) {
+        q.solver.max_steps = 0;
+        ck_assert_int_eq(ode_model_solve(m, &q, y, &st, NULL), ERR_OK); /* learns */
+        q.solver.max_steps = 30;
+        err_clear(&e);
+        ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_SOLVER);
+        ck_assert_str_eq(e.field, st.mode == ODE_BATCH_SHARED ? "y0" : "y0[5]");
+    }
+    /* the abort hook stops an AUTO batch at its first refusal */
+    q.solver.max_steps = 0;
+    for (int round = 0; round < 4; round++) {
+        struct abort_ctx a = {0, 12};
+        q.abort = abort_after;
+        q.abort_ctx = &a;
+        err_clear(&e);
+        ck_assert_int_eq(ode_model_solve(m, &q, y, &st, &e), ERR_DEADLINE);
+        ck_assert_str_eq(e.field, "");
+        ck_assert_int_eq(a.polls, a.limit + 1);
+        ck_assert(isfinite(st.t_fail));
+    }
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
 /* ---- the inline decision's cost guess (solve_cost.h) ---- */
 
 START_TEST(solve_cost_units_scale)
@@ -965,6 +1135,9 @@ static Suite *suite(void)
     tcase_add_test(core, concurrent_solves);
     tcase_add_test(core, solver_defaults_merge);
     tcase_add_test(core, fixed_step_default);
+    tcase_add_test(core, batch_pick_rule);
+    tcase_add_test(core, auto_batch_sizes);
+    tcase_add_test(core, auto_mixed_batch);
     tcase_add_test(core, solve_cost_units_scale);
     tcase_add_test(core, solve_cost_learns);
     tcase_add_test(core, implicit_methods);
@@ -977,6 +1150,7 @@ static Suite *suite(void)
     tcase_add_test(errors, solver_failure);
     tcase_add_test(errors, non_finite_state);
     tcase_add_test(errors, abort_hook);
+    tcase_add_test(errors, auto_failure_and_abort);
     suite_add_tcase(s, errors);
     return s;
 }

@@ -352,7 +352,9 @@ static err_code solve_path(const cde_model *m, struct work *w, const struct ode_
                                   .t_out = s_out,
                                   .n_out = n,
                                   .jump_times = interp_stops(path),
-                                  .n_jumps = interp_n_stops(path)};
+                                  .n_jumps = interp_n_stops(path),
+                                  .stop_times = interp_smooth_stops(path),
+                                  .n_stops = interp_n_smooth_stops(path)};
     struct ode_stats os;
     err_code rc = ode_solve(w->solver, &p, opt, y, &os, e);
     st->nfe += os.nfe;

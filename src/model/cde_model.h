@@ -11,9 +11,10 @@
  * F[i][j] = out[i * input_channels + j].
  *
  * SOLVING. dz/ds = F(z) dX/ds is integrated with num/driver.h in the path's
- * parameter s (interp.h), from s_0 to the largest query; the path's stops
- * (interp_stops: the kinks of linear and rectilinear paths, the knots of
- * hermite_bdiff) are jump times, so no step crosses a kink, and dense output
+ * parameter s (interp.h), from s_0 to the largest query; no step crosses an
+ * interior knot: interp_stops (the kinks of linear and rectilinear paths)
+ * are jump times, interp_smooth_stops (the knots of natural_cubic and
+ * hermite_bdiff) stop times (interp.h, STOPS), and dense output
  * answers the query times. Solver settings: the model's, with the query's
  * overrides (model_solver_merge); method default "dopri5", tolerances the
  * solver's defaults. Step-size settings (first_step, min_step, max_step,

@@ -37,6 +37,8 @@ struct grad_field {
     void *ctx;
     const double *jump_times; /* times where g jumps in t (CDE knots); may be NULL */
     size_t n_jumps;
+    const double *stop_times; /* times where steps end, g continuous (ode_problem); may be NULL */
+    size_t n_stops;
 };
 
 struct grad_solve_options {

@@ -104,6 +104,8 @@ static err_code solve_interval(grad_solver *s, const struct ode_options *oo, siz
         .n_out = 1,
         .jump_times = g->jump_times,
         .n_jumps = g->n_jumps,
+        .stop_times = g->stop_times,
+        .n_stops = g->n_stops,
     };
     struct ode_stats os;
     err_code rc = ode_solve(s->ode, &p, oo, s->aug_out.p, &os, e);

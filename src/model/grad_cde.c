@@ -287,6 +287,8 @@ static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
     if (rc) return rc;
     g->field.jump_times = p->jumps ? p->jumps(p->ctx, b0, n, &g->field.n_jumps) : NULL;
     if (!g->field.jump_times) g->field.n_jumps = 0;
+    g->field.stop_times = p->stops ? p->stops(p->ctx, b0, n, &g->field.n_stops) : NULL;
+    if (!g->field.stop_times) g->field.n_stops = 0;
     rc = grad_solver_forward(g->solver, &g->field, &so, b0, n, t0, g->z0, t, nt, g->z, e);
     grad_batch_stats_add_forward(&g->st, g->solver);
     if (rc) return rc;

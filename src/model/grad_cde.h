@@ -53,6 +53,9 @@ struct grad_path {
     /* The jump times of dX/dt for items item0 .. item0+n-1 (n > 1: their
      * union), *n_jumps of them; may return NULL with 0. May be NULL. */
     const double *(*jumps)(void *ctx, size_t item0, size_t n, size_t *n_jumps);
+    /* The same for the stop times (ode_problem.stop_times: knots where
+     * dX/dt is continuous but steps must end). May be NULL. */
+    const double *(*stops)(void *ctx, size_t item0, size_t n, size_t *n_stops);
     void *ctx;
 };
 

@@ -4,14 +4,17 @@
  *
  * A CDE is solved in the path's parameter s (interp.h: s = t except for
  * rectilinear), as cde_model solves it for serving: from s_0 = the first
- * knot, with the path's stops (interp_stops: kinks, and hermite_bdiff's
- * knots) as jump times, so training sees the very function serving
- * evaluates. Observation times t map to s with grad_interp_param.
+ * knot, with the path's interp_stops (kinks) as jump times and its
+ * interp_smooth_stops (the cubic schemes' knots) as stop times, so
+ * training takes the very steps serving takes. Observation
+ * times t map to s with grad_interp_param.
  *   x     X_b(s) = interp_eval;
  *   dxdt  dX_b/ds = interp_deriv, with a segment hint per item;
- *   jumps item b's stops, or for several items the sorted union of theirs
- *         (built at creation for the whole batch; sub-ranges are merged into
- *         a buffer sized at creation: no allocation while solving).
+ *   jumps item b's interp_stops, or for several items the sorted union of
+ *         theirs (built at creation for the whole batch; sub-ranges are
+ *         merged into a buffer sized at creation: no allocation while
+ *         solving);
+ *   stops the same for interp_smooth_stops.
  *
  * Ownership and threads: the interps are borrowed and must outlive the
  * grad_interp; one thread at a time (the hints and the union buffer). */

@@ -145,6 +145,8 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
         .n_out = n_t,
         .jump_times = g->jump_times,
         .n_jumps = g->n_jumps,
+        .stop_times = g->stop_times,
+        .n_stops = g->n_stops,
     };
     struct ode_stats os;
     rc = ode_solve(s->ode, &p, &oo, yt, &os, e);

@@ -337,13 +337,24 @@ const double *interp_jumps(const interp *p)
 
 size_t interp_n_stops(const interp *p)
 {
-    if (p->scheme == MODEL_INTERP_HERMITE_BDIFF && p->m > 2) return p->m - 2;
     return interp_n_jumps(p);
 }
 
 const double *interp_stops(const interp *p)
 {
     return interp_n_stops(p) ? p->s + 1 : NULL;
+}
+
+size_t interp_n_smooth_stops(const interp *p)
+{
+    const bool c1 =
+        p->scheme == MODEL_INTERP_NATURAL_CUBIC || p->scheme == MODEL_INTERP_HERMITE_BDIFF;
+    return c1 && p->m > 2 ? p->m - 2 : 0;
+}
+
+const double *interp_smooth_stops(const interp *p)
+{
+    return interp_n_smooth_stops(p) ? p->s + 1 : NULL;
 }
 
 /* Number of knots of v (len values) that are < x (torchcde's bucketize). */

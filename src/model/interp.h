@@ -42,14 +42,28 @@
  * matters to callers who ask there.
  *
  * JUMPS: for linear and rectilinear every interior knot is a point where
- * dX/ds is discontinuous; interp_jumps lists them (in s) for the solver's
- * jump times. natural_cubic and hermite_bdiff are C1: no jumps.
- * STOPS: where a solver should end its steps: the jumps, and for
- * hermite_bdiff every interior knot too, since its second derivative jumps
- * there: an adaptive step across such a knot is often rejected (W3,
- * bench/bench_cde: dopri5 at rtol 1e-4 takes 1006 evaluations per series
- * crossing them and 746 stopping at them). natural_cubic (C2) does about as
- * well crossing its knots as stopping at them (737 against 784): no stops.
+ * dX/ds is discontinuous; interp_jumps lists them (in s). natural_cubic and
+ * hermite_bdiff are C1 or better: no jumps.
+ * STOPS: a step across a knot integrates a field that is not smooth there,
+ * and the error estimate of an embedded pair, built for smooth fields,
+ * misjudges it: the local error of a step across a knot is O(h) where dX/ds
+ * jumps (linear), O(h^2) where it has a kink (hermite_bdiff: X'' jumps),
+ * O(h^3) where its second derivative jumps (natural_cubic: X''' jumps),
+ * against dopri5's O(h^6) on a smooth field, and the estimate lets such
+ * steps through with errors far above the tolerance (docs/cde.md, the
+ * work-precision table). So every scheme ends its steps at every interior
+ * knot, in two lists for the driver (num/driver.h):
+ *   interp_stops         jump times (linear, rectilinear: the kinks):
+ *                        dX/ds has two values there, so the next step
+ *                        starts afresh from the right-hand limit;
+ *   interp_smooth_stops  stop times (natural_cubic, hermite_bdiff): dX/ds
+ *                        is continuous there (C2, C1), so the last stage of
+ *                        the step that ends at the knot is also the first
+ *                        of the next (FSAL), and a fresh evaluation would
+ *                        only cost one more right-hand side per knot.
+ * The knots of a channel with missing values are a subset of the
+ * observation times; stopping at all interior observation times is a
+ * superset that costs at most a few short steps.
  *
  * Ownership and threads: an interp owns its arrays; it is immutable after
  * interp_new, so any number of threads may evaluate it at once. */
@@ -89,10 +103,15 @@ const double *interp_knots(const interp *p);
 size_t interp_n_jumps(const interp *p);
 const double *interp_jumps(const interp *p);
 
-/* Interior knots where a solver's steps should end (see STOPS); NULL and 0
- * when none. */
+/* Interior knots where a solver's steps end and restart, its jump times
+ * (see STOPS); NULL and 0 when none. */
 size_t interp_n_stops(const interp *p);
 const double *interp_stops(const interp *p);
+
+/* Interior knots where a solver's steps end and go on with FSAL, its stop
+ * times (see STOPS); NULL and 0 when none. */
+size_t interp_n_smooth_stops(const interp *p);
+const double *interp_smooth_stops(const interp *p);
 
 /* s of time t (t in [t_0, t_n-1]; outside it the end segments' maps are
  * extended). */

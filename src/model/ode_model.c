@@ -25,10 +25,15 @@
  * the farthest output time on that side). Adaptive methods ignore
  * solver.step (a model may keep one for when a request picks rk4).
  *
- * Batch mode: ODE_BATCH_AUTO is shared-step from ODE_MODEL_SHARED_MIN_BATCH
- * trajectories up, per-trajectory below (docs/benchmarks.md, "Batch modes").
- * The implicit methods (rodas4, esdirk4) always solve per trajectory: a
- * shared-step batch would factor one dense (batch x dim)^2 matrix.
+ * Batch mode: ODE_BATCH_AUTO picks per trajectory below
+ * ODE_MODEL_SHARED_MIN_BATCH trajectories; from there by a cost model
+ * (ode_batch_pick, ode_model.h): evaluation costs calibrated on the model at
+ * its first batch of each size class, and the ratio of evaluations of the
+ * two modes learned from its per-trajectory batches (docs/solvers.md,
+ * "Batch modes"; the figures in docs/benchmarks.md).
+ * The implicit methods (rodas4, esdirk4) always solve per trajectory (a
+ * shared-step batch would factor one dense (batch x dim)^2 matrix), and
+ * their batches teach the cost model nothing.
  *
  * Errors, with the field as the HTTP request spells it:
  *   ERR_INVALID   "y0" (batch 0, no states), "y0[k]" (one state: component
@@ -49,15 +54,26 @@
 #include "num/tableau.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Fixed-step methods without solver.step: this many steps per direction. */
 #define ODE_MODEL_DEFAULT_N_STEPS 1000
-/* ODE_BATCH_AUTO: shared-step from this batch size up (measured; see above). */
+/* ODE_BATCH_AUTO never picks shared-step below this batch size: the batched
+ * evaluation only takes the GEMM path from LINEAR_GEMM_MIN_BATCH rows. */
 #define ODE_MODEL_SHARED_MIN_BATCH 16
+/* Batched-evaluation costs are calibrated for batches of 2^k rows,
+ * k = ODE_COST_K0 .. ODE_COST_K0 + ODE_COST_CLASSES - 1 (the nearest class
+ * below the batch; larger batches use the largest). */
+#define ODE_COST_K0 4
+#define ODE_COST_CLASSES 5
+/* Every this many AUTO batches that would go shared-step, one goes per
+ * trajectory instead, so that the learned evaluation ratio stays current. */
+#define ODE_COST_EXPLORE 8
 
 struct ode_model {
     size_t state_dim;    /* reported state */
@@ -65,6 +81,13 @@ struct ode_model {
     size_t dim;          /* state_dim + augment_dim: the solved state */
     mlp *net;            /* the vector field, owning its parameters */
     model_solver solver; /* the model's defaults */
+    /* ODE_BATCH_AUTO's cost model (see ode_batch_pick): learned caches in
+     * relaxed atomics, 0 = not measured yet; the only state that changes
+     * after ode_model_new (a lost update costs only an older figure). */
+    _Atomic double cost_single;                /* CPU s per single-state evaluation */
+    _Atomic double cost_row[ODE_COST_CLASSES]; /* CPU s per state of a batched one */
+    _Atomic double nfe_ratio;                  /* learned r (ode_batch_pick) */
+    atomic_long auto_shared;                   /* AUTO batches that went shared-step */
 };
 
 /* ---- construction -------------------------------------------------------- */
@@ -225,6 +248,7 @@ struct solve_job {
     size_t od; /* output values per state */
     double *y_out;
     struct ode_model_stats *st;
+    long nfe_max; /* per-trajectory mode: the largest NFE of one trajectory */
 };
 
 /* y (dim values) = [y0 of trajectory b; zeros]. */
@@ -291,6 +315,7 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
         load_state(j, b, y0);
         rc = ode_solve(solver, &p, &j->opt, direct ? dst : buf, &s, &local);
         j->st->nfe += s.nfe;
+        if (s.nfe > j->nfe_max) j->nfe_max = s.nfe;
         j->st->steps += s.n_accepted;
         j->st->rejected += s.n_rejected;
         j->st->n_jac += s.n_jac;
@@ -368,6 +393,109 @@ out:
     return rc;
 }
 
+/* ---- ODE_BATCH_AUTO ------------------------------------------------------ */
+
+ode_batch_mode ode_batch_pick(size_t batch, double cost_single, double cost_row, double nfe_ratio)
+{
+    if (batch < ODE_MODEL_SHARED_MIN_BATCH || !(cost_single > 0) || !(cost_row > 0) ||
+        !(nfe_ratio > 0))
+        return ODE_BATCH_PER_TRAJECTORY;
+    return nfe_ratio * cost_row < cost_single ? ODE_BATCH_SHARED : ODE_BATCH_PER_TRAJECTORY;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static size_t cost_class(size_t batch)
+{
+    size_t k = 0;
+    while (k + 1 < ODE_COST_CLASSES && batch >> (ODE_COST_K0 + k + 1))
+        k++;
+    return k;
+}
+
+/* The smallest CPU time per state over a few timed runs (the minimum: a
+ * run another thread preempted only counts less), of single-state
+ * evaluations and of batched ones of 2^(ODE_COST_K0 + class) rows, on the
+ * query's own states (repeated to fill the rows). Costs a few hundred
+ * evaluations, once per model and batch class; on failure (out of memory,
+ * no thread clock) nothing is stored and AUTO stays per trajectory. */
+static void calibrate(ode_model *m, const struct solve_job *j, size_t cls)
+{
+    enum { ROUNDS = 5, SINGLES = 16 };
+    const size_t n = (size_t)1 << (ODE_COST_K0 + cls), dim = m->dim;
+    mlp_ws *ws = NULL;
+    err e;
+    err_clear(&e);
+    double *x = malloc(2 * n * dim * sizeof *x);
+    if (!x || mlp_ws_new(&ws, m->net, n, &e)) goto out;
+    for (size_t r = 0; r < n; r++)
+        load_state(j, r % j->q->batch, x + r * dim);
+    double *y = x + n * dim, best1 = INFINITY, bestb = INFINITY;
+    mlp_forward(m->net, ws, x, j->q->t0, y); /* warm-up */
+    mlp_forward_batch(m->net, ws, n, x, j->q->t0, y);
+    for (int r = 0; r < ROUNDS; r++) {
+        double c0 = cpu_now();
+        for (size_t i = 0; i < SINGLES; i++)
+            mlp_forward(m->net, ws, x + (i % n) * dim, j->q->t0, y + (i % n) * dim);
+        double c1 = cpu_now();
+        mlp_forward_batch(m->net, ws, n, x, j->q->t0, y);
+        double c2 = cpu_now();
+        if ((c1 - c0) / SINGLES < best1) best1 = (c1 - c0) / SINGLES;
+        if ((c2 - c1) / (double)n < bestb) bestb = (c2 - c1) / (double)n;
+    }
+    if (best1 > 0 && bestb > 0) {
+        double prev = atomic_load_explicit(&m->cost_single, memory_order_relaxed);
+        if (!(prev > 0) || best1 < prev)
+            atomic_store_explicit(&m->cost_single, best1, memory_order_relaxed);
+        atomic_store_explicit(&m->cost_row[cls], bestb, memory_order_relaxed);
+    }
+out:
+    mlp_ws_free(ws);
+    free(x);
+}
+
+/* AUTO for a batch: the cost model of ode_batch_pick with the model's
+ * calibrated evaluation costs and its learned NFE ratio; until a ratio is
+ * learned, and every ODE_COST_EXPLORE-th batch that would go shared,
+ * per trajectory (which measures the ratio). */
+static ode_batch_mode auto_mode(const struct solve_job *j)
+{
+    ode_model *m = (ode_model *)j->m; /* only the atomic caches are written */
+    const size_t batch = j->q->batch;
+    if (batch < ODE_MODEL_SHARED_MIN_BATCH) return ODE_BATCH_PER_TRAJECTORY;
+    const double r = atomic_load_explicit(&m->nfe_ratio, memory_order_relaxed);
+    if (!(r > 0)) return ODE_BATCH_PER_TRAJECTORY;
+    const size_t cls = cost_class(batch);
+    if (!(atomic_load_explicit(&m->cost_row[cls], memory_order_relaxed) > 0)) calibrate(m, j, cls);
+    const ode_batch_mode mode =
+        ode_batch_pick(batch, atomic_load_explicit(&m->cost_single, memory_order_relaxed),
+                       atomic_load_explicit(&m->cost_row[cls], memory_order_relaxed), r);
+    if (mode == ODE_BATCH_SHARED &&
+        atomic_fetch_add_explicit(&m->auto_shared, 1, memory_order_relaxed) % ODE_COST_EXPLORE ==
+            ODE_COST_EXPLORE - 1)
+        return ODE_BATCH_PER_TRAJECTORY;
+    return mode;
+}
+
+/* After a successful per-trajectory batch: r = batch x max_b NFE_b / sum_b
+ * NFE_b, what a shared-step solve, which steps as its hardest trajectory
+ * does, would evaluate relative to this one; a running mean (weight 1/4 for
+ * the new figure). */
+static void learn_ratio(const struct solve_job *j)
+{
+    if (j->q->batch < ODE_MODEL_SHARED_MIN_BATCH || j->st->nfe <= 0) return;
+    ode_model *m = (ode_model *)j->m;
+    const double obs = (double)j->q->batch * (double)j->nfe_max / (double)j->st->nfe;
+    const double r = atomic_load_explicit(&m->nfe_ratio, memory_order_relaxed);
+    atomic_store_explicit(&m->nfe_ratio, r > 0 ? 0.75 * r + 0.25 * obs : obs,
+                          memory_order_relaxed);
+}
+
 err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, double *y_out,
                          struct ode_model_stats *stats, err *e)
 {
@@ -380,9 +508,13 @@ err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, do
     if ((rc = check_query(m, q, y_out, e)) || (rc = make_options(m, q, &j.tab, &j.opt, e)))
         return rc;
     j.od = ode_model_output_dim(m, q->report_augmented);
-    ode_batch_mode mode = q->mode;
-    if (mode == ODE_BATCH_AUTO)
-        mode = q->batch >= ODE_MODEL_SHARED_MIN_BATCH ? ODE_BATCH_SHARED : ODE_BATCH_PER_TRAJECTORY;
-    if (rk_tableau_implicit(j.tab)) mode = ODE_BATCH_PER_TRAJECTORY;
-    return mode == ODE_BATCH_SHARED ? solve_shared(&j, e) : solve_per_trajectory(&j, e);
+    /* implicit methods: per trajectory, whatever the query asked (see above) */
+    const bool implicit = rk_tableau_implicit(j.tab);
+    ode_batch_mode mode = implicit              ? ODE_BATCH_PER_TRAJECTORY
+                          : q->mode == ODE_BATCH_AUTO ? auto_mode(&j)
+                                                      : q->mode;
+    stats->mode = mode;
+    if (mode == ODE_BATCH_SHARED) return solve_shared(&j, e);
+    if (!(rc = solve_per_trajectory(&j, e)) && !implicit) learn_ratio(&j);
+    return rc;
 }

@@ -12,13 +12,17 @@
  *                     error norm is the max over trajectories, so each one
  *                     meets the tolerance;
  *   per-trajectory    one adaptive solve per initial state (matrix-vector).
- * ODE_BATCH_AUTO picks the one benchmarked faster at equal accuracy (see
- * docs/benchmarks.md for the figures behind the choice).
+ * ODE_BATCH_AUTO picks per trajectory below 16 states and, from there, the
+ * mode a cost model predicts faster on the machine it runs on
+ * (ode_batch_pick below; docs/solvers.md, "Batch modes"). The answer is
+ * always exactly the chosen mode's; stats->mode says which.
  *
  * Ownership and threads: an ode_model is immutable after ode_model_new and
  * may be shared by any number of threads; each ode_model_solve call makes
  * its own workspaces (one allocation set per call, none in the solver's
- * loop). The model keeps its own copy of what it needs from the model_def. */
+ * loop). The model keeps its own copy of what it needs from the model_def.
+ * The one exception to immutability is AUTO's cost model, a cache of
+ * measured costs in relaxed atomics that any solve may update. */
 #ifndef ODESERVE_MODEL_ODE_MODEL_H
 #define ODESERVE_MODEL_ODE_MODEL_H
 
@@ -53,9 +57,19 @@ struct ode_model_query {
 /* Statistics, summed over the batch in per-trajectory mode. */
 struct ode_model_stats {
     long nfe, steps, rejected;
-    double t_fail; /* NAN unless the solve failed */
-    long n_jac, n_lu; /* implicit methods: Jacobians formed, LU factorisations */
+    double t_fail;       /* NAN unless the solve failed */
+    ode_batch_mode mode; /* the mode used (AUTO resolved); AUTO if the query was rejected */
+    long n_jac, n_lu;    /* implicit methods: Jacobians formed, LU factorisations */
 };
+
+/* AUTO's rule for a batch of `batch` states: per trajectory costs sum_b
+ * NFE_b single-state evaluations at cost_single each; shared-step costs
+ * NFE_shared evaluations of all `batch` rows at cost_row per row; with
+ * nfe_ratio r = batch x NFE_shared / sum_b NFE_b (>= about 1: the shared
+ * solve steps as its hardest trajectory does), shared-step iff
+ * r x cost_row < cost_single. Per trajectory below 16 states or when a
+ * figure is missing (<= 0 or NaN). Pure: exposed for tests and benchmarks. */
+ode_batch_mode ode_batch_pick(size_t batch, double cost_single, double cost_row, double nfe_ratio);
 
 /* ERR_INVALID if d is not a valid "ode" model_def. */
 err_code ode_model_new(ode_model **out, const model_def *d, err *e);

@@ -3,10 +3,10 @@
  * DESIGN. One call = at most two sweeps from (t0, y0): forward to the
  * largest output time >= t0, backward to the smallest one < t0. The output
  * times are sorted once (pairs of time and caller row) and answered in sweep
- * order from each accepted step's dense output; jump times are sorted once
- * and act as stops. Everything sized by the problem (state, stages, sorted
- * copies) lives in the solver and only grows, so a stream of solves of one
- * shape allocates nothing after the first. */
+ * order from each accepted step's dense output; jump and stop times are
+ * sorted once and end the steps that would cross them. Everything sized by the problem (state,
+ * stages, sorted copies) lives in the solver and only grows, so a stream of solves of one shape
+ * allocates nothing after the first. */
 #include "num/driver.h"
 
 #include "num/evolve.h"
@@ -179,7 +179,8 @@ static err_code validate_problem(const struct ode_problem *p, const double *y_ou
     if (!isfinite(p->t0)) return err_set(e, ERR_INVALID, "t0", "must be finite");
     if (!p->y0) return err_set(e, ERR_INVALID, "y0", "missing");
     if (check_times(p->y0, p->dim, "y0", e) || check_times(p->t_out, p->n_out, "t_out", e) ||
-        check_times(p->jump_times, p->n_jumps, "jump_times", e))
+        check_times(p->jump_times, p->n_jumps, "jump_times", e) ||
+        check_times(p->stop_times, p->n_stops, "stop_times", e))
         return ERR_INVALID;
     if (p->n_out && !y_out) return err_set(e, ERR_INVALID, "y_out", "missing");
     return ERR_OK;
@@ -192,6 +193,16 @@ static int cmp_tpair(const void *a, const void *b)
     const struct ode_tpair *x = a, *y = b;
     if (x->t != y->t) return x->t < y->t ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Already in cmp_tpair's order (the common case: a client's sorted times)?
+ * Then qsort, whose order is total here, would leave them as they are; a
+ * per-trajectory batch asks this once per trajectory. */
+static int tpairs_sorted(const struct ode_tpair *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (cmp_tpair(&v[i - 1], &v[i]) > 0) return 0;
+    return 1;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -266,12 +277,17 @@ static err_code answer_outputs(ode_solver *s, const struct ode_evolve_state *ev,
 }
 
 /* Move to the step's end and get k_1 of the next step. */
-static err_code advance(ode_solver *s, struct ode_evolve_state *ev, double h_unclipped, int *fresh)
+static err_code advance(ode_solver *s, struct ode_evolve_state *ev, double h_unclipped, int at_stop,
+                        int *fresh)
 {
     double *tmp = s->y;
     s->y = s->y1;
     s->y1 = tmp;
     ev->t = ev->t_new;
+    if (at_stop) { /* the fixed-step grid restarts here, as after a jump */
+        ev->t_base = ev->t;
+        ev->n_since = 0;
+    }
     if (ev->hit_stop && ev->stop_is_jump) { /* a new start on the far side of the jump */
         *fresh = 1;
         ode_control_reset(&s->ctl);
@@ -289,13 +305,22 @@ static err_code advance(ode_solver *s, struct ode_evolve_state *ev, double h_unc
     return fresh_k1(s, ev->t, ev->t);
 }
 
+/* The next time after ev->t and before t_end in a sorted list (*at its index),
+ * or t_end. */
+static double next_in(const double *v, size_t nv, size_t *at, double dir, double t, double t_end)
+{
+    while (*at < nv && dir * (v[*at] - t) <= 0)
+        (*at)++;
+    return *at < nv && dir * (v[*at] - t_end) < 0 ? v[*at] : t_end;
+}
+
 static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, size_t n,
-                      const double *jumps, size_t nj, double *y_out)
+                      const double *jumps, size_t nj, const double *stops, size_t ns, double *y_out)
 {
     const struct ode_problem *p = s->p;
     const struct ode_options *o = s->o;
     const size_t dim = s->dim;
-    size_t i = 0, ji = 0;
+    size_t i = 0, ji = 0, si = 0;
     for (; i < n && outs[i].t == p->t0; i++)
         memcpy(y_out + outs[i].idx * dim, p->y0, dim * sizeof *y_out);
     if (i == n) return ERR_OK;
@@ -317,10 +342,11 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
     }
     int fresh = 1;
     while (i < n) {
-        while (ji < nj && dir * (jumps[ji] - ev.t) <= 0)
-            ji++;
-        ev.stop_is_jump = ji < nj && dir * (jumps[ji] - t_end) < 0;
-        ev.t_stop = ev.stop_is_jump ? jumps[ji] : t_end;
+        const double t_jump = next_in(jumps, nj, &ji, dir, ev.t, t_end);
+        const double t_knot = next_in(stops, ns, &si, dir, ev.t, t_end);
+        ev.stop_is_jump = t_jump != t_end && dir * (t_jump - t_knot) <= 0;
+        const int is_knot = !ev.stop_is_jump && t_knot != t_end;
+        ev.t_stop = ev.stop_is_jump ? t_jump : t_knot;
         /* after a jump, resume with the step the clip at the jump cut short */
         const double h_before = ev.h;
         const long rejected_before = s->st->n_rejected;
@@ -330,9 +356,25 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
         s->st->h_last = ev.h_used;
         if ((rc = answer_outputs(s, &ev, outs, n, &i, y_out))) return rc;
         if ((rc = observe(s, &ev, fresh))) return rc;
-        if (i < n && (rc = advance(s, &ev, h_resume, &fresh))) return rc;
+        if (i < n && (rc = advance(s, &ev, h_resume, ev.hit_stop && is_knot, &fresh))) return rc;
     }
     return ERR_OK;
+}
+
+/* Sort n times from src into dst: dst[0, *lo) < t0 (reversed, for the backward
+ * sweep), dst[*lo, *hi) == t0 (ignored), dst[*hi, n) > t0. */
+static void sort_split(double *dst, const double *src, size_t n, double t0, size_t *lo, size_t *hi)
+{
+    if (n) memcpy(dst, src, n * sizeof *dst);
+    if (n > 1) qsort(dst, n, sizeof *dst, cmp_double);
+    size_t l = 0, h;
+    while (l < n && dst[l] < t0)
+        l++;
+    for (h = l; h < n && dst[h] <= t0;)
+        h++;
+    reverse_doubles(dst, l);
+    *lo = l;
+    *hi = h;
 }
 
 err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_options *o,
@@ -350,7 +392,8 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
     if (!s || !p) return err_set(e, ERR_INVALID, NULL, "no solver or problem given");
     err_code rc;
     if ((rc = validate_problem(p, y_out, e)) || (rc = validate_options(s, o, p->dim, e))) return rc;
-    if ((rc = reserve_state(s, p->dim, e)) || (rc = reserve_lists(s, p->n_out, p->n_jumps, e)))
+    if ((rc = reserve_state(s, p->dim, e)) ||
+        (rc = reserve_lists(s, p->n_out, p->n_jumps + p->n_stops, e)))
         return rc;
     s->p = p;
     s->o = o;
@@ -362,23 +405,21 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
 
     for (size_t i = 0; i < p->n_out; i++)
         s->outs[i] = (struct ode_tpair){p->t_out[i], i};
-    if (p->n_out > 1) qsort(s->outs, p->n_out, sizeof *s->outs, cmp_tpair);
+    if (p->n_out > 1 && !tpairs_sorted(s->outs, p->n_out))
+        qsort(s->outs, p->n_out, sizeof *s->outs, cmp_tpair);
     size_t split = 0; /* outs[0, split) < t0 <= outs[split, n) */
     while (split < p->n_out && s->outs[split].t < p->t0)
         split++;
     reverse_tpairs(s->outs, split);
 
-    if (p->n_jumps) memcpy(s->jumps, p->jump_times, p->n_jumps * sizeof *s->jumps);
-    if (p->n_jumps > 1) qsort(s->jumps, p->n_jumps, sizeof *s->jumps, cmp_double);
-    size_t jlo = 0, jhi;
-    while (jlo < p->n_jumps && s->jumps[jlo] < p->t0)
-        jlo++;
-    for (jhi = jlo; jhi < p->n_jumps && s->jumps[jhi] <= p->t0;)
-        jhi++;
-    reverse_doubles(s->jumps, jlo);
+    double *const jumps = s->jumps, *const stops = s->jumps + p->n_jumps;
+    size_t jlo, jhi, slo, shi;
+    sort_split(jumps, p->jump_times, p->n_jumps, p->t0, &jlo, &jhi);
+    sort_split(stops, p->stop_times, p->n_stops, p->t0, &slo, &shi);
 
-    rc = sweep(s, 1.0, s->outs + split, p->n_out - split, s->jumps + jhi, p->n_jumps - jhi, y_out);
-    if (!rc) rc = sweep(s, -1.0, s->outs, split, s->jumps, jlo, y_out);
+    rc = sweep(s, 1.0, s->outs + split, p->n_out - split, jumps + jhi, p->n_jumps - jhi,
+               stops + shi, p->n_stops - shi, y_out);
+    if (!rc) rc = sweep(s, -1.0, s->outs, split, jumps, jlo, stops, slo, y_out);
     s->p = NULL;
     s->o = NULL;
     s->st = NULL;

@@ -24,6 +24,15 @@
  * so f sees the one-sided limits it needs (the scheme torchdiffeq uses for
  * its jump_t). Jumps outside the integrated spans are ignored.
  *
+ * Stop times (points where f is continuous but not smooth, e.g. the knots
+ * of a C1 or C2 cubic spline, where its second or third derivative jumps):
+ * a step never crosses one either, but the next step goes on as after any
+ * accepted step: k_1 is the last stage (FSAL), evaluated at the stop itself,
+ * which is right because f has one value there; the error controller keeps
+ * its memory, and the next step size is its proposal from the step that
+ * ended at the stop. After a jump the next step instead resumes with the
+ * size the clip cut short. A time that is both a jump and a stop is a jump.
+ *
  * Batches. Shared-step mode: pass the batch as one system of dim = groups *
  * n and set options.groups; the error norm is the maximum over the groups of
  * each group's RMS norm, so each trajectory meets the tolerance, and f can
@@ -133,6 +142,8 @@ struct ode_problem {
     size_t n_out;
     const double *jump_times; /* n_jumps times where a step must end; any order; may be NULL */
     size_t n_jumps;
+    const double *stop_times; /* n_stops times where a step must end, f continuous (see above) */
+    size_t n_stops;
     ode_jac_fn jac; /* NULL, or df/dy for the implicit methods (see ode_jac_fn); ctx as f */
     int autonomous; /* 1: f does not depend on t (no df/dt needed) */
 };

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apitest.h"
 #include "codec/codec_model.h"
@@ -834,14 +835,25 @@ static json_t *reply_y(const tu_response *r)
     return y;
 }
 
+/* As many HTTP threads as CPUs: what lets the daemon solve inline under
+ * load (app->inline_busy). */
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 /* With a slow solve in flight on the pool (so every request arrives under
  * load), small requests sent at once on several connections are all solved
  * inline on the HTTP threads, several at a time, and answer the same
  * numbers as the same request solved on the evaluation pool. */
 START_TEST(inline_under_load)
 {
-    const char *const args[] = {"--solve-timeout", "3", "--inline-budget", "1", "--log-level",
-                                "debug",           NULL};
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", online_cpus());
+    const char *const args[] = {"--solve-timeout", "3",       "--inline-budget", "1",
+                                "--http-threads",  threads,   "--log-level",     "debug",
+                                NULL};
     start(args);
     char *body = slow_request();
     const char *hs[] = {"Content-Type: application/json", "X-Request-Id: slow-0", NULL};
@@ -943,8 +955,10 @@ static double now_s(void)
  * end; bench/bench_http.sh measures the latency). */
 START_TEST(healthz_answers_while_http_threads_solve)
 {
-    const char *const args[] = {"--http-threads", "2", "--inline-budget", "1", "--log-level",
-                                "debug",          NULL};
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", online_cpus());
+    const char *const args[] = {"--http-threads", threads, "--inline-budget", "1",
+                                "--log-level",    "debug", NULL};
     start(args);
     enum { N = 8 };
     atomic_int stop = 0;

@@ -193,6 +193,7 @@ static err_code start(service *s, err *e)
     s->app.eval = s->eval;
     s->app.models = s->models;
     s->app.jobs = s->jobs;
+    s->app.inline_busy = s->cfg.http_threads >= online_cpus();
     const char *tr = getenv("ODESERVE_TEST_ROUTES");
     s->app.test_routes = tr && strcmp(tr, "1") == 0;
     if (s->app.test_routes) log_warn("test_routes_enabled", "prefix=/v1/test/");
@@ -205,8 +206,8 @@ static err_code start(service *s, err *e)
         .per_ip_connection_limit = (unsigned)s->cfg.per_ip_connection_limit,
     };
     if (http_server_start(&s->http, &ho, &s->app, e) != ERR_OK) return e->code;
-    log_info("listening", "addr=%s http_threads=%d eval_threads=%d", http_server_addr(s->http),
-             (int)s->cfg.http_threads, threads);
+    log_info("listening", "addr=%s http_threads=%d eval_threads=%d inline_busy=%d",
+             http_server_addr(s->http), (int)s->cfg.http_threads, threads, s->app.inline_busy);
     return ERR_OK;
 }
 

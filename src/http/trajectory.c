@@ -22,15 +22,17 @@
  * inline solve blocks its HTTP thread and every connection that thread
  * polls (keep-alive ones included). Alone in the server (nothing else in
  * flight) a request may run inline for the whole inline_budget (default 5
- * ms). Under load every HTTP thread still solves inline, one request at a
- * time, but only requests predicted well under TRAJ_INLINE_BUSY_SHARE of
- * the budget (0.5 ms by default), each attempt stopped there: a request
- * that arrives meanwhile waits at most that long per request ahead of it on
- * its thread, and only requests that cost far more than a hand-off queue on
- * the pool. Before, every request under load went to the pool: two
- * cross-thread wake-ups, a suspend/resume and a pass of libmicrohttpd's
- * loop per request, which at 64 connections took more CPU than the solves
- * (bench/bench_http.sh; breakdown in docs/benchmarks.md).
+ * ms). Under load, when the HTTP threads are at least as many as the CPUs
+ * (app->inline_busy: they alone can keep the machine busy; fewer would
+ * leave CPUs to an idle pool), every HTTP thread still solves inline, one
+ * request at a time, but only requests predicted well under
+ * TRAJ_INLINE_BUSY_SHARE of the budget (0.5 ms by default), each attempt
+ * stopped there: a request that arrives meanwhile waits at most that long
+ * per request ahead of it on its thread, and only requests that cost far
+ * more than a hand-off queue on the pool. Sending every request under load
+ * to the pool costs two cross-thread wake-ups, a suspend/resume and another
+ * pass of libmicrohttpd's loop per request, CPU taken from the solves
+ * (bench/bench_http.sh; the breakdown is in docs/benchmarks.md).
  *
  * Limits, each with its own error: the reply's size (batch x times x state
  * size <= max_solve_points, else 413 too_large, checked before any work);
@@ -415,8 +417,8 @@ static void traj_pool_work(http_req *r)
 
 /* The inline budget in seconds when this request may try it, else 0. A
  * small body, and either nothing else in flight (`before`: trajectory
- * requests already active; the whole inline_budget) or, under load, the
- * busy share of it (see the DESIGN note above). */
+ * requests already active; the whole inline_budget) or, under load and
+ * with app->inline_busy, the busy share of it (see the DESIGN note above). */
 static double inline_budget(http_req *r, unsigned before)
 {
     http_app *app = http_req_app(r);
@@ -425,7 +427,7 @@ static double inline_budget(http_req *r, unsigned before)
     http_req_body(r, &len);
     if (budget <= 0 || len > TRAJ_INLINE_MAX_BODY) return 0;
     if (before == 0 && workq_busy(app->eval) == 0) return budget;
-    return budget * TRAJ_INLINE_BUSY_SHARE;
+    return app->inline_busy ? budget * TRAJ_INLINE_BUSY_SHARE : 0;
 }
 
 void h_trajectory(http_req *r)

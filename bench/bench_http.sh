@@ -22,6 +22,13 @@
 #      solves as the daemon timed them (summary "http_vs_daemon_solve": the
 #      client-side overhead with both sides measured at the same moment, so
 #      far less sensitive to a changing load than part 1's alternation).
+#   4. with DAEMON_PID set to the daemon's process id: the daemon's CPU time
+#      (user + system, /proc/PID/stat) per request of each part 2 run
+#      ("daemon_cpu_us_per_req"), robust to a loaded machine; against the
+#      in-process solve's median_cpu_us it is the CPU each request costs
+#      beyond its solve.
+# REQUEST names another request body to post instead of W1's (part 1 still
+# compares with W1's in-process solve; use parts 2 and 4).
 # Prints one JSON line per measurement, then the summary lines. Run it on an
 # otherwise idle machine: under contention, wrk's per-request p50 and the
 # in-process median (of 20 ms runs) react differently to preemption.
@@ -30,7 +37,7 @@
 #   bench/bench_http.sh [BASE_URL]        (default http://127.0.0.1:8080)
 # Environment: DURATION (part 2, wrk's -d, default 10s), CONNECTIONS (default
 # "1 8 64"), ROUNDS (part 1, default 7), ROUND_DURATION (default 2s),
-# DAEMON_LOG (part 3).
+# DAEMON_LOG (part 3), DAEMON_PID (part 4), REQUEST.
 # Needs wrk (Debian: apt-get install wrk) and curl.
 set -eu
 
@@ -55,7 +62,7 @@ fi
 req=$(mktemp)
 out=$(mktemp)
 trap 'rm -f "$req" "$out"' EXIT
-"$solve" --print-request >"$req"
+if [ -n "${REQUEST:-}" ]; then cp "$REQUEST" "$req"; else "$solve" --print-request >"$req"; fi
 endpoint="$url/v1/models/spiral/trajectory"
 if ! curl -sf -H 'Content-Type: application/json' --data-binary @"$req" "$endpoint" >/dev/null; then
     echo "bench_http: POST $endpoint failed; is the daemon running with the spiral model (make run)?" >&2
@@ -95,12 +102,23 @@ if [ -s "$ranges" ]; then
     done <"$ranges"
 fi
 
-# 2. Throughput at each connection count (wrk -d DURATION).
+# 2. Throughput at each connection count (wrk -d DURATION); 4. the
+#    daemon's CPU per request.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
 for c in $connections; do
     threads=$c
     [ "$threads" -gt 2 ] && threads=2
-    W1_REQUEST=$req WRK_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" \
-        -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"' | tee -a "$out"
+    [ -n "${DAEMON_PID:-}" ] && t0=$(cpu_ticks)
+    line=$(W1_REQUEST=$req WRK_CONNECTIONS=$c wrk -t"$threads" -c"$c" -d"$duration" \
+        -s "$here/w1_trajectory.lua" "$endpoint" | grep '^{"bench"')
+    if [ -n "${DAEMON_PID:-}" ]; then
+        t1=$(cpu_ticks)
+        n=$(printf '%s\n' "$line" | sed 's/.*"requests": \([0-9]*\).*/\1/')
+        line=$(printf '%s\n' "$line" | awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+            '{ sub(/}$/, sprintf(", \"daemon_cpu_us_per_req\": %.1f, \"load\": \"%s\"}", (b - a) / hz * 1e6 / n, load)); print }' \
+            load="$(cut -d' ' -f1-3 /proc/loadavg)")
+    fi
+    printf '%s\n' "$line" | tee -a "$out"
 done
 
 awk '

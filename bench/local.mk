@@ -16,6 +16,12 @@ EXTRA_DIST += bench/gen_w1_weights.py bench/bench_util.h
 # bench_http.sh: the trajectory endpoint under wrk (w1_trajectory.lua posts
 # bench_solve --print-request's W1 request) against a running daemon.
 EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua
+# http_profile.sh: where the daemon's CPU goes under load, by stage (perf).
+EXTRA_DIST += bench/http_profile.sh
+# http_small_request.json: a W1-sized spiral request (y0 = (0.5, 0), 100
+# times in [0, 5]: about a tenth of the demo request's evaluations), for
+# REQUEST= of both scripts: the HTTP path's own cost at the solve size of W1.
+EXTRA_DIST += bench/http_small_request.json
 
 # W3: neural CDE evaluation, batch of 32 series (docs/benchmarks.md).
 noinst_PROGRAMS += bench/bench_cde

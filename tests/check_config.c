@@ -77,7 +77,7 @@ START_TEST(defaults_parse_and_match)
     ck_assert_str_eq(c.listen, "127.0.0.1:8080");
     ck_assert_str_eq(c.db, "/var/lib/odeserve/odeserve.db");
     ck_assert_str_eq(c.log_level, "info");
-    ck_assert_int_ge(c.http_threads, 1);
+    ck_assert_int_eq(c.http_threads, 0); /* automatic: eval_threads's rule */
     ck_assert_int_ge(c.per_ip_connection_limit, 128);
     ck_assert_uint_eq(c.max_body_size, 16u * 1024 * 1024);
     ck_assert_str_eq(c.db_synchronous, "full");
@@ -229,7 +229,7 @@ static const struct {
     {"http_threads = 2\nhttp_threads = 3\n", 2,
      "duplicate key 'http_threads' (first set on line 1)"},
     {"\n\n\n\nhttp_threads = many\n", 5,
-     "http_threads: expected an integer from 1 to 256, got 'many'"},
+     "http_threads: expected an integer from 0 to 256, got 'many'"},
     {"max_body_size = 1T\n", 1, "max_body_size: expected a size"},
     {"log_level = loud\n", 1, "log_level: expected one of error|warn|info|debug, got 'loud'"},
     {"db = \"/tmp/x.db\n", 1, "db: expected a closing '\"'"},
@@ -278,7 +278,7 @@ START_TEST(precedence)
 
     ck_assert_int_eq(config_args_parse(1, argv_file, &cli, &e), ERR_OK);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_OK);
-    ck_assert_int_eq(c.http_threads, 2); /* default */
+    ck_assert_int_eq(c.http_threads, 0); /* default: automatic */
 
     ck_assert_int_eq(config_args_parse(3, argv_file, &cli, &e), ERR_OK);
     ck_assert_int_eq(config_load(&c, &cli, &e), ERR_OK);

@@ -74,8 +74,8 @@ START_TEST(check_config_exit_codes)
     snprintf(want, sizeof want, "%s:3: unknown key 'frobs'", path);
     run_expect(bad, NULL, 2, want);
 
-    ck_assert_int_eq(tu_write_file(path, "http_threads = 0\n"), 0);
-    run_expect(bad, NULL, 2, ":1: http_threads: expected an integer from 1 to 256, got '0'");
+    ck_assert_int_eq(tu_write_file(path, "http_threads = 257\n"), 0);
+    run_expect(bad, NULL, 2, ":1: http_threads: expected an integer from 0 to 256, got '257'");
 
     const char *missing[] = {"--config", "/nonexistent/x.conf", "--check-config", NULL};
     run_expect(missing, NULL, 2, "/nonexistent/x.conf: cannot open");

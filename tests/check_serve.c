@@ -25,11 +25,15 @@
 #include <check.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "apitest.h"
 #include "codec/codec_model.h"
@@ -814,6 +818,182 @@ START_TEST(readme_examples_hold)
 }
 END_TEST
 
+/* ---- inline solves under load ---- */
+
+/* A few dozen evaluations: far under the busy share of the budget the
+ * tests below give (inline_budget 1 s, so a slow or sanitised build still
+ * runs them inline). */
+static const char small_request[] = "{\"y0\": [0.5, 0.0], \"t\": [0.5, 1.1, 0.2, 1.5]}";
+
+/* The "y" of a 200 reply, owned. */
+static json_t *reply_y(const tu_response *r)
+{
+    json_t *j = reply_json(r, 200);
+    json_t *y = json_incref(json_object_get(j, "y"));
+    ck_assert_ptr_nonnull(y);
+    json_decref(j);
+    return y;
+}
+
+/* As many HTTP threads as CPUs: what lets the daemon solve inline under
+ * load (app->inline_busy). */
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* With a slow solve in flight on the pool (so every request arrives under
+ * load), small requests sent at once on several connections are all solved
+ * inline on the HTTP threads, several at a time, and answer the same
+ * numbers as the same request solved on the evaluation pool. */
+START_TEST(inline_under_load)
+{
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", online_cpus());
+    const char *const args[] = {"--solve-timeout", "3",       "--inline-budget", "1",
+                                "--http-threads",  threads,   "--log-level",     "debug",
+                                NULL};
+    start(args);
+    char *body = slow_request();
+    const char *hs[] = {"Content-Type: application/json", "X-Request-Id: slow-0", NULL};
+    tu_conn *slow = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(slow);
+    ck_assert_int_eq(tu_send(slow, "POST", "/v1/models/spiral/trajectory", hs, body, strlen(body)),
+                     0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10), 0);
+
+    enum { N = 6 };
+    tu_conn *c[N];
+    for (int i = 0; i < N; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "X-Request-Id: small-%d", i);
+        const char *h[] = {"Content-Type: application/json", id, NULL};
+        c[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(c[i]);
+        ck_assert_int_eq(tu_send(c[i], "POST", "/v1/models/spiral/trajectory", h, small_request,
+                                 strlen(small_request)),
+                         0);
+    }
+    json_t *y[N];
+    for (int i = 0; i < N; i++) {
+        tu_response r;
+        ck_assert_int_eq(tu_recv(c[i], &r, 30), 0);
+        y[i] = reply_y(&r);
+        tu_response_free(&r);
+        tu_close(c[i]);
+        char needle[96];
+        snprintf(needle, sizeof needle, "event=trajectory_done request_id=small-%d where=inline code=ok",
+                 i);
+        ck_assert_msg(tu_log_count(&d, needle) == 1, "small-%d did not run inline", i);
+        snprintf(needle, sizeof needle, "request_id=small-%d where=pool", i);
+        ck_assert_int_eq(tu_log_count(&d, needle), 0);
+    }
+    ck_assert_msg(!tu_readable(slow, 0), "the slow request answered before the small ones");
+    tu_response r;
+    ck_assert_int_eq(tu_recv(slow, &r, 60), 0);
+    ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
+                  "%d %s", r.status, r.body);
+    tu_response_free(&r);
+    tu_close(slow);
+    free(body);
+    stop_ok();
+    tu_daemon_cleanup(&d);
+
+    /* the same request on the pool: the same numbers */
+    start(pool_args);
+    r = post("/v1/models/spiral/trajectory", small_request);
+    json_t *pooled = reply_y(&r);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_log_count(&d, "where=pool code=ok"), 1);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(json_equal(y[i], pooled), "small-%d: inline and pooled answers differ", i);
+        json_decref(y[i]);
+    }
+    json_decref(pooled);
+    stop_ok();
+}
+END_TEST
+
+/* Clients that keep every HTTP thread solving (more connections than
+ * threads, each sending its next request as soon as the last is answered). */
+typedef struct load_client {
+    int port;
+    atomic_int *stop;
+    long ok, failed;
+} load_client;
+
+static void *load_client_run(void *arg)
+{
+    load_client *lc = arg;
+    tu_conn *c = tu_connect("127.0.0.1", lc->port);
+    while (c && !atomic_load(lc->stop)) {
+        tu_response r;
+        if (tu_request(c, "POST", "/v1/models/spiral/trajectory", json_ct, small_request,
+                       strlen(small_request), &r) == 0 &&
+            r.status == 200)
+            lc->ok++;
+        else
+            lc->failed++;
+        tu_response_free(&r);
+    }
+    if (!c) lc->failed++;
+    tu_close(c);
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* While every HTTP thread is busy solving inline, /healthz on a new
+ * connection still answers, each time within a bound far above any
+ * machine's noise (a correctness bound: no request waits for the load to
+ * end; bench/bench_http.sh measures the latency). */
+START_TEST(healthz_answers_while_http_threads_solve)
+{
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", online_cpus());
+    const char *const args[] = {"--http-threads", threads, "--inline-budget", "1",
+                                "--log-level",    "debug", NULL};
+    start(args);
+    enum { N = 8 };
+    atomic_int stop = 0;
+    load_client lc[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        lc[i] = (load_client){d.port, &stop, 0, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, load_client_run, &lc[i]), 0);
+    }
+    ck_assert_int_eq(tu_wait_log(&d, "where=inline code=ok", 10), 0);
+    double worst = 0;
+    for (int k = 0; k < 20; k++) {
+        double t0 = now_s();
+        tu_response r;
+        ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+        double dt = now_s() - t0;
+        if (dt > worst) worst = dt;
+    }
+    atomic_store(&stop, 1);
+    long ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(lc[i].failed == 0, "client %d: %ld failed requests", i, lc[i].failed);
+        ok += lc[i].ok;
+    }
+    ck_assert_msg(worst < 2.0, "/healthz took %.3f s under load", worst);
+    ck_assert_int_gt(ok, N);
+    /* the load ran inline, several requests in flight at once */
+    ck_assert_int_gt(tu_log_count(&d, "where=inline code=ok"), N);
+    stop_ok();
+}
+END_TEST
+
 static Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -833,6 +1013,8 @@ static Suite *serve_suite(void)
     tcase_add_test(l, concurrent_uploads_get_distinct_versions);
     tcase_add_test(l, keepalive_not_stalled_by_slow_solve);
     tcase_add_test(l, inline_budget_fallback);
+    tcase_add_test(l, inline_under_load);
+    tcase_add_test(l, healthz_answers_while_http_threads_solve);
     suite_add_tcase(s, l);
     return s;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,8 @@ struct workq {
     job *head, *tail;    /* FIFO */
     size_t queued;       /* jobs in the list */
     size_t running;      /* jobs being run */
+    atomic_size_t busy;  /* queued + running, read without the lock by workq_busy (every
+                            trajectory request asks, from every HTTP thread) */
     size_t max_queued;
     int closing;   /* no more submits; workers exit when the list is empty */
     int n_threads; /* started threads */
@@ -45,6 +48,7 @@ static void *worker(void *arg)
         free(j);
         pthread_mutex_lock(&q->mu);
         q->running--;
+        atomic_fetch_sub_explicit(&q->busy, 1, memory_order_relaxed);
         if (q->queued == 0 && q->running == 0) pthread_cond_broadcast(&q->idle);
     }
     pthread_mutex_unlock(&q->mu);
@@ -66,6 +70,7 @@ err_code workq_new(workq **out, int threads, size_t max_queued, err *e)
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->idle, NULL);
     q->max_queued = max_queued;
+    atomic_init(&q->busy, 0);
     for (; q->n_threads < threads; q->n_threads++) {
         int rc = pthread_create(&q->threads[q->n_threads], NULL, worker, q);
         if (rc != 0) {
@@ -100,6 +105,7 @@ err_code workq_submit(workq *q, workq_fn fn, void *arg, err *e)
         q->head = j;
     q->tail = j;
     q->queued++;
+    atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
     pthread_cond_signal(&q->work);
     pthread_mutex_unlock(&q->mu);
     return ERR_OK;
@@ -107,10 +113,7 @@ err_code workq_submit(workq *q, workq_fn fn, void *arg, err *e)
 
 size_t workq_busy(workq *q)
 {
-    pthread_mutex_lock(&q->mu);
-    size_t n = q->queued + q->running;
-    pthread_mutex_unlock(&q->mu);
-    return n;
+    return atomic_load_explicit(&q->busy, memory_order_relaxed);
 }
 
 int workq_wait_idle(workq *q, double timeout_s)

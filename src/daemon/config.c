@@ -32,8 +32,9 @@ static const config_key keys[] = {
      "locked while the daemon runs (one daemon per database)"},
     {"log_level", CONFIG_ENUM, STR(log_level), "info", 0, 0, "error|warn|info|debug", 1,
      "lowest level written to stderr"},
-    {"http_threads", CONFIG_INT, NUM(http_threads), "2", 1, 256, NULL, 0,
-     "HTTP threads (libmicrohttpd thread pool, poll()); they parse requests and send replies"},
+    {"http_threads", CONFIG_INT, NUM(http_threads), "0", 0, 256, NULL, 0,
+     "HTTP threads (libmicrohttpd thread pool, poll()); they parse requests, solve small "
+     "trajectories and send replies; 0 = one per online CPU plus 2, at least 4"},
     {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
      "seconds a client connection may stay idle before it is closed"},
     {"connection_limit", CONFIG_INT, NUM(connection_limit), "512", 1, 65536, NULL, 0,
@@ -57,8 +58,9 @@ static const config_key keys[] = {
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
     {"inline_budget", CONFIG_SECONDS, NUM(inline_budget), "0.005", 0, 1, NULL, 1,
-     "seconds a small solve may run on the HTTP thread when the server is idle; longer ones "
-     "move to the evaluation threads; 0 = always on the evaluation threads"},
+     "seconds a small solve may run on the HTTP thread when the server is idle (a tenth of it "
+     "under load, with HTTP threads >= CPUs); longer ones move to the evaluation threads; "
+     "0 = always on the evaluation threads"},
     {"keepalive_poll", CONFIG_SECONDS, NUM(keepalive_poll), "0.0002", 0, 0.01, NULL, 1,
      "seconds an idle server's HTTP thread polls a keep-alive connection after replying, "
      "so that the client's next request finds it awake; 0 = sleep at once"},

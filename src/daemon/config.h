@@ -30,7 +30,7 @@ typedef struct config {
     char listen[CONFIG_STR_MAX];       /* "ADDR:PORT"; port 0 = ephemeral */
     char db[CONFIG_STR_MAX];           /* SQLite database path */
     char log_level[16];                /* error | warn | info | debug */
-    long long http_threads;            /* libmicrohttpd thread pool size */
+    long long http_threads;            /* libmicrohttpd thread pool size; 0 = automatic */
     long long connection_timeout;      /* seconds a connection may stay idle */
     long long connection_limit;        /* concurrent connections, all clients */
     long long per_ip_connection_limit; /* concurrent connections per client IP; 0 = no cap */

@@ -126,6 +126,18 @@ static int eval_threads(const config *cfg)
     return n < 4 ? 4 : n;
 }
 
+/* http_threads = 0: as many as eval_threads = 0 gives, for the same reason:
+ * under load small solves run on the HTTP threads (http/trajectory.c), and
+ * with no more runnable threads than CPUs the daemon's share of a machine
+ * it shares (with its clients, say) drops (bench/bench_http.sh,
+ * docs/benchmarks.md). */
+static int http_threads(const config *cfg)
+{
+    if (cfg->http_threads > 0) return (int)cfg->http_threads;
+    int n = online_cpus() + 2;
+    return n < 4 ? 4 : n;
+}
+
 /* Store one seed document as version 1 of the model named after the file,
  * unless a model of that name exists. */
 static err_code seed_one(db *d, const char *path, err *e)
@@ -193,20 +205,22 @@ static err_code start(service *s, err *e)
     s->app.eval = s->eval;
     s->app.models = s->models;
     s->app.jobs = s->jobs;
+    int hthreads = http_threads(&s->cfg);
+    s->app.inline_busy = hthreads >= online_cpus();
     const char *tr = getenv("ODESERVE_TEST_ROUTES");
     s->app.test_routes = tr && strcmp(tr, "1") == 0;
     if (s->app.test_routes) log_warn("test_routes_enabled", "prefix=/v1/test/");
     apply_runtime(s);
     http_server_opts ho = {
         .listen = s->cfg.listen,
-        .threads = (unsigned)s->cfg.http_threads,
+        .threads = (unsigned)hthreads,
         .connection_timeout = (unsigned)s->cfg.connection_timeout,
         .connection_limit = (unsigned)s->cfg.connection_limit,
         .per_ip_connection_limit = (unsigned)s->cfg.per_ip_connection_limit,
     };
     if (http_server_start(&s->http, &ho, &s->app, e) != ERR_OK) return e->code;
-    log_info("listening", "addr=%s http_threads=%d eval_threads=%d", http_server_addr(s->http),
-             (int)s->cfg.http_threads, threads);
+    log_info("listening", "addr=%s http_threads=%d eval_threads=%d inline_busy=%d",
+             http_server_addr(s->http), hthreads, threads, s->app.inline_busy);
     return ERR_OK;
 }
 

@@ -47,6 +47,9 @@ typedef struct http_app {
     _Atomic uint64_t keepalive_poll_us; /* after a reply on a keep-alive connection of an
                                            idle server, poll it this long before sleeping;
                                            0 = never (SIGHUP; server.c) */
+    int inline_busy;                    /* small solves run inline under load too: the HTTP
+                                           threads alone can keep every CPU busy (at least
+                                           as many as the CPUs; trajectory.c) */
     atomic_uint traj_active;            /* trajectory requests between handler and
                                            completion (trajectory.c) */
 

@@ -5,8 +5,7 @@
  * model's kind (traj_kind below); then the request is solved where it
  * costs least:
  *
- *   inline  on the HTTP thread that read it, when no other trajectory
- *           request or evaluation is in flight, the body is small
+ *   inline  on the HTTP thread that read it, when the body is small
  *           (TRAJ_INLINE_MAX_BODY) and the model's learned cost
  *           (model/solve_cost.h) predicts well under `inline_budget`. The abort
  *           hook stops the attempt at the budget; the request then moves to
@@ -17,14 +16,23 @@
  *           thread -> pool worker -> resumed connection), each a
  *           thread wake-up (bench/bench_http.sh measures what it costs);
  *   pool    everything else (http_req_defer), parsing included when the
- *           server is busy or the body large, as before.
+ *           body is large or inline_budget is 0.
  *
- * DESIGN, why /healthz stays prompt: an inline solve blocks its HTTP thread
- * and every connection that thread polls (keep-alive ones included), so at
- * most one runs in the whole server, only while nothing else is in flight,
- * and never longer than inline_budget (default 5 ms): a request that
- * arrives meanwhile waits at most that long. Under any load the solves
- * queue on the pool and the HTTP threads only parse and reply.
+ * DESIGN, why /healthz stays prompt and the machine stays on solves. An
+ * inline solve blocks its HTTP thread and every connection that thread
+ * polls (keep-alive ones included). Alone in the server (nothing else in
+ * flight) a request may run inline for the whole inline_budget (default 5
+ * ms). Under load, when the HTTP threads are at least as many as the CPUs
+ * (app->inline_busy: they alone can keep the machine busy; fewer would
+ * leave CPUs to an idle pool), every HTTP thread still solves inline, one
+ * request at a time, but only requests predicted well under
+ * TRAJ_INLINE_BUSY_SHARE of the budget (0.5 ms by default), each attempt
+ * stopped there: a request that arrives meanwhile waits at most that long
+ * per request ahead of it on its thread, and only requests that cost far
+ * more than a hand-off queue on the pool. Sending every request under load
+ * to the pool costs two cross-thread wake-ups, a suspend/resume and another
+ * pass of libmicrohttpd's loop per request, CPU taken from the solves
+ * (bench/bench_http.sh; the breakdown is in docs/benchmarks.md).
  *
  * Limits, each with its own error: the reply's size (batch x times x state
  * size <= max_solve_points, else 413 too_large, checked before any work);
@@ -54,6 +62,10 @@
 /* Inline only when the learned cost predicts at most this share of the
  * budget: room for the guess to be wrong before the fallback costs. */
 #define TRAJ_INLINE_GUESS_SHARE 0.5
+/* Under load an inline attempt gets this share of inline_budget: what a
+ * request on another connection of the same HTTP thread may wait per
+ * solve ahead of it (DESIGN above). */
+#define TRAJ_INLINE_BUSY_SHARE 0.1
 
 /* ---- one request's state (its user data: freed at completion) ---- */
 
@@ -403,18 +415,19 @@ static void traj_pool_work(http_req *r)
     finish(r, t, &l, rc, &e);
 }
 
-/* The inline budget in seconds when this request may try it, else 0:
- * nothing else in flight (`before`: trajectory requests already active)
- * and a small body. */
+/* The inline budget in seconds when this request may try it, else 0. A
+ * small body, and either nothing else in flight (`before`: trajectory
+ * requests already active; the whole inline_budget) or, under load and
+ * with app->inline_busy, the busy share of it (see the DESIGN note above). */
 static double inline_budget(http_req *r, unsigned before)
 {
     http_app *app = http_req_app(r);
     double budget = (double)atomic_load(&app->inline_budget_us) * 1e-6;
     size_t len = 0;
     http_req_body(r, &len);
-    if (budget <= 0 || before != 0 || len > TRAJ_INLINE_MAX_BODY || workq_busy(app->eval) != 0)
-        return 0;
-    return budget;
+    if (budget <= 0 || len > TRAJ_INLINE_MAX_BODY) return 0;
+    if (before == 0 && workq_busy(app->eval) == 0) return budget;
+    return app->inline_busy ? budget * TRAJ_INLINE_BUSY_SHARE : 0;
 }
 
 void h_trajectory(http_req *r)

@@ -34,6 +34,7 @@ struct ode_solver {
     struct ode_stats *st;
     err *e;
     long attempts; /* step attempts so far, against max_steps */
+    struct ode_events *events; /* events.h's workspace, NULL until a problem has events */
 };
 
 #endif

@@ -305,3 +305,109 @@ TCase *num_tcase_events(void)
     tcase_add_test(tc, event_errors);
     return tc;
 }
+
+/* ---- against SciPy ------------------------------------------------------- */
+
+/* The right-hand sides of tests/fixtures/gen_reference.py, with its
+ * parameters. */
+static int vdp1(double t, const double *y, double *dy, void *ctx)
+{
+    (void)t;
+    (void)ctx;
+    dy[0] = y[1];
+    dy[1] = (1 - y[0] * y[0]) * y[1] - y[0];
+    return 0;
+}
+
+static int lotka(double t, const double *y, double *dy, void *ctx)
+{
+    (void)t;
+    (void)ctx;
+    dy[0] = 1.5 * y[0] - y[0] * y[1];
+    dy[1] = -3.0 * y[1] + y[0] * y[1];
+    return 0;
+}
+
+/* Every case of tests/fixtures/events_reference.json (solve_ivp DOP853 at
+ * rtol = atol = 1e-12, gen_reference.py --events): the same events in the
+ * same order, each time within EV_TOL of SciPy's and the state within
+ * EV_TOL (1 + |y|), a terminal stop where SciPy's solve ended. EV_TOL: both
+ * solves err by about 1e-11 in t (ref_err_est, the fixture's rtol 1e-12 vs
+ * 1e-11 spread), so 1e-9 leaves two digits of margin and still fails on a
+ * wrong bracket, a missed root or an event of the wrong direction. */
+#define EV_TOL 1e-9
+
+START_TEST(against_scipy)
+{
+    char path[1024];
+    tu_source_path(path, sizeof path, "tests/fixtures/events_reference.json");
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s", path, je.text);
+    json_t *cases = json_object_get(root, "cases"), *c;
+    size_t ci;
+    ck_assert_uint_ge(json_array_size(cases), 4);
+    json_array_foreach(cases, ci, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        ode_rhs_fn f = strcmp(name, "van_der_pol") == 0 ? vdp1 : lotka;
+        const double t0 = json_number_value(json_object_get(c, "t0"));
+        const double t1 = json_number_value(json_object_get(c, "t1"));
+        const double t_end = json_number_value(json_object_get(c, "t_end"));
+        double y0[2], w[8][2];
+        struct ode_event ev[8];
+        json_t *evs = json_object_get(c, "events"), *e;
+        size_t k;
+        for (int j = 0; j < 2; j++)
+            y0[j] = json_number_value(json_array_get(json_object_get(c, "y0"), (size_t)j));
+        json_array_foreach(evs, k, e)
+        {
+            for (int j = 0; j < 2; j++)
+                w[k][j] = json_number_value(json_array_get(json_object_get(e, "w"), (size_t)j));
+            ev[k] = (struct ode_event){
+                .w = w[k],
+                .value = json_number_value(json_object_get(e, "value")),
+                .direction = (int)json_integer_value(json_object_get(e, "direction")),
+                .terminal = json_is_true(json_object_get(e, "terminal"))};
+        }
+        struct ode_options o;
+        tight(&o);
+        double y[2];
+        struct hits h;
+        struct ode_stats st;
+        ck_assert_int_eq(solve("dop853", f, 2, t0, y0, &t1, 1, ev, json_array_size(evs), &o, y, &h,
+                               &st),
+                         ERR_OK);
+        json_t *hits = json_object_get(c, "hits"), *r;
+        ck_assert_msg(h.n == json_array_size(hits), "case %zu: %zu events, SciPy %zu", ci, h.n,
+                      json_array_size(hits));
+        size_t i;
+        json_array_foreach(hits, i, r)
+        {
+            const double tr = json_number_value(json_object_get(r, "t"));
+            ck_assert_uint_eq(h.which[i], (size_t)json_integer_value(json_object_get(r, "event")));
+            ck_assert_msg(fabs(h.t[i] - tr) <= EV_TOL, "case %zu event %zu: t %.17g, SciPy %.17g",
+                          ci, i, h.t[i], tr);
+            for (int j = 0; j < 2; j++) {
+                const double yr =
+                    json_number_value(json_array_get(json_object_get(r, "y"), (size_t)j));
+                ck_assert_double_le(fabs(h.y[i][j] - yr), EV_TOL * (1 + fabs(yr)));
+            }
+        }
+        const double stop = t1 > t0 ? st.t_stop_fwd : st.t_stop_bwd;
+        if (t_end != t1)
+            ck_assert_double_le(fabs(stop - t_end), EV_TOL);
+        else
+            ck_assert(isnan(stop));
+    }
+    json_decref(root);
+}
+END_TEST
+
+TCase *num_tcase_events_scipy(void)
+{
+    TCase *tc = tcase_create("events_scipy");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, against_scipy);
+    return tc;
+}

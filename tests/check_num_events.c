@@ -268,6 +268,54 @@ START_TEST(terminal_stop)
 }
 END_TEST
 
+/* y' = 1 from y(0) = -1 and y' = 2(t - 1) from y(0) = 1, in one step of
+ * size 5 whose first interior sample is t = 1. The event's value is the
+ * interpolant's own y(1) (read first as an output time: the same
+ * evaluation), so g is exactly 0 at that sample: the crossing of the first
+ * is reported at the sample itself, the touch of the second not at all. */
+static int one(double t, const double *y, double *dy, void *ctx)
+{
+    (void)t;
+    (void)y;
+    (void)ctx;
+    dy[0] = 1;
+    return 0;
+}
+
+static int touch(double t, const double *y, double *dy, void *ctx)
+{
+    (void)y;
+    (void)ctx;
+    dy[0] = 2 * (t - 1);
+    return 0;
+}
+
+START_TEST(zero_at_a_sample)
+{
+    const double w[1] = {1}, t_out[1] = {5};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.first_step = 5;
+    double y[1];
+    struct hits h;
+    struct ode_stats st;
+    const double ym[1] = {-1}, yp[1] = {1}, t2[2] = {1, 5};
+    double y1[2];
+    ck_assert_int_eq(solve("dopri5", one, 1, 0, ym, t2, 2, NULL, 0, &o, y1, &h, &st), ERR_OK);
+    const struct ode_event ev = {.w = w, .value = y1[0], .direction = ODE_EVENT_RISING};
+    ck_assert_int_eq(solve("dopri5", one, 1, 0, ym, t_out, 1, &ev, 1, &o, y, &h, &st), ERR_OK);
+    ck_assert_int_eq(st.n_accepted, 1);
+    ck_assert_uint_eq(h.n, 1);
+    ck_assert_double_eq(h.t[0], 1.0);
+    ck_assert_double_eq(h.y[0][0], y1[0]);
+    ck_assert_int_eq(solve("dopri5", touch, 1, 0, yp, t2, 2, NULL, 0, &o, y1, &h, &st), ERR_OK);
+    const struct ode_event both = {.w = w, .value = y1[0]};
+    ck_assert_int_eq(solve("dopri5", touch, 1, 0, yp, t_out, 1, &both, 1, &o, y, &h, &st), ERR_OK);
+    ck_assert_int_eq(st.n_accepted, 1);
+    ck_assert_uint_eq(h.n, 0);
+}
+END_TEST
+
 START_TEST(event_errors)
 {
     const double w[2] = {1, 0}, bad[2] = {1, NAN}, y0[2] = {1, 0}, t_out[1] = {1};
@@ -302,6 +350,7 @@ TCase *num_tcase_events(void)
     tcase_add_test(tc, zero_at_t0);
     tcase_add_test(tc, several_roots_in_one_step);
     tcase_add_test(tc, terminal_stop);
+    tcase_add_test(tc, zero_at_a_sample);
     tcase_add_test(tc, event_errors);
     return tc;
 }

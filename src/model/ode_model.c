@@ -335,24 +335,39 @@ static int sink_event(size_t which, double t, const double *y, void *ctx)
     return 0;
 }
 
-/* Trajectory b's events [from, n) into ascending t (the backward sweep's
- * come after the forward's, nearest t0 first): insertion sort, stable. */
-static void sort_events(struct ode_model_events *o, size_t from, size_t od, double *tmp)
+/* Swap events i and k (and their states of od values). */
+static void swap_events(struct ode_model_events *o, size_t i, size_t k, size_t od, double *tmp)
 {
-    for (size_t i = from + 1; i < o->n; i++) {
-        const double t = o->t[i];
-        const size_t w = o->which[i];
-        memcpy(tmp, o->y + i * od, od * sizeof *tmp);
-        size_t j = i;
-        for (; j > from && o->t[j - 1] > t; j--) {
-            o->t[j] = o->t[j - 1];
-            o->which[j] = o->which[j - 1];
-            memcpy(o->y + j * od, o->y + (j - 1) * od, od * sizeof *tmp);
-        }
-        o->t[j] = t;
-        o->which[j] = w;
-        memcpy(o->y + j * od, tmp, od * sizeof *tmp);
-    }
+    const double t = o->t[i];
+    const size_t w = o->which[i];
+    o->t[i] = o->t[k];
+    o->which[i] = o->which[k];
+    o->t[k] = t;
+    o->which[k] = w;
+    memcpy(tmp, o->y + i * od, od * sizeof *tmp);
+    memcpy(o->y + i * od, o->y + k * od, od * sizeof *tmp);
+    memcpy(o->y + k * od, tmp, od * sizeof *tmp);
+}
+
+static void reverse_events(struct ode_model_events *o, size_t lo, size_t hi, size_t od,
+                           double *tmp)
+{
+    for (; lo + 1 < hi; lo++, hi--)
+        swap_events(o, lo, hi - 1, od, tmp);
+}
+
+/* Trajectory b's events [from, n) into ascending t: num reports the forward
+ * sweep's (t >= t0, ascending) and then the backward sweep's (descending),
+ * so [A][B] becomes [reversed B][A] by two reversals, in linear time. */
+static void sort_events(struct ode_model_events *o, size_t from, size_t od, double t0,
+                        double *tmp)
+{
+    size_t n_fwd = 0;
+    while (from + n_fwd < o->n && o->t[from + n_fwd] >= t0)
+        n_fwd++;
+    if (from + n_fwd == o->n) return; /* no backward events */
+    reverse_events(o, from, o->n, od, tmp);
+    reverse_events(o, o->n - n_fwd, o->n, od, tmp);
 }
 
 /* y (dim values) = [y0 of trajectory b; zeros]. */
@@ -462,7 +477,7 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
         if (q->n_events) {
             eo->stop_fwd[b] = s.t_stop_fwd;
             eo->stop_bwd[b] = s.t_stop_bwd;
-            sort_events(eo, first_event, j->od, tmp);
+            sort_events(eo, first_event, j->od, q->t0, tmp);
         }
         if (!direct)
             for (size_t i = 0; i < n_b; i++)

@@ -68,7 +68,7 @@ struct ode_model_query {
 
 /* The events found by one solve, owned by the caller's struct (fill with
  * zeros first; ode_model_events_clear frees). Sorted by trajectory, then
- * time (ascending t; ties in the order found). */
+ * ascending time. */
 struct ode_model_events {
     size_t n;
     size_t *b, *which; /* n each: trajectory, index into query->events */

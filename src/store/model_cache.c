@@ -32,8 +32,8 @@
  * and model_def_free) always happens outside the lock.
  *
  * "Latest". Resolving version 0 took an SQLite read transaction per request
- * (about 10 us of a served request's 70 us of overhead: two fcntl locks,
- * an fstat, a cold B-tree walk). A small direct-mapped memo keeps each
+ * (two fcntl locks, an fstat, a cold B-tree walk: a sizeable share of a
+ * small request's overhead; docs/benchmarks-archive.md, "latest" memo). A small direct-mapped memo keeps each
  * name's answer with the value store_version_changes() had before the query
  * that produced it; an answer is used only while that counter has not moved,
  * i.e. while no write to models has ended in this process since. Reading

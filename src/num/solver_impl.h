@@ -34,6 +34,11 @@ struct ode_solver {
     struct ode_stats *st;
     err *e;
     long attempts; /* step attempts so far, against max_steps */
+
+    /* "auto" (autoswitch.h); s->tab is the method running now */
+    int is_auto;
+    int stiff_hits, calm_hits; /* the stiffness test's counters */
+    double *pow_v;             /* cap: the power iteration's vector, kept across steps */
 };
 
 #endif

@@ -4,6 +4,7 @@
 #include "num/implicit.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #define STIFF_HLAMBDA 3.0 /* below dopri5.f's 3.25: see autoswitch.h */
 #define STIFF_STEPS 15     /* consecutive-ish stiff steps that switch to rodas4 (dopri5.f) */
@@ -29,15 +30,28 @@ static void use(ode_solver *s, const struct rk_tableau *tab)
 void ode_auto_start(ode_solver *s)
 {
     use(s, &rk_dopri5);
-    pow_v_init(s);
+    s->pow_fresh = 1;
 }
 
-void ode_auto_switch(ode_solver *s)
+err_code ode_auto_switch(ode_solver *s)
 {
     const int to_implicit = s->tab == &rk_dopri5;
+    if (to_implicit) {
+        if (s->pow_cap < s->dim) {
+            double *v = realloc(s->pow_v, s->dim * sizeof *v);
+            if (!v) return ode_evolve_fail(s, NAN, ERR_NOMEM, "out of memory for rodas4");
+            s->pow_v = v;
+            s->pow_cap = s->dim;
+        }
+        if (ode_implicit_reserve(s, s->cap, s->e))
+            return ode_evolve_fail(s, NAN, ERR_NOMEM, "out of memory for rodas4");
+        if (s->pow_fresh) pow_v_init(s); /* else the last stiff stretch's vector */
+        s->pow_fresh = 0;
+    }
     use(s, to_implicit ? &rk_rodas4 : &rk_dopri5);
     if (to_implicit) ode_implicit_reset(s);
     s->st->n_switches++;
+    return ERR_OK;
 }
 
 /* dopri5's h lambda: Y_6 = y_n + h sum_j a_6j k_j, so y_{n+1} - Y_6 =

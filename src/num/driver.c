@@ -51,13 +51,10 @@ static err_code reserve_state(ode_solver *s, size_t dim, err *e)
     double *k = realloc(s->k, rows * dim * sizeof *k);
     if (k) s->k = k;
     if (!y || !y1 || !yt || !k) return err_set(e, ERR_NOMEM, NULL, "out of memory for the solver");
-    if (s->is_auto) {
-        double *v = realloc(s->pow_v, dim * sizeof *v);
-        if (!v) return err_set(e, ERR_NOMEM, NULL, "out of memory for the solver");
-        s->pow_v = v;
-    }
     if (ode_dense_reserve(s->dense, dim, e)) return ERR_NOMEM;
-    if (ode_implicit_reserve(s, dim, e)) return e && e->code ? e->code : ERR_NOMEM;
+    /* auto: only once it has switched to rodas4 (ode_auto_switch) */
+    if ((!s->is_auto || s->imp) && ode_implicit_reserve(s, dim, e))
+        return e && e->code ? e->code : ERR_NOMEM;
     s->cap = dim;
     return ERR_OK;
 }
@@ -369,7 +366,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
         if ((rc = observe(s, &ev, fresh))) return rc;
         const int to_switch = s->is_auto && ode_auto_after_step(s, ev.h_used);
         if (i < n && (rc = advance(s, &ev, h_resume, ev.hit_stop && is_knot, &fresh))) return rc;
-        if (to_switch && i < n) ode_auto_switch(s);
+        if (to_switch && i < n && (rc = ode_auto_switch(s))) return rc;
     }
     return ERR_OK;
 }

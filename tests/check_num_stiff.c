@@ -626,6 +626,9 @@ START_TEST(auto_fixed_step)
     ck_assert_int_eq(solve("auto", &p, &o, y, NULL, &e), ERR_INVALID);
     ck_assert_str_eq(e.field, "fixed_step");
     ck_assert_ptr_eq(ode_solver_tableau(NULL), NULL);
+    ode_solver *sv = ode_solver_new(&rk_auto, 2, &e);
+    ck_assert_ptr_eq(ode_solver_tableau(sv), &rk_auto); /* not the method running inside */
+    ode_solver_free(sv);
     ck_assert_int_eq(rk_tableau_find("auto")->kind, RK_AUTO);
 }
 END_TEST

@@ -33,18 +33,18 @@ void ode_auto_start(ode_solver *s)
     s->pow_fresh = 1;
 }
 
-err_code ode_auto_switch(ode_solver *s)
+err_code ode_auto_switch(ode_solver *s, double t)
 {
     const int to_implicit = s->tab == &rk_dopri5;
     if (to_implicit) {
         if (s->pow_cap < s->dim) {
             double *v = realloc(s->pow_v, s->dim * sizeof *v);
-            if (!v) return ode_evolve_fail(s, NAN, ERR_NOMEM, "out of memory for rodas4");
+            if (!v) return ode_evolve_fail(s, t, ERR_NOMEM, "out of memory for rodas4");
             s->pow_v = v;
             s->pow_cap = s->dim;
         }
         if (ode_implicit_reserve(s, s->cap, s->e))
-            return ode_evolve_fail(s, NAN, ERR_NOMEM, "out of memory for rodas4");
+            return ode_evolve_fail(s, t, ERR_NOMEM, "out of memory for rodas4");
         if (s->pow_fresh) pow_v_init(s); /* else the last stiff stretch's vector */
         s->pow_fresh = 0;
     }

@@ -43,10 +43,10 @@ void ode_auto_start(ode_solver *s);
  * the next step (ode_auto_switch after the driver has advanced). */
 int ode_auto_after_step(ode_solver *s, double h);
 
-/* Switch to the other method (k row 0 already holds f(t, y)). The first
+/* Switch to the other method at t (k row 0 already holds f(t, y)). The first
  * switch to rodas4 allocates its workspace (a solve that never switches
  * allocates nothing more than dopri5's): ERR_NOMEM is the only failure. */
-err_code ode_auto_switch(ode_solver *s);
+err_code ode_auto_switch(ode_solver *s, double t);
 
 /* rho(J) estimate for the Jacobian of the last rodas4 step (implicit.c);
  * -1 when none is held. v: cap values, the start vector (updated). */

@@ -366,7 +366,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
         if ((rc = observe(s, &ev, fresh))) return rc;
         const int to_switch = s->is_auto && ode_auto_after_step(s, ev.h_used);
         if (i < n && (rc = advance(s, &ev, h_resume, ev.hit_stop && is_knot, &fresh))) return rc;
-        if (to_switch && i < n && (rc = ode_auto_switch(s))) return rc;
+        if (to_switch && i < n && (rc = ode_auto_switch(s, ev.t))) return rc;
     }
     return ERR_OK;
 }

@@ -996,6 +996,70 @@ START_TEST(reply_stats_implicit)
 }
 END_TEST
 
+/* Events and per-state grids: decoded with their defaults, and the reply's
+ * text: events per state, stopped_at (number, pair, null), null rows. */
+START_TEST(request_events_and_grids)
+{
+    codec_request_ode q;
+    err e;
+    ck_assert_int_eq(decode_req("{\"y0\": [[2, 0], [1, 1]], \"t\": [[0.5, 0.1], []], "
+                                "\"events\": [{\"name\": \"a\", \"state\": [1, 0]}, "
+                                "{\"name\": \"b\", \"state\": [0, 2], \"value\": 0.5, "
+                                "\"direction\": \"falling\", \"terminal\": true}]}",
+                                2, &q, &e),
+                     ERR_OK);
+    ck_assert_uint_eq(q.n_t, 2);
+    ck_assert_ptr_nonnull(q.t_len);
+    ck_assert_uint_eq(q.t_len[0], 2);
+    ck_assert_uint_eq(q.t_len[1], 0);
+    ck_assert_uint_eq(q.n_events, 2);
+    ck_assert_str_eq(q.event_names[1], "b");
+    ck_assert_int_eq(q.events[0].direction, ODE_EVENT_BOTH);
+    ck_assert_int_eq(q.events[0].terminal, 0);
+    ck_assert_double_eq(q.events[0].value, 0);
+    ck_assert_int_eq(q.events[1].direction, ODE_EVENT_FALLING);
+    ck_assert_int_eq(q.events[1].terminal, 1);
+    ck_assert_double_eq(q.events[1].value, 0.5);
+    ck_assert_double_eq(q.events[1].w[1], 2);
+
+    double y[] = {1, 2, NAN, NAN};
+    size_t eb[] = {0, 0}, ew[] = {1, 0};
+    double et[] = {0.2, 0.3}, ey[] = {3, 4, 5, 6}, fwd[] = {0.3, NAN}, bwd[] = {-1, NAN};
+    struct ode_model_events ev = {.n = 2, .b = eb, .which = ew, .t = et, .y = ey,
+                                  .stop_fwd = fwd, .stop_bwd = bwd, .od = 2};
+    codec_request_stats st = {.nfe = 1, .steps = 2, .rejected = 3, .elapsed_ms = 0.5};
+    jbuf b;
+    jbuf_init(&b);
+    codec_request_ode_reply_ev(&b, "m", 1, &q, y, 2, &ev, &st);
+    char *s = jbuf_take(&b, NULL);
+    ck_assert_str_eq(s, "{\"model\":\"m\",\"version\":1,\"t\":[[0.5,0.1],[]],\"y\":[[[1.0,2.0],"
+                        "null],[]],\"events\":[[{\"name\":\"b\",\"t\":0.2,\"y\":[3.0,4.0]},"
+                        "{\"name\":\"a\",\"t\":0.3,\"y\":[5.0,6.0]}],[]],\"stopped_at\":"
+                        "[[-1.0,0.3],null],\"stats\":{\"nfe\":1,\"steps\":2,\"rejected\":3,"
+                        "\"elapsed_ms\":0.5}}");
+    free(s);
+    codec_request_ode_free(&q);
+
+    /* one state: stopped_at a number, absent when nothing stopped */
+    ck_assert_int_eq(decode_req("{\"y0\": [2, 0], \"t\": [0.5], \"events\": [{\"name\": \"a\", "
+                                "\"state\": [1, 0]}]}",
+                                2, &q, &e),
+                     ERR_OK);
+    bwd[0] = NAN;
+    ev.n = 0;
+    codec_request_ode_reply_ev(&b, "m", 1, &q, y, 2, &ev, &st);
+    s = jbuf_take(&b, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\"events\":[],\"stopped_at\":0.3,"));
+    free(s);
+    fwd[0] = NAN;
+    codec_request_ode_reply_ev(&b, "m", 1, &q, y, 2, &ev, &st);
+    s = jbuf_take(&b, NULL);
+    ck_assert_ptr_null(strstr(s, "stopped_at"));
+    free(s);
+    codec_request_ode_free(&q);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("codec");
@@ -1015,6 +1079,7 @@ static Suite *suite(void)
     tcase_add_test(c, content_types);
     tcase_add_test(c, model_decode_ode);
     tcase_add_test(c, model_decode_cde);
+    tcase_add_test(c, request_events_and_grids);
     tcase_add_test(c, model_round_trip);
     tcase_add_test(c, model_format_doc_example);
     tcase_add_test(c, request_decode);

@@ -1019,6 +1019,9 @@ static Suite *nn_suite(void)
     tcase_add_test(core, vmath_specials);
     tcase_add_test(core, vjp_partial_outputs);
     tcase_add_test(core, shared_params_threads);
+    /* packed_bitwise sweeps ~2,000 shapes: seconds under ASan or valgrind on
+     * a busy machine, past Check's default 4 s */
+    tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
 
     TCase *deriv = tcase_create("derivatives");

@@ -687,6 +687,8 @@ int main(void)
     suite_add_tcase(s, num_tcase_order());
     suite_add_tcase(s, num_tcase_limits());
     suite_add_tcase(s, num_tcase_errors());
+    suite_add_tcase(s, num_tcase_events());
+    suite_add_tcase(s, num_tcase_events_scipy());
     int rc = tu_suite_run(s);
     tp_free();
     return rc;

@@ -1134,6 +1134,135 @@ START_TEST(stiff_mlp)
 }
 END_TEST
 
+
+/* ---- per-trajectory time grids and events ------------------------------ */
+
+/* Three states with grids of different lengths and orders (one empty, one
+ * with a duplicate and a time before t0): per trajectory, each trajectory's
+ * rows are bit for bit those of solving it alone at its own times; shared
+ * step, bit for bit the rows of the shared solve at the union of the times. */
+START_TEST(per_trajectory_grids)
+{
+    model_def d;
+    def_tanh_mlp(&d);
+    ode_model *m = new_model(&d);
+    const double y0[6] = {1.0, -0.5, 0.3, 0.8, -1.2, 0.1};
+    const size_t len[3] = {3, 0, 4};
+    const double t[7] = {2.0, 0.5, 2.0, /* */ 1.5, -0.7, 3.0, 0.25};
+    double y[14], one[8];
+    err e;
+    err_clear(&e);
+    struct ode_model_query q = {.t0 = 0.1, .batch = 3, .y0 = y0, .t = t, .n_t = 7, .t_len = len};
+    q.solver.rtol = 1e-8;
+    q.solver.atol = 1e-10;
+    q.mode = ODE_BATCH_PER_TRAJECTORY;
+    ck_assert_msg(ode_model_solve(m, &q, y, NULL, &e) == ERR_OK, "%s", e.message);
+    size_t off = 0;
+    for (size_t b = 0; b < 3; off += len[b++]) {
+        if (!len[b]) continue;
+        struct ode_model_query qb = q;
+        qb.batch = 1;
+        qb.y0 = y0 + 2 * b;
+        qb.t = t + off;
+        qb.n_t = len[b];
+        qb.t_len = NULL;
+        ck_assert_msg(ode_model_solve(m, &qb, one, NULL, &e) == ERR_OK, "%s", e.message);
+        ck_assert_mem_eq(y + 2 * off, one, 2 * len[b] * sizeof *one);
+    }
+    /* shared step: the union of the times for every trajectory */
+    const double u[6] = {-0.7, 0.25, 0.5, 1.5, 2.0, 3.0};
+    double ys[14], yu[36];
+    q.mode = ODE_BATCH_SHARED;
+    ck_assert_msg(ode_model_solve(m, &q, ys, NULL, &e) == ERR_OK, "%s", e.message);
+    struct ode_model_query qu = q;
+    qu.t = u;
+    qu.n_t = 6;
+    qu.t_len = NULL;
+    ck_assert_msg(ode_model_solve(m, &qu, yu, NULL, &e) == ERR_OK, "%s", e.message);
+    off = 0;
+    for (size_t b = 0; b < 3; off += len[b++])
+        for (size_t i = 0; i < len[b]; i++) {
+            size_t k = 0;
+            while (k < 5 && u[k] != t[off + i])
+                k++;
+            ck_assert_mem_eq(ys + 2 * (off + i), yu + 2 * (b * 6 + k), 2 * sizeof *ys);
+        }
+    /* the grids must add up to n_t */
+    q.n_t = 6;
+    ck_assert_int_eq(ode_model_solve(m, &q, ys, NULL, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "t");
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+/* Events of a batch: solved per trajectory (whatever the mode asked), each
+ * trajectory's events bit for bit those of solving it alone, in ascending
+ * time across both sweeps; a terminal event leaves NAN rows and its stop. */
+START_TEST(events_per_trajectory)
+{
+    model_def d;
+    def_linear(&d, false);
+    ode_model *m = new_model(&d);
+    const double y0[4] = {1.0, -0.5, -2.0, 3.0}, w[2] = {1.0, 0.0}, t[3] = {-3.0, 6.0, 2.0};
+    const struct ode_event ev[2] = {{.w = w, .value = 0.1},
+                                    {.w = w, .value = -0.2, .direction = -1, .terminal = 1}};
+    double y[12], y1[6];
+    struct ode_model_events out = {0}, alone = {0};
+    struct ode_model_stats st;
+    err e;
+    err_clear(&e);
+    struct ode_model_query q = {.t0 = 0.0, .batch = 2, .y0 = y0, .t = t, .n_t = 3,
+                                .events = ev, .n_events = 2, .events_out = &out,
+                                .mode = ODE_BATCH_SHARED};
+    q.solver.rtol = 1e-10;
+    q.solver.atol = 1e-12;
+    ck_assert_msg(ode_model_solve(m, &q, y, &st, &e) == ERR_OK, "%s", e.message);
+    ck_assert_int_eq(st.mode, ODE_BATCH_PER_TRAJECTORY);
+    ck_assert_uint_gt(out.n, 0);
+    size_t at = 0;
+    for (size_t b = 0; b < 2; b++) {
+        struct ode_model_query qb = q;
+        qb.batch = 1;
+        qb.y0 = y0 + 2 * b;
+        qb.events_out = &alone;
+        ck_assert_msg(ode_model_solve(m, &qb, y1, NULL, &e) == ERR_OK, "%s", e.message);
+        for (size_t i = 0; i < 6; i++)
+            ck_assert(y1[i] == y[6 * b + i] || (isnan(y1[i]) && isnan(y[6 * b + i])));
+        for (size_t k = 0; k < alone.n; k++, at++) {
+            ck_assert_uint_eq(out.b[at], b);
+            ck_assert_uint_eq(out.which[at], alone.which[k]);
+            ck_assert(out.t[at] == alone.t[k]);
+            ck_assert_mem_eq(out.y + 2 * at, alone.y + 2 * k, 2 * sizeof *out.y);
+            if (k) ck_assert_double_le(alone.t[k - 1], alone.t[k]);
+            ck_assert_double_le(fabs(alone.y[2 * k] - ev[alone.which[k]].value), 1e-9);
+        }
+        ck_assert(out.stop_fwd[b] == alone.stop_fwd[0] ||
+                  (isnan(out.stop_fwd[b]) && isnan(alone.stop_fwd[0])));
+        /* rows past a forward stop are NAN, the others finite */
+        for (size_t i = 0; i < 3; i++) {
+            const int past = (!isnan(out.stop_fwd[b]) && t[i] > out.stop_fwd[b]) ||
+                             (!isnan(out.stop_bwd[b]) && t[i] < out.stop_bwd[b]);
+            ck_assert_int_eq(isnan(y[6 * b + 2 * i]), past);
+        }
+        ode_model_events_clear(&alone);
+    }
+    ck_assert_uint_eq(at, out.n);
+    /* the linear field oscillates: trajectory 0 crosses -0.2 falling before t = 6 */
+    ck_assert(!isnan(out.stop_fwd[0]) && out.stop_fwd[0] < 6.0);
+    ode_model_events_clear(&out);
+    /* a non-finite weight names its field */
+    const double bad[2] = {1.0, NAN};
+    const struct ode_event evb = {.w = bad};
+    q.events = &evb;
+    q.n_events = 1;
+    ck_assert_int_eq(ode_model_solve(m, &q, y, NULL, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "events[0].state[1]");
+    ode_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ode_model");
@@ -1153,6 +1282,8 @@ static Suite *suite(void)
     tcase_add_test(core, solve_cost_learns);
     tcase_add_test(core, implicit_methods);
     tcase_add_test(core, stiff_mlp);
+    tcase_add_test(core, per_trajectory_grids);
+    tcase_add_test(core, events_per_trajectory);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_set_timeout(errors, 60);

@@ -15,6 +15,8 @@ TCase *num_tcase_core(void);   /* check_num.c: accuracy, dense output, jumps, ba
 TCase *num_tcase_order(void);  /* check_num_order.c: order conditions, convergence orders */
 TCase *num_tcase_limits(void); /* check_num_errors.c: edge cases */
 TCase *num_tcase_errors(void); /* check_num_errors.c: failure paths */
+TCase *num_tcase_events(void); /* check_num_events.c: events, analytic */
+TCase *num_tcase_events_scipy(void); /* check_num_events.c: events against SciPy */
 
 /* Solve problem p with `method` at the times t[0..n) into y (n x dim). */
 err_code num_solve(const char *method, const struct tp_problem *p, const struct ode_options *o,

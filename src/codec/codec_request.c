@@ -1,6 +1,7 @@
 /* codec/codec_request.c: see codec_request.h. */
 #include "codec/codec_request.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,10 @@ void codec_request_ode_free(codec_request_ode *q)
     if (!q) return;
     free(q->t);
     free(q->y0);
+    free(q->t_len);
+    free(q->events);
+    free(q->event_w);
+    free(q->event_names);
     memset(q, 0, sizeof *q);
 }
 
@@ -36,7 +41,45 @@ static void *alloc_doubles(size_t n, err *e)
     return p;
 }
 
-/* "t": a non-empty list of finite numbers. */
+/* "t" as a list of lists: one grid per state of y0 (decoded first). */
+static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
+{
+    const size_t n = json_array_size(v);
+    if (!q->batched || n != q->batch)
+        return err_set(e, ERR_INVALID, "t",
+                       "holds %zu lists of times; y0 holds %zu state%s (a list of lists needs one "
+                       "list per state of a list of states)",
+                       n, q->batched ? q->batch : 1, q->batched && q->batch == 1 ? "" : "s");
+    if (!(q->t_len = calloc(n, sizeof *q->t_len)))
+        return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+    size_t total = 0;
+    for (size_t b = 0; b < n; b++) {
+        const json_t *g = json_array_get(v, b);
+        char f[ERR_FIELD_MAX];
+        codec_json_field_index(f, sizeof f, "t", b);
+        if (!json_is_array(g))
+            return err_set(e, ERR_INVALID, f,
+                           "must be a list of times (t is a list of lists), got %s",
+                           codec_json_type_name(g));
+        q->t_len[b] = json_array_size(g);
+        total += q->t_len[b];
+    }
+    if (total == 0)
+        return err_set(e, ERR_INVALID, "t", "must not be empty: give at least one output time");
+    q->n_t = total;
+    if (!(q->t = alloc_doubles(total, e))) return ERR_NOMEM;
+    size_t off = 0;
+    for (size_t b = 0; b < n; b++) {
+        char f[ERR_FIELD_MAX];
+        codec_json_field_index(f, sizeof f, "t", b);
+        if (codec_json_get_vector(json_array_get(v, b), f, q->t_len[b], q->t + off, e) != ERR_OK)
+            return ERR_INVALID;
+        off += q->t_len[b];
+    }
+    return ERR_OK;
+}
+
+/* "t": a non-empty list of finite numbers, or of lists (decode_grids). */
 static err_code decode_times(const json_t *v, codec_request_ode *q, err *e)
 {
     if (!v) return err_set(e, ERR_INVALID, "t", "missing: the list of output times");
@@ -45,6 +88,7 @@ static err_code decode_times(const json_t *v, codec_request_ode *q, err *e)
                        codec_json_type_name(v));
     if (json_array_size(v) == 0)
         return err_set(e, ERR_INVALID, "t", "must not be empty: give at least one output time");
+    if (json_is_array(json_array_get(v, 0))) return decode_grids(v, q, e);
     q->n_t = json_array_size(v);
     if (!(q->t = alloc_doubles(q->n_t, e))) return ERR_NOMEM;
     return codec_json_get_vector(v, "t", q->n_t, q->t, e);
@@ -72,19 +116,94 @@ static err_code decode_y0(const json_t *v, size_t dim, codec_request_ode *q, err
     return ERR_OK;
 }
 
+static const char *const direction_names[] = {"falling", "both", "rising"}; /* direction + 1 */
+
+/* One event object into q's slot k. */
+static err_code decode_event(const json_t *v, size_t k, size_t dim, codec_request_ode *q, err *e)
+{
+    static const char *const keys[] = {"name", "state", "value", "direction", "terminal", NULL};
+    char f[ERR_FIELD_MAX], g[ERR_FIELD_MAX];
+    codec_json_field_index(f, sizeof f, "events", k);
+    if (!json_is_object(v))
+        return err_set(e, ERR_INVALID, f, "must be an object {\"name\", \"state\", ...}, got %s",
+                       codec_json_type_name(v));
+    if (codec_json_keys_check(v, f, keys, e) != ERR_OK) return ERR_INVALID;
+    struct ode_event *ev = &q->events[k];
+    ev->w = q->event_w + k * dim;
+    const json_t *name = json_object_get(v, "name"), *state = json_object_get(v, "state"),
+                 *value = json_object_get(v, "value"), *dir = json_object_get(v, "direction"),
+                 *term = json_object_get(v, "terminal");
+    const char *s;
+    codec_json_field(g, sizeof g, f, "name");
+    if (!name) return err_set(e, ERR_INVALID, g, "missing: a name for the event");
+    if (codec_json_get_string(name, g, &s, e) != ERR_OK) return ERR_INVALID;
+    const size_t len = strlen(s);
+    if (len < 1 || len > CODEC_EVENT_NAME_MAX || len != json_string_length(name))
+        return err_set(e, ERR_INVALID, g, "must be 1 to %d bytes (no NUL), got %zu",
+                       CODEC_EVENT_NAME_MAX, json_string_length(name));
+    memcpy(q->event_names[k], s, len + 1);
+    codec_json_field(g, sizeof g, f, "state");
+    if (!state)
+        return err_set(e, ERR_INVALID, g, "missing: the weights of g = state . y - value (%zu numbers)",
+                       dim);
+    if (codec_json_get_vector(state, g, dim, q->event_w + k * dim, e) != ERR_OK) return ERR_INVALID;
+    codec_json_field(g, sizeof g, f, "value");
+    if (value && codec_json_get_double(value, g, &ev->value, e) != ERR_OK) return ERR_INVALID;
+    ev->direction = ODE_EVENT_BOTH;
+    if (dir) {
+        codec_json_field(g, sizeof g, f, "direction");
+        if (codec_json_get_string(dir, g, &s, e) != ERR_OK) return ERR_INVALID;
+        int d = -2;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(s, direction_names[i]) == 0) d = i - 1;
+        if (d == -2)
+            return err_set(e, ERR_INVALID, g, "must be \"rising\", \"falling\" or \"both\"");
+        ev->direction = d;
+    }
+    bool t = false;
+    codec_json_field(g, sizeof g, f, "terminal");
+    if (term && codec_json_get_bool(term, g, &t, e) != ERR_OK) return ERR_INVALID;
+    ev->terminal = t;
+    return ERR_OK;
+}
+
+/* "events": a list of at most CODEC_MAX_EVENTS event objects. */
+static err_code decode_events(const json_t *v, size_t dim, codec_request_ode *q, err *e)
+{
+    if (!json_is_array(v))
+        return err_set(e, ERR_INVALID, "events", "must be a list of events, got %s",
+                       codec_json_type_name(v));
+    const size_t n = json_array_size(v);
+    if (n > CODEC_MAX_EVENTS)
+        return err_set(e, ERR_INVALID, "events", "holds %zu events, at most %d are allowed", n,
+                       CODEC_MAX_EVENTS);
+    if (!n) return ERR_OK;
+    q->events = calloc(n, sizeof *q->events);
+    q->event_w = calloc(n * dim, sizeof *q->event_w);
+    q->event_names = calloc(n, sizeof *q->event_names);
+    if (!q->events || !q->event_w || !q->event_names)
+        return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+    q->n_events = n;
+    for (size_t k = 0; k < n; k++)
+        if (decode_event(json_array_get(v, k), k, dim, q, e) != ERR_OK) return ERR_INVALID;
+    return ERR_OK;
+}
+
 err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q,
                                   err *e)
 {
-    static const char *const keys[] = {"y0", "t", "t0", "version", "solver", "augmented", NULL};
+    static const char *const keys[] = {"y0",        "t",      "t0", "version", "solver",
+                                       "augmented", "events", NULL};
     memset(q, 0, sizeof *q);
     const json_t *t0 = json_object_get(body, "t0"), *solver = json_object_get(body, "solver"),
-                 *aug = json_object_get(body, "augmented");
+                 *aug = json_object_get(body, "augmented"), *events = json_object_get(body, "events");
     if (codec_json_keys_check(body, "", keys, e) != ERR_OK ||
         decode_y0(json_object_get(body, "y0"), state_dim, q, e) != ERR_OK ||
         decode_times(json_object_get(body, "t"), q, e) != ERR_OK ||
         (t0 && codec_json_get_double(t0, "t0", &q->t0, e) != ERR_OK) ||
         (solver && codec_model_solver_decode(solver, "solver", &q->solver, e) != ERR_OK) ||
-        (aug && codec_json_get_bool(aug, "augmented", &q->augmented, e) != ERR_OK)) {
+        (aug && codec_json_get_bool(aug, "augmented", &q->augmented, e) != ERR_OK) ||
+        (events && decode_events(events, state_dim, q, e) != ERR_OK)) {
         codec_request_ode_free(q);
         return e ? e->code : ERR_INVALID;
     }
@@ -118,9 +237,132 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
     jbuf_lit(b, "}}");
 }
 
+/* Rows of y (n x od), a NAN row (past a terminal event) as null. */
+static void rows_or_null(jbuf *b, const double *y, size_t n, size_t od)
+{
+    jbuf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) jbuf_raw(b, ",", 1);
+        if (isnan(y[i * od]))
+            jbuf_lit(b, "null");
+        else
+            jbuf_vec(b, y + i * od, od);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
+/* Trajectory b's events, [{"name", "t", "y"}, ..], from *at on (they are
+ * sorted by trajectory). */
+static void events_of(jbuf *b, const codec_request_ode *q, const struct ode_model_events *ev,
+                      size_t traj, size_t *at)
+{
+    jbuf_raw(b, "[", 1);
+    for (int first = 1; *at < ev->n && ev->b[*at] == traj; (*at)++, first = 0) {
+        if (!first) jbuf_raw(b, ",", 1);
+        jbuf_lit(b, "{\"name\":");
+        jbuf_str(b, q->event_names[ev->which[*at]]);
+        jbuf_lit(b, ",\"t\":");
+        jbuf_double(b, ev->t[*at]);
+        jbuf_lit(b, ",\"y\":");
+        jbuf_vec(b, ev->y + *at * ev->od, ev->od);
+        jbuf_raw(b, "}", 1);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
+/* Where trajectory b stopped: a number, [before t0, after t0] when both
+ * sweeps stopped, null when neither did. */
+static void stop_of(jbuf *b, const struct ode_model_events *ev, size_t traj)
+{
+    const double lo = ev->stop_bwd[traj], hi = ev->stop_fwd[traj];
+    if (!isnan(lo) && !isnan(hi)) {
+        const double both[2] = {lo, hi};
+        jbuf_vec(b, both, 2);
+    } else if (!isnan(lo) || !isnan(hi)) {
+        jbuf_double(b, isnan(lo) ? hi : lo);
+    } else {
+        jbuf_lit(b, "null");
+    }
+}
+
+static int stopped(const struct ode_model_events *ev, size_t traj)
+{
+    return !isnan(ev->stop_bwd[traj]) || !isnan(ev->stop_fwd[traj]);
+}
+
+void codec_request_ode_reply_ev(jbuf *b, const char *model, int version,
+                                const codec_request_ode *q, const double *y, size_t od,
+                                const struct ode_model_events *ev, const codec_request_stats *st)
+{
+    jbuf_reserve(b, 160 + strlen(model) + (q->n_t * (q->t_len ? 1 : q->batch) * (od + 1)) * 25 +
+                        (ev ? ev->n * (od + 2) * 25 + CODEC_EVENT_NAME_MAX * ev->n : 0));
+    jbuf_lit(b, "{\"model\":");
+    jbuf_str(b, model);
+    jbuf_lit(b, ",\"version\":");
+    jbuf_int(b, version);
+    jbuf_lit(b, ",\"t\":");
+    if (q->t_len) {
+        jbuf_raw(b, "[", 1);
+        for (size_t k = 0, off = 0; k < q->batch; off += q->t_len[k++]) {
+            if (k) jbuf_raw(b, ",", 1);
+            jbuf_vec(b, q->t + off, q->t_len[k]);
+        }
+        jbuf_raw(b, "]", 1);
+    } else {
+        jbuf_vec(b, q->t, q->n_t);
+    }
+    jbuf_lit(b, ",\"y\":");
+    if (!q->batched) {
+        rows_or_null(b, y, q->n_t, od);
+    } else {
+        jbuf_raw(b, "[", 1);
+        for (size_t k = 0, off = 0; k < q->batch; k++) {
+            const size_t n = q->t_len ? q->t_len[k] : q->n_t;
+            if (k) jbuf_raw(b, ",", 1);
+            rows_or_null(b, y + off * od, n, od);
+            off += n;
+        }
+        jbuf_raw(b, "]", 1);
+    }
+    if (ev) {
+        size_t at = 0;
+        jbuf_lit(b, ",\"events\":");
+        if (!q->batched) {
+            events_of(b, q, ev, 0, &at);
+            if (stopped(ev, 0)) {
+                jbuf_lit(b, ",\"stopped_at\":");
+                stop_of(b, ev, 0);
+            }
+        } else {
+            jbuf_raw(b, "[", 1);
+            for (size_t k = 0; k < q->batch; k++) {
+                if (k) jbuf_raw(b, ",", 1);
+                events_of(b, q, ev, k, &at);
+            }
+            jbuf_raw(b, "]", 1);
+            int any = 0;
+            for (size_t k = 0; k < q->batch; k++)
+                any |= stopped(ev, k);
+            if (any) {
+                jbuf_lit(b, ",\"stopped_at\":[");
+                for (size_t k = 0; k < q->batch; k++) {
+                    if (k) jbuf_raw(b, ",", 1);
+                    stop_of(b, ev, k);
+                }
+                jbuf_raw(b, "]", 1);
+            }
+        }
+    }
+    codec_request_stats_write(b, st);
+}
+
 void codec_request_ode_reply(jbuf *b, const char *model, int version, const codec_request_ode *q,
                              const double *y, size_t od, const codec_request_stats *st)
 {
+    if (q->t_len || q->n_events) {
+        codec_request_ode_reply_ev(b, model, version, q, y, od, NULL, st);
+        return;
+    }
     jbuf_reserve(b, 160 + strlen(model) + (q->n_t + q->batch * q->n_t * od) * 25);
     jbuf_lit(b, "{\"model\":");
     jbuf_str(b, model);

@@ -4,8 +4,13 @@
  * is read first (codec_request_version), to find the model; the rest depends
  * on the model's kind and is decoded by that kind's decoder:
  *
- *   ode  {"y0": [..] | [[..], ..], "t": [..], "t0": 0, "version": 3,
- *         "solver": {...overrides...}, "augmented": false}
+ *   ode  {"y0": [..] | [[..], ..], "t": [..] | [[..], ..], "t0": 0, "version": 3,
+ *         "solver": {...overrides...}, "augmented": false,
+ *         "events": [{"name": "x", "state": [..], "value": 0,
+ *                     "direction": "both", "terminal": false}, ..]}
+ *
+ * "t" as a list of lists is a grid per initial state (y0 must then be a
+ * list of as many states; a grid may be empty, not all of them).
  *
  * (cde models: codec/codec_cde.h). Every key not
  * listed is an error; every error names its field ("y0[1][0]", "t[4]",
@@ -24,6 +29,14 @@
 #include "core/err.h"
 #include "codec/jbuf.h"
 #include "model/model_def.h"
+#include "model/ode_model.h"
+#include "num/driver.h"
+
+/* At most this many events per request: each costs a functional per sample
+ * of every step (num/driver.h), and the sign bookkeeping is per event. */
+#define CODEC_MAX_EVENTS 16
+/* An event's name: 1 to this many bytes. */
+#define CODEC_EVENT_NAME_MAX 64
 
 /* "version": a positive integer or "latest"; absent = latest. *version
  * receives the number, 0 for latest. `body` must be an object. */
@@ -39,6 +52,11 @@ typedef struct codec_request_ode {
     double *y0;          /* batch x state_dim */
     model_solver solver; /* overrides; unset fields keep the model's defaults */
     bool augmented;      /* report the augmented dimensions too */
+    size_t *t_len;       /* "t" a list of lists: batch grid lengths (t holds them in a row); else NULL */
+    size_t n_events;     /* "events": at most CODEC_MAX_EVENTS */
+    struct ode_event *events; /* w: state_dim weights each, in event_w */
+    double *event_w;
+    char (*event_names)[CODEC_EVENT_NAME_MAX + 1];
 } codec_request_ode;
 
 /* Decode `body` (an object) for a model of state_dim. On failure q is
@@ -68,5 +86,14 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st);
  * at t[i], or y[b][i] for a batched request. */
 void codec_request_ode_reply(jbuf *b, const char *model, int version, const codec_request_ode *q,
                              const double *y, size_t od, const codec_request_stats *st);
+
+/* The same with events (ev: the solve's, NULL when the request had none):
+ * "events": [{"name", "t", "y"}, ..] (a list of them per state for a
+ * batched request), "stopped_at" (see docs/api.md), and null for the rows
+ * of y past a terminal event (NAN rows). With per-state grids y[b] follows
+ * t[b] and "t" echoes the lists. */
+void codec_request_ode_reply_ev(jbuf *b, const char *model, int version,
+                                const codec_request_ode *q, const double *y, size_t od,
+                                const struct ode_model_events *ev, const codec_request_stats *st);
 
 #endif

@@ -82,9 +82,11 @@ typedef struct traj {
     double spent_s;               /* an inline attempt that ran out of budget: its time */
     size_t batch, points;         /* for the log: trajectories, output times (rows) */
 
-    codec_request_ode oq; /* kind ode: the request, outputs (batch x n_t x od) */
+    codec_request_ode oq; /* kind ode: the request, outputs (batch x n_t x od, or n_t x od
+                           * with a grid per state) */
     double *y;
     size_t od;
+    struct ode_model_events ev; /* kind ode with events: what the solve found */
 
     codec_cde_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
     double *ro, *hid;
@@ -101,6 +103,7 @@ static void traj_free(void *p)
     if (t->h) model_cache_release(t->app->models, t->h);
     json_decref(t->body);
     codec_request_ode_free(&t->oq);
+    ode_model_events_clear(&t->ev);
     codec_cde_req_free(&t->cq);
     free(t->y);
     free(t->ro);
@@ -215,10 +218,16 @@ static int traj_ode_prepare(http_req *r, traj *t)
         return -1;
     }
     t->od = ode_model_output_dim(m, q->augmented);
+    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t; /* t_len: n_t counts them all */
     char what[128];
-    snprintf(what, sizeof what, "%zu states x %zu times x %zu per state", q->batch, q->n_t, t->od);
-    if (!within_cap(r, (double)q->batch * (double)q->n_t * (double)t->od, what)) return -1;
-    if (!(t->y = malloc(q->batch * q->n_t * t->od * sizeof *t->y))) {
+    if (q->t_len)
+        snprintf(what, sizeof what, "%zu times over %zu states x %zu per state", q->n_t, q->batch,
+                 t->od);
+    else
+        snprintf(what, sizeof what, "%zu states x %zu times x %zu per state", q->batch, q->n_t,
+                 t->od);
+    if (!within_cap(r, (double)rows * (double)t->od, what)) return -1;
+    if (!(t->y = malloc(rows * t->od * sizeof *t->y))) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
         return -1;
     }
@@ -242,6 +251,10 @@ static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
         .report_augmented = q->augmented,
         .abort = abort,
         .abort_ctx = abort_ctx,
+        .t_len = q->t_len,
+        .events = q->events,
+        .n_events = q->n_events,
+        .events_out = &t->ev,
     };
     struct ode_model_stats st = {0};
     err_code rc = ode_model_solve(t->m->ode, &oq, t->y, &st, e);
@@ -269,7 +282,8 @@ static void traj_ode_reply(http_req *r, traj *t)
                               t->n_switches};
     jbuf b;
     jbuf_init(&b);
-    codec_request_ode_reply(&b, t->h->name, t->h->version, &t->oq, t->y, t->od, &cs);
+    codec_request_ode_reply_ev(&b, t->h->name, t->h->version, &t->oq, t->y, t->od,
+                               t->oq.n_events ? &t->ev : NULL, &cs);
     api_reply_jbuf(r, 200, &b);
 }
 

@@ -33,7 +33,14 @@
  * "Batch modes"; the figures in docs/benchmarks.md).
  * The implicit methods (rodas4, esdirk4) always solve per trajectory (a
  * shared-step batch would factor one dense (batch x dim)^2 matrix), and
- * their batches teach the cost model nothing.
+ * their batches teach the cost model nothing. So do queries with events
+ * (num finds events only with groups = 1: a terminal event stops one
+ * trajectory, a shared-step system would have to stop them all).
+ *
+ * Per-trajectory grids (query.t_len): per trajectory, each solve gets its
+ * own times; shared step, one solve at the sorted distinct union of all
+ * grids, each trajectory's rows picked from it (bsearch), so its answers
+ * are those of a shared solve at the union.
  *
  * Errors, with the field as the HTTP request spells it:
  *   ERR_INVALID   "y0" (batch 0, no states), "y0[k]" (one state: component
@@ -74,6 +81,9 @@
 /* Every this many AUTO batches that would go shared-step, one goes per
  * trajectory instead, so that the learned evaluation ratio stays current. */
 #define ODE_COST_EXPLORE 8
+/* AUTO with per-trajectory grids: shared-step only while its output buffer
+ * (distinct times x batch x dim) is at most this many times the reply's. */
+#define ODE_MODEL_UNION_MAX_RATIO 4
 
 struct ode_model {
     size_t state_dim;    /* reported state */
@@ -197,6 +207,26 @@ static err_code check_finite(const double *v, size_t n, const char *name, err *e
     return ERR_OK;
 }
 
+/* Events as the HTTP request spells them: "events[k].state[j]", ... */
+static err_code check_events(const ode_model *m, const struct ode_model_query *q, err *e)
+{
+    if (!q->n_events) return ERR_OK;
+    if (!q->events) return err_set(e, ERR_INVALID, "events", "missing");
+    if (!q->events_out) return err_set(e, ERR_INVALID, NULL, "no events output given");
+    for (size_t k = 0; k < q->n_events; k++) {
+        const struct ode_event *ev = &q->events[k];
+        char f[48];
+        snprintf(f, sizeof f, "events[%zu].state", k);
+        if (!ev->w) return err_set(e, ERR_INVALID, f, "missing");
+        if (check_finite(ev->w, m->state_dim, f, e)) return ERR_INVALID;
+        snprintf(f, sizeof f, "events[%zu]", k);
+        if (!isfinite(ev->value)) return err_set(e, ERR_INVALID, f, "value must be finite");
+        if (ev->direction < -1 || ev->direction > 1 || (ev->terminal != 0 && ev->terminal != 1))
+            return err_set(e, ERR_INVALID, f, "unknown direction or terminal flag");
+    }
+    return ERR_OK;
+}
+
 /* Fields as the HTTP request spells them: "y0[k]" for one state, "y0[b][k]"
  * for a batch, "t[i]", "t0", "solver.rtol". */
 static err_code check_query(const ode_model *m, const struct ode_model_query *q,
@@ -209,9 +239,17 @@ static err_code check_query(const ode_model *m, const struct ode_model_query *q,
     if (!q->t) return err_set(e, ERR_INVALID, "t", "missing");
     if ((int)q->mode < ODE_BATCH_AUTO || q->mode > ODE_BATCH_PER_TRAJECTORY)
         return err_set(e, ERR_INVALID, "mode", "unknown batch mode %d", (int)q->mode);
-    if (q->batch > SIZE_MAX / sizeof(double) / m->dim / q->n_t)
+    if ((q->t_len ? 1 : q->batch) > SIZE_MAX / sizeof(double) / m->dim / q->n_t)
         return err_set(e, ERR_TOO_LARGE, "t", "%zu times x %zu states is too large", q->n_t,
                        q->batch);
+    if (q->t_len) {
+        size_t sum = 0;
+        for (size_t b = 0; b < q->batch; b++)
+            sum += q->t_len[b];
+        if (sum != q->n_t)
+            return err_set(e, ERR_INVALID, "t", "the grids hold %zu times, n_t is %zu", sum, q->n_t);
+    }
+    if (check_events(m, q, e)) return ERR_INVALID;
     if (!y_out) return err_set(e, ERR_INVALID, NULL, "no output buffer given");
     if (!isfinite(q->t0)) return err_set(e, ERR_INVALID, "t0", "must be a finite number");
     if (q->batch == 1) {
@@ -249,7 +287,88 @@ struct solve_job {
     double *y_out;
     struct ode_model_stats *st;
     long nfe_max; /* per-trajectory mode: the largest NFE of one trajectory */
+    size_t *off;  /* batch + 1: trajectory b's output rows are off[b] .. off[b+1] */
+    double *u;    /* shared-step with per-trajectory grids: the sorted distinct times */
+    size_t n_u;
 };
+
+void ode_model_events_clear(struct ode_model_events *ev)
+{
+    if (!ev) return;
+    free(ev->b);
+    free(ev->which);
+    free(ev->t);
+    free(ev->y);
+    free(ev->stop_fwd);
+    free(ev->stop_bwd);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* Collects one trajectory's events (num's ode_event_fn). */
+struct event_sink {
+    struct ode_model_events *out;
+    size_t b, od;
+};
+
+static int sink_event(size_t which, double t, const double *y, void *ctx)
+{
+    struct event_sink *k = ctx;
+    struct ode_model_events *o = k->out;
+    if (o->n == o->cap) {
+        const size_t cap = o->cap ? 2 * o->cap : 16;
+        size_t *b = realloc(o->b, cap * sizeof *b);
+        if (b) o->b = b;
+        size_t *w = realloc(o->which, cap * sizeof *w);
+        if (w) o->which = w;
+        double *tt = realloc(o->t, cap * sizeof *tt);
+        if (tt) o->t = tt;
+        double *yy = realloc(o->y, cap * k->od * sizeof *yy);
+        if (yy) o->y = yy;
+        if (!b || !w || !tt || !yy) return ERR_NOMEM;
+        o->cap = cap;
+    }
+    o->b[o->n] = k->b;
+    o->which[o->n] = which;
+    o->t[o->n] = t;
+    memcpy(o->y + o->n * k->od, y, k->od * sizeof *y);
+    o->n++;
+    return 0;
+}
+
+/* Swap events i and k (and their states of od values). */
+static void swap_events(struct ode_model_events *o, size_t i, size_t k, size_t od, double *tmp)
+{
+    const double t = o->t[i];
+    const size_t w = o->which[i];
+    o->t[i] = o->t[k];
+    o->which[i] = o->which[k];
+    o->t[k] = t;
+    o->which[k] = w;
+    memcpy(tmp, o->y + i * od, od * sizeof *tmp);
+    memcpy(o->y + i * od, o->y + k * od, od * sizeof *tmp);
+    memcpy(o->y + k * od, tmp, od * sizeof *tmp);
+}
+
+static void reverse_events(struct ode_model_events *o, size_t lo, size_t hi, size_t od,
+                           double *tmp)
+{
+    for (; lo + 1 < hi; lo++, hi--)
+        swap_events(o, lo, hi - 1, od, tmp);
+}
+
+/* Trajectory b's events [from, n) into ascending t: num reports the forward
+ * sweep's (t >= t0, ascending) and then the backward sweep's (descending),
+ * so [A][B] becomes [reversed B][A] by two reversals, in linear time. */
+static void sort_events(struct ode_model_events *o, size_t from, size_t od, double t0,
+                        double *tmp)
+{
+    size_t n_fwd = 0;
+    while (from + n_fwd < o->n && o->t[from + n_fwd] >= t0)
+        n_fwd++;
+    if (from + n_fwd == o->n) return; /* no backward events */
+    reverse_events(o, from, o->n, od, tmp);
+    reverse_events(o, o->n - n_fwd, o->n, od, tmp);
+}
 
 /* y (dim values) = [y0 of trajectory b; zeros]. */
 static void load_state(const struct solve_job *j, size_t b, double *y)
@@ -283,12 +402,28 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
     const struct ode_model_query *q = j->q;
     const size_t dim = m->dim, n_t = q->n_t;
     const bool direct = j->od == dim; /* the solver writes into y_out itself */
+    size_t n_max = 0;                 /* the longest grid */
+    for (size_t b = 0; b < q->batch; b++)
+        if (j->off[b + 1] - j->off[b] > n_max) n_max = j->off[b + 1] - j->off[b];
+    (void)n_t;
     mlp_ws *ws = NULL;
     ode_solver *solver = NULL;
     double *y0 = malloc(dim * sizeof *y0);
-    double *buf = direct ? NULL : malloc(n_t * dim * sizeof *buf);
+    double *buf = direct ? NULL : malloc((n_max ? n_max : 1) * dim * sizeof *buf);
+    /* events with dim weights (state_dim given, the augmented ones 0) */
+    struct ode_event *evs = q->n_events ? calloc(q->n_events, sizeof *evs) : NULL;
+    double *w = q->n_events ? calloc(q->n_events * dim, sizeof *w) : NULL;
+    double *tmp = q->n_events ? malloc(j->od * sizeof *tmp) : NULL;
+    struct ode_model_events *eo = q->events_out;
+    if (q->n_events) {
+        ode_model_events_clear(eo);
+        eo->od = j->od;
+        eo->stop_fwd = malloc(q->batch * sizeof *eo->stop_fwd);
+        eo->stop_bwd = malloc(q->batch * sizeof *eo->stop_bwd);
+    }
     err_code rc = ERR_OK;
-    if (!y0 || (!direct && !buf)) {
+    if (!y0 || (!direct && !buf) ||
+        (q->n_events && (!evs || !w || !tmp || !eo->stop_fwd || !eo->stop_bwd))) {
         rc = err_set(e, ERR_NOMEM, NULL, "out of memory for a solve");
         goto out;
     }
@@ -298,7 +433,13 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
         goto out;
     }
     struct rhs_ctx ctx = {.net = m->net, .ws = ws, .batch = 1};
-    const struct ode_problem p = {.f = rhs_single,
+    for (size_t k = 0; k < q->n_events; k++) {
+        memcpy(w + k * dim, q->events[k].w, m->state_dim * sizeof *w);
+        evs[k] = q->events[k];
+        evs[k].w = w + k * dim;
+    }
+    struct event_sink sink = {.out = eo, .od = j->od};
+    struct ode_problem p = {.f = rhs_single,
                                   .ctx = &ctx,
                                   .dim = dim,
                                   .t0 = q->t0,
@@ -306,13 +447,21 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
                                   .t_out = q->t,
                                   .n_out = n_t,
                                   .jac = jac_single,
-                                  .autonomous = !mlp_time_input(m->net)};
+                                  .autonomous = !mlp_time_input(m->net),
+                                  .events = evs,
+                                  .n_events = q->n_events,
+                                  .on_event = q->n_events ? sink_event : NULL,
+                                  .event_ctx = &sink};
     for (size_t b = 0; b < q->batch; b++) {
-        double *dst = j->y_out + b * n_t * j->od;
+        double *dst = j->y_out + j->off[b] * j->od;
+        const size_t n_b = j->off[b + 1] - j->off[b], first_event = eo ? eo->n : 0;
         struct ode_stats s;
         err local;
         err_clear(&local);
         load_state(j, b, y0);
+        p.t_out = q->t + (q->t_len ? j->off[b] : 0);
+        p.n_out = n_b;
+        sink.b = b;
         rc = ode_solve(solver, &p, &j->opt, direct ? dst : buf, &s, &local);
         j->st->nfe += s.nfe;
         if (s.nfe > j->nfe_max) j->nfe_max = s.nfe;
@@ -328,24 +477,57 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
             rc = name_failure(rc, &local, q->batch > 1 ? (long)b : -1, e);
             goto out;
         }
+        if (q->n_events) {
+            eo->stop_fwd[b] = s.t_stop_fwd;
+            eo->stop_bwd[b] = s.t_stop_bwd;
+            sort_events(eo, first_event, j->od, q->t0, tmp);
+        }
         if (!direct)
-            for (size_t i = 0; i < n_t; i++)
+            for (size_t i = 0; i < n_b; i++)
                 memcpy(dst + i * j->od, buf + i * dim, j->od * sizeof *dst);
     }
 out:
+    if (rc && q->n_events) ode_model_events_clear(eo);
     ode_solver_free(solver);
     mlp_ws_free(ws);
     free(buf);
     free(y0);
+    free(evs);
+    free(w);
+    free(tmp);
     return rc;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The sorted distinct times of all grids into j->u. */
+static err_code make_union(struct solve_job *j, err *e)
+{
+    const size_t n = j->q->n_t;
+    if (!(j->u = malloc(n * sizeof *j->u)))
+        return err_set(e, ERR_NOMEM, NULL, "out of memory for the output times");
+    memcpy(j->u, j->q->t, n * sizeof *j->u);
+    qsort(j->u, n, sizeof *j->u, cmp_time);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!k || j->u[i] != j->u[k - 1]) j->u[k++] = j->u[i];
+    j->n_u = k;
+    return ERR_OK;
 }
 
 static err_code solve_shared(struct solve_job *j, err *e)
 {
     const ode_model *m = j->m;
     const struct ode_model_query *q = j->q;
-    const size_t dim = m->dim, n_t = q->n_t, batch = q->batch, big = batch * dim;
-    const bool direct = batch == 1 && j->od == dim;
+    const size_t dim = m->dim, batch = q->batch, big = batch * dim;
+    /* per-trajectory grids: one solve at the union of the times, each
+     * trajectory's rows picked from it */
+    const size_t n_t = q->t_len ? j->n_u : q->n_t;
+    const bool direct = batch == 1 && j->od == dim && !q->t_len;
     mlp_ws *ws = NULL;
     ode_solver *solver = NULL;
     double *y0 = malloc(big * sizeof *y0);
@@ -368,7 +550,7 @@ static err_code solve_shared(struct solve_job *j, err *e)
                                   .dim = big,
                                   .t0 = q->t0,
                                   .y0 = y0,
-                                  .t_out = q->t,
+                                  .t_out = q->t_len ? j->u : q->t,
                                   .n_out = n_t};
     struct ode_stats s;
     err local;
@@ -383,7 +565,14 @@ static err_code solve_shared(struct solve_job *j, err *e)
         rc = name_failure(rc, &local, -1, e);
         goto out;
     }
-    if (!direct) /* n_t x batch x dim -> batch x n_t x od */
+    if (q->t_len) { /* row of the union for each trajectory's time */
+        for (size_t b = 0; b < batch; b++)
+            for (size_t i = j->off[b]; i < j->off[b + 1]; i++) {
+                const double *hit = bsearch(&q->t[i], j->u, j->n_u, sizeof *j->u, cmp_time);
+                memcpy(j->y_out + i * j->od, buf + (size_t)(hit - j->u) * big + b * dim,
+                       j->od * sizeof *buf);
+            }
+    } else if (!direct) /* n_t x batch x dim -> batch x n_t x od */
         for (size_t b = 0; b < batch; b++)
             for (size_t i = 0; i < n_t; i++)
                 memcpy(j->y_out + (b * n_t + i) * j->od, buf + i * big + b * dim,
@@ -511,13 +700,33 @@ err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, do
     if ((rc = check_query(m, q, y_out, e)) || (rc = make_options(m, q, &j.tab, &j.opt, e)))
         return rc;
     j.od = ode_model_output_dim(m, q->report_augmented);
-    /* implicit methods: per trajectory, whatever the query asked (see above) */
+    if (!(j.off = malloc((q->batch + 1) * sizeof *j.off)))
+        return err_set(e, ERR_NOMEM, NULL, "out of memory for a solve");
+    j.off[0] = 0;
+    for (size_t b = 0; b < q->batch; b++)
+        j.off[b + 1] = j.off[b] + (q->t_len ? q->t_len[b] : q->n_t);
+    if (q->t_len && (rc = make_union(&j, e))) goto out;
+    /* implicit methods and events: per trajectory, whatever the query asked
+     * (see above and ode_model.h) */
     const bool implicit = rk_tableau_implicit(j.tab);
-    ode_batch_mode mode = implicit              ? ODE_BATCH_PER_TRAJECTORY
+    ode_batch_mode mode = implicit || q->n_events ? ODE_BATCH_PER_TRAJECTORY
                           : q->mode == ODE_BATCH_AUTO ? auto_mode(&j)
                                                       : q->mode;
+    /* per-trajectory grids: AUTO does not let the shared solve's buffer
+     * (union x batch x dim) outgrow the reply (n_t x od) more than
+     * ODE_MODEL_UNION_MAX_RATIO times */
+    if (q->t_len && q->mode == ODE_BATCH_AUTO && mode == ODE_BATCH_SHARED &&
+        (double)j.n_u * (double)q->batch * (double)m->dim >
+            ODE_MODEL_UNION_MAX_RATIO * (double)q->n_t * (double)j.od)
+        mode = ODE_BATCH_PER_TRAJECTORY;
     stats->mode = mode;
-    if (mode == ODE_BATCH_SHARED) return solve_shared(&j, e);
-    if (!(rc = solve_per_trajectory(&j, e)) && !implicit) learn_ratio(&j);
+    if (mode == ODE_BATCH_SHARED) {
+        rc = solve_shared(&j, e);
+    } else if (!(rc = solve_per_trajectory(&j, e)) && !implicit && !q->n_events) {
+        learn_ratio(&j); /* a terminal event's short solves would teach it wrong */
+    }
+out:
+    free(j.off);
+    free(j.u);
     return rc;
 }

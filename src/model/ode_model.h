@@ -52,7 +52,33 @@ struct ode_model_query {
     bool report_augmented; /* outputs carry state_dim + augment_dim values */
     ode_abort_fn abort;    /* NULL, or polled every step (request deadline) */
     void *abort_ctx;
+    /* A time grid per trajectory: NULL = every trajectory is answered at
+     * t[0..n_t); else trajectory b at its own t_len[b] times (0 allowed: not
+     * solved), the grids concatenated in t (n_t = the sum, >= 1), and its
+     * rows of y_out start at row sum_{c<b} t_len[c]. */
+    const size_t *t_len;
+    /* Events (num/driver.h, struct ode_event): each w holds state_dim
+     * weights (the augmented components weigh 0). With events the batch is
+     * solved per trajectory whatever `mode` says (a terminal event stops one
+     * trajectory, not the batch); found events go to *events_out. */
+    const struct ode_event *events;
+    size_t n_events;
+    struct ode_model_events *events_out; /* required with events */
 };
+
+/* The events found by one solve, owned by the caller's struct (fill with
+ * zeros first; ode_model_events_clear frees). Sorted by trajectory, then
+ * ascending time. */
+struct ode_model_events {
+    size_t n;
+    size_t *b, *which; /* n each: trajectory, index into query->events */
+    double *t;         /* n event times */
+    double *y;         /* n x output_dim: the state there */
+    double *stop_fwd, *stop_bwd; /* batch each: where a terminal event ended the sweep after
+                                  * (before) t0, NAN if none; rows past it in y_out are NAN */
+    size_t cap, od;
+};
+void ode_model_events_clear(struct ode_model_events *ev);
 
 /* Statistics, summed over the batch in per-trajectory mode. */
 struct ode_model_stats {
@@ -82,7 +108,7 @@ size_t ode_model_augment_dim(const ode_model *m);
 /* Values per output state for a query (state_dim, or + augment_dim). */
 size_t ode_model_output_dim(const ode_model *m, bool report_augmented);
 
-/* Solve. y_out receives batch x n_t x output_dim values: y_out[(b*n_t + i)*od + k]
+/* Solve. y_out receives batch x n_t x output_dim values (with t_len: n_t x od): y_out[(b*n_t + i)*od + k]
  * is component k of trajectory b at q->t[i]. ERR_INVALID for a bad query (field
  * named as in the HTTP request: "y0[3]", "t[2]", "solver.rtol"), ERR_SOLVER
  * with the time reached ("max_steps (N) reached at t=..."), or what the abort

@@ -10,6 +10,7 @@
 #include "num/driver.h"
 
 #include "num/autoswitch.h"
+#include "num/events.h"
 #include "num/evolve.h"
 #include "num/implicit.h"
 #include "num/step.h"
@@ -109,6 +110,7 @@ void ode_solver_free(ode_solver *s)
     free(s->pow_v);
     ode_dense_free(s->dense);
     ode_implicit_free(s);
+    ode_events_free(s);
     free(s);
 }
 
@@ -179,6 +181,24 @@ static err_code validate_options(const ode_solver *s, const struct ode_options *
     return ERR_OK;
 }
 
+static err_code check_events(const struct ode_problem *p, err *e)
+{
+    if (p->n_events && !p->events) return err_set(e, ERR_INVALID, "events", "missing");
+    for (size_t k = 0; k < p->n_events; k++) {
+        const struct ode_event *ev = &p->events[k];
+        char field[64];
+        snprintf(field, sizeof field, "events[%zu]", k);
+        if (!ev->w) return err_set(e, ERR_INVALID, field, "no weights given");
+        int finite = isfinite(ev->value);
+        for (size_t j = 0; j < p->dim; j++)
+            finite &= isfinite(ev->w[j]);
+        if (!finite) return err_set(e, ERR_INVALID, field, "weights and value must be finite");
+        if (ev->direction < -1 || ev->direction > 1)
+            return err_set(e, ERR_INVALID, field, "unknown direction %d", ev->direction);
+    }
+    return ERR_OK;
+}
+
 static err_code validate_problem(const struct ode_problem *p, const double *y_out, err *e)
 {
     if (!p->f) return err_set(e, ERR_INVALID, "f", "no vector field given");
@@ -190,7 +210,7 @@ static err_code validate_problem(const struct ode_problem *p, const double *y_ou
         check_times(p->stop_times, p->n_stops, "stop_times", e))
         return ERR_INVALID;
     if (p->n_out && !y_out) return err_set(e, ERR_INVALID, "y_out", "missing");
-    return ERR_OK;
+    return check_events(p, e);
 }
 
 /* ---- the sweeps ---------------------------------------------------------- */
@@ -265,13 +285,26 @@ static err_code observe(ode_solver *s, const struct ode_evolve_state *ev, int fr
                            ev->t_new);
 }
 
-/* Answer the outputs the step just accepted covers; returns the next index. */
+/* The events of the step just accepted (events.c), on its dense output. */
+static err_code events_in_step(ode_solver *s, const struct ode_evolve_state *ev, double *t_term)
+{
+    ode_dense_update(s->dense, s->dim, ev->t, ev->h_used, s->y, s->y1, s->k, 0, s->p->f,
+                     s->p->ctx);
+    return ode_events_step(s, ev, t_term);
+}
+
+/* Answer the outputs the step just accepted covers, up to t_term when a
+ * terminal event cut it short (NAN: the whole step); returns the next index. */
 static err_code answer_outputs(ode_solver *s, const struct ode_evolve_state *ev,
-                               const struct ode_tpair *outs, size_t n, size_t *i, double *y_out)
+                               const struct ode_tpair *outs, size_t n, size_t *i, double *y_out,
+                               double t_term)
 {
     const size_t dim = s->dim;
-    ode_dense_update(s->dense, dim, ev->t, ev->h_used, s->y, s->y1, s->k, 0, s->p->f, s->p->ctx);
-    for (; *i < n && ev->dir * (outs[*i].t - ev->t_new) <= 0; (*i)++) {
+    const double t_last = isnan(t_term) ? ev->t_new : t_term;
+    if (!s->p->n_events) /* else events_in_step recorded it, dense stages perhaps computed */
+        ode_dense_update(s->dense, dim, ev->t, ev->h_used, s->y, s->y1, s->k, 0, s->p->f,
+                         s->p->ctx);
+    for (; *i < n && ev->dir * (outs[*i].t - t_last) <= 0; (*i)++) {
         double *row = y_out + outs[*i].idx * dim;
         if (outs[*i].t == ev->t_new) {
             memcpy(row, s->y1, dim * sizeof *row);
@@ -339,6 +372,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
     if (rc) return rc;
     ode_control_reset(&s->ctl);
     ode_implicit_reset(s);
+    if (p->n_events) ode_events_begin(s, dir);
     if (o->fixed_step > 0 || o->n_steps > 0) {
         ev.fixed = 1;
         const double span = fabs(t_end - p->t0);
@@ -362,9 +396,18 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
         const double h_resume = s->st->n_rejected == rejected_before ? h_before : 0;
         s->st->n_accepted++;
         s->st->h_last = ev.h_used;
-        if ((rc = answer_outputs(s, &ev, outs, n, &i, y_out))) return rc;
+        double t_term = NAN; /* a terminal event in this step ends the sweep there */
+        if (p->n_events && (rc = events_in_step(s, &ev, &t_term))) return rc;
+        if ((rc = answer_outputs(s, &ev, outs, n, &i, y_out, t_term))) return rc;
         if ((rc = observe(s, &ev, fresh))) return rc;
         const int to_switch = s->is_auto && ode_auto_after_step(s, ev.h_used);
+        if (!isnan(t_term)) {
+            for (; i < n; i++)
+                for (size_t j = 0; j < dim; j++)
+                    y_out[outs[i].idx * dim + j] = NAN;
+            *(dir > 0 ? &s->st->t_stop_fwd : &s->st->t_stop_bwd) = t_term;
+            return ERR_OK;
+        }
         if (i < n && (rc = advance(s, &ev, h_resume, ev.hit_stop && is_knot, &fresh))) return rc;
         if (to_switch && i < n && (rc = ode_auto_switch(s, ev.t))) return rc;
     }
@@ -399,12 +442,17 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
     stats->t_fail = NAN;
+    stats->t_stop_fwd = stats->t_stop_bwd = NAN;
     if (!s || !p) return err_set(e, ERR_INVALID, NULL, "no solver or problem given");
     err_code rc;
     if ((rc = validate_problem(p, y_out, e)) || (rc = validate_options(s, o, p->dim, e))) return rc;
     if ((rc = reserve_state(s, p->dim, e)) ||
         (rc = reserve_lists(s, p->n_out, p->n_jumps + p->n_stops, e)))
         return rc;
+    if (p->n_events && o->groups != 1)
+        return err_set(e, ERR_INVALID, "events",
+                       "events need one trajectory per solve (groups = 1), not %zu", o->groups);
+    if (p->n_events && (rc = ode_events_reserve(s, p->n_events, p->dim, e))) return rc;
     s->p = p;
     s->o = o;
     s->dim = p->dim;

@@ -41,6 +41,9 @@
  * object reused: no allocation after the first); that loop belongs to the
  * caller, who also decides what one failed trajectory means for the rest.
  *
+ * Events (events.c): roots of linear functionals g(t, y) = w . y - value,
+ * located on the dense output of each accepted step; see struct ode_event.
+ *
  * Ownership and threads: an ode_solver owns its workspaces; use one per
  * thread. Problems, options and outputs are borrowed for the call only.
  * Tables are const and shared. The hot loop never allocates: ode_solver_new
@@ -105,6 +108,47 @@ enum ode_controller {
     ODE_CONTROL_I = 1,  /* classical: h *= safety * err^(-1/(q+1)); SciPy's choice */
 };
 
+/* An event: a root of g(t, y) = w . y - value in the integrated span.
+ *
+ * Detection: after each accepted step, g is sampled at the step's start, at
+ * ODE_EVENT_SAMPLES interior points of the dense output (theta = j / (S+1))
+ * and at its end. A sign change between two neighbouring samples is an
+ * event, so a step that jumps over several roots finds each pair that at
+ * least one sample separates: two roots closer than h / (S+1) to each other
+ * may both be missed (g touches zero and turns back between two samples, as
+ * a tangency does; SciPy looks at the step's ends only). Each root is then
+ * found by the Illinois method on the interpolant, to a bracket of a few
+ * ulps of t: the event time is exact for the interpolant, whose own error is
+ * that of the solve (rtol, atol). The reported time is the bracket's end on
+ * the far side of the crossing (g there already has its new sign, or is 0).
+ *
+ * Zeros: a zero of g at t0 is not an event; the sign before a crossing is
+ * the last non-zero one, so the direction of the first crossing is judged
+ * from the first non-zero sign after t0 (as SciPy's solve_ivp). A sample
+ * where g is exactly 0 and after which g changes sign is the event's time
+ * (the root is not searched); g that returns to its former sign after a
+ * zero (a touch) is no event, nor is a zero at the end of the span.
+ *
+ * Several events in one step are reported in integration order (by time;
+ * ties by event index). A terminal event ends its sweep at the event time:
+ * outputs beyond it (in that direction) are left NAN in y_out, later events
+ * are not reported, and ode_stats.t_stop_fwd / t_stop_bwd say where. The
+ * two sweeps (times after t0, times before it) stop independently. Events
+ * need options.groups = 1 (a shared-step batch would stop every
+ * trajectory): the caller solves such batches per trajectory. */
+#define ODE_EVENT_SAMPLES 4
+enum ode_event_direction { ODE_EVENT_BOTH = 0, ODE_EVENT_RISING = 1, ODE_EVENT_FALLING = -1 };
+struct ode_event {
+    const double *w; /* dim weights */
+    double value;
+    int direction; /* enum ode_event_direction: the sign of dg/dt (in t, not in the sweep's order) */
+    int terminal;  /* 1: stop the sweep there */
+};
+
+/* Called for each event found, in each sweep's order (y: dim values, valid
+ * during the call). Return 0 to go on, or an err_code to stop the solve. */
+typedef int (*ode_event_fn)(size_t which, double t, const double *y, void *ctx);
+
 /* Options. Fill with ode_options_init, then change what you need. */
 struct ode_options {
     double rtol;                    /* relative tolerance (1e-3; raised to 100 eps if smaller) */
@@ -146,6 +190,10 @@ struct ode_problem {
     size_t n_stops;
     ode_jac_fn jac; /* NULL, or df/dy for the implicit methods (see ode_jac_fn); ctx as f */
     int autonomous; /* 1: f does not depend on t (no df/dt needed) */
+    const struct ode_event *events; /* n_events events (see struct ode_event); may be NULL */
+    size_t n_events;
+    ode_event_fn on_event; /* NULL, or called for each event found; ctx event_ctx */
+    void *event_ctx;
 };
 
 /* Statistics of one solve (both directions together). */
@@ -159,6 +207,7 @@ struct ode_stats {
     long n_lu;       /* LU factorisations of the iteration matrix (implicit methods) */
     long auto_steps[2]; /* "auto": accepted steps taken by dopri5 [0] and by rodas4 [1] */
     long n_switches;    /* "auto": switches between them */
+    double t_stop_fwd, t_stop_bwd; /* where a terminal event ended a sweep, NAN if none */
 };
 
 /* "auto" (rk_auto): each sweep starts with dopri5 and switches to rodas4

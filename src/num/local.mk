@@ -8,6 +8,7 @@ src_num_libnum_la_SOURCES = \
 	src/num/dense.c src/num/dense.h \
 	src/num/evolve.c src/num/evolve.h \
 	src/num/driver.c src/num/driver.h \
+	src/num/events.c src/num/events.h \
 	src/num/implicit.c src/num/implicit.h \
 	src/num/autoswitch.c src/num/autoswitch.h \
 	src/num/solver_impl.h

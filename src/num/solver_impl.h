@@ -41,6 +41,7 @@ struct ode_solver {
     double *pow_v;             /* pow_cap: the power iteration's vector, kept across steps */
     size_t pow_cap;
     int pow_fresh; /* pow_v not yet set in this sweep */
+    struct ode_events *events; /* events.h's workspace, NULL until a problem has events */
 };
 
 #endif

@@ -614,6 +614,50 @@ START_TEST(auto_switches_back)
 }
 END_TEST
 
+/* Events under auto: found on the dense output of whichever method took
+ * the step. y_1 = cos t crosses zero at pi/2 + k pi: the first two while
+ * rodas4 runs (a(t) still large), the rest under dopri5 again. */
+struct fade_hits {
+    int n;
+    double t[16];
+};
+
+static int fade_event(size_t which, double t, const double *y, void *ctx)
+{
+    (void)which, (void)y;
+    struct fade_hits *h = ctx;
+    if (h->n < 16) h->t[h->n] = t;
+    h->n++;
+    return 0;
+}
+
+START_TEST(auto_events)
+{
+    double y0[3] = {2, 1, 0}, t_end = 20, y[3];
+    const double w[3] = {0, 1, 0};
+    const struct ode_event ev = {.w = w, .value = 0, .direction = ODE_EVENT_BOTH};
+    struct ode_problem p = {.f = fade_f, .jac = fade_jac, .dim = 3, .y0 = y0, .t_out = &t_end,
+                            .n_out = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    struct fade_hits hits = {0};
+    p.events = &ev;
+    p.n_events = 1;
+    p.on_event = fade_event;
+    p.event_ctx = &hits;
+    struct ode_stats st;
+    err e;
+    ck_assert_msg(solve("auto", &p, &o, y, &st, &e) == ERR_OK, "%s", e.message);
+    ck_assert_int_ge(st.n_switches, 2);
+    ck_assert_int_eq(hits.n, 6);
+    for (int k = 0; k < 6; k++)
+        ck_assert_msg(fabs(hits.t[k] - (M_PI / 2 + k * M_PI)) < 1e-6, "event %d at %.17g", k,
+                      hits.t[k]);
+}
+END_TEST
+
 /* auto steps adaptively only. */
 START_TEST(auto_fixed_step)
 {
@@ -654,6 +698,7 @@ int main(void)
     tcase_add_test(tc, auto_nonstiff_is_dopri5);
     tcase_add_test(tc, auto_switches_back);
     tcase_add_test(tc, auto_fixed_step);
+    tcase_add_test(tc, auto_events);
     suite_add_tcase(s, tc);
     int rc = tu_suite_run(s);
     json_decref(fixture);

@@ -14,6 +14,7 @@
  * deviation over every trajectory, time and component from a dop853 solve
  * at rtol 1e-12, atol 1e-14 (per trajectory) of the same problem.
  *   w1_single                 one trajectory (ODE_BATCH_AUTO)
+ *   w1tsit5_single, w1auto_single   the same with "method" tsit5, auto
  *   w1_batch256               256 trajectories (ODE_BATCH_AUTO; "mode" says
  *                             which mode AUTO picked)
  *   w1_batch<n>_shared        n trajectories as one system (one GEMM/stage)
@@ -310,6 +311,17 @@ static int run(const char *model_file, int reps, const size_t *sizes, int n_size
         if (make_reference(&w, w.y0, 1, w.ref, &e) || time_query(&w, &q, w.ref, reps, y, &r, &e))
             goto fail;
         print_row("w1_single", NULL, &r);
+    }
+    /* the same trajectory by tsit5 and by auto (dopri5 until stiff, then rodas4:
+     * W1 is not stiff, so the rows measure what the stiffness test costs) */
+    static const char *const alt[][2] = {{"w1tsit5_single", "tsit5"}, {"w1auto_single", "auto"}};
+    for (int k = 0; k < 2; k++) {
+        if (!want(alt[k][0])) continue;
+        struct ode_model_query qa = q;
+        snprintf(qa.solver.method, sizeof qa.solver.method, "%s", alt[k][1]);
+        if (make_reference(&w, w.y0, 1, w.ref, &e) || time_query(&w, &qa, w.ref, reps, y, &r, &e))
+            goto fail;
+        print_row(alt[k][0], NULL, &r);
     }
     /* batches: y0 from the fixed seed; trajectory b is the same for every size */
     static const char *const families[] = {"w1_batch", "w1near_batch", "w1mixed_batch"};

@@ -16,7 +16,8 @@
  * --weights FILE (the model's parameter vector, in model_def order).
  *
  * Usage: bench_stiff [--weights FILE] [--rtol R] [--atol A] [--repeat N]
- *                    [--methods rodas4,esdirk4,dopri5] */
+ *                    [--methods rodas4,esdirk4,auto,dopri5]
+ * ("auto" lines add its steps per method and its switches.) */
 #include "bench_util.h" /* next to this file */
 #include "model/model_def.h"
 #include "model/ode_model.h"
@@ -122,7 +123,7 @@ static void write_weights(const model_def *d, const char *path, const double *y0
 
 int main(int argc, char **argv)
 {
-    const char *weights = NULL, *methods = "rodas4,esdirk4,dopri5";
+    const char *weights = NULL, *methods = "rodas4,esdirk4,auto,dopri5";
     double rtol = 1e-6, atol = 1e-9;
     int repeat = 200;
     for (int i = 1; i < argc; i++) {
@@ -176,9 +177,13 @@ int main(int argc, char **argv)
         qsort(times, (size_t)reps, sizeof *times, bench_cmp_double);
         printf("{\"bench\": \"stiff\", \"method\": \"%s\", \"rtol\": %g, \"atol\": %g, "
                "\"steps\": %ld, \"rejected\": %ld, \"nfe\": %ld, \"n_jac\": %ld, \"n_lu\": %ld, "
-               "\"repeats\": %d, \"median_cpu_us\": %.2f, \"y\": [",
+               "\"repeats\": %d, \"median_cpu_us\": %.2f",
                name, rtol, atol, st.steps, st.rejected, st.nfe, st.n_jac, st.n_lu, reps,
                1e6 * times[reps / 2]);
+        if (strcmp(name, "auto") == 0)
+            printf(", \"auto_steps\": {\"dopri5\": %ld, \"rodas4\": %ld}, \"switches\": %ld",
+                   st.auto_steps[0], st.auto_steps[1], st.n_switches);
+        printf(", \"y\": [");
         for (int i = 0; i < N_T * STATE; i++)
             printf("%s%.17g", i ? ", " : "", y[i]);
         printf("]}\n");

@@ -10,7 +10,8 @@ W2 diag(1 - tanh^2) W1, and prints:
 - per method and tolerance: steps, Jacobians, LU factorisations, median CPU
   microseconds per solve, the max error over the 11 output times against
   Radau at rtol 1e-13 (a work-precision table, docs/solvers.md);
-- the ratio SciPy's best / odeserve's best at rtol 1e-6 (target >= 20).
+- the ratio SciPy's best / odeserve's best at rtol 1e-6 (target >= 20);
+- per tolerance, auto / the best single implicit method (target <= 1.5).
 CPU times are process CPU time (time.process_time), medians over repeats.
 
 Usage: /usr/bin/python3 bench/stiff_scipy.py [path/to/bench_stiff]
@@ -35,7 +36,7 @@ RTOLS = [1e-4, 1e-6, 1e-8, 1e-10]
 ATOL_OF = lambda r: r * 1e-3
 
 
-def run_c(rtol, weights=None, repeat=200, methods="rodas4,esdirk4"):
+def run_c(rtol, weights=None, repeat=200, methods="rodas4,esdirk4,auto"):
     cmd = [BENCH, "--rtol", repr(rtol), "--atol", repr(ATOL_OF(rtol)), "--repeat", str(repeat),
            "--methods", methods]
     if weights:
@@ -47,7 +48,7 @@ def run_c(rtol, weights=None, repeat=200, methods="rodas4,esdirk4"):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         wpath = os.path.join(tmp, "w.json")
-        c6 = run_c(1e-6, wpath, methods="rodas4,esdirk4,dopri5")
+        c6 = run_c(1e-6, wpath, methods="rodas4,esdirk4,auto,dopri5")
         w = json.load(open(wpath))
     n, H = w["state"], w["hidden"]
     p = np.array(w["params"])
@@ -100,10 +101,17 @@ def main():
     for r in rows:
         print("| %s | %g | %d | %d | %d | %d | %.0f | %.2g |" % r)
     best_c = min(r[6] for r in rows if r[1] == 1e-6 and r[0].startswith("odeserve")
-                 and "dopri5" not in r[0])
+                 and "dopri5" not in r[0] and "auto" not in r[0])
     best_s = min(r[6] for r in rows if r[1] == 1e-6 and r[0].startswith("scipy"))
     print("\nrtol 1e-6: SciPy's best %.0f µs / odeserve's best %.1f µs = %.0fx (target >= 20x)"
           % (best_s, best_c, best_s / best_c))
+    for rtol in RTOLS:
+        single = min(r[6] for r in rows if r[1] == rtol and r[0].startswith("odeserve")
+                     and "dopri5" not in r[0] and "auto" not in r[0])
+        auto = [r[6] for r in rows if r[1] == rtol and r[0] == "odeserve auto"]
+        if auto:
+            print("rtol %g: auto %.1f µs / best single method %.1f µs = %.2f (target <= 1.5)"
+                  % (rtol, auto[0], single, auto[0] / single))
 
 
 if __name__ == "__main__":

@@ -725,6 +725,9 @@ START_TEST(test_model_and_query_errors)
     err_clear(&e); /* implicit methods serve ode models only, for now */
     snprintf(q.solver.method, sizeof q.solver.method, "rodas4");
     ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.method");
+    err_clear(&e); /* so does auto, which may run rodas4 */
+    snprintf(q.solver.method, sizeof q.solver.method, "auto");
+    ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.method");
     err_clear(&e);
     snprintf(q.solver.method, sizeof q.solver.method, "rk4");
     ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.step");

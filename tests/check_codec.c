@@ -952,7 +952,7 @@ START_TEST(reply_text)
     double t[] = {0.5, 0.1};
     double y[] = {1, 2, 0.25, -0.0, 5, 6, 7, 8};
     codec_request_ode q = {.n_t = 2, .t = t, .batch = 1};
-    codec_request_stats st = {86, 14, 1, 0.21};
+    codec_request_stats st = {.nfe = 86, .steps = 14, .rejected = 1, .elapsed_ms = 0.21};
     jbuf b;
     jbuf_init(&b);
     codec_request_ode_reply(&b, "spiral", 3, &q, y, 2, &st);
@@ -966,6 +966,32 @@ START_TEST(reply_text)
     codec_request_ode_reply(&b, "m", 1, &q, y, 2, &st);
     s = jbuf_take(&b, NULL);
     ck_assert_ptr_nonnull(strstr(s, "\"y\":[[[1.0,2.0],[0.25,-0.0]],[[5.0,6.0],[7.0,8.0]]]"));
+    free(s);
+}
+END_TEST
+
+/* The implicit methods' keys only when one ran; "methods" only for auto. */
+START_TEST(reply_stats_implicit)
+{
+    double t[] = {1};
+    double y[] = {2};
+    codec_request_ode q = {.n_t = 1, .t = t, .batch = 1};
+    codec_request_stats st = {.nfe = 9, .steps = 2, .n_jac = 2, .n_lu = 3};
+    jbuf b;
+    jbuf_init(&b);
+    codec_request_ode_reply(&b, "m", 1, &q, y, 1, &st);
+    char *s = jbuf_take(&b, NULL);
+    ck_assert_str_eq(s, "{\"model\":\"m\",\"version\":1,\"t\":[1.0],\"y\":[[2.0]],\"stats\":"
+                        "{\"nfe\":9,\"steps\":2,\"rejected\":0,\"elapsed_ms\":0.0,\"n_jac\":2,"
+                        "\"n_lu\":3}}");
+    free(s);
+    st.auto_steps[0] = 40;
+    st.auto_steps[1] = 120;
+    st.n_switches = 1;
+    codec_request_ode_reply(&b, "m", 1, &q, y, 1, &st);
+    s = jbuf_take(&b, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\"n_lu\":3,\"methods\":{\"dopri5\":40,\"rodas4\":120},"
+                                    "\"switches\":1}}"));
     free(s);
 }
 END_TEST
@@ -1001,7 +1027,7 @@ START_TEST(request_events_and_grids)
     double et[] = {0.2, 0.3}, ey[] = {3, 4, 5, 6}, fwd[] = {0.3, NAN}, bwd[] = {-1, NAN};
     struct ode_model_events ev = {.n = 2, .b = eb, .which = ew, .t = et, .y = ey,
                                   .stop_fwd = fwd, .stop_bwd = bwd, .od = 2};
-    codec_request_stats st = {1, 2, 3, 0.5};
+    codec_request_stats st = {.nfe = 1, .steps = 2, .rejected = 3, .elapsed_ms = 0.5};
     jbuf b;
     jbuf_init(&b);
     codec_request_ode_reply_ev(&b, "m", 1, &q, y, 2, &ev, &st);
@@ -1040,6 +1066,7 @@ static Suite *suite(void)
     TCase *c = tcase_create("core");
     tcase_set_timeout(c, 120); /* sanitizer builds are several times slower */
     tcase_add_test(c, numbers_match_python_repr);
+    tcase_add_test(c, reply_stats_implicit);
     tcase_add_test(c, numbers_random_against_brute_force);
     tcase_add_test(c, numbers_spelling);
     tcase_add_test(c, strtod_hard_cases);

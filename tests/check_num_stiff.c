@@ -493,6 +493,190 @@ START_TEST(reuse_solver)
 }
 END_TEST
 
+
+/* ---- "auto" -------------------------------------------------------------- */
+
+/* Van der Pol mu = 1000 (stiff along its slow branches) against SciPy Radau:
+ * auto switches to rodas4, meets the implicit methods' bound and takes far
+ * fewer steps than dopri5. */
+START_TEST(auto_van_der_pol)
+{
+    json_t *pj = problem("vdp1000");
+    double y0[2], t[8], ref[16], y[16];
+    vec(json_object_get(pj, "y0"), y0, 2);
+    const size_t n = vec(json_object_get(pj, "t"), t, 8);
+    for (size_t i = 0; i < n; i++)
+        vec(json_array_get(json_object_get(pj, "y"), i), ref + 2 * i, 2);
+    struct ode_problem p = {.f = vdp_f, .jac = vdp_jac, .dim = 2, .y0 = y0, .t_out = t,
+                            .n_out = n, .autonomous = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-8;
+    o.atol = 1e-10;
+    struct ode_stats st;
+    err e;
+    ck_assert_msg(solve("auto", &p, &o, y, &st, &e) == ERR_OK, "%s", e.message);
+    const double r = rel_err(y, ref, n * 2, 1e-3);
+    ck_assert_msg(r < 100 * o.rtol, "auto vdp1000: relative error %.3g", r);
+    ck_assert_int_gt(st.auto_steps[1], 0);
+    ck_assert_int_ge(st.n_switches, 1);
+    ck_assert_int_eq(st.auto_steps[0] + st.auto_steps[1], st.n_accepted);
+    ck_assert_int_gt(st.n_jac, 0);
+    const long d5 = dopri5_steps(&p, &o);
+    ck_assert_msg(st.n_accepted * 10 < d5, "auto: %ld steps (%ld dopri5, %ld rodas4), dopri5 %ld",
+                  st.n_accepted, st.auto_steps[0], st.auto_steps[1], d5);
+}
+END_TEST
+
+/* Not stiff: auto never switches and is dopri5 bit for bit (the test reads
+ * stages dopri5 computed anyway), forward and backward. */
+START_TEST(auto_nonstiff_is_dopri5)
+{
+    const double rtols[] = {1e-3, 1e-6, 1e-10};
+    double t[6] = {0.5, 1.7, 3, 6, -1, -2.5}, y0[2] = {1, 1};
+    for (int k = 0; k < 3; k++) {
+        double ya[12], yd[12];
+        struct ode_problem p = {.f = smooth_f, .jac = smooth_jac, .dim = 2, .y0 = y0,
+                                .t_out = t, .n_out = 6};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.rtol = rtols[k];
+        o.atol = rtols[k] * 1e-3;
+        struct ode_stats sa, sd;
+        err e;
+        ck_assert_int_eq(solve("auto", &p, &o, ya, &sa, &e), ERR_OK);
+        ck_assert_int_eq(solve("dopri5", &p, &o, yd, &sd, &e), ERR_OK);
+        ck_assert_int_eq(memcmp(ya, yd, sizeof ya), 0);
+        ck_assert_int_eq(sa.nfe, sd.nfe);
+        ck_assert_int_eq(sa.n_accepted, sd.n_accepted);
+        ck_assert_int_eq(sa.n_rejected, sd.n_rejected);
+        ck_assert_int_eq(sa.auto_steps[0], sd.n_accepted);
+        ck_assert_int_eq(sa.auto_steps[1], 0);
+        ck_assert_int_eq(sa.n_switches, 0);
+        ck_assert_int_eq(sa.n_jac + sa.n_lu, 0);
+    }
+}
+END_TEST
+
+/* Stiff, then not: y_0' = -a(t)(y_0 - cos t) - sin t with a(t) = 1e4
+ * exp(-5 t) (stiff while h a(t) is large), next to the oscillator y_1'' =
+ * -y_1. Closed form: y_0 = cos t + (y_0(0) - 1) exp(-A(t)), A(t) = (1e4/5)
+ * (1 - exp(-5 t)); y_1 = cos t, y_2 = -sin t. auto must go to rodas4 and
+ * come back to dopri5 once a(t) has decayed. */
+static double fade_a(double t)
+{
+    return 1e4 * exp(-t);
+}
+
+static int fade_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)ctx;
+    d[0] = -fade_a(t) * (y[0] - cos(t)) - sin(t);
+    d[1] = y[2];
+    d[2] = -y[1];
+    return 0;
+}
+
+static int fade_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)ctx;
+    const double a = fade_a(t);
+    for (int i = 0; i < 9; i++)
+        J[i] = 0;
+    J[0] = -a, J[5] = 1, J[7] = -1;
+    if (dt) dt[0] = a * (y[0] - cos(t)) - a * sin(t) - cos(t), dt[1] = dt[2] = 0;
+    return 0;
+}
+
+START_TEST(auto_switches_back)
+{
+    double y0[3] = {2, 1, 0}, t[5] = {0.001, 0.5, 2, 10, 20}, y[15];
+    struct ode_problem p = {.f = fade_f, .jac = fade_jac, .dim = 3, .y0 = y0, .t_out = t,
+                            .n_out = 5};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    struct ode_stats st;
+    err e;
+    ck_assert_msg(solve("auto", &p, &o, y, &st, &e) == ERR_OK, "%s", e.message);
+    for (int i = 0; i < 5; i++) {
+        const double A = 1e4 * (1 - exp(-t[i]));
+        const double ref[3] = {cos(t[i]) + exp(-A), cos(t[i]), -sin(t[i])};
+        const double r = rel_err(y + 3 * i, ref, 3, 1e-3);
+        ck_assert_msg(r < 100 * o.rtol, "t=%g: relative error %.3g", t[i], r);
+    }
+    ck_assert_msg(st.n_switches >= 2 && st.auto_steps[1] > 0,
+                  "%ld switches, %ld dopri5 steps, %ld rodas4 steps", st.n_switches,
+                  st.auto_steps[0], st.auto_steps[1]);
+    const long d5 = dopri5_steps(&p, &o);
+    ck_assert_msg(st.n_accepted * 2 < d5, "auto %ld steps, dopri5 %ld", st.n_accepted, d5);
+}
+END_TEST
+
+/* Events under auto: found on the dense output of whichever method took
+ * the step. y_1 = cos t crosses zero at pi/2 + k pi: the first two while
+ * rodas4 runs (a(t) still large), the rest under dopri5 again. */
+struct fade_hits {
+    int n;
+    double t[16];
+};
+
+static int fade_event(size_t which, double t, const double *y, void *ctx)
+{
+    (void)which, (void)y;
+    struct fade_hits *h = ctx;
+    if (h->n < 16) h->t[h->n] = t;
+    h->n++;
+    return 0;
+}
+
+START_TEST(auto_events)
+{
+    double y0[3] = {2, 1, 0}, t_end = 20, y[3];
+    const double w[3] = {0, 1, 0};
+    const struct ode_event ev = {.w = w, .value = 0, .direction = ODE_EVENT_BOTH};
+    struct ode_problem p = {.f = fade_f, .jac = fade_jac, .dim = 3, .y0 = y0, .t_out = &t_end,
+                            .n_out = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = 1e-7;
+    o.atol = 1e-9;
+    struct fade_hits hits = {0};
+    p.events = &ev;
+    p.n_events = 1;
+    p.on_event = fade_event;
+    p.event_ctx = &hits;
+    struct ode_stats st;
+    err e;
+    ck_assert_msg(solve("auto", &p, &o, y, &st, &e) == ERR_OK, "%s", e.message);
+    ck_assert_int_ge(st.n_switches, 2);
+    ck_assert_int_eq(hits.n, 6);
+    for (int k = 0; k < 6; k++)
+        ck_assert_msg(fabs(hits.t[k] - (M_PI / 2 + k * M_PI)) < 1e-6, "event %d at %.17g", k,
+                      hits.t[k]);
+}
+END_TEST
+
+/* auto steps adaptively only. */
+START_TEST(auto_fixed_step)
+{
+    double y0[2] = {1, 1}, t = 1, y[2];
+    struct ode_problem p = {.f = smooth_f, .dim = 2, .y0 = y0, .t_out = &t, .n_out = 1};
+    struct ode_options o;
+    ode_options_init(&o);
+    o.fixed_step = 0.1;
+    err e;
+    ck_assert_int_eq(solve("auto", &p, &o, y, NULL, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "fixed_step");
+    ck_assert_ptr_eq(ode_solver_tableau(NULL), NULL);
+    ode_solver *sv = ode_solver_new(&rk_auto, 2, &e);
+    ck_assert_ptr_eq(ode_solver_tableau(sv), &rk_auto); /* not the method running inside */
+    ode_solver_free(sv);
+    ck_assert_int_eq(rk_tableau_find("auto")->kind, RK_AUTO);
+}
+END_TEST
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -510,6 +694,11 @@ int main(void)
     tcase_add_loop_test(tc, fd_fallback, 0, N_METHODS);
     tcase_add_test(tc, newton_failure);
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
+    tcase_add_test(tc, auto_van_der_pol);
+    tcase_add_test(tc, auto_nonstiff_is_dopri5);
+    tcase_add_test(tc, auto_switches_back);
+    tcase_add_test(tc, auto_fixed_step);
+    tcase_add_test(tc, auto_events);
     suite_add_tcase(s, tc);
     int rc = tu_suite_run(s);
     json_decref(fixture);

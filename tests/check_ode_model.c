@@ -1055,7 +1055,8 @@ END_TEST
 
 /* A stiff MLP (stiffness ratio ~1e5; tests/fixtures/stiff_reference.json,
  * gen_reference.py --stiff) against SciPy Radau at rtol 1e-12: both
- * implicit methods within the usual bound, in far fewer steps than dopri5. */
+ * implicit methods and auto within the usual bound, in far fewer steps than
+ * dopri5. */
 START_TEST(stiff_mlp)
 {
     char path[1024];
@@ -1089,9 +1090,10 @@ START_TEST(stiff_mlp)
                 json_real_value(json_array_get(json_array_get(json_object_get(pj, "y"), i), c));
     }
     const double ref_err = json_real_value(json_object_get(pj, "ref_err_est"));
-    static const char *const methods[] = {"rodas4", "esdirk4", "dopri5"};
-    long steps[3];
-    for (int mi = 0; mi < 3; mi++) {
+    /* auto through the model: its stats reach ode_model_stats */
+    static const char *const methods[] = {"rodas4", "esdirk4", "dopri5", "auto"};
+    long steps[4];
+    for (int mi = 0; mi < 4; mi++) {
         struct ode_model_query q = {.t0 = 0, .batch = 1, .y0 = y0, .t = t, .n_t = n_t};
         snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[mi]);
         q.solver.rtol = 1e-8;
@@ -1103,7 +1105,14 @@ START_TEST(stiff_mlp)
         ck_assert_msg(ode_model_solve(m, &q, y, &st, &e) == ERR_OK, "%s: %s", methods[mi],
                       e.message);
         steps[mi] = st.steps;
-        if (mi < 2) ck_assert_int_gt(st.n_jac, 0);
+        if (mi != 2) ck_assert_int_gt(st.n_jac, 0);
+        if (mi == 3) {
+            ck_assert_int_gt(st.auto_steps[1], 0);
+            ck_assert_int_ge(st.n_switches, 1);
+            ck_assert_int_eq(st.auto_steps[0] + st.auto_steps[1], st.steps);
+        } else {
+            ck_assert_int_eq(st.auto_steps[0] + st.auto_steps[1] + st.n_switches, 0);
+        }
         for (size_t i = 0; i < n_t; i++) {
             double ymax = 0;
             for (size_t c = 0; c < 3; c++)
@@ -1115,8 +1124,10 @@ START_TEST(stiff_mlp)
                               y[i * 3 + c], ref[i * 3 + c], tol);
         }
     }
-    ck_assert_msg(steps[0] * 100 < steps[2] && steps[1] * 100 < steps[2],
-                  "steps: rodas4 %ld, esdirk4 %ld, dopri5 %ld", steps[0], steps[1], steps[2]);
+    ck_assert_msg(steps[0] * 100 < steps[2] && steps[1] * 100 < steps[2] &&
+                      steps[3] * 100 < steps[2],
+                  "steps: rodas4 %ld, esdirk4 %ld, dopri5 %ld, auto %ld", steps[0], steps[1],
+                  steps[2], steps[3]);
     ode_model_free(m);
     model_def_free(&d);
     json_decref(root);

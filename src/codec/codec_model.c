@@ -14,6 +14,7 @@
 
 #include "codec/codec_json.h"
 #include "codec/codec_parse.h"
+#include "num/tableau.h"
 
 #define F(buf, parent, child) codec_json_field(buf, sizeof buf, parent, child)
 
@@ -513,4 +514,39 @@ err_code codec_model_file_load(const char *path, model_def *d, err *e)
         return err_set(e, le.code, le.field, "%s: %s%s%s", path, le.field[0] ? le.field : "",
                        le.field[0] ? ": " : "", le.message);
     return ERR_OK;
+}
+
+/* ---- the solver list ----------------------------------------------------- */
+
+static const char *kind_name(int kind)
+{
+    switch (kind) {
+    case RK_ROSENBROCK: return "rosenbrock";
+    case RK_ESDIRK: return "esdirk";
+    case RK_AUTO: return "auto";
+    default: return "explicit";
+    }
+}
+
+json_t *codec_solvers_list(void)
+{
+    size_t n;
+    const struct rk_tableau *const *all = rk_tableau_all(&n);
+    json_t *list = json_array();
+    if (!list) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct rk_tableau *t = all[i];
+        const int adaptive = rk_tableau_adaptive(t);
+        json_t *o = json_pack("{s:s, s:s, s:i, s:o, s:s, s:i}", "name", t->name, "kind",
+                              kind_name(t->kind), "order", t->order, "embedded_order",
+                              adaptive ? json_integer(t->err_order) : json_null(), "stepping",
+                              adaptive ? "adaptive" : "fixed", "dense_order", t->dense_order);
+        if (o && t->kind == RK_AUTO)
+            json_object_set_new(o, "runs", json_pack("[s, s]", rk_dopri5.name, rk_rodas4.name));
+        if (!o || json_array_append_new(list, o)) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return json_pack("{s:o}", "solvers", list);
 }

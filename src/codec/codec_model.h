@@ -43,4 +43,11 @@ err_code codec_model_solver_decode(const json_t *v, const char *field, model_sol
  * path ("examples/spiral.json: ..."). */
 err_code codec_model_file_load(const char *path, model_def *d, err *e);
 
+/* GET /v1/solvers: {"solvers": [{"name", "kind", "order", "embedded_order",
+ * "stepping", "dense_order"}, ...]} for every method of num's one table
+ * (rk_tableau_all), in its order; "embedded_order" is null for the
+ * fixed-step methods; "auto" adds "runs": ["dopri5", "rodas4"]. NULL when
+ * out of memory. */
+json_t *codec_solvers_list(void);
+
 #endif

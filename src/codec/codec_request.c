@@ -220,6 +220,20 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
     jbuf_int(b, st->rejected);
     jbuf_lit(b, ",\"elapsed_ms\":");
     jbuf_double(b, st->elapsed_ms);
+    if (st->n_jac || st->n_lu) {
+        jbuf_lit(b, ",\"n_jac\":");
+        jbuf_int(b, st->n_jac);
+        jbuf_lit(b, ",\"n_lu\":");
+        jbuf_int(b, st->n_lu);
+    }
+    if (st->auto_steps[0] || st->auto_steps[1]) {
+        jbuf_lit(b, ",\"methods\":{\"dopri5\":");
+        jbuf_int(b, st->auto_steps[0]);
+        jbuf_lit(b, ",\"rodas4\":");
+        jbuf_int(b, st->auto_steps[1]);
+        jbuf_lit(b, "},\"switches\":");
+        jbuf_int(b, st->n_switches);
+    }
     jbuf_lit(b, "}}");
 }
 

@@ -68,11 +68,17 @@ void codec_request_ode_free(codec_request_ode *q);
 /* What the reply reports about the solve. */
 typedef struct codec_request_stats {
     long nfe, steps, rejected;
-    double elapsed_ms; /* time spent solving */
+    double elapsed_ms;  /* time spent solving */
+    long n_jac, n_lu;   /* implicit methods (0 otherwise) */
+    long auto_steps[2]; /* "auto": steps of dopri5, rodas4 (0, 0 otherwise) */
+    long n_switches;    /* "auto": switches between them */
 } codec_request_stats;
 
 /* ,"stats":{"nfe":..,"steps":..,"rejected":..,"elapsed_ms":..}} : the
- * stats member and the closing brace of every trajectory reply. */
+ * stats member and the closing brace of every trajectory reply. After
+ * elapsed_ms, only when an implicit method ran: "n_jac", "n_lu"; only for
+ * "auto": "methods": {"dopri5": steps, "rodas4": steps}, "switches". An
+ * explicit method's reply keeps the four keys alone. */
 void codec_request_stats_write(jbuf *b, const codec_request_stats *st);
 
 /* The reply {"model", "version", "t", "y", "stats"}: y holds batch x n_t x

@@ -10,6 +10,7 @@
 void h_healthz(http_req *r);
 void h_readyz(http_req *r);
 void h_version(http_req *r);
+void h_solvers(http_req *r);
 
 /* models.c: models and their versions */
 void h_models_list(http_req *r);

@@ -5,12 +5,14 @@
  *                    starting, is not draining, and the database answers
  *                    with the current schema (db_migrate_check); 503 otherwise.
  *   GET /v1/version  the daemon's version, the schema versions, and the
- *                    versions of the libraries it runs on. */
+ *                    versions of the libraries it runs on.
+ *   GET /v1/solvers  the solver methods a request may name (codec_solvers_list). */
 #include "build_config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
 
 #include <microhttpd.h>
 #include <stdatomic.h>
 
+#include "codec/codec_model.h"
 #include "http/handlers.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
@@ -59,4 +61,14 @@ void h_version(http_req *r)
     http_reply_json(r, 200,
                     json_pack("{s:s, s:s, s:o*, s:o*}", "name", "odeserved", "version",
                               PACKAGE_VERSION, "schema", schema, "libraries", libs));
+}
+
+void h_solvers(http_req *r)
+{
+    json_t *body = codec_solvers_list();
+    if (!body) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
+        return;
+    }
+    http_reply_json(r, 200, body);
 }

@@ -19,6 +19,7 @@ static const http_route table[] = {
     {"GET",  "/healthz",          h_healthz,    0},
     {"GET",  "/readyz",           h_readyz,     0},
     {"GET",  "/v1/version",       h_version,    0},
+    {"GET",  "/v1/solvers",       h_solvers,    0},
 
     /* models (models.c) and trajectories (trajectory.c); docs/api.md */
     {"GET",    "/v1/models",                      h_models_list,    0},

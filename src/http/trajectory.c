@@ -93,6 +93,7 @@ typedef struct traj {
     size_t rd, hd;
 
     long nfe, steps, rejected; /* the last solve's */
+    long n_jac, n_lu, auto_steps[2], n_switches; /* ode models: implicit methods, "auto" */
     double t_fail, ms;
 } traj;
 
@@ -261,12 +262,24 @@ static err_code traj_ode_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
     t->steps = st.steps;
     t->rejected = st.rejected;
     t->t_fail = st.t_fail;
+    t->n_jac = st.n_jac;
+    t->n_lu = st.n_lu;
+    t->auto_steps[0] = st.auto_steps[0];
+    t->auto_steps[1] = st.auto_steps[1];
+    t->n_switches = st.n_switches;
     return rc;
 }
 
 static void traj_ode_reply(http_req *r, traj *t)
 {
-    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    codec_request_stats cs = {t->nfe,
+                              t->steps,
+                              t->rejected,
+                              round(t->ms * 1e3) / 1e3,
+                              t->n_jac,
+                              t->n_lu,
+                              {t->auto_steps[0], t->auto_steps[1]},
+                              t->n_switches};
     jbuf b;
     jbuf_init(&b);
     codec_request_ode_reply_ev(&b, t->h->name, t->h->version, &t->oq, t->y, t->od,
@@ -336,7 +349,10 @@ static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
 
 static void traj_cde_reply(http_req *r, traj *t)
 {
-    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3};
+    codec_request_stats cs = {.nfe = t->nfe,
+                              .steps = t->steps,
+                              .rejected = t->rejected,
+                              .elapsed_ms = round(t->ms * 1e3) / 1e3};
     jbuf b;
     jbuf_init(&b);
     codec_cde_reply(&b, t->h->name, t->h->version, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);

@@ -469,6 +469,9 @@ static err_code solve_per_trajectory(struct solve_job *j, err *e)
         j->st->rejected += s.n_rejected;
         j->st->n_jac += s.n_jac;
         j->st->n_lu += s.n_lu;
+        j->st->auto_steps[0] += s.auto_steps[0];
+        j->st->auto_steps[1] += s.auto_steps[1];
+        j->st->n_switches += s.n_switches;
         if (rc) {
             j->st->t_fail = s.t_fail;
             rc = name_failure(rc, &local, q->batch > 1 ? (long)b : -1, e);

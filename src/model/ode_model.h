@@ -86,6 +86,8 @@ struct ode_model_stats {
     double t_fail;       /* NAN unless the solve failed */
     ode_batch_mode mode; /* the mode used (AUTO resolved); AUTO if the query was rejected */
     long n_jac, n_lu;    /* implicit methods: Jacobians formed, LU factorisations */
+    long auto_steps[2];  /* "auto": accepted steps of dopri5 [0] and rodas4 [1] */
+    long n_switches;     /* "auto": switches between them */
 };
 
 /* AUTO's rule for a batch of `batch` states: per trajectory costs sum_b

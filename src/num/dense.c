@@ -53,6 +53,11 @@ void ode_dense_free(ode_dense *d)
     free(d);
 }
 
+void ode_dense_retable(ode_dense *d, const struct rk_tableau *tab)
+{
+    d->tab = tab;
+}
+
 err_code ode_dense_reserve(ode_dense *d, size_t dim, err *e)
 {
     if (dim <= d->cap && d->ytmp) return ERR_OK;

@@ -35,6 +35,10 @@ typedef struct ode_dense ode_dense;
 ode_dense *ode_dense_new(const struct rk_tableau *tab, size_t dim, err *e);
 void ode_dense_free(ode_dense *d);
 
+/* Use `tab` from the next update on ("auto" switching methods); its stages
+ * + dense_stages must not exceed those of the table d was made for. */
+void ode_dense_retable(ode_dense *d, const struct rk_tableau *tab);
+
 /* Make room for states of `dim` values (reallocates only to grow). */
 err_code ode_dense_reserve(ode_dense *d, size_t dim, err *e);
 

@@ -9,6 +9,7 @@
  * allocates nothing after the first. */
 #include "num/driver.h"
 
+#include "num/autoswitch.h"
 #include "num/events.h"
 #include "num/evolve.h"
 #include "num/implicit.h"
@@ -52,7 +53,9 @@ static err_code reserve_state(ode_solver *s, size_t dim, err *e)
     if (k) s->k = k;
     if (!y || !y1 || !yt || !k) return err_set(e, ERR_NOMEM, NULL, "out of memory for the solver");
     if (ode_dense_reserve(s->dense, dim, e)) return ERR_NOMEM;
-    if (ode_implicit_reserve(s, dim, e)) return e && e->code ? e->code : ERR_NOMEM;
+    /* auto: only once it has switched to rodas4 (ode_auto_switch) */
+    if ((!s->is_auto || s->imp) && ode_implicit_reserve(s, dim, e))
+        return e && e->code ? e->code : ERR_NOMEM;
     s->cap = dim;
     return ERR_OK;
 }
@@ -85,8 +88,9 @@ ode_solver *ode_solver_new(const struct rk_tableau *tab, size_t dim, err *e)
         err_set(e, ERR_NOMEM, NULL, "out of memory for the solver");
         return NULL;
     }
-    s->tab = tab;
-    s->dense = ode_dense_new(tab, dim, e);
+    s->is_auto = tab->kind == RK_AUTO;
+    s->tab = s->is_auto ? &rk_dopri5 : tab; /* its k rows are the most of the two */
+    s->dense = ode_dense_new(s->tab, dim, e);
     if (!s->dense || reserve_state(s, dim ? dim : 1, e)) {
         ode_solver_free(s);
         return NULL;
@@ -103,6 +107,7 @@ void ode_solver_free(ode_solver *s)
     free(s->k);
     free(s->outs);
     free(s->jumps);
+    free(s->pow_v);
     ode_dense_free(s->dense);
     ode_implicit_free(s);
     ode_events_free(s);
@@ -111,7 +116,7 @@ void ode_solver_free(ode_solver *s)
 
 const struct rk_tableau *ode_solver_tableau(const ode_solver *s)
 {
-    return s ? s->tab : NULL;
+    return s ? (s->is_auto ? &rk_auto : s->tab) : NULL;
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -168,6 +173,8 @@ static err_code validate_options(const ode_solver *s, const struct ode_options *
     if (o->n_steps < 0) return err_set(e, ERR_INVALID, "n_steps", "must be >= 0");
     if (o->fixed_step > 0 && o->n_steps > 0)
         return err_set(e, ERR_INVALID, "fixed_step", "give fixed_step or n_steps, not both");
+    if (s->is_auto && (o->fixed_step > 0 || o->n_steps > 0))
+        return err_set(e, ERR_INVALID, "fixed_step", "method auto steps adaptively only");
     if (!rk_tableau_adaptive(s->tab) && o->fixed_step == 0 && o->n_steps == 0)
         return err_set(e, ERR_INVALID, "fixed_step",
                        "method %s has no error estimate: give fixed_step or n_steps", s->tab->name);
@@ -359,6 +366,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
     if (i == n) return ERR_OK;
     const double t_end = outs[n - 1].t;
     memcpy(s->y, p->y0, dim * sizeof *s->y);
+    if (s->is_auto) ode_auto_start(s);
     struct ode_evolve_state ev = {.t = p->t0, .dir = dir, .t_base = p->t0};
     err_code rc = fresh_k1(s, p->t0, p->t0);
     if (rc) return rc;
@@ -392,6 +400,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
         if (p->n_events && (rc = events_in_step(s, &ev, &t_term))) return rc;
         if ((rc = answer_outputs(s, &ev, outs, n, &i, y_out, t_term))) return rc;
         if ((rc = observe(s, &ev, fresh))) return rc;
+        const int to_switch = s->is_auto && ode_auto_after_step(s, ev.h_used);
         if (!isnan(t_term)) {
             for (; i < n; i++)
                 for (size_t j = 0; j < dim; j++)
@@ -400,6 +409,7 @@ static err_code sweep(ode_solver *s, double dir, const struct ode_tpair *outs, s
             return ERR_OK;
         }
         if (i < n && (rc = advance(s, &ev, h_resume, ev.hit_stop && is_knot, &fresh))) return rc;
+        if (to_switch && i < n && (rc = ode_auto_switch(s, ev.t))) return rc;
     }
     return ERR_OK;
 }

@@ -205,8 +205,17 @@ struct ode_stats {
     double h_last;   /* size of the last accepted step, 0 if none */
     long n_jac;      /* Jacobian evaluations (implicit methods) */
     long n_lu;       /* LU factorisations of the iteration matrix (implicit methods) */
+    long auto_steps[2]; /* "auto": accepted steps taken by dopri5 [0] and by rodas4 [1] */
+    long n_switches;    /* "auto": switches between them */
     double t_stop_fwd, t_stop_bwd; /* where a terminal event ended a sweep, NAN if none */
 };
+
+/* "auto" (rk_auto): each sweep starts with dopri5 and switches to rodas4
+ * when dopri5's stiffness test fires, and back when rodas4's steps would be
+ * stable for dopri5 (the rule and its hysteresis: autoswitch.h and
+ * docs/solvers.md). Switches happen between accepted steps: each step's
+ * dense output is its own method's. Needs adaptive stepping and a Jacobian
+ * as rodas4 does (else finite differences). */
 
 /* A solver for `tab`, with workspaces sized for dim. NULL (and e filled) on
  * a bad argument or out of memory. */

@@ -119,7 +119,7 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
         const double h = place_step(ev, habs);
         const double t_last =
             ev->hit_stop && ev->stop_is_jump ? nextafter(ev->t_new, t) : ev->t_new;
-        int rc = s->imp ? ode_implicit_trial(s, t, h, t_last, first)
+        int rc = s->tab->kind != RK_EXPLICIT ? ode_implicit_trial(s, t, h, t_last, first)
                         : rk_step_trial(s->tab, s->dim, p->f, p->ctx, t, h, t_last, s->y, s->k,
                                         s->y1, s->ytmp, &s->st->nfe);
         first = 0;

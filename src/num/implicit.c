@@ -5,6 +5,8 @@
  * each table comes from); never edit them by hand. */
 #include "num/implicit.h"
 
+#include "num/autoswitch.h"
+
 #include "num/step.h"
 
 #include <float.h>
@@ -136,7 +138,7 @@ struct ode_implicit {
 
 err_code ode_implicit_reserve(ode_solver *s, size_t dim, err *e)
 {
-    if (!rk_tableau_implicit(s->tab)) return ERR_OK;
+    if (!rk_tableau_implicit(s->tab) && !s->is_auto) return ERR_OK;
     if (!s->imp && !(s->imp = calloc(1, sizeof *s->imp)))
         return err_set(e, ERR_NOMEM, NULL, "out of memory for the implicit solver");
     struct ode_implicit *w = s->imp;
@@ -416,4 +418,30 @@ int ode_implicit_trial(ode_solver *s, double t, double h, double t_end, int firs
 {
     if (s->tab->kind == RK_ROSENBROCK) return rosenbrock_trial(s, t, h, t_end, first);
     return esdirk_trial(s, t, h, t_end);
+}
+
+double ode_implicit_rho(const ode_solver *s, double *v, int iters)
+{
+    const struct ode_implicit *w = s->imp;
+    if (!w || !w->jac_valid) return -1;
+    const size_t n = s->dim;
+    double *u = s->ytmp, rho = 0;
+    for (int it = 0; it < iters; it++) {
+        double nv = 0, nu = 0;
+        for (size_t i = 0; i < n; i++) {
+            const double *row = w->J + i * n;
+            double acc = 0;
+            for (size_t j = 0; j < n; j++)
+                acc += row[j] * v[j];
+            u[i] = acc;
+            nu += acc * acc;
+            nv += v[i] * v[i];
+        }
+        if (!(nv > 0) || !(nu > 0) || !isfinite(nu)) return nu == 0 ? 0 : -1;
+        rho = sqrt(nu / nv);
+        const double sc = 1 / sqrt(nu);
+        for (size_t i = 0; i < n; i++)
+            v[i] = u[i] * sc;
+    }
+    return rho;
 }

@@ -10,6 +10,7 @@ src_num_libnum_la_SOURCES = \
 	src/num/driver.c src/num/driver.h \
 	src/num/events.c src/num/events.h \
 	src/num/implicit.c src/num/implicit.h \
+	src/num/autoswitch.c src/num/autoswitch.h \
 	src/num/solver_impl.h
 # LAPACK's dgetrf/dgetrs for the implicit methods come from OpenBLAS.
 src_num_libnum_la_LIBADD = $(BLAS_LIBS) -lm

@@ -392,8 +392,19 @@ const struct rk_tableau rk_dop853 = {
 /* ---- lookup ------------------------------------------------------------- */
 static const struct rk_tableau *const all[] = {
     &rk_euler, &rk_midpoint, &rk_rk4, &rk_bosh3, &rk_dopri5, &rk_tsit5, &rk_dop853,
-    &rk_rodas4, &rk_esdirk4,
+    &rk_rodas4, &rk_esdirk4, &rk_auto,
 };
+
+const struct rk_tableau rk_auto = {
+    .name = "auto", .stages = 7, .dense_stages = 0, .order = 4, .err_order = 3,
+    .dense_order = 3, .dense_degree = 0, .fsal = 0, .kind = RK_AUTO,
+};
+
+const struct rk_tableau *const *rk_tableau_all(size_t *n)
+{
+    *n = sizeof all / sizeof all[0];
+    return all;
+}
 
 const char *const rk_tableau_names[] = {
     "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dop853", NULL,
@@ -416,7 +427,7 @@ const struct rk_tableau *rk_tableau_find(const char *name)
 
 int rk_tableau_adaptive(const struct rk_tableau *tab)
 {
-    return tab && tab->err_order > 0 && tab->e != NULL;
+    return tab && tab->err_order > 0 && (tab->e != NULL || tab->kind == RK_AUTO);
 }
 
 void rk_tableau_dense_weights(const struct rk_tableau *tab, double theta, double *w)

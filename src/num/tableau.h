@@ -33,12 +33,15 @@
 #ifndef ODESERVE_NUM_TABLEAU_H
 #define ODESERVE_NUM_TABLEAU_H
 
+#include <stddef.h>
+
 #define RK_MAX_DEGREE 8 /* highest dense-output degree a table may have */
 
 enum rk_kind {
     RK_EXPLICIT = 0,   /* the generic explicit kernel (step.c) */
     RK_ROSENBROCK = 1, /* linearly implicit: one LU per step (implicit.c) */
     RK_ESDIRK = 2,     /* explicit first stage, diagonally implicit: simplified Newton */
+    RK_AUTO = 3,       /* "auto": no table of its own; dopri5 and rodas4 by turns (autoswitch.h) */
 };
 
 struct rk_tableau {
@@ -69,9 +72,15 @@ struct rk_tableau {
 extern const struct rk_tableau rk_euler, rk_midpoint, rk_rk4, rk_bosh3, rk_dopri5, rk_tsit5,
     rk_dop853;
 extern const struct rk_tableau rk_rodas4, rk_esdirk4; /* implicit.c */
+/* "auto": a solver made with it runs rk_dopri5 and switches to rk_rodas4
+ * and back by a stiffness test (autoswitch.h). Only its name, kind and the
+ * orders both methods guarantee are set; it has no coefficients, so only
+ * ode_solver_new and listings may see it. rk_tableau_implicit is 1 for it
+ * (it needs the Jacobian), rk_tableau_adaptive too. */
+extern const struct rk_tableau rk_auto;
 
 /* The table named `name` ("euler", "midpoint", "rk4", "bosh3", "dopri5",
- * "tsit5", "dop853", "rodas4", "esdirk4"), or NULL: the one solver table. */
+ * "tsit5", "dop853", "rodas4", "esdirk4", "auto"), or NULL: the one solver table. */
 const struct rk_tableau *rk_tableau_find(const char *name);
 
 /* NULL-terminated lists of the method names: the explicit ones (in the order
@@ -79,6 +88,10 @@ const struct rk_tableau *rk_tableau_find(const char *name);
  * know) and the implicit ones (rodas4, esdirk4). */
 extern const char *const rk_tableau_names[];
 extern const char *const rk_tableau_implicit_names[];
+
+/* Every method, the one table that /v1/solvers lists: explicit ones in
+ * rk_tableau_names' order, then rodas4, esdirk4, auto. *n gets the count. */
+const struct rk_tableau *const *rk_tableau_all(size_t *n);
 
 /* 1 for the implicit methods (they need a Jacobian: driver.h). */
 int rk_tableau_implicit(const struct rk_tableau *tab);

@@ -1,0 +1,98 @@
+/* num/autoswitch.c: the "auto" method's switching. See autoswitch.h. */
+#include "num/autoswitch.h"
+
+#include "num/implicit.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define STIFF_HLAMBDA 3.0 /* below dopri5.f's 3.25: see autoswitch.h */
+#define STIFF_STEPS 15     /* consecutive-ish stiff steps that switch to rodas4 (dopri5.f) */
+#define CALM_RESET 6       /* non-stiff steps in a row that clear that count (dopri5.f) */
+#define CALM_HRHO (STIFF_HLAMBDA / 2) /* rodas4 steps must be this far inside */
+#define CALM_STEPS 15      /* rodas4 steps in a row inside it that switch back */
+#define POWER_ITERS 4      /* power iterations per rodas4 step */
+
+static void pow_v_init(ode_solver *s)
+{
+    for (size_t i = 0; i < s->dim; i++) /* uneven, so no eigenvector is likely orthogonal */
+        s->pow_v[i] = 1.0 + 0.1 * (double)(i % 7);
+}
+
+static void use(ode_solver *s, const struct rk_tableau *tab)
+{
+    s->tab = tab;
+    ode_dense_retable(s->dense, tab);
+    ode_control_init(&s->ctl, s->o, tab, s->dim);
+    s->stiff_hits = s->calm_hits = 0;
+}
+
+void ode_auto_start(ode_solver *s)
+{
+    use(s, &rk_dopri5);
+    s->pow_fresh = 1;
+}
+
+err_code ode_auto_switch(ode_solver *s, double t)
+{
+    const int to_implicit = s->tab == &rk_dopri5;
+    if (to_implicit) {
+        if (s->pow_cap < s->dim) {
+            double *v = realloc(s->pow_v, s->dim * sizeof *v);
+            if (!v) return ode_evolve_fail(s, t, ERR_NOMEM, "out of memory for rodas4");
+            s->pow_v = v;
+            s->pow_cap = s->dim;
+        }
+        if (ode_implicit_reserve(s, s->cap, s->e))
+            return ode_evolve_fail(s, t, ERR_NOMEM, "out of memory for rodas4");
+        if (s->pow_fresh) pow_v_init(s); /* else the last stiff stretch's vector */
+        s->pow_fresh = 0;
+    }
+    use(s, to_implicit ? &rk_rodas4 : &rk_dopri5);
+    if (to_implicit) ode_implicit_reset(s);
+    s->st->n_switches++;
+    return ERR_OK;
+}
+
+/* dopri5's h lambda: Y_6 = y_n + h sum_j a_6j k_j, so y_{n+1} - Y_6 =
+ * h sum_j (b_j - a_6j) k_j without storing Y_6 (b_7 = 0, a_66 = 0). */
+static double dopri5_hlambda(const ode_solver *s, double h)
+{
+    const struct rk_tableau *tab = s->tab;
+    const size_t n = s->dim;
+    const int st = tab->stages, i6 = st - 2;
+    const double *a6 = tab->a + (size_t)i6 * (size_t)(st + tab->dense_stages);
+    const double *k6 = s->k + (size_t)i6 * n, *k7 = s->k + (size_t)(st - 1) * n;
+    double num = 0, den = 0;
+    for (size_t m = 0; m < n; m++) {
+        double d = 0;
+        for (int j = 0; j <= i6; j++)
+            d += (tab->b[j] - a6[j]) * s->k[(size_t)j * n + m];
+        d *= h;
+        const double dk = k7[m] - k6[m];
+        num += dk * dk;
+        den += d * d;
+    }
+    return den > 0 ? fabs(h) * sqrt(num / den) : 0;
+}
+
+int ode_auto_after_step(ode_solver *s, double h)
+{
+    if (s->tab == &rk_dopri5) {
+        s->st->auto_steps[0]++;
+        if (dopri5_hlambda(s, h) > STIFF_HLAMBDA) {
+            s->calm_hits = 0;
+            return ++s->stiff_hits >= STIFF_STEPS;
+        }
+        if (++s->calm_hits >= CALM_RESET) s->stiff_hits = 0;
+        return 0;
+    }
+    s->st->auto_steps[1]++;
+    double rho = ode_implicit_rho(s, s->pow_v, POWER_ITERS);
+    if (rho == 0) pow_v_init(s); /* J v vanished: start afresh next time */
+    if (rho < 0 || fabs(h) * rho > CALM_HRHO) {
+        s->calm_hits = 0;
+        return 0;
+    }
+    return ++s->calm_hits >= CALM_STEPS;
+}

@@ -17,19 +17,24 @@ double ct_urand(double lo, double hi)
     return lo + (hi - lo) * ((double)(rng >> 11) * 0x1p-53);
 }
 
+json_t *ct_json_load(const char *rel)
+{
+    char path[4096];
+    tu_source_path(path, sizeof path, rel);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) {
+        fprintf(stderr, "cannot load %s: %s (set top_srcdir)\n", path, je.text);
+        abort();
+    }
+    return j;
+}
+
 static json_t *fixture;
 
 json_t *ct_fixture(void)
 {
-    if (fixture) return fixture;
-    char path[4096];
-    tu_source_path(path, sizeof path, "tests/fixtures/cde_reference.json");
-    json_error_t je;
-    fixture = json_load_file(path, 0, &je);
-    if (!fixture) {
-        fprintf(stderr, "cannot load %s: %s (set top_srcdir)\n", path, je.text);
-        abort();
-    }
+    if (!fixture) fixture = ct_json_load("tests/fixtures/cde_reference.json");
     return fixture;
 }
 

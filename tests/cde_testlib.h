@@ -13,6 +13,10 @@
 /* Uniform in [lo, hi) (xorshift; deterministic). */
 double ct_urand(double lo, double hi);
 
+/* A JSON file of the source tree (relative to top_srcdir); aborts when it
+ * cannot be read. The caller owns it. */
+json_t *ct_json_load(const char *rel);
+
 /* The fixture, loaded once (aborts the test program if it cannot). */
 json_t *ct_fixture(void);
 void ct_fixture_free(void);

@@ -192,15 +192,7 @@ static json_t *knots_fx;
 
 static json_t *knots_fixture(void)
 {
-    if (knots_fx) return knots_fx;
-    char path[4096];
-    tu_source_path(path, sizeof path, "tests/fixtures/cde_knots.json");
-    json_error_t je;
-    knots_fx = json_load_file(path, 0, &je);
-    if (!knots_fx) {
-        fprintf(stderr, "cannot load %s: %s (set top_srcdir)\n", path, je.text);
-        abort();
-    }
+    if (!knots_fx) knots_fx = ct_json_load("tests/fixtures/cde_knots.json");
     return knots_fx;
 }
 

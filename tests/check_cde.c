@@ -42,6 +42,8 @@
 #define TOL_FIXTURE 1e-9
 #define TOL_EXACT 1e-12
 #define TOL_FD 1e-7
+#define TOL_JAC 1e-6      /* the implicit methods' Jacobian against differences */
+#define TOL_IMPLICIT 1e-8 /* 1e2 x the implicit solves' rtol of 1e-10 */
 
 /* ---- fixture models ---------------------------------------------------------- */
 
@@ -442,6 +444,137 @@ START_TEST(test_field_vjp_fd)
 }
 END_TEST
 
+/* The implicit methods' Jacobian against central differences of the field
+ * f(s, z) = F(z) dX/ds(s) (cde_field_apply on interp_eval's dX/ds), at random
+ * states and parameters on each fixture case's path (every scheme). */
+START_TEST(test_field_jacobian_fd)
+{
+    model_def d;
+    const json_t *cs = json_array_get(json_object_get(ct_fixture(), "cde"), (size_t)_i);
+    load_model(cs, &d);
+    cde_model *m = new_model(&d);
+    struct fx_series a;
+    load_series(json_array_get(json_object_get(cs, "series"), 0), &a);
+    interp *path = NULL;
+    err e = {0};
+    ck_assert_int_eq(cde_model_path(m, &a.s.obs, &path, &e), ERR_OK);
+    const size_t H = cde_model_hidden_dim(m), C = cde_model_input_channels(m);
+    const mlp *field = cde_model_net(m, MODEL_NET_CDE_FIELD);
+    mlp_ws *ws = NULL;
+    ck_assert_int_eq(mlp_ws_new(&ws, field, 1, NULL), ERR_OK);
+    double *J = malloc(H * H * sizeof *J), *ft = malloc(H * sizeof *ft);
+    double *sc = malloc(cde_model_jac_scratch(m) * sizeof *sc);
+    double *z = malloc(H * sizeof *z), *F = malloc(H * C * sizeof *F), *v = malloc(C * sizeof *v);
+    double *fp = malloc(H * sizeof *fp), *fm = malloc(H * sizeof *fm);
+    const double *kn = interp_knots(path);
+    const double lo = kn[0], hi = kn[interp_n_knots(path) - 1], h = 1e-6;
+    for (int trial = 0; trial < 20; trial++) {
+        double s;
+        do /* differences that straddle a knot would see the kink */
+            s = ct_urand(lo + 2 * h, hi - 2 * h);
+        while (interp_segment(path, s - 2 * h) != interp_segment(path, s + 2 * h));
+        for (size_t i = 0; i < H; i++)
+            z[i] = ct_urand(-2, 2);
+        cde_model_field_jacobian(m, ws, path, s, z, J, ft, sc);
+        for (size_t j = 0; j <= H; j++) { /* column j of J; j == H: df/ds */
+            double *arg = j < H ? &z[j] : &s, keep = *arg;
+            for (int sgn = 0; sgn < 2; sgn++) {
+                *arg = keep + (sgn ? -h : h);
+                interp_eval(path, s, NULL, v, NULL);
+                cde_field_apply(field, ws, H, C, z, v, sgn ? fm : fp, F);
+            }
+            *arg = keep;
+            for (size_t i = 0; i < H; i++) {
+                const double fd = (fp[i] - fm[i]) / (2 * h), an = j < H ? J[i * H + j] : ft[i];
+                ck_assert_msg(fabs(an - fd) <= TOL_JAC * (1 + fabs(fd)),
+                              "%s s=%.6g: d f_%zu / d %s%zu: analytic %.12g fd %.12g",
+                              model_interp_name(d.interp), s, i, j < H ? "z" : "s", j, an, fd);
+            }
+        }
+    }
+    /* at a knot: the values of the segment after it (the step starting
+     * there), where dX/ds (linear) or d2X/ds2 (hermite_bdiff) jumps */
+    double *J2 = malloc(H * H * sizeof *J2), *ft2 = malloc(H * sizeof *ft2);
+    for (size_t k = 1; k + 1 < interp_n_knots(path); k++) {
+        const double after = kn[k] + 1e-9 * (kn[k + 1] - kn[k]);
+        ck_assert_uint_eq(interp_segment(path, after), k);
+        cde_model_field_jacobian(m, ws, path, kn[k], z, J, ft, sc);
+        cde_model_field_jacobian(m, ws, path, after, z, J2, ft2, sc);
+        for (size_t i = 0; i < H * H; i++)
+            ck_assert_msg(fabs(J[i] - J2[i]) <= TOL_JAC * (1 + fabs(J2[i])),
+                          "%s knot %zu: J[%zu] %.12g, just after %.12g",
+                          model_interp_name(d.interp), k, i, J[i], J2[i]);
+        for (size_t i = 0; i < H; i++)
+            ck_assert_msg(fabs(ft[i] - ft2[i]) <= TOL_JAC * (1 + fabs(ft2[i])),
+                          "%s knot %zu: df/ds[%zu] %.12g, just after %.12g",
+                          model_interp_name(d.interp), k, i, ft[i], ft2[i]);
+    }
+    free(J2), free(ft2);
+    free(J), free(ft), free(sc), free(z), free(F), free(v), free(fp), free(fm);
+    mlp_ws_free(ws);
+    interp_free(path);
+    free_series(&a);
+    cde_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
+/* rodas4, esdirk4 and auto at rtol 1e-10 against the SciPy fixture (whose
+ * own error is below ~1e-10): within TOL_IMPLICIT, a bound tied to that
+ * rtol (a global error up to a hundred local tolerances); the implicit
+ * methods must have used the Jacobian. */
+START_TEST(test_implicit_methods)
+{
+    static const char *methods[] = {"rodas4", "esdirk4", "auto"};
+    const json_t *all = json_object_get(ct_fixture(), "cde");
+    const size_t nc = json_array_size(all);
+    const json_t *cs = json_array_get(all, (size_t)_i % nc);
+    const char *method = methods[(size_t)_i / nc];
+    model_def d;
+    load_model(cs, &d);
+    cde_model *m = new_model(&d);
+    const json_t *jseries = json_object_get(cs, "series");
+    const size_t B = json_array_size(jseries), H = d.hidden_dim;
+    struct fx_series fx[8];
+    struct cde_series ser[8];
+    ck_assert_uint_le(B, 8);
+    for (size_t b = 0; b < B; b++) {
+        load_series(json_array_get(jseries, b), &fx[b]);
+        ser[b] = fx[b].s;
+    }
+    struct cde_model_query q = {.batch = B, .series = ser, .output = CDE_OUTPUT_BOTH};
+    snprintf(q.solver.method, sizeof q.solver.method, "%s", method);
+    q.solver.rtol = 1e-10;
+    q.solver.atol = 1e-12;
+    const size_t rows = cde_model_query_rows(&q), R = cde_model_readout_dim(m);
+    double *hid = malloc(rows * H * sizeof *hid), *ro = malloc(rows * R * sizeof *ro);
+    err e = {0};
+    struct cde_model_stats st;
+    err_code rc = cde_model_solve(m, &q, ro, hid, &st, &e);
+    ck_assert_msg(rc == ERR_OK, "%s: solve: %s: %s", method, e.field, e.message);
+    if (strcmp(method, "auto") != 0) {
+        ck_assert_int_gt(st.n_jac, 0);
+        ck_assert_int_gt(st.n_lu, 0);
+    } else {
+        ck_assert_int_gt(st.auto_steps[0] + st.auto_steps[1], 0);
+    }
+    size_t row = 0;
+    for (size_t b = 0; b < B; b++) {
+        double eh = ct_rel_err(hid + row * H, fx[b].hidden, fx[b].nq * H);
+        double er = ct_rel_err(ro + row * R, fx[b].readout, fx[b].nq * R);
+        ck_assert_msg(eh <= TOL_IMPLICIT && er <= TOL_IMPLICIT,
+                      "%s %s series %zu: hidden err %.3g, readout err %.3g", method,
+                      model_interp_name(d.interp), b, eh, er);
+        row += fx[b].nq;
+        free_series(&fx[b]);
+    }
+    free(hid);
+    free(ro);
+    cde_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
 /* ---- query behaviour -------------------------------------------------------- */
 
 /* A small random model for behaviour tests (fixture case 0's model). */
@@ -714,13 +847,17 @@ START_TEST(test_model_and_query_errors)
     q.solver.rtol = 0;
     snprintf(q.solver.method, sizeof q.solver.method, "rk99");
     ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.method");
-    err_clear(&e); /* implicit methods serve ode models only, for now */
+    err_clear(&e); /* the implicit methods and auto serve cde models too */
     snprintf(q.solver.method, sizeof q.solver.method, "rodas4");
-    ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.method");
-    err_clear(&e); /* so does auto, which may run rodas4 */
+    ck_assert_int_eq(cde_model_solve(m, &q, out, NULL, NULL, &e), ERR_OK);
+    snprintf(q.solver.method, sizeof q.solver.method, "esdirk4");
+    ck_assert_int_eq(cde_model_solve(m, &q, out, NULL, NULL, &e), ERR_OK);
     snprintf(q.solver.method, sizeof q.solver.method, "auto");
-    ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.method");
-    err_clear(&e);
+    ck_assert_int_eq(cde_model_solve(m, &q, out, NULL, NULL, &e), ERR_OK);
+    err_clear(&e); /* and as a model's default */
+    snprintf(d.solver.method, sizeof d.solver.method, "rodas4");
+    ck_assert_int_eq(model_def_validate(&d, &e), ERR_OK);
+    d.solver = (model_solver){0};
     snprintf(q.solver.method, sizeof q.solver.method, "rk4");
     ct_assert_err(cde_model_solve(m, &q, out, NULL, NULL, &e), e, ERR_INVALID, "solver.step");
     q.solver.step = 0.25; /* rk4 with a step (in s) works */
@@ -793,6 +930,10 @@ static Suite *cde_suite(void)
     tcase_add_test(core, test_channels);
     tcase_add_loop_test(core, test_constant_field_exact, 0, 2);
     tcase_add_test(core, test_field_vjp_fd);
+    tcase_add_loop_test(core, test_field_jacobian_fd, 0,
+                        (int)json_array_size(json_object_get(ct_fixture(), "cde")));
+    tcase_add_loop_test(core, test_implicit_methods, 0,
+                        3 * (int)json_array_size(json_object_get(ct_fixture(), "cde")));
     tcase_add_test(core, test_defaults_outputs_batch);
     tcase_add_test(core, test_single_observation);
     tcase_add_test(core, test_shared_between_threads);

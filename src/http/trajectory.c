@@ -92,8 +92,8 @@ typedef struct traj {
     double *ro, *hid;
     size_t rd, hd;
 
-    long nfe, steps, rejected; /* the last solve's */
-    long n_jac, n_lu, auto_steps[2], n_switches; /* ode models: implicit methods, "auto" */
+    long nfe, steps, rejected;                   /* the last solve's */
+    long n_jac, n_lu, auto_steps[2], n_switches; /* implicit methods, "auto" */
     double t_fail, ms;
 } traj;
 
@@ -344,6 +344,11 @@ static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
     t->steps = st.steps;
     t->rejected = st.rejected;
     t->t_fail = st.t_fail;
+    t->n_jac = st.n_jac;
+    t->n_lu = st.n_lu;
+    t->auto_steps[0] = st.auto_steps[0];
+    t->auto_steps[1] = st.auto_steps[1];
+    t->n_switches = st.n_switches;
     return rc;
 }
 
@@ -352,7 +357,11 @@ static void traj_cde_reply(http_req *r, traj *t)
     codec_request_stats cs = {.nfe = t->nfe,
                               .steps = t->steps,
                               .rejected = t->rejected,
-                              .elapsed_ms = round(t->ms * 1e3) / 1e3};
+                              .elapsed_ms = round(t->ms * 1e3) / 1e3,
+                              .n_jac = t->n_jac,
+                              .n_lu = t->n_lu,
+                              .auto_steps = {t->auto_steps[0], t->auto_steps[1]},
+                              .n_switches = t->n_switches};
     jbuf b;
     jbuf_init(&b);
     codec_cde_reply(&b, t->h->name, t->h->version, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);

@@ -6,7 +6,8 @@
  * solves each series with one ode_solve (one solver and workspace set
  * reused across the batch), then applies the readout row by row. The
  * right-hand side is interp_deriv + one mlp_forward + a hidden x channels
- * matrix-vector product.
+ * matrix-vector product; the implicit methods also get its Jacobian
+ * (cde_model_field_jacobian), from scratch sized once per solve.
  *
  * Why not one shared-step system for the batch (as ode_model offers)? The
  * series have their own knots; they coincide only on an index grid (knot k
@@ -162,13 +163,14 @@ void cde_field_vjp(const mlp *field, mlp_ws *ws, size_t hidden, size_t channels,
 struct rhs_ctx {
     const cde_model *m;
     const interp *path;
-    mlp_ws *ws;  /* the field's */
-    size_t seg;  /* interp_deriv's hint */
-    double *v;   /* channels: dX/ds */
-    double *F;   /* hidden x channels: F(zc) */
-    double *zc;  /* hidden: the state F was computed at */
-    bool cached; /* F holds F(zc) */
-    long evals;  /* network evaluations */
+    mlp_ws *ws;          /* the field's */
+    size_t seg;          /* interp_deriv's hint */
+    double *v;           /* channels: dX/ds */
+    double *F;           /* hidden x channels: F(zc) */
+    double *zc;          /* hidden: the state F was computed at */
+    bool cached;         /* F holds F(zc) */
+    long evals;          /* network evaluations */
+    double *jac_scratch; /* cde_model_jac_scratch(m) doubles: for cde_jac */
 };
 
 static int cde_rhs(double s, const double *z, double *dz, void *ctx)
@@ -183,6 +185,49 @@ static int cde_rhs(double s, const double *z, double *dz, void *ctx)
         c->cached = true;
     }
     cde_field_product(H, C, c->F, c->v, dz);
+    return 0;
+}
+
+/* The implicit methods' Jacobian. The field network does not see s (no
+ * time_input for cde nets), so s enters through the path alone:
+ *   df/dz = sum_c dX_c/ds dF_{:,c}/dz,   df/ds = F(z) d2X/ds2.
+ * One mlp_jacobian gives dF/dz for every channel at once; contracting it
+ * with dX/ds costs hidden^2 x channels multiply-adds more, far below the
+ * network's own Jacobian. The driver asks for J at the start of a step; at
+ * a knot that step lies after the knot, so the path is read on the segment
+ * that follows s (nextafter), not on the one interp_segment gives s itself
+ * (the one before it): the one-sided values of the step being taken. */
+size_t cde_model_jac_scratch(const cde_model *m)
+{
+    const size_t H = m->hidden, C = m->channels;
+    return H * C * H + H * C + 2 * C;
+}
+
+void cde_model_field_jacobian(const cde_model *m, mlp_ws *ws, const interp *path, double s,
+                              const double *z, double *J, double *dfds, double *scratch)
+{
+    const size_t H = m->hidden, C = m->channels;
+    double *JF = scratch, *F = JF + H * C * H, *v = F + H * C, *d2 = v + C;
+    interp_eval(path, nextafter(s, INFINITY), NULL, v, d2);
+    mlp_jacobian(m->net[MODEL_NET_CDE_FIELD], ws, z, 0, F, JF, NULL);
+    for (size_t i = 0; i < H; i++) {
+        double *Ji = J + i * H;
+        for (size_t j = 0; j < H; j++)
+            Ji[j] = 0;
+        for (size_t c = 0; c < C; c++) {
+            const double vc = v[c];
+            const double *row = JF + (i * C + c) * H;
+            for (size_t j = 0; j < H; j++)
+                Ji[j] += vc * row[j];
+        }
+    }
+    if (dfds) cde_field_product(H, C, F, d2, dfds);
+}
+
+static int cde_jac(double s, const double *z, double *J, double *dfds, void *ctx)
+{
+    struct rhs_ctx *c = ctx;
+    cde_model_field_jacobian(c->m, c->ws, c->path, s, z, J, dfds, c->jac_scratch);
     return 0;
 }
 
@@ -282,10 +327,6 @@ static err_code solver_setup(const cde_model *m, const struct cde_model_query *q
     /* no default step count: the path's parameter span says nothing of a sensible h */
     err_code rc = model_solver_options(&m->solver, &q->solver, 0, tab, o, e);
     if (rc) return rc;
-    if (rk_tableau_implicit(*tab))
-        return err_set(e, ERR_INVALID, "solver.method",
-                       "the implicit method %s serves ode models only (not cde yet)",
-                       (*tab)->name);
     o->abort = q->abort;
     o->abort_ctx = q->abort_ctx;
     return ERR_OK;
@@ -296,6 +337,7 @@ struct work {
     ode_solver *solver;
     mlp_ws *ws_init, *ws_field;
     double *v, *F, *zc, *x0, *z0;
+    double *jac_scratch; /* implicit methods only */
 };
 
 static void work_free(struct work *w)
@@ -308,6 +350,7 @@ static void work_free(struct work *w)
     free(w->zc);
     free(w->x0);
     free(w->z0);
+    free(w->jac_scratch);
 }
 
 static err_code work_init(struct work *w, const cde_model *m, const struct rk_tableau *tab, err *e)
@@ -323,7 +366,10 @@ static err_code work_init(struct work *w, const cde_model *m, const struct rk_ta
     w->zc = malloc(H * sizeof *w->zc);
     w->x0 = malloc(C * sizeof *w->x0);
     w->z0 = malloc(H * sizeof *w->z0);
-    if (!w->v || !w->F || !w->zc || !w->x0 || !w->z0)
+    if (rk_tableau_implicit(tab))
+        w->jac_scratch = malloc(cde_model_jac_scratch(m) * sizeof *w->jac_scratch);
+    if (!w->v || !w->F || !w->zc || !w->x0 || !w->z0 ||
+        (rk_tableau_implicit(tab) && !w->jac_scratch))
         return err_set(e, ERR_NOMEM, NULL, "out of memory for a cde solve");
     return ERR_OK;
 }
@@ -342,8 +388,13 @@ static err_code solve_path(const cde_model *m, struct work *w, const struct ode_
                            "the initial network gives a non-finite hidden state z0[%zu] from "
                            "the first observation (values too large for the model?)",
                            i);
-    struct rhs_ctx ctx = {
-        .m = m, .path = path, .ws = w->ws_field, .v = w->v, .F = w->F, .zc = w->zc};
+    struct rhs_ctx ctx = {.m = m,
+                          .path = path,
+                          .ws = w->ws_field,
+                          .v = w->v,
+                          .F = w->F,
+                          .zc = w->zc,
+                          .jac_scratch = w->jac_scratch};
     const struct ode_problem p = {.f = cde_rhs,
                                   .ctx = &ctx,
                                   .dim = m->hidden,
@@ -354,13 +405,19 @@ static err_code solve_path(const cde_model *m, struct work *w, const struct ode_
                                   .jump_times = interp_stops(path),
                                   .n_jumps = interp_n_stops(path),
                                   .stop_times = interp_smooth_stops(path),
-                                  .n_stops = interp_n_smooth_stops(path)};
+                                  .n_stops = interp_n_smooth_stops(path),
+                                  .jac = w->jac_scratch ? cde_jac : NULL};
     struct ode_stats os;
     err_code rc = ode_solve(w->solver, &p, opt, y, &os, e);
     st->nfe += os.nfe;
     st->steps += os.n_accepted;
     st->rejected += os.n_rejected;
     st->field_evals += ctx.evals;
+    st->n_jac += os.n_jac;
+    st->n_lu += os.n_lu;
+    st->auto_steps[0] += os.auto_steps[0];
+    st->auto_steps[1] += os.auto_steps[1];
+    st->n_switches += os.n_switches;
     if (rc) st->t_fail = os.t_fail;
     return rc;
 }

@@ -81,6 +81,9 @@ struct cde_model_stats {
     long nfe, steps, rejected; /* right-hand-side evaluations, accepted and rejected steps */
     long field_evals;          /* of them, evaluations of the vector_field network (the rest
                                   reuse F(z) at the same z across a knot) */
+    long n_jac, n_lu;          /* implicit methods: Jacobians, LU factorisations */
+    long auto_steps[2];        /* "auto": accepted steps of dopri5 [0] and rodas4 [1] */
+    long n_switches;           /* "auto": switches between them */
     double t_fail;             /* NAN unless a solve failed: where (in s) */
     size_t series_fail;        /* the failing series (when t_fail is set) */
 };
@@ -115,6 +118,15 @@ const mlp *cde_model_net(const cde_model *m, size_t which);
 
 /* The path of one series for this model (validated; fields as above). */
 err_code cde_model_path(const cde_model *m, const struct cde_path_obs *obs, interp **out, err *e);
+
+/* The implicit methods' Jacobian of dz/ds = F(z) dX/ds at (s, z): J =
+ * df/dz (hidden x hidden, row-major), dfds = df/ds = F(z) d2X/ds2 (hidden;
+ * may be NULL), read on the path segment that follows s (at a knot, the one
+ * after it: the step starting there). ws: a workspace of the field network
+ * (its tape is overwritten); scratch: cde_model_jac_scratch(m) doubles. */
+size_t cde_model_jac_scratch(const cde_model *m);
+void cde_model_field_jacobian(const cde_model *m, mlp_ws *ws, const interp *path, double s,
+                              const double *z, double *J, double *dfds, double *scratch);
 
 /* The right-hand side dz = F(z) v for a field network with hidden x
  * channels outputs: F (hidden * channels) receives the network's output,

@@ -278,9 +278,6 @@ err_code model_def_validate(const model_def *d, err *e)
      * sensible step, so its document must give one (else every query would
      * have to). */
     const struct rk_tableau *tab = d->solver.method[0] ? rk_tableau_find(d->solver.method) : NULL;
-    if (d->kind == MODEL_KIND_CDE && rk_tableau_implicit(tab))
-        return err_set(e, ERR_INVALID, "solver.method",
-                       "the implicit method %s serves ode models only (not cde yet)", tab->name);
     if (d->kind == MODEL_KIND_CDE && tab && !rk_tableau_adaptive(tab) && !(d->solver.step > 0))
         return err_set(e, ERR_INVALID, "solver.step",
                        "a cde model with the fixed-step method %s needs solver.step", tab->name);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_err.h"
 #include "codec/codec_parse.h"
 #include "store/models.h"
 
@@ -70,7 +71,7 @@ void api_reply_jbuf(http_req *r, unsigned status, jbuf *b)
 
 void api_reply_error_with(http_req *r, const err *e, const char *key, double value)
 {
-    json_t *body = http_error_json(e);
+    json_t *body = codec_err_json(e);
     json_t *inner = json_object_get(body, "error");
     if (!key || !inner) {
         json_decref(body);

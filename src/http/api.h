@@ -39,7 +39,7 @@ int api_path_version(http_req *r);
 /* Reply with the text in b (taken; b is empty afterwards). */
 void api_reply_jbuf(http_req *r, unsigned status, jbuf *b);
 
-/* An error reply through the one error builder (http_error_json), with an
+/* An error reply through the one error builder (codec_err_json), with an
  * extra number in the error object (e.g. "t_reached") when key != NULL. */
 void api_reply_error_with(http_req *r, const err *e, const char *key, double value);
 

@@ -17,17 +17,10 @@
 
 #include "core/err.h"
 #include "model/model_def.h"
+#include "model/model_info.h"
 #include "store/db.h"
 
 #include <stddef.h>
-
-typedef struct model_version_info {
-    int version;
-    char created_at[32];
-    char checksum[17]; /* 16 lowercase hex digits */
-    size_t n_params;
-    char description[256]; /* first 255 bytes of the description */
-} model_version_info;
 
 /* Load version `version` (0 = latest) of model `name` into def
  * (model_def_init'ed by the caller; model_def_free it after; untouched on

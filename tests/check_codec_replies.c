@@ -66,13 +66,18 @@ START_TEST(catalog_list_and_model)
          .description = "say \"hi\"\n\tthen\x01"},
         {.version = 3, .created_at = "B", .checksum = "fedcba9876543210", .n_params = 0,
          .description = "caf\xc3\xa9"}};
-    codec_catalog_model_encode(&m[1], v, 2, &b);
+    model_alias al[2] = {{.alias = "canary", .version = 3}, {.alias = "stable", .version = 1}};
+    codec_catalog_model_encode(&m[1], v, 2, al, 2, &b);
     expect_text(&b, "{\"name\":\"spiral\",\"kind\":\"ode\",\"state_dim\":2,\"latest_version\":3,"
                     "\"created_at\":\"2026-12-05T01:02:03.456Z\",\"versions\":["
                     "{\"version\":1,\"created_at\":\"A\",\"checksum\":\"0123456789abcdef\","
                     "\"n_params\":4482,\"description\":\"say \\\"hi\\\"\\n\\tthen\\u0001\"},"
                     "{\"version\":3,\"created_at\":\"B\",\"checksum\":\"fedcba9876543210\","
-                    "\"n_params\":0,\"description\":\"caf\xc3\xa9\"}]}");
+                    "\"n_params\":0,\"description\":\"caf\xc3\xa9\"}],"
+                    "\"aliases\":{\"canary\":3,\"stable\":1}}");
+    codec_catalog_model_encode(&m[1], NULL, 0, NULL, 0, &b);
+    expect_text(&b, "{\"name\":\"spiral\",\"kind\":\"ode\",\"state_dim\":2,\"latest_version\":3,"
+                    "\"created_at\":\"2026-12-05T01:02:03.456Z\",\"versions\":[],\"aliases\":{}}");
 }
 END_TEST
 
@@ -86,6 +91,22 @@ START_TEST(catalog_short_answers)
     expect_text(&b, "{\"name\":\"m.1\",\"deleted\":true}");
     codec_catalog_deleted_encode("m.1", 4, &b);
     expect_text(&b, "{\"name\":\"m.1\",\"version\":4,\"deleted\":true}");
+    codec_catalog_alias_encode("m", "stable", 4, 0, &b);
+    expect_text(&b, "{\"name\":\"m\",\"alias\":\"stable\",\"version\":4,\"previous\":null}");
+    codec_catalog_alias_encode("m", "stable", 4, 2, &b);
+    expect_text(&b, "{\"name\":\"m\",\"alias\":\"stable\",\"version\":4,\"previous\":2}");
+    codec_catalog_alias_encode("m", "stable", 0, 4, &b);
+    expect_text(&b, "{\"name\":\"m\",\"alias\":\"stable\",\"deleted\":true,\"previous\":4}");
+    model_alias_event ev[3] = {{"stable", 0, 1, "ci", "T1"},
+                               {"stable", 1, 2, "anonymous", "T2"},
+                               {"stable", 2, 0, "op \"x\"", "T3"}};
+    codec_catalog_history_encode("m", ev, 3, &b);
+    expect_text(&b, "{\"name\":\"m\",\"history\":["
+                    "{\"alias\":\"stable\",\"from\":null,\"to\":1,\"by\":\"ci\",\"at\":\"T1\"},"
+                    "{\"alias\":\"stable\",\"from\":1,\"to\":2,\"by\":\"anonymous\",\"at\":\"T2\"},"
+                    "{\"alias\":\"stable\",\"from\":2,\"to\":null,\"by\":\"op \\\"x\\\"\",\"at\":\"T3\"}]}");
+    codec_catalog_history_encode("m", NULL, 0, &b);
+    expect_text(&b, "{\"name\":\"m\",\"history\":[]}");
 }
 END_TEST
 

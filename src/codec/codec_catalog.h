@@ -12,18 +12,34 @@
 #define ODESERVE_CODEC_CODEC_CATALOG_H
 
 #include "codec/jbuf.h"
+#include "core/err.h"
+#include "model/model_name.h"
 #include "model/model_info.h"
 
 #include <stddef.h>
 
 /* {"models": [...]}: each model with its version count and creation time. */
 void codec_catalog_list_encode(const model_info *list, size_t n, jbuf *b);
-/* One model with its versions (ascending). */
+/* One model with its versions (ascending) and its aliases
+ * ("aliases": {"stable": 3, ...}). */
 void codec_catalog_model_encode(const model_info *m, const model_version_info *v, size_t n,
-                                jbuf *b);
+                                const model_alias *a, size_t n_aliases, jbuf *b);
 /* {"name", "version"}: a version just stored. */
 void codec_catalog_stored_encode(const char *name, int version, jbuf *b);
 /* {"name", ["version",] "deleted": true}; version 0 = the whole model. */
 void codec_catalog_deleted_encode(const char *name, int version, jbuf *b);
+
+/* The body of PUT /v1/models/{name}/aliases/{alias}: {"version": v} with
+ * v a number, "latest" or another alias (codec_request_version's rules).
+ * ERR_INVALID naming the field; `doc` must be an object. */
+err_code codec_catalog_alias_decode(const json_t *doc, model_version_ref *ref, err *e);
+/* {"name", "alias", "version", "previous": v | null}: an alias set or
+ * (version 0: "deleted": true instead of "version") removed. */
+void codec_catalog_alias_encode(const char *name, const char *alias, int version, int previous,
+                                jbuf *b);
+/* {"name", "history": [{"alias", "from", "to", "by", "at"}, ...]}, oldest
+ * first; from null = created, to null = removed. */
+void codec_catalog_history_encode(const char *name, const model_alias_event *ev, size_t n,
+                                  jbuf *b);
 
 #endif

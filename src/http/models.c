@@ -5,7 +5,7 @@
  *                                              next version (201 + Location)
  *   GET    /v1/models/{name}                   metadata and versions
  *   GET    /v1/models/{name}/versions/{v}      the model document ({v} may be
- *                                              "latest")
+ *                                              "latest" or an alias)
  *   DELETE /v1/models/{name}                   the model and every version
  *   DELETE /v1/models/{name}/versions/{v}      one version
  *
@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
+#include "store/aliases.h"
 #include "store/models.h"
 
 /* ---- GET /v1/models ---- */
@@ -63,10 +64,18 @@ void h_model_get(http_req *r)
         http_reply_error(r, &e);
         return;
     }
+    model_alias *a = NULL;
+    size_t n_aliases = 0;
+    if (store_alias_list(d, name, &a, &n_aliases, &e) != ERR_OK) {
+        free(v);
+        http_reply_error(r, &e);
+        return;
+    }
     jbuf b;
     jbuf_init(&b);
-    codec_catalog_model_encode(&info, v, n, &b);
+    codec_catalog_model_encode(&info, v, n, a, n_aliases, &b);
     free(v);
+    free(a);
     api_reply_jbuf(r, 200, &b);
 }
 
@@ -156,7 +165,7 @@ void h_model_delete(http_req *r)
     if (!d) return;
     err e;
     err_clear(&e);
-    if (store_model_delete(d, name, &e) != ERR_OK) {
+    if (store_model_delete(d, name, api_actor(r), &e) != ERR_OK) {
         http_reply_error(r, &e);
         return;
     }

@@ -388,15 +388,15 @@ static int prepare(http_req *r, traj *t)
     const char *name = http_req_param(r, "name");
     err e;
     err_clear(&e);
-    int version = 0;
+    model_version_ref ref;
     if (api_body_parse(r, &t->body, &e) != ERR_OK) goto fail;
     if (!json_is_object(t->body)) {
         err_set(&e, ERR_INVALID, "", "the request must be a JSON object, got %s",
                 codec_json_type_name(t->body));
         goto fail;
     }
-    if (codec_request_version(t->body, &version, &e) != ERR_OK ||
-        model_cache_get(t->app->models, name, version, &t->h, &e) != ERR_OK)
+    if (codec_request_version(t->body, &ref, &e) != ERR_OK ||
+        api_model_handle(r, name, &ref, &t->h, &e) != ERR_OK)
         goto fail;
     t->m = t->h->built;
     if (!(t->kind = kind_of(t->h->def->kind))) {

@@ -1,6 +1,6 @@
 /* model/model_info.h: what is known of a stored model and of each of its
- * versions without loading them, as data: the rows store/models.h and
- * store/versions.h read, and codec/codec_catalog.h writes as the replies
+ * versions without loading them, as data: the rows store/models.h,
+ * store/versions.h and store/aliases.h read, and codec/codec_catalog.h writes as the replies
  * of GET /v1/models and GET /v1/models/{name}.
  *
  * Plain fixed-size values: no ownership, no locks. */
@@ -33,5 +33,21 @@ typedef struct model_version_info {
     size_t n_params;
     char description[256]; /* first 255 bytes of the description */
 } model_version_info;
+
+/* An alias and the version it names. */
+typedef struct model_alias {
+    char alias[MODEL_ALIAS_MAX + 1];
+    int version;
+    char updated_at[32];
+} model_alias;
+
+/* One change of an alias: created (from_version 0), moved, or removed
+ * (to_version 0), by whom (a token's name, or "anonymous") and when. */
+typedef struct model_alias_event {
+    char alias[MODEL_ALIAS_MAX + 1];
+    int from_version, to_version;
+    char actor[MODEL_NAME_MAX + 1];
+    char at[32];
+} model_alias_event;
 
 #endif

@@ -45,7 +45,8 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
 /* Latest version number of `name`; ERR_NOT_FOUND if none. */
 err_code store_model_latest(db *d, const char *name, int *version, err *e);
 
-/* Delete a model with all its versions. ERR_NOT_FOUND (field "name"). */
-err_code store_model_delete(db *d, const char *name, err *e);
+/* Delete a model with all its versions and aliases, recording each alias's
+ * removal by `actor` (store/aliases.h). ERR_NOT_FOUND (field "name"). */
+err_code store_model_delete(db *d, const char *name, const char *actor, err *e);
 
 #endif

@@ -34,7 +34,8 @@ err_code store_version_load(db *d, const char *name, int version, model_def *def
 
 /* Delete one version (>= 1; else ERR_INVALID, field "version") of `name`,
  * and the model with its last version. ERR_NOT_FOUND (field "name" or
- * "version"). */
+ * "version"); ERR_CONFLICT (field "version", naming them) while an alias
+ * names the version. */
 err_code store_version_delete(db *d, const char *name, int version, err *e);
 
 /* A counter that every write to models or versions through this process's

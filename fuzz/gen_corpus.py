@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""fuzz/gen_corpus.py: write the fuzz targets' seed corpus (fuzz/corpus/<target>/)
+from the test fixtures: the request bodies of tests/api/*/request.json (and
+their setup steps), the example models and datasets, and hand-picked number
+tokens. Run from the source tree: python3 fuzz/gen_corpus.py. Deterministic:
+file names are the first 16 hex digits of each input's SHA-1."""
+import glob
+import hashlib
+import json
+import os
+import shutil
+import struct
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "fuzz", "corpus")
+MAX_BYTES = 16 * 1024
+MAX_FILES = 80
+corpus = {t: [] for t in ("parse", "number", "model", "request", "dataset", "job", "router")}
+
+
+def add(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    if len(data) <= MAX_BYTES and data not in corpus[target]:
+        corpus[target].append(data)
+
+
+def dumps(body):
+    return json.dumps(body, separators=(",", ":"))
+
+
+steps = []
+for path in sorted(glob.glob(os.path.join(ROOT, "tests", "api", "*", "request.json"))):
+    case = json.load(open(path))
+    if "body_file" in case:
+        with open(os.path.join(os.path.dirname(path), case["body_file"]), "rb") as f:
+            case["raw_body"] = f.read()
+    steps.extend(case.get("setup", []))
+    steps.append(case)
+for s in steps:
+    method, path = s.get("method", "GET"), s.get("path", "/")
+    add("router", f"{method}\n{path}")
+    body = s.get("body")
+    raw = s.get("raw_body")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else dumps(body) if body is not None else None
+    if text is None:
+        continue
+    if isinstance(raw, bytes):
+        text_bytes = raw
+    else:
+        text_bytes = text.encode()
+    add("parse", text_bytes)
+    if path.endswith("/versions"):
+        add("model", text_bytes)
+    elif path.endswith("/trajectory"):
+        is_cde = "observations" in text or "series" in text
+        add("request", bytes([0x05 if is_cde else 0x01]) + text_bytes)
+    elif path.startswith("/v1/datasets/"):
+        csv = s.get("headers", {}).get("Content-Type", "").startswith("text/csv")
+        add("dataset", bytes([1 if csv else 0]) + text_bytes)
+    elif path == "/v1/jobs":
+        add("job", text_bytes)
+
+for ex in sorted(glob.glob(os.path.join(ROOT, "examples", "*.json"))):
+    text = open(ex).read()
+    add("parse", text)
+    add("model", text)
+csv = open(os.path.join(ROOT, "examples", "spiral-data", "spiral.csv")).read()
+add("dataset", b"\x01" + csv[:4000].encode())
+add("dataset", b"\x01series,t,x,y\n0,0,1,2\n0,1,1.5,NaN\n1,0,3,4\n")
+add("dataset", b'\x00{"channels":1,"series":[{"t":[0,1],"y":[[1],[null]]}]}')
+for tok in ("0", "-0", "1", "0.1", "1e308", "1.7976931348623157e308", "1e309", "4.9e-324",
+            "2.2250738585072011e-308", "2.4703282292062327e-324", "9007199254740993",
+            "123456789012345678901234567890", "0.30000000000000004", "-1.5E+10", "1e-400"):
+    add("number", tok)
+for x in (0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -2.5, 1e21, 1e-7, 123456.789):
+    add("number", struct.pack("<d", x))
+for text in ("[]", "{}", '{"a":[1,2,{"b":null}]}', '"\\u00e9\\ud83d\\ude00"', "[1e400]", "[NaN]"):
+    add("parse", text)
+for target in ("router",):
+    for text in ("GET\n/", "HEAD\n/healthz", "POST\n/v1/models/a/versions/1", "GET\n//",
+                 "GET\n/v1/models/%FF", "PUT\n/v1/models/m/aliases/stable"):
+        add(target, text)
+
+shutil.rmtree(OUT, ignore_errors=True)
+for target, inputs in corpus.items():
+    os.makedirs(os.path.join(OUT, target))
+    for data in sorted(inputs, key=len)[:MAX_FILES]:
+        name = hashlib.sha1(data).hexdigest()[:16]
+        open(os.path.join(OUT, target, name), "wb").write(data)
+    print(f"{target}: {min(len(inputs), MAX_FILES)} inputs")

@@ -223,6 +223,8 @@ START_TEST(meta_replies)
     jbuf_init(&b);
     codec_meta_status_encode("ready", &b);
     expect_text(&b, "{\"status\":\"ready\"}");
+    codec_meta_degraded_encode("storage_full", &b);
+    expect_text(&b, "{\"status\":\"degraded\",\"reason\":\"storage_full\"}");
     codec_meta_version v = {.version = "1.2.3",
                             .schema_latest = 6,
                             .schema_current = -1,

@@ -590,7 +590,8 @@ START_TEST(transaction_helpers)
     ck_assert_int_eq(stl_q_int(d, "SELECT sum(x) FROM t"), 2);
 
     ck_assert_int_eq(db_exec(d, "INSERT INTO nowhere VALUES (1)", &e), ERR_DB);
-    ck_assert_msg(strstr(e.message, "no such table: nowhere") && strstr(e.message, p), "%s",
+    /* a request's error may reach a client: the path goes to the log only */
+    ck_assert_msg(strstr(e.message, "no such table: nowhere") && !strstr(e.message, p), "%s",
                   e.message);
     db_close(d);
 }

@@ -37,3 +37,11 @@ tests_check_serve_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libc
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# The daemon on a full disk (a tmpfs this test mounts; root only, else
+# skipped): 507 storage_full, deletes still work, writes recover.
+check_PROGRAMS += tests/check_disk_full
+TESTS += tests/check_disk_full
+tests_check_disk_full_SOURCES = tests/check_disk_full.c tests/testutil.c tests/testutil.h
+tests_check_disk_full_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_disk_full_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS)

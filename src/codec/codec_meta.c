@@ -7,6 +7,13 @@ void codec_meta_status_encode(const char *status, jbuf *b)
     jbuf_raw(b, "}", 1);
 }
 
+void codec_meta_degraded_encode(const char *reason, jbuf *b)
+{
+    jbuf_lit(b, "{\"status\":\"degraded\",\"reason\":");
+    jbuf_str(b, reason);
+    jbuf_raw(b, "}", 1);
+}
+
 void codec_meta_version_encode(const codec_meta_version *v, jbuf *b)
 {
     jbuf_lit(b, "{\"name\":\"odeserved\",\"version\":");

@@ -21,6 +21,9 @@ typedef struct codec_meta_version {
 
 /* {"status": status} */
 void codec_meta_status_encode(const char *status, jbuf *b);
+/* {"status": "degraded", "reason": reason}: serving, but not everything
+ * works (e.g. "storage_full": reads do, writes other than deletes fail). */
+void codec_meta_degraded_encode(const char *reason, jbuf *b);
 /* {"name": "odeserved", "version", "schema": {"latest", "current"},
  *  "libraries": {...}} */
 void codec_meta_version_encode(const codec_meta_version *v, jbuf *b);

@@ -22,6 +22,7 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_IO] = "io_error",
     [ERR_DB] = "database_error",
     [ERR_SCHEMA] = "schema_mismatch",
+    [ERR_STORAGE_FULL] = "storage_full",
     [ERR_CONFIG] = "config_error",
     [ERR_INTERNAL] = "internal",
 };

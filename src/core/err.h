@@ -31,6 +31,7 @@ typedef enum err_code {
     ERR_IO,           /* io_error: a file or socket operation failed */
     ERR_DB,           /* database_error: SQLite reported an error */
     ERR_SCHEMA,       /* schema_mismatch: the database is newer than this binary */
+    ERR_STORAGE_FULL, /* storage_full: the disk (or quota) under the database is full */
     ERR_CONFIG,       /* config_error: the configuration is invalid */
     ERR_INTERNAL,     /* internal: a bug; the message says where */
     ERR__COUNT

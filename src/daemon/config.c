@@ -49,6 +49,9 @@ static const config_key keys[] = {
      "SQLite PRAGMA synchronous; full survives power loss"},
     {"db_busy_timeout", CONFIG_INT, NUM(db_busy_timeout), "5000", 0, 600000, NULL, 0,
      "milliseconds a database connection waits for a lock before failing"},
+    {"db_reserve_size", CONFIG_BYTES, NUM(db_reserve_size), "8M", 0, GIB, NULL, 0,
+     "space kept in a file next to the database and given up when the disk fills, so that "
+     "deletes still work; 0 = none"},
     {"eval_threads", CONFIG_INT, NUM(eval_threads), "0", 0, 256, NULL, 0,
      "evaluation threads for CPU-heavy requests; 0 = one per online CPU plus 2, at least 4"},
     {"eval_queue_limit", CONFIG_INT, NUM(eval_queue_limit), "256", 1, 1000000, NULL, 0,

@@ -38,6 +38,7 @@ typedef struct config {
     double shutdown_timeout;           /* seconds in-flight requests get on SIGTERM */
     char db_synchronous[16];           /* off | normal | full | extra */
     long long db_busy_timeout;         /* milliseconds SQLite waits for a lock */
+    uint64_t db_reserve_size;          /* bytes kept free for deletes on a full disk (store/space.h) */
     long long eval_threads;            /* evaluation pool size; 0 = one per online CPU */
     long long eval_queue_limit;        /* evaluations waiting for a thread before 503 */
     long long max_solve_points;        /* most values in one trajectory reply */

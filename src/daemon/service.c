@@ -22,6 +22,7 @@
 #include "model/served_model.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
+#include "store/space.h"
 #include "store/migrate.h"
 #include "store/model_cache.h"
 #include "store/models.h"
@@ -185,8 +186,10 @@ static err_code start(service *s, err *e)
     db_opts o = db_options(&s->cfg);
     db *d = NULL;
     nn_blas_single_thread();
-    if (db_claim(&o, &s->db_lock, e) != ERR_OK || db_conns_new(&s->db, &o, e) != ERR_OK ||
-        db_conns_get(s->db, &d, e) != ERR_OK || migrate(d, e) != ERR_OK ||
+    if (db_claim(&o, &s->db_lock, e) != ERR_OK ||
+        db_space_reserve(s->cfg.db, (size_t)s->cfg.db_reserve_size, e) != ERR_OK ||
+        db_conns_new(&s->db, &o, e) != ERR_OK || db_conns_get(s->db, &d, e) != ERR_OK ||
+        migrate(d, e) != ERR_OK ||
         seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;
     int threads = eval_threads(&s->cfg);

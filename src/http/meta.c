@@ -4,6 +4,8 @@
  *   GET /readyz      200 {"status":"ready"} when the daemon has finished
  *                    starting, is not draining, and the database answers
  *                    with the current schema (db_migrate_check); 503 otherwise.
+ *                    200 {"status":"degraded","reason":"storage_full"} while
+ *                    the disk is full (store/space.h): reads still work.
  *   GET /v1/version  the daemon's version, the schema versions, and the
  *                    versions of the libraries it runs on.
  *   GET /v1/solvers  the solver methods a request may name (codec_solvers_list). */
@@ -19,6 +21,7 @@
 #include "nn/nn_blas.h"
 #include "store/db.h"
 #include "store/migrate.h"
+#include "store/space.h"
 
 void h_healthz(http_req *r)
 {
@@ -46,7 +49,10 @@ void h_readyz(http_req *r)
     }
     jbuf b;
     jbuf_init(&b);
-    codec_meta_status_encode("ready", &b);
+    if (db_space_full())
+        codec_meta_degraded_encode("storage_full", &b); /* reads still work: stay in service */
+    else
+        codec_meta_status_encode("ready", &b);
     api_reply_jbuf(r, 200, &b);
 }
 

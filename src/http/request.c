@@ -31,6 +31,7 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_ABORTED] = 503,   [ERR_NOMEM] = 503,       [ERR_IO] = 500,
     [ERR_DB] = 500,        [ERR_SCHEMA] = 500,      [ERR_CONFIG] = 500,
     [ERR_INTERNAL] = 500,
+    [ERR_STORAGE_FULL] = 507, /* with Retry-After: deletes still work and free space */
 };
 
 unsigned http_status_for(err_code code)
@@ -201,6 +202,8 @@ void http_reply_error(http_req *r, const err *e)
         log_warn("request_error", "request_id=%s code=%s message=%s", r->id, err_code_name(e->code),
                  log_quote(q, sizeof q, e->message));
     }
+    /* a full disk clears when space is freed (deletes still work): say when to look again */
+    if (e->code == ERR_STORAGE_FULL) http_reply_header(r, "Retry-After", "60");
     http_reply_json(r, status, codec_err_json(e));
 }
 

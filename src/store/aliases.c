@@ -1,6 +1,7 @@
 /* store/aliases.c: see aliases.h and migrations/0005_aliases.sql. */
 #include "store/aliases.h"
 #include "store/aliases_internal.h"
+#include "store/space_internal.h"
 #include "store/stmt.h"
 #include "store/versions_internal.h"
 
@@ -110,8 +111,8 @@ fail:
     return rc;
 }
 
-err_code store_alias_delete(db *d, const char *name, const char *alias, const char *actor,
-                            int *previous, err *e)
+static err_code alias_delete_once(db *d, const char *name, const char *alias, const char *actor,
+                                  int *previous, err *e)
 {
     err_code rc = check_names(name, alias, e);
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
@@ -138,6 +139,19 @@ err_code store_alias_delete(db *d, const char *name, const char *alias, const ch
     return ERR_OK;
 fail:
     db_rollback(d);
+    return rc;
+}
+
+err_code store_alias_delete(db *d, const char *name, const char *alias, const char *actor,
+                            int *previous, err *e)
+{
+    err_code rc = alias_delete_once(d, name, alias, actor, previous, e);
+    /* on a full disk, make room (the log, the reserve) and commit in it */
+    if (rc == ERR_STORAGE_FULL) {
+        db_space_release(d);
+        err_clear(e);
+        rc = alias_delete_once(d, name, alias, actor, previous, e);
+    }
     return rc;
 }
 

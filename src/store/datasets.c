@@ -3,6 +3,7 @@
  * little-endian: odeserve targets little-endian machines (x86-64, aarch64). */
 #include "store/datasets.h"
 
+#include "store/space_internal.h"
 #include "store/stmt.h"
 
 #include "model/model_name.h"
@@ -226,7 +227,7 @@ fail:
     return e->code;
 }
 
-err_code store_dataset_delete(db *d, const char *name, err *e)
+static err_code dataset_delete_once(db *d, const char *name, err *e)
 {
     if (model_name_check(name, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
@@ -246,4 +247,16 @@ fail:
     sqlite3_finalize(st);
     db_rollback(d);
     return e->code;
+}
+
+err_code store_dataset_delete(db *d, const char *name, err *e)
+{
+    err_code rc = dataset_delete_once(d, name, e);
+    /* on a full disk, make room (the log, the reserve) and commit in it */
+    if (rc == ERR_STORAGE_FULL) {
+        db_space_release(d);
+        err_clear(e);
+        rc = dataset_delete_once(d, name, e);
+    }
+    return rc;
 }

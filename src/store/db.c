@@ -18,6 +18,7 @@
  * surprise later. */
 #include "store/db.h"
 #include "store/db_internal.h"
+#include "store/space_internal.h"
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -118,10 +119,23 @@ err_code db_error(db *d, err *e, const char *what)
 {
     int rc = sqlite3_extended_errcode(d->conn);
     int sys = sqlite3_system_errno(d->conn);
-    if (sys && has_os_cause(rc))
-        return err_set(e, ERR_DB, NULL, "%s: %s: %s (sqlite code %d: %s)", d->path, what,
+    int os = sys && has_os_cause(rc);
+    /* the path goes to the log only: a client has no business knowing it */
+    char q[256], w[128], m[256];
+    log_error("db_error", "path=%s what=%s message=%s sqlite_code=%d os_error=%s",
+              log_quote(q, sizeof q, d->path), log_quote(w, sizeof w, what),
+              log_quote(m, sizeof m, sqlite3_errmsg(d->conn)), rc, os ? strerror(sys) : "none");
+    if ((rc & 0xff) == SQLITE_FULL || (os && (sys == ENOSPC || sys == EDQUOT))) {
+        db_space_note_full();
+        return err_set(e, ERR_STORAGE_FULL, NULL,
+                       "the database's disk is full (%s); deleting models, versions or datasets "
+                       "frees space",
+                       what);
+    }
+    if (os)
+        return err_set(e, ERR_DB, NULL, "database: %s: %s (sqlite code %d: %s)", what,
                        sqlite3_errmsg(d->conn), rc, strerror(sys));
-    return err_set(e, ERR_DB, NULL, "%s: %s: %s (sqlite code %d)", d->path, what,
+    return err_set(e, ERR_DB, NULL, "database: %s: %s (sqlite code %d)", what,
                    sqlite3_errmsg(d->conn), rc);
 }
 
@@ -145,7 +159,7 @@ err_code db_query_int(db *d, const char *sql, long long *out, err *e)
     if (s == SQLITE_ROW) {
         *out = sqlite3_column_int64(st, 0);
     } else if (s == SQLITE_DONE) {
-        rc = err_set(e, ERR_DB, NULL, "%s: %s: returned no row", d->path, sql);
+        rc = err_set(e, ERR_DB, NULL, "database: %s: returned no row", sql);
     } else {
         rc = db_error(d, e, sql);
     }
@@ -224,8 +238,17 @@ static err_code setup_connection(db *d, const db_opts *o, err *e)
     if ((rc = db_query_int(d, "PRAGMA foreign_keys", &fk, e))) return rc;
     if (fk != 1)
         return err_set(e, ERR_DB, NULL, "%s: this SQLite does not enforce foreign keys", d->path);
-    char sql[64];
+    char sql[96];
     snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync_pragma(o->synchronous));
+    if ((rc = db_exec(d, sql, e))) return rc;
+    /* keep the log smaller than the reserve, so that a checkpoint fits in
+     * the reserve's room on a full disk (store/space.h) */
+    size_t log_bytes = db_space_log_bytes();
+    if (log_bytes == 0) return ERR_OK;
+    size_t pages = log_bytes / 4096 > 16 ? log_bytes / 4096 : 16;
+    snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%zu", pages);
+    if ((rc = db_exec(d, sql, e))) return rc;
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%zu", log_bytes);
     return db_exec(d, sql, e);
 }
 
@@ -270,9 +293,24 @@ err_code db_open(db **out, const db_opts *o, err *e)
     *out = d;
     return ERR_OK;
 fail:
+    if (d && d->path) db_error_path_prefix(d, e);
     free(open_path);
     db_close(d);
     return rc;
+}
+
+void db_error_path_prefix(db *d, err *e)
+{
+    if (!e || e->code == ERR_OK || strncmp(e->message, d->path, strlen(d->path)) == 0) return;
+    char m[ERR_MSG_MAX];
+    size_t p = strlen(d->path), n = strlen(e->message);
+    if (p + 2 >= sizeof m) return;
+    memcpy(m, d->path, p);
+    memcpy(m + p, ": ", 2);
+    if (n > sizeof m - p - 3) n = sizeof m - p - 3; /* cut: the path comes first */
+    memcpy(m + p + 2, e->message, n);
+    m[p + 2 + n] = '\0';
+    memcpy(e->message, m, sizeof m);
 }
 
 err_code db_stmt(db *d, const char *sql, sqlite3_stmt **out, err *e)
@@ -346,21 +384,23 @@ int db_in_transaction(db *d)
 err_code db_begin_immediate(db *d, err *e)
 {
     if (db_in_transaction(d))
-        return err_set(e, ERR_INTERNAL, NULL, "%s: BEGIN IMMEDIATE inside an open transaction",
-                       d->path);
+        return err_set(e, ERR_INTERNAL, NULL, "database: BEGIN IMMEDIATE inside an open transaction");
     return db_exec(d, "BEGIN IMMEDIATE", e);
 }
 
 err_code db_begin_read(db *d, err *e)
 {
     if (db_in_transaction(d))
-        return err_set(e, ERR_INTERNAL, NULL, "%s: BEGIN inside an open transaction", d->path);
+        return err_set(e, ERR_INTERNAL, NULL, "database: BEGIN inside an open transaction");
     return db_exec(d, "BEGIN", e);
 }
 
 err_code db_commit(db *d, err *e)
 {
-    if (sqlite3_exec(d->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return ERR_OK;
+    if (sqlite3_exec(d->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        db_space_note_commit();
+        return ERR_OK;
+    }
     err_code rc = db_error(d, e, "COMMIT");
     db_rollback(d);
     return rc;

@@ -31,10 +31,16 @@ sqlite3 *db_sqlite(db *d);
 /* The path the connection was opened with (for messages). */
 const char *db_path(db *d);
 
-/* Record the connection's last SQLite error as ERR_DB:
- * "<path>: <what>: <sqlite message> (sqlite code N[, <os error>])".
- * Returns ERR_DB (or the code already recorded in `e`). */
+/* Record the connection's last SQLite error as ERR_DB,
+ * "database: <what>: <sqlite message> (sqlite code N[: <os error>])", or,
+ * when the disk is full, ERR_STORAGE_FULL (store/space.h); the path and the
+ * details go to the log, never into the message, which clients may see.
+ * Returns the code (or the one already recorded in `e`). */
 err_code db_error(db *d, err *e, const char *what);
+
+/* Put the database's path before the message recorded in e, for errors
+ * that only the operator sees (opening, migrating: at start-up). */
+void db_error_path_prefix(db *d, err *e);
 
 /* Check options as db_open does (ERR_CONFIG naming the bad field). */
 err_code db_opts_check(const db_opts *o, err *e);

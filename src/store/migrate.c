@@ -65,11 +65,15 @@ err_code db_migrate_check(db *d, err *e)
     err_code rc = db_schema_version(d, &v, e);
     if (rc) return rc;
     int latest = db_migrate_latest();
-    if (v > latest) return newer_error(d, v, latest, e);
+    /* asked by /readyz: the message may reach a client, so no path in it */
+    if (v > latest)
+        return err_set(e, ERR_SCHEMA, NULL,
+                       "database schema version %d is newer than this odeserved supports (%d)", v,
+                       latest);
     if (v < latest)
         return err_set(e, ERR_UNAVAILABLE, NULL,
-                       "%s: database schema version %d, migrations up to %d not applied yet",
-                       db_path(d), v, latest);
+                       "database schema version %d, migrations up to %d not applied yet", v,
+                       latest);
     return ERR_OK;
 }
 
@@ -315,7 +319,10 @@ err_code db_migrate_list(db *d, const struct migration *list, size_t n, int *fro
     /* Up to date: no transaction, no write, nothing logged. */
     while (*to < latest) {
         int now = *to;
-        if ((rc = apply_one(d, &list[*to], latest, &now, e))) return rc;
+        if ((rc = apply_one(d, &list[*to], latest, &now, e))) {
+            db_error_path_prefix(d, e); /* at start-up: for the operator */
+            return rc;
+        }
         *to = now;
     }
     return ERR_OK;

@@ -14,6 +14,7 @@
 #include "store/models.h"
 #include "store/aliases_internal.h"
 #include "store/models_internal.h"
+#include "store/space_internal.h"
 #include "store/stmt.h"
 #include "store/versions_internal.h"
 
@@ -42,8 +43,8 @@ static err_code reserve_version(db *d, const char *name, const char *now, long l
         *model_id = sqlite3_column_int64(st, 0);
         long long next = sqlite3_column_int64(st, 1);
         if (next < 1 || next >= INT32_MAX)
-            rc = err_set(e, ERR_DB, NULL, "%s: model \"%s\": next_version %lld out of range",
-                         db_path(d), name, next);
+            rc = err_set(e, ERR_DB, NULL, "database: model \"%s\": next_version %lld out of range",
+                         name, next);
         *version = (int)next;
     }
     sqlite3_finalize(st);
@@ -82,7 +83,7 @@ static err_code now_text(db *d, char out[32], err *e)
     if (stmt_step_row(d, st, what, e) == 1)
         stmt_column_text(st, 0, out, 32);
     else
-        rc = err_set(e, ERR_DB, NULL, "%s: %s: no row", db_path(d), what);
+        rc = err_set(e, ERR_DB, NULL, "database: %s: no row", what);
     sqlite3_finalize(st);
     return rc;
 }
@@ -222,7 +223,7 @@ err_code store_model_latest(db *d, const char *name, int *version, err *e)
 
 /* ---- delete ---- */
 
-err_code store_model_delete(db *d, const char *name, const char *actor, err *e)
+static err_code model_delete_once(db *d, const char *name, const char *actor, err *e)
 {
     err_code rc = model_name_check(name, e);
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
@@ -241,5 +242,17 @@ err_code store_model_delete(db *d, const char *name, const char *actor, err *e)
     else
         rc = db_commit(d, e);
     store_version_changed(true);
+    return rc;
+}
+
+err_code store_model_delete(db *d, const char *name, const char *actor, err *e)
+{
+    err_code rc = model_delete_once(d, name, actor, e);
+    /* on a full disk, make room (the log, the reserve) and commit in it */
+    if (rc == ERR_STORAGE_FULL) {
+        db_space_release(d);
+        err_clear(e);
+        rc = model_delete_once(d, name, actor, e);
+    }
     return rc;
 }

@@ -14,10 +14,12 @@
  * dominated by the disk and the rows, not by the parse. */
 #include "store/versions.h"
 #include "store/nets_internal.h"
+#include "store/space_internal.h"
 #include "store/stmt.h"
 #include "store/versions_internal.h"
 #include "store/aliases_internal.h"
 
+#include "core/log.h"
 #include "model/model_name.h"
 #include "model/model_rows.h"
 
@@ -43,7 +45,10 @@ static err_code no_version(const char *name, int version, err *e)
 /* A stored row that cannot be what put wrote. */
 static err_code corrupt(db *d, const char *name, int version, const char *what, err *e)
 {
-    return err_set(e, ERR_DB, NULL, "%s: model \"%s\" version %d is damaged: %s", db_path(d), name,
+    char q[256];
+    log_error("db_damaged", "path=%s model=%s version=%d what=%s", log_quote(q, sizeof q, db_path(d)),
+              name, version, what);
+    return err_set(e, ERR_DB, NULL, "database: model \"%s\" version %d is damaged: %s", name,
                    version, what);
 }
 
@@ -351,7 +356,7 @@ err_code store_version_model_id(db *d, const char *name, long long *id, err *e)
     return row < 0 ? ERR_DB : row == 0 ? store_version_no_model(name, e) : ERR_OK;
 }
 
-err_code store_version_delete(db *d, const char *name, int version, err *e)
+static err_code version_delete_once(db *d, const char *name, int version, err *e)
 {
     err_code rc = model_name_check(name, e);
     if (rc) return rc;
@@ -380,5 +385,17 @@ err_code store_version_delete(db *d, const char *name, int version, err *e)
     return rc;
 fail:
     db_rollback(d);
+    return rc;
+}
+
+err_code store_version_delete(db *d, const char *name, int version, err *e)
+{
+    err_code rc = version_delete_once(d, name, version, e);
+    /* on a full disk, make room (the log, the reserve) and commit in it */
+    if (rc == ERR_STORAGE_FULL) {
+        db_space_release(d);
+        err_clear(e);
+        rc = version_delete_once(d, name, version, e);
+    }
     return rc;
 }

@@ -88,6 +88,24 @@ json_t *http_error_json(const err *e)
     return outer;
 }
 
+/* The Open Inference Protocol's error body: one string, the field first
+ * (the protocol has no place for it, and a client needs it). */
+static json_t *oip_error_json(const err *e)
+{
+    char text[ERR_FIELD_MAX + ERR_MSG_MAX + 4];
+    const char *msg = e->message[0] ? e->message : "error";
+    if (e->field[0])
+        snprintf(text, sizeof text, "%s: %s", e->field, msg);
+    else
+        snprintf(text, sizeof text, "%s", msg);
+    json_t *s = safe_string(text), *outer = json_object();
+    if (!outer || json_object_set_new(outer, "error", s) != 0) {
+        json_decref(outer);
+        return NULL;
+    }
+    return outer;
+}
+
 /* ---- request ids ---- */
 
 static _Atomic uint64_t id_counter;
@@ -131,6 +149,11 @@ int req_id_ok(const char *id)
 }
 
 /* ---- accessors ---- */
+
+unsigned http_req_route_flags(const http_req *r)
+{
+    return r->route ? r->route->flags : 0;
+}
 
 const char *http_req_method(const http_req *r)
 {
@@ -250,7 +273,8 @@ void http_reply_error(http_req *r, const err *e)
         log_warn("request_error", "request_id=%s code=%s message=%s", r->id, err_code_name(e->code),
                  log_quote(q, sizeof q, e->message));
     }
-    http_reply_json(r, status, http_error_json(e));
+    http_reply_json(r, status,
+                    (http_req_route_flags(r) & ROUTE_OIP) ? oip_error_json(e) : http_error_json(e));
 }
 
 void http_reply_errorf(http_req *r, err_code code, const char *field, const char *fmt, ...)

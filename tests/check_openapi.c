@@ -307,8 +307,7 @@ START_TEST(document_matches_routes)
             }
             if (found) continue;
             extra++;
-            used += (size_t)snprintf(report + used,
-                                     used < sizeof report ? sizeof report - used : 0,
+            used += (size_t)snprintf(report + used, used < sizeof report ? sizeof report - used : 0,
                                      "\n  docs/openapi.json documents %s %s, which is no route "
                                      "of src/http/routes.c",
                                      k, path);
@@ -372,8 +371,7 @@ START_TEST(checker_catches_faults)
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
         doc = with_fault(faults[i].from, faults[i].to);
         why[0] = '\0';
-        ck_assert_msg(!openapi_check(doc, why, sizeof why), "fault not caught: %s",
-                      faults[i].what);
+        ck_assert_msg(!openapi_check(doc, why, sizeof why), "fault not caught: %s", faults[i].what);
         json_decref(doc);
     }
 }

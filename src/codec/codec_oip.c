@@ -21,9 +21,8 @@ void codec_oip_req_free(codec_oip_req *q)
 
 /* ---- the envelope and its tensors ---- */
 
-static const char *const numeric_types[] = {"FP64",  "FP32",  "FP16",  "INT8",  "INT16",
-                                            "INT32", "INT64", "UINT8", "UINT16", "UINT32",
-                                            "UINT64", NULL};
+static const char *const numeric_types[] = {"FP64",  "FP32",  "FP16",   "INT8",   "INT16",  "INT32",
+                                            "INT64", "UINT8", "UINT16", "UINT32", "UINT64", NULL};
 
 static int is_numeric_type(const char *s)
 {
@@ -276,8 +275,8 @@ static err_code check_names(const codec_oip_req *q, const char *kind, const char
         char f[ERR_FIELD_MAX];
         if (!ok)
             return err_set(e, ERR_INVALID, tfield(f, sizeof f, &q->inputs[i], "name"),
-                           "unknown input \"%.40s\": a %s model takes %s", q->inputs[i].name,
-                           kind, list);
+                           "unknown input \"%.40s\": a %s model takes %s", q->inputs[i].name, kind,
+                           list);
     }
     return ERR_OK;
 }
@@ -374,7 +373,7 @@ static err_code set_new(json_t *o, const char *key, json_t *v, err *e)
 err_code codec_oip_to_ode(const codec_oip_req *q, size_t dim, json_t **out, err *e)
 {
     static const char *const names[] = {"y0", "t", NULL}, *const direct[] = {"t0", "augmented",
-                                                                              NULL};
+                                                                             NULL};
     const codec_oip_tensor *y0, *t;
     char want[64];
     *out = NULL;
@@ -423,13 +422,14 @@ static json_t *cde_series(const codec_oip_tensor *ot, const codec_oip_tensor *x,
     json_t *obs = json_object();
     if (!obs || json_object_set_new(into, "observations", obs) != 0) return NULL;
     if (json_object_set_new(obs, "t", array_of(times, NULL, n)) != 0 ||
-        json_object_set_new(obs, "x", matrix_of(x->data + b * n * c,
-                                                miss ? miss->data + b * n * c : NULL, n, c)) != 0)
+        json_object_set_new(
+            obs, "x", matrix_of(x->data + b * n * c, miss ? miss->data + b * n * c : NULL, n, c)) !=
+            0)
         return NULL;
     if (t) {
         const size_t m = t->shape[t->rank - 1];
-        if (json_object_set_new(into, "t", array_of(t->rank == 2 ? t->data + b * m : t->data,
-                                                    NULL, m)) != 0)
+        if (json_object_set_new(into, "t",
+                                array_of(t->rank == 2 ? t->data + b * m : t->data, NULL, m)) != 0)
             return NULL;
     }
     return into;
@@ -447,7 +447,8 @@ err_code codec_oip_to_cde(const codec_oip_req *q, size_t n_data, json_t **out, e
         need(q, "obs_x", "FP64, [n_obs, data_channels] or [batch, n_obs, data_channels]", &x, e) !=
             ERR_OK ||
         want_type(ot, "FP64", e) != ERR_OK || want_type(x, "FP64", e) != ERR_OK ||
-        (miss && want_type(miss, "BOOL", e) != ERR_OK) || (t && want_type(t, "FP64", e) != ERR_OK) ||
+        (miss && want_type(miss, "BOOL", e) != ERR_OK) ||
+        (t && want_type(t, "FP64", e) != ERR_OK) ||
         check_outputs(q, CODEC_OIP_OUT_READOUT | CODEC_OIP_OUT_HIDDEN | CODEC_OIP_OUT_T, "cde",
                       e) != ERR_OK)
         return ERR_INVALID;
@@ -466,7 +467,8 @@ err_code codec_oip_to_cde(const codec_oip_req *q, size_t n_data, json_t **out, e
             snprintf(want, sizeof want, "[%zu] (obs_x's times)", n);
         return bad_shape(ot, want, e);
     }
-    if (miss && (miss->rank != x->rank || memcmp(miss->shape, x->shape, x->rank * sizeof *x->shape)))
+    if (miss &&
+        (miss->rank != x->rank || memcmp(miss->shape, x->shape, x->rank * sizeof *x->shape)))
         return bad_shape(miss, "obs_x's", e);
     if (t && !(t->rank == 1 || (batched && t->rank == 2 && t->shape[0] == batch))) {
         if (batched)
@@ -483,7 +485,7 @@ err_code codec_oip_to_cde(const codec_oip_req *q, size_t n_data, json_t **out, e
     json_t *body = json_object();
     if (!body) return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
     err_code rc = set_new(body, "output",
-                          json_string(!q->n_outputs ? "readout"
+                          json_string(!q->n_outputs      ? "readout"
                                       : want_r && want_h ? "both"
                                       : want_h           ? "hidden"
                                                          : "readout"),

@@ -77,12 +77,12 @@ enum codec_oip_out {
 
 /* A decoded inference request. */
 typedef struct codec_oip_req {
-    const char *id;             /* "id", borrowed; NULL when absent */
-    const json_t *parameters;   /* "parameters" (an object of scalars), borrowed; may be NULL */
+    const char *id;           /* "id", borrowed; NULL when absent */
+    const json_t *parameters; /* "parameters" (an object of scalars), borrowed; may be NULL */
     size_t n_inputs;
     codec_oip_tensor inputs[CODEC_OIP_MAX_INPUTS];
-    size_t n_outputs;                         /* "outputs" named, in order; 0 = all */
-    unsigned outputs[CODEC_OIP_MAX_INPUTS];   /* enum codec_oip_out, in the order asked */
+    size_t n_outputs;                               /* "outputs" named, in order; 0 = all */
+    unsigned outputs[CODEC_OIP_MAX_INPUTS];         /* enum codec_oip_out, in the order asked */
     const char *output_names[CODEC_OIP_MAX_INPUTS]; /* borrowed */
 } codec_oip_req;
 

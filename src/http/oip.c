@@ -186,8 +186,8 @@ static void oip_cde_reply(jbuf *b, void *ctx, const model_handle *h, const codec
                           size_t hidden_dim, const codec_request_stats *st)
 {
     oip_ctx *c = ctx;
-    codec_oip_cde_reply(b, &c->q, h->name, h->version, q, readout, readout_dim, hidden,
-                        hidden_dim, st);
+    codec_oip_cde_reply(b, &c->q, h->name, h->version, q, readout, readout_dim, hidden, hidden_dim,
+                        st);
 }
 
 static void oip_free(void *ctx)

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-extern const char http_openapi_json[];  /* NUL-terminated */
+extern const char http_openapi_json[];     /* NUL-terminated */
 extern const size_t http_openapi_json_len; /* without the NUL */
 
 #endif

@@ -12,7 +12,9 @@
  * (traj.h), so the answers are the v1 answers, number for number. Every
  * route carries ROUTE_OIP: errors come in the protocol's form,
  * {"error": "<field>: <message>"}, with the status of the one table
- * (request.c). {v} is a version number or "latest". docs/api.md. */
+ * (request.c). {v} is a version number or "latest". The model routes run
+ * on the evaluation pool (loading a version builds it); health and server
+ * metadata answer on the HTTP thread. docs/api.md. */
 #include "build_config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
 
 #include <stdatomic.h>
@@ -85,7 +87,9 @@ static const model_handle *path_model(http_req *r)
     return h;
 }
 
-void h_oip_model(http_req *r)
+/* Loading a version that is not cached yet builds it (networks and all),
+ * which scales with the model: off the HTTP threads, as uploads are. */
+static void model_work(http_req *r)
 {
     const model_handle *h = path_model(r);
     if (!h) return;
@@ -128,12 +132,22 @@ out:
     model_cache_release(app->models, h);
 }
 
-void h_oip_model_ready(http_req *r)
+void h_oip_model(http_req *r)
+{
+    http_req_defer(r, model_work);
+}
+
+static void model_ready_work(http_req *r)
 {
     const model_handle *h = path_model(r);
     if (!h) return;
     http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", h->name, "ready", 1));
     model_cache_release(http_req_app(r)->models, h);
+}
+
+void h_oip_model_ready(http_req *r)
+{
+    http_req_defer(r, model_ready_work);
 }
 
 /* ---- inference: trajectory.c's machinery with the protocol's hooks ---- */

@@ -18,6 +18,9 @@ EXTRA_DIST += bench/gen_w1_weights.py bench/bench_util.h
 EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua
 # http_profile.sh: where the daemon's CPU goes under load, by stage (perf).
 EXTRA_DIST += bench/http_profile.sh
+# http_ceiling.sh: the rate the machine allows at all, from CPU per request
+# of the daemon and of wrk, for /healthz and the W1-sized request.
+EXTRA_DIST += bench/http_ceiling.sh
 # http_small_request.json: a W1-sized spiral request (y0 = (0.5, 0), 100
 # times in [0, 5]: about a tenth of the demo request's evaluations), for
 # REQUEST= of both scripts: the HTTP path's own cost at the solve size of W1.

@@ -925,23 +925,32 @@ START_TEST(request_version)
         const char *text;
         err_code rc;
         int version;
-    } cases[] = {{"{}", ERR_OK, 0},
-                 {"{\"version\": \"latest\"}", ERR_OK, 0},
-                 {"{\"version\": 3}", ERR_OK, 3},
-                 {"{\"version\": 0}", ERR_INVALID, 0},
-                 {"{\"version\": 1.5}", ERR_INVALID, 0},
-                 {"{\"version\": \"3\"}", ERR_INVALID, 0},
-                 {"{\"version\": null}", ERR_INVALID, 0}};
+        const char *alias;
+    } cases[] = {{"{}", ERR_OK, 0, ""},
+                 {"{\"version\": \"latest\"}", ERR_OK, 0, ""},
+                 {"{\"version\": 3}", ERR_OK, 3, ""},
+                 {"{\"version\": \"stable\"}", ERR_OK, 0, "stable"},
+                 {"{\"version\": \"canary-2_b\"}", ERR_OK, 0, "canary-2_b"},
+                 {"{\"version\": 0}", ERR_INVALID, 0, ""},
+                 {"{\"version\": 1.5}", ERR_INVALID, 0, ""},
+                 {"{\"version\": \"3\"}", ERR_INVALID, 0, ""},
+                 {"{\"version\": \"Stable\"}", ERR_INVALID, 0, ""},
+                 {"{\"version\": \"2x\"}", ERR_INVALID, 0, ""},
+                 {"{\"version\": \"\"}", ERR_INVALID, 0, ""},
+                 {"{\"version\": \"abcdefghijabcdefghijabcdefghijabc\"}", ERR_INVALID, 0, ""},
+                 {"{\"version\": null}", ERR_INVALID, 0, ""}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *j = parse_ok(cases[i].text);
         err e;
         err_clear(&e);
-        int v = -1;
+        model_version_ref v = {.version = -1};
         ck_assert_int_eq(codec_request_version(j, &v, &e), cases[i].rc);
-        if (cases[i].rc == ERR_OK)
-            ck_assert_int_eq(v, cases[i].version);
-        else
+        if (cases[i].rc == ERR_OK) {
+            ck_assert_int_eq(v.version, cases[i].version);
+            ck_assert_str_eq(v.alias, cases[i].alias);
+        } else {
             ck_assert_str_eq(e.field, "version");
+        }
         json_decref(j);
     }
 }

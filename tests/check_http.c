@@ -1,6 +1,7 @@
 /* check_http: the http layer's pieces in-process (no sockets): the route
  * table and matcher, the error table and error body, request ids.
  * tests/check_http_daemon.c drives the real daemon. */
+#include "codec/codec_err.h"
 #include "http/handler.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
@@ -133,7 +134,7 @@ START_TEST(error_body_shape)
     err e;
     err_clear(&e);
     err_set(&e, ERR_INVALID, "vector_field.layers[1].weight[3]", "not finite");
-    json_t *j = http_error_json(&e);
+    json_t *j = codec_err_json(&e);
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     ck_assert_str_eq(s, "{\"error\":{\"code\":\"invalid_argument\","
                         "\"field\":\"vector_field.layers[1].weight[3]\","
@@ -142,7 +143,7 @@ START_TEST(error_body_shape)
     json_decref(j);
     err_clear(&e);
     err_set(&e, ERR_NOT_FOUND, NULL, "no such model: x");
-    j = http_error_json(&e);
+    j = codec_err_json(&e);
     s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such model: x\"}}");
     free(s);
@@ -150,7 +151,7 @@ START_TEST(error_body_shape)
     /* Not UTF-8 (a decoded %FF in a path): still a JSON body. */
     err_clear(&e);
     err_set(&e, ERR_NOT_FOUND, "p\xff", "no such endpoint: /a\xff\xfe");
-    j = http_error_json(&e);
+    j = codec_err_json(&e);
     s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"field\":\"p?\","
                         "\"message\":\"no such endpoint: /a??\"}}");

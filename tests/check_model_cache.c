@@ -246,7 +246,7 @@ START_TEST(latest_sees_every_kind_of_write)
     ck_assert_int_eq(v, 3); /* numbers are never reused */
     ck_assert_int_eq(latest_version(), 3);
 
-    ck_assert_int_eq(store_model_delete(conn, "m", &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(conn, "m", NULL, &e), ERR_OK);
     model_cache_drop(cache, "m", 0);
     ck_assert_int_eq(latest_version(), 0);
     put("m", 4);
@@ -321,7 +321,7 @@ START_TEST(recreated_model_is_not_served_from_before_its_deletion)
     put("m", 7);
     const model_handle *h = get_ok("m", 0);
     model_cache_release(cache, h);
-    ck_assert_int_eq(store_model_delete(conn, "m", &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(conn, "m", NULL, &e), ERR_OK);
     ck_assert_int_eq(put("m", 9), 1);
     h = get_ok("m", 0);
     check_handle(h, "m", 1, 9);
@@ -385,7 +385,7 @@ START_TEST(drop_keeps_held_handles_valid)
     const model_handle *h1 = get_ok("m", 1), *h2 = get_ok("m", 2);
     err e;
     err_clear(&e);
-    ck_assert_int_eq(store_model_delete(conn, "m", &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(conn, "m", NULL, &e), ERR_OK);
     model_cache_drop(cache, "m", 0);
     ck_assert_int_eq(unbuilds(), 0); /* both still held */
     /* Reading through the handles after the drop: valgrind/ASan would

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "store/db_internal.h"
+#include "store/aliases.h"
 #include "store/models.h"
 #include "store_testlib.h"
 #include "testutil.h"
@@ -90,7 +91,8 @@ static void expect_err(err_code rc, const err *e, err_code code, const char *fie
 {
     ck_assert_msg(rc == code && e->code == code, "got %s (%s: %s), want %s", err_code_name(rc),
                   e->field, e->message, err_code_name(code));
-    ck_assert_str_eq(e->field, field);
+    ck_assert_msg(strcmp(e->field, field) == 0, "field %s, want %s (%s)", e->field, field,
+                  e->message);
     if (msg) ck_assert_str_eq(e->message, msg);
 }
 
@@ -295,7 +297,7 @@ START_TEST(reads_see_other_connections)
         model_def_free(&back);
         put_example(b, "m", false, 1, v + 1);
     }
-    ck_assert_int_eq(store_model_delete(b, "m", &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(b, "m", NULL, &e), ERR_OK);
     int latest = 0;
     ck_assert_int_eq(store_model_latest(a, "m", &latest, &e), ERR_NOT_FOUND);
     db_close(a);
@@ -390,12 +392,12 @@ START_TEST(deleting_a_model_cascades)
     free(before);
     err e;
     err_clear(&e);
-    ck_assert_int_eq(store_model_delete(d, "a", &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(d, "a", NULL, &e), ERR_OK);
     char *after = table_counts(d);
     ck_assert_str_eq(after, "1 1 3 5 b:2");
     free(after);
     ck_assert_int_eq(orphans(d), 0);
-    expect_err(store_model_delete(d, "a", &e), &e, ERR_NOT_FOUND, "name", "no model named \"a\"");
+    expect_err(store_model_delete(d, "a", NULL, &e), &e, ERR_NOT_FOUND, "name", "no model named \"a\"");
     model_def want, back;
     stl_cde_def(&want, 4);
     load_ok(d, "b", 1, &back, NULL);
@@ -478,7 +480,7 @@ START_TEST(bad_names_are_invalid)
         expect_err(store_version_load(d, name, 0, &back, NULL, NULL, &e), &e, ERR_INVALID, "name",
                    NULL);
         err_clear(&e);
-        expect_err(store_model_delete(d, name, &e), &e, ERR_INVALID, "name", NULL);
+        expect_err(store_model_delete(d, name, NULL, &e), &e, ERR_INVALID, "name", NULL);
         err_clear(&e);
         expect_err(store_version_delete(d, name, 1, &e), &e, ERR_INVALID, "name", NULL);
     }
@@ -902,6 +904,121 @@ START_TEST(loads_are_consistent_while_versions_change)
 }
 END_TEST
 
+/* ---- aliases (store/aliases.h) ---- */
+
+START_TEST(aliases_name_existing_versions)
+{
+    db *d = stl_open();
+    put_example(d, "m", false, 1, 1);
+    put_example(d, "m", false, 2, 2);
+    err e;
+    err_clear(&e);
+    int prev = -1, v = 0;
+    ck_assert_int_eq(store_alias_set(d, "m", "stable", 1, "ci", &prev, &e), ERR_OK);
+    ck_assert_int_eq(prev, 0);
+    ck_assert_int_eq(store_alias_resolve(d, "m", "stable", &v, &e), ERR_OK);
+    ck_assert_int_eq(v, 1);
+    /* to the same version: nothing changes, nothing is recorded */
+    ck_assert_int_eq(store_alias_set(d, "m", "stable", 1, "ci", &prev, &e), ERR_OK);
+    ck_assert_int_eq(prev, 1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_alias_history"), 1);
+    ck_assert_int_eq(store_alias_set(d, "m", "stable", 2, NULL, &prev, &e), ERR_OK);
+    ck_assert_int_eq(prev, 1);
+    ck_assert_int_eq(store_alias_set(d, "m", "canary", 2, "ops", NULL, &e), ERR_OK);
+    model_alias *a = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(store_alias_list(d, "m", &a, &n, &e), ERR_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(a[0].alias, "canary");
+    ck_assert_str_eq(a[1].alias, "stable");
+    ck_assert_int_eq(a[1].version, 2);
+    ck_assert(is_timestamp(a[1].updated_at));
+    free(a);
+
+    /* the errors, each naming its field */
+    err_clear(&e);
+    expect_err(store_alias_set(d, "m", "stable", 7, "ci", NULL, &e), &e, ERR_NOT_FOUND, "version",
+               "model \"m\" has no version 7");
+    err_clear(&e);
+    expect_err(store_alias_set(d, "x", "stable", 1, "ci", NULL, &e), &e, ERR_NOT_FOUND, "name",
+               "no model named \"x\"");
+    err_clear(&e);
+    expect_err(store_alias_set(d, "m", "latest", 1, "ci", NULL, &e), &e, ERR_INVALID, "alias",
+               NULL);
+    err_clear(&e);
+    expect_err(store_alias_set(d, "m", "9lives", 1, "ci", NULL, &e), &e, ERR_INVALID, "alias",
+               NULL);
+    err_clear(&e);
+    expect_err(store_alias_set(d, "m", "stable", 0, "ci", NULL, &e), &e, ERR_INVALID, "version",
+               NULL);
+    err_clear(&e);
+    expect_err(store_alias_resolve(d, "m", "beta", &v, &e), &e, ERR_NOT_FOUND, "version",
+               "model \"m\" has no version or alias \"beta\"");
+    err_clear(&e);
+    expect_err(store_alias_delete(d, "m", "beta", "ci", NULL, &e), &e, ERR_NOT_FOUND, "alias",
+               "model \"m\" has no alias \"beta\"");
+    /* the SQL checks hold even past the store's own */
+    ck_assert_int_ne(exec_sql(d, "INSERT INTO model_aliases VALUES "
+                                 "((SELECT id FROM models), 'Bad', 1, 'x')"),
+                     SQLITE_OK);
+
+    /* a named version cannot go; an unnamed one can */
+    err_clear(&e);
+    expect_err(store_version_delete(d, "m", 2, &e), &e, ERR_CONFLICT, "version",
+               "version 2 of model \"m\" is named by alias canary, stable: move or delete the "
+               "alias first");
+    ck_assert_int_eq(store_version_delete(d, "m", 1, &e), ERR_OK);
+    ck_assert_int_eq(store_alias_delete(d, "m", "canary", "ops", &prev, &e), ERR_OK);
+    ck_assert_int_eq(prev, 2);
+    db_close(d);
+}
+END_TEST
+
+START_TEST(alias_history_is_append_only_and_outlives_the_model)
+{
+    db *d = stl_open();
+    put_example(d, "m", false, 1, 1);
+    put_example(d, "m", false, 2, 2);
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(store_alias_set(d, "m", "stable", 1, "ci", NULL, &e), ERR_OK);
+    ck_assert_int_eq(store_alias_set(d, "m", "stable", 2, "ops", NULL, &e), ERR_OK);
+    ck_assert_int_eq(store_alias_set(d, "m", "beta", 1, "ci", NULL, &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(d, "m", "admin", &e), ERR_OK);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_aliases"), 0);
+    model_alias_event *ev = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(store_alias_history(d, "m", &ev, &n, &e), ERR_OK);
+    ck_assert_uint_eq(n, 5);
+    const struct {
+        const char *alias;
+        int from, to;
+        const char *by;
+    } want[] = {{"stable", 0, 1, "ci"},
+                {"stable", 1, 2, "ops"},
+                {"beta", 0, 1, "ci"},
+                {"beta", 1, 0, "admin"},
+                {"stable", 2, 0, "admin"}};
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(ev[i].alias, want[i].alias);
+        ck_assert_int_eq(ev[i].from_version, want[i].from);
+        ck_assert_int_eq(ev[i].to_version, want[i].to);
+        ck_assert_str_eq(ev[i].actor, want[i].by);
+        ck_assert(is_timestamp(ev[i].at));
+    }
+    free(ev);
+    ck_assert_int_ne(exec_sql(d, "UPDATE model_alias_history SET actor = 'x'"), SQLITE_OK);
+    ck_assert_int_ne(exec_sql(d, "DELETE FROM model_alias_history"), SQLITE_OK);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_alias_history"), 5);
+    /* a name with neither a model nor a history */
+    err_clear(&e);
+    expect_err(store_alias_history(d, "never", &ev, &n, &e), &e, ERR_NOT_FOUND, "name",
+               "no model named \"never\"");
+    ck_assert_ptr_null(ev);
+    db_close(d);
+}
+END_TEST
+
 static Suite *models_suite(void)
 {
     Suite *s = suite_create("models");
@@ -916,6 +1033,8 @@ static Suite *models_suite(void)
     tcase_add_test(tc, deleting_the_last_version_deletes_the_model);
     tcase_add_test(tc, deleting_a_model_cascades);
     tcase_add_test(tc, list_is_sorted_by_name);
+    tcase_add_test(tc, aliases_name_existing_versions);
+    tcase_add_test(tc, alias_history_is_append_only_and_outlives_the_model);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

@@ -25,7 +25,7 @@
  *                missing one; the health endpoints;
  *   protocol     a request without Content-Type is served (tritonclient
  *                sends none), another type is 415; the same request on
- *                /versions/{v}/infer answers that version.
+ *                /versions/{v}/infer answers that version, an alias too.
  * Bad tensors (datatype, shape against data, NaN, unknown inputs, ...)
  * are data-driven cases in tests/api/ (oip_*). The OpenAPI document is
  * tests/check_openapi.c's; here only that the daemon serves it as
@@ -429,6 +429,17 @@ START_TEST(protocol_details)
     ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")), "2");
     json_decref(j);
     tu_response_free(&r);
+    /* an alias names a version on these routes too */
+    r = req("PUT", "/v1/models/spiral/aliases/stable", "{\"version\": 1}");
+    ck_assert_msg(r.status == 200, "alias: %d %s", r.status, r.body);
+    tu_response_free(&r);
+    r = req("POST", "/v2/models/spiral/versions/stable/infer", small_infer);
+    j = reply_json(&r, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")), "1");
+    json_decref(j);
+    tu_response_free(&r);
+    json_decref(get_json("/v2/models/spiral/versions/stable/ready", 200));
+    oip_error("POST", "/v2/models/spiral/versions/canary/infer", small_infer, 404, "version");
     oip_error("POST", "/v2/models/spiral/versions/7/infer", small_infer, 404, "version");
     oip_error("POST", "/v2/models/nope/infer", small_infer, 404, "name");
     /* GET on infer: 405 */

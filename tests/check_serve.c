@@ -1000,6 +1000,126 @@ START_TEST(healthz_answers_while_http_threads_solve)
 }
 END_TEST
 
+/* ---- graceful activation ---- */
+
+/* Version v of model "act" is y' = -k y with k = 1 for odd v, 2 for even:
+ * y(1) = exp(-k) from y(0) = 1, so every answer says which version made it. */
+static double act_k(int version)
+{
+    return version % 2 ? 1.0 : 2.0;
+}
+
+static void act_upload(int want_version)
+{
+    char doc[256];
+    snprintf(doc, sizeof doc,
+             "{\"kind\": \"ode\", \"state_dim\": 1, \"vector_field\": {\"layers\": "
+             "[{\"weight\": [[%.1f]], \"bias\": [0.0]}]}}",
+             -act_k(want_version));
+    tu_response r = post("/v1/models/act/versions", doc);
+    json_t *j = reply_json(&r, 201);
+    ck_assert_int_eq((int)json_number_value(json_object_get(j, "version")), want_version);
+    json_decref(j);
+    tu_response_free(&r);
+}
+
+static void act_request(const char *method, const char *path, const char *body, int status)
+{
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, method, path, json_ct, body, &r), 0);
+    ck_assert_msg(r.status == status, "%s %s: status %d, want %d: %.300s", method, path, r.status,
+                  status, r.body);
+    tu_response_free(&r);
+}
+
+typedef struct act_client {
+    int port;
+    atomic_int *stop;
+    long ok, failed, wrong;
+    char first_failure[256];
+} act_client;
+
+static void *act_client_run(void *arg)
+{
+    static const char req[] = "{\"y0\": [1.0], \"t\": [1.0], \"version\": \"stable\", "
+                              "\"solver\": {\"rtol\": 1e-10, \"atol\": 1e-12}}";
+    act_client *ac = arg;
+    tu_conn *c = tu_connect("127.0.0.1", ac->port);
+    while (c && !atomic_load(ac->stop)) {
+        tu_response r;
+        memset(&r, 0, sizeof r);
+        int rc = tu_request(c, "POST", "/v1/models/act/trajectory", json_ct, req, strlen(req), &r);
+        json_t *j = rc == 0 && r.status == 200 ? json_loadb(r.body, r.body_len, 0, NULL) : NULL;
+        if (!j) {
+            if (!ac->failed++)
+                snprintf(ac->first_failure, sizeof ac->first_failure, "rc %d status %d: %.200s",
+                         rc, r.status, r.body ? r.body : "");
+        } else {
+            int v = (int)json_integer_value(json_object_get(j, "version"));
+            double y = json_number_value(
+                json_array_get(json_array_get(json_object_get(j, "y"), 0), 0));
+            if (v < 1 || fabs(y - exp(-act_k(v))) > 1e-7 * exp(-act_k(v))) {
+                if (!ac->wrong++)
+                    snprintf(ac->first_failure, sizeof ac->first_failure, "version %d, y %.17g",
+                             v, y);
+            }
+            else
+                ac->ok++;
+            json_decref(j);
+        }
+        tu_response_free(&r);
+        if (rc != 0) {
+            tu_close(c);
+            c = tu_connect("127.0.0.1", ac->port);
+        }
+    }
+    tu_close(c);
+    return NULL;
+}
+
+/* An alias moved, the version it named deleted, and new versions uploaded
+ * while clients ask for the alias without pause: no request fails, and
+ * every answer is exactly one whole version's (never a half-built model). */
+START_TEST(alias_moves_under_load)
+{
+    start(NULL);
+    act_upload(1);
+    act_request("PUT", "/v1/models/act/aliases/stable", "{\"version\": 1}", 200);
+    enum { N = 4, ROUNDS = 25 };
+    atomic_int stop = 0;
+    act_client ac[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        ac[i] = (act_client){.port = d.port, .stop = &stop};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, act_client_run, &ac[i]), 0);
+    }
+    char path[64], body[64];
+    for (int v = 2; v <= ROUNDS + 1; v++) {
+        act_upload(v);
+        snprintf(body, sizeof body, "{\"version\": %d}", v);
+        act_request("PUT", "/v1/models/act/aliases/stable", body, 200);
+        snprintf(path, sizeof path, "/v1/models/act/versions/%d", v - 1);
+        act_request("DELETE", path, NULL, 200);
+        usleep(20000);
+    }
+    atomic_store(&stop, 1);
+    long ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(ac[i].failed == 0, "client %d: %ld failed, first: %s", i, ac[i].failed,
+                      ac[i].first_failure);
+        ck_assert_msg(ac[i].wrong == 0, "client %d: %ld answers from no whole version, first: %s",
+                      i, ac[i].wrong, ac[i].first_failure);
+        ok += ac[i].ok;
+    }
+    ck_assert_int_gt(ok, ROUNDS);
+    /* the deleted versions are gone, the alias's is served */
+    act_request("GET", "/v1/models/act/versions/1", NULL, 404);
+    act_request("GET", "/v1/models/act/versions/stable", NULL, 200);
+    stop_ok();
+}
+END_TEST
+
 static Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -1021,6 +1141,7 @@ static Suite *serve_suite(void)
     tcase_add_test(l, inline_budget_fallback);
     tcase_add_test(l, inline_under_load);
     tcase_add_test(l, healthz_answers_while_http_threads_solve);
+    tcase_add_test(l, alias_moves_under_load);
     suite_add_tcase(s, l);
     return s;
 }

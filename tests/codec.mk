@@ -7,6 +7,14 @@ tests_check_codec_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread
 
+# The resource replies (models, datasets, jobs, version) byte for byte.
+check_PROGRAMS += tests/check_codec_replies
+TESTS += tests/check_codec_replies
+tests_check_codec_replies_SOURCES = tests/check_codec_replies.c tests/testutil.c tests/testutil.h
+tests_check_codec_replies_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_codec_replies_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread
+
 # The Open Inference Protocol's codec in-process (check_codec_oip: tensors
 # to the v1 body, the reply's text, error fields).
 check_PROGRAMS += tests/check_codec_oip

@@ -810,3 +810,17 @@ void codec_oip_server_meta_write(jbuf *b, const char *name, const char *version)
     jbuf_str(b, version);
     jbuf_lit(b, ",\"extensions\":[]}");
 }
+
+void codec_oip_health_write(jbuf *b, const char *key)
+{
+    jbuf_raw(b, "{", 1);
+    jbuf_str(b, key);
+    jbuf_lit(b, ":true}");
+}
+
+void codec_oip_model_ready_write(jbuf *b, const char *name)
+{
+    jbuf_lit(b, "{\"name\":");
+    jbuf_str(b, name);
+    jbuf_lit(b, ",\"ready\":true}");
+}

@@ -122,6 +122,10 @@ typedef struct codec_oip_model_meta {
 } codec_oip_model_meta;
 
 void codec_oip_model_meta_write(jbuf *b, const codec_oip_model_meta *m);
+/* {"live": true} or {"ready": true}: the health replies (`key`). */
+void codec_oip_health_write(jbuf *b, const char *key);
+/* {"name": name, "ready": true}: a model's readiness. */
+void codec_oip_model_ready_write(jbuf *b, const char *name);
 /* {"name": "odeserved", "version": .., "extensions": []} */
 void codec_oip_server_meta_write(jbuf *b, const char *name, const char *version);
 

@@ -8,17 +8,26 @@
 #include "codec/codec_json.h"
 #include "codec/codec_model.h"
 
-err_code codec_request_version(const json_t *body, int *version, err *e)
+err_code codec_request_version(const json_t *body, model_version_ref *ref, err *e)
 {
     const json_t *v = json_object_get(body, "version");
-    *version = 0;
-    if (!v || (json_is_string(v) && strcmp(json_string_value(v), "latest") == 0)) return ERR_OK;
+    memset(ref, 0, sizeof *ref);
+    if (!v) return ERR_OK;
+    if (json_is_string(v)) {
+        if (model_version_ref_parse(json_string_value(v), ref) && ref->version == 0) return ERR_OK;
+        memset(ref, 0, sizeof *ref);
+        return err_set(e, ERR_INVALID, "version",
+                       "must be a positive integer, \"latest\" or an alias (1 to %d of a-z, 0-9, "
+                       "'_' and '-', starting with a letter)",
+                       MODEL_ALIAS_MAX);
+    }
     long n;
     if (!json_is_number(v))
         return err_set(e, ERR_INVALID, "version",
-                       "must be a positive integer or \"latest\", got %s", codec_json_type_name(v));
+                       "must be a positive integer, \"latest\" or an alias, got %s",
+                       codec_json_type_name(v));
     if (codec_json_get_long(v, "version", 1, 2147483647L, &n, e) != ERR_OK) return ERR_INVALID;
-    *version = (int)n;
+    ref->version = (int)n;
     return ERR_OK;
 }
 

@@ -29,6 +29,7 @@
 #include "core/err.h"
 #include "codec/jbuf.h"
 #include "model/model_def.h"
+#include "model/model_name.h"
 #include "model/ode_model.h"
 #include "num/driver.h"
 
@@ -38,9 +39,10 @@
 /* An event's name: 1 to this many bytes. */
 #define CODEC_EVENT_NAME_MAX 64
 
-/* "version": a positive integer or "latest"; absent = latest. *version
- * receives the number, 0 for latest. `body` must be an object. */
-err_code codec_request_version(const json_t *body, int *version, err *e);
+/* "version": a positive integer, "latest" or an alias; absent = latest.
+ * *ref receives it (model/model_name.h); resolving an alias is the
+ * caller's. `body` must be an object. */
+err_code codec_request_version(const json_t *body, model_version_ref *ref, err *e);
 
 /* A decoded ode trajectory request. Owns t and y0. */
 typedef struct codec_request_ode {

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_err.h"
 #include "codec/codec_parse.h"
 #include "http/routes.h"
+#include "store/aliases.h"
 #include "store/models.h"
 
 int api_require_json(http_req *r)
@@ -54,13 +56,47 @@ long long api_path_number(http_req *r, const char *param, size_t max_digits)
 
 int api_path_version(http_req *r)
 {
-    const char *v = http_req_param(r, "v");
-    if (v && strcmp(v, "latest") == 0) return 0;
-    long long n = api_path_number(r, "v", 9);
-    if (n) return (int)n;
-    http_reply_errorf(r, ERR_NOT_FOUND, "version",
-                      "no such version (versions are positive integers, or \"latest\")");
-    return -1;
+    model_version_ref ref;
+    if (!model_version_ref_parse(http_req_param(r, "v"), &ref)) {
+        http_reply_errorf(r, ERR_NOT_FOUND, "version",
+                          "no such version (versions are positive integers, \"latest\" or an "
+                          "alias)");
+        return -1;
+    }
+    if (!ref.alias[0]) return ref.version;
+    db *d = api_db(r);
+    if (!d) return -1;
+    err e;
+    err_clear(&e);
+    int v = 0;
+    if (store_alias_resolve(d, http_req_param(r, "name"), ref.alias, &v, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+        return -1;
+    }
+    return v;
+}
+
+err_code api_model_handle(http_req *r, const char *name, const model_version_ref *ref,
+                          const model_handle **out, err *e)
+{
+    if (!ref->alias[0]) return model_cache_get(http_req_app(r)->models, name, ref->version, out, e);
+    db *d = NULL;
+    err_code rc = db_conns_get(http_req_app(r)->db, &d, e);
+    for (int attempt = 0; !rc && attempt < 3; attempt++) {
+        int v = 0;
+        if ((rc = store_alias_resolve(d, name, ref->alias, &v, e))) break;
+        rc = model_cache_get(http_req_app(r)->models, name, v, out, e);
+        if (rc != ERR_NOT_FOUND || strcmp(e->field, "version") != 0 || attempt == 2) break;
+        err_clear(e); /* the alias moved on and its version went: look again */
+        rc = ERR_OK;
+    }
+    return rc;
+}
+
+const char *api_actor(http_req *r)
+{
+    (void)r;
+    return "anonymous";
 }
 
 void api_reply_jbuf(http_req *r, unsigned status, jbuf *b)
@@ -79,7 +115,7 @@ void api_reply_error_with(http_req *r, const err *e, const char *key, double val
         http_reply_error(r, &o);
         return;
     }
-    json_t *body = http_error_json(e);
+    json_t *body = codec_err_json(e);
     json_t *inner = json_object_get(body, "error");
     if (!key || !inner) {
         json_decref(body);

@@ -19,6 +19,8 @@
 
 #include "codec/jbuf.h"
 #include "http/handler.h"
+#include "model/model_name.h"
+#include "store/model_cache.h"
 
 /* 1 when the request says Content-Type: application/json (parameters such
  * as charset allowed); otherwise replies 415 and returns 0. Handler thread. */
@@ -32,14 +34,26 @@ err_code api_body_parse(http_req *r, json_t **out, err *e);
  * field "name" when `creating`, else 404) and returns NULL. */
 const char *api_model_name(http_req *r, int creating);
 
-/* The {v} path segment: a positive integer, or "latest" (0). Otherwise
- * replies 404 and returns -1. */
+/* The {v} path segment: a positive integer, "latest" (0), or an alias of
+ * model {name}, resolved to its version. Otherwise replies 404 and returns
+ * -1. */
 int api_path_version(http_req *r);
+
+/* The served model `name` at `ref` (an alias resolved first) from the
+ * model cache (model_cache_release it). An alias moved and its old version
+ * deleted between the two steps is resolved again, so a request that names
+ * an alias never fails for a change it raced with. Any thread. */
+err_code api_model_handle(http_req *r, const char *name, const model_version_ref *ref,
+                          const model_handle **out, err *e);
+
+/* Who made this request, for audit trails: the name of the request's
+ * token, or "anonymous". */
+const char *api_actor(http_req *r);
 
 /* Reply with the text in b (taken; b is empty afterwards). */
 void api_reply_jbuf(http_req *r, unsigned status, jbuf *b);
 
-/* An error reply through the one error builder (http_error_json), with an
+/* An error reply through the one error builder (codec_err_json), with an
  * extra number in the error object (e.g. "t_reached") when key != NULL. */
 void api_reply_error_with(http_req *r, const err *e, const char *key, double value);
 

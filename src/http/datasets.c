@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "codec/codec_dataset.h"
+#include "codec/codec_dataset_info.h"
 #include "codec/codec_parse.h"
 #include "core/log.h"
 #include "http/api.h"
@@ -23,20 +24,6 @@
 #include "store/datasets.h"
 
 enum { BODY_JSON = 1, BODY_CSV = 2 };
-
-static json_t *info_json(const dataset_info *in)
-{
-    double total = (double)(in->n_points * in->channels);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:[f, f], s:f, s:s}", "name", in->name,
-                          "created_at", in->created_at, "series", (json_int_t)in->n_series,
-                          "points", (json_int_t)in->n_points, "channels", (json_int_t)in->channels,
-                          "time_range", in->t_min, in->t_max, "missing_fraction",
-                          total > 0 ? (double)in->n_missing / total : 0.0, "label",
-                          dataset_label_kind_name(in->label_kind));
-    if (o && in->label_kind == DATASET_LABEL_VECTOR)
-        json_object_set_new(o, "label_dim", json_integer((json_int_t)in->label_dim));
-    return o;
-}
 
 static void upload_work(http_req *r)
 {
@@ -65,7 +52,10 @@ static void upload_work(http_req *r)
     http_reply_header(r, "Location", loc);
     log_info("dataset_stored", "request_id=%s name=%s series=%zu points=%zu channels=%zu",
              http_req_id(r), name, in.n_series, in.n_points, in.channels);
-    http_reply_json(r, 201, info_json(&in));
+    jbuf b;
+    jbuf_init(&b);
+    codec_dataset_info_encode(&in, &b);
+    api_reply_jbuf(r, 201, &b);
 out:
     dataset_free(&ds);
     json_decref(doc);
@@ -118,11 +108,11 @@ void h_datasets_list(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, info_json(&list[i]));
+    jbuf b;
+    jbuf_init(&b);
+    codec_dataset_info_list_encode(list, n, &b);
     free(list);
-    http_reply_json(r, 200, json_pack("{s:o*}", "datasets", arr));
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_dataset_get(http_req *r)
@@ -137,7 +127,10 @@ void h_dataset_get(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    http_reply_json(r, 200, info_json(&in));
+    jbuf b;
+    jbuf_init(&b);
+    codec_dataset_info_encode(&in, &b);
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_dataset_delete(http_req *r)
@@ -152,5 +145,8 @@ void h_dataset_delete(http_req *r)
         return;
     }
     log_info("dataset_deleted", "request_id=%s name=%s", http_req_id(r), name);
-    http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+    jbuf b;
+    jbuf_init(&b);
+    codec_dataset_info_deleted_encode(name, &b);
+    api_reply_jbuf(r, 200, &b);
 }

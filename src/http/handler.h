@@ -89,9 +89,7 @@ void http_req_defer(http_req *r, http_handler work);
  * stop and reply (ERR_UNAVAILABLE). Any thread. */
 int http_req_cancelled(const http_req *r);
 
-/* ---- the one error table and the one error body ---- */
+/* ---- the one error table (the body is codec/codec_err.h's) ---- */
 unsigned http_status_for(err_code code);
-/* New reference to {"error": {...}}; NULL only when out of memory. */
-json_t *http_error_json(const err *e);
 
 #endif

@@ -20,6 +20,11 @@ void h_version_create(http_req *r);
 void h_version_get(http_req *r);
 void h_version_delete(http_req *r);
 
+/* aliases.c: version aliases and their history */
+void h_alias_put(http_req *r);
+void h_alias_delete(http_req *r);
+void h_model_history(http_req *r);
+
 /* trajectory.c: solves */
 void h_trajectory(http_req *r);
 

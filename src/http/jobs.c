@@ -9,12 +9,12 @@
  * The job document is checked in full (codec/codec_job.h) before it is
  * queued; the model and dataset named are checked to exist (the dataset
  * may still be deleted before the job runs: the job then fails). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec_job.h"
+#include "codec/codec_job_info.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
@@ -22,44 +22,6 @@
 #include "store/datasets.h"
 #include "store/jobs.h"
 #include "store/models.h"
-
-static json_t *num_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *str_or_null(const char *s)
-{
-    return s[0] ? json_string(s) : json_null();
-}
-
-static json_t *job_json(const job_info *j)
-{
-    json_t *o = json_object();
-    if (!o) return NULL;
-    json_object_set_new(o, "id", json_integer(j->id));
-    json_object_set_new(o, "status", json_string(job_status_name(j->status)));
-    json_object_set_new(o, "model", json_string(j->model));
-    json_object_set_new(o, "dataset", json_string(j->dataset));
-    json_object_set_new(o, "iterations", json_integer(j->iterations));
-    json_object_set_new(o, "iteration", json_integer(j->iteration));
-    json_object_set_new(o, "train_loss", num_or_null(j->train_loss));
-    json_object_set_new(o, "validation_loss", num_or_null(j->val_loss));
-    json_object_set_new(o, "best_train_loss", num_or_null(j->best_train_loss));
-    json_object_set_new(o, "best_validation_loss", num_or_null(j->best_val_loss));
-    json_object_set_new(o, "iterations_per_second",
-                        num_or_null(j->elapsed > 0 ? (double)j->iteration / j->elapsed : NAN));
-    json_object_set_new(o, "elapsed_seconds", json_real(j->elapsed));
-    json_object_set_new(o, "created_at", json_string(j->created_at));
-    json_object_set_new(o, "started_at", str_or_null(j->started_at));
-    json_object_set_new(o, "finished_at", str_or_null(j->finished_at));
-    json_object_set_new(o, "result_version",
-                        j->result_version > 0 ? json_integer(j->result_version) : json_null());
-    json_object_set_new(o, "error", str_or_null(j->error));
-    if (j->cancel_requested && j->status == JOB_RUNNING)
-        json_object_set_new(o, "cancel_requested", json_true());
-    return o;
-}
 
 /* The {id} segment: a positive integer, else 404. */
 static long long path_id(http_req *r)
@@ -129,7 +91,10 @@ static void create_work(http_req *r)
     http_reply_header(r, "Location", loc);
     log_info("job_queued", "request_id=%s id=%lld model=%s dataset=%s iterations=%ld",
              http_req_id(r), id, s.model, s.dataset, s.iterations);
-    http_reply_json(r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "queued"));
+    jbuf b;
+    jbuf_init(&b);
+    codec_job_info_queued_encode(id, &b);
+    api_reply_jbuf(r, 202, &b);
     job_spec_free(&s);
     return;
 fail:
@@ -163,11 +128,11 @@ void h_jobs_list(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, job_json(&list[i]));
+    jbuf b;
+    jbuf_init(&b);
+    codec_job_info_list_encode(list, n, &b);
     free(list);
-    http_reply_json(r, 200, json_pack("{s:o*}", "jobs", arr));
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_job_get(http_req *r)
@@ -182,7 +147,10 @@ void h_job_get(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    http_reply_json(r, 200, job_json(&j));
+    jbuf b;
+    jbuf_init(&b);
+    codec_job_info_encode(&j, &b);
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_job_metrics(http_req *r)
@@ -198,17 +166,11 @@ void h_job_metrics(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    json_t *it = json_array(), *tl = json_array(), *vl = json_array(), *el = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(it, json_integer(m[i].iteration));
-        json_array_append_new(tl, num_or_null(m[i].train_loss));
-        json_array_append_new(vl, num_or_null(m[i].val_loss));
-        json_array_append_new(el, json_real(m[i].elapsed));
-    }
+    jbuf b;
+    jbuf_init(&b);
+    codec_job_info_metrics_encode(id, m, n, &b);
     free(m);
-    http_reply_json(r, 200,
-                    json_pack("{s:I, s:o*, s:o*, s:o*, s:o*}", "id", (json_int_t)id, "iteration",
-                              it, "train_loss", tl, "validation_loss", vl, "elapsed_seconds", el));
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_job_cancel(http_req *r)
@@ -231,5 +193,8 @@ void h_job_cancel(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    http_reply_json(r, 202, job_json(&j));
+    jbuf b;
+    jbuf_init(&b);
+    codec_job_info_encode(&j, &b);
+    api_reply_jbuf(r, 202, &b);
 }

@@ -14,6 +14,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/testing.c \
 	src/http/api.c src/http/api.h \
 	src/http/models.c \
+	src/http/aliases.c \
 	src/http/trajectory.c src/http/traj.h \
 	src/http/oip.c \
 	src/http/openapi.c src/http/openapi.h \

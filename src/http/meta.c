@@ -12,7 +12,9 @@
 #include <microhttpd.h>
 #include <stdatomic.h>
 
+#include "codec/codec_meta.h"
 #include "codec/codec_model.h"
+#include "http/api.h"
 #include "http/handlers.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
@@ -20,7 +22,10 @@
 
 void h_healthz(http_req *r)
 {
-    http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+    jbuf b;
+    jbuf_init(&b);
+    codec_meta_status_encode("ok", &b);
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_readyz(http_req *r)
@@ -39,7 +44,10 @@ void h_readyz(http_req *r)
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "not ready: database: %s", e.message);
         return;
     }
-    http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+    jbuf b;
+    jbuf_init(&b);
+    codec_meta_status_encode("ready", &b);
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_version(http_req *r)
@@ -51,16 +59,19 @@ void h_version(http_req *r)
     int current = -1;
     if (db_conns_get(app->db, &d, &e) != ERR_OK || db_schema_version(d, &current, &e) != ERR_OK)
         current = -1;
-    json_t *libs = json_pack("{s:s, s:s, s:s}", "libmicrohttpd", MHD_get_version(), "jansson",
-                             jansson_version_str(), "sqlite", db_sqlite_version());
-    const char *blas = nn_blas_config();
-    if (libs && blas) json_object_set_new(libs, "openblas", json_string(blas));
-    json_t *schema = json_pack("{s:i}", "latest", db_migrate_latest());
-    if (schema)
-        json_object_set_new(schema, "current", current >= 0 ? json_integer(current) : json_null());
-    http_reply_json(r, 200,
-                    json_pack("{s:s, s:s, s:o*, s:o*}", "name", "odeserved", "version",
-                              PACKAGE_VERSION, "schema", schema, "libraries", libs));
+    codec_meta_version v = {
+        .version = PACKAGE_VERSION,
+        .schema_latest = db_migrate_latest(),
+        .schema_current = current,
+        .libmicrohttpd = MHD_get_version(),
+        .jansson = jansson_version_str(),
+        .sqlite = db_sqlite_version(),
+        .openblas = nn_blas_config(),
+    };
+    jbuf b;
+    jbuf_init(&b);
+    codec_meta_version_encode(&v, &b);
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_solvers(http_req *r)

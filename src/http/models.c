@@ -5,7 +5,7 @@
  *                                              next version (201 + Location)
  *   GET    /v1/models/{name}                   metadata and versions
  *   GET    /v1/models/{name}/versions/{v}      the model document ({v} may be
- *                                              "latest")
+ *                                              "latest" or an alias)
  *   DELETE /v1/models/{name}                   the model and every version
  *   DELETE /v1/models/{name}/versions/{v}      one version
  *
@@ -19,31 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_catalog.h"
 #include "codec/codec_model.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
+#include "store/aliases.h"
 #include "store/models.h"
 
 /* ---- GET /v1/models ---- */
-
-/* name, kind, the dimensions and latest_version of a model. An ode gives
- * state_dim; a cde gives state_dim = hidden_dim (its solved state z) and,
- * spelled out, input_channels, data_channels (what a client sends),
- * hidden_dim and output_dim (the readout's width). */
-static json_t *info_json(const model_info *in)
-{
-    json_t *o = json_pack("{s:s, s:s, s:I}", "name", in->name, "kind", model_kind_name(in->kind),
-                          "state_dim", (json_int_t)in->state_dim);
-    if (o && in->kind == MODEL_KIND_CDE) {
-        json_object_set_new(o, "input_channels", json_integer((json_int_t)in->input_channels));
-        json_object_set_new(o, "data_channels", json_integer((json_int_t)in->data_channels));
-        json_object_set_new(o, "hidden_dim", json_integer((json_int_t)in->hidden_dim));
-        json_object_set_new(o, "output_dim", json_integer((json_int_t)in->output_dim));
-    }
-    if (o) json_object_set_new(o, "latest_version", json_integer(in->latest_version));
-    return o;
-}
 
 void h_models_list(http_req *r)
 {
@@ -57,17 +41,11 @@ void h_models_list(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    json_t *models = json_array();
-    for (size_t i = 0; models && i < n; i++) {
-        json_t *m = info_json(&list[i]);
-        if (m) {
-            json_object_set_new(m, "versions", json_integer(list[i].n_versions));
-            json_object_set_new(m, "created_at", json_string(list[i].created_at));
-        }
-        json_array_append_new(models, m);
-    }
+    jbuf b;
+    jbuf_init(&b);
+    codec_catalog_list_encode(list, n, &b);
     free(list);
-    http_reply_json(r, 200, json_pack("{s:o*}", "models", models));
+    api_reply_jbuf(r, 200, &b);
 }
 
 /* ---- GET /v1/models/{name} ---- */
@@ -86,21 +64,19 @@ void h_model_get(http_req *r)
         http_reply_error(r, &e);
         return;
     }
-    json_t *versions = json_array();
-    for (size_t i = 0; versions && i < n; i++)
-        json_array_append_new(
-            versions, json_pack("{s:i, s:s, s:s, s:I, s:s}", "version", v[i].version, "created_at",
-                                v[i].created_at, "checksum", v[i].checksum, "n_params",
-                                (json_int_t)v[i].n_params, "description", v[i].description));
-    free(v);
-    json_t *o = info_json(&info);
-    if (o) {
-        json_object_set_new(o, "created_at", json_string(info.created_at));
-        json_object_set_new(o, "versions", versions);
-    } else {
-        json_decref(versions);
+    model_alias *a = NULL;
+    size_t n_aliases = 0;
+    if (store_alias_list(d, name, &a, &n_aliases, &e) != ERR_OK) {
+        free(v);
+        http_reply_error(r, &e);
+        return;
     }
-    http_reply_json(r, 200, o);
+    jbuf b;
+    jbuf_init(&b);
+    codec_catalog_model_encode(&info, v, n, a, n_aliases, &b);
+    free(v);
+    free(a);
+    api_reply_jbuf(r, 200, &b);
 }
 
 /* ---- POST /v1/models/{name}/versions ---- */
@@ -126,7 +102,10 @@ static void upload_work(http_req *r)
     http_reply_header(r, "Location", loc);
     log_info("model_stored", "request_id=%s name=%s version=%d kind=%s n_params=%zu",
              http_req_id(r), name, version, model_kind_name(def.kind), def.n_params);
-    http_reply_json(r, 201, json_pack("{s:s, s:i}", "name", name, "version", version));
+    jbuf b;
+    jbuf_init(&b);
+    codec_catalog_stored_encode(name, version, &b);
+    api_reply_jbuf(r, 201, &b);
 out:
     model_def_free(&def);
     json_decref(doc);
@@ -186,7 +165,7 @@ void h_model_delete(http_req *r)
     if (!d) return;
     err e;
     err_clear(&e);
-    if (store_model_delete(d, name, &e) != ERR_OK) {
+    if (store_model_delete(d, name, api_actor(r), &e) != ERR_OK) {
         http_reply_error(r, &e);
         return;
     }
@@ -194,7 +173,10 @@ void h_model_delete(http_req *r)
      * commit is the store's deletion count's doing (model_cache.c) */
     model_cache_drop(http_req_app(r)->models, name, 0);
     log_info("model_deleted", "request_id=%s name=%s", http_req_id(r), name);
-    http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
+    jbuf b;
+    jbuf_init(&b);
+    codec_catalog_deleted_encode(name, 0, &b);
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_version_delete(http_req *r)
@@ -212,5 +194,8 @@ void h_version_delete(http_req *r)
     }
     model_cache_drop(http_req_app(r)->models, name, v);
     log_info("model_version_deleted", "request_id=%s name=%s version=%d", http_req_id(r), name, v);
-    http_reply_json(r, 200, json_pack("{s:s, s:i, s:b}", "name", name, "version", v, "deleted", 1));
+    jbuf b;
+    jbuf_init(&b);
+    codec_catalog_deleted_encode(name, v, &b);
+    api_reply_jbuf(r, 200, &b);
 }

@@ -12,7 +12,7 @@
  * (traj.h), so the answers are the v1 answers, number for number. Every
  * route carries ROUTE_OIP: errors come in the protocol's form,
  * {"error": "<field>: <message>"}, with the status of the one table
- * (request.c). {v} is a version number or "latest". The model routes run
+ * (request.c). {v} is a version number, "latest" or an alias. The model routes run
  * on the evaluation pool (loading a version builds it); health and server
  * metadata answer on the HTTP thread. docs/api.md. */
 #include "build_config.h" /* autoconf (the top build dir): PACKAGE_VERSION */
@@ -35,7 +35,10 @@
 
 void h_oip_live(http_req *r)
 {
-    http_reply_json(r, 200, json_pack("{s:b}", "live", 1));
+    jbuf b;
+    jbuf_init(&b);
+    codec_oip_health_write(&b, "live");
+    api_reply_jbuf(r, 200, &b);
 }
 
 void h_oip_ready(http_req *r)
@@ -50,8 +53,12 @@ void h_oip_ready(http_req *r)
                           state == HTTP_APP_DRAINING ? "shutting down" : "starting");
     else if (db_conns_get(app->db, &d, &e) != ERR_OK || db_migrate_check(d, &e) != ERR_OK)
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "not ready: database: %s", e.message);
-    else
-        http_reply_json(r, 200, json_pack("{s:b}", "ready", 1));
+    else {
+        jbuf b;
+        jbuf_init(&b);
+        codec_oip_health_write(&b, "ready");
+        api_reply_jbuf(r, 200, &b);
+    }
 }
 
 void h_oip_server(http_req *r)
@@ -64,23 +71,32 @@ void h_oip_server(http_req *r)
 
 /* ---- models ---- */
 
-/* The version of the path: 0 (latest) without {v}; -1 after replying. */
-static int path_version(http_req *r)
+/* The version the path names ({v}: a number, "latest" or an alias;
+ * latest without {v}) into *ref: 0, or -1 after replying 404. */
+static int path_ref(http_req *r, model_version_ref *ref)
 {
-    return http_req_param(r, "v") ? api_path_version(r) : 0;
+    const char *v = http_req_param(r, "v");
+    if (!v) {
+        *ref = (model_version_ref){0};
+        return 0;
+    }
+    if (model_version_ref_parse(v, ref)) return 0;
+    http_reply_errorf(r, ERR_NOT_FOUND, "version",
+                      "no such version (versions are positive integers, \"latest\" or an alias)");
+    return -1;
 }
 
-/* The model of the path, loaded (and built) through the cache; NULL after
- * replying. */
+/* The model of the path, loaded (and built) through the cache, an alias
+ * resolved; NULL after replying. */
 static const model_handle *path_model(http_req *r)
 {
     const char *name = api_model_name(r, 0);
-    int version = name ? path_version(r) : -1;
-    if (version < 0) return NULL;
+    model_version_ref ref;
+    if (!name || path_ref(r, &ref) != 0) return NULL;
     const model_handle *h = NULL;
     err e;
     err_clear(&e);
-    if (model_cache_get(http_req_app(r)->models, name, version, &h, &e) != ERR_OK) {
+    if (api_model_handle(r, name, &ref, &h, &e) != ERR_OK) {
         http_reply_error(r, &e);
         return NULL;
     }
@@ -141,7 +157,10 @@ static void model_ready_work(http_req *r)
 {
     const model_handle *h = path_model(r);
     if (!h) return;
-    http_reply_json(r, 200, json_pack("{s:s, s:b}", "name", h->name, "ready", 1));
+    jbuf b;
+    jbuf_init(&b);
+    codec_oip_model_ready_write(&b, h->name);
+    api_reply_jbuf(r, 200, &b);
     model_cache_release(http_req_app(r)->models, h);
 }
 
@@ -153,15 +172,15 @@ void h_oip_model_ready(http_req *r)
 /* ---- inference: trajectory.c's machinery with the protocol's hooks ---- */
 
 typedef struct oip_ctx {
-    int version;     /* from the path */
-    json_t *body;    /* the OIP request, parsed */
-    codec_oip_req q; /* borrows from body */
+    model_version_ref ref; /* from the path */
+    json_t *body;          /* the OIP request, parsed */
+    codec_oip_req q;       /* borrows from body */
 } oip_ctx;
 
-static err_code oip_open(http_req *r, void *ctx, int *version, err *e)
+static err_code oip_open(http_req *r, void *ctx, model_version_ref *ref, err *e)
 {
     oip_ctx *c = ctx;
-    *version = c->version;
+    *ref = c->ref;
     if (api_body_parse(r, &c->body, e) != ERR_OK) return e->code;
     if (!json_is_object(c->body))
         return err_set(e, ERR_INVALID, "", "the request must be a JSON object, got %s",
@@ -227,13 +246,13 @@ void h_oip_infer(http_req *r)
                           ct);
         return;
     }
-    int version = path_version(r);
-    if (version < 0) return;
+    model_version_ref ref;
+    if (path_ref(r, &ref) != 0) return;
     oip_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
         return;
     }
-    c->version = version;
+    c->ref = ref;
     traj_serve(r, &oip, c);
 }

@@ -3,7 +3,7 @@
  * DESIGN: a reply is only *stored* here (status, JSON text, headers);
  * server.c turns it into a libmicrohttpd response on an HTTP thread. So a
  * worker thread may build a reply while the connection is suspended, and
- * the error body has exactly one builder (http_error_json) fed by one table
+ * the error body has exactly one builder (codec_err_json) fed by one table
  * (status_for), after Taler's TALER_MHD_reply_with_error. */
 #include "http/request_impl.h"
 
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec/codec_utf8.h"
+#include "codec/codec_err.h"
 #include "codec/jbuf.h"
 #include "core/log.h"
 
@@ -37,73 +37,6 @@ unsigned http_status_for(err_code code)
 {
     if ((int)code < 0 || code >= ERR__COUNT || status_for[code] == 0) return 500;
     return status_for[code];
-}
-
-/* A JSON string of `s`, always valid. Messages and fields are cut to
- * fixed sizes, possibly inside a multi-byte character of a key the client
- * sent ("\u00e9" x 100), and a path may hold any byte (%FF): each byte
- * that does not start a valid UTF-8 sequence becomes '?', and a sequence
- * cut by the end of the text is dropped, so the valid characters stay. */
-static json_t *safe_string(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j) return j;
-    char buf[ERR_MSG_MAX + ERR_FIELD_MAX];
-    size_t o = 0;
-    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
-    while (p < end && o + 4 < sizeof buf) {
-        size_t n = codec_utf8_len(p, end);
-        if (n) {
-            memcpy(buf + o, p, n);
-            o += n;
-            p += n;
-            continue;
-        }
-        size_t rest = (size_t)(end - p);
-        if (rest < 4 && *p >= 0xc2 && *p <= 0xf4) {
-            size_t i = 1; /* a lead byte and continuations up to the end: a cut character */
-            while (i < rest && (p[i] & 0xc0) == 0x80)
-                i++;
-            if (i == rest) break;
-        }
-        buf[o++] = '?';
-        p++;
-    }
-    buf[o] = '\0';
-    return json_string(buf);
-}
-
-json_t *http_error_json(const err *e)
-{
-    json_t *inner = json_object();
-    if (!inner) return NULL;
-    json_object_set_new(inner, "code", json_string(err_code_name(e->code)));
-    json_object_set_new(inner, "message", safe_string(e->message[0] ? e->message : "error"));
-    if (e->field[0]) json_object_set_new(inner, "field", safe_string(e->field));
-    json_t *outer = json_object();
-    if (!outer || json_object_set_new(outer, "error", inner) != 0) {
-        json_decref(outer);
-        return NULL;
-    }
-    return outer;
-}
-
-/* The Open Inference Protocol's error body: one string, the field first
- * (the protocol has no place for it, and a client needs it). */
-static json_t *oip_error_json(const err *e)
-{
-    char text[ERR_FIELD_MAX + ERR_MSG_MAX + 4];
-    const char *msg = e->message[0] ? e->message : "error";
-    if (e->field[0])
-        snprintf(text, sizeof text, "%s: %s", e->field, msg);
-    else
-        snprintf(text, sizeof text, "%s", msg);
-    json_t *s = safe_string(text), *outer = json_object();
-    if (!outer || json_object_set_new(outer, "error", s) != 0) {
-        json_decref(outer);
-        return NULL;
-    }
-    return outer;
 }
 
 /* ---- request ids ---- */
@@ -274,7 +207,8 @@ void http_reply_error(http_req *r, const err *e)
                  log_quote(q, sizeof q, e->message));
     }
     http_reply_json(r, status,
-                    (http_req_route_flags(r) & ROUTE_OIP) ? oip_error_json(e) : http_error_json(e));
+                    (http_req_route_flags(r) & ROUTE_OIP) ? codec_err_oip_json(e)
+                                                          : codec_err_json(e));
 }
 
 void http_reply_errorf(http_req *r, err_code code, const char *field, const char *fmt, ...)

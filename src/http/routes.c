@@ -21,7 +21,7 @@ static const http_route table[] = {
     {"GET",  "/v1/version",       h_version,    0},
     {"GET",  "/v1/solvers",       h_solvers,    0},
 
-    /* models (models.c) and trajectories (trajectory.c); docs/api.md */
+    /* models (models.c), aliases (aliases.c) and trajectories (trajectory.c); docs/api.md */
     {"GET",    "/v1/models",                      h_models_list,    0},
     {"GET",    "/v1/models/{name}",               h_model_get,      0},
     {"DELETE", "/v1/models/{name}",               h_model_delete,   0},
@@ -29,6 +29,9 @@ static const http_route table[] = {
     {"GET",    "/v1/models/{name}/versions/{v}",  h_version_get,    0},
     {"DELETE", "/v1/models/{name}/versions/{v}",  h_version_delete, 0},
     {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0},
+    {"PUT",    "/v1/models/{name}/aliases/{alias}", h_alias_put,    ROUTE_JSON},
+    {"DELETE", "/v1/models/{name}/aliases/{alias}", h_alias_delete, 0},
+    {"GET",    "/v1/models/{name}/history",       h_model_history,  0},
 
     /* datasets (datasets.c); docs/training-jobs.md */
     {"GET",    "/v1/datasets",                    h_datasets_list,  0},

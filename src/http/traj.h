@@ -20,11 +20,13 @@
 #include "codec/codec_request.h"
 #include "codec/jbuf.h"
 #include "http/handler.h"
+#include "model/model_name.h"
 #include "store/model_cache.h"
 
 typedef struct traj_proto {
-    /* Read the request: its version (0 = latest). Called first. */
-    err_code (*open)(http_req *r, void *ctx, int *version, err *e);
+    /* Read the request: the version it names (a number, latest or an
+     * alias; resolved by api_model_handle). Called first. */
+    err_code (*open)(http_req *r, void *ctx, model_version_ref *ref, err *e);
     /* The v1 trajectory body (a new reference) for the model `h`. */
     err_code (*body)(void *ctx, const model_handle *h, json_t **out, err *e);
     /* Rename the field of an error of the v1 decoders or the solve to the

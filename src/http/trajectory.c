@@ -401,9 +401,9 @@ static int prepare(http_req *r, traj *t)
     const char *name = http_req_param(r, "name");
     err e;
     err_clear(&e);
-    int version = 0;
-    if (t->proto->open(r, t->pctx, &version, &e) != ERR_OK ||
-        model_cache_get(t->app->models, name, version, &t->h, &e) != ERR_OK)
+    model_version_ref ref;
+    if (t->proto->open(r, t->pctx, &ref, &e) != ERR_OK ||
+        api_model_handle(r, name, &ref, &t->h, &e) != ERR_OK)
         goto fail;
     if (t->proto->body && t->proto->body(t->pctx, t->h, &t->body, &e) != ERR_OK) goto fail;
     t->m = t->h->built;
@@ -518,14 +518,14 @@ void traj_serve(http_req *r, const traj_proto *p, void *ctx)
 /* ---- the v1 protocol: POST /v1/models/{name}/trajectory ---- */
 
 /* The body is the v1 body: parsed here, its "version" read. */
-static err_code v1_open(http_req *r, void *ctx, int *version, err *e)
+static err_code v1_open(http_req *r, void *ctx, model_version_ref *ref, err *e)
 {
     json_t **body = ctx;
     if (api_body_parse(r, body, e) != ERR_OK) return e->code;
     if (!json_is_object(*body))
         return err_set(e, ERR_INVALID, "", "the request must be a JSON object, got %s",
                        codec_json_type_name(*body));
-    return codec_request_version(*body, version, e);
+    return codec_request_version(*body, ref, e);
 }
 
 static err_code v1_body(void *ctx, const model_handle *h, json_t **out, err *e)

@@ -9,6 +9,7 @@ src_model_libmodel_la_SOURCES = \
 	src/model/job_spec.c src/model/job_spec.h \
 	src/model/job_status.c src/model/job_status.h \
 	src/model/job_ckpt.c src/model/job_ckpt.h \
+	src/model/job_info.h src/model/model_info.h \
 	src/model/ode_model.c src/model/ode_model.h \
 	src/model/served_model.c src/model/served_model.h \
 	src/model/solve_cost.c src/model/solve_cost.h

@@ -1,6 +1,7 @@
 /* model/model_name.c: see model_name.h. */
 #include "model/model_name.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool name_char_ok(char c)
@@ -26,4 +27,42 @@ err_code model_name_check(const char *name, err *e)
     return err_set(e, ERR_INVALID, "name",
                    "a model name is 1 to %d characters, each a letter, a digit, '.', '_' or '-'",
                    MODEL_NAME_MAX);
+}
+
+bool model_alias_ok(const char *alias)
+{
+    if (!alias || !(alias[0] >= 'a' && alias[0] <= 'z')) return false;
+    if (strcmp(alias, "latest") == 0) return false;
+    for (size_t i = 0; alias[i]; i++) {
+        char c = alias[i];
+        if (i >= MODEL_ALIAS_MAX) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+err_code model_alias_check(const char *alias, const char *field, err *e)
+{
+    if (model_alias_ok(alias)) return ERR_OK;
+    return err_set(e, ERR_INVALID, field,
+                   "an alias is 1 to %d characters of a-z, 0-9, '_' and '-', starting with a "
+                   "letter, and not \"latest\"",
+                   MODEL_ALIAS_MAX);
+}
+
+bool model_version_ref_parse(const char *text, model_version_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!text) return false;
+    if (strcmp(text, "latest") == 0) return true;
+    size_t n = strspn(text, "0123456789");
+    if (n > 0) {
+        if (text[n] || n > 9 || text[0] == '0') return false;
+        out->version = atoi(text);
+        return true;
+    }
+    if (!model_alias_ok(text)) return false;
+    memcpy(out->alias, text, strlen(text) + 1);
+    return true;
 }

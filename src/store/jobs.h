@@ -12,8 +12,8 @@
  * one transaction (store_job_checkpoint), so the loss curve never runs
  * ahead of, or falls behind, the state a restarted job resumes from.
  *
- * The status and the checkpoint are model/'s types (job_status.h,
- * job_ckpt.h). Rows come back as copies the caller owns (free() the
+ * The status, the rows and the checkpoint are model/'s types (job_status.h,
+ * job_info.h, job_ckpt.h). Rows come back as copies the caller owns (free() the
  * arrays, job_ckpt_free a checkpoint). Functions take the calling thread's
  * connection (db_conns_get) and are as thread-safe as SQLite's
  * one-connection-per-thread model; each write is one transaction. */
@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "model/job_ckpt.h"
+#include "model/job_info.h"
 #include "model/job_status.h"
 #include "model/model_def.h"
 #include "store/db.h"
@@ -29,26 +30,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct job_info {
-    long long id;
-    char model[65], dataset[65];
-    job_status status;
-    bool cancel_requested;
-    char created_at[32], started_at[32], finished_at[32]; /* "" when not yet */
-    long iterations, iteration; /* asked for; done as of the last checkpoint */
-    double train_loss, val_loss, best_train_loss, best_val_loss; /* NaN = none yet */
-    double elapsed;     /* seconds of training up to the last checkpoint */
-    int result_version; /* 0 = none */
-    char error[320];
-} job_info;
-
-typedef struct job_metric {
-    long iteration;    /* 1-based: the iteration just done */
-    double train_loss; /* of that iteration's mini-batch */
-    double val_loss;   /* NaN when not evaluated then */
-    double elapsed;    /* training seconds since the job first started */
-} job_metric;
 
 /* A new queued job; *id its number. */
 err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,

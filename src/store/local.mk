@@ -11,6 +11,7 @@ src_store_libstore_la_SOURCES = \
 	src/store/migrate.c src/store/migrate.h src/store/migrate_internal.h \
 	src/store/conns.c \
 	src/store/models.c src/store/models.h src/store/models_internal.h \
+	src/store/aliases.c src/store/aliases.h src/store/aliases_internal.h \
 	src/store/versions.c src/store/versions.h src/store/versions_internal.h \
 	src/store/nets.c src/store/nets_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \
@@ -27,7 +28,8 @@ store_migrations = \
 	migrations/0001_init.sql \
 	migrations/0002_models.sql \
 	migrations/0003_datasets.sql \
-	migrations/0004_jobs.sql
+	migrations/0004_jobs.sql \
+	migrations/0005_aliases.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -12,6 +12,7 @@
  * whole version back. Statements are prepared per call, except the latest
  * version's lookup, which is on every request for "latest". */
 #include "store/models.h"
+#include "store/aliases_internal.h"
 #include "store/models_internal.h"
 #include "store/stmt.h"
 #include "store/versions_internal.h"
@@ -221,16 +222,18 @@ err_code store_model_latest(db *d, const char *name, int *version, err *e)
 
 /* ---- delete ---- */
 
-err_code store_model_delete(db *d, const char *name, err *e)
+err_code store_model_delete(db *d, const char *name, const char *actor, err *e)
 {
     err_code rc = model_name_check(name, e);
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
     const char *what = "deleting the model";
     sqlite3_stmt *st = NULL;
-    if (!(rc = stmt_prepare(d, "DELETE FROM models WHERE name = ?1", &st, what, e))) {
-        stmt_bind_text(st, 1, name);
+    long long id = 0;
+    if (!(rc = store_version_model_id(d, name, &id, e)) &&
+        !(rc = store_alias_drop_all(d, id, name, actor, e)) &&
+        !(rc = stmt_prepare(d, "DELETE FROM models WHERE id = ?1", &st, what, e))) {
+        stmt_bind_int(st, 1, id);
         rc = stmt_step_done(d, st, what, e);
-        if (!rc && sqlite3_changes(db_sqlite(d)) == 0) rc = store_version_no_model(name, e);
     }
     sqlite3_finalize(st);
     if (rc)

@@ -6,7 +6,7 @@
  * done to a model as a whole: store its next version, list, describe,
  * find its latest version, delete it with all its versions.
  *
- * Every function takes the calling thread's connection (db_conns_get) and is
+ * The rows are model/model_info.h's types. Every function takes the calling thread's connection (db_conns_get) and is
  * as thread-safe as SQLite's one-connection-per-thread model; writes run in
  * one BEGIN IMMEDIATE transaction each, so a failure leaves nothing behind.
  * Arrays returned are malloc'd and the caller's (free()). */
@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "model/model_def.h"
+#include "model/model_info.h"
 #include "model/model_name.h"
 #include "store/db.h"
 #include "store/versions.h"
@@ -22,20 +23,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct model_info {
-    char name[MODEL_NAME_MAX + 1];
-    model_kind kind;  /* of the latest version */
-    size_t state_dim; /* ode: state_dim; cde: hidden_dim, the size of the solved state z */
-    /* cde only (0 for an ode), of the latest version: */
-    size_t input_channels; /* channels of the path X, the added ones included */
-    size_t data_channels;  /* channels a client sends per observation */
-    size_t hidden_dim;     /* size of z */
-    size_t output_dim;     /* width of the readout network's output */
-    int latest_version;
-    int n_versions;
-    char created_at[32]; /* ISO 8601 UTC, "2026-11-27T17:49:30.123Z" */
-} model_info;
 
 /* Every function below checks its name with model_name_check. */
 
@@ -58,7 +45,8 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
 /* Latest version number of `name`; ERR_NOT_FOUND if none. */
 err_code store_model_latest(db *d, const char *name, int *version, err *e);
 
-/* Delete a model with all its versions. ERR_NOT_FOUND (field "name"). */
-err_code store_model_delete(db *d, const char *name, err *e);
+/* Delete a model with all its versions and aliases, recording each alias's
+ * removal by `actor` (store/aliases.h). ERR_NOT_FOUND (field "name"). */
+err_code store_model_delete(db *d, const char *name, const char *actor, err *e);
 
 #endif

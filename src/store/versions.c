@@ -16,6 +16,7 @@
 #include "store/nets_internal.h"
 #include "store/stmt.h"
 #include "store/versions_internal.h"
+#include "store/aliases_internal.h"
 
 #include "model/model_name.h"
 #include "model/model_rows.h"
@@ -337,8 +338,7 @@ static err_code exec_id(db *d, const char *sql, long long id, int version, int *
     return rc;
 }
 
-/* The id of model `name`; ERR_NOT_FOUND if there is none. */
-static err_code model_id_of(db *d, const char *name, long long *id, err *e)
+err_code store_version_model_id(db *d, const char *name, long long *id, err *e)
 {
     const char *what = "reading the model";
     sqlite3_stmt *st = NULL;
@@ -359,7 +359,9 @@ err_code store_version_delete(db *d, const char *name, int version, err *e)
     if ((rc = db_begin_immediate(d, e))) return rc;
     long long id = 0;
     int changed = 0;
-    if ((rc = model_id_of(d, name, &id, e))) goto fail;
+    if ((rc = store_version_model_id(d, name, &id, e)) ||
+        (rc = store_alias_guard(d, id, name, version, e)))
+        goto fail;
     if ((rc = exec_id(d, "DELETE FROM model_versions WHERE model_id = ?1 AND version = ?2", id,
                       version, &changed, "deleting the model version", e)))
         goto fail;

@@ -17,17 +17,10 @@
 
 #include "core/err.h"
 #include "model/model_def.h"
+#include "model/model_info.h"
 #include "store/db.h"
 
 #include <stddef.h>
-
-typedef struct model_version_info {
-    int version;
-    char created_at[32];
-    char checksum[17]; /* 16 lowercase hex digits */
-    size_t n_params;
-    char description[256]; /* first 255 bytes of the description */
-} model_version_info;
 
 /* Load version `version` (0 = latest) of model `name` into def
  * (model_def_init'ed by the caller; model_def_free it after; untouched on
@@ -41,7 +34,8 @@ err_code store_version_load(db *d, const char *name, int version, model_def *def
 
 /* Delete one version (>= 1; else ERR_INVALID, field "version") of `name`,
  * and the model with its last version. ERR_NOT_FOUND (field "name" or
- * "version"). */
+ * "version"); ERR_CONFLICT (field "version", naming them) while an alias
+ * names the version. */
 err_code store_version_delete(db *d, const char *name, int version, err *e);
 
 /* A counter that every write to models or versions through this process's

@@ -35,4 +35,7 @@ err_code store_version_no_model(const char *name, err *e);
  * (commit or rollback), never before the commit. */
 void store_version_changed(bool deletion);
 
+/* The id of model `name`'s row; ERR_NOT_FOUND (field "name") if none. */
+err_code store_version_model_id(db *d, const char *name, long long *id, err *e);
+
 #endif

@@ -18,7 +18,10 @@
  * headers say otherwise (null removes the header). Setup requests run
  * first, in order; each carries its expected "status" (default: any 2xx).
  * "json" follows tests/apitest.h's matching rules ("*" = any value).
- * "error.field": "" asserts that the error names no field.
+ * "error.field": "" asserts that the error names no field. The Open
+ * Inference Protocol's routes (paths under /v2) answer errors as
+ * {"error": "<field>: <message>"}: there "error.field" is the text before
+ * ": " and "code" is not checked.
  *
  * Cases run in name order, each on the daemon started with its "args"
  * (cases with the same args share one; "fresh" gets its own), so a case
@@ -130,6 +133,31 @@ static int send_request(int port, const char *dir, const json_t *req, tu_respons
     return rc;
 }
 
+/* An error of the Open Inference Protocol's routes (a path under /v2):
+ * {"error": "<field>: <message>"} and nothing else; an expected "field"
+ * is the text before ": ", "message_contains" a part of the string. */
+static int check_oip_error(const json_t *j, const json_t *exp, char *why, size_t n)
+{
+    const char *msg = json_string_value(json_object_get(j, "error"));
+    if (!msg || !msg[0] || json_object_size(j) != 1) {
+        snprintf(why, n, "an error reply of /v2 that is not {\"error\": \"...\"}");
+        return 0;
+    }
+    const json_t *err = json_object_get(exp, "error");
+    const char *field = json_string_value(json_object_get(err, "field"));
+    const char *part = json_string_value(json_object_get(err, "message_contains"));
+    size_t fl = field ? strlen(field) : 0;
+    if (field && fl && (strncmp(msg, field, fl) != 0 || strncmp(msg + fl, ": ", 2) != 0)) {
+        snprintf(why, n, "error does not start with '%s: ': %.300s", field, msg);
+        return 0;
+    }
+    if (part && !strstr(msg, part)) {
+        snprintf(why, n, "error lacks '%s': %.300s", part, msg);
+        return 0;
+    }
+    return 1;
+}
+
 /* Every error reply: JSON {"error": {"code", "message"}}, message non-empty. */
 static int check_error_shape(const json_t *j, char *why, size_t n)
 {
@@ -141,7 +169,7 @@ static int check_error_shape(const json_t *j, char *why, size_t n)
     return 0;
 }
 
-static int check_reply(const json_t *exp, const tu_response *r, char *why, size_t n)
+static int check_reply(const json_t *exp, const tu_response *r, int oip, char *why, size_t n)
 {
     int status = (int)json_integer_value(json_object_get(exp, "status"));
     if (r->status != status) {
@@ -161,6 +189,11 @@ static int check_reply(const json_t *exp, const tu_response *r, char *why, size_
     }
     json_t *j = apitest_json(r, why, n);
     if (!j) return 0;
+    if (oip && status >= 400) {
+        int ok = check_oip_error(j, exp, why, n);
+        json_decref(j);
+        return ok;
+    }
     int ok = status < 400 || check_error_shape(j, why, n);
     const json_t *err = json_object_get(exp, "error");
     if (ok && err) {
@@ -222,7 +255,9 @@ static int run_case(const char *dir, const char *name, char *why, size_t n)
             snprintf(why, n, "no reply (did the daemon die?)");
             ok = 0;
         } else {
-            ok = check_reply(exp, &r, why, n);
+            const char *path = json_string_value(json_object_get(req, "path"));
+            ok = check_reply(exp, &r, strncmp(path, "/v2/", 4) == 0 || strcmp(path, "/v2") == 0,
+                             why, n);
             tu_response_free(&r);
         }
     }

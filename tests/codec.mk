@@ -14,3 +14,12 @@ tests_check_codec_replies_SOURCES = tests/check_codec_replies.c tests/testutil.c
 tests_check_codec_replies_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_codec_replies_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# The Open Inference Protocol's codec in-process (check_codec_oip: tensors
+# to the v1 body, the reply's text, error fields).
+check_PROGRAMS += tests/check_codec_oip
+TESTS += tests/check_codec_oip
+tests_check_codec_oip_SOURCES = tests/check_codec_oip.c tests/testutil.c tests/testutil.h
+tests_check_codec_oip_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_codec_oip_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -45,3 +45,19 @@ TESTS += tests/check_disk_full
 tests_check_disk_full_SOURCES = tests/check_disk_full.c tests/testutil.c tests/testutil.h
 tests_check_disk_full_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_disk_full_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS)
+# The Open Inference Protocol (KServe v2) against the real daemon
+# (check_oip: infer answers equal to the v1 answers, metadata, readiness),
+# and the OpenAPI document against the route table (check_openapi).
+check_PROGRAMS += tests/check_oip tests/check_openapi
+TESTS += tests/check_oip tests/check_openapi
+tests_check_oip_SOURCES = tests/check_oip.c tests/apitest.c tests/apitest.h tests/testutil.c \
+	tests/testutil.h
+tests_check_oip_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_oip_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+
+tests_check_openapi_SOURCES = tests/check_openapi.c tests/testutil.c tests/testutil.h
+tests_check_openapi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_openapi_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la \
+	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
+	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread

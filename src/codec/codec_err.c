@@ -50,3 +50,19 @@ json_t *codec_err_json(const err *e)
     }
     return outer;
 }
+
+json_t *codec_err_oip_json(const err *e)
+{
+    char text[ERR_FIELD_MAX + ERR_MSG_MAX + 4];
+    const char *msg = e->message[0] ? e->message : "error";
+    if (e->field[0])
+        snprintf(text, sizeof text, "%s: %s", e->field, msg);
+    else
+        snprintf(text, sizeof text, "%s", msg);
+    json_t *outer = json_object();
+    if (!outer || json_object_set_new(outer, "error", safe_string(text)) != 0) {
+        json_decref(outer);
+        return NULL;
+    }
+    return outer;
+}

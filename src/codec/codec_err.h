@@ -17,4 +17,10 @@
 
 json_t *codec_err_json(const err *e);
 
+/* The same error in the Open Inference Protocol's form (its routes,
+ * codec_oip.h): {"error": "<field>: <message>"}, the message alone when
+ * the error names no field. The protocol has no place for the field, and a
+ * client needs it. */
+json_t *codec_err_oip_json(const err *e);
+
 #endif

@@ -1,11 +1,13 @@
 /* http/api.c: see api.h. */
 #include "http/api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec_err.h"
 #include "codec/codec_parse.h"
+#include "http/routes.h"
 #include "store/aliases.h"
 #include "store/models.h"
 
@@ -106,6 +108,13 @@ void api_reply_jbuf(http_req *r, unsigned status, jbuf *b)
 
 void api_reply_error_with(http_req *r, const err *e, const char *key, double value)
 {
+    if (key && (http_req_route_flags(r) & ROUTE_OIP)) { /* its error is one string */
+        err o = *e;
+        size_t len = strlen(o.message);
+        snprintf(o.message + len, sizeof o.message - len, " (%s: %.17g)", key, value);
+        http_reply_error(r, &o);
+        return;
+    }
     json_t *body = codec_err_json(e);
     json_t *inner = json_object_get(body, "error");
     if (!key || !inner) {

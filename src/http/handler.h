@@ -31,7 +31,8 @@
  * Errors: http_reply_error builds every error body,
  *   {"error": {"code": "...", "message": "...", "field": "..."}}
  * (field omitted when empty), with the HTTP status taken from one table
- * (http_status_for). */
+ * (http_status_for); on the Open Inference Protocol's routes (ROUTE_OIP)
+ * in that protocol's form, {"error": "<field>: <message>"}, same status. */
 #ifndef ODESERVE_HTTP_HANDLER_H
 #define ODESERVE_HTTP_HANDLER_H
 
@@ -54,6 +55,8 @@ const char *http_req_param(const http_req *r, const char *name);
 /* Query argument / request header, or NULL. Handler thread only. */
 const char *http_req_query(http_req *r, const char *key);
 const char *http_req_header(http_req *r, const char *name);
+/* The matched route's flags (enum route_flags of routes.h); 0 before routing. */
+unsigned http_req_route_flags(const http_req *r);
 /* The parsed body (ROUTE_JSON routes; NULL otherwise). Borrowed. */
 json_t *http_req_json(const http_req *r);
 /* The raw body (not NUL-terminated; *len may be 0). Borrowed. */

@@ -46,4 +46,15 @@ void h_test_sleep(http_req *r);
 void h_test_eval(http_req *r);
 void h_test_echo(http_req *r);
 
+/* oip.c: the Open Inference Protocol (KServe v2) */
+void h_oip_server(http_req *r);
+void h_oip_live(http_req *r);
+void h_oip_ready(http_req *r);
+void h_oip_model(http_req *r);
+void h_oip_model_ready(http_req *r);
+void h_oip_infer(http_req *r);
+
+/* openapi.c: GET /v1/openapi.json */
+void h_openapi(http_req *r);
+
 #endif

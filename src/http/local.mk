@@ -15,8 +15,23 @@ src_http_libhttp_la_SOURCES = \
 	src/http/api.c src/http/api.h \
 	src/http/models.c \
 	src/http/aliases.c \
-	src/http/trajectory.c \
+	src/http/trajectory.c src/http/traj.h \
+	src/http/oip.c \
+	src/http/openapi.c src/http/openapi.h \
 	src/http/datasets.c \
 	src/http/jobs.c
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
+
+# The OpenAPI document (docs/openapi.json) is embedded in the binary at
+# build time, as the migrations are (src/store/local.mk), so GET
+# /v1/openapi.json serves the committed file byte for byte.
+nodist_src_http_libhttp_la_SOURCES = src/http/openapi_gen.c
+EXTRA_DIST += src/http/embed-text.sh
+BUILT_SOURCES += src/http/openapi_gen.c
+CLEANFILES += src/http/openapi_gen.c src/http/openapi_gen.c-t
+src/http/openapi_gen.c: docs/openapi.json src/http/embed-text.sh
+	$(AM_V_GEN)$(MKDIR_P) src/http && \
+	$(SHELL) $(srcdir)/src/http/embed-text.sh http/openapi.h http_openapi_json \
+		$(srcdir)/docs/openapi.json >$@-t && \
+	mv -f $@-t $@

@@ -84,6 +84,11 @@ int req_id_ok(const char *id)
 
 /* ---- accessors ---- */
 
+unsigned http_req_route_flags(const http_req *r)
+{
+    return r->route ? r->route->flags : 0;
+}
+
 const char *http_req_method(const http_req *r)
 {
     return r->method;
@@ -204,7 +209,9 @@ void http_reply_error(http_req *r, const err *e)
     }
     /* a full disk clears when space is freed (deletes still work): say when to look again */
     if (e->code == ERR_STORAGE_FULL) http_reply_header(r, "Retry-After", "60");
-    http_reply_json(r, status, codec_err_json(e));
+    http_reply_json(r, status,
+                    (http_req_route_flags(r) & ROUTE_OIP) ? codec_err_oip_json(e)
+                                                          : codec_err_json(e));
 }
 
 void http_reply_errorf(http_req *r, err_code code, const char *field, const char *fmt, ...)

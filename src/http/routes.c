@@ -50,6 +50,20 @@ static const http_route table[] = {
     {"GET",  "/v1/test/sleep",    h_test_sleep, ROUTE_TEST},
     {"GET",  "/v1/test/eval",     h_test_eval,  ROUTE_TEST},
     {"POST", "/v1/test/echo",     h_test_echo,  ROUTE_JSON | ROUTE_TEST},
+
+    /* the Open Inference Protocol, KServe v2 (oip.c); docs/api.md */
+    {"GET",  "/v2",                                   h_oip_server,      ROUTE_OIP},
+    {"GET",  "/v2/health/live",                       h_oip_live,        ROUTE_OIP},
+    {"GET",  "/v2/health/ready",                      h_oip_ready,       ROUTE_OIP},
+    {"GET",  "/v2/models/{name}",                     h_oip_model,       ROUTE_OIP},
+    {"GET",  "/v2/models/{name}/ready",               h_oip_model_ready, ROUTE_OIP},
+    {"POST", "/v2/models/{name}/infer",               h_oip_infer,       ROUTE_OIP},
+    {"GET",  "/v2/models/{name}/versions/{v}",        h_oip_model,       ROUTE_OIP},
+    {"GET",  "/v2/models/{name}/versions/{v}/ready",  h_oip_model_ready, ROUTE_OIP},
+    {"POST", "/v2/models/{name}/versions/{v}/infer",  h_oip_infer,       ROUTE_OIP},
+
+    /* this API as an OpenAPI 3.1 document (openapi.c; docs/openapi.json) */
+    {"GET",  "/v1/openapi.json",                      h_openapi,         0},
 };
 /* clang-format on */
 

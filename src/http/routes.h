@@ -15,7 +15,9 @@
 
 enum route_flags {
     ROUTE_JSON = 1u << 0, /* the body is JSON: Content-Type checked (415), parsed once (400) */
-    ROUTE_TEST = 1u << 1  /* served only with ODESERVE_TEST_ROUTES=1 (tests/) */
+    ROUTE_TEST = 1u << 1, /* served only with ODESERVE_TEST_ROUTES=1 (tests/) */
+    ROUTE_OIP = 1u << 2   /* an Open Inference Protocol route: errors in its form,
+                           * {"error": "field: message"} (request.c) */
 };
 
 typedef struct http_route {

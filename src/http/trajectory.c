@@ -1,4 +1,5 @@
-/* http/trajectory.c: POST /v1/models/{name}/trajectory.
+/* http/trajectory.c: POST /v1/models/{name}/trajectory, and the solve of every
+ * protocol that asks for trajectories (traj.h: the Open Inference Protocol).
  *
  * The body is parsed, "version" read, the model taken from the cache (built
  * once per version, shared) and the kind-specific rest decoded by the
@@ -54,6 +55,7 @@
 #include "core/log.h"
 #include "http/api.h"
 #include "http/handlers.h"
+#include "http/traj.h"
 #include "model/served_model.h"
 
 /* Bodies larger than this are parsed on the pool, never inline: parsing
@@ -73,6 +75,8 @@ struct traj_kind;
 
 typedef struct traj {
     http_app *app;
+    const traj_proto *proto;      /* the wire protocol: v1 (below) or oip.c's */
+    void *pctx;                   /* its state, owned */
     json_t *body;                 /* parsed, owned */
     const model_handle *h;        /* from the cache, released at completion */
     served_model *m;              /* h->built */
@@ -108,6 +112,7 @@ static void traj_free(void *p)
     free(t->y);
     free(t->ro);
     free(t->hid);
+    if (t->proto->ctx_free) t->proto->ctx_free(t->pctx);
     atomic_fetch_sub(&t->app->traj_active, 1);
     free(t);
 }
@@ -120,6 +125,14 @@ typedef struct traj_kind {
     err_code (*solve)(traj *t, ode_abort_fn abort, void *abort_ctx, err *e);
     void (*reply)(http_req *r, traj *t);
 } traj_kind;
+
+/* An error of the v1 decoders or the solve, its field as the request
+ * spells it. */
+static void traj_reply_error(http_req *r, traj *t, err *e)
+{
+    if (t->proto->field_map && t->h) t->proto->field_map(t->pctx, t->h->def->kind, e);
+    http_reply_error(r, e);
+}
 
 /* ---- limits ---- */
 
@@ -214,7 +227,7 @@ static int traj_ode_prepare(http_req *r, traj *t)
     err e;
     err_clear(&e);
     if (codec_request_ode_decode(t->body, ode_model_state_dim(m), q, &e) != ERR_OK) {
-        http_reply_error(r, &e);
+        traj_reply_error(r, t, &e);
         return -1;
     }
     t->od = ode_model_output_dim(m, q->augmented);
@@ -282,8 +295,8 @@ static void traj_ode_reply(http_req *r, traj *t)
                               t->n_switches};
     jbuf b;
     jbuf_init(&b);
-    codec_request_ode_reply_ev(&b, t->h->name, t->h->version, &t->oq, t->y, t->od,
-                               t->oq.n_events ? &t->ev : NULL, &cs);
+    t->proto->ode_reply(&b, t->pctx, t->h, &t->oq, t->y, t->od, t->oq.n_events ? &t->ev : NULL,
+                        &cs);
     api_reply_jbuf(r, 200, &b);
 }
 
@@ -296,7 +309,7 @@ static int traj_cde_prepare(http_req *r, traj *t)
     err e;
     err_clear(&e);
     if (codec_cde_req_decode(t->body, cde_model_data_channels(m), q, &e) != ERR_OK) {
-        http_reply_error(r, &e);
+        traj_reply_error(r, t, &e);
         return -1;
     }
     t->rd = cde_model_readout_dim(m);
@@ -364,7 +377,7 @@ static void traj_cde_reply(http_req *r, traj *t)
                               .n_switches = t->n_switches};
     jbuf b;
     jbuf_init(&b);
-    codec_cde_reply(&b, t->h->name, t->h->version, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);
+    t->proto->cde_reply(&b, t->pctx, t->h, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);
     api_reply_jbuf(r, 200, &b);
 }
 
@@ -389,15 +402,10 @@ static int prepare(http_req *r, traj *t)
     err e;
     err_clear(&e);
     model_version_ref ref;
-    if (api_body_parse(r, &t->body, &e) != ERR_OK) goto fail;
-    if (!json_is_object(t->body)) {
-        err_set(&e, ERR_INVALID, "", "the request must be a JSON object, got %s",
-                codec_json_type_name(t->body));
-        goto fail;
-    }
-    if (codec_request_version(t->body, &ref, &e) != ERR_OK ||
+    if (t->proto->open(r, t->pctx, &ref, &e) != ERR_OK ||
         api_model_handle(r, name, &ref, &t->h, &e) != ERR_OK)
         goto fail;
+    if (t->proto->body && t->proto->body(t->pctx, t->h, &t->body, &e) != ERR_OK) goto fail;
     t->m = t->h->built;
     if (!(t->kind = kind_of(t->h->def->kind))) {
         err_set(&e, ERR_INVALID, NULL, "model %s is a %s model; %s models are not served yet", name,
@@ -436,6 +444,7 @@ static err_code solve_once(http_req *r, traj *t, const char *where, double budge
 
 static void finish(http_req *r, traj *t, const limits *l, err_code rc, err *e)
 {
+    if (rc != ERR_OK && t->proto->field_map) t->proto->field_map(t->pctx, t->h->def->kind, e);
     if (rc != ERR_OK)
         reply_solve_error(r, l, e, t->t_fail);
     else
@@ -469,16 +478,18 @@ static double inline_budget(http_req *r, unsigned before)
     return app->inline_busy ? budget * TRAJ_INLINE_BUSY_SHARE : 0;
 }
 
-void h_trajectory(http_req *r)
+void traj_serve(http_req *r, const traj_proto *p, void *ctx)
 {
-    if (!api_model_name(r, 0) || !api_require_json(r)) return;
     http_app *app = http_req_app(r);
     traj *t = calloc(1, sizeof *t);
     if (!t) {
+        if (p->ctx_free) p->ctx_free(ctx);
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
         return;
     }
     t->app = app;
+    t->proto = p;
+    t->pctx = ctx;
     unsigned before = atomic_fetch_add(&app->traj_active, 1);
     http_req_user_set(r, t, traj_free);
     double budget = inline_budget(r, before);
@@ -502,4 +513,63 @@ void h_trajectory(http_req *r)
         return;
     }
     finish(r, t, &l, rc, &e);
+}
+
+/* ---- the v1 protocol: POST /v1/models/{name}/trajectory ---- */
+
+/* The body is the v1 body: parsed here, its "version" read. */
+static err_code v1_open(http_req *r, void *ctx, model_version_ref *ref, err *e)
+{
+    json_t **body = ctx;
+    if (api_body_parse(r, body, e) != ERR_OK) return e->code;
+    if (!json_is_object(*body))
+        return err_set(e, ERR_INVALID, "", "the request must be a JSON object, got %s",
+                       codec_json_type_name(*body));
+    return codec_request_version(*body, ref, e);
+}
+
+static err_code v1_body(void *ctx, const model_handle *h, json_t **out, err *e)
+{
+    (void)h;
+    (void)e;
+    json_t **body = ctx;
+    *out = *body;
+    *body = NULL;
+    return ERR_OK;
+}
+
+static void v1_ode_reply(jbuf *b, void *ctx, const model_handle *h, const codec_request_ode *q,
+                         const double *y, size_t od, const struct ode_model_events *ev,
+                         const codec_request_stats *st)
+{
+    (void)ctx;
+    codec_request_ode_reply_ev(b, h->name, h->version, q, y, od, ev, st);
+}
+
+static void v1_cde_reply(jbuf *b, void *ctx, const model_handle *h, const codec_cde_req *q,
+                         const double *readout, size_t readout_dim, const double *hidden,
+                         size_t hidden_dim, const codec_request_stats *st)
+{
+    (void)ctx;
+    codec_cde_reply(b, h->name, h->version, q, readout, readout_dim, hidden, hidden_dim, st);
+}
+
+static void v1_free(void *ctx)
+{
+    json_t **body = ctx;
+    if (body) json_decref(*body);
+    free(body);
+}
+
+static const traj_proto v1 = {v1_open, v1_body, NULL, v1_ode_reply, v1_cde_reply, v1_free};
+
+void h_trajectory(http_req *r)
+{
+    if (!api_model_name(r, 0) || !api_require_json(r)) return;
+    json_t **body = calloc(1, sizeof *body);
+    if (!body) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");
+        return;
+    }
+    traj_serve(r, &v1, body);
 }

@@ -47,6 +47,9 @@ static const http_route table[] = {
     {"GET",  "/v1/test/sleep",    h_test_sleep, ROUTE_TEST},
     {"GET",  "/v1/test/eval",     h_test_eval,  ROUTE_TEST},
     {"POST", "/v1/test/echo",     h_test_echo,  ROUTE_JSON | ROUTE_TEST},
+
+    /* Prometheus metrics (metrics.c); docs/metrics.md */
+    {"GET",  "/metrics",          h_metrics,    0},
 };
 /* clang-format on */
 

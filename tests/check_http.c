@@ -34,8 +34,9 @@ START_TEST(table_is_well_formed)
                           "duplicate route %s %s", t[i].method, t[i].pattern);
     }
     /* every row has its own route label in /metrics (http/metrics.h) */
-    ck_assert_msg(n <= METRICS_ROUTES_MAX, "%zu routes; /metrics labels %d: raise METRICS_ROUTES_MAX",
-                  n, METRICS_ROUTES_MAX);
+    ck_assert_msg(n <= METRICS_ROUTES_MAX,
+                  "%zu routes; /metrics labels %d: raise METRICS_ROUTES_MAX", n,
+                  METRICS_ROUTES_MAX);
 }
 END_TEST
 

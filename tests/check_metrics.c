@@ -18,6 +18,8 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,28 @@ static void cleanup(void)
 }
 
 /* ---- the strict reader ---- */
+
+/* A broken rule fails the test, or, while reader_refuses() probes a text
+ * that must be refused, returns there with the reason. */
+static jmp_buf probe_jmp;
+static int probing;
+static char probe_why[256];
+
+__attribute__((format(printf, 1, 2), noreturn)) static void reader_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(probe_why, sizeof probe_why, fmt, ap);
+    va_end(ap);
+    if (probing) longjmp(probe_jmp, 1);
+    ck_abort_msg("%s", probe_why);
+    abort(); /* not reached */
+}
+
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond)) reader_fail(__VA_ARGS__);                                                     \
+    } while (0)
 
 #define MAX_SAMPLES 4096
 
@@ -120,24 +144,24 @@ static const char *read_labels(const char *p, char *out, size_t n, int line)
         const char *k = p;
         while (*p && *p != '=')
             p++;
-        ck_assert_msg(*p == '=' && name_ok(k, (size_t)(p - k), 0), "line %d: bad label name",
-                      line);
-        ck_assert_msg(strncmp(k, "__", 2) != 0, "line %d: reserved label name", line);
+        REQUIRE(*p == '=' && name_ok(k, (size_t)(p - k), 0), "line %d: bad label name", line);
+        REQUIRE(strncmp(k, "__", 2) != 0, "line %d: reserved label name", line);
         p++;
-        ck_assert_msg(*p == '"', "line %d: label value not quoted", line);
+        REQUIRE(*p == '"', "line %d: label value not quoted", line);
         for (p++; *p != '"'; p++) {
-            ck_assert_msg(*p && *p != '\n', "line %d: unterminated label value", line);
+            REQUIRE(*p && *p != '\n', "line %d: unterminated label value", line);
             if (*p == '\\') {
                 p++;
-                ck_assert_msg(*p == '\\' || *p == '"' || *p == 'n', "line %d: bad escape", line);
+                REQUIRE(*p == '\\' || *p == '"' || *p == 'n', "line %d: bad escape", line);
             }
         }
         p++;
-        if (*p == ',') p++;
+        if (*p == ',')
+            p++;
         else
-            ck_assert_msg(*p == '}', "line %d: expected , or } after a label", line);
+            REQUIRE(*p == '}', "line %d: expected , or } after a label", line);
     }
-    ck_assert_msg((size_t)(p - start) < n, "line %d: labels too long", line);
+    REQUIRE((size_t)(p - start) < n, "line %d: labels too long", line);
     memcpy(out, start, (size_t)(p - start));
     out[p - start] = '\0';
     return p + 1;
@@ -150,7 +174,7 @@ static double read_value(const char *p, int line)
     if (!strcmp(p, "NaN")) return NAN;
     char *end;
     double v = strtod(p, &end);
-    ck_assert_msg(end != p && *end == '\0', "line %d: bad value '%s'", line, p);
+    REQUIRE(end != p && *end == '\0', "line %d: bad value '%s'", line, p);
     return v;
 }
 
@@ -191,19 +215,29 @@ static void check_histograms(const scrape *sc)
 {
     for (size_t i = 0; i < sc->n; i++) {
         const sample *b = &sc->s[i];
+        if (ends_with(b->name, "_sum")) { /* a histogram's: right after its +Inf bucket */
+            const family *f = family_of(sc, b->name);
+            if (!f || strcmp(f->type, "histogram") != 0) continue;
+            char le[32], want[160];
+            snprintf(want, sizeof want, "%s_bucket", f->name);
+            REQUIRE(i > 0 && !strcmp(sc->s[i - 1].name, want) &&
+                        label_get(sc->s[i - 1].labels, "le", le, sizeof le) && !strcmp(le, "+Inf"),
+                    "%s{%s}: its buckets do not end in +Inf", f->name, b->labels);
+            continue;
+        }
         if (!ends_with(b->name, "_bucket")) continue;
         char le[32];
-        ck_assert_msg(label_get(b->labels, "le", le, sizeof le), "%s without le", b->name);
+        REQUIRE(label_get(b->labels, "le", le, sizeof le), "%s without le", b->name);
         if (i > 0 && !strcmp(sc->s[i - 1].name, b->name)) {
             char a0[512], a1[512], le0[32];
             labels_without_le(sc->s[i - 1].labels, a0, sizeof a0);
             labels_without_le(b->labels, a1, sizeof a1);
             if (!strcmp(a0, a1)) {
                 label_get(sc->s[i - 1].labels, "le", le0, sizeof le0);
-                ck_assert_msg(read_value(le0, 0) < read_value(le, 0), "%s{%s}: le not increasing",
-                              b->name, b->labels);
-                ck_assert_msg(sc->s[i - 1].value <= b->value, "%s{%s}: not cumulative", b->name,
-                              b->labels);
+                REQUIRE(read_value(le0, 0) < read_value(le, 0), "%s{%s}: le not increasing",
+                        b->name, b->labels);
+                REQUIRE(sc->s[i - 1].value <= b->value, "%s{%s}: not cumulative", b->name,
+                        b->labels);
             }
         }
         if (strcmp(le, "+Inf") != 0) continue;
@@ -211,16 +245,16 @@ static void check_histograms(const scrape *sc)
         char base[128], rest[512];
         snprintf(base, sizeof base, "%.*s", (int)(strlen(b->name) - 7), b->name);
         labels_without_le(b->labels, rest, sizeof rest);
-        ck_assert_msg(i + 2 < sc->n, "%s: no _sum/_count", base);
+        REQUIRE(i + 2 < sc->n, "%s: no _sum/_count", base);
         char want_sum[160], want_count[160];
         snprintf(want_sum, sizeof want_sum, "%s_sum", base);
         snprintf(want_count, sizeof want_count, "%s_count", base);
-        ck_assert_str_eq(sc->s[i + 1].name, want_sum);
-        ck_assert_str_eq(sc->s[i + 1].labels, rest);
-        ck_assert_str_eq(sc->s[i + 2].name, want_count);
-        ck_assert_str_eq(sc->s[i + 2].labels, rest);
-        ck_assert_msg(sc->s[i + 2].value == b->value, "%s{%s}: +Inf %g != _count %g", base, rest,
-                      b->value, sc->s[i + 2].value);
+        REQUIRE(!strcmp(sc->s[i + 1].name, want_sum), "%s: no _sum after +Inf", base);
+        REQUIRE(!strcmp(sc->s[i + 1].labels, rest), "%s: _sum of other labels", base);
+        REQUIRE(!strcmp(sc->s[i + 2].name, want_count), "%s: no _count after _sum", base);
+        REQUIRE(!strcmp(sc->s[i + 2].labels, rest), "%s: _count of other labels", base);
+        REQUIRE(sc->s[i + 2].value == b->value, "%s{%s}: +Inf %g != _count %g", base, rest,
+                b->value, sc->s[i + 2].value);
     }
 }
 
@@ -229,17 +263,17 @@ static void check_names(const scrape *sc)
 {
     for (size_t i = 0; i < sc->nf; i++) {
         const family *f = &sc->f[i];
-        ck_assert_msg(!strncmp(f->name, "odeserve_", 9) || !strncmp(f->name, "process_", 8),
-                      "%s: no odeserve_ prefix", f->name);
+        REQUIRE(!strncmp(f->name, "odeserve_", 9) || !strncmp(f->name, "process_", 8),
+                "%s: no odeserve_ prefix", f->name);
         if (!strcmp(f->type, "counter"))
-            ck_assert_msg(ends_with(f->name, "_total"), "counter %s without _total", f->name);
+            REQUIRE(ends_with(f->name, "_total"), "counter %s without _total", f->name);
         else
-            ck_assert_msg(!ends_with(f->name, "_total"), "%s %s ends in _total", f->type, f->name);
+            REQUIRE(!ends_with(f->name, "_total"), "%s %s ends in _total", f->type, f->name);
         if (strstr(f->name, "duration") || strstr(f->name, "time"))
-            ck_assert_msg(ends_with(f->name, "_seconds") || ends_with(f->name, "_seconds_total"),
-                          "%s: a time not in _seconds", f->name);
+            REQUIRE(ends_with(f->name, "_seconds") || ends_with(f->name, "_seconds_total"),
+                    "%s: a time not in _seconds", f->name);
         if (strstr(f->name, "size"))
-            ck_assert_msg(ends_with(f->name, "_bytes"), "%s: a size not in _bytes", f->name);
+            REQUIRE(ends_with(f->name, "_bytes"), "%s: a size not in _bytes", f->name);
     }
 }
 
@@ -247,9 +281,9 @@ static void parse(scrape *sc, char *text)
 {
     memset(sc, 0, sizeof *sc);
     sc->s = calloc(MAX_SAMPLES, sizeof *sc->s);
-    ck_assert_ptr_nonnull(sc->s);
+    REQUIRE(sc->s != NULL, "out of memory");
     size_t len = strlen(text);
-    ck_assert_msg(len > 0 && text[len - 1] == '\n', "the text does not end in a newline");
+    REQUIRE(len > 0 && text[len - 1] == '\n', "the text does not end in a newline");
     int line = 0;
     char help_for[128] = "";
     const family *current = NULL;
@@ -257,60 +291,123 @@ static void parse(scrape *sc, char *text)
         nl = strchr(p, '\n');
         *nl = '\0';
         line++;
-        ck_assert_msg(*p != '\0', "line %d: empty", line);
+        REQUIRE(*p != '\0', "line %d: empty", line);
         if (!strncmp(p, "# HELP ", 7) || !strncmp(p, "# TYPE ", 7)) {
             int is_type = p[2] == 'T';
             char *name = p + 7, *sp = strchr(name, ' ');
-            ck_assert_msg(sp != NULL, "line %d: HELP/TYPE without text", line);
-            ck_assert_msg(name_ok(name, (size_t)(sp - name), 1), "line %d: bad metric name", line);
+            REQUIRE(sp != NULL, "line %d: HELP/TYPE without text", line);
+            REQUIRE(name_ok(name, (size_t)(sp - name), 1), "line %d: bad metric name", line);
             *sp = '\0';
             if (!is_type) {
-                ck_assert_msg(strlen(sp + 1) > 0, "line %d: empty HELP", line);
+                REQUIRE(strlen(sp + 1) > 0, "line %d: empty HELP", line);
                 snprintf(help_for, sizeof help_for, "%s", name);
                 continue;
             }
-            ck_assert_msg(!strcmp(help_for, name), "line %d: TYPE %s without its HELP first", line,
-                          name);
+            REQUIRE(!strcmp(help_for, name), "line %d: TYPE %s without its HELP first", line, name);
             const char *t = sp + 1;
-            ck_assert_msg(!strcmp(t, "counter") || !strcmp(t, "gauge") ||
-                              !strcmp(t, "histogram") || !strcmp(t, "summary") ||
-                              !strcmp(t, "untyped"),
-                          "line %d: unknown type %s", line, t);
+            REQUIRE(!strcmp(t, "counter") || !strcmp(t, "gauge") || !strcmp(t, "histogram") ||
+                        !strcmp(t, "summary") || !strcmp(t, "untyped"),
+                    "line %d: unknown type %s", line, t);
             for (size_t i = 0; i < sc->nf; i++)
-                ck_assert_msg(strcmp(sc->f[i].name, name) != 0, "line %d: %s typed twice", line,
-                              name);
-            ck_assert(sc->nf < 128);
+                REQUIRE(strcmp(sc->f[i].name, name) != 0, "line %d: %s typed twice", line, name);
+            REQUIRE(sc->nf < 128, "too many families");
             family *f = &sc->f[sc->nf++];
             snprintf(f->name, sizeof f->name, "%s", name);
             snprintf(f->type, sizeof f->type, "%s", t);
             current = f;
             continue;
         }
-        ck_assert_msg(p[0] != '#', "line %d: a comment that is neither HELP nor TYPE", line);
-        ck_assert(sc->n < MAX_SAMPLES);
+        REQUIRE(p[0] != '#', "line %d: a comment that is neither HELP nor TYPE", line);
+        REQUIRE(sc->n < MAX_SAMPLES, "too many samples");
         sample *s = &sc->s[sc->n++];
         char *q = p;
         while (*q && *q != '{' && *q != ' ')
             q++;
-        ck_assert_msg(name_ok(p, (size_t)(q - p), 1), "line %d: bad sample name", line);
+        REQUIRE(name_ok(p, (size_t)(q - p), 1), "line %d: bad sample name", line);
         snprintf(s->name, sizeof s->name, "%.*s", (int)(q - p), p);
         if (*q == '{') q = (char *)read_labels(q + 1, s->labels, sizeof s->labels, line);
-        ck_assert_msg(*q == ' ', "line %d: no space before the value", line);
+        REQUIRE(*q == ' ', "line %d: no space before the value", line);
         q++;
         char *ts = strchr(q, ' ');
         if (ts) { /* an optional timestamp: an integer */
             *ts = '\0';
             for (char *c = ts + 1; *c; c++)
-                ck_assert_msg(isdigit((unsigned char)*c) || (c == ts + 1 && *c == '-'),
-                              "line %d: bad timestamp", line);
+                REQUIRE(isdigit((unsigned char)*c) || (c == ts + 1 && *c == '-'),
+                        "line %d: bad timestamp", line);
         }
         s->value = read_value(q, line);
-        ck_assert_msg(current && family_of(sc, s->name) == current,
-                      "line %d: sample %s outside its family's TYPE block", line, s->name);
+        REQUIRE(current && family_of(sc, s->name) == current,
+                "line %d: sample %s outside its family's TYPE block", line, s->name);
     }
     check_histograms(sc);
     check_names(sc);
 }
+
+/* ---- the reader itself: it refuses what breaks the format ---- */
+
+static void scrape_free(scrape *sc);
+
+/* 1 when the strict reader refuses `text` (reason in probe_why). */
+static int reader_refuses(const char *text)
+{
+    static scrape sc; /* static: survives the longjmp */
+    static char *copy;
+    copy = strdup(text);
+    memset(&sc, 0, sizeof sc);
+    probing = 1;
+    int refused = 0;
+    if (setjmp(probe_jmp) == 0)
+        parse(&sc, copy);
+    else
+        refused = 1;
+    probing = 0;
+    free(sc.s);
+    free(copy);
+    return refused;
+}
+
+#define H "# HELP odeserve_x_seconds h\n# TYPE odeserve_x_seconds histogram\n"
+#define C "# HELP odeserve_n_total h\n# TYPE odeserve_n_total counter\n"
+
+START_TEST(reader_refuses_broken_text)
+{
+    const char *good =
+        C "odeserve_n_total{a=\"x\\\"y\"} 3\n" H "odeserve_x_seconds_bucket{le=\"1\"} 1\n"
+          "odeserve_x_seconds_bucket{le=\"+Inf\"} 2\n"
+          "odeserve_x_seconds_sum 1.5\nodeserve_x_seconds_count 2\n";
+    ck_assert_msg(!reader_refuses(good), "a good text refused: %s", probe_why);
+    const char *bad[] = {
+        C "odeserve_n_total 3",     /* no final newline */
+        C "\nodeserve_n_total 3\n", /* an empty line */
+        C "# just a comment\nodeserve_n_total 3\n",
+        C "odeserve_n_total{a=x} 3\n",                                    /* unquoted label value */
+        C "odeserve_n_total{a=\"x\\q\"} 3\n",                             /* bad escape */
+        C "odeserve_n_total{1a=\"x\"} 3\n",                               /* bad label name */
+        C "odeserve-n_total 3\n",                                         /* bad metric name */
+        C "odeserve_n_total three\n",                                     /* bad value */
+        "odeserve_n_total 3\n",                                           /* no TYPE */
+        "# TYPE odeserve_n_total counter\nodeserve_n_total 3\n",          /* TYPE without HELP */
+        C C "odeserve_n_total 3\n",                                       /* typed twice */
+        C "odeserve_other_total 3\n",                                     /* outside its family */
+        "# HELP odeserve_n h\n# TYPE odeserve_n counter\nodeserve_n 3\n", /* no _total */
+        "# HELP n_total h\n# TYPE n_total counter\nn_total 3\n",          /* no prefix */
+        "# HELP odeserve_wait_time h\n# TYPE odeserve_wait_time gauge\nodeserve_wait_time 1\n",
+        "# HELP odeserve_db_size h\n# TYPE odeserve_db_size gauge\nodeserve_db_size 1\n",
+        H "odeserve_x_seconds_bucket{le=\"1\"} 3\nodeserve_x_seconds_bucket{le=\"+Inf\"} 2\n"
+          "odeserve_x_seconds_sum 1\nodeserve_x_seconds_count 2\n", /* not cumulative */
+        H "odeserve_x_seconds_bucket{le=\"2\"} 1\nodeserve_x_seconds_bucket{le=\"1\"} 1\n"
+          "odeserve_x_seconds_bucket{le=\"+Inf\"} 1\n"
+          "odeserve_x_seconds_sum 1\nodeserve_x_seconds_count 1\n", /* le decreasing */
+        H "odeserve_x_seconds_bucket{le=\"+Inf\"} 2\n"
+          "odeserve_x_seconds_sum 1\nodeserve_x_seconds_count 3\n", /* +Inf != _count */
+        H "odeserve_x_seconds_bucket{le=\"+Inf\"} 2\nodeserve_x_seconds_count 2\n", /* no _sum */
+        H "odeserve_x_seconds_bucket{le=\"1\"} 2\n"
+          "odeserve_x_seconds_sum 1\nodeserve_x_seconds_count 2\n", /* no +Inf */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(reader_refuses(bad[i]), "broken text %zu accepted:\n%s", i, bad[i]);
+}
+END_TEST
 
 static void scrape_free(scrape *sc)
 {
@@ -506,11 +603,10 @@ START_TEST(counts_move_by_exactly_the_requests_made)
         {ver, 1},
     };
     for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++)
-        ck_assert_msg(count(&b, req, moves[i].labels) - count(&a, req, moves[i].labels) ==
-                          moves[i].made,
-                      "%s{%s} moved by %g, want %g", req, moves[i].labels,
-                      count(&b, req, moves[i].labels) - count(&a, req, moves[i].labels),
-                      moves[i].made);
+        ck_assert_msg(
+            count(&b, req, moves[i].labels) - count(&a, req, moves[i].labels) == moves[i].made,
+            "%s{%s} moved by %g, want %g", req, moves[i].labels,
+            count(&b, req, moves[i].labels) - count(&a, req, moves[i].labels), moves[i].made);
     /* latency by route: one observation per request */
     const char *lat = "odeserve_http_request_duration_seconds_count";
     ck_assert(count(&b, lat, "route=\"/healthz\"") - count(&a, lat, "route=\"/healthz\"") == 3);
@@ -671,6 +767,7 @@ static Suite *metrics_suite(void)
     TCase *core = tcase_create("core");
     tcase_add_checked_fixture(core, NULL, cleanup);
     tcase_set_timeout(core, 120);
+    tcase_add_test(core, reader_refuses_broken_text);
     tcase_add_test(core, text_parses_and_names_hold);
     tcase_add_test(core, counts_move_by_exactly_the_requests_made);
     tcase_add_test(core, queue_full_503_is_counted);

@@ -19,6 +19,13 @@ def fail(msg):
 
 def main():
     text = sys.stdin.read()
+    # the parser drops a counter's _total from the family name (and accepts a
+    # counter without it), so the rule is checked on the TYPE lines as written
+    for line in text.splitlines():
+        f = line.split(" ")
+        if line.startswith("# TYPE ") and len(f) == 4 and f[3] == "counter":
+            if not f[2].endswith("_total"):
+                fail("counter %s does not end in _total" % f[2])
     out = {}
     for fam in text_string_to_metric_families(text):
         name = fam.name

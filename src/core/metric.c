@@ -7,8 +7,8 @@ static _Thread_local unsigned my_stripe = METRIC_STRIPES; /* not yet picked */
 unsigned metric_stripe(void)
 {
     if (my_stripe == METRIC_STRIPES)
-        my_stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) %
-                    METRIC_STRIPES;
+        my_stripe =
+            atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) % METRIC_STRIPES;
     return my_stripe;
 }
 

@@ -49,13 +49,12 @@ static const unsigned statuses[] = {0,   200, 201, 202, 204, 206, 301, 302, 304,
 
 /* Seconds: 10 us (a /healthz on a warm connection) to 10 s (solve_timeout's
  * default), three buckets a decade. */
-static const double lat_le[] = {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-                                2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
-                                0.5, 1, 2.5, 5, 10};
+static const double lat_le[] = {1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
+                                2.5e-2, 5e-2,   0.1,  0.25, 0.5,    1,    2.5,  5,      10};
 #define LAT_N (sizeof lat_le / sizeof lat_le[0])
 /* Evaluations of the vector field per solve: a short explicit solve takes
  * tens, a stiff or long one hundreds of thousands. */
-static const double nfe_le[] = {10, 25, 50, 100, 250, 500, 1000, 2500,
+static const double nfe_le[] = {10,   25,  50,    100, 250, 500,   1000, 2500,
                                 5000, 1e4, 2.5e4, 5e4, 1e5, 2.5e5, 1e6};
 #define NFE_N (sizeof nfe_le / sizeof nfe_le[0])
 static const double steps_le[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 1e5};
@@ -75,7 +74,7 @@ struct stripe {
     metric_ctr started, finished; /* requests: in flight = started - finished */
     metric_ctr solves[2];         /* inline, pool */
     metric_ctr fallbacks;
-    metric_ctr rejected[2];     /* 503, 429 */
+    metric_ctr rejected[2];      /* 503, 429 */
     metric_ctr auth_failures[2]; /* 401, 403 */
 };
 
@@ -91,7 +90,7 @@ static struct stripe *mine(void)
 #define MODEL_SLOTS (2 * METRICS_MODELS_MAX) /* hash slots: half full at most */
 
 static char model_names[METRICS_MODELS_MAX][MODEL_NAME_MAX + 1];
-static atomic_int n_models;              /* names in model_names (release: name written) */
+static atomic_int n_models;                /* names in model_names (release: name written) */
 static atomic_int model_slot[MODEL_SLOTS]; /* 0 empty, else index + 1 */
 static pthread_mutex_t model_mu = PTHREAD_MUTEX_INITIALIZER; /* serialises inserts */
 
@@ -332,8 +331,8 @@ static void sample_d(jbuf *b, const char *name, const char *const *labels, doubl
  * cumulative buckets, +Inf, _sum (the row's last counter / per: 1e9 for
  * nanoseconds, so that the sum prints in the fewest digits), _count.
  * Nothing when it has counted nothing. `label`/`value`: its one label. */
-static void hist_series(jbuf *b, const char *name, const char *label, const char *value,
-                        size_t off, const double *le, size_t n, double per)
+static void hist_series(jbuf *b, const char *name, const char *label, const char *value, size_t off,
+                        const double *le, size_t n, double per)
 {
     uint64_t counts[HIST_MAX], total = 0;
     for (size_t i = 0; i < n + 2; i++)
@@ -397,8 +396,8 @@ static void write_http(jbuf *b)
          "Time from a request's headers to its completion (reply sent), by route template.");
     for (size_t ri = 0; ri < N_ROUTES; ri++) {
         const char *route = ri < nr && ri < METRICS_ROUTES_MAX ? table[ri].pattern : "unmatched";
-        hist_series(b, "odeserve_http_request_duration_seconds", "route", route,
-                    OFF(route_lat[ri]), lat_le, LAT_N, 1e9);
+        hist_series(b, "odeserve_http_request_duration_seconds", "route", route, OFF(route_lat[ri]),
+                    lat_le, LAT_N, 1e9);
     }
     uint64_t fin = SUM(finished), sta = SUM(started); /* finished first: never negative */
     head(b, "odeserve_http_requests_in_flight", "gauge",
@@ -437,15 +436,15 @@ static void write_solves(jbuf *b)
          "Evaluations of the vector field per trajectory solve, by model.");
     for (int m = 0; m < N_MODELS; m++) {
         if (m >= nm && m < METRICS_MODELS_MAX) continue;
-        hist_series(b, "odeserve_solve_function_evaluations", "model", model_label(m),
-                    OFF(nfe[m]), nfe_le, NFE_N, 1);
+        hist_series(b, "odeserve_solve_function_evaluations", "model", model_label(m), OFF(nfe[m]),
+                    nfe_le, NFE_N, 1);
     }
     head(b, "odeserve_solve_steps", "histogram",
          "Accepted solver steps per trajectory solve, by model.");
     for (int m = 0; m < N_MODELS; m++) {
         if (m >= nm && m < METRICS_MODELS_MAX) continue;
-        hist_series(b, "odeserve_solve_steps", "model", model_label(m),
-                    OFF(steps[m]), steps_le, STEPS_N, 1);
+        hist_series(b, "odeserve_solve_steps", "model", model_label(m), OFF(steps[m]), steps_le,
+                    STEPS_N, 1);
     }
     head(b, "odeserve_solves_total", "counter",
          "Trajectory solves run to their end, by where: inline (on the HTTP thread) or pool.");

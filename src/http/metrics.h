@@ -27,7 +27,8 @@
 
 #include "http/handler.h"
 
-#define METRICS_ROUTES_MAX 64 /* route table rows with their own label (a test checks the table fits) */
+#define METRICS_ROUTES_MAX                                                                         \
+    64 /* route table rows with their own label (a test checks the table fits) */
 #define METRICS_MODELS_MAX 64 /* model names with their own label; the rest are "_other" */
 
 /* The `metrics` setting: who may GET /metrics. */

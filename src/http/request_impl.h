@@ -37,7 +37,7 @@ struct http_req {
     int replied; /* a reply is ready (status, reply) */
     int queued;  /* handed to libmicrohttpd */
     unsigned status;
-    char *reply; /* malloc'd JSON text */
+    char *reply;       /* malloc'd JSON text */
     const char *ctype; /* the reply's Content-Type when not JSON (static string) */
     size_t reply_len;
     char allow[64]; /* Allow header for 405 */

@@ -684,7 +684,7 @@ START_TEST(queue_full_503_is_counted)
     ck_assert(value(&a, "odeserve_http_rejected_total", "status=\"503\"") == 0);
     tu_conn *c1 = tu_connect("127.0.0.1", d.port), *c2 = tu_connect("127.0.0.1", d.port);
     const char *h1[] = {"X-Request-Id: m-a", NULL}, *h2[] = {"X-Request-Id: m-b", NULL};
-    ck_assert_int_eq(tu_send(c1, "GET", "/v1/test/eval?ms=1500", h1, NULL, 0), 0);
+    ck_assert_int_eq(tu_send(c1, "GET", "/v1/test/eval?ms=5000", h1, NULL, 0), 0);
     ck_assert_int_eq(tu_wait_log(&d, "event=test_sleep_start request_id=m-a", 10), 0);
     ck_assert_int_eq(tu_send(c2, "GET", "/v1/test/eval?ms=10", h2, NULL, 0), 0);
     ck_assert_int_eq(tu_wait_log(&d, "event=deferred request_id=m-b", 10), 0);
@@ -709,6 +709,51 @@ START_TEST(queue_full_503_is_counted)
     tu_close(c2);
     scrape_free(&a);
     scrape_free(&b);
+    stop_ok();
+}
+END_TEST
+
+/* Training jobs by state, and iterations per second while one runs. */
+START_TEST(training_jobs_by_state)
+{
+    const char *args[] = {"--checkpoint-every-iterations", "5", NULL};
+    start(args, NULL);
+    http_expect("POST", "/v1/datasets/turns",
+                "{\"series\": ["
+                "{\"t\": [0.0, 0.4, 1.1, 1.5], \"y\": [[1.0, 0.0], [0.92, 0.4], [0.45, 0.89], "
+                "[0.07, 1.0]], \"label\": 1},"
+                "{\"t\": [0.0, 0.5, 0.9, 1.6], \"y\": [[1.0, 0.0], [0.88, -0.48], [0.6, -0.78], "
+                "[-0.03, -1.0]], \"label\": 0}]}",
+                201, NULL);
+    http_expect("POST", "/v1/jobs",
+                "{\"model\": \"turns\", \"dataset\": \"turns\", \"init\": {\"kind\": \"cde\", "
+                "\"input_channels\": 3, \"hidden_dim\": 4, \"channels\": {\"time\": true}, "
+                "\"interpolation\": \"linear\", \"vector_field\": {\"hidden\": [16], "
+                "\"activation\": \"relu\"}, \"readout\": {\"hidden\": [], \"out\": 2}}, "
+                "\"objective\": {\"loss\": \"cross_entropy\"}, \"optimizer\": {\"name\": "
+                "\"adam\", \"lr\": 0.01}, \"iterations\": 100000000, \"gradient\": "
+                "\"backprop\", \"seed\": 1}",
+                202, NULL);
+    /* running, and past a checkpoint: iterations per second > 0 */
+    scrape sc;
+    int seen = 0;
+    for (int i = 0; i < 200 && !seen; i++) {
+        get(&sc);
+        seen = value(&sc, "odeserve_training_jobs", "state=\"running\"") == 1 &&
+               value(&sc, "odeserve_training_iterations_per_second", NULL) > 0;
+        if (!seen) {
+            scrape_free(&sc);
+            usleep(50000);
+        }
+    }
+    ck_assert_msg(seen, "no running job with iterations per second > 0 within 10 s");
+    ck_assert(value(&sc, "odeserve_training_jobs", "state=\"queued\"") == 0);
+    scrape_free(&sc);
+    http_expect("POST", "/v1/jobs/1/cancel", NULL, 202, NULL);
+    expect_count(&sc, "odeserve_training_jobs", "state=\"cancelled\"", 1);
+    ck_assert(value(&sc, "odeserve_training_jobs", "state=\"running\"") == 0);
+    ck_assert(value(&sc, "odeserve_training_iterations_per_second", NULL) == 0);
+    scrape_free(&sc);
     stop_ok();
 }
 END_TEST
@@ -793,6 +838,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(core, text_parses_and_names_hold);
     tcase_add_test(core, counts_move_by_exactly_the_requests_made);
     tcase_add_test(core, queue_full_503_is_counted);
+    tcase_add_test(core, training_jobs_by_state);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, NULL, cleanup);

@@ -13,6 +13,15 @@ bench_bench_solve_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/li
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lm
 EXTRA_DIST += bench/gen_w1_weights.py bench/bench_util.h
 
+# bench_metrics: CPU ns to count one trajectory request in http/metrics.h,
+# on 1, 2, 4 threads at once (docs/benchmarks.md, "Metrics").
+noinst_PROGRAMS += bench/bench_metrics
+bench_bench_metrics_SOURCES = bench/bench_metrics.c
+bench_bench_metrics_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_metrics_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+
 # bench_http.sh: the trajectory endpoint under wrk (w1_trajectory.lua posts
 # bench_solve --print-request's W1 request) against a running daemon.
 EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua

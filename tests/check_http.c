@@ -3,6 +3,7 @@
  * tests/check_http_daemon.c drives the real daemon. */
 #include "codec/codec_err.h"
 #include "http/handler.h"
+#include "http/metrics.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
 
@@ -33,6 +34,10 @@ START_TEST(table_is_well_formed)
             ck_assert_msg(strcmp(t[i].method, t[j].method) || strcmp(t[i].pattern, t[j].pattern),
                           "duplicate route %s %s", t[i].method, t[i].pattern);
     }
+    /* every row has its own route label in /metrics (http/metrics.h) */
+    ck_assert_msg(n <= METRICS_ROUTES_MAX,
+                  "%zu routes; /metrics labels %d: raise METRICS_ROUTES_MAX", n,
+                  METRICS_ROUTES_MAX);
 }
 END_TEST
 

@@ -61,3 +61,12 @@ tests_check_openapi_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/li
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+# GET /metrics of the real daemon (check_metrics): the text read by a strict
+# in-test reader and by Prometheus' parser (tests/metrics_check.py, Debian's
+# python3-prometheus-client), and values that move with the requests made.
+check_PROGRAMS += tests/check_metrics
+TESTS += tests/check_metrics
+EXTRA_DIST += tests/metrics_check.py
+tests_check_metrics_SOURCES = tests/check_metrics.c tests/testutil.c tests/testutil.h
+tests_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_metrics_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm

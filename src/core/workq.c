@@ -116,6 +116,16 @@ size_t workq_busy(workq *q)
     return atomic_load_explicit(&q->busy, memory_order_relaxed);
 }
 
+void workq_stats_get(workq *q, workq_stats *out)
+{
+    pthread_mutex_lock(&q->mu);
+    out->queued = q->queued;
+    out->running = q->running;
+    out->max_queued = q->max_queued;
+    out->threads = q->n_threads;
+    pthread_mutex_unlock(&q->mu);
+}
+
 int workq_wait_idle(workq *q, double timeout_s)
 {
     struct timespec until;

@@ -31,6 +31,16 @@ err_code workq_submit(workq *q, workq_fn fn, void *arg, err *e);
 /* Jobs queued or running right now. */
 size_t workq_busy(workq *q);
 
+/* A consistent look at the queue (under its lock: for a metrics scrape,
+ * not for every request). */
+typedef struct workq_stats {
+    size_t queued;     /* waiting for a thread */
+    size_t running;    /* being run */
+    size_t max_queued; /* waiting jobs past which workq_submit refuses */
+    int threads;
+} workq_stats;
+void workq_stats_get(workq *q, workq_stats *out);
+
 /* Wait until no job is queued or running, at most timeout_s seconds
  * (negative = forever). Returns 1 when idle, 0 on timeout. */
 int workq_wait_idle(workq *q, double timeout_s);

@@ -78,6 +78,9 @@ static const config_key keys[] = {
      1000000000, NULL, 0, "a running job writes a checkpoint after this many iterations, or sooner (checkpoint_every_seconds)"},
     {"checkpoint_every_seconds", CONFIG_SECONDS, NUM(checkpoint_every_seconds), "5", 0.001, 86400,
      NULL, 0, "a running job writes a checkpoint after this many seconds, or sooner (checkpoint_every_iterations)"},
+    {"metrics", CONFIG_ENUM, STR(metrics), "open", 0, 0, "open|token|off", 1,
+     "who may GET /metrics (Prometheus): open = anyone who reaches the port, token = a token "
+     "with the read scope, off = 404"},
 };
 /* clang-format on */
 

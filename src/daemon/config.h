@@ -51,6 +51,7 @@ typedef struct config {
     long long job_workers;             /* training worker threads */
     long long checkpoint_every_iterations; /* a job checkpoints this often ... */
     double checkpoint_every_seconds;       /* ... or this often, whichever first */
+    char metrics[16];                      /* GET /metrics: open | token | off */
 } config;
 
 typedef enum config_type {

@@ -17,6 +17,7 @@
 #include "core/workq.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
+#include "http/metrics.h"
 #include "http/server.h"
 #include "jobs/pool.h"
 #include "model/served_model.h"
@@ -60,6 +61,8 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
     atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));
     atomic_store(&s->app.keepalive_poll_us, (uint64_t)(s->cfg.keepalive_poll * 1e6 + 0.5));
+    int mode = metrics_mode_from_name(s->cfg.metrics);
+    atomic_store(&s->app.metrics_mode, mode < 0 ? METRICS_OFF : mode); /* the table checked it */
 }
 
 static db_opts db_options(const config *cfg)
@@ -319,6 +322,7 @@ static void teardown(service *s)
 
 int service_run(const config_cli *cli, const config *cfg)
 {
+    metrics_process_started();
     service s;
     memset(&s, 0, sizeof s);
     s.cfg = *cfg;

@@ -55,6 +55,9 @@ typedef struct http_app {
 
     /* training jobs (jobs.c) */
     struct jobs_pool *jobs; /* borrowed; the worker pool (jobs/pool.h) */
+
+    /* GET /metrics (metrics.c) */
+    atomic_int metrics_mode; /* enum metrics_mode (http/metrics.h; SIGHUP) */
 } http_app;
 
 #endif

@@ -74,6 +74,8 @@ void *http_req_user(const http_req *r);
 void http_reply_json(http_req *r, unsigned status, json_t *body);
 /* `body` (malloc'd JSON text, len bytes) is stolen. */
 void http_reply_buf(http_req *r, unsigned status, char *body, size_t len);
+/* `body` (malloc'd text of Content-Type `ctype`, a static string) is stolen. */
+void http_reply_text(http_req *r, unsigned status, const char *ctype, char *body, size_t len);
 /* Error reply: status from http_status_for(e->code). */
 void http_reply_error(http_req *r, const err *e);
 void http_reply_errorf(http_req *r, err_code code, const char *field, const char *fmt, ...)

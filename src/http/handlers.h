@@ -41,6 +41,9 @@ void h_job_get(http_req *r);
 void h_job_metrics(http_req *r);
 void h_job_cancel(http_req *r);
 
+/* metrics.c: the Prometheus text exposition */
+void h_metrics(http_req *r);
+
 /* testing.c: test-only routes (ODESERVE_TEST_ROUTES=1) */
 void h_test_sleep(http_req *r);
 void h_test_eval(http_req *r);

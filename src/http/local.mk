@@ -11,6 +11,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/routes.c src/http/routes.h \
 	src/http/server.c src/http/server.h \
 	src/http/meta.c \
+	src/http/metrics.c src/http/metrics.h \
 	src/http/testing.c \
 	src/http/api.c src/http/api.h \
 	src/http/models.c \

@@ -185,6 +185,13 @@ void http_reply_buf(http_req *r, unsigned status, char *body, size_t len)
     r->replied = 1;
 }
 
+void http_reply_text(http_req *r, unsigned status, const char *ctype, char *body, size_t len)
+{
+    int was = r->replied;
+    http_reply_buf(r, status, body, len);
+    if (!was && body) r->ctype = ctype; /* no body: the JSON out-of-memory reply */
+}
+
 void http_reply_json(http_req *r, unsigned status, json_t *body)
 {
     char *text = NULL;

@@ -37,7 +37,8 @@ struct http_req {
     int replied; /* a reply is ready (status, reply) */
     int queued;  /* handed to libmicrohttpd */
     unsigned status;
-    char *reply; /* malloc'd JSON text */
+    char *reply;       /* malloc'd JSON text */
+    const char *ctype; /* the reply's Content-Type when not JSON (static string) */
     size_t reply_len;
     char allow[64]; /* Allow header for 405 */
     size_t n_headers;
@@ -45,6 +46,8 @@ struct http_req {
 
     http_handler work; /* set by http_req_defer */
     int suspended;
+
+    int model_label; /* metrics: the model's label index + 1; 0 = none (http/metrics.c) */
 
     void *user; /* http_req_user_set */
     void (*user_free)(void *);

@@ -64,6 +64,8 @@ static const http_route table[] = {
 
     /* this API as an OpenAPI 3.1 document (openapi.c; docs/openapi.json) */
     {"GET",  "/v1/openapi.json",                      h_openapi,         0},
+    /* Prometheus metrics (metrics.c); docs/metrics.md */
+    {"GET",  "/metrics",          h_metrics,    0},
 };
 /* clang-format on */
 

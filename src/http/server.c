@@ -35,6 +35,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "http/metrics.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
 
@@ -130,7 +131,8 @@ static enum MHD_Result send_reply(http_req *r)
         MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
     if (!resp) return MHD_NO;
     r->reply = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->ctype ? r->ctype : "application/json");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     if (r->status == 405 && r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
     for (size_t i = 0; i < r->n_headers; i++)
@@ -297,6 +299,7 @@ static enum MHD_Result defer(http_req *r)
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
     if (workq_submit(r->app->eval, run_deferred, r, &e) != ERR_OK) {
+        if (e.code == ERR_UNAVAILABLE) metrics_rejected_count(503);
         http_reply_error(r, &e);
         MHD_resume_connection(r->conn); /* the access handler runs again and queues */
         return MHD_YES;
@@ -336,6 +339,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->keepalive = wants_keepalive(c, version);
         r->pipelined = quiet.conn == c && r->t_start - quiet.at < PIPELINED_GAP_S;
         atomic_fetch_add(&s->inflight, 1);
+        metrics_request_started();
         return r->replied ? send_reply(r) : MHD_YES;
     }
     if (*upload_data_size) {
@@ -427,10 +431,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     char q[512];
     const char *outcome = termination_name(toe);
+    double took = clock_mono() - r->t_start;
+    metrics_request_done(r, took);
     log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s", r->method,
-             log_quote(q, sizeof q, r->path), r->queued ? r->status : 0,
-             (clock_mono() - r->t_start) * 1e3, r->id, outcome ? " outcome=" : "",
-             outcome ? outcome : "");
+             log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3, r->id,
+             outcome ? " outcome=" : "", outcome ? outcome : "");
     /* not when the connection closes anyway: the client asked, the reply
      * came before the body was read (libmicrohttpd then closes), draining */
     int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&

@@ -56,6 +56,7 @@
 #include "http/api.h"
 #include "http/handlers.h"
 #include "http/traj.h"
+#include "http/metrics.h"
 #include "model/served_model.h"
 
 /* Bodies larger than this are parsed on the pool, never inline: parsing
@@ -407,6 +408,7 @@ static int prepare(http_req *r, traj *t)
         goto fail;
     if (t->proto->body && t->proto->body(t->pctx, t->h, &t->body, &e) != ERR_OK) goto fail;
     t->m = t->h->built;
+    metrics_request_model(r, t->h->name);
     if (!(t->kind = kind_of(t->h->def->kind))) {
         err_set(&e, ERR_INVALID, NULL, "model %s is a %s model; %s models are not served yet", name,
                 model_kind_name(t->h->def->kind), model_kind_name(t->h->def->kind));
@@ -442,9 +444,10 @@ static err_code solve_once(http_req *r, traj *t, const char *where, double budge
     return rc;
 }
 
-static void finish(http_req *r, traj *t, const limits *l, err_code rc, err *e)
+static void finish(http_req *r, traj *t, const limits *l, err_code rc, err *e, int where)
 {
     if (rc != ERR_OK && t->proto->field_map) t->proto->field_map(t->pctx, t->h->def->kind, e);
+    metrics_solve_done(r, where, t->nfe, t->steps);
     if (rc != ERR_OK)
         reply_solve_error(r, l, e, t->t_fail);
     else
@@ -460,7 +463,7 @@ static void traj_pool_work(http_req *r)
     err e;
     err_clear(&e);
     err_code rc = solve_once(r, t, "pool", 0, &l, &e);
-    finish(r, t, &l, rc, &e);
+    finish(r, t, &l, rc, &e, 1);
 }
 
 /* The inline budget in seconds when this request may try it, else 0. A
@@ -509,10 +512,11 @@ void traj_serve(http_req *r, const traj_proto *p, void *ctx)
     if (rc == ERR_ABORTED) { /* over budget: start again on the pool */
         t->spent_s = t->ms * 1e-3;
         log_debug("trajectory_fallback", "request_id=%s after_ms=%.3f", http_req_id(r), t->ms);
+        metrics_solve_fallback();
         http_req_defer(r, traj_pool_work);
         return;
     }
-    finish(r, t, &l, rc, &e);
+    finish(r, t, &l, rc, &e, 0);
 }
 
 /* ---- the v1 protocol: POST /v1/models/{name}/trajectory ---- */

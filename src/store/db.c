@@ -371,6 +371,15 @@ err_code db_schema_version(db *d, int *version, err *e)
     return ERR_OK;
 }
 
+err_code db_size_bytes(db *d, unsigned long long *bytes, err *e)
+{
+    long long pages = 0, size = 0;
+    err_code rc = db_query_int(d, "PRAGMA page_count", &pages, e);
+    if (rc || (rc = db_query_int(d, "PRAGMA page_size", &size, e))) return rc;
+    *bytes = (unsigned long long)pages * (unsigned long long)size;
+    return ERR_OK;
+}
+
 const char *db_sqlite_version(void)
 {
     return sqlite3_libversion();

@@ -62,6 +62,10 @@ const char *db_sqlite_version(void);
 /* PRAGMA user_version of the open database. */
 err_code db_schema_version(db *d, int *version, err *e);
 
+/* The database file's size in bytes as SQLite sees it (page_count x
+ * page_size; the write-ahead log not included). */
+err_code db_size_bytes(db *d, unsigned long long *bytes, err *e);
+
 /* Connections per thread (store/conns.c): `o` is copied (strings too) and
  * checked at once (ERR_CONFIG as in db_open); no connection is opened until
  * a thread asks for one. */

@@ -109,6 +109,33 @@ err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e)
     return rc;
 }
 
+err_code store_job_counts(db *d, long long counts[JOB__COUNT], double *iters_per_s, err *e)
+{
+    for (int i = 0; i < JOB__COUNT; i++)
+        counts[i] = 0;
+    *iters_per_s = 0;
+    sqlite3_stmt *st = NULL;
+    if (stmt_prepare(d,
+                     "SELECT status, count(*), "
+                     "total(CASE WHEN elapsed > 0 THEN iteration / elapsed END) "
+                     "FROM jobs GROUP BY status",
+                     &st, "prepare", e) != ERR_OK)
+        return e->code;
+    int row;
+    while ((row = stmt_step_row(d, st, "counting jobs", e)) > 0) {
+        char name[32];
+        stmt_column_text(st, 0, name, sizeof name);
+        job_status s;
+        err ignore;
+        err_clear(&ignore);
+        if (job_status_from_name(name, &s, &ignore) != ERR_OK) continue;
+        counts[s] = sqlite3_column_int64(st, 1);
+        if (s == JOB_RUNNING) *iters_per_s = sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    return row < 0 ? e->code : ERR_OK;
+}
+
 static void read_metric_row(sqlite3_stmt *st, void *row, void *ctx)
 {
     job_metric *m = row;

@@ -38,6 +38,11 @@ err_code store_job_create(db *d, const char *model, const char *dataset, const c
 err_code store_job_get(db *d, long long id, job_info *out, err *e);
 /* Jobs by id, all or with one status (status < 0 = all); *out malloc'ed. */
 err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e);
+/* Jobs per status (counts[JOB_QUEUED], ...), and *iters_per_s, the sum over
+ * the running jobs of iterations done / training seconds as of each one's
+ * last checkpoint (0 when none runs or none has checkpointed). For metrics:
+ * one aggregate query, no rows copied. */
+err_code store_job_counts(db *d, long long counts[JOB__COUNT], double *iters_per_s, err *e);
 /* The loss curve, by iteration; *out malloc'ed. ERR_NOT_FOUND for no job. */
 err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err *e);
 

@@ -87,6 +87,7 @@ struct model_cache {
     unsigned long generation; /* bumped by every drop */
     unsigned long deletions;  /* store_version_deletions() as of the last drop of everything */
     struct latest latest[LATEST_SLOTS];
+    unsigned long long hits, misses; /* model_cache_get answered from memory / loaded */
 };
 
 static struct entry *entry_of(const model_handle *h)
@@ -383,6 +384,10 @@ err_code model_cache_get(model_cache *c, const char *name, int version, const mo
     pthread_mutex_lock(&c->mu);
     struct entry *en = find(c, name, version);
     if (en) acquire(c, en);
+    if (en)
+        c->hits++;
+    else
+        c->misses++;
     unsigned long gen = c->generation;
     pthread_mutex_unlock(&c->mu);
     if (en) {
@@ -390,6 +395,14 @@ err_code model_cache_get(model_cache *c, const char *name, int version, const mo
         return ERR_OK;
     }
     return load_entry(c, d, name, version, gen, out, e);
+}
+
+void model_cache_counts(model_cache *c, unsigned long long *hits, unsigned long long *misses)
+{
+    pthread_mutex_lock(&c->mu);
+    *hits = c->hits;
+    *misses = c->misses;
+    pthread_mutex_unlock(&c->mu);
 }
 
 void model_cache_release(model_cache *c, const model_handle *h)

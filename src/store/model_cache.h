@@ -51,6 +51,10 @@ err_code model_cache_get(model_cache *c, const char *name, int version, const mo
                          err *e);
 void model_cache_release(model_cache *c, const model_handle *h);
 
+/* Lookups since the cache was made: answered from memory (hits) or loaded
+ * from the database (misses, failed loads included). For metrics. */
+void model_cache_counts(model_cache *c, unsigned long long *hits, unsigned long long *misses);
+
 /* Forget `name` (version 0: every version), e.g. after a DELETE. */
 void model_cache_drop(model_cache *c, const char *name, int version);
 

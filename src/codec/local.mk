@@ -16,7 +16,8 @@ src_codec_libcodec_la_SOURCES = \
 	src/codec/codec_request.c src/codec/codec_request.h \
 	src/codec/codec_cde.c src/codec/codec_cde.h \
 	src/codec/codec_dataset.c src/codec/codec_dataset.h \
-	src/codec/codec_job.c src/codec/codec_job.h
+	src/codec/codec_job.c src/codec/codec_job.h \
+	src/codec/codec_token.c src/codec/codec_token.h
 src_codec_libcodec_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS)
 src_codec_libcodec_la_LIBADD = $(JANSSON_LIBS) -lm
 # codec_pow10.h and codec_pow5.h are generated (committed): src/codec/gen_pow10.py,

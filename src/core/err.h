@@ -33,6 +33,8 @@ typedef enum err_code {
     ERR_SCHEMA,       /* schema_mismatch: the database is newer than this binary */
     ERR_CONFIG,       /* config_error: the configuration is invalid */
     ERR_INTERNAL,     /* internal: a bug; the message says where */
+    ERR_UNAUTHENTICATED, /* unauthenticated: no credentials, or wrong, expired or revoked ones */
+    ERR_FORBIDDEN,       /* permission_denied: the credentials lack the permission asked for */
     ERR__COUNT
 } err_code;
 

@@ -55,6 +55,9 @@ typedef struct http_app {
 
     /* training jobs (jobs.c) */
     struct jobs_pool *jobs; /* borrowed; the worker pool (jobs/pool.h) */
+
+    /* authentication (auth.c) */
+    atomic_int auth_policy; /* enum http_auth_policy; 0 = off (SIGHUP) */
 } http_app;
 
 #endif

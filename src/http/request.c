@@ -31,6 +31,8 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_ABORTED] = 503,   [ERR_NOMEM] = 503,       [ERR_IO] = 500,
     [ERR_DB] = 500,        [ERR_SCHEMA] = 500,      [ERR_CONFIG] = 500,
     [ERR_INTERNAL] = 500,
+    [ERR_UNAUTHENTICATED] = 401, /* with WWW-Authenticate: Bearer (auth.c) */
+    [ERR_FORBIDDEN] = 403,
 };
 
 unsigned http_status_for(err_code code)

@@ -5,11 +5,12 @@
  *   GET    /v1/tokens         the tokens not revoked (never a secret)
  *   DELETE /v1/tokens/{name}  revoke by name (or id): 200 + the row
  *
- * DESIGN: tokens are read from SQLite on every request that needs one
+ * DESIGN: tokens are read from SQLite on every request that carries one
  * rather than cached, so that `odeserved token revoke` run beside the daemon
- * takes effect at the next request without a reload; a lookup by primary key
- * through a cached statement, plus one SHA-256 of 80 bytes, costs little
- * next to the request itself (bench/bench_auth.c, docs/benchmarks.md). */
+ * takes effect at the next request, with no reload to forget: a revocation
+ * is a security measure. The price is a primary-key read through a cached
+ * statement plus one SHA-256 per such request (bench/bench_auth); under
+ * auth = writes, reads carry no token and pay nothing. */
 #include "http/auth.h"
 
 #include <stdatomic.h>

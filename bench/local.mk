@@ -88,3 +88,11 @@ bench_bench_stiff_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_stiff_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
 EXTRA_DIST += bench/stiff_scipy.py
+
+# bench_auth: the cost of checking an API token per request (a SQLite
+# lookup through a cached statement + SHA-256 + constant-time compare).
+noinst_PROGRAMS += bench/bench_auth
+bench_bench_auth_SOURCES = bench/bench_auth.c
+bench_bench_auth_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+bench_bench_auth_LDADD = src/store/libstore.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(SQLITE_LIBS) $(GNUTLS_LIBS) $(BLAS_LIBS) -lm -lpthread

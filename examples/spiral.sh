@@ -17,24 +17,30 @@
 #
 # Usage: examples/spiral.sh [BASE_URL] [GRADIENT]
 #   BASE_URL defaults to http://127.0.0.1:8080, GRADIENT to adjoint
-#   (or backprop). Needs curl and awk.
+#   (or backprop). Needs curl and awk. TOKEN, when set, is sent as an API
+#   token (it needs the read, write and train scopes: README.md, "Running it
+#   on a network").
 set -eu
 url=${1:-http://127.0.0.1:8080}
 gradient=${2:-adjoint}
 here=$(dirname "$0")
 data="$here/spiral-data/spiral.csv"
 
+api() { # curl, with the API token when there is one
+    if [ -n "${TOKEN:-}" ]; then curl -H "Authorization: Bearer $TOKEN" "$@"; else curl "$@"; fi
+}
+
 field() { # field NAME JSON: a number or string value of a top-level key
     printf '%s' "$2" | sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
 }
 
 echo "uploading $data as dataset spiral-obs"
-curl -sS -o /dev/null -X DELETE "$url/v1/datasets/spiral-obs" || true
-curl -sS -f -X POST -H 'Content-Type: text/csv' --data-binary "@$data" \
+api -sS -o /dev/null -X DELETE "$url/v1/datasets/spiral-obs" || true
+api -sS -f -X POST -H 'Content-Type: text/csv' --data-binary "@$data" \
     "$url/v1/datasets/spiral-obs"
 echo
 
-job=$(curl -sS -f -X POST -H 'Content-Type: application/json' "$url/v1/jobs" -d '{
+job=$(api -sS -f -X POST -H 'Content-Type: application/json' "$url/v1/jobs" -d '{
   "model": "spiral-trained",
   "init": {"kind": "ode", "state_dim": 2,
            "layers": [{"activation": "cube"},
@@ -52,7 +58,7 @@ echo "job $id queued ($url/v1/jobs/$id)"
 
 while :; do
     sleep 2
-    s=$(curl -sS -f "$url/v1/jobs/$id")
+    s=$(api -sS -f "$url/v1/jobs/$id")
     status=$(field status "$s")
     printf 'job %s %-9s iteration %5s/2000  loss %-10.5g best validation %-10.5g %6.1f it/s\n' \
         "$id" "$status" "$(field iteration "$s")" "$(field train_loss "$s" | sed 's/null/nan/')" \
@@ -69,7 +75,7 @@ echo "stored as spiral-trained version $version"
 
 # The trajectory from y0 at the 1000 sample times, against the data.
 times=$(awk -F, 'NR > 1 { printf "%s%s", (NR > 2 ? "," : ""), $2 }' "$data")
-curl -sS -f -X POST -H 'Content-Type: application/json' \
+api -sS -f -X POST -H 'Content-Type: application/json' \
     "$url/v1/models/spiral-trained/trajectory" \
     -d "{\"version\": $version, \"y0\": [2.0, 0.0], \"t\": [$times]}" |
     tr -d '[] ' | sed 's/.*"y"://; s/,"stats".*//' | tr ',' '\n' |

@@ -9,11 +9,12 @@ src_daemon_libdaemon_la_SOURCES = \
 src_daemon_libdaemon_la_LIBADD = -lm -lpthread
 
 sbin_PROGRAMS += src/odeserved
-src_odeserved_SOURCES = src/main.c src/daemon/service.c src/daemon/service.h
+src_odeserved_SOURCES = src/main.c src/daemon/service.c src/daemon/service.h \
+	src/daemon/token_cmd.c src/daemon/token_cmd.h
 src_odeserved_LDADD = src/daemon/libdaemon.la src/http/libhttp.la src/jobs/libjobs.la \
 	src/codec/libcodec.la src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
-	$(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) $(GNUTLS_LIBS) -lm -lpthread
 
 # make run: the daemon in the foreground with the shipped settings, its
 # database under ./var (created on first start), on 127.0.0.1:8080, with the

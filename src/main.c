@@ -10,6 +10,7 @@
 #include "daemon/config.h"
 #include "daemon/service.h"
 #include "daemon/signals.h"
+#include "daemon/token_cmd.h"
 
 static int invalid(const err *e)
 {
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (cli.command && strcmp(cli.command, "migrate") == 0) return service_migrate(&cfg);
+    if (cli.command && strcmp(cli.command, "token") == 0) return token_cmd_run(&cli, &cfg);
     /* Before any thread exists, so every thread inherits the mask. */
     if (signals_block() != 0) {
         log_error("signals_failed", NULL);

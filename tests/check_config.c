@@ -436,6 +436,36 @@ START_TEST(shipped_file_has_every_key)
 }
 END_TEST
 
+/* `odeserved token ...`: its words and options in order for the command,
+ * settings options anywhere on the line as for the daemon. */
+START_TEST(token_command_args)
+{
+    config_cli cli;
+    err e;
+    err_clear(&e);
+    char *argv[] = {"odeserved", "--db", "/tmp/x.db", "token", "create", "--scope", "read,write",
+                    "--name=ci", "--expires", "30d", "--log-level", "warn"};
+    ck_assert_int_eq(config_args_parse(12, argv, &cli, &e), ERR_OK);
+    ck_assert_str_eq(cli.command, "token");
+    const char *want[] = {"create", "--scope", "read,write", "--name=ci", "--expires", "30d"};
+    ck_assert_uint_eq(cli.n_args, 6);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_str_eq(cli.args[i], want[i]);
+    ck_assert_uint_eq(cli.n_set, 2);
+    ck_assert_str_eq(cli.set[0].key, "db");
+    ck_assert_str_eq(cli.set[1].key, "log_level");
+    char *missing[] = {"odeserved", "token", "create", "--scope"};
+    ck_assert_int_eq(config_args_parse(4, missing, &cli, &e), ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, "--scope"));
+    /* --scope is the token command's only: elsewhere it is unknown */
+    char *serve[] = {"odeserved", "--scope", "read"};
+    err_clear(&e);
+    ck_assert_int_eq(config_args_parse(3, serve, &cli, &e), ERR_CONFIG);
+    char *stray[] = {"odeserved", "migrate", "create"};
+    ck_assert_int_eq(config_args_parse(3, stray, &cli, NULL), ERR_CONFIG);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -448,6 +478,7 @@ static Suite *config_suite(void)
     tcase_add_test(core, file_syntax);
     tcase_add_test(core, precedence);
     tcase_add_test(core, args_parse);
+    tcase_add_test(core, token_command_args);
     tcase_add_test(core, help_lists_every_key);
     tcase_add_test(core, shipped_file_has_every_key);
     suite_add_tcase(s, core);

@@ -792,6 +792,23 @@ END_TEST
 
 /* ---- errors: the setting ---- */
 
+/* `odeserved token create` on the database at `db`: the token (malloc'd). */
+static char *token_create(const char *db, const char *scope, const char *name)
+{
+    const char *const args[] = {"token", "create", "--scope", scope, "--name", name,
+                                "--db",  db,       NULL};
+    char *out = NULL;
+    int st = tu_run_daemon(args, NULL, &out);
+    ck_assert_msg(st == 0, "token create exited %d: %s", st, out ? out : "");
+    const char *p = out; /* the line the token is on, alone */
+    while (p && strncmp(p, "ods_", 4) != 0)
+        if ((p = strchr(p, '\n'))) p++;
+    ck_assert_msg(p != NULL, "no token line in: %s", out);
+    char *tok = strndup(p, strcspn(p, "\n"));
+    free(out);
+    return tok;
+}
+
 START_TEST(metrics_off_and_token)
 {
     const char *off[] = {"--metrics", "off", NULL};
@@ -811,13 +828,35 @@ START_TEST(metrics_off_and_token)
     ck_assert_int_eq(tu_daemon_init(&d), 0);
     snprintf(conf, sizeof conf, "%s/odeserve.conf", d.dir);
     ck_assert_int_eq(tu_write_file(conf, "metrics = token\n"), 0);
-    const char *tok[] = {"--config", conf, NULL};
+    /* a token with the read scope, and one without it, made by the CLI on
+     * the database the daemon will use (the daemon runs with auth off:
+     * metrics = token asks for a token whatever the policy) */
+    char dbpath[sizeof d.db], dir[sizeof d.dir];
+    snprintf(dbpath, sizeof dbpath, "%s", d.db); /* start() makes a new directory */
+    snprintf(dir, sizeof dir, "%s", d.dir);
+    char *tok_read = token_create(dbpath, "read", "scraper");
+    char *tok_write = token_create(dbpath, "write", "writer");
+    const char *tok[] = {"--config", conf, "--db", dbpath, NULL};
     start(tok, NULL);
     ck_assert_int_eq(tu_http(d.port, "GET", "/metrics", NULL, NULL, &r), 0);
-    /* no token check in this build yet: fails closed, saying why */
-    ck_assert_int_eq(r.status, 500);
-    ck_assert_ptr_nonnull(strstr(r.body, "metrics = token"));
+    ck_assert_int_eq(r.status, 401);
     tu_response_free(&r);
+    char h[256];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", tok_write);
+    const char *hw[] = {h, NULL};
+    ck_assert_int_eq(tu_http(d.port, "GET", "/metrics", hw, NULL, &r), 0);
+    ck_assert_msg(r.status == 403, "%d: %s", r.status, r.body);
+    tu_response_free(&r);
+    snprintf(h, sizeof h, "Authorization: Bearer %s", tok_read);
+    const char *hr[] = {h, NULL};
+    ck_assert_int_eq(tu_http(d.port, "GET", "/metrics", hr, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    /* the refusals just made are counted */
+    ck_assert_ptr_nonnull(strstr(r.body, "odeserve_auth_failures_total{status=\"401\"} 1"));
+    ck_assert_ptr_nonnull(strstr(r.body, "odeserve_auth_failures_total{status=\"403\"} 1"));
+    tu_response_free(&r);
+    free(tok_read);
+    free(tok_write);
     ck_assert_int_eq(tu_write_file(conf, "metrics = open\n"), 0);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
     ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 10), 0);
@@ -825,6 +864,7 @@ START_TEST(metrics_off_and_token)
     ck_assert_int_eq(r.status, 200);
     tu_response_free(&r);
     stop_ok();
+    tu_rmtree(dir);
 }
 END_TEST
 

@@ -24,6 +24,7 @@
  *                marked "exact"). */
 #include <check.h>
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -743,6 +744,58 @@ static char *run_shell(const char *cmd, int *status)
     return out;
 }
 
+/* `text` with every `from` replaced by `to`; malloc'd. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t nf = strlen(from), nt = strlen(to), n = 0;
+    for (const char *p = text; (p = strstr(p, from)); p += nf)
+        n++;
+    char *out = malloc(strlen(text) + n * nt + 1), *o = out;
+    for (const char *p = text; *p;) {
+        if (strncmp(p, from, nf) == 0) {
+            memcpy(o, to, nt);
+            o += nt;
+            p += nf;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The README's token command (marked <!-- token-example -->), run as
+ * written against the test's database and binary; its token goes into the
+ * environment as TOKEN, which the examples that write send. */
+static void readme_token(const char *readme)
+{
+    const char *p = strstr(readme, "<!-- token-example -->"), *end = NULL;
+    ck_assert_msg(p != NULL, "README: no <!-- token-example --> block");
+    char *cmd = fenced(p, "sh", &end);
+    ck_assert_msg(cmd && strstr(cmd, "TOKEN=$(src/odeserved token create --db var/odeserve.db"),
+                  "README: the token example changed form: %s", cmd ? cmd : "(none)");
+    char bin[1024], real[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/src/odeserved", tu_builddir());
+    ck_assert_ptr_nonnull(realpath(bin, real));
+    char *a = replace_all(cmd, "src/odeserved", real);
+    char *b = replace_all(a, "var/odeserve.db", d.db);
+    size_t n = strlen(b) + 64;
+    char *line = malloc(n);
+    while (strlen(b) && b[strlen(b) - 1] == '\n')
+        b[strlen(b) - 1] = '\0';
+    snprintf(line, n, "%s 2>/dev/null && printf %%s \"$TOKEN\"", b);
+    int st = 0;
+    char *tok = run_shell(line, &st);
+    ck_assert_msg(st == 0 && strncmp(tok, "ods_", 4) == 0, "README token example: %s -> %s", line,
+                  tok);
+    setenv("TOKEN", tok, 1);
+    free(tok);
+    free(line);
+    free(b);
+    free(a);
+    free(cmd);
+}
+
 START_TEST(readme_examples_hold)
 {
     int st = 0;
@@ -751,10 +804,13 @@ START_TEST(readme_examples_hold)
         fprintf(stderr, "check_serve: curl is not installed; README examples not run\n");
         return;
     }
-    start(NULL);
+    /* the loopback default (auth = writes), as `make run` has it */
+    const char *const auth[] = {"--auth", "auto", NULL};
+    start(auth);
     char path[1024];
     char *readme = tu_read_file(tu_source_path(path, sizeof path, "README.md"), NULL);
     ck_assert_ptr_nonnull(readme);
+    readme_token(readme);
     int count = 0, exact = 0;
     for (const char *p = strstr(readme, "<!-- api-example"); p; p = strstr(p, "<!-- api-example")) {
         const char *close = strstr(p, "-->"), *end = NULL;

@@ -70,3 +70,16 @@ EXTRA_DIST += tests/metrics_check.py
 tests_check_metrics_SOURCES = tests/check_metrics.c tests/testutil.c tests/testutil.h
 tests_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_metrics_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+# API tokens (check_auth): the token maths in-process, then every route of
+# the table under each policy and scope against the real daemon, expiry,
+# revocation (HTTP, `odeserved token`, SIGHUP), the refusal to start on a
+# network address without a token, the failure counters.
+check_PROGRAMS += tests/check_auth
+TESTS += tests/check_auth
+tests_check_auth_SOURCES = tests/check_auth.c tests/testutil.c tests/testutil.h
+tests_check_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_auth_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la \
+	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
+	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) $(GNUTLS_LIBS) \
+	-lm -lpthread

@@ -527,8 +527,17 @@ int tu_daemon_start(tu_daemon *d, const char *const *args, const char *const *en
     all[n++] = "127.0.0.1:0";
     all[n++] = "--db";
     all[n++] = d->db;
-    for (const char *const *a = args; a && *a && n < 63; a++)
+    int auth_set = 0;
+    for (const char *const *a = args; a && *a && n < 61; a++) {
+        auth_set |= strcmp(*a, "--auth") == 0 || strncmp(*a, "--auth=", 7) == 0;
         all[n++] = *a;
+    }
+    for (const char *const *v = env; v && *v; v++)
+        auth_set |= strncmp(*v, "ODESERVE_AUTH=", 14) == 0;
+    if (!auth_set) { /* tests not about authentication: see testutil.h */
+        all[n++] = "--auth";
+        all[n++] = "off";
+    }
     all[n] = NULL;
     if (tu_daemon_spawn(d, all, env) != 0) return -1;
     if (tu_wait_log(d, "event=listening addr=", 20.0) != 0) return -1;

@@ -101,7 +101,9 @@ typedef struct tu_daemon {
 int tu_daemon_init(tu_daemon *d);
 
 /* Start odeserved with `args` (NULL-terminated; may be NULL) after the
- * standard `--listen 127.0.0.1:0 --db DIR/odeserve.db`, with the extra
+ * standard `--listen 127.0.0.1:0 --db DIR/odeserve.db`, and `--auth off`
+ * unless args or env set auth (tests about something else than API tokens
+ * need none; tests/check_auth.c and the README examples set it), with the extra
  * environment `env` ("K=V", NULL-terminated; may be NULL), then wait up to
  * 20 s for its listening line. Calls tu_daemon_init when d->dir is empty.
  * 0, or -1 (the log is kept for the failure message). */

@@ -22,7 +22,8 @@ src_codec_libcodec_la_SOURCES = \
 	src/codec/codec_dataset_info.c src/codec/codec_dataset_info.h \
 	src/codec/codec_catalog.c src/codec/codec_catalog.h \
 	src/codec/codec_meta.c src/codec/codec_meta.h \
-	src/codec/codec_err.c src/codec/codec_err.h
+	src/codec/codec_err.c src/codec/codec_err.h \
+	src/codec/codec_token.c src/codec/codec_token.h
 src_codec_libcodec_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS)
 src_codec_libcodec_la_LIBADD = $(JANSSON_LIBS) -lm
 # codec_pow10.h and codec_pow5.h are generated (committed): src/codec/gen_pow10.py,

@@ -25,6 +25,8 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_STORAGE_FULL] = "storage_full",
     [ERR_CONFIG] = "config_error",
     [ERR_INTERNAL] = "internal",
+    [ERR_UNAUTHENTICATED] = "unauthenticated",
+    [ERR_FORBIDDEN] = "permission_denied",
 };
 
 void err_clear(err *e)

@@ -34,6 +34,8 @@ typedef enum err_code {
     ERR_STORAGE_FULL, /* storage_full: the disk (or quota) under the database is full */
     ERR_CONFIG,       /* config_error: the configuration is invalid */
     ERR_INTERNAL,     /* internal: a bug; the message says where */
+    ERR_UNAUTHENTICATED, /* unauthenticated: no credentials, or wrong, expired or revoked ones */
+    ERR_FORBIDDEN,       /* permission_denied: the credentials lack the permission asked for */
     ERR__COUNT
 } err_code;
 

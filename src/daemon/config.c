@@ -81,6 +81,10 @@ static const config_key keys[] = {
     {"metrics", CONFIG_ENUM, STR(metrics), "open", 0, 0, "open|token|off", 1,
      "who may GET /metrics (Prometheus): open = anyone who reaches the port, token = a token "
      "with the read scope, off = 404"},
+    {"auth", CONFIG_ENUM, STR(auth), "auto", 0, 0, "auto|required|writes|off", 1,
+     "API tokens: required = every route but /healthz and /readyz needs one, writes = reads are "
+     "open, off = none; auto = writes on a loopback address, else required (and then the daemon "
+     "will not start without a token: odeserved token create ...)"},
 };
 /* clang-format on */
 
@@ -427,17 +431,49 @@ static err_code parse_option(int argc, char **argv, int *i, config_cli *cli, err
     return ERR_OK;
 }
 
+static err_code token_arg(config_cli *cli, const char *arg, err *e)
+{
+    if (cli->n_args >= CONFIG_MAX_ARGS)
+        return err_set(e, ERR_CONFIG, NULL, "token: too many arguments (at most %d)",
+                       CONFIG_MAX_ARGS);
+    cli->args[cli->n_args++] = arg;
+    return ERR_OK;
+}
+
+/* The token command's own options; the value stays a separate word. */
+static int token_option(const char *arg)
+{
+    static const char *const opts[] = {"--scope", "--name", "--expires", NULL};
+    for (int i = 0; opts[i]; i++) {
+        size_t n = strlen(opts[i]);
+        if (strncmp(arg, opts[i], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) return 1;
+    }
+    return 0;
+}
+
 err_code config_args_parse(int argc, char **argv, config_cli *cli, err *e)
 {
     memset(cli, 0, sizeof *cli);
     for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-') {
+        if (cli->command && strcmp(cli->command, "token") == 0 && token_option(argv[i])) {
+            if (token_arg(cli, argv[i], e) != ERR_OK) return ERR_CONFIG;
+            if (!strchr(argv[i], '=')) {
+                if (i + 1 >= argc)
+                    return err_set(e, ERR_CONFIG, NULL, "option %s: expected a value", argv[i]);
+                if (token_arg(cli, argv[++i], e) != ERR_OK) return ERR_CONFIG;
+            }
+        } else if (argv[i][0] == '-') {
             if (parse_option(argc, argv, &i, cli, e) != ERR_OK) return ERR_CONFIG;
         } else if (!cli->command && strcmp(argv[i], "migrate") == 0) {
             cli->command = "migrate";
+        } else if (!cli->command && strcmp(argv[i], "token") == 0) {
+            cli->command = "token";
+        } else if (cli->command && strcmp(cli->command, "token") == 0) {
+            if (token_arg(cli, argv[i], e) != ERR_OK) return ERR_CONFIG;
         } else {
             return err_set(e, ERR_CONFIG, NULL,
-                           "unexpected argument '%s' (the only command is 'migrate')", argv[i]);
+                           "unexpected argument '%s' (the commands are 'migrate' and 'token')",
+                           argv[i]);
         }
     }
     return ERR_OK;
@@ -470,13 +506,20 @@ void config_print_help(void *out, const char *argv0)
     fprintf(f,
             "usage: %s [--config FILE] [--listen ADDR:PORT] [--db PATH] [--log-level LEVEL]\n"
             "          [--check-config] [--version] [--help] [--KEY VALUE ...]\n"
-            "       %s migrate --db PATH\n\n"
+            "       %s migrate --db PATH\n"
+            "       %s token create --scope SCOPES --name NAME [--expires 30d] [--db PATH]\n"
+            "       %s token list [--db PATH]\n"
+            "       %s token revoke NAME|ID [--db PATH]\n\n"
             "  --config FILE     read settings from FILE (key = value lines)\n"
             "  --check-config    validate the settings and exit (0 = valid, 2 = invalid)\n"
             "  --version         print the version and exit\n"
-            "  migrate           apply the database migrations and exit\n\n"
+            "  migrate           apply the database migrations and exit\n"
+            "  token             API tokens in the database (docs/api.md#authentication):\n"
+            "                    create prints a new token once (SCOPES: read, write,\n"
+            "                    train, admin, comma-separated, or all); list; revoke.\n"
+            "                    A running daemon sees the change at its next request\n\n"
             "Settings (command line > environment ODESERVE_<KEY> > file > default):\n",
-            argv0, argv0);
+            argv0, argv0, argv0, argv0, argv0);
     for (size_t i = 0; i < N_KEYS; i++) {
         char opt[96];
         size_t j = 0;

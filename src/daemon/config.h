@@ -52,6 +52,7 @@ typedef struct config {
     long long checkpoint_every_iterations; /* a job checkpoints this often ... */
     double checkpoint_every_seconds;       /* ... or this often, whichever first */
     char metrics[16];                      /* GET /metrics: open | token | off */
+    char auth[16];                         /* auto | required | writes | off (service.c) */
 } config;
 
 typedef enum config_type {
@@ -101,8 +102,10 @@ err_code config_env_apply(config *c, err *e);
 const char *config_format(const config *c, const config_key *k, char *buf, size_t n);
 
 /* The command line. Options take `--opt VALUE` or `--opt=VALUE`. */
+#define CONFIG_MAX_ARGS 16 /* most words and options of the token command */
+
 typedef struct config_cli {
-    const char *command;     /* NULL: serve; "migrate" */
+    const char *command;     /* NULL: serve; "migrate"; "token" */
     const char *config_file; /* --config FILE, or NULL */
     int check_config;        /* --check-config */
     int version;             /* --version */
@@ -112,10 +115,15 @@ typedef struct config_cli {
         const char *key;   /* table name, e.g. "log_level" (points into the table) */
         const char *value; /* points into argv */
     } set[CONFIG_MAX_SET];
+    /* "token": its words and own options (--scope, --name, --expires with
+     * their values), in order, for daemon/token_cmd.c; settings options
+     * (--db, --config, ...) anywhere on the line go to set[] as usual */
+    size_t n_args;
+    const char *args[CONFIG_MAX_ARGS]; /* point into argv */
 } config_cli;
 
 /* Parse argv. ERR_CONFIG "option --x: ..." on an unknown option, a
- * missing value or an unknown command; values are validated later, by
+ * missing value or an unknown command ("migrate" and "token" are known); values are validated later, by
  * config_load. argv must outlive `cli`. */
 err_code config_args_parse(int argc, char **argv, config_cli *cli, err *e);
 

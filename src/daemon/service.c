@@ -3,6 +3,9 @@
 
 #include "daemon/service.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -18,6 +21,7 @@
 #include "daemon/notify.h"
 #include "daemon/signals.h"
 #include "http/metrics.h"
+#include "http/auth.h"
 #include "http/server.h"
 #include "jobs/pool.h"
 #include "model/served_model.h"
@@ -27,6 +31,7 @@
 #include "store/migrate.h"
 #include "store/model_cache.h"
 #include "store/models.h"
+#include "store/tokens.h"
 
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
@@ -38,6 +43,7 @@ typedef struct service {
     jobs_pool *jobs;
     http_app app;
     http_server *http;
+    int loopback; /* every address the listen host names is a loopback one */
 } service;
 
 static void notify(const char *fmt, const char *arg)
@@ -48,6 +54,66 @@ static void notify(const char *fmt, const char *arg)
         char q[ERR_MSG_MAX + 8];
         log_warn("notify_failed", "error=%s", log_quote(q, sizeof q, e.message));
     }
+}
+
+/* Every address `listen`'s host resolves to is a loopback one (127/8,
+ * ::1). Anything else, or a host that does not resolve, counts as a network
+ * address: the safe side. */
+static int listen_is_loopback(const char *listen)
+{
+    char host[CONFIG_STR_MAX];
+    const char *h = listen, *end = strrchr(listen, ':');
+    if (listen[0] == '[') {
+        h = listen + 1;
+        end = strchr(listen, ']');
+    }
+    if (!end || end <= h) return 0;
+    snprintf(host, sizeof host, "%.*s", (int)(end - h), h);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0) return 0;
+    int n = 0, loop = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next, n++) {
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *a = (const void *)ai->ai_addr;
+            loop += (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const void *)ai->ai_addr;
+            loop += IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+                    (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+        }
+    }
+    freeaddrinfo(res);
+    return n > 0 && loop == n;
+}
+
+/* `auth` as the server applies it: auto is writes on loopback, else required. */
+static enum http_auth_policy auth_policy(const service *s)
+{
+    const char *a = s->cfg.auth;
+    if (strcmp(a, "off") == 0) return HTTP_AUTH_OFF;
+    if (strcmp(a, "writes") == 0) return HTTP_AUTH_WRITES;
+    if (strcmp(a, "required") == 0) return HTTP_AUTH_REQUIRED;
+    return s->loopback ? HTTP_AUTH_WRITES : HTTP_AUTH_REQUIRED;
+}
+
+/* On a network address, a daemon whose tokens nobody holds would be either
+ * useless or (had it fallen back to no auth) open: refuse to start, and say
+ * how to make a token, unless auth = off was asked for. */
+static err_code auth_start_check(service *s, db *d, err *e)
+{
+    s->loopback = listen_is_loopback(s->cfg.listen);
+    long long n = 0;
+    if (store_token_count_active(d, &n, e) != ERR_OK) return e->code;
+    log_info("auth", "policy=%s setting=%s loopback=%d tokens=%lld",
+             http_auth_policy_name(auth_policy(s)), s->cfg.auth, s->loopback, n);
+    if (s->loopback || strcmp(s->cfg.auth, "off") == 0 || n > 0) return ERR_OK;
+    return err_set(e, ERR_CONFIG, "auth",
+                   "listen %s is not a loopback address and the database %s holds no API "
+                   "token: create one first with `odeserved token create --db %s --scope "
+                   "read,write --name NAME` (it prints the token once), or set auth = off to "
+                   "serve without authentication",
+                   s->cfg.listen, s->cfg.db, s->cfg.db);
 }
 
 /* Settings that take effect while running. */
@@ -63,6 +129,7 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.keepalive_poll_us, (uint64_t)(s->cfg.keepalive_poll * 1e6 + 0.5));
     int mode = metrics_mode_from_name(s->cfg.metrics);
     atomic_store(&s->app.metrics_mode, mode < 0 ? METRICS_OFF : mode); /* the table checked it */
+    atomic_store(&s->app.auth_policy, (int)auth_policy(s));
 }
 
 static db_opts db_options(const config *cfg)
@@ -192,7 +259,7 @@ static err_code start(service *s, err *e)
     if (db_claim(&o, &s->db_lock, e) != ERR_OK ||
         db_space_reserve(s->cfg.db, (size_t)s->cfg.db_reserve_size, e) != ERR_OK ||
         db_conns_new(&s->db, &o, e) != ERR_OK || db_conns_get(s->db, &d, e) != ERR_OK ||
-        migrate(d, e) != ERR_OK ||
+        migrate(d, e) != ERR_OK || auth_start_check(s, d, e) != ERR_OK ||
         seed_models(&s->cfg, d, e) != ERR_OK)
         return e->code;
     int threads = eval_threads(&s->cfg);

@@ -5,12 +5,15 @@
  * thread until SIGTERM/SIGINT, and shut down gracefully. On start, the
  * model documents listed in seed_models are stored when their models are
  * absent (the demo model of `make run`), and the model cache is created
- * with the served-model builder (model/served_model.h).
+ * with the served-model builder (model/served_model.h). The `auth` policy
+ * (http/auth.h) is decided from the setting and whether the listen address
+ * is loopback; on a network address with no API token in the database and
+ * auth not off, the daemon refuses to start, saying how to make one.
  *
  *   SIGHUP          re-read the settings (same sources as at start);
  *                   apply the reloadable ones (log_level, max_body_size,
  *                   shutdown_timeout, max_solve_points, solve_timeout,
- *                   inline_budget), log
+ *                   inline_budget, auth), log
  *                   each change, and warn about
  *                   changes that need a restart. sd_notify RELOADING=1 +
  *                   MONOTONIC_USEC before, READY=1 after.

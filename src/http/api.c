@@ -95,8 +95,8 @@ err_code api_model_handle(http_req *r, const char *name, const model_version_ref
 
 const char *api_actor(http_req *r)
 {
-    (void)r;
-    return "anonymous";
+    const char *name = http_req_token_name(r);
+    return name && name[0] ? name : "anonymous";
 }
 
 void api_reply_jbuf(http_req *r, unsigned status, jbuf *b)

@@ -58,6 +58,8 @@ typedef struct http_app {
 
     /* GET /metrics (metrics.c) */
     atomic_int metrics_mode; /* enum metrics_mode (http/metrics.h; SIGHUP) */
+    /* authentication (auth.c) */
+    atomic_int auth_policy; /* enum http_auth_policy; 0 = off (SIGHUP) */
 } http_app;
 
 #endif

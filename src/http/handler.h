@@ -61,6 +61,9 @@ unsigned http_req_route_flags(const http_req *r);
 json_t *http_req_json(const http_req *r);
 /* The raw body (not NUL-terminated; *len may be 0). Borrowed. */
 const char *http_req_body(const http_req *r, size_t *len);
+/* The name of the API token the request was made with, "" when none was
+ * checked (http/auth.h): the "who" of audit records. Any thread. */
+const char *http_req_token_name(const http_req *r);
 
 /* Per-request handler state, freed by `free_fn` (may be NULL) in the
  * request-completed callback. Replaces (and frees) earlier user data. */

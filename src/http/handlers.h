@@ -43,6 +43,10 @@ void h_job_cancel(http_req *r);
 
 /* metrics.c: the Prometheus text exposition */
 void h_metrics(http_req *r);
+/* auth.c: API tokens (admin scope) */
+void h_token_create(http_req *r);
+void h_tokens_list(http_req *r);
+void h_token_revoke(http_req *r);
 
 /* testing.c: test-only routes (ODESERVE_TEST_ROUTES=1) */
 void h_test_sleep(http_req *r);

@@ -20,7 +20,8 @@ src_http_libhttp_la_SOURCES = \
 	src/http/oip.c \
 	src/http/openapi.c src/http/openapi.h \
 	src/http/datasets.c \
-	src/http/jobs.c
+	src/http/jobs.c \
+	src/http/auth.c src/http/auth.h
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
 

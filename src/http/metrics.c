@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "codec/jbuf.h"
+#include "http/auth.h"
 #include "core/log.h"
 #include "core/metric.h"
 #include "http/handlers.h"
@@ -530,10 +531,7 @@ static void gather(http_app *app, scrape *s)
  * closed: no one reads the metrics, and the reply says why. */
 static int metrics_token_ok(http_req *r)
 {
-    http_reply_errorf(r, ERR_CONFIG, NULL,
-                      "metrics = token needs token authentication, which this build lacks; "
-                      "set metrics = open or off");
-    return 0;
+    return http_auth_require(r, ROUTE_SCOPE_READ);
 }
 
 void h_metrics(http_req *r)

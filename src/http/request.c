@@ -32,6 +32,8 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_DB] = 500,        [ERR_SCHEMA] = 500,      [ERR_CONFIG] = 500,
     [ERR_INTERNAL] = 500,
     [ERR_STORAGE_FULL] = 507, /* with Retry-After: deletes still work and free space */
+    [ERR_UNAUTHENTICATED] = 401, /* with WWW-Authenticate: Bearer (auth.c) */
+    [ERR_FORBIDDEN] = 403,
 };
 
 unsigned http_status_for(err_code code)

@@ -10,6 +10,7 @@
 
 #include "http/handler.h"
 #include "http/routes.h"
+#include "model/api_token.h"
 
 #define REQ_ID_MAX 65     /* accepted X-Request-Id: 1..64 of [A-Za-z0-9._:-] */
 #define REQ_MAX_HEADERS 8 /* extra reply headers */
@@ -51,6 +52,8 @@ struct http_req {
 
     void *user; /* http_req_user_set */
     void (*user_free)(void *);
+
+    char token_name[API_TOKEN_NAME_MAX + 1]; /* the valid token's name (auth.c); "" = none */
 };
 
 /* request.c: lifecycle helpers used by server.c. */

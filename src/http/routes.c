@@ -14,10 +14,14 @@
 
 #include "http/handlers.h"
 
+/* Rows may end before `scope` (routes_scope then goes by the method), so
+ * the warning about fields left out is off for the table alone. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* clang-format off */
 static const http_route table[] = {
-    {"GET",  "/healthz",          h_healthz,    0},
-    {"GET",  "/readyz",           h_readyz,     0},
+    {"GET",  "/healthz",          h_healthz,    0, ROUTE_SCOPE_OPEN},
+    {"GET",  "/readyz",           h_readyz,     0, ROUTE_SCOPE_OPEN},
     {"GET",  "/v1/version",       h_version,    0},
     {"GET",  "/v1/solvers",       h_solvers,    0},
 
@@ -28,7 +32,7 @@ static const http_route table[] = {
     {"POST",   "/v1/models/{name}/versions",      h_version_create, 0},
     {"GET",    "/v1/models/{name}/versions/{v}",  h_version_get,    0},
     {"DELETE", "/v1/models/{name}/versions/{v}",  h_version_delete, 0},
-    {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0},
+    {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0, ROUTE_SCOPE_READ},
     {"PUT",    "/v1/models/{name}/aliases/{alias}", h_alias_put,    ROUTE_JSON},
     {"DELETE", "/v1/models/{name}/aliases/{alias}", h_alias_delete, 0},
     {"GET",    "/v1/models/{name}/history",       h_model_history,  0},
@@ -41,10 +45,10 @@ static const http_route table[] = {
 
     /* training jobs (jobs.c); docs/training-jobs.md */
     {"GET",    "/v1/jobs",                        h_jobs_list,      0},
-    {"POST",   "/v1/jobs",                        h_job_create,     0},
+    {"POST",   "/v1/jobs",                        h_job_create,     0, ROUTE_SCOPE_TRAIN},
     {"GET",    "/v1/jobs/{id}",                   h_job_get,        0},
     {"GET",    "/v1/jobs/{id}/metrics",           h_job_metrics,    0},
-    {"POST",   "/v1/jobs/{id}/cancel",            h_job_cancel,     0},
+    {"POST",   "/v1/jobs/{id}/cancel",            h_job_cancel,     0, ROUTE_SCOPE_TRAIN},
 
     /* tests only: sleep on the HTTP thread, sleep on the evaluation pool, echo a JSON body */
     {"GET",  "/v1/test/sleep",    h_test_sleep, ROUTE_TEST},
@@ -53,21 +57,27 @@ static const http_route table[] = {
 
     /* the Open Inference Protocol, KServe v2 (oip.c); docs/api.md */
     {"GET",  "/v2",                                   h_oip_server,      ROUTE_OIP},
-    {"GET",  "/v2/health/live",                       h_oip_live,        ROUTE_OIP},
-    {"GET",  "/v2/health/ready",                      h_oip_ready,       ROUTE_OIP},
+    {"GET",  "/v2/health/live",                       h_oip_live,        ROUTE_OIP, ROUTE_SCOPE_OPEN},
+    {"GET",  "/v2/health/ready",                      h_oip_ready,       ROUTE_OIP, ROUTE_SCOPE_OPEN},
     {"GET",  "/v2/models/{name}",                     h_oip_model,       ROUTE_OIP},
     {"GET",  "/v2/models/{name}/ready",               h_oip_model_ready, ROUTE_OIP},
-    {"POST", "/v2/models/{name}/infer",               h_oip_infer,       ROUTE_OIP},
+    {"POST", "/v2/models/{name}/infer",               h_oip_infer,       ROUTE_OIP, ROUTE_SCOPE_READ},
     {"GET",  "/v2/models/{name}/versions/{v}",        h_oip_model,       ROUTE_OIP},
     {"GET",  "/v2/models/{name}/versions/{v}/ready",  h_oip_model_ready, ROUTE_OIP},
-    {"POST", "/v2/models/{name}/versions/{v}/infer",  h_oip_infer,       ROUTE_OIP},
+    {"POST", "/v2/models/{name}/versions/{v}/infer",  h_oip_infer,       ROUTE_OIP, ROUTE_SCOPE_READ},
 
     /* this API as an OpenAPI 3.1 document (openapi.c; docs/openapi.json) */
     {"GET",  "/v1/openapi.json",                      h_openapi,         0},
     /* Prometheus metrics (metrics.c); docs/metrics.md */
-    {"GET",  "/metrics",          h_metrics,    0},
+    /* its own setting decides (metrics = open | token | off) */
+    {"GET",  "/metrics",          h_metrics,    0, ROUTE_SCOPE_OPEN},
+    /* API tokens (auth.c); docs/api.md#authentication */
+    {"POST",   "/v1/tokens",                      h_token_create,   ROUTE_JSON, ROUTE_SCOPE_ADMIN},
+    {"GET",    "/v1/tokens",                      h_tokens_list,    0, ROUTE_SCOPE_ADMIN},
+    {"DELETE", "/v1/tokens/{name}",               h_token_revoke,   0, ROUTE_SCOPE_ADMIN},
 };
 /* clang-format on */
+#pragma GCC diagnostic pop
 
 const http_route *routes_table(size_t *n)
 {
@@ -155,6 +165,31 @@ const http_route *routes_match(const char *method, char *pathbuf, int test_route
         if (strcmp(t[i].method, "GET") == 0) allow_add(allow, allow_n, "HEAD");
     }
     return NULL;
+}
+
+enum route_scope routes_scope(const http_route *r)
+{
+    if (r->scope != ROUTE_SCOPE_DEFAULT) return r->scope;
+    return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ? ROUTE_SCOPE_READ
+                                                                          : ROUTE_SCOPE_WRITE;
+}
+
+const char *routes_scope_name(enum route_scope s)
+{
+    switch (s) {
+    case ROUTE_SCOPE_OPEN:
+        return "open";
+    case ROUTE_SCOPE_READ:
+        return "read";
+    case ROUTE_SCOPE_WRITE:
+        return "write";
+    case ROUTE_SCOPE_TRAIN:
+        return "train";
+    case ROUTE_SCOPE_ADMIN:
+        return "admin";
+    default:
+        return "?";
+    }
 }
 
 int routes_pattern_match(const char *pattern, char *pathbuf, route_params *params)

@@ -20,11 +20,24 @@ enum route_flags {
                            * {"error": "field: message"} (request.c) */
 };
 
+/* What a route needs of a client's token (http/auth.c applies the policy).
+ * A row that leaves it out (0) gets routes_scope's default from its method:
+ * GET (and HEAD) read, anything else write. */
+enum route_scope {
+    ROUTE_SCOPE_DEFAULT = 0, /* from the method */
+    ROUTE_SCOPE_OPEN,        /* never needs a token: liveness, readiness */
+    ROUTE_SCOPE_READ,        /* reads and evaluations (a trajectory is a POST that reads) */
+    ROUTE_SCOPE_WRITE,       /* uploads, deletes, datasets */
+    ROUTE_SCOPE_TRAIN,       /* training jobs */
+    ROUTE_SCOPE_ADMIN        /* tokens */
+};
+
 typedef struct http_route {
     const char *method;  /* "GET", "POST", "DELETE", ... */
     const char *pattern; /* "/v1/models/{name}" */
     http_handler handler;
-    unsigned flags; /* enum route_flags */
+    unsigned flags;         /* enum route_flags */
+    enum route_scope scope; /* last, so rows may leave it out (ROUTE_SCOPE_DEFAULT) */
 } http_route;
 
 #define ROUTE_MAX_PARAMS 4
@@ -48,6 +61,11 @@ const http_route *routes_table(size_t *n);
  * served by GET routes. ROUTE_TEST routes are skipped unless test_routes. */
 const http_route *routes_match(const char *method, char *pathbuf, int test_routes,
                                route_params *params, char *allow, size_t allow_n, err_code *why);
+
+/* The route's scope, ROUTE_SCOPE_DEFAULT resolved from its method. */
+enum route_scope routes_scope(const http_route *r);
+/* "open", "read", "write", "train", "admin". */
+const char *routes_scope_name(enum route_scope s);
 
 /* Match one pattern against a path (split in place in `pathbuf`); 1 on a
  * match, with params filled (may be NULL). routes_match uses it per row. */

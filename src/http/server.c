@@ -36,6 +36,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/metrics.h"
+#include "http/auth.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
 
@@ -172,6 +173,7 @@ static void check_headers(http_req *r, err_code why)
             http_reply_errorf(r, ERR_NOT_FOUND, NULL, "no such endpoint: %s", r->path);
         return;
     }
+    if (!http_auth_check(r)) return; /* before the body is read: 401/403 */
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {

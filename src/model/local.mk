@@ -12,9 +12,10 @@ src_model_libmodel_la_SOURCES = \
 	src/model/job_info.h src/model/model_info.h \
 	src/model/ode_model.c src/model/ode_model.h \
 	src/model/served_model.c src/model/served_model.h \
-	src/model/solve_cost.c src/model/solve_cost.h
-src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
-src_model_libmodel_la_LIBADD = $(BLAS_LIBS) -lm
+	src/model/solve_cost.c src/model/solve_cost.h \
+	src/model/api_token.c src/model/api_token.h
+src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(GNUTLS_CFLAGS)
+src_model_libmodel_la_LIBADD = $(BLAS_LIBS) $(GNUTLS_LIBS) -lm
 # cde: interpolation schemes, observation paths, the neural CDE model
 src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h

@@ -17,7 +17,8 @@ src_store_libstore_la_SOURCES = \
 	src/store/nets.c src/store/nets_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \
 	src/store/datasets.c src/store/datasets.h \
-	src/store/jobs.c src/store/jobs.h
+	src/store/jobs.c src/store/jobs.h \
+	src/store/tokens.c src/store/tokens.h
 nodist_src_store_libstore_la_SOURCES = src/store/migrations_gen.c
 src_store_libstore_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 src_store_libstore_la_LIBADD = $(SQLITE_LIBS) -lpthread
@@ -30,7 +31,8 @@ store_migrations = \
 	migrations/0002_models.sql \
 	migrations/0003_datasets.sql \
 	migrations/0004_jobs.sql \
-	migrations/0005_aliases.sql
+	migrations/0005_aliases.sql \
+	migrations/0006_tokens.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

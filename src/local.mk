@@ -13,7 +13,7 @@ src_odeserved_SOURCES = src/main.c src/daemon/service.c src/daemon/service.h
 src_odeserved_LDADD = src/daemon/libdaemon.la src/http/libhttp.la src/jobs/libjobs.la \
 	src/codec/libcodec.la src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
-	$(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # make run: the daemon in the foreground with the shipped settings, its
 # database under ./var (created on first start), on 127.0.0.1:8080, with the

@@ -10,6 +10,7 @@
 #include "daemon/config.h"
 #include "daemon/service.h"
 #include "daemon/signals.h"
+#include "http/tls.h"
 
 static int invalid(const err *e)
 {
@@ -30,7 +31,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (cli.version) {
-        printf("odeserved %s\n", PACKAGE_VERSION);
+        char tls[256];
+        printf("odeserved %s\n%s\n", PACKAGE_VERSION, http_tls_describe(tls, sizeof tls));
         return EXIT_OK;
     }
     if (config_load(&cfg, &cli, &e) != ERR_OK) return invalid(&e);

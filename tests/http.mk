@@ -9,7 +9,7 @@ tests_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_C
 tests_check_http_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
-	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(CHECK_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 tests_check_http_daemon_SOURCES = tests/check_http_daemon.c tests/testutil.c tests/testutil.h
 tests_check_http_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
@@ -36,4 +36,15 @@ tests_check_serve_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS
 tests_check_serve_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
-	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# HTTPS against the real daemon (check_tls): certificates made by openssl at
+# test time, a GnuTLS client that verifies them, reload on SIGHUP. Only in a
+# build with GnuTLS; it skips itself when openssl is missing.
+if HAVE_GNUTLS
+check_PROGRAMS += tests/check_tls
+TESTS += tests/check_tls
+endif
+tests_check_tls_SOURCES = tests/check_tls.c tests/testutil.c tests/testutil.h
+tests_check_tls_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+tests_check_tls_LDADD = $(CHECK_LIBS) $(GNUTLS_LIBS)

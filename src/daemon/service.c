@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec/codec_job.h"
@@ -18,6 +19,7 @@
 #include "daemon/notify.h"
 #include "daemon/signals.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "jobs/pool.h"
 #include "model/served_model.h"
 #include "nn/nn_blas.h"
@@ -180,6 +182,15 @@ static err_code seed_models(const config *cfg, db *d, err *e)
     return ERR_OK;
 }
 
+/* What an operator checks after a rotation: which certificate serves. */
+static void log_tls(const char *event, const http_tls *t)
+{
+    log_info(event, "fingerprint_sha256=%s serial=%s expires=%lld", http_tls_fingerprint(t),
+             http_tls_serial(t), http_tls_expires(t));
+    if (http_tls_expires(t) < (long long)time(NULL))
+        log_warn("tls_certificate_expired", "fingerprint_sha256=%s", http_tls_fingerprint(t));
+}
+
 static err_code start(service *s, err *e)
 {
     db_opts o = db_options(&s->cfg);
@@ -217,11 +228,31 @@ static err_code start(service *s, err *e)
         .connection_timeout = (unsigned)s->cfg.connection_timeout,
         .connection_limit = (unsigned)s->cfg.connection_limit,
         .per_ip_connection_limit = (unsigned)s->cfg.per_ip_connection_limit,
+        .tls_cert = s->cfg.tls_cert,
+        .tls_key = s->cfg.tls_key,
     };
     if (http_server_start(&s->http, &ho, &s->app, e) != ERR_OK) return e->code;
-    log_info("listening", "addr=%s http_threads=%d eval_threads=%d inline_busy=%d",
-             http_server_addr(s->http), hthreads, threads, s->app.inline_busy);
+    const http_tls *tls = http_server_tls(s->http);
+    if (tls) log_tls("tls_certificate", tls);
+    log_info("listening", "addr=%s scheme=%s http_threads=%d eval_threads=%d inline_busy=%d",
+             http_server_addr(s->http), tls ? "https" : "http", hthreads, threads,
+             s->app.inline_busy);
     return ERR_OK;
+}
+
+/* SIGHUP: the same certificate and key paths, read again; an error keeps
+ * the running certificate. */
+static void reload_tls(service *s)
+{
+    err e;
+    err_clear(&e);
+    if (http_server_tls_reload(s->http, &e) != ERR_OK) {
+        char q[ERR_MSG_MAX + 8];
+        log_error("tls_reload_failed", "error=%s kept_fingerprint=%s",
+                  log_quote(q, sizeof q, e.message), http_tls_fingerprint(http_server_tls(s->http)));
+        return;
+    }
+    if (http_server_tls(s->http)) log_tls("tls_reloaded", http_server_tls(s->http));
 }
 
 static void reload(service *s)
@@ -257,6 +288,7 @@ static void reload(service *s)
         changed++;
     }
     apply_runtime(s);
+    reload_tls(s);
     log_info("reloaded", "changed=%zu", changed);
     notify("READY=1\nSTATUS=serving on %s", http_server_addr(s->http));
 }

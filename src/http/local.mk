@@ -16,6 +16,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/models.c \
 	src/http/trajectory.c \
 	src/http/datasets.c \
-	src/http/jobs.c
-src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
-src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
+	src/http/jobs.c \
+	src/http/tls.c src/http/tls.h
+src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(GNUTLS_CFLAGS)
+src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(GNUTLS_LIBS) -lm -lpthread

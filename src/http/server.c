@@ -37,10 +37,12 @@
 #include "core/log.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
+#include "http/tls.h"
 
 struct http_server {
     struct MHD_Daemon *mhd;
     http_app *app;
+    http_tls *tls;  /* HTTPS certificate, or NULL (plain HTTP) */
     int listen_fd; /* ours until MHD_start_daemon; -1 once closed */
     int quiesced;
     atomic_uint inflight; /* requests between first callback and completion */
@@ -498,8 +500,15 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     s->app = app;
     s->listen_fd = -1;
     int family = AF_INET;
-    err_code rc = open_listener(s, o->listen, &family, e);
+    int tls = (o->tls_cert && o->tls_cert[0]) || (o->tls_key && o->tls_key[0]);
+    err_code rc = ERR_OK;
+    if (tls && !(o->tls_cert && o->tls_cert[0] && o->tls_key && o->tls_key[0]))
+        rc = err_set(e, ERR_CONFIG, o->tls_cert && o->tls_cert[0] ? "tls_key" : "tls_cert",
+                     "tls_cert and tls_key go together: set both (HTTPS) or neither");
+    if (rc == ERR_OK && tls) rc = http_tls_new(&s->tls, o->tls_cert, o->tls_key, e);
+    if (rc == ERR_OK) rc = open_listener(s, o->listen, &family, e);
     if (rc != ERR_OK) {
+        http_tls_free(s->tls);
         free(s);
         return rc;
     }
@@ -513,15 +522,27 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     unsigned flags =
         MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* TLS: the certificate comes from our callback at each handshake, so a
+     * reload can swap it (http/tls.h) */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, http_tls_mhd_callback()},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)http_tls_priorities()},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (s->tls)
+        flags |= MHD_USE_TLS;
+    else
+        tls_opts[0].option = MHD_OPTION_END;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
         o->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
+        http_tls_free(s->tls);
         free(s);
         return err_set(e, ERR_IO, "listen", "cannot start the HTTP server on %s", o->listen);
     }
@@ -532,6 +553,16 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
 const char *http_server_addr(const http_server *s)
 {
     return s->addr;
+}
+
+const struct http_tls *http_server_tls(const http_server *s)
+{
+    return s->tls;
+}
+
+err_code http_server_tls_reload(http_server *s, err *e)
+{
+    return s->tls ? http_tls_reload(s->tls, e) : ERR_OK;
 }
 
 void http_server_quiesce(http_server *s)
@@ -552,5 +583,6 @@ void http_server_stop(http_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->mhd);
+    http_tls_free(s->tls); /* no handshake can run any more */
     free(s);
 }

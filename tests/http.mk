@@ -48,3 +48,14 @@ endif
 tests_check_tls_SOURCES = tests/check_tls.c tests/testutil.c tests/testutil.h
 tests_check_tls_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
 tests_check_tls_LDADD = $(CHECK_LIBS) $(GNUTLS_LIBS)
+
+# traceparent, CORS, 503/429 with Retry-After and the rate limit: the real
+# daemon over TCP, their parsers and counters in-process (check_http_conv).
+check_PROGRAMS += tests/check_http_conv
+TESTS += tests/check_http_conv
+tests_check_http_conv_SOURCES = tests/check_http_conv.c tests/testutil.c tests/testutil.h
+tests_check_http_conv_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
+tests_check_http_conv_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la \
+	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
+	$(CHECK_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread

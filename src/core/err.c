@@ -24,6 +24,7 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_SCHEMA] = "schema_mismatch",
     [ERR_CONFIG] = "config_error",
     [ERR_INTERNAL] = "internal",
+    [ERR_RATE_LIMITED] = "rate_limited",
 };
 
 void err_clear(err *e)

@@ -33,6 +33,7 @@ typedef enum err_code {
     ERR_SCHEMA,       /* schema_mismatch: the database is newer than this binary */
     ERR_CONFIG,       /* config_error: the configuration is invalid */
     ERR_INTERNAL,     /* internal: a bug; the message says where */
+    ERR_RATE_LIMITED, /* rate_limited: the client sent more than its configured rate */
     ERR__COUNT
 } err_code;
 

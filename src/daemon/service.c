@@ -15,9 +15,11 @@
 #include "codec/codec_model.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "core/workq.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
+#include "http/cors.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "jobs/pool.h"
@@ -28,12 +30,18 @@
 #include "store/model_cache.h"
 #include "store/models.h"
 
+/* Client addresses the rate limit tracks at once (a few MB at most); past
+ * that, new clients share buckets (core/ratelimit.h). */
+#define RATE_LIMIT_CLIENTS 65536
+
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
     const config_cli *cli; /* where the settings come from */
     int db_lock;           /* db_claim's descriptor; -1 before */
     db_conns *db;
     workq *eval;
+    ratelimit *rate_buckets; /* per-client token buckets (rate_limit) */
+    http_cors *cors;         /* cors_origins; NULL = off */
     model_cache *models;
     jobs_pool *jobs;
     http_app app;
@@ -61,6 +69,8 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
     atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));
     atomic_store(&s->app.keepalive_poll_us, (uint64_t)(s->cfg.keepalive_poll * 1e6 + 0.5));
+    atomic_store(&s->app.rate_limit, (uint64_t)s->cfg.rate_limit);
+    atomic_store(&s->app.rate_burst, (uint64_t)s->cfg.rate_burst);
 }
 
 static db_opts db_options(const config *cfg)
@@ -212,6 +222,11 @@ static err_code start(service *s, err *e)
         .decode = codec_job_decode,
     };
     if (jobs_pool_new(&s->jobs, s->db, &jo, e) != ERR_OK) return e->code;
+    /* made even when rate_limit is 0, so that SIGHUP can turn it on */
+    if (ratelimit_new(&s->rate_buckets, RATE_LIMIT_CLIENTS, e) != ERR_OK) return e->code;
+    s->app.rate_buckets = s->rate_buckets;
+    if (http_cors_new(&s->cors, s->cfg.cors_origins, e) != ERR_OK) return e->code;
+    s->app.cors = s->cors;
     s->app.db = s->db;
     s->app.eval = s->eval;
     s->app.models = s->models;
@@ -341,6 +356,8 @@ static void teardown(service *s)
     http_server_stop(s->http);
     jobs_pool_free(s->jobs); /* running jobs checkpoint and go back to the queue */
     workq_free(s->eval);
+    ratelimit_free(s->rate_buckets); /* after the server: no request takes tokens */
+    http_cors_free(s->cors);
     model_cache_free(s->models); /* after the last request released its handles */
     db_conns_free(s->db);
     db_unclaim(s->db_lock); /* after the last connection: see db_claim */

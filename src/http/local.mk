@@ -17,6 +17,9 @@ src_http_libhttp_la_SOURCES = \
 	src/http/trajectory.c \
 	src/http/datasets.c \
 	src/http/jobs.c \
-	src/http/tls.c src/http/tls.h
+	src/http/tls.c src/http/tls.h \
+	src/http/admission.c src/http/admission.h \
+	src/http/trace.c src/http/trace.h \
+	src/http/cors.c src/http/cors.h
 src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(GNUTLS_CFLAGS)
 src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(GNUTLS_LIBS) -lm -lpthread

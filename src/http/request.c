@@ -31,6 +31,7 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_ABORTED] = 503,   [ERR_NOMEM] = 503,       [ERR_IO] = 500,
     [ERR_DB] = 500,        [ERR_SCHEMA] = 500,      [ERR_CONFIG] = 500,
     [ERR_INTERNAL] = 500,
+    [ERR_RATE_LIMITED] = 429, /* with Retry-After */
 };
 
 unsigned http_status_for(err_code code)

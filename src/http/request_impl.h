@@ -10,6 +10,7 @@
 
 #include "http/handler.h"
 #include "http/routes.h"
+#include "http/trace.h"
 
 #define REQ_ID_MAX 65     /* accepted X-Request-Id: 1..64 of [A-Za-z0-9._:-] */
 #define REQ_MAX_HEADERS 8 /* extra reply headers */
@@ -48,6 +49,12 @@ struct http_req {
 
     void *user; /* http_req_user_set */
     void (*user_free)(void *);
+
+    http_trace trace;                     /* a valid traceparent; trace_id "" = none */
+    char span_id[HTTP_TRACE_SPAN_LEN + 1]; /* ours, the parent id of the reply's traceparent */
+    char log_extra[80];                   /* "trace_id=... span_id=..." in every log line */
+    const char *cors_origin;              /* Access-Control-Allow-Origin value, or NULL;
+                                             borrowed from app->cors */
 };
 
 /* request.c: lifecycle helpers used by server.c. */

@@ -35,6 +35,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "http/admission.h"
+#include "http/cors.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
 #include "http/tls.h"
@@ -132,8 +134,19 @@ static enum MHD_Result send_reply(http_req *r)
         MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
     if (!resp) return MHD_NO;
     r->reply = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (r->reply_len > 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (r->trace.trace_id[0]) {
+        char tp[64];
+        http_trace_format(&r->trace, r->span_id, tp, sizeof tp);
+        MHD_add_response_header(resp, "traceparent", tp);
+    }
+    if (r->cors_origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", HTTP_CORS_EXPOSE_HEADERS);
+    }
+    if (http_cors_varies(r->app->cors)) MHD_add_response_header(resp, "Vary", "Origin");
     if (r->status == 405 && r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
     for (size_t i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
@@ -190,6 +203,34 @@ static void check_headers(http_req *r, err_code why)
                           ct);
 }
 
+/* A CORS preflight from an allowed origin (cors.h): 204 with what the
+ * path allows. 1 when answered. */
+static int preflight(http_req *r, err_code why)
+{
+    if (!r->cors_origin || strcmp(r->method, "OPTIONS") != 0 || why != ERR_METHOD ||
+        !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Method"))
+        return 0;
+    char *empty = malloc(1);
+    if (!empty) return 0;
+    http_reply_header(r, "Access-Control-Allow-Methods", r->allow);
+    http_reply_header(r, "Access-Control-Allow-Headers", HTTP_CORS_ALLOW_HEADERS);
+    http_reply_header(r, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
+    http_reply_buf(r, 204, empty, 0);
+    return 1;
+}
+
+/* traceparent (trace.h): ours is a new span of the client's trace. */
+static void trace_start(http_req *r)
+{
+    const char *tp = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "traceparent");
+    if (!http_trace_parse(tp, &r->trace)) return;
+    do
+        req_id_new(r->span_id, sizeof r->span_id);
+    while (strcmp(r->span_id, "0000000000000000") == 0);
+    snprintf(r->log_extra, sizeof r->log_extra, "trace_id=%s span_id=%s", r->trace.trace_id,
+             r->span_id);
+}
+
 static http_req *req_start(http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -217,10 +258,27 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
         snprintf(r->id, sizeof r->id, "%s", cid);
     else
         req_id_new(r->id, sizeof r->id);
+    trace_start(r);
+    log_context_set(r->id, r->log_extra);
+    r->cors_origin = http_cors_allow(s->app->cors,
+                                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
     err_code why;
     r->route = routes_match(r->method, r->pathbuf, s->app->test_routes, &r->params, r->allow,
                             sizeof r->allow, &why);
-    check_headers(r, why);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    unsigned retry = http_admission_rate(s->app, ci ? ci->client_addr : NULL, r->path, r->t_start);
+    if (retry) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", retry);
+        http_reply_header(r, "Retry-After", v);
+        http_reply_errorf(r, ERR_RATE_LIMITED, NULL,
+                          "more than %llu requests per second from this address; retry after "
+                          "%u s",
+                          (unsigned long long)atomic_load(&s->app->rate_limit), retry);
+        return r;
+    }
+    if (!preflight(r, why)) check_headers(r, why);
     return r;
 }
 
@@ -257,6 +315,7 @@ static void body_append(http_req *r, const char *data, size_t n)
 static void run_deferred(void *arg)
 {
     http_req *r = arg;
+    log_context_set(r->id, r->log_extra);
     if (http_req_cancelled(r))
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "the server is shutting down");
     else
@@ -264,6 +323,7 @@ static void run_deferred(void *arg)
     if (!r->replied)
         http_reply_errorf(r, ERR_INTERNAL, NULL, "%s %s: deferred handler gave no reply", r->method,
                           r->route->pattern);
+    log_context_set(NULL, NULL);
     /* Last touch: after this the HTTP thread owns r again. */
     MHD_resume_connection(r->conn);
 }
@@ -299,6 +359,13 @@ static enum MHD_Result defer(http_req *r)
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
     if (workq_submit(r->app->eval, run_deferred, r, &e) != ERR_OK) {
+        /* a full queue, not the shutdown: the client should come back */
+        if (e.code == ERR_UNAVAILABLE && atomic_load(&r->app->state) != HTTP_APP_DRAINING) {
+            char v[16];
+            snprintf(v, sizeof v, "%d", HTTP_ADMISSION_OVERLOAD_RETRY_S);
+            http_reply_header(r, "Retry-After", v);
+            http_admission_overloaded(r->app);
+        }
         http_reply_error(r, &e);
         MHD_resume_connection(r->conn); /* the access handler runs again and queues */
         return MHD_YES;
@@ -325,12 +392,13 @@ static int wants_keepalive(struct MHD_Connection *c, const char *version)
     return v && strcasestr(v, "keep-alive");
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
 {
-    http_server *s = cls;
     http_req *r = *con_cls;
+    if (r) log_context_set(r->id, r->log_extra);
     if (!r) {
         r = req_start(s, c, url, method);
         if (!r) return MHD_NO;
@@ -360,6 +428,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (r->work && !r->replied) return defer(r);
     }
     return send_reply(r);
+}
+
+/* Every line logged while serving the request carries its ids (log.h). */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    enum MHD_Result rc =
+        access_request(cls, c, url, method, version, upload_data, upload_data_size, con_cls);
+    log_context_set(NULL, NULL);
+    return rc;
 }
 
 /* ---- stage 4: completion ---- */
@@ -429,10 +508,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
     char q[512];
     const char *outcome = termination_name(toe);
+    log_context_set(r->id, r->log_extra);
     log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s", r->method,
              log_quote(q, sizeof q, r->path), r->queued ? r->status : 0,
              (clock_mono() - r->t_start) * 1e3, r->id, outcome ? " outcome=" : "",
              outcome ? outcome : "");
+    log_context_set(NULL, NULL);
     /* not when the connection closes anyway: the client asked, the reply
      * came before the body was read (libmicrohttpd then closes), draining */
     int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&

@@ -236,7 +236,7 @@ END_TEST
 START_TEST(cors_allowed_origins)
 {
     const char *args[] = {"--cors-origins", "https://app.example.com,http://localhost:3000", NULL};
-    start(args, NULL);
+    start(args, test_env);
     tu_response r;
     char v[256];
     ck_assert_int_eq(preflight("https://app.example.com", "/v1/models/m/trajectory", &r), 0);
@@ -257,6 +257,24 @@ START_TEST(cors_allowed_origins)
     ck_assert_str_eq(tu_header(&r, "Access-Control-Allow-Methods", v, sizeof v),
                      "GET, HEAD, DELETE");
     tu_response_free(&r);
+
+    /* the preflight keeps the connection open for the request it announces */
+    tu_conn *c = tu_connect("127.0.0.1", d.port);
+    const char *pre[] = {"Origin: https://app.example.com", "Access-Control-Request-Method: POST",
+                         NULL};
+    ck_assert_int_eq(tu_request(c, "OPTIONS", "/v1/test/echo", pre, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert(!has_header(&r, "Connection"));
+    tu_response_free(&r);
+    const char *post[] = {"Origin: https://app.example.com", "Content-Type: application/json",
+                          NULL};
+    ck_assert_int_eq(tu_request(c, "POST", "/v1/test/echo", post, "[1]", 3, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"echo\":[1]}");
+    ck_assert_str_eq(tu_header(&r, "Access-Control-Allow-Origin", v, sizeof v),
+                     "https://app.example.com");
+    tu_response_free(&r);
+    tu_close(c);
 
     /* another origin: no preflight answer, no allow-origin anywhere */
     ck_assert_int_eq(preflight("https://evil.example", "/v1/models", &r), 0);

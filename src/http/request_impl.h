@@ -55,6 +55,8 @@ struct http_req {
     char log_extra[80];                   /* "trace_id=... span_id=..." in every log line */
     const char *cors_origin;              /* Access-Control-Allow-Origin value, or NULL;
                                              borrowed from app->cors */
+    int reply_at_end; /* a reply stored at the headers, queued only once the request is in,
+                         so the connection stays open (a CORS preflight) */
 };
 
 /* request.c: lifecycle helpers used by server.c. */

@@ -216,6 +216,7 @@ static int preflight(http_req *r, err_code why)
     http_reply_header(r, "Access-Control-Allow-Headers", HTTP_CORS_ALLOW_HEADERS);
     http_reply_header(r, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
     http_reply_buf(r, 204, empty, 0);
+    r->reply_at_end = 1;
     return 1;
 }
 
@@ -406,7 +407,10 @@ static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, 
         r->keepalive = wants_keepalive(c, version);
         r->pipelined = quiet.conn == c && r->t_start - quiet.at < PIPELINED_GAP_S;
         atomic_fetch_add(&s->inflight, 1);
-        return r->replied ? send_reply(r) : MHD_YES;
+        /* a reply queued before the body is read makes libmicrohttpd close
+         * the connection: right for 404/413/429, not for a preflight, which
+         * a browser follows with the actual request */
+        return r->replied && !r->reply_at_end ? send_reply(r) : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;

@@ -42,6 +42,12 @@ int main(int argc, char **argv)
     if (cli.check_config) {
         char q[CONFIG_STR_MAX + 8];
         config_log(&cfg);
+        /* the files, as the server would load them at start and on SIGHUP */
+        http_tls *tls = NULL;
+        if ((cfg.tls_cert[0] || cfg.tls_key[0]) &&
+            http_tls_new(&tls, cfg.tls_cert, cfg.tls_key, &e) != ERR_OK)
+            return invalid(&e);
+        http_tls_free(tls);
         log_info("config_ok", "file=%s",
                  log_quote(q, sizeof q, cli.config_file ? cli.config_file : ""));
         return EXIT_OK;

@@ -363,6 +363,19 @@ START_TEST(bad_pairs_refuse_to_start)
     refuse(none, k2, "tls_cert: cannot read");
     refuse(k2, k2, "expected PEM certificates");
     refuse(c1, c1, "tls_key:");
+
+    /* --check-config reads the files too, before a start or a reload */
+    const char *check_bad[] = {"--tls-cert", c1, "--tls-key", k2, "--check-config", NULL};
+    char *out = NULL;
+    ck_assert_int_eq(tu_run_daemon(check_bad, NULL, &out), 2);
+    ck_assert_msg(out && strstr(out, "does not belong to the certificate"), "%s", out);
+    free(out);
+    char k1[400];
+    path_of(k1, sizeof k1, "one.key");
+    const char *check_ok[] = {"--tls-cert", c1, "--tls-key", k1, "--check-config", NULL};
+    ck_assert_int_eq(tu_run_daemon(check_ok, NULL, &out), 0);
+    ck_assert_msg(out && strstr(out, "event=config_ok"), "%s", out);
+    free(out);
 }
 END_TEST
 

@@ -585,12 +585,9 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     s->app = app;
     s->listen_fd = -1;
     int family = AF_INET;
-    int tls = (o->tls_cert && o->tls_cert[0]) || (o->tls_key && o->tls_key[0]);
+    const char *cert = o->tls_cert ? o->tls_cert : "", *key = o->tls_key ? o->tls_key : "";
     err_code rc = ERR_OK;
-    if (tls && !(o->tls_cert && o->tls_cert[0] && o->tls_key && o->tls_key[0]))
-        rc = err_set(e, ERR_CONFIG, o->tls_cert && o->tls_cert[0] ? "tls_key" : "tls_cert",
-                     "tls_cert and tls_key go together: set both (HTTPS) or neither");
-    if (rc == ERR_OK && tls) rc = http_tls_new(&s->tls, o->tls_cert, o->tls_key, e);
+    if (cert[0] || key[0]) rc = http_tls_new(&s->tls, cert, key, e);
     if (rc == ERR_OK) rc = open_listener(s, o->listen, &family, e);
     if (rc != ERR_OK) {
         http_tls_free(s->tls);

@@ -193,6 +193,9 @@ const char *http_tls_describe(char *buf, size_t n)
 err_code http_tls_new(http_tls **out, const char *cert_path, const char *key_path, err *e)
 {
     *out = NULL;
+    if (!cert_path[0] || !key_path[0])
+        return err_set(e, ERR_CONFIG, cert_path[0] ? "tls_key" : "tls_cert",
+                       "tls_cert and tls_key go together: set both (HTTPS) or neither");
     if (!http_tls_supported())
         return err_set(e, ERR_CONFIG, "tls_cert",
                        "tls_cert: this libmicrohttpd (%s) cannot serve HTTPS with a certificate "

@@ -42,7 +42,8 @@ int http_tls_supported(void);
 const char *http_tls_describe(char *buf, size_t n);
 
 /* Load the certificate chain in cert_path and the private key in key_path
- * (PEM; the key unencrypted) and check that they belong together.
+ * (PEM; the key unencrypted) and check that they belong together. Both
+ * paths must be non-empty (else ERR_CONFIG naming the empty one).
  * ERR_CONFIG naming the field ("tls_cert" or "tls_key") and the file when
  * a file cannot be read, holds no PEM certificate or key, or the key is
  * not the certificate's; ERR_CONFIG "tls_cert" when TLS is not supported. */

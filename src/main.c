@@ -11,6 +11,7 @@
 #include "daemon/service.h"
 #include "daemon/signals.h"
 #include "daemon/token_cmd.h"
+#include "http/tls.h"
 
 static int invalid(const err *e)
 {
@@ -31,7 +32,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (cli.version) {
-        printf("odeserved %s\n", PACKAGE_VERSION);
+        char tls[256];
+        printf("odeserved %s\n%s\n", PACKAGE_VERSION, http_tls_describe(tls, sizeof tls));
         return EXIT_OK;
     }
     if (config_load(&cfg, &cli, &e) != ERR_OK) return invalid(&e);
@@ -41,6 +43,12 @@ int main(int argc, char **argv)
     if (cli.check_config) {
         char q[CONFIG_STR_MAX + 8];
         config_log(&cfg);
+        /* the files, as the server would load them at start and on SIGHUP */
+        http_tls *tls = NULL;
+        if ((cfg.tls_cert[0] || cfg.tls_key[0]) &&
+            http_tls_new(&tls, cfg.tls_cert, cfg.tls_key, &e) != ERR_OK)
+            return invalid(&e);
+        http_tls_free(tls);
         log_info("config_ok", "file=%s",
                  log_quote(q, sizeof q, cli.config_file ? cli.config_file : ""));
         return EXIT_OK;

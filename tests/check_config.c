@@ -120,6 +120,14 @@ START_TEST(every_key_good_and_bad)
         case CONFIG_PATHS:
             good = "/a/x.json,b.json", bad[0] = ",", bad[1] = "a.json,", bad[2] = "a,,b";
             break;
+        case CONFIG_OPTPATH: /* any path, or none */
+            good = "/etc/odeserve/tls.pem";
+            break;
+        case CONFIG_ORIGINS:
+            good = "https://app.example.com,http://localhost:3000,http://[::1]:8080";
+            bad[0] = "https://app.example.com/", bad[1] = "*,https://a.example";
+            bad[2] = "app.example.com", bad[3] = "https://a.example,";
+            break;
         }
         err e;
         err_clear(&e);

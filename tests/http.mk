@@ -9,7 +9,7 @@ tests_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_C
 tests_check_http_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
-	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(CHECK_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 tests_check_http_daemon_SOURCES = tests/check_http_daemon.c tests/testutil.c tests/testutil.h
 tests_check_http_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
@@ -36,7 +36,7 @@ tests_check_serve_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS
 tests_check_serve_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
-	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # The daemon on a full disk (a tmpfs this test mounts; root only, else
 # skipped): 507 storage_full, deletes still work, writes recover.
@@ -83,3 +83,26 @@ tests_check_auth_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libco
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) $(GNUTLS_LIBS) \
 	-lm -lpthread
+
+
+# HTTPS against the real daemon (check_tls): certificates made by openssl at
+# test time, a GnuTLS client that verifies them, reload on SIGHUP. Only in a
+# build with GnuTLS; it skips itself when openssl is missing.
+if HAVE_GNUTLS
+check_PROGRAMS += tests/check_tls
+TESTS += tests/check_tls
+endif
+tests_check_tls_SOURCES = tests/check_tls.c tests/testutil.c tests/testutil.h
+tests_check_tls_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+tests_check_tls_LDADD = $(CHECK_LIBS) $(GNUTLS_LIBS)
+
+# traceparent, CORS, 503/429 with Retry-After and the rate limit: the real
+# daemon over TCP, their parsers and counters in-process (check_http_conv).
+check_PROGRAMS += tests/check_http_conv
+TESTS += tests/check_http_conv
+tests_check_http_conv_SOURCES = tests/check_http_conv.c tests/testutil.c tests/testutil.h
+tests_check_http_conv_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS)
+tests_check_http_conv_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libcodec.la \
+	src/store/libstore.la \
+	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
+	$(CHECK_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread

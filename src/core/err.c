@@ -27,6 +27,7 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_INTERNAL] = "internal",
     [ERR_UNAUTHENTICATED] = "unauthenticated",
     [ERR_FORBIDDEN] = "permission_denied",
+    [ERR_RATE_LIMITED] = "rate_limited",
 };
 
 void err_clear(err *e)

@@ -36,6 +36,7 @@ typedef enum err_code {
     ERR_INTERNAL,     /* internal: a bug; the message says where */
     ERR_UNAUTHENTICATED, /* unauthenticated: no credentials, or wrong, expired or revoked ones */
     ERR_FORBIDDEN,       /* permission_denied: the credentials lack the permission asked for */
+    ERR_RATE_LIMITED, /* rate_limited: the client sent more than its configured rate */
     ERR__COUNT
 } err_code;
 

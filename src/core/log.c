@@ -54,6 +54,42 @@ const char *log_level_name(enum log_level level)
     return "info";
 }
 
+static _Thread_local const char *ctx_id, *ctx_extra;
+
+void log_context_set(const char *request_id, const char *extra)
+{
+    ctx_id = request_id;
+    ctx_extra = extra && extra[0] ? extra : NULL;
+}
+
+/* The context's fields into line[0..n) (capacity cap, room kept for the
+ * newline): after "request_id=<id>" when the line has it, else at the end.
+ * Returns the new length. */
+static int add_context(char *line, int n, size_t cap)
+{
+    char ins[160];
+    char key[96];
+    snprintf(key, sizeof key, " request_id=%s", ctx_id);
+    size_t kl = strlen(key);
+    char *at = NULL;
+    for (char *p = strstr(line, key); p; p = strstr(p + 1, key))
+        if (p[kl] == ' ' || p[kl] == '\0') {
+            at = p + kl;
+            break;
+        }
+    if (at && !ctx_extra) return n;
+    if (at)
+        snprintf(ins, sizeof ins, " %s", ctx_extra);
+    else
+        snprintf(ins, sizeof ins, "%s%s%s", key, ctx_extra ? " " : "", ctx_extra ? ctx_extra : "");
+    size_t il = strlen(ins);
+    if ((size_t)n + il > cap - 2) return n; /* a full line stays as it is */
+    if (!at) at = line + n;
+    memmove(at + il, at, (size_t)(line + n - at));
+    memcpy(at, ins, il);
+    return n + (int)il;
+}
+
 void log_emit(enum log_level level, const char *event, const char *fields, ...)
 {
     if ((int)level > atomic_load(&current_level)) return;
@@ -75,6 +111,8 @@ void log_emit(enum log_level level, const char *event, const char *fields, ...)
         if (m > 0) n += m;
     }
     if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+    line[n] = '\0';
+    if (ctx_id) n = add_context(line, n, sizeof line);
     line[n++] = '\n';
     ssize_t w = write(atomic_load(&out_fd), line, (size_t)n);
     (void)w; /* nowhere to report a failed log write */

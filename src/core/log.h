@@ -34,6 +34,15 @@ void log_fd_set(int fd);
 void log_emit(enum log_level level, const char *event, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The request this thread is working on, for every line it writes until
+ * cleared: a line that has `request_id=<request_id>` gets ` <extra>` (e.g.
+ * "trace_id=... span_id=...", may be "" or NULL) right after it; a line
+ * without it gets ` request_id=<request_id> <extra>` at its end. So a
+ * request's trace id is in every line of the request, whichever module
+ * writes it. Both strings are borrowed until log_context_set(NULL, NULL).
+ * Per thread; no locking. */
+void log_context_set(const char *request_id, const char *extra);
+
 /* Quote `s` as a log value into `buf` ("a b" -> "\"a b\""; plain tokens are
  * copied unquoted). Returns buf. */
 const char *log_quote(char *buf, size_t n, const char *s);

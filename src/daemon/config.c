@@ -85,6 +85,19 @@ static const config_key keys[] = {
      "API tokens: required = every route but /healthz and /readyz needs one, writes = reads are "
      "open, off = none; auto = writes on a loopback address, else required (and then the daemon "
      "will not start without a token: odeserved token create ...)"},
+    {"tls_cert", CONFIG_OPTPATH, STR(tls_cert), "", 0, 0, NULL, 0,
+     "PEM certificate (chain) to serve HTTPS with, next to tls_key; empty = plain HTTP; "
+     "SIGHUP re-reads the file (a bad one keeps the running certificate)"},
+    {"tls_key", CONFIG_OPTPATH, STR(tls_key), "", 0, 0, NULL, 0,
+     "PEM private key of tls_cert (unencrypted); SIGHUP re-reads the file"},
+    {"cors_origins", CONFIG_ORIGINS, STR(cors_origins), "", 0, 0, NULL, 0,
+     "browser origins allowed to call the API (CORS), comma-separated "
+     "(https://app.example.com,http://localhost:3000), or *; empty = CORS off"},
+    {"rate_limit", CONFIG_INT, NUM(rate_limit), "0", 0, 1000000, NULL, 1,
+     "requests per second one client address may make (token bucket; an IPv6 client counts by "
+     "its /64); more get 429 with Retry-After; 0 = no limit"},
+    {"rate_burst", CONFIG_INT, NUM(rate_burst), "20", 1, 1000000, NULL, 1,
+     "requests one client address may make at once above rate_limit before 429"},
 };
 /* clang-format on */
 
@@ -209,6 +222,50 @@ static int paths_valid(const char *v)
     }
 }
 
+/* One origin as a browser sends it (RFC 6454): http or https, a host of
+ * letters, digits, '.', '-' or a bracketed IPv6 literal, an optional port,
+ * nothing after. */
+static int origin_valid(const char *p, size_t len)
+{
+    size_t skip = len >= 8 && strncmp(p, "https://", 8) == 0  ? 8
+                  : len >= 7 && strncmp(p, "http://", 7) == 0 ? 7
+                                                              : 0;
+    if (!skip || skip == len) return 0;
+    const char *h = p + skip, *end = p + len;
+    if (*h == '[') {
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        if (!close || close == h + 1) return 0;
+        for (const char *q = h + 1; q < close; q++)
+            if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.') return 0;
+        h = close + 1;
+    } else {
+        const char *start = h;
+        while (h < end && (isalnum((unsigned char)*h) || *h == '.' || *h == '-'))
+            h++;
+        if (h == start) return 0;
+    }
+    if (h < end && *h == ':') {
+        const char *port = ++h;
+        while (h < end && isdigit((unsigned char)*h))
+            h++;
+        if (h == port || h - port > 5) return 0;
+    }
+    return h == end;
+}
+
+/* "", "*", or comma-separated origins (none empty). */
+static int origins_valid(const char *v)
+{
+    if (!*v || strcmp(v, "*") == 0) return 1;
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (!origin_valid(p, len)) return 0;
+        if (!comma) return 1;
+        p = comma + 1;
+    }
+}
+
 static err_code set_string(const config_key *k, char *field, const char *v, err *e)
 {
     if (strlen(v) >= k->size)
@@ -223,6 +280,12 @@ static err_code set_string(const config_key *k, char *field, const char *v, err 
         return err_set(e, ERR_CONFIG, k->name,
                        "%s: expected comma-separated file paths (none empty), got '%s'", k->name,
                        v);
+    if (k->type == CONFIG_ORIGINS && !origins_valid(v))
+        return err_set(e, ERR_CONFIG, k->name,
+                       "%s: expected * or comma-separated origins such as "
+                       "https://app.example.com or http://localhost:3000 (scheme, host, "
+                       "optional port; no path), got '%s'",
+                       k->name, v);
     if (k->type == CONFIG_ADDR && !addr_valid(v))
         return err_set(e, ERR_CONFIG, k->name,
                        "%s: expected HOST:PORT or [IPV6]:PORT with a port from 0 to 65535, "

@@ -53,6 +53,11 @@ typedef struct config {
     double checkpoint_every_seconds;       /* ... or this often, whichever first */
     char metrics[16];                      /* GET /metrics: open | token | off */
     char auth[16];                         /* auto | required | writes | off (service.c) */
+    char tls_cert[CONFIG_STR_MAX];         /* PEM certificate chain; "" = plain HTTP */
+    char tls_key[CONFIG_STR_MAX];          /* PEM private key of tls_cert */
+    char cors_origins[CONFIG_STR_MAX];     /* "" = CORS off; "*"; or "https://a,http://b:3000" */
+    long long rate_limit;                  /* requests/s per client address; 0 = no limit */
+    long long rate_burst;                  /* bucket size above rate_limit */
 } config;
 
 typedef enum config_type {
@@ -62,7 +67,9 @@ typedef enum config_type {
     CONFIG_ENUM,    /* one of `choices` ("a|b|c") */
     CONFIG_PATH,    /* non-empty string */
     CONFIG_ADDR,    /* HOST:PORT, [IPv6]:PORT */
-    CONFIG_PATHS    /* comma-separated paths, none empty; "" = no paths */
+    CONFIG_PATHS,   /* comma-separated paths, none empty; "" = no paths */
+    CONFIG_OPTPATH, /* a path, or "" = none */
+    CONFIG_ORIGINS  /* "", "*", or comma-separated http(s)://host[:port] origins */
 } config_type;
 
 typedef struct config_key {

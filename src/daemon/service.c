@@ -11,18 +11,22 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec/codec_job.h"
 #include "codec/codec_model.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "core/workq.h"
 #include "daemon/notify.h"
 #include "daemon/signals.h"
 #include "http/metrics.h"
 #include "http/auth.h"
+#include "http/cors.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "jobs/pool.h"
 #include "model/served_model.h"
 #include "nn/nn_blas.h"
@@ -33,12 +37,18 @@
 #include "store/models.h"
 #include "store/tokens.h"
 
+/* Client addresses the rate limit tracks at once (a few MB at most); past
+ * that, new clients share buckets (core/ratelimit.h). */
+#define RATE_LIMIT_CLIENTS 65536
+
 typedef struct service {
     config cfg;            /* effective settings (reloadable ones updated by SIGHUP) */
     const config_cli *cli; /* where the settings come from */
     int db_lock;           /* db_claim's descriptor; -1 before */
     db_conns *db;
     workq *eval;
+    ratelimit *rate_buckets; /* per-client token buckets (rate_limit) */
+    http_cors *cors;         /* cors_origins; NULL = off */
     model_cache *models;
     jobs_pool *jobs;
     http_app app;
@@ -130,6 +140,8 @@ static void apply_runtime(service *s)
     int mode = metrics_mode_from_name(s->cfg.metrics);
     atomic_store(&s->app.metrics_mode, mode < 0 ? METRICS_OFF : mode); /* the table checked it */
     atomic_store(&s->app.auth_policy, (int)auth_policy(s));
+    atomic_store(&s->app.rate_limit, (uint64_t)s->cfg.rate_limit);
+    atomic_store(&s->app.rate_burst, (uint64_t)s->cfg.rate_burst);
 }
 
 static db_opts db_options(const config *cfg)
@@ -251,6 +263,15 @@ static err_code seed_models(const config *cfg, db *d, err *e)
     return ERR_OK;
 }
 
+/* What an operator checks after a rotation: which certificate serves. */
+static void log_tls(const char *event, const http_tls *t)
+{
+    log_info(event, "fingerprint_sha256=%s serial=%s expires=%lld", http_tls_fingerprint(t),
+             http_tls_serial(t), http_tls_expires(t));
+    if (http_tls_expires(t) < (long long)time(NULL))
+        log_warn("tls_certificate_expired", "fingerprint_sha256=%s", http_tls_fingerprint(t));
+}
+
 static err_code start(service *s, err *e)
 {
     db_opts o = db_options(&s->cfg);
@@ -274,6 +295,11 @@ static err_code start(service *s, err *e)
         .decode = codec_job_decode,
     };
     if (jobs_pool_new(&s->jobs, s->db, &jo, e) != ERR_OK) return e->code;
+    /* made even when rate_limit is 0, so that SIGHUP can turn it on */
+    if (ratelimit_new(&s->rate_buckets, RATE_LIMIT_CLIENTS, e) != ERR_OK) return e->code;
+    s->app.rate_buckets = s->rate_buckets;
+    if (http_cors_new(&s->cors, s->cfg.cors_origins, e) != ERR_OK) return e->code;
+    s->app.cors = s->cors;
     s->app.db = s->db;
     s->app.eval = s->eval;
     s->app.models = s->models;
@@ -290,11 +316,31 @@ static err_code start(service *s, err *e)
         .connection_timeout = (unsigned)s->cfg.connection_timeout,
         .connection_limit = (unsigned)s->cfg.connection_limit,
         .per_ip_connection_limit = (unsigned)s->cfg.per_ip_connection_limit,
+        .tls_cert = s->cfg.tls_cert,
+        .tls_key = s->cfg.tls_key,
     };
     if (http_server_start(&s->http, &ho, &s->app, e) != ERR_OK) return e->code;
-    log_info("listening", "addr=%s http_threads=%d eval_threads=%d inline_busy=%d",
-             http_server_addr(s->http), hthreads, threads, s->app.inline_busy);
+    const http_tls *tls = http_server_tls(s->http);
+    if (tls) log_tls("tls_certificate", tls);
+    log_info("listening", "addr=%s scheme=%s http_threads=%d eval_threads=%d inline_busy=%d",
+             http_server_addr(s->http), tls ? "https" : "http", hthreads, threads,
+             s->app.inline_busy);
     return ERR_OK;
+}
+
+/* SIGHUP: the same certificate and key paths, read again; an error keeps
+ * the running certificate. */
+static void reload_tls(service *s)
+{
+    err e;
+    err_clear(&e);
+    if (http_server_tls_reload(s->http, &e) != ERR_OK) {
+        char q[ERR_MSG_MAX + 8];
+        log_error("tls_reload_failed", "error=%s kept_fingerprint=%s",
+                  log_quote(q, sizeof q, e.message), http_tls_fingerprint(http_server_tls(s->http)));
+        return;
+    }
+    if (http_server_tls(s->http)) log_tls("tls_reloaded", http_server_tls(s->http));
 }
 
 static void reload(service *s)
@@ -330,6 +376,7 @@ static void reload(service *s)
         changed++;
     }
     apply_runtime(s);
+    reload_tls(s);
     log_info("reloaded", "changed=%zu", changed);
     notify("READY=1\nSTATUS=serving on %s", http_server_addr(s->http));
 }
@@ -382,6 +429,8 @@ static void teardown(service *s)
     http_server_stop(s->http);
     jobs_pool_free(s->jobs); /* running jobs checkpoint and go back to the queue */
     workq_free(s->eval);
+    ratelimit_free(s->rate_buckets); /* after the server: no request takes tokens */
+    http_cors_free(s->cors);
     model_cache_free(s->models); /* after the last request released its handles */
     db_conns_free(s->db);
     db_unclaim(s->db_lock); /* after the last connection: see db_claim */

@@ -13,9 +13,11 @@
  *   SIGHUP          re-read the settings (same sources as at start);
  *                   apply the reloadable ones (log_level, max_body_size,
  *                   shutdown_timeout, max_solve_points, solve_timeout,
- *                   inline_budget, auth), log
+ *                   inline_budget, auth, rate_limit, ...), log
  *                   each change, and warn about
- *                   changes that need a restart. sd_notify RELOADING=1 +
+ *                   changes that need a restart; read the files at
+ *                   tls_cert/tls_key again (a bad pair keeps the running
+ *                   certificate and logs tls_reload_failed). sd_notify RELOADING=1 +
  *                   MONOTONIC_USEC before, READY=1 after.
  *   SIGTERM/SIGINT  STOPPING=1; /readyz -> 503; stop accepting; in-flight
  *                   requests get shutdown_timeout seconds; then deferred

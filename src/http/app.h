@@ -60,6 +60,14 @@ typedef struct http_app {
     atomic_int metrics_mode; /* enum metrics_mode (http/metrics.h; SIGHUP) */
     /* authentication (auth.c) */
     atomic_int auth_policy; /* enum http_auth_policy; 0 = off (SIGHUP) */
+    /* admission (admission.c): the per-client rate limit and the rejections */
+    struct ratelimit *rate_buckets;       /* borrowed; NULL = no rate limit ever */
+    _Atomic uint64_t rate_limit;          /* requests/s per client address; 0 = off (SIGHUP) */
+    _Atomic uint64_t rate_burst;          /* bucket size (SIGHUP) */
+    _Atomic uint64_t rejected_overloaded; /* 503 + Retry-After: evaluation queue full */
+    _Atomic uint64_t rejected_rate;       /* 429 + Retry-After: over rate_limit */
+
+    const struct http_cors *cors; /* borrowed; allowed browser origins; NULL = CORS off */
 } http_app;
 
 #endif

@@ -21,9 +21,13 @@ src_http_libhttp_la_SOURCES = \
 	src/http/openapi.c src/http/openapi.h \
 	src/http/datasets.c \
 	src/http/jobs.c \
-	src/http/auth.c src/http/auth.h
-src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
-src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) -lm -lpthread
+	src/http/auth.c src/http/auth.h \
+	src/http/tls.c src/http/tls.h \
+	src/http/admission.c src/http/admission.h \
+	src/http/trace.c src/http/trace.h \
+	src/http/cors.c src/http/cors.h
+src_http_libhttp_la_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) $(GNUTLS_CFLAGS)
+src_http_libhttp_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(GNUTLS_LIBS) -lm -lpthread
 
 # The OpenAPI document (docs/openapi.json) is embedded in the binary at
 # build time, as the migrations are (src/store/local.mk), so GET

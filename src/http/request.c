@@ -34,6 +34,7 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_STORAGE_FULL] = 507, /* with Retry-After: deletes still work and free space */
     [ERR_UNAUTHENTICATED] = 401, /* with WWW-Authenticate: Bearer (auth.c) */
     [ERR_FORBIDDEN] = 403,
+    [ERR_RATE_LIMITED] = 429, /* with Retry-After */
 };
 
 unsigned http_status_for(err_code code)

@@ -11,6 +11,7 @@
 #include "http/handler.h"
 #include "http/routes.h"
 #include "model/api_token.h"
+#include "http/trace.h"
 
 #define REQ_ID_MAX 65     /* accepted X-Request-Id: 1..64 of [A-Za-z0-9._:-] */
 #define REQ_MAX_HEADERS 8 /* extra reply headers */
@@ -54,6 +55,13 @@ struct http_req {
     void (*user_free)(void *);
 
     char token_name[API_TOKEN_NAME_MAX + 1]; /* the valid token's name (auth.c); "" = none */
+    http_trace trace;                     /* a valid traceparent; trace_id "" = none */
+    char span_id[HTTP_TRACE_SPAN_LEN + 1]; /* ours, the parent id of the reply's traceparent */
+    char log_extra[80];                   /* "trace_id=... span_id=..." in every log line */
+    const char *cors_origin;              /* Access-Control-Allow-Origin value, or NULL;
+                                             borrowed from app->cors */
+    int reply_at_end; /* a reply stored at the headers, queued only once the request is in,
+                         so the connection stays open (a CORS preflight) */
 };
 
 /* request.c: lifecycle helpers used by server.c. */

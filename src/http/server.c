@@ -37,12 +37,16 @@
 #include "core/log.h"
 #include "http/metrics.h"
 #include "http/auth.h"
+#include "http/admission.h"
+#include "http/cors.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
+#include "http/tls.h"
 
 struct http_server {
     struct MHD_Daemon *mhd;
     http_app *app;
+    http_tls *tls;  /* HTTPS certificate, or NULL (plain HTTP) */
     int listen_fd; /* ours until MHD_start_daemon; -1 once closed */
     int quiesced;
     atomic_uint inflight; /* requests between first callback and completion */
@@ -132,9 +136,20 @@ static enum MHD_Result send_reply(http_req *r)
         MHD_create_response_from_buffer(r->reply_len, r->reply, MHD_RESPMEM_MUST_FREE);
     if (!resp) return MHD_NO;
     r->reply = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->ctype ? r->ctype : "application/json");
+    if (r->reply_len > 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->ctype ? r->ctype : "application/json");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (r->trace.trace_id[0]) {
+        char tp[64];
+        http_trace_format(&r->trace, r->span_id, tp, sizeof tp);
+        MHD_add_response_header(resp, "traceparent", tp);
+    }
+    if (r->cors_origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", HTTP_CORS_EXPOSE_HEADERS);
+    }
+    if (http_cors_varies(r->app->cors)) MHD_add_response_header(resp, "Vary", "Origin");
     if (r->status == 405 && r->allow[0]) MHD_add_response_header(resp, "Allow", r->allow);
     for (size_t i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
@@ -192,6 +207,35 @@ static void check_headers(http_req *r, err_code why)
                           ct);
 }
 
+/* A CORS preflight from an allowed origin (cors.h): 204 with what the
+ * path allows. 1 when answered. */
+static int preflight(http_req *r, err_code why)
+{
+    if (!r->cors_origin || strcmp(r->method, "OPTIONS") != 0 || why != ERR_METHOD ||
+        !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Method"))
+        return 0;
+    char *empty = malloc(1);
+    if (!empty) return 0;
+    http_reply_header(r, "Access-Control-Allow-Methods", r->allow);
+    http_reply_header(r, "Access-Control-Allow-Headers", HTTP_CORS_ALLOW_HEADERS);
+    http_reply_header(r, "Access-Control-Max-Age", HTTP_CORS_MAX_AGE);
+    http_reply_buf(r, 204, empty, 0);
+    r->reply_at_end = 1;
+    return 1;
+}
+
+/* traceparent (trace.h): ours is a new span of the client's trace. */
+static void trace_start(http_req *r)
+{
+    const char *tp = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "traceparent");
+    if (!http_trace_parse(tp, &r->trace)) return;
+    do
+        req_id_new(r->span_id, sizeof r->span_id);
+    while (strcmp(r->span_id, "0000000000000000") == 0);
+    snprintf(r->log_extra, sizeof r->log_extra, "trace_id=%s span_id=%s", r->trace.trace_id,
+             r->span_id);
+}
+
 static http_req *req_start(http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -219,10 +263,27 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
         snprintf(r->id, sizeof r->id, "%s", cid);
     else
         req_id_new(r->id, sizeof r->id);
+    trace_start(r);
+    log_context_set(r->id, r->log_extra);
+    r->cors_origin = http_cors_allow(s->app->cors,
+                                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
     err_code why;
     r->route = routes_match(r->method, r->pathbuf, s->app->test_routes, &r->params, r->allow,
                             sizeof r->allow, &why);
-    check_headers(r, why);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    unsigned retry = http_admission_rate(s->app, ci ? ci->client_addr : NULL, r->path, r->t_start);
+    if (retry) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", retry);
+        http_reply_header(r, "Retry-After", v);
+        http_reply_errorf(r, ERR_RATE_LIMITED, NULL,
+                          "more than %llu requests per second from this address; retry after "
+                          "%u s",
+                          (unsigned long long)atomic_load(&s->app->rate_limit), retry);
+        return r;
+    }
+    if (!preflight(r, why)) check_headers(r, why);
     return r;
 }
 
@@ -259,6 +320,7 @@ static void body_append(http_req *r, const char *data, size_t n)
 static void run_deferred(void *arg)
 {
     http_req *r = arg;
+    log_context_set(r->id, r->log_extra);
     if (http_req_cancelled(r))
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "the server is shutting down");
     else
@@ -266,6 +328,7 @@ static void run_deferred(void *arg)
     if (!r->replied)
         http_reply_errorf(r, ERR_INTERNAL, NULL, "%s %s: deferred handler gave no reply", r->method,
                           r->route->pattern);
+    log_context_set(NULL, NULL);
     /* Last touch: after this the HTTP thread owns r again. */
     MHD_resume_connection(r->conn);
 }
@@ -301,7 +364,14 @@ static enum MHD_Result defer(http_req *r)
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
     if (workq_submit(r->app->eval, run_deferred, r, &e) != ERR_OK) {
-        if (e.code == ERR_UNAVAILABLE) metrics_rejected_count(503);
+        /* a full queue, not the shutdown: the client should come back */
+        if (e.code == ERR_UNAVAILABLE && atomic_load(&r->app->state) != HTTP_APP_DRAINING) {
+            char v[16];
+            snprintf(v, sizeof v, "%d", HTTP_ADMISSION_OVERLOAD_RETRY_S);
+            http_reply_header(r, "Retry-After", v);
+            http_admission_overloaded(r->app);
+            metrics_rejected_count(503);
+        }
         http_reply_error(r, &e);
         MHD_resume_connection(r->conn); /* the access handler runs again and queues */
         return MHD_YES;
@@ -328,12 +398,13 @@ static int wants_keepalive(struct MHD_Connection *c, const char *version)
     return v && strcasestr(v, "keep-alive");
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
 {
-    http_server *s = cls;
     http_req *r = *con_cls;
+    if (r) log_context_set(r->id, r->log_extra);
     if (!r) {
         r = req_start(s, c, url, method);
         if (!r) return MHD_NO;
@@ -342,7 +413,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r->pipelined = quiet.conn == c && r->t_start - quiet.at < PIPELINED_GAP_S;
         atomic_fetch_add(&s->inflight, 1);
         metrics_request_started();
-        return r->replied ? send_reply(r) : MHD_YES;
+        /* a reply queued before the body is read makes libmicrohttpd close
+         * the connection: right for 404/413/429, not for a preflight, which
+         * a browser follows with the actual request */
+        return r->replied && !r->reply_at_end ? send_reply(r) : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
@@ -364,6 +438,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (r->work && !r->replied) return defer(r);
     }
     return send_reply(r);
+}
+
+/* Every line logged while serving the request carries its ids (log.h). */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    enum MHD_Result rc =
+        access_request(cls, c, url, method, version, upload_data, upload_data_size, con_cls);
+    log_context_set(NULL, NULL);
+    return rc;
 }
 
 /* ---- stage 4: completion ---- */
@@ -435,9 +520,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     const char *outcome = termination_name(toe);
     double took = clock_mono() - r->t_start;
     metrics_request_done(r, took);
+    log_context_set(r->id, r->log_extra);
     log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s", r->method,
              log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3, r->id,
              outcome ? " outcome=" : "", outcome ? outcome : "");
+    log_context_set(NULL, NULL);
     /* not when the connection closes anyway: the client asked, the reply
      * came before the body was read (libmicrohttpd then closes), draining */
     int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&
@@ -505,8 +592,12 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     s->app = app;
     s->listen_fd = -1;
     int family = AF_INET;
-    err_code rc = open_listener(s, o->listen, &family, e);
+    const char *cert = o->tls_cert ? o->tls_cert : "", *key = o->tls_key ? o->tls_key : "";
+    err_code rc = ERR_OK;
+    if (cert[0] || key[0]) rc = http_tls_new(&s->tls, cert, key, e);
+    if (rc == ERR_OK) rc = open_listener(s, o->listen, &family, e);
     if (rc != ERR_OK) {
+        http_tls_free(s->tls);
         free(s);
         return rc;
     }
@@ -520,15 +611,27 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     unsigned flags =
         MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* TLS: the certificate comes from our callback at each handshake, so a
+     * reload can swap it (http/tls.h) */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, http_tls_mhd_callback()},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)http_tls_priorities()},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (s->tls)
+        flags |= MHD_USE_TLS;
+    else
+        tls_opts[0].option = MHD_OPTION_END;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
         o->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
+        http_tls_free(s->tls);
         free(s);
         return err_set(e, ERR_IO, "listen", "cannot start the HTTP server on %s", o->listen);
     }
@@ -539,6 +642,16 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
 const char *http_server_addr(const http_server *s)
 {
     return s->addr;
+}
+
+const struct http_tls *http_server_tls(const http_server *s)
+{
+    return s->tls;
+}
+
+err_code http_server_tls_reload(http_server *s, err *e)
+{
+    return s->tls ? http_tls_reload(s->tls, e) : ERR_OK;
 }
 
 void http_server_quiesce(http_server *s)
@@ -559,5 +672,6 @@ void http_server_stop(http_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->mhd);
+    http_tls_free(s->tls); /* no handshake can run any more */
     free(s);
 }

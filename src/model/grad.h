@@ -39,7 +39,10 @@ struct grad_field {
      * dfdt is not NULL, dg/dt (n x dim). What the implicit methods (rodas4,
      * esdirk4, auto) and the implicit adjoint need; NULL = they are refused
      * (field "method"). May overwrite what eval kept for vjp (the engine
-     * never calls it between an eval and its vjp). Returns as eval. */
+     * never calls it between an eval and its vjp). At a jump time the
+     * engine passes t nudged one ulp into the step being taken (after it
+     * forward, before it backward), so a one-sided field reads the step's
+     * own side. Returns as eval. */
     int (*jac)(void *ctx, double t, size_t item0, size_t n, const double *y, double *J,
                double *dfdt);
     void *ctx;

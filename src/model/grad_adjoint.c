@@ -164,7 +164,7 @@ static int ia_jac(double t, const double *z, double *J, double *dfdt, void *ctx)
     const size_t d = s->dim, bb = d * d;
     (void)z;
     dense_at(s, t);
-    int rc = g->jac(g->ctx, t, s->item0, s->n, s->hcur.p, J, NULL);
+    int rc = g->jac(g->ctx, nextafter(t, -INFINITY), s->item0, s->n, s->hcur.p, J, NULL);
     if (rc) return rc;
     for (size_t b = 0; b < s->n; b++) {
         double *Jb = J + b * bb;

@@ -63,7 +63,7 @@ static int fwd_rhs(double t, const double *y, double *dydt, void *ctx)
 static int fwd_jac(double t, const double *y, double *J, double *dfdt, void *ctx)
 {
     grad_solver *s = ctx;
-    return s->g->jac(s->g->ctx, t, s->item0, s->n, y, J, dfdt);
+    return s->g->jac(s->g->ctx, nextafter(t, INFINITY), s->item0, s->n, y, J, dfdt);
 }
 
 static err_code check_call(const struct grad_field *g, const struct grad_solve_options *o, size_t n,

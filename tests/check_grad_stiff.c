@@ -259,6 +259,30 @@ START_TEST(auto_nonstiff_is_dopri5)
 }
 END_TEST
 
+/* Observations at t0 only: no forward step, no backward solve; the
+ * gradient is the loss's own (dL/dy0), through the implicit path too. */
+START_TEST(observed_at_t0_only)
+{
+    struct scase c;
+    scase_init(&c, 1, 9);
+    c.n_t = 2; /* t = {0, 0.3} -> {0, 0} */
+    c.t[1] = 0;
+    for (int m = 0; m < 3; m++) {
+        struct grad_ode_options o;
+        opts(&o, implicit_tabs[m], 1e-6, 1e-8);
+        double l, dth[NP], dy0[3];
+        grad_of(&c, &o, &l, dth, dy0, NULL);
+        for (size_t i = 0; i < NP; i++)
+            ck_assert(dth[i] == 0);
+        for (size_t k = 0; k < 3; k++) { /* mse, mean over 6 values, both rows at y0 */
+            const double want = 2.0 / 6 * ((c.y0[k] - c.target[k]) + (c.y0[k] - c.target[3 + k]));
+            ck_assert_double_eq_tol(dy0[k], want, 1e-15);
+        }
+    }
+    scase_free(&c);
+}
+END_TEST
+
 /* backprop through an implicit method is refused, naming the field. */
 START_TEST(backprop_refused)
 {
@@ -406,6 +430,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fewer_steps_than_dopri5);
     tcase_add_test(tc, auto_nonstiff_is_dopri5);
     tcase_add_test(tc, backprop_refused);
+    tcase_add_test(tc, observed_at_t0_only);
     tcase_add_test(tc, blocks_match_dense);
     tcase_add_test(tc, blocks_errors);
     suite_add_tcase(s, tc);

@@ -294,8 +294,6 @@ err_code grad_adjoint_backward(grad_solver *s, double *y0bar, double *dtheta, er
     if (rc) return rc;
     /* z = [h, a, w], or [a, w] with h read from the forward's steps */
     const size_t N = s->N, P = s->g->n_params, ho = implicit ? 0 : N, D = ho + N + P;
-    if (implicit && s->dsteps_n == 0)
-        return err_set(e, ERR_INTERNAL, NULL, "adjoint: no forward steps recorded");
     if ((rc = reserve_adjoint(s, D, e))) return rc;
     struct ode_options oo;
     adjoint_options(s, D, ho + N, &oo);
@@ -308,6 +306,8 @@ err_code grad_adjoint_backward(grad_solver *s, double *y0bar, double *dtheta, er
         for (size_t k = 0; k < N; k++)                       /* the jump of a */
             z[ho + k] += ybt[i * N + k];
         const double t_lo = i > 0 ? t[i - 1] : s->t0;
+        if (t[i] > t_lo && implicit && s->dsteps_n == 0) /* the forward stepped over it */
+            return err_set(e, ERR_INTERNAL, NULL, "adjoint: no forward steps recorded");
         if (t[i] > t_lo && (rc = solve_interval(s, ode, implicit, &oo, D, t[i], t_lo, e)))
             return rc;
         z = s->aug.p;

@@ -55,8 +55,7 @@ struct scase {
     struct grad_ode_options o;
 };
 
-static void opts(struct grad_ode_options *o, const struct rk_tableau *tab, double rtol,
-                 double atol)
+static void opts(struct grad_ode_options *o, const struct rk_tableau *tab, double rtol, double atol)
 {
     grad_ode_options_init(o);
     o->solve.tab = tab;
@@ -122,8 +121,8 @@ static void grad_of(struct scase *c, const struct grad_ode_options *o, double *l
 static void assert_close(const char *what, size_t i, double g, double fd)
 {
     ck_assert_msg(fabs(g - fd) <= 1e-6 + 1e-5 * fabs(fd),
-                  "%s[%zu]: gradient %.12g, central differences %.12g (diff %.3g)", what, i, g,
-                  fd, fabs(g - fd));
+                  "%s[%zu]: gradient %.12g, central differences %.12g (diff %.3g)", what, i, g, fd,
+                  fabs(g - fd));
 }
 
 static const struct rk_tableau *const implicit_tabs[] = {&rk_rodas4, &rk_esdirk4, &rk_auto};
@@ -350,8 +349,8 @@ START_TEST(blocks_match_dense)
 {
     const double y0[5] = {1, 2, -1, 0.5, 1}, tout[2] = {0.5, 3.0};
     size_t dim = 4;
-    struct ode_problem p = {.f = blk_f, .ctx = &dim, .t0 = 0, .y0 = y0, .t_out = tout,
-                            .n_out = 2, .autonomous = 1};
+    struct ode_problem p = {
+        .f = blk_f, .ctx = &dim, .t0 = 0, .y0 = y0, .t_out = tout, .n_out = 2, .autonomous = 1};
     struct ode_options o;
     ode_options_init(&o);
     o.rtol = 1e-8;
@@ -394,8 +393,16 @@ START_TEST(blocks_errors)
 {
     const double y0[5] = {1, 2, -1, 0.5, 1}, tout = 1.0;
     size_t dim = 5;
-    struct ode_problem p = {.f = blk_f, .ctx = &dim, .dim = 5, .t0 = 0, .y0 = y0, .t_out = &tout, .n_out = 1,
-                            .jac = blk_jac_blocks, .jac_blocks = 2, .jac_bsize = 2,
+    struct ode_problem p = {.f = blk_f,
+                            .ctx = &dim,
+                            .dim = 5,
+                            .t0 = 0,
+                            .y0 = y0,
+                            .t_out = &tout,
+                            .n_out = 1,
+                            .jac = blk_jac_blocks,
+                            .jac_blocks = 2,
+                            .jac_bsize = 2,
                             .jac_inexact = 1};
     double y[5];
     err e;

@@ -17,7 +17,8 @@ void stiff_mlp_params(double fast, uint64_t seed, double *p)
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) {
             const int r0 = (j + 1) % 3, r1 = (j + 2) % 3, c0 = (i + 1) % 3, c1 = (i + 2) % 3;
-            Vi[i * 3 + j] = (V[r0 * 3 + c0] * V[r1 * 3 + c1] - V[r0 * 3 + c1] * V[r1 * 3 + c0]) / det;
+            Vi[i * 3 + j] =
+                (V[r0 * 3 + c0] * V[r1 * 3 + c1] - V[r0 * 3 + c1] * V[r1 * 3 + c0]) / det;
         }
     double VB[9], M[9];
     for (int i = 0; i < 3; i++)

@@ -191,8 +191,8 @@ static err_code pick_solver(grad_solver *s, ode_solver **out, int *implicit, err
         *out = s->ode;
         return ERR_OK;
     }
-    const struct rk_tableau *tab = s->tab->kind == RK_AUTO && !s->fwd_stiff ? &rk_dopri5
-                                                                            : &rk_esdirk4;
+    const struct rk_tableau *tab =
+        s->tab->kind == RK_AUTO && !s->fwd_stiff ? &rk_dopri5 : &rk_esdirk4;
     *implicit = tab == &rk_esdirk4;
     if (!s->ode_bwd || ode_solver_tableau(s->ode_bwd) != tab) {
         ode_solver_free(s->ode_bwd);

@@ -185,7 +185,9 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
     s->st.fwd_nfe = os.nfe;
     s->st.fwd_jac = os.n_jac;
     s->st.fwd_lu = os.n_lu;
-    s->st.fwd_stiff_steps = !implicit ? 0 : s->tab->kind == RK_AUTO ? os.auto_steps[1] : os.n_accepted;
+    s->st.fwd_stiff_steps = !implicit                 ? 0
+                            : s->tab->kind == RK_AUTO ? os.auto_steps[1]
+                                                      : os.n_accepted;
     s->fwd_stiff = s->st.fwd_stiff_steps > 0;
     if (!rc && o->method == GRAD_BACKPROP) rc = grad_backprop_finish(s, e);
     if (rc) return rc;

@@ -461,8 +461,7 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
     if (!s || !p) return err_set(e, ERR_INVALID, NULL, "no solver or problem given");
     err_code rc;
     if ((rc = validate_problem(p, y_out, e)) || (rc = validate_options(s, o, p->dim, e))) return rc;
-    if ((rc = check_jac(s, p, e)) ||
-        (rc = reserve_state(s, p->dim, ode_implicit_jac_len(p), e)) ||
+    if ((rc = check_jac(s, p, e)) || (rc = reserve_state(s, p->dim, ode_implicit_jac_len(p), e)) ||
         (rc = reserve_lists(s, p->n_out, p->n_jumps + p->n_stops, e)))
         return rc;
     if (p->n_events && o->groups != 1)

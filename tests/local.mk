@@ -27,7 +27,6 @@ VALGRIND_TESTS = tests/check_core tests/check_num tests/check_nn tests/check_int
 	tests/check_grad_cde tests/check_loss_init tests/check_optim tests/check_store \
 	tests/check_models tests/check_model_cache tests/check_datasets tests/check_codec \
 	tests/check_config tests/check_notify tests/check_http tests/check_train
-VALGRIND_TESTS += tests/check_grad_stiff
 EXTRA_DIST += tests/run-valgrind.sh
 check-valgrind: $(VALGRIND_TESTS)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \

@@ -465,10 +465,12 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
         double nv = 0, nu = 0;
         for (size_t i = 0; i < n; i++) {
             const size_t b = i / bs, i0 = b * bs;
-            const double *row = w->J + b * bs * bs + (i - i0) * bs;
             double acc = 0;
-            for (size_t j = 0; i < nj && j < bs; j++)
-                acc += row[j] * v[i0 + j];
+            if (i < nj) {
+                const double *row = w->J + b * bs * bs + (i - i0) * bs;
+                for (size_t j = 0; j < bs; j++)
+                    acc += row[j] * v[i0 + j];
+            }
             u[i] = acc;
             nu += acc * acc;
             nv += v[i] * v[i];

@@ -255,6 +255,53 @@ START_TEST(adjoint_fd)
 }
 END_TEST
 
+/* The implicit methods (rodas4, esdirk4 forward; the interpolating esdirk4
+ * adjoint backward, model/grad_adjoint.c) at rtol 1e-10, atol 1e-12,
+ * against the same fixed-step FD reference as adjoint_fd, to the same
+ * bound; per item and (the block Jacobian) shared-step. */
+START_TEST(implicit_adjoint_fd)
+{
+    const struct rk_tableau *tab = _i < 4 ? &rk_rodas4 : &rk_esdirk4;
+    struct fixture f;
+    fixture_init(&f, schemes[_i % 4], LOSS_MSE, _i >= 4, 60 + (uint64_t)_i);
+    f.o.solve.method = GRAD_ADJOINT;
+    f.o.solve.tab = tab;
+    f.o.solve.ode.rtol = 1e-10;
+    f.o.solve.ode.atol = 1e-12;
+    f.o.solve.ode.max_steps = 1000000;
+    struct grad_cde_options ref = f.o;
+    ref.solve.tab = &rk_dop853;
+    ref.solve.ode.n_steps = 300;
+    check_fd(&f, &ref, 3, 1e-5, 1e-6, 1e-5);
+    double g[MAXP];
+    loss_of(&f, g, NULL);
+    struct grad_stats st;
+    grad_cde_stats(f.g, &st);
+    ck_assert_int_gt(st.fwd_jac, 0);
+    ck_assert_int_gt(st.bwd_jac, 0);
+    fixture_free(&f);
+}
+END_TEST
+
+/* A path without a second derivative gives no Jacobian: the implicit
+ * methods are refused, naming the field. */
+START_TEST(implicit_needs_d2)
+{
+    struct fixture f;
+    fixture_init(&f, MODEL_INTERP_LINEAR, LOSS_MSE, 1, 7);
+    struct grad_path p = *grad_interp_path(f.gi);
+    p.d2xdt2 = NULL;
+    f.batch.path = &p;
+    f.o.solve.tab = &rk_rodas4;
+    double l, g[MAXP];
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(grad_cde_compute(f.g, &f.batch, &f.o, &l, g, NULL, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "method");
+    fixture_free(&f);
+}
+END_TEST
+
 /* Training hands the solver the knots serving does: per item its jumps
  * (linear, rectilinear) or stops (the cubic schemes) in s, and for a range
  * of items the sorted union of theirs. */
@@ -328,6 +375,8 @@ static Suite *grad_cde_suite(void)
     tcase_add_loop_test(tc, knots_as_serving, 0, 4);
     tcase_add_loop_test(tc, backprop_fd, 0, 12);
     tcase_add_loop_test(tc, adjoint_fd, 0, 12);
+    tcase_add_loop_test(tc, implicit_adjoint_fd, 0, 8);
+    tcase_add_test(tc, implicit_needs_d2);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");
     tcase_add_test(te, interp_errors);

@@ -1057,39 +1057,59 @@ END_TEST
  * gen_reference.py --stiff) against SciPy Radau at rtol 1e-12: both
  * implicit methods and auto within the usual bound, in far fewer steps than
  * dopri5. */
-START_TEST(stiff_mlp)
+/* The stiff MLP of tests/fixtures/stiff_reference.json: its model into d,
+ * y0, the output times and SciPy Radau's answer there (at most 8 times). */
+struct stiff_fixture {
+    json_t *root;
+    double y0[3], t[8], ref[8 * 3], ref_err;
+    size_t n_t;
+};
+
+static void stiff_fixture_load(struct stiff_fixture *f, model_def *d)
 {
     char path[1024];
     tu_source_path(path, sizeof path, "tests/fixtures/stiff_reference.json");
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    ck_assert_msg(root != NULL, "cannot load %s: %s (set top_srcdir)", path, je.text);
+    f->root = json_load_file(path, 0, &je);
+    ck_assert_msg(f->root != NULL, "cannot load %s: %s (set top_srcdir)", path, je.text);
     json_t *pj = NULL, *it;
     size_t k;
-    json_array_foreach(json_object_get(root, "problems"), k, it)
+    json_array_foreach(json_object_get(f->root, "problems"), k, it)
     {
         if (strcmp(json_string_value(json_object_get(it, "name")), "stiff_mlp") == 0) pj = it;
     }
     ck_assert_ptr_nonnull(pj);
-    model_def d;
-    def_ode(&d, 3, 0, false);
+    def_ode(d, 3, 0, false);
     size_t width = 3;
     json_t *layers = json_object_get(pj, "layers");
     for (size_t l = 0; l < json_array_size(layers); l++)
-        load_layer(&d, json_array_get(layers, l), &width);
-    ode_model *m = new_model(&d);
-    double y0[3], t[8], ref[8 * 3], y[8 * 3];
+        load_layer(d, json_array_get(layers, l), &width);
     for (size_t i = 0; i < 3; i++)
-        y0[i] = json_real_value(json_array_get(json_object_get(pj, "y0"), i));
-    const size_t n_t = json_array_size(json_object_get(pj, "t"));
-    ck_assert_uint_le(n_t, 8);
-    for (size_t i = 0; i < n_t; i++) {
-        t[i] = json_real_value(json_array_get(json_object_get(pj, "t"), i));
+        f->y0[i] = json_real_value(json_array_get(json_object_get(pj, "y0"), i));
+    f->n_t = json_array_size(json_object_get(pj, "t"));
+    ck_assert_uint_le(f->n_t, 8);
+    for (size_t i = 0; i < f->n_t; i++) {
+        f->t[i] = json_real_value(json_array_get(json_object_get(pj, "t"), i));
         for (size_t c = 0; c < 3; c++)
-            ref[i * 3 + c] =
+            f->ref[i * 3 + c] =
                 json_real_value(json_array_get(json_array_get(json_object_get(pj, "y"), i), c));
     }
-    const double ref_err = json_real_value(json_object_get(pj, "ref_err_est"));
+    f->ref_err = json_real_value(json_object_get(pj, "ref_err_est"));
+}
+
+START_TEST(stiff_mlp)
+{
+    struct stiff_fixture sf;
+    model_def d;
+    stiff_fixture_load(&sf, &d);
+    json_t *root = sf.root;
+    ode_model *m = new_model(&d);
+    double y0[3], t[8], ref[8 * 3], y[8 * 3];
+    memcpy(y0, sf.y0, sizeof y0);
+    memcpy(t, sf.t, sizeof t);
+    memcpy(ref, sf.ref, sizeof ref);
+    const size_t n_t = sf.n_t;
+    const double ref_err = sf.ref_err;
     /* auto through the model: its stats reach ode_model_stats */
     static const char *const methods[] = {"rodas4", "esdirk4", "dopri5", "auto"};
     long steps[4];
@@ -1131,6 +1151,71 @@ START_TEST(stiff_mlp)
     ode_model_free(m);
     model_def_free(&d);
     json_decref(root);
+}
+END_TEST
+
+/* Shared-step batches take the implicit methods when asked (ODE_BATCH_SHARED:
+ * one system, a block-diagonal Jacobian, auto switching the whole batch):
+ * four states around the fixture's, at rtol 1e-8, atol 1e-10. The first
+ * is the fixture's and meets SciPy Radau's answer within the usual bound;
+ * every one meets its per-trajectory answer within twice that bound (both
+ * are within the tolerance of the truth). */
+START_TEST(stiff_mlp_shared)
+{
+    struct stiff_fixture sf;
+    model_def d;
+    stiff_fixture_load(&sf, &d);
+    ode_model *m = new_model(&d);
+    enum { NB = 4 };
+    double y0[NB * 3], ys[NB * 8 * 3], yp[NB * 8 * 3];
+    for (size_t b = 0; b < NB; b++)
+        for (size_t c = 0; c < 3; c++)
+            y0[b * 3 + c] = sf.y0[c] + (b ? 0.2 * (double)b * (c == b - 1 ? 1 : -0.5) : 0);
+    static const char *const methods[] = {"rodas4", "esdirk4", "auto"};
+    for (int mi = 0; mi < 3; mi++) {
+        struct ode_model_stats st[2];
+        for (int pass = 0; pass < 2; pass++) {
+            struct ode_model_query q = {.t0 = 0, .batch = NB, .y0 = y0, .t = sf.t, .n_t = sf.n_t,
+                                        .mode = pass ? ODE_BATCH_PER_TRAJECTORY
+                                                     : ODE_BATCH_SHARED};
+            snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[mi]);
+            q.solver.rtol = 1e-8;
+            q.solver.atol = 1e-10;
+            q.solver.max_steps = 100000;
+            err e;
+            err_clear(&e);
+            ck_assert_msg(ode_model_solve(m, &q, pass ? yp : ys, &st[pass], &e) == ERR_OK,
+                          "%s: %s", methods[mi], e.message);
+            ck_assert_int_eq(st[pass].mode, pass ? ODE_BATCH_PER_TRAJECTORY : ODE_BATCH_SHARED);
+            ck_assert_int_gt(st[pass].n_jac, 0);
+            ck_assert_int_gt(st[pass].n_lu, 0);
+        }
+        if (mi == 2) { /* the whole batch went over to rodas4 */
+            ck_assert_int_gt(st[0].auto_steps[1], 0);
+            ck_assert_int_ge(st[0].n_switches, 1);
+            ck_assert_int_eq(st[0].auto_steps[0] + st[0].auto_steps[1], st[0].steps);
+        }
+        for (size_t b = 0; b < NB; b++)
+            for (size_t i = 0; i < sf.n_t; i++) {
+                double ymax = 0;
+                for (size_t c = 0; c < 3; c++)
+                    ymax = fmax(ymax, fabs(sf.ref[i * 3 + c]));
+                const double tol = err_bound(1e-8, 1e-10, ymax, sf.ref_err);
+                for (size_t c = 0; c < 3; c++) {
+                    const size_t at = (b * sf.n_t + i) * 3 + c;
+                    if (b == 0)
+                        ck_assert_msg(fabs(ys[at] - sf.ref[i * 3 + c]) <= tol,
+                                      "%s shared t=%g [%zu]: %.17g vs Radau %.17g", methods[mi],
+                                      sf.t[i], c, ys[at], sf.ref[i * 3 + c]);
+                    ck_assert_msg(fabs(ys[at] - yp[at]) <= 2 * tol,
+                                  "%s state %zu t=%g [%zu]: shared %.17g vs per trajectory %.17g",
+                                  methods[mi], b, sf.t[i], c, ys[at], yp[at]);
+                }
+            }
+    }
+    ode_model_free(m);
+    model_def_free(&d);
+    json_decref(sf.root);
 }
 END_TEST
 
@@ -1282,6 +1367,7 @@ static Suite *suite(void)
     tcase_add_test(core, solve_cost_learns);
     tcase_add_test(core, implicit_methods);
     tcase_add_test(core, stiff_mlp);
+    tcase_add_test(core, stiff_mlp_shared);
     tcase_add_test(core, per_trajectory_grids);
     tcase_add_test(core, events_per_trajectory);
     suite_add_tcase(s, core);

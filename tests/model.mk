@@ -50,3 +50,12 @@ tests_check_model_def_SOURCES = tests/check_model_def.c tests/testutil.c tests/t
 tests_check_model_def_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_model_def_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# gradients through the implicit methods (the esdirk4 adjoint), num's block Jacobians
+check_PROGRAMS += tests/check_grad_stiff
+TESTS += tests/check_grad_stiff
+tests_check_grad_stiff_SOURCES = tests/check_grad_stiff.c tests/stiff_testlib.c \
+	tests/stiff_testlib.h tests/testutil.c tests/testutil.h
+tests_check_grad_stiff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_grad_stiff_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm

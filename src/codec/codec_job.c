@@ -409,10 +409,10 @@ static err_code parse_solver(json_t *o, job_spec *s, err *e)
     if (!tab || !rk_tableau_adaptive(tab) || strlen(m) >= sizeof s->method)
         return err_set(e, ERR_INVALID, "solver.method",
                        "unknown or fixed-step method \"%.32s\" (e.g. dopri5, tsit5, bosh3)", m);
-    if (rk_tableau_implicit(tab))
-        return err_set(e, ERR_INVALID, "solver.method",
-                       "the implicit method %s is not available for training yet (use dopri5, "
-                       "tsit5 or bosh3)",
+    if (rk_tableau_implicit(tab) && s->gradient == GRAD_BACKPROP)
+        return err_set(e, ERR_INVALID, "gradient",
+                       "backprop runs each step's Runge-Kutta map backwards, and the implicit "
+                       "method %s has none: use \"gradient\": \"adjoint\" (the default)",
                        m);
     snprintf(s->method, sizeof s->method, "%s", m);
     s->max_steps = (long)ms;

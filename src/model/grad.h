@@ -34,6 +34,17 @@ struct grad_field {
     /* After the latest eval, same items: dy += v^T dg/dy per item (n x dim)
      * and dtheta += the sum over items of v^T dg/dtheta. Both accumulate. */
     void (*vjp)(void *ctx, size_t item0, size_t n, const double *v, double *dy, double *dtheta);
+    /* dg/dy of each item at (t, y): n blocks of dim x dim, one per item,
+     * row-major (J[(b*dim + i)*dim + j] = dg_i/dy_j of item b), and, when
+     * dfdt is not NULL, dg/dt (n x dim). What the implicit methods (rodas4,
+     * esdirk4, auto) and the implicit adjoint need; NULL = they are refused
+     * (field "method"). May overwrite what eval kept for vjp (the engine
+     * never calls it between an eval and its vjp). At a jump time the
+     * engine passes t nudged one ulp into the step being taken (after it
+     * forward, before it backward), so a one-sided field reads the step's
+     * own side. Returns as eval. */
+    int (*jac)(void *ctx, double t, size_t item0, size_t n, const double *y, double *J,
+               double *dfdt);
     void *ctx;
     const double *jump_times; /* times where g jumps in t (CDE knots); may be NULL */
     size_t n_jumps;
@@ -43,7 +54,10 @@ struct grad_field {
 
 struct grad_solve_options {
     grad_method method;
-    const struct rk_tableau *tab; /* NULL = dopri5 */
+    /* NULL = dopri5. The implicit ones (rodas4, esdirk4, auto) need the
+     * field's jac and the adjoint (grad_adjoint.c says how it solves
+     * backwards after them). */
+    const struct rk_tableau *tab;
     /* rtol, atol, max_steps, fixed_step / n_steps, first/min/max_step,
      * controller, abort hook. Its observer and groups are the engine's. */
     struct ode_options ode;
@@ -66,6 +80,10 @@ struct grad_stats {
     long fwd_steps, fwd_rejected, fwd_nfe; /* forward solve */
     long bwd_steps, bwd_rejected, bwd_nfe; /* adjoint solves, or the reverse sweep's VJPs (nfe) */
     size_t tape_bytes;                     /* backprop: bytes of the recorded steps */
+    long fwd_jac, fwd_lu;       /* implicit forward: Jacobians, LU factorisations */
+    long fwd_stiff_steps;       /* accepted steps of the implicit method (all of them, or
+                                   auto's rodas4 steps) */
+    long bwd_jac, bwd_lu;       /* implicit adjoint (esdirk4): the same */
 };
 
 typedef struct grad_solver grad_solver;

@@ -11,6 +11,12 @@
 #include "core/err.h"
 #include "model/grad.h"
 
+/* The interpolating adjoint's record of the forward (after an implicit
+ * forward, grad_adjoint.c): begin before the solve, record as the num
+ * observer (ctx = the grad_solver) of every accepted step. */
+void grad_adjoint_record_begin(grad_solver *s);
+int grad_adjoint_record(const struct ode_step_record *rec, void *ctx);
+
 /* y0bar (may be NULL) overwritten with dL/dy0, dtheta added to. */
 err_code grad_adjoint_backward(grad_solver *s, double *y0bar, double *dtheta, err *e);
 

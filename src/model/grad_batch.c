@@ -37,6 +37,11 @@ void grad_batch_stats_add_forward(struct grad_stats *sum, const grad_solver *s)
     sum->bwd_rejected += st.bwd_rejected;
     sum->bwd_nfe += st.bwd_nfe;
     if (st.tape_bytes > sum->tape_bytes) sum->tape_bytes = st.tape_bytes;
+    sum->fwd_jac += st.fwd_jac;
+    sum->fwd_lu += st.fwd_lu;
+    sum->fwd_stiff_steps += st.fwd_stiff_steps;
+    sum->bwd_jac += st.bwd_jac;
+    sum->bwd_lu += st.bwd_lu;
 }
 
 void grad_batch_stats_add_backward(struct grad_stats *sum, const grad_solver *s)
@@ -46,4 +51,6 @@ void grad_batch_stats_add_backward(struct grad_stats *sum, const grad_solver *s)
     sum->bwd_steps += st.bwd_steps;
     sum->bwd_rejected += st.bwd_rejected;
     sum->bwd_nfe += st.bwd_nfe;
+    sum->bwd_jac += st.bwd_jac;
+    sum->bwd_lu += st.bwd_lu;
 }

@@ -32,6 +32,7 @@ struct grad_cde {
     double *x0, *z0, *z0bar;      /* items x C, items x H */
     double *fm, *u, *dx;          /* items x H*C, items x H*C, items x C */
     double *z, *zbar, *r, *rbar;  /* rows x H, rows x H, rows x O, rows x O */
+    double *jscratch;             /* field_jac: H*C*H + H*C + 2C */
     size_t bytes;
     struct grad_stats st;
 };
@@ -75,6 +76,39 @@ static void field_vjp(void *ctx, size_t item0, size_t n, const double *v, double
     mlp_vjp_batch(g->nets.vector_field, g->ws_field, n, g->u, dz, NULL, dtheta);
 }
 
+/* The implicit methods' Jacobian, as cde_model serves it
+ * (cde_model_field_jacobian): dg/dz = sum_c dX_c/dt dF_{:,c}/dz from one
+ * mlp_jacobian per item, dg/dt = F(z) d2X/dt2. At a knot the engine asks
+ * one ulp inside the step (grad.h), so dX/dt is the step's own segment's. */
+static int field_jac(void *ctx, double t, size_t item0, size_t n, const double *z, double *J,
+                     double *dfdt)
+{
+    grad_cde *g = ctx;
+    const size_t C = g->C, H = g->H;
+    double *JF = g->jscratch, *F = JF + H * C * H, *dx = F + H * C, *d2 = dx + C;
+    for (size_t b = 0; b < n; b++) {
+        if (g->path->dxdt(g->path->ctx, item0 + b, t, dx)) return -1;
+        mlp_jacobian(g->nets.vector_field, g->ws_field, z + b * H, 0, F, JF, NULL);
+        double *Jb = J + b * H * H;
+        for (size_t i = 0; i < H; i++) {
+            double *Ji = Jb + i * H;
+            for (size_t j = 0; j < H; j++)
+                Ji[j] = 0;
+            for (size_t c = 0; c < C; c++) {
+                const double vc = dx[c];
+                const double *row = JF + (i * C + c) * H;
+                for (size_t j = 0; j < H; j++)
+                    Ji[j] += vc * row[j];
+            }
+        }
+        if (dfdt) {
+            if (g->path->d2xdt2(g->path->ctx, item0 + b, t, d2)) return -1;
+            cde_field_product(H, C, F, d2, dfdt + b * H);
+        }
+    }
+    return 0;
+}
+
 /* ---- construction --------------------------------------------------------------- */
 
 static err_code check_nets(const struct grad_cde_nets *n, err *e)
@@ -109,6 +143,12 @@ err_code grad_cde_new(grad_cde **out, const struct grad_cde_nets *nets, size_t m
     g->field = (struct grad_field){
         .dim = g->H, .n_params = g->np_field, .eval = field_eval, .vjp = field_vjp, .ctx = g};
     (void)max_batch; /* workspaces are made on first use, sized by the batch */
+    const size_t js = g->H * g->C * g->H + g->H * g->C + 2 * g->C;
+    g->jscratch = malloc(js * sizeof *g->jscratch);
+    if (!g->jscratch) {
+        grad_cde_free(g);
+        return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient");
+    }
     rc = grad_solver_new(&g->solver, e);
     if (rc) {
         grad_cde_free(g);
@@ -138,6 +178,7 @@ void grad_cde_free(grad_cde *g)
     mlp_ws_free(g->ws_read);
     grad_solver_free(g->solver);
     free_bufs(g);
+    free(g->jscratch);
     free(g);
 }
 
@@ -289,6 +330,7 @@ static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
     if (!g->field.jump_times) g->field.n_jumps = 0;
     g->field.stop_times = p->stops ? p->stops(p->ctx, b0, n, &g->field.n_stops) : NULL;
     if (!g->field.stop_times) g->field.n_stops = 0;
+    g->field.jac = p->dxdt && p->d2xdt2 ? field_jac : NULL;
     rc = grad_solver_forward(g->solver, &g->field, &so, b0, n, t0, g->z0, t, nt, g->z, e);
     grad_batch_stats_add_forward(&g->st, g->solver);
     if (rc) return rc;

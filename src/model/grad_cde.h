@@ -56,6 +56,10 @@ struct grad_path {
     /* The same for the stop times (ode_problem.stop_times: knots where
      * dX/dt is continuous but steps must end). May be NULL. */
     const double *(*stops)(void *ctx, size_t item0, size_t n, size_t *n_stops);
+    /* d2X_b/dt2(t), C values: for the implicit methods' Jacobian (rodas4's
+     * df/dt = F(z) d2X/dt2). May be NULL: then the implicit methods are
+     * refused (field "method"). */
+    int (*d2xdt2)(void *ctx, size_t item, double t, double *out);
     void *ctx;
 };
 

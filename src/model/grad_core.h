@@ -46,6 +46,11 @@ struct grad_solver {
 
     /* adjoint */
     struct grad_core_buf aug, aug_out, negv, rtol_v, atol_v;
+    ode_solver *ode_bwd; /* the backward's own method after an implicit forward (else NULL) */
+    int fwd_stiff;       /* the latest forward took implicit steps */
+    /* the interpolating adjoint (grad_adjoint.c): the forward's steps */
+    struct grad_core_buf dsteps, dtape, hcur, gout;
+    size_t dsteps_n, dtape_n, dhint;
 
     struct grad_stats st;
 };

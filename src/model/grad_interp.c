@@ -31,6 +31,14 @@ static int cb_dxdt(void *ctx, size_t item, double s, double *out)
     return 0;
 }
 
+static int cb_d2xdt2(void *ctx, size_t item, double s, double *out)
+{
+    grad_interp *g = ctx;
+    if (item >= g->n) return -1;
+    interp_eval(g->paths[item], s, NULL, NULL, out);
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -108,6 +116,7 @@ err_code grad_interp_new(grad_interp **out, const interp *const *paths, size_t n
                                  .dxdt = cb_dxdt,
                                  .jumps = cb_jumps,
                                  .stops = cb_stops,
+                                 .d2xdt2 = cb_d2xdt2,
                                  .ctx = g};
     *out = g;
     return ERR_OK;

@@ -2,7 +2,8 @@
  *
  * The field handed to the engine is the MLP itself: eval =
  * mlp_forward_batch (the tape stays in the workspace), vjp = mlp_vjp_batch
- * (input and parameter cotangents, no time cotangent). The loss gradient
+ * (input and parameter cotangents, no time cotangent), jac = mlp_jacobian
+ * per item (for the implicit methods). The loss gradient
  * dL/dh(t_i) seeds the engine's backward pass; its dL/dy0 and dL/dtheta
  * are the results. */
 #include "model/grad_ode.h"
@@ -47,6 +48,17 @@ static void field_vjp(void *ctx, size_t item0, size_t n, const double *v, double
     mlp_vjp_batch(g->f, g->ws, n, v, dy, NULL, dtheta);
 }
 
+static int field_jac(void *ctx, double t, size_t item0, size_t n, const double *y, double *J,
+                     double *dfdt)
+{
+    grad_ode *g = ctx;
+    (void)item0;
+    const size_t d = g->field.dim;
+    for (size_t b = 0; b < n; b++)
+        mlp_jacobian(g->f, g->ws, y + b * d, t, NULL, J + b * d * d, dfdt ? dfdt + b * d : NULL);
+    return 0;
+}
+
 err_code grad_ode_new(grad_ode **out, const mlp *f, size_t max_batch, err *e)
 {
     *out = NULL;
@@ -68,6 +80,7 @@ err_code grad_ode_new(grad_ode **out, const mlp *f, size_t max_batch, err *e)
         .n_params = mlp_n_params(f),
         .eval = field_eval,
         .vjp = field_vjp,
+        .jac = field_jac,
         .ctx = g,
     };
     *out = g;

@@ -27,10 +27,12 @@ void grad_solver_free(grad_solver *s)
     struct grad_core_buf *all[] = {&s->times, &s->yt,      &s->ybt,  &s->y0,      &s->steps,
                                    &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
                                    &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
-                                   &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v};
+                                   &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v,
+                                   &s->dsteps, &s->dtape, &s->hcur, &s->gout};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         grad_core_buf_release(s, all[i]);
     ode_solver_free(s->ode);
+    ode_solver_free(s->ode_bwd);
     free(s);
 }
 
@@ -58,6 +60,12 @@ static int fwd_rhs(double t, const double *y, double *dydt, void *ctx)
     return s->g->eval(s->g->ctx, t, s->item0, s->n, y, dydt);
 }
 
+static int fwd_jac(double t, const double *y, double *J, double *dfdt, void *ctx)
+{
+    grad_solver *s = ctx;
+    return s->g->jac(s->g->ctx, nextafter(t, INFINITY), s->item0, s->n, y, J, dfdt);
+}
+
 static err_code check_call(const struct grad_field *g, const struct grad_solve_options *o, size_t n,
                            double t0, const double *y0, const double *t, size_t n_t, double *y_out,
                            err *e)
@@ -67,6 +75,17 @@ static err_code check_call(const struct grad_field *g, const struct grad_solve_o
     if (!o) return err_set(e, ERR_INVALID, "options", "missing");
     if (o->method != GRAD_ADJOINT && o->method != GRAD_BACKPROP)
         return err_set(e, ERR_INVALID, "gradient", "unknown method");
+    const struct rk_tableau *tab = o->tab ? o->tab : &rk_dopri5;
+    if (rk_tableau_implicit(tab) && o->method == GRAD_BACKPROP)
+        return err_set(e, ERR_INVALID, "gradient",
+                       "backprop runs each step's Runge-Kutta map backwards, and the implicit "
+                       "method %s has none to run: use the adjoint",
+                       tab->name);
+    if (rk_tableau_implicit(tab) && !g->jac)
+        return err_set(e, ERR_INVALID, "method",
+                       "the implicit method %s needs the field's Jacobian, which this model "
+                       "does not give",
+                       tab->name);
     if (n == 0) return err_set(e, ERR_INVALID, "batch", "must be >= 1");
     if (n > SIZE_MAX / g->dim / sizeof(double) / 16)
         return err_set(e, ERR_TOO_LARGE, "batch", "batch x dim too large");
@@ -134,8 +153,12 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
         oo.observer = grad_backprop_observe;
         oo.observer_ctx = s;
         grad_backprop_begin(s);
+    } else if (rk_tableau_implicit(s->tab)) {
+        oo.observer = grad_adjoint_record;
+        oo.observer_ctx = s;
+        grad_adjoint_record_begin(s);
     }
-    const struct ode_problem p = {
+    struct ode_problem p = {
         .f = fwd_rhs,
         .ctx = s,
         .dim = s->N,
@@ -148,11 +171,24 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
         .stop_times = g->stop_times,
         .n_stops = g->n_stops,
     };
+    /* the batch's Jacobian is block diagonal: one dim x dim LU per item */
+    const int implicit = rk_tableau_implicit(s->tab);
+    if (implicit) {
+        p.jac = fwd_jac;
+        p.jac_blocks = n;
+        p.jac_bsize = g->dim;
+    }
     struct ode_stats os;
     rc = ode_solve(s->ode, &p, &oo, yt, &os, e);
     s->st.fwd_steps = os.n_accepted;
     s->st.fwd_rejected = os.n_rejected;
     s->st.fwd_nfe = os.nfe;
+    s->st.fwd_jac = os.n_jac;
+    s->st.fwd_lu = os.n_lu;
+    s->st.fwd_stiff_steps = !implicit                 ? 0
+                            : s->tab->kind == RK_AUTO ? os.auto_steps[1]
+                                                      : os.n_accepted;
+    s->fwd_stiff = s->st.fwd_stiff_steps > 0;
     if (!rc && o->method == GRAD_BACKPROP) rc = grad_backprop_finish(s, e);
     if (rc) return rc;
     const size_t dim = s->dim;
@@ -174,6 +210,7 @@ err_code grad_solver_backward(grad_solver *s, const double *ybar, double *y0bar,
         for (size_t b = 0; b < n; b++)
             memcpy(ybt + i * s->N + b * dim, ybar + (b * n_t + i) * dim, dim * sizeof *ybt);
     s->st.bwd_steps = s->st.bwd_rejected = s->st.bwd_nfe = 0;
+    s->st.bwd_jac = s->st.bwd_lu = 0;
     return s->o->method == GRAD_BACKPROP ? grad_backprop_backward(s, y0bar, dtheta, e)
                                          : grad_adjoint_backward(s, y0bar, dtheta, e);
 }

@@ -12,7 +12,12 @@
  *                      dh/dt = g(t, h),  da/dt = -a^T dg/dh,  dw/dt = -a^T dg/dtheta
  *                  with the same method; at each t_i, h is reset to the
  *                  stored forward y(t_i) and dL/dy(t_i) is added to a (a
- *                  jump). Memory: O(n_t x state), never O(steps).
+ *                  jump). Memory: O(n_t x state), never O(steps). After an
+ *                  implicit forward (rodas4, esdirk4, auto that switched)
+ *                  h(t) comes from the forward's recorded steps instead and
+ *                  [a, w] is solved with esdirk4 (grad_adjoint.c): memory
+ *                  O(forward steps x state) then. Backprop refuses the
+ *                  implicit methods (ERR_INVALID, field "gradient").
  *   GRAD_BACKPROP  discretise-then-optimise: the exact gradient of the
  *                  numerical solution. The forward solve records every
  *                  accepted step (y_n and the stage derivatives k_i, via

@@ -194,6 +194,17 @@ static int rhs_batch(double t, const double *y, double *dydt, void *ctx)
     return 0;
 }
 
+/* The shared-step batch's Jacobian: block diagonal, one dim x dim block
+ * per state (ode_problem.jac_blocks), so its LU costs batch x dim^3. */
+static int jac_batch(double t, const double *y, double *J, double *dfdt, void *ctx)
+{
+    const struct rhs_ctx *c = ctx;
+    const size_t d = mlp_output_dim(c->net);
+    for (size_t b = 0; b < c->batch; b++)
+        mlp_jacobian(c->net, c->ws, y + b * d, t, NULL, J + b * d * d, dfdt ? dfdt + b * d : NULL);
+    return 0;
+}
+
 /* ---- the query ----------------------------------------------------------- */
 
 static err_code check_finite(const double *v, size_t n, const char *name, err *e)
@@ -545,13 +556,18 @@ static err_code solve_shared(struct solve_job *j, err *e)
     for (size_t b = 0; b < batch; b++)
         load_state(j, b, y0 + b * dim);
     struct rhs_ctx ctx = {.net = m->net, .ws = ws, .batch = batch};
+    const bool implicit = rk_tableau_implicit(j->tab);
     const struct ode_problem p = {.f = batch == 1 ? rhs_single : rhs_batch,
                                   .ctx = &ctx,
                                   .dim = big,
                                   .t0 = q->t0,
                                   .y0 = y0,
                                   .t_out = q->t_len ? j->u : q->t,
-                                  .n_out = n_t};
+                                  .n_out = n_t,
+                                  .jac = implicit ? jac_batch : NULL,
+                                  .jac_blocks = implicit ? batch : 0,
+                                  .jac_bsize = implicit ? dim : 0,
+                                  .autonomous = !mlp_time_input(m->net)};
     struct ode_stats s;
     err local;
     err_clear(&local);
@@ -560,6 +576,11 @@ static err_code solve_shared(struct solve_job *j, err *e)
     j->st->nfe = s.nfe;
     j->st->steps = s.n_accepted;
     j->st->rejected = s.n_rejected;
+    j->st->n_jac = s.n_jac;
+    j->st->n_lu = s.n_lu;
+    j->st->auto_steps[0] = s.auto_steps[0];
+    j->st->auto_steps[1] = s.auto_steps[1];
+    j->st->n_switches = s.n_switches;
     if (rc) {
         j->st->t_fail = s.t_fail;
         rc = name_failure(rc, &local, -1, e);
@@ -706,12 +727,14 @@ err_code ode_model_solve(const ode_model *m, const struct ode_model_query *q, do
     for (size_t b = 0; b < q->batch; b++)
         j.off[b + 1] = j.off[b] + (q->t_len ? q->t_len[b] : q->n_t);
     if (q->t_len && (rc = make_union(&j, e))) goto out;
-    /* implicit methods and events: per trajectory, whatever the query asked
-     * (see above and ode_model.h) */
+    /* events: per trajectory, whatever the query asked; the implicit
+     * methods unless the query asks for shared steps (the cost model knows
+     * the explicit methods' costs only; see ode_model.h) */
     const bool implicit = rk_tableau_implicit(j.tab);
-    ode_batch_mode mode = implicit || q->n_events ? ODE_BATCH_PER_TRAJECTORY
-                          : q->mode == ODE_BATCH_AUTO ? auto_mode(&j)
-                                                      : q->mode;
+    ode_batch_mode mode = q->n_events ? ODE_BATCH_PER_TRAJECTORY
+                          : q->mode == ODE_BATCH_AUTO
+                              ? (implicit ? ODE_BATCH_PER_TRAJECTORY : auto_mode(&j))
+                              : q->mode;
     /* per-trajectory grids: AUTO does not let the shared solve's buffer
      * (union x batch x dim) outgrow the reply (n_t x od) more than
      * ODE_MODEL_UNION_MAX_RATIO times */

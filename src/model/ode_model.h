@@ -15,7 +15,12 @@
  * ODE_BATCH_AUTO picks per trajectory below 16 states and, from there, the
  * mode a cost model predicts faster on the machine it runs on
  * (ode_batch_pick below; docs/solvers.md, "Batch modes"). The answer is
- * always exactly the chosen mode's; stats->mode says which.
+ * always exactly the chosen mode's; stats->mode says which. The implicit
+ * methods (rodas4, esdirk4, auto) go per trajectory under AUTO (the cost
+ * model knows the explicit methods' costs only) and take shared steps when
+ * the query asks: the batch's Jacobian is then block diagonal, one LU of
+ * dim x dim per state, and under auto the whole batch switches method
+ * together.
  *
  * Ownership and threads: an ode_model is immutable after ode_model_new and
  * may be shared by any number of threads; each ode_model_solve call makes

@@ -43,7 +43,7 @@ err_code ode_auto_switch(ode_solver *s, double t)
             s->pow_v = v;
             s->pow_cap = s->dim;
         }
-        if (ode_implicit_reserve(s, s->cap, s->e))
+        if (ode_implicit_reserve(s, s->cap, ode_implicit_jac_len(s->p), s->e))
             return ode_evolve_fail(s, t, ERR_NOMEM, "out of memory for rodas4");
         if (s->pow_fresh) pow_v_init(s); /* else the last stiff stretch's vector */
         s->pow_fresh = 0;

@@ -37,8 +37,11 @@ void ode_options_init(struct ode_options *o)
 
 /* ---- workspaces ---------------------------------------------------------- */
 
-static err_code reserve_state(ode_solver *s, size_t dim, err *e)
+static err_code reserve_state(ode_solver *s, size_t dim, size_t jlen, err *e)
 {
+    /* auto: only once it has switched to rodas4 (ode_auto_switch) */
+    if ((!s->is_auto || s->imp) && ode_implicit_reserve(s, dim, jlen, e))
+        return e && e->code ? e->code : ERR_NOMEM;
     if (dim <= s->cap && s->y) return ERR_OK;
     const size_t rows = (size_t)(s->tab->stages + s->tab->dense_stages);
     if (dim > SIZE_MAX / sizeof(double) / (rows + 3))
@@ -53,9 +56,6 @@ static err_code reserve_state(ode_solver *s, size_t dim, err *e)
     if (k) s->k = k;
     if (!y || !y1 || !yt || !k) return err_set(e, ERR_NOMEM, NULL, "out of memory for the solver");
     if (ode_dense_reserve(s->dense, dim, e)) return ERR_NOMEM;
-    /* auto: only once it has switched to rodas4 (ode_auto_switch) */
-    if ((!s->is_auto || s->imp) && ode_implicit_reserve(s, dim, e))
-        return e && e->code ? e->code : ERR_NOMEM;
     s->cap = dim;
     return ERR_OK;
 }
@@ -91,7 +91,8 @@ ode_solver *ode_solver_new(const struct rk_tableau *tab, size_t dim, err *e)
     s->is_auto = tab->kind == RK_AUTO;
     s->tab = s->is_auto ? &rk_dopri5 : tab; /* its k rows are the most of the two */
     s->dense = ode_dense_new(s->tab, dim, e);
-    if (!s->dense || reserve_state(s, dim ? dim : 1, e)) {
+    const size_t d1 = dim ? dim : 1;
+    if (!s->dense || reserve_state(s, d1, d1 > SIZE_MAX / d1 ? SIZE_MAX : d1 * d1, e)) {
         ode_solver_free(s);
         return NULL;
     }
@@ -196,6 +197,20 @@ static err_code check_events(const struct ode_problem *p, err *e)
         if (ev->direction < -1 || ev->direction > 1)
             return err_set(e, ERR_INVALID, field, "unknown direction %d", ev->direction);
     }
+    return ERR_OK;
+}
+
+static err_code check_jac(const ode_solver *s, const struct ode_problem *p, err *e)
+{
+    if (p->jac_blocks && (!p->jac || p->jac_bsize == 0 || p->jac_bsize > (size_t)INT_MAX ||
+                          p->jac_blocks > p->dim / p->jac_bsize))
+        return err_set(e, ERR_INVALID, "jac_blocks",
+                       "a block-diagonal Jacobian needs jac and blocks that fit in dim");
+    if (p->jac_inexact && (s->is_auto || s->tab->kind == RK_ROSENBROCK))
+        return err_set(e, ERR_INVALID, "method",
+                       "%s needs the exact Jacobian; this problem's is an approximation (use "
+                       "esdirk4)",
+                       s->is_auto ? "auto" : s->tab->name);
     return ERR_OK;
 }
 
@@ -446,7 +461,7 @@ err_code ode_solve(ode_solver *s, const struct ode_problem *p, const struct ode_
     if (!s || !p) return err_set(e, ERR_INVALID, NULL, "no solver or problem given");
     err_code rc;
     if ((rc = validate_problem(p, y_out, e)) || (rc = validate_options(s, o, p->dim, e))) return rc;
-    if ((rc = reserve_state(s, p->dim, e)) ||
+    if ((rc = check_jac(s, p, e)) || (rc = reserve_state(s, p->dim, ode_implicit_jac_len(p), e)) ||
         (rc = reserve_lists(s, p->n_out, p->n_jumps + p->n_stops, e)))
         return rc;
     if (p->n_events && o->groups != 1)

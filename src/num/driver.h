@@ -189,6 +189,21 @@ struct ode_problem {
     const double *stop_times; /* n_stops times where a step must end, f continuous (see above) */
     size_t n_stops;
     ode_jac_fn jac; /* NULL, or df/dy for the implicit methods (see ode_jac_fn); ctx as f */
+    /* 0: jac writes the dense dim x dim J. > 0: J is block diagonal (or
+     * taken to be): jac writes jac_blocks blocks of jac_bsize x jac_bsize
+     * (each row-major, one after another) down the diagonal from component
+     * 0; the components past jac_blocks * jac_bsize have zero rows and
+     * columns (the iteration matrix is I there). Each block is factored on
+     * its own: a shared-step batch costs batch x dim^3, not (batch x dim)^3,
+     * and the training adjoint's parameter components cost nothing. Needs
+     * jac (no finite differences); dfdt stays dim values. */
+    size_t jac_blocks, jac_bsize;
+    /* 1: jac is an approximation of df/dy (a training adjoint's, which drops
+     * a coupling block). esdirk4's simplified Newton converges to the exact
+     * stage values with any iteration matrix close enough; rodas4's order
+     * needs the exact J, so rodas4 and auto refuse such a problem
+     * (ERR_INVALID, field "method"). */
+    int jac_inexact;
     int autonomous; /* 1: f does not depend on t (no df/dt needed) */
     const struct ode_event *events; /* n_events events (see struct ode_event); may be NULL */
     size_t n_events;

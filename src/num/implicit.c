@@ -125,8 +125,9 @@ const struct rk_tableau rk_rodas4 = {
 
 struct ode_implicit {
     size_t cap;
-    double *J, *lu; /* cap^2 each, row-major */
-    int *ipiv;
+    size_t jcap;    /* doubles in J and lu */
+    double *J, *lu; /* dim^2 each, row-major, or the problem's blocks one after another */
+    int *ipiv;      /* cap */
     double *f0, *ft, *z, *base, *r; /* cap each */
     int jac_valid;  /* J holds df/dy at (jac_t, the state at jac_t) */
     double jac_t;
@@ -136,33 +137,44 @@ struct ode_implicit {
     double eta;     /* Hairer's eta = theta / (1 - theta), kept between stages */
 };
 
-err_code ode_implicit_reserve(ode_solver *s, size_t dim, err *e)
+size_t ode_implicit_jac_len(const struct ode_problem *p)
+{
+    if (p->jac_blocks) return p->jac_blocks * p->jac_bsize * p->jac_bsize;
+    return p->dim > SIZE_MAX / p->dim ? SIZE_MAX : p->dim * p->dim;
+}
+
+err_code ode_implicit_reserve(ode_solver *s, size_t dim, size_t jlen, err *e)
 {
     if (!rk_tableau_implicit(s->tab) && !s->is_auto) return ERR_OK;
     if (!s->imp && !(s->imp = calloc(1, sizeof *s->imp)))
         return err_set(e, ERR_NOMEM, NULL, "out of memory for the implicit solver");
     struct ode_implicit *w = s->imp;
-    if (dim <= w->cap && w->J) return ERR_OK;
-    if (dim > (size_t)INT_MAX || dim > SIZE_MAX / sizeof(double) / dim)
+    if (dim > (size_t)INT_MAX || jlen > SIZE_MAX / sizeof(double))
         return err_set(e, ERR_TOO_LARGE, "dim", "state dimension %zu is too large for an implicit "
                        "method", dim);
-    free(w->J), free(w->lu), free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base),
-        free(w->r);
-    *w = (struct ode_implicit){0};
-    w->J = malloc(dim * dim * sizeof *w->J);
-    w->lu = malloc(dim * dim * sizeof *w->lu);
+    if (jlen > w->jcap || !w->J) {
+        free(w->J), free(w->lu);
+        w->J = malloc(jlen * sizeof *w->J);
+        w->lu = malloc(jlen * sizeof *w->lu);
+        w->jcap = w->J && w->lu ? jlen : 0;
+        w->jac_valid = w->lu_valid = 0;
+        if (!w->jcap) goto fail;
+    }
+    if (dim <= w->cap && w->ipiv) return ERR_OK;
+    free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base), free(w->r);
+    w->cap = 0;
     w->ipiv = malloc(dim * sizeof *w->ipiv);
     w->f0 = malloc(dim * sizeof *w->f0);
     w->ft = malloc(dim * sizeof *w->ft);
     w->z = malloc(dim * sizeof *w->z);
     w->base = malloc(dim * sizeof *w->base);
     w->r = malloc(dim * sizeof *w->r);
-    if (!w->J || !w->lu || !w->ipiv || !w->f0 || !w->ft || !w->z || !w->base || !w->r) {
-        ode_implicit_free(s);
-        return err_set(e, ERR_NOMEM, NULL, "out of memory for the implicit solver");
-    }
+    if (!w->ipiv || !w->f0 || !w->ft || !w->z || !w->base || !w->r) goto fail;
     w->cap = dim;
     return ERR_OK;
+fail:
+    ode_implicit_free(s);
+    return err_set(e, ERR_NOMEM, NULL, "out of memory for the implicit solver");
 }
 
 void ode_implicit_free(ode_solver *s)
@@ -206,7 +218,8 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
     if (p->jac) {
         int rc = p->jac(t, y, w->J, want_ft ? w->ft : NULL, p->ctx);
         if (rc) return rc;
-        if (nonfinite(w->J, n * n) || (want_ft && nonfinite(w->ft, n))) return ODE_RC_NONFINITE;
+        if (nonfinite(w->J, ode_implicit_jac_len(p)) || (want_ft && nonfinite(w->ft, n)))
+            return ODE_RC_NONFINITE;
     } else { /* the documented fallback: forward differences, column by column */
         double *yp = w->z, *fp = w->r;
         if (!f0) {
@@ -239,31 +252,50 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
     return 0;
 }
 
-/* lu = I - hg J, factored. */
+/* The diagonal blocks of J: *nb of size *bs (the dense J is one block). */
+static void blocks_of(const ode_solver *s, size_t *nb, size_t *bs)
+{
+    const struct ode_problem *p = s->p;
+    *nb = p->jac_blocks ? p->jac_blocks : 1;
+    *bs = p->jac_blocks ? p->jac_bsize : s->dim;
+}
+
+/* lu = I - hg J, factored (block by block). */
 static int lu_make(ode_solver *s, double hg)
 {
     struct ode_implicit *w = s->imp;
-    const size_t n = s->dim;
+    size_t nb, n;
+    blocks_of(s, &nb, &n);
     const int ni = (int)n;
     s->st->n_lu++;
-    for (size_t i = 0; i < n * n; i++)
-        w->lu[i] = -hg * w->J[i];
-    for (size_t i = 0; i < n; i++)
-        w->lu[i * n + i] += 1;
-    int info = 0;
-    /* row-major M is column-major M^T: factor that, solve with 'T' */
-    dgetrf_(&ni, &ni, w->lu, &ni, w->ipiv, &info);
-    w->lu_valid = info == 0;
+    int bad = 0;
+    for (size_t b = 0; b < nb; b++) {
+        double *lu = w->lu + b * n * n;
+        const double *J = w->J + b * n * n;
+        for (size_t i = 0; i < n * n; i++)
+            lu[i] = -hg * J[i];
+        for (size_t i = 0; i < n; i++)
+            lu[i * n + i] += 1;
+        int info = 0;
+        /* row-major M is column-major M^T: factor that, solve with 'T' */
+        dgetrf_(&ni, &ni, lu, &ni, w->ipiv + b * n, &info);
+        bad |= info != 0;
+    }
+    w->lu_valid = !bad;
     w->lu_hg = hg;
-    return info == 0 ? 0 : ODE_RC_SINGULAR;
+    return bad ? ODE_RC_SINGULAR : 0;
 }
 
 static void lu_solve(const ode_solver *s, double *x)
 {
     const struct ode_implicit *w = s->imp;
-    const int ni = (int)s->dim, one = 1;
-    int info = 0;
-    dgetrs_("T", &ni, &one, w->lu, &ni, w->ipiv, x, &ni, &info);
+    size_t nb, n;
+    blocks_of(s, &nb, &n);
+    const int ni = (int)n, one = 1;
+    for (size_t b = 0; b < nb; b++) {
+        int info = 0;
+        dgetrs_("T", &ni, &one, w->lu + b * n * n, &ni, w->ipiv + b * n, x + b * n, &ni, &info);
+    }
 }
 
 /* out = y + h sum_{j<i} a[j] k_j */
@@ -425,14 +457,20 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
     const struct ode_implicit *w = s->imp;
     if (!w || !w->jac_valid) return -1;
     const size_t n = s->dim;
+    size_t nb, bs;
+    blocks_of(s, &nb, &bs);
+    const size_t nj = nb * bs; /* components past nj: zero rows of J */
     double *u = s->ytmp, rho = 0;
     for (int it = 0; it < iters; it++) {
         double nv = 0, nu = 0;
         for (size_t i = 0; i < n; i++) {
-            const double *row = w->J + i * n;
+            const size_t b = i / bs, i0 = b * bs;
             double acc = 0;
-            for (size_t j = 0; j < n; j++)
-                acc += row[j] * v[j];
+            if (i < nj) {
+                const double *row = w->J + b * bs * bs + (i - i0) * bs;
+                for (size_t j = 0; j < bs; j++)
+                    acc += row[j] * v[i0 + j];
+            }
             u[i] = acc;
             nu += acc * acc;
             nv += v[i] * v[i];

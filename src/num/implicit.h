@@ -36,8 +36,11 @@
 #define ODE_RC_NEWTON (INT_MAX - 1)   /* Newton did not converge with a fresh Jacobian */
 #define ODE_RC_SINGULAR (INT_MAX - 2) /* I - h gamma J is singular */
 
-/* Make room for a dim-dimensional state (grows only). */
-err_code ode_implicit_reserve(ode_solver *s, size_t dim, err *e);
+/* Make room for a dim-dimensional state and a Jacobian of jlen doubles
+ * (ode_implicit_jac_len; grows only). */
+err_code ode_implicit_reserve(ode_solver *s, size_t dim, size_t jlen, err *e);
+/* Doubles of p's Jacobian: dim^2, or its blocks' (driver.h). */
+size_t ode_implicit_jac_len(const struct ode_problem *p);
 void ode_implicit_free(ode_solver *s);
 
 /* Forget the Jacobian and the LU (start of a sweep: a new y0). */

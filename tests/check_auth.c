@@ -677,6 +677,38 @@ START_TEST(failures_counted)
 }
 END_TEST
 
+/* Alias changes record the token's name as "by" (GET /v1/models/{name}/history). */
+START_TEST(alias_history_names_the_token)
+{
+    char *tok = cli_token(d.db, "read,write", "release-bot");
+    start("writes");
+    char *auth = bearer(tok);
+    char path[1024], doc[1200];
+    tu_source_path(path, sizeof path, "examples/spiral.json");
+    char *spiral = tu_read_file(path, NULL);
+    ck_assert_ptr_nonnull(spiral);
+    ck_assert_int_eq(call("POST", "/v1/models/rel/versions", auth, spiral, NULL), 201);
+    free(spiral);
+    snprintf(doc, sizeof doc, "{\"version\": 1}");
+    ck_assert_int_eq(call("PUT", "/v1/models/rel/aliases/stable", auth, doc, NULL), 200);
+    /* without the token the change is refused, and not recorded */
+    ck_assert_int_eq(call("PUT", "/v1/models/rel/aliases/canary", NULL, doc, NULL), 401);
+    tu_response r;
+    ck_assert_int_eq(call("GET", "/v1/models/rel/history", NULL, NULL, &r), 200);
+    json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+    json_t *h = json_object_get(j, "history");
+    ck_assert_uint_eq(json_array_size(h), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(h, 0), "by")),
+                     "release-bot");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(h, 0), "alias")), "stable");
+    json_decref(j);
+    tu_response_free(&r);
+    free(auth);
+    free(tok);
+    stop_ok();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("auth");
@@ -693,6 +725,7 @@ static Suite *suite(void)
     tcase_add_test(c, network_refuses_without_token);
     tcase_add_test(c, network_default_is_required);
     tcase_add_test(c, failures_counted);
+    tcase_add_test(c, alias_history_names_the_token);
     suite_add_tcase(s, c);
     return s;
 }

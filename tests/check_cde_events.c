@@ -17,7 +17,16 @@
  * direction, no other, within TOL_T of the closed form (1e-10 relative to
  * the rtol: a global error of a few hundred local tolerances) and with
  * g(z_event) within TOL_G of 0 (the root is located on the interpolant to
- * a few ulps). */
+ * a few ulps).
+ *
+ * A second reference is SciPy (tests/fixtures/cde_events_reference.json,
+ * gen_reference.py --cde-events): neural CDEs with tanh/softplus fields on
+ * linear, natural_cubic and rectilinear paths, written again in NumPy, the
+ * equivalent ODE integrated knot to knot by solve_ivp(DOP853, rtol = atol =
+ * 1e-12, events=...); our dop853 at rtol 1e-12 must find the same events in
+ * the same order within TOL_SCIPY (the reference's own error is below
+ * ~4e-10, its ref_err_est). */
+#include "cde_testlib.h"
 #include "model/cde_model.h"
 #include "testutil.h"
 
@@ -30,6 +39,7 @@
 #define TOL_T 1e-9        /* event times against the closed form, explicit methods at 1e-12 */
 #define TOL_T_IMPL 1e-6   /* the implicit methods and auto at rtol 1e-10 */
 #define TOL_G 1e-12       /* |state . z - value| at a reported event */
+#define TOL_SCIPY 1e-8 /* event times against SciPy, relative to 1 + |t| */
 #define MAX_HITS 64
 
 /* ---- the rotation model ------------------------------------------------------- */
@@ -531,6 +541,105 @@ START_TEST(test_interp_time)
 }
 END_TEST
 
+/* ---- SciPy ------------------------------------------------------------------------ */
+
+static void load_net(const json_t *jn, model_net *net, double **params, size_t *np)
+{
+    const json_t *layers = json_object_get(jn, "layers");
+    net->n_layers = json_array_size(layers);
+    net->time_input = false;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const json_t *L = json_array_get(layers, i);
+        mlp_layer *l = &net->layers[i];
+        l->kind = MLP_LINEAR;
+        l->in = (size_t)json_integer_value(json_object_get(L, "in"));
+        l->out = (size_t)json_integer_value(json_object_get(L, "out"));
+        ck_assert_int_eq(
+            act_from_name(json_string_value(json_object_get(L, "activation")), &l->act, NULL),
+            ERR_OK);
+    }
+    net->in_dim = net->layers[0].in;
+    size_t n;
+    double *p = ct_vec(json_object_get(jn, "params"), &n);
+    *params = realloc(*params, (*np + n) * sizeof **params);
+    memcpy(*params + *np, p, n * sizeof *p);
+    *np += n;
+    free(p);
+}
+
+static json_t *scipy_fx;
+
+static const json_t *scipy_cases(void)
+{
+    if (!scipy_fx) scipy_fx = ct_json_load("tests/fixtures/cde_events_reference.json");
+    return json_object_get(scipy_fx, "cases");
+}
+
+START_TEST(test_scipy)
+{
+    const json_t *cs = json_array_get(scipy_cases(), (size_t)_i);
+    model_def d;
+    model_def_init(&d);
+    d.kind = MODEL_KIND_CDE;
+    d.input_channels = (size_t)json_integer_value(json_object_get(cs, "input_channels"));
+    d.hidden_dim = (size_t)json_integer_value(json_object_get(cs, "hidden_dim"));
+    d.channel_time = true;
+    ck_assert_int_eq(model_interp_from_name(json_string_value(json_object_get(cs, "interpolation")),
+                                            &d.interp, NULL),
+                     ERR_OK);
+    d.n_nets = 3;
+    const char *names[3] = {"initial", "vector_field", "readout"};
+    for (size_t i = 0; i < 3; i++)
+        load_net(json_object_get(cs, names[i]), &d.nets[i], &d.params, &d.n_params);
+    cde_model *m = new_model(&d);
+    size_t n, nx, dx;
+    double *t = ct_vec(json_object_get(cs, "t"), &n), *x = ct_mat(json_object_get(cs, "x"), &nx, &dx);
+    const json_t *jev = json_object_get(cs, "events"), *hits = json_object_get(cs, "hits");
+    const size_t ne = json_array_size(jev), H = d.hidden_dim;
+    struct cde_event ev[4];
+    double w[4 * 8];
+    ck_assert_uint_le(ne, 4);
+    ck_assert_uint_le(H, 8);
+    for (size_t k = 0; k < ne; k++) {
+        const json_t *e = json_array_get(jev, k);
+        size_t nw;
+        double *wk = ct_vec(json_object_get(e, "w"), &nw);
+        ck_assert_uint_eq(nw, H);
+        memcpy(w + k * H, wk, H * sizeof *wk);
+        free(wk);
+        ev[k] = hidden_event(w + k * H, json_real_value(json_object_get(e, "value")),
+                             (int)json_integer_value(json_object_get(e, "direction")), 0);
+    }
+    const struct cde_series ser = {.obs = {.n = n, .t = t, .x = x}, .t = t + n - 1, .n_t = 1};
+    struct cde_model_events out = {0};
+    struct cde_model_query q = {.batch = 1, .series = &ser, .output = CDE_OUTPUT_HIDDEN,
+                                .events = ev, .n_events = ne, .events_out = &out};
+    snprintf(q.solver.method, sizeof q.solver.method, "dop853");
+    q.solver.rtol = 1e-12;
+    q.solver.atol = 1e-14;
+    double hid[8];
+    err e = {0};
+    err_code rc = cde_model_solve(m, &q, NULL, hid, NULL, &e);
+    ck_assert_msg(rc == ERR_OK, "%s: %s", e.field, e.message);
+    const char *sc = model_interp_name(d.interp);
+    ck_assert_msg(out.n == json_array_size(hits), "%s: %zu events, SciPy %zu", sc, out.n,
+                  json_array_size(hits));
+    for (size_t i = 0; i < out.n; i++) {
+        const json_t *h = json_array_get(hits, i);
+        const double tr = json_real_value(json_object_get(h, "t"));
+        ck_assert_msg(out.which[i] == (size_t)json_integer_value(json_object_get(h, "event")),
+                      "%s: event %zu is %zu", sc, i, out.which[i]);
+        ck_assert_msg(fabs(out.t[i] - tr) <= TOL_SCIPY * (1 + fabs(tr)),
+                      "%s: event %zu at %.17g, SciPy %.17g", sc, i, out.t[i], tr);
+    }
+    cde_model_events_clear(&out);
+    free(t);
+    free(x);
+    cde_model_free(m);
+    model_def_free(&d);
+}
+END_TEST
+
 static Suite *cde_events_suite(void)
 {
     Suite *s = suite_create("cde_events");
@@ -545,10 +654,15 @@ static Suite *cde_events_suite(void)
     tcase_add_test(tc, test_event_errors);
     tcase_add_test(tc, test_interp_time);
     suite_add_tcase(s, tc);
+    TCase *sp = tcase_create("scipy");
+    tcase_add_loop_test(sp, test_scipy, 0, (int)json_array_size(scipy_cases()));
+    suite_add_tcase(s, sp);
     return s;
 }
 
 int main(void)
 {
-    return tu_suite_run(cde_events_suite());
+    int rc = tu_suite_run(cde_events_suite());
+    json_decref(scipy_fx);
+    return rc;
 }

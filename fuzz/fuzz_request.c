@@ -31,7 +31,8 @@ FUZZ_ENTRY(request)
     if (cde) {
         codec_cde_req q;
         memset(&q, 0, sizeof q);
-        if (codec_cde_req_decode(body, dim, &q, &e) == ERR_OK) {
+        const codec_cde_dims dims = {.n_data = dim, .hidden_dim = dim, .readout_dim = 1};
+        if (codec_cde_req_decode(body, &dims, &q, &e) == ERR_OK) {
             FUZZ_ASSERT(q.batch >= 1 && q.series != NULL);
         } else {
             FUZZ_ASSERT(e.code != ERR_OK);

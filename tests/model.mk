@@ -14,6 +14,16 @@ tests_check_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_C
 tests_check_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
 
+# cde events: against the closed form of a rotation CDE and SciPy
+# (tests/fixtures/cde_events_reference.json, gen_reference.py --cde-events).
+check_PROGRAMS += tests/check_cde_events
+TESTS += tests/check_cde_events
+tests_check_cde_events_SOURCES = tests/check_cde_events.c tests/cde_testlib.c \
+	tests/cde_testlib.h tests/testutil.c tests/testutil.h
+tests_check_cde_events_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cde_events_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
 # ode: the neural ODE model against closed forms and SciPy fixtures
 # (tests/fixtures/ode_model_reference.json, gen_ode_model_reference.py);
 # model_def validation.

@@ -1,6 +1,7 @@
 /* codec/codec_cde.c: see codec_cde.h. */
 #include "codec/codec_cde.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,9 @@ void codec_cde_req_free(codec_cde_req *q)
     for (size_t b = 0; q->series && b < q->batch; b++)
         series_free(&q->series[b]);
     free(q->series);
+    free(q->events);
+    free(q->event_w);
+    free(q->event_names);
     memset(q, 0, sizeof *q);
 }
 
@@ -138,6 +142,51 @@ static err_code decode_output(const json_t *v, cde_output *out, err *e)
     return ERR_OK;
 }
 
+/* "on" of event object v (read before the rest: it sets the weights' count). */
+static err_code decode_on(const json_t *v, const char *f, int *on, err *e)
+{
+    *on = CDE_EVENT_HIDDEN;
+    const json_t *j = json_is_object(v) ? json_object_get(v, "on") : NULL;
+    if (!j) return ERR_OK;
+    char g[ERR_FIELD_MAX];
+    const char *s;
+    codec_json_field(g, sizeof g, f, "on");
+    if (codec_json_get_string(j, g, &s, e) != ERR_OK) return ERR_INVALID;
+    if (strcmp(s, "readout") == 0)
+        *on = CDE_EVENT_READOUT;
+    else if (strcmp(s, "hidden") != 0)
+        return err_set(e, ERR_INVALID, g, "must be \"hidden\" or \"readout\", got \"%.40s\"", s);
+    return ERR_OK;
+}
+
+/* "events": ode events on the hidden state or the readout ("on"). */
+static err_code decode_events(const json_t *v, const codec_cde_dims *d, codec_cde_req *q, err *e)
+{
+    static const char *const extra[] = {"on", NULL};
+    size_t n;
+    if (codec_request_events_count(v, &n, e) != ERR_OK) return ERR_INVALID;
+    if (!n) return ERR_OK;
+    const size_t wmax = d->hidden_dim > d->readout_dim ? d->hidden_dim : d->readout_dim;
+    q->events = alloc_n(n, sizeof *q->events, e);
+    q->event_w = q->events ? alloc_n(n * wmax, sizeof *q->event_w, e) : NULL;
+    q->event_names = q->event_w ? alloc_n(n, sizeof *q->event_names, e) : NULL;
+    if (!q->event_names) return ERR_NOMEM;
+    q->n_events = n;
+    for (size_t k = 0; k < n; k++) {
+        const json_t *ev = json_array_get(v, k);
+        char f[ERR_FIELD_MAX];
+        codec_json_field_index(f, sizeof f, "events", k);
+        struct cde_event *ce = &q->events[k];
+        if (decode_on(ev, f, &ce->on, e) != ERR_OK ||
+            codec_request_event_decode(ev, f,
+                                       ce->on == CDE_EVENT_READOUT ? d->readout_dim : d->hidden_dim,
+                                       extra, &ce->g, q->event_w + k * wmax, q->event_names[k],
+                                       e) != ERR_OK)
+            return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
 static err_code decode_batch(const json_t *v, size_t n_data, codec_cde_req *q, err *e)
 {
     static const char *const keys[] = {"observations", "t", NULL};
@@ -165,16 +214,19 @@ static err_code decode_batch(const json_t *v, size_t n_data, codec_cde_req *q, e
     return ERR_OK;
 }
 
-err_code codec_cde_req_decode(const json_t *body, size_t n_data, codec_cde_req *q, err *e)
+err_code codec_cde_req_decode(const json_t *body, const codec_cde_dims *dims, codec_cde_req *q,
+                              err *e)
 {
     static const char *const keys[] = {"observations", "t",      "series", "output",
-                                       "version",      "solver", NULL};
+                                       "version",      "solver", "events", NULL};
+    const size_t n_data = dims->n_data;
     memset(q, 0, sizeof *q);
     const json_t *series = json_object_get(body, "series"),
-                 *solver = json_object_get(body, "solver");
+                 *solver = json_object_get(body, "solver"), *events = json_object_get(body, "events");
     err_code rc = codec_json_keys_check(body, "", keys, e);
     if (rc == ERR_OK) rc = decode_output(json_object_get(body, "output"), &q->output, e);
     if (rc == ERR_OK && solver) rc = codec_model_solver_decode(solver, "solver", &q->solver, e);
+    if (rc == ERR_OK && events) rc = decode_events(events, dims, q, e);
     if (rc == ERR_OK && series) {
         const char *extra = json_object_get(body, "observations") ? "observations"
                             : json_object_get(body, "t")          ? "t"
@@ -197,6 +249,49 @@ err_code codec_cde_req_decode(const json_t *body, size_t n_data, codec_cde_req *
     return rc;
 }
 
+/* Rows of y (n x dim), a NAN row (past a terminal event) as null. */
+static void rows_or_null(jbuf *b, const double *y, size_t n, size_t dim)
+{
+    jbuf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i) jbuf_raw(b, ",", 1);
+        if (isnan(y[i * dim]))
+            jbuf_lit(b, "null");
+        else
+            jbuf_vec(b, y + i * dim, dim);
+    }
+    jbuf_raw(b, "]", 1);
+}
+
+/* ,"events":[{"name","t","readout"?,"hidden"?},..] of series k (events from
+ * *at on: they are sorted by series), then ,"stopped_at" if it stopped. */
+static void write_events(jbuf *b, const codec_cde_req *q, const struct cde_model_events *ev,
+                         size_t k, size_t *at, size_t rd, size_t hd)
+{
+    jbuf_lit(b, ",\"events\":[");
+    for (int first = 1; *at < ev->n && ev->b[*at] == k; (*at)++, first = 0) {
+        if (!first) jbuf_raw(b, ",", 1);
+        jbuf_lit(b, "{\"name\":");
+        jbuf_str(b, q->event_names[ev->which[*at]]);
+        jbuf_lit(b, ",\"t\":");
+        jbuf_double(b, ev->t[*at]);
+        if ((q->output & CDE_OUTPUT_READOUT) && ev->readout) {
+            jbuf_lit(b, ",\"readout\":");
+            jbuf_vec(b, ev->readout + *at * rd, rd);
+        }
+        if (q->output & CDE_OUTPUT_HIDDEN) {
+            jbuf_lit(b, ",\"hidden\":");
+            jbuf_vec(b, ev->hidden + *at * hd, hd);
+        }
+        jbuf_raw(b, "}", 1);
+    }
+    jbuf_raw(b, "]", 1);
+    if (ev->stopped_at && !isnan(ev->stopped_at[k])) {
+        jbuf_lit(b, ",\"stopped_at\":");
+        jbuf_double(b, ev->stopped_at[k]);
+    }
+}
+
 /* "t":[..],"readout":[..],"hidden":[..] of one series from row `row`. */
 static void write_series(jbuf *b, const codec_cde_req *q, const struct cde_series *s, size_t row,
                          const double *readout, size_t rd, const double *hidden, size_t hd)
@@ -205,24 +300,26 @@ static void write_series(jbuf *b, const codec_cde_req *q, const struct cde_serie
     jbuf_vec(b, s->t, s->n_t);
     if (q->output & CDE_OUTPUT_READOUT) {
         jbuf_lit(b, ",\"readout\":");
-        jbuf_rows(b, readout + row * rd, s->n_t, rd);
+        rows_or_null(b, readout + row * rd, s->n_t, rd);
     }
     if (q->output & CDE_OUTPUT_HIDDEN) {
         jbuf_lit(b, ",\"hidden\":");
-        jbuf_rows(b, hidden + row * hd, s->n_t, hd);
+        rows_or_null(b, hidden + row * hd, s->n_t, hd);
     }
 }
 
 void codec_cde_reply(jbuf *b, const char *model, int version, const codec_cde_req *q,
                      const double *readout, size_t readout_dim, const double *hidden,
-                     size_t hidden_dim, const codec_request_stats *st)
+                     size_t hidden_dim, const struct cde_model_events *ev,
+                     const codec_request_stats *st)
 {
-    size_t rows = 0;
+    size_t rows = 0, at = 0;
     for (size_t k = 0; k < q->batch; k++)
         rows += q->series[k].n_t;
     size_t per = 1 + ((q->output & CDE_OUTPUT_READOUT) ? readout_dim : 0) +
                  ((q->output & CDE_OUTPUT_HIDDEN) ? hidden_dim : 0);
-    jbuf_reserve(b, 160 + strlen(model) + q->batch * 40 + rows * per * 25);
+    jbuf_reserve(b, 160 + strlen(model) + q->batch * 40 + rows * per * 25 +
+                        (ev ? ev->n * ((per + 1) * 25 + CODEC_EVENT_NAME_MAX) : 0));
     jbuf_lit(b, "{\"model\":");
     jbuf_str(b, model);
     jbuf_lit(b, ",\"version\":");
@@ -230,12 +327,14 @@ void codec_cde_reply(jbuf *b, const char *model, int version, const codec_cde_re
     jbuf_raw(b, ",", 1);
     if (!q->batched) {
         write_series(b, q, &q->series[0], 0, readout, readout_dim, hidden, hidden_dim);
+        if (ev) write_events(b, q, ev, 0, &at, readout_dim, hidden_dim);
     } else {
         jbuf_lit(b, "\"series\":[");
         size_t row = 0;
         for (size_t k = 0; k < q->batch; k++) {
             jbuf_lit(b, k ? ",{" : "{");
             write_series(b, q, &q->series[k], row, readout, readout_dim, hidden, hidden_dim);
+            if (ev) write_events(b, q, ev, k, &at, readout_dim, hidden_dim);
             jbuf_raw(b, "}", 1);
             row += q->series[k].n_t;
         }

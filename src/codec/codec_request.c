@@ -127,35 +127,38 @@ static err_code decode_y0(const json_t *v, size_t dim, codec_request_ode *q, err
 
 static const char *const direction_names[] = {"falling", "both", "rising"}; /* direction + 1 */
 
-/* One event object into q's slot k. */
-static err_code decode_event(const json_t *v, size_t k, size_t dim, codec_request_ode *q, err *e)
+err_code codec_request_event_decode(const json_t *v, const char *f, size_t dim,
+                                    const char *const *extra, struct ode_event *ev, double *w,
+                                    char *name, err *e)
 {
-    static const char *const keys[] = {"name", "state", "value", "direction", "terminal", NULL};
-    char f[ERR_FIELD_MAX], g[ERR_FIELD_MAX];
-    codec_json_field_index(f, sizeof f, "events", k);
+    const char *keys[12] = {"name", "state", "value", "direction", "terminal"};
+    size_t nk = 5;
+    for (; extra && *extra && nk + 1 < sizeof keys / sizeof keys[0]; extra++)
+        keys[nk++] = *extra;
+    keys[nk] = NULL;
+    char g[ERR_FIELD_MAX];
     if (!json_is_object(v))
         return err_set(e, ERR_INVALID, f, "must be an object {\"name\", \"state\", ...}, got %s",
                        codec_json_type_name(v));
     if (codec_json_keys_check(v, f, keys, e) != ERR_OK) return ERR_INVALID;
-    struct ode_event *ev = &q->events[k];
-    ev->w = q->event_w + k * dim;
-    const json_t *name = json_object_get(v, "name"), *state = json_object_get(v, "state"),
+    *ev = (struct ode_event){.w = w};
+    const json_t *jname = json_object_get(v, "name"), *state = json_object_get(v, "state"),
                  *value = json_object_get(v, "value"), *dir = json_object_get(v, "direction"),
                  *term = json_object_get(v, "terminal");
     const char *s;
     codec_json_field(g, sizeof g, f, "name");
-    if (!name) return err_set(e, ERR_INVALID, g, "missing: a name for the event");
-    if (codec_json_get_string(name, g, &s, e) != ERR_OK) return ERR_INVALID;
+    if (!jname) return err_set(e, ERR_INVALID, g, "missing: a name for the event");
+    if (codec_json_get_string(jname, g, &s, e) != ERR_OK) return ERR_INVALID;
     const size_t len = strlen(s);
-    if (len < 1 || len > CODEC_EVENT_NAME_MAX || len != json_string_length(name))
+    if (len < 1 || len > CODEC_EVENT_NAME_MAX || len != json_string_length(jname))
         return err_set(e, ERR_INVALID, g, "must be 1 to %d bytes (no NUL), got %zu",
-                       CODEC_EVENT_NAME_MAX, json_string_length(name));
-    memcpy(q->event_names[k], s, len + 1);
+                       CODEC_EVENT_NAME_MAX, json_string_length(jname));
+    memcpy(name, s, len + 1);
     codec_json_field(g, sizeof g, f, "state");
     if (!state)
         return err_set(e, ERR_INVALID, g, "missing: the weights of g = state . y - value (%zu numbers)",
                        dim);
-    if (codec_json_get_vector(state, g, dim, q->event_w + k * dim, e) != ERR_OK) return ERR_INVALID;
+    if (codec_json_get_vector(state, g, dim, w, e) != ERR_OK) return ERR_INVALID;
     codec_json_field(g, sizeof g, f, "value");
     if (value && codec_json_get_double(value, g, &ev->value, e) != ERR_OK) return ERR_INVALID;
     ev->direction = ODE_EVENT_BOTH;
@@ -176,16 +179,24 @@ static err_code decode_event(const json_t *v, size_t k, size_t dim, codec_reques
     return ERR_OK;
 }
 
-/* "events": a list of at most CODEC_MAX_EVENTS event objects. */
-static err_code decode_events(const json_t *v, size_t dim, codec_request_ode *q, err *e)
+err_code codec_request_events_count(const json_t *v, size_t *n, err *e)
 {
+    *n = 0;
     if (!json_is_array(v))
         return err_set(e, ERR_INVALID, "events", "must be a list of events, got %s",
                        codec_json_type_name(v));
-    const size_t n = json_array_size(v);
-    if (n > CODEC_MAX_EVENTS)
-        return err_set(e, ERR_INVALID, "events", "holds %zu events, at most %d are allowed", n,
-                       CODEC_MAX_EVENTS);
+    if (json_array_size(v) > CODEC_MAX_EVENTS)
+        return err_set(e, ERR_INVALID, "events", "holds %zu events, at most %d are allowed",
+                       json_array_size(v), CODEC_MAX_EVENTS);
+    *n = json_array_size(v);
+    return ERR_OK;
+}
+
+/* "events": a list of at most CODEC_MAX_EVENTS event objects. */
+static err_code decode_events(const json_t *v, size_t dim, codec_request_ode *q, err *e)
+{
+    size_t n;
+    if (codec_request_events_count(v, &n, e) != ERR_OK) return ERR_INVALID;
     if (!n) return ERR_OK;
     q->events = calloc(n, sizeof *q->events);
     q->event_w = calloc(n * dim, sizeof *q->event_w);
@@ -193,8 +204,13 @@ static err_code decode_events(const json_t *v, size_t dim, codec_request_ode *q,
     if (!q->events || !q->event_w || !q->event_names)
         return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
     q->n_events = n;
-    for (size_t k = 0; k < n; k++)
-        if (decode_event(json_array_get(v, k), k, dim, q, e) != ERR_OK) return ERR_INVALID;
+    for (size_t k = 0; k < n; k++) {
+        char f[ERR_FIELD_MAX];
+        codec_json_field_index(f, sizeof f, "events", k);
+        if (codec_request_event_decode(json_array_get(v, k), f, dim, NULL, &q->events[k],
+                                       q->event_w + k * dim, q->event_names[k], e) != ERR_OK)
+            return ERR_INVALID;
+    }
     return ERR_OK;
 }
 

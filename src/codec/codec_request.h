@@ -44,6 +44,17 @@
  * caller's. `body` must be an object. */
 err_code codec_request_version(const json_t *body, model_version_ref *ref, err *e);
 
+/* One event object (docs/api.md, "Events") at `field` ("events[2]"): keys
+ * name, state, value, direction, terminal, and the `extra` keys
+ * (NULL-terminated, may be NULL; at most 6) that the caller reads itself.
+ * The weights (dim numbers) go to w and ev->w = w; the name (at most
+ * CODEC_EVENT_NAME_MAX bytes and its NUL) to name. Errors name the key. */
+err_code codec_request_event_decode(const json_t *v, const char *field, size_t dim,
+                                    const char *const *extra, struct ode_event *ev, double *w,
+                                    char *name, err *e);
+/* "events": a list of at most CODEC_MAX_EVENTS items; *n its length. */
+err_code codec_request_events_count(const json_t *v, size_t *n, err *e);
+
 /* A decoded ode trajectory request. Owns t and y0. */
 typedef struct codec_request_ode {
     double t0;           /* default 0 */

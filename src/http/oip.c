@@ -216,8 +216,10 @@ static void oip_ode_reply(jbuf *b, void *ctx, const model_handle *h, const codec
 
 static void oip_cde_reply(jbuf *b, void *ctx, const model_handle *h, const codec_cde_req *q,
                           const double *readout, size_t readout_dim, const double *hidden,
-                          size_t hidden_dim, const codec_request_stats *st)
+                          size_t hidden_dim, const struct cde_model_events *ev,
+                          const codec_request_stats *st)
 {
+    (void)ev; /* as for an ode: the protocol asks no events */
     oip_ctx *c = ctx;
     codec_oip_cde_reply(b, &c->q, h->name, h->version, q, readout, readout_dim, hidden, hidden_dim,
                         st);

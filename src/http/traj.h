@@ -38,7 +38,8 @@ typedef struct traj_proto {
                       const codec_request_stats *st);
     void (*cde_reply)(jbuf *b, void *ctx, const model_handle *h, const codec_cde_req *q,
                       const double *readout, size_t readout_dim, const double *hidden,
-                      size_t hidden_dim, const codec_request_stats *st);
+                      size_t hidden_dim, const struct cde_model_events *ev,
+                      const codec_request_stats *st);
     void (*ctx_free)(void *ctx);
 } traj_proto;
 

@@ -96,6 +96,7 @@ typedef struct traj {
     codec_cde_req cq; /* kind cde: the request, outputs (rows x rd, rows x hd) */
     double *ro, *hid;
     size_t rd, hd;
+    struct cde_model_events cev; /* kind cde with events: what the solve found */
 
     long nfe, steps, rejected;                   /* the last solve's */
     long n_jac, n_lu, auto_steps[2], n_switches; /* implicit methods, "auto" */
@@ -110,6 +111,7 @@ static void traj_free(void *p)
     codec_request_ode_free(&t->oq);
     ode_model_events_clear(&t->ev);
     codec_cde_req_free(&t->cq);
+    cde_model_events_clear(&t->cev);
     free(t->y);
     free(t->ro);
     free(t->hid);
@@ -309,7 +311,10 @@ static int traj_cde_prepare(http_req *r, traj *t)
     codec_cde_req *q = &t->cq;
     err e;
     err_clear(&e);
-    if (codec_cde_req_decode(t->body, cde_model_data_channels(m), q, &e) != ERR_OK) {
+    const codec_cde_dims dims = {.n_data = cde_model_data_channels(m),
+                                 .hidden_dim = cde_model_hidden_dim(m),
+                                 .readout_dim = cde_model_readout_dim(m)};
+    if (codec_cde_req_decode(t->body, &dims, q, &e) != ERR_OK) {
         traj_reply_error(r, t, &e);
         return -1;
     }
@@ -351,6 +356,9 @@ static err_code traj_cde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
         .series_fields = q->batched,
         .abort = abort,
         .abort_ctx = abort_ctx,
+        .events = q->events,
+        .n_events = q->n_events,
+        .events_out = &t->cev,
     };
     struct cde_model_stats st = {0};
     err_code rc = cde_model_solve(t->m->cde, &cq, t->ro, t->hid, &st, e);
@@ -378,7 +386,8 @@ static void traj_cde_reply(http_req *r, traj *t)
                               .n_switches = t->n_switches};
     jbuf b;
     jbuf_init(&b);
-    t->proto->cde_reply(&b, t->pctx, t->h, &t->cq, t->ro, t->rd, t->hid, t->hd, &cs);
+    t->proto->cde_reply(&b, t->pctx, t->h, &t->cq, t->ro, t->rd, t->hid, t->hd,
+                        t->cq.n_events ? &t->cev : NULL, &cs);
     api_reply_jbuf(r, 200, &b);
 }
 
@@ -552,10 +561,11 @@ static void v1_ode_reply(jbuf *b, void *ctx, const model_handle *h, const codec_
 
 static void v1_cde_reply(jbuf *b, void *ctx, const model_handle *h, const codec_cde_req *q,
                          const double *readout, size_t readout_dim, const double *hidden,
-                         size_t hidden_dim, const codec_request_stats *st)
+                         size_t hidden_dim, const struct cde_model_events *ev,
+                         const codec_request_stats *st)
 {
     (void)ctx;
-    codec_cde_reply(b, h->name, h->version, q, readout, readout_dim, hidden, hidden_dim, st);
+    codec_cde_reply(b, h->name, h->version, q, readout, readout_dim, hidden, hidden_dim, ev, st);
 }
 
 static void v1_free(void *ctx)

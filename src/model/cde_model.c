@@ -13,7 +13,15 @@
  * series have their own knots; they coincide only on an index grid (knot k
  * at s = k), and there the step must suit the hardest of the series in
  * every segment: W3 (bench/bench_cde) then took 204-232 steps per series
- * instead of 106, which ate the GEMM's gain (docs/cde.md has the figures). */
+ * instead of 106, which ate the GEMM's gain (docs/cde.md has the figures).
+ *
+ * Events are num's (num/events.c), found in s on the solve's own dense
+ * output; the event sink maps each to t with interp_time when it is
+ * reported. Why not locate them in t? The dense output is a function of s,
+ * so no search in t can resolve the state more finely than an ulp of s;
+ * mapping afterwards costs nothing and keeps one root finder. Events on an
+ * affine readout become hidden-state functionals once per solve
+ * (event_weights), so num sees linear functionals only. */
 #include "model/cde_model.h"
 
 #include "model/cde_field.h"
@@ -231,6 +239,129 @@ static int cde_jac(double s, const double *z, double *J, double *dfds, void *ctx
     return 0;
 }
 
+/* ---- events ----------------------------------------------------------------- */
+
+void cde_model_events_clear(struct cde_model_events *ev)
+{
+    if (!ev) return;
+    free(ev->b);
+    free(ev->which);
+    free(ev->t);
+    free(ev->s);
+    free(ev->hidden);
+    free(ev->readout);
+    free(ev->stopped_at);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* Where num's events of one series go. */
+struct event_sink {
+    struct cde_model_events *out;
+    const interp *path;
+    size_t b, hidden;
+};
+
+static int sink_event(size_t which, double s, const double *z, void *ctx)
+{
+    struct event_sink *k = ctx;
+    struct cde_model_events *o = k->out;
+    if (o->n == o->cap) {
+        const size_t cap = o->cap ? 2 * o->cap : 16;
+        size_t *b = realloc(o->b, cap * sizeof *b);
+        if (b) o->b = b;
+        size_t *w = realloc(o->which, cap * sizeof *w);
+        if (w) o->which = w;
+        double *tt = realloc(o->t, cap * sizeof *tt);
+        if (tt) o->t = tt;
+        double *ss = realloc(o->s, cap * sizeof *ss);
+        if (ss) o->s = ss;
+        double *zz = realloc(o->hidden, cap * k->hidden * sizeof *zz);
+        if (zz) o->hidden = zz;
+        if (!b || !w || !tt || !ss || !zz) return ERR_NOMEM;
+        o->cap = cap;
+    }
+    o->b[o->n] = k->b;
+    o->which[o->n] = which;
+    o->s[o->n] = s;
+    o->t[o->n] = interp_time(k->path, s);
+    memcpy(o->hidden + o->n * k->hidden, z, k->hidden * sizeof *z);
+    o->n++;
+    return 0;
+}
+
+/* Is the readout affine (no activation but the identity)? */
+static bool readout_affine(const cde_model *m)
+{
+    const mlp *r = m->net[MODEL_NET_CDE_READOUT];
+    for (size_t i = 0; i < mlp_n_layers(r); i++)
+        if (mlp_layer_at(r, i).act != ACT_IDENTITY) return false;
+    return true;
+}
+
+static err_code event_field(err *e, err_code code, size_t k, const char *key, const char *msg)
+{
+    char f[64];
+    snprintf(f, sizeof f, "events[%zu].%s", k, key);
+    return err_set(e, code, f, "%s", msg);
+}
+
+/* The query's events as num's: hidden-state functionals (n x hidden weights
+ * into w, the events into ev). An event on the readout, readout(z) = A z + c
+ * (affine), becomes (A^T w) . z - (value - w . c). */
+static err_code event_weights(const cde_model *m, const struct cde_model_query *q,
+                              struct ode_event *ev, double *w, err *e)
+{
+    const size_t H = m->hidden, R = m->readout_dim;
+    double *A = NULL, *c = NULL, *z0 = NULL;
+    mlp_ws *ws = NULL;
+    err_code rc = ERR_OK;
+    for (size_t k = 0; k < q->n_events; k++) {
+        const struct cde_event *qe = &q->events[k];
+        double *wk = w + k * H;
+        ev[k] = qe->g;
+        ev[k].w = wk;
+        if (qe->on == CDE_EVENT_HIDDEN) {
+            memcpy(wk, qe->g.w, H * sizeof *wk);
+            continue;
+        }
+        if (!A) { /* the readout's affine map, once: A = d readout / dz, c = readout(0) */
+            A = malloc(R * H * sizeof *A);
+            c = malloc(R * sizeof *c);
+            z0 = calloc(H, sizeof *z0);
+            if (!A || !c || !z0) {
+                rc = err_set(e, ERR_NOMEM, NULL, "out of memory for the events");
+                goto out;
+            }
+            if ((rc = mlp_ws_new(&ws, m->net[MODEL_NET_CDE_READOUT], 1, e))) goto out;
+            mlp_jacobian(m->net[MODEL_NET_CDE_READOUT], ws, z0, 0, c, A, NULL);
+        }
+        double v = qe->g.value;
+        for (size_t j = 0; j < H; j++)
+            wk[j] = 0;
+        for (size_t r = 0; r < R; r++) {
+            v -= qe->g.w[r] * c[r];
+            for (size_t j = 0; j < H; j++)
+                wk[j] += qe->g.w[r] * A[r * H + j];
+        }
+        ev[k].value = v;
+        bool finite = isfinite(v);
+        for (size_t j = 0; j < H; j++)
+            finite &= isfinite(wk[j]) != 0;
+        if (!finite) {
+            rc = event_field(e, ERR_INVALID, k, "state",
+                             "through the readout these weights give a non-finite functional "
+                             "of the hidden state");
+            goto out;
+        }
+    }
+out:
+    mlp_ws_free(ws);
+    free(A);
+    free(c);
+    free(z0);
+    return rc;
+}
+
 /* ---- preparing a query ------------------------------------------------------ */
 
 static size_t series_rows(const struct cde_series *sr)
@@ -377,7 +508,8 @@ static err_code work_init(struct work *w, const cde_model *m, const struct rk_ta
 /* Hidden states of one path at the parameters s_out (n) into y. */
 static err_code solve_path(const cde_model *m, struct work *w, const struct ode_options *opt,
                            const interp *path, const double *s_out, size_t n, double *y,
-                           struct cde_model_stats *st, err *e)
+                           const struct ode_event *ev, size_t n_ev, struct event_sink *sink,
+                           double *s_stop, struct cde_model_stats *st, err *e)
 {
     const double s0 = interp_knots(path)[0];
     interp_eval(path, s0, w->x0, NULL, NULL);
@@ -406,9 +538,14 @@ static err_code solve_path(const cde_model *m, struct work *w, const struct ode_
                                   .n_jumps = interp_n_stops(path),
                                   .stop_times = interp_smooth_stops(path),
                                   .n_stops = interp_n_smooth_stops(path),
-                                  .jac = w->jac_scratch ? cde_jac : NULL};
+                                  .jac = w->jac_scratch ? cde_jac : NULL,
+                                  .events = ev,
+                                  .n_events = n_ev,
+                                  .on_event = n_ev ? sink_event : NULL,
+                                  .event_ctx = sink};
     struct ode_stats os;
     err_code rc = ode_solve(w->solver, &p, opt, y, &os, e);
+    *s_stop = os.t_stop_fwd;
     st->nfe += os.nfe;
     st->steps += os.n_accepted;
     st->rejected += os.n_rejected;
@@ -427,12 +564,28 @@ static err_code solve_all(const cde_model *m, const struct cde_model_query *q,
                           struct prep *p, struct cde_model_stats *st, err *e)
 {
     struct work w = {0};
+    struct cde_model_events *eo = q->n_events ? q->events_out : NULL;
+    struct ode_event *ev = NULL;
+    double *ew = NULL;
     err_code rc = work_init(&w, m, tab, e);
+    if (!rc && eo) {
+        ev = calloc(q->n_events, sizeof *ev);
+        ew = malloc(q->n_events * m->hidden * sizeof *ew);
+        eo->stopped_at = malloc(p->batch * sizeof *eo->stopped_at);
+        if (!ev || !ew || !eo->stopped_at)
+            rc = err_set(e, ERR_NOMEM, NULL, "out of memory for the events");
+        else
+            rc = event_weights(m, q, ev, ew, e);
+    }
     for (size_t b = 0; !rc && b < p->batch; b++) {
         const size_t n = p->row0[b + 1] - p->row0[b];
-        if (!n) continue;
-        rc = solve_path(m, &w, opt, p->paths[b], p->s + p->row0[b], n,
-                        p->hid + p->row0[b] * m->hidden, st, e);
+        double s_stop = NAN;
+        struct event_sink sink = {.out = eo, .path = p->paths[b], .b = b, .hidden = m->hidden};
+        if (n)
+            rc = solve_path(m, &w, opt, p->paths[b], p->s + p->row0[b], n,
+                            p->hid + p->row0[b] * m->hidden, ev, eo ? q->n_events : 0, &sink,
+                            &s_stop, st, e);
+        if (eo) eo->stopped_at[b] = isnan(s_stop) ? NAN : interp_time(p->paths[b], s_stop);
         if (rc && !isnan(st->t_fail)) st->series_fail = b;
         if (rc && q->series_fields) {
             char pre[40];
@@ -441,10 +594,40 @@ static err_code solve_all(const cde_model *m, const struct cde_model_query *q,
         }
     }
     work_free(&w);
+    free(ev);
+    free(ew);
     return rc;
 }
 
 /* ---- the query ----------------------------------------------------------------- */
+
+static err_code check_events(const cde_model *m, const struct cde_model_query *q, err *e)
+{
+    if (!q->n_events) return ERR_OK;
+    if (!q->events || !q->events_out)
+        return err_set(e, ERR_INVALID, "events", "no events or no place for what is found");
+    for (size_t k = 0; k < q->n_events; k++) {
+        const struct cde_event *ev = &q->events[k];
+        if (ev->on != CDE_EVENT_HIDDEN && ev->on != CDE_EVENT_READOUT)
+            return event_field(e, ERR_INVALID, k, "on", "must be \"hidden\" or \"readout\"");
+        if (ev->on == CDE_EVENT_READOUT && !readout_affine(m))
+            return event_field(e, ERR_INVALID, k, "on",
+                               "events on the readout need an affine readout network (identity "
+                               "activations); this model's is not, so state . readout is no "
+                               "linear functional of the hidden state: use \"hidden\"");
+        const size_t dim = ev->on == CDE_EVENT_READOUT ? m->readout_dim : m->hidden;
+        bool finite = ev->g.w != NULL;
+        for (size_t j = 0; finite && j < dim; j++)
+            finite = isfinite(ev->g.w[j]) != 0;
+        if (!finite) return event_field(e, ERR_INVALID, k, "state", "must be finite numbers");
+        if (!isfinite(ev->g.value))
+            return event_field(e, ERR_INVALID, k, "value", "must be a finite number");
+        if (ev->g.direction < -1 || ev->g.direction > 1)
+            return event_field(e, ERR_INVALID, k, "direction",
+                               "must be \"rising\", \"falling\" or \"both\"");
+    }
+    return ERR_OK;
+}
 
 static err_code check_query(const struct cde_model_query *q, double *ro, double *hid,
                             cde_output out, err *e)
@@ -458,6 +641,35 @@ static err_code check_query(const struct cde_model_query *q, double *ro, double 
     return ERR_OK;
 }
 
+/* The readout of every row (NAN rows, past a terminal event, stay NAN) and
+ * of every event's state. */
+static err_code apply_readout(const cde_model *m, const struct cde_model_query *q,
+                              const struct prep *p, double *ro, err *e)
+{
+    const mlp *net = m->net[MODEL_NET_CDE_READOUT];
+    const size_t H = m->hidden, R = m->readout_dim;
+    struct cde_model_events *eo = q->n_events ? q->events_out : NULL;
+    mlp_ws *ws = NULL;
+    err_code rc = mlp_ws_new(&ws, net, 1, e);
+    if (rc) return rc;
+    for (size_t r = 0; r < p->rows; r++) {
+        if (isnan(p->hid[r * H])) {
+            for (size_t j = 0; j < R; j++)
+                ro[r * R + j] = NAN;
+            continue;
+        }
+        mlp_forward(net, ws, p->hid + r * H, 0, ro + r * R);
+    }
+    if (eo && eo->n) {
+        if (!(eo->readout = malloc(eo->n * R * sizeof *eo->readout)))
+            rc = err_set(e, ERR_NOMEM, NULL, "out of memory for the events");
+        for (size_t i = 0; !rc && i < eo->n; i++)
+            mlp_forward(net, ws, eo->hidden + i * H, 0, eo->readout + i * R);
+    }
+    mlp_ws_free(ws);
+    return rc;
+}
+
 err_code cde_model_solve(const cde_model *m, const struct cde_model_query *q, double *readout_out,
                          double *hidden_out, struct cde_model_stats *stats, err *e)
 {
@@ -467,21 +679,17 @@ err_code cde_model_solve(const cde_model *m, const struct cde_model_query *q, do
     stats->t_fail = NAN;
     const cde_output out = q->output ? q->output : CDE_OUTPUT_READOUT;
     err_code rc = check_query(q, readout_out, hidden_out, out, e);
+    if (!rc) rc = check_events(m, q, e);
     if (rc) return rc;
+    if (q->n_events) cde_model_events_clear(q->events_out);
     const struct rk_tableau *tab;
     struct ode_options opt;
     if ((rc = solver_setup(m, q, &tab, &opt, e))) return rc;
     struct prep p = {0};
     rc = prepare(m, q, (out & CDE_OUTPUT_HIDDEN) ? hidden_out : NULL, &p, e);
     if (!rc) rc = solve_all(m, q, tab, &opt, &p, stats, e);
-    if (!rc && (out & CDE_OUTPUT_READOUT)) {
-        mlp_ws *ws = NULL;
-        if (!(rc = mlp_ws_new(&ws, m->net[MODEL_NET_CDE_READOUT], 1, e)))
-            for (size_t r = 0; r < p.rows; r++)
-                mlp_forward(m->net[MODEL_NET_CDE_READOUT], ws, p.hid + r * m->hidden, 0,
-                            readout_out + r * m->readout_dim);
-        mlp_ws_free(ws);
-    }
+    if (!rc && (out & CDE_OUTPUT_READOUT)) rc = apply_readout(m, q, &p, readout_out, e);
+    if (rc && q->n_events) cde_model_events_clear(q->events_out);
     prep_free(&p);
     return rc;
 }

@@ -30,6 +30,20 @@
  * BATCHES are solved series by series, each on its own knots with its own
  * steps (cde_model.c says why not as one shared-step system).
  *
+ * EVENTS (num/driver.h, struct ode_event): roots of g(z) = w . z - value on
+ * the hidden state z, or g = w . readout(z) - value when the readout
+ * network is affine (every layer's activation the identity: then g is the
+ * hidden functional (W^T w) . z - (value - w . b), W and b the readout's
+ * composed weights and bias; a nonlinear readout is refused, "events[k].on").
+ * They are located by num in s, on the dense output of every accepted step,
+ * and reported in t (interp_time): exact to a few ulps of s, so to within
+ * 2 eps s (t_k+1 - t_k) in t for rectilinear (where dt/ds is the
+ * observation spacing) and 2 eps |t| otherwise (s = t). On a rectilinear
+ * path's data stretch (the observation at t_k+1 arriving, t held) an event
+ * is reported at t_k+1; a terminal one there leaves the query time t_k+1
+ * itself unanswered (its state lies past the stop). Every series of a batch
+ * is its own solve, so a terminal event stops its series only.
+ *
  * ERRORS name fields as the HTTP request spells them (cde_path.h), with
  * "series[i]." in front when query.series_fields is set (a "series" batch).
  * ERR_SOLVER says where the solve stopped (in s).
@@ -66,6 +80,28 @@ struct cde_series {
     size_t n_t;              /* with t: how many (0 = no rows) */
 };
 
+/* An event of a query: g on the hidden state or on an affine readout. */
+enum cde_event_on { CDE_EVENT_HIDDEN = 0, CDE_EVENT_READOUT = 1 };
+struct cde_event {
+    struct ode_event g; /* w: hidden_dim weights, readout_dim with on = CDE_EVENT_READOUT */
+    int on;             /* enum cde_event_on */
+};
+
+/* The events found by one solve, owned by the caller's struct (fill with
+ * zeros first; cde_model_events_clear frees). Sorted by series, then by s
+ * (so by t, ties in the order they happened). */
+struct cde_model_events {
+    size_t n;
+    size_t *b, *which;  /* n each: series, index into query->events */
+    double *t, *s;      /* n each: the event's time, and its path parameter */
+    double *hidden;     /* n x hidden_dim: z there */
+    double *readout;    /* n x readout_dim: the readout of z there (when the output has it) */
+    double *stopped_at; /* batch: the t where a terminal event stopped series b, NAN if none;
+                         * the series' rows past it (in s) are NAN in the outputs */
+    size_t cap;
+};
+void cde_model_events_clear(struct cde_model_events *ev);
+
 struct cde_model_query {
     size_t batch; /* series, >= 1 */
     const struct cde_series *series;
@@ -74,6 +110,9 @@ struct cde_model_query {
     bool series_fields;  /* error fields start with "series[i]." */
     ode_abort_fn abort;  /* NULL, or polled before every step attempt (request deadline) */
     void *abort_ctx;
+    const struct cde_event *events; /* n_events (see EVENTS), shared by every series */
+    size_t n_events;
+    struct cde_model_events *events_out; /* required with events */
 };
 
 /* Statistics summed over the batch. */

@@ -389,6 +389,20 @@ double interp_param(const interp *p, double t)
     return 2.0 * (double)k + (t - p->t[k]) / (p->t[k + 1] - p->t[k]);
 }
 
+double interp_time(const interp *p, double s)
+{
+    if (p->scheme != MODEL_INTERP_RECTILINEAR) return s;
+    if (p->n == 1) return p->t[0];
+    double k = floor(0.5 * s);
+    if (k < 0) k = 0;
+    if (k > (double)(p->n - 2)) k = (double)(p->n - 2);
+    const size_t i = (size_t)k;
+    const double f = s - 2.0 * k; /* exact: s and 2k are within a factor of two */
+    if (f >= 1) return p->t[i + 1];
+    const double t = p->t[i] + f * (p->t[i + 1] - p->t[i]);
+    return t < p->t[i + 1] ? t : p->t[i + 1];
+}
+
 void interp_eval(const interp *p, double s, double *x, double *dx, double *d2x)
 {
     size_t k = interp_segment(p, s);

@@ -117,6 +117,13 @@ const double *interp_smooth_stops(const interp *p);
  * extended). */
 double interp_param(const interp *p, double t);
 
+/* The time t of a parameter s, interp_param's inverse where it has one:
+ * s itself but for rectilinear, whose time stretch [2k, 2k+1] maps affinely
+ * onto [t_k, t_k+1] and whose data stretch [2k+1, 2k+2] (the observation at
+ * t_k+1 arriving) maps to t_k+1. Non-decreasing in s; below s_0 the first
+ * stretch's map is extended, beyond s_last it gives t_n-1. */
+double interp_time(const interp *p, double s);
+
 /* The segment whose cubic is used at s (see EVALUATION). */
 size_t interp_segment(const interp *p, double s);
 

@@ -19,11 +19,20 @@ tests_check_http_daemon_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 # cases of tests/api/ (check_api).
 check_PROGRAMS += tests/check_api
 TESTS += tests/check_api
-tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h tests/testutil.c \
-	tests/testutil.h
+tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h tests/leakscan.c \
+	tests/leakscan.h tests/testutil.c tests/testutil.h
 tests_check_api_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_api_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 EXTRA_DIST += tests/api
+
+# No file path or SQL in any error a client sees (the fuzz corpus through
+# the daemon), names checked in job documents, no large body in the log.
+check_PROGRAMS += tests/check_leaks
+TESTS += tests/check_leaks
+tests_check_leaks_SOURCES = tests/check_leaks.c tests/apitest.c tests/apitest.h tests/leakscan.c \
+	tests/leakscan.h tests/testutil.c tests/testutil.h
+tests_check_leaks_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_leaks_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 
 # Serving end to end (check_serve): upload/export round trips bit for bit,
 # HTTP trajectories equal to the library's, slow solves not stalling small

@@ -451,6 +451,35 @@ START_TEST(one_busy_lock_is_waited_out)
 }
 END_TEST
 
+/* The store holds names to the pattern itself, also a job's (the codec
+ * checks them first; a caller that skipped it stores nothing). */
+START_TEST(job_names_are_checked_by_the_store)
+{
+    static const char *const bad[] = {"", "../x", "a b", "x;DROP", "/tmp/x.db",
+                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    work_reset();
+    db *d = open_at(work_path, 5000);
+    char *before = fingerprint(d);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int which = 0; which < 2; which++) {
+            err e;
+            err_clear(&e);
+            long long id = -1;
+            err_code rc = which ? store_job_create(d, "m", bad[i], "{}", 10, &id, &e)
+                                : store_job_create(d, bad[i], "ds", "{}", 10, &id, &e);
+            ck_assert_msg(rc == ERR_INVALID, "\"%s\": %s", bad[i], e.message);
+            ck_assert_str_eq(e.field, which ? "dataset" : "model");
+            ck_assert_int_eq(id, -1);
+        }
+    }
+    char *after = fingerprint(d);
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    db_close(d);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -461,6 +490,7 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, dataset_put_walk);
     tcase_add_test(tc, job_checkpoint_walk);
     tcase_add_test(tc, one_busy_lock_is_waited_out);
+    tcase_add_test(tc, job_names_are_checked_by_the_store);
     suite_add_tcase(s, tc);
     return s;
 }

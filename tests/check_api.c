@@ -26,7 +26,9 @@
  * Cases run in name order, each on the daemon started with its "args"
  * (cases with the same args share one; "fresh" gets its own), so a case
  * that stores models uses names of its own. Every error reply is also
- * checked for the common shape (JSON, code, non-empty message). At the end
+ * checked for the common shape (JSON, code, non-empty message) and for
+ * leaks (no file path, the daemon's database least of all, and no SQL: every
+ * reply of 400 and above, setup requests' too). At the end
  * every daemon must shut down cleanly with exit status 0: under
  * AddressSanitizer (CI's sanitizer build) that is the check that the whole
  * table of bad inputs neither crashed it nor leaked. */
@@ -38,6 +40,7 @@
 #include <strings.h>
 
 #include "apitest.h"
+#include "leakscan.h"
 
 #define MAX_DAEMONS 16
 #define WHY_MAX 1024
@@ -169,9 +172,22 @@ static int check_error_shape(const json_t *j, char *why, size_t n)
     return 0;
 }
 
+/* The database file of the daemon answering the case being run. */
+static const char *case_db;
+
+/* No error body gives away a file path or SQL (tests/leakscan.h). */
+static int check_no_leak(const tu_response *r, char *why, size_t n)
+{
+    char what[256];
+    if (r->status < 400 || !r->body || !leak_find(r->body, case_db, what, sizeof what)) return 1;
+    snprintf(why, n, "error body leaks %s: %.300s", what, r->body);
+    return 0;
+}
+
 static int check_reply(const json_t *exp, const tu_response *r, int oip, char *why, size_t n)
 {
     int status = (int)json_integer_value(json_object_get(exp, "status"));
+    if (!check_no_leak(r, why, n)) return 0;
     if (r->status != status) {
         snprintf(why, n, "status %d, want %d: %.300s", r->status, status, r->body);
         return 0;
@@ -229,6 +245,7 @@ static int run_case(const char *dir, const char *name, char *why, size_t n)
 {
     json_t *req = load_json(dir, "request.json", 1), *exp = load_json(dir, "expected.json", 1);
     tu_daemon *d = daemon_for(req, name);
+    case_db = d->db;
     int ok = 1;
     const json_t *setup = json_object_get(req, "setup");
     for (size_t i = 0; ok && i < json_array_size(setup); i++) {
@@ -241,7 +258,9 @@ static int run_case(const char *dir, const char *name, char *why, size_t n)
         }
         const json_t *st = json_object_get(s, "status");
         int good = st ? r.status == (int)json_integer_value(st) : r.status / 100 == 2;
-        if (!good) {
+        if (good && !check_no_leak(&r, why, n)) {
+            ok = 0;
+        } else if (!good) {
             snprintf(why, n, "setup[%zu] %s %s: status %d: %.300s", i,
                      json_string_value(json_object_get(s, "method")),
                      json_string_value(json_object_get(s, "path")), r.status, r.body);

@@ -23,3 +23,11 @@ tests_check_codec_oip_SOURCES = tests/check_codec_oip.c tests/testutil.c tests/t
 tests_check_codec_oip_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_codec_oip_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# An allocation failure at every allocation of the request decoders (a
+# counting malloc replaced in the test program; skipped under the sanitizers).
+check_PROGRAMS += tests/check_nomem
+TESTS += tests/check_nomem
+tests_check_nomem_SOURCES = tests/check_nomem.c tests/testutil.c tests/testutil.h
+tests_check_nomem_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_nomem_LDADD = $(tests_check_codec_LDADD)

@@ -19,11 +19,20 @@ tests_check_http_daemon_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 # cases of tests/api/ (check_api).
 check_PROGRAMS += tests/check_api
 TESTS += tests/check_api
-tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h tests/testutil.c \
-	tests/testutil.h
+tests_check_api_SOURCES = tests/check_api.c tests/apitest.c tests/apitest.h tests/leakscan.c \
+	tests/leakscan.h tests/testutil.c tests/testutil.h
 tests_check_api_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_api_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 EXTRA_DIST += tests/api
+
+# No file path or SQL in any error a client sees (the fuzz corpus through
+# the daemon), names checked in job documents, no large body in the log.
+check_PROGRAMS += tests/check_leaks
+TESTS += tests/check_leaks
+tests_check_leaks_SOURCES = tests/check_leaks.c tests/apitest.c tests/apitest.h tests/leakscan.c \
+	tests/leakscan.h tests/testutil.c tests/testutil.h
+tests_check_leaks_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_leaks_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 
 # Serving end to end (check_serve): upload/export round trips bit for bit,
 # HTTP trajectories equal to the library's, slow solves not stalling small
@@ -106,3 +115,20 @@ tests_check_http_conv_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# The daemon's own writes failing (tests/faultio.c preloaded into it): an
+# upload walked over every write and sync of its database files.
+# libtool may be configured without shared libraries: the preloaded
+# library is built by hand, without the sanitizers (it runs inside them).
+tests/libfaultio.so: $(srcdir)/tests/faultio.c
+	$(AM_V_CC)$(MKDIR_P) tests && $(CC) $(WARN_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ \
+	  $(srcdir)/tests/faultio.c -ldl -lpthread
+EXTRA_DIST += tests/faultio.c
+CLEANFILES += tests/libfaultio.so
+EXTRA_tests_check_daemon_faults_DEPENDENCIES = tests/libfaultio.so
+check_PROGRAMS += tests/check_daemon_faults
+TESTS += tests/check_daemon_faults
+tests_check_daemon_faults_SOURCES = tests/check_daemon_faults.c tests/apitest.c tests/apitest.h \
+	tests/leakscan.c tests/leakscan.h tests/testutil.c tests/testutil.h
+tests_check_daemon_faults_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_daemon_faults_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) -lm

@@ -19,3 +19,13 @@ tests_check_model_cache_SOURCES = tests/check_model_cache.c tests/store_testlib.
 	tests/store_testlib.h tests/testutil.c tests/testutil.h
 tests_check_model_cache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_model_cache_LDADD = $(store_test_ldadd)
+
+# SQLite I/O errors, a full disk and SQLITE_BUSY at every write site of a
+# model upload, a dataset upload and a training checkpoint (a fault VFS).
+check_PROGRAMS += tests/check_faults
+TESTS += tests/check_faults
+tests_check_faults_SOURCES = tests/check_faults.c tests/faultvfs.c tests/faultvfs.h \
+	tests/leakscan.c tests/leakscan.h tests/store_testlib.c tests/store_testlib.h \
+	tests/testutil.c tests/testutil.h
+tests_check_faults_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_faults_LDADD = $(store_test_ldadd)

@@ -328,13 +328,19 @@ static json_t *parse_container(parser *ps, int is_object)
             json_t *v = k ? parse_value(ps) : NULL;
             if (!k) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
             if (!v || json_object_set_new_nocheck(c, k, v) != 0) {
+                /* v set, the insertion failed: jansson is out of memory (v is freed) */
+                if (v) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
                 free(k);
                 goto fail;
             }
             free(k);
         } else {
             json_t *v = parse_value(ps);
-            if (!v || json_array_append_new(c, v) != 0) goto fail;
+            if (!v) goto fail;
+            if (json_array_append_new(c, v) != 0) { /* out of memory; v is freed */
+                err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+                goto fail;
+            }
             f->index++;
         }
         skip_ws(ps);

@@ -19,6 +19,8 @@
  * after it, a thread's exit no longer touches the set (the key is deleted,
  * so its destructor no longer runs). */
 #include "store/db.h"
+
+#include "core/log.h"
 #include "store/db_internal.h"
 
 #include <pthread.h>
@@ -124,7 +126,19 @@ err_code db_conns_get(db_conns *p, db **out, err *e)
     *out = NULL;
     db *d = NULL;
     err_code rc = db_open(&d, &p->opts, e);
-    if (rc) return rc;
+    if (rc) {
+        /* any thread may ask, a request's too: the path goes to the log,
+         * the message without it */
+        if (e && strncmp(e->message, p->path, strlen(p->path)) == 0) {
+            char q[ERR_MSG_MAX + 8];
+            log_error("db_open_failed", "message=%s", log_quote(q, sizeof q, e->message));
+            size_t n = strlen(p->path);
+            if (e->message[n] == ':') n++;
+            if (e->message[n] == ' ') n++;
+            memmove(e->message, e->message + n, strlen(e->message + n) + 1);
+        }
+        return rc;
+    }
     if (!(s = calloc(1, sizeof *s))) {
         db_close(d);
         return err_set(e, ERR_NOMEM, NULL, "out of memory in the connection set");

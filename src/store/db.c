@@ -115,6 +115,18 @@ static int has_os_cause(int rc)
     }
 }
 
+/* What a client may read of `what`: store code passes a description
+ * ("reading the model") or, from db_exec and friends, the SQL itself,
+ * which stays in the log. */
+static const char *client_what(const char *what)
+{
+    if (!what || !(what[0] >= 'A' && what[0] <= 'Z' && what[1] >= 'A' && what[1] <= 'Z'))
+        return what ? what : "";
+    if (strcmp(what, "COMMIT") == 0) return "committing";
+    if (strncmp(what, "BEGIN", 5) == 0) return "starting a transaction";
+    return "a statement";
+}
+
 err_code db_error(db *d, err *e, const char *what)
 {
     int rc = sqlite3_extended_errcode(d->conn);
@@ -130,13 +142,17 @@ err_code db_error(db *d, err *e, const char *what)
         return err_set(e, ERR_STORAGE_FULL, NULL,
                        "the database's disk is full (%s); deleting models, versions or datasets "
                        "frees space",
-                       what);
+                       client_what(what));
     }
+    /* SQLite's own message names tables and columns at most ("no such
+     * table: t", "UNIQUE constraint failed: models.name"): the statement
+     * itself stays in the log */
+    const char *detail = sqlite3_errmsg(d->conn);
     if (os)
-        return err_set(e, ERR_DB, NULL, "database: %s: %s (sqlite code %d: %s)", what,
-                       sqlite3_errmsg(d->conn), rc, strerror(sys));
-    return err_set(e, ERR_DB, NULL, "database: %s: %s (sqlite code %d)", what,
-                   sqlite3_errmsg(d->conn), rc);
+        return err_set(e, ERR_DB, NULL, "database error: %s: %s (%s; error %d)",
+                       client_what(what), detail, strerror(sys), rc);
+    return err_set(e, ERR_DB, NULL, "database error: %s: %s (error %d)", client_what(what),
+                   detail, rc);
 }
 
 err_code db_exec(db *d, const char *sql, err *e)
@@ -159,7 +175,10 @@ err_code db_query_int(db *d, const char *sql, long long *out, err *e)
     if (s == SQLITE_ROW) {
         *out = sqlite3_column_int64(st, 0);
     } else if (s == SQLITE_DONE) {
-        rc = err_set(e, ERR_DB, NULL, "database: %s: returned no row", sql);
+        char q[256], w[256];
+        log_error("db_no_row", "path=%s sql=%s", log_quote(q, sizeof q, d->path),
+                  log_quote(w, sizeof w, sql));
+        rc = err_set(e, ERR_DB, NULL, "database error: a query returned no row");
     } else {
         rc = db_error(d, e, sql);
     }

@@ -32,10 +32,12 @@ sqlite3 *db_sqlite(db *d);
 const char *db_path(db *d);
 
 /* Record the connection's last SQLite error as ERR_DB,
- * "database: <what>: <sqlite message> (sqlite code N[: <os error>])", or,
- * when the disk is full, ERR_STORAGE_FULL (store/space.h); the path and the
- * details go to the log, never into the message, which clients may see.
- * Returns the code (or the one already recorded in `e`). */
+ * "database error: <what>: <SQLite's message> ([<os error>; ]error N)", or,
+ * when the disk is full, ERR_STORAGE_FULL (store/space.h). `what` is a
+ * description or the SQL text itself (db_exec): SQL shows in the message
+ * only as "a statement". The path, the SQL and SQLite's code go to the log,
+ * never into the message, which clients may see (tests/check_faults,
+ * check_leaks). Returns the code (or the one already recorded in `e`). */
 err_code db_error(db *d, err *e, const char *what);
 
 /* Put the database's path before the message recorded in e, for errors

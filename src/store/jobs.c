@@ -1,5 +1,6 @@
 /* store/jobs.c: see jobs.h. */
 #include "store/jobs.h"
+#include "model/model_name.h"
 #include "store/models_internal.h"
 #include "store/stmt.h"
 #include "store/versions_internal.h"
@@ -18,6 +19,13 @@ err_code store_job_create(db *d, const char *model, const char *dataset, const c
                           long iterations, long long *id, err *e)
 {
     sqlite3_stmt *st = NULL;
+    /* the codec checked them; the store holds to the pattern on its own,
+     * as it does for uploads */
+    const char *bad = !model_name_ok(model) ? "model" : !model_name_ok(dataset) ? "dataset" : NULL;
+    if (bad)
+        return err_set(e, ERR_INVALID, bad,
+                       "a %s name is 1 to %d characters, each a letter, a digit, '.', '_' or '-'",
+                       bad, MODEL_NAME_MAX);
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (stmt_prepare(d,
                      "INSERT INTO jobs (model, dataset, spec, status, created_at, iterations) "

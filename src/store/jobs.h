@@ -31,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A new queued job; *id its number. */
+/* A new queued job; *id its number. `model` and `dataset` must be valid
+ * names (model_name.h): ERR_INVALID, field "model" or "dataset", otherwise. */
 err_code store_job_create(db *d, const char *model, const char *dataset, const char *spec,
                           long iterations, long long *id, err *e);
 /* ERR_NOT_FOUND (field "id"). */

@@ -84,8 +84,10 @@ static void guard_scan(http_guard *g)
     long long head_us = (long long)(g->header_timeout * 1e6);
     for (http_guard_conn *gc = g->head; gc; gc = gc->next) {
         if (gc->shut) continue;
-        long long age = now - atomic_load(&gc->since_us);
+        /* phase before since: phase_set stores since first, so a new phase
+         * is never read with the previous phase's start */
         int phase = atomic_load(&gc->phase);
+        long long age = now - atomic_load(&gc->since_us);
         if (phase == PHASE_HEAD && age > head_us)
             guard_shut(g, gc, "header_timeout");
         else if (phase == PHASE_BODY && g->min_body_rate && age > head_us &&

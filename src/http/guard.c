@@ -48,7 +48,6 @@ struct http_guard {
     unsigned live;                /* not shut */
     guard_linger linger[GUARD_LINGER_MAX];
     unsigned n_linger;
-    atomic_ullong closed;
     atomic_int stop;
     pthread_t thread;
 };
@@ -74,7 +73,6 @@ static void guard_shut(http_guard *g, http_guard_conn *gc, const char *why)
     gc->shut = 1;
     g->live--;
     shutdown(gc->fd, SHUT_RDWR);
-    atomic_fetch_add(&g->closed, 1);
     log_info("connection_closed", "reason=%s", why);
 }
 
@@ -255,9 +253,4 @@ void http_guard_idle(http_guard_conn *gc)
 void http_guard_linger(http_guard_conn *gc)
 {
     if (gc) atomic_store(&gc->linger, 1);
-}
-
-uint64_t http_guard_closed_count(http_guard *g)
-{
-    return atomic_load(&g->closed);
 }

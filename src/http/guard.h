@@ -59,8 +59,4 @@ void http_guard_idle(http_guard_conn *gc);
 /* Drain the socket for a while once libmicrohttpd closes it. */
 void http_guard_linger(http_guard_conn *gc);
 
-/* Connections shut down for a deadline or the limit so far (for tests and
- * logs). */
-uint64_t http_guard_closed_count(http_guard *g);
-
 #endif

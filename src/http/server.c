@@ -2,9 +2,10 @@
  *
  * A request's life, one struct http_req per request (request_impl.h):
  *   1. first access-handler call (headers are in): allocate, pick or make
- *      the request id, match the route; answer 404/405/415 at once, and 413
- *      when Content-Length is over the cap, so an oversized body is never
- *      read;
+ *      the request id, refuse ambiguous framing (framing.h: 400/501 and
+ *      close), match the route; answer 404/405/415 at once, and 413 when
+ *      Content-Length is over the cap, so an oversized body is never read
+ *      (the guard drains what the client still sends: guard.h);
  *   2. calls with upload data: append under the cap; a chunked body that
  *      crosses it is discarded and answered 413 at its end (libmicrohttpd
  *      0.9.75 cannot reply mid-upload), or cut off past twice the cap;
@@ -15,6 +16,8 @@
  *   4. the request-completed callback writes the access-log line and frees
  *      everything. Nothing is freed earlier, so a worker never sees a
  *      dangling request.
+ * While headers and a body arrive, and between requests, the guard
+ * (guard.h, told at each stage) holds the connection to its deadlines.
  * Design after libmicrohttpd's largepost.c and suspend/resume examples, and
  * GNU Taler's exchange (table-driven routes, bodies parsed once). */
 #include "http/server.h"

@@ -34,6 +34,8 @@ typedef struct config {
     long long connection_timeout;      /* seconds a connection may stay idle */
     long long connection_limit;        /* concurrent connections, all clients */
     long long per_ip_connection_limit; /* concurrent connections per client IP; 0 = no cap */
+    double header_timeout;             /* seconds a request's headers may take */
+    long long min_body_rate;           /* bytes/s a body must average; 0 = none */
     uint64_t max_body_size;            /* request body cap, bytes */
     double shutdown_timeout;           /* seconds in-flight requests get on SIGTERM */
     char db_synchronous[16];           /* off | normal | full | extra */

@@ -106,3 +106,11 @@ tests_check_http_conv_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/
 	src/store/libstore.la \
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# Memory per request (check_large_body): the cap on concurrent large bodies
+# and RSS after maximal bodies within a bound of idle (docs/operations.md).
+check_PROGRAMS += tests/check_large_body
+TESTS += tests/check_large_body
+tests_check_large_body_SOURCES = tests/check_large_body.c tests/testutil.c tests/testutil.h
+tests_check_large_body_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_large_body_LDADD = $(CHECK_LIBS)

@@ -35,6 +35,8 @@ typedef struct config {
     long long connection_limit;        /* concurrent connections, all clients */
     long long per_ip_connection_limit; /* concurrent connections per client IP; 0 = no cap */
     uint64_t max_body_size;            /* request body cap, bytes */
+    uint64_t large_body_size;          /* bodies from this size count as large; 0 = none */
+    long long large_body_concurrency;  /* large bodies at once before 503; 0 = no cap */
     double shutdown_timeout;           /* seconds in-flight requests get on SIGTERM */
     char db_synchronous[16];           /* off | normal | full | extra */
     long long db_busy_timeout;         /* milliseconds SQLite waits for a lock */

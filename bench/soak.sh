@@ -2,12 +2,13 @@
 # bench/soak.sh: soak and overload against a daemon of its own (not in make check).
 #
 # Starts src/odeserved (the build tree's) on 127.0.0.1 with a temporary
-# database, --auth off and a small evaluation queue (EVAL_QUEUE_LIMIT,
-# default 16, so that the overload phase reaches it), then runs
+# database and --auth off (the default eval_queue_limit, 256; ODESERVED_ARGS
+# adds settings), then runs
 # bench/soak.py: DURATION seconds (default 600) at CONNECTIONS (64) of mixed
 # requests with a report each minute (errors, p50/p99 per route, RSS, open
-# file descriptors, load average), an overload burst past eval_queue_limit
-# (503 with Retry-After, then recovery), and LARGE_N (1000) bodies of
+# file descriptors, load average), an overload burst from
+# OVERLOAD_CONNECTIONS (320) past eval_queue_limit (503 with Retry-After,
+# then recovery), and LARGE_N (1000) bodies of
 # LARGE_MB (15.5) MB with RSS against idle. One JSON object per line; exit
 # status 1 when any error was seen. Needs /usr/bin/python3 (stdlib only).
 # Results: docs/benchmarks.md, "Soak".
@@ -18,7 +19,7 @@ build=${BUILD:-$top}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 "$build/src/odeserved" --listen 127.0.0.1:0 --db "$dir/soak.db" --auth off \
-    --eval-queue-limit "${EVAL_QUEUE_LIMIT:-16}" ${ODESERVED_ARGS:-} \
+    ${ODESERVED_ARGS:-} \
     2>"$dir/log" &
 pid=$!
 i=0

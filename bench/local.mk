@@ -96,3 +96,7 @@ bench_bench_auth_SOURCES = bench/bench_auth.c
 bench_bench_auth_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 bench_bench_auth_LDADD = src/store/libstore.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(SQLITE_LIBS) $(GNUTLS_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# soak.sh: soak and overload against a daemon it starts (soak.py, the client;
+# docs/benchmarks.md, "Soak"). Not in make check.
+EXTRA_DIST += bench/soak.sh bench/soak.py

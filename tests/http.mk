@@ -141,3 +141,11 @@ tests_check_daemon_faults_SOURCES = tests/check_daemon_faults.c tests/apitest.c 
 	tests/leakscan.c tests/leakscan.h tests/testutil.c tests/testutil.h
 tests_check_daemon_faults_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_daemon_faults_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) -lm
+
+# Memory per request (check_large_body): the cap on concurrent large bodies
+# and RSS after maximal bodies within a bound of idle (docs/operations.md).
+check_PROGRAMS += tests/check_large_body
+TESTS += tests/check_large_body
+tests_check_large_body_SOURCES = tests/check_large_body.c tests/testutil.c tests/testutil.h
+tests_check_large_body_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_large_body_LDADD = $(CHECK_LIBS)

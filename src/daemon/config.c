@@ -49,6 +49,13 @@ static const config_key keys[] = {
      "uploads are disconnected; 0 = no minimum"},
     {"max_body_size", CONFIG_BYTES, NUM(max_body_size), "16M", KIB, GIB, NULL, 1,
      "largest request body accepted, in bytes or with a K/M/G suffix; larger gets 413"},
+    {"large_body_size", CONFIG_BYTES, NUM(large_body_size), "1M", 0, GIB, NULL, 1,
+     "a request body of at least this many bytes is large: at most large_body_concurrency of "
+     "them are read and served at once, and the memory one used is handed back to the system "
+     "when it completes; 0 = no body is large"},
+    {"large_body_concurrency", CONFIG_INT, NUM(large_body_concurrency), "4", 0, 65536, NULL, 1,
+     "large request bodies (large_body_size) read and served at once; more get 503 with "
+     "Retry-After; 0 = no cap"},
     {"shutdown_timeout", CONFIG_SECONDS, NUM(shutdown_timeout), "20", 0, 3600, NULL, 1,
      "seconds in-flight requests get to finish after SIGTERM (keep below the unit's TimeoutStopSec)"},
     {"db_synchronous", CONFIG_ENUM, STR(db_synchronous), "full", 0, 0, "off|normal|full|extra", 0,

@@ -37,6 +37,8 @@ typedef struct config {
     double header_timeout;             /* seconds a request's headers may take */
     long long min_body_rate;           /* bytes/s a body must average; 0 = none */
     uint64_t max_body_size;            /* request body cap, bytes */
+    uint64_t large_body_size;          /* bodies from this size count as large; 0 = none */
+    long long large_body_concurrency;  /* large bodies at once before 503; 0 = no cap */
     double shutdown_timeout;           /* seconds in-flight requests get on SIGTERM */
     char db_synchronous[16];           /* off | normal | full | extra */
     long long db_busy_timeout;         /* milliseconds SQLite waits for a lock */

@@ -133,6 +133,8 @@ static void apply_runtime(service *s)
     log_level_parse(s->cfg.log_level, &lvl);
     log_level_set(lvl);
     atomic_store(&s->app.max_body, s->cfg.max_body_size);
+    atomic_store(&s->app.large_body_size, s->cfg.large_body_size);
+    atomic_store(&s->app.large_body_limit, (uint64_t)s->cfg.large_body_concurrency);
     atomic_store(&s->app.max_solve_points, (uint64_t)s->cfg.max_solve_points);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
     atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));

@@ -66,6 +66,12 @@ typedef struct http_app {
     _Atomic uint64_t rate_burst;          /* bucket size (SIGHUP) */
     _Atomic uint64_t rejected_overloaded; /* 503 + Retry-After: evaluation queue full */
     _Atomic uint64_t rejected_rate;       /* 429 + Retry-After: over rate_limit */
+    _Atomic uint64_t large_body_size;     /* bytes from which a body is large; 0 = none is
+                                             (SIGHUP) */
+    _Atomic uint64_t large_body_limit;    /* large bodies at once; more get 503 + Retry-After;
+                                             0 = no cap (SIGHUP) */
+    atomic_uint large_active;             /* large bodies between admission and completion */
+    _Atomic uint64_t rejected_large;      /* 503 + Retry-After: large_body_limit reached */
 
     const struct http_cors *cors; /* borrowed; allowed browser origins; NULL = CORS off */
 } http_app;

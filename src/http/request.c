@@ -20,6 +20,7 @@
 #include "codec/codec_err.h"
 #include "codec/jbuf.h"
 #include "core/log.h"
+#include "http/admission.h"
 
 /* err_code -> HTTP status: the one table. */
 static const unsigned status_for[ERR__COUNT] = {
@@ -257,6 +258,8 @@ err_code http_reply_header(http_req *r, const char *name, const char *value)
 void req_free(http_req *r)
 {
     if (!r) return;
+    http_app *app = r->app;
+    int large_slot = r->large_slot;
     if (r->user && r->user_free) r->user_free(r->user);
     for (size_t i = 0; i < r->n_headers; i++) {
         free(r->hname[i]);
@@ -268,4 +271,5 @@ void req_free(http_req *r)
     free(r->pathbuf);
     free(r->path);
     free(r);
+    if (large_slot) http_admission_body_done(app); /* after the frees: it trims */
 }

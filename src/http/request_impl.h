@@ -35,6 +35,7 @@ struct http_req {
     int too_large;       /* body went past the cap: rest discarded, 413 */
     uint64_t discarded;  /* bytes dropped since (cut off past body_limit) */
     json_t *json;        /* parsed body (ROUTE_JSON), owned */
+    int large_slot;      /* holds one of large_body_concurrency (admission.c) */
 
     int replied; /* a reply is ready (status, reply) */
     int queued;  /* handed to libmicrohttpd */

@@ -299,6 +299,7 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
         return r;
     }
     if (!preflight(r, why)) check_headers(r, why);
+    if (!r->replied && r->route) http_admission_body_headers(r);
     return r;
 }
 
@@ -307,6 +308,7 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
 /* Append under the cap; past it, set too_large and keep nothing more. */
 static void body_append(http_req *r, const char *data, size_t n)
 {
+    if (!r->too_large && !http_admission_body(r, r->body_len + n)) r->too_large = 1; /* 503 */
     if (r->too_large) return;
     if (r->body_len + n > r->body_limit) {
         r->too_large = 1;

@@ -169,7 +169,14 @@ START_TEST(memory_is_handed_back)
     long after = rss_kib(d.pid);
     fprintf(stderr, "memory_is_handed_back: idle %ld KiB, after 20 bodies of %zu bytes %ld KiB\n",
             idle, len, after);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* the sanitizer's allocator (its quarantine, its own arenas) owns the
+     * daemon's memory here: what glibc's malloc_trim hands back is not
+     * what this build measures, so only the uploads above are checked */
+    fprintf(stderr, "memory_is_handed_back: RSS bound skipped (the sanitizer owns malloc)\n");
+#else
     ck_assert_int_le(after, 2 * idle + LARGE_BODY_RSS_SLACK_MIB * 1024);
+#endif
     tu_daemon_cleanup(&d);
 }
 END_TEST

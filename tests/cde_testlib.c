@@ -2,6 +2,10 @@
 #include "cde_testlib.h"
 #include "testutil.h"
 
+#include "nn/act.h"
+
+#include <check.h>
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,4 +87,48 @@ double ct_rel_err(const double *a, const double *b, size_t n)
         if (!(r <= worst)) worst = r; /* NaN propagates */
     }
     return worst;
+}
+
+/* ---- CDE model definitions from fixtures ------------------------------------ */
+
+static void load_net(const json_t *jn, model_net *net, double **params, size_t *np)
+{
+    const json_t *layers = json_object_get(jn, "layers");
+    net->n_layers = json_array_size(layers);
+    net->time_input = false;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const json_t *L = json_array_get(layers, i);
+        mlp_layer *l = &net->layers[i];
+        l->kind = MLP_LINEAR;
+        l->in = (size_t)json_integer_value(json_object_get(L, "in"));
+        l->out = (size_t)json_integer_value(json_object_get(L, "out"));
+        ck_assert_int_eq(
+            act_from_name(json_string_value(json_object_get(L, "activation")), &l->act, NULL),
+            ERR_OK);
+    }
+    net->in_dim = net->layers[0].in;
+    size_t n;
+    double *p = ct_vec(json_object_get(jn, "params"), &n);
+    *params = realloc(*params, (*np + n) * sizeof **params);
+    memcpy(*params + *np, p, n * sizeof *p);
+    *np += n;
+    free(p);
+}
+
+void ct_load_cde_def(const json_t *cs, model_def *d)
+{
+    model_def_init(d);
+    d->kind = MODEL_KIND_CDE;
+    d->input_channels = (size_t)json_integer_value(json_object_get(cs, "input_channels"));
+    d->hidden_dim = (size_t)json_integer_value(json_object_get(cs, "hidden_dim"));
+    const json_t *ch = json_object_get(cs, "channels");
+    d->channel_time = json_is_true(json_object_get(ch, "time"));
+    d->channel_intensity = json_is_true(json_object_get(ch, "intensity"));
+    ck_assert_int_eq(model_interp_from_name(json_string_value(json_object_get(cs, "interpolation")),
+                                            &d->interp, NULL),
+                     ERR_OK);
+    d->n_nets = 3;
+    const char *names[3] = {"initial", "vector_field", "readout"};
+    for (size_t i = 0; i < 3; i++)
+        load_net(json_object_get(cs, names[i]), &d->nets[i], &d->params, &d->n_params);
 }

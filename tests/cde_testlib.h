@@ -6,6 +6,7 @@
 #define ODESERVE_TESTS_CDE_TESTLIB_H
 
 #include "core/err.h"
+#include "model/model_def.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -29,6 +30,12 @@ double *ct_mat(const json_t *a, size_t *rows, size_t *cols);
 /* |a - b| <= tol (1 + |b|), elementwise over n values; returns the worst
  * ratio |a - b| / (1 + |b|). */
 double ct_rel_err(const double *a, const double *b, size_t n);
+
+/* A CDE model definition from a fixture case (input_channels, hidden_dim,
+ * channels, interpolation, and the initial, vector_field and readout nets with
+ * their params); d is initialised here, the caller frees it with
+ * model_def_free. Aborts the test on a malformed case. */
+void ct_load_cde_def(const json_t *cs, model_def *d);
 
 /* Assert that e carries `code` and the field `field`. */
 #define ct_assert_err(rc, e, want_code, want_field)                                                \

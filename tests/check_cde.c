@@ -47,48 +47,6 @@
 
 /* ---- fixture models ---------------------------------------------------------- */
 
-static void load_net(const json_t *jn, model_net *net, double **params, size_t *np)
-{
-    const json_t *layers = json_object_get(jn, "layers");
-    net->n_layers = json_array_size(layers);
-    net->time_input = false;
-    for (size_t i = 0; i < net->n_layers; i++) {
-        const json_t *L = json_array_get(layers, i);
-        mlp_layer *l = &net->layers[i];
-        l->kind = MLP_LINEAR;
-        l->in = (size_t)json_integer_value(json_object_get(L, "in"));
-        l->out = (size_t)json_integer_value(json_object_get(L, "out"));
-        ck_assert_int_eq(
-            act_from_name(json_string_value(json_object_get(L, "activation")), &l->act, NULL),
-            ERR_OK);
-    }
-    net->in_dim = net->layers[0].in;
-    size_t n;
-    double *p = ct_vec(json_object_get(jn, "params"), &n);
-    *params = realloc(*params, (*np + n) * sizeof **params);
-    memcpy(*params + *np, p, n * sizeof *p);
-    *np += n;
-    free(p);
-}
-
-static void load_model(const json_t *cs, model_def *d)
-{
-    model_def_init(d);
-    d->kind = MODEL_KIND_CDE;
-    d->input_channels = (size_t)json_integer_value(json_object_get(cs, "input_channels"));
-    d->hidden_dim = (size_t)json_integer_value(json_object_get(cs, "hidden_dim"));
-    const json_t *ch = json_object_get(cs, "channels");
-    d->channel_time = json_is_true(json_object_get(ch, "time"));
-    d->channel_intensity = json_is_true(json_object_get(ch, "intensity"));
-    ck_assert_int_eq(model_interp_from_name(json_string_value(json_object_get(cs, "interpolation")),
-                                            &d->interp, NULL),
-                     ERR_OK);
-    d->n_nets = 3;
-    const char *names[3] = {"initial", "vector_field", "readout"};
-    for (size_t i = 0; i < 3; i++)
-        load_net(json_object_get(cs, names[i]), &d->nets[i], &d->params, &d->n_params);
-}
-
 static cde_model *new_model(const model_def *d)
 {
     cde_model *m = NULL;
@@ -136,7 +94,7 @@ static void free_series(struct fx_series *f)
 static void run_fixture_case(const json_t *cs, bool use_mask)
 {
     model_def d;
-    load_model(cs, &d);
+    ct_load_cde_def(cs, &d);
     cde_model *m = new_model(&d);
     const json_t *jseries = json_object_get(cs, "series");
     const size_t B = json_array_size(jseries), H = d.hidden_dim;
@@ -236,7 +194,7 @@ START_TEST(test_knots_default_tolerance)
     static const double rtols[] = {1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10};
     const json_t *cs = json_array_get(json_object_get(knots_fixture(), "cases"), (size_t)_i);
     model_def d;
-    load_model(cs, &d);
+    ct_load_cde_def(cs, &d);
     cde_model *m = new_model(&d);
     const json_t *jseries = json_object_get(cs, "series");
     const size_t R = cde_model_readout_dim(m);
@@ -451,7 +409,7 @@ START_TEST(test_field_jacobian_fd)
 {
     model_def d;
     const json_t *cs = json_array_get(json_object_get(ct_fixture(), "cde"), (size_t)_i);
-    load_model(cs, &d);
+    ct_load_cde_def(cs, &d);
     cde_model *m = new_model(&d);
     struct fx_series a;
     load_series(json_array_get(json_object_get(cs, "series"), 0), &a);
@@ -531,7 +489,7 @@ START_TEST(test_implicit_methods)
     const json_t *cs = json_array_get(all, (size_t)_i % nc);
     const char *method = methods[(size_t)_i / nc];
     model_def d;
-    load_model(cs, &d);
+    ct_load_cde_def(cs, &d);
     cde_model *m = new_model(&d);
     const json_t *jseries = json_object_get(cs, "series");
     const size_t B = json_array_size(jseries), H = d.hidden_dim;
@@ -580,7 +538,7 @@ END_TEST
 /* A small random model for behaviour tests (fixture case 0's model). */
 static cde_model *fixture_model(size_t i, model_def *d)
 {
-    load_model(json_array_get(json_object_get(ct_fixture(), "cde"), i), d);
+    ct_load_cde_def(json_array_get(json_object_get(ct_fixture(), "cde"), i), d);
     return new_model(d);
 }
 

@@ -543,30 +543,6 @@ END_TEST
 
 /* ---- SciPy ------------------------------------------------------------------------ */
 
-static void load_net(const json_t *jn, model_net *net, double **params, size_t *np)
-{
-    const json_t *layers = json_object_get(jn, "layers");
-    net->n_layers = json_array_size(layers);
-    net->time_input = false;
-    for (size_t i = 0; i < net->n_layers; i++) {
-        const json_t *L = json_array_get(layers, i);
-        mlp_layer *l = &net->layers[i];
-        l->kind = MLP_LINEAR;
-        l->in = (size_t)json_integer_value(json_object_get(L, "in"));
-        l->out = (size_t)json_integer_value(json_object_get(L, "out"));
-        ck_assert_int_eq(
-            act_from_name(json_string_value(json_object_get(L, "activation")), &l->act, NULL),
-            ERR_OK);
-    }
-    net->in_dim = net->layers[0].in;
-    size_t n;
-    double *p = ct_vec(json_object_get(jn, "params"), &n);
-    *params = realloc(*params, (*np + n) * sizeof **params);
-    memcpy(*params + *np, p, n * sizeof *p);
-    *np += n;
-    free(p);
-}
-
 static json_t *scipy_fx;
 
 static const json_t *scipy_cases(void)
@@ -579,18 +555,7 @@ START_TEST(test_scipy)
 {
     const json_t *cs = json_array_get(scipy_cases(), (size_t)_i);
     model_def d;
-    model_def_init(&d);
-    d.kind = MODEL_KIND_CDE;
-    d.input_channels = (size_t)json_integer_value(json_object_get(cs, "input_channels"));
-    d.hidden_dim = (size_t)json_integer_value(json_object_get(cs, "hidden_dim"));
-    d.channel_time = true;
-    ck_assert_int_eq(model_interp_from_name(json_string_value(json_object_get(cs, "interpolation")),
-                                            &d.interp, NULL),
-                     ERR_OK);
-    d.n_nets = 3;
-    const char *names[3] = {"initial", "vector_field", "readout"};
-    for (size_t i = 0; i < 3; i++)
-        load_net(json_object_get(cs, names[i]), &d.nets[i], &d.params, &d.n_params);
+    ct_load_cde_def(cs, &d);
     cde_model *m = new_model(&d);
     size_t n, nx, dx;
     double *t = ct_vec(json_object_get(cs, "t"), &n), *x = ct_mat(json_object_get(cs, "x"), &nx, &dx);

@@ -28,6 +28,7 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_UNAUTHENTICATED] = "unauthenticated",
     [ERR_FORBIDDEN] = "permission_denied",
     [ERR_RATE_LIMITED] = "rate_limited",
+    [ERR_BUSY] = "database_busy",
 };
 
 void err_clear(err *e)

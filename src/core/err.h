@@ -37,6 +37,7 @@ typedef enum err_code {
     ERR_UNAUTHENTICATED, /* unauthenticated: no credentials, or wrong, expired or revoked ones */
     ERR_FORBIDDEN,       /* permission_denied: the credentials lack the permission asked for */
     ERR_RATE_LIMITED, /* rate_limited: the client sent more than its configured rate */
+    ERR_BUSY,         /* database_busy: another writer held the database past busy_timeout */
     ERR__COUNT
 } err_code;
 

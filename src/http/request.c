@@ -36,6 +36,7 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_UNAUTHENTICATED] = 401, /* with WWW-Authenticate: Bearer (auth.c) */
     [ERR_FORBIDDEN] = 403,
     [ERR_RATE_LIMITED] = 429, /* with Retry-After */
+    [ERR_BUSY] = 503,         /* with Retry-After: the lock is another writer's for now */
 };
 
 unsigned http_status_for(err_code code)
@@ -220,6 +221,9 @@ void http_reply_error(http_req *r, const err *e)
     }
     /* a full disk clears when space is freed (deletes still work): say when to look again */
     if (e->code == ERR_STORAGE_FULL) http_reply_header(r, "Retry-After", "60");
+    /* the database was locked for all of busy_timeout: nothing was written,
+     * and the lock is usually gone a moment later */
+    if (e->code == ERR_BUSY) http_reply_header(r, "Retry-After", "1");
     http_reply_json(r, status,
                     (http_req_route_flags(r) & ROUTE_OIP) ? codec_err_oip_json(e)
                                                           : codec_err_json(e));

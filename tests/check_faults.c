@@ -284,8 +284,8 @@ static void assert_clean_message(const err *e)
                   e->message);
 }
 
-static struct walk_result walk(op_fn op, unsigned kinds, int inject, int busy_timeout_ms,
-                               int cache_pages, err_code want)
+static struct walk_result walk(op_fn op, unsigned kinds, int inject, int inject_errno,
+                               int busy_timeout_ms, int cache_pages, err_code want)
 {
     struct walk_result w = {0, 0, 0, ""};
     char *clean_after = NULL;
@@ -301,7 +301,7 @@ static struct walk_result walk(op_fn op, unsigned kinds, int inject, int busy_ti
         char *before = fingerprint(d);
         err e;
         err_clear(&e);
-        fvfs_arm(kinds, n, inject);
+        fvfs_arm_errno(kinds, n, inject, inject_errno);
         err_code rc = op(d, &e);
         int fired = fvfs_fired();
         fvfs_disarm();
@@ -374,6 +374,7 @@ struct fault_kind {
     const char *name;
     unsigned kinds;
     int inject;
+    int inject_errno; /* 0: the one fvfs_arm sets for `inject` */
     int busy_timeout_ms;
     int cache_pages; /* 0: SQLite's default; small: pages spill to the log mid-statement */
     err_code want;
@@ -381,23 +382,32 @@ struct fault_kind {
 
 static const struct fault_kind fault_kinds[] = {
     /* with the default cache every page reaches the log at COMMIT */
-    {"I/O error", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_IOERR_WRITE, 5000, 0, ERR_DB},
-    {"disk full", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_FULL, 5000, 0, ERR_STORAGE_FULL},
+    {"I/O error", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_IOERR_WRITE, 0, 5000, 0, ERR_DB},
+    {"disk full", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_FULL, 0, 5000, 0,
+     ERR_STORAGE_FULL},
     /* a cache of 10 pages spills to the log inside the INSERTs and UPDATEs:
      * the faults reach the statements themselves */
-    {"I/O error, spilling", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_IOERR_WRITE, 5000, 10,
-     ERR_DB},
-    {"disk full, spilling", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_FULL, 5000, 10,
+    {"I/O error, spilling", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_IOERR_WRITE, 0, 5000,
+     10, ERR_DB},
+    {"disk full, spilling", FVFS_WRITE | FVFS_SYNC | FVFS_TRUNCATE, SQLITE_FULL, 0, 5000, 10,
      ERR_STORAGE_FULL},
+    /* what SQLite's unix VFS makes of an fsync, a write or a truncate the
+     * OS refuses for lack of space or quota (delayed allocation, thin
+     * provisioning): an I/O error whose errno alone says the disk is full */
+    {"fsync ENOSPC", FVFS_SYNC, SQLITE_IOERR_FSYNC, ENOSPC, 5000, 0, ERR_STORAGE_FULL},
+    {"write EDQUOT", FVFS_WRITE, SQLITE_IOERR_WRITE, EDQUOT, 5000, 0, ERR_STORAGE_FULL},
+    {"fsync or truncate ENOSPC, spilling", FVFS_TRUNCATE | FVFS_SYNC, SQLITE_IOERR_TRUNCATE, ENOSPC, 5000,
+     10, ERR_STORAGE_FULL},
     /* no busy wait: the lock a writer takes, refused once */
-    {"busy", FVFS_LOCK, SQLITE_BUSY, 0, 0, ERR_DB},
+    {"busy", FVFS_LOCK, SQLITE_BUSY, 0, 0, 0, ERR_BUSY},
 };
 
 static void walk_all(const char *what, op_fn op)
 {
     for (size_t k = 0; k < sizeof fault_kinds / sizeof fault_kinds[0]; k++) {
         const struct fault_kind *f = &fault_kinds[k];
-        struct walk_result w = walk(op, f->kinds, f->inject, f->busy_timeout_ms, f->cache_pages, f->want);
+        struct walk_result w =
+            walk(op, f->kinds, f->inject, f->inject_errno, f->busy_timeout_ms, f->cache_pages, f->want);
         printf("check_faults: %s, %s: %ld call sites, %ld failed cleanly, %ld absorbed (\"%s\")\n",
                what, f->name, w.runs - 1, w.failed, w.absorbed, w.first);
         /* every walk must have reached real write sites */

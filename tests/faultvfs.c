@@ -20,7 +20,7 @@ static sqlite3_vfs *real_vfs;
 static sqlite3_vfs fault_vfs;
 static atomic_uint armed_kinds;
 static atomic_long counted, target;
-static atomic_int fired, inject_rc;
+static atomic_int fired, inject_rc, inject_errno;
 
 /* Count one call of `kind`; the SQLite code to fail it with, or 0. */
 static int fault_hit(unsigned kind)
@@ -31,7 +31,11 @@ static int fault_hit(unsigned kind)
     atomic_store(&fired, 1);
     int rc = atomic_load(&inject_rc);
     /* what the OS would have said: SQLite reads errno back (xGetLastError) */
-    errno = (rc & 0xff) == SQLITE_FULL ? ENOSPC : (rc & 0xff) == SQLITE_IOERR ? EIO : errno;
+    int en = atomic_load(&inject_errno);
+    errno = en                           ? en
+            : (rc & 0xff) == SQLITE_FULL  ? ENOSPC
+            : (rc & 0xff) == SQLITE_IOERR ? EIO
+                                          : errno;
     return rc;
 }
 
@@ -260,7 +264,13 @@ void fvfs_install(void)
 
 void fvfs_arm(unsigned kinds, long nth, int rc)
 {
+    fvfs_arm_errno(kinds, nth, rc, 0);
+}
+
+void fvfs_arm_errno(unsigned kinds, long nth, int rc, int err_no)
+{
     atomic_store(&armed_kinds, 0u);
+    atomic_store(&inject_errno, err_no);
     atomic_store(&counted, 0);
     atomic_store(&fired, 0);
     atomic_store(&target, nth);

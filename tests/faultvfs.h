@@ -25,8 +25,14 @@ enum {
 
 /* Register the VFS as the default; idempotent. Aborts the test on failure. */
 void fvfs_install(void);
-/* From now, count calls of `kinds`; the nth (1-based) returns `rc`. */
+/* From now, count calls of `kinds`; the nth (1-based) returns `rc`, with
+ * errno set as the OS would have (ENOSPC for SQLITE_FULL, EIO for an I/O
+ * error). */
 void fvfs_arm(unsigned kinds, long nth, int rc);
+/* The same with the errno of the caller's choice: an fsync failing with
+ * ENOSPC is SQLITE_IOERR_FSYNC with errno ENOSPC, as SQLite's unix VFS makes
+ * it (the errno is all that says the disk is full). */
+void fvfs_arm_errno(unsigned kinds, long nth, int rc, int err_no);
 /* Stop counting and failing. */
 void fvfs_disarm(void);
 /* Calls counted since the last fvfs_arm. */

@@ -5,6 +5,8 @@
  * mode): SQLite takes no lock around calls on a connection, which is safe
  * because each connection belongs to one thread (db_conns). Each connection
  * gets, in this order:
+ *   - the VFS of store/oserr_internal.h over the default one, which keeps
+ *     the errno of a failed fsync that SQLite itself loses (ENOSPC: 507);
  *   - extended result codes, so messages carry e.g. SQLITE_BUSY_SNAPSHOT;
  *   - busy_timeout, before anything that may need a lock;
  *   - SQLITE_DBCONFIG_DEFENSIVE (no writable_schema, no journal_mode=OFF)
@@ -18,6 +20,7 @@
  * surprise later. */
 #include "store/db.h"
 #include "store/db_internal.h"
+#include "store/oserr_internal.h"
 #include "store/space_internal.h"
 
 #include "core/clock.h"
@@ -131,6 +134,10 @@ err_code db_error(db *d, err *e, const char *what)
 {
     int rc = sqlite3_extended_errcode(d->conn);
     int sys = sqlite3_system_errno(d->conn);
+    /* the errno SQLite lost on the way (store/oserr_internal.h) is the one
+     * that says why an fsync, a truncate or a write failed */
+    int noted = db_oserr_take();
+    if ((rc & 0xff) == SQLITE_IOERR && noted) sys = noted;
     int os = sys && has_os_cause(rc);
     /* the path goes to the log only: a client has no business knowing it */
     char q[256], w[128], m[256];
@@ -144,6 +151,14 @@ err_code db_error(db *d, err *e, const char *what)
                        "frees space",
                        client_what(what));
     }
+    /* busy_timeout ran out: another connection (a checkpoint, a backup, an
+     * operator's sqlite3 shell) held the lock all along; nothing was
+     * written, and the same request is likely to pass in a moment */
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return err_set(e, ERR_BUSY, NULL,
+                       "the database is busy (%s): another connection held its lock for longer "
+                       "than busy_timeout; nothing was changed, retry",
+                       client_what(what));
     /* SQLite's own message names tables and columns at most ("no such
      * table: t", "UNIQUE constraint failed: models.name"): the statement
      * itself stays in the log */
@@ -298,7 +313,7 @@ err_code db_open(db **out, const db_opts *o, err *e)
         path = open_path;
     }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &d->conn, flags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &d->conn, flags, db_oserr_vfs()) != SQLITE_OK) {
         if (!d->conn) {
             rc = err_set(e, ERR_NOMEM, NULL, "out of memory opening %s", o->path);
             goto fail;
@@ -413,6 +428,7 @@ err_code db_begin_immediate(db *d, err *e)
 {
     if (db_in_transaction(d))
         return err_set(e, ERR_INTERNAL, NULL, "database: BEGIN IMMEDIATE inside an open transaction");
+    db_oserr_take(); /* a failure SQLite absorbed earlier is not this transaction's */
     return db_exec(d, "BEGIN IMMEDIATE", e);
 }
 
@@ -420,6 +436,7 @@ err_code db_begin_read(db *d, err *e)
 {
     if (db_in_transaction(d))
         return err_set(e, ERR_INTERNAL, NULL, "database: BEGIN inside an open transaction");
+    db_oserr_take();
     return db_exec(d, "BEGIN", e);
 }
 

@@ -33,7 +33,9 @@ const char *db_path(db *d);
 
 /* Record the connection's last SQLite error as ERR_DB,
  * "database error: <what>: <SQLite's message> ([<os error>; ]error N)", or,
- * when the disk is full, ERR_STORAGE_FULL (store/space.h). `what` is a
+ * when the disk is full (SQLITE_FULL, or an I/O error whose errno is ENOSPC
+ * or EDQUOT: store/oserr_internal.h), ERR_STORAGE_FULL (store/space.h), or,
+ * when the lock stayed taken past busy_timeout (SQLITE_BUSY), ERR_BUSY. `what` is a
  * description or the SQL text itself (db_exec): SQL shows in the message
  * only as "a statement". The path, the SQL and SQLite's code go to the log,
  * never into the message, which clients may see (tests/check_faults,

@@ -13,6 +13,7 @@ src_store_libstore_la_SOURCES = \
 	src/store/models.c src/store/models.h src/store/models_internal.h \
 	src/store/aliases.c src/store/aliases.h src/store/aliases_internal.h \
 	src/store/space.c src/store/space.h src/store/space_internal.h \
+	src/store/oserr.c src/store/oserr_internal.h \
 	src/store/versions.c src/store/versions.h src/store/versions_internal.h \
 	src/store/nets.c src/store/nets_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \

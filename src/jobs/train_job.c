@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -84,6 +85,29 @@ static err_code checkpoint(train *t, bool *cancel, err *e)
     return rc;
 }
 
+/* A write that found the database busy (another connection held its lock
+ * past busy_timeout: a backup, an operator's sqlite3 shell) stored nothing
+ * and will likely pass a moment later; failing hours of training for it
+ * would be wrong. The writes that end a run (the stop's, the cancel's and
+ * the last checkpoint, the result, the final status) are tried up to
+ * JOB_BUSY_TRIES times, waiting a little longer each time; a periodic
+ * checkpoint simply waits for the next iteration (its rows are kept). */
+#define JOB_BUSY_TRIES 10
+
+/* After try `i` (1-based) of a write failed with ERR_BUSY: 1 when another
+ * try is due (after a pause; e is cleared), 0 when the tries are spent. */
+static int busy_again(train *t, int i, const char *what, err *e)
+{
+    if (e->code != ERR_BUSY || i >= JOB_BUSY_TRIES) return 0;
+    log_warn("job_write_busy", "id=%lld write=%s try=%d", t->id, what, i);
+    err_clear(e);
+    long ms = 100L << (i < 5 ? i : 5);
+    if (ms > 2000) ms = 2000;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 /* Resume from the stored checkpoint (none: the trainer's fresh start). */
 static err_code restore(train *t, const job_ckpt *ck, err *e)
 {
@@ -138,7 +162,11 @@ static err_code store_result(train *t, int *version, err *e)
     out.solver.rtol = t->spec.rtol;
     out.solver.atol = t->spec.atol;
     if (t->spec.max_steps) out.solver.max_steps = t->spec.max_steps;
-    err_code rc = store_job_succeed(t->d, t->id, t->spec.model, &out, version, e);
+    err_code rc;
+    for (int i = 1; (rc = store_job_succeed(t->d, t->id, t->spec.model, &out, version, e)) &&
+                    busy_again(t, i, "result", e);
+         i++)
+        ;
     model_def_free(&out);
     return rc;
 }
@@ -157,14 +185,27 @@ static job_status loop(train *t, const train_limits *lim, err *e)
         if (stop || cancel || it % lim->checkpoint_every_iterations == 0 ||
             clock_mono() - last_ck >= lim->checkpoint_every_seconds) {
             bool asked = false;
-            if (checkpoint(t, &asked, e) != ERR_OK) break;
+            err_code rc;
+            for (int i = 1; (rc = checkpoint(t, &asked, e)) && (stop || cancel) &&
+                            busy_again(t, i, "checkpoint", e);
+                 i++)
+                ;
+            if (rc == ERR_BUSY && !stop && !cancel) { /* again at the next iteration */
+                log_warn("job_write_busy", "id=%lld write=checkpoint iteration=%ld", t->id, it);
+                err_clear(e);
+                continue;
+            }
+            if (rc != ERR_OK) break;
             last_ck = clock_mono();
             if (cancel || asked) return JOB_CANCELLED;
             if (stop) return JOB_QUEUED;
         }
     }
     if (e->code) return JOB_FAILED;
-    return checkpoint(t, NULL, e) == ERR_OK ? JOB_SUCCEEDED : JOB_FAILED;
+    err_code rc;
+    for (int i = 1; (rc = checkpoint(t, NULL, e)) && busy_again(t, i, "checkpoint", e); i++)
+        ;
+    return rc == ERR_OK ? JOB_SUCCEEDED : JOB_FAILED;
 }
 
 job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *ck,
@@ -194,9 +235,14 @@ done:;
         snprintf(why, sizeof why, "%s%s%s (at iteration %ld)", e.field, e.field[0] ? ": " : "",
                  e.message, iteration(&t));
     if (st == JOB_CANCELLED) snprintf(why, sizeof why, "cancelled at iteration %ld", iteration(&t));
-    err_code rc = st == JOB_QUEUED      ? store_job_requeue(d, id, &fe)
-                  : st == JOB_SUCCEEDED ? ERR_OK /* recorded with its result */
-                                        : store_job_finish(d, id, st, why[0] ? why : NULL, &fe);
+    err_code rc;
+    for (int i = 1;
+         (rc = st == JOB_QUEUED      ? store_job_requeue(d, id, &fe)
+               : st == JOB_SUCCEEDED ? ERR_OK /* recorded with its result */
+                                     : store_job_finish(d, id, st, why[0] ? why : NULL, &fe)) &&
+         busy_again(&t, i, "status", &fe);
+         i++)
+        ;
     if (rc != ERR_OK) log_error("job_record_failed", "id=%lld code=%s", id, err_code_name(fe.code));
     log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d", id, job_status_name(st),
              iteration(&t), version);

@@ -133,6 +133,15 @@ tests_check_daemon_faults_SOURCES = tests/check_daemon_faults.c tests/apitest.c 
 tests_check_daemon_faults_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_daemon_faults_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) -lm
 
+# The database locked by another process: writes 503 database_busy with
+# Retry-After, reads go on, jobs checkpoint once the lock is gone.
+check_PROGRAMS += tests/check_db_busy
+TESTS += tests/check_db_busy
+tests_check_db_busy_SOURCES = tests/check_db_busy.c tests/leakscan.c tests/leakscan.h \
+	tests/testutil.c tests/testutil.h
+tests_check_db_busy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_db_busy_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) -lm
+
 # Memory per request (check_large_body): the cap on concurrent large bodies
 # and RSS after maximal bodies within a bound of idle (docs/operations.md).
 check_PROGRAMS += tests/check_large_body

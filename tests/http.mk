@@ -142,6 +142,14 @@ tests_check_db_busy_SOURCES = tests/check_db_busy.c tests/leakscan.c tests/leaks
 tests_check_db_busy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_db_busy_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) -lm
 
+# Evaluations whose client has gone are dropped (queued) or stopped
+# (running); solve_timeout counts the queue wait.
+check_PROGRAMS += tests/check_client_gone
+TESTS += tests/check_client_gone
+tests_check_client_gone_SOURCES = tests/check_client_gone.c tests/testutil.c tests/testutil.h
+tests_check_client_gone_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_client_gone_LDADD = $(CHECK_LIBS) -lm
+
 # Memory per request (check_large_body): the cap on concurrent large bodies
 # and RSS after maximal bodies within a bound of idle (docs/operations.md).
 check_PROGRAMS += tests/check_large_body

@@ -93,6 +93,16 @@ void http_req_defer(http_req *r, http_handler work);
 /* True once the server's shutdown deadline has passed: long work should
  * stop and reply (ERR_UNAVAILABLE). Any thread. */
 int http_req_cancelled(const http_req *r);
+/* True once the client has closed its end of the connection (or reset
+ * it): nobody will read the reply, so long work should stop and reply
+ * ERR_ABORTED. A poll(2) of the socket, a few microseconds: call it every
+ * few milliseconds, not every step. A client that half-closes its end
+ * after sending and still waits for the reply counts as gone too (as for
+ * nginx and Go's net/http). Any thread, while the request is being served. */
+int http_req_client_gone(const http_req *r);
+/* clock_mono() when the whole request was in: deadlines count from it, so
+ * a wait in the evaluation queue counts against them. */
+double http_req_ready_at(const http_req *r);
 
 /* ---- the one error table (the body is codec/codec_err.h's) ---- */
 unsigned http_status_for(err_code code);

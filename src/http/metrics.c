@@ -75,6 +75,7 @@ struct stripe {
     metric_ctr started, finished; /* requests: in flight = started - finished */
     metric_ctr solves[2];         /* inline, pool */
     metric_ctr fallbacks;
+    metric_ctr dropped[2];       /* evaluations dropped for a gone client: queued, running */
     metric_ctr rejected[2];      /* 503, 429 */
     metric_ctr auth_failures[2]; /* 401, 403 */
 };
@@ -228,6 +229,11 @@ void metrics_solve_done(const http_req *r, int where, long nfe, long steps)
 void metrics_solve_fallback(void)
 {
     metric_add(&mine()->fallbacks, 1);
+}
+
+void metrics_eval_dropped(int running)
+{
+    metric_add(&mine()->dropped[running != 0], 1);
 }
 
 void metrics_rejected_count(unsigned status)
@@ -455,6 +461,12 @@ static void write_solves(jbuf *b)
     head(b, "odeserve_solve_inline_fallbacks_total", "counter",
          "Inline solves stopped at inline_budget and started again on the evaluation pool.");
     sample_u(b, "odeserve_solve_inline_fallbacks_total", NULL, SUM(fallbacks));
+    head(b, "odeserve_evaluations_dropped_total", "counter",
+         "Evaluations given up because the client closed its connection: before they started "
+         "(queued) or stopped while they ran (running).");
+    const char *lq[] = {"when", "queued", NULL}, *lr[] = {"when", "running", NULL};
+    sample_u(b, "odeserve_evaluations_dropped_total", lq, SUM(dropped[0]));
+    sample_u(b, "odeserve_evaluations_dropped_total", lr, SUM(dropped[1]));
 }
 
 static void write_daemon(jbuf *b, const scrape *s)

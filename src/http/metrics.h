@@ -61,6 +61,9 @@ void metrics_request_model(http_req *r, const char *model);
 void metrics_solve_done(const http_req *r, int where, long nfe, long steps);
 /* An inline solve ran over its budget and moves to the pool. */
 void metrics_solve_fallback(void);
+/* An evaluation was given up because its client closed the connection:
+ * `running` 0 before it started (it waited in the queue), 1 while it ran. */
+void metrics_eval_dropped(int running);
 
 /* ---- for the other parts of #15 (auth, overload): call where it happens ---- */
 

@@ -7,6 +7,7 @@
  * (status_for), after Taler's TALER_MHD_reply_with_error. */
 #include "http/request_impl.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -162,6 +163,20 @@ void http_req_defer(http_req *r, http_handler work)
 int http_req_cancelled(const http_req *r)
 {
     return atomic_load(&r->app->cancel);
+}
+
+int http_req_client_gone(const http_req *r)
+{
+    if (r->fd < 0) return 0;
+    struct pollfd p = {.fd = r->fd, .events = POLLRDHUP};
+    /* bytes to read (a pipelined request, a TLS record) do not say gone;
+     * the peer's FIN (POLLRDHUP), a reset or an error do */
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+double http_req_ready_at(const http_req *r)
+{
+    return r->t_ready > 0 ? r->t_ready : r->t_start;
 }
 
 /* ---- replies ---- */

@@ -26,6 +26,8 @@ struct http_req {
     route_params params;
     char id[REQ_ID_MAX];
     double t_start; /* clock_mono() at the first callback */
+    double t_ready; /* clock_mono() when the whole request was in (dispatch) */
+    int fd;         /* the connection's socket (http_req_client_gone); -1 = unknown */
     int keepalive;  /* the client means to send more on this connection */
     int pipelined;  /* it was already buffered when the previous one completed */
 

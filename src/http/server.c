@@ -244,6 +244,9 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
     r->conn = c;
     r->app = s->app;
     r->t_start = clock_mono();
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->fd = fdi ? fdi->connect_fd : -1;
     r->body_limit = atomic_load(&s->app->max_body);
     snprintf(r->method, sizeof r->method, "%s", method);
     /* absolute-form ("GET http://host/healthz", RFC 7230 5.3.2): the path
@@ -323,10 +326,19 @@ static void run_deferred(void *arg)
 {
     http_req *r = arg;
     log_context_set(r->id, r->log_extra);
-    if (http_req_cancelled(r))
+    if (http_req_cancelled(r)) {
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "the server is shutting down");
-    else
+    } else if (http_req_client_gone(r)) {
+        /* it waited in the queue while its client left: nobody would read
+         * the answer, and the threads are for the requests still wanted */
+        log_info("eval_dropped", "request_id=%s when=queued waited_ms=%.3f", r->id,
+                 (clock_mono() - http_req_ready_at(r)) * 1e3);
+        metrics_eval_dropped(0);
+        http_reply_errorf(r, ERR_ABORTED, NULL,
+                          "the client closed the connection before the evaluation started");
+    } else {
         r->work(r);
+    }
     if (!r->replied)
         http_reply_errorf(r, ERR_INTERNAL, NULL, "%s %s: deferred handler gave no reply", r->method,
                           r->route->pattern);
@@ -436,6 +448,7 @@ static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, 
     }
     if (r->too_large && !r->replied) reply_too_large(r, "exceeds");
     if (!r->replied && !r->work) {
+        r->t_ready = clock_mono();
         dispatch(r);
         if (r->work && !r->replied) return defer(r);
     }

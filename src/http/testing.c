@@ -6,7 +6,8 @@
  *   GET  /v1/test/sleep?ms=N  sleeps N ms on the HTTP thread (blocks it);
  *   GET  /v1/test/eval?ms=N   sleeps N ms on the evaluation pool (deferred:
  *                             the HTTP threads stay free); stops early with
- *                             503 when the shutdown deadline passes;
+ *                             503 when the shutdown deadline passes or the
+ *                             client closes the connection (as a solve);
  *   POST /v1/test/echo        replies {"echo": <the parsed JSON body>}.
  *
  * Each sleep logs `event=test_sleep_start request_id=...` when it begins,
@@ -18,6 +19,7 @@
 
 #include "core/log.h"
 #include "http/handlers.h"
+#include "http/metrics.h"
 
 typedef struct sleep_args {
     long ms;
@@ -61,6 +63,12 @@ static void test_eval_work(http_req *r)
     for (long t = 0; t < a->ms; t += 10) {
         if (http_req_cancelled(r)) {
             http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "stopped after %ld ms: shutting down", t);
+            return;
+        }
+        if (http_req_client_gone(r)) { /* as a solve does (trajectory.c) */
+            log_info("eval_dropped", "request_id=%s when=running after_ms=%ld", http_req_id(r), t);
+            metrics_eval_dropped(1);
+            http_reply_errorf(r, ERR_ABORTED, NULL, "stopped after %ld ms: the client left", t);
             return;
         }
         nap_ms(a->ms - t < 10 ? a->ms - t : 10);

@@ -37,11 +37,14 @@
  *
  * Limits, each with its own error: the reply's size (batch x times x state
  * size <= max_solve_points, else 413 too_large, checked before any work);
- * the solve's time (solve_timeout, else 503 deadline_exceeded; an inline
- * attempt's time counts against it) and the shutdown (503 unavailable),
- * both through the solver's abort hook, polled before every step; a solver
- * failure is 422 solver_failed with the time reached ("t_reached"). See
- * docs/api.md. */
+ * the request's time (solve_timeout from the moment the request was in:
+ * the queue wait and an inline attempt count against it; else 503
+ * deadline_exceeded), the shutdown (503 unavailable) and the client
+ * (a client that closed its connection: a queued request is dropped before
+ * it starts, server.c, and a running solve is stopped, 503 aborted, with
+ * odeserve_evaluations_dropped_total counting both), all through the
+ * solver's abort hook, polled before every step; a solver failure is 422
+ * solver_failed with the time reached ("t_reached"). See docs/api.md. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -84,7 +87,6 @@ typedef struct traj {
     const struct traj_kind *kind; /* the model's kind */
     int prepared;                 /* decoded, checked against the caps, outputs allocated */
     double units;                 /* solve_cost_units of the request */
-    double spent_s;               /* an inline attempt that ran out of budget: its time */
     size_t batch, points;         /* for the log: trajectories, output times (rows) */
 
     codec_request_ode oq; /* kind ode: the request, outputs (batch x n_t x od, or n_t x od
@@ -139,21 +141,31 @@ static void traj_reply_error(http_req *r, traj *t, err *e)
 
 /* ---- limits ---- */
 
+/* How often a running solve looks whether its client is still there (a
+ * poll(2) of the socket): rarely enough to cost nothing next to the steps
+ * in between, often enough that a gone client frees its thread at once. */
+#define TRAJ_CLIENT_CHECK_S 0.01
+
 typedef struct limits {
     double deadline;   /* clock_mono() past which the solve stops; INFINITY = none */
     double budget_end; /* an inline attempt's end; INFINITY on the pool */
     double timeout_s;
     const http_req *r;
+    double next_client_check; /* clock_mono() of the next http_req_client_gone */
+    int client_gone;          /* the solve stopped because the client left */
 } limits;
 
-/* The limits of a solve starting now, `spent` seconds of earlier attempts
- * counted against solve_timeout, with an inline budget (0 = none). */
-static limits limits_start(const http_req *r, double spent, double budget)
+/* The limits of a solve starting now, with an inline budget (0 = none).
+ * solve_timeout counts from the moment the whole request was in, so the
+ * wait for an evaluation thread and an earlier inline attempt count
+ * against it: a client gets its answer, or deadline_exceeded, within
+ * solve_timeout of sending the request, however long the queue. */
+static limits limits_start(const http_req *r, double budget)
 {
     uint64_t us = atomic_load(&http_req_app(r)->solve_timeout_us);
-    limits l = {INFINITY, INFINITY, (double)us * 1e-6, r};
     double now = clock_mono();
-    if (us) l.deadline = now + l.timeout_s - spent;
+    limits l = {INFINITY, INFINITY, (double)us * 1e-6, r, now + TRAJ_CLIENT_CHECK_S, 0};
+    if (us) l.deadline = http_req_ready_at(r) + l.timeout_s;
     if (budget > 0) l.budget_end = now + budget;
     return l;
 }
@@ -162,11 +174,18 @@ static limits limits_start(const http_req *r, double spent, double budget)
  * the budget (a solve_timeout shorter than the budget ends inline). */
 static int check_limits(void *ctx)
 {
-    const limits *l = ctx;
+    limits *l = ctx;
     if (http_req_cancelled(l->r)) return ERR_UNAVAILABLE;
     double now = clock_mono();
     if (now > l->deadline) return ERR_DEADLINE;
     if (now > l->budget_end) return ERR_ABORTED;
+    if (now >= l->next_client_check) {
+        l->next_client_check = now + TRAJ_CLIENT_CHECK_S;
+        if (http_req_client_gone(l->r)) {
+            l->client_gone = 1;
+            return ERR_ABORTED;
+        }
+    }
     return 0;
 }
 
@@ -190,12 +209,17 @@ static void reply_solve_error(http_req *r, const limits *l, err *e, double t_fai
         err d;
         err_clear(&d);
         err_set(&d, ERR_DEADLINE, NULL,
-                "the solve ran past solve_timeout (%g s) and was stopped at t=%.17g; ask for "
+                "the request ran past solve_timeout (%g s, counted from its arrival, queue wait "
+                "included) and was stopped at t=%.17g; ask for "
                 "fewer or nearer times, a smaller batch or a looser tolerance",
                 l->timeout_s, t_fail);
         http_reply_error(r, &d);
     } else if (e->code == ERR_UNAVAILABLE) {
         http_reply_errorf(r, ERR_UNAVAILABLE, NULL, "the server is shutting down");
+    } else if (e->code == ERR_ABORTED && l->client_gone) {
+        http_reply_errorf(r, ERR_ABORTED, NULL,
+                          "the client closed the connection; the solve was stopped at t=%.17g",
+                          t_fail);
     } else if (e->code == ERR_SOLVER && isfinite(t_fail)) {
         api_reply_error_with(r, e, "t_reached", t_fail);
     } else {
@@ -436,7 +460,7 @@ fail:
 static err_code solve_once(http_req *r, traj *t, const char *where, double budget, limits *l,
                            err *e)
 {
-    *l = limits_start(r, t->spent_s, budget);
+    *l = limits_start(r, budget);
     log_debug("trajectory_start",
               "request_id=%s where=%s model=%s version=%d batch=%zu n_t=%zu units=%.3g",
               http_req_id(r), where, t->h->name, t->h->version, t->batch, t->points, t->units);
@@ -448,8 +472,12 @@ static err_code solve_once(http_req *r, traj *t, const char *where, double budge
               http_req_id(r), where, err_code_name(rc), t->nfe, t->steps, t->ms);
     if (rc == ERR_OK)
         solve_cost_observe(&t->m->cost, t->units, s);
-    else if (rc == ERR_ABORTED || rc == ERR_DEADLINE)
+    else if ((rc == ERR_ABORTED && !l->client_gone) || rc == ERR_DEADLINE)
         solve_cost_at_least(&t->m->cost, t->units, s);
+    if (l->client_gone) {
+        log_info("eval_dropped", "request_id=%s when=running after_ms=%.3f", http_req_id(r), t->ms);
+        metrics_eval_dropped(1);
+    }
     return rc;
 }
 
@@ -518,8 +546,7 @@ void traj_serve(http_req *r, const traj_proto *p, void *ctx)
     err e;
     err_clear(&e);
     err_code rc = solve_once(r, t, "inline", budget, &l, &e);
-    if (rc == ERR_ABORTED) { /* over budget: start again on the pool */
-        t->spent_s = t->ms * 1e-3;
+    if (rc == ERR_ABORTED && !l.client_gone) { /* over budget: start again on the pool */
         log_debug("trajectory_fallback", "request_id=%s after_ms=%.3f", http_req_id(r), t->ms);
         metrics_solve_fallback();
         http_req_defer(r, traj_pool_work);

@@ -66,7 +66,8 @@ static const config_key keys[] = {
     {"max_solve_points", CONFIG_INT, NUM(max_solve_points), "1000000", 1, 100000000, NULL, 1,
      "most values one trajectory reply may hold (every query time x values per time); more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
-     "seconds one trajectory solve may run before it is stopped with 503; 0 = no limit"},
+     "seconds a trajectory request may take from its arrival (the wait for an evaluation thread "
+     "included) before it is stopped with 503; 0 = no limit"},
     {"inline_budget", CONFIG_SECONDS, NUM(inline_budget), "0.005", 0, 1, NULL, 1,
      "seconds a small solve may run on the HTTP thread when the server is idle (a tenth of it "
      "under load, with HTTP threads >= CPUs); longer ones move to the evaluation threads; "

@@ -100,3 +100,12 @@ bench_bench_auth_LDADD = src/store/libstore.la src/model/libmodel.la src/num/lib
 # soak.sh: soak and overload against a daemon it starts (soak.py, the client;
 # docs/benchmarks.md, "Soak"). Not in make check.
 EXTRA_DIST += bench/soak.sh bench/soak.py
+
+# bench_sde: neural SDE sampling, 2-64-64-2 drift and diffusion (issue #25;
+# docs/benchmarks.md, "SDE"); sde_torchsde.py is the torchsde side.
+noinst_PROGRAMS += bench/bench_sde
+bench_bench_sde_SOURCES = bench/bench_sde.c
+bench_bench_sde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_sde_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
+EXTRA_DIST += bench/sde_torchsde.py

@@ -69,3 +69,12 @@ tests_check_grad_stiff_SOURCES = tests/check_grad_stiff.c tests/stiff_testlib.c 
 tests_check_grad_stiff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_stiff_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
+# sde: the neural SDE model (thread count and subsets leave every number
+# unchanged, Milstein through the networks, summaries, the document).
+check_PROGRAMS += tests/check_sde_model
+TESTS += tests/check_sde_model
+tests_check_sde_model_SOURCES = tests/check_sde_model.c tests/testutil.c tests/testutil.h
+tests_check_sde_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_sde_model_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

@@ -13,3 +13,11 @@ TESTS += tests/check_num_stiff
 tests_check_num_stiff_SOURCES = tests/check_num_stiff.c tests/testutil.c tests/testutil.h
 tests_check_num_stiff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_num_stiff_LDADD = src/num/libnum.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) -lm
+
+# num: the Brownian tree and the SDE solvers (statistical, fixed seeds; the
+# OU reference is tests/fixtures/sde_ou.json, made by gen_sde_ou.py).
+check_PROGRAMS += tests/check_sde
+TESTS += tests/check_sde
+tests_check_sde_SOURCES = tests/check_sde.c tests/testutil.c tests/testutil.h
+tests_check_sde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_sde_LDADD = src/num/libnum.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) -lm

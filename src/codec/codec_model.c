@@ -14,6 +14,7 @@
 
 #include "codec/codec_json.h"
 #include "codec/codec_parse.h"
+#include "num/sde.h"
 #include "num/tableau.h"
 
 #define F(buf, parent, child) codec_json_field(buf, sizeof buf, parent, child)
@@ -150,10 +151,12 @@ static err_code decode_layer(const json_t *l, const char *field, size_t n_linear
     return ERR_OK;
 }
 
-/* One network object. want_out = 0 accepts any output width. */
-static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bool ode,
-                           size_t want_out, const char *want_what, pvec *params, model_net *net,
-                           err *e)
+/* One network object. want_out = 0 accepts any output width. ode: time_input
+ * is allowed and the input is described as in_name (NULL: an ode's
+ * "state_dim + augment_dim"). */
+static err_code decode_net_named(const json_t *v, const char *field, size_t in_dim, bool ode,
+                                 const char *in_name, size_t want_out, const char *want_what,
+                                 pvec *params, model_net *net, err *e)
 {
     static const char *const ode_keys[] = {"time_input", "layers", NULL};
     static const char *const cde_keys[] = {"layers", NULL};
@@ -173,9 +176,9 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
         return err_set(e, ERR_INVALID, f, "must be an array of 1 to %d layers, got %s",
                        MLP_MAX_LAYERS,
                        json_is_array(layers) ? "the wrong count" : codec_json_type_name(layers));
-    if (ode)
-        snprintf(input, sizeof input, "state_dim + augment_dim = %zu%s", in_dim,
-                 net->time_input ? ", plus time" : "");
+    if (ode || in_name)
+        snprintf(input, sizeof input, "%s = %zu%s", in_name ? in_name : "state_dim + augment_dim",
+                 in_dim, net->time_input ? ", plus time" : "");
     else
         snprintf(input, sizeof input, "%zu", in_dim);
     net_ctx c = {field, input, in_dim + (net->time_input ? 1 : 0), params};
@@ -196,6 +199,13 @@ static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bo
                        want_out, want_what);
     }
     return ERR_OK;
+}
+
+static err_code decode_net(const json_t *v, const char *field, size_t in_dim, bool ode,
+                           size_t want_out, const char *want_what, pvec *params, model_net *net,
+                           err *e)
+{
+    return decode_net_named(v, field, in_dim, ode, NULL, want_out, want_what, params, net, e);
 }
 
 /* ---- solver ---- */
@@ -335,6 +345,57 @@ static err_code decode_cde(const json_t *doc, model_def *d, pvec *p, err *e)
     return ERR_OK;
 }
 
+/* An enum field named by one of its names (sde.h's name lookups). */
+static err_code decode_name(const json_t *doc, const char *key, const char *expect,
+                            int (*from_name)(const char *), int *out, err *e)
+{
+    const json_t *v = json_object_get(doc, key);
+    const char *name;
+    if (!v) return missing(key, expect, e);
+    if (codec_json_get_string(v, key, &name, e) != ERR_OK) return ERR_INVALID;
+    if ((*out = from_name(name)) < 0)
+        return err_set(e, ERR_INVALID, key, "unknown %s \"%.40s\" (expected %s)", key, name,
+                       expect);
+    return ERR_OK;
+}
+
+static err_code decode_sde(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {"kind",  "description", "state_dim", "calculus",
+                                       "noise", "brownian_dim", "drift",    "diffusion",
+                                       "solver", NULL};
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (required_size(doc, "state_dim", 1, &d->state_dim, e) != ERR_OK ||
+        decode_name(doc, "calculus", "\"ito\" or \"stratonovich\"", sde_calculus_from_name,
+                    &d->sde_calculus, e) != ERR_OK ||
+        decode_name(doc, "noise", "\"diagonal\", \"scalar\", \"additive\" or \"general\"",
+                    sde_noise_from_name, &d->sde_noise, e) != ERR_OK)
+        return ERR_INVALID;
+    const json_t *bd = json_object_get(doc, "brownian_dim");
+    if (d->sde_noise == SDE_NOISE_GENERAL) {
+        if (required_size(doc, "brownian_dim", 1, &d->brownian_dim, e) != ERR_OK)
+            return ERR_INVALID;
+    } else if (bd) {
+        return err_set(e, ERR_INVALID, "brownian_dim", "is for noise \"general\" only");
+    }
+    if (decode_common(doc, d, e) != ERR_OK) return e->code;
+    const size_t n = d->state_dim;
+    const bool general = d->sde_noise == SDE_NOISE_GENERAL;
+    const bool additive = d->sde_noise == SDE_NOISE_ADDITIVE;
+    d->n_nets = 2;
+    if (decode_net_named(json_object_get(doc, "drift"), "drift", n, true, "state_dim", n,
+                         "state_dim", p, &d->nets[MODEL_NET_SDE_DRIFT], e) != ERR_OK)
+        return e->code;
+    if (additive && json_object_get(json_object_get(doc, "diffusion"), "time_input"))
+        return err_set(e, ERR_INVALID, "diffusion.time_input",
+                       "with additive noise the diffusion network's one input is the time");
+    return decode_net_named(json_object_get(doc, "diffusion"), "diffusion", additive ? 1 : n,
+                            !additive, additive ? "the time" : "state_dim",
+                            general ? n * d->brownian_dim : n,
+                            general ? "state_dim x brownian_dim" : "state_dim", p,
+                            &d->nets[MODEL_NET_SDE_DIFFUSION], e);
+}
+
 err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
 {
     model_def_init(d);
@@ -343,14 +404,16 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
                        codec_json_type_name(doc));
     const json_t *k = json_object_get(doc, "kind");
     const char *kind;
-    if (!k) return missing("kind", "\"ode\" or \"cde\"", e);
+    if (!k) return missing("kind", "\"ode\", \"cde\" or \"sde\"", e);
     if (codec_json_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
     err ke;
     err_clear(&ke);
     if (model_kind_from_name(kind, &d->kind, &ke) != ERR_OK)
         return err_set(e, ERR_INVALID, "kind", "%s", ke.message);
     pvec p = {0};
-    err_code rc = d->kind == MODEL_KIND_ODE ? decode_ode(doc, d, &p, e) : decode_cde(doc, d, &p, e);
+    err_code rc = d->kind == MODEL_KIND_ODE   ? decode_ode(doc, d, &p, e)
+                  : d->kind == MODEL_KIND_SDE ? decode_sde(doc, d, &p, e)
+                                              : decode_cde(doc, d, &p, e);
     d->params = p.v;
     d->n_params = p.n;
     if (rc == ERR_OK) rc = model_def_validate(d, e);
@@ -452,6 +515,13 @@ void codec_model_encode(const model_def *d, jbuf *b)
     if (d->kind == MODEL_KIND_ODE) {
         encode_key_size(b, "state_dim", d->state_dim);
         if (d->augment_dim) encode_key_size(b, "augment_dim", d->augment_dim);
+    } else if (d->kind == MODEL_KIND_SDE) {
+        encode_key_size(b, "state_dim", d->state_dim);
+        jbuf_lit(b, ",\"calculus\":");
+        jbuf_str(b, sde_calculus_name((sde_calculus)d->sde_calculus));
+        jbuf_lit(b, ",\"noise\":");
+        jbuf_str(b, sde_noise_name((sde_noise)d->sde_noise));
+        if (d->sde_noise == SDE_NOISE_GENERAL) encode_key_size(b, "brownian_dim", d->brownian_dim);
     } else {
         encode_key_size(b, "input_channels", d->input_channels);
         encode_key_size(b, "hidden_dim", d->hidden_dim);
@@ -466,7 +536,11 @@ void codec_model_encode(const model_def *d, jbuf *b)
         jbuf_str(b, d->description);
     }
     for (size_t i = 0; i < d->n_nets; i++)
-        encode_net(d, i, d->kind == MODEL_KIND_ODE, b);
+        encode_net(d, i,
+                   d->kind == MODEL_KIND_ODE ||
+                       (d->kind == MODEL_KIND_SDE &&
+                        !(i == MODEL_NET_SDE_DIFFUSION && d->sde_noise == SDE_NOISE_ADDITIVE)),
+                   b);
     encode_solver(&d->solver, b);
     jbuf_lit(b, "}");
 }

@@ -65,6 +65,8 @@ static const config_key keys[] = {
      "evaluations that may wait for a thread; beyond that requests get 503"},
     {"max_solve_points", CONFIG_INT, NUM(max_solve_points), "1000000", 1, 100000000, NULL, 1,
      "most values one trajectory reply may hold (every query time x values per time); more gets 413"},
+    {"max_sde_samples", CONFIG_INT, NUM(max_sde_samples), "100000", 1, 10000000, NULL, 1,
+     "most sample paths one sde trajectory request may ask for; more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds a trajectory request may take from its arrival (the wait for an evaluation thread "
      "included) before it is stopped with 503; 0 = no limit"},

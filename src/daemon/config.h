@@ -44,6 +44,7 @@ typedef struct config {
     long long eval_threads;            /* evaluation pool size; 0 = one per online CPU */
     long long eval_queue_limit;        /* evaluations waiting for a thread before 503 */
     long long max_solve_points;        /* most values in one trajectory reply */
+    long long max_sde_samples;         /* most samples in one sde trajectory request */
     double solve_timeout;              /* seconds one solve may run; 0 = no limit */
     double keepalive_poll;             /* seconds an idle HTTP thread polls a keep-alive
                                           connection after replying; 0 = never */

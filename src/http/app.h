@@ -39,6 +39,8 @@ typedef struct http_app {
     _Atomic uint64_t max_solve_points;  /* most values in a trajectory reply (every query
                                            time x values per time); more is 413 too_large
                                            (SIGHUP) */
+    _Atomic uint64_t max_sde_samples;   /* most samples in one sde trajectory request; more
+                                           is 413 too_large (SIGHUP) */
     _Atomic uint64_t solve_timeout_us;  /* a solve running longer stops with 503
                                            deadline_exceeded; 0 = no limit (SIGHUP) */
     _Atomic uint64_t inline_budget_us;  /* a small solve may run on the HTTP thread for at

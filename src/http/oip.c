@@ -134,6 +134,8 @@ static void model_work(http_req *r)
         m.data_channels = cde_model_data_channels(sm->cde);
         m.readout_dim = cde_model_readout_dim(sm->cde);
         m.hidden_dim = cde_model_hidden_dim(sm->cde);
+    } else if (sm->kind == MODEL_KIND_SDE) { /* listed, not inferred (oip_body) */
+        m.state_dim = m.output_dim = sde_model_state_dim(sm->sde);
     } else {
         m.state_dim = ode_model_state_dim(sm->ode);
         m.output_dim = ode_model_output_dim(sm->ode, false);
@@ -235,7 +237,8 @@ static void oip_free(void *ctx)
 }
 
 static const traj_proto oip = {oip_open,      oip_body,      oip_field_map,
-                               oip_ode_reply, oip_cde_reply, oip_free};
+                               oip_ode_reply, oip_cde_reply, oip_free,
+                               NULL /* sde models: v1 only */};
 
 void h_oip_infer(http_req *r)
 {

@@ -18,6 +18,7 @@
 
 #include "codec/codec_cde.h"
 #include "codec/codec_request.h"
+#include "codec/codec_sde.h"
 #include "codec/jbuf.h"
 #include "http/handler.h"
 #include "model/model_name.h"
@@ -41,6 +42,9 @@ typedef struct traj_proto {
                       size_t hidden_dim, const struct cde_model_events *ev,
                       const codec_request_stats *st);
     void (*ctx_free)(void *ctx);
+    /* sde models' answer; NULL: the protocol does not serve them (422). */
+    void (*sde_reply)(jbuf *b, void *ctx, const model_handle *h, const codec_sde_req *q,
+                      const codec_sde_result *res, const codec_request_stats *st);
 } traj_proto;
 
 /* Serve a trajectory request of protocol p (the handler's whole work: it

@@ -50,10 +50,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "codec/codec_cde.h"
 #include "codec/codec_json.h"
 #include "codec/codec_request.h"
+#include "codec/codec_sde.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/api.h"
@@ -100,6 +103,11 @@ typedef struct traj {
     size_t rd, hd;
     struct cde_model_events cev; /* kind cde with events: what the solve found */
 
+    codec_sde_req sq;                     /* kind sde: the request */
+    double *paths, *mean, *std, *quant;   /* its samples and their summary */
+    size_t sd;                            /* state_dim */
+    struct sde_model_stats sst;           /* the last solve's */
+
     long nfe, steps, rejected;                   /* the last solve's */
     long n_jac, n_lu, auto_steps[2], n_switches; /* implicit methods, "auto" */
     double t_fail, ms;
@@ -117,6 +125,11 @@ static void traj_free(void *p)
     free(t->y);
     free(t->ro);
     free(t->hid);
+    codec_sde_req_free(&t->sq);
+    free(t->paths);
+    free(t->mean);
+    free(t->std);
+    free(t->quant);
     if (t->proto->ctx_free) t->proto->ctx_free(t->pctx);
     atomic_fetch_sub(&t->app->traj_active, 1);
     free(t);
@@ -415,11 +428,127 @@ static void traj_cde_reply(http_req *r, traj *t)
     api_reply_jbuf(r, 200, &b);
 }
 
+/* ---- kind sde ---- */
+
+/* A seed for a request that gave none: from the kernel's generator, below
+ * 2^53 so that every JSON client reads it back exactly. */
+static uint64_t draw_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+        s = (uint64_t)(clock_mono() * 1e9) ^ ((uint64_t)getpid() << 32);
+    return s & ((UINT64_C(1) << 53) - 1);
+}
+
+static int traj_sde_prepare(http_req *r, traj *t)
+{
+    const sde_model *m = t->m->sde;
+    codec_sde_req *q = &t->sq;
+    err e;
+    err_clear(&e);
+    if (!t->proto->sde_reply) {
+        http_reply_errorf(r, ERR_INVALID, NULL,
+                          "sde models are served by POST /v1/models/{name}/trajectory only");
+        return -1;
+    }
+    size_t max_samples = (size_t)atomic_load(&http_req_app(r)->max_sde_samples);
+    if (codec_sde_req_decode(t->body, sde_model_state_dim(m), max_samples, q, &e) != ERR_OK) {
+        traj_reply_error(r, t, &e);
+        return -1;
+    }
+    /* the method and step now, so that a missing step is a 422 before any
+     * allocation */
+    const struct sde_method *me;
+    double step;
+    if (sde_model_settings(m, &q->solver, &me, &step, &e) != ERR_OK) {
+        traj_reply_error(r, t, &e);
+        return -1;
+    }
+    if (!q->has_seed) q->seed = draw_seed();
+    t->sd = sde_model_state_dim(m);
+    const double cell = (double)q->n_t * (double)t->sd;
+    char what[160];
+    snprintf(what, sizeof what, "%zu samples x %zu states x %zu times x %zu per state, held while "
+             "solving", q->samples, q->batch, q->n_t, t->sd);
+    if (!within_cap(r, (double)q->samples * (double)q->batch * cell, what)) return -1;
+    const size_t nc = q->batch * q->n_t * t->sd;
+    int nomem = !(t->paths = malloc(q->samples * nc * sizeof *t->paths));
+    if (!nomem && (q->output & CODEC_SDE_SUMMARY))
+        nomem = !(t->mean = malloc(nc * sizeof *t->mean)) ||
+                !(t->std = malloc(nc * sizeof *t->std)) ||
+                !(t->quant = malloc((q->nq ? q->nq : 1) * nc * sizeof *t->quant));
+    if (nomem) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the samples");
+        return -1;
+    }
+    t->batch = q->batch * q->samples;
+    t->points = q->n_t;
+    t->units = request_units(t, t->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
+    return 0;
+}
+
+/* Evaluation threads that may help one request: the other CPUs. */
+static int sde_helpers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (int)(n - 1) : 0;
+}
+
+static err_code traj_sde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const codec_sde_req *q = &t->sq;
+    struct sde_model_query sq = {
+        .t0 = q->t0,
+        .batch = q->batch,
+        .y0 = q->y0,
+        .t = q->t,
+        .n_t = q->n_t,
+        .samples = q->samples,
+        .seed = q->seed,
+        .solver = q->solver,
+        .abort = abort,
+        .abort_ctx = abort_ctx,
+        .pool = t->app->eval,
+        .max_helpers = sde_helpers(),
+    };
+    err_code rc = sde_model_solve(t->m->sde, &sq, t->paths, &t->sst, e);
+    t->nfe = t->sst.nfe;
+    t->steps = t->sst.steps;
+    t->rejected = 0;
+    t->t_fail = t->sst.t_fail;
+    if (rc == ERR_OK && (q->output & CODEC_SDE_SUMMARY)) {
+        double *scratch = malloc(q->samples * sizeof *scratch);
+        if (!scratch) return err_set(e, ERR_NOMEM, NULL, "out of memory for the summary");
+        sde_model_summarize(t->paths, q->batch, q->samples, q->n_t, t->sd, q->quantiles, q->nq,
+                            t->mean, t->std, t->quant, scratch);
+        free(scratch);
+    }
+    return rc;
+}
+
+static void traj_sde_reply(http_req *r, traj *t)
+{
+    codec_request_stats cs = {.nfe = t->nfe, .steps = t->steps,
+                              .elapsed_ms = round(t->ms * 1e3) / 1e3};
+    codec_sde_result res = {.dim = t->sd,
+                            .paths = t->paths,
+                            .mean = t->mean,
+                            .std = t->std,
+                            .quant = t->quant,
+                            .method = t->sst.method,
+                            .step = t->sst.step};
+    jbuf b;
+    jbuf_init(&b);
+    t->proto->sde_reply(&b, t->pctx, t->h, &t->sq, &res, &cs);
+    api_reply_jbuf(r, 200, &b);
+}
+
 /* ---- the route ---- */
 
 static const traj_kind kinds[] = {
     {MODEL_KIND_ODE, traj_ode_prepare, traj_ode_solve, traj_ode_reply},
     {MODEL_KIND_CDE, traj_cde_prepare, traj_cde_solve, traj_cde_reply},
+    {MODEL_KIND_SDE, traj_sde_prepare, traj_sde_solve, traj_sde_reply},
 };
 
 static const traj_kind *kind_of(model_kind k)
@@ -595,6 +724,13 @@ static void v1_cde_reply(jbuf *b, void *ctx, const model_handle *h, const codec_
     codec_cde_reply(b, h->name, h->version, q, readout, readout_dim, hidden, hidden_dim, ev, st);
 }
 
+static void v1_sde_reply(jbuf *b, void *ctx, const model_handle *h, const codec_sde_req *q,
+                         const codec_sde_result *res, const codec_request_stats *st)
+{
+    (void)ctx;
+    codec_sde_reply(b, h->name, h->version, q, res, st);
+}
+
 static void v1_free(void *ctx)
 {
     json_t **body = ctx;
@@ -602,7 +738,8 @@ static void v1_free(void *ctx)
     free(body);
 }
 
-static const traj_proto v1 = {v1_open, v1_body, NULL, v1_ode_reply, v1_cde_reply, v1_free};
+static const traj_proto v1 = {v1_open,      v1_body, NULL, v1_ode_reply,
+                              v1_cde_reply, v1_free, v1_sde_reply};
 
 void h_trajectory(http_req *r)
 {

@@ -33,6 +33,9 @@ const char *job_target_name(job_target t)
 
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
 {
+    if (k == MODEL_KIND_SDE) /* issue #25's training part: not built yet */
+        return err_set(e, ERR_INVALID, "model",
+                       "sde models are served but cannot be trained yet; train an ode or cde");
     if (k == MODEL_KIND_ODE && s->loss == LOSS_CROSS_ENTROPY)
         return err_set(e, ERR_INVALID, "objective.loss",
                        "cross_entropy needs a cde model; ode jobs use mse or l1");

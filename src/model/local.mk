@@ -1,4 +1,4 @@
-# model layer: neural ODE/CDE models built from num (solvers) and nn (MLPs).
+# model layer: neural ODE/CDE/SDE models built from num (solvers) and nn (MLPs).
 # Knows nothing of JSON, HTTP or SQLite.
 noinst_LTLIBRARIES += src/model/libmodel.la
 src_model_libmodel_la_SOURCES = \
@@ -19,6 +19,7 @@ src_model_libmodel_la_LIBADD = $(BLAS_LIBS) $(GNUTLS_LIBS) -lm
 # cde: interpolation schemes, observation paths, the neural CDE model
 src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
+src_model_libmodel_la_SOURCES += src/model/sde_model.c src/model/sde_model.h
 src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h src/model/cde_field.h
 # training maths: losses, optimisers, init, RNG, gradients
 src_model_libmodel_la_SOURCES += \

@@ -1,6 +1,7 @@
 /* model/model_def.c: see model_def.h. */
 #include "model/model_def.h"
 
+#include "num/sde.h"
 #include "num/tableau.h"
 
 #include <math.h>
@@ -8,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {[MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde"};
+static const char *const kind_names[] = {
+    [MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde", [MODEL_KIND_SDE] = "sde"};
 
 static const char *const interp_names[MODEL_INTERP__COUNT] = {
     [MODEL_INTERP_LINEAR] = "linear",
@@ -19,6 +21,7 @@ static const char *const interp_names[MODEL_INTERP__COUNT] = {
 
 static const char *const ode_net_names[] = {"vector_field"};
 static const char *const cde_net_names[] = {"initial", "vector_field", "readout"};
+static const char *const sde_net_names[] = {"drift", "diffusion"};
 
 void model_def_init(model_def *d)
 {
@@ -35,19 +38,19 @@ void model_def_free(model_def *d)
 
 const char *model_kind_name(model_kind k)
 {
-    if (k == MODEL_KIND_ODE || k == MODEL_KIND_CDE) return kind_names[k];
+    if (k == MODEL_KIND_ODE || k == MODEL_KIND_CDE || k == MODEL_KIND_SDE) return kind_names[k];
     return "?";
 }
 
 err_code model_kind_from_name(const char *name, model_kind *out, err *e)
 {
-    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_CDE; k++) {
+    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_SDE; k++) {
         if (strcmp(name, kind_names[k]) == 0) {
             *out = (model_kind)k;
             return ERR_OK;
         }
     }
-    return err_set(e, ERR_INVALID, "", "unknown kind \"%s\" (expected \"ode\" or \"cde\")",
+    return err_set(e, ERR_INVALID, "", "unknown kind \"%s\" (expected \"ode\", \"cde\" or \"sde\")",
                    name ? name : "");
 }
 
@@ -73,13 +76,14 @@ err_code model_interp_from_name(const char *name, model_interp *out, err *e)
 
 size_t model_kind_n_nets(model_kind k)
 {
-    return k == MODEL_KIND_ODE ? 1 : k == MODEL_KIND_CDE ? 3 : 0;
+    return k == MODEL_KIND_ODE ? 1 : k == MODEL_KIND_CDE ? 3 : k == MODEL_KIND_SDE ? 2 : 0;
 }
 
 const char *model_net_name(model_kind k, size_t i)
 {
     if (k == MODEL_KIND_ODE && i < 1) return ode_net_names[i];
     if (k == MODEL_KIND_CDE && i < 3) return cde_net_names[i];
+    if (k == MODEL_KIND_SDE && i < 2) return sde_net_names[i];
     return NULL;
 }
 
@@ -170,10 +174,11 @@ err_code model_solver_validate(const model_solver *s, err *e)
     if (!memchr(s->method, '\0', sizeof s->method))
         return err_set(e, ERR_INVALID, "solver.method", "longer than %d characters",
                        MODEL_METHOD_MAX - 1);
-    if (s->method[0] && !rk_tableau_find(s->method))
+    if (s->method[0] && !rk_tableau_find(s->method) && !sde_method_find(s->method))
         return err_set(e, ERR_INVALID, "solver.method",
                        "unknown method \"%s\" (expected euler, midpoint, rk4, bosh3, dopri5, "
-                       "tsit5, dop853, rodas4 or esdirk4)",
+                       "tsit5, dop853, rodas4 or esdirk4; for an sde model euler_maruyama, "
+                       "milstein, euler_heun, reversible_heun or sra1)",
                        s->method);
     const struct {
         const char *name;
@@ -222,11 +227,52 @@ static err_code param_not_finite(const model_def *d, size_t i, err *e)
     return err_set(e, ERR_INVALID, "", "parameter %zu is not finite", i);
 }
 
+/* An sde's dimensions and networks (docs/sde.md, "Noise types"). */
+static err_code sde_validate(const model_def *d, size_t *np, err *e)
+{
+    if (d->state_dim == 0) return err_set(e, ERR_INVALID, "state_dim", "must be at least 1");
+    if (d->augment_dim) return err_set(e, ERR_INVALID, "augment_dim", "an sde has no augment_dim");
+    if (d->sde_calculus < 0 || d->sde_calculus >= SDE_CALCULUS__COUNT)
+        return err_set(e, ERR_INVALID, "calculus", "must be \"ito\" or \"stratonovich\"");
+    if (d->sde_noise < 0 || d->sde_noise >= SDE_NOISE__COUNT)
+        return err_set(e, ERR_INVALID, "noise",
+                       "must be \"diagonal\", \"scalar\", \"additive\" or \"general\"");
+    const bool general = d->sde_noise == SDE_NOISE_GENERAL;
+    if (general && (d->brownian_dim == 0 || d->brownian_dim > MLP_MAX_WIDTH))
+        return err_set(e, ERR_INVALID, "brownian_dim", "general noise needs brownian_dim in 1..%d",
+                       MLP_MAX_WIDTH);
+    if (!general && d->brownian_dim)
+        return err_set(e, ERR_INVALID, "brownian_dim", "is for general noise only");
+    const size_t n = d->state_dim, g_out = general ? n * d->brownian_dim : n;
+    if (check_net(d, MODEL_NET_SDE_DRIFT, n, n, &np[0], e)) return ERR_INVALID;
+    if (d->sde_noise == SDE_NOISE_ADDITIVE) {
+        if (d->nets[MODEL_NET_SDE_DIFFUSION].time_input)
+            return err_set(e, ERR_INVALID, "diffusion.time_input",
+                           "with additive noise the diffusion network's one input is the time");
+        return check_net(d, MODEL_NET_SDE_DIFFUSION, 1, g_out, &np[1], e);
+    }
+    return check_net(d, MODEL_NET_SDE_DIFFUSION, n, g_out, &np[1], e);
+}
+
+/* An sde's solver defaults: an sde method that fits the noise and
+ * calculus; the step may be left to the request. */
+static err_code sde_solver_check(const model_def *d, err *e)
+{
+    if (!d->solver.method[0]) return ERR_OK;
+    const struct sde_method *me = sde_method_find(d->solver.method);
+    if (!me)
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an ODE solver; an sde model needs euler_maruyama, milstein, "
+                       "euler_heun, reversible_heun or sra1",
+                       d->solver.method);
+    return sde_method_check(me, (sde_calculus)d->sde_calculus, (sde_noise)d->sde_noise, e);
+}
+
 err_code model_def_validate(const model_def *d, err *e)
 {
     size_t np[MODEL_MAX_NETS] = {0}, total = 0;
-    if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE)
-        return err_set(e, ERR_INVALID, "kind", "must be \"ode\" or \"cde\"");
+    if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE && d->kind != MODEL_KIND_SDE)
+        return err_set(e, ERR_INVALID, "kind", "must be \"ode\", \"cde\" or \"sde\"");
     if (d->description && strlen(d->description) > MODEL_DESCRIPTION_MAX)
         return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
                        MODEL_DESCRIPTION_MAX);
@@ -237,6 +283,8 @@ err_code model_def_validate(const model_def *d, err *e)
         if (d->state_dim == 0) return err_set(e, ERR_INVALID, "state_dim", "must be at least 1");
         size_t dim = d->state_dim + d->augment_dim;
         if (check_net(d, MODEL_NET_ODE_FIELD, dim, dim, &np[0], e)) return ERR_INVALID;
+    } else if (d->kind == MODEL_KIND_SDE) {
+        if (sde_validate(d, np, e)) return ERR_INVALID;
     } else {
         if (d->input_channels == 0)
             return err_set(e, ERR_INVALID, "input_channels", "must be at least 1");
@@ -273,6 +321,10 @@ err_code model_def_validate(const model_def *d, err *e)
     for (size_t i = 0; i < d->n_params; i++)
         if (!isfinite(d->params[i])) return param_not_finite(d, i, e);
     if (model_solver_validate(&d->solver, e)) return ERR_INVALID;
+    if (d->kind == MODEL_KIND_SDE) return sde_solver_check(d, e);
+    if (d->solver.method[0] && !rk_tableau_find(d->solver.method))
+        return err_set(e, ERR_INVALID, "solver.method", "%s is an sde method; a %s model needs "
+                       "an ODE solver", d->solver.method, model_kind_name(d->kind));
     /* An ODE's fixed-step default is a number of steps over the query's
      * span; a CDE's span is the path's parameter, which says nothing of a
      * sensible step, so its document must give one (else every query would

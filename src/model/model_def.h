@@ -13,6 +13,11 @@
  *   cde: [0] initial        in = input_channels, out = hidden_dim
  *        [1] vector_field   in = hidden_dim, out = hidden_dim * input_channels
  *        [2] readout        in = hidden_dim, out >= 1
+ *   sde: [0] drift          in = state_dim (+1 with time_input), out = state_dim
+ *        [1] diffusion      in = state_dim (+1 with time_input); additive noise:
+ *                           in = 1, the time alone (time_input false);
+ *                           out = state_dim, or state_dim * brownian_dim
+ *                           for general noise (row-major, docs/sde.md)
  * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
  * concatenated in network order.
  *
@@ -32,6 +37,7 @@
 typedef enum model_kind {
     MODEL_KIND_ODE = 1, /* "ode": dh/dt = f(h, t) */
     MODEL_KIND_CDE = 2, /* "cde": dz/dt = f(z) dX/dt */
+    MODEL_KIND_SDE = 3, /* "sde": dh = f(h, t) dt + g(h, t) dW (docs/sde.md) */
 } model_kind;
 
 typedef enum model_interp {
@@ -76,8 +82,12 @@ typedef struct model_def {
     bool channel_time;      /* time prepended as channel 0 */
     bool channel_intensity; /* cumulative observation count per data channel appended */
     model_interp interp;
-    /* both */
-    size_t n_nets; /* 1 (ode) or 3 (cde) */
+    /* sde (and state_dim) */
+    int sde_calculus;    /* enum sde_calculus (num/sde.h) */
+    int sde_noise;       /* enum sde_noise */
+    size_t brownian_dim; /* general noise: Brownian components; 0 otherwise */
+    /* every kind */
+    size_t n_nets; /* 1 (ode), 3 (cde) or 2 (sde) */
     model_net nets[MODEL_MAX_NETS];
     model_solver solver;
     size_t n_params;
@@ -87,12 +97,13 @@ typedef struct model_def {
 /* Network indices. */
 enum { MODEL_NET_ODE_FIELD = 0 };
 enum { MODEL_NET_CDE_INITIAL = 0, MODEL_NET_CDE_FIELD = 1, MODEL_NET_CDE_READOUT = 2 };
+enum { MODEL_NET_SDE_DRIFT = 0, MODEL_NET_SDE_DIFFUSION = 1 };
 
 /* Zero everything (kind unset). */
 void model_def_init(model_def *d);
 void model_def_free(model_def *d); /* frees the owned members, then re-inits */
 
-/* Document names: "ode" / "cde", "vector_field", "hermite_bdiff". */
+/* Document names: "ode" / "cde" / "sde", "vector_field", "hermite_bdiff". */
 const char *model_kind_name(model_kind k);
 err_code model_kind_from_name(const char *name, model_kind *out, err *e);
 const char *model_interp_name(model_interp i);
@@ -100,7 +111,7 @@ err_code model_interp_from_name(const char *name, model_interp *out, err *e);
 /* Name of network i of kind k ("vector_field"), NULL when out of range. */
 const char *model_net_name(model_kind k, size_t i);
 
-/* Number of networks a kind has (1 or 3). */
+/* Number of networks a kind has (1, 3 or 2). */
 size_t model_kind_n_nets(model_kind k);
 
 /* Parameter count of one network (nn/mlp.h layout). ERR_INVALID (field

@@ -2,6 +2,7 @@
 #include "model/model_rows.h"
 
 #include "nn/act.h"
+#include "num/sde.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -27,20 +28,22 @@ static long long in_range(long long v, long long lo, long long hi)
 static err_code check_kind_fields(const model_def *def, err *e)
 {
     const char *f = NULL;
-    if (def->kind == MODEL_KIND_ODE) {
-        if (def->input_channels)
-            f = "input_channels";
-        else if (def->hidden_dim)
-            f = "hidden_dim";
-        else if (def->channel_time || def->channel_intensity)
-            f = "channels";
-        else if (def->interp != MODEL_INTERP_LINEAR)
-            f = "interpolation";
-    } else if (def->state_dim) {
-        f = "state_dim";
-    } else if (def->augment_dim) {
+    if (def->kind != MODEL_KIND_SDE && (def->sde_calculus || def->sde_noise || def->brownian_dim))
+        f = def->brownian_dim ? "brownian_dim" : def->sde_noise ? "noise" : "calculus";
+    else if (def->kind != MODEL_KIND_CDE && def->input_channels)
+        f = "input_channels";
+    else if (def->kind != MODEL_KIND_CDE && def->hidden_dim)
+        f = "hidden_dim";
+    else if (def->kind != MODEL_KIND_CDE && (def->channel_time || def->channel_intensity))
+        f = "channels";
+    else if (def->kind != MODEL_KIND_CDE && def->interp != MODEL_INTERP_LINEAR)
+        f = "interpolation";
+    else if (def->kind == MODEL_KIND_SDE && def->augment_dim)
         f = "augment_dim";
-    }
+    else if (def->kind == MODEL_KIND_CDE && def->state_dim)
+        f = "state_dim";
+    else if (def->kind == MODEL_KIND_CDE && def->augment_dim)
+        f = "augment_dim";
     if (!f) return ERR_OK;
     return err_set(e, ERR_INVALID, f, "is not a field of a%s %s model",
                    def->kind == MODEL_KIND_ODE ? "n" : "", model_kind_name(def->kind));
@@ -65,9 +68,15 @@ void model_rows_version_encode(const model_def *def, model_version_row *r)
     r->description = def->description;
     r->state_dim = r->augment_dim = -1;
     r->input_channels = r->hidden_dim = r->channel_time = r->channel_intensity = -1;
+    r->brownian_dim = -1;
     if (def->kind == MODEL_KIND_ODE) {
         r->state_dim = (long long)def->state_dim;
         r->augment_dim = (long long)def->augment_dim;
+    } else if (def->kind == MODEL_KIND_SDE) {
+        r->state_dim = (long long)def->state_dim;
+        r->calculus = sde_calculus_name((sde_calculus)def->sde_calculus);
+        r->noise = sde_noise_name((sde_noise)def->sde_noise);
+        if (def->sde_noise == SDE_NOISE_GENERAL) r->brownian_dim = (long long)def->brownian_dim;
     } else {
         r->input_channels = (long long)def->input_channels;
         r->hidden_dim = (long long)def->hidden_dim;
@@ -143,6 +152,16 @@ const char *model_rows_version_decode(const model_version_row *r, model_def *def
         v[1] = in_range(r->augment_dim, 0, max_dim);
         def->state_dim = (size_t)v[0];
         def->augment_dim = (size_t)v[1];
+    } else if (def->kind == MODEL_KIND_SDE) {
+        v[0] = in_range(r->state_dim, 1, max_dim);
+        def->state_dim = (size_t)v[0];
+        def->sde_calculus = sde_calculus_from_name(r->calculus);
+        def->sde_noise = sde_noise_from_name(r->noise);
+        if (def->sde_calculus < 0 || def->sde_noise < 0) return "unknown calculus or noise";
+        if (def->sde_noise == SDE_NOISE_GENERAL) {
+            v[1] = in_range(r->brownian_dim, 1, MLP_MAX_WIDTH);
+            def->brownian_dim = (size_t)v[1];
+        }
     } else {
         v[2] = in_range(r->input_channels, 1, max_dim);
         v[3] = in_range(r->hidden_dim, 1, max_dim);

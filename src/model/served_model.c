@@ -20,6 +20,10 @@ void *served_model_build(const model_def *def, err *e)
         free(m);
         return NULL;
     }
+    if (def->kind == MODEL_KIND_SDE && sde_model_new(&m->sde, def, e) != ERR_OK) {
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -29,5 +33,6 @@ void served_model_free(void *built)
     if (!m) return;
     ode_model_free(m->ode);
     cde_model_free(m->cde);
+    sde_model_free(m->sde);
     free(m);
 }

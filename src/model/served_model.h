@@ -2,7 +2,8 @@
  *
  * The daemon creates the model cache (store/model_cache.h) with these as
  * its build and unbuild functions, so a loaded version is built once into
- * a served_model (an ode_model for kind "ode", a cde_model for kind "cde")
+ * a served_model (an ode_model for kind "ode", a cde_model for kind "cde", an
+ * sde_model for kind "sde")
  * and shared by every request that solves it (the trajectory route,
  * http/trajectory.c).
  *
@@ -17,12 +18,14 @@
 #include "model/cde_model.h"
 #include "model/model_def.h"
 #include "model/ode_model.h"
+#include "model/sde_model.h"
 #include "model/solve_cost.h"
 
 typedef struct served_model {
     model_kind kind;
     ode_model *ode;  /* kind ode */
     cde_model *cde;  /* kind cde */
+    sde_model *sde;  /* kind sde */
     solve_cost cost; /* learned from the solves served, for the inline decision */
 } served_model;
 

@@ -11,7 +11,9 @@ src_num_libnum_la_SOURCES = \
 	src/num/events.c src/num/events.h \
 	src/num/implicit.c src/num/implicit.h \
 	src/num/autoswitch.c src/num/autoswitch.h \
+	src/num/brownian.c src/num/brownian.h \
+	src/num/sde.c src/num/sde.h \
 	src/num/solver_impl.h
 # LAPACK's dgetrf/dgetrs for the implicit methods come from OpenBLAS.
 src_num_libnum_la_LIBADD = $(BLAS_LIBS) -lm
-EXTRA_DIST += src/num/gen_tableau.py src/num/gen_implicit.py docs/solvers.md
+EXTRA_DIST += src/num/gen_tableau.py src/num/gen_implicit.py docs/solvers.md docs/sde.md

@@ -33,7 +33,8 @@ store_migrations = \
 	migrations/0003_datasets.sql \
 	migrations/0004_jobs.sql \
 	migrations/0005_aliases.sql \
-	migrations/0006_tokens.sql
+	migrations/0006_tokens.sql \
+	migrations/0007_sde.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -19,6 +19,7 @@
  *   request   trajectory requests (single state, batch, every error) and
  *             the reply's exact text. */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -297,6 +298,54 @@ START_TEST(jbuf_writes_json)
     t = jbuf_take(&b, &len); /* empty buffer: empty text */
     ck_assert_str_eq(t, "");
     free(t);
+}
+END_TEST
+
+/* jbuf_int's own digits (not printf's) and jbuf_vec's block writes: the
+ * same text as printf and as number-by-number jbuf_double, across block
+ * boundaries and from a buffer that starts full. */
+START_TEST(jbuf_ints_and_vectors)
+{
+    const long long ints[] = {0, 7, -7, 10, 123456789, -1000000, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        jbuf b;
+        jbuf_init(&b);
+        jbuf_int(&b, ints[i]);
+        char want[32];
+        snprintf(want, sizeof want, "%lld", ints[i]);
+        char *t = jbuf_take(&b, NULL);
+        ck_assert_str_eq(t, want);
+        free(t);
+    }
+    const size_t sizes[] = {0, 1, 2, 255, 256, 257, 1000};
+    double v[1000];
+    uint64_t state = 0x853c49e6748fea9bull;
+    for (size_t i = 0; i < 1000; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        memcpy(&v[i], &state, sizeof v[i]);
+        if (i % 3 == 0) v[i] = -1e-310 * (double)i; /* subnormals, -0.0 */
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        jbuf got, want;
+        jbuf_init(&got);
+        jbuf_init(&want);
+        jbuf_lit(&got, "x");
+        jbuf_lit(&want, "x");
+        jbuf_vec(&got, v, sizes[i]);
+        jbuf_raw(&want, "[", 1);
+        for (size_t k = 0; k < sizes[i]; k++) {
+            if (k) jbuf_raw(&want, ",", 1);
+            jbuf_double(&want, v[k]);
+        }
+        jbuf_raw(&want, "]", 1);
+        size_t gl, wl;
+        char *g = jbuf_take(&got, &gl), *w = jbuf_take(&want, &wl);
+        ck_assert_uint_eq(gl, strlen(g));
+        ck_assert_uint_eq(gl, wl);
+        ck_assert_str_eq(g, w);
+        free(g);
+        free(w);
+    }
 }
 END_TEST
 
@@ -1198,6 +1247,7 @@ static Suite *suite(void)
     tcase_add_test(c, strtod_hard_cases);
     tcase_add_test(c, strtod_random_against_strtod);
     tcase_add_test(c, jbuf_writes_json);
+    tcase_add_test(c, jbuf_ints_and_vectors);
     tcase_add_test(c, jbuf_json_numbers_shortest);
     tcase_add_test(c, utf8_sequences);
     tcase_add_test(c, parse_accepts_json);

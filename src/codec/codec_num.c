@@ -223,7 +223,11 @@ static size_t fmt_normal(char *buf, double v)
 
 size_t codec_num_write(char *buf, double x)
 {
-    if (!isfinite(x)) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    unsigned bq = (unsigned)(bits >> 52) & 0x7ff; /* one test for the common case */
+    if (bq - 1 < 0x7fe) return fmt_normal(buf, x);
+    if (bq == 0x7ff) {
         memcpy(buf, "null", 5);
         return 4;
     }
@@ -232,5 +236,5 @@ size_t codec_num_write(char *buf, double x)
         memcpy(buf, signbit(x) ? "-0.0" : "0.0", n + 1);
         return n;
     }
-    return fabs(x) < DBL_MIN ? fmt_small(buf, x) : fmt_normal(buf, x);
+    return fmt_small(buf, x);
 }

@@ -10,9 +10,16 @@
  *                   before codec_strtod), "codec_strtod_ns" (what it does
  *                   now), and their ratio;
  *   codec_parse     the whole request through codec_parse (jansson tree
- *                   built and freed): median_us, median_cpu_us.
+ *                   built and freed): median_us, median_cpu_us;
+ *   codec_num_write ns per number written (the reply's numbers are of the
+ *                   same kind): "request_ns", the request's own numbers
+ *                   written back; "random_ns", doubles of random bits
+ *                   (exponents over the whole normal range); "integers_ns",
+ *                   small integral values (0.0 .. 999.0, the trailing-zero
+ *                   case).
  * Run from the build tree (make builds it). */
 #include "bench_util.h" /* next to this file */
+#include "codec/codec_num.h"
 #include "codec/codec_parse.h"
 #include "codec/codec_strtod.h"
 #include "core/clock.h"
@@ -136,6 +143,30 @@ static void time_fn(void (*fn)(const token *, size_t), const token *t, size_t k,
     *cpu_s = cpu[reps / 2];
 }
 
+/* The doubles codec_num_write is timed on (write_numbers). */
+static double *write_vals;
+static size_t write_n;
+
+static void write_numbers(const token *t, size_t k)
+{
+    (void)t, (void)k;
+    char buf[CODEC_NUM_MAX];
+    size_t acc = 0;
+    for (size_t i = 0; i < write_n; i++)
+        acc += codec_num_write(buf, write_vals[i]) + (unsigned char)buf[0];
+    sink = (double)acc;
+}
+
+/* Median CPU ns per codec_num_write of the n doubles in v. */
+static double time_writes(double *v, size_t n, int reps)
+{
+    double w, c;
+    write_vals = v;
+    write_n = n;
+    time_fn(write_numbers, NULL, 0, reps, &w, &c);
+    return 1e9 * c / (double)(n ? n : 1);
+}
+
 int main(int argc, char **argv)
 {
     int reps = 15;
@@ -183,6 +214,33 @@ int main(int argc, char **argv)
     printf("{\"bench\": \"codec_parse\", \"bytes\": %zu, \"median_us\": %.2f, "
            "\"median_cpu_us\": %.2f}\n",
            len, 1e6 * w_parse, 1e6 * c_parse);
+    size_t nw = k > 1000 ? k : 1000;
+    double *vals = malloc(nw * sizeof *vals);
+    if (!vals) {
+        fprintf(stderr, "bench_codec: out of memory\n");
+        return 1;
+    }
+    size_t nr = 0;
+    for (size_t i = 0; i < k; i++)
+        if (codec_strtod(t[i].s, t[i].len, &vals[nr]) == 0) nr++;
+    double req_ns = time_writes(vals, nr, reps);
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < nw; i++) {
+        uint64_t bits;
+        do { /* xorshift64*, finite normal doubles only */
+            state ^= state >> 12, state ^= state << 25, state ^= state >> 27;
+            bits = state * 2685821657736338717ull;
+        } while (((bits >> 52) & 0x7ff) == 0x7ff || ((bits >> 52) & 0x7ff) == 0);
+        memcpy(&vals[i], &bits, sizeof bits);
+    }
+    double rnd_ns = time_writes(vals, nw, reps);
+    for (size_t i = 0; i < nw; i++)
+        vals[i] = (double)(i % 1000);
+    double int_ns = time_writes(vals, nw, reps);
+    printf("{\"bench\": \"codec_num_write\", \"request_ns\": %.1f, \"random_ns\": %.1f, "
+           "\"integers_ns\": %.1f}\n",
+           req_ns, rnd_ns, int_ns);
+    free(vals);
     free(t);
     free(text);
     return 0;

@@ -3,8 +3,9 @@
  * every token of RFC 8259's number grammar; and for the double made of the
  * first 8 bytes, codec_num_write's text is a JSON number of at most 17
  * significant digits that reads back (codec_strtod and strtod) to the same
- * bits. (That it is the shortest such text is tests/check_codec's, against
- * Python's repr.) */
+ * bits, and exactly the text of the writer it replaced (the oracle,
+ * tests/codec_num_ref.h; -0.0 and non-finite values too). (That it is the
+ * shortest such text is tests/check_codec's, against Python's repr.) */
 #include "fuzz/fuzz.h"
 
 #include <math.h>
@@ -12,6 +13,8 @@
 
 #include "codec/codec_num.h"
 #include "codec/codec_strtod.h"
+
+#include "../tests/codec_num_ref.h"
 
 static int same_bits(double a, double b)
 {
@@ -53,6 +56,9 @@ FUZZ_ENTRY(number)
     if (size >= sizeof(double)) {
         double x;
         memcpy(&x, data, sizeof x);
+        char got[CODEC_NUM_MAX], want[CODEC_NUM_MAX];
+        size_t gn = codec_num_write(got, x), wn = codec_num_ref_write(want, x);
+        FUZZ_ASSERT(gn == wn && memcmp(got, want, gn + 1) == 0);
         if (isfinite(x)) {
             char buf[CODEC_NUM_MAX + 1];
             size_t n = codec_num_write(buf, x);

@@ -3,7 +3,10 @@
  *   numbers   the number writer against Python's repr (an independent
  *             shortest round-trip implementation, tests/fixtures/
  *             shortest_doubles.txt): the same text; and on random doubles
- *             against a brute-force search with printf and strtod;
+ *             against a brute-force search with printf and strtod; and
+ *             against the writer it replaced (tests/codec_num_ref.h), the
+ *             same text for millions of random bit patterns, solver-like
+ *             values and every edge case, each read back by codec_strtod;
  *   strtod    the number reader against glibc's strtod, bit for bit: hard
  *             cases (tests/fixtures/strtod_hard.txt, also against Python's
  *             float()) and 10^6 random tokens of five forms;
@@ -16,6 +19,7 @@
  *   request   trajectory requests (single state, batch, every error) and
  *             the reply's exact text. */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +42,7 @@
 #endif
 #endif
 
+#include "codec_num_ref.h"
 #include "testutil.h"
 
 static json_t *parse_ok(const char *text)
@@ -150,6 +155,117 @@ START_TEST(numbers_random_against_brute_force)
 }
 END_TEST
 
+/* How many random doubles the writer is checked on against its oracle:
+ * 4 x 10^6, fewer under valgrind, or as CODEC_NUM_RANDOM says. */
+static long oracle_count(void)
+{
+    const char *env = getenv("CODEC_NUM_RANDOM");
+    if (env) return atol(env);
+#ifdef HAVE_VALGRIND_H
+    if (RUNNING_ON_VALGRIND) return 40000;
+#endif
+    return 4000000;
+}
+
+/* x written by codec_num_write and by the oracle: the same text, the
+ * same length, and codec_strtod reads it back to x's bits (-0.0 too). */
+static void check_against_oracle(double x)
+{
+    char got[CODEC_NUM_MAX], want[CODEC_NUM_MAX];
+    memset(got, 'x', sizeof got);
+    size_t n = codec_num_write(got, x), m = codec_num_ref_write(want, x);
+    ck_assert_msg(n == m && strcmp(got, want) == 0, "%a: wrote %s (%zu), the oracle %s (%zu)", x,
+                  got, n, want, m);
+    ck_assert_uint_eq(n, strlen(got));
+    if (!isfinite(x)) return;
+    double back;
+    ck_assert_msg(codec_strtod(got, n, &back) == 0, "%a: %s does not read back", x, got);
+    ck_assert_msg(bits_of(back) == bits_of(x), "%a: %s reads back as %a", x, got, back);
+}
+
+START_TEST(numbers_match_oracle_edges)
+{
+    const double specials[] = {0.0,     -0.0,     NAN,      INFINITY, -INFINITY, DBL_MIN,
+                               DBL_MAX, DBL_TRUE_MIN, 1e16, 1e15, 1e-4, 1e-5, 9999999999999998.0,
+                               9007199254740993.0, 123456789012345680.0, 0.1, 0.2, 0.3, 1.0 / 3};
+    long count = 0;
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++, count++)
+        check_against_oracle(specials[i]);
+    for (int sign = 0; sign < 2; sign++) {
+        double s = sign ? -1 : 1;
+        /* every power of two and its neighbours (the uneven gap below) */
+        for (int e = -1074; e <= 1023; e++) {
+            double p = s * ldexp(1, e);
+            check_against_oracle(p);
+            check_against_oracle(nextafter(p, 0));
+            check_against_oracle(nextafter(p, s * INFINITY));
+            count += 3;
+        }
+        /* powers of ten, their neighbours, and the digit-count and
+         * positional/exponent boundaries around them */
+        for (int e = -323; e <= 308; e++) {
+            char t[32];
+            snprintf(t, sizeof t, "%se%d", sign ? "-1" : "1", e);
+            double p = strtod(t, NULL);
+            check_against_oracle(p);
+            check_against_oracle(nextafter(p, 0));
+            check_against_oracle(nextafter(p, s * INFINITY));
+            snprintf(t, sizeof t, "%s9.999999999999999e%d", sign ? "-" : "", e);
+            check_against_oracle(strtod(t, NULL));
+            snprintf(t, sizeof t, "%s1.0000000000000002e%d", sign ? "-" : "", e);
+            check_against_oracle(strtod(t, NULL));
+            count += 5;
+        }
+        /* small integers and halves (trailing zeros), every subnormal
+         * exponent's smallest and largest significands */
+        for (int k = 0; k <= 100000; k++, count += 2) {
+            check_against_oracle(s * k);
+            check_against_oracle(s * (k + 0.5));
+        }
+        for (int b = 0; b < 52; b++, count += 2) {
+            uint64_t lo = 1ull << b, hi = (2ull << b) - 1;
+            double a, z;
+            memcpy(&a, &lo, sizeof a);
+            memcpy(&z, &hi, sizeof z);
+            check_against_oracle(s * a);
+            check_against_oracle(s * z);
+        }
+    }
+    /* every value of each 4-digit lane of the writer's digit blocks */
+    for (int k = 0; k < 10000; k++, count += 3) {
+        check_against_oracle(1e15 + k);
+        check_against_oracle(1e15 + k * 1e4);
+        check_against_oracle(1e16 + k * 1e8);
+    }
+    ck_assert_int_gt(count, 200000);
+}
+END_TEST
+
+START_TEST(numbers_match_oracle_random)
+{
+    uint64_t state = 0x243f6a8885a308d3ull;
+    long n = oracle_count();
+    for (long i = 0; i < n; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17; /* xorshift64 */
+        double x;
+        switch (i % 4) {
+        case 0: /* any bit pattern */
+        case 1:
+            memcpy(&x, &state, sizeof x);
+            break;
+        case 2: /* solver-like values */
+            x = (double)(state >> 11) / 9007199254740992.0 * 50 - 25;
+            break;
+        default: { /* few significant bits: short texts, trailing zeros */
+            uint64_t b = state & ~((1ull << (state % 52)) - 1);
+            memcpy(&x, &b, sizeof x);
+        }
+        }
+        check_against_oracle(x);
+    }
+}
+END_TEST
+
 START_TEST(numbers_spelling)
 {
     char buf[CODEC_NUM_MAX];
@@ -182,6 +298,54 @@ START_TEST(jbuf_writes_json)
     t = jbuf_take(&b, &len); /* empty buffer: empty text */
     ck_assert_str_eq(t, "");
     free(t);
+}
+END_TEST
+
+/* jbuf_int's own digits (not printf's) and jbuf_vec's block writes: the
+ * same text as printf and as number-by-number jbuf_double, across block
+ * boundaries and from a buffer that starts full. */
+START_TEST(jbuf_ints_and_vectors)
+{
+    const long long ints[] = {0, 7, -7, 10, 123456789, -1000000, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        jbuf b;
+        jbuf_init(&b);
+        jbuf_int(&b, ints[i]);
+        char want[32];
+        snprintf(want, sizeof want, "%lld", ints[i]);
+        char *t = jbuf_take(&b, NULL);
+        ck_assert_str_eq(t, want);
+        free(t);
+    }
+    const size_t sizes[] = {0, 1, 2, 255, 256, 257, 1000};
+    double v[1000];
+    uint64_t state = 0x853c49e6748fea9bull;
+    for (size_t i = 0; i < 1000; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        memcpy(&v[i], &state, sizeof v[i]);
+        if (i % 3 == 0) v[i] = -1e-310 * (double)i; /* subnormals, -0.0 */
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        jbuf got, want;
+        jbuf_init(&got);
+        jbuf_init(&want);
+        jbuf_lit(&got, "x");
+        jbuf_lit(&want, "x");
+        jbuf_vec(&got, v, sizes[i]);
+        jbuf_raw(&want, "[", 1);
+        for (size_t k = 0; k < sizes[i]; k++) {
+            if (k) jbuf_raw(&want, ",", 1);
+            jbuf_double(&want, v[k]);
+        }
+        jbuf_raw(&want, "]", 1);
+        size_t gl, wl;
+        char *g = jbuf_take(&got, &gl), *w = jbuf_take(&want, &wl);
+        ck_assert_uint_eq(gl, strlen(g));
+        ck_assert_uint_eq(gl, wl);
+        ck_assert_str_eq(g, w);
+        free(g);
+        free(w);
+    }
 }
 END_TEST
 
@@ -1078,9 +1242,12 @@ static Suite *suite(void)
     tcase_add_test(c, reply_stats_implicit);
     tcase_add_test(c, numbers_random_against_brute_force);
     tcase_add_test(c, numbers_spelling);
+    tcase_add_test(c, numbers_match_oracle_edges);
+    tcase_add_test(c, numbers_match_oracle_random);
     tcase_add_test(c, strtod_hard_cases);
     tcase_add_test(c, strtod_random_against_strtod);
     tcase_add_test(c, jbuf_writes_json);
+    tcase_add_test(c, jbuf_ints_and_vectors);
     tcase_add_test(c, jbuf_json_numbers_shortest);
     tcase_add_test(c, utf8_sequences);
     tcase_add_test(c, parse_accepts_json);

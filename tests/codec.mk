@@ -2,7 +2,7 @@
 # documents, trajectory requests and replies).
 check_PROGRAMS += tests/check_codec
 TESTS += tests/check_codec
-tests_check_codec_SOURCES = tests/check_codec.c tests/testutil.c tests/testutil.h
+tests_check_codec_SOURCES = tests/check_codec.c tests/codec_num_ref.h tests/testutil.c tests/testutil.h
 tests_check_codec_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_codec_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -3,11 +3,15 @@
  * DESIGN. The shortest decimal that reads back to the double, the nearest
  * one when several are as short, spelled as Python's repr spells it (so a
  * document written by json.dump comes back as the same text). Normal
- * doubles go through Schubfach (fmt_normal; about 50 ns, where a printf
- * round-trip search takes over a microsecond, and a trajectory reply is
- * mostly numbers); subnormals through a %.*e search. Tested against
- * Python's repr (tests/fixtures/shortest_doubles.txt) and against a
- * brute-force printf/strtod search on random doubles (tests/check_codec.c).
+ * doubles go through Schubfach (fmt_normal: a fixed amount of 128-bit
+ * arithmetic, where a printf round-trip search takes many times as long,
+ * and a trajectory reply is mostly numbers); subnormals through a %.*e
+ * search. Both hand render 16 or 17 digits, which it turns into text with
+ * word-wide arithmetic and fixed-size stores (costs: bench/bench_codec,
+ * docs/benchmarks.md). Tested against Python's repr
+ * (tests/fixtures/shortest_doubles.txt), a brute-force printf/strtod
+ * search, and the previous writer kept as an oracle (tests/codec_num_ref.h)
+ * on millions of doubles (tests/check_codec.c, fuzz/fuzz_number.c).
  */
 #include "codec/codec_num.h"
 
@@ -26,72 +30,102 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-/* The decimal digits of f > 0 into the end of d (24 bytes); returns their
- * count (they start at d + 24 - count). Two at a time. */
-static int to_digits(uint64_t f, char *d)
+/* The 8 decimal digits of x < 10^8, zero-padded, as the bytes of a word
+ * (first digit in the lowest byte, so a little-endian store spells them),
+ * still without '0' added: SWAR, each step dividing every lane at once by
+ * a multiply and shift that is exact for the lane's range (x / 100 for
+ * x < 10^4, x / 10 for x < 100; tests/check_codec runs every lane value). */
+static inline uint64_t digits8(uint32_t x)
 {
-    char *p = d + 24;
-    while (f >= 100) {
-        unsigned r = (unsigned)(f % 100);
-        f /= 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
-    }
-    if (f >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * f, 2);
-    } else {
-        *--p = (char)('0' + f);
-    }
-    return (int)(d + 24 - p);
+    uint64_t v = (x / 10000) | ((uint64_t)(x % 10000) << 32);
+    uint64_t q = ((v * 10486) >> 20) & 0x0000007f0000007full;
+    v = q | ((v - q * 100) << 16);
+    q = ((v * 103) >> 10) & 0x000f000f000f000full;
+    return q | ((v - q * 10) << 8);
 }
 
-/* Write f x 10^e (f > 0, at most 17 digits) the way Python's repr does:
- * trailing zeros dropped; positional for decimal exponents -4..15 (".0" on
- * integers), otherwise d.ddde+XX with at least two exponent digits. */
+/* Store the 8 bytes of w at p, lowest byte first. */
+static inline void put8(char *p, uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    memcpy(p, &w, 8);
+}
+
+/* Bytes p .. p + 8 of the text held in w[0..3) (lowest byte first),
+ * 0 <= p <= 16. Shifted out of registers, not reloaded from memory: a
+ * load spanning the smaller stores that just wrote the digits would stall
+ * until they retire. */
+static inline uint64_t bytes_at(const uint64_t *w, int p)
+{
+    int i = p >> 3, r = (p & 7) * 8;
+    return r ? (w[i] >> r) | (w[i + 1] << (64 - r)) : w[i];
+}
+
+/* Write f x 10^e, 10^15 <= f < 10^17 (what both writers below hand over),
+ * the way Python's repr does: trailing zeros dropped; positional for
+ * decimal exponents -4..15 (".0" on integers), otherwise d.ddde+XX with at
+ * least two exponent digits. The digits move in 8-byte blocks, no loop or
+ * copy of data-dependent length; every write stays inside the
+ * CODEC_NUM_MAX bytes of buf, and the text ends at its NUL. */
 static size_t render(char *buf, int neg, uint64_t f, int e)
 {
-    char d[24];
-    int nd = to_digits(f, d);
-    const char *dig = d + 24 - nd;
-    while (dig[nd - 1] == '0') { /* f's trailing zeros */
-        nd--;
-        e++;
-    }
-    int x = e + nd - 1; /* exponent of the first digit */
+    uint64_t hi = f / 100000000;
+    uint32_t top = (uint32_t)(hi / 100000000);
+    uint64_t mid = digits8((uint32_t)(hi % 100000000)), lo = digits8((uint32_t)(f % 100000000));
+    int nd = 17 - (top == 0); /* f >= 10^15: mid's first digit is not 0 when top is */
+    int x = e + nd - 1;       /* exponent of the first digit */
+    /* trailing zero digits: the zero bytes at the top of the last nonzero word */
+    nd -= lo ? __builtin_clzll(lo) / 8 : 8 + (mid ? __builtin_clzll(mid) / 8 : 8);
+    const uint64_t zeros = 0x3030303030303030ull;
+    mid |= zeros, lo |= zeros;
+    /* the 16 or 17 digits, then '0's: all 17 with top's first, shifted by
+     * a byte when top is 0 (no branch on the digit count: it is random) */
+    int sh = 8 * (top == 0);
+    uint64_t t0 = ('0' + top) | (mid << 8), t1 = (mid >> 56) | (lo << 8),
+             t2 = (lo >> 56) | (zeros << 8);
+    uint64_t w[3] = {(t0 >> sh) | ((t1 << (63 - sh)) << 1), (t1 >> sh) | ((t2 << (63 - sh)) << 1),
+                     (t2 >> sh) | (zeros << (63 - sh) << 1)};
     char *o = buf;
-    if (neg) *o++ = '-';
+    *o = '-';
+    o += neg;
     if (x < -4 || x >= 16) {
-        *o++ = dig[0];
-        if (nd > 1) {
-            *o++ = '.';
-            memcpy(o, dig + 1, (size_t)nd - 1);
-            o += nd - 1;
-        }
-        *o++ = 'e';
-        *o++ = x < 0 ? '-' : '+';
+        o[0] = (char)w[0];
+        o[1] = '.';
+        put8(o + 2, bytes_at(w, 1));
+        put8(o + 10, bytes_at(w, 9));
+        o += nd > 1 ? nd + 1 : 1;
+        o[0] = 'e';
+        o[1] = x < 0 ? '-' : '+';
+        o += 2;
         unsigned ax = (unsigned)(x < 0 ? -x : x);
-        if (ax >= 100) *o++ = (char)('0' + ax / 100);
-        memcpy(o, digit_pairs + 2 * (ax % 100), 2);
+        if (ax >= 100) {
+            *o++ = (char)('0' + ax / 100);
+            ax %= 100;
+        }
+        memcpy(o, digit_pairs + 2 * ax, 2);
         o += 2;
     } else if (x < 0) { /* 0.000ddd */
-        memcpy(o, "0.0000", (size_t)(1 - x));
-        o += 1 - x;
-        memcpy(o, dig, (size_t)nd);
-        o += nd;
-    } else if (nd <= x + 1) { /* ddd000.0 */
-        memcpy(o, dig, (size_t)nd);
-        o += nd;
-        memset(o, '0', (size_t)(x + 1 - nd));
-        o += x + 1 - nd;
-        memcpy(o, ".0", 2);
-        o += 2;
-    } else { /* ddd.ddd */
-        memcpy(o, dig, (size_t)x + 1);
-        o += x + 1;
-        *o++ = '.';
-        memcpy(o, dig + x + 1, (size_t)(nd - x - 1));
-        o += nd - x - 1;
+        memcpy(o, "0.000000", 8);
+        char *q = o + 1 - x;
+        put8(q, w[0]);
+        put8(q + 8, w[1]);
+        q[16] = (char)w[2];
+        o = q + nd;
+    } else { /* ddd.ddd, or ddd000.0 from the digits' own zeros (nd >= 16 > x) */
+        int p = x + 1;
+        put8(o, w[0]);
+        put8(o + 8, w[1]);
+        o[p] = '.';
+        if (nd <= p) {
+            o[p + 1] = '0';
+            o += p + 2;
+        } else { /* at most 17 - p fraction digits: a second block only when p < 9 */
+            put8(o + p + 1, bytes_at(w, p));
+            if (nd - p > 8) put8(o + p + 9, bytes_at(w, p + 8));
+            o += nd + 1;
+        }
     }
     *o = '\0';
     return (size_t)(o - buf);
@@ -108,7 +142,10 @@ static size_t fmt_small(char *buf, double v)
         const char *p = t + (t[0] == '-');
         for (; *p && *p != 'e'; p++)
             if (isdigit((unsigned char)*p)) f = f * 10 + (uint64_t)(*p - '0');
-        return render(buf, t[0] == '-', f, atoi(p + 1) - (prec - 1));
+        int e = atoi(p + 1) - (prec - 1);
+        for (; f < 1000000000000000ull; f *= 10) /* render's 16 or 17 digits */
+            e--;
+        return render(buf, t[0] == '-', f, e);
     }
     return 0; /* not reached */
 }
@@ -186,7 +223,11 @@ static size_t fmt_normal(char *buf, double v)
 
 size_t codec_num_write(char *buf, double x)
 {
-    if (!isfinite(x)) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    unsigned bq = (unsigned)(bits >> 52) & 0x7ff; /* one test for the common case */
+    if (bq - 1 < 0x7fe) return fmt_normal(buf, x);
+    if (bq == 0x7ff) {
         memcpy(buf, "null", 5);
         return 4;
     }
@@ -195,5 +236,5 @@ size_t codec_num_write(char *buf, double x)
         memcpy(buf, signbit(x) ? "-0.0" : "0.0", n + 1);
         return n;
     }
-    return fabs(x) < DBL_MIN ? fmt_small(buf, x) : fmt_normal(buf, x);
+    return fmt_small(buf, x);
 }

@@ -96,19 +96,37 @@ void jbuf_double(jbuf *b, double x)
     b->len += codec_num_write(b->p + b->len, x);
 }
 
+/* Digits from the end, not snprintf: a reply carries several counters
+ * and printf's format machinery costs more than the digits. */
 void jbuf_int(jbuf *b, long long v)
 {
-    char t[32];
-    int n = snprintf(t, sizeof t, "%lld", v);
-    jbuf_raw(b, t, (size_t)n);
+    char t[24], *p = t + sizeof t;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    jbuf_raw(b, p, (size_t)(t + sizeof t - p));
 }
 
+/* One growth check per block of numbers, which are then written in
+ * place: the per-number checks and NUL writes of jbuf_raw/jbuf_double are
+ * a visible share of a trajectory reply. A block's room is its numbers'
+ * longest text plus codec_num_write's scratch (CODEC_NUM_MAX), so blocks
+ * keep the extra room small for a long vector. */
 void jbuf_vec(jbuf *b, const double *v, size_t n)
 {
+    enum { BLOCK = 256 };
     jbuf_raw(b, "[", 1);
-    for (size_t k = 0; k < n; k++) {
-        if (k) jbuf_raw(b, ",", 1);
-        jbuf_double(b, v[k]);
+    for (size_t k = 0; k < n;) {
+        size_t m = n - k < BLOCK ? n - k : BLOCK;
+        if (grow(b, m * (CODEC_NUM_MAX + 1)) != 0) return;
+        char *o = b->p + b->len;
+        for (size_t end = k + m; k < end; k++) {
+            if (k) *o++ = ',';
+            o += codec_num_write(o, v[k]);
+        }
+        b->len = (size_t)(o - b->p);
     }
     jbuf_raw(b, "]", 1);
 }

@@ -34,7 +34,6 @@ sh "$src/fuzz/stubs.sh" "$src/src/http/handlers.h" >"$out/handler_stubs.c"
 objs=""
 for f in $(cd "$src" && ls src/core/*.c src/num/*.c src/nn/*.c src/model/*.c src/codec/*.c) \
     src/http/routes.c; do
-    case $f in src/core/workq.c) continue ;; esac
     o=$out/obj/$(echo "$f" | tr / _ | sed 's/\.c$/.o/')
     if [ ! -f "$o" ] || [ "$src/$f" -nt "$o" ]; then
         # shellcheck disable=SC2086

@@ -54,7 +54,8 @@ for s in steps:
         add("model", text_bytes)
     elif path.endswith("/trajectory"):
         is_cde = "observations" in text or "series" in text
-        add("request", bytes([0x05 if is_cde else 0x01]) + text_bytes)
+        is_sde = any(f'"{k}"' in text for k in ("samples", "seed", "quantiles"))
+        add("request", bytes([0x05 if is_cde else 0x09 if is_sde else 0x01]) + text_bytes)
     elif path.startswith("/v1/datasets/"):
         csv = s.get("headers", {}).get("Content-Type", "").startswith("text/csv")
         add("dataset", bytes([1 if csv else 0]) + text_bytes)

@@ -112,7 +112,7 @@ static long mem_peak_since(long mark)
  * as a client's encoder writes them (17 significant digits). */
 static char *dataset_body(size_t bytes, size_t *len)
 {
-    size_t count = bytes / 61; /* a row and its time: about 61 bytes */
+    size_t count = bytes / 44; /* a row and its time: about 44 bytes */
     char *b = malloc(count * 64 + 64);
     ck_assert_ptr_nonnull(b);
     size_t n = (size_t)sprintf(b, "{\"series\": [{\"t\": [");

@@ -23,6 +23,7 @@ PORT = int(os.environ["PORT"]); PID = int(os.environ["DAEMON_PID"])
 DURATION = float(os.environ.get("DURATION", 600)); CONNS = int(os.environ.get("CONNECTIONS", 64))
 OVERLOAD_CONNS = int(os.environ.get("OVERLOAD_CONNECTIONS", 320))
 LARGE_N = int(os.environ.get("LARGE_N", 1000)); LARGE_MB = float(os.environ.get("LARGE_MB", 15.5))
+LARGE_SECONDS = float(os.environ.get("LARGE_SECONDS", 0))  # 0: no time limit on the large phase
 MODEL = open(os.environ.get("MODEL", "examples/spiral.json")).read()
 
 def proc(field):
@@ -148,14 +149,20 @@ def main():
     n = int(LARGE_MB * 1e6 / (len(dataset(1000)) / 1000))
     big = dataset(n); peak = 0; codes = {}
     cl = Client()
+    t_large = time.monotonic(); done = 0
     for i in range(LARGE_N):
+        if LARGE_SECONDS and time.monotonic() - t_large > LARGE_SECONDS: break
         st = cl.req("POST", "/v1/datasets/big", big)[0]
         codes[st] = codes.get(st, 0) + 1
         if st == 201: cl.req("DELETE", "/v1/datasets/big")
-        peak = max(peak, rss_mb())
+        peak = max(peak, rss_mb()); done += 1
+        if done % 100 == 0:
+            print(json.dumps({"phase": "large_progress", "bodies": done, "rss_mb": round(rss_mb(), 1),
+                              "peak_rss_mb": round(peak, 1), "seconds": round(time.monotonic() - t_large),
+                              "loadavg": os.getloadavg()[0]}), flush=True)
     time.sleep(1)
     end = rss_mb()
-    print(json.dumps({"phase": "large", "bodies": LARGE_N, "body_mb": round(len(big) / 1e6, 1),
+    print(json.dumps({"phase": "large", "bodies": done, "body_mb": round(len(big) / 1e6, 1),
                       "codes": codes, "idle_rss_mb": round(idle, 1), "peak_rss_mb": round(peak, 1),
                       "end_rss_mb": round(end, 1), "fds": fds(), "loadavg": os.getloadavg()[0]}), flush=True)
     errors += sum(v for k, v in codes.items() if k != 201)

@@ -9,7 +9,8 @@
 # file descriptors, load average), an overload burst from
 # OVERLOAD_CONNECTIONS (320) past eval_queue_limit (503 with Retry-After,
 # then recovery), and LARGE_N (1000) bodies of
-# LARGE_MB (15.5) MB with RSS against idle. One JSON object per line; exit
+# LARGE_MB (15.5) MB with RSS against idle (a line every 100 bodies;
+# LARGE_SECONDS, when set, ends that phase after so many seconds). One JSON object per line; exit
 # status 1 when any error was seen. Needs /usr/bin/python3 (stdlib only).
 # Results: docs/benchmarks.md, "Soak".
 #   DURATION=150 LARGE_N=50 bench/soak.sh

@@ -15,7 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fuzz", "corpus")
 MAX_BYTES = 16 * 1024
 MAX_FILES = 80
-corpus = {t: [] for t in ("parse", "number", "model", "request", "dataset", "job", "router")}
+corpus = {t: [] for t in ("parse", "number", "model", "request", "dataset", "job", "router",
+                          "packed")}
 
 
 def add(target, data):
@@ -78,6 +79,46 @@ for x in (0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -2.5, 1e21, 1e-7, 123456.7
     add("number", struct.pack("<d", x))
 for text in ("[]", "{}", '{"a":[1,2,{"b":null}]}', '"\\u00e9\\ud83d\\ude00"', "[1e400]", "[NaN]"):
     add("parse", text)
+# packed: the first byte's low bit chooses dataset (0) or model (1), bits
+# 1-2 the pack_min (1, 2, 3, 64): every dataset and model seed at pack_min 1
+# and 64, and arrays that pack, spill or fail at each place
+for data in list(corpus["dataset"]):
+    if data[:1] == b"\x00":
+        add("packed", b"\x00" + data[1:])
+        add("packed", b"\x06" + data[1:])
+for data in list(corpus["model"]):
+    add("packed", b"\x01" + data)
+    add("packed", b"\x07" + data)
+for text in ('{"series":[{"t":[0,1,2],"y":[[1,null],[null,2],[3,4]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1,2],[3],[4,5]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1,2],[3,4],5]}]}',
+             '{"series":[{"t":[0,1,2],"y":[1,2,3]}]}',
+             '{"series":[{"t":[0,1,null],"y":[[1],[2],[3]]}]}',
+             '{"series":[{"t":[0,1,"2"],"y":[[1],[2],[3]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[[3]]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[NaN]]}]}',
+             '{"series":[{"t":[0,1,1e400],"y":[[1],[2],[3]]}]}',
+             '{"series":[{"t":[0,1,-Infinity],"y":[[1],[2],[3]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[3]],"t":[1]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[],[],[]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[3]]},{"t":[0,1],"y":[[1,2],[3,4]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[3]],"label":[1,2]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[3]]}],"t":[1,2,3]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[3]',
+             '{"series":[{"t":[0,1,2,],"y":[[1],[2],[3]]}]}',
+             '{"series":[{"t":[0,1,2],"y":[[1],[2],[3\u0000]]}]}'):
+    for first in (0, 2, 4, 6):
+        add("packed", bytes([first]) + text.encode())
+layer = '{"weight":[[1,2],[3,4]],"bias":[0.5,-0.5],"activation":"tanh"}'
+for body in (layer, '{"weight":[[1,2],[3]],"bias":[0,0]}', '{"weight":[[1,2],[3,4]],"bias":[0,null]}',
+             '{"weight":[[1,null],[3,4]],"bias":[0,0]}', '{"weight":[1,2],"bias":[0,0]}',
+             '{"weight":[[1,2],[3,4]],"bias":[[0],[0]]}', '{"weight":[[1,2],[3,4]],"bias":[0]}',
+             '{"weight":[[1,2],[3,4],[5,6]],"bias":[0,0,1e999]}', '{"weight":"w","bias":[0,0]}'):
+    doc = ('{"kind":"ode","state_dim":2,"vector_field":{"layers":[' + body + ',' +
+           '{"weight":[[1,0],[0,1]],"bias":[0,0]}]}}')
+    for first in (1, 3, 5, 7):
+        add("packed", bytes([first]) + doc.encode())
+
 for target in ("router",):
     for text in ("GET\n/", "HEAD\n/healthz", "POST\n/v1/models/a/versions/1", "GET\n//",
                  "GET\n/v1/models/%FF", "PUT\n/v1/models/m/aliases/stable"):
@@ -86,7 +127,8 @@ for target in ("router",):
 shutil.rmtree(OUT, ignore_errors=True)
 for target, inputs in corpus.items():
     os.makedirs(os.path.join(OUT, target))
-    for data in sorted(inputs, key=len)[:MAX_FILES]:
+    keep = 3 * MAX_FILES if target == "packed" else MAX_FILES
+    for data in sorted(inputs, key=len)[:keep]:
         name = hashlib.sha1(data).hexdigest()[:16]
         open(os.path.join(OUT, target, name), "wb").write(data)
-    print(f"{target}: {min(len(inputs), MAX_FILES)} inputs")
+    print(f"{target}: {min(len(inputs), keep)} inputs")

@@ -5,7 +5,8 @@
  * armed, they count allocations and the N-th one returns NULL. Each walk
  * takes one decode of the request path (the JSON parse and the model,
  * trajectory request, dataset JSON and CSV, and job decoders, as the
- * handlers call them) and fails its 1st allocation, its 2nd, ... until a
+ * handlers call them; the uploads also with their arrays packed) and
+ * fails its 1st allocation, its 2nd, ... until a
  * run makes fewer than N. Each failed run must answer an error record
  * (out_of_memory, never a "bad input" a client would be blamed for), leave
  * nothing allocated (live allocations counted before and after), and the
@@ -143,6 +144,22 @@ static err_code dec_model(err *e)
     return rc;
 }
 
+/* As the upload handler reads it: its arrays packed (pack_min 1, so every
+ * array that can be packed is). */
+static err_code dec_model_packed(err *e)
+{
+    json_t *doc = NULL;
+    err_code rc = codec_parse_packed(model_text, model_len, codec_model_pack_keys, 1, &doc, e);
+    if (rc) return rc;
+    model_def def;
+    model_def_init(&def);
+    rc = codec_model_decode(doc, &def, e);
+    if (rc == ERR_OK) rc = model_def_validate(&def, e);
+    model_def_free(&def);
+    json_decref(doc);
+    return rc;
+}
+
 static err_code dec_request(err *e)
 {
     static const char body[] = "{\"t\": [0, 0.25, 0.5, 1], \"y0\": [[1, 0], [0, 1], [0.5, 0.5]],"
@@ -168,6 +185,30 @@ static err_code dec_dataset_json(err *e)
         " {\"t\": [2], \"y\": [[5, 6]], \"label\": 0}]}";
     json_t *doc = NULL;
     err_code rc = parse(body, sizeof body - 1, &doc, e);
+    if (rc) return rc;
+    dataset ds;
+    dataset_init(&ds);
+    rc = codec_dataset_json_decode(doc, &ds, e);
+    if (rc == ERR_OK && ds.n_series != 2)
+        rc = err_set(e, ERR_INTERNAL, NULL, "decoded %zu series", ds.n_series);
+    dataset_free(&ds);
+    json_decref(doc);
+    return rc;
+}
+
+/* Packed (pack_min 1): flat arrays, rows with nulls, and a "t" that
+ * spills back into nodes at its string (the decode then refuses it). */
+static err_code dec_dataset_packed(err *e)
+{
+    static const char body[] =
+        "{\"series\": [{\"t\": [0, 0.5, 1.5], \"y\": [[1, 2], [null, 3], [4, null]], \"label\": 1},"
+        " {\"t\": [2], \"y\": [[5, 6]], \"label\": 0}]}";
+    static const char spill[] = "{\"series\": [{\"t\": [0, 1, \"2\"], \"y\": [[1], [2], 3]}]}";
+    json_t *doc = NULL;
+    err_code rc = codec_parse_packed(spill, sizeof spill - 1, codec_dataset_pack_keys, 1, &doc, e);
+    if (rc) return rc;
+    json_decref(doc);
+    rc = codec_parse_packed(body, sizeof body - 1, codec_dataset_pack_keys, 1, &doc, e);
     if (rc) return rc;
     dataset ds;
     dataset_init(&ds);
@@ -255,6 +296,18 @@ START_TEST(model_upload)
 }
 END_TEST
 
+START_TEST(model_upload_packed)
+{
+    walk("model document (packed)", dec_model_packed);
+}
+END_TEST
+
+START_TEST(dataset_json_packed)
+{
+    walk("dataset (JSON, packed)", dec_dataset_packed);
+}
+END_TEST
+
 START_TEST(trajectory_request)
 {
     walk("trajectory request", dec_request);
@@ -287,6 +340,8 @@ static Suite *nomem_suite(void)
     tcase_add_test(tc, model_upload);
     tcase_add_test(tc, trajectory_request);
     tcase_add_test(tc, dataset_json);
+    tcase_add_test(tc, model_upload_packed);
+    tcase_add_test(tc, dataset_json_packed);
     tcase_add_test(tc, dataset_csv);
     tcase_add_test(tc, job_document);
     suite_add_tcase(s, tc);

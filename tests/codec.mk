@@ -31,3 +31,12 @@ TESTS += tests/check_nomem
 tests_check_nomem_SOURCES = tests/check_nomem.c tests/testutil.c tests/testutil.h
 tests_check_nomem_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_nomem_LDADD = $(tests_check_codec_LDADD)
+
+# The decode's memory as a multiple of the body (check_codec_memory: a
+# counting malloc replaced in the test program; dataset and model uploads
+# of 1, 4 and 12 MiB, packed against the plain tree).
+check_PROGRAMS += tests/check_codec_memory
+TESTS += tests/check_codec_memory
+tests_check_codec_memory_SOURCES = tests/check_codec_memory.c
+tests_check_codec_memory_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_codec_memory_LDADD = $(tests_check_codec_LDADD)

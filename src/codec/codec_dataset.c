@@ -11,6 +11,8 @@
 
 static const char *const series_keys[] = {"t", "y", "label", NULL};
 
+const char *const codec_dataset_pack_keys[] = {"t", "y", NULL};
+
 static err_code decode_label(const json_t *v, const char *field, dataset *ds, dataset_series *x,
                              size_t s, err *e)
 {
@@ -38,18 +40,31 @@ static err_code decode_rows(const json_t *yv, const char *field, dataset *ds, da
                             size_t s, err *e)
 {
     char f[ERR_FIELD_MAX];
-    if (!json_is_array(yv) || json_array_size(yv) != x->n)
+    if (!codec_json_is_array(yv) || codec_json_array_size(yv) != x->n)
         return err_set(e, ERR_INVALID, field, "must be an array of %zu rows (one per time)", x->n);
+    json_t *row = NULL; /* a new reference: made on the spot when yv is packed */
     for (size_t i = 0; i < x->n; i++) {
-        const json_t *row = json_array_get(yv, i);
+        json_decref(row);
+        row = codec_json_array_item(yv, i);
         codec_json_field_index(f, sizeof f, field, i);
+        if (!row) {
+            err_set(e, ERR_NOMEM, f, "out of memory");
+            goto fail;
+        }
         if (s == 0 && i == 0 && json_is_array(row)) ds->channels = json_array_size(row);
-        if (ds->channels == 0) return err_set(e, ERR_INVALID, f, "must be a non-empty array");
+        if (ds->channels == 0) {
+            err_set(e, ERR_INVALID, f, "must be a non-empty array");
+            goto fail;
+        }
         if (!x->y) x->y = malloc(x->n * ds->channels * sizeof *x->y);
-        if (!x->y) return err_set(e, ERR_NOMEM, f, "out of memory");
-        if (!json_is_array(row) || json_array_size(row) != ds->channels)
-            return err_set(e, ERR_INVALID, f, "must be an array of %zu values (channels)",
-                           ds->channels);
+        if (!x->y) {
+            err_set(e, ERR_NOMEM, f, "out of memory");
+            goto fail;
+        }
+        if (!json_is_array(row) || json_array_size(row) != ds->channels) {
+            err_set(e, ERR_INVALID, f, "must be an array of %zu values (channels)", ds->channels);
+            goto fail;
+        }
         for (size_t k = 0; k < ds->channels; k++) {
             const json_t *v = json_array_get(row, k);
             char fk[ERR_FIELD_MAX];
@@ -57,10 +72,14 @@ static err_code decode_rows(const json_t *yv, const char *field, dataset *ds, da
             if (json_is_null(v))
                 x->y[i * ds->channels + k] = NAN;
             else if (codec_json_get_double(v, fk, &x->y[i * ds->channels + k], e) != ERR_OK)
-                return e->code;
+                goto fail;
         }
     }
+    json_decref(row);
     return ERR_OK;
+fail:
+    json_decref(row);
+    return e->code;
 }
 
 static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
@@ -72,9 +91,9 @@ static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
     if (codec_json_keys_check(sv, f, series_keys, e) != ERR_OK) return e->code;
     const json_t *tv = json_object_get(sv, "t");
     codec_json_field(ft, sizeof ft, f, "t");
-    if (!json_is_array(tv) || json_array_size(tv) == 0)
+    if (!codec_json_is_array(tv) || codec_json_array_size(tv) == 0)
         return err_set(e, ERR_INVALID, ft, "must be a non-empty array of times");
-    x->n = json_array_size(tv);
+    x->n = codec_json_array_size(tv);
     x->t = malloc(x->n * sizeof *x->t);
     if (!x->t) return err_set(e, ERR_NOMEM, ft, "out of memory");
     if (codec_json_get_vector(tv, ft, x->n, x->t, e) != ERR_OK) return e->code;

@@ -19,8 +19,11 @@
 #include "core/err.h"
 #include "model/dataset.h"
 
-/* ds is dataset_init'ed by the caller and left empty on failure. */
+/* ds is dataset_init'ed by the caller and left empty on failure. doc may
+ * come from codec_parse_packed with codec_dataset_pack_keys. */
 err_code codec_dataset_json_decode(const json_t *doc, dataset *ds, err *e);
+/* The keys whose arrays a dataset upload may have packed (codec_parse.h). */
+extern const char *const codec_dataset_pack_keys[];
 err_code codec_dataset_csv_decode(const char *text, size_t len, dataset *ds, err *e);
 
 #endif

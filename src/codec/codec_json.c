@@ -1,12 +1,35 @@
 /* codec/codec_json.c: the typed getters and field paths. See codec_json.h. */
 #include "codec/codec_json.h"
 
+#include "codec/codec_packed.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+bool codec_json_is_array(const json_t *v)
+{
+    codec_packed_view p;
+    return json_is_array(v) || codec_packed_get(v, &p);
+}
+
+size_t codec_json_array_size(const json_t *v)
+{
+    codec_packed_view p;
+    return codec_packed_get(v, &p) ? p.rows : json_array_size(v);
+}
+
+json_t *codec_json_array_item(const json_t *v, size_t i)
+{
+    codec_packed_view p;
+    if (codec_packed_get(v, &p)) return codec_packed_item(&p, i);
+    return json_incref(json_array_get(v, i));
+}
+
 const char *codec_json_type_name(const json_t *v)
 {
+    codec_packed_view p;
+    if (codec_packed_get(v, &p)) return "an array";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";
@@ -84,14 +107,41 @@ err_code codec_json_get_bool(const json_t *v, const char *field, bool *out, err 
 
 err_code codec_json_get_string(const json_t *v, const char *field, const char **out, err *e)
 {
-    if (!json_is_string(v))
+    codec_packed_view p;
+    if (!json_is_string(v) || codec_packed_get(v, &p))
         return err_set(e, ERR_INVALID, field, "must be a string, got %s", codec_json_type_name(v));
     *out = json_string_value(v);
     return ERR_OK;
 }
 
+/* codec_json_get_vector of a packed array: the values of a flat one
+ * copied; an element that is not a number made as a node and checked as
+ * the plain array's would be. */
+static err_code get_vector_packed(const codec_packed_view *p, const char *field, size_t n,
+                                  double *out, err *e)
+{
+    if (p->rows != n)
+        return err_set(e, ERR_INVALID, field, "must hold %zu numbers, got %zu", n, p->rows);
+    for (size_t i = 0; i < n; i++) {
+        if (!p->cols && !codec_packed_is_null(p->v[i])) {
+            out[i] = p->v[i];
+            continue;
+        }
+        char f[ERR_FIELD_MAX];
+        json_t *x = codec_packed_item(p, i);
+        if (!x) return err_set(e, ERR_NOMEM, field, "out of memory");
+        err_code rc =
+            codec_json_get_double(x, codec_json_field_index(f, sizeof f, field, i), &out[i], e);
+        json_decref(x);
+        if (rc != ERR_OK) return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
 err_code codec_json_get_vector(const json_t *v, const char *field, size_t n, double *out, err *e)
 {
+    codec_packed_view p;
+    if (codec_packed_get(v, &p)) return get_vector_packed(&p, field, n, out, e);
     if (!json_is_array(v))
         return err_set(e, ERR_INVALID, field, "must be an array of %zu numbers, got %s", n,
                        codec_json_type_name(v));

@@ -3,6 +3,7 @@
  * Typed getters that check a value and, when it is wrong, fill an err with
  * the offending field as the document spells it ("y0[1]", "solver.rtol")
  * and why; the field-path builders they use; the check for unknown keys.
+ * Packed arrays (codec_packed.h) read as the arrays they stand for.
  * The parser is codec_parse.h, the writer jbuf.h.
  *
  * Stateless and thread-safe. */
@@ -33,6 +34,15 @@ err_code codec_json_get_string(const json_t *v, const char *field, const char **
 /* An array of exactly n finite numbers into out (n doubles). A wrong
  * length names `field`; a bad element names field[i]. */
 err_code codec_json_get_vector(const json_t *v, const char *field, size_t n, double *out, err *e);
+
+/* ---- arrays, packed or not (codec_packed.h) ----
+ * A decoder reads an array that codec_parse_packed may have packed through
+ * these, and codec_json_get_vector, and answers as for the plain array. */
+bool codec_json_is_array(const json_t *v);
+size_t codec_json_array_size(const json_t *v);
+/* Element i: a NEW reference (release it with json_decref), made on the
+ * spot for a packed array; NULL past the end or out of memory. */
+json_t *codec_json_array_item(const json_t *v, size_t i);
 
 /* `obj` must be an object whose keys are all in `allowed` (NULL-terminated).
  * An unknown key is ERR_INVALID with field "<field>.<key>" (or "<key>" for

@@ -53,6 +53,8 @@ static err_code missing(const char *field, const char *what, err *e)
 
 /* A network being decoded: where its input comes from (for messages) and
  * the running width. */
+const char *const codec_model_pack_keys[] = {"weight", "bias", NULL};
+
 typedef struct net_ctx {
     const char *field; /* "vector_field" */
     const char *input; /* "state_dim + augment_dim = 2" */
@@ -64,46 +66,65 @@ static err_code decode_weight(const json_t *w, const char *field, net_ctx *c, si
                               size_t *rows_out, double **wv, err *e)
 {
     char f[ERR_FIELD_MAX];
-    if (!json_is_array(w) || json_array_size(w) == 0)
+    if (!codec_json_is_array(w) || codec_json_array_size(w) == 0)
         return err_set(e, ERR_INVALID, field,
                        "must be a non-empty array of rows (out x in), got %s",
-                       json_is_array(w) ? "an empty array" : codec_json_type_name(w));
-    size_t rows = json_array_size(w);
-    const json_t *row0 = json_array_get(w, 0);
-    if (!json_is_array(row0))
-        return err_set(e, ERR_INVALID, codec_json_field_index(f, sizeof f, field, 0),
-                       "must be an array of numbers (a row of the out x in matrix), got %s",
-                       codec_json_type_name(row0));
-    size_t cols = json_array_size(row0);
+                       codec_json_is_array(w) ? "an empty array" : codec_json_type_name(w));
+    size_t rows = codec_json_array_size(w);
+    json_t *row = codec_json_array_item(w, 0); /* a new reference (w may be packed) */
+    if (!row) return err_set(e, ERR_NOMEM, field, "out of memory");
+    if (!json_is_array(row)) {
+        err_set(e, ERR_INVALID, codec_json_field_index(f, sizeof f, field, 0),
+                "must be an array of numbers (a row of the out x in matrix), got %s",
+                codec_json_type_name(row));
+        goto fail;
+    }
+    size_t cols = json_array_size(row);
     if (cols != c->width) {
         if (first)
-            return err_set(e, ERR_INVALID, field,
-                           "rows have %zu values, but the network's input has %zu (%s)", cols,
-                           c->width, c->input);
-        return err_set(e, ERR_INVALID, field,
-                       "rows have %zu values, but the layer before gives %zu (shape mismatch "
-                       "with the previous layer)",
-                       cols, c->width);
+            err_set(e, ERR_INVALID, field,
+                    "rows have %zu values, but the network's input has %zu (%s)", cols, c->width,
+                    c->input);
+        else
+            err_set(e, ERR_INVALID, field,
+                    "rows have %zu values, but the layer before gives %zu (shape mismatch "
+                    "with the previous layer)",
+                    cols, c->width);
+        goto fail;
     }
-    if (rows > MLP_MAX_WIDTH)
-        return err_set(e, ERR_INVALID, field, "has %zu rows, at most %d allowed", rows,
-                       MLP_MAX_WIDTH);
+    if (rows > MLP_MAX_WIDTH) {
+        err_set(e, ERR_INVALID, field, "has %zu rows, at most %d allowed", rows, MLP_MAX_WIDTH);
+        goto fail;
+    }
     double *v = pvec_add(c->params, rows * cols + rows, e);
-    if (!v) return ERR_NOMEM;
+    if (!v) goto fail;
     for (size_t j = 0; j < rows; j++) {
-        const json_t *row = json_array_get(w, j);
+        if (j) {
+            json_decref(row);
+            if (!(row = codec_json_array_item(w, j))) {
+                err_set(e, ERR_NOMEM, field, "out of memory");
+                goto fail;
+            }
+        }
         codec_json_field_index(f, sizeof f, field, j);
-        if (json_is_array(row) && json_array_size(row) != cols)
-            return err_set(e, ERR_INVALID, f, "has %zu values, row 0 has %zu", json_array_size(row),
-                           cols);
-        if (!json_is_array(row))
-            return err_set(e, ERR_INVALID, f, "must be an array of %zu numbers, got %s", cols,
-                           codec_json_type_name(row));
-        if (codec_json_get_vector(row, f, cols, v + j * cols, e) != ERR_OK) return ERR_INVALID;
+        if (json_is_array(row) && json_array_size(row) != cols) {
+            err_set(e, ERR_INVALID, f, "has %zu values, row 0 has %zu", json_array_size(row), cols);
+            goto fail;
+        }
+        if (!json_is_array(row)) {
+            err_set(e, ERR_INVALID, f, "must be an array of %zu numbers, got %s", cols,
+                    codec_json_type_name(row));
+            goto fail;
+        }
+        if (codec_json_get_vector(row, f, cols, v + j * cols, e) != ERR_OK) goto fail;
     }
+    json_decref(row);
     *rows_out = rows;
     *wv = v;
     return ERR_OK;
+fail:
+    json_decref(row);
+    return e->code;
 }
 
 /* One layer; n_linear = linear layers before it (0: its rows must match
@@ -581,7 +602,9 @@ err_code codec_model_file_load(const char *path, model_def *d, err *e)
     json_t *doc = NULL;
     err le;
     err_clear(&le);
-    if (codec_parse(text, len, &doc, &le) == ERR_OK) codec_model_decode(doc, d, &le);
+    if (codec_parse_packed(text, len, codec_model_pack_keys, CODEC_PARSE_PACK_MIN, &doc, &le) ==
+        ERR_OK)
+        codec_model_decode(doc, d, &le);
     json_decref(doc);
     free(text);
     if (le.code != ERR_OK)

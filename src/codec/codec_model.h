@@ -31,6 +31,9 @@
 /* Decode a document into d (model_def_init'ed by the caller; on failure it
  * is left empty). ERR_INVALID with the field, ERR_NOMEM. */
 err_code codec_model_decode(const json_t *doc, model_def *d, err *e);
+/* The keys whose arrays a model upload may have packed (codec_parse.h):
+ * codec_model_decode reads them packed or not alike. */
+extern const char *const codec_model_pack_keys[];
 
 /* Append the document of a valid d to b. */
 void codec_model_encode(const model_def *d, jbuf *b);

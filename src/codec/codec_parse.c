@@ -15,10 +15,20 @@
  * glibc takes its multi-precision path) mostly without that path, and no
  * NUL-terminated copy is made (bench/bench_codec measures both, and a
  * whole request's parse).
+ *
+ * Packing (codec_parse_packed): an upload is mostly a few long arrays of
+ * numbers, and a jansson node per number (a real of 32 bytes with malloc's
+ * header, a slot of the array, a node per row) made the tree several times
+ * the body. Under the decoder's keys, such arrays are read into one buffer
+ * of doubles by the same number reader, with the same error at the same
+ * place; an element that does not fit turns the array back into the very
+ * nodes codec_parse makes. docs/benchmarks.md, "Memory per request", has
+ * the figures; fuzz_packed holds packed and plain to the same answers.
  */
 #include "codec/codec_parse.h"
 
 #include "codec/codec_json.h"
+#include "codec/codec_packed.h"
 #include "codec/codec_strtod.h"
 #include "codec/codec_utf8.h"
 #include "codec/jbuf.h"
@@ -56,7 +66,9 @@ typedef struct parser {
     err *e;
     int depth;
     frame stack[PARSE_MAX_DEPTH];
-    jbuf sbuf; /* a string being decoded */
+    jbuf sbuf;                    /* a string being decoded */
+    const char *const *pack_keys; /* NULL: pack nothing */
+    size_t pack_min;
 } parser;
 
 /* 400 bad_json at the current position: "line L column C: why". */
@@ -119,7 +131,8 @@ static int nonfinite_word(const char *w, size_t n)
            (n == 8 && strncasecmp(w, "infinity", 8) == 0);
 }
 
-static json_t *parse_number(parser *ps)
+/* A number token into *out (finite); 0, or -1 with the error set. */
+static int read_number(parser *ps, double *out)
 {
     const char *s = ps->p, *q = s;
     if (q < ps->end && *q == '-') q++;
@@ -128,8 +141,8 @@ static json_t *parse_number(parser *ps)
         while (w < ps->end && word_char(*w))
             w++;
         if (nonfinite_word(s, (size_t)(w - s)))
-            return value_error(ps, s, (size_t)(w - s), "JSON has no NaN or Infinity");
-        return syntax_error(ps, "invalid number");
+            return value_error(ps, s, (size_t)(w - s), "JSON has no NaN or Infinity"), -1;
+        return syntax_error(ps, "invalid number"), -1;
     }
     if (q < ps->end && *q == '0') {
         q++;
@@ -137,12 +150,12 @@ static json_t *parse_number(parser *ps)
         while (q < ps->end && isdigit((unsigned char)*q))
             q++;
     } else {
-        return syntax_error(ps, "invalid number");
+        return syntax_error(ps, "invalid number"), -1;
     }
     if (q < ps->end && *q == '.') {
         if (++q >= ps->end || !isdigit((unsigned char)*q)) {
             ps->p = q;
-            return syntax_error(ps, "invalid number: a digit must follow '.'");
+            return syntax_error(ps, "invalid number: a digit must follow '.'"), -1;
         }
         while (q < ps->end && isdigit((unsigned char)*q))
             q++;
@@ -152,7 +165,7 @@ static json_t *parse_number(parser *ps)
         if (q < ps->end && (*q == '+' || *q == '-')) q++;
         if (q >= ps->end || !isdigit((unsigned char)*q)) {
             ps->p = q;
-            return syntax_error(ps, "invalid number: a digit must follow the exponent");
+            return syntax_error(ps, "invalid number: a digit must follow the exponent"), -1;
         }
         while (q < ps->end && isdigit((unsigned char)*q))
             q++;
@@ -161,10 +174,18 @@ static json_t *parse_number(parser *ps)
     double x;
     if (codec_strtod(s, n, &x) != 0) { /* the grammar was checked: it reads all of it */
         err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
-        return NULL;
+        return -1;
     }
-    if (isinf(x)) return value_error(ps, s, n, "too large for a double");
+    if (isinf(x)) return value_error(ps, s, n, "too large for a double"), -1;
     ps->p = q;
+    *out = x;
+    return 0;
+}
+
+static json_t *parse_number(parser *ps)
+{
+    double x;
+    if (read_number(ps, &x) != 0) return NULL;
     json_t *v = json_real(x);
     if (!v) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
     return v;
@@ -283,9 +304,112 @@ static void copy_key(char *dst, const char *key)
     dst[n] = '\0';
 }
 
+/* ---- packing (codec_packed.h) ----
+ * An array under a pack key collects its numbers and nulls (flat), or its
+ * equal-length rows of them, as doubles; the first element that fits
+ * neither spills what was collected back into jansson nodes, exactly those
+ * the plain parser makes, and the array goes on as usual. */
+enum { PACK_OFF, PACK_NONE, PACK_FLAT, PACK_ROWS };
+
+typedef struct pack {
+    int mode;
+    double *v;         /* CODEC_PACKED_HEAD free, then the values */
+    size_t n, cap;     /* doubles used and allocated */
+    size_t rows, cols; /* elements (flat: values), and values per row */
+} pack;
+
+static int pack_key(const parser *ps)
+{
+    if (!ps->pack_keys || ps->depth == 0 || !ps->stack[ps->depth - 1].is_object) return 0;
+    for (const char *const *k = ps->pack_keys; *k; k++)
+        if (strcmp(*k, ps->stack[ps->depth - 1].key) == 0) return 1;
+    return 0;
+}
+
+static int pack_put(parser *ps, pack *pk, double x)
+{
+    if (pk->n == pk->cap) {
+        size_t cap = pk->cap ? 2 * pk->cap : 256;
+        if (!pk->cap) pk->n = CODEC_PACKED_HEAD; /* room for codec_packed_new_own */
+        double *v = cap < ((size_t)-1) / sizeof *v ? realloc(pk->v, cap * sizeof *v) : NULL;
+        if (!v) {
+            err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+            return -1;
+        }
+        pk->v = v;
+        pk->cap = cap;
+    }
+    pk->v[pk->n++] = x;
+    return 0;
+}
+
+/* v (a parsed element) into the pack: 1 taken (v released), 0 it does not
+ * fit (v kept), -1 out of memory (v released). */
+static int pack_absorb(parser *ps, pack *pk, json_t *v)
+{
+    if (json_is_null(v) && pk->mode != PACK_ROWS) {
+        pk->mode = PACK_FLAT;
+        pk->rows++;
+        return pack_put(ps, pk, codec_packed_null()) == 0 ? 1 : -1;
+    }
+    if (!json_is_array(v) || pk->mode == PACK_FLAT) return 0;
+    size_t k = json_array_size(v);
+    if (k == 0 || (pk->mode == PACK_ROWS && k != pk->cols)) return 0;
+    for (size_t i = 0; i < k; i++) {
+        const json_t *x = json_array_get(v, i);
+        if (!json_is_real(x) && !json_is_null(x)) return 0;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const json_t *x = json_array_get(v, i);
+        if (pack_put(ps, pk, json_is_null(x) ? codec_packed_null() : json_real_value(x)) != 0) {
+            json_decref(v);
+            return -1;
+        }
+    }
+    pk->mode = PACK_ROWS;
+    pk->cols = k;
+    pk->rows++;
+    json_decref(v);
+    return 1;
+}
+
+/* What the pack holds, appended to c as the plain parser's nodes; the
+ * pack is off after it. 0, or -1 out of memory. */
+static int pack_spill(parser *ps, pack *pk, json_t *c)
+{
+    codec_packed_view view = {pk->rows, pk->mode == PACK_ROWS ? pk->cols : 0,
+                              pk->v ? pk->v + CODEC_PACKED_HEAD : NULL};
+    int rc = 0;
+    for (size_t i = 0; i < pk->rows && rc == 0; i++)
+        if (json_array_append_new(c, codec_packed_item(&view, i)) != 0) rc = -1;
+    free(pk->v);
+    pk->v = NULL;
+    pk->mode = PACK_OFF;
+    if (rc) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+    return rc;
+}
+
+/* The array's end: a packed node when the pack holds pack_min elements
+ * or more, else c with the elements spilled into it. */
+static json_t *pack_finish(parser *ps, pack *pk, json_t *c)
+{
+    if (pk->mode == PACK_OFF) return c;
+    if (pk->rows < ps->pack_min || pk->rows == 0) {
+        if (pack_spill(ps, pk, c) == 0) return c;
+        json_decref(c);
+        return NULL;
+    }
+    json_t *v = codec_packed_new_own(pk->v, pk->rows, pk->mode == PACK_ROWS ? pk->cols : 0);
+    pk->v = NULL;
+    json_decref(c);
+    if (!v) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+    return v;
+}
+
 static json_t *parse_container(parser *ps, int is_object)
 {
     if (ps->depth == PARSE_MAX_DEPTH) return syntax_error(ps, "nested too deeply");
+    pack pk = {.mode = !is_object && pack_key(ps) ? PACK_NONE : PACK_OFF};
     json_t *c = is_object ? json_object() : json_array();
     if (!c) {
         err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
@@ -334,12 +458,27 @@ static json_t *parse_container(parser *ps, int is_object)
                 goto fail;
             }
             free(k);
+        } else if (pk.mode != PACK_OFF && pk.mode != PACK_ROWS && ps->p < ps->end &&
+                   (*ps->p == '-' || isdigit((unsigned char)*ps->p))) {
+            double x; /* a number of a flat pack: no node made */
+            if (read_number(ps, &x) != 0 || pack_put(ps, &pk, x) != 0) goto fail;
+            pk.mode = PACK_FLAT;
+            pk.rows++;
+            f->index++;
         } else {
             json_t *v = parse_value(ps);
             if (!v) goto fail;
-            if (json_array_append_new(c, v) != 0) { /* out of memory; v is freed */
-                err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
-                goto fail;
+            int taken = pk.mode != PACK_OFF ? pack_absorb(ps, &pk, v) : 0;
+            if (taken < 0) goto fail;
+            if (!taken) {
+                if (pk.mode != PACK_OFF && pack_spill(ps, &pk, c) != 0) {
+                    json_decref(v);
+                    goto fail;
+                }
+                if (json_array_append_new(c, v) != 0) { /* out of memory; v is freed */
+                    err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+                    goto fail;
+                }
             }
             f->index++;
         }
@@ -356,10 +495,11 @@ static json_t *parse_container(parser *ps, int is_object)
         goto fail;
     }
     ps->depth--;
-    return c;
+    return pack_finish(ps, &pk, c);
 bad_key:
     syntax_error(ps, "expected a string (an object key)");
 fail:
+    free(pk.v);
     json_decref(c);
     return NULL;
 }
@@ -403,6 +543,12 @@ static json_t *parse_value(parser *ps)
 
 err_code codec_parse(const char *text, size_t len, json_t **out, err *e)
 {
+    return codec_parse_packed(text, len, NULL, 0, out, e);
+}
+
+err_code codec_parse_packed(const char *text, size_t len, const char *const *pack_keys,
+                            size_t pack_min, json_t **out, err *e)
+{
     *out = NULL;
     parser *ps = malloc(sizeof *ps);
     if (!ps) return err_set(e, ERR_NOMEM, NULL, "out of memory parsing the request");
@@ -412,6 +558,8 @@ err_code codec_parse(const char *text, size_t len, json_t **out, err *e)
     ps->end = text + len;
     ps->e = &local;
     ps->depth = 0;
+    ps->pack_keys = pack_keys;
+    ps->pack_min = pack_min;
     jbuf_init(&ps->sbuf);
     skip_ws(ps);
     json_t *v = NULL;

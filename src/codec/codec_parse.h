@@ -21,6 +21,19 @@
  * *out is a new reference on success. */
 err_code codec_parse(const char *text, size_t len, json_t **out, err *e);
 
+/* As codec_parse, but an array that is the value of a key in `pack_keys`
+ * (NULL-terminated; any depth) and holds pack_min elements or more, all
+ * numbers and nulls or all equal-length non-empty arrays of them, comes
+ * back as one packed node (codec_packed.h) instead of a node per number:
+ * the large arrays of an upload cost 8 bytes a number. Errors are exactly
+ * codec_parse's; decoders read packed nodes through codec_json.h's
+ * packed-aware helpers and answer as for the plain tree. */
+err_code codec_parse_packed(const char *text, size_t len, const char *const *pack_keys,
+                            size_t pack_min, json_t **out, err *e);
+
+/* The pack_min the daemon uses: below it an array is cheap as it is. */
+#define CODEC_PARSE_PACK_MIN 64
+
 /* 1 when `ct` (a Content-Type header value, may be NULL) is
  * application/json, with or without parameters ("; charset=utf-8"). */
 bool codec_parse_is_json_type(const char *ct);

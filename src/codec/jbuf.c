@@ -2,6 +2,8 @@
  * number writer is codec_num.c. */
 #include "codec/jbuf.h"
 
+#include "codec/codec_packed.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,9 +170,26 @@ void jbuf_json(jbuf *b, const json_t *v)
         }
         jbuf_raw(b, "]", 1);
         break;
-    case JSON_STRING:
-        jbuf_str(b, json_string_value(v));
+    case JSON_STRING: {
+        codec_packed_view p;
+        if (!codec_packed_get(v, &p)) {
+            jbuf_str(b, json_string_value(v));
+            break;
+        }
+        jbuf_raw(b, "[", 1); /* a packed array writes as the array it stands for */
+        for (size_t i = 0; i < p.rows; i++) {
+            json_t *x = codec_packed_item(&p, i);
+            if (!x) {
+                b->oom = 1;
+                break;
+            }
+            if (i) jbuf_raw(b, ",", 1);
+            jbuf_json(b, x);
+            json_decref(x);
+        }
+        jbuf_raw(b, "]", 1);
         break;
+    }
     case JSON_INTEGER:
         jbuf_int(b, (long long)json_integer_value(v));
         break;

@@ -11,6 +11,7 @@ src_codec_libcodec_la_SOURCES = \
 	src/codec/codec_strtod.c src/codec/codec_strtod.h src/codec/codec_pow5.h \
 	src/codec/codec_utf8.c src/codec/codec_utf8.h \
 	src/codec/codec_parse.c src/codec/codec_parse.h \
+	src/codec/codec_packed.c src/codec/codec_packed.h \
 	src/codec/codec_json.c src/codec/codec_json.h \
 	src/codec/codec_model.c src/codec/codec_model.h \
 	src/codec/codec_request.c src/codec/codec_request.h \

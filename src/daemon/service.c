@@ -4,6 +4,7 @@
 #include "daemon/service.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -439,9 +440,27 @@ static void teardown(service *s)
     db_unclaim(s->db_lock); /* after the last connection: see db_claim */
 }
 
+/* Blocks of SERVICE_MMAP_THRESHOLD bytes and more come from mmap and go
+ * back to the system when freed. Why fixed: glibc raises its threshold to
+ * the size of each mmapped block freed (up to 32 MiB), so after the first
+ * large body every later body, and the arrays of doubles its numbers are
+ * decoded into, came from the threads' arenas and stayed there; fixed, RSS
+ * after a run of maximal uploads ends near idle (docs/operations.md and
+ * docs/benchmarks.md, "Memory per request"). An operator's own
+ * GLIBC_TUNABLES mmap_threshold wins. */
+#define SERVICE_MMAP_THRESHOLD (256 * 1024)
+static void memory_setup(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (!t || !strstr(t, "mmap_threshold")) mallopt(M_MMAP_THRESHOLD, SERVICE_MMAP_THRESHOLD);
+#endif
+}
+
 int service_run(const config_cli *cli, const config *cfg)
 {
     metrics_process_started();
+    memory_setup();
     service s;
     memset(&s, 0, sizeof s);
     s.cfg = *cfg;

@@ -31,6 +31,14 @@ err_code api_body_parse(http_req *r, json_t **out, err *e)
     return codec_parse(body ? body : "", body ? len : 0, out, e);
 }
 
+err_code api_body_parse_packed(http_req *r, const char *const *pack_keys, json_t **out, err *e)
+{
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    return codec_parse_packed(body ? body : "", body ? len : 0, pack_keys, CODEC_PARSE_PACK_MIN,
+                              out, e);
+}
+
 const char *api_path_name(http_req *r, const char *kind, int creating)
 {
     const char *name = http_req_param(r, "name");

@@ -28,6 +28,9 @@ int api_require_json(http_req *r);
 
 /* Parse the raw body (codec_parse). */
 err_code api_body_parse(http_req *r, json_t **out, err *e);
+/* As api_body_parse, with the arrays under `pack_keys` packed
+ * (codec_parse_packed): for decoders that read packed arrays. */
+err_code api_body_parse_packed(http_req *r, const char *const *pack_keys, json_t **out, err *e);
 
 /* The {name} path segment when it is a valid model name
  * ([A-Za-z0-9._-]{1,64}); otherwise replies (422 invalid_argument with

@@ -38,8 +38,11 @@ static void upload_work(http_req *r)
     size_t len = 0;
     const char *body = http_req_body(r, &len);
     err_code rc = kind == BODY_CSV ? codec_dataset_csv_decode(body ? body : "", len, &ds, &e)
-                  : api_body_parse(r, &doc, &e) == ERR_OK ? codec_dataset_json_decode(doc, &ds, &e)
-                                                          : e.code;
+                  : api_body_parse_packed(r, codec_dataset_pack_keys, &doc, &e) == ERR_OK
+                      ? codec_dataset_json_decode(doc, &ds, &e)
+                      : e.code;
+    json_decref(doc); /* decoded: the tree need not live through the store */
+    doc = NULL;
     dataset_info in;
     if (rc != ERR_OK || db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_dataset_put(d, name, &ds, &e) != ERR_OK ||

@@ -91,8 +91,12 @@ static void upload_work(http_req *r)
     model_def_init(&def);
     db *d = NULL;
     int version = 0;
-    if (api_body_parse(r, &doc, &e) != ERR_OK || codec_model_decode(doc, &def, &e) != ERR_OK ||
-        db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
+    err_code rc = api_body_parse_packed(r, codec_model_pack_keys, &doc, &e) == ERR_OK
+                      ? codec_model_decode(doc, &def, &e)
+                      : e.code;
+    json_decref(doc); /* decoded: the tree need not live through the store */
+    doc = NULL;
+    if (rc != ERR_OK || db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK ||
         store_model_put(d, name, &def, &version, &e) != ERR_OK) {
         http_reply_error(r, &e);
         goto out;

@@ -122,7 +122,7 @@ START_TEST(status_table)
         {ERR_OK, 200},     {ERR_INVALID, 422},   {ERR_BAD_JSON, 400},    {ERR_NOT_FOUND, 404},
         {ERR_METHOD, 405}, {ERR_TOO_LARGE, 413}, {ERR_MEDIA, 415},       {ERR_CONFLICT, 409},
         {ERR_SOLVER, 422}, {ERR_DEADLINE, 503},  {ERR_UNAVAILABLE, 503}, {ERR_INTERNAL, 500},
-        {ERR_DB, 500},
+        {ERR_DB, 500},     {ERR_BAD_REQUEST, 400}, {ERR_NOT_IMPLEMENTED, 501},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         ck_assert_uint_eq(http_status_for(want[i].code), want[i].status);

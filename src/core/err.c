@@ -28,6 +28,8 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_UNAUTHENTICATED] = "unauthenticated",
     [ERR_FORBIDDEN] = "permission_denied",
     [ERR_RATE_LIMITED] = "rate_limited",
+    [ERR_BAD_REQUEST] = "bad_request",
+    [ERR_NOT_IMPLEMENTED] = "not_implemented",
 };
 
 void err_clear(err *e)

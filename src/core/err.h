@@ -37,6 +37,8 @@ typedef enum err_code {
     ERR_UNAUTHENTICATED, /* unauthenticated: no credentials, or wrong, expired or revoked ones */
     ERR_FORBIDDEN,       /* permission_denied: the credentials lack the permission asked for */
     ERR_RATE_LIMITED, /* rate_limited: the client sent more than its configured rate */
+    ERR_BAD_REQUEST,  /* bad_request: the HTTP message itself is malformed or ambiguous (framing) */
+    ERR_NOT_IMPLEMENTED, /* not_implemented: a protocol feature we do not support (a transfer coding) */
     ERR__COUNT
 } err_code;
 

@@ -36,6 +36,8 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_UNAUTHENTICATED] = 401, /* with WWW-Authenticate: Bearer (auth.c) */
     [ERR_FORBIDDEN] = 403,
     [ERR_RATE_LIMITED] = 429, /* with Retry-After */
+    [ERR_BAD_REQUEST] = 400, /* framing.c; the connection is closed */
+    [ERR_NOT_IMPLEMENTED] = 501, /* an unknown Transfer-Encoding (framing.c) */
 };
 
 unsigned http_status_for(err_code code)

@@ -13,8 +13,12 @@
  *     the table below is the list, checked against the library's answers;
  *   - slow clients (http/guard.h): a header deadline, a minimum body rate,
  *     and at connection_limit the oldest connection still in its headers
- *     makes way, so /healthz answers under 2x connection_limit slowloris
- *     sockets;
+ *     makes way (else the longest idle one), so /healthz answers within
+ *     100 ms under 2x connection_limit slowloris sockets;
+ *   - keep-alive connections between requests: the wait is not a slow
+ *     header (a connection idling past header_timeout while others come
+ *     and go is served), and is bounded by connection_timeout however the
+ *     next request line trickles in;
  *   - a body over max_body_size sent whole before reading (as urllib does):
  *     the client reads the 413, not a reset (lingering close). */
 #include <check.h>
@@ -222,7 +226,7 @@ END_TEST
  * With 0.9.75 a malformed Content-Length (its parse_connection_headers)
  * queues the error reply, and the state machine then builds its headers a
  * second time: the status line and headers come twice (fixed upstream in
- * libmicrohttpd 1.0.0, commit 08fe527f). `doubled` records that. */
+ * libmicrohttpd 1.0.0, commit f1bfbe71). `doubled` records that. */
 static const struct library_case {
     const char *name;
     const char *request; /* %s: a filler, when filler > 0 */
@@ -331,6 +335,13 @@ END_TEST
 /* ---- slow clients ---- */
 
 #define SLOW_N 64 /* 2x the connection_limit below */
+#define SLOW_ROUNDS 9
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 /* /healthz on a fresh connection: its latency in seconds, or -1. */
 static double healthz_latency(void)
@@ -359,19 +370,29 @@ START_TEST(slowloris_cannot_lock_others_out)
         tu_send_raw(slow[i], "GET /healthz HTTP/1.1\r\n", 23);
     }
     /* the header deadline is far: only giving way at the limit helps */
-    double worst = 0;
-    for (int round = 0; round < 5; round++) {
+    double took[SLOW_ROUNDS];
+    for (int round = 0; round < SLOW_ROUNDS; round++) {
         for (int i = 0; i < SLOW_N; i++)
             tu_send_raw(slow[i], "X-Slow: 1\r\n", 11); /* fails once closed */
-        double t = healthz_latency();
-        ck_assert_msg(t >= 0, "round %d: /healthz did not answer", round);
-        if (t > worst) worst = t;
+        took[round] = healthz_latency();
+        ck_assert_msg(took[round] >= 0, "round %d: /healthz did not answer", round);
     }
-    printf("slowloris: %d slow sockets, connection_limit 32: /healthz worst %.1f ms\n", SLOW_N,
-           worst * 1e3);
-    /* bounded, not a benchmark: under valgrind too (the 100 ms target is
-     * measured in docs/reliability.md) */
+    qsort(took, SLOW_ROUNDS, sizeof took[0], cmp_double);
+    double median = took[SLOW_ROUNDS / 2], worst = took[SLOW_ROUNDS - 1];
+    printf("slowloris: %d slow sockets, connection_limit 32: /healthz median %.1f ms, worst "
+           "%.1f ms\n",
+           SLOW_N, median * 1e3, worst * 1e3);
+    /* every round answered, and within a bound that holds under valgrind
+     * and the sanitizers too */
     ck_assert_msg(worst < 2.0, "/healthz took %.0f ms", worst * 1e3);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    /* #24's target: within 100 ms under 2x connection_limit slow sockets
+     * (the median, so one descheduling on a loaded machine is not a
+     * failure; bench/ and docs/reliability.md have the figures) */
+    if (!getenv("ODESERVE_TEST_WRAPPER"))
+        ck_assert_msg(median < 0.1, "/healthz median %.0f ms under %d slow sockets", median * 1e3,
+                      SLOW_N);
+#endif
     ck_assert_int_ge(tu_log_count(&d, "event=connection_closed reason=connection_limit"), 5);
     for (int i = 0; i < SLOW_N; i++)
         tu_close(slow[i]);
@@ -431,6 +452,174 @@ START_TEST(slow_headers_and_bodies_are_cut_off)
 }
 END_TEST
 
+/* ---- keep-alive connections between requests ---- */
+
+/* GET /healthz on c: its status, or -1. */
+static int healthz_on(tu_conn *c)
+{
+    tu_response r;
+    if (tu_request(c, "GET", "/healthz", NULL, NULL, 0, &r) != 0) return -1;
+    int st = r.status;
+    tu_response_free(&r);
+    return st;
+}
+
+/* 1 when the daemon closed c (EOF or reset) within timeout_s. */
+static int closed_within(tu_conn *c, double timeout_s)
+{
+    char b[256];
+    double until = clock_mono() + timeout_s;
+    while (clock_mono() < until) {
+        if (!tu_readable(c, until - clock_mono())) return 0;
+        ssize_t k = recv(tu_conn_fd(c), b, sizeof b, MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return 1;
+    }
+    return 0;
+}
+
+#define CHURN_N 16
+
+/* The wait between two requests is the client's, not a slow header: a
+ * browser's CORS preflight is followed by the request it announced when
+ * the page gets to it. A keep-alive connection idling three header
+ * deadlines, while other connections come and go (descriptors closed and
+ * reused, slow ones cut off by the guard), is still served. */
+START_TEST(idle_keepalive_outlives_header_timeout)
+{
+    const char *args[] = {"--header-timeout", "1", "--connection-timeout", "30", NULL};
+    start(args);
+    tu_conn *k = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_int_eq(healthz_on(k), 200);
+    tu_conn *churn[CHURN_N] = {0};
+    double t0 = clock_mono();
+    int round = 0;
+    while (clock_mono() - t0 < 3.0) {
+        int i = round++ % CHURN_N;
+        tu_close(churn[i]); /* the client leaves; its descriptor is reused */
+        churn[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(churn[i]);
+        tu_send_raw(churn[i], "GET /healthz HTTP/1.1\r\n", 23); /* never finished */
+        tu_response r;
+        ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+        usleep(100000);
+    }
+    /* the unfinished ones outlived their deadline meanwhile */
+    ck_assert_int_eq(tu_wait_log(&d, "event=connection_closed reason=header_timeout", 5), 0);
+    ck_assert_int_eq(healthz_on(k), 200);
+    const char *post[] = {"Content-Type: application/json", NULL};
+    tu_response r;
+    ck_assert_int_eq(tu_request(k, "POST", "/v1/test/echo", post, "[1]", 3, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"echo\":[1]}");
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_log_count(&d, "reason=connection_timeout"), 0);
+    tu_close(k);
+    for (int i = 0; i < CHURN_N; i++)
+        tu_close(churn[i]);
+    stop_ok();
+}
+END_TEST
+
+/* Between requests a connection may wait connection_timeout, however the
+ * next request line trickles in (libmicrohttpd's own timer restarts at
+ * each byte); from that line, its headers have header_timeout. */
+START_TEST(idle_keepalive_is_bounded)
+{
+    const char *args[] = {"--header-timeout", "1", "--connection-timeout", "2", NULL};
+    start(args);
+    /* the next request line, a byte every 0.25 s: cut at connection_timeout */
+    tu_conn *c = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(healthz_on(c), 200);
+    const char line[] = "GET /healthz HTTP/1.1";
+    double t0 = clock_mono();
+    int closed = 0;
+    for (size_t i = 0; !closed && clock_mono() - t0 < 8; i = (i + 1) % (sizeof line - 1))
+        closed = tu_send_raw(c, line + i, 1) != 0 || closed_within(c, 0.25);
+    double took = clock_mono() - t0;
+    ck_assert_msg(closed, "a trickled request line kept its connection for 8 s");
+    ck_assert_msg(took > 1.5, "closed after %.2f s idle, before connection_timeout (2 s)", took);
+    tu_close(c);
+    ck_assert_int_eq(tu_wait_log(&d, "event=connection_closed reason=connection_timeout", 5), 0);
+
+    /* idle past header_timeout, then headers trickling after the request
+     * line: cut by header_timeout, counted from that line */
+    c = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(healthz_on(c), 200);
+    usleep(1500000);
+    ck_assert_int_eq(tu_send_raw(c, "GET /healthz HTTP/1.1\r\n", 23), 0);
+    t0 = clock_mono();
+    closed = 0;
+    while (!closed && clock_mono() - t0 < 8)
+        closed = tu_send_raw(c, "X: y\r\n", 6) != 0 || closed_within(c, 0.2);
+    took = clock_mono() - t0;
+    ck_assert_msg(closed, "headers trickling after an idle wait kept the connection for 8 s");
+    ck_assert_msg(took > 0.9, "closed %.2f s after the request line, before header_timeout", took);
+    tu_close(c);
+    ck_assert_int_eq(tu_wait_log(&d, "event=connection_closed reason=header_timeout", 5), 0);
+    ck_assert_int_eq(tu_log_count(&d, "reason=connection_timeout"), 1);
+    stop_ok();
+}
+END_TEST
+
+/* At connection_limit a connection still in its headers makes way before
+ * an idle keep-alive one does, the longest-waiting first; with only idle
+ * ones, the longest idle makes way, so a new client is still served. */
+START_TEST(limit_evicts_slow_before_idle)
+{
+    const char *args[] = {"--connection-limit", "4", "--header-timeout", "30", NULL};
+    start(args);
+    tu_conn *k = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_int_eq(healthz_on(k), 200); /* idle from here: the oldest */
+    tu_conn *slow[3];
+    for (int i = 0; i < 3; i++) {
+        slow[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(slow[i]);
+        ck_assert_int_eq(tu_send_raw(slow[i], "GET /healthz HTTP/1.1\r\n", 23), 0);
+    }
+    usleep(200000); /* accepted in that order */
+    for (int i = 0; i < 2; i++) {
+        tu_response r;
+        ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+    }
+    ck_assert_int_eq(closed_within(slow[0], 2.0), 1);
+    ck_assert_int_eq(healthz_on(k), 200);
+    ck_assert_int_ge(tu_log_count(&d, "event=connection_closed reason=connection_limit"), 2);
+    for (int i = 0; i < 3; i++)
+        tu_close(slow[i]);
+    tu_close(k);
+    stop_ok();
+    tu_daemon_cleanup(&d);
+
+    /* four idle keep-alive connections, a fifth client */
+    start(args);
+    tu_conn *idle[4];
+    for (int i = 0; i < 4; i++) {
+        idle[i] = tu_connect("127.0.0.1", d.port);
+        ck_assert_ptr_nonnull(idle[i]);
+        ck_assert_int_eq(healthz_on(idle[i]), 200);
+        usleep(20000);
+    }
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+    ck_assert_int_eq(closed_within(idle[0], 2.0), 1);
+    for (int i = 1; i < 4; i++)
+        ck_assert_int_eq(healthz_on(idle[i]), 200);
+    for (int i = 0; i < 4; i++)
+        tu_close(idle[i]);
+    stop_ok();
+}
+END_TEST
+
 /* ---- 413 to a client that sends the whole body first ---- */
 
 START_TEST(body_over_the_cap_sent_whole_gets_the_413)
@@ -476,6 +665,9 @@ static Suite *framing_suite(void)
     tcase_add_test(tc, library_answers_are_listed);
     tcase_add_test(tc, slowloris_cannot_lock_others_out);
     tcase_add_test(tc, slow_headers_and_bodies_are_cut_off);
+    tcase_add_test(tc, idle_keepalive_outlives_header_timeout);
+    tcase_add_test(tc, idle_keepalive_is_bounded);
+    tcase_add_test(tc, limit_evicts_slow_before_idle);
     tcase_add_test(tc, body_over_the_cap_sent_whole_gets_the_413);
     suite_add_tcase(s, tc);
     return s;

@@ -22,7 +22,10 @@
 #define GUARD_LINGER_IDLE_S 2.0
 #define GUARD_LINGER_MAX 128
 
-enum { PHASE_HEAD, PHASE_BODY, PHASE_BUSY };
+/* HEAD: reading a request's headers; IDLE: a keep-alive connection
+ * between a reply and the next request line; BODY: reading a body; BUSY:
+ * the request runs and replies. */
+enum { PHASE_HEAD, PHASE_IDLE, PHASE_BODY, PHASE_BUSY };
 
 struct http_guard_conn {
     int fd;
@@ -42,6 +45,7 @@ typedef struct guard_linger {
 struct http_guard {
     unsigned limit;
     double header_timeout;
+    double idle_timeout; /* 0: none */
     uint64_t min_body_rate;
     pthread_mutex_t mu;
     http_guard_conn *head, *tail; /* oldest first */
@@ -65,8 +69,12 @@ static void phase_set(http_guard_conn *gc, int phase)
     atomic_store(&gc->phase, phase);
 }
 
-/* Under the mutex: the socket is still libmicrohttpd's (it closes it only
- * after http_guard_close), so the fd cannot have been reused. */
+/* Under the mutex, and gc still listed: the socket is still
+ * libmicrohttpd's, so the fd cannot have been reused by another connection.
+ * libmicrohttpd 0.9.75 closes a connection's socket only after its
+ * notify-connection callback said CLOSED (MHD_cleanup_connections, and the
+ * failure path of new_connection_process_), and that callback unlists gc
+ * under this same mutex (http_guard_close). */
 static void guard_shut(http_guard *g, http_guard_conn *gc, const char *why)
 {
     if (gc->shut) return;
@@ -80,6 +88,7 @@ static void guard_scan(http_guard *g)
 {
     long long now = now_us();
     long long head_us = (long long)(g->header_timeout * 1e6);
+    long long idle_us = (long long)(g->idle_timeout * 1e6);
     for (http_guard_conn *gc = g->head; gc; gc = gc->next) {
         if (gc->shut) continue;
         /* phase before since: phase_set stores since first, so a new phase
@@ -88,6 +97,8 @@ static void guard_scan(http_guard *g)
         long long age = now - atomic_load(&gc->since_us);
         if (phase == PHASE_HEAD && age > head_us)
             guard_shut(g, gc, "header_timeout");
+        else if (phase == PHASE_IDLE && idle_us > 0 && age > idle_us)
+            guard_shut(g, gc, "connection_timeout");
         else if (phase == PHASE_BODY && g->min_body_rate && age > head_us &&
                  (double)atomic_load(&gc->body) < (double)g->min_body_rate * (double)age * 1e-6)
             guard_shut(g, gc, "body_too_slow");
@@ -141,13 +152,14 @@ static void *guard_main(void *arg)
 }
 
 err_code http_guard_new(http_guard **out, unsigned limit, double header_timeout,
-                        uint64_t min_body_rate, err *e)
+                        double idle_timeout, uint64_t min_body_rate, err *e)
 {
     *out = NULL;
     http_guard *g = calloc(1, sizeof *g);
     if (!g) return err_set(e, ERR_NOMEM, NULL, "http guard: out of memory");
     g->limit = limit;
     g->header_timeout = header_timeout;
+    g->idle_timeout = idle_timeout;
     g->min_body_rate = min_body_rate;
     pthread_mutex_init(&g->mu, NULL);
     if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
@@ -174,6 +186,27 @@ void http_guard_free(http_guard *g)
     free(g);
 }
 
+/* Under the mutex: who makes way at the limit for the new connection nc.
+ * The one waiting longest for its headers (most likely a slow client),
+ * else the longest idle keep-alive one (the client reconnects when it has
+ * a request; a request it sends at that very moment meets the closed
+ * connection, HTTP's keep-alive race, which clients answer by retrying on
+ * a new one), else NULL: nc itself. */
+static http_guard_conn *guard_victim(http_guard *g, const http_guard_conn *nc)
+{
+    http_guard_conn *head = NULL, *idle = NULL;
+    for (http_guard_conn *c = g->head; c; c = c->next) {
+        if (c->shut || c == nc) continue;
+        int phase = atomic_load(&c->phase);
+        long long since = atomic_load(&c->since_us);
+        if (phase == PHASE_HEAD && (!head || since < atomic_load(&head->since_us)))
+            head = c;
+        else if (phase == PHASE_IDLE && (!idle || since < atomic_load(&idle->since_us)))
+            idle = c;
+    }
+    return head ? head : idle;
+}
+
 http_guard_conn *http_guard_open(http_guard *g, int fd)
 {
     http_guard_conn *gc = calloc(1, sizeof *gc);
@@ -189,13 +222,7 @@ http_guard_conn *http_guard_open(http_guard *g, int fd)
     g->tail = gc;
     g->live++;
     if (g->live > g->limit) {
-        /* the oldest still waiting for its headers gives way; this one
-         * itself when no other is waiting */
-        http_guard_conn *old = NULL;
-        for (http_guard_conn *c = g->head; c; c = c->next)
-            if (!c->shut && atomic_load(&c->phase) == PHASE_HEAD &&
-                (!old || atomic_load(&c->since_us) < atomic_load(&old->since_us)))
-                old = c;
+        http_guard_conn *old = guard_victim(g, gc);
         guard_shut(g, old ? old : gc, "connection_limit");
     }
     pthread_mutex_unlock(&g->mu);
@@ -230,6 +257,12 @@ void http_guard_close(http_guard *g, http_guard_conn *gc)
     free(gc);
 }
 
+void http_guard_request_line(http_guard_conn *gc)
+{
+    /* only the connection's own HTTP thread writes its phase */
+    if (gc && atomic_load(&gc->phase) == PHASE_IDLE) phase_set(gc, PHASE_HEAD);
+}
+
 void http_guard_headers_done(http_guard_conn *gc)
 {
     phase_set(gc, PHASE_BODY);
@@ -247,7 +280,7 @@ void http_guard_busy(http_guard_conn *gc)
 
 void http_guard_idle(http_guard_conn *gc)
 {
-    phase_set(gc, PHASE_HEAD);
+    phase_set(gc, PHASE_IDLE);
 }
 
 void http_guard_linger(http_guard_conn *gc)

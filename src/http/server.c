@@ -599,6 +599,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     *socket_context = ci ? http_guard_open(s->guard, ci->connect_fd) : NULL;
 }
 
+/* A request line is in (before its headers): for the guard, a keep-alive
+ * connection's idle wait ends here (guard.h). Returns the request's
+ * initial context: none, as access_request makes it. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls, (void)uri;
+    http_guard_request_line(conn_guard(c));
+    return NULL;
+}
+
 static int hex_val(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -657,7 +667,8 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     if (cert[0] || key[0]) rc = http_tls_new(&s->tls, cert, key, e);
     if (rc == ERR_OK)
         rc = http_guard_new(&s->guard, o->connection_limit,
-                            o->header_timeout > 0 ? o->header_timeout : 10.0, o->min_body_rate, e);
+                            o->header_timeout > 0 ? o->header_timeout : 10.0,
+                            (double)o->connection_timeout, o->min_body_rate, e);
     if (rc == ERR_OK) rc = open_listener(s, o->listen, &family, e);
     if (rc != ERR_OK) {
         http_guard_free(s->guard);
@@ -695,7 +706,7 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
         MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
         mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
+        s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
         NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);

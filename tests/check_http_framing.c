@@ -589,9 +589,11 @@ START_TEST(limit_evicts_slow_before_idle)
         ck_assert_int_eq(r.status, 200);
         tu_response_free(&r);
     }
+    /* the first client's arrival went over the limit (the second's too
+     * unless the first had left by then): the oldest slow one made way */
     ck_assert_int_eq(closed_within(slow[0], 2.0), 1);
     ck_assert_int_eq(healthz_on(k), 200);
-    ck_assert_int_ge(tu_log_count(&d, "event=connection_closed reason=connection_limit"), 2);
+    ck_assert_int_ge(tu_log_count(&d, "event=connection_closed reason=connection_limit"), 1);
     for (int i = 0; i < 3; i++)
         tu_close(slow[i]);
     tu_close(k);

@@ -123,6 +123,7 @@ START_TEST(status_table)
         {ERR_METHOD, 405}, {ERR_TOO_LARGE, 413}, {ERR_MEDIA, 415},       {ERR_CONFLICT, 409},
         {ERR_SOLVER, 422}, {ERR_DEADLINE, 503},  {ERR_UNAVAILABLE, 503}, {ERR_INTERNAL, 500},
         {ERR_DB, 500},     {ERR_STORAGE_FULL, 507}, {ERR_BUSY, 503},
+        {ERR_BAD_REQUEST, 400}, {ERR_NOT_IMPLEMENTED, 501},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         ck_assert_uint_eq(http_status_for(want[i].code), want[i].status);

@@ -15,6 +15,15 @@ tests_check_http_daemon_SOURCES = tests/check_http_daemon.c tests/testutil.c tes
 tests_check_http_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_http_daemon_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 
+# Message framing and abusive clients at the socket level (check_http_framing):
+# request smuggling, the cases libmicrohttpd answers itself, slow headers and
+# bodies, 413 with lingering close.
+check_PROGRAMS += tests/check_http_framing
+TESTS += tests/check_http_framing
+tests_check_http_framing_SOURCES = tests/check_http_framing.c tests/testutil.c tests/testutil.h
+tests_check_http_framing_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_http_framing_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+
 # The model and trajectory API against the real daemon: the data-driven
 # cases of tests/api/ (check_api).
 check_PROGRAMS += tests/check_api

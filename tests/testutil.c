@@ -212,20 +212,29 @@ fail:
     return -1;
 }
 
+/* The body's length by RFC 9112 6.3: none after HEAD or for 1xx, 204 and
+ * 304 (whatever the headers say); else Content-Length, chunked, or up to
+ * the server's close. A close-delimited body that has not ended by the
+ * deadline is a failure, not a body: a keep-alive reply without a length
+ * would otherwise read as a success only after the whole timeout. */
 static int read_body(tu_conn *c, tu_response *out, const char *method_hint, double deadline)
 {
     char v[64];
     int eof = 0;
-    if (tu_header(out, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "chunked") == 0)
-        return read_chunked(c, out, deadline);
+    int is_head = method_hint && strcmp(method_hint, "HEAD") == 0;
     size_t n = 0;
-    if (tu_header(out, "Content-Length", v, sizeof v)) {
+    if (is_head || out->status / 100 == 1 || out->status == 204 || out->status == 304) {
+        n = 0;
+    } else if (tu_header(out, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "chunked") == 0) {
+        return read_chunked(c, out, deadline);
+    } else if (tu_header(out, "Content-Length", v, sizeof v)) {
         n = strtoul(v, NULL, 10);
-        if (method_hint && strcmp(method_hint, "HEAD") == 0) n = 0;
         if (need_bytes(c, n, deadline, &eof) != 0) return -1;
     } else {
-        while (fill(c, deadline) > 0) {
+        int f;
+        while ((f = fill(c, deadline)) > 0) {
         }
+        if (f < 0) return -1;
         n = c->len;
     }
     out->body = malloc(n + 1);

@@ -29,6 +29,8 @@ static const char *const code_names[ERR__COUNT] = {
     [ERR_FORBIDDEN] = "permission_denied",
     [ERR_RATE_LIMITED] = "rate_limited",
     [ERR_BUSY] = "database_busy",
+    [ERR_BAD_REQUEST] = "bad_request",
+    [ERR_NOT_IMPLEMENTED] = "not_implemented",
 };
 
 void err_clear(err *e)

@@ -38,6 +38,8 @@ typedef enum err_code {
     ERR_FORBIDDEN,       /* permission_denied: the credentials lack the permission asked for */
     ERR_RATE_LIMITED, /* rate_limited: the client sent more than its configured rate */
     ERR_BUSY,         /* database_busy: another writer held the database past busy_timeout */
+    ERR_BAD_REQUEST,  /* bad_request: the HTTP message itself is malformed or ambiguous (framing) */
+    ERR_NOT_IMPLEMENTED, /* not_implemented: a protocol feature we do not support (a transfer coding) */
     ERR__COUNT
 } err_code;
 

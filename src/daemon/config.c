@@ -36,11 +36,19 @@ static const config_key keys[] = {
      "HTTP threads (libmicrohttpd thread pool, poll()); they parse requests, solve small "
      "trajectories and send replies; 0 = one per online CPU plus 2, at least 4"},
     {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
-     "seconds a client connection may stay idle before it is closed"},
+     "seconds a client connection may stay idle before it is closed; between two requests on "
+     "a keep-alive connection, the longest wait for the next request line"},
     {"connection_limit", CONFIG_INT, NUM(connection_limit), "512", 1, 65536, NULL, 0,
      "most concurrent client connections in total"},
     {"per_ip_connection_limit", CONFIG_INT, NUM(per_ip_connection_limit), "128", 0, 65536, NULL, 0,
      "most concurrent connections from one client address; 0 = no per-address cap"},
+    {"header_timeout", CONFIG_SECONDS, NUM(header_timeout), "10", 0.1, 3600, NULL, 0,
+     "seconds a request's headers may take to arrive, counted from the connection's start "
+     "(its first request) or from the request line (later ones); slower clients are "
+     "disconnected"},
+    {"min_body_rate", CONFIG_INT, NUM(min_body_rate), "1024", 0, 1073741824, NULL, 0,
+     "bytes per second a request body must average once header_timeout has passed; slower "
+     "uploads are disconnected; 0 = no minimum"},
     {"max_body_size", CONFIG_BYTES, NUM(max_body_size), "16M", KIB, GIB, NULL, 1,
      "largest request body accepted, in bytes or with a K/M/G suffix; larger gets 413"},
     {"large_body_size", CONFIG_BYTES, NUM(large_body_size), "1M", 0, GIB, NULL, 1,

@@ -34,6 +34,8 @@ typedef struct config {
     long long connection_timeout;      /* seconds a connection may stay idle */
     long long connection_limit;        /* concurrent connections, all clients */
     long long per_ip_connection_limit; /* concurrent connections per client IP; 0 = no cap */
+    double header_timeout;             /* seconds a request's headers may take */
+    long long min_body_rate;           /* bytes/s a body must average; 0 = none */
     uint64_t max_body_size;            /* request body cap, bytes */
     uint64_t large_body_size;          /* bodies from this size count as large; 0 = none */
     long long large_body_concurrency;  /* large bodies at once before 503; 0 = no cap */

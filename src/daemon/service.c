@@ -320,6 +320,8 @@ static err_code start(service *s, err *e)
         .connection_timeout = (unsigned)s->cfg.connection_timeout,
         .connection_limit = (unsigned)s->cfg.connection_limit,
         .per_ip_connection_limit = (unsigned)s->cfg.per_ip_connection_limit,
+        .header_timeout = s->cfg.header_timeout,
+        .min_body_rate = (uint64_t)s->cfg.min_body_rate,
         .tls_cert = s->cfg.tls_cert,
         .tls_key = s->cfg.tls_key,
     };

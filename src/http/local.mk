@@ -10,6 +10,8 @@ src_http_libhttp_la_SOURCES = \
 	src/http/request.c src/http/request_impl.h \
 	src/http/routes.c src/http/routes.h \
 	src/http/server.c src/http/server.h \
+	src/http/framing.c src/http/framing.h \
+	src/http/guard.c src/http/guard.h \
 	src/http/meta.c \
 	src/http/metrics.c src/http/metrics.h \
 	src/http/testing.c \

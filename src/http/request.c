@@ -38,6 +38,8 @@ static const unsigned status_for[ERR__COUNT] = {
     [ERR_FORBIDDEN] = 403,
     [ERR_RATE_LIMITED] = 429, /* with Retry-After */
     [ERR_BUSY] = 503,         /* with Retry-After: the lock is another writer's for now */
+    [ERR_BAD_REQUEST] = 400, /* framing.c; the connection is closed */
+    [ERR_NOT_IMPLEMENTED] = 501, /* an unknown Transfer-Encoding (framing.c) */
 };
 
 unsigned http_status_for(err_code code)

@@ -2,9 +2,10 @@
  *
  * A request's life, one struct http_req per request (request_impl.h):
  *   1. first access-handler call (headers are in): allocate, pick or make
- *      the request id, match the route; answer 404/405/415 at once, and 413
- *      when Content-Length is over the cap, so an oversized body is never
- *      read;
+ *      the request id, refuse ambiguous framing (framing.h: 400/501 and
+ *      close), match the route; answer 404/405/415 at once, and 413 when
+ *      Content-Length is over the cap, so an oversized body is never read
+ *      (the guard drains what the client still sends: guard.h);
  *   2. calls with upload data: append under the cap; a chunked body that
  *      crosses it is discarded and answered 413 at its end (libmicrohttpd
  *      0.9.75 cannot reply mid-upload), or cut off past twice the cap;
@@ -15,6 +16,8 @@
  *   4. the request-completed callback writes the access-log line and frees
  *      everything. Nothing is freed earlier, so a worker never sees a
  *      dangling request.
+ * While headers and a body arrive, and between requests, the guard
+ * (guard.h, told at each stage) holds the connection to its deadlines.
  * Design after libmicrohttpd's largepost.c and suspend/resume examples, and
  * GNU Taler's exchange (table-driven routes, bodies parsed once). */
 #include "http/server.h"
@@ -39,6 +42,8 @@
 #include "http/auth.h"
 #include "http/admission.h"
 #include "http/cors.h"
+#include "http/framing.h"
+#include "http/guard.h"
 #include "http/request_impl.h"
 #include "http/routes.h"
 #include "http/tls.h"
@@ -47,6 +52,7 @@ struct http_server {
     struct MHD_Daemon *mhd;
     http_app *app;
     http_tls *tls;  /* HTTPS certificate, or NULL (plain HTTP) */
+    http_guard *guard; /* deadlines, the connection limit, lingering close */
     int listen_fd; /* ours until MHD_start_daemon; -1 once closed */
     int quiesced;
     atomic_uint inflight; /* requests between first callback and completion */
@@ -271,6 +277,15 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
     r->cors_origin = http_cors_allow(s->app->cors,
                                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
     err_code why;
+    err fe;
+    err_clear(&fe);
+    if (http_framing_check(c, &fe) != ERR_OK) {
+        /* framed differently by a proxy in front, the rest of the stream
+         * cannot be trusted: answer and close */
+        http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        http_reply_error(r, &fe);
+        return r;
+    }
     r->route = routes_match(r->method, r->pathbuf, s->app->test_routes, &r->params, r->allow,
                             sizeof r->allow, &why);
     const union MHD_ConnectionInfo *ci =
@@ -412,14 +427,34 @@ static int wants_keepalive(struct MHD_Connection *c, const char *version)
     return v && strcasestr(v, "keep-alive");
 }
 
+/* The guard's record of connection c (guard.h); NULL when unguarded. */
+static http_guard_conn *conn_guard(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Whether a body follows the request's headers. */
+static int body_expected(struct MHD_Connection *c)
+{
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return 1;
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strspn(cl, "0") != strlen(cl);
+}
+
 static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
     http_req *r = *con_cls;
+    http_guard_conn *gc = conn_guard(c);
     if (r) log_context_set(r->id, r->log_extra);
     if (!r) {
+        http_guard_headers_done(gc);
         r = req_start(s, c, url, method);
         if (!r) return MHD_NO;
         *con_cls = r;
@@ -430,11 +465,17 @@ static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, 
         /* a reply queued before the body is read makes libmicrohttpd close
          * the connection: right for 404/413/429, not for a preflight, which
          * a browser follows with the actual request */
-        return r->replied && !r->reply_at_end ? send_reply(r) : MHD_YES;
+        if (!r->replied || r->reply_at_end) return MHD_YES;
+        http_guard_busy(gc);
+        /* the client may be sending its body still: it should read our
+         * reply, not a reset (lingering close, guard.h) */
+        if (body_expected(c)) http_guard_linger(gc);
+        return send_reply(r);
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        http_guard_body(gc, n);
         body_append(r, upload_data, n);
         /* libmicrohttpd 0.9.75 queues a reply only once the whole request
          * is in, so a chunked body over the cap is discarded and answered
@@ -446,6 +487,7 @@ static enum MHD_Result access_request(http_server *s, struct MHD_Connection *c, 
         }
         return MHD_YES;
     }
+    http_guard_busy(gc);
     if (r->too_large && !r->replied) reply_too_large(r, "exceeds");
     if (!r->replied && !r->work) {
         r->t_ready = clock_mono();
@@ -528,6 +570,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_server *s = cls;
+    http_guard_idle(conn_guard(c));
     http_req *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
@@ -552,6 +595,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         quiet.conn = c;
         quiet.at = clock_mono();
     }
+}
+
+/* A connection's start and end, for the guard (guard.h). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_guard_close(s->guard, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_context = ci ? http_guard_open(s->guard, ci->connect_fd) : NULL;
+}
+
+/* A request line is in (before its headers): for the guard, a keep-alive
+ * connection's idle wait ends here (guard.h). Returns the request's
+ * initial context: none, as access_request makes it. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls, (void)uri;
+    http_guard_request_line(conn_guard(c));
+    return NULL;
 }
 
 static int hex_val(char c)
@@ -610,8 +678,13 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     const char *cert = o->tls_cert ? o->tls_cert : "", *key = o->tls_key ? o->tls_key : "";
     err_code rc = ERR_OK;
     if (cert[0] || key[0]) rc = http_tls_new(&s->tls, cert, key, e);
+    if (rc == ERR_OK)
+        rc = http_guard_new(&s->guard, o->connection_limit,
+                            o->header_timeout > 0 ? o->header_timeout : 10.0,
+                            (double)o->connection_timeout, o->min_body_rate, e);
     if (rc == ERR_OK) rc = open_listener(s, o->listen, &family, e);
     if (rc != ERR_OK) {
+        http_guard_free(s->guard);
         http_tls_free(s->tls);
         free(s);
         return rc;
@@ -637,15 +710,20 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
         flags |= MHD_USE_TLS;
     else
         tls_opts[0].option = MHD_OPTION_END;
+    /* connection_limit is the guard's (it evicts slow connections to stay
+     * under it); libmicrohttpd's, split over its threads, is a backstop */
+    unsigned mhd_limit = o->connection_limit * 2 + o->threads;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
-        o->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
+        mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
         NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
+        http_guard_free(s->guard);
         http_tls_free(s->tls);
         free(s);
         return err_set(e, ERR_IO, "listen", "cannot start the HTTP server on %s", o->listen);
@@ -687,6 +765,7 @@ void http_server_stop(http_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->mhd);
+    http_guard_free(s->guard); /* every connection has been closed */
     http_tls_free(s->tls); /* no handshake can run any more */
     free(s);
 }

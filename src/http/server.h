@@ -14,6 +14,8 @@
 #ifndef ODESERVE_HTTP_SERVER_H
 #define ODESERVE_HTTP_SERVER_H
 
+#include <stdint.h>
+
 #include "core/err.h"
 #include "http/app.h"
 
@@ -25,6 +27,8 @@ typedef struct http_server_opts {
     unsigned connection_timeout;      /* idle seconds */
     unsigned connection_limit;        /* all clients */
     unsigned per_ip_connection_limit; /* 0 = none */
+    double header_timeout;            /* seconds for a request's headers (guard.h); 0 = 10 */
+    uint64_t min_body_rate;           /* bytes/s a body must average after that; 0 = none */
     const char *tls_cert;             /* PEM chain; NULL or "" = plain HTTP */
     const char *tls_key;              /* PEM key of tls_cert; both or neither */
 } http_server_opts;

@@ -657,20 +657,8 @@ static void write_head(jbuf *b, const codec_oip_req *q, const char *model, int v
         jbuf_lit(b, ",\"id\":");
         jbuf_str(b, q->id);
     }
-    jbuf_lit(b, ",\"parameters\":{\"nfe\":");
-    jbuf_int(b, st->nfe);
-    jbuf_lit(b, ",\"steps\":");
-    jbuf_int(b, st->steps);
-    jbuf_lit(b, ",\"rejected\":");
-    jbuf_int(b, st->rejected);
-    jbuf_lit(b, ",\"elapsed_ms\":");
-    jbuf_double(b, st->elapsed_ms);
-    if (st->n_jac || st->n_lu) {
-        jbuf_lit(b, ",\"n_jac\":");
-        jbuf_int(b, st->n_jac);
-        jbuf_lit(b, ",\"n_lu\":");
-        jbuf_int(b, st->n_lu);
-    }
+    jbuf_lit(b, ",\"parameters\":{");
+    codec_request_stats_counts(b, st);
     if (st->auto_steps[0] || st->auto_steps[1]) {
         jbuf_lit(b, ",\"steps_dopri5\":");
         jbuf_int(b, st->auto_steps[0]);

@@ -235,9 +235,9 @@ err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_re
     return ERR_OK;
 }
 
-void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
+void codec_request_stats_counts(jbuf *b, const codec_request_stats *st)
 {
-    jbuf_lit(b, ",\"stats\":{\"nfe\":");
+    jbuf_lit(b, "\"nfe\":");
     jbuf_int(b, st->nfe);
     jbuf_lit(b, ",\"steps\":");
     jbuf_int(b, st->steps);
@@ -251,6 +251,12 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
         jbuf_lit(b, ",\"n_lu\":");
         jbuf_int(b, st->n_lu);
     }
+}
+
+void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
+{
+    jbuf_lit(b, ",\"stats\":{");
+    codec_request_stats_counts(b, st);
     if (st->auto_steps[0] || st->auto_steps[1]) {
         jbuf_lit(b, ",\"methods\":{\"dopri5\":");
         jbuf_int(b, st->auto_steps[0]);

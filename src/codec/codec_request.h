@@ -94,6 +94,11 @@ typedef struct codec_request_stats {
  * explicit method's reply keeps the four keys alone. */
 void codec_request_stats_write(jbuf *b, const codec_request_stats *st);
 
+/* The counters alone, "nfe":..,"steps":..,"rejected":..,"elapsed_ms":..
+ * and, after an implicit method, "n_jac":..,"n_lu":..: what the stats member
+ * and the Open Inference Protocol's flat "parameters" share. */
+void codec_request_stats_counts(jbuf *b, const codec_request_stats *st);
+
 /* The reply {"model", "version", "t", "y", "stats"}: y holds batch x n_t x
  * od values (row-major, as ode_model_solve writes them); y[i] is the state
  * at t[i], or y[b][i] for a batched request. */

@@ -1,5 +1,6 @@
 /* check_core: the error record, the log line format and the work queue. */
 #include "core/err.h"
+#include "core/grow.h"
 #include "core/log.h"
 #include "core/workq.h"
 #include "testutil.h"
@@ -7,6 +8,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -164,6 +166,36 @@ START_TEST(workq_limits_and_drains)
 }
 END_TEST
 
+/* Rows appended one at a time keep every earlier row, in arrays of
+ * different widths; a capacity whose bytes overflow is refused, untouched. */
+START_TEST(grow_rows_keeps_rows)
+{
+    size_t *idx = NULL, cap = 0;
+    double *vals = NULL;
+    void *const arrays[] = {&idx, &vals};
+    const size_t row[] = {sizeof *idx, 3 * sizeof *vals};
+    for (size_t n = 0; n < 1000; n++) {
+        ck_assert_int_eq(grow_rows(&cap, n + 1, 2, arrays, row), 0);
+        ck_assert_uint_ge(cap, n + 1);
+        idx[n] = n;
+        for (int j = 0; j < 3; j++) vals[3 * n + j] = (double)n + j / 4.0;
+    }
+    ck_assert_uint_eq(cap, 1024);
+    for (size_t n = 0; n < 1000; n++) {
+        ck_assert_uint_eq(idx[n], n);
+        ck_assert_double_eq(vals[3 * n + 2], (double)n + 0.5);
+    }
+    ck_assert_int_eq(grow_rows(&cap, 1000, 2, arrays, row), 0); /* room already */
+    ck_assert_uint_eq(cap, 1024);
+    const size_t huge[] = {sizeof *idx, SIZE_MAX / 1024};
+    ck_assert_int_eq(grow_rows(&cap, 2048, 2, arrays, huge), -1);
+    ck_assert_uint_eq(cap, 1024);
+    ck_assert_uint_eq(idx[999], 999);
+    free(idx);
+    free(vals);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -172,6 +204,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, prefix_builds_paths);
     tcase_add_test(tc, code_names_complete);
     tcase_add_test(tc, log_line_format);
+    tcase_add_test(tc, grow_rows_keeps_rows);
     suite_add_tcase(s, tc);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, workq_runs_fifo);

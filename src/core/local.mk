@@ -7,5 +7,6 @@ src_core_libcore_la_SOURCES = \
 	src/core/clock.c src/core/clock.h \
 	src/core/workq.c src/core/workq.h \
 	src/core/metric.c src/core/metric.h \
-	src/core/ratelimit.c src/core/ratelimit.h
+	src/core/ratelimit.c src/core/ratelimit.h \
+	src/core/grow.c src/core/grow.h
 src_core_libcore_la_LIBADD = -lm -lpthread

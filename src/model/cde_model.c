@@ -24,6 +24,7 @@
  * (event_weights), so num sees linear functionals only. */
 #include "model/cde_model.h"
 
+#include "core/grow.h"
 #include "model/cde_field.h"
 #include "num/tableau.h"
 
@@ -265,21 +266,10 @@ static int sink_event(size_t which, double s, const double *z, void *ctx)
 {
     struct event_sink *k = ctx;
     struct cde_model_events *o = k->out;
-    if (o->n == o->cap) {
-        const size_t cap = o->cap ? 2 * o->cap : 16;
-        size_t *b = realloc(o->b, cap * sizeof *b);
-        if (b) o->b = b;
-        size_t *w = realloc(o->which, cap * sizeof *w);
-        if (w) o->which = w;
-        double *tt = realloc(o->t, cap * sizeof *tt);
-        if (tt) o->t = tt;
-        double *ss = realloc(o->s, cap * sizeof *ss);
-        if (ss) o->s = ss;
-        double *zz = realloc(o->hidden, cap * k->hidden * sizeof *zz);
-        if (zz) o->hidden = zz;
-        if (!b || !w || !tt || !ss || !zz) return ERR_NOMEM;
-        o->cap = cap;
-    }
+    void *const arrays[] = {&o->b, &o->which, &o->t, &o->s, &o->hidden};
+    const size_t row[] = {sizeof *o->b, sizeof *o->which, sizeof *o->t, sizeof *o->s,
+                          k->hidden * sizeof *o->hidden};
+    if (grow_rows(&o->cap, o->n + 1, 5, arrays, row)) return ERR_NOMEM;
     o->b[o->n] = k->b;
     o->which[o->n] = which;
     o->s[o->n] = s;

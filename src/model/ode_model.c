@@ -57,6 +57,7 @@
  *   an abort hook's code (ERR_DEADLINE, ...) with an empty field. */
 #include "model/ode_model.h"
 
+#include "core/grow.h"
 #include "nn/mlp.h"
 #include "num/tableau.h"
 
@@ -325,19 +326,9 @@ static int sink_event(size_t which, double t, const double *y, void *ctx)
 {
     struct event_sink *k = ctx;
     struct ode_model_events *o = k->out;
-    if (o->n == o->cap) {
-        const size_t cap = o->cap ? 2 * o->cap : 16;
-        size_t *b = realloc(o->b, cap * sizeof *b);
-        if (b) o->b = b;
-        size_t *w = realloc(o->which, cap * sizeof *w);
-        if (w) o->which = w;
-        double *tt = realloc(o->t, cap * sizeof *tt);
-        if (tt) o->t = tt;
-        double *yy = realloc(o->y, cap * k->od * sizeof *yy);
-        if (yy) o->y = yy;
-        if (!b || !w || !tt || !yy) return ERR_NOMEM;
-        o->cap = cap;
-    }
+    void *const arrays[] = {&o->b, &o->which, &o->t, &o->y};
+    const size_t row[] = {sizeof *o->b, sizeof *o->which, sizeof *o->t, k->od * sizeof *o->y};
+    if (grow_rows(&o->cap, o->n + 1, 4, arrays, row)) return ERR_NOMEM;
     o->b[o->n] = k->b;
     o->which[o->n] = which;
     o->t[o->n] = t;

@@ -319,7 +319,16 @@ START_TEST(pipelined_requests_are_not_polled_for)
     }
     stop_ok();
     int quiet = tu_log_count(&d, "event=keepalive_poll_quiet");
-    ck_assert_msg(quiet <= 2, "%d polls found nothing (20 pipelined requests, 3 closing)", quiet);
+    /* A request counts as pipelined when it starts within PIPELINED_GAP_S
+     * of the poll before it; the sanitizers slow the daemon past that gap
+     * now and then, so there only a poll per request (the fault this test is
+     * for: 20 or more) fails. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    const int most = 10;
+#else
+    const int most = 2;
+#endif
+    ck_assert_msg(quiet <= most, "%d polls found nothing (20 pipelined requests, 3 closing)", quiet);
 }
 END_TEST
 

@@ -332,6 +332,7 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
             return err_set(e, ERR_INVALID, f, "must be in [t0, t0 + %g] (t0 = %.17g)", tmax, t0);
         }
     brownian_cursor_reset(w->bm, seed, sample);
+    brownian_cursor_grid(w->bm, h);
     memcpy(w->y, y0, d * sizeof *w->y);
     memset(w->wa, 0, m * sizeof *w->wa);
     if (me->kernel == SDE_KERNEL_REVERSIBLE) {
@@ -344,14 +345,14 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
         size_t i = order ? order[oi] : oi;
         double tau = t[i];
         for (;;) { /* grid steps while the next grid point is <= tau */
-            double tn = t0 + (double)(k + 1) * h;
+            const double un = (double)(k + 1) * h, tn = t0 + un;
             if (tn > tau) break;
             if (abort && steps % SDE_POLL_STEPS == 0 && (rc = abort(abort_ctx)) != 0) {
                 if (st) st->t_fail = tk;
                 err_set(e, (err_code)rc, NULL, "stopped at t=%.17g", tk);
                 goto out;
             }
-            brownian_cursor_w(w->bm, tn - t0, w->wb);
+            brownian_cursor_w(w->bm, un, w->wb);
             for (size_t j = 0; j < m; j++)
                 w->dw[j] = w->wb[j] - w->wa[j];
             if ((rc = step(&c, tk, tn - tk, w->y, 1))) goto cb_fail;

@@ -659,6 +659,36 @@ START_TEST(test_times_subset_identical)
 }
 END_TEST
 
+START_TEST(test_output_time_on_grid)
+{
+    /* a time within rounding of a grid point is that grid point (0.1 * 3
+     * is 0.30000000000000004, 30 * 0.01 is 0.3): no extra step; a time
+     * 10^-9 past it is a step of its own */
+    gbm c = {0.3, 0.5};
+    sde_problem p = gbm_problem(&c, SDE_ITO);
+    const struct sde_method *me = sde_method_find("euler_maruyama");
+    sde_ws *w;
+    ck_assert_int_eq(sde_ws_new(&w, 1, 1, NULL), ERR_OK);
+    const double y0 = 1.0, h = 0.01;
+    double ts[] = {30 * h, 0.1 * 3, 0.3, 0.3 + 1e-9}, y[4];
+    ck_assert(ts[0] != ts[1]);
+    long steps[4];
+    for (int i = 0; i < 4; i++) {
+        struct sde_stats st = {0};
+        ck_assert_int_eq(sde_solve(&p, me, h, 3, 4, 0, &y0, &ts[i], 1, NULL, &y[i], w, NULL, NULL,
+                                   &st, NULL),
+                         ERR_OK);
+        steps[i] = st.steps;
+    }
+    ck_assert(memcmp(&y[0], &y[1], sizeof y[0]) == 0 && memcmp(&y[0], &y[2], sizeof y[0]) == 0);
+    ck_assert_int_eq(steps[0], 30);
+    ck_assert_int_eq(steps[1], 30);
+    ck_assert_int_eq(steps[3], 31);
+    ck_assert(y[3] != y[0]);
+    sde_ws_free(w);
+}
+END_TEST
+
 START_TEST(test_pathwise_refinement)
 {
     /* one path, refined steps: Milstein's y(T) converges to the exact
@@ -833,6 +863,7 @@ static Suite *suite(void)
     suite_add_tcase(s, ou);
     TCase *rep = tcase_create("limits");
     tcase_add_test(rep, test_times_subset_identical);
+    tcase_add_test(rep, test_output_time_on_grid);
     tcase_add_test(rep, test_pathwise_refinement);
     tcase_add_test(rep, test_pathwise_refinement_grid);
     suite_add_tcase(s, rep);

@@ -9,6 +9,7 @@
 
 #include "num/brownian.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,14 @@ static int all_finite(const double *y, size_t n)
     return 1;
 }
 
+/* Output times this close to a grid point are that grid point: the
+ * rounding of t0 + k h and of the caller's own arithmetic (0.1 * 3 is not
+ * 30 * 0.01), never a step (at most 2^-20 h). */
+static double grid_tol(double t0, double tn, double h)
+{
+    return fmin(16 * DBL_EPSILON * (fabs(t0) + fabs(tn)), 0x1p-20 * h);
+}
+
 /* How often the abort hook is polled, in steps. */
 #define SDE_POLL_STEPS 32
 
@@ -346,7 +355,7 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
         double tau = t[i];
         for (;;) { /* grid steps while the next grid point is <= tau */
             const double un = (double)(k + 1) * h, tn = t0 + un;
-            if (tn > tau) break;
+            if (tn > tau && tn - tau > grid_tol(t0, tn, h)) break;
             if (abort && steps % SDE_POLL_STEPS == 0 && (rc = abort(abort_ctx)) != 0) {
                 if (st) st->t_fail = tk;
                 err_set(e, (err_code)rc, NULL, "stopped at t=%.17g", tk);
@@ -363,7 +372,7 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
             if (!all_finite(w->y, d)) goto blown;
         }
         double *yo = y_out + i * d;
-        if (tau == tk) {
+        if (fabs(tau - tk) <= grid_tol(t0, tk, h)) {
             memcpy(yo, w->y, d * sizeof *yo);
             continue;
         }

@@ -862,6 +862,7 @@ static Suite *suite(void)
     tcase_add_test(ou, test_ou_general_noise);
     suite_add_tcase(s, ou);
     TCase *rep = tcase_create("limits");
+    tcase_set_timeout(rep, 600); /* the refinement runs ~10^6 steps */
     tcase_add_test(rep, test_times_subset_identical);
     tcase_add_test(rep, test_output_time_on_grid);
     tcase_add_test(rep, test_pathwise_refinement);

@@ -723,7 +723,7 @@ START_TEST(test_pathwise_refinement_grid)
     sde_problem p = gbm_problem(&c, SDE_ITO);
     const double y0 = 1.0, T = 0.7;
     const size_t n = 200, nh = 6;
-    double hs[6], err[6], *y = malloc(n * sizeof *y);
+    double hs[6], errs[6], *y = malloc(n * sizeof *y);
     for (size_t j = 0; j < nh; j++) {
         hs[j] = ldexp(0.1, -(int)(2 * j));
         solve_samples(&p, "milstein", hs[j], 31, &y0, T, n, y);
@@ -733,10 +733,10 @@ START_TEST(test_pathwise_refinement_grid)
             brownian_w(31, (uint32_t)k, 1, T, &w, sc);
             s += fabs(y[k] - y0 * exp((c.mu - 0.5 * c.sigma * c.sigma) * T + c.sigma * w));
         }
-        err[j] = s / n;
-        if (j > 0) ck_assert_msg(err[j] < err[j - 1], "h=%g: %g not below %g", hs[j], err[j], err[j - 1]);
+        errs[j] = s / n;
+        if (j > 0) ck_assert_msg(errs[j] < errs[j - 1], "h=%g: %g not below %g", hs[j], errs[j], errs[j - 1]);
     }
-    double sl = slope(hs, err, nh);
+    double sl = slope(hs, errs, nh);
     ck_assert_msg(sl > 0.35 && sl < 0.75, "pathwise rate %g", sl);
     free(y);
 }

@@ -63,6 +63,72 @@ START_TEST(test_normals_moments)
 }
 END_TEST
 
+START_TEST(test_ndtri_known)
+{
+    /* AS 241 against SciPy's ndtri (Cephes, an independent implementation) */
+    static const struct {
+        double p, z;
+    } ref[] = {{0.5, 0.0},
+               {0.975, 1.959963984540054},
+               {0.3, -0.5244005127080409},
+               {0.075, -1.4395314709384563},
+               {0.925, 1.4395314709384563},
+               {0.01, -2.3263478740408408},
+               {1e-10, -6.361340902404056},
+               {0x1p-53, -8.209536151601387},
+               {1 - 0x1p-40, 7.047700256664409},
+               {0.9999, 3.719016485455709}};
+    for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++) {
+        double z = brownian_ndtri(ref[i].p);
+        ck_assert_msg(fabs(z - ref[i].z) <= 1e-14 * fmax(1, fabs(ref[i].z)), "p=%.17g: %.17g vs %.17g",
+                      ref[i].p, z, ref[i].z);
+    }
+}
+END_TEST
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(test_normals_ks_tails)
+{
+    /* the generator's distribution: Kolmogorov-Smirnov against the normal
+     * CDF on 2 x 10^5 draws (sqrt(n) D <= 2: P ~ 2 e^-8 = 7e-4 for a true
+     * normal), and the tail counts P(|z| > 3), P(|z| > 4) on 4 x 10^6 draws
+     * within 5 binomial standard deviations */
+    const size_t n = 200000;
+    double *z = malloc(n * sizeof *z);
+    for (size_t i = 0; i < n / 2; i++)
+        brownian_normal2(2026, 9, i, 3, z + 2 * i);
+    qsort(z, n, sizeof *z, cmp_dbl);
+    double D = 0;
+    for (size_t i = 0; i < n; i++) {
+        double F = 0.5 * erfc(-z[i] / sqrt(2.0));
+        D = fmax(D, fmax(fabs(F - (double)i / n), fabs((double)(i + 1) / n - F)));
+    }
+    ck_assert_msg(sqrt((double)n) * D <= 2.0, "KS: sqrt(n) D = %g", sqrt((double)n) * D);
+    free(z);
+    const size_t N = 4000000;
+    size_t c3 = 0, c4 = 0;
+    double zmax = 0;
+    for (size_t i = 0; i < N / 2; i++) {
+        double x[2];
+        brownian_normal2(77, 1, i, 0, x);
+        for (int j = 0; j < 2; j++) {
+            c3 += fabs(x[j]) > 3;
+            c4 += fabs(x[j]) > 4;
+            zmax = fmax(zmax, fabs(x[j]));
+        }
+    }
+    const double p3 = erfc(3 / sqrt(2.0)), p4 = erfc(4 / sqrt(2.0));
+    ck_assert_msg(fabs(c3 - N * p3) <= 5 * sqrt(N * p3 * (1 - p3)), "|z| > 3: %zu vs %g", c3, N * p3);
+    ck_assert_msg(fabs(c4 - N * p4) <= 5 * sqrt(N * p4 * (1 - p4)), "|z| > 4: %zu vs %g", c4, N * p4);
+    ck_assert(zmax < 8.3 && isfinite(zmax));
+}
+END_TEST
+
 /* ---- the Brownian tree ---- */
 
 START_TEST(test_cursor_equals_pure)
@@ -134,6 +200,85 @@ START_TEST(test_dyadic_values_exact_refinement)
     brownian_w(10, 1, 2, 0.25, a, s);
     ck_assert(a[0] != b[0]);
     brownian_cursor_free(c);
+}
+END_TEST
+
+START_TEST(test_grid_cursor_equals_pure)
+{
+    /* on a step grid: the cursor's numbers are brownian_w_grid's, for grid
+     * points in order (the solver's use), other times, repeats and any
+     * order; steps below, at and above a power of two, above 1 and below
+     * 2^-24 */
+    const double hs[] = {0.01, 0.3, 1.0 / 3, 2.5, 0.0078125, 1e-8};
+    const size_t d = 3;
+    for (size_t hi = 0; hi < sizeof hs / sizeof hs[0]; hi++) {
+        const double h = hs[hi];
+        brownian_cursor *c;
+        ck_assert_int_eq(brownian_cursor_new(&c, d, NULL), ERR_OK);
+        brownian_cursor_reset(c, 42, 7);
+        brownian_cursor_grid(c, h);
+        double a[3], b[3], s[12];
+        for (int k = 1; k <= 60; k++) {
+            double u[] = {(double)k * h, (double)k * h + 0.37 * h, (double)k * h + 0.37 * h,
+                          (double)k * h + 0.9 * h};
+            for (size_t i = 0; i < 4; i++) {
+                brownian_cursor_w(c, u[i], a);
+                brownian_w_grid(42, 7, d, h, u[i], b, s);
+                ck_assert_msg(memcmp(a, b, sizeof a) == 0, "h=%g u=%.17g", h, u[i]);
+            }
+        }
+        double u[] = {0.3, 0.30000001, 0.1, 5.5, 1.0, 2.0, 0.75, 1e-9, 1000.25, 0.3, 3.0, 0.5,
+                      7 * h, 3 * h, 3.5 * h, 7 * h};
+        for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+            brownian_cursor_w(c, u[i], a);
+            brownian_w_grid(42, 7, d, h, u[i], b, s);
+            ck_assert_msg(memcmp(a, b, sizeof a) == 0, "h=%g u=%.17g", h, u[i]);
+        }
+        /* the tree's dyadic points are the same path for every step */
+        const double dy[] = {0.5, 0.25, 1.0, 3.0, 8.0};
+        for (size_t i = 0; i < sizeof dy / sizeof dy[0]; i++) {
+            if (dy[i] < 2 * h) continue; /* below a cell's width: not a tree point */
+            brownian_w_grid(42, 7, d, h, dy[i], a, s);
+            brownian_w(42, 7, d, dy[i], b, s);
+            ck_assert_msg(memcmp(a, b, sizeof a) == 0, "h=%g dyadic u=%g", h, dy[i]);
+        }
+        brownian_cursor_free(c);
+    }
+}
+END_TEST
+
+START_TEST(test_grid_increments_law)
+{
+    /* across samples, on the grid of h = 0.01 (cells of 2^-7: most hold
+     * one grid point, some none): the grid increments are N(0, h) and
+     * uncorrelated, and an output time between grid points splits its step
+     * into increments of the right variances, uncorrelated */
+    const double h = 0.01;
+    const size_t n = 20000, K = 14;
+    double v[14] = {0}, cv[14] = {0}, vo[2] = {0}, co = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        double w[15], s[4], wo;
+        for (size_t i = 0; i <= K; i++)
+            brownian_w_grid(5, k, 1, h, (double)i * h, &w[i], s);
+        for (size_t i = 1; i <= K; i++) {
+            double dw = w[i] - w[i - 1];
+            v[i - 1] += dw * dw;
+            if (i > 1) cv[i - 1] += dw * (w[i - 1] - w[i - 2]);
+        }
+        brownian_w_grid(5, k, 1, h, 0.0537, &wo, s); /* between grid points 5 and 6 */
+        double d0 = wo - w[5], d1 = w[6] - wo;
+        vo[0] += d0 * d0;
+        vo[1] += d1 * d1;
+        co += d0 * d1;
+    }
+    for (size_t i = 0; i < K; i++) {
+        ck_assert_msg(fabs(v[i] / n - h) <= 5 * h * sqrt(2.0 / n), "var %zu: %g", i, v[i] / n);
+        if (i > 0) ck_assert_msg(fabs(cv[i] / n) <= 5 * h / sqrt((double)n), "cov %zu: %g", i, cv[i] / n);
+    }
+    const double h0 = 0.0537 - 5 * h, h1 = 6 * h - 0.0537;
+    ck_assert_msg(fabs(vo[0] / n - h0) <= 5 * h0 * sqrt(2.0 / n), "var left %g vs %g", vo[0] / n, h0);
+    ck_assert_msg(fabs(vo[1] / n - h1) <= 5 * h1 * sqrt(2.0 / n), "var right %g vs %g", vo[1] / n, h1);
+    ck_assert_msg(fabs(co / n) <= 5 * sqrt(h0 * h1 / n), "cov %g", co / n);
 }
 END_TEST
 
@@ -514,6 +659,36 @@ START_TEST(test_times_subset_identical)
 }
 END_TEST
 
+START_TEST(test_output_time_on_grid)
+{
+    /* a time within rounding of a grid point is that grid point (0.1 * 3
+     * is 0.30000000000000004, 30 * 0.01 is 0.3): no extra step; a time
+     * 10^-9 past it is a step of its own */
+    gbm c = {0.3, 0.5};
+    sde_problem p = gbm_problem(&c, SDE_ITO);
+    const struct sde_method *me = sde_method_find("euler_maruyama");
+    sde_ws *w;
+    ck_assert_int_eq(sde_ws_new(&w, 1, 1, NULL), ERR_OK);
+    const double y0 = 1.0, h = 0.01;
+    double ts[] = {30 * h, 0.1 * 3, 0.3, 0.3 + 1e-9}, y[4];
+    ck_assert(ts[0] != ts[1]);
+    long steps[4];
+    for (int i = 0; i < 4; i++) {
+        struct sde_stats st = {0};
+        ck_assert_int_eq(sde_solve(&p, me, h, 3, 4, 0, &y0, &ts[i], 1, NULL, &y[i], w, NULL, NULL,
+                                   &st, NULL),
+                         ERR_OK);
+        steps[i] = st.steps;
+    }
+    ck_assert(memcmp(&y[0], &y[1], sizeof y[0]) == 0 && memcmp(&y[0], &y[2], sizeof y[0]) == 0);
+    ck_assert_int_eq(steps[0], 30);
+    ck_assert_int_eq(steps[1], 30);
+    ck_assert_int_eq(steps[3], 31);
+    ck_assert(y[3] != y[0]);
+    sde_ws_free(w);
+}
+END_TEST
+
 START_TEST(test_pathwise_refinement)
 {
     /* one path, refined steps: Milstein's y(T) converges to the exact
@@ -534,6 +709,36 @@ START_TEST(test_pathwise_refinement)
         prev = e;
     }
     ck_assert_double_lt(prev, 1e-3);
+}
+END_TEST
+
+START_TEST(test_pathwise_refinement_grid)
+{
+    /* steps that are not powers of two (h = 0.1 2^-j): the grid's path
+     * changes with h below the grid's dyadic cells, and converges to the
+     * tree's path: Milstein's y(T) at T = 0.7 (not a dyadic point) tends to
+     * the exact GBM value on the tree's W(0.7), at the rate of the cells'
+     * width, h^(1/2) (docs/sde.md) */
+    gbm c = {0.5, 0.8};
+    sde_problem p = gbm_problem(&c, SDE_ITO);
+    const double y0 = 1.0, T = 0.7;
+    const size_t n = 200, nh = 6;
+    double hs[6], errs[6], *y = malloc(n * sizeof *y);
+    for (size_t j = 0; j < nh; j++) {
+        hs[j] = ldexp(0.1, -(int)(2 * j));
+        solve_samples(&p, "milstein", hs[j], 31, &y0, T, n, y);
+        double s = 0;
+        for (size_t k = 0; k < n; k++) {
+            double w, sc[2];
+            brownian_w(31, (uint32_t)k, 1, T, &w, sc);
+            s += fabs(y[k] - y0 * exp((c.mu - 0.5 * c.sigma * c.sigma) * T + c.sigma * w));
+        }
+        errs[j] = s / n;
+        if (j > 0) ck_assert_msg(errs[j] < errs[j - 1], "h=%g: %g not below %g", hs[j], errs[j], errs[j - 1]);
+    }
+    double sl = slope(hs, errs, nh);
+    ck_assert_msg(sl > 0.35 && sl < 0.75, "pathwise rate %g", sl);
+    free(y);
 }
 END_TEST
 
@@ -640,9 +845,13 @@ static Suite *suite(void)
     tcase_set_timeout(core, 600);
     tcase_add_test(core, test_philox_known_answers);
     tcase_add_test(core, test_normals_moments);
+    tcase_add_test(core, test_ndtri_known);
+    tcase_add_test(core, test_normals_ks_tails);
     tcase_add_test(core, test_cursor_equals_pure);
     tcase_add_test(core, test_increments_law);
     tcase_add_test(core, test_dyadic_values_exact_refinement);
+    tcase_add_test(core, test_grid_cursor_equals_pure);
+    tcase_add_test(core, test_grid_increments_law);
     tcase_add_test(core, test_gbm_ito_moments);
     tcase_add_test(core, test_gbm_stratonovich_mean);
     tcase_add_test(core, test_strong_order_gbm);
@@ -653,8 +862,11 @@ static Suite *suite(void)
     tcase_add_test(ou, test_ou_general_noise);
     suite_add_tcase(s, ou);
     TCase *rep = tcase_create("limits");
+    tcase_set_timeout(rep, 600); /* the refinement runs ~10^6 steps */
     tcase_add_test(rep, test_times_subset_identical);
+    tcase_add_test(rep, test_output_time_on_grid);
     tcase_add_test(rep, test_pathwise_refinement);
+    tcase_add_test(rep, test_pathwise_refinement_grid);
     suite_add_tcase(s, rep);
     TCase *er = tcase_create("errors");
     tcase_add_test(er, test_errors);

@@ -6,7 +6,9 @@
  * depend on its neighbours only if the kernels were not row-independent,
  * but it would also tie every path of a batch to one step grid and one
  * failure; per path keeps "sample k is a function of (seed, k)" literal.
- * bench/bench_sde measures what this costs. */
+ * A batched evaluation is also no cheaper per state than a single one on
+ * the reference core (docs/benchmarks.md, "SDE" and "Batch modes");
+ * bench/bench_sde measures what per path costs. */
 #include "model/sde_model.h"
 
 #include "nn/mlp.h"

@@ -18,9 +18,20 @@
  * asked; two query points inside one leaf (closer than 2^-24) are each
  * exact in law but not jointly (docs/sde.md says what that means).
  *
- * Normals: Box-Muller on two 53-bit uniforms made of one Philox block, both
- * branches used (components 2i and 2i+1 share a block). Deterministic given
- * libm's log, sqrt, sin and cos (same machine and libm => same numbers).
+ * With a step grid (a solver's fixed step h on u = k h): the tree stops at
+ * cells of width 2^floor(log2 h) (in [2^-24, 1]); a grid point k h inside a
+ * cell is the bridge from the cell's grid point before it (or its left end)
+ * to its right end, with a normal keyed by k; any other u is a sub-tree on
+ * [its left neighbour, its right neighbour] (grid points or cell ends) down
+ * to 2^-24, then the leaf. So one grid step costs O(1) normals, the path is
+ * a function of (seed, sample, h, u) alone, and the tree's dyadic values
+ * are the same for every h (refining h converges pathwise; docs/sde.md).
+ * h = 0 is the construction without a grid (brownian_w).
+ *
+ * Normals: the standard normal quantile (Wichura's AS 241) of two 52-bit
+ * uniforms made of one Philox block (components 2i and 2i+1 share a block).
+ * Deterministic given libm's log and sqrt (same machine and libm => same
+ * numbers).
  *
  * Ownership and threads: brownian_w is pure. A brownian_cursor caches the
  * descent of its last query (results are bit-identical to brownian_w's);
@@ -41,6 +52,9 @@
 /* Philox4x32-10: the 128-bit block of counter ctr under key key. */
 void brownian_philox(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
+/* The standard normal quantile of p in (0, 1) (AS 241, ~1e-16 relative). */
+double brownian_ndtri(double p);
+
 /* Two independent standard normals of (seed, sample, node, pair), node any
  * 64-bit label, pair the component pair (components 2 pair, 2 pair + 1). */
 void brownian_normal2(uint64_t seed, uint32_t sample, uint64_t node, uint32_t pair, double z[2]);
@@ -49,16 +63,26 @@ void brownian_normal2(uint64_t seed, uint32_t sample, uint64_t node, uint32_t pa
  * scratch: 2 dim doubles. */
 void brownian_w(uint64_t seed, uint32_t sample, size_t dim, double u, double *w, double *scratch);
 
+/* W(u) of (seed, sample) on the step grid of h (h = 0: brownian_w).
+ * scratch: 4 dim doubles. */
+void brownian_w_grid(uint64_t seed, uint32_t sample, size_t dim, double h, double u, double *w,
+                     double *scratch);
+
 typedef struct brownian_cursor brownian_cursor;
 
 /* A cursor for dim components (NULL and ERR_NOMEM on failure). */
 err_code brownian_cursor_new(brownian_cursor **out, size_t dim, err *e);
 void brownian_cursor_free(brownian_cursor *c); /* NULL is a no-op */
 
-/* Point the cursor at (seed, sample): forgets the cached descent. */
+/* Point the cursor at (seed, sample): forgets the cached descent (the
+ * grid stays). */
 void brownian_cursor_reset(brownian_cursor *c, uint64_t seed, uint32_t sample);
 
-/* W(u), as brownian_w. */
+/* Set the step grid (as brownian_w_grid's h; 0 after reset is none):
+ * forgets the cached descent. */
+void brownian_cursor_grid(brownian_cursor *c, double h);
+
+/* W(u), as brownian_w_grid with the cursor's grid. */
 void brownian_cursor_w(brownian_cursor *c, double u, double *w);
 
 #endif

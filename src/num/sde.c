@@ -9,6 +9,7 @@
 
 #include "num/brownian.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,14 @@ static int all_finite(const double *y, size_t n)
     return 1;
 }
 
+/* Output times this close to a grid point are that grid point: the
+ * rounding of t0 + k h and of the caller's own arithmetic (0.1 * 3 is not
+ * 30 * 0.01), never a step (at most 2^-20 h). */
+static double grid_tol(double t0, double tn, double h)
+{
+    return fmin(16 * DBL_EPSILON * (fabs(t0) + fabs(tn)), 0x1p-20 * h);
+}
+
 /* How often the abort hook is polled, in steps. */
 #define SDE_POLL_STEPS 32
 
@@ -332,6 +341,7 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
             return err_set(e, ERR_INVALID, f, "must be in [t0, t0 + %g] (t0 = %.17g)", tmax, t0);
         }
     brownian_cursor_reset(w->bm, seed, sample);
+    brownian_cursor_grid(w->bm, h);
     memcpy(w->y, y0, d * sizeof *w->y);
     memset(w->wa, 0, m * sizeof *w->wa);
     if (me->kernel == SDE_KERNEL_REVERSIBLE) {
@@ -344,14 +354,14 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
         size_t i = order ? order[oi] : oi;
         double tau = t[i];
         for (;;) { /* grid steps while the next grid point is <= tau */
-            double tn = t0 + (double)(k + 1) * h;
-            if (tn > tau) break;
+            const double un = (double)(k + 1) * h, tn = t0 + un;
+            if (tn > tau && tn - tau > grid_tol(t0, tn, h)) break;
             if (abort && steps % SDE_POLL_STEPS == 0 && (rc = abort(abort_ctx)) != 0) {
                 if (st) st->t_fail = tk;
                 err_set(e, (err_code)rc, NULL, "stopped at t=%.17g", tk);
                 goto out;
             }
-            brownian_cursor_w(w->bm, tn - t0, w->wb);
+            brownian_cursor_w(w->bm, un, w->wb);
             for (size_t j = 0; j < m; j++)
                 w->dw[j] = w->wb[j] - w->wa[j];
             if ((rc = step(&c, tk, tn - tk, w->y, 1))) goto cb_fail;
@@ -362,7 +372,7 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
             if (!all_finite(w->y, d)) goto blown;
         }
         double *yo = y_out + i * d;
-        if (tau == tk) {
+        if (fabs(tau - tk) <= grid_tol(t0, tk, h)) {
             memcpy(yo, w->y, d * sizeof *yo);
             continue;
         }

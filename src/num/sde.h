@@ -27,7 +27,10 @@
  * times are. An output time between grid points is answered by one extra
  * step from the grid point before it, which the path does not continue
  * from: an output value depends on its own time, the grid and the path
- * only, never on the other output times asked for.
+ * only, never on the other output times asked for. An output time within
+ * rounding of a grid point (16 DBL_EPSILON (|t0| + |t|), at most 2^-20 h)
+ * is that grid point. The Brownian path is the grid's (num/brownian.h,
+ * brownian_cursor_grid).
  *
  * Ownership and threads: an sde_ws is one thread's scratch (sized once by
  * sde_ws_new, no allocation in sde_solve); the problem's callbacks are

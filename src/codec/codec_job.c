@@ -310,6 +310,7 @@ static err_code parse_sde_net(json_t *init, const char *name, size_t in, bool al
     snprintf(f, sizeof f, "init.%s", name);
     json_t *o = json_object_get(init, name);
     if (!o) return err_set(e, ERR_INVALID, f, "required: {\"layers\": [...]} or {\"hidden\": [...]}");
+    if (!allow_time && json_object_get(o, "constant")) return ERR_OK; /* parse_sde_constant */
     if (check_keys(o, f, keys, e) != ERR_OK) return e->code;
     json_t *ti = json_object_get(o, "time_input");
     snprintf(f, sizeof f, "init.%s.time_input", name);
@@ -323,6 +324,31 @@ static err_code parse_sde_net(json_t *init, const char *name, size_t in, bool al
         return e->code;
     net->in_dim = in;
     net->time_input = time_input;
+    return ERR_OK;
+}
+
+/* Additive noise's "diffusion": {"constant": true}: one Linear layer from
+ * the time whose weight starts at zero and stays there (the trainer holds
+ * it, job_spec.h's sde_constant_diffusion), so g is its bias alone. */
+static err_code parse_sde_constant(json_t *init, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"constant", NULL};
+    model_def *d = &s->init_def;
+    json_t *o = json_object_get(init, "diffusion"), *c = json_object_get(o, "constant");
+    if (!c) return ERR_OK;
+    if (d->sde_noise != SDE_NOISE_ADDITIVE)
+        return err_set(e, ERR_INVALID, "init.diffusion.constant",
+                       "a constant diffusion is for noise \"additive\"");
+    if (check_keys(o, "init.diffusion", keys, e) != ERR_OK) return e->code;
+    if (!json_is_true(c))
+        return err_set(e, ERR_INVALID, "init.diffusion.constant",
+                       "true, or leave it out and give layers or hidden");
+    model_net *g = &d->nets[MODEL_NET_SDE_DIFFUSION];
+    g->in_dim = 1;
+    g->time_input = false;
+    g->n_layers = 1;
+    g->layers[0] = (mlp_layer){.kind = MLP_LINEAR, .in = 1, .out = d->state_dim, .act = ACT_IDENTITY};
+    s->sde_constant_diffusion = true;
     return ERR_OK;
 }
 
@@ -378,6 +404,7 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
     } else {
         return err_set(e, ERR_INVALID, "init.kind", "must be \"ode\", \"cde\" or \"sde\"");
     }
+    if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
     rng r;
     rng_seed(&r, s->seed);
@@ -386,6 +413,9 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         err_prefix_field(e, "init");
         return e->code;
     }
+    if (s->sde_constant_diffusion) /* the weight on the time: zero, and held there */
+        memset(d->params + model_def_net_offset(d, MODEL_NET_SDE_DIFFUSION), 0,
+               d->state_dim * sizeof(double));
     return ERR_OK;
 }
 

@@ -105,12 +105,12 @@ static double num(json_t *a, size_t i)
 START_TEST(ou_drift_noise_and_band)
 {
     upload("ou", "examples/ou_sde/ou_train.json");
-    long long id = submit(
-        "{\"model\": \"ou\", \"dataset\": \"ou\", \"iterations\": 300, \"seed\": 5, "
-        "\"init\": {\"kind\": \"sde\", \"state_dim\": 2, \"noise\": \"additive\", "
-        "\"drift\": {\"layers\": [{\"out\": 2}]}, \"diffusion\": {\"constant\": true}}, "
-        "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
-        "\"solver\": {\"method\": \"euler_maruyama\", \"step\": 0.02}}");
+    long long id =
+        submit("{\"model\": \"ou\", \"dataset\": \"ou\", \"iterations\": 300, \"seed\": 5, "
+               "\"init\": {\"kind\": \"sde\", \"state_dim\": 2, \"noise\": \"additive\", "
+               "\"drift\": {\"layers\": [{\"out\": 2}]}, \"diffusion\": {\"constant\": true}}, "
+               "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
+               "\"solver\": {\"method\": \"euler_maruyama\", \"step\": 0.02}}");
     json_t *j = wait_done(id);
     int v = (int)json_integer_value(json_object_get(j, "result_version"));
     ck_assert_int_ge(v, 1);
@@ -204,8 +204,8 @@ static void expect_422(const char *body, const char *field)
     json_decref(j);
 }
 
-#define SDE_INIT(extra)                                                                       \
-    "\"init\": {\"kind\": \"sde\", \"state_dim\": 2, \"drift\": {\"hidden\": [4]}, "          \
+#define SDE_INIT(extra)                                                                            \
+    "\"init\": {\"kind\": \"sde\", \"state_dim\": 2, \"drift\": {\"hidden\": [4]}, "               \
     "\"diffusion\": {\"hidden\": [4]}" extra "}"
 
 START_TEST(sde_job_errors)
@@ -215,9 +215,9 @@ START_TEST(sde_job_errors)
                     "{\"series\": [{\"t\": [0, 1], \"y\": [[1, 2, 3], [4, 5, 6]]}]}", 201));
     const char *step = ", \"solver\": {\"step\": 0.05}";
     char b[1024];
-#define JOB(ds, init, rest)                                                                    \
-    (snprintf(b, sizeof b, "{\"model\": \"e\", \"dataset\": \"%s\", \"iterations\": 2, %s%s}",  \
-              ds, init, rest),                                                                 \
+#define JOB(ds, init, rest)                                                                        \
+    (snprintf(b, sizeof b, "{\"model\": \"e\", \"dataset\": \"%s\", \"iterations\": 2, %s%s}", ds, \
+              init, rest),                                                                         \
      b)
     expect_422(JOB("three", SDE_INIT(""), step), "dataset");
     expect_422(JOB("ou", SDE_INIT(""), ""), "solver.step");
@@ -254,11 +254,13 @@ START_TEST(sde_job_errors)
                    step),
                "init.diffusion.constant");
     expect_422(JOB("ou", "\"init\": {\"kind\": \"sde\", \"state_dim\": 2}", step), "init.drift");
-    expect_422(JOB("ou", SDE_INIT(""), ", \"solver\": {\"step\": 0.05}, \"objective\": "
-                                       "{\"batch_time\": 3}"),
+    expect_422(JOB("ou", SDE_INIT(""),
+                   ", \"solver\": {\"step\": 0.05}, \"objective\": "
+                   "{\"batch_time\": 3}"),
                "objective.batch_time");
-    expect_422(JOB("ou", SDE_INIT(""), ", \"solver\": {\"step\": 0.05}, \"objective\": "
-                                       "{\"loss\": \"l1\"}"),
+    expect_422(JOB("ou", SDE_INIT(""),
+                   ", \"solver\": {\"step\": 0.05}, \"objective\": "
+                   "{\"loss\": \"l1\"}"),
                "objective.loss");
     /* an sde method or a step in an ode job */
     const char *ode = "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4]}";

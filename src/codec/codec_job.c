@@ -309,7 +309,8 @@ static err_code parse_sde_net(json_t *init, const char *name, size_t in, bool al
     char f[64];
     snprintf(f, sizeof f, "init.%s", name);
     json_t *o = json_object_get(init, name);
-    if (!o) return err_set(e, ERR_INVALID, f, "required: {\"layers\": [...]} or {\"hidden\": [...]}");
+    if (!o)
+        return err_set(e, ERR_INVALID, f, "required: {\"layers\": [...]} or {\"hidden\": [...]}");
     if (!allow_time && json_object_get(o, "constant")) return ERR_OK; /* parse_sde_constant */
     if (check_keys(o, f, keys, e) != ERR_OK) return e->code;
     json_t *ti = json_object_get(o, "time_input");
@@ -347,7 +348,8 @@ static err_code parse_sde_constant(json_t *init, job_spec *s, err *e)
     g->in_dim = 1;
     g->time_input = false;
     g->n_layers = 1;
-    g->layers[0] = (mlp_layer){.kind = MLP_LINEAR, .in = 1, .out = d->state_dim, .act = ACT_IDENTITY};
+    g->layers[0] =
+        (mlp_layer){.kind = MLP_LINEAR, .in = 1, .out = d->state_dim, .act = ACT_IDENTITY};
     s->sde_constant_diffusion = true;
     return ERR_OK;
 }
@@ -356,8 +358,8 @@ static err_code parse_sde_constant(json_t *init, job_spec *s, err *e)
  * noise (default diagonal), brownian_dim for general noise. */
 static err_code parse_init_sde(json_t *init, model_def *d, err *e)
 {
-    static const char *const keys[] = {"kind",      "state_dim", "calculus", "noise", "brownian_dim",
-                                       "drift",     "diffusion", "scheme",   NULL};
+    static const char *const keys[] = {"kind",  "state_dim", "calculus", "noise", "brownian_dim",
+                                       "drift", "diffusion", "scheme",   NULL};
     if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
     double sd = 0, bd = 0;
     const char *calc = "ito", *noise = "diagonal";

@@ -154,7 +154,8 @@ static err_code store_result(train *t, int *version, err *e)
              "trained by job %lld on dataset %s (%ld iterations, %s gradient): final training "
              "loss %.6g, best validation loss %.6g",
              t->id, t->spec.dataset, st.iteration,
-             out.kind == MODEL_KIND_SDE ? "transition-likelihood" : grad_method_name(t->spec.gradient),
+             out.kind == MODEL_KIND_SDE ? "transition-likelihood"
+                                        : grad_method_name(t->spec.gradient),
              st.train_loss, st.best_val_loss);
     free(out.description);
     out.description = strdup(desc);

@@ -64,8 +64,8 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
                        "a fixed step is for sde jobs; ode and cde jobs use adaptive methods");
     if (!rk_tableau_find(s->method))
         return err_set(e, ERR_INVALID, "solver.method",
-                       "%s is an sde method; %s jobs use adaptive methods (e.g. dopri5)",
-                       s->method, model_kind_name(k));
+                       "%s is an sde method; %s jobs use adaptive methods (e.g. dopri5)", s->method,
+                       model_kind_name(k));
     if (k == MODEL_KIND_ODE && s->loss == LOSS_CROSS_ENTROPY)
         return err_set(e, ERR_INVALID, "objective.loss",
                        "cross_entropy needs a cde model; ode jobs use mse or l1");

@@ -10,10 +10,10 @@
 
 struct sde_lik {
     struct sde_lik_model m;
-    size_t mb, gout;          /* Brownian components, diffusion outputs */
+    size_t mb, gout; /* Brownian components, diffusion outputs */
     sde_lik_net *f, *g;
-    size_t cap;               /* sub-steps the tape holds */
-    double *ms, *Ps;          /* (cap + 1) x d, (cap + 1) x d x d: the recursion's tape */
+    size_t cap;      /* sub-steps the tape holds */
+    double *ms, *Ps; /* (cap + 1) x d, (cap + 1) x d x d: the recursion's tape */
     double *fv, *J, *gv, *M, *A, *B, *S, *Lc, *Si, *al, *mb_, *Pb, *Jb, *gb, *fb;
 };
 
@@ -41,7 +41,8 @@ err_code sde_lik_new(sde_lik **out, const struct sde_lik_model *m, err *e)
     const size_t d = m->dim, dd = d * d;
     l->mb = sde_problem_m(m->noise, d, m->brownian_dim);
     l->gout = m->noise == SDE_NOISE_GENERAL ? d * l->mb : d;
-    if (sde_lik_net_new(&l->f, m->drift, true, e) || sde_lik_net_new(&l->g, m->diffusion, false, e)) {
+    if (sde_lik_net_new(&l->f, m->drift, true, e) ||
+        sde_lik_net_new(&l->g, m->diffusion, false, e)) {
         sde_lik_free(l);
         return e->code;
     }
@@ -151,7 +152,7 @@ static void propagate(sde_lik *l, const double *y0, double t0, double h, size_t 
         step_matrix(l, h);
         for (size_t i = 0; i < d; i++)
             m1[i] = m[i] + h * l->fv[i];
-        mm(d, l->M, 0, P, l->A);  /* M P */
+        mm(d, l->M, 0, P, l->A); /* M P */
         for (size_t i = 0; i < d; i++)
             for (size_t j = 0; j < d; j++) {
                 double s = 0;
@@ -238,8 +239,8 @@ static void reverse(sde_lik *l, double t0, double h, size_t n, double *df, doubl
         mm(d, l->M, 1, l->A, l->B); /* M^T Pb M: the adjoint of P_k */
         memcpy(l->Pb, l->B, dd * sizeof(double));
         sde_lik_net_reverse(l->f, l->fb, l->Jb, l->mb_, df);
-        sde_lik_net_reverse(l->g, l->gb, NULL,
-                            l->m.noise == SDE_NOISE_ADDITIVE ? NULL : l->mb_, dg);
+        sde_lik_net_reverse(l->g, l->gb, NULL, l->m.noise == SDE_NOISE_ADDITIVE ? NULL : l->mb_,
+                            dg);
     }
 }
 
@@ -282,8 +283,8 @@ err_code sde_lik_series(sde_lik *l, size_t n, const double *t, const double *y, 
             quad += l->fb[j] * l->al[j];
         const double nll = 0.5 * (quad + logdet + (double)d * log(2 * M_PI));
         if (!isfinite(nll))
-            return err_set(e, ERR_SOLVER, NULL, "the likelihood over [%g, %g] is not finite",
-                           t[i], t[i + 1]);
+            return err_set(e, ERR_SOLVER, NULL, "the likelihood over [%g, %g] is not finite", t[i],
+                           t[i + 1]);
         *loss += scale * nll;
         if (!grad) continue;
         /* d nll / d m_n = -S^-1 r; d nll / d S = (S^-1 - S^-1 r r^T S^-1) / 2 */

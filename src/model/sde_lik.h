@@ -37,8 +37,8 @@ typedef struct sde_lik sde_lik;
 struct sde_lik_model {
     const mlp *drift, *diffusion; /* model_def.h's sde networks */
     sde_noise noise;
-    size_t dim, brownian_dim;     /* brownian_dim: general noise only */
-    double step;                  /* the largest sub-step, > 0 */
+    size_t dim, brownian_dim; /* brownian_dim: general noise only */
+    double step;              /* the largest sub-step, > 0 */
 };
 
 err_code sde_lik_new(sde_lik **out, const struct sde_lik_model *m, err *e);

@@ -9,12 +9,12 @@ struct sde_lik_net {
     const mlp *m;
     size_t L, wmax, n_in, nx, nj; /* layers, widest, input (with t), state, tangents */
     mlp_layer *ly;
-    size_t *off;      /* each layer's W in the parameter vector */
-    double *a, *z;    /* (L + 1) x wmax: a[0] the input, z[l] layer l's pre-activation */
-    double *T, *Zt;   /* (L + 1) x wmax x nj: tangents of a and z */
-    double *ab, *zb;  /* wmax: adjoints of a and z */
-    double *Tb, *Zb;  /* wmax x nj: adjoints of the tangents */
-    double *s, *s2;   /* wmax: act' and act'' */
+    size_t *off;     /* each layer's W in the parameter vector */
+    double *a, *z;   /* (L + 1) x wmax: a[0] the input, z[l] layer l's pre-activation */
+    double *T, *Zt;  /* (L + 1) x wmax x nj: tangents of a and z */
+    double *ab, *zb; /* wmax: adjoints of a and z */
+    double *Tb, *Zb; /* wmax x nj: adjoints of the tangents */
+    double *s, *s2;  /* wmax: act' and act'' */
 };
 
 void sde_lik_net_free(sde_lik_net *w)

@@ -47,8 +47,7 @@ static err_code sde_series_loss(void *state, const struct trainer_data *d, size_
     err_code rc = sde_lik_series(state, x->n, x->t, x->y, scale, loss, df, dg, e);
     /* a constant diffusion (job_spec.h): its weight on the time keeps the
      * zero it starts from (a zero gradient moves no optimiser) */
-    if (dg && d->spec->sde_constant_diffusion)
-        memset(dg, 0, d->def->state_dim * sizeof(double));
+    if (dg && d->spec->sde_constant_diffusion) memset(dg, 0, d->def->state_dim * sizeof(double));
     return rc;
 }
 

@@ -74,7 +74,8 @@ static double loss_of(const struct sde_lik_model *mm, double *df, double *dg)
     err_clear(&e);
     ck_assert_int_eq(sde_lik_new(&l, mm, &e), ERR_OK);
     double loss = 0;
-    ck_assert_msg(sde_lik_series(l, 4, times, Y4, 0.5, &loss, df, dg, &e) == ERR_OK, "%s", e.message);
+    ck_assert_msg(sde_lik_series(l, 4, times, Y4, 0.5, &loss, df, dg, &e) == ERR_OK, "%s",
+                  e.message);
     sde_lik_free(l);
     return loss;
 }

@@ -8,3 +8,8 @@ dist_examples_DATA = examples/spiral.json examples/cde-demo.json examples/sde-de
 EXTRA_DIST += examples/gen_sde_demo.py
 EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
 	examples/spiral-data/spiral.csv
+
+# The sde training acceptance test's data (tests/check_sde_train.c,
+# docs/sde.md "Training"): an Ornstein-Uhlenbeck process by SciPy.
+EXTRA_DIST += examples/ou_sde/gen.py examples/ou_sde/ou_train.json \
+	examples/ou_sde/ou_test.json examples/ou_sde/truth.json

@@ -22,3 +22,11 @@ tests_check_train_SOURCES = tests/check_train.c tests/store_testlib.c tests/stor
 	tests/testutil.c tests/testutil.h
 tests_check_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_train_LDADD = src/jobs/libjobs.la src/codec/libcodec.la $(store_test_ldadd) $(JANSSON_LIBS)
+
+# sde jobs through the real daemon: the Ornstein-Uhlenbeck acceptance test
+# of issue #25 (examples/ou_sde) and the errors of sde job documents
+check_PROGRAMS += tests/check_sde_train
+TESTS += tests/check_sde_train
+tests_check_sde_train_SOURCES = tests/check_sde_train.c tests/testutil.c tests/testutil.h
+tests_check_sde_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_sde_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)

@@ -22,7 +22,7 @@ EXTRA_DIST += tests/test_layers.sh tests/test_layers_fixtures.sh tools/layers.sh
 # The unit tests (no daemon process) under valgrind: no leaks, no invalid
 # accesses (tests/run-valgrind.sh). .ci/run calls it; valgrind comes from
 # ./bootstrap.
-VALGRIND_TESTS = tests/check_core tests/check_num tests/check_sde tests/check_sde_model tests/check_nn tests/check_interp \
+VALGRIND_TESTS = tests/check_core tests/check_num tests/check_sde tests/check_sde_model tests/check_sde_lik tests/check_nn tests/check_interp \
 	tests/check_cde tests/check_cde_events tests/check_model_def tests/check_ode_model tests/check_grad \
 	tests/check_grad_cde tests/check_loss_init tests/check_optim tests/check_store \
 	tests/check_models tests/check_model_cache tests/check_datasets tests/check_codec \

@@ -78,3 +78,12 @@ tests_check_sde_model_SOURCES = tests/check_sde_model.c tests/testutil.c tests/t
 tests_check_sde_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_sde_model_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# the sde training objective: the transition likelihood's gradient against
+# finite differences, its exactness for a linear drift with additive noise
+check_PROGRAMS += tests/check_sde_lik
+TESTS += tests/check_sde_lik
+tests_check_sde_lik_SOURCES = tests/check_sde_lik.c tests/testutil.c tests/testutil.h
+tests_check_sde_lik_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_sde_lik_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

@@ -9,6 +9,7 @@
 #include "codec/codec_json.h"
 #include "codec/codec_parse.h"
 #include "model/model_name.h"
+#include "num/sde.h"
 #include "num/tableau.h"
 
 static err_code check_keys(json_t *o, const char *field, const char *const *allowed, err *e)
@@ -299,6 +300,97 @@ static err_code parse_init_cde(json_t *init, model_def *d, err *e)
     return parse_cde_nets(init, d, e);
 }
 
+/* An sde network: `layers` or `hidden` (the shorthand ending in a Linear
+ * layer to `out` without activation), and time_input where allowed. */
+static err_code parse_sde_net(json_t *init, const char *name, size_t in, bool allow_time,
+                              size_t out, model_net *net, err *e)
+{
+    static const char *const keys[] = {"layers", "hidden", "activation", "time_input", NULL};
+    char f[64];
+    snprintf(f, sizeof f, "init.%s", name);
+    json_t *o = json_object_get(init, name);
+    if (!o)
+        return err_set(e, ERR_INVALID, f, "required: {\"layers\": [...]} or {\"hidden\": [...]}");
+    if (!allow_time && json_object_get(o, "constant")) return ERR_OK; /* parse_sde_constant */
+    if (check_keys(o, f, keys, e) != ERR_OK) return e->code;
+    json_t *ti = json_object_get(o, "time_input");
+    snprintf(f, sizeof f, "init.%s.time_input", name);
+    if (ti && !json_is_boolean(ti)) return err_set(e, ERR_INVALID, f, "must be true or false");
+    if (ti && json_is_true(ti) && !allow_time)
+        return err_set(e, ERR_INVALID, f,
+                       "with additive noise the diffusion network's one input is the time");
+    const bool time_input = ti && json_is_true(ti);
+    snprintf(f, sizeof f, "init.%s", name);
+    if (parse_net(o, f, in + (time_input ? 1 : 0), out, ACT_IDENTITY, net, e) != ERR_OK)
+        return e->code;
+    net->in_dim = in;
+    net->time_input = time_input;
+    return ERR_OK;
+}
+
+/* Additive noise's "diffusion": {"constant": true}: one Linear layer from
+ * the time whose weight starts at zero and stays there (the trainer holds
+ * it, job_spec.h's sde_constant_diffusion), so g is its bias alone. */
+static err_code parse_sde_constant(json_t *init, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"constant", NULL};
+    model_def *d = &s->init_def;
+    json_t *o = json_object_get(init, "diffusion"), *c = json_object_get(o, "constant");
+    if (!c) return ERR_OK;
+    if (d->sde_noise != SDE_NOISE_ADDITIVE)
+        return err_set(e, ERR_INVALID, "init.diffusion.constant",
+                       "a constant diffusion is for noise \"additive\"");
+    if (check_keys(o, "init.diffusion", keys, e) != ERR_OK) return e->code;
+    if (!json_is_true(c))
+        return err_set(e, ERR_INVALID, "init.diffusion.constant",
+                       "true, or leave it out and give layers or hidden");
+    model_net *g = &d->nets[MODEL_NET_SDE_DIFFUSION];
+    g->in_dim = 1;
+    g->time_input = false;
+    g->n_layers = 1;
+    g->layers[0] =
+        (mlp_layer){.kind = MLP_LINEAR, .in = 1, .out = d->state_dim, .act = ACT_IDENTITY};
+    s->sde_constant_diffusion = true;
+    return ERR_OK;
+}
+
+/* dh = f(h, t) dt + g(h, t) dW (docs/sde.md): calculus (default ito),
+ * noise (default diagonal), brownian_dim for general noise. */
+static err_code parse_init_sde(json_t *init, model_def *d, err *e)
+{
+    static const char *const keys[] = {"kind",  "state_dim", "calculus", "noise", "brownian_dim",
+                                       "drift", "diffusion", "scheme",   NULL};
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    double sd = 0, bd = 0;
+    const char *calc = "ito", *noise = "diagonal";
+    if (get_int(init, "state_dim", "init", 1, 4096, &sd, e) != ERR_OK ||
+        get_int(init, "brownian_dim", "init", 1, 4096, &bd, e) != ERR_OK ||
+        get_str(init, "calculus", "init.calculus", &calc, e) != ERR_OK ||
+        get_str(init, "noise", "init.noise", &noise, e) != ERR_OK)
+        return e->code;
+    if (sd == 0) return err_set(e, ERR_INVALID, "init.state_dim", "is required");
+    if ((d->sde_calculus = sde_calculus_from_name(calc)) < 0)
+        return err_set(e, ERR_INVALID, "init.calculus", "must be \"ito\" or \"stratonovich\"");
+    if ((d->sde_noise = sde_noise_from_name(noise)) < 0)
+        return err_set(e, ERR_INVALID, "init.noise",
+                       "must be \"diagonal\", \"scalar\", \"additive\" or \"general\"");
+    const bool general = d->sde_noise == SDE_NOISE_GENERAL;
+    const bool additive = d->sde_noise == SDE_NOISE_ADDITIVE;
+    if (general && bd == 0)
+        return err_set(e, ERR_INVALID, "init.brownian_dim", "required with noise \"general\"");
+    if (!general && bd != 0)
+        return err_set(e, ERR_INVALID, "init.brownian_dim", "is for noise \"general\" only");
+    d->kind = MODEL_KIND_SDE;
+    d->state_dim = (size_t)sd;
+    d->brownian_dim = (size_t)bd;
+    d->n_nets = 2;
+    const size_t n = d->state_dim;
+    if (parse_sde_net(init, "drift", n, true, n, &d->nets[MODEL_NET_SDE_DRIFT], e) != ERR_OK)
+        return e->code;
+    return parse_sde_net(init, "diffusion", additive ? 1 : n, !additive,
+                         general ? n * d->brownian_dim : n, &d->nets[MODEL_NET_SDE_DIFFUSION], e);
+}
+
 static err_code parse_init(json_t *init, job_spec *s, err *e)
 {
     if (!json_is_object(init)) return err_set(e, ERR_INVALID, "init", "must be an object");
@@ -309,9 +401,12 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         if (parse_init_ode(init, d, e) != ERR_OK) return e->code;
     } else if (strcmp(kind, "cde") == 0) {
         if (parse_init_cde(init, d, e) != ERR_OK) return e->code;
+    } else if (strcmp(kind, "sde") == 0) {
+        if (parse_init_sde(init, d, e) != ERR_OK) return e->code;
     } else {
-        return err_set(e, ERR_INVALID, "init.kind", "must be \"ode\" or \"cde\"");
+        return err_set(e, ERR_INVALID, "init.kind", "must be \"ode\", \"cde\" or \"sde\"");
     }
+    if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
     rng r;
     rng_seed(&r, s->seed);
@@ -320,6 +415,9 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         err_prefix_field(e, "init");
         return e->code;
     }
+    if (s->sde_constant_diffusion) /* the weight on the time: zero, and held there */
+        memset(d->params + model_def_net_offset(d, MODEL_NET_SDE_DIFFUSION), 0,
+               d->state_dim * sizeof(double));
     return ERR_OK;
 }
 
@@ -393,29 +491,40 @@ static err_code parse_optimizer(json_t *o, job_spec *s, err *e)
 
 static err_code parse_solver(json_t *o, job_spec *s, err *e)
 {
-    static const char *const keys[] = {"method", "rtol", "atol", "max_steps", NULL};
+    static const char *const keys[] = {"method", "rtol", "atol", "max_steps", "step", NULL};
     snprintf(s->method, sizeof s->method, "dopri5");
+    s->method_default = true;
     s->rtol = 1e-6;
     s->atol = 1e-8;
     if (!o) return ERR_OK;
-    const char *m = "dopri5";
+    const char *m = NULL;
     double ms = 0;
     if (check_keys(o, "solver", keys, e) || get_str(o, "method", "solver.method", &m, e) ||
         get_num(o, "rtol", "solver", 1e-14, 1, &s->rtol, e) ||
         get_num(o, "atol", "solver", 1e-300, 1e6, &s->atol, e) ||
-        get_int(o, "max_steps", "solver", 1, 1e9, &ms, e))
+        get_int(o, "max_steps", "solver", 1, 1e9, &ms, e) ||
+        get_num(o, "step", "solver", 0x1p-20, 1e6, &s->step, e))
         return e->code;
+    s->max_steps = (long)ms;
+    if (!m) return ERR_OK;
+    s->method_default = false;
+    /* an sde method: job_spec_kind_check holds it to sde models */
+    if (sde_method_find(m)) {
+        snprintf(s->method, sizeof s->method, "%s", m);
+        return ERR_OK;
+    }
     const struct rk_tableau *tab = rk_tableau_find(m);
     if (!tab || !rk_tableau_adaptive(tab) || strlen(m) >= sizeof s->method)
         return err_set(e, ERR_INVALID, "solver.method",
-                       "unknown or fixed-step method \"%.32s\" (e.g. dopri5, tsit5, bosh3)", m);
+                       "unknown or fixed-step method \"%.32s\" (e.g. dopri5, tsit5, bosh3; "
+                       "euler_maruyama for an sde)",
+                       m);
     if (rk_tableau_implicit(tab) && s->gradient == GRAD_BACKPROP)
         return err_set(e, ERR_INVALID, "gradient",
                        "backprop runs each step's Runge-Kutta map backwards, and the implicit "
                        "method %s has none: use \"gradient\": \"adjoint\" (the default)",
                        m);
     snprintf(s->method, sizeof s->method, "%s", m);
-    s->max_steps = (long)ms;
     return ERR_OK;
 }
 

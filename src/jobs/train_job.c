@@ -153,15 +153,21 @@ static err_code store_result(train *t, int *version, err *e)
     snprintf(desc, sizeof desc,
              "trained by job %lld on dataset %s (%ld iterations, %s gradient): final training "
              "loss %.6g, best validation loss %.6g",
-             t->id, t->spec.dataset, st.iteration, grad_method_name(t->spec.gradient),
+             t->id, t->spec.dataset, st.iteration,
+             out.kind == MODEL_KIND_SDE ? "transition-likelihood"
+                                        : grad_method_name(t->spec.gradient),
              st.train_loss, st.best_val_loss);
     free(out.description);
     out.description = strdup(desc);
     /* Serve it with the solver it was trained with. */
-    snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
-    out.solver.rtol = t->spec.rtol;
-    out.solver.atol = t->spec.atol;
-    if (t->spec.max_steps) out.solver.max_steps = t->spec.max_steps;
+    if (out.kind == MODEL_KIND_SDE) {
+        out.solver = (model_solver){.method = "euler_maruyama", .step = t->spec.step};
+    } else {
+        snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
+        out.solver.rtol = t->spec.rtol;
+        out.solver.atol = t->spec.atol;
+        if (t->spec.max_steps) out.solver.max_steps = t->spec.max_steps;
+    }
     err_code rc;
     for (int i = 1; (rc = store_job_succeed(t->d, t->id, t->spec.model, &out, version, e)) &&
                     busy_again(t, i, "result", e);

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "model/cde_path.h"
+#include "num/sde.h"
+#include "num/tableau.h"
 
 void job_spec_init(job_spec *s)
 {
@@ -31,11 +33,39 @@ const char *job_target_name(job_target t)
     return "?";
 }
 
+static err_code sde_kind_check(const job_spec *s, err *e)
+{
+    if (s->loss != LOSS_MSE)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "an sde job fits the transition likelihood (docs/sde.md); leave loss out");
+    if (s->target != JOB_TARGET_AUTO)
+        return err_set(e, ERR_INVALID, "objective.target",
+                       "an sde job fits the observed transitions; there is no target");
+    if (s->batch_time)
+        return err_set(e, ERR_INVALID, "objective.batch_time",
+                       "windows are for ode models; an sde job fits every transition");
+    if (!s->method_default && strcmp(s->method, "euler_maruyama") != 0)
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "an sde job fits the transition likelihood of euler_maruyama; %s is not "
+                       "supported for training",
+                       s->method);
+    if (!(s->step > 0))
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "required for an sde job: the largest Euler-Maruyama sub-step between "
+                       "observations");
+    return ERR_OK;
+}
+
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
 {
-    if (k == MODEL_KIND_SDE) /* issue #25's training part: not built yet */
-        return err_set(e, ERR_INVALID, "model",
-                       "sde models are served but cannot be trained yet; train an ode or cde");
+    if (k == MODEL_KIND_SDE) return sde_kind_check(s, e);
+    if (s->step > 0)
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "a fixed step is for sde jobs; ode and cde jobs use adaptive methods");
+    if (!rk_tableau_find(s->method))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an sde method; %s jobs use adaptive methods (e.g. dopri5)", s->method,
+                       model_kind_name(k));
     if (k == MODEL_KIND_ODE && s->loss == LOSS_CROSS_ENTROPY)
         return err_set(e, ERR_INVALID, "objective.loss",
                        "cross_entropy needs a cde model; ode jobs use mse or l1");
@@ -96,6 +126,19 @@ err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *
     if (job_spec_kind_check(s, d->kind, e) != ERR_OK) return e->code;
     if (d->kind == MODEL_KIND_CDE)
         return check_cde_data(s, d, model_field, channels, label_kind, label_dim, target, e);
+    if (d->kind == MODEL_KIND_SDE) {
+        if (channels != d->state_dim)
+            return err_set(e, ERR_INVALID, "dataset",
+                           "dataset \"%s\" has %zu channels; an sde model observes its whole "
+                           "state (state_dim %zu)",
+                           s->dataset, channels, d->state_dim);
+        if (d->sde_calculus != SDE_ITO && d->sde_noise != SDE_NOISE_ADDITIVE)
+            return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.calculus",
+                           "the transition likelihood is Euler-Maruyama's (Ito): a Stratonovich "
+                           "model trains only with additive noise");
+        if (target) *target = JOB_TARGET_SERIES;
+        return ERR_OK;
+    }
     if (channels > d->state_dim)
         return err_set(e, ERR_INVALID, "dataset",
                        "dataset \"%s\" has %zu channels, more than the model's state_dim %zu",

@@ -47,7 +47,10 @@ typedef struct job_spec {
     double clip_norm; /* 0 = no clipping */
     long iterations;
     grad_method gradient;
-    char method[16]; /* "dopri5" */
+    char method[16];     /* "dopri5"; an sde job: "euler_maruyama" */
+    bool method_default; /* the document named no method ("dopri5" stands in) */
+    double step;         /* sde: the largest Euler-Maruyama sub-step (solver.step); 0 = not given */
+    bool sde_constant_diffusion; /* init.diffusion.constant: the diffusion's weight held at 0 */
     double rtol, atol;
     long max_steps; /* 0 = the solver's default */
     uint64_t seed;
@@ -65,8 +68,12 @@ typedef err_code (*job_spec_decode_fn)(const char *text, size_t len, job_spec *s
 const char *job_target_name(job_target t);
 
 /* The rules that depend on the model's kind: cross_entropy and
- * objective.target are for cde models, batch_time for ode models.
- * ERR_INVALID naming the objective field. */
+ * objective.target are for cde models, batch_time for ode models; an sde
+ * job fits the Euler-Maruyama transition likelihood (model/sde_lik.h):
+ * solver.method euler_maruyama (or none), solver.step required, no
+ * objective.loss other than the default, no target or batch_time; a
+ * solver.step or an sde method in an ode or cde job is refused.
+ * ERR_INVALID naming the field. */
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
 
 /* The model against the dataset's shape (channels, label kind, label_dim):
@@ -75,7 +82,9 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
  *        (input_channels = [1] + d + [d]); cross_entropy needs class labels;
  *        mse / l1 compare the readout with a vector label (its width the
  *        label's) or, without labels or with target "series", with the
- *        series' values (its width the channels).
+ *        series' values (its width the channels);
+ *   sde  the dataset's channels are the whole state (state_dim); Ito, or
+ *        Stratonovich with additive noise (where they agree).
  * *target (may be NULL) receives the resolved target. Fields: "dataset",
  * "objective.loss", "objective.target", and `model_field` ("init.readout"
  * or "from_version") for a readout of the wrong width. */

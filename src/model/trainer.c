@@ -180,7 +180,9 @@ static err_code setup(trainer *t, err *e)
         return err_set(e, ERR_NOMEM, NULL, "out of memory");
     if (optim_new(&t->opt, &spec->optim, t->d.np, e) != ERR_OK) return e->code;
     solve_options(spec, &t->d.solve);
-    t->kind = t->d.def->kind == MODEL_KIND_CDE ? &trainer_cde_kind : &trainer_ode_kind;
+    t->kind = t->d.def->kind == MODEL_KIND_CDE   ? &trainer_cde_kind
+              : t->d.def->kind == MODEL_KIND_SDE ? &trainer_sde_kind
+                                                 : &trainer_ode_kind;
     return t->kind->setup(&t->ks, &t->d, e);
 }
 

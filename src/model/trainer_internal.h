@@ -1,7 +1,7 @@
 /* model/trainer_internal.h (private to trainer*.c): what the training loop
  * (trainer.c) asks of a model kind. trainer.c owns the loop, the batch
  * drawing, the optimiser and the checkpointable state; a kind
- * (trainer_ode.c, trainer_cde.c) owns its networks and gradient engine
+ * (trainer_ode.c, trainer_cde.c, trainer_sde.c) owns its networks and gradient engine
  * and answers for one series or one batch of windows. The arrows run one
  * way: trainer.c calls a kind through its table, a kind calls nothing in
  * trainer.c.
@@ -60,5 +60,6 @@ struct trainer_kind {
 
 extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
 extern const struct trainer_kind trainer_cde_kind; /* trainer_cde.c */
+extern const struct trainer_kind trainer_sde_kind; /* trainer_sde.c */
 
 #endif

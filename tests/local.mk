@@ -14,6 +14,14 @@ include $(srcdir)/tests/jobs.mk
 include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/daemon.mk
 
+# The Python client and odeservectl against live daemons (clients/python).
+TESTS += tests/test_pyclient.sh
+EXTRA_DIST += tests/test_pyclient.sh tests/pyclient_test.py \
+	clients/python/README.md clients/python/pyproject.toml \
+	clients/python/odeserve/__init__.py clients/python/odeserve/__main__.py \
+	clients/python/odeserve/cli.py clients/python/odeserve/client.py \
+	clients/python/odeserve/errors.py clients/python/odeserve/py.typed
+
 # The layer order of src/ (tools/layers.sh, docs/STYLE.md), and the script
 # itself on the fake trees of tests/fixtures/layers/.
 TESTS += tests/test_layers.sh tests/test_layers_fixtures.sh

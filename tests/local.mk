@@ -15,8 +15,12 @@ include $(srcdir)/tests/http.mk
 include $(srcdir)/tests/daemon.mk
 
 # The Python client and odeservectl against live daemons (clients/python).
-TESTS += tests/test_pyclient.sh
-EXTRA_DIST += tests/test_pyclient.sh tests/pyclient_test.py \
+# The PyTorch bridge (tools/odeserve-export, tools/odeserve-import).
+TESTS += tests/test_pyclient.sh tests/test_bridge.sh
+EXTRA_DIST += tests/test_pyclient.sh tests/pyclient_test.py tests/pydaemon.py \
+	tests/test_bridge.sh tests/bridge_test.py tools/odeserve-export tools/odeserve-import \
+	clients/python/odeserve/torch_bridge.py clients/python/odeserve/_torch_modules.py \
+	clients/python/odeserve/bridge_cli.py \
 	clients/python/README.md clients/python/pyproject.toml \
 	clients/python/odeserve/__init__.py clients/python/odeserve/__main__.py \
 	clients/python/odeserve/cli.py clients/python/odeserve/client.py \

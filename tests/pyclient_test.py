@@ -13,21 +13,21 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-SRC = os.environ.get("top_srcdir", ".")
+SRC = os.path.abspath(os.environ.get("top_srcdir", "."))
 BUILD = os.environ.get("top_builddir", ".")
 sys.path.insert(0, os.path.join(SRC, "clients", "python"))
 
+sys.path.insert(0, os.path.join(SRC, "tests"))
+from pydaemon import Daemon  # noqa: E402
 from odeserve import ApiError, Client, ConnectionFailed, JobFailed  # noqa: E402
 from odeserve import cli  # noqa: E402
 
-DAEMON = os.path.join(BUILD, "src", "odeserved")
 
 # dy/dt = A y with A = [[-0.1, 2], [-2, -0.1]]: y(t) = e^{-0.1 t} R(-2t) y0.
 A = [[-0.1, 2.0], [-2.0, -0.1]]
@@ -41,50 +41,6 @@ LINEAR = {
 def exact(y0, t):
     c, s, d = math.cos(2 * t), math.sin(2 * t), math.exp(-0.1 * t)
     return [d * (c * y0[0] + s * y0[1]), d * (-s * y0[0] + c * y0[1])]
-
-
-class Daemon:
-    def __init__(self, *args, tokens=()):
-        self.dir = tempfile.mkdtemp(prefix="odeserve-pyclient-")
-        self.db = os.path.join(self.dir, "db")
-        self.tokens = {}
-        for name, scope in tokens:
-            out = subprocess.run([DAEMON, "token", "create", "--scope", scope, "--name", name,
-                                  "--db", self.db], check=True, capture_output=True, text=True)
-            self.tokens[name] = out.stdout.strip()
-        self.log = open(os.path.join(self.dir, "log"), "w+")
-        self.proc = subprocess.Popen([DAEMON, "--listen", "127.0.0.1:0", "--db", self.db,
-                                      "--log-level", "info", *args],
-                                     stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.monotonic() + 30
-        self.url = None
-        while time.monotonic() < deadline and self.url is None:
-            if self.proc.poll() is not None:
-                raise RuntimeError("odeserved exited: " + self.text())
-            m = re.search(r"event=ready addr=(\S+)", self.text())
-            if m:
-                self.url = "http://" + m.group(1)
-            else:
-                time.sleep(0.05)
-        if self.url is None:
-            self.stop()
-            raise RuntimeError("odeserved did not get ready: " + self.text())
-
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def setUpModule():

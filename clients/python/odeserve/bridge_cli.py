@@ -1,0 +1,160 @@
+"""odeserve-export and odeserve-import: the PyTorch bridge from the shell.
+
+Exit status: 0 done, 1 the upload failed (API or connection error), 2 bad
+arguments or a module that cannot be converted (the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+from . import torch_bridge as tb
+from .client import Client
+from .errors import ApiError, ConnectionFailed
+
+
+def _names(text: Optional[str]) -> Optional[List[str]]:
+    return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
+def _solver(a: argparse.Namespace) -> Dict[str, Any]:
+    s: Dict[str, Any] = {}
+    for k in ("method", "rtol", "atol"):
+        v = getattr(a, k)
+        if v is not None:
+            s[k] = v
+    return s
+
+
+def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
+    p = argparse.ArgumentParser(
+        prog="odeserve-export", allow_abbrev=False,
+        description="Write an odeserve model document from PyTorch files: a torchdiffeq "
+                    "vector field (kind ode) or a torchcde initial / CDEFunc / readout "
+                    "triple (kind cde). Each file is a TorchScript archive "
+                    "(torch.jit.save(torch.jit.script(module))), whose activation modules "
+                    "are read from it, or a state_dict (torch.save(module.state_dict())), "
+                    "whose activations you name. Supported modules: "
+                    + ", ".join(tb.SUPPORTED) + ".",
+        epilog="Exit status: 0 done, 1 the upload failed, 2 bad arguments or an "
+               "unsupported module.")
+    p.add_argument("--kind", choices=("ode", "cde"), default="ode")
+    p.add_argument("file", nargs="?", help="ode: the vector field")
+    p.add_argument("--activations", help="state_dict: one per Linear, e.g. tanh,tanh,identity")
+    p.add_argument("--prefix", default="", help="state_dict: the keys' prefix, e.g. net.")
+    p.add_argument("--state-dim", type=int, help="ode: default the output width - augment")
+    p.add_argument("--augment-dim", type=int, default=0, help="ode: augmented zeros (0)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--time-input", dest="time_input", action="store_true", default=None,
+                   help="ode: t is the network's last input (default: when it takes one more "
+                        "value than it returns)")
+    g.add_argument("--no-time-input", dest="time_input", action="store_false")
+    p.add_argument("--func", help="cde: the CDEFunc (hidden -> hidden x input)")
+    p.add_argument("--func-activations")
+    p.add_argument("--initial", help="cde: the initial network (X(t0) -> z0)")
+    p.add_argument("--initial-activations")
+    p.add_argument("--readout", help="cde: the readout network (z -> output)")
+    p.add_argument("--readout-activations")
+    p.add_argument("--interpolation", help="cde: " + ", ".join(sorted(tb.INTERPOLATIONS)))
+    p.add_argument("--no-time-channel", dest="time_channel", action="store_false",
+                   help="cde: the path has no time channel (torchcde: t not prepended to X)")
+    p.add_argument("--intensity", action="store_true", help="cde: intensity channels")
+    p.add_argument("--method")
+    p.add_argument("--rtol", type=float)
+    p.add_argument("--atol", type=float)
+    p.add_argument("--description")
+    p.add_argument("-o", "--output", help="write the document here (default stdout)")
+    p.add_argument("--url", help="upload to this daemon instead (with --name)")
+    p.add_argument("--name", help="the model's name for --url")
+    p.add_argument("--token", help="API token for --url (default $ODESERVE_TOKEN)")
+    a = p.parse_args(argv)
+    try:
+        if a.kind == "ode":
+            if not a.file:
+                p.error("ode: the vector field's file is required")
+            layers = tb.load_network(a.file, _names(a.activations), a.prefix)
+            doc = tb.ode_document(layers, state_dim=a.state_dim, augment_dim=a.augment_dim,
+                                  time_input=a.time_input, solver=_solver(a),
+                                  description=a.description)
+        else:
+            if not (a.func and a.initial and a.readout and a.interpolation):
+                p.error("cde: --func, --initial, --readout and --interpolation are required")
+            doc = tb.cde_document(
+                tb.load_network(a.func, _names(a.func_activations), a.prefix),
+                tb.load_network(a.initial, _names(a.initial_activations), a.prefix),
+                tb.load_network(a.readout, _names(a.readout_activations), a.prefix),
+                interpolation=a.interpolation, time_channel=a.time_channel,
+                intensity=a.intensity, solver=_solver(a), description=a.description)
+    except (tb.BridgeError, OSError) as exc:
+        sys.stderr.write(f"odeserve-export: {exc}\n")
+        return 2
+    if a.url:
+        if not a.name:
+            p.error("--url needs --name")
+        try:
+            with Client(a.url, a.token) as c:
+                v = c.upload(a.name, doc)
+        except (ApiError, ConnectionFailed) as exc:
+            sys.stderr.write(f"odeserve-export: {exc}\n")
+            return 1
+        out.write(f"{a.name} version {v}\n")
+        return 0
+    text = json.dumps(doc, indent=1) + "\n"
+    if a.output:
+        with open(a.output, "w") as f:
+            f.write(text)
+    else:
+        out.write(text)
+    return 0
+
+
+def import_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
+    p = argparse.ArgumentParser(
+        prog="odeserve-import", allow_abbrev=False,
+        description="Write PyTorch modules (TorchScript, float64) from an odeserve model "
+                    "document: an ode document gives the vector field forward(t, y); a cde "
+                    "document gives initial, func (forward(t, z) -> hidden x input) and "
+                    "readout archives. Load them with torch.jit.load.",
+        epilog="Exit status: 0 done, 1 the download failed, 2 bad arguments.")
+    p.add_argument("document", nargs="?", help="a model document file (or --url and --name)")
+    p.add_argument("--url", help="export the document from this daemon")
+    p.add_argument("--name", help="the model's name for --url")
+    p.add_argument("--version", default="latest")
+    p.add_argument("--token", help="API token for --url (default $ODESERVE_TOKEN)")
+    p.add_argument("-o", "--output", required=True,
+                   help="ode: the archive's path; cde: a prefix (PREFIX-initial.pt, "
+                        "PREFIX-func.pt, PREFIX-readout.pt)")
+    a = p.parse_args(argv)
+    try:
+        if a.url:
+            if not a.name:
+                p.error("--url needs --name")
+            try:
+                with Client(a.url, a.token) as c:
+                    doc = c.export(a.name, a.version)
+            except (ApiError, ConnectionFailed) as exc:
+                sys.stderr.write(f"odeserve-import: {exc}\n")
+                return 1
+        elif a.document:
+            with open(a.document) as f:
+                doc = json.load(f)
+        else:
+            p.error("a document file, or --url and --name")
+        torch = tb._torch()
+        if doc.get("kind") == "ode":
+            torch.jit.save(torch.jit.script(tb.ode_to_torch(doc)), a.output)
+            out.write(f"{a.output}\n")
+        elif doc.get("kind") == "cde":
+            for part, mod in zip(("initial", "func", "readout"), tb.cde_to_torch(doc)):
+                path = f"{a.output}-{part}.pt"
+                torch.jit.save(torch.jit.script(mod), path)
+                out.write(f"{path}\n")
+        else:
+            raise tb.BridgeError(f"kind {doc.get('kind')!r}: the bridge converts ode and cde")
+    except (tb.BridgeError, OSError, ValueError, KeyError) as exc:
+        sys.stderr.write(f"odeserve-import: {exc}\n")
+        return 2
+    return 0

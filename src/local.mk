@@ -22,5 +22,5 @@ src_odeserved_LDADD = src/daemon/libdaemon.la src/http/libhttp.la src/jobs/libjo
 .PHONY: run
 run: src/odeserved
 	$(MKDIR_P) var
-	src/odeserved --config $(srcdir)/etc/odeserve.conf --db var/odeserve.db \
+	src/odeserved --config $(srcdir)/etc/odeserve.conf --db var/odeserve.db --ui-dir $(srcdir)/ui \
 		--seed-models $(srcdir)/examples/spiral.json

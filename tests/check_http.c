@@ -63,11 +63,16 @@ START_TEST(matches_methods_and_paths)
     ck_assert_int_eq(why, ERR_METHOD);
     ck_assert_str_eq(allow, "GET, HEAD");
 
-    const char *missing[] = {"/nope", "/healthz/", "/healthz/x", "//healthz", "", "healthz", "/"};
+    const char *missing[] = {"/nope", "/healthz/", "/healthz/x", "//healthz", "", "healthz",
+                             "/ui", "/ui/a/b"};
     for (size_t i = 0; i < sizeof missing / sizeof *missing; i++) {
         ck_assert_ptr_null(match("GET", missing[i], 0, &why, allow));
         ck_assert_int_eq(why, ERR_NOT_FOUND);
     }
+    /* "/" is the dashboard's page (ui.c) */
+    r = match("GET", "/", 0, &why, allow);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->pattern, "/");
     /* Test routes exist only when enabled. */
     ck_assert_ptr_null(match("GET", "/v1/test/sleep", 0, &why, allow));
     ck_assert_int_eq(why, ERR_NOT_FOUND);

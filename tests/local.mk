@@ -16,8 +16,10 @@ include $(srcdir)/tests/daemon.mk
 
 # The Python client and odeservectl against live daemons (clients/python).
 # The PyTorch bridge (tools/odeserve-export, tools/odeserve-import).
-TESTS += tests/test_pyclient.sh tests/test_bridge.sh
+# The dashboard in headless Chromium (ui/, src/http/ui.c).
+TESTS += tests/test_pyclient.sh tests/test_bridge.sh tests/test_ui.sh
 EXTRA_DIST += tests/test_pyclient.sh tests/pyclient_test.py tests/pydaemon.py \
+	tests/test_ui.sh tests/ui_test.py tools/ui-screenshots.sh \
 	tests/test_bridge.sh tests/bridge_test.py tools/odeserve-export tools/odeserve-import \
 	clients/python/odeserve/torch_bridge.py clients/python/odeserve/_torch_modules.py \
 	clients/python/odeserve/bridge_cli.py \

@@ -22,6 +22,7 @@ src_codec_libcodec_la_SOURCES = \
 	src/codec/codec_job.c src/codec/codec_job.h \
 	src/codec/codec_job_info.c src/codec/codec_job_info.h \
 	src/codec/codec_dataset_info.c src/codec/codec_dataset_info.h \
+	src/codec/codec_dataset_export.c src/codec/codec_dataset_export.h \
 	src/codec/codec_catalog.c src/codec/codec_catalog.h \
 	src/codec/codec_meta.c src/codec/codec_meta.h \
 	src/codec/codec_err.c src/codec/codec_err.h \

@@ -111,6 +111,13 @@ static const config_key keys[] = {
     {"cors_origins", CONFIG_ORIGINS, STR(cors_origins), "", 0, 0, NULL, 0,
      "browser origins allowed to call the API (CORS), comma-separated "
      "(https://app.example.com,http://localhost:3000), or *; empty = CORS off"},
+    {"ui", CONFIG_ENUM, STR(ui), "on", 0, 0, "on|off", 0,
+     "the dashboard (GET / and /ui/...): on, or off = 404"},
+    {"ui_dir", CONFIG_OPTPATH, STR(ui_dir), "", 0, 0, NULL, 0,
+     "the dashboard's files; empty = where make install puts them ($(datadir)/odeserve/ui)"},
+    {"ui_lib_dir", CONFIG_OPTPATH, STR(ui_lib_dir), "", 0, 0, NULL, 0,
+     "Debian's shared JavaScript libraries, where the dashboard finds Chart.js (chart.js/, "
+     "package libjs-chart.js); empty = the directory configure was given (/usr/share/javascript)"},
     {"rate_limit", CONFIG_INT, NUM(rate_limit), "0", 0, 1000000, NULL, 1,
      "requests per second one client address may make (token bucket; an IPv6 client counts by "
      "its /64); more get 429 with Retry-After; 0 = no limit"},

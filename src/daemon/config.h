@@ -61,6 +61,9 @@ typedef struct config {
     char tls_cert[CONFIG_STR_MAX];         /* PEM certificate chain; "" = plain HTTP */
     char tls_key[CONFIG_STR_MAX];          /* PEM private key of tls_cert */
     char cors_origins[CONFIG_STR_MAX];     /* "" = CORS off; "*"; or "https://a,http://b:3000" */
+    char ui[8];                            /* "on" | "off": the dashboard */
+    char ui_dir[CONFIG_STR_MAX];           /* its files; "" = $(datadir)/odeserve/ui */
+    char ui_lib_dir[CONFIG_STR_MAX];       /* Debian's JavaScript libraries; "" = configure's */
     long long rate_limit;                  /* requests/s per client address; 0 = no limit */
     long long rate_burst;                  /* bucket size above rate_limit */
 } config;

@@ -304,6 +304,10 @@ static err_code start(service *s, err *e)
     s->app.rate_buckets = s->rate_buckets;
     if (http_cors_new(&s->cors, s->cfg.cors_origins, e) != ERR_OK) return e->code;
     s->app.cors = s->cors;
+    s->app.ui_dir = strcmp(s->cfg.ui, "off") == 0 ? ""
+                    : s->cfg.ui_dir[0]            ? s->cfg.ui_dir
+                                                  : ODESERVE_DATADIR "/ui";
+    s->app.ui_lib_dir = s->cfg.ui_lib_dir[0] ? s->cfg.ui_lib_dir : ODESERVE_JSDIR;
     s->app.db = s->db;
     s->app.eval = s->eval;
     s->app.models = s->models;

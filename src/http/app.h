@@ -76,6 +76,10 @@ typedef struct http_app {
     _Atomic uint64_t rejected_large;      /* 503 + Retry-After: large_body_limit reached */
 
     const struct http_cors *cors; /* borrowed; allowed browser origins; NULL = CORS off */
+
+    /* the dashboard (ui.c): borrowed settings; "" = off / not found */
+    const char *ui_dir;     /* the page's files */
+    const char *ui_lib_dir; /* Debian's JavaScript libraries (chart.js/) */
 } http_app;
 
 #endif

@@ -33,6 +33,7 @@ void h_dataset_create(http_req *r);
 void h_datasets_list(http_req *r);
 void h_dataset_get(http_req *r);
 void h_dataset_delete(http_req *r);
+void h_dataset_series(http_req *r); /* dataset_series.c */
 
 /* jobs.c: training jobs */
 void h_job_create(http_req *r);
@@ -63,5 +64,9 @@ void h_oip_infer(http_req *r);
 
 /* openapi.c: GET /v1/openapi.json */
 void h_openapi(http_req *r);
+/* the dashboard's static files (ui.c) */
+void h_ui_index(http_req *r);
+void h_ui_file(http_req *r);
+void h_ui_lib(http_req *r);
 
 #endif

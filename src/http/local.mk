@@ -21,6 +21,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/trajectory.c src/http/traj.h \
 	src/http/oip.c \
 	src/http/openapi.c src/http/openapi.h \
+	src/http/ui.c src/http/dataset_series.c \
 	src/http/datasets.c \
 	src/http/jobs.c \
 	src/http/auth.c src/http/auth.h \

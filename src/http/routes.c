@@ -42,6 +42,7 @@ static const http_route table[] = {
     {"GET",    "/v1/datasets/{name}",             h_dataset_get,    0},
     {"POST",   "/v1/datasets/{name}",             h_dataset_create, 0},
     {"DELETE", "/v1/datasets/{name}",             h_dataset_delete, 0},
+    {"GET",    "/v1/datasets/{name}/series",      h_dataset_series, 0},
 
     /* training jobs (jobs.c); docs/training-jobs.md */
     {"GET",    "/v1/jobs",                        h_jobs_list,      0},
@@ -68,6 +69,10 @@ static const http_route table[] = {
 
     /* this API as an OpenAPI 3.1 document (openapi.c; docs/openapi.json) */
     {"GET",  "/v1/openapi.json",                      h_openapi,         0},
+    /* the dashboard's static files (ui.c; docs/dashboard.md): open, they hold no data */
+    {"GET",  "/",                                     h_ui_index,        0, ROUTE_SCOPE_OPEN},
+    {"GET",  "/ui/{file}",                            h_ui_file,         0, ROUTE_SCOPE_OPEN},
+    {"GET",  "/ui/lib/{file}",                        h_ui_lib,          0, ROUTE_SCOPE_OPEN},
     /* Prometheus metrics (metrics.c); docs/metrics.md */
     /* its own setting decides (metrics = open | token | off) */
     {"GET",  "/metrics",          h_metrics,    0, ROUTE_SCOPE_OPEN},

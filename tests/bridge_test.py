@@ -238,6 +238,42 @@ class Export(unittest.TestCase):
                              rtol=1e-10, atol=1e-12)["readout"])
         self.assertLess(np.max(np.abs(got - want)), TOL)
 
+    def test_sde_ornstein_uhlenbeck_statistics(self):
+        """torchsde-style drift and additive diffusion exported and sampled:
+        dh = A h dt + s dW with A = -I + 0.5 J (J the rotation generator) has
+        mean e^{-t} R(t/2) h0 and covariance s^2 (1 - e^{-2t}) / 2 I; the
+        sample mean and variance must agree within 4 standard errors."""
+        drift = torch.nn.Sequential(torch.nn.Linear(2, 2))
+        diffusion = torch.nn.Sequential(torch.nn.Linear(1, 2))
+        sig = 0.5
+        with torch.no_grad():
+            drift[0].weight.copy_(torch.tensor([[-1.0, 0.5], [-0.5, -1.0]]))
+            drift[0].bias.zero_()
+            diffusion[0].weight.zero_()
+            diffusion[0].bias.fill_(sig)
+        paths = {}
+        for k, m in (("drift", drift), ("diffusion", diffusion)):
+            paths[k] = os.path.join(TMP, f"ou-{k}.pt")
+            torch.jit.save(torch.jit.script(m), paths[k])
+        rc, out, err = run(export_main, "--kind", "sde", "--drift", paths["drift"],
+                           "--diffusion", paths["diffusion"], "--noise", "additive",
+                           "--step", "0.001")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual((doc["noise"], doc["drift"]["time_input"]), ("additive", False))
+        self.assertNotIn("time_input", doc["diffusion"])
+        C.upload("bridge-ou", doc)
+        n, t, y0 = 4000, 1.0, [1.0, -0.5]
+        r = C.trajectory("bridge-ou", y0, [t], samples=n, seed=11)
+        c, s_ = np.cos(0.5 * t), np.sin(0.5 * t)
+        mean = np.exp(-t) * np.array([c * y0[0] + s_ * y0[1], -s_ * y0[0] + c * y0[1]])
+        var = sig ** 2 * (1 - np.exp(-2 * t)) / 2
+        got_mean, got_var = np.array(r["mean"][0]), np.array(r["std"][0]) ** 2
+        self.assertTrue(np.all(np.abs(got_mean - mean) < 4 * np.sqrt(var / n)),
+                        (got_mean, mean))
+        self.assertTrue(np.all(np.abs(got_var - var) < 4 * var * np.sqrt(2 / (n - 1))),
+                        (got_var, var))
+
     def test_refusals_name_the_module(self):
         net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.LayerNorm(4),
                                   torch.nn.Linear(4, 2))
@@ -324,13 +360,46 @@ class Import(unittest.TestCase):
         func = torch.jit.load(f"{prefix}-func.pt")
         self.assertEqual(tuple(func(torch.tensor(0.0), torch.zeros(5, 4)).shape), (5, 4, 3))
 
+    def test_sde_import_export_round_trip(self):
+        src = os.path.join(SRC, "examples", "sde-demo.json")
+        prefix = os.path.join(TMP, "sde-demo")
+        rc, out, err = run(import_main, src, "-o", prefix)
+        self.assertEqual(rc, 0, err)
+        with open(src) as fh:
+            doc = json.load(fh)
+        rc, out, err = run(export_main, "--kind", "sde", "--drift", f"{prefix}-drift.pt",
+                           "--diffusion", f"{prefix}-diffusion.pt", "--noise", doc["noise"],
+                           "--calculus", doc["calculus"], "--method", doc["solver"]["method"],
+                           "--step", str(doc["solver"]["step"]))
+        self.assertEqual(rc, 0, err)
+        back = json.loads(out)
+        for k in ("state_dim", "calculus", "noise", "solver"):
+            self.assertEqual(back[k], doc[k], k)
+        for k in ("drift", "diffusion"):
+            self.assertEqual(back[k].get("time_input", False), doc[k].get("time_input", False), k)
+            self.assertEqual([dict(x, activation=x.get("activation", "identity"))
+                              for x in back[k]["layers"]],
+                             [dict(x, activation=x.get("activation", "identity"))
+                              for x in doc[k]["layers"]], k)
+        # general noise: g is a state x brownian matrix, as torchsde wants
+        gdoc = {"kind": "sde", "state_dim": 2, "calculus": "ito", "noise": "general",
+                "brownian_dim": 3,
+                "drift": {"layers": [{"weight": [[1.0, 0.0], [0.0, 1.0]], "bias": [0.0, 0.0]}]},
+                "diffusion": {"layers": [{"weight": [[0.1 * (i + j) for j in range(2)]
+                                                     for i in range(6)], "bias": [0.0] * 6}]}}
+        sde, _, _ = tb.sde_to_torch(gdoc)
+        self.assertEqual((sde.noise_type, sde.sde_type), ("general", "ito"))
+        g = sde.g(torch.tensor(0.0), torch.ones(4, 2))
+        self.assertEqual(tuple(g.shape), (4, 2, 3))
+        self.assertAlmostEqual(float(g[0, 1, 2]), 0.1 * (5 + 0) + 0.1 * (5 + 1))
+
     def test_bad_document(self):
-        p = os.path.join(TMP, "sde.json")
+        p = os.path.join(TMP, "cnf.json")
         with open(p, "w") as fh:
-            json.dump({"kind": "sde"}, fh)
+            json.dump({"kind": "cnf"}, fh)
         rc, _, err = run(import_main, p, "-o", os.path.join(TMP, "x.pt"))
         self.assertEqual(rc, 2)
-        self.assertIn("the bridge converts ode and cde", err)
+        self.assertIn("the bridge converts ode, cde and sde", err)
 
 
 class Readme(unittest.TestCase):

@@ -52,3 +52,30 @@ class CDEFunc(nn.Module):
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         shape: List[int] = list(z.shape[:-1]) + [self.hidden, self.channels]
         return self.net(z).view(shape)
+
+
+class Diffusion(nn.Module):
+    """torchsde's g(t, y): h (+ t) -> the state's noise, or t alone for
+    additive noise; with general noise a state x brownian matrix."""
+
+    def __init__(self, net: nn.Sequential, time_input: bool, additive: bool, state_dim: int,
+                 brownian_dim: int):
+        super().__init__()
+        self.net = net
+        self.time_input = time_input
+        self.additive = additive
+        self.state_dim = state_dim
+        self.brownian_dim = brownian_dim
+
+    def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.additive:
+            x = torch.ones_like(y[..., :1]) * t
+        elif self.time_input:
+            x = torch.cat([y, torch.ones_like(y[..., :1]) * t], dim=-1)
+        else:
+            x = y
+        out = self.net(x)
+        if self.brownian_dim > 0:
+            shape: List[int] = list(y.shape[:-1]) + [self.state_dim, self.brownian_dim]
+            out = out.view(shape)
+        return out

@@ -33,15 +33,16 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
     p = argparse.ArgumentParser(
         prog="odeserve-export", allow_abbrev=False,
         description="Write an odeserve model document from PyTorch files: a torchdiffeq "
-                    "vector field (kind ode) or a torchcde initial / CDEFunc / readout "
-                    "triple (kind cde). Each file is a TorchScript archive "
+                    "vector field (kind ode), a torchcde initial / CDEFunc / readout "
+                    "triple (kind cde), or torchsde's drift and diffusion networks (kind "
+                    "sde). Each file is a TorchScript archive "
                     "(torch.jit.save(torch.jit.script(module))), whose activation modules "
                     "are read from it, or a state_dict (torch.save(module.state_dict())), "
                     "whose activations you name. Supported modules: "
                     + ", ".join(tb.SUPPORTED) + ".",
         epilog="Exit status: 0 done, 1 the upload failed, 2 bad arguments or an "
                "unsupported module.")
-    p.add_argument("--kind", choices=("ode", "cde"), default="ode")
+    p.add_argument("--kind", choices=("ode", "cde", "sde"), default="ode")
     p.add_argument("file", nargs="?", help="ode: the vector field")
     p.add_argument("--activations", help="state_dict: one per Linear, e.g. tanh,tanh,identity")
     p.add_argument("--prefix", default="", help="state_dict: the keys' prefix, e.g. net.")
@@ -62,6 +63,16 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
     p.add_argument("--no-time-channel", dest="time_channel", action="store_false",
                    help="cde: the path has no time channel (torchcde: t not prepended to X)")
     p.add_argument("--intensity", action="store_true", help="cde: intensity channels")
+    p.add_argument("--drift", help="sde: the drift network (state (+ t) -> state)")
+    p.add_argument("--drift-activations")
+    p.add_argument("--diffusion", help="sde: the diffusion network (see --noise)")
+    p.add_argument("--diffusion-activations")
+    p.add_argument("--noise", default="diagonal", choices=tb.SDE_NOISE,
+                   help="sde: torchsde's noise_type (diagonal)")
+    p.add_argument("--calculus", default="ito", choices=("ito", "stratonovich"),
+                   help="sde: torchsde's sde_type (ito)")
+    p.add_argument("--brownian-dim", type=int, help="sde: Brownian motions of general noise")
+    p.add_argument("--step", type=float, help="sde: the solver's fixed step")
     p.add_argument("--method")
     p.add_argument("--rtol", type=float)
     p.add_argument("--atol", type=float)
@@ -79,6 +90,17 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
             doc = tb.ode_document(layers, state_dim=a.state_dim, augment_dim=a.augment_dim,
                                   time_input=a.time_input, solver=_solver(a),
                                   description=a.description)
+        elif a.kind == "sde":
+            if not (a.drift and a.diffusion):
+                p.error("sde: --drift and --diffusion are required")
+            solver = _solver(a)
+            if a.step is not None:
+                solver["step"] = a.step
+            doc = tb.sde_document(
+                tb.load_network(a.drift, _names(a.drift_activations), a.prefix),
+                tb.load_network(a.diffusion, _names(a.diffusion_activations), a.prefix),
+                noise=a.noise, calculus=a.calculus, brownian_dim=a.brownian_dim,
+                solver=solver, description=a.description)
         else:
             if not (a.func and a.initial and a.readout and a.interpolation):
                 p.error("cde: --func, --initial, --readout and --interpolation are required")
@@ -117,7 +139,8 @@ def import_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
         description="Write PyTorch modules (TorchScript, float64) from an odeserve model "
                     "document: an ode document gives the vector field forward(t, y); a cde "
                     "document gives initial, func (forward(t, z) -> hidden x input) and "
-                    "readout archives. Load them with torch.jit.load.",
+                    "readout archives; an sde document drift and diffusion archives "
+                    "(forward(t, y), torchsde's f and g). Load them with torch.jit.load.",
         epilog="Exit status: 0 done, 1 the download failed, 2 bad arguments.")
     p.add_argument("document", nargs="?", help="a model document file (or --url and --name)")
     p.add_argument("--url", help="export the document from this daemon")
@@ -126,7 +149,8 @@ def import_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
     p.add_argument("--token", help="API token for --url (default $ODESERVE_TOKEN)")
     p.add_argument("-o", "--output", required=True,
                    help="ode: the archive's path; cde: a prefix (PREFIX-initial.pt, "
-                        "PREFIX-func.pt, PREFIX-readout.pt)")
+                        "PREFIX-func.pt, PREFIX-readout.pt); sde: a prefix (PREFIX-drift.pt, "
+                        "PREFIX-diffusion.pt)")
     a = p.parse_args(argv)
     try:
         if a.url:
@@ -147,13 +171,19 @@ def import_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
         if doc.get("kind") == "ode":
             torch.jit.save(torch.jit.script(tb.ode_to_torch(doc)), a.output)
             out.write(f"{a.output}\n")
+        elif doc.get("kind") == "sde":
+            _, drift, diffusion = tb.sde_to_torch(doc)
+            for part, mod in (("drift", drift), ("diffusion", diffusion)):
+                path = f"{a.output}-{part}.pt"
+                torch.jit.save(torch.jit.script(mod), path)
+                out.write(f"{path}\n")
         elif doc.get("kind") == "cde":
             for part, mod in zip(("initial", "func", "readout"), tb.cde_to_torch(doc)):
                 path = f"{a.output}-{part}.pt"
                 torch.jit.save(torch.jit.script(mod), path)
                 out.write(f"{path}\n")
         else:
-            raise tb.BridgeError(f"kind {doc.get('kind')!r}: the bridge converts ode and cde")
+            raise tb.BridgeError(f"kind {doc.get('kind')!r}: the bridge converts ode, cde and sde")
     except (tb.BridgeError, OSError, ValueError, KeyError) as exc:
         sys.stderr.write(f"odeserve-import: {exc}\n")
         return 2

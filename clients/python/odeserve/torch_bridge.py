@@ -245,6 +245,57 @@ def cde_document(func_layers: List[Dict[str, Any]], initial_layers: List[Dict[st
     return doc
 
 
+SDE_NOISE = ("diagonal", "scalar", "additive", "general")
+
+
+def sde_document(drift_layers: List[Dict[str, Any]], diffusion_layers: List[Dict[str, Any]], *,
+                 noise: str = "diagonal", calculus: str = "ito",
+                 brownian_dim: Optional[int] = None, solver: Optional[Mapping[str, Any]] = None,
+                 description: Optional[str] = None) -> Dict[str, Any]:
+    """An "sde" document from torchsde's two networks: the drift f (h, with
+    t appended when it takes one more input, -> state) and the diffusion g,
+    shaped by `noise` (torchsde's noise_type): diagonal or scalar h (+ t)
+    -> state; additive t -> state; general h (+ t) -> state x brownian_dim,
+    row-major. `calculus` is torchsde's sde_type ("ito" or "stratonovich")."""
+    if noise not in SDE_NOISE:
+        raise BridgeError(f"noise {noise!r}: one of {', '.join(SDE_NOISE)}")
+    if calculus not in ("ito", "stratonovich"):
+        raise BridgeError(f"calculus {calculus!r}: ito or stratonovich")
+    d_in, n = _widths(drift_layers)
+    if d_in not in (n, n + 1):
+        raise BridgeError(f"the drift maps {d_in} values to {n}: it takes the state "
+                          f"({n}) or the state and t ({n + 1})")
+    g_in, g_out = _widths(diffusion_layers)
+    want_out = n * (brownian_dim or 0) if noise == "general" else n
+    if noise == "general" and not brownian_dim:
+        raise BridgeError("general noise needs brownian_dim")
+    if noise != "general" and brownian_dim:
+        raise BridgeError("brownian_dim is for general noise only")
+    if g_out != want_out:
+        raise BridgeError(f"the diffusion returns {g_out} values; {noise} noise on a state of "
+                          f"{n} needs {want_out}")
+    if noise == "additive":
+        if g_in != 1:
+            raise BridgeError(f"an additive diffusion takes t alone (1 input), not {g_in}")
+        g_time = None
+    else:
+        if g_in not in (n, n + 1):
+            raise BridgeError(f"the diffusion takes {g_in} values: the state ({n}) or the "
+                              f"state and t ({n + 1})")
+        g_time = g_in == n + 1
+    doc: Dict[str, Any] = {"kind": "sde", "state_dim": n, "calculus": calculus, "noise": noise}
+    if brownian_dim:
+        doc["brownian_dim"] = brownian_dim
+    if description:
+        doc["description"] = description
+    doc["drift"] = {"time_input": d_in == n + 1, "layers": drift_layers}
+    doc["diffusion"] = {"layers": diffusion_layers} if g_time is None else \
+        {"time_input": g_time, "layers": diffusion_layers}
+    if solver:
+        doc["solver"] = dict(solver)
+    return doc
+
+
 def load_network(path: str, activations: Optional[Sequence[str]] = None,
                  prefix: str = "") -> List[Dict[str, Any]]:
     """A network's layers from a file: a TorchScript archive (activations
@@ -326,3 +377,37 @@ def cde_to_torch(doc: Mapping[str, Any]) -> Tuple[Any, Any, Any]:
     func = tm.CDEFunc(network_to_torch(doc["vector_field"]), int(doc["hidden_dim"]),
                       int(doc["input_channels"]))
     return network_to_torch(doc["initial"]), func, network_to_torch(doc["readout"])
+
+
+def sde_to_torch(doc: Mapping[str, Any]) -> Tuple[Any, Any, Any]:
+    """An "sde" document as torchsde wants it: (sde, drift, diffusion), where
+    `sde` has noise_type, sde_type, f(t, y) and g(t, y) (for torchsde.sdeint),
+    and drift / diffusion are forward(t, y) modules (TorchScript-able)."""
+    torch = _torch()
+    from . import _torch_modules as tm
+    if doc.get("kind") != "sde":
+        raise BridgeError("sde_to_torch: not an sde document")
+    n = int(doc["state_dim"])
+    noise = doc["noise"]
+    m = int(doc.get("brownian_dim", 0)) if noise == "general" else 0
+    drift = tm.ODEFunc(network_to_torch(doc["drift"]), bool(doc["drift"].get("time_input", False)),
+                       n, 0)
+    diffusion = tm.Diffusion(network_to_torch(doc["diffusion"]),
+                             bool(doc["diffusion"].get("time_input", False)),
+                             noise == "additive", n, m)
+
+    class SDE(torch.nn.Module):
+        noise_type = noise
+        sde_type = doc["calculus"]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.drift, self.diffusion = drift, diffusion
+
+        def f(self, t: Any, y: Any) -> Any:
+            return self.drift(t, y)
+
+        def g(self, t: Any, y: Any) -> Any:
+            return self.diffusion(t, y)
+
+    return SDE(), drift, diffusion

@@ -246,7 +246,9 @@ static err_code worker_init(worker *k, const sde_model *m, err *e)
     memset(k, 0, sizeof *k);
     k->ec.m = m;
     if (mlp_ws_new(&k->ec.fws, m->drift, SDE_CHUNK, e) ||
-        mlp_ws_new(&k->ec.gws, m->diffusion, SDE_CHUNK, e) || sde_ws_new(&k->ws, m->dim, m->m, e) ||
+        mlp_ws_new(&k->ec.gws, m->diffusion, SDE_CHUNK, e) || sde_ws_new(&k->ws, m->dim, m->m, e))
+        goto fail;
+    if ((m->noise == SDE_NOISE_DIAGONAL || m->noise == SDE_NOISE_ADDITIVE) &&
         sde_ws_new_block(&k->bws, m->dim, m->m, SDE_CHUNK, e))
         goto fail;
     k->ec.u = calloc(m->dim, sizeof(double));

@@ -113,7 +113,8 @@ struct sde_ws {
     size_t nk, mk;                   /* their number and components */
 };
 
-err_code sde_ws_new(sde_ws **out, size_t dim, size_t m, err *e)
+/* gsz: values of g (the diffusion's output) to hold. */
+static err_code ws_new(sde_ws **out, size_t dim, size_t m, size_t gsz, err *e)
 {
     *out = NULL;
     sde_ws *w = calloc(1, sizeof *w);
@@ -121,7 +122,6 @@ err_code sde_ws_new(sde_ws **out, size_t dim, size_t m, err *e)
     w->dim = dim;
     w->m = m;
     if (brownian_cursor_new(&w->bm, m, e) != ERR_OK) goto fail;
-    size_t gsz = dim * m;
     double **vd[] = {&w->y, &w->z, &w->fz, &w->f, &w->q, &w->yt, &w->yo, &w->hs};
     double **vg[] = {&w->gz, &w->g, &w->g2};
     double **vm[] = {&w->wa, &w->wb, &w->dw, &w->i10};
@@ -141,9 +141,15 @@ fail:
     return e ? e->code : ERR_NOMEM;
 }
 
+err_code sde_ws_new(sde_ws **out, size_t dim, size_t m, err *e)
+{
+    return ws_new(out, dim, m, dim * m, e);
+}
+
 err_code sde_ws_new_block(sde_ws **out, size_t dim, size_t m, size_t k, err *e)
 {
-    err_code rc = sde_ws_new(out, k * dim, k * m, e);
+    /* element by element only (sde_block_fits): g has k * dim values */
+    err_code rc = ws_new(out, k * dim, k * m, k * dim, e);
     if (rc) return rc;
     sde_ws *w = *out;
     if (!(w->bk = calloc(k, sizeof *w->bk))) {
@@ -295,7 +301,7 @@ static int step(step_ctx *c, double t, double h, double *out, int commit)
         if (commit) {
             memcpy(w->z, zn, d * sizeof *zn);
             memcpy(w->fz, w->f, d * sizeof *w->f);
-            memcpy(w->gz, w->g, d * p->m * sizeof *w->g);
+            memcpy(w->gz, w->g, (p->noise == SDE_NOISE_GENERAL ? d * p->m : d) * sizeof *w->g);
         }
         break;
     }

@@ -417,13 +417,73 @@ __attribute__((target("avx512f"))) static void matvec_n_loops(size_t n, size_t o
 }
 #endif
 
+/* n states through a layer with fewer than 8 outputs (in >= 8), such as
+ * a network's last: dot1's (and dot4's) operations per row and state, the
+ * (state, row) pairs eight at a time, z[s*out + o] being pair s*out + o.
+ * Eight independent sums instead of one chain per call, and one shuffle
+ * tree (hsum8x8, hsum8's order) for the eight reductions. */
+__attribute__((target("avx512f"))) static void narrow_n_loops(size_t n, size_t out, size_t in,
+                                                              const double *W, const double *b,
+                                                              const double *u, double *z)
+{
+    const size_t pairs = n * out;
+    for (size_t p0 = 0; p0 < pairs; p0 += 8) {
+        const size_t g = pairs - p0 < 8 ? pairs - p0 : 8;
+        const double *w[8], *x[8];
+        v8d a[8];
+        for (size_t q = 0; q < 8; q++) {
+            size_t p = p0 + (q < g ? q : 0);
+            w[q] = W + (p % out) * in;
+            x[q] = u + (p / out) * in;
+            a[q] = (v8d){0};
+        }
+        size_t i = 0;
+        for (; i + 8 <= in; i += 8) {
+#pragma GCC unroll 8
+            for (int q = 0; q < 8; q++) {
+                v8d wv, uv;
+                memcpy(&wv, w[q] + i, sizeof wv);
+                memcpy(&uv, x[q] + i, sizeof uv);
+                a[q] += wv * uv;
+            }
+        }
+        double sum[8] __attribute__((aligned(64)));
+        hsum8x8(a, sum);
+        for (size_t q = 0; q < g; q++) {
+            for (size_t t = i; t < in; t++)
+                sum[q] += w[q][t] * x[q][t];
+            z[p0 + q] = (b ? b[(p0 + q) % out] : 0.0) + sum[q];
+        }
+    }
+}
+
+/* n states through a layer with fewer than 8 inputs, from W transposed:
+ * colp state by state, in one call. */
+__attribute__((target("avx512f"))) static void colp_n_loops(size_t n, size_t out, size_t in,
+                                                            const double *P, const double *b,
+                                                            const double *u, double *z)
+{
+    for (size_t s = 0; s < n; s++)
+        colp(out, in, P, b, u + s * in, z + s * out);
+}
+
 void panel_matvec_n(size_t n, size_t out, size_t in, const double *W, const double *P,
                     const double *b, const double *u, double *z)
 {
 #if defined(PANEL_HAVE_N)
-    if (n > 1 && P && in >= 8 && out % 8 == 0 && simd_vector_doubles() >= 8) {
-        matvec_n_loops(n, out, in, P, b, u, z);
-        return;
+    if (n > 1 && simd_vector_doubles() >= 8) {
+        if (P && in >= 8 && out % 8 == 0) {
+            matvec_n_loops(n, out, in, P, b, u, z);
+            return;
+        }
+        if (in >= 8 && out < 8) {
+            narrow_n_loops(n, out, in, W, b, u, z);
+            return;
+        }
+        if (in < 8 && P) {
+            colp_n_loops(n, out, in, P, b, u, z);
+            return;
+        }
     }
 #endif
     for (size_t k = 0; k < n; k++)

@@ -12,7 +12,15 @@
  * and reversible_heun (Stratonovich, same networks); wall time of 1000
  * samples on 1 and 2 threads (a core/workq pool helping); ns per normal
  * draw and per Brownian query on the step grid (with the grid's own
- * construction, and without); the load average. */
+ * construction, and without); the load average.
+ *
+ * The arithmetic bound (the issue's: network flops x steps at the measured
+ * dgemm rate, plus the tanh and the normal draws), measured in the same
+ * run at the best of several repetitions: the three layers of one network
+ * as cblas_dgemm over the 1000 states of a step, the vectorised tanh on a
+ * lockstep chunk's layer (4 x 64 values), the normal draw below; per path
+ * 1000 steps x (2 networks + 4 x 64 tanh + 2 normals). Printed with EM's
+ * ratio to it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +33,11 @@
 #include "core/workq.h"
 #include "model/rng.h"
 #include "model/sde_model.h"
+#include "nn/nn_blas.h"
+#include "nn/vmath.h"
 #include "num/brownian.h"
+
+#include <cblas.h>
 
 #define H 64
 
@@ -69,6 +81,48 @@ static double wall(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Best CPU seconds of one network's three layers by cblas_dgemm over S
+ * states (no bias, no activation: the flops alone), and of the tanh of 256
+ * values, over reps repetitions. */
+static void bound_rates(const model_def *d, size_t S, int reps, double *gemm_s, double *tanh_s)
+{
+    const size_t w[] = {2, H, H, 2};
+    double *a = malloc(S * H * sizeof *a), *b = malloc(S * H * sizeof *b);
+    for (size_t i = 0; i < S * H; i++)
+        a[i] = sin(0.37 * (double)i);
+    *gemm_s = *tanh_s = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double c0 = bench_cpu_now();
+        const double *u = a;
+        size_t off = 0;
+        for (int l = 0; l < 3; l++) {
+            double *z = l % 2 ? a : b;
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, (int)w[l + 1], (int)w[l],
+                        1.0, u, (int)w[l], d->params + off, (int)w[l], 0.0, z, (int)w[l + 1]);
+            off += w[l] * w[l + 1] + w[l + 1];
+            u = z;
+        }
+        double g = bench_cpu_now() - c0;
+        if (g < *gemm_s) *gemm_s = g;
+        for (size_t i = 0; i < S * H; i++) /* back into tanh's range */
+            a[i] = sin(0.37 * (double)i);
+        c0 = bench_cpu_now();
+        for (int k = 0; k < 1000; k++)
+            vmath_tanh(4 * H, a + 4 * H * (size_t)(k % 250), b);
+        double th = (bench_cpu_now() - c0) / 1000;
+        if (th < *tanh_s) *tanh_s = th;
+    }
+    free(a);
+    free(b);
+}
+
+static double process_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static double load1(void)
 {
     double l = -1;
@@ -102,6 +156,7 @@ int main(int argc, char **argv)
         model_def_free(&d);
         return 0;
     }
+    nn_blas_single_thread();
     const size_t S = 1000, nt = 101;
     double t[101];
     for (size_t i = 0; i < nt; i++)
@@ -109,6 +164,7 @@ int main(int argc, char **argv)
     const double y0[2] = {0.5, -0.3};
     double *paths = malloc(S * nt * 2 * sizeof *paths);
     printf("{\"bench\":\"sde\",\"load1\":%.2f}\n", load1());
+    double em_big = 0;
     const char *methods[] = {"euler_maruyama", "milstein", "reversible_heun"};
     for (int mi = 0; mi < 3; mi++) {
         d.sde_calculus = mi == 2 ? SDE_STRATONOVICH : SDE_ITO;
@@ -130,6 +186,7 @@ int main(int argc, char **argv)
             if (sde_model_solve(m, &q, paths, NULL, &e)) return 1;
         }
         double one = (bench_cpu_now() - c0) / 100;
+        if (mi == 0) em_big = big;
         printf("{\"method\":\"%s\",\"batch1000_us_per_path\":%.1f,\"batch1_us_per_path\":%.1f}\n",
                methods[mi], big * 1e6, one * 1e6);
         sde_model_free(m);
@@ -141,18 +198,25 @@ int main(int argc, char **argv)
     if (sde_model_new(&m, &d, &e)) return 1;
     workq *pool;
     if (workq_new(&pool, 2, 16, &e)) return 1;
-    double w1 = 0, w2 = 0;
+    double w1 = 0, w2 = 0, p1 = 0, p2 = 0;
+    int used = 0;
     for (int th = 1; th <= 2; th++) {
         struct sde_model_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = nt, .samples = S,
                                     .seed = 1, .pool = th > 1 ? pool : NULL,
                                     .max_helpers = th - 1};
         struct sde_model_stats st;
-        double w0 = wall();
+        double w0 = wall(), c0 = process_cpu();
         if (sde_model_solve(m, &q, paths, &st, &e)) return 1;
         *(th == 1 ? &w1 : &w2) = wall() - w0;
+        *(th == 1 ? &p1 : &p2) = process_cpu() - c0;
+        if (th == 2) used = st.threads;
     }
-    printf("{\"threads\":\"1 vs 2\",\"wall_s_1\":%.3f,\"wall_s_2\":%.3f,\"speedup\":%.2f}\n", w1,
-           w2, w1 / w2);
+    /* the process's CPU time (every thread's): equal on 1 and 2 threads
+     * when splitting the work costs nothing; the wall time then shows what
+     * the scheduler gave the second thread */
+    printf("{\"threads\":\"1 vs 2\",\"wall_s_1\":%.3f,\"wall_s_2\":%.3f,\"speedup\":%.2f,"
+           "\"cpu_s_1\":%.3f,\"cpu_s_2\":%.3f,\"threads_used\":%d}\n",
+           w1, w2, w1 / w2, p1, p2, used);
     workq_free(pool);
     sde_model_free(m);
     /* sample generation */
@@ -184,6 +248,17 @@ int main(int argc, char **argv)
     printf("{\"ns_per_normal\":%.1f,\"ns_per_grid_query_2d\":%.0f,"
            "\"ns_per_query_2d_no_grid\":%.0f,\"checksum\":%g}\n",
            ns_normal, ns_query[1], ns_query[0], acc);
+    double gemm_s, tanh_s;
+    bound_rates(&d, S, 7, &gemm_s, &tanh_s);
+    const double flops = 2.0 * (2 * H + H * H + H * 2); /* per state and network */
+    const double steps = 1000, b_gemm = steps * 2 * gemm_s / (double)S,
+                 b_tanh = steps * tanh_s / (4 * H) * (2 * 2 * H), /* 2 nets x 2 tanh layers */
+                 b_norm = steps * 2 * ns_normal * 1e-9, bound = b_gemm + b_tanh + b_norm;
+    printf("{\"dgemm_gflops\":%.1f,\"tanh_ns_per_elem\":%.3f,\"bound_us_per_path\":%.1f,"
+           "\"bound_gemm_us\":%.1f,\"bound_tanh_us\":%.1f,\"bound_normals_us\":%.1f,"
+           "\"em_batch1000_over_bound\":%.2f}\n",
+           flops * (double)S / gemm_s * 1e-9, tanh_s / (4 * H) * 1e9, bound * 1e6, b_gemm * 1e6,
+           b_tanh * 1e6, b_norm * 1e6, em_big / bound);
     printf("{\"bench\":\"sde\",\"load1_end\":%.2f}\n", load1());
     free(paths);
     model_def_free(&d);

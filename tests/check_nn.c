@@ -946,6 +946,44 @@ START_TEST(packed_bitwise)
 }
 END_TEST
 
+/* A batch below the GEMM threshold answers, item for item, what each item
+ * gets alone, bit for bit: with the AVX-512 panels the layers with in >= 8
+ * and out a multiple of 8 take several states per pass over the weights
+ * (panel_matvec_n), the others one at a time. Widths on both sides of
+ * those conditions, with and without t, packed and not. */
+START_TEST(small_batch_bitwise)
+{
+    static const size_t widths[] = {8, 24, 64, 12, 130};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+        for (int time = 0; time < 2; time++)
+            for (int pack = 0; pack < 2; pack++) {
+                const size_t h = widths[wi];
+                const mlp_layer L[] = {{MLP_LINEAR, 3 + (size_t)time, h, ACT_TANH},
+                                       {MLP_LINEAR, h, h, ACT_TANH},
+                                       {MLP_LINEAR, h, 3, ACT_IDENTITY}};
+                mlp *m = make_mlp(3, time, 3, L);
+                random_params(m, 1.0);
+                if (pack) ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK);
+                enum { NMAX = MLP_GEMM_MIN_BATCH - 1 };
+                mlp_ws *ws = make_ws(m, NMAX);
+                double x[NMAX * 3], y[NMAX * 3], one[3];
+                for (size_t i = 0; i < NMAX * 3; i++)
+                    x[i] = sin(1.7 * (double)i + (double)h);
+                for (size_t n = 1; n <= NMAX; n++) {
+                    mlp_forward_batch(m, ws, n, x, 0.25, y);
+                    for (size_t k = 0; k < n; k++) {
+                        mlp_forward(m, ws, x + 3 * k, 0.25, one);
+                        ck_assert_msg(memcmp(one, y + 3 * k, sizeof one) == 0,
+                                      "width %zu, n %zu, item %zu, time %d, packed %d", h, n, k,
+                                      time, pack);
+                    }
+                }
+                mlp_ws_free(ws);
+                mlp_free(m);
+            }
+}
+END_TEST
+
 /* Panels are a copy: writing the parameters through mlp_params or binding
  * others must drop them, or the next forward would use the old weights.
  * The first layer has in < 8, which gets panels on every CPU. */
@@ -1013,6 +1051,7 @@ static Suite *nn_suite(void)
     tcase_add_loop_test(core, linear_shapes, 0, 2);
     tcase_add_test(core, packed_bitwise);
     tcase_add_test(core, packed_dropped_on_write);
+    tcase_add_test(core, small_batch_bitwise);
     tcase_add_test(core, activation_names);
     tcase_add_test(core, activation_values);
     tcase_add_test(core, activation_derivatives);

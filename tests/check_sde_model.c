@@ -17,6 +17,7 @@
 #include "codec/codec_model.h"
 #include "codec/jbuf.h"
 #include "core/workq.h"
+#include "model/rng.h"
 #include "model/sde_model.h"
 #include "nn/mlp.h"
 #include "testutil.h"
@@ -349,6 +350,91 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* A net in_dim -> 64 -> 64 -> out (tanh, tanh, identity) at params + off,
+ * weights as torch.nn.Linear draws them; returns the next offset. */
+static size_t wide_net(model_def *d, int which, size_t in, size_t out, bool time_input, size_t off,
+                       rng *r)
+{
+    model_net *n = &d->nets[which];
+    const size_t w[] = {in + time_input, 64, 64, out};
+    n->in_dim = in;
+    n->time_input = time_input;
+    n->n_layers = 3;
+    for (int l = 0; l < 3; l++) {
+        n->layers[l] = (mlp_layer){MLP_LINEAR, w[l], w[l + 1], l < 2 ? ACT_TANH : ACT_IDENTITY};
+        double k = 1 / sqrt((double)w[l]);
+        for (size_t i = 0; i < w[l] * w[l + 1] + w[l + 1]; i++)
+            d->params[off++] = rng_uniform_range(r, -k, k);
+    }
+    return off;
+}
+
+/* Chunks of 4 samples go through the solver in lockstep, the networks'
+ * 64-wide layers four states at a time (sde_solve_block, nn's
+ * panel_matvec_n); a request's last, shorter chunk one sample at a time.
+ * Sample k of a request for k + 1 samples ((k + 1) % 4 != 0) is therefore
+ * solved alone, and must equal, bit for bit, sample k of a request for 9
+ * (chunks 4, 4, 1): for every method and noise type the lockstep takes,
+ * with an output time between grid points and a time-dependent drift. */
+START_TEST(test_lockstep_same_bits)
+{
+    static const struct {
+        const char *method;
+        sde_calculus calculus;
+        sde_noise noise;
+    } cases[] = {
+        {"euler_maruyama", SDE_ITO, SDE_NOISE_DIAGONAL},
+        {"euler_heun", SDE_STRATONOVICH, SDE_NOISE_DIAGONAL},
+        {"reversible_heun", SDE_STRATONOVICH, SDE_NOISE_DIAGONAL},
+        {"euler_maruyama", SDE_ITO, SDE_NOISE_ADDITIVE},
+        {"milstein", SDE_ITO, SDE_NOISE_DIAGONAL}, /* not in lockstep: the same either way */
+    };
+    const double y0[] = {0.5, -0.3, 0.1, 0.2}, t[] = {0.5, 0.105, 0.25};
+    const size_t S = 9, nt = 3, dim = 2, cell = nt * dim;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        model_def d;
+        model_def_init(&d);
+        d.kind = MODEL_KIND_SDE;
+        d.state_dim = dim;
+        d.sde_calculus = cases[ci].calculus;
+        d.sde_noise = cases[ci].noise;
+        d.n_nets = 2;
+        const size_t gin = cases[ci].noise == SDE_NOISE_ADDITIVE ? 1 : dim;
+        const size_t per = 64 * 64 + 64 + 64 * dim + dim;
+        d.n_params = (dim + 1) * 64 + 64 + per + gin * 64 + 64 + per;
+        d.params = malloc(d.n_params * sizeof *d.params);
+        rng r;
+        rng_seed(&r, 2025 + ci);
+        size_t off = wide_net(&d, MODEL_NET_SDE_DRIFT, dim, dim, true, 0, &r);
+        off = wide_net(&d, MODEL_NET_SDE_DIFFUSION, gin, dim, false, off, &r);
+        ck_assert_uint_eq(off, d.n_params);
+        snprintf(d.solver.method, sizeof d.solver.method, "%s", cases[ci].method);
+        d.solver.step = 0.01;
+        err e;
+        err_clear(&e);
+        ck_assert_msg(model_def_validate(&d, &e) == ERR_OK, "%s: %s", e.field, e.message);
+        sde_model *m;
+        ck_assert_int_eq(sde_model_new(&m, &d, NULL), ERR_OK);
+        double *all = solve(m, y0, 2, t, nt, S, 5, NULL, 0, NULL);
+        for (size_t k = 0; k < S; k++) {
+            if ((k + 1) % 4 == 0) continue;
+            double *part = solve(m, y0, 2, t, nt, k + 1, 5, NULL, 0, NULL);
+            for (size_t b = 0; b < 2; b++)
+                ck_assert_msg(memcmp(part + (b * (k + 1) + k) * cell, all + (b * S + k) * cell,
+                                     cell * sizeof *all) == 0,
+                              "%s, noise %d: sample %zu of state %zu differs", cases[ci].method,
+                              (int)cases[ci].noise, k, b);
+            free(part);
+        }
+        for (size_t i = 0; i < 2 * S * cell; i++)
+            ck_assert(isfinite(all[i]));
+        free(all);
+        sde_model_free(m);
+        model_def_free(&d);
+    }
+}
+END_TEST
+
 START_TEST(test_blowup_same_on_any_thread_count)
 {
     /* drift (3y)^3: large initial states blow up, small ones may not; the
@@ -395,6 +481,7 @@ static Suite *suite(void)
     TCase *c = tcase_create("core");
     tcase_set_timeout(c, 300);
     tcase_add_test(c, test_independent_of_threads_and_subsets);
+    tcase_add_test(c, test_lockstep_same_bits);
     tcase_add_test(c, test_milstein_jacobian);
     tcase_add_test(c, test_summarize);
     tcase_add_test(c, test_document_roundtrip);

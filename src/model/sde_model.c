@@ -126,8 +126,9 @@ err_code sde_model_settings(const sde_model *m, const model_solver *over,
 
 typedef struct eval_ctx {
     const sde_model *m;
-    mlp_ws *fws, *gws;
-    double *u, *yd; /* dim each: a tangent, the JVP */
+    mlp_ws *fws, *gws; /* for up to SDE_CHUNK states */
+    double *u, *yd;    /* dim each: a tangent, the JVP */
+    size_t k;          /* states per call of the block callbacks */
 } eval_ctx;
 
 static int cb_drift(void *ctx, double t, const double *y, double *f)
@@ -144,6 +145,28 @@ static int cb_diffusion(void *ctx, double t, const double *y, double *g)
         mlp_forward(c->m->diffusion, c->gws, &t, 0, g); /* the time is its one input */
     else
         mlp_forward(c->m->diffusion, c->gws, y, t, g);
+    return 0;
+}
+
+/* The callbacks of sde_solve_block: c->k states one after the other. */
+static int cb_drift_block(void *ctx, double t, const double *y, double *f)
+{
+    eval_ctx *c = ctx;
+    mlp_forward_batch(c->m->drift, c->fws, c->k, y, t, f);
+    return 0;
+}
+
+static int cb_diffusion_block(void *ctx, double t, const double *y, double *g)
+{
+    eval_ctx *c = ctx;
+    const size_t d = c->m->dim;
+    if (c->m->noise != SDE_NOISE_ADDITIVE) {
+        mlp_forward_batch(c->m->diffusion, c->gws, c->k, y, t, g);
+        return 0;
+    }
+    mlp_forward(c->m->diffusion, c->gws, &t, 0, g); /* a function of t alone: the same for all */
+    for (size_t s = 1; s < c->k; s++)
+        memcpy(g + s * d, g, d * sizeof *g);
     return 0;
 }
 
@@ -205,6 +228,7 @@ static void work_release(work *w)
 typedef struct worker {
     eval_ctx ec;
     sde_ws *ws;
+    sde_ws *bws; /* SDE_CHUNK samples in lockstep (sde_solve_block); NULL: none */
 } worker;
 
 static void worker_free(worker *k)
@@ -214,14 +238,18 @@ static void worker_free(worker *k)
     free(k->ec.u);
     free(k->ec.yd);
     sde_ws_free(k->ws);
+    sde_ws_free(k->bws);
 }
 
 static err_code worker_init(worker *k, const sde_model *m, err *e)
 {
     memset(k, 0, sizeof *k);
     k->ec.m = m;
-    if (mlp_ws_new(&k->ec.fws, m->drift, 1, e) || mlp_ws_new(&k->ec.gws, m->diffusion, 1, e) ||
-        sde_ws_new(&k->ws, m->dim, m->m, e))
+    if (mlp_ws_new(&k->ec.fws, m->drift, SDE_CHUNK, e) ||
+        mlp_ws_new(&k->ec.gws, m->diffusion, SDE_CHUNK, e) || sde_ws_new(&k->ws, m->dim, m->m, e))
+        goto fail;
+    if ((m->noise == SDE_NOISE_DIAGONAL || m->noise == SDE_NOISE_ADDITIVE) &&
+        sde_ws_new_block(&k->bws, m->dim, m->m, SDE_CHUNK, e))
         goto fail;
     k->ec.u = calloc(m->dim, sizeof(double));
     k->ec.yd = calloc(m->dim, sizeof(double));
@@ -233,6 +261,40 @@ static err_code worker_init(worker *k, const sde_model *m, err *e)
 fail:
     worker_free(k);
     return e && e->code ? e->code : ERR_NOMEM;
+}
+
+/* A whole chunk of SDE_CHUNK samples in lockstep, every initial state:
+ * each layer's weights are read once for the chunk's states, where one
+ * sample at a time reads the drift's and the diffusion's in turn and they
+ * do not fit the L1 cache together (docs/benchmarks.md, "SDE"). The same
+ * bits as one sample at a time (sde_solve_block, nn panel_matvec_n); true
+ * when done. False (nothing counted) for a shorter chunk, a method or noise
+ * that does not fit, or anything but a clean finish: the caller then solves
+ * the chunk sample by sample, which also finds and reports a failure. */
+static bool chunk_block(work *w, worker *k, size_t k0, size_t k1, long *steps, long *nfe)
+{
+    const sde_model *m = w->m;
+    const struct sde_model_query *q = w->q;
+    if (k1 - k0 != SDE_CHUNK || !k->bws || !sde_block_fits(w->me, m->noise)) return false;
+    const sde_problem p = {.dim = SDE_CHUNK * m->dim,
+                           .m = SDE_CHUNK * m->m,
+                           .noise = m->noise,
+                           .calculus = m->calculus,
+                           .drift = cb_drift_block,
+                           .diffusion = cb_diffusion_block,
+                           .ctx = &k->ec};
+    struct sde_stats st = {0};
+    k->ec.k = SDE_CHUNK;
+    for (size_t b = 0; b < q->batch; b++) {
+        double *y = w->paths + (b * q->samples + k0) * q->n_t * m->dim;
+        if (sde_solve_block(&p, w->me, w->h, q->seed, (uint32_t)k0, q->t0, q->y0 + b * m->dim,
+                            q->t, q->n_t, w->order, y, q->n_t * m->dim, k->bws, q->abort,
+                            q->abort_ctx, &st))
+            return false;
+    }
+    *steps += st.steps;
+    *nfe += st.nfe;
+    return true;
 }
 
 /* Claim chunks until none is left (or the solve stops). */
@@ -254,6 +316,7 @@ static void work_run(work *w, worker *k)
         if (c >= w->n_chunks || atomic_load(&w->stop)) break;
         size_t k0 = c * SDE_CHUNK, k1 = k0 + SDE_CHUNK < q->samples ? k0 + SDE_CHUNK : q->samples;
         if (k0 * q->batch > atomic_load(&w->fail_min)) break; /* past a failure: claims only grow */
+        if (chunk_block(w, k, k0, k1, &steps, &nfe)) continue;
         for (size_t s = k0; s < k1; s++) {
             for (size_t b = 0; b < q->batch; b++) {
                 const size_t item = s * q->batch + b;

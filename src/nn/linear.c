@@ -56,8 +56,7 @@ void linear_forward(size_t n, size_t out, size_t in, const double *W, const doub
                     const double *b, const double *u, double *z)
 {
     if (n < LINEAR_GEMM_MIN_BATCH) {
-        for (size_t k = 0; k < n; k++)
-            panel_matvec(out, in, W, P, b, u + k * in, z + k * out);
+        panel_matvec_n(n, out, in, W, P, b, u, z);
         return;
     }
     for (size_t k = 0; k < n; k++) {

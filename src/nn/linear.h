@@ -19,7 +19,8 @@
 #define LINEAR_GEMM_MIN_BATCH 12
 
 /* z = W u + b (b NULL: + 0) for n states. P: W's panels (nn/panel.h) or
- * NULL; only the single-state path reads them. */
+ * NULL; only the path below the GEMM threshold reads them (panel_matvec_n:
+ * each state the same bits as alone). */
 void linear_forward(size_t n, size_t out, size_t in, const double *W, const double *P,
                     const double *b, const double *u, double *z);
 

@@ -266,6 +266,62 @@ static inline __attribute__((always_inline)) void colp(size_t out, size_t in, co
         z[o] = s;
     }
 }
+/* Keep a loaded panel vector in a register: GCC otherwise folds the load
+ * into each state's multiply, one load per product instead of one per
+ * ks products, and the kernel is bound by loads. Only in code compiled for
+ * AVX-512 (the "v" constraint names its 32 zmm registers there). */
+#if defined(__x86_64__)
+#define PANEL_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define PANEL_IN_REGISTER(v) ((void)0)
+#endif
+
+/* dot8p(1) for ks = 1..3 states at once: z_s[0..7] = b + W[0..7] . u_s
+ * from one block's panel (lane r = row r), each panel vector loaded once
+ * for the ks states. Each lane performs dot8p's IEEE operations in its
+ * order, so every state's result is the one it gets alone, bit for bit;
+ * what changes is that a block of samples reads the weights once: two
+ * 64 x 64 layers (an SDE's drift and diffusion) do not fit the L1 cache
+ * together, and one state per pass reloads them from L2 every time
+ * (bench/bench_sde; docs/benchmarks.md, "SDE"). 24 accumulators at ks = 3,
+ * as dot8p(3). */
+static inline __attribute__((always_inline)) void dot8s(int ks, size_t in, const double *P,
+                                                        const double *b, const double *u,
+                                                        double *z, size_t zs)
+{
+    v8d a[3][8];
+#pragma GCC unroll 3
+    for (int s = 0; s < ks; s++)
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            a[s][j] = (v8d){0};
+    size_t i = 0;
+    for (; i + 8 <= in; i += 8) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            v8d pv;
+            LOAD8(pv, P + (i + j) * 8);
+            PANEL_IN_REGISTER(pv);
+#pragma GCC unroll 3
+            for (int s = 0; s < ks; s++)
+                a[s][j] += pv * u[s * in + i + j];
+        }
+    }
+#pragma GCC unroll 3
+    for (int s = 0; s < ks; s++) {
+        v8d r = ((a[s][0] + a[s][4]) + (a[s][1] + a[s][5])) +
+                ((a[s][2] + a[s][6]) + (a[s][3] + a[s][7]));
+        for (size_t t = i; t < in; t++) {
+            v8d pv;
+            LOAD8(pv, P + t * 8);
+            r += pv * u[s * in + t];
+        }
+        v8d bv = {0};
+        if (b) LOAD8(bv, b);
+        r = bv + r;
+        memcpy(z + s * zs, &r, sizeof r);
+    }
+}
 #undef SHUF
 #undef LOAD8
 #endif
@@ -337,6 +393,101 @@ SIMD_CLONES static void matvec_loops(size_t out, size_t in, const double *W, con
     }
     for (; o < out; o++)
         z[o] = (b ? b[o] : 0.0) + dot1(in, W + o * in, u);
+}
+
+/* n states with the AVX-512 panels, out a multiple of 8: block by block
+ * (8 rows), the states three at a time. */
+#if defined(PANEL_HAVE_V8D) && defined(__x86_64__)
+#define PANEL_HAVE_N 1
+/* Called only when simd_vector_doubles() >= 8, so compiled for AVX-512
+ * alone (no other clone would run it). */
+__attribute__((target("avx512f"))) static void matvec_n_loops(size_t n, size_t out, size_t in, const double *P,
+                                       const double *b, const double *u, double *z)
+{
+    for (size_t o = 0; o < out; o += 8) {
+        const double *Pq = P + o * in, *bq = b ? b + o : NULL;
+        size_t s = 0;
+        for (; s + 3 <= n; s += 3)
+            dot8s(3, in, Pq, bq, u + s * in, z + s * out + o, out);
+        if (n - s == 2)
+            dot8s(2, in, Pq, bq, u + s * in, z + s * out + o, out);
+        else if (n - s == 1)
+            dot8s(1, in, Pq, bq, u + s * in, z + s * out + o, out);
+    }
+}
+#endif
+
+/* n states through a layer with fewer than 8 outputs (in >= 8), such as
+ * a network's last: dot1's (and dot4's) operations per row and state, the
+ * (state, row) pairs eight at a time, z[s*out + o] being pair s*out + o.
+ * Eight independent sums instead of one chain per call, and one shuffle
+ * tree (hsum8x8, hsum8's order) for the eight reductions. */
+__attribute__((target("avx512f"))) static void narrow_n_loops(size_t n, size_t out, size_t in,
+                                                              const double *W, const double *b,
+                                                              const double *u, double *z)
+{
+    const size_t pairs = n * out;
+    for (size_t p0 = 0; p0 < pairs; p0 += 8) {
+        const size_t g = pairs - p0 < 8 ? pairs - p0 : 8;
+        const double *w[8], *x[8];
+        v8d a[8];
+        for (size_t q = 0; q < 8; q++) {
+            size_t p = p0 + (q < g ? q : 0);
+            w[q] = W + (p % out) * in;
+            x[q] = u + (p / out) * in;
+            a[q] = (v8d){0};
+        }
+        size_t i = 0;
+        for (; i + 8 <= in; i += 8) {
+#pragma GCC unroll 8
+            for (int q = 0; q < 8; q++) {
+                v8d wv, uv;
+                memcpy(&wv, w[q] + i, sizeof wv);
+                memcpy(&uv, x[q] + i, sizeof uv);
+                a[q] += wv * uv;
+            }
+        }
+        double sum[8] __attribute__((aligned(64)));
+        hsum8x8(a, sum);
+        for (size_t q = 0; q < g; q++) {
+            for (size_t t = i; t < in; t++)
+                sum[q] += w[q][t] * x[q][t];
+            z[p0 + q] = (b ? b[(p0 + q) % out] : 0.0) + sum[q];
+        }
+    }
+}
+
+/* n states through a layer with fewer than 8 inputs, from W transposed:
+ * colp state by state, in one call. */
+__attribute__((target("avx512f"))) static void colp_n_loops(size_t n, size_t out, size_t in,
+                                                            const double *P, const double *b,
+                                                            const double *u, double *z)
+{
+    for (size_t s = 0; s < n; s++)
+        colp(out, in, P, b, u + s * in, z + s * out);
+}
+
+void panel_matvec_n(size_t n, size_t out, size_t in, const double *W, const double *P,
+                    const double *b, const double *u, double *z)
+{
+#if defined(PANEL_HAVE_N)
+    if (n > 1 && simd_vector_doubles() >= 8) {
+        if (P && in >= 8 && out % 8 == 0) {
+            matvec_n_loops(n, out, in, P, b, u, z);
+            return;
+        }
+        if (in >= 8 && out < 8) {
+            narrow_n_loops(n, out, in, W, b, u, z);
+            return;
+        }
+        if (in < 8 && P) {
+            colp_n_loops(n, out, in, P, b, u, z);
+            return;
+        }
+    }
+#endif
+    for (size_t k = 0; k < n; k++)
+        panel_matvec(out, in, W, P, b, u + k * in, z + k * out);
 }
 
 /* The four-row loops keep 32 partial sums, which need wide vectors: at

@@ -29,4 +29,10 @@ void panel_pack(size_t out, size_t in, const double *W, double *P);
 void panel_matvec(size_t out, size_t in, const double *W, const double *P, const double *b,
                   const double *u, double *z);
 
+/* panel_matvec for n states (u n x in, z n x out, row-major), the same
+ * bits as n calls; with the AVX-512 panels, each block of rows serves
+ * several states per load, so a small batch reads W once, not n times. */
+void panel_matvec_n(size_t n, size_t out, size_t in, const double *W, const double *P,
+                    const double *b, const double *u, double *z);
+
 #endif

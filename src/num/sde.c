@@ -109,9 +109,12 @@ struct sde_ws {
     double *wa, *wb, *dw, *i10;      /* W(t_k), W(t_k+1), the increment, SRA's I_(1,0)/h */
     double *sf;                      /* SRA: stages x dim drift values */
     double *hs;                      /* SRA: stage state */
+    brownian_cursor **bk;            /* sde_ws_new_block: one cursor per sample of a block */
+    size_t nk, mk;                   /* their number and components */
 };
 
-err_code sde_ws_new(sde_ws **out, size_t dim, size_t m, err *e)
+/* gsz: values of g (the diffusion's output) to hold. */
+static err_code ws_new(sde_ws **out, size_t dim, size_t m, size_t gsz, err *e)
 {
     *out = NULL;
     sde_ws *w = calloc(1, sizeof *w);
@@ -119,7 +122,6 @@ err_code sde_ws_new(sde_ws **out, size_t dim, size_t m, err *e)
     w->dim = dim;
     w->m = m;
     if (brownian_cursor_new(&w->bm, m, e) != ERR_OK) goto fail;
-    size_t gsz = dim * m;
     double **vd[] = {&w->y, &w->z, &w->fz, &w->f, &w->q, &w->yt, &w->yo, &w->hs};
     double **vg[] = {&w->gz, &w->g, &w->g2};
     double **vm[] = {&w->wa, &w->wb, &w->dw, &w->i10};
@@ -139,9 +141,38 @@ fail:
     return e ? e->code : ERR_NOMEM;
 }
 
+err_code sde_ws_new(sde_ws **out, size_t dim, size_t m, err *e)
+{
+    return ws_new(out, dim, m, dim * m, e);
+}
+
+err_code sde_ws_new_block(sde_ws **out, size_t dim, size_t m, size_t k, err *e)
+{
+    /* element by element only (sde_block_fits): g has k * dim values */
+    err_code rc = ws_new(out, k * dim, k * m, k * dim, e);
+    if (rc) return rc;
+    sde_ws *w = *out;
+    if (!(w->bk = calloc(k, sizeof *w->bk))) {
+        err_set(e, ERR_NOMEM, NULL, "out of memory for an SDE workspace");
+        goto fail;
+    }
+    w->nk = k;
+    w->mk = m;
+    for (size_t s = 0; s < k; s++)
+        if (brownian_cursor_new(&w->bk[s], m, e) != ERR_OK) goto fail;
+    return ERR_OK;
+fail:
+    sde_ws_free(w);
+    *out = NULL;
+    return e && e->code ? e->code : ERR_NOMEM;
+}
+
 void sde_ws_free(sde_ws *w)
 {
     if (!w) return;
+    for (size_t s = 0; s < w->nk; s++)
+        brownian_cursor_free(w->bk[s]);
+    free(w->bk);
     brownian_cursor_free(w->bm);
     double *all[] = {w->y,  w->z,  w->fz, w->gz, w->f,  w->g,   w->g2,
                      w->q,  w->yt, w->yo, w->wa, w->wb, w->dw, w->i10, w->sf, w->hs};
@@ -270,7 +301,7 @@ static int step(step_ctx *c, double t, double h, double *out, int commit)
         if (commit) {
             memcpy(w->z, zn, d * sizeof *zn);
             memcpy(w->fz, w->f, d * sizeof *w->f);
-            memcpy(w->gz, w->g, d * p->m * sizeof *w->g);
+            memcpy(w->gz, w->g, (p->noise == SDE_NOISE_GENERAL ? d * p->m : d) * sizeof *w->g);
         }
         break;
     }
@@ -403,4 +434,85 @@ out:
         st->nfe += c.nfe;
     }
     return rc ? (e && e->code ? e->code : (err_code)rc) : ERR_OK;
+}
+
+bool sde_block_fits(const struct sde_method *me, sde_noise noise)
+{
+    return (noise == SDE_NOISE_DIAGONAL || noise == SDE_NOISE_ADDITIVE) &&
+           (me->kernel == SDE_KERNEL_EULER || me->kernel == SDE_KERNEL_HEUN ||
+            me->kernel == SDE_KERNEL_REVERSIBLE);
+}
+
+/* sde_solve's loop over K samples at once: the state is the K states one
+ * after the other, the increment the K paths' increments, and every step
+ * acts element by element (sde_block_fits), so each sample sees sde_solve's
+ * operations in its order. Anything but a clean finish returns non-zero
+ * without an error record; the caller then solves the samples one by one,
+ * which answers the same and says what went wrong. */
+err_code sde_solve_block(const sde_problem *p, const struct sde_method *me, double h,
+                         uint64_t seed, uint32_t sample0, double t0, const double *y0,
+                         const double *t, size_t n_t, const size_t *order, double *y_out,
+                         size_t out_stride, sde_ws *w, ode_abort_fn abort, void *abort_ctx,
+                         struct sde_stats *st)
+{
+    const size_t K = w->nk, mk = w->mk, d = p->dim / (K ? K : 1), m = p->m;
+    if (K == 0 || p->dim != K * d || m != K * mk || w->dim != p->dim || w->m != m ||
+        !sde_block_fits(me, p->noise) || !(h > 0) || !isfinite(h))
+        return ERR_INVALID;
+    const double tmax = ldexp(1.0, BROWNIAN_MAX_EXP);
+    for (size_t i = 0; i < n_t; i++)
+        if (!(t[i] >= t0) || !(t[i] - t0 <= tmax)) return ERR_INVALID;
+    step_ctx c = {p, me, w, seed, sample0, 0};
+    long k = 0, steps = 0;
+    double tk = t0;
+    for (size_t s = 0; s < K; s++) {
+        brownian_cursor_reset(w->bk[s], seed, sample0 + (uint32_t)s);
+        brownian_cursor_grid(w->bk[s], h);
+        memcpy(w->y + s * d, y0, d * sizeof *w->y);
+    }
+    memset(w->wa, 0, m * sizeof *w->wa);
+    if (me->kernel == SDE_KERNEL_REVERSIBLE) {
+        memcpy(w->z, w->y, p->dim * sizeof *w->z);
+        if (p->drift(p->ctx, t0, w->z, w->fz) || p->diffusion(p->ctx, t0, w->z, w->gz))
+            return ERR_SOLVER;
+        c.nfe++;
+    }
+    for (size_t oi = 0; oi < n_t; oi++) {
+        size_t i = order ? order[oi] : oi;
+        double tau = t[i];
+        for (;;) {
+            const double un = (double)(k + 1) * h, tn = t0 + un;
+            if (tn > tau && tn - tau > grid_tol(t0, tn, h)) break;
+            if (abort && steps % SDE_POLL_STEPS == 0 && abort(abort_ctx) != 0) return ERR_SOLVER;
+            for (size_t s = 0; s < K; s++)
+                brownian_cursor_w(w->bk[s], un, w->wb + s * mk);
+            for (size_t j = 0; j < m; j++)
+                w->dw[j] = w->wb[j] - w->wa[j];
+            if (step(&c, tk, tn - tk, w->y, 1)) return ERR_SOLVER;
+            steps++;
+            k++;
+            tk = tn;
+            memcpy(w->wa, w->wb, m * sizeof *w->wa);
+            if (!all_finite(w->y, p->dim)) return ERR_SOLVER;
+        }
+        const double *src = w->y;
+        if (fabs(tau - tk) > grid_tol(t0, tk, h)) {
+            for (size_t s = 0; s < K; s++)
+                brownian_cursor_w(w->bk[s], tau - t0, w->wb + s * mk);
+            for (size_t j = 0; j < m; j++)
+                w->dw[j] = w->wb[j] - w->wa[j];
+            if (step(&c, tk, tau - tk, w->yo, 0)) return ERR_SOLVER;
+            steps++;
+            if (!all_finite(w->yo, p->dim)) return ERR_SOLVER;
+            src = w->yo;
+        }
+        for (size_t s = 0; s < K; s++)
+            memcpy(y_out + s * out_stride + i * d, src + s * d, d * sizeof *y_out);
+    }
+    if (st) {
+        st->t_fail = NAN;
+        st->steps += steps * (long)K;
+        st->nfe += c.nfe * (long)K;
+    }
+    return ERR_OK;
 }

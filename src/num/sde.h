@@ -41,6 +41,7 @@
 #include "core/err.h"
 #include "num/driver.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,5 +136,24 @@ err_code sde_solve(const sde_problem *p, const struct sde_method *me, double h, 
                    uint32_t sample, double t0, const double *y0, const double *t, size_t n_t,
                    const size_t *order, double *y_out, sde_ws *ws, ode_abort_fn abort,
                    void *abort_ctx, struct sde_stats *stats, err *e);
+
+/* K samples in lockstep, for a model that evaluates K states in one call
+ * faster than one at a time (nn/panel.h panel_matvec_n). The workspace is
+ * sde_ws_new_block's for (dim, m, K); p is the block's problem: dim and m
+ * K times the sample's, its callbacks get the K states one after the other
+ * (K x dim) and answer K x dim values. Only where sde_block_fits: steps act
+ * element by element there, so sample sample0 + s comes out the same bit
+ * for bit as sde_solve's, into y_out + s * out_stride (n_t x dim each; y0
+ * is every sample's start). Returns non-zero, with no error record, for
+ * anything but a clean finish (an invalid argument, a failing callback, a
+ * non-finite state, an abort): solve those samples with sde_solve, which
+ * reports what sde_solve reports. */
+err_code sde_ws_new_block(sde_ws **out, size_t dim, size_t m, size_t k, err *e);
+bool sde_block_fits(const struct sde_method *me, sde_noise noise);
+err_code sde_solve_block(const sde_problem *p, const struct sde_method *me, double h,
+                         uint64_t seed, uint32_t sample0, double t0, const double *y0,
+                         const double *t, size_t n_t, const size_t *order, double *y_out,
+                         size_t out_stride, sde_ws *w, ode_abort_fn abort, void *abort_ctx,
+                         struct sde_stats *st);
 
 #endif

@@ -211,8 +211,10 @@ int main(int argc, char **argv)
         fpu_y0[i] = sin(M_PI * (i + 1) / (FPU_N + 1));
     struct case_ cases[2] = {
         {"kepler", 2, {.n = 2, .dT_dp = kep_dT, .dV_dq = kep_dV, .f = kep_f, .jac = kep_jac,
+                       .autonomous = 1,
                        .y0 = kep_y0}, 2 * M_PI / 200, 100 * 200, kep_energy},
         {"fpu", FPU_N, {.n = FPU_N, .dT_dp = fpu_dT, .dV_dq = fpu_dV, .f = fpu_f, .jac = fpu_jac,
+                        .autonomous = 1,
                         .y0 = fpu_y0}, 0.05, 2000, fpu_energy},
     };
     for (int c = 0; c < 2; c++)

@@ -549,6 +549,15 @@ START_TEST(test_stats_implicit)
     ck_assert_int_eq(st.nfe, 2 * st.n_newton); /* two stages */
     ck_assert_int_eq(st.nfe, os.calls);
     ck_assert(isnan(st.t_fail));
+    /* autonomous: the first iteration's stages are all f(y0), evaluated once */
+    double ya[2];
+    p.autonomous = 1;
+    os.calls = 0;
+    ck_assert_int_eq(symp_solve(symp_method_find("gauss4"), &p, &o, ya, &st, &e), 0);
+    ck_assert_int_eq(st.n_newton, 20);
+    ck_assert_int_eq(st.nfe, 2 * st.n_newton - 10);
+    ck_assert_int_eq(st.nfe, os.calls);
+    ck_assert(ya[0] == y[0] && ya[1] == y[1]);
 }
 END_TEST
 

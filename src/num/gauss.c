@@ -169,6 +169,10 @@ err_code gauss_step(gauss_ws *w, const struct symp_problem *p, const struct symp
     double prev = INFINITY;
     for (int it = 1;; it++) {
         for (int j = 0; j < tb->s; j++) {
+            if (it == 1 && j > 0 && p->autonomous) { /* Z = 0: every stage is f(y0) */
+                memcpy(w->f + (size_t)j * dim, w->f, dim * sizeof *w->f);
+                continue;
+            }
             const double *zj = w->z + (size_t)j * dim;
             for (size_t k = 0; k < dim; k++)
                 w->y[k] = y0[k] + zj[k];

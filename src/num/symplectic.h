@@ -77,6 +77,8 @@ struct symp_problem {
      * row-major per system; it is called with dfdt = NULL). */
     ode_rhs_fn f;
     ode_jac_fn jac;
+    int autonomous; /* 1: f does not depend on t (a Hamiltonian H(q, p)): the first Newton
+                       iteration, where every stage is y0, evaluates f once, not per stage */
     void *ctx; /* passed to every callback */
     double t0;
     const double *y0;    /* groups x 2n values */

@@ -66,6 +66,13 @@ static int osc_jac(double t, const double *y, double *J, double *dfdt, void *ctx
     size_t n = o->n, m = 2 * n;
     memset(J, 0, m * m * sizeof *J);
     if (o->mode == 3) return 0; /* a wrong Jacobian: Newton becomes a fixed-point iteration */
+    if (o->mode == 4) { /* I - h/2 J = 0 for h = 0.5 */
+        for (size_t i = 0; i < m; i++)
+            J[i * m + i] = 4;
+        return 0;
+    }
+    if (o->mode == 5 && t > o->fail_after) return -1;
+    if (o->mode == 6) J[0] = NAN;
     for (size_t i = 0; i < n; i++) {
         J[i * m + n + i] = 1;
         J[(n + i) * m + i] = -o->w[i] * o->w[i];
@@ -736,6 +743,20 @@ START_TEST(test_callback_failures)
     ck_assert_int_eq(symp_solve(symp_method_find("implicit_midpoint"), &q, &o, y, &st, &e4),
                      ERR_DEADLINE);
     ck_assert_str_eq(e4.field, "model");
+    /* the Jacobian fails, is not finite, or makes a singular Newton matrix */
+    const struct {
+        int mode;
+        const char *msg;
+    } jb[] = {{5, "the Jacobian failed at t=2"},
+              {6, "the Jacobian is not finite at t=0"},
+              {4, "the Newton matrix is singular at t=0"}};
+    for (int k = 0; k < 3; k++) {
+        os.mode = jb[k].mode;
+        err ej = {0};
+        ck_assert_int_eq(symp_solve(symp_method_find("implicit_midpoint"), &q, &o, y, &st, &ej),
+                         ERR_SOLVER);
+        ck_assert_msg(strstr(ej.message, jb[k].msg), "%s", ej.message);
+    }
     /* the abort hook, polled before every step */
     long budget = 5;
     os.mode = 0;

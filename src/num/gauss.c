@@ -158,8 +158,8 @@ err_code gauss_step(gauss_ws *w, const struct symp_problem *p, const struct symp
     /* Updates of a few ulps are round-off: Newton cannot do better. */
     const double tol = fmax(o->newton_tol, 4 * DBL_EPSILON);
 
-    if (p->jac(t, y0, w->J, NULL, p->ctx) != 0) return fail(e, st, t, "the Jacobian failed");
     if (st) st->n_jac++;
+    if (p->jac(t, y0, w->J, NULL, p->ctx) != 0) return fail(e, st, t, "the Jacobian failed");
     for (size_t i = 0; i < nn; i++)
         if (!isfinite(w->J[i])) return fail(e, st, t, "the Jacobian is not finite");
     if (factor(w, h) != 0) return fail(e, st, t, "the Newton matrix is singular");
@@ -176,17 +176,18 @@ err_code gauss_step(gauss_ws *w, const struct symp_problem *p, const struct symp
             const double *zj = w->z + (size_t)j * dim;
             for (size_t k = 0; k < dim; k++)
                 w->y[k] = y0[k] + zj[k];
+            if (st) st->nfe++;
             if (p->f(t + tb->c[j] * h, w->y, w->f + (size_t)j * dim, p->ctx) != 0)
                 return fail(e, st, t, "the vector field failed");
-            if (st) st->nfe++;
         }
         double norm = update(w, h, y0);
         if (st) st->n_newton++;
         if (!isfinite(norm))
             return fail(e, st, t, "Newton iteration did not converge (not finite)");
         if (norm <= tol) break;
-        /* doubling updates: diverging, more iterations will not help */
-        if (it >= o->max_newton || norm > 2 * prev)
+        /* doubling updates well above round-off: diverging, more
+         * iterations will not help (near round-off they may jitter) */
+        if (it >= o->max_newton || (norm > 2 * prev && norm > 1e3 * tol))
             return fail(e, st, t, "Newton iteration did not converge");
         prev = norm;
     }

@@ -124,8 +124,8 @@ static err_code pack(struct symp_ws *w, double t, const double *y, double *s)
         memcpy(s + g * n, y + g * 2 * n, n * sizeof *s);
         memcpy(s + w->gn + g * n, y + g * 2 * n + n, n * sizeof *s);
     }
-    if (w->p->dV_dq(s, s + 2 * w->gn, w->p->ctx) != 0) return grad_fail(w, t);
     if (w->st) w->st->nfe++;
+    if (w->p->dV_dq(s, s + 2 * w->gn, w->p->ctx) != 0) return grad_fail(w, t);
     return ERR_OK;
 }
 
@@ -154,12 +154,13 @@ static err_code comp_step(struct symp_ws *w, double t, double h, const double *i
     for (size_t k = 0; k < gn; k++)
         p[k] -= c * F[k];
     for (int i = 0; i < m->n_weights; i++) {
+        if (w->st) w->st->nfe++;
         if (w->p->dT_dp(p, w->dt, w->p->ctx) != 0) return grad_fail(w, t);
         double d = m->weights[i] * h;
         for (size_t k = 0; k < gn; k++)
             q[k] += d * w->dt[k];
+        if (w->st) w->st->nfe++;
         if (w->p->dV_dq(q, F, w->p->ctx) != 0) return grad_fail(w, t);
-        if (w->st) w->st->nfe += 2;
         c = 0.5 * h * (i + 1 < m->n_weights ? m->weights[i] + m->weights[i + 1] : m->weights[i]);
         for (size_t k = 0; k < gn; k++)
             p[k] -= c * F[k];

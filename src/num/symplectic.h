@@ -120,13 +120,16 @@ int symp_method_order(const struct symp_method *m);
  *   n_accepted  steps taken (extra output steps included); n_rejected 0
  *   n_jac, n_lu Hessian evaluations and LU factorisations (implicit: one each per step)
  *   n_newton    Newton iterations (implicit)
- *   h_last      the last step, t_fail NAN on success, else the time the failing step began
- * Returns 0; ERR_INVALID naming the field ("method", "n", "y0", "t_out",
- * "step", "n_steps", "dT_dp", "f", "jac", "newton_tol", "max_newton", ...);
- * ERR_TOO_LARGE on "max_steps"; ERR_SOLVER ("Newton iteration did not
- * converge at t=...", "gradient failed at t=...", "the state is not finite
- * at t=..."); ERR_NOMEM; or an abort hook's code. On failure y_out is
- * unspecified. */
+ *   h_last      the last step (the backward sweep runs first, the forward one last)
+ *   t_fail      NAN on success, else the time the failing step began
+ * Returns 0; ERR_INVALID naming the field ("method", "problem", "n", "dT_dp",
+ * "dV_dq", "f", "jac", "t0", "y0", "t_out", "y_out", "step", "n_steps",
+ * "newton_tol", "max_newton", "max_steps"); ERR_TOO_LARGE on "max_steps"
+ * (checked before any step); ERR_SOLVER with the time ("Newton iteration
+ * did not converge at t=...", "the Newton matrix is singular at t=...",
+ * "the gradient of H failed at t=...", "the vector field failed at t=...",
+ * "the Jacobian failed at t=...", "the state is not finite at t=...");
+ * ERR_NOMEM; or an abort hook's code. On failure y_out is unspecified. */
 err_code symp_solve(const struct symp_method *m, const struct symp_problem *p,
                     const struct symp_options *o, double *y_out, struct ode_stats *st, err *e);
 

@@ -109,3 +109,11 @@ bench_bench_sde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_sde_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
 EXTRA_DIST += bench/sde_torchsde.py
+
+# bench_symplectic: ns per step of each method of num/symplectic.h on
+# analytic Hamiltonians (Kepler, n = 2; an FPU chain, n = 32), with Newton
+# iterations per step and the energy error (docs/solvers.md).
+noinst_PROGRAMS += bench/bench_symplectic
+bench_bench_symplectic_SOURCES = bench/bench_symplectic.c
+bench_bench_symplectic_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_symplectic_LDADD = src/num/libnum.la src/core/libcore.la $(BLAS_LIBS) -lm

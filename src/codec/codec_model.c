@@ -15,6 +15,7 @@
 #include "codec/codec_json.h"
 #include "codec/codec_parse.h"
 #include "num/sde.h"
+#include "num/symplectic.h"
 #include "num/tableau.h"
 
 #define F(buf, parent, child) codec_json_field(buf, sizeof buf, parent, child)
@@ -640,6 +641,21 @@ json_t *codec_solvers_list(void)
                               adaptive ? "adaptive" : "fixed", "dense_order", t->dense_order);
         if (o && t->kind == RK_AUTO)
             json_object_set_new(o, "runs", json_pack("[s, s]", rk_dopri5.name, rk_rodas4.name));
+        if (!o || json_array_append_new(list, o)) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    /* The symplectic methods (num/symplectic.h): fixed step, hamiltonian
+     * models only; an explicit splitting needs a separable H. Off-grid
+     * output times get an extra step, not an interpolant: no dense order. */
+    for (size_t i = 0; symp_method_names[i]; i++) {
+        const struct symp_method *m = symp_method_find(symp_method_names[i]);
+        const int split = symp_method_explicit(m);
+        json_t *o = json_pack("{s:s, s:s, s:i, s:n, s:s, s:n, s:[s], s:b}", "name", m->name,
+                              "kind", split ? "splitting" : "gauss", "order",
+                              symp_method_order(m), "embedded_order", "stepping", "fixed",
+                              "dense_order", "models", "hamiltonian", "separable_only", split);
         if (!o || json_array_append_new(list, o)) {
             json_decref(list);
             return NULL;

@@ -21,3 +21,10 @@ TESTS += tests/check_sde
 tests_check_sde_SOURCES = tests/check_sde.c tests/testutil.c tests/testutil.h
 tests_check_sde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_sde_LDADD = src/num/libnum.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) -lm
+
+# num: the symplectic solvers (num/symplectic.h) against closed forms.
+check_PROGRAMS += tests/check_symplectic
+TESTS += tests/check_symplectic
+tests_check_symplectic_SOURCES = tests/check_symplectic.c tests/testutil.c tests/testutil.h
+tests_check_symplectic_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_symplectic_LDADD = src/num/libnum.la src/core/libcore.la $(CHECK_LIBS) -lm

@@ -223,6 +223,7 @@ struct ode_stats {
     long auto_steps[2]; /* "auto": accepted steps taken by dopri5 [0] and by rodas4 [1] */
     long n_switches;    /* "auto": switches between them */
     double t_stop_fwd, t_stop_bwd; /* where a terminal event ended a sweep, NAN if none */
+    long n_newton;   /* Newton iterations (the implicit symplectic methods: num/symplectic.h) */
 };
 
 /* "auto" (rk_auto): each sweep starts with dopri5 and switches to rodas4

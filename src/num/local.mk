@@ -13,6 +13,8 @@ src_num_libnum_la_SOURCES = \
 	src/num/autoswitch.c src/num/autoswitch.h \
 	src/num/brownian.c src/num/brownian.h \
 	src/num/sde.c src/num/sde.h \
+	src/num/symplectic.c src/num/symplectic.h \
+	src/num/gauss.c src/num/gauss.h \
 	src/num/solver_impl.h
 # LAPACK's dgetrf/dgetrs for the implicit methods come from OpenBLAS.
 src_num_libnum_la_LIBADD = $(BLAS_LIBS) -lm

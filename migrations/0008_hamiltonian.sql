@@ -48,7 +48,8 @@ CHECK (kind <> 'hamiltonian' OR (state_dim IS NOT NULL AND state_dim % 2 = 0 AND
 INSERT INTO model_versions_new (id, model_id, version, created_at, kind, description, state_dim,
     augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation,
     solver_method, solver_rtol, solver_atol, solver_max_steps, solver_first_step,
-    solver_min_step, solver_max_step, solver_step, n_params, params, checksum)
+    solver_min_step, solver_max_step, solver_step, n_params, params, checksum, calculus, noise,
+    brownian_dim)
 SELECT id, model_id, version, created_at, kind, description, state_dim, augment_dim,
     input_channels, hidden_dim, channel_time, channel_intensity, interpolation, solver_method,
     solver_rtol, solver_atol, solver_max_steps, solver_first_step, solver_min_step,

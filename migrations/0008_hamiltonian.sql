@@ -7,7 +7,8 @@
 -- hamiltonian (0), or potential (0) and kinetic (1). As 0007 did, the two
 -- tables are rebuilt by SQLite's documented procedure to change their CHECK
 -- constraints (https://sqlite.org/lang_altertable.html#otheralter); ids are
--- kept, and the immutability triggers are made again.
+-- kept, and the immutability triggers are made again. solver_method may now
+-- hold 23 characters (implicit_midpoint has 17).
 
 CREATE TABLE model_versions_new (
 id INTEGER PRIMARY KEY,
@@ -23,7 +24,7 @@ hidden_dim INTEGER CHECK (hidden_dim >= 1),
 channel_time INTEGER CHECK (channel_time IN (0, 1)),
 channel_intensity INTEGER CHECK (channel_intensity IN (0, 1)),
 interpolation TEXT CHECK (interpolation IN ('linear', 'rectilinear', 'natural_cubic', 'hermite_bdiff')),
-solver_method TEXT CHECK (length(solver_method) BETWEEN 1 AND 15 AND solver_method NOT GLOB '*[^a-z0-9_]*'),
+solver_method TEXT CHECK (length(solver_method) BETWEEN 1 AND 23 AND solver_method NOT GLOB '*[^a-z0-9_]*'),
 solver_rtol REAL CHECK (solver_rtol > 0),
 solver_atol REAL CHECK (solver_atol > 0),
 solver_max_steps INTEGER CHECK (solver_max_steps > 0),

@@ -66,7 +66,7 @@ typedef enum model_interp {
 } model_interp;
 
 #define MODEL_MAX_NETS 3
-#define MODEL_METHOD_MAX 16
+#define MODEL_METHOD_MAX 24 /* "implicit_midpoint" and its NUL fit */
 #define MODEL_DESCRIPTION_MAX 4096
 
 /* One network: an mlp_spec's content, owned inline. */

@@ -7,7 +7,8 @@
 -- hamiltonian (0), or potential (0) and kinetic (1). As 0007 did, the two
 -- tables are rebuilt by SQLite's documented procedure to change their CHECK
 -- constraints (https://sqlite.org/lang_altertable.html#otheralter); ids are
--- kept, and the immutability triggers are made again. solver_method may now
+-- kept, and the immutability triggers are made again. The CREATE text of
+-- model_versions is kept compact as 0007 asks (check_disk_full). solver_method may now
 -- hold 23 characters (implicit_midpoint has 17).
 
 CREATE TABLE model_versions_new (
@@ -40,10 +41,11 @@ noise TEXT CHECK (noise IN ('diagonal', 'scalar', 'additive', 'general')),
 brownian_dim INTEGER CHECK (brownian_dim >= 1),
 ham_form TEXT CHECK (ham_form IN ('hamiltonian', 'mass', 'kinetic')),
 UNIQUE (model_id, version),
-CHECK (kind <> 'ode' OR (state_dim IS NOT NULL AND augment_dim IS NOT NULL AND coalesce(input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim, ham_form) IS NULL)),
-CHECK (kind <> 'cde' OR (input_channels IS NOT NULL AND hidden_dim IS NOT NULL AND channel_time IS NOT NULL AND channel_intensity IS NOT NULL AND interpolation IS NOT NULL AND coalesce(state_dim, augment_dim, calculus, noise, brownian_dim, ham_form) IS NULL)),
-CHECK (kind <> 'sde' OR (state_dim IS NOT NULL AND calculus IS NOT NULL AND noise IS NOT NULL AND (noise = 'general') = (brownian_dim IS NOT NULL) AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation, ham_form) IS NULL)),
-CHECK (kind <> 'hamiltonian' OR (state_dim IS NOT NULL AND state_dim % 2 = 0 AND ham_form IS NOT NULL AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim) IS NULL))
+CHECK (kind <> 'ode' OR (state_dim IS NOT NULL AND augment_dim IS NOT NULL AND coalesce(input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim) IS NULL)),
+CHECK (kind <> 'cde' OR (input_channels IS NOT NULL AND hidden_dim IS NOT NULL AND channel_time IS NOT NULL AND channel_intensity IS NOT NULL AND interpolation IS NOT NULL AND coalesce(state_dim, augment_dim, calculus, noise, brownian_dim) IS NULL)),
+CHECK (kind <> 'sde' OR (state_dim IS NOT NULL AND calculus IS NOT NULL AND noise IS NOT NULL AND (noise = 'general') = (brownian_dim IS NOT NULL) AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation) IS NULL)),
+CHECK ((kind = 'hamiltonian') = (ham_form IS NOT NULL)),
+CHECK (kind <> 'hamiltonian' OR (state_dim IS NOT NULL AND state_dim % 2 = 0 AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim) IS NULL))
 ) STRICT;
 
 INSERT INTO model_versions_new (id, model_id, version, created_at, kind, description, state_dim,

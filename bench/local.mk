@@ -117,3 +117,13 @@ noinst_PROGRAMS += bench/bench_symplectic
 bench_bench_symplectic_SOURCES = bench/bench_symplectic.c
 bench_bench_symplectic_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_symplectic_LDADD = src/num/libnum.la src/core/libcore.la $(BLAS_LIBS) -lm
+
+# bench_hamiltonian: µs per step of hamiltonian models, 2-W-W-1 general H
+# (gauss4) and 1-W-W-1 potential + kinetic (leapfrog, yoshida4), W = 64 and
+# 200, batch 1 and 256, against the 3-forward-passes-per-gradient bound
+# (issue #26; docs/benchmarks.md, "Hamiltonian").
+noinst_PROGRAMS += bench/bench_hamiltonian
+bench_bench_hamiltonian_SOURCES = bench/bench_hamiltonian.c
+bench_bench_hamiltonian_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_hamiltonian_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lpthread -lm

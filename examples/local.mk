@@ -13,3 +13,8 @@ EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
 # docs/sde.md "Training"): an Ornstein-Uhlenbeck process by SciPy.
 EXTRA_DIST += examples/ou_sde/gen.py examples/ou_sde/ou_train.json \
 	examples/ou_sde/ou_test.json examples/ou_sde/truth.json
+
+# hamiltonian models (docs/structured.md, README): the exact pendulum
+# (separable) and a general tanh H network, written by gen.py.
+dist_examples_DATA += examples/hamiltonian/pendulum.json examples/hamiltonian/hnn.json
+EXTRA_DIST += examples/hamiltonian/gen.py

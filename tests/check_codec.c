@@ -822,7 +822,7 @@ START_TEST(model_decode_errors)
         {"\"time_input\": false,", "\"time_input\": false, \"extra\": 1,", "vector_field.extra",
          "unknown key"},
         {"\"rtol\"", "\"tolerance\"", "solver.tolerance", "unknown key"},
-        {"\"kind\": \"ode\"", "\"kind\": \"hamiltonian\"", "kind", "unknown kind"},
+        {"\"kind\": \"ode\"", "\"kind\": \"pde\"", "kind", "unknown kind"},
         {"\"kind\": \"ode\", ", "", "kind", "missing"},
         {"\"state_dim\": 2", "\"state_dim\": 0", "state_dim", "from 1"},
         {"\"state_dim\": 2", "\"state_dim\": 2.5", "state_dim", "fraction"},

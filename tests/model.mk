@@ -87,3 +87,11 @@ tests_check_sde_lik_SOURCES = tests/check_sde_lik.c tests/testutil.c tests/testu
 tests_check_sde_lik_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_sde_lik_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# the hamiltonian kind: field, Jacobian, energy conservation, documents
+check_PROGRAMS += tests/check_hamiltonian
+TESTS += tests/check_hamiltonian
+tests_check_hamiltonian_SOURCES = tests/check_hamiltonian.c tests/testutil.c tests/testutil.h
+tests_check_hamiltonian_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_hamiltonian_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

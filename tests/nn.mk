@@ -4,3 +4,10 @@ TESTS += tests/check_nn
 tests_check_nn_SOURCES = tests/check_nn.c tests/testutil.c tests/testutil.h
 tests_check_nn_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# the input gradient and Hessian of scalar MLPs (nn/mlp_grad.h)
+check_PROGRAMS += tests/check_mlp_grad
+TESTS += tests/check_mlp_grad
+tests_check_mlp_grad_SOURCES = tests/check_mlp_grad.c tests/testutil.c tests/testutil.h
+tests_check_mlp_grad_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_mlp_grad_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -8,6 +8,7 @@
 #include "codec/codec_model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +419,69 @@ static err_code decode_sde(const json_t *doc, model_def *d, pvec *p, err *e)
                             &d->nets[MODEL_NET_SDE_DIFFUSION], e);
 }
 
+/* A hamiltonian (docs/structured.md): "dof", then exactly one of
+ * "hamiltonian" (a network of [q; p]) or "potential" (of q) with exactly one
+ * of "mass" (dof positive numbers, appended to the parameters) or "kinetic"
+ * (a network of p). Every network ends in one output. */
+static err_code decode_hamiltonian(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {"kind",      "description", "dof",    "hamiltonian",
+                                       "potential", "mass",        "kinetic", "solver",
+                                       NULL};
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    size_t n = 0;
+    if (required_size(doc, "dof", 1, &n, e) != ERR_OK) return ERR_INVALID;
+    if (2 * n >= MLP_MAX_WIDTH)
+        return err_set(e, ERR_INVALID, "dof", "must be below %d", MLP_MAX_WIDTH / 2);
+    d->state_dim = 2 * n;
+    if (decode_common(doc, d, e) != ERR_OK) return e->code;
+    const json_t *h = json_object_get(doc, "hamiltonian"), *v = json_object_get(doc, "potential"),
+                 *m = json_object_get(doc, "mass"), *t = json_object_get(doc, "kinetic");
+    if (h) {
+        const char *extra = v ? "potential" : m ? "mass" : t ? "kinetic" : NULL;
+        if (extra)
+            return err_set(e, ERR_INVALID, extra,
+                           "give either \"hamiltonian\" (a network of [q; p]) or \"potential\" "
+                           "with \"mass\" or \"kinetic\", not both");
+        d->ham_form = MODEL_HAM_GENERAL;
+        d->n_nets = 1;
+        return decode_net_named(h, "hamiltonian", 2 * n, false, "2 dof", 1, "the energy H", p,
+                                &d->nets[MODEL_NET_HAM_H], e);
+    }
+    if (!v)
+        return missing("hamiltonian",
+                       "a network of [q; p] (\"hamiltonian\"), or \"potential\" with \"mass\" "
+                       "or \"kinetic\" for a separable H",
+                       e);
+    if (!m == !t)
+        return err_set(e, ERR_INVALID, m ? "kinetic" : "mass",
+                       m ? "give \"mass\" or \"kinetic\", not both"
+                         : "missing: a separable H needs \"mass\" (dof positive numbers) or "
+                           "\"kinetic\" (a network of p)");
+    d->ham_form = m ? MODEL_HAM_MASS : MODEL_HAM_KINETIC;
+    d->n_nets = m ? 1 : 2;
+    if (decode_net_named(v, "potential", n, false, "dof", 1, "the potential V", p,
+                         &d->nets[MODEL_NET_HAM_V], e) != ERR_OK)
+        return e->code;
+    if (t)
+        return decode_net_named(t, "kinetic", n, false, "dof", 1, "the kinetic energy T", p,
+                                &d->nets[MODEL_NET_HAM_T], e);
+    if (!json_is_array(m) || json_array_size(m) != n)
+        return err_set(e, ERR_INVALID, "mass", "must be an array of dof = %zu positive numbers",
+                       n);
+    double *mv = pvec_add(p, n, e);
+    if (!mv) return e->code;
+    if (codec_json_get_vector(m, "mass", n, mv, e) != ERR_OK) return ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        if (!(mv[i] > 0) || !isfinite(mv[i])) {
+            char f[32];
+            snprintf(f, sizeof f, "mass[%zu]", i);
+            return err_set(e, ERR_INVALID, f, "must be a positive finite number, got %.17g",
+                           mv[i]);
+        }
+    return ERR_OK;
+}
+
 err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
 {
     model_def_init(d);
@@ -426,7 +490,7 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
                        codec_json_type_name(doc));
     const json_t *k = json_object_get(doc, "kind");
     const char *kind;
-    if (!k) return missing("kind", "\"ode\", \"cde\" or \"sde\"", e);
+    if (!k) return missing("kind", "\"ode\", \"cde\", \"sde\" or \"hamiltonian\"", e);
     if (codec_json_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
     err ke;
     err_clear(&ke);
@@ -435,6 +499,7 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
     pvec p = {0};
     err_code rc = d->kind == MODEL_KIND_ODE   ? decode_ode(doc, d, &p, e)
                   : d->kind == MODEL_KIND_SDE ? decode_sde(doc, d, &p, e)
+                  : d->kind == MODEL_KIND_HAMILTONIAN ? decode_hamiltonian(doc, d, &p, e)
                                               : decode_cde(doc, d, &p, e);
     d->params = p.v;
     d->n_params = p.n;
@@ -481,7 +546,7 @@ static void encode_net(const model_def *d, size_t i, bool time_key, jbuf *b)
 {
     const model_net *n = &d->nets[i];
     jbuf_lit(b, ",");
-    jbuf_str(b, model_net_name(d->kind, i));
+    jbuf_str(b, model_def_net_name(d, i));
     jbuf_lit(b, ":{");
     if (time_key) jbuf_lit(b, n->time_input ? "\"time_input\":true," : "\"time_input\":false,");
     encode_layers(n, d->params + model_def_net_offset(d, i), b);
@@ -544,6 +609,8 @@ void codec_model_encode(const model_def *d, jbuf *b)
         jbuf_lit(b, ",\"noise\":");
         jbuf_str(b, sde_noise_name((sde_noise)d->sde_noise));
         if (d->sde_noise == SDE_NOISE_GENERAL) encode_key_size(b, "brownian_dim", d->brownian_dim);
+    } else if (d->kind == MODEL_KIND_HAMILTONIAN) {
+        encode_key_size(b, "dof", d->state_dim / 2);
     } else {
         encode_key_size(b, "input_channels", d->input_channels);
         encode_key_size(b, "hidden_dim", d->hidden_dim);
@@ -563,6 +630,11 @@ void codec_model_encode(const model_def *d, jbuf *b)
                        (d->kind == MODEL_KIND_SDE &&
                         !(i == MODEL_NET_SDE_DIFFUSION && d->sde_noise == SDE_NOISE_ADDITIVE)),
                    b);
+    const double *mass = model_def_ham_mass(d);
+    if (mass) {
+        jbuf_lit(b, ",\"mass\":");
+        jbuf_vec(b, mass, d->state_dim / 2);
+    }
     encode_solver(&d->solver, b);
     jbuf_lit(b, "}");
 }

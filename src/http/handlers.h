@@ -27,6 +27,7 @@ void h_model_history(http_req *r);
 
 /* trajectory.c: solves */
 void h_trajectory(http_req *r);
+void h_energy(http_req *r); /* energy.c: POST /v1/models/{name}/energy */
 
 /* datasets.c: uploaded time series */
 void h_dataset_create(http_req *r);

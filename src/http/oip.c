@@ -136,6 +136,8 @@ static void model_work(http_req *r)
         m.hidden_dim = cde_model_hidden_dim(sm->cde);
     } else if (sm->kind == MODEL_KIND_SDE) { /* listed, not inferred (oip_body) */
         m.state_dim = m.output_dim = sde_model_state_dim(sm->sde);
+    } else if (sm->kind == MODEL_KIND_HAMILTONIAN) { /* listed, not inferred (oip_body) */
+        m.state_dim = m.output_dim = 2 * hamiltonian_model_dof(sm->ham);
     } else {
         m.state_dim = ode_model_state_dim(sm->ode);
         m.output_dim = ode_model_output_dim(sm->ode, false);
@@ -238,7 +240,7 @@ static void oip_free(void *ctx)
 
 static const traj_proto oip = {oip_open,      oip_body,      oip_field_map,
                                oip_ode_reply, oip_cde_reply, oip_free,
-                               NULL /* sde models: v1 only */};
+                               NULL /* sde models: v1 only */, NULL /* hamiltonian: v1 only */};
 
 void h_oip_infer(http_req *r)
 {

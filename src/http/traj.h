@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "codec/codec_cde.h"
+#include "codec/codec_ham.h"
 #include "codec/codec_request.h"
 #include "codec/codec_sde.h"
 #include "codec/jbuf.h"
@@ -45,6 +46,11 @@ typedef struct traj_proto {
     /* sde models' answer; NULL: the protocol does not serve them (422). */
     void (*sde_reply)(jbuf *b, void *ctx, const model_handle *h, const codec_sde_req *q,
                       const codec_sde_result *res, const codec_request_stats *st);
+    /* hamiltonian models' answer (energy: H per row of y); NULL: the
+     * protocol does not serve them (422). */
+    void (*ham_reply)(jbuf *b, void *ctx, const model_handle *h, const codec_request_ode *q,
+                      const double *y, size_t od, const double *energy,
+                      const codec_request_stats *st);
 } traj_proto;
 
 /* Serve a trajectory request of protocol p (the handler's whole work: it

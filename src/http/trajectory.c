@@ -108,6 +108,8 @@ typedef struct traj {
     size_t sd;                            /* state_dim */
     struct sde_model_stats sst;           /* the last solve's */
 
+    double *energy; /* kind hamiltonian: H per row of y (oq, y and od as for ode) */
+
     long nfe, steps, rejected;                   /* the last solve's */
     long n_jac, n_lu, auto_steps[2], n_switches; /* implicit methods, "auto" */
     double t_fail, ms;
@@ -130,6 +132,7 @@ static void traj_free(void *p)
     free(t->mean);
     free(t->std);
     free(t->quant);
+    free(t->energy);
     if (t->proto->ctx_free) t->proto->ctx_free(t->pctx);
     atomic_fetch_sub(&t->app->traj_active, 1);
     free(t);
@@ -545,10 +548,81 @@ static void traj_sde_reply(http_req *r, traj *t)
 
 /* ---- the route ---- */
 
+/* ---- kind hamiltonian: an ode request and reply, plus the energy ---- */
+
+static int traj_ham_prepare(http_req *r, traj *t)
+{
+    const hamiltonian_model *m = t->m->ham;
+    codec_request_ode *q = &t->oq;
+    err e;
+    err_clear(&e);
+    if (!t->proto->ham_reply) {
+        http_reply_errorf(r, ERR_INVALID, NULL,
+                          "hamiltonian models are served by POST /v1/models/{name}/trajectory only");
+        return -1;
+    }
+    const char *method;
+    t->od = 2 * hamiltonian_model_dof(m);
+    if (codec_ham_traj_decode(t->body, t->od, q, &e) != ERR_OK ||
+        hamiltonian_model_method(m, &q->solver, &method, &e) != ERR_OK) {
+        traj_reply_error(r, t, &e);
+        return -1;
+    }
+    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
+    char what[128];
+    snprintf(what, sizeof what, "%zu rows x (%zu per state + the energy)", rows, t->od);
+    if (!within_cap(r, (double)rows * (double)(t->od + 1), what)) return -1;
+    if (!(t->y = malloc(rows * t->od * sizeof *t->y)) ||
+        !(t->energy = malloc(rows * sizeof *t->energy))) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
+        return -1;
+    }
+    t->batch = q->batch;
+    t->points = q->n_t;
+    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
+    return 0;
+}
+
+static err_code traj_ham_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const codec_request_ode *q = &t->oq;
+    struct hamiltonian_query hq = {
+        .t0 = q->t0,
+        .batch = q->batch,
+        .y0 = q->y0,
+        .t = q->t,
+        .n_t = q->n_t,
+        .t_len = q->t_len,
+        .solver = q->solver,
+        .abort = abort,
+        .abort_ctx = abort_ctx,
+    };
+    struct hamiltonian_stats st;
+    err_code rc = hamiltonian_model_solve(t->m->ham, &hq, t->y, t->energy, &st, e);
+    t->nfe = st.nfe;
+    t->steps = st.steps;
+    t->rejected = st.rejected;
+    t->t_fail = st.t_fail;
+    t->n_jac = st.n_jac;
+    t->n_lu = st.n_lu;
+    return rc;
+}
+
+static void traj_ham_reply(http_req *r, traj *t)
+{
+    codec_request_stats cs = {t->nfe, t->steps, t->rejected, round(t->ms * 1e3) / 1e3,
+                              t->n_jac, t->n_lu, {0, 0}, 0};
+    jbuf b;
+    jbuf_init(&b);
+    t->proto->ham_reply(&b, t->pctx, t->h, &t->oq, t->y, t->od, t->energy, &cs);
+    api_reply_jbuf(r, 200, &b);
+}
+
 static const traj_kind kinds[] = {
     {MODEL_KIND_ODE, traj_ode_prepare, traj_ode_solve, traj_ode_reply},
     {MODEL_KIND_CDE, traj_cde_prepare, traj_cde_solve, traj_cde_reply},
     {MODEL_KIND_SDE, traj_sde_prepare, traj_sde_solve, traj_sde_reply},
+    {MODEL_KIND_HAMILTONIAN, traj_ham_prepare, traj_ham_solve, traj_ham_reply},
 };
 
 static const traj_kind *kind_of(model_kind k)
@@ -731,6 +805,14 @@ static void v1_sde_reply(jbuf *b, void *ctx, const model_handle *h, const codec_
     codec_sde_reply(b, h->name, h->version, q, res, st);
 }
 
+static void v1_ham_reply(jbuf *b, void *ctx, const model_handle *h, const codec_request_ode *q,
+                         const double *y, size_t od, const double *energy,
+                         const codec_request_stats *st)
+{
+    (void)ctx;
+    codec_ham_traj_reply(b, h->name, h->version, q, y, od, energy, st);
+}
+
 static void v1_free(void *ctx)
 {
     json_t **body = ctx;
@@ -738,8 +820,8 @@ static void v1_free(void *ctx)
     free(body);
 }
 
-static const traj_proto v1 = {v1_open,      v1_body, NULL, v1_ode_reply,
-                              v1_cde_reply, v1_free, v1_sde_reply};
+static const traj_proto v1 = {v1_open, v1_body, NULL,         v1_ode_reply,
+                              v1_cde_reply, v1_free, v1_sde_reply, v1_ham_reply};
 
 void h_trajectory(http_req *r)
 {

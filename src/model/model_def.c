@@ -1,7 +1,9 @@
 /* model/model_def.c: see model_def.h. */
 #include "model/model_def.h"
 
+#include "nn/mlp_grad.h"
 #include "num/sde.h"
+#include "num/symplectic.h"
 #include "num/tableau.h"
 
 #include <math.h>
@@ -10,7 +12,11 @@
 #include <string.h>
 
 static const char *const kind_names[] = {
-    [MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde", [MODEL_KIND_SDE] = "sde"};
+    [MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde", [MODEL_KIND_SDE] = "sde",
+    [MODEL_KIND_HAMILTONIAN] = "hamiltonian"};
+
+static const char *const ham_form_names[MODEL_HAM__COUNT] = {
+    [MODEL_HAM_GENERAL] = "hamiltonian", [MODEL_HAM_MASS] = "mass", [MODEL_HAM_KINETIC] = "kinetic"};
 
 static const char *const interp_names[MODEL_INTERP__COUNT] = {
     [MODEL_INTERP_LINEAR] = "linear",
@@ -38,19 +44,19 @@ void model_def_free(model_def *d)
 
 const char *model_kind_name(model_kind k)
 {
-    if (k == MODEL_KIND_ODE || k == MODEL_KIND_CDE || k == MODEL_KIND_SDE) return kind_names[k];
+    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_HAMILTONIAN) return kind_names[k];
     return "?";
 }
 
 err_code model_kind_from_name(const char *name, model_kind *out, err *e)
 {
-    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_SDE; k++) {
+    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_HAMILTONIAN; k++) {
         if (strcmp(name, kind_names[k]) == 0) {
             *out = (model_kind)k;
             return ERR_OK;
         }
     }
-    return err_set(e, ERR_INVALID, "", "unknown kind \"%s\" (expected \"ode\", \"cde\" or \"sde\")",
+    return err_set(e, ERR_INVALID, "", "unknown kind \"%s\" (expected \"ode\", \"cde\", \"sde\" or \"hamiltonian\")",
                    name ? name : "");
 }
 
@@ -76,7 +82,56 @@ err_code model_interp_from_name(const char *name, model_interp *out, err *e)
 
 size_t model_kind_n_nets(model_kind k)
 {
-    return k == MODEL_KIND_ODE ? 1 : k == MODEL_KIND_CDE ? 3 : k == MODEL_KIND_SDE ? 2 : 0;
+    return k == MODEL_KIND_ODE           ? 1
+           : k == MODEL_KIND_CDE         ? 3
+           : k == MODEL_KIND_SDE         ? 2
+           : k == MODEL_KIND_HAMILTONIAN ? 2
+                                         : 0;
+}
+
+size_t model_def_n_nets(const model_def *d)
+{
+    if (d->kind == MODEL_KIND_HAMILTONIAN) return d->ham_form == MODEL_HAM_KINETIC ? 2 : 1;
+    return model_kind_n_nets(d->kind);
+}
+
+const char *model_def_net_name(const model_def *d, size_t i)
+{
+    if (d->kind != MODEL_KIND_HAMILTONIAN) return model_net_name(d->kind, i);
+    if (i >= model_def_n_nets(d)) return NULL;
+    if (i == MODEL_NET_HAM_T) return "kinetic";
+    return d->ham_form == MODEL_HAM_GENERAL ? "hamiltonian" : "potential";
+}
+
+const char *model_ham_form_name(model_ham_form f)
+{
+    if ((int)f >= 0 && f < MODEL_HAM__COUNT) return ham_form_names[f];
+    return "?";
+}
+
+int model_ham_form_from_name(const char *name)
+{
+    for (int i = 0; name && i < MODEL_HAM__COUNT; i++)
+        if (strcmp(name, ham_form_names[i]) == 0) return i;
+    return -1;
+}
+
+const double *model_def_ham_mass(const model_def *d)
+{
+    if (d->kind != MODEL_KIND_HAMILTONIAN || d->ham_form != MODEL_HAM_MASS || !d->params)
+        return NULL;
+    return d->params + model_def_net_offset(d, model_def_n_nets(d));
+}
+
+bool model_method_symplectic(const char *method)
+{
+    return method && method[0] && symp_method_find(method) != NULL;
+}
+
+bool model_method_splitting(const char *method)
+{
+    const struct symp_method *m = method && method[0] ? symp_method_find(method) : NULL;
+    return m && symp_method_explicit(m);
 }
 
 const char *model_net_name(model_kind k, size_t i)
@@ -147,7 +202,7 @@ static err_code check_net(const model_def *d, size_t i, size_t want_in, size_t w
                           err *e)
 {
     const model_net *n = &d->nets[i];
-    const char *name = model_net_name(d->kind, i);
+    const char *name = model_def_net_name(d, i);
     size_t out_dim = 0;
     if (n->in_dim != want_in) {
         err_set(e, ERR_INVALID, "layers[0]", "takes %zu inputs (plus time: %s), expected %zu",
@@ -174,11 +229,13 @@ err_code model_solver_validate(const model_solver *s, err *e)
     if (!memchr(s->method, '\0', sizeof s->method))
         return err_set(e, ERR_INVALID, "solver.method", "longer than %d characters",
                        MODEL_METHOD_MAX - 1);
-    if (s->method[0] && !rk_tableau_find(s->method) && !sde_method_find(s->method))
+    if (s->method[0] && !rk_tableau_find(s->method) && !sde_method_find(s->method) &&
+        !symp_method_find(s->method))
         return err_set(e, ERR_INVALID, "solver.method",
                        "unknown method \"%s\" (expected euler, midpoint, rk4, bosh3, dopri5, "
                        "tsit5, dop853, rodas4 or esdirk4; for an sde model euler_maruyama, "
-                       "milstein, euler_heun, reversible_heun or sra1)",
+                       "milstein, euler_heun, reversible_heun or sra1; for a hamiltonian model "
+                       "also leapfrog, yoshida4, yoshida6, kahan_li6, implicit_midpoint or gauss4)",
                        s->method);
     const struct {
         const char *name;
@@ -212,10 +269,10 @@ static err_code param_not_finite(const model_def *d, size_t i, err *e)
             if (L->kind != MLP_LINEAR) continue;
             const size_t nw = L->in * L->out;
             if (i < off + nw)
-                snprintf(f, sizeof f, "%s.layers[%zu].weight[%zu][%zu]", model_net_name(d->kind, k),
+                snprintf(f, sizeof f, "%s.layers[%zu].weight[%zu][%zu]", model_def_net_name(d, k),
                          l, (i - off) / L->in, (i - off) % L->in);
             else if (i < off + nw + L->out)
-                snprintf(f, sizeof f, "%s.layers[%zu].bias[%zu]", model_net_name(d->kind, k), l,
+                snprintf(f, sizeof f, "%s.layers[%zu].bias[%zu]", model_def_net_name(d, k), l,
                          i - off - nw);
             else {
                 off += nw + L->out;
@@ -224,7 +281,67 @@ static err_code param_not_finite(const model_def *d, size_t i, err *e)
             return err_set(e, ERR_INVALID, f, "is not a finite number");
         }
     }
+    if (model_def_ham_mass(d)) {
+        snprintf(f, sizeof f, "mass[%zu]", i - off);
+        return err_set(e, ERR_INVALID, f, "must be a positive finite number");
+    }
     return err_set(e, ERR_INVALID, "", "parameter %zu is not finite", i);
+}
+
+/* A hamiltonian network: a scalar of the positions, momenta or both, no
+ * time input, smooth activations (its Hessian drives the implicit solvers). */
+static err_code ham_net(const model_def *d, size_t i, size_t in, size_t *np, err *e)
+{
+    const model_net *n = &d->nets[i];
+    const char *name = model_def_net_name(d, i);
+    char f[64];
+    if (n->time_input) {
+        snprintf(f, sizeof f, "%s.time_input", name);
+        return err_set(e, ERR_INVALID, f,
+                       "a hamiltonian model's H does not depend on time (energy is conserved)");
+    }
+    if (check_net(d, i, in, 1, np, e)) return ERR_INVALID;
+    for (size_t l = 0; l < n->n_layers; l++)
+        if (!mlp_grad_act_smooth(n->layers[l].act)) {
+            snprintf(f, sizeof f, "%s.layers[%zu].activation", name, l);
+            return err_set(e, ERR_INVALID, f, "%s is refused: %s", act_name(n->layers[l].act),
+                           mlp_grad_act_why(n->layers[l].act));
+        }
+    return ERR_OK;
+}
+
+static err_code ham_validate(const model_def *d, size_t *np, err *e)
+{
+    if (d->state_dim < 2 || d->state_dim % 2)
+        return err_set(e, ERR_INVALID, "dof", "must be at least 1 (the state is [q; p], 2 dof)");
+    if (d->augment_dim) return err_set(e, ERR_INVALID, "augment_dim", "a hamiltonian has none");
+    if (d->ham_form < 0 || d->ham_form >= MODEL_HAM__COUNT)
+        return err_set(e, ERR_INVALID, "hamiltonian", "unknown form");
+    const size_t n = d->state_dim / 2;
+    if (d->ham_form == MODEL_HAM_GENERAL) return ham_net(d, MODEL_NET_HAM_H, 2 * n, &np[0], e);
+    if (ham_net(d, MODEL_NET_HAM_V, n, &np[0], e)) return ERR_INVALID;
+    if (d->ham_form == MODEL_HAM_KINETIC) return ham_net(d, MODEL_NET_HAM_T, n, &np[1], e);
+    np[1] = n; /* the masses */
+    return ERR_OK;
+}
+
+/* A hamiltonian's default method: an ODE solver or a symplectic one that
+ * fits its form. */
+static err_code ham_solver_check(const model_def *d, err *e)
+{
+    const char *m = d->solver.method;
+    if (!m[0] || rk_tableau_find(m)) return ERR_OK;
+    if (!model_method_symplectic(m))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an sde method; a hamiltonian model needs an ODE or a symplectic "
+                       "solver",
+                       m);
+    if (model_method_splitting(m) && d->ham_form == MODEL_HAM_GENERAL)
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an explicit splitting: it needs a separable H (a \"potential\" with "
+                       "\"mass\" or \"kinetic\"); for a general H use implicit_midpoint or gauss4",
+                       m);
+    return ERR_OK;
 }
 
 /* An sde's dimensions and networks (docs/sde.md, "Noise types"). */
@@ -262,29 +379,34 @@ static err_code sde_solver_check(const model_def *d, err *e)
     const struct sde_method *me = sde_method_find(d->solver.method);
     if (!me)
         return err_set(e, ERR_INVALID, "solver.method",
-                       "%s is an ODE solver; an sde model needs euler_maruyama, milstein, "
+                       "%s is an %s solver; an sde model needs euler_maruyama, milstein, "
                        "euler_heun, reversible_heun or sra1",
-                       d->solver.method);
+                       d->solver.method,
+                       model_method_symplectic(d->solver.method) ? "symplectic" : "ODE");
     return sde_method_check(me, (sde_calculus)d->sde_calculus, (sde_noise)d->sde_noise, e);
 }
 
 err_code model_def_validate(const model_def *d, err *e)
 {
     size_t np[MODEL_MAX_NETS] = {0}, total = 0;
-    if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE && d->kind != MODEL_KIND_SDE)
-        return err_set(e, ERR_INVALID, "kind", "must be \"ode\", \"cde\" or \"sde\"");
+    if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE && d->kind != MODEL_KIND_SDE &&
+        d->kind != MODEL_KIND_HAMILTONIAN)
+        return err_set(e, ERR_INVALID, "kind",
+                       "must be \"ode\", \"cde\", \"sde\" or \"hamiltonian\"");
     if (d->description && strlen(d->description) > MODEL_DESCRIPTION_MAX)
         return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
                        MODEL_DESCRIPTION_MAX);
-    if (d->n_nets != model_kind_n_nets(d->kind))
+    if (d->n_nets != model_def_n_nets(d))
         return err_set(e, ERR_INVALID, "", "a %s model has %zu networks, not %zu",
-                       model_kind_name(d->kind), model_kind_n_nets(d->kind), d->n_nets);
+                       model_kind_name(d->kind), model_def_n_nets(d), d->n_nets);
     if (d->kind == MODEL_KIND_ODE) {
         if (d->state_dim == 0) return err_set(e, ERR_INVALID, "state_dim", "must be at least 1");
         size_t dim = d->state_dim + d->augment_dim;
         if (check_net(d, MODEL_NET_ODE_FIELD, dim, dim, &np[0], e)) return ERR_INVALID;
     } else if (d->kind == MODEL_KIND_SDE) {
         if (sde_validate(d, np, e)) return ERR_INVALID;
+    } else if (d->kind == MODEL_KIND_HAMILTONIAN) {
+        if (ham_validate(d, np, e)) return ERR_INVALID;
     } else {
         if (d->input_channels == 0)
             return err_set(e, ERR_INVALID, "input_channels", "must be at least 1");
@@ -313,15 +435,28 @@ err_code model_def_validate(const model_def *d, err *e)
             check_net(d, MODEL_NET_CDE_READOUT, d->hidden_dim, 0, &np[2], e))
             return ERR_INVALID;
     }
-    for (size_t i = 0; i < d->n_nets; i++)
+    for (size_t i = 0; i < MODEL_MAX_NETS; i++)
         total += np[i];
     if (total != d->n_params || (total && !d->params))
         return err_set(e, ERR_INVALID, "", "has %zu parameters, the networks need %zu", d->n_params,
                        total);
     for (size_t i = 0; i < d->n_params; i++)
         if (!isfinite(d->params[i])) return param_not_finite(d, i, e);
+    const double *mass = model_def_ham_mass(d);
+    for (size_t i = 0; mass && i < d->state_dim / 2; i++)
+        if (!(mass[i] > 0)) {
+            char f[32];
+            snprintf(f, sizeof f, "mass[%zu]", i);
+            return err_set(e, ERR_INVALID, f, "must be positive, got %.17g", mass[i]);
+        }
     if (model_solver_validate(&d->solver, e)) return ERR_INVALID;
     if (d->kind == MODEL_KIND_SDE) return sde_solver_check(d, e);
+    if (d->kind == MODEL_KIND_HAMILTONIAN) return ham_solver_check(d, e);
+    if (model_method_symplectic(d->solver.method))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is a symplectic method: it needs a hamiltonian model (the field of a "
+                       "%s model is not the symplectic gradient of an energy)",
+                       d->solver.method, model_kind_name(d->kind));
     if (d->solver.method[0] && !rk_tableau_find(d->solver.method))
         return err_set(e, ERR_INVALID, "solver.method", "%s is an sde method; a %s model needs "
                        "an ODE solver", d->solver.method, model_kind_name(d->kind));
@@ -392,6 +527,11 @@ err_code model_solver_options(const model_solver *base, const model_solver *over
     model_solver_merge(base, over, &s);
     if (model_solver_validate(&s, e)) return ERR_INVALID;
     *tab = rk_tableau_find(s.method[0] ? s.method : "dopri5");
+    if (!*tab && model_method_symplectic(s.method))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is a symplectic method: it needs a hamiltonian model (this model's "
+                       "field is not the symplectic gradient of an energy)",
+                       s.method);
     if (!*tab) return err_set(e, ERR_INVALID, "solver.method", "unknown method");
     ode_options_init(o);
     if (s.rtol > 0) o->rtol = s.rtol;

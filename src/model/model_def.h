@@ -18,8 +18,16 @@
  *                           in = 1, the time alone (time_input false);
  *                           out = state_dim, or state_dim * brownian_dim
  *                           for general noise (row-major, docs/sde.md)
+ *   hamiltonian (state_dim = 2 dof, the state [q; p]; docs/structured.md), by form:
+ *     general: [0] hamiltonian  in = 2 dof, out = 1
+ *     mass:    [0] potential    in = dof, out = 1   (H = p'M^-1 p / 2 + V(q))
+ *     kinetic: [0] potential    in = dof, out = 1
+ *              [1] kinetic      in = dof, out = 1   (H = T(p) + V(q))
+ *     no time input; smooth activations only (nn/mlp_grad.h).
  * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
- * concatenated in network order.
+ * concatenated in network order; a hamiltonian of form mass appends its dof
+ * masses (model_def_ham_mass), so they are stored, checksummed and
+ * exported with the weights.
  *
  * Ownership: a model_def owns `description` and `params`; model_def_free
  * releases them. Not shared between threads while being written; read-only
@@ -38,7 +46,16 @@ typedef enum model_kind {
     MODEL_KIND_ODE = 1, /* "ode": dh/dt = f(h, t) */
     MODEL_KIND_CDE = 2, /* "cde": dz/dt = f(z) dX/dt */
     MODEL_KIND_SDE = 3, /* "sde": dh = f(h, t) dt + g(h, t) dW (docs/sde.md) */
+    MODEL_KIND_HAMILTONIAN = 4, /* "hamiltonian": dq/dt = dH/dp, dp/dt = -dH/dq */
 } model_kind;
+
+/* The form of a hamiltonian model's H. */
+typedef enum model_ham_form {
+    MODEL_HAM_GENERAL = 0, /* "hamiltonian": one network H(q, p) */
+    MODEL_HAM_MASS,        /* "mass": V(q) network, diagonal mass vector */
+    MODEL_HAM_KINETIC,     /* "kinetic": V(q) and T(p) networks */
+    MODEL_HAM__COUNT
+} model_ham_form;
 
 typedef enum model_interp {
     MODEL_INTERP_LINEAR = 0,    /* "linear" */
@@ -49,7 +66,7 @@ typedef enum model_interp {
 } model_interp;
 
 #define MODEL_MAX_NETS 3
-#define MODEL_METHOD_MAX 16
+#define MODEL_METHOD_MAX 24 /* "implicit_midpoint" and its NUL fit */
 #define MODEL_DESCRIPTION_MAX 4096
 
 /* One network: an mlp_spec's content, owned inline. */
@@ -86,8 +103,10 @@ typedef struct model_def {
     int sde_calculus;    /* enum sde_calculus (num/sde.h) */
     int sde_noise;       /* enum sde_noise */
     size_t brownian_dim; /* general noise: Brownian components; 0 otherwise */
+    /* hamiltonian (and state_dim = 2 dof) */
+    int ham_form; /* enum model_ham_form */
     /* every kind */
-    size_t n_nets; /* 1 (ode), 3 (cde) or 2 (sde) */
+    size_t n_nets; /* 1 (ode), 3 (cde), 2 (sde), 1 or 2 (hamiltonian: model_def_n_nets) */
     model_net nets[MODEL_MAX_NETS];
     model_solver solver;
     size_t n_params;
@@ -98,6 +117,7 @@ typedef struct model_def {
 enum { MODEL_NET_ODE_FIELD = 0 };
 enum { MODEL_NET_CDE_INITIAL = 0, MODEL_NET_CDE_FIELD = 1, MODEL_NET_CDE_READOUT = 2 };
 enum { MODEL_NET_SDE_DRIFT = 0, MODEL_NET_SDE_DIFFUSION = 1 };
+enum { MODEL_NET_HAM_H = 0, MODEL_NET_HAM_V = 0, MODEL_NET_HAM_T = 1 };
 
 /* Zero everything (kind unset). */
 void model_def_init(model_def *d);
@@ -111,8 +131,27 @@ err_code model_interp_from_name(const char *name, model_interp *out, err *e);
 /* Name of network i of kind k ("vector_field"), NULL when out of range. */
 const char *model_net_name(model_kind k, size_t i);
 
-/* Number of networks a kind has (1, 3 or 2). */
+/* Number of networks a kind has (1, 3 or 2; hamiltonian: 2, the most its
+ * forms have; model_def_n_nets gives a def's own). */
 size_t model_kind_n_nets(model_kind k);
+
+/* Networks of this def's kind and form; its network i's document name
+ * ("vector_field", "potential"), NULL when out of range. */
+size_t model_def_n_nets(const model_def *d);
+const char *model_def_net_name(const model_def *d, size_t i);
+
+/* "hamiltonian" / "mass" / "kinetic"; -1 for an unknown name. */
+const char *model_ham_form_name(model_ham_form f);
+int model_ham_form_from_name(const char *name);
+
+/* A hamiltonian of form mass: its dof masses (the tail of params); NULL
+ * for the other kinds and forms. */
+const double *model_def_ham_mass(const model_def *d);
+
+/* Whether `method` names a symplectic method (num/symplectic.h), and
+ * whether it is one of the explicit splittings (separable H only). */
+bool model_method_symplectic(const char *method);
+bool model_method_splitting(const char *method);
 
 /* Parameter count of one network (nn/mlp.h layout). ERR_INVALID (field
  * "layers[i]") when its layers do not chain. */

@@ -38,7 +38,10 @@ static err_code check_kind_fields(const model_def *def, err *e)
         f = "channels";
     else if (def->kind != MODEL_KIND_CDE && def->interp != MODEL_INTERP_LINEAR)
         f = "interpolation";
-    else if (def->kind == MODEL_KIND_SDE && def->augment_dim)
+    else if (def->kind != MODEL_KIND_HAMILTONIAN && def->ham_form)
+        f = "hamiltonian";
+    else if ((def->kind == MODEL_KIND_SDE || def->kind == MODEL_KIND_HAMILTONIAN) &&
+             def->augment_dim)
         f = "augment_dim";
     else if (def->kind == MODEL_KIND_CDE && def->state_dim)
         f = "state_dim";
@@ -77,6 +80,9 @@ void model_rows_version_encode(const model_def *def, model_version_row *r)
         r->calculus = sde_calculus_name((sde_calculus)def->sde_calculus);
         r->noise = sde_noise_name((sde_noise)def->sde_noise);
         if (def->sde_noise == SDE_NOISE_GENERAL) r->brownian_dim = (long long)def->brownian_dim;
+    } else if (def->kind == MODEL_KIND_HAMILTONIAN) {
+        r->state_dim = (long long)def->state_dim;
+        r->form = model_ham_form_name((model_ham_form)def->ham_form);
     } else {
         r->input_channels = (long long)def->input_channels;
         r->hidden_dim = (long long)def->hidden_dim;
@@ -99,7 +105,7 @@ void model_rows_net_encode(const model_def *def, size_t net, model_net_row *r)
 {
     const model_net *n = &def->nets[net];
     r->net = (long long)net;
-    r->name = model_net_name(def->kind, net);
+    r->name = model_def_net_name(def, net);
     r->in_dim = (long long)n->in_dim;
     r->time_input = n->time_input;
 }
@@ -162,6 +168,10 @@ const char *model_rows_version_decode(const model_version_row *r, model_def *def
             v[1] = in_range(r->brownian_dim, 1, MLP_MAX_WIDTH);
             def->brownian_dim = (size_t)v[1];
         }
+    } else if (def->kind == MODEL_KIND_HAMILTONIAN) {
+        v[0] = in_range(r->state_dim, 2, max_dim);
+        def->state_dim = (size_t)v[0];
+        if ((def->ham_form = model_ham_form_from_name(r->form)) < 0) return "unknown form";
     } else {
         v[2] = in_range(r->input_channels, 1, max_dim);
         v[3] = in_range(r->hidden_dim, 1, max_dim);
@@ -194,7 +204,7 @@ const char *model_rows_net_decode(const model_net_row *r, model_def *def)
 {
     long long in = in_range(r->in_dim, 1, max_dim);
     if (in_range(r->net, 0, MODEL_MAX_NETS - 1) != (long long)def->n_nets || in < 0 ||
-        def->n_nets >= model_kind_n_nets(def->kind))
+        def->n_nets >= model_def_n_nets(def))
         return "its networks are not numbered 0, 1, ... as its kind requires";
     model_net *n = &def->nets[def->n_nets++];
     n->in_dim = (size_t)in;
@@ -204,7 +214,7 @@ const char *model_rows_net_decode(const model_net_row *r, model_def *def)
 
 const char *model_rows_nets_done(const model_def *def)
 {
-    return def->n_nets != model_kind_n_nets(def->kind) ? "a network is missing" : NULL;
+    return def->n_nets != model_def_n_nets(def) ? "a network is missing" : NULL;
 }
 
 const char *model_rows_layer_decode(const model_layer_row *r, model_def *def)

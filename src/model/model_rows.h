@@ -27,13 +27,14 @@
  * kind, or not set); when decoding, also a value that is not an integer.
  * Doubles: 0 = not set (NULL). Text: NULL = NULL. */
 typedef struct model_version_row {
-    const char *kind;                                                      /* "ode" | "cde" | "sde" */
+    const char *kind; /* "ode" | "cde" | "sde" | "hamiltonian" */
     const char *description;                                               /* NULL = none */
     long long state_dim, augment_dim;                                      /* ode */
     long long input_channels, hidden_dim, channel_time, channel_intensity; /* cde (flags 0/1) */
     const char *interpolation;                                             /* cde */
     const char *calculus, *noise; /* sde: "ito", "diagonal", ...; NULL for the others */
     long long brownian_dim;       /* sde with general noise */
+    const char *form; /* hamiltonian: "hamiltonian" | "mass" | "kinetic"; NULL for the others */
     const char *solver_method;                                             /* NULL = not set */
     double solver_rtol, solver_atol, solver_first_step, solver_min_step, solver_max_step,
         solver_step;

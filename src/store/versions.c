@@ -96,6 +96,7 @@ static void bind_version_row(sqlite3_stmt *st, const model_def *def)
     stmt_bind_text(st, 24, r.calculus);
     stmt_bind_text(st, 25, r.noise);
     stmt_bind_int_opt(st, 26, r.brownian_dim);
+    stmt_bind_text(st, 27, r.form);
 }
 
 err_code store_version_insert(db *d, const char *name, long long model_id, int version,
@@ -106,8 +107,9 @@ err_code store_version_insert(db *d, const char *name, long long model_id, int v
         "state_dim, augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, "
         "interpolation, solver_method, solver_rtol, solver_atol, solver_max_steps, "
         "solver_first_step, solver_min_step, solver_max_step, solver_step, n_params, params, "
-        "checksum, calculus, noise, brownian_dim) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+        "checksum, calculus, noise, brownian_dim, ham_form) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
+        "?26, ?27)";
     const char *what = "storing the model version";
     unsigned char *blob = malloc(def->n_params * 8);
     if (!blob) return err_set(e, ERR_NOMEM, NULL, "out of memory storing model \"%s\"", name);
@@ -196,7 +198,8 @@ enum {
     V_CHECKSUM,
     V_CALCULUS,
     V_NOISE,
-    V_BROWNIAN_DIM
+    V_BROWNIAN_DIM,
+    V_HAM_FORM
 };
 
 static void read_version_row(sqlite3_stmt *st, model_version_row *r)
@@ -221,6 +224,7 @@ static void read_version_row(sqlite3_stmt *st, model_version_row *r)
     r->calculus = (const char *)sqlite3_column_text(st, V_CALCULUS);
     r->noise = (const char *)sqlite3_column_text(st, V_NOISE);
     r->brownian_dim = stmt_column_int_or(st, V_BROWNIAN_DIM, -1);
+    r->form = (const char *)sqlite3_column_text(st, V_HAM_FORM);
 }
 
 /* The parameter BLOB, checked against n_params and the checksum (*bad
@@ -299,7 +303,7 @@ err_code store_version_load(db *d, const char *name, int version, model_def *def
         "v.augment_dim, v.input_channels, v.hidden_dim, v.channel_time, v.channel_intensity, "
         "v.interpolation, v.solver_method, v.solver_rtol, v.solver_atol, v.solver_max_steps, "
         "v.solver_first_step, v.solver_min_step, v.solver_max_step, v.solver_step, v.n_params, "
-        "length(v.params), v.checksum, v.calculus, v.noise, v.brownian_dim "
+        "length(v.params), v.checksum, v.calculus, v.noise, v.brownian_dim, v.ham_form "
         "FROM models m JOIN model_versions v ON v.model_id = m.id "
         "WHERE m.name = ?1 AND (?2 = 0 OR v.version = ?2) ORDER BY v.version DESC LIMIT 1";
     err_code rc = model_name_check(name, e);

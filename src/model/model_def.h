@@ -18,6 +18,8 @@
  *                           in = 1, the time alone (time_input false);
  *                           out = state_dim, or state_dim * brownian_dim
  *                           for general noise (row-major, docs/sde.md)
+ *   cnf: [0] vector_field   in = state_dim (+1 with time_input), out = state_dim
+ *                           (docs/cnf.md; state_dim is the document's "dim")
  * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
  * concatenated in network order.
  *
@@ -38,6 +40,7 @@ typedef enum model_kind {
     MODEL_KIND_ODE = 1, /* "ode": dh/dt = f(h, t) */
     MODEL_KIND_CDE = 2, /* "cde": dz/dt = f(z) dX/dt */
     MODEL_KIND_SDE = 3, /* "sde": dh = f(h, t) dt + g(h, t) dW (docs/sde.md) */
+    MODEL_KIND_CNF = 5, /* "cnf": dz/dt = f(z, t), z(0) ~ base (docs/cnf.md) */
 } model_kind;
 
 typedef enum model_interp {
@@ -86,8 +89,11 @@ typedef struct model_def {
     int sde_calculus;    /* enum sde_calculus (num/sde.h) */
     int sde_noise;       /* enum sde_noise */
     size_t brownian_dim; /* general noise: Brownian components; 0 otherwise */
+    /* cnf (and state_dim as its dim): the base N(base_mean, diag(base_scale)^2);
+     * both NULL = standard normal, else both owned, state_dim values each */
+    double *base_mean, *base_scale;
     /* every kind */
-    size_t n_nets; /* 1 (ode), 3 (cde) or 2 (sde) */
+    size_t n_nets; /* 1 (ode, cnf), 3 (cde) or 2 (sde) */
     model_net nets[MODEL_MAX_NETS];
     model_solver solver;
     size_t n_params;
@@ -98,12 +104,13 @@ typedef struct model_def {
 enum { MODEL_NET_ODE_FIELD = 0 };
 enum { MODEL_NET_CDE_INITIAL = 0, MODEL_NET_CDE_FIELD = 1, MODEL_NET_CDE_READOUT = 2 };
 enum { MODEL_NET_SDE_DRIFT = 0, MODEL_NET_SDE_DIFFUSION = 1 };
+enum { MODEL_NET_CNF_FIELD = 0 };
 
 /* Zero everything (kind unset). */
 void model_def_init(model_def *d);
 void model_def_free(model_def *d); /* frees the owned members, then re-inits */
 
-/* Document names: "ode" / "cde" / "sde", "vector_field", "hermite_bdiff". */
+/* Document names: "ode" / "cde" / "sde" / "cnf", "vector_field", "hermite_bdiff". */
 const char *model_kind_name(model_kind k);
 err_code model_kind_from_name(const char *name, model_kind *out, err *e);
 const char *model_interp_name(model_interp i);

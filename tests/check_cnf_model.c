@@ -138,7 +138,8 @@ static void check_linear_log_prob(cnf_batch_mode mode, size_t n)
     model_def d;
     linear_def(&d, false);
     cnf_model *m = build(&d);
-    double E[D3][D3], x[64 * D3], lp[64], se[64], z[64 * D3];
+    double E[D3][D3], *x = malloc(n * D3 * sizeof(double)), *lp = malloc(n * sizeof(double)),
+                      *se = malloc(n * sizeof(double)), *z = malloc(n * D3 * sizeof(double));
     expm3(-1.0, A3, E);
     const double trA = A3[0][0] + A3[1][1] + A3[2][2];
     for (size_t b = 0; b < n * D3; b++)
@@ -161,6 +162,10 @@ static void check_linear_log_prob(cnf_batch_mode mode, size_t n)
         ck_assert_msg(fabs(lp[b] - want) < 1e-8, "point %zu: %.15g vs %.15g", b, lp[b], want);
         ck_assert_double_eq(se[b], 0.0);
     }
+    free(x);
+    free(lp);
+    free(se);
+    free(z);
     cnf_model_free(m);
     model_def_free(&d);
 }
@@ -174,6 +179,13 @@ END_TEST
 START_TEST(test_linear_log_prob_shared)
 {
     check_linear_log_prob(CNF_BATCH_SHARED, 40);
+}
+END_TEST
+
+/* More points than one shared system holds (256): full chunks and a partial one. */
+START_TEST(test_linear_log_prob_shared_chunks)
+{
+    check_linear_log_prob(CNF_BATCH_SHARED, 600);
 }
 END_TEST
 
@@ -446,6 +458,7 @@ static Suite *cnf_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_linear_log_prob_per_point);
     tcase_add_test(tc, test_linear_log_prob_shared);
+    tcase_add_test(tc, test_linear_log_prob_shared_chunks);
     tcase_add_test(tc, test_linear_sample_path_base);
     tcase_add_test(tc, test_sample_seeded);
     tcase_add_test(tc, test_normalisation_2d);

@@ -71,6 +71,10 @@ static err_code decode_trace(const json_t *body, size_t dim, const codec_cnf_lim
             return err_set(e, ERR_TOO_LARGE, "probes", "%ld probes is more than max_cnf_probes = %zu",
                            k, lim->max_probes);
         q->tr.probes = (size_t)k;
+        if (q->tr.probes * dim > CODEC_CNF_MAX_PROBE_VALUES)
+            return err_set(e, ERR_TOO_LARGE, "probes",
+                           "%zu probes of %zu values is more than %u probe values per point",
+                           q->tr.probes, dim, CODEC_CNF_MAX_PROBE_VALUES);
     }
     q->tr.noise = CNF_NOISE_RADEMACHER;
     if (no) {
@@ -82,6 +86,19 @@ static err_code decode_trace(const json_t *body, size_t dim, const codec_cnf_lim
             return err_set(e, ERR_INVALID, "noise", "must be \"rademacher\" or \"gaussian\", got \"%.40s\"", s);
     }
     return ERR_OK;
+}
+
+/* The solve's values against max_values (codec_cnf.h). */
+static err_code check_values(const codec_cnf_req *q, size_t dim, bool with_trace, const char *pts,
+                             const codec_cnf_limits *lim, err *e)
+{
+    const size_t k = !with_trace ? 0 : q->tr.trace == CNF_TRACE_HUTCHINSON ? q->tr.probes : 1;
+    const double values = (double)q->n * (double)(dim + k) * (double)(q->n_t + 1);
+    if (values <= (double)lim->max_values) return ERR_OK;
+    return err_set(e, ERR_TOO_LARGE, k > 1 ? "probes" : q->n_t ? "t" : pts,
+                   "the solve would hold %.0f values (points x (dim + %zu trace values)%s), more "
+                   "than max_solve_points = %zu; split the request",
+                   values, k, q->n_t ? " x (path times + 1)" : "", lim->max_values);
 }
 
 static err_code decode_common(const json_t *body, codec_cnf_req *q, err *e)
@@ -111,7 +128,7 @@ err_code codec_cnf_logp_decode(const json_t *body, size_t dim, const codec_cnf_l
     if (decode_trace(body, dim, lim, q, e) != ERR_OK) return e->code;
     if (decode_common(body, q, e) != ERR_OK) return e->code;
     q->tr.seed = q->seed;
-    return ERR_OK;
+    return check_values(q, dim, true, "x", lim, e);
 }
 
 err_code codec_cnf_sample_decode(const json_t *body, size_t dim, const codec_cnf_limits *lim,
@@ -166,7 +183,7 @@ err_code codec_cnf_sample_decode(const json_t *body, size_t dim, const codec_cnf
     if (q->log_prob && decode_trace(body, dim, lim, q, e) != ERR_OK) return e->code;
     if (decode_common(body, q, e) != ERR_OK) return e->code;
     q->tr.seed = q->seed;
-    return ERR_OK;
+    return check_values(q, dim, q->log_prob, q->x ? "z" : "n", lim, e);
 }
 
 void codec_cnf_req_free(codec_cnf_req *q)

@@ -7,7 +7,12 @@
  * max_points and probes above max_probes are ERR_TOO_LARGE (413) naming the
  * field; "trace": "exact" on a model wider than max_exact_dim is
  * ERR_INVALID (422) on "trace". The trace defaults to "exact" up to
- * max_exact_dim and to "hutchinson" with one probe above it.
+ * max_exact_dim and to "hutchinson" with one probe above it. The values the
+ * solve holds, points x (dim + accumulators: 1 exact, the probes with
+ * Hutchinson, 0 for a sample without log_prob) x (path times + 1), count
+ * against max_values (413 naming "probes" when Hutchinson probes push it
+ * over, else the points' field), and probes x dim is at most
+ * CODEC_CNF_MAX_PROBE_VALUES (413 on "probes").
  *
  * Thread safety: pure functions of their arguments. */
 #ifndef ODESERVE_CODEC_CODEC_CNF_H
@@ -22,10 +27,13 @@
 #include "core/err.h"
 #include "model/cnf_model.h"
 
+#define CODEC_CNF_MAX_PROBE_VALUES (1u << 22)
+
 typedef struct codec_cnf_limits {
     size_t max_points;    /* max_cnf_points */
     size_t max_exact_dim; /* max_cnf_exact_dim */
     size_t max_probes;    /* max_cnf_probes */
+    size_t max_values;    /* max_solve_points: n x (dim + trace accumulators) x (path times + 1) */
 } codec_cnf_limits;
 
 typedef struct codec_cnf_req {

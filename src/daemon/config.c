@@ -78,7 +78,7 @@ static const config_key keys[] = {
     {"max_cnf_points", CONFIG_INT, NUM(max_cnf_points), "100000", 1, 100000000, NULL, 1,
      "most points one cnf log_prob or sample request may hold (sample: times the path's times "
      "plus one); more gets 413"},
-    {"max_cnf_exact_dim", CONFIG_INT, NUM(max_cnf_exact_dim), "64", 1, 65535, NULL, 1,
+    {"max_cnf_exact_dim", CONFIG_INT, NUM(max_cnf_exact_dim), "64", 1, 1024, NULL, 1,
      "widest cnf model whose log-density is served with the exact trace (the default there); "
      "wider ones default to Hutchinson's estimator and refuse \"exact\" with 422"},
     {"max_cnf_probes", CONFIG_INT, NUM(max_cnf_probes), "1024", 1, 1000000, NULL, 1,

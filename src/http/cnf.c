@@ -121,7 +121,8 @@ static int cnf_prepare(http_req *r, cnf_req *c, err *e)
     const codec_cnf_limits lim = {
         .max_points = (size_t)atomic_load(&app->max_cnf_points),
         .max_exact_dim = (size_t)atomic_load(&app->max_cnf_exact_dim),
-        .max_probes = (size_t)atomic_load(&app->max_cnf_probes)};
+        .max_probes = (size_t)atomic_load(&app->max_cnf_probes),
+        .max_values = (size_t)atomic_load(&app->max_solve_points)};
     const size_t dim = c->h->def->state_dim;
     if ((c->sample ? codec_cnf_sample_decode : codec_cnf_logp_decode)(c->body, dim, &lim, &c->q,
                                                                        e) != ERR_OK)

@@ -12,6 +12,12 @@
 
 /* Below this many points AUTO solves each point alone (ode_model.h's rule). */
 #define CNF_SHARED_MIN 16
+/* A shared-step batch is solved in systems of at most this many points, and
+ * of at most CNF_CHUNK_VALUES probe values: the workspaces (the network's
+ * tape, the probes) stay bounded whatever the request's size, and a chunk's
+ * GEMMs are already as fast per row as a larger one's. */
+#define CNF_CHUNK_POINTS 256
+#define CNF_CHUNK_VALUES (1u << 20)
 /* Philox node labels that keep base draws and probes apart from each other
  * and from the SDE Brownian paths of the same seed. */
 #define CNF_NODE_BASE 0x434e46424153ull  /* "CNFBAS" */
@@ -233,18 +239,18 @@ static err_code cnf_run_solve(struct cnf_run *r, struct cnf_stats *stats, err *e
                        tab->name);
     const bool shared = r->mode == CNF_BATCH_SHARED ||
                         (r->mode == CNF_BATCH_AUTO && n >= CNF_SHARED_MIN);
-    const size_t nb = shared ? n : 1;
+    size_t nb = 1;
+    if (shared) {
+        nb = n < CNF_CHUNK_POINTS ? n : CNF_CHUNK_POINTS;
+        const size_t per = (k ? k : 1) * d;
+        if (nb * per > CNF_CHUNK_VALUES) nb = CNF_CHUNK_VALUES / per ? CNF_CHUNK_VALUES / per : 1;
+    }
     stats->mode = shared ? CNF_BATCH_SHARED : CNF_BATCH_PER_POINT;
     o.abort = r->abort;
     o.abort_ctx = r->abort_ctx;
     o.groups = nb;
     const bool hutch = k && r->tr.trace == CNF_TRACE_HUTCHINSON;
-    if (hutch) {
-        if (!(eps = malloc(n * k * d * sizeof(double)))) goto nomem;
-        for (size_t b = 0; b < n; b++)
-            for (size_t j = 0; j < k; j++)
-                cnf_model_probe(d, r->tr.seed, r->tr.noise, b, j, eps + (b * k + j) * d);
-    }
+    if (hutch && !(eps = malloc(nb * k * d * sizeof(double)))) goto nomem;
     if (!(buf = malloc((4 * nb * d + d * d) * sizeof(double)))) goto nomem;
     if (!(y0 = malloc(nb * g * sizeof(double)))) goto nomem;
     if (!(yo = malloc(r->n_out * nb * g * sizeof(double)))) goto nomem;
@@ -257,12 +263,17 @@ static err_code cnf_run_solve(struct cnf_run *r, struct cnf_stats *stats, err *e
                         .z = buf, .f = buf + nb * d, .v = buf + 2 * nb * d,
                         .dx = buf + 3 * nb * d, .jac = buf + 4 * nb * d};
     for (size_t b0 = 0; b0 < n; b0 += nb) {
-        for (size_t r0 = 0; r0 < nb; r0++) {
+        const size_t cur = n - b0 < nb ? n - b0 : nb;
+        for (size_t r0 = 0; r0 < cur; r0++) {
             memcpy(y0 + r0 * g, r->start + (b0 + r0) * d, d * sizeof(double));
             memset(y0 + r0 * g + d, 0, k * sizeof(double));
+            for (size_t j = 0; hutch && j < k; j++)
+                cnf_model_probe(d, r->tr.seed, r->tr.noise, b0 + r0, j, eps + (r0 * k + j) * d);
         }
-        c.eps = eps ? eps + b0 * k * d : NULL;
-        const struct ode_problem p = {.f = cnf_rhs_eval, .ctx = &c, .dim = nb * g, .t0 = r->t0,
+        c.eps = eps;
+        c.nb = cur;
+        o.groups = cur;
+        const struct ode_problem p = {.f = cnf_rhs_eval, .ctx = &c, .dim = cur * g, .t0 = r->t0,
                                       .y0 = y0, .t_out = r->t_out, .n_out = r->n_out};
         struct ode_stats st;
         rc = ode_solve(s, &p, &o, yo, &st, e);
@@ -279,7 +290,7 @@ static err_code cnf_run_solve(struct cnf_run *r, struct cnf_stats *stats, err *e
             goto fail;
         }
         for (size_t i = 0; i < r->n_out; i++)
-            memcpy(r->y + (i * n + b0) * g, yo + i * nb * g, nb * g * sizeof(double));
+            memcpy(r->y + (i * n + b0) * g, yo + i * cur * g, cur * g * sizeof(double));
     }
     rc = ERR_OK;
     goto done;

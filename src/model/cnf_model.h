@@ -30,7 +30,9 @@
  * BATCHES as ode_model's (ode_model.h): shared-step (the batch is one system,
  * groups = n; one GEMM per stage for the forward pass and for each probe's
  * VJP) or one adaptive solve per point; CNF_BATCH_AUTO takes per-point
- * below 16 points and shared-step from there. Explicit methods only: an
+ * below 16 points and shared-step from there. A shared batch is solved in
+ * systems of at most 256 points (fewer when the probes would take more than
+ * 2^20 values), so memory stays bounded by the chunk, not the request. Explicit methods only: an
  * implicit method would need the derivative of the trace (ERR_INVALID on
  * "solver.method").
  *

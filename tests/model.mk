@@ -95,3 +95,12 @@ tests_check_hamiltonian_SOURCES = tests/check_hamiltonian.c tests/testutil.c tes
 tests_check_hamiltonian_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_hamiltonian_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# cnf: the continuous normalizing flow against closed forms (linear field and
+# the matrix exponential, normalisation on a grid, Hutchinson's estimator)
+check_PROGRAMS += tests/check_cnf_model
+TESTS += tests/check_cnf_model
+tests_check_cnf_model_SOURCES = tests/check_cnf_model.c tests/testutil.c tests/testutil.h
+tests_check_cnf_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cnf_model_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

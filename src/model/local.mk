@@ -21,6 +21,7 @@ src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
 src_model_libmodel_la_SOURCES += src/model/sde_model.c src/model/sde_model.h
 src_model_libmodel_la_SOURCES += src/model/hamiltonian.c src/model/hamiltonian.h
+src_model_libmodel_la_SOURCES += src/model/cnf_model.c src/model/cnf_model.h
 src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h src/model/cde_field.h
 # training maths: losses, optimisers, init, RNG, gradients
 src_model_libmodel_la_SOURCES += \

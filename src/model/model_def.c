@@ -13,7 +13,7 @@
 
 static const char *const kind_names[] = {
     [MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde", [MODEL_KIND_SDE] = "sde",
-    [MODEL_KIND_HAMILTONIAN] = "hamiltonian"};
+    [MODEL_KIND_HAMILTONIAN] = "hamiltonian", [MODEL_KIND_CNF] = "cnf"};
 
 static const char *const ham_form_names[MODEL_HAM__COUNT] = {
     [MODEL_HAM_GENERAL] = "hamiltonian", [MODEL_HAM_MASS] = "mass", [MODEL_HAM_KINETIC] = "kinetic"};
@@ -39,24 +39,27 @@ void model_def_free(model_def *d)
     if (!d) return;
     free(d->description);
     free(d->params);
+    free(d->base_mean);
+    free(d->base_scale);
     model_def_init(d);
 }
 
 const char *model_kind_name(model_kind k)
 {
-    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_HAMILTONIAN) return kind_names[k];
+    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_CNF && kind_names[k]) return kind_names[k];
     return "?";
 }
 
 err_code model_kind_from_name(const char *name, model_kind *out, err *e)
 {
-    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_HAMILTONIAN; k++) {
-        if (strcmp(name, kind_names[k]) == 0) {
+    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_CNF; k++) {
+        if (kind_names[k] && strcmp(name, kind_names[k]) == 0) {
             *out = (model_kind)k;
             return ERR_OK;
         }
     }
-    return err_set(e, ERR_INVALID, "", "unknown kind \"%s\" (expected \"ode\", \"cde\", \"sde\" or \"hamiltonian\")",
+    return err_set(e, ERR_INVALID, "",
+                   "unknown kind \"%s\" (expected \"ode\", \"cde\", \"sde\", \"hamiltonian\" or \"cnf\")",
                    name ? name : "");
 }
 
@@ -86,6 +89,7 @@ size_t model_kind_n_nets(model_kind k)
            : k == MODEL_KIND_CDE         ? 3
            : k == MODEL_KIND_SDE         ? 2
            : k == MODEL_KIND_HAMILTONIAN ? 2
+           : k == MODEL_KIND_CNF         ? 1
                                          : 0;
 }
 
@@ -139,6 +143,7 @@ const char *model_net_name(model_kind k, size_t i)
     if (k == MODEL_KIND_ODE && i < 1) return ode_net_names[i];
     if (k == MODEL_KIND_CDE && i < 3) return cde_net_names[i];
     if (k == MODEL_KIND_SDE && i < 2) return sde_net_names[i];
+    if (k == MODEL_KIND_CNF && i < 1) return ode_net_names[i];
     return NULL;
 }
 
@@ -386,13 +391,34 @@ static err_code sde_solver_check(const model_def *d, err *e)
     return sde_method_check(me, (sde_calculus)d->sde_calculus, (sde_noise)d->sde_noise, e);
 }
 
+/* A cnf's dimension, base and network (docs/cnf.md). */
+static err_code cnf_validate(const model_def *d, size_t *np, err *e)
+{
+    if (d->state_dim == 0) return err_set(e, ERR_INVALID, "dim", "must be at least 1");
+    if (d->augment_dim) return err_set(e, ERR_INVALID, "augment_dim", "a cnf has no augment_dim");
+    if (!d->base_mean != !d->base_scale)
+        return err_set(e, ERR_INVALID, "base", "needs both mean and scale");
+    char f[48];
+    for (size_t i = 0; d->base_mean && i < d->state_dim; i++) {
+        if (!isfinite(d->base_mean[i])) {
+            snprintf(f, sizeof f, "base.mean[%zu]", i);
+            return err_set(e, ERR_INVALID, f, "is not a finite number");
+        }
+        if (!isfinite(d->base_scale[i]) || !(d->base_scale[i] > 0)) {
+            snprintf(f, sizeof f, "base.scale[%zu]", i);
+            return err_set(e, ERR_INVALID, f, "must be a positive finite number");
+        }
+    }
+    return check_net(d, MODEL_NET_CNF_FIELD, d->state_dim, d->state_dim, &np[0], e);
+}
+
 err_code model_def_validate(const model_def *d, err *e)
 {
     size_t np[MODEL_MAX_NETS] = {0}, total = 0;
     if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE && d->kind != MODEL_KIND_SDE &&
-        d->kind != MODEL_KIND_HAMILTONIAN)
+        d->kind != MODEL_KIND_HAMILTONIAN && d->kind != MODEL_KIND_CNF)
         return err_set(e, ERR_INVALID, "kind",
-                       "must be \"ode\", \"cde\", \"sde\" or \"hamiltonian\"");
+                       "must be \"ode\", \"cde\", \"sde\", \"hamiltonian\" or \"cnf\"");
     if (d->description && strlen(d->description) > MODEL_DESCRIPTION_MAX)
         return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
                        MODEL_DESCRIPTION_MAX);
@@ -407,6 +433,8 @@ err_code model_def_validate(const model_def *d, err *e)
         if (sde_validate(d, np, e)) return ERR_INVALID;
     } else if (d->kind == MODEL_KIND_HAMILTONIAN) {
         if (ham_validate(d, np, e)) return ERR_INVALID;
+    } else if (d->kind == MODEL_KIND_CNF) {
+        if (cnf_validate(d, np, e)) return ERR_INVALID;
     } else {
         if (d->input_channels == 0)
             return err_set(e, ERR_INVALID, "input_channels", "must be at least 1");
@@ -476,6 +504,13 @@ err_code model_def_copy(model_def *dst, const model_def *src, err *e)
     model_def tmp = *src;
     tmp.description = NULL;
     tmp.params = NULL;
+    tmp.base_mean = tmp.base_scale = NULL;
+    if (src->base_mean) {
+        size_t nb = src->state_dim * sizeof(double);
+        if (!(tmp.base_mean = malloc(nb)) || !(tmp.base_scale = malloc(nb))) goto nomem;
+        memcpy(tmp.base_mean, src->base_mean, nb);
+        memcpy(tmp.base_scale, src->base_scale, nb);
+    }
     if (src->description && !(tmp.description = strdup(src->description))) goto nomem;
     if (src->n_params) {
         tmp.params = malloc(src->n_params * sizeof *tmp.params);
@@ -486,6 +521,9 @@ err_code model_def_copy(model_def *dst, const model_def *src, err *e)
     return ERR_OK;
 nomem:
     free(tmp.description);
+    free(tmp.params);
+    free(tmp.base_mean);
+    free(tmp.base_scale);
     return err_set(e, ERR_NOMEM, NULL, "out of memory copying a model");
 }
 

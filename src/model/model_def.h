@@ -24,6 +24,8 @@
  *     kinetic: [0] potential    in = dof, out = 1
  *              [1] kinetic      in = dof, out = 1   (H = T(p) + V(q))
  *     no time input; smooth activations only (nn/mlp_grad.h).
+ *   cnf: [0] vector_field   in = state_dim (+1 with time_input), out = state_dim
+ *                           (docs/cnf.md; state_dim is the document's "dim")
  * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
  * concatenated in network order; a hamiltonian of form mass appends its dof
  * masses (model_def_ham_mass), so they are stored, checksummed and
@@ -47,6 +49,7 @@ typedef enum model_kind {
     MODEL_KIND_CDE = 2, /* "cde": dz/dt = f(z) dX/dt */
     MODEL_KIND_SDE = 3, /* "sde": dh = f(h, t) dt + g(h, t) dW (docs/sde.md) */
     MODEL_KIND_HAMILTONIAN = 4, /* "hamiltonian": dq/dt = dH/dp, dp/dt = -dH/dq */
+    MODEL_KIND_CNF = 5, /* "cnf": dz/dt = f(z, t), z(0) ~ base (docs/cnf.md) */
 } model_kind;
 
 /* The form of a hamiltonian model's H. */
@@ -105,8 +108,11 @@ typedef struct model_def {
     size_t brownian_dim; /* general noise: Brownian components; 0 otherwise */
     /* hamiltonian (and state_dim = 2 dof) */
     int ham_form; /* enum model_ham_form */
+    /* cnf (and state_dim as its dim): the base N(base_mean, diag(base_scale)^2);
+     * both NULL = standard normal, else both owned, state_dim values each */
+    double *base_mean, *base_scale;
     /* every kind */
-    size_t n_nets; /* 1 (ode), 3 (cde), 2 (sde), 1 or 2 (hamiltonian: model_def_n_nets) */
+    size_t n_nets; /* 1 (ode, cnf), 3 (cde), 2 (sde), 1 or 2 (hamiltonian: model_def_n_nets) */
     model_net nets[MODEL_MAX_NETS];
     model_solver solver;
     size_t n_params;
@@ -118,12 +124,13 @@ enum { MODEL_NET_ODE_FIELD = 0 };
 enum { MODEL_NET_CDE_INITIAL = 0, MODEL_NET_CDE_FIELD = 1, MODEL_NET_CDE_READOUT = 2 };
 enum { MODEL_NET_SDE_DRIFT = 0, MODEL_NET_SDE_DIFFUSION = 1 };
 enum { MODEL_NET_HAM_H = 0, MODEL_NET_HAM_V = 0, MODEL_NET_HAM_T = 1 };
+enum { MODEL_NET_CNF_FIELD = 0 };
 
 /* Zero everything (kind unset). */
 void model_def_init(model_def *d);
 void model_def_free(model_def *d); /* frees the owned members, then re-inits */
 
-/* Document names: "ode" / "cde" / "sde", "vector_field", "hermite_bdiff". */
+/* Document names: "ode" / "cde" / "sde" / "cnf", "vector_field", "hermite_bdiff". */
 const char *model_kind_name(model_kind k);
 err_code model_kind_from_name(const char *name, model_kind *out, err *e);
 const char *model_interp_name(model_interp i);

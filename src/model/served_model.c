@@ -24,7 +24,8 @@ void *served_model_build(const model_def *def, err *e)
         free(m);
         return NULL;
     }
-    if (def->kind == MODEL_KIND_HAMILTONIAN && hamiltonian_model_new(&m->ham, def, e) != ERR_OK) {
+    if ((def->kind == MODEL_KIND_HAMILTONIAN && hamiltonian_model_new(&m->ham, def, e) != ERR_OK) ||
+        (def->kind == MODEL_KIND_CNF && cnf_model_new(&m->cnf, def, e) != ERR_OK)) {
         free(m);
         return NULL;
     }
@@ -39,5 +40,6 @@ void served_model_free(void *built)
     cde_model_free(m->cde);
     sde_model_free(m->sde);
     hamiltonian_model_free(m->ham);
+    cnf_model_free(m->cnf);
     free(m);
 }

@@ -1,10 +1,10 @@
--- 0008_hamiltonian.sql: model kind 'hamiltonian' (docs/structured.md, docs/model-format.md).
+-- 0010_hamiltonian.sql: model kind 'hamiltonian' (docs/structured.md, docs/model-format.md).
 --
 -- A hamiltonian version has state_dim = 2 dof (the state [q; p]) and its
 -- form, ham_form ('hamiltonian': one network H(q, p); 'mass': a potential
 -- network V(q) and a diagonal mass, whose dof values are the last of params;
 -- 'kinetic': potential and kinetic networks); its networks are named
--- hamiltonian (0), or potential (0) and kinetic (1). As 0007 did, the two
+-- hamiltonian (0), or potential (0) and kinetic (1). As 0007 and 0008 did, the two
 -- tables are rebuilt by SQLite's documented procedure to change their CHECK
 -- constraints (https://sqlite.org/lang_altertable.html#otheralter); ids are
 -- kept, and the immutability triggers are made again. The CREATE text of
@@ -16,7 +16,7 @@ id INTEGER PRIMARY KEY,
 model_id INTEGER NOT NULL REFERENCES models (id) ON DELETE CASCADE,
 version INTEGER NOT NULL CHECK (version >= 1),
 created_at TEXT NOT NULL CHECK (created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'),
-kind TEXT NOT NULL CHECK (kind IN ('ode', 'cde', 'sde', 'hamiltonian')),
+kind TEXT NOT NULL CHECK (kind IN ('ode', 'cde', 'sde', 'cnf', 'hamiltonian')),
 description TEXT CHECK (length(CAST(description AS BLOB)) <= 4096),
 state_dim INTEGER CHECK (state_dim >= 1),
 augment_dim INTEGER CHECK (augment_dim >= 0),
@@ -39,11 +39,13 @@ checksum TEXT NOT NULL CHECK (length(checksum) = 16 AND checksum NOT GLOB '*[^0-
 calculus TEXT CHECK (calculus IN ('ito', 'stratonovich')),
 noise TEXT CHECK (noise IN ('diagonal', 'scalar', 'additive', 'general')),
 brownian_dim INTEGER CHECK (brownian_dim >= 1),
+base BLOB CHECK (base IS NULL OR (kind = 'cnf' AND length(base) = 16 * state_dim)),
 ham_form TEXT CHECK (ham_form IN ('hamiltonian', 'mass', 'kinetic')),
 UNIQUE (model_id, version),
 CHECK (kind <> 'ode' OR (state_dim IS NOT NULL AND augment_dim IS NOT NULL AND coalesce(input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim) IS NULL)),
 CHECK (kind <> 'cde' OR (input_channels IS NOT NULL AND hidden_dim IS NOT NULL AND channel_time IS NOT NULL AND channel_intensity IS NOT NULL AND interpolation IS NOT NULL AND coalesce(state_dim, augment_dim, calculus, noise, brownian_dim) IS NULL)),
 CHECK (kind <> 'sde' OR (state_dim IS NOT NULL AND calculus IS NOT NULL AND noise IS NOT NULL AND (noise = 'general') = (brownian_dim IS NOT NULL) AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation) IS NULL)),
+CHECK (kind <> 'cnf' OR (state_dim IS NOT NULL AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim) IS NULL)),
 CHECK ((kind = 'hamiltonian') = (ham_form IS NOT NULL)),
 CHECK (kind <> 'hamiltonian' OR (state_dim IS NOT NULL AND state_dim % 2 = 0 AND coalesce(augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation, calculus, noise, brownian_dim) IS NULL))
 ) STRICT;
@@ -52,11 +54,11 @@ INSERT INTO model_versions_new (id, model_id, version, created_at, kind, descrip
     augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, interpolation,
     solver_method, solver_rtol, solver_atol, solver_max_steps, solver_first_step,
     solver_min_step, solver_max_step, solver_step, n_params, params, checksum, calculus, noise,
-    brownian_dim)
+    brownian_dim, base)
 SELECT id, model_id, version, created_at, kind, description, state_dim, augment_dim,
     input_channels, hidden_dim, channel_time, channel_intensity, interpolation, solver_method,
     solver_rtol, solver_atol, solver_max_steps, solver_first_step, solver_min_step,
-    solver_max_step, solver_step, n_params, params, checksum, calculus, noise, brownian_dim
+    solver_max_step, solver_step, n_params, params, checksum, calculus, noise, brownian_dim, base
 FROM model_versions;
 
 DROP TABLE model_versions;

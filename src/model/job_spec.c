@@ -120,10 +120,25 @@ static err_code check_cde_data(const job_spec *s, const model_def *d, const char
 }
 
 err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *model_field,
-                             size_t channels, dataset_label_kind label_kind, size_t label_dim,
-                             job_target *target, err *e)
+                             dataset_kind ds_kind, size_t channels, dataset_label_kind label_kind,
+                             size_t label_dim, job_target *target, err *e)
 {
     if (job_spec_kind_check(s, d->kind, e) != ERR_OK) return e->code;
+    if (target) *target = JOB_TARGET_SERIES;
+    if ((d->kind == MODEL_KIND_CNF) != (ds_kind == DATASET_KIND_POINTS))
+        return err_set(e, ERR_INVALID, "dataset",
+                       ds_kind == DATASET_KIND_POINTS
+                           ? "dataset \"%s\" is a point set; a %s model trains on time series"
+                           : "dataset \"%s\" holds time series; a %s model trains on a point set "
+                             "(\"kind\": \"points\")",
+                       s->dataset, model_kind_name(d->kind));
+    if (d->kind == MODEL_KIND_CNF) {
+        if (channels != d->state_dim)
+            return err_set(e, ERR_INVALID, "dataset",
+                           "dataset \"%s\" has points of %zu values; the model's dim is %zu",
+                           s->dataset, channels, d->state_dim);
+        return ERR_OK;
+    }
     if (d->kind == MODEL_KIND_CDE)
         return check_cde_data(s, d, model_field, channels, label_kind, label_dim, target, e);
     if (d->kind == MODEL_KIND_SDE) {

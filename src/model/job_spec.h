@@ -84,12 +84,14 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
  *        label's) or, without labels or with target "series", with the
  *        series' values (its width the channels);
  *   sde  the dataset's channels are the whole state (state_dim); Ito, or
- *        Stratonovich with additive noise (where they agree).
+ *        Stratonovich with additive noise (where they agree);
+ *   cnf  a point set (ds_kind DATASET_KIND_POINTS) of the model's dim; every
+ *        other kind trains on time series.
  * *target (may be NULL) receives the resolved target. Fields: "dataset",
  * "objective.loss", "objective.target", and `model_field` ("init.readout"
  * or "from_version") for a readout of the wrong width. */
 err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *model_field,
-                             size_t channels, dataset_label_kind label_kind, size_t label_dim,
-                             job_target *target, err *e);
+                             dataset_kind ds_kind, size_t channels, dataset_label_kind label_kind,
+                             size_t label_dim, job_target *target, err *e);
 
 #endif

@@ -162,7 +162,8 @@ static err_code setup(trainer *t, err *e)
     if (nets_new(t, e) != ERR_OK) return e->code;
     t->d.ch = ds->channels;
     if (job_spec_data_check(spec, t->d.def, spec->from_version ? "from_version" : "init.readout",
-                            t->d.ch, ds->label_kind, ds->label_dim, &t->d.target, e) ||
+                            ds->kind, t->d.ch, ds->label_kind, ds->label_dim, &t->d.target,
+                            e) ||
         split(t, e) || (spec->batch_time && windows(t, e)))
         return e->code;
     size_t bmax = spec->batch_time ? (spec->batch_size ? spec->batch_size : t->n_win) : 1;

@@ -34,7 +34,8 @@ store_migrations = \
 	migrations/0004_jobs.sql \
 	migrations/0005_aliases.sql \
 	migrations/0006_tokens.sql \
-	migrations/0007_sde.sql
+	migrations/0007_sde.sql \
+	migrations/0008_points.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

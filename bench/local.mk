@@ -109,3 +109,13 @@ bench_bench_sde_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_sde_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
 EXTRA_DIST += bench/sde_torchsde.py
+
+# bench_cnf: log_prob of a continuous normalizing flow, 2-D exact trace and
+# 64-D Hutchinson (issue #27; docs/benchmarks.md, "CNF"); cnf_torchdiffeq.py
+# is the torchdiffeq (FFJORD-style) side.
+noinst_PROGRAMS += bench/bench_cnf
+bench_bench_cnf_SOURCES = bench/bench_cnf.c
+bench_bench_cnf_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_cnf_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
+EXTRA_DIST += bench/cnf_torchdiffeq.py

@@ -2,10 +2,11 @@
 # (written by bench/gen_w1_weights.py); installed under
 # $(pkgdatadir)/examples for `seed_models`.
 examplesdir = $(pkgdatadir)/examples
-dist_examples_DATA = examples/spiral.json examples/cde-demo.json examples/sde-demo.json
+dist_examples_DATA = examples/spiral.json examples/cde-demo.json examples/sde-demo.json \
+	examples/cnf-demo.json
 
 # The training demo (README, docs/training-jobs.md): curl script and data.
-EXTRA_DIST += examples/gen_sde_demo.py
+EXTRA_DIST += examples/gen_sde_demo.py examples/gen_cnf_demo.py
 EXTRA_DIST += examples/spiral.sh examples/spiral-data/gen_spiral.py \
 	examples/spiral-data/spiral.csv
 

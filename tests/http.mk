@@ -166,3 +166,14 @@ TESTS += tests/check_large_body
 tests_check_large_body_SOURCES = tests/check_large_body.c tests/testutil.c tests/testutil.h
 tests_check_large_body_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_large_body_LDADD = $(CHECK_LIBS)
+
+# cnf models served end to end (check_cnf_serve): export round trip with the
+# base (and after a restart), HTTP log_prob and sample equal to the library's.
+check_PROGRAMS += tests/check_cnf_serve
+TESTS += tests/check_cnf_serve
+tests_check_cnf_serve_SOURCES = tests/check_cnf_serve.c tests/apitest.c tests/apitest.h \
+	tests/testutil.c tests/testutil.h
+tests_check_cnf_serve_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cnf_serve_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la \
+	$(CHECK_LIBS) $(JANSSON_LIBS) $(BLAS_LIBS) -lm -lpthread

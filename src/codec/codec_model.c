@@ -417,6 +417,37 @@ static err_code decode_sde(const json_t *doc, model_def *d, pvec *p, err *e)
                             &d->nets[MODEL_NET_SDE_DIFFUSION], e);
 }
 
+/* A cnf's base: {"mean": [dim], "scale": [dim]} (docs/cnf.md). */
+static err_code decode_cnf_base(const json_t *v, model_def *d, err *e)
+{
+    static const char *const keys[] = {"mean", "scale", NULL};
+    if (codec_json_keys_check(v, "base", keys, e) != ERR_OK) return ERR_INVALID;
+    const json_t *mean = json_object_get(v, "mean"), *scale = json_object_get(v, "scale");
+    if (!mean) return missing("base.mean", "an array of dim numbers", e);
+    if (!scale) return missing("base.scale", "an array of dim positive numbers", e);
+    if (!(d->base_mean = malloc(d->state_dim * sizeof(double))) ||
+        !(d->base_scale = malloc(d->state_dim * sizeof(double))))
+        return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the model");
+    if (codec_json_get_vector(mean, "base.mean", d->state_dim, d->base_mean, e) != ERR_OK ||
+        codec_json_get_vector(scale, "base.scale", d->state_dim, d->base_scale, e) != ERR_OK)
+        return ERR_INVALID;
+    return ERR_OK;
+}
+
+static err_code decode_cnf(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {"kind", "description", "dim", "base", "vector_field",
+                                       "solver", NULL};
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    if (required_size(doc, "dim", 1, &d->state_dim, e) != ERR_OK) return ERR_INVALID;
+    const json_t *base = json_object_get(doc, "base");
+    if (base && decode_cnf_base(base, d, e) != ERR_OK) return e->code;
+    if (decode_common(doc, d, e) != ERR_OK) return e->code;
+    d->n_nets = 1;
+    return decode_net_named(json_object_get(doc, "vector_field"), "vector_field", d->state_dim,
+                            true, "dim", d->state_dim, "dim", p, &d->nets[MODEL_NET_CNF_FIELD], e);
+}
+
 err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
 {
     model_def_init(d);
@@ -425,7 +456,7 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
                        codec_json_type_name(doc));
     const json_t *k = json_object_get(doc, "kind");
     const char *kind;
-    if (!k) return missing("kind", "\"ode\", \"cde\" or \"sde\"", e);
+    if (!k) return missing("kind", "\"ode\", \"cde\", \"sde\" or \"cnf\"", e);
     if (codec_json_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
     err ke;
     err_clear(&ke);
@@ -434,6 +465,7 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
     pvec p = {0};
     err_code rc = d->kind == MODEL_KIND_ODE   ? decode_ode(doc, d, &p, e)
                   : d->kind == MODEL_KIND_SDE ? decode_sde(doc, d, &p, e)
+                  : d->kind == MODEL_KIND_CNF ? decode_cnf(doc, d, &p, e)
                                               : decode_cde(doc, d, &p, e);
     d->params = p.v;
     d->n_params = p.n;
@@ -543,6 +575,21 @@ void codec_model_encode(const model_def *d, jbuf *b)
         jbuf_lit(b, ",\"noise\":");
         jbuf_str(b, sde_noise_name((sde_noise)d->sde_noise));
         if (d->sde_noise == SDE_NOISE_GENERAL) encode_key_size(b, "brownian_dim", d->brownian_dim);
+    } else if (d->kind == MODEL_KIND_CNF) {
+        encode_key_size(b, "dim", d->state_dim);
+        if (d->base_mean) {
+            jbuf_lit(b, ",\"base\":{\"mean\":[");
+            for (size_t i = 0; i < d->state_dim; i++) {
+                if (i) jbuf_raw(b, ",", 1);
+                jbuf_double(b, d->base_mean[i]);
+            }
+            jbuf_lit(b, "],\"scale\":[");
+            for (size_t i = 0; i < d->state_dim; i++) {
+                if (i) jbuf_raw(b, ",", 1);
+                jbuf_double(b, d->base_scale[i]);
+            }
+            jbuf_lit(b, "]}");
+        }
     } else {
         encode_key_size(b, "input_channels", d->input_channels);
         encode_key_size(b, "hidden_dim", d->hidden_dim);
@@ -558,7 +605,7 @@ void codec_model_encode(const model_def *d, jbuf *b)
     }
     for (size_t i = 0; i < d->n_nets; i++)
         encode_net(d, i,
-                   d->kind == MODEL_KIND_ODE ||
+                   d->kind == MODEL_KIND_ODE || d->kind == MODEL_KIND_CNF ||
                        (d->kind == MODEL_KIND_SDE &&
                         !(i == MODEL_NET_SDE_DIFFUSION && d->sde_noise == SDE_NOISE_ADDITIVE)),
                    b);

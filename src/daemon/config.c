@@ -75,6 +75,14 @@ static const config_key keys[] = {
      "most values one trajectory reply may hold (every query time x values per time); more gets 413"},
     {"max_sde_samples", CONFIG_INT, NUM(max_sde_samples), "100000", 1, 10000000, NULL, 1,
      "most sample paths one sde trajectory request may ask for; more gets 413"},
+    {"max_cnf_points", CONFIG_INT, NUM(max_cnf_points), "100000", 1, 100000000, NULL, 1,
+     "most points one cnf log_prob or sample request may hold (sample: times the path's times "
+     "plus one); more gets 413"},
+    {"max_cnf_exact_dim", CONFIG_INT, NUM(max_cnf_exact_dim), "64", 1, 65535, NULL, 1,
+     "widest cnf model whose log-density is served with the exact trace (the default there); "
+     "wider ones default to Hutchinson's estimator and refuse \"exact\" with 422"},
+    {"max_cnf_probes", CONFIG_INT, NUM(max_cnf_probes), "1024", 1, 1000000, NULL, 1,
+     "most Hutchinson probes one cnf request may ask for; more gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds a trajectory request may take from its arrival (the wait for an evaluation thread "
      "included) before it is stopped with 503; 0 = no limit"},

@@ -47,6 +47,9 @@ typedef struct config {
     long long eval_queue_limit;        /* evaluations waiting for a thread before 503 */
     long long max_solve_points;        /* most values in one trajectory reply */
     long long max_sde_samples;         /* most samples in one sde trajectory request */
+    long long max_cnf_points;          /* most points in one cnf log_prob / sample request */
+    long long max_cnf_exact_dim;       /* widest cnf served with the exact trace */
+    long long max_cnf_probes;          /* most Hutchinson probes per cnf request */
     double solve_timeout;              /* seconds one solve may run; 0 = no limit */
     double keepalive_poll;             /* seconds an idle HTTP thread polls a keep-alive
                                           connection after replying; 0 = never */

@@ -138,6 +138,9 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.large_body_limit, (uint64_t)s->cfg.large_body_concurrency);
     atomic_store(&s->app.max_solve_points, (uint64_t)s->cfg.max_solve_points);
     atomic_store(&s->app.max_sde_samples, (uint64_t)s->cfg.max_sde_samples);
+    atomic_store(&s->app.max_cnf_points, (uint64_t)s->cfg.max_cnf_points);
+    atomic_store(&s->app.max_cnf_exact_dim, (uint64_t)s->cfg.max_cnf_exact_dim);
+    atomic_store(&s->app.max_cnf_probes, (uint64_t)s->cfg.max_cnf_probes);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
     atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));
     atomic_store(&s->app.keepalive_poll_us, (uint64_t)(s->cfg.keepalive_poll * 1e6 + 0.5));

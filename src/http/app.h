@@ -41,6 +41,10 @@ typedef struct http_app {
                                            (SIGHUP) */
     _Atomic uint64_t max_sde_samples;   /* most samples in one sde trajectory request; more
                                            is 413 too_large (SIGHUP) */
+    _Atomic uint64_t max_cnf_points;    /* cnf: most points (x path times) per request;
+                                           more is 413 (SIGHUP) */
+    _Atomic uint64_t max_cnf_exact_dim; /* cnf: widest model served with the exact trace */
+    _Atomic uint64_t max_cnf_probes;    /* cnf: most Hutchinson probes; more is 413 */
     _Atomic uint64_t solve_timeout_us;  /* a solve running longer stops with 503
                                            deadline_exceeded; 0 = no limit (SIGHUP) */
     _Atomic uint64_t inline_budget_us;  /* a small solve may run on the HTTP thread for at

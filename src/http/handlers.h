@@ -28,6 +28,10 @@ void h_model_history(http_req *r);
 /* trajectory.c: solves */
 void h_trajectory(http_req *r);
 
+/* cnf.c: a cnf model's log-densities and samples */
+void h_cnf_log_prob(http_req *r);
+void h_cnf_sample(http_req *r);
+
 /* datasets.c: uploaded time series */
 void h_dataset_create(http_req *r);
 void h_datasets_list(http_req *r);

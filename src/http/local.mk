@@ -19,6 +19,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/models.c \
 	src/http/aliases.c \
 	src/http/trajectory.c src/http/traj.h \
+	src/http/cnf.c \
 	src/http/oip.c \
 	src/http/openapi.c src/http/openapi.h \
 	src/http/datasets.c \

@@ -136,6 +136,8 @@ static void model_work(http_req *r)
         m.hidden_dim = cde_model_hidden_dim(sm->cde);
     } else if (sm->kind == MODEL_KIND_SDE) { /* listed, not inferred (oip_body) */
         m.state_dim = m.output_dim = sde_model_state_dim(sm->sde);
+    } else if (sm->kind == MODEL_KIND_CNF) { /* listed, not inferred (docs/cnf.md) */
+        m.state_dim = m.output_dim = cnf_model_dim(sm->cnf);
     } else {
         m.state_dim = ode_model_state_dim(sm->ode);
         m.output_dim = ode_model_output_dim(sm->ode, false);

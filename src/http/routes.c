@@ -33,6 +33,9 @@ static const http_route table[] = {
     {"GET",    "/v1/models/{name}/versions/{v}",  h_version_get,    0},
     {"DELETE", "/v1/models/{name}/versions/{v}",  h_version_delete, 0},
     {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0, ROUTE_SCOPE_READ},
+    /* cnf models (cnf.c); docs/cnf.md */
+    {"POST",   "/v1/models/{name}/log_prob",      h_cnf_log_prob,   0, ROUTE_SCOPE_READ},
+    {"POST",   "/v1/models/{name}/sample",        h_cnf_sample,     0, ROUTE_SCOPE_READ},
     {"PUT",    "/v1/models/{name}/aliases/{alias}", h_alias_put,    ROUTE_JSON},
     {"DELETE", "/v1/models/{name}/aliases/{alias}", h_alias_delete, 0},
     {"GET",    "/v1/models/{name}/history",       h_model_history,  0},

@@ -571,6 +571,13 @@ static int prepare(http_req *r, traj *t)
     if (t->proto->body && t->proto->body(t->pctx, t->h, &t->body, &e) != ERR_OK) goto fail;
     t->m = t->h->built;
     metrics_request_model(r, t->h->name);
+    if (t->h->def->kind == MODEL_KIND_CNF) { /* docs/cnf.md: its paths come from sample */
+        err_set(&e, ERR_INVALID, "kind",
+                "model %s is a cnf model: POST /v1/models/%s/sample (with \"t\" for the path) "
+                "and /log_prob answer for it",
+                name, name);
+        goto fail;
+    }
     if (!(t->kind = kind_of(t->h->def->kind))) {
         err_set(&e, ERR_INVALID, NULL, "model %s is a %s model; %s models are not served yet", name,
                 model_kind_name(t->h->def->kind), model_kind_name(t->h->def->kind));

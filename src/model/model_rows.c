@@ -38,12 +38,14 @@ static err_code check_kind_fields(const model_def *def, err *e)
         f = "channels";
     else if (def->kind != MODEL_KIND_CDE && def->interp != MODEL_INTERP_LINEAR)
         f = "interpolation";
-    else if (def->kind == MODEL_KIND_SDE && def->augment_dim)
+    else if ((def->kind == MODEL_KIND_SDE || def->kind == MODEL_KIND_CNF) && def->augment_dim)
         f = "augment_dim";
     else if (def->kind == MODEL_KIND_CDE && def->state_dim)
         f = "state_dim";
     else if (def->kind == MODEL_KIND_CDE && def->augment_dim)
         f = "augment_dim";
+    else if (def->kind != MODEL_KIND_CNF && (def->base_mean || def->base_scale))
+        f = "base";
     if (!f) return ERR_OK;
     return err_set(e, ERR_INVALID, f, "is not a field of a%s %s model",
                    def->kind == MODEL_KIND_ODE ? "n" : "", model_kind_name(def->kind));
@@ -72,6 +74,9 @@ void model_rows_version_encode(const model_def *def, model_version_row *r)
     if (def->kind == MODEL_KIND_ODE) {
         r->state_dim = (long long)def->state_dim;
         r->augment_dim = (long long)def->augment_dim;
+    } else if (def->kind == MODEL_KIND_CNF) {
+        r->state_dim = (long long)def->state_dim;
+        r->base_bytes = def->base_mean ? 16 * def->state_dim : 0;
     } else if (def->kind == MODEL_KIND_SDE) {
         r->state_dim = (long long)def->state_dim;
         r->calculus = sde_calculus_name((sde_calculus)def->sde_calculus);
@@ -116,11 +121,11 @@ void model_rows_layer_encode(const model_def *def, size_t net, size_t layer, mod
 }
 
 /* The shifts compile to plain 64-bit stores on a little-endian host. */
-void model_rows_params_encode(const model_def *def, unsigned char *dst)
+static void le_put(const double *v, size_t n, unsigned char *dst)
 {
-    for (size_t i = 0; i < def->n_params; i++, dst += 8) {
+    for (size_t i = 0; i < n; i++, dst += 8) {
         uint64_t b;
-        memcpy(&b, &def->params[i], sizeof b);
+        memcpy(&b, &v[i], sizeof b);
         dst[0] = (unsigned char)b;
         dst[1] = (unsigned char)(b >> 8);
         dst[2] = (unsigned char)(b >> 16);
@@ -130,6 +135,17 @@ void model_rows_params_encode(const model_def *def, unsigned char *dst)
         dst[6] = (unsigned char)(b >> 48);
         dst[7] = (unsigned char)(b >> 56);
     }
+}
+
+void model_rows_params_encode(const model_def *def, unsigned char *dst)
+{
+    le_put(def->params, def->n_params, dst);
+}
+
+void model_rows_base_encode(const model_def *def, unsigned char *dst)
+{
+    le_put(def->base_mean, def->state_dim, dst);
+    le_put(def->base_scale, def->state_dim, dst + 8 * def->state_dim);
 }
 
 void model_rows_checksum(const model_def *def, char out[17])
@@ -152,6 +168,9 @@ const char *model_rows_version_decode(const model_version_row *r, model_def *def
         v[1] = in_range(r->augment_dim, 0, max_dim);
         def->state_dim = (size_t)v[0];
         def->augment_dim = (size_t)v[1];
+    } else if (def->kind == MODEL_KIND_CNF) {
+        v[0] = in_range(r->state_dim, 1, MLP_MAX_WIDTH);
+        def->state_dim = (size_t)v[0];
     } else if (def->kind == MODEL_KIND_SDE) {
         v[0] = in_range(r->state_dim, 1, max_dim);
         def->state_dim = (size_t)v[0];
@@ -187,6 +206,34 @@ const char *model_rows_version_decode(const model_version_row *r, model_def *def
     s->min_step = r->solver_min_step;
     s->max_step = r->solver_max_step;
     s->step = r->solver_step;
+    return NULL;
+}
+
+static double le_get(const unsigned char *p)
+{
+    uint64_t b = 0;
+    for (int k = 7; k >= 0; k--)
+        b = b << 8 | p[k];
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+const char *model_rows_base_decode(const unsigned char *src, size_t n, model_def *def, bool *nomem)
+{
+    if (!src) return NULL;
+    if (def->kind != MODEL_KIND_CNF || n != 16 * def->state_dim)
+        return "the base BLOB does not hold 2 x state_dim doubles";
+    def->base_mean = malloc(def->state_dim * sizeof(double));
+    def->base_scale = malloc(def->state_dim * sizeof(double));
+    if (!def->base_mean || !def->base_scale) {
+        *nomem = true;
+        return "out of memory";
+    }
+    for (size_t i = 0; i < def->state_dim; i++) {
+        def->base_mean[i] = le_get(src + 8 * i);
+        def->base_scale[i] = le_get(src + 8 * (def->state_dim + i));
+    }
     return NULL;
 }
 

@@ -34,6 +34,7 @@ typedef struct model_version_row {
     const char *interpolation;                                             /* cde */
     const char *calculus, *noise; /* sde: "ito", "diagonal", ...; NULL for the others */
     long long brownian_dim;       /* sde with general noise */
+    size_t base_bytes; /* cnf with a base: 16 * state_dim (model_rows_base_encode); 0 = none */
     const char *solver_method;                                             /* NULL = not set */
     double solver_rtol, solver_atol, solver_first_step, solver_min_step, solver_max_step,
         solver_step;
@@ -71,6 +72,9 @@ void model_rows_layer_encode(const model_def *def, size_t net, size_t layer, mod
  * host's byte order (the bytes model_def_checksum hashes), so a database
  * file moves between machines. */
 void model_rows_params_encode(const model_def *def, unsigned char *dst);
+/* A cnf's base as 16 * state_dim little-endian bytes: the mean, then the
+ * scale (def->base_mean set; r->base_bytes says how many). */
+void model_rows_base_encode(const model_def *def, unsigned char *dst);
 /* model_def_checksum as stored: 16 lowercase hex digits. */
 void model_rows_checksum(const model_def *def, char out[17]);
 
@@ -79,6 +83,9 @@ void model_rows_checksum(const model_def *def, char out[17]);
 
 /* The scalar fields; *nomem when an allocation failed (the description). */
 const char *model_rows_version_decode(const model_version_row *r, model_def *def, bool *nomem);
+/* A cnf's stored base (after the version row; n bytes, src NULL = none):
+ * NULL when sound, else what is wrong; *nomem when allocation failed. */
+const char *model_rows_base_decode(const unsigned char *src, size_t n, model_def *def, bool *nomem);
 /* The next network, in order (after the version row). */
 const char *model_rows_net_decode(const model_net_row *r, model_def *def);
 /* Every network there? (after the last network row) */

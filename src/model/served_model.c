@@ -24,6 +24,10 @@ void *served_model_build(const model_def *def, err *e)
         free(m);
         return NULL;
     }
+    if (def->kind == MODEL_KIND_CNF && cnf_model_new(&m->cnf, def, e) != ERR_OK) {
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -34,5 +38,6 @@ void served_model_free(void *built)
     ode_model_free(m->ode);
     cde_model_free(m->cde);
     sde_model_free(m->sde);
+    cnf_model_free(m->cnf);
     free(m);
 }

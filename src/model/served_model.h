@@ -3,7 +3,7 @@
  * The daemon creates the model cache (store/model_cache.h) with these as
  * its build and unbuild functions, so a loaded version is built once into
  * a served_model (an ode_model for kind "ode", a cde_model for kind "cde", an
- * sde_model for kind "sde")
+ * sde_model for kind "sde", a cnf_model for kind "cnf")
  * and shared by every request that solves it (the trajectory route,
  * http/trajectory.c).
  *
@@ -16,6 +16,7 @@
 
 #include "core/err.h"
 #include "model/cde_model.h"
+#include "model/cnf_model.h"
 #include "model/model_def.h"
 #include "model/ode_model.h"
 #include "model/sde_model.h"
@@ -26,6 +27,7 @@ typedef struct served_model {
     ode_model *ode;  /* kind ode */
     cde_model *cde;  /* kind cde */
     sde_model *sde;  /* kind sde */
+    cnf_model *cnf;  /* kind cnf */
     solve_cost cost; /* learned from the solves served, for the inline decision */
 } served_model;
 

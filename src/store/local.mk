@@ -35,7 +35,8 @@ store_migrations = \
 	migrations/0005_aliases.sql \
 	migrations/0006_tokens.sql \
 	migrations/0007_sde.sql \
-	migrations/0008_points.sql
+	migrations/0008_cnf.sql \
+	migrations/0009_points.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

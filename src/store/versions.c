@@ -106,12 +106,16 @@ err_code store_version_insert(db *d, const char *name, long long model_id, int v
         "state_dim, augment_dim, input_channels, hidden_dim, channel_time, channel_intensity, "
         "interpolation, solver_method, solver_rtol, solver_atol, solver_max_steps, "
         "solver_first_step, solver_min_step, solver_max_step, solver_step, n_params, params, "
-        "checksum, calculus, noise, brownian_dim) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+        "checksum, calculus, noise, brownian_dim, base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
+        "?27)";
     const char *what = "storing the model version";
-    unsigned char *blob = malloc(def->n_params * 8);
+    model_version_row vr;
+    model_rows_version_encode(def, &vr);
+    unsigned char *blob = malloc(def->n_params * 8 + vr.base_bytes);
     if (!blob) return err_set(e, ERR_NOMEM, NULL, "out of memory storing model \"%s\"", name);
     model_rows_params_encode(def, blob);
+    if (vr.base_bytes) model_rows_base_encode(def, blob + def->n_params * 8);
     char sum[17];
     model_rows_checksum(def, sum);
     sqlite3_stmt *st = NULL;
@@ -124,6 +128,7 @@ err_code store_version_insert(db *d, const char *name, long long model_id, int v
     stmt_bind_int(st, 21, (long long)def->n_params);
     stmt_bind_blob(st, 22, blob, def->n_params * 8);
     stmt_bind_text(st, 23, sum);
+    if (vr.base_bytes) stmt_bind_blob(st, 27, blob + def->n_params * 8, vr.base_bytes);
     if ((rc = stmt_step_done(d, st, what, e))) goto out;
     rc = store_net_insert(d, sqlite3_last_insert_rowid(db_sqlite(d)), def, e);
 out:
@@ -196,7 +201,8 @@ enum {
     V_CHECKSUM,
     V_CALCULUS,
     V_NOISE,
-    V_BROWNIAN_DIM
+    V_BROWNIAN_DIM,
+    V_BASE
 };
 
 static void read_version_row(sqlite3_stmt *st, model_version_row *r)
@@ -262,6 +268,10 @@ static err_code read_version(db *d, sqlite3_stmt *st, const char *name, int vers
     const char *bad = model_rows_version_decode(&r, def, &nomem);
     if (nomem) return err_set(e, ERR_NOMEM, NULL, "out of memory loading model \"%s\"", name);
     if (bad) return corrupt(d, name, version, bad, e);
+    bad = model_rows_base_decode(sqlite3_column_blob(st, V_BASE),
+                                 (size_t)sqlite3_column_bytes(st, V_BASE), def, &nomem);
+    if (nomem) return err_set(e, ERR_NOMEM, NULL, "out of memory loading model \"%s\"", name);
+    if (bad) return corrupt(d, name, version, bad, e);
     err_code rc = read_params(d, st, def, &bad, e);
     if (!rc && !bad) rc = store_net_load(d, version_id, def, &bad, e);
     if (rc) return rc;
@@ -299,7 +309,7 @@ err_code store_version_load(db *d, const char *name, int version, model_def *def
         "v.augment_dim, v.input_channels, v.hidden_dim, v.channel_time, v.channel_intensity, "
         "v.interpolation, v.solver_method, v.solver_rtol, v.solver_atol, v.solver_max_steps, "
         "v.solver_first_step, v.solver_min_step, v.solver_max_step, v.solver_step, v.n_params, "
-        "length(v.params), v.checksum, v.calculus, v.noise, v.brownian_dim "
+        "length(v.params), v.checksum, v.calculus, v.noise, v.brownian_dim, v.base "
         "FROM models m JOIN model_versions v ON v.model_id = m.id "
         "WHERE m.name = ?1 AND (?2 = 0 OR v.version = ?2) ORDER BY v.version DESC LIMIT 1";
     err_code rc = model_name_check(name, e);

@@ -1,4 +1,4 @@
--- 0008_points.sql: point datasets (docs/training-jobs.md, "Point datasets").
+-- 0009_points.sql: point datasets (docs/training-jobs.md, "Point datasets").
 --
 -- A dataset is time series ('series', every dataset before this migration)
 -- or a point set ('points'): samples of a distribution without time, stored

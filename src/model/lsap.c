@@ -89,7 +89,14 @@ static size_t augment(lsap *l, size_t n, const double *cost, size_t i, double *m
 double lsap_solve(lsap *l, size_t n, const double *cost, size_t *col)
 {
     for (size_t k = 0; k < n; k++)
-        l->u[k] = l->v[k] = 0, l->path[k] = l->row4col[k] = l->col4row[k] = -1;
+        l->u[k] = 0, l->v[k] = INFINITY, l->path[k] = l->row4col[k] = l->col4row[k] = -1;
+    /* Start from the column minima as the column potentials (Jonker and
+     * Volgenant's column reduction): a feasible dual (every reduced cost
+     * >= 0), much closer to the optimum than zero when the costs share a
+     * large common part, as squared distances between two shifted clouds do. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (cost[i * n + j] < l->v[j]) l->v[j] = cost[i * n + j];
     for (size_t cur = 0; cur < n; cur++) {
         double mv = 0;
         size_t j = augment(l, n, cost, cur, &mv);

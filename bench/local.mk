@@ -137,3 +137,13 @@ bench_bench_cnf_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_cnf_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
 EXTRA_DIST += bench/cnf_torchdiffeq.py
+
+# bench_cfm: one flow-matching training iteration, 3-64-64-2 at batch 256,
+# independent and exact-OT coupling (issue #27; docs/benchmarks.md, "CFM");
+# cfm_torch.py is the PyTorch side.
+noinst_PROGRAMS += bench/bench_cfm
+bench_bench_cfm_SOURCES = bench/bench_cfm.c
+bench_bench_cfm_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lpthread -lm
+EXTRA_DIST += bench/cfm_torch.py

@@ -129,12 +129,18 @@ START_TEST(dataset_summaries)
     jbuf_init(&b);
     codec_dataset_info_list_encode(d, 2, &b);
     /* 2 of 7 x 2 values missing: 1/7 in its shortest form */
-    expect_text(&b, "{\"datasets\":[{\"name\":\"obs\",\"created_at\":\"T\",\"series\":3,"
+    expect_text(&b, "{\"datasets\":[{\"name\":\"obs\",\"created_at\":\"T\",\"kind\":\"series\",\"series\":3,"
                     "\"points\":7,\"channels\":2,\"time_range\":[-0.5,1e+21],"
                     "\"missing_fraction\":0.14285714285714285,\"label\":\"vector\",\"label_dim\":5},"
-                    "{\"name\":\"empty\",\"created_at\":\"U\",\"series\":0,\"points\":0,"
+                    "{\"name\":\"empty\",\"created_at\":\"U\",\"kind\":\"series\",\"series\":0,\"points\":0,"
                     "\"channels\":0,\"time_range\":[0.0,0.0],\"missing_fraction\":0.0,"
                     "\"label\":\"class\"}]}");
+    /* a point set: no time, missing values or labels to report */
+    dataset_info p = {.name = "pts", .created_at = "V", .channels = 3, .n_series = 1, .n_points = 9,
+                      .t_min = 0, .t_max = 8, .kind = DATASET_KIND_POINTS};
+    codec_dataset_info_encode(&p, &b);
+    expect_text(&b, "{\"name\":\"pts\",\"created_at\":\"V\",\"kind\":\"points\",\"points\":9,"
+                    "\"channels\":3}");
     codec_dataset_info_deleted_encode("obs", &b);
     expect_text(&b, "{\"name\":\"obs\",\"deleted\":true}");
 }

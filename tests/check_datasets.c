@@ -94,6 +94,79 @@ START_TEST(csv_matches_json)
 }
 END_TEST
 
+/* A point set: JSON and CSV decode to the same points, the store keeps
+ * them (and the kind) bit for bit, the summary says "points". */
+START_TEST(points_round_trip)
+{
+    const char *json = "{\"kind\": \"points\", \"points\": [[0.5, -1], [2, 3.25], [-4, 1e-3]]}";
+    const char *csv = "\xef\xbb\xbfx, y\n0.5,-1\n2,3.25\r\n\n-4,1e-3\n";
+    dataset a, b, back;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(from_json(json, &a, &e), ERR_OK);
+    ck_assert_int_eq(codec_dataset_csv_points_decode(csv, strlen(csv), &b, &e), ERR_OK);
+    ck_assert_int_eq(a.kind, DATASET_KIND_POINTS);
+    ck_assert_int_eq(b.kind, DATASET_KIND_POINTS);
+    ck_assert_uint_eq(a.channels, 2);
+    ck_assert_uint_eq(b.channels, 2);
+    ck_assert_uint_eq(a.n_series, 1);
+    ck_assert_uint_eq(a.series[0].n, 3);
+    ck_assert_uint_eq(b.series[0].n, 3);
+    ck_assert_mem_eq(a.series[0].y, b.series[0].y, 6 * sizeof(double));
+    ck_assert(a.series[0].y[3] == 3.25 && a.series[0].y[5] == 1e-3);
+    db *d = stl_open();
+    ck_assert_int_eq(store_dataset_put(d, "pts", &a, &e), ERR_OK);
+    dataset_init(&back);
+    ck_assert_int_eq(store_dataset_load(d, "pts", &back, &e), ERR_OK);
+    ck_assert_int_eq(back.kind, DATASET_KIND_POINTS);
+    ck_assert_uint_eq(back.channels, 2);
+    ck_assert_uint_eq(back.series[0].n, 3);
+    ck_assert_mem_eq(back.series[0].y, a.series[0].y, 6 * sizeof(double));
+    dataset_info in;
+    ck_assert_int_eq(store_dataset_info(d, "pts", &in, &e), ERR_OK);
+    ck_assert_int_eq(in.kind, DATASET_KIND_POINTS);
+    ck_assert_uint_eq(in.n_points, 3);
+    /* a time-series upload is still "series" */
+    dataset ts;
+    ck_assert_int_eq(from_json(two_series, &ts, &e), ERR_OK);
+    ck_assert_int_eq(ts.kind, DATASET_KIND_SERIES);
+    ck_assert_int_eq(store_dataset_put(d, "obs", &ts, &e), ERR_OK);
+    ck_assert_int_eq(store_dataset_info(d, "obs", &in, &e), ERR_OK);
+    ck_assert_int_eq(in.kind, DATASET_KIND_SERIES);
+    dataset_free(&ts);
+    dataset_free(&a);
+    dataset_free(&b);
+    dataset_free(&back);
+    db_close(d);
+}
+END_TEST
+
+/* A point set made in memory with a missing value or a label is refused
+ * by the store's own check too. */
+START_TEST(points_store_checks)
+{
+    dataset a;
+    dataset_init(&a);
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(dataset_points_alloc(&a, 4, 2, &e), ERR_OK);
+    a.series[0].y[5] = NAN;
+    db *d = stl_open();
+    ck_assert_int_eq(store_dataset_put(d, "pts", &a, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "points[2][1]");
+    a.series[0].y[5] = 1;
+    a.label_kind = DATASET_LABEL_CLASS;
+    err_clear(&e);
+    ck_assert_int_eq(store_dataset_put(d, "pts", &a, &e), ERR_INVALID);
+    ck_assert_str_eq(e.field, "points");
+    a.label_kind = DATASET_LABEL_NONE;
+    err_clear(&e);
+    ck_assert_int_eq(store_dataset_put(d, "pts", &a, &e), ERR_OK);
+    dataset_free(&a);
+    db_close(d);
+}
+END_TEST
+
 struct bad_case {
     const char *text;
     int csv;
@@ -120,6 +193,25 @@ static const struct bad_case bad[] = {
     {"series,t,a\ns,0,1\nr,0,1\ns,1,1\n", 1, "line[4].series"},
     {"series,t,a,label\ns,0,1,0\ns,1,1,1\n", 1, "line[3].label"},
     {"series,t,a,label\ns,0,1,0.5\n", 1, "line[2].label"},
+    /* point sets (csv 2: codec_dataset_csv_points_decode) */
+    {"{\"kind\": \"points\", \"points\": []}", 0, "points"},
+    {"{\"kind\": \"points\", \"points\": [[]]}", 0, "points[0]"},
+    {"{\"kind\": \"points\", \"points\": [[1, 2], [3]]}", 0, "points[1]"},
+    {"{\"kind\": \"points\", \"points\": [[1, 2], [3, null]]}", 0, "points[1][1]"},
+    {"{\"kind\": \"points\", \"points\": [[1, 2], [3, \"x\"]]}", 0, "points[1][1]"},
+    {"{\"kind\": \"points\", \"points\": [[1]], \"series\": []}", 0, "series"},
+    {"{\"kind\": \"points\"}", 0, "points"},
+    {"{\"kind\": 3, \"points\": [[1]]}", 0, "kind"},
+    {"{\"points\": [[1]]}", 0, "points"},
+    {"", 2, "line[1]"},
+    {"x,y\n", 2, "line[2]"},
+    {"x,,y\n1,2,3\n", 2, "line[1]"},
+    {"x,y\n1,2\n3\n", 2, "line[3]"},
+    {"x,y\n1,2\n3,\n", 2, "line[3].y"},
+    {"x,y\n1,2\n3,NaN\n", 2, "line[3].y"},
+    {"x,y\n1,0x10\n", 2, "line[2].y"},
+    {"x,y\n1,1e999\n", 2, "line[2].y"},
+    {"x,y\n1,\"2\n", 2, "line[2]"},
 };
 
 START_TEST(malformed_inputs_name_their_place)
@@ -128,8 +220,9 @@ START_TEST(malformed_inputs_name_their_place)
     dataset ds;
     err e;
     err_clear(&e);
-    err_code rc = c->csv ? codec_dataset_csv_decode(c->text, strlen(c->text), &ds, &e)
-                         : from_json(c->text, &ds, &e);
+    err_code rc = c->csv == 2   ? codec_dataset_csv_points_decode(c->text, strlen(c->text), &ds, &e)
+                  : c->csv == 1 ? codec_dataset_csv_decode(c->text, strlen(c->text), &ds, &e)
+                                : from_json(c->text, &ds, &e);
     ck_assert_msg(rc == ERR_INVALID, "case %d: rc %d (%s)", _i, rc, e.message);
     ck_assert_msg(strcmp(e.field, c->field) == 0, "case %d: field '%s', want '%s' (%s)", _i,
                   e.field, c->field, e.message);
@@ -167,6 +260,8 @@ static Suite *datasets_suite(void)
     tcase_add_checked_fixture(tc, stl_tmp_setup, stl_tmp_teardown);
     tcase_add_test(tc, json_round_trip);
     tcase_add_test(tc, csv_matches_json);
+    tcase_add_test(tc, points_round_trip);
+    tcase_add_test(tc, points_store_checks);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, stl_tmp_setup, stl_tmp_teardown);

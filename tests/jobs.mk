@@ -30,3 +30,11 @@ TESTS += tests/check_sde_train
 tests_check_sde_train_SOURCES = tests/check_sde_train.c tests/testutil.c tests/testutil.h
 tests_check_sde_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_sde_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# A cnf trained by flow matching through the real daemon (check_cnf_job):
+# a CSV point set, the job's metrics, the stored version served.
+check_PROGRAMS += tests/check_cnf_job
+TESTS += tests/check_cnf_job
+tests_check_cnf_job_SOURCES = tests/check_cnf_job.c tests/testutil.c tests/testutil.h
+tests_check_cnf_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cnf_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)

@@ -104,3 +104,22 @@ tests_check_cnf_model_SOURCES = tests/check_cnf_model.c tests/testutil.c tests/t
 tests_check_cnf_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cnf_model_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# Flow matching (check_cfm): the exact assignment solver against brute
+# force, the OT coupling, the loss's gradient against finite differences.
+check_PROGRAMS += tests/check_cfm
+TESTS += tests/check_cfm
+tests_check_cfm_SOURCES = tests/check_cfm.c tests/testutil.c tests/testutil.h
+tests_check_cfm_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# A cnf trained by flow matching end to end (check_cnf_train): 8 Gaussians
+# (tests/fixtures/gen_cnf_8gaussians.py), held-out NLL against the true
+# entropy, an energy-distance two-sample test, bit-for-bit resume.
+check_PROGRAMS += tests/check_cnf_train
+TESTS += tests/check_cnf_train
+tests_check_cnf_train_SOURCES = tests/check_cnf_train.c tests/testutil.c tests/testutil.h
+tests_check_cnf_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cnf_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm

@@ -11,7 +11,7 @@
 
 static const char *const series_keys[] = {"t", "y", "label", NULL};
 
-const char *const codec_dataset_pack_keys[] = {"t", "y", NULL};
+const char *const codec_dataset_pack_keys[] = {"t", "y", "points", NULL};
 
 static err_code decode_label(const json_t *v, const char *field, dataset *ds, dataset_series *x,
                              size_t s, err *e)
@@ -103,11 +103,76 @@ static err_code decode_series(const json_t *sv, size_t s, dataset *ds, err *e)
     return decode_label(json_object_get(sv, "label"), ft, ds, x, s, e);
 }
 
+/* {"kind": "points", "points": [[...], ...]}: every row as wide as the
+ * first, every value a finite number. */
+static err_code decode_points(const json_t *doc, dataset *ds, err *e)
+{
+    static const char *const keys[] = {"kind", "points", NULL};
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return e->code;
+    const json_t *pv = json_object_get(doc, "points");
+    if (!codec_json_is_array(pv) || codec_json_array_size(pv) == 0)
+        return err_set(e, ERR_INVALID, "points", "must be a non-empty array of points");
+    const size_t n = codec_json_array_size(pv);
+    json_t *row = codec_json_array_item(pv, 0);
+    if (!row) return err_set(e, ERR_NOMEM, "points", "out of memory");
+    size_t dim = json_is_array(row) ? json_array_size(row) : 0;
+    char f[ERR_FIELD_MAX];
+    if (dim == 0 || dim > CODEC_DATASET_MAX_DIM) {
+        json_decref(row);
+        return err_set(e, ERR_INVALID, "points[0]", "must be an array of 1 to %d numbers",
+                       CODEC_DATASET_MAX_DIM);
+    }
+    if (dataset_points_alloc(ds, n, dim, e) != ERR_OK) goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            json_decref(row);
+            row = codec_json_array_item(pv, i);
+        }
+        codec_json_field_index(f, sizeof f, "points", i);
+        if (!row) {
+            err_set(e, ERR_NOMEM, f, "out of memory");
+            goto fail;
+        }
+        if (!json_is_array(row) || json_array_size(row) != dim) {
+            err_set(e, ERR_INVALID, f, "must be an array of %zu numbers (as points[0])", dim);
+            goto fail;
+        }
+        for (size_t k = 0; k < dim; k++) {
+            char fk[ERR_FIELD_MAX];
+            codec_json_field_index(fk, sizeof fk, f, k);
+            const json_t *v = json_array_get(row, k);
+            if (json_is_null(v)) {
+                err_set(e, ERR_INVALID, fk, "a point set has no missing values");
+                goto fail;
+            }
+            if (codec_json_get_double(v, fk, &ds->series[0].y[i * dim + k], e) != ERR_OK)
+                goto fail;
+        }
+    }
+    json_decref(row);
+    return dataset_validate(ds, e);
+fail:
+    json_decref(row);
+    return e->code;
+}
+
 err_code codec_dataset_json_decode(const json_t *doc, dataset *ds, err *e)
 {
-    static const char *const top[] = {"series", NULL};
+    static const char *const top[] = {"kind", "series", NULL};
     dataset_init(ds);
     if (!json_is_object(doc)) return err_set(e, ERR_INVALID, "", "the body must be an object");
+    const json_t *kind = json_object_get(doc, "kind");
+    if (kind && !(json_is_string(kind) && (strcmp(json_string_value(kind), "points") == 0 ||
+                                           strcmp(json_string_value(kind), "series") == 0)))
+        return err_set(e, ERR_INVALID, "kind", "must be \"series\" (the default) or \"points\"");
+    if (kind && strcmp(json_string_value(kind), "points") == 0) {
+        err_code rc = decode_points(doc, ds, e);
+        if (rc != ERR_OK) dataset_free(ds);
+        return rc;
+    }
+    if (json_object_get(doc, "points"))
+        return err_set(e, ERR_INVALID, "points",
+                       "a point set says \"kind\": \"points\"; time series use \"series\"");
     if (codec_json_keys_check(doc, "", top, e) != ERR_OK) return e->code;
     const json_t *arr = json_object_get(doc, "series");
     if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -432,6 +497,109 @@ fail:
     for (size_t s = 0; ids && s < ds->n_series; s++)
         free(ids[s]);
     free(ids);
+    if (hdr) {
+        free(hdr[0].scratch);
+        free(hdr[1].scratch);
+    }
+    free(hdr);
+    dataset_free(ds);
+    return e->code;
+}
+
+/* ---- CSV point sets ---- */
+
+/* Start the NUL check and the header of a CSV upload (shared rules: a BOM
+ * is skipped, a NUL byte is an error naming its line). */
+static err_code csv_start(csv_state *c, err *e)
+{
+    if (c->len >= 3 && memcmp(c->text, "\xef\xbb\xbf", 3) == 0) c->pos = 3;
+    const char *nul = memchr(c->text, '\0', c->len);
+    if (!nul) return ERR_OK;
+    size_t line = 1;
+    for (const char *q = c->text; q < nul; q++)
+        line += *q == '\n';
+    char f[48];
+    snprintf(f, sizeof f, "line[%zu]", line);
+    return err_set(e, ERR_INVALID, f, "holds a NUL byte: CSV is text");
+}
+
+static err_code points_grow(dataset *ds, size_t *cap, err *e)
+{
+    dataset_series *x = &ds->series[0];
+    if (x->n < *cap) return ERR_OK;
+    *cap = *cap ? 2 * *cap : 256;
+    double *y = realloc(x->y, *cap * ds->channels * sizeof *y);
+    if (y) x->y = y;
+    double *t = y ? realloc(x->t, *cap * sizeof *t) : NULL;
+    if (t) x->t = t;
+    return y && t ? ERR_OK : err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+}
+
+err_code codec_dataset_csv_points_decode(const char *text, size_t len, dataset *ds, err *e)
+{
+    dataset_init(ds);
+    csv_row *hdr = calloc(2, sizeof *hdr), *r = hdr ? hdr + 1 : NULL;
+    csv_state c = {.text = text, .len = len};
+    size_t cap = 0;
+    const char *p;
+    size_t n;
+    char f[64];
+    if (!hdr) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (csv_start(&c, e) != ERR_OK) goto fail;
+    if (!csv_next(&c, &p, &n)) {
+        err_set(e, ERR_INVALID, "line[1]", "empty CSV: a header naming the columns is required");
+        goto fail;
+    }
+    if (csv_split(p, n, hdr) != 0) {
+        err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+        goto fail;
+    }
+    if (csv_row_check(hdr, c.line, e) != ERR_OK) goto fail;
+    for (size_t k = 0; k < hdr->n; k++)
+        if (hdr->len[k] == 0) {
+            snprintf(f, sizeof f, "line[1]");
+            err_set(e, ERR_INVALID, f, "column %zu has no name", k + 1);
+            goto fail;
+        }
+    ds->kind = DATASET_KIND_POINTS;
+    ds->channels = hdr->n;
+    ds->series = calloc(1, sizeof *ds->series);
+    if (!ds->series) {
+        err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+        goto fail;
+    }
+    ds->n_series = 1;
+    dataset_series *x = &ds->series[0];
+    while (csv_next(&c, &p, &n)) {
+        if (csv_split(p, n, r) != 0) {
+            err_set(e, ERR_NOMEM, NULL, "out of memory reading CSV");
+            goto fail;
+        }
+        if (csv_row_check(r, c.line, e) != ERR_OK) goto fail;
+        if (r->n != ds->channels) {
+            snprintf(f, sizeof f, "line[%zu]", c.line);
+            err_set(e, ERR_INVALID, f, "has %zu columns, the header %zu", r->n, ds->channels);
+            goto fail;
+        }
+        if (points_grow(ds, &cap, e) != ERR_OK) goto fail;
+        for (size_t k = 0; k < ds->channels; k++) {
+            snprintf(f, sizeof f, "line[%zu].%.*s", c.line,
+                     (int)(hdr->len[k] > 40 ? 40 : hdr->len[k]), hdr->cell[k]);
+            if (cell_num(r, k, 0, f, &x->y[x->n * ds->channels + k], e) != ERR_OK) goto fail;
+        }
+        x->t[x->n] = (double)x->n;
+        x->n++;
+    }
+    if (x->n == 0) {
+        err_set(e, ERR_INVALID, "line[2]", "no data lines after the header");
+        goto fail;
+    }
+    if (dataset_validate(ds, e) != ERR_OK) goto fail;
+    free(hdr[0].scratch);
+    free(hdr[1].scratch);
+    free(hdr);
+    return ERR_OK;
+fail:
     if (hdr) {
         free(hdr[0].scratch);
         free(hdr[1].scratch);

@@ -7,6 +7,16 @@ void codec_dataset_info_encode(const dataset_info *in, jbuf *b)
     jbuf_str(b, in->name);
     jbuf_lit(b, ",\"created_at\":");
     jbuf_str(b, in->created_at);
+    jbuf_lit(b, ",\"kind\":");
+    jbuf_str(b, dataset_kind_name(in->kind));
+    if (in->kind == DATASET_KIND_POINTS) { /* no time, no missing values, no labels */
+        jbuf_lit(b, ",\"points\":");
+        jbuf_int(b, (long long)in->n_points);
+        jbuf_lit(b, ",\"channels\":");
+        jbuf_int(b, (long long)in->channels);
+        jbuf_raw(b, "}", 1);
+        return;
+    }
     jbuf_lit(b, ",\"series\":");
     jbuf_int(b, (long long)in->n_series);
     jbuf_lit(b, ",\"points\":");

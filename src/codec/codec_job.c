@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec_json.h"
@@ -391,6 +392,50 @@ static err_code parse_init_sde(json_t *init, model_def *d, err *e)
                          general ? n * d->brownian_dim : n, &d->nets[MODEL_NET_SDE_DIFFUSION], e);
 }
 
+/* A cnf's base N(mean, diag(scale)^2): both arrays of dim numbers. */
+static err_code parse_cnf_base(json_t *b, model_def *d, err *e)
+{
+    static const char *const keys[] = {"mean", "scale", NULL};
+    if (!b) return ERR_OK;
+    if (check_keys(b, "init.base", keys, e) != ERR_OK) return e->code;
+    json_t *m = json_object_get(b, "mean"), *sc = json_object_get(b, "scale");
+    if (!m || !sc)
+        return err_set(e, ERR_INVALID, m ? "init.base.scale" : "init.base.mean",
+                       "required: base gives both mean and scale (%zu numbers each)", d->state_dim);
+    d->base_mean = calloc(d->state_dim, sizeof(double));
+    d->base_scale = calloc(d->state_dim, sizeof(double));
+    if (!d->base_mean || !d->base_scale) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (codec_json_get_vector(m, "init.base.mean", d->state_dim, d->base_mean, e) ||
+        codec_json_get_vector(sc, "init.base.scale", d->state_dim, d->base_scale, e))
+        return e->code;
+    return ERR_OK;
+}
+
+/* dz/dt = f(z, t), t appended as the field's last input (docs/cnf.md). */
+static err_code parse_init_cnf(json_t *init, model_def *d, err *e)
+{
+    static const char *const keys[] = {"kind", "dim", "vector_field", "base", "scheme", NULL};
+    static const char *const net_keys[] = {"layers", "hidden", "activation", NULL};
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    double dim = 0;
+    if (get_int(init, "dim", "init", 1, 4096, &dim, e) != ERR_OK) return e->code;
+    if (dim == 0) return err_set(e, ERR_INVALID, "init.dim", "is required");
+    d->kind = MODEL_KIND_CNF;
+    d->state_dim = (size_t)dim;
+    d->n_nets = 1;
+    json_t *f = json_object_get(init, "vector_field");
+    if (!f)
+        return err_set(e, ERR_INVALID, "init.vector_field",
+                       "required: {\"layers\": [...]} or {\"hidden\": [...]}");
+    if (check_keys(f, "init.vector_field", net_keys, e) != ERR_OK) return e->code;
+    model_net *net = &d->nets[MODEL_NET_CNF_FIELD];
+    if (parse_net(f, "init.vector_field", d->state_dim + 1, d->state_dim, ACT_IDENTITY, net, e))
+        return e->code;
+    net->in_dim = d->state_dim;
+    net->time_input = true;
+    return parse_cnf_base(json_object_get(init, "base"), d, e);
+}
+
 static err_code parse_init(json_t *init, job_spec *s, err *e)
 {
     if (!json_is_object(init)) return err_set(e, ERR_INVALID, "init", "must be an object");
@@ -403,8 +448,11 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         if (parse_init_cde(init, d, e) != ERR_OK) return e->code;
     } else if (strcmp(kind, "sde") == 0) {
         if (parse_init_sde(init, d, e) != ERR_OK) return e->code;
+    } else if (strcmp(kind, "cnf") == 0) {
+        if (parse_init_cnf(init, d, e) != ERR_OK) return e->code;
     } else {
-        return err_set(e, ERR_INVALID, "init.kind", "must be \"ode\", \"cde\" or \"sde\"");
+        return err_set(e, ERR_INVALID, "init.kind",
+                       "must be \"ode\", \"cde\", \"sde\" or \"cnf\"");
     }
     if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
@@ -421,18 +469,53 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
     return ERR_OK;
 }
 
+/* A cnf job's objective.loss, coupling and sigma_min (docs/cnf-training.md). */
+static err_code parse_cfm(json_t *o, const char **loss, job_spec *s, err *e)
+{
+    const char *coupling = NULL;
+    if (get_str(o, "coupling", "objective.coupling", &coupling, e) ||
+        get_num(o, "sigma_min", "objective", 0, 1e3, &s->sigma_min, e))
+        return e->code;
+    s->cfm_keys = coupling || json_object_get(o, "sigma_min");
+    if (coupling && strcmp(coupling, "ot") == 0)
+        s->coupling = CFM_COUPLING_OT;
+    else if (coupling && strcmp(coupling, "independent") == 0)
+        s->coupling = CFM_COUPLING_INDEPENDENT;
+    else if (coupling)
+        return err_set(e, ERR_INVALID, "objective.coupling", "must be \"ot\" or \"independent\"");
+    if (strcmp(*loss, "flow_matching") == 0) {
+        s->cnf_objective = JOB_CNF_FLOW_MATCHING;
+        *loss = "mse"; /* the regression's; loss stays the default */
+    } else if (strcmp(*loss, "max_likelihood") == 0) {
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "max_likelihood training is not available yet; use flow_matching");
+    }
+    return ERR_OK;
+}
+
 static err_code parse_objective(json_t *o, job_spec *s, err *e)
 {
-    static const char *const keys[] = {"loss", "batch_size", "batch_time", "target", NULL};
+    static const char *const keys[] = {"loss",     "batch_size", "batch_time", "target",
+                                       "coupling", "sigma_min",  NULL};
     if (!o) return ERR_OK;
+    json_t *shorthand = NULL; /* "objective": "flow_matching" = {"loss": "flow_matching"} */
+    if (json_is_string(o)) {
+        shorthand = json_pack("{s:O}", "loss", o);
+        if (!shorthand) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+        o = shorthand;
+    }
     const char *loss = "mse", *target = NULL;
     double bs = 0, bt = 0;
     if (check_keys(o, "objective", keys, e) != ERR_OK ||
         get_str(o, "loss", "objective.loss", &loss, e) != ERR_OK ||
         get_str(o, "target", "objective.target", &target, e) != ERR_OK ||
         get_int(o, "batch_size", "objective", 1, 1e6, &bs, e) != ERR_OK ||
-        get_int(o, "batch_time", "objective", 2, 1e6, &bt, e) != ERR_OK)
+        get_int(o, "batch_time", "objective", 2, 1e6, &bt, e) != ERR_OK ||
+        parse_cfm(o, &loss, s, e) != ERR_OK) {
+        json_decref(shorthand);
         return e->code;
+    }
+    json_decref(shorthand); /* "O" took a reference: loss is still the document's string */
     if (loss_from_name(loss, &s->loss, e) != ERR_OK) {
         err_prefix_field(e, "objective.loss");
         return e->code;

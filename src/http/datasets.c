@@ -1,7 +1,9 @@
 /* http/datasets.c: uploaded time-series datasets (docs/training-jobs.md).
  *
  *   POST   /v1/datasets/{name}   upload (application/json or text/csv):
- *                                201 + Location + the summary
+ *                                201 + Location + the summary; a CSV
+ *                                point set says ?kind=points (a JSON one
+ *                                "kind": "points" in its body)
  *   GET    /v1/datasets          every dataset's summary, by name
  *   GET    /v1/datasets/{name}   one summary: series, points, channels,
  *                                time range, missing fraction, labels
@@ -23,7 +25,7 @@
 #include "http/handlers.h"
 #include "store/datasets.h"
 
-enum { BODY_JSON = 1, BODY_CSV = 2 };
+enum { BODY_JSON = 1, BODY_CSV = 2, BODY_CSV_POINTS = 3 };
 
 static void upload_work(http_req *r)
 {
@@ -38,6 +40,8 @@ static void upload_work(http_req *r)
     size_t len = 0;
     const char *body = http_req_body(r, &len);
     err_code rc = kind == BODY_CSV ? codec_dataset_csv_decode(body ? body : "", len, &ds, &e)
+                  : kind == BODY_CSV_POINTS
+                      ? codec_dataset_csv_points_decode(body ? body : "", len, &ds, &e)
                   : api_body_parse_packed(r, codec_dataset_pack_keys, &doc, &e) == ERR_OK
                       ? codec_dataset_json_decode(doc, &ds, &e)
                       : e.code;
@@ -53,8 +57,9 @@ static void upload_work(http_req *r)
     char loc[128];
     snprintf(loc, sizeof loc, "/v1/datasets/%s", name);
     http_reply_header(r, "Location", loc);
-    log_info("dataset_stored", "request_id=%s name=%s series=%zu points=%zu channels=%zu",
-             http_req_id(r), name, in.n_series, in.n_points, in.channels);
+    log_info("dataset_stored", "request_id=%s name=%s kind=%s series=%zu points=%zu channels=%zu",
+             http_req_id(r), name, dataset_kind_name(in.kind), in.n_series, in.n_points,
+             in.channels);
     jbuf b;
     jbuf_init(&b);
     codec_dataset_info_encode(&in, &b);
@@ -89,6 +94,19 @@ void h_dataset_create(http_req *r)
                           ct ? ct : "(none)");
         return;
     }
+    /* JSON says its kind in the body; CSV has no place for it but the query */
+    const char *qk = http_req_query(r, "kind");
+    if (qk && strcmp(qk, "points") != 0 && strcmp(qk, "series") != 0) {
+        http_reply_errorf(r, ERR_INVALID, "kind", "must be \"series\" (the default) or \"points\"");
+        return;
+    }
+    if (qk && kind == BODY_JSON) {
+        http_reply_errorf(r, ERR_INVALID, "kind",
+                          "a JSON upload says its kind in the body (\"kind\": \"points\"); "
+                          "?kind= is for CSV");
+        return;
+    }
+    if (qk && strcmp(qk, "points") == 0 && kind == BODY_CSV) kind = BODY_CSV_POINTS;
     int *arg = malloc(sizeof *arg);
     if (!arg) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory");

@@ -37,13 +37,14 @@ static long long path_id(http_req *r)
 static err_code check_data(db *d, const job_spec *s, const dataset_info *di, err *e)
 {
     if (!s->from_version)
-        return job_spec_data_check(s, &s->init_def, "init.readout", di->channels, di->label_kind,
+        return job_spec_data_check(s, &s->init_def, "init.readout", di->kind, di->channels,
+                                   di->label_kind,
                                    di->label_dim, NULL, e);
     model_def def;
     model_def_init(&def);
     err_code rc = store_version_load(d, s->model, s->from_version, &def, NULL, NULL, e);
     if (rc == ERR_OK)
-        rc = job_spec_data_check(s, &def, "from_version", di->channels, di->label_kind,
+        rc = job_spec_data_check(s, &def, "from_version", di->kind, di->channels, di->label_kind,
                                  di->label_dim, NULL, e);
     model_def_free(&def);
     return rc;

@@ -152,11 +152,13 @@ static err_code store_result(train *t, int *version, err *e)
     char desc[512];
     snprintf(desc, sizeof desc,
              "trained by job %lld on dataset %s (%ld iterations, %s gradient): final training "
-             "loss %.6g, best validation loss %.6g",
+             "loss %.6g, best validation loss %.6g%s",
              t->id, t->spec.dataset, st.iteration,
-             out.kind == MODEL_KIND_SDE ? "transition-likelihood"
-                                        : grad_method_name(t->spec.gradient),
-             st.train_loss, st.best_val_loss);
+             out.kind == MODEL_KIND_SDE   ? "transition-likelihood"
+             : out.kind == MODEL_KIND_CNF ? "flow-matching"
+                                          : grad_method_name(t->spec.gradient),
+             st.train_loss, st.best_val_loss,
+             out.kind == MODEL_KIND_CNF ? " (held-out NLL, nats)" : "");
     free(out.description);
     out.description = strdup(desc);
     /* Serve it with the solver it was trained with. */

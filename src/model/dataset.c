@@ -35,6 +35,53 @@ const char *dataset_label_kind_name(dataset_label_kind k)
     }
 }
 
+const char *dataset_kind_name(dataset_kind k)
+{
+    return k == DATASET_KIND_POINTS ? "points" : "series";
+}
+
+err_code dataset_points_alloc(dataset *d, size_t n, size_t dim, err *e)
+{
+    d->kind = DATASET_KIND_POINTS;
+    d->channels = dim;
+    d->label_kind = DATASET_LABEL_NONE;
+    d->series = calloc(1, sizeof *d->series);
+    if (!d->series) return err_set(e, ERR_NOMEM, "points", "out of memory");
+    d->n_series = 1;
+    dataset_series *x = &d->series[0];
+    x->t = malloc((n ? n : 1) * sizeof *x->t);
+    x->y = calloc(n * dim ? n * dim : 1, sizeof *x->y);
+    if (!x->t || !x->y) return err_set(e, ERR_NOMEM, "points", "out of memory");
+    x->n = n;
+    for (size_t i = 0; i < n; i++)
+        x->t[i] = (double)i;
+    return ERR_OK;
+}
+
+/* A point set: one series of finite points (time is the row index). */
+static err_code points_validate(const dataset *d, err *e)
+{
+    char f[96];
+    if (d->n_series != 1 || d->series[0].n == 0)
+        return err_set(e, ERR_INVALID, "points", "must hold at least one point");
+    if (d->label_kind != DATASET_LABEL_NONE)
+        return err_set(e, ERR_INVALID, "points", "a point set has no labels");
+    const dataset_series *x = &d->series[0];
+    for (size_t i = 0; i < x->n; i++) {
+        if (x->t[i] != (double)i) {
+            snprintf(f, sizeof f, "points[%zu]", i);
+            return err_set(e, ERR_INVALID, f, "a point set's rows are numbered 0, 1, ...");
+        }
+        for (size_t k = 0; k < d->channels; k++)
+            if (!isfinite(x->y[i * d->channels + k])) {
+                snprintf(f, sizeof f, "points[%zu][%zu]", i, k);
+                return err_set(e, ERR_INVALID, f,
+                               "must be a finite number (a point set has no missing values)");
+            }
+    }
+    return ERR_OK;
+}
+
 static err_code series_validate(const dataset *d, size_t s, err *e)
 {
     const dataset_series *x = &d->series[s];
@@ -70,6 +117,10 @@ static err_code series_validate(const dataset *d, size_t s, err *e)
 
 err_code dataset_validate(const dataset *d, err *e)
 {
+    if (d->kind == DATASET_KIND_POINTS) {
+        if (d->channels == 0) return err_set(e, ERR_INVALID, "points", "points need >= 1 value");
+        return points_validate(d, e);
+    }
     if (d->channels == 0) return err_set(e, ERR_INVALID, "series", "no channels");
     if (d->n_series == 0) return err_set(e, ERR_INVALID, "series", "must hold at least one series");
     if (d->label_kind == DATASET_LABEL_VECTOR && d->label_dim == 0)
@@ -86,6 +137,7 @@ void dataset_summarise(const dataset *d, dataset_info *info)
     info->n_series = d->n_series;
     info->label_kind = d->label_kind;
     info->label_dim = d->label_dim;
+    info->kind = d->kind;
     info->t_min = INFINITY;
     info->t_max = -INFINITY;
     for (size_t s = 0; s < d->n_series; s++) {

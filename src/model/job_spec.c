@@ -56,8 +56,36 @@ static err_code sde_kind_check(const job_spec *s, err *e)
     return ERR_OK;
 }
 
+static err_code cnf_kind_check(const job_spec *s, err *e)
+{
+    if (s->loss != LOSS_MSE)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "a cnf job fits by \"flow_matching\" (the default for cnf models)");
+    if (s->target != JOB_TARGET_AUTO)
+        return err_set(e, ERR_INVALID, "objective.target", "a cnf job has no target");
+    if (s->batch_time)
+        return err_set(e, ERR_INVALID, "objective.batch_time",
+                       "windows are for ode models; a cnf trains on points");
+    if (s->step > 0)
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "a fixed step is for sde jobs; a cnf solves with an adaptive method");
+    const struct rk_tableau *tab = rk_tableau_find(s->method);
+    if (!tab || rk_tableau_implicit(tab))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "a cnf solves its log-density with an explicit adaptive method (e.g. "
+                       "dopri5); %s is not one",
+                       s->method);
+    return ERR_OK;
+}
+
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
 {
+    if (k == MODEL_KIND_CNF) return cnf_kind_check(s, e);
+    if (s->cnf_objective != JOB_CNF_NONE)
+        return err_set(e, ERR_INVALID, "objective.loss", "flow_matching is for cnf models");
+    if (s->cfm_keys)
+        return err_set(e, ERR_INVALID, "objective",
+                       "coupling and sigma_min are for cnf models (flow matching)");
     if (k == MODEL_KIND_SDE) return sde_kind_check(s, e);
     if (k == MODEL_KIND_HAMILTONIAN) /* its trainer (HNN loss, Hessian in the parameters) is to come */
         return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
@@ -123,10 +151,25 @@ static err_code check_cde_data(const job_spec *s, const model_def *d, const char
 }
 
 err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *model_field,
-                             size_t channels, dataset_label_kind label_kind, size_t label_dim,
-                             job_target *target, err *e)
+                             dataset_kind ds_kind, size_t channels, dataset_label_kind label_kind,
+                             size_t label_dim, job_target *target, err *e)
 {
     if (job_spec_kind_check(s, d->kind, e) != ERR_OK) return e->code;
+    if (target) *target = JOB_TARGET_SERIES;
+    if ((d->kind == MODEL_KIND_CNF) != (ds_kind == DATASET_KIND_POINTS))
+        return err_set(e, ERR_INVALID, "dataset",
+                       ds_kind == DATASET_KIND_POINTS
+                           ? "dataset \"%s\" is a point set; a %s model trains on time series"
+                           : "dataset \"%s\" holds time series; a %s model trains on a point set "
+                             "(\"kind\": \"points\")",
+                       s->dataset, model_kind_name(d->kind));
+    if (d->kind == MODEL_KIND_CNF) {
+        if (channels != d->state_dim)
+            return err_set(e, ERR_INVALID, "dataset",
+                           "dataset \"%s\" has points of %zu values; the model's dim is %zu",
+                           s->dataset, channels, d->state_dim);
+        return ERR_OK;
+    }
     if (d->kind == MODEL_KIND_CDE)
         return check_cde_data(s, d, model_field, channels, label_kind, label_dim, target, e);
     if (d->kind == MODEL_KIND_SDE) {

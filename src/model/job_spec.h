@@ -20,6 +20,7 @@
 #include "model/model_def.h"
 #include "model/optim.h"
 #include "model/dataset.h"
+#include "model/cfm.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +32,12 @@ typedef enum job_target {
     JOB_TARGET_LABEL,    /* the series' label vector, at its last observation */
     JOB_TARGET_SERIES,   /* the series' own values, at every observation */
 } job_target;
+
+/* What a cnf job fits (docs/cnf-training.md). */
+typedef enum job_cnf_objective {
+    JOB_CNF_NONE = 0,          /* not a cnf objective (ode, cde, sde jobs) */
+    JOB_CNF_FLOW_MATCHING,     /* "flow_matching": OT-CFM (model/cfm.h) */
+} job_cnf_objective;
 
 typedef struct job_spec {
     char model[65], dataset[65];
@@ -54,6 +61,11 @@ typedef struct job_spec {
     double rtol, atol;
     long max_steps; /* 0 = the solver's default */
     uint64_t seed;
+    /* cnf jobs (objective.loss "flow_matching", coupling, sigma_min) */
+    job_cnf_objective cnf_objective;
+    cfm_coupling coupling;
+    double sigma_min; /* >= 0: the noise around the linear path */
+    bool cfm_keys;    /* the document gave coupling or sigma_min */
 } job_spec;
 
 void job_spec_init(job_spec *s);
@@ -72,7 +84,11 @@ const char *job_target_name(job_target t);
  * job fits the Euler-Maruyama transition likelihood (model/sde_lik.h):
  * solver.method euler_maruyama (or none), solver.step required, no
  * objective.loss other than the default, no target or batch_time; a
- * solver.step or an sde method in an ode or cde job is refused.
+ * solver.step or an sde method in an ode or cde job is refused. A cnf job
+ * fits by flow matching: no other objective.loss, no target, batch_time or
+ * solver.step, an explicit adaptive method (its held-out NLL and the served
+ * model solve with it); flow_matching, coupling and sigma_min are for cnf
+ * jobs only.
  * ERR_INVALID naming the field. */
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
 
@@ -84,12 +100,14 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
  *        label's) or, without labels or with target "series", with the
  *        series' values (its width the channels);
  *   sde  the dataset's channels are the whole state (state_dim); Ito, or
- *        Stratonovich with additive noise (where they agree).
+ *        Stratonovich with additive noise (where they agree);
+ *   cnf  a point set (ds_kind DATASET_KIND_POINTS) of the model's dim; every
+ *        other kind trains on time series.
  * *target (may be NULL) receives the resolved target. Fields: "dataset",
  * "objective.loss", "objective.target", and `model_field` ("init.readout"
  * or "from_version") for a readout of the wrong width. */
 err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *model_field,
-                             size_t channels, dataset_label_kind label_kind, size_t label_dim,
-                             job_target *target, err *e);
+                             dataset_kind ds_kind, size_t channels, dataset_label_kind label_kind,
+                             size_t label_dim, job_target *target, err *e);
 
 #endif

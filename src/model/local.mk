@@ -22,6 +22,8 @@ src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
 src_model_libmodel_la_SOURCES += src/model/sde_model.c src/model/sde_model.h
 src_model_libmodel_la_SOURCES += src/model/hamiltonian.c src/model/hamiltonian.h
 src_model_libmodel_la_SOURCES += src/model/cnf_model.c src/model/cnf_model.h
+# cnf training: flow matching and its exact minibatch OT coupling
+src_model_libmodel_la_SOURCES += src/model/cfm.c src/model/cfm.h src/model/lsap.c src/model/lsap.h
 src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h src/model/cde_field.h
 # training maths: losses, optimisers, init, RNG, gradients
 src_model_libmodel_la_SOURCES += \
@@ -42,4 +44,5 @@ src_model_libmodel_la_SOURCES += \
 src_model_libmodel_la_SOURCES += \
 	src/model/trainer.c src/model/trainer.h src/model/trainer_internal.h \
 	src/model/trainer_ode.c src/model/trainer_cde.c src/model/trainer_sde.c \
+	src/model/trainer_cnf.c \
 	src/model/sde_lik.c src/model/sde_lik.h src/model/sde_lik_net.c src/model/sde_lik_net.h

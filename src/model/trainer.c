@@ -162,9 +162,12 @@ static err_code setup(trainer *t, err *e)
     if (nets_new(t, e) != ERR_OK) return e->code;
     t->d.ch = ds->channels;
     if (job_spec_data_check(spec, t->d.def, spec->from_version ? "from_version" : "init.readout",
-                            t->d.ch, ds->label_kind, ds->label_dim, &t->d.target, e) ||
-        split(t, e) || (spec->batch_time && windows(t, e)))
+                            ds->kind, t->d.ch, ds->label_kind, ds->label_dim, &t->d.target,
+                            e))
         return e->code;
+    /* a point set's kind splits and draws its points itself */
+    const int points = t->d.def->kind == MODEL_KIND_CNF;
+    if ((!points && split(t, e)) || (spec->batch_time && windows(t, e))) return e->code;
     size_t bmax = spec->batch_time ? (spec->batch_size ? spec->batch_size : t->n_win) : 1;
     if (spec->batch_time && bmax > t->n_win) bmax = t->n_win;
     size_t nt = spec->batch_time;
@@ -182,6 +185,7 @@ static err_code setup(trainer *t, err *e)
     solve_options(spec, &t->d.solve);
     t->kind = t->d.def->kind == MODEL_KIND_CDE   ? &trainer_cde_kind
               : t->d.def->kind == MODEL_KIND_SDE ? &trainer_sde_kind
+              : points                           ? &trainer_cnf_kind
                                                  : &trainer_ode_kind;
     return t->kind->setup(&t->ks, &t->d, e);
 }
@@ -247,7 +251,9 @@ static err_code series_loss(trainer *t, const size_t *list, size_t n, int want_g
 static err_code grad_step(trainer *t, double *loss, err *e)
 {
     const job_spec *spec = t->d.spec;
-    if (spec->batch_time) {
+    if (t->kind->draw_loss) {
+        if (t->kind->draw_loss(t->ks, &t->d, &t->r, loss, t->grad, e)) return e->code;
+    } else if (spec->batch_time) {
         size_t bs = spec->batch_size && spec->batch_size < t->n_win ? spec->batch_size : t->n_win;
         if (rng_sample(&t->r, t->n_win, bs, t->pick, e) != ERR_OK) return e->code;
         if (t->kind->window_loss(t->ks, &t->d, t->win_s, t->win_i, t->pick, bs, loss, t->grad, e))
@@ -276,7 +282,9 @@ static err_code validate(trainer *t, long it, double *val, err *e)
 {
     const size_t every = t->d.spec->val_every;
     if (!every || it % (long)every != 0) return ERR_OK;
-    if (series_loss(t, t->val_s, t->n_val, 0, val, e) != ERR_OK) return e->code;
+    if (t->kind->val_loss ? t->kind->val_loss(t->ks, &t->d, val, e)
+                          : series_loss(t, t->val_s, t->n_val, 0, val, e))
+        return e->code;
     t->val_loss = *val;
     if (isfinite(*val) && !(*val >= t->best_val_loss)) {
         t->best_val_loss = *val;

@@ -7,7 +7,8 @@
  * takes an optimiser step and, every validation.every iterations,
  * evaluates the validation loss, keeping the parameters with the best one.
  * One loop for every kind; what differs per kind sits behind an ops table
- * (trainer_internal.h: trainer_ode.c, trainer_cde.c).
+ * (trainer_internal.h: trainer_ode.c, trainer_cde.c, trainer_sde.c;
+ * trainer_cnf.c for flows, which draw pairs of a point set, model/cfm.h).
  *
  * The trainer knows no store, clock or job state: the caller loads the
  * model and the dataset, runs iterations, and saves and restores the state

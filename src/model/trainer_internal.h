@@ -17,6 +17,7 @@
 #include "model/grad_solve.h"
 #include "model/job_spec.h"
 #include "model/model_def.h"
+#include "model/rng.h"
 #include "nn/mlp.h"
 
 #include <stddef.h>
@@ -56,10 +57,20 @@ struct trainer_kind {
                             const size_t *win_i, const size_t *pick, size_t bs, double *loss,
                             double *grad, err *e);
     void (*free)(void *state); /* NULL is a no-op */
+    /* A kind that trains on a point set (cnf) holds out its own points and
+     * draws its own mini-batches: count, series_loss and window_loss are
+     * NULL, and these two are set. One iteration's loss and its gradient
+     * into grad (overwritten), the batch drawn from r (the trainer's
+     * checkpointed generator). */
+    err_code (*draw_loss)(void *state, const struct trainer_data *d, rng *r, double *loss,
+                          double *grad, err *e);
+    /* The validation value (the held-out NLL in nats). */
+    err_code (*val_loss)(void *state, const struct trainer_data *d, double *val, err *e);
 };
 
 extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
 extern const struct trainer_kind trainer_cde_kind; /* trainer_cde.c */
 extern const struct trainer_kind trainer_sde_kind; /* trainer_sde.c */
+extern const struct trainer_kind trainer_cnf_kind; /* trainer_cnf.c */
 
 #endif

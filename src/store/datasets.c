@@ -49,8 +49,8 @@ err_code store_dataset_put(db *d, const char *name, const dataset *ds, err *e)
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
     if (stmt_prepare(d,
                      "INSERT INTO datasets (name, created_at, channels, n_series, n_points, "
-                     "n_missing, t_min, t_max, label_kind, label_dim) VALUES (?1, " STMT_NOW_SQL
-                     ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
+                     "n_missing, t_min, t_max, label_kind, label_dim, kind) VALUES (?1, " STMT_NOW_SQL
+                     ", ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (name) DO NOTHING",
                      &st, "prepare dataset insert", e) != ERR_OK)
         goto fail;
     stmt_bind_text(st, 1, name);
@@ -62,6 +62,7 @@ err_code store_dataset_put(db *d, const char *name, const dataset *ds, err *e)
     stmt_bind_double(st, 7, in.t_max);
     stmt_bind_text(st, 8, dataset_label_kind_name(ds->label_kind));
     stmt_bind_int(st, 9, (long long)ds->label_dim);
+    stmt_bind_text(st, 10, dataset_kind_name(ds->kind));
     if (stmt_step_done(d, st, "insert dataset", e) != ERR_OK) goto fail;
     if (sqlite3_changes(db_sqlite(d)) == 0) {
         err_set(e, ERR_CONFLICT, "name",
@@ -81,7 +82,7 @@ fail:
 
 #define INFO_COLS                                                                                  \
     "name, created_at, channels, n_series, n_points, n_missing, t_min, t_max, label_kind, "        \
-    "label_dim, id"
+    "label_dim, id, kind"
 
 static long long read_info(sqlite3_stmt *st, dataset_info *in)
 {
@@ -99,6 +100,8 @@ static long long read_info(sqlite3_stmt *st, dataset_info *in)
                      : k && strcmp(k, "vector") == 0 ? DATASET_LABEL_VECTOR
                                                      : DATASET_LABEL_NONE;
     in->label_dim = (size_t)sqlite3_column_int64(st, 9);
+    const char *kind = (const char *)sqlite3_column_text(st, 11);
+    in->kind = kind && strcmp(kind, "points") == 0 ? DATASET_KIND_POINTS : DATASET_KIND_SERIES;
     return sqlite3_column_int64(st, 10);
 }
 
@@ -206,6 +209,7 @@ err_code store_dataset_load(db *d, const char *name, dataset *out, err *e)
     if (find(d, name, &in, &id, e) != ERR_OK) goto fail;
     dataset ds;
     dataset_init(&ds);
+    ds.kind = in.kind;
     ds.channels = in.channels;
     ds.label_kind = in.label_kind;
     ds.label_dim = in.label_dim;

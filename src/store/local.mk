@@ -36,6 +36,7 @@ store_migrations = \
 	migrations/0006_tokens.sql \
 	migrations/0007_sde.sql \
 	migrations/0008_cnf.sql \
+	migrations/0009_points.sql \
 	migrations/0010_hamiltonian.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)

@@ -50,7 +50,7 @@ err_code dataset_points_alloc(dataset *d, size_t n, size_t dim, err *e)
     d->n_series = 1;
     dataset_series *x = &d->series[0];
     x->t = malloc((n ? n : 1) * sizeof *x->t);
-    x->y = calloc(n * dim ? n * dim : 1, sizeof *x->y);
+    x->y = calloc(n * dim > 0 ? n * dim : 1, sizeof *x->y);
     if (!x->t || !x->y) return err_set(e, ERR_NOMEM, "points", "out of memory");
     x->n = n;
     for (size_t i = 0; i < n; i++)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -29,6 +30,26 @@ static int make_reserve(void)
     close(fd);
     if (rc != 0) unlink(reserve_path); /* a part of a reserve is worth nothing */
     return rc;
+}
+
+/* Whether the disk has room for the reserve and as much again. A reserve
+ * given up for deletes is made again only then: made at once on a disk the
+ * deletes left nearly full, it would take back the room they freed (their
+ * pages stay free inside the database file; the disk room came from the
+ * reserve and the truncated log), and the next write would fail at once.
+ * Under lock. */
+static bool room_after_reserve(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", reserve_path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir ? 1 : 0] = '\0';
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return true; /* unknown: try, as before */
+    return (double)v.f_bavail * (double)v.f_frsize >= 2.0 * (double)reserve_bytes;
 }
 
 err_code db_space_reserve(const char *db_path, size_t bytes, err *e)
@@ -88,7 +109,8 @@ void db_space_note_commit(void)
     if (atomic_exchange(&full, false)) log_info("storage_recovered", "writes succeed again");
     if (!atomic_load(&reserve_missing)) return;
     pthread_mutex_lock(&lock);
-    if (reserve_path && atomic_load(&reserve_missing) && make_reserve() == 0) {
+    if (reserve_path && atomic_load(&reserve_missing) && room_after_reserve() &&
+        make_reserve() == 0) {
         atomic_store(&reserve_missing, false);
         log_info("db_reserve_restored", "bytes=%zu", reserve_bytes);
     }

@@ -11,7 +11,9 @@
  * gives up the reserve and tries once more, and commits in the room it
  * leaves. Every later successful commit clears the mark, and one that finds
  * the reserve gone makes it again if the space is there: writes recover by
- * themselves once space returns, with the reserve ready for the next time.
+ * themselves once space returns, with the reserve ready for the next time
+ * (made again once the disk has room for it twice over, so that it does not
+ * take back at once the room a delete freed).
  *
  * One database per process (the daemon's): the state is process-wide and
  * thread-safe (atomics; the reserve file is made and removed under a lock). */

@@ -274,6 +274,84 @@ class Export(unittest.TestCase):
         self.assertTrue(np.all(np.abs(got_var - var) < 4 * var * np.sqrt(2 / (n - 1))),
                         (got_var, var))
 
+    def test_hamiltonian_energy_and_gradient(self):
+        """A Hamiltonian neural network (Greydanus et al.'s shape) exported
+        and asked for H and its gradient: they equal the PyTorch module's H
+        and autograd's gradient; a separable H with masses likewise."""
+        torch.manual_seed(6)
+        H = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+        path = os.path.join(TMP, "hnn.pt")
+        torch.jit.save(torch.jit.script(H), path)
+        rc, out, err = run(export_main, "--kind", "hamiltonian", "--hamiltonian", path)
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["dof"], 1)
+        C.upload("bridge-hnn", doc)
+        ys = torch.tensor([[0.3, -0.7], [1.5, 0.2], [-2.0, 1.0]], requires_grad=True)
+        h = H(ys).sum()
+        (grad,) = torch.autograd.grad(h, ys)
+        r = C.post("bridge-hnn", "energy", {"y": ys.detach().tolist()})
+        np.testing.assert_allclose(r["energy"], H(ys).detach().numpy()[:, 0], rtol=1e-12,
+                                   atol=1e-14)
+        np.testing.assert_allclose(r["gradient"], grad.numpy(), rtol=1e-10, atol=1e-13)
+        # separable: V(q) a network, T = p^2 / (2 m)
+        V = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Softplus(), torch.nn.Linear(8, 1))
+        vpath = os.path.join(TMP, "potential.pt")
+        torch.jit.save(torch.jit.script(V), vpath)
+        rc, out, err = run(export_main, "--kind", "hamiltonian", "--potential", vpath,
+                           "--mass", "1,2", "--method", "yoshida4", "--step", "0.01")
+        self.assertEqual(rc, 0, err)
+        C.upload("bridge-sep", json.loads(out))
+        y = [0.4, -0.1, 0.5, 1.5]
+        r = C.post("bridge-sep", "energy", {"y": y})
+        with torch.no_grad():
+            want = float(V(torch.tensor(y[:2]))[0]) + 0.5 * (y[2] ** 2 / 1 + y[3] ** 2 / 2)
+        self.assertAlmostEqual(r["energy"], want, delta=1e-12)
+        # back to PyTorch: the same networks
+        rc, out, err = run(import_main, "--url", D.url, "--name", "bridge-sep",
+                           "-o", os.path.join(TMP, "sep"))
+        self.assertEqual((rc, out.split()), (0, [os.path.join(TMP, "sep-potential.pt")]), err)
+
+    def test_cnf_log_prob_against_scipy(self):
+        """An FFJORD-style vector field f(z, t) exported as a cnf: log_prob
+        equals log N(z(0)) - integral of tr(df/dz) along the flow, solved by
+        SciPy on the PyTorch module with autograd's Jacobian."""
+        torch.manual_seed(7)
+        f = ODEFunc([3, 16, 2], [torch.nn.Tanh], time_input=True)
+        path = os.path.join(TMP, "cnf.pt")
+        torch.jit.save(torch.jit.script(f.net), path)
+        rc, out, err = run(export_main, "--kind", "cnf", path, "--base-mean", "0.5,0",
+                           "--base-scale", "1,2")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual((doc["dim"], doc["vector_field"]["time_input"]), (2, True))
+        C.upload("bridge-cnf", doc)
+        xs = [[0.3, -0.4], [1.2, 2.0]]
+        r = C.post("bridge-cnf", "log_prob", {"x": xs, "solver": {"method": "dop853",
+                                                                   "rtol": 1e-11, "atol": 1e-12}})
+        mean, scale = np.array([0.5, 0.0]), np.array([1.0, 2.0])
+
+        def aug(t, s):
+            z = torch.tensor(s[:2])
+            tt = torch.tensor(t)
+            with torch.no_grad():
+                dz = f(tt, z).numpy()
+            J = torch.autograd.functional.jacobian(lambda v: f(tt, v), z).numpy()
+            return np.concatenate([dz, [np.trace(J)]])
+        for x, got in zip(xs, r["log_prob"]):
+            sol = solve_ivp(aug, (1.0, 0.0), np.array(x + [0.0]), method="DOP853", rtol=1e-12,
+                            atol=1e-12)
+            z0, acc = sol.y[:2, -1], sol.y[2, -1]
+            logn = float(np.sum(-0.5 * ((z0 - mean) / scale) ** 2 - np.log(scale)
+                                - 0.5 * np.log(2 * np.pi)))
+            self.assertAlmostEqual(got, logn + acc, delta=1e-7)
+        rc, out, err = run(import_main, "--url", D.url, "--name", "bridge-cnf",
+                           "-o", os.path.join(TMP, "cnf-back.pt"))
+        self.assertEqual(rc, 0, err)
+        back = torch.jit.load(os.path.join(TMP, "cnf-back.pt"))
+        z, t = torch.tensor([0.1, 0.2]), torch.tensor(0.3)
+        self.assertTrue(torch.equal(back(t, z), f(t, z)))
+
     def test_refusals_name_the_module(self):
         net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.LayerNorm(4),
                                   torch.nn.Linear(4, 2))
@@ -396,10 +474,10 @@ class Import(unittest.TestCase):
     def test_bad_document(self):
         p = os.path.join(TMP, "cnf.json")
         with open(p, "w") as fh:
-            json.dump({"kind": "cnf"}, fh)
+            json.dump({"kind": "lagrangian"}, fh)
         rc, _, err = run(import_main, p, "-o", os.path.join(TMP, "x.pt"))
         self.assertEqual(rc, 2)
-        self.assertIn("the bridge converts ode, cde and sde", err)
+        self.assertIn("the bridge converts ode, cde, sde, hamiltonian and cnf", err)
 
 
 class Readme(unittest.TestCase):

@@ -34,16 +34,17 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
         prog="odeserve-export", allow_abbrev=False,
         description="Write an odeserve model document from PyTorch files: a torchdiffeq "
                     "vector field (kind ode), a torchcde initial / CDEFunc / readout "
-                    "triple (kind cde), or torchsde's drift and diffusion networks (kind "
-                    "sde). Each file is a TorchScript archive "
+                    "triple (kind cde), torchsde's drift and diffusion networks (kind sde), a "
+                    "Hamiltonian neural network (kind hamiltonian) or an FFJORD vector field "
+                    "(kind cnf). Each file is a TorchScript archive "
                     "(torch.jit.save(torch.jit.script(module))), whose activation modules "
                     "are read from it, or a state_dict (torch.save(module.state_dict())), "
                     "whose activations you name. Supported modules: "
                     + ", ".join(tb.SUPPORTED) + ".",
         epilog="Exit status: 0 done, 1 the upload failed, 2 bad arguments or an "
                "unsupported module.")
-    p.add_argument("--kind", choices=("ode", "cde", "sde"), default="ode")
-    p.add_argument("file", nargs="?", help="ode: the vector field")
+    p.add_argument("--kind", choices=("ode", "cde", "sde", "hamiltonian", "cnf"), default="ode")
+    p.add_argument("file", nargs="?", help="ode, cnf: the vector field")
     p.add_argument("--activations", help="state_dict: one per Linear, e.g. tanh,tanh,identity")
     p.add_argument("--prefix", default="", help="state_dict: the keys' prefix, e.g. net.")
     p.add_argument("--state-dim", type=int, help="ode: default the output width - augment")
@@ -72,7 +73,16 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
     p.add_argument("--calculus", default="ito", choices=("ito", "stratonovich"),
                    help="sde: torchsde's sde_type (ito)")
     p.add_argument("--brownian-dim", type=int, help="sde: Brownian motions of general noise")
-    p.add_argument("--step", type=float, help="sde: the solver's fixed step")
+    p.add_argument("--step", type=float, help="sde, hamiltonian: the solver's fixed step")
+    p.add_argument("--hamiltonian", help="hamiltonian: H(q, p), 2 dof -> 1")
+    p.add_argument("--hamiltonian-activations")
+    p.add_argument("--potential", help="hamiltonian: V(q), dof -> 1 (with --mass or --kinetic)")
+    p.add_argument("--potential-activations")
+    p.add_argument("--kinetic", help="hamiltonian: T(p), dof -> 1")
+    p.add_argument("--kinetic-activations")
+    p.add_argument("--mass", help="hamiltonian: dof positive masses, e.g. 1,2")
+    p.add_argument("--base-mean", help="cnf: the base's mean, dim numbers (default 0)")
+    p.add_argument("--base-scale", help="cnf: the base's scale, dim numbers (default 1)")
     p.add_argument("--method")
     p.add_argument("--rtol", type=float)
     p.add_argument("--atol", type=float)
@@ -101,6 +111,25 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
                 tb.load_network(a.diffusion, _names(a.diffusion_activations), a.prefix),
                 noise=a.noise, calculus=a.calculus, brownian_dim=a.brownian_dim,
                 solver=solver, description=a.description)
+        elif a.kind == "hamiltonian":
+            solver = _solver(a)
+            if a.step is not None:
+                solver["step"] = a.step
+            net = lambda f, acts: tb.load_network(f, _names(acts), a.prefix) if f else None
+            doc = tb.hamiltonian_document(
+                hamiltonian=net(a.hamiltonian, a.hamiltonian_activations),
+                potential=net(a.potential, a.potential_activations),
+                kinetic=net(a.kinetic, a.kinetic_activations),
+                mass=[float(x) for x in _names(a.mass)] if a.mass else None,
+                solver=solver, description=a.description)
+        elif a.kind == "cnf":
+            if not a.file:
+                p.error("cnf: the vector field's file is required")
+            doc = tb.cnf_document(
+                tb.load_network(a.file, _names(a.activations), a.prefix),
+                base_mean=[float(x) for x in _names(a.base_mean)] if a.base_mean else None,
+                base_scale=[float(x) for x in _names(a.base_scale)] if a.base_scale else None,
+                solver=_solver(a), description=a.description)
         else:
             if not (a.func and a.initial and a.readout and a.interpolation):
                 p.error("cde: --func, --initial, --readout and --interpolation are required")
@@ -140,7 +169,9 @@ def import_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
                     "document: an ode document gives the vector field forward(t, y); a cde "
                     "document gives initial, func (forward(t, z) -> hidden x input) and "
                     "readout archives; an sde document drift and diffusion archives "
-                    "(forward(t, y), torchsde's f and g). Load them with torch.jit.load.",
+                    "(forward(t, y), torchsde's f and g); a hamiltonian document its "
+                    "networks (PREFIX-hamiltonian.pt, or -potential.pt and -kinetic.pt); a cnf "
+                    "document its vector field forward(t, z). Load them with torch.jit.load.",
         epilog="Exit status: 0 done, 1 the download failed, 2 bad arguments.")
     p.add_argument("document", nargs="?", help="a model document file (or --url and --name)")
     p.add_argument("--url", help="export the document from this daemon")
@@ -177,13 +208,24 @@ def import_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
                 path = f"{a.output}-{part}.pt"
                 torch.jit.save(torch.jit.script(mod), path)
                 out.write(f"{path}\n")
+        elif doc.get("kind") == "hamiltonian":
+            for part, mod in tb.hamiltonian_to_torch(doc).items():
+                if part == "mass":
+                    continue
+                path = f"{a.output}-{part}.pt"
+                torch.jit.save(torch.jit.script(mod), path)
+                out.write(f"{path}\n")
+        elif doc.get("kind") == "cnf":
+            torch.jit.save(torch.jit.script(tb.cnf_to_torch(doc)), a.output)
+            out.write(f"{a.output}\n")
         elif doc.get("kind") == "cde":
             for part, mod in zip(("initial", "func", "readout"), tb.cde_to_torch(doc)):
                 path = f"{a.output}-{part}.pt"
                 torch.jit.save(torch.jit.script(mod), path)
                 out.write(f"{path}\n")
         else:
-            raise tb.BridgeError(f"kind {doc.get('kind')!r}: the bridge converts ode, cde and sde")
+            raise tb.BridgeError(f"kind {doc.get('kind')!r}: the bridge converts ode, cde, sde, "
+                                 "hamiltonian and cnf")
     except (tb.BridgeError, OSError, ValueError, KeyError) as exc:
         sys.stderr.write(f"odeserve-import: {exc}\n")
         return 2

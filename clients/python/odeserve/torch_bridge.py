@@ -296,6 +296,82 @@ def sde_document(drift_layers: List[Dict[str, Any]], diffusion_layers: List[Dict
     return doc
 
 
+def hamiltonian_document(*, hamiltonian: Optional[List[Dict[str, Any]]] = None,
+                         potential: Optional[List[Dict[str, Any]]] = None,
+                         mass: Optional[Sequence[float]] = None,
+                         kinetic: Optional[List[Dict[str, Any]]] = None,
+                         solver: Optional[Mapping[str, Any]] = None,
+                         description: Optional[str] = None) -> Dict[str, Any]:
+    """A "hamiltonian" document (docs/structured.md): a Hamiltonian neural
+    network H(q, p) (2 dof -> 1), or a separable H = T(p) + V(q) from a
+    potential network (dof -> 1) with a mass vector or a kinetic network."""
+    if (hamiltonian is None) == (potential is None):
+        raise BridgeError("give a hamiltonian network, or a potential with mass or kinetic")
+    doc: Dict[str, Any] = {"kind": "hamiltonian"}
+    if hamiltonian is not None:
+        n_in, n_out = _widths(hamiltonian)
+        if n_out != 1 or n_in % 2:
+            raise BridgeError(f"the Hamiltonian maps {n_in} values to {n_out}: it takes [q; p] "
+                              "(2 dof values) and returns one")
+        if mass is not None or kinetic is not None:
+            raise BridgeError("mass and kinetic belong to a separable H (a potential)")
+        doc["dof"] = n_in // 2
+    else:
+        assert potential is not None
+        n_in, n_out = _widths(potential)
+        if n_out != 1:
+            raise BridgeError(f"the potential returns {n_out} values, not one")
+        if (mass is None) == (kinetic is None):
+            raise BridgeError("a potential needs exactly one of mass and kinetic")
+        doc["dof"] = n_in
+    if description:
+        doc["description"] = description
+    if hamiltonian is not None:
+        doc["hamiltonian"] = {"layers": hamiltonian}
+    else:
+        doc["potential"] = {"layers": potential}
+        if mass is not None:
+            if len(mass) != doc["dof"] or not all(float(m) > 0 for m in mass):
+                raise BridgeError(f"mass: {doc['dof']} positive numbers")
+            doc["mass"] = [float(m) for m in mass]
+        else:
+            k_in, k_out = _widths(kinetic or [])
+            if k_in != doc["dof"] or k_out != 1:
+                raise BridgeError(f"the kinetic network maps {k_in} -> {k_out}; it must map "
+                                  f"{doc['dof']} -> 1")
+            doc["kinetic"] = {"layers": kinetic}
+    if solver:
+        doc["solver"] = dict(solver)
+    return doc
+
+
+def cnf_document(layers: List[Dict[str, Any]], *, base_mean: Optional[Sequence[float]] = None,
+                 base_scale: Optional[Sequence[float]] = None,
+                 solver: Optional[Mapping[str, Any]] = None,
+                 description: Optional[str] = None) -> Dict[str, Any]:
+    """A "cnf" document (docs/cnf.md) from an FFJORD-style vector field
+    f(z, t): dim (+ 1, t appended last) -> dim; the base is N(mean, scale^2),
+    standard normal by default."""
+    n_in, n_out = _widths(layers)
+    if n_in not in (n_out, n_out + 1):
+        raise BridgeError(f"the vector field maps {n_in} values to {n_out}: it takes z ({n_out}) "
+                          f"or z and t ({n_out + 1})")
+    doc: Dict[str, Any] = {"kind": "cnf", "dim": n_out}
+    if description:
+        doc["description"] = description
+    if (base_mean is None) != (base_scale is None):
+        raise BridgeError("give both the base's mean and its scale, or neither")
+    if base_mean is not None and base_scale is not None:
+        if len(base_mean) != n_out or len(base_scale) != n_out:
+            raise BridgeError(f"the base's mean and scale need {n_out} values each")
+        doc["base"] = {"mean": [float(x) for x in base_mean],
+                       "scale": [float(x) for x in base_scale]}
+    doc["vector_field"] = {"time_input": n_in == n_out + 1, "layers": layers}
+    if solver:
+        doc["solver"] = dict(solver)
+    return doc
+
+
 def load_network(path: str, activations: Optional[Sequence[str]] = None,
                  prefix: str = "") -> List[Dict[str, Any]]:
     """A network's layers from a file: a TorchScript archive (activations
@@ -411,3 +487,30 @@ def sde_to_torch(doc: Mapping[str, Any]) -> Tuple[Any, Any, Any]:
             return self.diffusion(t, y)
 
     return SDE(), drift, diffusion
+
+
+def hamiltonian_to_torch(doc: Mapping[str, Any]) -> Dict[str, Any]:
+    """A "hamiltonian" document's networks as nn.Sequentials (float64), by
+    their document names ("hamiltonian", or "potential" and "kinetic"), and
+    "mass" as a tensor when the document has one."""
+    torch = _torch()
+    if doc.get("kind") != "hamiltonian":
+        raise BridgeError("hamiltonian_to_torch: not a hamiltonian document")
+    out: Dict[str, Any] = {}
+    for k in ("hamiltonian", "potential", "kinetic"):
+        if k in doc:
+            out[k] = network_to_torch(doc[k])
+    if "mass" in doc:
+        out["mass"] = torch.tensor(doc["mass"], dtype=torch.float64)
+    return out
+
+
+def cnf_to_torch(doc: Mapping[str, Any]) -> Any:
+    """A "cnf" document's vector field as forward(t, z) (FFJORD's odefunc
+    without the trace), float64."""
+    _torch()
+    from . import _torch_modules as tm
+    if doc.get("kind") != "cnf":
+        raise BridgeError("cnf_to_torch: not a cnf document")
+    vf = doc["vector_field"]
+    return tm.ODEFunc(network_to_torch(vf), bool(vf.get("time_input", False)), int(doc["dim"]), 0)

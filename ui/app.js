@@ -229,7 +229,7 @@ async function solverOptions(current) {
 
 function markField(form, name) {
   form.querySelectorAll(".bad-field").forEach(x => x.classList.remove("bad-field"));
-  const map = { y0: "f-y0", t: "f-t1", "solver.method": "f-method", "solver.rtol": "f-rtol",
+  const map = { y0: "f-y0", t: "f-tlist", "solver.method": "f-method", "solver.rtol": "f-rtol",
                 "solver.atol": "f-atol", samples: "f-samples", seed: "f-seed",
                 observations: "f-obs" };
   const key = Object.keys(map).find(k => name === k || (name || "").startsWith(k + "["));
@@ -257,6 +257,7 @@ function evalForm(info, doc, solverSelect) {
     inputs.push(field("t to", el("input", { id: "f-t1", value: 10 })));
     inputs.push(field("points", el("input", { id: "f-n", type: "number", value: 200, min: 1,
                                             max: 10000 })));
+    inputs.push(field("or times", el("input", { id: "f-tlist", placeholder: "0.5, 1, 2.5 (instead of the range)" })));
     if (kind === "sde") {
       inputs.push(field("samples", el("input", { id: "f-samples", type: "number", value: 200 })));
       inputs.push(field("seed", el("input", { id: "f-seed", type: "number", value: 1 })));
@@ -330,7 +331,8 @@ async function evaluate(info, form, out) {
     const y0 = numbers(form.querySelector("#f-y0").value, "y0");
     const t0 = Number(form.querySelector("#f-t0").value), t1 = Number(form.querySelector("#f-t1").value);
     const n = Math.max(1, Number(form.querySelector("#f-n").value) || 200);
-    const t = grid(t0, t1, n);
+    const tlist = form.querySelector("#f-tlist").value.trim();
+    const t = tlist ? numbers(tlist, "t") : grid(t0, t1, n);
     body = { y0, t, t0 };
     if (info.kind === "sde") {
       body.samples = Number(form.querySelector("#f-samples").value);

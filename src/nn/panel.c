@@ -415,7 +415,6 @@ __attribute__((target("avx512f"))) static void matvec_n_loops(size_t n, size_t o
             dot8s(1, in, Pq, bq, u + s * in, z + s * out + o, out);
     }
 }
-#endif
 
 /* n states through a layer with fewer than 8 outputs (in >= 8), such as
  * a network's last: dot1's (and dot4's) operations per row and state, the
@@ -466,6 +465,7 @@ __attribute__((target("avx512f"))) static void colp_n_loops(size_t n, size_t out
     for (size_t s = 0; s < n; s++)
         colp(out, in, P, b, u + s * in, z + s * out);
 }
+#endif /* PANEL_HAVE_V8D && __x86_64__: the panels of several states */
 
 void panel_matvec_n(size_t n, size_t out, size_t in, const double *W, const double *P,
                     const double *b, const double *u, double *z)

@@ -268,6 +268,12 @@ class DatasetsAndJobs(unittest.TestCase):
         with self.assertRaises(ApiError) as cm:
             self.c.upload_dataset("py-ds-bad", "series,t,y1\na,0,1\na,0,2\n")
         self.assertEqual((cm.exception.status, cm.exception.field), (422, "line[3].t"))
+        back = self.c.dataset_series("py-ds-json", limit=1)
+        self.assertEqual((back["kind"], back["total"]), ("series", 1))
+        self.assertEqual(back["series"][0]["t"], ts)
+        s = self.c.upload_dataset("py-ds-points", "x1,x2\n0.5,1\n2,3\n", kind="points")
+        self.assertEqual((s["kind"], s["points"]), ("points", 2))
+        self.assertEqual(self.c.dataset_series("py-ds-points")["points"], [[0.5, 1.0], [2.0, 3.0]])
         self.c.delete_dataset("py-ds-csv")
         self.assertNotIn("py-ds-csv", [d["name"] for d in self.c.datasets()])
 

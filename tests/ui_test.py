@@ -84,6 +84,8 @@ def setUpModule():
     C.upload_dataset("ui-data", {"series": [
         {"t": ts, "y": [[1.0 - 0.05 * t, 0.2 * t] for t in ts]},
         {"t": ts[:10], "y": [[0.5, None if i == 3 else 0.1 * i] for i in range(10)]}]})
+    C.upload_dataset("ui-points", {"kind": "points",
+                                   "points": [[0.1 * i, (0.1 * i) ** 2] for i in range(25)]})
     JOB = C.train({"model": "ui-trained", "dataset": "ui-data", "iterations": 30,
                    "init": {"kind": "ode", "state_dim": 2, "hidden": [8]},
                    "validation": {"every": 10}, "seed": 1})
@@ -145,11 +147,13 @@ class Pages(unittest.TestCase):
 
     def test_datasets_and_preview(self):
         dom = self.open("#/datasets", "datasets.png")
-        self.assertIn('id="dataset-list" data-count="1"', dom)
+        self.assertIn('id="dataset-list" data-count="2"', dom)
         dom = self.open("#/datasets/ui-data", "dataset.png")
         # 2 series x 2 channels; 30 + 30 + 10 + 9 observed values (one missing)
         self.assertIn(("Observations", 4, 79, "drawn"), plots(dom))
         self.assertIn("the first 2 of 2 series", dom)
+        dom = self.open("#/datasets/ui-points")
+        self.assertIn(("Points", 1, 25, "drawn"), plots(dom))
 
     def test_errors_show_code_and_field(self):
         dom = self.open("#/models/no-such-model")
@@ -196,7 +200,8 @@ class Headers(unittest.TestCase):
 
     def test_dataset_series_route(self):
         s = C.request("GET", "/v1/datasets/ui-data/series?offset=1&limit=1")
-        self.assertEqual((s["total"], s["offset"], len(s["series"])), (2, 1, 1))
+        self.assertEqual((s["kind"], s["total"], s["offset"], len(s["series"])),
+                         ("series", 2, 1, 1))
         self.assertIsNone(s["series"][0]["y"][3][1])  # the missing value is null
         self.assertEqual(s["series"][0]["t"], [i * 0.1 for i in range(10)])
 

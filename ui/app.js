@@ -465,6 +465,18 @@ async function viewDatasets() {
 async function viewDataset(name) {
   const [d, s] = await Promise.all([api("GET", "/v1/datasets/" + enc(name)),
                                     api("GET", `/v1/datasets/${enc(name)}/series?limit=5`)]);
+  if (s.kind === "points") {
+    const pts = await api("GET", `/v1/datasets/${enc(name)}/series?limit=1000`);
+    const dims = pts.points.length ? pts.points[0].length : 0;
+    const cloud = [{ label: dims >= 2 ? "x2 against x1" : "x1", markers: true,
+                     points: pts.points.map((p, i) => dims >= 2 ? { x: p[0], y: p[1] } : { x: i, y: p[0] }) }];
+    return [el("h1", {}, name),
+            kv([["kind", "points"], ["points", d.points], ["dimensions", d.channels],
+                ["created", d.created_at]]),
+            el("h2", {}, `Preview: the first ${pts.points.length} of ${pts.total} points`),
+            el("div", { class: "plots" }, plot("Points", cloud, { square: true, xlabel: "x1",
+                                                             ylabel: dims >= 2 ? "x2" : "" }))];
+  }
   const series = [];
   s.series.forEach((ser, k) => {
     const ch = ser.y.length ? ser.y[0].length : 0;

@@ -35,11 +35,36 @@ static void series(const dataset *d, const dataset_series *s, jbuf *b)
     jbuf_raw(b, "}", 1);
 }
 
+/* A point set as uploaded: {"kind": "points", "points": [...]}, rows
+ * offset .. offset+limit of its one series. */
+static void points(const char *name, const dataset *d, size_t offset, size_t limit, jbuf *b)
+{
+    const dataset_series *s = d->n_series ? &d->series[0] : NULL;
+    const size_t n = s ? s->n : 0;
+    jbuf_lit(b, "{\"name\":");
+    jbuf_str(b, name);
+    jbuf_lit(b, ",\"kind\":\"points\",\"total\":");
+    jbuf_int(b, (long long)n);
+    jbuf_lit(b, ",\"offset\":");
+    jbuf_int(b, (long long)offset);
+    jbuf_lit(b, ",\"points\":[");
+    for (size_t i = offset, k = 0; i < n && k < limit; i++, k++) {
+        if (k) jbuf_raw(b, ",", 1);
+        jbuf_vec(b, s->y + i * d->channels, d->channels);
+    }
+    jbuf_lit(b, "]}");
+}
+
 void codec_dataset_series_encode(const char *name, const dataset *d, size_t offset, size_t limit,
                                  jbuf *b)
 {
+    if (d->kind == DATASET_KIND_POINTS) {
+        points(name, d, offset, limit, b);
+        return;
+    }
     jbuf_lit(b, "{\"name\":");
     jbuf_str(b, name);
+    jbuf_lit(b, ",\"kind\":\"series\"");
     jbuf_lit(b, ",\"total\":");
     jbuf_int(b, (long long)d->n_series);
     jbuf_lit(b, ",\"offset\":");

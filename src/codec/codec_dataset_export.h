@@ -1,6 +1,7 @@
 /* codec/codec_dataset_export.h: a stored dataset's series back as JSON, in
  * the form an upload takes ({"t": [...], "y": [[...]], "label": ...}, null
- * for a missing value), for GET /v1/datasets/{name}/series.
+ * for a missing value; a point set's rows), for GET
+ * /v1/datasets/{name}/series.
  *
  * Plain functions of their arguments; thread-safe. */
 #ifndef ODESERVE_CODEC_DATASET_EXPORT_H
@@ -11,9 +12,10 @@
 #include "codec/jbuf.h"
 #include "model/dataset.h"
 
-/* {"name", "total", "offset", "series": [series offset .. offset+limit)}:
- * `total` is the dataset's series count; an offset past the end gives an
- * empty list. */
+/* {"name", "kind": "series", "total", "offset", "series": [series offset
+ * .. offset+limit)}: `total` is the dataset's series count; for a point set
+ * {"name", "kind": "points", "total", "offset", "points": [rows]}, `total`
+ * its points. An offset past the end gives an empty list. */
 void codec_dataset_series_encode(const char *name, const dataset *d, size_t offset, size_t limit,
                                  jbuf *b);
 

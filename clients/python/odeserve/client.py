@@ -343,9 +343,11 @@ class Client:
         return self.request("GET", f"/v1/datasets/{_quote(name)}")
 
     def upload_dataset(self, name: str, data: Union[Mapping[str, Any], str, bytes, os.PathLike],
-                       *, csv: Optional[bool] = None) -> Dict[str, Any]:
-        """Upload a dataset: a dict ``{"series": [...]}``, JSON or CSV text,
-        or a file path (``.csv`` is sent as text/csv). Returns the summary."""
+                       *, csv: Optional[bool] = None, kind: Optional[str] = None) -> Dict[str, Any]:
+        """Upload a dataset: a dict ``{"series": [...]}`` (or ``{"kind":
+        "points", "points": [...]}``), JSON or CSV text, or a file path
+        (``.csv`` is sent as text/csv). `kind` ("series" or "points") goes in
+        the query, as a CSV point set needs. Returns the summary."""
         raw = _document_bytes(data)
         if csv is None:
             csv = isinstance(data, (str, os.PathLike)) and str(data).endswith(".csv") \
@@ -353,7 +355,14 @@ class Client:
             if not csv and not isinstance(data, Mapping):
                 csv = not raw.lstrip().startswith(b"{")
         ctype = "text/csv" if csv else "application/json"
-        return self.request("POST", f"/v1/datasets/{_quote(name)}", raw=raw, content_type=ctype)
+        q = f"?kind={_quote(kind)}" if kind else ""
+        return self.request("POST", f"/v1/datasets/{_quote(name)}{q}", raw=raw, content_type=ctype)
+
+    def dataset_series(self, name: str, offset: int = 0, limit: int = 20) -> Dict[str, Any]:
+        """A dataset's data back, in the upload's form: series (or a point
+        set's points) offset .. offset+limit (at most 1000)."""
+        return self.request("GET", f"/v1/datasets/{_quote(name)}/series?offset={int(offset)}"
+                                   f"&limit={int(limit)}")
 
     def delete_dataset(self, name: str) -> Dict[str, Any]:
         return self.request("DELETE", f"/v1/datasets/{_quote(name)}")

@@ -441,6 +441,11 @@ class CommandLine(unittest.TestCase):
         rc, out, _ = self.run_cli("jobs")
         self.assertEqual(rc, 0)
         self.assertTrue(out.startswith("id"))
+        cloud = os.path.join(D.dir, "cloud.csv")
+        with open(cloud, "w") as f:
+            f.write("x1,x2\n0.5,1\n2,3\n-1,0\n")
+        rc, out, err = self.run_cli("dataset-upload", "py-cli-cloud", cloud, "--kind", "points")
+        self.assertEqual((rc, out), (0, "py-cli-cloud: 3 points of 2 dimensions\n"), err)
         rc, out, _ = self.run_cli("datasets", "--format", "csv")
         self.assertTrue(out.startswith("name,series,points,channels,label"))
 

@@ -135,8 +135,11 @@ def cmd_dataset_upload(c: Client, a: argparse.Namespace, out: TextIO) -> int:
     with open(a.file, "rb") as f:
         raw = f.read()
     is_csv = a.file.endswith(".csv") if a.csv is None else a.csv
-    s = c.upload_dataset(a.name, raw, csv=is_csv)
-    out.write(f"{s['name']}: {s.get('series')} series, {s.get('points')} points\n")
+    s = c.upload_dataset(a.name, raw, csv=is_csv, kind=a.kind)
+    if s.get("kind") == "points":
+        out.write(f"{s['name']}: {s.get('points')} points of {s.get('channels')} dimensions\n")
+    else:
+        out.write(f"{s['name']}: {s.get('series')} series, {s.get('points')} points\n")
     return 0
 
 
@@ -249,6 +252,8 @@ def _parser() -> argparse.ArgumentParser:
     g = sp.add_mutually_exclusive_group()
     g.add_argument("--csv", dest="csv", action="store_true", default=None)
     g.add_argument("--json", dest="csv", action="store_false")
+    sp.add_argument("--kind", choices=("series", "points"),
+                    help="a CSV point set needs --kind points (a JSON body says its kind)")
     sp = add("jobs", cmd_jobs, "list the training jobs", table=True)
     sp.add_argument("--status", choices=("queued", "running", "succeeded", "failed", "cancelled"))
     sp = add("job", cmd_job, "a job's document (JSON)")

@@ -127,6 +127,10 @@ bench_bench_hamiltonian_SOURCES = bench/bench_hamiltonian.c
 bench_bench_hamiltonian_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_hamiltonian_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lpthread -lm
+# hnn_torch.py: the reference HNN code's way (PyTorch autograd of H in a
+# Python loop, and solve_ivp RK45 for a rollout) next to bench_hamiltonian
+# and a live daemon's 1,000-period rollout of the same trained H.
+EXTRA_DIST += bench/hnn_torch.py
 
 # bench_cnf: log_prob of a continuous normalizing flow, 2-D exact trace and
 # 64-D Hutchinson (issue #27; docs/benchmarks.md, "CNF"); cnf_torchdiffeq.py

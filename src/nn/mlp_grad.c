@@ -3,6 +3,7 @@
  * Jacobian of every layer, then backward with the curvature terms), from
  * the same parameter layout. */
 #include "nn/mlp_grad.h"
+#include "nn/panel.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,8 +17,8 @@ struct mlp_grad_ws {
     double *ones;              /* max_batch seeds of the reverse pass */
     double *z[MLP_MAX_LAYERS]; /* pre-activation (width) */
     double *s1[MLP_MAX_LAYERS], *s2[MLP_MAX_LAYERS]; /* act', act'' at z */
-    double *jz[MLP_MAX_LAYERS]; /* dz/dx, width x dim */
-    double *ja;                 /* da/dx of the current layer, max_width x dim */
+    double *jz[MLP_MAX_LAYERS]; /* dz/dx transposed, dim x width */
+    double *ja;                 /* da/dx of the current layer, dim x max_width */
     double *a, *g, *h;          /* max_width each */
 };
 
@@ -190,7 +191,10 @@ double mlp_grad_hessian(const mlp *m, mlp_grad_ws *w, const double *x, double *g
 {
     const size_t d = w->dim, L = w->n_layers;
     const double *theta = mlp_params_const(m);
-    /* forward: a (width), ja = da/dx (width x d) */
+    /* forward: a (width) and ja = da/dx stored transposed (dim x width):
+     * row j, da/dx_j, then crosses a linear layer as one matrix-vector
+     * product by nn's kernels, where the width x dim layout needed a loop of
+     * dim-long axpys per weight */
     size_t width = d;
     memcpy(w->a, x, d * sizeof *x);
     memset(w->ja, 0, d * d * sizeof *w->ja);
@@ -201,19 +205,8 @@ double mlp_grad_hessian(const mlp *m, mlp_grad_ws *w, const double *x, double *g
         double *z = w->z[l], *jz = w->jz[l];
         if (ly.kind == MLP_LINEAR) {
             const double *W = theta + mlp_layer_offset(m, l), *b = W + ly.out * ly.in;
-            for (size_t o = 0; o < ly.out; o++) {
-                const double *row = W + o * ly.in;
-                double s = b[o];
-                double *jr = jz + o * d;
-                memset(jr, 0, d * sizeof *jr);
-                for (size_t k = 0; k < ly.in; k++) {
-                    s += row[k] * w->a[k];
-                    const double wk = row[k], *jk = w->ja + k * d;
-                    for (size_t j = 0; j < d; j++)
-                        jr[j] += wk * jk[j];
-                }
-                z[o] = s;
-            }
+            panel_matvec(ly.out, ly.in, W, NULL, b, w->a, z);
+            panel_matvec_n(d, ly.out, ly.in, W, NULL, NULL, w->ja, jz);
             width = ly.out;
         } else {
             memcpy(z, w->a, width * sizeof *z);
@@ -222,27 +215,34 @@ double mlp_grad_hessian(const mlp *m, mlp_grad_ws *w, const double *x, double *g
         act_apply(ly.act, width, z, w->a);
         act_deriv(ly.act, width, z, w->a, w->s1[l]);
         act_second(ly.act, width, z, w->a, w->s2[l]);
-        for (size_t o = 0; o < width; o++)
-            for (size_t j = 0; j < d; j++)
-                w->ja[o * d + j] = w->s1[l][o] * jz[o * d + j];
+        for (size_t j = 0; j < d; j++)
+            for (size_t o = 0; o < width; o++)
+                w->ja[j * width + o] = w->s1[l][o] * jz[j * width + o];
     }
     const double y = w->a[0];
-    /* backward: g = dy/da_l; delta = g * act'; curvature g * act'' */
+    /* backward: g = dy/da_l; delta = g * act'; curvature c = g * act'',
+     * kept in a (free after the forward pass) */
     memset(hess, 0, d * d * sizeof *hess);
     w->g[0] = 1.0;
     for (size_t l = L; l-- > 0;) {
         const mlp_layer ly = mlp_layer_at(m, l);
         const size_t n = ly.out;
         const double *jz = w->jz[l];
+        double *c = w->a;
         for (size_t o = 0; o < n; o++) {
-            const double c = w->g[o] * w->s2[l][o];
+            c[o] = w->g[o] * w->s2[l][o];
             w->g[o] *= w->s1[l][o];
-            if (c == 0.0) continue;
-            const double *jr = jz + o * d;
-            for (size_t i = 0; i < d; i++) {
-                const double ci = c * jr[i];
-                for (size_t j = 0; j <= i; j++)
-                    hess[i * d + j] += ci * jr[j];
+        }
+        for (size_t i = 0; i < d; i++) {
+            const double *ji = jz + i * n;
+            for (size_t o = 0; o < n; o++)
+                w->h[o] = c[o] * ji[o];
+            for (size_t j = 0; j <= i; j++) {
+                const double *jj = jz + j * n;
+                double s = 0;
+                for (size_t o = 0; o < n; o++)
+                    s += w->h[o] * jj[o];
+                hess[i * d + j] += s;
             }
         }
         if (ly.kind == MLP_LINEAR) {

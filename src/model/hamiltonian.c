@@ -28,6 +28,7 @@ typedef struct ham_ws {
     mlp_grad_ws *gw[2];
     size_t groups, cap;
     double *g, *hess, *vals; /* 2n; (2n)^2; cap */
+    double *gb;              /* cap x 2n: a general H's gradients of a batch */
     err *e;
 } ham_ws;
 
@@ -38,6 +39,7 @@ static void ws_free(ham_ws *w)
     free(w->g);
     free(w->hess);
     free(w->vals);
+    free(w->gb);
     memset(w, 0, sizeof *w);
 }
 
@@ -53,7 +55,8 @@ static err_code ws_init(ham_ws *w, const hamiltonian_model *m, size_t cap, err *
     w->g = malloc(d * sizeof *w->g);
     w->hess = malloc(d * d * sizeof *w->hess);
     w->vals = malloc(cap * sizeof *w->vals);
-    if (!w->g || !w->hess || !w->vals) {
+    w->gb = cap > 1 && m->form == MODEL_HAM_GENERAL ? malloc(cap * d * sizeof *w->gb) : NULL;
+    if (!w->g || !w->hess || !w->vals || (cap > 1 && m->form == MODEL_HAM_GENERAL && !w->gb)) {
         err_set(e, ERR_NOMEM, NULL, "out of memory for a hamiltonian solve");
         goto fail;
     }
@@ -200,6 +203,14 @@ static int rhs(double t, const double *y, double *dydt, void *ctx)
     (void)t;
     ham_ws *w = ctx;
     const size_t n = w->m->n, d = 2 * n;
+    if (w->gb && w->groups > 1) {
+        /* a batch's gradients in one pass: the GEMM path reads each weight
+         * once for all its states (bench/bench_hamiltonian, batch 256) */
+        mlp_grad_eval_batch(w->m->net[0], w->gw[0], w->groups, y, w->vals, w->gb);
+        for (size_t k = 0; k < w->groups; k++)
+            field_of(n, w->gb + k * d, dydt + k * d);
+        return 0;
+    }
     for (size_t k = 0; k < w->groups; k++) {
         (void)ham_eval(w, y + k * d, w->g, NULL);
         field_of(n, w->g, dydt + k * d);

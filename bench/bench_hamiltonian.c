@@ -15,7 +15,15 @@
  * g x 3 x the measured forward pass (at the same batch size). The lines
  * give µs per step per trajectory, the gradients per step (nfe / steps),
  * the bound and the ratio measured / bound; and the forward and gradient
- * passes alone. One JSON object per line; the load average last. */
+ * passes alone.
+ *
+ * The lagrangian kind (model/lagrangian.h) on the same 2-W-W-1 network read
+ * as L(q, v), next to it read as a general H: µs per field evaluation
+ * (NFE) of an rk4 solve at batch 1 (100 steps of 0.001, short enough that
+ * the random L's mass matrix stays away from zero). A lagrangian NFE takes
+ * the network's full Hessian and a LAPACK solve of the mass matrix where
+ * the hamiltonian one takes a gradient. One JSON object per line; the load
+ * average last. `bench_hamiltonian nfe` prints the NFE lines alone. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +31,7 @@
 
 #include "bench_util.h" /* next to this file */
 #include "model/hamiltonian.h"
+#include "model/lagrangian.h"
 #include "model/rng.h"
 #include "nn/mlp_grad.h"
 
@@ -176,15 +185,71 @@ static void solve_line(int separable, size_t w, size_t batch, const char *method
     model_def_free(&d);
 }
 
-int main(void)
+/* µs per NFE of rk4 at batch 1: the 2-w-w-1 network as a general H and as
+ * L. */
+static void nfe_line(size_t w)
+{
+    double us[2];
+    long nfe[2];
+    for (int k = 0; k < 2; k++) {
+        model_def d;
+        make_def(&d, 0, w, "rk4");
+        d.solver.step = 0.001;
+        if (k) d.kind = MODEL_KIND_LAGRANGIAN; /* same network, read as L */
+        err e;
+        err_clear(&e);
+        hamiltonian_model *hm = NULL;
+        lagrangian_model *lm = NULL;
+        if (k ? lagrangian_model_new(&lm, &d, &e) : hamiltonian_model_new(&hm, &d, &e)) {
+            fprintf(stderr, "bench_hamiltonian: %s: %s\n", e.field, e.message);
+            exit(1);
+        }
+        const double y0[2] = {0.5, -0.2}, t = 0.1;
+        double y[2], best = INFINITY;
+        for (int rep = 0; rep < 5; rep++) {
+            double a = bench_cpu_now();
+            err_code rc;
+            if (k) {
+                struct lagrangian_query q = {.batch = 1, .y0 = y0, .t = &t, .n_t = 1};
+                struct lagrangian_stats st;
+                rc = lagrangian_model_solve(lm, &q, y, NULL, &st, &e);
+                nfe[k] = st.nfe;
+            } else {
+                struct hamiltonian_query q = {.batch = 1, .y0 = y0, .t = &t, .n_t = 1};
+                struct hamiltonian_stats st;
+                rc = hamiltonian_model_solve(hm, &q, y, NULL, &st, &e);
+                nfe[k] = st.nfe;
+            }
+            if (rc) {
+                fprintf(stderr, "bench_hamiltonian: %s\n", e.message);
+                exit(1);
+            }
+            best = fmin(best, bench_cpu_now() - a);
+        }
+        us[k] = best * 1e6 / (double)nfe[k];
+        hamiltonian_model_free(hm);
+        lagrangian_model_free(lm);
+        model_def_free(&d);
+    }
+    printf("{\"bench\":\"nfe\",\"width\":%zu,\"batch\":1,\"method\":\"rk4\","
+           "\"hamiltonian_us_per_nfe\":%.3f,\"lagrangian_us_per_nfe\":%.3f,\"ratio\":%.2f,"
+           "\"nfe\":%ld}\n",
+           w, us[0], us[1], us[1] / us[0], nfe[1]);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
 {
     const size_t widths[] = {64, 200}, batches[] = {1, 256};
-    for (int wi = 0; wi < 2; wi++)
+    const int nfe_only = argc > 1 && strcmp(argv[1], "nfe") == 0; /* the lagrangian lines alone */
+    for (int wi = 0; wi < 2 && !nfe_only; wi++)
         for (int bi = 0; bi < 2; bi++) {
             solve_line(0, widths[wi], batches[bi], "gauss4");
             solve_line(1, widths[wi], batches[bi], "leapfrog");
             solve_line(1, widths[wi], batches[bi], "yoshida4");
         }
+    for (int wi = 0; wi < 2; wi++)
+        nfe_line(widths[wi]);
     double la[3] = {0};
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {

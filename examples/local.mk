@@ -19,3 +19,7 @@ EXTRA_DIST += examples/ou_sde/gen.py examples/ou_sde/ou_train.json \
 # (separable) and a general tanh H network, written by gen.py.
 dist_examples_DATA += examples/hamiltonian/pendulum.json examples/hamiltonian/hnn.json
 EXTRA_DIST += examples/hamiltonian/gen.py
+
+# lagrangian models (docs/structured.md, README): a pendulum L, written by gen.py.
+dist_examples_DATA += examples/lagrangian/pendulum.json
+EXTRA_DIST += examples/lagrangian/gen.py

@@ -833,6 +833,54 @@ START_TEST(concurrent_migrations_apply_once)
 }
 END_TEST
 
+/* 0011 (the lagrangian kind) rebuilds model_versions and model_nets: a
+ * hamiltonian version stored under 0010 keeps its id, form and network;
+ * afterwards a lagrangian row is accepted with an even state_dim and no
+ * other kind's fields, and refused otherwise. */
+START_TEST(lagrangian_migration_keeps_versions)
+{
+    char p[PATH_MAX];
+    db *d = open_ok(tmp_path(p, sizeof p, "lag.db"));
+    err e;
+    err_clear(&e);
+    ck_assert_uint_ge(db_migrations_count, 11);
+    ck_assert_str_eq(db_migrations[10].name, "0011_lagrangian.sql");
+    ck_assert_msg(db_migrate_list(d, db_migrations, 10, NULL, NULL, &e) == ERR_OK, "%s",
+                  e.message);
+#define VROW(id, kind, dim, form)                                                                  \
+    "INSERT INTO model_versions (id, model_id, version, created_at, kind, state_dim, n_params, "    \
+    "params, checksum, ham_form) VALUES (" id ", 1, " id ", '2026-12-06T00:00:00.000Z', '" kind    \
+    "', " dim ", 1, zeroblob(8), '0123456789abcdef', " form ")"
+    stl_exec_ok(d, "INSERT INTO models (id, name, created_at, next_version) VALUES "
+                   "(1, 'm', '2026-12-06T00:00:00.000Z', 9)");
+    stl_exec_ok(d, VROW("7", "hamiltonian", "2", "'mass'"));
+    stl_exec_ok(d, "INSERT INTO model_nets VALUES (7, 0, 'potential', 1, 0)");
+    ck_assert_msg(db_migrate_list(d, db_migrations, 11, NULL, NULL, &e) == ERR_OK, "%s",
+                  e.message);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_versions WHERE id = 7 AND "
+                                  "kind = 'hamiltonian' AND ham_form = 'mass'"),
+                     1);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_nets WHERE version_id = 7 AND "
+                                  "name = 'potential'"),
+                     1);
+    stl_exec_ok(d, VROW("8", "lagrangian", "4", "NULL"));
+    stl_exec_ok(d, "INSERT INTO model_nets VALUES (8, 0, 'lagrangian', 4, 0)");
+    sqlite3 *s = db_sqlite(d);
+    ck_assert_int_ne(sqlite3_exec(s, VROW("9", "lagrangian", "3", "NULL"), NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_ne(sqlite3_exec(s, VROW("9", "lagrangian", "2", "'mass'"), NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_ne(sqlite3_exec(s, VROW("9", "lagrangian", "NULL", "NULL"), NULL, NULL, NULL),
+                     SQLITE_OK);
+#undef VROW
+    /* the immutability triggers are made again */
+    ck_assert_int_ne(sqlite3_exec(s, "UPDATE model_versions SET description = 'x' WHERE id = 8",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    db_close(d);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -847,6 +895,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, migration_foreign_keys);
     tcase_add_test(tc, migration_list_must_be_numbered);
     tcase_add_test(tc, embedded_migrations_match_files);
+    tcase_add_test(tc, lagrangian_migration_keeps_versions);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("connections");

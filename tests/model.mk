@@ -96,6 +96,15 @@ tests_check_hamiltonian_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) 
 tests_check_hamiltonian_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
 
+# the lagrangian kind against SciPy (tests/fixtures/lnn_reference.json,
+# gen_lnn.py), closed forms, energy conservation, singular mass matrices
+check_PROGRAMS += tests/check_lagrangian
+TESTS += tests/check_lagrangian
+tests_check_lagrangian_SOURCES = tests/check_lagrangian.c tests/testutil.c tests/testutil.h
+tests_check_lagrangian_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_lagrangian_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
 # cnf: the continuous normalizing flow against closed forms (linear field and
 # the matrix exponential, normalisation on a grid, Hutchinson's estimator)
 check_PROGRAMS += tests/check_cnf_model

@@ -390,7 +390,7 @@ async function viewModel(name) {
                                     (v.description || "").slice(0, 100)]));
   const aliases = Object.entries(info.aliases || {});
   const parts = [el("h1", {}, `${name} `, el("small", {}, `(${info.kind})`))];
-  if (["ode", "sde", "cde", "hamiltonian"].includes(info.kind)) {
+  if (["ode", "sde", "cde", "hamiltonian", "lagrangian"].includes(info.kind)) {
     const sel = await solverOptions(doc.solver && doc.solver.method);
     const f = evalForm(info, doc, sel);
     parts.push(...f);

@@ -14,7 +14,7 @@ err_code codec_ham_traj_decode(const json_t *body, size_t state_dim, codec_reque
                                                            : NULL;
     if (bad) {
         codec_request_ode_free(q);
-        return err_set(e, ERR_INVALID, bad, "is not served for hamiltonian models");
+        return err_set(e, ERR_INVALID, bad, "is not served for hamiltonian or lagrangian models");
     }
     return ERR_OK;
 }

@@ -482,6 +482,23 @@ static err_code decode_hamiltonian(const json_t *doc, model_def *d, pvec *p, err
     return ERR_OK;
 }
 
+/* A lagrangian (docs/structured.md): "dof" and "lagrangian", a network of
+ * [q; dq/dt] with one output, L. */
+static err_code decode_lagrangian(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {"kind", "description", "dof", "lagrangian", "solver", NULL};
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    size_t n = 0;
+    if (required_size(doc, "dof", 1, &n, e) != ERR_OK) return ERR_INVALID;
+    if (2 * n >= MLP_MAX_WIDTH)
+        return err_set(e, ERR_INVALID, "dof", "must be below %d", MLP_MAX_WIDTH / 2);
+    d->state_dim = 2 * n;
+    if (decode_common(doc, d, e) != ERR_OK) return e->code;
+    d->n_nets = 1;
+    return decode_net_named(json_object_get(doc, "lagrangian"), "lagrangian", 2 * n, false,
+                            "2 dof", 1, "the Lagrangian L", p, &d->nets[MODEL_NET_LAG_L], e);
+}
+
 /* A cnf's base: {"mean": [dim], "scale": [dim]} (docs/cnf.md). */
 static err_code decode_cnf_base(const json_t *v, model_def *d, err *e)
 {
@@ -521,7 +538,9 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
                        codec_json_type_name(doc));
     const json_t *k = json_object_get(doc, "kind");
     const char *kind;
-    if (!k) return missing("kind", "\"ode\", \"cde\", \"sde\", \"hamiltonian\" or \"cnf\"", e);
+    if (!k)
+        return missing("kind",
+                       "\"ode\", \"cde\", \"sde\", \"hamiltonian\", \"lagrangian\" or \"cnf\"", e);
     if (codec_json_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
     err ke;
     err_clear(&ke);
@@ -532,6 +551,7 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
                   : d->kind == MODEL_KIND_SDE ? decode_sde(doc, d, &p, e)
                   : d->kind == MODEL_KIND_HAMILTONIAN ? decode_hamiltonian(doc, d, &p, e)
                   : d->kind == MODEL_KIND_CNF ? decode_cnf(doc, d, &p, e)
+                  : d->kind == MODEL_KIND_LAGRANGIAN ? decode_lagrangian(doc, d, &p, e)
                                               : decode_cde(doc, d, &p, e);
     d->params = p.v;
     d->n_params = p.n;
@@ -641,7 +661,7 @@ void codec_model_encode(const model_def *d, jbuf *b)
         jbuf_lit(b, ",\"noise\":");
         jbuf_str(b, sde_noise_name((sde_noise)d->sde_noise));
         if (d->sde_noise == SDE_NOISE_GENERAL) encode_key_size(b, "brownian_dim", d->brownian_dim);
-    } else if (d->kind == MODEL_KIND_HAMILTONIAN) {
+    } else if (d->kind == MODEL_KIND_HAMILTONIAN || d->kind == MODEL_KIND_LAGRANGIAN) {
         encode_key_size(b, "dof", d->state_dim / 2);
     } else if (d->kind == MODEL_KIND_CNF) {
         encode_key_size(b, "dim", d->state_dim);

@@ -1,5 +1,6 @@
-/* http/energy.c: POST /v1/models/{name}/energy: H and its gradient at
- * given states of a hamiltonian model (codec/codec_ham.h). Deferred to the
+/* http/energy.c: POST /v1/models/{name}/energy: the energy and its
+ * gradient at given states of a hamiltonian model (H) or a lagrangian one
+ * (E = v . dL/dv - L; codec/codec_ham.h). Deferred to the
  * evaluation pool like an export: parse, find the model, evaluate, reply.
  * A model of another kind is a 422 naming "name". */
 #include "codec/codec_ham.h"
@@ -32,19 +33,22 @@ static void energy_work(http_req *r)
         api_model_handle(r, name, &ref, &h, &e) != ERR_OK)
         goto fail;
     const served_model *m = h->built;
-    if (m->kind != MODEL_KIND_HAMILTONIAN) {
+    if (m->kind != MODEL_KIND_HAMILTONIAN && m->kind != MODEL_KIND_LAGRANGIAN) {
         err_set(&e, ERR_INVALID, "name",
-                "model %s is a%s %s model; /energy answers hamiltonian models only", name,
-                m->kind == MODEL_KIND_ODE ? "n" : "", model_kind_name(m->kind));
+                "model %s is a%s %s model; /energy answers lagrangian and hamiltonian models "
+                "only",
+                name, m->kind == MODEL_KIND_ODE ? "n" : "", model_kind_name(m->kind));
         goto fail;
     }
-    const size_t d = 2 * hamiltonian_model_dof(m->ham);
+    const size_t d = 2 * (m->ham ? hamiltonian_model_dof(m->ham) : lagrangian_model_dof(m->lag));
     if (codec_ham_energy_decode(body, d, &y, &n, &batched, &e) != ERR_OK) goto fail;
     if (!(hv = malloc(n * sizeof *hv)) || !(grad = malloc(n * d * sizeof *grad))) {
         err_set(&e, ERR_NOMEM, NULL, "out of memory for the energies");
         goto fail;
     }
-    if (hamiltonian_model_energy(m->ham, n, y, hv, grad, &e) != ERR_OK) goto fail;
+    if ((m->ham ? hamiltonian_model_energy(m->ham, n, y, hv, grad, &e)
+                : lagrangian_model_energy(m->lag, n, y, hv, grad, &e)) != ERR_OK)
+        goto fail;
     jbuf b;
     jbuf_init(&b);
     codec_ham_energy_reply(&b, h->name, h->version, n, batched, hv, grad, d);

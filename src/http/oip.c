@@ -138,6 +138,8 @@ static void model_work(http_req *r)
         m.state_dim = m.output_dim = sde_model_state_dim(sm->sde);
     } else if (sm->kind == MODEL_KIND_HAMILTONIAN) { /* listed, not inferred (oip_body) */
         m.state_dim = m.output_dim = 2 * hamiltonian_model_dof(sm->ham);
+    } else if (sm->kind == MODEL_KIND_LAGRANGIAN) { /* listed, not inferred (oip_body) */
+        m.state_dim = m.output_dim = 2 * lagrangian_model_dof(sm->lag);
     } else if (sm->kind == MODEL_KIND_CNF) { /* listed, not inferred (docs/cnf.md) */
         m.state_dim = m.output_dim = cnf_model_dim(sm->cnf);
     } else {

@@ -46,8 +46,9 @@ typedef struct traj_proto {
     /* sde models' answer; NULL: the protocol does not serve them (422). */
     void (*sde_reply)(jbuf *b, void *ctx, const model_handle *h, const codec_sde_req *q,
                       const codec_sde_result *res, const codec_request_stats *st);
-    /* hamiltonian models' answer (energy: H per row of y); NULL: the
-     * protocol does not serve them (422). */
+    /* hamiltonian and lagrangian models' answer (energy: H, or the
+     * lagrangian's E, per row of y); NULL: the protocol does not serve
+     * them (422). */
     void (*ham_reply)(jbuf *b, void *ctx, const model_handle *h, const codec_request_ode *q,
                       const double *y, size_t od, const double *energy,
                       const codec_request_stats *st);

@@ -108,7 +108,8 @@ typedef struct traj {
     size_t sd;                            /* state_dim */
     struct sde_model_stats sst;           /* the last solve's */
 
-    double *energy; /* kind hamiltonian: H per row of y (oq, y and od as for ode) */
+    double *energy; /* kinds hamiltonian, lagrangian: the energy per row of y (oq, y and od
+                     * as for ode) */
 
     long nfe, steps, rejected;                   /* the last solve's */
     long n_jac, n_lu, auto_steps[2], n_switches; /* implicit methods, "auto" */
@@ -618,11 +619,71 @@ static void traj_ham_reply(http_req *r, traj *t)
     api_reply_jbuf(r, 200, &b);
 }
 
+/* ---- kind lagrangian: as hamiltonian, E = v . dL/dv - L per row ---- */
+
+static int traj_lag_prepare(http_req *r, traj *t)
+{
+    const lagrangian_model *m = t->m->lag;
+    codec_request_ode *q = &t->oq;
+    err e;
+    err_clear(&e);
+    if (!t->proto->ham_reply) {
+        http_reply_errorf(r, ERR_INVALID, NULL,
+                          "lagrangian models are served by POST /v1/models/{name}/trajectory only");
+        return -1;
+    }
+    const char *method;
+    t->od = 2 * lagrangian_model_dof(m);
+    if (codec_ham_traj_decode(t->body, t->od, q, &e) != ERR_OK ||
+        lagrangian_model_method(m, &q->solver, &method, &e) != ERR_OK) {
+        traj_reply_error(r, t, &e);
+        return -1;
+    }
+    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
+    char what[128];
+    snprintf(what, sizeof what, "%zu rows x (%zu per state + the energy)", rows, t->od);
+    if (!within_cap(r, (double)rows * (double)(t->od + 1), what)) return -1;
+    if (!(t->y = malloc(rows * t->od * sizeof *t->y)) ||
+        !(t->energy = malloc(rows * sizeof *t->energy))) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
+        return -1;
+    }
+    t->batch = q->batch;
+    t->points = q->n_t;
+    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
+    return 0;
+}
+
+static err_code traj_lag_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const codec_request_ode *q = &t->oq;
+    struct lagrangian_query lq = {
+        .t0 = q->t0,
+        .batch = q->batch,
+        .y0 = q->y0,
+        .t = q->t,
+        .n_t = q->n_t,
+        .t_len = q->t_len,
+        .solver = q->solver,
+        .abort = abort,
+        .abort_ctx = abort_ctx,
+    };
+    struct lagrangian_stats st;
+    err_code rc = lagrangian_model_solve(t->m->lag, &lq, t->y, t->energy, &st, e);
+    t->nfe = st.nfe;
+    t->steps = st.steps;
+    t->rejected = st.rejected;
+    t->t_fail = st.t_fail;
+    t->n_jac = t->n_lu = 0;
+    return rc;
+}
+
 static const traj_kind kinds[] = {
     {MODEL_KIND_ODE, traj_ode_prepare, traj_ode_solve, traj_ode_reply},
     {MODEL_KIND_CDE, traj_cde_prepare, traj_cde_solve, traj_cde_reply},
     {MODEL_KIND_SDE, traj_sde_prepare, traj_sde_solve, traj_sde_reply},
     {MODEL_KIND_HAMILTONIAN, traj_ham_prepare, traj_ham_solve, traj_ham_reply},
+    {MODEL_KIND_LAGRANGIAN, traj_lag_prepare, traj_lag_solve, traj_ham_reply},
 };
 
 static const traj_kind *kind_of(model_kind k)

@@ -13,7 +13,8 @@
 
 static const char *const kind_names[] = {
     [MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde", [MODEL_KIND_SDE] = "sde",
-    [MODEL_KIND_HAMILTONIAN] = "hamiltonian", [MODEL_KIND_CNF] = "cnf"};
+    [MODEL_KIND_HAMILTONIAN] = "hamiltonian", [MODEL_KIND_CNF] = "cnf",
+    [MODEL_KIND_LAGRANGIAN] = "lagrangian"};
 
 static const char *const ham_form_names[MODEL_HAM__COUNT] = {
     [MODEL_HAM_GENERAL] = "hamiltonian", [MODEL_HAM_MASS] = "mass", [MODEL_HAM_KINETIC] = "kinetic"};
@@ -28,6 +29,7 @@ static const char *const interp_names[MODEL_INTERP__COUNT] = {
 static const char *const ode_net_names[] = {"vector_field"};
 static const char *const cde_net_names[] = {"initial", "vector_field", "readout"};
 static const char *const sde_net_names[] = {"drift", "diffusion"};
+static const char *const lag_net_names[] = {"lagrangian"};
 
 void model_def_init(model_def *d)
 {
@@ -46,20 +48,21 @@ void model_def_free(model_def *d)
 
 const char *model_kind_name(model_kind k)
 {
-    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_CNF && kind_names[k]) return kind_names[k];
+    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_LAGRANGIAN && kind_names[k]) return kind_names[k];
     return "?";
 }
 
 err_code model_kind_from_name(const char *name, model_kind *out, err *e)
 {
-    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_CNF; k++) {
+    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_LAGRANGIAN; k++) {
         if (kind_names[k] && strcmp(name, kind_names[k]) == 0) {
             *out = (model_kind)k;
             return ERR_OK;
         }
     }
     return err_set(e, ERR_INVALID, "",
-                   "unknown kind \"%s\" (expected \"ode\", \"cde\", \"sde\", \"hamiltonian\" or \"cnf\")",
+                   "unknown kind \"%s\" (expected \"ode\", \"cde\", \"sde\", \"hamiltonian\", "
+                   "\"lagrangian\" or \"cnf\")",
                    name ? name : "");
 }
 
@@ -90,6 +93,7 @@ size_t model_kind_n_nets(model_kind k)
            : k == MODEL_KIND_SDE         ? 2
            : k == MODEL_KIND_HAMILTONIAN ? 2
            : k == MODEL_KIND_CNF         ? 1
+           : k == MODEL_KIND_LAGRANGIAN  ? 1
                                          : 0;
 }
 
@@ -144,6 +148,7 @@ const char *model_net_name(model_kind k, size_t i)
     if (k == MODEL_KIND_CDE && i < 3) return cde_net_names[i];
     if (k == MODEL_KIND_SDE && i < 2) return sde_net_names[i];
     if (k == MODEL_KIND_CNF && i < 1) return ode_net_names[i];
+    if (k == MODEL_KIND_LAGRANGIAN && i < 1) return lag_net_names[i];
     return NULL;
 }
 
@@ -302,8 +307,9 @@ static err_code ham_net(const model_def *d, size_t i, size_t in, size_t *np, err
     char f[64];
     if (n->time_input) {
         snprintf(f, sizeof f, "%s.time_input", name);
-        return err_set(e, ERR_INVALID, f,
-                       "a hamiltonian model's H does not depend on time (energy is conserved)");
+        return err_set(e, ERR_INVALID, f, "a %s model's %s does not depend on time (energy is "
+                       "conserved)", model_kind_name(d->kind),
+                       d->kind == MODEL_KIND_LAGRANGIAN ? "L" : "H");
     }
     if (check_net(d, i, in, 1, np, e)) return ERR_INVALID;
     for (size_t l = 0; l < n->n_layers; l++)
@@ -347,6 +353,37 @@ static err_code ham_solver_check(const model_def *d, err *e)
                        "\"mass\" or \"kinetic\"); for a general H use implicit_midpoint or gauss4",
                        m);
     return ERR_OK;
+}
+
+/* A lagrangian: one scalar network L of [q; dq/dt], as a general H. */
+static err_code lag_validate(const model_def *d, size_t *np, err *e)
+{
+    if (d->state_dim < 2 || d->state_dim % 2)
+        return err_set(e, ERR_INVALID, "dof",
+                       "must be at least 1 (the state is [q; dq/dt], 2 dof)");
+    if (d->augment_dim) return err_set(e, ERR_INVALID, "augment_dim", "a lagrangian has none");
+    return ham_net(d, MODEL_NET_LAG_L, d->state_dim, &np[0], e);
+}
+
+err_code model_lagrangian_method_check(const char *m, err *e)
+{
+    if (!m || !m[0]) return ERR_OK;
+    const struct rk_tableau *tab = rk_tableau_find(m);
+    if (tab && tab->kind == RK_EXPLICIT) return ERR_OK;
+    if (model_method_symplectic(m))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is a symplectic method: it needs a hamiltonian model (it integrates "
+                       "canonical [q; p]; a lagrangian model's [q; dq/dt] are not canonical "
+                       "coordinates, docs/structured.md): use dopri5, tsit5 or dop853",
+                       m);
+    if (tab)
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s needs the Jacobian of the field, which for a lagrangian model takes "
+                       "third derivatives of L and is not built: use an explicit method (dopri5, "
+                       "tsit5, dop853, bosh3, rk4, ...)",
+                       tab->name);
+    return err_set(e, ERR_INVALID, "solver.method",
+                   "%s is an sde method; a lagrangian model needs an explicit ODE solver", m);
 }
 
 /* An sde's dimensions and networks (docs/sde.md, "Noise types"). */
@@ -416,9 +453,11 @@ err_code model_def_validate(const model_def *d, err *e)
 {
     size_t np[MODEL_MAX_NETS] = {0}, total = 0;
     if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE && d->kind != MODEL_KIND_SDE &&
-        d->kind != MODEL_KIND_HAMILTONIAN && d->kind != MODEL_KIND_CNF)
+        d->kind != MODEL_KIND_HAMILTONIAN && d->kind != MODEL_KIND_CNF &&
+        d->kind != MODEL_KIND_LAGRANGIAN)
         return err_set(e, ERR_INVALID, "kind",
-                       "must be \"ode\", \"cde\", \"sde\", \"hamiltonian\" or \"cnf\"");
+                       "must be \"ode\", \"cde\", \"sde\", \"hamiltonian\", \"lagrangian\" or "
+                       "\"cnf\"");
     if (d->description && strlen(d->description) > MODEL_DESCRIPTION_MAX)
         return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
                        MODEL_DESCRIPTION_MAX);
@@ -435,6 +474,8 @@ err_code model_def_validate(const model_def *d, err *e)
         if (ham_validate(d, np, e)) return ERR_INVALID;
     } else if (d->kind == MODEL_KIND_CNF) {
         if (cnf_validate(d, np, e)) return ERR_INVALID;
+    } else if (d->kind == MODEL_KIND_LAGRANGIAN) {
+        if (lag_validate(d, np, e)) return ERR_INVALID;
     } else {
         if (d->input_channels == 0)
             return err_set(e, ERR_INVALID, "input_channels", "must be at least 1");
@@ -480,6 +521,7 @@ err_code model_def_validate(const model_def *d, err *e)
     if (model_solver_validate(&d->solver, e)) return ERR_INVALID;
     if (d->kind == MODEL_KIND_SDE) return sde_solver_check(d, e);
     if (d->kind == MODEL_KIND_HAMILTONIAN) return ham_solver_check(d, e);
+    if (d->kind == MODEL_KIND_LAGRANGIAN) return model_lagrangian_method_check(d->solver.method, e);
     if (model_method_symplectic(d->solver.method))
         return err_set(e, ERR_INVALID, "solver.method",
                        "%s is a symplectic method: it needs a hamiltonian model (the field of a "

@@ -26,6 +26,9 @@
  *     no time input; smooth activations only (nn/mlp_grad.h).
  *   cnf: [0] vector_field   in = state_dim (+1 with time_input), out = state_dim
  *                           (docs/cnf.md; state_dim is the document's "dim")
+ *   lagrangian (state_dim = 2 dof, the state [q; dq/dt]; docs/structured.md):
+ *        [0] lagrangian     in = 2 dof, out = 1; no time input, smooth
+ *                           activations only (nn/mlp_grad.h)
  * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
  * concatenated in network order; a hamiltonian of form mass appends its dof
  * masses (model_def_ham_mass), so they are stored, checksummed and
@@ -50,6 +53,7 @@ typedef enum model_kind {
     MODEL_KIND_SDE = 3, /* "sde": dh = f(h, t) dt + g(h, t) dW (docs/sde.md) */
     MODEL_KIND_HAMILTONIAN = 4, /* "hamiltonian": dq/dt = dH/dp, dp/dt = -dH/dq */
     MODEL_KIND_CNF = 5, /* "cnf": dz/dt = f(z, t), z(0) ~ base (docs/cnf.md) */
+    MODEL_KIND_LAGRANGIAN = 6, /* "lagrangian": Euler-Lagrange of a learned L(q, dq/dt) */
 } model_kind;
 
 /* The form of a hamiltonian model's H. */
@@ -125,6 +129,7 @@ enum { MODEL_NET_CDE_INITIAL = 0, MODEL_NET_CDE_FIELD = 1, MODEL_NET_CDE_READOUT
 enum { MODEL_NET_SDE_DRIFT = 0, MODEL_NET_SDE_DIFFUSION = 1 };
 enum { MODEL_NET_HAM_H = 0, MODEL_NET_HAM_V = 0, MODEL_NET_HAM_T = 1 };
 enum { MODEL_NET_CNF_FIELD = 0 };
+enum { MODEL_NET_LAG_L = 0 };
 
 /* Zero everything (kind unset). */
 void model_def_init(model_def *d);
@@ -159,6 +164,12 @@ const double *model_def_ham_mass(const model_def *d);
  * whether it is one of the explicit splittings (separable H only). */
 bool model_method_symplectic(const char *method);
 bool model_method_splitting(const char *method);
+
+/* A lagrangian model's method (docs/structured.md): "" or an explicit
+ * Runge-Kutta method; anything else is ERR_INVALID on "solver.method",
+ * saying why (symplectic methods need canonical [q; p]; the implicit ones
+ * need a Jacobian of the acceleration, which is not built). */
+err_code model_lagrangian_method_check(const char *method, err *e);
 
 /* Parameter count of one network (nn/mlp.h layout). ERR_INVALID (field
  * "layers[i]") when its layers do not chain. */

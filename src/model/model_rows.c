@@ -41,7 +41,7 @@ static err_code check_kind_fields(const model_def *def, err *e)
     else if (def->kind != MODEL_KIND_HAMILTONIAN && def->ham_form)
         f = "hamiltonian";
     else if ((def->kind == MODEL_KIND_SDE || def->kind == MODEL_KIND_HAMILTONIAN ||
-              def->kind == MODEL_KIND_CNF) &&
+              def->kind == MODEL_KIND_CNF || def->kind == MODEL_KIND_LAGRANGIAN) &&
              def->augment_dim)
         f = "augment_dim";
     else if (def->kind == MODEL_KIND_CDE && def->state_dim)
@@ -89,6 +89,8 @@ void model_rows_version_encode(const model_def *def, model_version_row *r)
     } else if (def->kind == MODEL_KIND_HAMILTONIAN) {
         r->state_dim = (long long)def->state_dim;
         r->form = model_ham_form_name((model_ham_form)def->ham_form);
+    } else if (def->kind == MODEL_KIND_LAGRANGIAN) {
+        r->state_dim = (long long)def->state_dim;
     } else {
         r->input_channels = (long long)def->input_channels;
         r->hidden_dim = (long long)def->hidden_dim;
@@ -192,6 +194,9 @@ const char *model_rows_version_decode(const model_version_row *r, model_def *def
         v[0] = in_range(r->state_dim, 2, max_dim);
         def->state_dim = (size_t)v[0];
         if ((def->ham_form = model_ham_form_from_name(r->form)) < 0) return "unknown form";
+    } else if (def->kind == MODEL_KIND_LAGRANGIAN) {
+        v[0] = in_range(r->state_dim, 2, max_dim);
+        def->state_dim = (size_t)v[0];
     } else {
         v[2] = in_range(r->input_channels, 1, max_dim);
         v[3] = in_range(r->hidden_dim, 1, max_dim);

@@ -27,7 +27,7 @@
  * kind, or not set); when decoding, also a value that is not an integer.
  * Doubles: 0 = not set (NULL). Text: NULL = NULL. */
 typedef struct model_version_row {
-    const char *kind; /* "ode" | "cde" | "sde" | "hamiltonian" */
+    const char *kind; /* "ode" | "cde" | "sde" | "hamiltonian" | "cnf" | "lagrangian" */
     const char *description;                                               /* NULL = none */
     long long state_dim, augment_dim;                                      /* ode */
     long long input_channels, hidden_dim, channel_time, channel_intensity; /* cde (flags 0/1) */

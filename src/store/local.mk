@@ -37,7 +37,8 @@ store_migrations = \
 	migrations/0007_sde.sql \
 	migrations/0008_cnf.sql \
 	migrations/0009_points.sql \
-	migrations/0010_hamiltonian.sql
+	migrations/0010_hamiltonian.sql \
+	migrations/0011_lagrangian.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -114,6 +114,16 @@ tests_check_cfm_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
 
+# Maximum likelihood for a cnf (check_cnf_ml): the loss against the served
+# log-density, its gradient against central differences (exact trace and
+# fixed-probe Hutchinson, backprop), the adjoint against backprop.
+check_PROGRAMS += tests/check_cnf_ml
+TESTS += tests/check_cnf_ml
+tests_check_cnf_ml_SOURCES = tests/check_cnf_ml.c tests/testutil.c tests/testutil.h
+tests_check_cnf_ml_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cnf_ml_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
 # A cnf trained by flow matching end to end (check_cnf_train): 8 Gaussians
 # (tests/fixtures/gen_cnf_8gaussians.py), held-out NLL against the true
 # entropy, an energy-distance two-sample test, bit-for-bit resume.

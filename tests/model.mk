@@ -109,7 +109,8 @@ tests_check_cnf_model_LDADD = src/model/libmodel.la src/num/libnum.la \
 # force, the OT coupling, the loss's gradient against finite differences.
 check_PROGRAMS += tests/check_cfm
 TESTS += tests/check_cfm
-tests_check_cfm_SOURCES = tests/check_cfm.c tests/testutil.c tests/testutil.h
+tests_check_cfm_SOURCES = tests/check_cfm.c tests/testutil.c tests/testutil.h \
+	tests/lsap_ref.c tests/lsap_ref.h
 tests_check_cfm_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

@@ -12,7 +12,9 @@
  *     adaptive dopri5 solve at tight tolerances (the steps taken then
  *     depend on theta only through the error control, a 1e-9 effect);
  *     exact trace, and Hutchinson with fixed probes (Rademacher, Gaussian);
- *   - the adjoint gradient agrees with backprop's at tight tolerances.
+ *   - the adjoint gradient agrees with backprop's at tight tolerances;
+ *   - a Hutchinson solve (probes fixed along it) takes about the exact
+ *     trace's steps.
  * A missing trace term (the mixed second derivative) is an O(1) change of
  * the gradient, so each check could fail. */
 #include "model/cnf_ml.h"
@@ -213,6 +215,43 @@ START_TEST(adjoint_matches_backprop)
 }
 END_TEST
 
+/* Probes fixed along each solve: an adaptive Hutchinson solve takes about
+ * the exact trace's steps (within 2x, one probe and several; probes drawn
+ * afresh at every evaluation would make the integrand noise and the step
+ * count explode). */
+START_TEST(hutchinson_steps_like_exact)
+{
+    model_def d;
+    def_make(&d, false);
+    mlp *f = net_of(&d);
+    struct grad_solve_options so;
+    grad_solve_options_init(&so);
+    so.method = GRAD_BACKPROP;
+    so.tab = rk_tableau_find("dopri5");
+    so.ode.rtol = 1e-6;
+    so.ode.atol = 1e-8;
+    long steps[3];
+    for (int c = 0; c < 3; c++) {
+        struct cnf_ml_opts o = trace_opts[0];
+        if (c) o = (struct cnf_ml_opts){.trace = CNF_TRACE_HUTCHINSON, .probes = c == 1 ? 1 : 8};
+        cnf_ml *m = NULL;
+        ck_assert_int_eq(cnf_ml_new(&m, f, NULL, NULL, NPT, &o, NULL), ERR_OK);
+        struct grad_stats st;
+        double l;
+        ck_assert_int_eq(cnf_ml_loss(m, &so, NPT, X, 5, &l, NULL, &st, NULL), ERR_OK);
+        steps[c] = st.fwd_steps + st.fwd_rejected;
+        cnf_ml_free(m);
+    }
+    printf("step attempts: exact %ld, hutchinson 1 probe %ld, 8 probes %ld\n", steps[0], steps[1],
+           steps[2]);
+    ck_assert(steps[0] > 3);
+    ck_assert_msg(steps[1] <= 2 * steps[0] && steps[2] <= 2 * steps[0], "%ld %ld vs %ld", steps[1],
+                  steps[2], steps[0]);
+    mlp_free(f);
+    model_def_free(&d);
+}
+END_TEST
+
 START_TEST(refusals)
 {
     model_def d;
@@ -246,6 +285,7 @@ static Suite *ml_suite(void)
     tcase_add_loop_test(t, loss_is_served_nll, 0, 6);
     tcase_add_loop_test(t, gradient_fd, 0, 6);
     tcase_add_loop_test(t, adjoint_matches_backprop, 0, 3);
+    tcase_add_test(t, hutchinson_steps_like_exact);
     tcase_add_test(t, refusals);
     suite_add_tcase(s, t);
     return s;

@@ -37,5 +37,6 @@ int fuzz_dataset(const uint8_t *data, size_t size);
 int fuzz_job(const uint8_t *data, size_t size);
 int fuzz_router(const uint8_t *data, size_t size);
 int fuzz_packed(const uint8_t *data, size_t size);
+int fuzz_points(const uint8_t *data, size_t size);
 
 #endif

@@ -16,7 +16,7 @@ set -eu
 src=${top_srcdir:-.}
 build=${top_builddir:-.}
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-parse number model request dataset job router packed}
+targets=${FUZZ_TARGETS:-parse number model request dataset job router packed points}
 cc=${FUZZ_CC:-clang}
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc is not installed (Debian: apt-get install clang)" >&2

@@ -16,7 +16,7 @@ OUT = os.path.join(ROOT, "fuzz", "corpus")
 MAX_BYTES = 16 * 1024
 MAX_FILES = 80
 corpus = {t: [] for t in ("parse", "number", "model", "request", "dataset", "job", "router",
-                          "packed")}
+                          "packed", "points")}
 
 
 def add(target, data):
@@ -59,6 +59,8 @@ for s in steps:
         add("request", bytes([0x05 if is_cde else 0x09 if is_sde else 0x01]) + text_bytes)
     elif path.startswith("/v1/datasets/"):
         csv = s.get("headers", {}).get("Content-Type", "").startswith("text/csv")
+        if csv and "kind=points" in path:
+            add("points", text_bytes)
         add("dataset", bytes([1 if csv else 0]) + text_bytes)
     elif path == "/v1/jobs":
         add("job", text_bytes)
@@ -71,6 +73,17 @@ csv = open(os.path.join(ROOT, "examples", "spiral-data", "spiral.csv")).read()
 add("dataset", b"\x01" + csv[:4000].encode())
 add("dataset", b"\x01series,t,x,y\n0,0,1,2\n0,1,1.5,NaN\n1,0,3,4\n")
 add("dataset", b'\x00{"channels":1,"series":[{"t":[0,1],"y":[[1],[null]]}]}')
+# points: point-set CSV bodies (?kind=points): the 8-Gaussians fixture's
+# first points, and the corners of the format (quoting, CRLF, a BOM, blank
+# and ragged lines, non-finite and overflowing cells, a missing header)
+eight = json.load(open(os.path.join(ROOT, "tests", "fixtures", "cnf_8gaussians.json")))
+add("points", "x,y\n" + "".join(f"{p[0]!r},{p[1]!r}\n" for p in eight["train"][:200]))
+for text in ("x,y\n1,2\n3,4\n", "x\n0\n", "a,b,c\r\n1,2,3\r\n-0,1e-320,5e300\r\n",
+             "\ufeffx,y\n1,2\n", '"x","y,z"\n1,2\n', '"x",y\n"1",2\n', "x,y\n1,2\n\n3,4\n",
+             "x,y\n1,2,3\n", "x,y\n1\n", "x,y\n1,NaN\n", "x,y\n1,inf\n", "x,y\n1,1e999\n",
+             "x,y\n1,\n", "x,y\n", "", "\n", ",\n1,2\n", "x,y\n0x10,2\n", "x,y\n1 ,2\n",
+             "x,y\n1,2", "x," + "y," * 40 + "z\n" + "1," * 41 + "2\n", "x,y\n\"1,2\n"):
+    add("points", text)
 for tok in ("0", "-0", "1", "0.1", "1e308", "1.7976931348623157e308", "1e309", "4.9e-324",
             "2.2250738585072011e-308", "2.4703282292062327e-324", "9007199254740993",
             "123456789012345678901234567890", "0.30000000000000004", "-1.5E+10", "1e-400"):

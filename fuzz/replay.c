@@ -18,7 +18,7 @@ static const struct {
 } targets[] = {
     {"parse", fuzz_parse},     {"number", fuzz_number}, {"model", fuzz_model},
     {"request", fuzz_request}, {"dataset", fuzz_dataset}, {"job", fuzz_job},
-    {"router", fuzz_router},   {"packed", fuzz_packed},
+    {"router", fuzz_router},   {"packed", fuzz_packed}, {"points", fuzz_points},
 };
 
 static unsigned char *read_all(const char *path, size_t *n)

@@ -1,5 +1,6 @@
 /* check_cfm: flow matching's pieces (model/lsap.h, model/cfm.h): the
- * assignment solver against brute force over every permutation, the OT
+ * assignment solver (LAPJV) against brute force over every permutation and
+ * against the Hungarian method (tests/lsap_ref.c) at every size 1..300, the OT
  * coupling's optimality, and the loss's gradient against central finite
  * differences; the loss against a direct evaluation of the network. */
 #include <check.h>
@@ -10,6 +11,7 @@
 #include "model/cfm.h"
 #include "model/lsap.h"
 #include "model/rng.h"
+#include "lsap_ref.h"
 #include "nn/mlp.h"
 #include "testutil.h"
 
@@ -92,6 +94,56 @@ START_TEST(lsap_no_improving_swap)
 }
 END_TEST
 
+/* Every square size 1..300 against the Hungarian method (an independent
+ * exact solver): uniform costs, integer costs with many ties, and squared
+ * distances between two shifted point clouds (flow matching's case, the
+ * hard one for row reduction: near-ties everywhere). Same optimal total to
+ * 1e-12 relative, and a permutation whose own sum is that total. */
+START_TEST(lsap_matches_hungarian)
+{
+    enum { NMAX = 300 };
+    const int kind = _i;
+    rng r;
+    rng_seed(&r, 100 + (uint64_t)kind);
+    double *c = malloc(NMAX * NMAX * sizeof *c), *p = malloc(NMAX * 4 * sizeof *p);
+    size_t *col = malloc(NMAX * sizeof *col), *col2 = malloc(NMAX * sizeof *col2);
+    char *seen = malloc(NMAX);
+    lsap *l = NULL;
+    lsap_ref *h = lsap_ref_new(NMAX);
+    ck_assert(c && p && col && col2 && seen && h);
+    ck_assert_int_eq(lsap_new(&l, NMAX, NULL), ERR_OK);
+    for (size_t n = 1; n <= NMAX; n++) {
+        if (kind == 2) {
+            for (size_t i = 0; i < n * 4; i++)
+                p[i] = rng_normal(&r) + (i % 4 >= 2 ? 3.0 : 0.0);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n; j++) {
+                    const double a = p[i * 4] - p[j * 4 + 2], b = p[i * 4 + 1] - p[j * 4 + 3];
+                    c[i * n + j] = a * a + b * b;
+                }
+        } else {
+            for (size_t i = 0; i < n * n; i++)
+                c[i] = kind ? (double)rng_below(&r, 10) : rng_uniform_range(&r, -1, 1);
+        }
+        const double got = lsap_solve(l, n, c, col), want = lsap_ref_solve(h, n, c, col2);
+        ck_assert_msg(fabs(got - want) <= 1e-12 * fmax(1, fabs(want)),
+                      "kind %d, n %zu: LAPJV %.17g, Hungarian %.17g", kind, n, got, want);
+        memset(seen, 0, n);
+        double s = 0;
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_lt(col[i], n);
+            ck_assert(!seen[col[i]]);
+            seen[col[i]] = 1;
+            s += c[i * n + col[i]];
+        }
+        ck_assert(s == got);
+    }
+    lsap_free(l);
+    lsap_ref_free(h);
+    free(c), free(p), free(col), free(col2), free(seen);
+}
+END_TEST
+
 static mlp *field_new(size_t d, size_t h, double *params, rng *r)
 {
     mlp_layer layers[3] = {{MLP_LINEAR, d + 1, h, ACT_TANH},
@@ -133,6 +185,38 @@ START_TEST(couple_is_optimal)
             sum0 += x1[i], sum1 += x1c[i];
         ck_assert(fabs(sum0 - sum1) < 1e-12);
     }
+    cfm_free(c);
+    mlp_free(f);
+}
+END_TEST
+
+/* At flow matching's batch size: the coupling (solved on the centred
+ * clouds) is optimal for the costs as given, by the Hungarian method on the
+ * uncentred squared distances, to 1e-12 relative. */
+START_TEST(couple_matches_hungarian)
+{
+    enum { N = 256, D = 2 };
+    rng r;
+    rng_seed(&r, 31);
+    static double params[512], x0[N * D], x1[N * D], cost[N * N];
+    size_t col[N];
+    mlp *f = field_new(D, 4, params, &r);
+    cfm *c = NULL;
+    lsap_ref *h = lsap_ref_new(N);
+    ck_assert(h);
+    ck_assert_int_eq(cfm_new(&c, f, params, N, NULL), ERR_OK);
+    for (int rep = 0; rep < 3; rep++) {
+        for (size_t i = 0; i < N * D; i++)
+            x0[i] = rng_normal(&r), x1[i] = 3 * (rep + 1) + rng_normal(&r);
+        for (size_t i = 0; i < N; i++)
+            for (size_t j = 0; j < N; j++)
+                cost[i * N + j] =
+                    pow(x0[i * D] - x1[j * D], 2) + pow(x0[i * D + 1] - x1[j * D + 1], 2);
+        const double want = lsap_ref_solve(h, N, cost, col), got = cfm_couple(c, N, x0, x1);
+        ck_assert_msg(fabs(got - want) <= 1e-12 * want, "shift %d: %.17g vs %.17g", 3 * (rep + 1),
+                      got, want);
+    }
+    lsap_ref_free(h);
     cfm_free(c);
     mlp_free(f);
 }
@@ -212,9 +296,12 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("cfm");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120); /* the Hungarian reference at every size to 300 */
     tcase_add_test(tc, lsap_matches_brute_force);
     tcase_add_test(tc, lsap_no_improving_swap);
+    tcase_add_loop_test(tc, lsap_matches_hungarian, 0, 3);
     tcase_add_test(tc, couple_is_optimal);
+    tcase_add_test(tc, couple_matches_hungarian);
     tcase_add_test(tc, loss_and_gradient);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");

@@ -1,4 +1,5 @@
-/* check_cnf_job: a cnf trained by flow matching through the real odeserved
+/* check_cnf_job: a cnf trained by flow matching and by maximum likelihood
+ * through the real odeserved
  * (docs/cnf-training.md): a point set uploaded as CSV (?kind=points), a
  * job run to the end, its metrics (the training loss every iteration, the
  * held-out NLL every validation.every), the stored cnf version served by
@@ -71,8 +72,21 @@ static json_t *wait_done(long long id)
     return NULL;
 }
 
-START_TEST(flow_matching_job_end_to_end)
+struct job_case {
+    const char *objective; /* the document's "objective" */
+    int iterations, every;
+    const char *desc; /* a word the stored version's description holds */
+};
+
+static const struct job_case cases[] = {
+    {"{\"loss\": \"flow_matching\", \"batch_size\": 64}", 600, 200, "flow-matching"},
+    {"{\"loss\": \"max_likelihood\", \"batch_size\": 64}", 90, 30, "max-likelihood backprop"},
+};
+
+START_TEST(job_end_to_end)
 {
+    const struct job_case *jc = &cases[_i];
+    char doc[1024];
     char path[4096];
     json_error_t je;
     json_t *fx = json_load_file(
@@ -94,15 +108,16 @@ START_TEST(flow_matching_job_end_to_end)
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "points");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "points")), (json_int_t)n);
     json_decref(j);
-    j = req("POST", "/v1/jobs",
-            "{\"model\": \"eight\", \"dataset\": \"eight\", \"seed\": 3, \"iterations\": 600,"
-            " \"init\": {\"kind\": \"cnf\", \"dim\": 2,"
-            "            \"vector_field\": {\"hidden\": [32, 32], \"activation\": \"tanh\"}},"
-            " \"objective\": {\"loss\": \"flow_matching\", \"batch_size\": 64},"
-            " \"optimizer\": {\"lr\": 0.005},"
-            " \"validation\": {\"every\": 200, \"holdout_fraction\": 0.2},"
-            " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-5, \"atol\": 1e-7}}",
-            202);
+    snprintf(doc, sizeof doc,
+             "{\"model\": \"eight\", \"dataset\": \"eight\", \"seed\": 3, \"iterations\": %d,"
+             " \"init\": {\"kind\": \"cnf\", \"dim\": 2,"
+             "            \"vector_field\": {\"hidden\": [32, 32], \"activation\": \"tanh\"}},"
+             " \"objective\": %s,"
+             " \"optimizer\": {\"lr\": 0.005},"
+             " \"validation\": {\"every\": %d, \"holdout_fraction\": 0.2},"
+             " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-5, \"atol\": 1e-7}}",
+             jc->iterations, jc->objective, jc->every);
+    j = req("POST", "/v1/jobs", doc, 202);
     long long id = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
     j = wait_done(id);
@@ -113,11 +128,11 @@ START_TEST(flow_matching_job_end_to_end)
     json_t *m = req("GET", path, NULL, 200);
     json_t *it = json_object_get(m, "iteration"), *tl = json_object_get(m, "train_loss"),
            *vl = json_object_get(m, "validation_loss");
-    ck_assert_uint_eq(json_array_size(it), 600);
+    ck_assert_uint_eq(json_array_size(it), (size_t)jc->iterations);
     double best = INFINITY;
-    for (size_t i = 0; i < 600; i++) {
+    for (size_t i = 0; i < (size_t)jc->iterations; i++) {
         ck_assert(json_is_number(json_array_get(tl, i)));
-        const int due = (i + 1) % 200 == 0;
+        const int due = (i + 1) % (size_t)jc->every == 0;
         ck_assert_msg(due ? json_is_number(json_array_get(vl, i)) : json_is_null(json_array_get(vl, i)),
                       "iteration %zu", i + 1);
         if (due && json_number_value(json_array_get(vl, i)) < best)
@@ -129,7 +144,7 @@ START_TEST(flow_matching_job_end_to_end)
     j = req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "cnf");
     const char *desc = json_string_value(json_object_get(j, "description"));
-    ck_assert_msg(desc && strstr(desc, "flow-matching"), "%s", desc ? desc : "(none)");
+    ck_assert_msg(desc && strstr(desc, jc->desc), "%s", desc ? desc : "(none)");
     json_decref(j);
     json_t *x = json_pack("{s:O}", "x", json_object_get(fx, "fresh"));
     char *body = json_dumps(x, JSON_COMPACT);
@@ -144,8 +159,8 @@ START_TEST(flow_matching_job_end_to_end)
         nll -= json_number_value(json_array_get(lp, i)) / (double)nf;
     json_decref(j);
     const double h = json_number_value(json_object_get(fx, "entropy_nats"));
-    printf("cnf job: best held-out NLL %.4f, served NLL of 1000 fresh points %.4f, entropy %.4f\n",
-           best, nll, h);
+    printf("cnf job (%s): best held-out NLL %.4f, served NLL of 1000 fresh points %.4f, entropy %.4f\n",
+           jc->desc, best, nll, h);
     fflush(stdout);
     /* two estimates of one expectation from 800 and 1000 points: the
      * spread of -log p is about 1 nat, so their standard errors are
@@ -156,13 +171,38 @@ START_TEST(flow_matching_job_end_to_end)
 }
 END_TEST
 
+/* A max_likelihood job the decoder refuses is a 422 naming the field. */
+START_TEST(max_likelihood_job_errors)
+{
+    static const char *const bad[][2] = {
+        {"{\"loss\": \"max_likelihood\", \"trace\": \"hutchinson\", \"probes\": 0}",
+         "objective.probes"},
+        {"{\"loss\": \"max_likelihood\", \"trace\": \"sometimes\"}", "objective.trace"},
+        {"{\"loss\": \"max_likelihood\", \"coupling\": \"ot\"}", "objective"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char doc[1024];
+        snprintf(doc, sizeof doc,
+                 "{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 3,"
+                 " \"init\": {\"kind\": \"cnf\", \"dim\": 2, \"vector_field\": {\"hidden\": [8]}},"
+                 " \"objective\": %s}",
+                 bad[i][0]);
+        json_t *j = req("POST", "/v1/jobs", doc, 422);
+        const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
+        ck_assert_msg(f && strcmp(f, bad[i][1]) == 0, "case %zu: field %s", i, f ? f : "(none)");
+        json_decref(j);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cnf_job");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, flow_matching_job_end_to_end);
+    tcase_add_loop_test(tc, job_end_to_end, 0, 2);
+    tcase_add_test(tc, max_likelihood_job_errors);
     suite_add_tcase(s, tc);
     return s;
 }

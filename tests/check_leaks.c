@@ -88,6 +88,9 @@ static void send_corpus_input(const char *target, const char *file, char *data, 
         body = data + 1;
         len = n - 1;
         snprintf(path, sizeof path, "/v1/datasets/fz%u", serial);
+    } else if (strcmp(target, "points") == 0) {
+        ctype = "text/csv";
+        snprintf(path, sizeof path, "/v1/datasets/fz%u?kind=points", serial);
     } else if (strcmp(target, "job") == 0) {
         snprintf(path, sizeof path, "/v1/jobs");
     } else if (strcmp(target, "request") == 0) {
@@ -131,7 +134,8 @@ static int is_file(const struct dirent *e)
 
 START_TEST(corpus_errors_leak_nothing)
 {
-    static const char *const targets[] = {"model", "dataset", "job", "request", "parse", "router"};
+    static const char *const targets[] = {"model", "dataset", "points", "job",
+                                          "request", "parse", "router"};
     n_sent = n_errors = 0;
     for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
         char dir[1024];

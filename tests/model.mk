@@ -118,9 +118,20 @@ tests_check_cnf_model_LDADD = src/model/libmodel.la src/num/libnum.la \
 # force, the OT coupling, the loss's gradient against finite differences.
 check_PROGRAMS += tests/check_cfm
 TESTS += tests/check_cfm
-tests_check_cfm_SOURCES = tests/check_cfm.c tests/testutil.c tests/testutil.h
+tests_check_cfm_SOURCES = tests/check_cfm.c tests/testutil.c tests/testutil.h \
+	tests/lsap_ref.c tests/lsap_ref.h
 tests_check_cfm_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# Maximum likelihood for a cnf (check_cnf_ml): the loss against the served
+# log-density, its gradient against central differences (exact trace and
+# fixed-probe Hutchinson, backprop), the adjoint against backprop.
+check_PROGRAMS += tests/check_cnf_ml
+TESTS += tests/check_cnf_ml
+tests_check_cnf_ml_SOURCES = tests/check_cnf_ml.c tests/testutil.c tests/testutil.h
+tests_check_cnf_ml_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_cnf_ml_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
 
 # A cnf trained by flow matching end to end (check_cnf_train): 8 Gaussians

@@ -11,3 +11,10 @@ TESTS += tests/check_mlp_grad
 tests_check_mlp_grad_SOURCES = tests/check_mlp_grad.c tests/testutil.c tests/testutil.h
 tests_check_mlp_grad_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_grad_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# forward-mode tangents of MLPs and the reverse pass over them (nn/mlp_tangent.h)
+check_PROGRAMS += tests/check_mlp_tangent
+TESTS += tests/check_mlp_tangent
+tests_check_mlp_tangent_SOURCES = tests/check_mlp_tangent.c tests/testutil.c tests/testutil.h
+tests_check_mlp_tangent_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_mlp_tangent_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

@@ -487,16 +487,49 @@ static err_code parse_cfm(json_t *o, const char **loss, job_spec *s, err *e)
         s->cnf_objective = JOB_CNF_FLOW_MATCHING;
         *loss = "mse"; /* the regression's; loss stays the default */
     } else if (strcmp(*loss, "max_likelihood") == 0) {
-        return err_set(e, ERR_INVALID, "objective.loss",
-                       "max_likelihood training is not available yet; use flow_matching");
+        s->cnf_objective = JOB_CNF_MAX_LIKELIHOOD;
+        *loss = "mse"; /* as flow_matching: loss stays the default */
     }
+    return ERR_OK;
+}
+
+/* A max_likelihood job's trace, probes and noise (docs/cnf-training.md). */
+static err_code parse_ml(json_t *o, job_spec *s, err *e)
+{
+    const char *trace = NULL, *noise = NULL;
+    double probes = 0;
+    if (get_str(o, "trace", "objective.trace", &trace, e) ||
+        get_str(o, "noise", "objective.noise", &noise, e) ||
+        get_int(o, "probes", "objective", 1, 1024, &probes, e))
+        return e->code;
+    s->ml_keys = trace || noise || json_object_get(o, "probes");
+    s->ml_probes = probes ? (size_t)probes : 1;
+    s->ml_trace_given = trace != NULL;
+    if (trace && strcmp(trace, "exact") == 0)
+        s->ml_trace = CNF_TRACE_EXACT;
+    else if (trace && strcmp(trace, "hutchinson") == 0)
+        s->ml_trace = CNF_TRACE_HUTCHINSON;
+    else if (trace)
+        return err_set(e, ERR_INVALID, "objective.trace", "must be \"exact\" or \"hutchinson\"");
+    if (noise && strcmp(noise, "rademacher") == 0)
+        s->ml_noise = CNF_NOISE_RADEMACHER;
+    else if (noise && strcmp(noise, "gaussian") == 0)
+        s->ml_noise = CNF_NOISE_GAUSSIAN;
+    else if (noise)
+        return err_set(e, ERR_INVALID, "objective.noise",
+                       "must be \"rademacher\" or \"gaussian\"");
+    if (s->ml_trace_given && s->ml_trace == CNF_TRACE_EXACT &&
+        (noise || json_object_get(o, "probes")))
+        return err_set(e, ERR_INVALID, noise ? "objective.noise" : "objective.probes",
+                       "is for \"trace\": \"hutchinson\"");
     return ERR_OK;
 }
 
 static err_code parse_objective(json_t *o, job_spec *s, err *e)
 {
-    static const char *const keys[] = {"loss",     "batch_size", "batch_time", "target",
-                                       "coupling", "sigma_min",  NULL};
+    static const char *const keys[] = {"loss",  "batch_size", "batch_time", "target",
+                                       "coupling", "sigma_min", "trace", "probes",
+                                       "noise", NULL};
     if (!o) return ERR_OK;
     json_t *shorthand = NULL; /* "objective": "flow_matching" = {"loss": "flow_matching"} */
     if (json_is_string(o)) {
@@ -511,7 +544,7 @@ static err_code parse_objective(json_t *o, job_spec *s, err *e)
         get_str(o, "target", "objective.target", &target, e) != ERR_OK ||
         get_int(o, "batch_size", "objective", 1, 1e6, &bs, e) != ERR_OK ||
         get_int(o, "batch_time", "objective", 2, 1e6, &bt, e) != ERR_OK ||
-        parse_cfm(o, &loss, s, e) != ERR_OK) {
+        parse_cfm(o, &loss, s, e) != ERR_OK || parse_ml(o, s, e) != ERR_OK) {
         json_decref(shorthand);
         return e->code;
     }
@@ -653,6 +686,7 @@ static err_code parse_doc(json_t *doc, job_spec *s, err *e)
         get_int(doc, "from_version", "", 1, 1e9, &fv, e) ||
         get_str(doc, "gradient", "gradient", &grad, e))
         return e->code;
+    s->gradient_default = !json_object_get(doc, "gradient");
     if (it == 0) return err_set(e, ERR_INVALID, "iterations", "required: a number >= 1");
     s->iterations = (long)it;
     s->seed = (uint64_t)seed;

@@ -149,15 +149,18 @@ static err_code store_result(train *t, int *version, err *e)
     model_def_init(&out);
     if (model_def_copy(&out, &t->def, e) != ERR_OK) return e->code;
     memcpy(out.params, trainer_result(t->tr), st.n_params * sizeof(double));
+    const job_spec *sp = &t->spec;
+    const char *how = out.kind == MODEL_KIND_SDE ? "transition-likelihood"
+                      : out.kind != MODEL_KIND_CNF ? grad_method_name(sp->gradient)
+                      : sp->cnf_objective != JOB_CNF_MAX_LIKELIHOOD ? "flow-matching"
+                      : sp->gradient_default || sp->gradient == GRAD_BACKPROP
+                          ? "max-likelihood backprop"
+                          : "max-likelihood adjoint";
     char desc[512];
     snprintf(desc, sizeof desc,
              "trained by job %lld on dataset %s (%ld iterations, %s gradient): final training "
              "loss %.6g, best validation loss %.6g%s",
-             t->id, t->spec.dataset, st.iteration,
-             out.kind == MODEL_KIND_SDE   ? "transition-likelihood"
-             : out.kind == MODEL_KIND_CNF ? "flow-matching"
-                                          : grad_method_name(t->spec.gradient),
-             st.train_loss, st.best_val_loss,
+             t->id, t->spec.dataset, st.iteration, how, st.train_loss, st.best_val_loss,
              out.kind == MODEL_KIND_CNF ? " (held-out NLL, nats)" : "");
     free(out.description);
     out.description = strdup(desc);

@@ -3,8 +3,13 @@
 
 #include "model/lsap.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Clouds of up to this dimension are centred before the assignment (the
+ * shift lives on the stack); wider ones are solved as they are. */
+#define CFM_MAX_CENTRED 1024
 
 struct cfm {
     mlp *twin; /* the field with [x, t] as a (d + 1)-wide input */
@@ -80,22 +85,42 @@ fail:
     return e->code;
 }
 
+/* The assignment is solved on the two clouds each centred on its mean:
+ * |a_i - b_j|^2 and |(a_i - a_mean) - (b_j - b_mean)|^2 differ by a term of
+ * row i plus a term of column j, which every permutation pays once, so the
+ * optimal permutations are the same; but a data cloud far from the base
+ * makes every cost share a large common part, the near-ties that make
+ * shortest augmenting paths long (docs/benchmarks.md, "CFM"). */
 double cfm_couple(cfm *c, size_t n, const double *x0, double *x1)
 {
     const size_t d = c->d;
+    double shift[CFM_MAX_CENTRED];
+    const bool centre = d <= CFM_MAX_CENTRED;
+    for (size_t k = 0; centre && k < d; k++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            s += x1[i * d + k] - x0[i * d + k];
+        shift[k] = s / (double)n;
+    }
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
             double s = 0;
             for (size_t k = 0; k < d; k++) {
-                const double r = x0[i * d + k] - x1[j * d + k];
+                const double r = x0[i * d + k] - x1[j * d + k] + (centre ? shift[k] : 0.0);
                 s += r * r;
             }
             c->cost[i * n + j] = s;
         }
-    const double total = lsap_solve(c->ot, n, c->cost, c->col);
+    lsap_solve(c->ot, n, c->cost, c->col);
     memcpy(c->tmp, x1, n * d * sizeof *x1);
-    for (size_t i = 0; i < n; i++)
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
         memcpy(x1 + i * d, c->tmp + c->col[i] * d, d * sizeof *x1);
+        for (size_t k = 0; k < d; k++) {
+            const double r = x0[i * d + k] - x1[i * d + k];
+            total += r * r;
+        }
+    }
     return total;
 }
 

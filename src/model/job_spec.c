@@ -60,7 +60,14 @@ static err_code cnf_kind_check(const job_spec *s, err *e)
 {
     if (s->loss != LOSS_MSE)
         return err_set(e, ERR_INVALID, "objective.loss",
-                       "a cnf job fits by \"flow_matching\" (the default for cnf models)");
+                       "a cnf job fits by \"flow_matching\" (the default for cnf models) or "
+                       "\"max_likelihood\"");
+    if (s->cnf_objective == JOB_CNF_MAX_LIKELIHOOD && s->cfm_keys)
+        return err_set(e, ERR_INVALID, "objective",
+                       "coupling and sigma_min are for flow_matching, not max_likelihood");
+    if (s->cnf_objective != JOB_CNF_MAX_LIKELIHOOD && s->ml_keys)
+        return err_set(e, ERR_INVALID, "objective",
+                       "trace, probes and noise are for max_likelihood, not flow_matching");
     if (s->target != JOB_TARGET_AUTO)
         return err_set(e, ERR_INVALID, "objective.target", "a cnf job has no target");
     if (s->batch_time)
@@ -82,7 +89,12 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
 {
     if (k == MODEL_KIND_CNF) return cnf_kind_check(s, e);
     if (s->cnf_objective != JOB_CNF_NONE)
-        return err_set(e, ERR_INVALID, "objective.loss", "flow_matching is for cnf models");
+        return err_set(e, ERR_INVALID, "objective.loss", "%s is for cnf models",
+                       s->cnf_objective == JOB_CNF_MAX_LIKELIHOOD ? "max_likelihood"
+                                                                  : "flow_matching");
+    if (s->ml_keys)
+        return err_set(e, ERR_INVALID, "objective",
+                       "trace, probes and noise are for cnf models (max_likelihood)");
     if (s->cfm_keys)
         return err_set(e, ERR_INVALID, "objective",
                        "coupling and sigma_min are for cnf models (flow matching)");

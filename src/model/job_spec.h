@@ -21,6 +21,7 @@
 #include "model/optim.h"
 #include "model/dataset.h"
 #include "model/cfm.h"
+#include "model/cnf_model.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +38,7 @@ typedef enum job_target {
 typedef enum job_cnf_objective {
     JOB_CNF_NONE = 0,          /* not a cnf objective (ode, cde, sde jobs) */
     JOB_CNF_FLOW_MATCHING,     /* "flow_matching": OT-CFM (model/cfm.h) */
+    JOB_CNF_MAX_LIKELIHOOD,    /* "max_likelihood": the mean NLL (model/cnf_ml.h) */
 } job_cnf_objective;
 
 typedef struct job_spec {
@@ -66,6 +68,13 @@ typedef struct job_spec {
     cfm_coupling coupling;
     double sigma_min; /* >= 0: the noise around the linear path */
     bool cfm_keys;    /* the document gave coupling or sigma_min */
+    /* max_likelihood: the training solve's trace (objective.trace, probes, noise) */
+    bool ml_trace_given; /* objective.trace given; else exact up to CNF_ML_EXACT_DIM */
+    cnf_trace ml_trace;
+    size_t ml_probes;  /* hutchinson: probes per point (1) */
+    cnf_noise ml_noise;
+    bool ml_keys;      /* the document gave trace, probes or noise */
+    bool gradient_default; /* the document named no gradient (max_likelihood: backprop) */
 } job_spec;
 
 void job_spec_init(job_spec *s);
@@ -85,10 +94,11 @@ const char *job_target_name(job_target t);
  * solver.method euler_maruyama (or none), solver.step required, no
  * objective.loss other than the default, no target or batch_time; a
  * solver.step or an sde method in an ode or cde job is refused. A cnf job
- * fits by flow matching: no other objective.loss, no target, batch_time or
- * solver.step, an explicit adaptive method (its held-out NLL and the served
- * model solve with it); flow_matching, coupling and sigma_min are for cnf
- * jobs only.
+ * fits by flow matching or maximum likelihood: no other objective.loss, no
+ * target, batch_time or solver.step, an explicit adaptive method (its
+ * held-out NLL and the served model solve with it); flow_matching,
+ * max_likelihood, coupling and sigma_min are for cnf jobs only, coupling and
+ * sigma_min for flow matching, trace, probes and noise for max_likelihood.
  * ERR_INVALID naming the field. */
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
 

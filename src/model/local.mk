@@ -25,6 +25,8 @@ src_model_libmodel_la_SOURCES += src/model/lagrangian.c src/model/lagrangian.h
 src_model_libmodel_la_SOURCES += src/model/cnf_model.c src/model/cnf_model.h
 # cnf training: flow matching and its exact minibatch OT coupling
 src_model_libmodel_la_SOURCES += src/model/cfm.c src/model/cfm.h src/model/lsap.c src/model/lsap.h
+# cnf training by maximum likelihood: the augmented solve and its gradient
+src_model_libmodel_la_SOURCES += src/model/cnf_ml.c src/model/cnf_ml.h
 src_model_libmodel_la_SOURCES += src/model/cde_model.c src/model/cde_model.h src/model/cde_field.h
 # training maths: losses, optimisers, init, RNG, gradients
 src_model_libmodel_la_SOURCES += \

@@ -1,13 +1,13 @@
 /* model/lsap.h: the linear sum assignment problem, exactly: given an n x n
  * cost matrix C, the permutation col minimising sum_i C[i][col[i]].
  *
- * DESIGN. The Hungarian method with row and column potentials and
- * shortest augmenting paths (Kuhn 1955, Munkres 1957; the O(n^3) form of
- * Jonker and Volgenant 1987 without their initialisation heuristics): rows
- * are added one at a time, each by a Dijkstra search over reduced costs
- * C[i][j] - u[i] - v[j] >= 0, so the result is an exact optimum, not an
- * approximation (unlike Sinkhorn). Ties are broken by the lowest column
- * index, so a cost matrix gives one answer on every run.
+ * DESIGN. Jonker and Volgenant's LAPJV (1987): column reduction with
+ * reduction transfer, augmenting row reduction, then shortest augmenting
+ * paths (Dijkstra over reduced costs c[i][j] - v[j] >= 0) for the rows
+ * still free; lsap.c says why the result is an exact optimum, not an
+ * approximation (unlike Sinkhorn or an auction without its final epsilon),
+ * and how it terminates on doubles. A cost matrix gives one answer on
+ * every run (no randomness; ties broken by scan order).
  * Used by flow matching (model/cfm.h) to couple a mini-batch by exact OT.
  *
  * Ownership and threads: an lsap owns its scratch, sized once by lsap_new

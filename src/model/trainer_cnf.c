@@ -1,5 +1,6 @@
 /* model/trainer_cnf.c: the continuous normalizing flow's part of training
- * (trainer_internal.h), by flow matching (model/cfm.h; docs/cnf-training.md).
+ * (trainer_internal.h), by flow matching (model/cfm.h) or maximum
+ * likelihood (model/cnf_ml.h); docs/cnf-training.md.
  *
  * THE SPLIT. The point set's points are shuffled by a generator of their
  * own, seeded from the document's seed (so every resume holds out the same
@@ -12,13 +13,16 @@
  * training points; all of them when the batch is larger), the base points
  * x0 = mean + scale * N(0, I), the times t ~ U(0, 1), and, with
  * sigma_min > 0, the noise. OT coupling then pairs x0 with a permutation of
- * the data points.
+ * the data points. A max_likelihood iteration draws the batch's data points
+ * the same way, then one 64-bit probe seed (used with a Hutchinson trace:
+ * the probes of point k of the batch come from (seed, k), cnf_model_probe).
  *
  * VALIDATION is the mean negative log-likelihood of the held-out points in
  * nats, by the exact trace through cnf_model_log_prob (model/cnf_model.h)
  * with the job's solver: the number the issue's end-to-end test compares
  * with the data's entropy. */
 #include "model/cfm.h"
+#include "model/cnf_ml.h"
 #include "model/cnf_model.h"
 #include "model/trainer_internal.h"
 
@@ -28,7 +32,9 @@
 #include <string.h>
 
 struct cnf_state {
-    cfm *c;
+    cfm *c;     /* flow matching */
+    cnf_ml *ml; /* max_likelihood */
+    struct grad_solve_options so; /* max_likelihood: the training solve */
     size_t dim, n_train, n_val, bs;
     size_t *train, *pick; /* training point indices; a batch's picks */
     double *val_x;        /* n_val x dim, the held-out points */
@@ -41,6 +47,7 @@ static void cnf_free(void *state)
     struct cnf_state *k = state;
     if (!k) return;
     cfm_free(k->c);
+    cnf_ml_free(k->ml);
     free(k->train), free(k->pick), free(k->val_x);
     free(k->x0), free(k->x1), free(k->t), free(k->eps), free(k->lp);
     model_def_free(&k->cur);
@@ -108,6 +115,18 @@ static err_code cnf_setup(void **state, const struct trainer_data *d, err *e)
     if (!k->pick || !k->x0 || !k->x1 || !k->t || !k->eps || !k->lp)
         return err_set(e, ERR_NOMEM, NULL, "out of memory");
     if (model_def_copy(&k->cur, d->def, e) != ERR_OK) return e->code;
+    if (d->spec->cnf_objective == JOB_CNF_MAX_LIKELIHOOD) {
+        struct cnf_ml_opts o = {.trace = d->spec->ml_trace, .probes = d->spec->ml_probes,
+                                .noise = d->spec->ml_noise};
+        if (!d->spec->ml_trace_given)
+            o.trace = k->dim <= CNF_ML_EXACT_DIM ? CNF_TRACE_EXACT : CNF_TRACE_HUTCHINSON;
+        /* backprop unless the document asks for the adjoint: the exact
+         * gradient of the NLL the step reports (docs/cnf-training.md) */
+        k->so = d->solve;
+        if (d->spec->gradient_default) k->so.method = GRAD_BACKPROP;
+        return cnf_ml_new(&k->ml, d->net[MODEL_NET_CNF_FIELD], d->def->base_mean,
+                          d->def->base_scale, k->bs, &o, e);
+    }
     return cfm_new(&k->c, d->net[MODEL_NET_CNF_FIELD],
                    d->params + model_def_net_offset(d->def, MODEL_NET_CNF_FIELD), k->bs, e);
 }
@@ -122,6 +141,12 @@ static err_code cnf_draw_loss(void *state, const struct trainer_data *d, rng *r,
     if (rng_sample(r, k->n_train, bs, k->pick, e) != ERR_OK) return e->code;
     for (size_t b = 0; b < bs; b++)
         memcpy(k->x1 + b * dim, y + k->train[k->pick[b]] * dim, dim * sizeof(double));
+    if (k->ml) {
+        const uint64_t probe_seed = rng_next(r);
+        memset(grad, 0, d->np * sizeof(double));
+        return cnf_ml_loss(k->ml, &k->so, bs, k->x1, probe_seed, loss,
+                           grad + model_def_net_offset(d->def, MODEL_NET_CNF_FIELD), NULL, e);
+    }
     for (size_t b = 0; b < bs; b++)
         for (size_t i = 0; i < dim; i++) {
             const double z = rng_normal(r);

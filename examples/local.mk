@@ -19,3 +19,7 @@ EXTRA_DIST += examples/ou_sde/gen.py examples/ou_sde/ou_train.json \
 # (separable) and a general tanh H network, written by gen.py.
 dist_examples_DATA += examples/hamiltonian/pendulum.json examples/hamiltonian/hnn.json
 EXTRA_DIST += examples/hamiltonian/gen.py
+
+# The HNN training acceptance test's data (tests/check_hnn_train.c,
+# docs/structured.md "Training"): a noisy pendulum by SciPy.
+EXTRA_DIST += examples/pendulum_hnn/gen.py examples/pendulum_hnn/pendulum.json

@@ -154,9 +154,11 @@ static err_code store_result(train *t, int *version, err *e)
              "trained by job %lld on dataset %s (%ld iterations, %s gradient): final training "
              "loss %.6g, best validation loss %.6g%s",
              t->id, t->spec.dataset, st.iteration,
-             out.kind == MODEL_KIND_SDE   ? "transition-likelihood"
-             : out.kind == MODEL_KIND_CNF ? "flow-matching"
-                                          : grad_method_name(t->spec.gradient),
+             out.kind == MODEL_KIND_SDE                ? "transition-likelihood"
+             : out.kind == MODEL_KIND_CNF              ? "flow-matching"
+             : job_spec_fit(&t->spec, out.kind) != JOB_FIT_DEFAULT
+                 ? job_fit_name(job_spec_fit(&t->spec, out.kind))
+                 : grad_method_name(t->spec.gradient),
              st.train_loss, st.best_val_loss,
              out.kind == MODEL_KIND_CNF ? " (held-out NLL, nats)" : "");
     free(out.description);
@@ -164,6 +166,12 @@ static err_code store_result(train *t, int *version, err *e)
     /* Serve it with the solver it was trained with. */
     if (out.kind == MODEL_KIND_SDE) {
         out.solver = (model_solver){.method = "euler_maruyama", .step = t->spec.step};
+    } else if (out.kind == MODEL_KIND_HAMILTONIAN) {
+        /* the document's method and step, else the kind's defaults (gauss4
+         * or yoshida4); its rtol would be the Newton tolerance, so none */
+        out.solver = (model_solver){.step = t->spec.step};
+        if (!t->spec.method_default)
+            snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
     } else {
         snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
         out.solver.rtol = t->spec.rtol;

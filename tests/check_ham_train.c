@@ -355,6 +355,42 @@ START_TEST(trajectory_states_are_serving)
 }
 END_TEST
 
+/* A fit whose state stops being finite fails with ERR_SOLVER naming the
+ * time, no NaN loss. */
+START_TEST(trajectory_not_finite)
+{
+    char doc[1024];
+    snprintf(doc, sizeof doc,
+             "{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 1,"
+             " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 2, %s},"
+             " \"objective\": \"trajectory\", \"solver\": {\"method\": \"leapfrog\", \"step\": 0.1}}",
+             ham_inits[1]);
+    job_spec spec;
+    spec_from(doc, &spec);
+    model_def *def = &spec.init_def;
+    random_params(def, 0.7);
+    for (size_t k = 0; k < def->n_params - 2; k++)
+        def->params[k] *= 1e160; /* dV/dq of order 1e320: the state overflows */
+    dataset ds;
+    ds_new(&ds, 1, 4);
+    double t[3] = {0, 1, 2}, y[12] = {0.5, 0.1, 0.2, 0.3, 0, 0, 0, 0, 0, 0, 0, 0};
+    series_set(&ds, 0, 3, t, y, 4);
+    struct td td;
+    td_new(&td, def, &ds, &spec, def->params);
+    void *ks = NULL;
+    ck_assert_int_eq(trainer_ham_kind.setup(&ks, &td.d, NULL), ERR_OK);
+    double l = 0;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(trainer_ham_kind.series_loss(ks, &td.d, 0, 1.0, &l, NULL, &e), ERR_SOLVER);
+    ck_assert_msg(strstr(e.message, "not finite at t="), "%s", e.message);
+    trainer_ham_kind.free(ks);
+    td_free(&td);
+    dataset_free(&ds);
+    job_spec_free(&spec);
+}
+END_TEST
+
 /* A trainer on exact harmonic-oscillator pairs (H = (q^2 + p^2) / 2, the
  * derivatives by the spline rule) lowers the hnn loss a hundredfold. */
 START_TEST(trainer_fits_oscillator)
@@ -408,6 +444,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ode_derivative_gradient_fd);
     tcase_add_loop_test(tc, trajectory_gradient_fd, 0, 8);
     tcase_add_test(tc, trajectory_states_are_serving);
+    tcase_add_test(tc, trajectory_not_finite);
     tcase_add_test(tc, trainer_fits_oscillator);
     suite_add_tcase(s, tc);
     return s;

@@ -99,11 +99,11 @@ static err_code ham_kind_check(const job_spec *s, err *e)
         return err_set(e, ERR_INVALID, "objective.derivatives",
                        "a trajectory fit compares states; derivatives are for hnn fits");
     const struct symp_method *sm = s->method_default ? NULL : symp_method_find(s->method);
-    if (!symp_method_explicit(sm))
+    if (!symp_method_explicit(sm) && !(sm && sm->kind == SYMP_MIDPOINT))
         return err_set(e, ERR_INVALID, "solver.method",
-                       "a trajectory fit backpropagates through the steps of an explicit "
-                       "symplectic method: leapfrog, yoshida4, yoshida6 or kahan_li6 (%s is not "
-                       "trainable this way)",
+                       "a trajectory fit backpropagates through the steps of a symplectic "
+                       "method: leapfrog, yoshida4, yoshida6, kahan_li6 (separable H) or "
+                       "implicit_midpoint (%s is not trainable this way)",
                        s->method_default ? "none given" : s->method);
     if (!(s->step > 0))
         return err_set(e, ERR_INVALID, "solver.step",
@@ -238,10 +238,11 @@ static err_code check_ham_data(const job_spec *s, const model_def *d, size_t cha
                        "dataset \"%s\" has %zu channels; a trajectory fit observes the whole "
                        "state [q; p] (%zu)",
                        s->dataset, channels, d->state_dim);
-    if (d->ham_form == MODEL_HAM_GENERAL)
+    if (d->ham_form == MODEL_HAM_GENERAL && symp_method_explicit(symp_method_find(s->method)))
         return err_set(e, ERR_INVALID, "solver.method",
                        "%s is an explicit splitting: it needs a separable H (\"potential\" with "
-                       "\"mass\" or \"kinetic\"); fit a general H with \"hnn\"",
+                       "\"mass\" or \"kinetic\"); fit a general H through "
+                       "\"implicit_midpoint\", or with \"hnn\"",
                        s->method);
     return ERR_OK;
 }

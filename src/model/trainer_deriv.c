@@ -1,7 +1,7 @@
 /* model/trainer_deriv.c: the derivative fits (trainer_internal.h): a
  * hamiltonian's HNN loss (Greydanus et al. 2019) and an ode's field fit, on
  * the observed (state, time derivative) pairs of whole series
- * (model/deriv_rule.h builds them once, at setup). The loss is the mean
+ * (model/deriv_pairs.h builds them once, at setup). The loss is the mean
  * over every compared value (pairs x state components) of
  *
  *   hnn         (f(x) - xdot)^2,  f = J grad H = [dH/dp; -dH/dq]
@@ -13,7 +13,7 @@
  * is d/dtheta [gbar' grad H], the vector-Hessian product of
  * nn/mlp_grad2.h, per network of the form; for an ode, the network's VJP.
  * The masses of the mass form are not trained (they fix the units of p). */
-#include "model/deriv_rule.h"
+#include "model/deriv_pairs.h"
 #include "model/loss.h"
 #include "model/trainer_internal.h"
 #include "nn/mlp_grad2.h"

@@ -1,5 +1,5 @@
-/* model/deriv_rule.c: see deriv_rule.h. */
-#include "model/deriv_rule.h"
+/* model/deriv_pairs.c: see deriv_pairs.h. */
+#include "model/deriv_pairs.h"
 
 #include "model/interp.h"
 

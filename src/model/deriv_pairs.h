@@ -1,4 +1,4 @@
-/* model/deriv_rule.h: observed (state, time derivative) pairs of one series,
+/* model/deriv_pairs.h: observed (state, time derivative) pairs of one series,
  * for the derivative fits (the HNN loss of a hamiltonian model, the field
  * fit of an ode model; docs/training.md, "Objectives").
  *
@@ -23,8 +23,8 @@
  *
  * Ownership: deriv_pairs owns its arrays (deriv_pairs_free). Stateless
  * otherwise; thread-safe. */
-#ifndef ODESERVE_MODEL_DERIV_RULE_H
-#define ODESERVE_MODEL_DERIV_RULE_H
+#ifndef ODESERVE_MODEL_DERIV_PAIRS_H
+#define ODESERVE_MODEL_DERIV_PAIRS_H
 
 #include "core/err.h"
 #include "model/dataset.h"

@@ -231,6 +231,13 @@ static err_code check_deriv_data(const job_spec *s, size_t dim, size_t channels,
 
 static err_code check_ham_data(const job_spec *s, const model_def *d, size_t channels, err *e)
 {
+    if (d->ham_form == MODEL_HAM_GENERAL && !s->method_default &&
+        symp_method_explicit(symp_method_find(s->method)))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an explicit splitting: it needs a separable H (\"potential\" with "
+                       "\"mass\" or \"kinetic\"); a general H is served and fitted through "
+                       "implicit_midpoint or gauss4",
+                       s->method);
     if (job_spec_fit(s, d->kind) == JOB_FIT_HNN)
         return check_deriv_data(s, d->state_dim, channels, e);
     if (channels != d->state_dim)
@@ -238,12 +245,6 @@ static err_code check_ham_data(const job_spec *s, const model_def *d, size_t cha
                        "dataset \"%s\" has %zu channels; a trajectory fit observes the whole "
                        "state [q; p] (%zu)",
                        s->dataset, channels, d->state_dim);
-    if (d->ham_form == MODEL_HAM_GENERAL && symp_method_explicit(symp_method_find(s->method)))
-        return err_set(e, ERR_INVALID, "solver.method",
-                       "%s is an explicit splitting: it needs a separable H (\"potential\" with "
-                       "\"mass\" or \"kinetic\"); fit a general H through "
-                       "\"implicit_midpoint\", or with \"hnn\"",
-                       s->method);
     return ERR_OK;
 }
 

@@ -150,7 +150,8 @@ void mlp_grad_eval_batch(const mlp *m, mlp_grad_ws *w, size_t n, const double *x
     mlp_vjp_batch(m, w->ws, n, w->ones, g, NULL, NULL);
 }
 
-void mlp_grad_act_second(act_kind act, size_t n, const double *z, const double *a, double *d2)
+/* act'' at z (a = act(z), d1 = act'(z)), for the smooth activations. */
+static void act_second(act_kind act, size_t n, const double *z, const double *a, double *d2)
 {
     for (size_t i = 0; i < n; i++) {
         double s;
@@ -220,7 +221,7 @@ double mlp_grad_hessian(const mlp *m, mlp_grad_ws *w, const double *x, double *g
         }
         act_apply(ly.act, width, z, w->a);
         act_deriv(ly.act, width, z, w->a, w->s1[l]);
-        mlp_grad_act_second(ly.act, width, z, w->a, w->s2[l]);
+        act_second(ly.act, width, z, w->a, w->s2[l]);
         for (size_t o = 0; o < width; o++)
             for (size_t j = 0; j < d; j++)
                 w->ja[o * d + j] = w->s1[l][o] * jz[o * d + j];

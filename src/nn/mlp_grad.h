@@ -40,10 +40,6 @@ bool mlp_grad_act_smooth(act_kind act);
 /* Why act is refused (a sentence for an error message), "" when it is not. */
 const char *mlp_grad_act_why(act_kind act);
 
-/* d2[i] = act''(z[i]) given z and a = act(z), for the smooth activations
- * (0 for the others); shared with nn/mlp_grad2.h. */
-void mlp_grad_act_second(act_kind act, size_t n, const double *z, const double *a, double *d2);
-
 /* ERR_INVALID unless m has one output, no time input and smooth
  * activations; the field names the part ("layers[2].activation",
  * "layers[3]" for the output width, "time_input"). */

@@ -1,6 +1,6 @@
 /* check_ham_train: the training maths of the derivative and symplectic fits
  * (docs/structured.md, "Training"; docs/training.md, "Objectives"):
- *   - the derivative rules (model/deriv_rule.h): the three-point formula is
+ *   - the derivative rules (model/deriv_pairs.h): the three-point formula is
  *     exact on quadratics at irregular times, ends included; the natural
  *     spline's derivative of sin; missing rows skipped;
  *   - the gradients of the hnn loss (every form), of the ode derivative fit
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "codec/codec_job.h"
-#include "model/deriv_rule.h"
+#include "model/deriv_pairs.h"
 #include "model/hamiltonian.h"
 #include "model/trainer.h"
 #include "model/trainer_internal.h"

@@ -23,3 +23,6 @@ EXTRA_DIST += examples/hamiltonian/gen.py
 # lagrangian models (docs/structured.md, README): a pendulum L, written by gen.py.
 dist_examples_DATA += examples/lagrangian/pendulum.json
 EXTRA_DIST += examples/lagrangian/gen.py
+# The HNN training acceptance test's data (tests/check_hnn_train.c,
+# docs/structured.md "Training"): a noisy pendulum by SciPy.
+EXTRA_DIST += examples/pendulum_hnn/gen.py examples/pendulum_hnn/pendulum.json

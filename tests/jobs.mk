@@ -38,3 +38,12 @@ TESTS += tests/check_cnf_job
 tests_check_cnf_job_SOURCES = tests/check_cnf_job.c tests/testutil.c tests/testutil.h
 tests_check_cnf_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_cnf_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# issue #26's HNN acceptance test through the real daemon (check_hnn_train):
+# examples/pendulum_hnn, an hnn job and an ode derivative job on the same
+# data, 100-period rollouts: energy without trend, phase error below the ode's.
+check_PROGRAMS += tests/check_hnn_train
+TESTS += tests/check_hnn_train
+tests_check_hnn_train_SOURCES = tests/check_hnn_train.c tests/testutil.c tests/testutil.h
+tests_check_hnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_hnn_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm

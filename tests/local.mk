@@ -50,4 +50,6 @@ check-valgrind: $(VALGRIND_TESTS)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	  $(SHELL) $(srcdir)/tests/run-valgrind.sh $(VALGRIND_TESTS)
 .PHONY: check-valgrind
+# the training maths of hamiltonian models (#26)
+VALGRIND_TESTS += tests/check_mlp_grad2 tests/check_ham_train
 CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

@@ -143,3 +143,13 @@ tests_check_cnf_train_SOURCES = tests/check_cnf_train.c tests/testutil.c tests/t
 tests_check_cnf_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_cnf_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm
+
+# The hamiltonian fits and the ode derivative fit (check_ham_train): the
+# derivative rules, every gradient against central differences, the
+# trajectory fit's states against serving's, a trainer run.
+check_PROGRAMS += tests/check_ham_train
+TESTS += tests/check_ham_train
+tests_check_ham_train_SOURCES = tests/check_ham_train.c tests/testutil.c tests/testutil.h
+tests_check_ham_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_ham_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm

@@ -18,3 +18,9 @@ TESTS += tests/check_mlp_tangent
 tests_check_mlp_tangent_SOURCES = tests/check_mlp_tangent.c tests/testutil.c tests/testutil.h
 tests_check_mlp_tangent_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_tangent_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+# the second derivatives training needs (nn/mlp_grad2.h)
+check_PROGRAMS += tests/check_mlp_grad2
+TESTS += tests/check_mlp_grad2
+tests_check_mlp_grad2_SOURCES = tests/check_mlp_grad2.c tests/testutil.c tests/testutil.h
+tests_check_mlp_grad2_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_mlp_grad2_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

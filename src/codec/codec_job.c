@@ -11,6 +11,7 @@
 #include "codec/codec_parse.h"
 #include "model/model_name.h"
 #include "num/sde.h"
+#include "num/symplectic.h"
 #include "num/tableau.h"
 
 static err_code check_keys(json_t *o, const char *field, const char *const *allowed, err *e)
@@ -436,6 +437,79 @@ static err_code parse_init_cnf(json_t *init, model_def *d, err *e)
     return parse_cnf_base(json_object_get(init, "base"), d, e);
 }
 
+/* A scalar network of a hamiltonian: layers, or the hidden shorthand ending
+ * in a Linear layer to 1 without activation. */
+static err_code parse_ham_net(json_t *init, const char *name, size_t in, model_net *net, err *e)
+{
+    static const char *const keys[] = {"layers", "hidden", "activation", NULL};
+    char f[64];
+    snprintf(f, sizeof f, "init.%s", name);
+    json_t *o = json_object_get(init, name);
+    if (check_keys(o, f, keys, e) != ERR_OK) return e->code;
+    return parse_net(o, f, in, 1, ACT_IDENTITY, net, e);
+}
+
+/* {"kind": "hamiltonian", "dof": n, "hamiltonian": net} or "potential": net
+ * with "mass": [n positive numbers] or "kinetic": net (docs/structured.md).
+ * The masses are the form's last parameters and are not trained. */
+static err_code parse_init_ham(json_t *init, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"kind", "dof",  "hamiltonian", "potential",
+                                       "mass", "kinetic", "scheme",   NULL};
+    model_def *d = &s->init_def;
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    double dof = 0;
+    if (get_int(init, "dof", "init", 1, 2048, &dof, e) != ERR_OK) return e->code;
+    if (dof == 0) return err_set(e, ERR_INVALID, "init.dof", "is required");
+    const size_t n = (size_t)dof;
+    json_t *hv = json_object_get(init, "hamiltonian"), *pv = json_object_get(init, "potential"),
+           *mv = json_object_get(init, "mass"), *kv = json_object_get(init, "kinetic");
+    if (!hv == !pv)
+        return err_set(e, ERR_INVALID, hv ? "init.potential" : "init.hamiltonian",
+                       hv ? "give hamiltonian (a general H) or potential, not both"
+                          : "required: hamiltonian (a network of [q; p]) or potential (V(q), "
+                            "with mass or kinetic)");
+    if (hv && (mv || kv))
+        return err_set(e, ERR_INVALID, mv ? "init.mass" : "init.kinetic",
+                       "is for the separable form (potential); a general H has no kinetic term");
+    if (pv && !mv == !kv)
+        return err_set(e, ERR_INVALID, mv ? "init.kinetic" : "init.mass",
+                       mv ? "give mass or kinetic, not both"
+                          : "required with potential: mass (n positive numbers) or kinetic (a "
+                            "network of p)");
+    d->kind = MODEL_KIND_HAMILTONIAN;
+    d->state_dim = 2 * n;
+    d->ham_form = hv ? MODEL_HAM_GENERAL : mv ? MODEL_HAM_MASS : MODEL_HAM_KINETIC;
+    d->n_nets = d->ham_form == MODEL_HAM_KINETIC ? 2 : 1;
+    if (parse_ham_net(init, hv ? "hamiltonian" : "potential", hv ? 2 * n : n,
+                      &d->nets[MODEL_NET_HAM_H], e) ||
+        (kv && parse_ham_net(init, "kinetic", n, &d->nets[MODEL_NET_HAM_T], e)) ||
+        parse_scheme(init, &s->init_scheme, e))
+        return e->code;
+    size_t np = 0, k;
+    for (size_t i = 0; i < d->n_nets; i++) {
+        if (model_net_n_params(&d->nets[i], &k, e) != ERR_OK) return e->code;
+        np += k;
+    }
+    d->n_params = np + (mv ? n : 0);
+    d->params = calloc(d->n_params, sizeof *d->params);
+    if (!d->params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (mv && codec_json_get_vector(mv, "init.mass", n, d->params + np, e)) return e->code;
+    rng r;
+    rng_seed(&r, s->seed);
+    for (size_t i = 0; i < d->n_nets; i++)
+        if (init_net_params(&d->nets[i], &s->init_scheme, &r, d->params + model_def_net_offset(d, i),
+                            e) != ERR_OK) {
+            err_prefix_field(e, "init");
+            return e->code;
+        }
+    if (model_def_validate(d, e) != ERR_OK) {
+        err_prefix_field(e, "init");
+        return e->code;
+    }
+    return ERR_OK;
+}
+
 static err_code parse_init(json_t *init, job_spec *s, err *e)
 {
     if (!json_is_object(init)) return err_set(e, ERR_INVALID, "init", "must be an object");
@@ -450,9 +524,11 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         if (parse_init_sde(init, d, e) != ERR_OK) return e->code;
     } else if (strcmp(kind, "cnf") == 0) {
         if (parse_init_cnf(init, d, e) != ERR_OK) return e->code;
+    } else if (strcmp(kind, "hamiltonian") == 0) {
+        return parse_init_ham(init, s, e);
     } else {
         return err_set(e, ERR_INVALID, "init.kind",
-                       "must be \"ode\", \"cde\", \"sde\" or \"cnf\"");
+                       "must be \"ode\", \"cde\", \"hamiltonian\", \"sde\" or \"cnf\"");
     }
     if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
@@ -525,11 +601,39 @@ static err_code parse_ml(json_t *o, job_spec *s, err *e)
     return ERR_OK;
 }
 
+/* The hnn, derivative and trajectory fits and objective.derivatives
+ * (docs/training.md, "Objectives"). */
+static err_code parse_fit(json_t *o, const char **loss, job_spec *s, err *e)
+{
+    static const char *const fits[] = {"hnn", "derivative", "trajectory"};
+    static const job_fit fit_of[] = {JOB_FIT_HNN, JOB_FIT_DERIVATIVE, JOB_FIT_TRAJECTORY};
+    static const char *const rules[] = {"channels", "central_difference", "spline"};
+    static const job_derivs rule_of[] = {JOB_DERIVS_CHANNELS, JOB_DERIVS_CENTRAL,
+                                         JOB_DERIVS_SPLINE};
+    const char *d = NULL;
+    if (get_str(o, "derivatives", "objective.derivatives", &d, e)) return e->code;
+    for (size_t i = 0; d && i < 3 && !s->derivs; i++)
+        if (strcmp(d, rules[i]) == 0) s->derivs = rule_of[i];
+    if (d && !s->derivs)
+        return err_set(e, ERR_INVALID, "objective.derivatives",
+                       "must be \"channels\", \"central_difference\" or \"spline\"");
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(*loss, fits[i]) == 0) {
+            s->fit = fit_of[i];
+            *loss = "mse"; /* every fit is a squared error; loss stays the default */
+        }
+    if (d && s->fit != JOB_FIT_HNN && s->fit != JOB_FIT_DERIVATIVE &&
+        s->fit != JOB_FIT_DEFAULT)
+        return err_set(e, ERR_INVALID, "objective.derivatives",
+                       "derivatives are for the hnn and derivative fits");
+    return ERR_OK;
+}
+
 static err_code parse_objective(json_t *o, job_spec *s, err *e)
 {
-    static const char *const keys[] = {"loss",  "batch_size", "batch_time", "target",
-                                       "coupling", "sigma_min", "trace", "probes",
-                                       "noise", NULL};
+    static const char *const keys[] = {"loss",     "batch_size", "batch_time", "target",
+                                       "coupling", "sigma_min",  "trace",      "probes",
+                                       "noise",    "derivatives", NULL};
     if (!o) return ERR_OK;
     json_t *shorthand = NULL; /* "objective": "flow_matching" = {"loss": "flow_matching"} */
     if (json_is_string(o)) {
@@ -544,7 +648,8 @@ static err_code parse_objective(json_t *o, job_spec *s, err *e)
         get_str(o, "target", "objective.target", &target, e) != ERR_OK ||
         get_int(o, "batch_size", "objective", 1, 1e6, &bs, e) != ERR_OK ||
         get_int(o, "batch_time", "objective", 2, 1e6, &bt, e) != ERR_OK ||
-        parse_cfm(o, &loss, s, e) != ERR_OK || parse_ml(o, s, e) != ERR_OK) {
+        parse_cfm(o, &loss, s, e) != ERR_OK || parse_ml(o, s, e) != ERR_OK ||
+        parse_fit(o, &loss, s, e) != ERR_OK) {
         json_decref(shorthand);
         return e->code;
     }
@@ -625,7 +730,7 @@ static err_code parse_solver(json_t *o, job_spec *s, err *e)
     if (!m) return ERR_OK;
     s->method_default = false;
     /* an sde method: job_spec_kind_check holds it to sde models */
-    if (sde_method_find(m)) {
+    if (sde_method_find(m) || symp_method_find(m)) {
         snprintf(s->method, sizeof s->method, "%s", m);
         return ERR_OK;
     }

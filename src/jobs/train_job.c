@@ -151,7 +151,10 @@ static err_code store_result(train *t, int *version, err *e)
     memcpy(out.params, trainer_result(t->tr), st.n_params * sizeof(double));
     const job_spec *sp = &t->spec;
     const char *how = out.kind == MODEL_KIND_SDE ? "transition-likelihood"
-                      : out.kind != MODEL_KIND_CNF ? grad_method_name(sp->gradient)
+                      : out.kind != MODEL_KIND_CNF
+                          ? (job_spec_fit(sp, out.kind) != JOB_FIT_DEFAULT
+                                 ? job_fit_name(job_spec_fit(sp, out.kind))
+                                 : grad_method_name(sp->gradient))
                       : sp->cnf_objective != JOB_CNF_MAX_LIKELIHOOD ? "flow-matching"
                       : sp->gradient_default || sp->gradient == GRAD_BACKPROP
                           ? "max-likelihood backprop"
@@ -167,6 +170,12 @@ static err_code store_result(train *t, int *version, err *e)
     /* Serve it with the solver it was trained with. */
     if (out.kind == MODEL_KIND_SDE) {
         out.solver = (model_solver){.method = "euler_maruyama", .step = t->spec.step};
+    } else if (out.kind == MODEL_KIND_HAMILTONIAN) {
+        /* the document's method and step, else the kind's defaults (gauss4
+         * or yoshida4); its rtol would be the Newton tolerance, so none */
+        out.solver = (model_solver){.step = t->spec.step};
+        if (!t->spec.method_default)
+            snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
     } else {
         snprintf(out.solver.method, sizeof out.solver.method, "%s", t->spec.method);
         out.solver.rtol = t->spec.rtol;

@@ -5,6 +5,7 @@
 
 #include "model/cde_path.h"
 #include "num/sde.h"
+#include "num/symplectic.h"
 #include "num/tableau.h"
 
 void job_spec_init(job_spec *s)
@@ -31,6 +32,83 @@ const char *job_target_name(job_target t)
         return "series";
     }
     return "?";
+}
+
+const char *job_fit_name(job_fit f)
+{
+    switch (f) {
+    case JOB_FIT_DEFAULT:
+        return "default";
+    case JOB_FIT_HNN:
+        return "hnn";
+    case JOB_FIT_DERIVATIVE:
+        return "derivative";
+    case JOB_FIT_TRAJECTORY:
+        return "trajectory";
+    }
+    return "?";
+}
+
+const char *job_derivs_name(job_derivs d)
+{
+    switch (d) {
+    case JOB_DERIVS_UNSET:
+    case JOB_DERIVS_CHANNELS:
+        return "channels";
+    case JOB_DERIVS_CENTRAL:
+        return "central_difference";
+    case JOB_DERIVS_SPLINE:
+        return "spline";
+    }
+    return "?";
+}
+
+job_fit job_spec_fit(const job_spec *s, model_kind k)
+{
+    if (s->fit == JOB_FIT_DEFAULT && k == MODEL_KIND_HAMILTONIAN) return JOB_FIT_HNN;
+    return s->fit;
+}
+
+/* A hamiltonian job: hnn or trajectory, mse, no target; trajectory through
+ * an explicit composition with a fixed step (the only methods whose steps
+ * it backpropagates through). */
+static err_code ham_kind_check(const job_spec *s, err *e)
+{
+    const job_fit f = job_spec_fit(s, MODEL_KIND_HAMILTONIAN);
+    if (f != JOB_FIT_HNN && f != JOB_FIT_TRAJECTORY)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "a hamiltonian job fits \"hnn\" (observed derivatives) or \"trajectory\" "
+                       "(observed trajectories through a symplectic method)");
+    if (s->loss != LOSS_MSE)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "a hamiltonian job fits \"hnn\" or \"trajectory\" (both squared errors)");
+    if (s->target != JOB_TARGET_AUTO)
+        return err_set(e, ERR_INVALID, "objective.target", "a hamiltonian job has no target");
+    if (!s->method_default && !symp_method_find(s->method) && !rk_tableau_find(s->method))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an sde method; a hamiltonian model is served by a symplectic or an "
+                       "ODE method",
+                       s->method);
+    if (f == JOB_FIT_HNN) {
+        if (s->batch_time)
+            return err_set(e, ERR_INVALID, "objective.batch_time",
+                           "windows are for trajectory fits; hnn fits observed derivatives");
+        return ERR_OK;
+    }
+    if (s->derivs != JOB_DERIVS_UNSET)
+        return err_set(e, ERR_INVALID, "objective.derivatives",
+                       "a trajectory fit compares states; derivatives are for hnn fits");
+    const struct symp_method *sm = s->method_default ? NULL : symp_method_find(s->method);
+    if (!symp_method_explicit(sm) && !(sm && sm->kind == SYMP_MIDPOINT))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "a trajectory fit backpropagates through the steps of a symplectic "
+                       "method: leapfrog, yoshida4, yoshida6, kahan_li6 (separable H) or "
+                       "implicit_midpoint (%s is not trainable this way)",
+                       s->method_default ? "none given" : s->method);
+    if (!(s->step > 0))
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "required for a trajectory fit: the symplectic method's fixed step");
+    return ERR_OK;
 }
 
 static err_code sde_kind_check(const job_spec *s, err *e)
@@ -98,10 +176,21 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
     if (s->cfm_keys)
         return err_set(e, ERR_INVALID, "objective",
                        "coupling and sigma_min are for cnf models (flow matching)");
+    if (k == MODEL_KIND_HAMILTONIAN) return ham_kind_check(s, e);
+    if (s->fit == JOB_FIT_HNN || s->fit == JOB_FIT_TRAJECTORY)
+        return err_set(e, ERR_INVALID, "objective.loss", "%s is for hamiltonian models",
+                       job_fit_name(s->fit));
+    if (s->fit == JOB_FIT_DERIVATIVE && k != MODEL_KIND_ODE)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "derivative fits an ode model's field; a %s model has its own objective",
+                       model_kind_name(k));
+    if (s->derivs != JOB_DERIVS_UNSET && s->fit != JOB_FIT_DERIVATIVE)
+        return err_set(e, ERR_INVALID, "objective.derivatives",
+                       "derivatives are for the hnn and derivative fits");
+    if (!s->method_default && symp_method_find(s->method))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is a symplectic method: it is for hamiltonian models", s->method);
     if (k == MODEL_KIND_SDE) return sde_kind_check(s, e);
-    if (k == MODEL_KIND_HAMILTONIAN) /* its trainer (HNN loss, Hessian in the parameters) is to come */
-        return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
-                       "hamiltonian models cannot be trained yet; upload a trained one");
     if (k == MODEL_KIND_LAGRANGIAN)
         return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
                        "lagrangian models cannot be trained yet; upload a trained one");
@@ -121,6 +210,56 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
     if (k == MODEL_KIND_CDE && s->batch_time)
         return err_set(e, ERR_INVALID, "objective.batch_time",
                        "windows are for ode models; a cde trains on whole series");
+    if (s->fit == JOB_FIT_DERIVATIVE && s->loss != LOSS_MSE)
+        return err_set(e, ERR_INVALID, "objective.loss", "derivative is a squared error");
+    if (s->fit == JOB_FIT_DERIVATIVE && s->batch_time)
+        return err_set(e, ERR_INVALID, "objective.batch_time",
+                       "windows are for trajectory fits; derivative fits observed derivatives");
+    return ERR_OK;
+}
+
+/* The hnn and derivative fits: the state of width dim, with derivatives in
+ * the data or by the document's rule. */
+static err_code check_deriv_data(const job_spec *s, size_t dim, size_t channels, err *e)
+{
+    if (s->derivs == JOB_DERIVS_CENTRAL || s->derivs == JOB_DERIVS_SPLINE) {
+        if (channels != dim)
+            return err_set(e, ERR_INVALID, "dataset",
+                           "dataset \"%s\" has %zu channels; derivatives by %s need the state "
+                           "alone (%zu channels)",
+                           s->dataset, channels, job_derivs_name(s->derivs), dim);
+        return ERR_OK;
+    }
+    if (channels == dim)
+        return err_set(e, ERR_INVALID, "objective.derivatives",
+                       "dataset \"%s\" has %zu channels, the state without its time "
+                       "derivatives: give \"central_difference\" or \"spline\", or upload "
+                       "%zu channels [state; derivative]",
+                       s->dataset, channels, 2 * dim);
+    if (channels != 2 * dim)
+        return err_set(e, ERR_INVALID, "dataset",
+                       "dataset \"%s\" has %zu channels; this model takes [state; derivative], "
+                       "%zu channels (or the %zu of the state with a derivatives rule)",
+                       s->dataset, channels, 2 * dim, dim);
+    return ERR_OK;
+}
+
+static err_code check_ham_data(const job_spec *s, const model_def *d, size_t channels, err *e)
+{
+    if (d->ham_form == MODEL_HAM_GENERAL && !s->method_default &&
+        symp_method_explicit(symp_method_find(s->method)))
+        return err_set(e, ERR_INVALID, "solver.method",
+                       "%s is an explicit splitting: it needs a separable H (\"potential\" with "
+                       "\"mass\" or \"kinetic\"); a general H is served and fitted through "
+                       "implicit_midpoint or gauss4",
+                       s->method);
+    if (job_spec_fit(s, d->kind) == JOB_FIT_HNN)
+        return check_deriv_data(s, d->state_dim, channels, e);
+    if (channels != d->state_dim)
+        return err_set(e, ERR_INVALID, "dataset",
+                       "dataset \"%s\" has %zu channels; a trajectory fit observes the whole "
+                       "state [q; p] (%zu)",
+                       s->dataset, channels, d->state_dim);
     return ERR_OK;
 }
 
@@ -184,6 +323,13 @@ err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *
                            "dataset \"%s\" has points of %zu values; the model's dim is %zu",
                            s->dataset, channels, d->state_dim);
         return ERR_OK;
+    }
+    if (d->kind == MODEL_KIND_HAMILTONIAN) return check_ham_data(s, d, channels, e);
+    if (s->fit == JOB_FIT_DERIVATIVE) {
+        if (d->augment_dim)
+            return err_set(e, ERR_INVALID, model_field[0] == 'f' ? "from_version" : "init.augment_dim",
+                           "a derivative fit observes the whole field: no augmentation");
+        return check_deriv_data(s, d->state_dim, channels, e);
     }
     if (d->kind == MODEL_KIND_CDE)
         return check_cde_data(s, d, model_field, channels, label_kind, label_dim, target, e);

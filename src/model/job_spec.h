@@ -41,6 +41,28 @@ typedef enum job_cnf_objective {
     JOB_CNF_MAX_LIKELIHOOD,    /* "max_likelihood": the mean NLL (model/cnf_ml.h) */
 } job_cnf_objective;
 
+/* What a job fits when it is not the kind's own trajectory loss
+ * (docs/training.md, "Objectives"; docs/structured.md, "Training"). */
+typedef enum job_fit {
+    JOB_FIT_DEFAULT = 0, /* the kind's own: trajectories (ode, cde), the transition
+                            likelihood (sde), flow matching (cnf), hnn (hamiltonian) */
+    JOB_FIT_HNN,         /* "hnn": hamiltonian, mean |J grad H(x) - xdot|^2 over observed pairs */
+    JOB_FIT_DERIVATIVE,  /* "derivative": ode, mean |f(x, t) - xdot|^2 over observed pairs */
+    JOB_FIT_TRAJECTORY,  /* "trajectory": hamiltonian, mse on observed trajectories through an
+                            explicit symplectic method (backpropagation through its steps) */
+} job_fit;
+
+/* Where the time derivatives of the hnn and derivative fits come from. */
+typedef enum job_derivs {
+    JOB_DERIVS_UNSET = 0,   /* not given: the dataset must carry them (as "channels") */
+    JOB_DERIVS_CHANNELS,    /* "channels": the dataset's channels are [state; derivative] */
+    JOB_DERIVS_CENTRAL,     /* "central_difference": three-point, second order, any spacing */
+    JOB_DERIVS_SPLINE,      /* "spline": the natural cubic spline's derivative at each time */
+} job_derivs;
+
+const char *job_fit_name(job_fit f);
+const char *job_derivs_name(job_derivs d);
+
 typedef struct job_spec {
     char model[65], dataset[65];
     int from_version;   /* > 0: warm start from that version of model; 0: init */
@@ -56,7 +78,7 @@ typedef struct job_spec {
     double clip_norm; /* 0 = no clipping */
     long iterations;
     grad_method gradient;
-    char method[16];     /* "dopri5"; an sde job: "euler_maruyama" */
+    char method[MODEL_METHOD_MAX]; /* "dopri5"; an sde job: "euler_maruyama" */
     bool method_default; /* the document named no method ("dopri5" stands in) */
     double step;         /* sde: the largest Euler-Maruyama sub-step (solver.step); 0 = not given */
     bool sde_constant_diffusion; /* init.diffusion.constant: the diffusion's weight held at 0 */
@@ -75,6 +97,10 @@ typedef struct job_spec {
     cnf_noise ml_noise;
     bool ml_keys;      /* the document gave trace, probes or noise */
     bool gradient_default; /* the document named no gradient (max_likelihood: backprop) */
+    /* derivative and symplectic fits (objective.loss "hnn", "derivative",
+     * "trajectory"; objective.derivatives) */
+    job_fit fit;
+    job_derivs derivs;
 } job_spec;
 
 void job_spec_init(job_spec *s);
@@ -99,8 +125,17 @@ const char *job_target_name(job_target t);
  * held-out NLL and the served model solve with it); flow_matching,
  * max_likelihood, coupling and sigma_min are for cnf jobs only, coupling and
  * sigma_min for flow matching, trace, probes and noise for max_likelihood.
+ * A hamiltonian job fits "hnn" (the default) or "trajectory" (an explicit
+ * symplectic method named in solver.method, with solver.step) with the mse
+ * loss and no target; an ode job may fit "derivative";
+ * objective.derivatives is for the hnn and derivative fits; symplectic
+ * methods are for hamiltonian models. Lagrangian models are not trained.
  * ERR_INVALID naming the field. */
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
+
+/* The fit a job of kind k runs (JOB_FIT_DEFAULT resolved: hnn for a
+ * hamiltonian, the kind's own otherwise). */
+job_fit job_spec_fit(const job_spec *s, model_kind k);
 
 /* The model against the dataset's shape (channels, label kind, label_dim):
  *   ode  the dataset's channels are the first components of the state;
@@ -112,7 +147,13 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
  *   sde  the dataset's channels are the whole state (state_dim); Ito, or
  *        Stratonovich with additive noise (where they agree);
  *   cnf  a point set (ds_kind DATASET_KIND_POINTS) of the model's dim; every
- *        other kind trains on time series.
+ *        other kind trains on time series;
+ *   hnn, derivative  the channels are the state (D = state_dim) with
+ *        derivatives by a rule, or [state; derivative] (2 D, "channels", the
+ *        default); an ode without augmentation; 422 on objective.derivatives
+ *        when the data have no derivatives and no rule is given;
+ *   trajectory  the channels are the whole state [q; p]; a separable H
+ *        (an explicit splitting needs one: solver.method).
  * *target (may be NULL) receives the resolved target. Fields: "dataset",
  * "objective.loss", "objective.target", and `model_field` ("init.readout"
  * or "from_version") for a readout of the wrong width. */

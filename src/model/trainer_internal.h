@@ -72,5 +72,7 @@ extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
 extern const struct trainer_kind trainer_cde_kind; /* trainer_cde.c */
 extern const struct trainer_kind trainer_sde_kind; /* trainer_sde.c */
 extern const struct trainer_kind trainer_cnf_kind; /* trainer_cnf.c */
+extern const struct trainer_kind trainer_deriv_kind; /* trainer_deriv.c: hnn, derivative */
+extern const struct trainer_kind trainer_ham_kind;   /* trainer_ham.c: trajectory */
 
 #endif

@@ -10,7 +10,14 @@
  *               probe, 1000 points.
  * Each in the shared-step batch (one GEMM per stage) and one solve per
  * point, and at batch 1. Lines: one JSON object each, with microseconds of
- * CPU time per point (the best of --reps runs) and the NFE.
+ * CPU time per point (the best of --reps runs) and the NFE. Then a "bound"
+ * line per problem: the field's three GEMMs at batch 1000 and its tanh
+ * calls timed alone, on this machine in this run (the measured dgemm rate,
+ * not an assumed one), and the bound of a shared-step point,
+ *   NFE x (3 x the GEMMs + the tanh) / 1000:
+ * an evaluation with its trace costs about three forward passes' products
+ * (forward, and the Jacobian columns or the probe's VJP) but one pass of
+ * tanh (the derivative reuses the values).
  *
  *   ./bench/bench_cnf [--reps N] [--write-models DIR]
  * --write-models writes DIR/cnf_2d.json, DIR/cnf_64d.json and the points
@@ -26,6 +33,9 @@
 #include "codec/jbuf.h"
 #include "model/cnf_model.h"
 #include "model/rng.h"
+#include "nn/vmath.h"
+
+#include <cblas.h>
 
 static void net_def(model_def *d, size_t dim, size_t width, uint64_t seed)
 {
@@ -112,6 +122,41 @@ static void run(const char *name, const cnf_model *m, const double *x, size_t n,
     free(lp);
 }
 
+/* CPU µs of the field's forward GEMMs (gemm) and of its tanh (act) for
+ * n states of a (dim + 1)-width-width-dim network, best of 7. */
+static void field_parts(size_t dim, size_t width, size_t n, double *gemm, double *act)
+{
+    const size_t in[3] = {dim + 1, width, width}, out[3] = {width, width, dim};
+    double *W[3], *X[4];
+    for (int l = 0; l < 3; l++) {
+        W[l] = malloc(in[l] * out[l] * sizeof(double));
+        for (size_t i = 0; i < in[l] * out[l]; i++)
+            W[l][i] = 0.01 * (double)(i % 97) - 0.3;
+    }
+    X[0] = malloc(n * in[0] * sizeof(double));
+    for (size_t i = 0; i < n * in[0]; i++)
+        X[0][i] = 0.001 * (double)(i % 1013);
+    for (int l = 0; l < 3; l++)
+        X[l + 1] = calloc(n * out[l], sizeof(double));
+    *gemm = *act = INFINITY;
+    for (int k = 0; k < 7; k++) {
+        double t0 = bench_cpu_now();
+        for (int l = 0; l < 3; l++)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out[l], (int)in[l],
+                        1.0, X[l], (int)in[l], W[l], (int)in[l], 0.0, X[l + 1], (int)out[l]);
+        double t1 = bench_cpu_now();
+        vmath_tanh(n * width, X[1], X[1]);
+        vmath_tanh(n * width, X[2], X[2]);
+        double t2 = bench_cpu_now();
+        *gemm = fmin(*gemm, (t1 - t0) * 1e6);
+        *act = fmin(*act, (t2 - t1) * 1e6);
+    }
+    for (int l = 0; l < 3; l++)
+        free(W[l]);
+    for (int l = 0; l < 4; l++)
+        free(X[l]);
+}
+
 int main(int argc, char **argv)
 {
     int reps = 3;
@@ -152,6 +197,16 @@ int main(int argc, char **argv)
             return 1;
         }
         run(cases[c].name, m, x, n, &cases[c].tr, CNF_BATCH_SHARED, reps);
+        {
+            double gemm, act;
+            field_parts(cases[c].dim, cases[c].width, n, &gemm, &act);
+            const double w = (double)cases[c].width, dd = (double)cases[c].dim;
+            const double flops = 2.0 * (double)n * ((dd + 1) * w + w * w + w * dd);
+            printf("{\"case\": \"%s\", \"bound\": \"per NFE of a shared-step batch of %zu\", "
+                   "\"gemm_us\": %.1f, \"dgemm_gflops\": %.1f, \"tanh_us\": %.1f, "
+                   "\"bound_us_per_point_per_nfe\": %.4f}\n",
+                   cases[c].name, n, gemm, flops / gemm * 1e-3, act, (3 * gemm + act) / (double)n);
+        }
         run(cases[c].name, m, x, n, &cases[c].tr, CNF_BATCH_PER_POINT, reps);
         run(cases[c].name, m, x, 1, &cases[c].tr, CNF_BATCH_PER_POINT, reps * 20);
         cnf_model_free(m);

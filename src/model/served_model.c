@@ -25,7 +25,8 @@ void *served_model_build(const model_def *def, err *e)
         return NULL;
     }
     if ((def->kind == MODEL_KIND_HAMILTONIAN && hamiltonian_model_new(&m->ham, def, e) != ERR_OK) ||
-        (def->kind == MODEL_KIND_CNF && cnf_model_new(&m->cnf, def, e) != ERR_OK)) {
+        (def->kind == MODEL_KIND_CNF && cnf_model_new(&m->cnf, def, e) != ERR_OK) ||
+        (def->kind == MODEL_KIND_HYBRID && hybrid_model_new(&m->hyb, def, e) != ERR_OK)) {
         free(m);
         return NULL;
     }
@@ -41,5 +42,6 @@ void served_model_free(void *built)
     sde_model_free(m->sde);
     hamiltonian_model_free(m->ham);
     cnf_model_free(m->cnf);
+    hybrid_model_free(m->hyb);
     free(m);
 }

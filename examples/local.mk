@@ -19,3 +19,7 @@ EXTRA_DIST += examples/ou_sde/gen.py examples/ou_sde/ou_train.json \
 # (separable) and a general tanh H network, written by gen.py.
 dist_examples_DATA += examples/hamiltonian/pendulum.json examples/hamiltonian/hnn.json
 EXTRA_DIST += examples/hamiltonian/gen.py
+
+# hybrid models (docs/hybrid.md, README): Van der Pol (equations only) and a
+# pendulum with a correction network.
+dist_examples_DATA += examples/hybrid/vanderpol.json examples/hybrid/pendulum-ude.json

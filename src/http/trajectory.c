@@ -659,6 +659,9 @@ static err_code traj_hyb_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
     t->t_fail = st.t_fail;
     t->n_jac = st.n_jac;
     t->n_lu = st.n_lu;
+    t->auto_steps[0] = st.auto_steps[0];
+    t->auto_steps[1] = st.auto_steps[1];
+    t->n_switches = st.n_switches;
     return rc;
 }
 

@@ -275,6 +275,9 @@ err_code hybrid_model_solve(const hybrid_model *m, const struct hybrid_query *q,
         st->rejected += os.n_rejected;
         st->n_jac += os.n_jac;
         st->n_lu += os.n_lu;
+        st->auto_steps[0] += os.auto_steps[0];
+        st->auto_steps[1] += os.auto_steps[1];
+        st->n_switches += os.n_switches;
         if (!isnan(os.t_fail)) st->t_fail = os.t_fail;
     }
     ode_solver_free(s);

@@ -44,7 +44,9 @@ struct hybrid_query {
 
 struct hybrid_stats {
     long nfe, steps, rejected, n_jac, n_lu;
-    double t_fail; /* NAN unless the solve failed */
+    long auto_steps[2]; /* "auto": accepted steps of dopri5 [0] and rodas4 [1] */
+    long n_switches;    /* "auto": switches between them */
+    double t_fail;      /* NAN unless the solve failed */
 };
 
 /* ERR_INVALID if d is not a valid "hybrid" model_def. */

@@ -151,3 +151,14 @@ bench_bench_cfm_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lpthread -lm
 EXTRA_DIST += bench/cfm_torch.py
+
+# bench_hybrid: hybrid models' equations (issue #22; docs/benchmarks.md,
+# "Hybrid models"): ns per evaluation of a ten-node expression, µs per NFE of
+# a pendulum with a 2-32-32-1 network against the network alone, Van der Pol
+# mu = 1000 to t = 3000 with rodas4 (vdp_scipy.py: SciPy's Radau).
+noinst_PROGRAMS += bench/bench_hybrid
+bench_bench_hybrid_SOURCES = bench/bench_hybrid.c
+bench_bench_hybrid_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_hybrid_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
+EXTRA_DIST += bench/vdp_scipy.py

@@ -26,3 +26,6 @@ EXTRA_DIST += examples/lagrangian/gen.py
 # The HNN training acceptance test's data (tests/check_hnn_train.c,
 # docs/structured.md "Training"): a noisy pendulum by SciPy.
 EXTRA_DIST += examples/pendulum_hnn/gen.py examples/pendulum_hnn/pendulum.json
+# hybrid models (docs/hybrid.md, README): Van der Pol (equations only) and a
+# pendulum with a correction network.
+dist_examples_DATA += examples/hybrid/vanderpol.json examples/hybrid/pendulum-ude.json

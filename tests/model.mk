@@ -153,3 +153,11 @@ tests_check_ham_train_SOURCES = tests/check_ham_train.c tests/testutil.c tests/t
 tests_check_ham_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_ham_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm
+# hybrid models: trajectories against SciPy (tests/fixtures/gen_hybrid.py),
+# exact derivatives against differences, refusals and limits, threads (TSan)
+check_PROGRAMS += tests/check_hybrid
+TESTS += tests/check_hybrid
+tests_check_hybrid_SOURCES = tests/check_hybrid.c tests/testutil.c tests/testutil.h
+tests_check_hybrid_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_hybrid_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

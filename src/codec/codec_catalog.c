@@ -1,5 +1,6 @@
 #include "codec/codec_catalog.h"
 
+#include "codec/codec_hybrid.h"
 #include "codec/codec_json.h"
 #include "codec/codec_request.h"
 
@@ -10,8 +11,12 @@ static void info_open(const model_info *m, jbuf *b)
     jbuf_str(b, m->name);
     jbuf_lit(b, ",\"kind\":");
     jbuf_str(b, model_kind_name(m->kind));
-    jbuf_lit(b, ",\"state_dim\":");
-    jbuf_int(b, (long long)m->state_dim);
+    if (m->kind == MODEL_KIND_HYBRID && m->def && m->def->hybrid) {
+        codec_hybrid_encode_head(m->def, b); /* state_dim, names, parameters, equations */
+    } else {
+        jbuf_lit(b, ",\"state_dim\":");
+        jbuf_int(b, (long long)m->state_dim);
+    }
     if (m->kind == MODEL_KIND_CDE) {
         jbuf_lit(b, ",\"input_channels\":");
         jbuf_int(b, (long long)m->input_channels);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_hybrid.h"
 #include "codec/codec_json.h"
 #include "codec/codec_parse.h"
 #include "num/sde.h"
@@ -530,6 +531,31 @@ static err_code decode_cnf(const json_t *doc, model_def *d, pvec *p, err *e)
                             true, "dim", d->state_dim, "dim", p, &d->nets[MODEL_NET_CNF_FIELD], e);
 }
 
+/* A hybrid (docs/hybrid.md): codec_hybrid's fields, the optional network
+ * (nn_0 .. nn_{k-1} are its k outputs), then the parameters' values after
+ * its weights. */
+static err_code decode_hybrid(const json_t *doc, model_def *d, pvec *p, err *e)
+{
+    static const char *const keys[] = {"kind",    "description", "state_dim", "state_names",
+                                       "parameters", "equations", "network", "trainable",
+                                       "bounds", "solver", NULL};
+    if (codec_json_keys_check(doc, "", keys, e) != ERR_OK) return ERR_INVALID;
+    double *values = NULL;
+    err_code rc = codec_hybrid_decode(doc, d, &values, e);
+    if (rc == ERR_OK) rc = decode_common(doc, d, e);
+    const json_t *net = json_object_get(doc, "network");
+    if (rc == ERR_OK && net) {
+        d->n_nets = 1;
+        rc = decode_net_named(net, "network", d->state_dim, true, "state_dim", 0, NULL, p,
+                              &d->nets[MODEL_NET_HYBRID], e);
+    }
+    double *at = rc == ERR_OK ? pvec_add(p, d->hybrid->n_par, e) : NULL;
+    if (at) memcpy(at, values, d->hybrid->n_par * sizeof *at);
+    else if (rc == ERR_OK) rc = e->code;
+    free(values);
+    return rc;
+}
+
 err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
 {
     model_def_init(d);
@@ -540,7 +566,8 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
     const char *kind;
     if (!k)
         return missing("kind",
-                       "\"ode\", \"cde\", \"sde\", \"hamiltonian\", \"lagrangian\" or \"cnf\"", e);
+                       "\"ode\", \"cde\", \"sde\", \"hamiltonian\", \"lagrangian\", \"cnf\" or "
+                       "\"hybrid\"", e);
     if (codec_json_get_string(k, "kind", &kind, e) != ERR_OK) return ERR_INVALID;
     err ke;
     err_clear(&ke);
@@ -552,6 +579,7 @@ err_code codec_model_decode(const json_t *doc, model_def *d, err *e)
                   : d->kind == MODEL_KIND_HAMILTONIAN ? decode_hamiltonian(doc, d, &p, e)
                   : d->kind == MODEL_KIND_CNF ? decode_cnf(doc, d, &p, e)
                   : d->kind == MODEL_KIND_LAGRANGIAN ? decode_lagrangian(doc, d, &p, e)
+                  : d->kind == MODEL_KIND_HYBRID ? decode_hybrid(doc, d, &p, e)
                                               : decode_cde(doc, d, &p, e);
     d->params = p.v;
     d->n_params = p.n;
@@ -661,6 +689,8 @@ void codec_model_encode(const model_def *d, jbuf *b)
         jbuf_lit(b, ",\"noise\":");
         jbuf_str(b, sde_noise_name((sde_noise)d->sde_noise));
         if (d->sde_noise == SDE_NOISE_GENERAL) encode_key_size(b, "brownian_dim", d->brownian_dim);
+    } else if (d->kind == MODEL_KIND_HYBRID) {
+        codec_hybrid_encode_head(d, b);
     } else if (d->kind == MODEL_KIND_HAMILTONIAN || d->kind == MODEL_KIND_LAGRANGIAN) {
         encode_key_size(b, "dof", d->state_dim / 2);
     } else if (d->kind == MODEL_KIND_CNF) {
@@ -694,6 +724,7 @@ void codec_model_encode(const model_def *d, jbuf *b)
     for (size_t i = 0; i < d->n_nets; i++)
         encode_net(d, i,
                    d->kind == MODEL_KIND_ODE || d->kind == MODEL_KIND_CNF ||
+                       d->kind == MODEL_KIND_HYBRID ||
                        (d->kind == MODEL_KIND_SDE &&
                         !(i == MODEL_NET_SDE_DIFFUSION && d->sde_noise == SDE_NOISE_ADDITIVE)),
                    b);
@@ -702,6 +733,7 @@ void codec_model_encode(const model_def *d, jbuf *b)
         jbuf_lit(b, ",\"mass\":");
         jbuf_vec(b, mass, d->state_dim / 2);
     }
+    if (d->kind == MODEL_KIND_HYBRID) codec_hybrid_encode_tail(d, b);
     encode_solver(&d->solver, b);
     jbuf_lit(b, "}");
 }

@@ -83,6 +83,12 @@ static const config_key keys[] = {
      "wider ones default to Hutchinson's estimator and refuse \"exact\" with 422"},
     {"max_cnf_probes", CONFIG_INT, NUM(max_cnf_probes), "1024", 1, 1000000, NULL, 1,
      "most Hutchinson probes one cnf request may ask for; more gets 413"},
+    {"hybrid_max_expr_len", CONFIG_INT, NUM(hybrid_max_expr_len), "4096", 16, 1048576, NULL, 1,
+     "bytes of one equation of a hybrid model; longer gets 413 (docs/hybrid.md)"},
+    {"hybrid_max_nodes", CONFIG_INT, NUM(hybrid_max_nodes), "1000", 8, 100000, NULL, 1,
+     "tokens (numbers, names, operators, calls) of one equation of a hybrid model; more gets 413"},
+    {"hybrid_max_depth", CONFIG_INT, NUM(hybrid_max_depth), "64", 2, 1000, NULL, 1,
+     "parenthesis nesting of one equation of a hybrid model; deeper gets 413"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds a trajectory request may take from its arrival (the wait for an evaluation thread "
      "included) before it is stopped with 503; 0 = no limit"},

@@ -29,6 +29,7 @@
 #include "http/server.h"
 #include "http/tls.h"
 #include "jobs/pool.h"
+#include "model/hybrid_expr.h"
 #include "model/served_model.h"
 #include "nn/nn_blas.h"
 #include "store/db.h"
@@ -141,6 +142,8 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.max_cnf_points, (uint64_t)s->cfg.max_cnf_points);
     atomic_store(&s->app.max_cnf_exact_dim, (uint64_t)s->cfg.max_cnf_exact_dim);
     atomic_store(&s->app.max_cnf_probes, (uint64_t)s->cfg.max_cnf_probes);
+    hybrid_expr_limits_set((size_t)s->cfg.hybrid_max_expr_len, (size_t)s->cfg.hybrid_max_nodes,
+                           (size_t)s->cfg.hybrid_max_depth);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));
     atomic_store(&s->app.inline_budget_us, (uint64_t)(s->cfg.inline_budget * 1e6 + 0.5));
     atomic_store(&s->app.keepalive_poll_us, (uint64_t)(s->cfg.keepalive_poll * 1e6 + 0.5));

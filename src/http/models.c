@@ -29,6 +29,30 @@
 
 /* ---- GET /v1/models ---- */
 
+/* Hybrid models show their names, parameters and equations: borrow each
+ * one's latest version from the model cache (a model that fails to load is
+ * listed without them). Returns the handles to release. */
+static const model_handle **hybrid_defs(http_req *r, model_info *list, size_t n)
+{
+    const model_handle **h = calloc(n + 1, sizeof *h);
+    for (size_t i = 0; h && i < n; i++) {
+        if (list[i].kind != MODEL_KIND_HYBRID) continue;
+        err e;
+        err_clear(&e);
+        if (model_cache_get(http_req_app(r)->models, list[i].name, list[i].latest_version, &h[i],
+                            &e) == ERR_OK)
+            list[i].def = h[i]->def;
+    }
+    return h;
+}
+
+static void hybrid_defs_release(http_req *r, const model_handle **h, size_t n)
+{
+    for (size_t i = 0; h && i < n; i++)
+        if (h[i]) model_cache_release(http_req_app(r)->models, h[i]);
+    free(h);
+}
+
 void h_models_list(http_req *r)
 {
     err e;
@@ -41,9 +65,11 @@ void h_models_list(http_req *r)
         http_reply_error(r, &e);
         return;
     }
+    const model_handle **h = hybrid_defs(r, list, n);
     jbuf b;
     jbuf_init(&b);
     codec_catalog_list_encode(list, n, &b);
+    hybrid_defs_release(r, h, n);
     free(list);
     api_reply_jbuf(r, 200, &b);
 }
@@ -71,9 +97,11 @@ void h_model_get(http_req *r)
         http_reply_error(r, &e);
         return;
     }
+    const model_handle **h = hybrid_defs(r, &info, 1);
     jbuf b;
     jbuf_init(&b);
     codec_catalog_model_encode(&info, v, n, a, n_aliases, &b);
+    hybrid_defs_release(r, h, 1);
     free(v);
     free(a);
     api_reply_jbuf(r, 200, &b);

@@ -142,6 +142,8 @@ static void model_work(http_req *r)
         m.state_dim = m.output_dim = 2 * lagrangian_model_dof(sm->lag);
     } else if (sm->kind == MODEL_KIND_CNF) { /* listed, not inferred (docs/cnf.md) */
         m.state_dim = m.output_dim = cnf_model_dim(sm->cnf);
+    } else if (sm->kind == MODEL_KIND_HYBRID) { /* listed, not inferred (oip_body) */
+        m.state_dim = m.output_dim = hybrid_model_state_dim(sm->hyb);
     } else {
         m.state_dim = ode_model_state_dim(sm->ode);
         m.output_dim = ode_model_output_dim(sm->ode, false);

@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "codec/codec_cde.h"
+#include "codec/codec_hybrid.h"
 #include "codec/codec_json.h"
 #include "codec/codec_request.h"
 #include "codec/codec_sde.h"
@@ -678,12 +679,59 @@ static err_code traj_lag_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
     return rc;
 }
 
+/* ---- kind hybrid: an ode request and reply (no events, no augmentation) ---- */
+
+static int traj_hyb_prepare(http_req *r, traj *t)
+{
+    codec_request_ode *q = &t->oq;
+    err e;
+    err_clear(&e);
+    t->od = hybrid_model_state_dim(t->m->hyb);
+    if (codec_hybrid_traj_decode(t->body, t->od, q, &e) != ERR_OK) {
+        traj_reply_error(r, t, &e);
+        return -1;
+    }
+    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
+    char what[128];
+    snprintf(what, sizeof what, "%zu rows x %zu per state", rows, t->od);
+    if (!within_cap(r, (double)rows * (double)t->od, what)) return -1;
+    if (!(t->y = malloc(rows * t->od * sizeof *t->y))) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
+        return -1;
+    }
+    t->batch = q->batch;
+    t->points = q->n_t;
+    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
+    return 0;
+}
+
+static err_code traj_hyb_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const codec_request_ode *q = &t->oq;
+    struct hybrid_query hq = {.t0 = q->t0, .batch = q->batch, .y0 = q->y0, .t = q->t,
+                              .n_t = q->n_t, .t_len = q->t_len, .solver = q->solver,
+                              .abort = abort, .abort_ctx = abort_ctx};
+    struct hybrid_stats st;
+    err_code rc = hybrid_model_solve(t->m->hyb, &hq, t->y, &st, e);
+    t->nfe = st.nfe;
+    t->steps = st.steps;
+    t->rejected = st.rejected;
+    t->t_fail = st.t_fail;
+    t->n_jac = st.n_jac;
+    t->n_lu = st.n_lu;
+    t->auto_steps[0] = st.auto_steps[0];
+    t->auto_steps[1] = st.auto_steps[1];
+    t->n_switches = st.n_switches;
+    return rc;
+}
+
 static const traj_kind kinds[] = {
     {MODEL_KIND_ODE, traj_ode_prepare, traj_ode_solve, traj_ode_reply},
     {MODEL_KIND_CDE, traj_cde_prepare, traj_cde_solve, traj_cde_reply},
     {MODEL_KIND_SDE, traj_sde_prepare, traj_sde_solve, traj_sde_reply},
     {MODEL_KIND_HAMILTONIAN, traj_ham_prepare, traj_ham_solve, traj_ham_reply},
     {MODEL_KIND_LAGRANGIAN, traj_lag_prepare, traj_lag_solve, traj_ham_reply},
+    {MODEL_KIND_HYBRID, traj_hyb_prepare, traj_hyb_solve, traj_ode_reply},
 };
 
 static const traj_kind *kind_of(model_kind k)

@@ -194,6 +194,9 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
     if (k == MODEL_KIND_LAGRANGIAN)
         return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
                        "lagrangian models cannot be trained yet; upload a trained one");
+    if (k == MODEL_KIND_HYBRID) /* served now; its trainer (parameters + network) is to come */
+        return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
+                       "hybrid models cannot be trained yet; upload one with its parameters");
     if (s->step > 0)
         return err_set(e, ERR_INVALID, "solver.step",
                        "a fixed step is for sde jobs; ode and cde jobs use adaptive methods");

@@ -15,13 +15,15 @@ src_model_libmodel_la_SOURCES = \
 	src/model/solve_cost.c src/model/solve_cost.h \
 	src/model/api_token.c src/model/api_token.h
 src_model_libmodel_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(GNUTLS_CFLAGS)
-src_model_libmodel_la_LIBADD = $(BLAS_LIBS) $(GNUTLS_LIBS) -lm
+src_model_libmodel_la_LIBADD = $(BLAS_LIBS) $(GNUTLS_LIBS) $(MATHEVAL_LIBS) -lpthread -lm
 # cde: interpolation schemes, observation paths, the neural CDE model
 src_model_libmodel_la_SOURCES += src/model/interp.c src/model/interp.h
 src_model_libmodel_la_SOURCES += src/model/cde_path.c src/model/cde_path.h
 src_model_libmodel_la_SOURCES += src/model/sde_model.c src/model/sde_model.h
 src_model_libmodel_la_SOURCES += src/model/hamiltonian.c src/model/hamiltonian.h
 src_model_libmodel_la_SOURCES += src/model/lagrangian.c src/model/lagrangian.h
+src_model_libmodel_la_SOURCES += src/model/hybrid.c src/model/hybrid.h src/model/hybrid_def.c \
+	src/model/hybrid_def.h src/model/hybrid_expr.c src/model/hybrid_expr.h
 src_model_libmodel_la_SOURCES += src/model/cnf_model.c src/model/cnf_model.h
 # cnf training: flow matching and its exact minibatch OT coupling
 src_model_libmodel_la_SOURCES += src/model/cfm.c src/model/cfm.h src/model/lsap.c src/model/lsap.h

@@ -14,7 +14,7 @@
 static const char *const kind_names[] = {
     [MODEL_KIND_ODE] = "ode", [MODEL_KIND_CDE] = "cde", [MODEL_KIND_SDE] = "sde",
     [MODEL_KIND_HAMILTONIAN] = "hamiltonian", [MODEL_KIND_CNF] = "cnf",
-    [MODEL_KIND_LAGRANGIAN] = "lagrangian"};
+    [MODEL_KIND_LAGRANGIAN] = "lagrangian", [MODEL_KIND_HYBRID] = "hybrid"};
 
 static const char *const ham_form_names[MODEL_HAM__COUNT] = {
     [MODEL_HAM_GENERAL] = "hamiltonian", [MODEL_HAM_MASS] = "mass", [MODEL_HAM_KINETIC] = "kinetic"};
@@ -43,18 +43,19 @@ void model_def_free(model_def *d)
     free(d->params);
     free(d->base_mean);
     free(d->base_scale);
+    model_hybrid_free(d->hybrid);
     model_def_init(d);
 }
 
 const char *model_kind_name(model_kind k)
 {
-    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_LAGRANGIAN && kind_names[k]) return kind_names[k];
+    if (k >= MODEL_KIND_ODE && k <= MODEL_KIND_HYBRID && kind_names[k]) return kind_names[k];
     return "?";
 }
 
 err_code model_kind_from_name(const char *name, model_kind *out, err *e)
 {
-    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_LAGRANGIAN; k++) {
+    for (int k = MODEL_KIND_ODE; name && k <= MODEL_KIND_HYBRID; k++) {
         if (kind_names[k] && strcmp(name, kind_names[k]) == 0) {
             *out = (model_kind)k;
             return ERR_OK;
@@ -62,7 +63,7 @@ err_code model_kind_from_name(const char *name, model_kind *out, err *e)
     }
     return err_set(e, ERR_INVALID, "",
                    "unknown kind \"%s\" (expected \"ode\", \"cde\", \"sde\", \"hamiltonian\", "
-                   "\"lagrangian\" or \"cnf\")",
+                   "\"lagrangian\", \"cnf\" or \"hybrid\")",
                    name ? name : "");
 }
 
@@ -94,12 +95,14 @@ size_t model_kind_n_nets(model_kind k)
            : k == MODEL_KIND_HAMILTONIAN ? 2
            : k == MODEL_KIND_CNF         ? 1
            : k == MODEL_KIND_LAGRANGIAN  ? 1
+           : k == MODEL_KIND_HYBRID      ? 1
                                          : 0;
 }
 
 size_t model_def_n_nets(const model_def *d)
 {
     if (d->kind == MODEL_KIND_HAMILTONIAN) return d->ham_form == MODEL_HAM_KINETIC ? 2 : 1;
+    if (d->kind == MODEL_KIND_HYBRID) return d->n_nets ? 1 : 0; /* the network is optional */
     return model_kind_n_nets(d->kind);
 }
 
@@ -149,6 +152,7 @@ const char *model_net_name(model_kind k, size_t i)
     if (k == MODEL_KIND_SDE && i < 2) return sde_net_names[i];
     if (k == MODEL_KIND_CNF && i < 1) return ode_net_names[i];
     if (k == MODEL_KIND_LAGRANGIAN && i < 1) return lag_net_names[i];
+    if (k == MODEL_KIND_HYBRID && i < 1) return "network";
     return NULL;
 }
 
@@ -449,15 +453,48 @@ static err_code cnf_validate(const model_def *d, size_t *np, err *e)
     return check_net(d, MODEL_NET_CNF_FIELD, d->state_dim, d->state_dim, &np[0], e);
 }
 
+const double *model_def_hybrid_values(const model_def *d)
+{
+    if (d->kind != MODEL_KIND_HYBRID || !d->hybrid || !d->params) return NULL;
+    return d->params + model_def_net_offset(d, d->n_nets);
+}
+
+size_t model_def_hybrid_nn_out(const model_def *d)
+{
+    size_t out = 0;
+    if (d->kind != MODEL_KIND_HYBRID || !d->n_nets ||
+        net_chain(&d->nets[MODEL_NET_HYBRID], NULL, &out, NULL) != ERR_OK)
+        return 0;
+    return out;
+}
+
+/* A hybrid: the optional network, then names, bounds and equations
+ * (model_hybrid_validate, which needs the parameter values). */
+static err_code hybrid_validate(const model_def *d, size_t *np, err *e)
+{
+    if (!d->hybrid || d->hybrid->n_state != d->state_dim)
+        return err_set(e, ERR_INVALID, "state_names", "must hold state_dim names");
+    if (d->augment_dim) return err_set(e, ERR_INVALID, "augment_dim", "a hybrid has no augment_dim");
+    if (d->n_nets && check_net(d, MODEL_NET_HYBRID, d->state_dim, 0, &np[0], e))
+        return ERR_INVALID;
+    if (np[0] + d->hybrid->n_par != d->n_params || !d->params)
+        return err_set(e, ERR_INVALID, "parameters",
+                       d->n_params ? "has %zu values, the network and parameters need %zu"
+                                   : "a hybrid model needs at least one parameter or a network",
+                       d->n_params, np[0] + d->hybrid->n_par);
+    np[1] = d->hybrid->n_par;
+    return ERR_OK;
+}
+
 err_code model_def_validate(const model_def *d, err *e)
 {
     size_t np[MODEL_MAX_NETS] = {0}, total = 0;
     if (d->kind != MODEL_KIND_ODE && d->kind != MODEL_KIND_CDE && d->kind != MODEL_KIND_SDE &&
         d->kind != MODEL_KIND_HAMILTONIAN && d->kind != MODEL_KIND_CNF &&
-        d->kind != MODEL_KIND_LAGRANGIAN)
+        d->kind != MODEL_KIND_LAGRANGIAN && d->kind != MODEL_KIND_HYBRID)
         return err_set(e, ERR_INVALID, "kind",
-                       "must be \"ode\", \"cde\", \"sde\", \"hamiltonian\", \"lagrangian\" or "
-                       "\"cnf\"");
+                       "must be \"ode\", \"cde\", \"sde\", \"hamiltonian\", \"lagrangian\", "
+                       "\"cnf\" or \"hybrid\"");
     if (d->description && strlen(d->description) > MODEL_DESCRIPTION_MAX)
         return err_set(e, ERR_INVALID, "description", "longer than %d bytes",
                        MODEL_DESCRIPTION_MAX);
@@ -476,6 +513,8 @@ err_code model_def_validate(const model_def *d, err *e)
         if (cnf_validate(d, np, e)) return ERR_INVALID;
     } else if (d->kind == MODEL_KIND_LAGRANGIAN) {
         if (lag_validate(d, np, e)) return ERR_INVALID;
+    } else if (d->kind == MODEL_KIND_HYBRID) {
+        if (hybrid_validate(d, np, e)) return ERR_INVALID;
     } else {
         if (d->input_channels == 0)
             return err_set(e, ERR_INVALID, "input_channels", "must be at least 1");
@@ -518,6 +557,9 @@ err_code model_def_validate(const model_def *d, err *e)
             snprintf(f, sizeof f, "mass[%zu]", i);
             return err_set(e, ERR_INVALID, f, "must be positive, got %.17g", mass[i]);
         }
+    if (d->kind == MODEL_KIND_HYBRID &&
+        model_hybrid_validate(d->hybrid, model_def_hybrid_values(d), model_def_hybrid_nn_out(d), e))
+        return e->code;
     if (model_solver_validate(&d->solver, e)) return ERR_INVALID;
     if (d->kind == MODEL_KIND_SDE) return sde_solver_check(d, e);
     if (d->kind == MODEL_KIND_HAMILTONIAN) return ham_solver_check(d, e);
@@ -547,6 +589,8 @@ err_code model_def_copy(model_def *dst, const model_def *src, err *e)
     tmp.description = NULL;
     tmp.params = NULL;
     tmp.base_mean = tmp.base_scale = NULL;
+    tmp.hybrid = NULL;
+    if (src->hybrid && !(tmp.hybrid = model_hybrid_copy(src->hybrid))) goto nomem;
     if (src->base_mean) {
         size_t nb = src->state_dim * sizeof(double);
         if (!(tmp.base_mean = malloc(nb)) || !(tmp.base_scale = malloc(nb))) goto nomem;
@@ -566,6 +610,7 @@ nomem:
     free(tmp.params);
     free(tmp.base_mean);
     free(tmp.base_scale);
+    model_hybrid_free(tmp.hybrid);
     return err_set(e, ERR_NOMEM, NULL, "out of memory copying a model");
 }
 

@@ -29,6 +29,10 @@
  *   lagrangian (state_dim = 2 dof, the state [q; dq/dt]; docs/structured.md):
  *        [0] lagrangian     in = 2 dof, out = 1; no time input, smooth
  *                           activations only (nn/mlp_grad.h)
+ *   hybrid: none, or [0] network  in = state_dim (+1 with time_input), out = k >= 1
+ *                           (its outputs are nn_0 .. nn_{k-1} in the equations;
+ *                           the physical parameters' values follow its weights
+ *                           in params: model_def_hybrid_values)
  * Parameters: one vector, the networks' parameter vectors (nn/mlp.h layout)
  * concatenated in network order; a hamiltonian of form mass appends its dof
  * masses (model_def_ham_mass), so they are stored, checksummed and
@@ -41,6 +45,7 @@
 #define ODESERVE_MODEL_MODEL_DEF_H
 
 #include "core/err.h"
+#include "model/hybrid_def.h"
 #include "nn/mlp.h"
 #include "num/driver.h"
 
@@ -54,6 +59,7 @@ typedef enum model_kind {
     MODEL_KIND_HAMILTONIAN = 4, /* "hamiltonian": dq/dt = dH/dp, dp/dt = -dH/dq */
     MODEL_KIND_CNF = 5, /* "cnf": dz/dt = f(z, t), z(0) ~ base (docs/cnf.md) */
     MODEL_KIND_LAGRANGIAN = 6, /* "lagrangian": Euler-Lagrange of a learned L(q, dq/dt) */
+    MODEL_KIND_HYBRID = 7, /* "hybrid": dh_i/dt = equations[i] (docs/hybrid.md) */
 } model_kind;
 
 /* The form of a hamiltonian model's H. */
@@ -115,6 +121,9 @@ typedef struct model_def {
     /* cnf (and state_dim as its dim): the base N(base_mean, diag(base_scale)^2);
      * both NULL = standard normal, else both owned, state_dim values each */
     double *base_mean, *base_scale;
+    /* hybrid (and state_dim): names, equations, parameter metadata; owned,
+     * NULL for the other kinds */
+    model_hybrid *hybrid;
     /* every kind */
     size_t n_nets; /* 1 (ode, cnf), 3 (cde), 2 (sde), 1 or 2 (hamiltonian: model_def_n_nets) */
     model_net nets[MODEL_MAX_NETS];
@@ -130,6 +139,13 @@ enum { MODEL_NET_SDE_DRIFT = 0, MODEL_NET_SDE_DIFFUSION = 1 };
 enum { MODEL_NET_HAM_H = 0, MODEL_NET_HAM_V = 0, MODEL_NET_HAM_T = 1 };
 enum { MODEL_NET_CNF_FIELD = 0 };
 enum { MODEL_NET_LAG_L = 0 };
+enum { MODEL_NET_HYBRID = 0 };
+
+/* A hybrid's physical parameter values (the tail of params, hybrid->n_par
+ * of them), and its network's outputs (0 without a network); NULL / 0 for
+ * the other kinds. */
+const double *model_def_hybrid_values(const model_def *d);
+size_t model_def_hybrid_nn_out(const model_def *d);
 
 /* Zero everything (kind unset). */
 void model_def_init(model_def *d);

@@ -23,6 +23,10 @@ typedef struct model_info {
     size_t output_dim;     /* width of the readout network's output */
     int latest_version;
     int n_versions;
+    /* hybrid: the latest version, borrowed from the model cache by the
+     * handler for the reply's state names, parameters and equations; NULL
+     * when not loaded (the store leaves it NULL) */
+    const model_def *def;
     char created_at[32]; /* ISO 8601 UTC, "2026-11-27T17:49:30.123Z" */
 } model_info;
 

@@ -40,8 +40,11 @@ static err_code check_kind_fields(const model_def *def, err *e)
         f = "interpolation";
     else if (def->kind != MODEL_KIND_HAMILTONIAN && def->ham_form)
         f = "hamiltonian";
+    else if (def->kind != MODEL_KIND_HYBRID && def->hybrid)
+        f = "equations";
     else if ((def->kind == MODEL_KIND_SDE || def->kind == MODEL_KIND_HAMILTONIAN ||
-              def->kind == MODEL_KIND_CNF || def->kind == MODEL_KIND_LAGRANGIAN) &&
+              def->kind == MODEL_KIND_CNF || def->kind == MODEL_KIND_LAGRANGIAN ||
+              def->kind == MODEL_KIND_HYBRID) &&
              def->augment_dim)
         f = "augment_dim";
     else if (def->kind == MODEL_KIND_CDE && def->state_dim)
@@ -86,6 +89,8 @@ void model_rows_version_encode(const model_def *def, model_version_row *r)
         r->calculus = sde_calculus_name((sde_calculus)def->sde_calculus);
         r->noise = sde_noise_name((sde_noise)def->sde_noise);
         if (def->sde_noise == SDE_NOISE_GENERAL) r->brownian_dim = (long long)def->brownian_dim;
+    } else if (def->kind == MODEL_KIND_HYBRID) {
+        r->state_dim = (long long)def->state_dim;
     } else if (def->kind == MODEL_KIND_HAMILTONIAN) {
         r->state_dim = (long long)def->state_dim;
         r->form = model_ham_form_name((model_ham_form)def->ham_form);
@@ -190,6 +195,9 @@ const char *model_rows_version_decode(const model_version_row *r, model_def *def
             v[1] = in_range(r->brownian_dim, 1, MLP_MAX_WIDTH);
             def->brownian_dim = (size_t)v[1];
         }
+    } else if (def->kind == MODEL_KIND_HYBRID) {
+        v[0] = in_range(r->state_dim, 1, MLP_MAX_WIDTH - 1);
+        def->state_dim = (size_t)v[0];
     } else if (def->kind == MODEL_KIND_HAMILTONIAN) {
         v[0] = in_range(r->state_dim, 2, max_dim);
         def->state_dim = (size_t)v[0];
@@ -257,7 +265,7 @@ const char *model_rows_net_decode(const model_net_row *r, model_def *def)
 {
     long long in = in_range(r->in_dim, 1, max_dim);
     if (in_range(r->net, 0, MODEL_MAX_NETS - 1) != (long long)def->n_nets || in < 0 ||
-        def->n_nets >= model_def_n_nets(def))
+        def->n_nets >= (def->kind == MODEL_KIND_HYBRID ? 1 : model_def_n_nets(def)))
         return "its networks are not numbered 0, 1, ... as its kind requires";
     model_net *n = &def->nets[def->n_nets++];
     n->in_dim = (size_t)in;
@@ -267,6 +275,7 @@ const char *model_rows_net_decode(const model_net_row *r, model_def *def)
 
 const char *model_rows_nets_done(const model_def *def)
 {
+    if (def->kind == MODEL_KIND_HYBRID) return NULL; /* its network is optional */
     return def->n_nets != model_def_n_nets(def) ? "a network is missing" : NULL;
 }
 

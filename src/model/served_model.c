@@ -26,7 +26,8 @@ void *served_model_build(const model_def *def, err *e)
     }
     if ((def->kind == MODEL_KIND_HAMILTONIAN && hamiltonian_model_new(&m->ham, def, e) != ERR_OK) ||
         (def->kind == MODEL_KIND_CNF && cnf_model_new(&m->cnf, def, e) != ERR_OK) ||
-        (def->kind == MODEL_KIND_LAGRANGIAN && lagrangian_model_new(&m->lag, def, e) != ERR_OK)) {
+        (def->kind == MODEL_KIND_LAGRANGIAN && lagrangian_model_new(&m->lag, def, e) != ERR_OK) ||
+        (def->kind == MODEL_KIND_HYBRID && hybrid_model_new(&m->hyb, def, e) != ERR_OK)) {
         free(m);
         return NULL;
     }
@@ -43,5 +44,6 @@ void served_model_free(void *built)
     hamiltonian_model_free(m->ham);
     cnf_model_free(m->cnf);
     lagrangian_model_free(m->lag);
+    hybrid_model_free(m->hyb);
     free(m);
 }

@@ -4,7 +4,8 @@
  * its build and unbuild functions, so a loaded version is built once into
  * a served_model (an ode_model for kind "ode", a cde_model for kind "cde", an
  * sde_model for kind "sde", a hamiltonian_model for kind "hamiltonian", a cnf_model
- * for kind "cnf", a lagrangian_model for kind "lagrangian")
+ * for kind "cnf", a lagrangian_model for kind "lagrangian", a hybrid_model for
+ * kind "hybrid")
  * and shared by every request that solves it (the trajectory route,
  * http/trajectory.c).
  *
@@ -19,6 +20,7 @@
 #include "model/cde_model.h"
 #include "model/hamiltonian.h"
 #include "model/lagrangian.h"
+#include "model/hybrid.h"
 #include "model/cnf_model.h"
 #include "model/model_def.h"
 #include "model/ode_model.h"
@@ -33,6 +35,7 @@ typedef struct served_model {
     hamiltonian_model *ham; /* kind hamiltonian */
     cnf_model *cnf;  /* kind cnf */
     lagrangian_model *lag; /* kind lagrangian */
+    hybrid_model *hyb; /* kind hybrid */
     solve_cost cost; /* learned from the solves served, for the inline decision */
 } served_model;
 

@@ -16,6 +16,7 @@ src_store_libstore_la_SOURCES = \
 	src/store/oserr.c src/store/oserr_internal.h \
 	src/store/versions.c src/store/versions.h src/store/versions_internal.h \
 	src/store/nets.c src/store/nets_internal.h \
+	src/store/hybrid.c src/store/hybrid_internal.h \
 	src/store/model_cache.c src/store/model_cache.h \
 	src/store/datasets.c src/store/datasets.h \
 	src/store/jobs.c src/store/jobs.h \
@@ -38,7 +39,8 @@ store_migrations = \
 	migrations/0008_cnf.sql \
 	migrations/0009_points.sql \
 	migrations/0010_hamiltonian.sql \
-	migrations/0011_lagrangian.sql
+	migrations/0011_lagrangian.sql \
+	migrations/0012_hybrid.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

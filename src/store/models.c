@@ -141,7 +141,7 @@ static void read_info(sqlite3_stmt *st, model_info *info)
     if (!kind || model_kind_from_name(kind, &info->kind, NULL)) info->kind = MODEL_KIND_ODE;
     if (info->kind == MODEL_KIND_ODE || info->kind == MODEL_KIND_SDE ||
         info->kind == MODEL_KIND_HAMILTONIAN || info->kind == MODEL_KIND_CNF ||
-        info->kind == MODEL_KIND_LAGRANGIAN) {
+        info->kind == MODEL_KIND_LAGRANGIAN || info->kind == MODEL_KIND_HYBRID) {
         info->state_dim = (size_t)sqlite3_column_int64(st, 3);
     } else {
         info->input_channels = (size_t)sqlite3_column_int64(st, 8);

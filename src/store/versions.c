@@ -13,6 +13,7 @@
  * Statements are prepared per call: a put or a load (a cache miss) is
  * dominated by the disk and the rows, not by the parse. */
 #include "store/versions.h"
+#include "store/hybrid_internal.h"
 #include "store/nets_internal.h"
 #include "store/space_internal.h"
 #include "store/stmt.h"
@@ -131,7 +132,9 @@ err_code store_version_insert(db *d, const char *name, long long model_id, int v
     stmt_bind_text(st, 23, sum);
     if (vr.base_bytes) stmt_bind_blob(st, 28, blob + def->n_params * 8, vr.base_bytes);
     if ((rc = stmt_step_done(d, st, what, e))) goto out;
-    rc = store_net_insert(d, sqlite3_last_insert_rowid(db_sqlite(d)), def, e);
+    const long long vid = sqlite3_last_insert_rowid(db_sqlite(d));
+    rc = store_net_insert(d, vid, def, e);
+    if (!rc) rc = store_hybrid_insert(d, vid, def, e);
 out:
     sqlite3_finalize(st);
     free(blob);
@@ -277,6 +280,7 @@ static err_code read_version(db *d, sqlite3_stmt *st, const char *name, int vers
     if (bad) return corrupt(d, name, version, bad, e);
     err_code rc = read_params(d, st, def, &bad, e);
     if (!rc && !bad) rc = store_net_load(d, version_id, def, &bad, e);
+    if (!rc && !bad) rc = store_hybrid_load(d, version_id, def, &bad, e);
     if (rc) return rc;
     if (bad) return corrupt(d, name, version, bad, e);
     err v;

@@ -35,8 +35,8 @@ typedef enum job_target {
 
 /* What a cnf job fits (docs/cnf-training.md). */
 typedef enum job_cnf_objective {
-    JOB_CNF_NONE = 0,          /* not a cnf objective (ode, cde, sde jobs) */
-    JOB_CNF_FLOW_MATCHING,     /* "flow_matching": OT-CFM (model/cfm.h) */
+    JOB_CNF_NONE = 0,      /* not a cnf objective (ode, cde, sde jobs) */
+    JOB_CNF_FLOW_MATCHING, /* "flow_matching": OT-CFM (model/cfm.h) */
 } job_cnf_objective;
 
 typedef struct job_spec {
@@ -56,7 +56,8 @@ typedef struct job_spec {
     grad_method gradient;
     char method[16];     /* "dopri5"; an sde job: "euler_maruyama" */
     bool method_default; /* the document named no method ("dopri5" stands in) */
-    double step;         /* sde: the largest Euler-Maruyama sub-step (solver.step); 0 = not given */
+    double step;         /* sde: the largest Euler-Maruyama sub-step; reversible: the fixed step
+                            (solver.step); 0 = not given */
     bool sde_constant_diffusion; /* init.diffusion.constant: the diffusion's weight held at 0 */
     double rtol, atol;
     long max_steps; /* 0 = the solver's default */

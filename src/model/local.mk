@@ -35,6 +35,8 @@ src_model_libmodel_la_SOURCES += \
 	src/model/grad_core.c src/model/grad_core.h \
 	src/model/grad_backprop.c src/model/grad_backprop.h \
 	src/model/grad_adjoint.c src/model/grad_adjoint.h \
+	src/model/grad_ckpt.c src/model/grad_ckpt.h \
+	src/model/grad_reversible.c src/model/grad_reversible.h \
 	src/model/grad_solve.c src/model/grad_solve.h \
 	src/model/grad_batch.c src/model/grad_batch.h \
 	src/model/grad_ode.c src/model/grad_ode.h \

@@ -41,7 +41,8 @@ src_model_libmodel_la_SOURCES += \
 	src/model/grad_batch.c src/model/grad_batch.h \
 	src/model/grad_ode.c src/model/grad_ode.h \
 	src/model/grad_cde.c src/model/grad_cde.h \
-	src/model/grad_interp.c src/model/grad_interp.h
+	src/model/grad_interp.c src/model/grad_interp.h \
+	src/model/grad_serve.c src/model/grad_serve.h
 # the training loop of one job, one for every kind (trainer_internal.h's table)
 src_model_libmodel_la_SOURCES += \
 	src/model/trainer.c src/model/trainer.h src/model/trainer_internal.h \

@@ -147,3 +147,11 @@ bench_bench_cfm_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_cfm_LDADD = src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(BLAS_LIBS) -lpthread -lm
 EXTRA_DIST += bench/cfm_torch.py
+
+# bench_grad: peak memory and NFE of each gradient method on W1 to t = 25
+# and 2500 (docs/training.md, "Gradient methods compared").
+noinst_PROGRAMS += bench/bench_grad
+bench_bench_grad_SOURCES = bench/bench_grad.c
+bench_bench_grad_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_grad_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm

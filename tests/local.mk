@@ -42,7 +42,8 @@ VALGRIND_TESTS = tests/check_core tests/check_num tests/check_sde tests/check_sd
 	tests/check_models tests/check_model_cache tests/check_datasets tests/check_codec \
 	tests/check_codec_replies tests/check_fuzz_replay \
 	tests/check_config tests/check_notify tests/check_http tests/check_train \
-	tests/check_openapi tests/check_codec_oip tests/check_ratelimit tests/check_symplectic
+	tests/check_openapi tests/check_codec_oip tests/check_ratelimit tests/check_symplectic \
+	tests/check_grad_methods
 EXTRA_DIST += tests/run-valgrind.sh
 check-valgrind: $(VALGRIND_TESTS)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \

@@ -60,7 +60,9 @@ static void interval(const grad_solver *s, size_t i, double *t_prev, long *m, do
     const double *t = s->times.p;
     *t_prev = i ? t[i - 1] : s->t0;
     const double len = t[i] - *t_prev;
-    *m = len > 0 ? (long)ceil(len / s->rv_h - 1e-9) : 0;
+    double md = len > 0 ? ceil(len / s->rv_h - 1e-9) : 0;
+    if (!(md < 4e18)) md = 4e18; /* a tiny step: max_steps refuses it, no overflow */
+    *m = (long)md;
     if (len > 0 && *m < 1) *m = 1;
     *hh = *m ? len / (double)*m : 0;
 }

@@ -36,6 +36,14 @@ static err_code options(const ode_model *m, const struct grad_serve_query *q,
                            "the reversible method takes fixed steps: give solver.step");
         o->solve.ode.fixed_step = s.step;
         o->solve.ode.n_steps = 0;
+        /* at most one step more per interval than the span needs */
+        const double need = (q->t[q->n_t - 1] - q->t0) / s.step + (double)q->n_t;
+        const long ms = o->solve.ode.max_steps;
+        if (ms > 0 && need > (double)ms)
+            return err_set(e, ERR_TOO_LARGE, "solver.max_steps",
+                           "the reversible method at step %.17g needs about %.3g steps, more than "
+                           "max_steps = %ld",
+                           s.step, need, ms);
     }
     o->solve.ode.abort = q->abort;
     o->solve.ode.abort_ctx = q->abort_ctx;

@@ -162,3 +162,10 @@ bench_bench_hybrid_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_hybrid_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
 EXTRA_DIST += bench/vdp_scipy.py
+# bench_grad: peak memory and NFE of each gradient method on W1 to t = 25
+# and 2500 (docs/training.md, "Gradient methods compared").
+noinst_PROGRAMS += bench/bench_grad
+bench_bench_grad_SOURCES = bench/bench_grad.c
+bench_bench_grad_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
+bench_bench_grad_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(BLAS_LIBS) -lm

@@ -283,6 +283,63 @@ START_TEST(implicit_adjoint_fd)
 }
 END_TEST
 
+/* adjoint_checkpointed (model/grad_ckpt.c) through the paths' jump and
+ * stop times: re-solved segments end at the knots as the forward's steps
+ * do. The same reference and bound as adjoint_fd; explicit dop853 on every
+ * scheme, loss and grid, and the implicit methods with the esdirk4
+ * interpolating backward (as implicit_adjoint_fd). */
+START_TEST(checkpointed_fd)
+{
+    const loss_kind loss = (_i / 4) % 2 ? LOSS_CROSS_ENTROPY : LOSS_MSE;
+    struct fixture f;
+    fixture_init(&f, schemes[_i % 4], loss, _i >= 8, 80 + (uint64_t)_i);
+    f.o.solve.method = GRAD_ADJOINT_CKPT;
+    f.o.solve.tab = &rk_dop853;
+    f.o.solve.ode.rtol = 1e-11;
+    f.o.solve.ode.atol = 1e-13;
+    struct grad_cde_options ref = f.o;
+    ref.solve.ode.n_steps = 300;
+    check_fd(&f, &ref, 3, 1e-5, 1e-6, 1e-5);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(checkpointed_implicit_fd)
+{
+    const struct rk_tableau *tab = _i < 4 ? &rk_rodas4 : &rk_esdirk4;
+    struct fixture f;
+    fixture_init(&f, schemes[_i % 4], LOSS_MSE, _i >= 4, 100 + (uint64_t)_i);
+    f.o.solve.method = GRAD_ADJOINT_CKPT;
+    f.o.solve.tab = tab;
+    f.o.solve.ode.rtol = 1e-10;
+    f.o.solve.ode.atol = 1e-12;
+    f.o.solve.ode.max_steps = 1000000;
+    struct grad_cde_options ref = f.o;
+    ref.solve.method = GRAD_ADJOINT;
+    ref.solve.tab = &rk_dop853;
+    ref.solve.ode.n_steps = 300;
+    check_fd(&f, &ref, 3, 1e-5, 1e-6, 1e-5);
+    fixture_free(&f);
+}
+END_TEST
+
+/* reversible steps over nothing: a path's knots make it refuse. */
+START_TEST(reversible_refused)
+{
+    struct fixture f;
+    fixture_init(&f, schemes[0], LOSS_MSE, false, 7);
+    f.o.solve.method = GRAD_REVERSIBLE;
+    f.o.solve.ode.n_steps = 50;
+    double g[MAXP];
+    err e;
+    err_clear(&e);
+    double loss;
+    ck_assert_int_eq(grad_cde_compute(f.g, &f.batch, &f.o, &loss, g, NULL, &e), ERR_INVALID);
+    ck_assert_msg(strstr(e.field, "gradient") != NULL, "field %s", e.field);
+    fixture_free(&f);
+}
+END_TEST
+
 /* A path without a second derivative gives no Jacobian: the implicit
  * methods are refused, naming the field. */
 START_TEST(implicit_needs_d2)
@@ -377,6 +434,9 @@ static Suite *grad_cde_suite(void)
     tcase_add_loop_test(tc, adjoint_fd, 0, 12);
     tcase_add_loop_test(tc, implicit_adjoint_fd, 0, 8);
     tcase_add_test(tc, implicit_needs_d2);
+    tcase_add_loop_test(tc, checkpointed_fd, 0, 12);
+    tcase_add_loop_test(tc, checkpointed_implicit_fd, 0, 8);
+    tcase_add_test(tc, reversible_refused);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");
     tcase_add_test(te, interp_errors);

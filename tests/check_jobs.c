@@ -192,6 +192,39 @@ START_TEST(job_trains_a_new_version)
 }
 END_TEST
 
+/* The gradient methods of issue 23 train too: adjoint_checkpointed, and
+ * reversible with its fixed step; both end with a new version and a finite
+ * loss curve whose first value (before any update: the same seed, the
+ * same forward) matches the plain adjoint's to the solver's tolerance. */
+START_TEST(jobs_with_new_gradients)
+{
+    start(NULL);
+    upload_circle("circle");
+    const char *extra[3] = {", \"gradient\": \"adjoint\"",
+                            ", \"gradient\": \"adjoint_checkpointed\"",
+                            ", \"gradient\": \"reversible\", \"solver\": {\"step\": 0.02}"};
+    double first[3];
+    for (int k = 0; k < 3; k++) {
+        long long id = submit(extra[k], 10);
+        json_decref(wait_job(id, "succeeded", 0));
+        char path[64];
+        snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
+        json_t *j = req("GET", path, NULL, NULL, 200);
+        json_t *loss = json_object_get(j, "train_loss");
+        ck_assert_int_eq(json_array_size(loss), 10);
+        for (size_t i = 0; i < 10; i++)
+            ck_assert(isfinite(json_real_value(json_array_get(loss, i))));
+        first[k] = json_real_value(json_array_get(loss, 0));
+        json_decref(j);
+    }
+    ck_assert_msg(fabs(first[1] - first[0]) <= 1e-12 * fabs(first[0]), "%.17g vs %.17g", first[1],
+                  first[0]);
+    /* reversible Heun at step 0.02 is another discretisation: close, not equal */
+    ck_assert_msg(fabs(first[2] - first[0]) <= 1e-3 * fabs(first[0]), "%.17g vs %.17g", first[2],
+                  first[0]);
+}
+END_TEST
+
 START_TEST(bad_jobs_are_4xx)
 {
     start(NULL);
@@ -600,6 +633,7 @@ static Suite *jobs_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, bad_jobs_are_4xx);
+    tcase_add_test(tc, jobs_with_new_gradients);
     tcase_add_test(tc, failed_job_leaves_the_model_alone);
     tcase_add_test(tc, cancel_a_running_job);
     tcase_add_test(tc, cde_job_with_an_unobserved_channel_fails);

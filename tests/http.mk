@@ -56,6 +56,15 @@ tests_check_serve_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/libc
 	src/model/libmodel.la src/num/libnum.la src/nn/libnn.la src/core/libcore.la \
 	$(CHECK_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) $(SQLITE_LIBS) $(BLAS_LIBS) -lm -lpthread
 
+# The gradient endpoint on a real daemon: every method against central
+# differences of the endpoint's own loss (check_gradient_http).
+check_PROGRAMS += tests/check_gradient_http
+TESTS += tests/check_gradient_http
+tests_check_gradient_http_SOURCES = tests/check_gradient_http.c tests/apitest.c tests/apitest.h \
+	tests/testutil.c tests/testutil.h
+tests_check_gradient_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_gradient_http_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm -lpthread
+
 # The daemon on a full disk (a tmpfs this test mounts; root only, else
 # skipped): 507 storage_full, deletes still work, writes recover.
 check_PROGRAMS += tests/check_disk_full

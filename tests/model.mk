@@ -62,6 +62,14 @@ tests_check_model_def_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/lib
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # gradients through the implicit methods (the esdirk4 adjoint), num's block Jacobians
+check_PROGRAMS += tests/check_grad_methods
+TESTS += tests/check_grad_methods
+tests_check_grad_methods_SOURCES = tests/check_grad_methods.c tests/testutil.c tests/testutil.h \
+	tests/fixtures/contracting.h
+tests_check_grad_methods_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -I$(srcdir)/tests
+tests_check_grad_methods_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
 check_PROGRAMS += tests/check_grad_stiff
 TESTS += tests/check_grad_stiff
 tests_check_grad_stiff_SOURCES = tests/check_grad_stiff.c tests/stiff_testlib.c \

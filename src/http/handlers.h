@@ -28,6 +28,7 @@ void h_model_history(http_req *r);
 /* trajectory.c: solves */
 void h_trajectory(http_req *r);
 void h_energy(http_req *r); /* energy.c: POST /v1/models/{name}/energy */
+void h_gradient(http_req *r); /* gradient.c: POST /v1/models/{name}/gradient */
 
 /* cnf.c: a cnf model's log-densities and samples */
 void h_cnf_log_prob(http_req *r);

@@ -20,6 +20,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/aliases.c \
 	src/http/trajectory.c src/http/traj.h \
 	src/http/energy.c \
+	src/http/gradient.c \
 	src/http/cnf.c \
 	src/http/oip.c \
 	src/http/openapi.c src/http/openapi.h \

@@ -34,6 +34,7 @@ static const http_route table[] = {
     {"DELETE", "/v1/models/{name}/versions/{v}",  h_version_delete, 0},
     {"POST",   "/v1/models/{name}/trajectory",    h_trajectory,     0, ROUTE_SCOPE_READ},
     {"POST",   "/v1/models/{name}/energy",        h_energy,         0, ROUTE_SCOPE_READ},
+    {"POST",   "/v1/models/{name}/gradient",      h_gradient,       0, ROUTE_SCOPE_READ},
     /* cnf models (cnf.c); docs/cnf.md */
     {"POST",   "/v1/models/{name}/log_prob",      h_cnf_log_prob,   0, ROUTE_SCOPE_READ},
     {"POST",   "/v1/models/{name}/sample",        h_cnf_sample,     0, ROUTE_SCOPE_READ},

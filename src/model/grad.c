@@ -15,13 +15,33 @@ err_code grad_method_from_name(const char *name, grad_method *out, err *e)
         *out = GRAD_BACKPROP;
         return ERR_OK;
     }
-    return err_set(e, ERR_INVALID, "", "unknown gradient \"%s\" (expected adjoint or backprop)",
+    if (name && !strcmp(name, "adjoint_checkpointed")) {
+        *out = GRAD_ADJOINT_CKPT;
+        return ERR_OK;
+    }
+    if (name && !strcmp(name, "reversible")) {
+        *out = GRAD_REVERSIBLE;
+        return ERR_OK;
+    }
+    return err_set(e, ERR_INVALID, "",
+                   "unknown gradient \"%s\" (expected backprop, adjoint, adjoint_checkpointed "
+                   "or reversible)",
                    name ? name : "(null)");
 }
 
 const char *grad_method_name(grad_method m)
 {
-    return m == GRAD_ADJOINT ? "adjoint" : m == GRAD_BACKPROP ? "backprop" : "?";
+    switch (m) {
+    case GRAD_ADJOINT:
+        return "adjoint";
+    case GRAD_BACKPROP:
+        return "backprop";
+    case GRAD_ADJOINT_CKPT:
+        return "adjoint_checkpointed";
+    case GRAD_REVERSIBLE:
+        return "reversible";
+    }
+    return "?";
 }
 
 void grad_solve_options_init(struct grad_solve_options *o)

@@ -18,6 +18,8 @@
 typedef enum grad_method {
     GRAD_ADJOINT = 0, /* "adjoint" */
     GRAD_BACKPROP,    /* "backprop" */
+    GRAD_ADJOINT_CKPT, /* "adjoint_checkpointed" (grad_ckpt.c) */
+    GRAD_REVERSIBLE,   /* "reversible": reversible Heun (grad_reversible.c) */
 } grad_method;
 
 err_code grad_method_from_name(const char *name, grad_method *out, err *e);
@@ -80,6 +82,9 @@ struct grad_stats {
     long fwd_steps, fwd_rejected, fwd_nfe; /* forward solve */
     long bwd_steps, bwd_rejected, bwd_nfe; /* adjoint solves, or the reverse sweep's VJPs (nfe) */
     size_t tape_bytes;                     /* backprop: bytes of the recorded steps */
+    long ckpt_n;                /* adjoint_checkpointed: checkpoints kept, steps per segment */
+    long ckpt_every;
+    long bwd_resolve_nfe;       /* adjoint_checkpointed: the segments' forward re-solves */
     long fwd_jac, fwd_lu;       /* implicit forward: Jacobians, LU factorisations */
     long fwd_stiff_steps;       /* accepted steps of the implicit method (all of them, or
                                    auto's rodas4 steps) */

@@ -56,6 +56,7 @@
 #include "model/grad_adjoint.h"
 
 #include "model/grad_core.h"
+#include "num/step.h"
 
 #include <math.h>
 #include <string.h>
@@ -96,13 +97,22 @@ void grad_adjoint_record_begin(grad_solver *s)
 int grad_adjoint_record(const struct ode_step_record *rec, void *ctx)
 {
     grad_solver *s = ctx;
-    const size_t N = rec->dim, add = (size_t)(1 + rec->n_k) * N;
+    const int rows = rec->tab->stages + rec->tab->dense_stages;
+    const size_t N = rec->dim, add = (size_t)(1 + (rec->n_k > rows ? rec->n_k : rows)) * N;
     if (grad_core_buf_reserve(s, &s->dsteps, (s->dsteps_n + 1) * sizeof(struct dn_step), NULL) ||
         grad_core_buf_reserve(s, &s->dtape, (s->dtape_n + add) * sizeof(double), NULL))
         return ERR_NOMEM;
     double *dst = (double *)s->dtape.p + s->dtape_n;
     memcpy(dst, rec->y0, N * sizeof *dst);
     memcpy(dst + N, rec->k, (size_t)rec->n_k * N * sizeof *dst);
+    /* dop853's dense stages, when no output fell inside the step: the
+     * interpolant needs them (explicit tables only; hcur is free here) */
+    if (rec->n_k < rows && grad_core_buf_reserve(s, &s->hcur, N * sizeof(double), NULL))
+        return ERR_NOMEM;
+    if (rec->n_k < rows &&
+        rk_step_dense_stages(rec->tab, N, grad_core_fwd_rhs, s, rec->t, rec->h, rec->y0, dst + N,
+                             s->hcur.p, &s->st.bwd_resolve_nfe))
+        return ERR_SOLVER;
     ((struct dn_step *)s->dsteps.p)[s->dsteps_n++] =
         (struct dn_step){.t = rec->t, .h = rec->h, .tab = rec->tab, .off = s->dtape_n};
     s->dtape_n += add;
@@ -249,13 +259,13 @@ static void adjoint_options(grad_solver *s, size_t D, size_t M, struct ode_optio
 }
 
 /* One backward solve of z from t_hi to t_lo (< t_hi), in place. */
-static err_code solve_interval(grad_solver *s, ode_solver *ode, int implicit,
+static err_code solve_interval(grad_solver *s, ode_solver *ode, int interp, int implicit,
                                const struct ode_options *oo, size_t D, double t_hi, double t_lo,
                                err *e)
 {
     const struct grad_field *g = s->g;
     const struct ode_problem p = {
-        .f = implicit ? ia_rhs : aug_rhs,
+        .f = interp ? ia_rhs : aug_rhs,
         .ctx = s,
         .dim = D,
         .t0 = t_hi,
@@ -308,7 +318,7 @@ err_code grad_adjoint_backward(grad_solver *s, double *y0bar, double *dtheta, er
         const double t_lo = i > 0 ? t[i - 1] : s->t0;
         if (t[i] > t_lo && implicit && s->dsteps_n == 0) /* the forward stepped over it */
             return err_set(e, ERR_INTERNAL, NULL, "adjoint: no forward steps recorded");
-        if (t[i] > t_lo && (rc = solve_interval(s, ode, implicit, &oo, D, t[i], t_lo, e)))
+        if (t[i] > t_lo && (rc = solve_interval(s, ode, implicit, implicit, &oo, D, t[i], t_lo, e)))
             return rc;
         z = s->aug.p;
     }
@@ -317,4 +327,27 @@ err_code grad_adjoint_backward(grad_solver *s, double *y0bar, double *dtheta, er
         for (size_t k = 0; k < P; k++)
             dtheta[k] += z[ho + N + k];
     return ERR_OK;
+}
+
+/* ---- the pieces adjoint_checkpointed (grad_ckpt.c) runs ---------------------- */
+
+err_code grad_adjoint_interp_begin(grad_solver *s, struct grad_adjoint_run *r, err *e)
+{
+    err_code rc = pick_solver(s, &r->ode, &r->implicit, e);
+    if (rc) return rc;
+    const size_t N = s->N, P = s->g->n_params;
+    r->D = N + P;
+    if ((rc = reserve_adjoint(s, r->D, e))) return rc;
+    adjoint_options(s, r->D, N, &r->oo);
+    memset(s->aug.p, 0, r->D * sizeof(double));
+    return ERR_OK;
+}
+
+err_code grad_adjoint_interp_solve(grad_solver *s, const struct grad_adjoint_run *r, double t_hi,
+                                   double t_lo, err *e)
+{
+    if (s->dsteps_n == 0)
+        return err_set(e, ERR_INTERNAL, NULL, "adjoint: no forward steps recorded");
+    s->dhint = s->dsteps_n;
+    return solve_interval(s, r->ode, 1, r->implicit, &r->oo, r->D, t_hi, t_lo, e);
 }

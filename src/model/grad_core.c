@@ -2,6 +2,7 @@
  * grad_core.h. */
 #include "model/grad_core.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -26,4 +27,17 @@ void grad_core_buf_release(grad_solver *s, struct grad_core_buf *b)
     s->mem_now -= b->bytes;
     b->p = NULL;
     b->bytes = 0;
+}
+
+int grad_core_fwd_rhs(double t, const double *y, double *dydt, void *ctx)
+{
+    grad_solver *s = ctx;
+    return s->g->eval(s->g->ctx, t, s->item0, s->n, y, dydt);
+}
+
+/* t nudged into the step being taken forward (grad.h, jac) */
+int grad_core_fwd_jac(double t, const double *y, double *J, double *dfdt, void *ctx)
+{
+    grad_solver *s = ctx;
+    return s->g->jac(s->g->ctx, nextafter(t, INFINITY), s->item0, s->n, y, J, dfdt);
 }

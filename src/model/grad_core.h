@@ -52,8 +52,24 @@ struct grad_solver {
     struct grad_core_buf dsteps, dtape, hcur, gout;
     size_t dsteps_n, dtape_n, dhint;
 
+    /* adjoint_checkpointed (grad_ckpt.c): checkpoints every ckpt_every-th
+     * accepted step, ckpt_n of them (ckpt_cap fit); the step counter */
+    struct grad_core_buf ckpt, ckpt_y;
+    size_t ckpt_n, ckpt_cap, ckpt_every, ckpt_step;
+
+    /* reversible (grad_reversible.c): y, z = y-hat, f(z) at the end of
+     * the forward, and the backward's cotangents of the three */
+    struct grad_core_buf rv_y, rv_z, rv_f, rv_yb, rv_zb, rv_fb;
+    double rv_h;   /* the nominal step */
+    long rv_steps; /* steps of the forward */
+
     struct grad_stats st;
 };
+
+/* The forward field as num's right-hand side and Jacobian (ctx = the
+ * grad_solver of the current problem). */
+int grad_core_fwd_rhs(double t, const double *y, double *dydt, void *ctx);
+int grad_core_fwd_jac(double t, const double *y, double *J, double *dfdt, void *ctx);
 
 /* Make buf hold at least `bytes` (grows to max(bytes, 2 x old)). */
 err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e);

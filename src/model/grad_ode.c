@@ -183,7 +183,9 @@ static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
     const size_t dim = g->field.dim, nt = b->n_t;
     const int want_grad = dtheta || dy0;
     struct grad_solve_options so = o->solve;
-    if (!want_grad) so.method = GRAD_ADJOINT; /* its forward keeps no tape */
+    /* the loss alone: a forward that keeps no tape (the reversible one is
+     * its own discretisation and keeps none anyway) */
+    if (!want_grad && so.method != GRAD_REVERSIBLE) so.method = GRAD_ADJOINT;
     const double t0 = b->per_item_times ? b->t0[b0] : b->t0[0];
     const double *t = b->per_item_times ? b->t + b0 * nt : b->t;
     err_code rc = grad_solver_forward(g->solver, &g->field, &so, b0, n, t0, b->y0 + b0 * dim, t, nt,

@@ -6,7 +6,9 @@
 
 #include "model/grad_adjoint.h"
 #include "model/grad_backprop.h"
+#include "model/grad_ckpt.h"
 #include "model/grad_core.h"
+#include "model/grad_reversible.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -24,11 +26,12 @@ err_code grad_solver_new(grad_solver **out, err *e)
 void grad_solver_free(grad_solver *s)
 {
     if (!s) return;
-    struct grad_core_buf *all[] = {&s->times, &s->yt,      &s->ybt,  &s->y0,      &s->steps,
-                                   &s->tape,  &s->obs,     &s->kbar, &s->nz,      &s->lam,
-                                   &s->y0b,   &s->ys,      &s->arg,  &s->scratch, &s->w,
-                                   &s->aug,   &s->aug_out, &s->negv, &s->rtol_v,  &s->atol_v,
-                                   &s->dsteps, &s->dtape, &s->hcur, &s->gout};
+    struct grad_core_buf *all[] = {
+        &s->times, &s->yt,    &s->ybt,     &s->y0,   &s->steps,  &s->tape,   &s->obs,
+        &s->kbar,  &s->nz,    &s->lam,     &s->y0b,  &s->ys,     &s->arg,    &s->scratch,
+        &s->w,     &s->aug,   &s->aug_out, &s->negv, &s->rtol_v, &s->atol_v, &s->dsteps,
+        &s->dtape, &s->hcur,  &s->gout,    &s->ckpt, &s->ckpt_y, &s->rv_y,   &s->rv_z,
+        &s->rv_f,  &s->rv_yb, &s->rv_zb,   &s->rv_fb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         grad_core_buf_release(s, all[i]);
     ode_solver_free(s->ode);
@@ -54,18 +57,6 @@ void grad_solver_mem_peak_reset(grad_solver *s)
 
 /* ---- forward ----------------------------------------------------------------- */
 
-static int fwd_rhs(double t, const double *y, double *dydt, void *ctx)
-{
-    grad_solver *s = ctx;
-    return s->g->eval(s->g->ctx, t, s->item0, s->n, y, dydt);
-}
-
-static int fwd_jac(double t, const double *y, double *J, double *dfdt, void *ctx)
-{
-    grad_solver *s = ctx;
-    return s->g->jac(s->g->ctx, nextafter(t, INFINITY), s->item0, s->n, y, J, dfdt);
-}
-
 static err_code check_call(const struct grad_field *g, const struct grad_solve_options *o, size_t n,
                            double t0, const double *y0, const double *t, size_t n_t, double *y_out,
                            err *e)
@@ -73,7 +64,8 @@ static err_code check_call(const struct grad_field *g, const struct grad_solve_o
     if (!g || !g->eval || !g->vjp || g->dim == 0)
         return err_set(e, ERR_INVALID, "field", "no vector field, VJP or dimension");
     if (!o) return err_set(e, ERR_INVALID, "options", "missing");
-    if (o->method != GRAD_ADJOINT && o->method != GRAD_BACKPROP)
+    if (o->method != GRAD_ADJOINT && o->method != GRAD_BACKPROP && o->method != GRAD_ADJOINT_CKPT &&
+        o->method != GRAD_REVERSIBLE)
         return err_set(e, ERR_INVALID, "gradient", "unknown method");
     const struct rk_tableau *tab = o->tab ? o->tab : &rk_dopri5;
     if (rk_tableau_implicit(tab) && o->method == GRAD_BACKPROP)
@@ -81,7 +73,11 @@ static err_code check_call(const struct grad_field *g, const struct grad_solve_o
                        "backprop runs each step's Runge-Kutta map backwards, and the implicit "
                        "method %s has none to run: use the adjoint",
                        tab->name);
-    if (rk_tableau_implicit(tab) && !g->jac)
+    if (o->method == GRAD_REVERSIBLE && (g->n_jumps || g->n_stops))
+        return err_set(e, ERR_INVALID, "gradient",
+                       "the reversible method steps over the field's jump times: use backprop or "
+                       "an adjoint");
+    if (rk_tableau_implicit(tab) && !g->jac && o->method != GRAD_REVERSIBLE)
         return err_set(e, ERR_INVALID, "method",
                        "the implicit method %s needs the field's Jacobian, which this model "
                        "does not give",
@@ -123,6 +119,16 @@ static err_code ensure_ode(grad_solver *s, const struct rk_tableau *tab, err *e)
     return s->ode ? ERR_OK : ERR_NOMEM;
 }
 
+/* y(t_i) from the time-major s->yt into the item-major y_out */
+static void copy_out(const grad_solver *s, double *y_out)
+{
+    const size_t dim = s->dim, n_t = s->n_t;
+    const double *yt = s->yt.p;
+    for (size_t i = 0; i < n_t; i++)
+        for (size_t b = 0; b < s->n; b++)
+            memcpy(y_out + (b * n_t + i) * dim, yt + i * s->N + b * dim, dim * sizeof *y_out);
+}
+
 err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
                              const struct grad_solve_options *o, size_t item0, size_t n, double t0,
                              const double *y0, const double *t, size_t n_t, double *y_out, err *e)
@@ -144,6 +150,12 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
     double *times = s->times.p, *yt = s->yt.p;
     memcpy(times, t, n_t * sizeof *times);
     memcpy(s->y0.p, y0, s->N * sizeof(double));
+    if (o->method == GRAD_REVERSIBLE) {
+        if ((rc = grad_reversible_forward(s, e))) return rc;
+        copy_out(s, y_out);
+        s->ready = 1;
+        return ERR_OK;
+    }
 
     struct ode_options oo = o->ode;
     oo.groups = o->per_item_norm ? n : 1;
@@ -153,13 +165,17 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
         oo.observer = grad_backprop_observe;
         oo.observer_ctx = s;
         grad_backprop_begin(s);
+    } else if (o->method == GRAD_ADJOINT_CKPT) {
+        oo.observer = grad_ckpt_record;
+        oo.observer_ctx = s;
+        if ((rc = grad_ckpt_begin(s, e))) return rc;
     } else if (rk_tableau_implicit(s->tab)) {
         oo.observer = grad_adjoint_record;
         oo.observer_ctx = s;
         grad_adjoint_record_begin(s);
     }
     struct ode_problem p = {
-        .f = fwd_rhs,
+        .f = grad_core_fwd_rhs,
         .ctx = s,
         .dim = s->N,
         .t0 = t0,
@@ -174,7 +190,7 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
     /* the batch's Jacobian is block diagonal: one dim x dim LU per item */
     const int implicit = rk_tableau_implicit(s->tab);
     if (implicit) {
-        p.jac = fwd_jac;
+        p.jac = grad_core_fwd_jac;
         p.jac_blocks = n;
         p.jac_bsize = g->dim;
     }
@@ -191,10 +207,7 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
     s->fwd_stiff = s->st.fwd_stiff_steps > 0;
     if (!rc && o->method == GRAD_BACKPROP) rc = grad_backprop_finish(s, e);
     if (rc) return rc;
-    const size_t dim = s->dim;
-    for (size_t i = 0; i < n_t; i++)
-        for (size_t b = 0; b < n; b++)
-            memcpy(y_out + (b * n_t + i) * dim, yt + i * s->N + b * dim, dim * sizeof *y_out);
+    copy_out(s, y_out);
     s->ready = 1;
     return ERR_OK;
 }
@@ -211,6 +224,16 @@ err_code grad_solver_backward(grad_solver *s, const double *ybar, double *y0bar,
             memcpy(ybt + i * s->N + b * dim, ybar + (b * n_t + i) * dim, dim * sizeof *ybt);
     s->st.bwd_steps = s->st.bwd_rejected = s->st.bwd_nfe = 0;
     s->st.bwd_jac = s->st.bwd_lu = 0;
-    return s->o->method == GRAD_BACKPROP ? grad_backprop_backward(s, y0bar, dtheta, e)
-                                         : grad_adjoint_backward(s, y0bar, dtheta, e);
+    s->st.bwd_resolve_nfe = 0;
+    switch (s->o->method) {
+    case GRAD_BACKPROP:
+        return grad_backprop_backward(s, y0bar, dtheta, e);
+    case GRAD_ADJOINT_CKPT:
+        return grad_ckpt_backward(s, y0bar, dtheta, e);
+    case GRAD_REVERSIBLE:
+        return grad_reversible_backward(s, y0bar, dtheta, e);
+    case GRAD_ADJOINT:
+        break;
+    }
+    return grad_adjoint_backward(s, y0bar, dtheta, e);
 }

@@ -3,7 +3,10 @@
  * y(t0): the engine under neural ODE and neural CDE training (grad_ode.h,
  * grad_cde.h), for any batched vector field that has a VJP.
  *
- * Two methods (docs/training.md has the maths):
+ * Four methods (docs/training.md has the maths; the two below, and
+ * GRAD_ADJOINT_CKPT, the adjoint against re-solved checkpointed segments,
+ * grad_ckpt.c, and GRAD_REVERSIBLE, reversible Heun with a reconstructing
+ * backward pass, grad_reversible.c):
  *   GRAD_ADJOINT   optimise-then-discretise, Chen et al. 2018, the
  *                  semantics of torchdiffeq's odeint_adjoint. The forward
  *                  solve keeps only y(t_i). Backward, from the last

@@ -197,9 +197,17 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
     if (k == MODEL_KIND_HYBRID) /* served now; its trainer (parameters + network) is to come */
         return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
                        "hybrid models cannot be trained yet; upload one with its parameters");
-    if (s->step > 0)
+    if (s->gradient == GRAD_REVERSIBLE && k != MODEL_KIND_ODE)
+        return err_set(e, ERR_INVALID, "gradient",
+                       "reversible is for ode jobs (a cde's path has knots it would step over)");
+    if (s->gradient == GRAD_REVERSIBLE && !(s->step > 0))
         return err_set(e, ERR_INVALID, "solver.step",
-                       "a fixed step is for sde jobs; ode and cde jobs use adaptive methods");
+                       "required with \"gradient\": \"reversible\": the fixed step of "
+                       "reversible Heun");
+    if (s->step > 0 && s->gradient != GRAD_REVERSIBLE)
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "a fixed step is for sde jobs and the reversible gradient; ode and cde "
+                       "jobs use adaptive methods");
     if (!rk_tableau_find(s->method))
         return err_set(e, ERR_INVALID, "solver.method",
                        "%s is an sde method; %s jobs use adaptive methods (e.g. dopri5)", s->method,

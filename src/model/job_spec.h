@@ -80,7 +80,8 @@ typedef struct job_spec {
     grad_method gradient;
     char method[MODEL_METHOD_MAX]; /* "dopri5"; an sde job: "euler_maruyama" */
     bool method_default; /* the document named no method ("dopri5" stands in) */
-    double step;         /* sde: the largest Euler-Maruyama sub-step (solver.step); 0 = not given */
+    double step;         /* sde: the largest Euler-Maruyama sub-step; reversible: the fixed step
+                            (solver.step); 0 = not given */
     bool sde_constant_diffusion; /* init.diffusion.constant: the diffusion's weight held at 0 */
     double rtol, atol;
     long max_steps; /* 0 = the solver's default */

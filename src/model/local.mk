@@ -40,11 +40,14 @@ src_model_libmodel_la_SOURCES += \
 	src/model/grad_core.c src/model/grad_core.h \
 	src/model/grad_backprop.c src/model/grad_backprop.h \
 	src/model/grad_adjoint.c src/model/grad_adjoint.h \
+	src/model/grad_ckpt.c src/model/grad_ckpt.h \
+	src/model/grad_reversible.c src/model/grad_reversible.h \
 	src/model/grad_solve.c src/model/grad_solve.h \
 	src/model/grad_batch.c src/model/grad_batch.h \
 	src/model/grad_ode.c src/model/grad_ode.h \
 	src/model/grad_cde.c src/model/grad_cde.h \
-	src/model/grad_interp.c src/model/grad_interp.h
+	src/model/grad_interp.c src/model/grad_interp.h \
+	src/model/grad_serve.c src/model/grad_serve.h
 # the training loop of one job, one for every kind (trainer_internal.h's table)
 src_model_libmodel_la_SOURCES += \
 	src/model/trainer.c src/model/trainer.h src/model/trainer_internal.h \

@@ -156,6 +156,16 @@ size_t ode_model_state_dim(const ode_model *m)
     return m->state_dim;
 }
 
+const struct mlp *ode_model_net(const ode_model *m)
+{
+    return m->net;
+}
+
+const model_solver *ode_model_solver(const ode_model *m)
+{
+    return &m->solver;
+}
+
 size_t ode_model_augment_dim(const ode_model *m)
 {
     return m->augment_dim;

@@ -110,6 +110,11 @@ void ode_model_free(ode_model *m); /* NULL is a no-op */
 
 size_t ode_model_state_dim(const ode_model *m);
 size_t ode_model_augment_dim(const ode_model *m);
+/* The vector field (state_dim + augment_dim in and out) and the model's
+ * solver defaults, for the gradient endpoint (model/grad_serve.h): both
+ * read-only, valid while m lives. */
+const struct mlp *ode_model_net(const ode_model *m);
+const model_solver *ode_model_solver(const ode_model *m);
 /* Values per output state for a query (state_dim, or + augment_dim). */
 size_t ode_model_output_dim(const ode_model *m, bool report_augmented);
 

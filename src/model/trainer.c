@@ -153,6 +153,7 @@ static void solve_options(const job_spec *spec, struct grad_solve_options *o)
     o->ode.rtol = spec->rtol;
     o->ode.atol = spec->atol;
     if (spec->max_steps) o->ode.max_steps = spec->max_steps;
+    if (spec->gradient == GRAD_REVERSIBLE) o->ode.fixed_step = spec->step;
 }
 
 static err_code setup(trainer *t, err *e)

@@ -550,6 +550,31 @@ static void traj_sde_reply(http_req *r, traj *t)
 
 /* ---- the route ---- */
 
+/* ---- the ode-like kinds (hamiltonian, lagrangian, hybrid) ---- */
+
+/* After a decoded ode-like request (t->oq, t->od): its rows within the
+ * reply cap, y (and with_energy, a value per row) allocated, and the
+ * admission figures. 0, or -1 with the reply made. */
+static int traj_rows_alloc(http_req *r, traj *t, int with_energy)
+{
+    const codec_request_ode *q = &t->oq;
+    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
+    char what[128];
+    snprintf(what, sizeof what, with_energy ? "%zu rows x (%zu per state + the energy)"
+                                            : "%zu rows x %zu per state",
+             rows, t->od);
+    if (!within_cap(r, (double)rows * (double)(t->od + (with_energy ? 1 : 0)), what)) return -1;
+    if (!(t->y = malloc(rows * t->od * sizeof *t->y)) ||
+        (with_energy && !(t->energy = malloc(rows * sizeof *t->energy)))) {
+        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
+        return -1;
+    }
+    t->batch = q->batch;
+    t->points = q->n_t;
+    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
+    return 0;
+}
+
 /* ---- kind hamiltonian: an ode request and reply, plus the energy ---- */
 
 static int traj_ham_prepare(http_req *r, traj *t)
@@ -570,19 +595,7 @@ static int traj_ham_prepare(http_req *r, traj *t)
         traj_reply_error(r, t, &e);
         return -1;
     }
-    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
-    char what[128];
-    snprintf(what, sizeof what, "%zu rows x (%zu per state + the energy)", rows, t->od);
-    if (!within_cap(r, (double)rows * (double)(t->od + 1), what)) return -1;
-    if (!(t->y = malloc(rows * t->od * sizeof *t->y)) ||
-        !(t->energy = malloc(rows * sizeof *t->energy))) {
-        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
-        return -1;
-    }
-    t->batch = q->batch;
-    t->points = q->n_t;
-    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
-    return 0;
+    return traj_rows_alloc(r, t, 1);
 }
 
 static err_code traj_ham_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
@@ -640,19 +653,7 @@ static int traj_lag_prepare(http_req *r, traj *t)
         traj_reply_error(r, t, &e);
         return -1;
     }
-    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
-    char what[128];
-    snprintf(what, sizeof what, "%zu rows x (%zu per state + the energy)", rows, t->od);
-    if (!within_cap(r, (double)rows * (double)(t->od + 1), what)) return -1;
-    if (!(t->y = malloc(rows * t->od * sizeof *t->y)) ||
-        !(t->energy = malloc(rows * sizeof *t->energy))) {
-        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
-        return -1;
-    }
-    t->batch = q->batch;
-    t->points = q->n_t;
-    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
-    return 0;
+    return traj_rows_alloc(r, t, 1);
 }
 
 static err_code traj_lag_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
@@ -691,18 +692,7 @@ static int traj_hyb_prepare(http_req *r, traj *t)
         traj_reply_error(r, t, &e);
         return -1;
     }
-    const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
-    char what[128];
-    snprintf(what, sizeof what, "%zu rows x %zu per state", rows, t->od);
-    if (!within_cap(r, (double)rows * (double)t->od, what)) return -1;
-    if (!(t->y = malloc(rows * t->od * sizeof *t->y))) {
-        http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
-        return -1;
-    }
-    t->batch = q->batch;
-    t->points = q->n_t;
-    t->units = request_units(t, q->batch, time_span(q->t0, q->t, q->n_t), &q->solver);
-    return 0;
+    return traj_rows_alloc(r, t, 0);
 }
 
 static err_code traj_hyb_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)

@@ -12,10 +12,14 @@
  * The arithmetic bound: a gradient of the network costs about 3 forward
  * passes (forward, backward through the weights, the activation's
  * derivative), so a step that evaluates g gradients costs at least
- * g x 3 x the measured forward pass (at the same batch size). The lines
- * give µs per step per trajectory, the gradients per step (nfe / steps),
- * the bound and the ratio measured / bound; and the forward and gradient
- * passes alone.
+ * g x 3 x the measured forward pass (at the same batch size). An implicit
+ * method also takes the Hessian of H once per step (its simplified
+ * Newton's matrix): its forward sweep carries the input and its d tangent
+ * columns (1 + d passes) and its backward sweep one more, so a Hessian
+ * costs about d + 2 forward passes, counted per Hessian taken. The lines
+ * give µs per step per trajectory, the gradients and Hessians per step
+ * (nfe / steps, n_jac / steps), the bound and the ratio measured / bound;
+ * and the forward and gradient passes alone.
  *
  * The lagrangian kind (model/lagrangian.h) on the same 2-W-W-1 network read
  * as L(q, v), next to it read as a general H: µs per field evaluation
@@ -171,12 +175,17 @@ static void solve_line(int separable, size_t w, size_t batch, const char *method
     const double grads = (double)st.nfe / (double)st.steps; /* per step, whole batch */
     double fwd, grad;
     passes(separable ? 1 : 2, w, batch, &fwd, &grad);
-    /* a step's gradients: one network each (separable: V or T, the same size) */
-    const double bound = grads * 3 * fwd;
+    /* a step's gradients: one network each (separable: V or T, the same size);
+     * an implicit step's Hessians (n_jac counts one per step, and a step
+     * takes each state's) */
+    const double hess = (double)st.n_jac / (double)st.steps;
+    const double dim = separable ? 1 : 2;
+    const double bound = (grads * 3 + hess * (dim + 2)) * fwd;
     printf("{\"bench\":\"step\",\"H\":\"%s\",\"width\":%zu,\"batch\":%zu,\"method\":\"%s\","
-           "\"us_per_step\":%.3f,\"gradients_per_step\":%.2f,\"n_lu_per_step\":%.2f,"
-           "\"fwd_us\":%.3f,\"grad_us\":%.3f,\"bound_us\":%.3f,\"ratio\":%.2f}\n",
-           separable ? "separable" : "general", w, batch, method, us, grads,
+           "\"us_per_step\":%.3f,\"gradients_per_step\":%.2f,\"hessians_per_step\":%.2f,"
+           "\"n_lu_per_step\":%.2f,\"fwd_us\":%.3f,\"grad_us\":%.3f,\"bound_us\":%.3f,"
+           "\"ratio\":%.2f}\n",
+           separable ? "separable" : "general", w, batch, method, us, grads, hess,
            (double)st.n_lu / (double)st.steps, fwd, grad, bound, us / bound);
     fflush(stdout);
     free(y0);

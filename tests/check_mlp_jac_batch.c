@@ -6,8 +6,14 @@
  * activation, with and without the time input, a first layer that is
  * linear or elementwise, batches below and above MLP_GEMM_MIN_BATCH, and
  * input rows with a stride (a solver's rows). The forward output must equal
- * mlp_forward_batch's bit for bit at a GEMM batch. */
+ * mlp_forward_batch's bit for bit at a GEMM batch.
+ * The two-hidden-layer trace (nn/mlp_trace2.h, tr J = s2^T (W2 o C) s1)
+ * likewise against the sum of mlp_jacobian's diagonal (1e-12) for every
+ * activation pair, dimensions 1-3 (d = 1 and 3 catch a C summed over the
+ * wrong index), with and without the time input; mlp_trace2_fits refuses
+ * every other shape. */
 #include "nn/mlp_jac_batch.h"
+#include "nn/mlp_trace2.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -114,11 +120,95 @@ START_TEST(jac_batch)
 }
 END_TEST
 
+START_TEST(trace2)
+{
+    const act_kind a1 = acts[_i % N_ACTS], a2 = acts[(_i * 3 + 1) % N_ACTS];
+    const size_t d = 1 + (size_t)(_i / N_ACTS) % DMAX;
+    const bool time_input = (_i / N_ACTS / DMAX) % 2;
+    const size_t in = d + time_input;
+    const mlp_layer L[] = {{MLP_LINEAR, in, 7, a1}, {MLP_LINEAR, 7, 6, a2},
+                           {MLP_LINEAR, 6, d, ACT_IDENTITY}};
+    mlp_spec sp = {.state_dim = d, .time_input = time_input, .n_layers = 3, .layers = L};
+    mlp *m = NULL;
+    ck_assert_int_eq(mlp_new(&m, &sp, NULL), ERR_OK);
+    double *p = mlp_params(m);
+    for (size_t i = 0; i < mlp_n_params(m); i++)
+        p[i] = urand(-0.6, 0.6);
+    ck_assert(mlp_trace2_fits(m));
+    mlp_trace2_ws *w = NULL;
+    mlp_ws *ws = NULL;
+    ck_assert_int_eq(mlp_trace2_ws_new(&w, m, NMAX, NULL), ERR_OK);
+    ck_assert_int_eq(mlp_ws_new(&ws, m, NMAX, NULL), ERR_OK);
+    mlp_trace2_prepare(m, w);
+    const size_t sizes[] = {1, 5, MLP_GEMM_MIN_BATCH, NMAX};
+    for (size_t si = 0; si < 4; si++) {
+        const size_t n = sizes[si];
+        const double t = urand(-1, 1);
+        double x[NMAX * LD], xc[NMAX * DMAX], yb[NMAX * DMAX];
+        for (size_t i = 0; i < n * LD; i++)
+            x[i] = urand(-1.2, 1.2);
+        for (size_t b = 0; b < n; b++)
+            memcpy(xc + b * d, x + b * LD, d * sizeof *x);
+        mlp_trace2_eval(m, w, n, x, LD, t);
+        const double *y = mlp_trace2_y(w), *tr = mlp_trace2_tr(w);
+        if (n >= MLP_GEMM_MIN_BATCH) {
+            mlp_forward_batch(m, ws, n, xc, t, yb);
+            ck_assert_msg(memcmp(y, yb, n * d * sizeof *y) == 0, "forward differs from batch");
+        }
+        for (size_t b = 0; b < n; b++) {
+            double y1[DMAX], jac[DMAX * DMAX], sum = 0;
+            mlp_jacobian(m, ws, xc + b * d, t, y1, jac, NULL);
+            for (size_t o = 0; o < d; o++) {
+                near(y[b * d + o], y1[o], 1e-12, "y", b * d + o);
+                sum += jac[o * d + o];
+            }
+            near(tr[b], sum, 1e-12, "tr", b);
+        }
+    }
+    mlp_ws_free(ws);
+    mlp_trace2_ws_free(w);
+    mlp_free(m);
+}
+END_TEST
+
+START_TEST(trace2_shapes)
+{
+    const mlp_layer ok[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
+                            {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
+    const mlp_layer act_last[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
+                                  {MLP_LINEAR, 4, 2, ACT_TANH}};
+    const mlp_layer elem[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_ELEMENTWISE, 0, 0, ACT_TANH},
+                              {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
+    const mlp_layer deep[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
+                              {MLP_LINEAR, 4, 4, ACT_TANH}, {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
+    const mlp_layer wide_out[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
+                                  {MLP_LINEAR, 4, 3, ACT_IDENTITY}};
+    const struct {
+        const mlp_layer *L;
+        size_t n;
+        bool fits;
+    } c[] = {{ok, 3, true}, {act_last, 3, false}, {elem, 3, false}, {deep, 4, false},
+             {wide_out, 3, false}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        mlp_spec sp = {.state_dim = 2, .time_input = true, .n_layers = c[i].n, .layers = c[i].L};
+        mlp *m = NULL;
+        ck_assert_int_eq(mlp_new(&m, &sp, NULL), ERR_OK);
+        ck_assert_int_eq(mlp_trace2_fits(m), c[i].fits);
+        mlp_trace2_ws *w = NULL;
+        ck_assert_int_eq(mlp_trace2_ws_new(&w, m, 4, NULL), c[i].fits ? ERR_OK : ERR_INVALID);
+        mlp_trace2_ws_free(w);
+        mlp_free(m);
+    }
+}
+END_TEST
+
 static Suite *jac_batch_suite(void)
 {
     Suite *s = suite_create("mlp_jac_batch");
     TCase *t = tcase_create("core");
     tcase_add_loop_test(t, jac_batch, 0, 4 * DMAX * N_ACTS);
+    tcase_add_loop_test(t, trace2, 0, 2 * DMAX * N_ACTS);
+    tcase_add_test(t, trace2_shapes);
     suite_add_tcase(s, t);
     return s;
 }

@@ -14,6 +14,7 @@ struct mlp_jac_batch_ws {
     double *buf[2]; /* ping-pong layer values, max_batch (1 + dim) x max(width) */
     double *s;      /* act'(z) of the states' rows, max_batch x max_width */
     double *a;      /* act(z) when it cannot overwrite z, max_batch x max_width */
+    double *wcol;   /* a first linear layer's columns j < dim, dim x its width */
     const double *last; /* the buffer holding the output rows */
 };
 
@@ -34,7 +35,7 @@ err_code mlp_jac_batch_ws_new(mlp_jac_batch_ws **out, const mlp *m, size_t max_b
     mlp_jac_batch_ws *w = calloc(1, sizeof *w);
     if (!w) return err_set(e, ERR_NOMEM, NULL, "mlp_jac_batch_ws_new: out of memory");
     const size_t rows = max_batch * (1 + d);
-    if (!(w->mem = malloc((2 * rows * mw + 2 * max_batch * mw) * sizeof *w->mem))) {
+    if (!(w->mem = malloc((2 * rows * mw + 2 * max_batch * mw + d * mw) * sizeof *w->mem))) {
         free(w);
         return err_set(e, ERR_NOMEM, NULL, "mlp_jac_batch_ws_new: out of memory");
     }
@@ -46,16 +47,27 @@ err_code mlp_jac_batch_ws_new(mlp_jac_batch_ws **out, const mlp *m, size_t max_b
     w->buf[1] = w->buf[0] + rows * mw;
     w->s = w->buf[1] + rows * mw;
     w->a = w->s + max_batch * mw;
+    w->wcol = w->a + max_batch * mw;
     *out = w;
     return ERR_OK;
 }
 
 /* The activation of a layer of width o whose pre-activations are v (n
  * states' rows, then nd tangent rows): the states' rows become act(z), the
- * tangent rows are multiplied by act'(z). */
-static void layer_act(mlp_jac_batch_ws *w, act_kind act, size_t n, size_t nd, size_t o, double *v)
+ * tangent rows are multiplied by act'(z). With wcol (a first linear layer,
+ * d = nd / n columns of o values), the tangent rows are not read: they are
+ * act'(z) times column j of W, written here. */
+static void layer_act(mlp_jac_batch_ws *w, act_kind act, size_t n, size_t nd, size_t o, double *v,
+                      const double *wcol)
 {
-    if (act == ACT_IDENTITY) return;
+    const double *s = w->s;
+    if (act == ACT_IDENTITY) {
+        if (!wcol) return;
+        for (size_t r = 0; r < nd; r += n)
+            for (size_t b = 0; b < n; b++)
+                memcpy(v + (n + r + b) * o, wcol + r / n * o, o * sizeof *v);
+        return;
+    }
     if (act_deriv_from_output(act)) {
         act_apply(act, n * o, v, v);
         act_deriv(act, n * o, v, v, w->s);
@@ -66,10 +78,18 @@ static void layer_act(mlp_jac_batch_ws *w, act_kind act, size_t n, size_t nd, si
     }
     for (size_t r = 0; r < nd; r += n) {
         double *t = v + (n + r) * o;
-        const double *s = w->s;
+        if (wcol) {
+            const double *c = wcol + r / n * o;
+            for (size_t b = 0; b < n; b++) {
 #pragma omp simd
-        for (size_t i = 0; i < n * o; i++)
-            t[i] *= s[i];
+                for (size_t q = 0; q < o; q++)
+                    t[b * o + q] = s[b * o + q] * c[q];
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < n * o; i++)
+                t[i] *= s[i];
+        }
     }
 }
 
@@ -103,11 +123,8 @@ void mlp_jac_batch_eval(const mlp *m, mlp_jac_batch_ws *w, size_t n, const doubl
                 memcpy(z + b * o, bias, o * sizeof *z);
             if (l == 0) {
                 for (size_t j = 0; j < d; j++)
-                    for (size_t b = 0; b < n; b++) {
-                        double *r = z + (n + j * n + b) * o;
-                        for (size_t q = 0; q < o; q++)
-                            r[q] = W[q * ly.in + j];
-                    }
+                    for (size_t q = 0; q < o; q++)
+                        w->wcol[j * o + q] = W[q * ly.in + j];
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)o, (int)ly.in,
                             1.0, a, (int)ly.in, W, (int)ly.in, 1.0, z, (int)o);
             } else {
@@ -118,7 +135,7 @@ void mlp_jac_batch_eval(const mlp *m, mlp_jac_batch_ws *w, size_t n, const doubl
             cur ^= 1;
             a = z;
         }
-        layer_act(w, ly.act, n, nd, o, a);
+        layer_act(w, ly.act, n, nd, o, a, l == 0 && ly.kind == MLP_LINEAR ? w->wcol : NULL);
     }
     w->n = n;
     w->last = a;

@@ -32,8 +32,8 @@ static double urand(double lo, double hi)
     return lo + (hi - lo) * ((double)(rng >> 11) * 0x1p-53);
 }
 
-static const act_kind acts[] = {ACT_TANH, ACT_SOFTPLUS, ACT_SIGMOID, ACT_SILU, ACT_CUBE,
-                                ACT_SQUARE, ACT_SIN, ACT_ELU, ACT_RELU, ACT_IDENTITY};
+static const act_kind acts[] = {ACT_TANH,   ACT_SOFTPLUS, ACT_SIGMOID, ACT_SILU, ACT_CUBE,
+                                ACT_SQUARE, ACT_SIN,      ACT_ELU,     ACT_RELU, ACT_IDENTITY};
 #define N_ACTS (int)(sizeof acts / sizeof acts[0])
 
 /* [elementwise act ->] (d [+1]) -> 7 (act) -> elementwise act -> 6 (act) -> d */
@@ -126,8 +126,8 @@ START_TEST(trace2)
     const size_t d = 1 + (size_t)(_i / N_ACTS) % DMAX;
     const bool time_input = (_i / N_ACTS / DMAX) % 2;
     const size_t in = d + time_input;
-    const mlp_layer L[] = {{MLP_LINEAR, in, 7, a1}, {MLP_LINEAR, 7, 6, a2},
-                           {MLP_LINEAR, 6, d, ACT_IDENTITY}};
+    const mlp_layer L[] = {
+        {MLP_LINEAR, in, 7, a1}, {MLP_LINEAR, 7, 6, a2}, {MLP_LINEAR, 6, d, ACT_IDENTITY}};
     mlp_spec sp = {.state_dim = d, .time_input = time_input, .n_layers = 3, .layers = L};
     mlp *m = NULL;
     ck_assert_int_eq(mlp_new(&m, &sp, NULL), ERR_OK);
@@ -173,21 +173,29 @@ END_TEST
 
 START_TEST(trace2_shapes)
 {
-    const mlp_layer ok[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
+    const mlp_layer ok[] = {{MLP_LINEAR, 3, 4, ACT_TANH},
+                            {MLP_LINEAR, 4, 4, ACT_TANH},
                             {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
-    const mlp_layer act_last[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
-                                  {MLP_LINEAR, 4, 2, ACT_TANH}};
-    const mlp_layer elem[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_ELEMENTWISE, 0, 0, ACT_TANH},
+    const mlp_layer act_last[] = {
+        {MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH}, {MLP_LINEAR, 4, 2, ACT_TANH}};
+    const mlp_layer elem[] = {{MLP_LINEAR, 3, 4, ACT_TANH},
+                              {MLP_ELEMENTWISE, 0, 0, ACT_TANH},
                               {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
-    const mlp_layer deep[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
-                              {MLP_LINEAR, 4, 4, ACT_TANH}, {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
-    const mlp_layer wide_out[] = {{MLP_LINEAR, 3, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, ACT_TANH},
+    const mlp_layer deep[] = {{MLP_LINEAR, 3, 4, ACT_TANH},
+                              {MLP_LINEAR, 4, 4, ACT_TANH},
+                              {MLP_LINEAR, 4, 4, ACT_TANH},
+                              {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
+    const mlp_layer wide_out[] = {{MLP_LINEAR, 3, 4, ACT_TANH},
+                                  {MLP_LINEAR, 4, 4, ACT_TANH},
                                   {MLP_LINEAR, 4, 3, ACT_IDENTITY}};
     const struct {
         const mlp_layer *L;
         size_t n;
         bool fits;
-    } c[] = {{ok, 3, true}, {act_last, 3, false}, {elem, 3, false}, {deep, 4, false},
+    } c[] = {{ok, 3, true},
+             {act_last, 3, false},
+             {elem, 3, false},
+             {deep, 4, false},
              {wide_out, 3, false}};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         mlp_spec sp = {.state_dim = 2, .time_input = true, .n_layers = c[i].n, .layers = c[i].L};

@@ -11,10 +11,10 @@ struct mlp_jac_batch_ws {
     size_t max_batch, dim, in0, out_dim;
     size_t n; /* the latest evaluation's */
     double *mem;
-    double *buf[2]; /* ping-pong layer values, max_batch (1 + dim) x max(width) */
-    double *s;      /* act'(z) of the states' rows, max_batch x max_width */
-    double *a;      /* act(z) when it cannot overwrite z, max_batch x max_width */
-    double *wcol;   /* a first linear layer's columns j < dim, dim x its width */
+    double *buf[2];     /* ping-pong layer values, max_batch (1 + dim) x max(width) */
+    double *s;          /* act'(z) of the states' rows, max_batch x max_width */
+    double *a;          /* act(z) when it cannot overwrite z, max_batch x max_width */
+    double *wcol;       /* a first linear layer's columns j < dim, dim x its width */
     const double *last; /* the buffer holding the output rows */
 };
 

@@ -10,12 +10,12 @@
 struct mlp_trace2_ws {
     size_t max_batch, dim, in0, o1, o2;
     double *mem;
-    double *in;          /* [x, t], max_batch x in0 */
+    double *in;           /* [x, t], max_batch x in0 */
     double *z1, *h1, *s1; /* first hidden layer, max_batch x o1 each */
     double *z2, *h2, *s2; /* second, max_batch x o2 each */
-    double *p;           /* s1 M^T, max_batch x o2 */
-    double *y, *tr;      /* max_batch x dim, max_batch */
-    double *m;           /* M, o2 x o1 */
+    double *p;            /* s1 M^T, max_batch x o2 */
+    double *y, *tr;       /* max_batch x dim, max_batch */
+    double *m;            /* M, o2 x o1 */
 };
 
 bool mlp_trace2_fits(const mlp *m)
@@ -51,8 +51,8 @@ err_code mlp_trace2_ws_new(mlp_trace2_ws **out, const mlp *m, size_t max_batch, 
     w->in0 = d + (mlp_time_input(m) ? 1 : 0);
     w->o1 = mlp_layer_at(m, 0).out;
     w->o2 = mlp_layer_at(m, 1).out;
-    const size_t total = nb * w->in0 + 3 * nb * w->o1 + 4 * nb * w->o2 + nb * (d + 1) +
-                         w->o2 * w->o1;
+    const size_t total =
+        nb * w->in0 + 3 * nb * w->o1 + 4 * nb * w->o2 + nb * (d + 1) + w->o2 * w->o1;
     if (!(w->mem = malloc(total * sizeof *w->mem))) {
         free(w);
         return err_set(e, ERR_NOMEM, NULL, "mlp_trace2_ws_new: out of memory");

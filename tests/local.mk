@@ -52,4 +52,6 @@ check-valgrind: $(VALGRIND_TESTS)
 .PHONY: check-valgrind
 # the training maths of hamiltonian models (#26)
 VALGRIND_TESTS += tests/check_mlp_grad2 tests/check_ham_train
+# the batched Jacobian of the exact cnf trace (#27)
+VALGRIND_TESTS += tests/check_mlp_jac_batch
 CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

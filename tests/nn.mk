@@ -24,3 +24,9 @@ TESTS += tests/check_mlp_grad2
 tests_check_mlp_grad2_SOURCES = tests/check_mlp_grad2.c tests/testutil.c tests/testutil.h
 tests_check_mlp_grad2_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_grad2_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+# the batched input Jacobian, one GEMM per layer (nn/mlp_jac_batch.h)
+check_PROGRAMS += tests/check_mlp_jac_batch
+TESTS += tests/check_mlp_jac_batch
+tests_check_mlp_jac_batch_SOURCES = tests/check_mlp_jac_batch.c tests/testutil.c tests/testutil.h
+tests_check_mlp_jac_batch_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_mlp_jac_batch_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

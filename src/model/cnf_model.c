@@ -2,6 +2,8 @@
 #include "model/cnf_model.h"
 
 #include "nn/mlp.h"
+#include "nn/mlp_jac_batch.h"
+#include "nn/mlp_trace2.h"
 #include "num/brownian.h"
 #include "num/tableau.h"
 
@@ -140,6 +142,8 @@ void cnf_model_probe(size_t dim, uint64_t seed, cnf_noise noise, size_t b, size_
 struct cnf_rhs {
     const cnf_model *m;
     mlp_ws *ws;
+    mlp_trace2_ws *t2;    /* exact trace of a shared-step batch, two hidden layers */
+    mlp_jac_batch_ws *jb; /* other shapes; both NULL: point by point */
     size_t nb, k;
     cnf_trace trace;
     const double *eps; /* nb x k x dim (Hutchinson) */
@@ -150,6 +154,29 @@ static int cnf_rhs_eval(double t, const double *y, double *dydt, void *ctx)
 {
     struct cnf_rhs *c = ctx;
     const size_t d = c->m->dim, g = d + c->k, nb = c->nb;
+    if (c->k && c->trace == CNF_TRACE_EXACT && c->t2) {
+        mlp_trace2_eval(c->m->f, c->t2, nb, y, g, t);
+        const double *f = mlp_trace2_y(c->t2), *tr = mlp_trace2_tr(c->t2);
+        for (size_t r = 0; r < nb; r++) {
+            memcpy(dydt + r * g, f + r * d, d * sizeof(double));
+            dydt[r * g + d] = -tr[r];
+        }
+        return 0;
+    }
+    if (c->k && c->trace == CNF_TRACE_EXACT && c->jb) {
+        mlp_jac_batch_eval(c->m->f, c->jb, nb, y, g, t);
+        const double *f = mlp_jac_batch_y(c->jb);
+        for (size_t r = 0; r < nb; r++)
+            memcpy(dydt + r * g, f + r * d, d * sizeof(double));
+        for (size_t r = 0; r < nb; r++)
+            dydt[r * g + d] = 0;
+        for (size_t i = 0; i < d; i++) {
+            const double *col = mlp_jac_batch_col(c->jb, i);
+            for (size_t r = 0; r < nb; r++)
+                dydt[r * g + d] -= col[r * d + i];
+        }
+        return 0;
+    }
     if (c->k && c->trace == CNF_TRACE_EXACT) {
         for (size_t r = 0; r < nb; r++) {
             mlp_jacobian(c->m->f, c->ws, y + r * g, t, dydt + r * g, c->jac, NULL);
@@ -229,6 +256,8 @@ static err_code cnf_run_solve(struct cnf_run *r, struct cnf_stats *stats, err *e
     struct ode_options o;
     ode_solver *s = NULL;
     mlp_ws *ws = NULL;
+    mlp_jac_batch_ws *jb = NULL;
+    mlp_trace2_ws *t2 = NULL;
     double *eps = NULL, *buf = NULL, *y0 = NULL, *yo = NULL;
     err_code rc;
     if (model_solver_options(&m->solver, r->over, 0, &tab, &o, e)) return ERR_INVALID;
@@ -255,11 +284,19 @@ static err_code cnf_run_solve(struct cnf_run *r, struct cnf_stats *stats, err *e
     if (!(y0 = malloc(nb * g * sizeof(double)))) goto nomem;
     if (!(yo = malloc(r->n_out * nb * g * sizeof(double)))) goto nomem;
     if ((rc = mlp_ws_new(&ws, m->f, nb, e))) goto fail;
+    if (k && !hutch && nb >= MLP_GEMM_MIN_BATCH) {
+        if (mlp_trace2_fits(m->f)) {
+            if ((rc = mlp_trace2_ws_new(&t2, m->f, nb, e))) goto fail;
+            mlp_trace2_prepare(m->f, t2);
+        } else if ((rc = mlp_jac_batch_ws_new(&jb, m->f, nb, e))) {
+            goto fail;
+        }
+    }
     if (!(s = ode_solver_new(tab, nb * g, e))) {
         rc = e->code;
         goto fail;
     }
-    struct cnf_rhs c = {.m = m, .ws = ws, .nb = nb, .k = k, .trace = r->tr.trace,
+    struct cnf_rhs c = {.m = m, .ws = ws, .t2 = t2, .jb = jb, .nb = nb, .k = k, .trace = r->tr.trace,
                         .z = buf, .f = buf + nb * d, .v = buf + 2 * nb * d,
                         .dx = buf + 3 * nb * d, .jac = buf + 4 * nb * d};
     for (size_t b0 = 0; b0 < n; b0 += nb) {
@@ -300,6 +337,8 @@ fail:
 done:
     ode_solver_free(s);
     mlp_ws_free(ws);
+    mlp_jac_batch_ws_free(jb);
+    mlp_trace2_ws_free(t2);
     free(eps);
     free(buf);
     free(y0);

@@ -52,4 +52,5 @@ check-valgrind: $(VALGRIND_TESTS)
 .PHONY: check-valgrind
 # the training maths of hamiltonian models (#26)
 VALGRIND_TESTS += tests/check_mlp_grad2 tests/check_ham_train
+VALGRIND_TESTS += tests/check_mlp_grad3 tests/check_lag_fit
 CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

@@ -153,3 +153,13 @@ tests_check_ham_train_SOURCES = tests/check_ham_train.c tests/testutil.c tests/t
 tests_check_ham_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_ham_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm
+
+# The lagrangian derivative fit at one pair (check_lag_fit): the
+# acceleration against the Euler-Lagrange equations, the exact gradient
+# against central differences.
+check_PROGRAMS += tests/check_lag_fit
+TESTS += tests/check_lag_fit
+tests_check_lag_fit_SOURCES = tests/check_lag_fit.c tests/testutil.c tests/testutil.h
+tests_check_lag_fit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_lag_fit_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm

@@ -47,3 +47,11 @@ TESTS += tests/check_hnn_train
 tests_check_hnn_train_SOURCES = tests/check_hnn_train.c tests/testutil.c tests/testutil.h
 tests_check_hnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_hnn_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+
+# A lagrangian model trained through the daemon (check_lnn_job): the lnn
+# job on the harmonic oscillator, the stored version served.
+check_PROGRAMS += tests/check_lnn_job
+TESTS += tests/check_lnn_job
+tests_check_lnn_job_SOURCES = tests/check_lnn_job.c tests/testutil.c tests/testutil.h
+tests_check_lnn_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_lnn_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm

@@ -54,4 +54,5 @@ check-valgrind: $(VALGRIND_TESTS)
 VALGRIND_TESTS += tests/check_mlp_grad2 tests/check_ham_train
 # the batched Jacobian of the exact cnf trace (#27)
 VALGRIND_TESTS += tests/check_mlp_jac_batch
+VALGRIND_TESTS += tests/check_mlp_grad3 tests/check_lag_fit
 CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

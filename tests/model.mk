@@ -169,3 +169,22 @@ tests_check_hybrid_SOURCES = tests/check_hybrid.c tests/testutil.c tests/testuti
 tests_check_hybrid_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
 tests_check_hybrid_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# The lagrangian derivative fit at one pair (check_lag_fit): the
+# acceleration against the Euler-Lagrange equations, the exact gradient
+# against central differences.
+check_PROGRAMS += tests/check_lag_fit
+TESTS += tests/check_lag_fit
+tests_check_lag_fit_SOURCES = tests/check_lag_fit.c tests/testutil.c tests/testutil.h
+tests_check_lag_fit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_lag_fit_LDADD = src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
+# The lagrangian derivative fit through the trainer (check_lnn_train): the
+# whole loss's gradient against central differences, a trainer run.
+check_PROGRAMS += tests/check_lnn_train
+TESTS += tests/check_lnn_train
+tests_check_lnn_train_SOURCES = tests/check_lnn_train.c tests/testutil.c tests/testutil.h
+tests_check_lnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_lnn_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm

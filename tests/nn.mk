@@ -30,3 +30,10 @@ TESTS += tests/check_mlp_jac_batch
 tests_check_mlp_jac_batch_SOURCES = tests/check_mlp_jac_batch.c tests/testutil.c tests/testutil.h
 tests_check_mlp_jac_batch_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_jac_batch_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# the third derivative a lagrangian's training needs (nn/mlp_grad3.h)
+check_PROGRAMS += tests/check_mlp_grad3
+TESTS += tests/check_mlp_grad3
+tests_check_mlp_grad3_SOURCES = tests/check_mlp_grad3.c tests/testutil.c tests/testutil.h
+tests_check_mlp_grad3_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_mlp_grad3_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

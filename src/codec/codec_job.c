@@ -510,6 +510,39 @@ static err_code parse_init_ham(json_t *init, job_spec *s, err *e)
     return ERR_OK;
 }
 
+/* {"kind": "lagrangian", "dof": n, "lagrangian": net}: a network
+ * 2n -> 1 of [q; dq/dt] (docs/structured.md, "Training: lagrangian"). */
+static err_code parse_init_lag(json_t *init, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"kind", "dof", "lagrangian", "scheme", NULL};
+    model_def *d = &s->init_def;
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    double dof = 0;
+    if (get_int(init, "dof", "init", 1, 2048, &dof, e) != ERR_OK) return e->code;
+    if (dof == 0) return err_set(e, ERR_INVALID, "init.dof", "is required");
+    if (!json_object_get(init, "lagrangian"))
+        return err_set(e, ERR_INVALID, "init.lagrangian",
+                       "required: a network of [q; dq/dt] to one output");
+    const size_t n = (size_t)dof;
+    d->kind = MODEL_KIND_LAGRANGIAN;
+    d->state_dim = 2 * n;
+    d->n_nets = 1;
+    if (parse_ham_net(init, "lagrangian", 2 * n, &d->nets[MODEL_NET_LAG_L], e) ||
+        parse_scheme(init, &s->init_scheme, e) ||
+        model_net_n_params(&d->nets[MODEL_NET_LAG_L], &d->n_params, e))
+        return e->code;
+    d->params = calloc(d->n_params, sizeof *d->params);
+    if (!d->params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    rng r;
+    rng_seed(&r, s->seed);
+    if (init_net_params(&d->nets[MODEL_NET_LAG_L], &s->init_scheme, &r, d->params, e) != ERR_OK ||
+        model_def_validate(d, e) != ERR_OK) {
+        err_prefix_field(e, "init");
+        return e->code;
+    }
+    return ERR_OK;
+}
+
 static err_code parse_init(json_t *init, job_spec *s, err *e)
 {
     if (!json_is_object(init)) return err_set(e, ERR_INVALID, "init", "must be an object");
@@ -526,9 +559,12 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         if (parse_init_cnf(init, d, e) != ERR_OK) return e->code;
     } else if (strcmp(kind, "hamiltonian") == 0) {
         return parse_init_ham(init, s, e);
+    } else if (strcmp(kind, "lagrangian") == 0) {
+        return parse_init_lag(init, s, e);
     } else {
         return err_set(e, ERR_INVALID, "init.kind",
-                       "must be \"ode\", \"cde\", \"hamiltonian\", \"sde\" or \"cnf\"");
+                       "must be \"ode\", \"cde\", \"hamiltonian\", \"lagrangian\", \"sde\" or "
+                       "\"cnf\"");
     }
     if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
@@ -605,8 +641,9 @@ static err_code parse_ml(json_t *o, job_spec *s, err *e)
  * (docs/training.md, "Objectives"). */
 static err_code parse_fit(json_t *o, const char **loss, job_spec *s, err *e)
 {
-    static const char *const fits[] = {"hnn", "derivative", "trajectory"};
-    static const job_fit fit_of[] = {JOB_FIT_HNN, JOB_FIT_DERIVATIVE, JOB_FIT_TRAJECTORY};
+    static const char *const fits[] = {"hnn", "derivative", "trajectory", "lnn"};
+    static const job_fit fit_of[] = {JOB_FIT_HNN, JOB_FIT_DERIVATIVE, JOB_FIT_TRAJECTORY,
+                                     JOB_FIT_LNN};
     static const char *const rules[] = {"channels", "central_difference", "spline"};
     static const job_derivs rule_of[] = {JOB_DERIVS_CHANNELS, JOB_DERIVS_CENTRAL,
                                          JOB_DERIVS_SPLINE};
@@ -617,15 +654,15 @@ static err_code parse_fit(json_t *o, const char **loss, job_spec *s, err *e)
     if (d && !s->derivs)
         return err_set(e, ERR_INVALID, "objective.derivatives",
                        "must be \"channels\", \"central_difference\" or \"spline\"");
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if (strcmp(*loss, fits[i]) == 0) {
             s->fit = fit_of[i];
             *loss = "mse"; /* every fit is a squared error; loss stays the default */
         }
-    if (d && s->fit != JOB_FIT_HNN && s->fit != JOB_FIT_DERIVATIVE &&
+    if (d && s->fit != JOB_FIT_HNN && s->fit != JOB_FIT_DERIVATIVE && s->fit != JOB_FIT_LNN &&
         s->fit != JOB_FIT_DEFAULT)
         return err_set(e, ERR_INVALID, "objective.derivatives",
-                       "derivatives are for the hnn and derivative fits");
+                       "derivatives are for the hnn, lnn and derivative fits");
     return ERR_OK;
 }
 

@@ -45,6 +45,8 @@ const char *job_fit_name(job_fit f)
         return "derivative";
     case JOB_FIT_TRAJECTORY:
         return "trajectory";
+    case JOB_FIT_LNN:
+        return "lnn";
     }
     return "?";
 }
@@ -66,7 +68,34 @@ const char *job_derivs_name(job_derivs d)
 job_fit job_spec_fit(const job_spec *s, model_kind k)
 {
     if (s->fit == JOB_FIT_DEFAULT && k == MODEL_KIND_HAMILTONIAN) return JOB_FIT_HNN;
+    if (s->fit == JOB_FIT_DEFAULT && k == MODEL_KIND_LAGRANGIAN) return JOB_FIT_LNN;
     return s->fit;
+}
+
+/* A lagrangian job: lnn (the derivative fit), mse, no target, no windows;
+ * the trained model is served by an explicit Runge-Kutta method
+ * (model/lagrangian.h), the one named or dopri5. */
+static err_code lag_kind_check(const job_spec *s, err *e)
+{
+    if (job_spec_fit(s, MODEL_KIND_LAGRANGIAN) != JOB_FIT_LNN || s->loss != LOSS_MSE)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "a lagrangian job fits \"lnn\": the squared error of the "
+                       "Euler-Lagrange field against observed derivatives");
+    if (s->target != JOB_TARGET_AUTO)
+        return err_set(e, ERR_INVALID, "objective.target", "a lagrangian job has no target");
+    if (s->batch_time)
+        return err_set(e, ERR_INVALID, "objective.batch_time",
+                       "windows are for trajectory fits; lnn fits observed derivatives");
+    if (s->step > 0)
+        return err_set(e, ERR_INVALID, "solver.step",
+                       "an lnn fit takes no steps; the model is served by an adaptive method");
+    if (!s->method_default) {
+        err me;
+        err_clear(&me);
+        if (model_lagrangian_method_check(s->method, &me))
+            return err_set(e, ERR_INVALID, "solver.method", "%s", me.message);
+    }
+    return ERR_OK;
 }
 
 /* A hamiltonian job: hnn or trajectory, mse, no target; trajectory through
@@ -177,6 +206,9 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
         return err_set(e, ERR_INVALID, "objective",
                        "coupling and sigma_min are for cnf models (flow matching)");
     if (k == MODEL_KIND_HAMILTONIAN) return ham_kind_check(s, e);
+    if (k == MODEL_KIND_LAGRANGIAN) return lag_kind_check(s, e);
+    if (s->fit == JOB_FIT_LNN)
+        return err_set(e, ERR_INVALID, "objective.loss", "lnn is for lagrangian models");
     if (s->fit == JOB_FIT_HNN || s->fit == JOB_FIT_TRAJECTORY)
         return err_set(e, ERR_INVALID, "objective.loss", "%s is for hamiltonian models",
                        job_fit_name(s->fit));
@@ -191,9 +223,6 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
         return err_set(e, ERR_INVALID, "solver.method",
                        "%s is a symplectic method: it is for hamiltonian models", s->method);
     if (k == MODEL_KIND_SDE) return sde_kind_check(s, e);
-    if (k == MODEL_KIND_LAGRANGIAN)
-        return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
-                       "lagrangian models cannot be trained yet; upload a trained one");
     if (k == MODEL_KIND_HYBRID) /* served now; its trainer (parameters + network) is to come */
         return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
                        "hybrid models cannot be trained yet; upload one with its parameters");
@@ -336,6 +365,7 @@ err_code job_spec_data_check(const job_spec *s, const model_def *d, const char *
         return ERR_OK;
     }
     if (d->kind == MODEL_KIND_HAMILTONIAN) return check_ham_data(s, d, channels, e);
+    if (d->kind == MODEL_KIND_LAGRANGIAN) return check_deriv_data(s, d->state_dim, channels, e);
     if (s->fit == JOB_FIT_DERIVATIVE) {
         if (d->augment_dim)
             return err_set(e, ERR_INVALID, model_field[0] == 'f' ? "from_version" : "init.augment_dim",

@@ -50,6 +50,8 @@ typedef enum job_fit {
     JOB_FIT_DERIVATIVE,  /* "derivative": ode, mean |f(x, t) - xdot|^2 over observed pairs */
     JOB_FIT_TRAJECTORY,  /* "trajectory": hamiltonian, mse on observed trajectories through an
                             explicit symplectic method (backpropagation through its steps) */
+    JOB_FIT_LNN,         /* "lnn": lagrangian, mean |f(x) - xdot|^2, f = [v; a(x)] from the
+                            Euler-Lagrange equations (model/lag_fit.h) */
 } job_fit;
 
 /* Where the time derivatives of the hnn and derivative fits come from. */
@@ -130,11 +132,14 @@ const char *job_target_name(job_target t);
  * symplectic method named in solver.method, with solver.step) with the mse
  * loss and no target; an ode job may fit "derivative";
  * objective.derivatives is for the hnn and derivative fits; symplectic
- * methods are for hamiltonian models. Lagrangian models are not trained.
+ * methods are for hamiltonian models. A lagrangian job fits "lnn" (the
+ * default; observed derivatives, objective.derivatives as hnn) with the mse
+ * loss, no target or batch_time, and an explicit Runge-Kutta method if any.
  * ERR_INVALID naming the field. */
 err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e);
 
-/* The fit a job of kind k runs (JOB_FIT_DEFAULT resolved: hnn for a
+/* The fit a job of kind k runs (JOB_FIT_DEFAULT resolved: lnn for a
+ * lagrangian, hnn for a
  * hamiltonian, the kind's own otherwise). */
 job_fit job_spec_fit(const job_spec *s, model_kind k);
 

@@ -24,6 +24,7 @@ src_model_libmodel_la_SOURCES += src/model/hamiltonian.c src/model/hamiltonian.h
 src_model_libmodel_la_SOURCES += src/model/lagrangian.c src/model/lagrangian.h
 src_model_libmodel_la_SOURCES += src/model/hybrid.c src/model/hybrid.h src/model/hybrid_def.c \
 	src/model/hybrid_def.h src/model/hybrid_expr.c src/model/hybrid_expr.h
+src_model_libmodel_la_SOURCES += src/model/lag_fit.c src/model/lag_fit.h
 src_model_libmodel_la_SOURCES += src/model/cnf_model.c src/model/cnf_model.h
 # cnf training: flow matching and its exact minibatch OT coupling
 src_model_libmodel_la_SOURCES += src/model/cfm.c src/model/cfm.h src/model/lsap.c src/model/lsap.h

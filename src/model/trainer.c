@@ -185,7 +185,8 @@ static err_code setup(trainer *t, err *e)
     if (optim_new(&t->opt, &spec->optim, t->d.np, e) != ERR_OK) return e->code;
     solve_options(spec, &t->d.solve);
     const job_fit fit = job_spec_fit(spec, t->d.def->kind);
-    t->kind = fit == JOB_FIT_HNN || fit == JOB_FIT_DERIVATIVE ? &trainer_deriv_kind
+    t->kind = fit == JOB_FIT_HNN || fit == JOB_FIT_DERIVATIVE || fit == JOB_FIT_LNN
+                  ? &trainer_deriv_kind
               : fit == JOB_FIT_TRAJECTORY                     ? &trainer_ham_kind
               : t->d.def->kind == MODEL_KIND_CDE              ? &trainer_cde_kind
               : t->d.def->kind == MODEL_KIND_SDE ? &trainer_sde_kind

@@ -12,8 +12,13 @@
  * adjoint of grad H is gbar = J' fbar ([-fbar_p; fbar_q]) and the gradient
  * is d/dtheta [gbar' grad H], the vector-Hessian product of
  * nn/mlp_grad2.h, per network of the form; for an ode, the network's VJP.
- * The masses of the mass form are not trained (they fix the units of p). */
+ * The masses of the mass form are not trained (they fix the units of p).
+ *
+ *   lnn         (f(x) - xdot)^2,  f = [v; a(x)] for a lagrangian, a from
+ *               the Euler-Lagrange equations; its gradient is
+ *               model/lag_fit.h's (a third derivative of L, nn/mlp_grad3.h). */
 #include "model/deriv_pairs.h"
+#include "model/lag_fit.h"
 #include "model/loss.h"
 #include "model/trainer_internal.h"
 #include "nn/mlp_grad2.h"
@@ -23,7 +28,8 @@
 #include <string.h>
 
 struct deriv_state {
-    int ham;                /* a hamiltonian (else an ode field) */
+    int ham;                /* a hamiltonian (else an ode field or a lagrangian) */
+    lag_fit *lag;           /* a lagrangian */
     int form;               /* model_ham_form */
     size_t dim, n;          /* state, dof */
     deriv_pairs *pairs;     /* per series */
@@ -44,6 +50,7 @@ static void deriv_free(void *state)
     mlp_grad2_ws_free(k->gw[0]);
     mlp_grad2_ws_free(k->gw[1]);
     mlp_ws_free(k->ws);
+    lag_fit_free(k->lag);
     free(k->inv), free(k->f), free(k->fbar), free(k->g), free(k->gbar);
     free(k);
 }
@@ -69,6 +76,11 @@ static err_code deriv_setup(void **state, const struct trainer_data *d, err *e)
     for (size_t s = 0; s < k->n_series; s++)
         if (deriv_pairs_of(&d->ds->series[s], d->ch, k->dim, d->spec->derivs, &k->pairs[s], e))
             return e->code;
+    if (def->kind == MODEL_KIND_LAGRANGIAN) {
+        if (lag_fit_new(&k->lag, d->net[MODEL_NET_LAG_L], e) == ERR_OK) return ERR_OK;
+        err_prefix_field(e, "lagrangian");
+        return e->code;
+    }
     if (!k->ham) return mlp_ws_new(&k->ws, d->net[MODEL_NET_ODE_FIELD], 1, e);
     for (size_t i = 0; i < def->n_nets; i++)
         if (mlp_grad2_ws_new(&k->gw[i], d->net[i], e) != ERR_OK) {
@@ -142,13 +154,18 @@ static double ode_pair(struct deriv_state *k, const struct trainer_data *d, cons
 static err_code deriv_series_loss(void *state, const struct trainer_data *d, size_t s,
                                   double scale, double *loss, double *dtheta, err *e)
 {
-    (void)e;
     struct deriv_state *k = state;
     const deriv_pairs *p = &k->pairs[s];
     if (dtheta) memset(dtheta, 0, d->np * sizeof(double));
-    double l = 0;
+    double l = 0, sq;
     for (size_t i = 0; i < p->n; i++) {
         const double *x = p->x + i * k->dim, *xd = p->dx + i * k->dim;
+        if (k->lag) {
+            if (lag_fit_pair(k->lag, d->net[MODEL_NET_LAG_L], x, xd, scale, &sq, dtheta, e))
+                return e->code;
+            l += sq;
+            continue;
+        }
         l += k->ham ? ham_pair(k, d, x, xd, scale, dtheta)
                     : ode_pair(k, d, x, p->t[i], xd, scale, dtheta);
     }

@@ -20,6 +20,7 @@ src_nn_libnn_la_SOURCES = \
 	src/nn/mlp_jac_batch.c src/nn/mlp_jac_batch.h \
 	src/nn/mlp_trace2.c src/nn/mlp_trace2.h \
 	src/nn/mlp_grad2.c src/nn/mlp_grad2.h \
+	src/nn/mlp_grad3.c src/nn/mlp_grad3.h \
 	src/nn/nn_blas.c src/nn/nn_blas.h
 src_nn_libnn_la_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) -fopenmp-simd -fno-trapping-math -ffp-contract=off
 src_nn_libnn_la_LIBADD = $(BLAS_LIBS) -lm

@@ -1,0 +1,211 @@
+/* check_mlp_grad3: the third derivative a Lagrangian network's training
+ * needs (nn/mlp_grad3.h) against central finite differences, for random
+ * networks with every smooth activation (elementwise layers included):
+ *   S      = u' Hess_x y w   against mlp_grad_hessian's explicit Hessian;
+ *   dtheta = dS/dtheta       against differences of that S in each parameter;
+ *   dx     = dS/dx           against differences of S in each input;
+ *   act''' (mlp_grad3_act_third) against differences of act''.
+ * plus accumulation (the scale, +=) and the refusals.
+ *
+ * Tolerance: S is analytic (mlp_grad.h's Hessian, itself checked by
+ * check_mlp_grad), so central differences with h = 1e-6 are off by about
+ * h^2 |S'''| / 6 + eps |S| / h ~ 1e-10; we require 1e-6 max(1, |value|),
+ * far below a real mistake (a missing term is O(1)). */
+#include "nn/mlp_grad.h"
+#include "nn/mlp_grad3.h"
+#include "nn/mlp_tangent.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static double urand(double lo, double hi)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return lo + (hi - lo) * ((double)(rng >> 11) * 0x1p-53);
+}
+
+static const act_kind smooth[] = {ACT_IDENTITY, ACT_TANH, ACT_SOFTPLUS, ACT_SIGMOID,
+                                  ACT_SILU,     ACT_CUBE, ACT_SQUARE,   ACT_SIN};
+#define N_SMOOTH (int)(sizeof smooth / sizeof smooth[0])
+
+/* d -> 6 (act) -> elementwise act -> 5 (act) -> 1 (identity) */
+static mlp *net(size_t d, act_kind act)
+{
+    const mlp_layer L[] = {{MLP_LINEAR, d, 6, act},
+                           {MLP_ELEMENTWISE, 0, 0, act},
+                           {MLP_LINEAR, 6, 5, act},
+                           {MLP_LINEAR, 5, 1, ACT_IDENTITY}};
+    mlp_spec s = {.state_dim = d, .n_layers = 4, .layers = L};
+    mlp *m = NULL;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(mlp_new(&m, &s, &e) == ERR_OK, "%s: %s", e.field, e.message);
+    double *p = mlp_params(m);
+    const double sc = act == ACT_CUBE || act == ACT_SQUARE ? 0.4 : 0.9;
+    for (size_t i = 0; i < mlp_n_params(m); i++)
+        p[i] = urand(-sc, sc);
+    return m;
+}
+
+static void near(double a, double b, const char *what, size_t i)
+{
+    ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
+                  a, b);
+}
+
+/* u' H w from the explicit Hessian at x. */
+static double uhw(const mlp *m, mlp_grad_ws *gw, const double *x, const double *u,
+                  const double *w, size_t d)
+{
+    double g[8], H[64], s = 0;
+    (void)mlp_grad_hessian(m, gw, x, g, H);
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++)
+            s += u[i] * H[i * d + j] * w[j];
+    return s;
+}
+
+START_TEST(uhw_fd_every_activation)
+{
+    const act_kind act = smooth[_i % N_SMOOTH];
+    const size_t d = _i < N_SMOOTH ? 2 : 4;
+    mlp *m = net(d, act);
+    const size_t np = mlp_n_params(m);
+    mlp_grad_ws *gw = NULL;
+    mlp_grad3_ws *w = NULL;
+    ck_assert_int_eq(mlp_grad_ws_new(&gw, m, 1, NULL), ERR_OK);
+    ck_assert_int_eq(mlp_grad3_ws_new(&w, m, NULL), ERR_OK);
+    double x[8], u[8], v[8], xp[8], dx[8];
+    double *dth = calloc(np, sizeof *dth);
+    const double h = 1e-6;
+    for (int rep = 0; rep < 3; rep++) {
+        for (size_t i = 0; i < d; i++) {
+            x[i] = urand(-1.5, 1.5);
+            u[i] = urand(-1, 1);
+            v[i] = urand(-1, 1);
+        }
+        memset(dx, 0, sizeof dx);
+        memset(dth, 0, np * sizeof *dth);
+        const double S = mlp_grad3_uhw(m, w, x, u, v, 1.0, dx, dth);
+        const double S1 = uhw(m, gw, x, u, v, d);
+        ck_assert_msg(fabs(S - S1) <= 1e-12 * fmax(1, fabs(S)), "S %.17g vs %.17g", S, S1);
+        for (size_t i = 0; i < d; i++) {
+            memcpy(xp, x, d * sizeof *x);
+            xp[i] = x[i] + h;
+            const double fp = uhw(m, gw, xp, u, v, d);
+            xp[i] = x[i] - h;
+            const double fm = uhw(m, gw, xp, u, v, d);
+            near(dx[i], (fp - fm) / (2 * h), "dx", i);
+        }
+        double *p = mlp_params(m);
+        for (size_t k = 0; k < np; k++) {
+            const double p0 = p[k];
+            p[k] = p0 + h;
+            const double fp = uhw(m, gw, x, u, v, d);
+            p[k] = p0 - h;
+            const double fm = uhw(m, gw, x, u, v, d);
+            p[k] = p0;
+            near(dth[k], (fp - fm) / (2 * h), "dtheta", k);
+        }
+    }
+    free(dth);
+    mlp_grad3_ws_free(w);
+    mlp_grad_ws_free(gw);
+    mlp_free(m);
+}
+END_TEST
+
+START_TEST(act_third_fd)
+{
+    const act_kind act = smooth[_i];
+    const double h = 1e-5;
+    for (int r = 0; r < 20; r++) {
+        double z[3], a[3], d2[3], d3;
+        z[0] = urand(-3, 3);
+        z[1] = z[0] + h;
+        z[2] = z[0] - h;
+        act_apply(act, 3, z, a);
+        mlp_tangent_act_second(act, 3, z, a, d2);
+        mlp_grad3_act_third(act, 1, z, a, &d3);
+        ck_assert_msg(fabs(d3 - (d2[1] - d2[2]) / (2 * h)) <= 1e-7 * fmax(1, fabs(d3)),
+                      "%s at %g: %.17g vs fd %.17g", act_name(act), z[0], d3,
+                      (d2[1] - d2[2]) / (2 * h));
+    }
+}
+END_TEST
+
+/* The scale multiplies and the results add onto what was there. */
+START_TEST(accumulates)
+{
+    const size_t d = 3;
+    mlp *m = net(d, ACT_SOFTPLUS);
+    const size_t np = mlp_n_params(m);
+    mlp_grad3_ws *w = NULL;
+    ck_assert_int_eq(mlp_grad3_ws_new(&w, m, NULL), ERR_OK);
+    double x[3] = {0.3, -0.7, 1.1}, u[3] = {1, 0.5, -0.25}, v[3] = {-0.4, 2, 0.1};
+    double dx[3] = {1, 2, 3}, dx1[3] = {0};
+    double *a = malloc(np * sizeof *a), *b = calloc(np, sizeof *b);
+    for (size_t k = 0; k < np; k++)
+        a[k] = (double)k;
+    const double S = mlp_grad3_uhw(m, w, x, u, v, -2.5, dx, a);
+    ck_assert(mlp_grad3_uhw(m, w, x, u, v, 1.0, dx1, b) == S);
+    ck_assert(mlp_grad3_uhw(m, w, x, u, v, 1.0, NULL, NULL) == S);
+    for (size_t i = 0; i < d; i++)
+        ck_assert_msg(fabs(dx[i] - ((double)i + 1 - 2.5 * dx1[i])) <= 1e-13 * (1 + fabs(dx[i])),
+                      "dx[%zu]", i);
+    for (size_t k = 0; k < np; k++)
+        ck_assert_msg(fabs(a[k] - ((double)k - 2.5 * b[k])) <= 1e-13 * (1 + fabs(a[k])),
+                      "dtheta[%zu]", k);
+    free(a);
+    free(b);
+    mlp_grad3_ws_free(w);
+    mlp_free(m);
+}
+END_TEST
+
+START_TEST(refusals)
+{
+    const mlp_layer relu[] = {{MLP_LINEAR, 2, 4, ACT_RELU}, {MLP_LINEAR, 4, 1, ACT_IDENTITY}};
+    const mlp_layer two[] = {{MLP_LINEAR, 2, 4, ACT_TANH}, {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
+    const mlp_layer *ls[] = {relu, two};
+    const char *field[] = {"layers[0].activation", "layers[1]"};
+    for (int i = 0; i < 2; i++) {
+        mlp_spec s = {.state_dim = 2, .n_layers = 2, .layers = ls[i]};
+        mlp *m = NULL;
+        ck_assert_int_eq(mlp_new(&m, &s, NULL), ERR_OK);
+        mlp_grad3_ws *w = (mlp_grad3_ws *)1;
+        err e;
+        err_clear(&e);
+        ck_assert_int_eq(mlp_grad3_ws_new(&w, m, &e), ERR_INVALID);
+        ck_assert_ptr_null(w);
+        ck_assert_str_eq(e.field, field[i]);
+        mlp_free(m);
+    }
+    mlp_grad3_ws_free(NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("mlp_grad3");
+    TCase *tc = tcase_create("core");
+    tcase_add_loop_test(tc, uhw_fd_every_activation, 0, 2 * N_SMOOTH);
+    tcase_add_loop_test(tc, act_third_fd, 0, N_SMOOTH);
+    tcase_add_test(tc, accumulates);
+    tcase_add_test(tc, refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_suite_run(suite());
+}

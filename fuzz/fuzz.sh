@@ -27,7 +27,7 @@ out=$build/fuzz/build
 mkdir -p "$out/obj"
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 -I$build -I$src/src -I$src $(pkg-config --cflags jansson gnutls) -DODESERVE_FUZZ"
-libs="$(pkg-config --libs jansson gnutls) -lopenblas -lm -lpthread"
+libs="$(pkg-config --libs jansson gnutls) -lmatheval -lopenblas -lm -lpthread"
 
 # The library sources the targets reach, compiled once with coverage.
 sh "$src/fuzz/stubs.sh" "$src/src/http/handlers.h" >"$out/handler_stubs.c"

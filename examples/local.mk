@@ -16,16 +16,20 @@ EXTRA_DIST += examples/ou_sde/gen.py examples/ou_sde/ou_train.json \
 	examples/ou_sde/ou_test.json examples/ou_sde/truth.json
 
 # hamiltonian models (docs/structured.md, README): the exact pendulum
-# (separable) and a general tanh H network, written by gen.py.
-dist_examples_DATA += examples/hamiltonian/pendulum.json examples/hamiltonian/hnn.json
+# (separable) and a general tanh H network, written by gen.py. Each kind's
+# examples install into their own folder: two of them are pendulum.json.
+hamiltonianexamplesdir = $(examplesdir)/hamiltonian
+dist_hamiltonianexamples_DATA = examples/hamiltonian/pendulum.json examples/hamiltonian/hnn.json
 EXTRA_DIST += examples/hamiltonian/gen.py
 
 # lagrangian models (docs/structured.md, README): a pendulum L, written by gen.py.
-dist_examples_DATA += examples/lagrangian/pendulum.json
+lagrangianexamplesdir = $(examplesdir)/lagrangian
+dist_lagrangianexamples_DATA = examples/lagrangian/pendulum.json
 EXTRA_DIST += examples/lagrangian/gen.py
 # The HNN training acceptance test's data (tests/check_hnn_train.c,
 # docs/structured.md "Training"): a noisy pendulum by SciPy.
 EXTRA_DIST += examples/pendulum_hnn/gen.py examples/pendulum_hnn/pendulum.json
 # hybrid models (docs/hybrid.md, README): Van der Pol (equations only) and a
 # pendulum with a correction network.
-dist_examples_DATA += examples/hybrid/vanderpol.json examples/hybrid/pendulum-ude.json
+hybridexamplesdir = $(examplesdir)/hybrid
+dist_hybridexamples_DATA = examples/hybrid/vanderpol.json examples/hybrid/pendulum-ude.json

@@ -15,62 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jobtest.h"
 #include "testutil.h"
 
-static tu_daemon d;
-static const char *const json_h[] = {"Content-Type: application/json", NULL};
 static const char *const csv_h[] = {"Content-Type: text/csv", NULL};
-
-static void setup(void)
-{
-    memset(&d, 0, sizeof d);
-    if (tu_daemon_start(&d, NULL, NULL) != 0) {
-        char *log = tu_read_file(d.log, NULL);
-        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
-    }
-}
-
-static void teardown(void)
-{
-    tu_daemon_cleanup(&d);
-}
-
-static json_t *req_h(const char *method, const char *path, const char *const *h, const char *body,
-                     int want)
-{
-    tu_response r;
-    ck_assert_int_eq(tu_http(d.port, method, path, body ? h : NULL, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
-                  r.body);
-    json_error_t je;
-    json_t *j = json_loads(r.body, 0, &je);
-    ck_assert_msg(j != NULL, "not JSON: %s", r.body);
-    tu_response_free(&r);
-    return j;
-}
-
-static json_t *req(const char *method, const char *path, const char *body, int want)
-{
-    return req_h(method, path, json_h, body, want);
-}
-
-static json_t *wait_done(long long id)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
-    for (int i = 0; i < 30000; i++) {
-        json_t *j = req("GET", path, NULL, 200);
-        const char *st = json_string_value(json_object_get(j, "status"));
-        if (strcmp(st, "succeeded") == 0) return j;
-        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
-            ck_abort_msg("job %lld ended %s: %s", id, st,
-                         json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        usleep(20000);
-    }
-    ck_abort_msg("job %lld: timed out", id);
-    return NULL;
-}
 
 struct job_case {
     const char *objective; /* the document's "objective" */
@@ -103,7 +51,7 @@ START_TEST(job_end_to_end)
                                 json_number_value(json_array_get(p, 0)),
                                 json_number_value(json_array_get(p, 1)));
     }
-    json_t *j = req_h("POST", "/v1/datasets/eight?kind=points", csv_h, csv, 201);
+    json_t *j = jt_req_h("POST", "/v1/datasets/eight?kind=points", csv_h, csv, 201);
     free(csv);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "points");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "points")), (json_int_t)n);
@@ -117,15 +65,15 @@ START_TEST(job_end_to_end)
              " \"validation\": {\"every\": %d, \"holdout_fraction\": 0.2},"
              " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-5, \"atol\": 1e-7}}",
              jc->iterations, jc->objective, jc->every);
-    j = req("POST", "/v1/jobs", doc, 202);
+    j = jt_req("POST", "/v1/jobs", doc, 202);
     long long id = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    j = wait_done(id);
+    j = jt_wait_done(id, 600);
     int v = (int)json_integer_value(json_object_get(j, "result_version"));
     ck_assert_int_ge(v, 1);
     json_decref(j);
     snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
-    json_t *m = req("GET", path, NULL, 200);
+    json_t *m = jt_req("GET", path, NULL, 200);
     json_t *it = json_object_get(m, "iteration"), *tl = json_object_get(m, "train_loss"),
            *vl = json_object_get(m, "validation_loss");
     ck_assert_uint_eq(json_array_size(it), (size_t)jc->iterations);
@@ -141,7 +89,7 @@ START_TEST(job_end_to_end)
     json_decref(m);
     /* the stored version: a cnf, served */
     snprintf(path, sizeof path, "/v1/models/eight/versions/%d", v);
-    j = req("GET", path, NULL, 200);
+    j = jt_req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "cnf");
     const char *desc = json_string_value(json_object_get(j, "description"));
     ck_assert_msg(desc && strstr(desc, jc->desc), "%s", desc ? desc : "(none)");
@@ -149,7 +97,7 @@ START_TEST(job_end_to_end)
     json_t *x = json_pack("{s:O}", "x", json_object_get(fx, "fresh"));
     char *body = json_dumps(x, JSON_COMPACT);
     json_decref(x);
-    j = req("POST", "/v1/models/eight/log_prob", body, 200);
+    j = jt_req("POST", "/v1/models/eight/log_prob", body, 200);
     free(body);
     json_t *lp = json_object_get(j, "log_prob");
     size_t nf = json_array_size(json_object_get(fx, "fresh"));
@@ -187,7 +135,7 @@ START_TEST(max_likelihood_job_errors)
                  " \"init\": {\"kind\": \"cnf\", \"dim\": 2, \"vector_field\": {\"hidden\": [8]}},"
                  " \"objective\": %s}",
                  bad[i][0]);
-        json_t *j = req("POST", "/v1/jobs", doc, 422);
+        json_t *j = jt_req("POST", "/v1/jobs", doc, 422);
         const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
         ck_assert_msg(f && strcmp(f, bad[i][1]) == 0, "case %zu: field %s", i, f ? f : "(none)");
         json_decref(j);
@@ -199,7 +147,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("cnf_job");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, job_end_to_end, 0, 2);
     tcase_add_test(tc, max_likelihood_job_errors);

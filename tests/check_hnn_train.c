@@ -30,76 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jobtest.h"
 #include "testutil.h"
-
-static tu_daemon d;
-static const char *const json_h[] = {"Content-Type: application/json", NULL};
-
-static void setup(void)
-{
-    memset(&d, 0, sizeof d);
-    if (tu_daemon_start(&d, NULL, NULL) != 0) {
-        char *log = tu_read_file(d.log, NULL);
-        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
-    }
-}
-
-static void teardown(void)
-{
-    tu_daemon_cleanup(&d);
-}
-
-static json_t *req(const char *method, const char *path, const char *body, int want)
-{
-    tu_response r;
-    ck_assert_int_eq(tu_http(d.port, method, path, body ? json_h : NULL, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
-                  r.body);
-    json_error_t je;
-    json_t *j = json_loads(r.body, 0, &je);
-    ck_assert_msg(j != NULL, "not JSON: %s", r.body);
-    tu_response_free(&r);
-    return j;
-}
-
-static void upload(const char *path, const char *rel)
-{
-    char p[4096];
-    char *body = tu_read_file(tu_source_path(p, sizeof p, rel), NULL);
-    ck_assert_ptr_nonnull(body);
-    json_decref(req("POST", path, body, 201));
-    free(body);
-}
-
-static long long submit(const char *body)
-{
-    json_t *j = req("POST", "/v1/jobs", body, 202);
-    long long id = json_integer_value(json_object_get(j, "id"));
-    json_decref(j);
-    return id;
-}
-
-static int wait_done(long long id)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
-    for (int i = 0; i < 60000; i++) {
-        json_t *j = req("GET", path, NULL, 200);
-        const char *st = json_string_value(json_object_get(j, "status"));
-        if (strcmp(st, "succeeded") == 0) {
-            int v = (int)json_integer_value(json_object_get(j, "result_version"));
-            json_decref(j);
-            return v;
-        }
-        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
-            ck_abort_msg("job %lld ended %s: %s", id, st,
-                         json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        usleep(20000);
-    }
-    ck_abort_msg("job %lld: timed out", id);
-    return 0;
-}
 
 static double now(void)
 {
@@ -125,7 +57,7 @@ static void rollout(const char *name, const char *solver, double *q, double *p, 
     json_decref(body);
     char path[128];
     snprintf(path, sizeof path, "/v1/models/%s/trajectory", name);
-    json_t *j = req("POST", path, text, 200);
+    json_t *j = jt_req("POST", path, text, 200);
     free(text);
     json_t *y = json_object_get(j, "y"), *en = json_object_get(j, "energy");
     ck_assert_uint_eq(json_array_size(y), N_OUT);
@@ -161,7 +93,7 @@ static void check_metrics(long long id, long iterations)
 {
     char path[96];
     snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
-    json_t *m = req("GET", path, NULL, 200);
+    json_t *m = jt_req("GET", path, NULL, 200);
     json_t *tl = json_object_get(m, "train_loss");
     ck_assert_uint_eq(json_array_size(json_object_get(m, "iteration")), (size_t)iterations);
     double first = json_number_value(json_array_get(tl, 0));
@@ -179,33 +111,33 @@ static void check_metrics(long long id, long iterations)
 START_TEST(hnn_beats_ode_on_the_pendulum)
 {
     const double t0 = now();
-    upload("/v1/datasets/pendulum", "examples/pendulum_hnn/pendulum.json");
-    upload("/v1/models/pendulum-true/versions", "examples/hamiltonian/pendulum.json");
-    long long hid = submit(
+    jt_upload("/v1/datasets/pendulum", "examples/pendulum_hnn/pendulum.json");
+    jt_upload("/v1/models/pendulum-true/versions", "examples/hamiltonian/pendulum.json");
+    long long hid = jt_submit(
         "{\"model\": \"pendulum-hnn\", " JOB_COMMON
         "\"init\": {\"kind\": \"hamiltonian\", \"dof\": 1,"
         "          \"hamiltonian\": {\"hidden\": [32, 32], \"activation\": \"tanh\"}},"
         " \"objective\": {\"loss\": \"hnn\", \"batch_size\": 5},"
         " \"solver\": {\"method\": \"gauss4\", \"step\": 0.05}}");
     long long oid =
-        submit("{\"model\": \"pendulum-ode\", " JOB_COMMON
+        jt_submit("{\"model\": \"pendulum-ode\", " JOB_COMMON
                "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [32, 32],"
                "          \"activation\": \"tanh\"},"
                " \"objective\": {\"loss\": \"derivative\", \"batch_size\": 5},"
                " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-9, \"atol\": 1e-11}}");
-    const int hv = wait_done(hid), ov = wait_done(oid);
+    const int hv = jt_wait_version(hid, 1200), ov = jt_wait_version(oid, 1200);
     const double t1 = now();
     check_metrics(hid, 1500);
     check_metrics(oid, 1500);
     char path[128];
     snprintf(path, sizeof path, "/v1/models/pendulum-hnn/versions/%d", hv);
-    json_t *j = req("GET", path, NULL, 200);
+    json_t *j = jt_req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "hamiltonian");
     ck_assert_msg(strstr(json_string_value(json_object_get(j, "description")), "hnn"), "%s",
                   json_string_value(json_object_get(j, "description")));
     json_decref(j);
     snprintf(path, sizeof path, "/v1/models/pendulum-ode/versions/%d", ov);
-    j = req("GET", path, NULL, 200);
+    j = jt_req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "ode");
     json_decref(j);
 
@@ -270,25 +202,25 @@ START_TEST(trajectory_job)
     }
     char *text = json_dumps(ds, JSON_COMPACT);
     json_decref(ds);
-    json_decref(req("POST", "/v1/datasets/pendulum-states", text, 201));
+    json_decref(jt_req("POST", "/v1/datasets/pendulum-states", text, 201));
     free(text);
-    long long id = submit(
+    long long id = jt_submit(
         "{\"model\": \"pendulum-traj\", \"dataset\": \"pendulum-states\", \"seed\": 3,"
         " \"iterations\": 300, \"optimizer\": {\"lr\": 0.01},"
         " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 1, \"mass\": [1.0],"
         "          \"potential\": {\"hidden\": [16], \"activation\": \"tanh\"}},"
         " \"objective\": {\"loss\": \"trajectory\", \"batch_time\": 5, \"batch_size\": 16},"
         " \"solver\": {\"method\": \"leapfrog\", \"step\": 0.05}}");
-    const int ver = wait_done(id);
+    const int ver = jt_wait_version(id, 1200);
     check_metrics(id, 300);
     char path[128];
     snprintf(path, sizeof path, "/v1/models/pendulum-traj/versions/%d", ver);
-    json_t *j = req("GET", path, NULL, 200);
+    json_t *j = jt_req("GET", path, NULL, 200);
     json_t *sv = json_object_get(j, "solver");
     ck_assert_str_eq(json_string_value(json_object_get(sv, "method")), "leapfrog");
     ck_assert(json_number_value(json_object_get(sv, "step")) == 0.05);
     json_decref(j);
-    j = req("POST", "/v1/models/pendulum-traj/energy", "{\"y\": [[0, 0], [1, 0]]}", 200);
+    j = jt_req("POST", "/v1/models/pendulum-traj/energy", "{\"y\": [[0, 0], [1, 0]]}", 200);
     json_t *h = json_object_get(j, "energy");
     const double dv = json_number_value(json_array_get(h, 1)) - json_number_value(json_array_get(h, 0));
     printf("trajectory fit: V(1) - V(0) = %.4f (pendulum %.4f)\n", dv, 1 - cos(1.0));
@@ -301,7 +233,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("hnn_train");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, hnn_beats_ode_on_the_pendulum);
     tcase_add_test(tc, trajectory_job);

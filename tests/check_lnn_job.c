@@ -15,67 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jobtest.h"
 #include "testutil.h"
-
-static tu_daemon d;
-static const char *const json_h[] = {"Content-Type: application/json", NULL};
-
-static void setup(void)
-{
-    memset(&d, 0, sizeof d);
-    if (tu_daemon_start(&d, NULL, NULL) != 0) {
-        char *log = tu_read_file(d.log, NULL);
-        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
-    }
-}
-
-static void teardown(void)
-{
-    tu_daemon_cleanup(&d);
-}
-
-static json_t *req(const char *method, const char *path, const char *body, int want)
-{
-    tu_response r;
-    ck_assert_int_eq(tu_http(d.port, method, path, body ? json_h : NULL, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
-                  r.body);
-    json_error_t je;
-    json_t *j = json_loads(r.body, 0, &je);
-    ck_assert_msg(j != NULL, "not JSON: %s", r.body);
-    tu_response_free(&r);
-    return j;
-}
-
-static long long submit(const char *body)
-{
-    json_t *j = req("POST", "/v1/jobs", body, 202);
-    long long id = json_integer_value(json_object_get(j, "id"));
-    json_decref(j);
-    return id;
-}
-
-static int wait_done(long long id)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
-    for (int i = 0; i < 60000; i++) {
-        json_t *j = req("GET", path, NULL, 200);
-        const char *st = json_string_value(json_object_get(j, "status"));
-        if (strcmp(st, "succeeded") == 0) {
-            int v = (int)json_integer_value(json_object_get(j, "result_version"));
-            json_decref(j);
-            return v;
-        }
-        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
-            ck_abort_msg("job %lld ended %s: %s", id, st,
-                         json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        usleep(20000);
-    }
-    ck_abort_msg("job %lld: timed out", id);
-    return 0;
-}
 
 START_TEST(trains_oscillator)
 {
@@ -93,22 +34,22 @@ START_TEST(trains_oscillator)
     json_t *ds = json_pack("{s:o}", "series", series);
     char *text = json_dumps(ds, JSON_COMPACT);
     json_decref(ds);
-    json_decref(req("POST", "/v1/datasets/osc", text, 201));
+    json_decref(jt_req("POST", "/v1/datasets/osc", text, 201));
     free(text);
-    long long id = submit(
+    long long id = jt_submit(
         "{\"model\": \"osc-lnn\", \"dataset\": \"osc\", \"iterations\": 4000, \"seed\": 1,"
         " \"init\": {\"kind\": \"lagrangian\", \"dof\": 1,"
         "            \"lagrangian\": {\"hidden\": [16], \"activation\": \"softplus\"}},"
         " \"objective\": {\"derivatives\": \"spline\"}, \"optimizer\": {\"lr\": 0.01}}");
-    const int v = wait_done(id);
+    const int v = jt_wait_version(id, 1200);
     char path[128];
     snprintf(path, sizeof path, "/v1/models/osc-lnn/versions/%d", v);
-    json_t *j = req("GET", path, NULL, 200);
+    json_t *j = jt_req("GET", path, NULL, 200);
     char *dump = json_dumps(j, JSON_COMPACT);
     ck_assert_msg(strstr(dump, "\"lagrangian\"") && strstr(dump, "lnn"), "%s", dump);
     free(dump);
     json_decref(j);
-    j = req("POST", "/v1/models/osc-lnn/trajectory",
+    j = jt_req("POST", "/v1/models/osc-lnn/trajectory",
             "{\"y0\": [1.0, 0.0], \"t\": [0, 0.5, 1, 1.5, 2, 2.5, 3],"
             " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-10, \"atol\": 1e-12}}",
             200);
@@ -134,7 +75,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("lnn_job");
     TCase *tc = tcase_create("daemon");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, trains_oscillator);
     suite_add_tcase(s, tc);

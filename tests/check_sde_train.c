@@ -20,82 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jobtest.h"
 #include "testutil.h"
-
-static tu_daemon d;
-static const char *const json_h[] = {"Content-Type: application/json", NULL};
-
-static void setup(void)
-{
-    memset(&d, 0, sizeof d);
-    if (tu_daemon_start(&d, NULL, NULL) != 0) {
-        char *log = tu_read_file(d.log, NULL);
-        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
-    }
-}
-
-static void teardown(void)
-{
-    tu_daemon_cleanup(&d);
-}
-
-static json_t *req(const char *method, const char *path, const char *body, int want)
-{
-    tu_response r;
-    ck_assert_int_eq(tu_http(d.port, method, path, body ? json_h : NULL, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
-                  r.body);
-    json_error_t je;
-    json_t *j = json_loads(r.body, 0, &je);
-    ck_assert_msg(j != NULL, "not JSON: %s", r.body);
-    tu_response_free(&r);
-    return j;
-}
-
-static json_t *source_json(const char *rel)
-{
-    char path[4096];
-    json_error_t je;
-    json_t *j = json_load_file(tu_source_path(path, sizeof path, rel), 0, &je);
-    ck_assert_msg(j != NULL, "%s: %s", rel, je.text);
-    return j;
-}
-
-static void upload(const char *name, const char *rel)
-{
-    char path[4096];
-    char *body = tu_read_file(tu_source_path(path, sizeof path, rel), NULL);
-    ck_assert_ptr_nonnull(body);
-    snprintf(path, sizeof path, "/v1/datasets/%s", name);
-    json_decref(req("POST", path, body, 201));
-    free(body);
-}
-
-static long long submit(const char *body)
-{
-    json_t *j = req("POST", "/v1/jobs", body, 202);
-    long long id = json_integer_value(json_object_get(j, "id"));
-    json_decref(j);
-    return id;
-}
-
-static json_t *wait_done(long long id)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
-    for (int i = 0; i < 30000; i++) {
-        json_t *j = req("GET", path, NULL, 200);
-        const char *st = json_string_value(json_object_get(j, "status"));
-        if (strcmp(st, "succeeded") == 0) return j;
-        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
-            ck_abort_msg("job %lld ended %s: %s", id, st,
-                         json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        usleep(20000);
-    }
-    ck_abort_msg("job %lld: timed out", id);
-    return NULL;
-}
 
 static double num(json_t *a, size_t i)
 {
@@ -104,26 +30,26 @@ static double num(json_t *a, size_t i)
 
 START_TEST(ou_drift_noise_and_band)
 {
-    upload("ou", "examples/ou_sde/ou_train.json");
+    jt_upload("/v1/datasets/ou", "examples/ou_sde/ou_train.json");
     long long id =
-        submit("{\"model\": \"ou\", \"dataset\": \"ou\", \"iterations\": 300, \"seed\": 5, "
+        jt_submit("{\"model\": \"ou\", \"dataset\": \"ou\", \"iterations\": 300, \"seed\": 5, "
                "\"init\": {\"kind\": \"sde\", \"state_dim\": 2, \"noise\": \"additive\", "
                "\"drift\": {\"layers\": [{\"out\": 2}]}, \"diffusion\": {\"constant\": true}}, "
                "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
                "\"solver\": {\"method\": \"euler_maruyama\", \"step\": 0.02}}");
-    json_t *j = wait_done(id);
+    json_t *j = jt_wait_done(id, 600);
     int v = (int)json_integer_value(json_object_get(j, "result_version"));
     ck_assert_int_ge(v, 1);
     json_decref(j);
     char path[96];
     snprintf(path, sizeof path, "/v1/models/ou/versions/%d", v);
-    json_t *m = req("GET", path, NULL, 200);
+    json_t *m = jt_req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(m, "kind")), "sde");
     json_t *solver = json_object_get(m, "solver");
     ck_assert_str_eq(json_string_value(json_object_get(solver, "method")), "euler_maruyama");
     ck_assert_double_eq(json_number_value(json_object_get(solver, "step")), 0.02);
 
-    json_t *truth = source_json("examples/ou_sde/truth.json");
+    json_t *truth = jt_source_json("examples/ou_sde/truth.json");
     json_t *A = json_object_get(truth, "A"), *sig = json_object_get(truth, "sigma");
     json_t *fl = json_array_get(json_object_get(json_object_get(m, "drift"), "layers"), 0);
     json_t *W = json_object_get(fl, "weight");
@@ -158,7 +84,7 @@ START_TEST(ou_drift_noise_and_band)
     ck_assert_msg(drift_err < 0.10, "drift error %g", drift_err);
     ck_assert_msg(noise_err < 0.10, "noise error %g", noise_err);
 
-    json_t *test_doc = source_json("examples/ou_sde/ou_test.json");
+    json_t *test_doc = jt_source_json("examples/ou_sde/ou_test.json");
     json_t *test = json_object_get(test_doc, "series");
     size_t inside = 0, total = 0;
     for (size_t s = 0; s < json_array_size(test); s++) {
@@ -172,7 +98,7 @@ START_TEST(ou_drift_noise_and_band)
                      "\"seed\": %zu, \"quantiles\": [0.05, 0.95]}",
                      num(y0, 0), num(y0, 1), num(t, i), num(t, i + 1), total);
             snprintf(path, sizeof path, "/v1/models/ou/trajectory");
-            json_t *r = req("POST", path, body, 200);
+            json_t *r = jt_req("POST", path, body, 200);
             json_t *q = json_object_get(r, "quantiles");
             json_t *lo = json_array_get(json_object_get(q, "0.05"), 0),
                    *hi = json_array_get(json_object_get(q, "0.95"), 0);
@@ -197,7 +123,7 @@ END_TEST
 
 static void expect_422(const char *body, const char *field)
 {
-    json_t *j = req("POST", "/v1/jobs", body, 422);
+    json_t *j = jt_req("POST", "/v1/jobs", body, 422);
     const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
     ck_assert_msg(f && strcmp(f, field) == 0, "field %s, want %s: %s", f ? f : "(none)", field,
                   body);
@@ -210,8 +136,8 @@ static void expect_422(const char *body, const char *field)
 
 START_TEST(sde_job_errors)
 {
-    upload("ou", "examples/ou_sde/ou_train.json");
-    json_decref(req("POST", "/v1/datasets/three",
+    jt_upload("/v1/datasets/ou", "examples/ou_sde/ou_train.json");
+    json_decref(jt_req("POST", "/v1/datasets/three",
                     "{\"series\": [{\"t\": [0, 1], \"y\": [[1, 2, 3], [4, 5, 6]]}]}", 201));
     const char *step = ", \"solver\": {\"step\": 0.05}";
     char b[1024];
@@ -270,18 +196,18 @@ START_TEST(sde_job_errors)
     char path[4096];
     char *doc = tu_read_file(tu_source_path(path, sizeof path, "examples/sde-demo.json"), NULL);
     ck_assert_ptr_nonnull(doc);
-    json_decref(req("POST", "/v1/models/demo/versions", doc, 201));
+    json_decref(jt_req("POST", "/v1/models/demo/versions", doc, 201));
     free(doc);
     expect_422("{\"model\": \"demo\", \"dataset\": \"three\", \"iterations\": 2, "
                "\"from_version\": 1, \"solver\": {\"step\": 0.05}}",
                "dataset");
     /* and a good one runs to a new version served with the job's step */
-    long long id = submit("{\"model\": \"demo\", \"dataset\": \"ou\", \"iterations\": 2, "
+    long long id = jt_submit("{\"model\": \"demo\", \"dataset\": \"ou\", \"iterations\": 2, "
                           "\"from_version\": 1, \"solver\": {\"step\": 0.05}}");
-    json_t *j = wait_done(id);
+    json_t *j = jt_wait_done(id, 600);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "result_version")), 2);
     json_decref(j);
-    json_t *m = req("GET", "/v1/models/demo/versions/2", NULL, 200);
+    json_t *m = jt_req("GET", "/v1/models/demo/versions/2", NULL, 200);
     ck_assert_double_eq(json_number_value(json_object_get(json_object_get(m, "solver"), "step")),
                         0.05);
     json_decref(m);
@@ -292,7 +218,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("sde_train");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, ou_drift_noise_and_band);
     tcase_add_test(tc, sde_job_errors);

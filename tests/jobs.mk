@@ -27,7 +27,7 @@ tests_check_train_LDADD = src/jobs/libjobs.la src/codec/libcodec.la $(store_test
 # of issue #25 (examples/ou_sde) and the errors of sde job documents
 check_PROGRAMS += tests/check_sde_train
 TESTS += tests/check_sde_train
-tests_check_sde_train_SOURCES = tests/check_sde_train.c tests/testutil.c tests/testutil.h
+tests_check_sde_train_SOURCES = tests/check_sde_train.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_sde_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_sde_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 
@@ -35,7 +35,7 @@ tests_check_sde_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 # a CSV point set, the job's metrics, the stored version served.
 check_PROGRAMS += tests/check_cnf_job
 TESTS += tests/check_cnf_job
-tests_check_cnf_job_SOURCES = tests/check_cnf_job.c tests/testutil.c tests/testutil.h
+tests_check_cnf_job_SOURCES = tests/check_cnf_job.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_cnf_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_cnf_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 
@@ -44,7 +44,7 @@ tests_check_cnf_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 # data, 100-period rollouts: energy without trend, phase error below the ode's.
 check_PROGRAMS += tests/check_hnn_train
 TESTS += tests/check_hnn_train
-tests_check_hnn_train_SOURCES = tests/check_hnn_train.c tests/testutil.c tests/testutil.h
+tests_check_hnn_train_SOURCES = tests/check_hnn_train.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_hnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_hnn_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 
@@ -52,6 +52,6 @@ tests_check_hnn_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 # job on the harmonic oscillator, the stored version served.
 check_PROGRAMS += tests/check_lnn_job
 TESTS += tests/check_lnn_job
-tests_check_lnn_job_SOURCES = tests/check_lnn_job.c tests/testutil.c tests/testutil.h
+tests_check_lnn_job_SOURCES = tests/check_lnn_job.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_lnn_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_lnn_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "codec/codec_json.h"
-#include "codec/codec_model.h"
+#include "codec/codec_model_solver.h"
 
 static void series_free(struct cde_series *s)
 {

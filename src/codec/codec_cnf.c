@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "codec/codec_json.h"
-#include "codec/codec_model.h"
+#include "codec/codec_model_solver.h"
 
 /* Up to 2^53: every JSON reader holds it exactly. */
 #define SEED_MAX 9007199254740992L

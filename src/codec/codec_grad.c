@@ -2,7 +2,7 @@
 #include "codec/codec_grad.h"
 
 #include "codec/codec_json.h"
-#include "codec/codec_model.h"
+#include "codec/codec_model_solver.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -38,10 +38,6 @@ extern const char *const codec_model_pack_keys[];
 /* Append the document of a valid d to b. */
 void codec_model_encode(const model_def *d, jbuf *b);
 
-/* Decode a "solver" object (a model's defaults or a request's overrides)
- * into s (zeroed first). `field` is the object's own name ("solver"). */
-err_code codec_model_solver_decode(const json_t *v, const char *field, model_solver *s, err *e);
-
 /* Read, parse and decode a document file. Errors are prefixed with the
  * path ("examples/spiral.json: ..."). */
 err_code codec_model_file_load(const char *path, model_def *d, err *e);

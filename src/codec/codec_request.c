@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "codec/codec_json.h"
-#include "codec/codec_model.h"
+#include "codec/codec_model_solver.h"
 
 err_code codec_request_version(const json_t *body, model_version_ref *ref, err *e)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "codec/codec_json.h"
-#include "codec/codec_model.h"
+#include "codec/codec_model_solver.h"
 #include "codec/codec_num.h"
 
 static double *alloc_doubles(size_t n, err *e)

@@ -14,6 +14,7 @@ src_codec_libcodec_la_SOURCES = \
 	src/codec/codec_packed.c src/codec/codec_packed.h \
 	src/codec/codec_json.c src/codec/codec_json.h \
 	src/codec/codec_model.c src/codec/codec_model.h \
+	src/codec/codec_model_solver.c src/codec/codec_model_solver.h \
 	src/codec/codec_request.c src/codec/codec_request.h \
 	src/codec/codec_cde.c src/codec/codec_cde.h \
 	src/codec/codec_sde.c src/codec/codec_sde.h \

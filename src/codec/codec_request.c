@@ -53,13 +53,21 @@ static void *alloc_doubles(size_t n, err *e)
 
 /* Whether element 0 of the non-empty array v is an array (a list of
  * lists); v may be packed (codec_parse_packed: the trajectory route packs
- * "t" and "y0"). */
+ * "t" and "y0"): then it holds rows or numbers, no element needs making. */
 static bool first_is_array(const json_t *v)
 {
-    json_t *x = codec_json_array_item(v, 0);
-    bool yes = codec_json_is_array(x);
-    json_decref(x);
-    return yes;
+    codec_packed_view p;
+    if (codec_packed_get(v, &p)) return p.cols > 0;
+    return json_is_array(json_array_get(v, 0));
+}
+
+/* Element i < size of array v (codec_json_array_item: a new reference);
+ * NULL only when out of memory, with e set. */
+static json_t *item(const json_t *v, size_t i, err *e)
+{
+    json_t *x = codec_json_array_item(v, i);
+    if (!x) err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+    return x;
 }
 
 /* "t" as a list of lists: one grid per state of y0 (decoded first). */
@@ -75,7 +83,8 @@ static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
         return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
     size_t total = 0;
     for (size_t b = 0; b < n; b++) {
-        json_t *g = codec_json_array_item(v, b);
+        json_t *g = item(v, b, e);
+        if (!g) return ERR_NOMEM;
         char f[ERR_FIELD_MAX];
         codec_json_field_index(f, sizeof f, "t", b);
         if (!codec_json_is_array(g)) {
@@ -96,7 +105,8 @@ static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
     for (size_t b = 0; b < n; b++) {
         char f[ERR_FIELD_MAX];
         codec_json_field_index(f, sizeof f, "t", b);
-        json_t *g = codec_json_array_item(v, b);
+        json_t *g = item(v, b, e);
+        if (!g) return ERR_NOMEM;
         err_code rc = codec_json_get_vector(g, f, q->t_len[b], q->t + off, e);
         json_decref(g);
         if (rc != ERR_OK) return ERR_INVALID;
@@ -144,7 +154,8 @@ static err_code decode_y0(const json_t *v, size_t dim, codec_request_ode *q, err
     }
     for (size_t b = 0; b < q->batch; b++) {
         char f[ERR_FIELD_MAX];
-        json_t *row = codec_json_array_item(v, b);
+        json_t *row = item(v, b, e);
+        if (!row) return ERR_NOMEM;
         err_code rc = codec_json_get_vector(row, codec_json_field_index(f, sizeof f, "y0", b), dim,
                                             q->y0 + b * dim, e);
         json_decref(row);

@@ -30,6 +30,8 @@ EXTRA_DIST += bench/http_profile.sh bench/body_peak.py
 # http_ceiling.sh: the rate the machine allows at all, from CPU per request
 # of the daemon and of wrk, for /healthz and the W1-sized request.
 EXTRA_DIST += bench/http_ceiling.sh
+# http_cpu.sh: CPU time, context switches and system calls per request (perf stat)
+EXTRA_DIST += bench/http_cpu.sh
 # http_small_request.json: a W1-sized spiral request (y0 = (0.5, 0), 100
 # times in [0, 5]: about a tenth of the demo request's evaluations), for
 # REQUEST= of both scripts: the HTTP path's own cost at the solve size of W1.

@@ -29,6 +29,7 @@
 
 #include "codec/codec_json.h"
 #include "codec/codec_model.h"
+#include "codec/codec_packed.h"
 #include "codec/codec_parse.h"
 #include "codec/codec_request.h"
 #include "codec/codec_strtod.h"
@@ -1092,6 +1093,75 @@ START_TEST(request_errors)
 }
 END_TEST
 
+/* The trajectory route parses "t" and "y0" packed (codec_parse_packed):
+ * every request, good or bad, decodes exactly as from the plain tree (the
+ * same values, or the same error, field and message), and
+ * codec_packed_unpack gives back the plain tree (for the decoders that read
+ * arrays themselves). pack_min 1, so that even these short arrays pack. */
+START_TEST(request_packed_as_plain)
+{
+    static const char *const texts[] = {
+        "{\"y0\": [2, 0], \"t\": [0.5, 3.1, 0.2, 25, 0.5]}",
+        "{\"y0\": [[1, 2], [3, 4], [5, 6]], \"t\": [-1], \"t0\": 2.5}",
+        "{\"y0\": [[1, 2]], \"t\": [1]}",
+        "{\"y0\": [[1, 2], [3, 4]], \"t\": [[1, 2], [3]]}",
+        "{\"y0\": [[1, 2], [3, 4]], \"t\": [[1, 2], [3, 4.5]]}",
+        "{\"y0\": [[1, 2], [3, 4]], \"t\": [[1, 2], [3, null]]}",
+        "{\"y0\": [[1, 2], [3, 4]], \"t\": [[1, 2], []]}",
+        "{\"y0\": [[1, 2], [3, 4]], \"t\": [[1, 2]]}",
+        "{\"y0\": [1, 2], \"t\": [[1, 2]]}",
+        "{\"y0\": [[1, null], [3, 4]], \"t\": [1]}",
+        "{\"y0\": [null, 2], \"t\": [1]}",
+        "{\"y0\": [1, 2], \"t\": [1, null]}",
+        "{\"y0\": [1, 2], \"t\": [null]}",
+        "{\"y0\": [1, 2], \"t\": [[null]]}",
+        "{\"t\": [1]}",
+        "{\"y0\": [1, 2], \"t\": []}",
+        "{\"y0\": [1, 2], \"t\": [1, \"2\"]}",
+        "{\"y0\": [1, 2, 3], \"t\": [1]}",
+        "{\"y0\": [], \"t\": [1]}",
+        "{\"y0\": [[1, 2], [3]], \"t\": [1]}",
+        "{\"y0\": [[1, 2], 3], \"t\": [1]}",
+        "{\"y0\": [1, [2]], \"t\": [1]}",
+        "{\"y0\": [[1, 2, 3], [4, 5, 6]], \"t\": [1]}",
+        "{\"y0\": [1, 2], \"t\": [1], \"events\": [{\"name\": \"a\", \"t\": [1, 2]}]}",
+    };
+    static const char *const keys[] = {"t", "y0", NULL};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        const char *text = texts[i];
+        json_t *plain = NULL, *packed = NULL;
+        err e1, e2;
+        err_clear(&e1);
+        err_clear(&e2);
+        ck_assert_int_eq(codec_parse(text, strlen(text), &plain, &e1), ERR_OK);
+        ck_assert_int_eq(codec_parse_packed(text, strlen(text), keys, 1, &packed, &e2), ERR_OK);
+        codec_request_ode a, b;
+        err_code ra = codec_request_ode_decode(plain, 2, &a, &e1),
+                 rb = codec_request_ode_decode(packed, 2, &b, &e2);
+        ck_assert_msg(ra == rb, "%s: %d plain, %d packed", text, ra, rb);
+        if (ra != ERR_OK) {
+            ck_assert_msg(strcmp(e1.field, e2.field) == 0 && strcmp(e1.message, e2.message) == 0,
+                          "%s: plain %s: %s; packed %s: %s", text, e1.field, e1.message,
+                          e2.field, e2.message);
+        } else {
+            ck_assert_int_eq(a.batched, b.batched);
+            ck_assert_uint_eq(a.batch, b.batch);
+            ck_assert_uint_eq(a.n_t, b.n_t);
+            ck_assert_int_eq(!a.t_len, !b.t_len);
+            ck_assert_mem_eq(a.y0, b.y0, a.batch * 2 * sizeof *a.y0);
+            ck_assert_mem_eq(a.t, b.t, a.n_t * sizeof *a.t);
+            if (a.t_len) ck_assert_mem_eq(a.t_len, b.t_len, a.batch * sizeof *a.t_len);
+            codec_request_ode_free(&a);
+            codec_request_ode_free(&b);
+        }
+        ck_assert_int_eq(codec_packed_unpack(packed, &e2), ERR_OK);
+        ck_assert_msg(json_equal(plain, packed), "%s: unpacked tree differs", text);
+        json_decref(plain);
+        json_decref(packed);
+    }
+}
+END_TEST
+
 START_TEST(request_version)
 {
     const struct {
@@ -1281,6 +1351,7 @@ static Suite *suite(void)
     tcase_add_test(er, model_decode_errors);
     tcase_add_test(er, model_load_file_errors);
     tcase_add_test(er, request_errors);
+    tcase_add_test(er, request_packed_as_plain);
     suite_add_tcase(s, er);
     return s;
 }

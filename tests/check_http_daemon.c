@@ -332,6 +332,48 @@ START_TEST(pipelined_requests_are_not_polled_for)
 }
 END_TEST
 
+/* Under more open connections than HTTP threads a thread does not spin on
+ * the connection it just answered: it likely holds others whose requests
+ * the spin would hold up, and many connections touch "nothing in flight"
+ * between replies so often that the spins took CPU from the requests
+ * (docs/benchmarks.md). One HTTP thread, two connections: a request with a
+ * pause after it is followed by no poll (a poll would run out in the pause
+ * and log keepalive_poll_quiet); with the second connection gone, by one. */
+START_TEST(keepalive_poll_not_under_many_connections)
+{
+    const char *args[] = {
+        "--keepalive-poll", "0.01", "--http-threads", "1", "--log-level", "debug", NULL};
+    start(args, test_env);
+    tu_response r;
+    tu_conn *a = tu_connect("127.0.0.1", d.port), *b = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(tu_request(b, "GET", "/healthz", NULL, NULL, 0, &r), 0); /* b is open */
+    tu_response_free(&r);
+    usleep(30000);
+    int before = tu_log_count(&d, "event=keepalive_poll_quiet");
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(tu_request(a, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        tu_response_free(&r);
+        usleep(30000); /* past keepalive_poll: a poll would have run out */
+    }
+    int two = tu_log_count(&d, "event=keepalive_poll_quiet") - before;
+    ck_assert_msg(two == 0, "%d keep-alive polls with 2 connections on 1 HTTP thread", two);
+    tu_close(b);
+    usleep(50000); /* the server sees b's end */
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(tu_request(a, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+        tu_response_free(&r);
+        usleep(30000);
+    }
+    int one = tu_log_count(&d, "event=keepalive_poll_quiet") - before;
+    ck_assert_msg(one >= 2, "%d keep-alive polls with 1 connection left (4 requests)", one);
+    tu_close(a);
+    stop_ok();
+}
+END_TEST
+
 /* ---- limits ---- */
 
 START_TEST(body_over_the_cap_is_refused_before_it_is_read)
@@ -566,6 +608,7 @@ static Suite *http_daemon_suite(void)
     tcase_add_test(core, json_bodies);
     tcase_add_test(core, keepalive_poll_holds_up_no_one);
     tcase_add_test(core, pipelined_requests_are_not_polled_for);
+    tcase_add_test(core, keepalive_poll_not_under_many_connections);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, NULL, cleanup);

@@ -160,6 +160,31 @@ static err_code dec_model_packed(err *e)
     return rc;
 }
 
+/* As the trajectory route reads it: "t" and "y0" packed (pack_min 1), a
+ * batch of states with one grid each, then a batch on shared times. */
+static err_code dec_request_packed(err *e)
+{
+    static const char *const keys[] = {"t", "y0", NULL};
+    static const char *const bodies[] = {
+        "{\"t\": [[0, 0.25], [0.5, 1], [0.1, 0.2]], \"y0\": [[1, 0], [0, 1], [0.5, 0.5]]}",
+        "{\"t\": [0, 0.25, 0.5, 1], \"y0\": [[1, 0], [0, 1], [0.5, 0.5]]}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *doc = NULL;
+        err_code rc = codec_parse_packed(bodies[i], strlen(bodies[i]), keys, 1, &doc, e);
+        if (rc) return rc;
+        codec_request_ode q;
+        memset(&q, 0, sizeof q);
+        rc = codec_request_ode_decode(doc, 2, &q, e);
+        if (rc == ERR_OK && q.batch != 3)
+            rc = err_set(e, ERR_INTERNAL, NULL, "decoded a batch of %zu", q.batch);
+        codec_request_ode_free(&q);
+        json_decref(doc);
+        if (rc) return rc;
+    }
+    return ERR_OK;
+}
+
 static err_code dec_request(err *e)
 {
     static const char body[] = "{\"t\": [0, 0.25, 0.5, 1], \"y0\": [[1, 0], [0, 1], [0.5, 0.5]],"
@@ -314,6 +339,12 @@ START_TEST(trajectory_request)
 }
 END_TEST
 
+START_TEST(trajectory_request_packed)
+{
+    walk("trajectory request (packed)", dec_request_packed);
+}
+END_TEST
+
 START_TEST(dataset_json)
 {
     walk("dataset (JSON)", dec_dataset_json);
@@ -339,6 +370,7 @@ static Suite *nomem_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, model_upload);
     tcase_add_test(tc, trajectory_request);
+    tcase_add_test(tc, trajectory_request_packed);
     tcase_add_test(tc, dataset_json);
     tcase_add_test(tc, model_upload_packed);
     tcase_add_test(tc, dataset_json_packed);

@@ -84,3 +84,48 @@ bool codec_packed_is_null(double x)
 {
     return isnan(x);
 }
+
+/* The plain array of a packed node: a new reference, NULL when out of memory. */
+static json_t *expand(const codec_packed_view *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < p->rows; i++) {
+        json_t *x = codec_packed_item(p, i);
+        if (!x || json_array_append_new(a, x) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+err_code codec_packed_unpack(json_t *tree, err *e)
+{
+    codec_packed_view p;
+    if (json_is_object(tree)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(tree, k, x)
+        {
+            if (!codec_packed_get(x, &p)) {
+                if (codec_packed_unpack(x, e) != ERR_OK) return ERR_NOMEM;
+                continue;
+            }
+            json_t *a = expand(&p);
+            if (!a || json_object_set_new(tree, k, a) != 0) /* same key: replaced in place */
+                return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+        }
+    } else if (json_is_array(tree)) {
+        for (size_t i = 0; i < json_array_size(tree); i++) {
+            json_t *x = json_array_get(tree, i);
+            if (!codec_packed_get(x, &p)) {
+                if (codec_packed_unpack(x, e) != ERR_OK) return ERR_NOMEM;
+                continue;
+            }
+            json_t *a = expand(&p);
+            if (!a || json_array_set_new(tree, i, a) != 0)
+                return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+        }
+    }
+    return ERR_OK;
+}

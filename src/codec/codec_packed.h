@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/err.h"
+
 /* A packed array's shape and values (borrowed from the node). Flat:
  * cols = 0 and n = rows values; rows: rows x cols values, row-major.
  * A null element is a NaN (parsed numbers are finite). */
@@ -43,6 +45,12 @@ bool codec_packed_get(const json_t *v, codec_packed_view *out);
  * null, or for rows an array of them): a new reference; NULL when out of
  * memory or i is past the end. */
 json_t *codec_packed_item(const codec_packed_view *p, size_t i);
+
+/* Replace every packed node inside `tree` (any depth) by the plain array it
+ * stands for, as codec_parse would have built it: for a decoder that reads
+ * jansson arrays itself. ERR_NOMEM when out of memory (the tree is then
+ * valid, partly expanded). */
+err_code codec_packed_unpack(json_t *tree, err *e);
 
 /* The value that stands for a JSON null in a packed array. */
 double codec_packed_null(void);

@@ -7,6 +7,7 @@
 
 #include "codec/codec_json.h"
 #include "codec/codec_model_solver.h"
+#include "codec/codec_packed.h"
 
 err_code codec_request_version(const json_t *body, model_version_ref *ref, err *e)
 {
@@ -50,10 +51,29 @@ static void *alloc_doubles(size_t n, err *e)
     return p;
 }
 
+/* Whether element 0 of the non-empty array v is an array (a list of
+ * lists); v may be packed (codec_parse_packed: the trajectory route packs
+ * "t" and "y0"): then it holds rows or numbers, no element needs making. */
+static bool first_is_array(const json_t *v)
+{
+    codec_packed_view p;
+    if (codec_packed_get(v, &p)) return p.cols > 0;
+    return json_is_array(json_array_get(v, 0));
+}
+
+/* Element i < size of array v (codec_json_array_item: a new reference);
+ * NULL only when out of memory, with e set. */
+static json_t *item(const json_t *v, size_t i, err *e)
+{
+    json_t *x = codec_json_array_item(v, i);
+    if (!x) err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
+    return x;
+}
+
 /* "t" as a list of lists: one grid per state of y0 (decoded first). */
 static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
 {
-    const size_t n = json_array_size(v);
+    const size_t n = codec_json_array_size(v);
     if (!q->batched || n != q->batch)
         return err_set(e, ERR_INVALID, "t",
                        "holds %zu lists of times; y0 holds %zu state%s (a list of lists needs one "
@@ -63,14 +83,18 @@ static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
         return err_set(e, ERR_NOMEM, NULL, "out of memory decoding the request");
     size_t total = 0;
     for (size_t b = 0; b < n; b++) {
-        const json_t *g = json_array_get(v, b);
+        json_t *g = item(v, b, e);
+        if (!g) return ERR_NOMEM;
         char f[ERR_FIELD_MAX];
         codec_json_field_index(f, sizeof f, "t", b);
-        if (!json_is_array(g))
-            return err_set(e, ERR_INVALID, f,
-                           "must be a list of times (t is a list of lists), got %s",
-                           codec_json_type_name(g));
-        q->t_len[b] = json_array_size(g);
+        if (!codec_json_is_array(g)) {
+            err_set(e, ERR_INVALID, f, "must be a list of times (t is a list of lists), got %s",
+                    codec_json_type_name(g));
+            json_decref(g);
+            return ERR_INVALID;
+        }
+        q->t_len[b] = codec_json_array_size(g);
+        json_decref(g);
         total += q->t_len[b];
     }
     if (total == 0)
@@ -81,8 +105,11 @@ static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
     for (size_t b = 0; b < n; b++) {
         char f[ERR_FIELD_MAX];
         codec_json_field_index(f, sizeof f, "t", b);
-        if (codec_json_get_vector(json_array_get(v, b), f, q->t_len[b], q->t + off, e) != ERR_OK)
-            return ERR_INVALID;
+        json_t *g = item(v, b, e);
+        if (!g) return ERR_NOMEM;
+        err_code rc = codec_json_get_vector(g, f, q->t_len[b], q->t + off, e);
+        json_decref(g);
+        if (rc != ERR_OK) return ERR_INVALID;
         off += q->t_len[b];
     }
     return ERR_OK;
@@ -92,13 +119,13 @@ static err_code decode_grids(const json_t *v, codec_request_ode *q, err *e)
 static err_code decode_times(const json_t *v, codec_request_ode *q, err *e)
 {
     if (!v) return err_set(e, ERR_INVALID, "t", "missing: the list of output times");
-    if (!json_is_array(v))
+    if (!codec_json_is_array(v))
         return err_set(e, ERR_INVALID, "t", "must be an array of times, got %s",
                        codec_json_type_name(v));
-    if (json_array_size(v) == 0)
+    if (codec_json_array_size(v) == 0)
         return err_set(e, ERR_INVALID, "t", "must not be empty: give at least one output time");
-    if (json_is_array(json_array_get(v, 0))) return decode_grids(v, q, e);
-    q->n_t = json_array_size(v);
+    if (first_is_array(v)) return decode_grids(v, q, e);
+    q->n_t = codec_json_array_size(v);
     if (!(q->t = alloc_doubles(q->n_t, e))) return ERR_NOMEM;
     return codec_json_get_vector(v, "t", q->n_t, q->t, e);
 }
@@ -107,20 +134,32 @@ static err_code decode_times(const json_t *v, codec_request_ode *q, err *e)
 static err_code decode_y0(const json_t *v, size_t dim, codec_request_ode *q, err *e)
 {
     if (!v) return err_set(e, ERR_INVALID, "y0", "missing: the initial state (%zu numbers)", dim);
-    if (!json_is_array(v))
+    if (!codec_json_is_array(v))
         return err_set(e, ERR_INVALID, "y0",
                        "must be a state (%zu numbers) or a list of states, got %s", dim,
                        codec_json_type_name(v));
-    q->batched = json_array_size(v) > 0 && json_is_array(json_array_get(v, 0));
-    q->batch = q->batched ? json_array_size(v) : 1;
+    q->batched = codec_json_array_size(v) > 0 && first_is_array(v);
+    q->batch = q->batched ? codec_json_array_size(v) : 1;
     if (!(q->y0 = alloc_doubles(q->batch * dim, e))) return ERR_NOMEM;
     if (!q->batched) return codec_json_get_vector(v, "y0", dim, q->y0, e);
+    codec_packed_view p;
+    if (codec_packed_get(v, &p) && p.cols == dim) { /* rows of numbers: no node per row */
+        bool nulls = false;
+        for (size_t i = 0; i < p.rows * dim; i++)
+            nulls |= codec_packed_is_null(p.v[i]);
+        if (!nulls) {
+            memcpy(q->y0, p.v, p.rows * dim * sizeof *q->y0);
+            return ERR_OK;
+        }
+    }
     for (size_t b = 0; b < q->batch; b++) {
         char f[ERR_FIELD_MAX];
-        if (codec_json_get_vector(json_array_get(v, b),
-                                  codec_json_field_index(f, sizeof f, "y0", b), dim,
-                                  q->y0 + b * dim, e) != ERR_OK)
-            return ERR_INVALID;
+        json_t *row = item(v, b, e);
+        if (!row) return ERR_NOMEM;
+        err_code rc = codec_json_get_vector(row, codec_json_field_index(f, sizeof f, "y0", b), dim,
+                                            q->y0 + b * dim, e);
+        json_decref(row);
+        if (rc != ERR_OK) return ERR_INVALID;
     }
     return ERR_OK;
 }

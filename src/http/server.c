@@ -56,6 +56,8 @@ struct http_server {
     int listen_fd; /* ours until MHD_start_daemon; -1 once closed */
     int quiesced;
     atomic_uint inflight; /* requests between first callback and completion */
+    atomic_uint conns;    /* open connections (keepalive_poll) */
+    unsigned threads;     /* HTTP threads */
     char addr[80];        /* bound address, "127.0.0.1:41234" */
 };
 
@@ -537,7 +539,12 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
  * "keepalive_poll"). Only when nothing else is in flight, so the spin
  * never takes a core from a solve; it stops as soon as any request starts
  * elsewhere. A request on another connection of this same HTTP thread waits
- * at most `keepalive_poll`.
+ * at most `keepalive_poll`. Only while the open connections are no more
+ * than the HTTP threads: with more, this thread likely holds others too,
+ * whose requests the spin would hold up, and under many connections
+ * inflight touches 0 between replies so often that the spins (a poll(2)
+ * each turn) took CPU from the requests and the client on the same cores
+ * (docs/benchmarks.md, "Keep-alive polls under many connections").
  *
  * Pipelined requests. A request the client sent along with the previous one
  * is already in libmicrohttpd's buffer: the socket never turns readable for
@@ -553,7 +560,7 @@ static const char *termination_name(enum MHD_RequestTerminationCode t)
 static int keepalive_poll(http_server *s, struct MHD_Connection *c)
 {
     uint64_t us = atomic_load(&s->app->keepalive_poll_us);
-    if (us == 0) return 1;
+    if (us == 0 || atomic_load_explicit(&s->conns, memory_order_relaxed) > s->threads) return 1;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return 1;
@@ -603,10 +610,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
     http_server *s = cls;
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub_explicit(&s->conns, 1, memory_order_relaxed);
         http_guard_close(s->guard, *socket_context);
         *socket_context = NULL;
         return;
     }
+    atomic_fetch_add_explicit(&s->conns, 1, memory_order_relaxed);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     *socket_context = ci ? http_guard_open(s->guard, ci->connect_fd) : NULL;
@@ -674,6 +683,7 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
     if (!s) return err_set(e, ERR_NOMEM, NULL, "http server: out of memory");
     s->app = app;
     s->listen_fd = -1;
+    s->threads = o->threads;
     int family = AF_INET;
     const char *cert = o->tls_cert ? o->tls_cert : "", *key = o->tls_key ? o->tls_key : "";
     err_code rc = ERR_OK;

@@ -46,6 +46,7 @@
  * solver's abort hook, polled before every step; a solver failure is 422
  * solver_failed with the time reached ("t_reached"). See docs/api.md. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@
 #include "codec/codec_cde.h"
 #include "codec/codec_hybrid.h"
 #include "codec/codec_json.h"
+#include "codec/codec_packed.h"
 #include "codec/codec_request.h"
 #include "codec/codec_sde.h"
 #include "core/clock.h"
@@ -208,15 +210,23 @@ static int check_limits(void *ctx)
 }
 
 /* 1 when `points` values fit the configured cap; else replies 413 with
- * `what` (how the values are counted) in the message. */
-static int within_cap(http_req *r, double points, const char *what)
+ * what (printf format and arguments: how the values are counted, formatted
+ * only then) in the message. */
+static int within_cap(http_req *r, double points, const char *what, ...)
+    __attribute__((format(printf, 3, 4)));
+static int within_cap(http_req *r, double points, const char *what, ...)
 {
     uint64_t cap = atomic_load(&http_req_app(r)->max_solve_points);
     if (points <= (double)cap) return 1;
+    char how[160];
+    va_list ap;
+    va_start(ap, what);
+    vsnprintf(how, sizeof how, what, ap);
+    va_end(ap);
     http_reply_errorf(r, ERR_TOO_LARGE, NULL,
                       "the reply would hold %.0f values (%s), more than max_solve_points = %llu; "
                       "split the request",
-                      points, what, (unsigned long long)cap);
+                      points, how, (unsigned long long)cap);
     return 0;
 }
 
@@ -277,14 +287,12 @@ static int traj_ode_prepare(http_req *r, traj *t)
     }
     t->od = ode_model_output_dim(m, q->augmented);
     const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t; /* t_len: n_t counts them all */
-    char what[128];
-    if (q->t_len)
-        snprintf(what, sizeof what, "%zu times over %zu states x %zu per state", q->n_t, q->batch,
-                 t->od);
-    else
-        snprintf(what, sizeof what, "%zu states x %zu times x %zu per state", q->batch, q->n_t,
-                 t->od);
-    if (!within_cap(r, (double)rows * (double)t->od, what)) return -1;
+    const double values = (double)rows * (double)t->od;
+    if (q->t_len ? !within_cap(r, values, "%zu times over %zu states x %zu per state", q->n_t,
+                               q->batch, t->od)
+                 : !within_cap(r, values, "%zu states x %zu times x %zu per state", q->batch,
+                               q->n_t, t->od))
+        return -1;
     if (!(t->y = malloc(rows * t->od * sizeof *t->y))) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
         return -1;
@@ -372,10 +380,9 @@ static int traj_cde_prepare(http_req *r, traj *t)
     }
     /* the cap counts every value of the reply: rows x (readout + hidden) */
     size_t per_row = (want_r ? t->rd : 0) + (want_h ? t->hd : 0);
-    char what[128];
-    snprintf(what, sizeof what, "%zu query times over %zu series x %zu per time", rows, q->batch,
-             per_row);
-    if (!within_cap(r, (double)rows * (double)per_row, what)) return -1;
+    if (!within_cap(r, (double)rows * (double)per_row,
+                    "%zu query times over %zu series x %zu per time", rows, q->batch, per_row))
+        return -1;
     if ((want_r && !(t->ro = malloc(rows * t->rd * sizeof *t->ro))) ||
         (want_h && !(t->hid = malloc(rows * t->hd * sizeof *t->hid)))) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
@@ -472,10 +479,10 @@ static int traj_sde_prepare(http_req *r, traj *t)
     if (!q->has_seed) q->seed = draw_seed();
     t->sd = sde_model_state_dim(m);
     const double cell = (double)q->n_t * (double)t->sd;
-    char what[160];
-    snprintf(what, sizeof what, "%zu samples x %zu states x %zu times x %zu per state, held while "
-             "solving", q->samples, q->batch, q->n_t, t->sd);
-    if (!within_cap(r, (double)q->samples * (double)q->batch * cell, what)) return -1;
+    if (!within_cap(r, (double)q->samples * (double)q->batch * cell,
+                    "%zu samples x %zu states x %zu times x %zu per state, held while solving",
+                    q->samples, q->batch, q->n_t, t->sd))
+        return -1;
     const size_t nc = q->batch * q->n_t * t->sd;
     int nomem = !(t->paths = malloc(q->samples * nc * sizeof *t->paths));
     if (!nomem && (q->output & CODEC_SDE_SUMMARY))
@@ -559,11 +566,11 @@ static int traj_rows_alloc(http_req *r, traj *t, int with_energy)
 {
     const codec_request_ode *q = &t->oq;
     const size_t rows = q->t_len ? q->n_t : q->batch * q->n_t;
-    char what[128];
-    snprintf(what, sizeof what, with_energy ? "%zu rows x (%zu per state + the energy)"
-                                            : "%zu rows x %zu per state",
-             rows, t->od);
-    if (!within_cap(r, (double)rows * (double)(t->od + (with_energy ? 1 : 0)), what)) return -1;
+    if (with_energy ? !within_cap(r, (double)rows * (double)(t->od + 1),
+                                  "%zu rows x (%zu per state + the energy)", rows, t->od)
+                    : !within_cap(r, (double)rows * (double)t->od, "%zu rows x %zu per state", rows,
+                                  t->od))
+        return -1;
     if (!(t->y = malloc(rows * t->od * sizeof *t->y)) ||
         (with_energy && !(t->energy = malloc(rows * sizeof *t->energy)))) {
         http_reply_errorf(r, ERR_NOMEM, NULL, "out of memory for the trajectory");
@@ -866,22 +873,35 @@ void traj_serve(http_req *r, const traj_proto *p, void *ctx)
 
 /* ---- the v1 protocol: POST /v1/models/{name}/trajectory ---- */
 
+/* The arrays the v1 body is parsed with packed (codec_packed.h): a
+ * trajectory's times and states are most of its numbers, and a node per
+ * number was a third of the parse and of the frees at completion
+ * (docs/benchmarks.md, "Packed trajectory requests"). */
+static const char *const v1_pack_keys[] = {"t", "y0", NULL};
+
 /* The body is the v1 body: parsed here, its "version" read. */
 static err_code v1_open(http_req *r, void *ctx, model_version_ref *ref, err *e)
 {
     json_t **body = ctx;
-    if (api_body_parse(r, body, e) != ERR_OK) return e->code;
+    if (api_body_parse_packed(r, v1_pack_keys, body, e) != ERR_OK) return e->code;
     if (!json_is_object(*body))
         return err_set(e, ERR_INVALID, "", "the request must be a JSON object, got %s",
                        codec_json_type_name(*body));
     return codec_request_version(*body, ref, e);
 }
 
+/* The kinds whose decoder reads packed arrays (codec_request_ode_decode);
+ * the others get the plain tree. */
+static int v1_reads_packed(model_kind k)
+{
+    return k == MODEL_KIND_ODE || k == MODEL_KIND_HAMILTONIAN || k == MODEL_KIND_LAGRANGIAN ||
+           k == MODEL_KIND_HYBRID;
+}
+
 static err_code v1_body(void *ctx, const model_handle *h, json_t **out, err *e)
 {
-    (void)h;
-    (void)e;
     json_t **body = ctx;
+    if (!v1_reads_packed(h->def->kind) && codec_packed_unpack(*body, e) != ERR_OK) return e->code;
     *out = *body;
     *body = NULL;
     return ERR_OK;

@@ -18,7 +18,11 @@
  *    "bwd_steps_median": ..., "mae_full": ..., "mae_best": ...}
  * steps_median is the forward solve's accepted steps, bwd_steps_median the
  * steps swept backwards (backprop: the same) or taken by the adjoint's
- * backward solves (all intervals together);
+ * backward solves (all intervals together); nfe_median the forward solve's
+ * evaluations of the field (each one of the whole batch of 20),
+ * bwd_nfe_median the backward pass's (backprop: VJPs of the sweep, each
+ * after a forward re-evaluation at the stage; adjoint: the augmented
+ * field's, each a forward and a VJP);
  * loss_last10 is the mean training loss of the last 10 iterations;
  * mae_full the mean absolute error of the trained model over the whole
  * trajectory integrated from y0 (the demo's test), mae_best the smallest
@@ -154,6 +158,7 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
     double *cpu = malloc((size_t)iters * sizeof *cpu);
     double *steps = malloc((size_t)iters * sizeof *steps), y0[BATCH * 2], tgt[BATCH * BT * 2];
     double *bsteps = malloc((size_t)iters * sizeof *bsteps);
+    double *nfe = malloc((size_t)iters * sizeof *nfe), *bnfe = malloc((size_t)iters * sizeof *bnfe);
     double loss_first = NAN, loss_tail = 0, mae_best = INFINITY;
     size_t start[BATCH];
     int rc = 0;
@@ -175,6 +180,8 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
         grad_ode_stats(g, &st);
         steps[it] = (double)st.fwd_steps;
         bsteps[it] = (double)st.bwd_steps;
+        nfe[it] = (double)st.fwd_nfe;
+        bnfe[it] = (double)st.bwd_nfe;
         if (it == 0) loss_first = loss;
         if (it >= iters - 10) loss_tail += loss / (iters < 10 ? iters : 10);
         if (!rc && (it + 1) % 20 == 0) mae_best = fmin(mae_best, full_mae(g, t, y, &o));
@@ -186,15 +193,19 @@ static int run(grad_method method, int iters, uint64_t seed, const double *t, co
         printf("{\"bench\": \"train_%s\", \"median_ms_per_iter\": %.4f, "
                "\"median_cpu_ms_per_iter\": %.4f, \"iters\": %d, \"loss_first\": %.5f, "
                "\"loss_last10\": %.5f, \"steps_median\": %.0f, \"bwd_steps_median\": %.0f, "
+               "\"nfe_median\": %.0f, \"bwd_nfe_median\": %.0f, "
                "\"mae_full\": %.5f, \"mae_best\": %.5f}\n",
                grad_method_name(method), median(ms, iters), median(cpu, iters), iters, loss_first,
-               loss_tail, median(steps, iters), median(bsteps, iters), mae, mae_best);
+               loss_tail, median(steps, iters), median(bsteps, iters), median(nfe, iters),
+               median(bnfe, iters), mae, mae_best);
     }
     free(grad);
     free(ms);
     free(cpu);
     free(steps);
     free(bsteps);
+    free(nfe);
+    free(bnfe);
     optim_free(opt);
     grad_ode_free(g);
     mlp_free(f);

@@ -188,3 +188,11 @@ tests_check_lnn_train_SOURCES = tests/check_lnn_train.c tests/testutil.c tests/t
 tests_check_lnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_lnn_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm
+
+# nothing allocates in the training inner loop (issue 23; a counting allocator)
+check_PROGRAMS += tests/check_train_alloc
+TESTS += tests/check_train_alloc
+tests_check_train_alloc_SOURCES = tests/check_train_alloc.c
+tests_check_train_alloc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm

@@ -6,6 +6,7 @@
 #include "nn/simd.h"
 
 #include <cblas.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* gp = W^T g (in values), four rows of W per pass over gp. */
@@ -52,9 +53,111 @@ static void add_to(size_t n, const double *x, double *y)
         y[i] += x[i];
 }
 
+/* ---- small layers ---------------------------------------------------------
+ * A layer of at most LINEAR_SMALL_WEIGHTS weights over a batch: GEMM's
+ * packing and dispatch cost more than the product itself (bench_train's
+ * 2-50-2 field, docs/training.md), so the batch is run here with W, or its
+ * transpose copied to the stack (in < 8: the loops then run along out). */
+
+static bool small_layer(size_t n, size_t out, size_t in)
+{
+    return out * in <= LINEAR_SMALL_WEIGHTS && n <= LINEAR_SMALL_MAX_BATCH;
+}
+
+static void transpose(size_t out, size_t in, const double *W, double *WT)
+{
+    for (size_t o = 0; o < out; o++)
+        for (size_t i = 0; i < in; i++)
+            WT[i * out + o] = W[o * in + i];
+}
+
+/* sum a_i b_i in eight lanes (one AVX-512 vector, two AVX2 ones), added
+ * pairwise at the end: the same order in every clone. */
+static inline __attribute__((always_inline)) double dot_lanes(size_t n, const double *a,
+                                                              const double *b)
+{
+    double acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[i + l] * b[i + l];
+    for (int l = 0; i + (size_t)l < n; l++)
+        acc[l] += a[i + l] * b[i + l];
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+/* z = u W^T + b by panel_matvec_n's kernels (the same bits as one state at
+ * a time), with W's panels packed on the stack when they are W^T (in < 8). */
+static void small_forward(size_t n, size_t out, size_t in, const double *W, const double *b,
+                          const double *u, double *z)
+{
+    double P[LINEAR_SMALL_WEIGHTS];
+    const size_t np = panel_size(out, in);
+    if (in < 8 && np > 0 && np <= LINEAR_SMALL_WEIGHTS) {
+        panel_pack(out, in, W, P);
+        panel_matvec_n(n, out, in, W, P, b, u, z);
+        return;
+    }
+    panel_matvec_n(n, out, in, W, NULL, b, u, z);
+}
+
+/* dW += g^T u, db += sum of g; in < 8 through a transposed accumulator. */
+SIMD_CLONES static void small_param_grad(size_t n, size_t out, size_t in, const double *g,
+                                         const double *u, double *dW, double *db)
+{
+    if (in >= 8) {
+        for (size_t k = 0; k < n; k++)
+            outer_acc(out, in, g + k * out, u + k * in, dW, db);
+        return;
+    }
+    double dWT[LINEAR_SMALL_WEIGHTS + LINEAR_SMALL_WEIGHTS / 2];
+    double *acc = dWT, *dbs = dWT + in * out; /* in >= 1 rows of out, then db */
+    memset(dWT, 0, (in + 1) * out * sizeof *dWT);
+    for (size_t k = 0; k < n; k++) {
+        const double *gk = g + k * out, *uk = u + k * in;
+        for (size_t i = 0; i < in; i++) {
+            const double ui = uk[i];
+            double *a = acc + i * out;
+#pragma omp simd
+            for (size_t o = 0; o < out; o++)
+                a[o] += ui * gk[o];
+        }
+#pragma omp simd
+        for (size_t o = 0; o < out; o++)
+            dbs[o] += gk[o];
+    }
+    for (size_t o = 0; o < out; o++) {
+        for (size_t i = 0; i < in; i++)
+            dW[o * in + i] += acc[i * out + o];
+        db[o] += dbs[o];
+    }
+}
+
+/* gp = g W: in < 8, one dot along out per input with W^T; else rows of W. */
+SIMD_CLONES static void small_input_grad(size_t n, size_t out, size_t in, const double *W,
+                                         const double *g, double *gp)
+{
+    if (in >= 8) {
+        for (size_t k = 0; k < n; k++)
+            matvec_t(out, in, W, g + k * out, gp + k * in);
+        return;
+    }
+    double WT[LINEAR_SMALL_WEIGHTS];
+    transpose(out, in, W, WT);
+    for (size_t k = 0; k < n; k++) {
+        const double *gk = g + k * out;
+        for (size_t i = 0; i < in; i++)
+            gp[k * in + i] = dot_lanes(out, gk, WT + i * out);
+    }
+}
+
 void linear_forward(size_t n, size_t out, size_t in, const double *W, const double *P,
                     const double *b, const double *u, double *z)
 {
+    if (n >= LINEAR_GEMM_MIN_BATCH && small_layer(n, out, in)) {
+        small_forward(n, out, in, W, b, u, z);
+        return;
+    }
     if (n < LINEAR_GEMM_MIN_BATCH) {
         panel_matvec_n(n, out, in, W, P, b, u, z);
         return;
@@ -72,6 +175,10 @@ void linear_forward(size_t n, size_t out, size_t in, const double *W, const doub
 void linear_param_grad(size_t n, size_t out, size_t in, const double *g, const double *u,
                        double *dW, double *db)
 {
+    if (n >= LINEAR_GEMM_MIN_BATCH && small_layer(n, out, in)) {
+        small_param_grad(n, out, in, g, u, dW, db);
+        return;
+    }
     if (n < LINEAR_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             outer_acc(out, in, g + k * out, u + k * in, dW, db);
@@ -86,6 +193,10 @@ void linear_param_grad(size_t n, size_t out, size_t in, const double *g, const d
 void linear_input_grad(size_t n, size_t out, size_t in, const double *W, const double *g,
                        double *gp)
 {
+    if (n >= LINEAR_GEMM_MIN_BATCH && small_layer(n, out, in)) {
+        small_input_grad(n, out, in, W, g, gp);
+        return;
+    }
     if (n < LINEAR_GEMM_MIN_BATCH) {
         for (size_t k = 0; k < n; k++)
             matvec_t(out, in, W, g + k * out, gp + k * in);

@@ -4,7 +4,8 @@
  * Internal to src/nn (the layers of nn/mlp.h). W is out x in row-major
  * (PyTorch's nn.Linear.weight), b has out values; a batch of n states is
  * row-major n x in (u), n x out (z, g). Batches of LINEAR_GEMM_MIN_BATCH or
- * more go through cblas_dgemm; smaller ones item by item through the
+ * more go through cblas_dgemm (but small layers, see
+ * LINEAR_SMALL_WEIGHTS, through loops of their own); smaller ones item by item through the
  * single-state kernels of nn/panel.h, which are faster there (bench/bench_nn
  * fwd_batch<n> lines, docs/nn.md). The two paths differ in summation order,
  * so their results agree to rounding, not bit for bit.
@@ -17,6 +18,13 @@
 #include <stddef.h>
 
 #define LINEAR_GEMM_MIN_BATCH 12
+
+/* Layers of at most this many weights (out x in), at batches from
+ * LINEAR_GEMM_MIN_BATCH to LINEAR_SMALL_MAX_BATCH, skip GEMM for loops
+ * here (its packing and dispatch dominate at that size; docs/training.md,
+ * "Where the time goes"). */
+#define LINEAR_SMALL_WEIGHTS 512
+#define LINEAR_SMALL_MAX_BATCH 256
 
 /* z = W u + b (b NULL: + 0) for n states. P: W's panels (nn/panel.h) or
  * NULL; only the path below the GEMM threshold reads them (panel_matvec_n:

@@ -2,6 +2,8 @@
  * nn/mlp.h's parameter layout (mlp_layer_at, mlp_layer_offset). */
 #include "nn/mlp_jac_batch.h"
 
+#include "nn/linear.h"
+
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -117,20 +119,17 @@ void mlp_jac_batch_eval(const mlp *m, mlp_jac_batch_ws *w, size_t n, const doubl
         if (ly.kind == MLP_LINEAR) {
             const double *W = theta + mlp_layer_offset(m, l), *bias = W + o * ly.in;
             double *z = w->buf[cur ^ 1];
-            /* bias then beta = 1, as linear_forward: the states' rows are
-             * mlp_forward_batch's bit for bit */
-            for (size_t b = 0; b < n; b++)
-                memcpy(z + b * o, bias, o * sizeof *z);
+            /* the states' rows by linear_forward itself: mlp_forward_batch's
+             * bit for bit; the tangents' rows (no bias) by one GEMM */
+            linear_forward(n, o, ly.in, W, NULL, bias, a, z);
             if (l == 0) {
                 for (size_t j = 0; j < d; j++)
                     for (size_t q = 0; q < o; q++)
                         w->wcol[j * o + q] = W[q * ly.in + j];
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)o, (int)ly.in,
-                            1.0, a, (int)ly.in, W, (int)ly.in, 1.0, z, (int)o);
             } else {
                 memset(z + n * o, 0, nd * o * sizeof *z);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(n + nd), (int)o,
-                            (int)ly.in, 1.0, a, (int)ly.in, W, (int)ly.in, 1.0, z, (int)o);
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nd, (int)o, (int)ly.in,
+                            1.0, a + n * ly.in, (int)ly.in, W, (int)ly.in, 1.0, z + n * o, (int)o);
             }
             cur ^= 1;
             a = z;

@@ -2,6 +2,8 @@
  * parameter layout (mlp_layer_at, mlp_layer_offset). */
 #include "nn/mlp_trace2.h"
 
+#include "nn/linear.h"
+
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,15 +90,12 @@ void mlp_trace2_prepare(const mlp *m, mlp_trace2_ws *w)
         }
 }
 
-/* One linear layer as linear_forward computes it at a GEMM batch (bias,
- * then the product added), so the outputs are mlp_forward_batch's. */
+/* One linear layer by linear_forward itself (GEMM, or its small-layer
+ * loops), so the outputs are mlp_forward_batch's. */
 static void layer(size_t n, size_t out, size_t in, const double *W, const double *b,
                   const double *u, double *z)
 {
-    for (size_t k = 0; k < n; k++)
-        memcpy(z + k * out, b, out * sizeof *b);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0, u, (int)in,
-                W, (int)in, 1.0, z, (int)out);
+    linear_forward(n, out, in, W, NULL, b, u, z);
 }
 
 void mlp_trace2_eval(const mlp *m, mlp_trace2_ws *w, size_t n, const double *x, size_t ldx,

@@ -19,7 +19,7 @@ noise of standard deviation NOISE_DX, as eight channels
 [q1, q2, w1, w2, dq1/dt, dq2/dt, dw1/dt, dw2/dt] (the "channels" rule of
 objective.derivatives).
 
-The rollouts of the test start from TEST_STATES (drawn like the training
+The rollouts of the test start from N_TEST states (drawn like the training
 states, by a separate generator, so none is a training state) and are
 compared with the exact motion, written to truth.json: every OUT_DT up to
 HORIZON, the state and its energy.

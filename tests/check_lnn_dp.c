@@ -135,8 +135,8 @@ static void check_metrics(long long id, long iterations, double *last_out)
  * energy into h when not NULL. */
 static void rollout(const char *name, json_t *y0, json_t *t, double *y, double *h)
 {
-    json_t *body = json_pack("{s:O, s:O, s:{s:s, s:f, s:f}}", "y0", y0, "t", t, "solver",
-                             "method", "dopri5", "rtol", 1e-10, "atol", 1e-12);
+    json_t *body = json_pack("{s:O, s:O, s:{s:s, s:f, s:f}}", "y0", y0, "t", t, "solver", "method",
+                             "dopri5", "rtol", 1e-10, "atol", 1e-12);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char path[128];
@@ -155,28 +155,26 @@ static void rollout(const char *name, json_t *y0, json_t *t, double *y, double *
 }
 
 #define E_HORIZON 100.0 /* the energy's rollout */
-#define ITERATIONS 3000
-#define STR_(x) #x
-#define STR(x) STR_(x)
+#define ITERATIONS 3000 /* JOB_COMMON's */
 
 #define JOB_COMMON                                                                                 \
-    "\"dataset\": \"dp\", \"seed\": 7, \"iterations\": " STR(ITERATIONS) ","                                      \
-    " \"optimizer\": {\"name\": \"adam\", \"lr\": 0.01, \"clip_norm\": 1},"                       \
+    "\"dataset\": \"dp\", \"seed\": 7, \"iterations\": 3000,"                                      \
+    " \"optimizer\": {\"name\": \"adam\", \"lr\": 0.01, \"clip_norm\": 1},"                        \
     " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-10, \"atol\": 1e-12},"
 
 START_TEST(lnn_beats_ode_on_the_double_pendulum)
 {
     const double t0 = now();
     char p[4096];
-    char *body = tu_read_file(tu_source_path(p, sizeof p, "examples/dpendulum_lnn/dpendulum.json"),
-                              NULL);
+    char *body =
+        tu_read_file(tu_source_path(p, sizeof p, "examples/dpendulum_lnn/dpendulum.json"), NULL);
     ck_assert_ptr_nonnull(body);
     json_decref(req("POST", "/v1/datasets/dp", body, 201));
     free(body);
-    long long lid = submit("{\"model\": \"dp-lnn\", " JOB_COMMON
-                           " \"init\": {\"kind\": \"lagrangian\", \"dof\": 2,"
-                           "  \"lagrangian\": {\"hidden\": [32, 32], \"activation\": \"softplus\"}},"
-                           " \"objective\": {\"loss\": \"lnn\", \"batch_size\": 6}}");
+    long long lid = submit(
+        "{\"model\": \"dp-lnn\", " JOB_COMMON " \"init\": {\"kind\": \"lagrangian\", \"dof\": 2,"
+        "  \"lagrangian\": {\"hidden\": [32, 32], \"activation\": \"softplus\"}},"
+        " \"objective\": {\"loss\": \"lnn\", \"batch_size\": 6}}");
     long long oid = submit("{\"model\": \"dp-ode\", " JOB_COMMON
                            " \"init\": {\"kind\": \"ode\", \"state_dim\": 4, \"hidden\": [32, 32],"
                            "  \"activation\": \"softplus\"},"
@@ -238,13 +236,17 @@ START_TEST(lnn_beats_ode_on_the_double_pendulum)
         rollout("dp-ode", y0, te, eo_y, NULL);
         double f1 = 0, l1 = 0, of1 = 0, ol1 = 0;
         for (size_t k = 0; k < ne; k++) {
-            const double dl = fabs(energy(el_y + 4 * k) - e0), dox = fabs(energy(eo_y + 4 * k) - e0);
+            const double dl = fabs(energy(el_y + 4 * k) - e0),
+                         dox = fabs(energy(eo_y + 4 * k) - e0);
             worst = fmax(worst, dl);
-            if (k < half) f1 += dl, of1 += dox;
-            else l1 += dl, ol1 += dox;
+            if (k < half)
+                f1 += dl, of1 += dox;
+            else
+                l1 += dl, ol1 += dox;
             own = fmax(own, fabs(hl[k] - hl[0]) / fmax(1e-3, fabs(hl[0])));
         }
-        f1 /= (double)half, of1 /= (double)half, l1 /= (double)(ne - half), ol1 /= (double)(ne - half);
+        f1 /= (double)half, of1 /= (double)half, l1 /= (double)(ne - half),
+            ol1 /= (double)(ne - half);
         printf("state %zu (E0 %.3f): mean angle error over t <= %g lnn %.4f, ode %.4f;"
                " energy error halves lnn %.4f / %.4f, ode %.4f / %.4f\n",
                r, e0, num(t, nt - 1), el, eo, f1, l1, of1, ol1);

@@ -29,6 +29,11 @@ EXTRA_DIST += examples/lagrangian/gen.py
 # The HNN training acceptance test's data (tests/check_hnn_train.c,
 # docs/structured.md "Training"): a noisy pendulum by SciPy.
 EXTRA_DIST += examples/pendulum_hnn/gen.py examples/pendulum_hnn/pendulum.json
+# The LNN training acceptance test's data (tests/check_lnn_dp.c,
+# docs/structured.md "Training: lagrangian"): a noisy double pendulum and the
+# exact motion from held-out states, by SciPy.
+EXTRA_DIST += examples/dpendulum_lnn/gen.py examples/dpendulum_lnn/dpendulum.json \
+	examples/dpendulum_lnn/truth.json
 # hybrid models (docs/hybrid.md, README): Van der Pol (equations only) and a
 # pendulum with a correction network.
 hybridexamplesdir = $(examplesdir)/hybrid

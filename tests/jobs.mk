@@ -48,6 +48,15 @@ tests_check_hnn_train_SOURCES = tests/check_hnn_train.c tests/jobtest.c tests/jo
 tests_check_hnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_hnn_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 
+# issue #26's LNN acceptance test through the real daemon (check_lnn_dp):
+# examples/dpendulum_lnn, an lnn job and an ode derivative job on the same
+# noisy double pendulum, rollouts from held-out states against SciPy's.
+check_PROGRAMS += tests/check_lnn_dp
+TESTS += tests/check_lnn_dp
+tests_check_lnn_dp_SOURCES = tests/check_lnn_dp.c tests/testutil.c tests/testutil.h
+tests_check_lnn_dp_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_lnn_dp_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+
 # A lagrangian model trained through the daemon (check_lnn_job): the lnn
 # job on the harmonic oscillator, the stored version served.
 check_PROGRAMS += tests/check_lnn_job

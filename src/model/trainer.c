@@ -450,7 +450,12 @@ err_code trainer_threads_set(trainer *t, int threads, err *e)
     if (threads < 1 || threads > TRAINER_MAX_THREADS)
         return err_set(e, ERR_INVALID, "threads", "must be 1 to %d", TRAINER_MAX_THREADS);
     if (t->pool || threads == 1 || !t->kind->threads) return ERR_OK;
-    const size_t slots = 4 * (size_t)threads;
+    /* a round of chunks ends at a barrier: as many slots as 8 MB holds
+     * (at least 4 a thread, at most 256), so that most mini-batches are one
+     * round; the count changes no result, only how often threads wait */
+    size_t slots = ((size_t)8 << 20) / (t->d.np * sizeof(double) + 1);
+    if (slots < 4 * (size_t)threads) slots = 4 * (size_t)threads;
+    if (slots > 256) slots = 256;
     void **wks = calloc((size_t)threads, sizeof *wks);
     double *sl = dalloc(slots), *sg = dalloc(slots * t->d.np);
     if (!wks || !sl || !sg) {

@@ -6,8 +6,9 @@ serving"). Run by bench/train_serving.sh, which starts the daemon.
 Phases of DURATION seconds each: no job; a 1-thread job; a 2-thread job
 (the ode spiral job of bench/bench_train_threads: batch 256, windows of
 10). In each, CONNECTIONS clients post trajectory requests back to back
-(REQUEST: 1000 times on [0, 25] of examples/spiral.json, a solve that runs on
-the evaluation pool). Per phase: requests, p50 / p99 / max latency (ms), the
+(TIMES times on [0, 25] of examples/spiral.json, default 10^4: a solve
+past inline_budget, so it runs on the evaluation pool, which the job's
+helper threads yield to). Per phase: requests, p50 / p99 / max latency (ms), the
 daemon's CPU seconds (utime + stime, /proc) per wall second, the job's
 iterations per second, and the 1-minute load average; a loaded machine
 moves every wall-clock figure, so compare phases of one run only. Prints
@@ -17,7 +18,8 @@ import http.client, json, math, os, threading, time
 PORT = int(os.environ["PORT"]); PID = int(os.environ["DAEMON_PID"])
 DURATION = float(os.environ.get("DURATION", 20)); CONNS = int(os.environ.get("CONNECTIONS", 2))
 MODEL = open(os.environ.get("MODEL", "examples/spiral.json")).read()
-REQUEST = json.dumps({"y0": [2.0, 0.0], "t": [25.0 * i / 999 for i in range(1000)]})
+N_T = int(os.environ.get("TIMES", 10000))
+REQUEST = json.dumps({"y0": [2.0, 0.0], "t": [25.0 * i / (N_T - 1) for i in range(N_T)]})
 
 def conn(): return http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
 def call(c, method, path, body=None):

@@ -681,6 +681,35 @@ START_TEST(job_threads_give_the_same_model)
 }
 END_TEST
 
+/* The helpers of a 2-thread job sit out while the evaluation pool has work
+ * (docs/operations.md, "Training threads and serving"): an evaluation held
+ * for the whole job (/v1/test/eval), and the job's end line counts the
+ * yields; the job still succeeds on its own thread. */
+START_TEST(job_helpers_yield_to_serving)
+{
+    static const char *const args[] = {"--train-threads", "2", NULL};
+    static const char *const env[] = {"ODESERVE_TEST_ROUTES=1", NULL};
+    if (tu_daemon_start(&d, args, env) != 0) ck_abort_msg("daemon did not start");
+    post_json("/v1/datasets/spirals", spiral_series(24, 7, 0, NULL), 201);
+    tu_conn *c = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(tu_send(c, "GET", "/v1/test/eval?ms=60000", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "test_sleep_start", 30), 0);
+    long long id = submit_cde_threads("y", "");
+    json_decref(wait_job(id, "succeeded", 0));
+    tu_close(c); /* the evaluation stops: its client is gone */
+    char want[96];
+    snprintf(want, sizeof want, "id=%lld status=succeeded", id);
+    ck_assert_int_eq(tu_wait_log(&d, want, 30), 0);
+    char *log = tu_read_file(d.log, NULL);
+    ck_assert_ptr_nonnull(log);
+    const char *at = strstr(log, want), *y = at ? strstr(at, "helper_yields=") : NULL;
+    ck_assert_msg(y && strtol(y + strlen("helper_yields="), NULL, 10) > 0, "%s",
+                  at ? at : "no job_ended line");
+    free(log);
+}
+END_TEST
+
 static Suite *jobs_suite(void)
 {
     Suite *s = suite_create("jobs");
@@ -696,6 +725,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, cde_classifies_spirals);
     tcase_add_test(tc, cde_regression_against_labels);
     tcase_add_test(tc, job_threads_give_the_same_model);
+    tcase_add_test(tc, job_helpers_yield_to_serving);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, setup, teardown);

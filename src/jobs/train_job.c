@@ -274,8 +274,8 @@ done:;
          i++)
         ;
     if (rc != ERR_OK) log_error("job_record_failed", "id=%lld code=%s", id, err_code_name(fe.code));
-    log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d", id, job_status_name(st),
-             iteration(&t), version);
+    log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d helper_yields=%lu", id,
+             job_status_name(st), iteration(&t), version, t.tr ? trainer_yields(t.tr) : 0UL);
     train_free(&t);
     return st;
 }

@@ -62,8 +62,8 @@ static void ode_data(dataset *ds)
         x->y[2 * i] = y[0], x->y[2 * i + 1] = y[1];
         for (int s = 0; s < 100; s++) {
             double h = dt / 100, k[4][2], z[2];
-#define F(o, a)                                                                              \
-    (o)[0] = (a)[0] * (a)[0] * (a)[0] * -0.1 + (a)[1] * (a)[1] * (a)[1] * -2.0;              \
+#define F(o, a)                                                                                    \
+    (o)[0] = (a)[0] * (a)[0] * (a)[0] * -0.1 + (a)[1] * (a)[1] * (a)[1] * -2.0;                    \
     (o)[1] = (a)[0] * (a)[0] * (a)[0] * 2.0 + (a)[1] * (a)[1] * (a)[1] * -0.1
             F(k[0], y);
             z[0] = y[0] + h / 2 * k[0][0], z[1] = y[1] + h / 2 * k[0][1];
@@ -131,8 +131,7 @@ static struct timing time_job(const job_spec *spec, const dataset *ds, int threa
     err e;
     err_clear(&e);
     trainer *t = NULL;
-    if (trainer_new(&t, &spec->init_def, ds, spec, &e) ||
-        trainer_threads_set(t, threads, &e)) {
+    if (trainer_new(&t, &spec->init_def, ds, spec, &e) || trainer_threads_set(t, threads, &e)) {
         fprintf(stderr, "bench_train_threads: %s: %s\n", e.field, e.message);
         exit(1);
     }

@@ -50,8 +50,8 @@ static void spirals(dataset *ds, size_t n, int even, uint64_t seed)
         x->label_class = (long)(k % 2);
         const double phi = rng_uniform_range(&r, 0, 6.283185307179586);
         for (size_t i = 0; i < x->n; i++) {
-            x->t[i] = even ? 0.3 * (double)i
-                           : (i ? x->t[i - 1] : 0) + rng_uniform_range(&r, 0.2, 0.8);
+            x->t[i] =
+                even ? 0.3 * (double)i : (i ? x->t[i - 1] : 0) + rng_uniform_range(&r, 0.2, 0.8);
             x->y[2 * i] = cos(x->t[i] + phi);
             x->y[2 * i + 1] = (x->label_class ? 1 : -1) * sin(x->t[i] + phi);
             for (size_t j = 0; !even && j < 2; j++)
@@ -71,17 +71,16 @@ static const char *job(int i)
                       "\"objective\": {\"loss\": \"mse\"%s}, "
                       "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.01}, "
                       "\"validation\": {\"every\": 4, \"holdout_fraction\": 0.2}}";
-    const char *cde =
-        "{\"model\": \"c\", \"dataset\": \"s\", \"iterations\": %d, \"seed\": 4, "
-        "\"gradient\": \"%s\", "
-        "\"init\": {\"kind\": \"cde\", \"input_channels\": 3, \"hidden_dim\": 4, "
-        "\"channels\": {\"time\": true}, \"interpolation\": \"linear\", "
-        "\"vector_field\": {\"hidden\": [16], \"activation\": \"relu\"}, "
-        "\"readout\": {\"hidden\": [], \"out\": 2}}, "
-        "\"objective\": {\"loss\": \"cross_entropy\", \"batch_size\": 8}, "
-        "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
-        "\"validation\": {\"every\": 4, \"holdout_fraction\": 0.25}, "
-        "\"solver\": {\"rtol\": 1e-5, \"atol\": 1e-7}}";
+    const char *cde = "{\"model\": \"c\", \"dataset\": \"s\", \"iterations\": %d, \"seed\": 4, "
+                      "\"gradient\": \"%s\", "
+                      "\"init\": {\"kind\": \"cde\", \"input_channels\": 3, \"hidden_dim\": 4, "
+                      "\"channels\": {\"time\": true}, \"interpolation\": \"linear\", "
+                      "\"vector_field\": {\"hidden\": [16], \"activation\": \"relu\"}, "
+                      "\"readout\": {\"hidden\": [], \"out\": 2}}, "
+                      "\"objective\": {\"loss\": \"cross_entropy\", \"batch_size\": 8}, "
+                      "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
+                      "\"validation\": {\"every\": 4, \"holdout_fraction\": 0.25}, "
+                      "\"solver\": {\"rtol\": 1e-5, \"atol\": 1e-7}}";
     if (i <= 1)
         snprintf(body, sizeof body, ode, ITER, ", \"batch_time\": 4, \"batch_size\": 70");
     else if (i == 2)

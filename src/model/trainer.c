@@ -26,7 +26,7 @@ struct trainer {
     size_t *val_s, n_val;         /* validation series (the training ones when none held out) */
     size_t *win_s, *win_i, n_win; /* window candidates: series, start */
     size_t *pick;                 /* sampled indices */
-    double *grad, *gtmp, *best;   /* np each */
+    double *grad, *best;          /* np each */
     double *optim_state;          /* optim_state_len: trainer_state_get's copy */
     /* the job's threads (trainer_threads_set): a kind state per worker
      * (wks[0] is ks), and the results of one round of chunks, reduced in
@@ -58,7 +58,7 @@ void trainer_free(trainer *t)
     optim_free(t->opt);
     free(t->d.params);
     free(t->train_s), free(t->val_s), free(t->win_s), free(t->win_i), free(t->pick);
-    free(t->grad), free(t->gtmp), free(t->best), free(t->optim_state);
+    free(t->grad), free(t->best), free(t->optim_state);
     free(t);
 }
 
@@ -191,10 +191,8 @@ static err_code setup(trainer *t, err *e)
     t->d.nt_max = nt;
     t->pick = calloc(t->n_win > t->n_train ? t->n_win + 1 : t->n_train + 1, sizeof(size_t));
     t->grad = dalloc(t->d.np);
-    t->gtmp = dalloc(t->d.np);
     t->best = dalloc(t->d.np);
-    if (!t->pick || !t->grad || !t->gtmp || !t->best)
-        return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (!t->pick || !t->grad || !t->best) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     if (optim_new(&t->opt, &spec->optim, t->d.np, e) != ERR_OK) return e->code;
     solve_options(spec, &t->d.solve);
     const job_fit fit = job_spec_fit(spec, t->d.def->kind);

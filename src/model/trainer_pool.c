@@ -164,8 +164,7 @@ err_code trainer_pool_run(trainer_pool *p, size_t n, trainer_pool_chunk_fn fn, v
     pthread_mutex_unlock(&p->mu);
     const struct worker *first = NULL;
     for (int i = 0; i <= p->helpers; i++)
-        if (p->ws[i].fail_chunk != SIZE_MAX &&
-            (!first || p->ws[i].fail_chunk < first->fail_chunk))
+        if (p->ws[i].fail_chunk != SIZE_MAX && (!first || p->ws[i].fail_chunk < first->fail_chunk))
             first = &p->ws[i];
     if (!first) return ERR_OK;
     *e = first->e;

@@ -171,3 +171,14 @@ bench_bench_grad_SOURCES = bench/bench_grad.c
 bench_bench_grad_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 bench_bench_grad_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(BLAS_LIBS) -lm
+
+# bench_train_threads: one ode (batch 256) and one cde (batch 64) training
+# iteration on 1 and 2 threads, a job's "threads" (docs/benchmarks.md,
+# "Training threads").
+noinst_PROGRAMS += bench/bench_train_threads
+bench_bench_train_threads_SOURCES = bench/bench_train_threads.c
+bench_bench_train_threads_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_train_threads_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(BLAS_LIBS) -lpthread -lm
+# train_serving.sh: serving p50 / p99 while a job runs on 0, 1, 2 threads.
+EXTRA_DIST += bench/train_serving.sh bench/train_serving.py

@@ -614,6 +614,102 @@ START_TEST(cde_job_with_an_unobserved_channel_fails)
 }
 END_TEST
 
+/* A job's threads through the daemon: --train-threads 2 is the default of
+ * a document without "threads", "threads": 1 overrides it, and the two
+ * jobs (same document otherwise) end with the same loss curve and the same
+ * stored networks, value for value (check_train_threads holds the memcmp
+ * on 1, 2 and 3 threads in-process). */
+static long long submit_cde_threads(const char *model, const char *threads)
+{
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"model\": \"%s\", \"dataset\": \"spirals\", \"iterations\": 12, \"seed\": 1, "
+             "\"gradient\": \"backprop\"%s, "
+             "\"init\": {\"kind\": \"cde\", \"input_channels\": 3, \"hidden_dim\": 4, "
+             "\"channels\": {\"time\": true}, \"interpolation\": \"linear\", "
+             "\"vector_field\": {\"hidden\": [16], \"activation\": \"relu\"}, "
+             "\"readout\": {\"hidden\": [], \"out\": 2}}, "
+             "\"objective\": {\"loss\": \"cross_entropy\", \"batch_size\": 8}, "
+             "\"optimizer\": {\"name\": \"adam\", \"lr\": 0.05}, "
+             "\"validation\": {\"every\": 4, \"holdout_fraction\": 0.25}}",
+             model, threads);
+    json_t *j = req("POST", "/v1/jobs", json_h, body, 202);
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    return id;
+}
+
+START_TEST(job_threads_give_the_same_model)
+{
+    static const char *const args[] = {"--train-threads", "2", NULL};
+    start(args);
+    post_json("/v1/datasets/spirals", spiral_series(24, 7, 0, NULL), 201);
+    long long two = submit_cde_threads("t2", "");
+    json_decref(wait_job(two, "succeeded", 0));
+    long long one = submit_cde_threads("t1", ", \"threads\": 1");
+    json_decref(wait_job(one, "succeeded", 0));
+    char path[64];
+    json_t *m[2], *v[2];
+    const long long ids[2] = {two, one};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", ids[k]);
+        m[k] = req("GET", path, NULL, NULL, 200);
+        snprintf(path, sizeof path, "/v1/models/%s/versions/1", k ? "t1" : "t2");
+        v[k] = req("GET", path, NULL, NULL, 200);
+    }
+    ck_assert_int_eq(json_array_size(json_object_get(m[0], "train_loss")), 12);
+    ck_assert(json_equal(json_object_get(m[0], "train_loss"), json_object_get(m[1], "train_loss")));
+    ck_assert(json_equal(json_object_get(m[0], "validation_loss"),
+                         json_object_get(m[1], "validation_loss")));
+    static const char *const nets[] = {"initial", "vector_field", "readout"};
+    for (int i = 0; i < 3; i++) {
+        json_t *a = json_object_get(v[0], nets[i]), *b = json_object_get(v[1], nets[i]);
+        ck_assert_msg(a && json_equal(a, b), "%s differs", nets[i]);
+    }
+    for (int k = 0; k < 2; k++)
+        json_decref(m[k]), json_decref(v[k]);
+    char *log = tu_read_file(d.log, NULL);
+    ck_assert_ptr_nonnull(log);
+    char want[96];
+    snprintf(want, sizeof want, "id=%lld model=t2", two);
+    const char *at = strstr(log, want);
+    ck_assert_msg(at && strstr(at, "threads=2"), "job %lld's start line", two);
+    snprintf(want, sizeof want, "id=%lld model=t1", one);
+    at = strstr(log, want);
+    ck_assert_msg(at && strstr(at, "threads=1"), "job %lld's start line", one);
+    free(log);
+}
+END_TEST
+
+/* The helpers of a 2-thread job sit out while the evaluation pool has work
+ * (docs/operations.md, "Training threads and serving"): an evaluation held
+ * for the whole job (/v1/test/eval), and the job's end line counts the
+ * yields; the job still succeeds on its own thread. */
+START_TEST(job_helpers_yield_to_serving)
+{
+    static const char *const args[] = {"--train-threads", "2", NULL};
+    static const char *const env[] = {"ODESERVE_TEST_ROUTES=1", NULL};
+    if (tu_daemon_start(&d, args, env) != 0) ck_abort_msg("daemon did not start");
+    post_json("/v1/datasets/spirals", spiral_series(24, 7, 0, NULL), 201);
+    tu_conn *c = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(tu_send(c, "GET", "/v1/test/eval?ms=60000", NULL, NULL, 0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "test_sleep_start", 30), 0);
+    long long id = submit_cde_threads("y", "");
+    json_decref(wait_job(id, "succeeded", 0));
+    tu_close(c); /* the evaluation stops: its client is gone */
+    char want[96];
+    snprintf(want, sizeof want, "id=%lld status=succeeded", id);
+    ck_assert_int_eq(tu_wait_log(&d, want, 30), 0);
+    char *log = tu_read_file(d.log, NULL);
+    ck_assert_ptr_nonnull(log);
+    const char *at = strstr(log, want), *y = at ? strstr(at, "helper_yields=") : NULL;
+    ck_assert_msg(y && strtol(y + strlen("helper_yields="), NULL, 10) > 0, "%s",
+                  at ? at : "no job_ended line");
+    free(log);
+}
+END_TEST
+
 static Suite *jobs_suite(void)
 {
     Suite *s = suite_create("jobs");
@@ -628,6 +724,8 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, whole_series_holdout_and_warm_start);
     tcase_add_test(tc, cde_classifies_spirals);
     tcase_add_test(tc, cde_regression_against_labels);
+    tcase_add_test(tc, job_threads_give_the_same_model);
+    tcase_add_test(tc, job_helpers_yield_to_serving);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -196,3 +196,12 @@ tests_check_train_alloc_SOURCES = tests/check_train_alloc.c
 tests_check_train_alloc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+# a job's threads (#23): loss curves and parameters bit-identical on 1, 2 and
+# 3 threads (ode, cde), yielding to serving, errors, "threads" validation;
+# TSan runs it (.ci/run)
+check_PROGRAMS += tests/check_train_threads
+TESTS += tests/check_train_threads
+tests_check_train_threads_SOURCES = tests/check_train_threads.c
+tests_check_train_threads_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_train_threads_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm

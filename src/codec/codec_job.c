@@ -819,13 +819,15 @@ static err_code parse_doc(json_t *doc, job_spec *s, err *e)
 {
     static const char *const keys[] = {"model",      "init",      "from_version", "dataset",
                                        "validation", "objective", "optimizer",    "iterations",
-                                       "gradient",   "solver",    "seed",         NULL};
-    double it = 0, seed = 0, fv = 0;
+                                       "gradient",   "solver",    "seed",         "threads",
+                                       NULL};
+    double it = 0, seed = 0, fv = 0, threads = 0;
     const char *grad = "adjoint";
     if (check_keys(doc, "", keys, e) || parse_names(doc, s, e) ||
         get_int(doc, "iterations", "", 1, 1e8, &it, e) ||
         get_int(doc, "seed", "", 0, 9007199254740991.0, &seed, e) ||
         get_int(doc, "from_version", "", 1, 1e9, &fv, e) ||
+        get_int(doc, "threads", "", 1, JOB_SPEC_MAX_THREADS, &threads, e) ||
         get_str(doc, "gradient", "gradient", &grad, e))
         return e->code;
     s->gradient_default = !json_object_get(doc, "gradient");
@@ -833,6 +835,7 @@ static err_code parse_doc(json_t *doc, job_spec *s, err *e)
     s->iterations = (long)it;
     s->seed = (uint64_t)seed;
     s->from_version = (int)fv;
+    s->threads = (int)threads;
     if (grad_method_from_name(grad, &s->gradient, e) != ERR_OK) {
         err_prefix_field(e, "gradient");
         return e->code;

@@ -105,7 +105,10 @@ static const config_key keys[] = {
      "model documents (comma-separated files) stored on start when no model of that name "
      "exists; the name is the file name without .json; empty = none"},
     {"job_workers", CONFIG_INT, NUM(job_workers), "1", 1, 64, NULL, 0,
-     "training worker threads (each runs one job at a time, single-threaded)"},
+     "training worker threads (each runs one job at a time; see train_threads)"},
+    {"train_threads", CONFIG_INT, NUM(train_threads), "1", 1, 64, NULL, 0,
+     "threads of one training job whose document gives no \"threads\" (ode and cde jobs; "
+     "the results do not depend on it)"},
     {"checkpoint_every_iterations", CONFIG_INT, NUM(checkpoint_every_iterations), "100", 1,
      1000000000, NULL, 0, "a running job writes a checkpoint after this many iterations, or sooner (checkpoint_every_seconds)"},
     {"checkpoint_every_seconds", CONFIG_SECONDS, NUM(checkpoint_every_seconds), "5", 0.001, 86400,

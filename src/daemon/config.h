@@ -58,6 +58,7 @@ typedef struct config {
     long long model_cache_size;        /* loaded model versions kept in memory when unused */
     char seed_models[CONFIG_STR_MAX];  /* model documents stored on start if absent; "" = none */
     long long job_workers;             /* training worker threads */
+    long long train_threads;           /* a job's threads when its document gives none */
     long long checkpoint_every_iterations; /* a job checkpoints this often ... */
     double checkpoint_every_seconds;       /* ... or this often, whichever first */
     char metrics[16];                      /* GET /metrics: open | token | off */

@@ -282,6 +282,14 @@ static void log_tls(const char *event, const http_tls *t)
         log_warn("tls_certificate_expired", "fingerprint_sha256=%s", http_tls_fingerprint(t));
 }
 
+/* A training job's helper threads yield while an evaluation is queued or
+ * running (docs/operations.md, "Training threads and serving"). */
+static int serving_busy(void *ctx)
+{
+    const service *s = ctx;
+    return workq_busy(s->eval) > 0;
+}
+
 static err_code start(service *s, err *e)
 {
     db_opts o = db_options(&s->cfg);
@@ -303,6 +311,9 @@ static err_code start(service *s, err *e)
         .checkpoint_every_iterations = (long)s->cfg.checkpoint_every_iterations,
         .checkpoint_every_seconds = s->cfg.checkpoint_every_seconds,
         .decode = codec_job_decode,
+        .train_threads = (int)s->cfg.train_threads,
+        .serving_busy = serving_busy,
+        .serving_ctx = s,
     };
     if (jobs_pool_new(&s->jobs, s->db, &jo, e) != ERR_OK) return e->code;
     /* made even when rate_limit is 0, so that SIGHUP can turn it on */

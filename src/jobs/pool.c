@@ -64,7 +64,10 @@ static int run_one(worker *w, db *d)
                               .checkpoint_every_seconds = p->o.checkpoint_every_seconds,
                               .stop = &p->stop,
                               .cancel = &w->cancel,
-                              .decode = p->o.decode};
+                              .decode = p->o.decode,
+                              .threads = p->o.train_threads > 0 ? p->o.train_threads : 1,
+                              .serving_busy = p->o.serving_busy,
+                              .serving_ctx = p->o.serving_ctx};
     train_job_run(d, id, spec, &ck, &lim);
     atomic_store(&w->job, 0);
     free(spec);

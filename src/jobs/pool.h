@@ -33,6 +33,9 @@ typedef struct jobs_pool_opts {
     long checkpoint_every_iterations; /* >= 1 */
     double checkpoint_every_seconds;  /* > 0 */
     job_spec_decode_fn decode;        /* the stored job document's decoder (codec/codec_job.h) */
+    int train_threads;                /* a job's threads when its document gives none; 0 = 1 */
+    int (*serving_busy)(void *ctx);   /* NULL, or nonzero while serving has work: */
+    void *serving_ctx;                /* a job's helper threads then yield (train_job.h) */
 } jobs_pool_opts;
 
 /* Requeue jobs left running by a previous process, then start the

@@ -37,7 +37,7 @@ static void train_free(train *t)
 
 /* The starting model and the dataset, from the store (or the document's
  * init), and the trainer over them. */
-static err_code setup(train *t, err *e)
+static err_code setup(train *t, const train_limits *lim, err *e)
 {
     if (t->spec.from_version) {
         if (store_version_load(t->d, t->spec.model, t->spec.from_version, &t->def, NULL, NULL, e) ||
@@ -47,7 +47,15 @@ static err_code setup(train *t, err *e)
         return e->code;
     }
     if (store_dataset_load(t->d, t->spec.dataset, &t->ds, e)) return e->code;
-    return trainer_new(&t->tr, &t->def, &t->ds, &t->spec, e);
+    if (trainer_new(&t->tr, &t->def, &t->ds, &t->spec, e) ||
+        trainer_threads_set(t->tr,
+                            t->spec.threads ? t->spec.threads
+                            : lim->threads  ? lim->threads
+                                            : 1,
+                            e))
+        return e->code;
+    trainer_yield_set(t->tr, lim->serving_busy, lim->serving_ctx);
+    return ERR_OK;
 }
 
 static err_code add_row(train *t, const struct trainer_row *r, err *e)
@@ -241,10 +249,12 @@ job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *
     err_clear(&e);
     job_status st = JOB_FAILED;
     int version = 0;
-    if (lim->decode(spec, strlen(spec), &t.spec, &e) || setup(&t, &e) || restore(&t, ck, &e))
+    if (lim->decode(spec, strlen(spec), &t.spec, &e) || setup(&t, lim, &e) || restore(&t, ck, &e))
         goto done;
-    log_info("job_started", "id=%lld model=%s dataset=%s from_iteration=%ld iterations=%ld", id,
-             t.spec.model, t.spec.dataset, iteration(&t), t.spec.iterations);
+    log_info("job_started",
+             "id=%lld model=%s dataset=%s from_iteration=%ld iterations=%ld threads=%d", id,
+             t.spec.model, t.spec.dataset, iteration(&t), t.spec.iterations,
+             trainer_threads(t.tr));
     st = loop(&t, lim, &e);
     if (st == JOB_SUCCEEDED && store_result(&t, &version, &e) != ERR_OK) st = JOB_FAILED;
 done:;
@@ -264,8 +274,8 @@ done:;
          i++)
         ;
     if (rc != ERR_OK) log_error("job_record_failed", "id=%lld code=%s", id, err_code_name(fe.code));
-    log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d", id, job_status_name(st),
-             iteration(&t), version);
+    log_info("job_ended", "id=%lld status=%s iteration=%ld version=%d helper_yields=%lu", id,
+             job_status_name(st), iteration(&t), version, t.tr ? trainer_yields(t.tr) : 0UL);
     train_free(&t);
     return st;
 }

@@ -18,7 +18,10 @@
  * untouched), cancelled (POST .../cancel), or requeued when *stop is set
  * (shutdown: it resumes from this checkpoint at the next start).
  *
- * Runs on the calling worker thread with its own database connection. */
+ * Runs on the calling worker thread with its own database connection; an
+ * ode or cde job with "threads" > 1 (or lim->threads > 1) also computes
+ * each mini-batch on helper threads of its own (model/trainer.h), which
+ * yield to serving while lim->serving_busy says so. */
 #ifndef ODESERVE_JOBS_TRAIN_JOB_H
 #define ODESERVE_JOBS_TRAIN_JOB_H
 
@@ -34,6 +37,9 @@ typedef struct train_limits {
     const atomic_int *stop;           /* set at shutdown: checkpoint, requeue, return */
     const atomic_int *cancel;         /* set by a cancel request for this job (may be NULL) */
     job_spec_decode_fn decode;        /* the job document's decoder */
+    int threads;                      /* a job's threads when its document gives none; 0 = 1 */
+    int (*serving_busy)(void *ctx);   /* may be NULL: the job's helper threads yield while */
+    void *serving_ctx;                /* it is nonzero (model/trainer.h trainer_yield_set) */
 } train_limits;
 
 /* Run job `id` (its document `spec`, its checkpoint `ck`: iteration 0 for

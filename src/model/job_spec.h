@@ -65,6 +65,8 @@ typedef enum job_derivs {
 const char *job_fit_name(job_fit f);
 const char *job_derivs_name(job_derivs d);
 
+#define JOB_SPEC_MAX_THREADS 64 /* a job's "threads" */
+
 typedef struct job_spec {
     char model[65], dataset[65];
     int from_version;   /* > 0: warm start from that version of model; 0: init */
@@ -88,6 +90,7 @@ typedef struct job_spec {
     double rtol, atol;
     long max_steps; /* 0 = the solver's default */
     uint64_t seed;
+    int threads; /* 1 .. JOB_SPEC_MAX_THREADS; 0 = not given (the daemon's train_threads) */
     /* cnf jobs (objective.loss "flow_matching", coupling, sigma_min) */
     job_cnf_objective cnf_objective;
     cfm_coupling coupling;

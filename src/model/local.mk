@@ -52,6 +52,7 @@ src_model_libmodel_la_SOURCES += \
 # the training loop of one job, one for every kind (trainer_internal.h's table)
 src_model_libmodel_la_SOURCES += \
 	src/model/trainer.c src/model/trainer.h src/model/trainer_internal.h \
+	src/model/trainer_pool.c src/model/trainer_pool.h \
 	src/model/trainer_ode.c src/model/trainer_cde.c src/model/trainer_sde.c \
 	src/model/trainer_cnf.c \
 	src/model/trainer_deriv.c src/model/trainer_ham.c \

@@ -7,6 +7,7 @@
 #include "model/optim.h"
 #include "model/rng.h"
 #include "model/trainer_internal.h"
+#include "model/trainer_pool.h"
 #include "nn/mlp.h"
 #include "num/tableau.h"
 
@@ -25,8 +26,16 @@ struct trainer {
     size_t *val_s, n_val;         /* validation series (the training ones when none held out) */
     size_t *win_s, *win_i, n_win; /* window candidates: series, start */
     size_t *pick;                 /* sampled indices */
-    double *grad, *gtmp, *best;   /* np each */
+    double *grad, *best;          /* np each */
     double *optim_state;          /* optim_state_len: trainer_state_get's copy */
+    /* the job's threads (trainer_threads_set): a kind state per worker
+     * (wks[0] is ks), and the results of one round of chunks, reduced in
+     * chunk order */
+    int workers;
+    void **wks;
+    trainer_pool *pool;
+    size_t slots;
+    double *slot_loss, *slot_grad; /* slots, and slots x np */
     long iteration;
     double train_loss, val_loss, best_train_loss, best_val_loss;
 };
@@ -39,13 +48,17 @@ static double *dalloc(size_t n)
 void trainer_free(trainer *t)
 {
     if (!t) return;
+    trainer_pool_free(t->pool);
+    for (int w = 1; t->wks && w < t->workers; w++)
+        t->kind->free(t->wks[w]);
+    free(t->wks), free(t->slot_loss), free(t->slot_grad);
     if (t->kind) t->kind->free(t->ks);
     for (size_t i = 0; i < MODEL_MAX_NETS; i++)
         mlp_free(t->net[i]);
     optim_free(t->opt);
     free(t->d.params);
     free(t->train_s), free(t->val_s), free(t->win_s), free(t->win_i), free(t->pick);
-    free(t->grad), free(t->gtmp), free(t->best), free(t->optim_state);
+    free(t->grad), free(t->best), free(t->optim_state);
     free(t);
 }
 
@@ -178,10 +191,8 @@ static err_code setup(trainer *t, err *e)
     t->d.nt_max = nt;
     t->pick = calloc(t->n_win > t->n_train ? t->n_win + 1 : t->n_train + 1, sizeof(size_t));
     t->grad = dalloc(t->d.np);
-    t->gtmp = dalloc(t->d.np);
     t->best = dalloc(t->d.np);
-    if (!t->pick || !t->grad || !t->gtmp || !t->best)
-        return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (!t->pick || !t->grad || !t->best) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     if (optim_new(&t->opt, &spec->optim, t->d.np, e) != ERR_OK) return e->code;
     solve_options(spec, &t->d.solve);
     const job_fit fit = job_spec_fit(spec, t->d.def->kind);
@@ -200,7 +211,14 @@ static err_code setup(trainer *t, err *e)
 static err_code start(trainer *t, err *e)
 {
     t->optim_state = dalloc(optim_state_len(t->opt));
-    if (!t->optim_state) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    t->workers = 1;
+    t->slots = 1;
+    t->wks = calloc(1, sizeof *t->wks);
+    t->slot_loss = dalloc(1);
+    t->slot_grad = dalloc(t->d.np);
+    if (!t->optim_state || !t->wks || !t->slot_loss || !t->slot_grad)
+        return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    t->wks[0] = t->ks;
     rng r0;
     rng_seed(&r0, t->d.spec->seed + 1);
     t->r = r0;
@@ -226,29 +244,95 @@ err_code trainer_new(trainer **out, const model_def *def, const dataset *ds, con
     return ERR_OK;
 }
 
+/* One mini-batch split into chunks: items [c * chunk, (c + 1) * chunk) of
+ * list (whole series, chunk 1; or picked windows), each chunk's loss and
+ * gradient computed by a worker into a slot, the slots added in chunk
+ * order. The partition and the order of the additions depend on the batch
+ * alone, never on the thread count: the results are bit-identical on any
+ * number of threads. */
+struct batch {
+    trainer *t;
+    const size_t *list;
+    size_t n, chunk; /* items, and items per chunk */
+    int windows;     /* list holds picked windows, else series */
+    double scale;    /* 1 / the batch's count of compared values */
+    int want_grad;
+    size_t c0; /* the round's first chunk */
+};
+
+static err_code chunk_loss(void *ctx, int w, size_t c, err *e)
+{
+    const struct batch *b = ctx;
+    trainer *t = b->t;
+    const size_t i0 = (b->c0 + c) * b->chunk, n = b->n - i0 < b->chunk ? b->n - i0 : b->chunk;
+    double *g = b->want_grad ? t->slot_grad + c * t->d.np : NULL;
+    if (b->windows)
+        return t->kind->window_chunk_loss(t->wks[w], &t->d, t->win_s, t->win_i, b->list + i0, n,
+                                          b->scale, &t->slot_loss[c], g, e);
+    return t->kind->series_loss(t->wks[w], &t->d, b->list[i0], b->scale, &t->slot_loss[c], g, e);
+}
+
+static err_code batch_run(trainer *t, struct batch *b, double *loss, err *e)
+{
+    const size_t np = t->d.np, chunks = (b->n + b->chunk - 1) / b->chunk;
+    *loss = 0;
+    if (b->want_grad) memset(t->grad, 0, np * sizeof(double));
+    for (b->c0 = 0; b->c0 < chunks; b->c0 += t->slots) {
+        const size_t m = chunks - b->c0 < t->slots ? chunks - b->c0 : t->slots;
+        if (trainer_pool_run(t->pool, m, chunk_loss, b, e) != ERR_OK) return e->code;
+        for (size_t c = 0; c < m; c++) {
+            *loss += t->slot_loss[c];
+            const double *g = t->slot_grad + c * np;
+            for (size_t p = 0; b->want_grad && p < np; p++)
+                t->grad[p] += g[p];
+        }
+    }
+    return ERR_OK;
+}
+
 /* Loss (and gradient into t->grad, when want_grad) of whole series
  * list[0 .. n), each from its first observation; the mean over every value
  * the kind compares in the list. */
 static err_code series_loss(trainer *t, const size_t *list, size_t n, int want_grad, double *loss,
                             err *e)
 {
-    const size_t np = t->d.np;
     size_t count = 0;
     for (size_t k = 0; k < n; k++)
         count += t->kind->count(t->ks, &t->d, list[k]);
     *loss = 0;
-    if (want_grad) memset(t->grad, 0, np * sizeof(double));
+    if (want_grad) memset(t->grad, 0, t->d.np * sizeof(double));
     if (count == 0) return ERR_OK;
-    const double scale = 1.0 / (double)count;
-    for (size_t k = 0; k < n; k++) {
-        double l = 0;
-        if (t->kind->series_loss(t->ks, &t->d, list[k], scale, &l, want_grad ? t->gtmp : NULL, e))
-            return e->code;
-        *loss += l;
-        for (size_t p = 0; want_grad && p < np; p++)
-            t->grad[p] += t->gtmp[p];
+    struct batch b = {.t = t,
+                      .list = list,
+                      .n = n,
+                      .chunk = 1,
+                      .scale = 1.0 / (double)count,
+                      .want_grad = want_grad};
+    return batch_run(t, &b, loss, e);
+}
+
+/* Windows pick[0 .. bs) in chunks of TRAINER_WINDOW_CHUNK, for a kind that
+ * honours threads; the mean over the batch's observed values, as one call
+ * of window_loss would give. */
+static err_code window_loss(trainer *t, size_t bs, double *loss, err *e)
+{
+    if (!t->kind->threads)
+        return t->kind->window_loss(t->ks, &t->d, t->win_s, t->win_i, t->pick, bs, loss, t->grad,
+                                    e);
+    const size_t bt = t->d.spec->batch_time, ch = t->d.ch;
+    size_t count = 0;
+    for (size_t k = 0; k < bs; k++) {
+        const dataset_series *x = &t->d.ds->series[t->win_s[t->pick[k]]];
+        count += loss_observed_count(bt * ch, x->y + t->win_i[t->pick[k]] * ch);
     }
-    return ERR_OK;
+    struct batch b = {.t = t,
+                      .list = t->pick,
+                      .n = bs,
+                      .chunk = TRAINER_WINDOW_CHUNK,
+                      .windows = 1,
+                      .scale = count ? 1.0 / (double)count : 0.0,
+                      .want_grad = 1};
+    return batch_run(t, &b, loss, e);
 }
 
 /* One mini-batch (windows, or whole series): its loss and gradient into
@@ -261,8 +345,7 @@ static err_code grad_step(trainer *t, double *loss, err *e)
     } else if (spec->batch_time) {
         size_t bs = spec->batch_size && spec->batch_size < t->n_win ? spec->batch_size : t->n_win;
         if (rng_sample(&t->r, t->n_win, bs, t->pick, e) != ERR_OK) return e->code;
-        if (t->kind->window_loss(t->ks, &t->d, t->win_s, t->win_i, t->pick, bs, loss, t->grad, e))
-            return e->code;
+        if (window_loss(t, bs, loss, e) != ERR_OK) return e->code;
     } else {
         size_t bs =
             spec->batch_size && spec->batch_size < t->n_train ? spec->batch_size : t->n_train;
@@ -358,4 +441,51 @@ err_code trainer_state_set(trainer *t, const struct trainer_state *st, err *e)
 const double *trainer_result(const trainer *t)
 {
     return t->d.spec->val_every ? t->best : t->d.params;
+}
+
+err_code trainer_threads_set(trainer *t, int threads, err *e)
+{
+    if (threads < 1 || threads > TRAINER_MAX_THREADS)
+        return err_set(e, ERR_INVALID, "threads", "must be 1 to %d", TRAINER_MAX_THREADS);
+    if (t->pool || threads == 1 || !t->kind->threads) return ERR_OK;
+    /* a round of chunks ends at a barrier: as many slots as 8 MB holds
+     * (at least 4 a thread, at most 256), so that most mini-batches are one
+     * round; the count changes no result, only how often threads wait */
+    size_t slots = ((size_t)8 << 20) / (t->d.np * sizeof(double) + 1);
+    if (slots < 4 * (size_t)threads) slots = 4 * (size_t)threads;
+    if (slots > 256) slots = 256;
+    void **wks = calloc((size_t)threads, sizeof *wks);
+    double *sl = dalloc(slots), *sg = dalloc(slots * t->d.np);
+    if (!wks || !sl || !sg) {
+        free(wks), free(sl), free(sg);
+        return err_set(e, ERR_NOMEM, NULL, "out of memory for the training threads");
+    }
+    free(t->wks), free(t->slot_loss), free(t->slot_grad);
+    t->wks = wks;
+    t->slot_loss = sl;
+    t->slot_grad = sg;
+    t->slots = slots;
+    wks[0] = t->ks;
+    /* workers counts the states made so far, for trainer_free */
+    for (t->workers = 1; t->workers < threads; t->workers++)
+        if (t->kind->setup(&wks[t->workers], &t->d, e) != ERR_OK) {
+            t->workers++; /* setup may leave a partial state: free it */
+            return e->code;
+        }
+    return trainer_pool_new(&t->pool, threads - 1, e);
+}
+
+int trainer_threads(const trainer *t)
+{
+    return t->workers;
+}
+
+void trainer_yield_set(trainer *t, int (*busy)(void *ctx), void *ctx)
+{
+    trainer_pool_yield_set(t->pool, busy, ctx);
+}
+
+unsigned long trainer_yields(const trainer *t)
+{
+    return trainer_pool_yields(t->pool);
 }

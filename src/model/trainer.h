@@ -17,10 +17,18 @@
  * bit for bit: the validation split has its own generator, seeded from the
  * document, and the mini-batch generator is part of the state.
  *
+ * THREADS (trainer_threads_set; ode and cde jobs, docs/training.md). A
+ * mini-batch is cut into chunks that depend on the batch alone (one whole
+ * series; or TRAINER_WINDOW_CHUNK windows, each chunk one solve), the
+ * chunks go to the job's threads, and their losses and gradients are added
+ * in chunk order: the loss curve and the parameters are bit-identical on
+ * any number of threads. Other kinds run on the calling thread.
+ *
  * Ownership and threads: a trainer borrows the model_def, dataset and
  * job_spec it was made from (they must outlive it and not change) and owns
  * everything else (its parameter vector, networks, gradient engines,
- * optimiser). One thread at a time; one trainer per running job. */
+ * optimiser, helper threads). One thread at a time calls it; one trainer
+ * per running job. */
 #ifndef ODESERVE_MODEL_TRAINER_H
 #define ODESERVE_MODEL_TRAINER_H
 
@@ -33,6 +41,9 @@
 #include <stdint.h>
 
 typedef struct trainer trainer;
+
+#define TRAINER_MAX_THREADS JOB_SPEC_MAX_THREADS
+#define TRAINER_WINDOW_CHUNK 32 /* windows per solve when a mini-batch of windows is cut */
 
 /* What a checkpoint holds. From trainer_state_get the arrays are the
  * trainer's (valid until its next step or free); into trainer_state_set
@@ -81,6 +92,20 @@ void trainer_state_get(trainer *t, struct trainer_state *st);
  * optimiser state does not fit this trainer ("state"), or its generator
  * state is all zero ("rng"). */
 err_code trainer_state_set(trainer *t, const struct trainer_state *st, err *e);
+
+/* Compute each step on `threads` threads (1 .. TRAINER_MAX_THREADS; the
+ * caller's and threads - 1 helpers, started here): once, before the first
+ * step. A kind that does not honour threads stays on the caller's thread.
+ * ERR_INVALID ("threads"), ERR_NOMEM, ERR_INTERNAL. */
+err_code trainer_threads_set(trainer *t, int threads, err *e);
+/* The threads a step runs on (1 until trainer_threads_set). */
+int trainer_threads(const trainer *t);
+/* The helpers take no new chunk while busy(ctx) is nonzero (serving has
+ * work: the caller's thread finishes the step alone); busy runs on the
+ * helpers, so it must be thread-safe and cheap. After trainer_threads_set. */
+void trainer_yield_set(trainer *t, int (*busy)(void *ctx), void *ctx);
+/* Times a helper sat out the rest of a step because busy said so. */
+unsigned long trainer_yields(const trainer *t);
 
 /* The parameters to keep as the result: the best-validated ones when the
  * document validates, else the latest (trainer_state's n_params values). */

@@ -115,4 +115,5 @@ const struct trainer_kind trainer_cde_kind = {
     .series_loss = cde_series_loss,
     .window_loss = NULL,
     .free = cde_free,
+    .threads = 1,
 };

@@ -8,7 +8,8 @@
  *
  * Ownership and threads: a kind's state is made by setup and released by
  * free; it borrows the struct trainer_data (owned by the trainer). One
- * thread at a time, as the trainer. */
+ * thread at a time per state; a kind with `threads` set has one state per
+ * worker of the job (trainer_pool.h). */
 #ifndef ODESERVE_MODEL_TRAINER_INTERNAL_H
 #define ODESERVE_MODEL_TRAINER_INTERNAL_H
 
@@ -66,6 +67,18 @@ struct trainer_kind {
                           double *grad, err *e);
     /* The validation value (the held-out NLL in nats). */
     err_code (*val_loss)(void *state, const struct trainer_data *d, double *val, err *e);
+    /* Nonzero: the kind honours a job's threads (trainer_threads_set).
+     * setup is then called once per worker and the states share nothing
+     * mutable (the networks are read-only during a step, nn/mlp.h), and
+     * series_loss and window_chunk_loss run on several workers at once,
+     * each on its own state. */
+    int threads;
+    /* As window_loss, but the loss scaled by scale (the batch's 1 / count,
+     * so that chunks of one mini-batch add up to its mean); set with
+     * threads when the kind has windows. */
+    err_code (*window_chunk_loss)(void *state, const struct trainer_data *d, const size_t *win_s,
+                                  const size_t *win_i, const size_t *pick, size_t bs, double scale,
+                                  double *loss, double *grad, err *e);
 };
 
 extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */

@@ -77,9 +77,9 @@ static err_code ode_series_loss(void *state, const struct trainer_data *d, size_
     return grad_ode_compute(k->g, &b, &o, loss, dtheta, NULL, NULL, e);
 }
 
-static err_code ode_window_loss(void *state, const struct trainer_data *d, const size_t *win_s,
-                                const size_t *win_i, const size_t *pick, size_t bs, double *loss,
-                                double *grad, err *e)
+static err_code ode_window_chunk_loss(void *state, const struct trainer_data *d,
+                                      const size_t *win_s, const size_t *win_i, const size_t *pick,
+                                      size_t bs, double scale, double *loss, double *grad, err *e)
 {
     struct ode_state *k = state;
     const size_t bt = d->spec->batch_time, ch = d->ch, dim = k->dim;
@@ -103,6 +103,7 @@ static err_code ode_window_loss(void *state, const struct trainer_data *d, const
     }
     struct grad_ode_options o = k->o;
     o.batch_mode = shared ? GRAD_BATCH_SHARED : GRAD_BATCH_PER_ITEM;
+    o.loss_scale = scale;
     struct grad_ode_batch b = {.batch = bs,
                                .y0 = k->y0,
                                .per_item_times = !shared,
@@ -114,10 +115,19 @@ static err_code ode_window_loss(void *state, const struct trainer_data *d, const
     return grad_ode_compute(k->g, &b, &o, loss, grad, NULL, NULL, e);
 }
 
+static err_code ode_window_loss(void *state, const struct trainer_data *d, const size_t *win_s,
+                                const size_t *win_i, const size_t *pick, size_t bs, double *loss,
+                                double *grad, err *e)
+{
+    return ode_window_chunk_loss(state, d, win_s, win_i, pick, bs, 0, loss, grad, e);
+}
+
 const struct trainer_kind trainer_ode_kind = {
     .setup = ode_setup,
     .count = ode_count,
     .series_loss = ode_series_loss,
     .window_loss = ode_window_loss,
     .free = ode_free,
+    .threads = 1,
+    .window_chunk_loss = ode_window_chunk_loss,
 };

@@ -196,6 +196,7 @@ tests_check_train_alloc_SOURCES = tests/check_train_alloc.c
 tests_check_train_alloc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
 # a job's threads (#23): loss curves and parameters bit-identical on 1, 2 and
 # 3 threads (ode, cde), yielding to serving, errors, "threads" validation;
 # TSan runs it (.ci/run)

@@ -51,16 +51,16 @@ static err_code decode_targets(const json_t *v, codec_grad_cde_req *q, err *e)
         return codec_grad_table_decode(v, "targets", q->width, what, c->series[0].n_t, q->target,
                                        e);
     if (!codec_json_is_array(v) || codec_json_array_size(v) != c->batch)
-        return err_set(e, ERR_INVALID, "targets", "with %zu series: a list of %zu tables",
-                       c->batch, c->batch);
+        return err_set(e, ERR_INVALID, "targets", "with %zu series: a list of %zu tables", c->batch,
+                       c->batch);
     err_code rc = ERR_OK;
     size_t row = 0;
     for (size_t b = 0; b < c->batch && !rc; b++) {
         char f[48];
         json_t *tb = codec_json_array_item(v, b);
-        rc = codec_grad_table_decode(tb, codec_json_field_index(f, sizeof f, "targets", b),
-                                     q->width, what, c->series[b].n_t,
-                                     q->target + row * q->width, e);
+        rc =
+            codec_grad_table_decode(tb, codec_json_field_index(f, sizeof f, "targets", b), q->width,
+                                    what, c->series[b].n_t, q->target + row * q->width, e);
         json_decref(tb);
         row += c->series[b].n_t;
     }
@@ -104,9 +104,9 @@ static void write_net(jbuf *b, const char *name, const mlp *f, const double *g)
     jbuf_lit(b, "}");
 }
 
-void codec_grad_cde_reply(jbuf *b, const char *model, int version, double loss,
-                          const mlp *initial, const mlp *vector_field, const mlp *readout,
-                          const double *gtheta, const codec_grad_stats *st)
+void codec_grad_cde_reply(jbuf *b, const char *model, int version, double loss, const mlp *initial,
+                          const mlp *vector_field, const mlp *readout, const double *gtheta,
+                          const codec_grad_stats *st)
 {
     const size_t n0 = mlp_n_params(initial), n1 = mlp_n_params(vector_field),
                  n2 = mlp_n_params(readout);

@@ -56,8 +56,8 @@ void codec_grad_cde_req_free(codec_grad_cde_req *q);
 
 /* The reply: gtheta the model's parameters in model_def order (initial |
  * vector_field | readout, each in mlp order). */
-void codec_grad_cde_reply(jbuf *b, const char *model, int version, double loss,
-                          const mlp *initial, const mlp *vector_field, const mlp *readout,
-                          const double *gtheta, const codec_grad_stats *st);
+void codec_grad_cde_reply(jbuf *b, const char *model, int version, double loss, const mlp *initial,
+                          const mlp *vector_field, const mlp *readout, const double *gtheta,
+                          const codec_grad_stats *st);
 
 #endif

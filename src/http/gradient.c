@@ -54,7 +54,8 @@ static err_code gradient_cde(http_req *r, const model_handle *h, const json_t *b
                                  .readout_dim = cde_model_readout_dim(m)};
     codec_grad_cde_req q;
     double *gth = NULL;
-    const mlp *n0 = cde_model_net(m, MODEL_NET_CDE_INITIAL), *n1 = cde_model_net(m, MODEL_NET_CDE_FIELD),
+    const mlp *n0 = cde_model_net(m, MODEL_NET_CDE_INITIAL),
+              *n1 = cde_model_net(m, MODEL_NET_CDE_FIELD),
               *n2 = cde_model_net(m, MODEL_NET_CDE_READOUT);
     err_code rc = codec_grad_cde_decode(body, &dims, &q, e);
     if (rc) return rc;

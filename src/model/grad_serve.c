@@ -87,14 +87,20 @@ static err_code guard_error(const struct guard *g, err_code rc, err *e)
         return err_set(e, ERR_TOO_LARGE, "method",
                        "backprop records every step, and its tape passed the server's cap "
                        "gradient_max_tape = %zu bytes (%zu held): use \"method\": "
-                       "\"adjoint_checkpointed\" (memory like the square root of the steps), fewer "
-                       "steps (a looser solver.rtol, a shorter t), or a larger cap",
+                       "\"adjoint_checkpointed\" (memory like the square root of the steps), "
+                       "fewer steps (a looser solver.rtol, a shorter t), or a larger cap",
+                       g->max_bytes, g->held);
+    if (g->method == GRAD_ADJOINT)
+        return err_set(e, ERR_TOO_LARGE, "method",
+                       "the adjoint's memory passed the server's cap gradient_max_tape = %zu "
+                       "bytes (%zu held; after an implicit solver it records every forward "
+                       "step): use \"method\": \"adjoint_checkpointed\", fewer steps, or a "
+                       "larger cap",
                        g->max_bytes, g->held);
     return err_set(e, ERR_TOO_LARGE, "method",
                    "the %s gradient's memory passed the server's cap gradient_max_tape = %zu "
-                   "bytes (%zu held; an implicit solver's adjoint records every forward step): "
-                   "use \"method\": \"adjoint_checkpointed\" with an explicit "
-                   "solver.method, fewer steps, or a larger cap",
+                   "bytes (%zu held): fewer steps (a looser solver.rtol, a larger solver.step, "
+                   "a shorter t) or a larger cap",
                    grad_method_name(g->method), g->max_bytes, g->held);
 }
 

@@ -1,6 +1,7 @@
 /* fuzz_request: trajectory request bodies, for an ode model of state_dim
  * 1 to 4, a cde model of 1 to 4 data channels and an sde model of state_dim
- * 1 to 4 with a cap of 1,000 samples (the first byte chooses).
+ * 1 to 4 with a cap of 1,000 samples (the first byte chooses); a cde body
+ * also goes through the cde gradient request's decoder (codec_grad_cde.h).
  * Properties: never a crash, no leak (the replay test runs under valgrind
  * and ASan); a decoded request holds what the decoder promises: at least
  * one time and one state, finite values, an error names its field. */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "codec/codec_cde.h"
+#include "codec/codec_grad_cde.h"
 #include "codec/codec_parse.h"
 #include "codec/codec_request.h"
 #include "codec/codec_sde.h"
@@ -57,6 +59,17 @@ FUZZ_ENTRY(request)
             FUZZ_ASSERT(e.code != ERR_OK);
         }
         codec_cde_req_free(&q);
+        codec_grad_cde_req g;
+        err_clear(&e);
+        if (codec_grad_cde_decode(body, &dims, &g, &e) == ERR_OK) {
+            FUZZ_ASSERT(g.rows >= 1 && g.target != NULL && (g.width == dim || g.width == 1));
+            for (size_t b = 0; b < g.cde.batch; b++)
+                for (size_t i = 1; i < g.cde.series[b].n_t; i++)
+                    FUZZ_ASSERT(g.cde.series[b].t[i] >= g.cde.series[b].t[i - 1]);
+        } else {
+            FUZZ_ASSERT(e.code != ERR_OK);
+        }
+        codec_grad_cde_req_free(&g);
     } else {
         codec_request_ode q;
         memset(&q, 0, sizeof q);

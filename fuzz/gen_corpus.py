@@ -57,6 +57,8 @@ for s in steps:
         is_cde = "observations" in text or "series" in text
         is_sde = any(f'"{k}"' in text for k in ("samples", "seed", "quantiles"))
         add("request", bytes([0x05 if is_cde else 0x09 if is_sde else 0x01]) + text_bytes)
+    elif path.endswith("/gradient") and ("observations" in text or "series" in text):
+        add("request", b"\x05" + text_bytes)  # the cde branch runs the gradient decoder too
     elif path.startswith("/v1/datasets/"):
         csv = s.get("headers", {}).get("Content-Type", "").startswith("text/csv")
         if csv and "kind=points" in path:

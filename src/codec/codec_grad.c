@@ -66,9 +66,14 @@ static err_code decode_t(const json_t *body, codec_grad_req *q, err *e)
     return ERR_OK;
 }
 
-/* One table of n_t rows (null, or state_dim numbers or nulls). */
 static err_code decode_table(const json_t *v, const char *field, size_t sd, size_t nt, double *out,
                              err *e)
+{
+    return codec_grad_table_decode(v, field, sd, "the state", nt, out, e);
+}
+
+err_code codec_grad_table_decode(const json_t *v, const char *field, size_t sd, const char *what,
+                                 size_t nt, double *out, err *e)
 {
     if (!codec_json_is_array(v))
         return err_set(e, ERR_INVALID, field, "expected a list of %zu rows, got %s", nt,
@@ -85,7 +90,7 @@ static err_code decode_table(const json_t *v, const char *field, size_t sd, size
             for (size_t k = 0; k < sd; k++)
                 out[i * sd + k] = NAN;
         } else if (!codec_json_is_array(row) || codec_json_array_size(row) != sd) {
-            rc = err_set(e, ERR_INVALID, f, "expected null or %zu values (the state), got %s", sd,
+            rc = err_set(e, ERR_INVALID, f, "expected null or %zu values (%s), got %s", sd, what,
                          codec_json_type_name(row));
         } else {
             for (size_t k = 0; k < sd && !rc; k++) {
@@ -125,17 +130,22 @@ static err_code decode_targets(const json_t *v, size_t sd, codec_grad_req *q, er
 
 static err_code decode_names(const json_t *body, codec_grad_req *q, err *e)
 {
+    return codec_grad_names_decode(body, &q->mean, &q->method, e);
+}
+
+err_code codec_grad_names_decode(const json_t *body, bool *mean, grad_method *method, err *e)
+{
     const char *s = NULL;
     const json_t *v = json_object_get(body, "loss");
     if (v && codec_json_get_string(v, "loss", &s, e)) return ERR_INVALID;
     if (s && strcmp(s, "sse") && strcmp(s, "mse"))
         return err_set(e, ERR_INVALID, "loss", "unknown loss \"%.32s\" (expected sse or mse)", s);
-    q->mean = s && !strcmp(s, "mse");
-    q->method = GRAD_ADJOINT_CKPT;
+    *mean = s && !strcmp(s, "mse");
+    *method = GRAD_ADJOINT_CKPT;
     v = json_object_get(body, "method");
     if (!v) return ERR_OK;
     if (codec_json_get_string(v, "method", &s, e)) return ERR_INVALID;
-    if (grad_method_from_name(s, &q->method, e)) {
+    if (grad_method_from_name(s, method, e)) {
         err_prefix_field(e, "method");
         return ERR_INVALID;
     }
@@ -158,7 +168,7 @@ err_code codec_grad_decode(const json_t *body, size_t sd, codec_grad_req *q, err
     return rc;
 }
 
-static void write_layers(jbuf *b, const mlp *f, const double *g)
+void codec_grad_layers_write(jbuf *b, const mlp *f, const double *g)
 {
     jbuf_lit(b, "[");
     for (size_t i = 0; i < mlp_n_layers(f); i++) {
@@ -195,8 +205,15 @@ void codec_grad_reply(jbuf *b, const char *model, int version, const codec_grad_
     else
         jbuf_vec(b, gy0, sd);
     jbuf_lit(b, ",\"layers\":");
-    write_layers(b, f, gtheta);
-    jbuf_lit(b, "},\"stats\":{\"method\":");
+    codec_grad_layers_write(b, f, gtheta);
+    jbuf_lit(b, "},\"stats\":");
+    codec_grad_stats_write(b, st);
+    jbuf_lit(b, "}");
+}
+
+void codec_grad_stats_write(jbuf *b, const codec_grad_stats *st)
+{
+    jbuf_lit(b, "{\"method\":");
     jbuf_str(b, st->method);
     const struct grad_stats *s = &st->st;
     jbuf_lit(b, ",\"nfe\":");
@@ -221,5 +238,5 @@ void codec_grad_reply(jbuf *b, const char *model, int version, const codec_grad_
     }
     jbuf_lit(b, ",\"elapsed_ms\":");
     jbuf_double(b, st->elapsed_ms);
-    jbuf_lit(b, "}}");
+    jbuf_lit(b, "}");
 }

@@ -61,4 +61,23 @@ void codec_grad_reply(jbuf *b, const char *model, int version, const codec_grad_
                       size_t state_dim, double loss, const double *gy0, const mlp *f,
                       const double *gtheta, const codec_grad_stats *st);
 
+/* ---- pieces the cde request (codec_grad_cde.h) shares -------------------- */
+
+/* "loss" (sse | mse, default sse) and "method" (default
+ * adjoint_checkpointed) of body. ERR_INVALID naming "loss" / "method". */
+err_code codec_grad_names_decode(const json_t *body, bool *mean, grad_method *method, err *e);
+
+/* One targets table at `field`: nt rows, each null or `width` numbers or
+ * nulls (NaN = null) into out (nt x width); `what` names a row in messages
+ * ("the state", "the readout"). ERR_INVALID naming "field[i]", "field[i][k]". */
+err_code codec_grad_table_decode(const json_t *v, const char *field, size_t width,
+                                 const char *what, size_t nt, double *out, err *e);
+
+/* A network's gradient (gtheta in mlp order) as the model document's
+ * "layers" list: {"weight": [[..]], "bias": [..]}, or {} without parameters. */
+void codec_grad_layers_write(jbuf *b, const mlp *f, const double *g);
+
+/* The reply's "stats" object. */
+void codec_grad_stats_write(jbuf *b, const codec_grad_stats *st);
+
 #endif

@@ -21,6 +21,7 @@ src_codec_libcodec_la_SOURCES = \
 	src/codec/codec_ham.c src/codec/codec_ham.h \
 	src/codec/codec_hybrid.c src/codec/codec_hybrid.h \
 	src/codec/codec_grad.c src/codec/codec_grad.h \
+	src/codec/codec_grad_cde.c src/codec/codec_grad_cde.h \
 	src/codec/codec_cnf.c src/codec/codec_cnf.h \
 	src/codec/codec_oip.c src/codec/codec_oip.h \
 	src/codec/codec_dataset.c src/codec/codec_dataset.h \

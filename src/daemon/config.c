@@ -89,6 +89,10 @@ static const config_key keys[] = {
      "tokens (numbers, names, operators, calls) of one equation of a hybrid model; more gets 413"},
     {"hybrid_max_depth", CONFIG_INT, NUM(hybrid_max_depth), "64", 2, 1000, NULL, 1,
      "parenthesis nesting of one equation of a hybrid model; deeper gets 413"},
+    {"gradient_max_tape", CONFIG_BYTES, NUM(gradient_max_tape), "256M", 64 * KIB, 64 * GIB, NULL,
+     1,
+     "bytes one gradient request's engine may hold (backprop's tape grows with the steps); a "
+     "request that needs more stops with 413 naming \"method\" (use adjoint_checkpointed)"},
     {"solve_timeout", CONFIG_SECONDS, NUM(solve_timeout), "10", 0, 3600, NULL, 1,
      "seconds a trajectory request may take from its arrival (the wait for an evaluation thread "
      "included) before it is stopped with 503; 0 = no limit"},

@@ -51,6 +51,7 @@ typedef struct config {
     long long max_cnf_exact_dim;       /* widest cnf served with the exact trace */
     long long max_cnf_probes;          /* most Hutchinson probes per cnf request */
     long long hybrid_max_expr_len, hybrid_max_nodes, hybrid_max_depth; /* docs/hybrid.md */
+    uint64_t gradient_max_tape;        /* bytes one gradient request's engine may hold */
     double solve_timeout;              /* seconds one solve may run; 0 = no limit */
     double keepalive_poll;             /* seconds an idle HTTP thread polls a keep-alive
                                           connection after replying; 0 = never */

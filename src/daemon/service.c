@@ -142,6 +142,7 @@ static void apply_runtime(service *s)
     atomic_store(&s->app.max_cnf_points, (uint64_t)s->cfg.max_cnf_points);
     atomic_store(&s->app.max_cnf_exact_dim, (uint64_t)s->cfg.max_cnf_exact_dim);
     atomic_store(&s->app.max_cnf_probes, (uint64_t)s->cfg.max_cnf_probes);
+    atomic_store(&s->app.gradient_max_tape, s->cfg.gradient_max_tape);
     hybrid_expr_limits_set((size_t)s->cfg.hybrid_max_expr_len, (size_t)s->cfg.hybrid_max_nodes,
                            (size_t)s->cfg.hybrid_max_depth);
     atomic_store(&s->app.solve_timeout_us, (uint64_t)(s->cfg.solve_timeout * 1e6 + 0.5));

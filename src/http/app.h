@@ -45,6 +45,8 @@ typedef struct http_app {
                                            more is 413 (SIGHUP) */
     _Atomic uint64_t max_cnf_exact_dim; /* cnf: widest model served with the exact trace */
     _Atomic uint64_t max_cnf_probes;    /* cnf: most Hutchinson probes; more is 413 */
+    _Atomic uint64_t gradient_max_tape; /* bytes one gradient request's engine may hold;
+                                           more is 413 on "method" (gradient.c; SIGHUP) */
     _Atomic uint64_t solve_timeout_us;  /* a solve running longer stops with 503
                                            deadline_exceeded; 0 = no limit (SIGHUP) */
     _Atomic uint64_t inline_budget_us;  /* a small solve may run on the HTTP thread for at

@@ -125,6 +125,11 @@ model_interp cde_model_interp(const cde_model *m)
     return m->scheme;
 }
 
+const model_solver *cde_model_solver(const cde_model *m)
+{
+    return &m->solver;
+}
+
 struct cde_path_channels cde_model_channels(const cde_model *m)
 {
     return m->ch;

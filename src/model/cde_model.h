@@ -137,6 +137,7 @@ size_t cde_model_data_channels(const cde_model *m); /* what a client sends per r
 size_t cde_model_hidden_dim(const cde_model *m);
 size_t cde_model_readout_dim(const cde_model *m);
 model_interp cde_model_interp(const cde_model *m);
+const model_solver *cde_model_solver(const cde_model *m); /* the model's defaults */
 struct cde_path_channels cde_model_channels(const cde_model *m);
 
 /* Output rows of a query: the sum over series of their query times. */

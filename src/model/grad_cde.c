@@ -255,6 +255,8 @@ static err_code check_batch(const grad_cde *g, const struct grad_cde_batch *b,
     if (o->loss == LOSS_CROSS_ENTROPY ? !b->label : !b->target)
         return err_set(e, ERR_INVALID, o->loss == LOSS_CROSS_ENTROPY ? "label" : "target",
                        "missing");
+    if (o->on_hidden && o->loss == LOSS_CROSS_ENTROPY)
+        return err_set(e, ERR_INVALID, "loss", "cross_entropy is on the readout's logits");
     if (b->per_item_times && o->batch_mode != GRAD_BATCH_PER_ITEM)
         return err_set(e, ERR_INVALID, "batch_mode", "per-item times need the per-item mode");
     for (size_t i = 0; o->loss == LOSS_CROSS_ENTROPY && i < b->batch; i++)
@@ -266,23 +268,28 @@ static err_code check_batch(const grad_cde *g, const struct grad_cde_batch *b,
     return ERR_OK;
 }
 
-/* Loss of items [b0, b0 + n) from the readouts r; rbar when want_grad. */
-static err_code seed_loss(grad_cde *g, const struct grad_cde_batch *b, loss_kind k, size_t b0,
-                          size_t n, double scale, int want_grad, double *loss, err *e)
+/* Loss of items [b0, b0 + n) from the readouts r (or, on_hidden, the
+ * hidden states z); its gradient into rbar (zbar) when want_grad. */
+static err_code seed_loss(grad_cde *g, const struct grad_cde_batch *b,
+                          const struct grad_cde_options *o, size_t b0, size_t n, double scale,
+                          int want_grad, double *loss, err *e)
 {
-    const size_t nt = b->n_t, O = g->O;
-    if (want_grad) memset(g->rbar, 0, n * nt * O * sizeof *g->rbar);
+    const loss_kind k = o->loss;
+    const size_t nt = b->n_t, O = o->on_hidden ? g->H : g->O;
+    const double *r = o->on_hidden ? g->z : g->r;
+    double *rbar = o->on_hidden ? g->zbar : g->rbar;
+    if (want_grad) memset(rbar, 0, n * nt * O * sizeof *rbar);
     if (k != LOSS_CROSS_ENTROPY) {
-        for (size_t r = 0; r < n * nt; r++)
-            *loss += loss_regression(k, O, g->r + r * O, b->target + (b0 * nt + r) * O, scale,
-                                     want_grad ? g->rbar + r * O : NULL);
+        for (size_t i = 0; i < n * nt; i++)
+            *loss += loss_regression(k, O, r + i * O, b->target + (b0 * nt + i) * O, scale,
+                                     want_grad ? rbar + i * O : NULL);
         return ERR_OK;
     }
     for (size_t i = 0; i < n; i++) {
         const size_t row = i * nt + nt - 1;
         double v;
-        err_code rc = loss_cross_entropy(1, O, g->r + row * O, b->label + b0 + i, scale, &v,
-                                         want_grad ? g->rbar + row * O : NULL, e);
+        err_code rc = loss_cross_entropy(1, O, r + row * O, b->label + b0 + i, scale, &v,
+                                         want_grad ? rbar + row * O : NULL, e);
         if (rc) return rc; /* labels were checked: not reached */
         *loss += v;
     }
@@ -334,13 +341,19 @@ static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
     rc = grad_solver_forward(g->solver, &g->field, &so, b0, n, t0, g->z0, t, nt, g->z, e);
     grad_batch_stats_add_forward(&g->st, g->solver);
     if (rc) return rc;
-    mlp_forward_batch(g->nets.readout, g->ws_read, n * nt, g->z, 0.0, g->r);
-    if (y_pred) memcpy(y_pred + b0 * nt * O, g->r, n * nt * O * sizeof *y_pred);
-    if ((rc = seed_loss(g, b, o->loss, b0, n, c->scale, want_grad, c->loss, e))) return rc;
+    if (o->on_hidden) {
+        if (y_pred) memcpy(y_pred + b0 * nt * H, g->z, n * nt * H * sizeof *y_pred);
+    } else {
+        mlp_forward_batch(g->nets.readout, g->ws_read, n * nt, g->z, 0.0, g->r);
+        if (y_pred) memcpy(y_pred + b0 * nt * O, g->r, n * nt * O * sizeof *y_pred);
+    }
+    if ((rc = seed_loss(g, b, o, b0, n, c->scale, want_grad, c->loss, e))) return rc;
     if (!want_grad) return ERR_OK;
     double *d_init = dtheta, *d_field = dtheta + g->np_init, *d_read = d_field + g->np_field;
-    memset(g->zbar, 0, n * nt * H * sizeof *g->zbar);
-    mlp_vjp_batch(g->nets.readout, g->ws_read, n * nt, g->rbar, g->zbar, NULL, d_read);
+    if (!o->on_hidden) { /* zbar = the readout's VJP of rbar; on_hidden: the loss's own */
+        memset(g->zbar, 0, n * nt * H * sizeof *g->zbar);
+        mlp_vjp_batch(g->nets.readout, g->ws_read, n * nt, g->rbar, g->zbar, NULL, d_read);
+    }
     rc = grad_solver_backward(g->solver, g->zbar, g->z0bar, d_field, e);
     grad_batch_stats_add_backward(&g->st, g->solver);
     if (rc) return rc;
@@ -348,10 +361,12 @@ static err_code solve_items(void *ctx, size_t b0, size_t n, err *e)
     return ERR_OK;
 }
 
-static double default_scale(const grad_cde *g, const struct grad_cde_batch *b, loss_kind k)
+static double default_scale(const grad_cde *g, const struct grad_cde_batch *b,
+                            const struct grad_cde_options *o)
 {
-    if (k == LOSS_CROSS_ENTROPY) return 1.0 / (double)b->batch;
-    const size_t c = loss_observed_count(b->batch * b->n_t * g->O, b->target);
+    if (o->loss == LOSS_CROSS_ENTROPY) return 1.0 / (double)b->batch;
+    const size_t c =
+        loss_observed_count(b->batch * b->n_t * (o->on_hidden ? g->H : g->O), b->target);
     return c ? 1.0 / (double)c : 0.0;
 }
 
@@ -362,7 +377,7 @@ err_code grad_cde_compute(grad_cde *g, const struct grad_cde_batch *b,
     memset(&g->st, 0, sizeof g->st);
     err_code rc = check_batch(g, b, o, e);
     if (rc) return rc;
-    const double scale = o->loss_scale != 0 ? o->loss_scale : default_scale(g, b, o->loss);
+    const double scale = o->loss_scale != 0 ? o->loss_scale : default_scale(g, b, o);
     if (dtheta) memset(dtheta, 0, grad_cde_n_params(g) * sizeof *dtheta);
     *loss = 0;
     g->path = b->path;

@@ -23,6 +23,9 @@
  *   cross_entropy   on the readout at the LAST observation time of each
  *                   item (its logits), against a class index per item;
  *                   scale 0 = the mean over the items.
+ * With on_hidden, mse and l1 compare the hidden state z(t_i) instead,
+ * against targets batch x n_t x hidden (the readout is not run, and its
+ * parameters' gradient is 0).
  * Batch modes as grad_ode.h.
  *
  * Parameters: one vector, initial | vector_field | readout (the model_def
@@ -85,6 +88,7 @@ struct grad_cde_options {
     grad_batch_mode batch_mode;
     loss_kind loss;    /* mse, l1 or cross_entropy */
     double loss_scale; /* 0 = the mean (see LOSSES) */
+    bool on_hidden;    /* mse / l1 on z(t_i), not the readout (see LOSSES) */
 };
 
 void grad_cde_options_init(struct grad_cde_options *o);
@@ -101,7 +105,8 @@ size_t grad_cde_n_params(const grad_cde *g);
 
 /* The loss of the batch and its gradient: dtheta (grad_cde_n_params,
  * OVERWRITTEN; NULL = the loss alone, no tape), y_pred (batch x n_t x out
- * readouts, may be NULL). Errors as grad_ode_compute, plus "label[b]". */
+ * readouts, or hidden states with on_hidden; may be NULL). Errors as
+ * grad_ode_compute, plus "label[b]". */
 err_code grad_cde_compute(grad_cde *g, const struct grad_cde_batch *b,
                           const struct grad_cde_options *o, double *loss, double *dtheta,
                           double *y_pred, err *e);

@@ -66,6 +66,9 @@ struct trainer_kind {
                           double *grad, err *e);
     /* The validation value (the held-out NLL in nats). */
     err_code (*val_loss)(void *state, const struct trainer_data *d, double *val, err *e);
+    /* After each optimiser step, the parameters back into their feasible
+     * set (a hybrid's bounds); NULL = none. */
+    void (*project)(void *state, const struct trainer_data *d, double *params);
 };
 
 extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
@@ -74,5 +77,6 @@ extern const struct trainer_kind trainer_sde_kind; /* trainer_sde.c */
 extern const struct trainer_kind trainer_cnf_kind; /* trainer_cnf.c */
 extern const struct trainer_kind trainer_deriv_kind; /* trainer_deriv.c: hnn, derivative */
 extern const struct trainer_kind trainer_ham_kind;   /* trainer_ham.c: trajectory */
+extern const struct trainer_kind trainer_hybrid_kind; /* trainer_hybrid.c */
 
 #endif

@@ -5,7 +5,8 @@
  * ~29% off a and c succeeds; the version it stores holds a and c within 1%
  * of the truth, serves trajectories, and its exported document round-trips
  * to the same bytes; the job's metrics carry a and c at every iteration,
- * the last ones the stored values. The init's refusals come back as 422
+ * the last ones the stored values; a job from that version continues it
+ * (its metrics name the version's parameters). The init's refusals come back as 422
  * naming the field (trainable[i], bounds.c) and the daemon keeps serving. */
 #include <check.h>
 #include <jansson.h>
@@ -172,6 +173,24 @@ START_TEST(fits_pendulum)
     ck_assert_double_eq(json_number_value(json_array_get(mc, 299)), fc);
     ck_assert_msg(fabs(json_number_value(json_array_get(ma, 0)) - 0.71 * a) < 0.1,
                   "a after iteration 1: %g", json_number_value(json_array_get(ma, 0)));
+    json_decref(j);
+
+    /* continuing from the stored version: its parameter names come from it */
+    snprintf(body, sizeof body,
+             "{\"model\": \"pend\", \"dataset\": \"pend\", \"iterations\": 5, \"from_version\": %d,"
+             " \"objective\": {\"batch_time\": 4}, \"optimizer\": {\"name\": \"adam\", \"lr\": 1e-4},"
+             " \"gradient\": \"adjoint\"}",
+             v);
+    j = req("POST", "/v1/jobs", body, 202);
+    const long long id2 = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    ck_assert_int_eq(wait_done(id2), v + 1);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id2);
+    j = req("GET", path, NULL, 200);
+    ma = json_object_get(json_object_get(j, "parameters"), "a");
+    ck_assert_uint_eq(json_array_size(ma), 5);
+    ck_assert_msg(fabs(json_number_value(json_array_get(ma, 4)) - fa) < 0.01,
+                  "a after the continuation: %g", json_number_value(json_array_get(ma, 4)));
     json_decref(j);
     json_decref(fx);
 }

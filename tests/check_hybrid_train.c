@@ -6,7 +6,8 @@
  *   - bounds hold by projection; a parameter not in trainable stays put;
  *   - acceptance (a): the damped pendulum's a and c from 3 noiseless series
  *     at irregular times, starting ~29% off, within 1%, by backprop and by
- *     the adjoint;
+ *     the adjoint (dopri5; also adjoint_checkpointed, and rodas4 with the
+ *     symbolic Jacobian);
  *   - acceptance (b): the Lotka-Volterra UDE of Rackauckas et al.: alpha and
  *     delta within 10%, and the hybrid extrapolates past the training
  *     window ([0, 5], about one cycle) to t = 10 with a smaller RMS error
@@ -236,7 +237,7 @@ START_TEST(bounds_and_frozen_parameters_hold)
 }
 END_TEST
 
-static void pendulum(const char *gradient)
+static void pendulum(const char *gradient, const char *method)
 {
     json_t *fx = fixture();
     const json_t *pd = json_object_get(fx, "pendulum"), *sr = json_object_get(pd, "series");
@@ -257,13 +258,13 @@ static void pendulum(const char *gradient)
              "  \"trainable\": [\"a\", \"c\"], \"bounds\": {\"a\": [0, null], \"c\": [0, null]}},"
              " \"objective\": {\"batch_time\": 4},"
              " \"optimizer\": {\"name\": \"adam\", \"lr\": 0.03},"
-             " \"gradient\": \"%s\", \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-8,"
+             " \"gradient\": \"%s\", \"solver\": {\"method\": \"%s\", \"rtol\": 1e-8,"
              " \"atol\": 1e-10}}",
-             0.71 * a, 1.29 * c, gradient);
+             0.71 * a, 1.29 * c, gradient, method);
     job_spec spec;
     spec_from(doc, &spec);
     double p[2];
-    printf("pendulum, %s:\n", gradient);
+    printf("pendulum, %s, %s:\n", gradient, method);
     train(&spec, &ds, p, 2);
     const double fa = par(&spec.init_def, p, "a"), fc = par(&spec.init_def, p, "c");
     printf("  a %.6g (truth %g), c %.6g (truth %g)\n", fa, a, fc, c);
@@ -276,13 +277,26 @@ static void pendulum(const char *gradient)
 
 START_TEST(pendulum_backprop)
 {
-    pendulum("backprop");
+    pendulum("backprop", "dopri5");
 }
 END_TEST
 
 START_TEST(pendulum_adjoint)
 {
-    pendulum("adjoint");
+    pendulum("adjoint", "dopri5");
+}
+END_TEST
+
+START_TEST(pendulum_adjoint_checkpointed)
+{
+    pendulum("adjoint_checkpointed", "dopri5");
+}
+END_TEST
+
+/* an implicit method: forward and adjoint with the symbolic Jacobian */
+START_TEST(pendulum_rodas4_adjoint)
+{
+    pendulum("adjoint", "rodas4");
 }
 END_TEST
 
@@ -437,6 +451,8 @@ static Suite *suite(void)
     tcase_add_test(tc, bounds_and_frozen_parameters_hold);
     tcase_add_test(tc, pendulum_backprop);
     tcase_add_test(tc, pendulum_adjoint);
+    tcase_add_test(tc, pendulum_adjoint_checkpointed);
+    tcase_add_test(tc, pendulum_rodas4_adjoint);
     tcase_add_test(tc, lotka_volterra_ude);
     suite_add_tcase(s, tc);
     return s;

@@ -631,8 +631,8 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         return parse_init_hybrid(init, s, e);
     } else {
         return err_set(e, ERR_INVALID, "init.kind",
-                       "must be \"ode\", \"cde\", \"hamiltonian\", \"lagrangian\", \"sde\", "
-                       "\"cnf\" or \"hybrid\"");
+                       "must be \"ode\", \"cde\", \"hamiltonian\", \"lagrangian\", \"hybrid\", "
+                       "\"sde\" or \"cnf\"");
     }
     if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;

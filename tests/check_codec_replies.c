@@ -210,7 +210,9 @@ END_TEST
 
 START_TEST(job_curve)
 {
-    job_metric m[3] = {{1, 0.5, NAN, 0.001}, {2, 0.25, 1.0 / 3.0, 0.002}, {3, INFINITY, NAN, 0.1}};
+    job_metric m[3] = {{1, 0.5, NAN, 0.001, NULL, 0},
+                       {2, 0.25, 1.0 / 3.0, 0.002, NULL, 0},
+                       {3, INFINITY, NAN, 0.1, NULL, 0}};
     jbuf b;
     jbuf_init(&b);
     codec_job_info_metrics_encode(9, m, 3, &b);

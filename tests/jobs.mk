@@ -64,3 +64,13 @@ TESTS += tests/check_lnn_job
 tests_check_lnn_job_SOURCES = tests/check_lnn_job.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_lnn_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_lnn_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
+
+# A hybrid model trained through the daemon (check_hybrid_job): the damped
+# pendulum's constants fitted by a real job over HTTP, the stored version,
+# its export's round trip, the parameters in the job's metrics, the init's
+# refusals.
+check_PROGRAMS += tests/check_hybrid_job
+TESTS += tests/check_hybrid_job
+tests_check_hybrid_job_SOURCES = tests/check_hybrid_job.c tests/testutil.c tests/testutil.h
+tests_check_hybrid_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_hybrid_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm

@@ -170,6 +170,17 @@ tests_check_hybrid_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLA
 tests_check_hybrid_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
 
+# training hybrid models (check_hybrid_train): the field's VJP, the init's
+# refusals, bounds, and the acceptance fits (damped pendulum, Lotka-Volterra
+# UDE against a neural ODE) on tests/fixtures/gen_hybrid_train.py's data.
+# Slow by design: not in VALGRIND_TESTS.
+check_PROGRAMS += tests/check_hybrid_train
+TESTS += tests/check_hybrid_train
+tests_check_hybrid_train_SOURCES = tests/check_hybrid_train.c tests/testutil.c tests/testutil.h
+tests_check_hybrid_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS)
+tests_check_hybrid_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
+	src/nn/libnn.la src/core/libcore.la $(JANSSON_LIBS) $(CHECK_LIBS) $(BLAS_LIBS) -lpthread -lm
+
 # The lagrangian derivative fit at one pair (check_lag_fit): the
 # acceleration against the Euler-Lagrange equations, the exact gradient
 # against central differences.

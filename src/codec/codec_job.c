@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_hybrid.h"
 #include "codec/codec_json.h"
 #include "codec/codec_parse.h"
 #include "model/model_name.h"
@@ -543,6 +544,71 @@ static err_code parse_init_lag(json_t *init, job_spec *s, err *e)
     return ERR_OK;
 }
 
+/* {"kind": "hybrid", ...the model document's fields...} (docs/hybrid.md,
+ * "Training"): the equations, parameters, trainable and bounds as a model
+ * document has them; the optional network as layers without weights (or
+ * the hidden shorthand with "out"), drawn by the scheme. */
+static err_code parse_init_hybrid(json_t *init, job_spec *s, err *e)
+{
+    static const char *const keys[] = {"kind",      "state_dim", "state_names", "parameters",
+                                       "equations", "network",   "trainable",   "bounds",
+                                       "scheme",    NULL};
+    static const char *const net_keys[] = {"layers", "hidden", "activation", "out", "time_input",
+                                           NULL};
+    model_def *d = &s->init_def;
+    double *values = NULL;
+    if (check_keys(init, "init", keys, e) != ERR_OK) return e->code;
+    d->kind = MODEL_KIND_HYBRID;
+    if (codec_hybrid_decode(init, d, &values, e) != ERR_OK) goto fail_prefix;
+    json_t *net = json_object_get(init, "network");
+    size_t n_net = 0;
+    if (net) {
+        json_t *ti = json_object_get(net, "time_input");
+        if (check_keys(net, "init.network", net_keys, e) != ERR_OK) goto fail;
+        if (ti && !json_is_boolean(ti)) {
+            err_set(e, ERR_INVALID, "init.network.time_input", "must be true or false");
+            goto fail;
+        }
+        model_net *mn = &d->nets[MODEL_NET_HYBRID];
+        const bool t_in = ti && json_is_true(ti);
+        d->n_nets = 1;
+        if (parse_net(net, "init.network", d->state_dim + (t_in ? 1 : 0), 0, ACT_IDENTITY, mn,
+                      e) != ERR_OK ||
+            parse_scheme(init, &s->init_scheme, e) != ERR_OK ||
+            model_net_n_params(mn, &n_net, e) != ERR_OK)
+            goto fail;
+        mn->in_dim = d->state_dim;
+        mn->time_input = t_in;
+    } else if (json_object_get(init, "scheme")) {
+        err_set(e, ERR_INVALID, "init.scheme", "draws a network's weights; this init has none");
+        goto fail;
+    }
+    d->n_params = n_net + d->hybrid->n_par;
+    if (d->n_params == 0) {
+        err_set(e, ERR_INVALID, "init.parameters",
+                "nothing to train: give parameters (listed in trainable) or a network");
+        goto fail;
+    }
+    d->params = calloc(d->n_params, sizeof *d->params);
+    if (!d->params) {
+        err_set(e, ERR_NOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    memcpy(d->params + n_net, values, d->hybrid->n_par * sizeof *values);
+    rng r;
+    rng_seed(&r, s->seed);
+    if ((net && init_net_params(&d->nets[MODEL_NET_HYBRID], &s->init_scheme, &r, d->params, e)) ||
+        model_def_validate(d, e) != ERR_OK)
+        goto fail_prefix;
+    free(values);
+    return ERR_OK;
+fail_prefix:
+    err_prefix_field(e, "init");
+fail:
+    free(values);
+    return e->code;
+}
+
 static err_code parse_init(json_t *init, job_spec *s, err *e)
 {
     if (!json_is_object(init)) return err_set(e, ERR_INVALID, "init", "must be an object");
@@ -561,10 +627,12 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
         return parse_init_ham(init, s, e);
     } else if (strcmp(kind, "lagrangian") == 0) {
         return parse_init_lag(init, s, e);
+    } else if (strcmp(kind, "hybrid") == 0) {
+        return parse_init_hybrid(init, s, e);
     } else {
         return err_set(e, ERR_INVALID, "init.kind",
-                       "must be \"ode\", \"cde\", \"hamiltonian\", \"lagrangian\", \"sde\" or "
-                       "\"cnf\"");
+                       "must be \"ode\", \"cde\", \"hamiltonian\", \"lagrangian\", \"hybrid\", "
+                       "\"sde\" or \"cnf\"");
     }
     if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
     if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;

@@ -73,6 +73,13 @@ void codec_job_info_list_encode(const job_info *list, size_t n, jbuf *b)
 
 void codec_job_info_metrics_encode(long long id, const job_metric *m, size_t n, jbuf *b)
 {
+    codec_job_info_metrics_params_encode(id, m, n, NULL, NULL, 0, 0, b);
+}
+
+void codec_job_info_metrics_params_encode(long long id, const job_metric *m, size_t n,
+                                          char *const *names, const double *pars, size_t n_rows,
+                                          size_t n_par, jbuf *b)
+{
     jbuf_lit(b, "{\"id\":");
     jbuf_int(b, id);
     jbuf_lit(b, ",\"iteration\":[");
@@ -95,7 +102,22 @@ void codec_job_info_metrics_encode(long long id, const job_metric *m, size_t n, 
         if (i) jbuf_raw(b, ",", 1);
         jbuf_double(b, m[i].elapsed);
     }
-    jbuf_lit(b, "]}");
+    jbuf_raw(b, "]", 1);
+    if (names && n_par) {
+        jbuf_lit(b, ",\"parameters\":{");
+        for (size_t p = 0; p < n_par; p++) {
+            if (p) jbuf_raw(b, ",", 1);
+            jbuf_str(b, names[p]);
+            jbuf_lit(b, ":[");
+            for (size_t i = 0; i < n_rows; i++) {
+                if (i) jbuf_raw(b, ",", 1);
+                num_or_null(b, pars[i * n_par + p]);
+            }
+            jbuf_raw(b, "]", 1);
+        }
+        jbuf_raw(b, "}", 1);
+    }
+    jbuf_raw(b, "}", 1);
 }
 
 void codec_job_info_queued_encode(long long id, jbuf *b)

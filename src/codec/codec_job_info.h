@@ -18,6 +18,12 @@ void codec_job_info_list_encode(const job_info *list, size_t n, jbuf *b);
 /* {"id", "iteration": [...], "train_loss": [...], "validation_loss": [...],
  *  "elapsed_seconds": [...]}: the curve as columns. */
 void codec_job_info_metrics_encode(long long id, const job_metric *m, size_t n, jbuf *b);
+/* The same with a hybrid job's parameters (store_job_metric_parameters'
+ * n_rows x n_par values, names[n_par]): ,"parameters":{"name":[one value
+ * per row], ...}. names NULL or n_par 0: as codec_job_info_metrics_encode. */
+void codec_job_info_metrics_params_encode(long long id, const job_metric *m, size_t n,
+                                          char *const *names, const double *pars, size_t n_rows,
+                                          size_t n_par, jbuf *b);
 /* {"id", "status": "queued"} */
 void codec_job_info_queued_encode(long long id, jbuf *b);
 

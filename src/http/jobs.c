@@ -154,6 +154,27 @@ void h_job_get(http_req *r)
     api_reply_jbuf(r, 200, &b);
 }
 
+/* A hybrid job's parameter names: its init's, or its from_version's (both
+ * immutable: the names of every metric row). */
+static err_code param_names(db *d, long long id, job_spec *js, model_def *def, char *const **names,
+                            size_t n_par, err *e)
+{
+    char *spec = NULL;
+    if (store_job_spec(d, id, &spec, e) != ERR_OK) return e->code;
+    err_code rc = codec_job_decode(spec, strlen(spec), js, e);
+    free(spec);
+    if (rc != ERR_OK) return rc;
+    const model_def *m = &js->init_def;
+    if (js->from_version) {
+        if (store_version_load(d, js->model, js->from_version, def, NULL, NULL, e)) return e->code;
+        m = def;
+    }
+    if (m->kind != MODEL_KIND_HYBRID || m->hybrid->n_par != n_par)
+        return err_set(e, ERR_DB, NULL, "job %lld: its metric rows do not fit its model", id);
+    *names = m->hybrid->par_names;
+    return ERR_OK;
+}
+
 void h_job_metrics(http_req *r)
 {
     long long id = path_id(r);
@@ -167,10 +188,29 @@ void h_job_metrics(http_req *r)
         http_reply_error(r, &e);
         return;
     }
+    double *pars = NULL;
+    size_t n_rows = 0, n_par = 0;
+    model_def def;
+    job_spec js;
+    model_def_init(&def);
+    job_spec_init(&js);
+    char *const *names = NULL;
+    if (store_job_metric_parameters(d, id, &pars, &n_rows, &n_par, &e) != ERR_OK ||
+        (pars && param_names(d, id, &js, &def, &names, n_par, &e) != ERR_OK)) {
+        free(m);
+        free(pars);
+        job_spec_free(&js);
+        model_def_free(&def);
+        http_reply_error(r, &e);
+        return;
+    }
     jbuf b;
     jbuf_init(&b);
-    codec_job_info_metrics_encode(id, m, n, &b);
+    codec_job_info_metrics_params_encode(id, m, n, names, pars, n_rows, n_par, &b);
     free(m);
+    free(pars);
+    job_spec_free(&js);
+    model_def_free(&def);
     api_reply_jbuf(r, 200, &b);
 }
 

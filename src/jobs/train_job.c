@@ -24,6 +24,8 @@ typedef struct train {
     double elapsed; /* training seconds since the job first started */
     job_metric *rows;
     size_t n_rows, cap_rows;
+    double *pars; /* cap_rows x n_par: a hybrid's parameters after each row's iteration */
+    size_t n_par; /* the hybrid's physical parameters (0 for other kinds) */
 } train;
 
 static void train_free(train *t)
@@ -32,6 +34,7 @@ static void train_free(train *t)
     job_spec_free(&t->spec);
     model_def_free(&t->def);
     free(t->rows);
+    free(t->pars);
     dataset_free(&t->ds);
 }
 
@@ -46,6 +49,7 @@ static err_code setup(train *t, const train_limits *lim, err *e)
     } else if (model_def_copy(&t->def, &t->spec.init_def, e) != ERR_OK) {
         return e->code;
     }
+    if (t->def.kind == MODEL_KIND_HYBRID) t->n_par = t->def.hybrid->n_par;
     if (store_dataset_load(t->d, t->spec.dataset, &t->ds, e)) return e->code;
     if (trainer_new(&t->tr, &t->def, &t->ds, &t->spec, e) ||
         trainer_threads_set(t->tr,
@@ -63,11 +67,22 @@ static err_code add_row(train *t, const struct trainer_row *r, err *e)
     if (t->n_rows == t->cap_rows) {
         size_t cap = t->cap_rows ? 2 * t->cap_rows : 64;
         job_metric *p = realloc(t->rows, cap * sizeof *p);
-        if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory");
-        t->rows = p;
+        if (p) t->rows = p;
+        double *q = p && t->n_par ? realloc(t->pars, cap * t->n_par * sizeof *q) : NULL;
+        if (q) t->pars = q;
+        if (!p || (t->n_par && !q)) return err_set(e, ERR_NOMEM, NULL, "out of memory");
         t->cap_rows = cap;
     }
-    t->rows[t->n_rows++] = (job_metric){r->iteration, r->train_loss, r->val_loss, t->elapsed};
+    if (t->n_par) { /* the physical parameters are the tail of the vector */
+        struct trainer_state st;
+        trainer_state_get(t->tr, &st);
+        memcpy(t->pars + t->n_rows * t->n_par, st.params + st.n_params - t->n_par,
+               t->n_par * sizeof(double));
+    }
+    t->rows[t->n_rows++] = (job_metric){.iteration = r->iteration,
+                                        .train_loss = r->train_loss,
+                                        .val_loss = r->val_loss,
+                                        .elapsed = t->elapsed};
     return ERR_OK;
 }
 
@@ -88,6 +103,10 @@ static err_code checkpoint(train *t, bool *cancel, err *e)
                    .optim = st.optim,
                    .optim_steps = st.optim_steps};
     memcpy(ck.rng, st.rng, sizeof ck.rng);
+    for (size_t i = 0; t->n_par && i < t->n_rows; i++) { /* pars may have moved since add_row */
+        t->rows[i].parameters = t->pars + i * t->n_par;
+        t->rows[i].n_parameters = t->n_par;
+    }
     err_code rc = store_job_checkpoint(t->d, t->id, &ck, t->rows, t->n_rows, cancel, e);
     if (rc == ERR_OK) t->n_rows = 0;
     return rc;

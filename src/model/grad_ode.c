@@ -87,6 +87,20 @@ err_code grad_ode_new(grad_ode **out, const mlp *f, size_t max_batch, err *e)
     return ERR_OK;
 }
 
+err_code grad_ode_new_field(grad_ode **out, const struct grad_field *f, err *e)
+{
+    *out = NULL;
+    grad_ode *g = calloc(1, sizeof *g);
+    if (!g) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient");
+    if (grad_solver_new(&g->solver, e) != ERR_OK) {
+        grad_ode_free(g);
+        return e->code;
+    }
+    g->field = *f;
+    *out = g;
+    return ERR_OK;
+}
+
 void grad_ode_free(grad_ode *g)
 {
     if (!g) return;
@@ -112,7 +126,7 @@ void grad_ode_mem(const grad_ode *g, size_t *now, size_t *peak)
 
 static err_code reserve(grad_ode *g, size_t n, size_t n_t, err *e)
 {
-    if (n > g->ws_batch) {
+    if (g->f && n > g->ws_batch) {
         mlp_ws *ws = NULL;
         err_code rc = mlp_ws_new(&ws, g->f, n, e);
         if (rc) return rc;

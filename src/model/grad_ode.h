@@ -62,6 +62,10 @@ typedef struct grad_ode grad_ode;
 /* For vector field f (state_dim in and out, optional time input);
  * max_batch sizes the workspace (it grows if a larger batch comes). */
 err_code grad_ode_new(grad_ode **out, const mlp *f, size_t max_batch, err *e);
+/* The same loss and batching on another field (a hybrid model's,
+ * model/hybrid.h): f is copied, f->ctx borrowed (it must outlive the
+ * grad_ode); f->eval must take any number of items. */
+err_code grad_ode_new_field(grad_ode **out, const struct grad_field *f, err *e);
 void grad_ode_free(grad_ode *g); /* NULL is a no-op */
 
 /* The loss of the batch, and its gradient:

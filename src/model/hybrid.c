@@ -20,6 +20,7 @@ struct hybrid_model {
     hybrid_sys *sys;
     mlp *net; /* NULL: a pure mechanistic model */
     double *values; /* n_par */
+    const double *bound; /* n_par values read at every evaluation (training), or NULL */
     model_solver solver;
     char **names; /* state names, for messages */
     int autonomous;
@@ -155,6 +156,7 @@ static void load(hybrid_ws *w, double t, const double *y)
 {
     const hybrid_model *m = w->m;
     memcpy(w->vars, y, m->n * sizeof *y);
+    if (m->bound) memcpy(w->vars + m->n, m->bound, m->n_par * sizeof *w->vars);
     if (m->net) mlp_forward(m->net, w->nw, y, t, w->vars + m->n + m->n_par);
     w->vars[m->n_vars - 1] = t;
 }
@@ -173,6 +175,7 @@ void hybrid_model_jacobian(hybrid_ws *w, double t, const double *y, double *J, d
     const hybrid_model *m = w->m;
     const size_t n = m->n, nv = m->n_vars, nn0 = n + m->n_par;
     memcpy(w->vars, y, n * sizeof *y);
+    if (m->bound) memcpy(w->vars + n, m->bound, m->n_par * sizeof *w->vars);
     w->vars[nv - 1] = t;
     if (m->net) mlp_jacobian(m->net, w->nw, y, t, w->vars + nn0, w->Jn, w->jt);
     hybrid_sys_partials(m->sys, w->vars, w->D, w->scratch);
@@ -214,6 +217,36 @@ void hybrid_model_param_jacobian(hybrid_ws *w, double t, const double *y, double
         for (size_t p = 0; p < m->n_par; p++)
             Gi[m->n_net + p] = Di[n + p];
     }
+}
+
+void hybrid_model_vjp(hybrid_ws *w, double t, const double *y, const double *v, double *dy,
+                      double *dtheta)
+{
+    const hybrid_model *m = w->m;
+    const size_t n = m->n, nv = m->n_vars, nn0 = n + m->n_par;
+    load(w, t, y);
+    hybrid_sys_partials(m->sys, w->vars, w->D, w->scratch);
+    for (size_t q = 0; q < m->k; q++)
+        w->v[q] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *Di = w->D + i * nv;
+        for (size_t j = 0; j < n; j++)
+            dy[j] += v[i] * Di[j];
+        for (size_t p = 0; p < m->n_par; p++)
+            dtheta[m->n_net + p] += v[i] * Di[n + p];
+        for (size_t q = 0; q < m->k; q++)
+            w->v[q] += v[i] * Di[nn0 + q];
+    }
+    if (m->net) { /* the outputs' cotangent through the network: one reverse pass */
+        double dt = 0;
+        mlp_vjp(m->net, w->nw, w->v, dy, &dt, dtheta);
+    }
+}
+
+void hybrid_model_bind(hybrid_model *m, double *theta)
+{
+    if (m->net) mlp_params_bind(m->net, theta);
+    m->bound = theta + m->n_net;
 }
 
 /* ---- solving ---- */

@@ -69,6 +69,20 @@ void hybrid_model_jacobian(hybrid_ws *w, double t, const double *y, double *J, d
  * parameter vector in model_def order. */
 void hybrid_model_param_jacobian(hybrid_ws *w, double t, const double *y, double *G);
 
+/* After nothing in particular (it evaluates afresh at (t, y)): dy += v^T
+ * df/dy (state_dim) and dtheta += v^T df/dtheta (n_params, the layout of
+ * hybrid_model_param_jacobian): the equations' symbolic partials and one
+ * reverse pass of the network. What training's gradient engine calls. */
+void hybrid_model_vjp(hybrid_ws *w, double t, const double *y, const double *v, double *dy,
+                      double *dtheta);
+
+/* Training: read the parameters from theta (n_params values, the
+ * network's weights then the physical parameters; the caller's, outliving
+ * m) at every evaluation instead of the copies made by hybrid_model_new.
+ * Drops the network's panels. A write, like mlp_params_bind: not
+ * concurrent with evaluations; a bound model belongs to one trainer. */
+void hybrid_model_bind(hybrid_model *m, double *theta);
+
 /* Solve. y_out: rows x state_dim (rows = batch x n_t, or n_t with t_len).
  * ERR_INVALID naming the request's field, ERR_SOLVER with the time, or the
  * abort hook's code. */

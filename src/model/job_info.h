@@ -28,6 +28,12 @@ typedef struct job_metric {
     double train_loss; /* of that iteration's mini-batch */
     double val_loss;   /* NaN when not evaluated then */
     double elapsed;    /* training seconds since the job first started */
+    /* hybrid jobs: the physical parameters' values after the iteration,
+     * in the model's order (borrowed from whoever filled the row); NULL
+     * for other kinds. Written by store_job_checkpoint, read back apart
+     * (store_job_metric_parameters). */
+    const double *parameters;
+    size_t n_parameters;
 } job_metric;
 
 #endif

@@ -223,9 +223,12 @@ err_code job_spec_kind_check(const job_spec *s, model_kind k, err *e)
         return err_set(e, ERR_INVALID, "solver.method",
                        "%s is a symplectic method: it is for hamiltonian models", s->method);
     if (k == MODEL_KIND_SDE) return sde_kind_check(s, e);
-    if (k == MODEL_KIND_HYBRID) /* served now; its trainer (parameters + network) is to come */
-        return err_set(e, ERR_INVALID, s->from_version ? "from_version" : "init.kind",
-                       "hybrid models cannot be trained yet; upload one with its parameters");
+    if (k == MODEL_KIND_HYBRID && s->loss == LOSS_CROSS_ENTROPY)
+        return err_set(e, ERR_INVALID, "objective.loss",
+                       "cross_entropy needs a cde model; hybrid jobs use mse or l1");
+    if (k == MODEL_KIND_HYBRID && s->target != JOB_TARGET_AUTO)
+        return err_set(e, ERR_INVALID, "objective.target",
+                       "hybrid jobs compare the state with the series' values");
     if (s->gradient == GRAD_REVERSIBLE && k != MODEL_KIND_ODE)
         return err_set(e, ERR_INVALID, "gradient",
                        "reversible is for ode jobs (a cde's path has knots it would step over)");

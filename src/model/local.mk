@@ -55,6 +55,6 @@ src_model_libmodel_la_SOURCES += \
 	src/model/trainer_pool.c src/model/trainer_pool.h \
 	src/model/trainer_ode.c src/model/trainer_cde.c src/model/trainer_sde.c \
 	src/model/trainer_cnf.c \
-	src/model/trainer_deriv.c src/model/trainer_ham.c \
+	src/model/trainer_deriv.c src/model/trainer_ham.c src/model/trainer_hybrid.c \
 	src/model/deriv_pairs.c src/model/deriv_pairs.h \
 	src/model/sde_lik.c src/model/sde_lik.h src/model/sde_lik_net.c src/model/sde_lik_net.h

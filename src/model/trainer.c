@@ -201,6 +201,7 @@ static err_code setup(trainer *t, err *e)
               : fit == JOB_FIT_TRAJECTORY                     ? &trainer_ham_kind
               : t->d.def->kind == MODEL_KIND_CDE              ? &trainer_cde_kind
               : t->d.def->kind == MODEL_KIND_SDE ? &trainer_sde_kind
+              : t->d.def->kind == MODEL_KIND_HYBRID ? &trainer_hybrid_kind
               : points                           ? &trainer_cnf_kind
                                                  : &trainer_ode_kind;
     return t->kind->setup(&t->ks, &t->d, e);
@@ -363,6 +364,7 @@ static err_code grad_step(trainer *t, double *loss, err *e)
         return err_set(e, ERR_SOLVER, NULL, "diverged: the %s is not finite",
                        isfinite(*loss) ? "gradient" : "loss");
     optim_step(t->opt, t->d.params, t->grad);
+    if (t->kind->project) t->kind->project(t->ks, &t->d, t->d.params);
     return ERR_OK;
 }
 

@@ -79,6 +79,9 @@ struct trainer_kind {
     err_code (*window_chunk_loss)(void *state, const struct trainer_data *d, const size_t *win_s,
                                   const size_t *win_i, const size_t *pick, size_t bs, double scale,
                                   double *loss, double *grad, err *e);
+    /* After each optimiser step, the parameters back into their feasible
+     * set (a hybrid's bounds); NULL = none. */
+    void (*project)(void *state, const struct trainer_data *d, double *params);
 };
 
 extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
@@ -87,5 +90,6 @@ extern const struct trainer_kind trainer_sde_kind; /* trainer_sde.c */
 extern const struct trainer_kind trainer_cnf_kind; /* trainer_cnf.c */
 extern const struct trainer_kind trainer_deriv_kind; /* trainer_deriv.c: hnn, derivative */
 extern const struct trainer_kind trainer_ham_kind;   /* trainer_ham.c: trajectory */
+extern const struct trainer_kind trainer_hybrid_kind; /* trainer_hybrid.c */
 
 #endif

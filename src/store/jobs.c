@@ -175,6 +175,72 @@ err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err
     return rc;
 }
 
+err_code store_job_spec(db *d, long long id, char **spec, err *e)
+{
+    *spec = NULL;
+    sqlite3_stmt *st = NULL;
+    if (stmt_prepare(d, "SELECT spec FROM jobs WHERE id = ?1", &st, "prepare", e) != ERR_OK)
+        return e->code;
+    stmt_bind_int(st, 1, id);
+    int s = stmt_step_row(d, st, "reading a job", e);
+    err_code rc = s < 0 ? e->code : ERR_OK;
+    if (s == 0) rc = err_set(e, ERR_NOT_FOUND, "id", "no job %lld", id);
+    if (s > 0 && !(*spec = strdup((const char *)sqlite3_column_text(st, 0))))
+        rc = err_set(e, ERR_NOMEM, NULL, "out of memory reading a job");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+err_code store_job_metric_parameters(db *d, long long id, double **out, size_t *n_rows,
+                                     size_t *n_par, err *e)
+{
+    *out = NULL;
+    *n_rows = *n_par = 0;
+    sqlite3_stmt *st = NULL;
+    if (stmt_prepare(d,
+                     "SELECT parameters FROM job_metrics WHERE job_id = ?1 AND parameters IS NOT "
+                     "NULL ORDER BY iteration",
+                     &st, "prepare", e) != ERR_OK)
+        return e->code;
+    stmt_bind_int(st, 1, id);
+    double *v = NULL;
+    size_t rows = 0, np = 0, cap = 0;
+    err_code rc = ERR_OK;
+    int s;
+    while ((s = stmt_step_row(d, st, "reading metrics", e)) > 0) {
+        const size_t n = (size_t)sqlite3_column_bytes(st, 0) / sizeof(double);
+        const void *p = sqlite3_column_blob(st, 0);
+        if (rows == 0) np = n;
+        if (n != np || !p) { /* one job's rows all have the model's count */
+            rc = err_set(e, ERR_DB, NULL, "job %lld: metric rows with %zu and %zu parameters", id,
+                         np, n);
+            break;
+        }
+        if ((rows + 1) * np > cap) {
+            size_t nc = cap ? 2 * cap : 64 * np;
+            double *q = realloc(v, nc * sizeof *q);
+            if (!q) {
+                rc = err_set(e, ERR_NOMEM, NULL, "out of memory reading metrics");
+                break;
+            }
+            v = q;
+            cap = nc;
+        }
+        memcpy(v + rows * np, p, np * sizeof(double));
+        rows++;
+    }
+    if (rc == ERR_OK && s < 0) rc = e->code;
+    sqlite3_finalize(st);
+    if (rc != ERR_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n_rows = rows;
+    *n_par = np;
+    return ERR_OK;
+}
+
 /* Run one parameterised UPDATE on job `id`; *changed = rows changed. */
 static err_code update(db *d, const char *sql, long long id, int *changed, err *e)
 {
@@ -331,8 +397,8 @@ static err_code insert_metrics(db *d, long long id, const job_metric *rows, size
 {
     sqlite3_stmt *st = NULL;
     if (stmt_prepare(d,
-                     "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+                     "INSERT INTO job_metrics (job_id, iteration, train_loss, val_loss, elapsed, "
+                     "parameters) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                      &st, "prepare", e) != ERR_OK)
         return e->code;
     for (size_t i = 0; i < n; i++) {
@@ -342,6 +408,10 @@ static err_code insert_metrics(db *d, long long id, const job_metric *rows, size
         stmt_bind_finite(st, 3, rows[i].train_loss);
         stmt_bind_finite(st, 4, rows[i].val_loss);
         stmt_bind_double(st, 5, rows[i].elapsed);
+        if (rows[i].parameters && rows[i].n_parameters)
+            stmt_bind_doubles(st, 6, rows[i].parameters, rows[i].n_parameters);
+        else
+            sqlite3_bind_null(st, 6);
         if (stmt_step_done(d, st, "insert metrics", e) != ERR_OK) {
             sqlite3_finalize(st);
             return e->code;

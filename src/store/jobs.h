@@ -46,6 +46,16 @@ err_code store_job_list(db *d, int status, job_info **out, size_t *n, err *e);
 err_code store_job_counts(db *d, long long counts[JOB__COUNT], double *iters_per_s, err *e);
 /* The loss curve, by iteration; *out malloc'ed. ERR_NOT_FOUND for no job. */
 err_code store_job_metrics(db *d, long long id, job_metric **out, size_t *n, err *e);
+/* The job's document as it was queued (*spec malloc'ed). ERR_NOT_FOUND
+ * (field "id"). */
+err_code store_job_spec(db *d, long long id, char **spec, err *e);
+/* A hybrid job's parameters over the iterations: *out (malloc'ed, NULL
+ * when no row has them: every other kind) holds *n_rows rows of *n_par
+ * values, in iteration order, one per metric row. (The parameters
+ * pointers of store_job_metrics' rows are NULL: the values come from
+ * here.) */
+err_code store_job_metric_parameters(db *d, long long id, double **out, size_t *n_rows,
+                                     size_t *n_par, err *e);
 
 /* Cancel: queued -> cancelled at once; running -> cancel_requested (the
  * worker stops at its next look); *after receives the status now. A

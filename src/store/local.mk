@@ -40,7 +40,8 @@ store_migrations = \
 	migrations/0009_points.sql \
 	migrations/0010_hamiltonian.sql \
 	migrations/0011_lagrangian.sql \
-	migrations/0012_hybrid.sql
+	migrations/0012_hybrid.sql \
+	migrations/0013_job_parameters.sql
 migrationsdir = $(pkgdatadir)/migrations
 dist_migrations_DATA = $(store_migrations)
 

@@ -16,68 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jobtest.h"
 #include "testutil.h"
 
-static tu_daemon d;
-static const char *const json_h[] = {"Content-Type: application/json", NULL};
-
-static void setup(void)
-{
-    memset(&d, 0, sizeof d);
-    if (tu_daemon_start(&d, NULL, NULL) != 0) {
-        char *log = tu_read_file(d.log, NULL);
-        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
-    }
-}
-
-static void teardown(void)
-{
-    tu_daemon_cleanup(&d);
-}
-
 /* The reply's body text (malloc'd) after checking its status. */
-static char *req_text(const char *method, const char *path, const char *body, int want)
-{
-    tu_response r;
-    ck_assert_int_eq(tu_http(d.port, method, path, body ? json_h : NULL, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
-                  r.body);
-    char *text = strdup(r.body);
-    tu_response_free(&r);
-    return text;
-}
-
-static json_t *req(const char *method, const char *path, const char *body, int want)
-{
-    char *text = req_text(method, path, body, want);
-    json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
-    ck_assert_msg(j != NULL, "not JSON: %s", text);
-    free(text);
-    return j;
-}
-
-static int wait_done(long long id)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
-    for (int i = 0; i < 60000; i++) {
-        json_t *j = req("GET", path, NULL, 200);
-        const char *st = json_string_value(json_object_get(j, "status"));
-        if (strcmp(st, "succeeded") == 0) {
-            int v = (int)json_integer_value(json_object_get(j, "result_version"));
-            json_decref(j);
-            return v;
-        }
-        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
-            ck_abort_msg("job %lld ended %s: %s", id, st,
-                         json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        usleep(20000);
-    }
-    ck_abort_msg("job %lld: timed out", id);
-    return 0;
-}
 
 #define INIT_HEAD                                                                                  \
     "\"init\": {\"kind\": \"hybrid\", \"state_dim\": 2, \"state_names\": [\"theta\", \"omega\"],"  \
@@ -85,7 +27,7 @@ static int wait_done(long long id)
 
 static void expect_422(const char *body, const char *field)
 {
-    json_t *j = req("POST", "/v1/jobs", body, 422);
+    json_t *j = jt_req("POST", "/v1/jobs", body, 422);
     const char *f = json_string_value(json_object_get(json_object_get(j, "error"), "field"));
     ck_assert_msg(f && strcmp(f, field) == 0, "field %s, want %s", f ? f : "(none)", field);
     json_decref(j);
@@ -104,7 +46,7 @@ START_TEST(fits_pendulum)
     json_t *ds = json_pack("{s:O}", "series", json_object_get(pd, "series"));
     char *text = json_dumps(ds, JSON_COMPACT);
     json_decref(ds);
-    json_decref(req("POST", "/v1/datasets/pend", text, 201));
+    json_decref(jt_req("POST", "/v1/datasets/pend", text, 201));
     free(text);
 
     /* refusals first: the daemon answers them and keeps serving */
@@ -125,14 +67,14 @@ START_TEST(fits_pendulum)
              " \"gradient\": \"backprop\","
              " \"solver\": {\"method\": \"dopri5\", \"rtol\": 1e-8, \"atol\": 1e-10}}",
              0.71 * a, 1.29 * c);
-    json_t *j = req("POST", "/v1/jobs", body, 202);
+    json_t *j = jt_req("POST", "/v1/jobs", body, 202);
     const long long id = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    const int v = wait_done(id);
+    const int v = jt_wait_version(id, 1200);
 
     /* the stored version: the fitted constants, its bounds and trainable kept */
     snprintf(path, sizeof path, "/v1/models/pend/versions/%d", v);
-    char *doc = req_text("GET", path, NULL, 200);
+    char *doc = jt_req_text("GET", path, NULL, 200);
     j = json_loads(doc, 0, &je);
     ck_assert_msg(j, "%s", doc);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "hybrid");
@@ -148,22 +90,22 @@ START_TEST(fits_pendulum)
     json_decref(j);
 
     /* the export round-trips: uploaded again and exported, the same bytes */
-    j = req("POST", "/v1/models/pend2/versions", doc, 201);
+    j = jt_req("POST", "/v1/models/pend2/versions", doc, 201);
     json_decref(j);
-    char *doc2 = req_text("GET", "/v1/models/pend2/versions/1", NULL, 200);
+    char *doc2 = jt_req_text("GET", "/v1/models/pend2/versions/1", NULL, 200);
     ck_assert_str_eq(doc2, doc);
     free(doc2);
     free(doc);
 
     /* it serves */
-    j = req("POST", "/v1/models/pend/trajectory", "{\"y0\": [1.0, 0.0], \"t\": [0, 1, 2]}", 200);
+    j = jt_req("POST", "/v1/models/pend/trajectory", "{\"y0\": [1.0, 0.0], \"t\": [0, 1, 2]}", 200);
     ck_assert_uint_eq(json_array_size(json_object_get(j, "y")), 3);
     json_decref(j);
 
     /* the metrics: a and c at every iteration, the last the stored ones
      * (no validation: the result is the last iterate) */
     snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
-    j = req("GET", path, NULL, 200);
+    j = jt_req("GET", path, NULL, 200);
     const json_t *it = json_object_get(j, "iteration"), *mp = json_object_get(j, "parameters");
     const json_t *ma = json_object_get(mp, "a"), *mc = json_object_get(mp, "c");
     ck_assert_uint_eq(json_array_size(it), 300);
@@ -181,12 +123,12 @@ START_TEST(fits_pendulum)
              " \"objective\": {\"batch_time\": 4}, \"optimizer\": {\"name\": \"adam\", \"lr\": 1e-4},"
              " \"gradient\": \"adjoint\"}",
              v);
-    j = req("POST", "/v1/jobs", body, 202);
+    j = jt_req("POST", "/v1/jobs", body, 202);
     const long long id2 = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    ck_assert_int_eq(wait_done(id2), v + 1);
+    ck_assert_int_eq(jt_wait_version(id2, 1200), v + 1);
     snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id2);
-    j = req("GET", path, NULL, 200);
+    j = jt_req("GET", path, NULL, 200);
     ma = json_object_get(json_object_get(j, "parameters"), "a");
     ck_assert_uint_eq(json_array_size(ma), 5);
     ck_assert_msg(fabs(json_number_value(json_array_get(ma, 4)) - fa) < 0.01,
@@ -200,7 +142,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("hybrid_job");
     TCase *tc = tcase_create("daemon");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, fits_pendulum);
     suite_add_tcase(s, tc);

@@ -31,67 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jobtest.h"
 #include "testutil.h"
-
-static tu_daemon d;
-static const char *const json_h[] = {"Content-Type: application/json", NULL};
-
-static void setup(void)
-{
-    memset(&d, 0, sizeof d);
-    if (tu_daemon_start(&d, NULL, NULL) != 0) {
-        char *log = tu_read_file(d.log, NULL);
-        ck_abort_msg("daemon did not start; log:\n%s", log ? log : "(none)");
-    }
-}
-
-static void teardown(void)
-{
-    tu_daemon_cleanup(&d);
-}
-
-static json_t *req(const char *method, const char *path, const char *body, int want)
-{
-    tu_response r;
-    ck_assert_int_eq(tu_http(d.port, method, path, body ? json_h : NULL, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
-                  r.body);
-    json_error_t je;
-    json_t *j = json_loads(r.body, 0, &je);
-    ck_assert_msg(j != NULL, "not JSON: %s", r.body);
-    tu_response_free(&r);
-    return j;
-}
-
-static long long submit(const char *body)
-{
-    json_t *j = req("POST", "/v1/jobs", body, 202);
-    long long id = json_integer_value(json_object_get(j, "id"));
-    json_decref(j);
-    return id;
-}
-
-static int wait_done(long long id)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%lld", id);
-    for (int i = 0; i < 120000; i++) {
-        json_t *j = req("GET", path, NULL, 200);
-        const char *st = json_string_value(json_object_get(j, "status"));
-        if (strcmp(st, "succeeded") == 0) {
-            int v = (int)json_integer_value(json_object_get(j, "result_version"));
-            json_decref(j);
-            return v;
-        }
-        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
-            ck_abort_msg("job %lld ended %s: %s", id, st,
-                         json_string_value(json_object_get(j, "error")));
-        json_decref(j);
-        usleep(20000);
-    }
-    ck_abort_msg("job %lld: timed out", id);
-    return 0;
-}
 
 static double now(void)
 {
@@ -116,7 +57,7 @@ static void check_metrics(long long id, long iterations, double *last_out)
 {
     char path[96];
     snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
-    json_t *m = req("GET", path, NULL, 200);
+    json_t *m = jt_req("GET", path, NULL, 200);
     json_t *tl = json_object_get(m, "train_loss");
     ck_assert_uint_eq(json_array_size(json_object_get(m, "iteration")), (size_t)iterations);
     /* the mean of the last tenth: one mini-batch's loss is noisy */
@@ -141,7 +82,7 @@ static void rollout(const char *name, json_t *y0, json_t *t, double *y, double *
     json_decref(body);
     char path[128];
     snprintf(path, sizeof path, "/v1/models/%s/trajectory", name);
-    json_t *j = req("POST", path, text, 200);
+    json_t *j = jt_req("POST", path, text, 200);
     free(text);
     json_t *ya = json_object_get(j, "y"), *en = json_object_get(j, "energy");
     const size_t nt = json_array_size(t);
@@ -169,28 +110,28 @@ START_TEST(lnn_beats_ode_on_the_double_pendulum)
     char *body =
         tu_read_file(tu_source_path(p, sizeof p, "examples/dpendulum_lnn/dpendulum.json"), NULL);
     ck_assert_ptr_nonnull(body);
-    json_decref(req("POST", "/v1/datasets/dp", body, 201));
+    json_decref(jt_req("POST", "/v1/datasets/dp", body, 201));
     free(body);
-    long long lid = submit(
+    long long lid = jt_submit(
         "{\"model\": \"dp-lnn\", " JOB_COMMON " \"init\": {\"kind\": \"lagrangian\", \"dof\": 2,"
         "  \"lagrangian\": {\"hidden\": [32, 32], \"activation\": \"softplus\"}},"
         " \"objective\": {\"loss\": \"lnn\", \"batch_size\": 6}}");
-    long long oid = submit("{\"model\": \"dp-ode\", " JOB_COMMON
+    long long oid = jt_submit("{\"model\": \"dp-ode\", " JOB_COMMON
                            " \"init\": {\"kind\": \"ode\", \"state_dim\": 4, \"hidden\": [32, 32],"
                            "  \"activation\": \"softplus\"},"
                            " \"objective\": {\"loss\": \"derivative\", \"batch_size\": 6}}");
-    const int lv = wait_done(lid), ov = wait_done(oid);
+    const int lv = jt_wait_version(lid, 1200), ov = jt_wait_version(oid, 1200);
     const double t1 = now();
     double lloss, oloss;
     check_metrics(lid, ITERATIONS, &lloss);
     check_metrics(oid, ITERATIONS, &oloss);
     char path[128];
     snprintf(path, sizeof path, "/v1/models/dp-lnn/versions/%d", lv);
-    json_t *j = req("GET", path, NULL, 200);
+    json_t *j = jt_req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "lagrangian");
     json_decref(j);
     snprintf(path, sizeof path, "/v1/models/dp-ode/versions/%d", ov);
-    j = req("GET", path, NULL, 200);
+    j = jt_req("GET", path, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "ode");
     json_decref(j);
 
@@ -280,7 +221,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("lnn_dp");
     TCase *tc = tcase_create("daemon");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, lnn_beats_ode_on_the_double_pendulum);
     suite_add_tcase(s, tc);

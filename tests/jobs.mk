@@ -53,7 +53,7 @@ tests_check_hnn_train_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 # noisy double pendulum, rollouts from held-out states against SciPy's.
 check_PROGRAMS += tests/check_lnn_dp
 TESTS += tests/check_lnn_dp
-tests_check_lnn_dp_SOURCES = tests/check_lnn_dp.c tests/testutil.c tests/testutil.h
+tests_check_lnn_dp_SOURCES = tests/check_lnn_dp.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_lnn_dp_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_lnn_dp_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 
@@ -71,6 +71,6 @@ tests_check_lnn_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm
 # refusals.
 check_PROGRAMS += tests/check_hybrid_job
 TESTS += tests/check_hybrid_job
-tests_check_hybrid_job_SOURCES = tests/check_hybrid_job.c tests/testutil.c tests/testutil.h
+tests_check_hybrid_job_SOURCES = tests/check_hybrid_job.c tests/jobtest.c tests/jobtest.h tests/testutil.c tests/testutil.h
 tests_check_hybrid_job_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_hybrid_job_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS) -lm

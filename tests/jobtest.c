@@ -44,6 +44,18 @@ json_t *jt_req(const char *method, const char *path, const char *body, int want)
     return jt_req_h(method, path, json_h, body, want);
 }
 
+char *jt_req_text(const char *method, const char *path, const char *body, int want)
+{
+    tu_response r;
+    ck_assert_int_eq(tu_http(jt_daemon.port, method, path, body ? json_h : NULL, body, &r), 0);
+    ck_assert_msg(r.status == want, "%s %s: status %d, want %d: %s", method, path, r.status, want,
+                  r.body);
+    char *text = strdup(r.body);
+    ck_assert_ptr_nonnull(text);
+    tu_response_free(&r);
+    return text;
+}
+
 void jt_upload(const char *path, const char *rel)
 {
     char p[4096];

@@ -20,6 +20,8 @@ void jt_teardown(void);
 json_t *jt_req_h(const char *method, const char *path, const char *const *headers,
                  const char *body, int want);
 json_t *jt_req(const char *method, const char *path, const char *body, int want);
+/* The reply's body text (malloc'd, the caller frees it) after asserting the status. */
+char *jt_req_text(const char *method, const char *path, const char *body, int want);
 
 /* POSTs the file at rel (relative to the source tree) to path; wants 201. */
 void jt_upload(const char *path, const char *rel);

@@ -134,13 +134,6 @@ static err_code ham_setup(void **state, const struct trainer_data *d, err *e)
     return ERR_OK;
 }
 
-static size_t ham_count(void *state, const struct trainer_data *d, size_t s)
-{
-    (void)state;
-    const dataset_series *x = &d->ds->series[s];
-    return loss_observed_count(x->n * d->ch, x->y);
-}
-
 /* dT/dp at p into out (n values); the tape of T's workspace at p. */
 static void dT(struct ham_state *k, const double *p, double *out)
 {
@@ -522,7 +515,7 @@ static err_code ham_window_loss(void *state, const struct trainer_data *d, const
 
 const struct trainer_kind trainer_ham_kind = {
     .setup = ham_setup,
-    .count = ham_count,
+    .count = trainer_series_count,
     .series_loss = ham_series_loss,
     .window_loss = ham_window_loss,
     .free = ham_free,

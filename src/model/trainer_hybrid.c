@@ -24,23 +24,21 @@
 struct hyb_state {
     hybrid_model *m; /* bound to the trainer's parameter vector */
     hybrid_ws *w;
-    grad_ode *g;
-    struct grad_ode_options o;
+    struct trainer_ode_batch b;
     size_t dim, n_net, cap; /* state, network weights, items ys holds */
     double t_last;          /* the latest eval's time, for vjp */
     double *ys;             /* cap x dim: the latest eval's states */
-    double *y0, *t0, *tt, *tgt;
-    double *start; /* the starting physical values (held for the non-trainable) */
+    double *start;          /* the starting physical values (held for the non-trainable) */
 };
 
 static void hyb_free(void *state)
 {
     struct hyb_state *k = state;
     if (!k) return;
-    grad_ode_free(k->g);
+    trainer_ode_batch_free(&k->b);
     hybrid_ws_free(k->w);
     hybrid_model_free(k->m);
-    free(k->ys), free(k->y0), free(k->t0), free(k->tt), free(k->tgt), free(k->start);
+    free(k->ys), free(k->start);
     free(k);
 }
 
@@ -95,14 +93,10 @@ static err_code hyb_setup(void **state, const struct trainer_data *d, err *e)
     k->dim = d->def->state_dim;
     k->n_net = d->np - h->n_par;
     k->cap = d->bmax;
+    if (trainer_ode_batch_alloc(&k->b, d, k->dim, e) != ERR_OK) return e->code;
     k->ys = dalloc(k->cap * k->dim);
-    k->y0 = dalloc(d->bmax * k->dim);
-    k->t0 = dalloc(d->bmax);
-    k->tt = dalloc(d->bmax * d->nt_max);
-    k->tgt = dalloc(d->bmax * d->nt_max * d->ch);
     k->start = dalloc(h->n_par);
-    if (!k->ys || !k->y0 || !k->t0 || !k->tt || !k->tgt || !k->start)
-        return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    if (!k->ys || !k->start) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     memcpy(k->start, d->params + k->n_net, h->n_par * sizeof(double));
     const struct grad_field f = {.dim = k->dim,
                                  .n_params = d->np,
@@ -110,11 +104,11 @@ static err_code hyb_setup(void **state, const struct trainer_data *d, err *e)
                                  .vjp = field_vjp,
                                  .jac = field_jac,
                                  .ctx = k};
-    if (grad_ode_new_field(&k->g, &f, e) != ERR_OK) return e->code;
-    grad_ode_options_init(&k->o);
-    k->o.solve = d->solve;
-    k->o.loss = d->spec->loss;
-    k->o.batch_mode = GRAD_BATCH_PER_ITEM;
+    if (grad_ode_new_field(&k->b.g, &f, e) != ERR_OK) return e->code;
+    grad_ode_options_init(&k->b.o);
+    k->b.o.solve = d->solve;
+    k->b.o.loss = d->spec->loss;
+    k->b.o.batch_mode = GRAD_BATCH_PER_ITEM;
     return ERR_OK;
 }
 
@@ -126,59 +120,22 @@ static void mask(const struct hyb_state *k, const struct trainer_data *d, double
         if (!h->trainable[p]) grad[k->n_net + p] = 0;
 }
 
-static size_t hyb_count(void *state, const struct trainer_data *d, size_t s)
-{
-    (void)state;
-    const dataset_series *x = &d->ds->series[s];
-    return loss_observed_count(x->n * d->ch, x->y);
-}
-
 static err_code hyb_series_loss(void *state, const struct trainer_data *d, size_t s, double scale,
                                 double *loss, double *dtheta, err *e)
 {
     struct hyb_state *k = state;
-    const dataset_series *x = &d->ds->series[s];
-    struct grad_ode_options o = k->o;
-    o.loss_scale = scale;
-    memset(k->y0, 0, k->dim * sizeof(double));
-    for (size_t c = 0; c < d->ch; c++)
-        k->y0[c] = isnan(x->y[c]) ? 0 : x->y[c];
-    struct grad_ode_batch b = {.batch = 1,
-                               .y0 = k->y0,
-                               .t0 = &x->t[0],
-                               .t = x->t,
-                               .n_t = x->n,
-                               .obs_dim = d->ch,
-                               .target = x->y};
-    err_code rc = grad_ode_compute(k->g, &b, &o, loss, dtheta, NULL, NULL, e);
+    err_code rc = trainer_ode_batch_series(&k->b, d, s, scale, loss, dtheta, e);
     mask(k, d, dtheta);
     return rc;
 }
 
+/* Windows keep their own absolute times: the equations may read t. */
 static err_code hyb_window_loss(void *state, const struct trainer_data *d, const size_t *win_s,
                                 const size_t *win_i, const size_t *pick, size_t bs, double *loss,
                                 double *grad, err *e)
 {
     struct hyb_state *k = state;
-    const size_t bt = d->spec->batch_time, ch = d->ch, dim = k->dim;
-    for (size_t b = 0; b < bs; b++) {
-        const dataset_series *x = &d->ds->series[win_s[pick[b]]];
-        size_t i0 = win_i[pick[b]];
-        memset(k->y0 + b * dim, 0, dim * sizeof(double));
-        memcpy(k->y0 + b * dim, x->y + i0 * ch, ch * sizeof(double));
-        memcpy(k->tgt + b * bt * ch, x->y + i0 * ch, bt * ch * sizeof(double));
-        k->t0[b] = x->t[i0];
-        memcpy(k->tt + b * bt, x->t + i0, bt * sizeof(double));
-    }
-    struct grad_ode_batch b = {.batch = bs,
-                               .y0 = k->y0,
-                               .per_item_times = true,
-                               .t0 = k->t0,
-                               .t = k->tt,
-                               .n_t = bt,
-                               .obs_dim = ch,
-                               .target = k->tgt};
-    err_code rc = grad_ode_compute(k->g, &b, &k->o, loss, grad, NULL, NULL, e);
+    err_code rc = trainer_ode_batch_windows(&k->b, d, 1, win_s, win_i, pick, bs, 0, loss, grad, e);
     mask(k, d, grad);
     return rc;
 }
@@ -200,7 +157,7 @@ static void hyb_project(void *state, const struct trainer_data *d, double *param
 
 const struct trainer_kind trainer_hybrid_kind = {
     .setup = hyb_setup,
-    .count = hyb_count,
+    .count = trainer_series_count,
     .series_loss = hyb_series_loss,
     .window_loss = hyb_window_loss,
     .free = hyb_free,

@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "model/dataset.h"
+#include "model/grad_ode.h"
 #include "model/grad_solve.h"
 #include "model/job_spec.h"
 #include "model/model_def.h"
@@ -84,12 +85,38 @@ struct trainer_kind {
     void (*project)(void *state, const struct trainer_data *d, double *params);
 };
 
-extern const struct trainer_kind trainer_ode_kind; /* trainer_ode.c */
-extern const struct trainer_kind trainer_cde_kind; /* trainer_cde.c */
-extern const struct trainer_kind trainer_sde_kind; /* trainer_sde.c */
-extern const struct trainer_kind trainer_cnf_kind; /* trainer_cnf.c */
-extern const struct trainer_kind trainer_deriv_kind; /* trainer_deriv.c: hnn, derivative */
-extern const struct trainer_kind trainer_ham_kind;   /* trainer_ham.c: trajectory */
+extern const struct trainer_kind trainer_ode_kind;    /* trainer_ode.c */
+extern const struct trainer_kind trainer_cde_kind;    /* trainer_cde.c */
+extern const struct trainer_kind trainer_sde_kind;    /* trainer_sde.c */
+extern const struct trainer_kind trainer_cnf_kind;    /* trainer_cnf.c */
+extern const struct trainer_kind trainer_deriv_kind;  /* trainer_deriv.c: hnn, derivative */
+extern const struct trainer_kind trainer_ham_kind;    /* trainer_ham.c: trajectory */
 extern const struct trainer_kind trainer_hybrid_kind; /* trainer_hybrid.c */
+
+/* The batch buffers and solves of the kinds whose field goes through
+ * grad_ode (trainer_ode.c: ode, hybrid). The kind makes g and sets o. */
+struct trainer_ode_batch {
+    grad_ode *g;
+    struct grad_ode_options o;
+    size_t dim;                 /* state, with augmentation */
+    double *y0, *t0, *tt, *tgt; /* d->bmax windows of d->nt_max times */
+};
+
+err_code trainer_ode_batch_alloc(struct trainer_ode_batch *b, const struct trainer_data *d,
+                                 size_t dim, err *e);
+void trainer_ode_batch_free(struct trainer_ode_batch *b); /* the buffers and g */
+/* The values series s contributes to a whole-series loss (every kind whose
+ * targets are the series' own observed channels). */
+size_t trainer_series_count(void *state, const struct trainer_data *d, size_t s);
+/* Series s from its first observation, as the kind's series_loss. */
+err_code trainer_ode_batch_series(struct trainer_ode_batch *b, const struct trainer_data *d,
+                                  size_t s, double scale, double *loss, double *dtheta, err *e);
+/* Windows as the kind's window_chunk_loss. absolute_times: the field reads
+ * t, so each window keeps its own times; otherwise windows start at 0 and
+ * share one system when their relative times agree. */
+err_code trainer_ode_batch_windows(struct trainer_ode_batch *b, const struct trainer_data *d,
+                                   int absolute_times, const size_t *win_s, const size_t *win_i,
+                                   const size_t *pick, size_t bs, double scale, double *loss,
+                                   double *grad, err *e);
 
 #endif

@@ -11,56 +11,42 @@
 
 struct ode_state {
     const mlp *f; /* the vector field */
-    grad_ode *g;
-    struct grad_ode_options o;
-    size_t dim;                 /* state, with augmentation */
-    double *y0, *t0, *tt, *tgt; /* batch buffers */
+    struct trainer_ode_batch b;
 };
-
-static void ode_free(void *state)
-{
-    struct ode_state *k = state;
-    if (!k) return;
-    grad_ode_free(k->g);
-    free(k->y0), free(k->t0), free(k->tt), free(k->tgt);
-    free(k);
-}
 
 static double *dalloc(size_t n)
 {
     return calloc(n ? n : 1, sizeof(double));
 }
 
-static err_code ode_setup(void **state, const struct trainer_data *d, err *e)
+err_code trainer_ode_batch_alloc(struct trainer_ode_batch *b, const struct trainer_data *d,
+                                 size_t dim, err *e)
 {
-    struct ode_state *k = calloc(1, sizeof *k);
-    if (!k) return err_set(e, ERR_NOMEM, NULL, "out of memory");
-    *state = k;
-    k->f = d->net[MODEL_NET_ODE_FIELD];
-    k->dim = d->def->state_dim + d->def->augment_dim;
-    k->y0 = dalloc(d->bmax * k->dim);
-    k->t0 = dalloc(d->bmax);
-    k->tt = dalloc(d->bmax * d->nt_max);
-    k->tgt = dalloc(d->bmax * d->nt_max * d->ch);
-    if (!k->y0 || !k->t0 || !k->tt || !k->tgt) return err_set(e, ERR_NOMEM, NULL, "out of memory");
-    if (grad_ode_new(&k->g, k->f, d->bmax, e) != ERR_OK) return e->code;
-    grad_ode_options_init(&k->o);
-    k->o.solve = d->solve;
-    k->o.loss = d->spec->loss;
+    b->dim = dim;
+    b->y0 = dalloc(d->bmax * dim);
+    b->t0 = dalloc(d->bmax);
+    b->tt = dalloc(d->bmax * d->nt_max);
+    b->tgt = dalloc(d->bmax * d->nt_max * d->ch);
+    if (!b->y0 || !b->t0 || !b->tt || !b->tgt) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     return ERR_OK;
 }
 
-static size_t ode_count(void *state, const struct trainer_data *d, size_t s)
+void trainer_ode_batch_free(struct trainer_ode_batch *b)
+{
+    grad_ode_free(b->g);
+    free(b->y0), free(b->t0), free(b->tt), free(b->tgt);
+}
+
+size_t trainer_series_count(void *state, const struct trainer_data *d, size_t s)
 {
     (void)state;
     const dataset_series *x = &d->ds->series[s];
     return loss_observed_count(x->n * d->ch, x->y);
 }
 
-static err_code ode_series_loss(void *state, const struct trainer_data *d, size_t s, double scale,
-                                double *loss, double *dtheta, err *e)
+err_code trainer_ode_batch_series(struct trainer_ode_batch *k, const struct trainer_data *d,
+                                  size_t s, double scale, double *loss, double *dtheta, err *e)
 {
-    struct ode_state *k = state;
     const dataset_series *x = &d->ds->series[s];
     struct grad_ode_options o = k->o;
     o.loss_scale = scale;
@@ -77,13 +63,13 @@ static err_code ode_series_loss(void *state, const struct trainer_data *d, size_
     return grad_ode_compute(k->g, &b, &o, loss, dtheta, NULL, NULL, e);
 }
 
-static err_code ode_window_chunk_loss(void *state, const struct trainer_data *d,
-                                      const size_t *win_s, const size_t *win_i, const size_t *pick,
-                                      size_t bs, double scale, double *loss, double *grad, err *e)
+err_code trainer_ode_batch_windows(struct trainer_ode_batch *k, const struct trainer_data *d,
+                                   int absolute_times, const size_t *win_s, const size_t *win_i,
+                                   const size_t *pick, size_t bs, double scale, double *loss,
+                                   double *grad, err *e)
 {
-    struct ode_state *k = state;
     const size_t bt = d->spec->batch_time, ch = d->ch, dim = k->dim;
-    const int time_input = mlp_time_input(k->f);
+    const int time_input = absolute_times;
     int shared = !time_input;
     for (size_t b = 0; b < bs; b++) {
         const dataset_series *x = &d->ds->series[win_s[pick[b]]];
@@ -115,6 +101,45 @@ static err_code ode_window_chunk_loss(void *state, const struct trainer_data *d,
     return grad_ode_compute(k->g, &b, &o, loss, grad, NULL, NULL, e);
 }
 
+static void ode_free(void *state)
+{
+    struct ode_state *k = state;
+    if (!k) return;
+    trainer_ode_batch_free(&k->b);
+    free(k);
+}
+
+static err_code ode_setup(void **state, const struct trainer_data *d, err *e)
+{
+    struct ode_state *k = calloc(1, sizeof *k);
+    if (!k) return err_set(e, ERR_NOMEM, NULL, "out of memory");
+    *state = k;
+    k->f = d->net[MODEL_NET_ODE_FIELD];
+    if (trainer_ode_batch_alloc(&k->b, d, d->def->state_dim + d->def->augment_dim, e) != ERR_OK)
+        return e->code;
+    if (grad_ode_new(&k->b.g, k->f, d->bmax, e) != ERR_OK) return e->code;
+    grad_ode_options_init(&k->b.o);
+    k->b.o.solve = d->solve;
+    k->b.o.loss = d->spec->loss;
+    return ERR_OK;
+}
+
+static err_code ode_series_loss(void *state, const struct trainer_data *d, size_t s, double scale,
+                                double *loss, double *dtheta, err *e)
+{
+    struct ode_state *k = state;
+    return trainer_ode_batch_series(&k->b, d, s, scale, loss, dtheta, e);
+}
+
+static err_code ode_window_chunk_loss(void *state, const struct trainer_data *d,
+                                      const size_t *win_s, const size_t *win_i, const size_t *pick,
+                                      size_t bs, double scale, double *loss, double *grad, err *e)
+{
+    struct ode_state *k = state;
+    return trainer_ode_batch_windows(&k->b, d, mlp_time_input(k->f), win_s, win_i, pick, bs, scale,
+                                     loss, grad, e);
+}
+
 static err_code ode_window_loss(void *state, const struct trainer_data *d, const size_t *win_s,
                                 const size_t *win_i, const size_t *pick, size_t bs, double *loss,
                                 double *grad, err *e)
@@ -124,7 +149,7 @@ static err_code ode_window_loss(void *state, const struct trainer_data *d, const
 
 const struct trainer_kind trainer_ode_kind = {
     .setup = ode_setup,
-    .count = ode_count,
+    .count = trainer_series_count,
     .series_loss = ode_series_loss,
     .window_loss = ode_window_loss,
     .free = ode_free,

@@ -27,128 +27,12 @@
 #include "model/trainer.h"
 #include "model/trainer_internal.h"
 #include "testutil.h"
-
-static uint64_t seed = 0x9e3779b97f4a7c15ull;
-
-static double urand(double lo, double hi)
-{
-    seed ^= seed << 13;
-    seed ^= seed >> 7;
-    seed ^= seed << 17;
-    return lo + (hi - lo) * ((double)(seed >> 11) * 0x1p-53);
-}
-
-static void spec_from(const char *doc, job_spec *s)
-{
-    err e;
-    err_clear(&e);
-    ck_assert_msg(codec_job_decode(doc, strlen(doc), s, &e) == ERR_OK, "%s: %s", e.field,
-                  e.message);
-}
-
-/* One series of n rows of c channels at times t (copied). */
-static void series_set(dataset *ds, size_t s, size_t n, const double *t, const double *y, size_t c)
-{
-    dataset_series *x = &ds->series[s];
-    x->n = n;
-    x->t = malloc(n * sizeof *x->t);
-    x->y = malloc(n * c * sizeof *x->y);
-    memcpy(x->t, t, n * sizeof *t);
-    memcpy(x->y, y, n * c * sizeof *y);
-}
-
-static void ds_new(dataset *ds, size_t n_series, size_t channels)
-{
-    dataset_init(ds);
-    ds->channels = channels;
-    ds->n_series = n_series;
-    ds->series = calloc(n_series, sizeof *ds->series);
-}
-
-/* A trainer_data over def's networks bound to params, as trainer.c makes it. */
-struct td {
-    struct trainer_data d;
-    mlp *net[MODEL_MAX_NETS];
-};
-
-static void td_new(struct td *t, const model_def *def, const dataset *ds, const job_spec *spec,
-                   double *params)
-{
-    memset(t, 0, sizeof *t);
-    t->d.def = def;
-    t->d.ds = ds;
-    t->d.spec = spec;
-    t->d.params = params;
-    t->d.np = def->n_params;
-    t->d.ch = ds->channels;
-    size_t nt = spec->batch_time;
-    for (size_t s = 0; s < ds->n_series; s++)
-        if (ds->series[s].n > nt) nt = ds->series[s].n;
-    t->d.nt_max = nt;
-    t->d.bmax = 4;
-    for (size_t i = 0; i < def->n_nets; i++) {
-        const model_net *n = &def->nets[i];
-        mlp_spec ms = {.state_dim = n->in_dim, .n_layers = n->n_layers, .layers = n->layers,
-                       .time_input = n->time_input};
-        ck_assert_int_eq(mlp_new(&t->net[i], &ms, NULL), ERR_OK);
-        mlp_params_bind(t->net[i], params + model_def_net_offset(def, i));
-        t->d.net[i] = t->net[i];
-    }
-}
-
-static void td_free(struct td *t)
-{
-    for (size_t i = 0; i < MODEL_MAX_NETS; i++)
-        mlp_free(t->net[i]);
-}
-
-static void near(double a, double b, const char *what, size_t i)
-{
-    ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
-                  a, b);
-}
-
-/* The loss of series 0 (or of windows) and its gradient against central
- * differences in the first n_trained parameters. */
-static void check_fd(const struct trainer_kind *kind, struct td *t, size_t n_trained, int windows)
-{
-    void *ks = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(kind->setup(&ks, &t->d, &e) == ERR_OK, "%s: %s", e.field, e.message);
-    const size_t np = t->d.np;
-    double *g = calloc(np, sizeof *g), *scratch = calloc(np, sizeof *g), l = 0;
-    size_t win_s[2] = {0, 0}, win_i[2] = {0, 3}, pick[2] = {0, 1}; /* fully observed starts */
-    const double scale = 1.0 / (double)kind->count(ks, &t->d, 0);
-#define LOSS(lp, gp)                                                                               \
-    (windows ? kind->window_loss(ks, &t->d, win_s, win_i, pick, 2, lp, gp ? gp : scratch, &e)     \
-             : kind->series_loss(ks, &t->d, 0, scale, lp, gp, &e))
-    ck_assert_msg(LOSS(&l, g) == ERR_OK, "%s", e.message);
-    ck_assert(l > 0 && isfinite(l));
-    double *p = t->d.params;
-    const double h = 1e-6;
-    for (size_t k = 0; k < n_trained; k++) {
-        const double p0 = p[k];
-        double lp = 0, lm = 0;
-        p[k] = p0 + h;
-        ck_assert_int_eq(LOSS(&lp, NULL), ERR_OK);
-        p[k] = p0 - h;
-        ck_assert_int_eq(LOSS(&lm, NULL), ERR_OK);
-        p[k] = p0;
-        near(g[k], (lp - lm) / (2 * h), "dtheta", k);
-    }
-    for (size_t k = n_trained; k < np; k++)
-        ck_assert_msg(g[k] == 0.0, "the mass %zu is not trained", k);
-#undef LOSS
-    kind->free(ks);
-    free(g);
-    free(scratch);
-}
+#include "train_testlib.h"
 
 static void random_params(model_def *d, double sc)
 {
     for (size_t k = 0; k < d->n_params - (model_def_ham_mass(d) ? d->state_dim / 2 : 0); k++)
-        d->params[k] = urand(-sc, sc);
+        d->params[k] = tt_urand(-sc, sc);
 }
 
 START_TEST(central_difference_exact_on_quadratics)
@@ -197,8 +81,7 @@ START_TEST(spline_and_channels)
     ck_assert_int_eq(deriv_pairs_of(&x, 1, 1, JOB_DERIVS_SPLINE, &p, NULL), ERR_OK);
     ck_assert_uint_eq(p.n, N);
     for (size_t i = 5; i < N - 5; i++) /* the natural ends bend the spline near them */
-        ck_assert_msg(fabs(p.dx[i] - cos(t[i])) < 2e-4, "t=%g: %g vs %g", t[i], p.dx[i],
-                      cos(t[i]));
+        ck_assert_msg(fabs(p.dx[i] - cos(t[i])) < 2e-4, "t=%g: %g vs %g", t[i], p.dx[i], cos(t[i]));
     deriv_pairs_free(&p);
     dataset_series xc = {.n = N, .t = t, .y = yc};
     ck_assert_int_eq(deriv_pairs_of(&xc, 2, 1, JOB_DERIVS_UNSET, &p, NULL), ERR_OK);
@@ -223,25 +106,25 @@ START_TEST(hnn_gradient_fd)
              " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 2, %s}, \"objective\": \"hnn\"}",
              ham_inits[_i]);
     job_spec spec;
-    spec_from(doc, &spec);
+    tt_spec_from(doc, &spec);
     ck_assert_int_eq(spec.fit, JOB_FIT_HNN);
     model_def *def = &spec.init_def;
     random_params(def, 0.8);
     dataset ds;
-    ds_new(&ds, 1, 8);
+    tt_ds_new(&ds, 1, 8);
     double t[7], y[7 * 8];
     for (size_t i = 0; i < 7; i++) {
         t[i] = (double)i;
         for (size_t c = 0; c < 8; c++)
-            y[i * 8 + c] = urand(-1, 1);
+            y[i * 8 + c] = tt_urand(-1, 1);
     }
     y[3 * 8 + 6] = NAN; /* a missing derivative: the pair is skipped */
-    series_set(&ds, 0, 7, t, y, 8);
-    struct td td;
-    td_new(&td, def, &ds, &spec, def->params);
+    tt_series_set(&ds, 0, 7, t, y, 8);
+    struct tt_td td;
+    tt_td_new(&td, def, &ds, &spec, def->params);
     const size_t mass = model_def_ham_mass(def) ? 2 : 0;
-    check_fd(&trainer_deriv_kind, &td, def->n_params - mass, 0);
-    td_free(&td);
+    tt_check_fd(&trainer_deriv_kind, &td, def->n_params - mass, 0);
+    tt_td_free(&td);
     dataset_free(&ds);
     job_spec_free(&spec);
 }
@@ -250,21 +133,22 @@ END_TEST
 START_TEST(ode_derivative_gradient_fd)
 {
     job_spec spec;
-    spec_from("{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 1,"
-              " \"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [6]},"
-              " \"objective\": {\"loss\": \"derivative\", \"derivatives\": \"central_difference\"}}",
-              &spec);
+    tt_spec_from(
+        "{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 1,"
+        " \"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [6]},"
+        " \"objective\": {\"loss\": \"derivative\", \"derivatives\": \"central_difference\"}}",
+        &spec);
     model_def *def = &spec.init_def;
     dataset ds;
-    ds_new(&ds, 1, 2);
+    tt_ds_new(&ds, 1, 2);
     double t[6] = {0, 0.2, 0.5, 0.6, 1.0, 1.1}, y[12];
     for (size_t i = 0; i < 12; i++)
-        y[i] = urand(-1, 1);
-    series_set(&ds, 0, 6, t, y, 2);
-    struct td td;
-    td_new(&td, def, &ds, &spec, def->params);
-    check_fd(&trainer_deriv_kind, &td, def->n_params, 0);
-    td_free(&td);
+        y[i] = tt_urand(-1, 1);
+    tt_series_set(&ds, 0, 6, t, y, 2);
+    struct tt_td td;
+    tt_td_new(&td, def, &ds, &spec, def->params);
+    tt_check_fd(&trainer_deriv_kind, &td, def->n_params, 0);
+    tt_td_free(&td);
     dataset_free(&ds);
     job_spec_free(&spec);
 }
@@ -286,22 +170,22 @@ START_TEST(trajectory_gradient_fd)
              " \"solver\": {\"method\": \"%s\", \"step\": 0.07}}",
              init, windows ? ", \"batch_time\": 3" : "", method);
     job_spec spec;
-    spec_from(doc, &spec);
+    tt_spec_from(doc, &spec);
     model_def *def = &spec.init_def;
     random_params(def, 0.7);
     dataset ds;
-    ds_new(&ds, 1, 4);
+    tt_ds_new(&ds, 1, 4);
     /* times on the grid (0.07 k) and off it */
     double t[6] = {0.0, 0.14, 0.2, 0.35, 0.42, 0.5}, y[24];
     for (size_t i = 0; i < 24; i++)
-        y[i] = urand(-1, 1);
+        y[i] = tt_urand(-1, 1);
     y[2 * 4 + 1] = NAN;
-    series_set(&ds, 0, 6, t, y, 4);
-    struct td td;
-    td_new(&td, def, &ds, &spec, def->params);
+    tt_series_set(&ds, 0, 6, t, y, 4);
+    struct tt_td td;
+    tt_td_new(&td, def, &ds, &spec, def->params);
     const size_t mass = model_def_ham_mass(def) ? 2 : 0;
-    check_fd(&trainer_ham_kind, &td, def->n_params - mass, windows);
-    td_free(&td);
+    tt_check_fd(&trainer_ham_kind, &td, def->n_params - mass, windows);
+    tt_td_free(&td);
     dataset_free(&ds);
     job_spec_free(&spec);
 }
@@ -319,17 +203,17 @@ START_TEST(trajectory_states_are_serving)
              " \"objective\": \"trajectory\", \"solver\": {\"method\": \"%s\", \"step\": 0.05}}",
              ham_inits[_i ? 0 : 2], method);
     job_spec spec;
-    spec_from(doc, &spec);
+    tt_spec_from(doc, &spec);
     model_def *def = &spec.init_def;
     const size_t n = 9;
     double t[9], y[36], pred[36];
     for (size_t i = 0; i < n; i++)
         t[i] = 0.5 + 0.13 * (double)i * (double)i; /* off the grid, growing gaps */
     for (size_t i = 0; i < 4 * n; i++)
-        y[i] = urand(-1, 1);
+        y[i] = tt_urand(-1, 1);
     dataset ds;
-    ds_new(&ds, 1, 4);
-    series_set(&ds, 0, n, t, y, 4);
+    tt_ds_new(&ds, 1, 4);
+    tt_series_set(&ds, 0, n, t, y, 4);
     hamiltonian_model *m = NULL;
     ck_assert_int_eq(hamiltonian_model_new(&m, def, NULL), ERR_OK);
     struct hamiltonian_query q = {.t0 = t[0], .batch = 1, .y0 = y, .t = t, .n_t = n};
@@ -342,19 +226,18 @@ START_TEST(trajectory_states_are_serving)
     double want = 0;
     for (size_t i = 0; i < 4 * n; i++)
         want += (pred[i] - y[i]) * (pred[i] - y[i]) / (4.0 * (double)n);
-    struct td td;
-    td_new(&td, def, &ds, &spec, def->params);
+    struct tt_td td;
+    tt_td_new(&td, def, &ds, &spec, def->params);
     void *ks = NULL;
     ck_assert_int_eq(trainer_ham_kind.setup(&ks, &td.d, NULL), ERR_OK);
     double l = 0;
-    ck_assert_int_eq(trainer_ham_kind.series_loss(ks, &td.d, 0, 1.0 / (4.0 * (double)n), &l, NULL,
-                                                  NULL),
-                     ERR_OK);
+    ck_assert_int_eq(
+        trainer_ham_kind.series_loss(ks, &td.d, 0, 1.0 / (4.0 * (double)n), &l, NULL, NULL),
+        ERR_OK);
     /* explicit: the same arithmetic; implicit: two Newton iterations to round-off */
-    ck_assert_msg(fabs(l - want) <= (_i ? 1e-10 : 1e-12) * want, "%.17g vs serving %.17g", l,
-                  want);
+    ck_assert_msg(fabs(l - want) <= (_i ? 1e-10 : 1e-12) * want, "%.17g vs serving %.17g", l, want);
     trainer_ham_kind.free(ks);
-    td_free(&td);
+    tt_td_free(&td);
     hamiltonian_model_free(m);
     dataset_free(&ds);
     job_spec_free(&spec);
@@ -366,23 +249,24 @@ END_TEST
 START_TEST(trajectory_not_finite)
 {
     char doc[1024];
-    snprintf(doc, sizeof doc,
-             "{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 1,"
-             " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 2, %s},"
-             " \"objective\": \"trajectory\", \"solver\": {\"method\": \"leapfrog\", \"step\": 0.1}}",
-             ham_inits[1]);
+    snprintf(
+        doc, sizeof doc,
+        "{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 1,"
+        " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 2, %s},"
+        " \"objective\": \"trajectory\", \"solver\": {\"method\": \"leapfrog\", \"step\": 0.1}}",
+        ham_inits[1]);
     job_spec spec;
-    spec_from(doc, &spec);
+    tt_spec_from(doc, &spec);
     model_def *def = &spec.init_def;
     random_params(def, 0.7);
     for (size_t k = 0; k < def->n_params - 2; k++)
         def->params[k] *= 1e160; /* dV/dq of order 1e320: the state overflows */
     dataset ds;
-    ds_new(&ds, 1, 4);
+    tt_ds_new(&ds, 1, 4);
     double t[3] = {0, 1, 2}, y[12] = {0.5, 0.1, 0.2, 0.3, 0, 0, 0, 0, 0, 0, 0, 0};
-    series_set(&ds, 0, 3, t, y, 4);
-    struct td td;
-    td_new(&td, def, &ds, &spec, def->params);
+    tt_series_set(&ds, 0, 3, t, y, 4);
+    struct tt_td td;
+    tt_td_new(&td, def, &ds, &spec, def->params);
     void *ks = NULL;
     ck_assert_int_eq(trainer_ham_kind.setup(&ks, &td.d, NULL), ERR_OK);
     double l = 0;
@@ -391,7 +275,7 @@ START_TEST(trajectory_not_finite)
     ck_assert_int_eq(trainer_ham_kind.series_loss(ks, &td.d, 0, 1.0, &l, NULL, &e), ERR_SOLVER);
     ck_assert_msg(strstr(e.message, "not finite at t="), "%s", e.message);
     trainer_ham_kind.free(ks);
-    td_free(&td);
+    tt_td_free(&td);
     dataset_free(&ds);
     job_spec_free(&spec);
 }
@@ -402,14 +286,14 @@ END_TEST
 START_TEST(trainer_fits_oscillator)
 {
     job_spec spec;
-    spec_from("{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 400, \"seed\": 1,"
-              " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 1,"
-              "            \"hamiltonian\": {\"hidden\": [16], \"activation\": \"tanh\"}},"
-              " \"objective\": {\"loss\": \"hnn\", \"derivatives\": \"spline\"},"
-              " \"optimizer\": {\"lr\": 0.01}}",
-              &spec);
+    tt_spec_from("{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 400, \"seed\": 1,"
+                 " \"init\": {\"kind\": \"hamiltonian\", \"dof\": 1,"
+                 "            \"hamiltonian\": {\"hidden\": [16], \"activation\": \"tanh\"}},"
+                 " \"objective\": {\"loss\": \"hnn\", \"derivatives\": \"spline\"},"
+                 " \"optimizer\": {\"lr\": 0.01}}",
+                 &spec);
     dataset ds;
-    ds_new(&ds, 4, 2);
+    tt_ds_new(&ds, 4, 2);
     double t[40], y[80];
     for (size_t s = 0; s < 4; s++) {
         const double r = 0.5 + 0.25 * (double)s, a = (double)s;
@@ -418,7 +302,7 @@ START_TEST(trainer_fits_oscillator)
             y[2 * i] = r * cos(t[i] + a);
             y[2 * i + 1] = -r * sin(t[i] + a);
         }
-        series_set(&ds, s, 40, t, y, 2);
+        tt_series_set(&ds, s, 40, t, y, 2);
     }
     trainer *tr = NULL;
     err e;

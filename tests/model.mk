@@ -157,7 +157,7 @@ tests_check_cnf_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/nu
 # trajectory fit's states against serving's, a trainer run.
 check_PROGRAMS += tests/check_ham_train
 TESTS += tests/check_ham_train
-tests_check_ham_train_SOURCES = tests/check_ham_train.c tests/testutil.c tests/testutil.h
+tests_check_ham_train_SOURCES = tests/check_ham_train.c tests/train_testlib.c tests/train_testlib.h tests/testutil.c tests/testutil.h
 tests_check_ham_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_ham_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm
@@ -195,7 +195,7 @@ tests_check_lag_fit_LDADD = src/model/libmodel.la src/num/libnum.la \
 # whole loss's gradient against central differences, a trainer run.
 check_PROGRAMS += tests/check_lnn_train
 TESTS += tests/check_lnn_train
-tests_check_lnn_train_SOURCES = tests/check_lnn_train.c tests/testutil.c tests/testutil.h
+tests_check_lnn_train_SOURCES = tests/check_lnn_train.c tests/train_testlib.c tests/train_testlib.h tests/testutil.c tests/testutil.h
 tests_check_lnn_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_lnn_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm

@@ -1,0 +1,121 @@
+#include "train_testlib.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec_job.h"
+
+uint64_t tt_seed = 0x9e3779b97f4a7c15ull;
+
+double tt_urand(double lo, double hi)
+{
+    tt_seed ^= tt_seed << 13;
+    tt_seed ^= tt_seed >> 7;
+    tt_seed ^= tt_seed << 17;
+    return lo + (hi - lo) * ((double)(tt_seed >> 11) * 0x1p-53);
+}
+
+void tt_spec_from(const char *doc, job_spec *s)
+{
+    err e;
+    err_clear(&e);
+    ck_assert_msg(codec_job_decode(doc, strlen(doc), s, &e) == ERR_OK, "%s: %s", e.field,
+                  e.message);
+}
+
+/* One series of n rows of c channels at times t (copied). */
+void tt_series_set(dataset *ds, size_t s, size_t n, const double *t, const double *y, size_t c)
+{
+    dataset_series *x = &ds->series[s];
+    x->n = n;
+    x->t = malloc(n * sizeof *x->t);
+    x->y = malloc(n * c * sizeof *x->y);
+    memcpy(x->t, t, n * sizeof *t);
+    memcpy(x->y, y, n * c * sizeof *y);
+}
+
+void tt_ds_new(dataset *ds, size_t n_series, size_t channels)
+{
+    dataset_init(ds);
+    ds->channels = channels;
+    ds->n_series = n_series;
+    ds->series = calloc(n_series, sizeof *ds->series);
+}
+
+void tt_td_new(struct tt_td *t, const model_def *def, const dataset *ds, const job_spec *spec,
+               double *params)
+{
+    memset(t, 0, sizeof *t);
+    t->d.def = def;
+    t->d.ds = ds;
+    t->d.spec = spec;
+    t->d.params = params;
+    t->d.np = def->n_params;
+    t->d.ch = ds->channels;
+    size_t nt = spec->batch_time;
+    for (size_t s = 0; s < ds->n_series; s++)
+        if (ds->series[s].n > nt) nt = ds->series[s].n;
+    t->d.nt_max = nt;
+    t->d.bmax = 4;
+    for (size_t i = 0; i < def->n_nets; i++) {
+        const model_net *n = &def->nets[i];
+        mlp_spec ms = {.state_dim = n->in_dim,
+                       .n_layers = n->n_layers,
+                       .layers = n->layers,
+                       .time_input = n->time_input};
+        ck_assert_int_eq(mlp_new(&t->net[i], &ms, NULL), ERR_OK);
+        mlp_params_bind(t->net[i], params + model_def_net_offset(def, i));
+        t->d.net[i] = t->net[i];
+    }
+}
+
+void tt_td_free(struct tt_td *t)
+{
+    for (size_t i = 0; i < MODEL_MAX_NETS; i++)
+        mlp_free(t->net[i]);
+}
+
+void tt_near(double a, double b, const char *what, size_t i)
+{
+    ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
+                  a, b);
+}
+
+/* The loss of series 0 (or of windows) and its gradient against central
+ * differences in the first n_trained parameters. */
+void tt_check_fd(const struct trainer_kind *kind, struct tt_td *t, size_t n_trained, int windows)
+{
+    void *ks = NULL;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(kind->setup(&ks, &t->d, &e) == ERR_OK, "%s: %s", e.field, e.message);
+    const size_t np = t->d.np;
+    double *g = calloc(np, sizeof *g), *scratch = calloc(np, sizeof *g), l = 0;
+    size_t win_s[2] = {0, 0}, win_i[2] = {0, 3}, pick[2] = {0, 1}; /* fully observed starts */
+    const double scale = 1.0 / (double)kind->count(ks, &t->d, 0);
+#define LOSS(lp, gp)                                                                               \
+    (windows ? kind->window_loss(ks, &t->d, win_s, win_i, pick, 2, lp, gp ? gp : scratch, &e)      \
+             : kind->series_loss(ks, &t->d, 0, scale, lp, gp, &e))
+    ck_assert_msg(LOSS(&l, g) == ERR_OK, "%s", e.message);
+    ck_assert(l > 0 && isfinite(l));
+    double *p = t->d.params;
+    const double h = 1e-6;
+    for (size_t k = 0; k < n_trained; k++) {
+        const double p0 = p[k];
+        double lp = 0, lm = 0;
+        p[k] = p0 + h;
+        ck_assert_int_eq(LOSS(&lp, NULL), ERR_OK);
+        p[k] = p0 - h;
+        ck_assert_int_eq(LOSS(&lm, NULL), ERR_OK);
+        p[k] = p0;
+        tt_near(g[k], (lp - lm) / (2 * h), "dtheta", k);
+    }
+    for (size_t k = n_trained; k < np; k++)
+        ck_assert_msg(g[k] == 0.0, "the mass %zu is not trained", k);
+#undef LOSS
+    kind->free(ks);
+    free(g);
+    free(scratch);
+}

@@ -9,6 +9,7 @@
  * both terms for the O(1) weights used, far below any real mistake (a
  * missing curvature term is O(1)). Batched against single: 1e-13. */
 #include "nn/mlp_grad.h"
+#include "mlp_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -19,49 +20,11 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static double urand(double lo, double hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * ((double)(rng >> 11) * 0x1p-53);
-}
-
-static const act_kind smooth[] = {ACT_IDENTITY, ACT_TANH, ACT_SOFTPLUS, ACT_SIGMOID,
-                                  ACT_SILU,     ACT_CUBE, ACT_SQUARE,   ACT_SIN};
-#define N_SMOOTH (int)(sizeof smooth / sizeof smooth[0])
-
-/* d -> 7 (act) -> elementwise act -> 5 (act) -> 1 (identity) */
-static mlp *net(size_t d, act_kind act)
-{
-    const mlp_layer L[] = {{MLP_LINEAR, d, 7, act},
-                           {MLP_ELEMENTWISE, 0, 0, act},
-                           {MLP_LINEAR, 7, 5, act},
-                           {MLP_LINEAR, 5, 1, ACT_IDENTITY}};
-    mlp_spec s = {.state_dim = d, .n_layers = 4, .layers = L};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &s, &e) == ERR_OK, "%s: %s", e.field, e.message);
-    double *p = mlp_params(m);
-    /* cube and square blow up fast: keep their weights small */
-    const double sc = act == ACT_CUBE || act == ACT_SQUARE ? 0.4 : 0.9;
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = urand(-sc, sc);
-    return m;
-}
-
-static void near(double a, double b, const char *what, size_t i)
-{
-    ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
-                  a, b);
-}
-
 START_TEST(gradient_hessian_fd)
 {
-    const act_kind act = smooth[_i % N_SMOOTH];
-    const size_t d = _i < N_SMOOTH ? 2 : 6;
-    mlp *m = net(d, act);
+    const act_kind act = mt_smooth[_i % MT_N_SMOOTH];
+    const size_t d = _i < MT_N_SMOOTH ? 2 : 6;
+    mlp *m = mt_net(d, 7, act, &rng);
     if (_i % 2) ck_assert_int_eq(mlp_pack(m, NULL), ERR_OK); /* panels: same numbers */
     mlp_grad_ws *w = NULL;
     ck_assert_int_eq(mlp_grad_ws_new(&w, m, 1, NULL), ERR_OK);
@@ -69,7 +32,7 @@ START_TEST(gradient_hessian_fd)
     const double h = 1e-5;
     for (int rep = 0; rep < 5; rep++) {
         for (size_t i = 0; i < d; i++)
-            x[i] = urand(-1.5, 1.5);
+            x[i] = mt_urand(&rng, -1.5, 1.5);
         const double y = mlp_grad_eval(m, w, x, g);
         const double y2 = mlp_grad_hessian(m, w, x, g2, H);
         ck_assert_msg(fabs(y - y2) <= 1e-13 * fmax(1, fabs(y)), "%g vs %g", y, y2);
@@ -80,9 +43,9 @@ START_TEST(gradient_hessian_fd)
             const double fp = mlp_grad_eval(m, w, xp, gp);
             xp[i] = x[i] - h;
             const double fm = mlp_grad_eval(m, w, xp, gm);
-            near(g[i], (fp - fm) / (2 * h), "gradient", i);
+            mt_near(g[i], (fp - fm) / (2 * h), "gradient", i);
             for (size_t j = 0; j < d; j++)
-                near(H[j * d + i], (gp[j] - gm[j]) / (2 * h), "hessian", j * d + i);
+                mt_near(H[j * d + i], (gp[j] - gm[j]) / (2 * h), "hessian", j * d + i);
         }
         for (size_t i = 0; i < d; i++)
             for (size_t j = 0; j < d; j++)
@@ -96,21 +59,21 @@ END_TEST
 /* Batched (below and above the GEMM threshold) against one at a time. */
 START_TEST(gradient_batch)
 {
-    const act_kind act = smooth[_i % N_SMOOTH];
-    const size_t d = 4, n = _i < N_SMOOTH ? 3 : 40;
-    mlp *m = net(d, act);
+    const act_kind act = mt_smooth[_i % MT_N_SMOOTH];
+    const size_t d = 4, n = _i < MT_N_SMOOTH ? 3 : 40;
+    mlp *m = mt_net(d, 7, act, &rng);
     mlp_grad_ws *w = NULL;
     ck_assert_int_eq(mlp_grad_ws_new(&w, m, n, NULL), ERR_OK);
     double *x = malloc(n * d * sizeof *x), *g = malloc(n * d * sizeof *g), y[40], g1[4];
     for (size_t i = 0; i < n * d; i++)
-        x[i] = urand(-1, 1);
+        x[i] = mt_urand(&rng, -1, 1);
     mlp_grad_eval_batch(m, w, n, x, y, g);
     for (size_t k = 0; k < n; k++) {
         const double y1 = mlp_grad_eval(m, w, x + k * d, g1);
         ck_assert_msg(fabs(y1 - y[k]) <= 1e-13 * (1 + fabs(y1)), "y[%zu]", k);
         for (size_t i = 0; i < d; i++)
-            ck_assert_msg(fabs(g1[i] - g[k * d + i]) <= 1e-13 * (1 + fabs(g1[i])), "g[%zu][%zu]",
-                          k, i);
+            ck_assert_msg(fabs(g1[i] - g[k * d + i]) <= 1e-13 * (1 + fabs(g1[i])), "g[%zu][%zu]", k,
+                          i);
     }
     mlp_grad_eval_batch(m, w, n, x, NULL, g); /* values not wanted */
     for (size_t k = 0; k < n; k++) {
@@ -161,7 +124,8 @@ START_TEST(refusals)
 {
     const act_kind bad[] = {ACT_RELU, ACT_ELU};
     for (int k = 0; k < 2; k++) {
-        const mlp_layer L[] = {{MLP_LINEAR, 2, 4, ACT_TANH}, {MLP_LINEAR, 4, 4, bad[k]},
+        const mlp_layer L[] = {{MLP_LINEAR, 2, 4, ACT_TANH},
+                               {MLP_LINEAR, 4, 4, bad[k]},
                                {MLP_LINEAR, 4, 1, ACT_IDENTITY}};
         mlp_spec s = {.state_dim = 2, .n_layers = 3, .layers = L};
         mlp *m = NULL;
@@ -200,8 +164,8 @@ static Suite *grad_suite(void)
 {
     Suite *s = suite_create("mlp_grad");
     TCase *t = tcase_create("core");
-    tcase_add_loop_test(t, gradient_hessian_fd, 0, 2 * N_SMOOTH);
-    tcase_add_loop_test(t, gradient_batch, 0, 2 * N_SMOOTH);
+    tcase_add_loop_test(t, gradient_hessian_fd, 0, 2 * MT_N_SMOOTH);
+    tcase_add_loop_test(t, gradient_batch, 0, 2 * MT_N_SMOOTH);
     tcase_add_test(t, quadratic_exact);
     tcase_add_test(t, refusals);
     suite_add_tcase(s, t);

@@ -15,6 +15,7 @@
  * mistake (a missing term is O(1)). */
 #include "nn/mlp_grad.h"
 #include "nn/mlp_grad2.h"
+#include "mlp_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -24,43 +25,6 @@
 #include <string.h>
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static double urand(double lo, double hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * ((double)(rng >> 11) * 0x1p-53);
-}
-
-static const act_kind smooth[] = {ACT_IDENTITY, ACT_TANH, ACT_SOFTPLUS, ACT_SIGMOID,
-                                  ACT_SILU,     ACT_CUBE, ACT_SQUARE,   ACT_SIN};
-#define N_SMOOTH (int)(sizeof smooth / sizeof smooth[0])
-
-/* d -> 6 (act) -> elementwise act -> 5 (act) -> 1 (identity) */
-static mlp *net(size_t d, act_kind act)
-{
-    const mlp_layer L[] = {{MLP_LINEAR, d, 6, act},
-                           {MLP_ELEMENTWISE, 0, 0, act},
-                           {MLP_LINEAR, 6, 5, act},
-                           {MLP_LINEAR, 5, 1, ACT_IDENTITY}};
-    mlp_spec s = {.state_dim = d, .n_layers = 4, .layers = L};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &s, &e) == ERR_OK, "%s: %s", e.field, e.message);
-    double *p = mlp_params(m);
-    const double sc = act == ACT_CUBE || act == ACT_SQUARE ? 0.4 : 0.9;
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = urand(-sc, sc);
-    return m;
-}
-
-static void near(double a, double b, const char *what, size_t i)
-{
-    ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
-                  a, b);
-}
 
 /* v' grad_x y at x with the network's current parameters. */
 static double dir_deriv(const mlp *m, mlp_grad_ws *gw, const double *x, const double *v, size_t d)
@@ -75,9 +39,9 @@ static double dir_deriv(const mlp *m, mlp_grad_ws *gw, const double *x, const do
 
 START_TEST(vhp_fd_every_activation)
 {
-    const act_kind act = smooth[_i % N_SMOOTH];
-    const size_t d = _i < N_SMOOTH ? 2 : 4;
-    mlp *m = net(d, act);
+    const act_kind act = mt_smooth[_i % MT_N_SMOOTH];
+    const size_t d = _i < MT_N_SMOOTH ? 2 : 4;
+    mlp *m = mt_net(d, 6, act, &rng);
     const size_t np = mlp_n_params(m);
     mlp_grad_ws *gw = NULL;
     mlp_grad2_ws *w = NULL;
@@ -88,8 +52,8 @@ START_TEST(vhp_fd_every_activation)
     const double h = 1e-6;
     for (int rep = 0; rep < 3; rep++) {
         for (size_t i = 0; i < d; i++) {
-            x[i] = urand(-1.5, 1.5);
-            v[i] = urand(-1, 1);
+            x[i] = mt_urand(&rng, -1.5, 1.5);
+            v[i] = mt_urand(&rng, -1, 1);
         }
         /* value and gradient agree with nn/mlp_grad.h */
         const double y = mlp_grad2_forward(m, w, x, g);
@@ -105,7 +69,7 @@ START_TEST(vhp_fd_every_activation)
             double hv = 0;
             for (size_t j = 0; j < d; j++)
                 hv += H[i * d + j] * v[j];
-            near(dx[i], hv, "Hv", i);
+            mt_near(dx[i], hv, "Hv", i);
         }
         for (size_t i = 0; i < d; i++)
             xp[i] = x[i] + h * v[i];
@@ -114,7 +78,7 @@ START_TEST(vhp_fd_every_activation)
             xp[i] = x[i] - h * v[i];
         (void)mlp_grad_eval(m, gw, xp, gm);
         for (size_t i = 0; i < d; i++)
-            near(dx[i], (gp[i] - gm[i]) / (2 * h), "Hv fd", i);
+            mt_near(dx[i], (gp[i] - gm[i]) / (2 * h), "Hv fd", i);
         /* dtheta: differences in every parameter */
         double *p = mlp_params(m);
         for (size_t k = 0; k < np; k++) {
@@ -124,7 +88,7 @@ START_TEST(vhp_fd_every_activation)
             p[k] = p0 - h;
             const double fm = dir_deriv(m, gw, x, v, d);
             p[k] = p0;
-            near(dth[k], (fp - fm) / (2 * h), "dtheta", k);
+            mt_near(dth[k], (fp - fm) / (2 * h), "dtheta", k);
         }
     }
     free(dth);
@@ -139,7 +103,7 @@ END_TEST
 START_TEST(vjp_accumulates)
 {
     const size_t d = 3;
-    mlp *m = net(d, ACT_TANH);
+    mlp *m = mt_net(d, 6, ACT_TANH, &rng);
     const size_t np = mlp_n_params(m);
     mlp_grad2_ws *w = NULL;
     ck_assert_int_eq(mlp_grad2_ws_new(&w, m, NULL), ERR_OK);
@@ -192,7 +156,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("mlp_grad2");
     TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, vhp_fd_every_activation, 0, 2 * N_SMOOTH);
+    tcase_add_loop_test(tc, vhp_fd_every_activation, 0, 2 * MT_N_SMOOTH);
     tcase_add_test(tc, vjp_accumulates);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);

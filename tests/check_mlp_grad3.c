@@ -14,6 +14,7 @@
 #include "nn/mlp_grad.h"
 #include "nn/mlp_grad3.h"
 #include "nn/mlp_tangent.h"
+#include "mlp_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -24,46 +25,9 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static double urand(double lo, double hi)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return lo + (hi - lo) * ((double)(rng >> 11) * 0x1p-53);
-}
-
-static const act_kind smooth[] = {ACT_IDENTITY, ACT_TANH, ACT_SOFTPLUS, ACT_SIGMOID,
-                                  ACT_SILU,     ACT_CUBE, ACT_SQUARE,   ACT_SIN};
-#define N_SMOOTH (int)(sizeof smooth / sizeof smooth[0])
-
-/* d -> 6 (act) -> elementwise act -> 5 (act) -> 1 (identity) */
-static mlp *net(size_t d, act_kind act)
-{
-    const mlp_layer L[] = {{MLP_LINEAR, d, 6, act},
-                           {MLP_ELEMENTWISE, 0, 0, act},
-                           {MLP_LINEAR, 6, 5, act},
-                           {MLP_LINEAR, 5, 1, ACT_IDENTITY}};
-    mlp_spec s = {.state_dim = d, .n_layers = 4, .layers = L};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &s, &e) == ERR_OK, "%s: %s", e.field, e.message);
-    double *p = mlp_params(m);
-    const double sc = act == ACT_CUBE || act == ACT_SQUARE ? 0.4 : 0.9;
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = urand(-sc, sc);
-    return m;
-}
-
-static void near(double a, double b, const char *what, size_t i)
-{
-    ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
-                  a, b);
-}
-
 /* u' H w from the explicit Hessian at x. */
-static double uhw(const mlp *m, mlp_grad_ws *gw, const double *x, const double *u,
-                  const double *w, size_t d)
+static double uhw(const mlp *m, mlp_grad_ws *gw, const double *x, const double *u, const double *w,
+                  size_t d)
 {
     double g[8], H[64], s = 0;
     (void)mlp_grad_hessian(m, gw, x, g, H);
@@ -75,9 +39,9 @@ static double uhw(const mlp *m, mlp_grad_ws *gw, const double *x, const double *
 
 START_TEST(uhw_fd_every_activation)
 {
-    const act_kind act = smooth[_i % N_SMOOTH];
-    const size_t d = _i < N_SMOOTH ? 2 : 4;
-    mlp *m = net(d, act);
+    const act_kind act = mt_smooth[_i % MT_N_SMOOTH];
+    const size_t d = _i < MT_N_SMOOTH ? 2 : 4;
+    mlp *m = mt_net(d, 6, act, &rng);
     const size_t np = mlp_n_params(m);
     mlp_grad_ws *gw = NULL;
     mlp_grad3_ws *w = NULL;
@@ -88,9 +52,9 @@ START_TEST(uhw_fd_every_activation)
     const double h = 1e-6;
     for (int rep = 0; rep < 3; rep++) {
         for (size_t i = 0; i < d; i++) {
-            x[i] = urand(-1.5, 1.5);
-            u[i] = urand(-1, 1);
-            v[i] = urand(-1, 1);
+            x[i] = mt_urand(&rng, -1.5, 1.5);
+            u[i] = mt_urand(&rng, -1, 1);
+            v[i] = mt_urand(&rng, -1, 1);
         }
         memset(dx, 0, sizeof dx);
         memset(dth, 0, np * sizeof *dth);
@@ -103,7 +67,7 @@ START_TEST(uhw_fd_every_activation)
             const double fp = uhw(m, gw, xp, u, v, d);
             xp[i] = x[i] - h;
             const double fm = uhw(m, gw, xp, u, v, d);
-            near(dx[i], (fp - fm) / (2 * h), "dx", i);
+            mt_near(dx[i], (fp - fm) / (2 * h), "dx", i);
         }
         double *p = mlp_params(m);
         for (size_t k = 0; k < np; k++) {
@@ -113,7 +77,7 @@ START_TEST(uhw_fd_every_activation)
             p[k] = p0 - h;
             const double fm = uhw(m, gw, x, u, v, d);
             p[k] = p0;
-            near(dth[k], (fp - fm) / (2 * h), "dtheta", k);
+            mt_near(dth[k], (fp - fm) / (2 * h), "dtheta", k);
         }
     }
     free(dth);
@@ -125,11 +89,11 @@ END_TEST
 
 START_TEST(act_third_fd)
 {
-    const act_kind act = smooth[_i];
+    const act_kind act = mt_smooth[_i];
     const double h = 1e-5;
     for (int r = 0; r < 20; r++) {
         double z[3], a[3], d2[3], d3;
-        z[0] = urand(-3, 3);
+        z[0] = mt_urand(&rng, -3, 3);
         z[1] = z[0] + h;
         z[2] = z[0] - h;
         act_apply(act, 3, z, a);
@@ -146,7 +110,7 @@ END_TEST
 START_TEST(accumulates)
 {
     const size_t d = 3;
-    mlp *m = net(d, ACT_SOFTPLUS);
+    mlp *m = mt_net(d, 6, ACT_SOFTPLUS, &rng);
     const size_t np = mlp_n_params(m);
     mlp_grad3_ws *w = NULL;
     ck_assert_int_eq(mlp_grad3_ws_new(&w, m, NULL), ERR_OK);
@@ -197,8 +161,8 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("mlp_grad3");
     TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, uhw_fd_every_activation, 0, 2 * N_SMOOTH);
-    tcase_add_loop_test(tc, act_third_fd, 0, N_SMOOTH);
+    tcase_add_loop_test(tc, uhw_fd_every_activation, 0, 2 * MT_N_SMOOTH);
+    tcase_add_loop_test(tc, act_third_fd, 0, MT_N_SMOOTH);
     tcase_add_test(tc, accumulates);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);

@@ -8,7 +8,7 @@ tests_check_nn_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_
 # the input gradient and Hessian of scalar MLPs (nn/mlp_grad.h)
 check_PROGRAMS += tests/check_mlp_grad
 TESTS += tests/check_mlp_grad
-tests_check_mlp_grad_SOURCES = tests/check_mlp_grad.c tests/testutil.c tests/testutil.h
+tests_check_mlp_grad_SOURCES = tests/check_mlp_grad.c tests/mlp_testlib.c tests/mlp_testlib.h tests/testutil.c tests/testutil.h
 tests_check_mlp_grad_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_grad_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
 
@@ -21,7 +21,7 @@ tests_check_mlp_tangent_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS
 # the second derivatives training needs (nn/mlp_grad2.h)
 check_PROGRAMS += tests/check_mlp_grad2
 TESTS += tests/check_mlp_grad2
-tests_check_mlp_grad2_SOURCES = tests/check_mlp_grad2.c tests/testutil.c tests/testutil.h
+tests_check_mlp_grad2_SOURCES = tests/check_mlp_grad2.c tests/mlp_testlib.c tests/mlp_testlib.h tests/testutil.c tests/testutil.h
 tests_check_mlp_grad2_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_grad2_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
 # the batched input Jacobian, one GEMM per layer (nn/mlp_jac_batch.h)
@@ -34,6 +34,6 @@ tests_check_mlp_jac_batch_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LI
 # the third derivative a lagrangian's training needs (nn/mlp_grad3.h)
 check_PROGRAMS += tests/check_mlp_grad3
 TESTS += tests/check_mlp_grad3
-tests_check_mlp_grad3_SOURCES = tests/check_mlp_grad3.c tests/testutil.c tests/testutil.h
+tests_check_mlp_grad3_SOURCES = tests/check_mlp_grad3.c tests/mlp_testlib.c tests/mlp_testlib.h tests/testutil.c tests/testutil.h
 tests_check_mlp_grad3_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_grad3_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

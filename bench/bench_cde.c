@@ -21,16 +21,49 @@
  *                       (classification);
  *   w3_batch32_missing  the same as w3_batch32 with 30% of the values null;
  *   w3_rhs              ns per right-hand-side evaluation (interp_deriv +
- *                       the 8 -> 128 -> 24 network + the 8 x 3 product).
+ *                       the 8 -> 128 -> 24 network + the 8 x 3 product);
+ *   w3_train_loop32     one training step on the 32 series (no missing
+ *                       values): forward solve, loss, gradient by backprop
+ *                       through the solver (grad_cde.h, as a job with
+ *                       "gradient": "backprop" runs it, trainer_cde.c: one
+ *                       solve per series in its own time, steps ending at
+ *                       its knots). Loss: mse of the readout at each
+ *                       series' last observation against its label (1 when
+ *                       the spiral turns anticlockwise, else 0), the mean
+ *                       over the 32 (torchcde's irregular_data example uses
+ *                       binary cross-entropy on that readout; grad_cde has
+ *                       no BCE, and W3's readout gives one value, so mse
+ *                       on both sides). No optimiser step (on either side,
+ *                       bench/w3_torch.py): the weights stay those of W3,
+ *                       every rep is the same step. Prints the loss, |grad|
+ *                       and the tape's work, to compare with w3_torch.py's
+ *                       train lines, and cpu_ms_loss_only: the same solves
+ *                       and loss without the tape or the gradient (the
+ *                       forward's share of the step);
+ *   w3_train_batch32    the same step as one grad_cde call on a batch of 32
+ *                       with one solve per item (GRAD_BATCH_PER_ITEM);
+ *   w3_train_index32    torchcde's irregular_data example's setup (bench/
+ *                       w3_torch.py's train_batch32): the path in the
+ *                       observation index (knots 0, 1, ..., 99 for every
+ *                       series, the real time as channel 0 of the data),
+ *                       the 32 series as ONE system (GRAD_BATCH_SHARED:
+ *                       shared steps, batched GEMMs, the RMS error norm
+ *                       over the batch as torchdiffeq's), steps ending at
+ *                       the 98 shared interior knots;
+ *   w3_train_index32_cross  the same with no stops at the knots (the steps
+ *                       cross them, as cdeint without jump_t).
  * Run from the build tree: bench/bench_cde (make builds it). */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
 
 #include "core/clock.h"
 #include "model/cde_model.h"
+#include "model/grad_cde.h"
+#include "model/grad_interp.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +122,7 @@ static void model(model_def *d)
 
 struct data {
     double t[BATCH][N_OBS], x[BATCH][N_OBS * DATA];
+    double label[BATCH]; /* 1: anticlockwise (sense +1) */
     unsigned char miss[BATCH][N_OBS * DATA];
     struct cde_series s[BATCH];
 };
@@ -101,6 +135,7 @@ static void data(struct data *D, double p_missing)
             t[i] = 4 * M_PI * urand();
         qsort(t, N_OBS, sizeof *t, bench_cmp_double);
         double phase = 2 * M_PI * urand(), radius = 0.5 + urand(), sense = urand() < 0.5 ? -1 : 1;
+        D->label[b] = sense > 0;
         for (size_t i = 0; i < N_OBS; i++) {
             double noise = 0.01 * (urand() + urand() + urand() - 1.5);
             D->x[b][i * DATA] = radius * cos(sense * t[i] + phase) + noise;
@@ -178,6 +213,187 @@ static void bench_rhs(const cde_model *m, const struct data *D)
     interp_free(path);
 }
 
+/* One training step (see the header): the loss, and the gradient into g. */
+struct train {
+    grad_cde *gc1, *gc32; /* batches of one series; of all 32 */
+    interp *path[BATCH], *ipath[BATCH];
+    grad_interp *gi1[BATCH], *gi32, *gidx;
+    struct grad_path cross; /* gidx's callbacks without the stops */
+    cde_model *mi;          /* the same weights, time as a data channel */
+    double idx[N_OBS], xi[BATCH][N_OBS * CH];
+    struct grad_cde_options o;
+    double s0[BATCH], tt[BATCH];
+    double *g, *g1;
+    size_t np;
+    bool loss_only; /* the forward solve and loss alone (no tape, no gradient) */
+};
+
+static void train_fail(const err *e)
+{
+    fprintf(stderr, "bench_cde: train: %s: %s\n", e->field, e->message);
+    exit(1);
+}
+
+static void train_new(struct train *T, const cde_model *m, const model_def *d,
+                      const struct data *D)
+{
+    err e = {0};
+    memset(T, 0, sizeof *T);
+    const struct grad_cde_nets nets = {.initial = cde_model_net(m, MODEL_NET_CDE_INITIAL),
+                                       .vector_field = cde_model_net(m, MODEL_NET_CDE_FIELD),
+                                       .readout = cde_model_net(m, MODEL_NET_CDE_READOUT)};
+    if (grad_cde_new(&T->gc1, &nets, 1, &e) || grad_cde_new(&T->gc32, &nets, BATCH, &e))
+        train_fail(&e);
+    for (size_t b = 0; b < BATCH; b++) {
+        if (cde_model_path(m, &D->s[b].obs, &T->path[b], &e) ||
+            grad_interp_new(&T->gi1[b], (const interp *const *)&T->path[b], 1, &e))
+            train_fail(&e);
+        T->s0[b] = grad_interp_s0(T->gi1[b], 0);
+        grad_interp_params(T->gi1[b], 0, &D->t[b][N_OBS - 1], 1, &T->tt[b]);
+    }
+    if (grad_interp_new(&T->gi32, (const interp *const *)T->path, BATCH, &e)) train_fail(&e);
+    model_def di = *d; /* read-only copy: cde_model_new keeps its own */
+    di.channel_time = false;
+    if (cde_model_new(&T->mi, &di, &e)) train_fail(&e);
+    for (size_t i = 0; i < N_OBS; i++)
+        T->idx[i] = (double)i;
+    for (size_t b = 0; b < BATCH; b++) {
+        for (size_t i = 0; i < N_OBS; i++) {
+            T->xi[b][i * CH] = D->t[b][i];
+            for (size_t j = 0; j < DATA; j++)
+                T->xi[b][i * CH + 1 + j] = D->x[b][i * DATA + j];
+        }
+        const struct cde_path_obs obs = {.n = N_OBS, .t = T->idx, .x = T->xi[b]};
+        if (cde_model_path(T->mi, &obs, &T->ipath[b], &e)) train_fail(&e);
+    }
+    if (grad_interp_new(&T->gidx, (const interp *const *)T->ipath, BATCH, &e)) train_fail(&e);
+    T->cross = *grad_interp_path(T->gidx);
+    T->cross.stops = NULL;
+    grad_cde_options_init(&T->o);
+    T->o.solve.method = GRAD_BACKPROP;
+    T->o.solve.ode.rtol = cde_model_solver(m)->rtol;
+    T->o.solve.ode.atol = cde_model_solver(m)->atol;
+    T->o.loss = LOSS_MSE;
+    T->o.loss_scale = 1.0 / BATCH;
+    T->np = grad_cde_n_params(T->gc1);
+    T->g = malloc(T->np * sizeof *T->g);
+    T->g1 = malloc(T->np * sizeof *T->g1);
+    if (!T->g || !T->g1) exit(1);
+}
+
+static void train_free(struct train *T)
+{
+    for (size_t b = 0; b < BATCH; b++)
+        grad_interp_free(T->gi1[b]), interp_free(T->path[b]);
+    for (size_t b = 0; b < BATCH; b++)
+        interp_free(T->ipath[b]);
+    grad_interp_free(T->gi32), grad_interp_free(T->gidx);
+    cde_model_free(T->mi);
+    grad_cde_free(T->gc1), grad_cde_free(T->gc32);
+    free(T->g), free(T->g1);
+}
+
+/* Per series, as trainer_cde.c: the mean loss and its gradient summed over
+ * the 32 solves; the work counters summed into st. */
+static double train_loop32(struct train *T, const struct data *D, struct grad_stats *st)
+{
+    err e = {0};
+    double loss = 0;
+    memset(T->g, 0, T->np * sizeof *T->g);
+    memset(st, 0, sizeof *st);
+    for (size_t b = 0; b < BATCH; b++) {
+        const struct grad_cde_batch gb = {.batch = 1,
+                                          .path = grad_interp_path(T->gi1[b]),
+                                          .t0 = &T->s0[b],
+                                          .t = &T->tt[b],
+                                          .n_t = 1,
+                                          .target = &D->label[b]};
+        double l;
+        if (grad_cde_compute(T->gc1, &gb, &T->o, &l, T->loss_only ? NULL : T->g1, NULL, &e))
+            train_fail(&e);
+        loss += l;
+        for (size_t k = 0; k < T->np && !T->loss_only; k++)
+            T->g[k] += T->g1[k];
+        struct grad_stats s;
+        grad_cde_stats(T->gc1, &s);
+        st->fwd_steps += s.fwd_steps, st->fwd_nfe += s.fwd_nfe, st->bwd_nfe += s.bwd_nfe;
+        st->fwd_rejected += s.fwd_rejected;
+    }
+    return loss;
+}
+
+static double train_batch32(struct train *T, const struct data *D, struct grad_stats *st)
+{
+    err e = {0};
+    struct grad_cde_options o = T->o;
+    o.batch_mode = GRAD_BATCH_PER_ITEM;
+    const struct grad_cde_batch gb = {.batch = BATCH,
+                                      .path = grad_interp_path(T->gi32),
+                                      .per_item_times = true,
+                                      .t0 = T->s0,
+                                      .t = T->tt,
+                                      .n_t = 1,
+                                      .target = D->label};
+    double loss;
+    if (grad_cde_compute(T->gc32, &gb, &o, &loss, T->loss_only ? NULL : T->g, NULL, &e))
+        train_fail(&e);
+    grad_cde_stats(T->gc32, st);
+    return loss;
+}
+
+static double train_index(struct train *T, const struct data *D, const struct grad_path *path,
+                          struct grad_stats *st)
+{
+    err e = {0};
+    const double t0 = 0, t1 = N_OBS - 1;
+    const struct grad_cde_batch gb = {
+        .batch = BATCH, .path = path, .t0 = &t0, .t = &t1, .n_t = 1, .target = D->label};
+    double loss;
+    if (grad_cde_compute(T->gc32, &gb, &T->o, &loss, T->loss_only ? NULL : T->g, NULL, &e))
+        train_fail(&e);
+    grad_cde_stats(T->gc32, st);
+    return loss;
+}
+
+static double train_index32(struct train *T, const struct data *D, struct grad_stats *st)
+{
+    return train_index(T, D, grad_interp_path(T->gidx), st);
+}
+
+static double train_index32_cross(struct train *T, const struct data *D, struct grad_stats *st)
+{
+    return train_index(T, D, &T->cross, st);
+}
+
+static void report_train(const char *name, struct train *T, const struct data *D,
+                         double (*step)(struct train *, const struct data *,
+                                        struct grad_stats *))
+{
+    double t[REPS], c[REPS], f[REPS], loss = 0;
+    struct grad_stats st;
+    T->loss_only = true; /* the forward's share: the same solve without the tape */
+    for (int r = -1; r < REPS; r++) {
+        double c0 = bench_cpu_now();
+        step(T, D, &st);
+        if (r >= 0) f[r] = bench_cpu_now() - c0;
+    }
+    T->loss_only = false;
+    for (int r = -1; r < REPS; r++) {
+        double t0 = clock_mono(), c0 = bench_cpu_now();
+        loss = step(T, D, &st);
+        if (r >= 0) t[r] = clock_mono() - t0, c[r] = bench_cpu_now() - c0;
+    }
+    qsort(t, REPS, sizeof t[0], bench_cmp_double);
+    qsort(c, REPS, sizeof c[0], bench_cmp_double);
+    qsort(f, REPS, sizeof f[0], bench_cmp_double);
+    printf("{\"bench\": \"%s\", \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, "
+           "\"cpu_ms_loss_only\": %.3f, \"loss\": %.10g, \"grad_norm\": %.10g, \"fwd_steps\": %ld, \"fwd_rejected\": %ld, "
+           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"gradient\": \"backprop\", "
+           "\"optimiser_step\": false}\n",
+           name, t[REPS / 2] * 1e3, c[REPS / 2] * 1e3, f[REPS / 2] * 1e3, loss, cblas_dnrm2((int)T->np, T->g, 1),
+           st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe);
+}
+
 int main(void)
 {
 #ifdef HAVE_OPENBLAS
@@ -202,6 +418,13 @@ int main(void)
         D->s[b].n_t = 1;
     }
     report("w3_batch32_final", m, &q, out);
+    struct train T;
+    train_new(&T, m, &d, D);
+    report_train("w3_train_loop32", &T, D, train_loop32);
+    report_train("w3_train_batch32", &T, D, train_batch32);
+    report_train("w3_train_index32", &T, D, train_index32);
+    report_train("w3_train_index32_cross", &T, D, train_index32_cross);
+    train_free(&T);
     data(D, 0.3);
     report("w3_batch32_missing", m, &q, out);
     bench_rhs(m, D);

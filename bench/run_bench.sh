@@ -17,8 +17,10 @@
 # Workloads (docs/benchmarks.md): W1 bench_solve w1_single / w1_batch256;
 # W2 bench_train (ITERS iterations, backprop and adjoint); W3 bench_cde
 # w3_batch32 against torchcde batched (index grid) and per series on real
-# times with jump_t; HTTP bench_http.sh against a daemon this script starts
-# on a free loopback port with a temporary database and the demo model.
+# times with jump_t, and W3's training step (w3_train_index32, torchcde's
+# irregular_data example's setup) against torchcde's (train_batch32); HTTP
+# bench_http.sh against a daemon this script starts on a free loopback port
+# with a temporary database and the demo model.
 #
 # Run from the build tree after make (make bench does both). Environment:
 # ROUNDS (3), ITERS (W2, 200), HTTP_DURATION (wrk -d per connection count,
@@ -173,11 +175,14 @@ for r in $(seq 1 "$rounds"); do
     done
 
     pair "$r" "bench/bench_cde >>'$o'" \
-        "'$PYTHON' '$bench/w3_torch.py' --reps 5 --loop-reps 1 --lines batch32,loop32_jump >>'$a'"
+        "'$PYTHON' '$bench/w3_torch.py' --reps 5 --loop-reps 1 --train-reps 5 \
+               --lines batch32,loop32_jump,train_batch32 >>'$a'"
     row "$r" "W3 vs torchcde batch" "$(num "$o" w3_batch32 cpu_ms_per_batch)" \
         "$(num "$a" w3_torch_batch32 cpu_ms_per_batch)" ms
     row "$r" "W3 vs torchcde loop" "$(num "$o" w3_batch32 cpu_ms_per_batch)" \
         "$(num "$a" w3_torch_loop32_jump cpu_ms_per_batch)" ms
+    row "$r" "W3 train vs torchcde" "$(num "$o" w3_train_index32 cpu_ms_per_step)" \
+        "$(num "$a" w3_torch_train_batch32 cpu_ms_per_step)" ms
 
     if [ "$http" = yes ]; then
         pair "$r" "ROUNDS=1 ROUND_DURATION=2s DURATION='$http_duration' CONNECTIONS='1 64' \

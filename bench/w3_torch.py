@@ -32,8 +32,37 @@ warm up on one series), nfe (calls of the vector field network:
 in the batch32 lines each one a (32, 8) tensor evaluation, in the loop32
 lines the sum over the 32 solves).
 
-Usage: w3_torch.py [--reps N (11)] [--loop-reps N (3)]
-                   [--lines batch32,batch32_jump,loop32,loop32_jump]
+Training step (the train_* lines; --lines picks them like the others): one
+iteration = forward solve of the 32 series, loss, loss.backward() through
+the solver (cdeint adjoint=False: backprop, as bench_cde's w3_train lines
+with "gradient": "backprop"), after zero_grad; NO optimiser step on either
+side (the weights stay W3's, every rep is the same step). Loss: mse of the
+readout of the final hidden state against the series' label (1 when the
+spiral turns anticlockwise, else 0), the mean over the 32; torchcde's
+irregular_data example uses binary cross-entropy there, but odeserve's
+grad_cde has mse / l1 / cross_entropy and W3's readout gives one value, so
+mse on both sides (the cost of the loss itself is negligible either way).
+  train_batch32       torchcde's irregular_data example as written: the 32
+                      series as one tensor, time as channel 0, index grid,
+                      cdeint(..., t=X.interval), readout(z[:, -1]);
+                      no jump_t (shared adaptive steps cross the knots);
+  train_batch32_jump  the same with jump_t at the 98 interior knots (steps
+                      end there, as bench_cde's w3_train_index32);
+  train_loop32_jump   one solve per series in its own real times with jump_t
+                      at its knots, losses summed (backward per series): the
+                      closest analogue of bench_cde's w3_train lines (one
+                      solve per series, steps ending at its knots); its
+                      loss agrees with bench_cde's up to the solvers' rtol;
+  train_loop32        the same without jump_t.
+Each train line prints ms_per_step and cpu_ms_per_step (wall and thread CPU,
+median of --train-reps, --loop-reps for the loop lines, after one warm-up
+step), the loss and |grad| (all parameters) of the step, and nfe (forward
+calls of the vector field; backward VJPs are autograd's).
+
+Usage: w3_torch.py [--reps N (11)] [--loop-reps N (3)] [--train-reps N (11)]
+                   [--lines batch32,batch32_jump,loop32,loop32_jump,
+                            train_batch32,train_batch32_jump,train_loop32_jump,
+                            train_loop32]
 Needs torch, torchcde and torchdiffeq (bench/anchor_common.py says how to
 get them).
 """
@@ -97,12 +126,14 @@ def make_model(rng):
 
 
 def make_data(rng):
-    """(times (B, N), values (B, N, CH) with time as channel 0)."""
-    ts, xs = [], []
+    """(times (B, N), values (B, N, CH) with time as channel 0, labels (B,):
+    1.0 when the spiral turns anticlockwise)."""
+    ts, xs, labels = [], [], []
     for _ in range(BATCH):
         t = sorted(4 * math.pi * rng.urand() for _ in range(N_OBS))
         phase, radius = 2 * math.pi * rng.urand(), 0.5 + rng.urand()
         sense = -1.0 if rng.urand() < 0.5 else 1.0
+        labels.append(1.0 if sense > 0 else 0.0)
         rows = []
         for ti in t:
             noise = 0.01 * (rng.urand() + rng.urand() + rng.urand() - 1.5)
@@ -111,7 +142,8 @@ def make_data(rng):
             rng.urand(), rng.urand()  # bench_cde's (unused) missing-value draws
         ts.append(t)
         xs.append(rows)
-    return torch.tensor(ts, dtype=torch.float64), torch.tensor(xs, dtype=torch.float64)
+    return (torch.tensor(ts, dtype=torch.float64), torch.tensor(xs, dtype=torch.float64),
+            torch.tensor(labels, dtype=torch.float64))
 
 
 # ---------------------------------------------------------- benchmark ---
@@ -141,6 +173,67 @@ def cde_forward(model, x, t, jump, stats):
     return readout(z).squeeze(-1)
 
 
+def cde_final(model, x, t, jump, stats):
+    """The readout of the final hidden state (torchcde's irregular_data
+    example: cdeint over X.interval, readout(z_T))."""
+    initial, func, readout = model
+    X = torchcde.CubicSpline(torchcde.hermite_cubic_coefficients_with_backward_differences(x, t), t)
+    z0 = initial(X.evaluate(X.interval[0]))
+    f = Counted(func)
+    kw = {"options": {"jump_t": X.grid_points[1:-1]}} if jump else {}
+    z = torchcde.cdeint(X=X, func=f, z0=z0, t=X.interval, adjoint=False, method="dopri5",
+                        rtol=1e-4, atol=1e-6, **kw)
+    stats["nfe"] += f.nfe
+    return readout(z[..., -1, :]).squeeze(-1)
+
+
+def params_of(model):
+    return [p for m in model for p in m.parameters()]
+
+
+def train_batch(model, x, index, labels, jump):
+    def once(stats):
+        for p in params_of(model):
+            p.grad = None
+        loss = torch.nn.functional.mse_loss(cde_final(model, x, index, jump, stats), labels)
+        loss.backward()
+        stats["loss"] = loss.item()
+    return once
+
+
+def train_loop(model, times, x, labels, jump, n=BATCH):
+    def once(stats):
+        for p in params_of(model):
+            p.grad = None
+        total = 0.0
+        for b in range(n):
+            y = cde_final(model, x[b], times[b], jump, stats)
+            loss = (y - labels[b]) ** 2 / BATCH
+            loss.backward()
+            total += loss.item()
+        stats["loss"] = total
+    return once
+
+
+def run_train(name, once, warm, reps, model, info):
+    wall, cpu = [], []
+    warm({"nfe": 0})
+    for r in range(reps):
+        stats = {"nfe": 0}
+        c0, t0 = time.thread_time(), time.perf_counter()
+        once(stats)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
+    gnorm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in params_of(model)))
+    line = {"bench": name, "ms_per_step": round(1e3 * statistics.median(wall), 3),
+            "cpu_ms_per_step": round(1e3 * statistics.median(cpu), 3),
+            "loss": stats["loss"], "grad_norm": gnorm, "nfe": stats["nfe"],
+            "gradient": "backprop", "optimiser_step": False, "reps": reps}
+    line.update(info)
+    print(json.dumps(line))
+    sys.stdout.flush()
+
+
 def run(name, once, warm, series, reps, info):
     wall, cpu = [], []
     warm({"nfe": 0})
@@ -162,13 +255,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=11)
     ap.add_argument("--loop-reps", type=int, default=3, help="for the loop32 lines (32 solves each)")
-    ap.add_argument("--lines", default="batch32,batch32_jump,loop32,loop32_jump")
+    ap.add_argument("--train-reps", type=int, default=11, help="for the train_batch32 lines")
+    ap.add_argument("--lines", default="batch32,batch32_jump,loop32,loop32_jump,"
+                    "train_batch32,train_batch32_jump,train_loop32_jump,train_loop32")
     a = ap.parse_args()
     setup_torch(torch)
     info = versions(torch, torchcde, torchdiffeq)
     rng = XorShift()
     model = make_model(rng)
-    times, x = make_data(rng)
+    times, x, labels = make_data(rng)
     index = torch.arange(N_OBS, dtype=torch.float64)
 
     def batch(jump):
@@ -185,9 +280,22 @@ def main():
             "batch32_jump": (batch(True), batch(True), BATCH, a.reps),
             "loop32": (loop(False), loop(False, 1), 1, a.loop_reps),
             "loop32_jump": (loop(True), loop(True, 1), 1, a.loop_reps)}
-    with torch.no_grad():
-        for line in a.lines.split(","):
-            once, warm, series, reps = work[line]
+    # a train loop line warms up on one series, as the evaluation loops
+    train = {"train_batch32": (train_batch(model, x, index, labels, False),
+                               train_batch(model, x, index, labels, False), a.train_reps),
+             "train_batch32_jump": (train_batch(model, x, index, labels, True),
+                                    train_batch(model, x, index, labels, True), a.train_reps),
+             "train_loop32_jump": (train_loop(model, times, x, labels, True),
+                                   train_loop(model, times, x, labels, True, 1), a.loop_reps),
+             "train_loop32": (train_loop(model, times, x, labels, False),
+                              train_loop(model, times, x, labels, False, 1), a.loop_reps)}
+    for line in a.lines.split(","):
+        if line in train:
+            once, warm, reps = train[line]
+            run_train("w3_torch_" + line, once, warm, reps, model, info)
+            continue
+        once, warm, series, reps = work[line]
+        with torch.no_grad():
             run("w3_torch_" + line, once, warm, series, reps, info)
 
 

@@ -37,8 +37,8 @@ static mlp *make_net(const struct kcase *c, rng *r)
     layers[n++] = (mlp_layer){.kind = MLP_LINEAR, .in = in, .out = c->hidden, .act = ACT_TANH};
     layers[n++] =
         (mlp_layer){.kind = MLP_LINEAR, .in = c->hidden, .out = c->dim, .act = ACT_IDENTITY};
-    mlp_spec spec = {.state_dim = c->dim, .time_input = c->time_input, .n_layers = n,
-                     .layers = layers};
+    mlp_spec spec = {
+        .state_dim = c->dim, .time_input = c->time_input, .n_layers = n, .layers = layers};
     mlp *m = NULL;
     err e;
     err_clear(&e);
@@ -114,8 +114,13 @@ static void check_case(const struct kcase *c, uint64_t seed)
     }
     for (size_t i = 0; i < B * nt * od; i++)
         target[i] = rng_uniform_range(&r, -1, 1);
-    struct grad_ode_batch b = {.batch = B, .y0 = y0, .per_item_times = c->per_item_times,
-                               .t0 = t0, .t = t, .n_t = nt, .obs_dim = c->obs_dim,
+    struct grad_ode_batch b = {.batch = B,
+                               .y0 = y0,
+                               .per_item_times = c->per_item_times,
+                               .t0 = t0,
+                               .t = t,
+                               .n_t = nt,
+                               .obs_dim = c->obs_dim,
                                .target = target};
     struct result ref, kept;
     run(c, f, &b, 0, &ref);
@@ -152,9 +157,13 @@ static void check_case(const struct kcase *c, uint64_t seed)
     mlp_free(f);
 }
 
-static const struct kcase base = {
-    .dim = 2, .hidden = 16, .batch = 5, .n_t = 7, .mode = GRAD_BATCH_SHARED, .rtol = 1e-7,
-    .scale = 1.0};
+static const struct kcase base = {.dim = 2,
+                                  .hidden = 16,
+                                  .batch = 5,
+                                  .n_t = 7,
+                                  .mode = GRAD_BATCH_SHARED,
+                                  .rtol = 1e-7,
+                                  .scale = 1.0};
 
 START_TEST(keep_batch_dopri5)
 {

@@ -205,10 +205,9 @@ int grad_backprop_observe(const struct ode_step_record *rec, void *ctx)
     const size_t N = rec->dim, add = (size_t)(1 + rec->n_k) * N;
     if (grad_core_buf_reserve(s, &s->steps, (s->steps_n + 1) * sizeof *steps, NULL) ||
         grad_core_buf_reserve(s, &s->tape, (s->tape_n + add) * sizeof(double), NULL) ||
-        (s->keeping && grad_core_buf_reserve(s, &s->kslot,
-                                             (s->steps_n + 1) * (size_t)stage_rows(s) *
-                                                 sizeof(size_t),
-                                             NULL))) {
+        (s->keeping &&
+         grad_core_buf_reserve(s, &s->kslot,
+                               (s->steps_n + 1) * (size_t)stage_rows(s) * sizeof(size_t), NULL))) {
         s->obs_rc = ERR_NOMEM;
         return ERR_NOMEM;
     }

@@ -27,11 +27,11 @@ void grad_solver_free(grad_solver *s)
 {
     if (!s) return;
     struct grad_core_buf *all[] = {
-        &s->times, &s->yt,    &s->ybt,     &s->y0,   &s->steps,  &s->tape,   &s->obs,
-        &s->kbar,  &s->nz,    &s->lam,     &s->y0b,  &s->ys,     &s->arg,    &s->scratch,
-        &s->w,     &s->aug,   &s->aug_out, &s->negv, &s->rtol_v, &s->atol_v, &s->dsteps,
-        &s->dtape, &s->hcur,  &s->gout,    &s->ckpt, &s->ckpt_y, &s->rv_y,   &s->rv_z,
-        &s->rv_f,  &s->rv_yb, &s->rv_zb,   &s->rv_fb, &s->act,     &s->kslot};
+        &s->times, &s->yt,    &s->ybt,     &s->y0,    &s->steps,  &s->tape,   &s->obs,
+        &s->kbar,  &s->nz,    &s->lam,     &s->y0b,   &s->ys,     &s->arg,    &s->scratch,
+        &s->w,     &s->aug,   &s->aug_out, &s->negv,  &s->rtol_v, &s->atol_v, &s->dsteps,
+        &s->dtape, &s->hcur,  &s->gout,    &s->ckpt,  &s->ckpt_y, &s->rv_y,   &s->rv_z,
+        &s->rv_f,  &s->rv_yb, &s->rv_zb,   &s->rv_fb, &s->act,    &s->kslot};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         grad_core_buf_release(s, all[i]);
     ode_solver_free(s->ode);

@@ -44,7 +44,8 @@ VALGRIND_TESTS = tests/check_core tests/check_num tests/check_sde tests/check_sd
 	tests/check_config tests/check_notify tests/check_http tests/check_train \
 	tests/check_openapi tests/check_codec_oip tests/check_ratelimit tests/check_symplectic \
 	tests/check_hamiltonian tests/check_cnf_model tests/check_cfm tests/check_lagrangian \
-	tests/check_mlp_tangent tests/check_cnf_ml tests/check_grad_methods
+	tests/check_mlp_tangent tests/check_cnf_ml tests/check_grad_methods \
+	tests/check_grad_keep
 EXTRA_DIST += tests/run-valgrind.sh
 check-valgrind: $(VALGRIND_TESTS)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \

@@ -50,4 +50,5 @@ void grad_solve_options_init(struct grad_solve_options *o)
     o->method = GRAD_ADJOINT;
     o->tab = &rk_dopri5;
     ode_options_init(&o->ode);
+    o->keep_bytes = GRAD_KEEP_BYTES_DEFAULT;
 }

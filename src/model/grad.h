@@ -47,6 +47,14 @@ struct grad_field {
      * own side. Returns as eval. */
     int (*jac)(void *ctx, double t, size_t item0, size_t n, const double *y, double *J,
                double *dfdt);
+    /* Optional (NULL: backprop's sweep runs eval again before each vjp).
+     * keep_doubles(ctx, n): doubles that hold what an eval of n items keeps
+     * for its vjp; keep(ctx, n, mem): the evals that follow keep it in mem
+     * (that many doubles, 64-byte aligned), and the vjps that follow use
+     * what mem holds, as if the eval that filled it were the latest (same
+     * n); mem NULL: back to the field's own memory, no eval kept. */
+    size_t (*keep_doubles)(void *ctx, size_t n);
+    void (*keep)(void *ctx, size_t n, double *mem);
     void *ctx;
     const double *jump_times; /* times where g jumps in t (CDE knots); may be NULL */
     size_t n_jumps;
@@ -72,7 +80,16 @@ struct grad_solve_options {
      * forward n_steps becomes a fixed step |t_last - t0| / n_steps. */
     double adjoint_rtol, adjoint_atol;
     bool adjoint_seminorm;
+    /* Backprop with a field that has keep: the forward keeps what each
+     * accepted step's evaluations leave for the VJPs, up to this many bytes
+     * (counted in the engine's memory), so that the sweep differentiates
+     * them without evaluating the field again (the same answers, bit for
+     * bit); steps past the budget are evaluated again. 0: keep none. */
+    size_t keep_bytes;
 };
+
+/* grad_solve_options_init's keep_bytes */
+#define GRAD_KEEP_BYTES_DEFAULT ((size_t)32 << 20)
 
 /* Defaults: adjoint, dopri5, ode_options_init, norm over the batch. */
 void grad_solve_options_init(struct grad_solve_options *o);
@@ -81,6 +98,7 @@ void grad_solve_options_init(struct grad_solve_options *o);
 struct grad_stats {
     long fwd_steps, fwd_rejected, fwd_nfe; /* forward solve */
     long bwd_steps, bwd_rejected, bwd_nfe; /* adjoint solves, or the reverse sweep's VJPs (nfe) */
+    long bwd_kept;                         /* backprop: VJPs of kept evaluations (no eval) */
     size_t tape_bytes;                     /* backprop: bytes of the recorded steps */
     long ckpt_n;                /* adjoint_checkpointed: checkpoints kept, steps per segment */
     long ckpt_every;

@@ -26,6 +26,22 @@
  * output) are skipped: about one forward + one VJP per stage and step.
  * FSAL is not a special case: the next step's k_1 is differentiated as
  * g(t_{n+1}, y_{n+1}) of that step, this step's last stage as its own.
+ *
+ * KEPT EVALUATIONS. With a field that can keep what an eval leaves for its
+ * VJP (grad_field.keep: an MLP's layer activations) the forward's
+ * right-hand side gives each evaluation a slot: its time, its argument Y
+ * and the field's kept tape. num's stepper evaluates trial steps that it
+ * then rejects, and other points (the first step's size), so when a step
+ * is accepted its stage rows are matched to the slots since the previous
+ * accepted step by their argument (recomputed with stage_arg, the same
+ * bits the sweep would compute; FSAL's k_1 is the previous step's last
+ * slot), the matched slots are packed down and the rest are freed for the
+ * next step. The sweep then runs the VJP on a kept slot whose time is the
+ * stage's time, and evaluates again (as without keeping) any stage without
+ * one: the tape is a deterministic function of (t, Y, theta), so the
+ * gradient is the same bit for bit (tests/check_grad_keep). Memory: one
+ * slot per kept stage, capped by keep_bytes; stages past the cap are
+ * evaluated again.
  * References: Hairer-Norsett-Wanner I, II.1 (the scheme), Griewank &
  * Walther, "Evaluating Derivatives" (the reverse mode of a loop). */
 #include "model/grad_backprop.h"
@@ -33,6 +49,7 @@
 #include "model/grad_core.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* One accepted step of the forward solve, as the reverse sweep needs it. */
@@ -52,13 +69,34 @@ struct bp_obs {
     double theta; /* else dense output at theta in (0, 1) */
 };
 
+#define NO_SLOT SIZE_MAX
+
+static size_t round8(size_t n)
+{
+    return (n + 7) / 8 * 8;
+}
+
+static int stage_rows(const grad_solver *s)
+{
+    return s->tab->stages + s->tab->dense_stages;
+}
+
 err_code grad_backprop_reserve(grad_solver *s, err *e)
 {
+    if (grad_core_buf_reserve(s, &s->arg, s->N * sizeof(double), e)) return ERR_NOMEM;
     return grad_core_buf_reserve(s, &s->obs, s->n_t * sizeof(struct bp_obs), e);
 }
 
 void grad_backprop_begin(grad_solver *s)
 {
+    const struct grad_field *g = s->g;
+    s->keeping = 0;
+    s->act_keep = s->act_n = 0;
+    if (s->o->keep_bytes && g->keep && g->keep_doubles) {
+        s->slot_d = round8(1 + s->N) + round8(g->keep_doubles(g->ctx, s->n));
+        s->act_max = s->o->keep_bytes / (s->slot_d * sizeof(double));
+        s->keeping = s->act_max > 0;
+    }
     s->steps_n = 0;
     s->tape_n = 0;
     s->obs_rc = ERR_OK;
@@ -85,6 +123,75 @@ static void assign_obs(grad_solver *s, size_t m)
     }
 }
 
+int grad_backprop_fwd_rhs(double t, const double *y, double *dydt, void *ctx)
+{
+    grad_solver *s = ctx;
+    const struct grad_field *g = s->g;
+    const size_t d = s->slot_d;
+    if (s->act_n >= s->act_max ||
+        grad_core_buf_reserve_aligned(s, &s->act, (s->act_n + 1) * d * sizeof(double), NULL)) {
+        g->keep(g->ctx, s->n, NULL); /* not kept: the sweep evaluates it again */
+        return g->eval(g->ctx, t, s->item0, s->n, y, dydt);
+    }
+    double *slot = (double *)s->act.p + s->act_n * d;
+    slot[0] = t;
+    memcpy(slot + 1, y, s->N * sizeof *slot);
+    g->keep(g->ctx, s->n, slot + round8(1 + s->N));
+    int rc = g->eval(g->ctx, t, s->item0, s->n, y, dydt);
+    if (rc == 0) s->act_n++;
+    return rc;
+}
+
+static void stage_arg(size_t N, const double *arow, int i, double h, const double *y,
+                      const double *k, double *out);
+
+/* The slot in [from, s->act_n), latest first, whose argument is Y. */
+static size_t find_slot(const grad_solver *s, size_t from, const double *Y)
+{
+    const double *act = s->act.p;
+    for (size_t j = s->act_n; j-- > from;)
+        if (memcmp(act + j * s->slot_d + 1, Y, s->N * sizeof *Y) == 0) return j;
+    return NO_SLOT;
+}
+
+/* Step m (just recorded): its stage rows' slots; the slots since the
+ * previous step that no row uses are dropped, the rest packed down. */
+static void keep_stages(grad_solver *s, size_t m, const struct ode_step_record *rec)
+{
+    const int rows = stage_rows(s), lda = rows;
+    const size_t N = s->N, d = s->slot_d;
+    size_t *ks = (size_t *)s->kslot.p + m * (size_t)rows;
+    /* the previous step's slots may hold this one's k_1 (FSAL) */
+    size_t from = s->act_keep;
+    if (m > 0)
+        for (int i = 0; i < rows; i++)
+            if (ks[i - rows] != NO_SLOT && ks[i - rows] < from) from = ks[i - rows];
+    for (int i = 0; i < rows; i++) {
+        ks[i] = NO_SLOT;
+        if (i >= rec->n_k) continue;
+        const double *Y = rec->y0;
+        if (i > 0) {
+            stage_arg(N, s->tab->a + (size_t)i * lda, i, rec->h, rec->y0, rec->k, s->arg.p);
+            Y = s->arg.p;
+        }
+        ks[i] = find_slot(s, from, Y);
+    }
+    double *act = s->act.p;
+    size_t to = s->act_keep;
+    for (size_t j = s->act_keep; j < s->act_n; j++) {
+        int used = 0;
+        for (int i = 0; i < rows; i++)
+            if (ks[i] == j) {
+                ks[i] = to;
+                used = 1;
+            }
+        if (!used) continue;
+        if (j != to) memmove(act + to * d, act + j * d, d * sizeof *act);
+        to++;
+    }
+    s->act_keep = s->act_n = to;
+}
+
 int grad_backprop_observe(const struct ode_step_record *rec, void *ctx)
 {
     grad_solver *s = ctx;
@@ -97,10 +204,14 @@ int grad_backprop_observe(const struct ode_step_record *rec, void *ctx)
     }
     const size_t N = rec->dim, add = (size_t)(1 + rec->n_k) * N;
     if (grad_core_buf_reserve(s, &s->steps, (s->steps_n + 1) * sizeof *steps, NULL) ||
-        grad_core_buf_reserve(s, &s->tape, (s->tape_n + add) * sizeof(double), NULL)) {
+        grad_core_buf_reserve(s, &s->tape, (s->tape_n + add) * sizeof(double), NULL) ||
+        (s->keeping &&
+         grad_core_buf_reserve(s, &s->kslot,
+                               (s->steps_n + 1) * (size_t)stage_rows(s) * sizeof(size_t), NULL))) {
         s->obs_rc = ERR_NOMEM;
         return ERR_NOMEM;
     }
+    if (s->keeping) keep_stages(s, s->steps_n, rec);
     steps = s->steps.p;
     double *dst = (double *)s->tape.p + s->tape_n;
     memcpy(dst, rec->y0, N * sizeof *dst);
@@ -129,6 +240,9 @@ err_code grad_backprop_finish(grad_solver *s, err *e)
         return err_set(e, ERR_INTERNAL, NULL, "backprop: %zu observation times not matched",
                        s->n_t - s->obs_next);
     s->st.tape_bytes = s->tape_n * sizeof(double) + s->steps_n * sizeof(struct bp_step);
+    if (s->keeping)
+        s->st.tape_bytes += s->act_keep * s->slot_d * sizeof(double) +
+                            s->steps_n * (size_t)stage_rows(s) * sizeof(size_t);
     return ERR_OK;
 }
 
@@ -233,20 +347,29 @@ static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, er
             axpy(N, h * brow[i], lam, kbar + (size_t)i * N);
             nz[i] = 1;
         }
+    const size_t *ks = s->keeping ? (const size_t *)s->kslot.p + (size_t)m * lda : NULL;
     for (int i = st->n_k - 1; i >= 0; i--) {
         if (!nz[i]) continue;
         const double *arow = tab->a + (size_t)i * lda;
-        const double *Y = y;
-        if (i > 0) {
-            stage_arg(N, arow, i, h, y, k, s->arg.p);
-            Y = s->arg.p;
+        const double ti = stage_time(tab, st, i);
+        double *slot = ks && ks[i] != NO_SLOT ? (double *)s->act.p + ks[i] * s->slot_d : NULL;
+        if (slot && memcmp(slot, &ti, sizeof ti) == 0) {
+            g->keep(g->ctx, s->n, slot + round8(1 + N));
+            s->st.bwd_kept++;
+        } else {
+            if (ks) g->keep(g->ctx, s->n, NULL);
+            const double *Y = y;
+            if (i > 0) {
+                stage_arg(N, arow, i, h, y, k, s->arg.p);
+                Y = s->arg.p;
+            }
+            int frc = g->eval(g->ctx, ti, s->item0, s->n, Y, s->scratch.p);
+            if (frc)
+                return err_set(e, ERR_SOLVER, NULL,
+                               "backprop: the vector field failed (code %d) at t=%.15g, where "
+                               "the forward solve succeeded",
+                               frc, ti);
         }
-        int frc = g->eval(g->ctx, stage_time(tab, st, i), s->item0, s->n, Y, s->scratch.p);
-        if (frc)
-            return err_set(e, ERR_SOLVER, NULL,
-                           "backprop: the vector field failed (code %d) at t=%.15g, where the "
-                           "forward solve succeeded",
-                           frc, stage_time(tab, st, i));
         memset(ys, 0, N * sizeof *ys);
         g->vjp(g->ctx, s->item0, s->n, kbar + (size_t)i * N, ys, dtheta);
         s->st.bwd_nfe++;
@@ -269,10 +392,13 @@ err_code grad_backprop_backward(grad_solver *s, double *y0bar, double *dtheta, e
     double *lam = s->lam.p;
     memset(lam, 0, N * sizeof *lam);
     size_t j = s->n_t; /* observations not yet seeded: [0, j) */
-    for (long m = (long)s->steps_n - 1; m >= 0; m--) {
-        if ((rc = sweep_step(s, m, &j, dtheta, e))) return rc;
-        s->st.bwd_steps++;
+    s->st.bwd_kept = 0;
+    for (long m = (long)s->steps_n - 1; m >= 0 && !rc; m--) {
+        rc = sweep_step(s, m, &j, dtheta, e);
+        if (!rc) s->st.bwd_steps++;
     }
+    if (s->keeping) s->g->keep(s->g->ctx, s->n, NULL);
+    if (rc) return rc;
     const struct bp_obs *obs = s->obs.p;
     for (; j > 0; j--) { /* observations at t0: y0 itself */
         if (obs[j - 1].step != -1)

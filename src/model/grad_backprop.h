@@ -19,6 +19,10 @@ err_code grad_backprop_reserve(grad_solver *s, err *e);
 void grad_backprop_begin(grad_solver *s);
 /* The num observer (ctx = the grad_solver): record one accepted step. */
 int grad_backprop_observe(const struct ode_step_record *rec, void *ctx);
+/* The forward's right-hand side (ctx = the grad_solver) while begin has
+ * set s->keeping: the field's eval, keeping what it leaves for the VJP in
+ * a slot of s->act (observe keeps the slots of the accepted stages). */
+int grad_backprop_fwd_rhs(double t, const double *y, double *dydt, void *ctx);
 /* After the forward solve: the last step's end, the tape's size. */
 err_code grad_backprop_finish(grad_solver *s, err *e);
 /* The reverse sweep: y0bar (may be NULL) overwritten, dtheta added to. */

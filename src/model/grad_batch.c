@@ -53,6 +53,7 @@ void grad_batch_stats_add_backward(struct grad_stats *sum, const grad_solver *s)
     sum->bwd_nfe += st.bwd_nfe;
     sum->bwd_jac += st.bwd_jac;
     sum->bwd_lu += st.bwd_lu;
+    sum->bwd_kept += st.bwd_kept;
     sum->bwd_resolve_nfe += st.bwd_resolve_nfe;
     if (st.ckpt_n > sum->ckpt_n) sum->ckpt_n = st.ckpt_n;
     if (st.ckpt_every > sum->ckpt_every) sum->ckpt_every = st.ckpt_every;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e)
 {
@@ -14,6 +15,24 @@ err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t b
     if (want < 64) want = 64;
     void *p = realloc(b->p, want);
     if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
+    s->mem_now += want - b->bytes;
+    if (s->mem_now > s->mem_peak) s->mem_peak = s->mem_now;
+    b->p = p;
+    b->bytes = want;
+    return ERR_OK;
+}
+
+err_code grad_core_buf_reserve_aligned(grad_solver *s, struct grad_core_buf *b, size_t bytes,
+                                       err *e)
+{
+    if (bytes <= b->bytes && b->p) return ERR_OK;
+    size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
+    if (want < bytes) want = bytes;
+    want = (want + 63) / 64 * 64;
+    void *p = want ? aligned_alloc(64, want) : NULL;
+    if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
+    if (b->p) memcpy(p, b->p, b->bytes);
+    free(b->p);
     s->mem_now += want - b->bytes;
     if (s->mem_now > s->mem_peak) s->mem_peak = s->mem_now;
     b->p = p;

@@ -43,6 +43,13 @@ struct grad_solver {
     size_t obs_next;          /* first observation not yet given a step */
     err_code obs_rc;          /* allocation failure inside the observer */
     struct grad_core_buf kbar, nz, lam, y0b, ys, arg, scratch, w;
+    /* backprop's kept evaluations (grad_backprop.c): slots of slot_d
+     * doubles, 64-byte aligned; [0, act_keep) belong to accepted steps,
+     * [act_keep, act_n) to the evaluations since the latest one; kslot:
+     * per step and stage row, the slot of its evaluation or SIZE_MAX */
+    struct grad_core_buf act, kslot;
+    size_t slot_d, act_keep, act_n, act_max;
+    int keeping; /* this forward keeps evaluations */
 
     /* adjoint */
     struct grad_core_buf aug, aug_out, negv, rtol_v, atol_v;
@@ -74,5 +81,8 @@ int grad_core_fwd_jac(double t, const double *y, double *J, double *dfdt, void *
 /* Make buf hold at least `bytes` (grows to max(bytes, 2 x old)). */
 err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e);
 void grad_core_buf_release(grad_solver *s, struct grad_core_buf *b);
+/* The same, 64-byte aligned (grows by a copy, not realloc). */
+err_code grad_core_buf_reserve_aligned(grad_solver *s, struct grad_core_buf *b, size_t bytes,
+                                       err *e);
 
 #endif

@@ -3,7 +3,9 @@
  * The field handed to the engine is the MLP itself: eval =
  * mlp_forward_batch (the tape stays in the workspace), vjp = mlp_vjp_batch
  * (input and parameter cotangents, no time cotangent), jac = mlp_jacobian
- * per item (for the implicit methods). The loss gradient
+ * per item (for the implicit methods), keep = the workspace's tape bound
+ * to the engine's slots (mlp_ws_tape_bind: backprop keeps the stages'
+ * activations instead of evaluating them again). The loss gradient
  * dL/dh(t_i) seeds the engine's backward pass; its dL/dy0 and dL/dtheta
  * are the results. */
 #include "model/grad_ode.h"
@@ -48,6 +50,18 @@ static void field_vjp(void *ctx, size_t item0, size_t n, const double *v, double
     mlp_vjp_batch(g->f, g->ws, n, v, dy, NULL, dtheta);
 }
 
+static size_t field_keep_doubles(void *ctx, size_t n)
+{
+    grad_ode *g = ctx;
+    return mlp_tape_doubles(g->f, n);
+}
+
+static void field_keep(void *ctx, size_t n, double *mem)
+{
+    grad_ode *g = ctx;
+    mlp_ws_tape_bind(g->ws, g->f, mem, n);
+}
+
 static int field_jac(void *ctx, double t, size_t item0, size_t n, const double *y, double *J,
                      double *dfdt)
 {
@@ -81,6 +95,8 @@ err_code grad_ode_new(grad_ode **out, const mlp *f, size_t max_batch, err *e)
         .eval = field_eval,
         .vjp = field_vjp,
         .jac = field_jac,
+        .keep_doubles = field_keep_doubles,
+        .keep = field_keep,
         .ctx = g,
     };
     *out = g;

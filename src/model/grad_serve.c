@@ -148,6 +148,9 @@ err_code grad_serve_ode(const ode_model *m, const struct grad_serve_query *q, do
                        .abort_ctx = q->abort_ctx};
     o.solve.ode.abort = guard_abort;
     o.solve.ode.abort_ctx = &gd;
+    /* under a cap, backprop's memory is its tape of states (docs/api.md):
+     * the kept activations would pass the cap many times sooner */
+    if (q->max_bytes) o.solve.keep_bytes = 0;
     memset(gtheta, 0, P * sizeof *gtheta);
     memset(gy0, 0, q->batch * sd * sizeof *gy0);
     for (size_t b = 0; b < q->batch; b++) {

@@ -27,11 +27,11 @@ void grad_solver_free(grad_solver *s)
 {
     if (!s) return;
     struct grad_core_buf *all[] = {
-        &s->times, &s->yt,    &s->ybt,     &s->y0,   &s->steps,  &s->tape,   &s->obs,
-        &s->kbar,  &s->nz,    &s->lam,     &s->y0b,  &s->ys,     &s->arg,    &s->scratch,
-        &s->w,     &s->aug,   &s->aug_out, &s->negv, &s->rtol_v, &s->atol_v, &s->dsteps,
-        &s->dtape, &s->hcur,  &s->gout,    &s->ckpt, &s->ckpt_y, &s->rv_y,   &s->rv_z,
-        &s->rv_f,  &s->rv_yb, &s->rv_zb,   &s->rv_fb};
+        &s->times, &s->yt,    &s->ybt,     &s->y0,    &s->steps,  &s->tape,   &s->obs,
+        &s->kbar,  &s->nz,    &s->lam,     &s->y0b,   &s->ys,     &s->arg,    &s->scratch,
+        &s->w,     &s->aug,   &s->aug_out, &s->negv,  &s->rtol_v, &s->atol_v, &s->dsteps,
+        &s->dtape, &s->hcur,  &s->gout,    &s->ckpt,  &s->ckpt_y, &s->rv_y,   &s->rv_z,
+        &s->rv_f,  &s->rv_yb, &s->rv_zb,   &s->rv_fb, &s->act,    &s->kslot};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         grad_core_buf_release(s, all[i]);
     ode_solver_free(s->ode);
@@ -150,6 +150,7 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
     double *times = s->times.p, *yt = s->yt.p;
     memcpy(times, t, n_t * sizeof *times);
     memcpy(s->y0.p, y0, s->N * sizeof(double));
+    s->keeping = 0;
     if (o->method == GRAD_REVERSIBLE) {
         if ((rc = grad_reversible_forward(s, e))) return rc;
         copy_out(s, y_out);
@@ -187,6 +188,7 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
         .stop_times = g->stop_times,
         .n_stops = g->n_stops,
     };
+    if (s->keeping) p.f = grad_backprop_fwd_rhs;
     /* the batch's Jacobian is block diagonal: one dim x dim LU per item */
     const int implicit = rk_tableau_implicit(s->tab);
     if (implicit) {
@@ -196,6 +198,7 @@ err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
     }
     struct ode_stats os;
     rc = ode_solve(s->ode, &p, &oo, yt, &os, e);
+    if (s->keeping) g->keep(g->ctx, n, NULL);
     s->st.fwd_steps = os.n_accepted;
     s->st.fwd_rejected = os.n_rejected;
     s->st.fwd_nfe = os.nfe;

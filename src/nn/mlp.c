@@ -310,6 +310,39 @@ static bool output_in_place(const mlp_layer *L)
     return L->act == ACT_IDENTITY || (L->kind == MLP_LINEAR && act_deriv_from_output(L->act));
 }
 
+size_t mlp_tape_doubles(const mlp *m, size_t n)
+{
+    size_t total = round8(n * m->in0);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        size_t buf = round8(n * m->layer[i].out);
+        total += (m->layer[i].kind == MLP_LINEAR) * buf + !output_in_place(&m->layer[i]) * buf;
+    }
+    return total;
+}
+
+/* The tape's buffers laid out from p for batches of up to `batch` states,
+ * as mlp_ws_new lays them out in its own memory. */
+static void tape_layout(const mlp *m, mlp_ws *ws, double *p, size_t batch)
+{
+    ws->in = p, p += round8(batch * m->in0);
+    const double *prev = ws->in;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const mlp_layer *L = &m->layer[i];
+        size_t buf = round8(batch * L->out);
+        if (L->kind == MLP_LINEAR) {
+            ws->z[i] = p, p += buf;
+        } else {
+            ws->z[i] = (double *)prev;
+        }
+        if (!output_in_place(L)) {
+            ws->a[i] = p, p += buf;
+        } else {
+            ws->a[i] = ws->z[i];
+        }
+        prev = ws->a[i];
+    }
+}
+
 err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
 {
     *out = NULL;
@@ -330,26 +363,12 @@ err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e)
     }
     w->shape = m->shape;
     w->max_batch = max_batch;
-    double *p = w->mem;
-    w->in = p, p += round8(max_batch * m->in0);
+    /* the tape first (mlp_ws_tape_bind lays it out the same way), then the
+     * backward's buffers */
+    tape_layout(m, w, w->mem, max_batch);
+    double *p = w->mem + mlp_tape_doubles(m, max_batch);
     w->g[0] = p, p += round8(max_batch * m->max_width);
     w->g[1] = p, p += round8(max_batch * m->max_width);
-    const double *prev = w->in;
-    for (size_t i = 0; i < m->n_layers; i++) {
-        const mlp_layer *L = &m->layer[i];
-        size_t buf = round8(max_batch * L->out);
-        if (L->kind == MLP_LINEAR) {
-            w->z[i] = p, p += buf;
-        } else {
-            w->z[i] = (double *)prev;
-        }
-        if (!output_in_place(L)) {
-            w->a[i] = p, p += buf;
-        } else {
-            w->a[i] = w->z[i];
-        }
-        prev = w->a[i];
-    }
     assert((size_t)(p - w->mem) == total);
     *out = w;
     return ERR_OK;
@@ -365,6 +384,18 @@ void mlp_ws_free(mlp_ws *ws)
 size_t mlp_ws_max_batch(const mlp_ws *ws)
 {
     return ws->max_batch;
+}
+
+void mlp_ws_tape_bind(mlp_ws *ws, const mlp *m, double *tape, size_t n)
+{
+    assert(ws->shape == m->shape && n >= 1 && n <= ws->max_batch);
+    if (tape) {
+        tape_layout(m, ws, tape, n);
+        ws->tape_n = n;
+        return;
+    }
+    tape_layout(m, ws, ws->mem, ws->max_batch);
+    ws->tape_n = 0;
 }
 
 static const double *layer_input(const mlp_ws *ws, size_t l)

@@ -134,6 +134,17 @@ err_code mlp_ws_new(mlp_ws **out, const mlp *m, size_t max_batch, err *e);
 void mlp_ws_free(mlp_ws *ws); /* NULL is a no-op */
 size_t mlp_ws_max_batch(const mlp_ws *ws);
 
+/* KEPT TAPES. The tape of a batch of n states fits in mlp_tape_doubles(m,
+ * n) doubles. mlp_ws_tape_bind points the workspace's tape at caller memory
+ * `tape` (that many doubles, 64-byte aligned, outliving its use): the
+ * forwards that follow record there, and the VJPs read there, as if a
+ * forward of n states had just been recorded (so a tape kept by an earlier
+ * forward can be differentiated without running it again; the answers are
+ * those of a fresh forward, bit for bit). tape NULL returns to the
+ * workspace's own memory, with no forward recorded. */
+size_t mlp_tape_doubles(const mlp *m, size_t n);
+void mlp_ws_tape_bind(mlp_ws *ws, const mlp *m, double *tape, size_t n);
+
 /* y = f(x, t) for one state: x has state_dim values, y output_dim. t is
  * ignored without time_input. Records the tape. */
 void mlp_forward(const mlp *m, mlp_ws *ws, const double *x, double t, double *y);

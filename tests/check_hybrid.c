@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "codec/codec_model.h"
+#include "codec/codec_model_solver.h"
 #include "codec/jbuf.h"
 #include "model/hybrid.h"
 #include "model/hybrid_expr.h"

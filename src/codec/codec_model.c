@@ -31,7 +31,9 @@ typedef struct pvec {
 
 static double *pvec_add(pvec *p, size_t n, err *e)
 {
-    if (p->n + n > p->cap) {
+    /* allocated even for n = 0 (a model without parameters): the caller
+     * gets a pointer it may offset and copy zero values to */
+    if (p->n + n > p->cap || !p->v) {
         size_t cap = p->cap ? p->cap : 1024;
         while (cap < p->n + n)
             cap *= 2;

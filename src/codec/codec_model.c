@@ -31,9 +31,7 @@ typedef struct pvec {
 
 static double *pvec_add(pvec *p, size_t n, err *e)
 {
-    /* allocated even for n = 0 (a model without parameters): the caller
-     * gets a pointer it may offset and copy zero values to */
-    if (p->n + n > p->cap || !p->v) {
+    if (p->n + n > p->cap) {
         size_t cap = p->cap ? p->cap : 1024;
         while (cap < p->n + n)
             cap *= 2;
@@ -507,9 +505,13 @@ static err_code decode_hybrid(const json_t *doc, model_def *d, pvec *p, err *e)
         rc = decode_net_named(net, "network", d->state_dim, true, "state_dim", 0, NULL, p,
                               &d->nets[MODEL_NET_HYBRID], e);
     }
-    double *at = rc == ERR_OK ? pvec_add(p, d->hybrid->n_par, e) : NULL;
-    if (at) memcpy(at, values, d->hybrid->n_par * sizeof *at);
-    else if (rc == ERR_OK) rc = e->code;
+    /* no pvec_add of nothing: with neither network nor parameters the
+     * vector stays NULL, which validation refuses by name */
+    if (rc == ERR_OK && d->hybrid->n_par) {
+        double *at = pvec_add(p, d->hybrid->n_par, e);
+        if (at) memcpy(at, values, d->hybrid->n_par * sizeof *at);
+        else rc = e->code;
+    }
     free(values);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "model/grad_ode.h"
 #include "model/rng.h"
 #include "num/tableau.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -275,9 +276,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_suite_run(suite());
 }

@@ -73,7 +73,7 @@ tests_check_grad_methods_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/
 # backprop with the forward's kept activations: bit for bit the re-evaluating sweep
 check_PROGRAMS += tests/check_grad_keep
 TESTS += tests/check_grad_keep
-tests_check_grad_keep_SOURCES = tests/check_grad_keep.c
+tests_check_grad_keep_SOURCES = tests/check_grad_keep.c tests/testutil.c tests/testutil.h
 tests_check_grad_keep_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_keep_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm

@@ -114,6 +114,26 @@ START_TEST(precedence_end_to_end)
 }
 END_TEST
 
+/* http_threads = 0 starts one HTTP thread per online CPU, at least 2 (the
+ * listening line says how many); a set value is taken as it is. */
+START_TEST(http_threads_default_is_the_cpus)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = cpus < 2 ? 2 : (int)cpus;
+    char needle[64];
+    snprintf(needle, sizeof needle, " http_threads=%d ", want);
+    ck_assert_int_eq(tu_daemon_start(&d, NULL, NULL), 0);
+    ck_assert_msg(tu_wait_log(&d, needle, 5.0) == 0, "want%s", needle);
+    ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
+    ck_assert_int_eq(tu_daemon_wait(&d, 20.0), 0);
+    tu_daemon_cleanup(&d);
+    memset(&d, 0, sizeof d);
+    const char *args[] = {"--http-threads", "3", NULL};
+    ck_assert_int_eq(tu_daemon_start(&d, args, NULL), 0);
+    ck_assert_int_eq(tu_wait_log(&d, " http_threads=3 ", 5.0), 0);
+}
+END_TEST
+
 START_TEST(start_failures)
 {
     ck_assert_int_eq(tu_daemon_init(&d), 0);
@@ -339,6 +359,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(core, check_config_exit_codes);
     tcase_add_test(core, migrate_command);
     tcase_add_test(core, precedence_end_to_end);
+    tcase_add_test(core, http_threads_default_is_the_cpus);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, NULL, cleanup);

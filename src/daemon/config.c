@@ -34,7 +34,7 @@ static const config_key keys[] = {
      "lowest level written to stderr"},
     {"http_threads", CONFIG_INT, NUM(http_threads), "0", 0, 256, NULL, 0,
      "HTTP threads (libmicrohttpd thread pool, poll()); they parse requests, solve small "
-     "trajectories and send replies; 0 = one per online CPU plus 2, at least 4"},
+     "trajectories and send replies; 0 = one per online CPU, at least 2"},
     {"connection_timeout", CONFIG_INT, NUM(connection_timeout), "30", 1, 86400, NULL, 0,
      "seconds a client connection may stay idle before it is closed; between two requests on "
      "a keep-alive connection, the longest wait for the next request line"},

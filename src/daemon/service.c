@@ -220,16 +220,23 @@ static int eval_threads(const config *cfg)
     return n < 4 ? 4 : n;
 }
 
-/* http_threads = 0: as many as eval_threads = 0 gives, for the same reason:
- * under load small solves run on the HTTP threads (http/trajectory.c), and
- * with no more runnable threads than CPUs the daemon's share of a machine
- * it shares (with its clients, say) drops (bench/bench_http.sh,
- * docs/benchmarks.md). */
+/* http_threads = 0: one per CPU, at least 2. Under load small solves run on
+ * the HTTP threads (http/trajectory.c); with more threads than CPUs a request
+ * waits behind whole solves of the other threads on its core and the tail
+ * grows (p99 / p50 at 64 connections: docs/benchmarks.md, "HTTP threads"). On
+ * a machine shared with other busy processes more threads win the daemon a
+ * larger share of it: docs/operations.md says when to raise it. At least 2 so
+ * that one slow client or solve never holds the only thread. */
+static int http_threads_auto(void)
+{
+    int n = online_cpus();
+    return n < 2 ? 2 : n;
+}
+
 static int http_threads(const config *cfg)
 {
     if (cfg->http_threads > 0) return (int)cfg->http_threads;
-    int n = online_cpus() + 2;
-    return n < 4 ? 4 : n;
+    return http_threads_auto();
 }
 
 /* Store one seed document as version 1 of the model named after the file,

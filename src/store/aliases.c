@@ -3,7 +3,7 @@
 #include "store/aliases_internal.h"
 #include "store/space_internal.h"
 #include "store/stmt.h"
-#include "store/versions_internal.h"
+#include "store/model_row_internal.h"
 
 #include "model/model_name.h"
 
@@ -82,7 +82,7 @@ err_code store_alias_set(db *d, const char *name, const char *alias, int version
     if ((rc = db_begin_immediate(d, e))) return rc;
     long long id = 0;
     int before = 0;
-    if ((rc = store_version_model_id(d, name, &id, e)) ||
+    if ((rc = store_model_row_id(d, name, &id, e)) ||
         (rc = version_exists(d, id, name, version, e)) ||
         (rc = current(d, id, alias, &before, e)))
         goto fail;
@@ -118,7 +118,7 @@ static err_code alias_delete_once(db *d, const char *name, const char *alias, co
     if (rc || (rc = db_begin_immediate(d, e))) return rc;
     long long id = 0;
     int before = 0;
-    if ((rc = store_version_model_id(d, name, &id, e)) || (rc = current(d, id, alias, &before, e)))
+    if ((rc = store_model_row_id(d, name, &id, e)) || (rc = current(d, id, alias, &before, e)))
         goto fail;
     if (before == 0) {
         rc = err_set(e, ERR_NOT_FOUND, "alias", "model \"%s\" has no alias \"%s\"", name, alias);
@@ -148,7 +148,7 @@ err_code store_alias_delete(db *d, const char *name, const char *alias, const ch
     err_code rc = alias_delete_once(d, name, alias, actor, previous, e);
     /* on a full disk, make room (the log, the reserve) and commit in it */
     if (rc == ERR_STORAGE_FULL) {
-        db_space_release(d);
+        db_space_release(db_sqlite(d));
         err_clear(e);
         rc = alias_delete_once(d, name, alias, actor, previous, e);
     }
@@ -170,7 +170,7 @@ err_code store_alias_resolve(db *d, const char *name, const char *alias, int *ve
     if (row < 0)
         rc = ERR_DB;
     else if (row == 0)
-        rc = store_version_no_model(name, e);
+        rc = store_model_row_none(name, e);
     else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
         rc = err_set(e, ERR_NOT_FOUND, "version", "model \"%s\" has no version or alias \"%s\"",
                      name, alias);
@@ -199,7 +199,7 @@ err_code store_alias_list(db *d, const char *name, model_alias **out, size_t *n,
     long long id = 0;
     sqlite3_stmt *st = NULL;
     const char *what = "reading the aliases";
-    if (!(rc = store_version_model_id(d, name, &id, e)) &&
+    if (!(rc = store_model_row_id(d, name, &id, e)) &&
         !(rc = stmt_prepare(d,
                             "SELECT alias, version, updated_at FROM model_aliases "
                             "WHERE model_id = ?1 ORDER BY alias",
@@ -242,7 +242,7 @@ err_code store_alias_history(db *d, const char *name, model_alias_event **out, s
     }
     sqlite3_finalize(st);
     long long id = 0;
-    if (!rc && *n == 0) rc = store_version_model_id(d, name, &id, e);
+    if (!rc && *n == 0) rc = store_model_row_id(d, name, &id, e);
     db_rollback(d);
     return rc;
 }

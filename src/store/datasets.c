@@ -258,7 +258,7 @@ err_code store_dataset_delete(db *d, const char *name, err *e)
     err_code rc = dataset_delete_once(d, name, e);
     /* on a full disk, make room (the log, the reserve) and commit in it */
     if (rc == ERR_STORAGE_FULL) {
-        db_space_release(d);
+        db_space_release(db_sqlite(d));
         err_clear(e);
         rc = dataset_delete_once(d, name, e);
     }

@@ -14,6 +14,7 @@ src_store_libstore_la_SOURCES = \
 	src/store/aliases.c src/store/aliases.h src/store/aliases_internal.h \
 	src/store/space.c src/store/space.h src/store/space_internal.h \
 	src/store/oserr.c src/store/oserr_internal.h \
+	src/store/model_row.c src/store/model_row_internal.h \
 	src/store/versions.c src/store/versions.h src/store/versions_internal.h \
 	src/store/nets.c src/store/nets_internal.h \
 	src/store/hybrid.c src/store/hybrid_internal.h \

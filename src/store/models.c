@@ -16,6 +16,7 @@
 #include "store/models_internal.h"
 #include "store/space_internal.h"
 #include "store/stmt.h"
+#include "store/model_row_internal.h"
 #include "store/versions_internal.h"
 
 #include "model/model_rows.h"
@@ -194,7 +195,7 @@ err_code store_model_get(db *d, const char *name, model_info *info, model_versio
     }
     sqlite3_finalize(st);
     if (row < 0) rc = ERR_DB;
-    if (row == 0) rc = store_version_no_model(name, e);
+    if (row == 0) rc = store_model_row_none(name, e);
     if (!rc) rc = store_version_list(d, model_id, versions, (size_t)info->n_versions, e);
     if (!rc) *n = (size_t)info->n_versions;
 out:
@@ -216,7 +217,7 @@ err_code store_model_latest(db *d, const char *name, int *version, err *e)
     if (row < 0)
         rc = ERR_DB;
     else if (row == 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)
-        rc = store_version_no_model(name, e);
+        rc = store_model_row_none(name, e);
     else
         *version = sqlite3_column_int(st, 0);
     db_stmt_reset(st);
@@ -232,7 +233,7 @@ static err_code model_delete_once(db *d, const char *name, const char *actor, er
     const char *what = "deleting the model";
     sqlite3_stmt *st = NULL;
     long long id = 0;
-    if (!(rc = store_version_model_id(d, name, &id, e)) &&
+    if (!(rc = store_model_row_id(d, name, &id, e)) &&
         !(rc = store_alias_drop_all(d, id, name, actor, e)) &&
         !(rc = stmt_prepare(d, "DELETE FROM models WHERE id = ?1", &st, what, e))) {
         stmt_bind_int(st, 1, id);
@@ -252,7 +253,7 @@ err_code store_model_delete(db *d, const char *name, const char *actor, err *e)
     err_code rc = model_delete_once(d, name, actor, e);
     /* on a full disk, make room (the log, the reserve) and commit in it */
     if (rc == ERR_STORAGE_FULL) {
-        db_space_release(d);
+        db_space_release(db_sqlite(d));
         err_clear(e);
         rc = model_delete_once(d, name, actor, e);
     }

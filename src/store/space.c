@@ -3,7 +3,6 @@
 #include "store/space_internal.h"
 
 #include "core/log.h"
-#include "store/db_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,7 +116,7 @@ void db_space_note_commit(void)
     pthread_mutex_unlock(&lock);
 }
 
-void db_space_release(db *d)
+void db_space_release(sqlite3 *conn)
 {
     bool had = false;
     pthread_mutex_lock(&lock);
@@ -130,7 +129,7 @@ void db_space_release(db *d)
     /* the log's committed pages move into the database file (which grows by
      * at most the log, kept below the reserve), then the log is emptied */
     int log_pages = 0, moved = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db_sqlite(d), NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
+    int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
                                        &moved);
     log_warn("db_wal_truncated", "rc=%d log_pages=%d checkpointed=%d: for a delete on a full disk",
              rc, log_pages, moved);

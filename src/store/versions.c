@@ -17,6 +17,7 @@
 #include "store/nets_internal.h"
 #include "store/space_internal.h"
 #include "store/stmt.h"
+#include "store/model_row_internal.h"
 #include "store/versions_internal.h"
 #include "store/aliases_internal.h"
 
@@ -32,11 +33,6 @@
 #include <string.h>
 
 /* ---- messages, counters ---- */
-
-err_code store_version_no_model(const char *name, err *e)
-{
-    return err_set(e, ERR_NOT_FOUND, "name", "no model named \"%s\"", name);
-}
 
 static err_code no_version(const char *name, int version, err *e)
 {
@@ -304,7 +300,7 @@ static err_code not_found(db *d, const char *name, int version, err *e)
     int row = stmt_step_row(d, st, what, e);
     sqlite3_finalize(st);
     if (row < 0) return ERR_DB;
-    return row == 0 || version == 0 ? store_version_no_model(name, e)
+    return row == 0 || version == 0 ? store_model_row_none(name, e)
                                     : no_version(name, version, e);
 }
 
@@ -370,19 +366,6 @@ static err_code exec_id(db *d, const char *sql, long long id, int version, int *
     return rc;
 }
 
-err_code store_version_model_id(db *d, const char *name, long long *id, err *e)
-{
-    const char *what = "reading the model";
-    sqlite3_stmt *st = NULL;
-    err_code rc = stmt_prepare(d, "SELECT id FROM models WHERE name = ?1", &st, what, e);
-    if (rc) return rc;
-    stmt_bind_text(st, 1, name);
-    int row = stmt_step_row(d, st, what, e);
-    if (row == 1) *id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return row < 0 ? ERR_DB : row == 0 ? store_version_no_model(name, e) : ERR_OK;
-}
-
 static err_code version_delete_once(db *d, const char *name, int version, err *e)
 {
     err_code rc = model_name_check(name, e);
@@ -391,7 +374,7 @@ static err_code version_delete_once(db *d, const char *name, int version, err *e
     if ((rc = db_begin_immediate(d, e))) return rc;
     long long id = 0;
     int changed = 0;
-    if ((rc = store_version_model_id(d, name, &id, e)) ||
+    if ((rc = store_model_row_id(d, name, &id, e)) ||
         (rc = store_alias_guard(d, id, name, version, e)))
         goto fail;
     if ((rc = exec_id(d, "DELETE FROM model_versions WHERE model_id = ?1 AND version = ?2", id,
@@ -420,7 +403,7 @@ err_code store_version_delete(db *d, const char *name, int version, err *e)
     err_code rc = version_delete_once(d, name, version, e);
     /* on a full disk, make room (the log, the reserve) and commit in it */
     if (rc == ERR_STORAGE_FULL) {
-        db_space_release(d);
+        db_space_release(db_sqlite(d));
         err_clear(e);
         rc = version_delete_once(d, name, version, e);
     }

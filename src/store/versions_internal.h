@@ -27,15 +27,9 @@ err_code store_version_insert(db *d, const char *name, long long model_id, int v
  * different count is ERR_INTERNAL. */
 err_code store_version_list(db *d, long long model_id, model_version_info **out, size_t n, err *e);
 
-/* ERR_NOT_FOUND (field "name"): "no model named ...", for every table file. */
-err_code store_version_no_model(const char *name, err *e);
-
 /* Increase store_version_changes() (and with `deletion`,
  * store_version_deletions()); a writer calls it after its transaction ends
  * (commit or rollback), never before the commit. */
 void store_version_changed(bool deletion);
-
-/* The id of model `name`'s row; ERR_NOT_FOUND (field "name") if none. */
-err_code store_version_model_id(db *d, const char *name, long long *id, err *e);
 
 #endif

@@ -35,41 +35,12 @@
 #include "stiff_testlib.h"
 #include "store_testlib.h"
 #include "testutil.h"
-
-/* n spirals: (cos(t + phi), +-sin(t + phi)), label 1 = anticlockwise;
- * 8 to 12 irregular times; interior values missing with probability 0.2. */
-static void spirals(dataset *ds, size_t n, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    dataset_init(ds);
-    ds->channels = 2;
-    ds->label_kind = DATASET_LABEL_CLASS;
-    ds->n_series = n;
-    ds->series = calloc(n, sizeof *ds->series);
-    ck_assert_ptr_nonnull(ds->series);
-    for (size_t k = 0; k < n; k++) {
-        dataset_series *x = &ds->series[k];
-        x->n = 8 + rng_below(&r, 5);
-        x->t = calloc(x->n, sizeof(double));
-        x->y = calloc(2 * x->n, sizeof(double));
-        ck_assert(x->t && x->y);
-        x->label_class = (long)(k % 2);
-        const double phi = rng_uniform_range(&r, 0, 6.283185307179586);
-        for (size_t i = 0; i < x->n; i++) {
-            x->t[i] = (i ? x->t[i - 1] : 0) + rng_uniform_range(&r, 0.2, 0.8);
-            x->y[2 * i] = cos(x->t[i] + phi);
-            x->y[2 * i + 1] = (x->label_class ? 1 : -1) * sin(x->t[i] + phi);
-            for (size_t j = 0; j < 2; j++)
-                if (i > 0 && i + 1 < x->n && rng_uniform(&r) < 0.2) x->y[2 * i + j] = NAN;
-        }
-    }
-}
+#include "train_testlib.h"
 
 static void put_spirals(db *d)
 {
     dataset ds;
-    spirals(&ds, 24, 7);
+    tt_spirals(&ds, 24, 0, 7);
     err e;
     err_clear(&e);
     ck_assert_msg(store_dataset_put(d, "spirals", &ds, &e) == ERR_OK, "%s", e.message);
@@ -271,7 +242,7 @@ START_TEST(trainer_state_resumes_bit_for_bit)
     ck_assert_msg(codec_job_decode(doc, strlen(doc), &spec, &e) == ERR_OK, "%s: %s", e.field,
                   e.message);
     dataset ds;
-    spirals(&ds, 24, 7);
+    tt_spirals(&ds, 24, 0, 7);
     struct trainer_row a[30], b[30];
     trainer *ta = NULL, *tb = NULL;
     ck_assert_msg(trainer_new(&ta, &spec.init_def, &ds, &spec, &e) == ERR_OK, "%s: %s", e.field,
@@ -319,7 +290,7 @@ START_TEST(implicit_methods_cde_job)
 {
     static const char *const names[] = {"rodas4", "esdirk4", "auto"}; /* auto may run rodas4 */
     dataset ds;
-    spirals(&ds, 24, 7);
+    tt_spirals(&ds, 24, 0, 7);
     for (int m = 0; m < 6; m++) {
         char doc[1200];
         const char *base = cde_job(m < 3 ? "backprop" : "adjoint");

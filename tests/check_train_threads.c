@@ -26,39 +26,9 @@
 #include "model/trainer.h"
 #include "nn/nn_blas.h"
 
-#define ITER 12
+#include "train_testlib.h"
 
-/* n spirals (cos(t + phi), +-sin(t + phi)), label 1 = anticlockwise; even:
- * 10 times 0.3 apart, all observed; else 8 to 12 irregular times with
- * interior values missing with probability 0.2. */
-static void spirals(dataset *ds, size_t n, int even, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    dataset_init(ds);
-    ds->channels = 2;
-    ds->label_kind = DATASET_LABEL_CLASS;
-    ds->n_series = n;
-    ds->series = calloc(n, sizeof *ds->series);
-    ck_assert_ptr_nonnull(ds->series);
-    for (size_t k = 0; k < n; k++) {
-        dataset_series *x = &ds->series[k];
-        x->n = even ? 10 : 8 + rng_below(&r, 5);
-        x->t = calloc(x->n, sizeof(double));
-        x->y = calloc(2 * x->n, sizeof(double));
-        ck_assert(x->t && x->y);
-        x->label_class = (long)(k % 2);
-        const double phi = rng_uniform_range(&r, 0, 6.283185307179586);
-        for (size_t i = 0; i < x->n; i++) {
-            x->t[i] =
-                even ? 0.3 * (double)i : (i ? x->t[i - 1] : 0) + rng_uniform_range(&r, 0.2, 0.8);
-            x->y[2 * i] = cos(x->t[i] + phi);
-            x->y[2 * i + 1] = (x->label_class ? 1 : -1) * sin(x->t[i] + phi);
-            for (size_t j = 0; !even && j < 2; j++)
-                if (i > 0 && i + 1 < x->n && rng_uniform(&r) < 0.2) x->y[2 * i + j] = NAN;
-        }
-    }
-}
+#define ITER 12
 
 /* The jobs: 0, 1 ode windows (even: one system per chunk; irregular: one
  * solve per window), 70 windows = chunks of 32, 32, 6; 2 ode whole series;
@@ -159,7 +129,7 @@ static void run_free(struct run *r)
 START_TEST(bit_identical_on_any_thread_count)
 {
     dataset ds;
-    spirals(&ds, 24, _i == 0, 7);
+    tt_spirals(&ds, 24, _i == 0, 7);
     const char *doc = job(_i);
     struct run one, more;
     run(doc, &ds, 1, NULL, NULL, &one);
@@ -192,7 +162,7 @@ static int every_other(void *ctx)
 START_TEST(yielding_helpers_change_nothing)
 {
     dataset ds;
-    spirals(&ds, 24, 1, 7);
+    tt_spirals(&ds, 24, 1, 7);
     const char *doc = job(_i ? 3 : 0);
     struct run one, busy, half;
     run(doc, &ds, 1, NULL, NULL, &one);
@@ -213,7 +183,7 @@ END_TEST
 START_TEST(failure_is_the_same_on_any_thread_count)
 {
     dataset ds;
-    spirals(&ds, 24, 0, 7);
+    tt_spirals(&ds, 24, 0, 7);
     char doc[1400];
     snprintf(doc, sizeof doc, "%s", job(_i ? 3 : 1));
     char *end = strrchr(doc, '}');
@@ -271,7 +241,7 @@ START_TEST(threads_are_validated)
     decode(base, &spec);
     ck_assert_int_eq(spec.threads, 0); /* not given: the daemon's train_threads */
     dataset ds;
-    spirals(&ds, 24, 0, 7);
+    tt_spirals(&ds, 24, 0, 7);
     trainer *t = NULL;
     err_clear(&e);
     ck_assert_int_eq(trainer_new(&t, &spec.init_def, &ds, &spec, &e), ERR_OK);

@@ -18,9 +18,9 @@ tests_check_jobs_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
 check_PROGRAMS += tests/check_train
 TESTS += tests/check_train
 tests_check_train_SOURCES = tests/check_train.c tests/store_testlib.c tests/store_testlib.h \
-	tests/stiff_testlib.c tests/stiff_testlib.h \
+	tests/stiff_testlib.c tests/stiff_testlib.h tests/train_testlib.c tests/train_testlib.h \
 	tests/testutil.c tests/testutil.h
-tests_check_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_train_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_LDADD = src/jobs/libjobs.la src/codec/libcodec.la $(store_test_ldadd) $(JANSSON_LIBS)
 
 # sde jobs through the real daemon: the Ornstein-Uhlenbeck acceptance test

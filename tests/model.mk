@@ -221,7 +221,8 @@ tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/l
 # TSan runs it (.ci/run)
 check_PROGRAMS += tests/check_train_threads
 TESTS += tests/check_train_threads
-tests_check_train_threads_SOURCES = tests/check_train_threads.c
+tests_check_train_threads_SOURCES = tests/check_train_threads.c tests/train_testlib.c \
+	tests/train_testlib.h
 tests_check_train_threads_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_train_threads_LDADD = src/codec/libcodec.la src/model/libmodel.la src/num/libnum.la \
 	src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) $(JANSSON_LIBS) -lpthread -lm

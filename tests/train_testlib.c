@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "codec/codec_job.h"
+#include "model/rng.h"
 
 uint64_t tt_seed = 0x9e3779b97f4a7c15ull;
 
@@ -118,4 +119,36 @@ void tt_check_fd(const struct trainer_kind *kind, struct tt_td *t, size_t n_trai
     kind->free(ks);
     free(g);
     free(scratch);
+}
+
+/* n spirals (cos(t + phi), +-sin(t + phi)), label 1 = anticlockwise; even:
+ * 10 times 0.3 apart, all observed; else 8 to 12 irregular times with
+ * interior values missing with probability 0.2. */
+void tt_spirals(dataset *ds, size_t n, int even, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    dataset_init(ds);
+    ds->channels = 2;
+    ds->label_kind = DATASET_LABEL_CLASS;
+    ds->n_series = n;
+    ds->series = calloc(n, sizeof *ds->series);
+    ck_assert_ptr_nonnull(ds->series);
+    for (size_t k = 0; k < n; k++) {
+        dataset_series *x = &ds->series[k];
+        x->n = even ? 10 : 8 + rng_below(&r, 5);
+        x->t = calloc(x->n, sizeof(double));
+        x->y = calloc(2 * x->n, sizeof(double));
+        ck_assert(x->t && x->y);
+        x->label_class = (long)(k % 2);
+        const double phi = rng_uniform_range(&r, 0, 6.283185307179586);
+        for (size_t i = 0; i < x->n; i++) {
+            x->t[i] =
+                even ? 0.3 * (double)i : (i ? x->t[i - 1] : 0) + rng_uniform_range(&r, 0.2, 0.8);
+            x->y[2 * i] = cos(x->t[i] + phi);
+            x->y[2 * i + 1] = (x->label_class ? 1 : -1) * sin(x->t[i] + phi);
+            for (size_t j = 0; !even && j < 2; j++)
+                if (i > 0 && i + 1 < x->n && rng_uniform(&r) < 0.2) x->y[2 * i + j] = NAN;
+        }
+    }
 }

@@ -21,6 +21,10 @@ void tt_spec_from(const char *doc, job_spec *s);
 /* One series of n rows of c channels at times t (copied). */
 void tt_series_set(dataset *ds, size_t s, size_t n, const double *t, const double *y, size_t c);
 void tt_ds_new(dataset *ds, size_t n_series, size_t channels);
+/* n spirals (cos(t + phi), +-sin(t + phi)), label 1 = anticlockwise; even:
+ * 10 times 0.3 apart, all observed; else 8 to 12 irregular times with
+ * interior values missing with probability 0.2. The same seed, the same set. */
+void tt_spirals(dataset *ds, size_t n, int even, uint64_t seed);
 
 /* A trainer_data over def's networks bound to params, as trainer.c makes it. */
 struct tt_td {

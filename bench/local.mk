@@ -101,7 +101,7 @@ bench_bench_auth_LDADD = src/store/libstore.la src/model/libmodel.la src/num/lib
 
 # soak.sh: soak and overload against a daemon it starts (soak.py, the client;
 # docs/benchmarks.md, "Soak"). Not in make check.
-EXTRA_DIST += bench/soak.sh bench/soak.py
+EXTRA_DIST += bench/soak.sh bench/soak.py bench/with_daemon.sh
 
 # bench_sde: neural SDE sampling, 2-64-64-2 drift and diffusion (issue #25;
 # docs/benchmarks.md, "SDE"); sde_torchsde.py is the torchsde side.

@@ -81,41 +81,13 @@ END_TEST
  * derivatives by the spline rule) lowers the lnn loss. */
 START_TEST(trainer_fits_oscillator)
 {
-    job_spec spec;
-    tt_spec_from("{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 400, \"seed\": 1,"
-                 " \"init\": {\"kind\": \"lagrangian\", \"dof\": 1,"
-                 "            \"lagrangian\": {\"hidden\": [16], \"activation\": \"softplus\"}},"
-                 " \"objective\": {\"loss\": \"lnn\", \"derivatives\": \"spline\"},"
-                 " \"optimizer\": {\"lr\": 0.01}}",
-                 &spec);
-    dataset ds;
-    tt_ds_new(&ds, 4, 2);
-    double t[40], y[80];
-    for (size_t s = 0; s < 4; s++) {
-        const double r = 0.5 + 0.25 * (double)s, a = (double)s;
-        for (size_t i = 0; i < 40; i++) {
-            t[i] = 0.1 * (double)i;
-            y[2 * i] = r * cos(t[i] + a);
-            y[2 * i + 1] = -r * sin(t[i] + a);
-        }
-        tt_series_set(&ds, s, 40, t, y, 2);
-    }
-    trainer *tr = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(trainer_new(&tr, &spec.init_def, &ds, &spec, &e) == ERR_OK, "%s: %s", e.field,
-                  e.message);
-    struct trainer_row row;
-    double first = NAN;
-    while (!trainer_done(tr)) {
-        ck_assert_msg(trainer_step(tr, &row, &e) == ERR_OK, "%s", e.message);
-        if (isnan(first)) first = row.train_loss;
-    }
-    printf("lnn on the oscillator: loss %.3g -> %.3g\n", first, row.train_loss);
-    ck_assert_msg(row.train_loss < first / 100, "%g -> %g", first, row.train_loss);
-    trainer_free(tr);
-    dataset_free(&ds);
-    job_spec_free(&spec);
+    tt_fit_oscillator(
+        "{\"model\": \"m\", \"dataset\": \"d\", \"iterations\": 400, \"seed\": 1,"
+        " \"init\": {\"kind\": \"lagrangian\", \"dof\": 1,"
+        "            \"lagrangian\": {\"hidden\": [16], \"activation\": \"softplus\"}},"
+        " \"objective\": {\"loss\": \"lnn\", \"derivatives\": \"spline\"},"
+        " \"optimizer\": {\"lr\": 0.01}}",
+        "lnn");
 }
 END_TEST
 

@@ -296,8 +296,8 @@ START_TEST(implicit_methods_cde_job)
         const char *base = cde_job(m < 3 ? "backprop" : "adjoint");
         const char *at = strstr(base, "\"solver\": {");
         ck_assert_ptr_nonnull(at);
-        snprintf(doc, sizeof doc, "%.*s\"solver\": {\"method\": \"%s\", %s", (int)(at - base),
-                 base, names[m % 3], at + strlen("\"solver\": {"));
+        snprintf(doc, sizeof doc, "%.*s\"solver\": {\"method\": \"%s\", %s", (int)(at - base), base,
+                 names[m % 3], at + strlen("\"solver\": {"));
         job_spec s;
         err e;
         err_clear(&e);
@@ -313,8 +313,8 @@ START_TEST(implicit_methods_cde_job)
         ck_assert_msg(trainer_new(&t, &s.init_def, &ds, &s, &e) == ERR_OK, "%s", e.message);
         struct trainer_row row;
         for (int it = 0; it < 3; it++) {
-            ck_assert_msg(trainer_step(t, &row, &e) == ERR_OK, "%s: %s: %s", names[m % 3],
-                          e.field, e.message);
+            ck_assert_msg(trainer_step(t, &row, &e) == ERR_OK, "%s: %s: %s", names[m % 3], e.field,
+                          e.message);
             ck_assert(isfinite(row.train_loss));
         }
         trainer_free(t);

@@ -2,11 +2,13 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec_job.h"
 #include "model/rng.h"
+#include "model/trainer.h"
 
 uint64_t tt_seed = 0x9e3779b97f4a7c15ull;
 
@@ -151,4 +153,38 @@ void tt_spirals(dataset *ds, size_t n, int even, uint64_t seed)
                 if (i > 0 && i + 1 < x->n && rng_uniform(&r) < 0.2) x->y[2 * i + j] = NAN;
         }
     }
+}
+
+void tt_fit_oscillator(const char *job_doc, const char *what)
+{
+    job_spec spec;
+    tt_spec_from(job_doc, &spec);
+    dataset ds;
+    tt_ds_new(&ds, 4, 2);
+    double t[40], y[80];
+    for (size_t s = 0; s < 4; s++) {
+        const double r = 0.5 + 0.25 * (double)s, a = (double)s;
+        for (size_t i = 0; i < 40; i++) {
+            t[i] = 0.1 * (double)i;
+            y[2 * i] = r * cos(t[i] + a);
+            y[2 * i + 1] = -r * sin(t[i] + a);
+        }
+        tt_series_set(&ds, s, 40, t, y, 2);
+    }
+    trainer *tr = NULL;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(trainer_new(&tr, &spec.init_def, &ds, &spec, &e) == ERR_OK, "%s: %s", e.field,
+                  e.message);
+    struct trainer_row row;
+    double first = NAN;
+    while (!trainer_done(tr)) {
+        ck_assert_msg(trainer_step(tr, &row, &e) == ERR_OK, "%s", e.message);
+        if (isnan(first)) first = row.train_loss;
+    }
+    printf("%s on the oscillator: loss %.3g -> %.3g\n", what, first, row.train_loss);
+    ck_assert_msg(row.train_loss < first / 100, "%g -> %g", first, row.train_loss);
+    trainer_free(tr);
+    dataset_free(&ds);
+    job_spec_free(&spec);
 }

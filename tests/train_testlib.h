@@ -40,4 +40,10 @@ void tt_near(double a, double b, const char *what, size_t i);
  * differences in the first n_trained parameters; the rest must be 0. */
 void tt_check_fd(const struct trainer_kind *kind, struct tt_td *t, size_t n_trained, int windows);
 
+/* Train the job of job_doc (a kind fitting (q, v) pairs, 2 channels) on
+ * exact harmonic-oscillator series, 4 of 40 samples at radii 0.5 to 1.25,
+ * to its end; the loss must fall a hundredfold. `what` names it in the
+ * printed line. */
+void tt_fit_oscillator(const char *job_doc, const char *what);
+
 #endif

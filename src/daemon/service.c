@@ -372,7 +372,8 @@ static void reload_tls(service *s)
     if (http_server_tls_reload(s->http, &e) != ERR_OK) {
         char q[ERR_MSG_MAX + 8];
         log_error("tls_reload_failed", "error=%s kept_fingerprint=%s",
-                  log_quote(q, sizeof q, e.message), http_tls_fingerprint(http_server_tls(s->http)));
+                  log_quote(q, sizeof q, e.message),
+                  http_tls_fingerprint(http_server_tls(s->http)));
         return;
     }
     if (http_server_tls(s->http)) log_tls("tls_reloaded", http_server_tls(s->http));

@@ -123,14 +123,15 @@ void db_space_release(sqlite3 *conn)
     if (reserve_path && !atomic_load(&reserve_missing)) {
         had = unlink(reserve_path) == 0;
         atomic_store(&reserve_missing, true);
-        if (had) log_warn("db_reserve_released", "bytes=%zu: for a delete on a full disk", reserve_bytes);
+        if (had)
+            log_warn("db_reserve_released", "bytes=%zu: for a delete on a full disk",
+                     reserve_bytes);
     }
     pthread_mutex_unlock(&lock);
     /* the log's committed pages move into the database file (which grows by
      * at most the log, kept below the reserve), then the log is emptied */
     int log_pages = 0, moved = 0;
-    int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages,
-                                       &moved);
+    int rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_pages, &moved);
     log_warn("db_wal_truncated", "rc=%d log_pages=%d checkpointed=%d: for a delete on a full disk",
              rc, log_pages, moved);
 }

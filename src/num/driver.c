@@ -225,6 +225,9 @@ static err_code validate_problem(const struct ode_problem *p, const double *y_ou
         check_times(p->stop_times, p->n_stops, "stop_times", e))
         return ERR_INVALID;
     if (p->n_out && !y_out) return err_set(e, ERR_INVALID, "y_out", "missing");
+    if (p->n_read > p->dim)
+        return err_set(e, ERR_INVALID, "n_read", "%zu components read, the state has %zu",
+                       p->n_read, p->dim);
     return check_events(p, e);
 }
 

@@ -205,6 +205,13 @@ struct ode_problem {
      * (ERR_INVALID, field "method"). */
     int jac_inexact;
     int autonomous; /* 1: f does not depend on t (no df/dt needed) */
+    /* 0 (all), or n: f reads y[0, n) only; the components past n are
+     * quadratures, integrated but never an argument of f (a training
+     * adjoint's parameter cotangents). The explicit methods then form the
+     * stage arguments (and the initial step's probe) of the first n
+     * components alone; what f sees past n is unspecified. y_{n+1}, the
+     * error norm and the dense output cover every component. */
+    size_t n_read;
     const struct ode_event *events; /* n_events events (see struct ode_event); may be NULL */
     size_t n_events;
     ode_event_fn on_event; /* NULL, or called for each event found; ctx event_ctx */

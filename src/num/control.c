@@ -1,7 +1,10 @@
 /* num/control.c: error norm and step-size control. See control.h. */
 #include "num/control.h"
 
+#include "num/num_simd.h"
+
 #include <math.h>
+#include <string.h>
 
 #define PI_ERR_MIN 1e-4 /* Hairer's floor for the remembered error */
 
@@ -56,71 +59,86 @@ static inline double scale_of(const struct ode_control *c, size_t g, size_t m, d
            c->rtol[g * c->rtol_sg + m * c->rtol_sm] * ymax;
 }
 
-/* The scaled estimates of components n0 .. n0+3 of group g (component m0
- * of it): est = sum_j e_j k_j summed in the order j = 0, 1, ... from 0,
- * then divided by the scale; the four are independent, so their
- * multiplications and divisions overlap. */
-static void err_block4(const struct ode_control *c, const double *e, int s, size_t dim, size_t g,
-                       size_t m0, size_t n0, const double *y0, const double *y1, const double *k,
-                       double r[4])
+/* The scales of components m .. m+3 of group g, ymax their max(|y|)s:
+ * atol + rtol ymax per component (scalar or per-component tolerances). */
+static inline void scale4(const struct ode_control *c, size_t g, size_t m, const double ymax[4],
+                          num_v4 *sc)
 {
-    double v0 = 0, v1 = 0, v2 = 0, v3 = 0;
-    for (int j = 0; j < s; j++) {
-        const double ej = e[j], *kj = k + (size_t)j * dim + n0;
-        v0 += ej * kj[0];
-        v1 += ej * kj[1];
-        v2 += ej * kj[2];
-        v3 += ej * kj[3];
-    }
-    r[0] = v0, r[1] = v1, r[2] = v2, r[3] = v3;
+    num_v4 at, rt, ym;
     for (int q = 0; q < 4; q++) {
-        const double a0 = fabs(y0[n0 + q]), a1 = fabs(y1[n0 + q]);
-        r[q] /= scale_of(c, g, m0 + q, a0 > a1 ? a0 : a1);
+        at[q] = c->atol[g * c->atol_sg + (m + q) * c->atol_sm];
+        rt[q] = c->rtol[g * c->rtol_sg + (m + q) * c->rtol_sm];
+        ym[q] = ymax[q];
     }
+    *sc = at + rt * ym;
+}
+
+/* The sums of squares of group g's scaled estimates: *s5 of e's (est =
+ * sum_j e_j k_j, summed in the order j = 0, 1, ... from 0, over the
+ * scale), *s3 of e3's when e3 is not NULL. Four components at a time as one
+ * vector (num_simd.h), their squares added in index order: the same sums as
+ * one component at a time. */
+NUM_CLONES static void err_group(const struct ode_control *c, const double *e, const double *e3,
+                                 int s, size_t g, const double *y0, const double *y1,
+                                 const double *k, double *s5, double *s3)
+{
+    const size_t dim = c->groups * c->gdim;
+    double q5 = 0, q3 = 0;
+    size_t m = 0;
+    for (; m + 4 <= c->gdim; m += 4) {
+        const size_t n0 = g * c->gdim + m;
+        num_v4 v = {0, 0, 0, 0}, v3 = {0, 0, 0, 0}, sc;
+        for (int j = 0; j < s; j++) {
+            num_v4 kj;
+            memcpy(&kj, k + (size_t)j * dim + n0, sizeof kj);
+            v += e[j] * kj;
+            if (e3) v3 += e3[j] * kj;
+        }
+        double ymax[4];
+        for (int q = 0; q < 4; q++) {
+            const double a0 = fabs(y0[n0 + q]), a1 = fabs(y1[n0 + q]);
+            ymax[q] = a0 > a1 ? a0 : a1;
+        }
+        scale4(c, g, m, ymax, &sc);
+        v /= sc;
+        for (int q = 0; q < 4; q++)
+            q5 += v[q] * v[q];
+        if (e3) {
+            v3 /= sc;
+            for (int q = 0; q < 4; q++)
+                q3 += v3[q] * v3[q];
+        }
+    }
+    for (; m < c->gdim; m++) {
+        const size_t n = g * c->gdim + m;
+        double est = 0, est3 = 0;
+        for (int j = 0; j < s; j++) {
+            const double kj = k[(size_t)j * dim + n];
+            est += e[j] * kj;
+            if (e3) est3 += e3[j] * kj;
+        }
+        const double a0 = fabs(y0[n]), a1 = fabs(y1[n]);
+        const double sc = scale_of(c, g, m, a0 > a1 ? a0 : a1);
+        est /= sc;
+        q5 += est * est;
+        if (e3) {
+            est3 /= sc;
+            q3 += est3 * est3;
+        }
+    }
+    *s5 = q5;
+    *s3 = q3;
 }
 
 double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab, double h,
                        const double *y0, const double *y1, const double *k)
 {
-    const int s = tab->stages;
-    const size_t dim = c->groups * c->gdim;
-    const double *e = tab->e, *e3 = tab->e3;
     double worst = 0;
     for (size_t g = 0; g < c->groups; g++) {
-        double s5 = 0, s3 = 0;
-        size_t m = 0;
-        /* four components at a time, their squares added in index order:
-         * the same sums as one component at a time */
-        for (; m + 4 <= c->gdim; m += 4) {
-            const size_t n0 = g * c->gdim + m;
-            double r[4], r3[4];
-            err_block4(c, e, s, dim, g, m, n0, y0, y1, k, r);
-            if (e3) err_block4(c, e3, s, dim, g, m, n0, y0, y1, k, r3);
-            for (int q = 0; q < 4; q++)
-                s5 += r[q] * r[q];
-            if (e3)
-                for (int q = 0; q < 4; q++)
-                    s3 += r3[q] * r3[q];
-        }
-        for (; m < c->gdim; m++) {
-            const size_t n = g * c->gdim + m;
-            double est = 0, est3 = 0;
-            for (int j = 0; j < s; j++) {
-                const double kj = k[(size_t)j * dim + n];
-                est += e[j] * kj;
-                if (e3) est3 += e3[j] * kj;
-            }
-            const double a0 = fabs(y0[n]), a1 = fabs(y1[n]);
-            const double sc = scale_of(c, g, m, a0 > a1 ? a0 : a1);
-            est /= sc;
-            s5 += est * est;
-            if (e3) {
-                est3 /= sc;
-                s3 += est3 * est3;
-            }
-        }
+        double s5, s3;
+        err_group(c, tab->e, tab->e3, tab->stages, g, y0, y1, k, &s5, &s3);
         double errg;
-        if (e3) { /* DOP853 */
+        if (tab->e3) { /* DOP853 */
             const double den = s5 + 0.01 * s3;
             errg = den > 0 ? fabs(h) * s5 / sqrt(den * (double)c->gdim) : 0;
         } else {
@@ -131,29 +149,38 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
     return worst;
 }
 
+/* The sum of squares of group g's v / scale, four components at a time
+ * (num_simd.h), added in index order. */
+NUM_CLONES static double norm_group(const struct ode_control *c, size_t g, const double *v,
+                                    const double *y)
+{
+    double ss = 0;
+    size_t m = 0;
+    for (; m + 4 <= c->gdim; m += 4) {
+        const size_t n0 = g * c->gdim + m;
+        num_v4 x, sc;
+        double ymax[4];
+        for (int q = 0; q < 4; q++)
+            ymax[q] = fabs(y[n0 + q]);
+        scale4(c, g, m, ymax, &sc);
+        memcpy(&x, v + n0, sizeof x);
+        x /= sc;
+        for (int q = 0; q < 4; q++)
+            ss += x[q] * x[q];
+    }
+    for (; m < c->gdim; m++) {
+        const size_t n = g * c->gdim + m;
+        const double r = v[n] / scale_of(c, g, m, fabs(y[n]));
+        ss += r * r;
+    }
+    return ss;
+}
+
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y)
 {
     double worst = 0;
     for (size_t g = 0; g < c->groups; g++) {
-        double ss = 0;
-        size_t m = 0;
-        for (; m + 4 <= c->gdim; m += 4) { /* the quotients overlap, the sum keeps its order */
-            const size_t n = g * c->gdim + m;
-            const double r0 = v[n] / scale_of(c, g, m, fabs(y[n]));
-            const double r1 = v[n + 1] / scale_of(c, g, m + 1, fabs(y[n + 1]));
-            const double r2 = v[n + 2] / scale_of(c, g, m + 2, fabs(y[n + 2]));
-            const double r3 = v[n + 3] / scale_of(c, g, m + 3, fabs(y[n + 3]));
-            ss += r0 * r0;
-            ss += r1 * r1;
-            ss += r2 * r2;
-            ss += r3 * r3;
-        }
-        for (; m < c->gdim; m++) {
-            const size_t n = g * c->gdim + m;
-            const double r = v[n] / scale_of(c, g, m, fabs(y[n]));
-            ss += r * r;
-        }
-        const double ng = sqrt(ss / (double)c->gdim);
+        const double ng = sqrt(norm_group(c, g, v, y) / (double)c->gdim);
         if (!(ng <= worst)) worst = ng;
     }
     return worst;

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #define NONFINITE_SHRINK 0.25 /* h factor after f failed recoverably */
-#define NEWTON_SHRINK 0.5    /* h factor after Newton failed or I - h gamma J was singular */
+#define NEWTON_SHRINK 0.5     /* h factor after Newton failed or I - h gamma J was singular */
 #define STOP_GUARD 1e-8       /* a step ending within this fraction of |h| of t_stop ends at it */
 
 err_code ode_evolve_fail(ode_solver *s, double t, err_code code, const char *fmt, ...)
@@ -126,9 +126,10 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
         const double h = place_step(ev, habs);
         const double t_last =
             ev->hit_stop && ev->stop_is_jump ? nextafter(ev->t_new, t) : ev->t_new;
-        int rc = s->tab->kind != RK_EXPLICIT ? ode_implicit_trial(s, t, h, t_last, first)
-                        : rk_step_trial(s->tab, s->dim, stage_dim(s), p->f, p->ctx, t,
-                                        h, t_last, s->y, s->k, s->y1, s->ytmp, &s->st->nfe);
+        int rc = s->tab->kind != RK_EXPLICIT
+                     ? ode_implicit_trial(s, t, h, t_last, first)
+                     : rk_step_trial(s->tab, s->dim, stage_dim(s), p->f, p->ctx, t, h, t_last, s->y,
+                                     s->k, s->y1, s->ytmp, &s->st->nfe);
         first = 0;
         if (rc == ODE_RC_NEWTON || rc == ODE_RC_SINGULAR) {
             const char *what = rc == ODE_RC_NEWTON ? "Newton iteration did not converge"

@@ -6,22 +6,26 @@
  * straight into y1. Hairer-Norsett-Wanner I, II.1. */
 #include "num/step.h"
 
+#include "num/num_simd.h"
+
+#include <string.h>
+
 /* 0 when all of v is finite: inf * 0 and NaN * 0 are NaN, finite * 0 is 0.
- * Four sums, so that the adds do not wait on one another (the order does
- * not matter: the sums are zeros unless a NaN is in them). */
-static int nonfinite(const double *v, size_t n)
+ * Four sums at a time (num_simd.h), in any order: they are zeros unless a
+ * NaN is in them. */
+NUM_CLONES static int nonfinite(const double *v, size_t n)
 {
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    num_v4 acc = {0, 0, 0, 0};
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        a0 += v[i] * 0.0;
-        a1 += v[i + 1] * 0.0;
-        a2 += v[i + 2] * 0.0;
-        a3 += v[i + 3] * 0.0;
+        num_v4 x;
+        memcpy(&x, v + i, sizeof x);
+        acc += x * 0.0;
     }
+    double a = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     for (; i < n; i++)
-        a0 += v[i] * 0.0;
-    return (a0 + a1) + (a2 + a3) != 0.0; /* also true for NaN */
+        a += v[i] * 0.0;
+    return a != 0.0; /* also true for NaN */
 }
 
 int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, double *k, long *nfe)
@@ -38,9 +42,9 @@ int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, doub
 /* out = y + h sum_{j<i} a[j] k_j for the first n of the dim components
  * (k: rows of dim), each element summed in the order j = 0, 1, ... (the
  * zeros of a skipped) and in one pass over the rows with a nonzero weight,
- * four elements at a time. */
-static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
-                      const double *y, const double *k, double *out)
+ * four elements at a time (num_simd.h). */
+NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
+                                 const double *y, const double *k, double *out)
 {
     double ha[STAGE_ARG_ROWS];
     const double *kr[STAGE_ARG_ROWS];
@@ -64,18 +68,14 @@ static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double
         }
     size_t n = 0;
     for (; n + 4 <= n_first; n += 4) {
-        double v0 = y[n], v1 = y[n + 1], v2 = y[n + 2], v3 = y[n + 3];
+        num_v4 v;
+        memcpy(&v, y + n, sizeof v);
         for (int q = 0; q < m; q++) {
-            const double c = ha[q], *kq = kr[q] + n;
-            v0 += c * kq[0];
-            v1 += c * kq[1];
-            v2 += c * kq[2];
-            v3 += c * kq[3];
+            num_v4 kq;
+            memcpy(&kq, kr[q] + n, sizeof kq);
+            v += ha[q] * kq;
         }
-        out[n] = v0;
-        out[n + 1] = v1;
-        out[n + 2] = v2;
-        out[n + 3] = v3;
+        memcpy(out + n, &v, sizeof v);
     }
     for (; n < n_first; n++) {
         double v = y[n];
@@ -85,9 +85,9 @@ static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double
     }
 }
 
-int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_rhs_fn f,
-                  void *ctx, double t, double h, double t_end, const double *y, double *k,
-                  double *y1, double *ytmp, long *nfe)
+int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_rhs_fn f, void *ctx,
+                  double t, double h, double t_end, const double *y, double *k, double *y1,
+                  double *ytmp, long *nfe)
 {
     const int s = tab->stages, lda = tab->stages + tab->dense_stages;
     for (int i = 1; i < s; i++) {

@@ -697,8 +697,14 @@ START_TEST(quadratures_skip_stage_arguments)
          * last values (defined memory, for valgrind) */
         ode_solver *s = ode_solver_new(rk_tableau_find(methods[m]), 4, NULL);
         for (int r = 0; r < 2; r++) {
-            const struct ode_problem pr = {.f = f_quad, .ctx = &q[r], .dim = 4, .t0 = 0,
-                                           .y0 = y0, .t_out = t, .n_out = 3, .n_read = r ? 2 : 0};
+            const struct ode_problem pr = {.f = f_quad,
+                                           .ctx = &q[r],
+                                           .dim = 4,
+                                           .t0 = 0,
+                                           .y0 = y0,
+                                           .t_out = t,
+                                           .n_out = 3,
+                                           .n_read = r ? 2 : 0};
             struct ode_options o;
             ode_options_init(&o);
             o.rtol = 1e-7;

@@ -4,6 +4,7 @@
 #include "num/num_simd.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define PI_ERR_MIN 1e-4 /* Hairer's floor for the remembered error */
@@ -60,18 +61,34 @@ static inline double scale_of(const struct ode_control *c, size_t g, size_t m, d
 }
 
 /* The scales of components m .. m+3 of group g, ymax their max(|y|)s:
- * atol + rtol ymax per component (scalar or per-component tolerances). */
-static inline void scale4(const struct ode_control *c, size_t g, size_t m, const double ymax[4],
+ * atol + rtol ymax per component (scalar or per-component tolerances). Built
+ * from vectors (a broadcast or a load), not lane by lane: four scalar
+ * stores read back as one vector would stall the load. */
+static inline void scale4(const struct ode_control *c, size_t g, size_t m, const num_v4 *ymax,
                           num_v4 *sc)
 {
-    num_v4 at, rt, ym;
-    for (int q = 0; q < 4; q++) {
-        at[q] = c->atol[g * c->atol_sg + (m + q) * c->atol_sm];
-        rt[q] = c->rtol[g * c->rtol_sg + (m + q) * c->rtol_sm];
-        ym[q] = ymax[q];
+    num_v4 at, rt;
+    if (c->atol_sm) {
+        memcpy(&at, c->atol + g * c->atol_sg + m, sizeof at);
+    } else {
+        const double a = c->atol[g * c->atol_sg];
+        at = (num_v4){a, a, a, a};
     }
-    *sc = at + rt * ym;
+    if (c->rtol_sm) {
+        memcpy(&rt, c->rtol + g * c->rtol_sg + m, sizeof rt);
+    } else {
+        const double r = c->rtol[g * c->rtol_sg];
+        rt = (num_v4){r, r, r, r};
+    }
+    *sc = at + rt * *ymax;
 }
+
+/* |v|, and a > b ? a : b, lane by lane (as fabs and the scalar ternary:
+ * a NaN compares false). Macros: a vector argument would change the ABI of
+ * the baseline variant. */
+#define V4_SIGN ((num_i4){INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN})
+#define V4_ABS(v) ((num_v4)((num_i4)(v) & ~V4_SIGN))
+#define V4_MAX(a, b) ((num_v4)(((num_i4)(a) & ((a) > (b))) | ((num_i4)(b) & ~((a) > (b)))))
 
 /* The sums of squares of group g's scaled estimates: *s5 of e's (est =
  * sum_j e_j k_j, summed in the order j = 0, 1, ... from 0, over the
@@ -94,12 +111,13 @@ NUM_CLONES static void err_group(const struct ode_control *c, const double *e, c
             v += e[j] * kj;
             if (e3) v3 += e3[j] * kj;
         }
-        double ymax[4];
-        for (int q = 0; q < 4; q++) {
-            const double a0 = fabs(y0[n0 + q]), a1 = fabs(y1[n0 + q]);
-            ymax[q] = a0 > a1 ? a0 : a1;
-        }
-        scale4(c, g, m, ymax, &sc);
+        num_v4 a0, a1;
+        memcpy(&a0, y0 + n0, sizeof a0);
+        memcpy(&a1, y1 + n0, sizeof a1);
+        a0 = V4_ABS(a0);
+        a1 = V4_ABS(a1);
+        const num_v4 ymax = V4_MAX(a0, a1);
+        scale4(c, g, m, &ymax, &sc);
         v /= sc;
         for (int q = 0; q < 4; q++)
             q5 += v[q] * v[q];
@@ -158,12 +176,11 @@ NUM_CLONES static double norm_group(const struct ode_control *c, size_t g, const
     size_t m = 0;
     for (; m + 4 <= c->gdim; m += 4) {
         const size_t n0 = g * c->gdim + m;
-        num_v4 x, sc;
-        double ymax[4];
-        for (int q = 0; q < 4; q++)
-            ymax[q] = fabs(y[n0 + q]);
-        scale4(c, g, m, ymax, &sc);
+        num_v4 x, ya, sc;
+        memcpy(&ya, y + n0, sizeof ya);
         memcpy(&x, v + n0, sizeof x);
+        ya = V4_ABS(ya);
+        scale4(c, g, m, &ya, &sc);
         x /= sc;
         for (int q = 0; q < 4; q++)
             ss += x[q] * x[q];

@@ -19,5 +19,6 @@
 #endif
 
 typedef double num_v4 __attribute__((vector_size(4 * sizeof(double))));
+typedef long long num_i4 __attribute__((vector_size(4 * sizeof(long long)))); /* its masks */
 
 #endif

@@ -11,18 +11,21 @@
 #include <string.h>
 
 /* 0 when all of v is finite: inf * 0 and NaN * 0 are NaN, finite * 0 is 0.
- * Four sums at a time (num_simd.h), in any order: they are zeros unless a
- * NaN is in them. */
+ * Eight sums at a time in two vectors (num_simd.h), in any order: they are
+ * zeros unless a NaN is in them. */
 NUM_CLONES static int nonfinite(const double *v, size_t n)
 {
-    num_v4 acc = {0, 0, 0, 0};
+    num_v4 acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        num_v4 x;
-        memcpy(&x, v + i, sizeof x);
-        acc += x * 0.0;
+    for (; i + 8 <= n; i += 8) {
+        num_v4 x0, x1;
+        memcpy(&x0, v + i, sizeof x0);
+        memcpy(&x1, v + i + 4, sizeof x1);
+        acc0 += x0 * 0.0;
+        acc1 += x1 * 0.0;
     }
-    double a = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    acc0 += acc1;
+    double a = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
     for (; i < n; i++)
         a += v[i] * 0.0;
     return a != 0.0; /* also true for NaN */

@@ -660,6 +660,73 @@ START_TEST(observer_records_steps)
 }
 END_TEST
 
+/* ode_problem.n_read: a state whose last components f never reads
+ * (quadratures, as a training adjoint's parameter cotangents). Forming
+ * their stage arguments is skipped; the solution, the step sequence and the
+ * evaluation count are those of the solve that forms them, bit for bit.
+ * The stage arguments f is handed keep their quadrature part from the
+ * step's start (what shows that the skip happens). */
+struct quad {
+    long calls, stale; /* f's calls; those whose quadrature part is that of the last y1 */
+    double last_q;     /* y[2] of the previous call */
+};
+
+static int f_quad(double t, const double *y, double *dydt, void *ctx)
+{
+    struct quad *q = ctx;
+    (void)t;
+    dydt[0] = 1.5 * y[0] - y[0] * y[1]; /* Lotka-Volterra, reads y[0], y[1] only */
+    dydt[1] = -3.0 * y[1] + y[0] * y[1];
+    dydt[2] = y[0] * y[1];
+    dydt[3] = sin(y[0]);
+    q->stale += q->calls > 0 && y[2] == q->last_q;
+    q->last_q = y[2];
+    q->calls++;
+    return 0;
+}
+
+START_TEST(quadratures_skip_stage_arguments)
+{
+    const double y0[4] = {1, 1, 0, 0}, t[3] = {0.7, 2.5, 4};
+    const char *methods[] = {"bosh3", "dopri5", "tsit5", "dop853", "rk4"};
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        double y[2][12];
+        struct ode_stats st[2];
+        struct quad q[2] = {{0}, {0}};
+        /* one solver: the second solve's skipped arguments hold the first's
+         * last values (defined memory, for valgrind) */
+        ode_solver *s = ode_solver_new(rk_tableau_find(methods[m]), 4, NULL);
+        for (int r = 0; r < 2; r++) {
+            const struct ode_problem pr = {.f = f_quad,
+                                           .ctx = &q[r],
+                                           .dim = 4,
+                                           .t0 = 0,
+                                           .y0 = y0,
+                                           .t_out = t,
+                                           .n_out = 3,
+                                           .n_read = r ? 2 : 0};
+            struct ode_options o;
+            ode_options_init(&o);
+            o.rtol = 1e-7;
+            o.atol = 1e-9;
+            if (strcmp(methods[m], "rk4") == 0) o.n_steps = 40;
+            err e;
+            err_clear(&e);
+            ck_assert_int_eq(ode_solve(s, &pr, &o, y[r], &st[r], &e), ERR_OK);
+        }
+        ode_solver_free(s);
+        ck_assert_msg(memcmp(y[0], y[1], sizeof y[0]) == 0, "%s: outputs differ", methods[m]);
+        ck_assert_int_eq(st[0].nfe, st[1].nfe);
+        ck_assert_int_eq(st[0].n_accepted, st[1].n_accepted);
+        ck_assert_int_eq(st[0].n_rejected, st[1].n_rejected);
+        /* every stage sees a fresh quadrature argument without n_read; with
+         * it, every step has inner stages that see a stale one */
+        ck_assert_int_eq(q[0].stale, 0);
+        ck_assert_int_ge(q[1].stale, st[1].n_accepted);
+    }
+}
+END_TEST
+
 TCase *num_tcase_core(void)
 {
     TCase *tc = tcase_create("core");
@@ -675,6 +742,7 @@ TCase *num_tcase_core(void)
     tcase_add_test(tc, groups_max_norm);
     tcase_add_test(tc, groups_each_meets_tolerance);
     tcase_add_test(tc, observer_records_steps);
+    tcase_add_test(tc, quadratures_skip_stage_arguments);
     return tc;
 }
 

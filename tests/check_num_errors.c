@@ -514,7 +514,8 @@ START_TEST(invalid_arguments)
         MAXF,
         BETA,
         BOTH,
-        NEG
+        NEG,
+        NREAD
     };
     static const struct {
         int what;
@@ -537,6 +538,7 @@ START_TEST(invalid_arguments)
         {BETA, "pi_beta"},
         {BOTH, "fixed_step"},
         {NEG, "step"},
+        {NREAD, "n_read"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct ode_problem pr = good;
@@ -595,6 +597,9 @@ START_TEST(invalid_arguments)
             break;
         case NEG:
             o.max_step = -1;
+            break;
+        case NREAD:
+            pr.n_read = 5;
             break;
         }
         err_clear(&e);

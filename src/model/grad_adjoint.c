@@ -280,6 +280,8 @@ static err_code solve_interval(grad_solver *s, ode_solver *ode, int interp, int 
         .jac_blocks = implicit ? s->n : 0,
         .jac_bsize = implicit ? s->dim : 0,
         .jac_inexact = implicit,
+        /* the field reads [h, a] (or a), never the parameter cotangents */
+        .n_read = interp ? s->N : 2 * s->N,
     };
     struct ode_stats os;
     err_code rc = ode_solve(ode, &p, oo, s->aug_out.p, &os, e);

@@ -1,7 +1,11 @@
 /* num/control.c: error norm and step-size control. See control.h. */
 #include "num/control.h"
 
+#include "num/num_simd.h"
+
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #define PI_ERR_MIN 1e-4 /* Hairer's floor for the remembered error */
 
@@ -56,34 +60,103 @@ static inline double scale_of(const struct ode_control *c, size_t g, size_t m, d
            c->rtol[g * c->rtol_sg + m * c->rtol_sm] * ymax;
 }
 
+/* The scales of components m .. m+3 of group g, ymax their max(|y|)s:
+ * atol + rtol ymax per component (scalar or per-component tolerances). Built
+ * from vectors (a broadcast or a load), not lane by lane: four scalar
+ * stores read back as one vector would stall the load. */
+static inline void scale4(const struct ode_control *c, size_t g, size_t m, const num_v4 *ymax,
+                          num_v4 *sc)
+{
+    num_v4 at, rt;
+    if (c->atol_sm) {
+        memcpy(&at, c->atol + g * c->atol_sg + m, sizeof at);
+    } else {
+        const double a = c->atol[g * c->atol_sg];
+        at = (num_v4){a, a, a, a};
+    }
+    if (c->rtol_sm) {
+        memcpy(&rt, c->rtol + g * c->rtol_sg + m, sizeof rt);
+    } else {
+        const double r = c->rtol[g * c->rtol_sg];
+        rt = (num_v4){r, r, r, r};
+    }
+    *sc = at + rt * *ymax;
+}
+
+/* |v|, and a > b ? a : b, lane by lane (as fabs and the scalar ternary:
+ * a NaN compares false). Macros: a vector argument would change the ABI of
+ * the baseline variant. */
+#define V4_SIGN ((num_i4){INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN})
+#define V4_ABS(v) ((num_v4)((num_i4)(v) & ~V4_SIGN))
+#define V4_MAX(a, b) ((num_v4)(((num_i4)(a) & ((a) > (b))) | ((num_i4)(b) & ~((a) > (b)))))
+
+/* The sums of squares of group g's scaled estimates: *s5 of e's (est =
+ * sum_j e_j k_j, summed in the order j = 0, 1, ... from 0, over the
+ * scale), *s3 of e3's when e3 is not NULL. Four components at a time as one
+ * vector (num_simd.h), their squares added in index order: the same sums as
+ * one component at a time. */
+NUM_CLONES static void err_group(const struct ode_control *c, const double *e, const double *e3,
+                                 int s, size_t g, const double *y0, const double *y1,
+                                 const double *k, double *s5, double *s3)
+{
+    const size_t dim = c->groups * c->gdim;
+    double q5 = 0, q3 = 0;
+    size_t m = 0;
+    for (; m + 4 <= c->gdim; m += 4) {
+        const size_t n0 = g * c->gdim + m;
+        num_v4 v = {0, 0, 0, 0}, v3 = {0, 0, 0, 0}, sc;
+        for (int j = 0; j < s; j++) {
+            num_v4 kj;
+            memcpy(&kj, k + (size_t)j * dim + n0, sizeof kj);
+            v += e[j] * kj;
+            if (e3) v3 += e3[j] * kj;
+        }
+        num_v4 a0, a1;
+        memcpy(&a0, y0 + n0, sizeof a0);
+        memcpy(&a1, y1 + n0, sizeof a1);
+        a0 = V4_ABS(a0);
+        a1 = V4_ABS(a1);
+        const num_v4 ymax = V4_MAX(a0, a1);
+        scale4(c, g, m, &ymax, &sc);
+        v /= sc;
+        for (int q = 0; q < 4; q++)
+            q5 += v[q] * v[q];
+        if (e3) {
+            v3 /= sc;
+            for (int q = 0; q < 4; q++)
+                q3 += v3[q] * v3[q];
+        }
+    }
+    for (; m < c->gdim; m++) {
+        const size_t n = g * c->gdim + m;
+        double est = 0, est3 = 0;
+        for (int j = 0; j < s; j++) {
+            const double kj = k[(size_t)j * dim + n];
+            est += e[j] * kj;
+            if (e3) est3 += e3[j] * kj;
+        }
+        const double a0 = fabs(y0[n]), a1 = fabs(y1[n]);
+        const double sc = scale_of(c, g, m, a0 > a1 ? a0 : a1);
+        est /= sc;
+        q5 += est * est;
+        if (e3) {
+            est3 /= sc;
+            q3 += est3 * est3;
+        }
+    }
+    *s5 = q5;
+    *s3 = q3;
+}
+
 double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab, double h,
                        const double *y0, const double *y1, const double *k)
 {
-    const int s = tab->stages;
-    const size_t dim = c->groups * c->gdim;
-    const double *e = tab->e, *e3 = tab->e3;
     double worst = 0;
     for (size_t g = 0; g < c->groups; g++) {
-        double s5 = 0, s3 = 0;
-        for (size_t m = 0; m < c->gdim; m++) {
-            const size_t n = g * c->gdim + m;
-            double est = 0, est3 = 0;
-            for (int j = 0; j < s; j++) {
-                const double kj = k[(size_t)j * dim + n];
-                est += e[j] * kj;
-                if (e3) est3 += e3[j] * kj;
-            }
-            const double a0 = fabs(y0[n]), a1 = fabs(y1[n]);
-            const double sc = scale_of(c, g, m, a0 > a1 ? a0 : a1);
-            est /= sc;
-            s5 += est * est;
-            if (e3) {
-                est3 /= sc;
-                s3 += est3 * est3;
-            }
-        }
+        double s5, s3;
+        err_group(c, tab->e, tab->e3, tab->stages, g, y0, y1, k, &s5, &s3);
         double errg;
-        if (e3) { /* DOP853 */
+        if (tab->e3) { /* DOP853 */
             const double den = s5 + 0.01 * s3;
             errg = den > 0 ? fabs(h) * s5 / sqrt(den * (double)c->gdim) : 0;
         } else {
@@ -94,17 +167,37 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
     return worst;
 }
 
+/* The sum of squares of group g's v / scale, four components at a time
+ * (num_simd.h), added in index order. */
+NUM_CLONES static double norm_group(const struct ode_control *c, size_t g, const double *v,
+                                    const double *y)
+{
+    double ss = 0;
+    size_t m = 0;
+    for (; m + 4 <= c->gdim; m += 4) {
+        const size_t n0 = g * c->gdim + m;
+        num_v4 x, ya, sc;
+        memcpy(&ya, y + n0, sizeof ya);
+        memcpy(&x, v + n0, sizeof x);
+        ya = V4_ABS(ya);
+        scale4(c, g, m, &ya, &sc);
+        x /= sc;
+        for (int q = 0; q < 4; q++)
+            ss += x[q] * x[q];
+    }
+    for (; m < c->gdim; m++) {
+        const size_t n = g * c->gdim + m;
+        const double r = v[n] / scale_of(c, g, m, fabs(y[n]));
+        ss += r * r;
+    }
+    return ss;
+}
+
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y)
 {
     double worst = 0;
     for (size_t g = 0; g < c->groups; g++) {
-        double ss = 0;
-        for (size_t m = 0; m < c->gdim; m++) {
-            const size_t n = g * c->gdim + m;
-            const double r = v[n] / scale_of(c, g, m, fabs(y[n]));
-            ss += r * r;
-        }
-        const double ng = sqrt(ss / (double)c->gdim);
+        const double ng = sqrt(norm_group(c, g, v, y) / (double)c->gdim);
         if (!(ng <= worst)) worst = ng;
     }
     return worst;

@@ -225,6 +225,9 @@ static err_code validate_problem(const struct ode_problem *p, const double *y_ou
         check_times(p->stop_times, p->n_stops, "stop_times", e))
         return ERR_INVALID;
     if (p->n_out && !y_out) return err_set(e, ERR_INVALID, "y_out", "missing");
+    if (p->n_read > p->dim)
+        return err_set(e, ERR_INVALID, "n_read", "%zu components read, the state has %zu",
+                       p->n_read, p->dim);
     return check_events(p, e);
 }
 
@@ -303,8 +306,7 @@ static err_code observe(ode_solver *s, const struct ode_evolve_state *ev, int fr
 /* The events of the step just accepted (events.c), on its dense output. */
 static err_code events_in_step(ode_solver *s, const struct ode_evolve_state *ev, double *t_term)
 {
-    ode_dense_update(s->dense, s->dim, ev->t, ev->h_used, s->y, s->y1, s->k, 0, s->p->f,
-                     s->p->ctx);
+    ode_dense_update(s->dense, s->dim, ev->t, ev->h_used, s->y, s->y1, s->k, 0, s->p->f, s->p->ctx);
     return ode_events_step(s, ev, t_term);
 }
 

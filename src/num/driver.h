@@ -141,7 +141,8 @@ enum ode_event_direction { ODE_EVENT_BOTH = 0, ODE_EVENT_RISING = 1, ODE_EVENT_F
 struct ode_event {
     const double *w; /* dim weights */
     double value;
-    int direction; /* enum ode_event_direction: the sign of dg/dt (in t, not in the sweep's order) */
+    int direction; /* enum ode_event_direction: the sign of dg/dt (in t, not in the sweep's order)
+                    */
     int terminal;  /* 1: stop the sweep there */
 };
 
@@ -205,6 +206,13 @@ struct ode_problem {
      * (ERR_INVALID, field "method"). */
     int jac_inexact;
     int autonomous; /* 1: f does not depend on t (no df/dt needed) */
+    /* 0 (all), or n: f reads y[0, n) only; the components past n are
+     * quadratures, integrated but never an argument of f (a training
+     * adjoint's parameter cotangents). The explicit methods then form the
+     * stage arguments (and the initial step's probe) of the first n
+     * components alone; what f sees past n is unspecified. y_{n+1}, the
+     * error norm and the dense output cover every component. */
+    size_t n_read;
     const struct ode_event *events; /* n_events events (see struct ode_event); may be NULL */
     size_t n_events;
     ode_event_fn on_event; /* NULL, or called for each event found; ctx event_ctx */
@@ -213,17 +221,17 @@ struct ode_problem {
 
 /* Statistics of one solve (both directions together). */
 struct ode_stats {
-    long nfe;        /* evaluations of f (initial step selection and dense stages included) */
-    long n_accepted; /* accepted steps */
-    long n_rejected; /* rejected step attempts (error too large or f failed recoverably) */
-    double t_fail;   /* where the solve failed (the last accepted time), NAN on success */
-    double h_last;   /* size of the last accepted step, 0 if none */
-    long n_jac;      /* Jacobian evaluations (implicit methods) */
-    long n_lu;       /* LU factorisations of the iteration matrix (implicit methods) */
+    long nfe;           /* evaluations of f (initial step selection and dense stages included) */
+    long n_accepted;    /* accepted steps */
+    long n_rejected;    /* rejected step attempts (error too large or f failed recoverably) */
+    double t_fail;      /* where the solve failed (the last accepted time), NAN on success */
+    double h_last;      /* size of the last accepted step, 0 if none */
+    long n_jac;         /* Jacobian evaluations (implicit methods) */
+    long n_lu;          /* LU factorisations of the iteration matrix (implicit methods) */
     long auto_steps[2]; /* "auto": accepted steps taken by dopri5 [0] and by rodas4 [1] */
     long n_switches;    /* "auto": switches between them */
     double t_stop_fwd, t_stop_bwd; /* where a terminal event ended a sweep, NAN if none */
-    long n_newton;   /* Newton iterations (the implicit symplectic methods: num/symplectic.h) */
+    long n_newton; /* Newton iterations (the implicit symplectic methods: num/symplectic.h) */
 };
 
 /* "auto" (rk_auto): each sweep starts with dopri5 and switches to rodas4

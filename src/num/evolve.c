@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #define NONFINITE_SHRINK 0.25 /* h factor after f failed recoverably */
-#define NEWTON_SHRINK 0.5    /* h factor after Newton failed or I - h gamma J was singular */
+#define NEWTON_SHRINK 0.5     /* h factor after Newton failed or I - h gamma J was singular */
 #define STOP_GUARD 1e-8       /* a step ending within this fraction of |h| of t_stop ends at it */
 
 err_code ode_evolve_fail(ode_solver *s, double t, err_code code, const char *fmt, ...)
@@ -50,6 +50,13 @@ static err_code hook_fail(ode_solver *s, double t, int rc, const char *who)
     return ode_evolve_fail(s, t, code, "%s stopped the solve at t=%.15g", who, t);
 }
 
+/* Components the stage arguments need (ode_problem.n_read). */
+static size_t stage_dim(const ode_solver *s)
+{
+    const size_t nr = s->p->n_read;
+    return nr > 0 && nr < s->dim ? nr : s->dim;
+}
+
 err_code ode_evolve_initial_step(ode_solver *s, double t0, double dir, double *h)
 {
     const struct ode_options *o = s->o;
@@ -63,7 +70,7 @@ err_code ode_evolve_initial_step(ode_solver *s, double t0, double dir, double *h
     const double d0 = ode_control_norm(&s->ctl, y, y);
     const double d1 = ode_control_norm(&s->ctl, f0, y);
     const double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-    for (size_t n = 0; n < dim; n++)
+    for (size_t n = 0; n < stage_dim(s); n++)
         s->ytmp[n] = y[n] + dir * h0 * f0[n];
     int rc = rk_eval(s->p->f, s->p->ctx, dim, t0 + dir * h0, s->ytmp, f1, &s->st->nfe);
     if (rc < 0) return ode_evolve_rhs_fail(s, t0, rc, "");
@@ -119,9 +126,10 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
         const double h = place_step(ev, habs);
         const double t_last =
             ev->hit_stop && ev->stop_is_jump ? nextafter(ev->t_new, t) : ev->t_new;
-        int rc = s->tab->kind != RK_EXPLICIT ? ode_implicit_trial(s, t, h, t_last, first)
-                        : rk_step_trial(s->tab, s->dim, p->f, p->ctx, t, h, t_last, s->y, s->k,
-                                        s->y1, s->ytmp, &s->st->nfe);
+        int rc = s->tab->kind != RK_EXPLICIT
+                     ? ode_implicit_trial(s, t, h, t_last, first)
+                     : rk_step_trial(s->tab, s->dim, stage_dim(s), p->f, p->ctx, t, h, t_last, s->y,
+                                     s->k, s->y1, s->ytmp, &s->st->nfe);
         first = 0;
         if (rc == ODE_RC_NEWTON || rc == ODE_RC_SINGULAR) {
             const char *what = rc == ODE_RC_NEWTON ? "Newton iteration did not converge"

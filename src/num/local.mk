@@ -15,7 +15,10 @@ src_num_libnum_la_SOURCES = \
 	src/num/sde.c src/num/sde.h \
 	src/num/symplectic.c src/num/symplectic.h \
 	src/num/gauss.c src/num/gauss.h \
-	src/num/solver_impl.h
+	src/num/solver_impl.h src/num/num_simd.h
+# -ffp-contract=off: the vector kernels' clones perform the same operations
+# as the baseline code (num_simd.h)
+src_num_libnum_la_CFLAGS = $(AM_CFLAGS) -ffp-contract=off
 # LAPACK's dgetrf/dgetrs for the implicit methods come from OpenBLAS.
 src_num_libnum_la_LIBADD = $(BLAS_LIBS) -lm
 EXTRA_DIST += src/num/gen_tableau.py src/num/gen_implicit.py docs/solvers.md docs/sde.md

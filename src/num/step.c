@@ -6,13 +6,29 @@
  * straight into y1. Hairer-Norsett-Wanner I, II.1. */
 #include "num/step.h"
 
-/* 0 when all of v is finite: inf * 0 and NaN * 0 are NaN, finite * 0 is 0. */
-static int nonfinite(const double *v, size_t n)
+#include "num/num_simd.h"
+
+#include <string.h>
+
+/* 0 when all of v is finite: inf * 0 and NaN * 0 are NaN, finite * 0 is 0.
+ * Eight sums at a time in two vectors (num_simd.h), in any order: they are
+ * zeros unless a NaN is in them. */
+NUM_CLONES static int nonfinite(const double *v, size_t n)
 {
-    double acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc += v[i] * 0.0;
-    return acc != 0.0; /* also true for NaN */
+    num_v4 acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        num_v4 x0, x1;
+        memcpy(&x0, v + i, sizeof x0);
+        memcpy(&x1, v + i + 4, sizeof x1);
+        acc0 += x0 * 0.0;
+        acc1 += x1 * 0.0;
+    }
+    acc0 += acc1;
+    double a = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
+    for (; i < n; i++)
+        a += v[i] * 0.0;
+    return a != 0.0; /* also true for NaN */
 }
 
 int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, double *k, long *nfe)
@@ -23,37 +39,71 @@ int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, doub
     return nonfinite(k, dim) ? ODE_RC_NONFINITE : 0;
 }
 
-/* out = y + h sum_{j<i} a[j] k_j */
-static void stage_arg(size_t dim, const double *a, int i, double h, const double *y,
-                      const double *k, double *out)
+/* Rows a stage argument may combine in one pass (more: one pass per row). */
+#define STAGE_ARG_ROWS 16
+
+/* out = y + h sum_{j<i} a[j] k_j for the first n of the dim components
+ * (k: rows of dim), each element summed in the order j = 0, 1, ... (the
+ * zeros of a skipped) and in one pass over the rows with a nonzero weight,
+ * four elements at a time (num_simd.h). */
+NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
+                                 const double *y, const double *k, double *out)
 {
-    for (size_t n = 0; n < dim; n++)
-        out[n] = y[n];
-    for (int j = 0; j < i; j++) {
-        if (a[j] == 0.0) continue;
-        const double ha = h * a[j];
-        const double *kj = k + (size_t)j * dim;
-        for (size_t n = 0; n < dim; n++)
-            out[n] += ha * kj[n];
+    double ha[STAGE_ARG_ROWS];
+    const double *kr[STAGE_ARG_ROWS];
+    int m = 0;
+    if (i > STAGE_ARG_ROWS) {
+        for (size_t n = 0; n < n_first; n++)
+            out[n] = y[n];
+        for (int j = 0; j < i; j++) {
+            if (a[j] == 0.0) continue;
+            const double c = h * a[j];
+            const double *kj = k + (size_t)j * dim;
+            for (size_t n = 0; n < n_first; n++)
+                out[n] += c * kj[n];
+        }
+        return;
+    }
+    for (int j = 0; j < i; j++)
+        if (a[j] != 0.0) {
+            ha[m] = h * a[j];
+            kr[m++] = k + (size_t)j * dim;
+        }
+    size_t n = 0;
+    for (; n + 4 <= n_first; n += 4) {
+        num_v4 v;
+        memcpy(&v, y + n, sizeof v);
+        for (int q = 0; q < m; q++) {
+            num_v4 kq;
+            memcpy(&kq, kr[q] + n, sizeof kq);
+            v += ha[q] * kq;
+        }
+        memcpy(out + n, &v, sizeof v);
+    }
+    for (; n < n_first; n++) {
+        double v = y[n];
+        for (int q = 0; q < m; q++)
+            v += ha[q] * kr[q][n];
+        out[n] = v;
     }
 }
 
-int rk_step_trial(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f, void *ctx, double t,
-                  double h, double t_end, const double *y, double *k, double *y1, double *ytmp,
-                  long *nfe)
+int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_rhs_fn f, void *ctx,
+                  double t, double h, double t_end, const double *y, double *k, double *y1,
+                  double *ytmp, long *nfe)
 {
     const int s = tab->stages, lda = tab->stages + tab->dense_stages;
     for (int i = 1; i < s; i++) {
         const int last = tab->fsal && i == s - 1;
         double *arg = last ? y1 : ytmp;
-        stage_arg(dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
+        stage_arg(last ? dim : n_read, dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
         if (last && nonfinite(y1, dim)) return ODE_RC_NONFINITE;
         const double ti = tab->c[i] == 1.0 ? t_end : t + tab->c[i] * h;
         int rc = rk_eval(f, ctx, dim, ti, arg, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }
     if (!tab->fsal) {
-        stage_arg(dim, tab->b, s, h, y, k, y1);
+        stage_arg(dim, dim, tab->b, s, h, y, k, y1);
         if (nonfinite(y1, dim)) return ODE_RC_NONFINITE;
     }
     return 0;
@@ -64,7 +114,7 @@ int rk_step_dense_stages(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f,
 {
     const int s = tab->stages, lda = tab->stages + tab->dense_stages;
     for (int i = s; i < lda; i++) {
-        stage_arg(dim, tab->a + (size_t)i * lda, i, h, y, k, ytmp);
+        stage_arg(dim, dim, tab->a + (size_t)i * lda, i, h, y, k, ytmp);
         int rc = rk_eval(f, ctx, dim, t + tab->c[i] * h, ytmp, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }

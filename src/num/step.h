@@ -22,11 +22,13 @@ int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, doub
 /* Stages 2..s of a step from (t, y) of size h, k[0] = f(t, y) on entry; k is
  * stages x dim. y1 receives y + h sum b_i k_i; for FSAL tables the last stage
  * is f(t_end, y1). Stages with c_i == 1 are evaluated at t_end (t + h, or
- * just before it when the step ends at a jump). ytmp: dim scratch. Returns
- * as rk_eval; y1 is also checked for finiteness. */
-int rk_step_trial(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f, void *ctx, double t,
-                  double h, double t_end, const double *y, double *k, double *y1, double *ytmp,
-                  long *nfe);
+ * just before it when the step ends at a jump). ytmp: dim scratch. The
+ * arguments of the stages before the last are formed for the first n_read
+ * components only (f reads no others: ode_problem.n_read; n_read = dim:
+ * all). Returns as rk_eval; y1 is also checked for finiteness. */
+int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_rhs_fn f, void *ctx,
+                  double t, double h, double t_end, const double *y, double *k, double *y1,
+                  double *ytmp, long *nfe);
 
 /* The dense stages (rows stages .. stages+dense_stages-1 of k) of a step. */
 int rk_step_dense_stages(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f, void *ctx,

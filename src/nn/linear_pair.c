@@ -11,10 +11,14 @@
  * partial sum the hidden units in theirs, so each value is the one
  * nn/linear.c and nn/act.c compute layer by layer ("as ..." below names
  * the code whose operations a line repeats): the same bits. The last,
- * partial chunk reads zero-padded copies; its lanes past the layer are
- * cleared (as bits, not by a product: inf * 0) before they reach a sum,
- * where +0 changes nothing (the partial sums start at +0, so are never
- * -0). */
+ * partial chunk reads the weights from zero-padded copies, and a state's
+ * hidden values with a full vector load where the next state's row
+ * follows (a padded copy for the last state: a store forwarded into a
+ * wider load stalls); its lanes past the layer are cleared (as bits, not
+ * by a product: inf * 0) before they reach a sum, where +0 changes
+ * nothing (the partial sums start at +0, so are never -0). tanh, the
+ * activation of the fields trained, is a constant in the expansions for
+ * in, out <= 3. */
 #include "nn/linear_pair.h"
 
 #include "nn/linear.h"
@@ -70,9 +74,9 @@ typedef int64_t v8l __attribute__((vector_size(64)));
 /* Chunk i0 (cnt hidden units; FULL: cnt = 8) for states k0 .. k0 + rows - 1. */
 static inline __attribute__((always_inline)) void
 pair_chunk(const size_t IN, const size_t OUT, const bool FULL, size_t i0, size_t cnt, size_t k0,
-           size_t rows, size_t hid, size_t hid8, act_kind act, const double *WT, const double *Wb,
-           const double *u, const double *h, const double *v, double *dWa, double *dWb, double *gu,
-           double *accT, v8d gl[][PAIR_MAX_IN])
+           size_t rows, size_t n_all, size_t hid, size_t hid8, act_kind act, const double *WT,
+           const double *Wb, const double *u, const double *h, const double *v, double *dWa,
+           double *dWb, double *gu, double *accT, v8d gl[][PAIR_MAX_IN])
 {
     v8d wb[PAIR_MAX_OUT], wa[PAIR_MAX_IN], db[PAIR_MAX_OUT] = {{0}}, da[PAIR_MAX_IN + 1] = {{0}};
     v8l keep;
@@ -91,7 +95,10 @@ pair_chunk(const size_t IN, const size_t OUT, const bool FULL, size_t i0, size_t
         const size_t k = k0 + r;
         const double *gk = v + k * OUT, *uk = u + k * IN;
         v8d hv;
-        PART8(hv, h + k * hid + i0, cnt);
+        if (FULL || k + 1 < n_all)                    /* the next state's row follows: in bounds */
+            memcpy(&hv, h + k * hid + i0, sizeof hv); /* lanes past cnt: masked below */
+        else
+            PART8(hv, h + k * hid + i0, cnt);
         if (dWa)
             for (size_t o = 0; o < OUT; o++)
                 db[o] += gk[o] * hv; /* as outer_acc */
@@ -145,11 +152,11 @@ pair_body(const size_t IN, const size_t OUT, size_t n, size_t hid, act_kind act,
         const size_t rows = n - k0 < PAIR_ROWS ? n - k0 : PAIR_ROWS;
         size_t i0 = 0;
         for (; i0 + 8 <= hid; i0 += 8)
-            pair_chunk(IN, OUT, true, i0, 8, k0, rows, hid, hid8, act, WT, Wb, u, h, v, dWa, dWb,
+            pair_chunk(IN, OUT, true, i0, 8, k0, rows, n, hid, hid8, act, WT, Wb, u, h, v, dWa, dWb,
                        gu, accT, gl);
         if (i0 < hid)
-            pair_chunk(IN, OUT, false, i0, hid - i0, k0, rows, hid, hid8, act, WT, Wb, u, h, v, dWa,
-                       dWb, gu, accT, gl);
+            pair_chunk(IN, OUT, false, i0, hid - i0, k0, rows, n, hid, hid8, act, WT, Wb, u, h, v,
+                       dWa, dWb, gu, accT, gl);
         if (gu)
             for (size_t r = 0; r < rows; r++)
                 for (size_t j = 0; j < IN; j++) {
@@ -173,8 +180,8 @@ pair_body(const size_t IN, const size_t OUT, size_t n, size_t hid, act_kind act,
 }
 
 #define PAIR_CASE(I, O)                                                                            \
-    if (in == (I) && out == (O)) {                                                                 \
-        pair_body(I, O, n, hid, act, Wa, Wb, u, h, v, dWa, dWb, gu);                               \
+    if (in == (I) && out == (O) && act == ACT_TANH) {                                              \
+        pair_body(I, O, n, hid, ACT_TANH, Wa, Wb, u, h, v, dWa, dWb, gu);                          \
         return;                                                                                    \
     }
 

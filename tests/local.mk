@@ -56,6 +56,7 @@ VALGRIND_TESTS += tests/check_mlp_grad2 tests/check_ham_train
 # the batched Jacobian of the exact cnf trace (#27)
 VALGRIND_TESTS += tests/check_mlp_jac_batch
 VALGRIND_TESTS += tests/check_mlp_grad3 tests/check_lag_fit
+VALGRIND_TESTS += tests/check_nn_pair
 # a job's threads (#23)
 VALGRIND_TESTS += tests/check_train_threads
 CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

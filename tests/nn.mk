@@ -37,3 +37,10 @@ TESTS += tests/check_mlp_grad3
 tests_check_mlp_grad3_SOURCES = tests/check_mlp_grad3.c tests/mlp_testlib.c tests/mlp_testlib.h tests/testutil.c tests/testutil.h
 tests_check_mlp_grad3_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_mlp_grad3_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# the fused reverse pass through the last two linear layers (nn/linear_pair.h)
+check_PROGRAMS += tests/check_nn_pair
+TESTS += tests/check_nn_pair
+tests_check_nn_pair_SOURCES = tests/check_nn_pair.c tests/testutil.c tests/testutil.h
+tests_check_nn_pair_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_nn_pair_LDADD = src/nn/libnn.la src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm -lpthread

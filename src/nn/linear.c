@@ -71,21 +71,6 @@ static void transpose(size_t out, size_t in, const double *W, double *WT)
             WT[i * out + o] = W[o * in + i];
 }
 
-/* sum a_i b_i in eight lanes (one AVX-512 vector, two AVX2 ones), added
- * pairwise at the end: the same order in every clone. */
-static inline __attribute__((always_inline)) double dot_lanes(size_t n, const double *a,
-                                                              const double *b)
-{
-    double acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += a[i + l] * b[i + l];
-    for (int l = 0; i + (size_t)l < n; l++)
-        acc[l] += a[i + l] * b[i + l];
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-}
-
 /* z = u W^T + b by panel_matvec_n's kernels (the same bits as one state at
  * a time), with W's panels packed on the stack when they are W^T (in < 8). */
 static void small_forward(size_t n, size_t out, size_t in, const double *W, const double *b,
@@ -110,7 +95,7 @@ SIMD_CLONES static void small_param_grad(size_t n, size_t out, size_t in, const 
             outer_acc(out, in, g + k * out, u + k * in, dW, db);
         return;
     }
-    double dWT[LINEAR_SMALL_WEIGHTS + LINEAR_SMALL_WEIGHTS / 2];
+    double dWT[2 * LINEAR_SMALL_WEIGHTS];     /* (in + 1) out <= 2 in out, e.g. 1 x 512 */
     double *acc = dWT, *dbs = dWT + in * out; /* in >= 1 rows of out, then db */
     memset(dWT, 0, (in + 1) * out * sizeof *dWT);
     for (size_t k = 0; k < n; k++) {
@@ -147,7 +132,7 @@ SIMD_CLONES static void small_input_grad(size_t n, size_t out, size_t in, const 
     for (size_t k = 0; k < n; k++) {
         const double *gk = g + k * out;
         for (size_t i = 0; i < in; i++)
-            gp[k * in + i] = dot_lanes(out, gk, WT + i * out);
+            gp[k * in + i] = linear_dot_lanes(out, gk, WT + i * out);
     }
 }
 

@@ -26,6 +26,23 @@
 #define LINEAR_SMALL_WEIGHTS 512
 #define LINEAR_SMALL_MAX_BATCH 256
 
+/* sum a_i b_i in eight lanes (one AVX-512 vector, two AVX2 ones), added
+ * pairwise at the end: the same order in every clone. The reduction of the
+ * small-layer input cotangent (in < 8), shared with nn/linear_pair.c, whose
+ * answers must be these bit for bit. */
+static inline __attribute__((always_inline)) double linear_dot_lanes(size_t n, const double *a,
+                                                                     const double *b)
+{
+    double acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[i + l] * b[i + l];
+    for (int l = 0; i + (size_t)l < n; l++)
+        acc[l] += a[i + l] * b[i + l];
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
 /* z = W u + b (b NULL: + 0) for n states. P: W's panels (nn/panel.h) or
  * NULL; only the path below the GEMM threshold reads them (panel_matvec_n:
  * each state the same bits as alone). */

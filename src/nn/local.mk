@@ -14,6 +14,7 @@ src_nn_libnn_la_SOURCES = \
 	src/nn/act.c src/nn/act.h \
 	src/nn/panel.c src/nn/panel.h \
 	src/nn/linear.c src/nn/linear.h \
+	src/nn/linear_pair.c src/nn/linear_pair.h \
 	src/nn/mlp.c src/nn/mlp.h \
 	src/nn/mlp_grad.c src/nn/mlp_grad.h \
 	src/nn/mlp_tangent.c src/nn/mlp_tangent.h \

@@ -6,6 +6,7 @@
 #include "nn/mlp.h"
 
 #include "nn/linear.h"
+#include "nn/linear_pair.h"
 #include "nn/panel.h"
 
 #include <assert.h>
@@ -447,6 +448,17 @@ void mlp_forward(const mlp *m, mlp_ws *ws, const double *x, double t, double *y)
 
 /* ---- reverse mode -------------------------------------------------------- */
 
+/* Whether the last two layers, linear and back to back (the top one
+ * without activation), take nn/linear_pair.h's fused reverse pass at
+ * batch n: the same bits as the layer-by-layer loop below. */
+static bool pair_fused(const mlp *m, size_t n)
+{
+    if (m->n_layers < 2) return false;
+    const mlp_layer *A = &m->layer[m->n_layers - 2], *B = &m->layer[m->n_layers - 1];
+    return A->kind == MLP_LINEAR && B->kind == MLP_LINEAR && B->act == ACT_IDENTITY &&
+           linear_pair_fits(n, A->in, A->out, B->out, A->act);
+}
+
 void mlp_vjp_batch(const mlp *m, mlp_ws *ws, size_t n, const double *v, double *dx, double *dt,
                    double *dtheta)
 {
@@ -455,8 +467,23 @@ void mlp_vjp_batch(const mlp *m, mlp_ws *ws, size_t n, const double *v, double *
     size_t stop = want_input ? 0 : m->first_linear; /* lowest layer to visit */
     int cur = 0;
     double *g = ws->g[cur];
-    memcpy(g, v, n * m->out_dim * sizeof *v);
-    for (size_t l = m->n_layers; l-- > stop;) {
+    size_t top = m->n_layers; /* layers below it are left to visit */
+    if (pair_fused(m, n)) {   /* the last two layers in one pass: nn/linear_pair.h */
+        const size_t la = top - 2, lb = top - 1;
+        const mlp_layer *A = &m->layer[la], *B = &m->layer[lb];
+        const bool need_gu = la != stop || want_input;
+        cur = 1;
+        g = ws->g[cur];
+        linear_pair_vjp(n, A->in, A->out, B->out, A->act, m->params + m->offset[la],
+                        m->params + m->offset[lb], layer_input(ws, la), ws->a[la], v,
+                        dtheta ? dtheta + m->offset[la] : NULL,
+                        dtheta ? dtheta + m->offset[lb] : NULL, need_gu ? g : NULL);
+        if (!need_gu) return;
+        top = la;
+    } else {
+        memcpy(g, v, n * m->out_dim * sizeof *v);
+    }
+    for (size_t l = top; l-- > stop;) {
         const mlp_layer *L = &m->layer[l];
         act_grad(L->act, n * L->out, ws->z[l], ws->a[l], g);
         if (L->kind != MLP_LINEAR) continue;

@@ -150,10 +150,39 @@ static inline double log1p_elem(double u)
     return (m * LN2_HI + g) + lo;
 }
 
-static inline double tanh_elem(double x)
+/* expm1_q by fused multiply-adds (Estrin's pairs as above): half the
+ * operations. fma() is exact up to its one rounding on every CPU (an
+ * instruction in the x86-64-v3 and v4 clones, libm's correctly rounded
+ * function at baseline), so every clone still gets the same bits. */
+static inline __attribute__((always_inline)) double expm1_q_fma(double r)
 {
-    double a = clamp(fabs(x), 0.0, 20.0); /* tanh(20) rounds to 1 */
-    double e = expm1_elem(a + a);
+    double r2 = r * r, r4 = r2 * r2;
+    double p0 = fma(r, 0x1.5555555555555p-3, 0.5);
+    double p1 = fma(r, 0x1.1111111111111p-7, 0x1.5555555555555p-5);
+    double p2 = fma(r, 0x1.a01a01a01a01ap-13, 0x1.6c16c16c16c17p-10);
+    double p3 = fma(r, 0x1.71de3a556c734p-19, 0x1.a01a01a01a01ap-16);
+    double p4 = fma(r, 0x1.ae64567f544e4p-26, 0x1.27e4fb7789f5cp-22);
+    double p5 = fma(r, 0x1.6124613a86d09p-33, 0x1.1eed8eff8d898p-29);
+    double q0 = fma(r2, p1, p0), q1 = fma(r2, p3, p2), q2 = fma(r2, p5, p4);
+    return fma(r4, fma(r4, q2, q1), q0);
+}
+
+/* tanh(x) = sign(x) e/(e + 2), e = expm1(2 min(|x|, 20)) (tanh(20) rounds
+ * to 1), expm1 as expm1_elem but by fused multiply-adds: e = (2^k - 1) +
+ * 2^k hi summed exactly (Fast2Sum), plus 2^k (lo + r^2 q) + the error
+ * term in two fmas. tanh(+-0) = +-0 from e = 0. */
+static inline __attribute__((always_inline)) double tanh_elem(double x)
+{
+    double y = 2.0 * clamp(fabs(x), 0.0, 20.0);
+    double kt = fma(y, INV_LN2, SHIFT); /* as reduce(y), by fmas */
+    double kd = kt - SHIFT;
+    double hi = fma(-kd, LN2_HI, y), lo = -(kd * LN2_LO), r = hi + lo;
+    double s = pow2(bits(kt) - bits(SHIFT));
+    double a = s - 1.0, b = s * hi;
+    double t = a + b;
+    double err = (a - t) + b;
+    double p = fma(r * r, expm1_q_fma(r), lo);
+    double e = t + fma(s, p, err);
     return copysign(e / (e + 2.0), x);
 }
 
@@ -196,7 +225,19 @@ VMATH_LOOP(vmath_exp, exp_elem(clamp(xi, -746.0, 710.0)))
 VMATH_LOOP(vmath_expm1,
            xi > 40.0 ? exp_elem(clamp(xi, 40.0, 710.0)) : expm1_elem(clamp(xi, -40.0, 40.0)))
 VMATH_LOOP(vmath_log1p, log1p_elem(xi))
-VMATH_LOOP(vmath_tanh, tanh_elem(xi))
+/* tanh uses fma(): clones for the x86-64 levels that have the instruction */
+#if defined(SIMD_HAVE_CLONES)
+#define VMATH_FMA_CLONES                                                                           \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VMATH_FMA_CLONES
+#endif
+VMATH_FMA_CLONES void vmath_tanh(size_t n, const double *x, double *y)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        y[i] = tanh_elem(x[i]);
+}
 VMATH_LOOP(vmath_sigmoid, sigmoid_elem(xi))
 VMATH_LOOP(vmath_softplus, softplus_elem(xi))
 VMATH_LOOP(vmath_silu, silu_elem(xi))

@@ -4,10 +4,14 @@
  * they go element by element through libm (a libm tanh is a call with
  * branches per element). These kernels are branch-free, written so that the
  * compiler vectorises them (`#pragma omp simd`, -fopenmp-simd), and compiled
- * three times (GCC target_clones: AVX-512F, AVX2, baseline x86-64) with the
- * best one for the CPU picked at load time. Every clone performs the same
- * IEEE operations in the same order (no FMA contraction in ISO C mode), so
- * the results are bit-identical on every machine. They never call libm and never allocate.
+ * three times (GCC target_clones: AVX-512F, AVX2, baseline x86-64; tanh:
+ * x86-64-v4, v3 and baseline, for its fused multiply-adds) with the best one
+ * for the CPU picked at load time. Every clone performs the same IEEE
+ * operations in the same order (no FMA contraction in ISO C mode; tanh's
+ * explicit fma() rounds once everywhere, an instruction in its v3 and v4
+ * clones, libm's correctly rounded fma at baseline), so the results are
+ * bit-identical on every machine. They never allocate, and call libm only
+ * for tanh's fma at baseline.
  *
  * Accuracy (tests/check_nn.c sweeps >= 1e6 points each, tiny, large,
  * negative, subnormal, +-0, +-inf and NaN, against long double libm):
@@ -22,7 +26,9 @@
  * u in [0, 1] uses w = 1 + u, the correction (u - (w - 1))/w (Goldberg,
  * "What every computer scientist should know about floating-point
  * arithmetic", 1991, thm. 4) and log f = 2 atanh((f-1)/(f+1)) by its series.
- *   tanh(x)     = sign(x) e/(e + 2), e = expm1(2 min(|x|, 20))
+ *   tanh(x)     = sign(x) e/(e + 2), e = expm1(2 min(|x|, 20)), the
+ *                 expm1 by fused multiply-adds (fewer operations:
+ *                 bench/bench_nn tanh_vm; its observed maximum in docs/nn.md)
  *   sigmoid(x)  = n/(1 + e), e = exp(-|x|), n = 1 if x >= 0 else e
  *   softplus(x) = max(x, 0) + log1p(exp(-|x|))      (PyTorch beta = 1)
  *   silu(x)     = x sigmoid(x)                      (-0 at x = -inf)

@@ -317,7 +317,8 @@ static double train_loop32(struct train *T, const struct data *D, struct grad_st
         struct grad_stats s;
         grad_cde_stats(T->gc1, &s);
         st->fwd_steps += s.fwd_steps, st->fwd_nfe += s.fwd_nfe, st->bwd_nfe += s.bwd_nfe;
-        st->fwd_rejected += s.fwd_rejected;
+        st->fwd_rejected += s.fwd_rejected, st->bwd_kept += s.bwd_kept;
+        if (s.tape_bytes > st->tape_bytes) st->tape_bytes = s.tape_bytes;
     }
     return loss;
 }
@@ -388,10 +389,11 @@ static void report_train(const char *name, struct train *T, const struct data *D
     qsort(f, REPS, sizeof f[0], bench_cmp_double);
     printf("{\"bench\": \"%s\", \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, "
            "\"cpu_ms_loss_only\": %.3f, \"loss\": %.10g, \"grad_norm\": %.10g, \"fwd_steps\": %ld, \"fwd_rejected\": %ld, "
-           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"gradient\": \"backprop\", "
-           "\"optimiser_step\": false}\n",
+           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"bwd_kept\": %ld, \"tape_mb\": %.2f, "
+           "\"gradient\": \"backprop\", \"optimiser_step\": false}\n",
            name, t[REPS / 2] * 1e3, c[REPS / 2] * 1e3, f[REPS / 2] * 1e3, loss, cblas_dnrm2((int)T->np, T->g, 1),
-           st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe);
+           st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe, st.bwd_kept,
+           (double)st.tape_bytes / (1 << 20));
 }
 
 int main(void)

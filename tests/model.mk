@@ -224,6 +224,14 @@ tests_check_train_alloc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
 
+# the same for a neural CDE (W3's field, per series, backprop keeping its stages)
+check_PROGRAMS += tests/check_train_alloc_cde
+TESTS += tests/check_train_alloc_cde
+tests_check_train_alloc_cde_SOURCES = tests/check_train_alloc_cde.c
+tests_check_train_alloc_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_train_alloc_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
 # a job's threads (#23): loss curves and parameters bit-identical on 1, 2 and
 # 3 threads (ode, cde), yielding to serving, errors, "threads" validation;
 # TSan runs it (.ci/run)

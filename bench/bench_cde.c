@@ -60,7 +60,7 @@
  *   w3_train_index32_keep_default  w3_train_index32 with the default
  *                       budget, which keeps only some of those stages.
  * bwd_kept: the sweep's VJPs that ran on kept activations (the rest
- * evaluated the field again); tape_mb: the largest solve's tape, kept
+ * evaluated the field again); tape_mib: the largest solve's tape, kept
  * activations included. keep_mib: the budget.
  * Run from the build tree: bench/bench_cde (make builds it). */
 #include "bench_util.h" /* next to this file */
@@ -237,7 +237,7 @@ struct train {
     double *g, *g1;
     size_t np;
     size_t index_keep; /* keep_bytes of the index lines */
-    bool loss_only; /* the forward solve and loss alone (no tape, no gradient) */
+    bool loss_only;    /* the forward solve and loss alone (no tape, no gradient) */
 };
 
 static void train_fail(const err *e)
@@ -246,8 +246,7 @@ static void train_fail(const err *e)
     exit(1);
 }
 
-static void train_new(struct train *T, const cde_model *m, const model_def *d,
-                      const struct data *D)
+static void train_new(struct train *T, const cde_model *m, const model_def *d, const struct data *D)
 {
     err e = {0};
     memset(T, 0, sizeof *T);
@@ -392,8 +391,7 @@ static double train_index32_keep_default(struct train *T, const struct data *D,
 }
 
 static void report_train(const char *name, struct train *T, const struct data *D,
-                         double (*step)(struct train *, const struct data *,
-                                        struct grad_stats *),
+                         double (*step)(struct train *, const struct data *, struct grad_stats *),
                          size_t keep_bytes)
 {
     double t[REPS], c[REPS], f[REPS], loss = 0;
@@ -414,12 +412,13 @@ static void report_train(const char *name, struct train *T, const struct data *D
     qsort(c, REPS, sizeof c[0], bench_cmp_double);
     qsort(f, REPS, sizeof f[0], bench_cmp_double);
     printf("{\"bench\": \"%s\", \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, "
-           "\"cpu_ms_loss_only\": %.3f, \"loss\": %.10g, \"grad_norm\": %.10g, \"fwd_steps\": %ld, \"fwd_rejected\": %ld, "
-           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"bwd_kept\": %ld, \"tape_mb\": %.2f, "
+           "\"cpu_ms_loss_only\": %.3f, \"loss\": %.10g, \"grad_norm\": %.10g, \"fwd_steps\": %ld, "
+           "\"fwd_rejected\": %ld, "
+           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"bwd_kept\": %ld, \"tape_mib\": %.2f, "
            "\"keep_mib\": %zu, \"gradient\": \"backprop\", \"optimiser_step\": false}\n",
-           name, t[REPS / 2] * 1e3, c[REPS / 2] * 1e3, f[REPS / 2] * 1e3, loss, cblas_dnrm2((int)T->np, T->g, 1),
-           st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe, st.bwd_kept,
-           (double)st.tape_bytes / (1 << 20), keep_bytes >> 20);
+           name, t[REPS / 2] * 1e3, c[REPS / 2] * 1e3, f[REPS / 2] * 1e3, loss,
+           cblas_dnrm2((int)T->np, T->g, 1), st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe,
+           st.bwd_kept, (double)st.tape_bytes / (1 << 20), keep_bytes >> 20);
 }
 
 int main(void)

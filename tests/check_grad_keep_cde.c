@@ -28,10 +28,10 @@ enum { B = 4, N_OBS = 9, D = 2, C = 1 + D, H = 4, WIDTH = 16, MAX_O = 3 };
 
 struct kcase {
     model_interp scheme;
-    bool shared;     /* one system on a common grid; else one solve per series, own times */
-    loss_kind loss;  /* mse at every observation, or cross_entropy at the last */
-    double scale;    /* of the weights (larger: stiffer, more rejections) */
-    double rtol;     /* atol = rtol / 100 */
+    bool shared;       /* one system on a common grid; else one solve per series, own times */
+    loss_kind loss;    /* mse at every observation, or cross_entropy at the last */
+    double scale;      /* of the weights (larger: stiffer, more rejections) */
+    double rtol;       /* atol = rtol / 100 */
     size_t keep_bytes; /* 0: the default budget */
     bool rejections;   /* the forward must reject steps */
 };
@@ -146,13 +146,11 @@ static void run(const struct kcase *c, const struct problem *p, size_t keep, str
     ck_assert(out->dth && out->pred);
     /* the second gradient runs on grown buffers, as training does, after a
      * loss-only call that must find the field on its own memory again */
-    ck_assert_msg(grad_cde_compute(g, &p->batch, &o, &out->loss, out->dth, out->pred, &e) ==
-                      ERR_OK,
+    ck_assert_msg(grad_cde_compute(g, &p->batch, &o, &out->loss, out->dth, out->pred, &e) == ERR_OK,
                   "%s: %s", e.field, e.message);
     ck_assert_msg(grad_cde_compute(g, &p->batch, &o, &out->loss_only, NULL, NULL, &e) == ERR_OK,
                   "%s: %s", e.field, e.message);
-    ck_assert_msg(grad_cde_compute(g, &p->batch, &o, &out->loss, out->dth, out->pred, &e) ==
-                      ERR_OK,
+    ck_assert_msg(grad_cde_compute(g, &p->batch, &o, &out->loss, out->dth, out->pred, &e) == ERR_OK,
                   "%s: %s", e.field, e.message);
     grad_cde_stats(g, &out->st);
     grad_cde_mem(g, NULL, &out->mem_peak);

@@ -198,8 +198,8 @@ static void params_set(struct w3 *w, const double *p)
 
 /* ITERS iterations (per series: loss and gradient, summed; then the
  * optimiser's step); the allocator calls they made, the kept VJPs. */
-static long run_iters(struct w3 *w, optim *opt, double *p, double *grad, double *g1,
-                      double *losses, long *kept)
+static long run_iters(struct w3 *w, optim *opt, double *p, double *grad, double *g1, double *losses,
+                      long *kept)
 {
     const size_t np = grad_cde_n_params(w->gc);
     err e;

@@ -10,7 +10,7 @@
  *         the engine's slot (mlp_ws_tape_bind) followed by the items'
  *         dX/dt, the two things the VJP reads, so the sweep differentiates
  *         each stage without evaluating F again (dX/dt is a function of
- *         the item and t, the tape of z and t: the same bits).
+ *         the item and t, the tape of z and theta: the same bits).
  * The readout runs once, batched over every (item, time) pair; its VJP
  * turns dL/dy(t_i) into dL/dz(t_i) and dL/dtheta_rho. The initial
  * network's tape (from z0 = zeta(X(t0))) waits in its own workspace until

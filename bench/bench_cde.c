@@ -52,6 +52,16 @@
  *                       the 98 shared interior knots;
  *   w3_train_index32_cross  the same with no stops at the knots (the steps
  *                       cross them, as cdeint without jump_t).
+ * The train lines' backprop keeps each stage's activations for the reverse
+ * sweep (grad_solve_options.keep_bytes, docs/training.md "Kept
+ * activations"): the per-series lines within the default budget, the index
+ * lines with a budget of INDEX_KEEP_MIB, room for every stage of their
+ * 32-row evaluations (torchcde's autograd keeps every activation too);
+ *   w3_train_index32_keep_default  w3_train_index32 with the default
+ *                       budget, which keeps only some of those stages.
+ * bwd_kept: the sweep's VJPs that ran on kept activations (the rest
+ * evaluated the field again); tape_mib: the largest solve's tape, kept
+ * activations included. keep_mib: the budget.
  * Run from the build tree: bench/bench_cde (make builds it). */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
@@ -70,6 +80,7 @@
 #include <string.h>
 
 enum { REPS = 21, BATCH = 32, N_OBS = 100, HIDDEN = 8, DATA = 2, CH = 1 + DATA, WIDTH = 128 };
+enum { INDEX_KEEP_MIB = 96 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -225,7 +236,8 @@ struct train {
     double s0[BATCH], tt[BATCH];
     double *g, *g1;
     size_t np;
-    bool loss_only; /* the forward solve and loss alone (no tape, no gradient) */
+    size_t index_keep; /* keep_bytes of the index lines */
+    bool loss_only;    /* the forward solve and loss alone (no tape, no gradient) */
 };
 
 static void train_fail(const err *e)
@@ -234,8 +246,7 @@ static void train_fail(const err *e)
     exit(1);
 }
 
-static void train_new(struct train *T, const cde_model *m, const model_def *d,
-                      const struct data *D)
+static void train_new(struct train *T, const cde_model *m, const model_def *d, const struct data *D)
 {
     err e = {0};
     memset(T, 0, sizeof *T);
@@ -275,6 +286,7 @@ static void train_new(struct train *T, const cde_model *m, const model_def *d,
     T->o.solve.ode.atol = cde_model_solver(m)->atol;
     T->o.loss = LOSS_MSE;
     T->o.loss_scale = 1.0 / BATCH;
+    T->index_keep = (size_t)INDEX_KEEP_MIB << 20;
     T->np = grad_cde_n_params(T->gc1);
     T->g = malloc(T->np * sizeof *T->g);
     T->g1 = malloc(T->np * sizeof *T->g1);
@@ -317,7 +329,8 @@ static double train_loop32(struct train *T, const struct data *D, struct grad_st
         struct grad_stats s;
         grad_cde_stats(T->gc1, &s);
         st->fwd_steps += s.fwd_steps, st->fwd_nfe += s.fwd_nfe, st->bwd_nfe += s.bwd_nfe;
-        st->fwd_rejected += s.fwd_rejected;
+        st->fwd_rejected += s.fwd_rejected, st->bwd_kept += s.bwd_kept;
+        if (s.tape_bytes > st->tape_bytes) st->tape_bytes = s.tape_bytes;
     }
     return loss;
 }
@@ -348,8 +361,10 @@ static double train_index(struct train *T, const struct data *D, const struct gr
     const double t0 = 0, t1 = N_OBS - 1;
     const struct grad_cde_batch gb = {
         .batch = BATCH, .path = path, .t0 = &t0, .t = &t1, .n_t = 1, .target = D->label};
+    struct grad_cde_options o = T->o;
+    o.solve.keep_bytes = T->index_keep;
     double loss;
-    if (grad_cde_compute(T->gc32, &gb, &T->o, &loss, T->loss_only ? NULL : T->g, NULL, &e))
+    if (grad_cde_compute(T->gc32, &gb, &o, &loss, T->loss_only ? NULL : T->g, NULL, &e))
         train_fail(&e);
     grad_cde_stats(T->gc32, st);
     return loss;
@@ -365,9 +380,19 @@ static double train_index32_cross(struct train *T, const struct data *D, struct 
     return train_index(T, D, &T->cross, st);
 }
 
+static double train_index32_keep_default(struct train *T, const struct data *D,
+                                         struct grad_stats *st)
+{
+    const size_t keep = T->index_keep;
+    T->index_keep = T->o.solve.keep_bytes;
+    const double loss = train_index(T, D, grad_interp_path(T->gidx), st);
+    T->index_keep = keep;
+    return loss;
+}
+
 static void report_train(const char *name, struct train *T, const struct data *D,
-                         double (*step)(struct train *, const struct data *,
-                                        struct grad_stats *))
+                         double (*step)(struct train *, const struct data *, struct grad_stats *),
+                         size_t keep_bytes)
 {
     double t[REPS], c[REPS], f[REPS], loss = 0;
     struct grad_stats st;
@@ -387,11 +412,13 @@ static void report_train(const char *name, struct train *T, const struct data *D
     qsort(c, REPS, sizeof c[0], bench_cmp_double);
     qsort(f, REPS, sizeof f[0], bench_cmp_double);
     printf("{\"bench\": \"%s\", \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, "
-           "\"cpu_ms_loss_only\": %.3f, \"loss\": %.10g, \"grad_norm\": %.10g, \"fwd_steps\": %ld, \"fwd_rejected\": %ld, "
-           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"gradient\": \"backprop\", "
-           "\"optimiser_step\": false}\n",
-           name, t[REPS / 2] * 1e3, c[REPS / 2] * 1e3, f[REPS / 2] * 1e3, loss, cblas_dnrm2((int)T->np, T->g, 1),
-           st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe);
+           "\"cpu_ms_loss_only\": %.3f, \"loss\": %.10g, \"grad_norm\": %.10g, \"fwd_steps\": %ld, "
+           "\"fwd_rejected\": %ld, "
+           "\"fwd_nfe\": %ld, \"bwd_vjp\": %ld, \"bwd_kept\": %ld, \"tape_mib\": %.2f, "
+           "\"keep_mib\": %zu, \"gradient\": \"backprop\", \"optimiser_step\": false}\n",
+           name, t[REPS / 2] * 1e3, c[REPS / 2] * 1e3, f[REPS / 2] * 1e3, loss,
+           cblas_dnrm2((int)T->np, T->g, 1), st.fwd_steps, st.fwd_rejected, st.fwd_nfe, st.bwd_nfe,
+           st.bwd_kept, (double)st.tape_bytes / (1 << 20), keep_bytes >> 20);
 }
 
 int main(void)
@@ -420,10 +447,12 @@ int main(void)
     report("w3_batch32_final", m, &q, out);
     struct train T;
     train_new(&T, m, &d, D);
-    report_train("w3_train_loop32", &T, D, train_loop32);
-    report_train("w3_train_batch32", &T, D, train_batch32);
-    report_train("w3_train_index32", &T, D, train_index32);
-    report_train("w3_train_index32_cross", &T, D, train_index32_cross);
+    report_train("w3_train_loop32", &T, D, train_loop32, T.o.solve.keep_bytes);
+    report_train("w3_train_batch32", &T, D, train_batch32, T.o.solve.keep_bytes);
+    report_train("w3_train_index32", &T, D, train_index32, T.index_keep);
+    report_train("w3_train_index32_cross", &T, D, train_index32_cross, T.index_keep);
+    report_train("w3_train_index32_keep_default", &T, D, train_index32_keep_default,
+                 T.o.solve.keep_bytes);
     train_free(&T);
     data(D, 0.3);
     report("w3_batch32_missing", m, &q, out);

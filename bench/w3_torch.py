@@ -57,7 +57,9 @@ mse on both sides (the cost of the loss itself is negligible either way).
 Each train line prints ms_per_step and cpu_ms_per_step (wall and thread CPU,
 median of --train-reps, --loop-reps for the loop lines, after one warm-up
 step), the loss and |grad| (all parameters) of the step, and nfe (forward
-calls of the vector field; backward VJPs are autograd's).
+calls of the vector field; backward VJPs are autograd's). Every line says
+where torchcde was imported from (torchcde_from: the library on PYTHONPATH,
+never a copy in this tree).
 
 Usage: w3_torch.py [--reps N (11)] [--loop-reps N (3)] [--train-reps N (11)]
                    [--lines batch32,batch32_jump,loop32,loop32_jump,
@@ -69,6 +71,7 @@ get them).
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -215,18 +218,26 @@ def train_loop(model, times, x, labels, jump, n=BATCH):
     return once
 
 
-def run_train(name, once, warm, reps, model, info):
+def time_reps(once, warm, reps):
+    """One warm-up call of warm, then reps timed calls of once (each with
+    fresh stats): the median wall and this thread's CPU seconds, and the
+    last call's stats."""
     wall, cpu = [], []
     warm({"nfe": 0})
-    for r in range(reps):
+    for _ in range(reps):
         stats = {"nfe": 0}
         c0, t0 = time.thread_time(), time.perf_counter()
         once(stats)
         wall.append(time.perf_counter() - t0)
         cpu.append(time.thread_time() - c0)
+    return statistics.median(wall), statistics.median(cpu), stats
+
+
+def run_train(name, once, warm, reps, model, info):
+    wall, cpu, stats = time_reps(once, warm, reps)
     gnorm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in params_of(model)))
-    line = {"bench": name, "ms_per_step": round(1e3 * statistics.median(wall), 3),
-            "cpu_ms_per_step": round(1e3 * statistics.median(cpu), 3),
+    line = {"bench": name, "ms_per_step": round(1e3 * wall, 3),
+            "cpu_ms_per_step": round(1e3 * cpu, 3),
             "loss": stats["loss"], "grad_norm": gnorm, "nfe": stats["nfe"],
             "gradient": "backprop", "optimiser_step": False, "reps": reps}
     line.update(info)
@@ -235,16 +246,9 @@ def run_train(name, once, warm, reps, model, info):
 
 
 def run(name, once, warm, series, reps, info):
-    wall, cpu = [], []
-    warm({"nfe": 0})
-    for r in range(reps):
-        stats = {"nfe": 0}
-        c0, t0 = time.thread_time(), time.perf_counter()
-        once(stats)
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.thread_time() - c0)
-    line = {"bench": name, "ms_per_batch": round(1e3 * statistics.median(wall), 3),
-            "cpu_ms_per_batch": round(1e3 * statistics.median(cpu), 3), "nfe": stats["nfe"],
+    wall, cpu, stats = time_reps(once, warm, reps)
+    line = {"bench": name, "ms_per_batch": round(1e3 * wall, 3),
+            "cpu_ms_per_batch": round(1e3 * cpu, 3), "nfe": stats["nfe"],
             "series_per_solve": series}
     line.update(info)
     print(json.dumps(line))
@@ -261,6 +265,7 @@ def main():
     a = ap.parse_args()
     setup_torch(torch)
     info = versions(torch, torchcde, torchdiffeq)
+    info["torchcde_from"] = os.path.dirname(torchcde.__file__)  # the real library, not a copy
     rng = XorShift()
     model = make_model(rng)
     times, x, labels = make_data(rng)

@@ -59,4 +59,6 @@ VALGRIND_TESTS += tests/check_mlp_grad3 tests/check_lag_fit
 VALGRIND_TESTS += tests/check_nn_pair
 # a job's threads (#23)
 VALGRIND_TESTS += tests/check_train_threads
+# kept activations in backprop through a neural CDE (#23)
+VALGRIND_TESTS += tests/check_grad_keep_cde
 CLEANFILES += $(VALGRIND_TESTS:=.vg.log)

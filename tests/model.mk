@@ -78,6 +78,14 @@ tests_check_grad_keep_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_keep_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
 
+# the same for a neural CDE's field (its tape and dX/dt), every path, shared and per item
+check_PROGRAMS += tests/check_grad_keep_cde
+TESTS += tests/check_grad_keep_cde
+tests_check_grad_keep_cde_SOURCES = tests/check_grad_keep_cde.c tests/testutil.c tests/testutil.h
+tests_check_grad_keep_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_grad_keep_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
 check_PROGRAMS += tests/check_grad_stiff
 TESTS += tests/check_grad_stiff
 tests_check_grad_stiff_SOURCES = tests/check_grad_stiff.c tests/stiff_testlib.c \
@@ -214,6 +222,14 @@ TESTS += tests/check_train_alloc
 tests_check_train_alloc_SOURCES = tests/check_train_alloc.c
 tests_check_train_alloc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
+	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
+
+# the same for a neural CDE (W3's field, per series, backprop keeping its stages)
+check_PROGRAMS += tests/check_train_alloc_cde
+TESTS += tests/check_train_alloc_cde
+tests_check_train_alloc_cde_SOURCES = tests/check_train_alloc_cde.c
+tests_check_train_alloc_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
+tests_check_train_alloc_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
 
 # a job's threads (#23): loss curves and parameters bit-identical on 1, 2 and

@@ -5,7 +5,12 @@
  *         path, dz_b[i] = sum_c F_b[i*C + c] dX_b[c];
  *   vjp:  v^T dg/dz = u^T dF/dz and v^T dg/dtheta = u^T dF/dtheta with
  *         u_b[i*C + c] = v_b[i] dX_b[c] (g is linear in F), one batched
- *         VJP of the network; dX/dt is kept from the eval it follows.
+ *         VJP of the network; dX/dt is kept from the eval it follows;
+ *   keep:  backprop's kept evaluations (grad.h): the network's tape bound to
+ *         the engine's slot (mlp_ws_tape_bind) followed by the items'
+ *         dX/dt, the two things the VJP reads, so the sweep differentiates
+ *         each stage without evaluating F again (dX/dt is a function of
+ *         the item and t, the tape of z and theta: the same bits).
  * The readout runs once, batched over every (item, time) pair; its VJP
  * turns dL/dy(t_i) into dL/dz(t_i) and dL/dtheta_rho. The initial
  * network's tape (from z0 = zeta(X(t0))) waits in its own workspace until
@@ -31,6 +36,7 @@ struct grad_cde {
     size_t cap_buf;               /* rows of the buffers below */
     double *x0, *z0, *z0bar;      /* items x C, items x H */
     double *fm, *u, *dx;          /* items x H*C, items x H*C, items x C */
+    double *dxk;                  /* where eval puts dX/dt and vjp reads it: dx or a kept slot */
     double *z, *zbar, *r, *rbar;  /* rows x H, rows x H, rows x O, rows x O */
     double *jscratch;             /* field_jac: H*C*H + H*C + 2C */
     size_t bytes;
@@ -53,7 +59,7 @@ static int field_eval(void *ctx, double t, size_t item0, size_t n, const double 
     const size_t C = g->C, H = g->H;
     mlp_forward_batch(g->nets.vector_field, g->ws_field, n, z, 0.0, g->fm);
     for (size_t b = 0; b < n; b++) {
-        double *dx = g->dx + b * C;
+        double *dx = g->dxk + b * C;
         if (g->path->dxdt(g->path->ctx, item0 + b, t, dx)) return -1;
         cde_field_product(H, C, g->fm + b * H * C, dx, dz + b * H);
     }
@@ -67,13 +73,31 @@ static void field_vjp(void *ctx, size_t item0, size_t n, const double *v, double
     const size_t C = g->C, H = g->H;
     (void)item0;
     for (size_t b = 0; b < n; b++) {
-        const double *dx = g->dx + b * C;
+        const double *dx = g->dxk + b * C;
         double *u = g->u + b * H * C;
         for (size_t i = 0; i < H; i++)
             for (size_t c = 0; c < C; c++)
                 u[i * C + c] = v[b * H + i] * dx[c];
     }
     mlp_vjp_batch(g->nets.vector_field, g->ws_field, n, g->u, dz, NULL, dtheta);
+}
+
+static size_t round8(size_t n)
+{
+    return (n + 7) / 8 * 8;
+}
+
+static size_t field_keep_doubles(void *ctx, size_t n)
+{
+    grad_cde *g = ctx;
+    return mlp_tape_doubles(g->nets.vector_field, n) + round8(n * g->C);
+}
+
+static void field_keep(void *ctx, size_t n, double *mem)
+{
+    grad_cde *g = ctx;
+    mlp_ws_tape_bind(g->ws_field, g->nets.vector_field, mem, n);
+    g->dxk = mem ? mem + mlp_tape_doubles(g->nets.vector_field, n) : g->dx;
 }
 
 /* The implicit methods' Jacobian, as cde_model serves it
@@ -140,8 +164,13 @@ err_code grad_cde_new(grad_cde **out, const struct grad_cde_nets *nets, size_t m
     g->np_init = mlp_n_params(nets->initial);
     g->np_field = mlp_n_params(nets->vector_field);
     g->np_read = mlp_n_params(nets->readout);
-    g->field = (struct grad_field){
-        .dim = g->H, .n_params = g->np_field, .eval = field_eval, .vjp = field_vjp, .ctx = g};
+    g->field = (struct grad_field){.dim = g->H,
+                                   .n_params = g->np_field,
+                                   .eval = field_eval,
+                                   .vjp = field_vjp,
+                                   .keep_doubles = field_keep_doubles,
+                                   .keep = field_keep,
+                                   .ctx = g};
     (void)max_batch; /* workspaces are made on first use, sized by the batch */
     const size_t js = g->H * g->C * g->H + g->H * g->C + 2 * g->C;
     g->jscratch = malloc(js * sizeof *g->jscratch);
@@ -236,6 +265,7 @@ static err_code reserve(grad_cde *g, size_t items, size_t n_t, err *e)
         }
         g->bytes += sizes[i] * sizeof(double);
     }
+    g->dxk = g->dx; /* the engine ends every keeping forward and sweep with keep(NULL) */
     g->cap_buf = R;
     return ERR_OK;
 }

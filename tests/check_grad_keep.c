@@ -141,9 +141,16 @@ static void check_case(const struct kcase *c, uint64_t seed)
     ck_assert_int_eq(ref.st.bwd_nfe, kept.st.bwd_nfe);
     ck_assert_int_eq(ref.st.bwd_kept, 0);
     ck_assert_msg(kept.st.bwd_kept > 0, "no stage was kept");
-    if (c->keep_bytes)
+    if (c->keep_bytes) {
         ck_assert_msg(kept.st.bwd_kept < kept.st.bwd_nfe, "the budget kept every stage");
-    else /* no jumps: every stage the sweep needs was kept */
+        /* the slots never grow past the budget (doubling would overshoot it);
+         * beside them, each step's stage-to-slot index (at most 8 rows,
+         * grown by doubling) */
+        const size_t index = 2 * (size_t)kept.st.fwd_steps * 8 * sizeof(size_t);
+        ck_assert_msg(kept.mem_peak - ref.mem_peak <= c->keep_bytes + 64 + index,
+                      "slots hold %zu bytes over a budget of %zu (+ index %zu)",
+                      kept.mem_peak - ref.mem_peak, c->keep_bytes, index);
+    } else /* no jumps: every stage the sweep needs was kept */
         ck_assert_msg(kept.st.bwd_kept == kept.st.bwd_nfe, "%ld of %ld stages kept",
                       kept.st.bwd_kept, kept.st.bwd_nfe);
     /* the kept activations are the engine's memory */

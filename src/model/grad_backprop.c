@@ -129,7 +129,8 @@ int grad_backprop_fwd_rhs(double t, const double *y, double *dydt, void *ctx)
     const struct grad_field *g = s->g;
     const size_t d = s->slot_d;
     if (s->act_n >= s->act_max ||
-        grad_core_buf_reserve_aligned(s, &s->act, (s->act_n + 1) * d * sizeof(double), NULL)) {
+        grad_core_buf_reserve_upto(s, &s->act, (s->act_n + 1) * d * sizeof(double),
+                                   s->act_max * d * sizeof(double), NULL)) {
         g->keep(g->ctx, s->n, NULL); /* not kept: the sweep evaluates it again */
         return g->eval(g->ctx, t, s->item0, s->n, y, dydt);
     }

@@ -25,8 +25,15 @@ err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t b
 err_code grad_core_buf_reserve_aligned(grad_solver *s, struct grad_core_buf *b, size_t bytes,
                                        err *e)
 {
+    return grad_core_buf_reserve_upto(s, b, bytes, SIZE_MAX, e);
+}
+
+err_code grad_core_buf_reserve_upto(grad_solver *s, struct grad_core_buf *b, size_t bytes,
+                                    size_t cap, err *e)
+{
     if (bytes <= b->bytes && b->p) return ERR_OK;
     size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
+    if (want > cap) want = cap;
     if (want < bytes) want = bytes;
     want = (want + 63) / 64 * 64;
     void *p = want ? aligned_alloc(64, want) : NULL;

@@ -84,5 +84,9 @@ void grad_core_buf_release(grad_solver *s, struct grad_core_buf *b);
 /* The same, 64-byte aligned (grows by a copy, not realloc). */
 err_code grad_core_buf_reserve_aligned(grad_solver *s, struct grad_core_buf *b, size_t bytes,
                                        err *e);
+/* The same, growing to at most `cap` bytes (>= bytes): a buffer whose
+ * largest size is known never doubles past it. */
+err_code grad_core_buf_reserve_upto(grad_solver *s, struct grad_core_buf *b, size_t bytes,
+                                    size_t cap, err *e);
 
 #endif

@@ -25,65 +25,7 @@
 #include "model/optim.h"
 #include "nn/mlp.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ALLOC_HOOKED 0
-#else
-#define ALLOC_HOOKED 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-
-static atomic_long n_alloc;
-
-void *malloc(size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_malloc(n);
-}
-
-void *calloc(size_t k, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_calloc(k, n);
-}
-
-void *realloc(void *old, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_realloc(old, n);
-}
-
-void *aligned_alloc(size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_memalign(align, n);
-}
-
-void *memalign(size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_memalign(align, n);
-}
-
-int posix_memalign(void **out, size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    void *p = __libc_memalign(align, n);
-    if (!p) return 12; /* ENOMEM */
-    *out = p;
-    return 0;
-}
-#endif
-
-static long allocs(void)
-{
-#if ALLOC_HOOKED
-    return atomic_load(&n_alloc);
-#else
-    return 0;
-#endif
-}
+#include "alloc_count.h"
 
 enum { DATA = 200, BATCH = 20, BT = 10, HID = 50, ITERS = 12 };
 
@@ -127,7 +69,7 @@ static long run_iters(grad_ode *g, mlp *f, optim *opt, const struct grad_ode_opt
     err e;
     err_clear(&e);
     err_code rc = ERR_OK;
-    long before = allocs();
+    long before = alloc_count();
     for (int it = 0; it < ITERS; it++) {
         for (int b = 0; b < BATCH; b++) { /* distinct starts, moving with it */
             const int s = (7 * b + 13 * it) % (DATA - BT);
@@ -140,7 +82,7 @@ static long run_iters(grad_ode *g, mlp *f, optim *opt, const struct grad_ode_opt
         if ((rc = grad_ode_compute(g, &batch, o, &losses[it], grad, NULL, NULL, &e))) break;
         optim_step(opt, mlp_params(f), grad);
     }
-    const long n = allocs() - before;
+    const long n = alloc_count() - before;
     ck_assert_msg(rc == ERR_OK, "%s", e.message);
     return n;
 }
@@ -183,13 +125,11 @@ static void check_method(grad_method method)
                       warm[i]);
     ck_assert_msg(isfinite(loss[ITERS - 1]) && loss[ITERS - 1] < loss[0],
                   "the loop trains (loss %g -> %g)", loss[0], loss[ITERS - 1]);
-#if ALLOC_HOOKED
-    ck_assert_msg(n == 0, "%s: %ld allocator calls in %d iterations after warm-up",
-                  grad_method_name(method), n, ITERS);
-#else
-    (void)n;
-    fprintf(stderr, "check_train_alloc: sanitizer build, allocator not counted\n");
-#endif
+    if (alloc_count_hooked())
+        ck_assert_msg(n == 0, "%s: %ld allocator calls in %d iterations after warm-up",
+                      grad_method_name(method), n, ITERS);
+    else
+        fprintf(stderr, "check_train_alloc: sanitizer build, allocator not counted\n");
     optim_free(opt);
     grad_ode_free(g);
     mlp_free(f);
@@ -200,14 +140,13 @@ static void check_method(grad_method method)
 /* The counter itself counts: a loop that does allocate is seen. */
 START_TEST(counter_sees_allocations)
 {
-#if ALLOC_HOOKED
-    const long before = allocs();
+    if (!alloc_count_hooked()) return;
+    const long before = alloc_count();
     for (int i = 0; i < 3; i++) {
         void *volatile p = malloc(32);
         free(p);
     }
-    ck_assert_int_eq(allocs() - before, 3);
-#endif
+    ck_assert_int_eq(alloc_count() - before, 3);
 }
 END_TEST
 

@@ -28,65 +28,7 @@
 #include "model/optim.h"
 #include "nn/mlp.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ALLOC_HOOKED 0
-#else
-#define ALLOC_HOOKED 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-
-static atomic_long n_alloc;
-
-void *malloc(size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_malloc(n);
-}
-
-void *calloc(size_t k, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_calloc(k, n);
-}
-
-void *realloc(void *old, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_realloc(old, n);
-}
-
-void *aligned_alloc(size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_memalign(align, n);
-}
-
-void *memalign(size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    return __libc_memalign(align, n);
-}
-
-int posix_memalign(void **out, size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc, 1);
-    void *p = __libc_memalign(align, n);
-    if (!p) return 12; /* ENOMEM */
-    *out = p;
-    return 0;
-}
-#endif
-
-static long allocs(void)
-{
-#if ALLOC_HOOKED
-    return atomic_load(&n_alloc);
-#else
-    return 0;
-#endif
-}
+#include "alloc_count.h"
 
 enum { SERIES = 8, N_OBS = 30, HIDDEN = 8, DATA = 2, CH = 1 + DATA, WIDTH = 128, ITERS = 4 };
 
@@ -206,7 +148,7 @@ static long run_iters(struct w3 *w, optim *opt, double *p, double *grad, double 
     err_clear(&e);
     err_code rc = ERR_OK;
     *kept = 0;
-    const long before = allocs();
+    const long before = alloc_count();
     for (int it = 0; it < ITERS && !rc; it++) {
         memset(grad, 0, np * sizeof *grad);
         losses[it] = 0;
@@ -230,7 +172,7 @@ static long run_iters(struct w3 *w, optim *opt, double *p, double *grad, double 
         optim_step(opt, p, grad);
         params_set(w, p);
     }
-    const long n = allocs() - before;
+    const long n = alloc_count() - before;
     ck_assert_msg(rc == ERR_OK, "%s: %s", e.field, e.message);
     return n;
 }
@@ -268,12 +210,10 @@ START_TEST(cde_backprop_loop_allocates_nothing)
                   "the loop trains (loss %g -> %g)", loss[0], loss[ITERS - 1]);
     ck_assert_msg(kept > 0 && kept == kept_warm, "the sweep ran on kept stages (%ld, %ld)", kept,
                   kept_warm);
-#if ALLOC_HOOKED
-    ck_assert_msg(n == 0, "%ld allocator calls in %d iterations after warm-up", n, ITERS);
-#else
-    (void)n;
-    fprintf(stderr, "check_train_alloc_cde: sanitizer build, allocator not counted\n");
-#endif
+    if (alloc_count_hooked())
+        ck_assert_msg(n == 0, "%ld allocator calls in %d iterations after warm-up", n, ITERS);
+    else
+        fprintf(stderr, "check_train_alloc_cde: sanitizer build, allocator not counted\n");
     optim_free(opt);
     w3_free(&w);
     free(p0), free(p), free(grad), free(g1);
@@ -283,14 +223,13 @@ END_TEST
 /* The counter itself counts: a loop that does allocate is seen. */
 START_TEST(counter_sees_allocations)
 {
-#if ALLOC_HOOKED
-    const long before = allocs();
+    if (!alloc_count_hooked()) return;
+    const long before = alloc_count();
     for (int i = 0; i < 3; i++) {
         void *volatile q = malloc(32);
         free(q);
     }
-    ck_assert_int_eq(allocs() - before, 3);
-#endif
+    ck_assert_int_eq(alloc_count() - before, 3);
 }
 END_TEST
 

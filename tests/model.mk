@@ -219,7 +219,7 @@ tests_check_lnn_train_LDADD = src/codec/libcodec.la src/model/libmodel.la src/nu
 # nothing allocates in the training inner loop (issue 23; a counting allocator)
 check_PROGRAMS += tests/check_train_alloc
 TESTS += tests/check_train_alloc
-tests_check_train_alloc_SOURCES = tests/check_train_alloc.c
+tests_check_train_alloc_SOURCES = tests/check_train_alloc.c tests/alloc_count.c tests/alloc_count.h
 tests_check_train_alloc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
@@ -227,7 +227,8 @@ tests_check_train_alloc_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/l
 # the same for a neural CDE (W3's field, per series, backprop keeping its stages)
 check_PROGRAMS += tests/check_train_alloc_cde
 TESTS += tests/check_train_alloc_cde
-tests_check_train_alloc_cde_SOURCES = tests/check_train_alloc_cde.c
+tests_check_train_alloc_cde_SOURCES = tests/check_train_alloc_cde.c tests/alloc_count.c \
+	tests/alloc_count.h
 tests_check_train_alloc_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_train_alloc_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm

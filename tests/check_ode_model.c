@@ -1023,6 +1023,37 @@ START_TEST(solve_cost_learns)
 }
 END_TEST
 
+/* Wall-clock observations: a solve far slower than the guess (a preempted
+ * thread) moves it as one SOLVE_COST_OUTLIER times the guess would. */
+START_TEST(solve_cost_wall_outliers_bounded)
+{
+    solve_cost c;
+    solve_cost_init(&c);
+    solve_cost_observe_wall(&c, 10, 1e-3); /* nothing learned: taken whole */
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 1e-3, 1e-15);
+    /* within the bound: exactly solve_cost_observe */
+    solve_cost_observe_wall(&c, 10, 3e-3);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 1.5e-3, 1e-15);
+    /* a hundred times the guess counts as SOLVE_COST_OUTLIER times it */
+    solve_cost_observe_wall(&c, 10, 0.15);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10),
+                            1.5e-3 + 0.25 * (SOLVE_COST_OUTLIER - 1) * 1.5e-3, 1e-15);
+    /* one preempted solve among fast ones no longer lifts the guess 25-fold:
+     * it stays within twice the fast solves' cost */
+    for (int i = 0; i < 40; i++)
+        solve_cost_observe_wall(&c, 10, 1e-3);
+    solve_cost_observe_wall(&c, 10, 0.1);
+    ck_assert(solve_cost_predict(&c, 10) < 2e-3);
+    /* a model that really got slower is followed within a few solves */
+    for (int i = 0; i < 12; i++)
+        solve_cost_observe_wall(&c, 10, 0.02);
+    ck_assert(solve_cost_predict(&c, 10) > 0.9 * 0.02);
+    solve_cost_observe_wall(&c, 0, 1.0); /* ignored */
+    solve_cost_observe_wall(&c, 10, NAN);
+    ck_assert(solve_cost_predict(&c, 10) > 0.9 * 0.02 && solve_cost_predict(&c, 10) < 0.021);
+}
+END_TEST
+
 /* The implicit methods through the model: the Jacobian is the mlp's own
  * (mlp_jacobian, with df/dt for a time input), both batch modes run per
  * trajectory; against the closed form and the SciPy fixture. */
@@ -1365,6 +1396,7 @@ static Suite *suite(void)
     tcase_add_test(core, auto_mixed_batch);
     tcase_add_test(core, solve_cost_units_scale);
     tcase_add_test(core, solve_cost_learns);
+    tcase_add_test(core, solve_cost_wall_outliers_bounded);
     tcase_add_test(core, implicit_methods);
     tcase_add_test(core, stiff_mlp);
     tcase_add_test(core, stiff_mlp_shared);

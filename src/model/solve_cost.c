@@ -51,6 +51,13 @@ void solve_cost_observe(solve_cost *c, double units, double seconds)
     atomic_store_explicit(&c->sec_per_unit, next, memory_order_relaxed);
 }
 
+void solve_cost_observe_wall(solve_cost *c, double units, double seconds)
+{
+    if (!(units > 0) || !(seconds >= 0)) return;
+    double bound = SOLVE_COST_OUTLIER * solve_cost_predict(c, units);
+    solve_cost_observe(c, units, bound > 0 && seconds > bound ? bound : seconds);
+}
+
 void solve_cost_at_least(solve_cost *c, double units, double seconds)
 {
     if (!(units > 0) || !(seconds >= 0)) return;

@@ -46,6 +46,20 @@ double solve_cost_predict(const solve_cost *c, double units);
 /* A solve of `units` completed in `seconds`: fold it into the mean. */
 void solve_cost_observe(solve_cost *c, double units, double seconds);
 
+/* A solve of `units` completed in `seconds` of wall-clock time on a thread
+ * that may have been preempted meanwhile: as solve_cost_observe, but a time
+ * above SOLVE_COST_OUTLIER times the guess counts as that many times the
+ * guess. Why: under load a thread is preempted in the middle of a solve now
+ * and then, for a time slice or more, and that wait is no property of the
+ * request; folded in whole, one such solve raised the mean above the inline
+ * threshold and sent the next several requests through the pool's two
+ * hand-offs, whose solves were preempted in turn (docs/benchmarks.md, "The
+ * inline guess under load"). A solve that really costs more still raises
+ * the guess, by up to three quarters per solve, and an inline attempt is
+ * bounded by its budget whatever the guess (solve_cost_at_least). */
+#define SOLVE_COST_OUTLIER 4.0
+void solve_cost_observe_wall(solve_cost *c, double units, double seconds);
+
 /* A solve of `units` was stopped after `seconds` without finishing: its
  * cost is at least that; the guess for it rises to at least that at once. */
 void solve_cost_at_least(solve_cost *c, double units, double seconds);

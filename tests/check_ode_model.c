@@ -1023,6 +1023,41 @@ START_TEST(solve_cost_learns)
 }
 END_TEST
 
+/* Wall-clock observations follow the low end: a solve faster than the
+ * guess moves it as the mean does, a slower one (a preempted thread) by
+ * SOLVE_COST_UP_WEIGHT and at most SOLVE_COST_OUTLIER times the guess. */
+START_TEST(solve_cost_wall_outliers_bounded)
+{
+    solve_cost c;
+    solve_cost_init(&c);
+    solve_cost_observe_wall(&c, 10, 2e-3); /* nothing learned: taken whole */
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 2e-3, 1e-15);
+    /* faster: exactly solve_cost_observe, a quarter of the way */
+    solve_cost_observe_wall(&c, 10, 1e-3);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 1.75e-3, 1e-15);
+    /* slower, within the bound: an eighth of the way */
+    solve_cost_observe_wall(&c, 10, 2.75e-3);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10), 1.875e-3, 1e-15);
+    /* a hundred times the guess counts as SOLVE_COST_OUTLIER times it */
+    solve_cost_observe_wall(&c, 10, 0.1875);
+    ck_assert_double_eq_tol(solve_cost_predict(&c, 10),
+                            1.875e-3 * (1 + SOLVE_COST_UP_WEIGHT * (SOLVE_COST_OUTLIER - 1)),
+                            1e-15);
+    /* one solve in five preempted for a time slice: the guess stays near the
+     * fast solves' cost (a mean would sit at 20 times it) */
+    for (int i = 0; i < 200; i++)
+        solve_cost_observe_wall(&c, 10, i % 5 == 0 ? 0.1 : 1e-3);
+    ck_assert(solve_cost_predict(&c, 10) < 1.5e-3);
+    /* a model that really got slower is followed, if more slowly */
+    for (int i = 0; i < 60; i++)
+        solve_cost_observe_wall(&c, 10, 0.02);
+    ck_assert(solve_cost_predict(&c, 10) > 0.9 * 0.02);
+    solve_cost_observe_wall(&c, 0, 1.0); /* ignored */
+    solve_cost_observe_wall(&c, 10, NAN);
+    ck_assert(solve_cost_predict(&c, 10) > 0.9 * 0.02 && solve_cost_predict(&c, 10) <= 0.02);
+}
+END_TEST
+
 /* The implicit methods through the model: the Jacobian is the mlp's own
  * (mlp_jacobian, with df/dt for a time input), both batch modes run per
  * trajectory; against the closed form and the SciPy fixture. */
@@ -1365,6 +1400,7 @@ static Suite *suite(void)
     tcase_add_test(core, auto_mixed_batch);
     tcase_add_test(core, solve_cost_units_scale);
     tcase_add_test(core, solve_cost_learns);
+    tcase_add_test(core, solve_cost_wall_outliers_bounded);
     tcase_add_test(core, implicit_methods);
     tcase_add_test(core, stiff_mlp);
     tcase_add_test(core, stiff_mlp_shared);

@@ -256,7 +256,9 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = fdi ? fdi->connect_fd : -1;
     r->body_limit = atomic_load(&s->app->max_body);
-    snprintf(r->method, sizeof r->method, "%s", method);
+    size_t ml = strnlen(method, sizeof r->method - 1); /* truncated as before, no printf */
+    memcpy(r->method, method, ml);
+    r->method[ml] = '\0';
     /* absolute-form ("GET http://host/healthz", RFC 7230 5.3.2): the path
      * is what follows the authority */
     if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
@@ -585,11 +587,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     const char *outcome = termination_name(toe);
     double took = clock_mono() - r->t_start;
     metrics_request_done(r, took);
-    log_context_set(r->id, r->log_extra);
-    log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s", r->method,
-             log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3, r->id,
-             outcome ? " outcome=" : "", outcome ? outcome : "");
-    log_context_set(NULL, NULL);
+    /* the access line only when it is written: quoting the path for a
+     * dropped line cost every request (log_level warn, the usual under load) */
+    if (log_level_get() >= LOG_LVL_INFO) {
+        log_context_set(r->id, r->log_extra);
+        log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s",
+                 r->method, log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3,
+                 r->id, outcome ? " outcome=" : "", outcome ? outcome : "");
+        log_context_set(NULL, NULL);
+    }
     /* not when the connection closes anyway: the client asked, the reply
      * came before the body was read (libmicrohttpd then closes), draining */
     int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&

@@ -787,7 +787,7 @@ static err_code solve_once(http_req *r, traj *t, const char *where, double budge
     log_debug("trajectory_done", "request_id=%s where=%s code=%s nfe=%ld steps=%ld elapsed_ms=%.3f",
               http_req_id(r), where, err_code_name(rc), t->nfe, t->steps, t->ms);
     if (rc == ERR_OK)
-        solve_cost_observe(&t->m->cost, t->units, s);
+        solve_cost_observe_wall(&t->m->cost, t->units, s);
     else if ((rc == ERR_ABORTED && !l->client_gone) || rc == ERR_DEADLINE)
         solve_cost_at_least(&t->m->cost, t->units, s);
     if (l->client_gone) {

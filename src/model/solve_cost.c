@@ -51,6 +51,20 @@ void solve_cost_observe(solve_cost *c, double units, double seconds)
     atomic_store_explicit(&c->sec_per_unit, next, memory_order_relaxed);
 }
 
+void solve_cost_observe_wall(solve_cost *c, double units, double seconds)
+{
+    if (!(units > 0) || !(seconds >= 0)) return;
+    double old = atomic_load_explicit(&c->sec_per_unit, memory_order_relaxed);
+    double rate = seconds / units;
+    if (!(old > 0) || rate <= old) {
+        solve_cost_observe(c, units, seconds);
+        return;
+    }
+    if (rate > SOLVE_COST_OUTLIER * old) rate = SOLVE_COST_OUTLIER * old;
+    atomic_store_explicit(&c->sec_per_unit, old + SOLVE_COST_UP_WEIGHT * (rate - old),
+                          memory_order_relaxed);
+}
+
 void solve_cost_at_least(solve_cost *c, double units, double seconds)
 {
     if (!(units > 0) || !(seconds >= 0)) return;

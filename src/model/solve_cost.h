@@ -46,6 +46,23 @@ double solve_cost_predict(const solve_cost *c, double units);
 /* A solve of `units` completed in `seconds`: fold it into the mean. */
 void solve_cost_observe(solve_cost *c, double units, double seconds);
 
+/* A solve of `units` completed in `seconds` of wall-clock time on a thread
+ * that may have been preempted meanwhile. Such times err one way only (a
+ * preemption adds, nothing subtracts), so the guess follows their low end:
+ * a time under the guess moves it as solve_cost_observe does, one above it
+ * moves it by SOLVE_COST_UP_WEIGHT of the difference and counts at most
+ * SOLVE_COST_OUTLIER times the guess (up at most 1/8 per solve). Why: under
+ * load a thread is preempted in the middle of a solve now and then, for a
+ * time slice or more, and that wait is no property of the request; folded
+ * in whole, such solves kept the mean above the inline threshold and sent
+ * the next requests through the pool's two hand-offs (docs/benchmarks.md,
+ * "The inline guess under load"). A solve that really costs far more is
+ * stopped at its inline budget, which raises the guess at once
+ * (solve_cost_at_least). */
+#define SOLVE_COST_OUTLIER 2.0
+#define SOLVE_COST_UP_WEIGHT 0.125
+void solve_cost_observe_wall(solve_cost *c, double units, double seconds);
+
 /* A solve of `units` was stopped after `seconds` without finishing: its
  * cost is at least that; the guess for it rises to at least that at once. */
 void solve_cost_at_least(solve_cost *c, double units, double seconds);

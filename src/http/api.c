@@ -133,15 +133,3 @@ void api_reply_error_with(http_req *r, const err *e, const char *key, double val
     json_object_set_new(inner, key, json_real(value));
     http_reply_json(r, http_status_for(e->code), body);
 }
-
-db *api_db(http_req *r)
-{
-    err e;
-    err_clear(&e);
-    db *d = NULL;
-    if (db_conns_get(http_req_app(r)->db, &d, &e) != ERR_OK) {
-        http_reply_error(r, &e);
-        return NULL;
-    }
-    return d;
-}

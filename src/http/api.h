@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "codec/jbuf.h"
+#include "http/api_db.h" /* api_db: the handlers' connection */
 #include "http/handler.h"
 #include "model/model_name.h"
 #include "store/model_cache.h"
@@ -59,10 +60,6 @@ void api_reply_jbuf(http_req *r, unsigned status, jbuf *b);
 /* An error reply through the one error builder (codec_err_json), with an
  * extra number in the error object (e.g. "t_reached") when key != NULL. */
 void api_reply_error_with(http_req *r, const err *e, const char *key, double value);
-
-/* This thread's database connection (from the app's pool), or a 5xx reply
- * and NULL. */
-db *api_db(http_req *r);
 
 /* The {name} path segment when it is a valid store name
  * ([A-Za-z0-9._-]{1,64}); otherwise replies, for `kind` "dataset" say,

@@ -21,9 +21,8 @@
 
 #include "codec/codec_token.h"
 #include "core/log.h"
-#include "http/api.h"
+#include "http/api_db.h"
 #include "http/handlers.h"
-#include "http/metrics.h"
 #include "http/request_impl.h"
 #include "model/model_name.h"
 #include "store/tokens.h"
@@ -81,7 +80,6 @@ static int refuse(http_req *r, enum http_auth_failure why, const char *who, cons
                   const char *arg)
 {
     atomic_fetch_add(&failures[why], 1);
-    metrics_auth_failure_count(why == HTTP_AUTH_FAIL_FORBIDDEN ? 403 : 401);
     char q[512], qw[160];
     log_warn("auth_failed", "request_id=%s reason=%s token=%s method=%s path=%s", r->id,
              http_auth_failure_name(why), log_quote(qw, sizeof qw, who), r->method,
@@ -235,8 +233,9 @@ void h_token_revoke(http_req *r)
 {
     const char *which = http_req_param(r, "name");
     if (!which || !model_name_ok(which)) {
-        http_reply_errorf(r, ERR_NOT_FOUND, "name", "no such token (names are 1 to 64 of "
-                                                    "A-Z, a-z, 0-9, '.', '_' and '-')");
+        http_reply_errorf(r, ERR_NOT_FOUND, "name",
+                          "no such token (names are 1 to 64 of "
+                          "A-Z, a-z, 0-9, '.', '_' and '-')");
         return;
     }
     db *d = api_db(r);

@@ -15,7 +15,7 @@ src_http_libhttp_la_SOURCES = \
 	src/http/meta.c \
 	src/http/metrics.c src/http/metrics.h \
 	src/http/testing.c \
-	src/http/api.c src/http/api.h \
+	src/http/api.c src/http/api.h src/http/api_db.c src/http/api_db.h \
 	src/http/models.c \
 	src/http/aliases.c \
 	src/http/trajectory.c src/http/traj.h \

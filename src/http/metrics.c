@@ -75,9 +75,8 @@ struct stripe {
     metric_ctr started, finished; /* requests: in flight = started - finished */
     metric_ctr solves[2];         /* inline, pool */
     metric_ctr fallbacks;
-    metric_ctr dropped[2];       /* evaluations dropped for a gone client: queued, running */
-    metric_ctr rejected[2];      /* 503, 429 */
-    metric_ctr auth_failures[2]; /* 401, 403 */
+    metric_ctr dropped[2];  /* evaluations dropped for a gone client: queued, running */
+    metric_ctr rejected[2]; /* 503, 429 */
 };
 
 static struct stripe stripes[METRIC_STRIPES];
@@ -239,11 +238,6 @@ void metrics_eval_dropped(int running)
 void metrics_rejected_count(unsigned status)
 {
     if (status == 503 || status == 429) metric_add(&mine()->rejected[status == 429], 1);
-}
-
-void metrics_auth_failure_count(unsigned status)
-{
-    if (status == 401 || status == 403) metric_add(&mine()->auth_failures[status == 403], 1);
 }
 
 /* ---- the scrape ---- */
@@ -419,8 +413,10 @@ static void write_http(jbuf *b)
     head(b, "odeserve_auth_failures_total", "counter",
          "Requests refused by authentication: 401 (missing or wrong token), 403 (scope).");
     const char *l401[] = {"status", "401", NULL}, *l403[] = {"status", "403", NULL};
-    sample_u(b, "odeserve_auth_failures_total", l401, SUM(auth_failures[0]));
-    sample_u(b, "odeserve_auth_failures_total", l403, SUM(auth_failures[1]));
+    /* auth.c counts by reason; every reason but the scope's is a 401 */
+    const uint64_t forbidden = http_auth_failures(HTTP_AUTH_FAIL_FORBIDDEN);
+    sample_u(b, "odeserve_auth_failures_total", l401, http_auth_failures_total() - forbidden);
+    sample_u(b, "odeserve_auth_failures_total", l403, forbidden);
 }
 
 static const char *model_label(int m)

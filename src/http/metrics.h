@@ -65,14 +65,13 @@ void metrics_solve_fallback(void);
  * `running` 0 before it started (it waited in the queue), 1 while it ran. */
 void metrics_eval_dropped(int running);
 
-/* ---- for the other parts of #15 (auth, overload): call where it happens ---- */
+/* ---- for the other parts of #15 (overload): call where it happens ---- */
 
 /* A request turned away before any work for load: 503 (the evaluation queue
  * is full, or the pool is shutting down) or 429 (rate limited). Other
  * statuses are ignored. */
 void metrics_rejected_count(unsigned status);
-/* A request refused by authentication: 401 (no or wrong token) or 403 (the
- * token lacks the scope). Other statuses are ignored. */
-void metrics_auth_failure_count(unsigned status);
+/* Requests refused by authentication are not counted here: the scrape
+ * reads auth.c's own counts (http_auth_failures). */
 
 #endif

@@ -21,24 +21,33 @@
 #include "codec/codec_err.h"
 #include "codec/jbuf.h"
 #include "core/log.h"
-#include "http/admission.h"
 
 /* err_code -> HTTP status: the one table. */
 static const unsigned status_for[ERR__COUNT] = {
-    [ERR_OK] = 200,        [ERR_INVALID] = 422, /* well-formed JSON, wrong content */
-    [ERR_BAD_JSON] = 400,  [ERR_NOT_FOUND] = 404,   [ERR_METHOD] = 405, /* with an Allow header */
-    [ERR_TOO_LARGE] = 413, [ERR_MEDIA] = 415,       [ERR_CONFLICT] = 409,
+    [ERR_OK] = 200,
+    [ERR_INVALID] = 422, /* well-formed JSON, wrong content */
+    [ERR_BAD_JSON] = 400,
+    [ERR_NOT_FOUND] = 404,
+    [ERR_METHOD] = 405, /* with an Allow header */
+    [ERR_TOO_LARGE] = 413,
+    [ERR_MEDIA] = 415,
+    [ERR_CONFLICT] = 409,
     [ERR_SOLVER] = 422, /* the request asked for a solve that cannot succeed */
-    [ERR_DEADLINE] = 503,  [ERR_UNAVAILABLE] = 503, /* starting, draining or overloaded: retry */
-    [ERR_ABORTED] = 503,   [ERR_NOMEM] = 503,       [ERR_IO] = 500,
-    [ERR_DB] = 500,        [ERR_SCHEMA] = 500,      [ERR_CONFIG] = 500,
+    [ERR_DEADLINE] = 503,
+    [ERR_UNAVAILABLE] = 503, /* starting, draining or overloaded: retry */
+    [ERR_ABORTED] = 503,
+    [ERR_NOMEM] = 503,
+    [ERR_IO] = 500,
+    [ERR_DB] = 500,
+    [ERR_SCHEMA] = 500,
+    [ERR_CONFIG] = 500,
     [ERR_INTERNAL] = 500,
-    [ERR_STORAGE_FULL] = 507, /* with Retry-After: deletes still work and free space */
+    [ERR_STORAGE_FULL] = 507,    /* with Retry-After: deletes still work and free space */
     [ERR_UNAUTHENTICATED] = 401, /* with WWW-Authenticate: Bearer (auth.c) */
     [ERR_FORBIDDEN] = 403,
-    [ERR_RATE_LIMITED] = 429, /* with Retry-After */
-    [ERR_BUSY] = 503,         /* with Retry-After: the lock is another writer's for now */
-    [ERR_BAD_REQUEST] = 400, /* framing.c; the connection is closed */
+    [ERR_RATE_LIMITED] = 429,    /* with Retry-After */
+    [ERR_BUSY] = 503,            /* with Retry-After: the lock is another writer's for now */
+    [ERR_BAD_REQUEST] = 400,     /* framing.c; the connection is closed */
     [ERR_NOT_IMPLEMENTED] = 501, /* an unknown Transfer-Encoding (framing.c) */
 };
 
@@ -288,8 +297,6 @@ err_code http_reply_header(http_req *r, const char *name, const char *value)
 void req_free(http_req *r)
 {
     if (!r) return;
-    http_app *app = r->app;
-    int large_slot = r->large_slot;
     if (r->user && r->user_free) r->user_free(r->user);
     for (size_t i = 0; i < r->n_headers; i++) {
         free(r->hname[i]);
@@ -301,5 +308,4 @@ void req_free(http_req *r)
     free(r->pathbuf);
     free(r->path);
     free(r);
-    if (large_slot) http_admission_body_done(app); /* after the frees: it trims */
 }

@@ -58,16 +58,18 @@ struct http_req {
     void (*user_free)(void *);
 
     char token_name[API_TOKEN_NAME_MAX + 1]; /* the valid token's name (auth.c); "" = none */
-    http_trace trace;                     /* a valid traceparent; trace_id "" = none */
-    char span_id[HTTP_TRACE_SPAN_LEN + 1]; /* ours, the parent id of the reply's traceparent */
-    char log_extra[80];                   /* "trace_id=... span_id=..." in every log line */
-    const char *cors_origin;              /* Access-Control-Allow-Origin value, or NULL;
-                                             borrowed from app->cors */
+    http_trace trace;                        /* a valid traceparent; trace_id "" = none */
+    char span_id[HTTP_TRACE_SPAN_LEN + 1];   /* ours, the parent id of the reply's traceparent */
+    char log_extra[80];                      /* "trace_id=... span_id=..." in every log line */
+    const char *cors_origin;                 /* Access-Control-Allow-Origin value, or NULL;
+                                                borrowed from app->cors */
     int reply_at_end; /* a reply stored at the headers, queued only once the request is in,
                          so the connection stays open (a CORS preflight) */
 };
 
-/* request.c: lifecycle helpers used by server.c. */
+/* request.c: lifecycle helpers used by server.c. req_free frees the request
+ * only: a large body's admission slot (r->large_slot) is server.c's to give
+ * back, after the free (http_admission_body_done trims the heap). */
 void req_free(http_req *r);
 /* Generate a fresh request id into buf (>= 17 bytes). Thread-safe. */
 void req_id_new(char *buf, size_t n);

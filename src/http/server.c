@@ -51,9 +51,9 @@
 struct http_server {
     struct MHD_Daemon *mhd;
     http_app *app;
-    http_tls *tls;  /* HTTPS certificate, or NULL (plain HTTP) */
+    http_tls *tls;     /* HTTPS certificate, or NULL (plain HTTP) */
     http_guard *guard; /* deadlines, the connection limit, lingering close */
-    int listen_fd; /* ours until MHD_start_daemon; -1 once closed */
+    int listen_fd;     /* ours until MHD_start_daemon; -1 once closed */
     int quiesced;
     atomic_uint inflight; /* requests between first callback and completion */
     atomic_uint conns;    /* open connections (keepalive_poll) */
@@ -244,6 +244,16 @@ static void trace_start(http_req *r)
              r->span_id);
 }
 
+/* Free the request, then give back its large-body admission slot if it
+ * held one (after the frees: http_admission_body_done trims the heap). */
+static void req_done(http_req *r)
+{
+    http_app *app = r->app;
+    int large_slot = r->large_slot;
+    req_free(r);
+    if (large_slot) http_admission_body_done(app);
+}
+
 static http_req *req_start(http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -268,7 +278,7 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
     r->path = strdup(url);
     r->pathbuf = strdup(url);
     if (!r->path || !r->pathbuf) {
-        req_free(r);
+        req_done(r);
         return NULL;
     }
     const char *cid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -278,8 +288,8 @@ static http_req *req_start(http_server *s, struct MHD_Connection *c, const char 
         req_id_new(r->id, sizeof r->id);
     trace_start(r);
     log_context_set(r->id, r->log_extra);
-    r->cors_origin = http_cors_allow(s->app->cors,
-                                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
+    r->cors_origin =
+        http_cors_allow(s->app->cors, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
     err_code why;
     err fe;
     err_clear(&fe);
@@ -601,7 +611,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&
                     !r->too_large && atomic_load(&s->app->state) == HTTP_APP_READY;
     int pipelined = r->pipelined;
-    req_free(r);
+    req_done(r);
     quiet.conn = NULL;
     if (atomic_fetch_sub(&s->inflight, 1) == 1 && keepalive &&
         (pipelined || !keepalive_poll(s, c))) {
@@ -735,8 +745,8 @@ err_code http_server_start(http_server **out, const http_server_opts *o, http_ap
         MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
         mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK, url_unescape,
-        NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        s, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        url_unescape, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
         close(s->listen_fd);
         http_guard_free(s->guard);
@@ -782,6 +792,6 @@ void http_server_stop(http_server *s)
     if (!s) return;
     MHD_stop_daemon(s->mhd);
     http_guard_free(s->guard); /* every connection has been closed */
-    http_tls_free(s->tls); /* no handshake can run any more */
+    http_tls_free(s->tls);     /* no handshake can run any more */
     free(s);
 }

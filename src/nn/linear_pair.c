@@ -23,6 +23,7 @@
 
 #include "nn/linear.h"
 #include "nn/simd.h"
+#include "nn/vmath_elem.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -200,4 +201,116 @@ SIMD_CLONES void linear_pair_vjp(size_t n, size_t in, size_t hid, size_t out, ac
     PAIR_CASE(2, 3)
     PAIR_CASE(3, 3)
     pair_body(in, out, n, hid, act, Wa, Wb, u, h, v, dWa, dWb, gu);
+}
+
+/* ---- the forward ----------------------------------------------------------
+ * Three passes over the batch in one call, each specialised for in and
+ * out (constants in the expansions below): layer a as colp (nn/panel.c:
+ * b, then + W^T column j times u_j, j in order; the units past the last
+ * full chunk one by one, as its tail), written to h; the activation over
+ * h by vmath_tanh's element code (nn/vmath_elem.h) in one vector loop; and
+ * layer b from h as narrow_n_loops (lane l of sum o collects hidden units
+ * l, l + 8, ..., 0 + the first product, reduced in hsum8's order, then the
+ * units past the last full chunk one after the other, then b + the sum;
+ * the AVX2 clone's dot1 is the same). h (a 20-state batch of 50 units is
+ * 8 KB) stays in L1 between the passes. The per-chunk order (layer a, tanh
+ * and layer b for eight units of one state while in registers) was
+ * slower: every chunk's tanh ends in a division whose latency the next
+ * chunk's work did not cover, where the one loop over the batch keeps the
+ * divider busy (docs/training.md, "Fused forward"). The AVX-512 and AVX2
+ * clones run the same IEEE operations: those of the unfused layers, bit
+ * for bit. */
+
+#if defined(SIMD_HAVE_CLONES)
+#define PAIR_FMA_CLONES                                                                            \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PAIR_FMA_CLONES
+#endif
+
+bool linear_pair_forward_fits(size_t n, size_t in, size_t hid, size_t out, act_kind act)
+{
+    return linear_pair_fits(n, in, hid, out, act) && act != ACT_SIGMOID &&
+           simd_vector_doubles() >= 4;
+}
+
+static inline __attribute__((always_inline)) void
+fwd_body(const size_t IN, const size_t OUT, size_t n, size_t hid, act_kind act, const double *Wa,
+         const double *ba, const double *Wb, const double *bb, const double *u, double *h,
+         double *y)
+{
+    const size_t hid8 = (hid + 7) & ~(size_t)7, full = hid & ~(size_t)7;
+    /* as small_forward's panel_pack: W_a transposed, rows of hid8 doubles */
+    double P[LINEAR_SMALL_WEIGHTS + 8 * PAIR_MAX_IN];
+    for (size_t o = 0; o < hid; o++)
+        for (size_t j = 0; j < IN; j++)
+            P[j * hid8 + o] = Wa[o * IN + j];
+    for (size_t k = 0; k < n; k++) { /* as colp */
+        const double *uk = u + k * IN;
+        double *hk = h + k * hid;
+        size_t i0 = 0;
+        for (; i0 < full; i0 += 8) {
+            v8d s, pv;
+            memcpy(&s, ba + i0, sizeof s);
+            for (size_t j = 0; j < IN; j++) {
+                memcpy(&pv, P + j * hid8 + i0, sizeof pv);
+                s += pv * uk[j];
+            }
+            memcpy(hk + i0, &s, sizeof s);
+        }
+        for (; i0 < hid; i0++) {
+            double z = ba[i0];
+            for (size_t j = 0; j < IN; j++)
+                z += P[j * hid8 + i0] * uk[j];
+            hk[i0] = z;
+        }
+    }
+    if (act == ACT_TANH) { /* as vmath_tanh */
+#pragma omp simd
+        for (size_t i = 0; i < n * hid; i++)
+            h[i] = tanh_elem(h[i]);
+    }
+    for (size_t k = 0; k < n; k++) { /* as narrow_n_loops */
+        const double *hk = h + k * hid;
+        v8d acc[PAIR_MAX_OUT], pv, hv;
+        for (size_t o = 0; o < OUT; o++)
+            acc[o] = (v8d){0};
+        for (size_t i0 = 0; i0 < full; i0 += 8) {
+            memcpy(&hv, hk + i0, sizeof hv);
+            for (size_t o = 0; o < OUT; o++) {
+                memcpy(&pv, Wb + o * hid + i0, sizeof pv);
+                acc[o] += pv * hv;
+            }
+        }
+        for (size_t o = 0; o < OUT; o++) {
+            double a[8];
+            memcpy(a, &acc[o], sizeof a);
+            double sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+            for (size_t t = full; t < hid; t++)
+                sum += Wb[o * hid + t] * hk[t];
+            y[k * OUT + o] = bb[o] + sum;
+        }
+    }
+}
+
+#define FWD_CASE(I, O)                                                                             \
+    if (in == (I) && out == (O) && act == ACT_TANH) {                                              \
+        fwd_body(I, O, n, hid, ACT_TANH, Wa, ba, Wb, bb, u, h, y);                                 \
+        return;                                                                                    \
+    }
+
+PAIR_FMA_CLONES void linear_pair_forward(size_t n, size_t in, size_t hid, size_t out, act_kind act,
+                                         const double *Wa, const double *ba, const double *Wb,
+                                         const double *bb, const double *u, double *h, double *y)
+{
+    FWD_CASE(1, 1)
+    FWD_CASE(2, 1)
+    FWD_CASE(3, 1)
+    FWD_CASE(1, 2)
+    FWD_CASE(2, 2)
+    FWD_CASE(3, 2)
+    FWD_CASE(1, 3)
+    FWD_CASE(2, 3)
+    FWD_CASE(3, 3)
+    fwd_body(in, out, n, hid, act, Wa, ba, Wb, bb, u, h, y);
 }

@@ -1,5 +1,5 @@
-/* nn/linear_pair.h: the reverse pass through two linear layers back to
- * back, fused, for the narrow fields of training at small batches:
+/* nn/linear_pair.h: the reverse pass (and the forward) through two linear
+ * layers back to back, fused, for the narrow fields of training at small batches:
  *   h = act(W_a u + b_a)  (in -> hid),   y = W_b h + b_b  (hid -> out),
  * such as bench_train's Linear(2, 50) tanh Linear(50, 2).
  *
@@ -39,5 +39,20 @@ bool linear_pair_fits(size_t n, size_t in, size_t hid, size_t out, act_kind act)
 void linear_pair_vjp(size_t n, size_t in, size_t hid, size_t out, act_kind act, const double *Wa,
                      const double *Wb, const double *u, const double *h, const double *v,
                      double *dWa, double *dWb, double *gu);
+
+/* Whether linear_pair_forward takes these shapes: linear_pair_fits's,
+ * layer a's activation tanh or identity, on a CPU with AVX2 or AVX-512
+ * (whose small-layer loops in nn/panel.c are the ones it repeats; the
+ * baseline's layer b goes through BLAS's dgemv). */
+bool linear_pair_forward_fits(size_t n, size_t in, size_t hid, size_t out, act_kind act);
+
+/* The forward pass through both layers for n states: h (n x hid) =
+ * act(W_a u + b_a), y (n x out) = W_b h + b_b, in one call specialised
+ * for in and out, the activation by vmath_tanh's element code
+ * (nn/vmath_elem.h). The same bits as nn/linear.c's linear_forward,
+ * act_apply, linear_forward. h and y alias no input. */
+void linear_pair_forward(size_t n, size_t in, size_t hid, size_t out, act_kind act,
+                         const double *Wa, const double *ba, const double *Wb, const double *bb,
+                         const double *u, double *h, double *y);
 
 #endif

@@ -10,7 +10,7 @@
 noinst_LTLIBRARIES += src/nn/libnn.la
 src_nn_libnn_la_SOURCES = \
 	src/nn/simd.h \
-	src/nn/vmath.c src/nn/vmath.h \
+	src/nn/vmath.c src/nn/vmath.h src/nn/vmath_elem.h \
 	src/nn/act.c src/nn/act.h \
 	src/nn/panel.c src/nn/panel.h \
 	src/nn/linear.c src/nn/linear.h \

@@ -419,11 +419,24 @@ static void input_load(const mlp *m, mlp_ws *ws, size_t n, const double *x, doub
     }
 }
 
+/* Whether the last two layers, linear and back to back (the top one
+ * without activation), take nn/linear_pair.h's fused forward at batch n:
+ * the same bits, and the same tape, as layer by layer. */
+static bool pair_forward_fused(const mlp *m, size_t n)
+{
+    if (m->n_layers < 2) return false;
+    const mlp_layer *A = &m->layer[m->n_layers - 2], *B = &m->layer[m->n_layers - 1];
+    return A->kind == MLP_LINEAR && B->kind == MLP_LINEAR && B->act == ACT_IDENTITY &&
+           linear_pair_forward_fits(n, A->in, A->out, B->out, A->act);
+}
+
 static void forward_tape(const mlp *m, mlp_ws *ws, size_t n, const double *x, double t)
 {
     assert(ws->shape == m->shape && n >= 1 && n <= ws->max_batch);
     input_load(m, ws, n, x, t);
-    for (size_t l = 0; l < m->n_layers; l++) {
+    const bool pair = pair_forward_fused(m, n);
+    const size_t top = m->n_layers - 2 * pair; /* layers below it go one by one */
+    for (size_t l = 0; l < top; l++) {
         const mlp_layer *L = &m->layer[l];
         if (L->kind == MLP_LINEAR) {
             const double *W = m->params + m->offset[l];
@@ -431,6 +444,13 @@ static void forward_tape(const mlp *m, mlp_ws *ws, size_t n, const double *x, do
                            ws->z[l]);
         }
         if (L->act != ACT_IDENTITY) act_apply(L->act, n * L->out, ws->z[l], ws->a[l]);
+    }
+    if (pair) { /* both outputs in place (tanh or identity, then identity) */
+        const mlp_layer *A = &m->layer[top], *B = &m->layer[top + 1];
+        const double *Wa = m->params + m->offset[top], *Wb = m->params + m->offset[top + 1];
+        linear_pair_forward(n, A->in, A->out, B->out, A->act, Wa, Wa + A->out * A->in, Wb,
+                            Wb + B->out * B->in, layer_input(ws, top), ws->a[top],
+                            ws->a[top + 1]);
     }
     ws->tape_n = n;
 }

@@ -1,6 +1,7 @@
 /* check_nn_pair: the fused reverse pass through a network's last two
  * linear layers (nn/linear_pair.h, taken by mlp_vjp_batch at batches of
- * 12 to 256 for narrow layers).
+ * 12 to 256 for narrow layers), and the fused forward (taken by
+ * mlp_forward_batch for the same shapes with tanh or identity between).
  *
  * Three references:
  *   - bitwise: the layer-by-layer loop of mlp_vjp_batch. A trailing
@@ -10,10 +11,13 @@
  *     both sides of the fused path's limits (in 1..7, hid 8..512, out
  *     1..3, batches across its row blocks), with ordinary values and with
  *     signed zeros, subnormals, huge values whose sums overflow, inf and
- *     NaN cotangents;
+ *     NaN cotangents; the forward's outputs and its whole tape (each
+ *     layer's input, pre-activation and output, as mlp_ws_tape_bind
+ *     lays it out in caller memory) likewise;
  *   - a straightforward loop in long double over the chain rule;
  *   - central finite differences of v . f. */
 #include "nn/act.h"
+#include "nn/linear_pair.h"
 #include "nn/mlp.h"
 #include "testutil.h"
 
@@ -88,7 +92,7 @@ static void bitwise_case(const pair_net *p, size_t n, int mix, int what)
     ck_assert_uint_eq(np, mlp_n_params(m[1]));
     double *theta = malloc(np * sizeof *theta);
     double *x = malloc(n * p->sd * sizeof *x), *v = malloc(n * p->out * sizeof *v);
-    double *dx[2], *dt[2], *dth[2], *y[2];
+    double *dx[2], *dt[2], *dth[2], *y[2], *tape[2];
     ck_assert(theta && x && v);
     for (size_t i = 0; i < np; i++)
         theta[i] = mix == 4 ? urand(0.25, 1) : mix == 3 ? urand(-1, 1) : special(mix);
@@ -112,12 +116,22 @@ static void bitwise_case(const pair_net *p, size_t n, int mix, int what)
             dth[k][i] = (i % 3) ? -0.0 : 1.0;
         mlp_ws *ws = NULL;
         ck_assert_int_eq(mlp_ws_new(&ws, m[k], n, NULL), ERR_OK);
+        /* the tape in caller memory, as the kept activations of training:
+         * the trailing identity layer adds no buffer, so both tapes have
+         * the same layout */
+        ck_assert_uint_eq(mlp_tape_doubles(m[k], n), mlp_tape_doubles(m[0], n));
+        tape[k] = calloc(mlp_tape_doubles(m[k], n), sizeof(double));
+        ck_assert(tape[k]);
+        mlp_ws_tape_bind(ws, m[k], tape[k], n);
         mlp_forward_batch(m[k], ws, n, x, t, y[k]);
         mlp_vjp_batch(m[k], ws, n, v, what == 1 ? NULL : dx[k], what == 0 ? dt[k] : NULL,
                       what == 2 ? NULL : dth[k]);
         mlp_ws_free(ws);
     }
-    ck_assert(memcmp(y[0], y[1], n * p->out * sizeof(double)) == 0);
+    ck_assert_msg(memcmp(y[0], y[1], n * p->out * sizeof(double)) == 0 &&
+                      memcmp(tape[0], tape[1], mlp_tape_doubles(m[0], n) * sizeof(double)) == 0,
+                  "forward: in %zu hid %zu out %zu act %s time %d cube %d n %zu mix %d", p->in,
+                  p->hid, p->out, act_name(p->act), p->time, p->cube, n, mix);
     ck_assert_msg(memcmp(dx[0], dx[1], n * p->sd * sizeof(double)) == 0 &&
                       memcmp(dt[0], dt[1], n * sizeof(double)) == 0 &&
                       memcmp(dth[0], dth[1], np * sizeof(double)) == 0,
@@ -128,6 +142,7 @@ static void bitwise_case(const pair_net *p, size_t n, int mix, int what)
         free(dt[k]);
         free(dth[k]);
         free(y[k]);
+        free(tape[k]);
         mlp_free(m[k]);
     }
     free(theta);
@@ -181,6 +196,26 @@ START_TEST(pair_bitwise_values)
             for (int mix = 0; mix < 5; mix++)
                 for (int what = 0; what < 3; what++)
                     bitwise_case(&shapes[s], ns[k], mix, what);
+}
+END_TEST
+
+/* The bitwise tests above compare something only where the fused
+ * forward is taken: on this CPU (AVX2 or AVX-512, as CI's) at bench_train's
+ * shape and the limits; never for sigmoid, relu or batches outside 12..256. */
+START_TEST(pair_forward_taken)
+{
+    if (__builtin_cpu_supports("avx2")) {
+        ck_assert(linear_pair_forward_fits(20, 2, 50, 2, ACT_TANH));
+        ck_assert(linear_pair_forward_fits(12, 1, 512, 1, ACT_TANH));
+        ck_assert(linear_pair_forward_fits(256, 7, 73, 3, ACT_IDENTITY));
+    }
+    ck_assert(!linear_pair_forward_fits(11, 2, 50, 2, ACT_TANH));
+    ck_assert(!linear_pair_forward_fits(257, 2, 50, 2, ACT_TANH));
+    ck_assert(!linear_pair_forward_fits(20, 2, 50, 2, ACT_SIGMOID));
+    ck_assert(!linear_pair_forward_fits(20, 2, 50, 2, ACT_RELU));
+    ck_assert(!linear_pair_forward_fits(20, 8, 50, 2, ACT_TANH));
+    ck_assert(!linear_pair_forward_fits(20, 2, 7, 2, ACT_TANH));
+    ck_assert(!linear_pair_forward_fits(20, 2, 50, 4, ACT_TANH));
 }
 END_TEST
 
@@ -354,6 +389,7 @@ static Suite *pair_suite(void)
     tcase_set_timeout(tc, 120); /* thousands of networks under valgrind */
     tcase_add_loop_test(tc, pair_bitwise_shapes, 0, 4);
     tcase_add_test(tc, pair_bitwise_values);
+    tcase_add_test(tc, pair_forward_taken);
     tcase_add_loop_test(tc, pair_reference, 0, 3);
     suite_add_tcase(s, tc);
     return s;

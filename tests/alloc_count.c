@@ -1,6 +1,7 @@
 /* alloc_count.c: see alloc_count.h. */
 #include "alloc_count.h"
 
+#include <check.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -69,4 +70,15 @@ long alloc_count(void)
 int alloc_count_hooked(void)
 {
     return ALLOC_HOOKED;
+}
+
+void alloc_count_check_counts(void)
+{
+    if (!alloc_count_hooked()) return;
+    const long before = alloc_count();
+    for (int i = 0; i < 3; i++) {
+        void *volatile p = malloc(32);
+        free(p);
+    }
+    ck_assert_int_eq(alloc_count() - before, 3);
 }

@@ -12,5 +12,8 @@
 long alloc_count(void);
 /* 1 when the allocator is replaced in this build, else 0. */
 int alloc_count_hooked(void);
+/* The counter itself counts: three malloc/free pairs are three calls
+ * (a Check assertion; nothing to check when not hooked). */
+void alloc_count_check_counts(void);
 
 #endif

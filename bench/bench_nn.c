@@ -17,9 +17,15 @@
  *   fwd_batch256_gemm_only  the three GEMMs alone (no activation)
  *   vjp_single, vjp_batch256, jacobian_single: forward + VJP (dx and
  *                           dtheta) / forward + Jacobian
+ *   w2_fwd20, w2_vjp20      W2's field (bench_train: cube, Linear(2, 50)
+ *                           tanh, Linear(50, 2)) on its 20-row batch:
+ *                           mlp_forward_batch / mlp_vjp_batch alone on
+ *                           one tape (dx and dtheta), as the backprop
+ *                           sweep runs it on kept activations
  * With --cpu every figure is this thread's CPU time instead of wall time
- * (on a shared machine: what other processes' turns do not inflate).
- * Run from the build tree: bench/bench_nn [--cpu] (make builds it). */
+ * (on a shared machine: what other processes' turns do not inflate);
+ * --w2 runs the W2 lines alone.
+ * Run from the build tree: bench/bench_nn [--cpu] [--w2] (make builds it). */
 #include "bench_util.h" /* next to this file */
 #include "build_config.h"
 
@@ -29,6 +35,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +228,12 @@ static void vjp_batch(void *p)
     mlp_vjp_batch(c->m, c->ws, c->n, c->v, c->dx, NULL, c->dtheta);
 }
 
+static void vjp_batch_only(void *p)
+{
+    net_ctx *c = p;
+    mlp_vjp_batch(c->m, c->ws, c->n, c->v, c->dx, NULL, c->dtheta);
+}
+
 static void jacobian_single(void *p)
 {
     net_ctx *c = p;
@@ -333,12 +346,44 @@ static int bench_net(void)
     return 0;
 }
 
+/* W2's field at its batch; the best of five medians, the figures being
+ * a fraction of a microsecond. */
+static int bench_w2(void)
+{
+    const mlp_layer layers[] = {
+        {MLP_ELEMENTWISE, 0, 0, ACT_CUBE},
+        {MLP_LINEAR, 2, 50, ACT_TANH},
+        {MLP_LINEAR, 50, 2, ACT_IDENTITY},
+    };
+    net_ctx c;
+    if (net_open(&c, 2, 3, layers)) return 1;
+    c.n = 20;
+    double f = 1e9, v = 1e9;
+    for (int r = 0; r < 5; r++) {
+        double t = median_per_call(fwd_batch, &c, 20000);
+        f = t < f ? t : f;
+        fwd_batch(&c); /* the tape the VJPs read */
+        memset(c.dtheta, 0, mlp_n_params(c.m) * sizeof(double));
+        t = median_per_call(vjp_batch_only, &c, 20000);
+        v = t < v ? t : v;
+    }
+    report_batch("w2_fwd20", c.n, f);
+    report_batch("w2_vjp20", c.n, v);
+    net_close(&c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--cpu") == 0) now = bench_cpu_now;
+    bool w2_only = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--cpu") == 0) now = bench_cpu_now;
+        if (strcmp(argv[i], "--w2") == 0) w2_only = true;
+    }
 #ifdef HAVE_OPENBLAS
     openblas_set_num_threads(1);
 #endif
+    if (w2_only) return bench_w2();
     bench_acts();
-    return bench_layers() || bench_net();
+    return bench_layers() || bench_net() || bench_w2();
 }

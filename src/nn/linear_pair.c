@@ -10,15 +10,20 @@
  * Every accumulator still adds the states in their order, and every
  * partial sum the hidden units in theirs, so each value is the one
  * nn/linear.c and nn/act.c compute layer by layer ("as ..." below names
- * the code whose operations a line repeats): the same bits. The last,
- * partial chunk reads the weights from zero-padded copies, and a state's
- * hidden values with a full vector load where the next state's row
- * follows (a padded copy for the last state: a store forwarded into a
- * wider load stalls); its lanes past the layer are cleared (as bits, not
- * by a product: inf * 0) before they reach a sum, where +0 changes
- * nothing (the partial sums start at +0, so are never -0). tanh, the
- * activation of the fields trained, is a constant in the expansions for
- * in, out <= 3. */
+ * the code whose operations a line repeats): the same bits.
+ *
+ * The last, partial chunk (cnt < 8 units) loads the eight values that end
+ * where its units end (every load in bounds, none through a stack copy: a
+ * store forwarded into a wider load stalls) and rotates them so that its
+ * units sit in lanes 0 .. cnt - 1, as a chunk of its own would hold them;
+ * a state's hidden values come in one plain load where the next state's
+ * row follows. Its lanes past cnt hold other units' values: layer a's
+ * weights there are cleared, the hidden cotangent too (as bits, not by a
+ * product: inf * 0) before it reaches a sum, where +0 changes nothing (the
+ * partial sums start at +0, so are never -0), and the accumulators' lanes
+ * past cnt are never stored. tanh, the activation of the fields trained,
+ * is a constant in the expansions for in, out <= 3, and so are the
+ * outputs wanted in the common case (all of them). */
 #include "nn/linear_pair.h"
 
 #include "nn/linear.h"
@@ -46,18 +51,19 @@ typedef double v8d __attribute__((vector_size(64)));
 typedef int64_t v8l __attribute__((vector_size(64)));
 
 /* Loads and stores of a chunk: macros, not functions returning v8d, which
- * change the ABI (-Wpsabi) in the clones without AVX-512. A full chunk is
- * one vector load; the partial one (cnt < 8) goes through a zero-padded
- * copy, whose lanes past cnt are +0. */
-#define PART8(dst, p, cnt)                                                                         \
+ * change the ABI (-Wpsabi) in the clones without AVX-512. LOAD8 of a
+ * partial chunk (FULL false: cnt < 8 units at p, p - 8 + cnt >= the row's
+ * start) loads the eight values ending at p + cnt and rotates them by rot
+ * (lane l from lane l + 8 - cnt, mod 8): p[l] in lane l < cnt. STORE8 of
+ * a partial chunk stores lanes 0 .. cnt - 1. */
+#define LOAD8(dst, p, cnt, rot)                                                                    \
     do {                                                                                           \
         if (FULL) {                                                                                \
             memcpy(&(dst), (p), sizeof(v8d));                                                      \
         } else {                                                                                   \
-            double t_[8] = {0};                                                                    \
-            for (size_t l_ = 0; l_ < (cnt); l_++)                                                  \
-                t_[l_] = (p)[l_];                                                                  \
-            memcpy(&(dst), t_, sizeof(v8d));                                                       \
+            v8d t_;                                                                                \
+            memcpy(&t_, (p) + (cnt) - 8, sizeof t_);                                               \
+            (dst) = __builtin_shuffle(t_, (rot));                                                  \
         }                                                                                          \
     } while (0)
 #define STORE8(p, v, cnt)                                                                          \
@@ -72,117 +78,211 @@ typedef int64_t v8l __attribute__((vector_size(64)));
         }                                                                                          \
     } while (0)
 
-/* Chunk i0 (cnt hidden units; FULL: cnt = 8) for states k0 .. k0 + rows - 1. */
+/* What a block of states does with layer a's dW and db accumulators: they
+ * start from +0 in the first block (else from accT, where the previous
+ * block left them) and go into dWa in the last (else to accT). */
+typedef struct pair_acc {
+    bool from_acc, to_out;
+} pair_acc;
+
+/* Chunk i0 (cnt hidden units; FULL: cnt = 8) for states k0 .. k0 + rows -
+ * 1. FIRST: the first chunk (i0 = 0), where the input cotangent's partial
+ * sums start; DW, GU: whether dWa (and dWb) and gu are wanted. */
 static inline __attribute__((always_inline)) void
-pair_chunk(const size_t IN, const size_t OUT, const bool FULL, size_t i0, size_t cnt, size_t k0,
-           size_t rows, size_t n_all, size_t hid, size_t hid8, act_kind act, const double *WT,
-           const double *Wb, const double *u, const double *h, const double *v, double *dWa,
-           double *dWb, double *gu, double *accT, v8d gl[][PAIR_MAX_IN])
+pair_chunk(const size_t IN, const size_t OUT, const bool FULL, const bool FIRST, const bool DW,
+           const bool GU, size_t i0, size_t cnt, size_t k0, size_t rows, size_t n_all, size_t hid,
+           size_t hid8, act_kind act, pair_acc pa, const double *Wa, const double *Wb,
+           const double *u, const double *h, const double *v, double *dWa, double *dWb,
+           double *accT, v8d gl[][PAIR_MAX_IN], double *bb)
 {
-    v8d wb[PAIR_MAX_OUT], wa[PAIR_MAX_IN], db[PAIR_MAX_OUT] = {{0}}, da[PAIR_MAX_IN + 1] = {{0}};
-    v8l keep;
-    for (size_t l = 0; l < 8; l++)
+    v8d wb[PAIR_MAX_OUT], wa[PAIR_MAX_IN], db[PAIR_MAX_OUT], da[PAIR_MAX_IN + 1];
+    v8l keep = {0}, rot = {0};
+    for (size_t l = 0; l < 8; l++) {
         keep[l] = l < cnt ? -1 : 0;
-    for (size_t o = 0; o < OUT; o++) {
-        PART8(wb[o], Wb + o * hid + i0, cnt);
-        if (dWa) PART8(db[o], dWb + o * hid + i0, cnt);
+        rot[l] = (int64_t)((l + 8 - cnt) & 7);
     }
-    for (size_t j = 0; j < IN; j++)
-        PART8(wa[j], WT + j * hid + i0, cnt);
-    if (dWa)
-        for (size_t j = 0; j <= IN; j++)
-            PART8(da[j], accT + j * hid8 + i0, cnt);
+    for (size_t o = 0; o < OUT; o++) {
+        LOAD8(wb[o], Wb + o * hid + i0, cnt, rot);
+        if (DW) LOAD8(db[o], dWb + o * hid + i0, cnt, rot);
+    }
+    if (GU) { /* layer a's weights, as small_input_grad's transpose */
+        if (FULL && IN == 2) {
+            v8d w0, w1;
+            memcpy(&w0, Wa + 2 * i0, sizeof w0);
+            memcpy(&w1, Wa + 2 * i0 + 8, sizeof w1);
+            wa[0] = __builtin_shuffle(w0, w1, (v8l){0, 2, 4, 6, 8, 10, 12, 14});
+            wa[1] = __builtin_shuffle(w0, w1, (v8l){1, 3, 5, 7, 9, 11, 13, 15});
+        } else {
+            for (size_t j = 0; j < IN; j++) {
+                double t[8] = {0};
+                for (size_t l = 0; l < cnt; l++)
+                    t[l] = Wa[(i0 + l) * IN + j];
+                memcpy(&wa[j], t, sizeof t);
+            }
+        }
+    }
+    if (DW)
+        for (size_t j = 0; j <= IN; j++) {
+            if (pa.from_acc)
+                memcpy(&da[j], accT + j * hid8 + i0, sizeof(v8d));
+            else
+                da[j] = (v8d){0};
+        }
     for (size_t r = 0; r < rows; r++) {
         const size_t k = k0 + r;
         const double *gk = v + k * OUT, *uk = u + k * IN;
         v8d hv;
-        if (FULL || k + 1 < n_all)                    /* the next state's row follows: in bounds */
-            memcpy(&hv, h + k * hid + i0, sizeof hv); /* lanes past cnt: masked below */
+        if (FULL || k + 1 < n_all) /* the next state's row follows: in bounds */
+            memcpy(&hv, h + k * hid + i0, sizeof hv);
         else
-            PART8(hv, h + k * hid + i0, cnt);
-        if (dWa)
-            for (size_t o = 0; o < OUT; o++)
+            LOAD8(hv, h + k * hid + i0, cnt, rot);
+        if (DW)
+            for (size_t o = 0; o < OUT; o++) {
                 db[o] += gk[o] * hv; /* as outer_acc */
-        v8d s = {0};                 /* as matvec_t: gp = 0, += per row of W_b */
-        for (size_t o = 0; o < OUT; o++)
+                if (FIRST) bb[o] += gk[o];
+            }
+        /* as matvec_t: gp = 0, += per row of W_b; the first sum, 0 + x,
+         * is x but for x = -0, which the sums below do not tell from +0 */
+        v8d s = gk[0] * wb[0];
+        for (size_t o = 1; o < OUT; o++)
             s += gk[o] * wb[o];
         if (act == ACT_TANH)
             s *= 1.0 - hv * hv; /* as act_grad's tanh */
         else if (act == ACT_SIGMOID)
             s *= hv * (1.0 - hv); /* as act_deriv's sigmoid, then act_grad */
-        s = (v8d)((v8l)s & keep);
-        if (dWa) {
+        if (!FULL) s = (v8d)((v8l)s & keep);
+        if (DW) {
             for (size_t j = 0; j < IN; j++)
                 da[j] += uk[j] * s; /* as small_param_grad */
             da[IN] += s;
         }
-        if (gu)
+        if (GU)
             for (size_t j = 0; j < IN; j++) {
-                if (i0 == 0) gl[r][j] = (v8d){0};
-                gl[r][j] += s * wa[j]; /* as linear_dot_lanes */
+                if (FIRST)
+                    gl[r][j] = (v8d){0} + s * wa[j]; /* as linear_dot_lanes */
+                else
+                    gl[r][j] += s * wa[j];
             }
     }
-    if (dWa) {
-        for (size_t o = 0; o < OUT; o++)
-            STORE8(dWb + o * hid + i0, db[o], cnt);
+    if (!DW) return;
+    for (size_t o = 0; o < OUT; o++)
+        STORE8(dWb + o * hid + i0, db[o], cnt);
+    if (!pa.to_out) {
         for (size_t j = 0; j <= IN; j++)
-            STORE8(accT + j * hid8 + i0, da[j], cnt);
+            memcpy(accT + j * hid8 + i0, &da[j], sizeof(v8d));
+        return;
+    }
+    /* as small_param_grad's last loop: dW += acc transposed, db += dbs */
+    if (FULL && IN == 2) {
+        v8d lo, hi, d0, d1;
+        lo = __builtin_shuffle(da[0], da[1], (v8l){0, 8, 1, 9, 2, 10, 3, 11});
+        hi = __builtin_shuffle(da[0], da[1], (v8l){4, 12, 5, 13, 6, 14, 7, 15});
+        memcpy(&d0, dWa + 2 * i0, sizeof d0);
+        memcpy(&d1, dWa + 2 * i0 + 8, sizeof d1);
+        d0 += lo;
+        d1 += hi;
+        memcpy(dWa + 2 * i0, &d0, sizeof d0);
+        memcpy(dWa + 2 * i0 + 8, &d1, sizeof d1);
+    } else {
+        double t[PAIR_MAX_IN][8];
+        memcpy(t, da, IN * sizeof(v8d));
+        for (size_t l = 0; l < cnt; l++)
+            for (size_t j = 0; j < IN; j++)
+                dWa[(i0 + l) * IN + j] += t[j][l];
+    }
+    double *dba = dWa + hid * IN + i0;
+    if (FULL) {
+        v8d d;
+        memcpy(&d, dba, sizeof d);
+        d += da[IN];
+        memcpy(dba, &d, sizeof d);
+    } else {
+        double t[8];
+        memcpy(t, &da[IN], sizeof t);
+        for (size_t l = 0; l < cnt; l++)
+            dba[l] += t[l];
     }
 }
 
-/* The body for IN inputs and OUT outputs (constants in the fast
- * expansions, so that every array below is registers). */
-static inline __attribute__((always_inline)) void
-pair_body(const size_t IN, const size_t OUT, size_t n, size_t hid, act_kind act, const double *Wa,
-          const double *Wb, const double *u, const double *h, const double *v, double *dWa,
-          double *dWb, double *gu)
+/* gu for states k0 .. k0 + rows - 1 from their partial sums, each as
+ * linear_dot_lanes reduces its eight: lanes 0-3 + lanes 4-7, then 0-1 +
+ * 2-3, then 0 + 1. Eight sums at a time, through shuffles: the q-th of
+ * the rows x IN partial sums is gu[k0 IN + q]. */
+static inline __attribute__((always_inline)) void pair_reduce(const size_t IN, size_t k0,
+                                                              size_t rows, v8d gl[][PAIR_MAX_IN],
+                                                              double *gu)
 {
-    double WT[LINEAR_SMALL_WEIGHTS]; /* as small_input_grad: W_a transposed */
-    /* as small_param_grad: layer a's dW transposed, then its db, from 0;
-     * rows of hid8 >= hid doubles, (IN + 1) hid8 <= 2 IN hid + 7 (IN + 1) */
-    double accT[2 * LINEAR_SMALL_WEIGHTS + 8 * (PAIR_MAX_IN + 1)];
-    const size_t hid8 = (hid + 7) & ~(size_t)7;
+    const size_t nq = rows * IN;
+    double *out = gu + k0 * IN;
+#define GL(q) gl[(q) / IN][(q) % IN]
+    size_t q = 0;
+    for (; q + 8 <= nq; q += 8) {
+        v8d z[4], w[2], res;
+        for (size_t p = 0; p < 4; p++)
+            z[p] = __builtin_shuffle(GL(q + 2 * p), GL(q + 2 * p + 1),
+                                     (v8l){0, 1, 2, 3, 8, 9, 10, 11}) +
+                   __builtin_shuffle(GL(q + 2 * p), GL(q + 2 * p + 1),
+                                     (v8l){4, 5, 6, 7, 12, 13, 14, 15});
+        for (size_t p = 0; p < 2; p++)
+            w[p] = __builtin_shuffle(z[2 * p], z[2 * p + 1], (v8l){0, 1, 4, 5, 8, 9, 12, 13}) +
+                   __builtin_shuffle(z[2 * p], z[2 * p + 1], (v8l){2, 3, 6, 7, 10, 11, 14, 15});
+        res = __builtin_shuffle(w[0], w[1], (v8l){0, 2, 4, 6, 8, 10, 12, 14}) +
+              __builtin_shuffle(w[0], w[1], (v8l){1, 3, 5, 7, 9, 11, 13, 15});
+        memcpy(out + q, &res, sizeof res);
+    }
+    for (; q < nq; q++) {
+        double a[8];
+        memcpy(a, &GL(q), sizeof a);
+        out[q] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    }
+#undef GL
+}
+
+/* The body for IN inputs and OUT outputs (constants in the fast
+ * expansions, so that every array below is registers), DW and GU as
+ * pair_chunk's. */
+static inline __attribute__((always_inline)) void
+pair_body(const size_t IN, const size_t OUT, const bool DW, const bool GU, size_t n, size_t hid,
+          act_kind act, const double *Wa, const double *Wb, const double *u, const double *h,
+          const double *v, double *dWa, double *dWb, double *gu)
+{
+    /* as small_param_grad: layer a's dW transposed, then its db, between
+     * blocks of states; rows of hid8 >= hid doubles */
+    double accT[2 * LINEAR_SMALL_WEIGHTS + 8 * (PAIR_MAX_IN + 1)]; /* (IN + 1) hid8 */
+    const size_t hid8 = (hid + 7) & ~(size_t)7, full = hid & ~(size_t)7;
     v8d gl[PAIR_ROWS][PAIR_MAX_IN]; /* as linear_dot_lanes: acc[8] */
-    for (size_t o = 0; o < hid; o++)
-        for (size_t j = 0; j < IN; j++)
-            WT[j * hid + o] = Wa[o * IN + j];
-    if (dWa)
-        for (size_t j = 0; j <= IN; j++)
-            memset(accT + j * hid8, 0, hid * sizeof(double));
+    /* layer b's db, as outer_acc: += g, state by state (in the first
+     * chunk's loop, where the adds' latency hides behind its work) */
+    double bb[PAIR_MAX_OUT], *dbb = dWb + OUT * hid;
+    if (DW)
+        for (size_t o = 0; o < OUT; o++)
+            bb[o] = dbb[o];
     for (size_t k0 = 0; k0 < n; k0 += PAIR_ROWS) {
         const size_t rows = n - k0 < PAIR_ROWS ? n - k0 : PAIR_ROWS;
-        size_t i0 = 0;
-        for (; i0 + 8 <= hid; i0 += 8)
-            pair_chunk(IN, OUT, true, i0, 8, k0, rows, n, hid, hid8, act, WT, Wb, u, h, v, dWa, dWb,
-                       gu, accT, gl);
-        if (i0 < hid)
-            pair_chunk(IN, OUT, false, i0, hid - i0, k0, rows, n, hid, hid8, act, WT, Wb, u, h, v,
-                       dWa, dWb, gu, accT, gl);
-        if (gu)
-            for (size_t r = 0; r < rows; r++)
-                for (size_t j = 0; j < IN; j++) {
-                    double a[8];
-                    memcpy(a, &gl[r][j], sizeof a);
-                    gu[(k0 + r) * IN + j] =
-                        ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-                }
+        const pair_acc pa = {k0 > 0, k0 + rows == n};
+        pair_chunk(IN, OUT, true, true, DW, GU, 0, 8, k0, rows, n, hid, hid8, act, pa, Wa, Wb, u,
+                   h, v, dWa, dWb, accT, gl, bb);
+        for (size_t i0 = 8; i0 < full; i0 += 8)
+            pair_chunk(IN, OUT, true, false, DW, GU, i0, 8, k0, rows, n, hid, hid8, act, pa, Wa,
+                       Wb, u, h, v, dWa, dWb, accT, gl, bb);
+        if (full < hid)
+            pair_chunk(IN, OUT, false, false, DW, GU, full, hid - full, k0, rows, n, hid, hid8,
+                       act, pa, Wa, Wb, u, h, v, dWa, dWb, accT, gl, bb);
+        if (GU) pair_reduce(IN, k0, rows, gl, gu);
     }
-    if (dWa) {
-        for (size_t o = 0; o < hid; o++)
-            for (size_t j = 0; j < IN; j++)
-                dWa[o * IN + j] += accT[j * hid8 + o];
-        double *dba = dWa + hid * IN, *dbb = dWb + OUT * hid;
-        for (size_t o = 0; o < hid; o++)
-            dba[o] += accT[IN * hid8 + o];
-        for (size_t k = 0; k < n; k++) /* as outer_acc: db[o] += g, state by state */
-            for (size_t o = 0; o < OUT; o++)
-                dbb[o] += v[k * OUT + o];
-    }
+    if (DW)
+        for (size_t o = 0; o < OUT; o++)
+            dbb[o] = bb[o];
 }
 
 #define PAIR_CASE(I, O)                                                                            \
     if (in == (I) && out == (O) && act == ACT_TANH) {                                              \
-        pair_body(I, O, n, hid, ACT_TANH, Wa, Wb, u, h, v, dWa, dWb, gu);                          \
+        if (dWa && gu)                                                                             \
+            pair_body(I, O, true, true, n, hid, ACT_TANH, Wa, Wb, u, h, v, dWa, dWb, gu);          \
+        else if (dWa)                                                                              \
+            pair_body(I, O, true, false, n, hid, ACT_TANH, Wa, Wb, u, h, v, dWa, dWb, gu);         \
+        else                                                                                       \
+            pair_body(I, O, false, true, n, hid, ACT_TANH, Wa, Wb, u, h, v, dWa, dWb, gu);         \
         return;                                                                                    \
     }
 
@@ -191,6 +291,7 @@ SIMD_CLONES void linear_pair_vjp(size_t n, size_t in, size_t hid, size_t out, ac
                                  const double *h, const double *v, double *dWa, double *dWb,
                                  double *gu)
 {
+    if (!dWa && !gu) return;
     PAIR_CASE(1, 1)
     PAIR_CASE(2, 1)
     PAIR_CASE(3, 1)
@@ -200,7 +301,12 @@ SIMD_CLONES void linear_pair_vjp(size_t n, size_t in, size_t hid, size_t out, ac
     PAIR_CASE(1, 3)
     PAIR_CASE(2, 3)
     PAIR_CASE(3, 3)
-    pair_body(in, out, n, hid, act, Wa, Wb, u, h, v, dWa, dWb, gu);
+    if (dWa && gu)
+        pair_body(in, out, true, true, n, hid, act, Wa, Wb, u, h, v, dWa, dWb, gu);
+    else if (dWa)
+        pair_body(in, out, true, false, n, hid, act, Wa, Wb, u, h, v, dWa, dWb, gu);
+    else
+        pair_body(in, out, false, true, n, hid, act, Wa, Wb, u, h, v, dWa, dWb, gu);
 }
 
 /* ---- the forward ----------------------------------------------------------

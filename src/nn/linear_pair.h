@@ -9,8 +9,9 @@
  * between them; here one pass per state does both layers' products and the
  * activation's derivative, the hidden cotangent staying in L1. Every value
  * is the one nn/linear.c's small-layer path and act_grad compute, by the
- * same IEEE operations in the same order, so the answers are the same bit
- * for bit (tests/check_nn linear_pair_*): only the speed differs
+ * same IEEE operations in the same order (but one 0 + x that changes no
+ * answer: linear_pair.c), so the answers are the same bit for bit
+ * (tests/check_nn_pair): only the speed differs
  * (bench/bench_train; docs/training.md, "Where the time goes").
  *
  * Stateless and thread-safe; nothing here allocates. The caller owns every

@@ -62,7 +62,7 @@ typedef int64_t v8l __attribute__((vector_size(64)));
             memcpy(&(dst), (p), sizeof(v8d));                                                      \
         } else {                                                                                   \
             v8d t_;                                                                                \
-            memcpy(&t_, (p) + (cnt) - 8, sizeof t_);                                               \
+            memcpy(&t_, (p) + (cnt)-8, sizeof t_);                                                 \
             (dst) = __builtin_shuffle(t_, (rot));                                                  \
         }                                                                                          \
     } while (0)
@@ -208,9 +208,8 @@ pair_chunk(const size_t IN, const size_t OUT, const bool FULL, const bool FIRST,
  * linear_dot_lanes reduces its eight: lanes 0-3 + lanes 4-7, then 0-1 +
  * 2-3, then 0 + 1. Eight sums at a time, through shuffles: the q-th of
  * the rows x IN partial sums is gu[k0 IN + q]. */
-static inline __attribute__((always_inline)) void pair_reduce(const size_t IN, size_t k0,
-                                                              size_t rows, v8d gl[][PAIR_MAX_IN],
-                                                              double *gu)
+static inline __attribute__((always_inline)) void
+pair_reduce(const size_t IN, size_t k0, size_t rows, v8d gl[][PAIR_MAX_IN], double *gu)
 {
     const size_t nq = rows * IN;
     double *out = gu + k0 * IN;
@@ -260,14 +259,14 @@ pair_body(const size_t IN, const size_t OUT, const bool DW, const bool GU, size_
     for (size_t k0 = 0; k0 < n; k0 += PAIR_ROWS) {
         const size_t rows = n - k0 < PAIR_ROWS ? n - k0 : PAIR_ROWS;
         const pair_acc pa = {k0 > 0, k0 + rows == n};
-        pair_chunk(IN, OUT, true, true, DW, GU, 0, 8, k0, rows, n, hid, hid8, act, pa, Wa, Wb, u,
-                   h, v, dWa, dWb, accT, gl, bb);
+        pair_chunk(IN, OUT, true, true, DW, GU, 0, 8, k0, rows, n, hid, hid8, act, pa, Wa, Wb, u, h,
+                   v, dWa, dWb, accT, gl, bb);
         for (size_t i0 = 8; i0 < full; i0 += 8)
-            pair_chunk(IN, OUT, true, false, DW, GU, i0, 8, k0, rows, n, hid, hid8, act, pa, Wa,
-                       Wb, u, h, v, dWa, dWb, accT, gl, bb);
+            pair_chunk(IN, OUT, true, false, DW, GU, i0, 8, k0, rows, n, hid, hid8, act, pa, Wa, Wb,
+                       u, h, v, dWa, dWb, accT, gl, bb);
         if (full < hid)
-            pair_chunk(IN, OUT, false, false, DW, GU, full, hid - full, k0, rows, n, hid, hid8,
-                       act, pa, Wa, Wb, u, h, v, dWa, dWb, accT, gl, bb);
+            pair_chunk(IN, OUT, false, false, DW, GU, full, hid - full, k0, rows, n, hid, hid8, act,
+                       pa, Wa, Wb, u, h, v, dWa, dWb, accT, gl, bb);
         if (GU) pair_reduce(IN, k0, rows, gl, gu);
     }
     if (DW)

@@ -33,7 +33,7 @@
  * and the field's kept tape. num's stepper evaluates trial steps that it
  * then rejects, and other points (the first step's size), so when a step
  * is accepted its stage rows are matched to the slots since the previous
- * accepted step by their argument (recomputed with stage_arg, the same
+ * accepted step by their argument (recomputed with rk_stage_arg, the same
  * bits the sweep would compute; FSAL's k_1 is the previous step's last
  * slot), the matched slots are packed down and the rest are freed for the
  * next step. The sweep then runs the VJP on a kept slot whose time is the
@@ -47,6 +47,7 @@
 #include "model/grad_backprop.h"
 
 #include "model/grad_core.h"
+#include "num/step.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -143,9 +144,6 @@ int grad_backprop_fwd_rhs(double t, const double *y, double *dydt, void *ctx)
     return rc;
 }
 
-static void stage_arg(size_t N, const double *arow, int i, double h, const double *y,
-                      const double *k, double *out);
-
 /* The slot in [from, s->act_n), latest first, whose argument is Y. */
 static size_t find_slot(const grad_solver *s, size_t from, const double *Y)
 {
@@ -172,7 +170,7 @@ static void keep_stages(grad_solver *s, size_t m, const struct ode_step_record *
         if (i >= rec->n_k) continue;
         const double *Y = rec->y0;
         if (i > 0) {
-            stage_arg(N, s->tab->a + (size_t)i * lda, i, rec->h, rec->y0, rec->k, s->arg.p);
+            rk_stage_arg(N, N, s->tab->a + (size_t)i * lda, i, rec->h, rec->y0, rec->k, s->arg.p);
             Y = s->arg.p;
         }
         ks[i] = find_slot(s, from, Y);
@@ -270,18 +268,11 @@ static void axpy(size_t n, double a, const double *x, double *y)
         y[i] += a * x[i];
 }
 
-/* Y_i = y + h sum_{j<i} a_ij k_j, exactly as num/step.c's stage_arg. */
-static void stage_arg(size_t N, const double *arow, int i, double h, const double *y,
-                      const double *k, double *out)
+/* nz[j] = 1 for the j < i with a[j] != 0: the rows rk_stage_arg_vjp adds to. */
+static void mark_rows(const double *a, int i, int *nz)
 {
-    memcpy(out, y, N * sizeof *out);
-    for (int j = 0; j < i; j++) {
-        if (arow[j] == 0.0) continue;
-        const double ha = h * arow[j];
-        const double *kj = k + (size_t)j * N;
-        for (size_t n = 0; n < N; n++)
-            out[n] += ha * kj[n];
-    }
+    for (int j = 0; j < i; j++)
+        if (a[j] != 0.0) nz[j] = 1;
 }
 
 /* The time at which the forward evaluated stage i of step st. */
@@ -310,15 +301,12 @@ static err_code seed_obs(grad_solver *s, long m, const struct bp_step *st, size_
             axpy(N, 1.0, yb, s->lam.p);
             continue;
         }
-        axpy(N, 1.0, yb, s->y0b.p);
         rk_tableau_dense_weights(s->tab, ob->theta, w);
-        for (int i = 0; i < rows; i++) {
-            if (w[i] == 0.0) continue;
-            if (i >= st->n_k)
+        for (int i = st->n_k; i < rows; i++)
+            if (w[i] != 0.0)
                 return err_set(e, ERR_INTERNAL, NULL, "backprop: dense stage %d not recorded", i);
-            axpy(N, st->h * w[i], yb, kbar + (size_t)i * N);
-            nz[i] = 1;
-        }
+        rk_stage_arg_vjp(N, w, rows, st->h, yb, s->y0b.p, kbar);
+        mark_rows(w, rows, nz);
     }
     return ERR_OK;
 }
@@ -342,12 +330,8 @@ static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, er
     if (rc) return rc;
     /* y_{n+1} = y_n + h sum_j brow_j k_j (FSAL tables: the last row of a) */
     const double *brow = tab->fsal ? tab->a + (size_t)(S - 1) * lda : tab->b;
-    axpy(N, 1.0, lam, y0b);
-    for (int i = 0; i < S; i++)
-        if (brow[i] != 0.0) {
-            axpy(N, h * brow[i], lam, kbar + (size_t)i * N);
-            nz[i] = 1;
-        }
+    rk_stage_arg_vjp(N, brow, S, h, lam, y0b, kbar);
+    mark_rows(brow, S, nz);
     const size_t *ks = s->keeping ? (const size_t *)s->kslot.p + (size_t)m * lda : NULL;
     for (int i = st->n_k - 1; i >= 0; i--) {
         if (!nz[i]) continue;
@@ -361,7 +345,7 @@ static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, er
             if (ks) g->keep(g->ctx, s->n, NULL);
             const double *Y = y;
             if (i > 0) {
-                stage_arg(N, arow, i, h, y, k, s->arg.p);
+                rk_stage_arg(N, N, arow, i, h, y, k, s->arg.p);
                 Y = s->arg.p;
             }
             int frc = g->eval(g->ctx, ti, s->item0, s->n, Y, s->scratch.p);
@@ -374,12 +358,8 @@ static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, er
         memset(ys, 0, N * sizeof *ys);
         g->vjp(g->ctx, s->item0, s->n, kbar + (size_t)i * N, ys, dtheta);
         s->st.bwd_nfe++;
-        axpy(N, 1.0, ys, y0b);
-        for (int jj = 0; jj < i; jj++)
-            if (arow[jj] != 0.0) {
-                axpy(N, h * arow[jj], ys, kbar + (size_t)jj * N);
-                nz[jj] = 1;
-            }
+        rk_stage_arg_vjp(N, arow, i, h, ys, y0b, kbar);
+        mark_rows(arow, i, nz);
     }
     memcpy(lam, y0b, N * sizeof *lam);
     return ERR_OK;

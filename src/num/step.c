@@ -42,12 +42,11 @@ int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, doub
 /* Rows a stage argument may combine in one pass (more: one pass per row). */
 #define STAGE_ARG_ROWS 16
 
-/* out = y + h sum_{j<i} a[j] k_j for the first n of the dim components
- * (k: rows of dim), each element summed in the order j = 0, 1, ... (the
- * zeros of a skipped) and in one pass over the rows with a nonzero weight,
- * four elements at a time (num_simd.h). */
-NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
-                                 const double *y, const double *k, double *out)
+/* Each element summed in the order j = 0, 1, ... (the zeros of a skipped)
+ * and in one pass over the rows with a nonzero weight, four elements at a
+ * time (num_simd.h). */
+NUM_CLONES void rk_stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
+                             const double *y, const double *k, double *out)
 {
     double ha[STAGE_ARG_ROWS];
     const double *kr[STAGE_ARG_ROWS];
@@ -88,6 +87,48 @@ NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, in
     }
 }
 
+/* Every element of every row gets one add, so the rows' order does not
+ * matter; one pass over ybar_i for all of them, four elements at a time. */
+NUM_CLONES void rk_stage_arg_vjp(size_t dim, const double *a, int i, double h,
+                                 const double *ybar_i, double *ybar, double *kbar)
+{
+    double ha[STAGE_ARG_ROWS];
+    double *kr[STAGE_ARG_ROWS];
+    int m = 0;
+    for (int j = 0; j < i; j++) {
+        if (a[j] == 0.0) continue;
+        if (m == STAGE_ARG_ROWS) { /* a long row: the rest one pass each */
+            const double c = h * a[j];
+            double *kj = kbar + (size_t)j * dim;
+            for (size_t n = 0; n < dim; n++)
+                kj[n] += c * ybar_i[n];
+            continue;
+        }
+        ha[m] = h * a[j];
+        kr[m++] = kbar + (size_t)j * dim;
+    }
+    size_t n = 0;
+    for (; n + 4 <= dim; n += 4) {
+        num_v4 v, u;
+        memcpy(&v, ybar_i + n, sizeof v);
+        memcpy(&u, ybar + n, sizeof u);
+        u += v;
+        memcpy(ybar + n, &u, sizeof u);
+        for (int q = 0; q < m; q++) {
+            num_v4 kq;
+            memcpy(&kq, kr[q] + n, sizeof kq);
+            kq += ha[q] * v;
+            memcpy(kr[q] + n, &kq, sizeof kq);
+        }
+    }
+    for (; n < dim; n++) {
+        const double v = ybar_i[n];
+        ybar[n] += v;
+        for (int q = 0; q < m; q++)
+            kr[q][n] += ha[q] * v;
+    }
+}
+
 int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_rhs_fn f, void *ctx,
                   double t, double h, double t_end, const double *y, double *k, double *y1,
                   double *ytmp, long *nfe)
@@ -96,14 +137,14 @@ int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_r
     for (int i = 1; i < s; i++) {
         const int last = tab->fsal && i == s - 1;
         double *arg = last ? y1 : ytmp;
-        stage_arg(last ? dim : n_read, dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
+        rk_stage_arg(last ? dim : n_read, dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
         if (last && nonfinite(y1, dim)) return ODE_RC_NONFINITE;
         const double ti = tab->c[i] == 1.0 ? t_end : t + tab->c[i] * h;
         int rc = rk_eval(f, ctx, dim, ti, arg, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }
     if (!tab->fsal) {
-        stage_arg(dim, dim, tab->b, s, h, y, k, y1);
+        rk_stage_arg(dim, dim, tab->b, s, h, y, k, y1);
         if (nonfinite(y1, dim)) return ODE_RC_NONFINITE;
     }
     return 0;
@@ -114,7 +155,7 @@ int rk_step_dense_stages(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f,
 {
     const int s = tab->stages, lda = tab->stages + tab->dense_stages;
     for (int i = s; i < lda; i++) {
-        stage_arg(dim, dim, tab->a + (size_t)i * lda, i, h, y, k, ytmp);
+        rk_stage_arg(dim, dim, tab->a + (size_t)i * lda, i, h, y, k, ytmp);
         int rc = rk_eval(f, ctx, dim, t + tab->c[i] * h, ytmp, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }

@@ -10,11 +10,10 @@
 
 #include <string.h>
 
-/* 0 when all of v is finite: inf and NaN are the doubles whose exponent
- * bits are all ones. Sixteen at a time (num_simd.h): masks ORed as integers
+/* inf and NaN are the doubles whose exponent bits are all ones. Sixteen at a time (num_simd.h): masks ORed as integers
  * (a one-cycle dependency, where a sum of v * 0 waited on each add). */
 #define EXP_BITS 0x7ff0000000000000LL
-NUM_CLONES static int nonfinite(const double *v, size_t n)
+NUM_CLONES int rk_nonfinite(const double *v, size_t n)
 {
     const num_i8 e = {EXP_BITS, EXP_BITS, EXP_BITS, EXP_BITS,
                       EXP_BITS, EXP_BITS, EXP_BITS, EXP_BITS};
@@ -50,7 +49,7 @@ int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, doub
     if (nfe) (*nfe)++;
     int rc = f(t, y, k, ctx);
     if (rc) return rc;
-    return nonfinite(k, dim) ? ODE_RC_NONFINITE : 0;
+    return rk_nonfinite(k, dim) ? ODE_RC_NONFINITE : 0;
 }
 
 /* Rows a stage argument may combine in one pass (more: one pass per row). */
@@ -176,14 +175,14 @@ int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_r
         const int last = tab->fsal && i == s - 1;
         double *arg = last ? y1 : ytmp;
         rk_stage_arg(last ? dim : n_read, dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
-        if (last && nonfinite(y1, dim)) return ODE_RC_NONFINITE;
+        if (last && rk_nonfinite(y1, dim)) return ODE_RC_NONFINITE;
         const double ti = tab->c[i] == 1.0 ? t_end : t + tab->c[i] * h;
         int rc = rk_eval(f, ctx, dim, ti, arg, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }
     if (!tab->fsal) {
         rk_stage_arg(dim, dim, tab->b, s, h, y, k, y1);
-        if (nonfinite(y1, dim)) return ODE_RC_NONFINITE;
+        if (rk_nonfinite(y1, dim)) return ODE_RC_NONFINITE;
     }
     return 0;
 }

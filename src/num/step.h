@@ -17,6 +17,9 @@
 
 #include <stddef.h>
 
+/* Nonzero when one of v[0, n) is inf or NaN. */
+int rk_nonfinite(const double *v, size_t n);
+
 /* k = f(t, y), counted in *nfe, checked for non-finite values. Returns 0,
  * f's nonzero code, or ODE_RC_NONFINITE. */
 int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, double *k, long *nfe);

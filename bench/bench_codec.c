@@ -11,6 +11,9 @@
  *                   now), and their ratio;
  *   codec_parse     the whole request through codec_parse (jansson tree
  *                   built and freed): median_us, median_cpu_us;
+ *   codec_parse_decode  for a request of a 2-state model (W1's): what the
+ *                   v1 trajectory route does before the solve, the parse
+ *                   with "t" and "y0" packed and codec_request_ode_decode;
  *   codec_num_write ns per number written (the reply's numbers are of the
  *                   same kind): "request_ns", the request's own numbers
  *                   written back; "random_ns", doubles of random bits
@@ -25,7 +28,10 @@
  *                   and freed (what a request pays): "hot_us" back to back,
  *                   "cold_us" with 4 MiB of other data touched before each
  *                   (the solve, the kernel's copies and the client run
- *                   between two replies on a core), "hot_ns_per_number",
+ *                   between two replies on a core), "after_syscall_us"
+ *                   with a getppid() before each (less that call's
+ *                   "syscall_us": the kernel entered between two replies,
+ *                   as recv and send are), "hot_ns_per_number",
  *                   "cold_ns_per_number", and "codec_num_write_ns" for the
  *                   same numbers written into one small buffer.
  * Run from the build tree (make builds it). */
@@ -131,6 +137,26 @@ static void parse_once(const token *t, size_t k)
     json_decref(j);
 }
 
+/* What the v1 trajectory route does with W1's body before its solve:
+ * parsed with "t" and "y0" packed, then decoded for a 2-state model. */
+static void parse_decode_once(const token *t, size_t k)
+{
+    (void)t, (void)k;
+    static const char *const keys[] = {"t", "y0", NULL};
+    json_t *j = NULL;
+    err e;
+    err_clear(&e);
+    codec_request_ode q;
+    if (codec_parse_packed(parse_text, parse_len, keys, CODEC_PARSE_PACK_MIN, &j, &e) != ERR_OK ||
+        codec_request_ode_decode(j, 2, &q, &e) != ERR_OK) {
+        fprintf(stderr, "bench_codec: %s\n", e.message);
+        exit(1);
+    }
+    sink = q.t[q.n_t - 1];
+    codec_request_ode_free(&q);
+    json_decref(j);
+}
+
 /* Median wall and CPU seconds of one call of fn. */
 static void time_fn(void (*fn)(const token *, size_t), const token *t, size_t k, int reps,
                     double *wall_s, double *cpu_s)
@@ -223,6 +249,21 @@ static void evict_reply(const token *t, size_t k)
     reply_once(t, k);
 }
 
+/* A system call, as the daemon makes several between two replies (recv,
+ * send, poll): what entering the kernel leaves behind for the user code
+ * after it (on some virtual machines, cold TLBs and branch predictors). */
+static void syscall_only(const token *t, size_t k)
+{
+    (void)t, (void)k;
+    sink = (double)getppid();
+}
+
+static void syscall_reply(const token *t, size_t k)
+{
+    syscall_only(t, k);
+    reply_once(t, k);
+}
+
 /* A number from a jansson node (integer or real). */
 static double num_of(const json_t *v)
 {
@@ -296,7 +337,9 @@ static int bench_reply(const char *path, int reps)
     time_fn(reply_once, NULL, 0, reps, &w, &hot);
     time_fn(evict_only, NULL, 0, reps, &w, &ev_cpu);
     time_fn(evict_reply, NULL, 0, reps, &w, &ev_reply);
-    double cold = ev_reply - ev_cpu;
+    double cold = ev_reply - ev_cpu, sys_cpu, sys_reply;
+    time_fn(syscall_only, NULL, 0, reps, &w, &sys_cpu);
+    time_fn(syscall_reply, NULL, 0, reps, &w, &sys_reply);
     for (size_t i = 0; i < n; i++) {
         all[i] = t[i];
         for (size_t d = 0; d < reply_od; d++)
@@ -304,9 +347,9 @@ static int bench_reply(const char *path, int reps)
     }
     double write_ns = time_writes(all, n * (reply_od + 1), reps);
     printf("{\"bench\": \"codec_reply\", \"bytes\": %zu, \"numbers\": %zu, \"hot_us\": %.2f, "
-           "\"cold_us\": %.2f, \"hot_ns_per_number\": %.1f, \"cold_ns_per_number\": %.1f, "
+           "\"cold_us\": %.2f, \"after_syscall_us\": %.2f, \"syscall_us\": %.2f, \"hot_ns_per_number\": %.1f, \"cold_ns_per_number\": %.1f, "
            "\"codec_num_write_ns\": %.1f}\n",
-           len, numbers, 1e6 * hot, 1e6 * cold, 1e9 * hot / (double)numbers,
+           len, numbers, 1e6 * hot, 1e6 * cold, 1e6 * (sys_reply - sys_cpu), 1e6 * sys_cpu, 1e9 * hot / (double)numbers,
            1e9 * cold / (double)numbers, write_ns);
     json_decref(j);
     free(t);
@@ -363,6 +406,16 @@ int main(int argc, char **argv)
     time_fn(read_with_strtod, t, k, reps, &w_std, &c_std);
     time_fn(read_with_codec, t, k, reps, &w_ours, &c_ours);
     time_fn(parse_once, t, k, reps, &w_parse, &c_parse);
+    double w_pd = 0, c_pd = 0;
+    json_t *probe = NULL;
+    err pe;
+    err_clear(&pe);
+    /* a trajectory request for a 2-state model (W1's): its route's parse and decode too */
+    int is_w1 = codec_parse(text, len, &probe, &pe) == ERR_OK && json_is_object(probe) &&
+                json_array_size(json_object_get(probe, "y0")) == 2 &&
+                json_object_get(probe, "t") != NULL;
+    json_decref(probe);
+    if (is_w1) time_fn(parse_decode_once, t, k, reps, &w_pd, &c_pd);
     printf("{\"bench\": \"codec_numbers\", \"numbers\": %zu, \"strtod_ns\": %.1f, "
            "\"codec_strtod_ns\": %.1f, \"speedup\": %.1f}\n",
            k, 1e9 * c_std / (double)(k ? k : 1), 1e9 * c_ours / (double)(k ? k : 1),
@@ -370,6 +423,10 @@ int main(int argc, char **argv)
     printf("{\"bench\": \"codec_parse\", \"bytes\": %zu, \"median_us\": %.2f, "
            "\"median_cpu_us\": %.2f}\n",
            len, 1e6 * w_parse, 1e6 * c_parse);
+    if (is_w1)
+        printf("{\"bench\": \"codec_parse_decode\", \"bytes\": %zu, \"median_us\": %.2f, "
+               "\"median_cpu_us\": %.2f}\n",
+               len, 1e6 * w_pd, 1e6 * c_pd);
     size_t nw = k > 1000 ? k : 1000;
     double *vals = malloc(nw * sizeof *vals);
     if (!vals) {

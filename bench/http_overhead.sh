@@ -2,7 +2,7 @@
 # http_overhead.sh: issue 13's single-connection overhead of a W1 request
 # over /healthz, measured on W1's own model.
 #
-# Starts two daemons of its own (the build tree's src/odeserved, loopback,
+# Starts three daemons of its own (the build tree's src/odeserved, loopback,
 # port chosen by the kernel, a temporary database, --auth off), both seeded
 # with W1's model (bench_solve --print-model, served as "w1"): A at
 # --log-level warn for the latencies, B at --log-level debug for the
@@ -24,8 +24,14 @@
 # load average; then the medians over the rounds. The remainder of
 # overhead_us is the client's (wrk sends 1.9 KB more and reads 5.9 KB
 # more) and the kernel's loopback copies outside the daemon's clock.
+# And the same in CPU time, which a shared machine moves far less than
+# latencies: a third daemon C (warn, --keepalive-poll 0, so that no spin
+# between requests is counted) serves /healthz and W1 on one connection
+# while its threads' CPU time is read from /proc (schedstat);
+# "cpu_overhead_us" = its CPU per W1 request - per /healthz request - the
+# in-process solve's CPU ("cpu_w1_us", "cpu_healthz_us", "solve_cpu_us").
 # Alternation exposes the parts to the same load; on a shared machine the
-# daemon-side figures move less than the client-side ones.
+# daemon-side and CPU figures move less than the client-side ones.
 #
 # Usage, from the build tree (make builds both programs):
 #   bench/http_overhead.sh
@@ -71,7 +77,10 @@ start a warn
 port_a=$port
 start b debug
 port_b=$port
-for p in $port_a $port_b; do
+ODESERVED_ARGS="${ODESERVED_ARGS:-} --keepalive-poll 0" start c warn
+port_c=$port
+pid_c=${pids##* }
+for p in $port_a $port_b $port_c; do
     curl -sf -H 'Content-Type: application/json' --data-binary @"$dir/req.json" \
         "http://127.0.0.1:$p/v1/models/w1/trajectory" >/dev/null ||
         { echo "http_overhead: W1's request failed on port $p" >&2; exit 1; }
@@ -83,6 +92,14 @@ num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 # wrk one connection, printing its JSON line
 one_conn() { WRK_CONNECTIONS=1 wrk -t1 -c1 -d"$round_duration" -s "$lua" "$1" | grep '^{"bench"'; }
+# daemon C's CPU time so far, ns (all its threads)
+cpu_ns() { cat /proc/"$pid_c"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# CPU microseconds of daemon C per request of a one-connection run of URL
+cpu_per_req() {
+    c0=$(cpu_ns)
+    n=$(one_conn "$1" | num requests)
+    awk -v a="$c0" -v b="$(cpu_ns)" -v n="$n" 'BEGIN { printf "%.2f\n", (n > 0) ? (b - a) / n / 1e3 : 0 }'
+}
 
 out=$dir/rounds
 : >"$out"
@@ -91,6 +108,8 @@ for r in $(seq 1 "$rounds"); do
     h=$(WRK_BENCH=healthz one_conn "http://127.0.0.1:$port_a/healthz" | num p50_us)
     w=$(W1_REQUEST=$dir/req.json one_conn "http://127.0.0.1:$port_a/v1/models/w1/trajectory")
     s=$("$solve" --only w1_single --model "$dir/w1.json" --reps 21)
+    ch=$(WRK_BENCH=healthz cpu_per_req "http://127.0.0.1:$port_c/healthz")
+    cw=$(W1_REQUEST=$dir/req.json cpu_per_req "http://127.0.0.1:$port_c/v1/models/w1/trajectory")
     from=$(wc -l <"$dir/b.log")
     WRK_BENCH=healthz one_conn "http://127.0.0.1:$port_b/healthz" >/dev/null
     sed -n "$((from + 1)),\$p" "$dir/b.log" | grep ' event=request_stages ' >"$dir/stages" || true
@@ -99,16 +118,17 @@ for r in $(seq 1 "$rounds"); do
     W1_REQUEST=$dir/req.json one_conn "http://127.0.0.1:$port_b/v1/models/w1/trajectory" >/dev/null
     sed -n "$((from + 1)),\$p" "$dir/b.log" | grep ' event=request_stages ' >"$dir/stages" || true
     stage() { sed -n "s/.* $1_us=\([-0-9.]*\).*/\1/p" "$dir/stages" | median; }
-    printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_requests": %d, "w1_errors": %d, "load": "%s"}\n' \
+    printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_requests": %d, "w1_errors": %d, "cpu_healthz_us": %s, "cpu_w1_us": %s, "cpu_overhead_us": %.2f, "load": "%s"}\n' \
         "$r" "$h" "$(printf '%s\n' "$w" | num p50_us)" "$(printf '%s\n' "$s" | num median_us)" \
         "$(printf '%s\n' "$s" | num median_cpu_us)" \
         "$(awk -v w="$(printf '%s\n' "$w" | num p50_us)" -v h="$h" -v s="$(printf '%s\n' "$s" | num median_us)" 'BEGIN { print w - h - s }')" \
         "$(stage overhead)" "$dh" "$(awk -v o="$(stage overhead)" -v h="$dh" 'BEGIN { print o - h }')" "$(stage read)" "$(stage before_solve)" "$(stage solve)" \
         "$(stage after_solve)" "$(stage send)" "$(wc -l <"$dir/stages")" \
         "$(printf '%s\n' "$w" | awk '{ e = 0; if (match($0, /"errors": [0-9]+/)) e += substr($0, RSTART + 10, RLENGTH - 10); if (match($0, /"non_2xx": [0-9]+/)) e += substr($0, RSTART + 11, RLENGTH - 11); print e }')" \
+        "$ch" "$cw" "$(awk -v w="$cw" -v h="$ch" -v s="$(printf '%s\n' "$s" | num median_cpu_us)" 'BEGIN { print w - h - s }')" \
         "$load" | tee -a "$out"
 done
-printf '{"summary": "http_overhead_1conn", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "target_us": 8}\n' \
+printf '{"summary": "http_overhead_1conn", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "target_us": 8}\n' \
     "$rounds" "$(num overhead_us <"$out" | median)" "$(num daemon_overhead_us <"$out" | median)" "$(num daemon_excess_us <"$out" | median)" \
     "$(num healthz_p50_us <"$out" | median)" "$(num w1_p50_us <"$out" | median)" \
-    "$(num solve_us <"$out" | median)"
+    "$(num solve_us <"$out" | median)" "$(num cpu_overhead_us <"$out" | median)"

@@ -3,10 +3,10 @@
 # over /healthz, measured on W1's own model.
 #
 # Starts three daemons of its own (the build tree's src/odeserved, loopback,
-# port chosen by the kernel, a temporary database, --auth off), both seeded
-# with W1's model (bench_solve --print-model, served as "w1"): A at
-# --log-level warn for the latencies, B at --log-level debug for the
-# daemon's own account of each request ("request_stages" lines). Then
+# a free port, a temporary database, --auth off), all seeded with W1's
+# model (bench_solve --print-model, served as "w1"): A at --log-level warn
+# for the latencies, B at --log-level debug for the daemon's own account of
+# each request ("request_stages" lines), C for CPU time (below). Then
 # ROUNDS alternating rounds, each on one connection (wrk -t1 -c1,
 # ROUND_DURATION each):
 #   1. GET /healthz on A: its p50 (loopback TCP, libmicrohttpd, a tiny reply);
@@ -25,7 +25,7 @@
 # overhead_us is the client's (wrk sends 1.9 KB more and reads 5.9 KB
 # more) and the kernel's loopback copies outside the daemon's clock.
 # And the same in CPU time, which a shared machine moves far less than
-# latencies: a third daemon C (warn, --keepalive-poll 0, so that no spin
+# latencies: daemon C (warn, --keepalive-poll 0, so that no spin
 # between requests is counted) serves /healthz and W1 on one connection
 # while its threads' CPU time is read from /proc (schedstat);
 # "cpu_overhead_us" = its CPU per W1 request - per /healthz request - the
@@ -36,8 +36,9 @@
 # Usage, from the build tree (make builds both programs):
 #   bench/http_overhead.sh
 # Environment: ROUNDS (default 5), ROUND_DURATION (default 2s), BUILD (the
-# build tree, default this script's parent), ODESERVED_ARGS (added to both
-# daemons' settings). Needs wrk, curl and python3 (a free port).
+# build tree, default this script's parent: BUILD=another tree measures its
+# daemon; one without request_stages gives 0 for those fields),
+# ODESERVED_ARGS (added to every daemon's settings). Needs wrk, curl and python3 (a free port).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top}
@@ -118,6 +119,7 @@ for r in $(seq 1 "$rounds"); do
     W1_REQUEST=$dir/req.json one_conn "http://127.0.0.1:$port_b/v1/models/w1/trajectory" >/dev/null
     sed -n "$((from + 1)),\$p" "$dir/b.log" | grep ' event=request_stages ' >"$dir/stages" || true
     stage() { sed -n "s/.* $1_us=\([-0-9.]*\).*/\1/p" "$dir/stages" | median; }
+    # the round's line: the p50s, the solve, the daemon's stages, CPU
     printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_requests": %d, "w1_errors": %d, "cpu_healthz_us": %s, "cpu_w1_us": %s, "cpu_overhead_us": %.2f, "load": "%s"}\n' \
         "$r" "$h" "$(printf '%s\n' "$w" | num p50_us)" "$(printf '%s\n' "$s" | num median_us)" \
         "$(printf '%s\n' "$s" | num median_cpu_us)" \

@@ -628,7 +628,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                  r->id, outcome ? " outcome=" : "", outcome ? outcome : "");
         log_context_set(NULL, NULL);
     }
-    if (log_level_get() >= LOG_LVL_DEBUG) stages_log(r, took);
+    if (log_level_get() >= LOG_LVL_DEBUG) {
+        log_context_set(r->id, r->log_extra);
+        stages_log(r, took);
+        log_context_set(NULL, NULL);
+    }
     /* not when the connection closes anyway: the client asked, the reply
      * came before the body was read (libmicrohttpd then closes), draining */
     int keepalive = r->keepalive && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->route &&

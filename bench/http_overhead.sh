@@ -20,7 +20,10 @@
 # One JSON line per round: "overhead_us" = p50(W1) - p50(/healthz) -
 # in-process solve (the issue's quantity, target 8); the daemon's side of
 # it, "daemon_excess_us" = W1's daemon overhead ("daemon_overhead_us") -
-# /healthz's time in the daemon ("daemon_healthz_us"), and the stages; the
+# /healthz's time in the daemon ("daemon_healthz_us"), and the stages, of
+# which "daemon_work_us" = read + before_solve + after_solve (the body, the
+# parse and decode, the reply: the steadiest of them, where the send moves
+# with the client's wake-up); the
 # load average; then the medians over the rounds. The remainder of
 # overhead_us is the client's (wrk sends 1.9 KB more and reads 5.9 KB
 # more) and the kernel's loopback copies outside the daemon's clock.
@@ -120,17 +123,19 @@ for r in $(seq 1 "$rounds"); do
     sed -n "$((from + 1)),\$p" "$dir/b.log" | grep ' event=request_stages ' >"$dir/stages" || true
     stage() { sed -n "s/.* $1_us=\([-0-9.]*\).*/\1/p" "$dir/stages" | median; }
     # the round's line: the p50s, the solve, the daemon's stages, CPU
-    printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_requests": %d, "w1_errors": %d, "cpu_healthz_us": %s, "cpu_w1_us": %s, "cpu_overhead_us": %.2f, "load": "%s"}\n' \
+    printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_work_us": %.2f, "daemon_requests": %d, "w1_errors": %d, "cpu_healthz_us": %s, "cpu_w1_us": %s, "cpu_overhead_us": %.2f, "load": "%s"}\n' \
         "$r" "$h" "$(printf '%s\n' "$w" | num p50_us)" "$(printf '%s\n' "$s" | num median_us)" \
         "$(printf '%s\n' "$s" | num median_cpu_us)" \
         "$(awk -v w="$(printf '%s\n' "$w" | num p50_us)" -v h="$h" -v s="$(printf '%s\n' "$s" | num median_us)" 'BEGIN { print w - h - s }')" \
         "$(stage overhead)" "$dh" "$(awk -v o="$(stage overhead)" -v h="$dh" 'BEGIN { print o - h }')" "$(stage read)" "$(stage before_solve)" "$(stage solve)" \
-        "$(stage after_solve)" "$(stage send)" "$(wc -l <"$dir/stages")" \
+        "$(stage after_solve)" "$(stage send)" \
+        "$(awk -v a="$(stage read)" -v b="$(stage before_solve)" -v c="$(stage after_solve)" 'BEGIN { print a + b + c }')" \
+        "$(wc -l <"$dir/stages")" \
         "$(printf '%s\n' "$w" | awk '{ e = 0; if (match($0, /"errors": [0-9]+/)) e += substr($0, RSTART + 10, RLENGTH - 10); if (match($0, /"non_2xx": [0-9]+/)) e += substr($0, RSTART + 11, RLENGTH - 11); print e }')" \
         "$ch" "$cw" "$(awk -v w="$cw" -v h="$ch" -v s="$(printf '%s\n' "$s" | num median_cpu_us)" 'BEGIN { print w - h - s }')" \
         "$load" | tee -a "$out"
 done
-printf '{"summary": "http_overhead_1conn", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "target_us": 8}\n' \
-    "$rounds" "$(num overhead_us <"$out" | median)" "$(num daemon_overhead_us <"$out" | median)" "$(num daemon_excess_us <"$out" | median)" \
+printf '{"summary": "http_overhead_1conn", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_daemon_work_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "target_us": 8}\n' \
+    "$rounds" "$(num overhead_us <"$out" | median)" "$(num daemon_overhead_us <"$out" | median)" "$(num daemon_excess_us <"$out" | median)" "$(num daemon_work_us <"$out" | median)" \
     "$(num healthz_p50_us <"$out" | median)" "$(num w1_p50_us <"$out" | median)" \
     "$(num solve_us <"$out" | median)" "$(num cpu_overhead_us <"$out" | median)"

@@ -135,7 +135,7 @@ for r in $(seq 1 "$rounds"); do
         "$ch" "$cw" "$(awk -v w="$cw" -v h="$ch" -v s="$(printf '%s\n' "$s" | num median_cpu_us)" 'BEGIN { print w - h - s }')" \
         "$load" | tee -a "$out"
 done
-printf '{"summary": "http_overhead_1conn", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_daemon_work_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "target_us": 8}\n' \
+printf '{"summary": "http_overhead_w1_model", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_daemon_work_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "target_us": 8}\n' \
     "$rounds" "$(num overhead_us <"$out" | median)" "$(num daemon_overhead_us <"$out" | median)" "$(num daemon_excess_us <"$out" | median)" "$(num daemon_work_us <"$out" | median)" \
     "$(num healthz_p50_us <"$out" | median)" "$(num w1_p50_us <"$out" | median)" \
     "$(num solve_us <"$out" | median)" "$(num cpu_overhead_us <"$out" | median)"

@@ -57,7 +57,15 @@ done
 
 dir=$(mktemp -d)
 pids=
-trap 'for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT INT TERM
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    pids=
+    rm -rf "$dir"
+}
+# a signal (PIPE too: `| head -1` closes the pipe before the summary) exits
+# through cleanup, or the daemons would outlive the script
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
 "$solve" --print-model >"$dir/w1.json"
 "$solve" --print-request >"$dir/req.json"
 

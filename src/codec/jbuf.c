@@ -136,7 +136,8 @@ void jbuf_vec(jbuf *b, const double *v, size_t n)
 
 /* As jbuf_vec, a block of rows at a time: a trajectory's rows are short
  * (a state each), and a jbuf_vec per row, with its brackets and commas
- * through jbuf_raw, cost a reply about as much again as the rows' numbers.
+ * through jbuf_raw (a growth check and a NUL store each), was a visible
+ * share of a trajectory reply (docs/benchmarks.md, bench_codec --reply).
  * A block's room: each number's CODEC_NUM_MAX + 1 as in jbuf_vec, and a
  * row's brackets and comma. */
 static void rows_write(jbuf *b, const double *y, size_t n, size_t dim, int nan_row_null)

@@ -27,6 +27,11 @@
 #      ("daemon_cpu_us_per_req"), robust to a loaded machine; against the
 #      in-process solve's median_cpu_us it is the CPU each request costs
 #      beyond its solve.
+#   5. unless OVERHEAD_ROUNDS=0: issue 13's quantity, the one-connection
+#      overhead of W1 over /healthz on W1's *own* model (parts 1-3 post W1's
+#      request to the spiral demo model, 1730 NFE where W1's model takes
+#      86): bench/http_overhead.sh, which starts daemons of its own from
+#      the build tree, OVERHEAD_ROUNDS alternating rounds (default 3).
 # REQUEST names another request body to post instead of W1's (part 1 still
 # compares with W1's in-process solve; use parts 2 and 4).
 # Prints one JSON line per measurement, then the summary lines. Run it on an
@@ -37,7 +42,7 @@
 #   bench/bench_http.sh [BASE_URL]        (default http://127.0.0.1:8080)
 # Environment: DURATION (part 2, wrk's -d, default 10s), CONNECTIONS (default
 # "1 8 64"), ROUNDS (part 1, default 7), ROUND_DURATION (default 2s),
-# DAEMON_LOG (part 3), DAEMON_PID (part 4), REQUEST.
+# DAEMON_LOG (part 3), DAEMON_PID (part 4), REQUEST, OVERHEAD_ROUNDS (part 5).
 # Needs wrk (Debian: apt-get install wrk) and curl.
 set -eu
 
@@ -174,4 +179,10 @@ EOF
             printf "{\"summary\": \"server_side\", \"requests\": %d, \"p50_overhead_us\": %.1f, \"p50_solve_us\": %.1f, \"overhead_pct\": %.1f}\n", n, d * 1000, s * 1000, d / s * 100 }'
     fi
     rm -f "$pairs"
+fi
+
+# 5. The overhead on W1's own model (its own daemons; docs/benchmarks.md).
+overhead_rounds=${OVERHEAD_ROUNDS:-3}
+if [ "$overhead_rounds" -gt 0 ]; then
+    BUILD=${BUILD:-$(pwd)} ROUNDS=$overhead_rounds ROUND_DURATION=$round_duration "$here/http_overhead.sh"
 fi

@@ -32,6 +32,9 @@ EXTRA_DIST += bench/http_profile.sh bench/body_peak.py
 EXTRA_DIST += bench/http_ceiling.sh
 # http_cpu.sh: CPU time, context switches and system calls per request (perf stat)
 EXTRA_DIST += bench/http_cpu.sh
+# http_overhead.sh: the one-connection overhead of W1 over /healthz on W1's own
+# model (its own daemons), with the daemon's request_stages (docs/benchmarks.md)
+EXTRA_DIST += bench/http_overhead.sh
 # http_small_request.json: a W1-sized spiral request (y0 = (0.5, 0), 100
 # times in [0, 5]: about a tenth of the demo request's evaluations), for
 # REQUEST= of both scripts: the HTTP path's own cost at the solve size of W1.

@@ -185,7 +185,7 @@ for r in $(seq 1 "$rounds"); do
         "$(num "$a" w3_torch_train_batch32 cpu_ms_per_step)" ms
 
     if [ "$http" = yes ]; then
-        pair "$r" "ROUNDS=1 ROUND_DURATION=2s DURATION='$http_duration' CONNECTIONS='1 64' \
+        pair "$r" "OVERHEAD_ROUNDS=0 ROUNDS=1 ROUND_DURATION=2s DURATION='$http_duration' CONNECTIONS='1 64' \
                    '$bench/bench_http.sh' 'http://$addr' >>'$o'" \
             "'$PYTHON' '$bench/w1_torch.py' --model '$srcdir/examples/spiral.json' \
                    --request '$tmp/request.json' --name spiral --rows single --reps 7 >>'$a'"

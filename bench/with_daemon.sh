@@ -15,7 +15,18 @@ build=${BUILD:-$top}
 script=$1
 case $script in /*) ;; *) script=$top/$script ;; esac
 dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+pid= client=
+cleanup() {
+    [ -n "$client" ] && kill "$client" 2>/dev/null
+    [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    rm -rf "$dir"
+}
+# A signal only runs the EXIT trap by way of exit; and the shell takes a
+# signal only between commands, so the client runs in the background under
+# wait, which a signal interrupts (a foreground client would hold the daemon
+# up until it ended by itself).
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
 "$build/src/odeserved" --listen 127.0.0.1:0 --db "$dir/bench.db" --auth off \
     ${ODESERVED_ARGS:-} \
     2>"$dir/log" &
@@ -26,4 +37,9 @@ until port=$(sed -n 's/.*event=listening addr=[^ ]*:\([0-9]*\).*/\1/p' "$dir/log
     i=$((i + 1)); [ $i -lt 200 ] || { cat "$dir/log"; exit 1; }; sleep 0.1
 done
 cd "$top"
-PORT=$port DAEMON_PID=$pid /usr/bin/python3 "$script"
+PORT=$port DAEMON_PID=$pid /usr/bin/python3 "$script" &
+client=$!
+status=0
+wait "$client" || status=$?
+client=
+exit "$status"

@@ -359,6 +359,60 @@ START_TEST(jbuf_ints_and_vectors)
 }
 END_TEST
 
+/* jbuf_rows and jbuf_rows_or_null, written a block of rows at a time: the
+ * same text as a jbuf_vec per row (and, for the latter, null for a row
+ * whose first value is NaN), across block boundaries, for rows of every
+ * width from none to wider than a block, with NaN (first or not), infinite,
+ * subnormal and negative zero values. */
+START_TEST(jbuf_rows_as_vectors)
+{
+    enum { MAXV = 300 * 300 };
+    double *v = malloc(MAXV * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < MAXV; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        memcpy(&v[i], &state, sizeof v[i]);
+        if (i % 5 == 0) v[i] = -1e-310 * (double)(i % 7); /* subnormals, -0.0 */
+        if (i % 11 == 0) v[i] = NAN;
+        if (i % 13 == 0) v[i] = -INFINITY;
+    }
+    const size_t dims[] = {0, 1, 2, 3, 7, 255, 256, 257, 300};
+    const size_t ns[] = {0, 1, 2, 127, 128, 129, 300};
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (int nul = 0; nul < 2; nul++) {
+                const size_t dim = dims[di], n = ns[ni];
+                jbuf got, want;
+                jbuf_init(&got);
+                jbuf_init(&want);
+                jbuf_lit(&got, "x");
+                jbuf_lit(&want, "x");
+                if (nul)
+                    jbuf_rows_or_null(&got, v, n, dim);
+                else
+                    jbuf_rows(&got, v, n, dim);
+                jbuf_raw(&want, "[", 1);
+                for (size_t i = 0; i < n; i++) {
+                    if (i) jbuf_raw(&want, ",", 1);
+                    if (nul && dim && isnan(v[i * dim]))
+                        jbuf_lit(&want, "null");
+                    else
+                        jbuf_vec(&want, v + i * dim, dim);
+                }
+                jbuf_raw(&want, "]", 1);
+                size_t gl, wl;
+                char *g = jbuf_take(&got, &gl), *w = jbuf_take(&want, &wl);
+                ck_assert_uint_eq(gl, strlen(g));
+                ck_assert_msg(gl == wl && strcmp(g, w) == 0, "dim %zu, %zu rows, null rows %d",
+                              dim, n, nul);
+                free(g);
+                free(w);
+            }
+    free(v);
+}
+END_TEST
+
 /* The jansson values a reply is built from, with the reals the dataset
  * summary carries: the shortest round-trip form, not %.17g's. */
 START_TEST(jbuf_json_numbers_shortest)
@@ -1327,6 +1381,7 @@ static Suite *suite(void)
     tcase_add_test(c, strtod_random_against_strtod);
     tcase_add_test(c, jbuf_writes_json);
     tcase_add_test(c, jbuf_ints_and_vectors);
+    tcase_add_test(c, jbuf_rows_as_vectors);
     tcase_add_test(c, jbuf_json_numbers_shortest);
     tcase_add_test(c, utf8_sequences);
     tcase_add_test(c, parse_accepts_json);

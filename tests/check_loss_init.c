@@ -268,6 +268,39 @@ START_TEST(regression_by_hand)
 }
 END_TEST
 
+/* loss_regression_rows: the per-row calls' sum and gradients, bit for bit
+ * (strided y and grad rows, missing targets, both losses, a given scale and
+ * scale 0, with and without a gradient). */
+START_TEST(regression_rows_as_per_row)
+{
+    enum { ROWS = 13, N = 3, STRIDE = 5 };
+    double y[ROWS * STRIDE], t[ROWS * N], g1[ROWS * STRIDE], g2[ROWS * STRIDE];
+    rng r;
+    rng_seed(&r, 7);
+    for (size_t i = 0; i < ROWS * STRIDE; i++)
+        y[i] = rng_normal(&r);
+    for (size_t i = 0; i < ROWS * N; i++)
+        t[i] = i % 7 == 3 ? NAN : rng_normal(&r);
+    t[4] = y[1 * STRIDE + 1]; /* d = 0: sign 0 */
+    const loss_kind kinds[2] = {LOSS_MSE, LOSS_L1};
+    const double scales[3] = {0, 1.0 / 37, 0.3};
+    for (int k = 0; k < 2; k++)
+        for (int sc = 0; sc < 3; sc++)
+            for (int wg = 0; wg < 2; wg++) {
+                for (size_t i = 0; i < ROWS * STRIDE; i++)
+                    g1[i] = g2[i] = 0.25 * (double)i;
+                double want = 0;
+                for (size_t q = 0; q < ROWS; q++)
+                    want += loss_regression(kinds[k], N, y + q * STRIDE, t + q * N, scales[sc],
+                                            wg ? g1 + q * STRIDE : NULL);
+                const double got = loss_regression_rows(kinds[k], ROWS, N, y, STRIDE, t,
+                                                        scales[sc], wg ? g2 : NULL);
+                ck_assert(memcmp(&want, &got, sizeof got) == 0);
+                ck_assert(memcmp(g1, g2, sizeof g1) == 0);
+            }
+}
+END_TEST
+
 START_TEST(cross_entropy_reference)
 {
     json_t *cases = json_object_get(load_fixture(), "cross_entropy");
@@ -341,6 +374,7 @@ static Suite *loss_init_suite(void)
     suite_add_tcase(s, ti);
     TCase *tl = tcase_create("loss");
     tcase_add_test(tl, regression_by_hand);
+    tcase_add_test(tl, regression_rows_as_per_row);
     tcase_add_test(tl, cross_entropy_reference);
     tcase_add_test(tl, cross_entropy_fd);
     suite_add_tcase(s, tl);

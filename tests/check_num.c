@@ -7,6 +7,7 @@
  * output-time handling, jumps, batches, the step observer, NFE) and main().
  * check_num_order.c: order conditions and convergence orders.
  * check_num_errors.c: TCases "limits" and "errors". */
+#include "num/step.h"
 #include "num_check.h"
 #include "testutil.h"
 
@@ -660,6 +661,118 @@ START_TEST(observer_records_steps)
 }
 END_TEST
 
+/* The record's k rows, as a reverse sweep that kept what each call of f
+ * left finds them (driver.h, ode_step_record; model/grad_backprop.c): row
+ * i holds the value of the latest call of f whose dydt was that row, made
+ * at the stage's argument rk_stage_arg(y0, a_i) and time, bit for bit; k_1
+ * of a step that is not a fresh start is the previous step's last row.
+ * Every explicit table, with rejected steps, dense stages and jumps. */
+#define ROWS_LOG 256 /* the latest calls of f, a ring */
+struct rows_log {
+    const struct tp_problem *p;
+    long n; /* calls of f */
+    struct {
+        double t, y[TP_MAXDIM], k[TP_MAXDIM];
+        const double *at;
+    } call[ROWS_LOG];
+    double last[TP_MAXDIM]; /* the previous step's last stage row */
+    long steps, fresh, checked;
+};
+
+static int rows_f(double t, const double *y, double *dydt, void *ctx)
+{
+    struct rows_log *l = ctx;
+    int rc = l->p->f(t, y, dydt, l->p->ctx);
+    const long c = l->n++ % ROWS_LOG;
+    l->call[c].t = t;
+    l->call[c].at = dydt;
+    memcpy(l->call[c].y, y, l->p->dim * sizeof *y);
+    memcpy(l->call[c].k, dydt, l->p->dim * sizeof *y);
+    return rc;
+}
+
+static int rows_check(const struct ode_step_record *r, void *ctx)
+{
+    struct rows_log *l = ctx;
+    const struct rk_tableau *tab = r->tab;
+    const int lda = tab->stages + tab->dense_stages;
+    double arg[TP_MAXDIM];
+    for (int i = 0; i < r->n_k; i++) {
+        const double *row = r->k + (size_t)i * r->dim;
+        if (i == 0 && !r->fresh_start) {
+            ck_assert(memcmp(row, l->last, r->dim * sizeof *row) == 0);
+            continue;
+        }
+        long c = l->n - 1;
+        while (c >= 0 && c >= l->n - ROWS_LOG && l->call[c % ROWS_LOG].at != row)
+            c--;
+        ck_assert_msg(c >= 0 && c >= l->n - ROWS_LOG, "row %d of step %ld: no call of f wrote it",
+                      i, l->steps);
+        c %= ROWS_LOG;
+        ck_assert(memcmp(l->call[c].k, row, r->dim * sizeof *row) == 0);
+        rk_stage_arg(r->dim, r->dim, tab->a + (size_t)i * lda, i, r->h, r->y0, r->k, arg);
+        ck_assert_msg(memcmp(l->call[c].y, arg, r->dim * sizeof *arg) == 0,
+                      "row %d of step %ld: f's argument is not the stage's", i, l->steps);
+        if (i > 0 && tab->c[i] != 1.0) ck_assert(l->call[c].t == r->t + tab->c[i] * r->h);
+        l->checked++;
+    }
+    memcpy(l->last, r->k + (size_t)(tab->stages - 1) * r->dim, r->dim * sizeof *l->last);
+    l->fresh += r->fresh_start;
+    l->steps++;
+    return 0;
+}
+
+START_TEST(observer_rows_written_by_f)
+{
+    static struct rows_log l;
+    const struct tp_problem *p = tp_find("lotka_volterra");
+    size_t nt;
+    const struct rk_tableau *const *all = rk_tableau_all(&nt);
+    long rejected = 0, dense = 0;
+    for (size_t m = 0; m < nt; m++) {
+        if (rk_tableau_implicit(all[m])) continue;
+        for (int jumps = 0; jumps < 2; jumps++) {
+            memset(&l, 0, sizeof l);
+            l.p = p;
+            struct ode_options o;
+            ode_options_init(&o);
+            o.rtol = 1e-8;
+            o.atol = 1e-10;
+            o.first_step = 1.0; /* too large: the first attempts are rejected */
+            if (!rk_tableau_adaptive(all[m])) o.n_steps = 400;
+            o.observer = rows_check;
+            o.observer_ctx = &l;
+            const double span = p->t_hi - p->t0, jt[2] = {p->t0 + span / 3, p->t0 + span / 2};
+            double t_out[3] = {p->t0 + span / 7, p->t0 + span * 0.61, p->t_hi}, y[3 * TP_MAXDIM];
+            struct ode_problem pr = {.f = rows_f,
+                                     .ctx = &l,
+                                     .dim = p->dim,
+                                     .t0 = p->t0,
+                                     .y0 = p->y0,
+                                     .t_out = t_out,
+                                     .n_out = 3,
+                                     .jump_times = jumps ? jt : NULL,
+                                     .n_jumps = jumps ? 2 : 0};
+            err e;
+            err_clear(&e);
+            struct ode_stats st;
+            ode_solver *s = ode_solver_new(all[m], p->dim, &e);
+            ck_assert_ptr_nonnull(s);
+            ck_assert_msg(ode_solve(s, &pr, &o, y, &st, &e) == ERR_OK, "%s: %s", all[m]->name,
+                          e.message);
+            ode_solver_free(s);
+            ck_assert_int_eq(l.steps, st.n_accepted);
+            ck_assert_int_eq(l.fresh, jumps && all[m]->fsal ? 3 : all[m]->fsal ? 1 : l.steps);
+            ck_assert_int_ge(l.checked, l.steps * (all[m]->stages - 1));
+            rejected += st.n_rejected;
+            dense += all[m]->dense_stages > 0;
+        }
+    }
+    ck_assert_int_gt(rejected, 0);
+    ck_assert_int_gt(dense, 0);
+}
+END_TEST
+
 /* ode_problem.n_read: a state whose last components f never reads
  * (quadratures, as a training adjoint's parameter cotangents). Forming
  * their stage arguments is skipped; the solution, the step sequence and the
@@ -742,6 +855,7 @@ TCase *num_tcase_core(void)
     tcase_add_test(tc, groups_max_norm);
     tcase_add_test(tc, groups_each_meets_tolerance);
     tcase_add_test(tc, observer_records_steps);
+    tcase_add_test(tc, observer_rows_written_by_f);
     tcase_add_test(tc, quadratures_skip_stage_arguments);
     return tc;
 }

@@ -1,9 +1,12 @@
 /* check_num_errors.c: TCases "limits" (edge cases of the driver and the
  * public dense-output API) and "errors" (every failure path, its code, its
  * message and the failure time) of check_num. See check_num.c. */
+#include "num/step.h"
 #include "num_check.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +435,48 @@ START_TEST(rhs_nonfinite_at_start_and_fixed)
 }
 END_TEST
 
+/* rk_eval's check of f's value, at every position of every length up to
+ * 70 (its vector blocks and the tail): one inf, -inf or NaN (quiet, with a
+ * payload, negative) is found; extreme finite values (the largest, the
+ * smallest subnormal, -0) are not. */
+struct fill {
+    size_t n, at;
+    double bad;
+};
+
+static int f_fill(double t, const double *y, double *d, void *ctx)
+{
+    const struct fill *c = ctx;
+    (void)t, (void)y;
+    const double finite[] = {DBL_MAX, -DBL_MAX, 4.9e-324, -0.0, 1.0, 0.0};
+    for (size_t i = 0; i < c->n; i++)
+        d[i] = finite[i % (sizeof finite / sizeof finite[0])];
+    if (c->at < c->n) d[c->at] = c->bad;
+    return 0;
+}
+
+START_TEST(rhs_nonfinite_every_position)
+{
+    enum { MAXN = 70 };
+    double nan_payload, y[MAXN] = {0}, k[MAXN];
+    const uint64_t bits = 0x7ff0000000000123ULL; /* a signalling-pattern NaN */
+    memcpy(&nan_payload, &bits, sizeof bits);
+    const double bad[] = {INFINITY, -INFINITY, NAN, -NAN, nan_payload};
+    for (size_t n = 1; n <= MAXN; n++) {
+        struct fill c = {.n = n, .at = n}; /* all finite */
+        long nfe = 0;
+        ck_assert_int_eq(rk_eval(f_fill, &c, n, 0, y, k, &nfe), 0);
+        ck_assert_int_eq(nfe, 1);
+        for (c.at = 0; c.at < n; c.at++)
+            for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+                c.bad = bad[b];
+                ck_assert_msg(rk_eval(f_fill, &c, n, 0, y, k, &nfe) == ODE_RC_NONFINITE,
+                              "n %zu, position %zu, value %d", n, c.at, (int)b);
+            }
+    }
+}
+END_TEST
+
 struct hook {
     int calls, after, code;
 };
@@ -648,6 +693,7 @@ TCase *num_tcase_errors(void)
     tcase_add_test(tc, nan_recovered);
     tcase_add_test(tc, rhs_failures);
     tcase_add_test(tc, rhs_nonfinite_at_start_and_fixed);
+    tcase_add_test(tc, rhs_nonfinite_every_position);
     tcase_add_test(tc, abort_hook_and_observer);
     tcase_add_test(tc, invalid_arguments);
     return tc;

@@ -326,6 +326,68 @@ static int solved_where(int i, int *all)
     return here;
 }
 
+/* The field key=%lf of the log line of event `ev` with request id `id`. */
+static double stage_field(const char *log, const char *ev, const char *id, const char *key)
+{
+    char want[128], k[64];
+    snprintf(want, sizeof want, "event=%s request_id=%s ", ev, id);
+    const char *line = strstr(log, want);
+    ck_assert_msg(line != NULL, "no line %s", want);
+    const char *eol = strchr(line, '\n');
+    snprintf(k, sizeof k, " %s=", key);
+    const char *v = strstr(line, k);
+    ck_assert_msg(v && (!eol || v < eol), "%s: no %s", want, key);
+    return strtod(v + strlen(k), NULL);
+}
+
+/* At log level debug every request's completion logs where its time in
+ * the daemon went (request_stages, docs/operations.md): the stages are
+ * never negative and add up to no more than the whole; a solved request
+ * shows its solve, on the HTTP thread and on the pool alike, and its
+ * overhead is the whole less at least the solve; a request without a
+ * solve shows none, its overhead being its whole time. */
+START_TEST(request_stages_add_up)
+{
+    start(where_args[_i]);
+    const char *hs[] = {"Content-Type: application/json", "X-Request-Id: stages-t", NULL};
+    static const char body[] = "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 7.0]}";
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "POST", "/v1/models/spiral/trajectory", hs, body, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+    const char *hh[] = {"X-Request-Id: stages-h", NULL};
+    ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", hh, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    tu_response_free(&r);
+    ck_assert_int_eq(tu_wait_log(&d, "event=request_stages request_id=stages-h ", 10), 0);
+    char *log = tu_read_file(d.log, NULL);
+    ck_assert_ptr_nonnull(log);
+    static const char *const parts[] = {"read_us", "before_solve_us", "solve_us",
+                                        "after_solve_us", "send_us"};
+    const char *const ids[] = {"stages-t", "stages-h"};
+    for (int k = 0; k < 2; k++) {
+        double sum = 0, total = stage_field(log, "request_stages", ids[k], "total_us");
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            double v = stage_field(log, "request_stages", ids[k], parts[i]);
+            ck_assert_msg(v >= 0, "%s %s = %g", ids[k], parts[i], v);
+            sum += v;
+        }
+        ck_assert_msg(sum <= total + 0.05, "%s: stages %g > total %g", ids[k], sum, total);
+    }
+    double solve = stage_field(log, "request_stages", "stages-t", "solve_us");
+    double total = stage_field(log, "request_stages", "stages-t", "total_us");
+    double over = stage_field(log, "request_stages", "stages-t", "overhead_us");
+    ck_assert_msg(solve > 0, "the solve is not in the stages");
+    ck_assert_msg(over >= 0 && over <= total - solve + 0.02, "overhead %g, total %g, solve %g",
+                  over, total, solve);
+    ck_assert(stage_field(log, "request_stages", "stages-h", "solve_us") == 0);
+    ck_assert(stage_field(log, "request_stages", "stages-h", "overhead_us") ==
+              stage_field(log, "request_stages", "stages-h", "total_us"));
+    free(log);
+    stop_ok();
+}
+END_TEST
+
 START_TEST(http_equals_library)
 {
     start(where_args[_i]);
@@ -1185,6 +1247,7 @@ static Suite *serve_suite(void)
     tcase_add_test(c, round_trip_is_exact);
     tcase_add_test(c, tree_replies_numbers_shortest);
     tcase_add_loop_test(c, http_equals_library, 0, 2);
+    tcase_add_loop_test(c, request_stages_add_up, 0, 2);
     tcase_add_loop_test(c, cde_http_equals_library, 0, 2);
     tcase_add_test(c, readme_examples_hold);
     suite_add_tcase(s, c);

@@ -307,20 +307,6 @@ void codec_request_stats_write(jbuf *b, const codec_request_stats *st)
     jbuf_lit(b, "}}");
 }
 
-/* Rows of y (n x od), a NAN row (past a terminal event) as null. */
-static void rows_or_null(jbuf *b, const double *y, size_t n, size_t od)
-{
-    jbuf_raw(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i) jbuf_raw(b, ",", 1);
-        if (isnan(y[i * od]))
-            jbuf_lit(b, "null");
-        else
-            jbuf_vec(b, y + i * od, od);
-    }
-    jbuf_raw(b, "]", 1);
-}
-
 /* Trajectory b's events, [{"name", "t", "y"}, ..], from *at on (they are
  * sorted by trajectory). */
 static void events_of(jbuf *b, const codec_request_ode *q, const struct ode_model_events *ev,
@@ -383,13 +369,13 @@ void codec_request_ode_reply_ev(jbuf *b, const char *model, int version,
     }
     jbuf_lit(b, ",\"y\":");
     if (!q->batched) {
-        rows_or_null(b, y, q->n_t, od);
+        jbuf_rows_or_null(b, y, q->n_t, od);
     } else {
         jbuf_raw(b, "[", 1);
         for (size_t k = 0, off = 0; k < q->batch; k++) {
             const size_t n = q->t_len ? q->t_len[k] : q->n_t;
             if (k) jbuf_raw(b, ",", 1);
-            rows_or_null(b, y + off * od, n, od);
+            jbuf_rows_or_null(b, y + off * od, n, od);
             off += n;
         }
         jbuf_raw(b, "]", 1);

@@ -4,6 +4,7 @@
 
 #include "codec/codec_packed.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,14 +134,49 @@ void jbuf_vec(jbuf *b, const double *v, size_t n)
     jbuf_raw(b, "]", 1);
 }
 
-void jbuf_rows(jbuf *b, const double *y, size_t n, size_t dim)
+/* As jbuf_vec, a block of rows at a time: a trajectory's rows are short
+ * (a state each), and a jbuf_vec per row, with its brackets and commas
+ * through jbuf_raw (a growth check and a NUL store each), was a visible
+ * share of a trajectory reply (docs/benchmarks.md, bench_codec --reply).
+ * A block's room: each number's CODEC_NUM_MAX + 1 as in jbuf_vec, and a
+ * row's brackets and comma. */
+static void rows_write(jbuf *b, const double *y, size_t n, size_t dim, int nan_row_null)
 {
+    enum { BLOCK = 256 };
+    const size_t per = dim < BLOCK ? BLOCK / (dim ? dim : 1) : 1;
     jbuf_raw(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i) jbuf_raw(b, ",", 1);
-        jbuf_vec(b, y + i * dim, dim);
+    for (size_t i = 0; i < n;) {
+        size_t m = n - i < per ? n - i : per;
+        if (grow(b, m * (dim * (CODEC_NUM_MAX + 1) + 4)) != 0) return;
+        char *o = b->p + b->len;
+        for (size_t end = i + m; i < end; i++) {
+            const double *r = y + i * dim;
+            if (i) *o++ = ',';
+            if (nan_row_null && dim && isnan(r[0])) {
+                memcpy(o, "null", 4);
+                o += 4;
+                continue;
+            }
+            *o++ = '[';
+            for (size_t k = 0; k < dim; k++) {
+                if (k) *o++ = ',';
+                o += codec_num_write(o, r[k]);
+            }
+            *o++ = ']';
+        }
+        b->len = (size_t)(o - b->p);
     }
     jbuf_raw(b, "]", 1);
+}
+
+void jbuf_rows(jbuf *b, const double *y, size_t n, size_t dim)
+{
+    rows_write(b, y, n, dim, 0);
+}
+
+void jbuf_rows_or_null(jbuf *b, const double *y, size_t n, size_t dim)
+{
+    rows_write(b, y, n, dim, 1);
 }
 
 void jbuf_json(jbuf *b, const json_t *v)

@@ -33,6 +33,9 @@ void jbuf_int(jbuf *b, long long v);
 void jbuf_vec(jbuf *b, const double *v, size_t n);
 /* [[..],[..],...]: n rows of dim numbers each, row-major in y. */
 void jbuf_rows(jbuf *b, const double *y, size_t n, size_t dim);
+/* The same, a row whose first value is NaN written as null (a trajectory's
+ * rows past a terminal event). */
+void jbuf_rows_or_null(jbuf *b, const double *y, size_t n, size_t dim);
 /* Any jansson value; reals through codec_num_write, object keys in
  * insertion order. */
 void jbuf_json(jbuf *b, const json_t *v);

@@ -103,6 +103,14 @@ int http_req_client_gone(const http_req *r);
 /* clock_mono() when the whole request was in: deadlines count from it, so
  * a wait in the evaluation queue counts against them. */
 double http_req_ready_at(const http_req *r);
+/* A solve of the request ran from `enter` to `leave` (clock_mono(); the
+ * window of the handler's solve call, its log lines included), `solve_s`
+ * of it in the solver itself. At log level debug the request's completion
+ * logs "request_stages": where its time in the daemon went around the
+ * solves (docs/operations.md; bench/http_overhead.sh reads it). A fallback
+ * that solves again adds a second window. Any thread, while the request
+ * is being served (never two at once for one request). */
+void http_req_solve_window(http_req *r, double enter, double leave, double solve_s);
 
 /* ---- the one error table (the body is codec/codec_err.h's) ---- */
 unsigned http_status_for(err_code code);

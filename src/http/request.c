@@ -20,6 +20,7 @@
 
 #include "codec/codec_err.h"
 #include "codec/jbuf.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 /* err_code -> HTTP status: the one table. */
@@ -196,6 +197,14 @@ int http_req_client_gone(const http_req *r)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+void http_req_solve_window(http_req *r, double enter, double leave, double solve_s)
+{
+    if (r->solve_window_s == 0) r->t_solve_enter = enter;
+    r->t_solve_leave = leave;
+    r->solve_window_s += leave - enter;
+    r->solve_s += solve_s;
+}
+
 double http_req_ready_at(const http_req *r)
 {
     return r->t_ready > 0 ? r->t_ready : r->t_start;
@@ -225,6 +234,7 @@ void http_reply_buf(http_req *r, unsigned status, char *body, size_t len)
     r->reply = body;
     r->reply_len = len;
     r->replied = 1;
+    r->t_replied = clock_mono();
 }
 
 void http_reply_text(http_req *r, unsigned status, const char *ctype, char *body, size_t len)

@@ -27,6 +27,10 @@ struct http_req {
     char id[REQ_ID_MAX];
     double t_start; /* clock_mono() at the first callback */
     double t_ready; /* clock_mono() when the whole request was in (dispatch) */
+    /* http_req_solve_window: the first window's start, the last one's end,
+     * the windows' and the solver's own seconds (0: no solve); t_replied:
+     * clock_mono() when the reply was made ("request_stages", server.c) */
+    double t_solve_enter, t_solve_leave, solve_window_s, solve_s, t_replied;
     int fd;         /* the connection's socket (http_req_client_gone); -1 = unknown */
     int keepalive;  /* the client means to send more on this connection */
     int pipelined;  /* it was already buffered when the previous one completed */

@@ -585,6 +585,28 @@ static int keepalive_poll(http_server *s, struct MHD_Connection *c)
     return ready != 0;
 }
 
+/* Where a request's time in the daemon went, in microseconds: its body
+ * read (headers in to body in), before the first solve (routing, the
+ * parse, the decode), the solver, after the last solve (the reply
+ * written), the send (reply made to completion: headers, the send, the
+ * connection's turn); "overhead" is the whole minus the solve windows
+ * (whose own log lines it leaves out). A request without a solve has its
+ * handler in before_solve and 0 after. Written after the request's clock
+ * stopped, so the line costs the next request, not this one. */
+static void stages_log(const http_req *r, double took)
+{
+    const double us = 1e6, ready = r->t_ready > 0 ? r->t_ready : r->t_start;
+    const double replied = r->t_replied > 0 ? r->t_replied : r->t_start + took;
+    const int solved = r->solve_window_s > 0;
+    log_debug("request_stages",
+              "request_id=%s read_us=%.2f before_solve_us=%.2f solve_us=%.2f after_solve_us=%.2f "
+              "send_us=%.2f total_us=%.2f overhead_us=%.2f",
+              r->id, (ready - r->t_start) * us,
+              ((solved ? r->t_solve_enter : replied) - ready) * us, r->solve_s * us,
+              solved ? (replied - r->t_solve_leave) * us : 0.0,
+              (r->t_start + took - replied) * us, took * us, (took - r->solve_window_s) * us);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -604,6 +626,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s",
                  r->method, log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3,
                  r->id, outcome ? " outcome=" : "", outcome ? outcome : "");
+        log_context_set(NULL, NULL);
+    }
+    if (log_level_get() >= LOG_LVL_DEBUG) {
+        log_context_set(r->id, r->log_extra);
+        stages_log(r, took);
         log_context_set(NULL, NULL);
     }
     /* not when the connection closes anyway: the client asked, the reply

@@ -776,6 +776,7 @@ fail:
 static err_code solve_once(http_req *r, traj *t, const char *where, double budget, limits *l,
                            err *e)
 {
+    const double enter = clock_mono();
     *l = limits_start(r, budget);
     log_debug("trajectory_start",
               "request_id=%s where=%s model=%s version=%d batch=%zu n_t=%zu units=%.3g",
@@ -794,6 +795,7 @@ static err_code solve_once(http_req *r, traj *t, const char *where, double budge
         log_info("eval_dropped", "request_id=%s when=running after_ms=%.3f", http_req_id(r), t->ms);
         metrics_eval_dropped(1);
     }
+    http_req_solve_window(r, enter, clock_mono(), s);
     return rc;
 }
 

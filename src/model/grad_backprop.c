@@ -29,14 +29,18 @@
  *
  * KEPT EVALUATIONS. With a field that can keep what an eval leaves for its
  * VJP (grad_field.keep: an MLP's layer activations) the forward's
- * right-hand side gives each evaluation a slot: its time, its argument Y
- * and the field's kept tape. num's stepper evaluates trial steps that it
- * then rejects, and other points (the first step's size), so when a step
- * is accepted its stage rows are matched to the slots since the previous
- * accepted step by their argument (recomputed with stage_arg, the same
- * bits the sweep would compute; FSAL's k_1 is the previous step's last
- * slot), the matched slots are packed down and the rest are freed for the
- * next step. The sweep then runs the VJP on a kept slot whose time is the
+ * right-hand side gives each evaluation a slot: its time, the row of num's
+ * k it writes (f's dydt) and the field's kept tape. num's stepper also
+ * evaluates trial steps that it then rejects, and other points (the first
+ * step's size), so when a step is accepted its stage rows are matched to
+ * the evaluations since the previous accepted step by that row: num's k
+ * row i holds what the latest evaluation into it wrote (num/driver.h,
+ * ode_step_record), the FSAL k_1 of a step that is not a fresh start
+ * excepted, which is the previous step's last stage and its slot. That
+ * evaluation's argument is the stage argument the sweep would recompute
+ * (num computes it with rk_stage_arg, as the sweep does). The matched slots
+ * stay, the rest go back to a free list for the next evaluations (nothing
+ * is moved). The sweep then runs the VJP on a kept slot whose time is the
  * stage's time, and evaluates again (as without keeping) any stage without
  * one: the tape is a deterministic function of (t, Y, theta), so the
  * gradient is the same bit for bit (tests/check_grad_keep). Memory: one
@@ -47,6 +51,7 @@
 #include "model/grad_backprop.h"
 
 #include "model/grad_core.h"
+#include "num/step.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -71,9 +76,31 @@ struct bp_obs {
 
 #define NO_SLOT SIZE_MAX
 
+/* A slot: its header (the evaluation's time, the address of the k row it
+ * wrote, the next slot in its list), padded to 64 bytes, then the tape. */
+enum { SLOT_T = 0, SLOT_AT = 1, SLOT_NEXT = 2, SLOT_HEAD = 8 };
+_Static_assert(sizeof(size_t) >= sizeof(uintptr_t), "a slot header field holds an address");
+
 static size_t round8(size_t n)
 {
     return (n + 7) / 8 * 8;
+}
+
+static double *slot_at(const grad_solver *s, size_t j)
+{
+    return (double *)s->act.p + j * s->slot_d;
+}
+
+static size_t slot_get(const grad_solver *s, size_t j, int field)
+{
+    size_t v;
+    memcpy(&v, slot_at(s, j) + field, sizeof v);
+    return v;
+}
+
+static void slot_set(grad_solver *s, size_t j, int field, size_t v)
+{
+    memcpy(slot_at(s, j) + field, &v, sizeof v);
 }
 
 static int stage_rows(const grad_solver *s)
@@ -83,7 +110,6 @@ static int stage_rows(const grad_solver *s)
 
 err_code grad_backprop_reserve(grad_solver *s, err *e)
 {
-    if (grad_core_buf_reserve(s, &s->arg, s->N * sizeof(double), e)) return ERR_NOMEM;
     return grad_core_buf_reserve(s, &s->obs, s->n_t * sizeof(struct bp_obs), e);
 }
 
@@ -92,8 +118,9 @@ void grad_backprop_begin(grad_solver *s)
     const struct grad_field *g = s->g;
     s->keeping = 0;
     s->act_keep = s->act_n = 0;
+    s->kpend = s->kfree = NO_SLOT;
     if (s->o->keep_bytes && g->keep && g->keep_doubles) {
-        s->slot_d = round8(1 + s->N) + round8(g->keep_doubles(g->ctx, s->n));
+        s->slot_d = SLOT_HEAD + round8(g->keep_doubles(g->ctx, s->n));
         s->act_max = s->o->keep_bytes / (s->slot_d * sizeof(double));
         s->keeping = s->act_max > 0;
     }
@@ -123,74 +150,75 @@ static void assign_obs(grad_solver *s, size_t m)
     }
 }
 
+/* A slot for the next evaluation: a free one, else a new one within the
+ * budget; NO_SLOT when none is left. */
+static size_t take_slot(grad_solver *s)
+{
+    const size_t j = s->kfree;
+    if (j != NO_SLOT) {
+        s->kfree = slot_get(s, j, SLOT_NEXT);
+        return j;
+    }
+    const size_t d = s->slot_d * sizeof(double);
+    if (s->act_n >= s->act_max ||
+        grad_core_buf_reserve_upto(s, &s->act, (s->act_n + 1) * d, s->act_max * d, NULL))
+        return NO_SLOT;
+    return s->act_n++;
+}
+
 int grad_backprop_fwd_rhs(double t, const double *y, double *dydt, void *ctx)
 {
     grad_solver *s = ctx;
     const struct grad_field *g = s->g;
-    const size_t d = s->slot_d;
-    if (s->act_n >= s->act_max ||
-        grad_core_buf_reserve_upto(s, &s->act, (s->act_n + 1) * d * sizeof(double),
-                                   s->act_max * d * sizeof(double), NULL)) {
+    const size_t j = take_slot(s);
+    if (j == NO_SLOT) {
         g->keep(g->ctx, s->n, NULL); /* not kept: the sweep evaluates it again */
         return g->eval(g->ctx, t, s->item0, s->n, y, dydt);
     }
-    double *slot = (double *)s->act.p + s->act_n * d;
-    slot[0] = t;
-    memcpy(slot + 1, y, s->N * sizeof *slot);
-    g->keep(g->ctx, s->n, slot + round8(1 + s->N));
+    double *slot = slot_at(s, j);
+    slot[SLOT_T] = t;
+    slot_set(s, j, SLOT_AT, (size_t)(uintptr_t)dydt);
+    g->keep(g->ctx, s->n, slot + SLOT_HEAD);
     int rc = g->eval(g->ctx, t, s->item0, s->n, y, dydt);
-    if (rc == 0) s->act_n++;
+    size_t *list = rc == 0 ? &s->kpend : &s->kfree;
+    slot_set(s, j, SLOT_NEXT, *list);
+    *list = j;
     return rc;
 }
 
-static void stage_arg(size_t N, const double *arow, int i, double h, const double *y,
-                      const double *k, double *out);
-
-/* The slot in [from, s->act_n), latest first, whose argument is Y. */
-static size_t find_slot(const grad_solver *s, size_t from, const double *Y)
-{
-    const double *act = s->act.p;
-    for (size_t j = s->act_n; j-- > from;)
-        if (memcmp(act + j * s->slot_d + 1, Y, s->N * sizeof *Y) == 0) return j;
-    return NO_SLOT;
-}
-
-/* Step m (just recorded): its stage rows' slots; the slots since the
- * previous step that no row uses are dropped, the rest packed down. */
+/* Step m (just recorded): its stage rows' slots; the slots of the
+ * evaluations since the previous step that no row uses are freed. */
 static void keep_stages(grad_solver *s, size_t m, const struct ode_step_record *rec)
 {
-    const int rows = stage_rows(s), lda = rows;
-    const size_t N = s->N, d = s->slot_d;
+    const int rows = stage_rows(s);
     size_t *ks = (size_t *)s->kslot.p + m * (size_t)rows;
-    /* the previous step's slots may hold this one's k_1 (FSAL) */
-    size_t from = s->act_keep;
-    if (m > 0)
-        for (int i = 0; i < rows; i++)
-            if (ks[i - rows] != NO_SLOT && ks[i - rows] < from) from = ks[i - rows];
     for (int i = 0; i < rows; i++) {
         ks[i] = NO_SLOT;
         if (i >= rec->n_k) continue;
-        const double *Y = rec->y0;
-        if (i > 0) {
-            stage_arg(N, s->tab->a + (size_t)i * lda, i, rec->h, rec->y0, rec->k, s->arg.p);
-            Y = s->arg.p;
+        if (i == 0 && !rec->fresh_start) { /* FSAL: the previous step's last stage */
+            if (m > 0) ks[0] = ks[s->tab->stages - 1 - rows];
+            continue;
         }
-        ks[i] = find_slot(s, from, Y);
+        const size_t at = (size_t)(uintptr_t)(rec->k + (size_t)i * rec->dim);
+        for (size_t j = s->kpend; j != NO_SLOT; j = slot_get(s, j, SLOT_NEXT))
+            if (slot_get(s, j, SLOT_AT) == at) {
+                ks[i] = j;
+                break;
+            }
     }
-    double *act = s->act.p;
-    size_t to = s->act_keep;
-    for (size_t j = s->act_keep; j < s->act_n; j++) {
+    for (size_t j = s->kpend, next; j != NO_SLOT; j = next) {
+        next = slot_get(s, j, SLOT_NEXT);
         int used = 0;
         for (int i = 0; i < rows; i++)
-            if (ks[i] == j) {
-                ks[i] = to;
-                used = 1;
-            }
-        if (!used) continue;
-        if (j != to) memmove(act + to * d, act + j * d, d * sizeof *act);
-        to++;
+            used |= ks[i] == j;
+        if (used) {
+            s->act_keep++;
+        } else {
+            slot_set(s, j, SLOT_NEXT, s->kfree);
+            s->kfree = j;
+        }
     }
-    s->act_keep = s->act_n = to;
+    s->kpend = NO_SLOT;
 }
 
 int grad_backprop_observe(const struct ode_step_record *rec, void *ctx)
@@ -270,18 +298,11 @@ static void axpy(size_t n, double a, const double *x, double *y)
         y[i] += a * x[i];
 }
 
-/* Y_i = y + h sum_{j<i} a_ij k_j, exactly as num/step.c's stage_arg. */
-static void stage_arg(size_t N, const double *arow, int i, double h, const double *y,
-                      const double *k, double *out)
+/* nz[j] = 1 for the j < i with a[j] != 0: the rows rk_stage_arg_vjp adds to. */
+static void mark_rows(const double *a, int i, int *nz)
 {
-    memcpy(out, y, N * sizeof *out);
-    for (int j = 0; j < i; j++) {
-        if (arow[j] == 0.0) continue;
-        const double ha = h * arow[j];
-        const double *kj = k + (size_t)j * N;
-        for (size_t n = 0; n < N; n++)
-            out[n] += ha * kj[n];
-    }
+    for (int j = 0; j < i; j++)
+        if (a[j] != 0.0) nz[j] = 1;
 }
 
 /* The time at which the forward evaluated stage i of step st. */
@@ -310,15 +331,12 @@ static err_code seed_obs(grad_solver *s, long m, const struct bp_step *st, size_
             axpy(N, 1.0, yb, s->lam.p);
             continue;
         }
-        axpy(N, 1.0, yb, s->y0b.p);
         rk_tableau_dense_weights(s->tab, ob->theta, w);
-        for (int i = 0; i < rows; i++) {
-            if (w[i] == 0.0) continue;
-            if (i >= st->n_k)
+        for (int i = st->n_k; i < rows; i++)
+            if (w[i] != 0.0)
                 return err_set(e, ERR_INTERNAL, NULL, "backprop: dense stage %d not recorded", i);
-            axpy(N, st->h * w[i], yb, kbar + (size_t)i * N);
-            nz[i] = 1;
-        }
+        rk_stage_arg_vjp(N, w, rows, st->h, yb, s->y0b.p, kbar);
+        mark_rows(w, rows, nz);
     }
     return ERR_OK;
 }
@@ -342,26 +360,22 @@ static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, er
     if (rc) return rc;
     /* y_{n+1} = y_n + h sum_j brow_j k_j (FSAL tables: the last row of a) */
     const double *brow = tab->fsal ? tab->a + (size_t)(S - 1) * lda : tab->b;
-    axpy(N, 1.0, lam, y0b);
-    for (int i = 0; i < S; i++)
-        if (brow[i] != 0.0) {
-            axpy(N, h * brow[i], lam, kbar + (size_t)i * N);
-            nz[i] = 1;
-        }
+    rk_stage_arg_vjp(N, brow, S, h, lam, y0b, kbar);
+    mark_rows(brow, S, nz);
     const size_t *ks = s->keeping ? (const size_t *)s->kslot.p + (size_t)m * lda : NULL;
     for (int i = st->n_k - 1; i >= 0; i--) {
         if (!nz[i]) continue;
         const double *arow = tab->a + (size_t)i * lda;
         const double ti = stage_time(tab, st, i);
-        double *slot = ks && ks[i] != NO_SLOT ? (double *)s->act.p + ks[i] * s->slot_d : NULL;
-        if (slot && memcmp(slot, &ti, sizeof ti) == 0) {
-            g->keep(g->ctx, s->n, slot + round8(1 + N));
+        double *slot = ks && ks[i] != NO_SLOT ? slot_at(s, ks[i]) : NULL;
+        if (slot && memcmp(slot + SLOT_T, &ti, sizeof ti) == 0) {
+            g->keep(g->ctx, s->n, slot + SLOT_HEAD);
             s->st.bwd_kept++;
         } else {
             if (ks) g->keep(g->ctx, s->n, NULL);
             const double *Y = y;
             if (i > 0) {
-                stage_arg(N, arow, i, h, y, k, s->arg.p);
+                rk_stage_arg(N, N, arow, i, h, y, k, s->arg.p);
                 Y = s->arg.p;
             }
             int frc = g->eval(g->ctx, ti, s->item0, s->n, Y, s->scratch.p);
@@ -374,12 +388,8 @@ static err_code sweep_step(grad_solver *s, long m, size_t *j, double *dtheta, er
         memset(ys, 0, N * sizeof *ys);
         g->vjp(g->ctx, s->item0, s->n, kbar + (size_t)i * N, ys, dtheta);
         s->st.bwd_nfe++;
-        axpy(N, 1.0, ys, y0b);
-        for (int jj = 0; jj < i; jj++)
-            if (arow[jj] != 0.0) {
-                axpy(N, h * arow[jj], ys, kbar + (size_t)jj * N);
-                nz[jj] = 1;
-            }
+        rk_stage_arg_vjp(N, arow, i, h, ys, y0b, kbar);
+        mark_rows(arow, i, nz);
     }
     memcpy(lam, y0b, N * sizeof *lam);
     return ERR_OK;

@@ -43,12 +43,14 @@ struct grad_solver {
     size_t obs_next;          /* first observation not yet given a step */
     err_code obs_rc;          /* allocation failure inside the observer */
     struct grad_core_buf kbar, nz, lam, y0b, ys, arg, scratch, w;
-    /* backprop's kept evaluations (grad_backprop.c): slots of slot_d
-     * doubles, 64-byte aligned; [0, act_keep) belong to accepted steps,
-     * [act_keep, act_n) to the evaluations since the latest one; kslot:
-     * per step and stage row, the slot of its evaluation or SIZE_MAX */
+    /* backprop's kept evaluations (grad_backprop.c): act_n slots of
+     * slot_d doubles, 64-byte aligned (at most act_max); act_keep of them
+     * belong to accepted steps, the others to the evaluations since the
+     * latest one (a list, latest first, from kpend) or are free (a list
+     * from kfree; SIZE_MAX ends a list); kslot: per step and stage row, the
+     * slot of its evaluation or SIZE_MAX */
     struct grad_core_buf act, kslot;
-    size_t slot_d, act_keep, act_n, act_max;
+    size_t slot_d, act_keep, act_n, act_max, kpend, kfree;
     int keeping; /* this forward keeps evaluations */
 
     /* adjoint */

@@ -186,11 +186,8 @@ static double seed_loss(grad_ode *g, const struct grad_ode_batch *b, loss_kind k
 {
     const size_t dim = g->field.dim, od = b->obs_dim ? b->obs_dim : dim, nt = b->n_t;
     if (want_grad) memset(g->ybar, 0, n * nt * dim * sizeof *g->ybar);
-    double sum = 0;
-    for (size_t r = 0; r < n * nt; r++)
-        sum += loss_regression(k, od, g->pred + r * dim, b->target + (b0 * nt + r) * od, scale,
-                               want_grad ? g->ybar + r * dim : NULL);
-    return sum;
+    return loss_regression_rows(k, n * nt, od, g->pred, dim, b->target + b0 * nt * od, scale,
+                                want_grad ? g->ybar : NULL);
 }
 
 /* One grad_ode_compute: its arguments, for the solves of its batch. */

@@ -89,12 +89,13 @@ static err_code check_call(const struct grad_field *g, const struct grad_solve_o
     if (!isfinite(t0)) return err_set(e, ERR_INVALID, "t0", "must be finite");
     if (n_t == 0 || !t) return err_set(e, ERR_INVALID, "t", "at least one observation time");
     for (size_t i = 0; i < n_t; i++) {
+        if (isfinite(t[i]) && t[i] >= t0 && (!i || t[i] >= t[i - 1])) continue;
+        /* the field's name is formatted for an error only: this runs on every solve */
         char f[40];
         snprintf(f, sizeof f, "t[%zu]", i);
         if (!isfinite(t[i])) return err_set(e, ERR_INVALID, f, "must be finite");
         if (t[i] < t0) return err_set(e, ERR_INVALID, f, "is before t0 = %.17g", t0);
-        if (i && t[i] < t[i - 1])
-            return err_set(e, ERR_INVALID, f, "observation times must be sorted (non-decreasing)");
+        return err_set(e, ERR_INVALID, f, "observation times must be sorted (non-decreasing)");
     }
     return ERR_OK;
 }
@@ -119,14 +120,44 @@ static err_code ensure_ode(grad_solver *s, const struct rk_tableau *tab, err *e)
     return s->ode ? ERR_OK : ERR_NOMEM;
 }
 
+/* One state of dim values: a call of memcpy costs more than the copy of
+ * the few values of a small model, and a batch copies n x n_t of them. */
+static void copy_state(double *dst, const double *src, size_t dim)
+{
+    switch (dim) {
+    case 4:
+        dst[3] = src[3];
+        /* fall through */
+    case 3:
+        dst[2] = src[2];
+        /* fall through */
+    case 2:
+        dst[1] = src[1];
+        /* fall through */
+    case 1:
+        dst[0] = src[0];
+        return;
+    default:
+        memcpy(dst, src, dim * sizeof *dst);
+    }
+}
+
+/* Between time-major (n_t rows of n states) and item-major (n rows of n_t
+ * states) layouts. */
+static void transpose_states(double *dst, const double *src, size_t n, size_t n_t, size_t dim,
+                             int to_items)
+{
+    for (size_t i = 0; i < n_t; i++)
+        for (size_t b = 0; b < n; b++) {
+            const size_t it = (b * n_t + i) * dim, tm = (i * n + b) * dim;
+            copy_state(dst + (to_items ? it : tm), src + (to_items ? tm : it), dim);
+        }
+}
+
 /* y(t_i) from the time-major s->yt into the item-major y_out */
 static void copy_out(const grad_solver *s, double *y_out)
 {
-    const size_t dim = s->dim, n_t = s->n_t;
-    const double *yt = s->yt.p;
-    for (size_t i = 0; i < n_t; i++)
-        for (size_t b = 0; b < s->n; b++)
-            memcpy(y_out + (b * n_t + i) * dim, yt + i * s->N + b * dim, dim * sizeof *y_out);
+    transpose_states(y_out, s->yt.p, s->n, s->n_t, s->dim, 1);
 }
 
 err_code grad_solver_forward(grad_solver *s, const struct grad_field *g,
@@ -221,10 +252,7 @@ err_code grad_solver_backward(grad_solver *s, const double *ybar, double *y0bar,
     if (!s->ready) return err_set(e, ERR_INTERNAL, NULL, "grad_solver_backward before a forward");
     if (!ybar) return err_set(e, ERR_INVALID, "ybar", "missing");
     const size_t n = s->n, n_t = s->n_t, dim = s->dim;
-    double *ybt = s->ybt.p;
-    for (size_t i = 0; i < n_t; i++)
-        for (size_t b = 0; b < n; b++)
-            memcpy(ybt + i * s->N + b * dim, ybar + (b * n_t + i) * dim, dim * sizeof *ybt);
+    transpose_states(s->ybt.p, ybar, n, n_t, dim, 0);
     s->st.bwd_steps = s->st.bwd_rejected = s->st.bwd_nfe = 0;
     s->st.bwd_jac = s->st.bwd_lu = 0;
     s->st.bwd_resolve_nfe = 0;

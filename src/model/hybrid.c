@@ -3,6 +3,7 @@
  * through the network (nn/mlp.h) and drives num/driver.h. */
 #include "model/hybrid.h"
 
+#include "model/batch_solve.h"
 #include "model/hybrid_expr.h"
 #include "nn/mlp.h"
 #include "num/tableau.h"
@@ -292,27 +293,19 @@ err_code hybrid_model_solve(const hybrid_model *m, const struct hybrid_query *q,
     }
     struct ode_problem p = {.f = rhs, .ctx = w, .dim = m->n, .t0 = q->t0, .jac = jac,
                             .autonomous = m->autonomous};
-    err_code rc = ERR_OK;
-    for (size_t b = 0, off = 0; b < q->batch && rc == ERR_OK; b++) {
-        const size_t nt = q->t_len ? q->t_len[b] : q->n_t;
-        const size_t row = q->t_len ? off : b * q->n_t;
-        off += nt;
-        if (!nt) continue;
-        p.y0 = q->y0 + b * m->n;
-        p.t_out = q->t_len ? q->t + row : q->t;
-        p.n_out = nt;
-        struct ode_stats os;
-        rc = ode_solve(s, &p, &o, y_out + row * m->n, &os, e);
-        st->nfe += os.nfe;
-        st->steps += os.n_accepted;
-        st->rejected += os.n_rejected;
-        st->n_jac += os.n_jac;
-        st->n_lu += os.n_lu;
-        st->auto_steps[0] += os.auto_steps[0];
-        st->auto_steps[1] += os.auto_steps[1];
-        st->n_switches += os.n_switches;
-        if (!isnan(os.t_fail)) st->t_fail = os.t_fail;
-    }
+    const struct model_batch mb = {.batch = q->batch, .y0 = q->y0, .t = q->t, .n_t = q->n_t,
+                                   .t_len = q->t_len};
+    struct ode_stats os;
+    err_code rc = model_batch_solve(s, &p, &o, &mb, y_out, &os, e);
+    st->nfe = os.nfe;
+    st->steps = os.n_accepted;
+    st->rejected = os.n_rejected;
+    st->n_jac = os.n_jac;
+    st->n_lu = os.n_lu;
+    st->auto_steps[0] = os.auto_steps[0];
+    st->auto_steps[1] = os.auto_steps[1];
+    st->n_switches = os.n_switches;
+    st->t_fail = os.t_fail;
     ode_solver_free(s);
     hybrid_ws_free(w);
     return rc;

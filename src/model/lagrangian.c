@@ -4,6 +4,7 @@
  * LAPACK, and drives num/driver.h. */
 #include "model/lagrangian.h"
 
+#include "model/batch_solve.h"
 #include "nn/mlp_grad.h"
 #include "num/tableau.h"
 
@@ -261,22 +262,14 @@ err_code lagrangian_model_solve(const lagrangian_model *m, const struct lagrangi
         return e->code;
     }
     struct ode_problem p = {.f = rhs, .ctx = &w, .dim = d, .t0 = q->t0, .autonomous = 1};
-    err_code rc = ERR_OK;
-    for (size_t b = 0, off = 0; b < q->batch && rc == ERR_OK; b++) {
-        const size_t nt = q->t_len ? q->t_len[b] : q->n_t;
-        const size_t row = q->t_len ? off : b * q->n_t;
-        off += nt;
-        if (!nt) continue;
-        p.y0 = q->y0 + b * d;
-        p.t_out = q->t_len ? q->t + row : q->t;
-        p.n_out = nt;
-        struct ode_stats os;
-        rc = ode_solve(s, &p, &o, y_out + row * d, &os, e);
-        st->nfe += os.nfe;
-        st->steps += os.n_accepted;
-        st->rejected += os.n_rejected;
-        if (!isnan(os.t_fail)) st->t_fail = os.t_fail;
-    }
+    const struct model_batch mb = {.batch = q->batch, .y0 = q->y0, .t = q->t, .n_t = q->n_t,
+                                   .t_len = q->t_len};
+    struct ode_stats os;
+    err_code rc = model_batch_solve(s, &p, &o, &mb, y_out, &os, e);
+    st->nfe = os.nfe;
+    st->steps = os.n_accepted;
+    st->rejected = os.n_rejected;
+    st->t_fail = os.t_fail;
     ode_solver_free(s);
     ws_free(&w);
     if (rc == ERR_OK && energy) {

@@ -58,3 +58,4 @@ src_model_libmodel_la_SOURCES += \
 	src/model/trainer_deriv.c src/model/trainer_ham.c src/model/trainer_hybrid.c \
 	src/model/deriv_pairs.c src/model/deriv_pairs.h \
 	src/model/sde_lik.c src/model/sde_lik.h src/model/sde_lik_net.c src/model/sde_lik_net.h
+src_model_libmodel_la_SOURCES += src/model/batch_solve.c src/model/batch_solve.h

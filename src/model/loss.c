@@ -54,6 +54,35 @@ double loss_regression(loss_kind k, size_t n, const double *y, const double *tar
     return scale * sum;
 }
 
+double loss_regression_rows(loss_kind k, size_t rows, size_t n, const double *y, size_t stride,
+                            const double *target, double scale, double *grad)
+{
+    double total = 0;
+    if (scale == 0 || (k != LOSS_MSE && k != LOSS_L1)) { /* a scale per row */
+        for (size_t r = 0; r < rows; r++)
+            total += loss_regression(k, n, y + r * stride, target + r * n, scale,
+                                     grad ? grad + r * stride : NULL);
+        return total;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const double *yr = y + r * stride, *tr = target + r * n;
+        double *gr = grad ? grad + r * stride : NULL, sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (isnan(tr[i])) continue;
+            const double d = yr[i] - tr[i];
+            if (k == LOSS_MSE) {
+                sum += d * d;
+                if (gr) gr[i] += scale * 2.0 * d;
+            } else {
+                sum += fabs(d);
+                if (gr) gr[i] += scale * (double)((d > 0) - (d < 0));
+            }
+        }
+        total += scale * sum;
+    }
+    return total;
+}
+
 err_code loss_cross_entropy(size_t rows, size_t classes, const double *logits, const long *label,
                             double scale, double *value, double *grad, err *e)
 {

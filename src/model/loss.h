@@ -44,6 +44,12 @@ size_t loss_observed_count(size_t n, const double *target);
 double loss_regression(loss_kind k, size_t n, const double *y, const double *target, double scale,
                        double *grad);
 
+/* The same over `rows` rows of n values (y and grad rows `stride` apart,
+ * target rows n apart): the sum, from 0 in row order, of what
+ * loss_regression returns for each row, the same bits, in one call. */
+double loss_regression_rows(loss_kind k, size_t rows, size_t n, const double *y, size_t stride,
+                            const double *target, double scale, double *grad);
+
 /* Cross entropy over `rows` rows of `classes` logits (row-major) with class
  * indices label[r] in [0, classes) (checked: ERR_INVALID, field
  * "label[r]"). *value = scale * sum_r (logsumexp(z_r) - z_r[label_r])

@@ -167,12 +167,13 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
     return worst;
 }
 
-/* The sum of squares of group g's v / scale, four components at a time
- * (num_simd.h), added in index order. */
-NUM_CLONES static double norm_group(const struct ode_control *c, size_t g, const double *v,
-                                    const double *y)
+/* The sums of squares of group g's v / scale into *sv and, when w is not
+ * NULL, of w / scale into *sw, four components at a time (num_simd.h),
+ * each added in index order: two independent chains of adds in one pass. */
+NUM_CLONES static void norm_group(const struct ode_control *c, size_t g, const double *v,
+                                  const double *w, const double *y, double *sv, double *sw)
 {
-    double ss = 0;
+    double ss = 0, sw_ = 0;
     size_t m = 0;
     for (; m + 4 <= c->gdim; m += 4) {
         const size_t n0 = g * c->gdim + m;
@@ -182,25 +183,56 @@ NUM_CLONES static double norm_group(const struct ode_control *c, size_t g, const
         ya = V4_ABS(ya);
         scale4(c, g, m, &ya, &sc);
         x /= sc;
-        for (int q = 0; q < 4; q++)
-            ss += x[q] * x[q];
+        if (w) {
+            num_v4 x2;
+            memcpy(&x2, w + n0, sizeof x2);
+            x2 /= sc;
+            for (int q = 0; q < 4; q++) {
+                ss += x[q] * x[q];
+                sw_ += x2[q] * x2[q];
+            }
+        } else {
+            for (int q = 0; q < 4; q++)
+                ss += x[q] * x[q];
+        }
     }
     for (; m < c->gdim; m++) {
         const size_t n = g * c->gdim + m;
-        const double r = v[n] / scale_of(c, g, m, fabs(y[n]));
+        const double sc = scale_of(c, g, m, fabs(y[n]));
+        const double r = v[n] / sc;
         ss += r * r;
+        if (w) {
+            const double r2 = w[n] / sc;
+            sw_ += r2 * r2;
+        }
     }
-    return ss;
+    *sv = ss;
+    *sw = sw_;
 }
 
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y)
 {
-    double worst = 0;
+    double nv;
+    ode_control_norm2(c, v, NULL, y, &nv, NULL);
+    return nv;
+}
+
+void ode_control_norm2(const struct ode_control *c, const double *v, const double *w,
+                       const double *y, double *nv, double *nw)
+{
+    double worst = 0, worst_w = 0;
     for (size_t g = 0; g < c->groups; g++) {
-        const double ng = sqrt(norm_group(c, g, v, y) / (double)c->gdim);
+        double sv, sw;
+        norm_group(c, g, v, w, y, &sv, &sw);
+        const double ng = sqrt(sv / (double)c->gdim);
         if (!(ng <= worst)) worst = ng;
+        if (w) {
+            const double ngw = sqrt(sw / (double)c->gdim);
+            if (!(ngw <= worst_w)) worst_w = ngw;
+        }
     }
-    return worst;
+    *nv = worst;
+    if (nw) *nw = worst_w;
 }
 
 static double clamp(double x, double lo, double hi)

@@ -56,6 +56,11 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
  * initial step selection. */
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y);
 
+/* The norms of v and of w (when w is not NULL) with the scales of y, in one
+ * pass: *nv, *nw are ode_control_norm(c, v, y), ode_control_norm(c, w, y). */
+void ode_control_norm2(const struct ode_control *c, const double *v, const double *w,
+                       const double *y, double *nv, double *nw);
+
 /* Factor for the next step after accepting one with error norm en;
  * `rejected` = this step was rejected before. Updates the PI memory. */
 double ode_control_accept(struct ode_control *c, double en, int rejected);

@@ -1,8 +1,8 @@
 /* num/dense.c: dense output of one step. See dense.h.
  *
  * Weights w_i = b_i(theta) from the table's Bernstein coefficients
- * (rk_tableau_dense_weights), then y = y_n + h sum_i w_i k_i. Cost per output
- * time: stages x (dim + degree). */
+ * (rk_tableau_dense_weights), then y = y_n + h sum_i w_i k_i (rk_stage_arg's
+ * arithmetic). Cost per output time: stages x (dim + degree). */
 #include "num/dense.h"
 
 #include "num/step.h"
@@ -103,13 +103,6 @@ int ode_dense_eval(ode_dense *d, double t, double *y, long *nfe)
     }
     const int n = d->tab->stages + d->tab->dense_stages;
     rk_tableau_dense_weights(d->tab, (t - d->t) / d->h, d->w);
-    memcpy(y, d->y0, dim * sizeof *y);
-    for (int i = 0; i < n; i++) {
-        if (d->w[i] == 0.0) continue;
-        const double hw = d->h * d->w[i];
-        const double *ki = d->k + (size_t)i * dim;
-        for (size_t j = 0; j < dim; j++)
-            y[j] += hw * ki[j];
-    }
+    rk_stage_arg(dim, dim, d->w, n, d->h, d->y0, d->k, y);
     return 0;
 }

@@ -84,6 +84,12 @@ typedef int (*ode_abort_fn)(void *ctx);
 /* One accepted step, as the observer sees it (all pointers valid only during
  * the call). With the tableau this is everything a reverse sweep needs:
  * y1 = y0 + h sum_i b_i k_i, k_i = f(t + c_i h, y0 + h sum_j a_ij k_j).
+ * For an explicit table, k is the solver's own array, and f wrote each row
+ * in place (its dydt argument was the row: the latest call of f with that
+ * dydt is the one whose value the row holds; a reverse sweep that kept what
+ * each call left, model/grad_backprop.c, finds a stage's call so), except
+ * k_1 when fresh_start is 0: a copy of the previous step's last stage (FSAL).
+ * The stage arguments were formed by rk_stage_arg (step.h).
  * For an implicit table (rk_tableau_implicit) the rows of k are its
  * kernel's (implicit.h): y1 and the dense output follow from them the same
  * way, the stage relation above does not hold. */

@@ -67,8 +67,8 @@ err_code ode_evolve_initial_step(ode_solver *s, double t0, double dir, double *h
         *h = dir * o->first_step;
         return ERR_OK;
     }
-    const double d0 = ode_control_norm(&s->ctl, y, y);
-    const double d1 = ode_control_norm(&s->ctl, f0, y);
+    double d0, d1;
+    ode_control_norm2(&s->ctl, y, f0, y, &d0, &d1);
     const double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
     for (size_t n = 0; n < stage_dim(s); n++)
         s->ytmp[n] = y[n] + dir * h0 * f0[n];

@@ -10,25 +10,38 @@
 
 #include <string.h>
 
-/* 0 when all of v is finite: inf * 0 and NaN * 0 are NaN, finite * 0 is 0.
- * Eight sums at a time in two vectors (num_simd.h), in any order: they are
- * zeros unless a NaN is in them. */
-NUM_CLONES static int nonfinite(const double *v, size_t n)
+/* inf and NaN are the doubles whose exponent bits are all ones. Sixteen at a time (num_simd.h): masks ORed as integers
+ * (a one-cycle dependency, where a sum of v * 0 waited on each add). */
+#define EXP_BITS 0x7ff0000000000000LL
+NUM_CLONES int rk_nonfinite(const double *v, size_t n)
 {
-    num_v4 acc0 = {0, 0, 0, 0}, acc1 = {0, 0, 0, 0};
+    const num_i8 e = {EXP_BITS, EXP_BITS, EXP_BITS, EXP_BITS,
+                      EXP_BITS, EXP_BITS, EXP_BITS, EXP_BITS};
+    num_i8 m0 = {0}, m1 = {0};
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        num_v4 x0, x1;
+    for (; i + 16 <= n; i += 16) {
+        num_i8 x0, x1;
         memcpy(&x0, v + i, sizeof x0);
-        memcpy(&x1, v + i + 4, sizeof x1);
-        acc0 += x0 * 0.0;
-        acc1 += x1 * 0.0;
+        memcpy(&x1, v + i + 8, sizeof x1);
+        m0 |= (x0 & e) == e;
+        m1 |= (x1 & e) == e;
     }
-    acc0 += acc1;
-    double a = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
-    for (; i < n; i++)
-        a += v[i] * 0.0;
-    return a != 0.0; /* also true for NaN */
+    if (i + 8 <= n) {
+        num_i8 x0;
+        memcpy(&x0, v + i, sizeof x0);
+        m0 |= (x0 & e) == e;
+        i += 8;
+    }
+    m0 |= m1;
+    long long m = 0;
+    for (int q = 0; q < 8; q++)
+        m |= m0[q];
+    for (; i < n; i++) {
+        long long x;
+        memcpy(&x, v + i, sizeof x);
+        m |= (x & EXP_BITS) == EXP_BITS;
+    }
+    return m != 0;
 }
 
 int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, double *k, long *nfe)
@@ -36,18 +49,17 @@ int rk_eval(ode_rhs_fn f, void *ctx, size_t dim, double t, const double *y, doub
     if (nfe) (*nfe)++;
     int rc = f(t, y, k, ctx);
     if (rc) return rc;
-    return nonfinite(k, dim) ? ODE_RC_NONFINITE : 0;
+    return rk_nonfinite(k, dim) ? ODE_RC_NONFINITE : 0;
 }
 
 /* Rows a stage argument may combine in one pass (more: one pass per row). */
 #define STAGE_ARG_ROWS 16
 
-/* out = y + h sum_{j<i} a[j] k_j for the first n of the dim components
- * (k: rows of dim), each element summed in the order j = 0, 1, ... (the
- * zeros of a skipped) and in one pass over the rows with a nonzero weight,
- * four elements at a time (num_simd.h). */
-NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
-                                 const double *y, const double *k, double *out)
+/* Each element summed in the order j = 0, 1, ... (the zeros of a skipped)
+ * and in one pass over the rows with a nonzero weight, eight or four
+ * elements at a time (num_simd.h). */
+NUM_CLONES void rk_stage_arg(size_t n_first, size_t dim, const double *a, int i, double h,
+                             const double *y, const double *k, double *out)
 {
     double ha[STAGE_ARG_ROWS];
     const double *kr[STAGE_ARG_ROWS];
@@ -70,6 +82,16 @@ NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, in
             kr[m++] = k + (size_t)j * dim;
         }
     size_t n = 0;
+    for (; n + 8 <= n_first; n += 8) {
+        num_v8 v;
+        memcpy(&v, y + n, sizeof v);
+        for (int q = 0; q < m; q++) {
+            num_v8 kq;
+            memcpy(&kq, kr[q] + n, sizeof kq);
+            v += ha[q] * kq;
+        }
+        memcpy(out + n, &v, sizeof v);
+    }
     for (; n + 4 <= n_first; n += 4) {
         num_v4 v;
         memcpy(&v, y + n, sizeof v);
@@ -88,6 +110,62 @@ NUM_CLONES static void stage_arg(size_t n_first, size_t dim, const double *a, in
     }
 }
 
+/* Every element of every row gets one add, so the rows' order does not
+ * matter; one pass over ybar_i for all of them, eight or four elements at a
+ * time. */
+NUM_CLONES void rk_stage_arg_vjp(size_t dim, const double *a, int i, double h,
+                                 const double *ybar_i, double *ybar, double *kbar)
+{
+    double ha[STAGE_ARG_ROWS];
+    double *kr[STAGE_ARG_ROWS];
+    int m = 0;
+    for (int j = 0; j < i; j++) {
+        if (a[j] == 0.0) continue;
+        if (m == STAGE_ARG_ROWS) { /* a long row: the rest one pass each */
+            const double c = h * a[j];
+            double *kj = kbar + (size_t)j * dim;
+            for (size_t n = 0; n < dim; n++)
+                kj[n] += c * ybar_i[n];
+            continue;
+        }
+        ha[m] = h * a[j];
+        kr[m++] = kbar + (size_t)j * dim;
+    }
+    size_t n = 0;
+    for (; n + 8 <= dim; n += 8) {
+        num_v8 v, u;
+        memcpy(&v, ybar_i + n, sizeof v);
+        memcpy(&u, ybar + n, sizeof u);
+        u += v;
+        memcpy(ybar + n, &u, sizeof u);
+        for (int q = 0; q < m; q++) {
+            num_v8 kq;
+            memcpy(&kq, kr[q] + n, sizeof kq);
+            kq += ha[q] * v;
+            memcpy(kr[q] + n, &kq, sizeof kq);
+        }
+    }
+    for (; n + 4 <= dim; n += 4) {
+        num_v4 v, u;
+        memcpy(&v, ybar_i + n, sizeof v);
+        memcpy(&u, ybar + n, sizeof u);
+        u += v;
+        memcpy(ybar + n, &u, sizeof u);
+        for (int q = 0; q < m; q++) {
+            num_v4 kq;
+            memcpy(&kq, kr[q] + n, sizeof kq);
+            kq += ha[q] * v;
+            memcpy(kr[q] + n, &kq, sizeof kq);
+        }
+    }
+    for (; n < dim; n++) {
+        const double v = ybar_i[n];
+        ybar[n] += v;
+        for (int q = 0; q < m; q++)
+            kr[q][n] += ha[q] * v;
+    }
+}
+
 int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_rhs_fn f, void *ctx,
                   double t, double h, double t_end, const double *y, double *k, double *y1,
                   double *ytmp, long *nfe)
@@ -96,15 +174,15 @@ int rk_step_trial(const struct rk_tableau *tab, size_t dim, size_t n_read, ode_r
     for (int i = 1; i < s; i++) {
         const int last = tab->fsal && i == s - 1;
         double *arg = last ? y1 : ytmp;
-        stage_arg(last ? dim : n_read, dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
-        if (last && nonfinite(y1, dim)) return ODE_RC_NONFINITE;
+        rk_stage_arg(last ? dim : n_read, dim, tab->a + (size_t)i * lda, i, h, y, k, arg);
+        if (last && rk_nonfinite(y1, dim)) return ODE_RC_NONFINITE;
         const double ti = tab->c[i] == 1.0 ? t_end : t + tab->c[i] * h;
         int rc = rk_eval(f, ctx, dim, ti, arg, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }
     if (!tab->fsal) {
-        stage_arg(dim, dim, tab->b, s, h, y, k, y1);
-        if (nonfinite(y1, dim)) return ODE_RC_NONFINITE;
+        rk_stage_arg(dim, dim, tab->b, s, h, y, k, y1);
+        if (rk_nonfinite(y1, dim)) return ODE_RC_NONFINITE;
     }
     return 0;
 }
@@ -114,7 +192,7 @@ int rk_step_dense_stages(const struct rk_tableau *tab, size_t dim, ode_rhs_fn f,
 {
     const int s = tab->stages, lda = tab->stages + tab->dense_stages;
     for (int i = s; i < lda; i++) {
-        stage_arg(dim, dim, tab->a + (size_t)i * lda, i, h, y, k, ytmp);
+        rk_stage_arg(dim, dim, tab->a + (size_t)i * lda, i, h, y, k, ytmp);
         int rc = rk_eval(f, ctx, dim, t + tab->c[i] * h, ytmp, k + (size_t)i * dim, nfe);
         if (rc) return rc;
     }

@@ -1,0 +1,42 @@
+/* model/batch_solve.c: see batch_solve.h. */
+#include "model/batch_solve.h"
+
+#include <math.h>
+#include <string.h>
+
+static void stats_add(struct ode_stats *sum, const struct ode_stats *os)
+{
+    sum->nfe += os->nfe;
+    sum->n_accepted += os->n_accepted;
+    sum->n_rejected += os->n_rejected;
+    sum->n_jac += os->n_jac;
+    sum->n_lu += os->n_lu;
+    sum->auto_steps[0] += os->auto_steps[0];
+    sum->auto_steps[1] += os->auto_steps[1];
+    sum->n_switches += os->n_switches;
+    sum->n_newton += os->n_newton;
+    if (!isnan(os->t_fail)) sum->t_fail = os->t_fail;
+}
+
+err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct ode_options *o,
+                           const struct model_batch *b, double *y_out, struct ode_stats *sum,
+                           err *e)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->t_fail = sum->t_stop_fwd = sum->t_stop_bwd = NAN;
+    const size_t d = p->dim;
+    err_code rc = ERR_OK;
+    for (size_t i = 0, off = 0; i < b->batch && rc == ERR_OK; i++) {
+        const size_t nt = b->t_len ? b->t_len[i] : b->n_t;
+        const size_t row = b->t_len ? off : i * b->n_t;
+        off += nt;
+        if (!nt) continue;
+        p->y0 = b->y0 + i * d;
+        p->t_out = b->t_len ? b->t + row : b->t;
+        p->n_out = nt;
+        struct ode_stats os;
+        rc = ode_solve(s, p, o, y_out + row * d, &os, e);
+        stats_add(sum, &os);
+    }
+    return rc;
+}

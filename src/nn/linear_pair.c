@@ -50,6 +50,24 @@ bool linear_pair_fits(size_t n, size_t in, size_t hid, size_t out, act_kind act)
 typedef double v8d __attribute__((vector_size(64)));
 typedef int64_t v8l __attribute__((vector_size(64)));
 
+/* Lane shuffles: GCC's __builtin_shuffle, or Clang's __builtin_shufflevector
+ * (the fuzzers are built with Clang), which takes constant indices only;
+ * the one shuffle by a run-time mask, PERM8, goes lane by lane there. Each
+ * moves the same values: the same bits. */
+#if defined(__clang__)
+#define SHUF2(a, b, ...) __builtin_shufflevector((a), (b), __VA_ARGS__)
+#define PERM8(dst, v, m)                                                                           \
+    do {                                                                                           \
+        v8d p_;                                                                                    \
+        for (int l_ = 0; l_ < 8; l_++)                                                             \
+            p_[l_] = (v)[(m)[l_] & 7];                                                             \
+        (dst) = p_;                                                                                \
+    } while (0)
+#else
+#define SHUF2(a, b, ...) __builtin_shuffle((a), (b), (v8l){__VA_ARGS__})
+#define PERM8(dst, v, m) ((dst) = __builtin_shuffle((v), (m)))
+#endif
+
 /* Loads and stores of a chunk: macros, not functions returning v8d, which
  * change the ABI (-Wpsabi) in the clones without AVX-512. LOAD8 of a
  * partial chunk (FULL false: cnt < 8 units at p, p - 8 + cnt >= the row's
@@ -63,7 +81,7 @@ typedef int64_t v8l __attribute__((vector_size(64)));
         } else {                                                                                   \
             v8d t_;                                                                                \
             memcpy(&t_, (p) + (cnt)-8, sizeof t_);                                                 \
-            (dst) = __builtin_shuffle(t_, (rot));                                                  \
+            PERM8(dst, t_, rot);                                                                   \
         }                                                                                          \
     } while (0)
 #define STORE8(p, v, cnt)                                                                          \
@@ -110,8 +128,8 @@ pair_chunk(const size_t IN, const size_t OUT, const bool FULL, const bool FIRST,
             v8d w0, w1;
             memcpy(&w0, Wa + 2 * i0, sizeof w0);
             memcpy(&w1, Wa + 2 * i0 + 8, sizeof w1);
-            wa[0] = __builtin_shuffle(w0, w1, (v8l){0, 2, 4, 6, 8, 10, 12, 14});
-            wa[1] = __builtin_shuffle(w0, w1, (v8l){1, 3, 5, 7, 9, 11, 13, 15});
+            wa[0] = SHUF2(w0, w1, 0, 2, 4, 6, 8, 10, 12, 14);
+            wa[1] = SHUF2(w0, w1, 1, 3, 5, 7, 9, 11, 13, 15);
         } else {
             for (size_t j = 0; j < IN; j++) {
                 double t[8] = {0};
@@ -175,8 +193,8 @@ pair_chunk(const size_t IN, const size_t OUT, const bool FULL, const bool FIRST,
     /* as small_param_grad's last loop: dW += acc transposed, db += dbs */
     if (FULL && IN == 2) {
         v8d lo, hi, d0, d1;
-        lo = __builtin_shuffle(da[0], da[1], (v8l){0, 8, 1, 9, 2, 10, 3, 11});
-        hi = __builtin_shuffle(da[0], da[1], (v8l){4, 12, 5, 13, 6, 14, 7, 15});
+        lo = SHUF2(da[0], da[1], 0, 8, 1, 9, 2, 10, 3, 11);
+        hi = SHUF2(da[0], da[1], 4, 12, 5, 13, 6, 14, 7, 15);
         memcpy(&d0, dWa + 2 * i0, sizeof d0);
         memcpy(&d1, dWa + 2 * i0 + 8, sizeof d1);
         d0 += lo;
@@ -218,15 +236,13 @@ pair_reduce(const size_t IN, size_t k0, size_t rows, v8d gl[][PAIR_MAX_IN], doub
     for (; q + 8 <= nq; q += 8) {
         v8d z[4], w[2], res;
         for (size_t p = 0; p < 4; p++)
-            z[p] = __builtin_shuffle(GL(q + 2 * p), GL(q + 2 * p + 1),
-                                     (v8l){0, 1, 2, 3, 8, 9, 10, 11}) +
-                   __builtin_shuffle(GL(q + 2 * p), GL(q + 2 * p + 1),
-                                     (v8l){4, 5, 6, 7, 12, 13, 14, 15});
+            z[p] = SHUF2(GL(q + 2 * p), GL(q + 2 * p + 1), 0, 1, 2, 3, 8, 9, 10, 11) +
+                   SHUF2(GL(q + 2 * p), GL(q + 2 * p + 1), 4, 5, 6, 7, 12, 13, 14, 15);
         for (size_t p = 0; p < 2; p++)
-            w[p] = __builtin_shuffle(z[2 * p], z[2 * p + 1], (v8l){0, 1, 4, 5, 8, 9, 12, 13}) +
-                   __builtin_shuffle(z[2 * p], z[2 * p + 1], (v8l){2, 3, 6, 7, 10, 11, 14, 15});
-        res = __builtin_shuffle(w[0], w[1], (v8l){0, 2, 4, 6, 8, 10, 12, 14}) +
-              __builtin_shuffle(w[0], w[1], (v8l){1, 3, 5, 7, 9, 11, 13, 15});
+            w[p] = SHUF2(z[2 * p], z[2 * p + 1], 0, 1, 4, 5, 8, 9, 12, 13) +
+                   SHUF2(z[2 * p], z[2 * p + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+        res = SHUF2(w[0], w[1], 0, 2, 4, 6, 8, 10, 12, 14) +
+              SHUF2(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15);
         memcpy(out + q, &res, sizeof res);
     }
     for (; q < nq; q++) {
@@ -339,10 +355,11 @@ bool linear_pair_forward_fits(size_t n, size_t in, size_t hid, size_t out, act_k
            simd_vector_doubles() >= 4;
 }
 
-static inline __attribute__((always_inline)) void
-fwd_body(const size_t IN, const size_t OUT, size_t n, size_t hid, act_kind act, const double *Wa,
-         const double *ba, const double *Wb, const double *bb, const double *u, double *h,
-         double *y)
+static inline __attribute__((always_inline)) void fwd_body(const size_t IN, const size_t OUT,
+                                                           size_t n, size_t hid, act_kind act,
+                                                           const double *Wa, const double *ba,
+                                                           const double *Wb, const double *bb,
+                                                           const double *u, double *h, double *y)
 {
     const size_t hid8 = (hid + 7) & ~(size_t)7, full = hid & ~(size_t)7;
     /* as small_forward's panel_pack: W_a transposed, rows of hid8 doubles */

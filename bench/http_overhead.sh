@@ -35,6 +35,14 @@
 # in-process solve's CPU ("cpu_w1_us", "cpu_healthz_us", "solve_cpu_us").
 # Alternation exposes the parts to the same load; on a shared machine the
 # daemon-side and CPU figures move less than the client-side ones.
+# And once more with the client and a daemon D (warn) on one CPU (taskset;
+# skipped without it, or with one CPU): "pinned_overhead_us" is the same
+# difference with no wake-up of another CPU in it. On a VM whose idle CPUs
+# halt (cpuidle haltpoll with no poll time), the client's CPU halts during
+# the solve and the reply's send pays for waking it, which /healthz, back
+# sooner, pays less for: there "overhead_us" is mostly that wake-up
+# (docs/benchmarks.md, "One connection on a VM"), and the pinned figure is
+# the daemon's and the client's own work.
 #
 # Usage, from the build tree (make builds both programs):
 #   bench/http_overhead.sh
@@ -92,7 +100,15 @@ port_b=$port
 ODESERVED_ARGS="${ODESERVED_ARGS:-} --keepalive-poll 0" start c warn
 port_c=$port
 pid_c=${pids##* }
-for p in $port_a $port_b $port_c; do
+pin=
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
+    pin="taskset -c 0"
+    # D: every thread on CPU 0, as the client will be
+    ODESERVED_ARGS="${ODESERVED_ARGS:-}" start d warn
+    port_d=$port
+    taskset -a -p -c 0 "${pids##* }" >/dev/null
+fi
+for p in $port_a $port_b $port_c ${port_d:-}; do
     curl -sf -H 'Content-Type: application/json' --data-binary @"$dir/req.json" \
         "http://127.0.0.1:$p/v1/models/w1/trajectory" >/dev/null ||
         { echo "http_overhead: W1's request failed on port $p" >&2; exit 1; }
@@ -104,6 +120,8 @@ num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 # wrk one connection, printing its JSON line
 one_conn() { WRK_CONNECTIONS=1 wrk -t1 -c1 -d"$round_duration" -s "$lua" "$1" | grep '^{"bench"'; }
+# the same on CPU 0, with daemon D
+pinned_conn() { WRK_CONNECTIONS=1 $pin wrk -t1 -c1 -d"$round_duration" -s "$lua" "$1" | grep '^{"bench"'; }
 # daemon C's CPU time so far, ns (all its threads)
 cpu_ns() { cat /proc/"$pid_c"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # CPU microseconds of daemon C per request of a one-connection run of URL
@@ -120,6 +138,11 @@ for r in $(seq 1 "$rounds"); do
     h=$(WRK_BENCH=healthz one_conn "http://127.0.0.1:$port_a/healthz" | num p50_us)
     w=$(W1_REQUEST=$dir/req.json one_conn "http://127.0.0.1:$port_a/v1/models/w1/trajectory")
     s=$("$solve" --only w1_single --model "$dir/w1.json" --reps 21)
+    ph=0 pw=0
+    if [ -n "$pin" ]; then
+        ph=$(WRK_BENCH=healthz pinned_conn "http://127.0.0.1:$port_d/healthz" | num p50_us)
+        pw=$(W1_REQUEST=$dir/req.json pinned_conn "http://127.0.0.1:$port_d/v1/models/w1/trajectory" | num p50_us)
+    fi
     ch=$(WRK_BENCH=healthz cpu_per_req "http://127.0.0.1:$port_c/healthz")
     cw=$(W1_REQUEST=$dir/req.json cpu_per_req "http://127.0.0.1:$port_c/v1/models/w1/trajectory")
     from=$(wc -l <"$dir/b.log")
@@ -131,7 +154,7 @@ for r in $(seq 1 "$rounds"); do
     sed -n "$((from + 1)),\$p" "$dir/b.log" | grep ' event=request_stages ' >"$dir/stages" || true
     stage() { sed -n "s/.* $1_us=\([-0-9.]*\).*/\1/p" "$dir/stages" | median; }
     # the round's line: the p50s, the solve, the daemon's stages, CPU
-    printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_work_us": %.2f, "daemon_requests": %d, "w1_errors": %d, "cpu_healthz_us": %s, "cpu_w1_us": %s, "cpu_overhead_us": %.2f, "load": "%s"}\n' \
+    printf '{"round": %d, "healthz_p50_us": %s, "w1_p50_us": %s, "solve_us": %s, "solve_cpu_us": %s, "overhead_us": %.1f, "daemon_overhead_us": %s, "daemon_healthz_us": %s, "daemon_excess_us": %.2f, "daemon_read_us": %s, "daemon_before_solve_us": %s, "daemon_solve_us": %s, "daemon_after_solve_us": %s, "daemon_send_us": %s, "daemon_work_us": %.2f, "daemon_requests": %d, "w1_errors": %d, "cpu_healthz_us": %s, "cpu_w1_us": %s, "cpu_overhead_us": %.2f, "pinned_healthz_p50_us": %s, "pinned_w1_p50_us": %s, "pinned_overhead_us": %.1f, "load": "%s"}\n' \
         "$r" "$h" "$(printf '%s\n' "$w" | num p50_us)" "$(printf '%s\n' "$s" | num median_us)" \
         "$(printf '%s\n' "$s" | num median_cpu_us)" \
         "$(awk -v w="$(printf '%s\n' "$w" | num p50_us)" -v h="$h" -v s="$(printf '%s\n' "$s" | num median_us)" 'BEGIN { print w - h - s }')" \
@@ -141,9 +164,10 @@ for r in $(seq 1 "$rounds"); do
         "$(wc -l <"$dir/stages")" \
         "$(printf '%s\n' "$w" | awk '{ e = 0; if (match($0, /"errors": [0-9]+/)) e += substr($0, RSTART + 10, RLENGTH - 10); if (match($0, /"non_2xx": [0-9]+/)) e += substr($0, RSTART + 11, RLENGTH - 11); print e }')" \
         "$ch" "$cw" "$(awk -v w="$cw" -v h="$ch" -v s="$(printf '%s\n' "$s" | num median_cpu_us)" 'BEGIN { print w - h - s }')" \
+        "$ph" "$pw" "$(awk -v w="$pw" -v h="$ph" -v s="$(printf '%s\n' "$s" | num median_us)" 'BEGIN { print (w > 0) ? w - h - s : 0 }')" \
         "$load" | tee -a "$out"
 done
-printf '{"summary": "http_overhead_w1_model", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_daemon_work_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "target_us": 8}\n' \
+printf '{"summary": "http_overhead_w1_model", "rounds": %d, "median_overhead_us": %s, "median_daemon_overhead_us": %s, "median_daemon_excess_us": %s, "median_daemon_work_us": %s, "median_healthz_p50_us": %s, "median_w1_p50_us": %s, "median_solve_us": %s, "median_cpu_overhead_us": %s, "median_pinned_overhead_us": %s, "target_us": 8}\n' \
     "$rounds" "$(num overhead_us <"$out" | median)" "$(num daemon_overhead_us <"$out" | median)" "$(num daemon_excess_us <"$out" | median)" "$(num daemon_work_us <"$out" | median)" \
     "$(num healthz_p50_us <"$out" | median)" "$(num w1_p50_us <"$out" | median)" \
-    "$(num solve_us <"$out" | median)" "$(num cpu_overhead_us <"$out" | median)"
+    "$(num solve_us <"$out" | median)" "$(num cpu_overhead_us <"$out" | median)" "$(num pinned_overhead_us <"$out" | median)"

@@ -35,6 +35,11 @@ EXTRA_DIST += bench/http_cpu.sh
 # http_overhead.sh: the one-connection overhead of W1 over /healthz on W1's own
 # model (its own daemons), with the daemon's request_stages (docs/benchmarks.md)
 EXTRA_DIST += bench/http_overhead.sh
+# bench_loopback: the machine's own loopback TCP round trip (no HTTP), on one
+# CPU and across two, for reading http_overhead.sh's figures against it.
+noinst_PROGRAMS += bench/bench_loopback
+bench_bench_loopback_SOURCES = bench/bench_loopback.c
+bench_bench_loopback_LDADD = -lpthread
 # http_small_request.json: a W1-sized spiral request (y0 = (0.5, 0), 100
 # times in [0, 5]: about a tenth of the demo request's evaluations), for
 # REQUEST= of both scripts: the HTTP path's own cost at the solve size of W1.

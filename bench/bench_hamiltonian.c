@@ -160,8 +160,8 @@ static void solve_line(int separable, size_t w, size_t batch, const char *method
         y0[2 * b + 1] = -0.2;
     }
     const double t = batch == 1 ? 10.0 : 1.0; /* 1000 (100 for a batch) steps of 0.01 */
-    struct hamiltonian_query q = {.batch = batch, .y0 = y0, .t = &t, .n_t = 1};
-    struct hamiltonian_stats st;
+    struct model_traj_query q = {.batch = batch, .y0 = y0, .t = &t, .n_t = 1};
+    struct model_traj_stats st;
     double best = INFINITY;
     for (int rep = 0; rep < 3; rep++) {
         double a = bench_cpu_now();
@@ -219,13 +219,13 @@ static void nfe_line(size_t w)
             double a = bench_cpu_now();
             err_code rc;
             if (k) {
-                struct lagrangian_query q = {.batch = 1, .y0 = y0, .t = &t, .n_t = 1};
-                struct lagrangian_stats st;
+                struct model_traj_query q = {.batch = 1, .y0 = y0, .t = &t, .n_t = 1};
+                struct model_traj_stats st;
                 rc = lagrangian_model_solve(lm, &q, y, NULL, &st, &e);
                 nfe[k] = st.nfe;
             } else {
-                struct hamiltonian_query q = {.batch = 1, .y0 = y0, .t = &t, .n_t = 1};
-                struct hamiltonian_stats st;
+                struct model_traj_query q = {.batch = 1, .y0 = y0, .t = &t, .n_t = 1};
+                struct model_traj_stats st;
                 rc = hamiltonian_model_solve(hm, &q, y, NULL, &st, &e);
                 nfe[k] = st.nfe;
             }

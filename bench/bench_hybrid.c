@@ -158,10 +158,10 @@ int main(int argc, char **argv)
     m = model("{\"kind\":\"hybrid\",\"state_dim\":2,\"state_names\":[\"x\",\"y\"],"
               "\"parameters\":{\"mu\":1000},\"equations\":[\"y\",\"mu*(1 - x^2)*y - x\"]}");
     double y0[2] = {2, 0}, tt[1] = {3000}, yo[2];
-    struct hybrid_query q = {.t0 = 0, .batch = 1, .y0 = y0, .t = tt, .n_t = 1};
+    struct model_traj_query q = {.t0 = 0, .batch = 1, .y0 = y0, .t = tt, .n_t = 1};
     snprintf(q.solver.method, sizeof q.solver.method, "rodas4");
     q.solver.rtol = q.solver.atol = 1e-6;
-    struct hybrid_stats st;
+    struct model_traj_stats st;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         if (hybrid_model_solve(m, &q, yo, &st, &e)) {

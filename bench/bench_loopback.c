@@ -106,8 +106,8 @@ static double median(double *v, int n)
 /* One case; 0 on success. */
 static int run_case(int rounds, int reply, int spin_us, int server_cpu)
 {
-    struct pingpong p = {.listen_fd = -1, .cpu = server_cpu, .rounds = rounds,
-                         .reply = reply, .spin_us = spin_us};
+    struct pingpong p = {
+        .listen_fd = -1, .cpu = server_cpu, .rounds = rounds, .reply = reply, .spin_us = spin_us};
     double *rtt = calloc((size_t)rounds, sizeof *rtt);
     p.send_s = calloc((size_t)rounds, sizeof *p.send_s);
     int fd = -1, one = 1, rc = -1, started = 0;

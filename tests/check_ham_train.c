@@ -216,7 +216,7 @@ START_TEST(trajectory_states_are_serving)
     tt_series_set(&ds, 0, n, t, y, 4);
     hamiltonian_model *m = NULL;
     ck_assert_int_eq(hamiltonian_model_new(&m, def, NULL), ERR_OK);
-    struct hamiltonian_query q = {.t0 = t[0], .batch = 1, .y0 = y, .t = t, .n_t = n};
+    struct model_traj_query q = {.t0 = t[0], .batch = 1, .y0 = y, .t = t, .n_t = n};
     snprintf(q.solver.method, sizeof q.solver.method, "%s", method);
     q.solver.step = 0.05;
     q.solver.rtol = 1e-14; /* implicit_midpoint: serving's Newton tolerance */

@@ -223,10 +223,10 @@ START_TEST(energy_conserved)
     for (int i = 0; i < NT; i++)
         t[i] = 10.0 * (i + 1);
     hamiltonian_model_energy(m, 1, y0, &H0, NULL, NULL);
-    struct hamiltonian_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = NT};
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = NT};
     snprintf(q.solver.method, sizeof q.solver.method, "gauss4");
     q.solver.step = 0.05;
-    struct hamiltonian_stats st;
+    struct model_traj_stats st;
     err e;
     err_clear(&e);
     ck_assert_msg(hamiltonian_model_solve(m, &q, y, en, &st, &e) == ERR_OK, "%s", e.message);
@@ -264,12 +264,12 @@ START_TEST(batch_and_grids)
     double yb[2 * 3 * 4], eb[6], y1[3 * 4], e1[3];
     const char *methods[] = {"yoshida4", "gauss4", "rk4", "dopri5"};
     for (int k = 0; k < 4; k++) {
-        struct hamiltonian_query q = {.batch = 2, .y0 = y0, .t = t, .n_t = 3};
+        struct model_traj_query q = {.batch = 2, .y0 = y0, .t = t, .n_t = 3};
         snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[k]);
         q.solver.step = 0.01;
         ck_assert_int_eq(hamiltonian_model_solve(m, &q, yb, eb, NULL, NULL), ERR_OK);
         for (int b = 0; b < 2; b++) {
-            struct hamiltonian_query q1 = q;
+            struct model_traj_query q1 = q;
             q1.batch = 1;
             q1.y0 = y0 + 4 * b;
             ck_assert_int_eq(hamiltonian_model_solve(m, &q1, y1, e1, NULL, NULL), ERR_OK);
@@ -283,7 +283,7 @@ START_TEST(batch_and_grids)
          * within the tolerance for dopri5 (its steps depend on the span) */
         const double tol = k == 3 ? 1e-3 : 1e-12;
         const size_t len[2] = {2, 1};
-        struct hamiltonian_query qg = q;
+        struct model_traj_query qg = q;
         qg.t_len = len;
         double yg[3 * 4];
         ck_assert_int_eq(hamiltonian_model_solve(m, &qg, yg, NULL, NULL, NULL), ERR_OK);
@@ -377,7 +377,7 @@ START_TEST(query_refusals)
     double y[4];
     err e;
     err_clear(&e);
-    struct hamiltonian_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 1};
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 1};
     snprintf(q.solver.method, sizeof q.solver.method, "leapfrog");
     ck_assert_int_eq(hamiltonian_model_solve(m, &q, y, NULL, NULL, &e), ERR_INVALID);
     ck_assert_str_eq(e.field, "solver.method");

@@ -72,11 +72,11 @@ START_TEST(test_reference)
                 yv[b * n + k] = json_number_value(json_array_get(json_array_get(y0, b), k));
         for (size_t i = 0; i < nt; i++)
             tv[i] = json_number_value(json_array_get(t, i));
-        struct hybrid_query q = {.t0 = json_number_value(json_object_get(c, "t0")), .batch = batch,
+        struct model_traj_query q = {.t0 = json_number_value(json_object_get(c, "t0")), .batch = batch,
                                  .y0 = yv, .t = tv, .n_t = nt};
         ck_assert_int_eq(codec_model_solver_decode(json_object_get(c, "solver"), "solver",
                                                    &q.solver, &e), ERR_OK);
-        struct hybrid_stats st;
+        struct model_traj_stats st;
         ck_assert_msg(hybrid_model_solve(m, &q, out, &st, &e) == ERR_OK, "%s: %s",
                       json_string_value(json_object_get(c, "name")), e.message);
         const double tol = json_number_value(json_object_get(c, "tol"));
@@ -297,7 +297,7 @@ START_TEST(test_nonfinite)
     hybrid_model *m = build("{\"kind\":\"hybrid\",\"state_dim\":1,\"state_names\":[\"x\"],"
                             "\"parameters\":{\"r\":1},\"equations\":[\"r*log(x - 2)\"]}");
     double y0 = 1, t[] = {1.0}, out[1];
-    struct hybrid_query q = {.t0 = 0, .batch = 1, .y0 = &y0, .t = t, .n_t = 1};
+    struct model_traj_query q = {.t0 = 0, .batch = 1, .y0 = &y0, .t = t, .n_t = 1};
     err e;
     err_clear(&e);
     ck_assert_int_eq(hybrid_model_solve(m, &q, out, NULL, &e), ERR_SOLVER);
@@ -354,7 +354,7 @@ static void *solve_many(void *arg)
     err e;
     err_clear(&e);
     for (int k = 0; k < 20 && j->rc == 0; k++) {
-        struct hybrid_query q = {.t0 = 0, .batch = 1, .y0 = y0, .t = t, .n_t = 2};
+        struct model_traj_query q = {.t0 = 0, .batch = 1, .y0 = y0, .t = t, .n_t = 2};
         snprintf(q.solver.method, sizeof q.solver.method, "%s", k % 2 ? "rodas4" : "dopri5");
         j->rc = hybrid_model_solve(j->m, &q, j->out + (k % 2) * 3, NULL, &e);
     }

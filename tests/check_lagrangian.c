@@ -135,11 +135,11 @@ START_TEST(scipy_trajectory)
     const char *methods[] = {"dop853", "dopri5"};
     const double rtol[] = {1e-12, 1e-8}, tol[] = {1e-9, 2e-5};
     for (int k = 0; k < 2; k++) {
-        struct lagrangian_query q = {.batch = 2, .y0 = y0, .t = t, .n_t = 5};
+        struct model_traj_query q = {.batch = 2, .y0 = y0, .t = t, .n_t = 5};
         snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[k]);
         q.solver.rtol = q.solver.atol = rtol[k];
         double y[40], en[10];
-        struct lagrangian_stats st;
+        struct model_traj_stats st;
         err e;
         err_clear(&e);
         ck_assert_msg(lagrangian_model_solve(m, &q, y, en, &st, &e) == ERR_OK, "%s", e.message);
@@ -179,7 +179,7 @@ START_TEST(harmonic_closed_form)
     build(quadratic_doc(1, c1), &def, &m);
     const double y0[2] = {1.0, 0.0}, t[4] = {0.5, 1.0, 3.0, -2.0};
     double y[8], en[4];
-    struct lagrangian_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 4};
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 4};
     q.solver.rtol = q.solver.atol = 1e-12;
     snprintf(q.solver.method, sizeof q.solver.method, "dop853");
     ck_assert_int_eq(lagrangian_model_solve(m, &q, y, en, NULL, NULL), ERR_OK);
@@ -223,7 +223,7 @@ START_TEST(energy_conserved)
     vec_of(json_object_get(json_array_get(json_object_get(ref, "trajectories"), 0), "y0"), y0, 4);
     const double e0 = json_number_value(
         json_object_get(json_array_get(json_object_get(ref, "trajectories"), 0), "energy0"));
-    struct lagrangian_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = NT};
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = NT};
     snprintf(q.solver.method, sizeof q.solver.method, "dop853");
     q.solver.rtol = q.solver.atol = 1e-12;
     ck_assert_int_eq(lagrangian_model_solve(m, &q, y, en, NULL, NULL), ERR_OK);
@@ -250,8 +250,8 @@ START_TEST(singular_mass)
     build(quadratic_doc(1, c), &def, &m);
     const double y0[2] = {1.0, 0.0}, t[2] = {1.0, 2.0};
     double y[4] = {0}, en[2] = {0};
-    struct lagrangian_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 2};
-    struct lagrangian_stats st;
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 2};
+    struct model_traj_stats st;
     err e;
     err_clear(&e);
     ck_assert_int_eq(lagrangian_model_solve(m, &q, y, en, &st, &e), ERR_SOLVER);
@@ -400,7 +400,7 @@ START_TEST(query_methods)
     build(json_incref(json_object_get(ref, "model")), &def, &m);
     const double y0[4] = {0.1, 0.2, 0.3, 0.4}, t[1] = {1.0};
     double y[4];
-    struct lagrangian_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 1};
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 1};
     const char *bad[] = {"yoshida4", "rodas4", "esdirk4", "auto", "milstein"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err e;
@@ -409,7 +409,7 @@ START_TEST(query_methods)
         ck_assert_int_eq(lagrangian_model_solve(m, &q, y, NULL, NULL, &e), ERR_INVALID);
         ck_assert_str_eq(e.field, "solver.method");
     }
-    struct lagrangian_stats st;
+    struct model_traj_stats st;
     snprintf(q.solver.method, sizeof q.solver.method, "rk4");
     ck_assert_int_eq(lagrangian_model_solve(m, &q, y, NULL, &st, NULL), ERR_OK);
     ck_assert_int_eq(st.steps, LAGRANGIAN_DEFAULT_N_STEPS);

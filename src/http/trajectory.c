@@ -582,33 +582,11 @@ static int traj_rows_alloc(http_req *r, traj *t, int with_energy)
     return 0;
 }
 
-/* ---- kind hamiltonian: an ode request and reply, plus the energy ---- */
-
-static int traj_ham_prepare(http_req *r, traj *t)
-{
-    const hamiltonian_model *m = t->m->ham;
-    codec_request_ode *q = &t->oq;
-    err e;
-    err_clear(&e);
-    if (!t->proto->ham_reply) {
-        http_reply_errorf(r, ERR_INVALID, NULL,
-                          "hamiltonian models are served by POST /v1/models/{name}/trajectory only");
-        return -1;
-    }
-    const char *method;
-    t->od = 2 * hamiltonian_model_dof(m);
-    if (codec_ham_traj_decode(t->body, t->od, q, &e) != ERR_OK ||
-        hamiltonian_model_method(m, &q->solver, &method, &e) != ERR_OK) {
-        traj_reply_error(r, t, &e);
-        return -1;
-    }
-    return traj_rows_alloc(r, t, 1);
-}
-
-static err_code traj_ham_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+/* The model query of a decoded ode-like request. */
+static struct model_traj_query traj_query(const traj *t, ode_abort_fn abort, void *abort_ctx)
 {
     const codec_request_ode *q = &t->oq;
-    struct hamiltonian_query hq = {
+    return (struct model_traj_query){
         .t0 = q->t0,
         .batch = q->batch,
         .y0 = q->y0,
@@ -619,14 +597,62 @@ static err_code traj_ham_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
         .abort = abort,
         .abort_ctx = abort_ctx,
     };
-    struct hamiltonian_stats st;
-    err_code rc = hamiltonian_model_solve(t->m->ham, &hq, t->y, t->energy, &st, e);
-    t->nfe = st.nfe;
-    t->steps = st.steps;
-    t->rejected = st.rejected;
-    t->t_fail = st.t_fail;
-    t->n_jac = st.n_jac;
-    t->n_lu = st.n_lu;
+}
+
+static void traj_take_stats(traj *t, const struct model_traj_stats *st)
+{
+    t->nfe = st->nfe;
+    t->steps = st->steps;
+    t->rejected = st->rejected;
+    t->t_fail = st->t_fail;
+    t->n_jac = st->n_jac;
+    t->n_lu = st->n_lu;
+    t->auto_steps[0] = st->auto_steps[0];
+    t->auto_steps[1] = st->auto_steps[1];
+    t->n_switches = st->n_switches;
+}
+
+/* A mechanical kind's request (hamiltonian, lagrangian: [q; p] or
+ * [q; dq/dt], dof each) decoded into t->oq; `kind` names it in the error
+ * of a protocol without its reply. 0, or -1 with the reply made; *e holds
+ * a decode error for the caller's reply. */
+static int traj_mech_decode(http_req *r, traj *t, const char *kind, size_t dof, err *e)
+{
+    if (!t->proto->ham_reply) {
+        http_reply_errorf(r, ERR_INVALID, NULL,
+                          "%s models are served by POST /v1/models/{name}/trajectory only", kind);
+        return -1;
+    }
+    t->od = 2 * dof;
+    if (codec_ham_traj_decode(t->body, t->od, &t->oq, e) != ERR_OK) {
+        traj_reply_error(r, t, e);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- kind hamiltonian: an ode request and reply, plus the energy ---- */
+
+static int traj_ham_prepare(http_req *r, traj *t)
+{
+    const hamiltonian_model *m = t->m->ham;
+    err e;
+    err_clear(&e);
+    const char *method;
+    if (traj_mech_decode(r, t, "hamiltonian", hamiltonian_model_dof(m), &e)) return -1;
+    if (hamiltonian_model_method(m, &t->oq.solver, &method, &e) != ERR_OK) {
+        traj_reply_error(r, t, &e);
+        return -1;
+    }
+    return traj_rows_alloc(r, t, 1);
+}
+
+static err_code traj_ham_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
+{
+    const struct model_traj_query q = traj_query(t, abort, abort_ctx);
+    struct model_traj_stats st;
+    err_code rc = hamiltonian_model_solve(t->m->ham, &q, t->y, t->energy, &st, e);
+    traj_take_stats(t, &st);
     return rc;
 }
 
@@ -645,18 +671,11 @@ static void traj_ham_reply(http_req *r, traj *t)
 static int traj_lag_prepare(http_req *r, traj *t)
 {
     const lagrangian_model *m = t->m->lag;
-    codec_request_ode *q = &t->oq;
     err e;
     err_clear(&e);
-    if (!t->proto->ham_reply) {
-        http_reply_errorf(r, ERR_INVALID, NULL,
-                          "lagrangian models are served by POST /v1/models/{name}/trajectory only");
-        return -1;
-    }
     const char *method;
-    t->od = 2 * lagrangian_model_dof(m);
-    if (codec_ham_traj_decode(t->body, t->od, q, &e) != ERR_OK ||
-        lagrangian_model_method(m, &q->solver, &method, &e) != ERR_OK) {
+    if (traj_mech_decode(r, t, "lagrangian", lagrangian_model_dof(m), &e)) return -1;
+    if (lagrangian_model_method(m, &t->oq.solver, &method, &e) != ERR_OK) {
         traj_reply_error(r, t, &e);
         return -1;
     }
@@ -665,25 +684,10 @@ static int traj_lag_prepare(http_req *r, traj *t)
 
 static err_code traj_lag_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
-    const codec_request_ode *q = &t->oq;
-    struct lagrangian_query lq = {
-        .t0 = q->t0,
-        .batch = q->batch,
-        .y0 = q->y0,
-        .t = q->t,
-        .n_t = q->n_t,
-        .t_len = q->t_len,
-        .solver = q->solver,
-        .abort = abort,
-        .abort_ctx = abort_ctx,
-    };
-    struct lagrangian_stats st;
-    err_code rc = lagrangian_model_solve(t->m->lag, &lq, t->y, t->energy, &st, e);
-    t->nfe = st.nfe;
-    t->steps = st.steps;
-    t->rejected = st.rejected;
-    t->t_fail = st.t_fail;
-    t->n_jac = t->n_lu = 0;
+    const struct model_traj_query q = traj_query(t, abort, abort_ctx);
+    struct model_traj_stats st;
+    err_code rc = lagrangian_model_solve(t->m->lag, &q, t->y, t->energy, &st, e);
+    traj_take_stats(t, &st);
     return rc;
 }
 
@@ -704,21 +708,10 @@ static int traj_hyb_prepare(http_req *r, traj *t)
 
 static err_code traj_hyb_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
-    const codec_request_ode *q = &t->oq;
-    struct hybrid_query hq = {.t0 = q->t0, .batch = q->batch, .y0 = q->y0, .t = q->t,
-                              .n_t = q->n_t, .t_len = q->t_len, .solver = q->solver,
-                              .abort = abort, .abort_ctx = abort_ctx};
-    struct hybrid_stats st;
-    err_code rc = hybrid_model_solve(t->m->hyb, &hq, t->y, &st, e);
-    t->nfe = st.nfe;
-    t->steps = st.steps;
-    t->rejected = st.rejected;
-    t->t_fail = st.t_fail;
-    t->n_jac = st.n_jac;
-    t->n_lu = st.n_lu;
-    t->auto_steps[0] = st.auto_steps[0];
-    t->auto_steps[1] = st.auto_steps[1];
-    t->n_switches = st.n_switches;
+    const struct model_traj_query q = traj_query(t, abort, abort_ctx);
+    struct model_traj_stats st;
+    err_code rc = hybrid_model_solve(t->m->hyb, &q, t->y, &st, e);
+    traj_take_stats(t, &st);
     return rc;
 }
 

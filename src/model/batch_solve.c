@@ -40,3 +40,28 @@ err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct od
     }
     return rc;
 }
+
+void model_traj_stats_clear(struct model_traj_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->t_fail = NAN;
+}
+
+void model_traj_stats_add(struct model_traj_stats *st, const struct ode_stats *os)
+{
+    st->nfe += os->nfe;
+    st->steps += os->n_accepted;
+    st->rejected += os->n_rejected;
+    st->n_jac += os->n_jac;
+    st->n_lu += os->n_lu;
+    st->auto_steps[0] += os->auto_steps[0];
+    st->auto_steps[1] += os->auto_steps[1];
+    st->n_switches += os->n_switches;
+    if (!isnan(os->t_fail)) st->t_fail = os->t_fail;
+}
+
+struct model_batch model_traj_batch(const struct model_traj_query *q)
+{
+    return (struct model_batch){
+        .batch = q->batch, .y0 = q->y0, .t = q->t, .n_t = q->n_t, .t_len = q->t_len};
+}

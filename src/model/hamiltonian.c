@@ -324,19 +324,9 @@ static void symp_field(err *e)
     if (strcmp(e->field, "t_out") == 0) snprintf(e->field, sizeof e->field, "t");
 }
 
-static void stats_add(struct hamiltonian_stats *st, const struct ode_stats *os)
-{
-    st->nfe += os->nfe;
-    st->steps += os->n_accepted;
-    st->rejected += os->n_rejected;
-    st->n_jac += os->n_jac;
-    st->n_lu += os->n_lu;
-    if (!isnan(os->t_fail)) st->t_fail = os->t_fail;
-}
-
 static err_code solve_symp(ham_ws *w, const struct symp_method *sm, const model_solver *s,
-                           const struct hamiltonian_query *q, double *y_out,
-                           struct hamiltonian_stats *st, err *e)
+                           const struct model_traj_query *q, double *y_out,
+                           struct model_traj_stats *st, err *e)
 {
     const hamiltonian_model *m = w->m;
     const size_t d = 2 * m->n;
@@ -362,7 +352,7 @@ static err_code solve_symp(ham_ws *w, const struct symp_method *sm, const model_
         p.t_out = q->t;
         p.n_out = q->n_t;
         rc = symp_solve(sm, &p, &o, tmp, &os, e);
-        stats_add(st, &os);
+        model_traj_stats_add(st, &os);
         if (rc == ERR_OK && tmp != y_out)
             for (size_t i = 0; i < q->n_t; i++)
                 for (size_t b = 0; b < q->batch; b++)
@@ -377,15 +367,15 @@ static err_code solve_symp(ham_ws *w, const struct symp_method *sm, const model_
             p.t_out = q->t + off;
             p.n_out = q->t_len[b];
             rc = symp_solve(sm, &p, &o, y_out + off * d, &os, e);
-            stats_add(st, &os);
+            model_traj_stats_add(st, &os);
         }
     }
     if (rc == ERR_INVALID || rc == ERR_TOO_LARGE) symp_field(e);
     return rc;
 }
 
-static err_code solve_ode(ham_ws *w, const char *method, const struct hamiltonian_query *q,
-                          double *y_out, struct hamiltonian_stats *st, err *e)
+static err_code solve_ode(ham_ws *w, const char *method, const struct model_traj_query *q,
+                          double *y_out, struct model_traj_stats *st, err *e)
 {
     const hamiltonian_model *m = w->m;
     const size_t d = 2 * m->n;
@@ -402,23 +392,21 @@ static err_code solve_ode(ham_ws *w, const char *method, const struct hamiltonia
     w->groups = 1;
     struct ode_problem p = {.f = rhs, .ctx = w, .dim = d, .t0 = q->t0, .jac = jac,
                             .autonomous = 1};
-    const struct model_batch mb = {.batch = q->batch, .y0 = q->y0, .t = q->t, .n_t = q->n_t,
-                                   .t_len = q->t_len};
+    const struct model_batch mb = model_traj_batch(q);
     struct ode_stats os;
     err_code rc = model_batch_solve(s, &p, &o, &mb, y_out, &os, e);
-    stats_add(st, &os);
+    model_traj_stats_add(st, &os);
     ode_solver_free(s);
     return rc;
 }
 
-err_code hamiltonian_model_solve(const hamiltonian_model *m, const struct hamiltonian_query *q,
-                                 double *y_out, double *energy, struct hamiltonian_stats *st,
+err_code hamiltonian_model_solve(const hamiltonian_model *m, const struct model_traj_query *q,
+                                 double *y_out, double *energy, struct model_traj_stats *st,
                                  err *e)
 {
-    struct hamiltonian_stats local;
+    struct model_traj_stats local;
     if (!st) st = &local;
-    memset(st, 0, sizeof *st);
-    st->t_fail = NAN;
+    model_traj_stats_clear(st);
     const char *method;
     if (hamiltonian_model_method(m, &q->solver, &method, e)) return ERR_INVALID;
     snprintf(st->method, sizeof st->method, "%s", method);

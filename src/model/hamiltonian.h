@@ -29,6 +29,7 @@
 #define ODESERVE_MODEL_HAMILTONIAN_H
 
 #include "core/err.h"
+#include "model/batch_solve.h" /* struct model_traj_query, struct model_traj_stats */
 #include "model/model_def.h"
 #include "num/driver.h"
 
@@ -38,27 +39,6 @@
 #define HAMILTONIAN_DEFAULT_N_STEPS 1000
 
 typedef struct hamiltonian_model hamiltonian_model;
-
-struct hamiltonian_query {
-    double t0;
-    size_t batch;     /* initial states, >= 1 */
-    const double *y0; /* batch x 2 dof: [q; p] each */
-    const double *t;  /* n_t output times, any order, either side of t0 */
-    size_t n_t;
-    /* NULL: every state at t[0..n_t); else state b at its own t_len[b] times,
-     * the grids concatenated in t (n_t their sum), its rows from
-     * sum_{c<b} t_len[c] on (as ode_model.h) */
-    const size_t *t_len;
-    model_solver solver; /* overrides of the model's defaults */
-    ode_abort_fn abort;  /* NULL, or polled every step */
-    void *abort_ctx;
-};
-
-struct hamiltonian_stats {
-    long nfe, steps, rejected, n_jac, n_lu;
-    double t_fail;                 /* NAN unless the solve failed */
-    char method[MODEL_METHOD_MAX]; /* the method used */
-};
 
 /* ERR_INVALID if d is not a valid "hamiltonian" model_def. */
 err_code hamiltonian_model_new(hamiltonian_model **out, const model_def *d, err *e);
@@ -82,12 +62,12 @@ err_code hamiltonian_model_energy(const hamiltonian_model *m, size_t n, const do
 err_code hamiltonian_model_field(const hamiltonian_model *m, const double *y, double *f,
                                  double *jac, err *e);
 
-/* Solve. y_out: rows x 2 dof (rows = batch x n_t, or n_t with t_len), row
+/* Solve. q->y0: batch x 2 dof, [q; p] each. y_out: rows x 2 dof (rows = batch x n_t, or n_t with t_len), row
  * (b * n_t + i) for state b at t[i]; energy (rows values, may be NULL): H of
  * each row. ERR_INVALID names the field as the request does ("solver.method",
  * "solver.step"); ERR_SOLVER with the time; or the abort hook's code. */
-err_code hamiltonian_model_solve(const hamiltonian_model *m, const struct hamiltonian_query *q,
-                                 double *y_out, double *energy, struct hamiltonian_stats *st,
+err_code hamiltonian_model_solve(const hamiltonian_model *m, const struct model_traj_query *q,
+                                 double *y_out, double *energy, struct model_traj_stats *st,
                                  err *e);
 
 #endif

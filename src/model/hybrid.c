@@ -269,13 +269,12 @@ static int jac(double t, const double *y, double *J, double *dfdt, void *ctx)
     return 0;
 }
 
-err_code hybrid_model_solve(const hybrid_model *m, const struct hybrid_query *q, double *y_out,
-                            struct hybrid_stats *st, err *e)
+err_code hybrid_model_solve(const hybrid_model *m, const struct model_traj_query *q, double *y_out,
+                            struct model_traj_stats *st, err *e)
 {
-    struct hybrid_stats local;
+    struct model_traj_stats local;
     if (!st) st = &local;
-    memset(st, 0, sizeof *st);
-    st->t_fail = NAN;
+    model_traj_stats_clear(st);
     if (q->batch == 0 || q->n_t == 0) return err_set(e, ERR_INVALID, q->batch ? "t" : "y0", "is empty");
     const struct rk_tableau *tab;
     struct ode_options o;
@@ -293,19 +292,10 @@ err_code hybrid_model_solve(const hybrid_model *m, const struct hybrid_query *q,
     }
     struct ode_problem p = {.f = rhs, .ctx = w, .dim = m->n, .t0 = q->t0, .jac = jac,
                             .autonomous = m->autonomous};
-    const struct model_batch mb = {.batch = q->batch, .y0 = q->y0, .t = q->t, .n_t = q->n_t,
-                                   .t_len = q->t_len};
+    const struct model_batch mb = model_traj_batch(q);
     struct ode_stats os;
     err_code rc = model_batch_solve(s, &p, &o, &mb, y_out, &os, e);
-    st->nfe = os.nfe;
-    st->steps = os.n_accepted;
-    st->rejected = os.n_rejected;
-    st->n_jac = os.n_jac;
-    st->n_lu = os.n_lu;
-    st->auto_steps[0] = os.auto_steps[0];
-    st->auto_steps[1] = os.auto_steps[1];
-    st->n_switches = os.n_switches;
-    st->t_fail = os.t_fail;
+    model_traj_stats_add(st, &os);
     ode_solver_free(s);
     hybrid_ws_free(w);
     return rc;

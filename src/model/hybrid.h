@@ -22,6 +22,7 @@
 #define ODESERVE_MODEL_HYBRID_H
 
 #include "core/err.h"
+#include "model/batch_solve.h" /* struct model_traj_query, struct model_traj_stats */
 #include "model/model_def.h"
 #include "num/driver.h"
 
@@ -29,25 +30,6 @@
 
 typedef struct hybrid_model hybrid_model;
 typedef struct hybrid_ws hybrid_ws;
-
-struct hybrid_query {
-    double t0;
-    size_t batch;     /* initial states, >= 1 */
-    const double *y0; /* batch x state_dim */
-    const double *t;  /* n_t output times */
-    size_t n_t;
-    const size_t *t_len; /* NULL, or per-state grids as in ode_model.h */
-    model_solver solver; /* overrides of the model's defaults */
-    ode_abort_fn abort;
-    void *abort_ctx;
-};
-
-struct hybrid_stats {
-    long nfe, steps, rejected, n_jac, n_lu;
-    long auto_steps[2]; /* "auto": accepted steps of dopri5 [0] and rodas4 [1] */
-    long n_switches;    /* "auto": switches between them */
-    double t_fail;      /* NAN unless the solve failed */
-};
 
 /* ERR_INVALID if d is not a valid "hybrid" model_def. */
 err_code hybrid_model_new(hybrid_model **out, const model_def *d, err *e);
@@ -86,7 +68,7 @@ void hybrid_model_bind(hybrid_model *m, double *theta);
 /* Solve. y_out: rows x state_dim (rows = batch x n_t, or n_t with t_len).
  * ERR_INVALID naming the request's field, ERR_SOLVER with the time, or the
  * abort hook's code. */
-err_code hybrid_model_solve(const hybrid_model *m, const struct hybrid_query *q, double *y_out,
-                            struct hybrid_stats *st, err *e);
+err_code hybrid_model_solve(const hybrid_model *m, const struct model_traj_query *q, double *y_out,
+                            struct model_traj_stats *st, err *e);
 
 #endif

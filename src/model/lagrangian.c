@@ -232,14 +232,13 @@ err_code lagrangian_model_method(const lagrangian_model *m, const model_solver *
 
 /* ---- solving ---- */
 
-err_code lagrangian_model_solve(const lagrangian_model *m, const struct lagrangian_query *q,
-                                double *y_out, double *energy, struct lagrangian_stats *st,
+err_code lagrangian_model_solve(const lagrangian_model *m, const struct model_traj_query *q,
+                                double *y_out, double *energy, struct model_traj_stats *st,
                                 err *e)
 {
-    struct lagrangian_stats local;
+    struct model_traj_stats local;
     if (!st) st = &local;
-    memset(st, 0, sizeof *st);
-    st->t_fail = NAN;
+    model_traj_stats_clear(st);
     const char *method;
     if (lagrangian_model_method(m, &q->solver, &method, e)) return ERR_INVALID;
     snprintf(st->method, sizeof st->method, "%s", method);
@@ -262,14 +261,10 @@ err_code lagrangian_model_solve(const lagrangian_model *m, const struct lagrangi
         return e->code;
     }
     struct ode_problem p = {.f = rhs, .ctx = &w, .dim = d, .t0 = q->t0, .autonomous = 1};
-    const struct model_batch mb = {.batch = q->batch, .y0 = q->y0, .t = q->t, .n_t = q->n_t,
-                                   .t_len = q->t_len};
+    const struct model_batch mb = model_traj_batch(q);
     struct ode_stats os;
     err_code rc = model_batch_solve(s, &p, &o, &mb, y_out, &os, e);
-    st->nfe = os.nfe;
-    st->steps = os.n_accepted;
-    st->rejected = os.n_rejected;
-    st->t_fail = os.t_fail;
+    model_traj_stats_add(st, &os);
     ode_solver_free(s);
     ws_free(&w);
     if (rc == ERR_OK && energy) {

@@ -29,6 +29,7 @@
 #define ODESERVE_MODEL_LAGRANGIAN_H
 
 #include "core/err.h"
+#include "model/batch_solve.h" /* struct model_traj_query, struct model_traj_stats */
 #include "model/model_def.h"
 #include "num/driver.h"
 
@@ -40,26 +41,6 @@
 #define LAGRANGIAN_PIVOT_TOL 1e-12
 
 typedef struct lagrangian_model lagrangian_model;
-
-struct lagrangian_query {
-    double t0;
-    size_t batch;     /* initial states, >= 1 */
-    const double *y0; /* batch x 2 dof: [q; dq/dt] each */
-    const double *t;  /* n_t output times, any order, either side of t0 */
-    size_t n_t;
-    /* NULL: every state at t[0..n_t); else state b at its own t_len[b]
-     * times, the grids concatenated in t (as hamiltonian.h) */
-    const size_t *t_len;
-    model_solver solver; /* overrides of the model's defaults */
-    ode_abort_fn abort;  /* NULL, or polled every step */
-    void *abort_ctx;
-};
-
-struct lagrangian_stats {
-    long nfe, steps, rejected;
-    double t_fail;                 /* NAN unless the solve failed */
-    char method[MODEL_METHOD_MAX]; /* the method used */
-};
 
 /* ERR_INVALID if d is not a valid "lagrangian" model_def. */
 err_code lagrangian_model_new(lagrangian_model **out, const model_def *d, err *e);
@@ -82,13 +63,13 @@ err_code lagrangian_model_energy(const lagrangian_model *m, size_t n, const doub
  * when M is singular there. */
 err_code lagrangian_model_field(const lagrangian_model *m, const double *y, double *f, err *e);
 
-/* Solve. y_out: rows x 2 dof (rows = batch x n_t, or n_t with t_len), row
+/* Solve. q->y0: batch x 2 dof, [q; dq/dt] each. y_out: rows x 2 dof (rows = batch x n_t, or n_t with t_len), row
  * (b * n_t + i) for state b at t[i]; energy (rows values, may be NULL): E of
  * each row. ERR_INVALID names the field as the request does
  * ("solver.method", "solver.step"); ERR_SOLVER with the time (st->t_fail);
  * or the abort hook's code. */
-err_code lagrangian_model_solve(const lagrangian_model *m, const struct lagrangian_query *q,
-                                double *y_out, double *energy, struct lagrangian_stats *st,
+err_code lagrangian_model_solve(const lagrangian_model *m, const struct model_traj_query *q,
+                                double *y_out, double *energy, struct model_traj_stats *st,
                                 err *e);
 
 #endif

@@ -13,8 +13,15 @@ err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t b
     size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
     if (want < bytes) want = bytes;
     if (want < 64) want = 64;
-    void *p = realloc(b->p, want);
+    /* On a 64-byte boundary (by a copy, not realloc): num's eight-lane
+     * loops (num/num_simd.h) on the sweep's rows (kbar, y0b, lam) then
+     * split no cache line, where realloc's 16-byte alignment made most of
+     * those loads and stores straddle two (docs/training.md, W2). The
+     * bytes counted are still `want`. */
+    void *p = want <= SIZE_MAX - 63 ? aligned_alloc(64, (want + 63) / 64 * 64) : NULL;
     if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
+    if (b->p) memcpy(p, b->p, b->bytes);
+    free(b->p);
     s->mem_now += want - b->bytes;
     if (s->mem_now > s->mem_peak) s->mem_peak = s->mem_now;
     b->p = p;

@@ -7,18 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e)
+/* Move b's bytes into a new 64-byte aligned block counted as `want` bytes
+ * (>= b->bytes). By a copy, not realloc: num's eight-lane loops
+ * (num/num_simd.h) on the sweep's rows (kbar, y0b, lam) then split no cache
+ * line, where realloc's 16-byte alignment made most of those loads and
+ * stores straddle two (docs/training.md, W2). */
+static err_code buf_grow(grad_solver *s, struct grad_core_buf *b, size_t want, err *e)
 {
-    if (bytes <= b->bytes && b->p) return ERR_OK;
-    size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
-    if (want < bytes) want = bytes;
-    if (want < 64) want = 64;
-    /* On a 64-byte boundary (by a copy, not realloc): num's eight-lane
-     * loops (num/num_simd.h) on the sweep's rows (kbar, y0b, lam) then
-     * split no cache line, where realloc's 16-byte alignment made most of
-     * those loads and stores straddle two (docs/training.md, W2). The
-     * bytes counted are still `want`. */
-    void *p = want <= SIZE_MAX - 63 ? aligned_alloc(64, (want + 63) / 64 * 64) : NULL;
+    void *p = want && want <= SIZE_MAX - 63 ? aligned_alloc(64, (want + 63) / 64 * 64) : NULL;
     if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
     if (b->p) memcpy(p, b->p, b->bytes);
     free(b->p);
@@ -27,6 +23,15 @@ err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t b
     b->p = p;
     b->bytes = want;
     return ERR_OK;
+}
+
+err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e)
+{
+    if (bytes <= b->bytes && b->p) return ERR_OK;
+    size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
+    if (want < bytes) want = bytes;
+    if (want < 64) want = 64;
+    return buf_grow(s, b, want, e);
 }
 
 err_code grad_core_buf_reserve_aligned(grad_solver *s, struct grad_core_buf *b, size_t bytes,
@@ -42,16 +47,7 @@ err_code grad_core_buf_reserve_upto(grad_solver *s, struct grad_core_buf *b, siz
     size_t want = b->bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * b->bytes;
     if (want > cap) want = cap;
     if (want < bytes) want = bytes;
-    want = (want + 63) / 64 * 64;
-    void *p = want ? aligned_alloc(64, want) : NULL;
-    if (!p) return err_set(e, ERR_NOMEM, NULL, "out of memory for the gradient (%zu bytes)", want);
-    if (b->p) memcpy(p, b->p, b->bytes);
-    free(b->p);
-    s->mem_now += want - b->bytes;
-    if (s->mem_now > s->mem_peak) s->mem_peak = s->mem_now;
-    b->p = p;
-    b->bytes = want;
-    return ERR_OK;
+    return buf_grow(s, b, (want + 63) / 64 * 64, e);
 }
 
 void grad_core_buf_release(grad_solver *s, struct grad_core_buf *b)

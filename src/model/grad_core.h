@@ -81,10 +81,10 @@ int grad_core_fwd_rhs(double t, const double *y, double *dydt, void *ctx);
 int grad_core_fwd_jac(double t, const double *y, double *J, double *dfdt, void *ctx);
 
 /* Make buf hold at least `bytes` (grows to max(bytes, 2 x old), by a copy;
- * 64-byte aligned). */
+ * 64-byte aligned, counted as the bytes asked for). */
 err_code grad_core_buf_reserve(grad_solver *s, struct grad_core_buf *b, size_t bytes, err *e);
 void grad_core_buf_release(grad_solver *s, struct grad_core_buf *b);
-/* The same, 64-byte aligned (grows by a copy, not realloc). */
+/* The same, counted in whole 64-byte lines. */
 err_code grad_core_buf_reserve_aligned(grad_solver *s, struct grad_core_buf *b, size_t bytes,
                                        err *e);
 /* The same, growing to at most `cap` bytes (>= bytes): a buffer whose

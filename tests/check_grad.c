@@ -26,6 +26,7 @@
 #include "model/grad_ode.h"
 #include "model/rng.h"
 #include "num/tableau.h"
+#include "grad_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -35,30 +36,6 @@
 #include <string.h>
 
 /* ---- helpers --------------------------------------------------------------------- */
-
-static mlp *make_net(size_t in, bool time, size_t hidden, size_t out, act_kind act, rng *r,
-                     double scale)
-{
-    mlp_layer layers[2] = {{.kind = MLP_LINEAR, .in = in + time, .out = hidden, .act = act},
-                           {.kind = MLP_LINEAR, .in = hidden, .out = out, .act = ACT_IDENTITY}};
-    mlp_spec spec = {.state_dim = in, .time_input = time, .n_layers = 2, .layers = layers};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &spec, &e) == ERR_OK, "%s", e.message);
-    double *p = mlp_params(m);
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = scale * rng_uniform_range(r, -1, 1);
-    return m;
-}
-
-static void assert_close(const char *what, size_t i, double g, double fd, double abs_tol,
-                         double rel_tol)
-{
-    ck_assert_msg(fabs(g - fd) <= abs_tol + rel_tol * fabs(fd),
-                  "%s[%zu]: gradient %.12g, reference %.12g (diff %.3g)", what, i, g, fd,
-                  fabs(g - fd));
-}
 
 /* A small ODE problem: B items, 2 states, n_t times. */
 struct ode_case {
@@ -77,7 +54,7 @@ static void ode_case_init(struct ode_case *c, bool time, size_t B, loss_kind los
     rng_seed(&r, seed);
     memset(c, 0, sizeof *c);
     c->dim = 2;
-    c->f = make_net(2, time, 8, 2, ACT_TANH, &r, 0.6);
+    c->f = gt_net2(2, time, 8, 2, ACT_TANH, &r, 0.6);
     c->B = B;
     c->t0 = 0.1;
     /* t0 itself, times inside steps and at step ends of a 30-step grid on [0.1, 1.6] */
@@ -120,8 +97,9 @@ static struct grad_ode_batch ode_batch(struct ode_case *c)
         .batch = c->B, .y0 = c->y0, .t0 = &c->t0, .t = c->t, .n_t = c->n_t, .target = c->target};
 }
 
-static double ode_loss(struct ode_case *c)
+static double ode_loss(void *ctx)
 {
+    struct ode_case *c = ctx;
     struct grad_ode_batch b = ode_batch(c);
     double l;
     err e;
@@ -129,30 +107,6 @@ static double ode_loss(struct ode_case *c)
     ck_assert_msg(grad_ode_compute(c->g, &b, &c->o, &l, NULL, NULL, NULL, &e) == ERR_OK, "%s",
                   e.message);
     return l;
-}
-
-/* Central differences of the loss in every parameter and y0 value. */
-static void ode_fd(struct ode_case *c, double h, double *fd_theta, double *fd_y0)
-{
-    double *p = mlp_params(c->f);
-    for (size_t i = 0; i < mlp_n_params(c->f); i++) {
-        const double keep = p[i];
-        p[i] = keep + h;
-        const double lp = ode_loss(c);
-        p[i] = keep - h;
-        const double lm = ode_loss(c);
-        p[i] = keep;
-        fd_theta[i] = (lp - lm) / (2 * h);
-    }
-    for (size_t i = 0; i < c->B * c->dim; i++) {
-        const double keep = c->y0[i];
-        c->y0[i] = keep + h;
-        const double lp = ode_loss(c);
-        c->y0[i] = keep - h;
-        const double lm = ode_loss(c);
-        c->y0[i] = keep;
-        fd_y0[i] = (lp - lm) / (2 * h);
-    }
 }
 
 static void ode_grad(struct ode_case *c, double *loss, double *dtheta, double *dy0)
@@ -164,18 +118,32 @@ static void ode_grad(struct ode_case *c, double *loss, double *dtheta, double *d
                   "%s: %s", e.field, e.message);
 }
 
+/* The loss of a batch other than ode_batch(c)'s, for gt_central. */
+struct batch_loss {
+    struct ode_case *c;
+    const struct grad_ode_batch *b;
+};
+
+static double batch_loss(void *ctx)
+{
+    const struct batch_loss *x = ctx;
+    double l;
+    err e;
+    err_clear(&e);
+    ck_assert_msg(grad_ode_compute(x->c->g, x->b, &x->c->o, &l, NULL, NULL, NULL, &e) == ERR_OK,
+                  "%s", e.message);
+    return l;
+}
+
 static void check_ode_fd(struct ode_case *c, double fd_h, double abs_tol, double rel_tol)
 {
     const size_t np = mlp_n_params(c->f), ny = c->B * c->dim;
-    double dtheta[128], dy0[8], fdt[128], fdy[8], loss;
+    double dtheta[128], dy0[8], loss;
     ck_assert_uint_le(np, 128);
     ode_grad(c, &loss, dtheta, dy0);
     ck_assert_double_eq_tol(loss, ode_loss(c), 1e-14);
-    ode_fd(c, fd_h, fdt, fdy);
-    for (size_t i = 0; i < np; i++)
-        assert_close("dtheta", i, dtheta[i], fdt[i], abs_tol, rel_tol);
-    for (size_t i = 0; i < ny; i++)
-        assert_close("dy0", i, dy0[i], fdy[i], abs_tol, rel_tol);
+    gt_central("dtheta", ode_loss, c, mlp_params(c->f), np, fd_h, dtheta, abs_tol, rel_tol);
+    gt_central("dy0", ode_loss, c, c->y0, ny, fd_h, dy0, abs_tol, rel_tol);
 }
 
 /* ---- backprop: exact against FD of the same discretisation ------------------------- */
@@ -240,9 +208,9 @@ START_TEST(backprop_adaptive_tight)
     c.o.solve.method = GRAD_ADJOINT;
     ode_grad(&c, &lb, b, yb);
     for (size_t i = 0; i < mlp_n_params(c.f); i++)
-        assert_close("dtheta", i, a[i], b[i], 1e-8, 1e-7);
+        gt_close("dtheta", i, a[i], b[i], 1e-8, 1e-7);
     for (size_t i = 0; i < 4; i++)
-        assert_close("dy0", i, ya[i], yb[i], 1e-8, 1e-7);
+        gt_close("dy0", i, ya[i], yb[i], 1e-8, 1e-7);
     ode_case_free(&c);
 }
 END_TEST
@@ -267,31 +235,15 @@ START_TEST(per_item_times_fd)
     b.per_item_times = true;
     b.t0 = t0s;
     b.t = ts;
-    double dtheta[128], dy0[8], loss, lp, lm;
+    double dtheta[128], dy0[8], loss;
     err e;
     err_clear(&e);
     ck_assert_msg(grad_ode_compute(c.g, &b, &c.o, &loss, dtheta, dy0, NULL, &e) == ERR_OK, "%s",
                   e.message);
     const double h = _i ? 1e-5 : 1e-6, at = _i ? 1e-6 : 1e-7, rt = _i ? 1e-5 : 1e-6;
-    double *p = mlp_params(c.f);
-    for (size_t i = 0; i < mlp_n_params(c.f); i++) {
-        const double keep = p[i];
-        p[i] = keep + h;
-        grad_ode_compute(c.g, &b, &c.o, &lp, NULL, NULL, NULL, &e);
-        p[i] = keep - h;
-        grad_ode_compute(c.g, &b, &c.o, &lm, NULL, NULL, NULL, &e);
-        p[i] = keep;
-        assert_close("dtheta", i, dtheta[i], (lp - lm) / (2 * h), at, rt);
-    }
-    for (size_t i = 0; i < 6; i++) {
-        const double keep = c.y0[i];
-        c.y0[i] = keep + h;
-        grad_ode_compute(c.g, &b, &c.o, &lp, NULL, NULL, NULL, &e);
-        c.y0[i] = keep - h;
-        grad_ode_compute(c.g, &b, &c.o, &lm, NULL, NULL, NULL, &e);
-        c.y0[i] = keep;
-        assert_close("dy0", i, dy0[i], (lp - lm) / (2 * h), at, rt);
-    }
+    struct batch_loss bl = {&c, &b};
+    gt_central("dtheta", batch_loss, &bl, mlp_params(c.f), mlp_n_params(c.f), h, dtheta, at, rt);
+    gt_central("dy0", batch_loss, &bl, c.y0, 6, h, dy0, at, rt);
     /* a time before its item's t0 is named with the item */
     ts[1 * c.n_t + 2] = -1;
     err_clear(&e);
@@ -389,18 +341,9 @@ START_TEST(partial_observation_fd)
     err e;
     err_clear(&e);
     ck_assert_int_eq(grad_ode_compute(c.g, &b, &c.o, &loss, dtheta, dy0, NULL, &e), ERR_OK);
-    double *p = mlp_params(c.f);
-    const double h = _i ? 1e-5 : 1e-6;
-    for (size_t i = 0; i < np; i++) {
-        const double keep = p[i];
-        double lp, lm;
-        p[i] = keep + h;
-        grad_ode_compute(c.g, &b, &c.o, &lp, NULL, NULL, NULL, &e);
-        p[i] = keep - h;
-        grad_ode_compute(c.g, &b, &c.o, &lm, NULL, NULL, NULL, &e);
-        p[i] = keep;
-        assert_close("dtheta", i, dtheta[i], (lp - lm) / (2 * h), 1e-6, 1e-5);
-    }
+    struct batch_loss bl = {&c, &b};
+    gt_central("dtheta", batch_loss, &bl, mlp_params(c.f), np, _i ? 1e-5 : 1e-6, dtheta, 1e-6,
+               1e-5);
     ode_case_free(&c);
 }
 END_TEST
@@ -607,9 +550,9 @@ static void cde_case_init(struct cde_case *c, int smooth, loss_kind loss, uint64
     c->path = (struct grad_path){
         .channels = CC, .x = path_x, .dxdt = path_dx, .jumps = path_jumps, .ctx = &c->lp};
     const size_t H = 3, O = loss == LOSS_CROSS_ENTROPY ? 3 : 2;
-    c->init = make_net(CC, false, 5, H, ACT_TANH, &r, 0.5);
-    c->field = make_net(H, false, 6, H * CC, ACT_TANH, &r, 0.5);
-    c->read = make_net(H, false, 4, O, ACT_TANH, &r, 0.7);
+    c->init = gt_net2(CC, false, 5, H, ACT_TANH, &r, 0.5);
+    c->field = gt_net2(H, false, 6, H * CC, ACT_TANH, &r, 0.5);
+    c->read = gt_net2(H, false, 4, O, ACT_TANH, &r, 0.7);
     struct grad_cde_nets nets = {.initial = c->init, .vector_field = c->field, .readout = c->read};
     ck_assert_int_eq(grad_cde_new(&c->g, &nets, CB, NULL), ERR_OK);
     c->t0 = 0;
@@ -650,6 +593,11 @@ static double cde_loss(struct cde_case *c, double *dtheta)
     return l;
 }
 
+static double cde_loss_fd(void *c)
+{
+    return cde_loss(c, NULL);
+}
+
 static void check_cde_fd(struct cde_case *c, double h, double abs_tol, double rel_tol)
 {
     double g[512];
@@ -660,19 +608,9 @@ static void check_cde_fd(struct cde_case *c, double h, double abs_tol, double re
     mlp *nets[3] = {c->init, c->field, c->read};
     size_t off = 0;
     for (int k = 0; k < 3; k++) {
-        double *p = mlp_params(nets[k]);
-        for (size_t i = 0; i < mlp_n_params(nets[k]); i++) {
-            const double keep = p[i];
-            p[i] = keep + h;
-            const double lp = cde_loss(c, NULL);
-            p[i] = keep - h;
-            const double lm = cde_loss(c, NULL);
-            p[i] = keep;
-            assert_close(k == 0   ? "initial"
-                         : k == 1 ? "vector_field"
-                                  : "readout",
-                         i, g[off + i], (lp - lm) / (2 * h), abs_tol, rel_tol);
-        }
+        static const char *const names[] = {"initial", "vector_field", "readout"};
+        gt_central(names[k], cde_loss_fd, c, mlp_params(nets[k]), mlp_n_params(nets[k]), h, g + off,
+                   abs_tol, rel_tol);
         off += mlp_n_params(nets[k]);
     }
 }

@@ -11,6 +11,7 @@
 #include "model/grad_ode.h"
 #include "model/rng.h"
 #include "num/tableau.h"
+#include "grad_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -38,16 +39,9 @@ static mlp *make_net(const struct kcase *c, rng *r)
     layers[n++] = (mlp_layer){.kind = MLP_LINEAR, .in = in, .out = c->hidden, .act = ACT_TANH};
     layers[n++] =
         (mlp_layer){.kind = MLP_LINEAR, .in = c->hidden, .out = c->dim, .act = ACT_IDENTITY};
-    mlp_spec spec = {
+    const mlp_spec spec = {
         .state_dim = c->dim, .time_input = c->time_input, .n_layers = n, .layers = layers};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &spec, &e) == ERR_OK, "%s", e.message);
-    double *p = mlp_params(m);
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = c->scale * rng_uniform_range(r, -1, 1);
-    return m;
+    return gt_net(&spec, r, c->scale);
 }
 
 struct result {

@@ -17,6 +17,7 @@
 #include "model/grad_interp.h"
 #include "model/rng.h"
 #include "num/tableau.h"
+#include "grad_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -40,15 +41,8 @@ struct kcase {
  * Linear(WIDTH, H*C) tanh; readout Linear(H, O). */
 static mlp *make_net(rng *r, double scale, size_t in, size_t n, const mlp_layer *layers)
 {
-    mlp_spec spec = {.state_dim = in, .n_layers = n, .layers = layers};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &spec, &e) == ERR_OK, "%s", e.message);
-    double *p = mlp_params(m);
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = scale * rng_uniform_range(r, -1, 1);
-    return m;
+    const mlp_spec spec = {.state_dim = in, .n_layers = n, .layers = layers};
+    return gt_net(&spec, r, scale);
 }
 
 struct problem {

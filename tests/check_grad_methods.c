@@ -23,6 +23,7 @@
 #include "model/grad_ode.h"
 #include "model/rng.h"
 #include "num/tableau.h"
+#include "grad_testlib.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -30,21 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static mlp *make_net(size_t in, size_t hidden, size_t out, rng *r, double scale)
-{
-    mlp_layer layers[2] = {{.kind = MLP_LINEAR, .in = in, .out = hidden, .act = ACT_TANH},
-                           {.kind = MLP_LINEAR, .in = hidden, .out = out, .act = ACT_IDENTITY}};
-    mlp_spec spec = {.state_dim = in, .n_layers = 2, .layers = layers};
-    mlp *m = NULL;
-    err e;
-    err_clear(&e);
-    ck_assert_msg(mlp_new(&m, &spec, &e) == ERR_OK, "%s", e.message);
-    double *p = mlp_params(m);
-    for (size_t i = 0; i < mlp_n_params(m); i++)
-        p[i] = scale * rng_uniform_range(r, -1, 1);
-    return m;
-}
 
 static mlp *make_linear(void)
 {
@@ -58,14 +44,6 @@ static mlp *make_linear(void)
     memcpy(p, contracting_A, 4 * sizeof *p);
     memcpy(p + 4, contracting_b, 2 * sizeof *p);
     return m;
-}
-
-static void assert_close(const char *what, size_t i, double g, double ref, double abs_tol,
-                         double rel_tol)
-{
-    ck_assert_msg(fabs(g - ref) <= abs_tol + rel_tol * fabs(ref),
-                  "%s[%zu]: gradient %.15g, reference %.15g (diff %.3g)", what, i, g, ref,
-                  fabs(g - ref));
 }
 
 /* ---- the contracting system ------------------------------------------------ */
@@ -114,14 +92,14 @@ START_TEST(contracting_checkpointed_exact)
     err_clear(&e);
     ck_assert_msg(grad_ode_compute(c.g, &c.b, &c.o, &loss, dth, dy0, NULL, &e) == ERR_OK, "%s",
                   e.message);
-    assert_close("loss", 0, loss, contracting_loss, 1e-12, 1e-8);
+    gt_close("loss", 0, loss, contracting_loss, 1e-12, 1e-8);
     /* rtol 1e-10 on values of order 1 over 10 time units: 1e-8 relative */
     for (size_t i = 0; i < 2; i++)
-        assert_close("dL/dy0", i, dy0[i], contracting_grad_y0[i], 1e-10, 1e-7);
+        gt_close("dL/dy0", i, dy0[i], contracting_grad_y0[i], 1e-10, 1e-7);
     for (size_t i = 0; i < 4; i++)
-        assert_close("dL/dA", i, dth[i], contracting_grad_A[i], 1e-10, 1e-7);
+        gt_close("dL/dA", i, dth[i], contracting_grad_A[i], 1e-10, 1e-7);
     for (size_t i = 0; i < 2; i++)
-        assert_close("dL/db", i, dth[4 + i], contracting_grad_b[i], 1e-10, 1e-7);
+        gt_close("dL/db", i, dth[4 + i], contracting_grad_b[i], 1e-10, 1e-7);
     struct grad_stats st;
     grad_ode_stats(c.g, &st);
     ck_assert(st.bwd_resolve_nfe > 0);
@@ -167,9 +145,9 @@ START_TEST(contracting_backprop_exact)
     err_clear(&e);
     ck_assert(grad_ode_compute(c.g, &c.b, &c.o, &loss, dth, dy0, NULL, &e) == ERR_OK);
     for (size_t i = 0; i < 4; i++)
-        assert_close("dL/dA", i, dth[i], contracting_grad_A[i], 1e-10, 1e-7);
+        gt_close("dL/dA", i, dth[i], contracting_grad_A[i], 1e-10, 1e-7);
     for (size_t i = 0; i < 2; i++)
-        assert_close("dL/dy0", i, dy0[i], contracting_grad_y0[i], 1e-10, 1e-7);
+        gt_close("dL/dy0", i, dy0[i], contracting_grad_y0[i], 1e-10, 1e-7);
     contracting_free(&c);
 }
 END_TEST
@@ -191,7 +169,7 @@ static void small_init(struct small *c, grad_method m, uint64_t seed)
     rng r;
     rng_seed(&r, seed);
     memset(c, 0, sizeof *c);
-    c->f = make_net(2, 8, 2, &r, 0.7);
+    c->f = gt_net2(2, false, 8, 2, ACT_TANH, &r, 0.7);
     err e;
     err_clear(&e);
     ck_assert(grad_ode_new(&c->g, c->f, B, &e) == ERR_OK);
@@ -214,38 +192,15 @@ static void small_free(struct small *c)
     mlp_free(c->f);
 }
 
-static double small_loss(struct small *c)
+static double small_loss(void *ctx)
 {
+    struct small *c = ctx;
     double loss;
     err e;
     err_clear(&e);
     ck_assert_msg(grad_ode_compute(c->g, &c->b, &c->o, &loss, NULL, NULL, NULL, &e) == ERR_OK, "%s",
                   e.message);
     return loss;
-}
-
-/* Central differences of the loss in every parameter and y0 component. */
-static void small_fd(struct small *c, double h, double *fd_th, double *fd_y0)
-{
-    double *p = mlp_params(c->f);
-    for (size_t i = 0; i < mlp_n_params(c->f); i++) {
-        const double v = p[i];
-        p[i] = v + h;
-        const double lp = small_loss(c);
-        p[i] = v - h;
-        const double lm = small_loss(c);
-        p[i] = v;
-        fd_th[i] = (lp - lm) / (2 * h);
-    }
-    for (size_t i = 0; i < B * 2; i++) {
-        const double v = c->y0[i];
-        c->y0[i] = v + h;
-        const double lp = small_loss(c);
-        c->y0[i] = v - h;
-        const double lm = small_loss(c);
-        c->y0[i] = v;
-        fd_y0[i] = (lp - lm) / (2 * h);
-    }
 }
 
 static void small_grad(struct small *c, double *loss, double *dth, double *dy0)
@@ -264,15 +219,11 @@ static void checkpointed_vs_fd(const struct rk_tableau *tab)
     c.o.solve.ode.rtol = 1e-11;
     c.o.solve.ode.atol = 1e-13;
     const size_t P = mlp_n_params(c.f);
-    double loss, *dth = calloc(P, sizeof *dth), *fd = calloc(P, sizeof *fd), dy0[B * 2], fdy[B * 2];
+    double loss, *dth = calloc(P, sizeof *dth), dy0[B * 2];
     small_grad(&c, &loss, dth, dy0);
-    small_fd(&c, 1e-5, fd, fdy);
-    for (size_t i = 0; i < P; i++)
-        assert_close("dtheta", i, dth[i], fd[i], 1e-6, 1e-5);
-    for (size_t i = 0; i < B * 2; i++)
-        assert_close("dy0", i, dy0[i], fdy[i], 1e-6, 1e-5);
+    gt_central("dtheta", small_loss, &c, mlp_params(c.f), P, 1e-5, dth, 1e-6, 1e-5);
+    gt_central("dy0", small_loss, &c, c.y0, B * 2, 1e-5, dy0, 1e-6, 1e-5);
     free(dth);
-    free(fd);
     small_free(&c);
 }
 
@@ -315,12 +266,12 @@ START_TEST(methods_agree)
      * a dissipative field and is off by ~1e-3 relative (measured 5e-5 to
      * 2e-3): held loosely, as a sanity check */
     for (size_t i = 0; i < P; i++) {
-        assert_close("ckpt vs backprop", i, dth[2][i], dth[1][i], 1e-8, 1e-7);
-        assert_close("adjoint vs backprop", i, dth[0][i], dth[1][i], 1e-3, 1e-2);
+        gt_close("ckpt vs backprop", i, dth[2][i], dth[1][i], 1e-8, 1e-7);
+        gt_close("adjoint vs backprop", i, dth[0][i], dth[1][i], 1e-3, 1e-2);
     }
     for (size_t i = 0; i < B * 2; i++) {
-        assert_close("dy0 ckpt vs backprop", i, dy0[2][i], dy0[1][i], 1e-8, 1e-7);
-        assert_close("dy0 adjoint vs backprop", i, dy0[0][i], dy0[1][i], 1e-3, 1e-2);
+        gt_close("dy0 ckpt vs backprop", i, dy0[2][i], dy0[1][i], 1e-8, 1e-7);
+        gt_close("dy0 adjoint vs backprop", i, dy0[0][i], dy0[1][i], 1e-3, 1e-2);
     }
     size_t peak_ck, peak_bp;
     grad_ode_mem(c[2].g, NULL, &peak_ck);
@@ -434,22 +385,18 @@ START_TEST(reversible_equals_backprop)
     small_grad(&c, &loss, dth, dy0);
     const double h = (c.t[NT - 1] - c.t0) / 40;
     const double rl = tape_reversible(c.f, B, c.y0, c.t0, c.t, NT, h, c.target, ref, rdy0);
-    assert_close("loss", 0, loss, rl, 0, 1e-13);
+    gt_close("loss", 0, loss, rl, 0, 1e-13);
     for (size_t i = 0; i < P; i++)
-        assert_close("dtheta", i, dth[i], ref[i], 1e-10, 1e-10);
+        gt_close("dtheta", i, dth[i], ref[i], 1e-10, 1e-10);
     for (size_t i = 0; i < B * 2; i++)
-        assert_close("dy0", i, dy0[i], rdy0[i], 1e-10, 1e-10);
+        gt_close("dy0", i, dy0[i], rdy0[i], 1e-10, 1e-10);
     struct grad_stats st;
     grad_ode_stats(c.g, &st);
     ck_assert_int_eq(st.fwd_steps, st.bwd_steps);
     /* and its own discrete loss's central differences */
-    double *fd = calloc(P, sizeof *fd), fdy[B * 2];
-    small_fd(&c, 1e-6, fd, fdy);
-    for (size_t i = 0; i < P; i++)
-        assert_close("dtheta vs fd", i, dth[i], fd[i], 1e-7, 1e-6);
-    for (size_t i = 0; i < B * 2; i++)
-        assert_close("dy0 vs fd", i, dy0[i], fdy[i], 1e-7, 1e-6);
-    free(dth), free(ref), free(fd);
+    gt_central("dtheta vs fd", small_loss, &c, mlp_params(c.f), P, 1e-6, dth, 1e-7, 1e-6);
+    gt_central("dy0 vs fd", small_loss, &c, c.y0, B * 2, 1e-6, dy0, 1e-7, 1e-6);
+    free(dth), free(ref);
     small_free(&c);
 }
 END_TEST
@@ -468,7 +415,7 @@ START_TEST(reversible_converges)
     small_grad(&a, &la, ga, ya);
     small_grad(&r, &lr, gr, yr);
     for (size_t i = 0; i < P; i++)
-        assert_close("reversible vs adjoint", i, gr[i], ga[i], 1e-5, 1e-4);
+        gt_close("reversible vs adjoint", i, gr[i], ga[i], 1e-5, 1e-4);
     free(ga), free(gr);
     small_free(&a);
     small_free(&r);

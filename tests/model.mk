@@ -37,7 +37,8 @@ tests_check_ode_model_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/lib
 # training maths: gradients, losses, optimisers, init, RNG
 check_PROGRAMS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
 TESTS += tests/check_grad tests/check_grad_cde tests/check_optim tests/check_loss_init
-tests_check_grad_SOURCES = tests/check_grad.c tests/testutil.c tests/testutil.h
+tests_check_grad_SOURCES = tests/check_grad.c tests/grad_testlib.c tests/grad_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_grad_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
@@ -64,7 +65,8 @@ tests_check_model_def_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/lib
 # gradients through the implicit methods (the esdirk4 adjoint), num's block Jacobians
 check_PROGRAMS += tests/check_grad_methods
 TESTS += tests/check_grad_methods
-tests_check_grad_methods_SOURCES = tests/check_grad_methods.c tests/testutil.c tests/testutil.h \
+tests_check_grad_methods_SOURCES = tests/check_grad_methods.c tests/grad_testlib.c tests/grad_testlib.h \
+	tests/testutil.c tests/testutil.h \
 	tests/fixtures/contracting.h
 tests_check_grad_methods_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -I$(srcdir)/tests
 tests_check_grad_methods_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
@@ -73,7 +75,8 @@ tests_check_grad_methods_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/
 # backprop with the forward's kept activations: bit for bit the re-evaluating sweep
 check_PROGRAMS += tests/check_grad_keep
 TESTS += tests/check_grad_keep
-tests_check_grad_keep_SOURCES = tests/check_grad_keep.c tests/testutil.c tests/testutil.h
+tests_check_grad_keep_SOURCES = tests/check_grad_keep.c tests/grad_testlib.c tests/grad_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_grad_keep_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_keep_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm
@@ -81,7 +84,8 @@ tests_check_grad_keep_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/lib
 # the same for a neural CDE's field (its tape and dX/dt), every path, shared and per item
 check_PROGRAMS += tests/check_grad_keep_cde
 TESTS += tests/check_grad_keep_cde
-tests_check_grad_keep_cde_SOURCES = tests/check_grad_keep_cde.c tests/testutil.c tests/testutil.h
+tests_check_grad_keep_cde_SOURCES = tests/check_grad_keep_cde.c tests/grad_testlib.c tests/grad_testlib.h \
+	tests/testutil.c tests/testutil.h
 tests_check_grad_keep_cde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS)
 tests_check_grad_keep_cde_LDADD = src/model/libmodel.la src/num/libnum.la src/nn/libnn.la \
 	src/core/libcore.la $(CHECK_LIBS) $(BLAS_LIBS) -lm

@@ -82,3 +82,13 @@ void alloc_count_check_counts(void)
     }
     ck_assert_int_eq(alloc_count() - before, 3);
 }
+
+int alloc_count_suite_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

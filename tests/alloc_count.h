@@ -16,4 +16,11 @@ int alloc_count_hooked(void);
  * (a Check assertion; nothing to check when not hooked). */
 void alloc_count_check_counts(void);
 
+/* Run the tests of `s` in this process, one after another (CK_NOFORK, as
+ * the allocation tests have always run), with a CK_NORMAL report, and free
+ * the runner with the suite: EXIT_SUCCESS when none failed, else
+ * EXIT_FAILURE. */
+struct Suite;
+int alloc_count_suite_run(struct Suite *s);
+
 #endif

@@ -165,10 +165,5 @@ int main(void)
     tcase_add_test(tc, backprop_loop_allocates_nothing);
     tcase_add_test(tc, adjoint_loop_allocates_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return alloc_count_suite_run(s);
 }

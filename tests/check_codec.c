@@ -233,10 +233,11 @@ START_TEST(numbers_match_oracle_edges)
         }
     }
     /* every value of each 4-digit lane of the writer's digit blocks */
-    for (int k = 0; k < 10000; k++, count += 3) {
+    for (int k = 0; k < 10000; k++, count += 4) {
         check_against_oracle(1e15 + k);
         check_against_oracle(1e15 + k * 1e4);
         check_against_oracle(1e16 + k * 1e8);
+        check_against_oracle(1e16 + k * 1e12);
     }
     ck_assert_int_gt(count, 200000);
 }

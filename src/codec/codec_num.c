@@ -7,8 +7,9 @@
  * arithmetic, where a printf round-trip search takes many times as long,
  * and a trajectory reply is mostly numbers); subnormals through a %.*e
  * search. Both hand render 16 or 17 digits, which it turns into text with
- * word-wide arithmetic and fixed-size stores (costs: bench/bench_codec,
- * docs/benchmarks.md). Tested against Python's repr
+ * vector (SSE2) or word-wide arithmetic and fixed-size stores, inlined into
+ * the common path, which saves no registers and calls nothing (costs:
+ * bench/bench_codec, docs/benchmarks.md). Tested against Python's repr
  * (tests/fixtures/shortest_doubles.txt), a brute-force printf/strtod
  * search, and the previous writer kept as an oracle (tests/codec_num_ref.h)
  * on millions of doubles (tests/check_codec.c, fuzz/fuzz_number.c).
@@ -25,11 +26,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
                                      "25262728293031323334353637383940414243444546474849"
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
+#if defined(__SSE2__)
+/* The 16 digits of a and b (each < 10^8, zero-padded, a's first, as
+ * ASCII) in one vector: both divided by 10^4 at once, then the four 4-digit
+ * lanes broadcast and divided by 1000, 100, 10, 1 with 16-bit multiplies
+ * (M. Yip's SSE2 itoa, widened to two numbers; exact for every lane value,
+ * which tests/check_codec runs). Fewer micro-ops than two word-wide
+ * conversions (digits8), and the writer is bound by its micro-ops. */
+static inline __m128i digits16(uint32_t a, uint32_t b)
+{
+    const __m128i div10000 = _mm_set1_epi32((int)0xd1b71759), e10000 = _mm_set1_epi32(10000);
+    const __m128i divp = _mm_setr_epi16(8389, 5243, 13108, (short)32768, 8389, 5243, 13108,
+                                        (short)32768);
+    const __m128i shp = _mm_setr_epi16(1 << 7, 1 << 11, 1 << 13, (short)(1 << 15), 1 << 7,
+                                       1 << 11, 1 << 13, (short)(1 << 15));
+    __m128i v = _mm_set_epi64x(b, a);
+    __m128i hi4 = _mm_srli_epi64(_mm_mul_epu32(v, div10000), 45);
+    __m128i lo4 = _mm_sub_epi32(v, _mm_mul_epu32(hi4, e10000));
+    /* 32-bit lanes a / 10^4, a % 10^4, b / 10^4, b % 10^4, times 4 */
+    __m128i x = _mm_slli_epi32(_mm_or_si128(hi4, _mm_slli_epi64(lo4, 32)), 2);
+    __m128i xa = _mm_shuffle_epi32(_mm_unpacklo_epi16(x, x), _MM_SHUFFLE(2, 2, 0, 0));
+    __m128i xb = _mm_shuffle_epi32(_mm_unpackhi_epi16(x, x), _MM_SHUFFLE(2, 2, 0, 0));
+    /* each 16-bit lane: the lane's first 1, 2, 3, 4 digits */
+    xa = _mm_mulhi_epu16(_mm_mulhi_epu16(xa, divp), shp);
+    xb = _mm_mulhi_epu16(_mm_mulhi_epu16(xb, divp), shp);
+    /* less ten times the lane before: one digit each */
+    xa = _mm_sub_epi16(xa, _mm_slli_epi64(_mm_mullo_epi16(xa, _mm_set1_epi16(10)), 16));
+    xb = _mm_sub_epi16(xb, _mm_slli_epi64(_mm_mullo_epi16(xb, _mm_set1_epi16(10)), 16));
+    return _mm_add_epi8(_mm_packus_epi16(xa, xb), _mm_set1_epi8('0'));
+}
+#else
 /* The 8 decimal digits of x < 10^8, zero-padded, as the bytes of a word
  * (first digit in the lowest byte, so a little-endian store spells them),
  * still without '0' added: SWAR, each step dividing every lane at once by
@@ -43,6 +78,16 @@ static inline uint64_t digits8(uint32_t x)
     q = ((v * 103) >> 10) & 0x000f000f000f000full;
     return q | ((v - q * 10) << 8);
 }
+#endif
+
+/* int_masks[p]: the first p of 16 bytes set (the integer digits of a
+ * positional number), as two words, lowest byte first. */
+#define MASK_BYTES(n) ((n) >= 8 ? ~0ull : (1ull << ((8 * (n)) & 63)) - 1)
+#define MASK_ROW(p) {MASK_BYTES(p), (p) > 8 ? MASK_BYTES((p) - 8) : 0}
+static const uint64_t int_masks[17][2] = {
+    MASK_ROW(0),  MASK_ROW(1),  MASK_ROW(2),  MASK_ROW(3),  MASK_ROW(4),  MASK_ROW(5),
+    MASK_ROW(6),  MASK_ROW(7),  MASK_ROW(8),  MASK_ROW(9),  MASK_ROW(10), MASK_ROW(11),
+    MASK_ROW(12), MASK_ROW(13), MASK_ROW(14), MASK_ROW(15), MASK_ROW(16)};
 
 /* Store the 8 bytes of w at p, lowest byte first. */
 static inline void put8(char *p, uint64_t w)
@@ -53,48 +98,48 @@ static inline void put8(char *p, uint64_t w)
     memcpy(p, &w, 8);
 }
 
-/* Bytes p .. p + 8 of the text held in w[0..3) (lowest byte first),
- * 0 <= p <= 16. Shifted out of registers, not reloaded from memory: a
- * load spanning the smaller stores that just wrote the digits would stall
- * until they retire. */
-static inline uint64_t bytes_at(const uint64_t *w, int p)
-{
-    int i = p >> 3, r = (p & 7) * 8;
-    return r ? (w[i] >> r) | (w[i + 1] << (64 - r)) : w[i];
-}
-
 /* Write f x 10^e, 10^15 <= f < 10^17 (what both writers below hand over),
  * the way Python's repr does: trailing zeros dropped; positional for
  * decimal exponents -4..15 (".0" on integers), otherwise d.ddde+XX with at
  * least two exponent digits. The digits move in 8-byte blocks, no loop or
  * copy of data-dependent length; every write stays inside the
  * CODEC_NUM_MAX bytes of buf, and the text ends at its NUL. */
-static size_t render(char *buf, int neg, uint64_t f, int e)
+static inline __attribute__((always_inline)) size_t render(char *buf, int neg, uint64_t f, int e)
 {
     uint64_t hi = f / 100000000;
-    uint32_t top = (uint32_t)(hi / 100000000);
-    uint64_t mid = digits8((uint32_t)(hi % 100000000)), lo = digits8((uint32_t)(f % 100000000));
+    uint32_t top = (uint32_t)hi / 100000000; /* hi < 10^9: 32-bit arithmetic */
     int nd = 17 - (top == 0); /* f >= 10^15: mid's first digit is not 0 when top is */
     int x = e + nd - 1;       /* exponent of the first digit */
+    const uint64_t zeros = 0x3030303030303030ull;
+#if defined(__SSE2__)
+    __m128i d = digits16((uint32_t)hi - top * 100000000, (uint32_t)(f - hi * 100000000));
+    uint64_t mid = (uint64_t)_mm_cvtsi128_si64(d),
+             lo = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(d, d));
+    /* trailing zero digits: the '0' bytes at the top of the 16 (at most 15
+     * of them when top is 0, as mid's first digit is not 0 then) */
+    unsigned zmask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_set1_epi8('0')));
+    nd -= __builtin_clz((~zmask << 16) | 0x8000u);
+#else
+    uint64_t mid = digits8((uint32_t)hi - top * 100000000),
+             lo = digits8((uint32_t)(f - hi * 100000000));
     /* trailing zero digits: the zero bytes at the top of the last nonzero word */
     nd -= lo ? __builtin_clzll(lo) / 8 : 8 + (mid ? __builtin_clzll(mid) / 8 : 8);
-    const uint64_t zeros = 0x3030303030303030ull;
     mid |= zeros, lo |= zeros;
-    /* the 16 or 17 digits, then '0's: all 17 with top's first, shifted by
-     * a byte when top is 0 (no branch on the digit count: it is random) */
-    int sh = 8 * (top == 0);
-    uint64_t t0 = ('0' + top) | (mid << 8), t1 = (mid >> 56) | (lo << 8),
-             t2 = (lo >> 56) | (zeros << 8);
-    uint64_t w[3] = {(t0 >> sh) | ((t1 << (63 - sh)) << 1), (t1 >> sh) | ((t2 << (63 - sh)) << 1),
-                     (t2 >> sh) | (zeros << (63 - sh) << 1)};
+#endif
+    /* the 16 or 17 digits, then '0's: selected on top (not shifted by a
+     * variable count, three micro-ops on x86 without BMI2; GCC branches
+     * here, which measured faster than masks) */
+    uint64_t w0 = top ? ('0' + top) | (mid << 8) : mid;
+    uint64_t w1 = top ? (mid >> 56) | (lo << 8) : lo;
+    uint64_t w2 = top ? (lo >> 56) | (zeros << 8) : zeros;
     char *o = buf;
     *o = '-';
     o += neg;
     if (x < -4 || x >= 16) {
-        o[0] = (char)w[0];
+        o[0] = (char)w0;
         o[1] = '.';
-        put8(o + 2, bytes_at(w, 1));
-        put8(o + 10, bytes_at(w, 9));
+        put8(o + 2, (w0 >> 8) | (w1 << 56));
+        put8(o + 10, (w1 >> 8) | (w2 << 56));
         o += nd > 1 ? nd + 1 : 1;
         o[0] = 'e';
         o[1] = x < 0 ? '-' : '+';
@@ -109,26 +154,33 @@ static size_t render(char *buf, int neg, uint64_t f, int e)
     } else if (x < 0) { /* 0.000ddd */
         memcpy(o, "0.000000", 8);
         char *q = o + 1 - x;
-        put8(q, w[0]);
-        put8(q + 8, w[1]);
-        q[16] = (char)w[2];
+        put8(q, w0);
+        put8(q + 8, w1);
+        q[16] = (char)w2;
         o = q + nd;
     } else { /* ddd.ddd, or ddd000.0 from the digits' own zeros (nd >= 16 > x) */
+        /* the p integer digits, then the rest one byte further on: each
+         * word merged from the digits and the digits shifted by a byte,
+         * under a mask of the first p bytes; the point goes in after */
         int p = x + 1;
-        put8(o, w[0]);
-        put8(o + 8, w[1]);
+        const uint64_t *m = int_masks[p];
+        uint64_t s0 = w0 << 8, s1 = (w1 << 8) | (w0 >> 56), s2 = (w2 << 8) | (w1 >> 56);
+        put8(o, (w0 & m[0]) | (s0 & ~m[0]));
+        put8(o + 8, (w1 & m[1]) | (s1 & ~m[1]));
+        put8(o + 16, s2);
         o[p] = '.';
-        if (nd <= p) {
-            o[p + 1] = '0';
-            o += p + 2;
-        } else { /* at most 17 - p fraction digits: a second block only when p < 9 */
-            put8(o + p + 1, bytes_at(w, p));
-            if (nd - p > 8) put8(o + p + 9, bytes_at(w, p + 8));
-            o += nd + 1;
-        }
+        /* one fraction digit at least: a '0' of the padding when nd <= p */
+        o += nd > p ? nd + 1 : p + 2;
     }
     *o = '\0';
     return (size_t)(o - buf);
+}
+
+/* render out of line, for the rare paths: inlined there it would make
+ * codec_num_write save registers on every call. */
+static __attribute__((noinline)) size_t render_slow(char *buf, int neg, uint64_t f, int e)
+{
+    return render(buf, neg, f, e);
 }
 
 /* Subnormals (and zero): the fewest %.*e digits that read back. Slow, rare. */
@@ -145,7 +197,7 @@ static size_t fmt_small(char *buf, double v)
         int e = atoi(p + 1) - (prec - 1);
         for (; f < 1000000000000000ull; f *= 10) /* render's 16 or 17 digits */
             e--;
-        return render(buf, t[0] == '-', f, e);
+        return render_slow(buf, t[0] == '-', f, e);
     }
     return 0; /* not reached */
 }
@@ -208,25 +260,24 @@ static size_t fmt_normal(char *buf, double v)
     const uint64_t *g = codec_pow10_g[-k - CODEC_POW10_E_MIN];
     uint64_t vb = round_odd(g[0], g[1], cb << h), vbl = round_odd(g[0], g[1], cbl << h),
              vbr = round_odd(g[0], g[1], cbr << h);
-    uint64_t s = vb >> 2;
-    if (s >= 100) {
-        uint64_t sp10 = 10 * (s / 10), tp10 = sp10 + 10;
-        int upin = vbl + out <= sp10 << 2, wpin = (tp10 << 2) + out <= vbr;
-        if (upin != wpin) return render(buf, neg, upin ? sp10 : tp10, k);
-    }
-    uint64_t t1 = s + 1;
+    uint64_t s = vb >> 2, t1 = s + 1;
+    /* The choice below is made without branches: which candidate wins is
+     * close to random for a solver's output, and a mispredicted branch there
+     * costs more than computing every candidate. */
+    uint64_t sp10 = 10 * (s / 10), tp10 = sp10 + 10;
+    int upin = vbl + out <= sp10 << 2, wpin = (tp10 << 2) + out <= vbr;
     int uin = vbl + out <= s << 2, win = (t1 << 2) + out <= vbr;
-    if (uin != win) return render(buf, neg, uin ? s : t1, k);
     int64_t cmp = (int64_t)(vb - ((s + t1) << 1));
-    return render(buf, neg, (cmp < 0 || (cmp == 0 && (s & 1) == 0)) ? s : t1, k);
+    int lower = cmp < 0 || (cmp == 0 && (s & 1) == 0);
+    uint64_t f = uin != win ? (uin ? s : t1) : (lower ? s : t1);
+    f = (s >= 100 && upin != wpin) ? (upin ? sp10 : tp10) : f;
+    return render(buf, neg, f, k);
 }
 
-size_t codec_num_write(char *buf, double x)
+/* Zero, subnormals, non-finite values: out of line, so the common path
+ * stays a leaf that saves no registers. */
+static __attribute__((noinline)) size_t fmt_special(char *buf, double x, unsigned bq)
 {
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    unsigned bq = (unsigned)(bits >> 52) & 0x7ff; /* one test for the common case */
-    if (bq - 1 < 0x7fe) return fmt_normal(buf, x);
     if (bq == 0x7ff) {
         memcpy(buf, "null", 5);
         return 4;
@@ -237,4 +288,13 @@ size_t codec_num_write(char *buf, double x)
         return n;
     }
     return fmt_small(buf, x);
+}
+
+size_t codec_num_write(char *buf, double x)
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    unsigned bq = (unsigned)(bits >> 52) & 0x7ff; /* one test for the common case */
+    if (bq - 1 < 0x7fe) return fmt_normal(buf, x);
+    return fmt_special(buf, x, bq);
 }

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 
@@ -35,7 +35,7 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && defined(__x86_64__)
 /* The 16 digits of a and b (each < 10^8, zero-padded, a's first, as
  * ASCII) in one vector: both divided by 10^4 at once, then the four 4-digit
  * lanes broadcast and divided by 1000, 100, 10, 1 with 16-bit multiplies
@@ -111,7 +111,7 @@ static inline __attribute__((always_inline)) size_t render(char *buf, int neg, u
     int nd = 17 - (top == 0); /* f >= 10^15: mid's first digit is not 0 when top is */
     int x = e + nd - 1;       /* exponent of the first digit */
     const uint64_t zeros = 0x3030303030303030ull;
-#if defined(__SSE2__)
+#if defined(__SSE2__) && defined(__x86_64__)
     __m128i d = digits16((uint32_t)hi - top * 100000000, (uint32_t)(f - hi * 100000000));
     uint64_t mid = (uint64_t)_mm_cvtsi128_si64(d),
              lo = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(d, d));

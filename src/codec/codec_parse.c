@@ -335,7 +335,10 @@ static int pack_key(const parser *ps)
 static int pack_put(parser *ps, pack *pk, double x)
 {
     if (pk->n == pk->cap) {
-        size_t cap = pk->cap ? 2 * pk->cap : 256;
+        /* the first block under glibc's smallbin limit (1008 bytes): a
+         * larger request makes malloc consolidate its fastbins first, the
+         * jansson nodes freed by the previous request */
+        size_t cap = pk->cap ? 2 * pk->cap : 120;
         if (!pk->cap) pk->n = CODEC_PACKED_HEAD; /* room for codec_packed_new_own */
         double *v = cap < ((size_t)-1) / sizeof *v ? realloc(pk->v, cap * sizeof *v) : NULL;
         if (!v) {

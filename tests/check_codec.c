@@ -649,6 +649,141 @@ START_TEST(strtod_long_tokens)
 }
 END_TEST
 
+/* The grammar as codec_parse checked it before codec_strtod_scan did it in
+ * the same pass (the oracle): the code and where s[0 .. n) stops. */
+static int scan_ref(const char *s, size_t n, size_t *stop)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else if (i < n && s[i] >= '1' && s[i] <= '9') {
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    } else {
+        *stop = i;
+        return CODEC_STRTOD_BAD_START;
+    }
+    if (i < n && s[i] == '.') {
+        if (++i >= n || s[i] < '0' || s[i] > '9') return *stop = i, CODEC_STRTOD_BAD_FRACTION;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= n || s[i] < '0' || s[i] > '9') return *stop = i, CODEC_STRTOD_BAD_EXPONENT;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    *stop = i;
+    return CODEC_STRTOD_OK;
+}
+
+/* codec_strtod_scan on s[0 .. n) (a heap copy: valgrind and ASan see any
+ * read past n) against scan_ref, and its number against strtod's. */
+static void expect_scan(const char *s, size_t n)
+{
+    char *t = malloc(n + 1), *copy = malloc(n + 1);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(t, s, n);
+    size_t want_stop;
+    int want = scan_ref(t, n, &want_stop);
+    const char *stop = NULL;
+    double x = NAN;
+    int got = codec_strtod_scan(t, t + n, &x, &stop);
+    if (got != want || (size_t)(stop - t) != want_stop)
+        ck_abort_msg("%.*s: code %d stop %td, want %d stop %zu", (int)n, s, got, stop - t, want,
+                     want_stop);
+    if (got == CODEC_STRTOD_OK) {
+        memcpy(copy, t, want_stop);
+        copy[want_stop] = '\0';
+        if (bits_of(x) != strtod_bits(copy))
+            ck_abort_msg("%s: %a, strtod %a", copy, x, strtod(copy, NULL));
+    }
+    free(copy);
+    free(t);
+}
+
+/* codec_strtod_scan checks the grammar while it reads: every prefix of
+ * adversarial tokens (long mantissas, halfway cases, edge exponents,
+ * leading zeros, malformed forms), with and without a tail, and random
+ * strings over the grammar's alphabet, against scan_ref and strtod; and
+ * through codec_parse, the errors at the same place with the same words. */
+START_TEST(strtod_scan_against_grammar)
+{
+    static const char *const toks[] = {
+        "0", "-0", "-0.0", "0e0", "-0E-0", "00", "01", "-01", "1.", "-1.", ".5", "-.5", "1e",
+        "1E+", "1e-", "-", "+1", "--1", "1ee5", "1e5.3", "1.2.3", "1.e5", "0.e1", "1e+-5", "e5",
+        "1e-400", "-1e-400", "1e400", "-1e400", "1e308", "1.7976931348623157e308",
+        "1.7976931348623158e308", "1.7976931348623159e308", "2.2250738585072011e-308",
+        "2.2250738585072014e-308", "4.9406564584124654e-324", "2.4703282292062327e-324",
+        "2.4703282292062328e-324", "9007199254740993", "9007199254740992.5",
+        "123456789012345678", "1234567890123456789", "12345678901234567890",
+        "18446744073709551615", "18446744073709551616", "99999999999999999999e-20",
+        "0.000000000000000000000000000000123456789012345678901234567890",
+        "7.2057594037927933e16", "1e-99999999999999999999", "1e99999999999999999999",
+        "0e99999999999999999999", "8.98846567431158e307", "0.6258520832186948",
+        "1.2668940456580873", "1.00000000000000011102230246251565404236316680908203125",
+        "1.00000000000000011102230246251565404236316680908203124",
+        "1.00000000000000011102230246251565404236316680908203126", "12345678.12345678e-8",
+        "00000000000000000001", "0.0000000000000000000000001e25"};
+    char buf[160];
+    for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
+        static const char *const tails[] = {"", ",", "]", " ", "x", "e", ".", "-", "0"};
+        for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+            int n = snprintf(buf, sizeof buf, "%s%s", toks[i], tails[k]);
+            for (int m = 0; m <= n; m++)
+                expect_scan(buf, (size_t)m);
+        }
+        /* as a request's number: accepted to the same bits, or the same error */
+        size_t stop, n = strlen(toks[i]);
+        int code = scan_ref(toks[i], n, &stop);
+        if (toks[i][0] != '-' && (toks[i][0] < '0' || toks[i][0] > '9')) continue;
+        snprintf(buf, sizeof buf, "[%s]", toks[i]);
+        json_t *j = NULL;
+        err e;
+        err_clear(&e);
+        err_code rc = codec_parse(buf, n + 2, &j, &e);
+        char want[96];
+        if (code == CODEC_STRTOD_OK && stop == n) {
+            if (isinf(strtod(toks[i], NULL))) {
+                ck_assert_msg(rc == ERR_INVALID && strcmp(e.field, "[0]") == 0, "%s", toks[i]);
+                snprintf(want, sizeof want, "must be a finite number, got %s (too large for a double)",
+                         toks[i]);
+                ck_assert_str_eq(e.message, want);
+            } else {
+                ck_assert_msg(rc == ERR_OK, "%s: %s", toks[i], e.message);
+                ck_assert(bits_of(json_real_value(json_array_get(j, 0))) == strtod_bits(toks[i]));
+            }
+        } else {
+            static const char *const why[] = {
+                [CODEC_STRTOD_OK] = "expected ',' or ']'",
+                [CODEC_STRTOD_BAD_START] = "invalid number",
+                [CODEC_STRTOD_BAD_FRACTION] = "invalid number: a digit must follow '.'",
+                [CODEC_STRTOD_BAD_EXPONENT] = "invalid number: a digit must follow the exponent"};
+            size_t at = code == CODEC_STRTOD_BAD_START ? 0 : stop; /* offset in the token */
+            snprintf(want, sizeof want, "line 1 column %zu: %s", at + 2, why[code]);
+            ck_assert_msg(rc == ERR_BAD_JSON, "%s: %d", toks[i], rc);
+            ck_assert_str_eq(e.message, want);
+        }
+        json_decref(j);
+    }
+    static const char alphabet[] = "0123456789000001-+.eE";
+    uint64_t st = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 300000; i++) {
+        uint64_t r = xorshift(&st);
+        size_t n = (size_t)(r % 40);
+        for (size_t k = 0; k < n; k++)
+            buf[k] = alphabet[xorshift(&st) % (sizeof alphabet - 1)];
+        if (n && r & 64) buf[0] = (char)('1' + (r >> 8) % 9); /* mostly valid starts */
+        if (n > 1 && r & 128) buf[0] = '-';
+        expect_scan(buf, n);
+    }
+}
+END_TEST
+
 /* ---- parse ---- */
 
 static void expect_parse_error(const char *text, err_code code, const char *field, const char *part)
@@ -1400,6 +1535,7 @@ static Suite *suite(void)
     TCase *lim = tcase_create("limits");
     tcase_set_timeout(lim, 120);
     tcase_add_test(lim, strtod_long_tokens);
+    tcase_add_test(lim, strtod_scan_against_grammar);
     suite_add_tcase(s, lim);
     TCase *er = tcase_create("errors");
     tcase_set_timeout(er, 120);

@@ -10,11 +10,12 @@
  * they sit, from a stack of the containers being parsed; the first problem
  * met is reported.
  *
- * Numbers are read by codec_strtod, in place: strtod's own result, bit for
- * bit, but a request's shortest round-trip numbers (16-17 digits, where
- * glibc takes its multi-precision path) mostly without that path, and no
- * NUL-terminated copy is made (bench/bench_codec measures both, and a
- * whole request's parse).
+ * Numbers are read by codec_strtod_scan, in place: strtod's own result, bit
+ * for bit, but a request's shortest round-trip numbers (16-17 digits, where
+ * glibc takes its multi-precision path) mostly without that path, no
+ * NUL-terminated copy made, and the grammar checked in the same pass over
+ * the digits (bench/bench_codec measures the numbers and a whole request's
+ * parse; docs/benchmarks.md has the figures).
  *
  * Packing (codec_parse_packed): an upload is mostly a few long arrays of
  * numbers, and a jansson node per number (a real of 32 bytes with malloc's
@@ -53,6 +54,7 @@ bool codec_parse_is_json_type(const char *ct)
 
 #define PARSE_MAX_DEPTH 512
 #define PATH_KEY_MAX 64 /* longest key kept for an error's field path */
+#define PARSE_FRAMES_INLINE 32 /* frames in the parser itself; deeper texts get a heap stack */
 
 /* Where the parser is inside the tree, for a field path on error. */
 typedef struct frame {
@@ -64,8 +66,9 @@ typedef struct frame {
 typedef struct parser {
     const char *start, *p, *end;
     err *e;
-    int depth;
-    frame stack[PARSE_MAX_DEPTH];
+    int depth, cap;
+    frame *stack;                     /* cap frames: the inline ones, or PARSE_MAX_DEPTH on the heap */
+    frame inline_stack[PARSE_FRAMES_INLINE]; /* a request's depth is a few: no malloc */
     jbuf sbuf;                    /* a string being decoded */
     const char *const *pack_keys; /* NULL: pack nothing */
     size_t pack_min;
@@ -134,8 +137,7 @@ static int nonfinite_word(const char *w, size_t n)
 /* A number token into *out (finite); 0, or -1 with the error set. */
 static int read_number(parser *ps, double *out)
 {
-    const char *s = ps->p, *q = s;
-    if (q < ps->end && *q == '-') q++;
+    const char *s = ps->p, *q = s + (s < ps->end && *s == '-');
     if (q < ps->end && (*q == 'N' || *q == 'n' || *q == 'I' || *q == 'i')) {
         const char *w = q;
         while (w < ps->end && word_char(*w))
@@ -144,40 +146,26 @@ static int read_number(parser *ps, double *out)
             return value_error(ps, s, (size_t)(w - s), "JSON has no NaN or Infinity"), -1;
         return syntax_error(ps, "invalid number"), -1;
     }
-    if (q < ps->end && *q == '0') {
-        q++;
-    } else if (q < ps->end && *q >= '1' && *q <= '9') {
-        while (q < ps->end && isdigit((unsigned char)*q))
-            q++;
-    } else {
-        return syntax_error(ps, "invalid number"), -1;
-    }
-    if (q < ps->end && *q == '.') {
-        if (++q >= ps->end || !isdigit((unsigned char)*q)) {
-            ps->p = q;
-            return syntax_error(ps, "invalid number: a digit must follow '.'"), -1;
-        }
-        while (q < ps->end && isdigit((unsigned char)*q))
-            q++;
-    }
-    if (q < ps->end && (*q == 'e' || *q == 'E')) {
-        q++;
-        if (q < ps->end && (*q == '+' || *q == '-')) q++;
-        if (q >= ps->end || !isdigit((unsigned char)*q)) {
-            ps->p = q;
-            return syntax_error(ps, "invalid number: a digit must follow the exponent"), -1;
-        }
-        while (q < ps->end && isdigit((unsigned char)*q))
-            q++;
-    }
-    size_t n = (size_t)(q - s);
+    const char *stop;
     double x;
-    if (codec_strtod(s, n, &x) != 0) { /* the grammar was checked: it reads all of it */
+    switch (codec_strtod_scan(s, ps->end, &x, &stop)) {
+    case CODEC_STRTOD_OK:
+        break;
+    case CODEC_STRTOD_BAD_START:
+        return syntax_error(ps, "invalid number"), -1;
+    case CODEC_STRTOD_BAD_FRACTION:
+        ps->p = stop;
+        return syntax_error(ps, "invalid number: a digit must follow '.'"), -1;
+    case CODEC_STRTOD_BAD_EXPONENT:
+        ps->p = stop;
+        return syntax_error(ps, "invalid number: a digit must follow the exponent"), -1;
+    default:
         err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
         return -1;
     }
+    const size_t n = (size_t)(stop - s);
     if (isinf(x)) return value_error(ps, s, n, "too large for a double"), -1;
-    ps->p = q;
+    ps->p = stop;
     *out = x;
     return 0;
 }
@@ -290,11 +278,12 @@ static int parse_string_raw(parser *ps)
 
 static json_t *parse_value(parser *ps);
 
-/* The key for a field path, cut to PATH_KEY_MAX - 1 bytes at a character
- * boundary (the key is valid UTF-8: it was just decoded). */
-static void copy_key(char *dst, const char *key)
+/* The key (len bytes) for a field path, cut to PATH_KEY_MAX - 1 bytes at a
+ * character boundary (the key is valid UTF-8: it was just decoded); true
+ * when it was not cut. */
+static bool copy_key(char *dst, const char *key, size_t len)
 {
-    size_t n = strlen(key);
+    size_t n = len;
     if (n >= PATH_KEY_MAX) {
         n = PATH_KEY_MAX - 1;
         while (n > 0 && ((unsigned char)key[n] & 0xc0) == 0x80) /* key[n] continues a char */
@@ -302,6 +291,23 @@ static void copy_key(char *dst, const char *key)
     }
     memcpy(dst, key, n);
     dst[n] = '\0';
+    return n == len;
+}
+
+/* Room for one more frame: the inline frames moved to a heap stack of
+ * PARSE_MAX_DEPTH (frame pointers taken before are stale). 0 or -1. */
+static int stack_grow(parser *ps)
+{
+    if (ps->depth < ps->cap) return 0;
+    frame *big = malloc(PARSE_MAX_DEPTH * sizeof *big);
+    if (!big) {
+        err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+        return -1;
+    }
+    memcpy(big, ps->stack, (size_t)ps->depth * sizeof *big);
+    ps->stack = big;
+    ps->cap = PARSE_MAX_DEPTH;
+    return 0;
 }
 
 /* ---- packing (codec_packed.h) ----
@@ -329,7 +335,10 @@ static int pack_key(const parser *ps)
 static int pack_put(parser *ps, pack *pk, double x)
 {
     if (pk->n == pk->cap) {
-        size_t cap = pk->cap ? 2 * pk->cap : 256;
+        /* the first block under glibc's smallbin limit (1008 bytes): a
+         * larger request makes malloc consolidate its fastbins first, the
+         * jansson nodes freed by the previous request */
+        size_t cap = pk->cap ? 2 * pk->cap : 120;
         if (!pk->cap) pk->n = CODEC_PACKED_HEAD; /* room for codec_packed_new_own */
         double *v = cap < ((size_t)-1) / sizeof *v ? realloc(pk->v, cap * sizeof *v) : NULL;
         if (!v) {
@@ -409,6 +418,8 @@ static json_t *pack_finish(parser *ps, pack *pk, json_t *c)
 static json_t *parse_container(parser *ps, int is_object)
 {
     if (ps->depth == PARSE_MAX_DEPTH) return syntax_error(ps, "nested too deeply");
+    if (stack_grow(ps) != 0) return NULL;
+    const int level = ps->depth;
     pack pk = {.mode = !is_object && pack_key(ps) ? PACK_NONE : PACK_OFF};
     json_t *c = is_object ? json_object() : json_array();
     if (!c) {
@@ -434,7 +445,7 @@ static json_t *parse_container(parser *ps, int is_object)
             const char *key_at = ps->p;
             if (parse_string_raw(ps) != 0) goto fail;
             const char *key = ps->sbuf.p;
-            copy_key(f->key, key);
+            const bool whole = copy_key(f->key, key, ps->sbuf.len);
             if (json_object_get(c, key)) {
                 ps->p = key_at;
                 char why[PATH_KEY_MAX + 32];
@@ -448,10 +459,12 @@ static json_t *parse_container(parser *ps, int is_object)
                 goto fail;
             }
             ps->p++;
-            char *k = strdup(key); /* sbuf is reused by the value */
-            json_t *v = k ? parse_value(ps) : NULL;
-            if (!k) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
-            if (!v || json_object_set_new_nocheck(c, k, v) != 0) {
+            /* sbuf is reused by the value: the key is f->key, unless cut */
+            char *k = whole ? NULL : strdup(key);
+            json_t *v = whole || k ? parse_value(ps) : NULL;
+            if (!whole && !k) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
+            f = &ps->stack[level]; /* the stack may have moved */
+            if (!v || json_object_set_new_nocheck(c, whole ? f->key : k, v) != 0) {
                 /* v set, the insertion failed: jansson is out of memory (v is freed) */
                 if (v) err_set(ps->e, ERR_NOMEM, NULL, "out of memory parsing the request");
                 free(k);
@@ -468,6 +481,7 @@ static json_t *parse_container(parser *ps, int is_object)
         } else {
             json_t *v = parse_value(ps);
             if (!v) goto fail;
+            f = &ps->stack[level]; /* the stack may have moved */
             int taken = pk.mode != PACK_OFF ? pack_absorb(ps, &pk, v) : 0;
             if (taken < 0) goto fail;
             if (!taken) {
@@ -550,14 +564,15 @@ err_code codec_parse_packed(const char *text, size_t len, const char *const *pac
                             size_t pack_min, json_t **out, err *e)
 {
     *out = NULL;
-    parser *ps = malloc(sizeof *ps);
-    if (!ps) return err_set(e, ERR_NOMEM, NULL, "out of memory parsing the request");
+    parser parse, *ps = &parse;
     err local;
     err_clear(&local);
     ps->start = ps->p = text;
     ps->end = text + len;
     ps->e = &local;
     ps->depth = 0;
+    ps->cap = PARSE_FRAMES_INLINE;
+    ps->stack = ps->inline_stack;
     ps->pack_keys = pack_keys;
     ps->pack_min = pack_min;
     jbuf_init(&ps->sbuf);
@@ -574,7 +589,7 @@ err_code codec_parse_packed(const char *text, size_t len, const char *const *pac
         }
     }
     jbuf_free(&ps->sbuf);
-    free(ps);
+    if (ps->stack != ps->inline_stack) free(ps->stack);
     if (!v)
         return err_set(e, local.code ? local.code : ERR_INTERNAL, local.field, "%s", local.message);
     *out = v;

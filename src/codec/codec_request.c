@@ -253,17 +253,38 @@ static err_code decode_events(const json_t *v, size_t dim, codec_request_ode *q,
     return ERR_OK;
 }
 
+/* The members of obj under keys (NULL-terminated) into at[] in one walk
+ * over obj (rather than a lookup per key); false when obj is not an object
+ * or has another key (codec_json_keys_check then tells which). */
+static bool members_of(const json_t *obj, const char *const *keys, const json_t **at)
+{
+    if (!json_is_object(obj)) return false;
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)obj, k, x)
+    {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!keys[i]) return false;
+        at[i] = x;
+    }
+    return true;
+}
+
 err_code codec_request_ode_decode(const json_t *body, size_t state_dim, codec_request_ode *q,
                                   err *e)
 {
-    static const char *const keys[] = {"y0",        "t",      "t0", "version", "solver",
-                                       "augmented", "events", NULL};
+    enum { Y0, T, T0, VERSION, SOLVER, AUGMENTED, EVENTS, N_KEYS };
+    static const char *const keys[N_KEYS + 1] = {
+        [Y0] = "y0",         [T] = "t",           [T0] = "t0",         [VERSION] = "version",
+        [SOLVER] = "solver", [AUGMENTED] = "augmented", [EVENTS] = "events", [N_KEYS] = NULL};
     memset(q, 0, sizeof *q);
-    const json_t *t0 = json_object_get(body, "t0"), *solver = json_object_get(body, "solver"),
-                 *aug = json_object_get(body, "augmented"), *events = json_object_get(body, "events");
-    if (codec_json_keys_check(body, "", keys, e) != ERR_OK ||
-        decode_y0(json_object_get(body, "y0"), state_dim, q, e) != ERR_OK ||
-        decode_times(json_object_get(body, "t"), q, e) != ERR_OK ||
+    const json_t *at[N_KEYS] = {NULL};
+    const bool known = members_of(body, keys, at);
+    const json_t *t0 = at[T0], *solver = at[SOLVER], *aug = at[AUGMENTED], *events = at[EVENTS];
+    if ((!known && codec_json_keys_check(body, "", keys, e) != ERR_OK) ||
+        decode_y0(at[Y0], state_dim, q, e) != ERR_OK || decode_times(at[T], q, e) != ERR_OK ||
         (t0 && codec_json_get_double(t0, "t0", &q->t0, e) != ERR_OK) ||
         (solver && codec_model_solver_decode(solver, "solver", &q->solver, e) != ERR_OK) ||
         (aug && codec_json_get_bool(aug, "augmented", &q->augmented, e) != ERR_OK) ||

@@ -1,8 +1,9 @@
 /* codec/codec_strtod.c: JSON number tokens to doubles. See codec_strtod.h.
  *
- * DESIGN. A token is first read into w * 10^q with w the first 19
+ * DESIGN. A token is first read into w * 10^q, with w the first 19
  * significant digits (any 19-digit integer fits in 64 bits) and a flag for
- * a nonzero digit dropped after them. Then, cheapest first:
+ * a nonzero digit dropped after them, its grammar checked in the same pass
+ * (codec_strtod_scan: a parser need not find the token's end first). Then, cheapest first:
  *   1. Clinger's fast path (W. D. Clinger, "How to read floating point
  *      numbers accurately", PLDI 1990): w <= 2^53 and |q| <= 22 make w and
  *      10^|q| exact doubles, so one IEEE multiply or divide rounds the
@@ -114,17 +115,32 @@ static void read_long_mantissa(const char *p, const char *end, decimal *d)
     d->truncated = truncated;
 }
 
-static void read_decimal(const char *p, const char *end, decimal *d)
+/* Reads the number at s into d in one pass, checking RFC 8259's grammar as
+ * it goes; *stop is the first byte after the token, or where it is
+ * malformed. Returns CODEC_STRTOD_OK or a CODEC_STRTOD_BAD_* code. */
+static int scan_decimal(const char *s, const char *end, decimal *d, const char **stop)
 {
+    const char *p = s;
     uint64_t w = 0;
-    d->neg = *p == '-';
+    d->neg = p < end && *p == '-';
     p += d->neg;
     const char *digits = p;
-    p = read_digits(p, end, &w);
+    if (p < end && *p == '0') {
+        p++; /* a leading 0 is the whole integer part */
+    } else if (p < end && (unsigned char)(*p - '1') <= 8) {
+        p = read_digits(p, end, &w);
+    } else {
+        *stop = p;
+        return CODEC_STRTOD_BAD_START;
+    }
     int64_t nd = p - digits, q = 0;
     if (p < end && *p == '.') {
         const char *frac = ++p;
         p = read_digits(p, end, &w);
+        if (p == frac) {
+            *stop = p;
+            return CODEC_STRTOD_BAD_FRACTION;
+        }
         q = -(p - frac);
         nd += p - frac;
     }
@@ -138,15 +154,21 @@ static void read_decimal(const char *p, const char *end, decimal *d)
         if (p - z - (memchr(z, '.', (size_t)(p - z)) != NULL) > MAX_DIGITS)
             read_long_mantissa(digits, p, d);
     }
-    if (p < end) { /* 'e' or 'E' */
+    if (p < end && (*p | 0x20) == 'e') { /* 'e' or 'E' */
         p++;
-        bool eneg = *p == '-';
-        p += *p == '-' || *p == '+';
+        bool eneg = p < end && *p == '-';
+        p += p < end && (*p == '-' || *p == '+');
+        if (p == end || (unsigned char)(*p - '0') > 9) {
+            *stop = p;
+            return CODEC_STRTOD_BAD_EXPONENT;
+        }
         int64_t e = 0;
-        for (; p < end; p++)
+        for (; p < end && (unsigned char)(*p - '0') <= 9; p++)
             if (e < EXP_CAP) e = e * 10 + (*p - '0');
         d->q += eneg ? -e : e;
     }
+    *stop = p;
+    return CODEC_STRTOD_OK;
 }
 
 static bool clinger(uint64_t w, int64_t q, double *x)
@@ -232,10 +254,12 @@ static int slow_strtod(const char *s, size_t len, double *out)
     return 0;
 }
 
-int codec_strtod(const char *s, size_t len, double *out)
+int codec_strtod_scan(const char *s, const char *end, double *out, const char **stop)
 {
     decimal d;
-    read_decimal(s, s + len, &d);
+    int rc = scan_decimal(s, end, &d, stop);
+    if (rc != CODEC_STRTOD_OK) return rc;
+    const size_t len = (size_t)(*stop - s);
     uint64_t bits, bits_up;
     double x;
     if (d.w == 0) {
@@ -255,4 +279,11 @@ int codec_strtod(const char *s, size_t len, double *out)
     bits |= (uint64_t)d.neg << 63;
     memcpy(out, &bits, sizeof *out);
     return 0;
+}
+
+int codec_strtod(const char *s, size_t len, double *out)
+{
+    const char *stop;
+    /* a well-formed token is read to its end, so only -1 (out of memory) is possible */
+    return codec_strtod_scan(s, s + len, out, &stop) == CODEC_STRTOD_NOMEM ? -1 : 0;
 }

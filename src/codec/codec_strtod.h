@@ -18,4 +18,22 @@
  * for strtod). */
 int codec_strtod(const char *s, size_t len, double *out);
 
+/* What codec_strtod_scan returns. */
+enum {
+    CODEC_STRTOD_NOMEM = -1,       /* out of memory (as codec_strtod's -1) */
+    CODEC_STRTOD_OK = 0,           /* *out holds the number */
+    CODEC_STRTOD_BAD_START = 1,    /* no digit after the optional '-' */
+    CODEC_STRTOD_BAD_FRACTION = 2, /* no digit after '.' */
+    CODEC_STRTOD_BAD_EXPONENT = 3, /* no digit after 'e' / 'E' and its sign */
+};
+
+/* codec_strtod of the longest prefix of s[0 .. end) that RFC 8259's number
+ * grammar accepts, checked and read in one pass (a parser need not find
+ * the token's end first). On CODEC_STRTOD_OK or _NOMEM *stop is the first
+ * byte after the token; on CODEC_STRTOD_BAD_* it is where the grammar
+ * failed (the byte that should have been a digit, or end) and *out is not
+ * set. A token whose integer part is "0" ends there: "01" reads as 0 with
+ * *stop at '1', as the grammar wants. */
+int codec_strtod_scan(const char *s, const char *end, double *out, const char **stop);
+
 #endif

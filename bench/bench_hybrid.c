@@ -11,6 +11,7 @@
  *      the same tolerances for the comparison.
  *
  * Usage: bench/bench_hybrid [repeats] (default 5; the median is printed). */
+#include "bench_util.h" /* next to this file */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,18 +29,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return v[n / 2];
 }
 
 static hybrid_model *model(const char *text)
@@ -86,7 +75,7 @@ int main(int argc, char **argv)
         t[r] = (now() - t0) / n1 * 1e9;
     }
     printf("ten-node expression a*sin(x) - c*y + b: %.1f ns per evaluation (median of %d)\n",
-           median(t, reps), reps);
+           bench_median(t, reps), reps);
     hybrid_sys_free(s);
 
     /* 2. pendulum + 2-32-32-1 network, against the network alone */
@@ -144,7 +133,7 @@ int main(int argc, char **argv)
         }
         tn[r] = (now() - t0) / n2 * 1e6;
     }
-    double th = median(t, reps), tnet = median(tn, reps);
+    double th = bench_median(t, reps), tnet = bench_median(tn, reps);
     printf("pendulum + 2-32-32-1 tanh network: %.3f us per NFE; the network alone %.3f us "
            "(equations and glue %.0f%% of the field)\n",
            th, tnet, 100 * (th - tnet) / th);
@@ -172,7 +161,7 @@ int main(int argc, char **argv)
     }
     printf("Van der Pol mu=1000 to t=3000, rodas4 rtol=atol=1e-6: %.3f ms per solve "
            "(%ld steps, %ld rejected, %ld NFE, %ld Jacobians, %ld LU); y(3000) = (%.6f, %.6g)\n",
-           median(t, reps), st.steps, st.rejected, st.nfe, st.n_jac, st.n_lu, yo[0], yo[1]);
+           bench_median(t, reps), st.steps, st.rejected, st.nfe, st.n_jac, st.n_lu, yo[0], yo[1]);
     hybrid_model_free(m);
     free(t);
     return 0;

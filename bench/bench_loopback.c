@@ -17,6 +17,8 @@
  * VM").
  *
  * Usage: bench/bench_loopback [--rounds N (5000)] */
+#include "bench_util.h" /* next to this file */
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -91,18 +93,6 @@ fail:
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 /* One case; 0 on success. */
 static int run_case(int rounds, int reply, int spin_us, int server_cpu)
 {
@@ -138,11 +128,11 @@ static int run_case(int rounds, int reply, int spin_us, int server_cpu)
     pthread_join(th, NULL);
     started = 0;
     if (p.failed) goto fail;
-    double r = 1e6 * median(rtt, rounds);
+    double r = 1e6 * bench_median(rtt, rounds);
     printf("{\"bench\": \"loopback_pingpong\", \"cpus\": \"%s\", \"reply_bytes\": %d, "
            "\"spin_us\": %d, \"rtt_us\": %.1f, \"wire_us\": %.1f, \"send_us\": %.2f}\n",
            server_cpu == 0 ? "same" : "different", reply, spin_us, r, r - spin_us,
-           1e6 * median(p.send_s, rounds));
+           1e6 * bench_median(p.send_s, rounds));
     rc = 0;
 fail:
     if (fd >= 0) close(fd);

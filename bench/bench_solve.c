@@ -187,12 +187,6 @@ struct row {
     struct ode_model_stats st;
 };
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
-    return v[n / 2];
-}
-
 static err_code time_query(const struct workload *w, const struct ode_model_query *q,
                            const double *ref, int reps, double *y, struct row *r, err *e)
 {
@@ -215,8 +209,8 @@ static err_code time_query(const struct workload *w, const struct ode_model_quer
         wall[i] = (clock_mono() - t0) / inner;
         cpu[i] = (bench_cpu_now() - c0) / inner;
     }
-    r->median_us = 1e6 * median(wall, reps);
-    r->median_cpu_us = 1e6 * median(cpu, reps);
+    r->median_us = 1e6 * bench_median(wall, reps);
+    r->median_cpu_us = 1e6 * bench_median(cpu, reps);
     free(wall);
     /* the worst error, and the median over trajectories of each one's worst */
     const size_t per = N_T * w->sd;
@@ -231,7 +225,7 @@ static err_code time_query(const struct workload *w, const struct ode_model_quer
         }
         if (!(traj[b] <= r->max_abs_err)) r->max_abs_err = traj[b];
     }
-    r->median_traj_err = median(traj, (int)q->batch);
+    r->median_traj_err = bench_median(traj, (int)q->batch);
     free(traj);
     return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef ODESERVE_BENCH_UTIL_H
 #define ODESERVE_BENCH_UTIL_H
 
+#include <stdlib.h>
 #include <time.h>
 
 /* qsort order for doubles (ascending). */
@@ -10,6 +11,14 @@ static inline int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Sort v[0..n) (n >= 1) and return v[n / 2]: the median for odd n, the
+ * upper of the middle two for even n. */
+static inline double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    return v[n / 2];
 }
 
 /* This thread's CPU time, seconds: unlike the wall clock, not moved by

@@ -291,6 +291,14 @@ START_TEST(activation_derivatives)
             act_deriv(A, N, a, a, g);
             ck_assert(memcmp(g, d, sizeof d) == 0);
         }
+        act_deriv2(A, N, z, a, d);
+        for (int i = 0; i < N; i++) { /* second central difference in long double */
+            long double h = 1e-4L * (1 + fabs(z[i]));
+            long double fd2 =
+                (ref_act(A, z[i] + h) - 2 * ref_act(A, z[i]) + ref_act(A, z[i] - h)) / (h * h);
+            ck_assert_msg(fabsl(d[i] - fd2) <= 1e-6 * (1 + fabs(d[i])),
+                          "%s''(%.17g) = %.17g, fd %.17Lg", act_name(A), z[i], d[i], fd2);
+        }
     }
     ck_assert(!act_deriv_from_output(ACT_SILU) && !act_deriv_from_output(ACT_CUBE));
     /* closed forms at a few points, PyTorch conventions at the kinks */

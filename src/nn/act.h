@@ -46,6 +46,11 @@ void act_apply(act_kind act, size_t n, const double *z, double *a);
  * d may alias neither z nor a. */
 void act_deriv(act_kind act, size_t n, const double *z, const double *a, double *d);
 
+/* d[i] = act''(z[i]), given z and a = act(z); 0 for the piecewise-linear
+ * ones (identity, relu) and, for elu, act''s side at 0. d may alias
+ * neither z nor a. */
+void act_deriv2(act_kind act, size_t n, const double *z, const double *a, double *d);
+
 /* g[i] *= act'(z[i]): the backward step of the activation. */
 void act_grad(act_kind act, size_t n, const double *z, const double *a, double *g);
 

@@ -151,42 +151,6 @@ void mlp_grad_eval_batch(const mlp *m, mlp_grad_ws *w, size_t n, const double *x
     mlp_vjp_batch(m, w->ws, n, w->ones, g, NULL, NULL);
 }
 
-/* act'' at z (a = act(z), d1 = act'(z)), for the smooth activations. */
-static void act_second(act_kind act, size_t n, const double *z, const double *a, double *d2)
-{
-    for (size_t i = 0; i < n; i++) {
-        double s;
-        switch (act) {
-        case ACT_TANH:
-            d2[i] = -2.0 * a[i] * (1.0 - a[i] * a[i]);
-            break;
-        case ACT_SOFTPLUS:
-            s = 1.0 / (1.0 + exp(-z[i]));
-            d2[i] = s * (1.0 - s);
-            break;
-        case ACT_SIGMOID:
-            d2[i] = a[i] * (1.0 - a[i]) * (1.0 - 2.0 * a[i]);
-            break;
-        case ACT_SILU:
-            s = 1.0 / (1.0 + exp(-z[i]));
-            d2[i] = s * (1.0 - s) * (2.0 + z[i] * (1.0 - 2.0 * s));
-            break;
-        case ACT_CUBE:
-            d2[i] = 6.0 * z[i];
-            break;
-        case ACT_SQUARE:
-            d2[i] = 2.0;
-            break;
-        case ACT_SIN:
-            d2[i] = -a[i];
-            break;
-        default: /* identity; the others are refused by mlp_grad_check */
-            d2[i] = 0.0;
-            break;
-        }
-    }
-}
-
 double mlp_grad_hessian(const mlp *m, mlp_grad_ws *w, const double *x, double *g, double *hess)
 {
     const size_t d = w->dim, L = w->n_layers;
@@ -214,7 +178,7 @@ double mlp_grad_hessian(const mlp *m, mlp_grad_ws *w, const double *x, double *g
         }
         act_apply(ly.act, width, z, w->a);
         act_deriv(ly.act, width, z, w->a, w->s1[l]);
-        act_second(ly.act, width, z, w->a, w->s2[l]);
+        act_deriv2(ly.act, width, z, w->a, w->s2[l]);
         for (size_t j = 0; j < d; j++)
             for (size_t o = 0; o < width; o++)
                 w->ja[j * width + o] = w->s1[l][o] * jz[j * width + o];

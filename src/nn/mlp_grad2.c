@@ -19,43 +19,6 @@ struct mlp_grad2_ws {
     double *u, *v; /* max_width each: an output, an adjoint */
 };
 
-/* act'' at z (a = act(z)), for the smooth activations: the same formulas as
- * mlp_grad.c's Hessian (check_mlp_grad2 checks both against differences). */
-static void act_second(act_kind act, size_t n, const double *z, const double *a, double *d2)
-{
-    for (size_t i = 0; i < n; i++) {
-        double s;
-        switch (act) {
-        case ACT_TANH:
-            d2[i] = -2.0 * a[i] * (1.0 - a[i] * a[i]);
-            break;
-        case ACT_SOFTPLUS:
-            s = 1.0 / (1.0 + exp(-z[i]));
-            d2[i] = s * (1.0 - s);
-            break;
-        case ACT_SIGMOID:
-            d2[i] = a[i] * (1.0 - a[i]) * (1.0 - 2.0 * a[i]);
-            break;
-        case ACT_SILU:
-            s = 1.0 / (1.0 + exp(-z[i]));
-            d2[i] = s * (1.0 - s) * (2.0 + z[i] * (1.0 - 2.0 * s));
-            break;
-        case ACT_CUBE:
-            d2[i] = 6.0 * z[i];
-            break;
-        case ACT_SQUARE:
-            d2[i] = 2.0;
-            break;
-        case ACT_SIN:
-            d2[i] = -a[i];
-            break;
-        default: /* identity; the others are refused by mlp_grad_check */
-            d2[i] = 0.0;
-            break;
-        }
-    }
-}
-
 void mlp_grad2_ws_free(mlp_grad2_ws *w)
 {
     if (!w) return;
@@ -123,7 +86,7 @@ double mlp_grad2_forward(const mlp *m, mlp_grad2_ws *w, const double *x, double 
         }
         act_apply(ly.act, ly.out, z, next);
         act_deriv(ly.act, ly.out, z, next, w->s1[l]);
-        act_second(ly.act, ly.out, z, next, w->s2[l]);
+        act_deriv2(ly.act, ly.out, z, next, w->s2[l]);
     }
     const double y = w->u[0];
     /* the plain reverse pass: gp = dy/d(output), del = dy/dz */

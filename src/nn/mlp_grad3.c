@@ -139,7 +139,7 @@ double mlp_grad3_uhw(const mlp *m, mlp_grad3_ws *w, const double *x, const doubl
             h[k] = l + 1 < L ? w->a[l + 1][k] : &out[k];
         act_apply(ly.act, ly.out, z[T_V], h[T_V]);
         act_deriv(ly.act, ly.out, z[T_V], h[T_V], s[0]);
-        mlp_tangent_act_second(ly.act, ly.out, z[T_V], h[T_V], s[1]);
+        act_deriv2(ly.act, ly.out, z[T_V], h[T_V], s[1]);
         mlp_grad3_act_third(ly.act, ly.out, z[T_V], h[T_V], s[2]);
         for (size_t o = 0; o < ly.out; o++) {
             h[T_UW][o] = s[1][o] * z[T_U][o] * z[T_W][o] + s[0][o] * z[T_UW][o];

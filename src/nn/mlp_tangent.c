@@ -70,44 +70,6 @@ err_code mlp_tangent_ws_new(mlp_tangent_ws **out, const mlp *m, size_t max_batch
     return ERR_OK;
 }
 
-void mlp_tangent_act_second(act_kind act, size_t n, const double *z, const double *a, double *d)
-{
-    for (size_t i = 0; i < n; i++) {
-        double s;
-        switch (act) {
-        case ACT_TANH:
-            d[i] = -2.0 * a[i] * (1.0 - a[i] * a[i]);
-            break;
-        case ACT_SOFTPLUS:
-            s = 1.0 / (1.0 + exp(-z[i]));
-            d[i] = s * (1.0 - s);
-            break;
-        case ACT_SIGMOID:
-            d[i] = a[i] * (1.0 - a[i]) * (1.0 - 2.0 * a[i]);
-            break;
-        case ACT_SILU:
-            s = 1.0 / (1.0 + exp(-z[i]));
-            d[i] = s * (1.0 - s) * (2.0 + z[i] * (1.0 - 2.0 * s));
-            break;
-        case ACT_ELU: /* act' is a + 1 = e^z below 0 (act_deriv's side at 0) */
-            d[i] = a[i] > 0 ? 0.0 : a[i] + 1.0;
-            break;
-        case ACT_CUBE:
-            d[i] = 6.0 * z[i];
-            break;
-        case ACT_SQUARE:
-            d[i] = 2.0;
-            break;
-        case ACT_SIN:
-            d[i] = -a[i];
-            break;
-        default: /* identity; relu (piecewise linear) */
-            d[i] = 0.0;
-            break;
-        }
-    }
-}
-
 /* c (r x o) = a (r x i) W^T, W o x i */
 static void mul_wt(size_t r, size_t o, size_t i, const double *a, const double *wt, double *c)
 {
@@ -154,7 +116,7 @@ void mlp_tangent_forward(const mlp *m, mlp_tangent_ws *w, size_t n, const double
         }
         act_apply(ly.act, n * o, w->z[l], w->h[l]);
         act_deriv(ly.act, n * o, w->z[l], w->h[l], w->s1[l]);
-        mlp_tangent_act_second(ly.act, n * o, w->z[l], w->h[l], w->s2[l]);
+        act_deriv2(ly.act, n * o, w->z[l], w->h[l], w->s2[l]);
         for (size_t b = 0; b < n; b++)
             for (size_t j = 0; j < k; j++) {
                 const double *s1 = w->s1[l] + b * o, *zd = w->zd[l] + (b * k + j) * o;

@@ -44,9 +44,6 @@ err_code mlp_tangent_ws_new(mlp_tangent_ws **out, const mlp *m, size_t max_batch
                             err *e);
 void mlp_tangent_ws_free(mlp_tangent_ws *w); /* NULL is a no-op */
 
-/* d[i] = act''(z[i]) given z and a = act(z). */
-void mlp_tangent_act_second(act_kind act, size_t n, const double *z, const double *a, double *d);
-
 /* n <= max_batch states x (n x state_dim) at time t (ignored without
  * time_input), k <= max_k tangents each: u is n x k x state_dim (tangent j
  * of state b at u[(b*k + j)*state_dim]), or NULL for the unit vectors

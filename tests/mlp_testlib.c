@@ -41,3 +41,21 @@ void mt_near(double a, double b, const char *what, size_t i)
     ck_assert_msg(fabs(a - b) <= 1e-6 * fmax(1.0, fabs(a)), "%s[%zu]: %.17g vs fd %.17g", what, i,
                   a, b);
 }
+
+void mt_check_refusals(err_code (*try_new)(const mlp *m, err *e))
+{
+    const mlp_layer relu[] = {{MLP_LINEAR, 2, 4, ACT_RELU}, {MLP_LINEAR, 4, 1, ACT_IDENTITY}};
+    const mlp_layer two[] = {{MLP_LINEAR, 2, 4, ACT_TANH}, {MLP_LINEAR, 4, 2, ACT_IDENTITY}};
+    const mlp_layer *ls[] = {relu, two};
+    const char *field[] = {"layers[0].activation", "layers[1]"};
+    for (int i = 0; i < 2; i++) {
+        mlp_spec s = {.state_dim = 2, .n_layers = 2, .layers = ls[i]};
+        mlp *m = NULL;
+        ck_assert_int_eq(mlp_new(&m, &s, NULL), ERR_OK);
+        err e;
+        err_clear(&e);
+        ck_assert_int_eq(try_new(m, &e), ERR_INVALID);
+        ck_assert_str_eq(e.field, field[i]);
+        mlp_free(m);
+    }
+}

@@ -21,5 +21,10 @@ double mt_urand(uint64_t *state, double lo, double hi);
 mlp *mt_net(size_t d, size_t width, act_kind act, uint64_t *state);
 /* |a - b| <= 1e-6 max(1, |a|): a analytic, b from central differences. */
 void mt_near(double a, double b, const char *what, size_t i);
+/* The two networks a scalar second-order workspace refuses, a relu layer
+ * ("layers[0].activation") and two outputs ("layers[1]"): try_new(m, e)
+ * calls the workspace's constructor, checks it left no workspace, and
+ * returns its code, which must be ERR_INVALID naming that field. */
+void mt_check_refusals(err_code (*try_new)(const mlp *m, err *e));
 
 #endif

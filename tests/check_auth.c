@@ -419,6 +419,10 @@ START_TEST(expiry_and_revocation)
     free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"root\"]}", 422));
     free(http_token(admin, "{\"name\": \"x\", \"scopes\": []}", 422));
     free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"read\"], \"expires\": \"1y\"}", 422));
+    /* "" is not "never": a token that never expires is asked for by name */
+    free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"read\"], \"expires\": \"\"}", 422));
+    /* NaN is named like everywhere else, not a bad_json */
+    free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"read\"], \"expires\": NaN}", 422));
     free(http_token(admin, "{\"name\": \"../x\", \"scopes\": [\"read\"]}", 422));
     free(http_token(admin, "{\"scopes\": [\"read\"], \"extra\": 1}", 422));
     ck_assert_int_eq(use(sh, "GET", "/v1/models"), 200);

@@ -184,7 +184,18 @@ static err_code parse_scheme(json_t *init, struct init_config *c, err *e)
     c->scheme = INIT_PYTORCH;
     c->std = 0;
     if (!s) return ERR_OK;
-    if (json_is_string(s)) return init_scheme_from_name(json_string_value(s), &c->scheme, e);
+    if (json_is_string(s)) {
+        /* the short form names a scheme without parameters: "normal" has a
+         * std, and init_net_params would blame a field the request lacks */
+        if (init_scheme_from_name(json_string_value(s), &c->scheme, e) != ERR_OK) {
+            err_prefix_field(e, "init.scheme");
+            return e->code;
+        }
+        if (c->scheme == INIT_NORMAL)
+            return err_set(e, ERR_INVALID, "init.scheme",
+                           "the normal scheme needs a std: {\"name\": \"normal\", \"std\": s}");
+        return ERR_OK;
+    }
     const char *name = "pytorch";
     if (check_keys(s, "init.scheme", keys, e) != ERR_OK ||
         get_str(s, "name", "init.scheme.name", &name, e) != ERR_OK)

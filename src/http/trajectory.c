@@ -506,6 +506,28 @@ static int sde_helpers(void)
     return n > 1 ? (int)(n - 1) : 0;
 }
 
+/* A reply never carries a non-finite number (it would be written null):
+ * finite samples whose mean or standard deviation overflows a double (the
+ * sum of samples near the largest double) fail the request, named on the
+ * initial state as a sample's failure is ("y0", "y0[b]"). Quantiles are
+ * interpolated between samples and stay finite. */
+static err_code traj_sde_summary_check(const traj *t, err *e)
+{
+    const codec_sde_req *q = &t->sq;
+    const size_t cell = q->n_t * t->sd;
+    for (size_t k = 0; k < q->batch * cell; k++) {
+        if (isfinite(t->mean[k]) && isfinite(t->std[k])) continue;
+        const size_t b = k / cell;
+        char f[32] = "y0";
+        if (q->batched) snprintf(f, sizeof f, "y0[%zu]", b);
+        return err_set(e, ERR_SOLVER, f,
+                       "the samples' %s at t=%.17g overflows a double (component %zu)",
+                       isfinite(t->mean[k]) ? "standard deviation" : "mean",
+                       q->t[(k % cell) / t->sd], k % t->sd);
+    }
+    return ERR_OK;
+}
+
 static err_code traj_sde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
     const codec_sde_req *q = &t->sq;
@@ -534,6 +556,7 @@ static err_code traj_sde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
         sde_model_summarize(t->paths, q->batch, q->samples, q->n_t, t->sd, q->quantiles, q->nq,
                             t->mean, t->std, t->quant, scratch);
         free(scratch);
+        rc = traj_sde_summary_check(t, e);
     }
     return rc;
 }

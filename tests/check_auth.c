@@ -419,10 +419,25 @@ START_TEST(expiry_and_revocation)
     free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"root\"]}", 422));
     free(http_token(admin, "{\"name\": \"x\", \"scopes\": []}", 422));
     free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"read\"], \"expires\": \"1y\"}", 422));
+    /* "" is not "never": a token that never expires is asked for by name */
+    free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"read\"], \"expires\": \"\"}", 422));
+    /* NaN is named like everywhere else, not a bad_json */
+    free(http_token(admin, "{\"name\": \"x\", \"scopes\": [\"read\"], \"expires\": NaN}", 422));
     free(http_token(admin, "{\"name\": \"../x\", \"scopes\": [\"read\"]}", 422));
     free(http_token(admin, "{\"scopes\": [\"read\"], \"extra\": 1}", 422));
     ck_assert_int_eq(use(sh, "GET", "/v1/models"), 200);
     ck_assert_int_eq(use(tmp, "GET", "/v1/models"), 200);
+    /* two Authorization headers: neither is guessed at, in either order */
+    {
+        char two[256];
+        snprintf(two, sizeof two, "Bearer %s\r\nAuthorization: Bearer nope", tmp);
+        tu_response r2;
+        ck_assert_int_eq(call("GET", "/v1/models", two, NULL, &r2), 401);
+        ck_assert_ptr_nonnull(strstr(r2.body, "more than one Authorization header"));
+        tu_response_free(&r2);
+        snprintf(two, sizeof two, "Bearer %s\r\nAuthorization: Bearer %s", tmp, tmp);
+        ck_assert_int_eq(call("GET", "/v1/models", two, NULL, NULL), 401);
+    }
 
     /* the list shows no secret */
     char *b = bearer(admin);

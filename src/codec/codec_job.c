@@ -177,6 +177,27 @@ static err_code parse_net(json_t *o, const char *field, size_t in, size_t out, a
     return parse_hidden(o, field, in, out, last, net, e);
 }
 
+/* Refuse an init whose networks would hold more than JOB_SPEC_MAX_PARAMS
+ * parameters, before anything is allocated for them. */
+static err_code params_cap(size_t n, err *e)
+{
+    if (n <= JOB_SPEC_MAX_PARAMS) return ERR_OK;
+    return err_set(e, ERR_TOO_LARGE, "init",
+                   "the networks would have %zu parameters; a job's init may have at most %zu "
+                   "(fewer or narrower layers)",
+                   n, JOB_SPEC_MAX_PARAMS);
+}
+
+static err_code nets_params_cap(const model_def *d, err *e)
+{
+    size_t total = 0, n;
+    for (size_t i = 0; i < d->n_nets; i++) {
+        if (model_net_n_params(&d->nets[i], &n, NULL) != ERR_OK) return ERR_OK; /* said later */
+        total += n;
+    }
+    return params_cap(total, e);
+}
+
 static err_code parse_scheme(json_t *init, struct init_config *c, err *e)
 {
     static const char *const keys[] = {"name", "std", NULL};
@@ -184,7 +205,18 @@ static err_code parse_scheme(json_t *init, struct init_config *c, err *e)
     c->scheme = INIT_PYTORCH;
     c->std = 0;
     if (!s) return ERR_OK;
-    if (json_is_string(s)) return init_scheme_from_name(json_string_value(s), &c->scheme, e);
+    if (json_is_string(s)) {
+        /* the short form names a scheme without parameters: "normal" has a
+         * std, and init_net_params would blame a field the request lacks */
+        if (init_scheme_from_name(json_string_value(s), &c->scheme, e) != ERR_OK) {
+            err_prefix_field(e, "init.scheme");
+            return e->code;
+        }
+        if (c->scheme == INIT_NORMAL)
+            return err_set(e, ERR_INVALID, "init.scheme",
+                           "the normal scheme needs a std: {\"name\": \"normal\", \"std\": s}");
+        return ERR_OK;
+    }
     const char *name = "pytorch";
     if (check_keys(s, "init.scheme", keys, e) != ERR_OK ||
         get_str(s, "name", "init.scheme.name", &name, e) != ERR_OK)
@@ -493,6 +525,7 @@ static err_code parse_init_ham(json_t *init, job_spec *s, err *e)
         np += k;
     }
     d->n_params = np + (mv ? n : 0);
+    if (params_cap(d->n_params, e) != ERR_OK) return e->code;
     d->params = calloc(d->n_params, sizeof *d->params);
     if (!d->params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
     if (mv && codec_json_get_vector(mv, "init.mass", n, d->params + np, e)) return e->code;
@@ -530,7 +563,8 @@ static err_code parse_init_lag(json_t *init, job_spec *s, err *e)
     d->n_nets = 1;
     if (parse_ham_net(init, "lagrangian", 2 * n, &d->nets[MODEL_NET_LAG_L], e) ||
         parse_scheme(init, &s->init_scheme, e) ||
-        model_net_n_params(&d->nets[MODEL_NET_LAG_L], &d->n_params, e))
+        model_net_n_params(&d->nets[MODEL_NET_LAG_L], &d->n_params, e) ||
+        params_cap(d->n_params, e))
         return e->code;
     d->params = calloc(d->n_params, sizeof *d->params);
     if (!d->params) return err_set(e, ERR_NOMEM, NULL, "out of memory");
@@ -584,6 +618,7 @@ static err_code parse_init_hybrid(json_t *init, job_spec *s, err *e)
         goto fail;
     }
     d->n_params = n_net + d->hybrid->n_par;
+    if (params_cap(d->n_params, e) != ERR_OK) goto fail;
     if (d->n_params == 0) {
         err_set(e, ERR_INVALID, "init.parameters",
                 "nothing to train: give parameters (listed in trainable) or a network");
@@ -635,7 +670,9 @@ static err_code parse_init(json_t *init, job_spec *s, err *e)
                        "\"sde\" or \"cnf\"");
     }
     if (d->kind == MODEL_KIND_SDE && parse_sde_constant(init, s, e) != ERR_OK) return e->code;
-    if (parse_scheme(init, &s->init_scheme, e) != ERR_OK) return e->code;
+    if (parse_scheme(init, &s->init_scheme, e) != ERR_OK ||
+        nets_params_cap(d, e) != ERR_OK)
+        return e->code;
     rng r;
     rng_seed(&r, s->seed);
     if (init_model_params(d, &s->init_scheme, &r, e) != ERR_OK ||

@@ -40,8 +40,15 @@ err_code codec_token_create_decode(const json_t *doc, codec_token_create *out, e
     json_t *ex = json_object_get(doc, "expires");
     if (ex && !json_is_null(ex)) {
         const char *text;
-        if (codec_json_get_string(ex, "expires", &text, e) != ERR_OK ||
-            api_token_lifetime_parse(text, &out->lifetime_s, "expires", e) != ERR_OK)
+        if (codec_json_get_string(ex, "expires", &text, e) != ERR_OK) return e->code;
+        /* lifetime_parse reads "" as never (an empty --expires); in a
+         * document it is more likely a template's missing value, and a
+         * token that never expires should be asked for by name */
+        if (text[0] == '\0')
+            return err_set(e, ERR_INVALID, "expires",
+                           "expected a lifetime like 30d, 12h, 15m or 90s, or never (or null); "
+                           "got an empty string");
+        if (api_token_lifetime_parse(text, &out->lifetime_s, "expires", e) != ERR_OK)
             return e->code;
     }
     return ERR_OK;

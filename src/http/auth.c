@@ -125,9 +125,26 @@ int http_auth_require(http_req *r, enum route_scope need)
     return check(r, need, 1);
 }
 
+static enum MHD_Result count_authorization(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, "Authorization") == 0) (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
 static int check(http_req *r, enum route_scope need, int needed)
 {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    unsigned n_auth = 0;
+    if (h) MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_authorization, &n_auth);
+    /* libmicrohttpd hands out the first of several; a proxy may have added
+     * its own before or after the client's. Which one counts is no guess
+     * to make about credentials (RFC 6750 3.1: more than one is invalid). */
+    if (n_auth > 1)
+        return refuse(r, HTTP_AUTH_FAIL_INVALID, "-", "%s",
+                      "the request has more than one Authorization header; send exactly one");
     if (!h) {
         if (!needed) return 1;
         return refuse(r, HTTP_AUTH_FAIL_MISSING, "-",

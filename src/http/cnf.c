@@ -12,6 +12,7 @@
  * of another kind is a 422 naming "kind". */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -146,6 +147,25 @@ static int cnf_prepare(http_req *r, cnf_req *c, err *e)
     return 0;
 }
 
+/* A reply never carries a non-finite number (it would be written null): a
+ * log-density that is not finite (a point so far out that log p passes
+ * the doubles) names the point, "x[i]" ("z[i]" for a sample from given
+ * base points, else "n"). stderr's null for one probe is the documented
+ * "unknown" and stays. */
+static err_code cnf_logp_check(const cnf_req *c, err *e)
+{
+    if (c->sample && !c->q.log_prob) return ERR_OK;
+    for (size_t i = 0; i < c->q.n; i++) {
+        if (isfinite(c->lp[i])) continue;
+        char f[32] = "n";
+        if (!c->sample || c->q.x) snprintf(f, sizeof f, "%s[%zu]", c->sample ? "z" : "x", i);
+        return err_set(e, ERR_INVALID, f,
+                       "log p(x) is not finite here (%g): the point is too far out for a double",
+                       c->lp[i]);
+    }
+    return ERR_OK;
+}
+
 static void cnf_work(http_req *r)
 {
     cnf_req *c = http_req_user(r);
@@ -182,6 +202,7 @@ static void cnf_work(http_req *r)
               http_req_id(r), c->h->name, c->h->version, c->sample ? "sample" : "log_prob", c->q.n,
               err_code_name(rc), st.nfe, ms);
     metrics_solve_done(r, 1, st.nfe, st.steps);
+    if (rc == ERR_OK) rc = cnf_logp_check(c, &e);
     if (rc != ERR_OK) {
         cnf_reply_error(r, &l, &e, st.t_fail);
         return;

@@ -10,6 +10,8 @@
 #include "http/handlers.h"
 #include "model/served_model.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static void energy_work(http_req *r)
@@ -49,6 +51,17 @@ static void energy_work(http_req *r)
     if ((m->ham ? hamiltonian_model_energy(m->ham, n, y, hv, grad, &e)
                 : lagrangian_model_energy(m->lag, n, y, hv, grad, &e)) != ERR_OK)
         goto fail;
+    /* a reply never carries a non-finite number (it would be written null) */
+    for (size_t k = 0; k < n; k++)
+        for (size_t j = 0; j <= d; j++)
+            if (!isfinite(j < d ? grad[k * d + j] : hv[k])) {
+                char f[32] = "y";
+                if (batched) snprintf(f, sizeof f, "y[%zu]", k);
+                err_set(&e, ERR_INVALID, f,
+                        "the %s at this state is not finite: it overflows a double",
+                        j < d ? "energy's gradient" : "energy");
+                goto fail;
+            }
     jbuf b;
     jbuf_init(&b);
     codec_ham_energy_reply(&b, h->name, h->version, n, batched, hv, grad, d);

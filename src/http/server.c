@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "codec/codec_parse.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/metrics.h"
@@ -376,21 +377,36 @@ static void run_deferred(void *arg)
     MHD_resume_connection(r->conn);
 }
 
+/* A ROUTE_JSON body into r->json; 0 when it replied instead. jansson's
+ * own reader keeps integers as integers (what these small documents hold);
+ * what it refuses goes through codec_parse, the model routes' reader, so
+ * that every route answers alike: NaN, Infinity and numbers beyond a
+ * double are a 422 naming the field, an integer beyond int64 or a bare
+ * scalar is read (the handler then says what it wanted), and the rest is
+ * a 400 with jansson's line and column. */
+static int body_json(http_req *r)
+{
+    json_error_t je;
+    if (r->body_len == 0) {
+        http_reply_errorf(r, ERR_BAD_JSON, NULL, "the request body is empty; expected JSON");
+        return 0;
+    }
+    r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (r->json) return 1;
+    err e;
+    err_clear(&e);
+    if (codec_parse(r->body, r->body_len, &r->json, &e) == ERR_OK) return 1;
+    if (e.code == ERR_INVALID)
+        http_reply_error(r, &e);
+    else
+        http_reply_errorf(r, ERR_BAD_JSON, NULL, "line %d column %d: %s", je.line, je.column,
+                          je.text);
+    return 0;
+}
+
 static void dispatch(http_req *r)
 {
-    if (r->route->flags & ROUTE_JSON) {
-        json_error_t je;
-        if (r->body_len == 0) {
-            http_reply_errorf(r, ERR_BAD_JSON, NULL, "the request body is empty; expected JSON");
-            return;
-        }
-        r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-        if (!r->json) {
-            http_reply_errorf(r, ERR_BAD_JSON, NULL, "line %d column %d: %s", je.line, je.column,
-                              je.text);
-            return;
-        }
-    }
+    if ((r->route->flags & ROUTE_JSON) && !body_json(r)) return;
     r->route->handler(r);
     if (!r->replied && !r->work)
         http_reply_errorf(r, ERR_INTERNAL, NULL, "%s %s: handler gave no reply", r->method,

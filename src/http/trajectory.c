@@ -506,6 +506,28 @@ static int sde_helpers(void)
     return n > 1 ? (int)(n - 1) : 0;
 }
 
+/* A reply never carries a non-finite number (it would be written null):
+ * finite samples whose mean or standard deviation overflows a double (the
+ * sum of samples near the largest double) fail the request, named on the
+ * initial state as a sample's failure is ("y0", "y0[b]"). Quantiles are
+ * interpolated between samples and stay finite. */
+static err_code traj_sde_summary_check(const traj *t, err *e)
+{
+    const codec_sde_req *q = &t->sq;
+    const size_t cell = q->n_t * t->sd;
+    for (size_t k = 0; k < q->batch * cell; k++) {
+        if (isfinite(t->mean[k]) && isfinite(t->std[k])) continue;
+        const size_t b = k / cell;
+        char f[32] = "y0";
+        if (q->batched) snprintf(f, sizeof f, "y0[%zu]", b);
+        return err_set(e, ERR_SOLVER, f,
+                       "the samples' %s at t=%.17g overflows a double (component %zu)",
+                       isfinite(t->mean[k]) ? "standard deviation" : "mean",
+                       q->t[(k % cell) / t->sd], k % t->sd);
+    }
+    return ERR_OK;
+}
+
 static err_code traj_sde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
     const codec_sde_req *q = &t->sq;
@@ -534,6 +556,7 @@ static err_code traj_sde_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
         sde_model_summarize(t->paths, q->batch, q->samples, q->n_t, t->sd, q->quantiles, q->nq,
                             t->mean, t->std, t->quant, scratch);
         free(scratch);
+        rc = traj_sde_summary_check(t, e);
     }
     return rc;
 }
@@ -647,13 +670,37 @@ static int traj_ham_prepare(http_req *r, traj *t)
     return traj_rows_alloc(r, t, 1);
 }
 
+/* A reply never carries a non-finite number (it would be written null):
+ * an energy that overflows a double at a state the solve reached (or was
+ * given) fails the request, named on the state as a solver failure is
+ * ("y0", "y0[b]"). The rows are state b's at its times, as y's. */
+static err_code traj_energy_check(const traj *t, err *e)
+{
+    const codec_request_ode *q = &t->oq;
+    for (size_t b = 0, row = 0; b < q->batch; b++) {
+        const size_t n = q->t_len ? q->t_len[b] : q->n_t;
+        const double *tb = q->t_len ? q->t + row : q->t;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(t->energy[row + i])) {
+                char f[32] = "y0";
+                if (q->batch > 1) snprintf(f, sizeof f, "y0[%zu]", b);
+                return err_set(e, ERR_SOLVER, f,
+                               "the energy is not finite at t=%.17g: it overflows a double at "
+                               "that state",
+                               tb[i]);
+            }
+        row += n;
+    }
+    return ERR_OK;
+}
+
 static err_code traj_ham_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err *e)
 {
     const struct model_traj_query q = traj_query(t, abort, abort_ctx);
     struct model_traj_stats st;
     err_code rc = hamiltonian_model_solve(t->m->ham, &q, t->y, t->energy, &st, e);
     traj_take_stats(t, &st);
-    return rc;
+    return rc ? rc : traj_energy_check(t, e);
 }
 
 static void traj_ham_reply(http_req *r, traj *t)
@@ -688,7 +735,7 @@ static err_code traj_lag_solve(traj *t, ode_abort_fn abort, void *abort_ctx, err
     struct model_traj_stats st;
     err_code rc = lagrangian_model_solve(t->m->lag, &q, t->y, t->energy, &st, e);
     traj_take_stats(t, &st);
-    return rc;
+    return rc ? rc : traj_energy_check(t, e);
 }
 
 /* ---- kind hybrid: an ode request and reply (no events, no augmentation) ---- */

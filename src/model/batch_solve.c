@@ -2,6 +2,7 @@
 #include "model/batch_solve.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static void stats_add(struct ode_stats *sum, const struct ode_stats *os)
@@ -37,6 +38,14 @@ err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct od
         struct ode_stats os;
         rc = ode_solve(s, p, o, y_out + row * d, &os, e);
         stats_add(sum, &os);
+        /* named as ode_model names its per-trajectory failures: "y0" for
+         * one state, "y0[b]" for state b of a batch */
+        if (rc == ERR_SOLVER && e && e->field[0] == '\0') {
+            if (b->batch == 1)
+                snprintf(e->field, sizeof e->field, "y0");
+            else
+                snprintf(e->field, sizeof e->field, "y0[%zu]", i);
+        }
     }
     return rc;
 }

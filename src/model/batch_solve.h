@@ -69,7 +69,9 @@ struct model_batch model_traj_batch(const struct model_traj_query *q);
 /* Solve p (f, ctx, dim, t0, jac, autonomous set by the caller; y0, t_out
  * and n_out set here per state) with s and o for each state in turn,
  * stopping at the first failure. *sum gets the counts of every solve added
- * up and the last failure's t_fail (NAN when none failed). */
+ * up and the last failure's t_fail (NAN when none failed). A solver
+ * failure (ERR_SOLVER) that names no field is named "y0" (one state) or
+ * "y0[b]" (state b of a batch), as the trajectory request spells them. */
 err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct ode_options *o,
                            const struct model_batch *b, double *y_out, struct ode_stats *sum,
                            err *e);

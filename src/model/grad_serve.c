@@ -122,6 +122,46 @@ static void stats_add(struct grad_stats *sum, const struct grad_stats *s)
     if (s->ckpt_every > sum->ckpt_every) sum->ckpt_every = s->ckpt_every;
 }
 
+/* Replies never carry a non-finite number (it would be written null).
+ * LOSS: the squared errors against the targets (or the state itself)
+ * overflow a double; the adjoints meet it first as a non-finite adjoint
+ * state, which their solver refuses as ERR_INVALID on a field of its own
+ * ("adjoint.y0[2]") that the request does not have. Named on the state's
+ * targets: "targets" for one state, "targets[b]" in a batch (a series for
+ * a cde). GRADIENT: the loss is finite but the backward pass overflowed
+ * (reversible Heun on a contracting field, whose steps are unstable):
+ * named on "method". Both are ERR_SOLVER. */
+static int all_finite(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* Whether rc is the adjoint's refusal of its non-finite state. */
+static int adjoint_overflow(err_code rc, const err *e)
+{
+    return rc == ERR_INVALID && strncmp(e->field, "adjoint", strlen("adjoint")) == 0;
+}
+
+static err_code not_finite(int loss_finite, size_t b, int batched, err *e)
+{
+    err_clear(e);
+    if (loss_finite) {
+        char at[48] = "";
+        if (batched) snprintf(at, sizeof at, " (state %zu)", b);
+        return err_set(e, ERR_SOLVER, "method",
+                       "the gradient is not finite%s: the backward pass overflowed a double; "
+                       "a smaller solver.step or another method",
+                       at);
+    }
+    char f[32] = "targets";
+    if (batched) snprintf(f, sizeof f, "targets[%zu]", b);
+    return err_set(e, ERR_SOLVER, f,
+                   "the loss is not finite: the squared errors against these targets overflow "
+                   "a double (scale the data down)");
+}
+
 err_code grad_serve_ode(const ode_model *m, const struct grad_serve_query *q, double *loss,
                         double *gy0, double *gtheta, struct grad_stats *st, err *e)
 {
@@ -168,6 +208,9 @@ err_code grad_serve_ode(const ode_model *m, const struct grad_serve_query *q, do
         struct grad_stats s;
         grad_ode_stats(g, &s);
         stats_add(st, &s);
+        if (adjoint_overflow(rc, e) ||
+            (rc == ERR_OK && !(isfinite(l) && all_finite(dy0, sd) && all_finite(dth, P))))
+            rc = not_finite(rc == ERR_OK && isfinite(l), b, q->batch > 1, e);
         if (rc) {
             rc = guard_error(&gd, rc, e);
             char fld[32];
@@ -288,6 +331,11 @@ err_code grad_serve_cde(const cde_model *m, const struct grad_serve_cde_query *q
             grad_cde_stats(g, &gs);
             stats_add(st, &gs);
             rc = guard_error(&gd, rc, e);
+            if (adjoint_overflow(rc, e) || (rc == ERR_OK && !(isfinite(l) && all_finite(dth, P)))) {
+                /* named already: no "series[b]." in front */
+                rc = not_finite(rc == ERR_OK && isfinite(l), b, q->series_fields, e);
+                break;
+            }
         }
         if (rc) {
             char fld[32];

@@ -66,6 +66,13 @@ const char *job_fit_name(job_fit f);
 const char *job_derivs_name(job_derivs d);
 
 #define JOB_SPEC_MAX_THREADS 64 /* a job's "threads" */
+/* The most parameters a job's "init" may give its networks. Widths are
+ * capped (4096) but not their product: 63 hidden layers of 4096 would be
+ * 1e9 parameters, gigabytes allocated at the POST and several times that
+ * once training (the trainer's copies, the optimiser's moments), enough for
+ * the kernel to kill the daemon. 2^23 is about what a model upload can
+ * carry in max_body_size's default 16M. */
+#define JOB_SPEC_MAX_PARAMS ((size_t)1 << 23)
 
 typedef struct job_spec {
     char model[65], dataset[65];

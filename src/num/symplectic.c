@@ -281,7 +281,7 @@ static err_code plan(const struct symp_problem *p, const struct symp_options *o,
         double u = x->dist / h;
         if (!(u < (double)o->max_steps + 1))
             return err_set(e, ERR_TOO_LARGE, "max_steps",
-                           "t_out[%zu] = %.17g is over max_steps (%ld) steps of %.17g from t0", i,
+                           "the output time %.17g is over max_steps (%ld) steps of %.17g from t0",
                            t, o->max_steps, h);
         long k = (long)floor(u);
         double s = x->dir;

@@ -11,6 +11,7 @@
 #include "codec/codec_dataset.h"
 #include "core/log.h"
 #include "store/datasets.h"
+#include "store/jobs.h"
 #include "store_testlib.h"
 #include "testutil.h"
 
@@ -61,6 +62,52 @@ START_TEST(json_round_trip)
     ck_assert_str_eq(e.field, "name");
     dataset_free(&ds);
     dataset_free(&back);
+    db_close(d);
+}
+END_TEST
+
+/* A dataset that a queued or running job names is kept (409 naming
+ * "name" and the job); once no job may still read it, it goes. */
+START_TEST(delete_refused_while_a_job_needs_it)
+{
+    dataset ds;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(from_json(two_series, &ds, &e), ERR_OK);
+    db *d = stl_open();
+    ck_assert_int_eq(store_dataset_put(d, "obs", &ds, &e), ERR_OK);
+    ck_assert_int_eq(store_dataset_put(d, "other", &ds, &e), ERR_OK);
+    long long id = 0, id2 = 0;
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id, &e), ERR_OK);
+    ck_assert_int_eq(store_job_create(d, "m", "other", "{}", 10, &id2, &e), ERR_OK);
+    ck_assert_int_eq(store_dataset_delete(d, "obs", &e), ERR_CONFLICT); /* queued */
+    ck_assert_str_eq(e.field, "name");
+    char want[64];
+    snprintf(want, sizeof want, "job %lld (queued)", id);
+    ck_assert_msg(strstr(e.message, want) != NULL, "%s", e.message);
+    err_clear(&e);
+    bool found = false;
+    long long claimed = 0;
+    char *spec = NULL;
+    job_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    ck_assert_int_eq(store_job_claim(d, &found, &claimed, &spec, &ck, &e), ERR_OK);
+    ck_assert(found && claimed == id);
+    free(spec);
+    job_ckpt_free(&ck);
+    ck_assert_int_eq(store_dataset_delete(d, "obs", &e), ERR_CONFLICT); /* running */
+    ck_assert_msg(strstr(e.message, "(running)") != NULL, "%s", e.message);
+    err_clear(&e);
+    dataset_info in;
+    ck_assert_int_eq(store_dataset_info(d, "obs", &in, &e), ERR_OK); /* still there */
+    ck_assert_int_eq(store_job_finish(d, id, JOB_FAILED, "stopped by the test", &e), ERR_OK);
+    ck_assert_int_eq(store_dataset_delete(d, "obs", &e), ERR_OK);
+    ck_assert_int_eq(store_dataset_info(d, "obs", &in, &e), ERR_NOT_FOUND);
+    err_clear(&e);
+    job_status after;
+    ck_assert_int_eq(store_job_cancel(d, id2, &after, &e), ERR_OK); /* queued -> cancelled */
+    ck_assert_int_eq(store_dataset_delete(d, "other", &e), ERR_OK);
+    dataset_free(&ds);
     db_close(d);
 }
 END_TEST
@@ -259,6 +306,7 @@ static Suite *datasets_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, stl_tmp_setup, stl_tmp_teardown);
     tcase_add_test(tc, json_round_trip);
+    tcase_add_test(tc, delete_refused_while_a_job_needs_it);
     tcase_add_test(tc, csv_matches_json);
     tcase_add_test(tc, points_round_trip);
     tcase_add_test(tc, points_store_checks);

@@ -236,6 +236,26 @@ static err_code dataset_delete_once(db *d, const char *name, err *e)
     if (model_name_check(name, e) != ERR_OK) return e->code;
     sqlite3_stmt *st = NULL;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
+    /* a job reads its dataset when it starts and again when it resumes
+     * after a restart: one that may still run keeps it (checked in the
+     * delete's transaction, so no job can start in between) */
+    if (stmt_prepare(d,
+                     "SELECT id, status FROM jobs WHERE dataset = ?1 "
+                     "AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+                     &st, "prepare dataset use", e) != ERR_OK)
+        goto fail;
+    stmt_bind_text(st, 1, name);
+    int row = stmt_step_row(d, st, "dataset use", e);
+    if (row < 0) goto fail;
+    if (row) {
+        err_set(e, ERR_CONFLICT, "name",
+                "dataset \"%s\" is used by job %lld (%s); cancel the job or let it finish first",
+                name, (long long)sqlite3_column_int64(st, 0),
+                (const char *)sqlite3_column_text(st, 1));
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
     if (stmt_prepare(d, "DELETE FROM datasets WHERE name = ?1", &st, "prepare dataset delete", e) !=
         ERR_OK)
         goto fail;

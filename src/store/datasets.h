@@ -25,7 +25,8 @@ err_code store_dataset_list(db *d, dataset_info **out, size_t *n, err *e);
 err_code store_dataset_info(db *d, const char *name, dataset_info *info, err *e);
 /* Load the whole dataset into ds (dataset_init'ed; untouched on failure). */
 err_code store_dataset_load(db *d, const char *name, dataset *ds, err *e);
-/* ERR_NOT_FOUND (field "name"). */
+/* ERR_NOT_FOUND (field "name"); ERR_CONFLICT (field "name") while a queued
+ * or running job names the dataset. */
 err_code store_dataset_delete(db *d, const char *name, err *e);
 
 #endif

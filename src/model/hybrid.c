@@ -257,8 +257,11 @@ static int rhs(double t, const double *y, double *dydt, void *ctx)
     hybrid_ws *w = ctx;
     int bad = hybrid_model_field(w, t, y, dydt);
     if (!bad) return 0;
-    err_set(w->e, ERR_SOLVER, NULL, "equations[%d] (d %s/dt) is not finite (%g) at t=%.17g", bad - 1,
-            w->m->names[bad - 1], dydt[bad - 1], t);
+    /* a NaN's sign bit says nothing about the equation: printf would show
+     * "-nan" for some; infinities keep theirs */
+    double v = dydt[bad - 1];
+    err_set(w->e, ERR_SOLVER, NULL, "equations[%d] (d %s/dt) is not finite (%s) at t=%.17g",
+            bad - 1, w->m->names[bad - 1], isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", t);
     return -1;
 }
 

@@ -11,8 +11,9 @@
  *   conserved    E = v . dL/dv - L along a long dop853 solve at tight
  *                tolerance;
  *   singular     an L without v (M = 0) fails at t0, one whose M = v
- *                crosses zero fails later, both ERR_SOLVER with the time
- *                and no non-finite output;
+ *                crosses zero fails later, both ERR_SOLVER with the time,
+ *                the failing state named (y0, y0[b]) and no non-finite
+ *                output;
  *   gradient     lagrangian_model_energy's gradient against central
  *                differences of the energy;
  *   documents    round trip to the same bytes, every refusal with its field.
@@ -257,6 +258,13 @@ START_TEST(singular_mass)
     ck_assert_int_eq(lagrangian_model_solve(m, &q, y, en, &st, &e), ERR_SOLVER);
     ck_assert_msg(strstr(e.message, "singular") && strstr(e.message, "t=0"), "%s", e.message);
     ck_assert_double_eq(st.t_fail, 0.0);
+    ck_assert_str_eq(e.field, "y0"); /* the state that failed, as an ode model names it */
+    const double yb[4] = {1.0, 0.0, 0.5, 0.0};
+    double yy[8];
+    struct model_traj_query qb = {.batch = 2, .y0 = yb, .t = t, .n_t = 2};
+    err_clear(&e);
+    ck_assert_int_eq(lagrangian_model_solve(m, &qb, yy, NULL, &st, &e), ERR_SOLVER);
+    ck_assert_str_eq(e.field, "y0[0]");
     double f[2];
     err_clear(&e);
     ck_assert_int_eq(lagrangian_model_field(m, y0, f, &e), ERR_SOLVER);
@@ -277,6 +285,7 @@ START_TEST(singular_mass)
     err_clear(&e);
     ck_assert_int_eq(lagrangian_model_solve(m, &q, z, NULL, &st, &e), ERR_SOLVER);
     ck_assert_msg(st.t_fail > 0.6 && st.t_fail < 0.63, "t_fail %g (%s)", st.t_fail, e.message);
+    ck_assert_str_eq(e.field, "y0");
     ck_assert_msg(strstr(e.message, "t="), "%s", e.message);
     lagrangian_model_free(m);
     model_def_free(&def);

@@ -2,6 +2,7 @@
 #include "model/batch_solve.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static void stats_add(struct ode_stats *sum, const struct ode_stats *os)
@@ -37,8 +38,18 @@ err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct od
         struct ode_stats os;
         rc = ode_solve(s, p, o, y_out + row * d, &os, e);
         stats_add(sum, &os);
+        if (rc) model_batch_name_failure(e, i, b->batch);
     }
     return rc;
+}
+
+void model_batch_name_failure(err *e, size_t i, size_t batch)
+{
+    if (!e || e->code != ERR_SOLVER || e->field[0]) return;
+    if (batch > 1)
+        snprintf(e->field, sizeof e->field, "y0[%zu]", i);
+    else
+        snprintf(e->field, sizeof e->field, "y0");
 }
 
 void model_traj_stats_clear(struct model_traj_stats *st)

@@ -27,6 +27,7 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,48 @@ START_TEST(singular_mass)
 }
 END_TEST
 
+/* L = v^2 + q^2 (M = 2, q'' = q): q = cosh t from [1, 0], which passes
+ * DBL_MAX at t = acosh(DBL_MAX) = 710.48. The solve follows the closed form
+ * and then fails as every other model's blow-up does: a non-finite state
+ * (each too long trial step past the overflow is retried shorter) just
+ * before 710.48 (rk4, h = 1: at 712), named by state. It used to stop at the first trial stage
+ * that overflowed, blaming a "singular" mass matrix (M = 2 everywhere). */
+START_TEST(blowup_not_singular)
+{
+    const double c[2] = {1.0, 1.0};
+    model_def def;
+    lagrangian_model *m;
+    build(quadratic_doc(1, c), &def, &m);
+    const double y0[2] = {1.0, 0.0}, t[2] = {5.0, 1000.0};
+    double y[4];
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 1};
+    q.solver.rtol = 1e-10;
+    q.solver.atol = 1e-12;
+    struct model_traj_stats st;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(lagrangian_model_solve(m, &q, y, NULL, &st, &e), ERR_OK);
+    ck_assert_double_eq_tol(y[0], cosh(5.0), 1e-8 * cosh(5.0));
+    ck_assert_double_eq_tol(y[1], sinh(5.0), 1e-8 * sinh(5.0));
+    q.n_t = 2;
+    const char *methods[] = {"dopri5", "dop853", "rk4"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[k]);
+        err_clear(&e);
+        ck_assert_int_eq(lagrangian_model_solve(m, &q, y, NULL, &st, &e), ERR_SOLVER);
+        ck_assert_msg(strstr(e.message, "non-finite") && !strstr(e.message, "singular"),
+                      "%s: %s", methods[k], e.message);
+        /* rk4's 1000 steps of 1 grow by 2.708 (not e) a step: it overflows at 712 */
+        const double t_max = k == 2 ? 713 : acosh(DBL_MAX);
+        ck_assert_msg(st.t_fail > 700 && st.t_fail < t_max, "%s: t_fail %.17g", methods[k],
+                      st.t_fail);
+        ck_assert_str_eq(e.field, "y0");
+    }
+    lagrangian_model_free(m);
+    model_def_free(&def);
+}
+END_TEST
+
 /* dE/dy (from the Hessian) against central differences of E. */
 START_TEST(energy_gradient_fd)
 {
@@ -444,6 +487,7 @@ static Suite *lag_suite(void)
     tcase_add_test(t, harmonic_closed_form);
     tcase_add_test(t, energy_conserved);
     tcase_add_test(t, singular_mass);
+    tcase_add_test(t, blowup_not_singular);
     tcase_add_test(t, energy_gradient_fd);
     tcase_add_test(t, document_round_trip);
     tcase_add_test(t, refusals);

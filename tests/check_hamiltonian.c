@@ -407,23 +407,24 @@ START_TEST(query_refusals)
 }
 END_TEST
 
-/* A state that leaves the range of doubles, H = (q^2 + p^2) / 2 from
- * q = 1e300 (H overflows; its Hessian is the identity): gauss4's Newton
- * iteration fails in its first step, dopri5 cannot take a step. The
- * solver_failed names the initial state as an ode model's does: "y0" for
- * one state or a batch stepped as one system, "y0[b]" for state b of a
+/* A solution that leaves the range of doubles, H = (p^2 - q^2) / 2 (q =
+ * q0 cosh t) from q0 = 1e300: past t = 20.7 it overflows, and every method
+ * fails there (gauss4's Newton iteration on a non-finite state, dopri5 and
+ * rodas4 on non-finite stages), while the state from q0 = 1 stays finite.
+ * The solver_failed names the initial state as an ode model's does: "y0"
+ * for one state or a batch stepped as one system, "y0[b]" for state b of a
  * batch solved state by state (a grid per state, or an ODE method). */
 START_TEST(failure_names_state)
 {
     json_t *doc = json_loads("{\"kind\":\"hamiltonian\",\"dof\":1,\"hamiltonian\":{\"layers\":["
                              "{\"weight\":[[1,0],[0,1]],\"bias\":[0,0],\"activation\":\"square\"},"
-                             "{\"weight\":[[0.5,0.5]],\"bias\":[0],\"activation\":\"identity\"}]}}",
+                             "{\"weight\":[[-0.5,0.5]],\"bias\":[0],\"activation\":\"identity\"}]}}",
                              0, NULL);
     ck_assert_ptr_nonnull(doc);
     model_def def;
     hamiltonian_model *m;
     build(doc, &def, &m);
-    const double y0[4] = {1.0, 0.0, 1e300, 0.0}, t[2] = {1.0, 2.0};
+    const double y0[4] = {1.0, 0.0, 1e300, 0.0}, t[2] = {30.0, 40.0};
     const size_t len[2] = {1, 1};
     double y[8];
     const struct {

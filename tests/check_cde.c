@@ -869,6 +869,12 @@ START_TEST(test_abort_and_max_steps)
     ck_assert_uint_eq(st.series_fail, 0);
     ck_assert_ptr_nonnull(strstr(e.message, "max_steps"));
     ck_assert_str_eq(e.field, "series[0]");
+    /* one series (a request's top-level "observations"): named so */
+    q.batch = 1;
+    q.series_fields = false;
+    err_clear(&e);
+    ck_assert_int_eq(cde_model_solve(m, &q, out, NULL, &st, &e), ERR_SOLVER);
+    ck_assert_str_eq(e.field, "observations");
     free(out);
     free_series(&a);
     cde_model_free(m);

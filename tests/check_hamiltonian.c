@@ -407,6 +407,54 @@ START_TEST(query_refusals)
 }
 END_TEST
 
+/* A solution that leaves the range of doubles, H = (p^2 - q^2) / 2 (q =
+ * q0 cosh t) from q0 = 1e300: past t = 20.7 it overflows, and every method
+ * fails there (gauss4's Newton iteration on a non-finite state, dopri5 and
+ * rodas4 on non-finite stages), while the state from q0 = 1 stays finite.
+ * The solver_failed names the initial state as an ode model's does: "y0"
+ * for one state or a batch stepped as one system, "y0[b]" for state b of a
+ * batch solved state by state (a grid per state, or an ODE method). */
+START_TEST(failure_names_state)
+{
+    json_t *doc = json_loads("{\"kind\":\"hamiltonian\",\"dof\":1,\"hamiltonian\":{\"layers\":["
+                             "{\"weight\":[[1,0],[0,1]],\"bias\":[0,0],\"activation\":\"square\"},"
+                             "{\"weight\":[[-0.5,0.5]],\"bias\":[0],\"activation\":\"identity\"}]}}",
+                             0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    model_def def;
+    hamiltonian_model *m;
+    build(doc, &def, &m);
+    const double y0[4] = {1.0, 0.0, 1e300, 0.0}, t[2] = {30.0, 40.0};
+    const size_t len[2] = {1, 1};
+    double y[8];
+    const struct {
+        const char *method;
+        size_t batch;
+        const size_t *t_len;
+        const char *field;
+    } cases[] = {
+        {"gauss4", 1, NULL, "y0"},   {"gauss4", 2, NULL, "y0"},   {"gauss4", 2, len, "y0[1]"},
+        {"dopri5", 1, NULL, "y0"},   {"dopri5", 2, NULL, "y0[1]"}, {"rodas4", 2, len, "y0[1]"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct model_traj_query q = {.batch = cases[k].batch,
+                                     .y0 = cases[k].batch == 1 ? y0 + 2 : y0,
+                                     .t = t,
+                                     .n_t = cases[k].t_len ? 2 : 1,
+                                     .t_len = cases[k].t_len};
+        snprintf(q.solver.method, sizeof q.solver.method, "%s", cases[k].method);
+        q.solver.step = 0.1;
+        err e;
+        err_clear(&e);
+        ck_assert_int_eq(hamiltonian_model_solve(m, &q, y, NULL, NULL, &e), ERR_SOLVER);
+        ck_assert_msg(strcmp(e.field, cases[k].field) == 0, "case %zu (%s): field '%s', want %s (%s)",
+                      k, cases[k].method, e.field, cases[k].field, e.message);
+    }
+    hamiltonian_model_free(m);
+    model_def_free(&def);
+}
+END_TEST
+
 static Suite *ham_suite(void)
 {
     Suite *s = suite_create("hamiltonian");
@@ -419,6 +467,7 @@ static Suite *ham_suite(void)
     tcase_add_loop_test(t, document_round_trip, 0, 3);
     tcase_add_test(t, refusals);
     tcase_add_test(t, query_refusals);
+    tcase_add_test(t, failure_names_state);
     suite_add_tcase(s, t);
     return s;
 }

@@ -3,7 +3,8 @@
  * the symbolic Jacobian, df/dt and parameter Jacobian against central
  * differences on random states, every refusal of the document with its
  * field, the limits (a 20,000-deep nest, a 60,000-term sum), a non-finite
- * equation as ERR_SOLVER with the time, the export's byte round trip, and
+ * equation as ERR_SOLVER with the time, a blow-up naming the state (y0,
+ * y0[b]) that failed, the export's byte round trip, and
  * concurrent solves and builds of one model (run under TSan in CI). */
 #include <check.h>
 #include <jansson.h>
@@ -308,6 +309,50 @@ START_TEST(test_nonfinite)
     err_clear(&e);
     ck_assert_int_eq(hybrid_model_solve(m, &q, out, NULL, &e), ERR_SOLVER);
     ck_assert_msg(strstr(e.message, "not finite"), "%s", e.message);
+    ck_assert_str_eq(e.field, "y0");
+    hybrid_model_free(m);
+}
+END_TEST
+
+/* x' = x^2 from x0 blows up at t = 1/x0 (closed form x0 / (1 - x0 t)): a
+ * solve past it is a solver_failed naming the initial state that blew up,
+ * "y0" for one state and "y0[b]" in a batch, as an ode model's trajectories
+ * are named (the client learns which of its states to look at); the time
+ * reached is before the blow-up. The states before it in the batch are
+ * answered by the closed form. */
+START_TEST(test_blowup_names_state)
+{
+    hybrid_model *m = build("{\"kind\":\"hybrid\",\"state_dim\":1,\"state_names\":[\"x\"],"
+                            "\"parameters\":{\"k\":1},\"equations\":[\"k*x^2\"]}");
+    const char *methods[] = {"dopri5", "rodas4", "rk4"};
+    for (int k = 0; k < 3; k++) {
+        double y0[3] = {0.1, 0.2, 1.0}, t[1] = {1.5}, out[3];
+        struct model_traj_query q = {.t0 = 0, .batch = 1, .y0 = y0 + 2, .t = t, .n_t = 1};
+        snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[k]);
+        struct model_traj_stats st;
+        err e;
+        err_clear(&e);
+        ck_assert_int_eq(hybrid_model_solve(m, &q, out, &st, &e), ERR_SOLVER);
+        ck_assert_msg(strcmp(e.field, "y0") == 0, "%s: field '%s' (%s)", methods[k], e.field,
+                      e.message);
+        ck_assert_msg(st.t_fail > 0.9 && st.t_fail < 1.01, "%s: t_fail %g", methods[k], st.t_fail);
+        q.batch = 3;
+        q.y0 = y0;
+        err_clear(&e);
+        ck_assert_int_eq(hybrid_model_solve(m, &q, out, &st, &e), ERR_SOLVER);
+        ck_assert_msg(strcmp(e.field, "y0[2]") == 0, "%s: field '%s' (%s)", methods[k], e.field,
+                      e.message);
+        for (int b = 0; b < 2; b++) /* x0 / (1 - 1.5 x0), solved before y0[2] failed */
+            ck_assert_double_eq_tol(out[b], y0[b] / (1 - 1.5 * y0[b]), 1e-3 * out[b]);
+        /* a per-state grid that skips the failing state: no error */
+        const size_t len[3] = {1, 1, 0};
+        q.t_len = len;
+        q.n_t = 2;
+        double t2[2] = {1.5, 2.0};
+        q.t = t2;
+        err_clear(&e);
+        ck_assert_int_eq(hybrid_model_solve(m, &q, out, &st, &e), ERR_OK);
+    }
     hybrid_model_free(m);
 }
 END_TEST
@@ -406,6 +451,7 @@ int main(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_nonfinite);
+    tcase_add_test(tc, test_blowup_names_state);
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);

@@ -11,8 +11,9 @@
  *   conserved    E = v . dL/dv - L along a long dop853 solve at tight
  *                tolerance;
  *   singular     an L without v (M = 0) fails at t0, one whose M = v
- *                crosses zero fails later, both ERR_SOLVER with the time
- *                and no non-finite output;
+ *                crosses zero fails later, both ERR_SOLVER with the time,
+ *                the failing state named (y0, y0[b]) and no non-finite
+ *                output;
  *   gradient     lagrangian_model_energy's gradient against central
  *                differences of the energy;
  *   documents    round trip to the same bytes, every refusal with its field.
@@ -26,6 +27,7 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +259,13 @@ START_TEST(singular_mass)
     ck_assert_int_eq(lagrangian_model_solve(m, &q, y, en, &st, &e), ERR_SOLVER);
     ck_assert_msg(strstr(e.message, "singular") && strstr(e.message, "t=0"), "%s", e.message);
     ck_assert_double_eq(st.t_fail, 0.0);
+    ck_assert_str_eq(e.field, "y0"); /* the state that failed, as an ode model names it */
+    const double yb[4] = {1.0, 0.0, 0.5, 0.0};
+    double yy[8];
+    struct model_traj_query qb = {.batch = 2, .y0 = yb, .t = t, .n_t = 2};
+    err_clear(&e);
+    ck_assert_int_eq(lagrangian_model_solve(m, &qb, yy, NULL, &st, &e), ERR_SOLVER);
+    ck_assert_str_eq(e.field, "y0[0]");
     double f[2];
     err_clear(&e);
     ck_assert_int_eq(lagrangian_model_field(m, y0, f, &e), ERR_SOLVER);
@@ -277,7 +286,52 @@ START_TEST(singular_mass)
     err_clear(&e);
     ck_assert_int_eq(lagrangian_model_solve(m, &q, z, NULL, &st, &e), ERR_SOLVER);
     ck_assert_msg(st.t_fail > 0.6 && st.t_fail < 0.63, "t_fail %g (%s)", st.t_fail, e.message);
+    ck_assert_str_eq(e.field, "y0");
     ck_assert_msg(strstr(e.message, "t="), "%s", e.message);
+    lagrangian_model_free(m);
+    model_def_free(&def);
+}
+END_TEST
+
+/* L = v^2 + q^2 (M = 2, q'' = q): q = cosh t from [1, 0], which passes
+ * DBL_MAX at t = acosh(DBL_MAX) = 710.48. The solve follows the closed form
+ * and then fails as every other model's blow-up does: a non-finite state or
+ * a step size underflow (each too long trial step past the overflow is
+ * retried shorter) just before 710.48 (rk4, h = 1: at 712), named by state.
+ * It used to stop at the first trial stage that overflowed, blaming a
+ * "singular" mass matrix (M = 2 everywhere). */
+START_TEST(blowup_not_singular)
+{
+    const double c[2] = {1.0, 1.0};
+    model_def def;
+    lagrangian_model *m;
+    build(quadratic_doc(1, c), &def, &m);
+    const double y0[2] = {1.0, 0.0}, t[2] = {5.0, 1000.0};
+    double y[4];
+    struct model_traj_query q = {.batch = 1, .y0 = y0, .t = t, .n_t = 1};
+    q.solver.rtol = 1e-10;
+    q.solver.atol = 1e-12;
+    struct model_traj_stats st;
+    err e;
+    err_clear(&e);
+    ck_assert_int_eq(lagrangian_model_solve(m, &q, y, NULL, &st, &e), ERR_OK);
+    ck_assert_double_eq_tol(y[0], cosh(5.0), 1e-8 * cosh(5.0));
+    ck_assert_double_eq_tol(y[1], sinh(5.0), 1e-8 * sinh(5.0));
+    q.n_t = 2;
+    const char *methods[] = {"dopri5", "dop853", "rk4"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(q.solver.method, sizeof q.solver.method, "%s", methods[k]);
+        err_clear(&e);
+        ck_assert_int_eq(lagrangian_model_solve(m, &q, y, NULL, &st, &e), ERR_SOLVER);
+        ck_assert_msg((strstr(e.message, "non-finite") || strstr(e.message, "underflow")) &&
+                          !strstr(e.message, "singular"),
+                      "%s: %s", methods[k], e.message);
+        /* rk4's 1000 steps of 1 grow by 2.708 (not e) a step: it overflows at 712 */
+        const double t_max = k == 2 ? 713 : acosh(DBL_MAX);
+        ck_assert_msg(st.t_fail > 700 && st.t_fail < t_max, "%s: t_fail %.17g", methods[k],
+                      st.t_fail);
+        ck_assert_str_eq(e.field, "y0");
+    }
     lagrangian_model_free(m);
     model_def_free(&def);
 }
@@ -435,6 +489,7 @@ static Suite *lag_suite(void)
     tcase_add_test(t, harmonic_closed_form);
     tcase_add_test(t, energy_conserved);
     tcase_add_test(t, singular_mass);
+    tcase_add_test(t, blowup_not_singular);
     tcase_add_test(t, energy_gradient_fd);
     tcase_add_test(t, document_round_trip);
     tcase_add_test(t, refusals);

@@ -840,6 +840,55 @@ START_TEST(quadratures_skip_stage_arguments)
 }
 END_TEST
 
+/* ---- states of any magnitude -------------------------------------------------
+ * y' = A y, A = [[-0.1, 2], [-2, -0.1]], y = c e^{-0.1 t} (cos 2t, -sin 2t)
+ * from (c, 0): every method answers c times the answer from (1, 0) within
+ * its tolerance, for c up to 1e300. The component that starts at 0 has the
+ * scale atol, so (f / atol)^2 passes DBL_MAX from c ~ 1e148: the norms of
+ * the initial step and the error estimate (which squares sum_j e_j k_j
+ * before h multiplies it) overflowed; the initial step came out 0, and
+ * from c = 1e170 on dopri5 failed "step size underflow at t=0". */
+static int f_rot(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = -0.1 * y[0] + 2 * y[1];
+    d[1] = -2 * y[0] - 0.1 * y[1];
+    return 0;
+}
+
+START_TEST(large_states)
+{
+    const char *methods[] = {"bosh3", "dopri5", "tsit5", "dop853", "rodas4", "esdirk4", "auto"};
+    const double t[3] = {1.0, -0.5, 2.25};
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        ode_solver *s = ode_solver_new(rk_tableau_find(methods[m]), 2, NULL);
+        for (double c = 1; c <= 1e300; c *= 1e10) {
+            const double y0[2] = {c, 0};
+            const struct ode_problem pr = {.f = f_rot, .dim = 2, .t0 = 0, .y0 = y0, .t_out = t,
+                                           .n_out = 3, .autonomous = 1};
+            struct ode_options o;
+            ode_options_init(&o);
+            o.rtol = 1e-8;
+            o.atol = 1e-10;
+            double y[6];
+            struct ode_stats st;
+            err e;
+            err_clear(&e);
+            ck_assert_msg(ode_solve(s, &pr, &o, y, &st, &e) == ERR_OK, "%s from (%g, 0): %s",
+                          methods[m], c, e.message);
+            for (int i = 0; i < 3; i++) {
+                const double r = exp(-0.1 * t[i]), ex[2] = {r * cos(2 * t[i]), -r * sin(2 * t[i])};
+                for (int j = 0; j < 2; j++)
+                    ck_assert_msg(fabs(y[2 * i + j] / c - ex[j]) <= 1e3 * o.rtol,
+                                  "%s from (%g, 0), t = %g: %.17g vs %.17g", methods[m], c, t[i],
+                                  y[2 * i + j] / c, ex[j]);
+            }
+        }
+        ode_solver_free(s);
+    }
+}
+END_TEST
+
 TCase *num_tcase_core(void)
 {
     TCase *tc = tcase_create("core");
@@ -857,6 +906,7 @@ TCase *num_tcase_core(void)
     tcase_add_test(tc, observer_records_steps);
     tcase_add_test(tc, observer_rows_written_by_f);
     tcase_add_test(tc, quadratures_skip_stage_arguments);
+    tcase_add_test(tc, large_states);
     return tc;
 }
 

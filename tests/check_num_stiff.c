@@ -10,7 +10,8 @@
  * - stiff problems: a linear system with eigenvalues over six decades,
  *   Prothero-Robinson, Van der Pol mu = 1000, Robertson; each to within a
  *   bound tied to the tolerance, and in far fewer steps than dopri5;
- * - the finite-difference Jacobian fallback gives the same answers;
+ * - the finite-difference Jacobian fallback gives the same answers, also
+ *   at jump times (piecewise closed forms, both directions);
  * - Newton failure and the singular iteration matrix end in ERR_SOLVER with
  *   the reason named. */
 #include "num/driver.h"
@@ -428,6 +429,98 @@ START_TEST(fd_fallback)
 }
 END_TEST
 
+/* The fallback at jump times, against closed forms. y' = a(t) y with a =
+ * -1, 0.5, -2 on the pieces split at 1 and 2.5 (y = y0 exp of a's
+ * integral), and y' = c(t) with c piecewise constant (y = y0 + the integral
+ * of c, which every method integrates exactly between jumps), forward from
+ * 0 and backward from 4, with the value at a jump time belonging to the
+ * piece after it (ctx 0) or before it (ctx 1). Without a Jacobian the
+ * differences must be taken on the side of the jump the step goes into,
+ * where its k_1 was evaluated: across it, df/dt came out as the jump over
+ * 1.5e-8 and rodas4 answered 1.5e6 tolerances off (relative 1e-2), and
+ * 6.3 instead of 0 on the piecewise constant. */
+static double jump_a(double t, int owner)
+{
+    if (owner == 0) return t < 1 ? -1.0 : t < 2.5 ? 0.5 : -2.0;
+    return t <= 1 ? -1.0 : t <= 2.5 ? 0.5 : -2.0;
+}
+
+static double jump_a_int(double t) /* the integral of a from 0 to t */
+{
+    if (t < 1) return -t;
+    if (t < 2.5) return -1 + 0.5 * (t - 1);
+    return -0.25 - 2 * (t - 2.5);
+}
+
+static int jump_exp_f(double t, const double *y, double *d, void *ctx)
+{
+    d[0] = jump_a(t, *(const int *)ctx) * y[0];
+    return 0;
+}
+
+static double jump_c_int(double t) /* c = 3, -2, 0.5 on the pieces */
+{
+    if (t < 1) return 3 * t;
+    if (t < 2.5) return 3 - 2 * (t - 1);
+    return 0 + 0.5 * (t - 2.5);
+}
+
+static int jump_const_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)y;
+    const int owner = *(const int *)ctx;
+    d[0] = (owner ? t <= 1 : t < 1) ? 3.0 : (owner ? t <= 2.5 : t < 2.5) ? -2.0 : 0.5;
+    return 0;
+}
+
+START_TEST(fd_fallback_jumps)
+{
+    static const char *const names[] = {"rodas4", "esdirk4", "auto"};
+    const double jumps[] = {2.5, 1.0};
+    double t[200], y[200];
+    for (int i = 0; i < 200; i++)
+        t[i] = 4.0 * ((i * 37) % 200) / 199.0; /* [0, 4], shuffled */
+    err e;
+    err_clear(&e);
+    ode_solver *s = ode_solver_new(rk_tableau_find(names[_i]), 1, &e);
+    ck_assert_ptr_nonnull(s);
+    for (int owner = 0; owner < 2; owner++)
+        for (int back = 0; back < 2; back++)
+            for (int piece_const = 0; piece_const < 2; piece_const++) {
+                const double t0 = back ? 4.0 : 0.0, y0 = 1.3;
+                double yt0 = piece_const ? y0 + jump_c_int(t0) : y0 * exp(jump_a_int(t0));
+                struct ode_problem pr = {.f = piece_const ? jump_const_f : jump_exp_f,
+                                         .ctx = &owner,
+                                         .dim = 1,
+                                         .t0 = t0,
+                                         .y0 = &yt0,
+                                         .t_out = t,
+                                         .n_out = 200,
+                                         .jump_times = jumps,
+                                         .n_jumps = 2};
+                struct ode_options o;
+                ode_options_init(&o);
+                o.rtol = 1e-8;
+                o.atol = 1e-10;
+                err_clear(&e);
+                ck_assert_int_eq(ode_solve(s, &pr, &o, y, NULL, &e), ERR_OK);
+                double worst = 0;
+                for (int i = 0; i < 200; i++) {
+                    const double ref =
+                        piece_const ? y0 + jump_c_int(t[i]) : y0 * exp(jump_a_int(t[i]));
+                    const double d = fabs(y[i] - ref);
+                    /* to rounding (1e-13) when exact, else within 100 tolerances */
+                    const double r = piece_const ? d / 1e-13 : d / (100 * (o.atol + o.rtol * fabs(ref)));
+                    if (r > worst) worst = r;
+                }
+                ck_assert_msg(worst <= 1, "%s %s, jump owned by the piece %s, %s: %.3g x the bound",
+                              names[_i], back ? "backward" : "forward", owner ? "before" : "after",
+                              piece_const ? "y' = c(t)" : "y' = a(t) y", worst);
+            }
+    ode_solver_free(s);
+}
+END_TEST
+
 /* A Jacobian that disagrees with f (sign flipped: I - h gamma J is then
  * singular at h gamma = 1/lambda and Newton diverges for large h) ends in
  * ERR_SOLVER naming the reason, not a wrong answer. */
@@ -692,6 +785,7 @@ int main(void)
     tcase_add_loop_test(tc, van_der_pol, 0, N_METHODS);
     tcase_add_loop_test(tc, robertson, 0, N_METHODS);
     tcase_add_loop_test(tc, fd_fallback, 0, N_METHODS);
+    tcase_add_loop_test(tc, fd_fallback_jumps, 0, 3);
     tcase_add_test(tc, newton_failure);
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);

@@ -226,6 +226,25 @@ START_TEST(test_summarize)
     /* one sample: std 0, every quantile the value */
     sde_model_summarize(paths, 1, 1, 1, 1, qs, 4, &mean, &sd, q, scratch);
     ck_assert(mean == 3 && sd == 0 && q[0] == 3 && q[3] == 3);
+    /* finite samples whose plain sums overflow (a GBM from 1e200 spreads
+     * by 1e199: its squared deviations do; values near DBL_MAX: their
+     * sum does): the summary is still the closed form, never inf (a JSON
+     * null). 1e200 x {3 1 5 2 4}: mean 3e200, std sqrt(2.5) 1e200; 1.5e308 +
+     * 1e306 x {3 1 5 2 4} - 3e306: mean 1.5e308, std sqrt(2.5) 1e306. */
+    for (int big = 0; big < 2; big++) {
+        double p2[5];
+        for (int k = 0; k < 5; k++)
+            p2[k] = big ? 1.5e308 + 1e306 * (paths[k] - 3) : 1e200 * paths[k];
+        sde_model_summarize(p2, 1, 5, 1, 1, qs, 4, &mean, &sd, q, scratch);
+        const double m = big ? 1.5e308 : 3e200, s = sqrt(2.5) * (big ? 1e306 : 1e200);
+        ck_assert_msg(fabs(mean - m) <= 1e-15 * m, "mean %.17g, want %.17g", mean, m);
+        ck_assert_msg(fabs(sd - s) <= 1e-14 * s, "std %.17g, want %.17g", sd, s);
+        ck_assert_msg(isfinite(q[0]) && isfinite(q[3]), "quantiles %g %g", q[0], q[3]);
+    }
+    /* the median of two values at -+1.5e308 by interpolation: 0, not inf - inf */
+    const double pm[2] = {1.5e308, -1.5e308}, half = 0.5;
+    sde_model_summarize(pm, 1, 2, 1, 1, &half, 1, &mean, &sd, q, scratch);
+    ck_assert_msg(mean == 0 && q[0] == 0, "mean %g median %g", mean, q[0]);
 }
 END_TEST
 

@@ -315,6 +315,49 @@ START_TEST(test_quadratic_energy_implicit)
 }
 END_TEST
 
+/* A linear system's answer scales with its state: the oscillator (w = 1.7,
+ * and 3 on a second degree of freedom) from q = c, p = 0, for c from 1 to
+ * 1e300, is c times the answer from q = 1, by both implicit methods, and
+ * within the method's error of the closed form. From q >= 1e6 the momentum
+ * starts at 0 and reaches ~c/4 in one step of 0.1: its Newton updates
+ * jitter by the stage's round-off, which the norm max |dZ| / (1 + |y0|)
+ * compared with 1e-12 as if y0 were its size, and gauss4 failed "Newton
+ * iteration did not converge" at t = 0. */
+START_TEST(test_implicit_scale_invariant)
+{
+    struct osc os = {.n = 2, .w = {1.7, 3.0}};
+    const double t[3] = {1.0, -2.5, 1.05};
+    const char *names[] = {"implicit_midpoint", "gauss4"};
+    const double err_of[2] = {4e-2, 4e-4}; /* h w = 0.3 to t = 2.5: order 2, order 4 */
+    for (int k = 0; k < 2; k++) {
+        double y1[12];
+        const double one[4] = {1.0, 1.0, 0.0, 0.0};
+        struct symp_problem p = osc_problem(&os, one, t, 3);
+        struct symp_options o = opts_step(0.1);
+        err e = {0};
+        ck_assert_int_eq(symp_solve(symp_method_find(names[k]), &p, &o, y1, NULL, &e), ERR_OK);
+        for (int i = 0; i < 3; i++) {
+            double ex[4];
+            osc_exact(&os, one, t[i], ex);
+            for (int j = 0; j < 4; j++)
+                ck_assert_msg(fabs(y1[4 * i + j] - ex[j]) <= err_of[k] * 3, "%s t=%g: %.17g vs %.17g",
+                              names[k], t[i], y1[4 * i + j], ex[j]);
+        }
+        for (double c = 10; c <= 1e300; c *= 1e5) {
+            const double y0[4] = {c, c, 0.0, 0.0};
+            double y[12];
+            p = osc_problem(&os, y0, t, 3);
+            err_clear(&e);
+            ck_assert_msg(symp_solve(symp_method_find(names[k]), &p, &o, y, NULL, &e) == ERR_OK,
+                          "%s from q = %g: %s", names[k], c, e.message);
+            for (int i = 0; i < 12; i++)
+                ck_assert_msg(fabs(y[i] / c - y1[i]) <= 1e-13, "%s from q = %g, value %d: %.17g vs %.17g",
+                              names[k], c, i, y[i] / c, y1[i]);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_reversibility)
 {
     /* Henon-Heiles (energy 1/8): forward to T, then backward from there */
@@ -879,6 +922,7 @@ static Suite *suite(void)
     tcase_add_test(c, test_table);
     tcase_add_test(c, test_order_slopes);
     tcase_add_test(c, test_quadratic_energy_implicit);
+    tcase_add_test(c, test_implicit_scale_invariant);
     tcase_add_test(c, test_reversibility);
     tcase_add_test(c, test_yoshida4_energy_1000_periods);
     tcase_add_test(c, test_kepler_leapfrog_vs_dopri5);

@@ -38,16 +38,18 @@ err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct od
         struct ode_stats os;
         rc = ode_solve(s, p, o, y_out + row * d, &os, e);
         stats_add(sum, &os);
-        /* named as ode_model names its per-trajectory failures: "y0" for
-         * one state, "y0[b]" for state b of a batch */
-        if (rc == ERR_SOLVER && e && e->field[0] == '\0') {
-            if (b->batch == 1)
-                snprintf(e->field, sizeof e->field, "y0");
-            else
-                snprintf(e->field, sizeof e->field, "y0[%zu]", i);
-        }
+        if (rc) model_batch_name_failure(e, i, b->batch);
     }
     return rc;
+}
+
+void model_batch_name_failure(err *e, size_t i, size_t batch)
+{
+    if (!e || e->code != ERR_SOLVER || e->field[0]) return;
+    if (batch > 1)
+        snprintf(e->field, sizeof e->field, "y0[%zu]", i);
+    else
+        snprintf(e->field, sizeof e->field, "y0");
 }
 
 void model_traj_stats_clear(struct model_traj_stats *st)

@@ -76,4 +76,11 @@ err_code model_batch_solve(ode_solver *s, struct ode_problem *p, const struct od
                            const struct model_batch *b, double *y_out, struct ode_stats *sum,
                            err *e);
 
+/* Name the state whose solve failed, as ode_model's trajectories do: a
+ * solver_failed (ERR_SOLVER) that names no field yet gets "y0" when the
+ * request had one state and "y0[i]" in a batch of `batch`, so that a client
+ * sees which initial state blew up. Any other error, or one whose field is
+ * set already, is left as it is. model_batch_solve does this itself. */
+void model_batch_name_failure(err *e, size_t i, size_t batch);
+
 #endif

@@ -586,6 +586,9 @@ static err_code solve_all(const cde_model *m, const struct cde_model_query *q,
             char pre[40];
             snprintf(pre, sizeof pre, "series[%zu]", b);
             err_prefix_field(e, pre);
+        } else if (rc == ERR_SOLVER && e && !e->field[0]) {
+            /* one series: its solve failed, as an ode's names "y0" */
+            snprintf(e->field, sizeof e->field, "observations");
         }
     }
     work_free(&w);

@@ -353,6 +353,7 @@ static err_code solve_symp(ham_ws *w, const struct symp_method *sm, const model_
         p.n_out = q->n_t;
         rc = symp_solve(sm, &p, &o, tmp, &os, e);
         model_traj_stats_add(st, &os);
+        if (rc) model_batch_name_failure(e, 0, 1); /* one system: "y0", as a shared batch */
         if (rc == ERR_OK && tmp != y_out)
             for (size_t i = 0; i < q->n_t; i++)
                 for (size_t b = 0; b < q->batch; b++)
@@ -368,6 +369,7 @@ static err_code solve_symp(ham_ws *w, const struct symp_method *sm, const model_
             p.n_out = q->t_len[b];
             rc = symp_solve(sm, &p, &o, y_out + off * d, &os, e);
             model_traj_stats_add(st, &os);
+            if (rc) model_batch_name_failure(e, b, q->batch);
         }
     }
     if (rc == ERR_INVALID || rc == ERR_TOO_LARGE) symp_field(e);

@@ -34,6 +34,7 @@ typedef struct lag_ws {
     double *g, *hess, *a; /* 2n; (2n)^2; n^2 (the factor) */
     int *ipiv;            /* n */
     err *e;
+    int nonfinite_ok; /* solving: a non-finite M gives a non-finite f (retried), not an error */
 } lag_ws;
 
 static void ws_free(lag_ws *w)
@@ -114,7 +115,9 @@ size_t lagrangian_model_dof(const lagrangian_model *m)
 /* ---- the Euler-Lagrange equations at one state ---- */
 
 /* Solve M x = b in place (b: n values) from the Hessian in w->hess: 0, or
- * -1 when M is singular (LAGRANGIAN_PIVOT_TOL). Cholesky first: it is the
+ * -1 when M is singular (LAGRANGIAN_PIVOT_TOL), or 1 when M is not finite
+ * (the state itself overflowed, as a trial stage of a too long step on a
+ * blowing-up solution does: not a property of L). Cholesky first: it is the
  * cheaper factorisation and a trained L's M is usually positive definite
  * (a kinetic energy); LU for an M that is invertible but not. */
 static int mass_solve(lag_ws *w, double *b)
@@ -122,14 +125,17 @@ static int mass_solve(lag_ws *w, double *b)
     const size_t n = w->m->n, d = 2 * n;
     const int ni = (int)n, one = 1;
     double scale = 0.0;
+    int finite = 1;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
             /* M is symmetric: row-major and column-major are the same copy */
             const double v = w->hess[(n + i) * d + n + j];
             w->a[i * n + j] = v;
+            finite &= isfinite(v);
             if (fabs(v) > scale) scale = fabs(v);
         }
-    if (!(scale > 0) || !isfinite(scale)) return -1;
+    if (!finite) return 1;
+    if (!(scale > 0)) return -1;
     const double tol = LAGRANGIAN_PIVOT_TOL * scale;
     int info = 0;
     dpotrf_("L", &ni, w->a, &ni, &info);
@@ -150,7 +156,8 @@ static int mass_solve(lag_ws *w, double *b)
     return info == 0 ? 0 : -1;
 }
 
-/* f = [v; M^-1 (dL/dq - C v)] at y: 0, or -1 for a singular M. */
+/* f = [v; M^-1 (dL/dq - C v)] at y: 0, -1 for a singular M, 1 for a
+ * non-finite one. */
 static int accel(lag_ws *w, const double *y, double *f)
 {
     const size_t n = w->m->n, d = 2 * n;
@@ -171,7 +178,19 @@ static int accel(lag_ws *w, const double *y, double *f)
 static int rhs(double t, const double *y, double *dydt, void *ctx)
 {
     lag_ws *w = ctx;
-    if (accel(w, y, dydt) == 0) return 0;
+    const int rc = accel(w, y, dydt);
+    if (rc == 0) return 0;
+    if (rc > 0 && w->nonfinite_ok) { /* not finite: the solver retries with a shorter step */
+        const size_t n = w->m->n;
+        for (size_t i = 0; i < n; i++)
+            dydt[n + i] = NAN;
+        return 0;
+    }
+    if (rc > 0) {
+        err_set(w->e, ERR_SOLVER, NULL, "the mass matrix d2L/d(dq/dt)2 is not finite at t=%.17g",
+                t);
+        return -1;
+    }
     err_set(w->e, ERR_SOLVER, NULL,
             "the mass matrix d2L/d(dq/dt)2 is singular at t=%.17g: the Euler-Lagrange equations "
             "do not determine the acceleration there",
@@ -255,6 +274,7 @@ err_code lagrangian_model_solve(const lagrangian_model *m, const struct model_tr
     o.abort_ctx = q->abort_ctx;
     lag_ws w;
     if (ws_init(&w, m, e)) return e->code;
+    w.nonfinite_ok = 1;
     ode_solver *s = ode_solver_new(tab, d, e);
     if (!s) {
         ws_free(&w);

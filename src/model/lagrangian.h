@@ -60,7 +60,7 @@ err_code lagrangian_model_energy(const lagrangian_model *m, size_t n, const doub
                                  double *energy, double *grad, err *e);
 
 /* The field f(y) = [v; dv/dt] (2 dof values) at one state; ERR_SOLVER
- * when M is singular there. */
+ * when M is singular or not finite there. */
 err_code lagrangian_model_field(const lagrangian_model *m, const double *y, double *f, err *e);
 
 /* Solve. q->y0: batch x 2 dof, [q; dq/dt] each. y_out: rows x 2 dof (rows = batch x n_t, or n_t with t_len), row

@@ -539,6 +539,30 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The mean and standard deviation (n - 1) of n finite values v[k * stride]
+ * for when the plain sums overflow although the answers are representable:
+ * samples near DBL_MAX (their sum), or spread by more than ~1e154 (the
+ * squares). Everything is taken over the largest |v| first, which keeps each
+ * term at most 1 (4 for a square). Only called when the plain sums came out
+ * non-finite, so every other summary keeps the plain sums' bits. */
+static void moments_scaled(const double *v, size_t n, size_t stride, double *mu, double *sd)
+{
+    double big = 0;
+    for (size_t k = 0; k < n; k++)
+        big = fmax(big, fabs(v[k * stride]));
+    double s = 0;
+    for (size_t k = 0; k < n; k++)
+        s += v[k * stride] / big;
+    const double m = s / (double)n;
+    double q = 0;
+    for (size_t k = 0; k < n; k++) {
+        const double d = v[k * stride] / big - m;
+        q += d * d;
+    }
+    *mu = m * big;
+    *sd = n > 1 ? sqrt(q / (double)(n - 1)) * big : 0.0;
+}
+
 void sde_model_summarize(const double *paths, size_t batch, size_t samples, size_t n_t,
                          size_t dim, const double *qs, size_t nq, double *mean, double *std,
                          double *quant, double *scratch)
@@ -550,16 +574,23 @@ void sde_model_summarize(const double *paths, size_t batch, size_t samples, size
             double s = 0;
             for (size_t k = 0; k < samples; k++)
                 s += pb[k * cell + c];
-            const double mu = s / (double)samples;
-            if (mean) mean[b * cell + c] = mu;
-            if (std) {
+            double mu = s / (double)samples, sd = 0;
+            if (std && isfinite(mu)) {
                 double v = 0;
                 for (size_t k = 0; k < samples; k++) {
                     double d = pb[k * cell + c] - mu;
                     v += d * d;
                 }
-                std[b * cell + c] = samples > 1 ? sqrt(v / (double)(samples - 1)) : 0.0;
+                sd = samples > 1 ? sqrt(v / (double)(samples - 1)) : 0.0;
             }
+            if (!isfinite(mu) || !isfinite(sd)) { /* the samples are finite: an overflow */
+                double mu_s, sd_s;
+                moments_scaled(pb + c, samples, cell, &mu_s, &sd_s);
+                if (!isfinite(mu)) mu = mu_s; /* else the plain mean, as it was */
+                sd = sd_s;
+            }
+            if (mean) mean[b * cell + c] = mu;
+            if (std) std[b * cell + c] = sd;
             if (!quant || nq == 0) continue;
             for (size_t k = 0; k < samples; k++)
                 scratch[k] = pb[k * cell + c];
@@ -570,7 +601,11 @@ void sde_model_summarize(const double *paths, size_t batch, size_t samples, size
                 if (lo >= samples - 1) lo = samples - 1;
                 double fr = pos - (double)lo;
                 double v = scratch[lo];
-                if (lo + 1 < samples && fr > 0) v += fr * (scratch[lo + 1] - scratch[lo]);
+                if (lo + 1 < samples && fr > 0) {
+                    v += fr * (scratch[lo + 1] - scratch[lo]);
+                    if (!isfinite(v)) /* neighbours of opposite sign near DBL_MAX */
+                        v = (1 - fr) * scratch[lo] + fr * scratch[lo + 1];
+                }
                 quant[(j * batch + b) * cell + c] = v;
             }
         }

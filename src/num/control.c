@@ -148,6 +148,49 @@ NUM_CLONES static void err_group(const struct ode_control *c, const double *e, c
     *s3 = q3;
 }
 
+/* err_group when its sums of squares overflowed: the estimates sum_j e_j k_j
+ * are scaled before h multiplies them, so a state of 1e170 whose component
+ * at 0 has scale atol squares terms of 1e176 even for an error far below 1.
+ * Over the largest term B first: *s5 and *s3 come back divided by B^2. Only
+ * called on an overflow. */
+static void err_group_scaled(const struct ode_control *c, const double *e, const double *e3,
+                             int s, size_t g, const double *y0, const double *y1,
+                             const double *k, double *s5, double *s3, double *big)
+{
+    const size_t dim = c->groups * c->gdim;
+    double b = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        double q5 = 0, q3 = 0;
+        for (size_t m = 0; m < c->gdim; m++) {
+            const size_t n = g * c->gdim + m;
+            double est = 0, est3 = 0;
+            for (int j = 0; j < s; j++) {
+                const double kj = k[(size_t)j * dim + n];
+                est += e[j] * kj;
+                if (e3) est3 += e3[j] * kj;
+            }
+            const double a0 = fabs(y0[n]), a1 = fabs(y1[n]);
+            const double sc = scale_of(c, g, m, a0 > a1 ? a0 : a1);
+            if (pass == 0) {
+                b = fmax(b, fabs(est / sc));
+                if (e3) b = fmax(b, fabs(est3 / sc));
+                continue;
+            }
+            const double r = est / sc / b, r3 = e3 ? est3 / sc / b : 0;
+            q5 += r * r;
+            q3 += r3 * r3;
+        }
+        if (pass == 0 && (!(b < INFINITY) || b == 0)) { /* not finite, or all zero */
+            *s5 = *s3 = b == 0 ? 0 : b;
+            *big = 1;
+            return;
+        }
+        *s5 = q5;
+        *s3 = q3;
+    }
+    *big = b;
+}
+
 double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab, double h,
                        const double *y0, const double *y1, const double *k)
 {
@@ -155,13 +198,16 @@ double ode_control_err(const struct ode_control *c, const struct rk_tableau *tab
     for (size_t g = 0; g < c->groups; g++) {
         double s5, s3;
         err_group(c, tab->e, tab->e3, tab->stages, g, y0, y1, k, &s5, &s3);
-        double errg;
+        double errg, big = 1;
+        if (isinf(s5) || isinf(s3)) /* finite estimates whose squares overflowed */
+            err_group_scaled(c, tab->e, tab->e3, tab->stages, g, y0, y1, k, &s5, &s3, &big);
         if (tab->e3) { /* DOP853 */
             const double den = s5 + 0.01 * s3;
             errg = den > 0 ? fabs(h) * s5 / sqrt(den * (double)c->gdim) : 0;
         } else {
             errg = fabs(h) * sqrt(s5 / (double)c->gdim);
         }
+        if (big != 1) errg *= big; /* (fabs(h) * B) would lose the bits of the plain path */
         if (!(errg <= worst)) worst = errg; /* NaN propagates */
     }
     return worst;
@@ -210,6 +256,32 @@ NUM_CLONES static void norm_group(const struct ode_control *c, size_t g, const d
     *sw = sw_;
 }
 
+/* The RMS of group g's v / scale when the plain sum of squares overflowed
+ * although every term is finite: over the largest term first (LAPACK's
+ * dnrm2 idea). A linear oscillator from (1e170, 0) has f ~ 2e170 on the
+ * component at 0, whose scale is atol: (f / 1e-6)^2 is past DBL_MAX, the
+ * initial step's ||f0|| came out inf, its h0 = 0.01 ||y0|| / inf = 0, and
+ * dopri5 failed "step size underflow at t=0" on a problem that it solves
+ * from (1e150, 0) in 326 steps. Only called on an overflow: every other
+ * norm keeps its bits. */
+static double norm_group_scaled(const struct ode_control *c, size_t g, const double *v,
+                                const double *y)
+{
+    double big = 0;
+    for (size_t m = 0; m < c->gdim; m++) {
+        const size_t n = g * c->gdim + m;
+        big = fmax(big, fabs(v[n] / scale_of(c, g, m, fabs(y[n]))));
+    }
+    if (!(big < INFINITY)) return big; /* a term itself not finite */
+    double ss = 0;
+    for (size_t m = 0; m < c->gdim; m++) {
+        const size_t n = g * c->gdim + m;
+        const double r = v[n] / scale_of(c, g, m, fabs(y[n])) / big;
+        ss += r * r;
+    }
+    return big * sqrt(ss / (double)c->gdim);
+}
+
 double ode_control_norm(const struct ode_control *c, const double *v, const double *y)
 {
     double nv;
@@ -224,10 +296,12 @@ void ode_control_norm2(const struct ode_control *c, const double *v, const doubl
     for (size_t g = 0; g < c->groups; g++) {
         double sv, sw;
         norm_group(c, g, v, w, y, &sv, &sw);
-        const double ng = sqrt(sv / (double)c->gdim);
+        double ng = sqrt(sv / (double)c->gdim);
+        if (isinf(ng)) ng = norm_group_scaled(c, g, v, y);
         if (!(ng <= worst)) worst = ng;
         if (w) {
-            const double ngw = sqrt(sw / (double)c->gdim);
+            double ngw = sqrt(sw / (double)c->gdim);
+            if (isinf(ngw)) ngw = norm_group_scaled(c, g, w, y);
             if (!(ngw <= worst_w)) worst_w = ngw;
         }
     }

@@ -277,6 +277,7 @@ static void reverse_doubles(double *v, size_t n)
 
 static err_code fresh_k1(ode_solver *s, double t_eval, double t_report)
 {
+    s->t_k1 = t_eval;
     int rc = rk_eval(s->p->f, s->p->ctx, s->dim, t_eval, s->y, s->k, &s->st->nfe);
     return rc ? ode_evolve_rhs_fail(s, t_report, rc, "") : ERR_OK;
 }
@@ -356,6 +357,7 @@ static err_code advance(ode_solver *s, struct ode_evolve_state *ev, double h_unc
     }
     if (s->tab->fsal) {
         memcpy(s->k, s->k + (size_t)(s->tab->stages - 1) * s->dim, s->dim * sizeof *s->k);
+        s->t_k1 = ev->t;
         *fresh = 0;
         return ERR_OK;
     }

@@ -72,9 +72,13 @@ typedef struct ode_solver ode_solver;
  * writes df/dy at (t, y) into J, dim x dim row-major (J[i*dim + j] =
  * df_i/dy_j), and, when dfdt is not NULL, df/dt into dfdt (dim values; the
  * Rosenbrock method asks for it unless the problem is autonomous). Returns
- * as f: 0, > 0 recoverable, < 0 fatal. A problem without one gets a
- * finite-difference Jacobian (dim + 1 evaluations of f): a fallback for
- * tests and small problems; the model layer gives the analytic one. */
+ * as f: 0, > 0 recoverable, < 0 fatal. It is asked at a step's start t: a
+ * step that starts at a jump time lies after it in the sweep's direction,
+ * and a jac whose values differ between the jump's sides must give that
+ * side's. A problem without one gets a finite-difference Jacobian (dim + 1
+ * evaluations of f, taken where the step's k_1 was: just past a jump): a
+ * fallback for tests and small problems; the model layer gives the
+ * analytic one. */
 typedef int (*ode_jac_fn)(double t, const double *y, double *J, double *dfdt, void *ctx);
 
 /* Polled before every step attempt: 0 = go on; otherwise an err_code

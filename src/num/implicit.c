@@ -203,10 +203,20 @@ static int nonfinite(const double *v, size_t n)
     return acc != 0.0;
 }
 
-/* J (and df/dt into w->ft when want_ft) at (t, y); f0 = f(t, y), or NULL:
- * the differences then evaluate it into w->f0 (an ESDIRK's k_1 is the last
- * step's k_s, which the stage equation defines: it differs from f(t, y) by
- * the Newton error, which a difference quotient would blow up). */
+/* J (and df/dt into w->ft when want_ft) at (t, y), t the step's start; f0 =
+ * f(t, y), or NULL: the differences then evaluate it into w->f0 (an ESDIRK's
+ * k_1 is the last step's k_s, which the stage equation defines: it differs
+ * from f(t, y) by the Newton error, which a difference quotient would blow
+ * up).
+ *
+ * The differences evaluate f where k_1 was evaluated, s->t_k1: t itself, or
+ * just past t on the step's side when the step starts at a jump (as f0 = k_1
+ * was, driver.c), and df/dt differences towards the step there. Taken at t
+ * itself or across it they would difference f's two sides of the jump: a
+ * df/dt of (jump) / 1e-8 that wrecked rodas4's step (relative errors of 1e-2
+ * at rtol 1e-8 on y' = a(t) y, tests/check_num_stiff.c `fd_fallback_jumps`).
+ * An analytic jac is asked at t and must read the side the step goes into
+ * itself (as the cde model's does). */
 static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, int want_ft)
 {
     struct ode_implicit *w = s->imp;
@@ -222,8 +232,9 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
             return ODE_RC_NONFINITE;
     } else { /* the documented fallback: forward differences, column by column */
         double *yp = w->z, *fp = w->r;
+        const double te = s->t_k1; /* == t unless the step starts at a jump */
         if (!f0) {
-            int rc = rk_eval(p->f, p->ctx, n, t, y, w->f0, &s->st->nfe);
+            int rc = rk_eval(p->f, p->ctx, n, te, y, w->f0, &s->st->nfe);
             if (rc) return rc;
             f0 = w->f0;
         }
@@ -232,7 +243,7 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
             const double dy = sqrt(DBL_EPSILON) * fmax(fabs(y[j]), 1e-3);
             yp[j] = y[j] + dy;
             const double del = yp[j] - y[j];
-            int rc = rk_eval(p->f, p->ctx, n, t, yp, fp, &s->st->nfe);
+            int rc = rk_eval(p->f, p->ctx, n, te, yp, fp, &s->st->nfe);
             yp[j] = y[j];
             if (rc) return rc;
             for (size_t i = 0; i < n; i++)
@@ -240,11 +251,11 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
         }
         if (want_ft) {
             const double dt = sqrt(DBL_EPSILON) * fmax(fabs(t), 1e-3);
-            const double tp = t + dt;
+            const double tp = te < t ? te - dt : te + dt; /* backward past a jump: stay behind */
             int rc = rk_eval(p->f, p->ctx, n, tp, y, fp, &s->st->nfe);
             if (rc) return rc;
             for (size_t i = 0; i < n; i++)
-                w->ft[i] = (fp[i] - f0[i]) / (tp - t);
+                w->ft[i] = (fp[i] - f0[i]) / (tp - te);
         }
     }
     w->jac_valid = 1;

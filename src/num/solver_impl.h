@@ -34,6 +34,8 @@ struct ode_solver {
     struct ode_stats *st;
     err *e;
     long attempts; /* step attempts so far, against max_steps */
+    double t_k1;   /* where k_1 of the coming step was evaluated: its start, or just past it
+                      (nextafter, onward) when it starts at a jump */
 
     /* "auto" (autoswitch.h); s->tab is the method running now */
     int is_auto;

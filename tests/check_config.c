@@ -412,13 +412,21 @@ START_TEST(shipped_file_has_every_key)
     size_t n;
     const config_key *k = config_keys(&n);
     int *count = calloc(n, sizeof *count);
-    char line[1024];
+    char line[1024], block[8192] = "";
     while (fgets(line, sizeof line, f)) {
         char key[96];
+        /* the paragraph a key's line ends: its comment (and the keys it
+         * shares it with) since the last blank line */
+        if (line[strspn(line, " \t\r\n")] == '\0') block[0] = '\0';
+        else if (strlen(block) + strlen(line) < sizeof block) strcat(block, line);
         if (sscanf(line, " %95[a-z0-9_] =", key) != 1 || line[0] == '#') continue;
         const config_key *found = config_key_find(key);
         ck_assert_msg(found != NULL, "%s: unknown key %s", path, key);
         count[found - k]++;
+        /* "Reloadable" in its comment exactly when SIGHUP applies it */
+        ck_assert_msg(!strstr(block, "eloadable") == !found->reloadable,
+                      "%s: the comment of %s %s \"Reloadable\"", path, key,
+                      found->reloadable ? "should say" : "says");
     }
     fclose(f);
     for (size_t i = 0; i < n; i++)

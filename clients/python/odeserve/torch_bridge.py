@@ -16,7 +16,8 @@ Python).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 # odeserve's activation names -> the torch.nn module class names that compute
 # them exactly (PyTorch's default arguments only).
@@ -137,7 +138,10 @@ def layers_from_state_dict(state: Mapping[str, Any], activations: Sequence[str],
                            prefix: str = "", where: str = "state_dict") -> List[Dict[str, Any]]:
     """The layers from a state_dict's `<prefix><i>.weight` / `.bias` pairs,
     in the order of i, with `activations` naming one activation per Linear
-    (the last one usually "identity")."""
+    (the last one usually "identity"). Numbers in the keys count as numbers
+    (`net.2` before `net.10`, `fc2` before `fc10`); keys without one
+    (`inp`, `hid`, `out`) keep the state_dict's order, which is the order
+    the module registered them in."""
     idx: Dict[str, Tuple[Any, Any]] = {}
     for k, v in state.items():
         if not k.startswith(prefix):
@@ -152,13 +156,13 @@ def layers_from_state_dict(state: Mapping[str, Any], activations: Sequence[str],
     if not idx:
         raise BridgeError(f"{where}: no weights under prefix {prefix!r}")
 
-    def order(k: str) -> Tuple[int, ...]:
-        try:
-            return tuple(int(p) for p in k.split("."))
-        except ValueError:
-            return (1 << 30,)
+    def order(k: str) -> Tuple[Tuple[int, Union[int, str]], ...]:
+        # "net.10" -> ("net", ".", 10): a layer's index compares as a number
+        return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", k) if p)
 
-    keys = sorted(idx, key=lambda k: (order(k), k))
+    keys = list(idx)  # the state_dict's order
+    if all(re.search(r"\d", k) for k in keys):
+        keys.sort(key=order)
     if len(activations) != len(keys):
         raise BridgeError(f"{where}: {len(keys)} Linear layers ({', '.join(keys)}) but "
                           f"{len(activations)} activations given")

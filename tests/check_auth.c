@@ -557,7 +557,9 @@ START_TEST(cli_errors)
     ck_assert_ptr_nonnull(strstr(out, "exists"));
     free(out);
     const char *const bad_name[] = {"create", "--scope", "read", "--name", "a/b", NULL};
-    ck_assert_int_eq(token_cmd(d.db, bad_name, NULL), 1);
+    ck_assert_int_eq(token_cmd(d.db, bad_name, &out), 1);
+    ck_assert_msg(strstr(out, "a token name is 1 to 64 characters"), "%s", out); /* not "a model name" */
+    free(out);
     const char *const gone[] = {"revoke", "nosuch", NULL};
     ck_assert_int_eq(token_cmd(d.db, gone, &out), 1);
     ck_assert_ptr_nonnull(strstr(out, "no active token"));

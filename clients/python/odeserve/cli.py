@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
+import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
@@ -27,13 +29,17 @@ def _numbers(text: str, what: str) -> List[float]:
         if count < 1:
             raise argparse.ArgumentTypeError(f"{what}: a:b:n needs n >= 1")
         lo, hi = float(a), float(b)
-        if count == 1:
-            return [lo]
-        return [lo + (hi - lo) * i / (count - 1) for i in range(count)]
-    try:
-        return [float(x) for x in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: numbers separated by commas, or a:b:n") from None
+        values = [lo] if count == 1 else [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    else:
+        try:
+            values = [float(x) for x in text.replace(",", " ").split()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what}: numbers separated by commas, or a:b:n") from None
+    # JSON has no nan or inf (the client would refuse them with a traceback)
+    if not all(math.isfinite(x) for x in values):
+        raise argparse.ArgumentTypeError(f"{what}: finite numbers only, got {text!r}")
+    return values
 
 
 def _print_table(rows: Sequence[Sequence[Any]], header: Sequence[str], fmt: str, out: TextIO) -> None:
@@ -285,11 +291,15 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     except ApiError as exc:
         sys.stderr.write(f"odeservectl: {exc}\n")
         return 1
+    except BrokenPipeError:
+        # the reader went away (`| head`): done, quietly; before OSError,
+        # its base class. Python's own flush at exit would fail again.
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ConnectionFailed, JobFailed, TimeoutError, OSError) as exc:
         sys.stderr.write(f"odeservectl: {exc}\n")
         return 1
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

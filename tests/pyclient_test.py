@@ -432,6 +432,14 @@ class CommandLine(unittest.TestCase):
 
     def test_bad_numbers_are_bad_arguments(self):
         """nan and inf are bad arguments (exit 2), not a traceback."""
+        for bad in ("0", "-1", "inf"):
+            with self.assertRaises(SystemExit) as cm, open(os.devnull, "w") as null:
+                old, sys.stderr = sys.stderr, null
+                try:
+                    cli.main(["--url", D.url, "--timeout", bad, "models"])
+                finally:
+                    sys.stderr = old
+            self.assertEqual(cm.exception.code, 2, bad)
         for t in ("nan", "1,inf", "0:inf:3"):
             err = io.StringIO()
             old = sys.stderr

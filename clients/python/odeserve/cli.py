@@ -42,6 +42,17 @@ def _numbers(text: str, what: str) -> List[float]:
     return values
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
+    return x
+
+
 def _print_table(rows: Sequence[Sequence[Any]], header: Sequence[str], fmt: str, out: TextIO) -> None:
     if fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
@@ -212,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the daemon, http[s]://host:port (default $ODESERVE_URL)")
     p.add_argument("--token", help="API token (default $ODESERVE_TOKEN)")
     p.add_argument("--cafile", help="CA bundle for https")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (60)")
+    p.add_argument("--timeout", type=_seconds, default=60.0, help="seconds per request (60)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

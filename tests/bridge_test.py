@@ -385,6 +385,39 @@ class Export(unittest.TestCase):
         rc, _, err = run(export_main, sd, "--activations", "tanh,identity")
         self.assertEqual(rc, 2)
 
+    def test_forward_beyond_the_network_is_refused(self):
+        """torchdiffeq's ode_demo computes self.net(y**3): exported as its
+        network alone that model would silently be another one. A forward
+        that is self.net(y) or self.net(cat([y, t])) passes; y**3 as a Cube
+        layer in the Sequential says the same thing and passes."""
+        class Cubed(ODEFunc):
+            def forward(self, t, y):
+                return self.net(y ** 3)
+
+        class TimeFirst(ODEFunc):
+            def forward(self, t, y):
+                return self.net(torch.cat([torch.ones_like(y[..., :1]) * t, y], dim=-1))
+
+        torch.manual_seed(12)
+        path = os.path.join(TMP, "fwd.pt")
+        for f, ok in ((Cubed([2, 8, 2], [torch.nn.Tanh]), False),
+                      (TimeFirst([3, 8, 2], [torch.nn.Tanh]), False),
+                      (ODEFunc([2, 8, 2], [torch.nn.Tanh]), True),
+                      (ODEFunc([3, 8, 2], [torch.nn.Tanh], time_input=True), True)):
+            torch.jit.save(torch.jit.script(f), path)
+            rc, out, err = run(export_main, path)
+            if ok:
+                self.assertEqual(rc, 0, err)
+            else:
+                self.assertEqual(rc, 2, f"{type(f).__name__} was exported: {out[:200]}")
+                self.assertIn("forward(t, y) is not self.net(", err)
+        with self.assertRaises(tb.BridgeError):
+            tb.check_forward(Cubed([2, 8, 2], [torch.nn.Tanh]))
+        cube = ODEFunc([2, 8, 2], [torch.nn.Tanh])
+        cube.net = torch.nn.Sequential(tb.network_to_torch({"layers": [{"activation": "cube"}]})[0],
+                                       *cube.net)
+        tb.check_forward(cube)
+
     def test_deep_state_dict_keeps_the_layer_order(self):
         """Six Linear layers make a Sequential of 11 modules: net.10 is the
         last layer, not the second (string order put it before net.2). The

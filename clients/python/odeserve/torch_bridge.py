@@ -376,6 +376,59 @@ def cnf_document(layers: List[Dict[str, Any]], *, base_mean: Optional[Sequence[f
     return doc
 
 
+def check_forward(module: Any, where: str = "module") -> None:
+    """Refuse a vector field whose forward(t, y) is not what its document
+    will compute. A module that holds its network (torchdiffeq's `self.net`)
+    is exported as that network alone, so its forward must be
+    self.net(y), or self.net(cat([y, t])) when the network takes one input
+    more than it gives. Checked by running both on random states, whatever
+    the code looks like: `self.net(y**3)`, `-self.net(y)` or t put first
+    are refused. A Sequential (or Linear) is its own forward: nothing to do."""
+    if _type_name(module) in ("Sequential", "Linear"):
+        return
+    seq, _ = _sequential_of(module, where)
+    lin = [m for _, m in seq.named_children() if _type_name(m) == "Linear"]
+    if not lin:
+        return  # layers_from_module says why
+    torch = _torch()
+    n_in, n_out = int(lin[0].weight.shape[1]), int(lin[-1].weight.shape[0])
+    if n_in not in (n_out, n_out + 1):
+        return  # not a vector field: the document's builder says why
+    dtype = lin[0].weight.dtype
+    gen = torch.Generator().manual_seed(20261207)
+    y = torch.randn(3, n_out, generator=gen, dtype=dtype)
+    t = torch.tensor(0.375, dtype=dtype)
+    shape = "self.net(y)" if n_in == n_out else "self.net(cat([y, t]))"
+    with torch.no_grad():
+        try:
+            got = module(t, y)
+        except Exception as exc:  # any failure of user code
+            raise BridgeError(f"{where}: forward(t, y) failed on a batch of 3 states ({exc}); "
+                              f"export the network itself (its Sequential) instead") from exc
+        x = y if n_in == n_out else torch.cat([y, torch.ones_like(y[..., :1]) * t], dim=-1)
+        want = seq(x)
+    if not (isinstance(got, torch.Tensor) and got.shape == want.shape and
+            torch.allclose(got, want, rtol=1e-6, atol=1e-9)):
+        raise BridgeError(f"{where}: forward(t, y) is not {shape}: a document holds the network "
+                          f"alone, so code around it (y**3, a sign, t first) would be lost; put "
+                          f"it into the Sequential as layers (supported modules: "
+                          f"{', '.join(SUPPORTED)}), or export a module whose forward is {shape}")
+
+
+def load_vector_field(path: str, activations: Optional[Sequence[str]] = None,
+                      prefix: str = "") -> List[Dict[str, Any]]:
+    """load_network for an ode's or cnf's vector field: a TorchScript archive
+    of a module holding its network must also pass check_forward."""
+    layers = load_network(path, activations, prefix)
+    torch = _torch()
+    try:
+        scripted = torch.jit.load(path, map_location="cpu")
+    except (RuntimeError, ValueError):
+        return layers  # a state_dict: no code to check
+    check_forward(scripted, where=path)
+    return layers
+
+
 def load_network(path: str, activations: Optional[Sequence[str]] = None,
                  prefix: str = "") -> List[Dict[str, Any]]:
     """A network's layers from a file: a TorchScript archive (activations

@@ -428,8 +428,10 @@ START_TEST(shipped_file_has_every_key)
         char key[96];
         /* the paragraph a key's line ends: its comment (and the keys it
          * shares it with) since the last blank line */
-        if (line[strspn(line, " \t\r\n")] == '\0') block[0] = '\0';
-        else if (strlen(block) + strlen(line) < sizeof block) strcat(block, line);
+        if (line[strspn(line, " \t\r\n")] == '\0')
+            block[0] = '\0';
+        else if (strlen(block) + strlen(line) < sizeof block)
+            strcat(block, line);
         if (sscanf(line, " %95[a-z0-9_] =", key) != 1 || line[0] == '#') continue;
         const config_key *found = config_key_find(key);
         ck_assert_msg(found != NULL, "%s: unknown key %s", path, key);

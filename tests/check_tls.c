@@ -426,8 +426,8 @@ START_TEST(expired_and_exposed_are_warned)
     free(out);
     ck_assert_int_eq(chmod(k1, 0644), 0);
     ck_assert_int_eq(tu_run_daemon(ok, NULL, &out), 0);
-    ck_assert_msg(strstr(out, "event=tls_key_readable_by_others") && strstr(out, "mode=0644"),
-                  "%s", out);
+    ck_assert_msg(strstr(out, "event=tls_key_readable_by_others") && strstr(out, "mode=0644"), "%s",
+                  out);
     free(out);
     /* the daemon says the same at start */
     const char *args[] = {"--tls-cert", c1, "--tls-key", k1, NULL};

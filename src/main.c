@@ -48,6 +48,7 @@ int main(int argc, char **argv)
         if ((cfg.tls_cert[0] || cfg.tls_key[0]) &&
             http_tls_new(&tls, cfg.tls_cert, cfg.tls_key, &e) != ERR_OK)
             return invalid(&e);
+        if (tls) service_tls_warn(tls, cfg.tls_key);
         http_tls_free(tls);
         log_info("config_ok", "file=%s",
                  log_quote(q, sizeof q, cli.config_file ? cli.config_file : ""));

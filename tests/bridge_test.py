@@ -385,6 +385,68 @@ class Export(unittest.TestCase):
         rc, _, err = run(export_main, sd, "--activations", "tanh,identity")
         self.assertEqual(rc, 2)
 
+    def test_forward_beyond_the_network_is_refused(self):
+        """torchdiffeq's ode_demo computes self.net(y**3): exported as its
+        network alone that model would silently be another one. A forward
+        that is self.net(y) or self.net(cat([y, t])) passes; y**3 as a Cube
+        layer in the Sequential says the same thing and passes."""
+        class Cubed(ODEFunc):
+            def forward(self, t, y):
+                return self.net(y ** 3)
+
+        class TimeFirst(ODEFunc):
+            def forward(self, t, y):
+                return self.net(torch.cat([torch.ones_like(y[..., :1]) * t, y], dim=-1))
+
+        torch.manual_seed(12)
+        path = os.path.join(TMP, "fwd.pt")
+        for f, ok in ((Cubed([2, 8, 2], [torch.nn.Tanh]), False),
+                      (TimeFirst([3, 8, 2], [torch.nn.Tanh]), False),
+                      (ODEFunc([2, 8, 2], [torch.nn.Tanh]), True),
+                      (ODEFunc([3, 8, 2], [torch.nn.Tanh], time_input=True), True)):
+            torch.jit.save(torch.jit.script(f), path)
+            rc, out, err = run(export_main, path)
+            if ok:
+                self.assertEqual(rc, 0, err)
+            else:
+                self.assertEqual(rc, 2, f"{type(f).__name__} was exported: {out[:200]}")
+                self.assertIn("forward(t, y) is not self.net(", err)
+        with self.assertRaises(tb.BridgeError):
+            tb.check_forward(Cubed([2, 8, 2], [torch.nn.Tanh]))
+        cube = ODEFunc([2, 8, 2], [torch.nn.Tanh])
+        cube.net = torch.nn.Sequential(tb.network_to_torch({"layers": [{"activation": "cube"}]})[0],
+                                       *cube.net)
+        tb.check_forward(cube)
+
+    def test_deep_state_dict_keeps_the_layer_order(self):
+        """Six Linear layers make a Sequential of 11 modules: net.10 is the
+        last layer, not the second (string order put it before net.2). The
+        widths are all 2, so a wrong order still has the right shapes and
+        only the trajectory can tell."""
+        torch.manual_seed(11)
+        f = ODEFunc([2] * 7, [torch.nn.Tanh] * 5)
+        sd = os.path.join(TMP, "deep.pt")
+        torch.save(f.state_dict(), sd)
+        y0, ts = [0.4, -0.2], [0.5, 1.0, 2.0]
+        want = scipy_solve(torch_field(f), y0, ts)
+        acts = ",".join(["tanh"] * 5 + ["identity"])
+        for prefix in ("net.", ""):  # with the prefix, and with the keys' own "net."
+            out = os.path.join(TMP, "deep.json")
+            rc, _, err = run(export_main, sd, "--prefix", prefix, "--activations", acts,
+                             "-o", out)
+            self.assertEqual(rc, 0, err)
+            name = "bridge-deep" + ("-p" if prefix else "")
+            C.upload(name, out)
+            got = C.trajectory(name, y0, ts, rtol=1e-10, atol=1e-12)["y"]
+            np.testing.assert_allclose(got, want, atol=TOL, rtol=0, err_msg=prefix)
+        # keys without numbers keep the state_dict's (the registration) order
+        lin = [torch.nn.Linear(2, 3), torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)]
+        state = {}
+        for name, m in zip(("inp", "hid", "out"), lin):
+            state[name + ".weight"], state[name + ".bias"] = m.weight, m.bias
+        layers = tb.layers_from_state_dict(state, ["tanh", "tanh", "identity"])
+        self.assertEqual([len(la["weight"]) for la in layers], [3, 4, 2])
+
     def test_upload_with_url(self):
         torch.manual_seed(4)
         f = ODEFunc([2, 8, 2], [torch.nn.Tanh])

@@ -557,7 +557,19 @@ START_TEST(cli_errors)
     ck_assert_ptr_nonnull(strstr(out, "exists"));
     free(out);
     const char *const bad_name[] = {"create", "--scope", "read", "--name", "a/b", NULL};
-    ck_assert_int_eq(token_cmd(d.db, bad_name, NULL), 1);
+    ck_assert_int_eq(token_cmd(d.db, bad_name, &out), 1);
+    ck_assert_msg(strstr(out, "a token name is 1 to 64 characters"), "%s", out); /* not "a model name" */
+    free(out);
+    /* list and revoke on a path with no database: said, and none is made */
+    char typo[600];
+    snprintf(typo, sizeof typo, "%s-typo", d.db);
+    const char *const list[] = {"list", NULL};
+    ck_assert_int_eq(token_cmd(typo, list, &out), 1);
+    ck_assert_msg(strstr(out, "no database at"), "%s", out);
+    free(out);
+    const char *const revoke[] = {"revoke", "x", NULL};
+    ck_assert_int_eq(token_cmd(typo, revoke, NULL), 1);
+    ck_assert_int_ne(access(typo, F_OK), 0);
     const char *const gone[] = {"revoke", "nosuch", NULL};
     ck_assert_int_eq(token_cmd(d.db, gone, &out), 1);
     ck_assert_ptr_nonnull(strstr(out, "no active token"));

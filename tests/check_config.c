@@ -210,7 +210,9 @@ START_TEST(file_syntax)
                                  "http_threads=3\n"
                                  "  log_level   =   debug  \r\n"
                                  "db = \" /tmp/with space.db\"\n"
-                                 "listen = [::1]:0\n");
+                                 "listen = [::1]:0\n"
+                                 "seed_models = /tmp/a#1.json\n"
+                                 "ui_dir = \"/tmp/x #2\"\n");
     config c;
     config_defaults(&c);
     err e;
@@ -220,6 +222,8 @@ START_TEST(file_syntax)
     ck_assert_str_eq(c.log_level, "debug");
     ck_assert_str_eq(c.db, " /tmp/with space.db");
     ck_assert_str_eq(c.listen, "[::1]:0");
+    ck_assert_str_eq(c.seed_models, "/tmp/a#1.json");
+    ck_assert_str_eq(c.ui_dir, "/tmp/x #2");
     ck_assert_int_eq(c.connection_timeout, 30); /* untouched keys keep their defaults */
 }
 END_TEST
@@ -244,6 +248,10 @@ static const struct {
     {"db =\n", 1, "db: expected a non-empty path"},
     {"listen = localhost\n", 1, "listen: expected HOST:PORT"},
     {"db_synchronous = FULL\n", 1, "db_synchronous: expected one of off|normal|full|extra"},
+    /* no comments after a value: they would become part of a path */
+    {"log_level = info\ndb = /var/lib/odeserve/odeserve.db  # main\n", 2,
+     "db: a '#' comment goes on a line of its own"},
+    {"tls_cert = # none yet\n", 1, "tls_cert: a '#' comment goes on a line of its own"},
 };
 
 START_TEST(file_errors_name_the_line)
@@ -268,6 +276,9 @@ START_TEST(file_missing)
     err_clear(&e);
     ck_assert_int_eq(config_file_apply(&c, "/nonexistent/odeserve.conf", &e), ERR_IO);
     expect_err(&e, ERR_IO, "/nonexistent/odeserve.conf: ", "cannot open");
+    err_clear(&e);
+    ck_assert_int_eq(config_file_apply(&c, "/tmp", &e), ERR_IO); /* a directory */
+    expect_err(&e, ERR_IO, "/tmp: ", "cannot read: Is a directory");
 }
 END_TEST
 
@@ -412,13 +423,23 @@ START_TEST(shipped_file_has_every_key)
     size_t n;
     const config_key *k = config_keys(&n);
     int *count = calloc(n, sizeof *count);
-    char line[1024];
+    char line[1024], block[8192] = "";
     while (fgets(line, sizeof line, f)) {
         char key[96];
+        /* the paragraph a key's line ends: its comment (and the keys it
+         * shares it with) since the last blank line */
+        if (line[strspn(line, " \t\r\n")] == '\0')
+            block[0] = '\0';
+        else if (strlen(block) + strlen(line) < sizeof block)
+            strcat(block, line);
         if (sscanf(line, " %95[a-z0-9_] =", key) != 1 || line[0] == '#') continue;
         const config_key *found = config_key_find(key);
         ck_assert_msg(found != NULL, "%s: unknown key %s", path, key);
         count[found - k]++;
+        /* "Reloadable" in its comment exactly when SIGHUP applies it */
+        ck_assert_msg(!strstr(block, "eloadable") == !found->reloadable,
+                      "%s: the comment of %s %s \"Reloadable\"", path, key,
+                      found->reloadable ? "should say" : "says");
     }
     fclose(f);
     for (size_t i = 0; i < n; i++)

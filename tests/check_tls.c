@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -379,6 +380,64 @@ START_TEST(bad_pairs_refuse_to_start)
 }
 END_TEST
 
+/* A certificate whose validity ended in 2020, and its key: dir/old.crt,
+ * dir/old.key (`openssl ca` sets the dates; `req -x509` cannot). */
+static void make_expired_cert(void)
+{
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout old.key -out old.csr -subj /CN=localhost && : >ca.idx && "
+             "echo 01 >ca.serial && printf '[ca]\\ndefault_ca=c\\n[c]\\ndatabase=ca.idx\\n"
+             "new_certs_dir=.\\nserial=ca.serial\\ndefault_md=sha256\\npolicy=p\\n[p]\\n"
+             "commonName=supplied\\n' >ca.cnf && openssl ca -config ca.cnf -selfsign "
+             "-keyfile old.key -in old.csr -startdate 20200101000000Z -enddate "
+             "20200201000000Z -batch -notext -out old.crt",
+             d.dir);
+    ck_assert_msg(sh("%s%s", cmd, "") == 0, "openssl ca failed: %s", cmd);
+}
+
+/* What serves but should not go unnoticed: an expired certificate, a key
+ * every user may read. Both are warnings, from --check-config (which a
+ * deployment runs before its SIGHUP) as from the daemon; a key readable by
+ * its group (how a DynamicUser daemon gets it) is not. */
+START_TEST(expired_and_exposed_are_warned)
+{
+    ck_assert_int_eq(tu_daemon_init(&d), 0);
+    make_cert("one", "odeserve-one");
+    make_expired_cert();
+    char c1[400], k1[400], old_c[400], old_k[400];
+    path_of(c1, sizeof c1, "one.crt");
+    path_of(k1, sizeof k1, "one.key");
+    path_of(old_c, sizeof old_c, "old.crt");
+    path_of(old_k, sizeof old_k, "old.key");
+    ck_assert_int_eq(chmod(k1, 0640), 0);
+    ck_assert_int_eq(chmod(old_k, 0600), 0);
+    char *out = NULL;
+    const char *ok[] = {"--tls-cert", c1, "--tls-key", k1, "--check-config", NULL};
+    ck_assert_int_eq(tu_run_daemon(ok, NULL, &out), 0);
+    ck_assert_msg(!strstr(out, "level=warn"), "%s", out);
+    free(out);
+    const char *old[] = {"--tls-cert", old_c, "--tls-key", old_k, "--check-config", NULL};
+    ck_assert_int_eq(tu_run_daemon(old, NULL, &out), 0);
+    ck_assert_msg(strstr(out, "event=tls_certificate_expired") &&
+                      strstr(out, "expires=1580515200") && strstr(out, "event=config_ok"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(chmod(k1, 0644), 0);
+    ck_assert_int_eq(tu_run_daemon(ok, NULL, &out), 0);
+    ck_assert_msg(strstr(out, "event=tls_key_readable_by_others") && strstr(out, "mode=0644"), "%s",
+                  out);
+    free(out);
+    /* the daemon says the same at start */
+    const char *args[] = {"--tls-cert", c1, "--tls-key", k1, NULL};
+    ck_assert_int_eq(tu_daemon_start(&d, args, NULL), 0);
+    ck_assert_int_eq(tu_log_count(&d, "event=tls_key_readable_by_others"), 1);
+    ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
+    ck_assert_int_eq(tu_daemon_wait(&d, 30), 0);
+}
+END_TEST
+
 START_TEST(version_says_tls)
 {
     const char *v[] = {"--version", NULL};
@@ -404,6 +463,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(errors, NULL, cleanup);
     tcase_add_test(errors, plain_http_to_the_tls_port);
     tcase_add_test(errors, bad_pairs_refuse_to_start);
+    tcase_add_test(errors, expired_and_exposed_are_warned);
     suite_add_tcase(s, errors);
     return s;
 }

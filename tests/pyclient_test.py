@@ -430,6 +430,45 @@ class CommandLine(unittest.TestCase):
             self.assertAlmostEqual(a, ea, delta=1e-7)
             self.assertAlmostEqual(b, eb, delta=1e-7)
 
+    def test_bad_numbers_are_bad_arguments(self):
+        """nan and inf are bad arguments (exit 2), not a traceback."""
+        for bad in ("0", "-1", "inf"):
+            with self.assertRaises(SystemExit) as cm, open(os.devnull, "w") as null:
+                old, sys.stderr = sys.stderr, null
+                try:
+                    cli.main(["--url", D.url, "--timeout", bad, "models"])
+                finally:
+                    sys.stderr = old
+            self.assertEqual(cm.exception.code, 2, bad)
+        for t in ("nan", "1,inf", "0:inf:3"):
+            err = io.StringIO()
+            old = sys.stderr
+            sys.stderr = err
+            try:
+                with self.assertRaises(SystemExit) as cm:
+                    cli.main(["--url", D.url, "trajectory", "spiral", "--y0", "2,0", "--t", t])
+            finally:
+                sys.stderr = old
+            self.assertEqual(cm.exception.code, 2, t)
+            self.assertIn("finite numbers only", err.getvalue())
+
+    def test_output_into_a_closed_pipe(self):
+        """`odeservectl ... | head -1` ends quietly with 0, not 'Broken pipe' and 1."""
+        # its own daemon: a reply (2.5 MB of CSV) far beyond the pipe's buffer
+        d = Daemon("--auth", "off", "--seed-models", os.path.join(SRC, "examples", "spiral.json"))
+        try:
+            env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "clients", "python"))
+            p = subprocess.Popen([sys.executable, "-m", "odeserve", "--url", d.url, "trajectory",
+                                  "spiral", "--y0", "2,0", "--t", "0:10:50000", "--format", "csv"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            self.assertEqual(p.stdout.readline(), b"t,y0,y1\n")
+            p.stdout.close()
+            err = p.stderr.read()
+            p.stderr.close()
+            self.assertEqual((p.wait(timeout=60), err), (0, b""))
+        finally:
+            d.stop()
+
     def test_upload_jobs_logs(self):
         path = os.path.join(D.dir, "cli-model.json")
         with open(path, "w") as f:

@@ -19,7 +19,8 @@ if grep -n '@[A-Za-z_]*@' "$unit"; then
 fi
 for key in Type=notify DynamicUser=yes StateDirectory=odeserve ProtectSystem=strict \
            SystemCallFilter=@system-service MemoryDenyWriteExecute=yes UMask=0077 \
-           'ExecReload=/bin/kill -HUP $MAINPID'; do
+           'ExecReload=/bin/kill -HUP $MAINPID' After=network-online.target \
+           Wants=network-online.target; do
     grep -qxF "$key" "$unit" || { echo "FAIL: $unit lacks $key"; exit 1; }
 done
 grep -q '^ExecStartPre=/.*/odeserved --config /.*/odeserve/odeserve.conf --check-config$' "$unit" \

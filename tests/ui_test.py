@@ -206,6 +206,33 @@ class Headers(unittest.TestCase):
         self.assertEqual(s["series"][0]["t"], [i * 0.1 for i in range(10)])
 
 
+class OtherKinds(unittest.TestCase):
+    def test_hybrid_has_a_form_cnf_says_where_to_go(self):
+        """A hybrid model is evaluated and drawn like an ode (its trajectory
+        request is an ode's); a cnf model, which has no trajectory route,
+        names the routes it has."""
+        ex = os.path.join(SRC, "examples")
+        d = Daemon("--auth", "off", "--ui-dir", os.path.join(SRC, "ui"), "--seed-models",
+                   os.path.join(ex, "hybrid", "vanderpol.json") + "," +
+                   os.path.join(ex, "cnf-demo.json"))
+        try:
+            dom, log = browse(d.url + "/#/models/vanderpol")
+            self.assertNotIn("Uncaught", log, "a script error:\n" + log)
+            self.assertNotIn("No evaluation form", dom)
+            p = plots(dom)
+            self.assertIn(("State against time", 2, 400, "drawn"), p)
+            self.assertIn(("Phase portrait", 1, 200, "drawn"), p)
+            self.assertRegex(dom, r'id="stats"[^>]*>nfe \d+')
+            self.assertIn("<td>d y/dt</td><td>mu*(1 - x^2)*y - x</td>", dom)
+            self.assertIn("<td>mu</td><td>1000</td>", dom)
+            dom, log = browse(d.url + "/#/models/cnf-demo")
+            self.assertNotIn("Uncaught", log, "a script error:\n" + log)
+            self.assertIn("log_prob", dom)
+            self.assertIn("docs/cnf.md", dom)
+        finally:
+            d.stop()
+
+
 class Variants(unittest.TestCase):
     def test_without_chartjs_and_with_auth(self):
         d = Daemon("--auth", "required", "--ui-dir", os.path.join(SRC, "ui"),

@@ -172,9 +172,18 @@ function documentSummary(doc) {
   const dims = Object.entries(doc).filter(([k, v]) => typeof v === "number" ||
     (typeof v === "string" && k !== "description"));
   const parts = [el("h2", {}, "Document"),
-                 kv([...dims.map(([k, v]) => [k, v]), ["parameters", params],
+                 kv([...dims.map(([k, v]) => [k, v]), ["network parameters", params],
                      ["description", doc.description]])];
   if (rows.length) parts.push(table(["network", "layer", "activation", "parameters"], rows));
+  /* a hybrid model: its equations and named constants (docs/hybrid.md) */
+  if (Array.isArray(doc.equations)) {
+    const names = doc.state_names || [];
+    parts.push(el("h2", {}, "Equations"),
+               table(["", "equation"], doc.equations.map((eq, i) =>
+                 [`d ${names[i] ?? "y" + i}/dt`, eq])));
+  }
+  if (doc.parameters && typeof doc.parameters === "object" && !Array.isArray(doc.parameters))
+    parts.push(el("h2", {}, "Parameters"), kv(Object.entries(doc.parameters)));
   if (doc.solver) parts.push(el("h2", {}, "Solver defaults"),
                              kv(Object.entries(doc.solver)));
   return parts;
@@ -390,14 +399,17 @@ async function viewModel(name) {
                                     (v.description || "").slice(0, 100)]));
   const aliases = Object.entries(info.aliases || {});
   const parts = [el("h1", {}, `${name} `, el("small", {}, `(${info.kind})`))];
-  if (["ode", "sde", "cde", "hamiltonian", "lagrangian"].includes(info.kind)) {
+  /* every kind whose trajectory route takes y0 and t (a hybrid's request is an ode's) */
+  if (["ode", "sde", "cde", "hamiltonian", "lagrangian", "hybrid"].includes(info.kind)) {
     const sel = await solverOptions(doc.solver && doc.solver.method);
     const f = evalForm(info, doc, sel);
     parts.push(...f);
     /* draw once on arrival, so the page shows an answer without a click */
     setTimeout(() => f[1].requestSubmit(), 0);
   } else {
-    parts.push(el("p", {}, `No evaluation form for kind ${info.kind} yet; see docs/api.md.`));
+    parts.push(el("p", { id: "no-form" }, `No evaluation form for kind ${info.kind}: ` +
+                  (info.kind === "cnf" ? "a flow answers POST .../log_prob and .../sample " +
+                   "(docs/cnf.md)." : "see docs/api.md.")));
   }
   parts.push(el("div", { class: "columns" },
                 el("div", {}, ...documentSummary(doc)),

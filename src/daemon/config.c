@@ -414,6 +414,15 @@ static int key_syntax_ok(const char *k)
     return 1;
 }
 
+/* An unquoted value with a '#' at its start or after a space: a comment
+ * written after the value, which the syntax does not have. */
+static int comment_in(const char *v)
+{
+    for (const char *p = strchr(v, '#'); p; p = strchr(p + 1, '#'))
+        if (p == v || isspace((unsigned char)p[-1])) return 1;
+    return 0;
+}
+
 /* One line; `seen[i]` holds the line where key i was set (0 = not yet). */
 static err_code apply_line(config *c, char *line, unsigned lineno, unsigned *seen, err *e)
 {
@@ -439,6 +448,13 @@ static err_code apply_line(config *c, char *line, unsigned lineno, unsigned *see
         value++;
     } else if (vn >= 1 && value[0] == '"') {
         return err_set(e, ERR_CONFIG, key, "%s: expected a closing '\"'", key);
+    } else if (comment_in(value)) {
+        /* else `db = /var/lib/odeserve/odeserve.db  # main` would name
+         * another file, silently */
+        return err_set(e, ERR_CONFIG, key,
+                       "%s: a '#' comment goes on a line of its own, got '%.60s' (quote the "
+                       "value if the '#' belongs to it)",
+                       key, value);
     }
     return config_set(c, key, value, e);
 }
@@ -461,7 +477,7 @@ err_code config_file_apply(config *c, const char *path, err *e)
             goto out;
         }
     }
-    if (ferror(f)) rc = err_set(e, ERR_IO, NULL, "%s: read error", path);
+    if (ferror(f)) rc = err_set(e, ERR_IO, NULL, "%s: cannot read: %s", path, strerror(errno));
 out:
     free(line);
     fclose(f);

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -281,13 +282,27 @@ static err_code seed_models(const config *cfg, db *d, err *e)
     return ERR_OK;
 }
 
+void service_tls_warn(const http_tls *t, const char *key_path)
+{
+    if (http_tls_expires(t) < (long long)time(NULL))
+        log_warn("tls_certificate_expired", "fingerprint_sha256=%s expires=%lld",
+                 http_tls_fingerprint(t), http_tls_expires(t));
+    /* Group-readable is how a key reaches a DynamicUser daemon (docs/operations.md,
+     * "The key's permissions"); readable by every user, it is not private. */
+    struct stat st;
+    if (stat(key_path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+        char q[CONFIG_STR_MAX + 8];
+        log_warn("tls_key_readable_by_others", "file=%s mode=%04o",
+                 log_quote(q, sizeof q, key_path), (unsigned)(st.st_mode & 07777));
+    }
+}
+
 /* What an operator checks after a rotation: which certificate serves. */
-static void log_tls(const char *event, const http_tls *t)
+static void log_tls(const char *event, const http_tls *t, const char *key_path)
 {
     log_info(event, "fingerprint_sha256=%s serial=%s expires=%lld", http_tls_fingerprint(t),
              http_tls_serial(t), http_tls_expires(t));
-    if (http_tls_expires(t) < (long long)time(NULL))
-        log_warn("tls_certificate_expired", "fingerprint_sha256=%s", http_tls_fingerprint(t));
+    service_tls_warn(t, key_path);
 }
 
 /* A training job's helper threads yield while an evaluation is queued or
@@ -356,7 +371,7 @@ static err_code start(service *s, err *e)
     };
     if (http_server_start(&s->http, &ho, &s->app, e) != ERR_OK) return e->code;
     const http_tls *tls = http_server_tls(s->http);
-    if (tls) log_tls("tls_certificate", tls);
+    if (tls) log_tls("tls_certificate", tls, s->cfg.tls_key);
     log_info("listening", "addr=%s scheme=%s http_threads=%d eval_threads=%d inline_busy=%d",
              http_server_addr(s->http), tls ? "https" : "http", hthreads, threads,
              s->app.inline_busy);
@@ -376,7 +391,7 @@ static void reload_tls(service *s)
                   http_tls_fingerprint(http_server_tls(s->http)));
         return;
     }
-    if (http_server_tls(s->http)) log_tls("tls_reloaded", http_server_tls(s->http));
+    if (http_server_tls(s->http)) log_tls("tls_reloaded", http_server_tls(s->http), s->cfg.tls_key);
 }
 
 static void reload(service *s)

@@ -43,6 +43,12 @@ enum {
 /* Serve with `cfg` (loaded from `cli`, which SIGHUP re-reads). */
 int service_run(const config_cli *cli, const config *cfg);
 
+/* Warn (log) about a loaded certificate that has expired, and about a key
+ * file at key_path that every user may read: at start, after a reload, and
+ * for --check-config. The daemon serves either way. */
+struct http_tls;
+void service_tls_warn(const struct http_tls *t, const char *key_path);
+
 /* `odeserved migrate`: apply the migrations to cfg->db and exit. */
 int service_migrate(const config *cfg);
 

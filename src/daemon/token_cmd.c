@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "daemon/service.h"
@@ -160,6 +161,16 @@ int token_cmd_run(const config_cli *cli, const config *cfg)
     err_clear(&e);
     db *d = NULL;
     int lock = -1;
+    /* list and revoke read a database: a mistyped path must not make a new,
+     * empty one (create may: tokens come before a network daemon's start) */
+    struct stat st;
+    if (strcmp(a.verb, "create") != 0 && stat(cfg->db, &st) != 0) {
+        fprintf(stderr,
+                "odeserved token: no database at %s (give the daemon's with --db PATH or "
+                "--config FILE)\n",
+                cfg->db);
+        return EXIT_FAIL;
+    }
     if (open_db(cfg, &d, &lock, &e) != ERR_OK) {
         rc = EXIT_FAIL;
     } else if (strcmp(a.verb, "create") == 0) {

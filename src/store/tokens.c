@@ -80,7 +80,11 @@ static err_code get_one(db *d, const char *where, const char *key, api_token_inf
 err_code store_token_put(db *d, const char *name, unsigned scopes, long long lifetime_s,
                          const api_token_new_out *t, api_token_info *info, err *e)
 {
-    if (model_name_check(name, e) != ERR_OK) return e->code;
+    if (!model_name_ok(name))
+        return err_set(e, ERR_INVALID, "name",
+                       "a token name is 1 to %d characters, each a letter, a digit, '.', '_' "
+                       "or '-'",
+                       MODEL_NAME_MAX);
     if (scopes == 0 || scopes > API_TOKEN_ALL)
         return err_set(e, ERR_INVALID, "scopes", "expected at least one scope");
     if (lifetime_s < 0) return err_set(e, ERR_INVALID, "expires", "must not be negative");

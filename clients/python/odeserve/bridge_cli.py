@@ -96,7 +96,7 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
         if a.kind == "ode":
             if not a.file:
                 p.error("ode: the vector field's file is required")
-            layers = tb.load_network(a.file, _names(a.activations), a.prefix)
+            layers = tb.load_vector_field(a.file, _names(a.activations), a.prefix)
             doc = tb.ode_document(layers, state_dim=a.state_dim, augment_dim=a.augment_dim,
                                   time_input=a.time_input, solver=_solver(a),
                                   description=a.description)
@@ -126,7 +126,7 @@ def export_main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) 
             if not a.file:
                 p.error("cnf: the vector field's file is required")
             doc = tb.cnf_document(
-                tb.load_network(a.file, _names(a.activations), a.prefix),
+                tb.load_vector_field(a.file, _names(a.activations), a.prefix),
                 base_mean=[float(x) for x in _names(a.base_mean)] if a.base_mean else None,
                 base_scale=[float(x) for x in _names(a.base_scale)] if a.base_scale else None,
                 solver=_solver(a), description=a.description)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
+import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
@@ -27,13 +29,28 @@ def _numbers(text: str, what: str) -> List[float]:
         if count < 1:
             raise argparse.ArgumentTypeError(f"{what}: a:b:n needs n >= 1")
         lo, hi = float(a), float(b)
-        if count == 1:
-            return [lo]
-        return [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+        values = [lo] if count == 1 else [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    else:
+        try:
+            values = [float(x) for x in text.replace(",", " ").split()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what}: numbers separated by commas, or a:b:n") from None
+    # JSON has no nan or inf (the client would refuse them with a traceback)
+    if not all(math.isfinite(x) for x in values):
+        raise argparse.ArgumentTypeError(f"{what}: finite numbers only, got {text!r}")
+    return values
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
     try:
-        return [float(x) for x in text.replace(",", " ").split()]
+        x = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: numbers separated by commas, or a:b:n") from None
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
+    return x
 
 
 def _print_table(rows: Sequence[Sequence[Any]], header: Sequence[str], fmt: str, out: TextIO) -> None:
@@ -206,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the daemon, http[s]://host:port (default $ODESERVE_URL)")
     p.add_argument("--token", help="API token (default $ODESERVE_TOKEN)")
     p.add_argument("--cafile", help="CA bundle for https")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (60)")
+    p.add_argument("--timeout", type=_seconds, default=60.0, help="seconds per request (60)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -285,11 +302,15 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     except ApiError as exc:
         sys.stderr.write(f"odeservectl: {exc}\n")
         return 1
+    except BrokenPipeError:
+        # the reader went away (`| head`): done, quietly; before OSError,
+        # its base class. Python's own flush at exit would fail again.
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ConnectionFailed, JobFailed, TimeoutError, OSError) as exc:
         sys.stderr.write(f"odeservectl: {exc}\n")
         return 1
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ Python).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 # odeserve's activation names -> the torch.nn module class names that compute
 # them exactly (PyTorch's default arguments only).
@@ -137,7 +138,10 @@ def layers_from_state_dict(state: Mapping[str, Any], activations: Sequence[str],
                            prefix: str = "", where: str = "state_dict") -> List[Dict[str, Any]]:
     """The layers from a state_dict's `<prefix><i>.weight` / `.bias` pairs,
     in the order of i, with `activations` naming one activation per Linear
-    (the last one usually "identity")."""
+    (the last one usually "identity"). Numbers in the keys count as numbers
+    (`net.2` before `net.10`, `fc2` before `fc10`); keys without one
+    (`inp`, `hid`, `out`) keep the state_dict's order, which is the order
+    the module registered them in."""
     idx: Dict[str, Tuple[Any, Any]] = {}
     for k, v in state.items():
         if not k.startswith(prefix):
@@ -152,13 +156,13 @@ def layers_from_state_dict(state: Mapping[str, Any], activations: Sequence[str],
     if not idx:
         raise BridgeError(f"{where}: no weights under prefix {prefix!r}")
 
-    def order(k: str) -> Tuple[int, ...]:
-        try:
-            return tuple(int(p) for p in k.split("."))
-        except ValueError:
-            return (1 << 30,)
+    def order(k: str) -> Tuple[Tuple[int, Union[int, str]], ...]:
+        # "net.10" -> ("net", ".", 10): a layer's index compares as a number
+        return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", k) if p)
 
-    keys = sorted(idx, key=lambda k: (order(k), k))
+    keys = list(idx)  # the state_dict's order
+    if all(re.search(r"\d", k) for k in keys):
+        keys.sort(key=order)
     if len(activations) != len(keys):
         raise BridgeError(f"{where}: {len(keys)} Linear layers ({', '.join(keys)}) but "
                           f"{len(activations)} activations given")
@@ -370,6 +374,59 @@ def cnf_document(layers: List[Dict[str, Any]], *, base_mean: Optional[Sequence[f
     if solver:
         doc["solver"] = dict(solver)
     return doc
+
+
+def check_forward(module: Any, where: str = "module") -> None:
+    """Refuse a vector field whose forward(t, y) is not what its document
+    will compute. A module that holds its network (torchdiffeq's `self.net`)
+    is exported as that network alone, so its forward must be
+    self.net(y), or self.net(cat([y, t])) when the network takes one input
+    more than it gives. Checked by running both on random states, whatever
+    the code looks like: `self.net(y**3)`, `-self.net(y)` or t put first
+    are refused. A Sequential (or Linear) is its own forward: nothing to do."""
+    if _type_name(module) in ("Sequential", "Linear"):
+        return
+    seq, _ = _sequential_of(module, where)
+    lin = [m for _, m in seq.named_children() if _type_name(m) == "Linear"]
+    if not lin:
+        return  # layers_from_module says why
+    torch = _torch()
+    n_in, n_out = int(lin[0].weight.shape[1]), int(lin[-1].weight.shape[0])
+    if n_in not in (n_out, n_out + 1):
+        return  # not a vector field: the document's builder says why
+    dtype = lin[0].weight.dtype
+    gen = torch.Generator().manual_seed(20261207)
+    y = torch.randn(3, n_out, generator=gen, dtype=dtype)
+    t = torch.tensor(0.375, dtype=dtype)
+    shape = "self.net(y)" if n_in == n_out else "self.net(cat([y, t]))"
+    with torch.no_grad():
+        try:
+            got = module(t, y)
+        except Exception as exc:  # any failure of user code
+            raise BridgeError(f"{where}: forward(t, y) failed on a batch of 3 states ({exc}); "
+                              f"export the network itself (its Sequential) instead") from exc
+        x = y if n_in == n_out else torch.cat([y, torch.ones_like(y[..., :1]) * t], dim=-1)
+        want = seq(x)
+    if not (isinstance(got, torch.Tensor) and got.shape == want.shape and
+            torch.allclose(got, want, rtol=1e-6, atol=1e-9)):
+        raise BridgeError(f"{where}: forward(t, y) is not {shape}: a document holds the network "
+                          f"alone, so code around it (y**3, a sign, t first) would be lost; put "
+                          f"it into the Sequential as layers (supported modules: "
+                          f"{', '.join(SUPPORTED)}), or export a module whose forward is {shape}")
+
+
+def load_vector_field(path: str, activations: Optional[Sequence[str]] = None,
+                      prefix: str = "") -> List[Dict[str, Any]]:
+    """load_network for an ode's or cnf's vector field: a TorchScript archive
+    of a module holding its network must also pass check_forward."""
+    layers = load_network(path, activations, prefix)
+    torch = _torch()
+    try:
+        scripted = torch.jit.load(path, map_location="cpu")
+    except (RuntimeError, ValueError):
+        return layers  # a state_dict: no code to check
+    check_forward(scripted, where=path)
+    return layers
 
 
 def load_network(path: str, activations: Optional[Sequence[str]] = None,

@@ -86,10 +86,13 @@ static err_code add_row(train *t, const struct trainer_row *r, err *e)
     return ERR_OK;
 }
 
-static err_code checkpoint(train *t, bool *cancel, err *e)
+/* `rng_state`: the generator's state to record instead of the trainer's (NULL:
+ * the trainer's), for a step that failed after drawing its batch. */
+static err_code checkpoint_at(train *t, const uint64_t *rng_state, bool *cancel, err *e)
 {
     struct trainer_state st;
     trainer_state_get(t->tr, &st);
+    if (rng_state) memcpy(st.rng, rng_state, sizeof st.rng);
     job_ckpt ck = {.iteration = st.iteration,
                    .elapsed = t->elapsed,
                    .train_loss = st.train_loss,
@@ -110,6 +113,11 @@ static err_code checkpoint(train *t, bool *cancel, err *e)
     err_code rc = store_job_checkpoint(t->d, t->id, &ck, t->rows, t->n_rows, cancel, e);
     if (rc == ERR_OK) t->n_rows = 0;
     return rc;
+}
+
+static err_code checkpoint(train *t, bool *cancel, err *e)
+{
+    return checkpoint_at(t, NULL, cancel, e);
 }
 
 /* A write that found the database busy (another connection held its lock
@@ -218,13 +226,48 @@ static err_code store_result(train *t, int *version, err *e)
     return rc;
 }
 
+/* A step failed (diverged, max_steps, a dataset the model cannot fit): the
+ * iterations before it are the loss curve that shows why, so their rows and
+ * the progress go to the store before the job is marked failed, as a
+ * cancelled job's do. The checkpoint is the state before the failed step
+ * (its parameters and optimiser are untouched by it; `rng0`, the generator
+ * before it drew the batch; NULL when the step itself completed and only its
+ * validation failed), so a crash before the status is written resumes into
+ * the same failure, as the uninterrupted run. The job is over, so a write
+ * that fails here is only logged: the failure the client reads is the
+ * step's. */
+static void keep_curve(train *t, const uint64_t *rng0)
+{
+    if (t->n_rows == 0) return;
+    err we;
+    err_clear(&we);
+    err_code rc;
+    for (int i = 1;
+         (rc = checkpoint_at(t, rng0, NULL, &we)) && busy_again(t, i, "checkpoint", &we); i++)
+        ;
+    if (rc != ERR_OK)
+        log_warn("job_curve_lost", "id=%lld rows=%zu code=%s", t->id, t->n_rows,
+                 err_code_name(we.code));
+}
+
 /* The loop; returns the status to record (JOB_QUEUED = stopped). */
 static job_status loop(train *t, const train_limits *lim, err *e)
 {
     double c0 = clock_mono(), base = t->elapsed, last_ck = c0;
     while (!trainer_done(t->tr)) {
-        struct trainer_row row;
-        if (trainer_step(t->tr, &row, e) != ERR_OK) break;
+        struct trainer_row row = {.iteration = -1};
+        uint64_t rng0[4];
+        trainer_rng_get(t->tr, rng0);
+        if (trainer_step(t->tr, &row, e) != ERR_OK) {
+            /* the row is set when the step completed and its validation failed */
+            const bool stepped = row.iteration > 0 && row.iteration == trainer_iteration(t->tr);
+            err ignore;
+            err_clear(&ignore);
+            t->elapsed = base + clock_mono() - c0;
+            if (stepped && add_row(t, &row, &ignore) != ERR_OK) break;
+            keep_curve(t, stepped ? NULL : rng0);
+            break;
+        }
         t->elapsed = base + clock_mono() - c0;
         if (add_row(t, &row, e) != ERR_OK) break;
         const long it = row.iteration;

@@ -26,6 +26,8 @@ typedef struct train {
     size_t n_rows, cap_rows;
     double *pars; /* cap_rows x n_par: a hybrid's parameters after each row's iteration */
     size_t n_par; /* the hybrid's physical parameters (0 for other kinds) */
+    const atomic_int *stop; /* the pool's shutdown flag (train_limits.stop) */
+    long full_skips;        /* periodic checkpoints in a row that found the disk full */
 } train;
 
 static void train_free(train *t)
@@ -126,18 +128,43 @@ static err_code checkpoint(train *t, bool *cancel, err *e)
  * would be wrong. The writes that end a run (the stop's, the cancel's and
  * the last checkpoint, the result, the final status) are tried up to
  * JOB_BUSY_TRIES times, waiting a little longer each time; a periodic
- * checkpoint simply waits for the next iteration (its rows are kept). */
+ * checkpoint simply waits for the next iteration (its rows are kept).
+ *
+ * A write that found the disk full (storage_full) stored nothing either,
+ * and passes once deletes have made room (docs/reliability.md, "A full
+ * disk"). The job must not fail for it: that failure could not be recorded
+ * anyway (the status is a write too), and the job would stay `running` with
+ * no worker, deaf to cancel, until a restart. So a periodic checkpoint
+ * waits for the next one (the rows are kept), and the writes that end a run
+ * wait for room, JOB_FULL_PAUSE_MS apart, as long as the daemon is not
+ * stopping; at a stop the job is left to be requeued, and resumes from its
+ * last checkpoint at the next start. */
 #define JOB_BUSY_TRIES 10
+#define JOB_FULL_PAUSE_MS 1000L
 
-/* After try `i` (1-based) of a write failed with ERR_BUSY: 1 when another
- * try is due (after a pause; e is cleared), 0 when the tries are spent. */
+static int transient(err_code c)
+{
+    return c == ERR_BUSY || c == ERR_STORAGE_FULL;
+}
+
+/* After try `i` (1-based) of a write failed: 1 when another try is due
+ * (after a pause; e is cleared), 0 when the tries are spent or the failure
+ * is not one that passes. */
 static int busy_again(train *t, int i, const char *what, err *e)
 {
-    if (e->code != ERR_BUSY || i >= JOB_BUSY_TRIES) return 0;
-    log_warn("job_write_busy", "id=%lld write=%s try=%d", t->id, what, i);
+    long ms;
+    if (e->code == ERR_STORAGE_FULL) {
+        if (t->stop && atomic_load(t->stop)) return 0;
+        if (i == 1 || i % 60 == 0)
+            log_warn("job_write_full", "id=%lld write=%s try=%d", t->id, what, i);
+        ms = JOB_FULL_PAUSE_MS;
+    } else {
+        if (e->code != ERR_BUSY || i >= JOB_BUSY_TRIES) return 0;
+        log_warn("job_write_busy", "id=%lld write=%s try=%d", t->id, what, i);
+        ms = 100L << (i < 5 ? i : 5);
+        if (ms > 2000) ms = 2000;
+    }
     err_clear(e);
-    long ms = 100L << (i < 5 ? i : 5);
-    if (ms > 2000) ms = 2000;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     return 1;
@@ -285,7 +312,24 @@ static job_status loop(train *t, const train_limits *lim, err *e)
                 err_clear(e);
                 continue;
             }
+            if (rc == ERR_STORAGE_FULL && !stop && !cancel) {
+                /* again at the next checkpoint: trying every iteration would
+                 * only write the log full of it */
+                if (t->full_skips++ % 100 == 0)
+                    log_warn("job_write_full", "id=%lld write=checkpoint iteration=%ld skipped=%ld",
+                             t->id, it, t->full_skips);
+                err_clear(e);
+                last_ck = clock_mono();
+                continue;
+            }
+            /* a stop that cannot write (the disk full, or still busy): the
+             * job stays queued-to-be and resumes from its last checkpoint */
+            if (rc != ERR_OK && stop && transient(rc)) return JOB_QUEUED;
             if (rc != ERR_OK) break;
+            if (t->full_skips)
+                log_info("job_write_recovered", "id=%lld iteration=%ld skipped=%ld", t->id, it,
+                         t->full_skips);
+            t->full_skips = 0;
             last_ck = clock_mono();
             if (cancel || asked) return JOB_CANCELLED;
             if (stop) return JOB_QUEUED;
@@ -295,6 +339,7 @@ static job_status loop(train *t, const train_limits *lim, err *e)
     err_code rc;
     for (int i = 1; (rc = checkpoint(t, NULL, e)) && busy_again(t, i, "checkpoint", e); i++)
         ;
+    if (rc != ERR_OK && transient(rc) && atomic_load(lim->stop)) return JOB_QUEUED;
     return rc == ERR_OK ? JOB_SUCCEEDED : JOB_FAILED;
 }
 
@@ -305,6 +350,7 @@ job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *
     memset(&t, 0, sizeof t);
     t.d = d;
     t.id = id;
+    t.stop = lim->stop;
     model_def_init(&t.def);
     dataset_init(&t.ds);
     err e;
@@ -318,7 +364,10 @@ job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *
              t.spec.model, t.spec.dataset, iteration(&t), t.spec.iterations,
              trainer_threads(t.tr));
     st = loop(&t, lim, &e);
-    if (st == JOB_SUCCEEDED && store_result(&t, &version, &e) != ERR_OK) st = JOB_FAILED;
+    if (st == JOB_SUCCEEDED && store_result(&t, &version, &e) != ERR_OK)
+        /* stopped while the disk was full: the last checkpoint holds the
+         * whole run, so the next start stores the result */
+        st = transient(e.code) && atomic_load(lim->stop) ? JOB_QUEUED : JOB_FAILED;
 done:;
     err fe;
     err_clear(&fe);

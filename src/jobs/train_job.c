@@ -135,12 +135,16 @@ static err_code checkpoint(train *t, bool *cancel, err *e)
  * disk"). The job must not fail for it: that failure could not be recorded
  * anyway (the status is a write too), and the job would stay `running` with
  * no worker, deaf to cancel, until a restart. So a periodic checkpoint
- * waits for the next one (the rows are kept), and the writes that end a run
+ * waits for the next one (the rows are kept, up to JOB_FULL_ROWS_MAX; past
+ * that the job pauses until one is written), and the writes that end a run
  * wait for room, JOB_FULL_PAUSE_MS apart, as long as the daemon is not
  * stopping; at a stop the job is left to be requeued, and resumes from its
  * last checkpoint at the next start. */
 #define JOB_BUSY_TRIES 10
 #define JOB_FULL_PAUSE_MS 1000L
+/* Metric rows a job holds while its checkpoints find the disk full, before
+ * it stops training to wait for room (a row is tens of bytes: megabytes). */
+#define JOB_FULL_ROWS_MAX ((size_t)1 << 18)
 
 static int transient(err_code c)
 {
@@ -303,9 +307,11 @@ static job_status loop(train *t, const train_limits *lim, err *e)
             clock_mono() - last_ck >= lim->checkpoint_every_seconds) {
             bool asked = false;
             err_code rc;
-            for (int i = 1; (rc = checkpoint(t, &asked, e)) && (stop || cancel) &&
-                            busy_again(t, i, "checkpoint", e);
-                 i++)
+            /* rows held past JOB_FULL_ROWS_MAX would trade a full disk for
+             * a full memory: then the job waits for room, as a stop does */
+            const bool must = stop || cancel || t->n_rows >= JOB_FULL_ROWS_MAX;
+            for (int i = 1;
+                 (rc = checkpoint(t, &asked, e)) && must && busy_again(t, i, "checkpoint", e); i++)
                 ;
             if (rc == ERR_BUSY && !stop && !cancel) { /* again at the next iteration */
                 log_warn("job_write_busy", "id=%lld write=checkpoint iteration=%ld", t->id, it);

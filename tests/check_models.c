@@ -469,6 +469,37 @@ START_TEST(delete_refused_while_a_job_warm_starts_from_it)
 }
 END_TEST
 
+/* A cancel answered while the job ran, then a crash (or a stop that could
+ * not checkpoint): at the next start the job is cancelled, as its worker
+ * would have done, not resumed; the other running job is requeued. */
+START_TEST(cancel_requested_before_a_crash_is_done_at_start)
+{
+    db *d = stl_open();
+    err e;
+    err_clear(&e);
+    long long id = 0, id2 = 0;
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id, &e), ERR_OK);
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id2, &e), ERR_OK);
+    claim(d, id);
+    claim(d, id2);
+    job_status after = JOB_QUEUED;
+    ck_assert_int_eq(store_job_cancel(d, id, &after, &e), ERR_OK);
+    ck_assert_int_eq(after, JOB_RUNNING); /* asked: the worker would see it */
+    size_t requeued = 0;
+    ck_assert_int_eq(store_job_requeue_all(d, &requeued, &e), ERR_OK); /* the next start */
+    ck_assert_uint_eq(requeued, 1);
+    job_info j;
+    ck_assert_int_eq(store_job_get(d, id, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.status, JOB_CANCELLED);
+    ck_assert_str_eq(j.error, "cancelled at iteration 0");
+    ck_assert(j.finished_at[0] != '\0');
+    ck_assert_int_eq(store_job_get(d, id2, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.status, JOB_QUEUED);
+    claim(d, id2); /* the cancelled one is not claimed again */
+    db_close(d);
+}
+END_TEST
+
 START_TEST(list_is_sorted_by_name)
 {
     db *d = stl_open();
@@ -1094,6 +1125,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, deleting_the_last_version_deletes_the_model);
     tcase_add_test(tc, deleting_a_model_cascades);
     tcase_add_test(tc, delete_refused_while_a_job_warm_starts_from_it);
+    tcase_add_test(tc, cancel_requested_before_a_crash_is_done_at_start);
     tcase_add_test(tc, list_is_sorted_by_name);
     tcase_add_test(tc, aliases_name_existing_versions);
     tcase_add_test(tc, alias_history_is_append_only_and_outlives_the_model);

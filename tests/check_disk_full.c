@@ -131,6 +131,114 @@ START_TEST(full_disk_is_507_and_deletes_free_it)
 }
 END_TEST
 
+/* One integer from `sql` on the database at dbpath (read-only). */
+static long long db_int(const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A training job whose checkpoints meet a full disk trains on: it neither
+ * fails (a failure it could not record either, leaving a job `running`
+ * with no worker, deaf to cancel, until a restart) nor loses a row; once
+ * deletes make room its checkpoints are written again, and at a stop its
+ * loss curve in the database is every iteration exactly once, up to its
+ * checkpoint, with the database intact. */
+START_TEST(training_rides_out_a_full_disk)
+{
+    ck_assert_int_eq(tu_daemon_init(&d), 0);
+    snprintf(fs, sizeof fs, "%s/fs", d.dir);
+    ck_assert_int_eq(mkdir(fs, 0700), 0);
+    ck_assert_msg(mount("tmpfs", fs, "tmpfs", 0, "size=3m") == 0, "mount: %s", strerror(errno));
+    snprintf(dbpath, sizeof dbpath, "%s/odeserve.db", fs);
+    const char *const args[] = {"--db", dbpath, "--db-reserve-size", "512K",
+                                "--checkpoint-every-iterations", "50", NULL};
+    ck_assert_int_eq(tu_daemon_start(&d, args, NULL), 0);
+
+    char csv[2048] = "series,t,a,b\n";
+    for (int i = 0; i < 12; i++) {
+        char line[96];
+        double t = 0.1 * i;
+        snprintf(line, sizeof line, "s,%.3f,%.6f,%.6f\n", t, 1 - t * t / 2, t - t * t * t / 6);
+        strcat(csv, line);
+    }
+    const char *const csv_ct[] = {"Content-Type: text/csv", NULL};
+    tu_response r;
+    ck_assert_int_eq(tu_http(d.port, "POST", "/v1/datasets/circle", csv_ct, csv, &r), 0);
+    ck_assert_int_eq(r.status, 201);
+    tu_response_free(&r);
+    /* as many iterations as it takes: the test stops it */
+    const char *job = "{\"model\": \"m\", \"dataset\": \"circle\", \"iterations\": 100000000, "
+                      "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4]}, "
+                      "\"objective\": {\"batch_time\": 3, \"batch_size\": 2}}";
+    ck_assert_int_eq(tu_http(d.port, "POST", "/v1/jobs", json_ct, job, &r), 0);
+    ck_assert_int_eq(r.status, 202);
+    tu_response_free(&r);
+
+    /* fill the disk (the job's own metric rows fill it too) */
+    char *doc = spiral_doc();
+    int stored = 0, status = 0;
+    while (stored < 1000 && (status = upload(doc, stored, &r)) == 201) {
+        tu_response_free(&r);
+        stored++;
+    }
+    tu_response_free(&r);
+    free(doc);
+    ck_assert_int_eq(status, 507);
+    ck_assert_msg(tu_wait_log(&d, "event=job_write_full", 60) == 0,
+                  "no checkpoint met the full disk");
+    ck_assert_msg(tu_log_count(&d, "event=job_ended") == 0, "the job ended on a full disk");
+    ck_assert_int_eq(request("GET", "/v1/jobs/1", &r), 200);
+    ck_assert_msg(strstr(r.body, "\"status\":\"running\"") && strstr(r.body, "\"error\":null"),
+                  "%s", r.body);
+    tu_response_free(&r);
+
+    /* room again: the checkpoints are written again. The job's rows held
+     * since the disk filled take the room as it comes free, so a later
+     * delete may find the disk full again (507) once the reserve is spent */
+    int deleted = 0;
+    for (int i = 0; i < stored; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "/v1/models/m%d", i);
+        int st = request("DELETE", path, &r);
+        ck_assert_msg(st == 200 || st == 507, "delete m%d: %d: %.300s", i, st, r.body);
+        deleted += st == 200;
+        tu_response_free(&r);
+    }
+    ck_assert_int_gt(deleted, 0);
+    ck_assert_msg(tu_wait_log(&d, "event=job_write_recovered", 60) == 0,
+                  "no checkpoint after the deletes");
+    ck_assert_int_eq(tu_log_count(&d, "event=job_ended"), 0);
+    ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
+    ck_assert_int_eq(tu_daemon_wait(&d, 60), 0);
+
+    /* the curve: 1 .. the checkpoint's iteration, each once; nothing broken */
+    long long at = db_int("SELECT iteration FROM jobs WHERE id = 1");
+    ck_assert_int_gt(at, 50);
+    ck_assert_int_eq(db_int("SELECT count(*) FROM job_metrics WHERE job_id = 1"), at);
+    ck_assert_int_eq(db_int("SELECT min(iteration) FROM job_metrics WHERE job_id = 1"), 1);
+    ck_assert_int_eq(db_int("SELECT max(iteration) FROM job_metrics WHERE job_id = 1"), at);
+    ck_assert_int_eq(
+        db_int("SELECT count(*) FROM jobs WHERE id = 1 AND status IN ('queued', 'running')"), 1);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
 int main(void)
 {
     /* a private mount namespace, so the tmpfs is this process's and its
@@ -145,6 +253,7 @@ int main(void)
     tcase_set_timeout(c, 300);
     tcase_add_checked_fixture(c, NULL, cleanup);
     tcase_add_test(c, full_disk_is_507_and_deletes_free_it);
+    tcase_add_test(c, training_rides_out_a_full_disk);
     suite_add_tcase(s, c);
     return tu_suite_run(s);
 }

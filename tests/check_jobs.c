@@ -268,6 +268,46 @@ START_TEST(failed_job_leaves_the_model_alone)
 }
 END_TEST
 
+/* A job that fails after some iterations keeps the loss curve up to the
+ * failure (the curve that shows why it failed), and its progress, though
+ * no periodic checkpoint fell in between: the rows are written before the
+ * job is marked failed. A learning rate of 1000 makes the field stiff
+ * within two steps, so the third solve runs into max_steps. */
+START_TEST(failed_job_keeps_its_loss_curve)
+{
+    start(NULL);
+    upload_circle("circle");
+    const char *body =
+        "{\"model\": \"m\", \"dataset\": \"circle\", \"iterations\": 50, \"seed\": 3, "
+        "\"init\": {\"kind\": \"ode\", \"state_dim\": 2, \"hidden\": [4]}, "
+        "\"objective\": {\"loss\": \"l1\", \"batch_time\": 3, \"batch_size\": 2}, "
+        "\"optimizer\": {\"name\": \"sgd\", \"lr\": 1000}, \"solver\": {\"max_steps\": 100}}";
+    json_t *q = req("POST", "/v1/jobs", json_h, body, 202);
+    long long id = json_integer_value(json_object_get(q, "id"));
+    json_decref(q);
+    json_t *j = wait_job(id, "failed", 0);
+    const char *why = json_string_value(json_object_get(j, "error"));
+    const char *at = why ? strstr(why, "(at iteration ") : NULL;
+    ck_assert_msg(why && strstr(why, "max_steps") && at, "error: %s", why ? why : "(none)");
+    long failed_after = strtol(at + strlen("(at iteration "), NULL, 10);
+    ck_assert_int_ge(failed_after, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "iteration")), failed_after);
+    ck_assert(json_is_number(json_object_get(j, "train_loss")));
+    json_decref(j);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/metrics", id);
+    json_t *m = req("GET", path, NULL, NULL, 200);
+    json_t *it = json_object_get(m, "iteration"), *loss = json_object_get(m, "train_loss");
+    ck_assert_int_eq(json_array_size(it), failed_after);
+    for (size_t i = 0; i < (size_t)failed_after; i++) {
+        ck_assert_int_eq(json_integer_value(json_array_get(it, i)), (long)i + 1);
+        ck_assert(json_is_number(json_array_get(loss, i)));
+    }
+    json_decref(m);
+    json_decref(req("GET", "/v1/models/m", NULL, NULL, 404));
+}
+END_TEST
+
 START_TEST(cancel_a_running_job)
 {
     start(NULL);
@@ -733,6 +773,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, bad_jobs_are_4xx);
     tcase_add_test(tc, jobs_with_new_gradients);
     tcase_add_test(tc, failed_job_leaves_the_model_alone);
+    tcase_add_test(tc, failed_job_keeps_its_loss_curve);
     tcase_add_test(tc, cancel_a_running_job);
     tcase_add_test(tc, cde_job_with_an_unobserved_channel_fails);
     suite_add_tcase(s, tc);

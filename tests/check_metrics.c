@@ -339,6 +339,12 @@ static void parse(scrape *sc, char *text)
         REQUIRE(current && family_of(sc, s->name) == current,
                 "line %d: sample %s outside its family's TYPE block", line, s->name);
     }
+    /* a series written twice: Prometheus keeps the first and drops the rest */
+    for (size_t i = 0; i < sc->n; i++)
+        for (size_t j = i + 1; j < sc->n; j++)
+            REQUIRE(strcmp(sc->s[i].name, sc->s[j].name) != 0 ||
+                        strcmp(sc->s[i].labels, sc->s[j].labels) != 0,
+                    "%s{%s} written twice", sc->s[i].name, sc->s[i].labels);
     check_histograms(sc);
     check_names(sc);
 }
@@ -403,6 +409,7 @@ START_TEST(reader_refuses_broken_text)
         H "odeserve_x_seconds_bucket{le=\"+Inf\"} 2\nodeserve_x_seconds_count 2\n", /* no _sum */
         H "odeserve_x_seconds_bucket{le=\"1\"} 2\n"
           "odeserve_x_seconds_sum 1\nodeserve_x_seconds_count 2\n", /* no +Inf */
+        C "odeserve_n_total{a=\"x\"} 3\nodeserve_n_total{a=\"x\"} 4\n", /* one series twice */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(reader_refuses(bad[i]), "broken text %zu accepted:\n%s", i, bad[i]);
@@ -613,6 +620,9 @@ START_TEST(counts_move_by_exactly_the_requests_made)
     http_expect("POST", "/v1/models/nosuchmodel/trajectory", "{\"y0\": [2, 0], \"t\": [1]}", 404,
                 NULL);
     http_expect("GET", "/v1/models/spiral/versions/1", NULL, 200, NULL);
+    /* two routes of one pattern: one latency series, counting both */
+    http_expect("GET", "/v1/models/nosuchmodel", NULL, 404, NULL);
+    http_expect("DELETE", "/v1/models/nosuchmodel", NULL, 404, NULL);
 
     const char *req = "odeserve_http_requests_total";
     const char *traj200 = "route=\"/v1/models/{name}/trajectory\",method=\"POST\",status=\"200\"";
@@ -632,6 +642,9 @@ START_TEST(counts_move_by_exactly_the_requests_made)
         {lat, "route=\"/v1/models/{name}/trajectory\"", 3},
         /* by model: both requests that reached the spiral model (the 422 too) */
         {mlat, "model=\"spiral\"", 2},
+        {req, "route=\"/v1/models/{name}\",method=\"GET\",status=\"404\"", 1},
+        {req, "route=\"/v1/models/{name}\",method=\"DELETE\",status=\"404\"", 1},
+        {lat, "route=\"/v1/models/{name}\"", 2},
     };
     expect_moves(&a, &b, moves, sizeof moves / sizeof moves[0]);
     ck_assert(isnan(value(&b, mlat, "model=\"nosuchmodel\"")));

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "store/db_internal.h"
 #include "store/aliases.h"
+#include "store/jobs.h"
 #include "store/models.h"
 #include "store_testlib.h"
 #include "testutil.h"
@@ -404,6 +405,97 @@ START_TEST(deleting_a_model_cascades)
     stl_assert_def_eq(&want, &back);
     model_def_free(&want);
     model_def_free(&back);
+    db_close(d);
+}
+END_TEST
+
+/* Claim the oldest queued job (the worker's claim), checking it is `want`. */
+static void claim(db *d, long long want)
+{
+    err e;
+    err_clear(&e);
+    bool found = false;
+    long long id = 0;
+    char *spec = NULL;
+    job_ckpt ck;
+    ck_assert_int_eq(store_job_claim(d, &found, &id, &spec, &ck, &e), ERR_OK);
+    ck_assert(found && id == want);
+    free(spec);
+    job_ckpt_free(&ck);
+}
+
+/* A version that a queued or running job warm-starts from (from_version)
+ * is kept, and so is its model: the job loads it when it starts and again
+ * when it resumes after a restart, and failed there ("no model named")
+ * once it was gone. 409 naming the job; other versions, other models and
+ * jobs that ended do not hold anything. */
+START_TEST(delete_refused_while_a_job_warm_starts_from_it)
+{
+    db *d = stl_open();
+    put_example(d, "m", false, 1, 1);
+    put_example(d, "m", false, 2, 2);
+    put_example(d, "m", false, 3, 3);
+    err e;
+    err_clear(&e);
+    long long id = 0, id2 = 0, id3 = 0;
+    /* 2.0 is version 2 to the decoder; init jobs hold no version */
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{\"model\": \"m\", \"from_version\": 2.0}",
+                                      10, &id, &e),
+                     ERR_OK);
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{\"model\": \"m\", \"init\": {}}", 10, &id2,
+                                      &e),
+                     ERR_OK);
+    ck_assert_int_eq(store_job_create(d, "other", "obs", "{\"from_version\": 3}", 10, &id3, &e),
+                     ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "m", 2, &e), ERR_CONFLICT); /* queued */
+    ck_assert_str_eq(e.field, "version");
+    char want[64];
+    snprintf(want, sizeof want, "job %lld (queued)", id);
+    ck_assert_msg(strstr(e.message, want) != NULL, "%s", e.message);
+    err_clear(&e);
+    ck_assert_int_eq(store_model_delete(d, "m", NULL, &e), ERR_CONFLICT);
+    ck_assert_str_eq(e.field, "name");
+    err_clear(&e);
+    claim(d, id);
+    ck_assert_int_eq(store_version_delete(d, "m", 2, &e), ERR_CONFLICT); /* running */
+    ck_assert_msg(strstr(e.message, "(running)") != NULL, "%s", e.message);
+    err_clear(&e);
+    ck_assert_int_eq(stl_q_int(d, "SELECT count(*) FROM model_versions"), 3); /* all kept */
+    ck_assert_int_eq(store_version_delete(d, "m", 3, &e), ERR_OK); /* another version */
+    ck_assert_int_eq(store_job_finish(d, id, JOB_FAILED, "stopped by the test", &e), ERR_OK);
+    ck_assert_int_eq(store_version_delete(d, "m", 2, &e), ERR_OK);
+    ck_assert_int_eq(store_model_delete(d, "m", NULL, &e), ERR_OK); /* id2: an init job */
+    db_close(d);
+}
+END_TEST
+
+/* A cancel answered while the job ran, then a crash (or a stop that could
+ * not checkpoint): at the next start the job is cancelled, as its worker
+ * would have done, not resumed; the other running job is requeued. */
+START_TEST(cancel_requested_before_a_crash_is_done_at_start)
+{
+    db *d = stl_open();
+    err e;
+    err_clear(&e);
+    long long id = 0, id2 = 0;
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id, &e), ERR_OK);
+    ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id2, &e), ERR_OK);
+    claim(d, id);
+    claim(d, id2);
+    job_status after = JOB_QUEUED;
+    ck_assert_int_eq(store_job_cancel(d, id, &after, &e), ERR_OK);
+    ck_assert_int_eq(after, JOB_RUNNING); /* asked: the worker would see it */
+    size_t requeued = 0;
+    ck_assert_int_eq(store_job_requeue_all(d, &requeued, &e), ERR_OK); /* the next start */
+    ck_assert_uint_eq(requeued, 1);
+    job_info j;
+    ck_assert_int_eq(store_job_get(d, id, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.status, JOB_CANCELLED);
+    ck_assert_str_eq(j.error, "cancelled at iteration 0");
+    ck_assert(j.finished_at[0] != '\0');
+    ck_assert_int_eq(store_job_get(d, id2, &j, &e), ERR_OK);
+    ck_assert_int_eq(j.status, JOB_QUEUED);
+    claim(d, id2); /* the cancelled one is not claimed again */
     db_close(d);
 }
 END_TEST
@@ -1032,6 +1124,8 @@ static Suite *models_suite(void)
     tcase_add_test(tc, versions_are_numbered_and_never_reused);
     tcase_add_test(tc, deleting_the_last_version_deletes_the_model);
     tcase_add_test(tc, deleting_a_model_cascades);
+    tcase_add_test(tc, delete_refused_while_a_job_warm_starts_from_it);
+    tcase_add_test(tc, cancel_requested_before_a_crash_is_done_at_start);
     tcase_add_test(tc, list_is_sorted_by_name);
     tcase_add_test(tc, aliases_name_existing_versions);
     tcase_add_test(tc, alias_history_is_append_only_and_outlives_the_model);

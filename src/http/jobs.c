@@ -77,6 +77,16 @@ static void create_work(http_req *r)
         }
     }
     if (check_data(d, &s, &di, &e) != ERR_OK) goto fail;
+    if (s.batch_time) { /* a window needs a series at least that long: else the job fails */
+        size_t longest = 0;
+        if (store_dataset_longest_series(d, s.dataset, &longest, &e) != ERR_OK) goto fail;
+        if (longest < s.batch_time) {
+            err_set(&e, ERR_INVALID, "objective.batch_time",
+                    "windows of %zu observations, but the longest series of dataset \"%s\" has %zu",
+                    s.batch_time, s.dataset, longest);
+            goto fail;
+        }
+    }
     /* the body is not NUL-terminated */
     char *text = strndup(body ? body : "", len);
     if (!text) {

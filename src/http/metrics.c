@@ -328,16 +328,21 @@ static void sample_d(jbuf *b, const char *name, const char *const *labels, doubl
     value_d(b, v);
 }
 
-/* One histogram series from its row at byte offset `off` in a stripe:
+/* One histogram series from the sum of its rows at byte offsets `off[0..n_off)`
+ * in a stripe (one row, or the rows of routes that share a pattern):
  * cumulative buckets, +Inf, _sum (the row's last counter / per: 1e9 for
  * nanoseconds, so that the sum prints in the fewest digits), _count.
  * Nothing when it has counted nothing. `label`/`value`: its one label. */
-static void hist_series(jbuf *b, const char *name, const char *label, const char *value, size_t off,
-                        const double *le, size_t n, double per)
+static void hist_series_rows(jbuf *b, const char *name, const char *label, const char *value,
+                             const size_t *off, size_t n_off, const double *le, size_t n,
+                             double per)
 {
     uint64_t counts[HIST_MAX], total = 0;
-    for (size_t i = 0; i < n + 2; i++)
-        counts[i] = sum_at(off + i * sizeof(metric_ctr));
+    for (size_t i = 0; i < n + 2; i++) {
+        counts[i] = 0;
+        for (size_t k = 0; k < n_off; k++)
+            counts[i] += sum_at(off[k] + i * sizeof(metric_ctr));
+    }
     for (size_t i = 0; i <= n; i++)
         total += counts[i];
     if (total == 0) return;
@@ -358,6 +363,12 @@ static void hist_series(jbuf *b, const char *name, const char *label, const char
     value_d(b, (double)counts[n + 1] / per);
     series(b, name, "_count", l);
     value_u(b, total);
+}
+
+static void hist_series(jbuf *b, const char *name, const char *label, const char *value, size_t off,
+                        const double *le, size_t n, double per)
+{
+    hist_series_rows(b, name, label, value, &off, 1, le, n, per);
 }
 
 /* What the scrape reads from the rest of the daemon. */
@@ -395,10 +406,22 @@ static void write_http(jbuf *b)
     }
     head(b, "odeserve_http_request_duration_seconds", "histogram",
          "Time from a request's headers to its completion (reply sent), by route template.");
+    /* One series per pattern: the rows of one pattern's methods (GET and
+     * DELETE /v1/models/{name}, ...) are added up, since a series of the
+     * same name and labels written twice is a broken exposition (Prometheus
+     * keeps the first sample and drops the rest as duplicates). */
     for (size_t ri = 0; ri < N_ROUTES; ri++) {
         const char *route = ri < nr && ri < METRICS_ROUTES_MAX ? table[ri].pattern : "unmatched";
-        hist_series(b, "odeserve_http_request_duration_seconds", "route", route, OFF(route_lat[ri]),
-                    lat_le, LAT_N, 1e9);
+        size_t off[N_ROUTES], n_off = 0;
+        int seen = 0;
+        for (size_t rj = 0; rj < ri && rj < nr && ri < nr && !seen; rj++)
+            seen = strcmp(table[rj].pattern, route) == 0;
+        if (seen) continue;
+        off[n_off++] = OFF(route_lat[ri]);
+        for (size_t rj = ri + 1; ri < nr && rj < nr && rj < METRICS_ROUTES_MAX; rj++)
+            if (strcmp(table[rj].pattern, route) == 0) off[n_off++] = OFF(route_lat[rj]);
+        hist_series_rows(b, "odeserve_http_request_duration_seconds", "route", route, off, n_off,
+                         lat_le, LAT_N, 1e9);
     }
     uint64_t fin = SUM(finished), sta = SUM(started); /* finished first: never negative */
     head(b, "odeserve_http_requests_in_flight", "gauge",

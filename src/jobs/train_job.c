@@ -26,6 +26,8 @@ typedef struct train {
     size_t n_rows, cap_rows;
     double *pars; /* cap_rows x n_par: a hybrid's parameters after each row's iteration */
     size_t n_par; /* the hybrid's physical parameters (0 for other kinds) */
+    const atomic_int *stop; /* the pool's shutdown flag (train_limits.stop) */
+    long full_skips;        /* periodic checkpoints in a row that found the disk full */
 } train;
 
 static void train_free(train *t)
@@ -86,10 +88,13 @@ static err_code add_row(train *t, const struct trainer_row *r, err *e)
     return ERR_OK;
 }
 
-static err_code checkpoint(train *t, bool *cancel, err *e)
+/* `rng_state`: the generator's state to record instead of the trainer's (NULL:
+ * the trainer's), for a step that failed after drawing its batch. */
+static err_code checkpoint_at(train *t, const uint64_t *rng_state, bool *cancel, err *e)
 {
     struct trainer_state st;
     trainer_state_get(t->tr, &st);
+    if (rng_state) memcpy(st.rng, rng_state, sizeof st.rng);
     job_ckpt ck = {.iteration = st.iteration,
                    .elapsed = t->elapsed,
                    .train_loss = st.train_loss,
@@ -112,24 +117,58 @@ static err_code checkpoint(train *t, bool *cancel, err *e)
     return rc;
 }
 
+static err_code checkpoint(train *t, bool *cancel, err *e)
+{
+    return checkpoint_at(t, NULL, cancel, e);
+}
+
 /* A write that found the database busy (another connection held its lock
  * past busy_timeout: a backup, an operator's sqlite3 shell) stored nothing
  * and will likely pass a moment later; failing hours of training for it
  * would be wrong. The writes that end a run (the stop's, the cancel's and
  * the last checkpoint, the result, the final status) are tried up to
  * JOB_BUSY_TRIES times, waiting a little longer each time; a periodic
- * checkpoint simply waits for the next iteration (its rows are kept). */
+ * checkpoint simply waits for the next iteration (its rows are kept).
+ *
+ * A write that found the disk full (storage_full) stored nothing either,
+ * and passes once deletes have made room (docs/reliability.md, "A full
+ * disk"). The job must not fail for it: that failure could not be recorded
+ * anyway (the status is a write too), and the job would stay `running` with
+ * no worker, deaf to cancel, until a restart. So a periodic checkpoint
+ * waits for the next one (the rows are kept, up to JOB_FULL_ROWS_MAX; past
+ * that the job pauses until one is written), and the writes that end a run
+ * wait for room, JOB_FULL_PAUSE_MS apart, as long as the daemon is not
+ * stopping; at a stop the job is left to be requeued, and resumes from its
+ * last checkpoint at the next start. */
 #define JOB_BUSY_TRIES 10
+#define JOB_FULL_PAUSE_MS 1000L
+/* Metric rows a job holds while its checkpoints find the disk full, before
+ * it stops training to wait for room (a row is tens of bytes: megabytes). */
+#define JOB_FULL_ROWS_MAX ((size_t)1 << 18)
 
-/* After try `i` (1-based) of a write failed with ERR_BUSY: 1 when another
- * try is due (after a pause; e is cleared), 0 when the tries are spent. */
+static int transient(err_code c)
+{
+    return c == ERR_BUSY || c == ERR_STORAGE_FULL;
+}
+
+/* After try `i` (1-based) of a write failed: 1 when another try is due
+ * (after a pause; e is cleared), 0 when the tries are spent or the failure
+ * is not one that passes. */
 static int busy_again(train *t, int i, const char *what, err *e)
 {
-    if (e->code != ERR_BUSY || i >= JOB_BUSY_TRIES) return 0;
-    log_warn("job_write_busy", "id=%lld write=%s try=%d", t->id, what, i);
+    long ms;
+    if (e->code == ERR_STORAGE_FULL) {
+        if (t->stop && atomic_load(t->stop)) return 0;
+        if (i == 1 || i % 60 == 0)
+            log_warn("job_write_full", "id=%lld write=%s try=%d", t->id, what, i);
+        ms = JOB_FULL_PAUSE_MS;
+    } else {
+        if (e->code != ERR_BUSY || i >= JOB_BUSY_TRIES) return 0;
+        log_warn("job_write_busy", "id=%lld write=%s try=%d", t->id, what, i);
+        ms = 100L << (i < 5 ? i : 5);
+        if (ms > 2000) ms = 2000;
+    }
     err_clear(e);
-    long ms = 100L << (i < 5 ? i : 5);
-    if (ms > 2000) ms = 2000;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     return 1;
@@ -218,13 +257,48 @@ static err_code store_result(train *t, int *version, err *e)
     return rc;
 }
 
+/* A step failed (diverged, max_steps, a dataset the model cannot fit): the
+ * iterations before it are the loss curve that shows why, so their rows and
+ * the progress go to the store before the job is marked failed, as a
+ * cancelled job's do. The checkpoint is the state before the failed step
+ * (its parameters and optimiser are untouched by it; `rng0`, the generator
+ * before it drew the batch; NULL when the step itself completed and only its
+ * validation failed), so a crash before the status is written resumes into
+ * the same failure, as the uninterrupted run. The job is over, so a write
+ * that fails here is only logged: the failure the client reads is the
+ * step's. */
+static void keep_curve(train *t, const uint64_t *rng0)
+{
+    if (t->n_rows == 0) return;
+    err we;
+    err_clear(&we);
+    err_code rc;
+    for (int i = 1;
+         (rc = checkpoint_at(t, rng0, NULL, &we)) && busy_again(t, i, "checkpoint", &we); i++)
+        ;
+    if (rc != ERR_OK)
+        log_warn("job_curve_lost", "id=%lld rows=%zu code=%s", t->id, t->n_rows,
+                 err_code_name(we.code));
+}
+
 /* The loop; returns the status to record (JOB_QUEUED = stopped). */
 static job_status loop(train *t, const train_limits *lim, err *e)
 {
     double c0 = clock_mono(), base = t->elapsed, last_ck = c0;
     while (!trainer_done(t->tr)) {
-        struct trainer_row row;
-        if (trainer_step(t->tr, &row, e) != ERR_OK) break;
+        struct trainer_row row = {.iteration = -1};
+        uint64_t rng0[4];
+        trainer_rng_get(t->tr, rng0);
+        if (trainer_step(t->tr, &row, e) != ERR_OK) {
+            /* the row is set when the step completed and its validation failed */
+            const bool stepped = row.iteration > 0 && row.iteration == trainer_iteration(t->tr);
+            err ignore;
+            err_clear(&ignore);
+            t->elapsed = base + clock_mono() - c0;
+            if (stepped && add_row(t, &row, &ignore) != ERR_OK) break;
+            keep_curve(t, stepped ? NULL : rng0);
+            break;
+        }
         t->elapsed = base + clock_mono() - c0;
         if (add_row(t, &row, e) != ERR_OK) break;
         const long it = row.iteration;
@@ -233,16 +307,35 @@ static job_status loop(train *t, const train_limits *lim, err *e)
             clock_mono() - last_ck >= lim->checkpoint_every_seconds) {
             bool asked = false;
             err_code rc;
-            for (int i = 1; (rc = checkpoint(t, &asked, e)) && (stop || cancel) &&
-                            busy_again(t, i, "checkpoint", e);
-                 i++)
+            /* rows held past JOB_FULL_ROWS_MAX would trade a full disk for
+             * a full memory: then the job waits for room, as a stop does */
+            const bool must = stop || cancel || t->n_rows >= JOB_FULL_ROWS_MAX;
+            for (int i = 1;
+                 (rc = checkpoint(t, &asked, e)) && must && busy_again(t, i, "checkpoint", e); i++)
                 ;
             if (rc == ERR_BUSY && !stop && !cancel) { /* again at the next iteration */
                 log_warn("job_write_busy", "id=%lld write=checkpoint iteration=%ld", t->id, it);
                 err_clear(e);
                 continue;
             }
+            if (rc == ERR_STORAGE_FULL && !stop && !cancel) {
+                /* again at the next checkpoint: trying every iteration would
+                 * only write the log full of it */
+                if (t->full_skips++ % 100 == 0)
+                    log_warn("job_write_full", "id=%lld write=checkpoint iteration=%ld skipped=%ld",
+                             t->id, it, t->full_skips);
+                err_clear(e);
+                last_ck = clock_mono();
+                continue;
+            }
+            /* a stop that cannot write (the disk full, or still busy): the
+             * job stays queued-to-be and resumes from its last checkpoint */
+            if (rc != ERR_OK && stop && transient(rc)) return JOB_QUEUED;
             if (rc != ERR_OK) break;
+            if (t->full_skips)
+                log_info("job_write_recovered", "id=%lld iteration=%ld skipped=%ld", t->id, it,
+                         t->full_skips);
+            t->full_skips = 0;
             last_ck = clock_mono();
             if (cancel || asked) return JOB_CANCELLED;
             if (stop) return JOB_QUEUED;
@@ -252,6 +345,7 @@ static job_status loop(train *t, const train_limits *lim, err *e)
     err_code rc;
     for (int i = 1; (rc = checkpoint(t, NULL, e)) && busy_again(t, i, "checkpoint", e); i++)
         ;
+    if (rc != ERR_OK && transient(rc) && atomic_load(lim->stop)) return JOB_QUEUED;
     return rc == ERR_OK ? JOB_SUCCEEDED : JOB_FAILED;
 }
 
@@ -262,6 +356,7 @@ job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *
     memset(&t, 0, sizeof t);
     t.d = d;
     t.id = id;
+    t.stop = lim->stop;
     model_def_init(&t.def);
     dataset_init(&t.ds);
     err e;
@@ -275,7 +370,10 @@ job_status train_job_run(db *d, long long id, const char *spec, const job_ckpt *
              t.spec.model, t.spec.dataset, iteration(&t), t.spec.iterations,
              trainer_threads(t.tr));
     st = loop(&t, lim, &e);
-    if (st == JOB_SUCCEEDED && store_result(&t, &version, &e) != ERR_OK) st = JOB_FAILED;
+    if (st == JOB_SUCCEEDED && store_result(&t, &version, &e) != ERR_OK)
+        /* stopped while the disk was full: the last checkpoint holds the
+         * whole run, so the next start stores the result */
+        st = transient(e.code) && atomic_load(lim->stop) ? JOB_QUEUED : JOB_FAILED;
 done:;
     err fe;
     err_clear(&fe);

@@ -400,6 +400,11 @@ long trainer_iteration(const trainer *t)
     return t->iteration;
 }
 
+void trainer_rng_get(const trainer *t, uint64_t out[4])
+{
+    rng_state_get(&t->r, out);
+}
+
 int trainer_done(const trainer *t)
 {
     return t->iteration >= t->d.spec->iterations;

@@ -84,6 +84,10 @@ err_code trainer_step(trainer *t, struct trainer_row *row, err *e);
 
 /* Iterations done, and whether the document's count is reached. */
 long trainer_iteration(const trainer *t);
+/* The mini-batch generator's state now (trainer_state_get's `rng`, without
+ * copying the rest): taken before a step, it is the state to record with
+ * the parameters when that step fails. */
+void trainer_rng_get(const trainer *t, uint64_t out[4]);
 int trainer_done(const trainer *t);
 
 /* The state to checkpoint (arrays borrowed, see struct trainer_state). */

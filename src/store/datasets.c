@@ -152,6 +152,27 @@ err_code store_dataset_info(db *d, const char *name, dataset_info *info, err *e)
     return find(d, name, info, &id, e);
 }
 
+err_code store_dataset_longest_series(db *d, const char *name, size_t *n, err *e)
+{
+    *n = 0;
+    if (model_name_check(name, e) != ERR_OK) return e->code;
+    sqlite3_stmt *st = NULL;
+    if (stmt_prepare(d,
+                     "SELECT max(s.n_points) FROM datasets d JOIN dataset_series s "
+                     "ON s.dataset_id = d.id WHERE d.name = ?1",
+                     &st, "prepare dataset lookup", e) != ERR_OK)
+        return e->code;
+    stmt_bind_text(st, 1, name);
+    int row = stmt_step_row(d, st, "look up dataset", e);
+    err_code rc = row < 0 ? e->code : ERR_OK;
+    if (row > 0 && sqlite3_column_type(st, 0) == SQLITE_NULL)
+        rc = err_set(e, ERR_NOT_FOUND, "name", "no dataset named \"%s\"", name);
+    else if (row > 0)
+        *n = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Exactly n doubles; NULL for any other length (or out of memory). */
 static double *blob_doubles(sqlite3_stmt *st, int col, size_t n)
 {

@@ -23,6 +23,9 @@ err_code store_dataset_put(db *d, const char *name, const dataset *ds, err *e);
 err_code store_dataset_list(db *d, dataset_info **out, size_t *n, err *e);
 /* One dataset's summary; ERR_NOT_FOUND (field "name"). */
 err_code store_dataset_info(db *d, const char *name, dataset_info *info, err *e);
+/* The observations of the dataset's longest series (a job's batch_time
+ * windows need one at least that long). ERR_NOT_FOUND (field "name"). */
+err_code store_dataset_longest_series(db *d, const char *name, size_t *n, err *e);
 /* Load the whole dataset into ds (dataset_init'ed; untouched on failure). */
 err_code store_dataset_load(db *d, const char *name, dataset *ds, err *e);
 /* ERR_NOT_FOUND (field "name"); ERR_CONFLICT (field "name") while a queued

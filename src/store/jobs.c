@@ -287,7 +287,15 @@ err_code store_job_requeue_all(db *d, size_t *n, err *e)
 {
     int changed = 0;
     if (db_begin_immediate(d, e) != ERR_OK) return e->code;
-    if (update(d, "UPDATE jobs SET status = 'queued' WHERE status = 'running' AND ?1 = ?1", 0,
+    /* A cancel answered 202 before the stop or crash is done now, as its
+     * worker would have done at its next iteration: resuming the job would
+     * only train it until its first checkpoint read the request. */
+    if (update(d,
+               "UPDATE jobs SET status = 'cancelled', finished_at = " STMT_NOW_SQL
+               ", error = 'cancelled at iteration ' || iteration "
+               "WHERE status IN ('running', 'queued') AND cancel_requested AND ?1 = ?1",
+               0, NULL, e) != ERR_OK ||
+        update(d, "UPDATE jobs SET status = 'queued' WHERE status = 'running' AND ?1 = ?1", 0,
                &changed, e) != ERR_OK) {
         db_rollback(d);
         return e->code;

@@ -62,8 +62,10 @@ err_code store_job_metric_parameters(db *d, long long id, double **out, size_t *
  * finished job is ERR_CONFLICT. */
 err_code store_job_cancel(db *d, long long id, job_status *after, err *e);
 
-/* Every running job back to queued (at start: their worker is gone).
- * *n (may be NULL) receives how many. */
+/* Every running job back to queued (at start: their worker is gone), but
+ * one whose cancel was asked (running or requeued) is cancelled ("cancelled
+ * at iteration N", its checkpoint's). *n (may be NULL) receives how many
+ * were requeued. */
 err_code store_job_requeue_all(db *d, size_t *n, err *e);
 /* One running job back to queued (a clean shutdown stops it). */
 err_code store_job_requeue(db *d, long long id, err *e);

@@ -234,6 +234,7 @@ static err_code model_delete_once(db *d, const char *name, const char *actor, er
     sqlite3_stmt *st = NULL;
     long long id = 0;
     if (!(rc = store_model_row_id(d, name, &id, e)) &&
+        !(rc = store_version_job_guard(d, name, 0, "name", e)) &&
         !(rc = store_alias_drop_all(d, id, name, actor, e)) &&
         !(rc = stmt_prepare(d, "DELETE FROM models WHERE id = ?1", &st, what, e))) {
         stmt_bind_int(st, 1, id);

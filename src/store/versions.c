@@ -366,6 +366,36 @@ static err_code exec_id(db *d, const char *sql, long long id, int version, int *
     return rc;
 }
 
+err_code store_version_job_guard(db *d, const char *name, int version, const char *field, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    /* the job document is kept as submitted (valid JSON, decoded when it
+     * was posted); from_version is a number there, 1 or 1.0 alike */
+    err_code rc = stmt_prepare(d,
+                               "SELECT id, status, json_extract(spec, '$.from_version') FROM jobs "
+                               "WHERE model = ?1 AND status IN ('queued', 'running') "
+                               "AND json_valid(spec) AND json_type(spec, '$.from_version') "
+                               "IN ('integer', 'real') "
+                               "AND (?2 = 0 OR json_extract(spec, '$.from_version') = ?2) "
+                               "ORDER BY id LIMIT 1",
+                               &st, "prepare version use", e);
+    if (rc) return rc;
+    stmt_bind_text(st, 1, name);
+    stmt_bind_int(st, 2, version);
+    int row = stmt_step_row(d, st, "version use", e);
+    if (row < 0)
+        rc = e->code;
+    else if (row)
+        rc = err_set(e, ERR_CONFLICT, field,
+                     "version %lld of model \"%s\" is the from_version of job %lld (%s); cancel "
+                     "the job or let it finish first",
+                     (long long)sqlite3_column_double(st, 2), name,
+                     (long long)sqlite3_column_int64(st, 0),
+                     (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static err_code version_delete_once(db *d, const char *name, int version, err *e)
 {
     err_code rc = model_name_check(name, e);
@@ -375,7 +405,8 @@ static err_code version_delete_once(db *d, const char *name, int version, err *e
     long long id = 0;
     int changed = 0;
     if ((rc = store_model_row_id(d, name, &id, e)) ||
-        (rc = store_alias_guard(d, id, name, version, e)))
+        (rc = store_alias_guard(d, id, name, version, e)) ||
+        (rc = store_version_job_guard(d, name, version, "version", e)))
         goto fail;
     if ((rc = exec_id(d, "DELETE FROM model_versions WHERE model_id = ?1 AND version = ?2", id,
                       version, &changed, "deleting the model version", e)))

@@ -27,6 +27,13 @@ err_code store_version_insert(db *d, const char *name, long long model_id, int v
  * different count is ERR_INTERNAL. */
 err_code store_version_list(db *d, long long model_id, model_version_info **out, size_t n, err *e);
 
+/* ERR_CONFLICT (field `field`) when a queued or running job warm-starts
+ * from version `version` of model `name` (0: from any of its versions),
+ * naming the job: a job loads its from_version when it starts and again
+ * when it resumes after a restart. Inside the caller's write transaction,
+ * so no job can be queued or claimed between the check and the delete. */
+err_code store_version_job_guard(db *d, const char *name, int version, const char *field, err *e);
+
 /* Increase store_version_changes() (and with `deletion`,
  * store_version_deletions()); a writer calls it after its transaction ends
  * (commit or rollback), never before the commit. */

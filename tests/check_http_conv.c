@@ -340,6 +340,38 @@ START_TEST(cors_any_origin)
 }
 END_TEST
 
+/* ---- the access log ---- */
+
+/* A method is any run of bytes up to the first space as far as
+ * libmicrohttpd goes: one with a control byte or a quote is quoted in the
+ * log line, as the path is, so that a client cannot write raw control
+ * bytes (terminal escapes, a carriage return) or a fake key into the log. */
+START_TEST(access_log_method_quoted)
+{
+    start(NULL, NULL);
+    tu_conn *c = tu_connect("127.0.0.1", d.port);
+    ck_assert_ptr_nonnull(c);
+    static const char req[] = "G\x1b[2J\rT\"x /healthz HTTP/1.1\r\nHost: x\r\n"
+                              "X-Request-Id: oddmethod\r\nConnection: close\r\n\r\n";
+    ck_assert_int_eq(tu_send_raw(c, req, sizeof req - 1), 0);
+    tu_response r;
+    ck_assert_int_eq(tu_recv(c, &r, 5.0), 0);
+    ck_assert_int_eq(r.status, 405);
+    tu_response_free(&r);
+    tu_close(c);
+    ck_assert_int_eq(tu_wait_log(&d, "request_id=oddmethod", 5), 0);
+    size_t n = 0;
+    char *log = tu_read_file(d.log, &n);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "event=request method=\"G [2J T\\\"x\" path=/healthz status=405"),
+                  "%s", log);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(log[i] != '\x1b' && log[i] != '\r', "a raw control byte at %zu", i);
+    free(log);
+    stop_ok();
+}
+END_TEST
+
 /* ---- overload ---- */
 
 START_TEST(full_queue_503_retry_after)
@@ -491,6 +523,7 @@ static Suite *suite(void)
     tcase_add_test(core, cors_off_by_default);
     tcase_add_test(core, cors_allowed_origins);
     tcase_add_test(core, cors_any_origin);
+    tcase_add_test(core, access_log_method_quoted);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_set_timeout(limits, 60);

@@ -247,6 +247,12 @@ static const struct library_case {
      "POST /v1/test/echo HTTP/1.1\r\n" H "Content-Type: application/json\r\n"
      "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n0\r\n\r\n",
      0, 413, 0},
+    /* the chunk-size line must fit the connection's buffer; libmicrohttpd
+     * 0.9.75 answers one that cannot with its "internal error" page */
+    {"100 KB chunk extension",
+     "POST /v1/test/echo HTTP/1.1\r\n" H "Content-Type: application/json\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n2;%s\r\n{}\r\n0\r\n\r\n",
+     100000, 500, 0},
     {"1 MB URI", "GET /healthz?%s HTTP/1.1\r\n" H "\r\n", 1 << 20, 414, 0},
     {"Content-Length: -5", "POST /healthz HTTP/1.1\r\n" H "Content-Length: -5\r\n\r\n", 0, 400, 1},
     {"Content-Length: abc", "POST /v1/test/echo HTTP/1.1\r\n" H "Content-Length: abc\r\n\r\n", 0,

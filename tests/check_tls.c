@@ -131,7 +131,15 @@ static void tls_close(tls_conn *c)
 
 /* Connect, handshake, verify the server against `ca` for 127.0.0.1.
  * 0, or a GnuTLS error code (negative). */
+static int tls_open_prio(tls_conn *c, int port, const char *ca, const char *prio);
+
 static int tls_open(tls_conn *c, int port, const char *ca)
+{
+    return tls_open_prio(c, port, ca, NULL);
+}
+
+/* tls_open with the client's GnuTLS priority string (NULL: the default). */
+static int tls_open_prio(tls_conn *c, int port, const char *ca, const char *prio)
 {
     memset(c, 0, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -141,7 +149,10 @@ static int tls_open(tls_conn *c, int port, const char *ca)
     ck_assert_int_eq(gnutls_certificate_allocate_credentials(&c->cred), 0);
     ck_assert_int_ge(gnutls_certificate_set_x509_trust_file(c->cred, ca, GNUTLS_X509_FMT_PEM), 1);
     ck_assert_int_eq(gnutls_init(&c->s, GNUTLS_CLIENT), 0);
-    ck_assert_int_eq(gnutls_set_default_priority(c->s), 0);
+    if (prio)
+        ck_assert_int_eq(gnutls_priority_set_direct(c->s, prio, NULL), 0);
+    else
+        ck_assert_int_eq(gnutls_set_default_priority(c->s), 0);
     ck_assert_int_eq(gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->cred), 0);
     gnutls_session_set_verify_cert(c->s, "127.0.0.1", 0);
     gnutls_transport_set_int(c->s, c->fd);
@@ -246,6 +257,38 @@ START_TEST(https_handshake_and_request)
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(strstr(text, "\"name\":\"odeserved\""), "curl got: %s", text);
     free(text);
+    ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
+    ck_assert_int_eq(tu_daemon_wait(&d, 30), 0);
+}
+END_TEST
+
+/* TLS 1.2 without forward secrecy (static RSA key exchange) or with a CBC
+ * cipher, and TLS 1.1, are refused; TLS 1.2 with ECDHE and an AEAD cipher
+ * is served (http_tls_priorities, docs/operations.md). */
+START_TEST(weak_suites_refused)
+{
+    ck_assert_int_eq(tu_daemon_init(&d), 0);
+    make_cert("one", "odeserve-one");
+    install("one");
+    start_tls();
+    ck_assert_int_eq(tu_wait_log(&d, "scheme=https", 5), 0);
+    char ca[400];
+    path_of(ca, sizeof ca, "one.crt");
+    static const char *const refused[] = {
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.1",
+    };
+    tls_conn c;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        ck_assert_msg(tls_open_prio(&c, d.port, ca, refused[i]) < 0, "%s was served", refused[i]);
+        tls_close(&c);
+    }
+    ck_assert_int_eq(tls_open_prio(&c, d.port, ca, "NORMAL:-VERS-ALL:+VERS-TLS1.2"), 0);
+    char body[256];
+    ck_assert_int_eq(tls_get(&c, "/healthz", body, sizeof body), 200);
+    ck_assert_str_eq(gnutls_cipher_get_name(gnutls_cipher_get(c.s)), "AES-256-GCM");
+    tls_close(&c);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
     ck_assert_int_eq(tu_daemon_wait(&d, 30), 0);
 }
@@ -456,6 +499,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(core, NULL, cleanup);
     tcase_add_test(core, https_handshake_and_request);
     tcase_add_test(core, sighup_swaps_the_certificate);
+    tcase_add_test(core, weak_suites_refused);
     tcase_add_test(core, version_says_tls);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");

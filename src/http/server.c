@@ -631,7 +631,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     http_req *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
-    char q[512];
+    char q[512], qm[2 * sizeof r->method + 3];
     const char *outcome = termination_name(toe);
     double took = clock_mono() - r->t_start;
     metrics_request_done(r, took);
@@ -639,8 +639,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
      * dropped line cost every request (log_level warn, the usual under load) */
     if (log_level_get() >= LOG_LVL_INFO) {
         log_context_set(r->id, r->log_extra);
+        /* the method too: libmicrohttpd takes any bytes up to the first
+         * space as one, control bytes and quotes included */
         log_info("request", "method=%s path=%s status=%u duration_ms=%.3f request_id=%s%s%s",
-                 r->method, log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3,
+                 log_quote(qm, sizeof qm, r->method), log_quote(q, sizeof q, r->path), r->queued ? r->status : 0, took * 1e3,
                  r->id, outcome ? " outcome=" : "", outcome ? outcome : "");
         log_context_set(NULL, NULL);
     }

@@ -409,21 +409,6 @@ START_TEST(deleting_a_model_cascades)
 }
 END_TEST
 
-/* Claim the oldest queued job (the worker's claim), checking it is `want`. */
-static void claim(db *d, long long want)
-{
-    err e;
-    err_clear(&e);
-    bool found = false;
-    long long id = 0;
-    char *spec = NULL;
-    job_ckpt ck;
-    ck_assert_int_eq(store_job_claim(d, &found, &id, &spec, &ck, &e), ERR_OK);
-    ck_assert(found && id == want);
-    free(spec);
-    job_ckpt_free(&ck);
-}
-
 /* A version that a queued or running job warm-starts from (from_version)
  * is kept, and so is its model: the job loads it when it starts and again
  * when it resumes after a restart, and failed there ("no model named")
@@ -456,7 +441,7 @@ START_TEST(delete_refused_while_a_job_warm_starts_from_it)
     ck_assert_int_eq(store_model_delete(d, "m", NULL, &e), ERR_CONFLICT);
     ck_assert_str_eq(e.field, "name");
     err_clear(&e);
-    claim(d, id);
+    stl_job_claim(d, id);
     ck_assert_int_eq(store_version_delete(d, "m", 2, &e), ERR_CONFLICT); /* running */
     ck_assert_msg(strstr(e.message, "(running)") != NULL, "%s", e.message);
     err_clear(&e);
@@ -480,8 +465,8 @@ START_TEST(cancel_requested_before_a_crash_is_done_at_start)
     long long id = 0, id2 = 0;
     ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id, &e), ERR_OK);
     ck_assert_int_eq(store_job_create(d, "m", "obs", "{}", 10, &id2, &e), ERR_OK);
-    claim(d, id);
-    claim(d, id2);
+    stl_job_claim(d, id);
+    stl_job_claim(d, id2);
     job_status after = JOB_QUEUED;
     ck_assert_int_eq(store_job_cancel(d, id, &after, &e), ERR_OK);
     ck_assert_int_eq(after, JOB_RUNNING); /* asked: the worker would see it */
@@ -495,7 +480,7 @@ START_TEST(cancel_requested_before_a_crash_is_done_at_start)
     ck_assert(j.finished_at[0] != '\0');
     ck_assert_int_eq(store_job_get(d, id2, &j, &e), ERR_OK);
     ck_assert_int_eq(j.status, JOB_QUEUED);
-    claim(d, id2); /* the cancelled one is not claimed again */
+    stl_job_claim(d, id2); /* the cancelled one is not claimed again */
     db_close(d);
 }
 END_TEST

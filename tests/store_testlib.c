@@ -2,6 +2,7 @@
 #include "store_testlib.h"
 
 #include "store/db_internal.h"
+#include "store/jobs.h"
 #include "store/migrate.h"
 
 #include <check.h>
@@ -269,4 +270,18 @@ void stl_assert_def_eq(const model_def *a, const model_def *b)
     ck_assert_uint_eq(a->n_params, b->n_params);
     for (size_t i = 0; i < a->n_params; i++)
         assert_bits_eq(a->params[i], b->params[i], "params", i);
+}
+
+void stl_job_claim(db *d, long long want)
+{
+    err e;
+    err_clear(&e);
+    bool found = false;
+    long long id = 0;
+    char *spec = NULL;
+    job_ckpt ck;
+    ck_assert_int_eq(store_job_claim(d, &found, &id, &spec, &ck, &e), ERR_OK);
+    ck_assert_msg(found && id == want, "claimed %lld, want %lld", found ? id : -1, want);
+    free(spec);
+    job_ckpt_free(&ck);
 }

@@ -50,4 +50,8 @@ void stl_cde_def(model_def *d, unsigned seed);
 /* Every field equal; doubles compared bit for bit. */
 void stl_assert_def_eq(const model_def *a, const model_def *b);
 
+/* Claim the oldest queued job as a worker does (store_job_claim), checking
+ * there is one and that it is `want`; the spec and checkpoint are freed. */
+void stl_job_claim(db *d, long long want);
+
 #endif

@@ -80,8 +80,10 @@ static void guard_shut(http_guard *g, http_guard_conn *gc, const char *why)
     if (gc->shut) return;
     gc->shut = 1;
     g->live--;
-    shutdown(gc->fd, SHUT_RDWR);
+    /* logged first: once shut, the client sees the close and may look for
+     * the reason at once */
     log_info("connection_closed", "reason=%s", why);
+    shutdown(gc->fd, SHUT_RDWR);
 }
 
 static void guard_scan(http_guard *g)

@@ -182,6 +182,13 @@ class Headers(unittest.TestCase):
             self.assertEqual(body, f.read())
         st, h2, body = self.get("/", {"If-None-Match": h["ETag"]})
         self.assertEqual((st, body), (304, b""))
+        # RFC 9110 13.1.2: "*" matches any current representation, a list
+        # matches when one member does, and the comparison is weak
+        for inm in ("*", '"other", ' + h["ETag"], "W/" + h["ETag"]):
+            st, h2, body = self.get("/", {"If-None-Match": inm})
+            self.assertEqual((st, body, h2["ETag"]), (304, b"", h["ETag"]), inm)
+        st, h2, body = self.get("/", {"If-None-Match": '"other"'})
+        self.assertEqual(st, 200)
         st, h, _ = self.get("/ui/app.js")
         self.assertEqual((st, h["Content-Type"]), (200, "text/javascript; charset=utf-8"))
         st, h, _ = self.get("/ui/app.css")

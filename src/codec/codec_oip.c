@@ -11,6 +11,12 @@
  * the body cap bounds it anyway, this keeps the size arithmetic safe. */
 #define OIP_MAX_VALUES ((size_t)1 << 32)
 
+/* The binary extension's request parameter: all outputs as binary data.
+ * tritonclient sends it (true) whenever a request names no outputs; the
+ * extension is not offered, so the outputs come as JSON (which tritonclient
+ * reads too) and the key is not a solver override. */
+#define BINARY_OUTPUT "binary_data_output"
+
 void codec_oip_req_free(codec_oip_req *q)
 {
     if (!q) return;
@@ -29,6 +35,24 @@ static int is_numeric_type(const char *s)
     for (size_t i = 0; numeric_types[i]; i++)
         if (strcmp(s, numeric_types[i]) == 0) return 1;
     return 0;
+}
+
+/* A $parameters object of the protocol: string, number or boolean values.
+ * `f` is its field ("parameters", "inputs[0].parameters", ...). */
+static err_code decode_parameters(const json_t *v, const char *f, err *e)
+{
+    if (!json_is_object(v))
+        return err_set(e, ERR_INVALID, f, "must be an object, got %s", codec_json_type_name(v));
+    const char *k;
+    const json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if (json_is_string(x) || json_is_number(x) || json_is_boolean(x)) continue;
+        char g[ERR_FIELD_MAX];
+        return err_set(e, ERR_INVALID, codec_json_field(g, sizeof g, f, k),
+                       "must be a string, a number or a boolean, got %s", codec_json_type_name(x));
+    }
+    return ERR_OK;
 }
 
 static const char *shape_text(char *buf, size_t n, const size_t *shape, size_t rank)
@@ -148,8 +172,7 @@ static err_code decode_tensor(const json_t *v, size_t k, codec_oip_req *q, err *
             return err_set(e, ERR_INVALID, g, "\"%.40s\" is given twice (also inputs[%zu])",
                            t->name, i);
     codec_json_field(g, sizeof g, f, "parameters");
-    if (par && !json_is_object(par))
-        return err_set(e, ERR_INVALID, g, "must be an object, got %s", codec_json_type_name(par));
+    if (par && decode_parameters(par, g, e) != ERR_OK) return ERR_INVALID;
     if (par && json_object_get(par, "binary_data_size"))
         return err_set(e, ERR_INVALID, g,
                        "the binary tensor data extension is not supported; send \"data\" as JSON");
@@ -184,8 +207,14 @@ static err_code decode_outputs(const json_t *v, codec_oip_req *q, err *e)
         char f[ERR_FIELD_MAX], g[ERR_FIELD_MAX];
         codec_json_field_index(f, sizeof f, "outputs", k);
         if (codec_json_keys_check(o, f, keys, e) != ERR_OK) return ERR_INVALID;
-        const json_t *name = json_object_get(o, "name");
+        const json_t *name = json_object_get(o, "name"), *par = json_object_get(o, "parameters");
         const char *s;
+        /* "binary_data": true asks for the binary extension, which is not
+         * offered (no "binary_tensor_data" in the server's extensions):
+         * the output comes as JSON, which its clients read as well */
+        if (par &&
+            decode_parameters(par, codec_json_field(g, sizeof g, f, "parameters"), e) != ERR_OK)
+            return ERR_INVALID;
         codec_json_field(g, sizeof g, f, "name");
         if (!name) return err_set(e, ERR_INVALID, g, "missing: the output's name");
         if (codec_json_get_string(name, g, &s, e) != ERR_OK) return ERR_INVALID;
@@ -206,23 +235,6 @@ static err_code decode_outputs(const json_t *v, codec_oip_req *q, err *e)
     return ERR_OK;
 }
 
-static err_code decode_parameters(const json_t *v, err *e)
-{
-    if (!json_is_object(v))
-        return err_set(e, ERR_INVALID, "parameters", "must be an object, got %s",
-                       codec_json_type_name(v));
-    const char *k;
-    const json_t *x;
-    json_object_foreach((json_t *)v, k, x)
-    {
-        if (json_is_string(x) || json_is_number(x) || json_is_boolean(x)) continue;
-        char f[ERR_FIELD_MAX];
-        return err_set(e, ERR_INVALID, codec_json_field(f, sizeof f, "parameters", k),
-                       "must be a string, a number or a boolean, got %s", codec_json_type_name(x));
-    }
-    return ERR_OK;
-}
-
 err_code codec_oip_req_decode(const json_t *body, codec_oip_req *q, err *e)
 {
     static const char *const keys[] = {"id", "parameters", "inputs", "outputs", NULL};
@@ -232,7 +244,11 @@ err_code codec_oip_req_decode(const json_t *body, codec_oip_req *q, err *e)
                  *outputs = json_object_get(body, "outputs");
     if (rc == ERR_OK && id) rc = codec_json_get_string(id, "id", &q->id, e);
     if (rc == ERR_OK && (q->parameters = json_object_get(body, "parameters")))
-        rc = decode_parameters(q->parameters, e);
+        rc = decode_parameters(q->parameters, "parameters", e);
+    const json_t *bdo = q->parameters ? json_object_get(q->parameters, BINARY_OUTPUT) : NULL;
+    if (rc == ERR_OK && bdo && !json_is_boolean(bdo))
+        rc = err_set(e, ERR_INVALID, "parameters." BINARY_OUTPUT, "must be true or false, got %s",
+                     codec_json_type_name(bdo));
     if (rc == ERR_OK && !inputs)
         rc = err_set(e, ERR_INVALID, "inputs", "missing: the input tensors");
     if (rc == ERR_OK && (!json_is_array(inputs) || json_array_size(inputs) == 0 ||
@@ -339,6 +355,7 @@ static err_code put_parameters(const codec_oip_req *q, const char *const *direct
     json_t *solver = NULL;
     json_object_foreach((json_t *)q->parameters, k, x)
     {
+        if (strcmp(k, BINARY_OUTPUT) == 0) continue;
         int top = 0;
         for (size_t i = 0; direct && direct[i]; i++)
             top |= strcmp(k, direct[i]) == 0;
@@ -777,7 +794,7 @@ void codec_oip_model_meta_write(jbuf *b, const codec_oip_model_meta *m)
         meta_tensor(b, 1, "readout", "FP64", r, 2);
         meta_tensor(b, 0, "hidden", "FP64", h, 2);
         meta_tensor(b, 0, "t", "FP64", one, 1);
-    } else {
+    } else if (m->kind == MODEL_KIND_ODE) {
         const long y0[] = {-1, (long)m->state_dim}, one[] = {-1},
                    y[] = {-1, -1, (long)m->output_dim};
         jbuf_lit(b, "\"odeserve_ode\",\"inputs\":[");
@@ -786,6 +803,13 @@ void codec_oip_model_meta_write(jbuf *b, const codec_oip_model_meta *m)
         jbuf_lit(b, "],\"outputs\":[");
         meta_tensor(b, 1, "y", "FP64", y, 3);
         meta_tensor(b, 0, "t", "FP64", one, 1);
+    } else {
+        /* a kind the protocol does not infer (its v1 routes do): named as
+         * it is, with no tensors, rather than as an ode it is not */
+        char platform[40];
+        snprintf(platform, sizeof platform, "odeserve_%s", model_kind_name(m->kind));
+        jbuf_str(b, platform);
+        jbuf_lit(b, ",\"inputs\":[],\"outputs\":[");
     }
     jbuf_lit(b, "]}");
 }

@@ -3,7 +3,8 @@
  *   GET  /v2                                       server metadata
  *   GET  /v2/health/live, /v2/health/ready         200 {"live"|"ready": true}
  *   GET  /v2/models/{name}[/versions/{v}]          model metadata: tensors
- *   GET  /v2/models/{name}[/versions/{v}]/ready    200, or 404 for no such model
+ *   GET  /v2/models/{name}[/versions/{v}]/ready    200; 404 for no such model, 422
+ *                                                  for a kind inferences do not serve
  *   POST /v2/models/{name}[/versions/{v}]/infer    a solve, tensors in and out
  *
  * An inference is a v1 trajectory request in other clothes: the tensors are
@@ -103,6 +104,19 @@ static const model_handle *path_model(http_req *r)
     return h;
 }
 
+/* The kinds an inference serves; ERR_INVALID naming the kind for the
+ * others, which their v1 routes serve: the model ready and infer routes
+ * answer this one error, so "ready" never promises an inference that is
+ * refused. */
+static err_code oip_served(model_kind kind, err *e)
+{
+    if (kind == MODEL_KIND_ODE || kind == MODEL_KIND_CDE) return ERR_OK;
+    return err_set(e, ERR_INVALID, NULL,
+                   "%s models are not served by the Open Inference Protocol (their /v1 routes "
+                   "serve them)",
+                   model_kind_name(kind));
+}
+
 /* Loading a version that is not cached yet builds it (networks and all),
  * which scales with the model: off the HTTP threads, as uploads are. */
 static void model_work(http_req *r)
@@ -134,20 +148,10 @@ static void model_work(http_req *r)
         m.data_channels = cde_model_data_channels(sm->cde);
         m.readout_dim = cde_model_readout_dim(sm->cde);
         m.hidden_dim = cde_model_hidden_dim(sm->cde);
-    } else if (sm->kind == MODEL_KIND_SDE) { /* listed, not inferred (oip_body) */
-        m.state_dim = m.output_dim = sde_model_state_dim(sm->sde);
-    } else if (sm->kind == MODEL_KIND_HAMILTONIAN) { /* listed, not inferred (oip_body) */
-        m.state_dim = m.output_dim = 2 * hamiltonian_model_dof(sm->ham);
-    } else if (sm->kind == MODEL_KIND_LAGRANGIAN) { /* listed, not inferred (oip_body) */
-        m.state_dim = m.output_dim = 2 * lagrangian_model_dof(sm->lag);
-    } else if (sm->kind == MODEL_KIND_CNF) { /* listed, not inferred (docs/cnf.md) */
-        m.state_dim = m.output_dim = cnf_model_dim(sm->cnf);
-    } else if (sm->kind == MODEL_KIND_HYBRID) { /* listed, not inferred (oip_body) */
-        m.state_dim = m.output_dim = hybrid_model_state_dim(sm->hyb);
-    } else {
+    } else if (sm->kind == MODEL_KIND_ODE) {
         m.state_dim = ode_model_state_dim(sm->ode);
         m.output_dim = ode_model_output_dim(sm->ode, false);
-    }
+    } /* other kinds are listed by name, with no tensors (oip_served) */
     jbuf b;
     jbuf_init(&b);
     codec_oip_model_meta_write(&b, &m);
@@ -167,10 +171,16 @@ static void model_ready_work(http_req *r)
 {
     const model_handle *h = path_model(r);
     if (!h) return;
-    jbuf b;
-    jbuf_init(&b);
-    codec_oip_model_ready_write(&b, h->name);
-    api_reply_jbuf(r, 200, &b);
+    err e;
+    err_clear(&e);
+    if (oip_served(h->def->kind, &e) != ERR_OK) {
+        http_reply_error(r, &e);
+    } else {
+        jbuf b;
+        jbuf_init(&b);
+        codec_oip_model_ready_write(&b, h->name);
+        api_reply_jbuf(r, 200, &b);
+    }
     model_cache_release(http_req_app(r)->models, h);
 }
 
@@ -206,7 +216,7 @@ static err_code oip_body(void *ctx, const model_handle *h, json_t **out, err *e)
         return codec_oip_to_cde(&c->q, cde_model_data_channels(m->cde), out, e);
     if (m->kind == MODEL_KIND_ODE)
         return codec_oip_to_ode(&c->q, ode_model_state_dim(m->ode), out, e);
-    return err_set(e, ERR_INVALID, NULL, "%s models are not served", model_kind_name(m->kind));
+    return oip_served(m->kind, e);
 }
 
 static void oip_field_map(void *ctx, model_kind kind, err *e)

@@ -177,6 +177,14 @@ const http_route *routes_match(const char *method, char *pathbuf, int test_route
     return NULL;
 }
 
+int routes_method_known(const char *method)
+{
+    if (strcmp(method, "HEAD") == 0 || strcmp(method, "OPTIONS") == 0) return 1;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].method, method) == 0) return 1;
+    return 0;
+}
+
 enum route_scope routes_scope(const http_route *r)
 {
     if (r->scope != ROUTE_SCOPE_DEFAULT) return r->scope;

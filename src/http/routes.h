@@ -62,6 +62,11 @@ const http_route *routes_table(size_t *n);
 const http_route *routes_match(const char *method, char *pathbuf, int test_routes,
                                route_params *params, char *allow, size_t allow_n, err_code *why);
 
+/* 1 when some row takes `method` (HEAD with GET; OPTIONS, which answers
+ * CORS preflights): a method no route takes is a 501, not a 405 (RFC 9110
+ * 15.6.2: a method the server supports for no resource). */
+int routes_method_known(const char *method);
+
 /* The route's scope, ROUTE_SCOPE_DEFAULT resolved from its method. */
 enum route_scope routes_scope(const http_route *r);
 /* "open", "read", "write", "train", "admin". */

@@ -190,7 +190,12 @@ static int is_json_type(const char *ct)
 static void check_headers(http_req *r, err_code why)
 {
     if (!r->route) {
-        if (why == ERR_METHOD)
+        if (!routes_method_known(r->method))
+            http_reply_errorf(r, ERR_NOT_IMPLEMENTED, NULL,
+                              "method %s is not implemented (the API uses GET, HEAD, POST, PUT, "
+                              "DELETE and OPTIONS)",
+                              r->method);
+        else if (why == ERR_METHOD)
             http_reply_errorf(r, ERR_METHOD, NULL, "method %s is not allowed on %s (allowed: %s)",
                               r->method, r->path, r->allow);
         else

@@ -64,6 +64,22 @@ static void reply_missing(http_req *r, const char *what, const char *path)
                       "docs/dashboard.md)", what);
 }
 
+/* If-None-Match against our (strong) tag, by weak comparison as RFC 9110
+ * 13.1.2 asks: "*" matches any current file, W/"x" matches "x". */
+static int etag_matches(const char *inm, const char *etag)
+{
+    if (!inm) return 0;
+    while (*inm == ' ' || *inm == '\t')
+        inm++;
+    if (inm[0] == '*') {
+        const char *p = inm + 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0') return 1;
+    }
+    return strstr(inm, etag) != NULL;
+}
+
 /* Serve dir/rel with Content-Type `type`. */
 static void ui_send(http_req *r, const char *dir, const char *rel, const char *type,
                     const char *what)
@@ -98,8 +114,7 @@ static void ui_send(http_req *r, const char *dir, const char *rel, const char *t
     http_reply_header(r, "X-Frame-Options", "DENY");
     http_reply_header(r, "Cache-Control", "no-cache");
     http_reply_header(r, "ETag", etag);
-    const char *inm = http_req_header(r, "If-None-Match");
-    if (inm && strstr(inm, etag)) {
+    if (etag_matches(http_req_header(r, "If-None-Match"), etag)) {
         close(fd);
         http_reply_text(r, 304, type, malloc(1), 0); /* NULL would be the out-of-memory reply */
         return;

@@ -74,11 +74,19 @@ START_TEST(test_independent_of_threads_and_subsets)
     double *one = solve(m, y0, 2, t, nt, S, 11, NULL, 0, &st1);
     workq *pool;
     ck_assert_int_eq(workq_new(&pool, 3, 64, NULL), ERR_OK);
-    double *three = solve(m, y0, 2, t, nt, S, 11, pool, 3, &st3);
-    ck_assert_int_gt(st3.threads, 1); /* the helpers did run */
+    /* until the helpers did run: on a loaded machine the calling thread
+     * may finish every sample before a helper is scheduled; each answer
+     * must be the same either way */
+    double *three = NULL;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        free(three);
+        three = solve(m, y0, 2, t, nt, S, 11, pool, 3, &st3);
+        ck_assert(memcmp(one, three, 2 * S * cell * sizeof *one) == 0);
+        ck_assert_int_eq(st1.steps, st3.steps);
+        if (st3.threads > 1) break;
+    }
+    ck_assert_int_gt(st3.threads, 1);
     ck_assert_int_eq(st1.threads, 1);
-    ck_assert(memcmp(one, three, 2 * S * cell * sizeof *one) == 0);
-    ck_assert_int_eq(st1.steps, st3.steps);
     /* the first 5 samples alone */
     double *few = solve(m, y0, 2, t, nt, 5, 11, NULL, 0, NULL);
     for (size_t b = 0; b < 2; b++)

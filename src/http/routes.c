@@ -179,7 +179,11 @@ const http_route *routes_match(const char *method, char *pathbuf, int test_route
 
 int routes_method_known(const char *method)
 {
-    if (strcmp(method, "HEAD") == 0 || strcmp(method, "OPTIONS") == 0) return 1;
+    /* the standard methods no route takes are still recognised: a PATCH on
+     * a model is the 405 with Allow that a client of any REST API expects */
+    static const char *const standard[] = {"HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+    for (size_t i = 0; i < sizeof standard / sizeof standard[0]; i++)
+        if (strcmp(method, standard[i]) == 0) return 1;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].method, method) == 0) return 1;
     return 0;

@@ -63,8 +63,9 @@ const http_route *routes_match(const char *method, char *pathbuf, int test_route
                                route_params *params, char *allow, size_t allow_n, err_code *why);
 
 /* 1 when some row takes `method` (HEAD with GET; OPTIONS, which answers
- * CORS preflights): a method no route takes is a 501, not a 405 (RFC 9110
- * 15.6.2: a method the server supports for no resource). */
+ * CORS preflights) or it is another standard method (PATCH, TRACE,
+ * CONNECT: a 405 with Allow where the path exists): a method the server
+ * does not recognise is a 501, not a 405 (RFC 9110 15.6.2). */
 int routes_method_known(const char *method);
 
 /* The route's scope, ROUTE_SCOPE_DEFAULT resolved from its method. */

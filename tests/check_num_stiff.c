@@ -557,6 +557,72 @@ START_TEST(newton_failure)
 }
 END_TEST
 
+/* y' = lambda y, growing. */
+static double grow_lambda = 1;
+static int grow_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = grow_lambda * y[0];
+    return 0;
+}
+
+static int grow_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)y, (void)ctx;
+    J[0] = grow_lambda;
+    if (dt) dt[0] = 0;
+    return 0;
+}
+
+/* A huge user first_step on a growing problem. Past h lambda = 1 / gamma
+ * an L-stable method's R(h lambda) is small (R(inf) = 0) and so is its
+ * embedded one's: rodas4 accepted one step of 1e4 on y' = y (error
+ * estimate 4.5e-4 against a tolerance of 1e-3) and answered -8.9e-4 where
+ * the solution overflows. Every adaptive method (explicit ones by their
+ * estimate, the implicit ones by the sign of det(I - h gamma J)) must
+ * shrink instead: y' = y to t = 1e4 ends in an error (it overflows), and
+ * y' = 0.07 y to t = 1e4 (e^700) is answered positive and as from the
+ * automatic first step. */
+START_TEST(growing_first_step)
+{
+    size_t n_tabs;
+    const struct rk_tableau *const *tabs = rk_tableau_all(&n_tabs);
+    for (size_t m = 0; m < n_tabs; m++) {
+        if (!rk_tableau_adaptive(tabs[m])) continue;
+        const char *name = tabs[m]->name;
+        double y0 = 1, y;
+        const double t_out = 1e4;
+        struct ode_problem p = {.f = grow_f, .jac = grow_jac, .dim = 1, .y0 = &y0,
+                                .t_out = &t_out, .n_out = 1, .autonomous = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.first_step = 1e4;
+        struct ode_stats st;
+        err e;
+        grow_lambda = 1; /* e^10000: overflows */
+        err_code rc = solve(name, &p, &o, &y, &st, &e);
+        ck_assert_msg(rc == ERR_SOLVER, "%s: y' = y to 1e4 answered %g in %ld steps", name,
+                      y, st.n_accepted);
+        grow_lambda = 0.07; /* e^700 */
+        o.rtol = 1e-2;
+        o.atol = 1e-5;
+        double y_auto;
+        o.first_step = 0;
+        ck_assert_int_eq(solve(name, &p, &o, &y_auto, &st, &e), ERR_OK);
+        o.first_step = 1e4;
+        rc = solve(name, &p, &o, &y, &st, &e);
+        ck_assert_msg(rc == ERR_OK, "%s: %s", name, e.message);
+        /* at rtol 1e-2 over 700 e-folds the honest global error is large
+         * (dopri5 answers 1.9e294 from its own first step), so the answer
+         * is held to the sign of e^700 and to the method's own answer from
+         * its automatic first step; the wrong one was -0.013 */
+        ck_assert_msg(y > 0 && fabs(log(y / y_auto)) < log(10.0) && st.n_accepted > 10,
+                      "%s: y = %g, %g from the automatic first step (e^700 = %g), %ld steps",
+                      name, y, y_auto, exp(700.0), st.n_accepted);
+    }
+}
+END_TEST
+
 /* Per-trajectory reuse: a second solve with another y0 on the same solver
  * (the Jacobian and LU of the first are not reused). */
 START_TEST(reuse_solver)
@@ -787,6 +853,7 @@ int main(void)
     tcase_add_loop_test(tc, fd_fallback, 0, N_METHODS);
     tcase_add_loop_test(tc, fd_fallback_jumps, 0, 3);
     tcase_add_test(tc, newton_failure);
+    tcase_add_test(tc, growing_first_step);
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);
     tcase_add_test(tc, auto_nonstiff_is_dopri5);

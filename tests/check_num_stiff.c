@@ -687,6 +687,74 @@ START_TEST(auto_van_der_pol)
 }
 END_TEST
 
+/* Van der Pol in other units: y = S u, u the problem above, S = diag(vdp_s). */
+static double vdp_s[2] = {1, 1};
+static int vdp_scaled_f(double t, const double *y, double *d, void *ctx)
+{
+    const double u[2] = {y[0] / vdp_s[0], y[1] / vdp_s[1]};
+    vdp_f(t, u, d, ctx);
+    d[0] *= vdp_s[0], d[1] *= vdp_s[1];
+    return 0;
+}
+
+static int vdp_scaled_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    const double u[2] = {y[0] / vdp_s[0], y[1] / vdp_s[1]};
+    vdp_jac(t, u, J, dt, ctx);
+    J[1] *= vdp_s[0] / vdp_s[1], J[2] *= vdp_s[1] / vdp_s[0];
+    return 0;
+}
+
+/* auto's stiffness test does not depend on the units of the state: Van der
+ * Pol scaled by 1e200, by 1e-200, and by 1e150 in one component and 1e-150
+ * in the other (atol scaled with it) switches at the same steps as at unit
+ * scale and meets the same bound against SciPy Radau. With dopri5.f's
+ * unweighted sums of squares it never switched at 1e+-200 (inf / inf and
+ * 0 / 0) and took 1.2 million dopri5 steps. */
+START_TEST(auto_scale_invariant)
+{
+    static const double scales[][2] = {{1, 1}, {1e200, 1e200}, {1e-200, 1e-200}, {1e150, 1e-150}};
+    json_t *pj = problem("vdp1000");
+    double u0[2], t[8], ref[16], y[16];
+    vec(json_object_get(pj, "y0"), u0, 2);
+    const size_t n = vec(json_object_get(pj, "t"), t, 8);
+    for (size_t i = 0; i < n; i++)
+        vec(json_array_get(json_object_get(pj, "y"), i), ref + 2 * i, 2);
+    struct ode_stats st0 = {0};
+    for (size_t c = 0; c < sizeof scales / sizeof scales[0]; c++) {
+        memcpy(vdp_s, scales[c], sizeof vdp_s);
+        const double y0[2] = {u0[0] * vdp_s[0], u0[1] * vdp_s[1]};
+        const double atol[2] = {1e-9 * vdp_s[0], 1e-9 * vdp_s[1]};
+        struct ode_problem p = {.f = vdp_scaled_f, .jac = vdp_scaled_jac, .dim = 2, .y0 = y0,
+                                .t_out = t, .n_out = n, .autonomous = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.rtol = 1e-6;
+        o.atol_v = atol;
+        o.atol_len = 2;
+        struct ode_stats st;
+        err e;
+        ck_assert_msg(solve("auto", &p, &o, y, &st, &e) == ERR_OK, "%s", e.message);
+        for (size_t i = 0; i < n; i++)
+            y[2 * i] /= vdp_s[0], y[2 * i + 1] /= vdp_s[1];
+        const double r = rel_err(y, ref, n * 2, 1e-3);
+        ck_assert_msg(r < 100 * o.rtol, "scale %g, %g: relative error %.3g", vdp_s[0], vdp_s[1],
+                      r);
+        if (c == 0) {
+            st0 = st;
+            ck_assert_int_ge(st.n_switches, 1);
+            continue;
+        }
+        ck_assert_msg(st.n_switches == st0.n_switches && st.auto_steps[0] == st0.auto_steps[0] &&
+                          st.auto_steps[1] == st0.auto_steps[1],
+                      "scale %g, %g: %ld switches, %ld + %ld steps; at unit scale %ld, %ld + %ld",
+                      vdp_s[0], vdp_s[1], st.n_switches, st.auto_steps[0], st.auto_steps[1],
+                      st0.n_switches, st0.auto_steps[0], st0.auto_steps[1]);
+    }
+    vdp_s[0] = vdp_s[1] = 1;
+}
+END_TEST
+
 /* Not stiff: auto never switches and is dopri5 bit for bit (the test reads
  * stages dopri5 computed anyway), forward and backward. */
 START_TEST(auto_nonstiff_is_dopri5)
@@ -857,6 +925,7 @@ int main(void)
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);
     tcase_add_test(tc, auto_nonstiff_is_dopri5);
+    tcase_add_test(tc, auto_scale_invariant);
     tcase_add_test(tc, auto_switches_back);
     tcase_add_test(tc, auto_fixed_step);
     tcase_add_test(tc, auto_events);

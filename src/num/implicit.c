@@ -6,6 +6,7 @@
 #include "num/implicit.h"
 
 #include "num/autoswitch.h"
+#include "num/control.h"
 
 #include "num/step.h"
 
@@ -493,9 +494,17 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
     size_t nb, bs;
     blocks_of(s, &nb, &bs);
     const size_t nj = nb * bs; /* components past nj: zero rows of J */
+    /* v lives in the error norm's weighted coordinates: the iteration is on
+     * W J W^-1 (W = 1 / scale at the step's start), which has J's
+     * eigenvalues, so the estimate does not depend on the state's units
+     * (autoswitch.c, dopri5_hlambda) */
     double *u = s->ytmp, rho = 0;
     for (int it = 0; it < iters; it++) {
         double nv = 0, nu = 0;
+        for (size_t j = 0; j < n; j++) {
+            nv += v[j] * v[j];
+            v[j] *= ode_control_scale(&s->ctl, j, fabs(s->y[j]));
+        }
         for (size_t i = 0; i < n; i++) {
             const size_t b = i / bs, i0 = b * bs;
             double acc = 0;
@@ -504,9 +513,9 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
                 for (size_t j = 0; j < bs; j++)
                     acc += row[j] * v[i0 + j];
             }
+            acc /= ode_control_scale(&s->ctl, i, fabs(s->y[i]));
             u[i] = acc;
             nu += acc * acc;
-            nv += v[i] * v[i];
         }
         if (!(nv > 0) || !(nu > 0) || !isfinite(nu)) return nu == 0 ? 0 : -1;
         rho = sqrt(nu / nv);

@@ -557,6 +557,72 @@ START_TEST(newton_failure)
 }
 END_TEST
 
+/* y' = lambda y, growing. */
+static double grow_lambda = 1;
+static int grow_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = grow_lambda * y[0];
+    return 0;
+}
+
+static int grow_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)y, (void)ctx;
+    J[0] = grow_lambda;
+    if (dt) dt[0] = 0;
+    return 0;
+}
+
+/* A huge user first_step on a growing problem. Past h lambda = 1 / gamma
+ * an L-stable method's R(h lambda) is small (R(inf) = 0) and so is its
+ * embedded one's: rodas4 accepted one step of 1e4 on y' = y (error
+ * estimate 4.5e-4 against a tolerance of 1e-3) and answered -8.9e-4 where
+ * the solution overflows. Every adaptive method (explicit ones by their
+ * estimate, the implicit ones by the sign of det(I - h gamma J)) must
+ * shrink instead: y' = y to t = 1e4 ends in an error (it overflows), and
+ * y' = 0.07 y to t = 1e4 (e^700) is answered positive and as from the
+ * automatic first step. */
+START_TEST(growing_first_step)
+{
+    size_t n_tabs;
+    const struct rk_tableau *const *tabs = rk_tableau_all(&n_tabs);
+    for (size_t m = 0; m < n_tabs; m++) {
+        if (!rk_tableau_adaptive(tabs[m])) continue;
+        const char *name = tabs[m]->name;
+        double y0 = 1, y;
+        const double t_out = 1e4;
+        struct ode_problem p = {.f = grow_f, .jac = grow_jac, .dim = 1, .y0 = &y0,
+                                .t_out = &t_out, .n_out = 1, .autonomous = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.first_step = 1e4;
+        struct ode_stats st;
+        err e;
+        grow_lambda = 1; /* e^10000: overflows */
+        err_code rc = solve(name, &p, &o, &y, &st, &e);
+        ck_assert_msg(rc == ERR_SOLVER, "%s: y' = y to 1e4 answered %g in %ld steps", name,
+                      y, st.n_accepted);
+        grow_lambda = 0.07; /* e^700 */
+        o.rtol = 1e-2;
+        o.atol = 1e-5;
+        double y_auto;
+        o.first_step = 0;
+        ck_assert_int_eq(solve(name, &p, &o, &y_auto, &st, &e), ERR_OK);
+        o.first_step = 1e4;
+        rc = solve(name, &p, &o, &y, &st, &e);
+        ck_assert_msg(rc == ERR_OK, "%s: %s", name, e.message);
+        /* at rtol 1e-2 over 700 e-folds the honest global error is large
+         * (dopri5 answers 1.9e294 from its own first step), so the answer
+         * is held to the sign of e^700 and to the method's own answer from
+         * its automatic first step; the wrong one was -0.013 */
+        ck_assert_msg(y > 0 && fabs(log(y / y_auto)) < log(10.0) && st.n_accepted > 10,
+                      "%s: y = %g, %g from the automatic first step (e^700 = %g), %ld steps",
+                      name, y, y_auto, exp(700.0), st.n_accepted);
+    }
+}
+END_TEST
+
 /* Per-trajectory reuse: a second solve with another y0 on the same solver
  * (the Jacobian and LU of the first are not reused). */
 START_TEST(reuse_solver)
@@ -586,6 +652,100 @@ START_TEST(reuse_solver)
 }
 END_TEST
 
+
+/* ---- accuracy: the global error in units of the tolerance ----------------- */
+
+static json_t *ratio_fixture;
+
+/* max over outputs and components of |y - ref| / (atol + rtol |ref|) of
+ * method on the problem of tests/fixtures/accuracy_ratio.json at rtol (atol
+ * = rtol * its atol_factor); *steps gets the accepted steps. */
+static double tol_units(const char *method, const char *name, double rtol, long *steps,
+                        double *radau)
+{
+    if (!ratio_fixture) {
+        char path[4096];
+        tu_source_path(path, sizeof path, "tests/fixtures/accuracy_ratio.json");
+        json_error_t je;
+        ratio_fixture = json_load_file(path, 0, &je);
+        ck_assert_msg(ratio_fixture != NULL, "%s:%d: %s", path, je.line, je.text);
+    }
+    json_t *pj = NULL, *q;
+    size_t i;
+    json_array_foreach(json_object_get(ratio_fixture, "problems"), i, q)
+    {
+        if (strcmp(json_string_value(json_object_get(q, "name")), name) == 0) pj = q;
+    }
+    ck_assert_ptr_nonnull(pj);
+    double y0[3], t[8], ref[8 * 3], y[8 * 3];
+    const size_t dim = vec(json_object_get(pj, "y0"), y0, 3);
+    const size_t n = vec(json_object_get(pj, "t"), t, 8);
+    for (i = 0; i < n; i++)
+        vec(json_array_get(json_object_get(pj, "y"), i), ref + dim * i, 3);
+    struct ode_problem p = {.dim = dim, .y0 = y0, .t_out = t, .n_out = n, .autonomous = 1};
+    if (strcmp(name, "linear6") == 0) {
+        for (size_t r = 0; r < 3; r++) /* the matrix of stiff_reference.json */
+            vec(json_array_get(json_object_get(problem("linear6"), "A"), r), lin_A + 3 * r, 3);
+        p.f = lin_f, p.jac = lin_jac;
+    } else if (strcmp(name, "robertson") == 0) {
+        p.f = rober_f, p.jac = rober_jac;
+    } else {
+        vdp_mu = 100;
+        p.f = vdp_f, p.jac = vdp_jac;
+    }
+    struct ode_options o;
+    ode_options_init(&o);
+    o.rtol = rtol;
+    o.atol = rtol * json_number_value(json_object_get(pj, "atol_factor"));
+    struct ode_stats st;
+    err e;
+    const err_code rc = solve(method, &p, &o, y, &st, &e);
+    vdp_mu = 1000;
+    ck_assert_msg(rc == ERR_OK, "%s %s: %s", method, name, e.message);
+    char key[32];
+    snprintf(key, sizeof key, "%g", rtol);
+    *radau = json_number_value(
+        json_object_get(json_object_get(json_object_get(pj, "radau"), key), "err_tol"));
+    double worst = 0;
+    for (i = 0; i < n * dim; i++) {
+        const double u = fabs(y[i] - ref[i]) / (o.atol + o.rtol * fabs(ref[i]));
+        if (!(u <= worst)) worst = u;
+    }
+    *steps = st.n_accepted;
+    return worst;
+}
+
+/* The honest bands (docs/solvers.md, "Accuracy of the implicit methods").
+ * esdirk4's embedded order-3 solution is close to its order-4 one (error
+ * constants 8.2e-4 against 3.4e-3), so a step its estimate accepts carries
+ * about 20x the local error of a rodas4 step of the same estimate: it
+ * takes half rodas4's steps and lands at 4-9 tolerances on linear6 where
+ * rodas4 lands at 0.3-1 and SciPy's Radau at 0.1-0.7. These bounds pin
+ * that: a change to the table, the estimate or the controller that moves
+ * esdirk4 out of its band (either way) must come with new docs. */
+START_TEST(accuracy_bands)
+{
+    static const double rtols[] = {1e-4, 1e-6, 1e-8, 1e-10};
+    for (int k = 0; k < 4; k++) {
+        long se, sr;
+        double radau;
+        const double ee = tol_units("esdirk4", "linear6", rtols[k], &se, &radau);
+        const double er = tol_units("rodas4", "linear6", rtols[k], &sr, &radau);
+        ck_assert_msg(ee > 2 && ee < 20, "esdirk4 linear6 rtol %g: %.3g tolerances", rtols[k], ee);
+        ck_assert_msg(er < 3, "rodas4 linear6 rtol %g: %.3g tolerances", rtols[k], er);
+        ck_assert_msg(ee > 3 * radau, "esdirk4 linear6 rtol %g: %.3g, Radau %.3g", rtols[k], ee,
+                      radau);
+        ck_assert_msg(se * 10 < sr * 7, "esdirk4 %ld steps, rodas4 %ld", se, sr);
+        if (k == 3) continue; /* the Radau references are good to 1e-13 */
+        const double eb = tol_units("esdirk4", "robertson", rtols[k], &se, &radau);
+        ck_assert_msg(eb < 10, "esdirk4 robertson rtol %g: %.3g tolerances", rtols[k], eb);
+        const double ev = tol_units("esdirk4", "vdp100", rtols[k], &se, &radau);
+        ck_assert_msg(ev < 30, "esdirk4 vdp100 rtol %g: %.3g tolerances", rtols[k], ev);
+        ck_assert_msg(tol_units("rodas4", "robertson", rtols[k], &sr, &radau) < 10, "rodas4");
+        ck_assert_msg(tol_units("rodas4", "vdp100", rtols[k], &sr, &radau) < 10, "rodas4");
+    }
+}
+END_TEST
 
 /* ---- "auto" -------------------------------------------------------------- */
 
@@ -618,6 +778,74 @@ START_TEST(auto_van_der_pol)
     const long d5 = dopri5_steps(&p, &o);
     ck_assert_msg(st.n_accepted * 10 < d5, "auto: %ld steps (%ld dopri5, %ld rodas4), dopri5 %ld",
                   st.n_accepted, st.auto_steps[0], st.auto_steps[1], d5);
+}
+END_TEST
+
+/* Van der Pol in other units: y = S u, u the problem above, S = diag(vdp_s). */
+static double vdp_s[2] = {1, 1};
+static int vdp_scaled_f(double t, const double *y, double *d, void *ctx)
+{
+    const double u[2] = {y[0] / vdp_s[0], y[1] / vdp_s[1]};
+    vdp_f(t, u, d, ctx);
+    d[0] *= vdp_s[0], d[1] *= vdp_s[1];
+    return 0;
+}
+
+static int vdp_scaled_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    const double u[2] = {y[0] / vdp_s[0], y[1] / vdp_s[1]};
+    vdp_jac(t, u, J, dt, ctx);
+    J[1] *= vdp_s[0] / vdp_s[1], J[2] *= vdp_s[1] / vdp_s[0];
+    return 0;
+}
+
+/* auto's stiffness test does not depend on the units of the state: Van der
+ * Pol scaled by 1e200, by 1e-200, and by 1e150 in one component and 1e-150
+ * in the other (atol scaled with it) switches at the same steps as at unit
+ * scale and meets the same bound against SciPy Radau. With dopri5.f's
+ * unweighted sums of squares it never switched at 1e+-200 (inf / inf and
+ * 0 / 0) and took 1.2 million dopri5 steps. */
+START_TEST(auto_scale_invariant)
+{
+    static const double scales[][2] = {{1, 1}, {1e200, 1e200}, {1e-200, 1e-200}, {1e150, 1e-150}};
+    json_t *pj = problem("vdp1000");
+    double u0[2], t[8], ref[16], y[16];
+    vec(json_object_get(pj, "y0"), u0, 2);
+    const size_t n = vec(json_object_get(pj, "t"), t, 8);
+    for (size_t i = 0; i < n; i++)
+        vec(json_array_get(json_object_get(pj, "y"), i), ref + 2 * i, 2);
+    struct ode_stats st0 = {0};
+    for (size_t c = 0; c < sizeof scales / sizeof scales[0]; c++) {
+        memcpy(vdp_s, scales[c], sizeof vdp_s);
+        const double y0[2] = {u0[0] * vdp_s[0], u0[1] * vdp_s[1]};
+        const double atol[2] = {1e-9 * vdp_s[0], 1e-9 * vdp_s[1]};
+        struct ode_problem p = {.f = vdp_scaled_f, .jac = vdp_scaled_jac, .dim = 2, .y0 = y0,
+                                .t_out = t, .n_out = n, .autonomous = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.rtol = 1e-6;
+        o.atol_v = atol;
+        o.atol_len = 2;
+        struct ode_stats st;
+        err e;
+        ck_assert_msg(solve("auto", &p, &o, y, &st, &e) == ERR_OK, "%s", e.message);
+        for (size_t i = 0; i < n; i++)
+            y[2 * i] /= vdp_s[0], y[2 * i + 1] /= vdp_s[1];
+        const double r = rel_err(y, ref, n * 2, 1e-3);
+        ck_assert_msg(r < 100 * o.rtol, "scale %g, %g: relative error %.3g", vdp_s[0], vdp_s[1],
+                      r);
+        if (c == 0) {
+            st0 = st;
+            ck_assert_int_ge(st.n_switches, 1);
+            continue;
+        }
+        ck_assert_msg(st.n_switches == st0.n_switches && st.auto_steps[0] == st0.auto_steps[0] &&
+                          st.auto_steps[1] == st0.auto_steps[1],
+                      "scale %g, %g: %ld switches, %ld + %ld steps; at unit scale %ld, %ld + %ld",
+                      vdp_s[0], vdp_s[1], st.n_switches, st.auto_steps[0], st.auto_steps[1],
+                      st0.n_switches, st0.auto_steps[0], st0.auto_steps[1]);
+    }
+    vdp_s[0] = vdp_s[1] = 1;
 }
 END_TEST
 
@@ -787,9 +1015,12 @@ int main(void)
     tcase_add_loop_test(tc, fd_fallback, 0, N_METHODS);
     tcase_add_loop_test(tc, fd_fallback_jumps, 0, 3);
     tcase_add_test(tc, newton_failure);
+    tcase_add_test(tc, growing_first_step);
+    tcase_add_test(tc, accuracy_bands);
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);
     tcase_add_test(tc, auto_nonstiff_is_dopri5);
+    tcase_add_test(tc, auto_scale_invariant);
     tcase_add_test(tc, auto_switches_back);
     tcase_add_test(tc, auto_fixed_step);
     tcase_add_test(tc, auto_events);

@@ -1,8 +1,10 @@
 /* num/autoswitch.c: the "auto" method's switching. See autoswitch.h. */
 #include "num/autoswitch.h"
 
+#include "num/control.h"
 #include "num/implicit.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -54,26 +56,57 @@ err_code ode_auto_switch(ode_solver *s, double t)
     return ERR_OK;
 }
 
-/* dopri5's h lambda: Y_6 = y_n + h sum_j a_6j k_j, so y_{n+1} - Y_6 =
- * h sum_j (b_j - a_6j) k_j without storing Y_6 (b_7 = 0, a_66 = 0). */
-static double dopri5_hlambda(const ode_solver *s, double h)
+/* Component m of dopri5's two differences over the error control's scale
+ * (atol + rtol max(|y_n|, |y_{n+1}|), the weights of the error norm):
+ * *dk = (k_7 - k_6) / sc, *dy = (y_{n+1} - Y_6) / sc. Y_6 = y_n + h sum_j
+ * a_6j k_j, so y_{n+1} - Y_6 = h sum_j (b_j - a_6j) k_j without storing Y_6
+ * (b_7 = 0, a_66 = 0). */
+static void dopri5_diffs(const ode_solver *s, double h, size_t m, double *dk, double *dy)
 {
     const struct rk_tableau *tab = s->tab;
     const size_t n = s->dim;
     const int st = tab->stages, i6 = st - 2;
     const double *a6 = tab->a + (size_t)i6 * (size_t)(st + tab->dense_stages);
-    const double *k6 = s->k + (size_t)i6 * n, *k7 = s->k + (size_t)(st - 1) * n;
-    double num = 0, den = 0;
+    double d = 0;
+    for (int j = 0; j <= i6; j++)
+        d += (tab->b[j] - a6[j]) * s->k[(size_t)j * n + m];
+    const double sc = ode_control_scale(&s->ctl, m, fmax(fabs(s->y[m]), fabs(s->y1[m])));
+    *dy = h * d / sc;
+    *dk = (s->k[(size_t)(st - 1) * n + m] - s->k[(size_t)i6 * n + m]) / sc;
+}
+
+/* dopri5's h lambda = |h| ||k_7 - k_6|| / ||y_{n+1} - Y_6||, both norms
+ * weighted as the error norm is. The quotient of weighted norms is the
+ * quotient for W J W^-1 (W the weights), which has J's eigenvalues, and it
+ * does not change when the state and atol are scaled together, or one
+ * component is measured in other units: dopri5.f's plain Euclidean norms
+ * did, through their squares, which overflowed (inf / inf) or underflowed
+ * (0 / 0) for states near 1e200 or 1e-200, so auto never switched there
+ * (tests/check_num_stiff.c, auto_scale_invariant). The sums are taken over
+ * the largest term of each when the plain ones are not usable. */
+static double dopri5_hlambda(const ode_solver *s, double h)
+{
+    const size_t n = s->dim;
+    double num = 0, den = 0, mk = 0, my = 0;
     for (size_t m = 0; m < n; m++) {
-        double d = 0;
-        for (int j = 0; j <= i6; j++)
-            d += (tab->b[j] - a6[j]) * s->k[(size_t)j * n + m];
-        d *= h;
-        const double dk = k7[m] - k6[m];
+        double dk, dy;
+        dopri5_diffs(s, h, m, &dk, &dy);
+        mk = fmax(mk, fabs(dk));
+        my = fmax(my, fabs(dy));
         num += dk * dk;
-        den += d * d;
+        den += dy * dy;
     }
-    return den > 0 ? fabs(h) * sqrt(num / den) : 0;
+    if (!(my > 0) || !(mk < INFINITY) || !(my < INFINITY)) return my > 0 ? INFINITY : 0;
+    if (isfinite(num) && den >= DBL_MIN && (num >= DBL_MIN || mk == 0))
+        return fabs(h) * sqrt(num / den);
+    num = den = 0; /* a square overflowed or lost its bits: over the largest terms */
+    for (size_t m = 0; m < n; m++) {
+        double dk, dy;
+        dopri5_diffs(s, h, m, &dk, &dy);
+        if (mk > 0) num += (dk / mk) * (dk / mk);
+        den += (dy / my) * (dy / my);
+    }
+    return fabs(h) * (mk / my) * sqrt(num / den);
 }
 
 int ode_auto_after_step(ode_solver *s, double h)

@@ -3,7 +3,8 @@
  *
  * Into rodas4: Hairer's stiffness test of dopri5 (Hairer-Norsett-Wanner I,
  * II.10; dopri5.f): after an accepted step, h lambda is estimated as
- *   |h| ||k_7 - k_6|| / ||y_{n+1} - Y_6||,
+ *   |h| ||k_7 - k_6|| / ||y_{n+1} - Y_6||
+ * in the error norm's weights (autoswitch.c: scale-invariant),
  * both stages taken at t_n + h (c_6 = c_7 = 1), so the quotient is a
  * difference quotient of f along a direction the step itself produced; it
  * costs two sums over stages already computed and no evaluation of f. When
@@ -18,7 +19,8 @@
  *
  * Back to dopri5: after each accepted rodas4 step, rho(J) at the step's
  * start (rodas4 forms J there anyway) is estimated by a few power
- * iterations (dim^2 each, against rodas4's dim^3 LU per step), the vector
+ * iterations on W J W^-1, W the same weights (dim^2 each, against rodas4's
+ * dim^3 LU per step), the vector
  * kept from step to step so the estimate sharpens over a stiff stretch.
  * When |h| rho <= 3.0 / 2 for 15 steps in a row, dopri5 could take rodas4's
  * steps with room to spare and it takes over. The hysteresis: the factor 2

@@ -60,6 +60,11 @@ static inline double scale_of(const struct ode_control *c, size_t g, size_t m, d
            c->rtol[g * c->rtol_sg + m * c->rtol_sm] * ymax;
 }
 
+double ode_control_scale(const struct ode_control *c, size_t n, double ymax)
+{
+    return scale_of(c, n / c->gdim, n % c->gdim, ymax);
+}
+
 /* The scales of components m .. m+3 of group g, ymax their max(|y|)s:
  * atol + rtol ymax per component (scalar or per-component tolerances). Built
  * from vectors (a broadcast or a load), not lane by lane: four scalar

@@ -41,6 +41,10 @@ struct ode_control {
     double rtol_scalar, atol_scalar; /* storage the pointers use for scalars */
 };
 
+/* The error control's scale of component n (of the whole state) for a
+ * magnitude ymax: atol_n + rtol_n ymax. */
+double ode_control_scale(const struct ode_control *c, size_t n, double ymax);
+
 /* Set up from validated options for a dim-dimensional state. */
 void ode_control_init(struct ode_control *c, const struct ode_options *o,
                       const struct rk_tableau *tab, size_t dim);

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #define NONFINITE_SHRINK 0.25 /* h factor after f failed recoverably */
-#define NEWTON_SHRINK 0.5     /* h factor after Newton failed or I - h gamma J was singular */
+#define NEWTON_SHRINK 0.5     /* h factor after Newton failed, or I - h gamma J was bad */
 #define STOP_GUARD 1e-8       /* a step ending within this fraction of |h| of t_stop ends at it */
 
 err_code ode_evolve_fail(ode_solver *s, double t, err_code code, const char *fmt, ...)
@@ -131,9 +131,12 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
                      : rk_step_trial(s->tab, s->dim, stage_dim(s), p->f, p->ctx, t, h, t_last, s->y,
                                      s->k, s->y1, s->ytmp, &s->st->nfe);
         first = 0;
-        if (rc == ODE_RC_NEWTON || rc == ODE_RC_SINGULAR) {
-            const char *what = rc == ODE_RC_NEWTON ? "Newton iteration did not converge"
-                                                   : "singular iteration matrix";
+        if (rc == ODE_RC_NEWTON || rc == ODE_RC_SINGULAR || rc == ODE_RC_PAST_POLE) {
+            const char *what = rc == ODE_RC_NEWTON     ? "Newton iteration did not converge"
+                               : rc == ODE_RC_SINGULAR ? "singular iteration matrix"
+                                                       : "step past the pole of the stability "
+                                                         "function (h gamma lambda > 1 on a "
+                                                         "growing mode)";
             if (ev->fixed) return ode_evolve_fail(s, t, ERR_SOLVER, "%s at t=%.15g", what, t);
             s->st->n_rejected++;
             rejected = 1;

@@ -6,6 +6,7 @@
 #include "num/implicit.h"
 
 #include "num/autoswitch.h"
+#include "num/control.h"
 
 #include "num/step.h"
 
@@ -271,6 +272,25 @@ static void blocks_of(const ode_solver *s, size_t *nb, size_t *bs)
     *bs = p->jac_blocks ? p->jac_bsize : s->dim;
 }
 
+/* det(I - hg J) < 0, from its LU (dgetrf's U and row interchanges). The
+ * determinant is the product of 1 - hg lambda over J's eigenvalues; a
+ * complex pair adds |1 - hg lambda|^2 > 0, so it is negative exactly when
+ * an odd number of real eigenvalues have hg lambda > 1: growing modes that
+ * the step has carried past the pole of the stability function (at h lambda
+ * = 1 / gamma). There R(h lambda) is small and of either sign while the
+ * mode grows like exp(h lambda), and the embedded solution is as wrong as
+ * the main one, so the error estimate cannot see it: rodas4 took one step
+ * of 1e4 on y' = y with first_step 1e4 and answered -8.9e-4
+ * (tests/check_num_stiff.c, growing_first_step). An adaptive step is refused
+ * before its stages are computed, as a singular matrix is (h halved). */
+static int det_negative(const double *lu, const int *ipiv, size_t n)
+{
+    int neg = 0;
+    for (size_t i = 0; i < n; i++)
+        neg ^= (lu[i * n + i] < 0) ^ (ipiv[i] != (int)i + 1);
+    return neg;
+}
+
 /* lu = I - hg J, factored (block by block). */
 static int lu_make(ode_solver *s, double hg)
 {
@@ -278,8 +298,10 @@ static int lu_make(ode_solver *s, double hg)
     size_t nb, n;
     blocks_of(s, &nb, &n);
     const int ni = (int)n;
+    /* fixed steps have no error control to fall back on: the user's h stands */
+    const int adaptive = !(s->o->fixed_step > 0 || s->o->n_steps > 0);
     s->st->n_lu++;
-    int bad = 0;
+    int bad = 0, past_pole = 0;
     for (size_t b = 0; b < nb; b++) {
         double *lu = w->lu + b * n * n;
         const double *J = w->J + b * n * n;
@@ -291,10 +313,11 @@ static int lu_make(ode_solver *s, double hg)
         /* row-major M is column-major M^T: factor that, solve with 'T' */
         dgetrf_(&ni, &ni, lu, &ni, w->ipiv + b * n, &info);
         bad |= info != 0;
+        if (!info && adaptive) past_pole |= det_negative(lu, w->ipiv + b * n, n);
     }
-    w->lu_valid = !bad;
+    w->lu_valid = !bad && !past_pole;
     w->lu_hg = hg;
-    return bad ? ODE_RC_SINGULAR : 0;
+    return bad ? ODE_RC_SINGULAR : past_pole ? ODE_RC_PAST_POLE : 0;
 }
 
 static void lu_solve(const ode_solver *s, double *x)
@@ -471,9 +494,17 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
     size_t nb, bs;
     blocks_of(s, &nb, &bs);
     const size_t nj = nb * bs; /* components past nj: zero rows of J */
+    /* v lives in the error norm's weighted coordinates: the iteration is on
+     * W J W^-1 (W = 1 / scale at the step's start), which has J's
+     * eigenvalues, so the estimate does not depend on the state's units
+     * (autoswitch.c, dopri5_hlambda) */
     double *u = s->ytmp, rho = 0;
     for (int it = 0; it < iters; it++) {
         double nv = 0, nu = 0;
+        for (size_t j = 0; j < n; j++) {
+            nv += v[j] * v[j];
+            v[j] *= ode_control_scale(&s->ctl, j, fabs(s->y[j]));
+        }
         for (size_t i = 0; i < n; i++) {
             const size_t b = i / bs, i0 = b * bs;
             double acc = 0;
@@ -482,9 +513,9 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
                 for (size_t j = 0; j < bs; j++)
                     acc += row[j] * v[i0 + j];
             }
+            acc /= ode_control_scale(&s->ctl, i, fabs(s->y[i]));
             u[i] = acc;
             nu += acc * acc;
-            nv += v[i] * v[i];
         }
         if (!(nv > 0) || !(nu > 0) || !isfinite(nu)) return nu == 0 ? 0 : -1;
         rho = sqrt(nu / nv);

@@ -107,7 +107,9 @@ static inline void put8(char *p, uint64_t w)
 static inline __attribute__((always_inline)) size_t render(char *buf, int neg, uint64_t f, int e)
 {
     uint64_t hi = f / 100000000;
-    uint32_t top = (uint32_t)hi / 100000000; /* hi < 10^9: 32-bit arithmetic */
+    /* = hi / 10^8, but from f: beside hi's multiply, not after it (the
+     * writer waits on its chain of multiplies) */
+    uint32_t top = (uint32_t)(f / 10000000000000000ull);
     int nd = 17 - (top == 0); /* f >= 10^15: mid's first digit is not 0 when top is */
     int x = e + nd - 1;       /* exponent of the first digit */
     const uint64_t zeros = 0x3030303030303030ull;

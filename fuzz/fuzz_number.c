@@ -4,7 +4,9 @@
  * first 8 bytes, codec_num_write's text is a JSON number of at most 17
  * significant digits that reads back (codec_strtod and strtod) to the same
  * bits, and exactly the text of the writer it replaced (the oracle,
- * tests/codec_num_ref.h; -0.0 and non-finite values too). (That it is the
+ * tests/codec_num_ref.h; -0.0 and non-finite values too), and the doubles
+ * of the first 64 bytes through codec_num_write_list give the oracle's
+ * texts joined by commas. (That it is the
  * shortest such text is tests/check_codec's, against Python's repr.) */
 #include "fuzz/fuzz.h"
 
@@ -76,6 +78,18 @@ FUZZ_ENTRY(number)
             }
             FUZZ_ASSERT(digits <= 18); /* 17 and a written ".0" */
         }
+        /* the doubles of the first 8 x k bytes (k <= 8) through
+         * codec_num_write_list, two at a time: the oracle's texts joined */
+        double v[8];
+        size_t k = size / sizeof(double) < 8 ? size / sizeof(double) : 8, m = 0;
+        memcpy(v, data, k * sizeof(double));
+        char list[8 * (CODEC_NUM_MAX + 1)], joined[8 * (CODEC_NUM_MAX + 1)];
+        for (size_t i = 0; i < k; i++) {
+            if (i) joined[m++] = ',';
+            m += codec_num_ref_write(joined + m, v[i]);
+        }
+        size_t ln = (size_t)(codec_num_write_list(list, v, k) - list);
+        FUZZ_ASSERT(ln == m && memcmp(list, joined, m) == 0);
     }
     if (size > 400 || !json_number((const char *)data, size)) return 0;
     char tok[402];

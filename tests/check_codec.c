@@ -277,6 +277,79 @@ START_TEST(numbers_match_oracle_random)
 }
 END_TEST
 
+/* codec_num_write_list, which writes its numbers two at a time (a pair of
+ * normal doubles through one path, any other pair number by number): the
+ * oracle's text for each, joined by commas, for lists of every length up
+ * to 9 (odd and even tails) with non-finite values, zeros and subnormals
+ * at every place of a pair, and the jbuf writers built on it across their
+ * block boundaries. */
+static double list_value(uint64_t *state, int kind)
+{
+    static const double specials[] = {0.0,     -0.0,    NAN,     INFINITY, -INFINITY, DBL_TRUE_MIN,
+                                      -1e-310, DBL_MIN, DBL_MAX, 1e16,     1e-5,      2.0};
+    uint64_t r = (*state ^= *state << 13, *state ^= *state >> 7, *state ^= *state << 17);
+    double x;
+    switch (kind) {
+    case 0: /* any bit pattern */
+        memcpy(&x, &r, sizeof x);
+        return x;
+    case 1: /* solver-like values */
+        return (double)(r >> 11) / 9007199254740992.0 * 50 - 25;
+    case 2: /* integers */
+        return (double)(int64_t)(r % 2000001) - 1000000;
+    default:
+        return specials[r % (sizeof specials / sizeof *specials)];
+    }
+}
+
+START_TEST(numbers_list_against_oracle)
+{
+    uint64_t state = 0x452821e638d01377ull;
+    double v[9];
+    char got[9 * (CODEC_NUM_MAX + 1)], want[9 * (CODEC_NUM_MAX + 1)];
+    for (long it = 0; it < 400000; it++) {
+        size_t n = (size_t)(it % 10);
+        int kind = (int)(it / 10 % 5); /* 4: each value of any kind */
+        for (size_t i = 0; i < n; i++)
+            v[i] = list_value(&state, kind < 4 ? kind : (int)(state % 4));
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i) want[m++] = ',';
+            m += codec_num_ref_write(want + m, v[i]);
+        }
+        size_t len = (size_t)(codec_num_write_list(got, v, n) - got);
+        ck_assert_msg(len == m && memcmp(got, want, m) == 0, "list %ld: wrote %.*s, the oracle %.*s",
+                      it, (int)len, got, (int)m, want);
+    }
+    enum { N = 1100 };
+    double *w = malloc(N * sizeof *w);
+    ck_assert_ptr_nonnull(w);
+    for (size_t i = 0; i < N; i++)
+        w[i] = list_value(&state, i % 7 == 0 ? 3 : (int)(i % 2));
+    const size_t ns[] = {0, 1, 2, 255, 256, 257, 511, 512, 513, 1099, 1100};
+    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+        jbuf got_b, want_b;
+        jbuf_init(&got_b);
+        jbuf_init(&want_b);
+        jbuf_vec(&got_b, w, ns[k]);
+        jbuf_raw(&want_b, "[", 1);
+        for (size_t i = 0; i < ns[k]; i++) {
+            char t[CODEC_NUM_MAX];
+            if (i) jbuf_raw(&want_b, ",", 1);
+            jbuf_raw(&want_b, t, codec_num_ref_write(t, w[i]));
+        }
+        jbuf_raw(&want_b, "]", 1);
+        size_t gl, wl;
+        char *g = jbuf_take(&got_b, &gl), *x = jbuf_take(&want_b, &wl);
+        ck_assert_uint_eq(gl, strlen(g));
+        ck_assert_msg(gl == wl && strcmp(g, x) == 0, "jbuf_vec of %zu numbers", ns[k]);
+        free(g);
+        free(x);
+    }
+    free(w);
+}
+END_TEST
+
 START_TEST(numbers_spelling)
 {
     char buf[CODEC_NUM_MAX];
@@ -1511,6 +1584,7 @@ static Suite *suite(void)
     tcase_add_test(c, reply_stats_implicit);
     tcase_add_test(c, numbers_random_against_brute_force);
     tcase_add_test(c, numbers_spelling);
+    tcase_add_test(c, numbers_list_against_oracle);
     tcase_add_test(c, numbers_match_oracle_edges);
     tcase_add_loop_test(c, numbers_match_oracle_random, 0, ORACLE_SLICES);
     tcase_add_test(c, strtod_hard_cases);

@@ -3,7 +3,7 @@
  * DESIGN. The shortest decimal that reads back to the double, the nearest
  * one when several are as short, spelled as Python's repr spells it (so a
  * document written by json.dump comes back as the same text). Normal
- * doubles go through Schubfach (fmt_normal: a fixed amount of 128-bit
+ * doubles go through Schubfach (shortest: a fixed amount of 128-bit
  * arithmetic, where a printf round-trip search takes many times as long,
  * and a trajectory reply is mostly numbers); subnormals through a %.*e
  * search. Both hand render 16 or 17 digits, which it turns into text with
@@ -107,7 +107,9 @@ static inline void put8(char *p, uint64_t w)
 static inline __attribute__((always_inline)) size_t render(char *buf, int neg, uint64_t f, int e)
 {
     uint64_t hi = f / 100000000;
-    uint32_t top = (uint32_t)hi / 100000000; /* hi < 10^9: 32-bit arithmetic */
+    /* = hi / 10^8, but from f: beside hi's multiply, not after it (the
+     * writer waits on its chain of multiplies) */
+    uint32_t top = (uint32_t)(f / 10000000000000000ull);
     int nd = 17 - (top == 0); /* f >= 10^15: mid's first digit is not 0 when top is */
     int x = e + nd - 1;       /* exponent of the first digit */
     const uint64_t zeros = 0x3030303030303030ull;
@@ -241,11 +243,11 @@ static inline int flog2_pow10(int e)
     return (int)(((int64_t)e * 913124641741LL) >> 38);
 }
 
-static size_t fmt_normal(char *buf, double v)
+/* The shortest decimal of the normal double of these bits: f x 10^*e,
+ * 10^15 <= f < 10^17 as render wants it. */
+static inline __attribute__((always_inline)) uint64_t shortest(uint64_t bits, int *e)
 {
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    int neg = (int)(bits >> 63), bq = (int)((bits >> 52) & 0x7ff);
+    int bq = (int)((bits >> 52) & 0x7ff);
     uint64_t t = bits & ((1ull << 52) - 1), c = (1ull << 52) | t;
     int q = bq - 1075, k;
     uint64_t out = c & 1, cb = c << 2, cbr = cb + 2, cbl;
@@ -271,7 +273,8 @@ static size_t fmt_normal(char *buf, double v)
     int lower = cmp < 0 || (cmp == 0 && (s & 1) == 0);
     uint64_t f = uin != win ? (uin ? s : t1) : (lower ? s : t1);
     f = (s >= 100 && upin != wpin) ? (upin ? sp10 : tp10) : f;
-    return render(buf, neg, f, k);
+    *e = k;
+    return f;
 }
 
 /* Zero, subnormals, non-finite values: out of line, so the common path
@@ -290,11 +293,51 @@ static __attribute__((noinline)) size_t fmt_special(char *buf, double x, unsigne
     return fmt_small(buf, x);
 }
 
+/* Normal doubles (a biased exponent of 1..0x7fe): one test for the
+ * common case. */
+static inline int is_normal(uint64_t bits)
+{
+    return ((unsigned)(bits >> 52) & 0x7ff) - 1 < 0x7fe;
+}
+
 size_t codec_num_write(char *buf, double x)
 {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
-    unsigned bq = (unsigned)(bits >> 52) & 0x7ff; /* one test for the common case */
-    if (bq - 1 < 0x7fe) return fmt_normal(buf, x);
-    return fmt_special(buf, x, bq);
+    if (!is_normal(bits)) return fmt_special(buf, x, (unsigned)(bits >> 52) & 0x7ff);
+    int e;
+    uint64_t f = shortest(bits, &e);
+    return render(buf, (int)(bits >> 63), f, e);
+}
+
+/* Two numbers at a time, both computed before either is placed: the
+ * writer is bound by the latency of its multiply chains, and with a call
+ * per number the processor's window holds too little of the next number's
+ * chain to overlap the two (a third and fourth at a time gained nothing
+ * more; docs/benchmarks.md, "The number list writer"). */
+char *codec_num_write_list(char *o, const double *v, size_t n)
+{
+    size_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+        uint64_t b0, b1;
+        memcpy(&b0, v + k, sizeof b0);
+        memcpy(&b1, v + k + 1, sizeof b1);
+        if (k) *o++ = ',';
+        if (is_normal(b0) && is_normal(b1)) {
+            int e0, e1;
+            uint64_t f0 = shortest(b0, &e0), f1 = shortest(b1, &e1);
+            o += render(o, (int)(b0 >> 63), f0, e0);
+            *o++ = ',';
+            o += render(o, (int)(b1 >> 63), f1, e1);
+        } else {
+            o += codec_num_write(o, v[k]);
+            *o++ = ',';
+            o += codec_num_write(o, v[k + 1]);
+        }
+    }
+    if (k < n) {
+        if (k) *o++ = ',';
+        o += codec_num_write(o, v[k]);
+    }
+    return o;
 }

@@ -19,4 +19,9 @@
  * Non-finite values (never produced by a successful solve) are "null". */
 size_t codec_num_write(char *buf, double x);
 
+/* v[0],v[1],...: n numbers as codec_num_write writes them, joined by
+ * commas, at o (room for n * (CODEC_NUM_MAX + 1) bytes); returns the end
+ * of the text, which is not NUL-terminated. */
+char *codec_num_write_list(char *o, const double *v, size_t n);
+
 #endif

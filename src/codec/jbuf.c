@@ -125,10 +125,10 @@ void jbuf_vec(jbuf *b, const double *v, size_t n)
         size_t m = n - k < BLOCK ? n - k : BLOCK;
         if (grow(b, m * (CODEC_NUM_MAX + 1)) != 0) return;
         char *o = b->p + b->len;
-        for (size_t end = k + m; k < end; k++) {
-            if (k) *o++ = ',';
-            o += codec_num_write(o, v[k]);
-        }
+        if (k) *o++ = ',';
+        o = codec_num_write_list(o, v + k, m);
+        k += m;
+        *o = '\0';
         b->len = (size_t)(o - b->p);
     }
     jbuf_raw(b, "]", 1);
@@ -158,12 +158,10 @@ static void rows_write(jbuf *b, const double *y, size_t n, size_t dim, int nan_r
                 continue;
             }
             *o++ = '[';
-            for (size_t k = 0; k < dim; k++) {
-                if (k) *o++ = ',';
-                o += codec_num_write(o, r[k]);
-            }
+            o = codec_num_write_list(o, r, dim);
             *o++ = ']';
         }
+        *o = '\0';
         b->len = (size_t)(o - b->p);
     }
     jbuf_raw(b, "]", 1);

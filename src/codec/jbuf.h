@@ -29,7 +29,7 @@ void jbuf_lit(jbuf *b, const char *s); /* raw NUL-terminated text, e.g. "{\"y\":
 void jbuf_str(jbuf *b, const char *s); /* a JSON string, quoted and escaped */
 void jbuf_double(jbuf *b, double x);   /* codec_num_write */
 void jbuf_int(jbuf *b, long long v);
-/* [v0,v1,...]: n numbers through jbuf_double. */
+/* [v0,v1,...]: n numbers as jbuf_double writes them (codec_num_write_list). */
 void jbuf_vec(jbuf *b, const double *v, size_t n);
 /* [[..],[..],...]: n rows of dim numbers each, row-major in y. */
 void jbuf_rows(jbuf *b, const double *y, size_t n, size_t dim);

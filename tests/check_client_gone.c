@@ -66,7 +66,7 @@ START_TEST(queued_evaluation_of_a_gone_client_is_dropped)
     start(args);
     ck_assert_double_eq(metric(dropped_queued), 0);
     /* A holds the one thread */
-    tu_conn *a = send_get("/v1/test/eval?ms=1500", "hold-a");
+    tu_conn *a = send_get("/v1/test/eval?ms=3000", "hold-a");
     ck_assert_int_eq(tu_wait_log(&d, "test_sleep_start request_id=hold-a", 10), 0);
     /* B queues behind it, and its client leaves */
     tu_conn *b = send_get("/v1/test/eval?ms=1000", "gone-b");
@@ -131,7 +131,11 @@ START_TEST(running_solve_of_a_gone_client_is_stopped)
     ck_assert_ptr_nonnull(a);
     ck_assert_int_eq(tu_send(a, "POST", "/v1/models/spiral/trajectory", hs, body, strlen(body)), 0);
     ck_assert_int_eq(tu_wait_log(&d, "event=deferred request_id=solve-a", 10), 0);
-    usleep(300000); /* well into the solve */
+    /* running, not still queued behind the one evaluation thread: on a
+     * loaded machine a fixed pause may end before the solve began */
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=solve-a where=pool", 30),
+                     0);
+    usleep(100000); /* into the solve */
     tu_close(a);
     ck_assert_int_eq(tu_wait_log(&d, "event=eval_dropped request_id=solve-a when=running", 10), 0);
     ck_assert_double_eq(metric(dropped_running), 1);
@@ -151,7 +155,7 @@ START_TEST(queue_wait_counts_against_solve_timeout)
     const char *args[] = {"--eval-threads",  "1", "--solve-timeout", "0.5", "--seed-models", seed,
                           "--inline-budget", "0", NULL};
     start(args);
-    tu_conn *a = send_get("/v1/test/eval?ms=1500", "hold-a");
+    tu_conn *a = send_get("/v1/test/eval?ms=3000", "hold-a");
     ck_assert_int_eq(tu_wait_log(&d, "test_sleep_start request_id=hold-a", 10), 0);
     const char *const hs[] = {"Content-Type: application/json", NULL};
     static const char quick[] = "{\"y0\": [2.0, 0.0], \"t\": [0.5, 1.0]}";

@@ -543,6 +543,29 @@ END_TEST
 
 /* ---- concurrency ---- */
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The slow requests of the tests below run until solve_timeout (3 s from
+ * their arrival, sent at t0): whether they still run can be asked only
+ * while well within it. On a machine so loaded that the small requests in
+ * between took longer, their having ended says nothing: the check is
+ * skipped (and said so) rather than failed. */
+#define SLOW_TIMEOUT_S 3.0
+static int slow_still_due(double t0)
+{
+    double took = now_s() - t0;
+    if (took < 0.8 * SLOW_TIMEOUT_S) return 1;
+    printf("the small requests took %.2f s of the slow ones' %.0f s: not asked whether these "
+           "still run\n",
+           took, SLOW_TIMEOUT_S);
+    return 0;
+}
+
 /* A solve that would run for many seconds (64 trajectories, a tight
  * tolerance, a long span); solve_timeout cuts it. */
 static char *slow_request(void)
@@ -565,6 +588,7 @@ START_TEST(slow_solves_do_not_stall_others)
     start(args);
     char *body = slow_request();
     tu_conn *slow[2];
+    double t0 = now_s();
     for (int i = 0; i < 2; i++) {
         char id[64];
         snprintf(id, sizeof id, "X-Request-Id: slow-%d", i);
@@ -591,11 +615,15 @@ START_TEST(slow_solves_do_not_stall_others)
     tu_response_free(&r);
 
     /* ...and the slow ones are still running */
-    for (int i = 0; i < 2; i++)
-        ck_assert_msg(!tu_readable(slow[i], 0), "slow request %d answered before the small ones",
-                      i);
-    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
-    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-1 where=pool"), 0);
+    if (slow_still_due(t0)) {
+        for (int i = 0; i < 2; i++)
+            ck_assert_msg(!tu_readable(slow[i], 0),
+                          "slow request %d answered before the small ones", i);
+        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"),
+                         0);
+        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-1 where=pool"),
+                         0);
+    }
     /* they end at solve_timeout (or, on a machine fast enough, before it) */
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(tu_recv(slow[i], &r, 60), 0);
@@ -635,6 +663,7 @@ START_TEST(keepalive_not_stalled_by_slow_solve)
         const char *h[] = {"Content-Type: application/json", id, NULL};
         slow[i] = tu_connect("127.0.0.1", d.port);
         ck_assert_ptr_nonnull(slow[i]);
+        double t0 = now_s();
         ck_assert_int_eq(
             tu_send(slow[i], "POST", "/v1/models/spiral/trajectory", h, body, strlen(body)), 0);
         if (i == 1) break;
@@ -651,8 +680,12 @@ START_TEST(keepalive_not_stalled_by_slow_solve)
                          0);
         json_decref(reply_json(&r, 200));
         tu_response_free(&r);
-        ck_assert_msg(!tu_readable(slow[0], 0), "the slow request answered before the small ones");
-        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
+        if (slow_still_due(t0)) {
+            ck_assert_msg(!tu_readable(slow[0], 0),
+                          "the slow request answered before the small ones");
+            ck_assert_int_eq(
+                tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
+        }
         ck_assert_int_eq(tu_recv(slow[0], &r, 60), 0);
         ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
                       "%d %s", r.status, r.body);
@@ -986,6 +1019,7 @@ START_TEST(inline_under_load)
     const char *hs[] = {"Content-Type: application/json", "X-Request-Id: slow-0", NULL};
     tu_conn *slow = tu_connect("127.0.0.1", d.port);
     ck_assert_ptr_nonnull(slow);
+    double t0 = now_s();
     ck_assert_int_eq(tu_send(slow, "POST", "/v1/models/spiral/trajectory", hs, body, strlen(body)),
                      0);
     ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10), 0);
@@ -1016,7 +1050,8 @@ START_TEST(inline_under_load)
         snprintf(needle, sizeof needle, "request_id=small-%d where=pool", i);
         ck_assert_int_eq(tu_log_count(&d, needle), 0);
     }
-    ck_assert_msg(!tu_readable(slow, 0), "the slow request answered before the small ones");
+    if (slow_still_due(t0))
+        ck_assert_msg(!tu_readable(slow, 0), "the slow request answered before the small ones");
     tu_response r;
     ck_assert_int_eq(tu_recv(slow, &r, 60), 0);
     ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
@@ -1069,13 +1104,6 @@ static void *load_client_run(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* While every HTTP thread is busy solving inline, /healthz on a new
  * connection still answers, each time within a bound far above any
  * machine's noise (a correctness bound: no request waits for the load to
@@ -1106,6 +1134,9 @@ START_TEST(healthz_answers_while_http_threads_solve)
         double dt = now_s() - t0;
         if (dt > worst) worst = dt;
     }
+    /* the load goes on until it has run more than N solves inline, however
+     * few it got through during the probes on a loaded machine */
+    ck_assert_int_gt(tu_wait_log_count(&d, "where=inline code=ok", N + 1, 60.0), N);
     atomic_store(&stop, 1);
     long ok = 0;
     for (int i = 0; i < N; i++) {
@@ -1113,7 +1144,9 @@ START_TEST(healthz_answers_while_http_threads_solve)
         ck_assert_msg(lc[i].failed == 0, "client %d: %ld failed requests", i, lc[i].failed);
         ok += lc[i].ok;
     }
-    ck_assert_msg(worst < 2.0, "/healthz took %.3f s under load", worst);
+    /* the load stops only after the probes: a probe waiting for it would
+     * wait out tu_http's deadline; 10 s holds on a loaded sanitizer run */
+    ck_assert_msg(worst < 10.0, "/healthz took %.3f s under load", worst);
     ck_assert_int_gt(ok, N);
     /* the load ran inline, several requests in flight at once */
     ck_assert_int_gt(tu_log_count(&d, "where=inline code=ok"), N);

@@ -92,10 +92,14 @@ class Basics(unittest.TestCase):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-        s.close()  # nothing listens there now
-        with self.assertRaises(ConnectionFailed):
-            Client(f"http://127.0.0.1:{port}", timeout=5).models()
-        self.assertFalse(Client(f"http://127.0.0.1:{port}", timeout=5).health())
+        # bound, never listening: connections are refused, and the port stays
+        # ours (closed, a daemon of a parallel test could be given it)
+        try:
+            with self.assertRaises(ConnectionFailed):
+                Client(f"http://127.0.0.1:{port}", timeout=5).models()
+            self.assertFalse(Client(f"http://127.0.0.1:{port}", timeout=5).health())
+        finally:
+            s.close()
 
 
 class Models(unittest.TestCase):

@@ -344,9 +344,7 @@ START_TEST(sighup_swaps_the_certificate)
     install("two");
     ck_assert_int_eq(tu_write_file(crt, "not a certificate\n"), 0);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
-    for (int i = 0; i < 100 && tu_log_count(&d, "event=tls_reload_failed") < 2; i++)
-        usleep(50000);
-    ck_assert_int_eq(tu_log_count(&d, "event=tls_reload_failed"), 2);
+    ck_assert_int_eq(tu_wait_log_count(&d, "event=tls_reload_failed", 2, 30.0), 2);
     ck_assert_int_eq(tu_log_count(&d, "expected PEM certificates"), 1);
     served_fingerprint(ca2, got, sizeof got);
     ck_assert_str_eq(got, fp2);

@@ -480,7 +480,7 @@ START_TEST(expiry_and_revocation)
     ck_assert_ptr_nonnull(strstr(r.body, "revoked"));
     tu_response_free(&r);
     free(bt);
-    ck_assert_int_eq(tu_wait_log(&d, "reason=revoked token=tmp ", 5.0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "reason=revoked token=tmp ", 30), 0);
     ck_assert_int_eq(call("DELETE", "/v1/tokens/tmp", b, NULL, &r), 404);
     tu_response_free(&r);
     /* the name is free again */
@@ -494,7 +494,7 @@ START_TEST(expiry_and_revocation)
     ck_assert_ptr_nonnull(strstr(r.body, "expired"));
     tu_response_free(&r);
     free(bt);
-    ck_assert_int_eq(tu_wait_log(&d, "reason=expired token=short ", 5.0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "reason=expired token=short ", 30), 0);
     ck_assert_int_eq(call("GET", "/v1/tokens", b, NULL, &r), 200);
     ck_assert_ptr_nonnull(strstr(r.body, "\"expired\":true"));
     ck_assert_ptr_nonnull(strstr(r.body, "\"last_used_at\":\"20"));
@@ -505,7 +505,7 @@ START_TEST(expiry_and_revocation)
     char *cli = cli_token(d.db, "write", "from-cli");
     ck_assert_int_eq(use(cli, "DELETE", "/v1/models/nosuch-auth"), 404);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 10.0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 30), 0);
     ck_assert_int_eq(use(cli, "DELETE", "/v1/models/nosuch-auth"), 404);
     const char *const rv[] = {"revoke", "from-cli", NULL};
     char *out = NULL;
@@ -514,7 +514,7 @@ START_TEST(expiry_and_revocation)
     free(out);
     ck_assert_int_eq(use(cli, "DELETE", "/v1/models/nosuch-auth"), 401);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "changed=0", 10.0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "changed=0", 30), 0);
     ck_assert_int_eq(use(cli, "DELETE", "/v1/models/nosuch-auth"), 401);
     /* revoke by id */
     char id[API_TOKEN_ID_LEN + 1];
@@ -613,7 +613,7 @@ static int spawn_on_any(const char *const *extra, int *port)
 
 static int wait_port(void)
 {
-    if (tu_wait_log(&d, "event=ready addr=", 20.0) != 0) return -1;
+    if (tu_wait_log(&d, "event=ready addr=", 30) != 0) return -1;
     char *log = tu_read_file(d.log, NULL);
     const char *p = strstr(log, "event=listening addr=0.0.0.0:");
     int port = p ? atoi(p + strlen("event=listening addr=0.0.0.0:")) : -1;
@@ -656,7 +656,7 @@ START_TEST(network_default_is_required)
     ck_assert_int_eq(spawn_on_any(NULL, &port), 0);
     d.port = wait_port();
     ck_assert_int_gt(d.port, 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=auth policy=required setting=auto loopback=0", 1.0),
+    ck_assert_int_eq(tu_wait_log(&d, "event=auth policy=required setting=auto loopback=0", 30),
                      0);
     ck_assert_int_eq(call("GET", "/healthz", NULL, NULL, NULL), 200);
     ck_assert_int_eq(call("GET", "/readyz", NULL, NULL, NULL), 200);
@@ -667,7 +667,7 @@ START_TEST(network_default_is_required)
     free(tok);
     /* loopback: writes */
     start("auto");
-    ck_assert_int_eq(tu_wait_log(&d, "event=auth policy=writes setting=auto loopback=1", 1.0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=auth policy=writes setting=auto loopback=1", 30), 0);
     ck_assert_int_eq(call("GET", "/v1/models", NULL, NULL, NULL), 200);
     ck_assert_int_eq(call("DELETE", "/v1/models/nosuch-auth", NULL, NULL, NULL), 401);
     stop_ok();

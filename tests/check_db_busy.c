@@ -182,7 +182,7 @@ START_TEST(job_checkpoint_waits_out_a_held_lock)
                     202);
     long long id = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    ck_assert_int_eq(tu_wait_log(&d, "job_started", 20), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "job_started", 30), 0);
     char st[32];
     /* a first checkpoint, so the job is well under way */
     for (int i = 0; i < 1000 && job_iteration(id, st, sizeof st) < 5; i++)

@@ -699,9 +699,9 @@ START_TEST(queue_full_503_is_counted)
     tu_conn *c1 = tu_connect("127.0.0.1", d.port), *c2 = tu_connect("127.0.0.1", d.port);
     const char *h1[] = {"X-Request-Id: m-a", NULL}, *h2[] = {"X-Request-Id: m-b", NULL};
     ck_assert_int_eq(tu_send(c1, "GET", "/v1/test/eval?ms=5000", h1, NULL, 0), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=test_sleep_start request_id=m-a", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=test_sleep_start request_id=m-a", 30), 0);
     ck_assert_int_eq(tu_send(c2, "GET", "/v1/test/eval?ms=10", h2, NULL, 0), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=deferred request_id=m-b", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=deferred request_id=m-b", 30), 0);
     scrape b;
     get(&b); /* one running, one waiting */
     ck_assert(value(&b, "odeserve_eval_queue_depth", NULL) == 1);
@@ -873,7 +873,7 @@ START_TEST(metrics_off_and_token)
     free(tok_write);
     ck_assert_int_eq(tu_write_file(conf, "metrics = open\n"), 0);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 30), 0);
     ck_assert_int_eq(tu_http(d.port, "GET", "/metrics", NULL, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);
     tu_response_free(&r);

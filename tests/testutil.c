@@ -551,7 +551,7 @@ int tu_daemon_start(tu_daemon *d, const char *const *args, const char *const *en
     }
     all[n] = NULL;
     if (tu_daemon_spawn(d, all, env) != 0) return -1;
-    if (tu_wait_log(d, "event=listening addr=", 20.0) != 0) return -1;
+    if (tu_wait_log(d, "event=listening addr=", 60.0) != 0) return -1;
     char *log = tu_read_file(d->log, NULL);
     const char *p = log ? strstr(log, "event=listening addr=") : NULL;
     const char *colon = p ? strchr(p + strlen("event=listening addr="), ' ') : NULL;
@@ -563,7 +563,7 @@ int tu_daemon_start(tu_daemon *d, const char *const *args, const char *const *en
     free(log);
     /* "listening" comes before the rest of the start-up (jobs, readiness):
      * tests begin once the daemon says it is ready, as systemd would */
-    if (d->port <= 0 || tu_wait_log(d, "event=ready addr=", 20.0) != 0) return -1;
+    if (d->port <= 0 || tu_wait_log(d, "event=ready addr=", 60.0) != 0) return -1;
     return 0;
 }
 

@@ -437,22 +437,39 @@ START_TEST(http_equals_library)
 
     const double t[] = {0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0};
     const double y0[] = {2.0, 0.0, 1.0, 1.0, -0.5, 1.5};
-    if (_i == 0) wait_idle();
-    compare_with_library(m, "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
-                         1, y0, t, 7, NULL);
-    if (_i == 0) wait_idle();
-    compare_with_library(m,
-                         "{\"y0\": [[2.0, 0.0], [1.0, 1.0], [-0.5, 1.5]], "
-                         "\"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
-                         3, y0, t, 7, NULL);
     model_solver over = {.method = "tsit5", .rtol = 1e-9, .atol = 1e-11, .max_steps = 100000};
-    if (_i == 0) wait_idle();
-    compare_with_library(m,
-                         "{\"y0\": [[2.0, 0.0], [1.0, 1.0]], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, "
-                         "-1.25, 7.0], \"solver\": {\"method\": \"tsit5\", \"rtol\": 1e-9, "
-                         "\"atol\": 1e-11, \"max_steps\": 100000}}",
-                         2, y0, t, 7, &over);
-    int all, here = solved_where(_i, &all);
+    /* Inline, each request on a daemon of its own: a solve goes inline only
+     * while the cost learned from the ones before (their wall time, which a
+     * loaded sanitizer run stretches) predicts under half the budget; a
+     * daemon's first has nothing learned. */
+    int all = 0, here = 0;
+    for (int k = 0; k < 3; k++) {
+        if (k > 0 && _i == 0) {
+            int a, h = solved_where(_i, &a);
+            all += a, here += h;
+            stop_ok();
+            tu_daemon_cleanup(&d);
+            start(where_args[_i]);
+        }
+        if (_i == 0) wait_idle();
+        if (k == 0)
+            compare_with_library(
+                m, "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}", 1, y0,
+                t, 7, NULL);
+        else if (k == 1)
+            compare_with_library(m,
+                                 "{\"y0\": [[2.0, 0.0], [1.0, 1.0], [-0.5, 1.5]], "
+                                 "\"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
+                                 3, y0, t, 7, NULL);
+        else
+            compare_with_library(m,
+                                 "{\"y0\": [[2.0, 0.0], [1.0, 1.0]], \"t\": [0.5, 3.1, 0.2, 25.0, "
+                                 "0.5, -1.25, 7.0], \"solver\": {\"method\": \"tsit5\", \"rtol\": "
+                                 "1e-9, \"atol\": 1e-11, \"max_steps\": 100000}}",
+                                 2, y0, t, 7, &over);
+    }
+    int a, h = solved_where(_i, &a);
+    all += a, here += h;
     ck_assert_msg(all == 3 && here == 3, "%d of %d solves ran %s", here, all, where_name[_i]);
     ode_model_free(m);
     model_def_free(&def);
@@ -563,9 +580,14 @@ START_TEST(cde_http_equals_library)
                 "\"t\": [-0.5, 2.0]}], \"output\": \"both\", \"solver\": {\"method\": "
                 "\"tsit5\", \"rtol\": 1e-9, \"atol\": 1e-11}}",
                 &q);
+    /* the pool variant runs every solve there; inline, the second may go
+     * to the pool when the cost learned from the first (its wall time, long
+     * on a loaded sanitizer run) predicts over half the budget: the first,
+     * with nothing learned, runs inline */
     int all, here = solved_where(_i, &all);
     ck_assert_int_eq(all, 2);
-    ck_assert_msg(here == 2, "%d of %d solves ran %s", here, all, where_name[_i]);
+    ck_assert_msg(_i == 0 ? here >= 1 : here == 2, "%d of %d solves ran %s", here, all,
+                  where_name[_i]);
     cde_model_free(m);
     model_def_free(&def);
     stop_ok();

@@ -123,14 +123,14 @@ START_TEST(http_threads_default_is_the_cpus)
     char needle[64];
     snprintf(needle, sizeof needle, " http_threads=%d ", want);
     ck_assert_int_eq(tu_daemon_start(&d, NULL, NULL), 0);
-    ck_assert_msg(tu_wait_log(&d, needle, 5.0) == 0, "want%s", needle);
+    ck_assert_msg(tu_wait_log(&d, needle, 30) == 0, "want%s", needle);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
     ck_assert_int_eq(tu_daemon_wait(&d, 20.0), 0);
     tu_daemon_cleanup(&d);
     memset(&d, 0, sizeof d);
     const char *args[] = {"--http-threads", "3", NULL};
     ck_assert_int_eq(tu_daemon_start(&d, args, NULL), 0);
-    ck_assert_int_eq(tu_wait_log(&d, " http_threads=3 ", 5.0), 0);
+    ck_assert_int_eq(tu_wait_log(&d, " http_threads=3 ", 30), 0);
 }
 END_TEST
 
@@ -267,7 +267,7 @@ START_TEST(sighup_reloads)
                                          "max_body_size = 1M\n"),
                      0);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded changed=2", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded changed=2", 30), 0);
     ck_assert_int_eq(tu_log_count(&d, "event=config_changed key=log_level old=info new=debug"), 1);
     ck_assert_int_eq(tu_log_count(&d, "event=config_changed key=max_body_size old=16M new=1M"), 1);
     ck_assert_int_eq(tu_log_count(&d, "event=config_needs_restart key=http_threads running=2 "
@@ -276,7 +276,7 @@ START_TEST(sighup_reloads)
     const char *hid[] = {"X-Request-Id: after-reload", NULL};
     ck_assert_int_eq(tu_http(d.port, "GET", "/v1/test/eval?ms=0", hid, NULL, &r), 0);
     tu_response_free(&r);
-    ck_assert_int_eq(tu_wait_log(&d, "level=debug event=deferred request_id=after-reload", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "level=debug event=deferred request_id=after-reload", 30), 0);
 
     /* The new cap is in force: 2 MB announced -> 413. */
     const char *big[] = {"Content-Type: application/json", "Content-Length: 2000000", NULL};
@@ -290,7 +290,7 @@ START_TEST(sighup_reloads)
     /* A broken file: refused with its line, the daemon keeps serving. */
     ck_assert_int_eq(tu_write_file(conf, "log_level = info\nlog_level = warn\n"), 0);
     ck_assert_int_eq(tu_daemon_kill(&d, SIGHUP), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=reload_failed", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=reload_failed", 30), 0);
     ck_assert_int_eq(tu_log_count(&d, "odeserve.conf:2: duplicate key 'log_level'"), 1);
     ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);
@@ -333,7 +333,7 @@ START_TEST(signals_on_foreign_threads_are_forwarded)
 {
     const char *env[] = {"OPENBLAS_NUM_THREADS=2", NULL};
     ck_assert_int_eq(tu_daemon_start(&d, NULL, env), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=ready", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=ready", 30), 0);
     pid_t tid = foreign_thread(d.pid);
     if (tid == 0) { /* a single-threaded BLAS: nothing to forward from */
         ck_assert_int_eq(tu_daemon_kill(&d, SIGTERM), 0);
@@ -341,7 +341,7 @@ START_TEST(signals_on_foreign_threads_are_forwarded)
         return;
     }
     ck_assert_int_eq(syscall(SYS_tgkill, d.pid, tid, SIGHUP), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=reloaded", 30), 0);
     ck_assert_int_eq(syscall(SYS_tgkill, d.pid, tid, SIGTERM), 0);
     int st = tu_daemon_wait(&d, 30);
     ck_assert_msg(st == 0, "exit status %d", st);

@@ -139,7 +139,7 @@ START_TEST(write_under_a_held_lock_is_503)
     json_decref(req("POST", "/v1/models/spiral/versions", json_h, body, 201));
     ck_assert_int_eq(versions("spiral"), before + 1);
     json_decref(req("POST", "/v1/datasets/obs", csv_h, "series,t,a\ns,0,1\ns,1,2\n", 201));
-    ck_assert_int_ge(tu_log_count(&d, "database_busy"), 3); /* each one logged */
+    ck_assert_int_ge(tu_wait_log_count(&d, "database_busy", 3, 10.0), 3); /* each one logged */
     free(body);
 }
 END_TEST
@@ -182,7 +182,7 @@ START_TEST(job_checkpoint_waits_out_a_held_lock)
                     202);
     long long id = json_integer_value(json_object_get(j, "id"));
     json_decref(j);
-    ck_assert_int_eq(tu_wait_log(&d, "job_started", 20), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "job_started", 30), 0);
     char st[32];
     /* a first checkpoint, so the job is well under way */
     for (int i = 0; i < 1000 && job_iteration(id, st, sizeof st) < 5; i++)

@@ -306,6 +306,37 @@ static const char *const pool_args[] = {"--inline-budget", "0", "--log-level", "
 static const char *const *const where_args[] = {inline_args, pool_args};
 static const char *const where_name[] = {"where=inline", "where=pool"};
 
+/* A sample's value in a /metrics text, or -1. */
+static double metric_in(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+/* Until the daemon is idle but for this scrape: no other request in flight
+ * (a request's completion, which releases its share, comes after its
+ * client has the reply) and nothing queued or running on the evaluation
+ * pool (a pool worker counts itself idle after its reply went out). A
+ * trajectory sent then finds nothing else in flight, as the inline variant
+ * below needs, however loaded the machine. With one HTTP thread, which
+ * runs completions and this scrape in turn. */
+static void wait_idle(void)
+{
+    for (int i = 0; i < 3000; i++) { /* 30 s */
+        tu_response r;
+        ck_assert_int_eq(tu_http(d.port, "GET", "/metrics", NULL, NULL, &r), 0);
+        int idle = r.status == 200 && metric_in(r.body, "odeserve_http_requests_in_flight") == 1 &&
+                   metric_in(r.body, "odeserve_eval_running") == 0 &&
+                   metric_in(r.body, "odeserve_eval_queue_depth") == 0;
+        tu_response_free(&r);
+        if (idle) return;
+        usleep(10000);
+    }
+    ck_abort_msg("the daemon was not idle within 30 s");
+}
+
 /* How many solves the log shows (*all) and how many of them ran as loop
  * index i says and succeeded. */
 static int solved_where(int i, int *all)
@@ -361,8 +392,8 @@ START_TEST(request_stages_add_up)
     tu_response_free(&r);
     /* each line is written when its request completes, after the client has
      * its reply: with two HTTP threads the /healthz line can come first */
-    ck_assert_int_eq(tu_wait_log(&d, "event=request_stages request_id=stages-t ", 10), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=request_stages request_id=stages-h ", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=request_stages request_id=stages-t ", 30), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=request_stages request_id=stages-h ", 30), 0);
     char *log = tu_read_file(d.log, NULL);
     ck_assert_ptr_nonnull(log);
     static const char *const parts[] = {"read_us", "before_solve_us", "solve_us",
@@ -406,19 +437,39 @@ START_TEST(http_equals_library)
 
     const double t[] = {0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0};
     const double y0[] = {2.0, 0.0, 1.0, 1.0, -0.5, 1.5};
-    compare_with_library(m, "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
-                         1, y0, t, 7, NULL);
-    compare_with_library(m,
-                         "{\"y0\": [[2.0, 0.0], [1.0, 1.0], [-0.5, 1.5]], "
-                         "\"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
-                         3, y0, t, 7, NULL);
     model_solver over = {.method = "tsit5", .rtol = 1e-9, .atol = 1e-11, .max_steps = 100000};
-    compare_with_library(m,
-                         "{\"y0\": [[2.0, 0.0], [1.0, 1.0]], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, "
-                         "-1.25, 7.0], \"solver\": {\"method\": \"tsit5\", \"rtol\": 1e-9, "
-                         "\"atol\": 1e-11, \"max_steps\": 100000}}",
-                         2, y0, t, 7, &over);
-    int all, here = solved_where(_i, &all);
+    /* Inline, each request on a daemon of its own: a solve goes inline only
+     * while the cost learned from the ones before (their wall time, which a
+     * loaded sanitizer run stretches) predicts under half the budget; a
+     * daemon's first has nothing learned. */
+    int all = 0, here = 0;
+    for (int k = 0; k < 3; k++) {
+        if (k > 0 && _i == 0) {
+            int a, h = solved_where(_i, &a);
+            all += a, here += h;
+            stop_ok();
+            tu_daemon_cleanup(&d);
+            start(where_args[_i]);
+        }
+        if (_i == 0) wait_idle();
+        if (k == 0)
+            compare_with_library(
+                m, "{\"y0\": [2.0, 0.0], \"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}", 1, y0,
+                t, 7, NULL);
+        else if (k == 1)
+            compare_with_library(m,
+                                 "{\"y0\": [[2.0, 0.0], [1.0, 1.0], [-0.5, 1.5]], "
+                                 "\"t\": [0.5, 3.1, 0.2, 25.0, 0.5, -1.25, 7.0]}",
+                                 3, y0, t, 7, NULL);
+        else
+            compare_with_library(m,
+                                 "{\"y0\": [[2.0, 0.0], [1.0, 1.0]], \"t\": [0.5, 3.1, 0.2, 25.0, "
+                                 "0.5, -1.25, 7.0], \"solver\": {\"method\": \"tsit5\", \"rtol\": "
+                                 "1e-9, \"atol\": 1e-11, \"max_steps\": 100000}}",
+                                 2, y0, t, 7, &over);
+    }
+    int a, h = solved_where(_i, &a);
+    all += a, here += h;
     ck_assert_msg(all == 3 && here == 3, "%d of %d solves ran %s", here, all, where_name[_i]);
     ode_model_free(m);
     model_def_free(&def);
@@ -508,9 +559,9 @@ START_TEST(cde_http_equals_library)
     struct cde_model_query q = {.batch = 1, .series = s, .output = CDE_OUTPUT_BOTH};
     /* A reply from the evaluation pool (the upload's) reaches the client
      * before its worker counts itself idle; a request sent at once then goes
-     * to the pool too. Give the worker a moment so that the inline variant
+     * to the pool too. Wait for the worker, so that the inline variant
      * tests the inline path (the pool variant is unaffected). */
-    if (_i == 0) usleep(50 * 1000);
+    if (_i == 0) wait_idle();
     compare_cde(m,
                 "{\"observations\": {\"t\": [0.0, 0.3, 1.1, 1.2, 2.9, 4.0], \"x\": [[1.0, "
                 "null], [0.5, -1.0], [null, 2.0], [0.25, 1.5], [-0.75, 0.1], [0.6, 0.4]]}, "
@@ -520,7 +571,7 @@ START_TEST(cde_http_equals_library)
     s[0].n_t = 6;
     q.batch = 2;
     q.solver = (model_solver){.method = "tsit5", .rtol = 1e-9, .atol = 1e-11};
-    if (_i == 0) usleep(50 * 1000);
+    if (_i == 0) wait_idle();
     compare_cde(m,
                 "{\"series\": [{\"observations\": {\"t\": [0.0, 0.3, 1.1, 1.2, 2.9, 4.0], "
                 "\"x\": [[1.0, null], [0.5, -1.0], [null, 2.0], [0.25, 1.5], [-0.75, 0.1], "
@@ -529,8 +580,10 @@ START_TEST(cde_http_equals_library)
                 "\"t\": [-0.5, 2.0]}], \"output\": \"both\", \"solver\": {\"method\": "
                 "\"tsit5\", \"rtol\": 1e-9, \"atol\": 1e-11}}",
                 &q);
-    /* the pool variant runs every solve there; inline, a loaded machine may
-     * still delay the upload's worker past the pause: one of two suffices */
+    /* the pool variant runs every solve there; inline, the second may go
+     * to the pool when the cost learned from the first (its wall time, long
+     * on a loaded sanitizer run) predicts over half the budget: the first,
+     * with nothing learned, runs inline */
     int all, here = solved_where(_i, &all);
     ck_assert_int_eq(all, 2);
     ck_assert_msg(_i == 0 ? here >= 1 : here == 2, "%d of %d solves ran %s", here, all,
@@ -542,6 +595,29 @@ START_TEST(cde_http_equals_library)
 END_TEST
 
 /* ---- concurrency ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The slow requests of the tests below run until solve_timeout (3 s from
+ * their arrival, sent at t0): whether they still run can be asked only
+ * while well within it. On a machine so loaded that the small requests in
+ * between took longer, their having ended says nothing: the check is
+ * skipped (and said so) rather than failed. */
+#define SLOW_TIMEOUT_S 3.0
+static int slow_still_due(double t0)
+{
+    double took = now_s() - t0;
+    if (took < 0.8 * SLOW_TIMEOUT_S) return 1;
+    printf("the small requests took %.2f s of the slow ones' %.0f s: not asked whether these "
+           "still run\n",
+           took, SLOW_TIMEOUT_S);
+    return 0;
+}
 
 /* A solve that would run for many seconds (64 trajectories, a tight
  * tolerance, a long span); solve_timeout cuts it. */
@@ -565,6 +641,7 @@ START_TEST(slow_solves_do_not_stall_others)
     start(args);
     char *body = slow_request();
     tu_conn *slow[2];
+    double t0 = now_s();
     for (int i = 0; i < 2; i++) {
         char id[64];
         snprintf(id, sizeof id, "X-Request-Id: slow-%d", i);
@@ -576,8 +653,8 @@ START_TEST(slow_solves_do_not_stall_others)
     }
     /* both are solving on evaluation threads (the first may have tried the
      * HTTP thread first, for at most inline_budget) */
-    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10), 0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-1 where=pool", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 30), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-1 where=pool", 30), 0);
 
     tu_response r;
     ck_assert_int_eq(tu_http(d.port, "GET", "/healthz", NULL, NULL, &r), 0);
@@ -591,11 +668,15 @@ START_TEST(slow_solves_do_not_stall_others)
     tu_response_free(&r);
 
     /* ...and the slow ones are still running */
-    for (int i = 0; i < 2; i++)
-        ck_assert_msg(!tu_readable(slow[i], 0), "slow request %d answered before the small ones",
-                      i);
-    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
-    ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-1 where=pool"), 0);
+    if (slow_still_due(t0)) {
+        for (int i = 0; i < 2; i++)
+            ck_assert_msg(!tu_readable(slow[i], 0),
+                          "slow request %d answered before the small ones", i);
+        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"),
+                         0);
+        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-1 where=pool"),
+                         0);
+    }
     /* they end at solve_timeout (or, on a machine fast enough, before it) */
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(tu_recv(slow[i], &r, 60), 0);
@@ -635,11 +716,12 @@ START_TEST(keepalive_not_stalled_by_slow_solve)
         const char *h[] = {"Content-Type: application/json", id, NULL};
         slow[i] = tu_connect("127.0.0.1", d.port);
         ck_assert_ptr_nonnull(slow[i]);
+        double t0 = now_s();
         ck_assert_int_eq(
             tu_send(slow[i], "POST", "/v1/models/spiral/trajectory", h, body, strlen(body)), 0);
         if (i == 1) break;
-        ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_fallback request_id=slow-0", 10), 0);
-        ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10),
+        ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_fallback request_id=slow-0", 30), 0);
+        ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 30),
                          0);
 
         ck_assert_int_eq(tu_request(keep, "GET", "/healthz", NULL, NULL, 0, &r), 0);
@@ -651,8 +733,12 @@ START_TEST(keepalive_not_stalled_by_slow_solve)
                          0);
         json_decref(reply_json(&r, 200));
         tu_response_free(&r);
-        ck_assert_msg(!tu_readable(slow[0], 0), "the slow request answered before the small ones");
-        ck_assert_int_eq(tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
+        if (slow_still_due(t0)) {
+            ck_assert_msg(!tu_readable(slow[0], 0),
+                          "the slow request answered before the small ones");
+            ck_assert_int_eq(
+                tu_log_count(&d, "event=trajectory_done request_id=slow-0 where=pool"), 0);
+        }
         ck_assert_int_eq(tu_recv(slow[0], &r, 60), 0);
         ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
                       "%d %s", r.status, r.body);
@@ -986,9 +1072,10 @@ START_TEST(inline_under_load)
     const char *hs[] = {"Content-Type: application/json", "X-Request-Id: slow-0", NULL};
     tu_conn *slow = tu_connect("127.0.0.1", d.port);
     ck_assert_ptr_nonnull(slow);
+    double t0 = now_s();
     ck_assert_int_eq(tu_send(slow, "POST", "/v1/models/spiral/trajectory", hs, body, strlen(body)),
                      0);
-    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "event=trajectory_start request_id=slow-0 where=pool", 30), 0);
 
     enum { N = 6 };
     tu_conn *c[N];
@@ -1016,7 +1103,8 @@ START_TEST(inline_under_load)
         snprintf(needle, sizeof needle, "request_id=small-%d where=pool", i);
         ck_assert_int_eq(tu_log_count(&d, needle), 0);
     }
-    ck_assert_msg(!tu_readable(slow, 0), "the slow request answered before the small ones");
+    if (slow_still_due(t0))
+        ck_assert_msg(!tu_readable(slow, 0), "the slow request answered before the small ones");
     tu_response r;
     ck_assert_int_eq(tu_recv(slow, &r, 60), 0);
     ck_assert_msg(r.status == 200 || (r.status == 503 && strstr(r.body, "deadline_exceeded")),
@@ -1069,13 +1157,6 @@ static void *load_client_run(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* While every HTTP thread is busy solving inline, /healthz on a new
  * connection still answers, each time within a bound far above any
  * machine's noise (a correctness bound: no request waits for the load to
@@ -1095,7 +1176,7 @@ START_TEST(healthz_answers_while_http_threads_solve)
         lc[i] = (load_client){d.port, &stop, 0, 0};
         ck_assert_int_eq(pthread_create(&th[i], NULL, load_client_run, &lc[i]), 0);
     }
-    ck_assert_int_eq(tu_wait_log(&d, "where=inline code=ok", 10), 0);
+    ck_assert_int_eq(tu_wait_log(&d, "where=inline code=ok", 30), 0);
     double worst = 0;
     for (int k = 0; k < 20; k++) {
         double t0 = now_s();
@@ -1106,6 +1187,9 @@ START_TEST(healthz_answers_while_http_threads_solve)
         double dt = now_s() - t0;
         if (dt > worst) worst = dt;
     }
+    /* the load goes on until it has run more than N solves inline, however
+     * few it got through during the probes on a loaded machine */
+    ck_assert_int_gt(tu_wait_log_count(&d, "where=inline code=ok", N + 1, 60.0), N);
     atomic_store(&stop, 1);
     long ok = 0;
     for (int i = 0; i < N; i++) {
@@ -1113,7 +1197,9 @@ START_TEST(healthz_answers_while_http_threads_solve)
         ck_assert_msg(lc[i].failed == 0, "client %d: %ld failed requests", i, lc[i].failed);
         ok += lc[i].ok;
     }
-    ck_assert_msg(worst < 2.0, "/healthz took %.3f s under load", worst);
+    /* the load stops only after the probes: a probe waiting for it would
+     * wait out tu_http's deadline; 10 s holds on a loaded sanitizer run */
+    ck_assert_msg(worst < 10.0, "/healthz took %.3f s under load", worst);
     ck_assert_int_gt(ok, N);
     /* the load ran inline, several requests in flight at once */
     ck_assert_int_gt(tu_log_count(&d, "where=inline code=ok"), N);

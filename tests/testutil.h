@@ -74,7 +74,7 @@ int tu_recv(tu_conn *c, tu_response *out, double timeout_s);
 /* 1 when the connection has bytes (or EOF) to read within timeout_s. */
 int tu_readable(tu_conn *c, double timeout_s);
 
-/* tu_send + tu_recv (10 s timeout). */
+/* tu_send + tu_recv (60 s timeout). */
 int tu_request(tu_conn *c, const char *method, const char *path, const char *const *headers,
                const void *body, size_t body_len, tu_response *out);
 
@@ -115,6 +115,11 @@ int tu_daemon_spawn(tu_daemon *d, const char *const *args, const char *const *en
 
 /* Wait up to timeout_s for the log to contain `needle` (0) or not (-1). */
 int tu_wait_log(tu_daemon *d, const char *needle, double timeout_s);
+/* Wait up to timeout_s for `needle` to occur at least n times in the log
+ * (its count, which may exceed n) or give up (the count then, below n): for
+ * a line the daemon writes after the reply the client already has (the
+ * access line, a keep-alive poll), or a count that grows. */
+int tu_wait_log_count(tu_daemon *d, const char *needle, int n, double timeout_s);
 /* Count of `needle` in the log now. */
 int tu_log_count(tu_daemon *d, const char *needle);
 

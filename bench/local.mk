@@ -26,7 +26,7 @@ bench_bench_metrics_LDADD = src/http/libhttp.la src/jobs/libjobs.la src/codec/li
 # bench_solve --print-request's W1 request) against a running daemon.
 EXTRA_DIST += bench/bench_http.sh bench/w1_trajectory.lua
 # http_profile.sh: where the daemon's CPU goes under load, by stage (perf).
-EXTRA_DIST += bench/http_profile.sh bench/body_peak.py
+EXTRA_DIST += bench/http_profile.sh bench/body_peak.py bench/slowloris.py
 # http_ceiling.sh: the rate the machine allows at all, from CPU per request
 # of the daemon and of wrk, for /healthz and the W1-sized request.
 EXTRA_DIST += bench/http_ceiling.sh

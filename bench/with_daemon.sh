@@ -27,6 +27,7 @@ cleanup() {
 # up until it ended by itself).
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
+: >"$dir/log" # exists before the first look for the listening line
 "$build/src/odeserved" --listen 127.0.0.1:0 --db "$dir/bench.db" --auth off \
     ${ODESERVED_ARGS:-} \
     2>"$dir/log" &

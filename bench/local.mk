@@ -35,6 +35,10 @@ EXTRA_DIST += bench/http_cpu.sh
 # http_overhead.sh: the one-connection overhead of W1 over /healthz on W1's own
 # model (its own daemons), with the daemon's request_stages (docs/benchmarks.md)
 EXTRA_DIST += bench/http_overhead.sh
+# numconv_libs.sh: W1's numbers converted by odeserve's codec and by libstdc++'s
+# to_chars / from_chars and fmt (numconv_libs.cc, built by the script with g++
+# and libfmt-dev): the numbers' share of that overhead at the fastest rate
+EXTRA_DIST += bench/numconv_libs.sh bench/numconv_libs.cc
 # bench_loopback: the machine's own loopback TCP round trip (no HTTP), on one
 # CPU and across two, for reading http_overhead.sh's figures against it.
 noinst_PROGRAMS += bench/bench_loopback

@@ -617,8 +617,159 @@ START_TEST(growing_first_step)
          * is held to the sign of e^700 and to the method's own answer from
          * its automatic first step; the wrong one was -0.013 */
         ck_assert_msg(y > 0 && fabs(log(y / y_auto)) < log(10.0) && st.n_accepted > 10,
-                      "%s: y = %g, %g from the automatic first step (e^700 = %g), %ld steps",
-                      name, y, y_auto, exp(700.0), st.n_accepted);
+                      "%s: y = %g, %g from the automatic first step (e^700 = %g), %ld steps", name,
+                      y, y_auto, exp(700.0), st.n_accepted);
+    }
+}
+END_TEST
+
+/* The same with two growing modes, where det(I - h gamma J) > 0 past the
+ * pole and its sign alone cannot tell: a real pair (J = lambda I) and a
+ * complex pair (lambda +- i omega; the answer's norm grows like
+ * e^(lambda t)). */
+static double grow2_J[16]; /* y' = J y, J grow2_n x grow2_n */
+static size_t grow2_n;
+static int grow2_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    for (size_t i = 0; i < grow2_n; i++) {
+        d[i] = 0;
+        for (size_t j = 0; j < grow2_n; j++)
+            d[i] += grow2_J[i * grow2_n + j] * y[j];
+    }
+    return 0;
+}
+
+static int grow2_jac(double t, const double *y, double *J, double *dt, void *ctx)
+{
+    (void)t, (void)y, (void)ctx;
+    memcpy(J, grow2_J, grow2_n * grow2_n * sizeof *J);
+    if (dt) memset(dt, 0, grow2_n * sizeof *dt);
+    return 0;
+}
+
+START_TEST(growing_pair_first_step)
+{
+    static const double omega[] = {0, 0.5};
+    const char *const names[] = {"rodas4", "esdirk4"};
+    for (int c = 0; c < 2; c++)
+        for (int m = 0; m < 2; m++)
+            for (int analytic = 0; analytic < 2; analytic++) {
+                const double lambda = 0.07, t_out = 700 / lambda, y0[2] = {1, 1};
+                const double J[4] = {lambda, omega[c], -omega[c], lambda};
+                memcpy(grow2_J, J, sizeof J);
+                grow2_n = 2;
+                double y[2], y_auto[2];
+                struct ode_problem p = {.f = grow2_f,
+                                        .jac = analytic ? grow2_jac : NULL,
+                                        .dim = 2,
+                                        .y0 = y0,
+                                        .t_out = &t_out,
+                                        .n_out = 1,
+                                        .autonomous = 1};
+                struct ode_options o;
+                ode_options_init(&o);
+                /* the real pair as growing_first_step's case; the complex
+                 * pair at a tolerance that holds its phase over the 5,000
+                 * radians, against the closed form */
+                o.rtol = c == 0 ? 1e-2 : 1e-6;
+                o.atol = c == 0 ? 1e-5 : 1e-9;
+                struct ode_stats st;
+                err e;
+                ck_assert_int_eq(solve(names[m], &p, &o, y_auto, &st, &e), ERR_OK);
+                o.first_step = 1e4;
+                err_code rc = solve(names[m], &p, &o, y, &st, &e);
+                ck_assert_msg(rc == ERR_OK, "%s: %s", names[m], e.message);
+                const char *how = analytic ? "analytic" : "differenced";
+                if (c == 0) {
+                    ck_assert_msg(y[0] > 0 && y[0] == y[1] &&
+                                      fabs(log(y[0] / y_auto[0])) < log(10.0) && st.n_accepted > 10,
+                                  "%s (%s jac): y = (%g, %g), %g from the automatic first step "
+                                  "(e^700 = %g), %ld steps",
+                                  names[m], how, y[0], y[1], y_auto[0], exp(700.0), st.n_accepted);
+                } else { /* y(t) = e^(lambda t) R(omega t) y0: |y| = e^700 |y0| */
+                    const double norm = hypot(y[0], y[1]), want = exp(700.0) * sqrt(2.0);
+                    ck_assert_msg(fabs(norm / want - 1) < 0.05 && st.n_accepted > 10,
+                                  "%s (complex pair, %s jac): |y| = %g, want %g, %ld steps",
+                                  names[m], how, norm, want, st.n_accepted);
+                }
+            }
+}
+END_TEST
+
+/* Past the check for small blocks: four growing modes, where det(I - h
+ * gamma J) > 0 again (J = lambda I plus a rotation of each pair, which
+ * Gershgorin's discs cannot place left of the pole); and a stiff, stable
+ * 4 x 4 with off-diagonal coupling that Gershgorin's bound alone would call
+ * growing, whose answer must stay that of its closed form. */
+START_TEST(growing_four_first_step)
+{
+    const char *const names[] = {"rodas4", "esdirk4"};
+    for (int m = 0; m < 2; m++)
+        for (int analytic = 0; analytic < 2; analytic++) {
+            const double lambda = 0.07, w = 0.01, t_out = 700 / lambda;
+            const double y0[4] = {1, 1, 1, 1};
+            const double J[16] = {lambda, w, 0,      0,  -w, lambda, 0, 0,
+                                  0,      0, lambda, -w, 0,  0,      w, lambda};
+            memcpy(grow2_J, J, sizeof J);
+            grow2_n = 4;
+            double y[4], y_auto[4];
+            struct ode_problem p = {.f = grow2_f,
+                                    .jac = analytic ? grow2_jac : NULL,
+                                    .dim = 4,
+                                    .y0 = y0,
+                                    .t_out = &t_out,
+                                    .n_out = 1,
+                                    .autonomous = 1};
+            struct ode_options o;
+            ode_options_init(&o);
+            o.rtol = 1e-2;
+            o.atol = 1e-5;
+            struct ode_stats st;
+            err e;
+            ck_assert_int_eq(solve(names[m], &p, &o, y_auto, &st, &e), ERR_OK);
+            o.first_step = 1e4;
+            ck_assert_int_eq(solve(names[m], &p, &o, y, &st, &e), ERR_OK);
+            double n_big = 0, n_auto = 0;
+            for (int i = 0; i < 4; i++) /* in units of e^700, or the squares overflow */
+                n_big += pow(y[i] / exp(700.0), 2), n_auto += pow(y_auto[i] / exp(700.0), 2);
+            n_big = sqrt(n_big), n_auto = sqrt(n_auto);
+            ck_assert_msg(
+                fabs(log(n_big / n_auto)) < log(10.0) && n_auto > exp(-10.0) && st.n_accepted > 10,
+                "%s (%s jac): |y| / e^700 = %g, %g from the automatic first step, "
+                "%ld steps",
+                names[m], analytic ? "analytic" : "differenced", n_big, n_auto, st.n_accepted);
+        }
+    /* stable: the pairs -1 +- 300i and -1000, -2 (a Gershgorin row bound of
+     * +299 and +499), to t = 1 at rtol 1e-8 from a huge first step */
+    const double Js[16] = {-1, 300, 0, 0, -300, -1, 0, 0, 0, 0, -1000, 500, 0, 0, 0, -2};
+    memcpy(grow2_J, Js, sizeof Js);
+    grow2_n = 4;
+    for (int m = 0; m < 2; m++) {
+        const double y0[4] = {1, 0, 1, 1}, t_out = 1;
+        double y[4];
+        struct ode_problem p = {.f = grow2_f,
+                                .jac = grow2_jac,
+                                .dim = 4,
+                                .y0 = y0,
+                                .t_out = &t_out,
+                                .n_out = 1,
+                                .autonomous = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.rtol = 1e-8;
+        o.atol = 1e-12;
+        o.first_step = 10;
+        struct ode_stats st;
+        err e;
+        ck_assert_int_eq(solve(names[m], &p, &o, y, &st, &e), ERR_OK);
+        /* closed form: the rotation e^-t (cos 300t, -sin 300t); the second
+         * pair: y4 = e^-2t, y3 = e^-1000t + 500 (e^-2t - e^-1000t) / 998 */
+        const double e1 = exp(-1.0), e2 = exp(-2.0), e3 = exp(-1000.0);
+        const double want[4] = {e1 * cos(300.0), -e1 * sin(300.0), e3 + 500 * (e2 - e3) / 998, e2};
+        for (int i = 0; i < 4; i++)
+            ck_assert_msg(fabs(y[i] - want[i]) <= 1e-5, /* of amplitudes up to 1 */
+                          "%s: y[%d] = %.17g, want %.17g", names[m], i, y[i], want[i]);
     }
 }
 END_TEST
@@ -1016,6 +1167,8 @@ int main(void)
     tcase_add_loop_test(tc, fd_fallback_jumps, 0, 3);
     tcase_add_test(tc, newton_failure);
     tcase_add_test(tc, growing_first_step);
+    tcase_add_test(tc, growing_pair_first_step);
+    tcase_add_test(tc, growing_four_first_step);
     tcase_add_test(tc, accuracy_bands);
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);

@@ -20,6 +20,9 @@
 void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *ipiv, int *info);
 void dgetrs_(const char *trans, const int *n, const int *nrhs, const double *a, const int *lda,
              const int *ipiv, double *b, const int *ldb, int *info);
+void dgeev_(const char *jobvl, const char *jobvr, const int *n, double *a, const int *lda,
+            double *wr, double *wi, double *vl, const int *ldvl, double *vr, const int *ldvr,
+            double *work, const int *lwork, int *info);
 
 #define NEWTON_MAX_ITER 10 /* iterations per stage before Newton counts as failed */
 #define NEWTON_SLOW_THETA 0.3 /* contraction rate above which J is refreshed at the next step */
@@ -130,7 +133,13 @@ struct ode_implicit {
     double *J, *lu; /* dim^2 each, row-major, or the problem's blocks one after another */
     int *ipiv;      /* cap */
     double *f0, *ft, *z, *base, *r; /* cap each */
-    int jac_valid;  /* J holds df/dy at (jac_t, the state at jac_t) */
+    double *eig;                    /* 6 cap: dgeev's wr, wi and work */
+    /* Where J's eigenvalues' real parts lie (see past_pole), each once
+     * asked for with this J: Gershgorin's bounds [gl, gh] (g_valid), the
+     * exact [el, eh] from dgeev (eig_valid) */
+    double gl, gh, el, eh;
+    int g_valid, eig_valid;
+    int jac_valid; /* J holds df/dy at (jac_t, the state at jac_t) */
     double jac_t;
     int lu_valid;   /* lu holds I - lu_hg J for the current J */
     double lu_hg;
@@ -162,7 +171,7 @@ err_code ode_implicit_reserve(ode_solver *s, size_t dim, size_t jlen, err *e)
         if (!w->jcap) goto fail;
     }
     if (dim <= w->cap && w->ipiv) return ERR_OK;
-    free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base), free(w->r);
+    free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base), free(w->r), free(w->eig);
     w->cap = 0;
     w->ipiv = malloc(dim * sizeof *w->ipiv);
     w->f0 = malloc(dim * sizeof *w->f0);
@@ -170,7 +179,8 @@ err_code ode_implicit_reserve(ode_solver *s, size_t dim, size_t jlen, err *e)
     w->z = malloc(dim * sizeof *w->z);
     w->base = malloc(dim * sizeof *w->base);
     w->r = malloc(dim * sizeof *w->r);
-    if (!w->ipiv || !w->f0 || !w->ft || !w->z || !w->base || !w->r) goto fail;
+    w->eig = dim <= SIZE_MAX / (6 * sizeof *w->eig) ? malloc(6 * dim * sizeof *w->eig) : NULL;
+    if (!w->ipiv || !w->f0 || !w->ft || !w->z || !w->base || !w->r || !w->eig) goto fail;
     w->cap = dim;
     return ERR_OK;
 fail:
@@ -183,7 +193,7 @@ void ode_implicit_free(ode_solver *s)
     struct ode_implicit *w = s->imp;
     if (!w) return;
     free(w->J), free(w->lu), free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base),
-        free(w->r);
+        free(w->r), free(w->eig);
     free(w);
     s->imp = NULL;
 }
@@ -259,6 +269,7 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
                 w->ft[i] = (fp[i] - f0[i]) / (tp - te);
         }
     }
+    w->g_valid = w->eig_valid = 0;
     w->jac_valid = 1;
     w->jac_t = t;
     return 0;
@@ -291,6 +302,117 @@ static int det_negative(const double *lu, const int *ipiv, size_t n)
     return neg;
 }
 
+/* Gershgorin: every eigenvalue of a block lies in a disc about a diagonal
+ * entry J_ii of radius the rest of its row (and of its column), so its real
+ * part lies in [min (J_ii - radius), max (J_ii + radius)]; w->gl, w->gh are
+ * the tighter of the row and column bounds, over the blocks. */
+static void gershgorin(ode_solver *s)
+{
+    struct ode_implicit *w = s->imp;
+    size_t nb, n;
+    blocks_of(s, &nb, &n);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t b = 0; b < nb; b++) {
+        const double *J = w->J + b * n * n;
+        double rlo = INFINITY, rhi = -INFINITY, clo = INFINITY, chi = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            double row = 0, col = 0;
+            for (size_t j = 0; j < n; j++)
+                if (j != i) row += fabs(J[i * n + j]), col += fabs(J[j * n + i]);
+            const double d = J[i * n + i];
+            rlo = fmin(rlo, d - row), rhi = fmax(rhi, d + row);
+            clo = fmin(clo, d - col), chi = fmax(chi, d + col);
+        }
+        lo = fmin(lo, fmax(rlo, clo));
+        hi = fmax(hi, fmin(rhi, chi));
+    }
+    w->gl = lo, w->gh = hi;
+    w->g_valid = 1;
+}
+
+/* The least and greatest real parts of J's eigenvalues (dgeev, block by
+ * block, on a copy in w->lu, which lu_make then overwrites). When dgeev
+ * does not converge, [+inf, -inf]: no eigenvalue is known, and only the
+ * determinant's sign guards the step, as before. */
+static void eig_range(ode_solver *s)
+{
+    struct ode_implicit *w = s->imp;
+    size_t nb, n;
+    blocks_of(s, &nb, &n);
+    const int ni = (int)n, one = 1, lwork = (int)(4 * n);
+    double *wr = w->eig, *wi = w->eig + n, *work = w->eig + 2 * n, dummy = 0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t b = 0; b < nb; b++) {
+        memcpy(w->lu, w->J + b * n * n, n * n * sizeof *w->lu);
+        int info = 0;
+        /* the eigenvalues of the row-major block's transpose are its own */
+        dgeev_("N", "N", &ni, w->lu, &ni, wr, wi, &dummy, &one, &dummy, &one, work, &lwork, &info);
+        if (info != 0) {
+            lo = INFINITY, hi = -INFINITY;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            lo = fmin(lo, wr[i]), hi = fmax(hi, wr[i]);
+    }
+    w->el = lo, w->eh = hi;
+    w->eig_valid = 1;
+}
+
+/* Whether A = hg J - I (a block of n <= 3) is clearly Hurwitz-stable,
+ * every eigenvalue's real part below 0, by the Routh-Hurwitz conditions on
+ * its characteristic polynomial s^n + a_{n-1} s^{n-1} + ... + a_0, each
+ * held with a margin for the rounding of the coefficients: "not clearly"
+ * is left to the eigenvalues. */
+static int hurwitz_clear(const double *J, size_t n, double hg)
+{
+    const double tol = 1e-8;
+    double A[9];
+    for (size_t i = 0; i < n * n; i++)
+        A[i] = hg * J[i] - (i % (n + 1) == 0);
+    if (n == 1) return A[0] < 0;
+    if (n == 2) {
+        const double ad = A[0] * A[3], bc = A[1] * A[2];
+        return A[0] + A[3] < -tol * (fabs(A[0]) + fabs(A[3])) &&
+               ad - bc > tol * (fabs(ad) + fabs(bc));
+    }
+    const double a2 = -(A[0] + A[4] + A[8]);
+    const double m01 = A[0] * A[4] - A[1] * A[3], m02 = A[0] * A[8] - A[2] * A[6],
+                 m12 = A[4] * A[8] - A[5] * A[7];
+    const double a1 = m01 + m02 + m12;
+    const double det =
+        A[0] * m12 - A[1] * (A[3] * A[8] - A[5] * A[6]) + A[2] * (A[3] * A[7] - A[4] * A[6]);
+    const double a0 = -det, scale = fabs(a2) * (fabs(m01) + fabs(m02) + fabs(m12)) + fabs(a0);
+    return a2 > tol * (fabs(A[0]) + fabs(A[4]) + fabs(A[8])) && a0 > tol * scale &&
+           a2 * a1 - a0 > tol * scale;
+}
+
+/* Whether a step with this hg has carried a mode of J to or past the pole
+ * of the stability function: Re(hg lambda) >= 1 for an eigenvalue lambda.
+ * There R(h lambda) is of no use (see det_negative), and an even number of
+ * real such modes, or a complex pair, leaves det(I - hg J) positive: y' = y
+ * in two components took one step of 1e4 with rodas4 and answered
+ * (-0.013, -0.013) (tests/check_num_stiff.c, growing_pair_first_step). A
+ * cheap test settles the common case, a stiff problem's decaying modes:
+ * Routh-Hurwitz on blocks of up to 3, Gershgorin's bounds on larger ones;
+ * otherwise the eigenvalues decide, once per Jacobian. */
+static int past_pole(ode_solver *s, double hg)
+{
+    struct ode_implicit *w = s->imp;
+    size_t nb, n;
+    blocks_of(s, &nb, &n);
+    int clear = 1;
+    if (n <= 3) {
+        for (size_t b = 0; b < nb && clear; b++)
+            clear = hurwitz_clear(w->J + b * n * n, n, hg);
+    } else {
+        if (!w->g_valid) gershgorin(s);
+        clear = (hg > 0 ? hg * w->gh : hg * w->gl) < 1;
+    }
+    if (clear) return 0;
+    if (!w->eig_valid) eig_range(s);
+    return (hg > 0 ? hg * w->eh : hg * w->el) >= 1;
+}
+
 /* lu = I - hg J, factored (block by block). */
 static int lu_make(ode_solver *s, double hg)
 {
@@ -301,7 +423,7 @@ static int lu_make(ode_solver *s, double hg)
     /* fixed steps have no error control to fall back on: the user's h stands */
     const int adaptive = !(s->o->fixed_step > 0 || s->o->n_steps > 0);
     s->st->n_lu++;
-    int bad = 0, past_pole = 0;
+    int bad = 0, past = adaptive && past_pole(s, hg);
     for (size_t b = 0; b < nb; b++) {
         double *lu = w->lu + b * n * n;
         const double *J = w->J + b * n * n;
@@ -313,11 +435,11 @@ static int lu_make(ode_solver *s, double hg)
         /* row-major M is column-major M^T: factor that, solve with 'T' */
         dgetrf_(&ni, &ni, lu, &ni, w->ipiv + b * n, &info);
         bad |= info != 0;
-        if (!info && adaptive) past_pole |= det_negative(lu, w->ipiv + b * n, n);
+        if (!info && adaptive) past |= det_negative(lu, w->ipiv + b * n, n);
     }
-    w->lu_valid = !bad && !past_pole;
+    w->lu_valid = !bad && !past;
     w->lu_hg = hg;
-    return bad ? ODE_RC_SINGULAR : past_pole ? ODE_RC_PAST_POLE : 0;
+    return bad ? ODE_RC_SINGULAR : past ? ODE_RC_PAST_POLE : 0;
 }
 
 static void lu_solve(const ode_solver *s, double *x)

@@ -1030,6 +1030,44 @@ START_TEST(auto_nonstiff_is_dopri5)
 }
 END_TEST
 
+/* A growing mode is not stiffness: dopri5's h lambda estimate exceeds its
+ * stability bound on y' = lambda y (lambda > 0) at a loose tolerance, where
+ * accuracy, not stability, limits the step, and rodas4 would only be
+ * slower. auto must stay with dopri5's steps; a growing pair (lambda I, and
+ * a slowly turning one) as well. */
+START_TEST(auto_growing_is_dopri5)
+{
+    static const double omega[] = {0, 0.01};
+    const double rtols[] = {1e-2, 1e-3, 1e-6};
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 3; k++)
+            for (size_t n = 1; n <= 2; n++) {
+                if (n == 1 && c == 1) continue;
+                const double lambda = 0.07, t_out = 700 / lambda, y0[2] = {1, 1};
+                const double J1[1] = {lambda}, J2[4] = {lambda, omega[c], -omega[c], lambda};
+                memcpy(grow2_J, n == 1 ? J1 : J2, n * n * sizeof *grow2_J);
+                grow2_n = n;
+                double ya[2], yd[2];
+                struct ode_problem p = {.f = grow2_f, .jac = grow2_jac, .dim = n, .y0 = y0,
+                                        .t_out = &t_out, .n_out = 1, .autonomous = 1};
+                struct ode_options o;
+                ode_options_init(&o);
+                o.rtol = rtols[k];
+                o.atol = rtols[k] * 1e-3;
+                struct ode_stats sa, sd;
+                err e;
+                ck_assert_int_eq(solve("auto", &p, &o, ya, &sa, &e), ERR_OK);
+                ck_assert_int_eq(solve("dopri5", &p, &o, yd, &sd, &e), ERR_OK);
+                ck_assert_msg(sa.n_switches == 0 && sa.auto_steps[1] == 0 &&
+                                  memcmp(ya, yd, n * sizeof *ya) == 0,
+                              "n %zu, omega %g, rtol %g: %ld switches, %ld rodas4 steps, y[0] "
+                              "%g (dopri5 %g)",
+                              n, omega[c], rtols[k], sa.n_switches, sa.auto_steps[1], ya[0],
+                              yd[0]);
+            }
+}
+END_TEST
+
 /* Stiff, then not: y_0' = -a(t)(y_0 - cos t) - sin t with a(t) = 1e4
  * exp(-5 t) (stiff while h a(t) is large), next to the oscillator y_1'' =
  * -y_1. Closed form: y_0 = cos t + (y_0(0) - 1) exp(-A(t)), A(t) = (1e4/5)
@@ -1173,6 +1211,7 @@ int main(void)
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);
     tcase_add_test(tc, auto_nonstiff_is_dopri5);
+    tcase_add_test(tc, auto_growing_is_dopri5);
     tcase_add_test(tc, auto_scale_invariant);
     tcase_add_test(tc, auto_switches_back);
     tcase_add_test(tc, auto_fixed_step);

@@ -774,6 +774,37 @@ START_TEST(growing_four_first_step)
 }
 END_TEST
 
+/* A differenced Jacobian that overflows (f jumps from -1e308 to 1e308
+ * within the difference): the step is refused as a non-finite one is, and
+ * the solve fails saying so, instead of handing inf to LAPACK. */
+static int cliff_f(double t, const double *y, double *d, void *ctx)
+{
+    (void)t, (void)ctx;
+    d[0] = y[0] > 1 ? 1e308 : -1e308;
+    d[1] = -y[1];
+    return 0;
+}
+
+START_TEST(differenced_jacobian_overflows)
+{
+    const char *const names[] = {"rodas4", "esdirk4"};
+    for (int m = 0; m < 2; m++) {
+        const double y0[2] = {1 - 1e-9, 1}, t_out = 1;
+        double y[2];
+        struct ode_problem p = {.f = cliff_f, .dim = 2, .y0 = y0, .t_out = &t_out, .n_out = 1,
+                                .autonomous = 1};
+        struct ode_options o;
+        ode_options_init(&o);
+        struct ode_stats st;
+        err e;
+        err_code rc = solve(names[m], &p, &o, y, &st, &e);
+        ck_assert_msg(rc != ERR_OK, "%s: answered (%g, %g)", names[m], y[0], y[1]);
+        /* it was refused as "past the pole", from the sign of an LU of inf */
+        ck_assert_msg(strstr(e.message, "non-finite"), "%s: %s", names[m], e.message);
+    }
+}
+END_TEST
+
 /* Per-trajectory reuse: a second solve with another y0 on the same solver
  * (the Jacobian and LU of the first are not reused). */
 START_TEST(reuse_solver)
@@ -1207,6 +1238,7 @@ int main(void)
     tcase_add_test(tc, growing_first_step);
     tcase_add_test(tc, growing_pair_first_step);
     tcase_add_test(tc, growing_four_first_step);
+    tcase_add_test(tc, differenced_jacobian_overflows);
     tcase_add_test(tc, accuracy_bands);
     tcase_add_loop_test(tc, reuse_solver, 0, N_METHODS);
     tcase_add_test(tc, auto_van_der_pol);

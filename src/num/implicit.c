@@ -268,6 +268,10 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
             for (size_t i = 0; i < n; i++)
                 w->ft[i] = (fp[i] - f0[i]) / (tp - te);
         }
+        /* differences of finite values can still overflow; and LAPACK's
+         * eigenvalue routines (past_pole) are not to be handed a NaN */
+        if (nonfinite(w->J, ode_implicit_jac_len(p)) || (want_ft && nonfinite(w->ft, n)))
+            return ODE_RC_NONFINITE;
     }
     w->g_valid = w->eig_valid = 0;
     w->jac_valid = 1;

@@ -34,6 +34,9 @@ err_code ode_evolve_rhs_fail(ode_solver *s, double t, int rc, const char *where)
 {
     if (rc == ODE_RC_NONFINITE)
         return ode_evolve_fail(s, t, ERR_SOLVER, "non-finite state at t=%.15g%s", t, where);
+    if (rc == ODE_RC_JAC_NONFINITE)
+        return ode_evolve_fail(s, t, ERR_SOLVER, "the Jacobian is not finite at t=%.15g%s", t,
+                               where);
     if (rc > 0)
         return ode_evolve_fail(s, t, ERR_SOLVER,
                                "vector field failed (recoverable, code %d) at t=%.15g%s", rc, t,

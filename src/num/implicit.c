@@ -240,7 +240,7 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
         int rc = p->jac(t, y, w->J, want_ft ? w->ft : NULL, p->ctx);
         if (rc) return rc;
         if (nonfinite(w->J, ode_implicit_jac_len(p)) || (want_ft && nonfinite(w->ft, n)))
-            return ODE_RC_NONFINITE;
+            return ODE_RC_JAC_NONFINITE;
     } else { /* the documented fallback: forward differences, column by column */
         double *yp = w->z, *fp = w->r;
         const double te = s->t_k1; /* == t unless the step starts at a jump */
@@ -271,7 +271,7 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
         /* differences of finite values can still overflow; and LAPACK's
          * eigenvalue routines (past_pole) are not to be handed a NaN */
         if (nonfinite(w->J, ode_implicit_jac_len(p)) || (want_ft && nonfinite(w->ft, n)))
-            return ODE_RC_NONFINITE;
+            return ODE_RC_JAC_NONFINITE;
     }
     w->g_valid = w->eig_valid = 0;
     w->jac_valid = 1;

@@ -35,7 +35,8 @@
 /* Trial-step codes (> 0, so evolve shrinks h and retries). */
 #define ODE_RC_NEWTON (INT_MAX - 1)    /* Newton did not converge with a fresh Jacobian */
 #define ODE_RC_SINGULAR (INT_MAX - 2)  /* I - h gamma J is singular */
-#define ODE_RC_PAST_POLE (INT_MAX - 3) /* det(I - h gamma J) < 0: past R's pole */
+#define ODE_RC_PAST_POLE (INT_MAX - 3) /* a mode at or past R's pole (Re(h gamma lambda) >= 1) */
+#define ODE_RC_JAC_NONFINITE (INT_MAX - 4) /* the Jacobian (or df/dt) is not finite */
 
 /* Make room for a dim-dimensional state and a Jacobian of jlen doubles
  * (ode_implicit_jac_len; grows only). */
@@ -50,7 +51,7 @@ void ode_implicit_reset(ode_solver *s);
 /* One trial step of the implicit table s->tab from (t, s->y) of size h, k
  * row 0 = f(t, y) on entry for the step's first attempt (`first`); t_end as
  * rk_step_trial. Fills s->k and s->y1. Returns 0, f's or the Jacobian's
- * nonzero code, ODE_RC_NONFINITE, ODE_RC_NEWTON, ODE_RC_SINGULAR or
+ * nonzero code, ODE_RC_NONFINITE, ODE_RC_JAC_NONFINITE, ODE_RC_NEWTON, ODE_RC_SINGULAR or
  * ODE_RC_PAST_POLE. */
 int ode_implicit_trial(ode_solver *s, double t, double h, double t_end, int first);
 

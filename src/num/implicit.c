@@ -134,11 +134,9 @@ struct ode_implicit {
     int *ipiv;      /* cap */
     double *f0, *ft, *z, *base, *r; /* cap each */
     double *eig;                    /* 6 cap: dgeev's wr, wi and work */
-    /* Where J's eigenvalues' real parts lie (see past_pole), each once
-     * asked for with this J: Gershgorin's bounds [gl, gh] (g_valid), the
-     * exact [el, eh] from dgeev (eig_valid) */
-    double gl, gh, el, eh;
-    int g_valid, eig_valid;
+    /* 2 cap: the least and greatest real parts of each block's eigenvalues
+     * (past_pole), once asked for with this J; NAN until then */
+    double *block_re;
     int jac_valid; /* J holds df/dy at (jac_t, the state at jac_t) */
     double jac_t;
     int lu_valid;   /* lu holds I - lu_hg J for the current J */
@@ -172,6 +170,7 @@ err_code ode_implicit_reserve(ode_solver *s, size_t dim, size_t jlen, err *e)
     }
     if (dim <= w->cap && w->ipiv) return ERR_OK;
     free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base), free(w->r), free(w->eig);
+    free(w->block_re);
     w->cap = 0;
     w->ipiv = malloc(dim * sizeof *w->ipiv);
     w->f0 = malloc(dim * sizeof *w->f0);
@@ -180,7 +179,9 @@ err_code ode_implicit_reserve(ode_solver *s, size_t dim, size_t jlen, err *e)
     w->base = malloc(dim * sizeof *w->base);
     w->r = malloc(dim * sizeof *w->r);
     w->eig = dim <= SIZE_MAX / (6 * sizeof *w->eig) ? malloc(6 * dim * sizeof *w->eig) : NULL;
-    if (!w->ipiv || !w->f0 || !w->ft || !w->z || !w->base || !w->r || !w->eig) goto fail;
+    w->block_re = malloc(2 * dim * sizeof *w->block_re);
+    if (!w->ipiv || !w->f0 || !w->ft || !w->z || !w->base || !w->r || !w->eig || !w->block_re)
+        goto fail;
     w->cap = dim;
     return ERR_OK;
 fail:
@@ -193,7 +194,7 @@ void ode_implicit_free(ode_solver *s)
     struct ode_implicit *w = s->imp;
     if (!w) return;
     free(w->J), free(w->lu), free(w->ipiv), free(w->f0), free(w->ft), free(w->z), free(w->base),
-        free(w->r), free(w->eig);
+        free(w->r), free(w->eig), free(w->block_re);
     free(w);
     s->imp = NULL;
 }
@@ -213,6 +214,8 @@ static int nonfinite(const double *v, size_t n)
         acc += v[i] * 0.0;
     return acc != 0.0;
 }
+
+static void blocks_of(const ode_solver *s, size_t *nb, size_t *bs);
 
 /* J (and df/dt into w->ft when want_ft) at (t, y), t the step's start; f0 =
  * f(t, y), or NULL: the differences then evaluate it into w->f0 (an ESDIRK's
@@ -273,7 +276,10 @@ static int jac_eval(ode_solver *s, double t, const double *y, const double *f0, 
         if (nonfinite(w->J, ode_implicit_jac_len(p)) || (want_ft && nonfinite(w->ft, n)))
             return ODE_RC_JAC_NONFINITE;
     }
-    w->g_valid = w->eig_valid = 0;
+    size_t nb, bs;
+    blocks_of(s, &nb, &bs);
+    for (size_t b = 0; b < 2 * nb; b++)
+        w->block_re[b] = NAN;
     w->jac_valid = 1;
     w->jac_t = t;
     return 0;
@@ -306,67 +312,50 @@ static int det_negative(const double *lu, const int *ipiv, size_t n)
     return neg;
 }
 
-/* Gershgorin: every eigenvalue of a block lies in a disc about a diagonal
- * entry J_ii of radius the rest of its row (and of its column), so its real
- * part lies in [min (J_ii - radius), max (J_ii + radius)]; w->gl, w->gh are
- * the tighter of the row and column bounds, over the blocks. */
-static void gershgorin(ode_solver *s)
+/* Whether Gershgorin's discs put every eigenvalue of the n x n block J
+ * (row-major) left of Re(hg lambda) = 1: each lies in a disc about a
+ * diagonal entry of radius the rest of its row, and of its column; the
+ * tighter of the two bounds on the real parts is taken. */
+static int gershgorin_clear(const double *J, size_t n, double hg)
 {
-    struct ode_implicit *w = s->imp;
-    size_t nb, n;
-    blocks_of(s, &nb, &n);
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t b = 0; b < nb; b++) {
-        const double *J = w->J + b * n * n;
-        double rlo = INFINITY, rhi = -INFINITY, clo = INFINITY, chi = -INFINITY;
-        for (size_t i = 0; i < n; i++) {
-            double row = 0, col = 0;
-            for (size_t j = 0; j < n; j++)
-                if (j != i) row += fabs(J[i * n + j]), col += fabs(J[j * n + i]);
-            const double d = J[i * n + i];
-            rlo = fmin(rlo, d - row), rhi = fmax(rhi, d + row);
-            clo = fmin(clo, d - col), chi = fmax(chi, d + col);
-        }
-        lo = fmin(lo, fmax(rlo, clo));
-        hi = fmax(hi, fmin(rhi, chi));
+    double rlo = INFINITY, rhi = -INFINITY, clo = INFINITY, chi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double row = 0, col = 0;
+        for (size_t j = 0; j < n; j++)
+            if (j != i) row += fabs(J[i * n + j]), col += fabs(J[j * n + i]);
+        const double d = J[i * n + i];
+        rlo = fmin(rlo, d - row), rhi = fmax(rhi, d + row);
+        clo = fmin(clo, d - col), chi = fmax(chi, d + col);
     }
-    w->gl = lo, w->gh = hi;
-    w->g_valid = 1;
+    return (hg > 0 ? hg * fmin(rhi, chi) : hg * fmax(rlo, clo)) < 1;
 }
 
-/* The least and greatest real parts of J's eigenvalues (dgeev, block by
- * block, on a copy in w->lu, which lu_make then overwrites). When dgeev
+/* The least and greatest real parts of block b's eigenvalues, into
+ * w->block_re (dgeev, on a copy in w->lu: lu_valid is cleared). When dgeev
  * does not converge, [+inf, -inf]: no eigenvalue is known, and only the
  * determinant's sign guards the step, as before. */
-static void eig_range(ode_solver *s)
+static void block_eigs(ode_solver *s, size_t b, size_t n)
 {
     struct ode_implicit *w = s->imp;
-    size_t nb, n;
-    blocks_of(s, &nb, &n);
     const int ni = (int)n, one = 1, lwork = (int)(4 * n);
     double *wr = w->eig, *wi = w->eig + n, *work = w->eig + 2 * n, dummy = 0;
+    memcpy(w->lu, w->J + b * n * n, n * n * sizeof *w->lu);
+    w->lu_valid = 0;
+    int info = 0;
+    /* the eigenvalues of the row-major block's transpose are its own */
+    dgeev_("N", "N", &ni, w->lu, &ni, wr, wi, &dummy, &one, &dummy, &one, work, &lwork, &info);
     double lo = INFINITY, hi = -INFINITY;
-    for (size_t b = 0; b < nb; b++) {
-        memcpy(w->lu, w->J + b * n * n, n * n * sizeof *w->lu);
-        int info = 0;
-        /* the eigenvalues of the row-major block's transpose are its own */
-        dgeev_("N", "N", &ni, w->lu, &ni, wr, wi, &dummy, &one, &dummy, &one, work, &lwork, &info);
-        if (info != 0) {
-            lo = INFINITY, hi = -INFINITY;
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            lo = fmin(lo, wr[i]), hi = fmax(hi, wr[i]);
-    }
-    w->el = lo, w->eh = hi;
-    w->eig_valid = 1;
+    for (size_t i = 0; info == 0 && i < n; i++)
+        lo = fmin(lo, wr[i]), hi = fmax(hi, wr[i]);
+    w->block_re[2 * b] = lo, w->block_re[2 * b + 1] = hi;
 }
 
 /* Whether A = hg J - I (a block of n <= 3) is clearly Hurwitz-stable,
  * every eigenvalue's real part below 0, by the Routh-Hurwitz conditions on
- * its characteristic polynomial s^n + a_{n-1} s^{n-1} + ... + a_0, each
- * held with a margin for the rounding of the coefficients: "not clearly"
- * is left to the eigenvalues. */
+ * its characteristic polynomial s^n + a_{n-1} s^{n-1} + ... + a_0: each
+ * held with a margin of many times the rounding error of its terms (the
+ * sums of their magnitudes), so that "not clearly" is left to the
+ * eigenvalues. */
 static int hurwitz_clear(const double *J, size_t n, double hg)
 {
     const double tol = 1e-8;
@@ -379,15 +368,20 @@ static int hurwitz_clear(const double *J, size_t n, double hg)
         return A[0] + A[3] < -tol * (fabs(A[0]) + fabs(A[3])) &&
                ad - bc > tol * (fabs(ad) + fabs(bc));
     }
-    const double a2 = -(A[0] + A[4] + A[8]);
+    const double a2 = -(A[0] + A[4] + A[8]), a2_mag = fabs(A[0]) + fabs(A[4]) + fabs(A[8]);
     const double m01 = A[0] * A[4] - A[1] * A[3], m02 = A[0] * A[8] - A[2] * A[6],
                  m12 = A[4] * A[8] - A[5] * A[7];
     const double a1 = m01 + m02 + m12;
+    const double a1_mag = fabs(A[0] * A[4]) + fabs(A[1] * A[3]) + fabs(A[0] * A[8]) +
+                          fabs(A[2] * A[6]) + fabs(A[4] * A[8]) + fabs(A[5] * A[7]);
     const double det =
         A[0] * m12 - A[1] * (A[3] * A[8] - A[5] * A[6]) + A[2] * (A[3] * A[7] - A[4] * A[6]);
-    const double a0 = -det, scale = fabs(a2) * (fabs(m01) + fabs(m02) + fabs(m12)) + fabs(a0);
-    return a2 > tol * (fabs(A[0]) + fabs(A[4]) + fabs(A[8])) && a0 > tol * scale &&
-           a2 * a1 - a0 > tol * scale;
+    const double a0 = -det;
+    const double a0_mag = fabs(A[0]) * (fabs(A[4] * A[8]) + fabs(A[5] * A[7])) +
+                          fabs(A[1]) * (fabs(A[3] * A[8]) + fabs(A[5] * A[6])) +
+                          fabs(A[2]) * (fabs(A[3] * A[7]) + fabs(A[4] * A[6]));
+    return a2 > tol * a2_mag && a0 > tol * a0_mag &&
+           a2 * a1 - a0 > tol * (a2_mag * a1_mag + a0_mag);
 }
 
 /* Whether a step with this hg has carried a mode of J to or past the pole
@@ -396,25 +390,29 @@ static int hurwitz_clear(const double *J, size_t n, double hg)
  * real such modes, or a complex pair, leaves det(I - hg J) positive: y' = y
  * in two components took one step of 1e4 with rodas4 and answered
  * (-0.013, -0.013) (tests/check_num_stiff.c, growing_pair_first_step). A
- * cheap test settles the common case, a stiff problem's decaying modes:
- * Routh-Hurwitz on blocks of up to 3, Gershgorin's bounds on larger ones;
- * otherwise the eigenvalues decide, once per Jacobian. */
+ * cheap test settles the common case, a stiff problem's decaying modes,
+ * block by block: Routh-Hurwitz on blocks of up to 3, Gershgorin's discs on
+ * larger ones; a block they do not clear has its eigenvalues computed,
+ * once per Jacobian. May clear lu_valid (block_eigs). */
 static int past_pole(ode_solver *s, double hg)
 {
     struct ode_implicit *w = s->imp;
     size_t nb, n;
     blocks_of(s, &nb, &n);
-    int clear = 1;
-    if (n <= 3) {
-        for (size_t b = 0; b < nb && clear; b++)
-            clear = hurwitz_clear(w->J + b * n * n, n, hg);
-    } else {
-        if (!w->g_valid) gershgorin(s);
-        clear = (hg > 0 ? hg * w->gh : hg * w->gl) < 1;
+    for (size_t b = 0; b < nb; b++) {
+        const double *J = w->J + b * n * n;
+        if (n <= 3 ? hurwitz_clear(J, n, hg) : gershgorin_clear(J, n, hg)) continue;
+        if (isnan(w->block_re[2 * b])) block_eigs(s, b, n);
+        if ((hg > 0 ? hg * w->block_re[2 * b + 1] : hg * w->block_re[2 * b]) >= 1) return 1;
     }
-    if (clear) return 0;
-    if (!w->eig_valid) eig_range(s);
-    return (hg > 0 ? hg * w->eh : hg * w->el) >= 1;
+    return 0;
+}
+
+/* Adaptive steps are checked against the pole; fixed steps have no error
+ * control to fall back on: the user's h stands. */
+static int adaptive_steps(const ode_solver *s)
+{
+    return !(s->o->fixed_step > 0 || s->o->n_steps > 0);
 }
 
 /* lu = I - hg J, factored (block by block). */
@@ -424,8 +422,7 @@ static int lu_make(ode_solver *s, double hg)
     size_t nb, n;
     blocks_of(s, &nb, &n);
     const int ni = (int)n;
-    /* fixed steps have no error control to fall back on: the user's h stands */
-    const int adaptive = !(s->o->fixed_step > 0 || s->o->n_steps > 0);
+    const int adaptive = adaptive_steps(s);
     s->st->n_lu++;
     int bad = 0, past = adaptive && past_pole(s, hg);
     for (size_t b = 0; b < nb; b++) {
@@ -572,8 +569,12 @@ static int esdirk_trial(ode_solver *s, double t, double h, double t_end)
         w->refresh = 0;
     }
     for (;;) {
-        if (!w->lu_valid || fabs(hg - w->lu_hg) > LU_H_DRIFT * fabs(w->lu_hg))
+        if (!w->lu_valid || fabs(hg - w->lu_hg) > LU_H_DRIFT * fabs(w->lu_hg)) {
             if ((rc = lu_make(s, hg))) return rc;
+        } else if (adaptive_steps(s)) { /* the LU kept for a nearby h: check this h */
+            if (past_pole(s, hg)) return ODE_RC_PAST_POLE;
+            if (!w->lu_valid && (rc = lu_make(s, hg))) return rc; /* block_eigs used it */
+        }
         double theta_max = 0;
         int i;
         rc = 0;

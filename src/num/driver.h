@@ -261,7 +261,8 @@ const struct rk_tableau *ode_solver_tableau(const ode_solver *s);
  * values, row i for t_out[i]; stats may be NULL. Returns 0, ERR_INVALID on a
  * bad problem or option (field named), ERR_SOLVER ("step size underflow at
  * t=...", "max_steps (N) reached at t=...", "non-finite state at t=...",
- * "vector field failed at t=..."), ERR_NOMEM, or the code an abort hook or
+ * "vector field failed at t=..."; the implicit methods' own: docs/solvers.md,
+ * "Statistics and failures"), ERR_NOMEM, or the code an abort hook or
  * observer returned. On failure y_out is unspecified and stats->t_fail says
  * where. If f records its own error in the same err first, that one wins
  * and its code is returned. */

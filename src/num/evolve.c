@@ -138,8 +138,8 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
             const char *what = rc == ODE_RC_NEWTON     ? "Newton iteration did not converge"
                                : rc == ODE_RC_SINGULAR ? "singular iteration matrix"
                                                        : "step past the pole of the stability "
-                                                         "function (h gamma lambda > 1 on a "
-                                                         "growing mode)";
+                                                         "function (Re(h gamma lambda) >= 1 on "
+                                                         "a growing mode)";
             if (ev->fixed) return ode_evolve_fail(s, t, ERR_SOLVER, "%s at t=%.15g", what, t);
             s->st->n_rejected++;
             rejected = 1;
@@ -149,7 +149,10 @@ err_code ode_evolve_apply(ode_solver *s, struct ode_evolve_state *ev)
                                        what, t);
             continue;
         }
-        if (rc < 0 || (rc > 0 && ev->fixed)) return ode_evolve_rhs_fail(s, t, rc, "");
+        /* J at the step's start does not depend on h: a smaller step would
+         * meet the same non-finite Jacobian */
+        if (rc < 0 || (rc > 0 && ev->fixed) || rc == ODE_RC_JAC_NONFINITE)
+            return ode_evolve_rhs_fail(s, t, rc, "");
         if (rc > 0) {
             s->st->n_rejected++;
             rejected = 1;

@@ -40,8 +40,8 @@ err_code ode_auto_switch(ode_solver *s, double t)
 {
     const int to_implicit = s->tab == &rk_dopri5;
     if (to_implicit) {
-        if (s->pow_cap < s->dim) {
-            double *v = realloc(s->pow_v, s->dim * sizeof *v);
+        if (s->pow_cap < s->dim) { /* the vector, and ode_implicit_rho's two */
+            double *v = realloc(s->pow_v, 3 * s->dim * sizeof *v);
             if (!v) return ode_evolve_fail(s, t, ERR_NOMEM, "out of memory for rodas4");
             s->pow_v = v;
             s->pow_cap = s->dim;

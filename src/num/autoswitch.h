@@ -18,10 +18,12 @@
  * steps in a row clear the count.
  *
  * Back to dopri5: after each accepted rodas4 step, rho(J) at the step's
- * start (rodas4 forms J there anyway) is estimated by a few power
+ * start (rodas4 forms J there anyway) is estimated from a few power
  * iterations on W J W^-1, W the same weights (dim^2 each, against rodas4's
  * dim^3 LU per step), the vector
- * kept from step to step so the estimate sharpens over a stiff stretch.
+ * kept from step to step so the estimate sharpens over a stiff stretch: the
+ * Ritz values on the last two iterates' plane, which see a complex pair
+ * that the power quotient alone swings around (implicit.c, ritz_rho).
  * When |h| rho <= 3.0 / 2 for 15 steps in a row, dopri5 could take rodas4's
  * steps with room to spare and it takes over. The hysteresis: the factor 2
  * (dopri5's accuracy-limited steps are often larger than rodas4's, which
@@ -51,7 +53,8 @@ int ode_auto_after_step(ode_solver *s, double h);
 err_code ode_auto_switch(ode_solver *s, double t);
 
 /* rho(J) estimate for the Jacobian of the last rodas4 step (implicit.c);
- * -1 when none is held. v: cap values, the start vector (updated). */
+ * -1 when none is held. v: 3 cap values, the start vector (updated) and
+ * the estimate's scratch. */
 double ode_implicit_rho(const ode_solver *s, double *v, int iters);
 
 #endif

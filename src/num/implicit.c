@@ -613,6 +613,37 @@ int ode_implicit_trial(ode_solver *s, double t, double h, double t_end, int firs
     return esdirk_trial(s, t, h, t_end);
 }
 
+/* The largest modulus of the Ritz values of M on span{a, b}: a the last
+ * iterate but one (squared norm na), b = M a / |M a| the last (unit), Ma =
+ * ma b, Mb = u. Power iteration alone cannot see a complex pair: its
+ * iterate turns by the pair's argument at each product, and |M v| / |v|
+ * swings with the turn between M's smallest and largest singular values
+ * (on a non-normal M, by orders of magnitude); the Rayleigh-Ritz values on
+ * the plane of the last two iterates are the pair itself once that plane
+ * is (nearly) invariant. Orthonormal q1 = a / |a|, q2 = (b - c q1) / |w|,
+ * c = q1 . b, |w|^2 = 1 - c^2; H = Q^T M Q from three dot products, with
+ * M q1 = r1 b (r1 = ma / |a|) and M q2 = (u - c r1 b) / |w|. When b
+ * is (nearly) a's direction the plane is not defined: -1, and the power
+ * quotient stands (a dominant real eigenvalue, where it converges). */
+static double ritz_rho(const double *a, double na, const double *b, double ma, const double *u,
+                       size_t n)
+{
+    double ab = 0, au = 0, bu = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += a[i] * b[i];
+        au += a[i] * u[i];
+        bu += b[i] * u[i];
+    }
+    const double la = sqrt(na), r1 = ma / la, c = ab / la, w2 = 1 - c * c; /* M q1 = r1 b */
+    if (!(w2 > 1e-8)) return -1; /* |w| < 1e-4: H's entries would lose digits to |w| */
+    const double w = sqrt(w2), q1u = au / la, q2u = (bu - c * q1u) / w;
+    const double h11 = r1 * c, h21 = r1 * w, h12 = (q1u - r1 * c * c) / w,
+                 h22 = (q2u - c * r1 * w) / w;
+    const double half = (h11 + h22) / 2, det = h11 * h22 - h12 * h21, disc = half * half - det;
+    const double r = disc < 0 ? sqrt(det) : fabs(half) + sqrt(disc);
+    return isfinite(r) && r > 0 ? r : -1;
+}
+
 double ode_implicit_rho(const ode_solver *s, double *v, int iters)
 {
     const struct ode_implicit *w = s->imp;
@@ -622,15 +653,16 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
     blocks_of(s, &nb, &bs);
     const size_t nj = nb * bs; /* components past nj: zero rows of J */
     /* v lives in the error norm's weighted coordinates: the iteration is on
-     * W J W^-1 (W = 1 / scale at the step's start), which has J's
+     * M = W J W^-1 (W = 1 / scale at the step's start), which has J's
      * eigenvalues, so the estimate does not depend on the state's units
-     * (autoswitch.c, dopri5_hlambda) */
-    double *u = s->ytmp, rho = 0;
+     * (autoswitch.c, dopri5_hlambda). x = W^-1 v; prev, the iterate before
+     * the last, for ritz_rho. */
+    double *prev = v + n, *x = v + 2 * n, *u = s->ytmp, rho = 0, nprev = 0, mprev = 0;
     for (int it = 0; it < iters; it++) {
         double nv = 0, nu = 0;
         for (size_t j = 0; j < n; j++) {
             nv += v[j] * v[j];
-            v[j] *= ode_control_scale(&s->ctl, j, fabs(s->y[j]));
+            x[j] = v[j] * ode_control_scale(&s->ctl, j, fabs(s->y[j]));
         }
         for (size_t i = 0; i < n; i++) {
             const size_t b = i / bs, i0 = b * bs;
@@ -638,7 +670,7 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
             if (i < nj) {
                 const double *row = w->J + b * bs * bs + (i - i0) * bs;
                 for (size_t j = 0; j < bs; j++)
-                    acc += row[j] * v[i0 + j];
+                    acc += row[j] * x[i0 + j];
             }
             acc /= ode_control_scale(&s->ctl, i, fabs(s->y[i]));
             u[i] = acc;
@@ -646,6 +678,15 @@ double ode_implicit_rho(const ode_solver *s, double *v, int iters)
         }
         if (!(nv > 0) || !(nu > 0) || !isfinite(nu)) return nu == 0 ? 0 : -1;
         rho = sqrt(nu / nv);
+        if (it > 0 && it == iters - 1) {
+            const double r = ritz_rho(prev, nprev, v, mprev, u, n);
+            if (r > 0) rho = r;
+        }
+        if (it == iters - 2) {
+            memcpy(prev, v, n * sizeof *v);
+            nprev = nv;
+            mprev = sqrt(nu);
+        }
         const double sc = 1 / sqrt(nu);
         for (size_t i = 0; i < n; i++)
             v[i] = u[i] * sc;

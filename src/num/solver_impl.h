@@ -40,7 +40,7 @@ struct ode_solver {
     /* "auto" (autoswitch.h); s->tab is the method running now */
     int is_auto;
     int stiff_hits, calm_hits; /* the stiffness test's counters */
-    double *pow_v;             /* pow_cap: the power iteration's vector, kept across steps */
+    double *pow_v;             /* 3 pow_cap: the power vector (kept), 2 scratch */
     size_t pow_cap;
     int pow_fresh; /* pow_v not yet set in this sweep */
     struct ode_events *events; /* events.h's workspace, NULL until a problem has events */

@@ -64,60 +64,33 @@ done
     { echo "http_overhead: run make first ($solve, $build/src/odeserved)" >&2; exit 1; }
 
 dir=$(mktemp -d)
-pids=
+. "$top/bench/w1_daemon.sh"
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    pids=
+    w1_stop_all
     rm -rf "$dir"
 }
 # a signal (PIPE too: `| head -1` closes the pipe before the summary) exits
 # through cleanup, or the daemons would outlive the script
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP PIPE
-"$solve" --print-model >"$dir/w1.json"
-"$solve" --print-request >"$dir/req.json"
+w1_files
 
-# start NAME LEVEL: a daemon logging to $dir/NAME.log; sets port. (The
-# port comes from a socket bound to port 0 and closed: at warn the daemon
-# does not log its listening line.)
-start() {
-    mkdir "$dir/$1"
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$build/src/odeserved" --listen "127.0.0.1:$port" --db "$dir/$1/db" --auth off \
-        --log-level "$2" --seed-models "$dir/w1.json" ${ODESERVED_ARGS:-} 2>"$dir/$1.log" &
-    pids="$pids $!"
-    i=0
-    until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 200 ] && kill -0 "$!" 2>/dev/null || { cat "$dir/$1.log" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-start a warn
+w1_start a warn
 port_a=$port
-start b debug
+w1_start b debug
 port_b=$port
-ODESERVED_ARGS="${ODESERVED_ARGS:-} --keepalive-poll 0" start c warn
+ODESERVED_ARGS="${ODESERVED_ARGS:-} --keepalive-poll 0" w1_start c warn
 port_c=$port
-pid_c=${pids##* }
+pid_c=$w1_pid
 pin=
 if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
     pin="taskset -c 0"
     # D: every thread on CPU 0, as the client will be
-    ODESERVED_ARGS="${ODESERVED_ARGS:-}" start d warn
+    w1_start d warn
     port_d=$port
-    taskset -a -p -c 0 "${pids##* }" >/dev/null
+    taskset -a -p -c 0 "$w1_pid" >/dev/null
 fi
-for p in $port_a $port_b $port_c ${port_d:-}; do
-    curl -sf -H 'Content-Type: application/json' --data-binary @"$dir/req.json" \
-        "http://127.0.0.1:$p/v1/models/w1/trajectory" >/dev/null ||
-        { echo "http_overhead: W1's request failed on port $p" >&2; exit 1; }
-done
 
-# key=value of a JSON line (numbers only)
-num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p"; }
-# median of the numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 # wrk one connection, printing its JSON line
 one_conn() { WRK_CONNECTIONS=1 wrk -t1 -c1 -d"$round_duration" -s "$lua" "$1" | grep '^{"bench"'; }
 # the same on CPU 0, with daemon D

@@ -39,6 +39,12 @@ EXTRA_DIST += bench/http_overhead.sh
 # to_chars / from_chars and fmt (numconv_libs.cc, built by the script with g++
 # and libfmt-dev): the numbers' share of that overhead at the fastest rate
 EXTRA_DIST += bench/numconv_libs.sh bench/numconv_libs.cc
+# http_w1_load.sh: W1 at 64 connections on W1's own model, one and two wrk
+# threads, the daemon's and wrk's CPU per request against the target's
+EXTRA_DIST += bench/http_w1_load.sh
+# w1_daemon.sh: http_overhead.sh, numconv_libs.sh and http_w1_load.sh start
+# their daemons (W1 seeded) through it
+EXTRA_DIST += bench/w1_daemon.sh
 # bench_loopback: the machine's own loopback TCP round trip (no HTTP), on one
 # CPU and across two, for reading http_overhead.sh's figures against it.
 noinst_PROGRAMS += bench/bench_loopback

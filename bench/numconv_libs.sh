@@ -26,9 +26,9 @@ command -v "$cxx" >/dev/null 2>&1 || { echo "numconv_libs: no C++ compiler ($cxx
 command -v curl >/dev/null 2>&1 || { echo "numconv_libs: curl is not installed" >&2; exit 1; }
 
 dir=$(mktemp -d)
-pid=
+. "$top/bench/w1_daemon.sh"
 cleanup() {
-    [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    w1_stop_all
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -36,28 +36,10 @@ trap 'exit 1' INT TERM HUP PIPE
 
 "$cxx" -O2 -std=c++17 -o "$dir/numconv_libs" "$top/bench/numconv_libs.cc" -lfmt ||
     { echo "numconv_libs: the build failed (apt-get install g++ libfmt-dev)" >&2; exit 1; }
-"$build/bench/bench_solve" --print-model >"$dir/w1.json"
-"$build/bench/bench_solve" --print-request >"$dir/req.json"
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$build/src/odeserved" --listen "127.0.0.1:$port" --db "$dir/db" --auth off --log-level warn \
-    --seed-models "$dir/w1.json" 2>"$dir/log" &
-pid=$!
-i=0
-until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null || { cat "$dir/log" >&2; exit 1; }
-    sleep 0.1
-done
-curl -sf -H 'Content-Type: application/json' --data-binary @"$dir/req.json" \
-    "http://127.0.0.1:$port/v1/models/w1/trajectory" >"$dir/reply.json" ||
-    { echo "numconv_libs: W1's request failed" >&2; exit 1; }
-kill "$pid"
-wait "$pid" 2>/dev/null || true
-pid=
-
-num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+w1_files
+w1_start d warn
+cp "$dir/d.reply" "$dir/reply.json"
+w1_stop_all
 : >"$dir/rounds"
 r=1
 while [ "$r" -le "$rounds" ]; do

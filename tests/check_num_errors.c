@@ -281,6 +281,47 @@ START_TEST(dense_object_standalone)
 }
 END_TEST
 
+/* ode_dense_eval_n (eight times' weights in vector lanes, as the driver
+ * answers the outputs of a step) gives ode_dense_eval's bits, for groups of
+ * 1 to 19 times (full groups of eight, the rest, one alone, the step's end
+ * among them), on every adaptive method's recorded step, thetas spread
+ * over the step and beyond it (extrapolation, theta < 0 and > 1). */
+START_TEST(dense_eval_n_same_bits)
+{
+    const struct tp_problem *p = tp_find("brusselator");
+    for (int m = 0; tp_adaptive_methods[m]; m++) {
+        const struct rk_tableau *tab = rk_tableau_find(tp_adaptive_methods[m]);
+        struct rec_copy c = {.target = 7.3};
+        const double t_out[2] = {7.3, 9.0};
+        struct ode_options o;
+        ode_options_init(&o);
+        o.observer = copy_step;
+        o.observer_ctx = &c;
+        double y[2 * TP_MAXDIM];
+        err e;
+        err_clear(&e);
+        ck_assert_int_eq(num_solve(tab->name, p, &o, t_out, 2, y, NULL, &e), ERR_OK);
+        ck_assert(c.taken);
+        ode_dense *d = ode_dense_new(tab, p->dim, &e);
+        ck_assert_ptr_nonnull(d);
+        ode_dense_update(d, p->dim, c.t, c.h, c.y0, c.y1, c.k, 0, p->f, p->ctx);
+        for (size_t n = 1; n < 20; n++) {
+            double t[19], one[19 * TP_MAXDIM], many[19 * TP_MAXDIM], *rows[19];
+            for (size_t i = 0; i < n; i++) {
+                const double theta = -0.25 + 1.5 * (double)(i * 7 % 19) / 18.0;
+                t[i] = i == n / 2 ? c.t + c.h : c.t + theta * c.h;
+                rows[i] = many + i * p->dim;
+                ck_assert_int_eq(ode_dense_eval(d, t[i], one + i * p->dim, NULL), 0);
+            }
+            ck_assert_int_eq(ode_dense_eval_n(d, n, t, rows, NULL), 0);
+            ck_assert_msg(memcmp(one, many, n * p->dim * sizeof *one) == 0, "%s, %zu times",
+                          tab->name, n);
+        }
+        ode_dense_free(d);
+    }
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------ */
 
 START_TEST(max_steps_reached)
@@ -681,6 +722,7 @@ TCase *num_tcase_limits(void)
     tcase_add_test(tc, rtol_zero);
     tcase_add_test(tc, solver_reuse_across_sizes);
     tcase_add_test(tc, dense_object_standalone);
+    tcase_add_test(tc, dense_eval_n_same_bits);
     return tc;
 }
 

@@ -1,7 +1,8 @@
 /* num/dense.c: dense output of one step. See dense.h.
  *
  * Weights w_i = b_i(theta) from the table's Bernstein coefficients
- * (rk_tableau_dense_weights), then y = y_n + h sum_i w_i k_i (rk_stage_arg's
+ * (rk_tableau_dense_weights, or ...weights8 for up to eight times of a
+ * step at once), then y = y_n + h sum_i w_i k_i (rk_stage_arg's
  * arithmetic). Cost per output time: stages x (dim + degree). */
 #include "num/dense.h"
 
@@ -14,7 +15,7 @@ struct ode_dense {
     const struct rk_tableau *tab;
     size_t cap;       /* dim the scratch holds */
     size_t dim;       /* dim of the recorded step */
-    double *w;        /* stages + dense_stages weights */
+    double *w;        /* 8 x (stages + dense_stages) weights */
     double *ytmp;     /* cap: argument of a dense stage */
     double t, h;      /* the recorded step: t .. t + h */
     const double *y0; /* borrowed */
@@ -34,7 +35,7 @@ ode_dense *ode_dense_new(const struct rk_tableau *tab, size_t dim, err *e)
     ode_dense *d = calloc(1, sizeof *d);
     if (!d) goto fail;
     d->tab = tab;
-    d->w = calloc((size_t)(tab->stages + tab->dense_stages), sizeof *d->w);
+    d->w = calloc(8 * (size_t)(tab->stages + tab->dense_stages), sizeof *d->w);
     if (!d->w) goto fail;
     if (ode_dense_reserve(d, dim, e)) goto fail_quiet;
     return d;
@@ -104,5 +105,48 @@ int ode_dense_eval(ode_dense *d, double t, double *y, long *nfe)
     const int n = d->tab->stages + d->tab->dense_stages;
     rk_tableau_dense_weights(d->tab, (t - d->t) / d->h, d->w);
     rk_stage_arg(dim, dim, d->w, n, d->h, d->y0, d->k, y);
+    return 0;
+}
+
+/* The times of a group inside the step, their weights eight at a time
+ * (lanes past q repeat theta[0]); one time alone goes the scalar way. */
+static void eval_group(ode_dense *d, size_t q, double *theta, double *const *y)
+{
+    const int n = d->tab->stages + d->tab->dense_stages;
+    if (q == 1) {
+        rk_tableau_dense_weights(d->tab, theta[0], d->w);
+    } else {
+        for (size_t l = q; l < 8; l++)
+            theta[l] = theta[0];
+        rk_tableau_dense_weights8(d->tab, theta, d->w);
+    }
+    for (size_t l = 0; l < q; l++)
+        rk_stage_arg(d->dim, d->dim, d->w + l * (size_t)n, n, d->h, d->y0, d->k, y[l]);
+}
+
+int ode_dense_eval_n(ode_dense *d, size_t m, const double *t, double *const *y, long *nfe)
+{
+    double theta[8], *yq[8];
+    size_t q = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (t[i] == d->t + d->h) {
+            memcpy(y[i], d->y1, d->dim * sizeof *y[i]);
+            continue;
+        }
+        if (!d->stages_done) {
+            if (d->dim > d->cap || !d->f) return -1;
+            int rc = rk_step_dense_stages(d->tab, d->dim, d->f, d->ctx, d->t, d->h, d->y0, d->k,
+                                          d->ytmp, nfe);
+            if (rc) return rc;
+            d->stages_done = 1;
+        }
+        theta[q] = (t[i] - d->t) / d->h;
+        yq[q++] = y[i];
+        if (q == 8) {
+            eval_group(d, q, theta, yq);
+            q = 0;
+        }
+    }
+    if (q) eval_group(d, q, theta, yq);
     return 0;
 }

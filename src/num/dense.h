@@ -55,6 +55,10 @@ void ode_dense_update(ode_dense *d, size_t dim, double t, double h, const double
  * counts the evaluations of f made. */
 int ode_dense_eval(ode_dense *d, double t, double *y, long *nfe);
 
+/* ode_dense_eval at m times t[i] into y[i], the same bits, with the weights
+ * of up to eight times computed at once. */
+int ode_dense_eval_n(ode_dense *d, size_t m, const double *t, double *const *y, long *nfe);
+
 /* 1 when the dense stages of the current step are in k (or none are needed). */
 int ode_dense_stages_done(const ode_dense *d);
 

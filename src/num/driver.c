@@ -323,13 +323,24 @@ static err_code answer_outputs(ode_solver *s, const struct ode_evolve_state *ev,
     if (!s->p->n_events) /* else events_in_step recorded it, dense stages perhaps computed */
         ode_dense_update(s->dense, dim, ev->t, ev->h_used, s->y, s->y1, s->k, 0, s->p->f,
                          s->p->ctx);
+    double ts[8], *rows[8]; /* eight at a time through ode_dense_eval_n */
+    size_t q = 0;
     for (; *i < n && ev->dir * (outs[*i].t - t_last) <= 0; (*i)++) {
         double *row = y_out + outs[*i].idx * dim;
         if (outs[*i].t == ev->t_new) {
             memcpy(row, s->y1, dim * sizeof *row);
             continue;
         }
-        int rc = ode_dense_eval(s->dense, outs[*i].t, row, &s->st->nfe);
+        ts[q] = outs[*i].t;
+        rows[q++] = row;
+        if (q == 8) {
+            int rc = ode_dense_eval_n(s->dense, q, ts, rows, &s->st->nfe);
+            if (rc) return ode_evolve_rhs_fail(s, ev->t, rc, " (dense output)");
+            q = 0;
+        }
+    }
+    if (q) {
+        int rc = ode_dense_eval_n(s->dense, q, ts, rows, &s->st->nfe);
         if (rc) return ode_evolve_rhs_fail(s, ev->t, rc, " (dense output)");
     }
     return ERR_OK;

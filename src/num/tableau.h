@@ -103,4 +103,9 @@ int rk_tableau_adaptive(const struct rk_tableau *tab);
  * that y(t_n + theta h) = y_n + h sum_i w_i k_i. */
 void rk_tableau_dense_weights(const struct rk_tableau *tab, double theta, double *w);
 
+/* The same for eight thetas at once (one per vector lane, each lane the
+ * operations of rk_tableau_dense_weights: the same bits): w[l * (stages +
+ * dense_stages) + i] for theta[l]. */
+void rk_tableau_dense_weights8(const struct rk_tableau *tab, const double *theta, double *w);
+
 #endif

@@ -26,6 +26,7 @@
  * outputs wanted in the common case (all of them). */
 #include "nn/linear_pair.h"
 
+#include "nn/hsum8.h"
 #include "nn/linear.h"
 #include "nn/simd.h"
 #include "nn/vmath_elem.h"
@@ -392,25 +393,34 @@ static inline __attribute__((always_inline)) void fwd_body(const size_t IN, cons
         for (size_t i = 0; i < n * hid; i++)
             h[i] = tanh_elem(h[i]);
     }
-    for (size_t k = 0; k < n; k++) { /* as narrow_n_loops */
-        const double *hk = h + k * hid;
-        v8d acc[PAIR_MAX_OUT], pv, hv;
-        for (size_t o = 0; o < OUT; o++)
-            acc[o] = (v8d){0};
-        for (size_t i0 = 0; i0 < full; i0 += 8) {
-            memcpy(&hv, hk + i0, sizeof hv);
-            for (size_t o = 0; o < OUT; o++) {
-                memcpy(&pv, Wb + o * hid + i0, sizeof pv);
-                acc[o] += pv * hv;
+    /* as narrow_n_loops: the (state, output) pairs eight at a time (G
+     * states), their eight sums reduced by one shuffle tree */
+    const size_t G = 8 / OUT;
+    for (size_t k0 = 0; k0 < n; k0 += G) {
+        const size_t g = n - k0 < G ? n - k0 : G;
+        v8d acc[8], pv, hv;
+        for (int q = 0; q < 8; q++)
+            acc[q] = (v8d){0};
+        for (size_t r = 0; r < g; r++) {
+            const double *hk = h + (k0 + r) * hid;
+            for (size_t i0 = 0; i0 < full; i0 += 8) {
+                memcpy(&hv, hk + i0, sizeof hv);
+                for (size_t o = 0; o < OUT; o++) {
+                    memcpy(&pv, Wb + o * hid + i0, sizeof pv);
+                    acc[r * OUT + o] += pv * hv;
+                }
             }
         }
-        for (size_t o = 0; o < OUT; o++) {
-            double a[8];
-            memcpy(a, &acc[o], sizeof a);
-            double sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-            for (size_t t = full; t < hid; t++)
-                sum += Wb[o * hid + t] * hk[t];
-            y[k * OUT + o] = bb[o] + sum;
+        double sums[8];
+        nn_hsum8x8(acc, sums);
+        for (size_t r = 0; r < g; r++) {
+            const double *hk = h + (k0 + r) * hid;
+            for (size_t o = 0; o < OUT; o++) {
+                double sum = sums[r * OUT + o];
+                for (size_t t = full; t < hid; t++)
+                    sum += Wb[o * hid + t] * hk[t];
+                y[(k0 + r) * OUT + o] = bb[o] + sum;
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 # target_clones variant bit-identical.
 noinst_LTLIBRARIES += src/nn/libnn.la
 src_nn_libnn_la_SOURCES = \
-	src/nn/simd.h \
+	src/nn/simd.h src/nn/hsum8.h \
 	src/nn/vmath.c src/nn/vmath.h src/nn/vmath_elem.h \
 	src/nn/act.c src/nn/act.h \
 	src/nn/panel.c src/nn/panel.h \

@@ -14,6 +14,7 @@
  * a 512-bit register are dear, as on Zen 4 (bench/bench_cde w3_rhs). */
 #include "nn/panel.h"
 
+#include "nn/hsum8.h"
 #include "nn/simd.h"
 
 #include <cblas.h>
@@ -105,24 +106,6 @@ typedef long long v8i __attribute__((vector_size(64)));
  * (-Wpsabi) in the clones without AVX-512. */
 #define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(v8d))
 
-/* The eight horizontal sums of p[0..7], in lanes 0..7, each in hsum8's
- * order ((0+4)+(1+5)) + ((2+6)+(3+7)), so results equal dot4's bit for bit.
- * A shuffle tree instead of eight scalar reductions: 7 vector adds. */
-static inline __attribute__((always_inline)) void hsum8x8(const v8d p[8], double out[8])
-{
-    v8d q[4];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++)
-        q[k] = SHUF(p[2 * k], p[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
-               SHUF(p[2 * k], p[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15);
-    v8d x =
-        SHUF(q[0], q[1], 0, 2, 4, 6, 8, 10, 12, 14) + SHUF(q[0], q[1], 1, 3, 5, 7, 9, 11, 13, 15);
-    v8d y =
-        SHUF(q[2], q[3], 0, 2, 4, 6, 8, 10, 12, 14) + SHUF(q[2], q[3], 1, 3, 5, 7, 9, 11, 13, 15);
-    v8d s = SHUF(x, y, 0, 2, 4, 6, 8, 10, 12, 14) + SHUF(x, y, 1, 3, 5, 7, 9, 11, 13, 15);
-    memcpy(out, &s, sizeof s);
-}
-
 /* z[0..7] = b[0..7] (or 0) + W[0..7] . u: the same partial sums and order as
  * dot4, eight rows at a time, reduced together and stored as one vector. */
 static inline __attribute__((always_inline)) void dot8(size_t in, const double *w0, const double *b,
@@ -143,7 +126,7 @@ static inline __attribute__((always_inline)) void dot8(size_t in, const double *
         }
     }
     double s[8] __attribute__((aligned(64)));
-    hsum8x8(a, s);
+    nn_hsum8x8(a, s);
     if (i < in) {
         for (; i < in; i++)
             for (int r = 0; r < 8; r++)
@@ -420,7 +403,7 @@ __attribute__((target("avx512f"))) static void matvec_n_loops(size_t n, size_t o
  * a network's last: dot1's (and dot4's) operations per row and state, the
  * (state, row) pairs eight at a time, z[s*out + o] being pair s*out + o.
  * Eight independent sums instead of one chain per call, and one shuffle
- * tree (hsum8x8, hsum8's order) for the eight reductions. */
+ * tree (nn_hsum8x8, hsum8's order) for the eight reductions. */
 __attribute__((target("avx512f"))) static void narrow_n_loops(size_t n, size_t out, size_t in,
                                                               const double *W, const double *b,
                                                               const double *u, double *z)
@@ -447,7 +430,7 @@ __attribute__((target("avx512f"))) static void narrow_n_loops(size_t n, size_t o
             }
         }
         double sum[8] __attribute__((aligned(64)));
-        hsum8x8(a, sum);
+        nn_hsum8x8(a, sum);
         for (size_t q = 0; q < g; q++) {
             for (size_t t = i; t < in; t++)
                 sum[q] += w[q][t] * x[q][t];

@@ -65,14 +65,7 @@ done
 
 dir=$(mktemp -d)
 . "$top/bench/w1_daemon.sh"
-cleanup() {
-    w1_stop_all
-    rm -rf "$dir"
-}
-# a signal (PIPE too: `| head -1` closes the pipe before the summary) exits
-# through cleanup, or the daemons would outlive the script
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
+w1_cleanup
 w1_files
 
 w1_start a warn

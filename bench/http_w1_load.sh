@@ -40,12 +40,7 @@ done
 
 dir=$(mktemp -d)
 . "$top/bench/w1_daemon.sh"
-cleanup() {
-    w1_stop_all
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
+w1_cleanup
 w1_files
 w1_start a warn
 pid=$w1_pid

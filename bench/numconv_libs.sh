@@ -27,12 +27,7 @@ command -v curl >/dev/null 2>&1 || { echo "numconv_libs: curl is not installed" 
 
 dir=$(mktemp -d)
 . "$top/bench/w1_daemon.sh"
-cleanup() {
-    w1_stop_all
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
+w1_cleanup
 
 "$cxx" -O2 -std=c++17 -o "$dir/numconv_libs" "$top/bench/numconv_libs.cc" -lfmt ||
     { echo "numconv_libs: the build failed (apt-get install g++ libfmt-dev)" >&2; exit 1; }

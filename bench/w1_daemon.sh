@@ -12,6 +12,9 @@
 #                       answers /healthz and W1's request; sets port and
 #                       w1_pid, and adds the pid to $pids
 #   w1_stop_all         stops every daemon in $pids
+#   w1_cleanup          on exit, or a signal (PIPE too: `| head -1` closes the
+#                       pipe before the summary), stops them and removes $dir
+#                       (or the daemons would outlive the script)
 #   num KEY             KEY's number from a JSON line on stdin
 #   median              the median of the numbers on stdin
 
@@ -45,6 +48,11 @@ w1_start() {
 w1_stop_all() {
     for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
     pids=
+}
+
+w1_cleanup() {
+    trap 'w1_stop_all; rm -rf "$dir"' EXIT
+    trap 'exit 1' INT TERM HUP PIPE
 }
 
 num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p"; }

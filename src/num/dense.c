@@ -88,6 +88,18 @@ int ode_dense_stages_done(const ode_dense *d)
     return d->stages_done;
 }
 
+/* The step's dense stages into k, once: 0, or f's code. */
+static int dense_stages(ode_dense *d, long *nfe)
+{
+    if (d->stages_done) return 0;
+    if (d->dim > d->cap || !d->f) return -1;
+    int rc =
+        rk_step_dense_stages(d->tab, d->dim, d->f, d->ctx, d->t, d->h, d->y0, d->k, d->ytmp, nfe);
+    if (rc) return rc;
+    d->stages_done = 1;
+    return 0;
+}
+
 int ode_dense_eval(ode_dense *d, double t, double *y, long *nfe)
 {
     const size_t dim = d->dim;
@@ -95,13 +107,8 @@ int ode_dense_eval(ode_dense *d, double t, double *y, long *nfe)
         memcpy(y, d->y1, dim * sizeof *y);
         return 0;
     }
-    if (!d->stages_done) {
-        if (dim > d->cap || !d->f) return -1;
-        int rc =
-            rk_step_dense_stages(d->tab, dim, d->f, d->ctx, d->t, d->h, d->y0, d->k, d->ytmp, nfe);
-        if (rc) return rc;
-        d->stages_done = 1;
-    }
+    int rc = dense_stages(d, nfe);
+    if (rc) return rc;
     const int n = d->tab->stages + d->tab->dense_stages;
     rk_tableau_dense_weights(d->tab, (t - d->t) / d->h, d->w);
     rk_stage_arg(dim, dim, d->w, n, d->h, d->y0, d->k, y);
@@ -133,13 +140,8 @@ int ode_dense_eval_n(ode_dense *d, size_t m, const double *t, double *const *y, 
             memcpy(y[i], d->y1, d->dim * sizeof *y[i]);
             continue;
         }
-        if (!d->stages_done) {
-            if (d->dim > d->cap || !d->f) return -1;
-            int rc = rk_step_dense_stages(d->tab, d->dim, d->f, d->ctx, d->t, d->h, d->y0, d->k,
-                                          d->ytmp, nfe);
-            if (rc) return rc;
-            d->stages_done = 1;
-        }
+        int rc = dense_stages(d, nfe);
+        if (rc) return rc;
         theta[q] = (t[i] - d->t) / d->h;
         yq[q++] = y[i];
         if (q == 8) {

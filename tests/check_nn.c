@@ -466,6 +466,31 @@ START_TEST(vmath_specials)
 }
 END_TEST
 
+/* vmath_tanh goes through its values in blocks (two loops per block): any
+ * length and any position in a block, in place or not, gives each value
+ * the bits it gets alone. */
+START_TEST(vmath_tanh_blocks)
+{
+    enum { N = 300 };
+    double x[N], y[N], z[N];
+    for (size_t i = 0; i < N; i++)
+        x[i] = urand(-6, 6) * (i % 7 == 3 ? 1e-9 : 1.0);
+    x[5] = -0.0, x[64] = 19.5, x[127] = -25, x[128] = NAN, x[200] = 0x1p-1074;
+    double one[N];
+    for (size_t i = 0; i < N; i++)
+        vmath_tanh(1, x + i, one + i);
+    for (size_t n = 1; n <= N; n += (n < 140 ? 1 : 37)) {
+        vmath_tanh(n, x, y);
+        memcpy(z, x, n * sizeof *z);
+        vmath_tanh(n, z, z);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(memcmp(&y[i], &one[i], sizeof y[i]) == 0, "n %zu, value %zu", n, i);
+            ck_assert_msg(memcmp(&z[i], &one[i], sizeof z[i]) == 0, "in place, n %zu, value %zu", n, i);
+        }
+    }
+}
+END_TEST
+
 /* ---- network derivatives against central finite differences ------------------- */
 
 enum { SD = 3, OD = 2, NB = 13 }; /* batches of 5 (hand loops) and 13 (GEMM) */
@@ -1064,6 +1089,7 @@ static Suite *nn_suite(void)
     tcase_add_test(core, activation_values);
     tcase_add_test(core, activation_derivatives);
     tcase_add_test(core, vmath_specials);
+    tcase_add_test(core, vmath_tanh_blocks);
     tcase_add_test(core, vjp_partial_outputs);
     tcase_add_test(core, shared_params_threads);
     /* packed_bitwise sweeps ~2,000 shapes: seconds under ASan or valgrind on

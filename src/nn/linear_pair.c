@@ -388,11 +388,8 @@ static inline __attribute__((always_inline)) void fwd_body(const size_t IN, cons
             hk[i0] = z;
         }
     }
-    if (act == ACT_TANH) { /* as vmath_tanh */
-#pragma omp simd
-        for (size_t i = 0; i < n * hid; i++)
-            h[i] = tanh_elem(h[i]);
-    }
+    if (act == ACT_TANH) /* as vmath_tanh */
+        tanh_block(n * hid, h, h);
     /* as narrow_n_loops: the (state, output) pairs eight at a time (G
      * states), their eight sums reduced by one shuffle tree */
     const size_t G = 8 / OUT;

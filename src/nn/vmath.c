@@ -167,9 +167,7 @@ VMATH_LOOP(vmath_log1p, log1p_elem(xi))
 #endif
 VMATH_FMA_CLONES void vmath_tanh(size_t n, const double *x, double *y)
 {
-#pragma omp simd
-    for (size_t i = 0; i < n; i++)
-        y[i] = tanh_elem(x[i]);
+    tanh_block(n, x, y);
 }
 VMATH_LOOP(vmath_sigmoid, sigmoid_elem(xi))
 VMATH_LOOP(vmath_softplus, softplus_elem(xi))

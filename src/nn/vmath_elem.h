@@ -65,8 +65,14 @@ static inline __attribute__((always_inline)) double expm1_q_fma(double r)
 /* tanh(x) = sign(x) e/(e + 2), e = expm1(2 min(|x|, 20)) (tanh(20) rounds
  * to 1), expm1 as expm1_elem but by fused multiply-adds: e = (2^k - 1) +
  * 2^k hi summed exactly (Fast2Sum), plus 2^k (lo + r^2 q) + the error
- * term in two fmas. tanh(+-0) = +-0 from e = 0. */
-static inline __attribute__((always_inline)) double tanh_elem(double x)
+ * term in two fmas. tanh(+-0) = +-0 from e = 0. In two parts, the
+ * argument's reduction and the rest, so that tanh_block can run them as
+ * two loops; tanh_elem is the two in a row, the same operations. */
+typedef struct tanh_red {
+    double r, lo, s, t, lost;
+} tanh_red;
+
+static inline __attribute__((always_inline)) tanh_red tanh_reduce(double x)
 {
     double y = 2.0 * clamp(fabs(x), 0.0, 20.0);
     double kt = fma(y, INV_LN2, SHIFT); /* as reduce(y), by fmas */
@@ -76,9 +82,51 @@ static inline __attribute__((always_inline)) double tanh_elem(double x)
     double a = s - 1.0, b = s * hi;
     double t = a + b;
     double lost = (a - t) + b;
+    return (tanh_red){.r = r, .lo = lo, .s = s, .t = t, .lost = lost};
+}
+
+static inline __attribute__((always_inline)) double tanh_finish(double x, double r, double lo,
+                                                                double s, double t, double lost)
+{
     double p = fma(r * r, expm1_q_fma(r), lo);
     double e = t + fma(s, p, lost);
     return copysign(e / (e + 2.0), x);
+}
+
+static inline __attribute__((always_inline)) double tanh_elem(double x)
+{
+    tanh_red d = tanh_reduce(x);
+    return tanh_finish(x, d.r, d.lo, d.s, d.t, d.lost);
+}
+
+/* y[i] = tanh_elem(x[i]), i < n (y may be x): the same bits, faster on
+ * long vectors. One loop over tanh_elem is a chain of some sixty cycles
+ * per vector, more operations in flight than the out-of-order core holds,
+ * so it waits on its own chains; blocks of TANH_BLOCK values go through
+ * the reduction, then the rest, each a shorter chain with fewer live
+ * registers (bench/bench_nn tanh_vm; docs/nn.md). Call it from code
+ * compiled with -fopenmp-simd (the loops' pragmas) and fma. */
+#define TANH_BLOCK 64
+static inline __attribute__((always_inline)) void tanh_block(size_t n, const double *x, double *y)
+{
+    double rb[TANH_BLOCK], lob[TANH_BLOCK], sb[TANH_BLOCK], tb[TANH_BLOCK], lostb[TANH_BLOCK];
+    for (size_t i0 = 0; i0 < n; i0 += TANH_BLOCK) {
+        const size_t m = n - i0 < TANH_BLOCK ? n - i0 : TANH_BLOCK;
+        const double *xb = x + i0;
+        double *yb = y + i0;
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) {
+            tanh_red d = tanh_reduce(xb[i]);
+            rb[i] = d.r;
+            lob[i] = d.lo;
+            sb[i] = d.s;
+            tb[i] = d.t;
+            lostb[i] = d.lost;
+        }
+#pragma omp simd
+        for (size_t i = 0; i < m; i++)
+            yb[i] = tanh_finish(xb[i], rb[i], lob[i], sb[i], tb[i], lostb[i]);
+    }
 }
 
 #endif

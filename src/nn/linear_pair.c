@@ -391,20 +391,32 @@ static inline __attribute__((always_inline)) void fwd_body(const size_t IN, cons
     if (act == ACT_TANH) /* as vmath_tanh */
         tanh_block(n * hid, h, h);
     /* as narrow_n_loops: the (state, output) pairs eight at a time (G
-     * states), their eight sums reduced by one shuffle tree */
+     * states), their eight sums reduced by one shuffle tree. All G states
+     * every time (a last group short of G repeats its first state, whose
+     * extra sums are dropped), so that with OUT a constant the loops over
+     * states and outputs unroll and the sums stay in registers, not in a
+     * stack array indexed at run time; each sum still adds its products
+     * in the order of i0, so the bits are those of one state alone. */
     const size_t G = 8 / OUT;
     for (size_t k0 = 0; k0 < n; k0 += G) {
         const size_t g = n - k0 < G ? n - k0 : G;
+        const double *hr[8];
+        for (size_t r = 0; r < G; r++)
+            hr[r] = h + (k0 + (r < g ? r : 0)) * hid;
         v8d acc[8], pv, hv;
+#pragma GCC unroll 8
         for (int q = 0; q < 8; q++)
             acc[q] = (v8d){0};
-        for (size_t r = 0; r < g; r++) {
-            const double *hk = h + (k0 + r) * hid;
-            for (size_t i0 = 0; i0 < full; i0 += 8) {
-                memcpy(&hv, hk + i0, sizeof hv);
+        for (size_t i0 = 0; i0 < full; i0 += 8) {
+#pragma GCC unroll 8
+            for (size_t r = 0; r < G; r++) {
+                memcpy(&hv, hr[r] + i0, sizeof hv);
+#pragma GCC unroll 8
                 for (size_t o = 0; o < OUT; o++) {
                     memcpy(&pv, Wb + o * hid + i0, sizeof pv);
-                    acc[r * OUT + o] += pv * hv;
+                    /* & 7: r * OUT + o < 8 always; it tells the
+                     * compiler so in the copy where OUT is a variable */
+                    acc[(r * OUT + o) & 7] += pv * hv;
                 }
             }
         }

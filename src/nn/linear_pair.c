@@ -368,24 +368,26 @@ static inline __attribute__((always_inline)) void fwd_body(const size_t IN, cons
     for (size_t o = 0; o < hid; o++)
         for (size_t j = 0; j < IN; j++)
             P[j * hid8 + o] = Wa[o * IN + j];
-    for (size_t k = 0; k < n; k++) { /* as colp */
-        const double *uk = u + k * IN;
-        double *hk = h + k * hid;
-        size_t i0 = 0;
-        for (; i0 < full; i0 += 8) {
-            v8d s, pv;
-            memcpy(&s, ba + i0, sizeof s);
-            for (size_t j = 0; j < IN; j++) {
-                memcpy(&pv, P + j * hid8 + i0, sizeof pv);
-                s += pv * uk[j];
-            }
-            memcpy(hk + i0, &s, sizeof s);
-        }
-        for (; i0 < hid; i0++) {
-            double z = ba[i0];
+    /* as colp, chunk by chunk of eight units: the chunk's biases and
+     * weights stay in registers for all n states (each value still gets
+     * colp's operations in colp's order). Units past the last full chunk
+     * come in one more chunk, the eight that end at hid (hid >= 8): the
+     * units it shares with the chunk before get the same operations, so
+     * the same values again. */
+    for (size_t c = 0; c < full + (full < hid ? 8 : 0); c += 8) {
+        const size_t i0 = c < full ? c : hid - 8;
+        v8d b0, pw[PAIR_MAX_IN];
+        memcpy(&b0, ba + i0, sizeof b0);
+#pragma GCC unroll 8
+        for (size_t j = 0; j < IN; j++)
+            memcpy(&pw[j], P + j * hid8 + i0, sizeof pw[j]);
+        for (size_t k = 0; k < n; k++) {
+            const double *uk = u + k * IN;
+            v8d s = b0;
+#pragma GCC unroll 8
             for (size_t j = 0; j < IN; j++)
-                z += P[j * hid8 + i0] * uk[j];
-            hk[i0] = z;
+                s += pw[j] * uk[j];
+            memcpy(h + k * hid + i0, &s, sizeof s);
         }
     }
     if (act == ACT_TANH) /* as vmath_tanh */

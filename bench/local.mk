@@ -45,6 +45,9 @@ EXTRA_DIST += bench/http_w1_load.sh
 # w1_daemon.sh: http_overhead.sh, numconv_libs.sh and http_w1_load.sh start
 # their daemons (W1 seeded) through it
 EXTRA_DIST += bench/w1_daemon.sh
+# w2_bound.sh: W2's iteration against its arithmetic bound (this machine's
+# tanh and dgemm rates, bench_nn) and against the real torchdiffeq, per round
+EXTRA_DIST += bench/w2_bound.sh
 # bench_loopback: the machine's own loopback TCP round trip (no HTTP), on one
 # CPU and across two, for reading http_overhead.sh's figures against it.
 noinst_PROGRAMS += bench/bench_loopback

@@ -97,8 +97,8 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 for mode in ("backprop", "adjoint"):
     m = [r for r in rows if r["mode"] == mode]
-    med = lambda k: (statistics.median([r[k] for r in m]) if all(r[k] is not None for r in m)
-                     else None)
+    med = lambda k: (round(statistics.median([r[k] for r in m]), 4)
+                     if all(r[k] is not None for r in m) else None)
     print(json.dumps({"summary": "w2_bound", "mode": mode, "rounds": len(m),
                       "median_odeserve_ms": med("odeserve_ms"),
                       "median_torchdiffeq_ms": med("torchdiffeq_ms"),

@@ -1,13 +1,31 @@
 /* model/trainer_pool.c: see trainer_pool.h. One mutex and two condition
  * variables (a new run, the end of a run); the chunks of a run are handed
  * out by an atomic counter, so a worker takes the next one the moment it is
- * free and unequal chunks (adaptive steps) balance themselves. */
+ * free and unequal chunks (adaptive steps) balance themselves.
+ *
+ * Between runs a helper first watches for the next one for up to
+ * POOL_SPIN_USEC, and the caller watches for the helpers' end likewise,
+ * before either sleeps on its condition variable: a run can be shorter
+ * than waking a sleeping thread, and on a VM whose idle vCPUs halt a wake
+ * costs a round trip through the host (docs/training.md, "Threads"). A
+ * helper stops watching as soon as serving is busy. */
 #include "model/trainer_pool.h"
+
+#include "core/clock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#define POOL_SPIN_USEC 200
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 struct worker {
     trainer_pool *p;
@@ -21,9 +39,9 @@ struct worker {
 struct trainer_pool {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long gen; /* runs started: a helper waits for it to move */
-    int quit;
-    int active; /* helpers still in the current run */
+    atomic_ulong gen; /* runs started: a helper waits for it to move */
+    atomic_int quit;
+    atomic_int active; /* helpers still in the current run */
     int helpers;
     struct worker *ws; /* helpers + 1; ws[0] is the caller */
     trainer_pool_busy_fn busy;
@@ -57,23 +75,42 @@ static void work(trainer_pool *p, struct worker *k)
     }
 }
 
+/* Watch for a new run (gen past seen) or quit for up to POOL_SPIN_USEC,
+ * or until serving is busy (busy as the last run saw it: the pool's own
+ * may be set again between runs). */
+static void spin_for_run(trainer_pool *p, unsigned long seen, trainer_pool_busy_fn busy,
+                         void *busy_ctx)
+{
+    uint64_t end = clock_mono_usec() + POOL_SPIN_USEC;
+    unsigned i = 0;
+    while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
+        cpu_relax();
+        if (++i % 64 == 0 && (clock_mono_usec() >= end || (busy && busy(busy_ctx)))) return;
+    }
+}
+
 static void *helper(void *arg)
 {
     struct worker *k = arg;
     trainer_pool *p = k->p;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
+    trainer_pool_busy_fn busy = NULL;
+    void *busy_ctx = NULL;
     for (;;) {
-        while (p->gen == seen && !p->quit)
+        if (seen) spin_for_run(p, seen, busy, busy_ctx);
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit))
             pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) break;
-        seen = p->gen;
+        busy = p->busy;
+        busy_ctx = p->busy_ctx;
         pthread_mutex_unlock(&p->mu);
+        if (atomic_load(&p->quit)) break;
+        seen = atomic_load(&p->gen);
         work(p, k);
         pthread_mutex_lock(&p->mu);
-        if (--p->active == 0) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub(&p->active, 1) == 1) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -81,7 +118,7 @@ void trainer_pool_free(trainer_pool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    atomic_store(&p->quit, 1);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i <= p->helpers; i++)
@@ -153,13 +190,18 @@ err_code trainer_pool_run(trainer_pool *p, size_t n, trainer_pool_chunk_fn fn, v
     p->n = n;
     atomic_store(&p->next, 0);
     atomic_store(&p->failed, 0);
-    p->active = p->helpers;
-    p->gen++;
+    atomic_store(&p->active, p->helpers);
+    atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     work(p, &p->ws[0]);
+    uint64_t end = clock_mono_usec() + POOL_SPIN_USEC;
+    for (unsigned i = 1; atomic_load(&p->active) > 0; i++) {
+        cpu_relax();
+        if (i % 64 == 0 && clock_mono_usec() >= end) break;
+    }
     pthread_mutex_lock(&p->mu);
-    while (p->active > 0)
+    while (atomic_load(&p->active) > 0)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
     const struct worker *first = NULL;

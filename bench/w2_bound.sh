@@ -39,8 +39,12 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 for p in bench/bench_nn bench/bench_train; do
     [ -x "$top/$p" ] || { echo "w2_bound: $top/$p not found; run make first" >&2; exit 1; }
 done
+case $rounds in
+'' | *[!0-9]* | 0) echo "w2_bound: ROUNDS must be a whole number >= 1" >&2; exit 1 ;;
+esac
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 "$top/bench/bench_train" --print-setup "$iters" >"$tmp/setup.json"
 have_torch=1
 if ! "$python" -c 'import torch, torchdiffeq' >/dev/null 2>&1; then
@@ -52,13 +56,13 @@ r=1
 while [ "$r" -le "$rounds" ]; do
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     "$top/bench/bench_nn" --cpu >"$tmp/nn.txt"
-    "$top/bench/bench_train" "$iters" 0 both >"$tmp/ode.txt" 2>/dev/null
+    "$top/bench/bench_train" "$iters" 0 both >"$tmp/ode.txt"
     if [ "$have_torch" = 1 ]; then
         "$python" "$top/bench/w2_torch.py" --setup "$tmp/setup.json" --mode both >"$tmp/torch.txt"
     else
         : >"$tmp/torch.txt"
     fi
-    "$python" - "$r" "$load" "$tmp" <<'EOF' | tee -a "$tmp/rounds.txt"
+    "$python" - "$r" "$load" "$tmp" >"$tmp/round.txt" <<'EOF'
 import json, sys
 rnd, load, tmp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 def lines(name):
@@ -90,6 +94,8 @@ for mode, bwd_flops, bwd_tanh in (("backprop", 16000, 0), ("adjoint", 24000, 100
                       "nfe": fwd, "bwd_nfe": bwd, "tanh_ns": tanh_ns,
                       "dgemm_gflops": round(gflops, 1), "load": load}))
 EOF
+    cat "$tmp/round.txt"
+    cat "$tmp/round.txt" >>"$tmp/rounds.txt"
     r=$((r + 1))
 done
 "$python" - "$tmp/rounds.txt" <<'EOF'

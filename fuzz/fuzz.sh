@@ -34,6 +34,9 @@ libs="$(pkg-config --libs jansson gnutls) -lmatheval -lopenblas -lm -lpthread"
 # target is one process on one core, so this divides the wall time without
 # shortening any target's own run.
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case $jobs in
+'' | *[!0-9]* | 0) echo "fuzz: FUZZ_JOBS must be a whole number >= 1, got '$jobs'" >&2; exit 1 ;;
+esac
 
 # The library sources the targets reach, compiled once with coverage.
 sh "$src/fuzz/stubs.sh" "$src/src/http/handlers.h" >"$out/handler_stubs.c"

@@ -620,11 +620,11 @@ static int slow_still_due(double t0)
 }
 
 /* A solve that would run for many seconds (512 trajectories, a tight
- * tolerance, a long span); solve_timeout cuts it. 64 trajectories once
- * took 0.94 s on a fast CPU (a Zen 5, 2026-12-08), inside the 1 s inline
- * budget that inline_under_load counts on being overrun; a longer span
- * adds no steps (the spiral settles), more trajectories add work. The body
- * stays under the size parsed inline (8 kB against 32 kB). */
+ * tolerance, a long span); solve_timeout cuts it. It has to overrun the
+ * inline budget of inline_under_load on the fastest CPU too: a longer span
+ * adds no steps (the spiral settles), more trajectories add work, and 64
+ * were too few (docs/benchmarks.md, "A third Zen 5 host"). The body stays
+ * under the size parsed inline. */
 static char *slow_request(void)
 {
     size_t cap = 16384, o = 0;

@@ -32,6 +32,7 @@
 #include "nn/vmath_elem.h"
 
 #include <stdint.h>
+#include <assert.h>
 #include <string.h>
 
 enum {
@@ -329,8 +330,9 @@ SIMD_CLONES void linear_pair_vjp(size_t n, size_t in, size_t hid, size_t out, ac
  * Three passes over the batch in one call, each specialised for in and
  * out (constants in the expansions below): layer a as colp (nn/panel.c:
  * b, then + W^T column j times u_j, j in order; the units past the last
- * full chunk one by one, as its tail), written to h; the activation over
- * h by vmath_tanh's element code (nn/vmath_elem.h) in one vector loop; and
+ * full chunk as one more chunk that ends at hid), written to h; the
+ * activation over h by vmath_tanh's own code (tanh_block,
+ * nn/vmath_elem.h: blocks of values, each through two loops); and
  * layer b from h as narrow_n_loops (lane l of sum o collects hidden units
  * l, l + 8, ..., 0 + the first product, reduced in hsum8's order, then the
  * units past the last full chunk one after the other, then b + the sum;
@@ -338,7 +340,7 @@ SIMD_CLONES void linear_pair_vjp(size_t n, size_t in, size_t hid, size_t out, ac
  * 8 KB) stays in L1 between the passes. The per-chunk order (layer a, tanh
  * and layer b for eight units of one state while in registers) was
  * slower: every chunk's tanh ends in a division whose latency the next
- * chunk's work did not cover, where the one loop over the batch keeps the
+ * chunk's work did not cover, where whole blocks of the batch keep the
  * divider busy (docs/training.md, "Fused forward"). The AVX-512 and AVX2
  * clones run the same IEEE operations: those of the unfused layers, bit
  * for bit. */
@@ -362,6 +364,7 @@ static inline __attribute__((always_inline)) void fwd_body(const size_t IN, cons
                                                            const double *Wb, const double *bb,
                                                            const double *u, double *h, double *y)
 {
+    assert(hid >= 8); /* the last chunk ends at hid (linear_pair_fits) */
     const size_t hid8 = (hid + 7) & ~(size_t)7, full = hid & ~(size_t)7;
     /* as small_forward's panel_pack: W_a transposed, rows of hid8 doubles */
     double P[LINEAR_SMALL_WEIGHTS + 8 * PAIR_MAX_IN];

@@ -51,7 +51,8 @@ bool linear_pair_forward_fits(size_t n, size_t in, size_t hid, size_t out, act_k
  * act(W_a u + b_a), y (n x out) = W_b h + b_b, in one call specialised
  * for in and out, the activation by vmath_tanh's element code
  * (nn/vmath_elem.h). The same bits as nn/linear.c's linear_forward,
- * act_apply, linear_forward. h and y alias no input. */
+ * act_apply, linear_forward. h and y alias no input. Only for shapes
+ * linear_pair_forward_fits takes (hid >= 8 among them). */
 void linear_pair_forward(size_t n, size_t in, size_t hid, size_t out, act_kind act,
                          const double *Wa, const double *ba, const double *Wb, const double *bb,
                          const double *u, double *h, double *y);

@@ -100,9 +100,9 @@ static inline __attribute__((always_inline)) double tanh_elem(double x)
 }
 
 /* y[i] = tanh_elem(x[i]), i < n (y may be x): the same bits, faster on
- * long vectors. One loop over tanh_elem is a chain of some sixty cycles
- * per vector, more operations in flight than the out-of-order core holds,
- * so it waits on its own chains; blocks of TANH_BLOCK values go through
+ * long vectors. One loop over tanh_elem is a long dependent chain per
+ * vector, more operations in flight than the out-of-order core holds, so
+ * it waits on its own chains; blocks of TANH_BLOCK values go through
  * the reduction, then the rest, each a shorter chain with fewer live
  * registers (bench/bench_nn tanh_vm; docs/nn.md). Call it from code
  * compiled with -fopenmp-simd (the loops' pragmas) and fma. */

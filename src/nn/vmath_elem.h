@@ -2,7 +2,7 @@
  * nn/vmath.c that kernels elsewhere in src/nn fuse into their own loops
  * (tanh: nn/linear_pair.c's forward), so that a fused kernel computes each
  * value by the very code vmath_tanh runs: the same bits. The constants
- * and bit helpers come with them. tanh_elem uses fma(): call it from code
+ * and bit helpers come with them. The tanh uses fma(): call it from code
  * compiled for x86-64-v3 or v4 (an instruction), or at baseline (libm's
  * correctly rounded fma, slow); every version gives the same bits.
  * Stateless; thread-safe. */
@@ -67,7 +67,7 @@ static inline __attribute__((always_inline)) double expm1_q_fma(double r)
  * 2^k hi summed exactly (Fast2Sum), plus 2^k (lo + r^2 q) + the error
  * term in two fmas. tanh(+-0) = +-0 from e = 0. In two parts, the
  * argument's reduction and the rest, so that tanh_block can run them as
- * two loops; tanh_elem is the two in a row, the same operations. */
+ * two loops. */
 typedef struct tanh_red {
     double r, lo, s, t, lost;
 } tanh_red;
@@ -93,14 +93,8 @@ static inline __attribute__((always_inline)) double tanh_finish(double x, double
     return copysign(e / (e + 2.0), x);
 }
 
-static inline __attribute__((always_inline)) double tanh_elem(double x)
-{
-    tanh_red d = tanh_reduce(x);
-    return tanh_finish(x, d.r, d.lo, d.s, d.t, d.lost);
-}
-
-/* y[i] = tanh_elem(x[i]), i < n (y may be x): the same bits, faster on
- * long vectors. One loop over tanh_elem is a long dependent chain per
+/* y[i] = tanh(x[i]), i < n (y may be x): tanh_reduce then tanh_finish
+ * for every value. One loop doing both is a long dependent chain per
  * vector, more operations in flight than the out-of-order core holds, so
  * it waits on its own chains; blocks of TANH_BLOCK values go through
  * the reduction, then the rest, each a shorter chain with fewer live

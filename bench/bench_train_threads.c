@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench/bench_util.h"
 #include "codec/codec_job.h"
@@ -200,15 +199,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_train_threads [ITERATIONS [ROUNDS <= 32]]\n");
         return 2;
     }
-    /* OpenBLAS starts its own threads when the library loads, and they spin
-     * for a while before they sleep: the ode job's rounds would run beside
-     * a thread spinning on the other core, which a daemon's job (started
-     * long after) never does. Start again with one BLAS thread from the
-     * start. */
-    if (!getenv("OPENBLAS_NUM_THREADS") && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) {
-        execv("/proc/self/exe", argv);
-        perror("bench_train_threads: execv /proc/self/exe"); /* go on as we are */
-    }
+    bench_blas_one_thread_from_start(argv);
     nn_blas_single_thread(); /* as odeserved */
     dataset ode, cde;
     ode_data(&ode);

@@ -31,8 +31,8 @@
 #include "nn/simd.h"
 #include "nn/vmath_elem.h"
 
-#include <stdint.h>
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 enum {
